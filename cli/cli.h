@@ -1,0 +1,37 @@
+/* cli.h: what the tern command's subcommands share: the verb table and option-error helpers. */
+#pragma once
+
+#include <getopt.h>
+#include <stdbool.h>
+
+#include "macro.h"
+
+/* Exit codes: 0 success, 1 the operation failed (invalid flow, failed execution), 2 usage error. */
+#define EXIT_USAGE 2
+
+typedef struct Verb {
+        const char *name;
+        const char *args;     /* synopsis of arguments, for help */
+        const char *summary;  /* one line */
+        int (*run)(int argc, char *argv[]);
+        const struct Verb *children; /* sub-verbs, NULL-name terminated */
+} Verb;
+
+/* Dispatch argv[0] among verbs; prefix is the command path so far ("tern flow"). */
+int cli_dispatch(const Verb *verbs, const char *prefix, int argc, char *argv[]);
+void cli_print_verbs(const Verb *verbs, const char *prefix);
+
+/* getopt_long with one-line errors: returns the option, -1 at the end, or -EXIT_USAGE - 1000
+ * after printing "tern CMD: unrecognized option '--x'" (callers return EXIT_USAGE). */
+#define CLI_OPT_ERROR (-1000)
+int cli_getopt(const char *cmd, int argc, char *argv[], const char *shortopts, const struct option *longopts);
+int cli_usage_error(const char *cmd, const char *fmt, ...) _printf_(2, 3);
+
+/* Common output format option. */
+typedef enum OutputFormat {
+        OUTPUT_TABLE,
+        OUTPUT_JSON,
+} OutputFormat;
+int cli_parse_output(const char *cmd, const char *arg, OutputFormat *ret);
+
+/* Verb implementations (one file per command group). */

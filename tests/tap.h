@@ -1,0 +1,60 @@
+/* tap.h: a minimal TAP producer for unit tests (meson test protocol: 'tap'). */
+#pragma once
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static unsigned tap_count, tap_failed;
+
+static inline __attribute__((format(printf, 2, 3))) bool tap_ok(bool cond, const char *fmt, ...) {
+        va_list ap;
+        tap_count++;
+        if (!cond)
+                tap_failed++;
+        printf("%s %u - ", cond ? "ok" : "not ok", tap_count);
+        va_start(ap, fmt);
+        vprintf(fmt, ap);
+        va_end(ap);
+        printf("\n");
+        fflush(stdout);
+        return cond;
+}
+
+#define ok(cond, ...) tap_ok(!!(cond), __VA_ARGS__)
+#define diag(...) (printf("# "), printf(__VA_ARGS__), printf("\n"))
+
+#define is_int(got, expected, name)                                                                          \
+        ({                                                                                                   \
+                long long _g = (long long) (got), _x = (long long) (expected);                              \
+                bool _r = ok(_g == _x, "%s", name);                                                         \
+                if (!_r)                                                                                    \
+                        diag("  %s:%d: got %lld, expected %lld", __FILE__, __LINE__, _g, _x);               \
+                _r;                                                                                          \
+        })
+
+#define is_str(got, expected, name)                                                                          \
+        ({                                                                                                   \
+                const char *_g = (got), *_x = (expected);                                                   \
+                bool _r = ok(_g && _x ? strcmp(_g, _x) == 0 : _g == _x, "%s", name);                        \
+                if (!_r)                                                                                    \
+                        diag("  %s:%d: got \"%s\", expected \"%s\"", __FILE__, __LINE__, _g ? _g : "(null)", \
+                             _x ? _x : "(null)");                                                           \
+                _r;                                                                                          \
+        })
+
+static inline void tap_skip_all(const char *why) {
+        printf("1..0 # SKIP %s\n", why);
+        exit(77);
+}
+
+static inline int tap_done(void) {
+        printf("1..%u\n", tap_count);
+        if (tap_failed)
+                printf("# %u of %u failed\n", tap_failed, tap_count);
+        return tap_failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
