@@ -1,14 +1,9 @@
-/* cleanup-jansson.h: cleanup helpers for jansson's json_t (include only where jansson is a dependency). */
+/* cleanup-jansson.h: cleanup helper for jansson's json_t (include only where jansson is a dependency). */
 #pragma once
 
 #include <jansson.h>
 
 #include "macro.h"
 
-static inline void json_decrefp(json_t **j) {
-        if (*j) {
-                json_decref(*j);
-                *j = NULL;
-        }
-}
+/* jansson ships json_decrefp() for its own json_auto_t; reuse it under our naming. */
 #define _cleanup_json_ _cleanup_(json_decrefp)

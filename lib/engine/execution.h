@@ -1,0 +1,66 @@
+/* execution.h: the execution and task-run model, and its JSON form with Kestra's field names. */
+#pragma once
+
+#include <jansson.h>
+
+#include "id.h"
+#include "state.h"
+
+typedef struct TaskRunAttempt {
+        StateInfo state;
+        char *worker_id; /* worker that ran this attempt, NULL until claimed */
+} TaskRunAttempt;
+
+typedef struct TaskRun {
+        char id[ID_MAX];
+        char *task_id;
+        char *parent_task_run_id; /* NULL at the top level */
+        char *value;              /* loop value (ForEach, EachSequential...), NULL otherwise */
+        int iteration;            /* -1: none */
+        StateInfo state;
+        TaskRunAttempt *attempts;
+        size_t n_attempts;
+        json_t *outputs; /* object, or NULL when the task produced none */
+        json_t *engine;  /* the executor's bookkeeping for this task run (opaque here), or NULL */
+} TaskRun;
+
+typedef struct Execution {
+        char id[ID_MAX];
+        char *namespace;
+        char *flow_id;
+        int flow_revision;
+        StateInfo state;
+        json_t *inputs;    /* object */
+        json_t *outputs;   /* object or NULL */
+        json_t *labels;    /* array of {"key","value"} */
+        json_t *variables; /* object or NULL */
+        json_t *trigger;   /* object or NULL */
+        char *parent_id;   /* subflow: the parent execution */
+        char *original_id; /* restart/replay: the execution this one came from */
+        TaskRun **task_runs;
+        size_t n_task_runs;
+        size_t n_allocated;
+        json_t *engine; /* the executor's bookkeeping for the whole execution (opaque here), or NULL */
+} Execution;
+
+int execution_new(const char *namespace, const char *flow_id, int flow_revision, usec_t now, Execution **ret);
+Execution *execution_free(Execution *e);
+DEFINE_FREE_CLEANUP(Execution, execution_free)
+#define _cleanup_execution_ _cleanup_(execution_freep)
+int execution_copy(const Execution *e, Execution **ret);
+
+/* Add a task run in state CREATED; the returned pointer stays valid until the execution is freed. */
+int execution_add_task_run(Execution *e, const char *task_id, const char *parent_task_run_id, const char *value,
+                           usec_t now, TaskRun **ret);
+TaskRun *execution_find_task_run(const Execution *e, const char *task_run_id);
+/* First task run of task_id under the given parent and loop value (NULL matches NULL only). */
+TaskRun *execution_find_task_run_by_task(const Execution *e, const char *task_id, const char *parent_task_run_id,
+                                         const char *value);
+int task_run_add_attempt(TaskRun *tr, usec_t now, TaskRunAttempt **ret);
+TaskRunAttempt *task_run_last_attempt(const TaskRun *tr);
+
+/* Kestra-shaped JSON ("id", "namespace", "flowId", "state", "taskRunList", ...). Engine bookkeeping is
+ * kept under "ternEngine" keys, which Kestra clients ignore. */
+json_t *execution_to_json(const Execution *e);
+int execution_from_json(json_t *j, Execution **ret);
+json_t *task_run_to_json(const Execution *e, const TaskRun *tr);
