@@ -1,0 +1,240 @@
+/* process.c: run an external command with streamed output, timeout, cancellation and group kill. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "process.h"
+
+typedef struct LineBuf {
+        char *buf;
+        size_t len;
+        bool eof;
+} LineBuf;
+
+static void linebuf_flush(LineBuf *lb, ProcessStream stream, ProcessLineFn fn, void *userdata, bool all) {
+        size_t start = 0;
+        for (size_t i = 0; i < lb->len; i++)
+                if (lb->buf[i] == '\n') {
+                        size_t n = i - start;
+                        if (n > 0 && lb->buf[i - 1] == '\r')
+                                n--;
+                        lb->buf[start + n] = 0;
+                        fn(userdata, stream, lb->buf + start, n);
+                        start = i + 1;
+                }
+        /* A line that fills the buffer is delivered in pieces rather than growing without bound. */
+        if ((all && start < lb->len) || lb->len - start >= PROCESS_LINE_MAX) {
+                lb->buf[lb->len] = 0;
+                fn(userdata, stream, lb->buf + start, lb->len - start);
+                start = lb->len;
+        }
+        memmove(lb->buf, lb->buf + start, lb->len - start);
+        lb->len -= start;
+}
+
+/* Read what is available; returns 0, or 1 at EOF. */
+static int linebuf_read(int fd, LineBuf *lb, ProcessStream stream, ProcessLineFn fn, void *userdata) {
+        for (;;) {
+                ssize_t n = read(fd, lb->buf + lb->len, PROCESS_LINE_MAX - lb->len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                return 0;
+                        return 1;
+                }
+                if (n == 0)
+                        return 1;
+                lb->len += (size_t) n;
+                linebuf_flush(lb, stream, fn, userdata, false);
+        }
+}
+
+static void null_line(void *userdata, ProcessStream stream, const char *line, size_t len) {
+}
+
+_noreturn_ static void child_exec(const ProcessSpec *spec, int out_w, int err_w, int errpipe_w) {
+        int e;
+
+        /* Our own session: no controlling terminal, and a process group we can kill as a whole. */
+        if (setsid() < 0)
+                goto fail;
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 || dup2(out_w, STDOUT_FILENO) < 0 ||
+            dup2(err_w, STDERR_FILENO) < 0)
+                goto fail;
+        /* Close every inherited fd but the three standard ones (errpipe is O_CLOEXEC). */
+        if (syscall(SYS_close_range, 3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0) {
+                for (int fd = 3; fd < 4096; fd++)
+                        if (fd != errpipe_w)
+                                (void) close(fd);
+        }
+        sigset_t all;
+        sigemptyset(&all);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        for (int sig = 1; sig < NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        signal(sig, SIG_DFL);
+        if (spec->cwd && chdir(spec->cwd) < 0)
+                goto fail;
+        execvpe(spec->argv[0], spec->argv, spec->env);
+fail:
+        e = errno;
+        (void) !write(errpipe_w, &e, sizeof e);
+        _exit(127);
+}
+
+static void kill_group(pid_t pid, int sig) {
+        if (kill(-pid, sig) < 0 && errno == ESRCH)
+                (void) kill(pid, sig);
+}
+
+int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, ProcessResult *ret) {
+        _cleanup_close_ int out_r = -EBADF, out_w = -EBADF, err_r = -EBADF, err_w = -EBADF, ep_r = -EBADF,
+                            ep_w = -EBADF, pidfd = -EBADF;
+        int p[2];
+        LineBuf lo = {}, le = {};
+        ProcessResult res = {};
+        int r = 0;
+
+        if (!spec->argv || !spec->argv[0])
+                return -EINVAL;
+        if (!on_line)
+                on_line = null_line;
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        out_r = p[0], out_w = p[1];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        err_r = p[0], err_w = p[1];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        ep_r = p[0], ep_w = p[1];
+        lo.buf = malloc(PROCESS_LINE_MAX + 1);
+        le.buf = malloc(PROCESS_LINE_MAX + 1);
+        if (!lo.buf || !le.buf) {
+                r = -ENOMEM;
+                goto finish;
+        }
+
+        usec_t start = now_monotonic();
+        pid_t pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                goto finish;
+        }
+        if (pid == 0)
+                child_exec(spec, out_w, err_w, ep_w);
+
+        out_w = safe_close(out_w);
+        err_w = safe_close(err_w);
+        ep_w = safe_close(ep_w);
+
+        /* exec failure is reported through the CLOEXEC pipe: EOF means exec succeeded. */
+        int child_errno = 0;
+        ssize_t n;
+        do
+                n = read(ep_r, &child_errno, sizeof child_errno);
+        while (n < 0 && errno == EINTR);
+        if (n == (ssize_t) sizeof child_errno) {
+                (void) waitpid(pid, NULL, 0);
+                r = -child_errno;
+                goto finish;
+        }
+
+        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        fcntl(out_r, F_SETFL, O_NONBLOCK);
+        fcntl(err_r, F_SETFL, O_NONBLOCK);
+
+        usec_t deadline = spec->timeout ? start + spec->timeout : USEC_INFINITY;
+        usec_t grace = spec->kill_grace ? spec->kill_grace : 5 * USEC_PER_SEC;
+        usec_t kill_at = USEC_INFINITY; /* when SIGKILL follows the SIGTERM */
+        bool exited = false;
+        int status = 0;
+        usec_t drain_until = USEC_INFINITY;
+
+        while (!exited || !lo.eof || !le.eof) {
+                struct pollfd fds[4];
+                int nf = 0, i_out = -1, i_err = -1, i_pid = -1, i_cancel = -1;
+                if (!lo.eof)
+                        fds[i_out = nf++] = (struct pollfd) { out_r, POLLIN, 0 };
+                if (!le.eof)
+                        fds[i_err = nf++] = (struct pollfd) { err_r, POLLIN, 0 };
+                if (!exited && pidfd >= 0)
+                        fds[i_pid = nf++] = (struct pollfd) { pidfd, POLLIN, 0 };
+                if (!exited && spec->cancel_fd >= 0 && !res.cancelled)
+                        fds[i_cancel = nf++] = (struct pollfd) { spec->cancel_fd, POLLIN, 0 };
+
+                usec_t now = now_monotonic();
+                usec_t wake = MIN(MIN(deadline, kill_at), drain_until);
+                if (!exited && pidfd < 0)
+                        wake = MIN(wake, now + 10 * USEC_PER_MSEC); /* no pidfd: poll waitpid */
+                int timeout_ms = wake == USEC_INFINITY ? -1 : wake <= now ? 0 : (int) MIN((wake - now + 999) / 1000, 60000u);
+
+                if (poll(fds, (nfds_t) nf, timeout_ms) < 0 && errno != EINTR) {
+                        r = -errno;
+                        kill_group(pid, SIGKILL);
+                        (void) waitpid(pid, NULL, 0);
+                        goto finish;
+                }
+                if (i_out >= 0 && fds[i_out].revents)
+                        lo.eof = linebuf_read(out_r, &lo, PROCESS_STDOUT, on_line, userdata);
+                if (i_err >= 0 && fds[i_err].revents)
+                        le.eof = linebuf_read(err_r, &le, PROCESS_STDERR, on_line, userdata);
+                if (i_cancel >= 0 && fds[i_cancel].revents) {
+                        res.cancelled = true;
+                        kill_group(pid, SIGTERM);
+                        kill_at = now_monotonic() + grace;
+                }
+
+                now = now_monotonic();
+                if (!exited && now >= deadline && !res.timed_out) {
+                        res.timed_out = true;
+                        kill_group(pid, SIGTERM);
+                        kill_at = now + grace;
+                        deadline = USEC_INFINITY;
+                }
+                if (!exited && now >= kill_at) {
+                        kill_group(pid, SIGKILL);
+                        kill_at = USEC_INFINITY;
+                }
+                if (!exited) {
+                        pid_t w = waitpid(pid, &status, WNOHANG);
+                        if (w == pid) {
+                                exited = true;
+                                /* Whatever the task left running in its group dies with it. */
+                                kill_group(pid, SIGKILL);
+                                /* Output still buffered in the pipes is read; a grandchild that
+                                 * escaped the group and holds them open cannot stall us forever. */
+                                drain_until = now + USEC_PER_SEC;
+                        }
+                }
+                if (exited && now >= drain_until)
+                        break;
+        }
+        linebuf_flush(&lo, PROCESS_STDOUT, on_line, userdata, true);
+        linebuf_flush(&le, PROCESS_STDERR, on_line, userdata, true);
+
+        res.duration = now_monotonic() - start;
+        if (WIFEXITED(status))
+                res.exit_code = WEXITSTATUS(status);
+        else if (WIFSIGNALED(status)) {
+                res.signal = WTERMSIG(status);
+                res.exit_code = 128 + res.signal;
+        }
+        *ret = res;
+finish:
+        free(lo.buf);
+        free(le.buf);
+        return r;
+}

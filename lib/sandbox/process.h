@@ -1,0 +1,43 @@
+/* process.h: run a task's external command: clean environment, line-by-line output, timeout and
+ * cancellation that kill the whole process group. The namespace sandbox builds on this. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "timeutil.h"
+
+typedef enum ProcessStream {
+        PROCESS_STDOUT = 1,
+        PROCESS_STDERR = 2,
+} ProcessStream;
+
+/* Called for every complete output line (without its newline; a final unterminated line is
+ * delivered at exit; lines longer than PROCESS_LINE_MAX are split). Runs on the caller's thread. */
+#define PROCESS_LINE_MAX (64 * 1024)
+typedef void (*ProcessLineFn)(void *userdata, ProcessStream stream, const char *line, size_t len);
+
+typedef struct ProcessSpec {
+        char *const *argv;   /* argv[0] is executed as is (absolute path or found in PATH of env) */
+        char *const *env;    /* the complete environment: nothing is inherited */
+        const char *cwd;     /* NULL: inherit */
+        usec_t timeout;      /* wall clock; 0 = none */
+        usec_t kill_grace;   /* SIGTERM then this long before SIGKILL; 0 = default 5 s */
+        int cancel_fd;       /* readable (eventfd/pipe) = cancel: kill the process group; -1 = none */
+} ProcessSpec;
+
+typedef struct ProcessResult {
+        int exit_code;    /* exit status, or 128+signal when killed by a signal */
+        int signal;       /* terminating signal, 0 if it exited */
+        bool timed_out;
+        bool cancelled;
+        usec_t duration;
+} ProcessResult;
+
+/* Fork and exec spec->argv in a new session (its own process group, no controlling terminal),
+ * with stdin from /dev/null and every other inherited fd closed, stream its output to on_line,
+ * and wait for it. On timeout or cancellation the whole process group gets SIGTERM, then SIGKILL
+ * after the grace period; when the main process exits, what is left of its group is killed too.
+ * Returns 0 with *ret filled (a non-zero exit is not an error of this function), -ENOENT/-EACCES
+ * when the program cannot be executed, or another negative errno. */
+int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, ProcessResult *ret);
