@@ -1,0 +1,82 @@
+/* task-impl.h: how the worker runs a runnable task: the context a task sees, its outcome, and the
+ * table of implementations keyed by the registry's short type name ("Log", "shell.Commands"). */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "state.h"
+#include "timeutil.h"
+
+/* Task log levels, Kestra's names. */
+typedef enum TaskLogLevel {
+        TASK_LOG_ERROR,
+        TASK_LOG_WARN,
+        TASK_LOG_INFO,
+        TASK_LOG_DEBUG,
+        TASK_LOG_TRACE,
+        _TASK_LOG_LEVEL_MAX,
+        _TASK_LOG_LEVEL_INVALID = -EINVAL,
+} TaskLogLevel;
+
+const char *task_log_level_to_string(TaskLogLevel l);
+TaskLogLevel task_log_level_from_string(const char *s);
+
+typedef struct TaskRunContext TaskRunContext;
+struct TaskRunContext {
+        const char *execution_id;
+        const char *task_run_id;
+        const char *task_id;
+        const char *namespace;
+        const char *flow_id;
+        unsigned attempt;        /* 1-based */
+        const char *working_dir; /* an existing directory the task may write to */
+        int cancel_fd;           /* readable when the task must stop (kill, lease lost, shutdown); -1 none */
+        usec_t timeout;          /* the task's timeout; 0 none */
+        char *const *base_env;   /* environment every external process starts from (PATH, LANG...) */
+
+        /* Task log line, also sent to the execution's logs. */
+        void (*log)(TaskRunContext *ctx, TaskLogLevel level, const char *message);
+        /* Keep a file produced by the task (outputFiles, Download) in internal storage and return its
+         * URI (malloc'ed). NULL: the worker has no storage, which tasks report as an error. */
+        int (*store_file)(TaskRunContext *ctx, const char *name, const char *path, char **ret_uri);
+        void *userdata;
+};
+
+typedef struct TaskOutcome {
+        State state;     /* SUCCESS, WARNING, FAILED or KILLED */
+        json_t *outputs; /* object, or NULL */
+        json_t *metrics; /* array of {name, type, value, tags}, or NULL */
+        char *error;     /* why it FAILED (shown in the task log and the CLI) */
+} TaskOutcome;
+
+void task_outcome_done(TaskOutcome *o);
+/* Mark the outcome failed with a formatted message; returns 0 so tasks can "return task_fail(...)". */
+int task_fail(TaskOutcome *o, const char *fmt, ...) _printf_(2, 3);
+void task_logf(TaskRunContext *ctx, TaskLogLevel level, const char *fmt, ...) _printf_(3, 4);
+
+/* props: the task's properties, already rendered. Returns 0 with *out filled (a failed task is a
+ * successful call with state FAILED) or a negative errno when the worker itself failed. */
+typedef int (*TaskRunFn)(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+
+typedef struct TaskImpl {
+        const char *type; /* the registry's short name */
+        TaskRunFn run;
+} TaskImpl;
+
+const TaskImpl *task_impl_lookup(const char *type);
+
+/* Implementations, one file per family. */
+int task_run_log(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_run_echo(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_run_return(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_run_fail(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_run_output_values(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_run_sleep(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_run_shell_commands(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_run_shell_script(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+
+/* Helpers for property access with Kestra's lenient typing (numbers and booleans given as text). */
+const char *task_prop_string(json_t *props, const char *name, const char *def);
+int task_prop_bool(json_t *props, const char *name, bool def, bool *ret);
+int task_prop_duration(json_t *props, const char *name, susec_t def, susec_t *ret);

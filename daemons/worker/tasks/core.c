@@ -1,0 +1,118 @@
+/* core.c: the core runnable tasks: Log, Echo, Return, Fail, OutputValues, Sleep. */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <strings.h>
+
+#include "macro.h"
+#include "task-impl.h"
+
+static int log_level_prop(json_t *props, TaskLogLevel *ret, TaskOutcome *out) {
+        const char *s = task_prop_string(props, "level", "INFO");
+        TaskLogLevel l = task_log_level_from_string(s);
+        if (l < 0)
+                return task_fail(out, "level '%s' is not one of TRACE, DEBUG, INFO, WARN, ERROR", s), -EINVAL;
+        *ret = l;
+        return 0;
+}
+
+int task_run_log(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+        json_t *m = json_object_get(props, "message");
+        TaskLogLevel level;
+
+        out->state = STATE_SUCCESS;
+        if (log_level_prop(props, &level, out) < 0)
+                return 0;
+        if (json_is_array(m)) {
+                size_t i;
+                json_t *e;
+                json_array_foreach(m, i, e)
+                        if (json_is_string(e))
+                                ctx->log(ctx, level, json_string_value(e));
+        } else if (json_is_string(m))
+                ctx->log(ctx, level, json_string_value(m));
+        else if (m && !json_is_null(m)) {
+                _cleanup_free_ char *s = json_dumps(m, JSON_COMPACT | JSON_ENCODE_ANY);
+                if (!s)
+                        return -ENOMEM;
+                ctx->log(ctx, level, s);
+        } else
+                return task_fail(out, "property 'message' is required");
+        return 0;
+}
+
+int task_run_echo(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+        TaskLogLevel level;
+
+        out->state = STATE_SUCCESS;
+        if (log_level_prop(props, &level, out) < 0)
+                return 0;
+        ctx->log(ctx, level, task_prop_string(props, "format", ""));
+        return 0;
+}
+
+int task_run_return(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+        json_t *f = json_object_get(props, "format");
+
+        out->state = STATE_SUCCESS;
+        /* Return's output is always text, whatever the template evaluated to. */
+        if (f && !json_is_null(f) && !json_is_string(f)) {
+                _cleanup_free_ char *s = json_dumps(f, JSON_COMPACT | JSON_ENCODE_ANY);
+                out->outputs = json_pack("{s:s?}", "value", s);
+        } else
+                out->outputs = json_pack("{s:O?}", "value", f && json_is_string(f) ? f : NULL);
+        return out->outputs ? 0 : -ENOMEM;
+}
+
+static bool condition_is_true(json_t *v) {
+        if (json_is_boolean(v))
+                return json_is_true(v);
+        if (json_is_string(v))
+                return strcasecmp(json_string_value(v), "true") == 0;
+        if (json_is_integer(v))
+                return json_integer_value(v) != 0;
+        return false;
+}
+
+int task_run_fail(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+        json_t *cond = json_object_get(props, "condition");
+        const char *msg = task_prop_string(props, "errorMessage", "Task failure");
+
+        out->state = STATE_SUCCESS;
+        if (cond && !json_is_null(cond) && !condition_is_true(cond))
+                return 0;
+        return task_fail(out, "%s", msg);
+}
+
+int task_run_output_values(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+        json_t *v = json_object_get(props, "values");
+
+        out->state = STATE_SUCCESS;
+        if (v && !json_is_object(v))
+                return task_fail(out, "property 'values' must be a map");
+        out->outputs = json_pack("{s:O}", "values", v ? v : json_object());
+        return out->outputs ? 0 : -ENOMEM;
+}
+
+int task_run_sleep(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+        susec_t d;
+
+        out->state = STATE_SUCCESS;
+        if (task_prop_duration(props, "duration", -1, &d) < 0 || d < 0)
+                return task_fail(out, "property 'duration' must be an ISO-8601 duration such as PT5S");
+        usec_t end = now_monotonic() + (usec_t) d;
+        for (;;) {
+                usec_t now = now_monotonic();
+                if (now >= end)
+                        return 0;
+                struct pollfd p = { ctx->cancel_fd, POLLIN, 0 };
+                int ms = (int) MIN((end - now + 999) / 1000, 60000u);
+                int r = poll(&p, ctx->cancel_fd >= 0 ? 1 : 0, ms);
+                if (r < 0 && errno != EINTR)
+                        return -errno;
+                if (r > 0) {
+                        out->state = STATE_KILLED;
+                        return 0;
+                }
+        }
+}

@@ -1,0 +1,337 @@
+/* shell.c: shell Commands and Script tasks: build the script, prepare the working directory, run it
+ * through the process runner, turn output lines into logs and ::{"outputs":...}:: lines into outputs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup-jansson.h"
+#include "process.h"
+#include "strbuf.h"
+#include "strutil.h"
+#include "task-impl.h"
+
+typedef struct ShellRun {
+        TaskRunContext *ctx;
+        json_t *vars;    /* outputs announced with ::{"outputs":...}:: */
+        json_t *metrics; /* metrics announced with ::{"metrics":[...]}:: */
+} ShellRun;
+
+/* "::{...}::" lines carry outputs and metrics; everything else is a log line. */
+static bool parse_announcement(ShellRun *sr, const char *line, size_t len) {
+        if (len < 6 || strncmp(line, "::{", 3) != 0 || strcmp(line + len - 3, "}::") != 0)
+                return false;
+        _cleanup_json_ json_t *j = json_loadb(line + 2, len - 4, 0, NULL);
+        if (!json_is_object(j))
+                return false;
+        json_t *o = json_object_get(j, "outputs"), *m = json_object_get(j, "metrics");
+        if (json_is_object(o))
+                json_object_update(sr->vars, o);
+        if (json_is_array(m))
+                json_array_extend(sr->metrics, m);
+        return json_is_object(o) || json_is_array(m);
+}
+
+static void on_line(void *userdata, ProcessStream stream, const char *line, size_t len) {
+        ShellRun *sr = userdata;
+        if (stream == PROCESS_STDOUT && parse_announcement(sr, line, len))
+                return;
+        sr->ctx->log(sr->ctx, stream == PROCESS_STDOUT ? TASK_LOG_INFO : TASK_LOG_WARN, line);
+}
+
+static int string_list(json_t *v, const char *name, char ***ret, TaskOutcome *out) {
+        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
+        size_t i;
+        json_t *e;
+
+        if (!l)
+                return -ENOMEM;
+        if (!v || json_is_null(v)) {
+                *ret = TAKE_PTR(l);
+                return 0;
+        }
+        if (json_is_string(v)) {
+                /* A rendered expression may have produced a JSON list as text. */
+                _cleanup_json_ json_t *parsed = json_loads(json_string_value(v), 0, NULL);
+                if (json_is_array(parsed))
+                        return string_list(parsed, name, ret, out);
+                if (strv_extend(&l, json_string_value(v)) < 0)
+                        return -ENOMEM;
+                *ret = TAKE_PTR(l);
+                return 0;
+        }
+        if (!json_is_array(v))
+                return task_fail(out, "property '%s' must be a list of strings", name), -EINVAL;
+        json_array_foreach(v, i, e) {
+                int r;
+                if (json_is_string(e))
+                        r = strv_extend(&l, json_string_value(e));
+                else {
+                        _cleanup_free_ char *s = json_dumps(e, JSON_COMPACT | JSON_ENCODE_ANY);
+                        r = s ? strv_extend(&l, s) : -ENOMEM;
+                }
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+/* A relative path that stays inside the working directory. */
+static bool path_is_contained(const char *p) {
+        if (isempty(p) || p[0] == '/')
+                return false;
+        _cleanup_strv_free_ char **parts = NULL;
+        if (strv_split(p, "/", &parts) < 0)
+                return false;
+        for (char **i = parts; *i; i++)
+                if (streq(*i, ".."))
+                        return false;
+        return true;
+}
+
+static int mkdir_parents_at(int dirfd, const char *rel) {
+        _cleanup_free_ char *copy = strdup(rel);
+        if (!copy)
+                return -ENOMEM;
+        for (char *s = strchr(copy, '/'); s; s = strchr(s + 1, '/')) {
+                *s = 0;
+                if (mkdirat(dirfd, copy, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        return 0;
+}
+
+static int write_input_files(TaskRunContext *ctx, json_t *files, TaskOutcome *out) {
+        _cleanup_json_ json_t *parsed = NULL;
+        _cleanup_close_ int dirfd = -EBADF;
+        const char *name;
+        json_t *content;
+
+        if (!files || json_is_null(files))
+                return 0;
+        if (json_is_string(files)) {
+                parsed = json_loads(json_string_value(files), 0, NULL);
+                files = parsed;
+        }
+        if (!json_is_object(files))
+                return task_fail(out, "property 'inputFiles' must be a map of file name to content"), -EINVAL;
+        dirfd = open(ctx->working_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dirfd < 0)
+                return -errno;
+        json_object_foreach(files, name, content) {
+                if (!path_is_contained(name))
+                        return task_fail(out, "input file name '%s' must be a relative path inside the working directory",
+                                         name), -EINVAL;
+                int r = mkdir_parents_at(dirfd, name);
+                if (r < 0)
+                        return task_fail(out, "cannot create the directory of input file '%s': %s", name, strerror(-r)),
+                               r;
+                /* O_NOFOLLOW: a symlink planted by an earlier task must not redirect the write. */
+                _cleanup_close_ int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+                if (fd < 0)
+                        return task_fail(out, "cannot write input file '%s': %m", name), -errno;
+                _cleanup_free_ char *dumped = NULL;
+                const char *data = json_string_value(content);
+                if (!data) {
+                        dumped = json_dumps(content, JSON_COMPACT | JSON_ENCODE_ANY);
+                        data = dumped ? dumped : "";
+                }
+                size_t n = strlen(data);
+                for (size_t off = 0; off < n;) {
+                        ssize_t w = write(fd, data + off, n - off);
+                        if (w < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                return task_fail(out, "cannot write input file '%s': %m", name), -errno;
+                        }
+                        off += (size_t) w;
+                }
+        }
+        return 0;
+}
+
+static int collect_output_files(TaskRunContext *ctx, json_t *patterns, json_t **ret, TaskOutcome *out) {
+        _cleanup_strv_free_ char **l = NULL;
+        _cleanup_json_ json_t *files = json_object();
+        int r;
+
+        if (!files)
+                return -ENOMEM;
+        r = string_list(patterns, "outputFiles", &l, out);
+        if (r < 0)
+                return r;
+        for (char **p = l; *p; p++) {
+                if (!path_is_contained(*p))
+                        return task_fail(out, "output file pattern '%s' must be relative to the working directory", *p),
+                               -EINVAL;
+                _cleanup_free_ char *full = strjoin(ctx->working_dir, "/", *p);
+                if (!full)
+                        return -ENOMEM;
+                glob_t g = {};
+                if (glob(full, 0, NULL, &g) != 0) {
+                        globfree(&g);
+                        continue;
+                }
+                for (size_t i = 0; i < g.gl_pathc; i++) {
+                        struct stat st;
+                        if (lstat(g.gl_pathv[i], &st) < 0 || !S_ISREG(st.st_mode))
+                                continue;
+                        const char *name = g.gl_pathv[i] + strlen(ctx->working_dir) + 1;
+                        _cleanup_free_ char *uri = NULL;
+                        if (!ctx->store_file) {
+                                globfree(&g);
+                                return task_fail(out, "output files need internal storage, which this worker lacks"),
+                                       -ENOTSUP;
+                        }
+                        r = ctx->store_file(ctx, name, g.gl_pathv[i], &uri);
+                        if (r < 0) {
+                                globfree(&g);
+                                return task_fail(out, "cannot keep output file '%s': %s", name, strerror(-r)), r;
+                        }
+                        json_object_set_new(files, name, json_string(uri));
+                }
+                globfree(&g);
+        }
+        *ret = TAKE_PTR(files);
+        return 0;
+}
+
+static int build_env(TaskRunContext *ctx, json_t *env, char ***ret, TaskOutcome *out) {
+        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
+        char attempt[16];
+        const char *k;
+        json_t *v;
+
+        if (!l)
+                return -ENOMEM;
+        for (char *const *e = ctx->base_env; e && *e; e++)
+                if (strv_extend(&l, *e) < 0)
+                        return -ENOMEM;
+        snprintf(attempt, sizeof attempt, "%u", ctx->attempt);
+        /* Tasks see who they are so that side effects can be made idempotent across resubmissions. */
+        const char *const ids[][2] = {
+                { "TERN_EXECUTION_ID", ctx->execution_id }, { "TERN_TASK_RUN_ID", ctx->task_run_id },
+                { "TERN_TASK_ID", ctx->task_id },           { "TERN_NAMESPACE", ctx->namespace },
+                { "TERN_FLOW_ID", ctx->flow_id },           { "TERN_ATTEMPT", attempt },
+                { "WORKING_DIR", ctx->working_dir },        { "HOME", ctx->working_dir },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(ids); i++)
+                if (ids[i][1] && strv_consume(&l, strjoin(ids[i][0], "=", ids[i][1])) < 0)
+                        return -ENOMEM;
+        if (env && !json_is_null(env) && !json_is_object(env))
+                return task_fail(out, "property 'env' must be a map of names to values"), -EINVAL;
+        json_object_foreach(env, k, v) {
+                if (isempty(k) || strchr(k, '='))
+                        return task_fail(out, "environment variable name '%s' is not valid", k), -EINVAL;
+                _cleanup_free_ char *dumped = NULL;
+                const char *s = json_string_value(v);
+                if (!s) {
+                        dumped = json_is_null(v) ? strdup("") : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+                        if (!dumped)
+                                return -ENOMEM;
+                        s = dumped;
+                }
+                if (strv_consume(&l, strjoin(k, "=", s)) < 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static int run_shell(TaskRunContext *ctx, json_t *props, const char *body, TaskOutcome *out) {
+        _cleanup_strv_free_ char **interpreter = NULL, **before = NULL, **env = NULL, **argv = NULL;
+        _cleanup_json_ json_t *vars = json_object(), *metrics = json_array(), *files = NULL;
+        _cleanup_strbuf_ StrBuf script = STRBUF_INIT;
+        ProcessResult res;
+        bool exit_on_failed;
+        int r;
+
+        out->state = STATE_SUCCESS;
+        if (!vars || !metrics)
+                return -ENOMEM;
+        json_t *ip = json_object_get(props, "interpreter");
+        if (!ip || json_is_null(ip)) {
+                if (strv_extend(&interpreter, "/bin/sh") < 0 || strv_extend(&interpreter, "-c") < 0)
+                        return -ENOMEM;
+        } else if ((r = string_list(ip, "interpreter", &interpreter, out)) < 0)
+                return r == -EINVAL ? 0 : r;
+        if (strv_length(interpreter) == 0)
+                return task_fail(out, "property 'interpreter' must not be empty");
+        if ((r = string_list(json_object_get(props, "beforeCommands"), "beforeCommands", &before, out)) < 0 ||
+            (r = task_prop_bool(props, "exitOnFailed", true, &exit_on_failed)) < 0)
+                return r == -EINVAL ? (out->error ? 0 : task_fail(out, "property 'exitOnFailed' must be a boolean")) : r;
+
+        if (exit_on_failed)
+                strbuf_append(&script, "set -e\n");
+        for (char **c = before; *c; c++)
+                strbuf_appendf(&script, "%s\n", *c);
+        strbuf_append(&script, body);
+        if (script.error)
+                return script.error;
+
+        if ((r = write_input_files(ctx, json_object_get(props, "inputFiles"), out)) < 0 ||
+            (r = build_env(ctx, json_object_get(props, "env"), &env, out)) < 0)
+                return out->error ? 0 : r;
+        for (char **i = interpreter; *i; i++)
+                if (strv_extend(&argv, *i) < 0)
+                        return -ENOMEM;
+        if (strv_extend(&argv, strbuf_str(&script)) < 0)
+                return -ENOMEM;
+
+        ShellRun sr = { ctx, vars, metrics };
+        ProcessSpec spec = {
+                .argv = argv, .env = env, .cwd = ctx->working_dir, .timeout = ctx->timeout, .cancel_fd = ctx->cancel_fd,
+        };
+        r = process_run(&spec, on_line, &sr, &res);
+        if (r == -ENOENT || r == -EACCES)
+                return task_fail(out, "cannot run interpreter '%s': %s", argv[0], strerror(-r));
+        if (r < 0)
+                return r;
+
+        if ((r = collect_output_files(ctx, json_object_get(props, "outputFiles"), &files, out)) < 0)
+                return out->error ? 0 : r;
+        out->outputs = json_pack("{s:i, s:O}", "exitCode", res.exit_code, "vars", vars);
+        if (!out->outputs)
+                return -ENOMEM;
+        if (json_object_size(files) > 0)
+                json_object_set(out->outputs, "outputFiles", files);
+        if (json_array_size(metrics) > 0)
+                out->metrics = json_incref(metrics);
+
+        char d[DURATION_MAX];
+        if (res.cancelled)
+                out->state = STATE_KILLED;
+        else if (res.timed_out)
+                return task_fail(out, "Timeout after %s: the command was killed", duration_format(d, (susec_t) ctx->timeout));
+        else if (res.signal)
+                return task_fail(out, "Command was killed by signal %s", sigabbrev_np(res.signal) ?: "?");
+        else if (res.exit_code != 0)
+                return task_fail(out, "Command failed with exit code %d", res.exit_code);
+        return 0;
+}
+
+int task_run_shell_commands(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+        _cleanup_strv_free_ char **commands = NULL;
+        int r = string_list(json_object_get(props, "commands"), "commands", &commands, out);
+        if (r < 0)
+                return out->error ? 0 : r;
+        if (strv_length(commands) == 0)
+                return task_fail(out, "property 'commands' must list at least one command");
+        _cleanup_free_ char *body = strv_join(commands, "\n");
+        if (!body)
+                return -ENOMEM;
+        return run_shell(ctx, props, body, out);
+}
+
+int task_run_shell_script(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+        const char *script = task_prop_string(props, "script", NULL);
+        if (!script)
+                return task_fail(out, "property 'script' is required");
+        return run_shell(ctx, props, script, out);
+}

@@ -1,0 +1,177 @@
+/* test-worker-tasks: the runnable tasks as a worker runs them: logs, outputs, failures, shell
+ * announcements, files in and out, environment, timeouts and kills. */
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+
+#include "cleanup-jansson.h"
+#include "strbuf.h"
+#include "strutil.h"
+#include "tap.h"
+#include "task-impl.h"
+
+typedef struct Harness {
+        TaskRunContext ctx;
+        StrBuf logs;
+        char dir[64];
+        int stored;
+} Harness;
+
+static void on_log(TaskRunContext *ctx, TaskLogLevel level, const char *message) {
+        Harness *h = ctx->userdata;
+        strbuf_appendf(&h->logs, "%s:%s|", task_log_level_to_string(level), message);
+}
+
+static int on_store(TaskRunContext *ctx, const char *name, const char *path, char **ret_uri) {
+        Harness *h = ctx->userdata;
+        h->stored++;
+        *ret_uri = strjoin("stored:", name);
+        return 0;
+}
+
+static char *const base_env[] = { (char *) "PATH=/usr/bin:/bin", NULL };
+
+static void harness_init(Harness *h) {
+        *h = (Harness) {};
+        strcpy(h->dir, "/tmp/tern-test-tasks-XXXXXX");
+        mkdtemp(h->dir);
+        h->ctx = (TaskRunContext) {
+                .execution_id = "exec1", .task_run_id = "tr1", .task_id = "t", .namespace = "ns", .flow_id = "f",
+                .attempt = 2, .working_dir = h->dir, .cancel_fd = -1, .base_env = base_env,
+                .log = on_log, .store_file = on_store, .userdata = h,
+        };
+}
+
+static void harness_done(Harness *h) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", h->dir);
+        (void) !system(cmd);
+        strbuf_done(&h->logs);
+}
+
+static int run(Harness *h, const char *type, const char *props_json, TaskOutcome *out) {
+        _cleanup_json_ json_t *props = json_loads(props_json, 0, NULL);
+        *out = (TaskOutcome) {};
+        strbuf_truncate(&h->logs, 0);
+        const TaskImpl *impl = task_impl_lookup(type);
+        if (!props || !impl)
+                return -EINVAL;
+        return impl->run(&h->ctx, props, out);
+}
+
+static const char *out_str(TaskOutcome *o, const char *path1, const char *path2) {
+        json_t *v = json_object_get(o->outputs, path1);
+        if (path2)
+                v = json_object_get(v, path2);
+        return json_string_value(v);
+}
+
+int main(void) {
+        Harness h;
+        TaskOutcome o;
+        setenv("SECRET_FROM_WORKER", "1", 1); /* must not reach commands */
+        harness_init(&h);
+
+        ok(run(&h, "Log", "{\"message\": \"hello\"}", &o) == 0 && o.state == STATE_SUCCESS, "Log succeeds");
+        is_str(strbuf_str(&h.logs), "INFO:hello|", "Log logs at INFO by default");
+        task_outcome_done(&o);
+        run(&h, "Log", "{\"message\": [\"a\", \"b\"], \"level\": \"WARN\"}", &o);
+        is_str(strbuf_str(&h.logs), "WARN:a|WARN:b|", "Log with a list of messages and a level");
+        task_outcome_done(&o);
+        run(&h, "Log", "{\"message\": \"x\", \"level\": \"LOUD\"}", &o);
+        ok(o.state == STATE_FAILED && strstr(o.error, "LOUD"), "bad level fails with the value named");
+        task_outcome_done(&o);
+
+        run(&h, "Return", "{\"format\": \"value-1\"}", &o);
+        is_str(out_str(&o, "value", NULL), "value-1", "Return outputs value");
+        task_outcome_done(&o);
+        run(&h, "Echo", "{\"format\": \"echoed\", \"level\": \"DEBUG\"}", &o);
+        is_str(strbuf_str(&h.logs), "DEBUG:echoed|", "Echo logs its format");
+        task_outcome_done(&o);
+
+        run(&h, "Fail", "{}", &o);
+        ok(o.state == STATE_FAILED && streq(o.error, "Task failure"), "Fail fails with Kestra's default message");
+        task_outcome_done(&o);
+        run(&h, "Fail", "{\"condition\": \"false\", \"errorMessage\": \"boom\"}", &o);
+        is_int(o.state, STATE_SUCCESS, "Fail with a false condition succeeds");
+        task_outcome_done(&o);
+        run(&h, "Fail", "{\"condition\": \"true\", \"errorMessage\": \"boom\"}", &o);
+        ok(o.state == STATE_FAILED && streq(o.error, "boom"), "Fail with a true condition uses errorMessage");
+        task_outcome_done(&o);
+
+        run(&h, "OutputValues", "{\"values\": {\"a\": 1, \"b\": \"two\"}}", &o);
+        is_int(json_integer_value(json_object_get(json_object_get(o.outputs, "values"), "a")), 1, "OutputValues");
+        task_outcome_done(&o);
+
+        usec_t t0 = now_monotonic();
+        run(&h, "Sleep", "{\"duration\": \"PT0.2S\"}", &o);
+        ok(o.state == STATE_SUCCESS && now_monotonic() - t0 >= 200000, "Sleep sleeps");
+        task_outcome_done(&o);
+        run(&h, "Sleep", "{\"duration\": \"soon\"}", &o);
+        ok(o.state == STATE_FAILED && strstr(o.error, "ISO-8601"), "Sleep rejects a bad duration");
+        task_outcome_done(&o);
+        int efd = eventfd(1, EFD_CLOEXEC);
+        h.ctx.cancel_fd = efd;
+        t0 = now_monotonic();
+        run(&h, "Sleep", "{\"duration\": \"PT30S\"}", &o);
+        ok(o.state == STATE_KILLED && now_monotonic() - t0 < 2 * USEC_PER_SEC, "Sleep is killed by the cancel fd");
+        task_outcome_done(&o);
+
+        run(&h, "shell.Commands", "{\"commands\": [\"echo hi\", \"sleep 30\"]}", &o);
+        ok(o.state == STATE_KILLED, "Commands killed by the cancel fd");
+        task_outcome_done(&o);
+        h.ctx.cancel_fd = -1;
+        close(efd);
+
+        run(&h, "shell.Commands",
+            "{\"commands\": [\"echo out\", \"echo err >&2\", \"echo '::{\\\"outputs\\\":{\\\"k\\\":\\\"v\\\",\\\"n\\\":2}}::'\"]}", &o);
+        is_int(o.state, STATE_SUCCESS, "Commands succeeds");
+        is_str(strbuf_str(&h.logs), "INFO:out|WARN:err|", "stdout at INFO, stderr at WARN, announcements not logged");
+        is_str(out_str(&o, "vars", "k"), "v", "::{\"outputs\"}:: lines become outputs.vars");
+        is_int(json_integer_value(json_object_get(o.outputs, "exitCode")), 0, "exitCode output");
+        task_outcome_done(&o);
+
+        run(&h, "shell.Commands", "{\"commands\": [\"false\", \"echo not reached\"]}", &o);
+        ok(o.state == STATE_FAILED && streq(o.error, "Command failed with exit code 1"), "first failing command fails");
+        ok(strstr(strbuf_str(&h.logs), "not reached") == NULL, "exitOnFailed stops at the failure");
+        task_outcome_done(&o);
+        run(&h, "shell.Commands", "{\"commands\": [\"false\", \"echo reached\"], \"exitOnFailed\": false}", &o);
+        ok(o.state == STATE_SUCCESS && strstr(strbuf_str(&h.logs), "reached"), "exitOnFailed: false goes on");
+        task_outcome_done(&o);
+
+        run(&h, "shell.Commands",
+            "{\"commands\": [\"echo $TERN_EXECUTION_ID $TERN_TASK_RUN_ID $TERN_ATTEMPT $GREETING\", \"env | grep -c SECRET_FROM_WORKER || true\"],"
+            " \"env\": {\"GREETING\": \"hola\"}}",
+            &o);
+        is_str(strbuf_str(&h.logs), "INFO:exec1 tr1 2 hola|INFO:0|", "ids and env reach the command, the worker's env does not");
+        task_outcome_done(&o);
+
+        run(&h, "shell.Commands",
+            "{\"beforeCommands\": [\"X=before\"], \"commands\": [\"cat in/data.txt\", \"echo $X\", \"echo result > out.txt\"],"
+            " \"inputFiles\": {\"in/data.txt\": \"from input\\n\"}, \"outputFiles\": [\"*.txt\"]}",
+            &o);
+        is_str(strbuf_str(&h.logs), "INFO:from input|INFO:before|", "inputFiles written, beforeCommands run first");
+        is_str(out_str(&o, "outputFiles", "out.txt"), "stored:out.txt", "outputFiles collected through storage");
+        task_outcome_done(&o);
+
+        run(&h, "shell.Commands", "{\"commands\": [\"true\"], \"inputFiles\": {\"../escape.txt\": \"x\"}}", &o);
+        ok(o.state == STATE_FAILED && strstr(o.error, "../escape.txt"), "inputFiles cannot escape the working directory");
+        task_outcome_done(&o);
+
+        h.ctx.timeout = 300 * USEC_PER_MSEC;
+        run(&h, "shell.Commands", "{\"commands\": [\"sleep 30\"]}", &o);
+        ok(o.state == STATE_FAILED && strstr(o.error, "Timeout after PT0.3S"), "timeout fails the task");
+        h.ctx.timeout = 0;
+        task_outcome_done(&o);
+
+        run(&h, "shell.Script", "{\"script\": \"for i in 1 2; do echo line$i; done\"}", &o);
+        is_str(strbuf_str(&h.logs), "INFO:line1|INFO:line2|", "Script runs a multi-line script");
+        task_outcome_done(&o);
+        run(&h, "shell.Commands", "{\"commands\": [\"print('py')\"], \"interpreter\": [\"/nonexistent/python\", \"-c\"]}", &o);
+        ok(o.state == STATE_FAILED && strstr(o.error, "/nonexistent/python"), "missing interpreter named");
+        task_outcome_done(&o);
+
+        ok(task_impl_lookup("Nope") == NULL, "unknown type has no implementation");
+        harness_done(&h);
+        return tap_done();
+}
