@@ -35,3 +35,4 @@ typedef enum OutputFormat {
 int cli_parse_output(const char *cmd, const char *arg, OutputFormat *ret);
 
 /* Verb implementations (one file per command group). */
+extern const Verb flow_verbs[]; /* cmd-flow.c */

@@ -8,6 +8,7 @@
 #include "log.h"
 
 static const Verb top_verbs[] = {
+        { "flow", "COMMAND", "validate flow files", NULL, flow_verbs },
         {},
 };
 

@@ -1,0 +1,400 @@
+/* task-types.c: the registry of task, trigger and condition types: names (tern and Kestra), properties, role. */
+#include <string.h>
+
+#include "macro.h"
+#include "strutil.h"
+#include "task-types.h"
+
+#define NAMES(...) ((const char *const[]) { __VA_ARGS__, NULL })
+#define PROPS(...) ((const TaskProperty[]) { __VA_ARGS__, {} })
+#define NO_PROPS ((const TaskProperty[]) { {} })
+#define P(n, k) { .name = (n), .kind = (k) }
+#define REQ(n, k) { .name = (n), .kind = (k), .required = true }
+#define DEF(n, k, d) { .name = (n), .kind = (k), .default_json = (d) }
+#define ENUM(n, vals, d) { .name = (n), .kind = PROP_ENUM, .values = (vals), .default_json = (d) }
+
+#define LOG_LEVELS NAMES("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
+#define HTTP_METHODS NAMES("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE")
+#define STATES \
+        NAMES("CREATED", "RUNNING", "PAUSED", "RESTARTED", "KILLING", "SUCCESS", "WARNING", "FAILED", "KILLED", \
+              "CANCELLED", "QUEUED", "RETRYING", "RETRIED", "SKIPPED", "BREAKPOINT", "RESUBMITTED")
+
+/* Properties every subflow-launching task shares (Subflow, its old name Flow, ForEachItem). */
+#define SUBFLOW_PROPS                                                                                 \
+        REQ("namespace", PROP_STRING), REQ("flowId", PROP_STRING), P("revision", PROP_INT),          \
+                P("inputs", PROP_MAP), P("labels", PROP_MAP_OR_LIST), DEF("wait", PROP_BOOL, "true"), \
+                DEF("transmitFailed", PROP_BOOL, "true"), DEF("inheritLabels", PROP_BOOL, "false"),   \
+                P("scheduleDate", PROP_STRING), P("outputs", PROP_MAP)
+
+/* What shell Commands and Script share (Kestra's script plugin base). */
+#define SCRIPT_PROPS                                                                                      \
+        P("env", PROP_MAP), P("interpreter", PROP_STRING_LIST), P("beforeCommands", PROP_STRING_LIST),   \
+                P("containerImage", PROP_STRING), P("taskRunner", PROP_MAP), P("docker", PROP_MAP),      \
+                ENUM("runner", NAMES("PROCESS", "DOCKER"), NULL), DEF("warningOnStdErr", PROP_BOOL, "true"), \
+                P("outputFiles", PROP_STRING_LIST), P("inputFiles", PROP_ANY), P("namespaceFiles", PROP_MAP), \
+                DEF("outputDirectory", PROP_BOOL, "false"), DEF("failFast", PROP_BOOL, "true"),          \
+                ENUM("targetOS", NAMES("LINUX", "WINDOWS", "AUTO"), "\"AUTO\"")
+
+#define HTTP_PROPS                                                                                              \
+        REQ("uri", PROP_STRING), ENUM("method", HTTP_METHODS, "\"GET\""), P("body", PROP_ANY),                 \
+                P("contentType", PROP_STRING), P("headers", PROP_MAP), P("formData", PROP_MAP),                 \
+                P("options", PROP_MAP), P("sslOptions", PROP_MAP), P("basicAuthUser", PROP_STRING),             \
+                P("basicAuthPassword", PROP_STRING), P("auth", PROP_MAP)
+
+#define STATE_PROPS                                                                           \
+        DEF("name", PROP_STRING, "\"default\""), DEF("namespace", PROP_BOOL, "false"),       \
+                DEF("taskrunValue", PROP_BOOL, "true")
+
+static const TaskType task_types[] = {
+        /* ---- runnable core tasks ---- */
+        { "Log", NAMES("io.kestra.plugin.core.log.Log", "io.kestra.core.tasks.log.Log"), TASK_TYPE_TASK,
+          TASK_ROLE_RUNNABLE, PROPS(REQ("message", PROP_STRING_OR_LIST), ENUM("level", LOG_LEVELS, "\"INFO\"")),
+          "log a message" },
+        { "Return", NAMES("io.kestra.plugin.core.debug.Return", "io.kestra.core.tasks.debugs.Return"), TASK_TYPE_TASK,
+          TASK_ROLE_RUNNABLE, PROPS(P("format", PROP_STRING)), "output a rendered value" },
+        { "Echo", NAMES("io.kestra.plugin.core.debug.Echo", "io.kestra.core.tasks.debugs.Echo"), TASK_TYPE_TASK,
+          TASK_ROLE_RUNNABLE, PROPS(REQ("format", PROP_STRING), ENUM("level", LOG_LEVELS, "\"INFO\"")),
+          "log a rendered value (deprecated by Kestra for Log)" },
+        { "Fail", NAMES("io.kestra.plugin.core.execution.Fail", "io.kestra.core.tasks.executions.Fail"),
+          TASK_TYPE_TASK, TASK_ROLE_RUNNABLE,
+          PROPS(P("condition", PROP_STRING), DEF("errorMessage", PROP_STRING, "\"Task failure\"")),
+          "fail the execution, optionally on a condition" },
+        { "Exit", NAMES("io.kestra.plugin.core.execution.Exit"), TASK_TYPE_TASK, TASK_ROLE_RUNNABLE,
+          PROPS(ENUM("state", NAMES("SUCCESS", "WARNING", "KILLED", "FAILED", "CANCELED"), "\"SUCCESS\""),
+                P("condition", PROP_STRING)),
+          "end the execution with a state" },
+        { "Assert", NAMES("io.kestra.plugin.core.execution.Assert"), TASK_TYPE_TASK, TASK_ROLE_RUNNABLE,
+          PROPS(REQ("conditions", PROP_STRING_LIST), P("errorMessage", PROP_STRING)),
+          "fail when an expression is false" },
+        { "OutputValues",
+          NAMES("io.kestra.plugin.core.output.OutputValues", "io.kestra.core.tasks.outputs.OutputValues"),
+          TASK_TYPE_TASK, TASK_ROLE_RUNNABLE, PROPS(P("values", PROP_MAP)), "output a map of values" },
+        { "Labels", NAMES("io.kestra.plugin.core.execution.Labels", "io.kestra.core.tasks.executions.Labels"),
+          TASK_TYPE_TASK, TASK_ROLE_RUNNABLE, PROPS(REQ("labels", PROP_MAP_OR_LIST)),
+          "add or replace execution labels" },
+        { "Sleep", NAMES("io.kestra.plugin.core.flow.Sleep", "io.kestra.core.tasks.flows.Sleep"), TASK_TYPE_TASK,
+          TASK_ROLE_RUNNABLE, PROPS(REQ("duration", PROP_DURATION)), "wait for a duration" },
+        { "log.Fetch", NAMES("io.kestra.plugin.core.log.Fetch", "io.kestra.core.tasks.log.Fetch"), TASK_TYPE_TASK,
+          TASK_ROLE_RUNNABLE,
+          PROPS(P("namespace", PROP_STRING), P("flowId", PROP_STRING), P("executionId", PROP_STRING),
+                P("tasksId", PROP_STRING_LIST), ENUM("level", LOG_LEVELS, "\"INFO\"")),
+          "fetch the logs of an execution into a file" },
+        { "state.Get", NAMES("io.kestra.plugin.core.state.Get", "io.kestra.core.tasks.states.Get"), TASK_TYPE_TASK,
+          TASK_ROLE_RUNNABLE, PROPS(STATE_PROPS, DEF("errorOnMissing", PROP_BOOL, "false")),
+          "read a flow state file" },
+        { "state.Set", NAMES("io.kestra.plugin.core.state.Set", "io.kestra.core.tasks.states.Set"), TASK_TYPE_TASK,
+          TASK_ROLE_RUNNABLE, PROPS(STATE_PROPS, P("data", PROP_ANY)), "merge values into a flow state file" },
+        { "state.Delete", NAMES("io.kestra.plugin.core.state.Delete", "io.kestra.core.tasks.states.Delete"),
+          TASK_TYPE_TASK, TASK_ROLE_RUNNABLE, PROPS(STATE_PROPS, DEF("errorOnMissing", PROP_BOOL, "false")),
+          "delete a flow state file" },
+        { "kv.Get", NAMES("io.kestra.plugin.core.kv.Get"), TASK_TYPE_TASK, TASK_ROLE_RUNNABLE,
+          PROPS(REQ("key", PROP_STRING), P("namespace", PROP_STRING), DEF("errorOnMissing", PROP_BOOL, "false")),
+          "read a key-value entry" },
+        { "kv.Set", NAMES("io.kestra.plugin.core.kv.Set"), TASK_TYPE_TASK, TASK_ROLE_RUNNABLE,
+          PROPS(REQ("key", PROP_STRING), REQ("value", PROP_ANY), P("namespace", PROP_STRING),
+                DEF("overwrite", PROP_BOOL, "true"), P("ttl", PROP_DURATION),
+                ENUM("kvType", NAMES("STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON"), NULL)),
+          "write a key-value entry" },
+        { "kv.Delete", NAMES("io.kestra.plugin.core.kv.Delete"), TASK_TYPE_TASK, TASK_ROLE_RUNNABLE,
+          PROPS(REQ("key", PROP_STRING), P("namespace", PROP_STRING), DEF("errorOnMissing", PROP_BOOL, "false")),
+          "delete a key-value entry" },
+        { "kv.GetKeys", NAMES("io.kestra.plugin.core.kv.GetKeys"), TASK_TYPE_TASK, TASK_ROLE_RUNNABLE,
+          PROPS(P("prefix", PROP_STRING), P("namespace", PROP_STRING)), "list key-value keys" },
+        { "shell.Commands", NAMES("io.kestra.plugin.scripts.shell.Commands"), TASK_TYPE_TASK, TASK_ROLE_RUNNABLE,
+          PROPS(REQ("commands", PROP_STRING_LIST), SCRIPT_PROPS), "run shell commands" },
+        { "shell.Script", NAMES("io.kestra.plugin.scripts.shell.Script"), TASK_TYPE_TASK, TASK_ROLE_RUNNABLE,
+          PROPS(REQ("script", PROP_STRING), SCRIPT_PROPS), "run a shell script" },
+        { "http.Request", NAMES("io.kestra.plugin.core.http.Request", "io.kestra.plugin.fs.http.Request"),
+          TASK_TYPE_TASK, TASK_ROLE_RUNNABLE,
+          PROPS(HTTP_PROPS, DEF("allowFailed", PROP_BOOL, "false"), P("allowedResponseCodes", PROP_LIST),
+                DEF("encryptBody", PROP_BOOL, "false")),
+          "make an HTTP request" },
+        { "http.Download", NAMES("io.kestra.plugin.core.http.Download", "io.kestra.plugin.fs.http.Download"),
+          TASK_TYPE_TASK, TASK_ROLE_RUNNABLE,
+          PROPS(HTTP_PROPS, DEF("failOnEmptyResponse", PROP_BOOL, "true"), P("saveAs", PROP_STRING)),
+          "download a file over HTTP into internal storage" },
+
+        /* ---- flowable core tasks ---- */
+        { "Sequential", NAMES("io.kestra.plugin.core.flow.Sequential", "io.kestra.core.tasks.flows.Sequential"),
+          TASK_TYPE_TASK, TASK_ROLE_FLOWABLE, PROPS(REQ("tasks", PROP_TASKS)), "run tasks one after the other" },
+        { "Parallel", NAMES("io.kestra.plugin.core.flow.Parallel", "io.kestra.core.tasks.flows.Parallel"),
+          TASK_TYPE_TASK, TASK_ROLE_FLOWABLE, PROPS(REQ("tasks", PROP_TASKS), DEF("concurrent", PROP_INT, "0")),
+          "run tasks at the same time" },
+        { "If", NAMES("io.kestra.plugin.core.flow.If", "io.kestra.core.tasks.flows.If"), TASK_TYPE_TASK,
+          TASK_ROLE_FLOWABLE,
+          PROPS(REQ("condition", PROP_STRING), REQ("then", PROP_TASKS), P("else", PROP_TASKS)),
+          "run one branch or the other" },
+        { "Switch", NAMES("io.kestra.plugin.core.flow.Switch", "io.kestra.core.tasks.flows.Switch"), TASK_TYPE_TASK,
+          TASK_ROLE_FLOWABLE,
+          PROPS(REQ("value", PROP_STRING), P("cases", PROP_TASK_MAP), P("defaults", PROP_TASKS)),
+          "run the branch named by a value" },
+        { "ForEach", NAMES("io.kestra.plugin.core.flow.ForEach", "io.kestra.core.tasks.flows.ForEach"),
+          TASK_TYPE_TASK, TASK_ROLE_FLOWABLE,
+          PROPS(REQ("values", PROP_LIST_OR_STRING), REQ("tasks", PROP_TASKS), DEF("concurrencyLimit", PROP_INT, "1")),
+          "run tasks for each value" },
+        { "EachSequential",
+          NAMES("io.kestra.plugin.core.flow.EachSequential", "io.kestra.core.tasks.flows.EachSequential"),
+          TASK_TYPE_TASK, TASK_ROLE_FLOWABLE, PROPS(REQ("value", PROP_LIST_OR_STRING), REQ("tasks", PROP_TASKS)),
+          "run tasks for each value, one value after the other (deprecated by Kestra for ForEach)" },
+        { "EachParallel",
+          NAMES("io.kestra.plugin.core.flow.EachParallel", "io.kestra.core.tasks.flows.EachParallel"),
+          TASK_TYPE_TASK, TASK_ROLE_FLOWABLE,
+          PROPS(REQ("value", PROP_LIST_OR_STRING), REQ("tasks", PROP_TASKS), DEF("concurrent", PROP_INT, "0")),
+          "run tasks for each value, values in parallel (deprecated by Kestra for ForEach)" },
+        { "Dag", NAMES("io.kestra.plugin.core.flow.Dag", "io.kestra.core.tasks.flows.Dag"), TASK_TYPE_TASK,
+          TASK_ROLE_FLOWABLE, PROPS(REQ("tasks", PROP_DAG_TASKS), DEF("concurrent", PROP_INT, "0")),
+          "run tasks in dependency order" },
+        { "AllowFailure", NAMES("io.kestra.plugin.core.flow.AllowFailure", "io.kestra.core.tasks.flows.AllowFailure"),
+          TASK_TYPE_TASK, TASK_ROLE_FLOWABLE, PROPS(REQ("tasks", PROP_TASKS)),
+          "run tasks; a failure ends in WARNING" },
+        { "WorkingDirectory",
+          NAMES("io.kestra.plugin.core.flow.WorkingDirectory", "io.kestra.core.tasks.flows.WorkingDirectory"),
+          TASK_TYPE_TASK, TASK_ROLE_FLOWABLE,
+          PROPS(REQ("tasks", PROP_TASKS), P("cache", PROP_MAP), P("inputFiles", PROP_ANY),
+                P("outputFiles", PROP_STRING_LIST), P("namespaceFiles", PROP_MAP)),
+          "run tasks on one worker in a shared directory" },
+        { "Pause", NAMES("io.kestra.plugin.core.flow.Pause", "io.kestra.core.tasks.flows.Pause"), TASK_TYPE_TASK,
+          TASK_ROLE_FLOWABLE,
+          PROPS(P("delay", PROP_DURATION), P("pauseDuration", PROP_DURATION), P("tasks", PROP_TASKS),
+                P("onResume", PROP_INPUTS),
+                ENUM("behavior", NAMES("RESUME", "WARN", "FAIL", "CANCEL"), "\"RESUME\"")),
+          "pause until resumed or a delay passed" },
+        { "WaitFor", NAMES("io.kestra.plugin.core.flow.WaitFor", "io.kestra.plugin.core.flow.LoopUntil"),
+          TASK_TYPE_TASK, TASK_ROLE_FLOWABLE,
+          PROPS(REQ("condition", PROP_STRING), REQ("tasks", PROP_TASKS), P("checkFrequency", PROP_MAP),
+                DEF("failOnMaxReached", PROP_BOOL, "false")),
+          "run tasks again until a condition holds" },
+
+        /* ---- executable: the executor creates other executions ---- */
+        { "Subflow",
+          NAMES("io.kestra.plugin.core.flow.Subflow", "io.kestra.core.tasks.flows.Subflow",
+                "io.kestra.core.tasks.flows.Flow"),
+          TASK_TYPE_TASK, TASK_ROLE_EXECUTABLE, PROPS(SUBFLOW_PROPS), "run another flow" },
+        { "ForEachItem", NAMES("io.kestra.plugin.core.flow.ForEachItem", "io.kestra.core.tasks.flows.ForEachItem"),
+          TASK_TYPE_TASK, TASK_ROLE_EXECUTABLE, PROPS(REQ("items", PROP_STRING), P("batch", PROP_MAP), SUBFLOW_PROPS),
+          "run another flow for each batch of items of a file" },
+
+        /* ---- triggers (common: id, type, description, disabled, conditions, ...) ---- */
+        { "Schedule",
+          NAMES("io.kestra.plugin.core.trigger.Schedule", "io.kestra.core.models.triggers.types.Schedule"),
+          TASK_TYPE_TRIGGER, TASK_ROLE_NONE,
+          PROPS(REQ("cron", PROP_STRING), DEF("timezone", PROP_STRING, "\"Etc/UTC\""),
+                DEF("withSeconds", PROP_BOOL, "false"), P("inputs", PROP_MAP), P("backfill", PROP_MAP),
+                P("lateMaximumDelay", PROP_DURATION), P("scheduleConditions", PROP_CONDITIONS),
+                ENUM("recoverMissedSchedules", NAMES("LAST", "NONE", "ALL"), NULL), P("labels", PROP_MAP_OR_LIST)),
+          "start executions on a cron schedule" },
+        { "Flow", NAMES("io.kestra.plugin.core.trigger.Flow", "io.kestra.core.models.triggers.types.Flow"),
+          TASK_TYPE_TRIGGER, TASK_ROLE_NONE,
+          PROPS(P("inputs", PROP_MAP), P("states", PROP_STRING_LIST), P("preconditions", PROP_MAP),
+                P("labels", PROP_MAP_OR_LIST)),
+          "start an execution when other executions end" },
+        { "Webhook", NAMES("io.kestra.plugin.core.trigger.Webhook", "io.kestra.core.models.triggers.types.Webhook"),
+          TASK_TYPE_TRIGGER, TASK_ROLE_NONE,
+          PROPS(REQ("key", PROP_STRING), DEF("wait", PROP_BOOL, "false"), DEF("returnOutputs", PROP_BOOL, "false"),
+                P("inputs", PROP_MAP)),
+          "start an execution on an HTTP call" },
+
+        /* ---- conditions ---- */
+        { "ExecutionFlow",
+          NAMES("io.kestra.plugin.core.condition.ExecutionFlow", "io.kestra.plugin.core.condition.ExecutionFlowCondition",
+                "io.kestra.core.models.conditions.types.ExecutionFlowCondition"),
+          TASK_TYPE_CONDITION, TASK_ROLE_NONE, PROPS(REQ("namespace", PROP_STRING), REQ("flowId", PROP_STRING)),
+          "the triggering execution is of this flow" },
+        { "ExecutionNamespace",
+          NAMES("io.kestra.plugin.core.condition.ExecutionNamespace",
+                "io.kestra.plugin.core.condition.ExecutionNamespaceCondition",
+                "io.kestra.core.models.conditions.types.ExecutionNamespaceCondition"),
+          TASK_TYPE_CONDITION, TASK_ROLE_NONE,
+          PROPS(REQ("namespace", PROP_STRING), ENUM("comparison", NAMES("EQUALS", "PREFIX", "SUFFIX"), NULL),
+                DEF("prefix", PROP_BOOL, "false")),
+          "the triggering execution is in this namespace" },
+        { "ExecutionStatus",
+          NAMES("io.kestra.plugin.core.condition.ExecutionStatus",
+                "io.kestra.plugin.core.condition.ExecutionStatusCondition",
+                "io.kestra.core.models.conditions.types.ExecutionStatusCondition"),
+          TASK_TYPE_CONDITION, TASK_ROLE_NONE, PROPS(P("in", PROP_STRING_LIST), P("notIn", PROP_STRING_LIST)),
+          "the triggering execution ended in one of these states" },
+        { "ExecutionLabels",
+          NAMES("io.kestra.plugin.core.condition.ExecutionLabels",
+                "io.kestra.plugin.core.condition.ExecutionLabelsCondition",
+                "io.kestra.core.models.conditions.types.ExecutionLabelsCondition"),
+          TASK_TYPE_CONDITION, TASK_ROLE_NONE, PROPS(REQ("labels", PROP_MAP_OR_LIST)),
+          "the triggering execution has these labels" },
+        { "ExecutionOutputs",
+          NAMES("io.kestra.plugin.core.condition.ExecutionOutputs",
+                "io.kestra.plugin.core.condition.ExecutionOutputsCondition",
+                "io.kestra.core.models.conditions.types.ExecutionOutputsCondition"),
+          TASK_TYPE_CONDITION, TASK_ROLE_NONE, PROPS(REQ("expression", PROP_STRING)),
+          "an expression over the triggering execution's outputs is true" },
+        { "Expression",
+          NAMES("io.kestra.plugin.core.condition.Expression", "io.kestra.plugin.core.condition.ExpressionCondition",
+                "io.kestra.core.models.conditions.types.VariableCondition"),
+          TASK_TYPE_CONDITION, TASK_ROLE_NONE, PROPS(REQ("expression", PROP_STRING)), "an expression is true" },
+        { "MultipleCondition",
+          NAMES("io.kestra.plugin.core.condition.MultipleCondition",
+                "io.kestra.core.models.conditions.types.MultipleCondition"),
+          TASK_TYPE_CONDITION, TASK_ROLE_NONE,
+          PROPS(P("id", PROP_STRING), DEF("window", PROP_DURATION, "\"P1D\""),
+                DEF("windowAdvance", PROP_DURATION, "\"P0D\""), REQ("conditions", PROP_CONDITION_MAP),
+                DEF("resetOnSuccess", PROP_BOOL, "true")),
+          "all named conditions were met within a time window" },
+        { "DayWeek",
+          NAMES("io.kestra.plugin.core.condition.DayWeek", "io.kestra.plugin.core.condition.DayWeekCondition",
+                "io.kestra.core.models.conditions.types.DayWeekCondition"),
+          TASK_TYPE_CONDITION, TASK_ROLE_NONE,
+          PROPS(REQ("dayOfWeek", PROP_STRING), DEF("date", PROP_STRING, "\"{{ trigger.date }}\"")),
+          "the date is this day of the week" },
+        { "DayWeekInMonth",
+          NAMES("io.kestra.plugin.core.condition.DayWeekInMonth",
+                "io.kestra.plugin.core.condition.DayWeekInMonthCondition",
+                "io.kestra.core.models.conditions.types.DayWeekInMonthCondition"),
+          TASK_TYPE_CONDITION, TASK_ROLE_NONE,
+          PROPS(REQ("dayOfWeek", PROP_STRING), REQ("dayInMonth", PROP_STRING),
+                DEF("date", PROP_STRING, "\"{{ trigger.date }}\"")),
+          "the date is the first/last/... such weekday of its month" },
+        { "DateTimeBetween",
+          NAMES("io.kestra.plugin.core.condition.DateTimeBetween",
+                "io.kestra.plugin.core.condition.DateTimeBetweenCondition",
+                "io.kestra.core.models.conditions.types.DateTimeBetweenCondition"),
+          TASK_TYPE_CONDITION, TASK_ROLE_NONE,
+          PROPS(P("after", PROP_STRING), P("before", PROP_STRING), DEF("date", PROP_STRING, "\"{{ trigger.date }}\"")),
+          "the date is between two instants" },
+        { "TimeBetween",
+          NAMES("io.kestra.plugin.core.condition.TimeBetween", "io.kestra.plugin.core.condition.TimeBetweenCondition",
+                "io.kestra.core.models.conditions.types.TimeBetweenCondition"),
+          TASK_TYPE_CONDITION, TASK_ROLE_NONE,
+          PROPS(P("after", PROP_STRING), P("before", PROP_STRING), DEF("date", PROP_STRING, "\"{{ trigger.date }}\"")),
+          "the time of day is between two times" },
+        { "Weekend",
+          NAMES("io.kestra.plugin.core.condition.Weekend", "io.kestra.plugin.core.condition.WeekendCondition",
+                "io.kestra.core.models.conditions.types.WeekendCondition"),
+          TASK_TYPE_CONDITION, TASK_ROLE_NONE, PROPS(DEF("date", PROP_STRING, "\"{{ trigger.date }}\"")),
+          "the date is a Saturday or Sunday" },
+        { "PublicHoliday",
+          NAMES("io.kestra.plugin.core.condition.PublicHoliday", "io.kestra.plugin.core.condition.PublicHolidayCondition",
+                "io.kestra.core.models.conditions.types.PublicHolidayCondition"),
+          TASK_TYPE_CONDITION, TASK_ROLE_NONE,
+          PROPS(DEF("date", PROP_STRING, "\"{{ trigger.date }}\""), P("country", PROP_STRING),
+                P("subDivision", PROP_STRING)),
+          "the date is a public holiday" },
+        { "Not",
+          NAMES("io.kestra.plugin.core.condition.Not", "io.kestra.plugin.core.condition.NotCondition",
+                "io.kestra.core.models.conditions.types.NotCondition"),
+          TASK_TYPE_CONDITION, TASK_ROLE_NONE, PROPS(REQ("conditions", PROP_CONDITIONS)), "none of the conditions hold" },
+        { "Or",
+          NAMES("io.kestra.plugin.core.condition.Or", "io.kestra.plugin.core.condition.OrCondition",
+                "io.kestra.core.models.conditions.types.OrCondition"),
+          TASK_TYPE_CONDITION, TASK_ROLE_NONE, PROPS(REQ("conditions", PROP_CONDITIONS)), "any condition holds" },
+        { "FlowCondition",
+          NAMES("io.kestra.plugin.core.condition.FlowCondition", "io.kestra.core.models.conditions.types.FlowCondition"),
+          TASK_TYPE_CONDITION, TASK_ROLE_NONE, PROPS(REQ("namespace", PROP_STRING), REQ("flowId", PROP_STRING)),
+          "the flow is this one" },
+        { "FlowNamespaceCondition",
+          NAMES("io.kestra.plugin.core.condition.FlowNamespaceCondition",
+                "io.kestra.core.models.conditions.types.FlowNamespaceCondition"),
+          TASK_TYPE_CONDITION, TASK_ROLE_NONE,
+          PROPS(REQ("namespace", PROP_STRING), DEF("prefix", PROP_BOOL, "false")), "the flow is in this namespace" },
+};
+
+const TaskType *task_type_get(size_t i) {
+        return i < ELEMENTSOF(task_types) ? &task_types[i] : NULL;
+}
+
+const TaskType *task_type_lookup(TaskTypeKind kind, const char *name) {
+        if (!name)
+                return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(task_types); i++) {
+                const TaskType *t = &task_types[i];
+                if (t->kind != kind)
+                        continue;
+                if (streq(t->name, name))
+                        return t;
+                for (const char *const *n = t->kestra_names; *n; n++)
+                        if (streq(*n, name))
+                                return t;
+        }
+        return NULL;
+}
+
+const char *task_type_closest(const char *name, const char *const *candidates) {
+        size_t max = MAX((size_t) 2, strlen(name) / 4), best_d = max + 1;
+        const char *best = NULL;
+        for (const char *const *c = candidates; c && *c; c++) {
+                size_t d = str_edit_distance(name, *c, max);
+                if (d < best_d)
+                        best_d = d, best = *c;
+        }
+        return best;
+}
+
+const char *task_type_suggest(TaskTypeKind kind, const char *name) {
+        /* Suggest in the style the user wrote: a dotted Kestra name gets the current Kestra name. */
+        bool kestra = strchr(name, '.') && startswith(name, "io.");
+        size_t max = MAX((size_t) 2, strlen(name) / 4), best_d = max + 1;
+        const char *best = NULL;
+        const char *last = strrchr(name, '.');
+        last = last ? last + 1 : name;
+
+        for (size_t i = 0; i < ELEMENTSOF(task_types); i++) {
+                const TaskType *t = &task_types[i];
+                const char *suggestion = kestra ? t->kestra_names[0] : t->name;
+                if (t->kind != kind)
+                        continue;
+                size_t d = str_edit_distance(name, t->name, max);
+                for (const char *const *n = t->kestra_names; *n; n++)
+                        d = MIN(d, str_edit_distance(name, *n, max));
+                if (d < best_d)
+                        best_d = d, best = suggestion;
+        }
+        if (best)
+                return best;
+        /* A right class name in a wrong package ("io.kestra.core.tasks.Log"): match the last part. */
+        for (size_t i = 0; i < ELEMENTSOF(task_types); i++) {
+                const TaskType *t = &task_types[i];
+                const char *tl = strrchr(t->kestra_names[0], '.');
+                if (t->kind == kind && tl && str_edit_distance(last, tl + 1, 1) <= 1)
+                        return kestra ? t->kestra_names[0] : t->name;
+        }
+        return NULL;
+}
+
+const TaskProperty *task_type_property(const TaskType *t, const char *name) {
+        for (const TaskProperty *p = t->properties; p && p->name; p++)
+                if (streq(p->name, name))
+                        return p;
+        return NULL;
+}
+
+const char *task_type_kind_to_string(TaskTypeKind k) {
+        static const char *const names[] = {
+                [TASK_TYPE_TASK] = "task",
+                [TASK_TYPE_TRIGGER] = "trigger",
+                [TASK_TYPE_CONDITION] = "condition",
+        };
+        return k < ELEMENTSOF(names) ? names[k] : "?";
+}
+
+const char *prop_kind_to_string(PropKind k) {
+        static const char *const names[] = {
+                [PROP_STRING] = "a string",
+                [PROP_INT] = "an integer",
+                [PROP_NUMBER] = "a number",
+                [PROP_BOOL] = "a boolean",
+                [PROP_DURATION] = "an ISO-8601 duration (e.g. PT30S)",
+                [PROP_ENUM] = "one of the allowed values",
+                [PROP_LIST] = "a list",
+                [PROP_STRING_LIST] = "a list of strings",
+                [PROP_MAP] = "a map",
+                [PROP_ANY] = "a value",
+                [PROP_TASKS] = "a list of tasks",
+                [PROP_TASK_MAP] = "a map of task lists",
+                [PROP_DAG_TASKS] = "a list of {task, dependsOn}",
+                [PROP_CONDITIONS] = "a list of conditions",
+                [PROP_CONDITION_MAP] = "a map of conditions",
+                [PROP_INPUTS] = "a list of inputs",
+                [PROP_STRING_OR_LIST] = "a string or a list of strings",
+                [PROP_MAP_OR_LIST] = "a map or a list of key/value pairs",
+                [PROP_LIST_OR_STRING] = "a list or a JSON list in a string",
+        };
+        return k < ELEMENTSOF(names) && names[k] ? names[k] : "?";
+}
