@@ -1,0 +1,298 @@
+/* postgres.c: the PostgreSQL backend of the store (libpq, LISTEN/NOTIFY wake-ups, reconnect). */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cleanup-libpq.h"
+#include "store-private.h"
+
+/* Migrators serialize on this transaction-level advisory lock ("tern" in ASCII). */
+#define MIGRATION_LOCK_KEY "1952805486"
+
+static const struct {
+        unsigned channel;
+        const char *name;
+} pg_channels[] = {
+        { STORE_CHANNEL_EVENTS, "tern_events" },
+        { STORE_CHANNEL_JOBS, "tern_jobs" },
+};
+
+static PGconn *conn(Store *s) {
+        return s->backend_data;
+}
+
+static void pg_set_error_conn(Store *s) {
+        const char *m = conn(s) ? PQerrorMessage(conn(s)) : "no connection";
+        size_t l = strlen(m);
+        while (l > 0 && m[l - 1] == '\n')
+                l--;
+        store_set_error(s, "%.*s", (int) l, m);
+}
+
+static void pg_notice_ignore(void *arg, const char *message) {
+}
+
+static int pg_connect(Store *s) {
+        PGconn *c = PQconnectdb(s->conninfo);
+        if (!c)
+                return -ENOMEM;
+        s->backend_data = c;
+        if (PQstatus(c) != CONNECTION_OK) {
+                pg_set_error_conn(s);
+                return -ECONNREFUSED;
+        }
+        /* Notices (e.g. "relation already exists, skipping") are not for the user's stderr. */
+        PQsetNoticeProcessor(c, pg_notice_ignore, NULL);
+        return 0;
+}
+
+static int pg_open(Store *s, const char *conninfo) {
+        return pg_connect(s);
+}
+
+static int pg_dup(Store *s, Store *n) {
+        return pg_open(n, n->conninfo);
+}
+
+static void pg_close(Store *s) {
+        if (conn(s))
+                PQfinish(conn(s));
+        s->backend_data = NULL;
+}
+
+/* Map a failed result to an errno, keeping the server's message. */
+static int pg_result_errno(Store *s, const PGresult *res) {
+        const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        const char *msg = res ? PQresultErrorMessage(res) : NULL;
+
+        if (msg && *msg) {
+                size_t l = strlen(msg);
+                while (l > 0 && msg[l - 1] == '\n')
+                        l--;
+                store_set_error(s, "%.*s", (int) l, msg);
+        } else
+                pg_set_error_conn(s);
+
+        if (PQstatus(conn(s)) == CONNECTION_BAD)
+                return -ECONNRESET;
+        if (!state)
+                return res ? -EIO : -ENOMEM;
+        if (streq(state, "40001") || streq(state, "40P01") || streq(state, "55P03"))
+                return -EAGAIN;
+        if (streq(state, "23505"))
+                return -EEXIST;
+        if (streq(state, "23503"))
+                return -ENOENT;
+        /* Connection exceptions, admin shutdown, crash shutdown, cannot connect now, read-only
+         * standby after a failover: reconnecting (target_session_attrs) is the cure. */
+        if (startswith(state, "08") || startswith(state, "57P") || streq(state, "25006"))
+                return -ECONNRESET;
+        if (startswith(state, "22") || startswith(state, "23") || startswith(state, "42"))
+                return -EINVAL;
+        if (startswith(state, "53"))
+                return -ENOSPC;
+        return -EIO;
+}
+
+static int pg_copy_rows(PGresult *res, SqlRows *ret) {
+        SqlRows rows = {};
+        rows.n_rows = (size_t) PQntuples(res);
+        rows.n_cols = (size_t) PQnfields(res);
+        const char *ct = PQcmdTuples(res);
+        rows.changes = ct && *ct ? strtoull(ct, NULL, 10) : 0;
+        if (rows.n_rows > 0 && rows.n_cols > 0) {
+                rows.cells = calloc(rows.n_rows * rows.n_cols, sizeof(char *));
+                if (!rows.cells)
+                        return -ENOMEM;
+                for (size_t i = 0; i < rows.n_rows; i++)
+                        for (size_t j = 0; j < rows.n_cols; j++) {
+                                if (PQgetisnull(res, (int) i, (int) j))
+                                        continue;
+                                char *v = strdup(PQgetvalue(res, (int) i, (int) j));
+                                if (!v) {
+                                        sql_rows_done(&rows);
+                                        return -ENOMEM;
+                                }
+                                rows.cells[i * rows.n_cols + j] = v;
+                        }
+        }
+        *ret = rows;
+        return 0;
+}
+
+static int pg_exec(Store *s, const char *sql, const SqlArg *args, size_t n_args, SqlRows *ret) {
+        _cleanup_pgresult_ PGresult *res = NULL;
+        const char *values[SQL_ARGS_MAX];
+        char nums[SQL_ARGS_MAX][24];
+
+        if (!conn(s))
+                return -ENOTCONN;
+        if (n_args > SQL_ARGS_MAX)
+                return -E2BIG;
+        if (n_args == 0)
+                res = PQexec(conn(s), sql); /* may hold several statements (migrations) */
+        else {
+                for (size_t i = 0; i < n_args; i++)
+                        switch (args[i].type) {
+                        case SQL_NULL:
+                                values[i] = NULL;
+                                break;
+                        case SQL_TEXT:
+                                values[i] = args[i].s;
+                                break;
+                        case SQL_INT:
+                                snprintf(nums[i], sizeof nums[i], "%" PRIi64, args[i].i);
+                                values[i] = nums[i];
+                                break;
+                        }
+                res = PQexecParams(conn(s), sql, (int) n_args, NULL, values, NULL, NULL, 0);
+        }
+        ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+                return pg_result_errno(s, res);
+        if (!ret)
+                return 0;
+        return pg_copy_rows(res, ret);
+}
+
+static int pg_listen_channels(Store *s, unsigned channels) {
+        char sql[256] = "";
+        for (size_t i = 0; i < ELEMENTSOF(pg_channels); i++) {
+                size_t l = strlen(sql);
+                snprintf(sql + l, sizeof sql - l, "%s %s;", channels & pg_channels[i].channel ? "LISTEN" : "UNLISTEN",
+                         pg_channels[i].name);
+        }
+        return pg_exec(s, sql, NULL, 0, NULL);
+}
+
+static int pg_reconnect(Store *s) {
+        if (!conn(s))
+                return pg_connect(s);
+        PQreset(conn(s));
+        if (PQstatus(conn(s)) != CONNECTION_OK) {
+                pg_set_error_conn(s);
+                return -ECONNRESET;
+        }
+        if (s->listening)
+                return pg_listen_channels(s, s->listening);
+        return 0;
+}
+
+static int pg_begin(Store *s, TxMode mode) {
+        if (mode == TX_EXCLUSIVE)
+                return pg_exec(s, "BEGIN; SELECT pg_advisory_xact_lock(" MIGRATION_LOCK_KEY ")", NULL, 0, NULL);
+        return pg_exec(s, "BEGIN", NULL, 0, NULL);
+}
+
+static int pg_commit(Store *s, unsigned notify) {
+        _cleanup_pgresult_ PGresult *res = NULL;
+        char sql[256] = "";
+
+        /* NOTIFY inside the transaction: PostgreSQL delivers it at commit, and not at all on
+         * rollback, so a woken consumer always finds the rows. One round trip with the COMMIT. */
+        for (size_t i = 0; i < ELEMENTSOF(pg_channels); i++)
+                if (notify & pg_channels[i].channel) {
+                        size_t l = strlen(sql);
+                        snprintf(sql + l, sizeof sql - l, "NOTIFY %s;", pg_channels[i].name);
+                }
+        strcat(sql, "COMMIT");
+        res = PQexec(conn(s), sql);
+        if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+                return pg_result_errno(s, res);
+        /* COMMIT of a transaction that failed earlier answers "ROLLBACK" without an error. */
+        if (!streq(PQcmdStatus(res), "COMMIT")) {
+                store_set_error(s, "transaction was rolled back");
+                return -EIO;
+        }
+        return 0;
+}
+
+static void pg_rollback(Store *s) {
+        if (!conn(s) || PQstatus(conn(s)) != CONNECTION_OK)
+                return;
+        if (PQtransactionStatus(conn(s)) == PQTRANS_IDLE)
+                return;
+        PGresult *res = PQexec(conn(s), "ROLLBACK");
+        PQclear(res);
+}
+
+static int pg_listen(Store *s, unsigned channels) {
+        return pg_listen_channels(s, channels);
+}
+
+static int pg_get_fd(Store *s) {
+        int fd = conn(s) ? PQsocket(conn(s)) : -1;
+        return fd >= 0 ? fd : -ENOTCONN;
+}
+
+static unsigned pg_take_notifies(Store *s) {
+        unsigned m = 0;
+        PGnotify *n;
+        while ((n = PQnotifies(conn(s)))) {
+                for (size_t i = 0; i < ELEMENTSOF(pg_channels); i++)
+                        if (streq(n->relname, pg_channels[i].name))
+                                m |= pg_channels[i].channel;
+                PQfreemem(n);
+        }
+        return m & s->listening;
+}
+
+/* After a lost connection, reconnect once; notifications may have been missed, so report every
+ * listened channel and let the consumer look. */
+static int pg_wait_reconnect(Store *s) {
+        int r = pg_reconnect(s);
+        if (r < 0)
+                return -ECONNRESET;
+        return (int) s->listening;
+}
+
+static int pg_wait(Store *s, usec_t timeout) {
+        unsigned m;
+
+        if (!conn(s))
+                return -ENOTCONN;
+        /* Notifications that arrived while other statements ran are already queued in libpq. */
+        if (PQconsumeInput(conn(s)) == 0)
+                return pg_wait_reconnect(s);
+        m = pg_take_notifies(s);
+        if (m || timeout == 0)
+                return (int) m;
+
+        usec_t end = timeout == USEC_INFINITY ? USEC_INFINITY : now_monotonic() + timeout;
+        for (;;) {
+                usec_t n = now_monotonic();
+                if (end != USEC_INFINITY && n >= end)
+                        return 0;
+                int ms = end == USEC_INFINITY ? -1 : (int) MIN((end - n + USEC_PER_MSEC - 1) / USEC_PER_MSEC, (usec_t) INT32_MAX);
+                struct pollfd pfd = { .fd = PQsocket(conn(s)), .events = POLLIN };
+                if (pfd.fd < 0)
+                        return pg_wait_reconnect(s);
+                int k = poll(&pfd, 1, ms);
+                if (k < 0 && errno != EINTR)
+                        return -errno;
+                if (k <= 0)
+                        continue;
+                if (PQconsumeInput(conn(s)) == 0)
+                        return pg_wait_reconnect(s);
+                m = pg_take_notifies(s);
+                if (m)
+                        return (int) m;
+        }
+}
+
+const StoreDriver store_driver_postgres = {
+        .name = "postgresql",
+        .open = pg_open,
+        .dup = pg_dup,
+        .close = pg_close,
+        .reconnect = pg_reconnect,
+        .begin = pg_begin,
+        .commit = pg_commit,
+        .rollback = pg_rollback,
+        .exec = pg_exec,
+        .listen = pg_listen,
+        .get_fd = pg_get_fd,
+        .wait = pg_wait,
+};

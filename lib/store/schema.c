@@ -1,0 +1,97 @@
+/* schema.c: the store's versioned migrations for PostgreSQL and SQLite, and why each index exists. */
+#include "store-private.h"
+
+/* Hot queries and the index that serves each (same names in both dialects):
+ *
+ *  executor claim   SELECT execution_id FROM events WHERE due_at <= now ORDER BY due_at LIMIT k
+ *                   -> events_due; then the executions row by primary key, FOR UPDATE SKIP LOCKED.
+ *  executor read    SELECT ... FROM events WHERE execution_id = $1 AND due_at <= now ORDER BY seq
+ *                   -> events_execution (execution_id, seq).
+ *  worker claim     SELECT id FROM jobs WHERE worker_id IS NULL AND queue = $q AND available_at <= now
+ *                   ORDER BY available_at LIMIT n FOR UPDATE SKIP LOCKED
+ *                   -> jobs_available, partial on unclaimed rows so claimed jobs cost nothing.
+ *  lease expiry     SELECT id FROM jobs WHERE worker_id IS NOT NULL AND lease_until < now
+ *                   -> jobs_lease (partial on claimed rows).
+ *  dead worker      ... WHERE worker_id = $w -> jobs_worker.
+ *  complete/renew   by jobs primary key.
+ *  execution list   WHERE namespace/flow_id ... ORDER BY created DESC -> executions_ns_flow_created,
+ *                   executions_created, executions_state; subflows -> executions_parent;
+ *                   labels -> execution_labels_kv (key, value).
+ *  retention        executions WHERE end_date < cutoff -> executions_end (partial: terminal only);
+ *                   logs WHERE ts < cutoff -> logs_ts; kv WHERE expires_at < now -> kv_expires.
+ *  log view         WHERE execution_id = $1 AND seq > cursor ORDER BY seq -> logs_execution.
+ *  scheduler        triggers WHERE disabled = 0 AND next_date <= now ORDER BY next_date -> triggers_next.
+ *  liveness         services WHERE heartbeat < since -> services_heartbeat.
+ *  flows            latest revision: primary key (namespace, id, revision) scanned backwards.
+ *
+ * Consumed events and completed jobs are deleted, so events and jobs stay small. */
+
+#define COMMON_INDEXES                                                                                   \
+        "CREATE INDEX executions_ns_flow_created ON executions (namespace, flow_id, created DESC);\n"   \
+        "CREATE INDEX executions_created ON executions (created DESC);\n"                                \
+        "CREATE INDEX executions_state ON executions (state, created DESC);\n"                          \
+        "CREATE INDEX executions_parent ON executions (parent_id) WHERE parent_id IS NOT NULL;\n"       \
+        "CREATE INDEX executions_end ON executions (end_date) WHERE end_date IS NOT NULL;\n"            \
+        "CREATE INDEX execution_labels_kv ON execution_labels (key, value);\n"                          \
+        "CREATE INDEX events_due ON events (due_at);\n"                                                  \
+        "CREATE INDEX events_execution ON events (execution_id, seq);\n"                                 \
+        "CREATE INDEX jobs_available ON jobs (queue, available_at) WHERE worker_id IS NULL;\n"          \
+        "CREATE INDEX jobs_lease ON jobs (lease_until) WHERE worker_id IS NOT NULL;\n"                  \
+        "CREATE INDEX jobs_worker ON jobs (worker_id) WHERE worker_id IS NOT NULL;\n"                   \
+        "CREATE INDEX jobs_execution ON jobs (execution_id);\n"                                          \
+        "CREATE INDEX logs_execution ON logs (execution_id, seq);\n"                                     \
+        "CREATE INDEX logs_ts ON logs (ts);\n"                                                           \
+        "CREATE INDEX triggers_next ON triggers (next_date) WHERE disabled = 0;\n"                       \
+        "CREATE INDEX kv_expires ON kv (expires_at) WHERE expires_at IS NOT NULL;\n"                     \
+        "CREATE INDEX services_heartbeat ON services (heartbeat);\n"
+
+/* The tables, with the dialect's spelling of an auto-increment key and of a JSON column. */
+#define TABLES(SEQ, JSON)                                                                                \
+        "CREATE TABLE flows (\n"                                                                         \
+        "  namespace TEXT NOT NULL, id TEXT NOT NULL, revision INTEGER NOT NULL,\n"                      \
+        "  deleted INTEGER NOT NULL DEFAULT 0, source TEXT NOT NULL, created BIGINT NOT NULL,\n"         \
+        "  PRIMARY KEY (namespace, id, revision));\n"                                                    \
+        "CREATE TABLE executions (\n"                                                                    \
+        "  id TEXT PRIMARY KEY, namespace TEXT NOT NULL, flow_id TEXT NOT NULL, flow_revision INTEGER,\n" \
+        "  state TEXT NOT NULL, created BIGINT NOT NULL, updated BIGINT NOT NULL,\n"                    \
+        "  start_date BIGINT, end_date BIGINT, parent_id TEXT, doc " JSON " NOT NULL);\n"               \
+        "CREATE TABLE execution_labels (\n"                                                              \
+        "  execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,\n"                  \
+        "  key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (execution_id, key, value));\n"          \
+        "CREATE TABLE events (\n"                                                                        \
+        "  seq " SEQ ",\n"                                                                               \
+        "  execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,\n"                  \
+        "  type TEXT NOT NULL, payload " JSON ", due_at BIGINT NOT NULL, created BIGINT NOT NULL);\n"   \
+        "CREATE TABLE jobs (\n"                                                                          \
+        "  id TEXT PRIMARY KEY,\n"                                                                       \
+        "  execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,\n"                  \
+        "  task_run_id TEXT, queue TEXT NOT NULL DEFAULT '', payload " JSON " NOT NULL,\n"              \
+        "  epoch BIGINT NOT NULL DEFAULT 0, worker_id TEXT, available_at BIGINT NOT NULL,\n"            \
+        "  lease_until BIGINT, created BIGINT NOT NULL);\n"                                              \
+        "CREATE TABLE logs (\n"                                                                          \
+        "  seq " SEQ ", execution_id TEXT NOT NULL, task_run_id TEXT, task_id TEXT,\n"                   \
+        "  attempt INTEGER NOT NULL DEFAULT 0, level INTEGER NOT NULL, ts BIGINT NOT NULL,\n"           \
+        "  message TEXT NOT NULL);\n"                                                                    \
+        "CREATE TABLE triggers (\n"                                                                      \
+        "  namespace TEXT NOT NULL, flow_id TEXT NOT NULL, trigger_id TEXT NOT NULL,\n"                  \
+        "  next_date BIGINT, last_execution_id TEXT, disabled INTEGER NOT NULL DEFAULT 0,\n"            \
+        "  locked_by TEXT, evaluated_at BIGINT, state " JSON ",\n"                                       \
+        "  PRIMARY KEY (namespace, flow_id, trigger_id));\n"                                             \
+        "CREATE TABLE kv (\n"                                                                            \
+        "  namespace TEXT NOT NULL, key TEXT NOT NULL, value " JSON " NOT NULL,\n"                      \
+        "  expires_at BIGINT, updated BIGINT NOT NULL, PRIMARY KEY (namespace, key));\n"                \
+        "CREATE TABLE services (\n"                                                                      \
+        "  id TEXT PRIMARY KEY, component TEXT NOT NULL, host TEXT NOT NULL, pid BIGINT NOT NULL,\n"    \
+        "  state TEXT NOT NULL, started BIGINT NOT NULL, heartbeat BIGINT NOT NULL, info " JSON ");\n"
+
+const StoreMigration store_migrations_postgres[] = {
+        { "initial schema", TABLES("BIGSERIAL PRIMARY KEY", "JSONB") COMMON_INDEXES },
+};
+const size_t store_n_migrations_postgres = ELEMENTSOF(store_migrations_postgres);
+
+/* AUTOINCREMENT so that a seq is never reused after the newest row is deleted (log paging
+ * cursors and event order rely on it). */
+const StoreMigration store_migrations_sqlite[] = {
+        { "initial schema", TABLES("INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT") COMMON_INDEXES },
+};
+const size_t store_n_migrations_sqlite = ELEMENTSOF(store_migrations_sqlite);

@@ -1,0 +1,148 @@
+/* store-private.h: what the store's repositories share with its two backends (driver vtable, SQL rows). */
+#pragma once
+
+#include <stdarg.h>
+
+#include "store.h"
+
+/* The repositories (store-*.c) are written once in the SQL both databases understand, with
+ * "$1"-style parameters (the SQLite driver rewrites them to "?1"); the few dialect differences
+ * (row locks, ILIKE) are picked with store_is_pg(). Values travel as text or int64 with NULL for
+ * SQL NULL; rows come back as text cells. Times are BIGINT microseconds in both databases. */
+
+typedef enum SqlArgType {
+        SQL_NULL,
+        SQL_TEXT,
+        SQL_INT,
+} SqlArgType;
+
+#define SQL_ARGS_MAX 32
+
+typedef struct SqlArg {
+        SqlArgType type;
+        const char *s;
+        int64_t i;
+} SqlArg;
+
+#define SQL_S(v) ((SqlArg) { .type = (v) ? SQL_TEXT : SQL_NULL, .s = (v) })
+#define SQL_I(v) ((SqlArg) { .type = SQL_INT, .i = (int64_t) (v) })
+/* 0 stands for "no time" and is stored as NULL. */
+#define SQL_T(v) ((SqlArg) { .type = (v) ? SQL_INT : SQL_NULL, .i = (int64_t) (v) })
+#define SQL_ARGS(...) ((const SqlArg[]) { __VA_ARGS__ }), ELEMENTSOF(((const SqlArg[]) { __VA_ARGS__ }))
+
+typedef struct SqlRows {
+        size_t n_rows, n_cols;
+        char **cells; /* n_rows * n_cols, NULL = SQL NULL */
+        uint64_t changes;
+} SqlRows;
+
+void sql_rows_done(SqlRows *r);
+#define _cleanup_rows_ _cleanup_(sql_rows_done)
+static inline const char *sql_cell(const SqlRows *r, size_t row, size_t col) {
+        return r->cells ? r->cells[row * r->n_cols + col] : NULL;
+}
+int64_t sql_cell_i64(const SqlRows *r, size_t row, size_t col);
+/* Steal a cell's string (caller frees). */
+char *sql_cell_take(SqlRows *r, size_t row, size_t col);
+/* Parse a JSON cell; NULL cell gives NULL with success. */
+int sql_cell_json(const SqlRows *r, size_t row, size_t col, json_t **ret);
+
+typedef enum TxMode {
+        TX_READ_WRITE,
+        TX_EXCLUSIVE, /* migrations: SQLite BEGIN EXCLUSIVE; PostgreSQL adds an advisory lock */
+} TxMode;
+
+/* Backend driver: one connection. Errors: -EAGAIN transient (serialization failure, deadlock,
+ * busy: rerun the transaction), -ECONNRESET connection lost (reconnect, rerun), -EEXIST unique
+ * violation, others as they come; the server's message goes to store_set_error(). */
+typedef struct StoreDriver {
+        const char *name;
+        int (*open)(Store *s, const char *conninfo);
+        int (*dup)(Store *s, Store *n);
+        void (*close)(Store *s);
+        int (*reconnect)(Store *s);
+        int (*begin)(Store *s, TxMode mode);
+        int (*commit)(Store *s, unsigned notify);
+        void (*rollback)(Store *s);
+        int (*exec)(Store *s, const char *sql, const SqlArg *args, size_t n_args, SqlRows *ret);
+        int (*listen)(Store *s, unsigned channels);
+        int (*get_fd)(Store *s);
+        int (*wait)(Store *s, usec_t timeout);
+} StoreDriver;
+
+extern const StoreDriver store_driver_sqlite;
+extern const StoreDriver store_driver_postgres;
+
+struct StoreTx {
+        Store *store;
+        unsigned notify; /* channels to wake at commit */
+        bool active;
+};
+
+struct Store {
+        const StoreDriver *driver;
+        StoreBackend backend;
+        char *conninfo;
+        char *error;
+        usec_t reconnect_timeout;
+        unsigned listening;
+        StoreTx tx;
+        void *backend_data;
+};
+
+static inline bool store_is_pg(const Store *s) {
+        return s->backend == STORE_BACKEND_POSTGRES;
+}
+static inline bool tx_is_pg(const StoreTx *tx) {
+        return store_is_pg(tx->store);
+}
+
+void store_set_error(Store *s, const char *fmt, ...) _printf_(2, 3);
+int store_exec(StoreTx *tx, const char *sql, const SqlArg *args, size_t n, SqlRows *ret);
+/* Same, for statements run outside a StoreTx (migrations, checks). */
+int store_exec_raw(Store *s, const char *sql, const SqlArg *args, size_t n, SqlRows *ret);
+/* Run fn in a transaction of the given mode, with retries. */
+int store_transact_mode(Store *s, TxMode mode, StoreTxFn fn, void *userdata);
+
+/* The in-process notifier shared by SQLite handles made with store_dup(). */
+typedef struct Notifier Notifier;
+typedef struct NotifierSub NotifierSub;
+Notifier *notifier_new(void);
+Notifier *notifier_ref(Notifier *n);
+Notifier *notifier_unref(Notifier *n);
+int notifier_subscribe(Notifier *n, NotifierSub **ret);
+void notifier_unsubscribe(Notifier *n, NotifierSub *sub);
+void notifier_set_channels(Notifier *n, NotifierSub *sub, unsigned channels);
+void notifier_post(Notifier *n, unsigned channels);
+int notifier_sub_fd(NotifierSub *sub);
+/* Take and clear the pending mask, draining the eventfd. */
+unsigned notifier_take(Notifier *n, NotifierSub *sub);
+
+/* Migrations per backend: SQL scripts, index i is version i + 1. */
+typedef struct StoreMigration {
+        const char *name;
+        const char *sql;
+} StoreMigration;
+extern const StoreMigration store_migrations_sqlite[];
+extern const size_t store_n_migrations_sqlite;
+extern const StoreMigration store_migrations_postgres[];
+extern const size_t store_n_migrations_postgres;
+
+/* Helpers for repository code. */
+#include "strbuf.h"
+typedef struct QueryBuilder {
+        StrBuf sql;
+        SqlArg args[SQL_ARGS_MAX];
+        char *owned[SQL_ARGS_MAX];
+        size_t n, n_owned;
+} QueryBuilder;
+void store_qb_done(QueryBuilder *q);
+/* Append an argument and its "$n" placeholder. */
+int store_qb_arg(QueryBuilder *q, SqlArg a);
+/* Same, taking ownership of s (NULL: -ENOMEM). */
+int store_qb_arg_owned(QueryBuilder *q, char *s);
+/* " AND (col = $a OR col LIKE $b)": namespace prefix "a" matches "a" and "a.b", not "ab". */
+int store_qb_namespace(QueryBuilder *q, const char *column, const char *prefix);
+/* Escape LIKE wildcards for ESCAPE '\' and append suffix. NULL on OOM. */
+char *store_like_escape(const char *s, const char *suffix);
+int store_json_dump(json_t *j, char **ret); /* NULL j -> NULL string */

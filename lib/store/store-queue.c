@@ -1,0 +1,721 @@
+/* store-queue.c: executions, their event queue and worker jobs with leases and fencing epochs. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cleanup-jansson.h"
+#include "id.h"
+#include "store-private.h"
+#include "strbuf.h"
+#include "strutil.h"
+
+/* ---- executions ----------------------------------------------------------------------------- */
+
+static const char *const terminal_states[] = {
+        "SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "SKIPPED",
+};
+
+static bool state_is_terminal(const char *s) {
+        for (size_t i = 0; i < ELEMENTSOF(terminal_states); i++)
+                if (streq(s, terminal_states[i]))
+                        return true;
+        return false;
+}
+
+/* The indexed columns, derived from the Kestra-shaped document so they can never disagree. */
+typedef struct ExecColumns {
+        const char *id, *namespace, *flow_id, *state, *parent_id;
+        int64_t flow_revision;
+        bool has_revision;
+        usec_t created, start_date, end_date;
+} ExecColumns;
+
+static usec_t json_date(json_t *j) {
+        usec_t t = 0;
+        const char *s = json_string_value(j);
+        if (!s || timestamp_parse(s, 0, &t) < 0)
+                return 0;
+        return t;
+}
+
+static int exec_columns(json_t *doc, usec_t now, ExecColumns *ret) {
+        ExecColumns c = {};
+        json_t *state, *histories, *rev;
+
+        if (!json_is_object(doc))
+                return -EINVAL;
+        c.id = json_string_value(json_object_get(doc, "id"));
+        c.namespace = json_string_value(json_object_get(doc, "namespace"));
+        c.flow_id = json_string_value(json_object_get(doc, "flowId"));
+        if (isempty(c.id) || isempty(c.namespace) || isempty(c.flow_id))
+                return -EINVAL;
+        rev = json_object_get(doc, "flowRevision");
+        if (json_is_integer(rev)) {
+                c.flow_revision = json_integer_value(rev);
+                c.has_revision = true;
+        }
+        c.parent_id = json_string_value(json_object_get(doc, "parentId"));
+        state = json_object_get(doc, "state");
+        c.state = json_string_value(json_object_get(state, "current"));
+        if (!c.state)
+                c.state = "CREATED";
+        histories = json_object_get(state, "histories");
+        size_t n = json_array_size(histories);
+        if (n > 0) {
+                c.start_date = json_date(json_object_get(json_array_get(histories, 0), "date"));
+                if (state_is_terminal(c.state))
+                        c.end_date = json_date(json_object_get(json_array_get(histories, n - 1), "date"));
+        }
+        if (state_is_terminal(c.state) && c.end_date == 0)
+                c.end_date = now;
+        if (c.start_date == 0)
+                c.start_date = now;
+        c.created = c.start_date;
+        *ret = c;
+        return 0;
+}
+
+static int exec_labels_write(StoreTx *tx, const char *id, json_t *doc, bool replace) {
+        json_t *labels = json_object_get(doc, "labels");
+        int r;
+
+        if (replace) {
+                r = store_exec(tx, "DELETE FROM execution_labels WHERE execution_id = $1", SQL_ARGS(SQL_S(id)), NULL);
+                if (r < 0)
+                        return r;
+        }
+        /* Kestra keeps labels as a list of {key, value}; a plain map is accepted too. */
+        const char *const sql =
+                "INSERT INTO execution_labels (execution_id, key, value) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+        if (json_is_array(labels)) {
+                size_t i;
+                json_t *l;
+                json_array_foreach(labels, i, l) {
+                        const char *k = json_string_value(json_object_get(l, "key"));
+                        const char *v = json_string_value(json_object_get(l, "value"));
+                        if (!k || !v)
+                                continue;
+                        r = store_exec(tx, sql, SQL_ARGS(SQL_S(id), SQL_S(k), SQL_S(v)), NULL);
+                        if (r < 0)
+                                return r;
+                }
+        } else if (json_is_object(labels)) {
+                const char *k;
+                json_t *v;
+                json_object_foreach(labels, k, v) {
+                        if (!json_is_string(v))
+                                continue;
+                        r = store_exec(tx, sql, SQL_ARGS(SQL_S(id), SQL_S(k), SQL_S(json_string_value(v))), NULL);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+int store_execution_create(StoreTx *tx, json_t *doc, const char *event_type, json_t *payload, usec_t now) {
+        _cleanup_rows_ SqlRows rows = {};
+        _cleanup_free_ char *text = NULL;
+        ExecColumns c;
+        int r;
+
+        if (!event_type)
+                return -EINVAL;
+        r = exec_columns(doc, now, &c);
+        if (r < 0)
+                return r;
+        r = store_json_dump(doc, &text);
+        if (r < 0)
+                return r;
+        r = store_exec(tx,
+                       "INSERT INTO executions (id, namespace, flow_id, flow_revision, state, created, updated,"
+                       " start_date, end_date, parent_id, doc)"
+                       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING",
+                       SQL_ARGS(SQL_S(c.id), SQL_S(c.namespace), SQL_S(c.flow_id),
+                                c.has_revision ? SQL_I(c.flow_revision) : SQL_S(NULL), SQL_S(c.state),
+                                SQL_I(c.created), SQL_I(now), SQL_T(c.start_date), SQL_T(c.end_date),
+                                SQL_S(c.parent_id), SQL_S(text)),
+                       &rows);
+        if (r < 0)
+                return r;
+        if (rows.changes == 0)
+                return -EEXIST;
+        r = exec_labels_write(tx, c.id, doc, false);
+        if (r < 0)
+                return r;
+        return store_event_emit(tx, c.id, event_type, payload, now, now, NULL);
+}
+
+int store_execution_save(StoreTx *tx, json_t *doc, usec_t now) {
+        _cleanup_rows_ SqlRows rows = {};
+        _cleanup_free_ char *text = NULL;
+        ExecColumns c;
+        int r;
+
+        r = exec_columns(doc, now, &c);
+        if (r < 0)
+                return r;
+        r = store_json_dump(doc, &text);
+        if (r < 0)
+                return r;
+        /* created stays what the first write said. */
+        r = store_exec(tx,
+                       "UPDATE executions SET namespace = $2, flow_id = $3, flow_revision = $4, state = $5,"
+                       " updated = $6, start_date = $7, end_date = $8, parent_id = $9, doc = $10 WHERE id = $1",
+                       SQL_ARGS(SQL_S(c.id), SQL_S(c.namespace), SQL_S(c.flow_id),
+                                c.has_revision ? SQL_I(c.flow_revision) : SQL_S(NULL), SQL_S(c.state), SQL_I(now),
+                                SQL_T(c.start_date), SQL_T(c.end_date), SQL_S(c.parent_id), SQL_S(text)),
+                       &rows);
+        if (r < 0)
+                return r;
+        if (rows.changes == 0)
+                return -ENOENT;
+        return exec_labels_write(tx, c.id, doc, true);
+}
+
+int store_execution_get(StoreTx *tx, const char *id, json_t **ret_doc) {
+        _cleanup_rows_ SqlRows rows = {};
+        int r;
+
+        r = store_exec(tx, "SELECT doc FROM executions WHERE id = $1", SQL_ARGS(SQL_S(id)), &rows);
+        if (r < 0)
+                return r;
+        if (rows.n_rows == 0)
+                return -ENOENT;
+        return sql_cell_json(&rows, 0, 0, ret_doc);
+}
+
+int store_execution_delete(StoreTx *tx, const char *id) {
+        _cleanup_rows_ SqlRows rows = {};
+        int r = store_exec(tx, "DELETE FROM executions WHERE id = $1", SQL_ARGS(SQL_S(id)), &rows);
+        if (r < 0)
+                return r;
+        return rows.changes > 0 ? 0 : -ENOENT;
+}
+
+int store_execution_search(StoreTx *tx, const StoreExecutionFilter *f, json_t **ret) {
+        _cleanup_(store_qb_done) QueryBuilder q = { .sql = STRBUF_INIT };
+        _cleanup_rows_ SqlRows rows = {};
+        _cleanup_json_ json_t *out = NULL;
+        int r;
+
+        strbuf_append(&q.sql, "SELECT doc FROM executions WHERE 1 = 1");
+        if (f->namespace_prefix)
+                store_qb_namespace(&q, "namespace", f->namespace_prefix);
+        if (f->flow_id) {
+                strbuf_append(&q.sql, " AND flow_id = ");
+                store_qb_arg(&q, SQL_S(f->flow_id));
+        }
+        if (f->state) {
+                strbuf_append(&q.sql, " AND state = ");
+                store_qb_arg(&q, SQL_S(f->state));
+        }
+        if (f->parent_id) {
+                strbuf_append(&q.sql, " AND parent_id = ");
+                store_qb_arg(&q, SQL_S(f->parent_id));
+        }
+        if (f->label_key && f->label_value) {
+                strbuf_append(&q.sql, " AND id IN (SELECT execution_id FROM execution_labels WHERE key = ");
+                store_qb_arg(&q, SQL_S(f->label_key));
+                strbuf_append(&q.sql, " AND value = ");
+                store_qb_arg(&q, SQL_S(f->label_value));
+                strbuf_append(&q.sql, ")");
+        }
+        if (f->created_from) {
+                strbuf_append(&q.sql, " AND created >= ");
+                store_qb_arg(&q, SQL_I(f->created_from));
+        }
+        if (f->created_to) {
+                strbuf_append(&q.sql, " AND created < ");
+                store_qb_arg(&q, SQL_I(f->created_to));
+        }
+        strbuf_append(&q.sql, " ORDER BY created DESC, id DESC LIMIT ");
+        store_qb_arg(&q, SQL_I(f->limit ? f->limit : 100));
+        strbuf_append(&q.sql, " OFFSET ");
+        r = store_qb_arg(&q, SQL_I(f->offset));
+        if (r < 0 || q.sql.error)
+                return r < 0 ? r : q.sql.error;
+
+        r = store_exec(tx, strbuf_str(&q.sql), q.args, q.n, &rows);
+        if (r < 0)
+                return r;
+        out = json_array();
+        if (!out)
+                return -ENOMEM;
+        for (size_t i = 0; i < rows.n_rows; i++) {
+                json_t *d;
+                r = sql_cell_json(&rows, i, 0, &d);
+                if (r < 0)
+                        return r;
+                if (json_array_append_new(out, d) < 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+/* ---- events --------------------------------------------------------------------------------- */
+
+int store_event_emit(StoreTx *tx, const char *execution_id, const char *type, json_t *payload, usec_t due_at,
+                     usec_t now, int64_t *ret_seq) {
+        _cleanup_rows_ SqlRows rows = {};
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        if (isempty(execution_id) || isempty(type))
+                return -EINVAL;
+        r = store_json_dump(payload, &text);
+        if (r < 0)
+                return r;
+        r = store_exec(tx,
+                       "INSERT INTO events (execution_id, type, payload, due_at, created)"
+                       " VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+                       SQL_ARGS(SQL_S(execution_id), SQL_S(type), SQL_S(text), SQL_I(MAX(due_at, (usec_t) 0)),
+                                SQL_I(now)),
+                       &rows);
+        if (r < 0)
+                return r;
+        tx->notify |= STORE_CHANNEL_EVENTS;
+        if (ret_seq)
+                *ret_seq = rows.n_rows > 0 ? sql_cell_i64(&rows, 0, 0) : 0;
+        return 0;
+}
+
+int store_event_delete(StoreTx *tx, int64_t seq) {
+        _cleanup_rows_ SqlRows rows = {};
+        int r = store_exec(tx, "DELETE FROM events WHERE seq = $1", SQL_ARGS(SQL_I(seq)), &rows);
+        if (r < 0)
+                return r;
+        return rows.changes > 0 ? 0 : -ENOENT;
+}
+
+void store_events_free(StoreEvent *e, size_t n) {
+        if (!e)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                free(e[i].execution_id);
+                free(e[i].type);
+                json_decref(e[i].payload);
+        }
+        free(e);
+}
+
+/* Rows (seq, execution_id, type, payload, due_at, created) -> events. */
+static int events_from_rows(SqlRows *rows, StoreEvent **ret, size_t *ret_n) {
+        StoreEvent *e = NULL;
+        int r;
+
+        if (rows->n_rows > 0) {
+                e = calloc(rows->n_rows, sizeof(StoreEvent));
+                if (!e)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < rows->n_rows; i++) {
+                e[i].seq = sql_cell_i64(rows, i, 0);
+                e[i].execution_id = sql_cell_take(rows, i, 1);
+                e[i].type = sql_cell_take(rows, i, 2);
+                r = sql_cell_json(rows, i, 3, &e[i].payload);
+                if (r < 0) {
+                        store_events_free(e, rows->n_rows);
+                        return r;
+                }
+                e[i].due_at = (usec_t) sql_cell_i64(rows, i, 4);
+                e[i].created = (usec_t) sql_cell_i64(rows, i, 5);
+        }
+        *ret = e;
+        *ret_n = rows->n_rows;
+        return 0;
+}
+
+int store_event_list(StoreTx *tx, const char *execution_id, StoreEvent **ret, size_t *ret_n) {
+        _cleanup_rows_ SqlRows rows = {};
+        int r = store_exec(tx,
+                           "SELECT seq, execution_id, type, payload, due_at, created FROM events"
+                           " WHERE execution_id = $1 ORDER BY seq",
+                           SQL_ARGS(SQL_S(execution_id)), &rows);
+        if (r < 0)
+                return r;
+        return events_from_rows(&rows, ret, ret_n);
+}
+
+void store_claims_free(StoreClaim *c, size_t n) {
+        if (!c)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                free(c[i].execution_id);
+                json_decref(c[i].doc);
+                store_events_free(c[i].events, c[i].n_events);
+        }
+        free(c);
+}
+
+int store_claim_executions(StoreTx *tx, usec_t now, size_t max, StoreClaim **ret, size_t *ret_n) {
+        _cleanup_rows_ SqlRows rows = {};
+        StoreClaim *c = NULL;
+        size_t n = 0;
+        int r;
+
+        if (max == 0)
+                return -EINVAL;
+        /* Candidates are the executions of the earliest due events; a few more than asked for
+         * so that executions locked by other executors (skipped) leave enough for us. On SQLite
+         * the write transaction is exclusive, which serializes executors the same way. */
+        r = store_exec(tx,
+                       tx_is_pg(tx) ? "SELECT x.id, x.doc FROM executions x WHERE x.id IN"
+                                      " (SELECT ev.execution_id FROM events ev WHERE ev.due_at <= $1"
+                                      " ORDER BY ev.due_at LIMIT $3)"
+                                      " LIMIT $2 FOR UPDATE OF x SKIP LOCKED"
+                                    : "SELECT x.id, x.doc FROM executions x WHERE x.id IN"
+                                      " (SELECT ev.execution_id FROM events ev WHERE ev.due_at <= $1"
+                                      " ORDER BY ev.due_at LIMIT $3)"
+                                      " LIMIT $2",
+                       SQL_ARGS(SQL_I(now), SQL_I(max), SQL_I(max * 4 + 16)), &rows);
+        if (r < 0)
+                return r;
+        if (rows.n_rows > 0) {
+                c = calloc(rows.n_rows, sizeof(StoreClaim));
+                if (!c)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < rows.n_rows; i++) {
+                _cleanup_rows_ SqlRows ev = {};
+                StoreClaim *k = &c[n];
+
+                /* Read after the lock: an executor that just committed this execution has deleted
+                 * the events it applied, so they are not applied twice. */
+                r = store_exec(tx,
+                               "SELECT seq, execution_id, type, payload, due_at, created FROM events"
+                               " WHERE execution_id = $1 AND due_at <= $2 ORDER BY seq",
+                               SQL_ARGS(SQL_S(sql_cell(&rows, i, 0)), SQL_I(now)), &ev);
+                if (r < 0)
+                        goto fail;
+                if (ev.n_rows == 0)
+                        continue;
+                k->execution_id = sql_cell_take(&rows, i, 0);
+                r = sql_cell_json(&rows, i, 1, &k->doc);
+                if (r >= 0)
+                        r = events_from_rows(&ev, &k->events, &k->n_events);
+                n++;
+                if (r < 0)
+                        goto fail;
+        }
+        *ret = c;
+        *ret_n = n;
+        return 0;
+fail:
+        store_claims_free(c, n);
+        return r;
+}
+
+/* ---- jobs ----------------------------------------------------------------------------------- */
+
+#define JOB_COLUMNS "id, execution_id, task_run_id, queue, payload, epoch, worker_id, available_at, lease_until"
+
+void store_job_done(StoreJob *j) {
+        free(j->id);
+        free(j->execution_id);
+        free(j->task_run_id);
+        free(j->queue);
+        free(j->worker_id);
+        json_decref(j->payload);
+        *j = (StoreJob) {};
+}
+
+void store_jobs_free(StoreJob *j, size_t n) {
+        if (!j)
+                return;
+        for (size_t i = 0; i < n; i++)
+                store_job_done(&j[i]);
+        free(j);
+}
+
+static int job_from_row(SqlRows *rows, size_t i, StoreJob *j) {
+        j->id = sql_cell_take(rows, i, 0);
+        j->execution_id = sql_cell_take(rows, i, 1);
+        j->task_run_id = sql_cell_take(rows, i, 2);
+        j->queue = sql_cell_take(rows, i, 3);
+        j->epoch = sql_cell_i64(rows, i, 5);
+        j->worker_id = sql_cell_take(rows, i, 6);
+        j->available_at = (usec_t) sql_cell_i64(rows, i, 7);
+        j->lease_until = (usec_t) sql_cell_i64(rows, i, 8);
+        return sql_cell_json(rows, i, 4, &j->payload);
+}
+
+int store_job_enqueue(StoreTx *tx, const char *id, const char *execution_id, const char *task_run_id,
+                      const char *queue, json_t *payload, usec_t available_at, usec_t now, char *ret_id) {
+        _cleanup_rows_ SqlRows rows = {};
+        _cleanup_free_ char *text = NULL;
+        char buf[ID_MAX];
+        int r;
+
+        if (isempty(execution_id) || !payload)
+                return -EINVAL;
+        if (!id) {
+                r = id_new(buf);
+                if (r < 0)
+                        return r;
+                id = buf;
+        }
+        r = store_json_dump(payload, &text);
+        if (r < 0)
+                return r;
+        r = store_exec(tx,
+                       "INSERT INTO jobs (id, execution_id, task_run_id, queue, payload, available_at, created)"
+                       " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+                       SQL_ARGS(SQL_S(id), SQL_S(execution_id), SQL_S(task_run_id), SQL_S(strempty(queue)),
+                                SQL_S(text), SQL_I(available_at), SQL_I(now)),
+                       &rows);
+        if (r < 0)
+                return r;
+        if (ret_id)
+                snprintf(ret_id, ID_MAX, "%s", id);
+        if (rows.changes == 0)
+                return STORE_UNCHANGED;
+        tx->notify |= STORE_CHANNEL_JOBS;
+        return 0;
+}
+
+typedef struct ClaimArgs {
+        const char *worker_id, *queue;
+        size_t max;
+        usec_t now, lease;
+        StoreJob *jobs;
+        size_t n;
+} ClaimArgs;
+
+static int claim_tx(StoreTx *tx, void *userdata) {
+        ClaimArgs *a = userdata;
+        _cleanup_rows_ SqlRows rows = {};
+        int r;
+
+        store_jobs_free(a->jobs, a->n);
+        a->jobs = NULL, a->n = 0;
+        r = store_exec(tx,
+                       tx_is_pg(tx) ? "UPDATE jobs SET worker_id = $1, epoch = epoch + 1, lease_until = $2"
+                                      " WHERE id IN (SELECT id FROM jobs WHERE worker_id IS NULL AND queue = $3"
+                                      " AND available_at <= $4 ORDER BY available_at LIMIT $5 FOR UPDATE SKIP LOCKED)"
+                                      " RETURNING " JOB_COLUMNS
+                                    : "UPDATE jobs SET worker_id = $1, epoch = epoch + 1, lease_until = $2"
+                                      " WHERE id IN (SELECT id FROM jobs WHERE worker_id IS NULL AND queue = $3"
+                                      " AND available_at <= $4 ORDER BY available_at LIMIT $5)"
+                                      " RETURNING " JOB_COLUMNS,
+                       SQL_ARGS(SQL_S(a->worker_id), SQL_I(a->now + a->lease), SQL_S(strempty(a->queue)),
+                                SQL_I(a->now), SQL_I(a->max)),
+                       &rows);
+        if (r < 0)
+                return r;
+        if (rows.n_rows == 0)
+                return 0;
+        a->jobs = calloc(rows.n_rows, sizeof(StoreJob));
+        if (!a->jobs)
+                return -ENOMEM;
+        a->n = rows.n_rows;
+        for (size_t i = 0; i < rows.n_rows; i++) {
+                r = job_from_row(&rows, i, &a->jobs[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int store_job_claim(Store *s, const char *worker_id, const char *queue, size_t max, usec_t now, usec_t lease,
+                    StoreJob **ret, size_t *ret_n) {
+        ClaimArgs a = { .worker_id = worker_id, .queue = queue, .max = max, .now = now, .lease = lease };
+        int r;
+
+        if (isempty(worker_id) || max == 0)
+                return -EINVAL;
+        r = store_transact(s, claim_tx, &a);
+        if (r < 0) {
+                store_jobs_free(a.jobs, a.n);
+                return r;
+        }
+        *ret = a.jobs;
+        *ret_n = a.n;
+        return 0;
+}
+
+typedef struct RenewArgs {
+        const char *worker_id;
+        const StoreJobRef *jobs;
+        size_t n;
+        usec_t until;
+} RenewArgs;
+
+static int renew_tx(StoreTx *tx, void *userdata) {
+        RenewArgs *a = userdata;
+        int count = 0, r;
+
+        for (size_t i = 0; i < a->n; i++) {
+                _cleanup_rows_ SqlRows rows = {};
+                r = store_exec(tx, "UPDATE jobs SET lease_until = $1 WHERE id = $2 AND epoch = $3 AND worker_id = $4",
+                               SQL_ARGS(SQL_I(a->until), SQL_S(a->jobs[i].id), SQL_I(a->jobs[i].epoch),
+                                        SQL_S(a->worker_id)),
+                               &rows);
+                if (r < 0)
+                        return r;
+                count += (int) rows.changes;
+        }
+        return count;
+}
+
+int store_job_renew(Store *s, const char *worker_id, const StoreJobRef *jobs, size_t n, usec_t now, usec_t lease) {
+        RenewArgs a = { .worker_id = worker_id, .jobs = jobs, .n = n, .until = now + lease };
+        if (isempty(worker_id))
+                return -EINVAL;
+        if (n == 0)
+                return 0;
+        return store_transact(s, renew_tx, &a);
+}
+
+int store_job_complete_tx(StoreTx *tx, const char *job_id, int64_t epoch, const char *worker_id, json_t *result,
+                          usec_t now) {
+        _cleanup_rows_ SqlRows rows = {};
+        _cleanup_json_ json_t *payload = NULL;
+        int r;
+
+        /* The epoch and worker in the WHERE clause are the fence: after a re-queue (epoch + 1)
+         * this deletes nothing. On PostgreSQL a concurrent re-queue holds the row lock; this
+         * DELETE waits for it and then re-checks the new row version, so exactly one wins. */
+        r = store_exec(tx,
+                       "DELETE FROM jobs WHERE id = $1 AND epoch = $2 AND worker_id = $3"
+                       " RETURNING execution_id, task_run_id",
+                       SQL_ARGS(SQL_S(job_id), SQL_I(epoch), SQL_S(worker_id)), &rows);
+        if (r < 0)
+                return r;
+        if (rows.n_rows == 0)
+                return STORE_STALE;
+        const char *trid = sql_cell(&rows, 0, 1);
+        payload = json_pack("{s:s, s:o, s:I, s:s, s:O}", "jobId", job_id, "taskRunId",
+                            trid ? json_string(trid) : json_null(), "epoch", (json_int_t) epoch, "workerId", worker_id,
+                            "result", result ? result : json_null());
+        if (!payload)
+                return -ENOMEM;
+        return store_event_emit(tx, sql_cell(&rows, 0, 0), "task_result", payload, now, now, NULL);
+}
+
+typedef struct CompleteArgs {
+        const char *job_id, *worker_id;
+        int64_t epoch;
+        json_t *result;
+        usec_t now;
+} CompleteArgs;
+
+static int complete_tx(StoreTx *tx, void *userdata) {
+        CompleteArgs *a = userdata;
+        return store_job_complete_tx(tx, a->job_id, a->epoch, a->worker_id, a->result, a->now);
+}
+
+int store_job_complete(Store *s, const char *job_id, int64_t epoch, const char *worker_id, json_t *result,
+                       usec_t now) {
+        CompleteArgs a = { .job_id = job_id, .worker_id = worker_id, .epoch = epoch, .result = result, .now = now };
+        if (isempty(job_id) || isempty(worker_id))
+                return -EINVAL;
+        return store_transact(s, complete_tx, &a);
+}
+
+typedef struct RequeueArgs {
+        const char *worker_id; /* NULL: expired leases */
+        usec_t now;
+} RequeueArgs;
+
+#define REQUEUE_BATCH 500
+
+static int requeue_tx(StoreTx *tx, void *userdata) {
+        RequeueArgs *a = userdata;
+        _cleanup_rows_ SqlRows rows = {};
+        int r, count = 0;
+
+        const char *sql;
+        if (a->worker_id)
+                sql = tx_is_pg(tx) ? "SELECT id, execution_id, task_run_id, worker_id FROM jobs WHERE worker_id = $1"
+                                     " LIMIT $2 FOR UPDATE SKIP LOCKED"
+                                   : "SELECT id, execution_id, task_run_id, worker_id FROM jobs WHERE worker_id = $1"
+                                     " LIMIT $2";
+        else
+                sql = tx_is_pg(tx) ? "SELECT id, execution_id, task_run_id, worker_id FROM jobs"
+                                     " WHERE worker_id IS NOT NULL AND lease_until < $1 LIMIT $2 FOR UPDATE SKIP LOCKED"
+                                   : "SELECT id, execution_id, task_run_id, worker_id FROM jobs"
+                                     " WHERE worker_id IS NOT NULL AND lease_until < $1 LIMIT $2";
+        r = store_exec(tx, sql,
+                       SQL_ARGS(a->worker_id ? SQL_S(a->worker_id) : SQL_I(a->now), SQL_I(REQUEUE_BATCH)), &rows);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < rows.n_rows; i++) {
+                _cleanup_rows_ SqlRows up = {};
+                _cleanup_json_ json_t *payload = NULL;
+                const char *trid = sql_cell(&rows, i, 2);
+
+                r = store_exec(tx,
+                               "UPDATE jobs SET worker_id = NULL, lease_until = NULL, epoch = epoch + 1"
+                               " WHERE id = $1 RETURNING epoch",
+                               SQL_ARGS(SQL_S(sql_cell(&rows, i, 0))), &up);
+                if (r < 0)
+                        return r;
+                if (up.n_rows == 0)
+                        continue;
+                payload = json_pack("{s:s, s:o, s:I, s:s, s:s}", "jobId", sql_cell(&rows, i, 0), "taskRunId",
+                                    trid ? json_string(trid) : json_null(), "epoch",
+                                    (json_int_t) sql_cell_i64(&up, 0, 0), "workerId", sql_cell(&rows, i, 3), "reason",
+                                    a->worker_id ? "worker dead" : "lease expired");
+                if (!payload)
+                        return -ENOMEM;
+                r = store_event_emit(tx, sql_cell(&rows, i, 1), "job_resubmitted", payload, a->now, a->now, NULL);
+                if (r < 0)
+                        return r;
+                count++;
+        }
+        if (count > 0)
+                tx->notify |= STORE_CHANNEL_JOBS;
+        return count;
+}
+
+static int requeue(Store *s, const char *worker_id, usec_t now) {
+        RequeueArgs a = { .worker_id = worker_id, .now = now };
+        int total = 0, r;
+
+        /* Batches in short transactions; a batch with fewer rows than asked for was the last. */
+        do {
+                r = store_transact(s, requeue_tx, &a);
+                if (r < 0)
+                        return r;
+                total += r;
+        } while (r == REQUEUE_BATCH);
+        return total;
+}
+
+int store_job_requeue_expired(Store *s, usec_t now) {
+        return requeue(s, NULL, now);
+}
+
+int store_job_requeue_worker(Store *s, const char *worker_id, usec_t now) {
+        if (isempty(worker_id))
+                return -EINVAL;
+        return requeue(s, worker_id, now);
+}
+
+int store_job_get(StoreTx *tx, const char *id, StoreJob *ret) {
+        _cleanup_rows_ SqlRows rows = {};
+        int r;
+
+        r = store_exec(tx, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = $1", SQL_ARGS(SQL_S(id)), &rows);
+        if (r < 0)
+                return r;
+        if (rows.n_rows == 0)
+                return -ENOENT;
+        *ret = (StoreJob) {};
+        r = job_from_row(&rows, 0, ret);
+        if (r < 0) {
+                store_job_done(ret);
+        }
+        return r;
+}
+
+int store_job_count(StoreTx *tx, int64_t *ret) {
+        _cleanup_rows_ SqlRows rows = {};
+        int r = store_exec(tx, "SELECT COUNT(*) FROM jobs", NULL, 0, &rows);
+        if (r < 0)
+                return r;
+        *ret = sql_cell_i64(&rows, 0, 0);
+        return 0;
+}

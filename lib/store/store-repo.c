@@ -1,0 +1,626 @@
+/* store-repo.c: the store's repositories: flows with revisions, logs, triggers, kv, services, retention. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cleanup-jansson.h"
+#include "store-private.h"
+#include "strutil.h"
+
+/* ---- flows ---------------------------------------------------------------------------------- */
+
+void store_flow_done(StoreFlow *f) {
+        if (!f)
+                return;
+        free(f->namespace);
+        free(f->id);
+        free(f->source);
+        *f = (StoreFlow) {};
+}
+
+void store_flows_free(StoreFlow *f, size_t n) {
+        if (!f)
+                return;
+        for (size_t i = 0; i < n; i++)
+                store_flow_done(&f[i]);
+        free(f);
+}
+
+#define FLOW_COLUMNS "namespace, id, revision, deleted, source, created"
+
+static void flow_from_row(SqlRows *rows, size_t i, StoreFlow *f) {
+        f->namespace = sql_cell_take(rows, i, 0);
+        f->id = sql_cell_take(rows, i, 1);
+        f->revision = (int) sql_cell_i64(rows, i, 2);
+        f->deleted = sql_cell_i64(rows, i, 3) != 0;
+        f->source = sql_cell_take(rows, i, 4);
+        f->created = (usec_t) sql_cell_i64(rows, i, 5);
+}
+
+static int flows_from_rows(SqlRows *rows, StoreFlow **ret, size_t *ret_n) {
+        StoreFlow *f = NULL;
+        if (rows->n_rows > 0) {
+                f = calloc(rows->n_rows, sizeof(StoreFlow));
+                if (!f)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < rows->n_rows; i++) {
+                flow_from_row(rows, i, &f[i]);
+                if (!f[i].namespace || !f[i].id || !f[i].source) {
+                        store_flows_free(f, rows->n_rows);
+                        return -EBADMSG;
+                }
+        }
+        *ret = f;
+        *ret_n = rows->n_rows;
+        return 0;
+}
+
+static int flow_latest(StoreTx *tx, const char *ns, const char *id, SqlRows *rows) {
+        /* FOR UPDATE on PostgreSQL so that two concurrent puts of one flow queue up instead of
+         * both computing the same next revision (the loser would hit the primary key and rerun). */
+        return store_exec(tx,
+                          tx_is_pg(tx) ? "SELECT " FLOW_COLUMNS " FROM flows WHERE namespace = $1 AND id = $2"
+                                         " ORDER BY revision DESC LIMIT 1 FOR UPDATE"
+                                       : "SELECT " FLOW_COLUMNS " FROM flows WHERE namespace = $1 AND id = $2"
+                                         " ORDER BY revision DESC LIMIT 1",
+                          SQL_ARGS(SQL_S(ns), SQL_S(id)), rows);
+}
+
+static int flow_insert(StoreTx *tx, const char *ns, const char *id, int revision, bool deleted, const char *source,
+                       usec_t now) {
+        int r = store_exec(tx,
+                           "INSERT INTO flows (" FLOW_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6)",
+                           SQL_ARGS(SQL_S(ns), SQL_S(id), SQL_I(revision), SQL_I(deleted), SQL_S(source), SQL_I(now)),
+                           NULL);
+        /* A concurrent first put of the same flow: rerun the transaction, it will see the row. */
+        return r == -EEXIST ? -EAGAIN : r;
+}
+
+int store_flow_put(StoreTx *tx, const char *ns, const char *id, const char *source, usec_t now, int *ret_revision) {
+        _cleanup_rows_ SqlRows rows = {};
+        int revision = 1, r;
+
+        if (isempty(ns) || isempty(id) || !source)
+                return -EINVAL;
+        r = flow_latest(tx, ns, id, &rows);
+        if (r < 0)
+                return r;
+        if (rows.n_rows > 0) {
+                int latest = (int) sql_cell_i64(&rows, 0, 2);
+                bool deleted = sql_cell_i64(&rows, 0, 3) != 0;
+                if (!deleted && streq_ptr(sql_cell(&rows, 0, 4), source)) {
+                        if (ret_revision)
+                                *ret_revision = latest;
+                        return STORE_UNCHANGED;
+                }
+                revision = latest + 1;
+        }
+        r = flow_insert(tx, ns, id, revision, false, source, now);
+        if (r < 0)
+                return r;
+        if (ret_revision)
+                *ret_revision = revision;
+        return 0;
+}
+
+int store_flow_get(StoreTx *tx, const char *ns, const char *id, int revision, StoreFlow *ret) {
+        _cleanup_rows_ SqlRows rows = {};
+        int r;
+
+        if (revision > 0)
+                r = store_exec(tx,
+                               "SELECT " FLOW_COLUMNS " FROM flows WHERE namespace = $1 AND id = $2 AND revision = $3",
+                               SQL_ARGS(SQL_S(ns), SQL_S(id), SQL_I(revision)), &rows);
+        else
+                r = store_exec(tx,
+                               "SELECT " FLOW_COLUMNS " FROM flows WHERE namespace = $1 AND id = $2"
+                               " ORDER BY revision DESC LIMIT 1",
+                               SQL_ARGS(SQL_S(ns), SQL_S(id)), &rows);
+        if (r < 0)
+                return r;
+        if (rows.n_rows == 0)
+                return -ENOENT;
+        if (revision <= 0 && sql_cell_i64(&rows, 0, 3) != 0)
+                return -ENOENT;
+        *ret = (StoreFlow) {};
+        flow_from_row(&rows, 0, ret);
+        return 0;
+}
+
+int store_flow_delete(StoreTx *tx, const char *ns, const char *id, usec_t now) {
+        _cleanup_rows_ SqlRows rows = {};
+        int r;
+
+        r = flow_latest(tx, ns, id, &rows);
+        if (r < 0)
+                return r;
+        if (rows.n_rows == 0 || sql_cell_i64(&rows, 0, 3) != 0)
+                return -ENOENT;
+        return flow_insert(tx, ns, id, (int) sql_cell_i64(&rows, 0, 2) + 1, true, sql_cell(&rows, 0, 4), now);
+}
+
+int store_flow_list(StoreTx *tx, const char *ns_prefix, StoreFlow **ret, size_t *ret_n) {
+        _cleanup_(store_qb_done) QueryBuilder q = { .sql = STRBUF_INIT };
+        _cleanup_rows_ SqlRows rows = {};
+        int r = 0;
+
+        strbuf_append(&q.sql, "SELECT " FLOW_COLUMNS " FROM flows f WHERE deleted = 0"
+                              " AND revision = (SELECT MAX(revision) FROM flows g"
+                              " WHERE g.namespace = f.namespace AND g.id = f.id)");
+        if (ns_prefix)
+                r = store_qb_namespace(&q, "namespace", ns_prefix);
+        strbuf_append(&q.sql, " ORDER BY namespace, id");
+        if (r < 0 || q.sql.error)
+                return r < 0 ? r : q.sql.error;
+        r = store_exec(tx, strbuf_str(&q.sql), q.args, q.n, &rows);
+        if (r < 0)
+                return r;
+        return flows_from_rows(&rows, ret, ret_n);
+}
+
+int store_flow_revisions(StoreTx *tx, const char *ns, const char *id, StoreFlow **ret, size_t *ret_n) {
+        _cleanup_rows_ SqlRows rows = {};
+        int r = store_exec(tx,
+                           "SELECT " FLOW_COLUMNS " FROM flows WHERE namespace = $1 AND id = $2 ORDER BY revision",
+                           SQL_ARGS(SQL_S(ns), SQL_S(id)), &rows);
+        if (r < 0)
+                return r;
+        if (rows.n_rows == 0)
+                return -ENOENT;
+        return flows_from_rows(&rows, ret, ret_n);
+}
+
+/* ---- logs ----------------------------------------------------------------------------------- */
+
+static const char *const log_levels[_STORE_LOG_LEVEL_MAX] = {
+        [STORE_LOG_TRACE] = "TRACE", [STORE_LOG_DEBUG] = "DEBUG", [STORE_LOG_INFO] = "INFO",
+        [STORE_LOG_WARN] = "WARN",   [STORE_LOG_ERROR] = "ERROR",
+};
+
+const char *store_log_level_to_string(StoreLogLevel l) {
+        return l >= 0 && l < _STORE_LOG_LEVEL_MAX ? log_levels[l] : NULL;
+}
+
+int store_log_level_from_string(const char *s) {
+        if (!s)
+                return -EINVAL;
+        for (int i = 0; i < _STORE_LOG_LEVEL_MAX; i++)
+                if (strcasecmp(s, log_levels[i]) == 0)
+                        return i;
+        if (strcasecmp(s, "WARNING") == 0)
+                return STORE_LOG_WARN;
+        return -EINVAL;
+}
+
+int store_log_append_tx(StoreTx *tx, const StoreLog *logs, size_t n) {
+        int r;
+        for (size_t i = 0; i < n; i++) {
+                const StoreLog *l = &logs[i];
+                if (isempty(l->execution_id) || !l->message)
+                        return -EINVAL;
+                r = store_exec(tx,
+                               "INSERT INTO logs (execution_id, task_run_id, task_id, attempt, level, ts, message)"
+                               " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                               SQL_ARGS(SQL_S(l->execution_id), SQL_S(l->task_run_id), SQL_S(l->task_id),
+                                        SQL_I(l->attempt), SQL_I(l->level), SQL_I(l->timestamp), SQL_S(l->message)),
+                               NULL);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+typedef struct LogAppendArgs {
+        const StoreLog *logs;
+        size_t n;
+} LogAppendArgs;
+
+static int log_append_tx(StoreTx *tx, void *userdata) {
+        LogAppendArgs *a = userdata;
+        return store_log_append_tx(tx, a->logs, a->n);
+}
+
+int store_log_append(Store *s, const StoreLog *logs, size_t n) {
+        LogAppendArgs a = { logs, n };
+        if (n == 0)
+                return 0;
+        return store_transact(s, log_append_tx, &a);
+}
+
+void store_logs_free(StoreLog *l, size_t n) {
+        if (!l)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                free((char *) l[i].execution_id);
+                free((char *) l[i].task_run_id);
+                free((char *) l[i].task_id);
+                free((char *) l[i].message);
+        }
+        free(l);
+}
+
+int store_log_search(Store *s, const StoreLogFilter *f, StoreLog **ret, size_t *ret_n) {
+        _cleanup_(store_qb_done) QueryBuilder q = { .sql = STRBUF_INIT };
+        _cleanup_rows_ SqlRows rows = {};
+        StoreLog *out = NULL;
+        int r = 0;
+
+        strbuf_append(&q.sql, "SELECT seq, execution_id, task_run_id, task_id, attempt, level, ts, message"
+                              " FROM logs WHERE seq > ");
+        store_qb_arg(&q, SQL_I(f->after_seq));
+        if (f->execution_id) {
+                strbuf_append(&q.sql, " AND execution_id = ");
+                store_qb_arg(&q, SQL_S(f->execution_id));
+        }
+        if (f->task_run_id) {
+                strbuf_append(&q.sql, " AND task_run_id = ");
+                store_qb_arg(&q, SQL_S(f->task_run_id));
+        }
+        if (f->min_level > 0) {
+                strbuf_append(&q.sql, " AND level >= ");
+                store_qb_arg(&q, SQL_I(f->min_level));
+        }
+        if (f->from) {
+                strbuf_append(&q.sql, " AND ts >= ");
+                store_qb_arg(&q, SQL_I(f->from));
+        }
+        if (f->to) {
+                strbuf_append(&q.sql, " AND ts < ");
+                store_qb_arg(&q, SQL_I(f->to));
+        }
+        if (f->text) {
+                /* SQLite's LIKE ignores ASCII case already; PostgreSQL needs ILIKE. */
+                strbuf_appendf(&q.sql, " AND message %s ", store_is_pg(s) ? "ILIKE" : "LIKE");
+                _cleanup_free_ char *e = store_like_escape(f->text, "%");
+                store_qb_arg_owned(&q, e ? strjoin("%", e) : NULL);
+                strbuf_append(&q.sql, " ESCAPE '\\'");
+        }
+        strbuf_append(&q.sql, " ORDER BY seq LIMIT ");
+        r = store_qb_arg(&q, SQL_I(f->limit ? f->limit : 1000));
+        if (r < 0 || q.sql.error)
+                return r < 0 ? r : q.sql.error;
+        r = store_exec_raw(s, strbuf_str(&q.sql), q.args, q.n, &rows);
+        if (r < 0)
+                return r;
+        if (rows.n_rows > 0) {
+                out = calloc(rows.n_rows, sizeof(StoreLog));
+                if (!out)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < rows.n_rows; i++) {
+                out[i] = (StoreLog) {
+                        .seq = sql_cell_i64(&rows, i, 0),
+                        .execution_id = sql_cell_take(&rows, i, 1),
+                        .task_run_id = sql_cell_take(&rows, i, 2),
+                        .task_id = sql_cell_take(&rows, i, 3),
+                        .attempt = (int) sql_cell_i64(&rows, i, 4),
+                        .level = (StoreLogLevel) sql_cell_i64(&rows, i, 5),
+                        .timestamp = (usec_t) sql_cell_i64(&rows, i, 6),
+                        .message = sql_cell_take(&rows, i, 7),
+                };
+        }
+        *ret = out;
+        *ret_n = rows.n_rows;
+        return 0;
+}
+
+/* ---- triggers ------------------------------------------------------------------------------- */
+
+#define TRIGGER_COLUMNS \
+        "namespace, flow_id, trigger_id, next_date, last_execution_id, disabled, locked_by, evaluated_at, state"
+
+void store_trigger_done(StoreTrigger *t) {
+        if (!t)
+                return;
+        free(t->namespace);
+        free(t->flow_id);
+        free(t->trigger_id);
+        free(t->last_execution_id);
+        free(t->locked_by);
+        json_decref(t->state);
+        *t = (StoreTrigger) {};
+}
+
+void store_triggers_free(StoreTrigger *t, size_t n) {
+        if (!t)
+                return;
+        for (size_t i = 0; i < n; i++)
+                store_trigger_done(&t[i]);
+        free(t);
+}
+
+static int trigger_from_row(SqlRows *rows, size_t i, StoreTrigger *t) {
+        *t = (StoreTrigger) {
+                .namespace = sql_cell_take(rows, i, 0),
+                .flow_id = sql_cell_take(rows, i, 1),
+                .trigger_id = sql_cell_take(rows, i, 2),
+                .next_date = (usec_t) sql_cell_i64(rows, i, 3),
+                .last_execution_id = sql_cell_take(rows, i, 4),
+                .disabled = sql_cell_i64(rows, i, 5) != 0,
+                .locked_by = sql_cell_take(rows, i, 6),
+                .evaluated_at = (usec_t) sql_cell_i64(rows, i, 7),
+        };
+        return sql_cell_json(rows, i, 8, &t->state);
+}
+
+int store_trigger_put(StoreTx *tx, const StoreTrigger *t) {
+        _cleanup_free_ char *state = NULL;
+        int r;
+
+        if (isempty(t->namespace) || isempty(t->flow_id) || isempty(t->trigger_id))
+                return -EINVAL;
+        r = store_json_dump(t->state, &state);
+        if (r < 0)
+                return r;
+        return store_exec(tx,
+                          "INSERT INTO triggers (" TRIGGER_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                          " ON CONFLICT (namespace, flow_id, trigger_id) DO UPDATE SET"
+                          " next_date = excluded.next_date, last_execution_id = excluded.last_execution_id,"
+                          " disabled = excluded.disabled, locked_by = excluded.locked_by,"
+                          " evaluated_at = excluded.evaluated_at, state = excluded.state",
+                          SQL_ARGS(SQL_S(t->namespace), SQL_S(t->flow_id), SQL_S(t->trigger_id), SQL_T(t->next_date),
+                                   SQL_S(t->last_execution_id), SQL_I(t->disabled), SQL_S(t->locked_by),
+                                   SQL_T(t->evaluated_at), SQL_S(state)),
+                          NULL);
+}
+
+int store_trigger_get(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id, StoreTrigger *ret) {
+        _cleanup_rows_ SqlRows rows = {};
+        int r = store_exec(tx,
+                           "SELECT " TRIGGER_COLUMNS " FROM triggers"
+                           " WHERE namespace = $1 AND flow_id = $2 AND trigger_id = $3",
+                           SQL_ARGS(SQL_S(ns), SQL_S(flow_id), SQL_S(trigger_id)), &rows);
+        if (r < 0)
+                return r;
+        if (rows.n_rows == 0)
+                return -ENOENT;
+        r = trigger_from_row(&rows, 0, ret);
+        if (r < 0)
+                store_trigger_done(ret);
+        return r;
+}
+
+int store_trigger_delete(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id) {
+        _cleanup_rows_ SqlRows rows = {};
+        int r = store_exec(tx, "DELETE FROM triggers WHERE namespace = $1 AND flow_id = $2 AND trigger_id = $3",
+                           SQL_ARGS(SQL_S(ns), SQL_S(flow_id), SQL_S(trigger_id)), &rows);
+        if (r < 0)
+                return r;
+        return rows.changes > 0 ? 0 : -ENOENT;
+}
+
+int store_trigger_due(StoreTx *tx, usec_t now, size_t max, StoreTrigger **ret, size_t *ret_n) {
+        _cleanup_rows_ SqlRows rows = {};
+        StoreTrigger *t = NULL;
+        int r;
+
+        r = store_exec(tx,
+                       tx_is_pg(tx) ? "SELECT " TRIGGER_COLUMNS " FROM triggers WHERE disabled = 0 AND next_date <= $1"
+                                      " ORDER BY next_date LIMIT $2 FOR UPDATE SKIP LOCKED"
+                                    : "SELECT " TRIGGER_COLUMNS " FROM triggers WHERE disabled = 0 AND next_date <= $1"
+                                      " ORDER BY next_date LIMIT $2",
+                       SQL_ARGS(SQL_I(now), SQL_I(max ? max : 100)), &rows);
+        if (r < 0)
+                return r;
+        if (rows.n_rows > 0) {
+                t = calloc(rows.n_rows, sizeof(StoreTrigger));
+                if (!t)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < rows.n_rows; i++) {
+                r = trigger_from_row(&rows, i, &t[i]);
+                if (r < 0) {
+                        store_triggers_free(t, rows.n_rows);
+                        return r;
+                }
+        }
+        *ret = t;
+        *ret_n = rows.n_rows;
+        return 0;
+}
+
+/* ---- key-value ------------------------------------------------------------------------------ */
+
+int store_kv_put(StoreTx *tx, const char *ns, const char *key, json_t *value, usec_t expires_at, usec_t now) {
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        if (isempty(ns) || isempty(key) || !value)
+                return -EINVAL;
+        r = store_json_dump(value, &text);
+        if (r < 0)
+                return r;
+        return store_exec(tx,
+                          "INSERT INTO kv (namespace, key, value, expires_at, updated) VALUES ($1, $2, $3, $4, $5)"
+                          " ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value,"
+                          " expires_at = excluded.expires_at, updated = excluded.updated",
+                          SQL_ARGS(SQL_S(ns), SQL_S(key), SQL_S(text), SQL_T(expires_at), SQL_I(now)), NULL);
+}
+
+int store_kv_get(StoreTx *tx, const char *ns, const char *key, usec_t now, json_t **ret) {
+        _cleanup_rows_ SqlRows rows = {};
+        int r = store_exec(tx,
+                           "SELECT value FROM kv WHERE namespace = $1 AND key = $2"
+                           " AND (expires_at IS NULL OR expires_at > $3)",
+                           SQL_ARGS(SQL_S(ns), SQL_S(key), SQL_I(now)), &rows);
+        if (r < 0)
+                return r;
+        if (rows.n_rows == 0)
+                return -ENOENT;
+        return sql_cell_json(&rows, 0, 0, ret);
+}
+
+int store_kv_delete(StoreTx *tx, const char *ns, const char *key) {
+        _cleanup_rows_ SqlRows rows = {};
+        int r = store_exec(tx, "DELETE FROM kv WHERE namespace = $1 AND key = $2", SQL_ARGS(SQL_S(ns), SQL_S(key)),
+                           &rows);
+        if (r < 0)
+                return r;
+        return rows.changes > 0 ? 0 : -ENOENT;
+}
+
+int store_kv_list(StoreTx *tx, const char *ns, usec_t now, json_t **ret) {
+        _cleanup_rows_ SqlRows rows = {};
+        _cleanup_json_ json_t *out = NULL;
+        int r = store_exec(tx,
+                           "SELECT key FROM kv WHERE namespace = $1 AND (expires_at IS NULL OR expires_at > $2)"
+                           " ORDER BY key",
+                           SQL_ARGS(SQL_S(ns), SQL_I(now)), &rows);
+        if (r < 0)
+                return r;
+        out = json_array();
+        if (!out)
+                return -ENOMEM;
+        for (size_t i = 0; i < rows.n_rows; i++)
+                if (json_array_append_new(out, json_string(sql_cell(&rows, i, 0))) < 0)
+                        return -ENOMEM;
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+/* ---- services ------------------------------------------------------------------------------- */
+
+void store_services_free(StoreService *s, size_t n) {
+        if (!s)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                free(s[i].id);
+                free(s[i].component);
+                free(s[i].host);
+                free(s[i].state);
+                json_decref(s[i].info);
+        }
+        free(s);
+}
+
+int store_service_put(StoreTx *tx, const StoreService *svc) {
+        _cleanup_free_ char *info = NULL;
+        int r;
+
+        if (isempty(svc->id) || isempty(svc->component) || !svc->host || !svc->state)
+                return -EINVAL;
+        r = store_json_dump(svc->info, &info);
+        if (r < 0)
+                return r;
+        return store_exec(tx,
+                          "INSERT INTO services (id, component, host, pid, state, started, heartbeat, info)"
+                          " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                          " ON CONFLICT (id) DO UPDATE SET component = excluded.component, host = excluded.host,"
+                          " pid = excluded.pid, state = excluded.state, started = excluded.started,"
+                          " heartbeat = excluded.heartbeat, info = excluded.info",
+                          SQL_ARGS(SQL_S(svc->id), SQL_S(svc->component), SQL_S(svc->host), SQL_I(svc->pid),
+                                   SQL_S(svc->state), SQL_I(svc->started), SQL_I(svc->heartbeat), SQL_S(info)),
+                          NULL);
+}
+
+int store_service_heartbeat(StoreTx *tx, const char *id, const char *state, usec_t now) {
+        _cleanup_rows_ SqlRows rows = {};
+        int r = store_exec(tx, "UPDATE services SET heartbeat = $2, state = COALESCE($3, state) WHERE id = $1",
+                           SQL_ARGS(SQL_S(id), SQL_I(now), SQL_S(state)), &rows);
+        if (r < 0)
+                return r;
+        return rows.changes > 0 ? 0 : -ENOENT;
+}
+
+int store_service_delete(StoreTx *tx, const char *id) {
+        _cleanup_rows_ SqlRows rows = {};
+        int r = store_exec(tx, "DELETE FROM services WHERE id = $1", SQL_ARGS(SQL_S(id)), &rows);
+        if (r < 0)
+                return r;
+        return rows.changes > 0 ? 0 : -ENOENT;
+}
+
+int store_service_list(StoreTx *tx, usec_t silent_since, StoreService **ret, size_t *ret_n) {
+        _cleanup_rows_ SqlRows rows = {};
+        StoreService *out = NULL;
+        int r;
+
+        r = store_exec(tx,
+                       "SELECT id, component, host, pid, state, started, heartbeat, info FROM services"
+                       " WHERE heartbeat < $1 ORDER BY component, id",
+                       SQL_ARGS(SQL_I(silent_since ? silent_since : (usec_t) INT64_MAX)), &rows);
+        if (r < 0)
+                return r;
+        if (rows.n_rows > 0) {
+                out = calloc(rows.n_rows, sizeof(StoreService));
+                if (!out)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < rows.n_rows; i++) {
+                out[i] = (StoreService) {
+                        .id = sql_cell_take(&rows, i, 0),
+                        .component = sql_cell_take(&rows, i, 1),
+                        .host = sql_cell_take(&rows, i, 2),
+                        .pid = sql_cell_i64(&rows, i, 3),
+                        .state = sql_cell_take(&rows, i, 4),
+                        .started = (usec_t) sql_cell_i64(&rows, i, 5),
+                        .heartbeat = (usec_t) sql_cell_i64(&rows, i, 6),
+                };
+                r = sql_cell_json(&rows, i, 7, &out[i].info);
+                if (r < 0) {
+                        store_services_free(out, rows.n_rows);
+                        return r;
+                }
+        }
+        *ret = out;
+        *ret_n = rows.n_rows;
+        return 0;
+}
+
+/* ---- retention ------------------------------------------------------------------------------ */
+
+typedef struct PurgeArgs {
+        const char *sql;
+        usec_t cutoff;
+        size_t batch;
+} PurgeArgs;
+
+static int purge_tx(StoreTx *tx, void *userdata) {
+        PurgeArgs *a = userdata;
+        _cleanup_rows_ SqlRows rows = {};
+        int r = store_exec(tx, a->sql, SQL_ARGS(SQL_I(a->cutoff), SQL_I(a->batch)), &rows);
+        if (r < 0)
+                return r;
+        return (int) MIN(rows.changes, (uint64_t) INT32_MAX);
+}
+
+/* Delete in batches of a->batch rows, each its own short transaction, until a batch comes back
+ * short. */
+static int purge_loop(Store *s, PurgeArgs *a, uint64_t *count) {
+        int r;
+        do {
+                r = store_transact(s, purge_tx, a);
+                if (r < 0)
+                        return r;
+                *count += (uint64_t) r;
+        } while ((size_t) r >= a->batch);
+        return 0;
+}
+
+int store_purge(Store *s, usec_t older_than, size_t batch, usec_t now, StorePurgeStats *ret) {
+        StorePurgeStats st = {};
+        int r;
+
+        if (batch == 0)
+                batch = 1000;
+        PurgeArgs logs = { "DELETE FROM logs WHERE seq IN (SELECT seq FROM logs WHERE ts < $1 LIMIT $2)",
+                           older_than, batch };
+        /* Only terminal executions have an end date; their labels and any leftover events go
+         * with them (ON DELETE CASCADE). */
+        PurgeArgs execs = { "DELETE FROM executions WHERE id IN"
+                            " (SELECT id FROM executions WHERE end_date IS NOT NULL AND end_date < $1 LIMIT $2)",
+                            older_than, batch };
+        PurgeArgs kv = { "DELETE FROM kv WHERE (namespace, key) IN"
+                         " (SELECT namespace, key FROM kv WHERE expires_at IS NOT NULL AND expires_at <= $1 LIMIT $2)",
+                         now, batch };
+        r = purge_loop(s, &logs, &st.logs);
+        if (r >= 0)
+                r = purge_loop(s, &execs, &st.executions);
+        if (r >= 0)
+                r = purge_loop(s, &kv, &st.kv);
+        if (ret)
+                *ret = st;
+        return r;
+}

@@ -1,0 +1,357 @@
+/* store.h: tern's state store and queue: one interface over PostgreSQL (libpq) and SQLite. */
+#pragma once
+
+/* Every component shares state through this interface. The point of it is the engine rules of
+ * DESIGN.md: events and jobs are rows written in the same transaction as the state change that
+ * caused them (transactional outbox), consumed rows are deleted in the transaction that applies
+ * them, workers hold jobs under a lease with a fencing epoch, and one execution is applied by one
+ * executor at a time.
+ *
+ * Conventions: functions return >= 0 on success and a negative errno on failure; expected
+ * outcomes a caller must handle are named positive codes (STORE_STALE, STORE_UNCHANGED). Times
+ * are usec_t microseconds since the Unix epoch and are passed in by the caller ("now"), so
+ * behaviour is reproducible and hosts only need synchronized clocks (NTP). JSON goes in and out
+ * as jansson json_t; functions never steal the caller's references. Strings returned inside
+ * result structs are owned by the struct and freed with its *_free function.
+ *
+ * A Store is one connection and is not thread-safe; give each thread its own with store_dup(). */
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "macro.h"
+#include "timeutil.h"
+
+typedef struct Store Store;
+typedef struct StoreTx StoreTx;
+
+/* Named positive outcomes. */
+enum {
+        STORE_OK = 0,
+        STORE_STALE = 1,     /* job result refused: the job is gone or its epoch is not current */
+        STORE_UNCHANGED = 2, /* flow_put: same source as the latest revision, no new revision */
+};
+
+/* Wake-up channels (bit mask) for store_listen()/store_wait(). */
+enum {
+        STORE_CHANNEL_EVENTS = 1u << 0, /* new execution events (executor) */
+        STORE_CHANNEL_JOBS = 1u << 1,   /* new or re-queued worker jobs (workers) */
+        STORE_CHANNEL_ALL = STORE_CHANNEL_EVENTS | STORE_CHANNEL_JOBS,
+};
+
+typedef enum StoreBackend {
+        STORE_BACKEND_SQLITE,
+        STORE_BACKEND_POSTGRES,
+} StoreBackend;
+
+/* ---- connection ---------------------------------------------------------------------------- */
+
+/* url: "sqlite:///abs/path.db", "sqlite:relative.db", "postgresql://...", "postgres://..." or a
+ * libpq "key=value" conninfo (multi-host and target_session_attrs work as in libpq). Opening
+ * does not migrate: call store_migrate() (tern db migrate) or store_check_schema(). */
+int store_open(const char *url, Store **ret);
+/* A new connection to the same database. For SQLite the handles share the in-process notifier,
+ * so a commit on one wakes store_wait() on the others (one process, several threads). */
+int store_dup(Store *s, Store **ret);
+Store *store_free(Store *s);
+DEFINE_FREE_CLEANUP(Store, store_free);
+#define _cleanup_store_ _cleanup_(store_freep)
+
+StoreBackend store_backend(const Store *s);
+/* Human-readable text of the last failure on this handle (server message, schema mismatch...);
+ * never NULL. */
+const char *store_error(const Store *s);
+/* How long store_transact() keeps reconnecting after a lost connection before it reports the
+ * failure (default 30 s). */
+void store_set_reconnect_timeout(Store *s, usec_t timeout);
+
+/* ---- schema -------------------------------------------------------------------------------- */
+
+int store_schema_version_expected(StoreBackend b);
+/* Apply missing migrations in one transaction (concurrent callers serialize). Returns the number
+ * of migrations applied. */
+int store_migrate(Store *s);
+/* 0 when the database schema is the one this build expects; -EPROTO (with store_error() saying
+ * whether the database is older — run 'tern db migrate' — or newer than this tern) otherwise.
+ * ret_version (optional) gets the database's version (0 = empty database). */
+int store_check_schema(Store *s, int *ret_version);
+
+/* ---- transactions -------------------------------------------------------------------------- */
+
+/* Explicit transactions: no retry; on error the caller rolls back. Only one at a time per Store. */
+int store_begin(Store *s, StoreTx **ret);
+int store_commit(StoreTx *tx);
+void store_rollback(StoreTx *tx);
+
+/* Run fn in a transaction and commit. When the database reports a serialization failure or a
+ * deadlock (or SQLite is busy), or the connection is lost (it reconnects with backoff), the
+ * transaction is rolled back and fn is run again from the start: fn must not keep side effects
+ * outside the transaction, and should be written so that a rerun after an in-doubt COMMIT is
+ * harmless (consumed events are gone; a duplicate job completion is STORE_STALE; inserts with
+ * caller-chosen ids are skipped when present). fn's return value (>= 0) is returned; a negative
+ * one rolls back and is returned (-EAGAIN from fn also asks for a rerun). */
+typedef int (*StoreTxFn)(StoreTx *tx, void *userdata);
+int store_transact(Store *s, StoreTxFn fn, void *userdata);
+
+/* ---- wake-ups ------------------------------------------------------------------------------ */
+
+/* Subscribe this handle to channels (LISTEN on PostgreSQL). Commits on any handle to the same
+ * database that emitted events/jobs wake it. */
+int store_listen(Store *s, unsigned channels);
+/* A pollable fd that becomes readable when a notification may be pending; call store_wait(s,
+ * ..., 0) then. On PostgreSQL it is the connection's socket and changes after a reconnect: query
+ * it again after every store_wait(). */
+int store_get_fd(Store *s);
+/* Wait up to timeout (USEC_INFINITY: forever, 0: just check) for a notification on the listened
+ * channels. Returns the mask of channels notified (0 on timeout). Notifications may be lost
+ * (e.g. across a reconnect): consumers also poll slowly, and use store_next_due() for timers. */
+int store_wait(Store *s, usec_t timeout);
+
+/* Earliest due_at of a pending event (channel EVENTS) or available_at of an unclaimed job
+ * (JOBS) among the channels; USEC_INFINITY if none. Lets a consumer sleep exactly until a
+ * delayed event or job becomes due. */
+int store_next_due(Store *s, unsigned channels, usec_t *ret);
+
+/* ---- executions and their events (executor) ----------------------------------------------- */
+
+/* Kestra's execution document (id, namespace, flowId, flowRevision, state{current,histories},
+ * labels, parentId, ...). The store derives its indexed columns from it on every write:
+ * created (first state history date), updated, state, start/end date (end only for terminal
+ * states), parent_id and labels. */
+typedef struct StoreEvent {
+        int64_t seq; /* monotonic per database; the order events are applied in */
+        char *execution_id;
+        char *type;
+        json_t *payload; /* may be NULL */
+        usec_t due_at;
+        usec_t created;
+} StoreEvent;
+
+typedef struct StoreClaim {
+        char *execution_id;
+        json_t *doc;
+        StoreEvent *events; /* due events in seq order */
+        size_t n_events;
+} StoreClaim;
+
+void store_claims_free(StoreClaim *c, size_t n);
+
+/* Insert a new execution and its first event (type, payload) in tx. -EEXIST if the id exists. */
+int store_execution_create(StoreTx *tx, json_t *doc, const char *event_type, json_t *payload, usec_t now);
+/* Replace the document (and indexed columns) of an existing execution; -ENOENT if missing. */
+int store_execution_save(StoreTx *tx, json_t *doc, usec_t now);
+int store_execution_get(StoreTx *tx, const char *id, json_t **ret_doc);
+int store_execution_delete(StoreTx *tx, const char *id);
+
+typedef struct StoreExecutionFilter {
+        const char *namespace_prefix; /* NULL: any */
+        const char *flow_id;
+        const char *state;
+        const char *parent_id;
+        const char *label_key, *label_value; /* both or none */
+        usec_t created_from, created_to;      /* 0: unbounded */
+        size_t limit, offset;                 /* limit 0: 100 */
+} StoreExecutionFilter;
+/* Newest first. ret gets a json array of documents. */
+int store_execution_search(StoreTx *tx, const StoreExecutionFilter *f, json_t **ret);
+
+/* Append an event for an execution, due at due_at (<= now: at once). Returns the new seq (> 0)
+ * through ret_seq (optional). Wakes executors at commit. */
+int store_event_emit(StoreTx *tx, const char *execution_id, const char *type, json_t *payload, usec_t due_at,
+                     usec_t now, int64_t *ret_seq);
+/* Delete consumed events (in the transaction that applied them). */
+int store_event_delete(StoreTx *tx, int64_t seq);
+/* Pending events of one execution (all, due or not), in seq order. For inspection and tests. */
+int store_event_list(StoreTx *tx, const char *execution_id, StoreEvent **ret, size_t *ret_n);
+void store_events_free(StoreEvent *e, size_t n);
+
+/* Lock up to max executions that have due events (FOR UPDATE SKIP LOCKED: executions held by
+ * other executors are skipped) and return each with its document and its due events. The locks
+ * are held until tx ends; the caller saves documents, emits, and deletes the events it applied. */
+int store_claim_executions(StoreTx *tx, usec_t now, size_t max, StoreClaim **ret, size_t *ret_n);
+
+/* ---- worker jobs ---------------------------------------------------------------------------- */
+
+typedef struct StoreJob {
+        char *id;
+        char *execution_id;
+        char *task_run_id; /* may be NULL */
+        char *queue;       /* worker group; "" = default */
+        json_t *payload;
+        int64_t epoch;     /* fencing token: changes on every claim and re-queue */
+        char *worker_id;   /* NULL when not claimed */
+        usec_t available_at;
+        usec_t lease_until; /* 0 when not claimed */
+} StoreJob;
+
+void store_job_done(StoreJob *j);
+void store_jobs_free(StoreJob *j, size_t n);
+
+/* Enqueue a job in tx (with the state change that caused it). id may be NULL (one is generated)
+ * or caller-chosen, in which case an existing job with that id is left alone (returns
+ * STORE_UNCHANGED) so a rerun after an in-doubt commit does not duplicate it. ret_id (optional,
+ * ID_MAX bytes) gets the id. Wakes workers at commit. */
+int store_job_enqueue(StoreTx *tx, const char *id, const char *execution_id, const char *task_run_id,
+                      const char *queue, json_t *payload, usec_t available_at, usec_t now, char *ret_id);
+
+/* Claim up to max available jobs of queue (NULL = "") for worker_id in one round trip; each claim
+ * increments the job's epoch and sets lease_until = now + lease. */
+int store_job_claim(Store *s, const char *worker_id, const char *queue, size_t max, usec_t now, usec_t lease,
+                    StoreJob **ret, size_t *ret_n);
+
+typedef struct StoreJobRef {
+        const char *id;
+        int64_t epoch;
+} StoreJobRef;
+/* Extend the leases of worker_id's jobs (only those still at the given epoch) to now + lease.
+ * Returns how many were renewed; a job missing from the count was lost (re-queued). */
+int store_job_renew(Store *s, const char *worker_id, const StoreJobRef *jobs, size_t n, usec_t now, usec_t lease);
+
+/* Delete the job and emit a "task_result" event {jobId, taskRunId, epoch, workerId, result} for
+ * its execution, in one transaction. STORE_STALE (and nothing changes) when the job is gone or
+ * the epoch or worker is not current (a zombie's late result). */
+int store_job_complete(Store *s, const char *job_id, int64_t epoch, const char *worker_id, json_t *result,
+                       usec_t now);
+int store_job_complete_tx(StoreTx *tx, const char *job_id, int64_t epoch, const char *worker_id, json_t *result,
+                          usec_t now);
+
+/* Put jobs whose lease expired before now back in the queue (epoch + 1) and emit a
+ * "job_resubmitted" event {jobId, taskRunId, epoch, workerId, reason} for each. Returns the
+ * number re-queued. */
+int store_job_requeue_expired(Store *s, usec_t now);
+/* The same for every job claimed by a worker declared dead. */
+int store_job_requeue_worker(Store *s, const char *worker_id, usec_t now);
+int store_job_get(StoreTx *tx, const char *id, StoreJob *ret);
+/* Count of jobs (claimed or not); for tests and status. */
+int store_job_count(StoreTx *tx, int64_t *ret);
+
+/* ---- logs ----------------------------------------------------------------------------------- */
+
+typedef enum StoreLogLevel {
+        STORE_LOG_TRACE,
+        STORE_LOG_DEBUG,
+        STORE_LOG_INFO,
+        STORE_LOG_WARN,
+        STORE_LOG_ERROR,
+        _STORE_LOG_LEVEL_MAX,
+} StoreLogLevel;
+const char *store_log_level_to_string(StoreLogLevel l);
+int store_log_level_from_string(const char *s);
+
+typedef struct StoreLog {
+        int64_t seq;
+        const char *execution_id;
+        const char *task_run_id; /* may be NULL */
+        const char *task_id;     /* may be NULL */
+        int attempt;
+        StoreLogLevel level;
+        usec_t timestamp;
+        const char *message;
+} StoreLog;
+
+/* Append a batch in one statement per row, one transaction. */
+int store_log_append(Store *s, const StoreLog *logs, size_t n);
+int store_log_append_tx(StoreTx *tx, const StoreLog *logs, size_t n);
+
+typedef struct StoreLogFilter {
+        const char *execution_id; /* NULL: any */
+        const char *task_run_id;
+        StoreLogLevel min_level;
+        usec_t from, to;     /* timestamp range [from, to); 0: unbounded */
+        const char *text;    /* case-insensitive substring; NULL: any */
+        int64_t after_seq;   /* paging cursor: the seq of the last row of the previous page */
+        size_t limit;        /* 0: 1000 */
+} StoreLogFilter;
+/* Oldest first. Results point into an owned block: free with store_logs_free(). */
+int store_log_search(Store *s, const StoreLogFilter *f, StoreLog **ret, size_t *ret_n);
+void store_logs_free(StoreLog *l, size_t n);
+
+/* ---- flows ---------------------------------------------------------------------------------- */
+
+typedef struct StoreFlow {
+        char *namespace;
+        char *id;
+        int revision;
+        bool deleted;
+        char *source; /* verbatim YAML */
+        usec_t created;
+} StoreFlow;
+void store_flows_free(StoreFlow *f, size_t n);
+void store_flow_done(StoreFlow *f);
+
+/* New revision when source differs from the latest (or the flow was deleted): returns 0 and the
+ * new revision; STORE_UNCHANGED and the latest revision when equal. */
+int store_flow_put(StoreTx *tx, const char *ns, const char *id, const char *source, usec_t now, int *ret_revision);
+/* revision 0 = latest. -ENOENT when missing or (latest) deleted. */
+int store_flow_get(StoreTx *tx, const char *ns, const char *id, int revision, StoreFlow *ret);
+/* Marks deleted with a new revision; history kept. -ENOENT if missing or already deleted. */
+int store_flow_delete(StoreTx *tx, const char *ns, const char *id, usec_t now);
+/* Latest non-deleted revision of each flow whose namespace is ns_prefix or below it
+ * ("a" matches "a" and "a.b", not "ab"); NULL = all. Sorted by namespace, id. */
+int store_flow_list(StoreTx *tx, const char *ns_prefix, StoreFlow **ret, size_t *ret_n);
+int store_flow_revisions(StoreTx *tx, const char *ns, const char *id, StoreFlow **ret, size_t *ret_n);
+
+/* ---- triggers ------------------------------------------------------------------------------- */
+
+typedef struct StoreTrigger {
+        char *namespace;
+        char *flow_id;
+        char *trigger_id;
+        usec_t next_date;        /* 0: none */
+        char *last_execution_id; /* may be NULL */
+        bool disabled;
+        char *locked_by;         /* evaluating scheduler, may be NULL */
+        usec_t evaluated_at;
+        json_t *state;           /* may be NULL */
+} StoreTrigger;
+void store_trigger_done(StoreTrigger *t);
+void store_triggers_free(StoreTrigger *t, size_t n);
+
+int store_trigger_put(StoreTx *tx, const StoreTrigger *t);
+int store_trigger_get(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id, StoreTrigger *ret);
+int store_trigger_delete(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id);
+/* Enabled triggers with next_date <= now, earliest first, locked (SKIP LOCKED) until tx ends. */
+int store_trigger_due(StoreTx *tx, usec_t now, size_t max, StoreTrigger **ret, size_t *ret_n);
+
+/* ---- key-value store ------------------------------------------------------------------------ */
+
+/* expires_at 0: never. */
+int store_kv_put(StoreTx *tx, const char *ns, const char *key, json_t *value, usec_t expires_at, usec_t now);
+/* -ENOENT when missing or expired at now. */
+int store_kv_get(StoreTx *tx, const char *ns, const char *key, usec_t now, json_t **ret);
+int store_kv_delete(StoreTx *tx, const char *ns, const char *key);
+/* Keys (json array of strings, sorted) not expired at now. */
+int store_kv_list(StoreTx *tx, const char *ns, usec_t now, json_t **ret);
+
+/* ---- service instances ---------------------------------------------------------------------- */
+
+typedef struct StoreService {
+        char *id;
+        char *component;
+        char *host;
+        int64_t pid;
+        char *state;
+        usec_t started;
+        usec_t heartbeat;
+        json_t *info; /* may be NULL */
+} StoreService;
+void store_services_free(StoreService *s, size_t n);
+
+int store_service_put(StoreTx *tx, const StoreService *svc);
+/* Update heartbeat (and state when not NULL); -ENOENT if the instance was removed (declared
+ * dead): the caller should re-register or stop. */
+int store_service_heartbeat(StoreTx *tx, const char *id, const char *state, usec_t now);
+int store_service_delete(StoreTx *tx, const char *id);
+/* since 0: all instances; else those whose last heartbeat is older than since. */
+int store_service_list(StoreTx *tx, usec_t silent_since, StoreService **ret, size_t *ret_n);
+
+/* ---- retention ------------------------------------------------------------------------------ */
+
+typedef struct StorePurgeStats {
+        uint64_t logs, executions, kv;
+} StorePurgeStats;
+/* Delete logs older than older_than, terminal executions that ended before it (with their
+ * events and labels) and expired kv entries, batch rows per short transaction. */
+int store_purge(Store *s, usec_t older_than, size_t batch, usec_t now, StorePurgeStats *ret);

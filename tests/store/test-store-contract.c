@@ -1,0 +1,963 @@
+/* test-store-contract.c: the store's contract suite, run once per backend (argv[1]: sqlite | postgres). */
+#include <pthread.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "cleanup-jansson.h"
+#include "store-test.h"
+
+static StoreTestEnv env;
+static const usec_t T0 = 1700000000ULL * USEC_PER_SEC; /* a fixed "now" for reproducible times */
+
+#define CHECK_OK(expr)                                                                       \
+        ({                                                                                   \
+                int _r = (expr);                                                             \
+                if (_r < 0)                                                                  \
+                        ok(false, "%s:%d: %s = %d (%s)", __FILE__, __LINE__, #expr, _r, strerror(-_r)); \
+                _r;                                                                          \
+        })
+
+static Store *open_store(void) {
+        Store *s = NULL;
+        int r = store_open(env.url, &s);
+        if (r < 0) {
+                printf("Bail out! store_open(%s): %s: %s\n", env.url, strerror(-r), store_error(s));
+                exit(EXIT_FAILURE);
+        }
+        return s;
+}
+
+static json_t *make_doc(const char *id, const char *ns, const char *flow, const char *state, const char *date) {
+        return json_pack("{s:s, s:s, s:s, s:i, s:{s:s, s:[{s:s, s:s}]}, s:[{s:s, s:s}], s:i}", "id", id,
+                         "namespace", ns, "flowId", flow, "flowRevision", 1, "state", "current", state, "histories",
+                         "state", state, "date", date, "labels", "key", "team", "value", "data", "applied", 0);
+}
+
+/* ---- schema ---- */
+
+static void *migrate_thread(void *arg) {
+        Store *s = arg;
+        return (void *) (intptr_t) store_migrate(s);
+}
+
+static void test_schema(Store *s) {
+        int v = -1;
+        is_int(store_check_schema(s, &v), -EPROTO, "an empty database is refused");
+        is_int(v, 0, "an empty database has schema version 0");
+        ok(strstr(store_error(s), "tern db migrate") != NULL, "the refusal says to run 'tern db migrate': %s",
+           store_error(s));
+
+        /* Two migrators at once: exactly one applies the migrations, the other finds them done. */
+        _cleanup_store_ Store *s2 = NULL;
+        is_int(store_dup(s, &s2), 0, "store_dup");
+        pthread_t t1, t2;
+        void *r1, *r2;
+        pthread_create(&t1, NULL, migrate_thread, s);
+        pthread_create(&t2, NULL, migrate_thread, s2);
+        pthread_join(t1, &r1);
+        pthread_join(t2, &r2);
+        int a = (int) (intptr_t) r1, b = (int) (intptr_t) r2;
+        ok(a >= 0 && b >= 0, "concurrent migrations both succeed (%d, %d)", a, b);
+        is_int(a + b, store_schema_version_expected(store_backend(s)), "the migrations were applied once");
+        is_int(store_migrate(s), 0, "migrating again applies nothing");
+        is_int(store_check_schema(s, &v), 0, "the schema is accepted after migrating");
+        is_int(v, store_schema_version_expected(store_backend(s)), "schema version is the expected one");
+}
+
+/* ---- flows ---- */
+
+static void test_flows(Store *s) {
+        StoreTx *tx;
+        int rev = 0;
+        StoreFlow f = {};
+        StoreFlow *list = NULL;
+        size_t n = 0;
+
+        CHECK_OK(store_begin(s, &tx));
+        is_int(store_flow_put(tx, "company.team", "hello", "id: hello\n", T0, &rev), 0, "first put creates a flow");
+        is_int(rev, 1, "first revision is 1");
+        is_int(store_flow_put(tx, "company.team", "hello", "id: hello\n", T0, &rev), STORE_UNCHANGED,
+               "same source makes no revision");
+        is_int(rev, 1, "unchanged put reports the latest revision");
+        is_int(store_flow_put(tx, "company.team", "hello", "id: hello\n# v2\n", T0, &rev), 0, "changed source");
+        is_int(rev, 2, "changed source makes revision 2");
+        is_int(store_flow_put(tx, "company", "top", "id: top\n", T0, NULL), 0, "flow in parent namespace");
+        is_int(store_flow_put(tx, "companyx", "other", "id: other\n", T0, NULL), 0, "flow in look-alike namespace");
+        is_int(store_flow_get(tx, "company.team", "hello", 0, &f), 0, "get latest");
+        is_str(f.source, "id: hello\n# v2\n", "latest source is kept verbatim");
+        is_int(f.revision, 2, "latest revision");
+        store_flow_done(&f);
+        is_int(store_flow_get(tx, "company.team", "hello", 1, &f), 0, "get revision 1");
+        is_str(f.source, "id: hello\n", "revision 1 source");
+        store_flow_done(&f);
+
+        is_int(store_flow_list(tx, "company", &list, &n), 0, "list by namespace prefix");
+        is_int(n, 2, "prefix 'company' matches company and company.team, not companyx");
+        if (n == 2) {
+                is_str(list[0].id, "top", "sorted by namespace");
+                is_str(list[1].id, "hello", "then id");
+                is_int(list[1].revision, 2, "list shows the latest revision");
+        }
+        store_flows_free(list, n);
+
+        is_int(store_flow_delete(tx, "company.team", "hello", T0), 0, "delete");
+        is_int(store_flow_get(tx, "company.team", "hello", 0, &f), -ENOENT, "a deleted flow is gone");
+        is_int(store_flow_delete(tx, "company.team", "hello", T0), -ENOENT, "deleting twice fails");
+        is_int(store_flow_list(tx, NULL, &list, &n), 0, "list all");
+        is_int(n, 2, "deleted flows are not listed");
+        store_flows_free(list, n);
+        is_int(store_flow_revisions(tx, "company.team", "hello", &list, &n), 0, "revisions");
+        is_int(n, 3, "history is kept: 2 revisions and the deletion");
+        if (n == 3)
+                ok(list[2].deleted && !list[1].deleted, "the last revision is the deletion");
+        store_flows_free(list, n);
+        is_int(store_flow_put(tx, "company.team", "hello", "id: hello\n# v2\n", T0, &rev), 0,
+               "put after delete revives the flow even with the same source");
+        is_int(rev, 4, "as revision 4");
+        CHECK_OK(store_commit(tx));
+}
+
+/* ---- executions and events ---- */
+
+static void test_executions(Store *s) {
+        StoreTx *tx;
+        _cleanup_json_ json_t *doc = make_doc("exec1", "company.team", "hello", "CREATED", "2023-11-14T22:13:20Z");
+        _cleanup_json_ json_t *got = NULL, *found = NULL;
+
+        CHECK_OK(store_begin(s, &tx));
+        is_int(store_execution_create(tx, doc, "created", NULL, T0), 0, "create an execution with its first event");
+        is_int(store_execution_create(tx, doc, "created", NULL, T0), -EEXIST, "creating the same id again fails");
+        is_int(store_execution_get(tx, "exec1", &got), 0, "get the document back");
+        ok(json_equal(got, doc), "the document round-trips");
+        StoreEvent *ev = NULL;
+        size_t n = 0;
+        is_int(store_event_list(tx, "exec1", &ev, &n), 0, "list events");
+        is_int(n, 1, "creating wrote one event");
+        if (n == 1)
+                is_str(ev[0].type, "created", "the first event has the given type");
+        store_events_free(ev, n);
+
+        json_object_set_new(json_object_get(doc, "state"), "current", json_string("SUCCESS"));
+        json_array_append_new(json_object_get(json_object_get(doc, "state"), "histories"),
+                              json_pack("{s:s, s:s}", "state", "SUCCESS", "date", "2023-11-14T22:14:00Z"));
+        is_int(store_execution_save(tx, doc, T0), 0, "save a new document");
+        _cleanup_json_ json_t *ghost = make_doc("ghost", "a", "b", "CREATED", "2023-11-14T22:13:20Z");
+        is_int(store_execution_save(tx, ghost, T0), -ENOENT, "saving a missing execution fails");
+        _cleanup_json_ json_t *bad = json_pack("{s:s}", "id", "x");
+        is_int(store_execution_create(tx, bad, "created", NULL, T0), -EINVAL, "a document without namespace is refused");
+
+        _cleanup_json_ json_t *doc2 = make_doc("exec2", "company.team.sub", "other", "RUNNING", "2023-11-14T22:15:00Z");
+        CHECK_OK(store_execution_create(tx, doc2, "created", NULL, T0));
+        struct {
+                StoreExecutionFilter f;
+                const char *ids;
+        } cases[] = {
+                { { .namespace_prefix = "company" }, "exec2,exec1" },
+                { { .namespace_prefix = "company.team.sub" }, "exec2" },
+                { { .namespace_prefix = "compan" }, "" },
+                { { .flow_id = "hello" }, "exec1" },
+                { { .state = "SUCCESS" }, "exec1" },
+                { { .label_key = "team", .label_value = "data" }, "exec2,exec1" },
+                { { .label_key = "team", .label_value = "ops" }, "" },
+                { { .created_from = T0 + 30 * USEC_PER_SEC }, "exec2" }, /* created 22:15:00 = T0 + 100 s */
+                { { .limit = 1, .offset = 1 }, "exec1" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                json_decref(found);
+                found = NULL;
+                is_int(store_execution_search(tx, &cases[i].f, &found), 0, "search");
+                char ids[256] = "";
+                size_t k;
+                json_t *d;
+                json_array_foreach(found, k, d) {
+                        if (k)
+                                strcat(ids, ",");
+                        strncat(ids, json_string_value(json_object_get(d, "id")), 100);
+                }
+                char name[64];
+                snprintf(name, sizeof name, "search case %zu finds [%s]", i, cases[i].ids);
+                is_str(ids, cases[i].ids, name);
+        }
+        CHECK_OK(store_execution_delete(tx, "exec2"));
+        CHECK_OK(store_execution_delete(tx, "exec1"));
+        CHECK_OK(store_commit(tx));
+}
+
+static void test_claim_and_outbox(Store *s) {
+        StoreTx *tx;
+        StoreClaim *c = NULL;
+        size_t n = 0;
+        int64_t seq;
+        _cleanup_json_ json_t *doc = make_doc("e-claim", "ns", "f", "CREATED", "2023-11-14T22:13:20Z");
+        _cleanup_json_ json_t *p1 = json_pack("{s:i}", "n", 1);
+
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_execution_create(tx, doc, "created", NULL, T0));
+        CHECK_OK(store_event_emit(tx, "e-claim", "second", p1, T0, T0, &seq));
+        ok(seq > 0, "emit returns a seq");
+        CHECK_OK(store_event_emit(tx, "e-claim", "later", NULL, T0 + 60 * USEC_PER_SEC, T0, NULL));
+        CHECK_OK(store_commit(tx));
+        CHECK_OK(store_begin(s, &tx));
+        is_int(store_event_emit(tx, "nope", "x", NULL, T0, T0, NULL), -ENOENT,
+               "an event for a missing execution is refused");
+        store_rollback(tx);
+
+        usec_t due;
+        is_int(store_next_due(s, STORE_CHANNEL_EVENTS, &due), 0, "next due");
+        is_int(due, T0, "the earliest due event is due now");
+
+        /* Outbox atomicity: apply, emit a job and an event, then roll back: all undone. */
+        CHECK_OK(store_begin(s, &tx));
+        is_int(store_claim_executions(tx, T0, 10, &c, &n), 0, "claim executions");
+        is_int(n, 1, "one execution has due events");
+        if (n == 1) {
+                is_int(c[0].n_events, 2, "only the due events are returned");
+                is_str(c[0].events[0].type, "created", "events come in order");
+                is_str(c[0].events[1].type, "second", "events come in order (2)");
+                is_int(json_integer_value(json_object_get(c[0].events[1].payload, "n")), 1, "payload round-trips");
+                for (size_t i = 0; i < c[0].n_events; i++)
+                        CHECK_OK(store_event_delete(tx, c[0].events[i].seq));
+                CHECK_OK(store_job_enqueue(tx, "job-rolled-back", "e-claim", NULL, NULL, p1, T0, T0, NULL));
+        }
+        store_claims_free(c, n);
+        store_rollback(tx);
+
+        int64_t jobs = -1;
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_job_count(tx, &jobs));
+        is_int(jobs, 0, "a rolled-back step leaves no job");
+        is_int(store_claim_executions(tx, T0, 10, &c, &n), 0, "claim again");
+        is_int(n == 1 ? c[0].n_events : 0, 2, "a rolled-back step leaves its events to consume");
+        if (n == 1)
+                for (size_t i = 0; i < c[0].n_events; i++)
+                        CHECK_OK(store_event_delete(tx, c[0].events[i].seq));
+        store_claims_free(c, n);
+        CHECK_OK(store_commit(tx));
+
+        CHECK_OK(store_begin(s, &tx));
+        is_int(store_claim_executions(tx, T0, 10, &c, &n), 0, "claim after consuming");
+        is_int(n, 0, "consumed events are gone; the delayed one is not due yet");
+        store_claims_free(c, n);
+        is_int(store_claim_executions(tx, T0 + 60 * USEC_PER_SEC, 10, &c, &n), 0, "claim when the delay is over");
+        is_int(n, 1, "the delayed event is due");
+        if (n == 1) {
+                is_str(c[0].events[0].type, "later", "it is the delayed event");
+                CHECK_OK(store_event_delete(tx, c[0].events[0].seq));
+        }
+        store_claims_free(c, n);
+        CHECK_OK(store_commit(tx));
+        is_int(store_next_due(s, STORE_CHANNEL_EVENTS, &due), 0, "next due");
+        ok(due == USEC_INFINITY, "no pending event: next due is infinity");
+}
+
+/* Many executors on their own connections: nobody ever holds an execution another one holds,
+ * and every event is applied exactly once. */
+#define SER_EXECS 12
+#define SER_EVENTS 5
+#define SER_THREADS 4
+static atomic_int ser_inflight[SER_EXECS];
+static atomic_int ser_violations, ser_applied;
+
+static int ser_step(StoreTx *tx, void *userdata) {
+        StoreClaim *c = NULL;
+        size_t n = 0;
+        int r = store_claim_executions(tx, T0, 3, &c, &n);
+        if (r < 0)
+                return r;
+        int applied = 0;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                int k = atoi(c[i].execution_id + 3);
+                if (atomic_exchange(&ser_inflight[k], 1))
+                        atomic_fetch_add(&ser_violations, 1);
+                usleep(500);
+                json_int_t a = json_integer_value(json_object_get(c[i].doc, "applied"));
+                json_object_set_new(c[i].doc, "applied", json_integer(a + (json_int_t) c[i].n_events));
+                for (size_t j = 0; j < c[i].n_events && r >= 0; j++)
+                        r = store_event_delete(tx, c[i].events[j].seq);
+                if (r >= 0)
+                        r = store_execution_save(tx, c[i].doc, T0);
+                applied += (int) c[i].n_events;
+                atomic_store(&ser_inflight[k], 0);
+        }
+        store_claims_free(c, n);
+        *(int *) userdata = applied;
+        return r < 0 ? r : (int) n;
+}
+
+static void *ser_thread(void *arg) {
+        Store *s = arg;
+        int idle = 0;
+        while (idle < 3) {
+                int applied = 0;
+                int r = store_transact(s, ser_step, &applied);
+                if (r < 0) {
+                        diag("executor step: %s: %s", strerror(-r), store_error(s));
+                        atomic_fetch_add(&ser_violations, 1000);
+                        break;
+                }
+                if (r == 0)
+                        idle++, usleep(2000);
+                else
+                        atomic_fetch_add(&ser_applied, applied);
+        }
+        return NULL;
+}
+
+static void test_serialization(Store *s) {
+        StoreTx *tx;
+        Store *st[SER_THREADS];
+        pthread_t th[SER_THREADS];
+
+        CHECK_OK(store_begin(s, &tx));
+        for (int i = 0; i < SER_EXECS; i++) {
+                char id[32];
+                snprintf(id, sizeof id, "ser%d", i);
+                _cleanup_json_ json_t *d = make_doc(id, "ser", "f", "RUNNING", "2023-11-14T22:13:20Z");
+                CHECK_OK(store_execution_create(tx, d, "created", NULL, T0));
+                for (int j = 1; j < SER_EVENTS; j++)
+                        CHECK_OK(store_event_emit(tx, id, "tick", NULL, T0, T0, NULL));
+        }
+        CHECK_OK(store_commit(tx));
+
+        for (int i = 0; i < SER_THREADS; i++) {
+                CHECK_OK(store_dup(s, &st[i]));
+                pthread_create(&th[i], NULL, ser_thread, st[i]);
+        }
+        for (int i = 0; i < SER_THREADS; i++) {
+                pthread_join(th[i], NULL);
+                store_free(st[i]);
+        }
+        is_int(atomic_load(&ser_violations), 0, "no execution was held by two executors at once");
+        is_int(atomic_load(&ser_applied), SER_EXECS * SER_EVENTS, "every event was applied exactly once");
+        int good = 0;
+        CHECK_OK(store_begin(s, &tx));
+        for (int i = 0; i < SER_EXECS; i++) {
+                char id[32];
+                _cleanup_json_ json_t *d = NULL;
+                snprintf(id, sizeof id, "ser%d", i);
+                if (store_execution_get(tx, id, &d) >= 0 &&
+                    json_integer_value(json_object_get(d, "applied")) == SER_EVENTS)
+                        good++;
+        }
+        store_rollback(tx);
+        is_int(good, SER_EXECS, "each document saw each of its events once");
+}
+
+/* PostgreSQL only: an execution locked by one executor is skipped, not waited for, by another. */
+static void test_skip_locked(Store *s) {
+        _cleanup_store_ Store *s2 = NULL;
+        StoreTx *a, *b;
+        StoreClaim *c = NULL;
+        size_t n = 0;
+
+        CHECK_OK(store_dup(s, &s2));
+        CHECK_OK(store_begin(s, &a));
+        _cleanup_json_ json_t *d1 = make_doc("sk1", "sk", "f", "RUNNING", "2023-11-14T22:13:20Z");
+        _cleanup_json_ json_t *d2 = make_doc("sk2", "sk", "f", "RUNNING", "2023-11-14T22:13:21Z");
+        CHECK_OK(store_execution_create(a, d1, "created", NULL, T0));
+        CHECK_OK(store_execution_create(a, d2, "created", NULL, T0 + 1));
+        CHECK_OK(store_commit(a));
+
+        CHECK_OK(store_begin(s, &a));
+        is_int(store_claim_executions(a, T0 + 10, 1, &c, &n), 0, "executor A claims one execution");
+        char held[32] = "";
+        if (n == 1)
+                snprintf(held, sizeof held, "%s", c[0].execution_id);
+        store_claims_free(c, n);
+        CHECK_OK(store_begin(s2, &b));
+        is_int(store_claim_executions(b, T0 + 10, 10, &c, &n), 0, "executor B claims while A holds one");
+        is_int(n, 1, "B gets only the other execution");
+        if (n == 1)
+                ok(!streq(c[0].execution_id, held), "B skipped the execution A holds");
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < c[i].n_events; j++)
+                        CHECK_OK(store_event_delete(b, c[i].events[j].seq));
+        store_claims_free(c, n);
+        CHECK_OK(store_commit(b));
+        store_rollback(a);
+        CHECK_OK(store_begin(s, &a));
+        is_int(store_claim_executions(a, T0 + 10, 10, &c, &n), 0, "after A rolled back");
+        is_int(n, 1, "A's execution is claimable again with its events");
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < c[i].n_events; j++)
+                        CHECK_OK(store_event_delete(a, c[i].events[j].seq));
+        store_claims_free(c, n);
+        CHECK_OK(store_commit(a));
+}
+
+/* ---- jobs ---- */
+
+static int64_t count_events(Store *s, const char *exec, const char *type) {
+        StoreTx *tx;
+        StoreEvent *e = NULL;
+        size_t n = 0;
+        int64_t k = 0;
+        if (store_begin(s, &tx) < 0)
+                return -1;
+        if (store_event_list(tx, exec, &e, &n) >= 0)
+                for (size_t i = 0; i < n; i++)
+                        k += streq(e[i].type, type);
+        store_events_free(e, n);
+        store_rollback(tx);
+        return k;
+}
+
+static void drain_events(Store *s, const char *exec) {
+        StoreTx *tx;
+        StoreEvent *e = NULL;
+        size_t n = 0;
+        if (store_begin(s, &tx) < 0)
+                return;
+        if (store_event_list(tx, exec, &e, &n) >= 0)
+                for (size_t i = 0; i < n; i++)
+                        (void) store_event_delete(tx, e[i].seq);
+        store_events_free(e, n);
+        (void) store_commit(tx);
+}
+
+static void test_jobs(Store *s) {
+        StoreTx *tx;
+        StoreJob *j = NULL, *j2 = NULL;
+        size_t n = 0, n2 = 0;
+        const usec_t lease = 30 * USEC_PER_SEC;
+        _cleanup_json_ json_t *doc = make_doc("e-jobs", "ns", "f", "RUNNING", "2023-11-14T22:13:20Z");
+        _cleanup_json_ json_t *result = json_pack("{s:s}", "state", "SUCCESS");
+
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_execution_create(tx, doc, "created", NULL, T0));
+        for (int i = 0; i < 10; i++) {
+                char id[32], tr[32];
+                _cleanup_json_ json_t *p = json_pack("{s:i}", "i", i);
+                snprintf(id, sizeof id, "job%02d", i);
+                snprintf(tr, sizeof tr, "tr%02d", i);
+                CHECK_OK(store_job_enqueue(tx, id, "e-jobs", tr, NULL, p, T0 + (usec_t) i, T0, NULL));
+        }
+        _cleanup_json_ json_t *p = json_pack("{}");
+        is_int(store_job_enqueue(tx, "job00", "e-jobs", NULL, NULL, p, T0, T0, NULL), STORE_UNCHANGED,
+               "enqueueing a known id again changes nothing");
+        CHECK_OK(store_job_enqueue(tx, "job-later", "e-jobs", NULL, NULL, p, T0 + 3600 * USEC_PER_SEC, T0, NULL));
+        CHECK_OK(store_job_enqueue(tx, "job-gpu", "e-jobs", NULL, "gpu", p, T0, T0, NULL));
+        char gen[ID_MAX] = "";
+        is_int(store_job_enqueue(tx, NULL, "e-jobs", NULL, NULL, p, T0 + 100, T0, gen), 0, "enqueue with a generated id");
+        ok(id_is_valid(gen), "the generated id is returned");
+        CHECK_OK(store_commit(tx));
+        drain_events(s, "e-jobs");
+
+        is_int(store_job_claim(s, "w1", NULL, 4, T0 + 100, lease, &j, &n), 0, "claim a batch of 4");
+        is_int(n, 4, "got 4 jobs");
+        if (n == 4) {
+                is_str(j[0].id, "job00", "oldest available first");
+                is_int(j[0].epoch, 1, "a first claim has epoch 1");
+                is_int(j[0].lease_until, T0 + 100 + lease, "lease_until = now + lease");
+                is_str(j[0].worker_id, "w1", "claimed by w1");
+                is_int(json_integer_value(json_object_get(j[0].payload, "i")), 0, "payload round-trips");
+        }
+        is_int(store_job_claim(s, "w2", NULL, 100, T0 + 100, lease, &j2, &n2), 0, "claim the rest");
+        is_int(n2, 7, "7 more (not the delayed one, not the other queue)");
+        store_jobs_free(j2, n2);
+        is_int(store_job_claim(s, "w2", NULL, 100, T0 + 100, lease, &j2, &n2), 0, "claim on an empty queue");
+        is_int(n2, 0, "nothing left");
+        store_jobs_free(j2, n2);
+        is_int(store_job_claim(s, "wg", "gpu", 100, T0 + 100, lease, &j2, &n2), 0, "claim another queue");
+        is_int(n2, 1, "the gpu job goes to the gpu queue");
+        if (n2 == 1)
+                CHECK_OK(store_job_complete(s, j2[0].id, j2[0].epoch, "wg", NULL, T0));
+        store_jobs_free(j2, n2);
+
+        if (n == 4) {
+                is_int(store_job_complete(s, j[0].id, j[0].epoch, "w1", result, T0 + 200), 0, "complete a job");
+                is_int(store_job_complete(s, j[0].id, j[0].epoch, "w1", result, T0 + 200), STORE_STALE,
+                       "completing twice is stale");
+                is_int(store_job_complete(s, j[1].id, j[1].epoch + 1, "w1", result, T0 + 200), STORE_STALE,
+                       "a wrong epoch is stale");
+                is_int(store_job_complete(s, j[1].id, j[1].epoch, "w2", result, T0 + 200), STORE_STALE,
+                       "another worker's result is stale");
+
+                StoreTx *t;
+                StoreEvent *e = NULL;
+                size_t ne = 0;
+                CHECK_OK(store_begin(s, &t));
+                CHECK_OK(store_event_list(t, "e-jobs", &e, &ne));
+                is_int(ne, 2, "completions emitted task_result events (incl. the gpu job)");
+                if (ne == 2) {
+                        is_str(e[1].type, "task_result", "event type task_result");
+                        is_str(json_string_value(json_object_get(e[1].payload, "taskRunId")), "tr00",
+                               "the result names the task run");
+                        ok(json_equal(json_object_get(e[1].payload, "result"), result), "the result is carried");
+                }
+                store_events_free(e, ne);
+                store_rollback(t);
+                drain_events(s, "e-jobs");
+
+                StoreJobRef refs[] = { { j[1].id, j[1].epoch }, { j[2].id, j[2].epoch }, { j[3].id, 99 } };
+                is_int(store_job_renew(s, "w1", refs, 3, T0 + 20 * USEC_PER_SEC, lease), 2,
+                       "renew extends the current-epoch leases only");
+                /* j[1], j[2] now lease until T0+50s; j[3] and w2's jobs until T0+30s. */
+                is_int(store_job_requeue_expired(s, T0 + 40 * USEC_PER_SEC), 8, "expired leases are re-queued");
+                is_int(count_events(s, "e-jobs", "job_resubmitted"), 8, "each re-queue is recorded as an event");
+                drain_events(s, "e-jobs");
+                is_int(store_job_complete(s, j[3].id, j[3].epoch, "w1", result, T0), STORE_STALE,
+                       "a late result from an expired lease is rejected");
+                is_int(store_job_complete(s, j[1].id, j[1].epoch, "w1", result, T0), 0,
+                       "a renewed lease still completes");
+                is_int(store_job_requeue_worker(s, "w1", T0), 1, "a dead worker's job is re-queued");
+                drain_events(s, "e-jobs");
+                is_int(store_job_complete(s, j[2].id, j[2].epoch, "w1", result, T0), STORE_STALE,
+                       "the dead worker's result is rejected");
+                is_int(store_job_claim(s, "w3", NULL, 100, T0 + 100, lease, &j2, &n2), 0, "claim the re-queued jobs");
+                is_int(n2, 9, "all re-queued jobs come back (8 expired, 1 of the dead worker)");
+                bool epochs = true;
+                for (size_t i = 0; i < n2; i++)
+                        if (streq(j2[i].id, j[3].id))
+                                epochs = epochs && j2[i].epoch == j[3].epoch + 2;
+                ok(epochs, "a re-queued then re-claimed job has moved two epochs on");
+                for (size_t i = 0; i < n2; i++)
+                        CHECK_OK(store_job_complete(s, j2[i].id, j2[i].epoch, "w3", NULL, T0));
+                store_jobs_free(j2, n2);
+        }
+        store_jobs_free(j, n);
+        is_int(store_job_claim(s, "w3", NULL, 100, T0 + 3600 * USEC_PER_SEC, lease, &j2, &n2), 0, "claim delayed");
+        is_int(n2, 1, "a delayed job is claimable once available");
+        for (size_t i = 0; i < n2; i++)
+                CHECK_OK(store_job_complete(s, j2[i].id, j2[i].epoch, "w3", NULL, T0));
+        store_jobs_free(j2, n2);
+        drain_events(s, "e-jobs");
+}
+
+/* Two (or more) workers claiming at once get disjoint jobs and each job is done once. */
+#define RACE_JOBS 120
+#define RACE_WORKERS 4
+static atomic_int race_done[RACE_JOBS];
+static atomic_int race_errors;
+
+static void *race_worker(void *arg) {
+        Store *s = arg;
+        char wid[32];
+        snprintf(wid, sizeof wid, "w-%p", arg);
+        for (;;) {
+                StoreJob *j = NULL;
+                size_t n = 0;
+                int r = store_job_claim(s, wid, NULL, 7, T0, 60 * USEC_PER_SEC, &j, &n);
+                if (r < 0) {
+                        diag("claim: %s: %s", strerror(-r), store_error(s));
+                        atomic_fetch_add(&race_errors, 1);
+                        break;
+                }
+                if (n == 0)
+                        break;
+                for (size_t i = 0; i < n; i++) {
+                        int k = atoi(j[i].id + 4);
+                        atomic_fetch_add(&race_done[k], 1);
+                        if (store_job_complete(s, j[i].id, j[i].epoch, wid, NULL, T0) != 0)
+                                atomic_fetch_add(&race_errors, 1);
+                }
+                store_jobs_free(j, n);
+        }
+        return NULL;
+}
+
+static void test_claim_race(Store *s) {
+        StoreTx *tx;
+        _cleanup_json_ json_t *doc = make_doc("e-race", "ns", "f", "RUNNING", "2023-11-14T22:13:20Z");
+        _cleanup_json_ json_t *p = json_pack("{}");
+        Store *st[RACE_WORKERS];
+        pthread_t th[RACE_WORKERS];
+
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_execution_create(tx, doc, "created", NULL, T0));
+        for (int i = 0; i < RACE_JOBS; i++) {
+                char id[32];
+                snprintf(id, sizeof id, "race%d", i);
+                CHECK_OK(store_job_enqueue(tx, id, "e-race", NULL, NULL, p, T0, T0, NULL));
+        }
+        CHECK_OK(store_commit(tx));
+        for (int i = 0; i < RACE_WORKERS; i++) {
+                CHECK_OK(store_dup(s, &st[i]));
+                pthread_create(&th[i], NULL, race_worker, st[i]);
+        }
+        for (int i = 0; i < RACE_WORKERS; i++) {
+                pthread_join(th[i], NULL);
+                store_free(st[i]);
+        }
+        int once = 0;
+        for (int i = 0; i < RACE_JOBS; i++)
+                once += atomic_load(&race_done[i]) == 1;
+        is_int(once, RACE_JOBS, "workers claiming at once got disjoint jobs, each done exactly once");
+        is_int(atomic_load(&race_errors), 0, "no claim or completion failed");
+        is_int(count_events(s, "e-race", "task_result"), RACE_JOBS, "one task_result per job");
+        drain_events(s, "e-race");
+}
+
+/* A re-queue racing a completing result: exactly one of them wins. */
+typedef struct RequeueRace {
+        Store *s;
+        pthread_barrier_t *barrier;
+        const char *job;
+        int64_t epoch;
+        int result;
+} RequeueRace;
+
+static void *race_complete(void *arg) {
+        RequeueRace *r = arg;
+        pthread_barrier_wait(r->barrier);
+        r->result = store_job_complete(r->s, r->job, r->epoch, "wz", NULL, T0);
+        return NULL;
+}
+
+static void *race_requeue(void *arg) {
+        RequeueRace *r = arg;
+        pthread_barrier_wait(r->barrier);
+        r->result = store_job_requeue_expired(r->s, T0 + 3600 * USEC_PER_SEC);
+        return NULL;
+}
+
+static void test_requeue_race(Store *s) {
+        _cleanup_store_ Store *s1 = NULL, *s2 = NULL;
+        _cleanup_json_ json_t *doc = make_doc("e-rq", "ns", "f", "RUNNING", "2023-11-14T22:13:20Z");
+        _cleanup_json_ json_t *p = json_pack("{}");
+        StoreTx *tx;
+        int exactly_one = 0, completes = 0, rounds = 30;
+        pthread_barrier_t barrier;
+
+        CHECK_OK(store_dup(s, &s1));
+        CHECK_OK(store_dup(s, &s2));
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_execution_create(tx, doc, "created", NULL, T0));
+        CHECK_OK(store_commit(tx));
+        pthread_barrier_init(&barrier, NULL, 2);
+        for (int i = 0; i < rounds; i++) {
+                char id[32];
+                StoreJob *j = NULL;
+                size_t n = 0;
+                snprintf(id, sizeof id, "rq%d", i);
+                CHECK_OK(store_begin(s, &tx));
+                CHECK_OK(store_job_enqueue(tx, id, "e-rq", NULL, NULL, p, T0, T0, NULL));
+                CHECK_OK(store_commit(tx));
+                CHECK_OK(store_job_claim(s, "wz", NULL, 1, T0, USEC_PER_SEC, &j, &n));
+                if (n != 1) {
+                        store_jobs_free(j, n);
+                        continue;
+                }
+                RequeueRace a = { s1, &barrier, id, j[0].epoch, -1 }, b = { s2, &barrier, id, 0, -1 };
+                pthread_t ta, tb;
+                pthread_create(&ta, NULL, race_complete, &a);
+                pthread_create(&tb, NULL, race_requeue, &b);
+                pthread_join(ta, NULL);
+                pthread_join(tb, NULL);
+                if ((a.result == 0 && b.result == 0) || (a.result == STORE_STALE && b.result == 1))
+                        exactly_one++;
+                else
+                        diag("round %d: complete %d, requeue %d", i, a.result, b.result);
+                completes += a.result == 0;
+                store_jobs_free(j, n);
+                /* Clean up a re-queued job. */
+                CHECK_OK(store_job_claim(s, "wz", NULL, 1, T0, USEC_PER_SEC, &j, &n));
+                for (size_t k = 0; k < n; k++)
+                        CHECK_OK(store_job_complete(s, j[k].id, j[k].epoch, "wz", NULL, T0));
+                store_jobs_free(j, n);
+        }
+        pthread_barrier_destroy(&barrier);
+        is_int(exactly_one, rounds, "a re-queue racing a result: exactly one wins every time");
+        diag("completions won %d of %d rounds", completes, rounds);
+        drain_events(s, "e-rq");
+}
+
+/* ---- wake-ups ---- */
+
+typedef struct Waiter {
+        Store *s;
+        int mask;
+        usec_t waited;
+} Waiter;
+
+static void *waiter_thread(void *arg) {
+        Waiter *w = arg;
+        usec_t t = now_monotonic();
+        w->mask = store_wait(w->s, 10 * USEC_PER_SEC);
+        w->waited = now_monotonic() - t;
+        return NULL;
+}
+
+static void test_wakeups(Store *s) {
+        _cleanup_store_ Store *l = NULL;
+        _cleanup_json_ json_t *doc = make_doc("e-wake", "ns", "f", "RUNNING", "2023-11-14T22:13:20Z");
+        _cleanup_json_ json_t *p = json_pack("{}");
+        StoreTx *tx;
+
+        CHECK_OK(store_dup(s, &l));
+        is_int(store_listen(l, STORE_CHANNEL_ALL), 0, "listen");
+        ok(store_get_fd(l) >= 0, "a pollable fd");
+        is_int(store_wait(l, 0), 0, "nothing pending");
+
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_execution_create(tx, doc, "created", NULL, T0));
+        is_int(store_wait(l, 50 * USEC_PER_MSEC), 0, "no wake-up before commit");
+        CHECK_OK(store_commit(tx));
+        struct pollfd pfd = { .fd = store_get_fd(l), .events = POLLIN };
+        is_int(poll(&pfd, 1, 5000), 1, "the fd becomes readable after the commit");
+        is_int(store_wait(l, 5 * USEC_PER_SEC), STORE_CHANNEL_EVENTS, "a new event wakes the events channel");
+        is_int(store_wait(l, 0), 0, "the wake-up was consumed");
+
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_job_enqueue(tx, "wake-job", "e-wake", NULL, NULL, p, T0, T0, NULL));
+        store_rollback(tx);
+        is_int(store_wait(l, 100 * USEC_PER_MSEC), 0, "a rolled-back enqueue wakes nobody");
+
+        /* A thread blocked in store_wait is woken by another thread's commit. */
+        Waiter w = { .s = l, .mask = -1 };
+        pthread_t th;
+        pthread_create(&th, NULL, waiter_thread, &w);
+        usleep(100 * 1000);
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_job_enqueue(tx, "wake-job", "e-wake", NULL, NULL, p, T0, T0, NULL));
+        CHECK_OK(store_commit(tx));
+        pthread_join(th, NULL);
+        is_int(w.mask, STORE_CHANNEL_JOBS, "a blocked waiter wakes on the jobs channel");
+        ok(w.waited < 5 * USEC_PER_SEC, "promptly (%.1f ms)", (double) w.waited / 1000.0);
+
+        CHECK_OK(store_listen(l, STORE_CHANNEL_EVENTS));
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_job_enqueue(tx, "wake-job2", "e-wake", NULL, NULL, p, T0, T0, NULL));
+        CHECK_OK(store_commit(tx));
+        is_int(store_wait(l, 100 * USEC_PER_MSEC), 0, "channels not listened to do not wake");
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_execution_delete(tx, "e-wake"));
+        CHECK_OK(store_commit(tx));
+}
+
+/* ---- logs, triggers, kv, services ---- */
+
+static void test_logs(Store *s) {
+        StoreLog in[] = {
+                { .execution_id = "L1", .task_run_id = "tr1", .task_id = "hello", .attempt = 1, .level = STORE_LOG_INFO, .timestamp = T0 + 1, .message = "Hello World" },
+                { .execution_id = "L1", .task_run_id = "tr1", .task_id = "hello", .attempt = 1, .level = STORE_LOG_DEBUG, .timestamp = T0 + 2, .message = "details 50% done" },
+                { .execution_id = "L1", .task_run_id = "tr2", .task_id = "bye", .attempt = 1, .level = STORE_LOG_ERROR, .timestamp = T0 + 3, .message = "It failed: hello?" },
+                { .execution_id = "L2", .level = STORE_LOG_WARN, .timestamp = T0 + 4, .message = "other execution" },
+        };
+        is_int(store_log_append(s, in, ELEMENTSOF(in)), 0, "append a batch of logs");
+        struct {
+                StoreLogFilter f;
+                const char *messages;
+        } cases[] = {
+                { { .execution_id = "L1" }, "Hello World|details 50% done|It failed: hello?" },
+                { { .execution_id = "L1", .min_level = STORE_LOG_INFO }, "Hello World|It failed: hello?" },
+                { { .task_run_id = "tr2" }, "It failed: hello?" },
+                { { .from = T0 + 2, .to = T0 + 4 }, "details 50% done|It failed: hello?" },
+                { { .text = "HELLO" }, "Hello World|It failed: hello?" },
+                { { .text = "0%" }, "details 50% done" },
+                { { .text = "_" }, "" },
+                { { .min_level = STORE_LOG_WARN }, "It failed: hello?|other execution" },
+                { { .limit = 2 }, "Hello World|details 50% done" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                StoreLog *out = NULL;
+                size_t n = 0;
+                char got[512] = "", name[128];
+                CHECK_OK(store_log_search(s, &cases[i].f, &out, &n));
+                for (size_t k = 0; k < n; k++) {
+                        if (k)
+                                strcat(got, "|");
+                        strncat(got, out[k].message, 100);
+                }
+                snprintf(name, sizeof name, "log search case %zu", i);
+                is_str(got, cases[i].messages, name);
+                store_logs_free(out, n);
+        }
+        /* Paging with the cursor. */
+        StoreLog *page = NULL;
+        size_t n = 0;
+        StoreLogFilter f = { .execution_id = "L1", .limit = 2 };
+        CHECK_OK(store_log_search(s, &f, &page, &n));
+        is_int(n, 2, "first page");
+        if (n == 2) {
+                is_int(page[0].attempt, 1, "attempt round-trips");
+                is_str(page[0].task_id, "hello", "task id round-trips");
+                is_int(page[0].timestamp, T0 + 1, "timestamp round-trips");
+                f.after_seq = page[1].seq;
+        }
+        store_logs_free(page, n);
+        CHECK_OK(store_log_search(s, &f, &page, &n));
+        is_int(n, 1, "second page has the rest");
+        if (n == 1)
+                is_str(page[0].message, "It failed: hello?", "second page content");
+        store_logs_free(page, n);
+        is_int(store_log_level_from_string("warning"), STORE_LOG_WARN, "level names");
+        is_str(store_log_level_to_string(STORE_LOG_ERROR), "ERROR", "level to string");
+}
+
+static void test_triggers(Store *s) {
+        StoreTx *tx;
+        StoreTrigger *due = NULL, got = {};
+        size_t n = 0;
+        _cleanup_json_ json_t *state = json_pack("{s:i}", "count", 3);
+
+        CHECK_OK(store_begin(s, &tx));
+        StoreTrigger t1 = { .namespace = "ns", .flow_id = "f", .trigger_id = "every-minute", .next_date = T0 + 60,
+                            .state = state };
+        StoreTrigger t2 = { .namespace = "ns", .flow_id = "f", .trigger_id = "soon", .next_date = T0 + 10 };
+        StoreTrigger t3 = { .namespace = "ns", .flow_id = "g", .trigger_id = "off", .next_date = T0, .disabled = true };
+        CHECK_OK(store_trigger_put(tx, &t1));
+        CHECK_OK(store_trigger_put(tx, &t2));
+        CHECK_OK(store_trigger_put(tx, &t3));
+        is_int(store_trigger_due(tx, T0 + 60, 10, &due, &n), 0, "due triggers");
+        is_int(n, 2, "disabled triggers are not due");
+        if (n == 2) {
+                is_str(due[0].trigger_id, "soon", "earliest first");
+                is_int(due[1].next_date, T0 + 60, "next date round-trips");
+        }
+        store_triggers_free(due, n);
+        t2.next_date = T0 + 120;
+        t2.last_execution_id = "exec9";
+        t2.locked_by = "sched1";
+        t2.evaluated_at = T0 + 11;
+        CHECK_OK(store_trigger_put(tx, &t2));
+        is_int(store_trigger_get(tx, "ns", "f", "soon", &got), 0, "get trigger");
+        is_int(got.next_date, T0 + 120, "update moved next date");
+        is_str(got.last_execution_id, "exec9", "last execution");
+        is_str(got.locked_by, "sched1", "locked by");
+        store_trigger_done(&got);
+        is_int(store_trigger_get(tx, "ns", "f", "every-minute", &got), 0, "get trigger with state");
+        ok(json_equal(got.state, state), "state round-trips");
+        store_trigger_done(&got);
+        is_int(store_trigger_delete(tx, "ns", "f", "soon"), 0, "delete trigger");
+        is_int(store_trigger_get(tx, "ns", "f", "soon", &got), -ENOENT, "deleted trigger is gone");
+        CHECK_OK(store_commit(tx));
+}
+
+static void test_kv(Store *s) {
+        StoreTx *tx;
+        _cleanup_json_ json_t *v = json_pack("{s:[i,i]}", "a", 1, 2), *got = NULL, *keys = NULL;
+
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_kv_put(tx, "ns", "forever", v, 0, T0));
+        CHECK_OK(store_kv_put(tx, "ns", "short", v, T0 + 10, T0));
+        CHECK_OK(store_kv_put(tx, "other", "x", v, 0, T0));
+        is_int(store_kv_get(tx, "ns", "short", T0 + 5, &got), 0, "a value before expiry");
+        ok(json_equal(got, v), "value round-trips");
+        is_int(store_kv_get(tx, "ns", "short", T0 + 10, &got), -ENOENT, "an expired value is gone");
+        is_int(store_kv_list(tx, "ns", T0 + 5, &keys), 0, "list keys");
+        is_int(json_array_size(keys), 2, "two live keys");
+        json_decref(keys);
+        is_int(store_kv_list(tx, "ns", T0 + 20, &keys), 0, "list keys after expiry");
+        is_int(json_array_size(keys), 1, "expired keys are not listed");
+        is_int(store_kv_delete(tx, "ns", "forever"), 0, "delete key");
+        is_int(store_kv_delete(tx, "ns", "forever"), -ENOENT, "delete missing key");
+        CHECK_OK(store_commit(tx));
+}
+
+static void test_services(Store *s) {
+        StoreTx *tx;
+        StoreService *l = NULL;
+        size_t n = 0;
+
+        CHECK_OK(store_begin(s, &tx));
+        StoreService a = { .id = "svc-a", .component = "worker", .host = "h1", .pid = 42, .state = "RUNNING",
+                           .started = T0, .heartbeat = T0 };
+        StoreService b = { .id = "svc-b", .component = "executor", .host = "h2", .pid = 7, .state = "RUNNING",
+                           .started = T0, .heartbeat = T0 };
+        CHECK_OK(store_service_put(tx, &a));
+        CHECK_OK(store_service_put(tx, &b));
+        is_int(store_service_heartbeat(tx, "svc-a", NULL, T0 + 30 * USEC_PER_SEC), 0, "heartbeat");
+        is_int(store_service_list(tx, T0 + 20 * USEC_PER_SEC, &l, &n), 0, "list silent services");
+        is_int(n, 1, "one service is silent");
+        if (n == 1)
+                is_str(l[0].id, "svc-b", "the silent one");
+        store_services_free(l, n);
+        is_int(store_service_list(tx, 0, &l, &n), 0, "list all services");
+        is_int(n, 2, "two services");
+        if (n == 2)
+                is_int(l[1].pid, 42, "pid round-trips");
+        store_services_free(l, n);
+        is_int(store_service_delete(tx, "svc-b"), 0, "delete a dead service");
+        is_int(store_service_heartbeat(tx, "svc-b", "RUNNING", T0), -ENOENT, "a removed service's heartbeat fails");
+        CHECK_OK(store_commit(tx));
+}
+
+/* ---- retention ---- */
+
+static void test_purge(Store *s) {
+        StoreTx *tx;
+        StorePurgeStats st = {};
+        const usec_t cutoff = T0 + 1000 * USEC_PER_SEC;
+
+        CHECK_OK(store_begin(s, &tx));
+        for (int i = 0; i < 5; i++) {
+                char id[32];
+                snprintf(id, sizeof id, "old%d", i);
+                _cleanup_json_ json_t *d = make_doc(id, "p", "f", "SUCCESS", "2023-11-14T22:13:20Z");
+                CHECK_OK(store_execution_create(tx, d, "created", NULL, T0));
+        }
+        _cleanup_json_ json_t *running = make_doc("old-running", "p", "f", "RUNNING", "2023-11-14T22:13:20Z");
+        _cleanup_json_ json_t *recent = make_doc("recent", "p", "f", "FAILED", "2023-11-14T23:13:20Z");
+        CHECK_OK(store_execution_create(tx, running, "created", NULL, T0));
+        CHECK_OK(store_execution_create(tx, recent, "created", NULL, T0));
+        CHECK_OK(store_commit(tx));
+        StoreLog logs[7];
+        for (int i = 0; i < 7; i++)
+                logs[i] = (StoreLog) { .execution_id = "old0", .level = STORE_LOG_INFO,
+                                       .timestamp = i < 5 ? T0 : cutoff + 1, .message = "m" };
+        CHECK_OK(store_log_append(s, logs, 7));
+
+        is_int(store_purge(s, cutoff, 2, T0 + 100 * USEC_PER_SEC, &st), 0, "purge in batches of 2");
+        is_int(st.executions, 5, "terminal executions older than the cutoff are purged");
+        ok(st.logs >= 5, "old logs are purged (%" PRIu64 ")", st.logs);
+        ok(st.kv >= 1, "expired kv entries are purged (%" PRIu64 ")", st.kv);
+        _cleanup_json_ json_t *d = NULL;
+        CHECK_OK(store_begin(s, &tx));
+        is_int(store_execution_get(tx, "old-running", &d), 0, "a running execution is kept whatever its age");
+        json_decref(d);
+        d = NULL;
+        is_int(store_execution_get(tx, "recent", &d), 0, "a recent terminal execution is kept");
+        is_int(store_execution_get(tx, "old3", &d), -ENOENT, "an old terminal execution is gone");
+        StoreEvent *e = NULL;
+        size_t n = 9;
+        CHECK_OK(store_event_list(tx, "old3", &e, &n));
+        is_int(n, 0, "its events went with it");
+        store_events_free(e, n);
+        store_rollback(tx);
+        StoreLog *left = NULL;
+        StoreLogFilter f = { .execution_id = "old0" };
+        CHECK_OK(store_log_search(s, &f, &left, &n));
+        is_int(n, 2, "recent logs are kept");
+        store_logs_free(left, n);
+}
+
+static void test_open_errors(void) {
+        Store *s = NULL;
+        is_int(store_open("mysql://x", &s), -EINVAL, "an unknown URL scheme is refused");
+        store_free(s);
+        s = NULL;
+        is_int(store_open("sqlite:", &s), -EINVAL, "an empty sqlite path is refused");
+        store_free(s);
+}
+
+int main(int argc, char *argv[]) {
+        const char *backend = argc > 1 ? argv[1] : "sqlite";
+
+        test_open_errors();
+        store_test_setup(backend, &env);
+        diag("store URL: %s", env.url);
+        _cleanup_store_ Store *s = open_store();
+
+        test_schema(s);
+        test_flows(s);
+        test_executions(s);
+        test_claim_and_outbox(s);
+        test_serialization(s);
+        if (store_backend(s) == STORE_BACKEND_POSTGRES)
+                test_skip_locked(s);
+        test_jobs(s);
+        test_claim_race(s);
+        test_requeue_race(s);
+        test_wakeups(s);
+        test_logs(s);
+        test_triggers(s);
+        test_kv(s);
+        test_services(s);
+        test_purge(s);
+
+        s = store_free(s);
+        store_test_teardown(&env);
+        return tap_done();
+}
