@@ -36,3 +36,4 @@ int cli_parse_output(const char *cmd, const char *arg, OutputFormat *ret);
 
 /* Verb implementations (one file per command group). */
 extern const Verb flow_verbs[]; /* cmd-flow.c */
+extern const Verb db_verbs[];   /* cmd-db.c */

@@ -9,6 +9,7 @@
 
 static const Verb top_verbs[] = {
         { "flow", "COMMAND", "validate flow files", NULL, flow_verbs },
+        { "db", "COMMAND", "migrate the database, show its schema status", NULL, db_verbs },
         {},
 };
 

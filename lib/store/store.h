@@ -50,7 +50,9 @@ typedef enum StoreBackend {
 
 /* url: "sqlite:///abs/path.db", "sqlite:relative.db", "postgresql://...", "postgres://..." or a
  * libpq "key=value" conninfo (multi-host and target_session_attrs work as in libpq). Opening
- * does not migrate: call store_migrate() (tern db migrate) or store_check_schema(). */
+ * does not migrate: call store_migrate() (tern db migrate) or store_check_schema().
+ * -EINVAL for a URL of no known kind. When connecting fails, *ret is still set to a handle that
+ * only serves store_error() (the server's reason): free it (with _cleanup_store_ that is done). */
 int store_open(const char *url, Store **ret);
 /* A new connection to the same database. For SQLite the handles share the in-process notifier,
  * so a commit on one wakes store_wait() on the others (one process, several threads). */
