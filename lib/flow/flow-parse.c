@@ -76,8 +76,10 @@ int fp_parse_duration(FlowParser *p, const YamlNode *n, const char *what, susec_
 
 bool fp_check_bool(FlowParser *p, const YamlNode *n, const char *what, bool *ret) {
         if (yaml_scalar_bool(n, ret) < 0) {
-                fp_error(p, n, "%s must be a boolean (true or false), not %s", what,
-                         yaml_node_is_scalar(n) ? "that value" : yaml_node_describe(n));
+                if (yaml_node_is_scalar(n))
+                        fp_error(p, n, "%s must be a boolean (true or false), not '%.100s'", what, n->value);
+                else
+                        fp_error(p, n, "%s must be a boolean (true or false), not %s", what, yaml_node_describe(n));
                 return false;
         }
         return true;

@@ -553,7 +553,8 @@ int yaml_scalar_double(const YamlNode *n, double *ret) {
                 *ret = (double) i;
                 return 0;
         }
-        if (!yaml_node_is_scalar(n) || strlen(n->value) != n->length || !text_is_float(n->value))
+        if (!yaml_node_is_scalar(n) || strlen(n->value) != n->length ||
+            !(text_is_float(n->value) || (text_is_int(n->value) && !strstr(n->value, "0x"))))
                 return -EINVAL;
         if (text_strip_underscores(n->value, buf, sizeof buf) < 0)
                 return -ERANGE;
