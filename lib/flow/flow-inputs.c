@@ -7,6 +7,7 @@
 
 #include "cleanup-jansson.h"
 #include "flow-internal.h"
+#include "hashmap.h"
 #include "strbuf.h"
 #include "strutil.h"
 
@@ -259,6 +260,7 @@ int fp_parse_inputs(FlowParser *p, const YamlNode *n, FlowInput **ret, size_t *n
                 fp_error(p, n, "inputs must be a list, not %s", yaml_node_describe(n));
                 return -EINVAL;
         }
+        _cleanup_hashmap_ Hashmap seen = HASHMAP_INIT;
         FlowInput *a = calloc(n->n_children ?: 1, sizeof *a);
         if (!a) {
                 fp_oom(p);
@@ -266,12 +268,14 @@ int fp_parse_inputs(FlowParser *p, const YamlNode *n, FlowInput **ret, size_t *n
         }
         for (size_t i = 0; i < n->n_children; i++) {
                 fp_parse_input(p, n->children[i], &a[i]);
-                for (size_t j = 0; j < i && a[i].id; j++)
-                        if (a[j].id && streq(a[j].id, a[i].id)) {
-                                fp_error(p, n->children[i], "duplicate input id '%s' (first defined at line %u)",
-                                         a[i].id, a[j].pos.line);
-                                break;
-                        }
+                if (!a[i].id)
+                        continue;
+                const FlowInput *first = hashmap_get(&seen, a[i].id);
+                if (first)
+                        fp_error(p, n->children[i], "duplicate input id '%s' (first defined at line %u)", a[i].id,
+                                 first->pos.line);
+                else if (hashmap_put(&seen, a[i].id, &a[i]) < 0)
+                        fp_oom(p);
         }
         *ret = a;
         *n_ret = n->n_children;

@@ -95,13 +95,17 @@ void fp_check_duplicate_ids(FlowParser *p) {
 
 static TaskBranch *task_add_branch(FlowParser *p, Task *t, const char *name, const char *case_value,
                                    const YamlNode *at) {
-        TaskBranch *a = reallocarray(t->branches, t->n_branches + 1, sizeof *a);
-        if (!a) {
-                fp_oom(p);
-                return NULL;
+        /* Capacity doubles at each power of two, so a Switch with very many cases stays linear. */
+        size_t n = t->n_branches;
+        if ((n & (n - 1)) == 0) {
+                TaskBranch *a = reallocarray(t->branches, n ? 2 * n : 1, sizeof *a);
+                if (!a) {
+                        fp_oom(p);
+                        return NULL;
+                }
+                t->branches = a;
         }
-        t->branches = a;
-        TaskBranch *b = &a[t->n_branches];
+        TaskBranch *b = &t->branches[n];
         *b = (TaskBranch) { .name = strdup(name), .case_value = case_value ? strdup(case_value) : NULL, .pos = flow_pos(at) };
         if (!b->name || (case_value && !b->case_value)) {
                 free(b->name);
@@ -162,12 +166,16 @@ static void task_parse_dag(FlowParser *p, Task *t, const YamlNode *v, const char
                 free(one);
                 const YamlNode *deps = yaml_node_get(e, "dependsOn");
                 if (deps && deps->kind == YAML_NODE_SEQ) {
-                        for (size_t j = 0; j < deps->n_children; j++) {
+                        size_t k = 0;
+                        child->depends_on = calloc(deps->n_children + 1, sizeof(char *));
+                        if (!child->depends_on)
+                                fp_oom(p);
+                        for (size_t j = 0; child->depends_on && j < deps->n_children; j++) {
                                 if (!yaml_node_is_scalar(deps->children[j])) {
                                         fp_error(p, deps->children[j], "dependsOn entries must be task ids");
                                         continue;
                                 }
-                                if (strv_extend(&child->depends_on, deps->children[j]->value) < 0)
+                                if (!(child->depends_on[k++] = strdup(deps->children[j]->value)))
                                         fp_oom(p);
                         }
                 } else if (deps && yaml_scalar_type(deps) != YAML_SCALAR_NULL)

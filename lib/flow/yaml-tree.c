@@ -9,6 +9,7 @@
 
 #include "cleanup-jansson.h"
 #include "cleanup-yaml.h"
+#include "hashmap.h"
 #include "strutil.h"
 #include "yaml-tree.h"
 
@@ -63,18 +64,12 @@ typedef struct Frame {
         char *anchor;
 } Frame;
 
-typedef struct Anchor {
-        char *name;
-        YamlNode *node; /* borrowed: the tree owns it */
-} Anchor;
-
 typedef struct Loader {
         const char *file;
         FlowDiagnostics *diags;
         Frame *stack;
         size_t depth, stack_cap, max_depth;
-        Anchor *anchors;
-        size_t n_anchors, anchors_cap;
+        Hashmap anchors; /* name -> YamlNode, borrowed: the tree owns the nodes */
         size_t expanded, max_expanded;
         YamlNode *root;
         bool invalid;
@@ -86,9 +81,7 @@ static void loader_done(Loader *l) {
                 free(l->stack[i].anchor);
         }
         free(l->stack);
-        for (size_t i = 0; i < l->n_anchors; i++)
-                free(l->anchors[i].name);
-        free(l->anchors);
+        hashmap_done(&l->anchors);
         yaml_node_unref(l->root);
 }
 
@@ -98,21 +91,8 @@ static int loader_error(Loader *l, const yaml_mark_t *m, const char *msg) {
 }
 
 static int loader_register_anchor(Loader *l, const char *name, YamlNode *node) {
-        if (!name)
-                return 0;
-        if (l->n_anchors == l->anchors_cap) {
-                size_t c = l->anchors_cap ? l->anchors_cap * 2 : 8;
-                Anchor *a = reallocarray(l->anchors, c, sizeof *a);
-                if (!a)
-                        return -ENOMEM;
-                l->anchors = a;
-                l->anchors_cap = c;
-        }
-        char *copy = strdup(name);
-        if (!copy)
-                return -ENOMEM;
-        l->anchors[l->n_anchors++] = (Anchor) { copy, node };
-        return 0;
+        /* A later definition of the same name replaces the earlier one, as YAML says. */
+        return name ? hashmap_put(&l->anchors, name, node) : 0;
 }
 
 /* Attach a finished node to its parent (or make it the root); takes the reference. */
@@ -270,12 +250,10 @@ static int loader_scalar(Loader *l, const yaml_event_t *e) {
 
 static int loader_alias(Loader *l, const yaml_event_t *e) {
         const char *name = (const char *) e->data.alias.anchor;
-        /* Latest definition wins; anchors of unfinished collections are not registered yet, which
-         * also refuses a recursive alias (an alias to its own ancestor). */
-        for (size_t i = l->n_anchors; i > 0; i--) {
-                if (!streq(l->anchors[i - 1].name, name))
-                        continue;
-                YamlNode *target = l->anchors[i - 1].node;
+        /* Anchors of unfinished collections are not registered yet, which also refuses a
+         * recursive alias (an alias to its own ancestor). */
+        YamlNode *target = hashmap_get(&l->anchors, name);
+        if (target) {
                 int r = loader_charge(l, target->weight, &e->start_mark);
                 if (r < 0)
                         return r;
