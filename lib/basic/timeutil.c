@@ -65,12 +65,8 @@ char *timestamp_format(char buf[static TIMESTAMP_MAX], usec_t t) {
         civil_from_days(days, &y, &mo, &d);
         int n = snprintf(buf, TIMESTAMP_MAX, "%04" PRId64 "-%02u-%02uT%02u:%02u:%02u", y, mo, d,
                          (unsigned) (rem / 3600), (unsigned) (rem / 60 % 60), (unsigned) (rem % 60));
-        if (frac == 0)
-                snprintf(buf + n, TIMESTAMP_MAX - (size_t) n, "Z");
-        else if (frac % 1000 == 0)
-                snprintf(buf + n, TIMESTAMP_MAX - (size_t) n, ".%03uZ", frac / 1000);
-        else
-                snprintf(buf + n, TIMESTAMP_MAX - (size_t) n, ".%06uZ", frac);
+        /* Always milliseconds, as Kestra stores and prints instants ("...:20.123Z"). */
+        snprintf(buf + n, TIMESTAMP_MAX - (size_t) n, ".%03uZ", frac / 1000);
         return buf;
 }
 

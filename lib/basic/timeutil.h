@@ -25,8 +25,8 @@ static inline usec_t now_monotonic(void) {
 }
 struct timespec *timespec_store(struct timespec *ts, usec_t u);
 
-/* "2026-11-29T13:35:37.123456Z" (UTC, microseconds; trailing zero groups of the fraction dropped
- * to milliseconds or to whole seconds as Java's Instant.toString does). buf needs TIMESTAMP_MAX. */
+/* "2026-11-29T13:35:37.123Z": UTC with milliseconds (microseconds are truncated), the form Kestra
+ * stores and prints. buf needs TIMESTAMP_MAX. */
 #define TIMESTAMP_MAX 40
 char *timestamp_format(char buf[static TIMESTAMP_MAX], usec_t t);
 /* Parse "YYYY-MM-DDTHH:MM[:SS[.frac]](Z|±HH[:MM])"; a space may stand for T. Without zone,

@@ -49,7 +49,7 @@ int main(void) {
 
         _cleanup_json_ json_t *j = state_info_to_json(&si);
         is_str(json_string_value(json_object_get(j, "current")), "SUCCESS", "json current");
-        is_str(json_string_value(json_object_get(j, "startDate")), "1970-01-01T00:00:01Z", "json startDate");
+        is_str(json_string_value(json_object_get(j, "startDate")), "1970-01-01T00:00:01.000Z", "json startDate");
         ok(json_object_get(j, "endDate") && json_object_get(j, "duration"), "terminal state has endDate and duration");
         StateInfo back;
         ok(state_info_from_json(j, &back) == 0 && back.n_histories == 23 && back.current == STATE_SUCCESS &&

@@ -15,9 +15,9 @@ int main(void) {
         char buf[TIMESTAMP_MAX];
         usec_t t;
 
-        is_str(timestamp_format(buf, 0), "1970-01-01T00:00:00Z", "epoch");
+        is_str(timestamp_format(buf, 0), "1970-01-01T00:00:00.000Z", "epoch, always with milliseconds");
         is_str(timestamp_format(buf, 1700000000123000ULL), "2023-11-14T22:13:20.123Z", "milliseconds");
-        is_str(timestamp_format(buf, 1700000000123456ULL), "2023-11-14T22:13:20.123456Z", "microseconds");
+        is_str(timestamp_format(buf, 1700000000123456ULL), "2023-11-14T22:13:20.123Z", "microseconds truncated");
         ok(timestamp_parse("2023-11-14T22:13:20.123Z", 0, &t) == 0 && t == 1700000000123000ULL, "parse Z");
         ok(timestamp_parse("2023-11-14T23:13:20.123+01:00", 0, &t) == 0 && t == 1700000000123000ULL, "parse offset");
         ok(timestamp_parse("2023-11-14 22:13:20", 0, &t) == 0 && t == 1700000000000000ULL, "space separator");
@@ -30,7 +30,7 @@ int main(void) {
         is_int(timestamp_parse("2023-11-14T22:13:20Zjunk", 0, &t), -EINVAL, "trailing garbage");
         ok(timestamp_parse("2023-11-14T22:13:20.1234567891Z", 0, &t) == -EINVAL, "too many fraction digits");
 
-        for (usec_t u = 0; u < 400ULL * 366 * USEC_PER_DAY; u += 37ULL * USEC_PER_DAY + 12345678) {
+        for (usec_t u = 0; u < 400ULL * 366 * USEC_PER_DAY; u += 37ULL * USEC_PER_DAY + 12345000) {
                 usec_t back;
                 timestamp_format(buf, u);
                 if (timestamp_parse(buf, 0, &back) != 0 || back != u) {
