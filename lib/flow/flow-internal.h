@@ -17,6 +17,7 @@ typedef struct FlowParser {
         size_t n_errors; /* reported so far, to tell whether one part had problems */
         int error;    /* first system error (-ENOMEM) */
         FlowIdRef *ids; /* every task id, for the duplicate check */
+        const YamlNode *plugin_defaults; /* the flow's pluginDefaults list, applied to each task */
         size_t n_ids, ids_cap;
 } FlowParser;
 

@@ -514,6 +514,11 @@ int fp_parse_flow(FlowParser *p, const YamlNode *root, Flow *f) {
         else if (tasks->kind == YAML_NODE_SEQ && tasks->n_children == 0)
                 fp_error(p, tasks, "flow 'tasks' is empty: at least one task is required");
 
+        /* Tasks take their defaults from pluginDefaults, wherever it is written in the file. */
+        p->plugin_defaults = yaml_node_get(root, "pluginDefaults") ?: yaml_node_get(root, "taskDefaults");
+        if (p->plugin_defaults && p->plugin_defaults->kind != YAML_NODE_SEQ)
+                p->plugin_defaults = NULL;
+
         for (size_t i = 0; i + 1 < root->n_children; i += 2) {
                 const YamlNode *k = root->children[i], *v = root->children[i + 1];
                 const char *key = k->value;

@@ -227,6 +227,45 @@ static void task_fill_defaults(FlowParser *p, Task *t) {
         }
 }
 
+/* Kestra matches a pluginDefaults entry by the task's type: the exact name, or a prefix of it
+ * ("io.kestra.plugin.core.log" covers Log and Fetch). */
+static bool plugin_default_matches(const Task *t, const char *type) {
+        if (isempty(type))
+                return false;
+        if (streq(type, t->def->name) || startswith(t->type, type))
+                return true;
+        for (const char *const *k = t->def->kestra_names; *k; k++)
+                if (startswith(*k, type))
+                        return true;
+        return false;
+}
+
+/* Values of matching entries fill the properties the task does not set ("forced" ones replace
+ * them). Child task lists are never defaulted. */
+static void task_apply_plugin_defaults(FlowParser *p, Task *t) {
+        const YamlNode *list = p->plugin_defaults;
+        for (size_t i = 0; list && i < list->n_children; i++) {
+                const YamlNode *e = list->children[i];
+                const YamlNode *type = yaml_node_get(e, "type"), *values = yaml_node_get(e, "values");
+                bool forced = false;
+                if (!yaml_node_is_scalar(type) || !values || values->kind != YAML_NODE_MAP ||
+                    !plugin_default_matches(t, type->value))
+                        continue;
+                (void) yaml_scalar_bool(yaml_node_get(e, "forced"), &forced);
+                for (size_t k = 0; k + 1 < values->n_children; k += 2) {
+                        const char *name = values->children[k]->value;
+                        const TaskProperty *prop = task_type_property(t->def, name);
+                        if (!prop || prop->kind == PROP_TASKS || prop->kind == PROP_TASK_MAP || prop->kind == PROP_DAG_TASKS)
+                                continue;
+                        if (!forced && json_object_get(t->properties, name))
+                                continue;
+                        json_t *j = fp_to_json(p, values->children[k + 1]);
+                        if (j && json_object_set_new(t->properties, name, j) < 0)
+                                fp_oom(p);
+                }
+        }
+}
+
 static void task_parse_common(FlowParser *p, Task *t, const char *key, const YamlNode *v) {
         _cleanup_free_ char *what = strdup_printf("'%s' of task '%s'", key, strempty(t->id));
         bool b;
@@ -367,11 +406,12 @@ static Task *fp_parse_task(FlowParser *p, const YamlNode *n, Task *parent) {
         }
 
         if (t->def) {
+                task_apply_plugin_defaults(p, t);
                 for (const TaskProperty *prop = t->def->properties; prop && prop->name; prop++) {
                         if (!prop->required)
                                 continue;
                         const YamlNode *v = yaml_node_get(n, prop->name);
-                        if (!v || yaml_scalar_type(v) == YAML_SCALAR_NULL)
+                        if ((!v || yaml_scalar_type(v) == YAML_SCALAR_NULL) && !json_object_get(t->properties, prop->name))
                                 fp_error(p, v ?: n, "task '%s' (%s) is missing required property '%s'", strempty(t->id),
                                          t->def->name, prop->name);
                 }

@@ -239,7 +239,7 @@ static void test_model(void) {
         t = flow_find_task(f, "hello");
         ok(t && t->def && streq(t->def->name, "Log") && t->def->role == TASK_ROLE_RUNNABLE, "short name Log");
         is_str(json_string_value(task_property(t, "message")), "Hello {{ inputs.who }}", "alias resolved in property");
-        is_str(json_string_value(task_property(t, "level")), "INFO", "default level filled in");
+        is_str(json_string_value(task_property(t, "level")), "WARN", "pluginDefaults level, not the registry's INFO");
         t = flow_find_task(f, "old");
         ok(t && t->def && streq(task_type_kestra_name(t->def), "io.kestra.plugin.core.debug.Return"), "old alias");
         is_str(t ? t->type : NULL, "io.kestra.core.tasks.debugs.Return", "type kept as written");
@@ -293,6 +293,12 @@ static void test_model(void) {
         ok(f->retry && f->retry->type == RETRY_CONSTANT && f->retry->behavior == RETRY_BEHAVIOR_CREATE_NEW_EXECUTION,
            "flow retry");
         is_int(json_array_size(f->plugin_defaults), 1, "pluginDefaults");
+        is_str(json_string_value(task_property(flow_find_task(f, "fin"), "level")), "WARN",
+               "pluginDefaults fill a property the task does not set");
+        is_str(json_string_value(task_property(flow_find_task(f, "each-error"), "level")), "WARN",
+               "pluginDefaults apply at any depth");
+        is_str(json_string_value(task_property(flow_find_task(f, "default"), "format")), "other",
+               "pluginDefaults of another type do not apply");
 }
 
 static void test_strings(void) {
@@ -312,6 +318,8 @@ static void test_strings(void) {
                 { "tasks not a list", "id: a\nnamespace: b\ntasks: {}\n", FLOW_INVALID, "must be a list of tasks" },
                 { "task without type", "id: a\nnamespace: b\ntasks:\n  - id: t\n", FLOW_INVALID, "without 'type'" },
                 { "task without id", "id: a\nnamespace: b\ntasks:\n  - type: Return\n", FLOW_INVALID, "task without 'id'" },
+                { "pluginDefaults supply a required property", "id: a\nnamespace: b\npluginDefaults:\n  - type: io.kestra.plugin.core.log\n    values:\n      message: hi\ntasks:\n  - id: t\n    type: Log\n", 0, NULL },
+                { "pluginDefaults of another type do not", "id: a\nnamespace: b\npluginDefaults:\n  - type: io.kestra.plugin.core.debug.Return\n    values:\n      message: hi\ntasks:\n  - id: t\n    type: Log\n", FLOW_INVALID, "missing required property 'message'" },
                 { "long id", "id: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nnamespace: b\ntasks:\n  - id: t\n    type: Return\n", FLOW_INVALID, "invalid flow id" },
                 { "flow id with dots", "id: a.b_c-d\nnamespace: b\ntasks:\n  - id: t\n    type: Return\n", 0, NULL },
                 { "non-scalar key", "id: a\nnamespace: b\n? [x]\n: y\ntasks:\n  - id: t\n    type: Return\n", FLOW_INVALID, "map key must be a scalar" },
