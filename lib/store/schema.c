@@ -84,8 +84,12 @@
         "  id TEXT PRIMARY KEY, component TEXT NOT NULL, host TEXT NOT NULL, pid BIGINT NOT NULL,\n"    \
         "  state TEXT NOT NULL, started BIGINT NOT NULL, heartbeat BIGINT NOT NULL, info " JSON ");\n"
 
+/* A kill asks workers to stop jobs they hold: the flag is read with the lease renewal. */
+#define JOBS_CANCELLED "ALTER TABLE jobs ADD COLUMN cancelled INTEGER NOT NULL DEFAULT 0;\n"
+
 const StoreMigration store_migrations_postgres[] = {
         { "initial schema", TABLES("BIGSERIAL PRIMARY KEY", "JSONB") COMMON_INDEXES },
+        { "job cancellation", JOBS_CANCELLED },
 };
 const size_t store_n_migrations_postgres = ELEMENTSOF(store_migrations_postgres);
 
@@ -93,5 +97,6 @@ const size_t store_n_migrations_postgres = ELEMENTSOF(store_migrations_postgres)
  * cursors and event order rely on it). */
 const StoreMigration store_migrations_sqlite[] = {
         { "initial schema", TABLES("INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT") COMMON_INDEXES },
+        { "job cancellation", JOBS_CANCELLED },
 };
 const size_t store_n_migrations_sqlite = ELEMENTSOF(store_migrations_sqlite);

@@ -719,3 +719,71 @@ int store_job_count(StoreTx *tx, int64_t *ret) {
         *ret = sql_cell_i64(&rows, 0, 0);
         return 0;
 }
+
+int store_job_cancel(StoreTx *tx, const char *task_run_id, usec_t now) {
+        _cleanup_rows_ SqlRows gone = {}, held = {};
+        int r;
+
+        if (isempty(task_run_id))
+                return -EINVAL;
+        /* Not claimed yet: the job simply goes, and its task run learns it was killed. */
+        r = store_exec(tx, "DELETE FROM jobs WHERE task_run_id = $1 AND worker_id IS NULL RETURNING id, execution_id",
+                       SQL_ARGS(SQL_S(task_run_id)), &gone);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < gone.n_rows; i++) {
+                _cleanup_json_ json_t *payload = json_pack("{s:s, s:s, s:{s:s, s:s}}", "jobId", sql_cell(&gone, i, 0),
+                                                           "taskRunId", task_run_id, "result", "state", "KILLED",
+                                                           "error", "killed before it started");
+                if (!payload)
+                        return -ENOMEM;
+                r = store_event_emit(tx, sql_cell(&gone, i, 1), "task_result", payload, now, now, NULL);
+                if (r < 0)
+                        return r;
+        }
+        /* Claimed: the worker holding it sees the flag and stops the task; its KILLED result
+         * completes the job as usual (fenced by the epoch). */
+        r = store_exec(tx, "UPDATE jobs SET cancelled = 1 WHERE task_run_id = $1 AND worker_id IS NOT NULL",
+                       SQL_ARGS(SQL_S(task_run_id)), &held);
+        if (r < 0)
+                return r;
+        if (held.changes > 0)
+                tx->notify |= STORE_CHANNEL_JOBS;
+        return (int) (gone.n_rows + held.changes);
+}
+
+typedef struct CancelledArgs {
+        const char *worker_id;
+        char **ids;
+} CancelledArgs;
+
+static int cancelled_tx(StoreTx *tx, void *userdata) {
+        CancelledArgs *a = userdata;
+        _cleanup_rows_ SqlRows rows = {};
+        int r;
+
+        a->ids = strv_free(a->ids);
+        r = store_exec(tx, "SELECT id FROM jobs WHERE worker_id = $1 AND cancelled = 1", SQL_ARGS(SQL_S(a->worker_id)),
+                       &rows);
+        if (r < 0)
+                return r;
+        if (!(a->ids = calloc(1, sizeof(char *))))
+                return -ENOMEM;
+        for (size_t i = 0; i < rows.n_rows; i++)
+                if ((r = strv_extend(&a->ids, sql_cell(&rows, i, 0))) < 0)
+                        return r;
+        return (int) rows.n_rows;
+}
+
+int store_job_cancelled(Store *s, const char *worker_id, char ***ret_ids) {
+        CancelledArgs a = { .worker_id = worker_id };
+        if (isempty(worker_id))
+                return -EINVAL;
+        int r = store_transact(s, cancelled_tx, &a);
+        if (r < 0) {
+                strv_free(a.ids);
+                return r;
+        }
+        *ret_ids = a.ids;
+        return r;
+}

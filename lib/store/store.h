@@ -225,6 +225,11 @@ int store_job_complete_tx(StoreTx *tx, const char *job_id, int64_t epoch, const 
 int store_job_requeue_expired(Store *s, usec_t now);
 /* The same for every job claimed by a worker declared dead. */
 int store_job_requeue_worker(Store *s, const char *worker_id, usec_t now);
+/* Kill: delete the task run's unclaimed jobs (emitting a KILLED "task_result" for each) and flag
+ * its claimed ones for their worker. Returns how many jobs were affected. */
+int store_job_cancel(StoreTx *tx, const char *task_run_id, usec_t now);
+/* Ids of worker_id's jobs that were flagged by store_job_cancel(). Returns the count. */
+int store_job_cancelled(Store *s, const char *worker_id, char ***ret_ids);
 int store_job_get(StoreTx *tx, const char *id, StoreJob *ret);
 /* Count of jobs (claimed or not); for tests and status. */
 int store_job_count(StoreTx *tx, int64_t *ret);

@@ -6,6 +6,7 @@
 
 #include "cleanup-jansson.h"
 #include "store-test.h"
+#include "strutil.h"
 
 static StoreTestEnv env;
 static const usec_t T0 = 1700000000ULL * USEC_PER_SEC; /* a fixed "now" for reproducible times */
@@ -557,6 +558,54 @@ static void *race_worker(void *arg) {
         return NULL;
 }
 
+/* Kill: unclaimed jobs go at once with a KILLED result; claimed ones are flagged for their worker. */
+static void test_cancel(Store *s) {
+        StoreTx *tx;
+        StoreJob *j = NULL;
+        size_t n = 0;
+        _cleanup_json_ json_t *doc = make_doc("e-cancel", "ns", "f", "RUNNING", "2023-11-14T22:13:20Z");
+        _cleanup_json_ json_t *p = json_pack("{}");
+
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_execution_create(tx, doc, "created", NULL, T0));
+        CHECK_OK(store_job_enqueue(tx, "c-held", "e-cancel", "tr-held", "cq", p, T0, T0, NULL));
+        CHECK_OK(store_job_enqueue(tx, "c-queued", "e-cancel", "tr-queued", "cq", p, T0 + 1000 * USEC_PER_SEC, T0, NULL));
+        CHECK_OK(store_commit(tx));
+        drain_events(s, "e-cancel");
+        is_int(store_job_claim(s, "wc", "cq", 10, T0 + 1, 30 * USEC_PER_SEC, &j, &n), 0, "claim the job to cancel");
+        is_int(n, 1, "one job held");
+
+        CHECK_OK(store_begin(s, &tx));
+        is_int(store_job_cancel(tx, "tr-queued", T0 + 2), 1, "cancel an unclaimed job");
+        is_int(store_job_cancel(tx, "tr-held", T0 + 2), 1, "cancel a claimed job");
+        is_int(store_job_cancel(tx, "tr-none", T0 + 2), 0, "cancel with no job is a no-op");
+        StoreEvent *ev = NULL;
+        size_t nev = 0;
+        CHECK_OK(store_event_list(tx, "e-cancel", &ev, &nev));
+        is_int(nev, 1, "a task_result event for the unclaimed job");
+        if (nev == 1) {
+                is_str(ev[0].type, "task_result", "event type");
+                is_str(json_string_value(json_object_get(json_object_get(ev[0].payload, "result"), "state")), "KILLED",
+                       "its result says KILLED");
+        }
+        store_events_free(ev, nev);
+        StoreJob gone;
+        is_int(store_job_get(tx, "c-queued", &gone), -ENOENT, "the unclaimed job is gone");
+        CHECK_OK(store_commit(tx));
+
+        char **ids = NULL;
+        is_int(store_job_cancelled(s, "wc", &ids), 1, "the holder sees one cancelled job");
+        ok(ids && ids[0] && streq(ids[0], "c-held"), "its id");
+        strv_free(ids);
+        is_int(store_job_cancelled(s, "other", &ids), 0, "other workers see none");
+        strv_free(ids);
+        if (n == 1)
+                is_int(store_job_complete(s, j[0].id, j[0].epoch, "wc", NULL, T0 + 3), 0,
+                       "the holder's KILLED result still completes the job");
+        store_jobs_free(j, n);
+        drain_events(s, "e-cancel");
+}
+
 static void test_claim_race(Store *s) {
         StoreTx *tx;
         _cleanup_json_ json_t *doc = make_doc("e-race", "ns", "f", "RUNNING", "2023-11-14T22:13:20Z");
@@ -948,6 +997,7 @@ int main(int argc, char *argv[]) {
         if (store_backend(s) == STORE_BACKEND_POSTGRES)
                 test_skip_locked(s);
         test_jobs(s);
+        test_cancel(s);
         test_claim_race(s);
         test_requeue_race(s);
         test_wakeups(s);
