@@ -1,16 +1,20 @@
 /* cmd-flow.c: the "tern flow" commands: validate flow files. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cleanup-jansson.h"
 #include "cli.h"
 #include "flow.h"
+#include "strutil.h"
 
 static void flow_validate_help(void) {
-        printf("Usage: tern flow validate [OPTIONS] FILE...\n\n"
+        printf("Usage: tern flow validate [OPTIONS] FILE|DIRECTORY...\n\n"
                "Check Kestra-compatible flow files: YAML syntax, flow and task properties, task types\n"
                "(tern's short names and Kestra's names), durations, ids, inputs, triggers.\n"
+               "A directory stands for its *.yaml and *.yml files (not recursive).\n"
                "Prints 'FILE: OK' for each valid file, and every problem of an invalid one as\n"
                "'FILE:LINE:COLUMN: message'. Expressions ({{ ... }}) are not evaluated.\n\n"
                "Options:\n"
@@ -35,6 +39,37 @@ static json_t *diagnostics_to_json(const FlowDiagnostics *d) {
                 }
         }
         return a;
+}
+
+static int str_cmp(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* A directory stands for its flow files, in name order; anything else is taken as it is (and
+ * reported if it cannot be read). */
+static int flow_validate_expand(const char *arg, char ***paths) {
+        struct stat st;
+        if (stat(arg, &st) < 0 || !S_ISDIR(st.st_mode))
+                return strv_extend(paths, arg);
+        DIR *d = opendir(arg);
+        if (!d)
+                return strv_extend(paths, arg);
+        _cleanup_strv_free_ char **found = NULL;
+        struct dirent *de;
+        int r = 0;
+        while (r >= 0 && (de = readdir(d)))
+                if (de->d_name[0] != '.' && (endswith(de->d_name, ".yaml") || endswith(de->d_name, ".yml")))
+                        r = strv_consume(&found, strjoin(arg, endswith(arg, "/") ? "" : "/", de->d_name));
+        closedir(d);
+        if (r < 0)
+                return r;
+        if (!found) /* reported as a directory without flows */
+                return strv_extend(paths, arg);
+        qsort(found, strv_length(found), sizeof(char *), str_cmp);
+        for (char **f = found; f && *f; f++)
+                if ((r = strv_extend(paths, *f)) < 0)
+                        return r;
+        return 0;
 }
 
 static int verb_flow_validate(int argc, char *argv[]) {
@@ -73,16 +108,25 @@ static int verb_flow_validate(int argc, char *argv[]) {
                 fprintf(stderr, "%s: out of memory\n", cmd);
                 return 1;
         }
-        for (int i = optind; i < argc; i++) {
+        _cleanup_strv_free_ char **paths = NULL;
+        for (int i = optind; i < argc; i++)
+                if (flow_validate_expand(argv[i], &paths) < 0) {
+                        fprintf(stderr, "%s: out of memory\n", cmd);
+                        return 1;
+                }
+        for (char **p = paths; p && *p; p++) {
                 _cleanup_flow_diagnostics_ FlowDiagnostics diags = FLOW_DIAGNOSTICS_INIT;
                 _cleanup_flow_ Flow *f = NULL;
-                const char *path = argv[i];
+                const char *path = *p;
                 int r = flow_load_file(path, &f, &diags);
 
                 if (r < 0) {
                         /* The file could not be read: a problem of this file, reported like the others. */
                         flow_diagnostics_done(&diags);
-                        flow_diagnostics_add(&diags, path, 0, 0, "cannot read: %s", strerror(-r));
+                        if (r == -EISDIR)
+                                flow_diagnostics_add(&diags, path, 0, 0, "no flow files (*.yaml, *.yml) in this directory");
+                        else
+                                flow_diagnostics_add(&diags, path, 0, 0, "cannot read: %s", strerror(-r));
                 }
                 if (r != 0)
                         ret = 1;
@@ -113,6 +157,6 @@ static int verb_flow_validate(int argc, char *argv[]) {
 }
 
 const Verb flow_verbs[] = {
-        { "validate", "FILE...", "check flow files and print every problem", verb_flow_validate, NULL },
+        { "validate", "FILE|DIR...", "check flow files and print every problem", verb_flow_validate, NULL },
         {},
 };

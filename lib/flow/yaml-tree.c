@@ -20,8 +20,7 @@ YamlNode *yaml_node_ref(YamlNode *n) {
 }
 
 YamlNode *yaml_node_unref(YamlNode *n) {
-        /* Iterative over the first child chain would be nicer, but depth is bounded by the
-         * loader's max_depth, so plain recursion is safe here. */
+        /* Depth is bounded by the loader's max_depth, so recursion is safe here. */
         if (!n || --n->n_ref > 0)
                 return NULL;
         for (size_t i = 0; i < n->n_children; i++)

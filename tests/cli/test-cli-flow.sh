@@ -67,8 +67,19 @@ contains "100 MB file refused" "huge.yaml:1:1: file too large"
 check "YAML bomb exits 1" 1 timeout 5 "$TERN" flow validate "$tmp/bomb.yaml"
 contains "YAML bomb refused" "YAML bomb"
 
+mkdir "$tmp/dir" "$tmp/empty"
+cp "$fixtures/valid/model.yaml" "$tmp/dir/b.yml"
+cp "$fixtures/invalid/bad-id.yaml" "$tmp/dir/a.yaml"
+echo "not a flow" > "$tmp/dir/notes.txt"
+check "a directory stands for its flow files" 1 "$TERN" flow validate "$tmp/dir"
+[ "$(echo "$out" | head -1 | cut -d: -f1)" = "$tmp/dir/a.yaml" ] && pass "directory files in name order" || fail "directory files in name order"
+contains "yml files included" "$tmp/dir/b.yml: OK"
+lacks "other files skipped" "notes.txt"
+check "a directory without flows exits 1" 1 "$TERN" flow validate "$tmp/empty"
+contains "empty directory reported" "$tmp/empty: no flow files"
+
 if [ -d "${KESTRA_COMPAT:-}/flows" ]; then
-        check "every Kestra corpus flow validates" 0 "$TERN" flow validate "$KESTRA_COMPAT"/flows/*.y*ml
+        check "every Kestra corpus flow validates" 0 "$TERN" flow validate "$KESTRA_COMPAT"/flows
         [ "$(echo "$out" | grep -c ': OK$')" -ge 104 ] && pass "104 OK lines" || fail "104 OK lines"
 fi
 
