@@ -18,6 +18,13 @@ static void test_parse(void) {
                 { FLOW_INPUT_STRING, "", "\"\"", NULL, 0 },
                 { FLOW_INPUT_STRING, "abc", "\"abc\"", NULL, 1 },
                 { FLOW_INPUT_STRING, "abc1", NULL, "does not match the validator '[a-z]+'", 1 },
+                { FLOW_INPUT_STRING, "555-1234", "\"555-1234\"", NULL, 2 },
+                { FLOW_INPUT_STRING, "ddd-dddd", NULL, "does not match the validator", 2 },
+                { FLOW_INPUT_STRING, "a.b-c_d", "\"a.b-c_d\"", NULL, 3 },
+                { FLOW_INPUT_STRING, "a\\b", NULL, "does not match", 3 },
+                { FLOW_INPUT_STRING, "x]^", "\"x]^\"", NULL, 4 },
+                { FLOW_INPUT_STRING, "x y", "\"x y\"", NULL, 5 },
+                { FLOW_INPUT_STRING, "x  y", NULL, "does not match", 5 },
                 { FLOW_INPUT_INT, "42", "42", NULL, 0 },
                 { FLOW_INPUT_INT, "-3", "-3", NULL, 0 },
                 { FLOW_INPUT_INT, "4.5", NULL, "'4.5' is not an integer", 0 },
@@ -81,9 +88,13 @@ static void test_parse(void) {
 
                 if (cases[i].option) {
                         switch (cases[i].type) {
-                        case FLOW_INPUT_STRING:
-                                in.validator = (char *) "[a-z]+";
+                        case FLOW_INPUT_STRING: {
+                                /* Java syntax: \\d, escapes inside brackets, \\s. */
+                                static const char *const validators[] = { NULL, "[a-z]+", "\\d{3}-\\d{4}",
+                                                                          "[\\w.\\-]+", "[x\\]\\^]+", "\\w\\s\\w" };
+                                in.validator = (char *) validators[cases[i].option];
                                 break;
+                        }
                         case FLOW_INPUT_INT:
                         case FLOW_INPUT_FLOAT:
                                 in.min = min = json_integer(1);
