@@ -144,7 +144,7 @@ static bool input_key_applies(FlowInputType t, const char *key) {
         if (streq(key, "validator"))
                 return t == FLOW_INPUT_STRING;
         if (streq(key, "min") || streq(key, "max"))
-                return t == FLOW_INPUT_INT || t == FLOW_INPUT_FLOAT;
+                return t == FLOW_INPUT_INT || t == FLOW_INPUT_FLOAT || t == FLOW_INPUT_DURATION;
         if (streq(key, "after") || streq(key, "before"))
                 return t == FLOW_INPUT_DATE || t == FLOW_INPUT_DATETIME || t == FLOW_INPUT_TIME;
         if (streq(key, "values") || streq(key, "options") || streq(key, "expression") ||
@@ -242,6 +242,14 @@ static void fp_parse_input(FlowParser *p, const YamlNode *n, FlowInput *in) {
                                 else
                                         regfree(&re);
                         }
+                } else if ((streq(key, "min") || streq(key, "max")) && in->type == FLOW_INPUT_DURATION) {
+                        susec_t u;
+                        if (fp_parse_duration(p, v, what, &u) < 0)
+                                continue;
+                        json_t **slot = streq(key, "min") ? &in->min : &in->max;
+                        *slot = json_string(v->value);
+                        if (!*slot)
+                                fp_oom(p);
                 } else if (streq(key, "min") || streq(key, "max")) {
                         double d;
                         if (yaml_scalar_double(v, &d) < 0) {
@@ -618,8 +626,13 @@ int flow_input_parse(const FlowInput *in, const char *raw, json_t **ret, char **
         }
         case FLOW_INPUT_DURATION: {
                 char buf[DURATION_MAX];
+                susec_t bound;
                 if (duration_parse(raw, &u) < 0)
                         return input_fail(error, "'%.200s' is not an ISO-8601 duration (e.g. PT30S, PT5M, P1D)", raw);
+                if (in->min && duration_parse(json_string_value(in->min) ?: "", &bound) >= 0 && u < bound)
+                        return input_fail(error, "%s is shorter than the minimum %s", raw, json_string_value(in->min));
+                if (in->max && duration_parse(json_string_value(in->max) ?: "", &bound) >= 0 && u > bound)
+                        return input_fail(error, "%s is longer than the maximum %s", raw, json_string_value(in->max));
                 j = json_string(duration_format(buf, u));
                 break;
         }

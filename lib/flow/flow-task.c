@@ -11,7 +11,7 @@ static const char *const log_levels[] = { "TRACE", "DEBUG", "INFO", "WARN", "ERR
 /* Keys every task accepts, whatever its type. */
 static const char *const task_common_keys[] = {
         "id",       "type",     "description", "retry",      "timeout",     "disabled", "allowFailure",
-        "allowWarning", "runIf", "logLevel",   "logToFile",  "workerGroup", NULL,
+        "allowWarning", "runIf", "logLevel",   "logToFile",  "workerGroup", "version", NULL,
 };
 /* Flowable tasks also have their own error and finally branches. */
 static const char *const flowable_keys[] = { "errors", "finally", NULL };

@@ -126,7 +126,8 @@ typedef struct FlowInput {
         bool required;           /* Kestra's default: true */
         json_t *defaults;        /* NULL when none; a string may hold an expression */
         char *validator;         /* STRING: regular expression the whole value must match */
-        json_t *min, *max;       /* INT, FLOAT: numbers; DATE/DATETIME/TIME: after/before as strings */
+        json_t *min, *max;       /* INT, FLOAT: numbers; DURATION: min/max, DATE/DATETIME/TIME:
+                                  * after/before, as strings */
         json_t *values;          /* ENUM/SELECT/MULTISELECT: allowed values (array of strings) */
         bool allow_custom_value; /* SELECT/MULTISELECT */
         FlowInputType item_type; /* ARRAY */

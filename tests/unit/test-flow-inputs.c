@@ -55,6 +55,9 @@ static void test_parse(void) {
                 { FLOW_INPUT_DURATION, "PT90S", "\"PT1M30S\"", NULL, 0 },
                 { FLOW_INPUT_DURATION, "P1D", "\"P1D\"", NULL, 0 },
                 { FLOW_INPUT_DURATION, "90s", NULL, "not an ISO-8601 duration", 0 },
+                { FLOW_INPUT_DURATION, "PT30S", NULL, "PT30S is shorter than the minimum PT1M", 1 },
+                { FLOW_INPUT_DURATION, "PT2H", NULL, "PT2H is longer than the maximum PT1H", 1 },
+                { FLOW_INPUT_DURATION, "PT1H", "\"PT1H\"", NULL, 1 },
                 { FLOW_INPUT_FILE, "/tmp/data.csv", "\"/tmp/data.csv\"", NULL, 0 },
                 { FLOW_INPUT_FILE, "", NULL, "empty value", 0 },
                 { FLOW_INPUT_JSON, "{\"a\": [1, 2]}", "{\"a\": [1, 2]}", NULL, 0 },
@@ -102,6 +105,10 @@ static void test_parse(void) {
                                 break;
                         case FLOW_INPUT_DATE:
                                 in.min = min = json_string("2020-01-01");
+                                break;
+                        case FLOW_INPUT_DURATION:
+                                in.min = min = json_string("PT1M");
+                                in.max = max = json_string("PT1H");
                                 break;
                         case FLOW_INPUT_TIME:
                                 in.min = min = json_string("08:00");
