@@ -26,6 +26,7 @@ static inline FlowPos flow_pos(const YamlNode *n) {
 }
 
 void fp_error(FlowParser *p, const YamlNode *at, const char *fmt, ...) _printf_(3, 4);
+void fp_error_at(FlowParser *p, FlowPos pos, const char *fmt, ...) _printf_(3, 4);
 void fp_oom(FlowParser *p);
 /* The scalar's text duplicated, or NULL (after reporting) when n is not a scalar. */
 char *fp_strdup_scalar(FlowParser *p, const YamlNode *n, const char *what);

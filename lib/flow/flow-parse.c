@@ -6,24 +6,35 @@
 
 #include "cleanup-jansson.h"
 #include "flow-internal.h"
+#include "hashmap.h"
 #include "strutil.h"
 
-void fp_error(FlowParser *p, const YamlNode *at, const char *fmt, ...) {
+static void fp_verror_at(FlowParser *p, FlowPos pos, const char *fmt, va_list ap) _printf_(3, 0);
+static void fp_verror_at(FlowParser *p, FlowPos pos, const char *fmt, va_list ap) {
         _cleanup_free_ char *msg = NULL;
-        va_list ap;
 
         p->invalid = true;
         p->n_errors++;
-        va_start(ap, fmt);
-        int r = vasprintf(&msg, fmt, ap);
-        va_end(ap);
-        if (r < 0) {
+        if (vasprintf(&msg, fmt, ap) < 0) {
                 fp_oom(p);
                 return;
         }
-        FlowPos pos = flow_pos(at);
         if (flow_diagnostics_add(p->diags, p->file, pos.line, pos.column, "%s", msg) < 0)
                 fp_oom(p);
+}
+
+void fp_error_at(FlowParser *p, FlowPos pos, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        fp_verror_at(p, pos, fmt, ap);
+        va_end(ap);
+}
+
+void fp_error(FlowParser *p, const YamlNode *at, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        fp_verror_at(p, flow_pos(at), fmt, ap);
+        va_end(ap);
 }
 
 void fp_oom(FlowParser *p) {
@@ -476,6 +487,47 @@ static void fp_parse_sla(FlowParser *p, const YamlNode *n) {
         }
 }
 
+static bool is_literal(const json_t *j, const char *value) {
+        return json_is_string(j) && !strstr(json_string_value(j), "{{") && streq(json_string_value(j), value);
+}
+
+/* Kestra refuses a flow whose subflow task starts the flow itself: every execution would start
+ * another one. Only literal names can be checked here; expressions are checked at run time. */
+static void fp_check_self_calls(FlowParser *p, const Flow *f, Task *const *tasks, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                const Task *t = tasks[i];
+                if (t->def && t->def->role == TASK_ROLE_EXECUTABLE && f->id && f->namespace &&
+                    is_literal(task_property(t, "namespace"), f->namespace) && is_literal(task_property(t, "flowId"), f->id))
+                        fp_error_at(p, t->pos, "task '%s' starts its own flow '%s.%s': a flow cannot be its own subflow",
+                                    strempty(t->id), f->namespace, f->id);
+                for (size_t b = 0; b < t->n_branches; b++)
+                        fp_check_self_calls(p, f, t->branches[b].tasks, t->branches[b].n_tasks);
+        }
+}
+
+/* pos must outlive the map: it points into the flow. */
+static void fp_check_unique(FlowParser *p, const char *what, const char *id, const FlowPos *pos, Hashmap *seen) {
+        const FlowPos *first;
+        if (!id)
+                return;
+        if ((first = hashmap_get(seen, id)))
+                fp_error_at(p, *pos, "duplicate %s id '%s' (first defined at line %u)", what, id, first->line);
+        else if (hashmap_put(seen, id, (void *) pos) < 0)
+                fp_oom(p);
+}
+
+static void fp_check_flow_refs(FlowParser *p, const Flow *f) {
+        _cleanup_hashmap_ Hashmap triggers = HASHMAP_INIT, outputs = HASHMAP_INIT;
+
+        fp_check_self_calls(p, f, f->tasks, f->n_tasks);
+        fp_check_self_calls(p, f, f->errors, f->n_errors);
+        fp_check_self_calls(p, f, f->finally, f->n_finally);
+        for (size_t i = 0; i < f->n_triggers; i++)
+                fp_check_unique(p, "trigger", f->triggers[i].id, &f->triggers[i].pos, &triggers);
+        for (size_t i = 0; i < f->n_outputs; i++)
+                fp_check_unique(p, "output", f->outputs[i].id, &f->outputs[i].pos, &outputs);
+}
+
 static const char *const flow_keys[] = {
         "id",          "namespace", "revision",    "description",    "labels",  "inputs",   "variables",
         "tasks",       "errors",    "finally",     "afterExecution", "triggers", "outputs", "concurrency",
@@ -599,5 +651,6 @@ int fp_parse_flow(FlowParser *p, const YamlNode *root, Flow *f) {
                 /* tenantId, listeners, workerGroup: accepted for compatibility, not used. */
         }
         fp_check_duplicate_ids(p);
+        fp_check_flow_refs(p, f);
         return 0;
 }

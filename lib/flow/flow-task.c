@@ -1,9 +1,12 @@
 /* flow-task.c: tasks, retries and conditions of a flow: YAML nodes -> model, checked against the registry. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cleanup-jansson.h"
 #include "flow-internal.h"
+#include "hashmap.h"
+#include "strbuf.h"
 #include "strutil.h"
 
 static const char *const log_levels[] = { "TRACE", "DEBUG", "INFO", "WARN", "ERROR", NULL };
@@ -124,6 +127,72 @@ static void task_parse_branch(FlowParser *p, Task *t, const char *name, const ch
                 (void) fp_parse_task_list(p, v, t, what, &b->tasks, &b->n_tasks);
 }
 
+/* Every dependsOn names a sibling, and the dependencies have no cycle (Kahn's algorithm: what
+ * cannot be ordered is on or behind a cycle). */
+static void dag_check(FlowParser *p, const Task *dag, const TaskBranch *b) {
+        _cleanup_hashmap_ Hashmap index = HASHMAP_INIT;
+        size_t n = b->n_tasks, n_edges = 0;
+
+        for (size_t i = 0; i < n; i++)
+                if (b->tasks[i]->id && hashmap_put(&index, b->tasks[i]->id, (void *) (uintptr_t) (i + 1)) < 0) {
+                        fp_oom(p);
+                        return;
+                }
+        for (size_t i = 0; i < n; i++)
+                for (char **d = b->tasks[i]->depends_on; d && *d; d++) {
+                        if (hashmap_get(&index, *d))
+                                n_edges++;
+                        else
+                                fp_error_at(p, b->tasks[i]->pos, "task '%s' of Dag '%s' depends on '%s', which is not a task of this Dag",
+                                            strempty(b->tasks[i]->id), strempty(dag->id), *d);
+                }
+
+        /* Out-edges dependency -> dependent, in compressed rows. */
+        _cleanup_free_ size_t *indeg = calloc(n + 1, sizeof(size_t)), *start = calloc(n + 2, sizeof(size_t)),
+                              *edges = calloc(n_edges + 1, sizeof(size_t)), *fill = calloc(n + 1, sizeof(size_t)),
+                              *queue = calloc(n + 1, sizeof(size_t));
+        if (!indeg || !start || !edges || !fill || !queue) {
+                fp_oom(p);
+                return;
+        }
+        for (size_t i = 0; i < n; i++)
+                for (char **d = b->tasks[i]->depends_on; d && *d; d++) {
+                        uintptr_t from = (uintptr_t) hashmap_get(&index, *d);
+                        if (from) {
+                                start[from]++; /* row of from-1, shifted by one for the prefix sum */
+                                indeg[i]++;
+                        }
+                }
+        for (size_t i = 1; i <= n; i++)
+                start[i] += start[i - 1];
+        for (size_t i = 0; i < n; i++)
+                for (char **d = b->tasks[i]->depends_on; d && *d; d++) {
+                        uintptr_t from = (uintptr_t) hashmap_get(&index, *d);
+                        if (from)
+                                edges[start[from - 1] + fill[from - 1]++] = i;
+                }
+        size_t head = 0, tail = 0, done = 0;
+        for (size_t i = 0; i < n; i++)
+                if (indeg[i] == 0)
+                        queue[tail++] = i;
+        while (head < tail) {
+                size_t u = queue[head++];
+                done++;
+                for (size_t e = start[u]; e < start[u + 1]; e++)
+                        if (--indeg[edges[e]] == 0)
+                                queue[tail++] = edges[e];
+        }
+        if (done == n)
+                return;
+        _cleanup_strbuf_ StrBuf ids = STRBUF_INIT;
+        size_t listed = 0;
+        for (size_t i = 0; i < n && listed < 5; i++)
+                if (indeg[i] > 0)
+                        strbuf_appendf(&ids, "%s'%s'", listed++ ? ", " : "", strempty(b->tasks[i]->id));
+        fp_error_at(p, dag->pos, "Dag '%s' has a dependency cycle (tasks that can never start: %s%s)", strempty(dag->id),
+                    strempty(strbuf_str(&ids)), n - done > listed ? ", ..." : "");
+}
+
 /* Dag: a list of {task: TASK, dependsOn: [ids]}; the children go to the "tasks" branch. */
 static void task_parse_dag(FlowParser *p, Task *t, const YamlNode *v, const char *what) {
         static const char *const keys[] = { "task", "dependsOn", NULL };
@@ -182,6 +251,7 @@ static void task_parse_dag(FlowParser *p, Task *t, const YamlNode *v, const char
                         fp_error(p, deps, "dependsOn must be a list of task ids, not %s", yaml_node_describe(deps));
                 b->tasks[b->n_tasks++] = child;
         }
+        dag_check(p, t, b);
 }
 
 static void task_parse_property(FlowParser *p, Task *t, const TaskProperty *prop, const YamlNode *v) {
