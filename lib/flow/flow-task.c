@@ -262,6 +262,9 @@ static void task_parse_property(FlowParser *p, Task *t, const TaskProperty *prop
         }
         switch (prop->kind) {
         case PROP_TASKS:
+                /* Kestra wants at least one child where the list is required. */
+                if (prop->required && v && v->kind == YAML_NODE_SEQ && v->n_children == 0)
+                        fp_error(p, v, "%s must not be empty", what);
                 task_parse_branch(p, t, prop->name, NULL, v, what);
                 return;
         case PROP_TASK_MAP:

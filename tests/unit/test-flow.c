@@ -316,6 +316,8 @@ static void test_strings(void) {
                 { "taskDefaults old name", "id: a\nnamespace: b\ntaskDefaults: []\ntasks:\n  - id: t\n    type: Return\n", 0, NULL },
                 { "expression as int", "id: a\nnamespace: b\ntasks:\n  - id: t\n    type: Parallel\n    concurrent: \"{{ 3 }}\"\n    tasks:\n      - id: u\n        type: Return\n", 0, NULL },
                 { "quoted int coerced", "id: a\nnamespace: b\ntasks:\n  - id: t\n    type: Parallel\n    concurrent: \"3\"\n    tasks:\n      - id: u\n        type: Return\n", 0, NULL },
+                { "empty child list", "id: a\nnamespace: b\ntasks:\n  - id: t\n    type: Sequential\n    tasks: []\n", FLOW_INVALID, "'tasks' of task 't' must not be empty" },
+                { "optional child list may be empty", "id: a\nnamespace: b\ntasks:\n  - id: t\n    type: If\n    condition: x\n    then:\n      - {id: u, type: Return}\n    else: []\n", 0, NULL },
                 { "tasks not a list", "id: a\nnamespace: b\ntasks: {}\n", FLOW_INVALID, "must be a list of tasks" },
                 { "task without type", "id: a\nnamespace: b\ntasks:\n  - id: t\n", FLOW_INVALID, "without 'type'" },
                 { "task without id", "id: a\nnamespace: b\ntasks:\n  - type: Return\n", FLOW_INVALID, "task without 'id'" },
