@@ -87,8 +87,9 @@ struct Task {
         char **depends_on;        /* Dag children only */
 
         /* The type's own properties, exactly as written (to be rendered with expressions at run
-         * time), with the registry's defaults filled in for those not written. Child task lists
-         * are not in here: see branches. */
+         * time); for those not written, the flow's matching pluginDefaults values and then the
+         * registry's defaults are filled in (a "forced" pluginDefaults value replaces the written
+         * one). Child task lists are not in here: see branches. */
         json_t *properties;
         TaskBranch *branches;
         size_t n_branches;
