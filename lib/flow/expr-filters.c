@@ -1,0 +1,1415 @@
+/* expr-filters.c: the "| filter" library (Pebble's core filters and Kestra's additions). */
+#include <ctype.h>
+#include <inttypes.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <regex.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cleanup-jansson.h"
+#include "expr-internal.h"
+#include "strutil.h"
+
+typedef int (*FilterFn)(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret);
+
+#define FAIL(...) expr_fail(ev, n, -EINVAL, __VA_ARGS__)
+
+static int ret_string_n(const char *s, size_t len, json_t **ret) {
+        *ret = json_stringn_nocheck(s, len);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int ret_strbuf(StrBuf *sb, json_t **ret) {
+        if (sb->error)
+                return sb->error;
+        return ret_string_n(strbuf_str(sb), sb->len, ret);
+}
+
+/* The input as a string (scalars print as in templates); NULL input gives *ret NULL. */
+static int in_string(json_t *in, char **ret) {
+        if (json_is_null(in)) {
+                *ret = NULL;
+                return 0;
+        }
+        return expr_to_string(in, ret);
+}
+
+static int arg_int(ExprEval *ev, const ExprNode *n, const ExprArgs *a, size_t pos, const char *name, int64_t def,
+                   int64_t *ret) {
+        json_t *v = expr_arg(a, pos, name);
+        if (!v || json_is_null(v)) {
+                *ret = def;
+                return 0;
+        }
+        if (json_is_integer(v)) {
+                *ret = json_integer_value(v);
+                return 0;
+        }
+        if (json_is_real(v) && fabs(json_real_value(v)) < 9e18) {
+                *ret = (int64_t) json_real_value(v);
+                return 0;
+        }
+        if (json_is_string(v) && safe_atoi64(json_string_value(v), ret) >= 0)
+                return 0;
+        return FAIL("Filter `%s`: argument `%s` must be an integer, not a %s", n->name, name, expr_type_name(v));
+}
+
+static int arg_str(ExprEval *ev, const ExprNode *n, const ExprArgs *a, size_t pos, const char *name, const char *def,
+                   const char **ret) {
+        json_t *v = expr_arg(a, pos, name);
+        if (!v || json_is_null(v)) {
+                *ret = def;
+                return 0;
+        }
+        if (!json_is_string(v))
+                return FAIL("Filter `%s`: argument `%s` must be a string, not a %s", n->name, name, expr_type_name(v));
+        *ret = json_string_value(v);
+        return 0;
+}
+
+static int need_arg(ExprEval *ev, const ExprNode *n, const ExprArgs *a, size_t pos, const char *name, json_t **ret) {
+        *ret = expr_arg(a, pos, name);
+        if (!*ret)
+                return FAIL("Filter `%s` needs the argument `%s`", n->name, name);
+        return 0;
+}
+
+/* ---- strings ---- */
+
+static int map_chars(json_t *in, int mode, json_t **ret) {
+        _cleanup_free_ char *s = NULL;
+        int r = in_string(in, &s);
+        if (r < 0)
+                return r;
+        if (!s) {
+                *ret = json_null();
+                return 0;
+        }
+        bool start = true;
+        for (char *p = s; *p; p++) {
+                unsigned char c = (unsigned char) *p;
+                switch (mode) {
+                case 'u': *p = (char) toupper(c); break;
+                case 'l': *p = (char) tolower(c); break;
+                case 'c': if (p == s) *p = (char) toupper(c); break;
+                case 't':
+                        if (start)
+                                *p = (char) toupper(c);
+                        start = isspace(c);
+                        break;
+                }
+        }
+        return ret_string_n(s, strlen(s), ret);
+}
+
+static int f_upper(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return map_chars(in, 'u', ret); }
+static int f_lower(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return map_chars(in, 'l', ret); }
+static int f_capitalize(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return map_chars(in, 'c', ret); }
+static int f_title(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return map_chars(in, 't', ret); }
+
+static int f_trim(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        _cleanup_free_ char *s = NULL;
+        int r = in_string(in, &s);
+        if (r < 0)
+                return r;
+        if (!s) {
+                *ret = json_null();
+                return 0;
+        }
+        char *t = strstrip(s);
+        return ret_string_n(t, strlen(t), ret);
+}
+
+static int f_string(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        _cleanup_free_ char *s = NULL;
+        int r = expr_to_string(in, &s);
+        if (r < 0)
+                return r;
+        return ret_string_n(s, strlen(s), ret);
+}
+
+/* Replace every occurrence of from by to in s. */
+static int replace_all(const char *s, const char *from, const char *to, char **ret) {
+        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        size_t fl = strlen(from);
+        if (fl == 0) {
+                *ret = strdup(s);
+                return *ret ? 0 : -ENOMEM;
+        }
+        for (const char *p = s, *q; ; p = q + fl) {
+                q = strstr(p, from);
+                if (!q) {
+                        strbuf_append(&sb, p);
+                        break;
+                }
+                strbuf_append_n(&sb, p, (size_t) (q - p));
+                strbuf_append(&sb, to);
+                if (sb.len > EXPR_MAX_OUTPUT)
+                        return -E2BIG;
+        }
+        if (sb.error)
+                return sb.error;
+        *ret = strbuf_steal(&sb);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int regex_replace_all(ExprEval *ev, const ExprNode *n, const char *s, const char *pattern, const char *to, char **ret) {
+        regex_t re;
+        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        if (regcomp(&re, pattern, REG_EXTENDED) != 0)
+                return FAIL("Filter `replace`: invalid regular expression \"%s\"", pattern);
+        const char *p = s;
+        regmatch_t m;
+        while (*p && regexec(&re, p, 1, &m, p == s ? 0 : REG_NOTBOL) == 0) {
+                strbuf_append_n(&sb, p, (size_t) m.rm_so);
+                strbuf_append(&sb, to);
+                if (m.rm_eo == m.rm_so) {
+                        if (!p[m.rm_eo]) {
+                                p += m.rm_eo;
+                                break;
+                        }
+                        strbuf_append_char(&sb, p[m.rm_eo]);
+                        p += m.rm_eo + 1;
+                } else
+                        p += m.rm_eo;
+                if (sb.len > EXPR_MAX_OUTPUT)
+                        break;
+        }
+        regfree(&re);
+        strbuf_append(&sb, p);
+        if (sb.error)
+                return sb.error;
+        if (sb.len > EXPR_MAX_OUTPUT)
+                return expr_fail(ev, n, -E2BIG, "Filter `replace`: result too large");
+        *ret = strbuf_steal(&sb);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int f_replace(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        _cleanup_free_ char *s = NULL;
+        json_t *what;
+        int r;
+
+        r = need_arg(ev, n, a, 0, "replace_pairs", &what);
+        if (r < 0)
+                return r;
+        r = in_string(in, &s);
+        if (r < 0)
+                return r;
+        if (!s) {
+                *ret = json_null();
+                return 0;
+        }
+        if (json_is_object(what)) {
+                const char *k;
+                json_t *v;
+                json_object_foreach(what, k, v) {
+                        _cleanup_free_ char *to = NULL, *res = NULL;
+                        r = expr_to_string(v, &to);
+                        if (r < 0)
+                                return r;
+                        r = replace_all(s, k, to, &res);
+                        if (r == -E2BIG)
+                                return expr_fail(ev, n, r, "Filter `replace`: result too large");
+                        if (r < 0)
+                                return r;
+                        free(s);
+                        s = TAKE_PTR(res);
+                }
+                return ret_string_n(s, strlen(s), ret);
+        }
+        json_t *to = expr_arg(a, 1, "replacement");
+        if (!json_is_string(what) || !json_is_string(to))
+                return FAIL("Filter `replace` needs a map of replacements, or a target and a replacement string");
+        json_t *re = expr_arg(a, 2, "regexp");
+        _cleanup_free_ char *res = NULL;
+        if (re && expr_truthy(re))
+                r = regex_replace_all(ev, n, s, json_string_value(what), json_string_value(to), &res);
+        else {
+                r = replace_all(s, json_string_value(what), json_string_value(to), &res);
+                if (r == -E2BIG)
+                        return expr_fail(ev, n, r, "Filter `replace`: result too large");
+        }
+        if (r < 0)
+                return r;
+        return ret_string_n(res, strlen(res), ret);
+}
+
+static int f_split(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        _cleanup_free_ char *s = NULL;
+        _cleanup_json_ json_t *l = json_array();
+        const char *sep;
+        int64_t limit;
+        int r;
+
+        if (!l)
+                return -ENOMEM;
+        r = arg_str(ev, n, a, 0, "delimiter", NULL, &sep);
+        if (r < 0)
+                return r;
+        if (!sep)
+                return FAIL("Filter `split` needs the argument `delimiter`");
+        r = arg_int(ev, n, a, 1, "limit", 0, &limit);
+        if (r < 0)
+                return r;
+        r = in_string(in, &s);
+        if (r < 0)
+                return r;
+        if (!s) {
+                *ret = json_null();
+                return 0;
+        }
+        size_t sl = strlen(sep);
+        const char *p = s;
+        for (;;) {
+                const char *q = sl ? strstr(p, sep) : (*p && p[1] ? p + 1 : NULL);
+                if (!q || (limit > 0 && (int64_t) json_array_size(l) == limit - 1)) {
+                        if (json_array_append_new(l, json_string_nocheck(p)) < 0)
+                                return -ENOMEM;
+                        break;
+                }
+                if (json_array_append_new(l, json_stringn_nocheck(p, (size_t) (q - p))) < 0)
+                        return -ENOMEM;
+                p = q + sl;
+        }
+        /* like Java's String.split: trailing empty strings are dropped when there is no limit */
+        if (limit == 0)
+                while (json_array_size(l) > 0 && json_string_length(json_array_get(l, json_array_size(l) - 1)) == 0)
+                        json_array_remove(l, json_array_size(l) - 1);
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static int f_join(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        const char *sep;
+        size_t i;
+        json_t *x;
+        int r = arg_str(ev, n, a, 0, "separator", "", &sep);
+        if (r < 0)
+                return r;
+        if (json_is_null(in)) {
+                *ret = json_null();
+                return 0;
+        }
+        if (!json_is_array(in))
+                return FAIL("Filter `join` needs a list, not a %s", expr_type_name(in));
+        json_array_foreach(in, i, x) {
+                if (i > 0)
+                        strbuf_append(&sb, sep);
+                expr_append_value(&sb, x);
+                if (sb.len > EXPR_MAX_OUTPUT)
+                        return expr_fail(ev, n, -E2BIG, "Filter `join`: result too large");
+        }
+        return ret_strbuf(&sb, ret);
+}
+
+static int substring_filter(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, bool after, bool last, json_t **ret) {
+        _cleanup_free_ char *s = NULL;
+        const char *sep;
+        int r = arg_str(ev, n, a, 0, "separator", NULL, &sep);
+        if (r < 0)
+                return r;
+        if (!sep)
+                return FAIL("Filter `%s` needs the argument `separator`", n->name);
+        r = in_string(in, &s);
+        if (r < 0)
+                return r;
+        if (!s) {
+                *ret = json_null();
+                return 0;
+        }
+        const char *q = strstr(s, sep);
+        if (last && q)
+                for (const char *x; (x = strstr(q + 1, sep)) && *sep;)
+                        q = x;
+        /* as commons-lang: not found gives the whole string before, "" after (BeforeLast/AfterLast alike) */
+        if (!q)
+                return after ? ret_string_n("", 0, ret) : ret_string_n(s, strlen(s), ret);
+        if (after)
+                return ret_string_n(q + strlen(sep), strlen(q + strlen(sep)), ret);
+        return ret_string_n(s, (size_t) (q - s), ret);
+}
+static int f_substringBefore(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return substring_filter(ev, n, in, a, false, false, ret); }
+static int f_substringAfter(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return substring_filter(ev, n, in, a, true, false, ret); }
+static int f_substringBeforeLast(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return substring_filter(ev, n, in, a, false, true, ret); }
+static int f_substringAfterLast(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return substring_filter(ev, n, in, a, true, true, ret); }
+
+static int affix_filter(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, bool end, json_t **ret) {
+        _cleanup_free_ char *s = NULL;
+        const char *x;
+        int r = arg_str(ev, n, a, 0, "value", NULL, &x);
+        if (r < 0)
+                return r;
+        if (!x)
+                return FAIL("Filter `%s` needs an argument", n->name);
+        r = in_string(in, &s);
+        if (r < 0)
+                return r;
+        *ret = json_boolean(s && (end ? endswith(s, x) : startswith(s, x) != NULL));
+        return 0;
+}
+static int f_startsWith(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return affix_filter(ev, n, in, a, false, ret); }
+static int f_endsWith(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return affix_filter(ev, n, in, a, true, ret); }
+
+static int f_slugify(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        _cleanup_free_ char *s = NULL;
+        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        int r = in_string(in, &s);
+        if (r < 0)
+                return r;
+        if (!s) {
+                *ret = json_null();
+                return 0;
+        }
+        bool dash = false;
+        for (const char *p = s; *p; p++) {
+                unsigned char c = (unsigned char) *p;
+                if (isalnum(c)) {
+                        if (dash && sb.len > 0)
+                                strbuf_append_char(&sb, '-');
+                        dash = false;
+                        strbuf_append_char(&sb, (char) tolower(c));
+                } else if (c < 0x80 || (c & 0xC0) == 0xC0)
+                        dash = true; /* a separator, or the start of a non-ASCII character that is dropped */
+        }
+        if (!sb.buf)
+                return ret_string_n("", 0, ret);
+        return ret_strbuf(&sb, ret);
+}
+
+static int f_abbreviate(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        _cleanup_free_ char *s = NULL;
+        int64_t width;
+        int r = arg_int(ev, n, a, 0, "length", -1, &width);
+        if (r < 0)
+                return r;
+        if (width < 0)
+                return FAIL("Filter `abbreviate` needs the argument `length`");
+        r = in_string(in, &s);
+        if (r < 0)
+                return r;
+        if (!s) {
+                *ret = json_null();
+                return 0;
+        }
+        size_t len = strlen(s);
+        if ((int64_t) len <= width)
+                return ret_string_n(s, len, ret);
+        if (width < 3)
+                return FAIL("Filter `abbreviate`: length must be at least 3");
+        /* cut on a UTF-8 character boundary */
+        size_t cut = (size_t) width - 3;
+        while (cut > 0 && ((unsigned char) s[cut] & 0xC0) == 0x80)
+                cut--;
+        memcpy(s + cut, "...", 4);
+        return ret_string_n(s, strlen(s), ret);
+}
+
+static int indent_filter(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, bool first_too, json_t **ret) {
+        _cleanup_free_ char *s = NULL;
+        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        int64_t amount;
+        const char *prefix;
+        int r = arg_int(ev, n, a, 0, "amount", -1, &amount);
+        if (r < 0)
+                return r;
+        if (amount < 0 || amount > 1024)
+                return FAIL("Filter `%s` needs an amount between 0 and 1024", n->name);
+        r = arg_str(ev, n, a, 1, "prefix", " ", &prefix);
+        if (r < 0)
+                return r;
+        r = in_string(in, &s);
+        if (r < 0)
+                return r;
+        if (!s) {
+                *ret = json_null();
+                return 0;
+        }
+        if (first_too)
+                strbuf_append_char(&sb, '\n');
+        for (const char *p = s; ; ) {
+                const char *nl = strchr(p, '\n');
+                if (p != s || first_too)
+                        for (int64_t i = 0; i < amount; i++)
+                                strbuf_append(&sb, prefix);
+                if (!nl) {
+                        strbuf_append(&sb, p);
+                        break;
+                }
+                strbuf_append_n(&sb, p, (size_t) (nl - p + 1));
+                p = nl + 1;
+                if (sb.len > EXPR_MAX_OUTPUT)
+                        return expr_fail(ev, n, -E2BIG, "Filter `%s`: result too large", n->name);
+        }
+        return ret_strbuf(&sb, ret);
+}
+static int f_indent(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return indent_filter(ev, n, in, a, false, ret); }
+static int f_nindent(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return indent_filter(ev, n, in, a, true, ret); }
+
+static int f_urlencode(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        _cleanup_free_ char *s = NULL;
+        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        int r = in_string(in, &s);
+        if (r < 0)
+                return r;
+        if (!s) {
+                *ret = json_null();
+                return 0;
+        }
+        /* application/x-www-form-urlencoded, as Java's URLEncoder */
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+                if (isalnum(*p) || strchr(".-*_", *p))
+                        strbuf_append_char(&sb, (char) *p);
+                else if (*p == ' ')
+                        strbuf_append_char(&sb, '+');
+                else
+                        strbuf_appendf(&sb, "%%%02X", *p);
+        }
+        if (!sb.buf)
+                return ret_string_n("", 0, ret);
+        return ret_strbuf(&sb, ret);
+}
+
+static int hexval(char c) {
+        return isdigit((unsigned char) c) ? c - '0' : isxdigit((unsigned char) c) ? tolower((unsigned char) c) - 'a' + 10 : -1;
+}
+
+static int ret_checked_utf8(ExprEval *ev, const ExprNode *n, const char *s, size_t len, json_t **ret) {
+        *ret = json_stringn(s, len);
+        if (!*ret)
+                return string_is_printable_utf8(s, len) || len == 0 ? -ENOMEM : FAIL("Filter `%s`: the result is not UTF-8 text", n->name);
+        return 0;
+}
+
+static int f_urldecode(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        _cleanup_free_ char *s = NULL;
+        int r = in_string(in, &s);
+        if (r < 0)
+                return r;
+        if (!s) {
+                *ret = json_null();
+                return 0;
+        }
+        char *o = s;
+        for (const char *p = s; *p; p++) {
+                if (*p == '+')
+                        *o++ = ' ';
+                else if (*p == '%') {
+                        int h = hexval(p[1]), l = h >= 0 ? hexval(p[2]) : -1;
+                        if (h < 0 || l < 0)
+                                return FAIL("Filter `urldecode`: invalid escape sequence");
+                        *o++ = (char) (h * 16 + l);
+                        p += 2;
+                } else
+                        *o++ = *p;
+        }
+        return ret_checked_utf8(ev, n, s, (size_t) (o - s), ret);
+}
+
+static int f_base64encode(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        _cleanup_free_ char *s = NULL, *o = NULL;
+        int r = in_string(in, &s);
+        if (r < 0)
+                return r;
+        if (!s) {
+                *ret = json_null();
+                return 0;
+        }
+        size_t len = json_is_string(in) ? json_string_length(in) : strlen(s);
+        if (len > EXPR_MAX_OUTPUT)
+                return expr_fail(ev, n, -E2BIG, "Filter `base64encode`: input too large");
+        o = malloc(4 * ((len + 2) / 3) + 1);
+        if (!o)
+                return -ENOMEM;
+        int w = EVP_EncodeBlock((unsigned char *) o, (const unsigned char *) s, (int) len);
+        return ret_string_n(o, (size_t) w, ret);
+}
+
+static int f_base64decode(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        _cleanup_free_ char *s = NULL, *o = NULL;
+        int r = in_string(in, &s);
+        if (r < 0)
+                return r;
+        if (!s) {
+                *ret = json_null();
+                return 0;
+        }
+        char *t = strstrip(s);
+        size_t len = strlen(t);
+        if (len % 4 != 0)
+                return FAIL("Filter `base64decode`: the input is not valid base64");
+        o = malloc(len / 4 * 3 + 1);
+        if (!o)
+                return -ENOMEM;
+        int w = len ? EVP_DecodeBlock((unsigned char *) o, (const unsigned char *) t, (int) len) : 0;
+        if (w < 0)
+                return FAIL("Filter `base64decode`: the input is not valid base64");
+        if (len >= 1 && t[len - 1] == '=')
+                w--;
+        if (len >= 2 && t[len - 2] == '=')
+                w--;
+        return ret_checked_utf8(ev, n, o, (size_t) w, ret);
+}
+
+static int digest_filter(ExprEval *ev, const ExprNode *n, json_t *in, const EVP_MD *md, json_t **ret) {
+        _cleanup_free_ char *s = NULL;
+        unsigned char d[EVP_MAX_MD_SIZE];
+        unsigned dl = 0;
+        char hex[2 * EVP_MAX_MD_SIZE + 1];
+        int r = in_string(in, &s);
+        if (r < 0)
+                return r;
+        if (!s) {
+                *ret = json_null();
+                return 0;
+        }
+        size_t len = json_is_string(in) ? json_string_length(in) : strlen(s);
+        if (!md || EVP_Digest(s, len, d, &dl, md, NULL) != 1)
+                return expr_fail(ev, n, -EIO, "Filter `%s`: digest failed", n->name);
+        for (unsigned i = 0; i < dl; i++)
+                snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        return ret_string_n(hex, 2 * dl, ret);
+}
+static int f_md5(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return digest_filter(ev, n, in, EVP_md5(), ret); }
+static int f_sha1(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return digest_filter(ev, n, in, EVP_sha1(), ret); }
+static int f_sha256(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return digest_filter(ev, n, in, EVP_sha256(), ret); }
+static int f_sha512(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return digest_filter(ev, n, in, EVP_sha512(), ret); }
+
+/* ---- JSON ---- */
+
+static int f_toJson(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        expr_append_json(&sb, in);
+        return ret_strbuf(&sb, ret);
+}
+
+int expr_parse_json(ExprEval *ev, const ExprNode *n, const char *what, json_t *in, json_t **ret) {
+        json_error_t e;
+        if (json_is_null(in)) {
+                *ret = json_null();
+                return 0;
+        }
+        if (!json_is_string(in))
+                return FAIL("`%s` needs a JSON string, not a %s", what, expr_type_name(in));
+        *ret = json_loadb(json_string_value(in), json_string_length(in), JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+        if (!*ret)
+                return FAIL("`%s`: invalid JSON (%s at position %d)", what, e.text, e.position);
+        return 0;
+}
+
+static int f_fromJson(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        return expr_parse_json(ev, n, n->name, in, ret);
+}
+
+/* jq with simple paths: ".", ".a.b", ".a[0]", ".[\"k\"]", ".a[]"; results as a list, as Kestra returns them. */
+static int f_jq(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        _cleanup_json_ json_t *cur = json_array(), *parsed = NULL;
+        const char *path;
+        int r = arg_str(ev, n, a, 0, "expression", NULL, &path);
+        if (r < 0)
+                return r;
+        if (!path)
+                return FAIL("Filter `jq` needs an expression");
+        if (!cur)
+                return -ENOMEM;
+        if (json_is_string(in)) {
+                parsed = json_loadb(json_string_value(in), json_string_length(in), JSON_DECODE_ANY, NULL);
+                if (parsed)
+                        in = parsed;
+        }
+        if (json_array_append(cur, in) < 0)
+                return -ENOMEM;
+
+        const char *p = path;
+        while (isspace((unsigned char) *p))
+                p++;
+        if (*p != '.')
+                return FAIL("Filter `jq`: only paths like \".a.b[0]\" are supported, not \"%s\"", path);
+        while (*p) {
+                _cleanup_json_ json_t *next = json_array();
+                if (!next)
+                        return -ENOMEM;
+                char key[256];
+                json_int_t idx = 0;
+                int kind; /* 'k' key, 'i' index, 'e' each, 0 identity */
+
+                if (isspace((unsigned char) *p)) {
+                        p++;
+                        continue;
+                }
+                if (p[0] == '.' && (isalpha((unsigned char) p[1]) || p[1] == '_')) {
+                        size_t l = 0;
+                        p++;
+                        while ((isalnum((unsigned char) *p) || *p == '_' || *p == '-') && l < sizeof key - 1)
+                                key[l++] = *p++;
+                        key[l] = 0;
+                        kind = 'k';
+                } else if (p[0] == '.' && p[1] != '[') {
+                        p++;
+                        kind = 0;
+                } else {
+                        if (*p == '.')
+                                p++;
+                        if (*p != '[')
+                                return FAIL("Filter `jq`: unsupported expression \"%s\"", path);
+                        p++;
+                        if (*p == ']') {
+                                p++;
+                                kind = 'e';
+                        } else if (*p == '"') {
+                                size_t l = 0;
+                                p++;
+                                while (*p && *p != '"' && l < sizeof key - 1)
+                                        key[l++] = *p++;
+                                key[l] = 0;
+                                if (p[0] != '"' || p[1] != ']')
+                                        return FAIL("Filter `jq`: unsupported expression \"%s\"", path);
+                                p += 2;
+                                kind = 'k';
+                        } else {
+                                char *end;
+                                errno = 0;
+                                long long v = strtoll(p, &end, 10);
+                                if (end == p || *end != ']' || errno)
+                                        return FAIL("Filter `jq`: unsupported expression \"%s\"", path);
+                                idx = v;
+                                p = end + 1;
+                                kind = 'i';
+                        }
+                }
+                size_t i;
+                json_t *x;
+                json_array_foreach(cur, i, x) {
+                        json_t *y = NULL;
+                        if (kind == 0)
+                                y = json_incref(x);
+                        else if (kind == 'k') {
+                                if (!json_is_object(x) && !json_is_null(x))
+                                        return FAIL("Filter `jq`: cannot index %s with \"%s\"", expr_type_name(x), key);
+                                y = json_incref(json_object_get(x, key));
+                                if (!y)
+                                        y = json_null();
+                        } else if (kind == 'i') {
+                                if (!json_is_array(x) && !json_is_null(x))
+                                        return FAIL("Filter `jq`: cannot index %s with a number", expr_type_name(x));
+                                json_int_t k = idx < 0 ? idx + (json_int_t) json_array_size(x) : idx;
+                                y = k >= 0 ? json_incref(json_array_get(x, (size_t) k)) : NULL;
+                                if (!y)
+                                        y = json_null();
+                        } else {
+                                if (json_is_array(x)) {
+                                        if (json_array_extend(next, x) < 0)
+                                                return -ENOMEM;
+                                } else if (json_is_object(x)) {
+                                        const char *k;
+                                        json_t *v;
+                                        json_object_foreach(x, k, v)
+                                                if (json_array_append(next, v) < 0)
+                                                        return -ENOMEM;
+                                } else
+                                        return FAIL("Filter `jq`: cannot iterate over %s", expr_type_name(x));
+                                continue;
+                        }
+                        if (json_array_append_new(next, y) < 0)
+                                return -ENOMEM;
+                }
+                json_decref(cur);
+                cur = TAKE_PTR(next);
+        }
+        *ret = TAKE_PTR(cur);
+        return 0;
+}
+
+/* ---- collections ---- */
+
+static int f_keys(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        if (json_is_null(in)) {
+                *ret = json_null();
+                return 0;
+        }
+        if (!json_is_object(in))
+                return FAIL("Filter `%s` needs a map, not a %s", n->name, expr_type_name(in));
+        _cleanup_json_ json_t *l = json_array();
+        const char *k;
+        json_t *v;
+        if (!l)
+                return -ENOMEM;
+        bool values = streq(n->name, "values");
+        json_object_foreach(in, k, v)
+                if ((values ? json_array_append(l, v) : json_array_append_new(l, json_string(k))) < 0)
+                        return -ENOMEM;
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static size_t utf8_length(const char *s, size_t len) {
+        size_t n = 0;
+        for (size_t i = 0; i < len; i++)
+                if (((unsigned char) s[i] & 0xC0) != 0x80)
+                        n++;
+        return n;
+}
+
+static int f_length(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        size_t l;
+        if (json_is_string(in))
+                l = utf8_length(json_string_value(in), json_string_length(in));
+        else if (json_is_array(in))
+                l = json_array_size(in);
+        else if (json_is_object(in))
+                l = json_object_size(in);
+        else if (json_is_null(in))
+                l = 0;
+        else {
+                _cleanup_free_ char *s = NULL;
+                int r = expr_to_string(in, &s);
+                if (r < 0)
+                        return r;
+                l = strlen(s);
+        }
+        *ret = json_integer((json_int_t) l);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int f_first(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        bool last = streq(n->name, "last");
+        if (json_is_array(in)) {
+                size_t sz = json_array_size(in);
+                *ret = sz ? json_incref(json_array_get(in, last ? sz - 1 : 0)) : json_null();
+                return 0;
+        }
+        if (json_is_string(in)) {
+                const char *s = json_string_value(in);
+                size_t len = json_string_length(in);
+                if (len == 0)
+                        return ret_string_n("", 0, ret);
+                size_t start = 0, end;
+                if (last) {
+                        start = len - 1;
+                        while (start > 0 && ((unsigned char) s[start] & 0xC0) == 0x80)
+                                start--;
+                        end = len;
+                } else {
+                        end = 1;
+                        while (end < len && ((unsigned char) s[end] & 0xC0) == 0x80)
+                                end++;
+                }
+                return ret_string_n(s + start, end - start, ret);
+        }
+        if (json_is_null(in)) {
+                *ret = json_null();
+                return 0;
+        }
+        return FAIL("Filter `%s` needs a list or a string, not a %s", n->name, expr_type_name(in));
+}
+
+static bool is_empty(json_t *v) {
+        if (!v || json_is_null(v))
+                return true;
+        if (json_is_string(v)) {
+                const char *s = json_string_value(v);
+                while (isspace((unsigned char) *s))
+                        s++;
+                return !*s;
+        }
+        if (json_is_array(v))
+                return json_array_size(v) == 0;
+        if (json_is_object(v))
+                return json_object_size(v) == 0;
+        return false;
+}
+
+static int f_default(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        json_t *d;
+        int r = need_arg(ev, n, a, 0, "default", &d);
+        if (r < 0)
+                return r;
+        *ret = json_incref(is_empty(in) ? d : in);
+        return 0;
+}
+
+static int sort_cmp(const void *x, const void *y) {
+        json_t *a = *(json_t *const *) x, *b = *(json_t *const *) y;
+        int c;
+        if (expr_compare(a, b, &c) < 0)
+                return (int) json_typeof(a) - (int) json_typeof(b);
+        return c;
+}
+
+static int f_sort(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        if (json_is_null(in)) {
+                *ret = json_null();
+                return 0;
+        }
+        if (!json_is_array(in))
+                return FAIL("Filter `sort` needs a list, not a %s", expr_type_name(in));
+        size_t sz = json_array_size(in);
+        _cleanup_free_ json_t **items = calloc(sz ? sz : 1, sizeof(json_t *));
+        if (!items)
+                return -ENOMEM;
+        for (size_t i = 0; i < sz; i++) {
+                items[i] = json_array_get(in, i);
+                int c;
+                if (i > 0 && expr_compare(items[0], items[i], &c) < 0)
+                        return FAIL("Filter `sort`: cannot compare a %s with a %s", expr_type_name(items[0]), expr_type_name(items[i]));
+        }
+        qsort(items, sz, sizeof(json_t *), sort_cmp);
+        _cleanup_json_ json_t *l = json_array();
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < sz; i++)
+                if (json_array_append(l, items[i]) < 0)
+                        return -ENOMEM;
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static int f_reverse(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        if (json_is_array(in)) {
+                _cleanup_json_ json_t *l = json_array();
+                if (!l)
+                        return -ENOMEM;
+                for (size_t i = json_array_size(in); i > 0; i--)
+                        if (json_array_append(l, json_array_get(in, i - 1)) < 0)
+                                return -ENOMEM;
+                *ret = TAKE_PTR(l);
+                return 0;
+        }
+        if (json_is_string(in)) {
+                /* reverse by UTF-8 character */
+                const char *s = json_string_value(in);
+                size_t len = json_string_length(in);
+                _cleanup_free_ char *o = malloc(len + 1);
+                if (!o)
+                        return -ENOMEM;
+                size_t w = len;
+                for (size_t i = 0; i < len;) {
+                        size_t e = i + 1;
+                        while (e < len && ((unsigned char) s[e] & 0xC0) == 0x80)
+                                e++;
+                        w -= e - i;
+                        memcpy(o + w, s + i, e - i);
+                        i = e;
+                }
+                return ret_string_n(o, len, ret);
+        }
+        if (json_is_null(in)) {
+                *ret = json_null();
+                return 0;
+        }
+        return FAIL("Filter `reverse` needs a list or a string, not a %s", expr_type_name(in));
+}
+
+static int f_slice(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        int64_t from, to;
+        size_t len;
+        if (json_is_array(in))
+                len = json_array_size(in);
+        else if (json_is_string(in))
+                len = json_string_length(in);
+        else if (json_is_null(in)) {
+                *ret = json_null();
+                return 0;
+        } else
+                return FAIL("Filter `slice` needs a list or a string, not a %s", expr_type_name(in));
+        int r = arg_int(ev, n, a, 0, "fromIndex", 0, &from);
+        if (r < 0)
+                return r;
+        r = arg_int(ev, n, a, 1, "toIndex", (int64_t) len, &to);
+        if (r < 0)
+                return r;
+        if (from < 0 || to > (int64_t) len || from > to)
+                return FAIL("Filter `slice`: indexes %" PRId64 "..%" PRId64 " out of range for length %zu", from, to, len);
+        if (json_is_string(in))
+                return ret_string_n(json_string_value(in) + from, (size_t) (to - from), ret);
+        _cleanup_json_ json_t *l = json_array();
+        if (!l)
+                return -ENOMEM;
+        for (int64_t i = from; i < to; i++)
+                if (json_array_append(l, json_array_get(in, (size_t) i)) < 0)
+                        return -ENOMEM;
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static int f_merge(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        json_t *other;
+        int r = need_arg(ev, n, a, 0, "items", &other);
+        if (r < 0)
+                return r;
+        if (json_is_object(in) && json_is_object(other)) {
+                _cleanup_json_ json_t *m = json_copy(in);
+                if (!m || json_object_update(m, other) < 0)
+                        return -ENOMEM;
+                *ret = TAKE_PTR(m);
+                return 0;
+        }
+        if (json_is_array(in)) {
+                _cleanup_json_ json_t *l = json_copy(in);
+                if (!l || (json_is_array(other) ? json_array_extend(l, other) : json_array_append(l, other)) < 0)
+                        return -ENOMEM;
+                *ret = TAKE_PTR(l);
+                return 0;
+        }
+        return FAIL("Filter `merge` needs two maps or a list, got %s and %s", expr_type_name(in), expr_type_name(other));
+}
+
+/* ---- numbers ---- */
+
+static int to_number(ExprEval *ev, const ExprNode *n, json_t *in, json_t **ret) {
+        if (expr_is_number(in)) {
+                *ret = json_incref(in);
+                return 0;
+        }
+        if (json_is_string(in)) {
+                _cleanup_free_ char *s = strdup(json_string_value(in));
+                int64_t i;
+                double d;
+                if (!s)
+                        return -ENOMEM;
+                char *t = strstrip(s);
+                if (safe_atoi64(t, &i) >= 0) {
+                        *ret = json_integer(i);
+                        return *ret ? 0 : -ENOMEM;
+                }
+                if (safe_atod(t, &d) >= 0 && isfinite(d)) {
+                        *ret = json_real(d);
+                        return *ret ? 0 : -ENOMEM;
+                }
+                return FAIL("Filter `%s`: \"%s\" is not a number", n->name, json_string_value(in));
+        }
+        if (json_is_boolean(in)) {
+                *ret = json_integer(json_is_true(in));
+                return *ret ? 0 : -ENOMEM;
+        }
+        return FAIL("Filter `%s` needs a number, not a %s", n->name, expr_type_name(in));
+}
+
+static int f_number(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        _cleanup_json_ json_t *v = NULL;
+        const char *type;
+        int r = arg_str(ev, n, a, 0, "type", NULL, &type);
+        if (r < 0)
+                return r;
+        if (json_is_null(in)) {
+                *ret = json_null();
+                return 0;
+        }
+        r = to_number(ev, n, in, &v);
+        if (r < 0)
+                return r;
+        if (type && (strcasecmp(type, "INT") == 0 || strcasecmp(type, "LONG") == 0 || strcasecmp(type, "BIGINTEGER") == 0)) {
+                if (json_is_real(v)) {
+                        double d = json_real_value(v);
+                        if (!(fabs(d) < 9.2e18))
+                                return FAIL("Filter `number`: %g does not fit an integer", d);
+                        *ret = json_integer((json_int_t) d);
+                        return *ret ? 0 : -ENOMEM;
+                }
+        } else if (type && (strcasecmp(type, "FLOAT") == 0 || strcasecmp(type, "DOUBLE") == 0 || strcasecmp(type, "BIGDECIMAL") == 0)) {
+                *ret = json_real(expr_number(v));
+                return *ret ? 0 : -ENOMEM;
+        } else if (type)
+                return FAIL("Filter `number`: unknown type \"%s\" (INT, LONG, FLOAT, DOUBLE, BIGDECIMAL, BIGINTEGER)", type);
+        *ret = TAKE_PTR(v);
+        return 0;
+}
+
+static int f_abs(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        _cleanup_json_ json_t *v = NULL;
+        int r = to_number(ev, n, in, &v);
+        if (r < 0)
+                return r;
+        if (json_is_integer(v)) {
+                json_int_t i = json_integer_value(v);
+                if (i == INT64_MIN)
+                        return expr_fail(ev, n, -ERANGE, "Filter `abs`: integer overflow");
+                *ret = json_integer(i < 0 ? -i : i);
+        } else
+                *ret = json_real(fabs(json_real_value(v)));
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int f_round(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        _cleanup_json_ json_t *v = NULL;
+        int64_t prec;
+        int r = arg_int(ev, n, a, 0, "precision", 0, &prec);
+        if (r < 0)
+                return r;
+        if (prec < 0 || prec > 15)
+                return FAIL("Filter `round`: precision must be between 0 and 15");
+        r = to_number(ev, n, in, &v);
+        if (r < 0)
+                return r;
+        if (json_is_integer(v)) {
+                *ret = TAKE_PTR(v);
+                return 0;
+        }
+        double d = json_real_value(v), m = pow(10, (double) prec);
+        double x = round(d * m) / m; /* half away from zero */
+        if (prec == 0 && fabs(x) < 9.2e18)
+                *ret = json_integer((json_int_t) x);
+        else
+                *ret = expr_real(x);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* DecimalFormat subset: "#,##0.00": grouping, minimum/maximum fraction digits. */
+static int f_numberFormat(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        _cleanup_json_ json_t *v = NULL;
+        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        const char *fmt;
+        int r = arg_str(ev, n, a, 0, "format", NULL, &fmt);
+        if (r < 0)
+                return r;
+        if (!fmt)
+                return FAIL("Filter `%s` needs a format like \"#,##0.00\"", n->name);
+        r = to_number(ev, n, in, &v);
+        if (r < 0)
+                return r;
+        const char *dot = strchr(fmt, '.');
+        int min_frac = 0, max_frac = 0;
+        bool grouping = strchr(fmt, ',') && (!dot || strchr(fmt, ',') < dot);
+        for (const char *p = dot ? dot + 1 : ""; *p; p++)
+                if (*p == '0') {
+                        min_frac++;
+                        max_frac++;
+                } else if (*p == '#')
+                        max_frac++;
+        char buf[512];
+        snprintf(buf, sizeof buf, "%.*f", max_frac, expr_number(v));
+        char *frac = strchr(buf, '.');
+        if (frac) {
+                *frac++ = 0;
+                size_t fl = strlen(frac);
+                while ((int) fl > min_frac && frac[fl - 1] == '0')
+                        frac[--fl] = 0;
+        }
+        const char *ip = buf;
+        if (*ip == '-') {
+                strbuf_append_char(&sb, '-');
+                ip++;
+        }
+        size_t il = strlen(ip);
+        for (size_t i = 0; i < il; i++) {
+                strbuf_append_char(&sb, ip[i]);
+                if (grouping && (il - i - 1) % 3 == 0 && i + 1 < il)
+                        strbuf_append_char(&sb, ',');
+        }
+        if (frac && *frac)
+                strbuf_appendf(&sb, ".%s", frac);
+        return ret_strbuf(&sb, ret);
+}
+
+/* ---- dates ---- */
+
+static int date_in(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, ExprDate *d) {
+        const char *existing, *zone;
+        int r = arg_str(ev, n, a, 99, "existingFormat", NULL, &existing);
+        if (r < 0)
+                return r;
+        r = arg_str(ev, n, a, 99, "timeZone", NULL, &zone);
+        if (r < 0)
+                return r;
+        r = expr_date_from_value(in, existing, d);
+        if (r == -EOPNOTSUPP)
+                return FAIL("Filter `%s`: unsupported letters in the format \"%s\"", n->name, existing);
+        if (r < 0) {
+                _cleanup_free_ char *s = NULL;
+                (void) expr_to_string(in, &s);
+                return FAIL("Filter `%s`: cannot read \"%s\" as a date%s%s", n->name, strempty(s),
+                            existing ? " with the format " : "", strempty(existing));
+        }
+        if (zone) {
+                int off;
+                if (expr_parse_zone(zone, &off) < 0)
+                        return FAIL("Filter `%s`: unsupported time zone \"%s\" (use UTC or an offset like +02:00)", n->name, zone);
+                d->offset_sec = off;
+        }
+        return 0;
+}
+
+static int date_out(ExprEval *ev, const ExprNode *n, const ExprDate *d, const char *fmt, json_t **ret) {
+        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        int r = expr_date_format(d, fmt, &sb);
+        if (r == -EOPNOTSUPP)
+                return FAIL("Filter `%s`: unsupported letters in the format \"%s\"", n->name, fmt);
+        if (r < 0)
+                return r == -ERANGE ? FAIL("Filter `%s`: date out of range", n->name) : r;
+        if (!sb.buf)
+                return ret_string_n("", 0, ret);
+        return ret_strbuf(&sb, ret);
+}
+
+static int f_date(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        ExprDate d;
+        const char *fmt;
+        int r = arg_str(ev, n, a, 0, "format", "iso", &fmt);
+        if (r < 0)
+                return r;
+        if (json_is_null(in)) {
+                *ret = json_null();
+                return 0;
+        }
+        r = date_in(ev, n, in, a, &d);
+        if (r < 0)
+                return r;
+        return date_out(ev, n, &d, fmt, ret);
+}
+
+static int f_dateAdd(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        static const struct {
+                const char *unit;
+                int64_t usec;
+        } units[] = {
+                { "NANOS", 0 },  { "MICROS", 1 },
+                { "MILLIS", USEC_PER_MSEC },  { "SECONDS", USEC_PER_SEC },
+                { "MINUTES", USEC_PER_MINUTE }, { "HOURS", USEC_PER_HOUR },
+                { "HALF_DAYS", 12 * USEC_PER_HOUR }, { "DAYS", USEC_PER_DAY },
+                { "WEEKS", USEC_PER_WEEK },  { "MONTHS", -1 },
+                { "YEARS", -12 }, { "DECADES", -120 },
+                { "CENTURIES", -1200 }, { "MILLENNIA", -12000 },
+        };
+        ExprDate d;
+        int64_t amount;
+        const char *unit, *fmt;
+        int r = arg_int(ev, n, a, 0, "amount", INT64_MIN, &amount);
+        if (r < 0)
+                return r;
+        r = arg_str(ev, n, a, 1, "unit", NULL, &unit);
+        if (r < 0)
+                return r;
+        if (amount == INT64_MIN || !unit)
+                return FAIL("Filter `dateAdd` needs an amount and a unit, like dateAdd(-1, 'DAYS')");
+        r = arg_str(ev, n, a, 99, "format", "iso", &fmt);
+        if (r < 0)
+                return r;
+        r = date_in(ev, n, in, a, &d);
+        if (r < 0)
+                return r;
+        size_t i;
+        for (i = 0; i < ELEMENTSOF(units); i++)
+                if (strcasecmp(unit, units[i].unit) == 0)
+                        break;
+        if (i == ELEMENTSOF(units))
+                return FAIL("Filter `dateAdd`: unknown unit \"%s\" (SECONDS, MINUTES, HOURS, DAYS, WEEKS, MONTHS, YEARS, ...)", unit);
+        if (units[i].usec >= 0) {
+                int64_t delta;
+                if (units[i].usec == 0)
+                        delta = amount / 1000;
+                else if (__builtin_mul_overflow(amount, units[i].usec, &delta))
+                        return FAIL("Filter `dateAdd`: amount out of range");
+                if (__builtin_add_overflow(d.usec, delta, &d.usec))
+                        return FAIL("Filter `dateAdd`: date out of range");
+        } else {
+                /* calendar months in the date's own offset, the day clamped to the month's length */
+                int64_t months;
+                if (__builtin_mul_overflow(amount, -units[i].usec, &months) || months > 12 * 100000 || months < -12 * 100000)
+                        return FAIL("Filter `dateAdd`: amount out of range");
+                int64_t local = d.usec + (int64_t) d.offset_sec * (int64_t) USEC_PER_SEC;
+                int64_t days = local >= 0 ? local / (int64_t) USEC_PER_DAY : -((-local + (int64_t) USEC_PER_DAY - 1) / (int64_t) USEC_PER_DAY);
+                int64_t rest = local - days * (int64_t) USEC_PER_DAY;
+                int64_t y;
+                unsigned m, dd;
+                civil_from_days(days, &y, &m, &dd);
+                int64_t total = y * 12 + (m - 1) + months;
+                y = total >= 0 ? total / 12 : -((-total + 11) / 12);
+                m = (unsigned) (total - y * 12) + 1;
+                dd = MIN(dd, days_in_month(y, m));
+                d.usec = days_from_civil(y, m, dd) * (int64_t) USEC_PER_DAY + rest - (int64_t) d.offset_sec * (int64_t) USEC_PER_SEC;
+        }
+        return date_out(ev, n, &d, fmt, ret);
+}
+
+static int f_timestamp(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        ExprDate d;
+        int r = date_in(ev, n, in, a, &d);
+        if (r < 0)
+                return r;
+        int64_t v;
+        if (streq(n->name, "timestampMilli"))
+                v = d.usec / (int64_t) USEC_PER_MSEC;
+        else if (streq(n->name, "timestampMicro"))
+                v = d.usec;
+        else if (streq(n->name, "timestampNano")) {
+                if (__builtin_mul_overflow(d.usec, 1000, &v))
+                        return FAIL("Filter `timestampNano`: date out of range");
+        } else
+                v = d.usec >= 0 ? d.usec / (int64_t) USEC_PER_SEC : -((-d.usec + (int64_t) USEC_PER_SEC - 1) / (int64_t) USEC_PER_SEC);
+        *ret = json_integer(v);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int f_className(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        const char *c;
+        switch (json_typeof(in)) {
+        case JSON_STRING: c = "java.lang.String"; break;
+        case JSON_INTEGER: c = json_integer_value(in) >= INT32_MIN && json_integer_value(in) <= INT32_MAX ? "java.lang.Integer" : "java.lang.Long"; break;
+        case JSON_REAL: c = "java.lang.Double"; break;
+        case JSON_TRUE:
+        case JSON_FALSE: c = "java.lang.Boolean"; break;
+        case JSON_ARRAY: c = "java.util.ArrayList"; break;
+        case JSON_OBJECT: c = "java.util.LinkedHashMap"; break;
+        default: *ret = json_null(); return 0;
+        }
+        return ret_string_n(c, strlen(c), ret);
+}
+
+static const struct {
+        const char *name;
+        FilterFn fn;
+        bool lenient;
+} filters[] = {
+        { "abbreviate", f_abbreviate, false },
+        { "abs", f_abs, false },
+        { "base64decode", f_base64decode, false },
+        { "base64encode", f_base64encode, false },
+        { "capitalize", f_capitalize, false },
+        { "className", f_className, false },
+        { "date", f_date, false },
+        { "dateAdd", f_dateAdd, false },
+        { "default", f_default, true },
+        { "endsWith", f_endsWith, false },
+        { "first", f_first, false },
+        { "fromJson", f_fromJson, false },
+        { "indent", f_indent, false },
+        { "join", f_join, false },
+        { "jq", f_jq, false },
+        { "json", f_toJson, false },
+        { "keys", f_keys, false },
+        { "last", f_first, false },
+        { "length", f_length, false },
+        { "lower", f_lower, false },
+        { "md5", f_md5, false },
+        { "merge", f_merge, false },
+        { "nindent", f_nindent, false },
+        { "number", f_number, false },
+        { "numberFormat", f_numberFormat, false },
+        { "numberformat", f_numberFormat, false },
+        { "replace", f_replace, false },
+        { "reverse", f_reverse, false },
+        { "round", f_round, false },
+        { "sha1", f_sha1, false },
+        { "sha256", f_sha256, false },
+        { "sha512", f_sha512, false },
+        { "slice", f_slice, false },
+        { "slugify", f_slugify, false },
+        { "sort", f_sort, false },
+        { "split", f_split, false },
+        { "startsWith", f_startsWith, false },
+        { "string", f_string, false },
+        { "substringAfter", f_substringAfter, false },
+        { "substringAfterLast", f_substringAfterLast, false },
+        { "substringBefore", f_substringBefore, false },
+        { "substringBeforeLast", f_substringBeforeLast, false },
+        { "timestamp", f_timestamp, false },
+        { "timestampMicro", f_timestamp, false },
+        { "timestampMilli", f_timestamp, false },
+        { "timestampNano", f_timestamp, false },
+        { "title", f_title, false },
+        { "toJson", f_toJson, false },
+        { "trim", f_trim, false },
+        { "upper", f_upper, false },
+        { "urldecode", f_urldecode, false },
+        { "urlencode", f_urlencode, false },
+        { "values", f_keys, false },
+};
+
+static int filter_find(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(filters); i++)
+                if (streq(filters[i].name, name))
+                        return (int) i;
+        return -1;
+}
+
+bool expr_filter_exists(const char *name) {
+        return filter_find(name) >= 0;
+}
+
+bool expr_filter_is_lenient(const char *name) {
+        int i = filter_find(name);
+        return i >= 0 && filters[i].lenient;
+}
+
+const char *expr_suggest(const char *s, const char *const *names, size_t count) {
+        const char *best = NULL;
+        size_t best_d = 3;
+        for (size_t i = 0; i < count; i++) {
+                size_t d = str_edit_distance(s, names[i], 2);
+                if (d < best_d) {
+                        best = names[i];
+                        best_d = d;
+                }
+        }
+        return best;
+}
+
+int expr_apply_filter(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *args, json_t **ret) {
+        int i = filter_find(n->name);
+        if (i < 0) {
+                const char *names[ELEMENTSOF(filters)];
+                for (size_t k = 0; k < ELEMENTSOF(filters); k++)
+                        names[k] = filters[k].name;
+                const char *hint = expr_suggest(n->name, names, ELEMENTSOF(filters));
+                if (hint)
+                        return FAIL("Unknown filter `%s`, did you mean `%s`?", n->name, hint);
+                return FAIL("Unknown filter `%s`", n->name);
+        }
+        *ret = NULL;
+        return filters[i].fn(ev, n, in ? in : json_null(), args, ret);
+}
+
+/* ---- tests: "x is defined", "x is not empty", ... ---- */
+
+int expr_apply_test(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *args, bool *ret) {
+        const char *t = n->name;
+        if (streq(t, "defined")) {
+                *ret = in != NULL;
+                return 0;
+        }
+        if (streq(t, "null")) {
+                *ret = !in || json_is_null(in);
+                return 0;
+        }
+        if (streq(t, "empty")) {
+                *ret = is_empty(in);
+                return 0;
+        }
+        if (streq(t, "even") || streq(t, "odd")) {
+                if (!json_is_integer(in))
+                        return FAIL("Test `%s` needs an integer, not a %s", t, expr_type_name(in));
+                *ret = (json_integer_value(in) % 2 == 0) == streq(t, "even");
+                return 0;
+        }
+        if (streq(t, "iterable")) {
+                *ret = json_is_array(in) || json_is_object(in);
+                return 0;
+        }
+        if (streq(t, "map")) {
+                *ret = json_is_object(in);
+                return 0;
+        }
+        if (streq(t, "divisibleBy") || streq(t, "divisibleby")) {
+                json_t *d = expr_arg(args, 0, "divisor");
+                if (!json_is_integer(in) || !json_is_integer(d) || json_integer_value(d) == 0)
+                        return FAIL("Test `%s` needs an integer and a non-zero integer divisor", t);
+                *ret = json_integer_value(d) == -1 || json_integer_value(in) % json_integer_value(d) == 0;
+                return 0;
+        }
+        if (streq(t, "startsWith") || streq(t, "endsWith")) {
+                json_t *v = NULL;
+                int r = affix_filter(ev, n, in, args, streq(t, "endsWith"), &v);
+                if (r < 0)
+                        return r;
+                *ret = json_is_true(v);
+                json_decref(v);
+                return 0;
+        }
+        static const char *const tests[] = { "defined", "null", "empty", "even", "odd", "iterable", "map", "divisibleBy", "startsWith", "endsWith" };
+        const char *hint = expr_suggest(t, tests, ELEMENTSOF(tests));
+        if (hint)
+                return FAIL("Unknown test `%s`, did you mean `%s`?", t, hint);
+        return FAIL("Unknown test `%s`", t);
+}

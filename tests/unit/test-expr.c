@@ -1,0 +1,507 @@
+/* test-expr: the {{ }} template engine: every operator, filter, function, tag, and the errors users see. */
+#include <jansson.h>
+/* the case table leaves trailing fields (error position, return code) out when they do not matter */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#include <string.h>
+
+#include "cleanup-jansson.h"
+#include "expr.h"
+#include "strbuf.h"
+#include "strutil.h"
+#include "tap.h"
+
+/* 2024-03-15T10:20:30.123456Z */
+#define PINNED_NOW ((usec_t) 1710498030123456ULL)
+
+static const char *const base_vars =
+        "{\"name\": \"World\", \"n\": 5, \"f\": 1.5, \"neg\": -3, \"t\": true, \"nul\": null,"
+        " \"list\": [1, 2, 3], \"strs\": [\"b\", \"a\", \"c\"], \"map\": {\"a\": 1, \"b\": \"two\"},"
+        " \"outputs\": {\"task1\": {\"value\": \"v1\", \"items\": [10, 20]},"
+        "               \"each\": {\"v1\": {\"v2\": {\"value\": \"deep\"}}}},"
+        " \"inputs\": {\"from-parent\": \"fp\", \"empty\": \"\"},"
+        " \"taskrun\": {\"value\": \"v2\", \"attemptsCount\": 1},"
+        " \"parents\": [{\"taskrun\": {\"value\": \"v1\"}}],"
+        " \"date\": \"2024-03-15T10:20:30.123456Z\", \"html\": \"a b&c\","
+        " \"json\": \"{\\\"a\\\": {\\\"b\\\": [1, 2]}}\", \"text\": \"line1\\nline2\","
+        " \"tpl\": \"{{ name }}!\", \"selfref\": \"{{ render(selfref) }}\"}";
+
+typedef struct Case {
+        const char *tmpl;
+        const char *expected; /* rendered output, or NULL when an error is expected */
+        const char *error;    /* substring of the error message */
+        int r;                /* expected return for errors (0 = -EINVAL) */
+        unsigned line, column; /* error position (0 = not checked) */
+} Case;
+
+static const Case cases[] = {
+        /* printing values */
+        { "Hello {{ name }}!", "Hello World!" },
+        { "{{name}}", "World" },
+        { "{{ 42 }}", "42" },
+        { "{{ 1.5 }}", "1.5" },
+        { "{{ 2.0 }}", "2.0" },
+        { "{{ 10000000.0 }}", "1.0E7" },
+        { "{{ 0.001 }}", "0.001" },
+        { "{{ 0.0001 }}", "1.0E-4" },
+        { "{{ 1.0 / 3 }}", "0.3333333333333333" },
+        { "{{ 0.1 + 0.2 }}", "0.30000000000000004" },
+        { "{{ true }}/{{ false }}", "true/false" },
+        { "[{{ nul }}][{{ null }}]", "[][]" },
+        { "{{ list }}", "[1,2,3]" },
+        { "{{ map }}", "{\"a\":1,\"b\":\"two\"}" },
+        { "{{ [1, 'a', [true, null], 2.5] }}", "[1,\"a\",[true,null],2.5]" },
+        { "{{ {'k': 1, \"j\": [2]} }}", "{\"k\":1,\"j\":[2]}" },
+        { "{{ 'a\\'b' }}|{{ \"x\\ty\" }}|{{ 'q\"' }}", "a'b|x\ty|q\"" },
+        { "{{ '\\u00e9' }}", "\xc3\xa9" },
+        { "no tags at all", "no tags at all" },
+        { "", "" },
+        { "{ not a tag } {x}", "{ not a tag } {x}" },
+
+        /* variable access */
+        { "{{ map.a }}{{ map['b'] }}", "1two" },
+        { "{{ list[0] }}{{ list[-1] }}{{ list.1 }}", "132" },
+        { "{{ inputs['from-parent'] }}", "fp" },
+        { "{{ outputs.task1.items[1] }}", "20" },
+        { "{{ outputs['each'][parents[0].taskrun.value][taskrun.value].value }}", "deep" },
+        { "{{ list.size }}", "3" },
+
+        /* arithmetic */
+        { "{{ 1 + 2 * 3 }}", "7" },
+        { "{{ (1 + 2) * 3 }}", "9" },
+        { "{{ 7 / 2 }}", "3" },
+        { "{{ -7 / 2 }}", "-3" },
+        { "{{ 7.0 / 2 }}", "3.5" },
+        { "{{ 7 % 3 }}/{{ -7 % 3 }}", "1/-1" },
+        { "{{ 5.5 % 2 }}", "1.5" },
+        { "{{ -n }}/{{ +n }}/{{ 2 - -1 }}", "-5/5/3" },
+        { "{{ n * f }}", "7.5" },
+        { "{{ 10 - 2 - 3 }}", "5" },
+        { "{{ 'a' ~ 1 ~ true ~ nul ~ 2.0 }}", "a1true2.0" },
+        { "{{ 'a' + 'b' }}{{ 'n' + 1 }}", "abn1" },
+        { "{{ list + [4] }}{{ list + 5 }}", "[1,2,3,4][1,2,3,5]" },
+        { "{{ 1..3 }}{{ 3..1 }}", "[1,2,3][]" },
+
+        /* comparison and logic */
+        { "{{ 1 == 1.0 }}{{ 'a' != 'b' }}{{ '1' == 1 }}", "truetruefalse" },
+        { "{{ 2 < 3 }}{{ 3 <= 3 }}{{ 4 > 5 }}{{ 'b' >= 'a' }}{{ 1.5 > 1 }}", "truetruefalsetruetrue" },
+        { "{{ n equals 5 }}{{ map == {'a': 1, 'b': 'two'} }}{{ nul == null }}", "truetruetrue" },
+        { "{{ true and false }}{{ false or true }}{{ not t }}", "falsetruefalse" },
+        { "{{ not false and false }}", "true" }, /* Pebble: not binds looser than and */
+        { "{{ false and missing }}{{ true or missing }}", "falsetrue" },
+        { "{{ 1 + 1 == 2 and 'x' ~ 'y' == 'xy' }}", "true" },
+        { "{{ list contains 2 }}{{ list contains 9 }}{{ list contains [1, 3] }}", "truefalsetrue" },
+        { "{{ map contains 'a' }}{{ name contains 'orl' }}", "truetrue" },
+
+        /* conditional and coalescing */
+        { "{{ n > 3 ? 'big' : 'small' }}", "big" },
+        { "{{ n > 9 ? 'big' : n > 4 ? 'mid' : 'small' }}", "mid" },
+        { "{{ taskrun.attemptsCount == 1 ? 'ok' : ko }}", "ok" },
+        { "{{ missing ?? 'd' }}|{{ nul ?? 'd' }}|{{ name ?? 'd' }}", "d|d|World" },
+        { "[{{ nul ??? 'd' }}]{{ missing ??? 'd' }}", "[]d" },
+        { "{{ outputs.nope.value ?? outputs.task1.value }}", "v1" },
+        { "{{ missing.a.b[0] ?? 'deep' }}", "deep" },
+        { "{{ (outputs.state.data.value ?? 0) == 0 ? 'create' : 'update' }}", "create" },
+        { "{{ missing ?? nul ?? 'last' }}", "last" },
+        { "{{ 'x' ~ missing ?? 'y' }}", "xy" },
+
+        /* tests */
+        { "{{ nul is null }}{{ missing is null }}{{ n is not null }}", "truetruetrue" },
+        { "{{ missing is defined }}{{ name is defined }}{{ map.zz is not defined }}", "falsetruetrue" },
+        { "{{ list is not empty }}{{ '' is empty }}{{ {} is empty }}", "truetruetrue" },
+        { "{{ 4 is even }}{{ 3 is odd }}{{ 3 is even }}", "truetruefalse" },
+        { "{{ 9 is divisibleBy(3) }}{{ map is map }}{{ list is iterable }}", "truetruetrue" },
+        { "{{ name is startsWith('Wo') }}", "true" },
+
+        /* string filters */
+        { "{{ name | upper }}{{ name | lower }}", "WORLDworld" },
+        { "{{ 'hello world' | capitalize }}|{{ 'hello big world' | title }}", "Hello world|Hello Big World" },
+        { "[{{ '  x y \n' | trim }}]", "[x y]" },
+        { "{{ 'a-b-c' | replace({'-': '+', 'a': 'A'}) }}", "A+b+c" },
+        { "{{ 'aaa' | replace('a', 'bb') }}", "bbbbbb" },
+        { "{{ 'a1b22' | replace('[0-9]+', '#', regexp=true) }}", "a#b#" },
+        { "{{ 'a,b,,c,,' | split(',') }}", "[\"a\",\"b\",\"\",\"c\"]" },
+        { "{{ 'a,b,c' | split(',', 2) }}", "[\"a\",\"b,c\"]" },
+        { "{{ 'a::b' | split(delimiter='::') }}", "[\"a\",\"b\"]" },
+        { "{{ strs | join(', ') }}|{{ list | join }}", "b, a, c|123" },
+        { "{{ 'a.b.c' | substringBefore('.') }} {{ 'a.b.c' | substringAfter('.') }}", "a b.c" },
+        { "{{ 'a.b.c' | substringBeforeLast('.') }} {{ 'a.b.c' | substringAfterLast('.') }}", "a.b c" },
+        { "{{ 'abc' | substringBefore('x') }}[{{ 'abc' | substringAfter('x') }}]", "abc[]" },
+        { "{{ name | startsWith('Wo') }}{{ name | endsWith('x') }}", "truefalse" },
+        { "{{ text | indent(2) }}", "line1\n  line2" },
+        { "{{ text | nindent(2) }}", "\n  line1\n  line2" },
+        { "{{ text | indent(1, '> ') }}", "line1\n> line2" },
+        { "{{ html | urlencode }}|{{ 'a+b%26c%C3%A9' | urldecode }}", "a+b%26c|a b&c\xc3\xa9" },
+        { "{{ 'hello' | base64encode }}|{{ 'aGVsbG8=' | base64decode }}|{{ '' | base64encode }}", "aGVsbG8=|hello|" },
+        { "{{ 'hello' | md5 }}", "5d41402abc4b2a76b9719d911017c592" },
+        { "{{ 'hello' | sha1 }}", "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d" },
+        { "{{ 'hello' | sha256 }}", "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824" },
+        { "{{ 'hello' | sha512 }}",
+          "9b71d224bd62f3785d96d46ad3ea3d73319bfbc2890caadae2dff72519673ca72323c3d99ba5c11d7c7acc6e14b8c5da0c4663475c2e5c3adef46f73bcdec043" },
+        { "{{ 'abcdefghij' | abbreviate(6) }}|{{ 'abc' | abbreviate(6) }}", "abc...|abc" },
+        { "{{ 'Hello, World!  Foo_bar' | slugify }}", "hello-world-foo-bar" },
+        { "{{ 12 | string ~ '' }}{{ name | length }}{{ '\xc3\xa9t\xc3\xa9' | length }}", "1253" },
+        { "{{ name | className }} {{ 1 | className }} {{ list | className }}", "java.lang.String java.lang.Integer java.util.ArrayList" },
+
+        /* collection filters */
+        { "{{ list | first }}{{ list | last }}{{ 'abc' | first }}{{ 'abc' | last }}", "13ac" },
+        { "{{ list | length }}{{ map | length }}{{ nul | length }}", "320" },
+        { "{{ strs | sort }}|{{ [3, 1.5, 2] | sort }}", "[\"a\",\"b\",\"c\"]|[1.5,2,3]" },
+        { "{{ list | reverse }}{{ 'abc' | reverse }}", "[3,2,1]cba" },
+        { "{{ list | slice(1, 3) }}{{ 'hello' | slice(1, 3) }}{{ list | slice(2) }}", "[2,3]el[3]" },
+        { "{{ map | merge({'c': 3, 'a': 0}) }}", "{\"a\":0,\"b\":\"two\",\"c\":3}" },
+        { "{{ list | merge([4]) }}", "[1,2,3,4]" },
+        { "{{ map | keys }}{{ map | values }}", "[\"a\",\"b\"][1,\"two\"]" },
+
+        /* default */
+        { "{{ missing | default('dft') }}", "dft" },
+        { "{{ '' | default('e') }}{{ nul | default('n') }}{{ name | default('x') }}", "enWorld" },
+        { "{{ outputs.missing.deep | default('d') }}", "d" },
+        { "{{ map.zz | default(map.a) }}", "1" },
+
+        /* numbers */
+        { "{{ neg | abs }}{{ -2.5 | abs }}", "32.5" },
+        { "{{ '42' | number + 1 }}", "43" },
+        { "{{ '3.5' | number }}|{{ '7' | number('FLOAT') }}|{{ 7.9 | number('INT') }}", "3.5|7.0|7" },
+        { "{{ 2.567 | round(2) }}|{{ 2.5 | round }}|{{ -2.5 | round }}|{{ 3 | round }}", "2.57|3|-3|3" },
+        { "{{ 1234567.891 | numberFormat('#,##0.00') }}|{{ 3.1 | numberFormat('0.###') }}", "1,234,567.89|3.1" },
+
+        /* JSON */
+        { "{{ map | toJson }}|{{ 'x\"y' | json }}|{{ 1.0 | toJson }}", "{\"a\":1,\"b\":\"two\"}|\"x\\\"y\"|1.0" },
+        { "{{ (json | fromJson).a.b[1] }}", "2" },
+        { "{{ fromJson('[1, {\"x\": true}]')[1].x }}{{ json('{\"a\": 2}').a }}", "true2" },
+        { "{{ json | jq('.a.b[0]') }}|{{ map | jq('.b') | first }}|{{ json | jq('.a.b[]') }}", "[1]|two|[1,2]" },
+        { "{{ map | jq('.') }}{{ map | jq('.zz') }}", "[{\"a\":1,\"b\":\"two\"}][null]" },
+
+        /* dates */
+        { "{{ date | date('yyyy-MM-dd HH:mm:ss.SSS') }}", "2024-03-15 10:20:30.123" },
+        { "{{ date | date }}|{{ date | date('iso_sec') }}", "2024-03-15T10:20:30.123456Z|2024-03-15T10:20:30Z" },
+        { "{{ date | date('yyyy-MM-dd HH:mm XXX', timeZone='-11:00') }}", "2024-03-14 23:20 -11:00" },
+        { "{{ date | date(\"yyyy-MM-dd'T'HH:mm:ssX\", timeZone='UTC') }}", "2024-03-15T10:20:30Z" },
+        { "{{ '2024-03-15T10:20:30+02:00' | date('HH:mm XXX') }}", "10:20 +02:00" },
+        { "{{ '2024-03-15' | date('EEEE d MMMM yy, D') }}", "Friday 15 March 24, 75" },
+        { "{{ 0 | date('EEE d MMM yyyy h a') }}", "Thu 1 Jan 1970 12 AM" },
+        { "{{ 'July 24, 2001' | date('yyyy-MM-dd', existingFormat='MMMM dd, yyyy') }}", "2001-07-24" },
+        { "{{ '24/07/2001 13:05' | date('iso_sec', existingFormat='dd/MM/yyyy HH:mm') }}", "2001-07-24T13:05:00Z" },
+        { "{{ '2024-01-31T00:00:00Z' | dateAdd(1, 'MONTHS') | date('yyyy-MM-dd') }}", "2024-02-29" },
+        { "{{ date | dateAdd(-1, 'DAYS') }}", "2024-03-14T10:20:30.123456Z" },
+        { "{{ date | dateAdd(90, 'MINUTES', format='HH:mm') }}", "11:50" },
+        { "{{ date | timestamp }} {{ date | timestampMilli }} {{ date | timestampMicro }}",
+          "1710498030 1710498030123 1710498030123456" },
+
+        /* functions */
+        { "{{ now() }}", "2024-03-15T10:20:30.123Z" },
+        { "{{ now(timeZone='+01:00') }}", "2024-03-15T11:20:30.123456+01:00" },
+        { "{{ now() | date('yyyy') }}", "2024" },
+        { "{{ range(1, 5, 2) }}{{ range(3, 1, -1) }}", "[1,3,5][3,2,1]" },
+        { "{{ max(1, 5, 3) }}{{ min([4, 2]) }}{{ max('a', 'b') }}", "52b" },
+        { "{{ uuid() | length }}", "36" },
+        { "{{ render(tpl) }}|{{ render('plain') }}|{{ render(42) }}", "World!|plain|42" },
+        { "{{ secret('my_secret') }}", "s3cr3t" },
+        { "{{ json(secret('json_secret')).secretKey }}", "v" },
+        { "{{ kv('my-key').field }}", "from-kv" },
+        { "{{ currentEachOutput(outputs.each).value }}", "deep" },
+
+        /* tags */
+        { "{% if n > 3 %}big{% else %}small{% endif %}", "big" },
+        { "{% if n > 9 %}a{% elseif n > 4 %}b{% elseif true %}c{% else %}d{% endif %}", "b" },
+        { "{% if nul %}a{% endif %}{% if '' %}b{% endif %}{% if list %}c{% endif %}", "c" },
+        { "{% for x in list %}{{ x }}{% if not loop.last %},{% endif %}{% endfor %}", "1,2,3" },
+        { "{% for x in strs %}{{ loop.index }}{{ loop.first }}{{ loop.length }} {% endfor %}", "0true3 1false3 2false3 " },
+        { "{% for x in [] %}a{% else %}empty{% endfor %}{% for x in nul %}a{% else %}none{% endfor %}", "emptynone" },
+        { "{% for e in map %}{{ e.key }}={{ e.value }};{% endfor %}", "a=1;b=two;" },
+        { "{% for k, v in map %}{{ k }}:{{ v }} {% endfor %}", "a:1 b:two " },
+        { "{% for i, v in strs %}{{ i }}{{ v }}{% endfor %}", "0b1a2c" },
+        { "{% for x in 1..3 %}{% for y in range(1, x) %}{{ y }}{% endfor %};{% endfor %}", "1;12;123;" },
+        { "{% set x = n * 2 %}{{ x }}{% set x = x + 1 %}{{ x }}", "1011" },
+        { "{% set name = 'shadow' %}{{ name }}", "shadow" },
+        { "{% for x in list %}{% set y = x %}{% endfor %}{{ y ?? 'scoped' }}", "scoped" },
+        { "{% raw %}{{ not rendered }} {% if %}{% endraw %}", "{{ not rendered }} {% if %}" },
+        { "a{# a comment {{ x }} #}b", "ab" },
+        { "a  {{- name -}}  b", "aWorldb" },
+        { "{% for x in list -%}\n  {{ x }}\n{%- endfor %}", "123" },
+        { "x\n{%- if true -%}\n y \n{%- endif -%}\n z", "xyz" },
+        { "{{ 'ok' }}{% if true %}{% endif %}", "ok" },
+        { "{{ {'a': {'b': 1}} }}", "{\"a\":{\"b\":1}}" },
+
+        /* errors: undefined values */
+        { "{{ missing }}", NULL, "Unable to find `missing` used in the expression `{{ missing }}` at line 1, column 4", 0, 1, 4 },
+        { "line1\n  {{ map.nope }}", NULL, "Unable to find `map.nope` used in the expression `{{ map.nope }}` at line 2", 0, 2, 0 },
+        { "{{ outputs['task1'].items[5] }}", NULL, "Unable to find `outputs['task1'].items[5]`" },
+        { "{{ n > 1 ? ko : 'x' }}", NULL, "Unable to find `ko`" },
+        { "{{ missing | upper }}", NULL, "Unable to find `missing`" },
+        { "{% for x in missing %}{% endfor %}", NULL, "Unable to find `missing` used in the expression `{% for x in missing %}`" },
+        /* errors: types and arithmetic */
+        { "{{ 1 / 0 }}", NULL, "Division by zero in the expression `{{ 1 / 0 }}` at line 1, column 6", 0, 1, 6 },
+        { "{{ 1 % 0 }}{{ 1.5 / 0 }}", NULL, "Division by zero" },
+        { "{{ 'a' - 1 }}", NULL, "Operator `-` needs numbers, got string and integer" },
+        { "{{ 9223372036854775807 + 1 }}", NULL, "Integer overflow", -ERANGE },
+        { "{{ list < 1 }}", NULL, "Cannot compare a list with a integer" },
+        { "{{ name.first }}", NULL, "Cannot read `first` of a string" },
+        { "{% for x in 'abc' %}{% endfor %}", NULL, "Cannot iterate over a string" },
+        { "{{ 1 .. 'a' }}", NULL, "Range `..` needs integers" },
+        /* errors: filters, functions, tests */
+        { "{{ name | uper }}", NULL, "Unknown filter `uper`, did you mean `upper`? in the expression `{{ name | uper }}` at line 1, column 11", 0, 1, 11 },
+        { "{{ name | frobnicate }}", NULL, "Unknown filter `frobnicate` in the expression" },
+        { "{{ nosuch() }}", NULL, "Unknown function `nosuch`" },
+        { "{{ rnage(1, 2) }}", NULL, "Unknown function `rnage`, did you mean `range`?" },
+        { "{{ 1 is evn }}", NULL, "Unknown test `evn`, did you mean `even`?" },
+        { "{{ 'abc' | abbreviate('x') }}", NULL, "Filter `abbreviate`: argument `length` must be an integer, not a string" },
+        { "{{ list | join(1) }}", NULL, "Filter `join`: argument `separator` must be a string" },
+        { "{{ name | join }}", NULL, "Filter `join` needs a list, not a string" },
+        { "{{ 'x' | date('yyyy') }}", NULL, "Filter `date`: cannot read \"x\" as a date" },
+        { "{{ date | date('yyyy', timeZone='Mars/Base') }}", NULL, "unsupported time zone \"Mars/Base\"" },
+        { "{{ date | date('yyyy Q') }}", NULL, "unsupported letters in the format" },
+        { "{{ date | dateAdd(1, 'FORTNIGHTS') }}", NULL, "unknown unit \"FORTNIGHTS\"" },
+        { "{{ 'abc' | number }}", NULL, "\"abc\" is not a number" },
+        { "{{ '{bad' | fromJson }}", NULL, "`fromJson`: invalid JSON" },
+        { "{{ 'a' | replace }}", NULL, "Filter `replace` needs the argument `replace_pairs`" },
+        { "{{ list | jq('map(.)') }}", NULL, "only paths like" },
+        { "{{ 'a%zz' | urldecode }}", NULL, "invalid escape sequence" },
+        { "{{ '!!!!' | base64decode }}", NULL, "not valid base64" },
+        { "{{ range(1) }}", NULL, "range() needs a start and an end" },
+        { "{{ range(1, 5, 0) }}", NULL, "Range step must not be zero" },
+        { "{{ secret('nope') }}", NULL, "Cannot find secret for key 'nope'" },
+        { "{{ kv('broken') }}", NULL, "kv(): store unavailable", -EIO },
+        { "{{ render(selfref) }}", NULL, "render() nested more than 10 levels deep", -ELOOP },
+        /* errors: syntax */
+        { "{{ name", NULL, "Unclosed \"{{\" at line 1, column 1", 0, 1, 1 },
+        { "ab\n  {{ 1 + }}", NULL, "Unexpected \"}}\", expected a value in the expression `{{ 1 + }}` at line 2, column 10", 0, 2, 10 },
+        { "{{ }}", NULL, "expected an expression" },
+        { "{{ (1 + 2 }}", NULL, "expected \")\"" },
+        { "{{ [1, 2 }}", NULL, "expected \",\" or \"]\"" },
+        { "{{ 'abc }}", NULL, "Unclosed string literal at line 1, column 4" },
+        { "{{ 1 2 }}", NULL, "Unexpected \"2\", expected \"}}\"" },
+        { "{{ a.b() }}", NULL, "Method calls like `.b()` are not supported" },
+        { "{{ 1 ; 2 }}", NULL, "Unexpected character ';'" },
+        { "{{ 99999999999999999999 }}", NULL, "Integer literal out of range" },
+        { "{% if true %}x", NULL, "Unclosed \"{% if %}\" opened at line 1, column 1 (expected \"{% endif %}\")" },
+        { "{% for x in list %}x{% else %}", NULL, "Unclosed \"{% for %}\"" },
+        { "{% endif %}", NULL, "Unexpected \"{% endif %}\" without a matching opening tag" },
+        { "{% fro x in list %}{% endfor %}", NULL, "Unknown tag `fro`, did you mean `for`?" },
+        { "{% set = 1 %}", NULL, "expected a variable name" },
+        { "{% for x list %}{% endfor %}", NULL, "expected \"in\"" },
+        { "{% raw %}never closed", NULL, "Unclosed \"{% raw %}\"" },
+        { "a {# never closed", NULL, "Unclosed comment" },
+        { "{% if true }}", NULL, "Unclosed \"{%\"" },
+};
+
+static int secret_cb(void *userdata, const char *key, char **ret) {
+        const char *v = streq(key, "my_secret") ? "s3cr3t" : streq(key, "json_secret") ? "{\"secretKey\": \"v\"}" : NULL;
+        if (!v)
+                return -ENOENT;
+        *ret = strdup(v);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int function_cb(void *userdata, const char *name, json_t *args, json_t **ret, char **ret_message) {
+        if (!streq(name, "kv"))
+                return -ENOENT;
+        if (streq(json_string_value(json_array_get(args, 0)), "broken")) {
+                *ret_message = strdup("store unavailable");
+                return -EIO;
+        }
+        *ret = json_pack("{s:s}", "field", "from-kv");
+        return *ret ? 0 : -ENOMEM;
+}
+
+static ExprContext context(json_t *vars) {
+        return (ExprContext) {
+                .variables = vars,
+                .secret = secret_cb,
+                .function = function_cb,
+                .now = PINNED_NOW,
+        };
+}
+
+static void test_cases(json_t *vars) {
+        ExprContext ctx = context(vars);
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                const Case *c = &cases[i];
+                _cleanup_free_ char *out = NULL;
+                ExprError err = {};
+                int r = expr_render(c->tmpl, &ctx, &out, &err);
+
+                if (c->expected) {
+                        if (!is_str(r >= 0 ? out : err.message, c->expected, c->tmpl))
+                                diag("  r=%d", r);
+                } else {
+                        int want = c->r ? c->r : -EINVAL;
+                        bool good = r == want && err.message && strstr(err.message, c->error) &&
+                                    (!c->line || err.line == c->line) && (!c->column || err.column == c->column);
+                        ok(good, "error: %s", c->tmpl);
+                        if (!good)
+                                diag("  got r=%d (want %d) at %u:%u: %s\n  wanted: %s", r, want, err.line, err.column,
+                                     r >= 0 ? strempty(out) : strempty(err.message), c->error);
+                }
+                expr_error_done(&err);
+        }
+}
+
+static void test_values(json_t *vars) {
+        ExprContext ctx = context(vars);
+        static const struct {
+                const char *tmpl, *json;
+        } values[] = {
+                { "{{ list }}", "[1,2,3]" },
+                { "{{ n }}", "5" },
+                { "  {{ map }}\n", "{\"a\":1,\"b\":\"two\"}" },
+                { "{{ f * 2 }}", "3.0" },
+                { "{{ t }}", "true" },
+                { "{{ nul }}", "null" },
+                { "a{{ n }}", "\"a5\"" },
+                { "{{ n }}{{ n }}", "\"55\"" },
+                { "plain", "\"plain\"" },
+                { "{{ render('{{ list }}') }}", "[1,2,3]" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(values); i++) {
+                _cleanup_json_ json_t *v = NULL, *want = json_loads(values[i].json, JSON_DECODE_ANY, NULL);
+                ExprError err = {};
+                int r = expr_render_value(values[i].tmpl, &ctx, &v, &err);
+                ok(r >= 0 && v && want && json_equal(v, want), "value of %s is %s", values[i].tmpl, values[i].json);
+                if (r < 0)
+                        diag("  r=%d %s", r, strempty(err.message));
+                expr_error_done(&err);
+        }
+}
+
+static void test_tree(json_t *vars) {
+        ExprContext ctx = context(vars);
+        _cleanup_json_ json_t *in = json_loads("{\"a\": \"{{ n }}\", \"b\": [\"x{{ name }}\", 3, {\"c\": \"{{ list }}\"}],"
+                                               " \"{{ name }}\": true, \"plain\": \"no {{\"}", 0, NULL);
+        _cleanup_json_ json_t *want = json_loads("{\"a\": \"5\", \"b\": [\"xWorld\", 3, {\"c\": \"[1,2,3]\"}], \"World\": true,"
+                                                 " \"plain\": \"no {{\"}", 0, NULL);
+        _cleanup_json_ json_t *out = NULL;
+        ExprError err = {};
+
+        /* "no {{" is not a valid template: the whole tree fails with its message */
+        int r = expr_render_tree(in, &ctx, &out, &err);
+        ok(r == -EINVAL && err.message && strstr(err.message, "Unclosed \"{{\""), "render_tree reports a broken leaf");
+        expr_error_done(&err);
+
+        json_object_set_new(in, "plain", json_string("no tags"));
+        json_object_set_new(want, "plain", json_string("no tags"));
+        r = expr_render_tree(in, &ctx, &out, &err);
+        ok(r >= 0 && json_equal(out, want), "render_tree renders every string, keys included");
+        expr_error_done(&err);
+}
+
+static void test_compiled(void) {
+        _cleanup_(expr_template_freep) ExprTemplate *t = NULL;
+        ExprError err = {};
+        ok(expr_compile("{{ x * 2 }}", &t, &err) >= 0, "compile");
+        ok(expr_template_is_single_value(t), "single value template");
+        for (int i = 0; i < 3; i++) {
+                _cleanup_json_ json_t *vars = json_pack("{s:i}", "x", i);
+                ExprContext ctx = context(vars);
+                _cleanup_free_ char *s = NULL;
+                char want[8];
+                snprintf(want, sizeof want, "%d", i * 2);
+                ok(expr_eval(t, &ctx, &s, &err) >= 0 && streq(s, want), "compiled template evaluated with x=%d", i);
+        }
+        expr_error_done(&err);
+
+        ok(expr_has_template("a {{ b }}") && expr_has_template("{% if %}") && !expr_has_template("a { b }") &&
+                   !expr_has_template(NULL),
+           "expr_has_template");
+
+        /* no context at all: variables NULL, no providers */
+        ExprContext empty = {};
+        _cleanup_free_ char *s = NULL;
+        ok(expr_render("{{ 1 + 1 }}", &empty, &s, &err) >= 0 && streq(s, "2"), "render without variables");
+        ok(expr_render("{{ secret('x') }}", &empty, &s, &err) == -EINVAL && strstr(err.message, "no secret provider"),
+           "secret() without a provider is an error");
+        expr_error_done(&err);
+        _cleanup_free_ char *s2 = NULL;
+        ExprContext shallow = { .max_render_depth = 1 };
+        _cleanup_json_ json_t *vars = json_pack("{s:s,s:s}", "a", "{{ render(b) }}", "b", "{{ 'inner' }}");
+        shallow.variables = vars;
+        ok(expr_render("{{ render(a) }}", &shallow, &s2, &err) == -ELOOP, "max_render_depth is honoured");
+        expr_error_done(&err);
+}
+
+static void test_limits(json_t *vars) {
+        ExprContext ctx = context(vars);
+        ExprError err = {};
+        _cleanup_free_ char *out = NULL;
+        int r;
+
+        /* template size */
+        _cleanup_free_ char *big = malloc(EXPR_MAX_TEMPLATE + 2);
+        memset(big, 'x', EXPR_MAX_TEMPLATE + 1);
+        big[EXPR_MAX_TEMPLATE + 1] = 0;
+        memcpy(big, "{{ 1 }}", 7);
+        r = expr_render(big, &ctx, &out, &err);
+        ok(r == -E2BIG && strstr(err.message, "Template too large"), "templates over 1 MiB are refused");
+        expr_error_done(&err);
+
+        /* nesting depth */
+        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        strbuf_append(&sb, "{{ ");
+        strbuf_append_repeat(&sb, '(', 300);
+        strbuf_append(&sb, "1");
+        strbuf_append_repeat(&sb, ')', 300);
+        strbuf_append(&sb, " }}");
+        r = expr_render(sb.buf, &ctx, &out, &err);
+        ok(r == -EINVAL && strstr(err.message, "nested too deeply"), "expressions nested over 256 levels are refused");
+        expr_error_done(&err);
+
+        r = expr_render("{{ 1..10000000 }}", &ctx, &out, &err);
+        ok(r == -E2BIG && strstr(err.message, "Range too large"), "huge ranges are refused");
+        expr_error_done(&err);
+
+        r = expr_render("{% for i in range(1, 2000) %}{% for j in range(1, 1000) %}{% endfor %}{% endfor %}", &ctx, &out, &err);
+        ok(r == -E2BIG && strstr(err.message, "Too many loop iterations"), "loops stop after 1e6 iterations");
+        expr_error_done(&err);
+
+        r = expr_render("{% set s = '0123456789' %}{% for i in range(1, 22) %}{% set s = s ~ s %}{% endfor %}{{ s }}", &ctx, &out, &err);
+        ok(r == -E2BIG, "strings cannot grow past 16 MiB");
+        expr_error_done(&err);
+
+        r = expr_render("{% set s = '0123456789012345678901234567890123456789' %}{% for i in range(1, 1000000) %}{{ s }}{% endfor %}",
+                        &ctx, &out, &err);
+        ok(r == -E2BIG && strstr(err.message, "output larger than"), "output stops at 16 MiB");
+        expr_error_done(&err);
+
+        r = expr_render("{% set l = [] %}{% for i in range(1, 1000) %}{% set l = [l] %}{% endfor %}{{ l }}", &ctx, &out, &err);
+        ok(r == -E2BIG && strstr(err.message, "nested too deeply"), "values cannot nest without bound");
+        expr_error_done(&err);
+
+        r = expr_render("{% set l = [1] %}{% for i in range(1, 40) %}{% set l = l + l %}{% endfor %}{{ l | length }}", &ctx, &out, &err);
+        ok(r == -E2BIG, "lists cannot grow without bound");
+        expr_error_done(&err);
+}
+
+static void test_output_format(void) {
+        static const struct {
+                double d;
+                const char *s;
+        } doubles[] = {
+                { 1.0, "1.0" }, { -1.5, "-1.5" }, { 100.0, "100.0" }, { 1e7, "1.0E7" }, { 1.2345e7, "1.2345E7" },
+                { 9999999.0, "9999999.0" }, { 0.001, "0.001" }, { 1e-4, "1.0E-4" }, { 123.456, "123.456" },
+                { 1e100, "1.0E100" }, { -0.0, "-0.0" }, { 0.1, "0.1" }, { 1.0 / 3, "0.3333333333333333" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(doubles); i++) {
+                _cleanup_json_ json_t *v = json_real(doubles[i].d);
+                _cleanup_free_ char *s = NULL;
+                ok(expr_value_to_string(v, &s) >= 0 && streq(s, doubles[i].s), "double %s", doubles[i].s);
+                if (s && !streq(s, doubles[i].s))
+                        diag("  got %s", s);
+        }
+}
+
+int main(void) {
+        json_error_t je;
+        _cleanup_json_ json_t *vars = json_loads(base_vars, 0, &je);
+        if (!vars) {
+                diag("bad test variables: %s", je.text);
+                return 1;
+        }
+        test_cases(vars);
+        test_values(vars);
+        test_tree(vars);
+        test_compiled();
+        test_limits(vars);
+        test_output_format();
+        return tap_done();
+}
