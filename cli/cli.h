@@ -37,3 +37,12 @@ int cli_parse_output(const char *cmd, const char *arg, OutputFormat *ret);
 /* Verb implementations (one file per command group). */
 extern const Verb flow_verbs[]; /* cmd-flow.c */
 extern const Verb db_verbs[];   /* cmd-db.c */
+
+int verb_run(int argc, char *argv[]);
+extern const Verb execution_verbs[];
+/* cmd-flow-store.c: flows in the database (listed in cmd-flow.c's flow_verbs) */
+int verb_flow_apply(int argc, char *argv[]);
+int verb_flow_list(int argc, char *argv[]);
+int verb_flow_show(int argc, char *argv[]);
+int verb_flow_delete(int argc, char *argv[]);
+extern const Verb server_verbs[];

@@ -158,5 +158,9 @@ static int verb_flow_validate(int argc, char *argv[]) {
 
 const Verb flow_verbs[] = {
         { "validate", "FILE|DIR...", "check flow files and print every problem", verb_flow_validate, NULL },
+        { "apply", "FILE|DIR...", "create or update flows in the database", verb_flow_apply, NULL },
+        { "list", "[--namespace NS]", "list the stored flows", verb_flow_list, NULL },
+        { "show", "NAMESPACE ID", "print a stored flow", verb_flow_show, NULL },
+        { "delete", "NAMESPACE ID", "delete a stored flow (history kept)", verb_flow_delete, NULL },
         {},
 };

@@ -8,6 +8,9 @@
 #include "log.h"
 
 static const Verb top_verbs[] = {
+        { "run", "FLOW.yaml", "run a flow to its end in this process (embedded database by default)", verb_run, NULL },
+        { "execution", "COMMAND", "start, list, show, kill, resume, restart executions", NULL, execution_verbs },
+        { "server", "COMPONENT", "run the standalone server, an executor or a worker", NULL, server_verbs },
         { "flow", "COMMAND", "validate flow files", NULL, flow_verbs },
         { "db", "COMMAND", "migrate the database, show its schema status", NULL, db_verbs },
         {},

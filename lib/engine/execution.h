@@ -4,6 +4,7 @@
 #include <jansson.h>
 
 #include "id.h"
+#include "macro.h"
 #include "state.h"
 
 typedef struct TaskRunAttempt {

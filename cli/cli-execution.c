@@ -1,0 +1,217 @@
+/* cli-execution.c: reading, signalling, waiting for and printing executions in the CLI. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cleanup-jansson.h"
+#include "cli-execution.h"
+#include "strutil.h"
+
+int cli_execution_get(Store *s, const char *id, json_t **ret) {
+        StoreTx *tx;
+        int r = store_begin(s, &tx);
+        if (r < 0)
+                return r;
+        r = store_execution_get(tx, id, ret);
+        store_rollback(tx);
+        return r;
+}
+
+int cli_execution_event(Store *s, const char *id, const char *type, json_t *payload) {
+        StoreTx *tx;
+        _cleanup_json_ json_t *empty = json_object();
+        usec_t now = now_realtime();
+        int r = store_begin(s, &tx);
+        if (r < 0)
+                return r;
+        if ((r = store_event_emit(tx, id, type, payload ? payload : empty, now, now, NULL)) < 0) {
+                store_rollback(tx);
+                return r;
+        }
+        return store_commit(tx);
+}
+
+void cli_execution_strip(json_t *doc) {
+        size_t i;
+        json_t *tr;
+        json_object_del(doc, "ternEngine");
+        json_array_foreach(json_object_get(doc, "taskRunList"), i, tr)
+                json_object_del(tr, "ternEngine");
+}
+
+State cli_execution_state(json_t *doc) {
+        return state_from_string(json_string_value(json_object_get(json_object_get(doc, "state"), "current")));
+}
+
+json_t *cli_execution_logs_json(Store *s, const char *id) {
+        json_t *arr = json_array();
+        int64_t cursor = 0;
+        for (;;) {
+                StoreLog *logs = NULL;
+                size_t n = 0;
+                StoreLogFilter f = { .execution_id = id, .after_seq = cursor, .limit = 1000 };
+                if (store_log_search(s, &f, &logs, &n) < 0 || n == 0)
+                        break;
+                for (size_t i = 0; i < n; i++) {
+                        char ts[TIMESTAMP_MAX];
+                        json_array_append_new(arr, json_pack("{s:s, s:s?, s:s?, s:i, s:s, s:s, s:s}", "executionId", id,
+                                                             "taskRunId", logs[i].task_run_id, "taskId",
+                                                             logs[i].task_id, "attemptNumber", logs[i].attempt,
+                                                             "level", store_log_level_to_string(logs[i].level),
+                                                             "timestamp", timestamp_format(ts, logs[i].timestamp),
+                                                             "message", logs[i].message));
+                        cursor = logs[i].seq;
+                }
+                store_logs_free(logs, n);
+        }
+        return arr;
+}
+
+static const char *state_color(const char *state, bool tty) {
+        if (!tty)
+                return "";
+        if (streq(state, "SUCCESS"))
+                return "\033[32m";
+        if (streq(state, "FAILED") || streq(state, "KILLED"))
+                return "\033[31m";
+        if (streq(state, "WARNING") || streq(state, "PAUSED") || streq(state, "RETRYING"))
+                return "\033[33m";
+        return "\033[2m";
+}
+
+static void task_run_label(json_t *tr, char *buf, size_t n) {
+        const char *value = json_string_value(json_object_get(tr, "value"));
+        snprintf(buf, n, "%s%s%s%s", strna(json_string_value(json_object_get(tr, "taskId"))), value ? " [" : "",
+                 value ? value : "", value ? "]" : "");
+}
+
+static void task_run_duration(json_t *tr, char dur[static DURATION_MAX]) {
+        StateInfo si;
+        dur[0] = 0;
+        if (state_info_from_json(json_object_get(tr, "state"), &si) == 0) {
+                usec_t end = state_info_end_date(&si);
+                if (end != USEC_INFINITY)
+                        duration_format_short(dur, end - state_info_start_date(&si));
+                state_info_done(&si);
+        }
+}
+
+void cli_progress_show(Store *s, const char *id, json_t *doc, CliProgress *p) {
+        size_t i;
+        json_t *tr;
+        json_array_foreach(json_object_get(doc, "taskRunList"), i, tr) {
+                const char *trid = json_string_value(json_object_get(tr, "id"));
+                State st = state_from_string(json_string_value(json_object_get(json_object_get(tr, "state"), "current")));
+                if (!trid || st < 0)
+                        continue;
+                const char *was = hashmap_get(&p->seen, trid);
+                if (was && streq(was, state_to_string(st)))
+                        continue;
+                hashmap_put(&p->seen, trid, (void *) state_to_string(st));
+                char label[256], dur[DURATION_MAX], t[DURATION_MAX];
+                task_run_label(tr, label, sizeof label);
+                task_run_duration(tr, dur);
+                printf("  %8s  %-40s %s%-9s%s %s\n", duration_format_short(t, now_realtime() - p->start), label,
+                       state_color(state_to_string(st), p->tty), state_to_string(st), p->tty ? "\033[0m" : "", dur);
+        }
+        StoreLog *logs = NULL;
+        size_t n = 0;
+        StoreLogFilter f = { .execution_id = id, .after_seq = p->log_cursor, .limit = 500 };
+        if (store_log_search(s, &f, &logs, &n) >= 0) {
+                for (size_t k = 0; k < n; k++) {
+                        printf("  %8s  %s%s │ %s%s\n", "", p->tty ? "\033[2m" : "", strna(logs[k].task_id),
+                               p->tty ? "\033[0m" : "", logs[k].message);
+                        p->log_cursor = logs[k].seq;
+                }
+                store_logs_free(logs, n);
+        }
+        fflush(stdout);
+}
+
+void cli_progress_done(CliProgress *p) {
+        hashmap_done(&p->seen);
+}
+
+int cli_execution_wait(Store *s, const char *id, unsigned until_mask, usec_t timeout, CliProgress *progress,
+                       volatile int *interrupted, json_t **ret) {
+        usec_t start = now_realtime();
+        (void) store_listen(s, STORE_CHANNEL_ALL);
+        for (;;) {
+                _cleanup_json_ json_t *doc = NULL;
+                int r = cli_execution_get(s, id, &doc);
+                if (r < 0)
+                        return r;
+                if (progress)
+                        cli_progress_show(s, id, doc, progress);
+                State st = cli_execution_state(doc);
+                if (st >= 0 && (state_is_terminal(st) || (until_mask & (1u << st)))) {
+                        *ret = TAKE_PTR(doc);
+                        return 0;
+                }
+                if (interrupted && *interrupted)
+                        return -EINTR;
+                if (timeout && now_realtime() - start > timeout)
+                        return -ETIME;
+                (void) store_wait(s, 25 * USEC_PER_MSEC);
+        }
+}
+
+void cli_execution_print(json_t *doc, bool tty) {
+        const char *cur = json_string_value(json_object_get(json_object_get(doc, "state"), "current"));
+        char dur[DURATION_MAX];
+        task_run_duration(doc, dur);
+        printf("Execution  %s\nFlow       %s.%s (revision %lld)\nState      %s%s%s%s%s\n",
+               strna(json_string_value(json_object_get(doc, "id"))),
+               strna(json_string_value(json_object_get(doc, "namespace"))),
+               strna(json_string_value(json_object_get(doc, "flowId"))),
+               (long long) json_integer_value(json_object_get(doc, "flowRevision")), state_color(strempty(cur), tty),
+               strna(cur), tty ? "\033[0m" : "", *dur ? " after " : "", dur);
+        const char *start = json_string_value(json_object_get(json_object_get(doc, "state"), "startDate"));
+        if (start)
+                printf("Started    %s\n", start);
+        const char *parent = json_string_value(json_object_get(doc, "parentId"));
+        if (parent)
+                printf("Parent     %s\n", parent);
+        json_t *labels = json_object_get(doc, "labels"), *l;
+        size_t i;
+        if (json_array_size(labels) > 0) {
+                printf("Labels    ");
+                json_array_foreach(labels, i, l)
+                        printf(" %s=%s", strna(json_string_value(json_object_get(l, "key"))),
+                               strna(json_string_value(json_object_get(l, "value"))));
+                printf("\n");
+        }
+        json_t *inputs = json_object_get(doc, "inputs");
+        if (json_object_size(inputs) > 0) {
+                _cleanup_free_ char *s = json_dumps(inputs, JSON_COMPACT);
+                printf("Inputs     %s\n", strempty(s));
+        }
+        printf("\n  %-40s %-9s %-8s %s\n", "TASK", "STATE", "DURATION", "ATTEMPTS");
+        json_t *tr;
+        json_array_foreach(json_object_get(doc, "taskRunList"), i, tr) {
+                /* Indent by depth so that the tree shows. */
+                int depth = 0;
+                const char *pid = json_string_value(json_object_get(tr, "parentTaskRunId"));
+                for (size_t guard = 0; pid && guard < 64; guard++) {
+                        depth++;
+                        json_t *p = NULL, *x;
+                        size_t k;
+                        json_array_foreach(json_object_get(doc, "taskRunList"), k, x)
+                                if (streq_ptr(json_string_value(json_object_get(x, "id")), pid))
+                                        p = x;
+                        pid = p ? json_string_value(json_object_get(p, "parentTaskRunId")) : NULL;
+                }
+                char label[256], indented[300], d[DURATION_MAX];
+                task_run_label(tr, label, sizeof label);
+                snprintf(indented, sizeof indented, "%*s%s", depth * 2, "", label);
+                task_run_duration(tr, d);
+                const char *ts = json_string_value(json_object_get(json_object_get(tr, "state"), "current"));
+                printf("  %-40s %s%-9s%s %-8s %zu\n", indented, state_color(strempty(ts), tty), strna(ts),
+                       tty ? "\033[0m" : "", d, json_array_size(json_object_get(tr, "attempts")));
+        }
+        json_t *outs = json_object_get(doc, "outputs");
+        if (json_object_size(outs) > 0) {
+                _cleanup_free_ char *s = json_dumps(outs, JSON_INDENT(2));
+                printf("\nOutputs %s\n", strempty(s));
+        }
+}

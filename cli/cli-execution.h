@@ -1,0 +1,37 @@
+/* cli-execution.h: execution helpers the CLI commands share: read, signal, wait for, print. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "hashmap.h"
+#include "state.h"
+#include "store.h"
+
+int cli_execution_get(Store *s, const char *id, json_t **ret);
+/* Emit an event (kill, resume, restart) for an execution; payload may be NULL. */
+int cli_execution_event(Store *s, const char *id, const char *type, json_t *payload);
+/* Drop the executor's bookkeeping ("ternEngine") from a document before showing it. */
+void cli_execution_strip(json_t *doc);
+/* Every log line of an execution as JSON objects (Kestra's field names). */
+json_t *cli_execution_logs_json(Store *s, const char *id);
+State cli_execution_state(json_t *doc);
+
+/* Live progress: task runs whose state changed and new log lines since the last call. */
+typedef struct CliProgress {
+        Hashmap seen;
+        int64_t log_cursor;
+        usec_t start;
+        bool tty;
+} CliProgress;
+void cli_progress_show(Store *s, const char *id, json_t *doc, CliProgress *p);
+void cli_progress_done(CliProgress *p);
+
+/* Wait until the execution is terminal, or in one of the states of until_mask (bit per State) when
+ * not 0; progress (may be NULL) is shown meanwhile. Returns 0 with the document, -ETIME on
+ * timeout (0 = none), -EINTR when *interrupted became true, or another negative errno. */
+int cli_execution_wait(Store *s, const char *id, unsigned until_mask, usec_t timeout, CliProgress *progress,
+                       volatile int *interrupted, json_t **ret);
+
+/* A readable view of one execution: header, task runs with states and durations, outputs. */
+void cli_execution_print(json_t *doc, bool tty);

@@ -1,0 +1,202 @@
+/* cli-store.c: state directory, store opening and in-process components for the CLI. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli-store.h"
+#include "cli.h"
+#include "executor.h"
+#include "log.h"
+#include "strutil.h"
+#include "variables.h"
+#include "worker.h"
+
+const char *cli_state_dir(void) {
+        static char buf[4096];
+        const char *e = getenv("TERN_STATE_DIR");
+        if (!isempty(e))
+                return e;
+        if (geteuid() == 0)
+                return "/var/lib/tern";
+        e = getenv("XDG_STATE_HOME");
+        if (!isempty(e))
+                snprintf(buf, sizeof buf, "%s/tern", e);
+        else
+                snprintf(buf, sizeof buf, "%s/.local/state/tern", strempty(getenv("HOME")));
+        return buf;
+}
+
+static int mkdir_p(const char *path, mode_t mode) {
+        _cleanup_free_ char *p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++)
+                if (*s == '/') {
+                        *s = 0;
+                        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                                return -errno;
+                        *s = '/';
+                }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+int cli_state_dir_make(const char *cmd, char **ret_path) {
+        const char *d = cli_state_dir();
+        int r = mkdir_p(d, 0750);
+        if (r < 0) {
+                fprintf(stderr, "%s: cannot create state directory '%s': %s\n", cmd, d, strerror(-r));
+                return r;
+        }
+        if (ret_path && !(*ret_path = strdup(d)))
+                return -ENOMEM;
+        return 0;
+}
+
+char *cli_db_url(const char *url) {
+        if (!isempty(url))
+                return strdup(url);
+        const char *e = getenv("TERN_DB");
+        if (!isempty(e))
+                return strdup(e);
+        return strjoin("sqlite://", cli_state_dir(), "/tern.db");
+}
+
+int cli_store_open(const char *cmd, const char *url, CliStoreMode mode, Store **ret) {
+        _cleanup_free_ char *u = cli_db_url(url);
+        Store *s = NULL;
+        int r;
+
+        if (!u)
+                return log_oom(), 1;
+        if (!url && !getenv("TERN_DB") && cli_state_dir_make(cmd, NULL) < 0)
+                return 1;
+        r = store_open(u, &s);
+        if (r == -EINVAL && !s) {
+                cli_usage_error(cmd, "'%s' is not a database URL (sqlite:..., postgresql://... or key=value)", u);
+                return EXIT_USAGE;
+        }
+        if (r < 0) {
+                fprintf(stderr, "%s: cannot open database '%s': %s\n", cmd, u, s ? store_error(s) : strerror(-r));
+                store_free(s);
+                return 1;
+        }
+        if (mode == CLI_STORE_MIGRATE_EMBEDDED && store_backend(s) == STORE_BACKEND_SQLITE) {
+                r = store_migrate(s);
+                if (r < 0) {
+                        fprintf(stderr, "%s: cannot prepare the database '%s': %s\n", cmd, u, store_error(s));
+                        store_free(s);
+                        return 1;
+                }
+        } else if (mode != CLI_STORE_RAW) {
+                r = store_check_schema(s, NULL);
+                if (r < 0) {
+                        fprintf(stderr, "%s: %s\n", cmd, store_error(s));
+                        store_free(s);
+                        return 1;
+                }
+        }
+        *ret = s;
+        return 0;
+}
+
+int cli_engine_config(const char *cmd, EngineConfig *ret) {
+        _cleanup_free_ char *err = NULL;
+        *ret = (EngineConfig) { .secret = runtime_secret };
+        ret->envs = runtime_envs();
+        ret->globals = runtime_globals(&err);
+        if (!ret->globals) {
+                fprintf(stderr, "%s: %s\n", cmd, err ? err : "out of memory");
+                cli_engine_config_done(ret);
+                return -EINVAL;
+        }
+        return ret->envs ? 0 : -ENOMEM;
+}
+
+void cli_engine_config_done(EngineConfig *c) {
+        json_decref(c->envs);
+        json_decref(c->globals);
+        *c = (EngineConfig) {};
+}
+
+struct Inproc {
+        Executor *executor;
+        Worker *worker;
+        pthread_t executor_thread;
+        bool executor_running;
+        int stop_fd;
+        char *work_root, *storage_root;
+};
+
+static void *executor_main(void *arg) {
+        Inproc *p = arg;
+        (void) executor_run(p->executor, p->stop_fd);
+        return NULL;
+}
+
+int inproc_start(Store *store, const InprocOptions *opt, Inproc **ret) {
+        _cleanup_(inproc_freep) Inproc *p = calloc(1, sizeof *p);
+        Store *xs = NULL;
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        p->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (p->stop_fd < 0)
+                return -errno;
+        p->work_root = strjoin(opt->state_dir, "/work");
+        p->storage_root = strjoin(opt->state_dir, "/storage");
+        if (!p->work_root || !p->storage_root)
+                return -ENOMEM;
+        if ((r = mkdir_p(p->work_root, 0700)) < 0 || (r = mkdir_p(p->storage_root, 0750)) < 0)
+                return r;
+
+        if ((r = store_dup(store, &xs)) < 0)
+                return r;
+        ExecutorOptions xo = { .id = "executor", .engine = *opt->engine };
+        if ((r = executor_new(xs, &xo, &p->executor)) < 0) {
+                store_free(xs);
+                return r;
+        }
+        char id[64];
+        snprintf(id, sizeof id, "worker-%d", (int) getpid());
+        WorkerOptions wo = { .id = id, .slots = opt->workers, .work_root = p->work_root,
+                             .storage_root = p->storage_root };
+        if ((r = worker_new(store, &wo, &p->worker)) < 0 || (r = worker_start(p->worker)) < 0)
+                return r;
+        if ((r = -pthread_create(&p->executor_thread, NULL, executor_main, p)) < 0)
+                return r;
+        p->executor_running = true;
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+void inproc_stop(Inproc *p, usec_t grace) {
+        uint64_t one = 1;
+        if (p->worker)
+                worker_stop(p->worker, grace);
+        if (p->executor_running) {
+                (void) !write(p->stop_fd, &one, sizeof one);
+                pthread_join(p->executor_thread, NULL);
+                p->executor_running = false;
+        }
+}
+
+Inproc *inproc_free(Inproc *p) {
+        if (!p)
+                return NULL;
+        inproc_stop(p, 0);
+        worker_free(p->worker);
+        executor_free(p->executor);
+        safe_close(p->stop_fd);
+        free(p->work_root);
+        free(p->storage_root);
+        free(p);
+        return NULL;
+}

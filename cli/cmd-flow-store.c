@@ -1,0 +1,269 @@
+/* cmd-flow-store.c: "tern flow apply|list|show|delete|revisions": flows in the database. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cleanup-jansson.h"
+#include "cli-store.h"
+#include "cli.h"
+#include "flow.h"
+#include "strutil.h"
+
+typedef struct FlowArgs {
+        const char *db;
+        const char *ns;
+        OutputFormat output;
+} FlowArgs;
+
+static int parse(const char *cmd, const char *usage, int argc, char *argv[], FlowArgs *a) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "db", required_argument, NULL, 'd' },
+                { "namespace", required_argument, NULL, 'n' },
+                { "output", required_argument, NULL, 'o' },
+                {},
+        };
+        int c, r;
+        while ((c = cli_getopt(cmd, argc, argv, "ho:n:", options)) >= 0) {
+                switch (c) {
+                case 'h':
+                        printf("%s", usage);
+                        return 0;
+                case 'd':
+                        a->db = optarg;
+                        break;
+                case 'n':
+                        a->ns = optarg;
+                        break;
+                case 'o':
+                        if ((r = cli_parse_output(cmd, optarg, &a->output)) != 0)
+                                return r;
+                        break;
+                }
+        }
+        if (c == CLI_OPT_ERROR)
+                return EXIT_USAGE;
+        return -1;
+}
+
+static int collect_files(const char *cmd, const char *arg, char ***files) {
+        struct stat st;
+        if (stat(arg, &st) < 0) {
+                fprintf(stderr, "%s: cannot read '%s': %m\n", cmd, arg);
+                return 1;
+        }
+        if (!S_ISDIR(st.st_mode))
+                return strv_extend(files, arg) < 0 ? 1 : 0;
+        struct dirent **names = NULL;
+        int n = scandir(arg, &names, NULL, alphasort);
+        if (n < 0) {
+                fprintf(stderr, "%s: cannot list '%s': %m\n", cmd, arg);
+                return 1;
+        }
+        int r = 0;
+        for (int i = 0; i < n; i++) {
+                const char *nm = names[i]->d_name;
+                if (!r && nm[0] != '.' && (endswith(nm, ".yaml") || endswith(nm, ".yml")) &&
+                    strv_consume(files, strjoin(arg, "/", nm)) < 0)
+                        r = 1;
+                free(names[i]);
+        }
+        free(names);
+        return r;
+}
+
+static const char usage_apply[] =
+        "Usage: tern flow apply FILE|DIR... [--db URL]\n\n"
+        "Create or update flows in the database. Every file is validated first: when any is invalid,\n"
+        "its errors are printed and nothing is stored. A flow whose source did not change keeps its\n"
+        "revision; a changed one gets a new revision (earlier ones are kept).\n";
+
+int verb_flow_apply(int argc, char *argv[]) {
+        const char *cmd = "tern flow apply";
+        FlowArgs a = {};
+        _cleanup_strv_free_ char **files = NULL;
+        int r = parse(cmd, usage_apply, argc, argv, &a);
+        if (r >= 0)
+                return r;
+        if (optind >= argc)
+                return cli_usage_error(cmd, "at least one flow file or directory is required");
+        for (int i = optind; i < argc; i++)
+                if ((r = collect_files(cmd, argv[i], &files)) != 0)
+                        return r;
+        if (strv_length(files) == 0) {
+                fprintf(stderr, "%s: no *.yaml or *.yml file found\n", cmd);
+                return 1;
+        }
+        size_t n = strv_length(files);
+        _cleanup_free_ Flow **flows = calloc(n, sizeof(Flow *));
+        if (!flows)
+                return 1;
+        bool invalid = false;
+        for (size_t i = 0; i < n; i++) {
+                FlowDiagnostics d = FLOW_DIAGNOSTICS_INIT;
+                r = flow_load_file(files[i], &flows[i], &d);
+                if (r == FLOW_INVALID)
+                        flow_diagnostics_print(&d, stderr);
+                else if (r < 0)
+                        fprintf(stderr, "%s: cannot read '%s': %s\n", cmd, files[i], strerror(-r));
+                if (r != 0)
+                        invalid = true;
+                flow_diagnostics_done(&d);
+        }
+        int status = 1;
+        _cleanup_store_ Store *s = NULL;
+        StoreTx *tx = NULL;
+        if (invalid)
+                goto done;
+        if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0) {
+                status = r;
+                goto done;
+        }
+        /* All or nothing: one transaction for every file. */
+        if (store_begin(s, &tx) < 0)
+                goto db_error;
+        usec_t now = now_realtime();
+        for (size_t i = 0; i < n; i++) {
+                int rev;
+                r = store_flow_put(tx, flows[i]->namespace, flows[i]->id, flows[i]->source, now, &rev);
+                if (r < 0) {
+                        store_rollback(tx);
+                        goto db_error;
+                }
+                printf("%s.%s: %s revision %d\n", flows[i]->namespace, flows[i]->id,
+                       r == STORE_UNCHANGED ? "unchanged," : rev == 1 ? "created," : "updated to", rev);
+        }
+        if (store_commit(tx) < 0)
+                goto db_error;
+        status = 0;
+        goto done;
+db_error:
+        fprintf(stderr, "%s: %s\n", cmd, store_error(s));
+done:
+        for (size_t i = 0; i < n; i++)
+                flow_free(flows[i]);
+        return status;
+}
+
+static json_t *flow_json(const StoreFlow *f, bool with_source) {
+        char ts[TIMESTAMP_MAX];
+        json_t *j = json_pack("{s:s, s:s, s:i, s:b, s:s}", "namespace", f->namespace, "id", f->id, "revision",
+                              f->revision, "deleted", f->deleted, "updated", timestamp_format(ts, f->created));
+        if (j && with_source)
+                json_object_set_new(j, "source", json_string(f->source));
+        return j;
+}
+
+static const char usage_list[] = "Usage: tern flow list [--namespace NS] [-o json] [--db URL]\n\n"
+                                 "List the latest revision of each flow (NS and namespaces below it).\n";
+
+int verb_flow_list(int argc, char *argv[]) {
+        const char *cmd = "tern flow list";
+        FlowArgs a = {};
+        int r = parse(cmd, usage_list, argc, argv, &a);
+        if (r >= 0)
+                return r;
+        if (optind < argc)
+                return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+        _cleanup_store_ Store *s = NULL;
+        if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
+                return r;
+        StoreTx *tx;
+        StoreFlow *flows = NULL;
+        size_t n = 0;
+        if (store_begin(s, &tx) < 0 || (r = store_flow_list(tx, a.ns, &flows, &n)) < 0) {
+                fprintf(stderr, "%s: %s\n", cmd, store_error(s));
+                return 1;
+        }
+        store_rollback(tx);
+        if (a.output == OUTPUT_JSON) {
+                _cleanup_json_ json_t *arr = json_array();
+                for (size_t i = 0; i < n; i++)
+                        json_array_append_new(arr, flow_json(&flows[i], false));
+                json_dumpf(arr, stdout, JSON_INDENT(2));
+                printf("\n");
+        } else {
+                printf("%-40s %-30s %s\n", "NAMESPACE", "ID", "REVISION");
+                for (size_t i = 0; i < n; i++)
+                        printf("%-40s %-30s %d\n", flows[i].namespace, flows[i].id, flows[i].revision);
+        }
+        store_flows_free(flows, n);
+        return 0;
+}
+
+static const char usage_show[] = "Usage: tern flow show NAMESPACE ID [--revision N] [-o json] [--db URL]\n\n"
+                                 "Print a flow's YAML source (latest revision), or its metadata as JSON.\n";
+
+int verb_flow_show(int argc, char *argv[]) {
+        const char *cmd = "tern flow show";
+        FlowArgs a = {};
+        int r = parse(cmd, usage_show, argc, argv, &a);
+        if (r >= 0)
+                return r;
+        if (argc - optind != 2)
+                return cli_usage_error(cmd, "NAMESPACE and ID are required");
+        _cleanup_store_ Store *s = NULL;
+        if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
+                return r;
+        StoreTx *tx;
+        StoreFlow f = {};
+        if (store_begin(s, &tx) < 0) {
+                fprintf(stderr, "%s: %s\n", cmd, store_error(s));
+                return 1;
+        }
+        r = store_flow_get(tx, argv[optind], argv[optind + 1], 0, &f);
+        store_rollback(tx);
+        if (r == -ENOENT) {
+                fprintf(stderr, "%s: no flow '%s' in namespace '%s'\n", cmd, argv[optind + 1], argv[optind]);
+                return 1;
+        }
+        if (r < 0) {
+                fprintf(stderr, "%s: %s\n", cmd, store_error(s));
+                return 1;
+        }
+        if (a.output == OUTPUT_JSON) {
+                _cleanup_json_ json_t *j = flow_json(&f, true);
+                json_dumpf(j, stdout, JSON_INDENT(2));
+                printf("\n");
+        } else
+                fputs(f.source, stdout);
+        store_flow_done(&f);
+        return 0;
+}
+
+static const char usage_delete[] = "Usage: tern flow delete NAMESPACE ID [--db URL]\n\n"
+                                   "Delete a flow: it can no longer be started; its revisions and executions are kept.\n";
+
+int verb_flow_delete(int argc, char *argv[]) {
+        const char *cmd = "tern flow delete";
+        FlowArgs a = {};
+        int r = parse(cmd, usage_delete, argc, argv, &a);
+        if (r >= 0)
+                return r;
+        if (argc - optind != 2)
+                return cli_usage_error(cmd, "NAMESPACE and ID are required");
+        _cleanup_store_ Store *s = NULL;
+        if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
+                return r;
+        StoreTx *tx;
+        if (store_begin(s, &tx) < 0) {
+                fprintf(stderr, "%s: %s\n", cmd, store_error(s));
+                return 1;
+        }
+        r = store_flow_delete(tx, argv[optind], argv[optind + 1], now_realtime());
+        if (r == -ENOENT) {
+                store_rollback(tx);
+                fprintf(stderr, "%s: no flow '%s' in namespace '%s'\n", cmd, argv[optind + 1], argv[optind]);
+                return 1;
+        }
+        if (r < 0 || store_commit(tx) < 0) {
+                if (r < 0)
+                        store_rollback(tx);
+                fprintf(stderr, "%s: %s\n", cmd, store_error(s));
+                return 1;
+        }
+        printf("%s.%s: deleted\n", argv[optind], argv[optind + 1]);
+        return 0;
+}

@@ -1,0 +1,392 @@
+/* cmd-run.c: "tern run": run one flow to its end in this process, on the embedded store by default,
+ * showing task states and logs as they happen. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup-jansson.h"
+#include "cli-execution.h"
+#include "cli-store.h"
+#include "cli.h"
+#include "execution.h"
+#include "flow.h"
+#include "hashmap.h"
+#include "log.h"
+#include "strbuf.h"
+#include "strutil.h"
+
+static volatile int interrupted;
+
+static void on_sigint(int sig) {
+        interrupted++;
+        if (interrupted >= 3)
+                _exit(130);
+}
+
+static void run_help(void) {
+        printf("Usage: tern run FLOW.yaml [OPTIONS]\n\n"
+               "Run one execution of a flow to its end in this process and show its progress.\n"
+               "By default it uses the embedded database in the state directory; no server is needed.\n\n"
+               "Options:\n"
+               "  -i, --input NAME=VALUE   an input value (repeatable); NAME=@PATH uploads a file for a FILE input\n"
+               "      --inputs-json JSON   inputs as one JSON object (typed values, \"@PATH\" for files)\n"
+               "      --raw-inputs         take inputs as given without validation; defaults fill the rest\n"
+               "  -l, --label KEY=VALUE    a label of the execution (repeatable)\n"
+               "      --flows DIR          apply the flows in DIR first (for subflows)\n"
+               "      --db URL             database (default: $TERN_DB, else the embedded SQLite file)\n"
+               "  -w, --workers N          tasks run at once (default 4)\n"
+               "  -o, --output FORMAT      'table' (live progress, default) or 'json' (the final execution)\n"
+               "      --include-logs       with --output json: add the execution's logs as \"logs\"\n"
+               "  -q, --quiet              no progress, only the summary\n"
+               "      --timeout DURATION   kill the execution after this long (ISO-8601, e.g. PT10M)\n"
+               "  -h, --help               show this help\n\n"
+               "Exit status: 0 when the execution ends SUCCESS, 1 otherwise (WARNING, FAILED, KILLED...),\n"
+               "2 for usage errors. Ctrl-C kills the execution; a second Ctrl-C leaves at once.\n"
+               "State directory: $TERN_STATE_DIR, or /var/lib/tern (root), or ~/.local/state/tern.\n");
+}
+
+typedef struct RunArgs {
+        const char *flow_path, *flows_dir, *db, *inputs_json;
+        json_t *inputs; /* object of raw strings */
+        json_t *labels;
+        bool raw_inputs, include_logs, quiet;
+        OutputFormat output;
+        unsigned workers;
+        usec_t timeout;
+} RunArgs;
+
+static int parse_kv(const char *cmd, const char *what, const char *arg, json_t *into) {
+        const char *eq = strchr(arg, '=');
+        if (!eq || eq == arg)
+                return cli_usage_error(cmd, "%s '%s' must be NAME=VALUE", what, arg);
+        _cleanup_free_ char *k = strndup(arg, (size_t) (eq - arg));
+        if (!k || json_object_set_new(into, k, json_string(eq + 1)) < 0)
+                return log_oom(), 1;
+        return 0;
+}
+
+/* Apply every valid flow file of a directory; invalid ones are reported and skipped. */
+static int apply_flows_dir(const char *cmd, Store *s, const char *dir) {
+        _cleanup_strv_free_ char **files = NULL;
+        _cleanup_free_ char *list_cmd = NULL;
+        StoreTx *tx;
+        int r;
+
+        FILE *ls = NULL;
+        list_cmd = strdup_printf("find '%s' -maxdepth 1 \\( -name '*.yaml' -o -name '*.yml' \\) -type f | sort", dir);
+        if (!list_cmd || strchr(dir, '\''))
+                return cli_usage_error(cmd, "--flows '%s': unusable directory name", dir);
+        struct stat st;
+        if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                fprintf(stderr, "%s: --flows '%s': not a directory\n", cmd, dir);
+                return 1;
+        }
+        ls = popen(list_cmd, "re");
+        char line[4096];
+        while (ls && fgets(line, sizeof line, ls))
+                if (strv_extend(&files, strstrip(line)) < 0) {
+                        pclose(ls);
+                        return log_oom(), 1;
+                }
+        if (ls)
+                pclose(ls);
+        if ((r = store_begin(s, &tx)) < 0)
+                goto fail;
+        for (char **f = files; f && *f; f++) {
+                _cleanup_(flow_freep) Flow *flow = NULL;
+                FlowDiagnostics diags = FLOW_DIAGNOSTICS_INIT;
+                if (flow_load_file(*f, &flow, &diags) != 0) {
+                        flow_diagnostics_done(&diags);
+                        continue; /* not runnable as a subflow; `tern flow validate` says why */
+                }
+                flow_diagnostics_done(&diags);
+                int rev;
+                if ((r = store_flow_put(tx, flow->namespace, flow->id, flow->source, now_realtime(), &rev)) < 0) {
+                        store_rollback(tx);
+                        goto fail;
+                }
+        }
+        if ((r = store_commit(tx)) < 0)
+                goto fail;
+        return 0;
+fail:
+        fprintf(stderr, "%s: cannot store the flows of '%s': %s\n", cmd, dir, store_error(s));
+        return 1;
+}
+
+/* FILE inputs given as @PATH are copied into internal storage and replaced by their URI. */
+static int upload_file_inputs(const char *cmd, const Flow *f, const char *exec_id, const char *state_dir,
+                              json_t *inputs) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(inputs, k, v) {
+                const char *s = json_string_value(v);
+                const FlowInput *in = flow_find_input(f, k);
+                if (!s || s[0] != '@' || !in || in->type != FLOW_INPUT_FILE)
+                        continue;
+                const char *path = s + 1;
+                _cleanup_free_ char *copy = strdup(path), *ns = strdup(f->namespace);
+                if (!copy || !ns)
+                        return log_oom(), 1;
+                for (char *p = ns; *p; p++)
+                        if (*p == '.')
+                                *p = '/';
+                const char *base = basename(copy);
+                _cleanup_free_ char *rel = strdup_printf("%s/%s/executions/%s/inputs/%s/%s", ns, f->id, exec_id, k, base);
+                _cleanup_free_ char *dst = rel ? strjoin(state_dir, "/storage/", rel) : NULL;
+                if (!dst)
+                        return log_oom(), 1;
+                for (char *p = dst + strlen(state_dir) + 1; (p = strchr(p, '/')); p++) {
+                        *p = 0;
+                        (void) mkdir(dst, 0750);
+                        *p = '/';
+                }
+                FILE *in_f = fopen(path, "re");
+                if (!in_f) {
+                        fprintf(stderr, "%s: input '%s': cannot read '%s': %m\n", cmd, k, path);
+                        return 1;
+                }
+                FILE *out = fopen(dst, "we");
+                if (!out) {
+                        fprintf(stderr, "%s: input '%s': cannot write '%s': %m\n", cmd, k, dst);
+                        fclose(in_f);
+                        return 1;
+                }
+                char buf[65536];
+                size_t n;
+                while ((n = fread(buf, 1, sizeof buf, in_f)) > 0)
+                        fwrite(buf, 1, n, out);
+                fclose(in_f);
+                if (fclose(out) != 0) {
+                        fprintf(stderr, "%s: input '%s': cannot write '%s': %m\n", cmd, k, dst);
+                        return 1;
+                }
+                _cleanup_free_ char *uri = strjoin("kestra:///", rel);
+                if (!uri)
+                        return log_oom(), 1;
+                json_object_set_new(inputs, k, json_string(uri));
+        }
+        return 0;
+}
+
+int verb_run(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "input", required_argument, NULL, 'i' },
+                { "inputs-json", required_argument, NULL, 'J' },
+                { "raw-inputs", no_argument, NULL, 'R' },
+                { "label", required_argument, NULL, 'l' },
+                { "flows", required_argument, NULL, 'F' },
+                { "db", required_argument, NULL, 'd' },
+                { "workers", required_argument, NULL, 'w' },
+                { "output", required_argument, NULL, 'o' },
+                { "include-logs", no_argument, NULL, 'L' },
+                { "quiet", no_argument, NULL, 'q' },
+                { "timeout", required_argument, NULL, 'T' },
+                {},
+        };
+        const char *cmd = "tern run";
+        /* The in-process components' own chatter stays out of the way of the progress display. */
+        if (!getenv("TERN_LOG_LEVEL"))
+                log_set_max_level(LOG_WARNING);
+        _cleanup_json_ json_t *inputs = json_object(), *labels = json_object();
+        RunArgs a = { .inputs = inputs, .labels = labels, .workers = 4 };
+        int c, r;
+
+        if (!inputs || !labels)
+                return log_oom(), 1;
+        while ((c = cli_getopt(cmd, argc, argv, "hi:l:w:o:q", options)) >= 0) {
+                switch (c) {
+                case 'h':
+                        run_help();
+                        return 0;
+                case 'i':
+                        if ((r = parse_kv(cmd, "input", optarg, inputs)) != 0)
+                                return r;
+                        break;
+                case 'J':
+                        a.inputs_json = optarg;
+                        break;
+                case 'R':
+                        a.raw_inputs = true;
+                        break;
+                case 'l':
+                        if ((r = parse_kv(cmd, "label", optarg, labels)) != 0)
+                                return r;
+                        break;
+                case 'F':
+                        a.flows_dir = optarg;
+                        break;
+                case 'd':
+                        a.db = optarg;
+                        break;
+                case 'w':
+                        if (safe_atou(optarg, &a.workers) < 0 || a.workers == 0 || a.workers > 1024)
+                                return cli_usage_error(cmd, "--workers '%s' must be a number from 1 to 1024", optarg);
+                        break;
+                case 'o':
+                        if ((r = cli_parse_output(cmd, optarg, &a.output)) != 0)
+                                return r;
+                        break;
+                case 'L':
+                        a.include_logs = true;
+                        break;
+                case 'q':
+                        a.quiet = true;
+                        break;
+                case 'T': {
+                        susec_t d;
+                        if (duration_parse(optarg, &d) < 0 || d <= 0)
+                                return cli_usage_error(cmd, "--timeout '%s' is not an ISO-8601 duration such as PT10M",
+                                                       optarg);
+                        a.timeout = (usec_t) d;
+                        break;
+                }
+                }
+        }
+        if (c == CLI_OPT_ERROR)
+                return EXIT_USAGE;
+        if (optind != argc - 1)
+                return cli_usage_error(cmd, optind >= argc ? "a flow file is required" : "only one flow file can run");
+        a.flow_path = argv[optind];
+        if (a.inputs_json) {
+                json_error_t jerr;
+                _cleanup_json_ json_t *j = json_loads(a.inputs_json, 0, &jerr);
+                if (!json_is_object(j))
+                        return cli_usage_error(cmd, "--inputs-json is not a JSON object: %s", jerr.text);
+                json_object_update(inputs, j);
+        }
+
+        /* The flow first: nothing is stored for a flow that does not validate. */
+        _cleanup_(flow_freep) Flow *flow = NULL;
+        FlowDiagnostics diags = FLOW_DIAGNOSTICS_INIT;
+        r = flow_load_file(a.flow_path, &flow, &diags);
+        if (r != 0) {
+                if (r == FLOW_INVALID)
+                        flow_diagnostics_print(&diags, stderr);
+                else
+                        fprintf(stderr, "%s: cannot read '%s': %s\n", cmd, a.flow_path, strerror(-r));
+                flow_diagnostics_done(&diags);
+                return 1;
+        }
+        flow_diagnostics_done(&diags);
+
+        _cleanup_store_ Store *s = NULL;
+        if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
+                return r;
+        _cleanup_free_ char *state_dir = NULL;
+        if (cli_state_dir_make(cmd, &state_dir) < 0)
+                return 1;
+        if (a.flows_dir && (r = apply_flows_dir(cmd, s, a.flows_dir)) != 0)
+                return r;
+
+        _cleanup_(cli_engine_config_done) EngineConfig cfg = {};
+        if (cli_engine_config(cmd, &cfg) < 0)
+                return 1;
+
+        /* Store this flow (a new revision only when it changed) and create the execution. */
+        StoreTx *tx;
+        int rev = 0;
+        usec_t now = now_realtime();
+        if ((r = store_begin(s, &tx)) < 0 || (r = store_flow_put(tx, flow->namespace, flow->id, flow->source, now, &rev)) < 0 ||
+            (r = store_commit(tx)) < 0) {
+                fprintf(stderr, "%s: cannot store flow '%s.%s': %s\n", cmd, flow->namespace, flow->id, store_error(s));
+                return 1;
+        }
+        flow->revision = rev;
+
+        _cleanup_execution_ Execution *e = NULL;
+        if ((r = engine_execution_new(flow, NULL, labels, NULL, now, &e)) < 0)
+                return log_oom(), 1;
+        if ((r = upload_file_inputs(cmd, flow, e->id, state_dir, inputs)) != 0)
+                return r;
+        _cleanup_json_ json_t *resolved = NULL;
+        if (a.raw_inputs) {
+                resolved = json_object();
+                for (size_t i = 0; i < flow->n_inputs; i++)
+                        if (flow->inputs[i].defaults)
+                                json_object_set(resolved, flow->inputs[i].id, flow->inputs[i].defaults);
+                json_object_update(resolved, inputs);
+        } else {
+                _cleanup_free_ char *err = NULL;
+                if (flow_inputs_resolve(flow, inputs, &resolved, &err) < 0) {
+                        fprintf(stderr, "%s: invalid inputs: %s\n", cmd, err ? err : "out of memory");
+                        return 1;
+                }
+        }
+        json_decref(e->inputs);
+        e->inputs = json_incref(resolved);
+        _cleanup_json_ json_t *doc = execution_to_json(e);
+        if (!doc || (r = store_begin(s, &tx)) < 0 ||
+            (r = store_execution_create(tx, doc, ENGINE_EVENT_CREATED, NULL, now)) < 0 || (r = store_commit(tx)) < 0) {
+                fprintf(stderr, "%s: cannot create the execution: %s\n", cmd, store_error(s));
+                return 1;
+        }
+
+        bool show = a.output == OUTPUT_TABLE && !a.quiet;
+        if (show)
+                printf("Execution %s of %s.%s (revision %d)\n", e->id, flow->namespace, flow->id, rev);
+
+        _cleanup_(inproc_freep) Inproc *ip = NULL;
+        InprocOptions io = { .workers = a.workers, .state_dir = state_dir, .engine = &cfg };
+        if ((r = inproc_start(s, &io, &ip)) < 0) {
+                fprintf(stderr, "%s: cannot start the executor and workers: %s\n", cmd, strerror(-r));
+                return 1;
+        }
+        struct sigaction sa = { .sa_handler = on_sigint }, old_int, old_term;
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
+
+        _cleanup_(cli_progress_done) CliProgress p = { .start = now, .tty = isatty(STDOUT_FILENO) };
+        _cleanup_json_ json_t *final = NULL;
+        usec_t deadline = a.timeout;
+        for (;;) {
+                r = cli_execution_wait(s, e->id, 0, deadline, show ? &p : NULL, &interrupted, &final);
+                if (r == -EINTR || r == -ETIME) {
+                        /* Kill once, then keep waiting for the kill to land. */
+                        if (a.output == OUTPUT_TABLE)
+                                fprintf(stderr, "%s: %s, killing execution %s\n", cmd,
+                                        r == -EINTR ? "interrupted" : "timeout reached", e->id);
+                        if (cli_execution_event(s, e->id, ENGINE_EVENT_KILL, NULL) < 0)
+                                fprintf(stderr, "%s: cannot kill: %s\n", cmd, store_error(s));
+                        interrupted = 0;
+                        deadline = 0;
+                        continue;
+                }
+                if (r < 0)
+                        fprintf(stderr, "%s: cannot read the execution: %s\n", cmd, store_error(s));
+                break;
+        }
+        inproc_stop(ip, 5 * USEC_PER_SEC);
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        if (!final)
+                return 1;
+
+        State st = cli_execution_state(final);
+        cli_execution_strip(final);
+        if (a.output == OUTPUT_JSON) {
+                if (a.include_logs)
+                        json_object_set_new(final, "logs", cli_execution_logs_json(s, e->id));
+                if (json_dumpf(final, stdout, JSON_INDENT(2)) < 0)
+                        return 1;
+                printf("\n");
+        } else {
+                char d[DURATION_MAX];
+                printf("%s %s in %s, %zu task run%s\n", e->id, state_to_string(st),
+                       duration_format_short(d, now_realtime() - now), json_array_size(json_object_get(final, "taskRunList")),
+                       json_array_size(json_object_get(final, "taskRunList")) == 1 ? "" : "s");
+                json_t *outs = json_object_get(final, "outputs");
+                if (json_object_size(outs) > 0) {
+                        _cleanup_free_ char *o = json_dumps(outs, JSON_INDENT(2));
+                        printf("outputs: %s\n", strempty(o));
+                }
+        }
+        return st == STATE_SUCCESS ? 0 : 1;
+}

@@ -1,0 +1,178 @@
+/* cmd-server.c: "tern server standalone|executor|worker": run components in the foreground until
+ * SIGTERM or SIGINT (the systemd daemons wrap the same components). */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "cli-store.h"
+#include "cli.h"
+#include "executor.h"
+#include "log.h"
+#include "strutil.h"
+#include "worker.h"
+
+static int stop_fd = -1;
+
+static void on_signal(int sig) {
+        uint64_t one = 1;
+        (void) !write(stop_fd, &one, sizeof one);
+}
+
+typedef struct ServerArgs {
+        const char *db;
+        unsigned workers;
+        usec_t grace;
+        const char *queue;
+} ServerArgs;
+
+static void server_help(const char *which) {
+        printf("Usage: tern server %s [--db URL]%s\n\n", which,
+               streq(which, "executor") ? "" : " [--workers N] [--queue NAME]");
+        if (streq(which, "standalone"))
+                printf("Run the executor and workers in one process until SIGTERM or Ctrl-C.\n");
+        else if (streq(which, "executor"))
+                printf("Run an executor: it applies execution events and re-queues the jobs of vanished workers.\n"
+                       "Any number may run against the same PostgreSQL database.\n");
+        else
+                printf("Run a worker: it claims jobs under a lease and runs tasks (--workers at once).\n");
+        printf("\nOptions:\n"
+               "      --db URL          database (default: $TERN_DB, else the embedded SQLite file)\n"
+               "  -w, --workers N       task slots (default 4)\n"
+               "      --queue NAME      worker group to take jobs from (default: the default group)\n"
+               "      --grace DURATION  on stop, how long running tasks may finish (default PT30S)\n");
+}
+
+static int parse(const char *cmd, const char *which, int argc, char *argv[], ServerArgs *a) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "db", required_argument, NULL, 'd' },
+                { "workers", required_argument, NULL, 'w' },
+                { "queue", required_argument, NULL, 'Q' },
+                { "grace", required_argument, NULL, 'G' },
+                {},
+        };
+        int c;
+        while ((c = cli_getopt(cmd, argc, argv, "hw:", options)) >= 0) {
+                switch (c) {
+                case 'h':
+                        server_help(which);
+                        return 0;
+                case 'd':
+                        a->db = optarg;
+                        break;
+                case 'w':
+                        if (safe_atou(optarg, &a->workers) < 0 || a->workers == 0 || a->workers > 1024)
+                                return cli_usage_error(cmd, "--workers '%s' must be a number from 1 to 1024", optarg);
+                        break;
+                case 'Q':
+                        a->queue = optarg;
+                        break;
+                case 'G': {
+                        susec_t d;
+                        if (duration_parse(optarg, &d) < 0 || d < 0)
+                                return cli_usage_error(cmd, "--grace '%s' is not an ISO-8601 duration", optarg);
+                        a->grace = (usec_t) d;
+                        break;
+                }
+                }
+        }
+        if (c == CLI_OPT_ERROR)
+                return EXIT_USAGE;
+        if (optind < argc)
+                return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+        return -1;
+}
+
+static int setup_signals(void) {
+        stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (stop_fd < 0)
+                return -errno;
+        struct sigaction sa = { .sa_handler = on_signal };
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        return 0;
+}
+
+static void wait_stop(void) {
+        struct pollfd p = { stop_fd, POLLIN, 0 };
+        while (poll(&p, 1, -1) < 0 && errno == EINTR)
+                ;
+}
+
+static int run_server(const char *which, int argc, char *argv[]) {
+        char cmd[64];
+        ServerArgs a = { .workers = 4, .grace = 30 * USEC_PER_SEC };
+        int r;
+
+        snprintf(cmd, sizeof cmd, "tern server %s", which);
+        if ((r = parse(cmd, which, argc, argv, &a)) >= 0)
+                return r;
+        log_setup("tern", which);
+        _cleanup_store_ Store *s = NULL;
+        if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
+                return r;
+        _cleanup_free_ char *state_dir = NULL;
+        if (cli_state_dir_make(cmd, &state_dir) < 0)
+                return 1;
+        _cleanup_(cli_engine_config_done) EngineConfig cfg = {};
+        if (cli_engine_config(cmd, &cfg) < 0 || setup_signals() < 0)
+                return 1;
+
+        if (streq(which, "standalone")) {
+                _cleanup_(inproc_freep) Inproc *ip = NULL;
+                InprocOptions io = { .workers = a.workers, .state_dir = state_dir, .engine = &cfg };
+                if ((r = inproc_start(s, &io, &ip)) < 0)
+                        return log_error_errno(r, "Cannot start the executor and workers: %m"), 1;
+                log_info("Standalone server running (%u task slots); stop with SIGTERM or Ctrl-C.", a.workers);
+                wait_stop();
+                log_info("Stopping: running tasks have %llus to finish.", (unsigned long long) (a.grace / USEC_PER_SEC));
+                inproc_stop(ip, a.grace);
+                return 0;
+        }
+        if (streq(which, "executor")) {
+                Store *xs = NULL;
+                _cleanup_(executor_freep) Executor *x = NULL;
+                ExecutorOptions xo = { .id = "executor", .engine = cfg };
+                if ((r = store_dup(s, &xs)) < 0 || (r = executor_new(xs, &xo, &x)) < 0)
+                        return log_error_errno(r, "Cannot start the executor: %m"), 1;
+                log_info("Executor running; stop with SIGTERM or Ctrl-C.");
+                (void) executor_run(x, stop_fd);
+                return 0;
+        }
+        char id[128], host[64] = "";
+        (void) gethostname(host, sizeof host - 1);
+        snprintf(id, sizeof id, "worker-%s-%d", host, (int) getpid());
+        _cleanup_free_ char *work = strjoin(state_dir, "/work"), *storage = strjoin(state_dir, "/storage");
+        _cleanup_(worker_freep) Worker *w = NULL;
+        WorkerOptions wo = { .id = id, .slots = a.workers, .queue = a.queue, .work_root = work,
+                             .storage_root = storage };
+        if (!work || !storage || (r = worker_new(s, &wo, &w)) < 0 || (r = worker_start(w)) < 0)
+                return log_error_errno(r < 0 ? r : -ENOMEM, "Cannot start the worker: %m"), 1;
+        log_info("Worker %s running (%u task slots); stop with SIGTERM or Ctrl-C.", id, a.workers);
+        wait_stop();
+        log_info("Stopping: running tasks have %llus to finish.", (unsigned long long) (a.grace / USEC_PER_SEC));
+        worker_stop(w, a.grace);
+        return 0;
+}
+
+static int verb_standalone(int argc, char *argv[]) {
+        return run_server("standalone", argc, argv);
+}
+static int verb_executor(int argc, char *argv[]) {
+        return run_server("executor", argc, argv);
+}
+static int verb_worker(int argc, char *argv[]) {
+        return run_server("worker", argc, argv);
+}
+
+const Verb server_verbs[] = {
+        { "standalone", "[--db URL] [--workers N]", "executor and workers in one process", verb_standalone, NULL },
+        { "executor", "[--db URL]", "an executor (many may share PostgreSQL)", verb_executor, NULL },
+        { "worker", "[--db URL] [--workers N]", "a worker that runs tasks", verb_worker, NULL },
+        {},
+};

@@ -1,0 +1,394 @@
+/* executor.c: the executor loop around the pure engine. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup-jansson.h"
+#include "executor.h"
+#include "hashmap.h"
+#include "log.h"
+#include "strutil.h"
+
+struct Executor {
+        Store *store;
+        ExecutorOptions opt;
+        Hashmap flows; /* (ns, id, revision) -> Flow* (owned) */
+        usec_t last_requeue;
+        ExecutorStats stats;
+};
+
+static void flows_free(Hashmap *h) {
+        for (size_t i = 0; i < h->n_buckets; i++)
+                if (h->entries[i].key)
+                        flow_free(h->entries[i].value);
+        hashmap_done(h);
+}
+
+int executor_new(Store *store, const ExecutorOptions *opt, Executor **ret) {
+        Executor *x = calloc(1, sizeof *x);
+        if (!x)
+                return -ENOMEM;
+        x->store = store;
+        x->opt = *opt;
+        if (!x->opt.batch)
+                x->opt.batch = 32;
+        if (!x->opt.poll)
+                x->opt.poll = USEC_PER_SEC;
+        if (!x->opt.requeue_every)
+                x->opt.requeue_every = USEC_PER_SEC;
+        int r = store_listen(store, STORE_CHANNEL_EVENTS);
+        if (r < 0) {
+                x->store = NULL;
+                executor_free(x);
+                return r;
+        }
+        *ret = x;
+        return 0;
+}
+
+Executor *executor_free(Executor *x) {
+        if (!x)
+                return NULL;
+        flows_free(&x->flows);
+        store_free(x->store);
+        free(x);
+        return NULL;
+}
+
+void executor_stats(const Executor *x, ExecutorStats *ret) {
+        *ret = x->stats;
+}
+
+int executor_load_flow(StoreTx *tx, const char *ns, const char *id, int revision, Flow **ret) {
+        StoreFlow sf = {};
+        FlowDiagnostics diags = FLOW_DIAGNOSTICS_INIT;
+        char name[512];
+        int r = store_flow_get(tx, ns, id, revision, &sf);
+        if (r < 0)
+                return r;
+        snprintf(name, sizeof name, "%s.%s@%d", ns, id, sf.revision);
+        r = flow_load_string(sf.source, strlen(sf.source), name, ret, &diags);
+        flow_diagnostics_done(&diags);
+        if (r == 0)
+                (*ret)->revision = sf.revision;
+        store_flow_done(&sf);
+        return r == FLOW_INVALID ? -EBADMSG : r;
+}
+
+/* The flow an execution runs, by revision; parsed once per executor. */
+static int flow_for(Executor *x, StoreTx *tx, const char *ns, const char *id, int revision, const Flow **ret) {
+        char rev[16];
+        snprintf(rev, sizeof rev, "%d", revision);
+        const char *key[] = { ns, id, rev };
+        Flow *f = hashmap_get_parts(&x->flows, key, 3);
+        if (f) {
+                *ret = f;
+                return 0;
+        }
+        int r = executor_load_flow(tx, ns, id, revision, &f);
+        if (r < 0)
+                return r;
+        if (revision > 0 && (r = hashmap_put_parts(&x->flows, key, 3, f)) < 0) {
+                flow_free(f);
+                return r;
+        }
+        if (revision <= 0) {
+                /* "Latest" is not cacheable under a fixed key: cache it under its real revision. */
+                snprintf(rev, sizeof rev, "%d", (int) f->revision);
+                Flow *have = hashmap_get_parts(&x->flows, key, 3);
+                if (have) {
+                        flow_free(f);
+                        f = have;
+                } else if ((r = hashmap_put_parts(&x->flows, key, 3, f)) < 0) {
+                        flow_free(f);
+                        return r;
+                }
+        }
+        *ret = f;
+        return 0;
+}
+
+static int store_level(const char *level) {
+        int l = store_log_level_from_string(level);
+        return l < 0 ? STORE_LOG_INFO : l;
+}
+
+static int emit_logs(StoreTx *tx, Execution *e, json_t *logs, usec_t now) {
+        size_t n = json_array_size(logs), i;
+        json_t *l;
+        if (n == 0)
+                return 0;
+        _cleanup_free_ StoreLog *batch = calloc(n, sizeof(StoreLog));
+        if (!batch)
+                return -ENOMEM;
+        json_array_foreach(logs, i, l) {
+                batch[i] = (StoreLog) {
+                        .execution_id = e->id,
+                        .task_run_id = json_string_value(json_object_get(l, "taskRunId")),
+                        .task_id = json_string_value(json_object_get(l, "taskId")),
+                        .level = (StoreLogLevel) store_level(json_string_value(json_object_get(l, "level"))),
+                        .timestamp = now,
+                        .message = json_string_value(json_object_get(l, "message")) ?: "",
+                };
+        }
+        return store_log_append_tx(tx, batch, n);
+}
+
+static int subflow_failed(StoreTx *tx, json_t *req, const char *why, usec_t now) {
+        _cleanup_json_ json_t *p = json_pack("{s:O, s:s}", "taskRunId", json_object_get(req, "parentTaskRunId"),
+                                             "error", why);
+        if (!p)
+                return -ENOMEM;
+        return store_event_emit(tx, json_string_value(json_object_get(req, "parentExecutionId")),
+                                ENGINE_EVENT_SUBFLOW_FAILED, p, now, now, NULL);
+}
+
+static int create_subflow(Executor *x, StoreTx *tx, const Execution *parent, json_t *req, usec_t now) {
+        const char *ns = json_string_value(json_object_get(req, "namespace"));
+        const char *id = json_string_value(json_object_get(req, "flowId"));
+        json_t *rev = json_object_get(req, "revision");
+        const Flow *f;
+        _cleanup_free_ char *err = NULL, *why = NULL;
+        _cleanup_json_ json_t *inputs = NULL, *labels = NULL, *trigger = NULL, *doc = NULL;
+        _cleanup_execution_ Execution *child = NULL;
+        int r;
+
+        r = flow_for(x, tx, ns, id, json_is_integer(rev) ? (int) json_integer_value(rev) : 0, &f);
+        if (r == -ENOENT || r == -EBADMSG) {
+                why = strdup_printf("Subflow '%s.%s' %s", ns, id, r == -ENOENT ? "not found" : "is not valid");
+                return subflow_failed(tx, req, why ? why : "subflow unavailable", now);
+        }
+        if (r < 0)
+                return r;
+        if (flow_inputs_resolve(f, json_object_get(req, "inputs"), &inputs, &err) < 0) {
+                why = strdup_printf("Subflow '%s.%s': invalid inputs: %s", ns, id, strempty(err));
+                return subflow_failed(tx, req, why ? why : "invalid inputs", now);
+        }
+        /* Labels: the parent's when inherited, the task's own on top; the correlation id follows
+         * the chain of executions. */
+        labels = json_array();
+        json_t *pl = json_object_get(req, "parentLabels"), *own = json_object_get(req, "labels"), *l;
+        size_t i;
+        json_array_foreach(pl, i, l)
+                json_array_append(labels, l);
+        json_array_foreach(parent->labels, i, l)
+                if (streq_ptr(json_string_value(json_object_get(l, "key")), "system.correlationId") && !pl)
+                        json_array_append(labels, l);
+        if (json_is_object(own)) {
+                const char *k;
+                json_t *v;
+                json_object_foreach(own, k, v)
+                        json_array_append_new(labels, json_pack("{s:s, s:O}", "key", k, "value", v));
+        } else if (json_is_array(own))
+                json_array_extend(labels, own);
+        trigger = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:i}}", "id", "subflow", "type",
+                            "io.kestra.plugin.core.flow.Subflow", "variables", "executionId", parent->id, "namespace",
+                            parent->namespace, "flowId", parent->flow_id, "flowRevision", parent->flow_revision);
+        r = engine_execution_new(f, inputs, labels, trigger, now, &child);
+        if (r < 0)
+                return r;
+        snprintf(child->id, sizeof child->id, "%s", json_string_value(json_object_get(req, "executionId")));
+        if (!(child->parent_id = strdup(parent->id)))
+                return -ENOMEM;
+        child->engine = json_pack("{s:O, s:O}", "parentTaskRunId", json_object_get(req, "parentTaskRunId"), "wait",
+                                  json_object_get(req, "wait"));
+        doc = execution_to_json(child);
+        if (!doc || !child->engine)
+                return -ENOMEM;
+        r = store_execution_create(tx, doc, ENGINE_EVENT_CREATED, NULL, now);
+        /* A rerun of this transaction after an in-doubt commit finds the child already there. */
+        return r == -EEXIST ? 0 : r;
+}
+
+static int apply_effects(Executor *x, StoreTx *tx, Execution *e, EngineEffects *fx, usec_t now) {
+        size_t i;
+        json_t *j;
+        int r;
+
+        json_array_foreach(fx->jobs, i, j) {
+                char id[128];
+                const char *tr = json_string_value(json_object_get(j, "taskRunId"));
+                /* Deterministic id: a rerun of the transaction cannot enqueue the same attempt twice. */
+                snprintf(id, sizeof id, "%s-%lld", tr, (long long) json_integer_value(json_object_get(j, "attempt")));
+                r = store_job_enqueue(tx, id, e->id, tr, json_string_value(json_object_get(j, "queue")), j, now, now,
+                                      NULL);
+                if (r < 0)
+                        return r;
+        }
+        json_array_foreach(fx->events, i, j) {
+                usec_t due = (usec_t) json_integer_value(json_object_get(j, "dueAt"));
+                r = store_event_emit(tx, json_string_value(json_object_get(j, "executionId")),
+                                     json_string_value(json_object_get(j, "type")), json_object_get(j, "payload"),
+                                     due > now ? due : now, now, NULL);
+                /* The target may have been deleted meanwhile (a parent execution): drop the event. */
+                if (r < 0 && r != -ENOENT)
+                        return r;
+        }
+        json_array_foreach(fx->subflows, i, j)
+                if ((r = create_subflow(x, tx, e, j, now)) < 0)
+                        return r;
+        json_array_foreach(fx->cancels, i, j)
+                if ((r = store_job_cancel(tx, json_string_value(j), now)) < 0)
+                        return r;
+        return emit_logs(tx, e, fx->logs, now);
+}
+
+/* A document or flow the engine cannot work with must not be retried forever: the execution is
+ * failed with a log line saying why, and its events are consumed. */
+static int fail_execution(StoreTx *tx, Execution *e, const StoreClaim *c, const char *why, usec_t now) {
+        int r;
+        if (e && !state_is_terminal(e->state.current)) {
+                state_info_force(&e->state, STATE_FAILED, now);
+                StoreLog l = { .execution_id = e->id, .level = STORE_LOG_ERROR, .timestamp = now, .message = why };
+                if ((r = store_log_append_tx(tx, &l, 1)) < 0)
+                        return r;
+                _cleanup_json_ json_t *doc = execution_to_json(e);
+                if (!doc)
+                        return -ENOMEM;
+                if ((r = store_execution_save(tx, doc, now)) < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < c->n_events; i++)
+                if ((r = store_event_delete(tx, c->events[i].seq)) < 0)
+                        return r;
+        return 0;
+}
+
+typedef struct StepCtx {
+        Executor *x;
+        usec_t now;
+        size_t applied, ended;
+} StepCtx;
+
+static int apply_claim(StepCtx *c, StoreTx *tx, const StoreClaim *cl) {
+        Executor *x = c->x;
+        _cleanup_execution_ Execution *e = NULL;
+        const Flow *f = NULL;
+        int r;
+
+        r = execution_from_json(cl->doc, &e);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                log_error("Execution '%s' has a malformed document; failing it.", cl->execution_id);
+                return fail_execution(tx, NULL, cl, "malformed execution document", c->now);
+        }
+        r = flow_for(x, tx, e->namespace, e->flow_id, e->flow_revision, &f);
+        if (r == -ENOENT || r == -EBADMSG) {
+                _cleanup_free_ char *why = strdup_printf("Flow '%s.%s' revision %d is %s", e->namespace, e->flow_id,
+                                                         e->flow_revision, r == -ENOENT ? "missing" : "not valid");
+                return fail_execution(tx, e, cl, why ? why : "flow unavailable", c->now);
+        }
+        if (r < 0)
+                return r;
+
+        bool was_terminal = state_is_terminal(e->state.current);
+        for (size_t i = 0; i < cl->n_events; i++) {
+                EngineEffects fx;
+                if ((r = engine_effects_init(&fx)) < 0)
+                        return r;
+                r = engine_apply(&x->opt.engine, f, e, cl->events[i].type, cl->events[i].payload, c->now, &fx);
+                if (r >= 0)
+                        r = apply_effects(x, tx, e, &fx, c->now);
+                engine_effects_done(&fx);
+                if (r < 0)
+                        return r;
+                if ((r = store_event_delete(tx, cl->events[i].seq)) < 0)
+                        return r;
+                c->applied++;
+        }
+        _cleanup_json_ json_t *doc = execution_to_json(e);
+        if (!doc)
+                return -ENOMEM;
+        if ((r = store_execution_save(tx, doc, c->now)) < 0)
+                return r;
+        if (!was_terminal && state_is_terminal(e->state.current)) {
+                c->ended++;
+                log_fields_errno(LOG_INFO, 0,
+                                 LOG_FIELDS({ "TERN_EXECUTION_ID", e->id }, { "TERN_NAMESPACE", e->namespace },
+                                            { "TERN_FLOW", e->flow_id }),
+                                 3, "Execution %s of %s.%s ended %s", e->id, e->namespace, e->flow_id,
+                                 state_to_string(e->state.current));
+        }
+        return 0;
+}
+
+static int step_tx(StoreTx *tx, void *userdata) {
+        StepCtx *c = userdata;
+        StoreClaim *claims = NULL;
+        size_t n = 0;
+        int r;
+
+        c->applied = c->ended = 0; /* a rerun starts over */
+        r = store_claim_executions(tx, c->now, c->x->opt.batch, &claims, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n && r >= 0; i++)
+                r = apply_claim(c, tx, &claims[i]);
+        store_claims_free(claims, n);
+        return r < 0 ? r : (int) c->applied;
+}
+
+int executor_step(Executor *x) {
+        StepCtx c = { .x = x, .now = now_realtime() };
+        int r;
+
+        if (c.now - x->last_requeue >= x->opt.requeue_every) {
+                x->last_requeue = c.now;
+                r = store_job_requeue_expired(x->store, c.now);
+                if (r > 0) {
+                        x->stats.requeued += (uint64_t) r;
+                        log_warning("Re-queued %d job(s) whose worker stopped renewing its lease.", r);
+                }
+        }
+        r = store_transact(x->store, step_tx, &c);
+        if (r < 0)
+                return r;
+        x->stats.steps++;
+        x->stats.events += c.applied;
+        x->stats.executions_ended += c.ended;
+        return (int) c.applied;
+}
+
+int executor_wait(Executor *x, int stop_fd) {
+        usec_t next = USEC_INFINITY, now = now_realtime();
+        int r = store_next_due(x->store, STORE_CHANNEL_EVENTS, &next);
+        if (r < 0)
+                return r;
+        usec_t timeout = x->opt.poll;
+        if (next != USEC_INFINITY)
+                timeout = next <= now ? 0 : MIN(timeout, next - now);
+        timeout = MIN(timeout, x->opt.requeue_every);
+        struct pollfd p[2] = { { store_get_fd(x->store), POLLIN, 0 }, { stop_fd, POLLIN, 0 } };
+        int n = stop_fd >= 0 ? 2 : 1;
+        if (p[0].fd < 0)
+                return store_wait(x->store, timeout);
+        r = poll(p, (nfds_t) n, (int) ((timeout + 999) / 1000));
+        if (r < 0 && errno != EINTR)
+                return -errno;
+        /* Consume what arrived, without blocking. */
+        return store_wait(x->store, 0);
+}
+
+int executor_run(Executor *x, int stop_fd) {
+        for (;;) {
+                struct pollfd p = { stop_fd, POLLIN, 0 };
+                if (stop_fd >= 0 && poll(&p, 1, 0) > 0)
+                        return 0;
+                int r = executor_step(x);
+                if (r < 0) {
+                        log_error_errno(r, "Executor step failed: %s", store_error(x->store));
+                        /* The store reconnects by itself; do not spin on a persistent failure. */
+                        struct pollfd w = { stop_fd, POLLIN, 0 };
+                        (void) poll(&w, stop_fd >= 0 ? 1 : 0, 1000);
+                        continue;
+                }
+                if (r > 0)
+                        continue; /* more may be due right away */
+                r = executor_wait(x, stop_fd);
+                if (r < 0)
+                        log_debug_errno(r, "Executor wait failed: %m");
+        }
+}

@@ -1,0 +1,38 @@
+/* executor.h: the executor component: claims executions with due events, applies them through
+ * the engine and writes the new state, jobs and events in the same transaction. Also re-queues
+ * jobs whose lease expired (the liveness coordinator's share of the work). */
+#pragma once
+
+#include "engine.h"
+#include "store.h"
+
+typedef struct ExecutorOptions {
+        const char *id;          /* this executor's service id (logs) */
+        size_t batch;            /* executions per transaction; 0 = 32 */
+        usec_t poll;             /* fallback poll for lost notifications; 0 = 1 s */
+        usec_t requeue_every;    /* how often expired leases are looked for; 0 = 1 s */
+        EngineConfig engine;
+} ExecutorOptions;
+
+typedef struct Executor Executor;
+
+/* Takes ownership of store (give it its own connection: store_dup). */
+int executor_new(Store *store, const ExecutorOptions *opt, Executor **ret);
+Executor *executor_free(Executor *x);
+DEFINE_FREE_CLEANUP(Executor, executor_free)
+
+/* One transaction: claim, apply and write. Returns the number of events applied (0: nothing due). */
+int executor_step(Executor *x);
+/* Block until events may be due (a notification, the next delayed event, or the poll), or until
+ * stop_fd (may be -1) becomes readable. */
+int executor_wait(Executor *x, int stop_fd);
+/* Steps until stop_fd is readable. */
+int executor_run(Executor *x, int stop_fd);
+
+typedef struct ExecutorStats {
+        uint64_t steps, events, executions_ended, requeued;
+} ExecutorStats;
+void executor_stats(const Executor *x, ExecutorStats *ret);
+
+/* Helpers shared with the CLI: load a flow revision from the store (cached by the caller). */
+int executor_load_flow(StoreTx *tx, const char *ns, const char *id, int revision, Flow **ret);

@@ -1,0 +1,191 @@
+/* job.c: run one worker job end to end (render, working directory, task, result). */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup-jansson.h"
+#include "expr.h"
+#include "job.h"
+#include "strbuf.h"
+#include "strutil.h"
+
+typedef struct JobRun {
+        const WorkerJobEnv *env;
+        json_t *job;
+        TaskLogLevel min_level;
+        char **secrets; /* values secret() returned: never written to logs */
+} JobRun;
+
+static void job_run_done(JobRun *jr) {
+        strv_free(jr->secrets);
+}
+
+/* Replace every secret value in a log line with "******". */
+static char *mask_secrets(JobRun *jr, const char *message) {
+        if (!jr->secrets)
+                return NULL;
+        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        bool changed = false;
+        const char *p = message;
+        while (*p) {
+                size_t best = 0;
+                for (char **s = jr->secrets; *s; s++) {
+                        size_t l = strlen(*s);
+                        if (l >= 3 && strncmp(p, *s, l) == 0 && l > best)
+                                best = l;
+                }
+                if (best) {
+                        strbuf_append(&sb, "******");
+                        p += best;
+                        changed = true;
+                } else
+                        strbuf_append_char(&sb, *p++);
+        }
+        return changed ? strbuf_steal(&sb) : NULL;
+}
+
+static void job_log(TaskRunContext *ctx, TaskLogLevel level, const char *message) {
+        JobRun *jr = ctx->userdata;
+        if (level > jr->min_level)
+                return;
+        _cleanup_free_ char *masked = mask_secrets(jr, message);
+        jr->env->log(jr->env->userdata, jr->job, level, masked ? masked : message);
+}
+
+static int job_store_file(TaskRunContext *ctx, const char *name, const char *path, char **ret_uri) {
+        JobRun *jr = ctx->userdata;
+        if (!jr->env->store_file)
+                return -ENOTSUP;
+        return jr->env->store_file(jr->env->userdata, jr->job, name, path, ret_uri);
+}
+
+static int job_secret(void *userdata, const char *key, char **ret) {
+        JobRun *jr = userdata;
+        if (!jr->env->secret)
+                return -ENOENT;
+        int r = jr->env->secret(jr->env->userdata, key, ret);
+        if (r >= 0) {
+                /* Remember the value, and each of its lines, to mask them in logs. */
+                (void) strv_extend(&jr->secrets, *ret);
+                if (strchr(*ret, '\n')) {
+                        _cleanup_strv_free_ char **lines = NULL;
+                        if (strv_split(*ret, "\n", &lines) >= 0)
+                                for (char **l = lines; *l; l++)
+                                        (void) strv_extend(&jr->secrets, *l);
+                }
+        }
+        return r;
+}
+
+static int job_function(void *userdata, const char *name, json_t *args, json_t **ret, char **ret_message) {
+        JobRun *jr = userdata;
+        if (streq(name, "currentEachOutput")) {
+                json_t *node = json_array_get(args, 0), *values = json_object_get(jr->job, "loopValues");
+                size_t i;
+                json_t *v;
+                json_array_foreach(values, i, v) {
+                        json_t *next = json_object_get(node, json_string_value(v));
+                        if (!next)
+                                break;
+                        node = next;
+                }
+                *ret = node ? json_incref(node) : json_null();
+                return 0;
+        }
+        return -ENOENT;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        (void) remove(path);
+        return 0;
+}
+
+static json_t *timestamp_now_json(void) {
+        return json_integer((json_int_t) now_realtime());
+}
+
+int worker_job_run(const WorkerJobEnv *env, json_t *job, json_t **ret_result) {
+        const char *type = json_string_value(json_object_get(job, "type"));
+        const char *tr_id = json_string_value(json_object_get(job, "taskRunId"));
+        json_int_t attempt = json_integer_value(json_object_get(job, "attempt"));
+        _cleanup_json_ json_t *props = NULL, *result = NULL;
+        _cleanup_free_ char *dir = NULL;
+        TaskOutcome out = {};
+        _cleanup_(job_run_done) JobRun jr = { env, job, TASK_LOG_TRACE, NULL };
+        int r;
+
+        result = json_pack("{s:o, s:I}", "startedAt", timestamp_now_json(), "attempt", attempt);
+        if (!result)
+                return -ENOMEM;
+        const char *lvl = json_string_value(json_object_get(job, "logLevel"));
+        if (lvl && task_log_level_from_string(lvl) >= 0)
+                jr.min_level = task_log_level_from_string(lvl);
+
+        const TaskImpl *impl = type ? task_impl_lookup(type) : NULL;
+        if (!impl || !tr_id) {
+                task_fail(&out, "task type '%s' cannot be run by this worker", strna(type));
+                goto done;
+        }
+
+        ExprError err = {};
+        ExprContext ctx = { .variables = json_object_get(job, "variables"), .secret = job_secret,
+                            .function = job_function, .userdata = &jr };
+        r = expr_render_tree(json_object_get(job, "properties"), &ctx, &props, &err);
+        if (r == -ENOMEM) {
+                return r;
+        }
+        if (r < 0) {
+                task_fail(&out, "%s", err.message ? err.message : "cannot render the task's properties");
+                expr_error_done(&err);
+                goto done;
+        }
+
+        dir = strdup_printf("%s/%s-%lld", env->work_root, tr_id, (long long) attempt);
+        if (!dir)
+                return -ENOMEM;
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return -errno;
+
+        TaskRunContext tctx = {
+                .execution_id = json_string_value(json_object_get(job, "executionId")),
+                .task_run_id = tr_id,
+                .task_id = json_string_value(json_object_get(job, "taskId")),
+                .namespace = json_string_value(json_object_get(job, "namespace")),
+                .flow_id = json_string_value(json_object_get(job, "flowId")),
+                .attempt = (unsigned) attempt,
+                .working_dir = dir,
+                .cancel_fd = env->cancel_fd,
+                .timeout = (usec_t) json_integer_value(json_object_get(job, "timeoutUsec")),
+                .base_env = env->base_env,
+                .log = job_log,
+                .store_file = job_store_file,
+                .userdata = &jr,
+        };
+        r = impl->run(&tctx, props, &out);
+        (void) nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        if (r < 0) {
+                task_outcome_done(&out);
+                return r;
+        }
+done:
+        if (out.state == STATE_FAILED && out.error) {
+                _cleanup_free_ char *masked = mask_secrets(&jr, out.error);
+                env->log(env->userdata, job, TASK_LOG_ERROR, masked ? masked : out.error);
+        }
+        json_object_set_new(result, "state", json_string(state_to_string(out.state ? out.state : STATE_SUCCESS)));
+        if (out.outputs)
+                json_object_set(result, "outputs", out.outputs);
+        if (out.metrics)
+                json_object_set(result, "metrics", out.metrics);
+        if (out.error)
+                json_object_set_new(result, "error", json_string(out.error));
+        json_object_set_new(result, "endedAt", timestamp_now_json());
+        task_outcome_done(&out);
+        *ret_result = TAKE_PTR(result);
+        return 0;
+}

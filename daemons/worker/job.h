@@ -1,0 +1,25 @@
+/* job.h: run one worker job: render the task's properties with the job's variables, prepare a
+ * working directory, run the task implementation and build the result the executor expects. */
+#pragma once
+
+#include <jansson.h>
+
+#include "task-impl.h"
+
+typedef struct WorkerJobEnv {
+        const char *work_root;   /* per-attempt working directories are made below it */
+        char *const *base_env;   /* environment external processes start from */
+        const char *worker_id;
+        int cancel_fd;           /* readable: stop the task (kill, shutdown) */
+        /* Task log lines (required). */
+        void (*log)(void *userdata, json_t *job, TaskLogLevel level, const char *message);
+        /* Keep a produced file; NULL when there is no internal storage. */
+        int (*store_file)(void *userdata, json_t *job, const char *name, const char *path, char **ret_uri);
+        int (*secret)(void *userdata, const char *key, char **ret);
+        void *userdata;
+} WorkerJobEnv;
+
+/* Run the job to its end. *ret_result is {state, outputs?, metrics?, error?, startedAt, endedAt,
+ * attempt}: a task that failed is a result, not an error. Returns a negative errno only when the
+ * worker could not run the job at all (out of memory, no working directory). */
+int worker_job_run(const WorkerJobEnv *env, json_t *job, json_t **ret_result);

@@ -1,0 +1,394 @@
+/* worker.c: claim loop, slot threads, lease renewal and cancellation. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup-jansson.h"
+#include "job.h"
+#include "log.h"
+#include "strutil.h"
+#include "variables.h"
+#include "worker.h"
+
+#define LOG_FLUSH_LINES 100
+#define LOG_FLUSH_USEC (200 * USEC_PER_MSEC)
+
+typedef struct Slot {
+        Worker *w;
+        unsigned index;
+        pthread_t thread;
+        Store *store;
+        int cancel_fd;         /* eventfd: written to stop the running task */
+        /* The job in flight, for the maintenance thread (under w->lock). */
+        char job_id[128];
+        int64_t epoch;
+        bool busy;
+        /* Log lines not yet written. */
+        StoreLog *logs;
+        char **messages;
+        size_t n_logs;
+        usec_t logs_since;
+        json_t *job; /* running job (slot thread only) */
+} Slot;
+
+struct Worker {
+        WorkerOptions opt;
+        Store *main_store;
+        Slot *slots;
+        pthread_t maint;
+        Store *maint_store;
+        int stop_fd;           /* eventfd: stop claiming */
+        pthread_mutex_t lock;
+        bool started;
+        atomic_uint busy;
+        atomic_uint_fast64_t jobs_done, jobs_lost, last_progress;
+        char *work_root;
+        char *id, *queue, *storage_root; /* copies of the options' strings */
+};
+
+static char *const default_env[] = { (char *) "PATH=/usr/local/bin:/usr/bin:/bin", (char *) "LANG=C.UTF-8", NULL };
+
+int worker_new(Store *store, const WorkerOptions *opt, Worker **ret) {
+        Worker *w = calloc(1, sizeof *w);
+        if (!w)
+                return -ENOMEM;
+        w->opt = *opt;
+        w->main_store = store;
+        if (!w->opt.slots)
+                w->opt.slots = 4;
+        if (!w->opt.lease)
+                w->opt.lease = 30 * USEC_PER_SEC;
+        if (!w->opt.base_env)
+                w->opt.base_env = default_env;
+        w->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        w->work_root = strdup(opt->work_root ? opt->work_root : "/tmp");
+        w->opt.id = w->id = strdup(opt->id ? opt->id : "worker");
+        w->opt.queue = w->queue = opt->queue ? strdup(opt->queue) : NULL;
+        w->opt.storage_root = w->storage_root = opt->storage_root ? strdup(opt->storage_root) : NULL;
+        w->slots = calloc(w->opt.slots, sizeof(Slot));
+        pthread_mutex_init(&w->lock, NULL);
+        if (w->stop_fd < 0 || !w->work_root || !w->slots || !w->id) {
+                worker_free(w);
+                return -ENOMEM;
+        }
+        (void) mkdir(w->work_root, 0700);
+        for (unsigned i = 0; i < w->opt.slots; i++) {
+                w->slots[i] = (Slot) { .w = w, .index = i, .cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
+                if (w->slots[i].cancel_fd < 0) {
+                        worker_free(w);
+                        return -errno;
+                }
+        }
+        atomic_store(&w->last_progress, now_monotonic());
+        *ret = w;
+        return 0;
+}
+
+static void slot_flush_logs(Slot *s) {
+        if (s->n_logs == 0)
+                return;
+        int r = store_log_append(s->store, s->logs, s->n_logs);
+        if (r < 0)
+                log_warning_errno(r, "Cannot write %zu task log line(s): %s", s->n_logs, store_error(s->store));
+        for (size_t i = 0; i < s->n_logs; i++)
+                free(s->messages[i]);
+        s->n_logs = 0;
+}
+
+static const StoreLogLevel level_map[_TASK_LOG_LEVEL_MAX] = {
+        [TASK_LOG_ERROR] = STORE_LOG_ERROR, [TASK_LOG_WARN] = STORE_LOG_WARN, [TASK_LOG_INFO] = STORE_LOG_INFO,
+        [TASK_LOG_DEBUG] = STORE_LOG_DEBUG, [TASK_LOG_TRACE] = STORE_LOG_TRACE,
+};
+
+static void slot_log(void *userdata, json_t *job, TaskLogLevel level, const char *message) {
+        Slot *s = userdata;
+        if (s->n_logs == 0) {
+                s->logs_since = now_monotonic();
+                if (!s->logs) {
+                        s->logs = calloc(LOG_FLUSH_LINES, sizeof(StoreLog));
+                        s->messages = calloc(LOG_FLUSH_LINES, sizeof(char *));
+                        if (!s->logs || !s->messages)
+                                return;
+                }
+        }
+        char *m = strdup(message);
+        if (!m)
+                return;
+        s->messages[s->n_logs] = m;
+        s->logs[s->n_logs++] = (StoreLog) {
+                .execution_id = json_string_value(json_object_get(job, "executionId")),
+                .task_run_id = json_string_value(json_object_get(job, "taskRunId")),
+                .task_id = json_string_value(json_object_get(job, "taskId")),
+                .attempt = (int) json_integer_value(json_object_get(job, "attempt")),
+                .level = level_map[level],
+                .timestamp = now_realtime(),
+                .message = m,
+        };
+        log_debug("[%s] %s", strna(json_string_value(json_object_get(job, "taskId"))), message);
+        if (s->n_logs >= LOG_FLUSH_LINES || now_monotonic() - s->logs_since >= LOG_FLUSH_USEC)
+                slot_flush_logs(s);
+}
+
+/* Local internal storage: files are copied under storage_root and named by a kestra:// URI. */
+static int slot_store_file(void *userdata, json_t *job, const char *name, const char *path, char **ret_uri) {
+        Slot *s = userdata;
+        const char *root = s->w->opt.storage_root;
+        if (!root)
+                return -ENOTSUP;
+        _cleanup_free_ char *rel = strdup_printf("%s/%s/executions/%s/tasks/%s/%s/%s",
+                                                 json_string_value(json_object_get(job, "namespace")),
+                                                 json_string_value(json_object_get(job, "flowId")),
+                                                 json_string_value(json_object_get(job, "executionId")),
+                                                 json_string_value(json_object_get(job, "taskId")),
+                                                 json_string_value(json_object_get(job, "taskRunId")), name);
+        if (!rel)
+                return -ENOMEM;
+        for (char *p = rel; *p; p++)
+                if (*p == '.' && (p == rel || p[-1] == '/') && p[1] == '.')
+                        return -EINVAL;
+        _cleanup_free_ char *dst = strjoin(root, "/", rel);
+        if (!dst)
+                return -ENOMEM;
+        /* mkdir -p and copy without a shell: build each directory, then stream the file. */
+        for (char *p = dst + strlen(root) + 1; (p = strchr(p, '/')); p++) {
+                *p = 0;
+                (void) mkdir(dst, 0750);
+                *p = '/';
+        }
+        FILE *in = fopen(path, "re"), *out = in ? fopen(dst, "we") : NULL;
+        if (!in || !out) {
+                int e = errno;
+                if (in)
+                        fclose(in);
+                return -e;
+        }
+        char buf[65536];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+                if (fwrite(buf, 1, n, out) != n)
+                        break;
+        int bad = ferror(in) || ferror(out);
+        fclose(in);
+        if (fclose(out) != 0 || bad)
+                return -EIO;
+        *ret_uri = strjoin("kestra:///", rel);
+        return *ret_uri ? 0 : -ENOMEM;
+}
+
+static void slot_run_job(Slot *s, StoreJob *job) {
+        Worker *w = s->w;
+        _cleanup_json_ json_t *result = NULL;
+        const char *exec_id = json_string_value(json_object_get(job->payload, "executionId"));
+        const char *tr_id = json_string_value(json_object_get(job->payload, "taskRunId"));
+        const LogField fields[] = {
+                { "TERN_EXECUTION_ID", exec_id },
+                { "TERN_TASK_RUN_ID", tr_id },
+                { "TERN_TASK_ID", json_string_value(json_object_get(job->payload, "taskId")) },
+                { "TERN_FLOW", json_string_value(json_object_get(job->payload, "flowId")) },
+                { "TERN_NAMESPACE", json_string_value(json_object_get(job->payload, "namespace")) },
+        };
+        _cleanup_log_context_ LogContext *ctx = log_context_push(fields, ELEMENTSOF(fields));
+        uint64_t drain;
+
+        (void) !read(s->cancel_fd, &drain, sizeof drain); /* a stale cancel must not hit this job */
+        pthread_mutex_lock(&w->lock);
+        snprintf(s->job_id, sizeof s->job_id, "%s", job->id);
+        s->epoch = job->epoch;
+        s->busy = true;
+        pthread_mutex_unlock(&w->lock);
+        atomic_fetch_add(&w->busy, 1);
+
+        WorkerJobEnv env = {
+                .work_root = w->work_root, .base_env = w->opt.base_env, .worker_id = w->opt.id,
+                .cancel_fd = s->cancel_fd, .log = slot_log, .store_file = slot_store_file,
+                .secret = runtime_secret, .userdata = s,
+        };
+        log_debug("Running task %s (job %s, epoch %lld).", strna(tr_id), job->id, (long long) job->epoch);
+        int r = worker_job_run(&env, job->payload, &result);
+        if (r < 0) {
+                log_error_errno(r, "Cannot run job %s: %m", job->id);
+                result = json_pack("{s:s, s:s}", "state", "FAILED", "error", "the worker could not run the task");
+        }
+        slot_flush_logs(s);
+        r = store_job_complete(s->store, job->id, job->epoch, w->opt.id, result, now_realtime());
+        if (r == STORE_STALE) {
+                atomic_fetch_add(&w->jobs_lost, 1);
+                log_warning("Result of job %s dropped: its lease was lost and the job was resubmitted.", job->id);
+        } else if (r < 0)
+                log_error_errno(r, "Cannot report the result of job %s: %s", job->id, store_error(s->store));
+        pthread_mutex_lock(&w->lock);
+        s->busy = false;
+        s->job_id[0] = 0;
+        pthread_mutex_unlock(&w->lock);
+        atomic_fetch_sub(&w->busy, 1);
+        atomic_fetch_add(&w->jobs_done, 1);
+        atomic_store(&w->last_progress, now_monotonic());
+}
+
+static bool stopping(Worker *w) {
+        struct pollfd p = { w->stop_fd, POLLIN, 0 };
+        return poll(&p, 1, 0) > 0;
+}
+
+static void *slot_thread(void *arg) {
+        Slot *s = arg;
+        Worker *w = s->w;
+
+        while (!stopping(w)) {
+                StoreJob *jobs = NULL;
+                size_t n = 0;
+                int r = store_job_claim(s->store, w->opt.id, w->opt.queue, 1, now_realtime(), w->opt.lease, &jobs, &n);
+                if (r < 0) {
+                        log_warning_errno(r, "Cannot claim jobs: %s", store_error(s->store));
+                        struct pollfd p = { w->stop_fd, POLLIN, 0 };
+                        (void) poll(&p, 1, 1000);
+                        continue;
+                }
+                atomic_store(&w->last_progress, now_monotonic());
+                if (n > 0) {
+                        slot_run_job(s, &jobs[0]);
+                        store_jobs_free(jobs, n);
+                        continue;
+                }
+                store_jobs_free(jobs, n);
+                /* Nothing to do: sleep until a job may be available (notification, a delayed
+                 * job's time, the slow poll) or until asked to stop. */
+                usec_t next = USEC_INFINITY, now = now_realtime(), timeout = USEC_PER_SEC;
+                if (store_next_due(s->store, STORE_CHANNEL_JOBS, &next) >= 0 && next != USEC_INFINITY)
+                        timeout = next <= now ? 0 : MIN(timeout, next - now);
+                struct pollfd p[2] = { { store_get_fd(s->store), POLLIN, 0 }, { w->stop_fd, POLLIN, 0 } };
+                if (p[0].fd < 0)
+                        (void) store_wait(s->store, timeout);
+                else {
+                        (void) poll(p, 2, (int) ((timeout + 999) / 1000));
+                        (void) store_wait(s->store, 0);
+                }
+        }
+        return NULL;
+}
+
+static void cancel_slots(Worker *w, char **ids) {
+        uint64_t one = 1;
+        pthread_mutex_lock(&w->lock);
+        for (unsigned i = 0; i < w->opt.slots; i++) {
+                Slot *s = &w->slots[i];
+                if (s->busy && (!ids || strv_contains(ids, s->job_id)))
+                        (void) !write(s->cancel_fd, &one, sizeof one);
+        }
+        pthread_mutex_unlock(&w->lock);
+}
+
+/* Renew leases every lease/3, pass kills on every second. */
+static void *maint_thread(void *arg) {
+        Worker *w = arg;
+        usec_t last_renew = now_monotonic();
+
+        for (;;) {
+                struct pollfd p = { w->stop_fd, POLLIN, 0 };
+                /* Leave when stopped and no task runs any more. */
+                if (poll(&p, 1, 1000) > 0 && atomic_load(&w->busy) == 0)
+                        break;
+                char **cancelled = NULL;
+                if (store_job_cancelled(w->maint_store, w->opt.id, &cancelled) > 0)
+                        cancel_slots(w, cancelled);
+                strv_free(cancelled);
+                if (now_monotonic() - last_renew < w->opt.lease / 3)
+                        continue;
+                last_renew = now_monotonic();
+                StoreJobRef refs[256];
+                char ids[256][128];
+                size_t n = 0;
+                pthread_mutex_lock(&w->lock);
+                for (unsigned i = 0; i < w->opt.slots && n < ELEMENTSOF(refs); i++)
+                        if (w->slots[i].busy) {
+                                snprintf(ids[n], sizeof ids[n], "%s", w->slots[i].job_id);
+                                refs[n] = (StoreJobRef) { ids[n], w->slots[i].epoch };
+                                n++;
+                        }
+                pthread_mutex_unlock(&w->lock);
+                int r = store_job_renew(w->maint_store, w->opt.id, refs, n, now_realtime(), w->opt.lease);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot renew leases: %s", store_error(w->maint_store));
+                else if ((size_t) r < n)
+                        log_warning("%zu job lease(s) lost to another worker; their results will be dropped.",
+                                    n - (size_t) r);
+        }
+        return NULL;
+}
+
+int worker_start(Worker *w) {
+        int r;
+        if ((r = store_dup(w->main_store, &w->maint_store)) < 0)
+                return r;
+        for (unsigned i = 0; i < w->opt.slots; i++) {
+                Slot *s = &w->slots[i];
+                if ((r = store_dup(w->main_store, &s->store)) < 0)
+                        return r;
+                if ((r = store_listen(s->store, STORE_CHANNEL_JOBS)) < 0)
+                        return r;
+        }
+        for (unsigned i = 0; i < w->opt.slots; i++)
+                if ((r = -pthread_create(&w->slots[i].thread, NULL, slot_thread, &w->slots[i])) < 0)
+                        return r;
+        if ((r = -pthread_create(&w->maint, NULL, maint_thread, w)) < 0)
+                return r;
+        w->started = true;
+        return 0;
+}
+
+void worker_stop(Worker *w, usec_t grace) {
+        uint64_t one = 1;
+        if (!w->started)
+                return;
+        (void) !write(w->stop_fd, &one, sizeof one);
+        usec_t until = now_monotonic() + grace;
+        while (atomic_load(&w->busy) > 0 && now_monotonic() < until)
+                usleep(20000);
+        if (atomic_load(&w->busy) > 0)
+                cancel_slots(w, NULL);
+        for (unsigned i = 0; i < w->opt.slots; i++)
+                pthread_join(w->slots[i].thread, NULL);
+        pthread_join(w->maint, NULL);
+        w->started = false;
+}
+
+Worker *worker_free(Worker *w) {
+        if (!w)
+                return NULL;
+        worker_stop(w, 0);
+        for (unsigned i = 0; w->slots && i < w->opt.slots; i++) {
+                Slot *s = &w->slots[i];
+                slot_flush_logs(s);
+                free(s->logs);
+                free(s->messages);
+                safe_close(s->cancel_fd);
+                store_free(s->store);
+        }
+        free(w->slots);
+        store_free(w->maint_store);
+        safe_close(w->stop_fd);
+        pthread_mutex_destroy(&w->lock);
+        free(w->work_root);
+        free(w->id);
+        free(w->queue);
+        free(w->storage_root);
+        free(w);
+        return NULL;
+}
+
+void worker_stats(Worker *w, WorkerStats *ret) {
+        *ret = (WorkerStats) {
+                .slots = w->opt.slots,
+                .busy = atomic_load(&w->busy),
+                .jobs_done = atomic_load(&w->jobs_done),
+                .jobs_lost = atomic_load(&w->jobs_lost),
+                .last_progress = atomic_load(&w->last_progress),
+        };
+}

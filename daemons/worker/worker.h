@@ -1,0 +1,32 @@
+/* worker.h: the worker component: slot threads that claim jobs under a lease, run them and report
+ * results; a maintenance thread renews leases and passes kills on to running tasks. */
+#pragma once
+
+#include "store.h"
+
+typedef struct WorkerOptions {
+        const char *id;          /* service id; also the lease holder's name */
+        unsigned slots;          /* tasks run at once; 0 = 4 */
+        const char *queue;       /* worker group; NULL = default */
+        usec_t lease;            /* 0 = 30 s; renewed every lease/3 */
+        const char *work_root;   /* per-attempt working directories go below it (created) */
+        char *const *base_env;   /* environment external processes start from; NULL = PATH and LANG */
+        const char *storage_root; /* local internal storage for output files; NULL = none */
+} WorkerOptions;
+
+typedef struct Worker Worker;
+
+/* store is used to open one connection per thread (store_dup); the caller keeps it. */
+int worker_new(Store *store, const WorkerOptions *opt, Worker **ret);
+int worker_start(Worker *w);
+/* Stop claiming, let running tasks finish for up to grace (then cancel them), join the threads. */
+void worker_stop(Worker *w, usec_t grace);
+Worker *worker_free(Worker *w);
+DEFINE_FREE_CLEANUP(Worker, worker_free)
+
+typedef struct WorkerStats {
+        unsigned slots, busy;
+        uint64_t jobs_done, jobs_lost;
+        usec_t last_progress; /* monotonic time of the last claim, completion or idle wait */
+} WorkerStats;
+void worker_stats(Worker *w, WorkerStats *ret);

@@ -1,0 +1,64 @@
+/* engine-internal.h: state shared by the engine's files during one engine_apply(). */
+#pragma once
+
+#include "engine.h"
+#include "expr.h"
+#include "hashmap.h"
+
+typedef struct Engine {
+        const EngineConfig *cfg;
+        const Flow *flow;
+        Execution *e;
+        usec_t now;
+        EngineEffects *fx;
+        Hashmap tasks;    /* task id -> const Task* */
+        Hashmap runs;     /* (task id, parent task run id, value) -> TaskRun* */
+        Hashmap runs_id;  /* task run id -> TaskRun* */
+        json_t *outputs;  /* the "outputs" variable; NULL when it must be rebuilt */
+        bool killing;     /* no new task starts */
+        bool progressed;  /* the last pass changed something: walk again */
+} Engine;
+
+/* Something produced outputs: the "outputs" variable is rebuilt on next use. */
+static inline void engine_outputs_changed(Engine *E) {
+        json_decref(E->outputs);
+        E->outputs = NULL;
+}
+
+/* The result of walking a list of tasks. */
+typedef struct ListResult {
+        bool done;   /* every task that will run has ended */
+        State state; /* done: the list's outcome; else RUNNING or PAUSED */
+} ListResult;
+
+/* engine.c */
+const Task *engine_task(Engine *E, const char *task_id);
+TaskRun *engine_run_find(Engine *E, const Task *t, const TaskRun *parent, const char *value);
+TaskRun *engine_run_by_id(Engine *E, const char *id);
+int engine_run_new(Engine *E, const Task *t, const TaskRun *parent, const char *value, TaskRun **ret);
+/* Move a task run to a state (with history); marks progress. */
+int engine_run_set(Engine *E, TaskRun *tr, State s);
+void engine_log(Engine *E, const TaskRun *tr, const char *level, const char *fmt, ...) _printf_(4, 5);
+int engine_emit_job(Engine *E, const Task *t, TaskRun *tr);
+int engine_emit_timer(Engine *E, const TaskRun *tr, const char *kind, usec_t due);
+json_t *engine_run_bookkeeping(TaskRun *tr); /* tr->engine, created on demand; NULL on OOM */
+bool engine_flowable_retry(Engine *E, const Task *t, TaskRun *tr);
+bool engine_retry_next(Engine *E, const Task *t, TaskRun *tr, usec_t *ret_delay);
+
+/* engine-walk.c */
+ListResult engine_walk_list(Engine *E, Task *const *tasks, size_t n, TaskRun *parent, const char *value, bool parallel,
+                            int64_t concurrency);
+int engine_resolve_flowable(Engine *E, const Task *t, TaskRun *tr);
+
+/* engine-vars.c */
+/* The variables a task run's expressions see (flow, execution, task, taskrun, parent(s), outputs,
+ * inputs, vars, labels, trigger, envs, globals). tr and t may be NULL (execution level). */
+json_t *engine_variables(Engine *E, const Task *t, const TaskRun *tr);
+/* Render a template or a JSON tree of templates for tr. On failure returns -EINVAL and a
+ * malloc'ed message in *ret_error. */
+int engine_render_value(Engine *E, const Task *t, const TaskRun *tr, json_t *in, json_t **ret, char **ret_error);
+int engine_render_string(Engine *E, const Task *t, const TaskRun *tr, const char *in, char **ret, char **ret_error);
+/* Kestra's truthiness of a rendered condition. */
+bool engine_truthy(json_t *v);
+/* The loop values from the outermost loop to tr (for outputs nesting and currentEachOutput). */
+int engine_loop_values(Engine *E, const TaskRun *tr, json_t **ret);

@@ -1,0 +1,650 @@
+/* engine.c: engine_apply(): apply one event to an execution, then reconcile the task tree to
+ * start what can start and end what has ended. Pure: effects are returned, never performed. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup-jansson.h"
+#include "engine-internal.h"
+#include "strutil.h"
+
+int engine_effects_init(EngineEffects *fx) {
+        *fx = (EngineEffects) {
+                .jobs = json_array(), .events = json_array(), .subflows = json_array(),
+                .cancels = json_array(), .logs = json_array(),
+        };
+        if (!fx->jobs || !fx->events || !fx->subflows || !fx->cancels || !fx->logs) {
+                engine_effects_done(fx);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+void engine_effects_done(EngineEffects *fx) {
+        json_decref(fx->jobs);
+        json_decref(fx->events);
+        json_decref(fx->subflows);
+        json_decref(fx->cancels);
+        json_decref(fx->logs);
+        *fx = (EngineEffects) {};
+}
+
+/* ---- lookups ---------------------------------------------------------------------------------- */
+
+static void index_tasks(Engine *E, Task *const *tasks, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                hashmap_put(&E->tasks, tasks[i]->id, (void *) tasks[i]);
+                for (size_t b = 0; b < tasks[i]->n_branches; b++)
+                        index_tasks(E, tasks[i]->branches[b].tasks, tasks[i]->branches[b].n_tasks);
+        }
+}
+
+static int index_run(Engine *E, TaskRun *tr) {
+        const char *key[] = { tr->task_id, tr->parent_task_run_id, tr->value };
+        int r = hashmap_put_parts(&E->runs, key, 3, tr);
+        if (r < 0)
+                return r;
+        return hashmap_put(&E->runs_id, tr->id, tr);
+}
+
+const Task *engine_task(Engine *E, const char *task_id) {
+        return hashmap_get(&E->tasks, task_id);
+}
+
+TaskRun *engine_run_find(Engine *E, const Task *t, const TaskRun *parent, const char *value) {
+        const char *key[] = { t->id, parent ? parent->id : NULL, value };
+        return hashmap_get_parts(&E->runs, key, 3);
+}
+
+TaskRun *engine_run_by_id(Engine *E, const char *id) {
+        return hashmap_get(&E->runs_id, id);
+}
+
+int engine_run_new(Engine *E, const Task *t, const TaskRun *parent, const char *value, TaskRun **ret) {
+        TaskRun *tr;
+        int r = execution_add_task_run(E->e, t->id, parent ? parent->id : NULL, value, E->now, &tr);
+        if (r < 0)
+                return r;
+        r = index_run(E, tr);
+        if (r < 0)
+                return r;
+        E->progressed = true;
+        *ret = tr;
+        return 0;
+}
+
+int engine_run_set(Engine *E, TaskRun *tr, State s) {
+        if (tr->state.current == s)
+                return 0;
+        /* The engine is the authority on its own task runs: a transition Kestra would not make
+         * (e.g. a kill racing a result) is still recorded rather than lost. */
+        int r = state_info_set(&tr->state, s, E->now);
+        if (r == -EPERM)
+                r = state_info_force(&tr->state, s, E->now);
+        if (r < 0)
+                return r;
+        E->progressed = true;
+        if (state_is_terminal(s))
+                engine_outputs_changed(E);
+        return 0;
+}
+
+json_t *engine_run_bookkeeping(TaskRun *tr) {
+        if (!tr->engine)
+                tr->engine = json_object();
+        return tr->engine;
+}
+
+void engine_log(Engine *E, const TaskRun *tr, const char *level, const char *fmt, ...) {
+        va_list ap;
+        char *m = NULL;
+        va_start(ap, fmt);
+        int r = vasprintf(&m, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return;
+        json_t *l = json_pack("{s:s?, s:s?, s:s, s:s}", "taskRunId", tr ? tr->id : NULL, "taskId",
+                              tr ? tr->task_id : NULL, "level", level, "message", m);
+        if (l)
+                json_array_append_new(E->fx->logs, l);
+        free(m);
+}
+
+int engine_emit_timer(Engine *E, const TaskRun *tr, const char *kind, usec_t due) {
+        json_t *ev = json_pack("{s:s, s:s, s:{s:s, s:s}, s:I}", "executionId", E->e->id, "type", ENGINE_EVENT_TIMER,
+                               "payload", "taskRunId", tr->id, "kind", kind, "dueAt", (json_int_t) due);
+        if (!ev || json_array_append_new(E->fx->events, ev) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+int engine_emit_job(Engine *E, const Task *t, TaskRun *tr) {
+        TaskRunAttempt *a;
+        int r = task_run_add_attempt(tr, E->now, &a);
+        if (r < 0)
+                return r;
+        _cleanup_json_ json_t *vars = engine_variables(E, t, tr);
+        /* The loader already merged the flow's pluginDefaults into the properties. */
+        json_t *props = t->properties ? json_incref(t->properties) : json_object();
+        if (!vars || !props)
+                return -ENOMEM;
+        json_t *job = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:O, s:s}", "executionId", E->e->id,
+                                "taskRunId", tr->id, "taskId", t->id, "attempt", (int) tr->n_attempts, "type",
+                                t->def ? t->def->name : t->type, "namespace", E->e->namespace, "flowId", E->e->flow_id,
+                                "properties", props, "variables", vars, "queue",
+                                t->worker_group ? t->worker_group : "");
+        if (!job)
+                return -ENOMEM;
+        if (t->timeout_usec > 0)
+                json_object_set_new(job, "timeoutUsec", json_integer(t->timeout_usec));
+        else if (t->timeout) {
+                /* A timeout given as an expression is rendered now, with the task's variables. */
+                _cleanup_free_ char *s = NULL, *err = NULL;
+                susec_t d;
+                if (engine_render_string(E, t, tr, t->timeout, &s, &err) == 0 && duration_parse(s, &d) == 0 && d > 0)
+                        json_object_set_new(job, "timeoutUsec", json_integer(d));
+                else
+                        engine_log(E, tr, "WARN", "ignoring timeout '%s': %s", t->timeout,
+                                   err ? err : "not an ISO-8601 duration");
+        }
+        if (t->log_level)
+                json_object_set_new(job, "logLevel", json_string(t->log_level));
+        json_t *loop = NULL;
+        if (engine_loop_values(E, tr, &loop) < 0)
+                return -ENOMEM;
+        json_object_set_new(job, "loopValues", loop);
+        if (json_array_append_new(E->fx->jobs, job) < 0)
+                return -ENOMEM;
+        E->progressed = true;
+        return 0;
+}
+
+/* ---- retries ---------------------------------------------------------------------------------- */
+
+static const Retry *task_retry(Engine *E, const Task *t) {
+        if (t->retry)
+                return t->retry;
+        if (E->flow->retry && E->flow->retry->behavior == RETRY_BEHAVIOR_RETRY_FAILED_TASK)
+                return E->flow->retry;
+        return NULL;
+}
+
+/* Deterministic jitter for random retries: the same task run and attempt give the same delay. */
+static double retry_unit_random(const TaskRun *tr) {
+        uint64_t h = 1469598103934665603ULL;
+        for (const char *p = tr->id; *p; p++)
+                h = (h ^ (unsigned char) *p) * 1099511628211ULL;
+        h = (h ^ tr->n_attempts) * 1099511628211ULL;
+        return (double) (h >> 11) / (double) (1ULL << 53);
+}
+
+/* Whether a failed attempt gets another, and after how long. */
+static bool retry_next(const Retry *rt, const TaskRun *tr, usec_t now, usec_t *ret_delay) {
+        size_t done = tr->n_attempts;
+        usec_t first = tr->n_attempts ? state_info_start_date(&tr->attempts[0].state) : state_info_start_date(&tr->state);
+        usec_t delay = 0;
+
+        if (rt->max_attempt >= 0 && (int64_t) done >= rt->max_attempt)
+                return false;
+        switch (rt->type) {
+        case RETRY_CONSTANT:
+                delay = rt->interval > 0 ? (usec_t) rt->interval : 0;
+                break;
+        case RETRY_EXPONENTIAL: {
+                double factor = rt->delay_factor > 0 ? rt->delay_factor : 2.0;
+                double d = (double) (rt->interval > 0 ? rt->interval : 0) * pow(factor, (double) (done - 1));
+                if (rt->max_interval > 0 && d > (double) rt->max_interval)
+                        d = (double) rt->max_interval;
+                delay = (usec_t) d;
+                break;
+        }
+        case RETRY_RANDOM: {
+                usec_t lo = rt->min_interval > 0 ? (usec_t) rt->min_interval : 0;
+                usec_t hi = rt->max_interval > 0 ? (usec_t) rt->max_interval : lo;
+                delay = lo + (usec_t) ((double) (hi > lo ? hi - lo : 0) * retry_unit_random(tr));
+                break;
+        }
+        }
+        if (rt->max_duration >= 0 && now + delay > first + (usec_t) rt->max_duration)
+                return false;
+        *ret_delay = delay;
+        return true;
+}
+
+/* A flowable with a retry policy keeps one attempt per try (the first made on demand). */
+bool engine_flowable_retry(Engine *E, const Task *t, TaskRun *tr) {
+        if (!t->retry)
+                return false;
+        if (tr->n_attempts == 0) {
+                TaskRunAttempt *a;
+                if (task_run_add_attempt(tr, state_info_start_date(&tr->state), &a) < 0)
+                        return false;
+                state_info_force(&a->state, STATE_RUNNING, state_info_start_date(&tr->state));
+        }
+        return true;
+}
+
+bool engine_retry_next(Engine *E, const Task *t, TaskRun *tr, usec_t *ret_delay) {
+        const Retry *rt = task_retry(E, t);
+        return rt && retry_next(rt, tr, E->now, ret_delay);
+}
+
+/* ---- event handlers --------------------------------------------------------------------------- */
+
+static usec_t payload_time(json_t *o, const char *key, usec_t def) {
+        json_t *v = json_object_get(o, key);
+        return json_is_integer(v) && json_integer_value(v) > 0 ? (usec_t) json_integer_value(v) : def;
+}
+
+static int start_attempt_now(Engine *E, const Task *t, TaskRun *tr) {
+        int r = engine_emit_job(E, t, tr);
+        if (r < 0)
+                return r;
+        return 0;
+}
+
+static int on_task_result(Engine *E, json_t *payload) {
+        const char *id = json_string_value(json_object_get(payload, "taskRunId"));
+        json_t *res = json_object_get(payload, "result");
+        TaskRun *tr = id ? engine_run_by_id(E, id) : NULL;
+        TaskRunAttempt *a;
+        int r;
+
+        if (!tr || state_is_terminal(tr->state.current) || !(a = task_run_last_attempt(tr)))
+                return 0; /* stale: killed meanwhile, or unknown */
+        const Task *t = engine_task(E, tr->task_id);
+        if (!t)
+                return 0;
+        State s = state_from_string(json_string_value(json_object_get(res, "state")));
+        if (s < 0 || !state_is_terminal(s))
+                s = STATE_FAILED;
+        usec_t started = payload_time(res, "startedAt", E->now), ended = payload_time(res, "endedAt", E->now);
+        const char *worker = json_string_value(json_object_get(payload, "workerId"));
+
+        if (worker) {
+                free(a->worker_id);
+                a->worker_id = strdup(worker);
+        }
+        if (a->state.current != STATE_RUNNING)
+                state_info_set(&a->state, STATE_RUNNING, started);
+        state_info_force(&a->state, s, ended);
+        if (tr->state.current != STATE_RUNNING)
+                state_info_force(&tr->state, STATE_RUNNING, started);
+        E->progressed = true;
+
+        const char *error = json_string_value(json_object_get(res, "error"));
+        if (s == STATE_FAILED) {
+                const Retry *rt = task_retry(E, t);
+                usec_t delay;
+                if (rt && !E->killing && retry_next(rt, tr, E->now, &delay)) {
+                        char d[DURATION_MAX];
+                        engine_log(E, tr, "WARN", "Attempt %zu failed%s%s; retrying in %s", tr->n_attempts,
+                                   error ? ": " : "", strempty(error), duration_format(d, (susec_t) delay));
+                        if ((r = engine_run_set(E, tr, STATE_RETRYING)) < 0)
+                                return r;
+                        if (delay == 0)
+                                return start_attempt_now(E, t, tr);
+                        return engine_emit_timer(E, tr, "retry", E->now + delay);
+                }
+        }
+        json_t *outputs = json_object_get(res, "outputs");
+        if (json_is_object(outputs) && json_object_size(outputs) > 0) {
+                json_decref(tr->outputs);
+                tr->outputs = json_incref(outputs);
+        }
+        if (s == STATE_SUCCESS && tr->n_attempts > 1) {
+                const Retry *rt = task_retry(E, t);
+                if (rt && rt->warning_on_retry)
+                        s = STATE_WARNING;
+        }
+        return engine_run_set(E, tr, s);
+}
+
+static int on_timer(Engine *E, json_t *payload) {
+        const char *id = json_string_value(json_object_get(payload, "taskRunId"));
+        const char *kind = json_string_value(json_object_get(payload, "kind"));
+        TaskRun *tr = id ? engine_run_by_id(E, id) : NULL;
+
+        if (!tr || !kind || state_is_terminal(tr->state.current))
+                return 0;
+        const Task *t = engine_task(E, tr->task_id);
+        if (!t)
+                return 0;
+        if (streq(kind, "retry") && tr->state.current == STATE_RETRYING) {
+                if (E->killing)
+                        return engine_run_set(E, tr, STATE_KILLED);
+                if (t->def && t->def->role == TASK_ROLE_RUNNABLE)
+                        return start_attempt_now(E, t, tr);
+                /* A flowable or subflow starts over: the walk resolves it again. */
+                if (tr->engine)
+                        json_object_clear(tr->engine);
+                return engine_run_set(E, tr, STATE_RUNNING);
+        }
+        if (streq(kind, "pause") && tr->state.current == STATE_PAUSED) {
+                /* The pause delay is over (or its timeout hit): what happens depends on behavior. */
+                const char *behavior = json_string_value(json_object_get(engine_run_bookkeeping(tr), "onTimeout"));
+                State end = STATE_SUCCESS;
+                if (behavior && streq(behavior, "FAIL"))
+                        end = STATE_FAILED;
+                else if (behavior && streq(behavior, "WARN"))
+                        end = STATE_WARNING;
+                else if (behavior && streq(behavior, "CANCEL"))
+                        end = STATE_CANCELLED;
+                json_object_set_new(engine_run_bookkeeping(tr), "resumed", json_true());
+                json_object_set_new(engine_run_bookkeeping(tr), "resumeState", json_string(state_to_string(end)));
+                return engine_run_set(E, tr, STATE_RUNNING);
+        }
+        return 0;
+}
+
+static int on_resume(Engine *E, json_t *payload) {
+        json_t *inputs = json_object_get(payload, "inputs");
+        int r;
+
+        for (size_t i = 0; i < E->e->n_task_runs; i++) {
+                TaskRun *tr = E->e->task_runs[i];
+                if (tr->state.current != STATE_PAUSED)
+                        continue;
+                json_object_set_new(engine_run_bookkeeping(tr), "resumed", json_true());
+                if (json_is_object(inputs) && json_object_size(inputs) > 0) {
+                        json_decref(tr->outputs);
+                        tr->outputs = json_pack("{s:O}", "onResume", inputs);
+                }
+                if ((r = engine_run_set(E, tr, STATE_RUNNING)) < 0)
+                        return r;
+        }
+        if (E->e->state.current == STATE_PAUSED)
+                state_info_set(&E->e->state, STATE_RUNNING, E->now);
+        return 0;
+}
+
+static int on_kill(Engine *E) {
+        int r;
+
+        if (state_is_terminal(E->e->state.current))
+                return 0;
+        state_info_force(&E->e->state, STATE_KILLING, E->now);
+        E->killing = true;
+        for (size_t i = 0; i < E->e->n_task_runs; i++) {
+                TaskRun *tr = E->e->task_runs[i];
+                const Task *t = engine_task(E, tr->task_id);
+                State s = tr->state.current;
+                if (state_is_terminal(s) || !t)
+                        continue;
+                if (t->def && t->def->role == TASK_ROLE_RUNNABLE && s != STATE_RETRYING) {
+                        /* The job is queued or running: the loop cancels it and a KILLED result follows. */
+                        json_array_append_new(E->fx->cancels, json_string(tr->id));
+                        continue;
+                }
+                if (s == STATE_PAUSED || s == STATE_RETRYING || s == STATE_CREATED)
+                        if ((r = engine_run_set(E, tr, STATE_KILLED)) < 0)
+                                return r;
+        }
+        return 0;
+}
+
+/* A subflow attempt ended: retry it (a new child execution) when the task's retry allows. */
+static int subflow_attempt_ended(Engine *E, const Task *t, TaskRun *tr, State s) {
+        TaskRunAttempt *a = task_run_last_attempt(tr);
+        if (a)
+                state_info_force(&a->state, s, E->now);
+        if (s == STATE_FAILED && t) {
+                const Retry *rt = task_retry(E, t);
+                usec_t delay;
+                if (rt && !E->killing && retry_next(rt, tr, E->now, &delay)) {
+                        int r = engine_run_set(E, tr, STATE_RETRYING);
+                        if (r < 0)
+                                return r;
+                        return engine_emit_timer(E, tr, "retry", E->now + delay);
+                }
+        }
+        return engine_run_set(E, tr, s);
+}
+
+static int on_subflow(Engine *E, json_t *payload, bool failed) {
+        const char *id = json_string_value(json_object_get(payload, "taskRunId"));
+        TaskRun *tr = id ? engine_run_by_id(E, id) : NULL;
+
+        if (!tr || state_is_terminal(tr->state.current))
+                return 0;
+        const Task *t = engine_task(E, tr->task_id);
+        if (failed) {
+                engine_log(E, tr, "ERROR", "%s", strempty(json_string_value(json_object_get(payload, "error"))));
+                return subflow_attempt_ended(E, t, tr, STATE_FAILED);
+        }
+        State child = state_from_string(json_string_value(json_object_get(payload, "state")));
+        json_t *outputs = json_object_get(payload, "outputs");
+        json_t *o = json_pack("{s:s?, s:s?}", "executionId", json_string_value(json_object_get(payload, "executionId")),
+                              "state", state_to_string(child));
+        if (o && json_is_object(outputs))
+                json_object_set(o, "outputs", outputs);
+        json_decref(tr->outputs);
+        tr->outputs = o;
+        bool transmit = true;
+        json_t *tf = task_property(t, "transmitFailed");
+        if (json_is_boolean(tf))
+                transmit = json_is_true(tf);
+        State s = STATE_SUCCESS;
+        if (child == STATE_WARNING)
+                s = STATE_WARNING;
+        else if (child < 0 || state_is_failed(child) || child == STATE_CANCELLED)
+                s = transmit ? (child == STATE_KILLED ? STATE_KILLED : STATE_FAILED) : STATE_SUCCESS;
+        return subflow_attempt_ended(E, t, tr, s);
+}
+
+static int on_job_resubmitted(Engine *E, json_t *payload) {
+        const char *id = json_string_value(json_object_get(payload, "taskRunId"));
+        TaskRun *tr = id ? engine_run_by_id(E, id) : NULL;
+        TaskRunAttempt *a;
+
+        if (!tr || state_is_terminal(tr->state.current) || !(a = task_run_last_attempt(tr)))
+                return 0;
+        /* The attempt's worker vanished: the same job runs again under a new epoch. The attempt is
+         * closed as RESUBMITTED and a fresh one opened, so the resubmission shows on the task run. */
+        const char *worker = json_string_value(json_object_get(payload, "workerId"));
+        if (worker && !a->worker_id)
+                a->worker_id = strdup(worker);
+        state_info_force(&a->state, STATE_RESUBMITTED, E->now);
+        engine_log(E, tr, "WARN", "worker %s stopped answering; task resubmitted", worker ? worker : "(unknown)");
+        E->progressed = true;
+        return task_run_add_attempt(tr, E->now, NULL);
+}
+
+static int on_restart(Engine *E) {
+        Execution *e = E->e;
+
+        if (!state_is_failed(e->state.current) && e->state.current != STATE_WARNING)
+                return 0;
+        /* Failed task runs and their ancestors start again; the failed ones keep their attempts
+         * and get a new one. Error handlers that ran are dropped so they can run again. */
+        for (size_t i = 0; i < e->n_task_runs; i++) {
+                TaskRun *tr = e->task_runs[i];
+                if (!state_is_failed(tr->state.current))
+                        continue;
+                state_info_force(&tr->state, STATE_RESTARTED, E->now);
+        }
+        state_info_force(&e->state, STATE_RESTARTED, E->now);
+        state_info_force(&e->state, STATE_RUNNING, E->now);
+        if (!e->engine && !(e->engine = json_object()))
+                return -ENOMEM;
+        json_object_set_new(e->engine, "restarted", json_true());
+        E->progressed = true;
+        return 0;
+}
+
+/* ---- reconcile --------------------------------------------------------------------------------- */
+
+static int end_execution(Engine *E, State st) {
+        Execution *e = E->e;
+
+        if (!state_is_failed(st) && st != STATE_CANCELLED && E->flow->n_outputs > 0) {
+                _cleanup_json_ json_t *outs = json_object();
+                for (size_t i = 0; i < E->flow->n_outputs && outs; i++) {
+                        const FlowOutput *o = &E->flow->outputs[i];
+                        _cleanup_free_ char *err = NULL;
+                        json_t *v = NULL;
+                        if (engine_render_value(E, NULL, NULL, o->value, &v, &err) < 0) {
+                                engine_log(E, NULL, "ERROR", "Failed to render output '%s': %s", o->id, strempty(err));
+                                st = STATE_FAILED;
+                                continue;
+                        }
+                        json_object_set_new(outs, o->id, v);
+                }
+                json_decref(e->outputs);
+                e->outputs = TAKE_PTR(outs);
+        }
+        state_info_force(&e->state, st, E->now);
+        E->fx->ended = true;
+
+        /* A subflow that its parent waits for tells the parent how it ended. */
+        const char *parent_tr = json_string_value(json_object_get(e->engine, "parentTaskRunId"));
+        if (e->parent_id && parent_tr && !json_is_false(json_object_get(e->engine, "wait"))) {
+                json_t *ev = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:O}, s:i}", "executionId", e->parent_id, "type",
+                                       ENGINE_EVENT_SUBFLOW_ENDED, "payload", "taskRunId", parent_tr, "executionId",
+                                       e->id, "state", state_to_string(st), "outputs",
+                                       e->outputs ? e->outputs : json_object(), "dueAt", 0);
+                if (!ev || json_array_append_new(E->fx->events, ev) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static int reconcile(Engine *E) {
+        Execution *e = E->e;
+        const Flow *f = E->flow;
+
+        if (state_is_terminal(e->state.current))
+                return 0;
+        ListResult main = engine_walk_list(E, f->tasks, f->n_tasks, NULL, NULL, false, 0);
+        if (!main.done)
+                goto running;
+        State st = main.state;
+        if (state_is_failed(st) && !E->killing && f->n_errors > 0) {
+                ListResult er = engine_walk_list(E, f->errors, f->n_errors, NULL, NULL, false, 0);
+                if (!er.done)
+                        goto running;
+        }
+        if (f->n_finally > 0 && !E->killing) {
+                ListResult fr = engine_walk_list(E, f->finally, f->n_finally, NULL, NULL, false, 0);
+                if (!fr.done)
+                        goto running;
+                st = state_worst(st, fr.state);
+        }
+        if (E->killing)
+                st = STATE_KILLED;
+        return end_execution(E, st);
+
+running:
+        if (E->killing)
+                return 0;
+        if (main.state == STATE_PAUSED && !main.done)
+                state_info_set(&e->state, STATE_PAUSED, E->now);
+        else if (e->state.current != STATE_RUNNING)
+                state_info_force(&e->state, STATE_RUNNING, E->now);
+        return 0;
+}
+
+int engine_execution_new(const Flow *flow, json_t *inputs, json_t *labels, json_t *trigger, usec_t now,
+                         Execution **ret) {
+        _cleanup_execution_ Execution *e = NULL;
+        int r = execution_new(flow->namespace, flow->id, (int) (flow->revision > 0 ? flow->revision : 1), now, &e);
+        if (r < 0)
+                return r;
+        if (inputs) {
+                json_decref(e->inputs);
+                e->inputs = json_incref(inputs);
+        }
+        /* Flow labels first, then the execution's own (which win on the same key). */
+        json_t *all = e->labels;
+        const char *k;
+        json_t *v;
+        json_object_foreach(flow->labels, k, v) {
+                _cleanup_free_ char *s = json_is_string(v) ? strdup(json_string_value(v))
+                                                           : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+                json_array_append_new(all, json_pack("{s:s, s:s}", "key", k, "value", s ? s : ""));
+        }
+        if (json_is_object(labels))
+                json_object_foreach(labels, k, v) {
+                        size_t i;
+                        json_t *l;
+                        json_array_foreach(all, i, l)
+                                if (streq(json_string_value(json_object_get(l, "key")), k)) {
+                                        json_array_remove(all, i);
+                                        break;
+                                }
+                        json_array_append_new(all, json_pack("{s:s, s:O}", "key", k, "value", v));
+                }
+        else if (json_is_array(labels))
+                json_array_extend(all, labels);
+        /* Kestra's correlation label: the id of the first execution of a chain (subflows keep their
+         * parent's when they inherit labels). */
+        bool has_corr = false;
+        size_t li;
+        json_t *lv;
+        json_array_foreach(all, li, lv)
+                if (streq_ptr(json_string_value(json_object_get(lv, "key")), "system.correlationId"))
+                        has_corr = true;
+        if (!has_corr)
+                json_array_append_new(all, json_pack("{s:s, s:s}", "key", "system.correlationId", "value", e->id));
+        if (trigger)
+                e->trigger = json_incref(trigger);
+        if (flow->variables)
+                e->variables = json_incref(flow->variables);
+        *ret = TAKE_PTR(e);
+        return 0;
+}
+
+int engine_apply(const EngineConfig *cfg, const Flow *flow, Execution *e, const char *type, json_t *payload,
+                 usec_t now, EngineEffects *fx) {
+        Engine E = {
+                .cfg = cfg, .flow = flow, .e = e, .now = now, .fx = fx,
+                .tasks = HASHMAP_INIT, .runs = HASHMAP_INIT, .runs_id = HASHMAP_INIT,
+        };
+        int r = 0;
+
+        index_tasks(&E, flow->tasks, flow->n_tasks);
+        index_tasks(&E, flow->errors, flow->n_errors);
+        index_tasks(&E, flow->finally, flow->n_finally);
+        for (size_t i = 0; i < e->n_task_runs; i++)
+                if ((r = index_run(&E, e->task_runs[i])) < 0)
+                        goto finish;
+        E.killing = e->state.current == STATE_KILLING;
+
+        if (streq(type, ENGINE_EVENT_CREATED)) {
+                if (e->state.current == STATE_CREATED)
+                        state_info_set(&e->state, STATE_RUNNING, now);
+        } else if (streq(type, ENGINE_EVENT_TASK_RESULT))
+                r = on_task_result(&E, payload);
+        else if (streq(type, ENGINE_EVENT_TIMER))
+                r = on_timer(&E, payload);
+        else if (streq(type, ENGINE_EVENT_RESUME))
+                r = on_resume(&E, payload);
+        else if (streq(type, ENGINE_EVENT_KILL))
+                r = on_kill(&E);
+        else if (streq(type, ENGINE_EVENT_SUBFLOW_ENDED))
+                r = on_subflow(&E, payload, false);
+        else if (streq(type, ENGINE_EVENT_SUBFLOW_FAILED))
+                r = on_subflow(&E, payload, true);
+        else if (streq(type, ENGINE_EVENT_JOB_RESUBMITTED))
+                r = on_job_resubmitted(&E, payload);
+        else if (streq(type, ENGINE_EVENT_RESTART))
+                r = on_restart(&E);
+        if (r < 0)
+                goto finish;
+
+        /* Walk until nothing changes: a task that ends at once (skipped, engine-side) lets the
+         * next one start in the same step. Bounded, as every pass must make progress. */
+        for (unsigned pass = 0; pass < 64; pass++) {
+                E.progressed = false;
+                if ((r = reconcile(&E)) < 0 || !E.progressed)
+                        break;
+        }
+finish:
+        json_decref(E.outputs);
+        hashmap_done(&E.tasks);
+        hashmap_done(&E.runs);
+        hashmap_done(&E.runs_id);
+        return r;
+}

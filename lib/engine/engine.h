@@ -1,0 +1,65 @@
+/* engine.h: the executor's transition function. Pure: (flow, execution, event, now) -> the new
+ * execution and the effects to carry out (jobs, events, subflow executions, cancellations). No I/O:
+ * the executor loop (daemons/executor) reads and writes the store around it, in one transaction. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "execution.h"
+#include "flow.h"
+
+/* Event types (the store's event "type"). Payloads are JSON objects. */
+#define ENGINE_EVENT_CREATED "created"                 /* {} start the execution */
+#define ENGINE_EVENT_TASK_RESULT "task_result"         /* {taskRunId, epoch, workerId, result:{state, outputs,
+                                                          metrics, error, startedAt, endedAt, attempt}} */
+#define ENGINE_EVENT_JOB_RESUBMITTED "job_resubmitted" /* {taskRunId, workerId, reason} */
+#define ENGINE_EVENT_TIMER "timer"                     /* {taskRunId, kind: retry|pause} delayed */
+#define ENGINE_EVENT_KILL "kill"                       /* {} */
+#define ENGINE_EVENT_RESUME "resume"                   /* {inputs:{...}} */
+#define ENGINE_EVENT_RESTART "restart"                 /* {} */
+#define ENGINE_EVENT_SUBFLOW_ENDED "subflow_ended"     /* {taskRunId, executionId, state, outputs} */
+#define ENGINE_EVENT_SUBFLOW_FAILED "subflow_failed"   /* {taskRunId, error}: it could not be created */
+
+typedef struct EngineConfig {
+        json_t *envs;    /* envs.* (object), may be NULL */
+        json_t *globals; /* globals.* (object), may be NULL */
+        /* secret() in expressions; NULL: secret() fails. */
+        int (*secret)(void *userdata, const char *key, char **ret);
+        void *userdata;
+} EngineConfig;
+
+/* What the executor loop must do after a step, in the same transaction. */
+typedef struct EngineEffects {
+        /* Worker jobs: [{executionId, taskRunId, taskId, attempt, type, namespace, flowId, properties,
+         * variables, timeoutUsec, queue}] */
+        json_t *jobs;
+        /* Events: [{executionId, type, payload, dueAt (usec, 0 = now)}] */
+        json_t *events;
+        /* Subflow executions to create: [{namespace, flowId, revision, inputs, labels, parentExecutionId,
+         * parentTaskRunId, wait}] — the loop loads the flow, resolves inputs and answers with
+         * SUBFLOW_FAILED when it cannot. */
+        json_t *subflows;
+        /* Task runs whose jobs must be cancelled (kill): [taskRunId] */
+        json_t *cancels;
+        /* Log lines the engine itself produces (errors in expressions, retries):
+         * [{taskRunId, taskId, level, message}] */
+        json_t *logs;
+        bool ended; /* the execution reached a terminal state in this step */
+} EngineEffects;
+
+int engine_effects_init(EngineEffects *fx);
+void engine_effects_done(EngineEffects *fx);
+
+/* A new execution of flow (state CREATED) with resolved inputs (see flow_inputs_resolve), labels
+ * (object or array of {key,value}, may be NULL: the flow's labels apply) and trigger info. The
+ * caller stores it with a "created" event. */
+int engine_execution_new(const Flow *flow, json_t *inputs, json_t *labels, json_t *trigger, usec_t now,
+                         Execution **ret);
+
+/* Apply one event. The execution is updated in place. Returns 0, or a negative errno for a failure
+ * of the engine itself (out of memory); problems of the flow (bad expression, failed task) are
+ * outcomes recorded in the execution, not errors. An event that no longer applies (a result for a
+ * killed task run) is ignored. */
+int engine_apply(const EngineConfig *cfg, const Flow *flow, Execution *e, const char *type, json_t *payload,
+                 usec_t now, EngineEffects *fx);

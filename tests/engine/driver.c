@@ -1,0 +1,287 @@
+/* driver.c: in-memory executor loop for engine tests. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup-jansson.h"
+#include "driver.h"
+#include "job.h"
+#include "strutil.h"
+#include "variables.h"
+
+typedef struct Pending {
+        char *execution_id;
+        char *type;
+        json_t *payload;
+        usec_t due;
+} Pending;
+
+struct Driver {
+        char *work_root;
+        Flow **flows;
+        size_t n_flows;
+        Execution **execs;
+        const Flow **exec_flows;
+        size_t n_execs;
+        Pending *queue;
+        size_t n_queue;
+        json_t *logs;
+        json_t *jobs; /* pending worker jobs */
+        json_t *cancelled; /* task run ids */
+        json_t *envs, *globals;
+};
+
+int driver_new(const char *work_root, Driver **ret) {
+        Driver *d = calloc(1, sizeof *d);
+        if (!d || !(d->work_root = strdup(work_root)) || !(d->logs = json_array()) || !(d->jobs = json_array()) ||
+            !(d->cancelled = json_array()) || !(d->envs = runtime_envs()) || !(d->globals = runtime_globals(NULL))) {
+                driver_free(d);
+                return -ENOMEM;
+        }
+        *ret = d;
+        return 0;
+}
+
+Driver *driver_free(Driver *d) {
+        if (!d)
+                return NULL;
+        for (size_t i = 0; i < d->n_flows; i++)
+                flow_free(d->flows[i]);
+        for (size_t i = 0; i < d->n_execs; i++)
+                execution_free(d->execs[i]);
+        for (size_t i = 0; i < d->n_queue; i++) {
+                free(d->queue[i].execution_id);
+                free(d->queue[i].type);
+                json_decref(d->queue[i].payload);
+        }
+        free(d->queue);
+        free(d->flows);
+        free(d->execs);
+        free(d->exec_flows);
+        json_decref(d->logs);
+        json_decref(d->jobs);
+        json_decref(d->cancelled);
+        json_decref(d->envs);
+        json_decref(d->globals);
+        free(d->work_root);
+        free(d);
+        return NULL;
+}
+
+int driver_add_flow(Driver *d, Flow *f) {
+        Flow **n = realloc(d->flows, sizeof(Flow *) * (d->n_flows + 1));
+        if (!n)
+                return -ENOMEM;
+        d->flows = n;
+        d->flows[d->n_flows++] = f;
+        return 0;
+}
+
+static int queue_push(Driver *d, const char *exec, const char *type, json_t *payload, usec_t due) {
+        Pending *n = realloc(d->queue, sizeof(Pending) * (d->n_queue + 1));
+        if (!n)
+                return -ENOMEM;
+        d->queue = n;
+        d->queue[d->n_queue++] = (Pending) { strdup(exec), strdup(type), payload ? json_incref(payload) : json_object(), due };
+        return 0;
+}
+
+static int add_execution(Driver *d, Execution *e, const Flow *f) {
+        Execution **n = realloc(d->execs, sizeof(Execution *) * (d->n_execs + 1));
+        const Flow **nf = realloc(d->exec_flows, sizeof(Flow *) * (d->n_execs + 1));
+        if (n)
+                d->execs = n;
+        if (nf)
+                d->exec_flows = nf;
+        if (!n || !nf)
+                return -ENOMEM;
+        d->execs[d->n_execs] = e;
+        d->exec_flows[d->n_execs++] = f;
+        return 0;
+}
+
+Execution *driver_execution(Driver *d, const char *id) {
+        for (size_t i = 0; i < d->n_execs; i++)
+                if (streq(d->execs[i]->id, id))
+                        return d->execs[i];
+        return NULL;
+}
+
+static const Flow *execution_flow(Driver *d, const char *id) {
+        for (size_t i = 0; i < d->n_execs; i++)
+                if (streq(d->execs[i]->id, id))
+                        return d->exec_flows[i];
+        return NULL;
+}
+
+int driver_start(Driver *d, const Flow *f, json_t *inputs, json_t *labels, Execution **ret) {
+        Execution *e;
+        int r = engine_execution_new(f, inputs, labels, NULL, now_realtime(), &e);
+        if (r < 0)
+                return r;
+        if ((r = add_execution(d, e, f)) < 0) {
+                execution_free(e);
+                return r;
+        }
+        if (ret)
+                *ret = e;
+        return queue_push(d, e->id, ENGINE_EVENT_CREATED, NULL, 0);
+}
+
+int driver_send(Driver *d, const char *execution_id, const char *type, json_t *payload) {
+        return queue_push(d, execution_id, type, payload, 0);
+}
+
+json_t *driver_logs(Driver *d) {
+        return d->logs;
+}
+
+static void job_log(void *userdata, json_t *job, TaskLogLevel level, const char *message) {
+        Driver *d = userdata;
+        json_array_append_new(d->logs, json_pack("{s:O, s:O, s:O, s:s, s:s}", "executionId",
+                                                 json_object_get(job, "executionId"), "taskRunId",
+                                                 json_object_get(job, "taskRunId"), "taskId",
+                                                 json_object_get(job, "taskId"), "level",
+                                                 task_log_level_to_string(level), "message", message));
+}
+
+static int job_store_file(void *userdata, json_t *job, const char *name, const char *path, char **ret_uri) {
+        *ret_uri = strjoin("file://", path);
+        return *ret_uri ? 0 : -ENOMEM;
+}
+
+static int create_subflow(Driver *d, json_t *req) {
+        const char *ns = json_string_value(json_object_get(req, "namespace"));
+        const char *id = json_string_value(json_object_get(req, "flowId"));
+        const char *parent = json_string_value(json_object_get(req, "parentExecutionId"));
+        const Flow *f = NULL;
+        for (size_t i = 0; i < d->n_flows; i++)
+                if (streq(d->flows[i]->namespace, ns) && streq(d->flows[i]->id, id))
+                        f = d->flows[i];
+        if (!f) {
+                _cleanup_free_ char *msg = strdup_printf("Subflow '%s.%s' not found", ns, id);
+                json_t *p = json_pack("{s:O, s:s}", "taskRunId", json_object_get(req, "parentTaskRunId"), "error", msg);
+                int r = queue_push(d, parent, ENGINE_EVENT_SUBFLOW_FAILED, p, 0);
+                json_decref(p);
+                return r;
+        }
+        _cleanup_json_ json_t *inputs = NULL;
+        _cleanup_free_ char *err = NULL;
+        if (flow_inputs_resolve(f, json_object_get(req, "inputs"), &inputs, &err) < 0) {
+                json_t *p = json_pack("{s:O, s:s}", "taskRunId", json_object_get(req, "parentTaskRunId"), "error",
+                                      err ? err : "invalid inputs");
+                int r = queue_push(d, parent, ENGINE_EVENT_SUBFLOW_FAILED, p, 0);
+                json_decref(p);
+                return r;
+        }
+        Execution *e;
+        int r = engine_execution_new(f, inputs, json_object_get(req, "labels"), NULL, now_realtime(), &e);
+        if (r < 0)
+                return r;
+        strcpy(e->id, json_string_value(json_object_get(req, "executionId")));
+        e->parent_id = strdup(parent);
+        e->engine = json_pack("{s:O, s:O}", "parentTaskRunId", json_object_get(req, "parentTaskRunId"), "wait",
+                              json_object_get(req, "wait"));
+        if ((r = add_execution(d, e, f)) < 0) {
+                execution_free(e);
+                return r;
+        }
+        return queue_push(d, e->id, ENGINE_EVENT_CREATED, NULL, 0);
+}
+
+static int run_jobs(Driver *d) {
+        while (json_array_size(d->jobs) > 0) {
+                _cleanup_json_ json_t *job = json_incref(json_array_get(d->jobs, 0));
+                json_array_remove(d->jobs, 0);
+                const char *tr = json_string_value(json_object_get(job, "taskRunId"));
+                const char *exec = json_string_value(json_object_get(job, "executionId"));
+                _cleanup_json_ json_t *result = NULL;
+                bool cancelled = false;
+                size_t i;
+                json_t *c;
+                json_array_foreach(d->cancelled, i, c)
+                        if (streq(json_string_value(c), tr))
+                                cancelled = true;
+                if (cancelled)
+                        result = json_pack("{s:s}", "state", "KILLED");
+                else {
+                        static char *const base_env[] = { (char *) "PATH=/usr/bin:/bin", NULL };
+                        WorkerJobEnv env = { .work_root = d->work_root, .base_env = base_env, .worker_id = "driver",
+                                             .cancel_fd = -1, .log = job_log, .store_file = job_store_file,
+                                             .secret = runtime_secret, .userdata = d };
+                        int r = worker_job_run(&env, job, &result);
+                        if (r < 0)
+                                return r;
+                }
+                json_t *p = json_pack("{s:s, s:s, s:O}", "taskRunId", tr, "workerId", "driver", "result", result);
+                int r = queue_push(d, exec, ENGINE_EVENT_TASK_RESULT, p, 0);
+                json_decref(p);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int driver_run(Driver *d, usec_t max_wait) {
+        int applied = 0, r;
+
+        for (;;) {
+                if ((r = run_jobs(d)) < 0)
+                        return r;
+                if (d->n_queue == 0)
+                        return applied;
+                /* The first due event in queue order, else the earliest timer. */
+                usec_t now = now_realtime();
+                size_t pick = SIZE_MAX, earliest = 0;
+                for (size_t i = 0; i < d->n_queue; i++) {
+                        if (d->queue[i].due <= now) {
+                                pick = i;
+                                break;
+                        }
+                        if (d->queue[i].due < d->queue[earliest].due)
+                                earliest = i;
+                }
+                if (pick == SIZE_MAX) {
+                        if (d->queue[earliest].due - now > max_wait)
+                                return applied;
+                        usleep((useconds_t) (d->queue[earliest].due - now));
+                        continue;
+                }
+                Pending p = d->queue[pick];
+                memmove(d->queue + pick, d->queue + pick + 1, sizeof(Pending) * (d->n_queue - pick - 1));
+                d->n_queue--;
+
+                Execution *e = driver_execution(d, p.execution_id);
+                const Flow *f = execution_flow(d, p.execution_id);
+                EngineEffects fx;
+                r = engine_effects_init(&fx);
+                if (r >= 0 && e && f) {
+                        EngineConfig cfg = { .envs = d->envs, .globals = d->globals, .secret = runtime_secret };
+                        r = engine_apply(&cfg, f, e, p.type, p.payload, now_realtime(), &fx);
+                        applied++;
+                }
+                if (r >= 0) {
+                        size_t i;
+                        json_t *x;
+                        json_array_extend(d->jobs, fx.jobs);
+                        json_array_extend(d->cancelled, fx.cancels);
+                        json_array_foreach(fx.events, i, x)
+                                queue_push(d, json_string_value(json_object_get(x, "executionId")),
+                                           json_string_value(json_object_get(x, "type")), json_object_get(x, "payload"),
+                                           (usec_t) json_integer_value(json_object_get(x, "dueAt")));
+                        json_array_foreach(fx.subflows, i, x)
+                                if ((r = create_subflow(d, x)) < 0)
+                                        break;
+                        json_array_foreach(fx.logs, i, x) {
+                                json_object_set_new(x, "executionId", json_string(p.execution_id));
+                                json_array_append(d->logs, x);
+                        }
+                }
+                engine_effects_done(&fx);
+                free(p.execution_id);
+                free(p.type);
+                json_decref(p.payload);
+                if (r < 0)
+                        return r;
+        }
+}

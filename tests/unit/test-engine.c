@@ -1,0 +1,244 @@
+/* test-engine: the executor's transition function driven in memory (no database) with the real
+ * worker tasks: each flowable, retries, errors/finally, allowFailure, runIf, pause/resume, kill,
+ * subflows and outputs. */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "cleanup-jansson.h"
+#include "driver.h"
+#include "tap.h"
+
+static char workdir[] = "/tmp/tern-test-engine-XXXXXX";
+
+typedef struct Run {
+        Driver *d;
+        Execution *e;
+} Run;
+
+static Flow *load(const char *yaml) {
+        Flow *f = NULL;
+        FlowDiagnostics diags = FLOW_DIAGNOSTICS_INIT;
+        if (flow_load_string(yaml, strlen(yaml), "test.yaml", &f, &diags) != 0) {
+                flow_diagnostics_print(&diags, stdout);
+                f = NULL;
+        }
+        flow_diagnostics_done(&diags);
+        return f;
+}
+
+/* Run a flow to its end (or to a pause) and return the driver; the execution is in r->e. */
+static bool run_flow(Run *r, const char *yaml, const char *inputs_json) {
+        Flow *f = load(yaml);
+        _cleanup_json_ json_t *supplied = inputs_json ? json_loads(inputs_json, 0, NULL) : NULL, *inputs = NULL;
+        _cleanup_free_ char *err = NULL;
+        *r = (Run) {};
+        if (!f)
+                return false;
+        if (driver_new(workdir, &r->d) < 0 || driver_add_flow(r->d, f) < 0)
+                return false;
+        if (flow_inputs_resolve(f, supplied, &inputs, &err) < 0) {
+                diag("inputs: %s", err);
+                return false;
+        }
+        if (driver_start(r->d, f, inputs, NULL, &r->e) < 0)
+                return false;
+        return driver_run(r->d, 5 * USEC_PER_SEC) >= 0;
+}
+
+static const TaskRun *run_of(const Execution *e, const char *task_id, const char *value) {
+        for (size_t i = 0; i < e->n_task_runs; i++)
+                if (streq(e->task_runs[i]->task_id, task_id) && (!value || streq_ptr(e->task_runs[i]->value, value)))
+                        return e->task_runs[i];
+        return NULL;
+}
+
+static const char *state_of(const Execution *e, const char *task_id) {
+        const TaskRun *tr = run_of(e, task_id, NULL);
+        return tr ? state_to_string(tr->state.current) : "(none)";
+}
+
+static const char *output_of(const Execution *e, const char *task_id, const char *value, const char *key) {
+        const TaskRun *tr = run_of(e, task_id, value);
+        return tr ? json_string_value(json_object_get(tr->outputs, key)) : NULL;
+}
+
+static bool logs_contain(Driver *d, const char *needle) {
+        size_t i;
+        json_t *l;
+        json_array_foreach(driver_logs(d), i, l)
+                if (strstr(json_string_value(json_object_get(l, "message")) ?: "", needle))
+                        return true;
+        return false;
+}
+
+static void done(Run *r) {
+        driver_free(r->d);
+}
+
+int main(void) {
+        Run r;
+        if (!mkdtemp(workdir))
+                return 1;
+
+        ok(run_flow(&r,
+                    "id: seq\nnamespace: t\ninputs:\n  - id: who\n    type: STRING\n    defaults: world\n"
+                    "tasks:\n  - id: a\n    type: io.kestra.plugin.core.debug.Return\n    format: hello {{ inputs.who }}\n"
+                    "  - id: b\n    type: io.kestra.plugin.core.debug.Return\n    format: '{{ outputs.a.value }}!'\n"
+                    "outputs:\n  - id: out\n    type: STRING\n    value: '{{ outputs.b.value }}'\n",
+                    NULL),
+           "sequential flow runs");
+        is_str(state_to_string(r.e->state.current), "SUCCESS", "sequential: SUCCESS");
+        is_str(output_of(r.e, "b", NULL, "value"), "hello world!", "outputs of an earlier task, input default");
+        is_str(json_string_value(json_object_get(r.e->outputs, "out")), "hello world!", "flow outputs rendered at the end");
+        is_int(r.e->n_task_runs, 2, "two task runs");
+        done(&r);
+
+        run_flow(&r,
+                 "id: fail\nnamespace: t\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.execution.Fail\n"
+                 "  - id: never\n    type: io.kestra.plugin.core.log.Log\n    message: no\n"
+                 "errors:\n  - id: handler\n    type: io.kestra.plugin.core.log.Log\n    message: handled {{ task.id }}\n"
+                 "finally:\n  - id: fin\n    type: io.kestra.plugin.core.log.Log\n    message: finally\n",
+                 NULL);
+        is_str(state_to_string(r.e->state.current), "FAILED", "a failing task fails the execution");
+        is_str(state_of(r.e, "never"), "(none)", "tasks after a failure do not start");
+        is_str(state_of(r.e, "handler"), "SUCCESS", "errors branch runs");
+        is_str(state_of(r.e, "fin"), "SUCCESS", "finally runs");
+        ok(logs_contain(r.d, "handled handler"), "error handler logged with its own task id");
+        done(&r);
+
+        run_flow(&r,
+                 "id: retry\nnamespace: t\ntasks:\n  - id: flaky\n    type: io.kestra.plugin.core.log.Log\n"
+                 "    message: \"{{ taskrun.attemptsCount == 2 ? 'ok' : undefinedVariable }}\"\n"
+                 "    retry:\n      type: constant\n      interval: PT0.05S\n      maxAttempt: 5\n      warningOnRetry: true\n",
+                 NULL);
+        const TaskRun *fl = run_of(r.e, "flaky", NULL);
+        ok(fl && fl->n_attempts == 3, "retried until the third attempt succeeded");
+        is_str(state_to_string(r.e->state.current), "WARNING", "warningOnRetry makes a retried success WARNING");
+        done(&r);
+
+        run_flow(&r,
+                 "id: retry2\nnamespace: t\ntasks:\n  - id: always\n    type: io.kestra.plugin.core.execution.Fail\n"
+                 "    retry:\n      type: exponential\n      interval: PT0.01S\n      maxInterval: PT0.05S\n      maxAttempt: 3\n",
+                 NULL);
+        fl = run_of(r.e, "always", NULL);
+        ok(fl && fl->n_attempts == 3 && r.e->state.current == STATE_FAILED, "maxAttempt bounds the attempts");
+        done(&r);
+
+        run_flow(&r,
+                 "id: flowables\nnamespace: t\ninputs:\n  - id: n\n    type: INT\n    defaults: 2\ntasks:\n"
+                 "  - id: par\n    type: io.kestra.plugin.core.flow.Parallel\n    tasks:\n"
+                 "      - id: p1\n        type: io.kestra.plugin.core.debug.Return\n        format: p1\n"
+                 "      - id: p2\n        type: io.kestra.plugin.core.debug.Return\n        format: p2\n"
+                 "  - id: cond\n    type: io.kestra.plugin.core.flow.If\n    condition: '{{ inputs.n > 1 }}'\n"
+                 "    then:\n      - id: yes\n        type: io.kestra.plugin.core.debug.Return\n        format: big\n"
+                 "    else:\n      - id: no\n        type: io.kestra.plugin.core.debug.Return\n        format: small\n"
+                 "  - id: sw\n    type: io.kestra.plugin.core.flow.Switch\n    value: '{{ outputs.yes.value }}'\n"
+                 "    cases:\n      big:\n        - id: case_big\n          type: io.kestra.plugin.core.debug.Return\n"
+                 "          format: matched\n    defaults:\n      - id: def\n        type: io.kestra.plugin.core.debug.Return\n"
+                 "        format: default\n"
+                 "  - id: loop\n    type: io.kestra.plugin.core.flow.ForEach\n    values: '[\"a\", \"b\", \"c\"]'\n"
+                 "    concurrencyLimit: 2\n    tasks:\n      - id: item\n        type: io.kestra.plugin.core.debug.Return\n"
+                 "        format: 'item {{ taskrun.value }}'\n"
+                 "  - id: after\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ outputs.item['b'].value }}\"\n"
+                 "  - id: skipped\n    type: io.kestra.plugin.core.log.Log\n    message: x\n    runIf: '{{ false }}'\n"
+                 "  - id: off\n    type: io.kestra.plugin.core.log.Log\n    message: x\n    disabled: true\n",
+                 NULL);
+        is_str(state_to_string(r.e->state.current), "SUCCESS", "flowables: SUCCESS");
+        ok(run_of(r.e, "p1", NULL) && run_of(r.e, "p2", NULL), "parallel children both ran");
+        ok(run_of(r.e, "yes", NULL) && !run_of(r.e, "no", NULL), "If took the then branch");
+        ok(run_of(r.e, "case_big", NULL) && !run_of(r.e, "def", NULL), "Switch matched its case");
+        is_str(output_of(r.e, "item", "c", "value"), "item c", "ForEach child has its loop value");
+        is_str(output_of(r.e, "after", NULL, "value"), "item b", "loop outputs are keyed by value");
+        is_str(state_of(r.e, "skipped"), "SKIPPED", "runIf false skips");
+        is_str(state_of(r.e, "off"), "(none)", "disabled tasks make no task run");
+        is_int(r.e->n_task_runs, 13, "13 task runs in all");
+        done(&r);
+
+        run_flow(&r,
+                 "id: allow\nnamespace: t\ntasks:\n  - id: bad\n    type: io.kestra.plugin.core.execution.Fail\n"
+                 "    allowFailure: true\n  - id: next\n    type: io.kestra.plugin.core.log.Log\n    message: goes on\n",
+                 NULL);
+        is_str(state_to_string(r.e->state.current), "WARNING", "allowFailure: execution WARNING, the flow goes on");
+        is_str(state_of(r.e, "next"), "SUCCESS", "the next task ran");
+        done(&r);
+
+        run_flow(&r,
+                 "id: dag\nnamespace: t\ntasks:\n  - id: dag\n    type: io.kestra.plugin.core.flow.Dag\n    tasks:\n"
+                 "      - task:\n          id: last\n          type: io.kestra.plugin.core.debug.Return\n"
+                 "          format: \"{{ outputs.first.value }}+{{ outputs.second.value }}\"\n"
+                 "        dependsOn: [first, second]\n"
+                 "      - task:\n          id: first\n          type: io.kestra.plugin.core.debug.Return\n          format: '1'\n"
+                 "      - task:\n          id: second\n          type: io.kestra.plugin.core.debug.Return\n          format: '2'\n"
+                 "        dependsOn: [first]\n",
+                 NULL);
+        is_str(output_of(r.e, "last", NULL, "value"), "1+2", "Dag runs tasks after their dependencies");
+        done(&r);
+
+        run_flow(&r,
+                 "id: pause\nnamespace: t\ntasks:\n  - id: wait\n    type: io.kestra.plugin.core.flow.Pause\n"
+                 "  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: resumed\n",
+                 NULL);
+        is_str(state_to_string(r.e->state.current), "PAUSED", "Pause pauses the execution");
+        is_str(state_of(r.e, "wait"), "PAUSED", "the Pause task run is PAUSED");
+        driver_send(r.d, r.e->id, ENGINE_EVENT_RESUME, NULL);
+        driver_run(r.d, USEC_PER_SEC);
+        is_str(state_to_string(r.e->state.current), "SUCCESS", "resume continues to the end");
+        done(&r);
+
+        run_flow(&r,
+                 "id: pd\nnamespace: t\ntasks:\n  - id: wait\n    type: io.kestra.plugin.core.flow.Pause\n    pauseDuration: PT0.1S\n"
+                 "  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: resumed\n",
+                 NULL);
+        is_str(state_to_string(r.e->state.current), "SUCCESS", "a Pause with a duration resumes by itself");
+        done(&r);
+
+        run_flow(&r,
+                 "id: kill\nnamespace: t\ntasks:\n  - id: wait\n    type: io.kestra.plugin.core.flow.Pause\n"
+                 "  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: never\n",
+                 NULL);
+        driver_send(r.d, r.e->id, ENGINE_EVENT_KILL, NULL);
+        driver_run(r.d, USEC_PER_SEC);
+        is_str(state_to_string(r.e->state.current), "KILLED", "kill ends a paused execution as KILLED");
+        is_str(state_of(r.e, "after"), "(none)", "nothing starts after a kill");
+        done(&r);
+
+        {
+                Flow *child = load("id: child\nnamespace: t\ninputs:\n  - id: x\n    type: STRING\n"
+                                   "tasks:\n  - id: c\n    type: io.kestra.plugin.core.debug.Return\n    format: 'got {{ inputs.x }}'\n"
+                                   "outputs:\n  - id: res\n    type: STRING\n    value: '{{ outputs.c.value }}'\n");
+                Flow *parent = load("id: parent\nnamespace: t\ntasks:\n  - id: sub\n    type: io.kestra.plugin.core.flow.Subflow\n"
+                                    "    namespace: t\n    flowId: child\n    inputs:\n      x: hi\n"
+                                    "  - id: use\n    type: io.kestra.plugin.core.debug.Return\n"
+                                    "    format: '{{ outputs.sub.outputs.res }}'\n");
+                Driver *d = NULL;
+                Execution *e = NULL;
+                driver_new(workdir, &d);
+                driver_add_flow(d, child);
+                driver_add_flow(d, parent);
+                driver_start(d, parent, NULL, NULL, &e);
+                driver_run(d, USEC_PER_SEC);
+                is_str(state_to_string(e->state.current), "SUCCESS", "parent of a subflow succeeds");
+                is_str(output_of(e, "use", NULL, "value"), "got hi", "subflow inputs in, outputs back");
+                driver_free(d);
+        }
+
+        run_flow(&r,
+                 "id: labels\nnamespace: t\nlabels:\n  team: data\ntasks:\n  - id: l\n    type: io.kestra.plugin.core.execution.Labels\n"
+                 "    labels:\n      run: '{{ taskrun.id }}'\n      team: ops\n",
+                 NULL);
+        _cleanup_free_ char *labels = json_dumps(r.e->labels, JSON_COMPACT);
+        ok(strstr(labels, "\"team\",\"value\":\"ops\"") && strstr(labels, run_of(r.e, "l", NULL)->id),
+           "Labels task merges rendered labels into the execution");
+        done(&r);
+
+        run_flow(&r,
+                 "id: sh\nnamespace: t\ntasks:\n  - id: sh\n    type: io.kestra.plugin.scripts.shell.Commands\n"
+                 "    commands:\n      - echo '::{\"outputs\":{\"n\":\"{{ 40 + 2 }}\"}}::'\n"
+                 "  - id: use\n    type: io.kestra.plugin.core.debug.Return\n    format: '{{ outputs.sh.vars.n }}'\n",
+                 NULL);
+        is_str(output_of(r.e, "use", NULL, "value"), "42", "shell outputs reach later tasks");
+        done(&r);
+
+        (void) !system("rm -rf /tmp/tern-test-engine-*");
+        return tap_done();
+}
