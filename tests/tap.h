@@ -47,9 +47,13 @@ static inline __attribute__((format(printf, 2, 3))) bool tap_ok(bool cond, const
                 _r;                                                                                          \
         })
 
+/* Skip the whole test: exit 77, the skip status, when run by hand or by another harness. Under
+ * meson's TAP protocol the plan "1..0 # SKIP" is the skip signal and a non-zero status would be an
+ * error, so there it exits 0. */
 static inline void tap_skip_all(const char *why) {
         printf("1..0 # SKIP %s\n", why);
-        exit(77);
+        fflush(stdout);
+        exit(getenv("MESON_TEST_ITERATION") ? 0 : 77);
 }
 
 static inline int tap_done(void) {
