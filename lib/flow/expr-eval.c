@@ -34,6 +34,7 @@ void expr_set_error(ExprError *err, unsigned line, unsigned column, const char *
         err->column = column;
 }
 
+static int fail_v(ExprEval *ev, const ExprNode *n, int r, const char *joiner, const char *fmt, va_list ap) _printf_(5, 0);
 static int fail_v(ExprEval *ev, const ExprNode *n, int r, const char *joiner, const char *fmt, va_list ap) {
         _cleanup_free_ char *what = NULL;
 
