@@ -106,6 +106,7 @@ struct ExprNode {
         ExprNode **children;
         char **arg_names; /* calls and filters: NULL, or one per child (NULL = positional) */
         size_t n_children;
+        unsigned depth; /* height of the subtree: evaluation recurses this deep */
 };
 
 ExprNode *expr_node_free(ExprNode *n);

@@ -123,6 +123,7 @@ static int node_add(ExprNode *n, ExprNode *child, char *arg_name) {
                 a[n->n_children] = arg_name;
         }
         n->children[n->n_children++] = child;
+        n->depth = MAX(n->depth, child->depth + 1);
         return 0;
 oom:
         expr_node_free(child);
@@ -367,6 +368,8 @@ static int parse_postfix(Parser *p, ExprNode **ret) {
                         n = a;
                 } else
                         break;
+                if (n->depth > EXPR_MAX_DEPTH)
+                        return parser_fail(p, t, "Expression nested too deeply (more than %u levels)", EXPR_MAX_DEPTH);
         }
         *ret = TAKE_PTR(n);
         return 0;
@@ -497,6 +500,10 @@ static int parse_binary(Parser *p, int min_prec, ExprNode **ret) {
                                 return r;
                 }
                 left = TAKE_PTR(n);
+                /* long left-associative chains ("a ~ b ~ c ...", "x | f | g ...") are built without
+                 * recursion, but evaluating them recurses: bound their height too */
+                if (left->depth > EXPR_MAX_DEPTH)
+                        return parser_fail(p, t, "Expression nested too deeply (more than %u levels)", EXPR_MAX_DEPTH);
         }
         p->depth--;
         *ret = TAKE_PTR(left);

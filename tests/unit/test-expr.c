@@ -446,6 +446,19 @@ static void test_limits(json_t *vars) {
         ok(r == -EINVAL && strstr(err.message, "nested too deeply"), "expressions nested over 256 levels are refused");
         expr_error_done(&err);
 
+        /* long chains are as deep as nested parentheses for the evaluator */
+        static const char *const chains[] = { " ~ 'x'", " | upper", ".a", "[0]", " + 1" };
+        for (size_t i = 0; i < ELEMENTSOF(chains); i++) {
+                _cleanup_strbuf_ StrBuf chain = STRBUF_INIT;
+                strbuf_append(&chain, "{{ name");
+                for (int k = 0; k < 100000; k++)
+                        strbuf_append(&chain, chains[i]);
+                strbuf_append(&chain, " }}");
+                r = expr_render(chain.buf, &ctx, &out, &err);
+                ok(r == -EINVAL && strstr(err.message, "nested too deeply"), "a chain of 100000 \"%s\" is refused", chains[i]);
+                expr_error_done(&err);
+        }
+
         r = expr_render("{{ 1..10000000 }}", &ctx, &out, &err);
         ok(r == -E2BIG && strstr(err.message, "Range too large"), "huge ranges are refused");
         expr_error_done(&err);
