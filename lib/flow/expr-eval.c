@@ -235,9 +235,13 @@ static int eval_attr(ExprEval *ev, const ExprNode *n, bool lenient, json_t **ret
                         i += (json_int_t) json_array_size(obj);
                 if (i >= 0)
                         v = json_array_get(obj, (size_t) i);
-        } else if (!json_is_null(obj) && !lenient)
-                return expr_fail(ev, n, -EINVAL, "Cannot read `%s` of a %s", json_is_string(key) ? json_string_value(key) : "[...]",
-                                 expr_type_name(obj));
+        } else if (!json_is_null(obj) && !lenient) {
+                _cleanup_free_ char *ks = NULL;
+                r = expr_to_string(key, &ks);
+                if (r < 0)
+                        return r;
+                return expr_fail(ev, n, -EINVAL, "Cannot read `%s` of a %s", ks, expr_type_name(obj));
+        }
 
         if (!v) {
                 if (lenient) {
@@ -988,6 +992,17 @@ int expr_render_nested(ExprEval *ev, const ExprNode *at, const char *tmpl, json_
                 }
         }
         ev->render_depth--;
+        if (r < 0 && ev->err && ev->err->message && at->stmt_src && !strstr(ev->err->message, " (in render() at line ")) {
+                /* the inner position is inside the rendered string: say where that render() was */
+                _cleanup_free_ char *m = strdup_printf("%s (in render() at line %u, column %u of `%.*s`)", ev->err->message, at->line,
+                                                       at->column, (int) MIN(at->stmt_len, (size_t) 200), at->stmt_src);
+                if (m) {
+                        free(ev->err->message);
+                        ev->err->message = TAKE_PTR(m);
+                        ev->err->line = at->line;
+                        ev->err->column = at->column;
+                }
+        }
         return r;
 }
 

@@ -263,6 +263,8 @@ static const Case cases[] = {
         { "{{ secret('nope') }}", NULL, "Cannot find secret for key 'nope'" },
         { "{{ kv('broken') }}", NULL, "kv(): store unavailable", -EIO },
         { "{{ render(selfref) }}", NULL, "render() nested more than 10 levels deep", -ELOOP },
+        { "\n {{ render('{{ 1 / 0 }}') }}", NULL, "Division by zero in the expression `{{ 1 / 0 }}` at line 1, column 6 (in render() at line 2, column 5 of `{{ render('{{ 1 / 0 }}') }}`)", 0, 2, 5 },
+        { "{{ name[0] }}", NULL, "Cannot read `0` of a string" },
         /* errors: syntax */
         { "{{ name", NULL, "Unclosed \"{{\" at line 1, column 1", 0, 1, 1 },
         { "ab\n  {{ 1 + }}", NULL, "Unexpected \"}}\", expected a value in the expression `{{ 1 + }}` at line 2, column 10", 0, 2, 10 },
