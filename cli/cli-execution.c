@@ -96,6 +96,9 @@ static void task_run_duration(json_t *tr, char dur[static DURATION_MAX]) {
         }
 }
 
+static int cli_execution_wait_full(Store *s, const char *id, size_t n_histories, unsigned until_mask, usec_t timeout,
+                                   CliProgress *progress, volatile int *interrupted, json_t **ret);
+
 void cli_progress_show(Store *s, const char *id, json_t *doc, CliProgress *p) {
         size_t i;
         json_t *tr;
@@ -134,6 +137,16 @@ void cli_progress_done(CliProgress *p) {
 
 int cli_execution_wait(Store *s, const char *id, unsigned until_mask, usec_t timeout, CliProgress *progress,
                        volatile int *interrupted, json_t **ret) {
+        return cli_execution_wait_full(s, id, 0, until_mask, timeout, progress, interrupted, ret);
+}
+
+int cli_execution_wait_after(Store *s, const char *id, size_t n_histories, unsigned until_mask, usec_t timeout,
+                             volatile int *interrupted, json_t **ret) {
+        return cli_execution_wait_full(s, id, n_histories, until_mask, timeout, NULL, interrupted, ret);
+}
+
+static int cli_execution_wait_full(Store *s, const char *id, size_t n_histories, unsigned until_mask, usec_t timeout,
+                                   CliProgress *progress, volatile int *interrupted, json_t **ret) {
         usec_t start = now_realtime();
         (void) store_listen(s, STORE_CHANNEL_ALL);
         for (;;) {
@@ -144,7 +157,8 @@ int cli_execution_wait(Store *s, const char *id, unsigned until_mask, usec_t tim
                 if (progress)
                         cli_progress_show(s, id, doc, progress);
                 State st = cli_execution_state(doc);
-                if (st >= 0 && (state_is_terminal(st) || (until_mask & (1u << st)))) {
+                bool applied = json_array_size(json_object_get(json_object_get(doc, "state"), "histories")) > n_histories;
+                if (applied && st >= 0 && (state_is_terminal(st) || (until_mask & (1u << st)))) {
                         *ret = TAKE_PTR(doc);
                         return 0;
                 }

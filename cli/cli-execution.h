@@ -32,6 +32,10 @@ void cli_progress_done(CliProgress *p);
  * timeout (0 = none), -EINTR when *interrupted became true, or another negative errno. */
 int cli_execution_wait(Store *s, const char *id, unsigned until_mask, usec_t timeout, CliProgress *progress,
                        volatile int *interrupted, json_t **ret);
+/* The same, but first until the execution's state history is longer than n_histories: after a
+ * kill, resume or restart, the wait starts once the executor has applied it. */
+int cli_execution_wait_after(Store *s, const char *id, size_t n_histories, unsigned until_mask, usec_t timeout,
+                             volatile int *interrupted, json_t **ret);
 
 /* A readable view of one execution: header, task runs with states and durations, outputs. */
 void cli_execution_print(json_t *doc, bool tty);

@@ -167,12 +167,13 @@ static int print_doc(json_t *doc, OutputFormat output) {
         return 0;
 }
 
-/* Wait (when asked) for the execution and print it; the exit status follows its state. */
-static int wait_and_print(const char *cmd, Store *s, const char *id, const ExecArgs *a) {
+/* Wait (when asked) for the execution, once its state history has more than n_histories entries,
+ * and print it; the exit status follows its state. */
+static int wait_and_print(const char *cmd, Store *s, const char *id, size_t n_histories, const ExecArgs *a) {
         _cleanup_json_ json_t *doc = NULL;
         struct sigaction sa = { .sa_handler = on_sigint }, old;
         sigaction(SIGINT, &sa, &old);
-        int r = cli_execution_wait(s, id, a->until_mask, a->timeout, NULL, &interrupted, &doc);
+        int r = cli_execution_wait_after(s, id, n_histories, a->until_mask, a->timeout, &interrupted, &doc);
         sigaction(SIGINT, &old, NULL);
         if (r == -ETIME) {
                 fprintf(stderr, "%s: %s is still running after the timeout\n", cmd, id);
@@ -253,7 +254,7 @@ static int verb_start(int argc, char *argv[]) {
                 printf("%s\n", e->id);
                 return 0;
         }
-        return wait_and_print(cmd, s, e->id, &a);
+        return wait_and_print(cmd, s, e->id, 0, &a);
 db_error:
         fprintf(stderr, "%s: %s\n", cmd, store_error(s));
         return 1;
@@ -426,7 +427,8 @@ static int signal_verb(const char *cmd, void (*help)(void), const char *type, in
         }
         if (!a.wait)
                 return 0;
-        return wait_and_print(cmd, s, id, &a);
+        /* Wait for the effect of this very request, not the state the execution was already in. */
+        return wait_and_print(cmd, s, id, json_array_size(json_object_get(json_object_get(doc, "state"), "histories")), &a);
 }
 
 static void help_kill(void) {
@@ -474,7 +476,7 @@ static int verb_wait(int argc, char *argv[]) {
         _cleanup_store_ Store *s = NULL;
         if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
                 return r;
-        return wait_and_print(cmd, s, argv[optind], &a);
+        return wait_and_print(cmd, s, argv[optind], 0, &a);
 }
 
 const Verb execution_verbs[] = {

@@ -34,8 +34,10 @@ int executor_new(Store *store, const ExecutorOptions *opt, Executor **ret) {
         x->opt = *opt;
         if (!x->opt.batch)
                 x->opt.batch = 32;
+        /* SQLite has no notifications across processes (a CLI in another process adding events):
+         * poll it more often; it is a local file read. */
         if (!x->opt.poll)
-                x->opt.poll = USEC_PER_SEC;
+                x->opt.poll = store_backend(store) == STORE_BACKEND_SQLITE ? 100 * USEC_PER_MSEC : USEC_PER_SEC;
         if (!x->opt.requeue_every)
                 x->opt.requeue_every = USEC_PER_SEC;
         int r = store_listen(store, STORE_CHANNEL_EVENTS);

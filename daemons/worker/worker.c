@@ -260,7 +260,8 @@ static void *slot_thread(void *arg) {
                 store_jobs_free(jobs, n);
                 /* Nothing to do: sleep until a job may be available (notification, a delayed
                  * job's time, the slow poll) or until asked to stop. */
-                usec_t next = USEC_INFINITY, now = now_realtime(), timeout = USEC_PER_SEC;
+                usec_t next = USEC_INFINITY, now = now_realtime();
+                usec_t timeout = store_backend(s->store) == STORE_BACKEND_SQLITE ? 100 * USEC_PER_MSEC : USEC_PER_SEC;
                 if (store_next_due(s->store, STORE_CHANNEL_JOBS, &next) >= 0 && next != USEC_INFINITY)
                         timeout = next <= now ? 0 : MIN(timeout, next - now);
                 struct pollfd p[2] = { { store_get_fd(s->store), POLLIN, 0 }, { w->stop_fd, POLLIN, 0 } };

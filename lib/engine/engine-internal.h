@@ -12,11 +12,13 @@ typedef struct Engine {
         usec_t now;
         EngineEffects *fx;
         Hashmap tasks;    /* task id -> const Task* */
+        Hashmap error_tasks; /* ids of tasks in an "errors" branch (of the flow or a flowable) */
         Hashmap runs;     /* (task id, parent task run id, value) -> TaskRun* */
         Hashmap runs_id;  /* task run id -> TaskRun* */
         json_t *outputs;  /* the "outputs" variable; NULL when it must be rebuilt */
         bool killing;     /* no new task starts */
         bool progressed;  /* the last pass changed something: walk again */
+        bool restarting;  /* this step applies a restart */
 } Engine;
 
 /* Something produced outputs: the "outputs" variable is rebuilt on next use. */

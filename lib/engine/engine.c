@@ -33,11 +33,14 @@ void engine_effects_done(EngineEffects *fx) {
 
 /* ---- lookups ---------------------------------------------------------------------------------- */
 
-static void index_tasks(Engine *E, Task *const *tasks, size_t n) {
+static void index_tasks(Engine *E, Task *const *tasks, size_t n, bool errors) {
         for (size_t i = 0; i < n; i++) {
                 hashmap_put(&E->tasks, tasks[i]->id, (void *) tasks[i]);
+                if (errors)
+                        hashmap_put(&E->error_tasks, tasks[i]->id, (void *) tasks[i]);
                 for (size_t b = 0; b < tasks[i]->n_branches; b++)
-                        index_tasks(E, tasks[i]->branches[b].tasks, tasks[i]->branches[b].n_tasks);
+                        index_tasks(E, tasks[i]->branches[b].tasks, tasks[i]->branches[b].n_tasks,
+                                    streq(tasks[i]->branches[b].name, "errors"));
         }
 }
 
@@ -348,9 +351,29 @@ static int on_resume(Engine *E, json_t *payload) {
                 if (tr->state.current != STATE_PAUSED)
                         continue;
                 json_object_set_new(engine_run_bookkeeping(tr), "resumed", json_true());
-                if (json_is_object(inputs) && json_object_size(inputs) > 0) {
+                /* onResume: every declared input, given or defaulted or null. */
+                const Task *t = engine_task(E, tr->task_id);
+                json_t *decl = t ? task_property(t, "onResume") : NULL;
+                _cleanup_json_ json_t *values = json_object();
+                size_t k;
+                json_t *d;
+                json_array_foreach(decl, k, d) {
+                        const char *id = json_string_value(json_object_get(d, "id"));
+                        if (!id)
+                                id = json_string_value(json_object_get(d, "name"));
+                        if (!id)
+                                continue;
+                        json_t *v = json_object_get(inputs, id);
+                        if (!v)
+                                v = json_object_get(d, "defaults");
+                        json_object_set(values, id, v ? v : json_null());
+                }
+                if (json_is_object(inputs))
+                        json_object_update_missing(values, inputs);
+                if (json_object_size(values) > 0) {
                         json_decref(tr->outputs);
-                        tr->outputs = json_pack("{s:O}", "onResume", inputs);
+                        tr->outputs = json_pack("{s:O}", "onResume", values);
+                        engine_outputs_changed(E);
                 }
                 if ((r = engine_run_set(E, tr, STATE_RUNNING)) < 0)
                         return r;
@@ -452,25 +475,54 @@ static int on_job_resubmitted(Engine *E, json_t *payload) {
         return task_run_add_attempt(tr, E->now, NULL);
 }
 
+static void index_all_runs(Engine *E) {
+        hashmap_done(&E->runs);
+        hashmap_done(&E->runs_id);
+        for (size_t i = 0; i < E->e->n_task_runs; i++)
+                (void) index_run(E, E->e->task_runs[i]);
+}
+
+/* Whether tr ran as (or under) an error handler: restart drops those so they can run again. */
+static bool run_is_error_handler(Engine *E, const TaskRun *tr) {
+        for (size_t guard = 0; tr && guard <= E->e->n_task_runs; guard++) {
+                if (hashmap_get(&E->error_tasks, tr->task_id))
+                        return true;
+                tr = tr->parent_task_run_id ? engine_run_by_id(E, tr->parent_task_run_id) : NULL;
+        }
+        return false;
+}
+
 static int on_restart(Engine *E) {
         Execution *e = E->e;
 
         if (!state_is_failed(e->state.current) && e->state.current != STATE_WARNING)
                 return 0;
-        /* Failed task runs and their ancestors start again; the failed ones keep their attempts
-         * and get a new one. Error handlers that ran are dropped so they can run again. */
+        /* Error handlers that ran are dropped, so they run again if the restart fails too. */
+        for (size_t i = e->n_task_runs; i > 0; i--) {
+                TaskRun *tr = e->task_runs[i - 1];
+                if (run_is_error_handler(E, tr))
+                        execution_remove_task_run(e, tr);
+        }
+        index_all_runs(E);
+        /* Failed runnable tasks get a new attempt (RESTARTED until it starts); failed flowables
+         * (the parents of those) run again from where they were. */
         for (size_t i = 0; i < e->n_task_runs; i++) {
                 TaskRun *tr = e->task_runs[i];
-                if (!state_is_failed(tr->state.current))
+                const Task *t = engine_task(E, tr->task_id);
+                if (!t || !(state_is_failed(tr->state.current) || tr->state.current == STATE_CANCELLED))
                         continue;
-                state_info_force(&tr->state, STATE_RESTARTED, E->now);
+                if (t->def && t->def->role == TASK_ROLE_RUNNABLE)
+                        state_info_force(&tr->state, STATE_RESTARTED, E->now);
+                else {
+                        if (t->def && t->def->role == TASK_ROLE_EXECUTABLE && tr->engine)
+                                json_object_clear(tr->engine); /* a subflow starts a new child */
+                        state_info_force(&tr->state, STATE_RUNNING, E->now);
+                }
         }
         state_info_force(&e->state, STATE_RESTARTED, E->now);
-        state_info_force(&e->state, STATE_RUNNING, E->now);
-        if (!e->engine && !(e->engine = json_object()))
-                return -ENOMEM;
-        json_object_set_new(e->engine, "restarted", json_true());
+        E->restarting = true;
         E->progressed = true;
+        engine_outputs_changed(E);
         return 0;
 }
 
@@ -539,6 +591,8 @@ static int reconcile(Engine *E) {
 running:
         if (E->killing)
                 return 0;
+        if (E->restarting)
+                return 0; /* RESTARTED stays visible until the next event moves the execution on */
         if (main.state == STATE_PAUSED && !main.done)
                 state_info_set(&e->state, STATE_PAUSED, E->now);
         else if (e->state.current != STATE_RUNNING)
@@ -600,13 +654,13 @@ int engine_apply(const EngineConfig *cfg, const Flow *flow, Execution *e, const 
                  usec_t now, EngineEffects *fx) {
         Engine E = {
                 .cfg = cfg, .flow = flow, .e = e, .now = now, .fx = fx,
-                .tasks = HASHMAP_INIT, .runs = HASHMAP_INIT, .runs_id = HASHMAP_INIT,
+                .tasks = HASHMAP_INIT, .error_tasks = HASHMAP_INIT, .runs = HASHMAP_INIT, .runs_id = HASHMAP_INIT,
         };
         int r = 0;
 
-        index_tasks(&E, flow->tasks, flow->n_tasks);
-        index_tasks(&E, flow->errors, flow->n_errors);
-        index_tasks(&E, flow->finally, flow->n_finally);
+        index_tasks(&E, flow->tasks, flow->n_tasks, false);
+        index_tasks(&E, flow->errors, flow->n_errors, true);
+        index_tasks(&E, flow->finally, flow->n_finally, false);
         for (size_t i = 0; i < e->n_task_runs; i++)
                 if ((r = index_run(&E, e->task_runs[i])) < 0)
                         goto finish;
@@ -644,6 +698,7 @@ int engine_apply(const EngineConfig *cfg, const Flow *flow, Execution *e, const 
 finish:
         json_decref(E.outputs);
         hashmap_done(&E.tasks);
+        hashmap_done(&E.error_tasks);
         hashmap_done(&E.runs);
         hashmap_done(&E.runs_id);
         return r;

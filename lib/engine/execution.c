@@ -136,6 +136,16 @@ TaskRun *execution_find_task_run_by_task(const Execution *e, const char *task_id
         return NULL;
 }
 
+void execution_remove_task_run(Execution *e, TaskRun *tr) {
+        for (size_t i = 0; i < e->n_task_runs; i++)
+                if (e->task_runs[i] == tr) {
+                        memmove(e->task_runs + i, e->task_runs + i + 1, sizeof(TaskRun *) * (e->n_task_runs - i - 1));
+                        e->n_task_runs--;
+                        task_run_free(tr);
+                        return;
+                }
+}
+
 int task_run_add_attempt(TaskRun *tr, usec_t now, TaskRunAttempt **ret) {
         TaskRunAttempt *a = realloc(tr->attempts, sizeof(TaskRunAttempt) * (tr->n_attempts + 1));
         if (!a)

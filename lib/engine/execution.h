@@ -57,6 +57,8 @@ TaskRun *execution_find_task_run(const Execution *e, const char *task_run_id);
 /* First task run of task_id under the given parent and loop value (NULL matches NULL only). */
 TaskRun *execution_find_task_run_by_task(const Execution *e, const char *task_id, const char *parent_task_run_id,
                                          const char *value);
+/* Remove (and free) a task run; pointers to other task runs stay valid. */
+void execution_remove_task_run(Execution *e, TaskRun *tr);
 int task_run_add_attempt(TaskRun *tr, usec_t now, TaskRunAttempt **ret);
 TaskRunAttempt *task_run_last_attempt(const TaskRun *tr);
 

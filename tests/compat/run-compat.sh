@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# run-compat.sh sqlite|postgres|memory: run the Kestra compatibility corpus through `tern run` on a
-# fresh store of that backend (memory: the in-memory engine driver, no database) and fail when
-# fewer flows pass than the floor below. The table and the pass rate are in the test log.
+# run-compat.sh sqlite|postgres|memory [steps]: run the Kestra compatibility corpus through
+# `tern run` on a fresh store of that backend (memory: the in-memory engine driver, no database)
+# and fail when fewer flows pass than the floor below; with "steps", run the multi-step scenarios
+# (resume, kill, restart) against a standalone server instead. Results are in the test log.
 set -euo pipefail
 backend=${1:?backend}
+mode=${2:-flows}
 here=$(cd "$(dirname "$0")" && pwd)
 corpus=${KESTRA_COMPAT:-$here/../../../shared/kestra-compat}
 [ -f "$corpus/expectations.jsonl" ] || { echo "1..0 # SKIP no Kestra corpus at $corpus"; exit 77; }
 # Flows known to pass on every backend; a change that breaks one of them fails this test.
-min_pass=${TERN_COMPAT_MIN_PASS:-79}
+min_pass=${TERN_COMPAT_MIN_PASS:-88}
 
 scratch=$(mktemp -d /tmp/tern-compat.XXXXXX)
 cluster=
@@ -24,6 +26,9 @@ memory)
         exec python3 "$here/kestra-compat.py" --corpus "$corpus" --runner "$RUN_MEMORY" --min-pass "$min_pass"
         ;;
 sqlite)
+        if [ "$mode" = steps ]; then
+                exec python3 "$here/kestra-steps.py" --corpus "$corpus" --tern "$TERN" --db "sqlite://$scratch/tern.db"
+        fi
         exec python3 "$here/kestra-compat.py" --corpus "$corpus" --runner "$TERN run" --min-pass "$min_pass" \
                 --db "sqlite://$scratch/tern.db"
         ;;
@@ -39,7 +44,12 @@ postgres)
         psql "$url" -q -c "CREATE DATABASE $db" >/dev/null
         url=${url/\/postgres\?//$db?}
         "$TERN" db migrate --db "$url" >/dev/null
-        python3 "$here/kestra-compat.py" --corpus "$corpus" --runner "$TERN run" --min-pass "$min_pass" --db "$url"
+        if [ "$mode" = steps ]; then
+                python3 "$here/kestra-steps.py" --corpus "$corpus" --tern "$TERN" --db "$url"
+        else
+                python3 "$here/kestra-compat.py" --corpus "$corpus" --runner "$TERN run" --min-pass "$min_pass" \
+                        --db "$url"
+        fi
         ;;
 *)
         echo "run-compat.sh: unknown backend '$backend'" >&2

@@ -239,6 +239,30 @@ int main(void) {
         is_str(output_of(r.e, "use", NULL, "value"), "42", "shell outputs reach later tasks");
         done(&r);
 
+        /* Restart: error handlers that ran are dropped, the failed task gets a new attempt. */
+        run_flow(&r,
+                 "id: restart\nnamespace: t\ntasks:\n  - id: before\n    type: io.kestra.plugin.core.log.Log\n    message: b\n"
+                 "  - id: seq\n    type: io.kestra.plugin.core.flow.Sequential\n    tasks:\n"
+                 "      - id: flaky\n        type: io.kestra.plugin.core.log.Log\n"
+                 "        message: \"{{ taskrun.attemptsCount == 1 ? 'ok' : ko }}\"\n"
+                 "    errors:\n      - id: handler\n        type: io.kestra.plugin.core.log.Log\n        message: handled\n"
+                 "  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: a\n",
+                 NULL);
+        is_str(state_to_string(r.e->state.current), "FAILED", "restart scenario: first run fails");
+        is_int(r.e->n_task_runs, 4, "before, seq, flaky, handler");
+        driver_send(r.d, r.e->id, ENGINE_EVENT_RESTART, NULL);
+        driver_run(r.d, USEC_PER_SEC);
+        is_str(state_to_string(r.e->state.current), "SUCCESS", "after a restart the failed task runs again and succeeds");
+        is_str(state_of(r.e, "handler"), "(none)", "the error handler's run was dropped");
+        fl = run_of(r.e, "flaky", NULL);
+        ok(fl && fl->n_attempts == 2, "the restarted task has a second attempt");
+        is_str(state_of(r.e, "after"), "SUCCESS", "the rest of the flow ran");
+        bool saw_restarted = false;
+        for (size_t i = 0; i < r.e->state.n_histories; i++)
+                saw_restarted |= r.e->state.histories[i].state == STATE_RESTARTED;
+        ok(saw_restarted, "the execution's history shows RESTARTED");
+        done(&r);
+
         (void) !system("rm -rf /tmp/tern-test-engine-*");
         return tap_done();
 }

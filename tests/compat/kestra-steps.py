@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""kestra-steps: the corpus scenarios that need more than one step (resume, kill, restart), driven
+through the CLI against a running `tern server standalone` on one database. Prints one line per
+scenario and a total; exits 77 when the corpus is absent."""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+
+def tern(args, *cmd, check=True):
+    p = subprocess.run([args.tern, *cmd, "--db", args.db], capture_output=True, text=True, timeout=120)
+    if check and p.returncode not in (0, 1):
+        raise RuntimeError(f"tern {' '.join(cmd)}: exit {p.returncode}: {p.stderr.strip()}")
+    return p
+
+
+def start(args, ns, flow, *extra):
+    p = tern(args, "execution", "start", ns, flow, *extra)
+    if p.returncode != 0:
+        raise RuntimeError(f"start {ns}.{flow}: {p.stderr.strip()}")
+    return p.stdout.strip()
+
+
+def wait(args, eid, until=None):
+    cmd = ["execution", "wait", eid, "--timeout", "PT60S", "-o", "json"]
+    if until:
+        cmd += ["--until", until]
+    p = tern(args, *cmd)
+    return json.loads(p.stdout)
+
+
+def runs(doc, task=None):
+    return [t for t in doc.get("taskRunList", []) if task is None or t["taskId"] == task]
+
+
+def state(doc):
+    return doc["state"]["current"]
+
+
+def expect(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def restart(args, eid):
+    p = tern(args, "execution", "restart", eid, "--wait", "--timeout", "PT60S", "-o", "json")
+    expect(p.stdout.strip(), f"restart refused: {p.stderr.strip()}")
+    return json.loads(p.stdout)
+
+
+def pause_then_resume(args, flow, inputs=()):
+    def run():
+        eid = start(args, "io.kestra.tests", flow)
+        doc = wait(args, eid, "PAUSED")
+        expect(state(doc) == "PAUSED", f"state {state(doc)} != PAUSED")
+        expect(len(runs(doc)) == 1 and runs(doc)[0]["state"]["current"] == "PAUSED", "one PAUSED task run")
+        extra = [x for kv in inputs for x in ("-i", kv)]
+        p = tern(args, "execution", "resume", eid, *extra, "--wait", "--timeout", "PT60S", "-o", "json")
+        expect(p.returncode in (0, 1) and p.stdout.strip(), f"resume refused: {p.stderr.strip()}")
+        doc = json.loads(p.stdout)
+        expect(state(doc) == "SUCCESS", f"after resume: {state(doc)} != SUCCESS")
+        return doc
+    return run
+
+
+def resume_with_inputs(args):
+    doc = pause_then_resume(args, "pause_on_resume", ["asked=restarted"])()
+    last = runs(doc, "last")
+    expect(last and last[0]["outputs"]["values"]["asked"] == "restarted", "outputs.last.values.asked == restarted")
+
+
+def kill_sleep(args):
+    eid = start(args, "io.kestra.tests", "sleep")
+    doc = wait(args, eid, "RUNNING")
+    expect(state(doc) == "RUNNING", f"state {state(doc)} != RUNNING")
+    p = tern(args, "execution", "kill", eid, "--wait", "--timeout", "PT60S", "-o", "json")
+    expect(p.stdout.strip(), f"kill refused: {p.stderr.strip()}")
+    doc = json.loads(p.stdout)
+    hist = [h["state"] for h in doc["state"]["histories"]]
+    expect(state(doc) == "KILLED", f"final {state(doc)} != KILLED")
+    expect("KILLING" in hist, f"history {hist} has no KILLING")
+    expect(len(runs(doc)) == 1 and runs(doc)[0]["state"]["current"] == "KILLED", "the sleep task run is KILLED")
+
+
+def restart_twice(args):
+    eid = start(args, "io.kestra.tests", "failed-first")
+    doc = wait(args, eid)
+    expect(state(doc) == "FAILED" and len(runs(doc)) == 1, "first run FAILED with 1 task run")
+    for n in (1, 2):
+        doc = restart(args, eid)
+        expect(state(doc) == "FAILED", f"after restart {n}: {state(doc)} != FAILED")
+    expect(len(runs(doc, "t1")[0]["attempts"]) == 3, "t1 has 3 attempts after two restarts")
+
+
+def restart_local_errors(args):
+    eid = start(args, "io.kestra.tests", "restart_local_errors")
+    doc = wait(args, eid)
+    expect(state(doc) == "FAILED" and len(runs(doc)) == 5, f"first run: {state(doc)}, {len(runs(doc))} task runs")
+    doc = restart(args, eid)
+    expect(doc["id"] == eid and doc.get("parentId") is None, "same execution, no parent")
+    expect(state(doc) == "FAILED", f"after restart: {state(doc)} (the Fail task fails again)")
+    expect(len(runs(doc, "errorHandler")) == 1, "the error handler ran again, once")
+
+
+def restart_pause_last_failed(args):
+    eid = start(args, "io.kestra.tests", "restart_pause_last_failed")
+    doc = wait(args, eid)
+    expect(state(doc) == "FAILED" and doc["taskRunList"][2]["state"]["current"] == "FAILED",
+           f"first run: {state(doc)}")
+    doc = restart(args, eid)
+    expect(state(doc) == "SUCCESS", f"after restart: {state(doc)} != SUCCESS")
+    trs = doc["taskRunList"]
+    expect(len(trs) == 5 and all(t["state"]["current"] == "SUCCESS" for t in trs), "5 task runs, all SUCCESS")
+    attempts = [len(t.get("attempts") or []) or None for t in trs]
+    expect(attempts == [1, 1, None, 2, 1], f"attempts {attempts} != [1, 1, None, 2, 1]")
+    paused = [h["state"] for h in trs[2]["state"]["histories"]].count("PAUSED")
+    expect(paused == 1, f"the pause was PAUSED {paused} times, not once")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--corpus", default=os.environ.get("KESTRA_COMPAT", "../shared/kestra-compat"))
+    ap.add_argument("--tern", default=os.environ.get("TERN", "tern"))
+    ap.add_argument("--db", required=True)
+    args = ap.parse_args()
+    flows = os.path.join(args.corpus, "flows")
+    if not os.path.isdir(flows):
+        print(f"1..0 # SKIP corpus not found at {args.corpus}")
+        return 77
+
+    scenarios = [
+        ("pause.yaml: run until PAUSED, resume", pause_then_resume(args, "pause")),
+        ("pause_no_tasks.yaml: run until PAUSED, resume", pause_then_resume(args, "pause_no_tasks")),
+        ("pause_on_resume_optional.yaml: resume without inputs", pause_then_resume(args, "pause_on_resume_optional")),
+        ("pause_on_resume.yaml: resume with onResume inputs", lambda: resume_with_inputs(args)),
+        ("sleep.yml: kill while RUNNING", lambda: kill_sleep(args)),
+        ("failed-first.yaml: restart twice", lambda: restart_twice(args)),
+        ("restart_local_errors.yaml: restart", lambda: restart_local_errors(args)),
+        ("restart_pause_last_failed.yaml: restart", lambda: restart_pause_last_failed(args)),
+    ]
+    p = tern(args, "flow", "apply", flows)
+    if p.returncode != 0:
+        print(f"Bail out! tern flow apply failed: {p.stderr.strip()}")
+        return 1
+    server = subprocess.Popen([args.tern, "server", "standalone", "--db", args.db, "--workers", "4"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    passed = 0
+    try:
+        print(f"1..{len(scenarios)}")
+        for i, (name, fn) in enumerate(scenarios, 1):
+            try:
+                fn()
+                passed += 1
+                print(f"ok {i} - {name}", flush=True)
+            except (AssertionError, RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError, KeyError,
+                    IndexError) as e:
+                print(f"not ok {i} - {name}: {e}", flush=True)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    print(f"# kestra-steps: {passed} passed, {len(scenarios) - passed} failed")
+    return 0 if passed == len(scenarios) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
