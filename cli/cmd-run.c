@@ -41,6 +41,8 @@ static void run_help(void) {
                "      --flows DIR          apply the flows in DIR first (for subflows)\n"
                "      --db URL             database (default: $TERN_DB, else the embedded SQLite file)\n"
                "  -w, --workers N          tasks run at once (default 4)\n"
+               "      --remote             run no executor or workers here: the servers or daemons sharing\n"
+               "                           the database run the execution, this command follows it\n"
                "  -o, --output FORMAT      'table' (live progress, default) or 'json' (the final execution)\n"
                "      --include-logs       with --output json: add the execution's logs as \"logs\"\n"
                "  -q, --quiet              no progress, only the summary\n"
@@ -55,7 +57,7 @@ typedef struct RunArgs {
         const char *flow_path, *flows_dir, *db, *inputs_json;
         json_t *inputs; /* object of raw strings */
         json_t *labels;
-        bool raw_inputs, include_logs, quiet;
+        bool raw_inputs, include_logs, quiet, remote;
         OutputFormat output;
         unsigned workers;
         usec_t timeout;
@@ -189,6 +191,7 @@ int verb_run(int argc, char *argv[]) {
                 { "include-logs", no_argument, NULL, 'L' },
                 { "quiet", no_argument, NULL, 'q' },
                 { "timeout", required_argument, NULL, 'T' },
+                { "remote", no_argument, NULL, 'M' },
                 {},
         };
         const char *cmd = "tern run";
@@ -239,6 +242,9 @@ int verb_run(int argc, char *argv[]) {
                         break;
                 case 'q':
                         a.quiet = true;
+                        break;
+                case 'M':
+                        a.remote = true;
                         break;
                 case 'T': {
                         susec_t d;
@@ -335,7 +341,7 @@ int verb_run(int argc, char *argv[]) {
 
         _cleanup_(inproc_freep) Inproc *ip = NULL;
         InprocOptions io = { .workers = a.workers, .state_dir = state_dir, .engine = &cfg };
-        if ((r = inproc_start(s, &io, &ip)) < 0) {
+        if (!a.remote && (r = inproc_start(s, &io, &ip)) < 0) {
                 fprintf(stderr, "%s: cannot start the executor and workers: %s\n", cmd, strerror(-r));
                 return 1;
         }
@@ -363,7 +369,8 @@ int verb_run(int argc, char *argv[]) {
                         fprintf(stderr, "%s: cannot read the execution: %s\n", cmd, store_error(s));
                 break;
         }
-        inproc_stop(ip, 5 * USEC_PER_SEC);
+        if (ip)
+                inproc_stop(ip, 5 * USEC_PER_SEC);
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
         if (!final)

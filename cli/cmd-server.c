@@ -26,6 +26,7 @@ typedef struct ServerArgs {
         const char *db;
         unsigned workers;
         usec_t grace;
+        usec_t lease;
         const char *queue;
 } ServerArgs;
 
@@ -43,7 +44,9 @@ static void server_help(const char *which) {
                "      --db URL          database (default: $TERN_DB, else the embedded SQLite file)\n"
                "  -w, --workers N       task slots (default 4)\n"
                "      --queue NAME      worker group to take jobs from (default: the default group)\n"
-               "      --grace DURATION  on stop, how long running tasks may finish (default PT30S)\n");
+               "      --grace DURATION  on stop, how long running tasks may finish (default PT30S)\n"
+               "      --lease DURATION  worker: how long a claimed job stays ours without renewal (default PT30S);\n"
+               "                        a worker that dies loses its jobs to others after this long\n");
 }
 
 static int parse(const char *cmd, const char *which, int argc, char *argv[], ServerArgs *a) {
@@ -53,6 +56,7 @@ static int parse(const char *cmd, const char *which, int argc, char *argv[], Ser
                 { "workers", required_argument, NULL, 'w' },
                 { "queue", required_argument, NULL, 'Q' },
                 { "grace", required_argument, NULL, 'G' },
+                { "lease", required_argument, NULL, 'E' },
                 {},
         };
         int c;
@@ -71,11 +75,17 @@ static int parse(const char *cmd, const char *which, int argc, char *argv[], Ser
                 case 'Q':
                         a->queue = optarg;
                         break;
-                case 'G': {
+                case 'G':
+                case 'E': {
                         susec_t d;
-                        if (duration_parse(optarg, &d) < 0 || d < 0)
-                                return cli_usage_error(cmd, "--grace '%s' is not an ISO-8601 duration", optarg);
-                        a->grace = (usec_t) d;
+                        if (duration_parse(optarg, &d) < 0 || d < 0 || (c == 'E' && d < (susec_t) USEC_PER_SEC))
+                                return cli_usage_error(cmd, "--%s '%s' is not an ISO-8601 duration%s",
+                                                       c == 'G' ? "grace" : "lease", optarg,
+                                                       c == 'E' ? " of at least PT1S" : "");
+                        if (c == 'G')
+                                a->grace = (usec_t) d;
+                        else
+                                a->lease = (usec_t) d;
                         break;
                 }
                 }
@@ -149,7 +159,7 @@ static int run_server(const char *which, int argc, char *argv[]) {
         snprintf(id, sizeof id, "worker-%s-%d", host, (int) getpid());
         _cleanup_free_ char *work = strjoin(state_dir, "/work"), *storage = strjoin(state_dir, "/storage");
         _cleanup_(worker_freep) Worker *w = NULL;
-        WorkerOptions wo = { .id = id, .slots = a.workers, .queue = a.queue, .work_root = work,
+        WorkerOptions wo = { .id = id, .slots = a.workers, .queue = a.queue, .lease = a.lease, .work_root = work,
                              .storage_root = storage };
         if (!work || !storage || (r = worker_new(s, &wo, &w)) < 0 || (r = worker_start(w)) < 0)
                 return log_error_errno(r < 0 ? r : -ENOMEM, "Cannot start the worker: %m"), 1;

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# test-distributed: the executor and two workers as separate processes on one PostgreSQL database.
+# The Kestra corpus runs through them, and a worker killed with SIGKILL in the middle of a Sleep or
+# a shell command loses its job to the other worker after its lease, with the resubmission on record.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+TERN=${TERN:?}
+n=0; failed=0
+ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed+1)); fi; }
+
+scratch=$(mktemp -d /tmp/tern-dist.XXXXXX)
+cluster=
+pids=()
+cleanup() {
+        for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+        wait 2>/dev/null
+        [ -n "$cluster" ] && "$here/../store/pg-cluster.sh" stop "$cluster" >/dev/null 2>&1
+        rm -rf "$scratch"
+}
+trap cleanup EXIT
+export TERN_STATE_DIR=$scratch/state
+
+url=${TERN_TEST_PG_URL:-}
+if [ -z "$url" ]; then
+        out=$("$here/../store/pg-cluster.sh" start)
+        rc=$?
+        [ $rc = 77 ] && { echo "1..0 # SKIP no PostgreSQL server binaries"; exit 0; }
+        [ $rc = 0 ] || { echo "Bail out! cannot start PostgreSQL"; exit 1; }
+        url=$(sed -n 1p <<<"$out"); cluster=$(sed -n 2p <<<"$out")
+fi
+db=dist_$$_$RANDOM
+psql "$url" -q -c "CREATE DATABASE $db" >/dev/null || { echo "Bail out! cannot create a database"; exit 1; }
+url=${url/\/postgres\?//$db?}
+"$TERN" db migrate --db "$url" >/dev/null
+ok $? "schema migrated"
+
+start() { # name, args...
+        local name=$1; shift
+        "$TERN" server "$@" --db "$url" >"$scratch/$name.log" 2>&1 &
+        pids+=($!)
+        eval "${name}_pid=$!"
+}
+start executor executor
+start worker1 worker --workers 2 --lease PT2S
+start worker2 worker --workers 2 --lease PT2S
+
+# 1. The corpus through the separate processes (tern run --remote only creates and follows).
+corpus=${KESTRA_COMPAT:-$here/../../../shared/kestra-compat}
+if [ -f "$corpus/expectations.jsonl" ]; then
+        python3 "$here/../compat/kestra-compat.py" --corpus "$corpus" --runner "$TERN run --remote" --db "$url" \
+                --min-pass "${TERN_COMPAT_MIN_PASS:-88}" >"$scratch/compat.log" 2>&1
+        ok $? "Kestra corpus on one executor and two workers: $(tail -1 "$scratch/compat.log")"
+        [ $? = 0 ] || sed 's/^/# /' "$scratch/compat.log" | grep -v PASS
+else
+        echo "ok $((++n)) - # SKIP no Kestra corpus at $corpus"
+fi
+
+# 2. SIGKILL of the worker running a long task: the other worker takes the job after the lease.
+psql_q() { psql "$url" -qtAc "$1"; }
+kill_and_resubmit() { # flow file, description
+        local flow=$1 what=$2
+        "$TERN" flow apply "$flow" --db "$url" >/dev/null
+        kill -9 "$worker2_pid" 2>/dev/null; wait "$worker2_pid" 2>/dev/null
+        local id
+        id=$("$TERN" execution start test.resubmit "$(basename "$flow" .yaml)" --db "$url")
+        # Wait for a worker to claim the job (the only worker left is worker1).
+        local holder="" i
+        for i in $(seq 1 200); do
+                holder=$(psql_q "SELECT worker_id FROM jobs WHERE execution_id = '$id' AND worker_id IS NOT NULL")
+                [ -n "$holder" ] && break
+                sleep 0.05
+        done
+        ok "$([ -n "$holder" ] && echo 0 || echo 1)" "$what: the job is claimed ($holder)"
+        sleep 0.5
+        kill -9 "$worker1_pid"; wait "$worker1_pid" 2>/dev/null
+        start worker2 worker --workers 2 --lease PT2S
+        "$TERN" execution wait "$id" --timeout PT60S --db "$url" -o json >"$scratch/exec.json"
+        ok $? "$what: the execution succeeds after the worker's death"
+        python3 - "$scratch/exec.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+tr = d["taskRunList"][0]
+states = [a["state"]["current"] for a in tr["attempts"]]
+assert states[0] == "RESUBMITTED" and states[-1] == "SUCCESS", states
+PY
+        ok $? "$what: the task run shows the resubmission (attempts $(python3 -c "import json;print([a['state']['current'] for a in json.load(open('$scratch/exec.json'))['taskRunList'][0]['attempts']])"))"
+        "$TERN" execution logs "$id" --db "$url" | grep -q "resubmitted"
+        ok $? "$what: the logs say the task was resubmitted"
+        # worker2 is the live one now; start a new worker1 for the next round
+        start worker1 worker --workers 2 --lease PT2S
+}
+
+cat >"$scratch/sleep-long.yaml" <<'YAML'
+id: sleep-long
+namespace: test.resubmit
+tasks:
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT3S
+YAML
+cat >"$scratch/shell-long.yaml" <<'YAML'
+id: shell-long
+namespace: test.resubmit
+tasks:
+  - id: work
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - sleep 3
+      - echo done
+YAML
+kill_and_resubmit "$scratch/sleep-long.yaml" "Sleep"
+kill_and_resubmit "$scratch/shell-long.yaml" "shell Commands"
+
+# No job or event left behind.
+left=$(psql_q "SELECT (SELECT count(*) FROM jobs) + (SELECT count(*) FROM events)")
+ok "$([ "$left" = 0 ] && echo 0 || echo 1)" "queue tables are empty afterwards ($left rows)"
+
+echo "1..$n"
+[ $failed = 0 ]
