@@ -17,6 +17,7 @@ static const struct {
 } pg_channels[] = {
         { STORE_CHANNEL_EVENTS, "tern_events" },
         { STORE_CHANNEL_JOBS, "tern_jobs" },
+        { STORE_CHANNEL_TRIGGERS, "tern_triggers" },
 };
 
 static PGconn *conn(Store *s) {

@@ -20,7 +20,9 @@
  *  retention        executions WHERE end_date < cutoff -> executions_end (partial: terminal only);
  *                   logs WHERE ts < cutoff -> logs_ts; kv WHERE expires_at < now -> kv_expires.
  *  log view         WHERE execution_id = $1 AND seq > cursor ORDER BY seq -> logs_execution.
- *  scheduler        triggers WHERE disabled = 0 AND next_date <= now ORDER BY next_date -> triggers_next.
+ *  scheduler        triggers WHERE disabled = 0 AND next_date <= now ORDER BY next_date -> triggers_next;
+ *                   "any Flow trigger?" on every ended execution -> triggers_kind; its inbox
+ *                   trigger_events by primary key (seq).
  *  liveness         services WHERE heartbeat < since -> services_heartbeat.
  *  flows            latest revision: primary key (namespace, id, revision) scanned backwards.
  *
@@ -87,9 +89,19 @@
 /* A kill asks workers to stop jobs they hold: the flag is read with the lease renewal. */
 #define JOBS_CANCELLED "ALTER TABLE jobs ADD COLUMN cancelled INTEGER NOT NULL DEFAULT 0;\n"
 
+/* The scheduler's inbox: flow changes and ended executions, written in the transaction that
+ * caused them and consumed (deleted) by one scheduler. A trigger's kind lets the executor skip
+ * the "execution ended" row when no Flow trigger listens (triggers_kind). */
+#define SCHEDULER_QUEUE(SEQ, JSON)                                                                       \
+        "CREATE TABLE trigger_events (\n"                                                                \
+        "  seq " SEQ ", type TEXT NOT NULL, payload " JSON ", created BIGINT NOT NULL);\n"              \
+        "ALTER TABLE triggers ADD COLUMN kind TEXT;\n"                                                   \
+        "CREATE INDEX triggers_kind ON triggers (kind) WHERE disabled = 0;\n"
+
 const StoreMigration store_migrations_postgres[] = {
         { "initial schema", TABLES("BIGSERIAL PRIMARY KEY", "JSONB") COMMON_INDEXES },
         { "job cancellation", JOBS_CANCELLED },
+        { "scheduler queue", SCHEDULER_QUEUE("BIGSERIAL PRIMARY KEY", "JSONB") },
 };
 const size_t store_n_migrations_postgres = ELEMENTSOF(store_migrations_postgres);
 
@@ -98,5 +110,6 @@ const size_t store_n_migrations_postgres = ELEMENTSOF(store_migrations_postgres)
 const StoreMigration store_migrations_sqlite[] = {
         { "initial schema", TABLES("INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT") COMMON_INDEXES },
         { "job cancellation", JOBS_CANCELLED },
+        { "scheduler queue", SCHEDULER_QUEUE("INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT") },
 };
 const size_t store_n_migrations_sqlite = ELEMENTSOF(store_migrations_sqlite);

@@ -75,7 +75,13 @@ static int flow_insert(StoreTx *tx, const char *ns, const char *id, int revision
                            SQL_ARGS(SQL_S(ns), SQL_S(id), SQL_I(revision), SQL_I(deleted), SQL_S(source), SQL_I(now)),
                            NULL);
         /* A concurrent first put of the same flow: rerun the transaction, it will see the row. */
-        return r == -EEXIST ? -EAGAIN : r;
+        if (r < 0)
+                return r == -EEXIST ? -EAGAIN : r;
+        /* The scheduler learns of the new revision (its triggers) in this same transaction. */
+        _cleanup_json_ json_t *p = json_pack("{s:s, s:s}", "namespace", ns, "id", id);
+        if (!p)
+                return -ENOMEM;
+        return store_trigger_event_emit(tx, STORE_TRIGGER_EVENT_FLOW_CHANGED, p, now);
 }
 
 int store_flow_put(StoreTx *tx, const char *ns, const char *id, const char *source, usec_t now, int *ret_revision) {
@@ -309,7 +315,7 @@ int store_log_search(Store *s, const StoreLogFilter *f, StoreLog **ret, size_t *
 /* ---- triggers ------------------------------------------------------------------------------- */
 
 #define TRIGGER_COLUMNS \
-        "namespace, flow_id, trigger_id, next_date, last_execution_id, disabled, locked_by, evaluated_at, state"
+        "namespace, flow_id, trigger_id, next_date, last_execution_id, disabled, locked_by, evaluated_at, state, kind"
 
 void store_trigger_done(StoreTrigger *t) {
         if (!t)
@@ -319,6 +325,7 @@ void store_trigger_done(StoreTrigger *t) {
         free(t->trigger_id);
         free(t->last_execution_id);
         free(t->locked_by);
+        free(t->kind);
         json_decref(t->state);
         *t = (StoreTrigger) {};
 }
@@ -341,6 +348,7 @@ static int trigger_from_row(SqlRows *rows, size_t i, StoreTrigger *t) {
                 .disabled = sql_cell_i64(rows, i, 5) != 0,
                 .locked_by = sql_cell_take(rows, i, 6),
                 .evaluated_at = (usec_t) sql_cell_i64(rows, i, 7),
+                .kind = sql_cell_take(rows, i, 9),
         };
         return sql_cell_json(rows, i, 8, &t->state);
 }
@@ -355,14 +363,14 @@ int store_trigger_put(StoreTx *tx, const StoreTrigger *t) {
         if (r < 0)
                 return r;
         return store_exec(tx,
-                          "INSERT INTO triggers (" TRIGGER_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                          "INSERT INTO triggers (" TRIGGER_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
                           " ON CONFLICT (namespace, flow_id, trigger_id) DO UPDATE SET"
                           " next_date = excluded.next_date, last_execution_id = excluded.last_execution_id,"
                           " disabled = excluded.disabled, locked_by = excluded.locked_by,"
-                          " evaluated_at = excluded.evaluated_at, state = excluded.state",
+                          " evaluated_at = excluded.evaluated_at, state = excluded.state, kind = excluded.kind",
                           SQL_ARGS(SQL_S(t->namespace), SQL_S(t->flow_id), SQL_S(t->trigger_id), SQL_T(t->next_date),
                                    SQL_S(t->last_execution_id), SQL_I(t->disabled), SQL_S(t->locked_by),
-                                   SQL_T(t->evaluated_at), SQL_S(state)),
+                                   SQL_T(t->evaluated_at), SQL_S(state), SQL_S(t->kind)),
                           NULL);
 }
 
@@ -416,6 +424,42 @@ int store_trigger_due(StoreTx *tx, usec_t now, size_t max, StoreTrigger **ret, s
                         return r;
                 }
         }
+        *ret = t;
+        *ret_n = rows.n_rows;
+        return 0;
+}
+
+int store_trigger_list(StoreTx *tx, const char *ns_prefix, const char *flow_id, const char *kind, StoreTrigger **ret,
+                       size_t *ret_n) {
+        _cleanup_(store_qb_done) QueryBuilder q = { .sql = STRBUF_INIT };
+        _cleanup_rows_ SqlRows rows = {};
+        StoreTrigger *t = NULL;
+        int r = 0;
+
+        strbuf_append(&q.sql, "SELECT " TRIGGER_COLUMNS " FROM triggers WHERE 1 = 1");
+        if (ns_prefix)
+                r = store_qb_namespace(&q, "namespace", ns_prefix);
+        if (r >= 0 && flow_id) {
+                strbuf_append(&q.sql, " AND flow_id = ");
+                r = store_qb_arg(&q, SQL_S(flow_id));
+        }
+        if (r >= 0 && kind) {
+                strbuf_append(&q.sql, " AND kind = ");
+                r = store_qb_arg(&q, SQL_S(kind));
+        }
+        strbuf_append(&q.sql, " ORDER BY namespace, flow_id, trigger_id");
+        if (r < 0 || q.sql.error)
+                return r < 0 ? r : q.sql.error;
+        r = store_exec(tx, strbuf_str(&q.sql), q.args, q.n, &rows);
+        if (r < 0)
+                return r;
+        if (rows.n_rows > 0 && !(t = calloc(rows.n_rows, sizeof(StoreTrigger))))
+                return -ENOMEM;
+        for (size_t i = 0; i < rows.n_rows; i++)
+                if ((r = trigger_from_row(&rows, i, &t[i])) < 0) {
+                        store_triggers_free(t, rows.n_rows);
+                        return r;
+                }
         *ret = t;
         *ret_n = rows.n_rows;
         return 0;

@@ -38,7 +38,8 @@ enum {
 enum {
         STORE_CHANNEL_EVENTS = 1u << 0, /* new execution events (executor) */
         STORE_CHANNEL_JOBS = 1u << 1,   /* new or re-queued worker jobs (workers) */
-        STORE_CHANNEL_ALL = STORE_CHANNEL_EVENTS | STORE_CHANNEL_JOBS,
+        STORE_CHANNEL_TRIGGERS = 1u << 2, /* new trigger events: flow changes, ended executions (scheduler) */
+        STORE_CHANNEL_ALL = STORE_CHANNEL_EVENTS | STORE_CHANNEL_JOBS | STORE_CHANNEL_TRIGGERS,
 };
 
 typedef enum StoreBackend {
@@ -312,6 +313,7 @@ typedef struct StoreTrigger {
         char *locked_by;         /* evaluating scheduler, may be NULL */
         usec_t evaluated_at;
         json_t *state;           /* may be NULL */
+        char *kind;              /* "schedule", "flow", ...; may be NULL */
 } StoreTrigger;
 void store_trigger_done(StoreTrigger *t);
 void store_triggers_free(StoreTrigger *t, size_t n);
@@ -321,6 +323,25 @@ int store_trigger_get(StoreTx *tx, const char *ns, const char *flow_id, const ch
 int store_trigger_delete(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id);
 /* Enabled triggers with next_date <= now, earliest first, locked (SKIP LOCKED) until tx ends. */
 int store_trigger_due(StoreTx *tx, usec_t now, size_t max, StoreTrigger **ret, size_t *ret_n);
+/* Triggers of flows whose namespace is ns_prefix or below (NULL: all), of one flow when flow_id is
+ * set, of one kind when kind is set; sorted by namespace, flow, trigger. */
+int store_trigger_list(StoreTx *tx, const char *ns_prefix, const char *flow_id, const char *kind, StoreTrigger **ret,
+                       size_t *ret_n);
+
+/* The scheduler's inbox (store-trigger-events.c). Rows are StoreEvents without an execution id.
+ * Types: "flow_changed" {namespace, id} is written by store_flow_put()/store_flow_delete() in
+ * their transaction; "execution_ended" {executionId, namespace, flowId, state} by the executor,
+ * through store_execution_ended_emit(). Commits wake STORE_CHANNEL_TRIGGERS. */
+#define STORE_TRIGGER_EVENT_FLOW_CHANGED "flow_changed"
+#define STORE_TRIGGER_EVENT_EXECUTION_ENDED "execution_ended"
+int store_trigger_event_emit(StoreTx *tx, const char *type, json_t *payload, usec_t now);
+/* Only when an enabled trigger of kind "flow" exists (nobody listens otherwise, and a store used
+ * without a scheduler must not fill up). Returns 1 when written, 0 when skipped. */
+int store_execution_ended_emit(StoreTx *tx, const char *execution_id, const char *ns, const char *flow_id,
+                               const char *state, usec_t now);
+/* Oldest first, up to max, locked (SKIP LOCKED) until tx ends; delete each one consumed. */
+int store_trigger_event_claim(StoreTx *tx, size_t max, StoreEvent **ret, size_t *ret_n);
+int store_trigger_event_delete(StoreTx *tx, int64_t seq);
 
 /* ---- key-value store ------------------------------------------------------------------------ */
 
