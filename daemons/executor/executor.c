@@ -313,6 +313,11 @@ static int apply_claim(StepCtx *c, StoreTx *tx, const StoreClaim *cl) {
                                             { "TERN_FLOW", e->flow_id }),
                                  3, "Execution %s of %s.%s ended %s", e->id, e->namespace, e->flow_id,
                                  state_to_string(e->state.current));
+                /* Flow triggers of other flows react to this (the scheduler's inbox, same transaction). */
+                r = store_execution_ended_emit(tx, e->id, e->namespace, e->flow_id, state_to_string(e->state.current),
+                                               c->now);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }
