@@ -376,9 +376,13 @@ int store_trigger_put(StoreTx *tx, const StoreTrigger *t) {
 
 int store_trigger_get(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id, StoreTrigger *ret) {
         _cleanup_rows_ SqlRows rows = {};
+        /* FOR UPDATE: read-modify-write of a trigger's state (windows, backfills, enable) by
+         * concurrent schedulers and CLIs must queue up, not lose updates. */
         int r = store_exec(tx,
-                           "SELECT " TRIGGER_COLUMNS " FROM triggers"
-                           " WHERE namespace = $1 AND flow_id = $2 AND trigger_id = $3",
+                           tx_is_pg(tx) ? "SELECT " TRIGGER_COLUMNS " FROM triggers"
+                                          " WHERE namespace = $1 AND flow_id = $2 AND trigger_id = $3 FOR UPDATE"
+                                        : "SELECT " TRIGGER_COLUMNS " FROM triggers"
+                                          " WHERE namespace = $1 AND flow_id = $2 AND trigger_id = $3",
                            SQL_ARGS(SQL_S(ns), SQL_S(flow_id), SQL_S(trigger_id)), &rows);
         if (r < 0)
                 return r;

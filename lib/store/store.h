@@ -319,6 +319,7 @@ void store_trigger_done(StoreTrigger *t);
 void store_triggers_free(StoreTrigger *t, size_t n);
 
 int store_trigger_put(StoreTx *tx, const StoreTrigger *t);
+/* Locks the row (PostgreSQL: FOR UPDATE) until tx ends, for a read-modify-write. */
 int store_trigger_get(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id, StoreTrigger *ret);
 int store_trigger_delete(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id);
 /* Enabled triggers with next_date <= now, earliest first, locked (SKIP LOCKED) until tx ends. */
