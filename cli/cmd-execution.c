@@ -420,7 +420,7 @@ static int signal_verb(const char *cmd, void (*help)(void), const char *type, in
                 fprintf(stderr, "%s: execution %s is %s; %s\n", cmd, id, state_to_string(st), not_that);
                 return 1;
         }
-        _cleanup_json_ json_t *payload = json_pack("{s:O}", "inputs", inputs ? inputs : json_object());
+        _cleanup_json_ json_t *payload = json_pack("{s:o}", "inputs", inputs ? json_incref(inputs) : json_object());
         if ((r = cli_execution_event(s, id, type, payload)) < 0) {
                 fprintf(stderr, "%s: %s\n", cmd, store_error(s));
                 return 1;

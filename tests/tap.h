@@ -12,14 +12,26 @@
 static unsigned tap_count, tap_failed;
 
 static inline __attribute__((format(printf, 2, 3))) bool tap_ok(bool cond, const char *fmt, ...) {
+        char name[1024];
         va_list ap;
         tap_count++;
         if (!cond)
                 tap_failed++;
-        printf("%s %u - ", cond ? "ok" : "not ok", tap_count);
         va_start(ap, fmt);
-        vprintf(fmt, ap);
+        vsnprintf(name, sizeof name, fmt, ap);
         va_end(ap);
+        /* A test name is one TAP line: line breaks in it (templates, YAML) are shown escaped. */
+        printf("%s %u - ", cond ? "ok" : "not ok", tap_count);
+        for (const char *c = name; *c; c++) {
+                if (*c == '\n')
+                        fputs("\\n", stdout);
+                else if (*c == '\r')
+                        fputs("\\r", stdout);
+                else if (*c == '#')
+                        fputs("\\#", stdout); /* '#' would start a TAP directive */
+                else
+                        putchar(*c);
+        }
         printf("\n");
         fflush(stdout);
         return cond;

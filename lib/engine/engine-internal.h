@@ -21,6 +21,11 @@ typedef struct Engine {
         bool restarting;  /* this step applies a restart */
 } Engine;
 
+/* A new reference to j, or a new empty object when j is NULL (for json_pack "o" / *_set_new). */
+static inline json_t *json_ref_or_object(json_t *j) {
+        return j ? json_incref(j) : json_object();
+}
+
 /* Something produced outputs: the "outputs" variable is rebuilt on next use. */
 static inline void engine_outputs_changed(Engine *E) {
         json_decref(E->outputs);

@@ -126,21 +126,21 @@ json_t *engine_variables(Engine *E, const Task *t, const TaskRun *tr) {
 
         if (!E->outputs && !(E->outputs = build_outputs(E)))
                 return NULL;
-        v = json_pack("{s:{s:s, s:s, s:I}, s:{s:s, s:o, s:s}, s:O, s:O, s:o}", "flow", "id", f->id, "namespace",
+        v = json_pack("{s:{s:s, s:s, s:I}, s:{s:s, s:o, s:s}, s:O, s:o, s:o}", "flow", "id", f->id, "namespace",
                       f->namespace, "revision", (json_int_t) e->flow_revision, "execution", "id", e->id, "startDate",
                       timestamp_json(state_info_start_date(&e->state)), "state", state_to_string(e->state.current),
-                      "outputs", E->outputs, "inputs", e->inputs ? e->inputs : json_object(), "labels",
+                      "outputs", E->outputs, "inputs", json_ref_or_object(e->inputs), "labels",
                       labels_object(e->labels));
         if (!v)
                 return NULL;
         if (e->original_id)
                 json_object_set_new(json_object_get(v, "execution"), "originalId", json_string(e->original_id));
-        json_object_set(v, "vars", f->variables ? f->variables : json_object());
+        json_object_set_new(v, "vars", json_ref_or_object(f->variables));
         json_object_set_new(v, "trigger", e->trigger && json_object_get(e->trigger, "variables")
                                                   ? json_incref(json_object_get(e->trigger, "variables"))
                                                   : json_object());
-        json_object_set(v, "envs", E->cfg && E->cfg->envs ? E->cfg->envs : json_object());
-        json_object_set(v, "globals", E->cfg && E->cfg->globals ? E->cfg->globals : json_object());
+        json_object_set_new(v, "envs", json_ref_or_object(E->cfg ? E->cfg->envs : NULL));
+        json_object_set_new(v, "globals", json_ref_or_object(E->cfg ? E->cfg->globals : NULL));
         if (t)
                 json_object_set_new(v, "task", json_pack("{s:s, s:s}", "id", t->id, "type", t->type));
         if (tr) {

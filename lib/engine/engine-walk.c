@@ -571,8 +571,8 @@ static int resolve_subflow(Engine *E, const Task *t, TaskRun *tr) {
         char child[ID_MAX];
         if ((r = id_new(child)) < 0)
                 return r;
-        json_t *req = json_pack("{s:s, s:O, s:O, s:O, s:O, s:s, s:s, s:b, s:b}", "executionId", child, "namespace", ns,
-                                "flowId", flow_id, "inputs", json_is_object(inputs) ? inputs : json_object(), "labels",
+        json_t *req = json_pack("{s:s, s:O, s:O, s:o, s:O, s:s, s:s, s:b, s:b}", "executionId", child, "namespace", ns,
+                                "flowId", flow_id, "inputs", json_ref_or_object(json_is_object(inputs) ? inputs : NULL), "labels",
                                 labels ? labels : json_null(), "parentExecutionId", E->e->id, "parentTaskRunId",
                                 tr->id, "wait", wait, "inheritLabels", inherit);
         if (!req)

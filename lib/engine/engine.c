@@ -553,10 +553,10 @@ static int end_execution(Engine *E, State st) {
         /* A subflow that its parent waits for tells the parent how it ended. */
         const char *parent_tr = json_string_value(json_object_get(e->engine, "parentTaskRunId"));
         if (e->parent_id && parent_tr && !json_is_false(json_object_get(e->engine, "wait"))) {
-                json_t *ev = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:O}, s:i}", "executionId", e->parent_id, "type",
+                json_t *ev = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:o}, s:i}", "executionId", e->parent_id, "type",
                                        ENGINE_EVENT_SUBFLOW_ENDED, "payload", "taskRunId", parent_tr, "executionId",
                                        e->id, "state", state_to_string(st), "outputs",
-                                       e->outputs ? e->outputs : json_object(), "dueAt", 0);
+                                       json_ref_or_object(e->outputs), "dueAt", 0);
                 if (!ev || json_array_append_new(E->fx->events, ev) < 0)
                         return -ENOMEM;
         }
