@@ -1,0 +1,247 @@
+/* bench-submit.c: creates executions of a stored flow as fast as the store API allows (batched transactions), for bench/run. */
+#include <errno.h>
+#include <getopt.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup-jansson.h"
+#include "engine.h"
+#include "executor.h"
+#include "state.h"
+#include "store.h"
+#include "strutil.h"
+
+/* Forking 'tern execution start' per execution would measure process start-up, not tern: this
+ * does what that command does (engine_execution_new + store_execution_create), many executions
+ * per transaction. It prints one JSON object on stdout: {"count", "start", "end"} with the
+ * realtime (usec) of the first transaction's start and of the last commit, and with --wait the
+ * time the last execution was seen in a wanted state. */
+
+typedef struct Args {
+        const char *db, *ns, *flow;
+        uint64_t count, batch;
+        bool wait_each, wait_all;
+        unsigned until_mask; /* states to wait for; 0: terminal states */
+        usec_t timeout;
+} Args;
+
+static bool state_wanted(const Args *a, const char *state) {
+        State s = state ? state_from_string(state) : _STATE_INVALID;
+        if (s < 0)
+                return false;
+        return a->until_mask ? (a->until_mask & (1u << s)) != 0 : state_is_terminal(s);
+}
+
+/* One execution's state, polled until wanted: the latency scenarios submit one execution at a
+ * time on an idle system. The figures come from the documents' state histories, so the poll
+ * period only spaces the executions apart. */
+static int wait_one(Store *s, const Args *a, const char *id) {
+        usec_t deadline = now_monotonic() + a->timeout;
+        for (;;) {
+                StoreTx *tx;
+                _cleanup_json_ json_t *doc = NULL;
+                int r = store_begin(s, &tx);
+                if (r < 0)
+                        return r;
+                r = store_execution_get(tx, id, &doc);
+                store_rollback(tx);
+                if (r < 0)
+                        return r;
+                if (state_wanted(a, json_string_value(json_object_get(json_object_get(doc, "state"), "current"))))
+                        return 0;
+                if (now_monotonic() > deadline)
+                        return -ETIME;
+                usleep(2000);
+        }
+}
+
+/* Every execution of the namespace in a wanted state; PostgreSQL only (the bench's database). */
+static int wait_all(const Args *a) {
+        PGconn *c = PQconnectdb(a->db);
+        if (PQstatus(c) != CONNECTION_OK) {
+                fprintf(stderr, "bench-submit: %s", PQerrorMessage(c));
+                PQfinish(c);
+                return -ECONNREFUSED;
+        }
+        char states[512] = "";
+        for (State st = 0; st < _STATE_MAX; st++)
+                if (a->until_mask ? (a->until_mask & (1u << st)) : state_is_terminal(st))
+                        snprintf(states + strlen(states), sizeof states - strlen(states), "%s'%s'",
+                                 states[0] ? "," : "", state_to_string(st));
+        char q[1024], count[32];
+        snprintf(q, sizeof q,
+                 "SELECT count(*) FROM executions WHERE namespace = $1 AND flow_id = $2 AND state IN (%s)", states);
+        snprintf(count, sizeof count, "%llu", (unsigned long long) a->count);
+        usec_t deadline = now_monotonic() + a->timeout;
+        int r = -ETIME;
+        while (now_monotonic() < deadline) {
+                const char *params[] = { a->ns, a->flow };
+                PGresult *res = PQexecParams(c, q, 2, NULL, params, NULL, NULL, 0);
+                bool done = PQresultStatus(res) == PGRES_TUPLES_OK &&
+                            strtoull(PQgetvalue(res, 0, 0), NULL, 10) >= a->count;
+                if (PQresultStatus(res) != PGRES_TUPLES_OK)
+                        fprintf(stderr, "bench-submit: %s", PQerrorMessage(c));
+                PQclear(res);
+                if (done) {
+                        r = 0;
+                        break;
+                }
+                usleep(50000);
+        }
+        PQfinish(c);
+        return r;
+}
+
+static void help(void) {
+        printf("Usage: bench-submit --db URL --namespace NS --flow ID --count N [--batch N]\n"
+               "                    [--wait-each | --wait-all] [--until STATES] [--timeout SECONDS]\n");
+}
+
+static int parse(int argc, char *argv[], Args *a) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },       { "db", required_argument, NULL, 'd' },
+                { "namespace", required_argument, NULL, 'n' }, { "flow", required_argument, NULL, 'f' },
+                { "count", required_argument, NULL, 'c' }, { "batch", required_argument, NULL, 'b' },
+                { "wait-each", no_argument, NULL, 'e' },  { "wait-all", no_argument, NULL, 'a' },
+                { "until", required_argument, NULL, 'u' }, { "timeout", required_argument, NULL, 't' },
+                {},
+        };
+        unsigned secs = 600;
+        int c;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'h':
+                        help();
+                        exit(0);
+                case 'd':
+                        a->db = optarg;
+                        break;
+                case 'n':
+                        a->ns = optarg;
+                        break;
+                case 'f':
+                        a->flow = optarg;
+                        break;
+                case 'c':
+                        if (safe_atou64(optarg, &a->count) < 0)
+                                return -EINVAL;
+                        break;
+                case 'b':
+                        if (safe_atou64(optarg, &a->batch) < 0 || a->batch == 0)
+                                return -EINVAL;
+                        break;
+                case 'e':
+                        a->wait_each = true;
+                        break;
+                case 'a':
+                        a->wait_all = true;
+                        break;
+                case 'u': {
+                        _cleanup_strv_free_ char **l = NULL;
+                        if (strv_split(optarg, ",", &l) < 0)
+                                return -ENOMEM;
+                        for (char **x = l; *x; x++) {
+                                State st = state_from_string(*x);
+                                if (st < 0)
+                                        return -EINVAL;
+                                a->until_mask |= 1u << st;
+                        }
+                        break;
+                }
+                case 't':
+                        if (safe_atou(optarg, &secs) < 0)
+                                return -EINVAL;
+                        break;
+                default:
+                        return -EINVAL;
+                }
+        }
+        a->timeout = (usec_t) secs * USEC_PER_SEC;
+        if (!a->db || !a->ns || !a->flow || a->count == 0 || optind < argc)
+                return -EINVAL;
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        Args a = { .batch = 100 };
+        _cleanup_store_ Store *s = NULL;
+        _cleanup_(flow_freep) Flow *f = NULL;
+        StoreTx *tx = NULL;
+        int r;
+
+        if (parse(argc, argv, &a) < 0) {
+                help();
+                return 2;
+        }
+        if ((r = store_open(a.db, &s)) < 0 || (r = store_check_schema(s, NULL)) < 0) {
+                fprintf(stderr, "bench-submit: cannot open '%s': %s\n", a.db, s ? store_error(s) : strerror(-r));
+                return 1;
+        }
+        if ((r = store_begin(s, &tx)) < 0 || (r = executor_load_flow(tx, a.ns, a.flow, 0, &f)) < 0) {
+                fprintf(stderr, "bench-submit: cannot load flow '%s.%s': %s\n", a.ns, a.flow,
+                        r == -ENOENT ? "not found" : store_error(s));
+                if (tx)
+                        store_rollback(tx);
+                return 1;
+        }
+        store_rollback(tx);
+        _cleanup_json_ json_t *inputs = NULL;
+        _cleanup_free_ char *err = NULL;
+        if (flow_inputs_resolve(f, NULL, &inputs, &err) < 0) {
+                fprintf(stderr, "bench-submit: inputs: %s\n", strempty(err));
+                return 1;
+        }
+
+        uint64_t batch = a.wait_each ? 1 : a.batch;
+        usec_t start = now_realtime();
+        for (uint64_t done = 0; done < a.count;) {
+                uint64_t n = MIN(batch, a.count - done);
+                char last[ID_MAX] = "";
+                if ((r = store_begin(s, &tx)) < 0)
+                        goto fail;
+                for (uint64_t i = 0; i < n; i++) {
+                        _cleanup_execution_ Execution *e = NULL;
+                        _cleanup_json_ json_t *doc = NULL;
+                        usec_t now = now_realtime();
+                        if ((r = engine_execution_new(f, inputs, NULL, NULL, now, &e)) < 0)
+                                goto fail_tx;
+                        if (!(doc = execution_to_json(e))) {
+                                r = -ENOMEM;
+                                goto fail_tx;
+                        }
+                        if ((r = store_execution_create(tx, doc, ENGINE_EVENT_CREATED, NULL, now)) < 0)
+                                goto fail_tx;
+                        snprintf(last, sizeof last, "%s", e->id);
+                }
+                if ((r = store_commit(tx)) < 0)
+                        goto fail;
+                done += n;
+                if (a.wait_each && (r = wait_one(s, &a, last)) < 0) {
+                        fprintf(stderr, "bench-submit: execution %s: %s\n", last,
+                                r == -ETIME ? "timed out" : store_error(s));
+                        return 1;
+                }
+        }
+        usec_t end = now_realtime();
+        usec_t waited = end;
+        if (a.wait_all) {
+                if ((r = wait_all(&a)) < 0) {
+                        fprintf(stderr, "bench-submit: waiting for %llu executions: %s\n",
+                                (unsigned long long) a.count, strerror(-r));
+                        return 1;
+                }
+                waited = now_realtime();
+        }
+        printf("{\"count\": %llu, \"start\": %llu, \"end\": %llu, \"waited\": %llu}\n", (unsigned long long) a.count,
+               (unsigned long long) start, (unsigned long long) end, (unsigned long long) waited);
+        return 0;
+
+fail_tx:
+        store_rollback(tx);
+fail:
+        fprintf(stderr, "bench-submit: creating executions: %s\n", r == -ENOMEM ? "out of memory" : store_error(s));
+        return 1;
+}
