@@ -438,6 +438,14 @@ int store_next_due(Store *s, unsigned channels, usec_t *ret) {
                 if (rows.n_rows > 0 && sql_cell(&rows, 0, 0))
                         best = MIN(best, (usec_t) sql_cell_i64(&rows, 0, 0));
         }
+        if (channels & STORE_CHANNEL_TRIGGERS) {
+                _cleanup_rows_ SqlRows rows = {};
+                r = store_exec_raw(s, "SELECT MIN(next_date) FROM triggers WHERE disabled = 0", NULL, 0, &rows);
+                if (r < 0)
+                        return r;
+                if (rows.n_rows > 0 && sql_cell(&rows, 0, 0))
+                        best = MIN(best, (usec_t) sql_cell_i64(&rows, 0, 0));
+        }
         *ret = best;
         return 0;
 }

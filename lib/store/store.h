@@ -112,9 +112,9 @@ int store_get_fd(Store *s);
  * (e.g. across a reconnect): consumers also poll slowly, and use store_next_due() for timers. */
 int store_wait(Store *s, usec_t timeout);
 
-/* Earliest due_at of a pending event (channel EVENTS) or available_at of an unclaimed job
- * (JOBS) among the channels; USEC_INFINITY if none. Lets a consumer sleep exactly until a
- * delayed event or job becomes due. */
+/* Earliest due_at of a pending event (channel EVENTS), available_at of an unclaimed job (JOBS)
+ * or next_date of an enabled trigger (TRIGGERS) among the channels; USEC_INFINITY if none. Lets
+ * a consumer sleep exactly until a delayed event, job or trigger becomes due. */
 int store_next_due(Store *s, unsigned channels, usec_t *ret);
 
 /* ---- executions and their events (executor) ----------------------------------------------- */
