@@ -287,11 +287,23 @@ static int apply_claim(StepCtx *c, StoreTx *tx, const StoreClaim *cl) {
                 return r;
 
         bool was_terminal = state_is_terminal(e->state.current);
+        bool limited = f->concurrency.limit > 0;
         for (size_t i = 0; i < cl->n_events; i++) {
                 EngineEffects fx;
+                _cleanup_json_ json_t *payload = json_incref(cl->events[i].payload);
+                if (limited && streq(cl->events[i].type, ENGINE_EVENT_CREATED)) {
+                        /* The engine decides on the count of the flow's active executions. */
+                        int64_t active = 0;
+                        if ((r = store_execution_concurrency(tx, e->namespace, e->flow_id, e->id, &active, NULL)) < 0)
+                                return r;
+                        json_decref(payload);
+                        payload = json_pack("{s:I}", "running", (json_int_t) active);
+                        if (!payload)
+                                return -ENOMEM;
+                }
                 if ((r = engine_effects_init(&fx)) < 0)
                         return r;
-                r = engine_apply(&x->opt.engine, f, e, cl->events[i].type, cl->events[i].payload, c->now, &fx);
+                r = engine_apply(&x->opt.engine, f, e, cl->events[i].type, payload, c->now, &fx);
                 if (r >= 0)
                         r = apply_effects(x, tx, e, &fx, c->now);
                 engine_effects_done(&fx);
@@ -308,6 +320,16 @@ static int apply_claim(StepCtx *c, StoreTx *tx, const StoreClaim *cl) {
                 return r;
         if (!was_terminal && state_is_terminal(e->state.current)) {
                 c->ended++;
+                /* A slot of a concurrency-limited flow freed: the oldest queued execution gets another go. */
+                _cleanup_free_ char *next = NULL;
+                int64_t active;
+                if (limited && (r = store_execution_concurrency(tx, e->namespace, e->flow_id, e->id, &active, &next)) < 0)
+                        return r;
+                if (next && active < f->concurrency.limit) {
+                        _cleanup_json_ json_t *p = json_object();
+                        if ((r = store_event_emit(tx, next, ENGINE_EVENT_CREATED, p, c->now, c->now, NULL)) < 0)
+                                return r;
+                }
                 log_fields_errno(LOG_INFO, 0,
                                  LOG_FIELDS({ "TERN_EXECUTION_ID", e->id }, { "TERN_NAMESPACE", e->namespace },
                                             { "TERN_FLOW", e->flow_id }),

@@ -388,6 +388,12 @@ static int on_kill(Engine *E) {
 
         if (state_is_terminal(E->e->state.current))
                 return 0;
+        if (E->e->state.current == STATE_QUEUED || E->e->state.current == STATE_CREATED) {
+                /* Nothing started yet: it ends here. */
+                state_info_force(&E->e->state, STATE_KILLED, E->now);
+                E->fx->ended = true;
+                return 0;
+        }
         state_info_force(&E->e->state, STATE_KILLING, E->now);
         E->killing = true;
         for (size_t i = 0; i < E->e->n_task_runs; i++) {
@@ -666,9 +672,27 @@ int engine_apply(const EngineConfig *cfg, const Flow *flow, Execution *e, const 
                         goto finish;
         E.killing = e->state.current == STATE_KILLING;
 
+        if (e->state.current == STATE_QUEUED && !streq(type, ENGINE_EVENT_CREATED) && !streq(type, ENGINE_EVENT_KILL))
+                goto finish; /* a queued execution waits for its slot */
         if (streq(type, ENGINE_EVENT_CREATED)) {
-                if (e->state.current == STATE_CREATED)
-                        state_info_set(&e->state, STATE_RUNNING, now);
+                if (e->state.current != STATE_CREATED && e->state.current != STATE_QUEUED)
+                        goto finish; /* a stale "created" (dequeue raced a kill): nothing to start */
+                /* Flow concurrency: the loop counted the flow's active executions ("running"). */
+                json_t *running = json_object_get(payload, "running");
+                const Concurrency *cc = &flow->concurrency;
+                if (cc->limit > 0 && json_is_integer(running) && json_integer_value(running) >= cc->limit) {
+                        State s = cc->behavior == CONCURRENCY_CANCEL ? STATE_CANCELLED
+                                  : cc->behavior == CONCURRENCY_FAIL ? STATE_FAILED
+                                                                     : STATE_QUEUED;
+                        state_info_set(&e->state, s, now);
+                        if (s != STATE_QUEUED) {
+                                engine_log(&E, NULL, s == STATE_FAILED ? "ERROR" : "WARN",
+                                           "Flow concurrency limit of %lld reached", (long long) cc->limit);
+                                fx->ended = true;
+                        }
+                        goto finish;
+                }
+                state_info_set(&e->state, STATE_RUNNING, now);
         } else if (streq(type, ENGINE_EVENT_TASK_RESULT))
                 r = on_task_result(&E, payload);
         else if (streq(type, ENGINE_EVENT_TIMER))

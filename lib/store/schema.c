@@ -24,6 +24,8 @@
  *                   "any Flow trigger?" on every ended execution -> triggers_kind; its inbox
  *                   trigger_events by primary key (seq).
  *  liveness         services WHERE heartbeat < since -> services_heartbeat.
+ *  concurrency      executions of one flow in an active state (count, oldest QUEUED)
+ *                   -> executions_active (partial: active and queued rows only).
  *  flows            latest revision: primary key (namespace, id, revision) scanned backwards.
  *
  * Consumed events and completed jobs are deleted, so events and jobs stay small. */
@@ -85,6 +87,11 @@
         "CREATE TABLE services (\n"                                                                      \
         "  id TEXT PRIMARY KEY, component TEXT NOT NULL, host TEXT NOT NULL, pid BIGINT NOT NULL,\n"    \
         "  state TEXT NOT NULL, started BIGINT NOT NULL, heartbeat BIGINT NOT NULL, info " JSON ");\n"
+
+/* Flow concurrency counts a flow's active executions and finds its oldest queued one. */
+#define EXECUTIONS_ACTIVE                                                                                \
+        "CREATE INDEX executions_active ON executions (namespace, flow_id, created)"                     \
+        " WHERE state IN ('RUNNING', 'PAUSED', 'RETRYING', 'KILLING', 'RESTARTED', 'QUEUED');\n"
 
 /* A kill asks workers to stop jobs they hold: the flag is read with the lease renewal. */
 #define JOBS_CANCELLED "ALTER TABLE jobs ADD COLUMN cancelled INTEGER NOT NULL DEFAULT 0;\n"

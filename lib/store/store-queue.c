@@ -256,6 +256,40 @@ int store_execution_search(StoreTx *tx, const StoreExecutionFilter *f, json_t **
 
 /* ---- events --------------------------------------------------------------------------------- */
 
+int store_execution_concurrency(StoreTx *tx, const char *ns, const char *flow_id, const char *except_id,
+                                int64_t *ret_active, char **ret_oldest_queued) {
+        _cleanup_rows_ SqlRows lock = {}, count = {}, queued = {};
+        int r;
+
+        /* Deciding whether one more execution may run is a read-then-write: serialize it per flow
+         * (PostgreSQL transaction-level advisory lock; SQLite has one writer anyway). */
+        if (tx_is_pg(tx)) {
+                _cleanup_free_ char *key = strjoin(ns, "\n", flow_id);
+                if (!key)
+                        return -ENOMEM;
+                r = store_exec(tx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", SQL_ARGS(SQL_S(key)), &lock);
+                if (r < 0)
+                        return r;
+        }
+        r = store_exec(tx,
+                       "SELECT COUNT(*) FROM executions WHERE namespace = $1 AND flow_id = $2 AND id <> $3"
+                       " AND state IN ('RUNNING', 'PAUSED', 'RETRYING', 'KILLING', 'RESTARTED')",
+                       SQL_ARGS(SQL_S(ns), SQL_S(flow_id), SQL_S(strempty(except_id))), &count);
+        if (r < 0)
+                return r;
+        *ret_active = sql_cell_i64(&count, 0, 0);
+        if (ret_oldest_queued) {
+                r = store_exec(tx,
+                               "SELECT id FROM executions WHERE namespace = $1 AND flow_id = $2 AND state = 'QUEUED'"
+                               " AND id <> $3 ORDER BY created, id LIMIT 1",
+                               SQL_ARGS(SQL_S(ns), SQL_S(flow_id), SQL_S(strempty(except_id))), &queued);
+                if (r < 0)
+                        return r;
+                *ret_oldest_queued = queued.n_rows ? sql_cell_take(&queued, 0, 0) : NULL;
+        }
+        return 0;
+}
+
 int store_event_emit(StoreTx *tx, const char *execution_id, const char *type, json_t *payload, usec_t due_at,
                      usec_t now, int64_t *ret_seq) {
         _cleanup_rows_ SqlRows rows = {};

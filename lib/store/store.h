@@ -160,6 +160,12 @@ typedef struct StoreExecutionFilter {
 /* Newest first. ret gets a json array of documents. */
 int store_execution_search(StoreTx *tx, const StoreExecutionFilter *f, json_t **ret);
 
+/* Flow concurrency: how many executions of a flow are active (RUNNING, PAUSED, RETRYING, KILLING,
+ * RESTARTED), besides except_id, and (optional) the oldest QUEUED one waiting for a slot (NULL
+ * when none; the caller frees it). Serialized per flow until tx ends. */
+int store_execution_concurrency(StoreTx *tx, const char *ns, const char *flow_id, const char *except_id,
+                                int64_t *ret_active, char **ret_oldest_queued);
+
 /* Append an event for an execution, due at due_at (<= now: at once). Returns the new seq (> 0)
  * through ret_seq (optional). Wakes executors at commit. */
 int store_event_emit(StoreTx *tx, const char *execution_id, const char *type, json_t *payload, usec_t due_at,

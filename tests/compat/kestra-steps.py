@@ -120,6 +120,21 @@ def restart_pause_last_failed(args):
     expect(paused == 1, f"the pause was PAUSED {paused} times, not once")
 
 
+def concurrency(args, flow, second_prefix, second_final):
+    def run():
+        first = start(args, "io.kestra.tests", flow)
+        doc = wait(args, first, "RUNNING,PAUSED")
+        expect(state(doc) in ("RUNNING", "PAUSED"), f"first execution {state(doc)}")
+        second = start(args, "io.kestra.tests", flow)
+        doc2 = wait(args, second)
+        hist = [h["state"] for h in doc2["state"]["histories"]]
+        expect(hist[:len(second_prefix)] == second_prefix, f"second execution history {hist}")
+        expect(state(doc2) == second_final, f"second execution {state(doc2)} != {second_final}")
+        doc = wait(args, first)
+        expect(state(doc) == "SUCCESS", f"first execution {state(doc)} != SUCCESS")
+    return run
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", default=os.environ.get("KESTRA_COMPAT", "../shared/kestra-compat"))
@@ -140,6 +155,12 @@ def main():
         ("failed-first.yaml: restart twice", lambda: restart_twice(args)),
         ("restart_local_errors.yaml: restart", lambda: restart_local_errors(args)),
         ("restart_pause_last_failed.yaml: restart", lambda: restart_pause_last_failed(args)),
+        ("flow-concurrency-cancel.yml: a second execution is CANCELLED",
+         concurrency(args, "flow-concurrency-cancel", ["CREATED", "CANCELLED"], "CANCELLED")),
+        ("flow-concurrency-cancel-pause.yml: a second execution is CANCELLED while the first pauses",
+         concurrency(args, "flow-concurrency-cancel-pause", ["CREATED", "CANCELLED"], "CANCELLED")),
+        ("flow-concurrency-queue-pause.yml: a second execution waits QUEUED, then runs",
+         concurrency(args, "flow-concurrency-queue-pause", ["CREATED", "QUEUED", "RUNNING"], "SUCCESS")),
     ]
     p = tern(args, "flow", "apply", flows)
     if p.returncode != 0:

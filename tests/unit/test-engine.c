@@ -263,6 +263,33 @@ int main(void) {
         ok(saw_restarted, "the execution's history shows RESTARTED");
         done(&r);
 
+        /* Flow concurrency: the loop passes the count of active executions with "created". */
+        static const char *const behaviors[][2] = { { "QUEUE", "QUEUED" }, { "CANCEL", "CANCELLED" }, { "FAIL", "FAILED" } };
+        for (size_t b = 0; b < ELEMENTSOF(behaviors); b++) {
+                char yaml[512];
+                snprintf(yaml, sizeof yaml,
+                         "id: conc\nnamespace: t\nconcurrency:\n  limit: 1\n  behavior: %s\n"
+                         "tasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: x\n", behaviors[b][0]);
+                _cleanup_(flow_freep) Flow *cf = load(yaml);
+                _cleanup_execution_ Execution *ce = NULL;
+                EngineEffects fx;
+                EngineConfig cfg = {};
+                _cleanup_json_ json_t *busy = json_pack("{s:i}", "running", 1), *free_slot = json_pack("{s:i}", "running", 0);
+                engine_execution_new(cf, NULL, NULL, NULL, now_realtime(), &ce);
+                engine_effects_init(&fx);
+                engine_apply(&cfg, cf, ce, ENGINE_EVENT_CREATED, busy, now_realtime(), &fx);
+                is_str(state_to_string(ce->state.current), behaviors[b][1], behaviors[b][0]);
+                ok(json_array_size(fx.jobs) == 0, "%s: no task starts over the limit", behaviors[b][0]);
+                engine_effects_done(&fx);
+                if (b == 0) {
+                        engine_effects_init(&fx);
+                        engine_apply(&cfg, cf, ce, ENGINE_EVENT_CREATED, free_slot, now_realtime(), &fx);
+                        is_str(state_to_string(ce->state.current), "RUNNING", "a queued execution runs once a slot is free");
+                        is_int(json_array_size(fx.jobs), 1, "and its first task starts");
+                        engine_effects_done(&fx);
+                }
+        }
+
         (void) !system("rm -rf /tmp/tern-test-engine-*");
         return tap_done();
 }
