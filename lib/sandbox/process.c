@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "macro.h"
+#include "namespace.h"
 #include "process.h"
 
 typedef struct LineBuf {
@@ -90,7 +93,8 @@ _noreturn_ static void child_exec(const ProcessSpec *spec, int out_w, int err_w,
         execvpe(spec->argv[0], spec->argv, spec->env);
 fail:
         e = errno;
-        (void) !write(errpipe_w, &e, sizeof e);
+        SandboxChildError ce = { .err = e, .what = "exec" };
+        (void) !write(errpipe_w, &ce, sizeof ce);
         _exit(127);
 }
 
@@ -99,12 +103,86 @@ static void kill_group(pid_t pid, int sig) {
                 (void) kill(pid, sig);
 }
 
+static void message_append(ProcessResult *res, const char *fmt, ...) _printf_(2, 3);
+static void message_append(ProcessResult *res, const char *fmt, ...) {
+        size_t n = strlen(res->message);
+        va_list ap;
+        if (n > 0 && n + 2 < sizeof res->message) {
+                res->message[n++] = ';';
+                res->message[n++] = ' ';
+                res->message[n] = 0;
+        }
+        va_start(ap, fmt);
+        (void) vsnprintf(res->message + n, sizeof res->message - n, fmt, ap);
+        va_end(ap);
+}
+
+/* The sandboxed start: the task's cgroup, the plan, the clone and the parent's share of the set-up
+ * (id maps, cgroup membership), then the go-ahead. Returns the child's pid, 0 when best-effort mode
+ * must fall back to a plain process, or a negative errno with res->message set. */
+static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCgroup *cg, const SandboxChildFds *fds,
+                           int sync_w, ProcessResult *res) {
+        const SandboxOptions *o = spec->sandbox;
+        bool strict = o->mode == SANDBOX_REQUIRED;
+        char err[200] = "", name[64];
+        int r;
+
+        /* Unique per worker: the creating thread and the time. */
+        snprintf(name, sizeof name, "task-%d-%llu", (int) gettid(), (unsigned long long) now_monotonic());
+        r = sandbox_cgroup_create(o, name, cg, err, sizeof err);
+        if (r < 0) {
+                if (strict)
+                        return message_append(res, "sandbox: %s", err[0] ? err : strerror(-r)), r;
+                message_append(res, "no memory, pids or CPU limits: %s", err[0] ? err : strerror(-r));
+        }
+        r = sandbox_plan_init(plan, o, spec->cwd, cg->kind != SANDBOX_CGROUP_NONE, err, sizeof err);
+        if (r < 0)
+                return message_append(res, "sandbox: %s", err[0] ? err : strerror(-r)), r;
+        if (spec->cwd && (r = sandbox_chown_workdir(plan, spec->cwd)) < 0)
+                return message_append(res, "sandbox: cannot hand the working directory to the task's uid: %s",
+                                      strerror(-r)), r;
+
+        pid_t pid = sandbox_clone(plan);
+        if (pid < 0) {
+                r = -errno;
+                if (strict || (r != -EPERM && r != -EINVAL && r != -ENOSPC && r != -EUSERS))
+                        return message_append(res,
+                                              "sandbox: cannot create namespaces: %s (the worker needs root, or the user namespace option)",
+                                              strerror(-r)), r;
+                message_append(res, "NOT SANDBOXED: cannot create namespaces: %s", strerror(-r));
+                return 0;
+        }
+        if (pid == 0)
+                sandbox_child(plan, spec->argv, spec->env, fds);
+
+        const char *step = "write the user namespace's id maps";
+        r = sandbox_write_id_maps(plan, pid);
+        if (r >= 0 && cg->kind != SANDBOX_CGROUP_NONE) {
+                step = "join the task's cgroup";
+                r = sandbox_cgroup_attach(cg, pid);
+        }
+        if (r >= 0 && write(sync_w, "x", 1) != 1) {
+                step = "start the sandbox";
+                r = -errno;
+        }
+        if (r < 0) {
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                return message_append(res, "sandbox: cannot %s: %s", step, strerror(-r)), r;
+        }
+        return pid;
+}
+
 int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, ProcessResult *ret) {
         _cleanup_close_ int out_r = -EBADF, out_w = -EBADF, err_r = -EBADF, err_w = -EBADF, ep_r = -EBADF,
-                            ep_w = -EBADF, pidfd = -EBADF;
+                            ep_w = -EBADF, pidfd = -EBADF, sync_r = -EBADF, sync_w = -EBADF, st_r = -EBADF,
+                            st_w = -EBADF;
         int p[2];
         LineBuf lo = {}, le = {};
         ProcessResult res = {};
+        SandboxPlan plan = {};
+        SandboxCgroup cg = {};
+        bool sandboxed = spec->sandbox && spec->sandbox->mode != SANDBOX_OFF;
         int r = 0;
 
         if (!spec->argv || !spec->argv[0])
@@ -120,6 +198,14 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
         if (pipe2(p, O_CLOEXEC) < 0)
                 return -errno;
         ep_r = p[0], ep_w = p[1];
+        if (sandboxed) {
+                if (pipe2(p, O_CLOEXEC) < 0)
+                        return -errno;
+                sync_r = p[0], sync_w = p[1];
+                if (pipe2(p, O_CLOEXEC) < 0)
+                        return -errno;
+                st_r = p[0], st_w = p[1];
+        }
         lo.buf = malloc(PROCESS_LINE_MAX + 1);
         le.buf = malloc(PROCESS_LINE_MAX + 1);
         if (!lo.buf || !le.buf) {
@@ -128,27 +214,43 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
         }
 
         usec_t start = now_monotonic();
-        pid_t pid = fork();
-        if (pid < 0) {
-                r = -errno;
-                goto finish;
+        pid_t pid = 0;
+        if (sandboxed) {
+                SandboxChildFds fds = { out_w, err_w, ep_w, sync_r, st_w };
+                pid = sandbox_spawn(spec, &plan, &cg, &fds, sync_w, &res);
+                if (pid < 0) {
+                        r = pid;
+                        goto finish;
+                }
+                res.sandboxed = pid > 0;
         }
-        if (pid == 0)
-                child_exec(spec, out_w, err_w, ep_w);
+        if (pid == 0) {
+                pid = fork();
+                if (pid < 0) {
+                        r = -errno;
+                        goto finish;
+                }
+                if (pid == 0)
+                        child_exec(spec, out_w, err_w, ep_w);
+        }
 
         out_w = safe_close(out_w);
         err_w = safe_close(err_w);
         ep_w = safe_close(ep_w);
+        st_w = safe_close(st_w);
+        sync_r = safe_close(sync_r);
 
-        /* exec failure is reported through the CLOEXEC pipe: EOF means exec succeeded. */
-        int child_errno = 0;
+        /* Set-up and exec failures come through the CLOEXEC pipe: EOF means exec succeeded. */
+        SandboxChildError ce = {};
         ssize_t n;
         do
-                n = read(ep_r, &child_errno, sizeof child_errno);
+                n = read(ep_r, &ce, sizeof ce);
         while (n < 0 && errno == EINTR);
-        if (n == (ssize_t) sizeof child_errno) {
+        if (n == (ssize_t) sizeof ce) {
                 (void) waitpid(pid, NULL, 0);
-                r = -child_errno;
+                r = -ce.err;
+                if (!streq(ce.what, "exec"))
+                        message_append(&res, "sandbox: cannot %s: %s", ce.what, strerror(ce.err));
                 goto finish;
         }
 
@@ -226,14 +328,25 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
         linebuf_flush(&le, PROCESS_STDERR, on_line, userdata, true);
 
         res.duration = now_monotonic() - start;
+        if (res.sandboxed) {
+                /* The PID 1 reports how the task itself ended; without a report (it was killed
+                 * on timeout or cancellation) its own status stands. */
+                int task_status;
+                if (read(st_r, &task_status, sizeof task_status) == (ssize_t) sizeof task_status)
+                        status = task_status;
+                res.oom_killed = sandbox_cgroup_oom_killed(&cg);
+                res.pids_exhausted = sandbox_cgroup_pids_exhausted(&cg);
+        }
         if (WIFEXITED(status))
                 res.exit_code = WEXITSTATUS(status);
         else if (WIFSIGNALED(status)) {
                 res.signal = WTERMSIG(status);
                 res.exit_code = 128 + res.signal;
         }
-        *ret = res;
 finish:
+        sandbox_cgroup_destroy(&cg);
+        sandbox_plan_done(&plan);
+        *ret = res;
         free(lo.buf);
         free(le.buf);
         return r;

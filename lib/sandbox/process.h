@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "sandbox.h"
 #include "timeutil.h"
 
 typedef enum ProcessStream {
@@ -24,6 +25,7 @@ typedef struct ProcessSpec {
         usec_t timeout;      /* wall clock; 0 = none */
         usec_t kill_grace;   /* SIGTERM then this long before SIGKILL; 0 = default 5 s */
         int cancel_fd;       /* readable (eventfd/pipe) = cancel: kill the process group; -1 = none */
+        const SandboxOptions *sandbox; /* NULL or mode off: a plain child process */
 } ProcessSpec;
 
 typedef struct ProcessResult {
@@ -32,6 +34,12 @@ typedef struct ProcessResult {
         bool timed_out;
         bool cancelled;
         usec_t duration;
+        bool sandboxed;      /* ran inside the namespace sandbox */
+        bool oom_killed;     /* the kernel's OOM killer hit the task (memory limit) */
+        bool pids_exhausted; /* a fork was refused by the pids limit */
+        /* Why the sandbox could not be set up (with a negative return), or, in best-effort mode,
+         * which isolation is missing: for the task's log. Empty otherwise. */
+        char message[256];
 } ProcessResult;
 
 /* Fork and exec spec->argv in a new session (its own process group, no controlling terminal),
@@ -39,5 +47,11 @@ typedef struct ProcessResult {
  * and wait for it. On timeout or cancellation the whole process group gets SIGTERM, then SIGKILL
  * after the grace period; when the main process exits, what is left of its group is killed too.
  * Returns 0 with *ret filled (a non-zero exit is not an error of this function), -ENOENT/-EACCES
- * when the program cannot be executed, or another negative errno. */
+ * when the program cannot be executed, or another negative errno (ret->message says why when the
+ * sandbox could not be set up).
+ *
+ * With spec->sandbox, the command runs as the PID 1's child in new PID, mount, IPC, UTS, cgroup and
+ * (unless network is allowed) network namespaces, below a read-only root where only spec->cwd
+ * and a private /tmp are writable, as an unprivileged uid without capabilities under a seccomp
+ * deny list and its own cgroup's limits. When the command exits, everything it started is killed. */
 int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, ProcessResult *ret);

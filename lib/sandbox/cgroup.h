@@ -1,0 +1,33 @@
+/* cgroup.h: one cgroup per task under the worker's own, on cgroup v2 or on the v1 hierarchies,
+ * carrying the task's memory, pids and CPU limits, telling an OOM kill, killing what is left. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "sandbox.h"
+
+typedef enum SandboxCgroupKind {
+        SANDBOX_CGROUP_NONE,
+        SANDBOX_CGROUP_V2,
+        SANDBOX_CGROUP_V1,
+} SandboxCgroupKind;
+
+enum { SANDBOX_CG_MEMORY, SANDBOX_CG_PIDS, SANDBOX_CG_CPU, _SANDBOX_CG_MAX };
+
+typedef struct SandboxCgroup {
+        SandboxCgroupKind kind;
+        char *path[_SANDBOX_CG_MAX]; /* v2: path[0] is the one cgroup; v1: one per controller or NULL */
+} SandboxCgroup;
+
+/* Create the task's cgroup(s) named name and set the limits of o. Returns 0, or a negative errno
+ * with a reason in err (no usable hierarchy, no permission, controller missing). */
+int sandbox_cgroup_create(const SandboxOptions *o, const char *name, SandboxCgroup *ret, char *err, size_t err_size);
+/* Move pid (and its future children) into the task's cgroup(s). */
+int sandbox_cgroup_attach(const SandboxCgroup *cg, pid_t pid);
+/* The kernel's OOM killer killed a process of the task. */
+bool sandbox_cgroup_oom_killed(const SandboxCgroup *cg);
+/* The pids limit refused a fork at least once. */
+bool sandbox_cgroup_pids_exhausted(const SandboxCgroup *cg);
+/* Kill every process left in it, wait for them to go (bounded), remove the cgroup(s). */
+void sandbox_cgroup_destroy(SandboxCgroup *cg);

@@ -1,0 +1,643 @@
+/* namespace.c: build a task's sandbox in a freshly cloned child: private mounts with a read-only
+ * system view and a writable working directory, pivot_root, fresh /proc, minimal /dev, loopback
+ * only, then a PID 1 that runs the task unprivileged and takes every leftover down with it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
+#include <linux/securebits.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "namespace.h"
+#include "seccomp-filter.h"
+#include "strutil.h"
+
+/* The host's system directories, seen read-only. /etc comes with /etc/tern masked. */
+static const char *const system_dirs[] = { "usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "opt" };
+static const char *const dev_nodes[] = { "null", "zero", "full", "random", "urandom" };
+
+static int plan_add(SandboxPlan *p, SandboxMountKind kind, const char *src, const char *dst) {
+        if (p->n_mounts >= SANDBOX_MOUNTS_MAX)
+                return -E2BIG;
+        while (*dst == '/')
+                dst++;
+        SandboxMount *m = &p->mounts[p->n_mounts];
+        m->kind = kind;
+        m->src = strdup(src);
+        m->dst = strdup(dst);
+        if (!m->src || !m->dst) {
+                free(m->src);
+                free(m->dst);
+                return -ENOMEM;
+        }
+        p->n_mounts++;
+        return 0;
+}
+
+/* A path given by configuration: absolute, no "..", no empty or "." components. */
+static bool path_is_normal(const char *s) {
+        if (!s || s[0] != '/')
+                return false;
+        _cleanup_strv_free_ char **parts = NULL;
+        if (strv_split(s, "/", &parts) < 0)
+                return false;
+        for (char **i = parts; *i; i++)
+                if (streq(*i, "..") || streq(*i, "."))
+                        return false;
+        return true;
+}
+
+static int plan_add_binds(SandboxPlan *p, char *const *l, SandboxMountKind kind, char *err, size_t err_size) {
+        for (char *const *i = l; i && *i; i++) {
+                _cleanup_free_ char *src = strdup(*i);
+                if (!src)
+                        return -ENOMEM;
+                char *colon = strchr(src, ':');
+                const char *dst = src;
+                if (colon) {
+                        *colon = 0;
+                        dst = colon + 1;
+                }
+                if (!path_is_normal(src) || !path_is_normal(dst) || streq(dst, "/"))
+                        return snprintf(err, err_size, "bind '%s' must be an absolute path (or HOST:INSIDE)", *i),
+                               -EINVAL;
+                int r = plan_add(p, kind, src, dst);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int sandbox_plan_init(SandboxPlan *p, const SandboxOptions *o, const char *cwd, bool use_cgroup, char *err,
+                      size_t err_size) {
+        int r;
+
+        *p = (SandboxPlan) {};
+        p->clone_flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
+        if (!o->network)
+                p->clone_flags |= CLONE_NEWNET;
+        p->userns = o->user_namespace;
+        p->userns_root = geteuid() == 0;
+        if (p->userns)
+                p->clone_flags |= CLONE_NEWUSER;
+        p->cgroup_ns = use_cgroup;
+        uid_t uid = o->uid ?: SANDBOX_NOBODY;
+        gid_t gid = o->gid ?: SANDBOX_NOBODY;
+        if (p->userns) {
+                /* One uid: inside 0 (the namespace's owner, who builds the mounts) is outside the
+                 * task's uid when the worker is root, or the worker's own uid (all it may map). */
+                p->map_uid = p->userns_root ? uid : geteuid();
+                p->map_gid = p->userns_root ? gid : getegid();
+                p->uid = 0;
+                p->gid = 0;
+        } else {
+                p->uid = uid;
+                p->gid = gid;
+        }
+        p->nofile = o->nofile ?: 1024;
+        p->fsize = o->fsize;
+        if (cwd && (!path_is_normal(cwd) || streq(cwd, "/")))
+                return snprintf(err, err_size, "working directory '%s' must be an absolute path below /", cwd), -EINVAL;
+
+        /* The private /tmp first: a working directory below /tmp is then made inside it. */
+        for (size_t i = 0; i < ELEMENTSOF(system_dirs); i++) {
+                char host[64], target[PATH_MAX];
+                struct stat st;
+                snprintf(host, sizeof host, "/%s", system_dirs[i]);
+                if (lstat(host, &st) < 0)
+                        continue;
+                if (S_ISLNK(st.st_mode)) {
+                        ssize_t n = readlink(host, target, sizeof target - 1);
+                        if (n <= 0)
+                                continue;
+                        target[n] = 0;
+                        r = plan_add(p, SANDBOX_MOUNT_SYMLINK, target, host);
+                } else if (S_ISDIR(st.st_mode))
+                        r = plan_add(p, SANDBOX_MOUNT_RO, host, host);
+                else
+                        continue;
+                if (r < 0)
+                        return r;
+        }
+        if ((r = plan_add_binds(p, o->ro_binds, SANDBOX_MOUNT_RO, err, err_size)) < 0 ||
+            (r = plan_add_binds(p, o->rw_binds, SANDBOX_MOUNT_RW, err, err_size)) < 0)
+                return r;
+        if (cwd) {
+                if ((r = plan_add(p, SANDBOX_MOUNT_RW, cwd, cwd)) < 0)
+                        return r;
+                p->cwd = strdup(cwd);
+                if (!p->cwd)
+                        return -ENOMEM;
+        }
+        if ((r = plan_add(p, SANDBOX_MOUNT_HIDE, "/etc/tern", "/etc/tern")) < 0)
+                return r;
+        for (char *const *h = o->hidden; h && *h; h++) {
+                if (!path_is_normal(*h))
+                        return snprintf(err, err_size, "hidden path '%s' must be absolute", *h), -EINVAL;
+                if ((r = plan_add(p, SANDBOX_MOUNT_HIDE, *h, *h)) < 0)
+                        return r;
+        }
+        r = sandbox_seccomp_build(&p->filter);
+        if (r < 0)
+                return snprintf(err, err_size, "cannot build the seccomp filter: %s", strerror(-r)), r;
+        p->nocaps = cap_init();
+        if (!p->nocaps)
+                return -ENOMEM;
+        return 0;
+}
+
+void sandbox_plan_done(SandboxPlan *p) {
+        for (size_t i = 0; i < p->n_mounts; i++) {
+                free(p->mounts[i].src);
+                free(p->mounts[i].dst);
+        }
+        p->n_mounts = 0;
+        free(p->cwd);
+        p->cwd = NULL;
+        sandbox_seccomp_free(&p->filter);
+        if (p->nocaps)
+                cap_free(p->nocaps);
+        p->nocaps = NULL;
+}
+
+pid_t sandbox_clone(const SandboxPlan *p) {
+        /* A raw clone with no stack behaves as fork; glibc's clone() wrapper would need one. */
+        return (pid_t) syscall(SYS_clone, p->clone_flags | SIGCHLD, NULL, NULL, NULL, 0);
+}
+
+static int write_at(pid_t pid, const char *file, const char *content) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/%s", (int) pid, file);
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        size_t n = strlen(content);
+        if (write(fd, content, n) != (ssize_t) n)
+                return -errno;
+        return 0;
+}
+
+int sandbox_write_id_maps(const SandboxPlan *p, pid_t pid) {
+        char m[64];
+        int r;
+
+        if (!p->userns)
+                return 0;
+        /* Without privileges, a gid map needs setgroups denied first (the kernel's rule). */
+        if (!p->userns_root && (r = write_at(pid, "setgroups", "deny")) < 0)
+                return r;
+        snprintf(m, sizeof m, "0 %u 1\n", (unsigned) p->map_uid);
+        if ((r = write_at(pid, "uid_map", m)) < 0)
+                return r;
+        snprintf(m, sizeof m, "0 %u 1\n", (unsigned) p->map_gid);
+        return write_at(pid, "gid_map", m);
+}
+
+typedef struct ChownCtx {
+        uid_t uid;
+        gid_t gid;
+} ChownCtx;
+
+/* Walked with fds, never through a symlink the previous run of a task may have planted. */
+static int chown_tree(int dirfd, const ChownCtx *c, unsigned depth) {
+        if (depth > 64)
+                return -ELOOP;
+        if (fchown(dirfd, c->uid, c->gid) < 0)
+                return -errno;
+        int dup_fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+        if (dup_fd < 0)
+                return -errno;
+        DIR *d = fdopendir(dup_fd);
+        if (!d) {
+                close(dup_fd);
+                return -errno;
+        }
+        int r = 0;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (de->d_type == DT_DIR) {
+                        _cleanup_close_ int sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (sub < 0 || (r = chown_tree(sub, c, depth + 1)) < 0) {
+                                r = r < 0 ? r : -errno;
+                                break;
+                        }
+                } else if (fchownat(dirfd, de->d_name, c->uid, c->gid, AT_SYMLINK_NOFOLLOW) < 0) {
+                        r = -errno;
+                        break;
+                }
+        }
+        closedir(d);
+        return r;
+}
+
+int sandbox_chown_workdir(const SandboxPlan *p, const char *dir) {
+        if (geteuid() != 0)
+                return 0; /* the task runs as the worker's own uid (user namespace) */
+        ChownCtx c = { p->userns ? p->map_uid : p->uid, p->userns ? p->map_gid : p->gid };
+        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        return chown_tree(fd, &c, 0);
+}
+
+/* ---- everything below runs in the cloned child: system calls only, no allocation ---- */
+
+_Noreturn static void child_fail(const SandboxChildFds *fds, int err, const char *what) {
+        SandboxChildError e = { .err = err };
+        snprintf(e.what, sizeof e.what, "%s", what);
+        (void) !write(fds->error_w, &e, sizeof e);
+        _exit(127);
+}
+
+#define CHECK(expr, what)                                                  \
+        do {                                                               \
+                if ((expr) < 0)                                            \
+                        child_fail(fds, errno, what);                      \
+        } while (0)
+
+static int mkdir_p_at(int root, const char *rel, mode_t mode) {
+        char buf[PATH_MAX];
+        if (snprintf(buf, sizeof buf, "%s", rel) >= (int) sizeof buf)
+                return -ENAMETOOLONG;
+        for (char *s = buf; *s; s++)
+                if (*s == '/') {
+                        *s = 0;
+                        if (buf[0] && mkdirat(root, buf, mode) < 0 && errno != EEXIST)
+                                return -errno;
+                        *s = '/';
+                }
+        if (mkdirat(root, buf, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+static int new_tmpfs(const char *mode, const char *size, unsigned attrs) {
+        int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+        if (fs < 0)
+                return -errno;
+        if (fsconfig(fs, FSCONFIG_SET_STRING, "mode", mode, 0) < 0 ||
+            (size && fsconfig(fs, FSCONFIG_SET_STRING, "size", size, 0) < 0) ||
+            fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+                int e = errno;
+                close(fs);
+                return -e;
+        }
+        int m = fsmount(fs, FSMOUNT_CLOEXEC, attrs);
+        int e = errno;
+        close(fs);
+        return m < 0 ? -e : m;
+}
+
+/* A proc instance of our PID namespace. Mounted before the host's tree is detached: the kernel
+ * lets a user namespace mount proc only while a fully visible proc is in its mount namespace. */
+static int new_proc(void) {
+        int fs = fsopen("proc", FSOPEN_CLOEXEC);
+        if (fs < 0)
+                return -errno;
+        if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+                int e = errno;
+                close(fs);
+                return -e;
+        }
+        int m = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        int e = errno;
+        close(fs);
+        return m < 0 ? -e : m;
+}
+
+static int set_attrs(int tree, unsigned attrs) {
+        struct mount_attr a = { .attr_set = attrs };
+        return mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a);
+}
+
+/* Open dst below root without following any symlink or leaving the root. */
+static int open_beneath(int root, const char *dst, int flags) {
+        struct open_how how = {
+                .flags = (uint64_t) (flags | O_CLOEXEC),
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        int fd = (int) syscall(SYS_openat2, root, dst, &how, sizeof how);
+        return fd < 0 ? -errno : fd;
+}
+
+/* Detached copies of every host path, taken with the worker's own identity (before a user
+ * namespace's id switch, which could lose access to the worker's directories). */
+static void clone_trees(const SandboxPlan *p, const SandboxChildFds *fds, int *trees, int *devs) {
+        char what[160];
+
+        /* Nothing we mount may propagate back to the host. */
+        CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "make mounts private");
+
+        for (size_t i = 0; i < p->n_mounts; i++) {
+                const SandboxMount *m = &p->mounts[i];
+                trees[i] = -1;
+                if (m->kind != SANDBOX_MOUNT_RO && m->kind != SANDBOX_MOUNT_RW)
+                        continue;
+                trees[i] = (int) open_tree(AT_FDCWD, m->src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+                snprintf(what, sizeof what, "bind %s", m->src);
+                CHECK(trees[i], what);
+                unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                 (m->kind == SANDBOX_MOUNT_RO ? MOUNT_ATTR_RDONLY : 0);
+                CHECK(set_attrs(trees[i], attrs), what);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(dev_nodes); i++) {
+                snprintf(what, sizeof what, "/dev/%s", dev_nodes[i]);
+                devs[i] = (int) open_tree(AT_FDCWD, what, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+                CHECK(devs[i], what);
+                CHECK(set_attrs(devs[i], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC), what);
+        }
+}
+
+static void build_root(const SandboxPlan *p, const SandboxChildFds *fds, const int *trees, const int *devs) {
+        char what[160];
+
+        int root = new_tmpfs("0755", "1m", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        if (root < 0)
+                child_fail(fds, -root, "root tmpfs");
+        CHECK(move_mount(root, "", AT_FDCWD, "/tmp", MOVE_MOUNT_F_EMPTY_PATH), "attach the new root");
+
+        int t = new_tmpfs("1777", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        if (t < 0)
+                child_fail(fds, -t, "tmpfs for /tmp");
+        CHECK(mkdirat(root, "tmp", 0755), "mkdir /tmp");
+        CHECK(move_mount(t, "", root, "tmp", MOVE_MOUNT_F_EMPTY_PATH), "mount /tmp");
+        close(t);
+
+        /* /dev: the harmless nodes, no tty, no disks, a private /dev/shm. */
+        int dev = new_tmpfs("0755", "64k", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+        if (dev < 0)
+                child_fail(fds, -dev, "tmpfs for /dev");
+        for (size_t i = 0; i < ELEMENTSOF(dev_nodes); i++) {
+                int f = openat(dev, dev_nodes[i], O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
+                CHECK(f, "create a /dev node");
+                close(f);
+                CHECK(move_mount(devs[i], "", dev, dev_nodes[i], MOVE_MOUNT_F_EMPTY_PATH), "mount a /dev node");
+                close(devs[i]);
+        }
+        CHECK(symlinkat("/proc/self/fd", dev, "fd"), "/dev/fd");
+        CHECK(symlinkat("/proc/self/fd/0", dev, "stdin"), "/dev/stdin");
+        CHECK(symlinkat("/proc/self/fd/1", dev, "stdout"), "/dev/stdout");
+        CHECK(symlinkat("/proc/self/fd/2", dev, "stderr"), "/dev/stderr");
+        CHECK(mkdirat(dev, "shm", 01777), "mkdir /dev/shm");
+        int shm = new_tmpfs("1777", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        if (shm < 0)
+                child_fail(fds, -shm, "tmpfs for /dev/shm");
+        CHECK(move_mount(shm, "", dev, "shm", MOVE_MOUNT_F_EMPTY_PATH), "mount /dev/shm");
+        close(shm);
+        CHECK(mkdirat(root, "dev", 0755), "mkdir /dev");
+        CHECK(move_mount(dev, "", root, "dev", MOVE_MOUNT_F_EMPTY_PATH), "mount /dev");
+        close(dev);
+        CHECK(mkdirat(root, "proc", 0555), "mkdir /proc");
+        int proc = new_proc();
+        if (proc < 0)
+                child_fail(fds, -proc, "mount /proc");
+        CHECK(move_mount(proc, "", root, "proc", MOVE_MOUNT_F_EMPTY_PATH), "mount /proc");
+        close(proc);
+
+        for (size_t i = 0; i < p->n_mounts; i++) {
+                const SandboxMount *m = &p->mounts[i];
+                int r;
+                switch (m->kind) {
+                case SANDBOX_MOUNT_SYMLINK:
+                        snprintf(what, sizeof what, "symlink /%s", m->dst);
+                        CHECK(symlinkat(m->src, root, m->dst), what);
+                        break;
+                case SANDBOX_MOUNT_RO:
+                case SANDBOX_MOUNT_RW: {
+                        snprintf(what, sizeof what, "create mount point /%s (below a read-only directory, it must exist)", m->dst);
+                        struct stat st;
+                        CHECK(fstat(trees[i], &st), what);
+                        if (S_ISDIR(st.st_mode))
+                                r = mkdir_p_at(root, m->dst, 0755);
+                        else {
+                                /* A file: its directory, then an empty file to mount over. */
+                                char parent[PATH_MAX];
+                                snprintf(parent, sizeof parent, "%s", m->dst);
+                                char *slash = strrchr(parent, '/');
+                                r = 0;
+                                if (slash) {
+                                        *slash = 0;
+                                        r = mkdir_p_at(root, parent, 0755);
+                                }
+                                int f = r < 0 ? r : openat(root, m->dst, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+                                if (f >= 0)
+                                        close(f);
+                                r = f < 0 ? -errno : 0;
+                        }
+                        if (r < 0)
+                                child_fail(fds, -r, what);
+                        int target = open_beneath(root, m->dst, O_PATH);
+                        if (target < 0)
+                                child_fail(fds, -target, what);
+                        snprintf(what, sizeof what, "bind /%s", m->dst);
+                        CHECK(move_mount(trees[i], "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH),
+                              what);
+                        close(target);
+                        close(trees[i]);
+                        break;
+                }
+                case SANDBOX_MOUNT_HIDE: {
+                        int target = open_beneath(root, m->dst, O_PATH | O_NOFOLLOW);
+                        if (target == -ENOENT || target == -ELOOP || target == -EXDEV)
+                                break; /* not there, or a symlink (which leads nowhere bound) */
+                        snprintf(what, sizeof what, "hide /%s", m->dst);
+                        if (target < 0)
+                                child_fail(fds, -target, what);
+                        struct stat st;
+                        CHECK(fstat(target, &st), what);
+                        int mask;
+                        if (S_ISDIR(st.st_mode))
+                                mask = new_tmpfs("0555", "4k", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                                                       MOUNT_ATTR_NOEXEC);
+                        else {
+                                mask = (int) open_tree(root, "dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+                                if (mask < 0)
+                                        mask = -errno;
+                        }
+                        if (mask < 0)
+                                child_fail(fds, -mask, what);
+                        CHECK(move_mount(mask, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH), what);
+                        close(mask);
+                        close(target);
+                        break;
+                }
+                }
+        }
+
+        /* Swap roots; the host's tree is detached and unreachable from here on. */
+        CHECK(fchdir(root), "enter the new root");
+        CHECK(syscall(SYS_pivot_root, ".", "."), "pivot_root");
+        CHECK(umount2(".", MNT_DETACH), "detach the old root");
+        CHECK(chdir("/"), "chdir /");
+        close(root);
+        CHECK(mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL),
+              "make the root read-only");
+}
+
+static void loopback_up(const SandboxChildFds *fds) {
+        int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        CHECK(s, "socket for loopback");
+        struct ifreq ifr = {};
+        snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+        CHECK(ioctl(s, SIOCGIFFLAGS, &ifr), "loopback flags");
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        CHECK(ioctl(s, SIOCSIFFLAGS, &ifr), "bring loopback up");
+        close(s);
+}
+
+static void set_rlimit(const SandboxChildFds *fds, int res, uint64_t v, const char *what) {
+        struct rlimit rl = { v, v };
+        CHECK(setrlimit(res, &rl), what);
+}
+
+/* The task: its own session, an unprivileged identity, no capabilities, no way to regain any,
+ * the deny list, and nothing inherited but its three standard streams. */
+_Noreturn static void exec_task(const SandboxPlan *p, char *const *argv, char *const *env, const SandboxChildFds *fds) {
+        CHECK(setsid(), "setsid");
+        int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        CHECK(null_fd, "open /dev/null");
+        CHECK(dup2(null_fd, STDIN_FILENO), "stdin");
+        CHECK(dup2(fds->out_w, STDOUT_FILENO), "stdout");
+        CHECK(dup2(fds->err_w, STDERR_FILENO), "stderr");
+        CHECK(chdir(p->cwd ?: "/"), "enter the working directory");
+
+        /* The bounding set can only shrink while we still hold CAP_SETPCAP, before the uid change. */
+        for (cap_value_t c = 0; c < cap_max_bits(); c++)
+                CHECK(cap_drop_bound(c), "drop the capability bounding set");
+        CHECK(cap_set_secbits(SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
+                              SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED),
+              "securebits");
+        if (!p->userns || p->userns_root)
+                CHECK(setgroups(0, NULL), "drop supplementary groups");
+        CHECK(setresgid(p->gid, p->gid, p->gid), "set the task's gid");
+        CHECK(setresuid(p->uid, p->uid, p->uid), "set the task's uid");
+        CHECK(cap_set_proc(p->nocaps), "drop capabilities");
+        CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs");
+
+        if (syscall(SYS_close_range, 3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0)
+                child_fail(fds, errno, "close inherited fds");
+        sigset_t none;
+        sigemptyset(&none);
+        for (int sig = 1; sig < NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        signal(sig, SIG_DFL);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->filter), "load the seccomp filter");
+        execvpe(argv[0], argv, env);
+        child_fail(fds, errno, "exec");
+}
+
+static void forward(int sig) {
+        /* Installed only so that signals from the worker reach this PID 1 (the kernel drops those
+         * a namespace's init leaves at SIG_DFL); they are taken with sigwaitinfo. */
+}
+
+_Noreturn void sandbox_child(const SandboxPlan *p, char *const *argv, char *const *env, const SandboxChildFds *fds) {
+        char c;
+
+        /* Die with the worker's thread, and with it everything in this namespace. */
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (read(fds->sync_r, &c, 1) != 1)
+                _exit(127); /* the parent went away or gave up */
+        close(fds->sync_r);
+        if (setsid() < 0)
+                child_fail(fds, errno, "setsid");
+        int trees[SANDBOX_MOUNTS_MAX], devs[ELEMENTSOF(dev_nodes)];
+        clone_trees(p, fds, trees, devs);
+        if (p->userns) {
+                /* Become the namespace's mapped root, so that files we create have an owner. */
+                if (p->userns_root)
+                        CHECK(setgroups(0, NULL), "drop supplementary groups");
+                CHECK(setresgid(0, 0, 0), "gid 0 in the user namespace");
+                CHECK(setresuid(0, 0, 0), "uid 0 in the user namespace");
+        }
+        if (p->cgroup_ns)
+                CHECK(unshare(CLONE_NEWCGROUP), "cgroup namespace");
+        CHECK(sethostname("tern", 4), "hostname");
+        if (p->clone_flags & CLONE_NEWNET)
+                loopback_up(fds);
+        /* The new root is attached over /tmp: every host path was copied before. */
+        build_root(p, fds, trees, devs);
+        set_rlimit(fds, RLIMIT_CORE, 0, "RLIMIT_CORE");
+        set_rlimit(fds, RLIMIT_NOFILE, p->nofile, "RLIMIT_NOFILE");
+        if (p->fsize)
+                set_rlimit(fds, RLIMIT_FSIZE, p->fsize, "RLIMIT_FSIZE");
+
+        sigset_t set;
+        sigemptyset(&set);
+        int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++) {
+                sigaddset(&set, sigs[i]);
+                if (sigs[i] != SIGCHLD)
+                        signal(sigs[i], forward);
+        }
+        sigprocmask(SIG_BLOCK, &set, NULL);
+
+        pid_t task = (pid_t) syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, 0);
+        if (task < 0)
+                child_fail(fds, errno, "fork the task");
+        if (task == 0)
+                exec_task(p, argv, env, fds);
+
+        /* PID 1 of the task: keep only the status pipe; stdio goes to /dev/null so that the task's
+         * pipes reach EOF as soon as the task and its descendants are gone. */
+        int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null_fd >= 0) {
+                dup2(null_fd, STDIN_FILENO);
+                dup2(null_fd, STDOUT_FILENO);
+                dup2(null_fd, STDERR_FILENO);
+        }
+        if (dup2(fds->status_w, 3) < 0)
+                _exit(127);
+        (void) syscall(SYS_close_range, 4, ~0U, 0);
+        int status = 0;
+        for (;;) {
+                siginfo_t si;
+                int sig = sigwaitinfo(&set, &si);
+                if (sig < 0)
+                        continue;
+                if (sig != SIGCHLD) {
+                        (void) kill(-1, sig);
+                        continue;
+                }
+                bool done = false;
+                for (;;) {
+                        int st;
+                        pid_t w = waitpid(-1, &st, WNOHANG);
+                        if (w <= 0)
+                                break;
+                        if (w == task) {
+                                status = st;
+                                done = true;
+                        }
+                }
+                if (done)
+                        break;
+        }
+        /* The task is over: nothing it started may outlive it. */
+        (void) kill(-1, SIGKILL);
+        while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+                ;
+        (void) !write(3, &status, sizeof status);
+        _exit(0);
+}

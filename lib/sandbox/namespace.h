@@ -1,0 +1,70 @@
+/* namespace.h: the sandbox's process side: a plan made in the parent (paths, ids, the compiled
+ * filter), a clone into new namespaces, and the child that builds the root, stays as the PID 1 of
+ * the task's namespace and execs the task as an unprivileged process. */
+#pragma once
+
+#include <linux/filter.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/capability.h>
+#include <sys/types.h>
+
+#include "sandbox.h"
+
+typedef enum SandboxMountKind {
+        SANDBOX_MOUNT_RO,      /* read-only bind of a host path */
+        SANDBOX_MOUNT_RW,      /* writable bind (the working directory, configured rw binds) */
+        SANDBOX_MOUNT_SYMLINK, /* a symlink like the host's (/bin -> usr/bin) */
+        SANDBOX_MOUNT_HIDE,    /* masked by an empty read-only directory or file, if it exists */
+} SandboxMountKind;
+
+typedef struct SandboxMount {
+        SandboxMountKind kind;
+        char *src; /* host path (symlink: its target) */
+        char *dst; /* path inside, relative to the new root */
+} SandboxMount;
+
+#define SANDBOX_MOUNTS_MAX 64
+
+typedef struct SandboxPlan {
+        unsigned long clone_flags;
+        SandboxMount mounts[SANDBOX_MOUNTS_MAX];
+        size_t n_mounts;
+        char *cwd;          /* the working directory, at the same path inside */
+        uid_t uid, map_uid; /* uid inside; with a user namespace, inside 0 maps to map_uid */
+        gid_t gid, map_gid;
+        bool userns, userns_root; /* user namespace; created by root (may set groups) */
+        bool cgroup_ns;
+        uint64_t nofile, fsize;
+        struct sock_fprog filter;
+        cap_t nocaps;
+} SandboxPlan;
+
+/* Why the child could not set the sandbox up or exec: sent through a close-on-exec pipe. */
+typedef struct SandboxChildError {
+        int err;
+        char what[124];
+} SandboxChildError;
+
+typedef struct SandboxChildFds {
+        int out_w, err_w; /* the task's stdout and stderr */
+        int error_w;      /* SandboxChildError on failure; EOF once the task has exec'ed */
+        int sync_r;       /* one byte once the parent has written id maps and joined the cgroup */
+        int status_w;     /* the task's wait status, written by the PID 1 when the task ends */
+} SandboxChildFds;
+
+/* Prepare everything the child needs, so that it only makes system calls (the worker is
+ * multi-threaded: its child must not take locks such as malloc's). err explains a failure. */
+int sandbox_plan_init(SandboxPlan *p, const SandboxOptions *o, const char *cwd, bool use_cgroup, char *err,
+                      size_t err_size);
+void sandbox_plan_done(SandboxPlan *p);
+
+/* Raw clone into the plan's namespaces (fork semantics: 0 in the child). */
+pid_t sandbox_clone(const SandboxPlan *p);
+/* Parent, after clone: write the user namespace's id maps. */
+int sandbox_write_id_maps(const SandboxPlan *p, pid_t pid);
+/* Child: never returns. */
+_Noreturn void sandbox_child(const SandboxPlan *p, char *const *argv, char *const *env, const SandboxChildFds *fds);
+
+/* Hand the working directory (recursively, never through symlinks) to the task's host uid. */
+int sandbox_chown_workdir(const SandboxPlan *p, const char *dir);

@@ -1,0 +1,46 @@
+/* sandbox.h: how a task's process is isolated: the options a worker (and a task) choose, with safe
+ * defaults. process_run() applies them; the pieces live in namespace.c, cgroup.c and seccomp.c. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef enum SandboxMode {
+        SANDBOX_OFF,         /* a plain child process: chosen explicitly, never a silent fallback */
+        SANDBOX_REQUIRED,    /* every isolation below, or the task fails with the reason */
+        SANDBOX_BEST_EFFORT, /* what the worker's privileges allow; what is missing is reported in
+                              * ProcessResult.message (the task logs it as a warning) */
+        _SANDBOX_MODE_MAX,
+        _SANDBOX_MODE_INVALID = -22,
+} SandboxMode;
+
+typedef struct SandboxOptions {
+        SandboxMode mode;
+        bool network;        /* keep the host's network; false: a namespace with only loopback */
+        bool user_namespace; /* also a new user namespace (how a worker that is not root sandboxes) */
+        uid_t uid;           /* the task's identity; 0 = 65534 (nobody): a task never runs as root */
+        gid_t gid;           /* 0 = 65534 (nogroup) */
+        uint64_t memory_max; /* bytes of memory (and swap) for the whole task; 0 = no limit */
+        uint64_t pids_max;   /* processes and threads of the whole task; 0 = no limit */
+        unsigned cpu_percent; /* CPU time, 100 = one CPU; 0 = no limit */
+        uint64_t nofile;     /* RLIMIT_NOFILE; 0 = 1024 */
+        uint64_t fsize;      /* RLIMIT_FSIZE in bytes; 0 = no limit */
+        char *const *ro_binds; /* extra host paths visible read-only, "PATH" or "HOST:INSIDE" */
+        char *const *rw_binds; /* extra host paths visible writable (shared caches, sockets) */
+        char *const *hidden;   /* host paths masked inside (the worker's state and storage dirs);
+                                * /etc/tern is always masked */
+        const char *cgroup_name; /* sub-cgroup of the worker's own that holds task cgroups;
+                                  * NULL = "tern-tasks" */
+} SandboxOptions;
+
+#define SANDBOX_NOBODY 65534
+
+/* Safe defaults: required, no network, nobody, 1024 pids, 1024 files. */
+void sandbox_options_init(SandboxOptions *o);
+
+const char *sandbox_mode_to_string(SandboxMode m);
+SandboxMode sandbox_mode_from_string(const char *s);
+
+/* "512MB", "1GiB", "2g", "1048576" -> bytes (Kestra's and Docker's spellings). */
+int sandbox_parse_bytes(const char *s, uint64_t *ret);
