@@ -1,0 +1,1047 @@
+/* scheduler.c: the scheduler loop: trigger rows from flow changes, due Schedule slots, Flow triggers, backfills. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup-jansson.h"
+#include "conditions.h"
+#include "cron.h"
+#include "expr.h"
+#include "hashmap.h"
+#include "log.h"
+#include "scheduler.h"
+#include "strutil.h"
+
+struct Scheduler {
+        Store *store;
+        SchedulerOptions opt;
+        Hashmap flows; /* (ns, id, revision) -> Flow* (owned) */
+        Hashmap zones; /* name -> TimeZone* (owned) */
+        SchedulerStats stats;
+        bool synced;
+};
+
+/* ---- small helpers -------------------------------------------------------------------------- */
+
+static usec_t sched_now(const Scheduler *s) {
+        return s->opt.clock ? s->opt.clock(s->opt.clock_userdata) : now_realtime();
+}
+
+/* FNV-1a over the parts (NUL-separated), seeded; then a murmur-style finalizer. Two seeds give
+ * 128 bits: collisions between slots are out of reach, and the ids look like any other. */
+static uint64_t hash64(uint64_t seed, const char *const *parts, size_t n) {
+        uint64_t h = seed;
+        for (size_t i = 0; i < n; i++) {
+                for (const unsigned char *p = (const unsigned char *) strempty(parts[i]); *p; p++)
+                        h = (h ^ *p) * 0x100000001b3ULL;
+                h = (h ^ 0xff) * 0x100000001b3ULL;
+        }
+        h ^= h >> 33;
+        h *= 0xff51afd7ed558ccdULL;
+        h ^= h >> 33;
+        h *= 0xc4ceb9fe1a85ec53ULL;
+        h ^= h >> 33;
+        return h;
+}
+
+void scheduler_execution_id(const char *ns, const char *flow_id, const char *trigger_id, const char *key,
+                            char ret[static ID_MAX]) {
+        static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        const char *parts[] = { ns, flow_id, trigger_id, key };
+        uint64_t hi = hash64(0xcbf29ce484222325ULL, parts, 4), lo = hash64(0x84222325cbf29ce4ULL, parts, 4);
+        /* 128-bit number to 22 base62 digits, least significant last. */
+        for (int i = ID_LEN - 1; i >= 0; i--) {
+                unsigned __int128 v = ((unsigned __int128) hi << 64) | lo;
+                ret[i] = alphabet[(unsigned) (v % 62)];
+                v /= 62;
+                hi = (uint64_t) (v >> 64);
+                lo = (uint64_t) v;
+        }
+        ret[ID_LEN] = 0;
+}
+
+const char *scheduler_trigger_kind(const Trigger *t) {
+        const char *n = t->def ? t->def->name : "";
+        if (streq(n, "Schedule"))
+                return "schedule";
+        if (streq(n, "Flow"))
+                return "flow";
+        if (streq(n, "Webhook"))
+                return "webhook";
+        return "other";
+}
+
+static const Trigger *flow_trigger(const Flow *f, const char *id) {
+        for (size_t i = 0; i < f->n_triggers; i++)
+                if (streq(f->triggers[i].id, id))
+                        return &f->triggers[i];
+        return NULL;
+}
+
+static json_t *prop(const Trigger *t, const char *name) {
+        return json_object_get(t->properties, name);
+}
+
+static usec_t state_usec(json_t *state, const char *key) {
+        json_t *v = json_object_get(state, key);
+        return json_is_integer(v) && json_integer_value(v) > 0 ? (usec_t) json_integer_value(v) : 0;
+}
+
+static int load_latest(StoreTx *tx, const char *ns, const char *id, Flow **ret) {
+        StoreFlow sf = {};
+        char name[512];
+        int r = store_flow_get(tx, ns, id, 0, &sf);
+        if (r < 0)
+                return r;
+        snprintf(name, sizeof name, "%s.%s@%d", ns, id, sf.revision);
+        r = flow_load_string(sf.source, strlen(sf.source), name, ret, NULL);
+        if (r == 0)
+                (*ret)->revision = sf.revision;
+        store_flow_done(&sf);
+        return r == FLOW_INVALID ? -EBADMSG : r;
+}
+
+/* The latest revision of a flow, parsed once per scheduler and revision. -ENOENT: deleted. */
+static int flow_for(Scheduler *s, StoreTx *tx, const char *ns, const char *id, const Flow **ret) {
+        StoreFlow sf = {};
+        char rev[16], name[512];
+        Flow *f;
+        int r = store_flow_get(tx, ns, id, 0, &sf);
+        if (r < 0)
+                return r;
+        snprintf(rev, sizeof rev, "%d", sf.revision);
+        const char *key[] = { ns, id, rev };
+        if ((f = hashmap_get_parts(&s->flows, key, 3))) {
+                store_flow_done(&sf);
+                *ret = f;
+                return 0;
+        }
+        snprintf(name, sizeof name, "%s.%s@%d", ns, id, sf.revision);
+        r = flow_load_string(sf.source, strlen(sf.source), name, &f, NULL);
+        store_flow_done(&sf);
+        if (r == FLOW_INVALID)
+                return -EBADMSG;
+        if (r < 0)
+                return r;
+        f->revision = atoi(rev);
+        if ((r = hashmap_put_parts(&s->flows, key, 3, f)) < 0) {
+                flow_free(f);
+                return r;
+        }
+        *ret = f;
+        return 0;
+}
+
+static int zone_load(Scheduler *s, const char *name, TimeZone **ret_owned, const TimeZone **ret) {
+        TimeZone *z;
+        int r;
+        if (isempty(name))
+                name = "Etc/UTC";
+        if (s && (z = hashmap_get(&s->zones, name))) {
+                *ret = z;
+                return 0;
+        }
+        if ((r = tz_load(name, &z)) < 0)
+                return r;
+        if (s) {
+                if ((r = hashmap_put(&s->zones, name, z)) < 0) {
+                        tz_free(z);
+                        return r;
+                }
+        } else
+                *ret_owned = z;
+        *ret = z;
+        return 0;
+}
+
+/* The cron and zone of a Schedule trigger. */
+typedef struct Spec {
+        Cron *cron;
+        const TimeZone *tz;
+        TimeZone *tz_owned;
+} Spec;
+
+static void spec_done(Spec *sp) {
+        cron_free(sp->cron);
+        tz_free(sp->tz_owned);
+}
+
+static int spec_load(Scheduler *s, const Trigger *t, Spec *sp) {
+        _cleanup_free_ char *err = NULL;
+        const char *cron = json_string_value(prop(t, "cron"));
+        CronFlags fl = json_is_true(prop(t, "withSeconds")) ? CRON_WITH_SECONDS : 0;
+        int r;
+        *sp = (Spec) {};
+        if (!cron)
+                return -EINVAL;
+        if ((r = cron_parse(cron, fl, &sp->cron, &err)) < 0)
+                return r;
+        if ((r = zone_load(s, json_string_value(prop(t, "timezone")), &sp->tz_owned, &sp->tz)) < 0) {
+                spec_done(sp);
+                return r;
+        }
+        return 0;
+}
+
+/* What identifies the schedule: when it changes with a new revision, the next date is computed
+ * afresh; otherwise the trigger keeps its place. */
+static char *spec_key(const Trigger *t) {
+        return strdup_printf("%s|%s|%d", strempty(json_string_value(prop(t, "cron"))),
+                             strempty(json_string_value(prop(t, "timezone"))), json_is_true(prop(t, "withSeconds")));
+}
+
+static usec_t row_next_date(json_t *state) {
+        usec_t next = state_usec(state, "next");
+        json_t *b = json_object_get(state, "backfill");
+        if (b && !json_is_true(json_object_get(b, "paused"))) {
+                usec_t nb = MAX(state_usec(b, "notBefore"), (usec_t) 1);
+                next = next ? MIN(next, nb) : nb;
+        }
+        return next;
+}
+
+static bool row_disabled(const Flow *f, const Trigger *t, json_t *state) {
+        return f->disabled || t->disabled || json_is_true(json_object_get(state, "userDisabled"));
+}
+
+/* ---- registering triggers ------------------------------------------------------------------ */
+
+static int sync_parsed(Scheduler *s, StoreTx *tx, const char *ns, const char *id, const Flow *f, usec_t now) {
+        StoreTrigger *rows = NULL;
+        size_t n = 0;
+        int r;
+
+        if ((r = store_trigger_list(tx, ns, id, NULL, &rows, &n)) < 0)
+                return r;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                if (!streq(rows[i].namespace, ns))
+                        continue; /* a sub-namespace's flow of the same id */
+                if (!f || !flow_trigger(f, rows[i].trigger_id))
+                        r = store_trigger_delete(tx, ns, id, rows[i].trigger_id);
+        }
+        store_triggers_free(rows, n);
+        if (r < 0 || !f)
+                return r < 0 ? r : 0;
+
+        for (size_t i = 0; i < f->n_triggers; i++) {
+                const Trigger *t = &f->triggers[i];
+                _cleanup_(store_trigger_done) StoreTrigger row = {};
+                _cleanup_free_ char *key = NULL;
+                const char *kind = scheduler_trigger_kind(t);
+
+                r = store_trigger_get(tx, ns, id, t->id, &row);
+                if (r == -ENOENT) {
+                        row = (StoreTrigger) { .namespace = strdup(ns), .flow_id = strdup(id), .trigger_id = strdup(t->id) };
+                        if (!row.namespace || !row.flow_id || !row.trigger_id)
+                                return -ENOMEM;
+                } else if (r < 0)
+                        return r;
+                if (!row.state && !(row.state = json_object()))
+                        return -ENOMEM;
+                json_object_set_new(row.state, "type", json_string(t->type));
+                json_object_set_new(row.state, "revision", json_integer(f->revision));
+                free(row.kind);
+                if (!(row.kind = strdup(kind)))
+                        return -ENOMEM;
+                if (streq(kind, "schedule")) {
+                        if (!(key = spec_key(t)))
+                                return -ENOMEM;
+                        if (!streq_ptr(json_string_value(json_object_get(row.state, "spec")), key) ||
+                            !json_object_get(row.state, "next")) {
+                                Spec sp;
+                                usec_t next = 0;
+                                if (spec_load(s, t, &sp) >= 0) {
+                                        if (cron_next(sp.cron, sp.tz, now, &next) < 0)
+                                                next = 0;
+                                        spec_done(&sp);
+                                }
+                                json_object_set_new(row.state, "spec", json_string(key));
+                                json_object_set_new(row.state, "next", json_integer((json_int_t) next));
+                        }
+                } else {
+                        json_object_del(row.state, "next");
+                        json_object_del(row.state, "backfill");
+                }
+                row.next_date = row_next_date(row.state);
+                row.disabled = row_disabled(f, t, row.state);
+                if ((r = store_trigger_put(tx, &row)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int sync_flow(Scheduler *s, StoreTx *tx, const char *ns, const char *id, usec_t now) {
+        _cleanup_flow_ Flow *f = NULL;
+        int r = load_latest(tx, ns, id, &f);
+        if (r == -EBADMSG)
+                return 0; /* an invalid revision cannot be stored by tern; keep what runs */
+        if (r < 0 && r != -ENOENT)
+                return r;
+        return sync_parsed(s, tx, ns, id, r == -ENOENT ? NULL : f, now);
+}
+
+int scheduler_sync_flow(StoreTx *tx, const char *ns, const char *flow_id, usec_t now) {
+        return sync_flow(NULL, tx, ns, flow_id, now);
+}
+
+typedef struct SyncAllCtx {
+        Scheduler *s;
+        usec_t now;
+        size_t synced;
+} SyncAllCtx;
+
+static int sync_all_tx(StoreTx *tx, void *userdata) {
+        SyncAllCtx *c = userdata;
+        StoreFlow *flows = NULL;
+        StoreTrigger *rows = NULL;
+        size_t n = 0, nt = 0;
+        Hashmap live = HASHMAP_INIT;
+        int r;
+
+        c->synced = 0;
+        if ((r = store_flow_list(tx, NULL, &flows, &n)) < 0)
+                return r;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                const char *key[] = { flows[i].namespace, flows[i].id };
+                r = hashmap_put_parts(&live, key, 2, &flows[i]);
+        }
+        /* Rows of flows that are gone (deleted while no scheduler read the inbox). */
+        if (r >= 0)
+                r = store_trigger_list(tx, NULL, NULL, NULL, &rows, &nt);
+        for (size_t i = 0; i < nt && r >= 0; i++) {
+                const char *key[] = { rows[i].namespace, rows[i].flow_id };
+                if (!hashmap_get_parts(&live, key, 2))
+                        r = store_trigger_delete(tx, rows[i].namespace, rows[i].flow_id, rows[i].trigger_id);
+        }
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                _cleanup_flow_ Flow *f = NULL;
+                if (flow_load_string(flows[i].source, strlen(flows[i].source), flows[i].id, &f, NULL) != 0)
+                        continue;
+                if (f->n_triggers == 0)
+                        continue;
+                f->revision = flows[i].revision;
+                r = sync_parsed(c->s, tx, flows[i].namespace, flows[i].id, f, c->now);
+                c->synced++;
+        }
+        hashmap_done(&live);
+        store_triggers_free(rows, nt);
+        store_flows_free(flows, n);
+        return r;
+}
+
+int scheduler_sync_all(Scheduler *s) {
+        SyncAllCtx c = { .s = s, .now = sched_now(s) };
+        int r = store_transact(s->store, sync_all_tx, &c);
+        if (r < 0)
+                return r;
+        s->synced = true;
+        s->stats.flows_synced += c.synced;
+        return (int) c.synced;
+}
+
+/* ---- creating executions -------------------------------------------------------------------- */
+
+static void fix_correlation(Execution *e, const char *old_id) {
+        size_t i;
+        json_t *l;
+        json_array_foreach(e->labels, i, l)
+                if (streq_ptr(json_string_value(json_object_get(l, "key")), "system.correlationId") &&
+                    streq_ptr(json_string_value(json_object_get(l, "value")), old_id))
+                        json_object_set_new(l, "value", json_string(e->id));
+}
+
+/* Create the execution of one firing with a derived id. Returns 1 when created, 0 when it
+ * existed already (a rerun, or another scheduler) or the inputs were refused. */
+static int create_execution(StoreTx *tx, const Flow *f, const Trigger *t, json_t *supplied, json_t *labels,
+                            json_t *variables, const char *key, usec_t now, char ret_id[static ID_MAX]) {
+        _cleanup_json_ json_t *inputs = NULL, *trigger = NULL, *doc = NULL;
+        _cleanup_execution_ Execution *e = NULL;
+        _cleanup_free_ char *err = NULL;
+        char old[ID_MAX];
+        int r;
+
+        r = flow_inputs_resolve(f, supplied, &inputs, &err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                log_warning("Trigger '%s' of %s.%s: invalid inputs, no execution: %s", t->id, f->namespace, f->id,
+                            strempty(err));
+                return 0;
+        }
+        trigger = json_pack("{s:s, s:s, s:O}", "id", t->id, "type", t->type, "variables", variables);
+        if (!trigger)
+                return -ENOMEM;
+        if ((r = engine_execution_new(f, inputs, labels, trigger, now, &e)) < 0)
+                return r;
+        memcpy(old, e->id, ID_MAX);
+        scheduler_execution_id(f->namespace, f->id, t->id, key, e->id);
+        fix_correlation(e, old);
+        if (!(doc = execution_to_json(e)))
+                return -ENOMEM;
+        r = store_execution_create(tx, doc, ENGINE_EVENT_CREATED, NULL, now);
+        memcpy(ret_id, e->id, ID_MAX);
+        if (r == -EEXIST)
+                return 0;
+        return r < 0 ? r : 1;
+}
+
+static json_t *time_json(usec_t t) {
+        char buf[TIMESTAMP_MAX];
+        return t ? json_string(timestamp_format(buf, t)) : json_null();
+}
+
+/* ---- Schedule triggers ---------------------------------------------------------------------- */
+
+typedef struct StepCtx {
+        Scheduler *s;
+        usec_t now;
+        size_t created, skipped, handled;
+} StepCtx;
+
+/* Conditions of a Schedule: `conditions` and `scheduleConditions`, all must hold on the slot. */
+static int slot_allowed(StepCtx *c, const Flow *f, const Trigger *t, const Spec *sp, usec_t slot, json_t *vars) {
+        ConditionCtx cc = { .variables = vars, .flow_namespace = f->namespace, .flow_id = f->id, .date = slot,
+                            .tz = sp->tz, .now = c->now, .secret = c->s->opt.engine.secret,
+                            .userdata = c->s->opt.engine.userdata };
+        json_t *lists[] = { t->conditions, prop(t, "scheduleConditions") }, *cond;
+        size_t i;
+        for (size_t k = 0; k < ELEMENTSOF(lists); k++)
+                json_array_foreach(lists[k], i, cond) {
+                        int r = condition_eval(cond, &cc);
+                        if (r <= 0)
+                                return r;
+                }
+        return 1;
+}
+
+static int fire_slot(StepCtx *c, StoreTx *tx, const Flow *f, const Trigger *t, const Spec *sp, StoreTrigger *row,
+                     usec_t slot, json_t *backfill) {
+        _cleanup_json_ json_t *vars = NULL, *inputs = NULL, *labels = NULL;
+        usec_t next = 0, prev = 0;
+        char id[ID_MAX], key[64];
+        int r;
+
+        (void) cron_next(sp->cron, sp->tz, slot, &next);
+        (void) cron_previous(sp->cron, sp->tz, slot, &prev);
+        vars = json_pack("{s:o, s:o, s:o}", "date", time_json(slot), "next", time_json(next), "previous",
+                         time_json(prev));
+        if (!vars)
+                return -ENOMEM;
+        json_t *trig_vars = json_pack("{s:O}", "trigger", vars);
+        if (!trig_vars)
+                return -ENOMEM;
+        r = slot_allowed(c, f, t, sp, slot, trig_vars);
+        json_decref(trig_vars);
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                c->skipped++;
+                return 0;
+        }
+        inputs = json_deep_copy(prop(t, "inputs") ?: json_object());
+        labels = json_deep_copy(prop(t, "labels") ?: json_object());
+        if (!inputs || !labels)
+                return -ENOMEM;
+        if (backfill) {
+                json_object_update(inputs, json_object_get(backfill, "inputs"));
+                if (json_is_object(labels)) {
+                        json_object_update(labels, json_object_get(backfill, "labels"));
+                        json_object_set_new(labels, "system.backfill", json_string("true"));
+                }
+        }
+        snprintf(key, sizeof key, "slot:%llu", (unsigned long long) slot);
+        r = create_execution(tx, f, t, inputs, labels, vars, key, c->now, id);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                c->created++;
+                free(row->last_execution_id);
+                if (!(row->last_execution_id = strdup(id)))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+/* recoverMissedSchedules, for slots strictly before the latest due one. */
+typedef enum Recover { RECOVER_ALL, RECOVER_LAST, RECOVER_NONE } Recover;
+
+static Recover recover_policy(Scheduler *s, const Trigger *t) {
+        const char *p = json_string_value(prop(t, "recoverMissedSchedules")) ?: s->opt.recover_default;
+        if (streq_ptr(p, "LAST"))
+                return RECOVER_LAST;
+        if (streq_ptr(p, "NONE"))
+                return RECOVER_NONE;
+        return RECOVER_ALL;
+}
+
+static int run_schedule(StepCtx *c, StoreTx *tx, const Flow *f, const Trigger *t, StoreTrigger *row) {
+        Scheduler *s = c->s;
+        _cleanup_(spec_done) Spec sp = {};
+        usec_t now = c->now, next = state_usec(row->state, "next");
+        int r;
+
+        if ((r = spec_load(s, t, &sp)) < 0) {
+                /* The flow validated, so only a zone missing on this host gets here: park it. */
+                log_warning("Trigger '%s' of %s.%s: cannot load its schedule: %s", t->id, f->namespace, f->id,
+                            strerror(-r));
+                json_object_set_new(row->state, "next", json_integer(0));
+                row->next_date = row_next_date(row->state);
+                return 0;
+        }
+        if (next && next <= now) {
+                Recover pol = recover_policy(s, t);
+                usec_t latest = next, cur;
+                if (pol != RECOVER_ALL && cron_previous(sp.cron, sp.tz, now + 1, &cur) >= 0 && cur > latest)
+                        latest = cur; /* the most recent slot at or before now */
+                if (pol == RECOVER_ALL) {
+                        size_t budget = s->opt.batch;
+                        cur = next;
+                        while (cur && cur <= now && budget-- > 0) {
+                                if ((r = fire_slot(c, tx, f, t, &sp, row, cur, NULL)) < 0)
+                                        return r;
+                                if (cron_next(sp.cron, sp.tz, cur, &cur) < 0)
+                                        cur = 0;
+                        }
+                        next = cur; /* the rest of a long outage on the next steps */
+                } else {
+                        if (latest != next)
+                                c->skipped++;
+                        if (pol == RECOVER_LAST || now - latest <= s->opt.missed_after)
+                                if ((r = fire_slot(c, tx, f, t, &sp, row, latest, NULL)) < 0)
+                                        return r;
+                        if (cron_next(sp.cron, sp.tz, MAX(latest, now), &next) < 0)
+                                next = 0;
+                }
+                json_object_set_new(row->state, "next", json_integer((json_int_t) next));
+        }
+
+        /* A backfill: one slot per period at the bounded rate, behind the live schedule. */
+        json_t *b = json_object_get(row->state, "backfill");
+        if (b && !json_is_true(json_object_get(b, "paused")) && state_usec(b, "notBefore") <= now) {
+                usec_t slot = state_usec(b, "next"), end = state_usec(b, "end");
+                if (slot && slot < end && slot <= now) {
+                        if ((r = fire_slot(c, tx, f, t, &sp, row, slot, b)) < 0)
+                                return r;
+                        if (cron_next(sp.cron, sp.tz, slot, &slot) < 0)
+                                slot = 0;
+                        json_object_set_new(b, "next", json_integer((json_int_t) slot));
+                        json_object_set_new(b, "executions", json_integer(json_integer_value(json_object_get(b, "executions")) + 1));
+                        json_object_set_new(b, "notBefore",
+                                            json_integer((json_int_t) (now + USEC_PER_SEC / s->opt.backfill_rate)));
+                }
+                if (!slot || slot >= end || slot > now)
+                        json_object_del(row->state, "backfill"); /* done */
+        }
+        row->next_date = row_next_date(row->state);
+        return 0;
+}
+
+static int handle_due(StepCtx *c, StoreTx *tx, StoreTrigger *row) {
+        const Flow *f;
+        const Trigger *t;
+        int r = flow_for(c->s, tx, row->namespace, row->flow_id, &f);
+
+        if (r == -ENOENT) /* the flow was deleted: its triggers stop */
+                return store_trigger_delete(tx, row->namespace, row->flow_id, row->trigger_id);
+        if (r == -EBADMSG) {
+                row->next_date = c->now + 60 * USEC_PER_SEC;
+                return store_trigger_put(tx, row);
+        }
+        if (r < 0)
+                return r;
+        t = flow_trigger(f, row->trigger_id);
+        if (!t || !streq(scheduler_trigger_kind(t), "schedule"))
+                return store_trigger_delete(tx, row->namespace, row->flow_id, row->trigger_id);
+        if (!row->state && !(row->state = json_object()))
+                return -ENOMEM;
+        if (row_disabled(f, t, row->state)) {
+                row->disabled = true;
+                return store_trigger_put(tx, row);
+        }
+        if ((r = run_schedule(c, tx, f, t, row)) < 0)
+                return r;
+        free(row->locked_by);
+        row->locked_by = NULL;
+        row->evaluated_at = c->now;
+        c->handled++;
+        return store_trigger_put(tx, row);
+}
+
+static int due_tx(StoreTx *tx, void *userdata) {
+        StepCtx *c = userdata;
+        StoreTrigger *rows = NULL;
+        size_t n = 0;
+        int r;
+
+        c->created = c->skipped = c->handled = 0;
+        if ((r = store_trigger_due(tx, c->now, c->s->opt.batch, &rows, &n)) < 0)
+                return r;
+        for (size_t i = 0; i < n && r >= 0; i++)
+                r = handle_due(c, tx, &rows[i]);
+        store_triggers_free(rows, n);
+        return r < 0 ? r : (int) n;
+}
+
+/* ---- Flow triggers -------------------------------------------------------------------------- */
+
+/* Variables of the ended execution, for Flow trigger inputs and Expression conditions. */
+static json_t *source_variables(json_t *doc) {
+        json_t *outputs = json_object(), *labels = json_object(), *tr;
+        size_t i;
+        json_array_foreach(json_object_get(doc, "taskRunList"), i, tr) {
+                json_t *o = json_object_get(tr, "outputs");
+                const char *task = json_string_value(json_object_get(tr, "taskId"));
+                if (task && json_is_object(o) && !json_object_get(tr, "parentTaskRunId"))
+                        json_object_set(outputs, task, o);
+                else if (task && json_is_object(o) && !json_object_get(outputs, task))
+                        json_object_set(outputs, task, o);
+        }
+        json_array_foreach(json_object_get(doc, "labels"), i, tr) {
+                const char *k = json_string_value(json_object_get(tr, "key"));
+                if (k)
+                        json_object_set(labels, k, json_object_get(tr, "value"));
+        }
+        json_t *state = json_object_get(json_object_get(doc, "state"), "current");
+        json_t *v = json_pack("{s:{s:O, s:O, s:O}, s:{s:O, s:O, s:O}, s:o, s:o, s:O, s:O}", "execution", "id",
+                              json_object_get(doc, "id"), "state", state ?: json_null(), "outputs",
+                              json_object_get(doc, "outputs") ?: json_object(), "flow", "namespace",
+                              json_object_get(doc, "namespace"), "id", json_object_get(doc, "flowId"), "revision",
+                              json_object_get(doc, "flowRevision") ?: json_null(), "outputs", outputs, "labels",
+                              labels, "inputs", json_object_get(doc, "inputs") ?: json_object(), "trigger",
+                              json_object_get(json_object_get(doc, "trigger"), "variables") ?: json_object());
+        return v;
+}
+
+/* MultipleCondition: record which named conditions this execution meets in the current window
+ * (kept in the trigger row); 1 when all of them are met. */
+static int multiple_update(StepCtx *c, json_t *m, size_t index, const ConditionCtx *cc, json_t *state) {
+        susec_t window = USEC_PER_DAY, advance = 0;
+        const char *w = json_string_value(json_object_get(m, "window"));
+        const char *a = json_string_value(json_object_get(m, "windowAdvance"));
+        char idx[32];
+        const char *id = json_string_value(json_object_get(m, "id"));
+        json_t *windows, *cur, *results, *sub;
+        const char *name;
+
+        if (w && (duration_parse(w, &window) < 0 || window <= 0))
+                window = USEC_PER_DAY;
+        if (a && duration_parse(a, &advance) < 0)
+                advance = 0;
+        usec_t start = (usec_t) (((susec_t) c->now - advance) / window * window + advance);
+        if (!id) {
+                snprintf(idx, sizeof idx, "%zu", index);
+                id = idx;
+        }
+        if (!(windows = json_object_get(state, "windows"))) {
+                json_object_set_new(state, "windows", json_object());
+                windows = json_object_get(state, "windows");
+        }
+        cur = json_object_get(windows, id);
+        if (!cur || state_usec(cur, "start") != start) {
+                json_object_set_new(windows, id,
+                                    json_pack("{s:I, s:I, s:{}}", "start", (json_int_t) start, "end",
+                                              (json_int_t) (start + (usec_t) window), "results"));
+                cur = json_object_get(windows, id);
+        }
+        results = json_object_get(cur, "results");
+        if (!results)
+                return -ENOMEM;
+        bool all = true;
+        json_object_foreach(json_object_get(m, "conditions"), name, sub) {
+                int r = condition_eval(sub, cc);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        json_object_set_new(results, name, json_true());
+                if (!json_is_true(json_object_get(results, name)))
+                        all = false;
+        }
+        if (all && !json_is_false(json_object_get(m, "resetOnSuccess")))
+                json_object_set_new(cur, "results", json_object());
+        return all;
+}
+
+static bool state_listed(json_t *states, const char *state) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(states, i, v)
+                if (streq_ptr(json_string_value(v), state))
+                        return true;
+        return false;
+}
+
+static int flow_listener(StepCtx *c, StoreTx *tx, StoreTrigger *row, json_t *doc, json_t *vars, int64_t seq) {
+        const char *src_ns = json_string_value(json_object_get(doc, "namespace"));
+        const char *src_flow = json_string_value(json_object_get(doc, "flowId"));
+        const char *src_state = json_string_value(json_object_get(json_object_get(doc, "state"), "current"));
+        const Flow *f;
+        const Trigger *t;
+        size_t i;
+        json_t *cond;
+        int r;
+
+        /* A flow never triggers itself: that would loop forever on a namespace condition. */
+        if (streq_ptr(row->namespace, src_ns) && streq_ptr(row->flow_id, src_flow))
+                return 0;
+        r = flow_for(c->s, tx, row->namespace, row->flow_id, &f);
+        if (r == -ENOENT || r == -EBADMSG)
+                return 0;
+        if (r < 0)
+                return r;
+        if (!(t = flow_trigger(f, row->trigger_id)) || !streq(scheduler_trigger_kind(t), "flow") ||
+            row_disabled(f, t, row->state))
+                return 0;
+        json_t *states = prop(t, "states");
+        if (json_array_size(states) > 0 && !state_listed(states, src_state))
+                return 0;
+
+        ConditionCtx cc = { .execution = doc, .variables = vars, .flow_namespace = f->namespace, .flow_id = f->id,
+                            .now = c->now, .secret = c->s->opt.engine.secret, .userdata = c->s->opt.engine.userdata };
+        bool has_multiple = false;
+        json_array_foreach(t->conditions, i, cond) {
+                const TaskType *ct = task_type_lookup(TASK_TYPE_CONDITION,
+                                                      json_string_value(json_object_get(cond, "type")));
+                if (ct && streq(ct->name, "MultipleCondition")) {
+                        has_multiple = true;
+                        continue;
+                }
+                if ((r = condition_eval(cond, &cc)) <= 0)
+                        return r;
+        }
+        if (has_multiple) {
+                /* Read again under the row lock: concurrent schedulers update the same windows. */
+                _cleanup_(store_trigger_done) StoreTrigger locked = {};
+                bool all = true;
+                if ((r = store_trigger_get(tx, row->namespace, row->flow_id, row->trigger_id, &locked)) < 0)
+                        return r == -ENOENT ? 0 : r;
+                if (!locked.state && !(locked.state = json_object()))
+                        return -ENOMEM;
+                json_array_foreach(t->conditions, i, cond) {
+                        const TaskType *ct = task_type_lookup(TASK_TYPE_CONDITION,
+                                                              json_string_value(json_object_get(cond, "type")));
+                        if (!ct || !streq(ct->name, "MultipleCondition"))
+                                continue;
+                        if ((r = multiple_update(c, cond, i, &cc, locked.state)) < 0)
+                                return r;
+                        all = all && r > 0;
+                }
+                locked.evaluated_at = c->now;
+                if ((r = store_trigger_put(tx, &locked)) < 0)
+                        return r;
+                if (!all)
+                        return 0;
+        }
+
+        /* Inputs are rendered against the ended execution (outputs.*, execution.*, ...). */
+        _cleanup_json_ json_t *inputs = NULL, *tvars = NULL;
+        json_t *raw = prop(t, "inputs");
+        if (raw) {
+                ExprContext ec = { .variables = vars, .secret = c->s->opt.engine.secret,
+                                   .userdata = c->s->opt.engine.userdata, .now = c->now };
+                ExprError err = {};
+                r = expr_render_tree(raw, &ec, &inputs, &err);
+                if (r < 0) {
+                        log_warning("Trigger '%s' of %s.%s: cannot render its inputs for execution %s: %s", t->id,
+                                    f->namespace, f->id, json_string_value(json_object_get(doc, "id")),
+                                    err.message ? err.message : strerror(-r));
+                        expr_error_done(&err);
+                        return r == -ENOMEM ? r : 0;
+                }
+                expr_error_done(&err);
+        }
+        tvars = json_pack("{s:O, s:s, s:s, s:O, s:s, s:O}", "executionId", json_object_get(doc, "id"), "namespace",
+                          src_ns, "flowId", src_flow, "flowRevision",
+                          json_object_get(doc, "flowRevision") ?: json_null(), "state", src_state, "outputs",
+                          json_object_get(doc, "outputs") ?: json_object());
+        if (!tvars)
+                return -ENOMEM;
+        char key[128], id[ID_MAX];
+        snprintf(key, sizeof key, "ended:%s:%lld", json_string_value(json_object_get(doc, "id")), (long long) seq);
+        r = create_execution(tx, f, t, inputs, prop(t, "labels"), tvars, key, c->now, id);
+        if (r > 0) {
+                c->created++;
+                log_info("Trigger '%s' of %s.%s started execution %s after %s.%s ended %s", t->id, f->namespace,
+                         f->id, id, src_ns, src_flow, src_state);
+        }
+        return r < 0 ? r : 0;
+}
+
+static int handle_ended(StepCtx *c, StoreTx *tx, const StoreEvent *ev) {
+        _cleanup_json_ json_t *doc = NULL, *vars = NULL;
+        StoreTrigger *rows = NULL;
+        size_t n = 0;
+        const char *eid = json_string_value(json_object_get(ev->payload, "executionId"));
+        int r;
+
+        if (!eid)
+                return 0;
+        if ((r = store_trigger_list(tx, NULL, NULL, "flow", &rows, &n)) < 0)
+                return r;
+        if (n == 0)
+                goto done;
+        r = store_execution_get(tx, eid, &doc);
+        if (r == -ENOENT) {
+                r = 0;
+                goto done;
+        }
+        if (r < 0)
+                goto done;
+        if (!(vars = source_variables(doc))) {
+                r = -ENOMEM;
+                goto done;
+        }
+        for (size_t i = 0; i < n && r >= 0; i++)
+                if (!rows[i].disabled)
+                        r = flow_listener(c, tx, &rows[i], doc, vars, ev->seq);
+done:
+        store_triggers_free(rows, n);
+        return r;
+}
+
+static int inbox_tx(StoreTx *tx, void *userdata) {
+        StepCtx *c = userdata;
+        StoreEvent *evs = NULL;
+        size_t n = 0;
+        int r;
+
+        c->created = c->skipped = c->handled = 0;
+        if ((r = store_trigger_event_claim(tx, c->s->opt.batch, &evs, &n)) < 0)
+                return r;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                const StoreEvent *ev = &evs[i];
+                if (streq(ev->type, STORE_TRIGGER_EVENT_FLOW_CHANGED))
+                        r = sync_flow(c->s, tx, json_string_value(json_object_get(ev->payload, "namespace")),
+                                      json_string_value(json_object_get(ev->payload, "id")), c->now);
+                else if (streq(ev->type, STORE_TRIGGER_EVENT_EXECUTION_ENDED))
+                        r = handle_ended(c, tx, ev);
+                if (r >= 0)
+                        r = store_trigger_event_delete(tx, ev->seq);
+                c->handled++;
+        }
+        store_events_free(evs, n);
+        return r < 0 ? r : (int) n;
+}
+
+/* ---- the loop ------------------------------------------------------------------------------- */
+
+int scheduler_new(Store *store, const SchedulerOptions *opt, Scheduler **ret) {
+        Scheduler *s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        s->store = store;
+        s->opt = *opt;
+        if (!s->opt.batch)
+                s->opt.batch = 100;
+        if (!s->opt.poll)
+                s->opt.poll = store_backend(store) == STORE_BACKEND_SQLITE ? 200 * USEC_PER_MSEC : USEC_PER_SEC;
+        if (!s->opt.missed_after)
+                s->opt.missed_after = 60 * USEC_PER_SEC;
+        if (!s->opt.backfill_rate)
+                s->opt.backfill_rate = 10;
+        int r = store_listen(store, STORE_CHANNEL_TRIGGERS);
+        if (r < 0) {
+                s->store = NULL;
+                scheduler_free(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+Scheduler *scheduler_free(Scheduler *s) {
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < s->flows.n_buckets; i++)
+                if (s->flows.entries[i].key)
+                        flow_free(s->flows.entries[i].value);
+        hashmap_done(&s->flows);
+        for (size_t i = 0; i < s->zones.n_buckets; i++)
+                if (s->zones.entries[i].key)
+                        tz_free(s->zones.entries[i].value);
+        hashmap_done(&s->zones);
+        store_free(s->store);
+        free(s);
+        return NULL;
+}
+
+void scheduler_stats(const Scheduler *s, SchedulerStats *ret) {
+        *ret = s->stats;
+}
+
+int scheduler_step(Scheduler *s) {
+        StepCtx c = { .s = s, .now = sched_now(s) };
+        size_t created = 0;
+        int r;
+
+        /* The inbox until it is empty (flow changes before slots: a new trigger is due at once). */
+        for (;;) {
+                r = store_transact(s->store, inbox_tx, &c);
+                if (r < 0)
+                        return r;
+                created += c.created;
+                s->stats.inbox += (uint64_t) r;
+                if ((size_t) r < s->opt.batch)
+                        break;
+        }
+        usec_t t0 = now_monotonic();
+        for (;;) {
+                r = store_transact(s->store, due_tx, &c);
+                if (r < 0)
+                        return r;
+                created += c.created;
+                s->stats.skipped += c.skipped;
+                if ((size_t) r < s->opt.batch)
+                        break;
+        }
+        s->stats.last_due_usec = now_monotonic() - t0;
+        s->stats.steps++;
+        s->stats.executions += created;
+        return (int) MIN(created, (size_t) INT32_MAX);
+}
+
+int scheduler_wait(Scheduler *s, int stop_fd) {
+        usec_t next = USEC_INFINITY, now = now_realtime();
+        int r = store_next_due(s->store, STORE_CHANNEL_TRIGGERS, &next);
+        if (r < 0)
+                return r;
+        usec_t timeout = s->opt.poll;
+        if (next != USEC_INFINITY)
+                timeout = next <= now ? 0 : MIN(timeout, next - now);
+        struct pollfd p[2] = { { store_get_fd(s->store), POLLIN, 0 }, { stop_fd, POLLIN, 0 } };
+        if (p[0].fd < 0)
+                return store_wait(s->store, timeout);
+        r = poll(p, stop_fd >= 0 ? 2 : 1, (int) ((timeout + 999) / 1000));
+        if (r < 0 && errno != EINTR)
+                return -errno;
+        return store_wait(s->store, 0);
+}
+
+int scheduler_run(Scheduler *s, int stop_fd) {
+        for (;;) {
+                struct pollfd p = { stop_fd, POLLIN, 0 };
+                if (stop_fd >= 0 && poll(&p, 1, 0) > 0)
+                        return 0;
+                int r = s->synced ? 0 : scheduler_sync_all(s);
+                if (r >= 0)
+                        r = scheduler_step(s);
+                if (r < 0) {
+                        log_error_errno(r, "Scheduler step failed: %s", store_error(s->store));
+                        struct pollfd w = { stop_fd, POLLIN, 0 };
+                        (void) poll(&w, stop_fd >= 0 ? 1 : 0, 1000);
+                        continue;
+                }
+                r = scheduler_wait(s, stop_fd);
+                if (r < 0)
+                        log_debug_errno(r, "Scheduler wait failed: %m");
+        }
+}
+
+/* ---- trigger administration (CLI, API) ------------------------------------------------------ */
+
+static int get_schedule_row(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id,
+                            StoreTrigger *row) {
+        int r = store_trigger_get(tx, ns, flow_id, trigger_id, row);
+        if (r < 0)
+                return r;
+        if (!row->state && !(row->state = json_object()))
+                return -ENOMEM;
+        return 0;
+}
+
+int scheduler_backfill_create(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id, usec_t start,
+                              usec_t end, json_t *inputs, json_t *labels, usec_t now) {
+        _cleanup_(store_trigger_done) StoreTrigger row = {};
+        _cleanup_flow_ Flow *f = NULL;
+        _cleanup_(spec_done) Spec sp = {};
+        const Trigger *t;
+        usec_t first;
+        int r;
+
+        if (start >= end)
+                return -EINVAL;
+        if ((r = get_schedule_row(tx, ns, flow_id, trigger_id, &row)) < 0)
+                return r;
+        if (!streq_ptr(row.kind, "schedule"))
+                return -EINVAL;
+        if (json_object_get(row.state, "backfill"))
+                return -EBUSY;
+        if ((r = load_latest(tx, ns, flow_id, &f)) < 0)
+                return r;
+        if (!(t = flow_trigger(f, trigger_id)) || (r = spec_load(NULL, t, &sp)) < 0)
+                return -EINVAL;
+        /* The first slot at or after start. */
+        if (cron_next(sp.cron, sp.tz, start - 1, &first) < 0 || first >= end)
+                return -ERANGE;
+        json_t *b = json_pack("{s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:O, s:O}", "start", (json_int_t) start, "end",
+                              (json_int_t) end, "next", (json_int_t) first, "notBefore", (json_int_t) now, "paused",
+                              0, "created", (json_int_t) now, "executions", (json_int_t) 0, "inputs",
+                              inputs ?: json_object(), "labels", labels ?: json_object());
+        if (!b)
+                return -ENOMEM;
+        json_object_set_new(row.state, "backfill", b);
+        row.next_date = row_next_date(row.state);
+        return store_trigger_put(tx, &row);
+}
+
+int scheduler_backfill_pause(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id, bool pause,
+                             usec_t now) {
+        _cleanup_(store_trigger_done) StoreTrigger row = {};
+        int r = get_schedule_row(tx, ns, flow_id, trigger_id, &row);
+        if (r < 0)
+                return r;
+        json_t *b = json_object_get(row.state, "backfill");
+        if (!b)
+                return -ENOENT;
+        json_object_set_new(b, "paused", json_boolean(pause));
+        if (!pause)
+                json_object_set_new(b, "notBefore", json_integer((json_int_t) now));
+        row.next_date = row_next_date(row.state);
+        return store_trigger_put(tx, &row);
+}
+
+int scheduler_backfill_delete(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id, usec_t now) {
+        _cleanup_(store_trigger_done) StoreTrigger row = {};
+        int r = get_schedule_row(tx, ns, flow_id, trigger_id, &row);
+        if (r < 0)
+                return r;
+        if (json_object_del(row.state, "backfill") < 0)
+                return -ENOENT;
+        row.next_date = row_next_date(row.state);
+        return store_trigger_put(tx, &row);
+}
+
+int scheduler_trigger_set_enabled(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id,
+                                  bool enabled, usec_t now) {
+        _cleanup_(store_trigger_done) StoreTrigger row = {};
+        _cleanup_flow_ Flow *f = NULL;
+        const Trigger *t;
+        int r = get_schedule_row(tx, ns, flow_id, trigger_id, &row);
+        if (r < 0)
+                return r;
+        json_object_set_new(row.state, "userDisabled", json_boolean(!enabled));
+        if ((r = load_latest(tx, ns, flow_id, &f)) < 0)
+                return r;
+        if (!(t = flow_trigger(f, trigger_id)))
+                return -ENOENT;
+        row.disabled = row_disabled(f, t, row.state);
+        return store_trigger_put(tx, &row);
+}
+
+int scheduler_trigger_unlock(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id, usec_t now) {
+        _cleanup_(store_trigger_done) StoreTrigger row = {};
+        int r = get_schedule_row(tx, ns, flow_id, trigger_id, &row);
+        if (r < 0)
+                return r;
+        free(row.locked_by);
+        row.locked_by = NULL;
+        if (streq_ptr(row.kind, "schedule")) {
+                /* Recompute from now on the next sync. */
+                json_object_del(row.state, "next");
+                if ((r = store_trigger_put(tx, &row)) < 0)
+                        return r;
+                return scheduler_sync_flow(tx, ns, flow_id, now);
+        }
+        return store_trigger_put(tx, &row);
+}

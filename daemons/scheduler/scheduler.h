@@ -1,0 +1,91 @@
+/* scheduler.h: the scheduler component: Schedule (cron) and Flow triggers, backfills, turned into executions. */
+#pragma once
+
+/* How it works (all state is in the store, so any number of schedulers may share PostgreSQL and
+ * a restarted one carries on where the last one stopped):
+ *
+ *  - Every trigger of every flow has a row in the triggers table (kind "schedule", "flow",
+ *    "webhook"), created and updated from the scheduler's inbox: store_flow_put/delete write a
+ *    "flow_changed" row in their own transaction. A new flow revision keeps the rows (next date,
+ *    backfill, windows); a deleted flow or a removed trigger loses its row.
+ *  - A Schedule row's next_date is its next slot (or an active backfill's next slot when earlier).
+ *    A step claims due rows with FOR UPDATE SKIP LOCKED (triggers_next index: idle triggers cost
+ *    nothing), creates the executions of the due slots and moves next_date on, in one
+ *    transaction. Each slot's execution id is derived from (namespace, flow, trigger, slot), so
+ *    even a rerun after an in-doubt commit cannot start a slot twice.
+ *  - Flow triggers consume "execution_ended" rows that the executor writes in the transaction
+ *    that ends an execution; the triggered execution's id is derived from the listener and the
+ *    ended execution. MultipleCondition windows live in the listener's trigger row.
+ *
+ * Missed slots (scheduler down, or a flow whose next_date is in the past) follow
+ * recoverMissedSchedules: ALL starts every missed slot (batch per step), LAST only the latest,
+ * NONE none of those older than missed_after. */
+
+#include "engine.h"
+#include "store.h"
+
+typedef usec_t (*SchedulerClock)(void *userdata);
+
+typedef struct SchedulerOptions {
+        const char *id;             /* this scheduler's name (logs) */
+        size_t batch;               /* triggers or inbox rows per transaction; 0 = 100 */
+        usec_t poll;                /* longest sleep between steps; 0 = 1 s (SQLite: 200 ms) */
+        usec_t missed_after;        /* NONE: a slot older than this was missed; 0 = 60 s */
+        unsigned backfill_rate;     /* executions per second per backfill; 0 = 10 */
+        const char *recover_default; /* recoverMissedSchedules when a trigger does not say; NULL = "ALL" */
+        SchedulerClock clock;       /* NULL: the real clock (tests inject one) */
+        void *clock_userdata;
+        EngineConfig engine;        /* rendering Flow trigger inputs (envs, globals, secrets) */
+} SchedulerOptions;
+
+typedef struct Scheduler Scheduler;
+
+/* Takes ownership of store (give it its own connection: store_dup). */
+int scheduler_new(Store *store, const SchedulerOptions *opt, Scheduler **ret);
+Scheduler *scheduler_free(Scheduler *s);
+DEFINE_FREE_CLEANUP(Scheduler, scheduler_free)
+
+/* Register the triggers of every flow (flows stored before the inbox existed, or whose inbox rows
+ * another scheduler lost). Runs once at the start of scheduler_run(). */
+int scheduler_sync_all(Scheduler *s);
+/* One round: the inbox (flow changes, ended executions), then due triggers. Returns the number of
+ * executions created (0: nothing to do). */
+int scheduler_step(Scheduler *s);
+/* Block until work may be there (a notification, the next trigger date, or the poll), or until
+ * stop_fd (may be -1) becomes readable. */
+int scheduler_wait(Scheduler *s, int stop_fd);
+/* Steps until stop_fd is readable. */
+int scheduler_run(Scheduler *s, int stop_fd);
+
+typedef struct SchedulerStats {
+        uint64_t steps, executions, skipped, flows_synced, inbox;
+        usec_t last_due_usec; /* wall time of the last step's due-trigger pass (bench) */
+} SchedulerStats;
+void scheduler_stats(const Scheduler *s, SchedulerStats *ret);
+
+/* ---- shared with the CLI ------------------------------------------------------------------- */
+
+/* The execution id of one trigger firing: 22 base62 characters derived from the four parts. */
+void scheduler_execution_id(const char *ns, const char *flow_id, const char *trigger_id, const char *key,
+                            char ret[static ID_MAX]);
+/* The trigger kind stored in the triggers table: "schedule", "flow", "webhook", or "other". */
+const char *scheduler_trigger_kind(const Trigger *t);
+
+/* Register or refresh the triggers of one flow (latest revision; deleted: remove its rows). */
+int scheduler_sync_flow(StoreTx *tx, const char *ns, const char *flow_id, usec_t now);
+
+/* Backfills of a Schedule trigger (in the trigger row's state). start < end; inputs and labels
+ * (objects) may be NULL. -ENOENT: no such trigger; -EINVAL: not a Schedule; -EBUSY: one is
+ * already running (delete it first). */
+int scheduler_backfill_create(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id, usec_t start,
+                              usec_t end, json_t *inputs, json_t *labels, usec_t now);
+/* pause true/false, or delete. -ENOENT when there is no backfill. */
+int scheduler_backfill_pause(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id, bool pause,
+                             usec_t now);
+int scheduler_backfill_delete(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id, usec_t now);
+/* Enable or disable by hand (kept across flow revisions). */
+int scheduler_trigger_set_enabled(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id,
+                                  bool enabled, usec_t now);
+/* Clear a stale lock and recompute the next date from now (a trigger stuck after a crash or a
+ * clock jump). */
+int scheduler_trigger_unlock(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id, usec_t now);
