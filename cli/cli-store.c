@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "executor.h"
 #include "log.h"
+#include "scheduler.h"
 #include "strutil.h"
 #include "variables.h"
 #include "worker.h"
@@ -130,6 +131,9 @@ struct Inproc {
         Worker *worker;
         pthread_t executor_thread;
         bool executor_running;
+        Scheduler *scheduler;
+        pthread_t scheduler_thread;
+        bool scheduler_running;
         int stop_fd;
         char *work_root, *storage_root;
 };
@@ -137,6 +141,12 @@ struct Inproc {
 static void *executor_main(void *arg) {
         Inproc *p = arg;
         (void) executor_run(p->executor, p->stop_fd);
+        return NULL;
+}
+
+static void *scheduler_main(void *arg) {
+        Inproc *p = arg;
+        (void) scheduler_run(p->scheduler, p->stop_fd);
         return NULL;
 }
 
@@ -173,6 +183,19 @@ int inproc_start(Store *store, const InprocOptions *opt, Inproc **ret) {
         if ((r = -pthread_create(&p->executor_thread, NULL, executor_main, p)) < 0)
                 return r;
         p->executor_running = true;
+        if (opt->scheduler) {
+                Store *ss = NULL;
+                SchedulerOptions so = { .id = "scheduler", .engine = *opt->engine };
+                if ((r = store_dup(store, &ss)) < 0)
+                        return r;
+                if ((r = scheduler_new(ss, &so, &p->scheduler)) < 0) {
+                        store_free(ss);
+                        return r;
+                }
+                if ((r = -pthread_create(&p->scheduler_thread, NULL, scheduler_main, p)) < 0)
+                        return r;
+                p->scheduler_running = true;
+        }
         *ret = TAKE_PTR(p);
         return 0;
 }
@@ -186,6 +209,11 @@ void inproc_stop(Inproc *p, usec_t grace) {
                 pthread_join(p->executor_thread, NULL);
                 p->executor_running = false;
         }
+        if (p->scheduler_running) {
+                (void) !write(p->stop_fd, &one, sizeof one);
+                pthread_join(p->scheduler_thread, NULL);
+                p->scheduler_running = false;
+        }
 }
 
 Inproc *inproc_free(Inproc *p) {
@@ -194,6 +222,7 @@ Inproc *inproc_free(Inproc *p) {
         inproc_stop(p, 0);
         worker_free(p->worker);
         executor_free(p->executor);
+        scheduler_free(p->scheduler);
         safe_close(p->stop_fd);
         free(p->work_root);
         free(p->storage_root);

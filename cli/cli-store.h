@@ -30,6 +30,7 @@ typedef struct Inproc Inproc;
 typedef struct InprocOptions {
         unsigned workers;  /* worker slots */
         const char *state_dir;
+        bool scheduler;    /* also run a scheduler thread (tern server standalone) */
         const EngineConfig *engine;
 } InprocOptions;
 int inproc_start(Store *store, const InprocOptions *opt, Inproc **ret);

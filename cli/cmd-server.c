@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "executor.h"
 #include "log.h"
+#include "scheduler.h"
 #include "strutil.h"
 #include "worker.h"
 
@@ -32,9 +33,12 @@ typedef struct ServerArgs {
 
 static void server_help(const char *which) {
         printf("Usage: tern server %s [--db URL]%s\n\n", which,
-               streq(which, "executor") ? "" : " [--workers N] [--queue NAME]");
+               streq(which, "executor") || streq(which, "scheduler") ? "" : " [--workers N] [--queue NAME]");
         if (streq(which, "standalone"))
-                printf("Run the executor and workers in one process until SIGTERM or Ctrl-C.\n");
+                printf("Run the executor, a scheduler and workers in one process until SIGTERM or Ctrl-C.\n");
+        else if (streq(which, "scheduler"))
+                printf("Run a scheduler: it starts the executions of Schedule and Flow triggers and backfills.\n"
+                       "Any number may run against the same PostgreSQL database; each slot runs once.\n");
         else if (streq(which, "executor"))
                 printf("Run an executor: it applies execution events and re-queues the jobs of vanished workers.\n"
                        "Any number may run against the same PostgreSQL database.\n");
@@ -135,7 +139,7 @@ static int run_server(const char *which, int argc, char *argv[]) {
 
         if (streq(which, "standalone")) {
                 _cleanup_(inproc_freep) Inproc *ip = NULL;
-                InprocOptions io = { .workers = a.workers, .state_dir = state_dir, .engine = &cfg };
+                InprocOptions io = { .workers = a.workers, .state_dir = state_dir, .engine = &cfg, .scheduler = true };
                 if ((r = inproc_start(s, &io, &ip)) < 0)
                         return log_error_errno(r, "Cannot start the executor and workers: %m"), 1;
                 log_info("Standalone server running (%u task slots); stop with SIGTERM or Ctrl-C.", a.workers);
@@ -152,6 +156,16 @@ static int run_server(const char *which, int argc, char *argv[]) {
                         return log_error_errno(r, "Cannot start the executor: %m"), 1;
                 log_info("Executor running; stop with SIGTERM or Ctrl-C.");
                 (void) executor_run(x, stop_fd);
+                return 0;
+        }
+        if (streq(which, "scheduler")) {
+                Store *ss = NULL;
+                _cleanup_(scheduler_freep) Scheduler *sch = NULL;
+                SchedulerOptions so = { .id = "scheduler", .engine = cfg };
+                if ((r = store_dup(s, &ss)) < 0 || (r = scheduler_new(ss, &so, &sch)) < 0)
+                        return log_error_errno(r, "Cannot start the scheduler: %m"), 1;
+                log_info("Scheduler running; stop with SIGTERM or Ctrl-C.");
+                (void) scheduler_run(sch, stop_fd);
                 return 0;
         }
         char id[128], host[64] = "";
@@ -176,13 +190,18 @@ static int verb_standalone(int argc, char *argv[]) {
 static int verb_executor(int argc, char *argv[]) {
         return run_server("executor", argc, argv);
 }
+static int verb_scheduler(int argc, char *argv[]) {
+        return run_server("scheduler", argc, argv);
+}
 static int verb_worker(int argc, char *argv[]) {
         return run_server("worker", argc, argv);
 }
 
 const Verb server_verbs[] = {
-        { "standalone", "[--db URL] [--workers N]", "executor and workers in one process", verb_standalone, NULL },
+        { "standalone", "[--db URL] [--workers N]", "executor, scheduler and workers in one process", verb_standalone, NULL },
         { "executor", "[--db URL]", "an executor (many may share PostgreSQL)", verb_executor, NULL },
         { "worker", "[--db URL] [--workers N]", "a worker that runs tasks", verb_worker, NULL },
+        { "scheduler", "[--db URL]", "a scheduler (Schedule and Flow triggers; many may share PostgreSQL)",
+          verb_scheduler, NULL },
         {},
 };
