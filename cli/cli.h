@@ -46,3 +46,6 @@ int verb_flow_list(int argc, char *argv[]);
 int verb_flow_show(int argc, char *argv[]);
 int verb_flow_delete(int argc, char *argv[]);
 extern const Verb server_verbs[];
+/* cmd-trigger.c */
+extern const Verb trigger_verbs[];
+extern const Verb backfill_verbs[];

@@ -12,6 +12,8 @@ static const Verb top_verbs[] = {
         { "execution", "COMMAND", "start, list, show, kill, resume, restart executions", NULL, execution_verbs },
         { "server", "COMPONENT", "run the standalone server, an executor or a worker", NULL, server_verbs },
         { "flow", "COMMAND", "validate flow files", NULL, flow_verbs },
+        { "trigger", "COMMAND", "list, enable, disable, unlock triggers", NULL, trigger_verbs },
+        { "backfill", "COMMAND", "run a schedule's past slots: create, pause, resume, delete", NULL, backfill_verbs },
         { "db", "COMMAND", "migrate the database, show its schema status", NULL, db_verbs },
         {},
 };
