@@ -162,6 +162,7 @@ int worker_job_run(const WorkerJobEnv *env, json_t *job, json_t **ret_result) {
                 .cancel_fd = env->cancel_fd,
                 .timeout = (usec_t) json_integer_value(json_object_get(job, "timeoutUsec")),
                 .base_env = env->base_env,
+                .sandbox = env->sandbox,
                 .log = job_log,
                 .store_file = job_store_file,
                 .userdata = &jr,

@@ -16,6 +16,7 @@ typedef struct WorkerJobEnv {
         /* Keep a produced file; NULL when there is no internal storage. */
         int (*store_file)(void *userdata, json_t *job, const char *name, const char *path, char **ret_uri);
         int (*secret)(void *userdata, const char *key, char **ret);
+        const SandboxOptions *sandbox; /* external processes' sandbox; NULL = plain processes */
         void *userdata;
 } WorkerJobEnv;
 

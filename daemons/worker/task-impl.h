@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "sandbox.h"
 #include "state.h"
 #include "timeutil.h"
 
@@ -34,6 +35,7 @@ struct TaskRunContext {
         int cancel_fd;           /* readable when the task must stop (kill, lease lost, shutdown); -1 none */
         usec_t timeout;          /* the task's timeout; 0 none */
         char *const *base_env;   /* environment every external process starts from (PATH, LANG...) */
+        const SandboxOptions *sandbox; /* the worker's sandbox for external processes; NULL = plain */
 
         /* Task log line, also sent to the execution's logs. */
         void (*log)(TaskRunContext *ctx, TaskLogLevel level, const char *message);

@@ -208,7 +208,7 @@ static void slot_run_job(Slot *s, StoreJob *job) {
         WorkerJobEnv env = {
                 .work_root = w->work_root, .base_env = w->opt.base_env, .worker_id = w->opt.id,
                 .cancel_fd = s->cancel_fd, .log = slot_log, .store_file = slot_store_file,
-                .secret = runtime_secret, .userdata = s,
+                .secret = runtime_secret, .userdata = s, .sandbox = w->opt.sandbox,
         };
         log_debug("Running task %s (job %s, epoch %lld).", strna(tr_id), job->id, (long long) job->epoch);
         int r = worker_job_run(&env, job->payload, &result);

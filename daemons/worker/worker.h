@@ -2,6 +2,7 @@
  * results; a maintenance thread renews leases and passes kills on to running tasks. */
 #pragma once
 
+#include "sandbox.h"
 #include "store.h"
 
 typedef struct WorkerOptions {
@@ -12,6 +13,7 @@ typedef struct WorkerOptions {
         const char *work_root;   /* per-attempt working directories go below it (created) */
         char *const *base_env;   /* environment external processes start from; NULL = PATH and LANG */
         const char *storage_root; /* local internal storage for output files; NULL = none */
+        const SandboxOptions *sandbox; /* how external processes are isolated (kept by the caller); NULL = plain */
 } WorkerOptions;
 
 typedef struct Worker Worker;

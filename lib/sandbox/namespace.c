@@ -65,6 +65,14 @@ static bool path_is_normal(const char *s) {
         return true;
 }
 
+/* dir is path or one of its parent directories. */
+static bool path_is_ancestor(const char *dir, const char *path) {
+        size_t n = strlen(dir);
+        while (n > 1 && dir[n - 1] == '/')
+                n--;
+        return strncmp(dir, path, n) == 0 && (path[n] == 0 || path[n] == '/');
+}
+
 static int plan_add_binds(SandboxPlan *p, char *const *l, SandboxMountKind kind, char *err, size_t err_size) {
         for (char *const *i = l; i && *i; i++) {
                 _cleanup_free_ char *src = strdup(*i);
@@ -152,6 +160,10 @@ int sandbox_plan_init(SandboxPlan *p, const SandboxOptions *o, const char *cwd, 
         for (char *const *h = o->hidden; h && *h; h++) {
                 if (!path_is_normal(*h))
                         return snprintf(err, err_size, "hidden path '%s' must be absolute", *h), -EINVAL;
+                /* The working directory's parents are made empty in the new root (the worker's
+                 * state dir usually is one): masking them would hide the working directory too. */
+                if (cwd && path_is_ancestor(*h, cwd))
+                        continue;
                 if ((r = plan_add(p, SANDBOX_MOUNT_HIDE, *h, *h)) < 0)
                         return r;
         }

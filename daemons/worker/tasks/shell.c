@@ -244,6 +244,38 @@ static int build_env(TaskRunContext *ctx, json_t *env, char ***ret, TaskOutcome 
         return 0;
 }
 
+/* The worker's sandbox, narrowed by the task's taskRunner where Kestra has an equivalent (its
+ * Docker runner's memory.memory, cpu.cpus and networkMode). A task may tighten limits, never
+ * loosen them; it gets network only when the worker allows it. */
+static int task_sandbox(TaskRunContext *ctx, json_t *props, SandboxOptions *sb, TaskOutcome *out) {
+        *sb = *ctx->sandbox;
+        json_t *runner = json_object_get(props, "taskRunner");
+        if (!json_is_object(runner))
+                return 0;
+        const char *mem = task_prop_string(json_object_get(runner, "memory"), "memory", NULL);
+        if (mem) {
+                uint64_t bytes;
+                if (sandbox_parse_bytes(mem, &bytes) < 0 || bytes < 4096)
+                        return task_fail(out, "taskRunner memory '%s' is not a size such as 512MB", mem), -EINVAL;
+                sb->memory_max = sb->memory_max ? MIN(sb->memory_max, bytes) : bytes;
+        }
+        json_t *cpus = json_object_get(json_object_get(runner, "cpu"), "cpus");
+        if (cpus && !json_is_null(cpus)) {
+                double d = json_is_number(cpus) ? json_number_value(cpus) : json_is_string(cpus) ? atof(json_string_value(cpus)) : 0;
+                if (d <= 0 || d > 1024)
+                        return task_fail(out, "taskRunner cpu.cpus must be a positive number of CPUs"), -EINVAL;
+                unsigned pct = (unsigned) (d * 100 + 0.5) ?: 1;
+                sb->cpu_percent = sb->cpu_percent ? MIN(sb->cpu_percent, pct) : pct;
+        }
+        const char *net = task_prop_string(runner, "networkMode", NULL);
+        if (net && streq(net, "none"))
+                sb->network = false;
+        else if (net && !ctx->sandbox->network)
+                return task_fail(out, "taskRunner networkMode '%s' needs network, which this worker's sandbox denies", net),
+                       -EINVAL;
+        return 0;
+}
+
 static int run_shell(TaskRunContext *ctx, json_t *props, const char *body, TaskOutcome *out) {
         _cleanup_strv_free_ char **interpreter = NULL, **before = NULL, **env = NULL, **argv = NULL;
         _cleanup_json_ json_t *vars = json_object(), *metrics = json_array(), *files = NULL;
@@ -284,15 +316,23 @@ static int run_shell(TaskRunContext *ctx, json_t *props, const char *body, TaskO
         if (strv_extend(&argv, strbuf_str(&script)) < 0)
                 return -ENOMEM;
 
+        SandboxOptions sb;
+        if (ctx->sandbox && ctx->sandbox->mode != SANDBOX_OFF && (r = task_sandbox(ctx, props, &sb, out)) < 0)
+                return out->error ? 0 : r;
         ShellRun sr = { ctx, vars, metrics };
         ProcessSpec spec = {
                 .argv = argv, .env = env, .cwd = ctx->working_dir, .timeout = ctx->timeout, .cancel_fd = ctx->cancel_fd,
+                .sandbox = ctx->sandbox && ctx->sandbox->mode != SANDBOX_OFF ? &sb : NULL,
         };
         r = process_run(&spec, on_line, &sr, &res);
+        if (r < 0 && res.message[0])
+                return task_fail(out, "%s", res.message);
         if (r == -ENOENT || r == -EACCES)
                 return task_fail(out, "cannot run interpreter '%s': %s", argv[0], strerror(-r));
         if (r < 0)
                 return r;
+        if (res.message[0]) /* best-effort mode: what isolation is missing */
+                task_logf(ctx, TASK_LOG_WARN, "Sandbox: %s", res.message);
 
         if ((r = collect_output_files(ctx, json_object_get(props, "outputFiles"), &files, out)) < 0)
                 return out->error ? 0 : r;
@@ -309,10 +349,14 @@ static int run_shell(TaskRunContext *ctx, json_t *props, const char *body, TaskO
                 out->state = STATE_KILLED;
         else if (res.timed_out)
                 return task_fail(out, "Timeout after %s: the command was killed", duration_format(d, (susec_t) ctx->timeout));
+        else if (res.oom_killed)
+                return task_fail(out, "Command ran out of memory: the kernel's OOM killer stopped it (sandbox memory limit: %llu MiB)",
+                                 (unsigned long long) (spec.sandbox->memory_max >> 20));
         else if (res.signal)
                 return task_fail(out, "Command was killed by signal %s", sigabbrev_np(res.signal) ?: "?");
         else if (res.exit_code != 0)
-                return task_fail(out, "Command failed with exit code %d", res.exit_code);
+                return task_fail(out, "Command failed with exit code %d%s", res.exit_code,
+                                 res.pids_exhausted ? " (it hit the sandbox's limit on processes)" : "");
         return 0;
 }
 
