@@ -119,7 +119,30 @@ static int fn_render(ExprEval *ev, const ExprNode *n, const ExprArgs *a, json_t 
                 *ret = json_incref(v);
                 return 0;
         }
-        return expr_render_nested(ev, n, json_string_value(v), ret);
+        /* Kestra renders recursively by default (a variable referring to a variable that holds an
+         * expression): again while the result is still a template, bounded by the render depth. */
+        json_t *rec = expr_arg(a, 1, "recursive");
+        bool recursive = !rec || json_is_true(rec) || (json_is_string(rec) && streq(json_string_value(rec), "true"));
+        json_t *cur = NULL;
+        int r = expr_render_nested(ev, n, json_string_value(v), &cur);
+        unsigned max = ev->ctx->max_render_depth ? ev->ctx->max_render_depth : 10;
+        for (unsigned i = 1; r >= 0 && recursive && json_is_string(cur) && expr_has_template(json_string_value(cur));
+             i++) {
+                if (i >= max) {
+                        json_decref(cur);
+                        return expr_fail(ev, n, -ELOOP, "render() still finds expressions after %u rounds", max);
+                }
+                json_t *next = NULL;
+                r = expr_render_nested(ev, n, json_string_value(cur), &next);
+                json_decref(cur);
+                cur = next;
+        }
+        if (r < 0) {
+                json_decref(cur);
+                return r;
+        }
+        *ret = cur;
+        return 0;
 }
 
 static int fn_minmax(ExprEval *ev, const ExprNode *n, const ExprArgs *a, json_t **ret) {

@@ -23,7 +23,7 @@ static const char *const base_vars =
         " \"parents\": [{\"taskrun\": {\"value\": \"v1\"}}],"
         " \"date\": \"2024-03-15T10:20:30.123456Z\", \"html\": \"a b&c\","
         " \"json\": \"{\\\"a\\\": {\\\"b\\\": [1, 2]}}\", \"text\": \"line1\\nline2\","
-        " \"tpl\": \"{{ name }}!\", \"selfref\": \"{{ render(selfref) }}\"}";
+        " \"tpl\": \"{{ name }}!\", \"selfref\": \"{{ render(selfref) }}\", \"tpl2\": \"{{ tpl }} again\"}";
 
 typedef struct Case {
         const char *tmpl;
@@ -196,6 +196,8 @@ static const Case cases[] = {
         { "{{ max(1, 5, 3) }}{{ min([4, 2]) }}{{ max('a', 'b') }}", "52b" },
         { "{{ uuid() | length }}", "36" },
         { "{{ render(tpl) }}|{{ render('plain') }}|{{ render(42) }}", "World!|plain|42" },
+        { "{{ render(tpl2) }}", "World! again" }, /* recursive: tpl2 -> "{{ name }}! again" -> rendered again */
+        { "{{ render(tpl2, recursive=false) }}", "{{ name }}! again" },
         { "{{ secret('my_secret') }}", "s3cr3t" },
         { "{{ json(secret('json_secret')).secretKey }}", "v" },
         { "{{ kv('my-key').field }}", "from-kv" },
