@@ -355,7 +355,7 @@ static void fix_correlation(Execution *e, const char *old_id) {
 /* Create the execution of one firing with a derived id. Returns 1 when created, 0 when it
  * existed already (a rerun, or another scheduler) or the inputs were refused. */
 static int create_execution(StoreTx *tx, const Flow *f, const Trigger *t, json_t *supplied, json_t *labels,
-                            json_t *variables, const char *key, usec_t now, char ret_id[static ID_MAX]) {
+                            json_t *variables, const char *key, bool lenient, usec_t now, char ret_id[static ID_MAX]) {
         _cleanup_json_ json_t *inputs = NULL, *trigger = NULL, *doc = NULL;
         _cleanup_execution_ Execution *e = NULL;
         _cleanup_free_ char *err = NULL;
@@ -365,7 +365,13 @@ static int create_execution(StoreTx *tx, const Flow *f, const Trigger *t, json_t
         r = flow_inputs_resolve(f, supplied, &inputs, &err);
         if (r == -ENOMEM)
                 return r;
-        if (r < 0) {
+        if (r < 0 && lenient) {
+                /* Kestra's Flow trigger passes its inputs unvalidated (a required input may be
+                 * missing): do the same rather than drop the execution. */
+                inputs = json_is_object(supplied) ? json_deep_copy(supplied) : json_object();
+                if (!inputs)
+                        return -ENOMEM;
+        } else if (r < 0) {
                 log_warning("Trigger '%s' of %s.%s: invalid inputs, no execution: %s", t->id, f->namespace, f->id,
                             strempty(err));
                 return 0;
@@ -452,7 +458,7 @@ static int fire_slot(StepCtx *c, StoreTx *tx, const Flow *f, const Trigger *t, c
                 }
         }
         snprintf(key, sizeof key, "slot:%llu", (unsigned long long) slot);
-        r = create_execution(tx, f, t, inputs, labels, vars, key, c->now, id);
+        r = create_execution(tx, f, t, inputs, labels, vars, key, false, c->now, id);
         if (r < 0)
                 return r;
         if (r > 0) {
@@ -759,7 +765,7 @@ static int flow_listener(StepCtx *c, StoreTx *tx, StoreTrigger *row, json_t *doc
                 return -ENOMEM;
         char key[128], id[ID_MAX];
         snprintf(key, sizeof key, "ended:%s:%lld", json_string_value(json_object_get(doc, "id")), (long long) seq);
-        r = create_execution(tx, f, t, inputs, prop(t, "labels"), tvars, key, c->now, id);
+        r = create_execution(tx, f, t, inputs, prop(t, "labels"), tvars, key, true, c->now, id);
         if (r > 0) {
                 c->created++;
                 log_info("Trigger '%s' of %s.%s started execution %s after %s.%s ended %s", t->id, f->namespace,

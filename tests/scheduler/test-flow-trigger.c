@@ -1,0 +1,271 @@
+/* test-flow-trigger.c: Flow triggers from the Kestra corpus (trigger-flow*, trigger-multiplecondition*) with executor, worker and scheduler in process. */
+#include <sys/stat.h>
+
+#include "cleanup-jansson.h"
+#include "executor.h"
+#include "scheduler.h"
+#include "store-test.h"
+#include "worker.h"
+
+static StoreTestEnv env;
+static Store *store;
+static Executor *executor;
+static Scheduler *scheduler;
+static const char *corpus;
+
+static char *read_corpus(const char *name) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/flows/%s", corpus, name);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return NULL;
+        char *buf = calloc(1, 1 << 16);
+        if (buf)
+                (void) !fread(buf, 1, (1 << 16) - 1, f);
+        fclose(f);
+        return buf;
+}
+
+typedef struct PutArgs {
+        const char *id, *source;
+} PutArgs;
+
+static int put_tx(StoreTx *tx, void *userdata) {
+        PutArgs *a = userdata;
+        return store_flow_put(tx, "io.kestra.tests.trigger", a->id, a->source, now_realtime(), NULL);
+}
+
+static void deploy(const char *file, const char *id, const char *rename_from) {
+        _cleanup_free_ char *src = read_corpus(file);
+        if (!src) {
+                printf("Bail out! cannot read %s\n", file);
+                exit(EXIT_FAILURE);
+        }
+        if (rename_from) {
+                /* A copy of a corpus flow under another id (the corpus lacks flow-b). */
+                char *p = strstr(src, rename_from);
+                _cleanup_free_ char *n = p ? strdup_printf("%.*s%s%s", (int) (p - src), src, id, p + strlen(rename_from))
+                                           : NULL;
+                free(src);
+                src = TAKE_PTR(n);
+        }
+        PutArgs a = { id, src };
+        if (!src || store_transact(store, put_tx, &a) < 0)
+                printf("# cannot deploy %s: %s\n", id, store_error(store));
+}
+
+typedef struct StartArgs {
+        const char *flow_id;
+        char id[ID_MAX];
+} StartArgs;
+
+static int start_tx(StoreTx *tx, void *userdata) {
+        StartArgs *a = userdata;
+        _cleanup_flow_ Flow *f = NULL;
+        _cleanup_execution_ Execution *e = NULL;
+        _cleanup_json_ json_t *inputs = NULL, *doc = NULL;
+        int r = executor_load_flow(tx, "io.kestra.tests.trigger", a->flow_id, 0, &f);
+        if (r < 0 || (r = flow_inputs_resolve(f, NULL, &inputs, NULL)) < 0 ||
+            (r = engine_execution_new(f, inputs, NULL, NULL, now_realtime(), &e)) < 0)
+                return r;
+        if (!(doc = execution_to_json(e)))
+                return -ENOMEM;
+        memcpy(a->id, e->id, ID_MAX);
+        return store_execution_create(tx, doc, ENGINE_EVENT_CREATED, NULL, now_realtime());
+}
+
+static void start(const char *flow_id, char id[static ID_MAX]) {
+        StartArgs a = { flow_id, "" };
+        if (store_transact(store, start_tx, &a) < 0)
+                printf("# cannot start %s: %s\n", flow_id, store_error(store));
+        memcpy(id, a.id, ID_MAX);
+}
+
+typedef struct SearchArgs {
+        const char *flow_id;
+        json_t *found;
+} SearchArgs;
+
+static int search_tx(StoreTx *tx, void *userdata) {
+        SearchArgs *a = userdata;
+        StoreExecutionFilter f = { .flow_id = a->flow_id, .limit = 1000 };
+        json_decref(a->found);
+        a->found = NULL;
+        return store_execution_search(tx, &f, &a->found);
+}
+
+static json_t *executions(const char *flow_id) {
+        SearchArgs a = { flow_id, NULL };
+        if (store_transact(store, search_tx, &a) < 0)
+                return json_array();
+        return a.found;
+}
+
+static size_t count_of(const char *flow_id) {
+        _cleanup_json_ json_t *l = executions(flow_id);
+        return json_array_size(l);
+}
+
+static size_t ended(const char *flow_id) {
+        _cleanup_json_ json_t *l = executions(flow_id);
+        size_t n = 0, i;
+        json_t *e;
+        json_array_foreach(l, i, e)
+                if (state_is_terminal(state_from_string(
+                            json_string_value(json_object_get(json_object_get(e, "state"), "current")))))
+                        n++;
+        return n;
+}
+
+/* Drive the executor and scheduler (the worker has its own threads) until want() holds. */
+static bool run_until(bool (*want)(void *), void *userdata, usec_t timeout) {
+        usec_t deadline = now_monotonic() + timeout;
+        while (now_monotonic() < deadline) {
+                int a = executor_step(executor), b = scheduler_step(scheduler);
+                if (want(userdata))
+                        return true;
+                if (a <= 0 && b <= 0)
+                        (void) executor_wait(executor, -1);
+        }
+        return want(userdata);
+}
+
+typedef struct Want {
+        const char *flow_id;
+        size_t n;
+} Want;
+
+static bool want_ended(void *userdata) {
+        Want *w = userdata;
+        for (; w->flow_id; w++)
+                if (ended(w->flow_id) < w->n)
+                        return false;
+        return true;
+}
+
+static json_t *trigger_vars(json_t *e) {
+        return json_object_get(json_object_get(e, "trigger"), "variables");
+}
+
+static json_t *task_output(json_t *e, const char *task, const char *key) {
+        size_t i;
+        json_t *tr;
+        json_array_foreach(json_object_get(e, "taskRunList"), i, tr)
+                if (streq_ptr(json_string_value(json_object_get(tr, "taskId")), task))
+                        return json_object_get(json_object_get(tr, "outputs"), key);
+        return NULL;
+}
+
+static void test_flow_triggers(void) {
+        char src_id[ID_MAX];
+        deploy("trigger-flow.yaml", "trigger-flow", NULL);
+        deploy("trigger-flow-listener.yaml", "trigger-flow-listener", NULL);
+        deploy("trigger-flow-listener-no-inputs.yaml", "trigger-flow-listener-no-inputs", NULL);
+        deploy("trigger-flow-listener-namespace-condition.yaml", "trigger-flow-listener-namespace-condition", NULL);
+        deploy("trigger-flow-listener-invalid.yaml", "trigger-flow-listener-invalid", NULL);
+        scheduler_step(scheduler); /* register the triggers */
+
+        start("trigger-flow", src_id);
+        Want w[] = { { "trigger-flow", 1 }, { "trigger-flow-listener", 1 }, { "trigger-flow-listener-no-inputs", 1 },
+                     { "trigger-flow-listener-namespace-condition", 1 }, {} };
+        ok(run_until(want_ended, w, 30 * USEC_PER_SEC), "the three listeners ran after trigger-flow ended");
+
+        _cleanup_json_ json_t *l = executions("trigger-flow-listener");
+        json_t *e = json_array_get(l, 0);
+        is_int(json_array_size(l), 1, "trigger-flow-listener: one execution");
+        is_str(json_string_value(json_object_get(json_object_get(e, "state"), "current")), "SUCCESS",
+               "trigger-flow-listener: SUCCESS");
+        _cleanup_free_ char *want_out = strdup_printf("childs: from parents: %s", src_id);
+        is_str(json_string_value(task_output(e, "only-listener", "value")), want_out,
+               "its input came from the ended execution's outputs");
+        is_str(json_string_value(json_object_get(trigger_vars(e), "executionId")), src_id, "trigger.executionId");
+        is_str(json_string_value(json_object_get(trigger_vars(e), "namespace")), "io.kestra.tests.trigger",
+               "trigger.namespace");
+        is_str(json_string_value(json_object_get(trigger_vars(e), "flowId")), "trigger-flow", "trigger.flowId");
+        is_str(json_string_value(json_object_get(trigger_vars(e), "state")), "SUCCESS", "trigger.state");
+
+        _cleanup_json_ json_t *ni = executions("trigger-flow-listener-no-inputs");
+        is_int(json_array_size(ni), 1, "trigger-flow-listener-no-inputs: one execution (its FAILED/other-flow "
+                                        "trigger did not fire)");
+        is_str(json_string_value(json_object_get(trigger_vars(json_array_get(ni, 0)), "executionId")), src_id,
+               "no-inputs: trigger.executionId");
+
+        _cleanup_json_ json_t *nc = executions("trigger-flow-listener-namespace-condition");
+        size_t i;
+        json_t *x;
+        bool flows_ok = json_array_size(nc) >= 1;
+        json_array_foreach(nc, i, x) {
+                const char *fid = json_string_value(json_object_get(trigger_vars(x), "flowId"));
+                flows_ok = flows_ok && (streq_ptr(fid, "trigger-flow") || streq_ptr(fid, "trigger-flow-listener") ||
+                                        streq_ptr(fid, "trigger-flow-listener-no-inputs"));
+        }
+        ok(flows_ok, "namespace-condition listener: triggered by namespace flows, never by itself (%zu)",
+           json_array_size(nc));
+        is_int(count_of("trigger-flow-listener-invalid"), 0,
+               "an input expression that fails to render starts no execution");
+}
+
+static void test_multiple_condition(void) {
+        char a_id[ID_MAX], b_id[ID_MAX];
+        deploy("trigger-multiplecondition-listener.yaml", "trigger-multiplecondition-listener", NULL);
+        deploy("trigger-multiplecondition-flow-a.yaml", "trigger-multiplecondition-flow-a", NULL);
+        deploy("trigger-multiplecondition-flow-a.yaml", "trigger-multiplecondition-flow-b", "trigger-multiplecondition-flow-a");
+        scheduler_step(scheduler);
+
+        start("trigger-multiplecondition-flow-a", a_id);
+        Want wa[] = { { "trigger-multiplecondition-flow-a", 1 }, {} };
+        ok(run_until(want_ended, wa, 30 * USEC_PER_SEC), "flow-a ended");
+        /* Let the scheduler see it (the inbox), then check nothing started. */
+        for (int i = 0; i < 5; i++)
+                scheduler_step(scheduler);
+        is_int(count_of("trigger-multiplecondition-listener"), 0,
+               "after flow-a alone the MultipleCondition listener did not start");
+
+        start("trigger-multiplecondition-flow-b", b_id);
+        Want wb[] = { { "trigger-multiplecondition-flow-b", 1 }, { "trigger-multiplecondition-listener", 1 }, {} };
+        ok(run_until(want_ended, wb, 30 * USEC_PER_SEC), "after flow-b the listener ran");
+        _cleanup_json_ json_t *l = executions("trigger-multiplecondition-listener");
+        is_int(json_array_size(l), 1, "exactly one listener execution");
+        json_t *e = json_array_get(l, 0);
+        is_str(json_string_value(json_object_get(json_object_get(e, "state"), "current")), "SUCCESS", "listener SUCCESS");
+        is_str(json_string_value(json_object_get(trigger_vars(e), "executionId")), b_id,
+               "trigger.executionId is flow-b's execution");
+        is_str(json_string_value(json_object_get(trigger_vars(e), "flowId")), "trigger-multiplecondition-flow-b",
+               "trigger.flowId is flow-b");
+}
+
+int main(void) {
+        corpus = getenv("KESTRA_COMPAT") ?: "../shared/kestra-compat";
+        char probe[1024];
+        struct stat st;
+        snprintf(probe, sizeof probe, "%s/flows/trigger-flow.yaml", corpus);
+        if (stat(probe, &st) < 0)
+                tap_skip_all("Kestra corpus not found (set KESTRA_COMPAT)");
+
+        store_test_setup("sqlite", &env);
+        if (store_open(env.url, &store) < 0 || store_migrate(store) < 0) {
+                printf("Bail out! cannot open %s\n", env.url);
+                return EXIT_FAILURE;
+        }
+        Store *xs = NULL, *ss = NULL;
+        ExecutorOptions xo = { .id = "executor" };
+        SchedulerOptions so = { .id = "scheduler" };
+        char work[512];
+        snprintf(work, sizeof work, "%s/work", env.sqlite_dir);
+        WorkerOptions wo = { .id = "worker", .slots = 2, .work_root = work };
+        Worker *worker = NULL;
+        if (store_dup(store, &xs) < 0 || executor_new(xs, &xo, &executor) < 0 || store_dup(store, &ss) < 0 ||
+            scheduler_new(ss, &so, &scheduler) < 0 || worker_new(store, &wo, &worker) < 0 || worker_start(worker) < 0) {
+                printf("Bail out! cannot start the components\n");
+                return EXIT_FAILURE;
+        }
+        test_flow_triggers();
+        test_multiple_condition();
+        worker_stop(worker, 0);
+        worker_free(worker);
+        executor_free(executor);
+        scheduler_free(scheduler);
+        store_free(store);
+        store_test_teardown(&env);
+        return tap_done();
+}
