@@ -84,6 +84,34 @@ static int job_secret(void *userdata, const char *key, char **ret) {
 
 static int job_function(void *userdata, const char *name, json_t *args, json_t **ret, char **ret_message) {
         JobRun *jr = userdata;
+        if (streq(name, "kv")) {
+                /* kv(key, namespace = the flow's, errorOnMissing = false) */
+                const char *key = json_string_value(json_array_get(args, 0));
+                json_t *nsv = json_array_get(args, 1), *eom = json_array_get(args, 2);
+                const char *ns = json_is_string(nsv) ? json_string_value(nsv)
+                                                     : json_string_value(json_object_get(jr->job, "namespace"));
+                if (!key) {
+                        *ret_message = strdup("kv() needs a key");
+                        return -EINVAL;
+                }
+                if (!jr->env->services || !jr->env->services->kv_get) {
+                        *ret_message = strdup("kv() needs the key-value store, which this worker does not have");
+                        return -EINVAL;
+                }
+                int r = jr->env->services->kv_get(jr->env->services->userdata, strempty(ns), key, ret);
+                if (r == -ENOENT) {
+                        if (json_is_true(eom)) {
+                                *ret_message = strdup_printf("No value found for key '%s' in namespace '%s'", key,
+                                                             strempty(ns));
+                                return -EINVAL;
+                        }
+                        *ret = json_null();
+                        return 0;
+                }
+                if (r < 0)
+                        *ret_message = strdup_printf("kv('%s'): %s", key, strerror(-r));
+                return r;
+        }
         if (streq(name, "currentEachOutput")) {
                 json_t *node = json_array_get(args, 0), *values = json_object_get(jr->job, "loopValues");
                 size_t i;
@@ -165,6 +193,10 @@ int worker_job_run(const WorkerJobEnv *env, json_t *job, json_t **ret_result) {
                 .sandbox = env->sandbox,
                 .log = job_log,
                 .store_file = job_store_file,
+                .services = env->services,
+                .loop_value = json_string_value(json_object_get(json_object_get(json_object_get(job, "variables"),
+                                                                                "taskrun"),
+                                                                "value")),
                 .userdata = &jr,
         };
         r = impl->run(&tctx, props, &out);

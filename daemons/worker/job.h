@@ -17,6 +17,7 @@ typedef struct WorkerJobEnv {
         int (*store_file)(void *userdata, json_t *job, const char *name, const char *path, char **ret_uri);
         int (*secret)(void *userdata, const char *key, char **ret);
         const SandboxOptions *sandbox; /* external processes' sandbox; NULL = plain processes */
+        const TaskServices *services; /* kv store and logs; NULL when there is no database */
         void *userdata;
 } WorkerJobEnv;
 

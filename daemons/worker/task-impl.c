@@ -37,6 +37,16 @@ static const TaskImpl impls[] = {
         { "Sleep", task_run_sleep },
         { "shell.Commands", task_run_shell_commands },
         { "shell.Script", task_run_shell_script },
+        { "kv.Get", task_run_kv_get },
+        { "kv.Set", task_run_kv_set },
+        { "kv.Delete", task_run_kv_delete },
+        { "kv.GetKeys", task_run_kv_get_keys },
+        { "state.Get", task_run_state_get },
+        { "state.Set", task_run_state_set },
+        { "state.Delete", task_run_state_delete },
+        { "log.Fetch", task_run_log_fetch },
+        { "http.Request", task_run_http_request },
+        { "http.Download", task_run_http_download },
 };
 
 const TaskImpl *task_impl_lookup(const char *type) {

@@ -23,6 +23,23 @@ typedef enum TaskLogLevel {
 const char *task_log_level_to_string(TaskLogLevel l);
 TaskLogLevel task_log_level_from_string(const char *s);
 
+/* What tasks may use besides their working directory: the namespace key-value store (kv tasks,
+ * the kv() function, Kestra's state tasks) and execution logs. Provided by the worker over its
+ * store connection; NULL where there is none (tasks then fail saying what they needed). */
+typedef struct TaskServices {
+        /* -ENOENT when missing (or expired). */
+        int (*kv_get)(void *userdata, const char *ns, const char *key, json_t **ret);
+        /* ttl 0: no expiry. */
+        int (*kv_put)(void *userdata, const char *ns, const char *key, json_t *value, usec_t ttl);
+        /* -ENOENT when missing. */
+        int (*kv_delete)(void *userdata, const char *ns, const char *key);
+        /* Sorted keys starting with prefix (NULL: all). */
+        int (*kv_keys)(void *userdata, const char *ns, const char *prefix, json_t **ret);
+        /* Log lines of an execution ([{taskId, level, timestamp, message}]), level and above. */
+        int (*logs)(void *userdata, const char *execution_id, const char *min_level, json_t **ret);
+        void *userdata;
+} TaskServices;
+
 typedef struct TaskRunContext TaskRunContext;
 struct TaskRunContext {
         const char *execution_id;
@@ -42,6 +59,8 @@ struct TaskRunContext {
         /* Keep a file produced by the task (outputFiles, Download) in internal storage and return its
          * URI (malloc'ed). NULL: the worker has no storage, which tasks report as an error. */
         int (*store_file)(TaskRunContext *ctx, const char *name, const char *path, char **ret_uri);
+        const TaskServices *services; /* may be NULL */
+        const char *loop_value;       /* taskrun.value, NULL outside loops */
         void *userdata;
 };
 
@@ -77,6 +96,16 @@ int task_run_output_values(TaskRunContext *ctx, json_t *props, TaskOutcome *out)
 int task_run_sleep(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_run_shell_commands(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_run_shell_script(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_run_kv_get(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_run_kv_set(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_run_kv_delete(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_run_kv_get_keys(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_run_state_get(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_run_state_set(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_run_state_delete(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_run_log_fetch(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_run_http_request(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_run_http_download(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 
 /* Helpers for property access with Kestra's lenient typing (numbers and booleans given as text). */
 const char *task_prop_string(json_t *props, const char *name, const char *def);

@@ -182,6 +182,97 @@ static int slot_store_file(void *userdata, json_t *job, const char *name, const 
         return *ret_uri ? 0 : -ENOMEM;
 }
 
+/* Task services over the slot's own store connection. */
+static int slot_kv_get(void *userdata, const char *ns, const char *key, json_t **ret) {
+        Slot *s = userdata;
+        StoreTx *tx;
+        int r = store_begin(s->store, &tx);
+        if (r < 0)
+                return r;
+        r = store_kv_get(tx, ns, key, now_realtime(), ret);
+        store_rollback(tx);
+        return r;
+}
+
+typedef struct KvPut {
+        const char *ns, *key;
+        json_t *value;
+        usec_t expires;
+} KvPut;
+
+static int kv_put_tx(StoreTx *tx, void *userdata) {
+        KvPut *p = userdata;
+        return store_kv_put(tx, p->ns, p->key, p->value, p->expires, now_realtime());
+}
+
+static int slot_kv_put(void *userdata, const char *ns, const char *key, json_t *value, usec_t ttl) {
+        Slot *s = userdata;
+        KvPut p = { ns, key, value, ttl ? now_realtime() + ttl : 0 };
+        return store_transact(s->store, kv_put_tx, &p);
+}
+
+static int kv_delete_tx(StoreTx *tx, void *userdata) {
+        KvPut *p = userdata;
+        return store_kv_delete(tx, p->ns, p->key);
+}
+
+static int slot_kv_delete(void *userdata, const char *ns, const char *key) {
+        Slot *s = userdata;
+        KvPut p = { ns, key, NULL, 0 };
+        return store_transact(s->store, kv_delete_tx, &p);
+}
+
+static int slot_kv_keys(void *userdata, const char *ns, const char *prefix, json_t **ret) {
+        Slot *s = userdata;
+        _cleanup_json_ json_t *all = NULL, *keep = json_array();
+        StoreTx *tx;
+        int r = store_begin(s->store, &tx);
+        if (r < 0)
+                return r;
+        r = store_kv_list(tx, ns, now_realtime(), &all);
+        store_rollback(tx);
+        if (r < 0)
+                return r;
+        size_t i;
+        json_t *k;
+        json_array_foreach(all, i, k)
+                if (!prefix || startswith(json_string_value(k), prefix))
+                        json_array_append(keep, k);
+        *ret = TAKE_PTR(keep);
+        return 0;
+}
+
+static int slot_logs(void *userdata, const char *execution_id, const char *min_level, json_t **ret) {
+        Slot *s = userdata;
+        /* Lines still buffered by this slot belong to the running task: write them first. */
+        slot_flush_logs(s);
+        _cleanup_json_ json_t *arr = json_array();
+        int level = store_log_level_from_string(min_level);
+        int64_t cursor = 0;
+        for (;;) {
+                StoreLog *logs = NULL;
+                size_t n = 0;
+                StoreLogFilter f = { .execution_id = execution_id, .min_level = level < 0 ? STORE_LOG_INFO : level,
+                                     .after_seq = cursor, .limit = 1000 };
+                int r = store_log_search(s->store, &f, &logs, &n);
+                if (r < 0)
+                        return r;
+                if (n == 0)
+                        break;
+                for (size_t i = 0; i < n; i++) {
+                        char ts[TIMESTAMP_MAX];
+                        json_array_append_new(arr, json_pack("{s:s?, s:s, s:s, s:s}", "taskId", logs[i].task_id,
+                                                             "level", store_log_level_to_string(logs[i].level),
+                                                             "timestamp", timestamp_format(ts, logs[i].timestamp),
+                                                             "message", logs[i].message));
+                        cursor = logs[i].seq;
+                }
+                store_logs_free(logs, n);
+        }
+        *ret = TAKE_PTR(arr);
+        return 0;
+}
+
 static void slot_run_job(Slot *s, StoreJob *job) {
         Worker *w = s->w;
         _cleanup_json_ json_t *result = NULL;
@@ -205,10 +296,14 @@ static void slot_run_job(Slot *s, StoreJob *job) {
         pthread_mutex_unlock(&w->lock);
         atomic_fetch_add(&w->busy, 1);
 
+        const TaskServices services = {
+                .kv_get = slot_kv_get, .kv_put = slot_kv_put, .kv_delete = slot_kv_delete, .kv_keys = slot_kv_keys,
+                .logs = slot_logs, .userdata = s,
+        };
         WorkerJobEnv env = {
                 .work_root = w->work_root, .base_env = w->opt.base_env, .worker_id = w->opt.id,
                 .cancel_fd = s->cancel_fd, .log = slot_log, .store_file = slot_store_file,
-                .secret = runtime_secret, .userdata = s, .sandbox = w->opt.sandbox,
+                .secret = runtime_secret, .services = &services, .userdata = s, .sandbox = w->opt.sandbox,
         };
         log_debug("Running task %s (job %s, epoch %lld).", strna(tr_id), job->id, (long long) job->epoch);
         int r = worker_job_run(&env, job->payload, &result);
@@ -286,16 +381,20 @@ static void cancel_slots(Worker *w, char **ids) {
         pthread_mutex_unlock(&w->lock);
 }
 
-/* Renew leases every lease/3, pass kills on every second. */
+/* Renew leases every lease/3; pass kills on as soon as they are announced (and every second, for
+ * a lost notification). */
 static void *maint_thread(void *arg) {
         Worker *w = arg;
         usec_t last_renew = now_monotonic();
 
+        (void) store_listen(w->maint_store, STORE_CHANNEL_CANCEL);
         for (;;) {
-                struct pollfd p = { w->stop_fd, POLLIN, 0 };
+                struct pollfd p[2] = { { w->stop_fd, POLLIN, 0 }, { store_get_fd(w->maint_store), POLLIN, 0 } };
+                int woke = poll(p, p[1].fd >= 0 ? 2 : 1, 1000);
                 /* Leave when stopped and no task runs any more. */
-                if (poll(&p, 1, 1000) > 0 && atomic_load(&w->busy) == 0)
+                if (woke > 0 && p[0].revents && atomic_load(&w->busy) == 0)
                         break;
+                (void) store_wait(w->maint_store, 0);
                 char **cancelled = NULL;
                 if (store_job_cancelled(w->maint_store, w->opt.id, &cancelled) > 0)
                         cancel_slots(w, cancelled);

@@ -555,6 +555,8 @@ static int end_execution(Engine *E, State st) {
         }
         state_info_force(&e->state, st, E->now);
         E->fx->ended = true;
+        engine_log(E, NULL, state_is_failed(st) ? "ERROR" : st == STATE_WARNING ? "WARN" : "INFO",
+                   "Flow completed with state %s", state_to_string(st));
 
         /* A subflow that its parent waits for tells the parent how it ended. */
         const char *parent_tr = json_string_value(json_object_get(e->engine, "parentTaskRunId"));
@@ -693,6 +695,7 @@ int engine_apply(const EngineConfig *cfg, const Flow *flow, Execution *e, const 
                         goto finish;
                 }
                 state_info_set(&e->state, STATE_RUNNING, now);
+                engine_log(&E, NULL, "INFO", "Flow started");
         } else if (streq(type, ENGINE_EVENT_TASK_RESULT))
                 r = on_task_result(&E, payload);
         else if (streq(type, ENGINE_EVENT_TIMER))

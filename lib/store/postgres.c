@@ -18,6 +18,7 @@ static const struct {
         { STORE_CHANNEL_EVENTS, "tern_events" },
         { STORE_CHANNEL_JOBS, "tern_jobs" },
         { STORE_CHANNEL_TRIGGERS, "tern_triggers" },
+        { STORE_CHANNEL_CANCEL, "tern_cancel" },
 };
 
 static PGconn *conn(Store *s) {

@@ -782,7 +782,7 @@ int store_job_cancel(StoreTx *tx, const char *task_run_id, usec_t now) {
         if (r < 0)
                 return r;
         if (held.changes > 0)
-                tx->notify |= STORE_CHANNEL_JOBS;
+                tx->notify |= STORE_CHANNEL_CANCEL;
         return (int) (gone.n_rows + held.changes);
 }
 

@@ -39,7 +39,8 @@ enum {
         STORE_CHANNEL_EVENTS = 1u << 0, /* new execution events (executor) */
         STORE_CHANNEL_JOBS = 1u << 1,   /* new or re-queued worker jobs (workers) */
         STORE_CHANNEL_TRIGGERS = 1u << 2, /* new trigger events: flow changes, ended executions (scheduler) */
-        STORE_CHANNEL_ALL = STORE_CHANNEL_EVENTS | STORE_CHANNEL_JOBS | STORE_CHANNEL_TRIGGERS,
+        STORE_CHANNEL_CANCEL = 1u << 3,   /* claimed jobs flagged by a kill (workers holding them) */
+        STORE_CHANNEL_ALL = STORE_CHANNEL_EVENTS | STORE_CHANNEL_JOBS | STORE_CHANNEL_TRIGGERS | STORE_CHANNEL_CANCEL,
 };
 
 typedef enum StoreBackend {

@@ -1,6 +1,10 @@
 /* test-worker-tasks: the runnable tasks as a worker runs them: logs, outputs, failures, shell
  * announcements, files in and out, environment, timeouts and kills. */
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 
@@ -64,6 +68,62 @@ static const char *out_str(TaskOutcome *o, const char *path1, const char *path2)
         if (path2)
                 v = json_object_get(v, path2);
         return json_string_value(v);
+}
+
+/* A small HTTP/1.1 server on loopback for the HTTP tasks: /ok, /missing, /echo, /empty. */
+static int http_fd = -1;
+static int http_port;
+
+static void *http_serve(void *arg) {
+        for (;;) {
+                int c = accept4(http_fd, NULL, NULL, SOCK_CLOEXEC);
+                if (c < 0)
+                        return NULL;
+                char req[8192];
+                size_t n = 0;
+                ssize_t k;
+                char *end = NULL;
+                while (n < sizeof req - 1 && (k = read(c, req + n, sizeof req - 1 - n)) > 0) {
+                        n += (size_t) k;
+                        req[n] = 0;
+                        if ((end = strstr(req, "\r\n\r\n"))) {
+                                const char *cl = strcasestr(req, "Content-Length:");
+                                size_t want = cl ? (size_t) atol(cl + 15) : 0;
+                                if (n - (size_t) (end + 4 - req) >= want)
+                                        break;
+                        }
+                }
+                char method[16] = "", path[256] = "";
+                sscanf(req, "%15s %255s", method, path);
+                const char *body = end ? end + 4 : "";
+                char resp[9000];
+                if (streq(path, "/ok"))
+                        snprintf(resp, sizeof resp,
+                                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Test: yes\r\nContent-Length: 11\r\n"
+                                 "Connection: close\r\n\r\n{\"a\": true}");
+                else if (streq(path, "/echo"))
+                        snprintf(resp, sizeof resp, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s %s",
+                                 strlen(method) + 1 + strlen(body), method, body);
+                else if (streq(path, "/empty"))
+                        snprintf(resp, sizeof resp, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                else
+                        snprintf(resp, sizeof resp, "HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope");
+                (void) !write(c, resp, strlen(resp));
+                close(c);
+        }
+}
+
+static void http_start(void) {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t l = sizeof a;
+        pthread_t t;
+        http_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bind(http_fd, (struct sockaddr *) &a, sizeof a);
+        listen(http_fd, 16);
+        getsockname(http_fd, (struct sockaddr *) &a, &l);
+        http_port = ntohs(a.sin_port);
+        pthread_create(&t, NULL, http_serve, NULL);
+        pthread_detach(t);
 }
 
 int main(void) {
@@ -169,6 +229,51 @@ int main(void) {
         task_outcome_done(&o);
         run(&h, "shell.Commands", "{\"commands\": [\"print('py')\"], \"interpreter\": [\"/nonexistent/python\", \"-c\"]}", &o);
         ok(o.state == STATE_FAILED && strstr(o.error, "/nonexistent/python"), "missing interpreter named");
+        task_outcome_done(&o);
+
+        http_start();
+        char props[512];
+        snprintf(props, sizeof props, "{\"uri\": \"http://127.0.0.1:%d/ok\"}", http_port);
+        run(&h, "http.Request", props, &o);
+        ok(o.state == STATE_SUCCESS, "HTTP GET succeeds");
+        is_int(json_integer_value(json_object_get(o.outputs, "code")), 200, "status code output");
+        is_str(out_str(&o, "body", NULL), "{\"a\": true}", "body output");
+        is_str(json_string_value(json_array_get(json_object_get(json_object_get(o.outputs, "headers"), "x-test"), 0)),
+               "yes", "headers output (lower-cased names, lists of values)");
+        task_outcome_done(&o);
+        snprintf(props, sizeof props,
+                 "{\"uri\": \"http://127.0.0.1:%d/echo\", \"method\": \"POST\", \"body\": {\"x\": 1}}", http_port);
+        run(&h, "http.Request", props, &o);
+        is_str(out_str(&o, "body", NULL), "POST {\"x\":1}", "POST with a JSON body");
+        task_outcome_done(&o);
+        snprintf(props, sizeof props, "{\"uri\": \"http://127.0.0.1:%d/missing\"}", http_port);
+        run(&h, "http.Request", props, &o);
+        ok(o.state == STATE_FAILED && strstr(o.error, "404"), "a 404 fails the task, naming the status");
+        task_outcome_done(&o);
+        snprintf(props, sizeof props, "{\"uri\": \"http://127.0.0.1:%d/missing\", \"allowFailed\": true}", http_port);
+        run(&h, "http.Request", props, &o);
+        ok(o.state == STATE_SUCCESS && json_integer_value(json_object_get(o.outputs, "code")) == 404,
+           "allowFailed keeps a 404 a success with its code");
+        task_outcome_done(&o);
+        run(&h, "http.Request", "{\"uri\": \"file:///etc/passwd\"}", &o);
+        ok(o.state == STATE_FAILED && strstr(o.error, "http://"), "only http and https URLs");
+        task_outcome_done(&o);
+        run(&h, "http.Request", "{\"uri\": \"http://127.0.0.1:1/\"}", &o);
+        ok(o.state == STATE_FAILED && strstr(o.error, "failed"), "a refused connection fails with curl's reason");
+        task_outcome_done(&o);
+        snprintf(props, sizeof props, "{\"uri\": \"http://127.0.0.1:%d/ok\", \"saveAs\": \"data.json\"}", http_port);
+        run(&h, "http.Download", props, &o);
+        ok(o.state == STATE_SUCCESS, "Download succeeds");
+        is_str(out_str(&o, "uri", NULL), "stored:data.json", "the download is kept in storage");
+        is_int(json_integer_value(json_object_get(o.outputs, "length")), 11, "length output");
+        task_outcome_done(&o);
+        snprintf(props, sizeof props, "{\"uri\": \"http://127.0.0.1:%d/empty\"}", http_port);
+        run(&h, "http.Download", props, &o);
+        ok(o.state == STATE_FAILED && strstr(o.error, "empty"), "an empty download fails by default");
+        task_outcome_done(&o);
+
+        run(&h, "kv.Get", "{\"key\": \"k\"}", &o);
+        ok(o.state == STATE_FAILED && strstr(o.error, "key-value store"), "kv tasks say they need the store");
         task_outcome_done(&o);
 
         ok(task_impl_lookup("Nope") == NULL, "unknown type has no implementation");
