@@ -84,6 +84,11 @@ static json_t *prop(const Trigger *t, const char *name) {
         return json_object_get(t->properties, name);
 }
 
+/* A new reference to v, or a new empty object: for json_pack's "o" (which steals). */
+static json_t *ref_or_object(json_t *v) {
+        return v ? json_incref(v) : json_object();
+}
+
 static usec_t state_usec(json_t *state, const char *key) {
         json_t *v = json_object_get(state, key);
         return json_is_integer(v) && json_integer_value(v) > 0 ? (usec_t) json_integer_value(v) : 0;
@@ -446,8 +451,8 @@ static int fire_slot(StepCtx *c, StoreTx *tx, const Flow *f, const Trigger *t, c
                 c->skipped++;
                 return 0;
         }
-        inputs = json_deep_copy(prop(t, "inputs") ?: json_object());
-        labels = json_deep_copy(prop(t, "labels") ?: json_object());
+        inputs = prop(t, "inputs") ? json_deep_copy(prop(t, "inputs")) : json_object();
+        labels = prop(t, "labels") ? json_deep_copy(prop(t, "labels")) : json_object();
         if (!inputs || !labels)
                 return -ENOMEM;
         if (backfill) {
@@ -610,13 +615,13 @@ static json_t *source_variables(json_t *doc) {
                         json_object_set(labels, k, json_object_get(tr, "value"));
         }
         json_t *state = json_object_get(json_object_get(doc, "state"), "current");
-        json_t *v = json_pack("{s:{s:O, s:O, s:O}, s:{s:O, s:O, s:O}, s:o, s:o, s:O, s:O}", "execution", "id",
+        json_t *v = json_pack("{s:{s:O, s:O, s:o}, s:{s:O, s:O, s:O}, s:o, s:o, s:o, s:o}", "execution", "id",
                               json_object_get(doc, "id"), "state", state ?: json_null(), "outputs",
-                              json_object_get(doc, "outputs") ?: json_object(), "flow", "namespace",
+                              ref_or_object(json_object_get(doc, "outputs")), "flow", "namespace",
                               json_object_get(doc, "namespace"), "id", json_object_get(doc, "flowId"), "revision",
                               json_object_get(doc, "flowRevision") ?: json_null(), "outputs", outputs, "labels",
-                              labels, "inputs", json_object_get(doc, "inputs") ?: json_object(), "trigger",
-                              json_object_get(json_object_get(doc, "trigger"), "variables") ?: json_object());
+                              labels, "inputs", ref_or_object(json_object_get(doc, "inputs")), "trigger",
+                              ref_or_object(json_object_get(json_object_get(doc, "trigger"), "variables")));
         return v;
 }
 
@@ -757,10 +762,10 @@ static int flow_listener(StepCtx *c, StoreTx *tx, StoreTrigger *row, json_t *doc
                 }
                 expr_error_done(&err);
         }
-        tvars = json_pack("{s:O, s:s, s:s, s:O, s:s, s:O}", "executionId", json_object_get(doc, "id"), "namespace",
+        tvars = json_pack("{s:O, s:s, s:s, s:O, s:s, s:o}", "executionId", json_object_get(doc, "id"), "namespace",
                           src_ns, "flowId", src_flow, "flowRevision",
                           json_object_get(doc, "flowRevision") ?: json_null(), "state", src_state, "outputs",
-                          json_object_get(doc, "outputs") ?: json_object());
+                          ref_or_object(json_object_get(doc, "outputs")));
         if (!tvars)
                 return -ENOMEM;
         char key[128], id[ID_MAX];
@@ -980,10 +985,10 @@ int scheduler_backfill_create(StoreTx *tx, const char *ns, const char *flow_id, 
         /* The first slot at or after start. */
         if (cron_next(sp.cron, sp.tz, start - 1, &first) < 0 || first >= end)
                 return -ERANGE;
-        json_t *b = json_pack("{s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:O, s:O}", "start", (json_int_t) start, "end",
+        json_t *b = json_pack("{s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:o, s:o}", "start", (json_int_t) start, "end",
                               (json_int_t) end, "next", (json_int_t) first, "notBefore", (json_int_t) now, "paused",
                               0, "created", (json_int_t) now, "executions", (json_int_t) 0, "inputs",
-                              inputs ?: json_object(), "labels", labels ?: json_object());
+                              ref_or_object(inputs), "labels", ref_or_object(labels));
         if (!b)
                 return -ENOMEM;
         json_object_set_new(row.state, "backfill", b);
