@@ -597,6 +597,82 @@ static int resolve_subflow(Engine *E, const Task *t, TaskRun *tr) {
         return 0;
 }
 
+static int64_t waitfor_int(json_t *check, const char *name, int64_t def) {
+        json_t *v = json_object_get(check, name);
+        if (json_is_integer(v))
+                return json_integer_value(v);
+        int64_t i;
+        if (json_is_string(v) && safe_atoi64(json_string_value(v), &i) == 0)
+                return i;
+        return def;
+}
+
+static usec_t waitfor_duration(json_t *check, const char *name, usec_t def) {
+        json_t *v = json_object_get(check, name);
+        susec_t d;
+        if (json_is_string(v) && duration_parse(json_string_value(v), &d) == 0 && d >= 0)
+                return (usec_t) d;
+        if (json_is_integer(v) && json_integer_value(v) >= 0) /* seconds, as Kestra's defaults are written */
+                return (usec_t) json_integer_value(v) * USEC_PER_SEC;
+        return def;
+}
+
+/* WaitFor (LoopUntil): run the tasks, then evaluate the condition; again after the check interval
+ * until it holds or the iteration/duration bounds are reached. */
+static int resolve_waitfor(Engine *E, const Task *t, TaskRun *tr) {
+        json_t *bk = engine_run_bookkeeping(tr);
+        if (!bk)
+                return -ENOMEM;
+        if (json_is_true(json_object_get(bk, "waiting")))
+                return 0;
+        if (!json_object_get(bk, "iteration")) {
+                json_object_set_new(bk, "iteration", json_integer(0));
+                json_object_set_new(bk, "started", json_integer((json_int_t) E->now));
+                /* outputs.<id>.iterationCount is there from the first iteration on (Kestra's example
+                 * renders it in the loop's own tasks). */
+                json_decref(tr->outputs);
+                tr->outputs = json_pack("{s:i}", "iterationCount", 0);
+                engine_outputs_changed(E);
+        }
+        int64_t it = json_integer_value(json_object_get(bk, "iteration"));
+        ListResult res = walk_branch(E, t, tr, "tasks", WALK_SEQUENTIAL, 0);
+        if (!res.done)
+                return 0;
+        if (state_is_failed(res.state) || E->killing)
+                return finish(E, t, tr, res);
+
+        json_decref(tr->outputs);
+        tr->outputs = json_pack("{s:I}", "iterationCount", (json_int_t) (it + 1));
+        engine_outputs_changed(E);
+        _cleanup_json_ json_t *v = NULL;
+        _cleanup_free_ char *err = NULL;
+        int r = engine_render_value(E, t, tr, task_property(t, "condition"), &v, &err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return fail_run(E, tr, "Failed to evaluate condition: %s", strempty(err));
+        if (engine_truthy(v))
+                return finish(E, t, tr, res);
+
+        json_t *check = task_property(t, "checkFrequency");
+        int64_t max_it = waitfor_int(check, "maxIterations", 100);
+        usec_t max_d = waitfor_duration(check, "maxDuration", USEC_PER_HOUR);
+        usec_t interval = waitfor_duration(check, "interval", USEC_PER_SEC);
+        usec_t started = (usec_t) json_integer_value(json_object_get(bk, "started"));
+        if (it + 1 >= max_it || E->now + interval - started > max_d) {
+                bool fail = json_is_true(task_property(t, "failOnMaxReached"));
+                engine_log(E, tr, fail ? "ERROR" : "WARN", "WaitFor stopped after %lld iteration(s): %s reached",
+                           (long long) (it + 1), it + 1 >= max_it ? "maxIterations" : "maxDuration");
+                if (fail)
+                        return engine_run_set(E, tr, STATE_FAILED);
+                return finish(E, t, tr, res);
+        }
+        json_object_set_new(bk, "iteration", json_integer(it + 1));
+        json_object_set_new(bk, "waiting", json_true());
+        E->progressed = true;
+        return engine_emit_timer(E, tr, "waitfor", E->now + interval);
+}
+
 int engine_resolve_flowable(Engine *E, const Task *t, TaskRun *tr) {
         if (state_is_terminal(tr->state.current))
                 return 0;
@@ -622,5 +698,7 @@ int engine_resolve_flowable(Engine *E, const Task *t, TaskRun *tr) {
                 return resolve_pause(E, t, tr);
         if (type_is(t, "Subflow"))
                 return resolve_subflow(E, t, tr);
+        if (type_is(t, "WaitFor"))
+                return resolve_waitfor(E, t, tr);
         return fail_run(E, tr, "task type '%s' cannot be run by this version of tern", t->type);
 }

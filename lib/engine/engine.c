@@ -44,9 +44,18 @@ static void index_tasks(Engine *E, Task *const *tasks, size_t n, bool errors) {
         }
 }
 
+/* Children of a loop that repeats its body (WaitFor) carry the iteration they belong to. */
+static int parent_iteration(const TaskRun *parent) {
+        json_t *it = parent && parent->engine ? json_object_get(parent->engine, "iteration") : NULL;
+        return json_is_integer(it) ? (int) json_integer_value(it) : -1;
+}
+
 static int index_run(Engine *E, TaskRun *tr) {
-        const char *key[] = { tr->task_id, tr->parent_task_run_id, tr->value };
-        int r = hashmap_put_parts(&E->runs, key, 3, tr);
+        char iteration[16] = "";
+        if (tr->iteration >= 0)
+                snprintf(iteration, sizeof iteration, "%d", tr->iteration);
+        const char *key[] = { tr->task_id, tr->parent_task_run_id, tr->value, iteration };
+        int r = hashmap_put_parts(&E->runs, key, 4, tr);
         if (r < 0)
                 return r;
         return hashmap_put(&E->runs_id, tr->id, tr);
@@ -57,8 +66,12 @@ const Task *engine_task(Engine *E, const char *task_id) {
 }
 
 TaskRun *engine_run_find(Engine *E, const Task *t, const TaskRun *parent, const char *value) {
-        const char *key[] = { t->id, parent ? parent->id : NULL, value };
-        return hashmap_get_parts(&E->runs, key, 3);
+        char iteration[16] = "";
+        int it = parent_iteration(parent);
+        if (it >= 0)
+                snprintf(iteration, sizeof iteration, "%d", it);
+        const char *key[] = { t->id, parent ? parent->id : NULL, value, iteration };
+        return hashmap_get_parts(&E->runs, key, 4);
 }
 
 TaskRun *engine_run_by_id(Engine *E, const char *id) {
@@ -70,6 +83,7 @@ int engine_run_new(Engine *E, const Task *t, const TaskRun *parent, const char *
         int r = execution_add_task_run(E->e, t->id, parent ? parent->id : NULL, value, E->now, &tr);
         if (r < 0)
                 return r;
+        tr->iteration = parent_iteration(parent);
         r = index_run(E, tr);
         if (r < 0)
                 return r;
@@ -324,6 +338,12 @@ static int on_timer(Engine *E, json_t *payload) {
                 if (tr->engine)
                         json_object_clear(tr->engine);
                 return engine_run_set(E, tr, STATE_RUNNING);
+        }
+        if (streq(kind, "waitfor")) {
+                /* The pause between two iterations is over: the walk starts the next one. */
+                json_object_del(engine_run_bookkeeping(tr), "waiting");
+                E->progressed = true;
+                return 0;
         }
         if (streq(kind, "pause") && tr->state.current == STATE_PAUSED) {
                 /* The pause delay is over (or its timeout hit): what happens depends on behavior. */

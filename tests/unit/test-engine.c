@@ -263,6 +263,31 @@ int main(void) {
         ok(saw_restarted, "the execution's history shows RESTARTED");
         done(&r);
 
+        /* WaitFor: the body runs again until the condition holds. */
+        run_flow(&r,
+                 "id: waitfor\nnamespace: t\ntasks:\n  - id: loop\n    type: io.kestra.plugin.core.flow.WaitFor\n"
+                 "    condition: \"{{ outputs.return.value == '3' }}\"\n    checkFrequency:\n      interval: PT0.01S\n"
+                 "    tasks:\n      - id: return\n        type: io.kestra.plugin.core.debug.Return\n"
+                 "        format: \"{{ outputs.loop.iterationCount }}\"\n",
+                 NULL);
+        is_str(state_to_string(r.e->state.current), "SUCCESS", "WaitFor ends once its condition holds");
+        size_t returns = 0;
+        for (size_t i = 0; i < r.e->n_task_runs; i++)
+                returns += streq(r.e->task_runs[i]->task_id, "return");
+        is_int(returns, 4, "one task run per iteration (0, 1, 2, 3)");
+        is_int(json_integer_value(json_object_get(run_of(r.e, "loop", NULL)->outputs, "iterationCount")), 4,
+               "iterationCount output");
+        done(&r);
+        run_flow(&r,
+                 "id: waitfor2\nnamespace: t\ntasks:\n  - id: loop\n    type: io.kestra.plugin.core.flow.WaitFor\n"
+                 "    condition: \"{{ false }}\"\n    failOnMaxReached: true\n"
+                 "    checkFrequency:\n      interval: PT0.01S\n      maxIterations: 3\n"
+                 "    tasks:\n      - id: log\n        type: io.kestra.plugin.core.log.Log\n        message: again\n",
+                 NULL);
+        is_str(state_to_string(r.e->state.current), "FAILED", "WaitFor fails at maxIterations with failOnMaxReached");
+        ok(logs_contain(r.d, "maxIterations"), "and says why");
+        done(&r);
+
         /* Flow concurrency: the loop passes the count of active executions with "created". */
         static const char *const behaviors[][2] = { { "QUEUE", "QUEUED" }, { "CANCEL", "CANCELLED" }, { "FAIL", "FAILED" } };
         for (size_t b = 0; b < ELEMENTSOF(behaviors); b++) {
