@@ -49,3 +49,5 @@ extern const Verb server_verbs[];
 /* cmd-trigger.c */
 extern const Verb trigger_verbs[];
 extern const Verb backfill_verbs[];
+/* cmd-config.c */
+extern const Verb config_verbs[];

@@ -15,6 +15,7 @@ static const Verb top_verbs[] = {
         { "trigger", "COMMAND", "list, enable, disable, unlock triggers", NULL, trigger_verbs },
         { "backfill", "COMMAND", "run a schedule's past slots: create, pause, resume, delete", NULL, backfill_verbs },
         { "db", "COMMAND", "migrate the database, show its schema status", NULL, db_verbs },
+        { "config", "COMMAND", "check the daemons' configuration (/etc/tern/tern.conf)", NULL, config_verbs },
         {},
 };
 

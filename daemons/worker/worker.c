@@ -131,7 +131,11 @@ static void slot_log(void *userdata, json_t *job, TaskLogLevel level, const char
                 .timestamp = now_realtime(),
                 .message = m,
         };
-        log_debug("[%s] %s", strna(json_string_value(json_object_get(job, "taskId"))), message);
+        /* Under journald task output also goes there (with the job's context fields) so that
+         * journalctl TERN_EXECUTION_ID=... shows it next to the executor's lines; on a terminal
+         * it stays at debug ('tern run' prints task output its own way). */
+        log_full(log_get_target() == LOG_TARGET_JOURNAL ? LOG_INFO : LOG_DEBUG, "[%s] %s",
+                 strna(json_string_value(json_object_get(job, "taskId"))), message);
         if (s->n_logs >= LOG_FLUSH_LINES || now_monotonic() - s->logs_since >= LOG_FLUSH_USEC)
                 slot_flush_logs(s);
 }

@@ -1,0 +1,130 @@
+/* main.c: tern-worker, the worker component as a systemd service (tern-worker@N.service). */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "strutil.h"
+#include "worker.h"
+
+/* After the grace period the jobs still running are handed back (new epoch) this long before
+ * their tasks are cancelled, so that the cancelled tasks' results are refused as stale and the
+ * jobs run again elsewhere instead of ending KILLED. */
+#define RELEASE_MARGIN_USEC (2 * USEC_PER_SEC)
+
+typedef struct WorkerDaemon {
+        Worker *worker;
+        char *work_root, *storage_root;
+        usec_t stop_grace;
+        int done_fd;
+} WorkerDaemon;
+
+static int wd_start(Daemon *d, void *userdata) {
+        WorkerDaemon *wd = userdata;
+        const TernConfig *cfg = daemon_config(d);
+        int r;
+
+        wd->work_root = strjoin(cfg->state_dir, "/work");
+        wd->storage_root = strjoin(cfg->state_dir, "/storage");
+        if (!wd->work_root || !wd->storage_root)
+                return -ENOMEM;
+        WorkerOptions opt = {
+                .id = daemon_id(d), /* the lease holder: the coordinator re-queues by this name */
+                .slots = cfg->worker_slots,
+                .queue = cfg->worker_queue,
+                .lease = cfg->worker_lease,
+                .work_root = wd->work_root,
+                .storage_root = wd->storage_root,
+        };
+        if ((r = worker_new(daemon_store(d), &opt, &wd->worker)) < 0)
+                return r;
+        return worker_start(wd->worker);
+}
+
+static void *stop_thread(void *arg) {
+        WorkerDaemon *wd = arg;
+        uint64_t one = 1;
+        worker_stop(wd->worker, wd->stop_grace);
+        (void) !write(wd->done_fd, &one, sizeof one);
+        return NULL;
+}
+
+static void wd_stop(Daemon *d, void *userdata, usec_t grace) {
+        WorkerDaemon *wd = userdata;
+        pthread_t t;
+
+        if (!wd->worker)
+                return;
+        if (grace == 0) {
+                worker_stop(wd->worker, 0);
+                return;
+        }
+        wd->stop_grace = grace + RELEASE_MARGIN_USEC;
+        wd->done_fd = eventfd(0, EFD_CLOEXEC);
+        if (wd->done_fd < 0 || pthread_create(&t, NULL, stop_thread, wd) != 0) {
+                safe_close(wd->done_fd);
+                worker_stop(wd->worker, grace);
+                return;
+        }
+        struct pollfd p = { wd->done_fd, POLLIN, 0 };
+        usec_t until = now_monotonic() + grace;
+        int r;
+        while ((r = poll(&p, 1, (int) ((until - MIN(until, now_monotonic())) / USEC_PER_MSEC))) < 0 && errno == EINTR)
+                ;
+        if (r == 0) {
+                /* Tasks still running after the grace period: hand their jobs back now. */
+                r = store_job_requeue_worker(daemon_store(d), daemon_id(d), now_realtime());
+                if (r >= 0)
+                        log_warning("Grace period over: released %d job(s) to other workers.", r);
+                else
+                        log_error_errno(r, "Cannot release the jobs still running: %s", store_error(daemon_store(d)));
+        }
+        pthread_join(t, NULL);
+        wd->done_fd = safe_close(wd->done_fd);
+}
+
+static bool wd_progress(void *userdata, usec_t window) {
+        WorkerDaemon *wd = userdata;
+        WorkerStats st;
+        worker_stats(wd->worker, &st);
+        /* Idle slots claim or wait at least every second; every slot busy means tasks are running
+         * (bounded by their timeouts, the lease renewals show the process alive to the cluster). */
+        return st.busy >= st.slots || now_monotonic() - st.last_progress < window;
+}
+
+static void wd_status(void *userdata, StrBuf *out) {
+        WorkerDaemon *wd = userdata;
+        WorkerStats st;
+        worker_stats(wd->worker, &st);
+        strbuf_appendf(out, "%u/%u slots busy, %llu jobs done, %llu lost", st.busy, st.slots,
+                       (unsigned long long) st.jobs_done, (unsigned long long) st.jobs_lost);
+}
+
+static void wd_metrics(void *userdata, StrBuf *out) {
+        WorkerDaemon *wd = userdata;
+        WorkerStats st;
+        worker_stats(wd->worker, &st);
+        strbuf_appendf(out,
+                       "tern_worker_slots %u\ntern_worker_slots_busy %u\ntern_worker_jobs_done_total %llu\n"
+                       "tern_worker_jobs_lost_total %llu\n",
+                       st.slots, st.busy, (unsigned long long) st.jobs_done, (unsigned long long) st.jobs_lost);
+}
+
+int main(int argc, char *argv[]) {
+        static const DaemonOps ops = {
+                .component = "worker",
+                .start = wd_start,
+                .stop = wd_stop,
+                .progress = wd_progress,
+                .status = wd_status,
+                .metrics = wd_metrics,
+        };
+        WorkerDaemon wd = { .done_fd = -EBADF };
+        int r = daemon_main(&ops, &wd, argc, argv);
+        worker_free(wd.worker);
+        free(wd.work_root);
+        free(wd.storage_root);
+        return r;
+}

@@ -1,0 +1,494 @@
+/* config.c: tern.conf parsing (INI with drop-ins), environment overrides and secret files. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "log.h"
+#include "strbuf.h"
+#include "strutil.h"
+
+static void fclosep(FILE **f) {
+        if (*f)
+                fclose(*f);
+}
+
+typedef enum ConfigType {
+        CONFIG_STRING,
+        CONFIG_UNSIGNED,
+        CONFIG_DURATION,
+        CONFIG_LOG_LEVEL,
+} ConfigType;
+
+typedef struct ConfigKey {
+        const char *section, *key;
+        ConfigType type;
+        size_t offset;
+        unsigned min, max;  /* CONFIG_UNSIGNED range; CONFIG_DURATION minimum in seconds */
+        bool restart;       /* a change needs a restart (not applied on SIGHUP) */
+} ConfigKey;
+
+#define K(s, k, t, field, lo, hi, rs) { s, k, t, offsetof(TernConfig, field), lo, hi, rs }
+static const ConfigKey config_keys[] = {
+        K("database", "url", CONFIG_STRING, db_url, 0, 0, true),
+        K("database", "password-file", CONFIG_STRING, db_password_file, 0, 0, true),
+        K("server", "state-dir", CONFIG_STRING, state_dir, 0, 0, true),
+        K("server", "runtime-dir", CONFIG_STRING, runtime_dir, 0, 0, true),
+        K("server", "grace", CONFIG_DURATION, grace, 0, 0, false),
+        K("executor", "batch", CONFIG_UNSIGNED, executor_batch, 1, 10000, true),
+        K("executor", "poll", CONFIG_DURATION, executor_poll, 0, 0, true),
+        K("worker", "slots", CONFIG_UNSIGNED, worker_slots, 1, 1024, true),
+        K("worker", "queue", CONFIG_STRING, worker_queue, 0, 0, true),
+        K("worker", "lease", CONFIG_DURATION, worker_lease, 1, 0, true),
+        K("liveness", "heartbeat", CONFIG_DURATION, heartbeat, 1, 0, false),
+        K("liveness", "dead-after", CONFIG_DURATION, dead_after, 2, 0, false),
+        K("log", "level", CONFIG_LOG_LEVEL, log_level, 0, 0, false),
+};
+#undef K
+
+static void config_defaults(TernConfig *c) {
+        *c = (TernConfig) {
+                .grace = 30 * USEC_PER_SEC,
+                .executor_batch = 32,
+                .executor_poll = USEC_PER_SEC,
+                .worker_slots = 4,
+                .worker_lease = 30 * USEC_PER_SEC,
+                .heartbeat = 5 * USEC_PER_SEC,
+                .dead_after = 30 * USEC_PER_SEC,
+                .log_level = LOG_INFO,
+        };
+}
+
+void config_done(TernConfig *c) {
+        if (!c)
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
+                if (config_keys[i].type == CONFIG_STRING)
+                        free(*(char **) ((char *) c + config_keys[i].offset));
+        if (c->db_password) {
+                explicit_bzero(c->db_password, strlen(c->db_password));
+                free(c->db_password);
+        }
+        strv_free(c->sources);
+        config_defaults(c);
+        c->log_level = LOG_INFO;
+}
+
+static int add_error(char ***errors, const char *where, unsigned line, const char *fmt, ...) _printf_(4, 5);
+static int add_error(char ***errors, const char *where, unsigned line, const char *fmt, ...) {
+        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        va_list ap;
+        if (line)
+                strbuf_appendf(&sb, "%s:%u: ", where, line);
+        else
+                strbuf_appendf(&sb, "%s: ", where);
+        va_start(ap, fmt);
+        strbuf_vappendf(&sb, fmt, ap);
+        va_end(ap);
+        char *s = strbuf_steal(&sb);
+        return s ? strv_consume(errors, s) : -ENOMEM;
+}
+
+/* Durations: ISO-8601 (PT30S) or a number of seconds with an optional unit (30, 30s, 500ms, 2min). */
+static int parse_duration(const char *v, usec_t *ret) {
+        susec_t d;
+        if (duration_parse(v, &d) >= 0 && d >= 0) {
+                *ret = (usec_t) d;
+                return 0;
+        }
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(v, &end, 10);
+        if (errno || end == v || v[0] == '-')
+                return -EINVAL;
+        usec_t unit;
+        if (!*end || streq(end, "s") || streq(end, "sec"))
+                unit = USEC_PER_SEC;
+        else if (streq(end, "ms"))
+                unit = USEC_PER_MSEC;
+        else if (streq(end, "min") || streq(end, "m"))
+                unit = 60 * USEC_PER_SEC;
+        else if (streq(end, "h"))
+                unit = 3600 * USEC_PER_SEC;
+        else
+                return -EINVAL;
+        if (n > UINT64_MAX / unit)
+                return -ERANGE;
+        *ret = (usec_t) n * unit;
+        return 0;
+}
+
+static int config_set(TernConfig *c, const ConfigKey *k, const char *value, const char *where, unsigned line,
+                      char ***errors) {
+        void *p = (char *) c + k->offset;
+        switch (k->type) {
+        case CONFIG_STRING: {
+                char *s = isempty(value) ? NULL : strdup(value);
+                if (!isempty(value) && !s)
+                        return -ENOMEM;
+                free(*(char **) p);
+                *(char **) p = s;
+                return 0;
+        }
+        case CONFIG_UNSIGNED: {
+                unsigned u;
+                if (safe_atou(value, &u) < 0 || u < k->min || u > k->max)
+                        return add_error(errors, where, line, "%s.%s = '%s' must be a number from %u to %u",
+                                         k->section, k->key, value, k->min, k->max);
+                *(unsigned *) p = u;
+                return 0;
+        }
+        case CONFIG_DURATION: {
+                usec_t u;
+                if (parse_duration(value, &u) < 0)
+                        return add_error(errors, where, line,
+                                         "%s.%s = '%s' is not a duration (PT30S, 30s, 500ms, 2min)", k->section,
+                                         k->key, value);
+                if (u < (usec_t) k->min * USEC_PER_SEC)
+                        return add_error(errors, where, line, "%s.%s = '%s' must be at least %us", k->section,
+                                         k->key, value, k->min);
+                *(usec_t *) p = u;
+                return 0;
+        }
+        case CONFIG_LOG_LEVEL: {
+                int l = log_level_from_string(value);
+                if (l < 0)
+                        return add_error(errors, where, line,
+                                         "%s.%s = '%s' is not a log level (debug, info, notice, warning, error)",
+                                         k->section, k->key, value);
+                *(int *) p = l;
+                return 0;
+        }
+        }
+        return -EINVAL;
+}
+
+static const ConfigKey *config_find(const char *section, const char *key) {
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
+                if (streq(config_keys[i].section, section) && streq(config_keys[i].key, key))
+                        return &config_keys[i];
+        return NULL;
+}
+
+static int config_parse_file(TernConfig *c, const char *path, FILE *f, char ***errors) {
+        char section[64] = "";
+        char *line = NULL;
+        size_t cap = 0;
+        unsigned lineno = 0;
+        int r = 0;
+
+        while (r >= 0 && getline(&line, &cap, f) >= 0) {
+                lineno++;
+                char *s = strstrip(line);
+                if (!*s || *s == '#' || *s == ';')
+                        continue;
+                if (*s == '[') {
+                        char *end = strchr(s, ']');
+                        if (!end || end[1] || end - s - 1 <= 0 || (size_t) (end - s - 1) >= sizeof section) {
+                                r = add_error(errors, path, lineno, "malformed section header '%s'", s);
+                                continue;
+                        }
+                        *end = 0;
+                        snprintf(section, sizeof section, "%s", strstrip(s + 1));
+                        bool known = false;
+                        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
+                                known = known || streq(config_keys[i].section, section);
+                        if (!known)
+                                r = add_error(errors, path, lineno, "unknown section [%s]", section);
+                        continue;
+                }
+                char *eq = strchr(s, '=');
+                if (!eq) {
+                        r = add_error(errors, path, lineno, "expected 'key = value', got '%s'", s);
+                        continue;
+                }
+                *eq = 0;
+                char *key = strstrip(s), *value = strstrip(eq + 1);
+                if (!section[0]) {
+                        r = add_error(errors, path, lineno, "'%s' outside of a [section]", key);
+                        continue;
+                }
+                /* Quotes are optional; they keep leading or trailing blanks. */
+                size_t vl = strlen(value);
+                if (vl >= 2 && value[0] == '"' && value[vl - 1] == '"') {
+                        value[vl - 1] = 0;
+                        value++;
+                }
+                const ConfigKey *k = config_find(section, key);
+                if (!k) {
+                        r = add_error(errors, path, lineno, "unknown key '%s' in [%s]", key, section);
+                        continue;
+                }
+                r = config_set(c, k, value, path, lineno, errors);
+        }
+        free(line);
+        return r < 0 ? r : 0;
+}
+
+static int config_read(TernConfig *c, const char *path, bool must_exist, char ***errors) {
+        _cleanup_(fclosep) FILE *f = fopen(path, "re");
+        if (!f) {
+                if (errno == ENOENT && !must_exist)
+                        return 0;
+                return add_error(errors, path, 0, "cannot read: %s", strerror(errno));
+        }
+        int r = strv_extend(&c->sources, path);
+        if (r < 0)
+                return r;
+        return config_parse_file(c, path, f, errors);
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static int config_read_dropins(TernConfig *c, const char *dir, char ***errors) {
+        DIR *d = opendir(dir);
+        if (!d)
+                return errno == ENOENT || errno == ENOTDIR ? 0 : add_error(errors, dir, 0, "cannot read: %s", strerror(errno));
+        _cleanup_strv_free_ char **names = NULL;
+        struct dirent *de;
+        int r = 0;
+        while (r >= 0 && (de = readdir(d)))
+                if (de->d_name[0] != '.' && endswith(de->d_name, ".conf"))
+                        r = strv_extend(&names, de->d_name);
+        closedir(d);
+        if (r < 0)
+                return r;
+        if (names)
+                qsort(names, strv_length(names), sizeof(char *), cmp_str);
+        for (size_t i = 0; names && names[i] && r >= 0; i++) {
+                _cleanup_free_ char *p = strjoin(dir, "/", names[i]);
+                r = p ? config_read(c, p, true, errors) : -ENOMEM;
+        }
+        return r;
+}
+
+static int config_env(TernConfig *c, char ***errors) {
+        int r = 0;
+        for (size_t i = 0; i < ELEMENTSOF(config_keys) && r >= 0; i++) {
+                const ConfigKey *k = &config_keys[i];
+                char name[96];
+                int n = snprintf(name, sizeof name, "TERN_%s_%s", k->section, k->key);
+                for (int j = 0; j < n; j++)
+                        name[j] = name[j] == '-' ? '_' : (char) toupper((unsigned char) name[j]);
+                const char *v = getenv(name);
+                if (!v && streq(name, "TERN_DATABASE_URL"))
+                        v = getenv("TERN_DB");
+                if (v)
+                        r = config_set(c, k, v, name, 0, errors);
+        }
+        return r;
+}
+
+static int read_secret(const char *path, char **ret) {
+        _cleanup_(fclosep) FILE *f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        char buf[4096];
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        if (ferror(f))
+                return -EIO;
+        buf[n] = 0;
+        /* One trailing newline is how editors save files; it is not part of the secret. */
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+                buf[--n] = 0;
+        *ret = strdup(buf);
+        explicit_bzero(buf, sizeof buf);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int config_secrets(TernConfig *c, char ***errors) {
+        int r;
+        if (c->db_password_file) {
+                r = read_secret(c->db_password_file, &c->db_password);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return add_error(errors, c->db_password_file, 0, "database.password-file: cannot read: %s",
+                                         strerror(-r));
+                return 0;
+        }
+        const char *creds = getenv("CREDENTIALS_DIRECTORY");
+        if (isempty(creds))
+                return 0;
+        _cleanup_free_ char *p = strjoin(creds, "/db-password");
+        if (!p)
+                return -ENOMEM;
+        r = read_secret(p, &c->db_password);
+        if (r == -ENOENT)
+                return 0;
+        if (r == -ENOMEM)
+                return r;
+        return r < 0 ? add_error(errors, p, 0, "credential db-password: cannot read: %s", strerror(-r)) : 0;
+}
+
+static int config_check(TernConfig *c, char ***errors) {
+        if (c->dead_after <= c->heartbeat)
+                return add_error(errors, "liveness", 0,
+                                 "dead-after must be longer than heartbeat (a live daemon would be declared dead)");
+        if (c->db_url && !startswith(c->db_url, "sqlite:") && !startswith(c->db_url, "postgres") &&
+            !strchr(c->db_url, '='))
+                return add_error(errors, "database.url", 0,
+                                 "'%s' is neither sqlite:PATH, postgresql://... nor a conninfo string", c->db_url);
+        if (c->db_url && strstr(c->db_url, "password="))
+                return add_error(errors, "database.url", 0,
+                                 "must not carry the password: use database.password-file or the db-password credential");
+        return 0;
+}
+
+int config_load(const char *path, TernConfig *ret, char ***ret_errors) {
+        _cleanup_strv_free_ char **errors = NULL;
+        TernConfig c;
+        int r;
+
+        config_defaults(&c);
+        bool explicit = path || getenv("TERN_CONFIG");
+        if (!path)
+                path = getenv("TERN_CONFIG") ?: CONFIG_DEFAULT_PATH;
+        _cleanup_free_ char *dropins = strjoin(path, ".d");
+        if (!dropins)
+                return -ENOMEM;
+        r = config_read(&c, path, explicit, &errors);
+        if (r >= 0)
+                r = config_read_dropins(&c, dropins, &errors);
+        if (r >= 0)
+                r = config_env(&c, &errors);
+        /* Under systemd the directories it made for the unit are the defaults. */
+        const char *sd;
+        if (r >= 0 && !c.state_dir && (sd = getenv("STATE_DIRECTORY")) && !(c.state_dir = strndup(sd, strcspn(sd, ":"))))
+                r = -ENOMEM;
+        if (r >= 0 && !c.runtime_dir && (sd = getenv("RUNTIME_DIRECTORY")) &&
+            !(c.runtime_dir = strndup(sd, strcspn(sd, ":"))))
+                r = -ENOMEM;
+        if (r >= 0 && !c.state_dir && !(c.state_dir = strdup("/var/lib/tern")))
+                r = -ENOMEM;
+        if (r >= 0 && !c.runtime_dir && !(c.runtime_dir = strdup("/run/tern")))
+                r = -ENOMEM;
+        if (r >= 0 && !errors)
+                r = config_secrets(&c, &errors);
+        if (r >= 0 && !errors)
+                r = config_check(&c, &errors);
+        if (r >= 0 && errors)
+                r = -EINVAL;
+        if (r < 0) {
+                config_done(&c);
+                if (ret_errors)
+                        *ret_errors = TAKE_PTR(errors);
+                config_defaults(ret);
+                return r;
+        }
+        *ret = c;
+        if (ret_errors)
+                *ret_errors = NULL;
+        return 0;
+}
+
+static int append_escaped_uri(StrBuf *sb, const char *s) {
+        for (; *s; s++) {
+                unsigned char ch = (unsigned char) *s;
+                if (isalnum(ch) || strchr("-._~", ch))
+                        strbuf_append_char(sb, (char) ch);
+                else
+                        strbuf_appendf(sb, "%%%02X", ch);
+        }
+        return sb->error;
+}
+
+int config_db_url(const TernConfig *c, char **ret) {
+        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        if (!c->db_url) {
+                strbuf_appendf(&sb, "sqlite://%s/tern.db", c->state_dir);
+        } else {
+                strbuf_append(&sb, c->db_url);
+                if (c->db_password && startswith(c->db_url, "postgres")) {
+                        strbuf_append(&sb, strchr(c->db_url, '?') ? "&password=" : "?password=");
+                        append_escaped_uri(&sb, c->db_password);
+                } else if (c->db_password && !startswith(c->db_url, "sqlite:")) {
+                        strbuf_append(&sb, " password='");
+                        for (const char *p = c->db_password; *p; p++) {
+                                if (*p == '\'' || *p == '\\')
+                                        strbuf_append_char(&sb, '\\');
+                                strbuf_append_char(&sb, *p);
+                        }
+                        strbuf_append_char(&sb, '\'');
+                }
+        }
+        char *s = strbuf_steal(&sb);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+static void dump_value(const TernConfig *c, const ConfigKey *k, FILE *f) {
+        const void *p = (const char *) c + k->offset;
+        char buf[DURATION_MAX];
+        switch (k->type) {
+        case CONFIG_STRING:
+                fprintf(f, "%s\n", strempty(*(char *const *) p));
+                break;
+        case CONFIG_UNSIGNED:
+                fprintf(f, "%u\n", *(const unsigned *) p);
+                break;
+        case CONFIG_DURATION:
+                fprintf(f, "%s\n", duration_format(buf, (susec_t) * (const usec_t *) p));
+                break;
+        case CONFIG_LOG_LEVEL:
+                fprintf(f, "%s\n", strna(log_level_to_string(*(const int *) p)));
+                break;
+        }
+}
+
+void config_dump(const TernConfig *c, FILE *f) {
+        const char *section = "";
+        for (size_t i = 0; c->sources && c->sources[i]; i++)
+                fprintf(f, "# read %s\n", c->sources[i]);
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++) {
+                const ConfigKey *k = &config_keys[i];
+                if (!streq(section, k->section)) {
+                        fprintf(f, "%s[%s]\n", i ? "\n" : "", k->section);
+                        section = k->section;
+                }
+                fprintf(f, "%s = ", k->key);
+                dump_value(c, k, f);
+                if (streq(k->section, "database") && streq(k->key, "password-file"))
+                        fprintf(f, "# password: %s\n", c->db_password ? "(set)" : "(none)");
+        }
+}
+
+char *config_restart_needed(const TernConfig *old, const TernConfig *new) {
+        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        strbuf_append(&sb, "");
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++) {
+                const ConfigKey *k = &config_keys[i];
+                if (!k->restart)
+                        continue;
+                const void *a = (const char *) old + k->offset, *b = (const char *) new + k->offset;
+                bool same;
+                switch (k->type) {
+                case CONFIG_STRING:
+                        same = streq_ptr(*(char *const *) a, *(char *const *) b);
+                        break;
+                case CONFIG_UNSIGNED:
+                        same = *(const unsigned *) a == *(const unsigned *) b;
+                        break;
+                case CONFIG_DURATION:
+                        same = *(const usec_t *) a == *(const usec_t *) b;
+                        break;
+                default:
+                        same = *(const int *) a == *(const int *) b;
+                        break;
+                }
+                if (!same)
+                        strbuf_appendf(&sb, "%s%s.%s", sb.len ? ", " : "", k->section, k->key);
+        }
+        if (!streq_ptr(old->db_password, new->db_password))
+                strbuf_appendf(&sb, "%sdatabase password", sb.len ? ", " : "");
+        return strbuf_steal(&sb);
+}

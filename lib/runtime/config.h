@@ -1,0 +1,62 @@
+/* config.h: the daemons' configuration: /etc/tern/tern.conf, tern.conf.d drop-ins, environment
+ * overrides and secrets read from files or systemd credentials. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "macro.h"
+#include "timeutil.h"
+
+/* Format: INI sections of "key = value" lines, '#' or ';' comments (see etc/tern.conf).
+ * Precedence, later wins: built-in defaults, the main file, the drop-ins (*.conf in the
+ * directory "<main file>.d", in name order), then environment variables TERN_<SECTION>_<KEY>
+ * (upper case, '-' as '_': TERN_WORKER_SLOTS=8; TERN_DB is accepted for database.url).
+ *
+ * Secrets never come from the command line or the environment: the database password is read
+ * from database.password-file, else from the systemd credential "db-password"
+ * ($CREDENTIALS_DIRECTORY/db-password, LoadCredential= in the unit). */
+
+#define CONFIG_DEFAULT_PATH "/etc/tern/tern.conf"
+
+typedef struct TernConfig {
+        /* [database] */
+        char *db_url;          /* NULL: the embedded SQLite file in state_dir */
+        char *db_password_file;
+        char *db_password;     /* secret: never printed */
+        /* [server] */
+        char *state_dir;       /* default /var/lib/tern ($STATE_DIRECTORY under systemd) */
+        char *runtime_dir;     /* status sockets; default /run/tern ($RUNTIME_DIRECTORY) */
+        usec_t grace;          /* graceful stop: how long running tasks may finish */
+        /* [executor] */
+        unsigned executor_batch;
+        usec_t executor_poll;
+        /* [worker] */
+        unsigned worker_slots;
+        char *worker_queue;    /* NULL: the default group */
+        usec_t worker_lease;
+        /* [liveness] */
+        usec_t heartbeat;      /* how often each daemon writes its heartbeat */
+        usec_t dead_after;     /* an instance silent this long is declared dead */
+        /* [log] */
+        int log_level;         /* syslog level */
+
+        char **sources;        /* files read, in order (for 'tern config check') */
+} TernConfig;
+
+/* Load path (NULL: $TERN_CONFIG, else CONFIG_DEFAULT_PATH; a missing default file means defaults)
+ * and its drop-ins. Problems are collected as "file:line: message" lines in *ret_errors
+ * (optional; a NULL-terminated vector, the caller frees it) and make it return -EINVAL; the
+ * config is then left empty. -ENOMEM on allocation failure. */
+int config_load(const char *path, TernConfig *ret, char ***ret_errors);
+void config_done(TernConfig *c);
+
+/* The database URL with the password folded in (a libpq URI query parameter or conninfo key). */
+int config_db_url(const TernConfig *c, char **ret);
+
+/* Print the effective configuration in the file format, secrets replaced by "(set)". */
+void config_dump(const TernConfig *c, FILE *f);
+
+/* Which settings differ between old and new and cannot change without a restart: a
+ * comma-separated list of "section.key" (empty string when none). NULL on ENOMEM. */
+char *config_restart_needed(const TernConfig *old, const TernConfig *new);

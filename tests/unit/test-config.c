@@ -1,0 +1,123 @@
+/* test-config.c: tern.conf parsing: defaults, drop-in order, environment overrides, errors with
+ * file and line, secrets from files and credentials, the database URL with the password. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "strutil.h"
+#include "tap.h"
+
+static char dir[] = "/tmp/tern-config-test.XXXXXX";
+
+static void put(const char *name, const char *text) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/%s", dir, name);
+        FILE *f = fopen(p, "we");
+        fputs(text, f);
+        fclose(f);
+}
+
+static char *path(const char *name) {
+        return strjoin(dir, "/", name);
+}
+
+int main(void) {
+        TernConfig c;
+        char **errors = NULL;
+        if (!mkdtemp(dir))
+                return 1;
+        unsetenv("TERN_CONFIG");
+        unsetenv("TERN_DB");
+        unsetenv("CREDENTIALS_DIRECTORY");
+        unsetenv("STATE_DIRECTORY");
+        unsetenv("TERN_LOG_LEVEL");
+
+        _cleanup_free_ char *missing = path("missing.conf");
+        ok(config_load(missing, &c, &errors) == -EINVAL && errors && strstr(errors[0], "cannot read"),
+           "an explicitly named file that does not exist is an error");
+        errors = strv_free(errors);
+
+        put("a.conf", "# comment\n[worker]\nslots = 3\nlease = PT10S\n[liveness]\nheartbeat = 2s\n");
+        _cleanup_free_ char *dropins = path("a.conf.d");
+        mkdir(dropins, 0755);
+        put("a.conf.d/20-late.conf", "[worker]\nslots = 7\n");
+        put("a.conf.d/10-early.conf", "[worker]\nslots = 5\nqueue = gpu\n");
+        put("a.conf.d/ignored.txt", "[worker]\nslots = 99\n");
+        _cleanup_free_ char *a = path("a.conf");
+        ok(config_load(a, &c, &errors) == 0 && !errors, "a valid file with drop-ins loads");
+        ok(c.worker_slots == 7, "drop-ins apply in name order after the main file (slots %u)", c.worker_slots);
+        ok(streq_ptr(c.worker_queue, "gpu") && c.worker_lease == 10 * USEC_PER_SEC && c.heartbeat == 2 * USEC_PER_SEC,
+           "keys from every file are merged");
+        ok(c.dead_after == 30 * USEC_PER_SEC && c.executor_batch == 32 && streq(c.state_dir, "/var/lib/tern"),
+           "defaults fill the rest");
+        ok(c.sources && strv_length(c.sources) == 3, "the files read are listed");
+        config_done(&c);
+
+        setenv("TERN_WORKER_SLOTS", "9", 1);
+        setenv("TERN_DB", "postgresql://tern@db/tern", 1);
+        ok(config_load(a, &c, NULL) == 0 && c.worker_slots == 9 && streq_ptr(c.db_url, "postgresql://tern@db/tern"),
+           "environment overrides win over files; TERN_DB sets the database");
+        config_done(&c);
+        unsetenv("TERN_WORKER_SLOTS");
+        unsetenv("TERN_DB");
+
+        put("bad.conf", "[worker]\nslots = zero\n[nope]\nkey\n[log]\nlevel = loud\n[liveness]\nheartbeat = soon\n");
+        _cleanup_free_ char *bad = path("bad.conf");
+        ok(config_load(bad, &c, &errors) == -EINVAL, "an invalid file is refused");
+        _cleanup_free_ char *all = strv_join(errors, "\n");
+        ok(all && strstr(all, "bad.conf:2: worker.slots = 'zero'") && strstr(all, "bad.conf:3: unknown section [nope]") &&
+                   strstr(all, "bad.conf:4: expected 'key = value'") && strstr(all, "bad.conf:6: log.level") &&
+                   strstr(all, "bad.conf:8: liveness.heartbeat"),
+           "every problem is named with file and line");
+        errors = strv_free(errors);
+
+        put("dead.conf", "[liveness]\nheartbeat = 10s\ndead-after = 5s\n");
+        _cleanup_free_ char *dead = path("dead.conf");
+        ok(config_load(dead, &c, NULL) == -EINVAL, "dead-after shorter than the heartbeat is refused");
+
+        put("pw", "s3cr3t&x'y\n");
+        put("pw.conf", "[database]\nurl = postgresql://tern@db/tern?sslmode=require\n");
+        _cleanup_free_ char *pwc = path("pw.conf");
+        setenv("CREDENTIALS_DIRECTORY", dir, 1);
+        _cleanup_free_ char *pw = path("pw"), *cred = path("db-password");
+        rename(pw, cred);
+        ok(config_load(pwc, &c, NULL) == 0 && streq_ptr(c.db_password, "s3cr3t&x'y"),
+           "the password comes from the db-password credential, without its trailing newline");
+        char *u = NULL;
+        int ur = config_db_url(&c, &u);
+        ok(ur == 0 && streq(u, "postgresql://tern@db/tern?sslmode=require&password=s3cr3t%26x%27y"),
+           "the URL gets the password as an escaped query parameter (%s)", u);
+        free(u);
+        FILE *mem = tmpfile();
+        config_dump(&c, mem);
+        rewind(mem);
+        char buf[4096] = "";
+        size_t n = fread(buf, 1, sizeof buf - 1, mem);
+        buf[n] = 0;
+        fclose(mem);
+        ok(!strstr(buf, "s3cr3t") && strstr(buf, "# password: (set)"), "the dump never prints the secret");
+        config_done(&c);
+        unsetenv("CREDENTIALS_DIRECTORY");
+
+        put("inurl.conf", "[database]\nurl = host=db password=x\n");
+        _cleanup_free_ char *inurl = path("inurl.conf");
+        ok(config_load(inurl, &c, NULL) == -EINVAL, "a password inside the URL is refused");
+
+        TernConfig o, m;
+        ok(config_load(a, &o, NULL) == 0, "reload: old");
+        put("a.conf.d/30-change.conf", "[worker]\nslots = 2\n[log]\nlevel = debug\n");
+        ok(config_load(a, &m, NULL) == 0 && m.log_level == LOG_DEBUG, "reload: new");
+        _cleanup_free_ char *rs = config_restart_needed(&o, &m);
+        ok(rs && streq(rs, "worker.slots"), "only settings that need a restart are named ('%s')", rs);
+        config_done(&o);
+        config_done(&m);
+
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        (void) !system(cmd);
+        return tap_done();
+}
