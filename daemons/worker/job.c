@@ -154,6 +154,17 @@ int worker_job_run(const WorkerJobEnv *env, json_t *job, json_t **ret_result) {
         if (lvl && task_log_level_from_string(lvl) >= 0)
                 jr.min_level = task_log_level_from_string(lvl);
 
+        const char *wd_id = json_string_value(json_object_get(job, "workingDirectory"));
+        if (streq_ptr(type, "_cleanup")) {
+                /* The WorkingDirectory ended: its shared directory goes. */
+                _cleanup_free_ char *wd = wd_id ? strdup_printf("%s/wd-%s", env->work_root, wd_id) : NULL;
+                if (wd)
+                        (void) nftw(wd, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+                json_object_set_new(result, "state", json_string("SUCCESS"));
+                json_object_set_new(result, "endedAt", timestamp_now_json());
+                *ret_result = TAKE_PTR(result);
+                return 0;
+        }
         const TaskImpl *impl = type ? task_impl_lookup(type) : NULL;
         if (!impl || !tr_id) {
                 task_fail(&out, "task type '%s' cannot be run by this worker", strna(type));
@@ -173,7 +184,10 @@ int worker_job_run(const WorkerJobEnv *env, json_t *job, json_t **ret_result) {
                 goto done;
         }
 
-        dir = strdup_printf("%s/%s-%lld", env->work_root, tr_id, (long long) attempt);
+        /* Tasks of a WorkingDirectory share its directory (kept until the WorkingDirectory ends);
+         * every other attempt gets a fresh one. */
+        dir = wd_id ? strdup_printf("%s/wd-%s", env->work_root, wd_id)
+                    : strdup_printf("%s/%s-%lld", env->work_root, tr_id, (long long) attempt);
         if (!dir)
                 return -ENOMEM;
         if (mkdir(dir, 0700) < 0 && errno != EEXIST)
@@ -200,7 +214,8 @@ int worker_job_run(const WorkerJobEnv *env, json_t *job, json_t **ret_result) {
                 .userdata = &jr,
         };
         r = impl->run(&tctx, props, &out);
-        (void) nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        if (!wd_id)
+                (void) nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         if (r < 0) {
                 task_outcome_done(&out);
                 return r;

@@ -4,6 +4,7 @@
 #include "engine.h"
 #include "expr.h"
 #include "hashmap.h"
+#include "strutil.h"
 
 typedef struct Engine {
         const EngineConfig *cfg;
@@ -47,6 +48,9 @@ int engine_run_new(Engine *E, const Task *t, const TaskRun *parent, const char *
 int engine_run_set(Engine *E, TaskRun *tr, State s);
 void engine_log(Engine *E, const TaskRun *tr, const char *level, const char *fmt, ...) _printf_(4, 5);
 int engine_emit_job(Engine *E, const Task *t, TaskRun *tr);
+TaskRun *engine_working_directory(Engine *E, const TaskRun *tr);
+/* When a WorkingDirectory ends, the worker holding its directory removes it. */
+int engine_emit_cleanup(Engine *E, TaskRun *wd);
 int engine_emit_timer(Engine *E, const TaskRun *tr, const char *kind, usec_t due);
 json_t *engine_run_bookkeeping(TaskRun *tr); /* tr->engine, created on demand; NULL on OOM */
 bool engine_flowable_retry(Engine *E, const Task *t, TaskRun *tr);

@@ -676,8 +676,14 @@ static int resolve_waitfor(Engine *E, const Task *t, TaskRun *tr) {
 int engine_resolve_flowable(Engine *E, const Task *t, TaskRun *tr) {
         if (state_is_terminal(tr->state.current))
                 return 0;
-        if (type_is(t, "Sequential") || type_is(t, "WorkingDirectory"))
+        if (type_is(t, "Sequential"))
                 return finish(E, t, tr, walk_branch(E, t, tr, "tasks", WALK_SEQUENTIAL, 0));
+        if (type_is(t, "WorkingDirectory")) {
+                int r = finish(E, t, tr, walk_branch(E, t, tr, "tasks", WALK_SEQUENTIAL, 0));
+                if (r >= 0 && state_is_terminal(tr->state.current))
+                        r = engine_emit_cleanup(E, tr);
+                return r;
+        }
         if (type_is(t, "Parallel"))
                 return finish(E, t, tr, walk_branch(E, t, tr, "tasks", WALK_PARALLEL, int_property(t, "concurrent", 0)));
         if (type_is(t, "Dag"))

@@ -137,6 +137,18 @@ int engine_emit_timer(Engine *E, const TaskRun *tr, const char *kind, usec_t due
         return 0;
 }
 
+/* The WorkingDirectory task run whose directory tr works in, if any (the nearest one above it). */
+TaskRun *engine_working_directory(Engine *E, const TaskRun *tr) {
+        for (size_t guard = 0; tr && tr->parent_task_run_id && guard <= E->e->n_task_runs; guard++) {
+                TaskRun *p = engine_run_by_id(E, tr->parent_task_run_id);
+                const Task *pt = p ? engine_task(E, p->task_id) : NULL;
+                if (pt && pt->def && streq(pt->def->name, "WorkingDirectory"))
+                        return p;
+                tr = p;
+        }
+        return NULL;
+}
+
 int engine_emit_job(Engine *E, const Task *t, TaskRun *tr) {
         TaskRunAttempt *a;
         int r = task_run_add_attempt(tr, E->now, &a);
@@ -172,9 +184,33 @@ int engine_emit_job(Engine *E, const Task *t, TaskRun *tr) {
         if (engine_loop_values(E, tr, &loop) < 0)
                 return -ENOMEM;
         json_object_set_new(job, "loopValues", loop);
+        /* Tasks of a WorkingDirectory share one directory, so they run on the worker that ran the
+         * first of them: their jobs are pinned to it. */
+        TaskRun *wd = engine_working_directory(E, tr);
+        if (wd) {
+                const char *worker = json_string_value(json_object_get(wd->engine, "worker"));
+                json_object_set_new(job, "workingDirectory", json_string(wd->id));
+                if (worker) {
+                        _cleanup_free_ char *q = strjoin("@", worker);
+                        json_object_set_new(job, "queue", json_string(q));
+                }
+        }
         if (json_array_append_new(E->fx->jobs, job) < 0)
                 return -ENOMEM;
         E->progressed = true;
+        return 0;
+}
+
+int engine_emit_cleanup(Engine *E, TaskRun *wd) {
+        const char *worker = json_string_value(json_object_get(wd->engine, "worker"));
+        if (!worker)
+                return 0; /* no task ran in it: nothing to remove */
+        _cleanup_free_ char *q = strjoin("@", worker);
+        json_t *job = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s}", "executionId", E->e->id, "taskRunId",
+                                wd->id, "taskId", wd->task_id, "attempt", 0, "type", "_cleanup", "namespace",
+                                E->e->namespace, "flowId", E->e->flow_id, "workingDirectory", wd->id, "queue", q);
+        if (!job || json_array_append_new(E->fx->jobs, job) < 0)
+                return -ENOMEM;
         return 0;
 }
 
@@ -283,6 +319,10 @@ static int on_task_result(Engine *E, json_t *payload) {
         if (worker) {
                 free(a->worker_id);
                 a->worker_id = strdup(worker);
+                TaskRun *wd = engine_working_directory(E, tr);
+                json_t *bk = wd ? engine_run_bookkeeping(wd) : NULL;
+                if (bk && !json_object_get(bk, "worker"))
+                        json_object_set_new(bk, "worker", json_string(worker));
         }
         if (a->state.current != STATE_RUNNING)
                 state_info_set(&a->state, STATE_RUNNING, started);

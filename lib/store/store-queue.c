@@ -526,11 +526,11 @@ static int claim_tx(StoreTx *tx, void *userdata) {
         a->jobs = NULL, a->n = 0;
         r = store_exec(tx,
                        tx_is_pg(tx) ? "UPDATE jobs SET worker_id = $1, epoch = epoch + 1, lease_until = $2"
-                                      " WHERE id IN (SELECT id FROM jobs WHERE worker_id IS NULL AND queue = $3"
+                                      " WHERE id IN (SELECT id FROM jobs WHERE worker_id IS NULL AND (queue = $3 OR queue = '@' || $1)"
                                       " AND available_at <= $4 ORDER BY available_at LIMIT $5 FOR UPDATE SKIP LOCKED)"
                                       " RETURNING " JOB_COLUMNS
                                     : "UPDATE jobs SET worker_id = $1, epoch = epoch + 1, lease_until = $2"
-                                      " WHERE id IN (SELECT id FROM jobs WHERE worker_id IS NULL AND queue = $3"
+                                      " WHERE id IN (SELECT id FROM jobs WHERE worker_id IS NULL AND (queue = $3 OR queue = '@' || $1)"
                                       " AND available_at <= $4 ORDER BY available_at LIMIT $5)"
                                       " RETURNING " JOB_COLUMNS,
                        SQL_ARGS(SQL_S(a->worker_id), SQL_I(a->now + a->lease), SQL_S(strempty(a->queue)),
@@ -722,9 +722,25 @@ int store_job_requeue_expired(Store *s, usec_t now) {
         return requeue(s, NULL, now);
 }
 
+static int unpin_tx(StoreTx *tx, void *userdata) {
+        _cleanup_rows_ SqlRows rows = {};
+        int r = store_exec(tx, "UPDATE jobs SET queue = '' WHERE queue = '@' || $1 AND worker_id IS NULL",
+                           SQL_ARGS(SQL_S((const char *) userdata)), &rows);
+        if (r < 0)
+                return r;
+        if (rows.changes > 0)
+                tx->notify |= STORE_CHANNEL_JOBS;
+        return (int) rows.changes;
+}
+
 int store_job_requeue_worker(Store *s, const char *worker_id, usec_t now) {
         if (isempty(worker_id))
                 return -EINVAL;
+        /* Jobs pinned to the dead worker (a WorkingDirectory's later tasks) go to any worker: the
+         * directory is lost with the worker, but the execution goes on. */
+        int r = store_transact(s, unpin_tx, (void *) worker_id);
+        if (r < 0)
+                return r;
         return requeue(s, worker_id, now);
 }
 

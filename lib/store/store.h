@@ -206,8 +206,9 @@ void store_jobs_free(StoreJob *j, size_t n);
 int store_job_enqueue(StoreTx *tx, const char *id, const char *execution_id, const char *task_run_id,
                       const char *queue, json_t *payload, usec_t available_at, usec_t now, char *ret_id);
 
-/* Claim up to max available jobs of queue (NULL = "") for worker_id in one round trip; each claim
- * increments the job's epoch and sets lease_until = now + lease. */
+/* Claim up to max available jobs of queue (NULL = "") or pinned to this worker (queue "@<worker_id>",
+ * e.g. a WorkingDirectory's later tasks) for worker_id in one round trip; each claim increments the
+ * job's epoch and sets lease_until = now + lease. */
 int store_job_claim(Store *s, const char *worker_id, const char *queue, size_t max, usec_t now, usec_t lease,
                     StoreJob **ret, size_t *ret_n);
 
@@ -231,7 +232,8 @@ int store_job_complete_tx(StoreTx *tx, const char *job_id, int64_t epoch, const 
  * "job_resubmitted" event {jobId, taskRunId, epoch, workerId, reason} for each. Returns the
  * number re-queued. */
 int store_job_requeue_expired(Store *s, usec_t now);
-/* The same for every job claimed by a worker declared dead. */
+/* The same for every job claimed by a worker declared dead; jobs pinned to it go back to the shared
+ * queue. */
 int store_job_requeue_worker(Store *s, const char *worker_id, usec_t now);
 /* Kill: delete the task run's unclaimed jobs (emitting a KILLED "task_result" for each) and flag
  * its claimed ones for their worker. Returns how many jobs were affected. */

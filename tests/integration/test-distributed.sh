@@ -111,6 +111,34 @@ YAML
 kill_and_resubmit "$scratch/sleep-long.yaml" "Sleep"
 kill_and_resubmit "$scratch/shell-long.yaml" "shell Commands"
 
+# 3. A WorkingDirectory's tasks share one directory although two workers take jobs: its later
+#    tasks are pinned to the worker that ran the first one.
+cat >"$scratch/wd.yaml" <<'YAML'
+id: wd
+namespace: test.resubmit
+tasks:
+  - id: wd
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    tasks:
+      - id: write
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands: ["echo from-write > note.txt"]
+      - id: pause
+        type: io.kestra.plugin.core.flow.Sleep
+        duration: PT0.2S
+      - id: read
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands: ["cat note.txt"]
+YAML
+"$TERN" flow apply "$scratch/wd.yaml" --db "$url" >/dev/null
+wd_ok=0
+for i in 1 2 3 4 5; do
+        id=$("$TERN" execution start test.resubmit wd --db "$url")
+        "$TERN" execution wait "$id" --timeout PT60S --db "$url" >/dev/null || wd_ok=1
+        "$TERN" execution logs "$id" --db "$url" | grep -q "from-write" || wd_ok=1
+done
+ok $wd_ok "WorkingDirectory: five runs on two workers, the last task always reads the first's file"
+
 # No job or event left behind.
 left=$(psql_q "SELECT (SELECT count(*) FROM jobs) + (SELECT count(*) FROM events)")
 ok "$([ "$left" = 0 ] && echo 0 || echo 1)" "queue tables are empty afterwards ($left rows)"

@@ -606,6 +606,41 @@ static void test_cancel(Store *s) {
         drain_events(s, "e-cancel");
 }
 
+/* Jobs pinned to a worker ("@<id>", a WorkingDirectory's later tasks) go to it alone, until it is
+ * declared dead. */
+static void test_pinned(Store *s) {
+        StoreTx *tx;
+        StoreJob *j = NULL;
+        size_t n = 0;
+        _cleanup_json_ json_t *doc = make_doc("e-pin", "ns", "f", "RUNNING", "2023-11-14T22:13:20Z");
+        _cleanup_json_ json_t *p = json_pack("{}");
+
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_execution_create(tx, doc, "created", NULL, T0));
+        CHECK_OK(store_job_enqueue(tx, "pinned", "e-pin", "tr-pin", "@w-pin", p, T0, T0, NULL));
+        CHECK_OK(store_commit(tx));
+        drain_events(s, "e-pin");
+        is_int(store_job_claim(s, "w-other", NULL, 10, T0 + 1, 30 * USEC_PER_SEC, &j, &n), 0, "another worker claims");
+        is_int(n, 0, "a pinned job is not another worker's");
+        store_jobs_free(j, n);
+        is_int(store_job_requeue_worker(s, "w-pin", T0 + 2), 0, "the pinned worker is declared dead");
+        is_int(store_job_claim(s, "w-other", NULL, 10, T0 + 3, 30 * USEC_PER_SEC, &j, &n), 0, "claim again");
+        is_int(n, 1, "its pinned job went back to the shared queue");
+        if (n == 1)
+                CHECK_OK(store_job_complete(s, j[0].id, j[0].epoch, "w-other", NULL, T0 + 4));
+        store_jobs_free(j, n);
+
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_job_enqueue(tx, "pinned2", "e-pin", "tr-pin2", "@w-pin2", p, T0, T0, NULL));
+        CHECK_OK(store_commit(tx));
+        is_int(store_job_claim(s, "w-pin2", NULL, 10, T0 + 5, 30 * USEC_PER_SEC, &j, &n), 0, "the pinned worker claims");
+        is_int(n, 1, "and gets its job along with the shared queue's");
+        if (n == 1)
+                CHECK_OK(store_job_complete(s, j[0].id, j[0].epoch, "w-pin2", NULL, T0 + 6));
+        store_jobs_free(j, n);
+        drain_events(s, "e-pin");
+}
+
 static void test_claim_race(Store *s) {
         StoreTx *tx;
         _cleanup_json_ json_t *doc = make_doc("e-race", "ns", "f", "RUNNING", "2023-11-14T22:13:20Z");
@@ -998,6 +1033,7 @@ int main(int argc, char *argv[]) {
                 test_skip_locked(s);
         test_jobs(s);
         test_cancel(s);
+        test_pinned(s);
         test_claim_race(s);
         test_requeue_race(s);
         test_wakeups(s);

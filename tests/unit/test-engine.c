@@ -263,6 +263,21 @@ int main(void) {
         ok(saw_restarted, "the execution's history shows RESTARTED");
         done(&r);
 
+        /* WorkingDirectory: its tasks share one directory, removed at its end. */
+        run_flow(&r,
+                 "id: wd\nnamespace: t\ntasks:\n  - id: wd\n    type: io.kestra.plugin.core.flow.WorkingDirectory\n    tasks:\n"
+                 "      - id: write\n        type: io.kestra.plugin.scripts.shell.Commands\n"
+                 "        commands: ['echo shared > note.txt']\n"
+                 "      - id: read\n        type: io.kestra.plugin.scripts.shell.Commands\n"
+                 "        commands: ['cat note.txt', 'pwd']\n",
+                 NULL);
+        is_str(state_to_string(r.e->state.current), "SUCCESS", "WorkingDirectory: the second task reads the first's file");
+        ok(logs_contain(r.d, "shared"), "the file's content was logged");
+        char wdpath[256];
+        snprintf(wdpath, sizeof wdpath, "%s/wd-%s", workdir, run_of(r.e, "wd", NULL)->id);
+        ok(access(wdpath, F_OK) < 0, "the shared directory is removed when the WorkingDirectory ends");
+        done(&r);
+
         /* WaitFor: the body runs again until the condition holds. */
         run_flow(&r,
                  "id: waitfor\nnamespace: t\ntasks:\n  - id: loop\n    type: io.kestra.plugin.core.flow.WaitFor\n"
