@@ -359,9 +359,25 @@ static int on_task_result(Engine *E, json_t *payload) {
         return engine_run_set(E, tr, s);
 }
 
+static int on_kill(Engine *E);
+static State sla_violated(Engine *E, json_t *sla);
+
 static int on_timer(Engine *E, json_t *payload) {
         const char *id = json_string_value(json_object_get(payload, "taskRunId"));
         const char *kind = json_string_value(json_object_get(payload, "kind"));
+        if (kind && streq(kind, "sla")) {
+                /* MAX_DURATION passed while the execution still runs. */
+                json_t *sla = json_array_get(E->flow->sla, (size_t) json_integer_value(json_object_get(payload, "index")));
+                if (!sla || state_is_terminal(E->e->state.current))
+                        return 0;
+                State s = sla_violated(E, sla);
+                if (s < 0)
+                        return 0;
+                if (!E->e->engine && !(E->e->engine = json_object()))
+                        return -ENOMEM;
+                json_object_set_new(E->e->engine, "slaState", json_string(state_to_string(s)));
+                return on_kill(E); /* stop what runs; the end state is the SLA's */
+        }
         TaskRun *tr = id ? engine_run_by_id(E, id) : NULL;
 
         if (!tr || !kind || state_is_terminal(tr->state.current))
@@ -592,10 +608,93 @@ static int on_restart(Engine *E) {
         return 0;
 }
 
+/* ---- SLA ---------------------------------------------------------------------------------------- */
+
+/* A violated SLA adds its labels; FAIL and CANCEL also decide how the execution ends. */
+static State sla_violated(Engine *E, json_t *sla) {
+        const char *id = json_string_value(json_object_get(sla, "id"));
+        const char *behavior = json_string_value(json_object_get(sla, "behavior"));
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_object_get(sla, "labels"), k, v) {
+                _cleanup_free_ char *s = NULL;
+                if (json_is_string(v))
+                        s = strdup(json_string_value(v));
+                else if (expr_value_to_string(v, &s) < 0)
+                        continue;
+                size_t i;
+                json_t *l;
+                bool replaced = false;
+                json_array_foreach(E->e->labels, i, l)
+                        if (streq_ptr(json_string_value(json_object_get(l, "key")), k)) {
+                                json_object_set_new(l, "value", json_string(strempty(s)));
+                                replaced = true;
+                        }
+                if (!replaced)
+                        json_array_append_new(E->e->labels, json_pack("{s:s, s:s}", "key", k, "value", strempty(s)));
+        }
+        engine_log(E, NULL, "WARN", "SLA '%s' violated (behavior %s)", strna(id), behavior ? behavior : "NONE");
+        if (behavior && streq(behavior, "FAIL"))
+                return STATE_FAILED;
+        if (behavior && streq(behavior, "CANCEL"))
+                return STATE_CANCELLED;
+        return _STATE_INVALID;
+}
+
+/* At the start: a timer for each MAX_DURATION SLA. */
+static int sla_start(Engine *E) {
+        size_t i;
+        json_t *sla;
+        json_array_foreach(E->flow->sla, i, sla) {
+                const char *type = json_string_value(json_object_get(sla, "type"));
+                const char *d = json_string_value(json_object_get(sla, "duration"));
+                susec_t dur;
+                if (!type || !streq(type, "MAX_DURATION") || !d || duration_parse(d, &dur) < 0 || dur < 0)
+                        continue;
+                json_t *ev = json_pack("{s:s, s:s, s:{s:s, s:I}, s:I}", "executionId", E->e->id, "type",
+                                       ENGINE_EVENT_TIMER, "payload", "kind", "sla", "index", (json_int_t) i, "dueAt",
+                                       (json_int_t) (E->now + (usec_t) dur));
+                if (!ev || json_array_append_new(E->fx->events, ev) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+/* At the end: EXECUTION_ASSERTION SLAs; returns the state the execution ends in. */
+static State sla_assertions(Engine *E, State st) {
+        size_t i;
+        json_t *sla;
+        json_array_foreach(E->flow->sla, i, sla) {
+                const char *type = json_string_value(json_object_get(sla, "type"));
+                if (!type || !streq(type, "EXECUTION_ASSERTION"))
+                        continue;
+                _cleanup_json_ json_t *v = NULL;
+                _cleanup_free_ char *err = NULL;
+                if (engine_render_value(E, NULL, NULL, json_object_get(sla, "assert"), &v, &err) < 0) {
+                        engine_log(E, NULL, "ERROR", "SLA '%s': cannot evaluate its assertion: %s",
+                                   strna(json_string_value(json_object_get(sla, "id"))), strempty(err));
+                        continue;
+                }
+                if (engine_truthy(v))
+                        continue;
+                State s = sla_violated(E, sla);
+                if (s >= 0)
+                        st = s;
+        }
+        return st;
+}
+
 /* ---- reconcile --------------------------------------------------------------------------------- */
 
 static int end_execution(Engine *E, State st) {
         Execution *e = E->e;
+
+        /* An SLA that stopped the execution decides its end state. */
+        const char *forced = json_string_value(json_object_get(e->engine, "slaState"));
+        if (forced && state_from_string(forced) >= 0)
+                st = state_from_string(forced);
+        else if (E->flow->sla)
+                st = sla_assertions(E, st);
 
         if (!state_is_failed(st) && st != STATE_CANCELLED && E->flow->n_outputs > 0) {
                 _cleanup_json_ json_t *outs = json_object();
@@ -756,6 +855,8 @@ int engine_apply(const EngineConfig *cfg, const Flow *flow, Execution *e, const 
                 }
                 state_info_set(&e->state, STATE_RUNNING, now);
                 engine_log(&E, NULL, "INFO", "Flow started");
+                if ((r = sla_start(&E)) < 0)
+                        goto finish;
         } else if (streq(type, ENGINE_EVENT_TASK_RESULT))
                 r = on_task_result(&E, payload);
         else if (streq(type, ENGINE_EVENT_TIMER))

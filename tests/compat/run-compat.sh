@@ -11,7 +11,7 @@ corpus=${KESTRA_COMPAT:-$here/../../../shared/kestra-compat}
 [ -f "$corpus/expectations.jsonl" ] || { echo "1..0 # SKIP no Kestra corpus at $corpus"; exit 77; }
 # How many runs pass today on each backend (the engine alone lacks the store's services); a change
 # that breaks one of them fails this test.
-if [ "$backend" = memory ]; then floor=88; else floor=93; fi
+if [ "$backend" = memory ]; then floor=90; else floor=96; fi
 min_pass=${TERN_COMPAT_MIN_PASS:-$floor}
 
 scratch=$(mktemp -d /tmp/tern-compat.XXXXXX)

@@ -278,6 +278,26 @@ int main(void) {
         ok(access(wdpath, F_OK) < 0, "the shared directory is removed when the WorkingDirectory ends");
         done(&r);
 
+        /* SLA: a MAX_DURATION that passes fails the execution (stopping what runs); an assertion
+         * that does not hold at the end cancels it or only labels it. */
+        run_flow(&r,
+                 "id: sla\nnamespace: t\nsla:\n  - id: fast\n    type: MAX_DURATION\n    behavior: FAIL\n    duration: PT0.2S\n"
+                 "    labels:\n      late: yes\ntasks:\n  - id: slow\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT3S\n",
+                 NULL);
+        is_str(state_to_string(r.e->state.current), "FAILED", "SLA MAX_DURATION with FAIL fails a slow execution");
+        /* (In memory the task has already run to its end when the timer fires: stopping a running
+         * task is the kill path, tested with real workers.) */
+        _cleanup_free_ char *sla_labels = json_dumps(r.e->labels, JSON_COMPACT);
+        ok(sla_labels && strstr(sla_labels, "late"), "the SLA's labels were added");
+        done(&r);
+        run_flow(&r,
+                 "id: sla2\nnamespace: t\ninputs:\n  - id: x\n    type: INT\n    defaults: 1\nsla:\n  - id: a\n    type: EXECUTION_ASSERTION\n"
+                 "    behavior: CANCEL\n    assert: '{{ inputs.x == 2 }}'\n"
+                 "tasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: x\n",
+                 NULL);
+        is_str(state_to_string(r.e->state.current), "CANCELLED", "an assertion that fails with CANCEL cancels");
+        done(&r);
+
         /* WaitFor: the body runs again until the condition holds. */
         run_flow(&r,
                  "id: waitfor\nnamespace: t\ntasks:\n  - id: loop\n    type: io.kestra.plugin.core.flow.WaitFor\n"
