@@ -185,13 +185,15 @@ int worker_job_run(const WorkerJobEnv *env, json_t *job, json_t **ret_result) {
         }
 
         /* Tasks of a WorkingDirectory share its directory (kept until the WorkingDirectory ends);
-         * every other attempt gets a fresh one. */
-        dir = wd_id ? strdup_printf("%s/wd-%s", env->work_root, wd_id)
-                    : strdup_printf("%s/%s-%lld", env->work_root, tr_id, (long long) attempt);
-        if (!dir)
-                return -ENOMEM;
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-                return -errno;
+         * other tasks that work with files get a fresh one per attempt, the rest none at all. */
+        if (wd_id || impl->working_dir) {
+                dir = wd_id ? strdup_printf("%s/wd-%s", env->work_root, wd_id)
+                            : strdup_printf("%s/%s-%lld", env->work_root, tr_id, (long long) attempt);
+                if (!dir)
+                        return -ENOMEM;
+                if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                        return -errno;
+        }
 
         TaskRunContext tctx = {
                 .execution_id = json_string_value(json_object_get(job, "executionId")),
@@ -214,7 +216,7 @@ int worker_job_run(const WorkerJobEnv *env, json_t *job, json_t **ret_result) {
                 .userdata = &jr,
         };
         r = impl->run(&tctx, props, &out);
-        if (!wd_id)
+        if (dir && !wd_id)
                 (void) nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         if (r < 0) {
                 task_outcome_done(&out);

@@ -83,6 +83,7 @@ typedef int (*TaskRunFn)(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 typedef struct TaskImpl {
         const char *type; /* the registry's short name */
         TaskRunFn run;
+        bool working_dir; /* gets a fresh working directory (others run without: no mkdir per task) */
 } TaskImpl;
 
 const TaskImpl *task_impl_lookup(const char *type);

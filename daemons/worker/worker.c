@@ -91,15 +91,15 @@ int worker_new(Store *store, const WorkerOptions *opt, Worker **ret) {
         return 0;
 }
 
+static void slot_logs_clear(Slot *s);
+
 static void slot_flush_logs(Slot *s) {
         if (s->n_logs == 0)
                 return;
         int r = store_log_append(s->store, s->logs, s->n_logs);
         if (r < 0)
                 log_warning_errno(r, "Cannot write %zu task log line(s): %s", s->n_logs, store_error(s->store));
-        for (size_t i = 0; i < s->n_logs; i++)
-                free(s->messages[i]);
-        s->n_logs = 0;
+        slot_logs_clear(s);
 }
 
 static const StoreLogLevel level_map[_TASK_LOG_LEVEL_MAX] = {
@@ -277,6 +277,28 @@ static int slot_logs(void *userdata, const char *execution_id, const char *min_l
         return 0;
 }
 
+typedef struct CompleteCtx {
+        Slot *s;
+        StoreJob *job;
+        json_t *result;
+        usec_t now;
+} CompleteCtx;
+
+/* The task's last log lines and its result in one transaction: one commit less per task. */
+static int complete_tx(StoreTx *tx, void *userdata) {
+        CompleteCtx *c = userdata;
+        int r;
+        if (c->s->n_logs > 0 && (r = store_log_append_tx(tx, c->s->logs, c->s->n_logs)) < 0)
+                return r;
+        return store_job_complete_tx(tx, c->job->id, c->job->epoch, c->s->w->opt.id, c->result, c->now);
+}
+
+static void slot_logs_clear(Slot *s) {
+        for (size_t i = 0; i < s->n_logs; i++)
+                free(s->messages[i]);
+        s->n_logs = 0;
+}
+
 static void slot_run_job(Slot *s, StoreJob *job) {
         Worker *w = s->w;
         _cleanup_json_ json_t *result = NULL;
@@ -315,13 +337,18 @@ static void slot_run_job(Slot *s, StoreJob *job) {
                 log_error_errno(r, "Cannot run job %s: %m", job->id);
                 result = json_pack("{s:s, s:s}", "state", "FAILED", "error", "the worker could not run the task");
         }
-        slot_flush_logs(s);
-        r = store_job_complete(s->store, job->id, job->epoch, w->opt.id, result, now_realtime());
+        CompleteCtx cc = { s, job, result, now_realtime() };
+        r = store_transact(s->store, complete_tx, &cc);
         if (r == STORE_STALE) {
                 atomic_fetch_add(&w->jobs_lost, 1);
                 log_warning("Result of job %s dropped: its lease was lost and the job was resubmitted.", job->id);
         } else if (r < 0)
                 log_error_errno(r, "Cannot report the result of job %s: %s", job->id, store_error(s->store));
+        /* Written with the result (a stale result keeps its logs too: they say what the zombie did). */
+        if (r >= 0)
+                slot_logs_clear(s);
+        else
+                slot_flush_logs(s);
         pthread_mutex_lock(&w->lock);
         s->busy = false;
         s->job_id[0] = 0;

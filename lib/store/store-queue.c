@@ -524,6 +524,14 @@ static int claim_tx(StoreTx *tx, void *userdata) {
 
         store_jobs_free(a->jobs, a->n);
         a->jobs = NULL, a->n = 0;
+        /* A claim need not wait for its WAL flush: lost in a crash, the job is simply claimable
+         * again (the lease and epoch make a second run safe), and the result's commit flushes it. */
+        if (tx_is_pg(tx)) {
+                _cleanup_rows_ SqlRows set = {};
+                r = store_exec(tx, "SET LOCAL synchronous_commit = off", NULL, 0, &set);
+                if (r < 0)
+                        return r;
+        }
         r = store_exec(tx,
                        tx_is_pg(tx) ? "UPDATE jobs SET worker_id = $1, epoch = epoch + 1, lease_until = $2"
                                       " WHERE id IN (SELECT id FROM jobs WHERE worker_id IS NULL AND (queue = $3 OR queue = '@' || $1)"
