@@ -51,6 +51,16 @@ struct Worker {
         atomic_uint_fast64_t jobs_done, jobs_lost, last_progress;
         char *work_root;
         char *id, *queue, *storage_root; /* copies of the options' strings */
+        /* One claimer takes as many jobs as there are idle slots in one round trip (and is the only
+         * connection woken by new jobs); slots wait on work_cv for what it hands them. */
+        pthread_t claimer;
+        Store *claim_store;
+        pthread_cond_t work_cv;
+        StoreJob *queue_jobs; /* claimed, not yet started (under lock) */
+        size_t n_queue, n_queue_alloc;
+        unsigned idle;        /* slots waiting for a job (under lock) */
+        bool stopping;        /* under lock */
+        int idle_fd;          /* eventfd: a slot became idle, the claimer may claim */
 };
 
 static char *const default_env[] = { (char *) "PATH=/usr/local/bin:/usr/bin:/bin", (char *) "LANG=C.UTF-8", NULL };
@@ -74,7 +84,9 @@ int worker_new(Store *store, const WorkerOptions *opt, Worker **ret) {
         w->opt.storage_root = w->storage_root = opt->storage_root ? strdup(opt->storage_root) : NULL;
         w->slots = calloc(w->opt.slots, sizeof(Slot));
         pthread_mutex_init(&w->lock, NULL);
-        if (w->stop_fd < 0 || !w->work_root || !w->slots || !w->id) {
+        pthread_cond_init(&w->work_cv, NULL);
+        w->idle_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (w->stop_fd < 0 || w->idle_fd < 0 || !w->work_root || !w->slots || !w->id) {
                 worker_free(w);
                 return -ENOMEM;
         }
@@ -366,37 +378,90 @@ static bool stopping(Worker *w) {
 static void *slot_thread(void *arg) {
         Slot *s = arg;
         Worker *w = s->w;
+        uint64_t one = 1;
+
+        for (;;) {
+                StoreJob job;
+                pthread_mutex_lock(&w->lock);
+                w->idle++;
+                (void) !write(w->idle_fd, &one, sizeof one);
+                while (w->n_queue == 0 && !w->stopping)
+                        pthread_cond_wait(&w->work_cv, &w->lock);
+                w->idle--;
+                if (w->n_queue == 0) {
+                        pthread_mutex_unlock(&w->lock);
+                        break; /* stopping */
+                }
+                job = w->queue_jobs[--w->n_queue];
+                pthread_mutex_unlock(&w->lock);
+                slot_run_job(s, &job);
+                store_job_done(&job);
+        }
+        return NULL;
+}
+
+static int queue_push(Worker *w, StoreJob *jobs, size_t n) {
+        pthread_mutex_lock(&w->lock);
+        if (w->n_queue + n > w->n_queue_alloc) {
+                size_t na = MAX(w->n_queue + n, w->n_queue_alloc * 2);
+                StoreJob *q = realloc(w->queue_jobs, sizeof(StoreJob) * na);
+                if (!q) {
+                        pthread_mutex_unlock(&w->lock);
+                        return -ENOMEM;
+                }
+                w->queue_jobs = q;
+                w->n_queue_alloc = na;
+        }
+        memcpy(w->queue_jobs + w->n_queue, jobs, sizeof(StoreJob) * n);
+        w->n_queue += n;
+        pthread_cond_broadcast(&w->work_cv);
+        pthread_mutex_unlock(&w->lock);
+        return 0;
+}
+
+/* Claim for the idle slots; sleep until a job may be available (notification, a delayed job's
+ * time, the slow poll), a slot frees up, or the worker stops. */
+static void *claim_thread(void *arg) {
+        Worker *w = arg;
+        uint64_t drain;
 
         while (!stopping(w)) {
-                StoreJob *jobs = NULL;
-                size_t n = 0;
-                int r = store_job_claim(s->store, w->opt.id, w->opt.queue, 1, now_realtime(), w->opt.lease, &jobs, &n);
-                if (r < 0) {
-                        log_warning_errno(r, "Cannot claim jobs: %s", store_error(s->store));
-                        struct pollfd p = { w->stop_fd, POLLIN, 0 };
-                        (void) poll(&p, 1, 1000);
-                        continue;
-                }
+                pthread_mutex_lock(&w->lock);
+                size_t want = w->idle > w->n_queue ? w->idle - w->n_queue : 0;
+                pthread_mutex_unlock(&w->lock);
                 atomic_store(&w->last_progress, now_monotonic());
-                if (n > 0) {
-                        slot_run_job(s, &jobs[0]);
-                        store_jobs_free(jobs, n);
-                        continue;
+                if (want > 0) {
+                        StoreJob *jobs = NULL;
+                        size_t n = 0;
+                        int r = store_job_claim(w->claim_store, w->opt.id, w->opt.queue, MIN(want, 64u), now_realtime(),
+                                                w->opt.lease, &jobs, &n);
+                        if (r < 0) {
+                                log_warning_errno(r, "Cannot claim jobs: %s", store_error(w->claim_store));
+                                struct pollfd p = { w->stop_fd, POLLIN, 0 };
+                                (void) poll(&p, 1, 1000);
+                                continue;
+                        }
+                        if (n > 0) {
+                                if (queue_push(w, jobs, n) < 0)
+                                        store_jobs_free(jobs, n); /* their leases expire: run elsewhere */
+                                else
+                                        free(jobs);
+                                continue;
+                        }
+                        free(jobs);
                 }
-                store_jobs_free(jobs, n);
-                /* Nothing to do: sleep until a job may be available (notification, a delayed
-                 * job's time, the slow poll) or until asked to stop. */
+                usec_t timeout = store_backend(w->claim_store) == STORE_BACKEND_SQLITE ? 100 * USEC_PER_MSEC : USEC_PER_SEC;
                 usec_t next = USEC_INFINITY, now = now_realtime();
-                usec_t timeout = store_backend(s->store) == STORE_BACKEND_SQLITE ? 100 * USEC_PER_MSEC : USEC_PER_SEC;
-                if (store_next_due(s->store, STORE_CHANNEL_JOBS, &next) >= 0 && next != USEC_INFINITY)
+                if (want > 0 && store_next_due(w->claim_store, STORE_CHANNEL_JOBS, &next) >= 0 && next != USEC_INFINITY)
                         timeout = next <= now ? 0 : MIN(timeout, next - now);
-                struct pollfd p[2] = { { store_get_fd(s->store), POLLIN, 0 }, { w->stop_fd, POLLIN, 0 } };
-                if (p[0].fd < 0)
-                        (void) store_wait(s->store, timeout);
-                else {
-                        (void) poll(p, 2, (int) ((timeout + 999) / 1000));
-                        (void) store_wait(s->store, 0);
-                }
+                struct pollfd p[3] = {
+                        { w->stop_fd, POLLIN, 0 },
+                        { w->idle_fd, POLLIN, 0 },
+                        { store_get_fd(w->claim_store), POLLIN, 0 },
+                };
+                (void) poll(p, p[2].fd >= 0 ? 3 : 2, (int) ((timeout + 999) / 1000));
+                (void) !read(w->idle_fd, &drain, sizeof drain);
+                (void) store_wait(w->claim_store, 0);
         }
         return NULL;
 }
@@ -456,18 +521,17 @@ static void *maint_thread(void *arg) {
 
 int worker_start(Worker *w) {
         int r;
-        if ((r = store_dup(w->main_store, &w->maint_store)) < 0)
+        if ((r = store_dup(w->main_store, &w->maint_store)) < 0 || (r = store_dup(w->main_store, &w->claim_store)) < 0 ||
+            (r = store_listen(w->claim_store, STORE_CHANNEL_JOBS)) < 0)
                 return r;
-        for (unsigned i = 0; i < w->opt.slots; i++) {
-                Slot *s = &w->slots[i];
-                if ((r = store_dup(w->main_store, &s->store)) < 0)
+        for (unsigned i = 0; i < w->opt.slots; i++)
+                if ((r = store_dup(w->main_store, &w->slots[i].store)) < 0)
                         return r;
-                if ((r = store_listen(s->store, STORE_CHANNEL_JOBS)) < 0)
-                        return r;
-        }
         for (unsigned i = 0; i < w->opt.slots; i++)
                 if ((r = -pthread_create(&w->slots[i].thread, NULL, slot_thread, &w->slots[i])) < 0)
                         return r;
+        if ((r = -pthread_create(&w->claimer, NULL, claim_thread, w)) < 0)
+                return r;
         if ((r = -pthread_create(&w->maint, NULL, maint_thread, w)) < 0)
                 return r;
         w->started = true;
@@ -484,6 +548,11 @@ void worker_stop(Worker *w, usec_t grace) {
                 usleep(20000);
         if (atomic_load(&w->busy) > 0)
                 cancel_slots(w, NULL);
+        pthread_join(w->claimer, NULL);
+        pthread_mutex_lock(&w->lock);
+        w->stopping = true;
+        pthread_cond_broadcast(&w->work_cv);
+        pthread_mutex_unlock(&w->lock);
         for (unsigned i = 0; i < w->opt.slots; i++)
                 pthread_join(w->slots[i].thread, NULL);
         pthread_join(w->maint, NULL);
@@ -503,6 +572,13 @@ Worker *worker_free(Worker *w) {
                 store_free(s->store);
         }
         free(w->slots);
+        /* Claimed jobs no slot started: their leases expire and they run elsewhere. */
+        for (size_t i = 0; i < w->n_queue; i++)
+                store_job_done(&w->queue_jobs[i]);
+        free(w->queue_jobs);
+        store_free(w->claim_store);
+        safe_close(w->idle_fd);
+        pthread_cond_destroy(&w->work_cv);
         store_free(w->maint_store);
         safe_close(w->stop_fd);
         pthread_mutex_destroy(&w->lock);
