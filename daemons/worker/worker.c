@@ -198,10 +198,17 @@ static int slot_store_file(void *userdata, json_t *job, const char *name, const 
         return *ret_uri ? 0 : -ENOMEM;
 }
 
-/* Task services over the slot's own store connection. */
+/* Task services over the slot's own store connection. Namespaces starting with '_' are tern's own
+ * (the webserver's users and tokens live in "_tern.auth"): no flow may read or write them. */
+static bool kv_namespace_reserved(const char *ns) {
+        return !ns || ns[0] == '_';
+}
+
 static int slot_kv_get(void *userdata, const char *ns, const char *key, json_t **ret) {
         Slot *s = userdata;
         StoreTx *tx;
+        if (kv_namespace_reserved(ns))
+                return -EPERM;
         int r = store_begin(s->store, &tx);
         if (r < 0)
                 return r;
@@ -223,6 +230,8 @@ static int kv_put_tx(StoreTx *tx, void *userdata) {
 
 static int slot_kv_put(void *userdata, const char *ns, const char *key, json_t *value, usec_t ttl) {
         Slot *s = userdata;
+        if (kv_namespace_reserved(ns))
+                return -EPERM;
         KvPut p = { ns, key, value, ttl ? now_realtime() + ttl : 0 };
         return store_transact(s->store, kv_put_tx, &p);
 }
@@ -234,6 +243,8 @@ static int kv_delete_tx(StoreTx *tx, void *userdata) {
 
 static int slot_kv_delete(void *userdata, const char *ns, const char *key) {
         Slot *s = userdata;
+        if (kv_namespace_reserved(ns))
+                return -EPERM;
         KvPut p = { ns, key, NULL, 0 };
         return store_transact(s->store, kv_delete_tx, &p);
 }
@@ -242,6 +253,8 @@ static int slot_kv_keys(void *userdata, const char *ns, const char *prefix, json
         Slot *s = userdata;
         _cleanup_json_ json_t *all = NULL, *keep = json_array();
         StoreTx *tx;
+        if (kv_namespace_reserved(ns))
+                return -EPERM;
         int r = store_begin(s->store, &tx);
         if (r < 0)
                 return r;
