@@ -51,3 +51,6 @@ extern const Verb trigger_verbs[];
 extern const Verb backfill_verbs[];
 /* cmd-config.c */
 extern const Verb config_verbs[];
+/* cmd-user.c: the webserver's users and API tokens */
+extern const Verb user_verbs[];
+extern const Verb token_verbs[];

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "scheduler.h"
 #include "strutil.h"
+#include "web-server.h"
 #include "worker.h"
 
 static int stop_fd = -1;
@@ -31,13 +32,18 @@ typedef struct ServerArgs {
         usec_t grace;
         usec_t lease;
         const char *queue;
+        const char *listen; /* webserver address (standalone: none unless given) */
 } ServerArgs;
 
 static void server_help(const char *which) {
         printf("Usage: tern server %s [--db URL]%s\n\n", which,
                streq(which, "executor") || streq(which, "scheduler") ? "" : " [--workers N] [--queue NAME]");
         if (streq(which, "standalone"))
-                printf("Run the executor, a scheduler and workers in one process until SIGTERM or Ctrl-C.\n");
+                printf("Run the executor, a scheduler and workers in one process until SIGTERM or Ctrl-C;\n"
+                       "with --listen ADDR also the webserver (REST API).\n");
+        else if (streq(which, "webserver"))
+                printf("Run the webserver: the REST API on --listen ADDR (default 127.0.0.1:8080), with\n"
+                       "authentication (tern user add, tern token create).\n");
         else if (streq(which, "scheduler"))
                 printf("Run a scheduler: it starts the executions of Schedule and Flow triggers and backfills.\n"
                        "Any number may run against the same PostgreSQL database; each slot runs once.\n");
@@ -52,7 +58,8 @@ static void server_help(const char *which) {
                "      --queue NAME      worker group to take jobs from (default: the default group)\n"
                "      --grace DURATION  on stop, how long running tasks may finish (default PT30S)\n"
                "      --lease DURATION  worker: how long a claimed job stays ours without renewal (default PT30S);\n"
-               "                        a worker that dies loses its jobs to others after this long\n");
+               "                        a worker that dies loses its jobs to others after this long\n"
+               "      --listen ADDR     webserver, standalone: serve the REST API on HOST:PORT\n");
         if (streq(which, "worker"))
                 printf("\nSandbox of shell tasks (worker):\n"
                        "      --sandbox MODE          required (default): namespaces, read-only root, nobody, no\n"
@@ -78,6 +85,7 @@ static int parse(const char *cmd, const char *which, int argc, char *argv[], Ser
                 { "queue", required_argument, NULL, 'Q' },
                 { "grace", required_argument, NULL, 'G' },
                 { "lease", required_argument, NULL, 'E' },
+                { "listen", required_argument, NULL, 'L' },
                 { "sandbox", required_argument, NULL, 'S' },
                 { "sandbox-network", no_argument, NULL, 'N' },
                 { "sandbox-userns", no_argument, NULL, 'U' },
@@ -105,6 +113,9 @@ static int parse(const char *cmd, const char *which, int argc, char *argv[], Ser
                         break;
                 case 'Q':
                         a->queue = optarg;
+                        break;
+                case 'L':
+                        a->listen = optarg;
                         break;
                 case 'S':
                         a->sandbox.mode = sandbox_mode_from_string(optarg);
@@ -217,6 +228,18 @@ static int run_server(const char *which, int argc, char *argv[]) {
         if (cli_engine_config(cmd, &cfg) < 0 || setup_signals() < 0)
                 return 1;
 
+        _cleanup_(web_server_freep) WebServer *web = NULL;
+        if (a.listen || streq(which, "webserver")) {
+                WebServerOptions wo = WEB_SERVER_OPTIONS_INIT;
+                wo.listen = a.listen ? a.listen : "127.0.0.1:8080";
+                if ((r = web_server_start(s, &wo, &web)) < 0)
+                        return log_error_errno(r, "Cannot listen on %s: %m", wo.listen), 1;
+                log_info("Webserver listening on %s (port %u).", wo.listen, web_server_port(web));
+        }
+        if (streq(which, "webserver")) {
+                wait_stop();
+                return 0;
+        }
         if (streq(which, "standalone")) {
                 _cleanup_(inproc_freep) Inproc *ip = NULL;
                 InprocOptions io = { .workers = a.workers, .state_dir = state_dir, .engine = &cfg, .scheduler = true };
@@ -279,6 +302,9 @@ static int run_server(const char *which, int argc, char *argv[]) {
 static int verb_standalone(int argc, char *argv[]) {
         return run_server("standalone", argc, argv);
 }
+static int verb_webserver(int argc, char *argv[]) {
+        return run_server("webserver", argc, argv);
+}
 static int verb_executor(int argc, char *argv[]) {
         return run_server("executor", argc, argv);
 }
@@ -290,8 +316,9 @@ static int verb_worker(int argc, char *argv[]) {
 }
 
 const Verb server_verbs[] = {
-        { "standalone", "[--db URL] [--workers N]", "executor, scheduler and workers in one process", verb_standalone, NULL },
+        { "standalone", "[--db URL] [--workers N] [--listen ADDR]", "executor, scheduler and workers in one process", verb_standalone, NULL },
         { "executor", "[--db URL]", "an executor (many may share PostgreSQL)", verb_executor, NULL },
+        { "webserver", "[--db URL] [--listen ADDR]", "the REST API (many may share PostgreSQL)", verb_webserver, NULL },
         { "worker", "[--db URL] [--workers N]", "a worker that runs tasks", verb_worker, NULL },
         { "scheduler", "[--db URL]", "a scheduler (Schedule and Flow triggers; many may share PostgreSQL)",
           verb_scheduler, NULL },

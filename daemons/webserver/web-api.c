@@ -1,0 +1,540 @@
+/* web-api.c: the REST API's handlers: health, metrics, flows, executions, logs (Kestra's shapes). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cleanup-jansson.h"
+#include "engine.h"
+#include "executor.h"
+#include "flow.h"
+#include "state.h"
+#include "strbuf.h"
+#include "strutil.h"
+#include "web-internal.h"
+
+/* ---- health and metrics ---------------------------------------------------------------------- */
+
+static int db_ping(Store *s) {
+        StoreTx *tx;
+        _cleanup_json_ json_t *v = NULL;
+        int r = store_begin(s, &tx);
+        if (r < 0)
+                return r;
+        /* A read that must reach the database (a transaction alone may not). */
+        r = store_kv_get(tx, "_tern.health", "ping", now_realtime(), &v);
+        store_rollback(tx);
+        return r == -ENOENT ? 0 : r;
+}
+
+int web_api_health(WebCtx *c) {
+        if (db_ping(c->store) < 0)
+                return web_reply_json(c, 503, json_pack("{s:s, s:s}", "status", "DOWN", "message",
+                                                         "the database is not reachable"));
+        return web_reply_json(c, 200, json_pack("{s:s}", "status", "UP"));
+}
+
+int web_api_metrics(WebCtx *c) {
+        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        strbuf_appendf(&sb,
+                       "# HELP tern_up Whether the database answers.\n# TYPE tern_up gauge\ntern_up %d\n"
+                       "# HELP tern_http_requests_total Requests received.\n# TYPE tern_http_requests_total counter\n"
+                       "tern_http_requests_total %llu\n"
+                       "# HELP tern_http_errors_total Responses with an error status, by class.\n"
+                       "# TYPE tern_http_errors_total counter\n"
+                       "tern_http_errors_total{class=\"4xx\"} %llu\ntern_http_errors_total{class=\"5xx\"} %llu\n",
+                       db_ping(c->store) == 0, (unsigned long long) c->n_requests, (unsigned long long) c->n_4xx,
+                       (unsigned long long) c->n_5xx);
+        const char *s = strbuf_str(&sb);
+        if (!s)
+                return web_reply_error(c, 500, "out of memory");
+        return web_reply_text(c, 200, "text/plain; version=0.0.4", s);
+}
+
+/* ---- flows ----------------------------------------------------------------------------------- */
+
+static json_t *flow_json(const StoreFlow *f, bool with_source) {
+        char ts[TIMESTAMP_MAX];
+        json_t *j = json_pack("{s:s, s:s, s:i, s:b, s:s}", "namespace", f->namespace, "id", f->id, "revision",
+                              f->revision, "deleted", f->deleted, "updated", timestamp_format(ts, f->created));
+        if (j && with_source)
+                json_object_set_new(j, "source", json_string(f->source));
+        return j;
+}
+
+static json_t *diagnostics_json(const FlowDiagnostics *d) {
+        json_t *arr = json_array();
+        for (size_t i = 0; arr && i < d->n; i++)
+                json_array_append_new(arr, json_pack("{s:i, s:i, s:s}", "line", d->items[i].line, "column",
+                                                     d->items[i].column, "message", d->items[i].message));
+        return arr;
+}
+
+/* Parse the body as a flow; on failure the reply (422 with positioned errors) is already set. */
+static int body_flow(WebCtx *c, Flow **ret) {
+        _cleanup_flow_diagnostics_ FlowDiagnostics d = FLOW_DIAGNOSTICS_INIT;
+        if (c->body_len == 0)
+                return web_reply_error(c, 422, "the request body must be a flow's YAML source"), -EINVAL;
+        if (memchr(c->body, 0, c->body_len))
+                return web_reply_error(c, 422, "the flow source contains a NUL byte"), -EINVAL;
+        int r = flow_load_string(c->body, c->body_len, "flow.yaml", ret, &d);
+        if (r == FLOW_INVALID) {
+                flow_diagnostics_sort(&d);
+                web_reply_json(c, 422, json_pack("{s:s, s:o}", "message", "the flow is not valid", "errors",
+                                                 diagnostics_json(&d)));
+                return -EINVAL;
+        }
+        if (r < 0)
+                return web_reply_error(c, 500, "the flow could not be read"), r;
+        return 0;
+}
+
+static int flow_store(WebCtx *c, const Flow *f, bool must_exist) {
+        StoreTx *tx;
+        StoreFlow old = {}, cur = {};
+        int rev, r = store_begin(c->store, &tx);
+        if (r < 0)
+                return web_reply_store_error(c, r);
+        r = store_flow_get(tx, f->namespace, f->id, 0, &old);
+        store_flow_done(&old);
+        if (r < 0 && r != -ENOENT)
+                goto fail;
+        if (must_exist && r == -ENOENT) {
+                store_rollback(tx);
+                return web_reply_error(c, 404, "no flow '%s' in namespace '%s'", f->id, f->namespace);
+        }
+        if (!must_exist && r == 0) {
+                store_rollback(tx);
+                return web_reply_error(c, 409, "flow '%s' already exists in namespace '%s': update it with PUT",
+                                       f->id, f->namespace);
+        }
+        if ((r = store_flow_put(tx, f->namespace, f->id, f->source, now_realtime(), &rev)) < 0 ||
+            (r = store_flow_get(tx, f->namespace, f->id, rev, &cur)) < 0)
+                goto fail;
+        if ((r = store_commit(tx)) < 0) {
+                store_flow_done(&cur);
+                return web_reply_store_error(c, r);
+        }
+        web_reply_json(c, 200, flow_json(&cur, true));
+        store_flow_done(&cur);
+        return 0;
+fail:
+        store_rollback(tx);
+        return web_reply_store_error(c, r);
+}
+
+int web_api_flow_create(WebCtx *c) {
+        _cleanup_flow_ Flow *f = NULL;
+        if (body_flow(c, &f) < 0)
+                return 0;
+        return flow_store(c, f, false);
+}
+
+int web_api_flow_update(WebCtx *c) {
+        _cleanup_flow_ Flow *f = NULL;
+        if (body_flow(c, &f) < 0)
+                return 0;
+        if (!streq(f->namespace, c->params[0]) || !streq(f->id, c->params[1]))
+                return web_reply_error(c, 422, "the flow's namespace and id (%s.%s) differ from the path's (%s.%s)",
+                                       f->namespace, f->id, c->params[0], c->params[1]);
+        return flow_store(c, f, true);
+}
+
+static bool wants_yaml(WebCtx *c) {
+        const char *accept = web_header(c, "Accept");
+        return accept && (strstr(accept, "application/x-yaml") || strstr(accept, "application/yaml"));
+}
+
+int web_api_flow_get(WebCtx *c) {
+        StoreTx *tx;
+        StoreFlow f = {};
+        int r = store_begin(c->store, &tx);
+        if (r < 0)
+                return web_reply_store_error(c, r);
+        r = store_flow_get(tx, c->params[0], c->params[1], 0, &f);
+        store_rollback(tx);
+        if (r == -ENOENT)
+                return web_reply_error(c, 404, "no flow '%s' in namespace '%s'", c->params[1], c->params[0]);
+        if (r < 0)
+                return web_reply_store_error(c, r);
+        if (wants_yaml(c))
+                web_reply_text(c, 200, "application/x-yaml", f.source);
+        else
+                web_reply_json(c, 200, flow_json(&f, true));
+        store_flow_done(&f);
+        return 0;
+}
+
+int web_api_flow_delete(WebCtx *c) {
+        StoreTx *tx;
+        int r = store_begin(c->store, &tx);
+        if (r < 0)
+                return web_reply_store_error(c, r);
+        r = store_flow_delete(tx, c->params[0], c->params[1], now_realtime());
+        if (r == -ENOENT) {
+                store_rollback(tx);
+                return web_reply_error(c, 404, "no flow '%s' in namespace '%s'", c->params[1], c->params[0]);
+        }
+        if (r < 0) {
+                store_rollback(tx);
+                return web_reply_store_error(c, r);
+        }
+        if ((r = store_commit(tx)) < 0)
+                return web_reply_store_error(c, r);
+        c->status = 204;
+        c->content_type = NULL;
+        return 0;
+}
+
+/* Kestra's paging: page (1-based) and size; returns 0 or replies 400. */
+static int paging(WebCtx *c, size_t *ret_offset, size_t *ret_limit) {
+        unsigned page = 1, size = 25;
+        const char *p = web_query(c, "page"), *s = web_query(c, "size");
+        if ((p && (safe_atou(p, &page) < 0 || page == 0)) || (s && (safe_atou(s, &size) < 0 || size == 0 || size > 1000)))
+                return web_reply_error(c, 400, "page must be >= 1 and size between 1 and 1000"), -EINVAL;
+        *ret_offset = (size_t) (page - 1) * size;
+        *ret_limit = size;
+        return 0;
+}
+
+static int flow_list(WebCtx *c, const char *ns_prefix, bool exact_ns) {
+        size_t offset, limit;
+        if (paging(c, &offset, &limit) < 0)
+                return 0;
+        const char *q = web_query(c, "q");
+        StoreTx *tx;
+        StoreFlow *flows = NULL;
+        size_t n = 0;
+        int r = store_begin(c->store, &tx);
+        if (r < 0)
+                return web_reply_store_error(c, r);
+        r = store_flow_list(tx, ns_prefix, &flows, &n);
+        store_rollback(tx);
+        if (r < 0)
+                return web_reply_store_error(c, r);
+        json_t *results = json_array();
+        size_t total = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (exact_ns && !streq(flows[i].namespace, ns_prefix))
+                        continue;
+                if (q && !strcasestr(flows[i].id, q) && !strcasestr(flows[i].namespace, q))
+                        continue;
+                if (total >= offset && total < offset + limit)
+                        json_array_append_new(results, flow_json(&flows[i], false));
+                total++;
+        }
+        store_flows_free(flows, n);
+        if (exact_ns)
+                return web_reply_json(c, 200, results);
+        return web_reply_json(c, 200, json_pack("{s:o, s:I}", "results", results, "total", (json_int_t) total));
+}
+
+int web_api_flow_search(WebCtx *c) {
+        return flow_list(c, web_query(c, "namespace"), false);
+}
+
+int web_api_flow_list_namespace(WebCtx *c) {
+        return flow_list(c, c->params[0], true);
+}
+
+int web_api_flow_validate(WebCtx *c) {
+        _cleanup_flow_diagnostics_ FlowDiagnostics d = FLOW_DIAGNOSTICS_INIT;
+        _cleanup_flow_ Flow *f = NULL;
+        if (memchr(c->body, 0, c->body_len))
+                return web_reply_error(c, 422, "the flow source contains a NUL byte");
+        int r = flow_load_string(c->body, c->body_len, "flow.yaml", &f, &d);
+        if (r < 0 && r != FLOW_INVALID)
+                return web_reply_error(c, 500, "the flow could not be read");
+        flow_diagnostics_sort(&d);
+        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        for (size_t i = 0; i < d.n; i++)
+                strbuf_appendf(&sb, "%s%u:%u: %s", i ? "\n" : "", d.items[i].line, d.items[i].column, d.items[i].message);
+        json_t *one = json_pack("{s:i, s:b, s:o}", "index", 0, "valid", r == 0, "errors", diagnostics_json(&d));
+        if (one && f) {
+                json_object_set_new(one, "namespace", json_string(f->namespace));
+                json_object_set_new(one, "flow", json_string(f->id));
+        }
+        if (one && d.n)
+                json_object_set_new(one, "constraints", json_string(strbuf_str(&sb)));
+        return web_reply_json(c, 200, json_pack("[o]", one));
+}
+
+/* ---- executions ------------------------------------------------------------------------------ */
+
+static void execution_strip(json_t *doc) {
+        size_t i;
+        json_t *tr;
+        json_object_del(doc, "ternEngine");
+        json_array_foreach(json_object_get(doc, "taskRunList"), i, tr)
+                json_object_del(tr, "ternEngine");
+}
+
+static State execution_state(json_t *doc) {
+        return state_from_string(json_string_value(json_object_get(json_object_get(doc, "state"), "current")));
+}
+
+static int execution_get(Store *s, const char *id, json_t **ret) {
+        StoreTx *tx;
+        int r = store_begin(s, &tx);
+        if (r < 0)
+                return r;
+        r = store_execution_get(tx, id, ret);
+        store_rollback(tx);
+        return r;
+}
+
+static int hexval(char c) {
+        return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+static char *form_decode(const char *s, size_t n) {
+        char *out = malloc(n + 1);
+        size_t o = 0;
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] == '+')
+                        out[o++] = ' ';
+                else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+                        out[o++] = (char) (hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+                        i += 2;
+                } else
+                        out[o++] = s[i];
+        }
+        out[o] = 0;
+        return out;
+}
+
+/* The inputs of a request: a JSON object, or form fields (application/x-www-form-urlencoded).
+ * NULL with the reply set when the body is malformed. */
+static json_t *body_inputs(WebCtx *c) {
+        const char *ct = web_header(c, "Content-Type");
+        if (c->body_len == 0)
+                return json_object();
+        if (ct && startswith(ct, "application/x-www-form-urlencoded")) {
+                json_t *o = json_object();
+                const char *p = c->body;
+                while (o && *p) {
+                        size_t len = strcspn(p, "&");
+                        const char *eq = memchr(p, '=', len);
+                        _cleanup_free_ char *k = form_decode(p, eq ? (size_t) (eq - p) : len);
+                        _cleanup_free_ char *v = eq ? form_decode(eq + 1, len - (size_t) (eq - p) - 1) : strdup("");
+                        if (!k || !v) {
+                                json_decref(o);
+                                return web_reply_error(c, 500, "out of memory"), NULL;
+                        }
+                        if (*k)
+                                json_object_set_new(o, k, json_string(v));
+                        p += len;
+                        if (*p == '&')
+                                p++;
+                }
+                return o;
+        }
+        if (ct && !startswith(ct, "application/json"))
+                return web_reply_error(c, 415, "inputs must be sent as application/json or form fields"), NULL;
+        json_error_t err;
+        json_t *j = json_loadb(c->body, c->body_len, JSON_REJECT_DUPLICATES, &err);
+        if (!j)
+                return web_reply_error(c, 400, "malformed JSON at line %d, column %d: %s", err.line, err.column, err.text), NULL;
+        if (!json_is_object(j)) {
+                json_decref(j);
+                return web_reply_error(c, 400, "the inputs must be a JSON object"), NULL;
+        }
+        return j;
+}
+
+/* Poll until the execution reached a terminal state or timeout. */
+static int execution_wait(WebCtx *c, const char *id, json_t **doc) {
+        usec_t deadline = now_monotonic() + (usec_t) c->wait_max_sec * USEC_PER_SEC;
+        for (unsigned i = 0;; i++) {
+                json_t *d = NULL;
+                int r = execution_get(c->store, id, &d);
+                if (r < 0)
+                        return r;
+                json_decref(*doc);
+                *doc = d;
+                if (state_is_terminal(execution_state(d)) || now_monotonic() >= deadline)
+                        return 0;
+                /* Back off from 5 ms to 100 ms between reads. */
+                struct timespec ts = { 0, (long) MIN(5 + i * 5, 100u) * 1000000L };
+                nanosleep(&ts, NULL);
+        }
+}
+
+int web_api_execution_create(WebCtx *c) {
+        const char *ns = c->params[0], *flow_id = c->params[1];
+        _cleanup_json_ json_t *inputs = body_inputs(c), *resolved = NULL, *doc = NULL, *labels = json_object();
+        _cleanup_free_ char *err = NULL;
+        _cleanup_execution_ Execution *e = NULL;
+        _cleanup_flow_ Flow *f = NULL;
+        if (!inputs)
+                return 0;
+        StoreTx *tx;
+        int r = store_begin(c->store, &tx);
+        if (r < 0)
+                return web_reply_store_error(c, r);
+        r = executor_load_flow(tx, ns, flow_id, 0, &f);
+        if (r == -ENOENT) {
+                store_rollback(tx);
+                return web_reply_error(c, 404, "no flow '%s' in namespace '%s'", flow_id, ns);
+        }
+        if (r < 0) {
+                store_rollback(tx);
+                return r == -EBADMSG ? web_reply_error(c, 422, "flow '%s.%s' is not valid", ns, flow_id)
+                                     : web_reply_store_error(c, r);
+        }
+        if (flow_inputs_resolve(f, inputs, &resolved, &err) < 0) {
+                store_rollback(tx);
+                return web_reply_error(c, 422, "invalid inputs: %s", err ? err : "out of memory");
+        }
+        usec_t now = now_realtime();
+        if (!labels || engine_execution_new(f, resolved, labels, NULL, now, &e) < 0 || !(doc = execution_to_json(e))) {
+                store_rollback(tx);
+                return web_reply_error(c, 500, "out of memory");
+        }
+        if ((r = store_execution_create(tx, doc, ENGINE_EVENT_CREATED, NULL, now)) < 0) {
+                store_rollback(tx);
+                return web_reply_store_error(c, r);
+        }
+        if ((r = store_commit(tx)) < 0)
+                return web_reply_store_error(c, r);
+        const char *wait = web_query(c, "wait");
+        if (wait && streq(wait, "true") && (r = execution_wait(c, e->id, &doc)) < 0)
+                return web_reply_store_error(c, r);
+        execution_strip(doc);
+        return web_reply_json(c, 200, json_incref(doc));
+}
+
+int web_api_execution_get(WebCtx *c) {
+        json_t *doc = NULL;
+        int r = execution_get(c->store, c->params[0], &doc);
+        if (r == -ENOENT)
+                return web_reply_error(c, 404, "no execution '%s'", c->params[0]);
+        if (r < 0)
+                return web_reply_store_error(c, r);
+        execution_strip(doc);
+        return web_reply_json(c, 200, doc);
+}
+
+int web_api_execution_search(WebCtx *c) {
+        size_t offset, limit;
+        if (paging(c, &offset, &limit) < 0)
+                return 0;
+        const char *state = web_query(c, "state");
+        if (state && state_from_string(state) < 0)
+                return web_reply_error(c, 400, "unknown state '%s'", state);
+        StoreExecutionFilter f = {
+                .namespace_prefix = web_query(c, "namespace"),
+                .flow_id = web_query(c, "flowId"),
+                .state = state,
+                .limit = limit,
+                .offset = offset,
+        };
+        StoreTx *tx;
+        json_t *arr = NULL;
+        int r = store_begin(c->store, &tx);
+        if (r < 0)
+                return web_reply_store_error(c, r);
+        r = store_execution_search(tx, &f, &arr);
+        store_rollback(tx);
+        if (r < 0)
+                return web_reply_store_error(c, r);
+        size_t i;
+        json_t *doc;
+        json_array_foreach(arr, i, doc)
+                execution_strip(doc);
+        return web_reply_json(c, 200, json_pack("{s:o, s:I}", "results", arr, "total", (json_int_t) json_array_size(arr)));
+}
+
+/* Kill, resume, restart: an event for the executor when the execution is in a state that allows it. */
+static int execution_signal(WebCtx *c, const char *type, bool (*allowed)(State), const char *not_that, unsigned status) {
+        const char *id = c->params[0];
+        _cleanup_json_ json_t *doc = NULL, *inputs = NULL, *payload = NULL;
+        int r = execution_get(c->store, id, &doc);
+        if (r == -ENOENT)
+                return web_reply_error(c, 404, "no execution '%s'", id);
+        if (r < 0)
+                return web_reply_store_error(c, r);
+        State st = execution_state(doc);
+        if (!allowed(st))
+                return web_reply_error(c, 409, "execution %s is %s; %s", id, state_to_string(st), not_that);
+        if (!(inputs = body_inputs(c)))
+                return 0;
+        payload = json_pack("{s:O}", "inputs", inputs);
+        StoreTx *tx;
+        usec_t now = now_realtime();
+        if (!payload)
+                return web_reply_error(c, 500, "out of memory");
+        if ((r = store_begin(c->store, &tx)) < 0)
+                return web_reply_store_error(c, r);
+        if ((r = store_event_emit(tx, id, type, payload, now, now, NULL)) < 0) {
+                store_rollback(tx);
+                return web_reply_store_error(c, r);
+        }
+        if ((r = store_commit(tx)) < 0)
+                return web_reply_store_error(c, r);
+        execution_strip(doc);
+        return web_reply_json(c, status, json_incref(doc));
+}
+
+static bool can_kill(State s) {
+        return !state_is_terminal(s);
+}
+static bool can_resume(State s) {
+        return s == STATE_PAUSED;
+}
+static bool can_restart(State s) {
+        return state_is_failed(s) || s == STATE_WARNING;
+}
+
+int web_api_execution_kill(WebCtx *c) {
+        return execution_signal(c, ENGINE_EVENT_KILL, can_kill, "only unfinished executions can be killed", 202);
+}
+int web_api_execution_resume(WebCtx *c) {
+        return execution_signal(c, ENGINE_EVENT_RESUME, can_resume, "only paused executions can be resumed", 202);
+}
+int web_api_execution_restart(WebCtx *c) {
+        return execution_signal(c, ENGINE_EVENT_RESTART, can_restart, "only failed executions can be restarted", 202);
+}
+
+/* ---- logs ------------------------------------------------------------------------------------ */
+
+int web_api_logs(WebCtx *c) {
+        const char *id = c->params[0], *lvl = web_query(c, "minLevel");
+        int min = STORE_LOG_TRACE;
+        if (lvl && (min = store_log_level_from_string(lvl)) < 0)
+                return web_reply_error(c, 400, "unknown log level '%s'", lvl);
+        json_t *doc = NULL;
+        int r = execution_get(c->store, id, &doc);
+        json_decref(doc);
+        if (r == -ENOENT)
+                return web_reply_error(c, 404, "no execution '%s'", id);
+        if (r < 0)
+                return web_reply_store_error(c, r);
+        json_t *arr = json_array();
+        int64_t cursor = 0;
+        for (;;) {
+                StoreLog *logs = NULL;
+                size_t n = 0;
+                StoreLogFilter f = { .execution_id = id, .min_level = (StoreLogLevel) min, .after_seq = cursor, .limit = 1000 };
+                if ((r = store_log_search(c->store, &f, &logs, &n)) < 0) {
+                        json_decref(arr);
+                        return web_reply_store_error(c, r);
+                }
+                if (n == 0)
+                        break;
+                for (size_t i = 0; i < n; i++) {
+                        char ts[TIMESTAMP_MAX];
+                        json_array_append_new(arr, json_pack("{s:s, s:s?, s:s?, s:i, s:s, s:s, s:s}", "executionId", id,
+                                                             "taskRunId", logs[i].task_run_id, "taskId", logs[i].task_id,
+                                                             "attemptNumber", logs[i].attempt, "level",
+                                                             store_log_level_to_string(logs[i].level), "timestamp",
+                                                             timestamp_format(ts, logs[i].timestamp), "message",
+                                                             logs[i].message));
+                        cursor = logs[i].seq;
+                }
+                store_logs_free(logs, n);
+        }
+        return web_reply_json(c, 200, arr);
+}

@@ -1,0 +1,54 @@
+/* web-internal.h: what the webserver's HTTP plumbing (web-server.c) and its API handlers (web-api.c) share. */
+#pragma once
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "store.h"
+#include "web-route.h"
+
+typedef struct WebCtx {
+        struct MHD_Connection *con;
+        Store *store;
+        const char *method;
+        const char *params[WEB_ROUTE_PARAMS_MAX];
+        const char *body; /* NUL-terminated; "" when none */
+        size_t body_len;
+        const char *user; /* authenticated user, NULL on open routes */
+        unsigned wait_max_sec;
+        uint64_t n_requests, n_4xx, n_5xx; /* the server's counters, for /metrics */
+        /* The response, set by a handler through web_reply*(). */
+        unsigned status;
+        char *resp;       /* malloc'ed */
+        size_t resp_len;
+        const char *content_type;
+} WebCtx;
+
+typedef int (*WebHandler)(WebCtx *c);
+
+/* Set the response; always return 0 so handlers can "return web_reply...". */
+int web_reply_json(WebCtx *c, unsigned status, json_t *j); /* steals j; NULL = out of memory (500) */
+int web_reply_text(WebCtx *c, unsigned status, const char *content_type, const char *text);
+int web_reply_error(WebCtx *c, unsigned status, const char *fmt, ...) _printf_(3, 4);
+/* 500 for a store failure, logged at debug with the store's message (never shown to the client). */
+int web_reply_store_error(WebCtx *c, int r);
+const char *web_query(WebCtx *c, const char *key);
+const char *web_header(WebCtx *c, const char *key);
+
+/* web-api.c */
+int web_api_health(WebCtx *c);
+int web_api_metrics(WebCtx *c);
+int web_api_flow_create(WebCtx *c);
+int web_api_flow_update(WebCtx *c);
+int web_api_flow_get(WebCtx *c);
+int web_api_flow_delete(WebCtx *c);
+int web_api_flow_search(WebCtx *c);
+int web_api_flow_list_namespace(WebCtx *c);
+int web_api_flow_validate(WebCtx *c);
+int web_api_execution_create(WebCtx *c);
+int web_api_execution_get(WebCtx *c);
+int web_api_execution_search(WebCtx *c);
+int web_api_execution_kill(WebCtx *c);
+int web_api_execution_resume(WebCtx *c);
+int web_api_execution_restart(WebCtx *c);
+int web_api_logs(WebCtx *c);

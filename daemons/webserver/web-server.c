@@ -1,0 +1,454 @@
+/* web-server.c: the webserver's HTTP side: libmicrohttpd, canonical routing, limits, authentication. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "strbuf.h"
+#include "strutil.h"
+#include "web-auth.h"
+#include "web-internal.h"
+#include "web-server.h"
+
+typedef struct Route {
+        const char *method;
+        const char *pattern;
+        bool open; /* served without authentication */
+        WebHandler handler;
+} Route;
+
+/* Literal routes before the ones with a parameter in the same place ("search" is not a namespace). */
+static const Route routes[] = {
+        { "GET", "/health", true, web_api_health },
+        { "GET", "/metrics", false, web_api_metrics },
+        { "POST", "/api/v1/flows", false, web_api_flow_create },
+        { "POST", "/api/v1/flows/validate", false, web_api_flow_validate },
+        { "GET", "/api/v1/flows/search", false, web_api_flow_search },
+        { "GET", "/api/v1/flows/{}", false, web_api_flow_list_namespace },
+        { "GET", "/api/v1/flows/{}/{}", false, web_api_flow_get },
+        { "PUT", "/api/v1/flows/{}/{}", false, web_api_flow_update },
+        { "DELETE", "/api/v1/flows/{}/{}", false, web_api_flow_delete },
+        { "GET", "/api/v1/executions/search", false, web_api_execution_search },
+        { "POST", "/api/v1/executions/{}/kill", false, web_api_execution_kill },
+        { "DELETE", "/api/v1/executions/{}/kill", false, web_api_execution_kill },
+        { "POST", "/api/v1/executions/{}/resume", false, web_api_execution_resume },
+        { "POST", "/api/v1/executions/{}/restart", false, web_api_execution_restart },
+        { "POST", "/api/v1/executions/{}/{}", false, web_api_execution_create },
+        { "GET", "/api/v1/executions/{}", false, web_api_execution_get },
+        { "GET", "/api/v1/logs/{}", false, web_api_logs },
+};
+
+struct WebServer {
+        struct MHD_Daemon *mhd;
+        WebServerOptions opt;
+        uint16_t port;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        Store **pool; /* idle connections; n_idle of n_pool */
+        size_t n_pool, n_idle;
+        atomic_uint_fast64_t requests, status_4xx, status_5xx;
+};
+
+typedef struct WebRequest {
+        char *raw_uri;
+        StrBuf body;
+        bool started, done;
+} WebRequest;
+
+/* ---- responses ------------------------------------------------------------------------------- */
+
+int web_reply_text(WebCtx *c, unsigned status, const char *content_type, const char *text) {
+        free(c->resp);
+        c->resp = strdup(text);
+        c->resp_len = c->resp ? strlen(c->resp) : 0;
+        c->status = c->resp ? status : 500;
+        c->content_type = content_type;
+        return 0;
+}
+
+int web_reply_json(WebCtx *c, unsigned status, json_t *j) {
+        char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        free(c->resp);
+        c->resp = s;
+        c->resp_len = s ? strlen(s) : 0;
+        c->status = s ? status : 500;
+        c->content_type = "application/json";
+        return 0;
+}
+
+int web_reply_error(WebCtx *c, unsigned status, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        _cleanup_free_ char *msg = NULL;
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        return web_reply_json(c, status, json_pack("{s:s}", "message", msg ? msg : "out of memory"));
+}
+
+int web_reply_store_error(WebCtx *c, int r) {
+        log_debug("webserver: store failure: %s (%s)", strerror(-r), store_error(c->store));
+        return web_reply_error(c, 500, "the database could not serve the request");
+}
+
+const char *web_query(WebCtx *c, const char *key) {
+        return MHD_lookup_connection_value(c->con, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *web_header(WebCtx *c, const char *key) {
+        return MHD_lookup_connection_value(c->con, MHD_HEADER_KIND, key);
+}
+
+static enum MHD_Result send_reply(WebServer *w, struct MHD_Connection *con, WebCtx *c, const char *extra_header,
+                                  const char *extra_value) {
+        struct MHD_Response *resp =
+                MHD_create_response_from_buffer(c->resp_len, c->resp ? c->resp : (char *) "", c->resp ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        if (!resp) {
+                free(c->resp);
+                c->resp = NULL;
+                return MHD_NO;
+        }
+        c->resp = NULL;
+        if (c->content_type)
+                MHD_add_response_header(resp, "Content-Type", c->content_type);
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
+        if (extra_header)
+                MHD_add_response_header(resp, extra_header, extra_value);
+        enum MHD_Result ret = MHD_queue_response(con, c->status, resp);
+        MHD_destroy_response(resp);
+        if (c->status >= 500)
+                atomic_fetch_add(&w->status_5xx, 1);
+        else if (c->status >= 400)
+                atomic_fetch_add(&w->status_4xx, 1);
+        return ret;
+}
+
+static enum MHD_Result send_error(WebServer *w, struct MHD_Connection *con, unsigned status, const char *msg) {
+        WebCtx c = { .con = con };
+        web_reply_error(&c, status, "%s", msg);
+        return send_reply(w, con, &c, NULL, NULL);
+}
+
+/* ---- store pool ------------------------------------------------------------------------------ */
+
+static Store *pool_get(WebServer *w) {
+        pthread_mutex_lock(&w->lock);
+        while (w->n_idle == 0)
+                pthread_cond_wait(&w->cond, &w->lock);
+        Store *s = w->pool[--w->n_idle];
+        pthread_mutex_unlock(&w->lock);
+        return s;
+}
+
+static void pool_put(WebServer *w, Store *s) {
+        pthread_mutex_lock(&w->lock);
+        w->pool[w->n_idle++] = s;
+        pthread_cond_signal(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+}
+
+/* ---- authentication -------------------------------------------------------------------------- */
+
+/* 0 and *ret_user when the Authorization header carries a valid password or token. */
+static int authenticate(Store *s, struct MHD_Connection *con, char **ret_user) {
+        const char *h = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Authorization");
+        const char *v;
+        if (!h)
+                return -EACCES;
+        if ((v = startswith(h, "Bearer ")))
+                return web_auth_check_token(s, v, ret_user);
+        if (!(v = startswith(h, "Basic ")))
+                return -EACCES;
+        size_t n = strlen(v);
+        if (n == 0 || n > 1024 || n % 4 != 0)
+                return -EACCES;
+        _cleanup_free_ unsigned char *dec = malloc(n / 4 * 3 + 1);
+        if (!dec)
+                return -ENOMEM;
+        int len = EVP_DecodeBlock(dec, (const unsigned char *) v, (int) n);
+        if (len < 0)
+                return -EACCES;
+        for (size_t i = n; i > 0 && v[i - 1] == '='; i--)
+                len--;
+        dec[len] = 0;
+        if (memchr(dec, 0, (size_t) len))
+                return -EACCES;
+        char *colon = strchr((char *) dec, ':');
+        if (!colon)
+                return -EACCES;
+        *colon = 0;
+        int r = web_auth_check_password(s, (char *) dec, colon + 1);
+        if (r == 0 && !(*ret_user = strdup((char *) dec)))
+                r = -ENOMEM;
+        explicit_bzero(dec, (size_t) len);
+        return r;
+}
+
+/* Browsers send Origin; a state change from a page of another origin is refused. */
+static bool origin_allowed(struct MHD_Connection *con, const char *method) {
+        const char *origin = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Origin");
+        const char *host = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Host");
+        if (!origin || streq(method, "GET") || streq(method, "HEAD"))
+                return true;
+        const char *rest = startswith(origin, "http://");
+        if (!rest)
+                rest = startswith(origin, "https://");
+        return rest && host && streq(rest, host);
+}
+
+/* ---- dispatch -------------------------------------------------------------------------------- */
+
+static enum MHD_Result dispatch(WebServer *w, struct MHD_Connection *con, WebRequest *req, const char *method) {
+        _cleanup_free_ char *path = strndup(req->raw_uri, strcspn(req->raw_uri, "?"));
+        _cleanup_strv_free_ char **segs = NULL;
+        if (!path)
+                return MHD_NO;
+        int r = web_path_parse(path, &segs);
+        if (r == -ENOMEM)
+                return send_error(w, con, 500, "out of memory");
+        if (r < 0)
+                return send_error(w, con, 400, "the request path is not in canonical form");
+
+        const Route *route = NULL;
+        bool path_known = false;
+        WebCtx c = { .con = con, .method = method, .wait_max_sec = w->opt.wait_max_sec };
+        for (size_t i = 0; i < ELEMENTSOF(routes) && !route; i++) {
+                const char *params[WEB_ROUTE_PARAMS_MAX] = {};
+                if (!web_route_match(routes[i].pattern, segs, params))
+                        continue;
+                path_known = true;
+                if (streq(routes[i].method, method) || (streq(method, "HEAD") && streq(routes[i].method, "GET"))) {
+                        route = &routes[i];
+                        memcpy(c.params, params, sizeof params);
+                }
+        }
+
+        Store *s = pool_get(w);
+        _cleanup_free_ char *user = NULL;
+        enum MHD_Result ret;
+        if (!route || !route->open) {
+                r = authenticate(s, con, &user);
+                if (r < 0) {
+                        pool_put(w, s);
+                        if (r != -EACCES) {
+                                log_debug("webserver: authentication failed: %s", strerror(-r));
+                                return send_error(w, con, 500, "authentication could not be checked");
+                        }
+                        WebCtx e = { .con = con };
+                        web_reply_error(&e, 401, "authentication required: HTTP Basic or a bearer API token");
+                        return send_reply(w, con, &e, "WWW-Authenticate", "Basic realm=\"tern\", charset=\"UTF-8\"");
+                }
+        }
+        if (!route) {
+                pool_put(w, s);
+                return path_known ? send_error(w, con, 405, "method not allowed on this path")
+                                  : send_error(w, con, 404, "no such endpoint");
+        }
+        if (!origin_allowed(con, method)) {
+                pool_put(w, s);
+                return send_error(w, con, 403, "cross-origin request refused");
+        }
+        c.store = s;
+        c.user = user;
+        c.n_requests = atomic_load(&w->requests);
+        c.n_4xx = atomic_load(&w->status_4xx);
+        c.n_5xx = atomic_load(&w->status_5xx);
+        c.body = req->body.buf ? req->body.buf : "";
+        c.body_len = req->body.len;
+        r = route->handler(&c);
+        pool_put(w, s);
+        if (r < 0 || c.status == 0)
+                web_reply_error(&c, 500, "internal error");
+        ret = send_reply(w, con, &c, NULL, NULL);
+        return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
+        WebServer *w = cls;
+        WebRequest *req = *con_cls;
+        (void) url, (void) version;
+        if (!req)
+                return MHD_NO; /* the URI callback always runs first; without it nothing is safe to route */
+        if (req->done) {
+                *upload_data_size = 0; /* an early error was queued; drop the rest */
+                return MHD_YES;
+        }
+        if (!req->started) {
+                req->started = true;
+                atomic_fetch_add(&w->requests, 1);
+                const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Length");
+                uint64_t n;
+                if (cl && safe_atou64(cl, &n) == 0 && n > w->opt.max_body) {
+                        req->done = true;
+                        return send_error(w, con, 413, "request body too large");
+                }
+                return MHD_YES;
+        }
+        if (*upload_data_size > 0) {
+                if (req->body.len + *upload_data_size > w->opt.max_body) {
+                        req->done = true;
+                        *upload_data_size = 0;
+                        return send_error(w, con, 413, "request body too large");
+                }
+                if (strbuf_append_n(&req->body, upload_data, *upload_data_size) < 0)
+                        return MHD_NO;
+                *upload_data_size = 0;
+                return MHD_YES;
+        }
+        req->done = true;
+        return dispatch(w, con, req, method);
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *con) {
+        (void) cls, (void) con;
+        WebRequest *req = calloc(1, sizeof *req);
+        if (req && !(req->raw_uri = strdup(uri))) {
+                free(req);
+                req = NULL;
+        }
+        return req;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls, enum MHD_RequestTerminationCode toe) {
+        (void) cls, (void) con, (void) toe;
+        WebRequest *req = *con_cls;
+        if (!req)
+                return;
+        strbuf_done(&req->body);
+        free(req->raw_uri);
+        free(req);
+        *con_cls = NULL;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------------- */
+
+static int listen_on(const char *addr, int *ret_fd) {
+        _cleanup_free_ char *host = NULL;
+        const char *port;
+        if (addr[0] == '[') {
+                const char *e = strchr(addr, ']');
+                if (!e || e[1] != ':')
+                        return -EINVAL;
+                host = strndup(addr + 1, (size_t) (e - addr - 1));
+                port = e + 2;
+        } else {
+                const char *colon = strrchr(addr, ':');
+                if (!colon)
+                        return -EINVAL;
+                host = strndup(addr, (size_t) (colon - addr));
+                port = colon + 1;
+        }
+        if (!host)
+                return -ENOMEM;
+        unsigned p;
+        if (safe_atou(port, &p) < 0 || p > 65535)
+                return -EINVAL;
+        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+        struct addrinfo *ai = NULL;
+        if (getaddrinfo(isempty(host) ? NULL : host, port, &hints, &ai) != 0 || !ai)
+                return -EINVAL;
+        _cleanup_close_ int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int one = 1, r = 0;
+        if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+            bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0)
+                r = -errno;
+        freeaddrinfo(ai);
+        if (r < 0)
+                return r;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int web_server_start(Store *store, const WebServerOptions *opt, WebServer **ret) {
+        _cleanup_(web_server_freep) WebServer *w = calloc(1, sizeof *w);
+        if (!w)
+                return -ENOMEM;
+        w->opt = *opt;
+        if (!w->opt.threads)
+                w->opt.threads = 4;
+        if (!w->opt.max_body)
+                w->opt.max_body = 1024 * 1024;
+        if (!w->opt.max_header)
+                w->opt.max_header = 32 * 1024;
+        if (!w->opt.max_connections)
+                w->opt.max_connections = 256;
+        if (!w->opt.max_per_ip)
+                w->opt.max_per_ip = 64;
+        if (!w->opt.timeout_sec)
+                w->opt.timeout_sec = 30;
+        if (!w->opt.wait_max_sec)
+                w->opt.wait_max_sec = 300;
+        pthread_mutex_init(&w->lock, NULL);
+        pthread_cond_init(&w->cond, NULL);
+        if (!(w->pool = calloc(w->opt.threads, sizeof(Store *))))
+                return -ENOMEM;
+        for (size_t i = 0; i < w->opt.threads; i++) {
+                int r = store_dup(store, &w->pool[i]);
+                if (r < 0) {
+                        store_free(w->pool[i]);
+                        w->pool[i] = NULL;
+                        return r;
+                }
+                w->n_pool++, w->n_idle++;
+        }
+        _cleanup_close_ int fd = -1;
+        int lfd = opt->listen_fd;
+        if (lfd < 0) {
+                int r = listen_on(opt->listen ? opt->listen : "127.0.0.1:8080", &fd);
+                if (r < 0)
+                        return r;
+                lfd = fd;
+        }
+        struct sockaddr_storage sa;
+        socklen_t salen = sizeof sa;
+        if (getsockname(lfd, (struct sockaddr *) &sa, &salen) < 0)
+                return -errno;
+        w->port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *) &sa)->sin6_port
+                                                 : ((struct sockaddr_in *) &sa)->sin_port);
+        w->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, on_request, w,
+                                  MHD_OPTION_LISTEN_SOCKET, lfd,
+                                  MHD_OPTION_THREAD_POOL_SIZE, w->opt.threads,
+                                  MHD_OPTION_CONNECTION_LIMIT, w->opt.max_connections,
+                                  MHD_OPTION_PER_IP_CONNECTION_LIMIT, w->opt.max_per_ip,
+                                  MHD_OPTION_CONNECTION_TIMEOUT, w->opt.timeout_sec,
+                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, w->opt.max_header,
+                                  MHD_OPTION_URI_LOG_CALLBACK, on_uri, w,
+                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, w,
+                                  MHD_OPTION_END);
+        if (!w->mhd)
+                return -EADDRNOTAVAIL;
+        TAKE_FD(fd); /* MHD closes the listening socket it was given when it stops */
+        *ret = TAKE_PTR(w);
+        return 0;
+}
+
+uint16_t web_server_port(const WebServer *w) {
+        return w->port;
+}
+
+WebServer *web_server_free(WebServer *w) {
+        if (!w)
+                return NULL;
+        if (w->mhd)
+                MHD_stop_daemon(w->mhd);
+        for (size_t i = 0; i < w->n_pool; i++)
+                store_free(w->pool[i]);
+        free(w->pool);
+        pthread_mutex_destroy(&w->lock);
+        pthread_cond_destroy(&w->cond);
+        free(w);
+        return NULL;
+}

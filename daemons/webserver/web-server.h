@@ -1,0 +1,31 @@
+/* web-server.h: tern's REST API over libmicrohttpd (Kestra's paths), authentication on by default. */
+#pragma once
+
+#include <stdint.h>
+
+#include "store.h"
+
+typedef struct WebServerOptions {
+        const char *listen;        /* "HOST:PORT" ("[::1]:8080"; port 0 = any free one); unused when listen_fd >= 0 */
+        int listen_fd;             /* an already bound, listening socket (socket activation), or -1 */
+        unsigned threads;          /* request threads, each with its own store connection (default 4) */
+        size_t max_body;           /* bytes (default 1 MiB) */
+        size_t max_header;         /* per-connection memory for the request line and headers (default 32 KiB) */
+        unsigned max_connections;  /* default 256 */
+        unsigned max_per_ip;       /* default 64 */
+        unsigned timeout_sec;      /* idle connection timeout (default 30) */
+        unsigned wait_max_sec;     /* longest ?wait=true on execution creation (default 300) */
+} WebServerOptions;
+
+#define WEB_SERVER_OPTIONS_INIT { .listen_fd = -1 }
+
+typedef struct WebServer WebServer;
+
+/* Start serving in background threads; store is duplicated per thread and not used afterwards.
+ * -EADDRINUSE, -EINVAL (bad listen address) or another negative errno. */
+int web_server_start(Store *store, const WebServerOptions *opt, WebServer **ret);
+/* The port actually listened on (when 0 was asked for). */
+uint16_t web_server_port(const WebServer *w);
+/* Stop accepting, finish requests in flight, release everything. */
+WebServer *web_server_free(WebServer *w);
+DEFINE_FREE_CLEANUP(WebServer, web_server_free)

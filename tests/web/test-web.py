@@ -1,0 +1,333 @@
+#!/usr/bin/env python3
+# test-web.py: the webserver at the HTTP level: a real "tern server standalone --listen" on a free
+# loopback port over a throwaway store (SQLite, or PostgreSQL with --pg), every endpoint, the
+# authentication bypass attempts and the request limits. TAP output.
+import base64, http.client, json, os, shutil, signal, socket, subprocess, sys, tempfile, time
+
+TERN = os.environ["TERN"]
+here = os.path.dirname(os.path.abspath(__file__))
+use_pg = "--pg" in sys.argv
+n = 0
+failed = 0
+
+
+def ok(cond, what):
+    global n, failed
+    n += 1
+    if not cond:
+        failed += 1
+    print(("ok" if cond else "not ok") + f" {n} - {what}", flush=True)
+    return cond
+
+
+scratch = tempfile.mkdtemp(prefix="tern-web-")
+env = dict(os.environ, TERN_STATE_DIR=scratch + "/state")
+procs = []
+cluster = None
+
+
+def cleanup():
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    if cluster:
+        subprocess.run([here + "/../store/pg-cluster.sh", "stop", cluster], capture_output=True)
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+db = "sqlite://" + scratch + "/tern.db"
+if use_pg:
+    url = os.environ.get("TERN_TEST_PG_URL")
+    if not url:
+        r = subprocess.run([here + "/../store/pg-cluster.sh", "start"], capture_output=True, text=True)
+        if r.returncode == 77:
+            print("1..0 # SKIP no PostgreSQL server binaries")
+            sys.exit(0)
+        if r.returncode != 0:
+            print("Bail out! cannot start PostgreSQL")
+            sys.exit(1)
+        url, cluster = r.stdout.splitlines()[:2]
+    name = f"web_{os.getpid()}"
+    if subprocess.run(["psql", url, "-q", "-c", f"CREATE DATABASE {name}"], capture_output=True).returncode != 0:
+        print("Bail out! cannot create a database")
+        cleanup()
+        sys.exit(1)
+    db = url.replace("/postgres?", f"/{name}?")
+    subprocess.run([TERN, "db", "migrate", "--db", db], env=env, check=True, capture_output=True)
+
+try:
+    PASSWORD = "sentinel-PASSWORD-7f3a"
+    r = subprocess.run([TERN, "user", "add", "alice", "--db", db], input=PASSWORD + "\n", text=True, env=env,
+                       capture_output=True)
+    ok(r.returncode == 0, "tern user add reads the password from standard input")
+    r = subprocess.run([TERN, "user", "add", "bad/name", "--db", db], input="x\n", text=True, env=env,
+                       capture_output=True)
+    ok(r.returncode == 2, "tern user add refuses an invalid name")
+    r = subprocess.run([TERN, "token", "create", "alice", "--db", db], text=True, env=env, capture_output=True)
+    TOKEN = r.stdout.strip()
+    ok(r.returncode == 0 and TOKEN.startswith("tern_") and len(TOKEN) == 69, "tern token create prints a token")
+    r = subprocess.run([TERN, "token", "create", "nobody", "--db", db], text=True, env=env, capture_output=True)
+    ok(r.returncode == 1 and "no user" in r.stderr, "no token for an unknown user")
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    log = open(scratch + "/server.log", "w")
+    procs.append(subprocess.Popen([TERN, "server", "standalone", "--listen", f"127.0.0.1:{port}", "--workers", "2",
+                                   "--db", db], env=env, stdout=log, stderr=subprocess.STDOUT))
+
+    BASIC = "Basic " + base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
+    BEARER = "Bearer " + TOKEN
+
+    def req(method, path, body=None, auth=BEARER, headers=None, raw=False):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        h = dict(headers or {})
+        if auth:
+            h["Authorization"] = auth
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+            h.setdefault("Content-Type", "application/json")
+        c.putrequest(method, path, skip_accept_encoding=True)
+        for k, v in h.items():
+            c.putheader(k, v)
+        data = body.encode() if isinstance(body, str) else body
+        if data is not None:
+            c.putheader("Content-Length", str(len(data)))
+        c.endheaders()
+        if data is not None:
+            try:
+                c.send(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+        resp = c.getresponse()
+        text = resp.read().decode()
+        c.close()
+        js = None
+        if resp.getheader("Content-Type", "").startswith("application/json"):
+            js = json.loads(text)
+        return resp.status, (text if raw else js), resp
+
+    deadline = time.monotonic() + 60
+    up = False
+    while time.monotonic() < deadline and procs[0].poll() is None:
+        try:
+            st, js, _ = req("GET", "/health", auth=None)
+            if st == 200:
+                up = True
+                break
+        except OSError:
+            pass
+        time.sleep(0.05)
+    if not ok(up, "the server answers /health"):
+        raise SystemExit
+
+    # ---- routing and authentication ----
+    st, js, _ = req("GET", "/health", auth=None)
+    ok(st == 200 and js == {"status": "UP"}, "/health is open and says UP")
+    st, js, resp = req("GET", "/api/v1/flows/search", auth=None)
+    ok(st == 401 and "authentication" in js["message"] and resp.getheader("WWW-Authenticate"),
+       "the API needs authentication (401, JSON, WWW-Authenticate)")
+    ok(req("GET", "/metrics", auth=None)[0] == 401, "/metrics needs authentication")
+    ok(req("GET", "/api/v1/flows/search", auth=BASIC)[0] == 200, "HTTP Basic with the right password")
+    ok(req("GET", "/api/v1/flows/search")[0] == 200, "bearer token")
+    wrong = "Basic " + base64.b64encode(b"alice:wrong").decode()
+    ok(req("GET", "/api/v1/flows/search", auth=wrong)[0] == 401, "a wrong password is refused")
+    ok(req("GET", "/api/v1/flows/search", auth="Basic " + base64.b64encode(b"mallory:x").decode())[0] == 401,
+       "an unknown user is refused")
+    ok(req("GET", "/api/v1/flows/search", auth="Bearer tern_" + "0" * 64)[0] == 401, "an unknown token is refused")
+    ok(req("GET", "/api/v1/flows/search", auth="Basic !!!")[0] == 401, "malformed Basic credentials are refused")
+    for path in ["/api/v1/flows/../health", "/api/v1/flows/%2e%2e/health", "/api/v1/flows/./search",
+                 "/api%2Fv1/flows/search", "/api/v1/flows%2fsearch", "//api/v1/flows/search", "/api//v1/flows/search",
+                 "/health/", "/health//", "/health/.", "/health%00", "/health/..%2fapi/v1/flows/search",
+                 "/api/v1/flows/search%5c..", "/health%"]:
+        st, js, _ = req("GET", path, auth=None)
+        ok(st == 400 and js and "canonical" in js["message"], f"{path} is refused as not canonical (400)")
+    for path in ["/HEALTH", "/Health", "/api/v1/health", "/health.json", "/healthz", "/health?x=/health", "/x/health",
+                 "/api/v1/flows/search/health"]:
+        st, js, _ = req("GET", path, auth=None)
+        ok(st == 401 if "?" not in path else st == 200, f"{path} gives no unauthenticated access to anything but /health")
+    st, js, _ = req("GET", "/api/v1/nothing")
+    ok(st == 404 and js["message"] == "no such endpoint", "an unknown endpoint is 404 in JSON")
+    st, js, _ = req("PATCH", "/api/v1/flows/search")
+    ok(st == 405, "a known path with another method is 405")
+    st, js, _ = req("POST", "/health", auth=None)
+    ok(st == 401, "POST /health is not the open route")
+
+    # ---- flows ----
+    HELLO = """id: hello
+namespace: t.web
+inputs:
+  - id: name
+    type: STRING
+    defaults: world
+  - id: count
+    type: INT
+    required: false
+tasks:
+  - id: greet
+    type: io.kestra.plugin.core.log.Log
+    message: "Hello, {{ inputs.name }}!"
+  - id: out
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ inputs.name | upper }}"
+"""
+    st, js, _ = req("POST", "/api/v1/flows", HELLO, headers={"Content-Type": "application/x-yaml"})
+    ok(st == 200 and js["id"] == "hello" and js["namespace"] == "t.web" and js["revision"] == 1 and js["source"] == HELLO,
+       "POST /api/v1/flows creates a flow (revision 1)")
+    st, js, _ = req("POST", "/api/v1/flows", HELLO)
+    ok(st == 409, "POST of an existing flow is 409")
+    st, js, _ = req("PUT", "/api/v1/flows/t.web/hello", HELLO + "description: two\n")
+    ok(st == 200 and js["revision"] == 2, "PUT updates the flow (revision 2)")
+    st, js, _ = req("PUT", "/api/v1/flows/t.web/other", HELLO)
+    ok(st == 422 and "differ" in js["message"], "PUT with a mismatched id is 422")
+    st, js, _ = req("PUT", "/api/v1/flows/t.web/absent", HELLO.replace("id: hello", "id: absent"))
+    ok(st == 404, "PUT of a missing flow is 404")
+    BAD = "id: broken\nnamespace: t.web\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Nope\n"
+    st, js, _ = req("POST", "/api/v1/flows", BAD)
+    ok(st == 422 and js["errors"] and js["errors"][0]["line"] == 5 and js["errors"][0]["column"] > 0,
+       "an invalid flow is 422 with positioned errors")
+    st, js, _ = req("POST", "/api/v1/flows", "id: [unclosed\n  - : :\n")
+    ok(st == 422 and js["errors"] and js["errors"][0]["line"] >= 1, "malformed YAML is 422 with a position")
+    st, js, _ = req("POST", "/api/v1/flows", "")
+    ok(st == 422, "an empty body is 422")
+    st, js, _ = req("POST", "/api/v1/flows/validate", BAD)
+    ok(st == 200 and js[0]["valid"] is False and js[0]["errors"][0]["line"] == 5 and "constraints" in js[0],
+       "validate reports positioned errors")
+    st, js, _ = req("POST", "/api/v1/flows/validate", HELLO)
+    ok(st == 200 and js[0]["valid"] is True and js[0]["flow"] == "hello", "validate accepts a valid flow")
+    st, js, _ = req("GET", "/api/v1/flows/t.web/hello")
+    ok(st == 200 and js["revision"] == 2 and "description: two" in js["source"], "GET a flow as JSON with its source")
+    st, text, resp = req("GET", "/api/v1/flows/t.web/hello", headers={"Accept": "application/x-yaml"}, raw=True)
+    ok(st == 200 and text.startswith("id: hello") and resp.getheader("Content-Type") == "application/x-yaml",
+       "GET a flow as YAML")
+    ok(req("GET", "/api/v1/flows/t.web/none")[0] == 404, "GET a missing flow is 404")
+    for fid, src in [("pause", "tasks:\n  - id: wait\n    type: io.kestra.plugin.core.flow.Pause\n"
+                               "  - id: after\n    type: io.kestra.plugin.core.debug.Return\n    format: done\n"),
+                     ("fail", "tasks:\n  - id: boom\n    type: io.kestra.plugin.core.execution.Fail\n"),
+                     ("kv", "tasks:\n  - id: steal\n    type: io.kestra.plugin.core.kv.Set\n    namespace: _tern.auth\n"
+                            "    key: token/x\n    value: '{\"user\": \"alice\"}'\n")]:
+        st, js, _ = req("POST", "/api/v1/flows", f"id: {fid}\nnamespace: t.web.sub\n" + src)
+        ok(st == 200, f"flow {fid} created")
+    st, js, _ = req("GET", "/api/v1/flows/search?namespace=t.web")
+    ok(st == 200 and js["total"] == 4 and [f["id"] for f in js["results"]] == ["hello", "fail", "kv", "pause"],
+       "search lists the namespace and those below it")
+    st, js, _ = req("GET", "/api/v1/flows/search?q=pau")
+    ok(st == 200 and js["total"] == 1 and js["results"][0]["id"] == "pause", "search by text")
+    st, js, _ = req("GET", "/api/v1/flows/search?namespace=t.web&size=2&page=2")
+    ok(st == 200 and js["total"] == 4 and [f["id"] for f in js["results"]] == ["kv", "pause"], "search pages")
+    ok(req("GET", "/api/v1/flows/search?size=0")[0] == 400, "a bad page size is 400")
+    st, js, _ = req("GET", "/api/v1/flows/t.web")
+    ok(st == 200 and [f["id"] for f in js] == ["hello"], "GET /api/v1/flows/{namespace} lists that namespace only")
+    st, js, _ = req("POST", "/api/v1/flows", "id: gone\nnamespace: t.web\ntasks:\n  - id: a\n"
+                    "    type: io.kestra.plugin.core.debug.Return\n    format: x\n")
+    ok(req("DELETE", "/api/v1/flows/t.web/gone")[0] == 204, "DELETE a flow (204)")
+    ok(req("GET", "/api/v1/flows/t.web/gone")[0] == 404, "a deleted flow is gone")
+    ok(req("DELETE", "/api/v1/flows/t.web/gone")[0] == 404, "DELETE again is 404")
+
+    # ---- executions ----
+    st, js, _ = req("POST", "/api/v1/executions/t.web/hello?wait=true", {"name": "ada"})
+    ok(st == 200 and js["state"]["current"] == "SUCCESS" and js["inputs"]["name"] == "ada" and "ternEngine" not in js,
+       "create with JSON inputs and wait=true ends in SUCCESS")
+    exec_id = js["id"]
+    tr = {t["taskId"]: t for t in js.get("taskRunList", [])}
+    ok(tr.get("out", {}).get("outputs", {}).get("value") == "ADA", "the execution's outputs come back")
+    st, js, _ = req("POST", "/api/v1/executions/t.web/hello?wait=true", "name=b%C3%A9a+x&count=3",
+                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    ok(st == 200 and js["inputs"] == {"name": "béa x", "count": 3}, "create with form fields")
+    st, js, _ = req("POST", "/api/v1/executions/t.web/hello", {"count": "many"})
+    ok(st == 422 and "count" in js["message"], "invalid inputs are 422 naming the input")
+    st, js, _ = req("POST", "/api/v1/executions/t.web/hello", '{"name": ')
+    ok(st == 400 and "malformed JSON" in js["message"], "malformed JSON is 400")
+    st, js, _ = req("POST", "/api/v1/executions/t.web/hello", '["a"]', headers={"Content-Type": "application/json"})
+    ok(st == 400, "inputs that are not an object are 400")
+    ok(req("POST", "/api/v1/executions/t.web/nope", {})[0] == 404, "an execution of a missing flow is 404")
+    st, js, _ = req("GET", f"/api/v1/executions/{exec_id}")
+    ok(st == 200 and js["id"] == exec_id and js["state"]["current"] == "SUCCESS", "GET an execution")
+    ok(req("GET", "/api/v1/executions/nope")[0] == 404, "GET a missing execution is 404")
+    st, js, _ = req("GET", "/api/v1/executions/search?namespace=t.web&flowId=hello&state=SUCCESS")
+    ok(st == 200 and js["total"] == 2 and all(e["flowId"] == "hello" for e in js["results"]), "search executions")
+    ok(req("GET", "/api/v1/executions/search?state=BOGUS")[0] == 400, "search with an unknown state is 400")
+    st, js, _ = req("GET", f"/api/v1/logs/{exec_id}")
+    ok(st == 200 and any(l["message"] == "Hello, ada!" and l["taskId"] == "greet" for l in js), "the execution's logs")
+    st, js2, _ = req("GET", f"/api/v1/logs/{exec_id}?minLevel=ERROR")
+    ok(st == 200 and len(js2) < len(js), "logs filtered by level")
+    ok(req("GET", "/api/v1/logs/nope")[0] == 404, "logs of a missing execution are 404")
+
+    def wait_state(eid, states, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            st, js, _ = req("GET", f"/api/v1/executions/{eid}")
+            if st == 200 and js["state"]["current"] in states:
+                return js
+            time.sleep(0.05)
+        return None
+
+    st, js, _ = req("POST", "/api/v1/executions/t.web.sub/pause", {})
+    pid = js["id"]
+    ok(wait_state(pid, ["PAUSED"]) is not None, "a Pause flow pauses")
+    st, js, _ = req("POST", f"/api/v1/executions/{pid}/restart")
+    ok(st == 409, "restart of a paused execution is 409")
+    st, js, _ = req("POST", f"/api/v1/executions/{pid}/resume")
+    ok(st == 202, "resume is accepted")
+    ok(wait_state(pid, ["SUCCESS"]) is not None, "the resumed execution ends in SUCCESS")
+    ok(req("POST", f"/api/v1/executions/{pid}/resume")[0] == 409, "resume of a finished execution is 409")
+    st, js, _ = req("POST", "/api/v1/executions/t.web.sub/pause", {})
+    kid = js["id"]
+    wait_state(kid, ["PAUSED"])
+    ok(req("DELETE", f"/api/v1/executions/{kid}/kill")[0] == 202, "DELETE .../kill is accepted")
+    ok(wait_state(kid, ["KILLED"]) is not None, "the execution is killed")
+    ok(req("POST", f"/api/v1/executions/{kid}/kill")[0] == 409, "kill of a finished execution is 409")
+    st, js, _ = req("POST", "/api/v1/executions/t.web.sub/fail?wait=true", {})
+    ok(st == 200 and js["state"]["current"] == "FAILED", "a failing flow fails")
+    fid = js["id"]
+    before = len(js["state"]["histories"])
+    st, js, _ = req("POST", f"/api/v1/executions/{fid}/restart")
+    ok(st == 202, "restart of a failed execution is accepted")
+    deadline, seen = time.monotonic() + 60, []
+    while time.monotonic() < deadline:
+        seen = [h["state"] for h in req("GET", f"/api/v1/executions/{fid}")[1]["state"]["histories"][before:]]
+        if seen and seen[-1] == "FAILED":
+            break
+        time.sleep(0.05)
+    ok("RESTARTED" in seen and seen[-1] == "FAILED", f"the restart is applied and fails again ({seen})")
+    st, js, _ = req("POST", "/api/v1/executions/t.web.sub/kv?wait=true", {})
+    ok(st == 200 and js["state"]["current"] == "FAILED", "a flow cannot write the reserved _tern.auth namespace")
+    ok(req("GET", "/api/v1/flows/search", auth="Bearer tern_" + "0" * 64)[0] == 401, "and no token was forged")
+
+    # ---- limits and the rest ----
+    st, js, _ = req("POST", "/api/v1/flows", "x" * (2 * 1024 * 1024))
+    ok(st == 413 and "too large" in js["message"], "an oversized body is 413")
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.putrequest("GET", "/api/v1/flows/search")
+    c.putheader("Authorization", BEARER)
+    c.putheader("X-Big", "a" * 64 * 1024)
+    c.endheaders()
+    try:
+        big = c.getresponse().status
+    except (ConnectionResetError, http.client.RemoteDisconnected, BrokenPipeError):
+        big = 0
+    ok(big in (0, 413, 431), f"an oversized header is refused ({big})")
+    st, js, _ = req("POST", "/api/v1/flows/validate", HELLO, headers={"Origin": "http://evil.example"})
+    ok(st == 403, "a state-changing request from another origin is 403")
+    st, js, _ = req("POST", "/api/v1/flows/validate", HELLO, headers={"Origin": f"http://127.0.0.1:{port}"})
+    ok(st == 200, "a request from the server's own origin is served")
+    st, text, resp = req("GET", "/metrics", raw=True)
+    ok(st == 200 and "tern_up 1" in text and "tern_http_requests_total" in text, "/metrics in Prometheus text")
+    st, text, _ = req("GET", "/api/v1/flows/search", auth=None, raw=True)
+    ok(PASSWORD not in text and TOKEN not in text, "no secret in an error response")
+    log.flush()
+    ok(PASSWORD not in open(scratch + "/server.log").read() and TOKEN not in open(scratch + "/server.log").read(),
+       "no secret in the server's log")
+    procs[0].send_signal(signal.SIGTERM)
+    ok(procs[0].wait(60) == 0, "the server stops on SIGTERM")
+except SystemExit:
+    pass
+finally:
+    cleanup()
+print(f"1..{n}")
+sys.exit(1 if failed else 0)
