@@ -316,7 +316,8 @@ static int apply_claim(StepCtx *c, StoreTx *tx, const StoreClaim *cl) {
         _cleanup_json_ json_t *doc = execution_to_json(e);
         if (!doc)
                 return -ENOMEM;
-        if ((r = store_execution_save(tx, doc, c->now)) < 0)
+        unsigned flags = json_equal(json_object_get(cl->doc, "labels"), e->labels) ? STORE_SAVE_LABELS_UNCHANGED : 0;
+        if ((r = store_execution_save_ex(tx, doc, c->now, flags)) < 0)
                 return r;
         if (!was_terminal && state_is_terminal(e->state.current)) {
                 c->ended++;

@@ -146,7 +146,7 @@ int store_execution_create(StoreTx *tx, json_t *doc, const char *event_type, jso
         return store_event_emit(tx, c.id, event_type, payload, now, now, NULL);
 }
 
-int store_execution_save(StoreTx *tx, json_t *doc, usec_t now) {
+int store_execution_save_ex(StoreTx *tx, json_t *doc, usec_t now, unsigned flags) {
         _cleanup_rows_ SqlRows rows = {};
         _cleanup_free_ char *text = NULL;
         ExecColumns c;
@@ -170,7 +170,13 @@ int store_execution_save(StoreTx *tx, json_t *doc, usec_t now) {
                 return r;
         if (rows.changes == 0)
                 return -ENOENT;
+        if (flags & STORE_SAVE_LABELS_UNCHANGED)
+                return 0;
         return exec_labels_write(tx, c.id, doc, true);
+}
+
+int store_execution_save(StoreTx *tx, json_t *doc, usec_t now) {
+        return store_execution_save_ex(tx, doc, now, 0);
 }
 
 int store_execution_get(StoreTx *tx, const char *id, json_t **ret_doc) {

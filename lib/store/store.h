@@ -146,6 +146,12 @@ void store_claims_free(StoreClaim *c, size_t n);
 int store_execution_create(StoreTx *tx, json_t *doc, const char *event_type, json_t *payload, usec_t now);
 /* Replace the document (and indexed columns) of an existing execution; -ENOENT if missing. */
 int store_execution_save(StoreTx *tx, json_t *doc, usec_t now);
+/* The same; STORE_SAVE_LABELS_UNCHANGED (the caller knows the labels did not change) skips
+ * rewriting the label index, which most steps do not touch. */
+enum {
+        STORE_SAVE_LABELS_UNCHANGED = 1u << 0,
+};
+int store_execution_save_ex(StoreTx *tx, json_t *doc, usec_t now, unsigned flags);
 int store_execution_get(StoreTx *tx, const char *id, json_t **ret_doc);
 int store_execution_delete(StoreTx *tx, const char *id);
 
