@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "cleanup-jansson.h"
@@ -11,6 +12,7 @@
 #include "state.h"
 #include "strbuf.h"
 #include "strutil.h"
+#include "task-types.h"
 #include "web-internal.h"
 
 /* ---- health and metrics ---------------------------------------------------------------------- */
@@ -344,12 +346,17 @@ static json_t *body_inputs(WebCtx *c) {
         return j;
 }
 
-/* Poll until the execution reached a terminal state or timeout. */
+/* Poll until the execution reached a terminal state or timeout, on a connection of its own so
+ * that a long wait does not hold one of the shared ones. */
 static int execution_wait(WebCtx *c, const char *id, json_t **doc) {
         usec_t deadline = now_monotonic() + (usec_t) c->wait_max_sec * USEC_PER_SEC;
+        _cleanup_store_ Store *s = NULL;
+        int r = store_dup(c->store, &s);
+        if (r < 0)
+                return r;
         for (unsigned i = 0;; i++) {
                 json_t *d = NULL;
-                int r = execution_get(c->store, id, &d);
+                r = execution_get(s, id, &d);
                 if (r < 0)
                         return r;
                 json_decref(*doc);
@@ -362,34 +369,94 @@ static int execution_wait(WebCtx *c, const char *id, json_t **doc) {
         }
 }
 
-int web_api_execution_create(WebCtx *c) {
-        const char *ns = c->params[0], *flow_id = c->params[1];
-        _cleanup_json_ json_t *inputs = body_inputs(c), *resolved = NULL, *doc = NULL, *labels = json_object();
+/* The webhook trigger of flow f whose key is key (compared in constant time), or NULL. */
+static const Trigger *webhook_find(const Flow *f, const char *key) {
+        const Trigger *found = NULL;
+        size_t kl = strlen(key);
+        for (size_t i = 0; i < f->n_triggers; i++) {
+                const Trigger *t = &f->triggers[i];
+                const char *k = json_string_value(json_object_get(t->properties, "key"));
+                if (t->disabled || !t->def || !streq(t->def->name, "Webhook") || !k || strlen(k) != kl)
+                        continue;
+                unsigned char diff = 0;
+                for (size_t j = 0; j < kl; j++)
+                        diff |= (unsigned char) (k[j] ^ key[j]);
+                if (diff == 0)
+                        found = t;
+        }
+        return found;
+}
+
+static int add_value(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+        json_t *o = cls;
+        (void) kind;
+        /* The caller's credentials are not the flow's business. */
+        if (!key || strcasecmp(key, "Authorization") == 0 || strcasecmp(key, "Cookie") == 0)
+                return MHD_YES;
+        json_t *list = json_object_get(o, key);
+        if (!list) {
+                list = json_array();
+                json_object_set_new(o, key, list);
+        }
+        json_array_append_new(list, json_string(value ? value : ""));
+        return MHD_YES;
+}
+
+/* trigger.* of a webhook execution: body (parsed when JSON), headers and query parameters. */
+static json_t *webhook_variables(WebCtx *c) {
+        json_t *body = c->body_len ? json_loadb(c->body, c->body_len, JSON_DECODE_ANY, NULL) : json_null();
+        if (!body)
+                body = json_stringn(c->body, c->body_len);
+        json_t *headers = json_object(), *params = json_object();
+        if (headers)
+                MHD_get_connection_values(c->con, MHD_HEADER_KIND, (MHD_KeyValueIterator) add_value, headers);
+        if (params)
+                MHD_get_connection_values(c->con, MHD_GET_ARGUMENT_KIND, (MHD_KeyValueIterator) add_value, params);
+        return json_pack("{s:o*, s:o*, s:o*}", "body", body, "headers", headers, "parameters", params);
+}
+
+/* Create an execution of ns.flow_id (webhook key: only through that flow's Webhook trigger). */
+static int execution_start(WebCtx *c, const char *ns, const char *flow_id, const char *webhook_key) {
+        _cleanup_json_ json_t *inputs = NULL, *resolved = NULL, *doc = NULL, *labels = json_object(), *trigger = NULL;
         _cleanup_free_ char *err = NULL;
         _cleanup_execution_ Execution *e = NULL;
         _cleanup_flow_ Flow *f = NULL;
-        if (!inputs)
-                return 0;
         StoreTx *tx;
         int r = store_begin(c->store, &tx);
         if (r < 0)
                 return web_reply_store_error(c, r);
         r = executor_load_flow(tx, ns, flow_id, 0, &f);
-        if (r == -ENOENT) {
+        const Trigger *hook = r == 0 && webhook_key ? webhook_find(f, webhook_key) : NULL;
+        if (r == -ENOENT || (r == 0 && webhook_key && !hook)) {
                 store_rollback(tx);
-                return web_reply_error(c, 404, "no flow '%s' in namespace '%s'", flow_id, ns);
+                /* The same answer for a wrong key and a missing flow: the key is the secret. */
+                return webhook_key ? web_reply_error(c, 404, "no webhook here")
+                                   : web_reply_error(c, 404, "no flow '%s' in namespace '%s'", flow_id, ns);
         }
         if (r < 0) {
                 store_rollback(tx);
                 return r == -EBADMSG ? web_reply_error(c, 422, "flow '%s.%s' is not valid", ns, flow_id)
                                      : web_reply_store_error(c, r);
         }
+        if (hook) {
+                json_t *hi = json_object_get(hook->properties, "inputs");
+                inputs = hi ? json_deep_copy(hi) : json_object();
+                trigger = json_pack("{s:s, s:s, s:o}", "id", hook->id, "type", hook->type, "variables",
+                                    webhook_variables(c));
+                if (!inputs || !trigger) {
+                        store_rollback(tx);
+                        return web_reply_error(c, 500, "out of memory");
+                }
+        } else if (!(inputs = body_inputs(c))) {
+                store_rollback(tx);
+                return 0;
+        }
         if (flow_inputs_resolve(f, inputs, &resolved, &err) < 0) {
                 store_rollback(tx);
                 return web_reply_error(c, 422, "invalid inputs: %s", err ? err : "out of memory");
         }
         usec_t now = now_realtime();
-        if (!labels || engine_execution_new(f, resolved, labels, NULL, now, &e) < 0 || !(doc = execution_to_json(e))) {
+        if (!labels || engine_execution_new(f, resolved, labels, trigger, now, &e) < 0 || !(doc = execution_to_json(e))) {
                 store_rollback(tx);
                 return web_reply_error(c, 500, "out of memory");
         }
@@ -404,6 +471,14 @@ int web_api_execution_create(WebCtx *c) {
                 return web_reply_store_error(c, r);
         execution_strip(doc);
         return web_reply_json(c, 200, json_incref(doc));
+}
+
+int web_api_execution_create(WebCtx *c) {
+        return execution_start(c, c->params[0], c->params[1], NULL);
+}
+
+int web_api_webhook(WebCtx *c) {
+        return execution_start(c, c->params[0], c->params[1], c->params[2]);
 }
 
 int web_api_execution_get(WebCtx *c) {

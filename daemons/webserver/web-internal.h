@@ -22,6 +22,7 @@ typedef struct WebCtx {
         char *resp;       /* malloc'ed */
         size_t resp_len;
         const char *content_type;
+        struct MHD_Response *stream; /* instead of resp: a streamed response (server-sent events) */
 } WebCtx;
 
 typedef int (*WebHandler)(WebCtx *c);
@@ -52,3 +53,6 @@ int web_api_execution_kill(WebCtx *c);
 int web_api_execution_resume(WebCtx *c);
 int web_api_execution_restart(WebCtx *c);
 int web_api_logs(WebCtx *c);
+int web_api_webhook(WebCtx *c);
+/* web-follow.c */
+int web_api_execution_follow(WebCtx *c);

@@ -38,6 +38,11 @@ static const Route routes[] = {
         { "PUT", "/api/v1/flows/{}/{}", false, web_api_flow_update },
         { "DELETE", "/api/v1/flows/{}/{}", false, web_api_flow_delete },
         { "GET", "/api/v1/executions/search", false, web_api_execution_search },
+        /* Webhooks carry their own secret (the trigger's key) instead of credentials. */
+        { "GET", "/api/v1/executions/webhook/{}/{}/{}", true, web_api_webhook },
+        { "POST", "/api/v1/executions/webhook/{}/{}/{}", true, web_api_webhook },
+        { "PUT", "/api/v1/executions/webhook/{}/{}/{}", true, web_api_webhook },
+        { "GET", "/api/v1/executions/{}/follow", false, web_api_execution_follow },
         { "POST", "/api/v1/executions/{}/kill", false, web_api_execution_kill },
         { "DELETE", "/api/v1/executions/{}/kill", false, web_api_execution_kill },
         { "POST", "/api/v1/executions/{}/resume", false, web_api_execution_resume },
@@ -111,8 +116,13 @@ const char *web_header(WebCtx *c, const char *key) {
 
 static enum MHD_Result send_reply(WebServer *w, struct MHD_Connection *con, WebCtx *c, const char *extra_header,
                                   const char *extra_value) {
-        struct MHD_Response *resp =
-                MHD_create_response_from_buffer(c->resp_len, c->resp ? c->resp : (char *) "", c->resp ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        struct MHD_Response *resp = c->stream;
+        if (resp) {
+                free(c->resp);
+                c->resp = NULL;
+        } else
+                resp = MHD_create_response_from_buffer(c->resp_len, c->resp ? c->resp : (char *) "",
+                                                       c->resp ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
         if (!resp) {
                 free(c->resp);
                 c->resp = NULL;
@@ -268,8 +278,12 @@ static enum MHD_Result dispatch(WebServer *w, struct MHD_Connection *con, WebReq
         c.body_len = req->body.len;
         r = route->handler(&c);
         pool_put(w, s);
-        if (r < 0 || c.status == 0)
+        if (r < 0 || c.status == 0) {
+                if (c.stream)
+                        MHD_destroy_response(c.stream);
+                c.stream = NULL;
                 web_reply_error(&c, 500, "internal error");
+        }
         ret = send_reply(w, con, &c, NULL, NULL);
         return ret;
 }
@@ -418,9 +432,11 @@ int web_server_start(Store *store, const WebServerOptions *opt, WebServer **ret)
                 return -errno;
         w->port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *) &sa)->sin6_port
                                                  : ((struct sockaddr_in *) &sa)->sin_port);
-        w->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, on_request, w,
+        /* A thread per connection: handlers block on the database, ?wait=true and event streams
+         * for long, which must not hold up other clients; the store pool bounds database use. */
+        w->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO, 0,
+                                  NULL, NULL, on_request, w,
                                   MHD_OPTION_LISTEN_SOCKET, lfd,
-                                  MHD_OPTION_THREAD_POOL_SIZE, w->opt.threads,
                                   MHD_OPTION_CONNECTION_LIMIT, w->opt.max_connections,
                                   MHD_OPTION_PER_IP_CONNECTION_LIMIT, w->opt.max_per_ip,
                                   MHD_OPTION_CONNECTION_TIMEOUT, w->opt.timeout_sec,

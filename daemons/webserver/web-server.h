@@ -8,7 +8,8 @@
 typedef struct WebServerOptions {
         const char *listen;        /* "HOST:PORT" ("[::1]:8080"; port 0 = any free one); unused when listen_fd >= 0 */
         int listen_fd;             /* an already bound, listening socket (socket activation), or -1 */
-        unsigned threads;          /* request threads, each with its own store connection (default 4) */
+        unsigned threads;          /* database connections shared by requests (default 4); each
+                                    * ?wait=true or event stream opens one of its own */
         size_t max_body;           /* bytes (default 1 MiB) */
         size_t max_header;         /* per-connection memory for the request line and headers (default 32 KiB) */
         unsigned max_connections;  /* default 256 */

@@ -299,6 +299,60 @@ tasks:
     ok(st == 200 and js["state"]["current"] == "FAILED", "a flow cannot write the reserved _tern.auth namespace")
     ok(req("GET", "/api/v1/flows/search", auth="Bearer tern_" + "0" * 64)[0] == 401, "and no token was forged")
 
+    # ---- webhook ----
+    HOOK = """id: hook
+namespace: t.web
+triggers:
+  - id: hook
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: sekret-KEY-123
+tasks:
+  - id: out
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ trigger.body.name }} {{ trigger.parameters.x[0] }} {{ trigger.headers['X-Tag'][0] }}"
+"""
+    ok(req("POST", "/api/v1/flows", HOOK)[0] == 200, "a flow with a Webhook trigger")
+    st, js, _ = req("POST", "/api/v1/executions/webhook/t.web/hook/sekret-KEY-123?x=7&wait=true", {"name": "zed"},
+                    auth=None, headers={"X-Tag": "t1"})
+    ok(st == 200 and js["state"]["current"] == "SUCCESS" and js["trigger"]["variables"]["body"] == {"name": "zed"},
+       "a webhook starts the flow without credentials, body as trigger.body")
+    tr = {t["taskId"]: t for t in js.get("taskRunList", [])} if js else {}
+    ok(tr.get("out", {}).get("outputs", {}).get("value") == "zed 7 t1", "trigger.body, .parameters and .headers")
+    st, js, _ = req("PUT", "/api/v1/executions/webhook/t.web/hook/sekret-KEY-123", "plain", auth=BASIC)
+    ok(st == 200 and js["trigger"]["variables"]["body"] == "plain" and
+       "Authorization" not in js["trigger"]["variables"]["headers"], "a text body; the caller's credentials are not passed on")
+    ok(req("GET", "/api/v1/executions/webhook/t.web/hook/sekret-KEY-123", auth=None)[0] == 200, "GET webhook")
+    st, js, _ = req("POST", "/api/v1/executions/webhook/t.web/hook/sekret-KEY-12", {}, auth=None)
+    st2, js2, _ = req("POST", "/api/v1/executions/webhook/t.web/nohook/sekret-KEY-123", {}, auth=None)
+    ok(st == 404 and js == js2, "a wrong key and a missing flow look the same (404)")
+    ok(req("POST", "/api/v1/executions/webhook/t.web/hello/x", {}, auth=None)[0] == 404,
+       "a flow without a Webhook trigger cannot be started through one")
+    ok(req("DELETE", "/api/v1/executions/webhook/t.web/hook/sekret-KEY-123", auth=None)[0] == 401,
+       "other methods on the webhook path need authentication")
+
+    # ---- follow (server-sent events) ----
+    st, js, _ = req("POST", "/api/v1/executions/t.web.sub/pause", {})
+    fid = js["id"]
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("GET", f"/api/v1/executions/{fid}/follow", headers={"Authorization": BEARER})
+    resp = c.getresponse()
+    ok(resp.status == 200 and resp.getheader("Content-Type") == "text/event-stream", "follow is an event stream")
+    states, resumed = [], False
+    while True:
+        line = resp.readline()
+        if not line:
+            break
+        line = line.decode().rstrip("\n")
+        if line.startswith("data: "):
+            states.append(json.loads(line[6:])["state"]["current"])
+            if states[-1] == "PAUSED" and not resumed:
+                resumed = True
+                req("POST", f"/api/v1/executions/{fid}/resume")
+    c.close()
+    ok(states and states[0] in ("CREATED", "RUNNING", "PAUSED") and "PAUSED" in states and states[-1] == "SUCCESS",
+       f"follow sends each change from start to end, then ends ({' '.join(dict.fromkeys(states))})")
+    ok(req("GET", "/api/v1/executions/nope/follow")[0] == 404, "follow of a missing execution is 404")
+
     # ---- limits and the rest ----
     st, js, _ = req("POST", "/api/v1/flows", "x" * (2 * 1024 * 1024))
     ok(st == 413 and "too large" in js["message"], "an oversized body is 413")

@@ -1,0 +1,121 @@
+/* web-follow.c: GET /api/v1/executions/{id}/follow: the execution as server-sent events, one per change, until it ends. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cleanup-jansson.h"
+#include "state.h"
+#include "strbuf.h"
+#include "strutil.h"
+#include "web-internal.h"
+
+#define FOLLOW_KEEPALIVE_USEC (15 * USEC_PER_SEC)
+
+typedef struct Follow {
+        Store *store; /* a connection of its own: a stream lasts as long as the execution */
+        char *id;
+        char *last;   /* the last document sent, to send only changes */
+        StrBuf out;   /* the event being sent */
+        size_t out_off;
+        bool ended;
+        usec_t last_sent;
+} Follow;
+
+static void follow_free(void *cls) {
+        Follow *f = cls;
+        store_free(f->store);
+        free(f->id);
+        free(f->last);
+        strbuf_done(&f->out);
+        free(f);
+}
+
+/* Fill f->out with the next event: blocks until the execution changes (or a keep-alive is due). */
+static int follow_next(Follow *f) {
+        strbuf_truncate(&f->out, 0);
+        f->out_off = 0;
+        for (unsigned i = 0;; i++) {
+                StoreTx *tx;
+                json_t *doc = NULL;
+                int r = store_begin(f->store, &tx);
+                if (r < 0)
+                        return r;
+                r = store_execution_get(tx, f->id, &doc);
+                store_rollback(tx);
+                if (r < 0)
+                        return r;
+                json_object_del(doc, "ternEngine");
+                size_t k;
+                json_t *tr;
+                json_array_foreach(json_object_get(doc, "taskRunList"), k, tr)
+                        json_object_del(tr, "ternEngine");
+                State st = state_from_string(json_string_value(json_object_get(json_object_get(doc, "state"), "current")));
+                char *s = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+                json_decref(doc);
+                if (!s)
+                        return -ENOMEM;
+                if (!f->last || !streq(s, f->last)) {
+                        free(f->last);
+                        f->last = s;
+                        f->ended = state_is_terminal(st);
+                        f->last_sent = now_monotonic();
+                        strbuf_appendf(&f->out, "event: execution\ndata: %s\n\n", s);
+                        return f->out.error;
+                }
+                free(s);
+                if (now_monotonic() - f->last_sent >= FOLLOW_KEEPALIVE_USEC) {
+                        /* A comment: finds out whether the client is gone. */
+                        f->last_sent = now_monotonic();
+                        return strbuf_append(&f->out, ": keep-alive\n\n");
+                }
+                struct timespec ts = { 0, (long) MIN(10 + i * 10, 200u) * 1000000L };
+                nanosleep(&ts, NULL);
+        }
+}
+
+static ssize_t follow_read(void *cls, uint64_t pos, char *buf, size_t max) {
+        Follow *f = cls;
+        (void) pos;
+        if (f->out_off >= f->out.len) {
+                if (f->ended)
+                        return MHD_CONTENT_READER_END_OF_STREAM;
+                if (follow_next(f) < 0)
+                        return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        size_t n = MIN(max, f->out.len - f->out_off);
+        memcpy(buf, f->out.buf + f->out_off, n);
+        f->out_off += n;
+        return (ssize_t) n;
+}
+
+int web_api_execution_follow(WebCtx *c) {
+        StoreTx *tx;
+        json_t *doc = NULL;
+        int r = store_begin(c->store, &tx);
+        if (r < 0)
+                return web_reply_store_error(c, r);
+        r = store_execution_get(tx, c->params[0], &doc);
+        store_rollback(tx);
+        json_decref(doc);
+        if (r == -ENOENT)
+                return web_reply_error(c, 404, "no execution '%s'", c->params[0]);
+        if (r < 0)
+                return web_reply_store_error(c, r);
+        Follow *f = calloc(1, sizeof *f);
+        if (!f)
+                return web_reply_error(c, 500, "out of memory");
+        if (!(f->id = strdup(c->params[0])) || (r = store_dup(c->store, &f->store)) < 0) {
+                follow_free(f);
+                return web_reply_error(c, 500, "cannot follow the execution now");
+        }
+        c->stream = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, follow_read, f, follow_free);
+        if (!c->stream) {
+                follow_free(f);
+                return web_reply_error(c, 500, "out of memory");
+        }
+        MHD_add_response_header(c->stream, "Content-Type", "text/event-stream");
+        c->status = 200;
+        c->content_type = NULL;
+        return 0;
+}
