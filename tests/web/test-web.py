@@ -379,6 +379,32 @@ tasks:
        "no secret in the server's log")
     procs[0].send_signal(signal.SIGTERM)
     ok(procs[0].wait(60) == 0, "the server stops on SIGTERM")
+
+    # ---- tern-webserver, socket-activated as by its .socket unit ----
+    activate = shutil.which("systemd-socket-activate")
+    if activate and os.environ.get("TERN_WEBSERVER"):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        with open(scratch + "/tern.conf", "w") as f:
+            f.write(f"[database]\nurl = {db}\n[server]\nstate-dir = {scratch}/state\nruntime-dir = {scratch}\n")
+        procs.append(subprocess.Popen([activate, "-l", f"127.0.0.1:{port}", "--fdname=http", os.environ["TERN_WEBSERVER"],
+                                       "--config", scratch + "/tern.conf"], env=env, stdout=log, stderr=subprocess.STDOUT))
+        # The first connection starts the daemon; until systemd-socket-activate listens, connections are refused.
+        deadline, st, js = time.monotonic() + 60, 0, None
+        while time.monotonic() < deadline and procs[-1].poll() is None:
+            try:
+                st, js, _ = req("GET", "/health", auth=None)
+                break
+            except ConnectionRefusedError:
+                time.sleep(0.02)
+        ok(st == 200 and js["status"] == "UP", "tern-webserver serves the socket it was passed")
+        st, js, _ = req("GET", "/api/v1/flows/t.web/hello")
+        ok(st == 200 and js["id"] == "hello", "with the same users, tokens and flows")
+        ok(os.path.exists(scratch + "/webserver.sock"), "and its own status socket")
+        procs[-1].send_signal(signal.SIGTERM)
+        ok(procs[-1].wait(60) == 0, "tern-webserver stops on SIGTERM")
 except SystemExit:
     pass
 finally:
