@@ -126,6 +126,20 @@ try:
     if not ok(up, "the server answers /health"):
         raise SystemExit
 
+    if "--load" in sys.argv:
+        FLOW = ("id: load\nnamespace: t.load\ntasks:\n  - id: r\n    type: io.kestra.plugin.core.debug.Return\n"
+                "    format: x\n")
+        ok(req("POST", "/api/v1/flows", FLOW)[0] == 200, "a flow to load")
+        st, js, _ = req("POST", "/api/v1/executions/t.load/load?wait=true", {})
+        base = f"http://127.0.0.1:{port}"
+        for what, args in [("GET /api/v1/executions/{id}", [f"{base}/api/v1/executions/{js['id']}", "2000", "4"]),
+                           ("POST /api/v1/executions/{ns}/{flow}", [f"{base}/api/v1/executions/t.load/load", "400", "4",
+                                                                    "{}"])]:
+            r = subprocess.run([os.environ["TERN_WEB_LOAD"], args[0], "Authorization: " + BEARER] + args[1:],
+                               capture_output=True, text=True)
+            ok(r.returncode == 0, f"{what}: {r.stdout.strip()}")
+        raise SystemExit
+
     # ---- routing and authentication ----
     st, js, _ = req("GET", "/health", auth=None)
     ok(st == 200 and js == {"status": "UP"}, "/health is open and says UP")
