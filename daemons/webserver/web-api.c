@@ -53,6 +53,10 @@ int web_api_metrics(WebCtx *c) {
         return web_reply_text(c, 200, "text/plain; version=0.0.4", s);
 }
 
+int web_api_openapi(WebCtx *c) {
+        return web_reply_text(c, 200, "application/json", web_openapi_json);
+}
+
 /* ---- flows ----------------------------------------------------------------------------------- */
 
 static json_t *flow_json(const StoreFlow *f, bool with_source) {

@@ -54,5 +54,7 @@ int web_api_execution_resume(WebCtx *c);
 int web_api_execution_restart(WebCtx *c);
 int web_api_logs(WebCtx *c);
 int web_api_webhook(WebCtx *c);
+int web_api_openapi(WebCtx *c);
+extern const char web_openapi_json[]; /* openapi.json, compiled in */
 /* web-follow.c */
 int web_api_execution_follow(WebCtx *c);

@@ -30,6 +30,7 @@ typedef struct Route {
 static const Route routes[] = {
         { "GET", "/health", true, web_api_health },
         { "GET", "/metrics", false, web_api_metrics },
+        { "GET", "/api/v1/openapi.json", false, web_api_openapi },
         { "POST", "/api/v1/flows", false, web_api_flow_create },
         { "POST", "/api/v1/flows/validate", false, web_api_flow_validate },
         { "GET", "/api/v1/flows/search", false, web_api_flow_search },

@@ -367,6 +367,18 @@ tasks:
        f"follow sends each change from start to end, then ends ({' '.join(dict.fromkeys(states))})")
     ok(req("GET", "/api/v1/executions/nope/follow")[0] == 404, "follow of a missing execution is 404")
 
+    # ---- the OpenAPI document ----
+    st, api, _ = req("GET", "/api/v1/openapi.json")
+    ok(st == 200 and api["openapi"].startswith("3.") and len(api["paths"]) >= 17, "GET /api/v1/openapi.json")
+    missing = []
+    for path, ops in api["paths"].items():
+        for method in ops:
+            concrete = path.replace("{", "x").replace("}", "")
+            st, js, _ = req(method.upper(), concrete)
+            if st == 405 or (isinstance(js, dict) and js.get("message") == "no such endpoint"):
+                missing.append(f"{method.upper()} {path}")
+    ok(not missing, f"every documented operation is served ({', '.join(missing) or 'all'})")
+
     # ---- limits and the rest ----
     st, js, _ = req("POST", "/api/v1/flows", "x" * (2 * 1024 * 1024))
     ok(st == 413 and "too large" in js["message"], "an oversized body is 413")
