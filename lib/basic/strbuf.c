@@ -28,8 +28,8 @@ int strbuf_reserve(StrBuf *sb, size_t extra) {
 
 int strbuf_append_n(StrBuf *sb, const char *s, size_t n) {
         int r = strbuf_reserve(sb, n);
-        if (r < 0)
-                return r;
+        if (r < 0 || n == 0)
+                return r; /* nothing to copy (s may then be NULL: memcpy would not allow it) */
         memcpy(sb->buf + sb->len, s, n);
         sb->len += n;
         sb->buf[sb->len] = 0;

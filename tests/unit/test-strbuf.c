@@ -37,6 +37,10 @@ int main(void) {
         _cleanup_free_ char *empty = strbuf_steal(&e);
         is_str(empty, "", "steal of an untouched builder gives an empty string, not NULL");
 
+        StrBuf z = STRBUF_INIT;
+        ok(strbuf_append_n(&z, NULL, 0) == 0 && streq(strbuf_str(&z), ""), "appending nothing from NULL is allowed");
+        strbuf_done(&z);
+
         StrBuf f = STRBUF_INIT;
         f.error = -ENOMEM;
         is_int(strbuf_append(&f, "x"), -ENOMEM, "sticky error short-circuits appends");
