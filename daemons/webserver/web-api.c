@@ -171,6 +171,26 @@ int web_api_flow_get(WebCtx *c) {
         return 0;
 }
 
+int web_api_flow_revisions(WebCtx *c) {
+        StoreTx *tx;
+        StoreFlow *flows = NULL;
+        size_t n = 0;
+        int r = store_begin(c->store, &tx);
+        if (r < 0)
+                return web_reply_store_error(c, r);
+        r = store_flow_revisions(tx, c->params[0], c->params[1], &flows, &n);
+        store_rollback(tx);
+        if (r < 0 && r != -ENOENT)
+                return web_reply_store_error(c, r);
+        if (r == -ENOENT || n == 0)
+                return web_reply_error(c, 404, "no flow '%s' in namespace '%s'", c->params[1], c->params[0]);
+        json_t *arr = json_array();
+        for (size_t i = 0; arr && i < n; i++)
+                json_array_append_new(arr, flow_json(&flows[i], true));
+        store_flows_free(flows, n);
+        return web_reply_json(c, 200, arr);
+}
+
 int web_api_flow_delete(WebCtx *c) {
         StoreTx *tx;
         int r = store_begin(c->store, &tx);
@@ -494,6 +514,33 @@ int web_api_execution_get(WebCtx *c) {
                 return web_reply_store_error(c, r);
         execution_strip(doc);
         return web_reply_json(c, 200, doc);
+}
+
+int web_api_execution_delete(WebCtx *c) {
+        const char *id = c->params[0];
+        _cleanup_json_ json_t *doc = NULL;
+        int r = execution_get(c->store, id, &doc);
+        if (r == -ENOENT)
+                return web_reply_error(c, 404, "no execution '%s'", id);
+        if (r < 0)
+                return web_reply_store_error(c, r);
+        /* A running one still has jobs and events in flight: kill it first. */
+        State st = execution_state(doc);
+        if (!state_is_terminal(st))
+                return web_reply_error(c, 409, "execution %s is %s; only ended executions can be deleted (kill it first)",
+                                       id, state_to_string(st));
+        StoreTx *tx;
+        if ((r = store_begin(c->store, &tx)) < 0)
+                return web_reply_store_error(c, r);
+        if ((r = store_execution_delete(tx, id)) < 0) {
+                store_rollback(tx);
+                return r == -ENOENT ? web_reply_error(c, 404, "no execution '%s'", id) : web_reply_store_error(c, r);
+        }
+        if ((r = store_commit(tx)) < 0)
+                return web_reply_store_error(c, r);
+        c->status = 204;
+        c->content_type = NULL;
+        return 0;
 }
 
 int web_api_execution_search(WebCtx *c) {

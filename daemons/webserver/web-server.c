@@ -38,6 +38,7 @@ static const Route routes[] = {
         { "GET", "/api/v1/flows/{}/{}", false, web_api_flow_get },
         { "PUT", "/api/v1/flows/{}/{}", false, web_api_flow_update },
         { "DELETE", "/api/v1/flows/{}/{}", false, web_api_flow_delete },
+        { "GET", "/api/v1/flows/{}/{}/revisions", false, web_api_flow_revisions },
         { "GET", "/api/v1/executions/search", false, web_api_execution_search },
         /* Webhooks carry their own secret (the trigger's key) instead of credentials. */
         { "GET", "/api/v1/executions/webhook/{}/{}/{}", true, web_api_webhook },
@@ -50,6 +51,7 @@ static const Route routes[] = {
         { "POST", "/api/v1/executions/{}/restart", false, web_api_execution_restart },
         { "POST", "/api/v1/executions/{}/{}", false, web_api_execution_create },
         { "GET", "/api/v1/executions/{}", false, web_api_execution_get },
+        { "DELETE", "/api/v1/executions/{}", false, web_api_execution_delete },
         { "GET", "/api/v1/logs/{}", false, web_api_logs },
 };
 

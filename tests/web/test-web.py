@@ -220,6 +220,10 @@ tasks:
     ok(st == 200 and text.startswith("id: hello") and resp.getheader("Content-Type") == "application/x-yaml",
        "GET a flow as YAML")
     ok(req("GET", "/api/v1/flows/t.web/none")[0] == 404, "GET a missing flow is 404")
+    st, js, _ = req("GET", "/api/v1/flows/t.web/hello/revisions")
+    ok(st == 200 and [f["revision"] for f in js] == [1, 2] and "description: two" not in js[0]["source"],
+       "the revisions of a flow, with their sources")
+    ok(req("GET", "/api/v1/flows/t.web/none/revisions")[0] == 404, "revisions of a missing flow are 404")
     for fid, src in [("pause", "tasks:\n  - id: wait\n    type: io.kestra.plugin.core.flow.Pause\n"
                                "  - id: after\n    type: io.kestra.plugin.core.debug.Return\n    format: done\n"),
                      ("fail", "tasks:\n  - id: boom\n    type: io.kestra.plugin.core.execution.Fail\n"),
@@ -296,6 +300,14 @@ tasks:
     ok(req("DELETE", f"/api/v1/executions/{kid}/kill")[0] == 202, "DELETE .../kill is accepted")
     ok(wait_state(kid, ["KILLED"]) is not None, "the execution is killed")
     ok(req("POST", f"/api/v1/executions/{kid}/kill")[0] == 409, "kill of a finished execution is 409")
+    st, js, _ = req("POST", "/api/v1/executions/t.web.sub/pause", {})
+    did = js["id"]
+    wait_state(did, ["PAUSED"])
+    ok(req("DELETE", f"/api/v1/executions/{did}")[0] == 409, "DELETE of a paused execution is 409")
+    req("POST", f"/api/v1/executions/{did}/kill")
+    wait_state(did, ["KILLED"])
+    ok(req("DELETE", f"/api/v1/executions/{did}")[0] == 204, "DELETE of an ended execution (204)")
+    ok(req("GET", f"/api/v1/executions/{did}")[0] == 404, "the deleted execution is gone")
     st, js, _ = req("POST", "/api/v1/executions/t.web.sub/fail?wait=true", {})
     ok(st == 200 and js["state"]["current"] == "FAILED", "a failing flow fails")
     fid = js["id"]
