@@ -7,66 +7,6 @@
 #include "cli-execution.h"
 #include "strutil.h"
 
-int cli_execution_get(Store *s, const char *id, json_t **ret) {
-        StoreTx *tx;
-        int r = store_begin(s, &tx);
-        if (r < 0)
-                return r;
-        r = store_execution_get(tx, id, ret);
-        store_rollback(tx);
-        return r;
-}
-
-int cli_execution_event(Store *s, const char *id, const char *type, json_t *payload) {
-        StoreTx *tx;
-        _cleanup_json_ json_t *empty = json_object();
-        usec_t now = now_realtime();
-        int r = store_begin(s, &tx);
-        if (r < 0)
-                return r;
-        if ((r = store_event_emit(tx, id, type, payload ? payload : empty, now, now, NULL)) < 0) {
-                store_rollback(tx);
-                return r;
-        }
-        return store_commit(tx);
-}
-
-void cli_execution_strip(json_t *doc) {
-        size_t i;
-        json_t *tr;
-        json_object_del(doc, "ternEngine");
-        json_array_foreach(json_object_get(doc, "taskRunList"), i, tr)
-                json_object_del(tr, "ternEngine");
-}
-
-State cli_execution_state(json_t *doc) {
-        return state_from_string(json_string_value(json_object_get(json_object_get(doc, "state"), "current")));
-}
-
-json_t *cli_execution_logs_json(Store *s, const char *id) {
-        json_t *arr = json_array();
-        int64_t cursor = 0;
-        for (;;) {
-                StoreLog *logs = NULL;
-                size_t n = 0;
-                StoreLogFilter f = { .execution_id = id, .after_seq = cursor, .limit = 1000 };
-                if (store_log_search(s, &f, &logs, &n) < 0 || n == 0)
-                        break;
-                for (size_t i = 0; i < n; i++) {
-                        char ts[TIMESTAMP_MAX];
-                        json_array_append_new(arr, json_pack("{s:s, s:s?, s:s?, s:i, s:s, s:s, s:s}", "executionId", id,
-                                                             "taskRunId", logs[i].task_run_id, "taskId",
-                                                             logs[i].task_id, "attemptNumber", logs[i].attempt,
-                                                             "level", store_log_level_to_string(logs[i].level),
-                                                             "timestamp", timestamp_format(ts, logs[i].timestamp),
-                                                             "message", logs[i].message));
-                        cursor = logs[i].seq;
-                }
-                store_logs_free(logs, n);
-        }
-        return arr;
-}
-
 static const char *state_color(const char *state, bool tty) {
         if (!tty)
                 return "";
@@ -151,12 +91,12 @@ static int cli_execution_wait_full(Store *s, const char *id, size_t n_histories,
         (void) store_listen(s, STORE_CHANNEL_ALL);
         for (;;) {
                 _cleanup_json_ json_t *doc = NULL;
-                int r = cli_execution_get(s, id, &doc);
+                int r = api_execution_get(s, id, &doc);
                 if (r < 0)
                         return r;
                 if (progress)
                         cli_progress_show(s, id, doc, progress);
-                State st = cli_execution_state(doc);
+                State st = api_execution_state(doc);
                 bool applied = json_array_size(json_object_get(json_object_get(doc, "state"), "histories")) > n_histories;
                 if (applied && st >= 0 && (state_is_terminal(st) || (until_mask & (1u << st)))) {
                         *ret = TAKE_PTR(doc);

@@ -4,18 +4,12 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "api.h"
 #include "hashmap.h"
 #include "state.h"
 #include "store.h"
 
-int cli_execution_get(Store *s, const char *id, json_t **ret);
-/* Emit an event (kill, resume, restart) for an execution; payload may be NULL. */
-int cli_execution_event(Store *s, const char *id, const char *type, json_t *payload);
-/* Drop the executor's bookkeeping ("ternEngine") from a document before showing it. */
-void cli_execution_strip(json_t *doc);
-/* Every log line of an execution as JSON objects (Kestra's field names). */
-json_t *cli_execution_logs_json(Store *s, const char *id);
-State cli_execution_state(json_t *doc);
+/* Reading and signalling executions: api.h (shared with the webserver). */
 
 /* Live progress: task runs whose state changed and new log lines since the last call. */
 typedef struct CliProgress {

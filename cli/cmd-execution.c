@@ -158,7 +158,7 @@ static int need_args(const char *cmd, int argc, char *argv[], int n, const char 
 }
 
 static int print_doc(json_t *doc, OutputFormat output) {
-        cli_execution_strip(doc);
+        api_execution_strip(doc);
         if (output == OUTPUT_JSON) {
                 json_dumpf(doc, stdout, JSON_INDENT(2));
                 printf("\n");
@@ -185,7 +185,7 @@ static int wait_and_print(const char *cmd, Store *s, const char *id, size_t n_hi
                 fprintf(stderr, "%s: cannot read execution %s: %s\n", cmd, id, store_error(s));
                 return 1;
         }
-        State st = cli_execution_state(doc);
+        State st = api_execution_state(doc);
         print_doc(doc, a->output);
         return st == STATE_SUCCESS || (a->until_mask & (1u << st)) ? 0 : 1;
 }
@@ -217,8 +217,7 @@ static int verb_start(int argc, char *argv[]) {
         const char *ns = argv[optind], *flow_id = argv[optind + 1];
         _cleanup_store_ Store *s = NULL;
         _cleanup_free_ char *err = NULL;
-        _cleanup_json_ json_t *resolved = NULL, *doc = NULL;
-        _cleanup_execution_ Execution *e = NULL;
+        _cleanup_json_ json_t *doc = NULL;
         _cleanup_(flow_freep) Flow *f = NULL;
         StoreTx *tx;
         if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
@@ -238,23 +237,24 @@ static int verb_start(int argc, char *argv[]) {
                         r == -EBADMSG ? "it is not valid" : strerror(-r));
                 return 1;
         }
-        if (flow_inputs_resolve(f, inputs, &resolved, &err) < 0) {
+        r = api_execution_create(tx, f, inputs, labels, NULL, now_realtime(), &doc, &err);
+        if (r == -EINVAL) {
                 store_rollback(tx);
                 fprintf(stderr, "%s: invalid inputs: %s\n", cmd, err ? err : "out of memory");
                 return 1;
         }
-        usec_t now = now_realtime();
-        if (engine_execution_new(f, resolved, labels, NULL, now, &e) < 0 || !(doc = execution_to_json(e))) {
+        if (r < 0) {
                 store_rollback(tx);
-                return log_oom(), 1;
-        }
-        if ((r = store_execution_create(tx, doc, ENGINE_EVENT_CREATED, NULL, now)) < 0 || (r = store_commit(tx)) < 0)
                 goto db_error;
+        }
+        if ((r = store_commit(tx)) < 0)
+                goto db_error;
+        const char *id = json_string_value(json_object_get(doc, "id"));
         if (!a.wait) {
-                printf("%s\n", e->id);
+                printf("%s\n", id);
                 return 0;
         }
-        return wait_and_print(cmd, s, e->id, 0, &a);
+        return wait_and_print(cmd, s, id, 0, &a);
 db_error:
         fprintf(stderr, "%s: %s\n", cmd, store_error(s));
         return 1;
@@ -291,7 +291,7 @@ static int verb_list(int argc, char *argv[]) {
         size_t i;
         json_t *d;
         json_array_foreach(list, i, d)
-                cli_execution_strip(d);
+                api_execution_strip(d);
         if (a.output == OUTPUT_JSON) {
                 _cleanup_json_ json_t *page = json_pack("{s:O, s:I}", "results", list, "total",
                                                         (json_int_t) json_array_size(list));
@@ -336,7 +336,7 @@ static int verb_show(int argc, char *argv[]) {
         if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
                 return r;
         _cleanup_json_ json_t *doc = NULL;
-        r = cli_execution_get(s, argv[optind], &doc);
+        r = api_execution_get(s, argv[optind], &doc);
         if (r == -ENOENT) {
                 fprintf(stderr, "%s: no execution '%s'\n", cmd, argv[optind]);
                 return 1;
@@ -366,7 +366,7 @@ static int verb_logs(int argc, char *argv[]) {
         _cleanup_store_ Store *s = NULL;
         if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
                 return r;
-        _cleanup_json_ json_t *logs = cli_execution_logs_json(s, argv[optind]);
+        _cleanup_json_ json_t *logs = api_execution_logs_json(s, argv[optind], STORE_LOG_TRACE);
         int min = a.level ? store_log_level_from_string(a.level) : 0;
         size_t i;
         json_t *l;
@@ -403,7 +403,7 @@ static int signal_verb(const char *cmd, void (*help)(void), const char *type, in
         if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
                 return r;
         _cleanup_json_ json_t *doc = NULL;
-        r = cli_execution_get(s, id, &doc);
+        r = api_execution_get(s, id, &doc);
         if (r == -ENOENT) {
                 fprintf(stderr, "%s: no execution '%s'\n", cmd, id);
                 return 1;
@@ -412,7 +412,7 @@ static int signal_verb(const char *cmd, void (*help)(void), const char *type, in
                 fprintf(stderr, "%s: %s\n", cmd, store_error(s));
                 return 1;
         }
-        State st = cli_execution_state(doc);
+        State st = api_execution_state(doc);
         bool ok = required == _STATE_INVALID ? !state_is_terminal(st)
                   : required == STATE_FAILED ? state_is_failed(st) || st == STATE_WARNING
                                              : st == required;
@@ -421,7 +421,7 @@ static int signal_verb(const char *cmd, void (*help)(void), const char *type, in
                 return 1;
         }
         _cleanup_json_ json_t *payload = json_pack("{s:o}", "inputs", inputs ? json_incref(inputs) : json_object());
-        if ((r = cli_execution_event(s, id, type, payload)) < 0) {
+        if ((r = api_execution_event(s, id, type, payload)) < 0) {
                 fprintf(stderr, "%s: %s\n", cmd, store_error(s));
                 return 1;
         }

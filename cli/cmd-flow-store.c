@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "api.h"
 #include "cleanup-jansson.h"
 #include "cli-store.h"
 #include "cli.h"
@@ -147,15 +148,6 @@ done:
         return status;
 }
 
-static json_t *flow_json(const StoreFlow *f, bool with_source) {
-        char ts[TIMESTAMP_MAX];
-        json_t *j = json_pack("{s:s, s:s, s:i, s:b, s:s}", "namespace", f->namespace, "id", f->id, "revision",
-                              f->revision, "deleted", f->deleted, "updated", timestamp_format(ts, f->created));
-        if (j && with_source)
-                json_object_set_new(j, "source", json_string(f->source));
-        return j;
-}
-
 static const char usage_list[] = "Usage: tern flow list [--namespace NS] [-o json] [--db URL]\n\n"
                                  "List the latest revision of each flow (NS and namespaces below it).\n";
 
@@ -181,7 +173,7 @@ int verb_flow_list(int argc, char *argv[]) {
         if (a.output == OUTPUT_JSON) {
                 _cleanup_json_ json_t *arr = json_array();
                 for (size_t i = 0; i < n; i++)
-                        json_array_append_new(arr, flow_json(&flows[i], false));
+                        json_array_append_new(arr, api_flow_json(&flows[i], false));
                 json_dumpf(arr, stdout, JSON_INDENT(2));
                 printf("\n");
         } else {
@@ -224,7 +216,7 @@ int verb_flow_show(int argc, char *argv[]) {
                 return 1;
         }
         if (a.output == OUTPUT_JSON) {
-                _cleanup_json_ json_t *j = flow_json(&f, true);
+                _cleanup_json_ json_t *j = api_flow_json(&f, true);
                 json_dumpf(j, stdout, JSON_INDENT(2));
                 printf("\n");
         } else

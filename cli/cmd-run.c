@@ -359,7 +359,7 @@ int verb_run(int argc, char *argv[]) {
                         if (a.output == OUTPUT_TABLE)
                                 fprintf(stderr, "%s: %s, killing execution %s\n", cmd,
                                         r == -EINTR ? "interrupted" : "timeout reached", e->id);
-                        if (cli_execution_event(s, e->id, ENGINE_EVENT_KILL, NULL) < 0)
+                        if (api_execution_event(s, e->id, ENGINE_EVENT_KILL, NULL) < 0)
                                 fprintf(stderr, "%s: cannot kill: %s\n", cmd, store_error(s));
                         interrupted = 0;
                         deadline = 0;
@@ -376,11 +376,11 @@ int verb_run(int argc, char *argv[]) {
         if (!final)
                 return 1;
 
-        State st = cli_execution_state(final);
-        cli_execution_strip(final);
+        State st = api_execution_state(final);
+        api_execution_strip(final);
         if (a.output == OUTPUT_JSON) {
                 if (a.include_logs)
-                        json_object_set_new(final, "logs", cli_execution_logs_json(s, e->id));
+                        json_object_set_new(final, "logs", api_execution_logs_json(s, e->id, STORE_LOG_TRACE));
                 if (json_dumpf(final, stdout, JSON_INDENT(2)) < 0)
                         return 1;
                 printf("\n");

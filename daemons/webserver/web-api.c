@@ -5,6 +5,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "api.h"
 #include "cleanup-jansson.h"
 #include "engine.h"
 #include "executor.h"
@@ -59,15 +60,6 @@ int web_api_openapi(WebCtx *c) {
 
 /* ---- flows ----------------------------------------------------------------------------------- */
 
-static json_t *flow_json(const StoreFlow *f, bool with_source) {
-        char ts[TIMESTAMP_MAX];
-        json_t *j = json_pack("{s:s, s:s, s:i, s:b, s:s}", "namespace", f->namespace, "id", f->id, "revision",
-                              f->revision, "deleted", f->deleted, "updated", timestamp_format(ts, f->created));
-        if (j && with_source)
-                json_object_set_new(j, "source", json_string(f->source));
-        return j;
-}
-
 static json_t *diagnostics_json(const FlowDiagnostics *d) {
         json_t *arr = json_array();
         for (size_t i = 0; arr && i < d->n; i++)
@@ -121,7 +113,7 @@ static int flow_store(WebCtx *c, const Flow *f, bool must_exist) {
                 store_flow_done(&cur);
                 return web_reply_store_error(c, r);
         }
-        web_reply_json(c, 200, flow_json(&cur, true));
+        web_reply_json(c, 200, api_flow_json(&cur, true));
         store_flow_done(&cur);
         return 0;
 fail:
@@ -166,7 +158,7 @@ int web_api_flow_get(WebCtx *c) {
         if (wants_yaml(c))
                 web_reply_text(c, 200, "application/x-yaml", f.source);
         else
-                web_reply_json(c, 200, flow_json(&f, true));
+                web_reply_json(c, 200, api_flow_json(&f, true));
         store_flow_done(&f);
         return 0;
 }
@@ -186,7 +178,7 @@ int web_api_flow_revisions(WebCtx *c) {
                 return web_reply_error(c, 404, "no flow '%s' in namespace '%s'", c->params[1], c->params[0]);
         json_t *arr = json_array();
         for (size_t i = 0; arr && i < n; i++)
-                json_array_append_new(arr, flow_json(&flows[i], true));
+                json_array_append_new(arr, api_flow_json(&flows[i], true));
         store_flows_free(flows, n);
         return web_reply_json(c, 200, arr);
 }
@@ -246,7 +238,7 @@ static int flow_list(WebCtx *c, const char *ns_prefix, bool exact_ns) {
                 if (q && !strcasestr(flows[i].id, q) && !strcasestr(flows[i].namespace, q))
                         continue;
                 if (total >= offset && total < offset + limit)
-                        json_array_append_new(results, flow_json(&flows[i], false));
+                        json_array_append_new(results, api_flow_json(&flows[i], false));
                 total++;
         }
         store_flows_free(flows, n);
@@ -286,28 +278,6 @@ int web_api_flow_validate(WebCtx *c) {
 }
 
 /* ---- executions ------------------------------------------------------------------------------ */
-
-static void execution_strip(json_t *doc) {
-        size_t i;
-        json_t *tr;
-        json_object_del(doc, "ternEngine");
-        json_array_foreach(json_object_get(doc, "taskRunList"), i, tr)
-                json_object_del(tr, "ternEngine");
-}
-
-static State execution_state(json_t *doc) {
-        return state_from_string(json_string_value(json_object_get(json_object_get(doc, "state"), "current")));
-}
-
-static int execution_get(Store *s, const char *id, json_t **ret) {
-        StoreTx *tx;
-        int r = store_begin(s, &tx);
-        if (r < 0)
-                return r;
-        r = store_execution_get(tx, id, ret);
-        store_rollback(tx);
-        return r;
-}
 
 static int hexval(char c) {
         return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
@@ -380,12 +350,12 @@ static int execution_wait(WebCtx *c, const char *id, json_t **doc) {
                 return r;
         for (unsigned i = 0;; i++) {
                 json_t *d = NULL;
-                r = execution_get(s, id, &d);
+                r = api_execution_get(s, id, &d);
                 if (r < 0)
                         return r;
                 json_decref(*doc);
                 *doc = d;
-                if (state_is_terminal(execution_state(d)) || now_monotonic() >= deadline)
+                if (state_is_terminal(api_execution_state(d)) || now_monotonic() >= deadline)
                         return 0;
                 /* Back off from 5 ms to 100 ms between reads. */
                 struct timespec ts = { 0, (long) MIN(5 + i * 5, 100u) * 1000000L };
@@ -441,9 +411,8 @@ static json_t *webhook_variables(WebCtx *c) {
 
 /* Create an execution of ns.flow_id (webhook key: only through that flow's Webhook trigger). */
 static int execution_start(WebCtx *c, const char *ns, const char *flow_id, const char *webhook_key) {
-        _cleanup_json_ json_t *inputs = NULL, *resolved = NULL, *doc = NULL, *labels = json_object(), *trigger = NULL;
+        _cleanup_json_ json_t *inputs = NULL, *doc = NULL, *labels = json_object(), *trigger = NULL;
         _cleanup_free_ char *err = NULL;
-        _cleanup_execution_ Execution *e = NULL;
         _cleanup_flow_ Flow *f = NULL;
         StoreTx *tx;
         int r = store_begin(c->store, &tx);
@@ -475,25 +444,22 @@ static int execution_start(WebCtx *c, const char *ns, const char *flow_id, const
                 store_rollback(tx);
                 return 0;
         }
-        if (flow_inputs_resolve(f, inputs, &resolved, &err) < 0) {
+        r = api_execution_create(tx, f, inputs, labels, trigger, now_realtime(), &doc, &err);
+        if (r < 0) {
                 store_rollback(tx);
-                return web_reply_error(c, 422, "invalid inputs: %s", err ? err : "out of memory");
-        }
-        usec_t now = now_realtime();
-        if (!labels || engine_execution_new(f, resolved, labels, trigger, now, &e) < 0 || !(doc = execution_to_json(e))) {
-                store_rollback(tx);
-                return web_reply_error(c, 500, "out of memory");
-        }
-        if ((r = store_execution_create(tx, doc, ENGINE_EVENT_CREATED, NULL, now)) < 0) {
-                store_rollback(tx);
-                return web_reply_store_error(c, r);
+                return r == -EINVAL ? web_reply_error(c, 422, "invalid inputs: %s", err ? err : "out of memory")
+                                    : web_reply_store_error(c, r);
         }
         if ((r = store_commit(tx)) < 0)
                 return web_reply_store_error(c, r);
+        /* A copy: waiting replaces the document. */
+        _cleanup_free_ char *id = strdup(strempty(json_string_value(json_object_get(doc, "id"))));
+        if (!id)
+                return web_reply_error(c, 500, "out of memory");
         const char *wait = web_query(c, "wait");
-        if (wait && streq(wait, "true") && (r = execution_wait(c, e->id, &doc)) < 0)
+        if (wait && streq(wait, "true") && (r = execution_wait(c, id, &doc)) < 0)
                 return web_reply_store_error(c, r);
-        execution_strip(doc);
+        api_execution_strip(doc);
         return web_reply_json(c, 200, json_incref(doc));
 }
 
@@ -507,25 +473,25 @@ int web_api_webhook(WebCtx *c) {
 
 int web_api_execution_get(WebCtx *c) {
         json_t *doc = NULL;
-        int r = execution_get(c->store, c->params[0], &doc);
+        int r = api_execution_get(c->store, c->params[0], &doc);
         if (r == -ENOENT)
                 return web_reply_error(c, 404, "no execution '%s'", c->params[0]);
         if (r < 0)
                 return web_reply_store_error(c, r);
-        execution_strip(doc);
+        api_execution_strip(doc);
         return web_reply_json(c, 200, doc);
 }
 
 int web_api_execution_delete(WebCtx *c) {
         const char *id = c->params[0];
         _cleanup_json_ json_t *doc = NULL;
-        int r = execution_get(c->store, id, &doc);
+        int r = api_execution_get(c->store, id, &doc);
         if (r == -ENOENT)
                 return web_reply_error(c, 404, "no execution '%s'", id);
         if (r < 0)
                 return web_reply_store_error(c, r);
         /* A running one still has jobs and events in flight: kill it first. */
-        State st = execution_state(doc);
+        State st = api_execution_state(doc);
         if (!state_is_terminal(st))
                 return web_reply_error(c, 409, "execution %s is %s; only ended executions can be deleted (kill it first)",
                                        id, state_to_string(st));
@@ -569,7 +535,7 @@ int web_api_execution_search(WebCtx *c) {
         size_t i;
         json_t *doc;
         json_array_foreach(arr, i, doc)
-                execution_strip(doc);
+                api_execution_strip(doc);
         return web_reply_json(c, 200, json_pack("{s:o, s:I}", "results", arr, "total", (json_int_t) json_array_size(arr)));
 }
 
@@ -577,30 +543,22 @@ int web_api_execution_search(WebCtx *c) {
 static int execution_signal(WebCtx *c, const char *type, bool (*allowed)(State), const char *not_that, unsigned status) {
         const char *id = c->params[0];
         _cleanup_json_ json_t *doc = NULL, *inputs = NULL, *payload = NULL;
-        int r = execution_get(c->store, id, &doc);
+        int r = api_execution_get(c->store, id, &doc);
         if (r == -ENOENT)
                 return web_reply_error(c, 404, "no execution '%s'", id);
         if (r < 0)
                 return web_reply_store_error(c, r);
-        State st = execution_state(doc);
+        State st = api_execution_state(doc);
         if (!allowed(st))
                 return web_reply_error(c, 409, "execution %s is %s; %s", id, state_to_string(st), not_that);
         if (!(inputs = body_inputs(c)))
                 return 0;
         payload = json_pack("{s:O}", "inputs", inputs);
-        StoreTx *tx;
-        usec_t now = now_realtime();
         if (!payload)
                 return web_reply_error(c, 500, "out of memory");
-        if ((r = store_begin(c->store, &tx)) < 0)
+        if ((r = api_execution_event(c->store, id, type, payload)) < 0)
                 return web_reply_store_error(c, r);
-        if ((r = store_event_emit(tx, id, type, payload, now, now, NULL)) < 0) {
-                store_rollback(tx);
-                return web_reply_store_error(c, r);
-        }
-        if ((r = store_commit(tx)) < 0)
-                return web_reply_store_error(c, r);
-        execution_strip(doc);
+        api_execution_strip(doc);
         return web_reply_json(c, status, json_incref(doc));
 }
 
@@ -632,35 +590,14 @@ int web_api_logs(WebCtx *c) {
         if (lvl && (min = store_log_level_from_string(lvl)) < 0)
                 return web_reply_error(c, 400, "unknown log level '%s'", lvl);
         json_t *doc = NULL;
-        int r = execution_get(c->store, id, &doc);
+        int r = api_execution_get(c->store, id, &doc);
         json_decref(doc);
         if (r == -ENOENT)
                 return web_reply_error(c, 404, "no execution '%s'", id);
         if (r < 0)
                 return web_reply_store_error(c, r);
-        json_t *arr = json_array();
-        int64_t cursor = 0;
-        for (;;) {
-                StoreLog *logs = NULL;
-                size_t n = 0;
-                StoreLogFilter f = { .execution_id = id, .min_level = (StoreLogLevel) min, .after_seq = cursor, .limit = 1000 };
-                if ((r = store_log_search(c->store, &f, &logs, &n)) < 0) {
-                        json_decref(arr);
-                        return web_reply_store_error(c, r);
-                }
-                if (n == 0)
-                        break;
-                for (size_t i = 0; i < n; i++) {
-                        char ts[TIMESTAMP_MAX];
-                        json_array_append_new(arr, json_pack("{s:s, s:s?, s:s?, s:i, s:s, s:s, s:s}", "executionId", id,
-                                                             "taskRunId", logs[i].task_run_id, "taskId", logs[i].task_id,
-                                                             "attemptNumber", logs[i].attempt, "level",
-                                                             store_log_level_to_string(logs[i].level), "timestamp",
-                                                             timestamp_format(ts, logs[i].timestamp), "message",
-                                                             logs[i].message));
-                        cursor = logs[i].seq;
-                }
-                store_logs_free(logs, n);
-        }
+        json_t *arr = api_execution_logs_json(c->store, id, (StoreLogLevel) min);
+        if (!arr)
+                return web_reply_error(c, 500, "the logs could not be read");
         return web_reply_json(c, 200, arr);
 }
