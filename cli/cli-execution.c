@@ -62,7 +62,7 @@ void cli_progress_show(Store *s, const char *id, json_t *doc, CliProgress *p) {
         StoreLogFilter f = { .execution_id = id, .after_seq = p->log_cursor, .limit = 500 };
         if (store_log_search(s, &f, &logs, &n) >= 0) {
                 for (size_t k = 0; k < n; k++) {
-                        printf("  %8s  %s%s │ %s%s\n", "", p->tty ? "\033[2m" : "", strna(logs[k].task_id),
+                        printf("  %8s  %s%s │ %s%s\n", "", p->tty ? "\033[2m" : "", logs[k].task_id ? logs[k].task_id : "(flow)",
                                p->tty ? "\033[0m" : "", logs[k].message);
                         p->log_cursor = logs[k].seq;
                 }
