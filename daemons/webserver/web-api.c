@@ -39,6 +39,16 @@ int web_api_health(WebCtx *c) {
 
 int web_api_metrics(WebCtx *c) {
         _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        int64_t jobs = -1;
+        StoreTx *tx;
+        if (store_begin(c->store, &tx) >= 0) {
+                if (store_job_count(tx, &jobs) < 0)
+                        jobs = -1;
+                store_rollback(tx);
+        }
+        if (jobs >= 0)
+                strbuf_appendf(&sb, "# HELP tern_queue_jobs Worker jobs queued or running.\n# TYPE tern_queue_jobs gauge\n"
+                               "tern_queue_jobs %lld\n", (long long) jobs);
         strbuf_appendf(&sb,
                        "# HELP tern_up Whether the database answers.\n# TYPE tern_up gauge\ntern_up %d\n"
                        "# HELP tern_http_requests_total Requests received.\n# TYPE tern_http_requests_total counter\n"
@@ -409,9 +419,45 @@ static json_t *webhook_variables(WebCtx *c) {
         return json_pack("{s:o*, s:o*, s:o*}", "body", body, "headers", headers, "parameters", params);
 }
 
+typedef struct LabelsCollect {
+        json_t *labels;
+        const char *bad;
+} LabelsCollect;
+
+static enum MHD_Result add_label(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+        LabelsCollect *lc = cls;
+        (void) kind;
+        if (!key || !streq(key, "labels"))
+                return MHD_YES;
+        const char *colon = value ? strchr(value, ':') : NULL;
+        if (!colon || colon == value) {
+                lc->bad = value ? value : "";
+                return MHD_NO;
+        }
+        if (!lc->labels && !(lc->labels = json_object()))
+                return MHD_NO;
+        _cleanup_free_ char *k = strndup(value, (size_t) (colon - value));
+        if (!k || json_object_set_new(lc->labels, k, json_string(colon + 1)) < 0)
+                return MHD_NO;
+        return MHD_YES;
+}
+
+/* Kestra's ?labels=key:value (repeatable): NULL when none (the flow's labels apply). -EINVAL with
+ * the reply set when one is malformed. */
+static int query_labels(WebCtx *c, json_t **ret) {
+        LabelsCollect lc = {};
+        MHD_get_connection_values(c->con, MHD_GET_ARGUMENT_KIND, add_label, &lc);
+        if (lc.bad) {
+                json_decref(lc.labels);
+                return web_reply_error(c, 400, "label '%s' must be KEY:VALUE", lc.bad), -EINVAL;
+        }
+        *ret = lc.labels;
+        return 0;
+}
+
 /* Create an execution of ns.flow_id (webhook key: only through that flow's Webhook trigger). */
 static int execution_start(WebCtx *c, const char *ns, const char *flow_id, const char *webhook_key) {
-        _cleanup_json_ json_t *inputs = NULL, *doc = NULL, *labels = json_object(), *trigger = NULL;
+        _cleanup_json_ json_t *inputs = NULL, *doc = NULL, *labels = NULL, *trigger = NULL;
         _cleanup_free_ char *err = NULL;
         _cleanup_flow_ Flow *f = NULL;
         StoreTx *tx;
@@ -441,6 +487,10 @@ static int execution_start(WebCtx *c, const char *ns, const char *flow_id, const
                         return web_reply_error(c, 500, "out of memory");
                 }
         } else if (!(inputs = body_inputs(c))) {
+                store_rollback(tx);
+                return 0;
+        }
+        if (query_labels(c, &labels) < 0) {
                 store_rollback(tx);
                 return 0;
         }
