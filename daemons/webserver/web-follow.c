@@ -1,4 +1,5 @@
-/* web-follow.c: GET /api/v1/executions/{id}/follow: the execution as server-sent events, one per change, until it ends. */
+/* web-follow.c: server-sent events until an execution ends: GET /api/v1/executions/{id}/follow (the execution on each
+ * change) and GET /api/v1/logs/{id}/follow (each new log line). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,9 @@ typedef struct Follow {
         size_t out_off;
         bool ended;
         usec_t last_sent;
+        bool logs;            /* log lines rather than the execution */
+        StoreLogLevel min_level;
+        int64_t log_cursor;
 } Follow;
 
 static void follow_free(void *cls) {
@@ -74,13 +78,72 @@ static int follow_next(Follow *f) {
         }
 }
 
+/* New log lines as events; 0 when there were none. */
+static int follow_logs_once(Follow *f) {
+        StoreLog *logs = NULL;
+        size_t n = 0;
+        StoreLogFilter lf = { .execution_id = f->id, .min_level = f->min_level, .after_seq = f->log_cursor, .limit = 200 };
+        int r = store_log_search(f->store, &lf, &logs, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                char ts[TIMESTAMP_MAX];
+                _cleanup_json_ json_t *j = json_pack("{s:s, s:s?, s:s?, s:i, s:s, s:s, s:s}", "executionId", f->id,
+                                                     "taskRunId", logs[i].task_run_id, "taskId", logs[i].task_id,
+                                                     "attemptNumber", logs[i].attempt, "level",
+                                                     store_log_level_to_string(logs[i].level), "timestamp",
+                                                     timestamp_format(ts, logs[i].timestamp), "message", logs[i].message);
+                _cleanup_free_ char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+                if (!s) {
+                        store_logs_free(logs, n);
+                        return -ENOMEM;
+                }
+                strbuf_appendf(&f->out, "event: log\ndata: %s\n\n", s);
+                f->log_cursor = logs[i].seq;
+        }
+        store_logs_free(logs, n);
+        return f->out.error ? f->out.error : (int) n;
+}
+
+static int follow_next_logs(Follow *f) {
+        strbuf_truncate(&f->out, 0);
+        f->out_off = 0;
+        for (unsigned i = 0;; i++) {
+                /* The state first: lines written before the end are all read after seeing it. */
+                StoreTx *tx;
+                json_t *doc = NULL;
+                int r = store_begin(f->store, &tx);
+                if (r < 0)
+                        return r;
+                r = store_execution_get(tx, f->id, &doc);
+                store_rollback(tx);
+                if (r < 0)
+                        return r;
+                bool ended = state_is_terminal(
+                        state_from_string(json_string_value(json_object_get(json_object_get(doc, "state"), "current"))));
+                json_decref(doc);
+                if ((r = follow_logs_once(f)) != 0)
+                        return r < 0 ? r : 0;
+                if (ended) {
+                        f->ended = true;
+                        return 0;
+                }
+                if (now_monotonic() - f->last_sent >= FOLLOW_KEEPALIVE_USEC) {
+                        f->last_sent = now_monotonic();
+                        return strbuf_append(&f->out, ": keep-alive\n\n");
+                }
+                struct timespec ts = { 0, (long) MIN(10 + i * 10, 200u) * 1000000L };
+                nanosleep(&ts, NULL);
+        }
+}
+
 static ssize_t follow_read(void *cls, uint64_t pos, char *buf, size_t max) {
         Follow *f = cls;
         (void) pos;
-        if (f->out_off >= f->out.len) {
+        while (f->out_off >= f->out.len) {
                 if (f->ended)
                         return MHD_CONTENT_READER_END_OF_STREAM;
-                if (follow_next(f) < 0)
+                if ((f->logs ? follow_next_logs(f) : follow_next(f)) < 0)
                         return MHD_CONTENT_READER_END_WITH_ERROR;
         }
         size_t n = MIN(max, f->out.len - f->out_off);
@@ -89,7 +152,7 @@ static ssize_t follow_read(void *cls, uint64_t pos, char *buf, size_t max) {
         return (ssize_t) n;
 }
 
-int web_api_execution_follow(WebCtx *c) {
+static int follow_start(WebCtx *c, bool logs, StoreLogLevel min_level) {
         StoreTx *tx;
         json_t *doc = NULL;
         int r = store_begin(c->store, &tx);
@@ -105,6 +168,9 @@ int web_api_execution_follow(WebCtx *c) {
         Follow *f = calloc(1, sizeof *f);
         if (!f)
                 return web_reply_error(c, 500, "out of memory");
+        f->logs = logs;
+        f->min_level = min_level;
+        f->last_sent = now_monotonic();
         if (!(f->id = strdup(c->params[0])) || (r = store_dup(c->store, &f->store)) < 0) {
                 follow_free(f);
                 return web_reply_error(c, 500, "cannot follow the execution now");
@@ -118,4 +184,16 @@ int web_api_execution_follow(WebCtx *c) {
         c->status = 200;
         c->content_type = NULL;
         return 0;
+}
+
+int web_api_execution_follow(WebCtx *c) {
+        return follow_start(c, false, STORE_LOG_TRACE);
+}
+
+int web_api_logs_follow(WebCtx *c) {
+        const char *lvl = web_query(c, "minLevel");
+        int min = STORE_LOG_TRACE;
+        if (lvl && (min = store_log_level_from_string(lvl)) < 0)
+                return web_reply_error(c, 400, "unknown log level '%s'", lvl);
+        return follow_start(c, true, (StoreLogLevel) min);
 }

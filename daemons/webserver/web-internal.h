@@ -60,3 +60,4 @@ int web_api_openapi(WebCtx *c);
 extern const char web_openapi_json[]; /* openapi.json, compiled in */
 /* web-follow.c */
 int web_api_execution_follow(WebCtx *c);
+int web_api_logs_follow(WebCtx *c);

@@ -53,6 +53,7 @@ static const Route routes[] = {
         { "GET", "/api/v1/executions/{}", false, web_api_execution_get },
         { "DELETE", "/api/v1/executions/{}", false, web_api_execution_delete },
         { "GET", "/api/v1/logs/{}", false, web_api_logs },
+        { "GET", "/api/v1/logs/{}/follow", false, web_api_logs_follow },
 };
 
 struct WebServer {

@@ -388,6 +388,20 @@ tasks:
     ok(states and states[0] in ("CREATED", "RUNNING", "PAUSED") and "PAUSED" in states and states[-1] == "SUCCESS",
        f"follow sends each change from start to end, then ends ({' '.join(dict.fromkeys(states))})")
     ok(req("GET", "/api/v1/executions/nope/follow")[0] == 404, "follow of a missing execution is 404")
+    st, js, _ = req("POST", "/api/v1/executions/t.web/hello", {"name": "sse"})
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("GET", f"/api/v1/logs/{js['id']}/follow", headers={"Authorization": BEARER})
+    resp = c.getresponse()
+    messages = []
+    while True:
+        line = resp.readline()
+        if not line:
+            break
+        if line.startswith(b"data: "):
+            messages.append(json.loads(line[6:])["message"])
+    c.close()
+    ok(resp.status == 200 and "Hello, sse!" in messages, f"logs follow streams the lines until the end ({len(messages)} lines)")
+    ok(req("GET", "/api/v1/logs/nope/follow")[0] == 404, "logs follow of a missing execution is 404")
 
     # ---- the OpenAPI document ----
     st, api, _ = req("GET", "/api/v1/openapi.json")
