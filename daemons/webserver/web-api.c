@@ -265,6 +265,115 @@ int web_api_flow_list_namespace(WebCtx *c) {
         return flow_list(c, c->params[0], true);
 }
 
+/* The documents of a multi-document YAML body, split on "---" lines; a strv. */
+static char **split_documents(const char *body) {
+        char **docs = NULL;
+        _cleanup_strbuf_ StrBuf cur = STRBUF_INIT;
+        const char *p = body;
+        while (*p) {
+                size_t len = strcspn(p, "\n");
+                bool sep = len >= 3 && strncmp(p, "---", 3) == 0 && strspn(p + 3, " \t\r") == len - 3;
+                if (sep) {
+                        if (cur.len && strv_extend(&docs, strbuf_str(&cur)) < 0)
+                                return strv_free(docs);
+                        strbuf_truncate(&cur, 0);
+                } else
+                        strbuf_append_n(&cur, p, len + (p[len] == '\n'));
+                p += len + (p[len] == '\n');
+        }
+        if (cur.error || (cur.len && strspn(strbuf_str(&cur), " \t\r\n") < cur.len && strv_extend(&docs, strbuf_str(&cur)) < 0))
+                return strv_free(docs);
+        if (!docs)
+                docs = calloc(1, sizeof(char *));
+        return docs;
+}
+
+/* POST /api/v1/flows/{namespace}: make the namespace hold exactly these flows (?delete=false keeps
+ * the others): every document is validated first, then all are stored in one transaction. */
+int web_api_flow_namespace_update(WebCtx *c) {
+        const char *ns = c->params[0], *del = web_query(c, "delete");
+        bool delete_missing = !del || !streq(del, "false");
+        if (memchr(c->body, 0, c->body_len))
+                return web_reply_error(c, 422, "the flow source contains a NUL byte");
+        _cleanup_strv_free_ char **docs = split_documents(c->body);
+        if (!docs)
+                return web_reply_error(c, 500, "out of memory");
+        size_t n = strv_length(docs);
+        _cleanup_free_ Flow **flows = calloc(n + 1, sizeof(Flow *));
+        _cleanup_json_ json_t *problems = json_array();
+        if (!flows || !problems)
+                return web_reply_error(c, 500, "out of memory");
+        int r = 0;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_flow_diagnostics_ FlowDiagnostics d = FLOW_DIAGNOSTICS_INIT;
+                r = flow_load_string(docs[i], strlen(docs[i]), "flow.yaml", &flows[i], &d);
+                if (r == 0 && !streq(flows[i]->namespace, ns))
+                        flow_diagnostics_add(&d, NULL, 0, 0, "namespace '%s' is not '%s'", flows[i]->namespace, ns);
+                for (size_t j = 0; j < i && r == 0; j++)
+                        if (flows[j] && streq(flows[j]->id, flows[i]->id))
+                                flow_diagnostics_add(&d, NULL, 0, 0, "flow '%s' appears twice", flows[i]->id);
+                if (d.n) {
+                        flow_diagnostics_sort(&d);
+                        json_array_append_new(problems, json_pack("{s:I, s:o}", "index", (json_int_t) i, "errors",
+                                                                  diagnostics_json(&d)));
+                } else if (r < 0)
+                        break;
+        }
+        json_t *result = NULL;
+        StoreTx *tx = NULL;
+        StoreFlow *existing = NULL;
+        size_t n_existing = 0;
+        if (r < 0 && r != FLOW_INVALID) {
+                web_reply_error(c, 500, "the flows could not be read");
+                goto done;
+        }
+        if (json_array_size(problems) > 0) {
+                web_reply_json(c, 422, json_pack("{s:s, s:O}", "message", "some flows are not valid; nothing was changed",
+                                                 "errors", problems));
+                goto done;
+        }
+        usec_t now = now_realtime();
+        if ((r = store_begin(c->store, &tx)) < 0)
+                goto store_fail;
+        result = json_array();
+        for (size_t i = 0; i < n; i++) {
+                int rev;
+                StoreFlow cur = {};
+                if ((r = store_flow_put(tx, ns, flows[i]->id, flows[i]->source, now, &rev)) < 0 ||
+                    (r = store_flow_get(tx, ns, flows[i]->id, rev, &cur)) < 0)
+                        goto store_fail;
+                json_array_append_new(result, api_flow_json(&cur, false));
+                store_flow_done(&cur);
+        }
+        if (delete_missing) {
+                if ((r = store_flow_list(tx, ns, &existing, &n_existing)) < 0)
+                        goto store_fail;
+                for (size_t i = 0; i < n_existing; i++) {
+                        bool keep = !streq(existing[i].namespace, ns);
+                        for (size_t j = 0; j < n && !keep; j++)
+                                keep = streq(existing[i].id, flows[j]->id);
+                        if (!keep && (r = store_flow_delete(tx, ns, existing[i].id, now)) < 0)
+                                goto store_fail;
+                }
+        }
+        r = store_commit(tx);
+        tx = NULL;
+        if (r < 0)
+                goto store_fail;
+        web_reply_json(c, 200, TAKE_PTR(result));
+        goto done;
+store_fail:
+        if (tx)
+                store_rollback(tx);
+        web_reply_store_error(c, r);
+done:
+        json_decref(result);
+        store_flows_free(existing, n_existing);
+        for (size_t i = 0; i < n; i++)
+                flow_free(flows[i]);
+        return 0;
+}
+
 int web_api_flow_validate(WebCtx *c) {
         _cleanup_flow_diagnostics_ FlowDiagnostics d = FLOW_DIAGNOSTICS_INIT;
         _cleanup_flow_ Flow *f = NULL;

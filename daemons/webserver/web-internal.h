@@ -47,6 +47,7 @@ int web_api_flow_revisions(WebCtx *c);
 int web_api_flow_search(WebCtx *c);
 int web_api_flow_list_namespace(WebCtx *c);
 int web_api_flow_validate(WebCtx *c);
+int web_api_flow_namespace_update(WebCtx *c);
 int web_api_execution_create(WebCtx *c);
 int web_api_execution_get(WebCtx *c);
 int web_api_execution_delete(WebCtx *c);

@@ -35,6 +35,7 @@ static const Route routes[] = {
         { "POST", "/api/v1/flows/validate", false, web_api_flow_validate },
         { "GET", "/api/v1/flows/search", false, web_api_flow_search },
         { "GET", "/api/v1/flows/{}", false, web_api_flow_list_namespace },
+        { "POST", "/api/v1/flows/{}", false, web_api_flow_namespace_update },
         { "GET", "/api/v1/flows/{}/{}", false, web_api_flow_get },
         { "PUT", "/api/v1/flows/{}/{}", false, web_api_flow_update },
         { "DELETE", "/api/v1/flows/{}/{}", false, web_api_flow_delete },

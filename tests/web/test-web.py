@@ -245,6 +245,21 @@ tasks:
                     "    type: io.kestra.plugin.core.debug.Return\n    format: x\n")
     ok(req("DELETE", "/api/v1/flows/t.web/gone")[0] == 204, "DELETE a flow (204)")
     ok(req("GET", "/api/v1/flows/t.web/gone")[0] == 404, "a deleted flow is gone")
+    def flow(fid, ns="t.bulk", fmt="x"):
+        return (f"id: {fid}\nnamespace: {ns}\ntasks:\n  - id: r\n    type: io.kestra.plugin.core.debug.Return\n"
+                f"    format: {fmt}\n")
+    st, js, _ = req("POST", "/api/v1/flows/t.bulk", flow("a") + "---\n" + flow("b"))
+    ok(st == 200 and sorted(f["id"] for f in js) == ["a", "b"], "namespace update creates every flow of the body")
+    st, js, _ = req("POST", "/api/v1/flows/t.bulk", flow("a", fmt="y"))
+    names = [f["id"] for f in req("GET", "/api/v1/flows/t.bulk")[1]]
+    ok(st == 200 and js[0]["revision"] == 2 and names == ["a"], "namespace update updates and deletes the missing ones")
+    st, js, _ = req("POST", "/api/v1/flows/t.bulk", flow("c") + "---\n" + flow("d", ns="t.other") + "---\nid: [\n")
+    names = [f["id"] for f in req("GET", "/api/v1/flows/t.bulk")[1]]
+    ok(st == 422 and [e["index"] for e in js["errors"]] == [1, 2] and names == ["a"],
+       "an invalid document or another namespace changes nothing (422, errors per document)")
+    st, js, _ = req("POST", "/api/v1/flows/t.bulk?delete=false", flow("c"))
+    names = [f["id"] for f in req("GET", "/api/v1/flows/t.bulk")[1]]
+    ok(st == 200 and names == ["a", "c"], "delete=false keeps the others")
     ok(req("DELETE", "/api/v1/flows/t.web/gone")[0] == 404, "DELETE again is 404")
 
     # ---- executions ----
