@@ -10,8 +10,8 @@
 static const Verb top_verbs[] = {
         { "run", "FLOW.yaml", "run a flow to its end in this process (embedded database by default)", verb_run, NULL },
         { "execution", "COMMAND", "start, list, show, kill, resume, restart executions", NULL, execution_verbs },
-        { "server", "COMPONENT", "run the standalone server, an executor or a worker", NULL, server_verbs },
-        { "flow", "COMMAND", "validate flow files", NULL, flow_verbs },
+        { "server", "COMPONENT", "run the standalone server or one component (executor, worker, scheduler, webserver)", NULL, server_verbs },
+        { "flow", "COMMAND", "validate flow files; apply, list, show, delete stored flows", NULL, flow_verbs },
         { "trigger", "COMMAND", "list, enable, disable, unlock triggers", NULL, trigger_verbs },
         { "backfill", "COMMAND", "run a schedule's past slots: create, pause, resume, delete", NULL, backfill_verbs },
         { "db", "COMMAND", "migrate the database, show its schema status", NULL, db_verbs },
