@@ -16,6 +16,7 @@ typedef struct FlowArgs {
         const char *db;
         const char *ns;
         OutputFormat output;
+        int revision; /* show: 0 = latest */
 } FlowArgs;
 
 static int parse(const char *cmd, const char *usage, int argc, char *argv[], FlowArgs *a) {
@@ -24,6 +25,7 @@ static int parse(const char *cmd, const char *usage, int argc, char *argv[], Flo
                 { "db", required_argument, NULL, 'd' },
                 { "namespace", required_argument, NULL, 'n' },
                 { "output", required_argument, NULL, 'o' },
+                { "revision", required_argument, NULL, 'r' },
                 {},
         };
         int c, r;
@@ -42,11 +44,38 @@ static int parse(const char *cmd, const char *usage, int argc, char *argv[], Flo
                         if ((r = cli_parse_output(cmd, optarg, &a->output)) != 0)
                                 return r;
                         break;
+                case 'r':
+                        if (safe_atoi(optarg, &a->revision) < 0 || a->revision < 1)
+                                return cli_usage_error(cmd, "--revision '%s' must be a revision number (1, 2, ...)", optarg);
+                        break;
                 }
         }
         if (c == CLI_OPT_ERROR)
                 return EXIT_USAGE;
         return -1;
+}
+
+/* The preamble of the commands on one stored flow (NAMESPACE ID): options, arguments, the store and
+ * a transaction. Returns -1 to go on with *ret_store and *ret_tx, else the exit status. */
+static int one_flow_begin(const char *cmd, const char *usage, int argc, char *argv[], FlowArgs *a, Store **ret_store,
+                          StoreTx **ret_tx) {
+        int r = parse(cmd, usage, argc, argv, a);
+        if (r >= 0)
+                return r;
+        if (argc - optind != 2)
+                return cli_usage_error(cmd, "NAMESPACE and ID are required");
+        if ((r = cli_store_open(cmd, a->db, CLI_STORE_MIGRATE_EMBEDDED, ret_store)) != 0)
+                return r;
+        if (store_begin(*ret_store, ret_tx) < 0) {
+                fprintf(stderr, "%s: %s\n", cmd, store_error(*ret_store));
+                return 1;
+        }
+        return -1;
+}
+
+static int no_such_flow(const char *cmd, const char *ns, const char *id) {
+        fprintf(stderr, "%s: no flow '%s' in namespace '%s'\n", cmd, id, ns);
+        return 1;
 }
 
 static int collect_files(const char *cmd, const char *arg, char ***files) {
@@ -191,26 +220,16 @@ static const char usage_show[] = "Usage: tern flow show NAMESPACE ID [--revision
 int verb_flow_show(int argc, char *argv[]) {
         const char *cmd = "tern flow show";
         FlowArgs a = {};
-        int r = parse(cmd, usage_show, argc, argv, &a);
-        if (r >= 0)
-                return r;
-        if (argc - optind != 2)
-                return cli_usage_error(cmd, "NAMESPACE and ID are required");
         _cleanup_store_ Store *s = NULL;
-        if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
-                return r;
         StoreTx *tx;
         StoreFlow f = {};
-        if (store_begin(s, &tx) < 0) {
-                fprintf(stderr, "%s: %s\n", cmd, store_error(s));
-                return 1;
-        }
-        r = store_flow_get(tx, argv[optind], argv[optind + 1], 0, &f);
+        int r = one_flow_begin(cmd, usage_show, argc, argv, &a, &s, &tx);
+        if (r >= 0)
+                return r;
+        r = store_flow_get(tx, argv[optind], argv[optind + 1], a.revision, &f);
         store_rollback(tx);
-        if (r == -ENOENT) {
-                fprintf(stderr, "%s: no flow '%s' in namespace '%s'\n", cmd, argv[optind + 1], argv[optind]);
-                return 1;
-        }
+        if (r == -ENOENT)
+                return no_such_flow(cmd, argv[optind], argv[optind + 1]);
         if (r < 0) {
                 fprintf(stderr, "%s: %s\n", cmd, store_error(s));
                 return 1;
@@ -231,24 +250,15 @@ static const char usage_delete[] = "Usage: tern flow delete NAMESPACE ID [--db U
 int verb_flow_delete(int argc, char *argv[]) {
         const char *cmd = "tern flow delete";
         FlowArgs a = {};
-        int r = parse(cmd, usage_delete, argc, argv, &a);
+        _cleanup_store_ Store *s = NULL;
+        StoreTx *tx;
+        int r = one_flow_begin(cmd, usage_delete, argc, argv, &a, &s, &tx);
         if (r >= 0)
                 return r;
-        if (argc - optind != 2)
-                return cli_usage_error(cmd, "NAMESPACE and ID are required");
-        _cleanup_store_ Store *s = NULL;
-        if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
-                return r;
-        StoreTx *tx;
-        if (store_begin(s, &tx) < 0) {
-                fprintf(stderr, "%s: %s\n", cmd, store_error(s));
-                return 1;
-        }
         r = store_flow_delete(tx, argv[optind], argv[optind + 1], now_realtime());
         if (r == -ENOENT) {
                 store_rollback(tx);
-                fprintf(stderr, "%s: no flow '%s' in namespace '%s'\n", cmd, argv[optind + 1], argv[optind]);
-                return 1;
+                return no_such_flow(cmd, argv[optind], argv[optind + 1]);
         }
         if (r < 0 || store_commit(tx) < 0) {
                 if (r < 0)
