@@ -573,6 +573,30 @@ static int expect_tag_close(Parser *p) {
 
 static int parse_block(Parser *p, const char *const *ends, const ExprToken *opener, ExprNode **ret);
 
+/* "%} BODY" after a tag: the body, up to one of ends, becomes a child of n. */
+static int parse_body(Parser *p, ExprNode *n, const char *const *ends, const ExprToken *at) {
+        ExprNode *body = NULL;
+        int r = expect_tag_close(p);
+        if (r < 0)
+                return r;
+        r = parse_block(p, ends, at, &body);
+        if (r < 0)
+                return r;
+        return node_add(n, body, NULL);
+}
+
+/* "EXPR %} BODY" of {% if EXPR %} and {% for x in EXPR %}: both become children of n. */
+static int parse_expr_and_body(Parser *p, ExprNode *n, const char *const *ends, const ExprToken *at) {
+        ExprNode *e = NULL;
+        int r = parse_expr(p, &e);
+        if (r < 0)
+                return r;
+        r = node_add(n, e, NULL);
+        if (r < 0)
+                return r;
+        return parse_body(p, n, ends, at);
+}
+
 static int parse_if(Parser *p, const ExprToken *at, ExprNode **ret) {
         static const char *const ends[] = { "elseif", "elif", "else", "endif", NULL };
         _cleanup_(expr_node_freep) ExprNode *n = node_new(p, EXPR_NODE_IF, at);
@@ -582,21 +606,7 @@ static int parse_if(Parser *p, const ExprToken *at, ExprNode **ret) {
                 return -ENOMEM;
         for (;;) {
                 /* at the condition of "if" / "elseif" */
-                ExprNode *c = NULL;
-                r = parse_expr(p, &c);
-                if (r < 0)
-                        return r;
-                r = node_add(n, c, NULL);
-                if (r < 0)
-                        return r;
-                r = expect_tag_close(p);
-                if (r < 0)
-                        return r;
-                ExprNode *body = NULL;
-                r = parse_block(p, ends, at, &body);
-                if (r < 0)
-                        return r;
-                r = node_add(n, body, NULL);
+                r = parse_expr_and_body(p, n, ends, at);
                 if (r < 0)
                         return r;
                 /* parse_block stopped at "{%" NAME */
@@ -606,14 +616,8 @@ static int parse_if(Parser *p, const ExprToken *at, ExprNode **ret) {
                 if (streq(kw->str, "elseif") || streq(kw->str, "elif"))
                         continue;
                 if (streq(kw->str, "else")) {
-                        r = expect_tag_close(p);
-                        if (r < 0)
-                                return r;
                         static const char *const endif[] = { "endif", NULL };
-                        r = parse_block(p, endif, at, &body);
-                        if (r < 0)
-                                return r;
-                        r = node_add(n, body, NULL);
+                        r = parse_body(p, n, endif, at);
                         if (r < 0)
                                 return r;
                         stmt_begin(p);
@@ -651,34 +655,14 @@ static int parse_for(Parser *p, const ExprToken *at, ExprNode **ret) {
         if (!is_name(peek(p), "in"))
                 return unexpected(p, "\"in\"");
         next(p);
-        ExprNode *it = NULL;
-        r = parse_expr(p, &it);
-        if (r < 0)
-                return r;
-        r = node_add(n, it, NULL);
-        if (r < 0)
-                return r;
-        r = expect_tag_close(p);
-        if (r < 0)
-                return r;
-        ExprNode *body = NULL;
-        r = parse_block(p, ends, at, &body);
-        if (r < 0)
-                return r;
-        r = node_add(n, body, NULL);
+        r = parse_expr_and_body(p, n, ends, at);
         if (r < 0)
                 return r;
         stmt_begin(p);
         next(p);
         if (streq(next(p)->str, "else")) {
-                r = expect_tag_close(p);
-                if (r < 0)
-                        return r;
                 static const char *const endfor[] = { "endfor", NULL };
-                r = parse_block(p, endfor, at, &body);
-                if (r < 0)
-                        return r;
-                r = node_add(n, body, NULL);
+                r = parse_body(p, n, endfor, at);
                 if (r < 0)
                         return r;
                 stmt_begin(p);
