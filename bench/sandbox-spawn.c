@@ -1,7 +1,9 @@
 /* sandbox-spawn: start overhead of the task sandbox: median and p99 of /bin/true run plainly
  * (fork+exec+wait), through process_run() without sandbox, and sandboxed with and without a
- * network namespace, all measured in the same run. Needs root (exit 77 otherwise). */
+ * network namespace, all measured in the same run. Needs root (exit 77 otherwise).
+ * "sandbox-spawn [--steps] [N]": --steps also prints the mean time of each step of a sandboxed start. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +35,9 @@ static int run_plain(void) {
         return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
 }
 
-static int run_process(const SandboxOptions *o) {
-        ProcessSpec spec = { .argv = argv_true, .env = env_true, .cwd = NULL, .cancel_fd = -1, .sandbox = o };
+static int run_process(const SandboxOptions *o, SandboxTrace *trace) {
+        ProcessSpec spec = { .argv = argv_true, .env = env_true, .cwd = NULL, .cancel_fd = -1, .sandbox = o,
+                             .trace = trace };
         ProcessResult res;
         int r = process_run(&spec, NULL, NULL, &res);
         if (r < 0) {
@@ -50,10 +53,18 @@ typedef struct Variant {
         bool plain;
         usec_t *samples;
         usec_t median, p99;
+        SandboxTrace trace;
 } Variant;
 
 int main(int argc, char **argv) {
+        bool steps = argc > 1 && strcmp(argv[1], "--steps") == 0;
+        if (steps) {
+                argc--;
+                argv++;
+        }
         unsigned n = argc > 1 ? (unsigned) atoi(argv[1]) : 300;
+        if (n == 0)
+                n = 1;
         if (geteuid() != 0) {
                 printf("sandbox-spawn: SKIP: the sandbox needs root\n");
                 return 77;
@@ -64,10 +75,10 @@ int main(int argc, char **argv) {
         net = nonet;
         net.network = true;
         Variant v[] = {
-                { "fork+exec (plain)", NULL, true, NULL, 0, 0 },
-                { "process_run, no sandbox", NULL, false, NULL, 0, 0 },
-                { "sandbox, host network", &net, false, NULL, 0, 0 },
-                { "sandbox, network namespace", &nonet, false, NULL, 0, 0 },
+                { "fork+exec (plain)", NULL, true, NULL, 0, 0, {} },
+                { "process_run, no sandbox", NULL, false, NULL, 0, 0, {} },
+                { "sandbox, host network", &net, false, NULL, 0, 0, {} },
+                { "sandbox, network namespace", &nonet, false, NULL, 0, 0, {} },
         };
         size_t nv = sizeof v / sizeof v[0];
         for (size_t i = 0; i < nv; i++)
@@ -77,7 +88,8 @@ int main(int argc, char **argv) {
         for (unsigned k = 0; k < n + 10; k++)
                 for (size_t i = 0; i < nv; i++) {
                         usec_t t = now_monotonic();
-                        int r = v[i].plain ? run_plain() : run_process(v[i].sandbox);
+                        SandboxTrace *trace = steps && v[i].sandbox && k >= 10 ? &v[i].trace : NULL;
+                        int r = v[i].plain ? run_plain() : run_process(v[i].sandbox, trace);
                         if (r < 0) {
                                 fprintf(stderr, "%s failed: %s\n", v[i].name, strerror(-r));
                                 return 1;
@@ -92,6 +104,16 @@ int main(int argc, char **argv) {
                 v[i].p99 = v[i].samples[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];
                 printf("%-30s %10llu %10llu %8.2f\n", v[i].name, (unsigned long long) v[i].median,
                        (unsigned long long) v[i].p99, (double) v[i].median / (double) v[0].median);
+        }
+        if (steps) {
+                /* Two numbers a line: bench/run takes only lines ending in three for figures. */
+                printf("\n%-30s %12s %12s\n", "step (mean us)", "host net", "net ns");
+                for (int s = 0; s < _SANDBOX_STEP_MAX; s++) {
+                        printf("%-30s", sandbox_step_to_string((SandboxStep) s));
+                        for (size_t i = 2; i < nv; i++)
+                                printf(" %12.0f", v[i].trace.runs ? (double) v[i].trace.usec[s] / v[i].trace.runs : 0.0);
+                        printf("\n");
+                }
         }
         for (size_t i = 0; i < nv; i++)
                 free(v[i].samples);

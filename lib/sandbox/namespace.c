@@ -281,6 +281,11 @@ _Noreturn static void child_fail(const SandboxChildFds *fds, int err, const char
         _exit(127);
 }
 
+static void mark(const SandboxPlan *p, int m) {
+        if (p->marks)
+                p->marks[m] = now_monotonic();
+}
+
 #define CHECK(expr, what)                                                  \
         do {                                                               \
                 if ((expr) < 0)                                            \
@@ -496,6 +501,7 @@ static void build_root(const SandboxPlan *p, const SandboxChildFds *fds, const i
                 }
         }
 
+        mark(p, SANDBOX_MARK_MOUNTS);
         /* Swap roots; the host's tree is detached and unreachable from here on. */
         CHECK(fchdir(root), "enter the new root");
         CHECK(syscall(SYS_pivot_root, ".", "."), "pivot_root");
@@ -504,6 +510,7 @@ static void build_root(const SandboxPlan *p, const SandboxChildFds *fds, const i
         close(root);
         CHECK(mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL),
               "make the root read-only");
+        mark(p, SANDBOX_MARK_PIVOT);
 }
 
 static void loopback_up(const SandboxChildFds *fds) {
@@ -555,6 +562,7 @@ _Noreturn static void exec_task(const SandboxPlan *p, char *const *argv, char *c
                         signal(sig, SIG_DFL);
         sigprocmask(SIG_SETMASK, &none, NULL);
         CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->filter), "load the seccomp filter");
+        mark(p, SANDBOX_MARK_EXEC);
         execvpe(argv[0], argv, env);
         child_fail(fds, errno, "exec");
 }
@@ -572,10 +580,12 @@ _Noreturn void sandbox_child(const SandboxPlan *p, char *const *argv, char *cons
         if (read(fds->sync_r, &c, 1) != 1)
                 _exit(127); /* the parent went away or gave up */
         close(fds->sync_r);
+        mark(p, SANDBOX_MARK_GO);
         if (setsid() < 0)
                 child_fail(fds, errno, "setsid");
         int trees[SANDBOX_MOUNTS_MAX], devs[ELEMENTSOF(dev_nodes)];
         clone_trees(p, fds, trees, devs);
+        mark(p, SANDBOX_MARK_TREES);
         if (p->userns) {
                 /* Become the namespace's mapped root, so that files we create have an owner. */
                 if (p->userns_root)
@@ -588,6 +598,7 @@ _Noreturn void sandbox_child(const SandboxPlan *p, char *const *argv, char *cons
         CHECK(sethostname("tern", 4), "hostname");
         if (p->clone_flags & CLONE_NEWNET)
                 loopback_up(fds);
+        mark(p, SANDBOX_MARK_NAMESPACES);
         /* The new root is attached over /tmp: every host path was copied before. */
         build_root(p, fds, trees, devs);
         set_rlimit(fds, RLIMIT_CORE, 0, "RLIMIT_CORE");
@@ -646,6 +657,7 @@ _Noreturn void sandbox_child(const SandboxPlan *p, char *const *argv, char *cons
                 if (done)
                         break;
         }
+        mark(p, SANDBOX_MARK_REAPED);
         /* The task is over: nothing it started may outlive it. */
         (void) kill(-1, SIGKILL);
         while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "sandbox.h"
+#include "timeutil.h"
 
 typedef enum SandboxMountKind {
         SANDBOX_MOUNT_RO,      /* read-only bind of a host path */
@@ -26,6 +27,18 @@ typedef struct SandboxMount {
 
 #define SANDBOX_MOUNTS_MAX 64
 
+/* Times the child takes (SandboxTrace): written into a shared page when the caller asked. */
+enum {
+        SANDBOX_MARK_GO,         /* the go-ahead read */
+        SANDBOX_MARK_TREES,      /* host paths copied */
+        SANDBOX_MARK_NAMESPACES, /* ids, hostname, loopback */
+        SANDBOX_MARK_MOUNTS,     /* the new root is built */
+        SANDBOX_MARK_PIVOT,      /* it is the root */
+        SANDBOX_MARK_EXEC,       /* the task calls execve */
+        SANDBOX_MARK_REAPED,     /* the PID 1 has reaped the task */
+        _SANDBOX_MARK_MAX,
+};
+
 typedef struct SandboxPlan {
         unsigned long clone_flags;
         SandboxMount mounts[SANDBOX_MOUNTS_MAX];
@@ -38,6 +51,7 @@ typedef struct SandboxPlan {
         uint64_t nofile, fsize;
         struct sock_fprog filter;
         cap_t nocaps;
+        usec_t *marks; /* NULL, or _SANDBOX_MARK_MAX times in memory shared with the parent */
 } SandboxPlan;
 
 /* Why the child could not set the sandbox up or exec: sent through a close-on-exec pipe. */

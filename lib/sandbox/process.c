@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -121,7 +122,7 @@ static void message_append(ProcessResult *res, const char *fmt, ...) {
  * (id maps, cgroup membership), then the go-ahead. Returns the child's pid, 0 when best-effort mode
  * must fall back to a plain process, or a negative errno with res->message set. */
 static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCgroup *cg, const SandboxChildFds *fds,
-                           int sync_w, ProcessResult *res) {
+                           int sync_w, usec_t *marks, usec_t *t, ProcessResult *res) {
         const SandboxOptions *o = spec->sandbox;
         bool strict = o->mode == SANDBOX_REQUIRED;
         char err[200] = "", name[64];
@@ -129,7 +130,9 @@ static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCg
 
         /* Unique per worker: the creating thread and the time. */
         snprintf(name, sizeof name, "task-%d-%llu", (int) gettid(), (unsigned long long) now_monotonic());
+        t[0] = now_monotonic();
         r = sandbox_cgroup_create(o, name, cg, err, sizeof err);
+        t[1] = now_monotonic();
         if (r < 0) {
                 if (strict)
                         return message_append(res, "sandbox: %s", err[0] ? err : strerror(-r)), r;
@@ -138,11 +141,14 @@ static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCg
         r = sandbox_plan_init(plan, o, spec->cwd, cg->kind != SANDBOX_CGROUP_NONE, err, sizeof err);
         if (r < 0)
                 return message_append(res, "sandbox: %s", err[0] ? err : strerror(-r)), r;
+        plan->marks = marks;
         if (spec->cwd && (r = sandbox_chown_workdir(plan, spec->cwd)) < 0)
                 return message_append(res, "sandbox: cannot hand the working directory to the task's uid: %s",
                                       strerror(-r)), r;
 
+        t[2] = now_monotonic();
         pid_t pid = sandbox_clone(plan);
+        t[3] = now_monotonic();
         if (pid < 0) {
                 r = -errno;
                 if (strict || (r != -EPERM && r != -EINVAL && r != -ENOSPC && r != -EUSERS))
@@ -183,6 +189,7 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
         SandboxPlan plan = {};
         SandboxCgroup cg = {};
         bool sandboxed = spec->sandbox && spec->sandbox->mode != SANDBOX_OFF;
+        usec_t *marks = NULL, t[4] = {}, t_exit = 0;
         int r = 0;
 
         if (!spec->argv || !spec->argv[0])
@@ -217,7 +224,13 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
         pid_t pid = 0;
         if (sandboxed) {
                 SandboxChildFds fds = { out_w, err_w, ep_w, sync_r, st_w };
-                pid = sandbox_spawn(spec, &plan, &cg, &fds, sync_w, &res);
+                if (spec->trace) {
+                        marks = mmap(NULL, _SANDBOX_MARK_MAX * sizeof(usec_t), PROT_READ | PROT_WRITE,
+                                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+                        if (marks == MAP_FAILED)
+                                marks = NULL;
+                }
+                pid = sandbox_spawn(spec, &plan, &cg, &fds, sync_w, marks, t, &res);
                 if (pid < 0) {
                         r = pid;
                         goto finish;
@@ -314,6 +327,7 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
                         pid_t w = waitpid(pid, &status, WNOHANG);
                         if (w == pid) {
                                 exited = true;
+                                t_exit = now_monotonic();
                                 /* Whatever the task left running in its group dies with it. */
                                 kill_group(pid, SIGKILL);
                                 /* Output still buffered in the pipes is read; a grandchild that
@@ -346,6 +360,27 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
 finish:
         sandbox_cgroup_destroy(&cg);
         sandbox_plan_done(&plan);
+        if (marks) {
+                usec_t e = now_monotonic();
+                bool all = t_exit > 0 && r >= 0;
+                for (size_t i = 0; i < _SANDBOX_MARK_MAX; i++)
+                        all = all && marks[i] > 0;
+                if (all) {
+                        /* Each step: from the end of the previous one, in the order they happen. */
+                        const usec_t ends[_SANDBOX_STEP_MAX] = {
+                                t[1], t[2], t[3], marks[SANDBOX_MARK_GO], marks[SANDBOX_MARK_TREES],
+                                marks[SANDBOX_MARK_NAMESPACES], marks[SANDBOX_MARK_MOUNTS], marks[SANDBOX_MARK_PIVOT],
+                                marks[SANDBOX_MARK_EXEC], marks[SANDBOX_MARK_REAPED], t_exit, e,
+                        };
+                        usec_t prev = t[0];
+                        for (size_t i = 0; i < _SANDBOX_STEP_MAX; i++) {
+                                spec->trace->usec[i] += ends[i] > prev ? ends[i] - prev : 0;
+                                prev = ends[i];
+                        }
+                        spec->trace->runs++;
+                }
+                (void) munmap(marks, _SANDBOX_MARK_MAX * sizeof(usec_t));
+        }
         *ret = res;
         free(lo.buf);
         free(le.buf);

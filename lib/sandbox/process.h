@@ -26,6 +26,7 @@ typedef struct ProcessSpec {
         usec_t kill_grace;   /* SIGTERM then this long before SIGKILL; 0 = default 5 s */
         int cancel_fd;       /* readable (eventfd/pipe) = cancel: kill the process group; -1 = none */
         const SandboxOptions *sandbox; /* NULL or mode off: a plain child process */
+        SandboxTrace *trace; /* NULL, or where a sandboxed start adds the time of each step */
 } ProcessSpec;
 
 typedef struct ProcessResult {

@@ -35,6 +35,25 @@ SandboxMode sandbox_mode_from_string(const char *s) {
         return _SANDBOX_MODE_INVALID;
 }
 
+static const char *const step_names[_SANDBOX_STEP_MAX] = {
+        [SANDBOX_STEP_CGROUP] = "cgroup create",
+        [SANDBOX_STEP_PLAN] = "plan",
+        [SANDBOX_STEP_CLONE] = "clone",
+        [SANDBOX_STEP_HANDOFF] = "handoff",
+        [SANDBOX_STEP_TREES] = "host trees",
+        [SANDBOX_STEP_NAMESPACES] = "ids, hostname, loopback",
+        [SANDBOX_STEP_MOUNTS] = "root mounts",
+        [SANDBOX_STEP_PIVOT] = "pivot_root",
+        [SANDBOX_STEP_EXEC] = "until exec",
+        [SANDBOX_STEP_RUN] = "task runs",
+        [SANDBOX_STEP_TEARDOWN] = "namespace teardown",
+        [SANDBOX_STEP_CLEANUP] = "cgroup cleanup",
+};
+
+const char *sandbox_step_to_string(SandboxStep s) {
+        return s >= 0 && s < _SANDBOX_STEP_MAX ? step_names[s] : NULL;
+}
+
 int sandbox_parse_bytes(const char *s, uint64_t *ret) {
         static const struct {
                 const char *suffix;

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "timeutil.h"
+
 typedef enum SandboxMode {
         SANDBOX_OFF,         /* a plain child process: chosen explicitly, never a silent fallback */
         SANDBOX_REQUIRED,    /* every isolation below, or the task fails with the reason */
@@ -35,6 +37,30 @@ typedef struct SandboxOptions {
 } SandboxOptions;
 
 #define SANDBOX_NOBODY 65534
+
+/* Where a sandboxed start spends its time, for the benchmark (bench/sandbox-spawn --steps). */
+typedef enum SandboxStep {
+        SANDBOX_STEP_CGROUP,    /* parent: create the task's cgroup(s), set the limits */
+        SANDBOX_STEP_PLAN,      /* parent: paths, ids, the filter */
+        SANDBOX_STEP_CLONE,     /* parent: clone into the new namespaces */
+        SANDBOX_STEP_HANDOFF,   /* parent: id maps, cgroup membership, the go-ahead reaching the child */
+        SANDBOX_STEP_TREES,     /* child: private mounts, copies of the host paths */
+        SANDBOX_STEP_NAMESPACES, /* child: ids, cgroup namespace, hostname, loopback */
+        SANDBOX_STEP_MOUNTS,    /* child: the new root's mounts */
+        SANDBOX_STEP_PIVOT,     /* child: pivot_root, detach the host's tree, read-only root */
+        SANDBOX_STEP_EXEC,      /* child: rlimits, fork of the task, identity, filter, until execve */
+        SANDBOX_STEP_RUN,       /* the task runs (/bin/true: its exec and exit) until the PID 1 reaps it */
+        SANDBOX_STEP_TEARDOWN,  /* the PID 1 ends; its namespaces go; the parent reaps it */
+        SANDBOX_STEP_CLEANUP,   /* parent: the cgroup's verdicts, killing what is left, removal */
+        _SANDBOX_STEP_MAX,
+} SandboxStep;
+
+typedef struct SandboxTrace {
+        usec_t usec[_SANDBOX_STEP_MAX]; /* summed over the runs that were given this trace */
+        unsigned runs;
+} SandboxTrace;
+
+const char *sandbox_step_to_string(SandboxStep s);
 
 /* Safe defaults: required, no network, nobody, 1024 pids, 1024 files. */
 void sandbox_options_init(SandboxOptions *o);
