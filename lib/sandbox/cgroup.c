@@ -195,31 +195,13 @@ static int create_v2(const SandboxOptions *o, const char *mnt, const char *name,
         ret->path[0] = strdup(path);
         if (!ret->path[0])
                 return -ENOMEM;
-        char v[64];
-        if (o->memory_max) {
-                snprintf(v, sizeof v, "%" PRIu64, o->memory_max);
-                if ((r = write_file(path, "memory.max", v)) < 0)
-                        return snprintf(err, err_size, "cannot set memory.max: %s", strerror(-r)), r;
-                (void) write_file(path, "memory.swap.max", "0"); /* no swap: absent without swap accounting */
-        }
         /* An OOM kill takes the whole task down rather than leaving it half dead. */
         (void) write_file(path, "memory.oom.group", "1");
-        if (o->pids_max) {
-                snprintf(v, sizeof v, "%" PRIu64, o->pids_max);
-                if ((r = write_file(path, "pids.max", v)) < 0)
-                        return snprintf(err, err_size, "cannot set pids.max: %s", strerror(-r)), r;
-        }
-        if (o->cpu_percent) {
-                snprintf(v, sizeof v, "%u 100000", o->cpu_percent * 1000);
-                if ((r = write_file(path, "cpu.max", v)) < 0)
-                        return snprintf(err, err_size, "cannot set cpu.max: %s", strerror(-r)), r;
-        }
         return 0;
 }
 
 static int create_v1(const SandboxOptions *o, const Mounts *m, const char *name, SandboxCgroup *ret, char *err,
                      size_t err_size) {
-        char v[64];
         int r;
 
         if (!m->v1[SANDBOX_CG_MEMORY][0] || !m->v1[SANDBOX_CG_PIDS][0])
@@ -241,30 +223,85 @@ static int create_v1(const SandboxOptions *o, const Mounts *m, const char *name,
                 if (!ret->path[i])
                         return -ENOMEM;
         }
-        const char *mem = ret->path[SANDBOX_CG_MEMORY];
-        if (o->memory_max) {
-                snprintf(v, sizeof v, "%" PRIu64, o->memory_max);
-                if ((r = write_file(mem, "memory.limit_in_bytes", v)) < 0)
-                        return snprintf(err, err_size, "cannot set memory.limit_in_bytes: %s", strerror(-r)), r;
-                /* memory+swap: present only with swap accounting */
-                (void) write_file(mem, "memory.memsw.limit_in_bytes", v);
-                (void) write_file(mem, "memory.swappiness", "0");
-        }
-        if (o->pids_max) {
-                snprintf(v, sizeof v, "%" PRIu64, o->pids_max);
-                if ((r = write_file(ret->path[SANDBOX_CG_PIDS], "pids.max", v)) < 0)
-                        return snprintf(err, err_size, "cannot set pids.max: %s", strerror(-r)), r;
-        }
-        if (ret->path[SANDBOX_CG_CPU]) {
-                snprintf(v, sizeof v, "%u", o->cpu_percent * 1000);
-                if ((r = write_file(ret->path[SANDBOX_CG_CPU], "cpu.cfs_period_us", "100000")) < 0 ||
-                    (r = write_file(ret->path[SANDBOX_CG_CPU], "cpu.cfs_quota_us", v)) < 0)
-                        return snprintf(err, err_size, "cannot set the CPU quota: %s", strerror(-r)), r;
-        }
         return 0;
 }
 
-int sandbox_cgroup_create(const SandboxOptions *o, const char *name, SandboxCgroup *ret, char *err, size_t err_size) {
+/* Write the limits of o that differ from those the cgroup has (a fresh one has none; a reused one
+ * those of its previous task). 0 = no limit. */
+static int set_limits(SandboxCgroup *cg, const SandboxOptions *o, char *err, size_t err_size) {
+        char v[64];
+        int r;
+
+        if (cg->kind == SANDBOX_CGROUP_V2) {
+                const char *path = cg->path[0];
+                if (o->memory_max != cg->memory_max) {
+                        if (o->memory_max)
+                                snprintf(v, sizeof v, "%" PRIu64, o->memory_max);
+                        else
+                                snprintf(v, sizeof v, "max");
+                        if ((r = write_file(path, "memory.max", v)) < 0)
+                                return snprintf(err, err_size, "cannot set memory.max: %s", strerror(-r)), r;
+                        /* no swap: absent without swap accounting */
+                        (void) write_file(path, "memory.swap.max", o->memory_max ? "0" : "max");
+                }
+                if (o->pids_max != cg->pids_max) {
+                        if (o->pids_max)
+                                snprintf(v, sizeof v, "%" PRIu64, o->pids_max);
+                        else
+                                snprintf(v, sizeof v, "max");
+                        if ((r = write_file(path, "pids.max", v)) < 0)
+                                return snprintf(err, err_size, "cannot set pids.max: %s", strerror(-r)), r;
+                }
+                if (o->cpu_percent != cg->cpu_percent) {
+                        if (o->cpu_percent)
+                                snprintf(v, sizeof v, "%u 100000", o->cpu_percent * 1000);
+                        else
+                                snprintf(v, sizeof v, "max 100000");
+                        if ((r = write_file(path, "cpu.max", v)) < 0)
+                                return snprintf(err, err_size, "cannot set cpu.max: %s", strerror(-r)), r;
+                }
+        } else if (cg->kind == SANDBOX_CGROUP_V1) {
+                const char *mem = cg->path[SANDBOX_CG_MEMORY];
+                if (o->memory_max != cg->memory_max) {
+                        if (o->memory_max)
+                                snprintf(v, sizeof v, "%" PRIu64, o->memory_max);
+                        else
+                                snprintf(v, sizeof v, "-1");
+                        /* memory+swap (present only with swap accounting) may never be below
+                         * memory: raised first, lowered after. */
+                        (void) write_file(mem, "memory.memsw.limit_in_bytes", v);
+                        if ((r = write_file(mem, "memory.limit_in_bytes", v)) < 0)
+                                return snprintf(err, err_size, "cannot set memory.limit_in_bytes: %s", strerror(-r)), r;
+                        (void) write_file(mem, "memory.memsw.limit_in_bytes", v);
+                        if (o->memory_max)
+                                (void) write_file(mem, "memory.swappiness", "0");
+                }
+                if (o->pids_max != cg->pids_max) {
+                        if (o->pids_max)
+                                snprintf(v, sizeof v, "%" PRIu64, o->pids_max);
+                        else
+                                snprintf(v, sizeof v, "max");
+                        if ((r = write_file(cg->path[SANDBOX_CG_PIDS], "pids.max", v)) < 0)
+                                return snprintf(err, err_size, "cannot set pids.max: %s", strerror(-r)), r;
+                }
+                /* Without a cpu hierarchy, no CPU limit (as the v1 host allows). */
+                if (o->cpu_percent != cg->cpu_percent && cg->path[SANDBOX_CG_CPU]) {
+                        if (o->cpu_percent)
+                                snprintf(v, sizeof v, "%u", o->cpu_percent * 1000);
+                        else
+                                snprintf(v, sizeof v, "-1");
+                        if ((r = write_file(cg->path[SANDBOX_CG_CPU], "cpu.cfs_period_us", "100000")) < 0 ||
+                            (r = write_file(cg->path[SANDBOX_CG_CPU], "cpu.cfs_quota_us", v)) < 0)
+                                return snprintf(err, err_size, "cannot set the CPU quota: %s", strerror(-r)), r;
+                }
+        }
+        cg->memory_max = o->memory_max;
+        cg->pids_max = o->pids_max;
+        cg->cpu_percent = o->cpu_percent;
+        return 0;
+}
+
+static int cgroup_make(const SandboxOptions *o, const char *name, SandboxCgroup *ret, char *err, size_t err_size) {
         Mounts m;
         int r;
 
@@ -287,16 +324,62 @@ int sandbox_cgroup_create(const SandboxOptions *o, const char *name, SandboxCgro
         return 0;
 }
 
-int sandbox_cgroup_attach(const SandboxCgroup *cg, pid_t pid) {
-        char v[32];
-        snprintf(v, sizeof v, "%d", (int) pid);
-        for (size_t i = 0; i < _SANDBOX_CG_MAX; i++)
-                if (cg->path[i]) {
-                        int r = write_file(cg->path[i], "cgroup.procs", v);
-                        if (r < 0)
-                                return r;
-                }
+int sandbox_cgroup_create(const SandboxOptions *o, const char *name, SandboxCgroup *ret, char *err, size_t err_size) {
+        int r = cgroup_make(o, name, ret, err, err_size);
+        if (r < 0)
+                return r;
+        r = set_limits(ret, o, err, err_size);
+        if (r < 0) {
+                sandbox_cgroup_destroy(ret);
+                return r;
+        }
         return 0;
+}
+
+int sandbox_cgroup_reuse(SandboxCgroup *cg, const SandboxOptions *o, char *err, size_t err_size) {
+        /* A CPU limit on v1 needs the cpu hierarchy, which a cgroup made without one lacks. */
+        if (cg->kind == SANDBOX_CGROUP_V1 && o->cpu_percent && !cg->path[SANDBOX_CG_CPU])
+                return -EOPNOTSUPP;
+        return set_limits(cg, o, err, err_size);
+}
+
+bool sandbox_cgroup_reusable(const SandboxCgroup *cg) {
+        if (cg->kind == SANDBOX_CGROUP_NONE)
+                return false;
+        /* The verdicts of the next task come from counters that never go down. */
+        if (sandbox_cgroup_oom_killed(cg) || sandbox_cgroup_pids_exhausted(cg))
+                return false;
+        for (size_t i = 0; i < _SANDBOX_CG_MAX; i++) {
+                char buf[64];
+                if (cg->path[i] && (read_file(cg->path[i], "cgroup.procs", buf, sizeof buf) < 0 || buf[0]))
+                        return false; /* something of the task is still there (dying), or gone wrong */
+        }
+        return true;
+}
+
+int sandbox_cgroup_open_join(const SandboxCgroup *cg, int *fds) {
+        const char *file = cg->kind == SANDBOX_CGROUP_V1 ? "tasks" : "cgroup.procs";
+        int n = 0;
+
+        for (size_t i = 0; i < _SANDBOX_CG_MAX; i++) {
+                if (!cg->path[i])
+                        continue;
+                char path[PATH_MAX];
+                if (snprintf(path, sizeof path, "%s/%s", cg->path[i], file) >= (int) sizeof path) {
+                        errno = ENAMETOOLONG;
+                        goto fail;
+                }
+                fds[n] = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+                if (fds[n] < 0)
+                        goto fail;
+                n++;
+        }
+        return n;
+fail:;
+        int e = errno;
+        while (n > 0)
+                close(fds[--n]);
+        return -e;
 }
 
 bool sandbox_cgroup_oom_killed(const SandboxCgroup *cg) {
@@ -347,5 +430,5 @@ void sandbox_cgroup_destroy(SandboxCgroup *cg) {
                 free(cg->path[i]);
                 cg->path[i] = NULL;
         }
-        cg->kind = SANDBOX_CGROUP_NONE;
+        *cg = (SandboxCgroup) {};
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "sandbox.h"
@@ -18,13 +19,23 @@ enum { SANDBOX_CG_MEMORY, SANDBOX_CG_PIDS, SANDBOX_CG_CPU, _SANDBOX_CG_MAX };
 typedef struct SandboxCgroup {
         SandboxCgroupKind kind;
         char *path[_SANDBOX_CG_MAX]; /* v2: path[0] is the one cgroup; v1: one per controller or NULL */
+        uint64_t memory_max, pids_max; /* the limits it has now (0 = none) */
+        unsigned cpu_percent;
 } SandboxCgroup;
 
 /* Create the task's cgroup(s) named name and set the limits of o. Returns 0, or a negative errno
  * with a reason in err (no usable hierarchy, no permission, controller missing). */
 int sandbox_cgroup_create(const SandboxOptions *o, const char *name, SandboxCgroup *ret, char *err, size_t err_size);
-/* Move pid (and its future children) into the task's cgroup(s). */
-int sandbox_cgroup_attach(const SandboxCgroup *cg, pid_t pid);
+/* Give a cgroup that ran a task (sandbox_cgroup_reusable) the limits of o, for the next task.
+ * -EOPNOTSUPP: it cannot have them (made without the cpu hierarchy): make a fresh one. */
+int sandbox_cgroup_reuse(SandboxCgroup *cg, const SandboxOptions *o, char *err, size_t err_size);
+/* Empty, and no OOM kill or refused fork was counted in it: another task may use it. */
+bool sandbox_cgroup_reusable(const SandboxCgroup *cg);
+/* Open the files through which a process moves itself (writing "0") into the task's cgroup(s):
+ * the v1 "tasks" files (a thread moving itself skips the global lock a migration of another process
+ * takes, and a single-threaded process is its thread), the v2 "cgroup.procs". Returns how many (at
+ * most _SANDBOX_CG_MAX), each O_CLOEXEC. */
+int sandbox_cgroup_open_join(const SandboxCgroup *cg, int *fds);
 /* The kernel's OOM killer killed a process of the task. */
 bool sandbox_cgroup_oom_killed(const SandboxCgroup *cg);
 /* The pids limit refused a fork at least once. */

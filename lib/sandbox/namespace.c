@@ -27,6 +27,7 @@
 
 #include "macro.h"
 #include "namespace.h"
+#include "pool.h"
 #include "seccomp-filter.h"
 #include "strutil.h"
 
@@ -94,8 +95,7 @@ static int plan_add_binds(SandboxPlan *p, char *const *l, SandboxMountKind kind,
         return 0;
 }
 
-int sandbox_plan_init(SandboxPlan *p, const SandboxOptions *o, const char *cwd, bool use_cgroup, char *err,
-                      size_t err_size) {
+int sandbox_plan_init(SandboxPlan *p, const SandboxOptions *o, const char *cwd, char *err, size_t err_size) {
         int r;
 
         *p = (SandboxPlan) {};
@@ -106,7 +106,6 @@ int sandbox_plan_init(SandboxPlan *p, const SandboxOptions *o, const char *cwd, 
         p->userns_root = geteuid() == 0;
         if (p->userns)
                 p->clone_flags |= CLONE_NEWUSER;
-        p->cgroup_ns = use_cgroup;
         uid_t uid = o->uid ?: SANDBOX_NOBODY;
         gid_t gid = o->gid ?: SANDBOX_NOBODY;
         if (p->userns) {
@@ -167,9 +166,14 @@ int sandbox_plan_init(SandboxPlan *p, const SandboxOptions *o, const char *cwd, 
                 if ((r = plan_add(p, SANDBOX_MOUNT_HIDE, *h, *h)) < 0)
                         return r;
         }
-        r = sandbox_seccomp_build(&p->filter);
-        if (r < 0)
-                return snprintf(err, err_size, "cannot build the seccomp filter: %s", strerror(-r)), r;
+        if (o->pool)
+                p->filter = *sandbox_pool_filter(o->pool);
+        else {
+                r = sandbox_seccomp_build(&p->filter);
+                if (r < 0)
+                        return snprintf(err, err_size, "cannot build the seccomp filter: %s", strerror(-r)), r;
+                p->own_filter = true;
+        }
         p->nocaps = cap_init();
         if (!p->nocaps)
                 return -ENOMEM;
@@ -184,7 +188,9 @@ void sandbox_plan_done(SandboxPlan *p) {
         p->n_mounts = 0;
         free(p->cwd);
         p->cwd = NULL;
-        sandbox_seccomp_free(&p->filter);
+        if (p->own_filter)
+                sandbox_seccomp_free(&p->filter);
+        p->own_filter = false;
         if (p->nocaps)
                 cap_free(p->nocaps);
         p->nocaps = NULL;
@@ -272,7 +278,55 @@ int sandbox_chown_workdir(const SandboxPlan *p, const char *dir) {
         return chown_tree(fd, &c, 0);
 }
 
+int sandbox_send_go(int sock, char c, const int *fds, size_t n_fds) {
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int) * SANDBOX_CGROUP_FDS_MAX)];
+        } control = {};
+        struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+        if (n_fds > SANDBOX_CGROUP_FDS_MAX)
+                return -E2BIG;
+        if (n_fds > 0) {
+                mh.msg_control = control.buf;
+                mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
+                struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+                cm->cmsg_level = SOL_SOCKET;
+                cm->cmsg_type = SCM_RIGHTS;
+                cm->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+                memcpy(CMSG_DATA(cm), fds, sizeof(int) * n_fds);
+        }
+        /* A child that failed meanwhile has closed its end: EPIPE rather than SIGPIPE. */
+        return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : -errno;
+}
+
 /* ---- everything below runs in the cloned child: system calls only, no allocation ---- */
+
+int sandbox_recv_go(int sock, char *ret_c, int *fds, size_t *n_fds) {
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(sizeof(int) * SANDBOX_CGROUP_FDS_MAX)];
+        } control = {};
+        struct iovec iov = { .iov_base = ret_c, .iov_len = 1 };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                             .msg_controllen = sizeof control.buf };
+        ssize_t n;
+
+        do
+                n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+        while (n < 0 && errno == EINTR);
+        if (n != 1)
+                return n < 0 ? -errno : -EPIPE;
+        *n_fds = 0;
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+                if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+                        size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                        memcpy(fds + *n_fds, CMSG_DATA(cm), sizeof(int) * k);
+                        *n_fds += k;
+                }
+        return (mh.msg_flags & MSG_CTRUNC) ? -EMSGSIZE : 0;
+}
 
 _Noreturn static void child_fail(const SandboxChildFds *fds, int err, const char *what) {
         SandboxChildError e = { .err = err };
@@ -577,9 +631,9 @@ _Noreturn void sandbox_child(const SandboxPlan *p, char *const *argv, char *cons
 
         /* Die with the worker's thread, and with it everything in this namespace. */
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (read(fds->sync_r, &c, 1) != 1)
+        /* With a user namespace, nothing may happen before the parent has written its id maps. */
+        if (p->userns && (read(fds->sync_r, &c, 1) != 1 || c != 'g'))
                 _exit(127); /* the parent went away or gave up */
-        close(fds->sync_r);
         mark(p, SANDBOX_MARK_GO);
         if (setsid() < 0)
                 child_fail(fds, errno, "setsid");
@@ -593,14 +647,29 @@ _Noreturn void sandbox_child(const SandboxPlan *p, char *const *argv, char *cons
                 CHECK(setresgid(0, 0, 0), "gid 0 in the user namespace");
                 CHECK(setresuid(0, 0, 0), "uid 0 in the user namespace");
         }
-        if (p->cgroup_ns)
-                CHECK(unshare(CLONE_NEWCGROUP), "cgroup namespace");
         CHECK(sethostname("tern", 4), "hostname");
         if (p->clone_flags & CLONE_NEWNET)
                 loopback_up(fds);
         mark(p, SANDBOX_MARK_NAMESPACES);
         /* The new root is attached over /tmp: every host path was copied before. */
         build_root(p, fds, trees, devs);
+        /* Meanwhile the parent has made the task's cgroup: it sends the files that move us in. We move
+         * ourselves: a v1 migration of another process takes a global lock that waits for an RCU
+         * grace period (milliseconds), one of the calling thread itself does not. The task is forked
+         * only once we are in, so that it and all it starts are held by the limits. */
+        int join[SANDBOX_CGROUP_FDS_MAX];
+        size_t n_join = 0;
+        if (sandbox_recv_go(fds->sync_r, &c, join, &n_join) < 0 || (c != 'c' && c != 'n'))
+                _exit(127);
+        close(fds->sync_r);
+        for (size_t i = 0; i < n_join; i++) {
+                if (write(join[i], "0", 1) != 1)
+                        child_fail(fds, errno, "join the task's cgroup");
+                close(join[i]);
+        }
+        mark(p, SANDBOX_MARK_CGROUP);
+        if (c == 'c')
+                CHECK(unshare(CLONE_NEWCGROUP), "cgroup namespace");
         set_rlimit(fds, RLIMIT_CORE, 0, "RLIMIT_CORE");
         set_rlimit(fds, RLIMIT_NOFILE, p->nofile, "RLIMIT_NOFILE");
         if (p->fsize)
@@ -616,7 +685,9 @@ _Noreturn void sandbox_child(const SandboxPlan *p, char *const *argv, char *cons
         }
         sigprocmask(SIG_BLOCK, &set, NULL);
 
-        pid_t task = (pid_t) syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, 0);
+        /* vfork: the task shares our memory until it execs (we are suspended meanwhile), which spares
+         * a copy of the worker's page tables. exec_task never returns into our frame. */
+        pid_t task = vfork();
         if (task < 0)
                 child_fail(fds, errno, "fork the task");
         if (task == 0)

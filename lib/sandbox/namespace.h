@@ -34,6 +34,7 @@ enum {
         SANDBOX_MARK_NAMESPACES, /* ids, hostname, loopback */
         SANDBOX_MARK_MOUNTS,     /* the new root is built */
         SANDBOX_MARK_PIVOT,      /* it is the root */
+        SANDBOX_MARK_CGROUP,     /* the parent said the cgroup is joined */
         SANDBOX_MARK_EXEC,       /* the task calls execve */
         SANDBOX_MARK_REAPED,     /* the PID 1 has reaped the task */
         _SANDBOX_MARK_MAX,
@@ -47,9 +48,9 @@ typedef struct SandboxPlan {
         uid_t uid, map_uid; /* uid inside; with a user namespace, inside 0 maps to map_uid */
         gid_t gid, map_gid;
         bool userns, userns_root; /* user namespace; created by root (may set groups) */
-        bool cgroup_ns;
         uint64_t nofile, fsize;
         struct sock_fprog filter;
+        bool own_filter; /* compiled for this plan, not the pool's */
         cap_t nocaps;
         usec_t *marks; /* NULL, or _SANDBOX_MARK_MAX times in memory shared with the parent */
 } SandboxPlan;
@@ -63,14 +64,20 @@ typedef struct SandboxChildError {
 typedef struct SandboxChildFds {
         int out_w, err_w; /* the task's stdout and stderr */
         int error_w;      /* SandboxChildError on failure; EOF once the task has exec'ed */
-        int sync_r;       /* one byte once the parent has written id maps and joined the cgroup */
+        int sync_r;       /* 'g' once the parent has written the id maps (user namespace only), then
+                           * 'c' with the files that move us into the task's cgroup ('n': no cgroup,
+                           * best-effort mode) */
         int status_w;     /* the task's wait status, written by the PID 1 when the task ends */
 } SandboxChildFds;
 
+/* The go-ahead byte on the sync socket, with the files the child writes "0" to join its cgroup. */
+#define SANDBOX_CGROUP_FDS_MAX 3
+int sandbox_send_go(int sock, char c, const int *fds, size_t n_fds);
+int sandbox_recv_go(int sock, char *ret_c, int *fds, size_t *n_fds);
+
 /* Prepare everything the child needs, so that it only makes system calls (the worker is
  * multi-threaded: its child must not take locks such as malloc's). err explains a failure. */
-int sandbox_plan_init(SandboxPlan *p, const SandboxOptions *o, const char *cwd, bool use_cgroup, char *err,
-                      size_t err_size);
+int sandbox_plan_init(SandboxPlan *p, const SandboxOptions *o, const char *cwd, char *err, size_t err_size);
 void sandbox_plan_done(SandboxPlan *p);
 
 /* Raw clone into the plan's namespaces (fork semantics: 0 in the child). */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include "cgroup.h"
 #include "macro.h"
 #include "namespace.h"
+#include "pool.h"
 #include "process.h"
 
 typedef struct LineBuf {
@@ -128,17 +130,8 @@ static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCg
         char err[200] = "", name[64];
         int r;
 
-        /* Unique per worker: the creating thread and the time. */
-        snprintf(name, sizeof name, "task-%d-%llu", (int) gettid(), (unsigned long long) now_monotonic());
         t[0] = now_monotonic();
-        r = sandbox_cgroup_create(o, name, cg, err, sizeof err);
-        t[1] = now_monotonic();
-        if (r < 0) {
-                if (strict)
-                        return message_append(res, "sandbox: %s", err[0] ? err : strerror(-r)), r;
-                message_append(res, "no memory, pids or CPU limits: %s", err[0] ? err : strerror(-r));
-        }
-        r = sandbox_plan_init(plan, o, spec->cwd, cg->kind != SANDBOX_CGROUP_NONE, err, sizeof err);
+        r = sandbox_plan_init(plan, o, spec->cwd, err, sizeof err);
         if (r < 0)
                 return message_append(res, "sandbox: %s", err[0] ? err : strerror(-r)), r;
         plan->marks = marks;
@@ -146,9 +139,9 @@ static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCg
                 return message_append(res, "sandbox: cannot hand the working directory to the task's uid: %s",
                                       strerror(-r)), r;
 
-        t[2] = now_monotonic();
+        t[1] = now_monotonic();
         pid_t pid = sandbox_clone(plan);
-        t[3] = now_monotonic();
+        t[2] = now_monotonic();
         if (pid < 0) {
                 r = -errno;
                 if (strict || (r != -EPERM && r != -EINVAL && r != -ENOSPC && r != -EUSERS))
@@ -161,16 +154,41 @@ static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCg
         if (pid == 0)
                 sandbox_child(plan, spec->argv, spec->env, fds);
 
+        /* The child builds its root while we make its cgroup: it waits for the second byte before
+         * it forks the task. A child that failed meanwhile has closed its end: MSG_NOSIGNAL. */
         const char *step = "write the user namespace's id maps";
         r = sandbox_write_id_maps(plan, pid);
-        if (r >= 0 && cg->kind != SANDBOX_CGROUP_NONE) {
-                step = "join the task's cgroup";
-                r = sandbox_cgroup_attach(cg, pid);
-        }
-        if (r >= 0 && write(sync_w, "x", 1) != 1) {
+        if (r >= 0 && plan->userns && (r = sandbox_send_go(sync_w, 'g', NULL, 0)) < 0)
                 step = "start the sandbox";
-                r = -errno;
+        t[3] = now_monotonic();
+        if (r >= 0) {
+                /* Unique per worker: the creating thread and the time. */
+                snprintf(name, sizeof name, "task-%d-%llu", (int) gettid(), (unsigned long long) now_monotonic());
+                r = o->pool ? sandbox_pool_take_cgroup(o->pool, o, cg, err, sizeof err)
+                            : sandbox_cgroup_create(o, name, cg, err, sizeof err);
+                if (r < 0) {
+                        if (strict) {
+                                (void) kill(pid, SIGKILL);
+                                (void) waitpid(pid, NULL, 0);
+                                return message_append(res, "sandbox: %s", err[0] ? err : strerror(-r)), r;
+                        }
+                        message_append(res, "no memory, pids or CPU limits: %s", err[0] ? err : strerror(-r));
+                        r = 0;
+                }
         }
+        _Static_assert(_SANDBOX_CG_MAX <= SANDBOX_CGROUP_FDS_MAX, "one join file per hierarchy");
+        int join[_SANDBOX_CG_MAX];
+        int n_join = 0;
+        if (r >= 0 && cg->kind != SANDBOX_CGROUP_NONE && (n_join = r = sandbox_cgroup_open_join(cg, join)) < 0)
+                step = "open the task's cgroup";
+        if (r >= 0 && (r = sandbox_send_go(sync_w, cg->kind != SANDBOX_CGROUP_NONE ? 'c' : 'n', join,
+                                           (size_t) n_join)) < 0)
+                step = "start the sandbox";
+        for (int i = 0; i < n_join; i++)
+                close(join[i]);
+        t[4] = now_monotonic();
+        if (r == -EPIPE || r == -ECONNRESET)
+                return pid; /* the child failed: its reason is in the error pipe */
         if (r < 0) {
                 (void) kill(pid, SIGKILL);
                 (void) waitpid(pid, NULL, 0);
@@ -189,7 +207,7 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
         SandboxPlan plan = {};
         SandboxCgroup cg = {};
         bool sandboxed = spec->sandbox && spec->sandbox->mode != SANDBOX_OFF;
-        usec_t *marks = NULL, t[4] = {}, t_exit = 0;
+        usec_t *marks = NULL, t[5] = {}, t_exit = 0;
         int r = 0;
 
         if (!spec->argv || !spec->argv[0])
@@ -206,7 +224,8 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
                 return -errno;
         ep_r = p[0], ep_w = p[1];
         if (sandboxed) {
-                if (pipe2(p, O_CLOEXEC) < 0)
+                /* A socket, so that the go-ahead to a child that died is EPIPE rather than SIGPIPE. */
+                if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0)
                         return -errno;
                 sync_r = p[0], sync_w = p[1];
                 if (pipe2(p, O_CLOEXEC) < 0)
@@ -358,7 +377,11 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
                 res.exit_code = 128 + res.signal;
         }
 finish:
-        sandbox_cgroup_destroy(&cg);
+        /* The PID 1 is gone, and with it every process of the task: its cgroup may serve again. */
+        if (sandboxed && spec->sandbox->pool)
+                sandbox_pool_give_cgroup(spec->sandbox->pool, &cg);
+        else
+                sandbox_cgroup_destroy(&cg);
         sandbox_plan_done(&plan);
         if (marks) {
                 usec_t e = now_monotonic();
@@ -366,17 +389,30 @@ finish:
                 for (size_t i = 0; i < _SANDBOX_MARK_MAX; i++)
                         all = all && marks[i] > 0;
                 if (all) {
-                        /* Each step: from the end of the previous one, in the order they happen. */
+                        /* Each step: from the end of the previous one, in the order they happen; the
+                         * cgroup is made by the parent while the child builds the root. */
                         const usec_t ends[_SANDBOX_STEP_MAX] = {
-                                t[1], t[2], t[3], marks[SANDBOX_MARK_GO], marks[SANDBOX_MARK_TREES],
-                                marks[SANDBOX_MARK_NAMESPACES], marks[SANDBOX_MARK_MOUNTS], marks[SANDBOX_MARK_PIVOT],
-                                marks[SANDBOX_MARK_EXEC], marks[SANDBOX_MARK_REAPED], t_exit, e,
+                                [SANDBOX_STEP_PLAN] = t[1],
+                                [SANDBOX_STEP_CLONE] = t[2],
+                                [SANDBOX_STEP_HANDOFF] = marks[SANDBOX_MARK_GO],
+                                [SANDBOX_STEP_TREES] = marks[SANDBOX_MARK_TREES],
+                                [SANDBOX_STEP_NAMESPACES] = marks[SANDBOX_MARK_NAMESPACES],
+                                [SANDBOX_STEP_MOUNTS] = marks[SANDBOX_MARK_MOUNTS],
+                                [SANDBOX_STEP_PIVOT] = marks[SANDBOX_MARK_PIVOT],
+                                [SANDBOX_STEP_CGROUP_WAIT] = marks[SANDBOX_MARK_CGROUP],
+                                [SANDBOX_STEP_EXEC] = marks[SANDBOX_MARK_EXEC],
+                                [SANDBOX_STEP_RUN] = marks[SANDBOX_MARK_REAPED],
+                                [SANDBOX_STEP_TEARDOWN] = t_exit,
+                                [SANDBOX_STEP_CLEANUP] = e,
                         };
                         usec_t prev = t[0];
                         for (size_t i = 0; i < _SANDBOX_STEP_MAX; i++) {
+                                if (i == SANDBOX_STEP_CGROUP)
+                                        continue;
                                 spec->trace->usec[i] += ends[i] > prev ? ends[i] - prev : 0;
                                 prev = ends[i];
                         }
+                        spec->trace->usec[SANDBOX_STEP_CGROUP] += t[4] - t[3];
                         spec->trace->runs++;
                 }
                 (void) munmap(marks, _SANDBOX_MARK_MAX * sizeof(usec_t));

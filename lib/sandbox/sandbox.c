@@ -36,7 +36,6 @@ SandboxMode sandbox_mode_from_string(const char *s) {
 }
 
 static const char *const step_names[_SANDBOX_STEP_MAX] = {
-        [SANDBOX_STEP_CGROUP] = "cgroup create",
         [SANDBOX_STEP_PLAN] = "plan",
         [SANDBOX_STEP_CLONE] = "clone",
         [SANDBOX_STEP_HANDOFF] = "handoff",
@@ -44,6 +43,8 @@ static const char *const step_names[_SANDBOX_STEP_MAX] = {
         [SANDBOX_STEP_NAMESPACES] = "ids, hostname, loopback",
         [SANDBOX_STEP_MOUNTS] = "root mounts",
         [SANDBOX_STEP_PIVOT] = "pivot_root",
+        [SANDBOX_STEP_CGROUP] = "(parallel) cgroup create+join",
+        [SANDBOX_STEP_CGROUP_WAIT] = "wait for the cgroup",
         [SANDBOX_STEP_EXEC] = "until exec",
         [SANDBOX_STEP_RUN] = "task runs",
         [SANDBOX_STEP_TEARDOWN] = "namespace teardown",

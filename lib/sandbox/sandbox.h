@@ -17,6 +17,9 @@ typedef enum SandboxMode {
         _SANDBOX_MODE_INVALID = -22,
 } SandboxMode;
 
+/* What a worker's starts share (pool.h): NULL in SandboxOptions.pool makes every start build all. */
+typedef struct SandboxPool SandboxPool;
+
 typedef struct SandboxOptions {
         SandboxMode mode;
         bool network;        /* keep the host's network; false: a namespace with only loopback */
@@ -34,29 +37,35 @@ typedef struct SandboxOptions {
                                 * /etc/tern is always masked */
         const char *cgroup_name; /* sub-cgroup of the worker's own that holds task cgroups;
                                   * NULL = "tern-tasks" */
+        SandboxPool *pool;       /* NULL, or the worker's (sandbox_pool_new, kept by the caller): the
+                                  * seccomp program compiled once, task cgroups reused */
 } SandboxOptions;
 
 #define SANDBOX_NOBODY 65534
 
 /* Where a sandboxed start spends its time, for the benchmark (bench/sandbox-spawn --steps). */
 typedef enum SandboxStep {
-        SANDBOX_STEP_CGROUP,    /* parent: create the task's cgroup(s), set the limits */
-        SANDBOX_STEP_PLAN,      /* parent: paths, ids, the filter */
-        SANDBOX_STEP_CLONE,     /* parent: clone into the new namespaces */
-        SANDBOX_STEP_HANDOFF,   /* parent: id maps, cgroup membership, the go-ahead reaching the child */
-        SANDBOX_STEP_TREES,     /* child: private mounts, copies of the host paths */
-        SANDBOX_STEP_NAMESPACES, /* child: ids, cgroup namespace, hostname, loopback */
-        SANDBOX_STEP_MOUNTS,    /* child: the new root's mounts */
-        SANDBOX_STEP_PIVOT,     /* child: pivot_root, detach the host's tree, read-only root */
-        SANDBOX_STEP_EXEC,      /* child: rlimits, fork of the task, identity, filter, until execve */
-        SANDBOX_STEP_RUN,       /* the task runs (/bin/true: its exec and exit) until the PID 1 reaps it */
-        SANDBOX_STEP_TEARDOWN,  /* the PID 1 ends; its namespaces go; the parent reaps it */
-        SANDBOX_STEP_CLEANUP,   /* parent: the cgroup's verdicts, killing what is left, removal */
+        SANDBOX_STEP_PLAN,       /* parent: paths, ids, the filter */
+        SANDBOX_STEP_CLONE,      /* parent: clone into the new namespaces */
+        SANDBOX_STEP_HANDOFF,    /* parent: id maps, the go-ahead reaching the child */
+        SANDBOX_STEP_TREES,      /* child: private mounts, copies of the host paths */
+        SANDBOX_STEP_NAMESPACES, /* child: ids, hostname, loopback */
+        SANDBOX_STEP_MOUNTS,     /* child: the new root's mounts */
+        SANDBOX_STEP_PIVOT,      /* child: pivot_root, detach the host's tree, read-only root */
+        SANDBOX_STEP_CGROUP,     /* parent, while the child builds its root: create the task's cgroup(s),
+                                  * set the limits, move the child in */
+        SANDBOX_STEP_CGROUP_WAIT, /* child: waiting for that after its root is built */
+        SANDBOX_STEP_EXEC,       /* child: cgroup namespace, rlimits, fork of the task, identity, filter,
+                                  * until execve */
+        SANDBOX_STEP_RUN,        /* the task runs (/bin/true: its exec and exit) until the PID 1 reaps it */
+        SANDBOX_STEP_TEARDOWN,   /* the PID 1 ends; its namespaces go; the parent reaps it */
+        SANDBOX_STEP_CLEANUP,    /* parent: the cgroup's verdicts, killing what is left, removal */
         _SANDBOX_STEP_MAX,
 } SandboxStep;
 
 typedef struct SandboxTrace {
-        usec_t usec[_SANDBOX_STEP_MAX]; /* summed over the runs that were given this trace */
+        usec_t usec[_SANDBOX_STEP_MAX]; /* summed over the runs that were given this trace; all but
+                                         * SANDBOX_STEP_CGROUP follow one another */
         unsigned runs;
 } SandboxTrace;
 

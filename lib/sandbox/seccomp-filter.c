@@ -77,6 +77,11 @@ int sandbox_seccomp_build(struct sock_fprog *ret) {
                 return -ENOMEM;
         /* A call through another ABI (i386 int 0x80, x32) would bypass a native-only filter: those
          * kill the process (libseccomp's default for foreign architectures). */
+        /* A binary tree over the system call numbers rather than a list: the kernel checks every
+         * system call number against the program when it loads it (its cache of always-allowed
+         * calls), which takes half the time, and each call the task makes costs fewer steps.
+         * Older libseccomp lacks it: the list works the same. */
+        (void) seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
         r = add_rules(ctx);
         if (r < 0)
                 return r;

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "pool.h"
 #include "process.h"
 #include "strbuf.h"
 #include "strutil.h"
@@ -414,6 +415,46 @@ int main(int argc, char **argv) {
         is_str(out(&c), "0\nCapEff:\t0000000000000000\n", "user namespace: uid 0 inside, without capabilities");
         snprintf(path, sizeof path, "%s/userns.txt", workdir);
         ok(stat(path, &st) == 0 && st.st_uid == 65534, "and nobody outside");
+
+        /* A worker's pool: the filter compiled once and cgroups reused, while each task still gets
+         * its own limits and verdicts, and nothing of it outlives it. */
+        SandboxPool *pool = NULL;
+        ok(sandbox_pool_new(&pool) == 0, "a sandbox pool");
+        SandboxOptions po = o;
+        po.pool = pool;
+        po.pids_max = 32;
+        r = run_sh(&po, "id -u; grep Seccomp: /proc/self/status", &c, &res);
+        if (r < 0)
+                diag("pool: %s", res.message);
+        is_str(out(&c), "65534\nSeccomp:\t2\n", "with a pool: as nobody, under the filter");
+        const char *count_pooled = "find /sys/fs/cgroup/pids -path '*tern-test-sandbox/pool-*' -type d | wc -l";
+        FILE *cnt = popen(count_pooled, "re");
+        int pooled = -1;
+        if (cnt) {
+                (void) !fscanf(cnt, "%d", &pooled);
+                pclose(cnt);
+        }
+        is_int(pooled, 1, "its cgroup is kept for the next task");
+        po.pids_max = 64;
+        r = run_probe(&po, "forkbomb", NULL, &c, &res);
+        int forked = atoi(out(&c) + strlen("forked="));
+        ok(r == 0 && forked > 32 && forked < 64 && res.pids_exhausted,
+           "the next task has its own pids limit in the reused cgroup (%s)", out(&c));
+        po.pids_max = 1024;
+        run_sh(&po, "true", &c, &res);
+        ok(res.exit_code == 0 && !res.pids_exhausted, "a cgroup whose limit was hit is not reused: the next verdict is clean");
+        t0 = now_monotonic();
+        run_sh(&po, "(sleep 305.5 &) ; sh -c 'sleep 306.5 &'; echo started", &c, &res);
+        ok(res.exit_code == 0 && now_monotonic() - t0 < 3 * USEC_PER_SEC &&
+           !process_with_arg("sleep 305.5") && !process_with_arg("sleep 306.5"),
+           "with a pool, a double-forking task's orphans are killed with it");
+        po.memory_max = 64 << 20;
+        r = run_probe(&po, "membomb", NULL, &c, &res);
+        ok(r == 0 && res.signal == SIGKILL && res.oom_killed, "with a pool, a memory bomb is OOM-killed");
+        po.memory_max = 0;
+        run_sh(&po, "true", &c, &res);
+        ok(res.exit_code == 0 && !res.oom_killed, "and the next task is not said to be OOM-killed");
+        pool = sandbox_pool_free(pool);
 
         /* The worker is healthy: same fds, it still runs things, no cgroup left. */
         is_int(count_fds(), fds_before, "no fd leaked in the worker");

@@ -1,0 +1,22 @@
+/* pool.h: what a worker's sandboxed starts share, so that each start does less: the seccomp program
+ * compiled once, and task cgroups kept for the next task instead of removed and made again. */
+#pragma once
+
+#include <linux/filter.h>
+#include <stdbool.h>
+
+#include "cgroup.h"
+#include "sandbox.h"
+
+/* Thread-safe: the worker's task threads share one (SandboxOptions.pool). */
+int sandbox_pool_new(SandboxPool **ret);
+/* Removes the cgroups it keeps. NULL is fine. */
+SandboxPool *sandbox_pool_free(SandboxPool *p);
+
+/* The deny list's program; valid as long as the pool. */
+const struct sock_fprog *sandbox_pool_filter(SandboxPool *p);
+
+/* A cgroup with the limits of o: one a previous task left clean, or a new one. */
+int sandbox_pool_take_cgroup(SandboxPool *p, const SandboxOptions *o, SandboxCgroup *ret, char *err, size_t err_size);
+/* After the task: kept for the next one if it is empty and clean, else removed. *cg is emptied. */
+void sandbox_pool_give_cgroup(SandboxPool *p, SandboxCgroup *cg);
