@@ -2,10 +2,13 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cleanup-libpq.h"
+#include "hashmap.h"
 #include "store-private.h"
 
 /* Migrators serialize on this transaction-level advisory lock ("tern" in ASCII). */
@@ -21,8 +24,25 @@ static const struct {
         { STORE_CHANNEL_CANCEL, "tern_cancel" },
 };
 
+/* A connection and the statements prepared on it. Every parameterized statement is prepared on
+ * first use and executed by name afterwards: parsing and planning were most of the server's CPU
+ * per step (the store's statements are a small, fixed set of texts). */
+typedef struct PgConn {
+        PGconn *conn;
+        Hashmap prepared; /* SQL text -> statement number (from 1, as a pointer) */
+        unsigned n_prepared;
+} PgConn;
+
 static PGconn *conn(Store *s) {
-        return s->backend_data;
+        PgConn *p = s->backend_data;
+        return p ? p->conn : NULL;
+}
+
+/* After a reset the server has forgotten the connection's prepared statements. */
+static void pg_forget_prepared(Store *s) {
+        PgConn *p = s->backend_data;
+        hashmap_done(&p->prepared);
+        p->n_prepared = 0;
 }
 
 static void pg_set_error_conn(Store *s) {
@@ -37,10 +57,18 @@ static void pg_notice_ignore(void *arg, const char *message) {
 }
 
 static int pg_connect(Store *s) {
+        PgConn *p = s->backend_data;
+        if (!p) {
+                p = calloc(1, sizeof *p);
+                if (!p)
+                        return -ENOMEM;
+                s->backend_data = p;
+        }
+        pg_forget_prepared(s);
         PGconn *c = PQconnectdb(s->conninfo);
         if (!c)
                 return -ENOMEM;
-        s->backend_data = c;
+        p->conn = c;
         if (PQstatus(c) != CONNECTION_OK) {
                 pg_set_error_conn(s);
                 return -ECONNREFUSED;
@@ -59,8 +87,13 @@ static int pg_dup(Store *s, Store *n) {
 }
 
 static void pg_close(Store *s) {
-        if (conn(s))
-                PQfinish(conn(s));
+        PgConn *p = s->backend_data;
+        if (!p)
+                return;
+        if (p->conn)
+                PQfinish(p->conn);
+        hashmap_done(&p->prepared);
+        free(p);
         s->backend_data = NULL;
 }
 
@@ -124,6 +157,28 @@ static int pg_copy_rows(PGresult *res, SqlRows *ret) {
         return 0;
 }
 
+/* Execute by the name of a statement prepared on this connection, preparing it on first use. A
+ * statement that fails to prepare is not remembered, so its error shows on every call. */
+static PGresult *pg_exec_prepared(Store *s, const char *sql, int n_args, const char *const *values) {
+        PgConn *p = s->backend_data;
+        char name[32];
+        uintptr_t k = (uintptr_t) hashmap_get(&p->prepared, sql);
+
+        if (k == 0) {
+                _cleanup_pgresult_ PGresult *prep = NULL;
+                k = p->n_prepared + 1;
+                snprintf(name, sizeof name, "tern_%u", (unsigned) k);
+                prep = PQprepare(p->conn, name, sql, n_args, NULL);
+                if (!prep || PQresultStatus(prep) != PGRES_COMMAND_OK)
+                        return TAKE_PTR(prep);
+                /* Out of memory here only costs a re-prepare under a new name next time. */
+                p->n_prepared++;
+                (void) hashmap_put(&p->prepared, sql, (void *) k);
+        } else
+                snprintf(name, sizeof name, "tern_%u", (unsigned) k);
+        return PQexecPrepared(p->conn, name, n_args, values, NULL, NULL, 0);
+}
+
 static int pg_exec(Store *s, const char *sql, const SqlArg *args, size_t n_args, SqlRows *ret) {
         _cleanup_pgresult_ PGresult *res = NULL;
         const char *values[SQL_ARGS_MAX];
@@ -149,7 +204,7 @@ static int pg_exec(Store *s, const char *sql, const SqlArg *args, size_t n_args,
                                 values[i] = nums[i];
                                 break;
                         }
-                res = PQexecParams(conn(s), sql, (int) n_args, NULL, values, NULL, NULL, 0);
+                res = pg_exec_prepared(s, sql, (int) n_args, values);
         }
         ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
         if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
@@ -173,6 +228,7 @@ static int pg_reconnect(Store *s) {
         if (!conn(s))
                 return pg_connect(s);
         PQreset(conn(s));
+        pg_forget_prepared(s);
         if (PQstatus(conn(s)) != CONNECTION_OK) {
                 pg_set_error_conn(s);
                 return -ECONNRESET;
