@@ -62,12 +62,25 @@ void scheduler_execution_id(const char *ns, const char *flow_id, const char *tri
         ret[ID_LEN] = 0;
 }
 
+/* A Flow trigger whose `states` name a state an execution passes through (RUNNING, PAUSED...):
+ * the executor reports those to it, at a cost, so such triggers have a kind of their own. */
+static bool lists_passing_state(const Trigger *t) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(t->properties, "states"), i, v) {
+                State st = state_from_string(json_string_value(v));
+                if (st >= 0 && !state_is_terminal(st))
+                        return true;
+        }
+        return false;
+}
+
 const char *scheduler_trigger_kind(const Trigger *t) {
         const char *n = t->def ? t->def->name : "";
         if (streq(n, "Schedule"))
                 return "schedule";
         if (streq(n, "Flow"))
-                return "flow";
+                return lists_passing_state(t) ? "flow_states" : "flow";
         if (streq(n, "Webhook"))
                 return "webhook";
         return "other";
@@ -683,7 +696,9 @@ static bool state_listed(json_t *states, const char *state) {
         return false;
 }
 
-static int flow_listener(StepCtx *c, StoreTx *tx, StoreTrigger *row, json_t *doc, json_t *vars, int64_t seq) {
+/* Offer one state of an execution (doc, in that state) to one Flow trigger; key names the
+ * firing (the inbox row and the state's place in it). */
+static int flow_listener(StepCtx *c, StoreTx *tx, StoreTrigger *row, json_t *doc, json_t *vars, const char *key) {
         const char *src_ns = json_string_value(json_object_get(doc, "namespace"));
         const char *src_flow = json_string_value(json_object_get(doc, "flowId"));
         const char *src_state = json_string_value(json_object_get(json_object_get(doc, "state"), "current"));
@@ -701,11 +716,12 @@ static int flow_listener(StepCtx *c, StoreTx *tx, StoreTrigger *row, json_t *doc
                 return 0;
         if (r < 0)
                 return r;
-        if (!(t = flow_trigger(f, row->trigger_id)) || !streq(scheduler_trigger_kind(t), "flow") ||
-            row_disabled(f, t, row->state))
+        if (!(t = flow_trigger(f, row->trigger_id)) || !streq(t->def->name, "Flow") || row_disabled(f, t, row->state))
                 return 0;
+        /* Without `states`, the end of an execution (whatever it is); with, only those listed. */
         json_t *states = prop(t, "states");
-        if (json_array_size(states) > 0 && !state_listed(states, src_state))
+        State st = state_from_string(src_state);
+        if (json_array_size(states) > 0 ? !state_listed(states, src_state) : !(st >= 0 && state_is_terminal(st)))
                 return 0;
 
         ConditionCtx cc = { .execution = doc, .variables = vars, .flow_namespace = f->namespace, .flow_id = f->id,
@@ -768,29 +784,86 @@ static int flow_listener(StepCtx *c, StoreTx *tx, StoreTrigger *row, json_t *doc
                           ref_or_object(json_object_get(doc, "outputs")));
         if (!tvars)
                 return -ENOMEM;
-        char key[128], id[ID_MAX];
-        snprintf(key, sizeof key, "ended:%s:%lld", json_string_value(json_object_get(doc, "id")), (long long) seq);
+        char id[ID_MAX];
         r = create_execution(tx, f, t, inputs, prop(t, "labels"), tvars, key, true, c->now, id);
         if (r > 0) {
                 c->created++;
-                log_info("Trigger '%s' of %s.%s started execution %s after %s.%s ended %s", t->id, f->namespace,
-                         f->id, id, src_ns, src_flow, src_state);
+                log_info("Trigger '%s' of %s.%s started execution %s after %s.%s %s %s", t->id, f->namespace,
+                         f->id, id, src_ns, src_flow, st >= 0 && state_is_terminal(st) ? "ended" : "entered",
+                         src_state);
         }
         return r < 0 ? r : 0;
 }
 
-static int handle_ended(StepCtx *c, StoreTx *tx, const StoreEvent *ev) {
-        _cleanup_json_ json_t *doc = NULL, *vars = NULL;
-        StoreTrigger *rows = NULL;
-        size_t n = 0;
-        const char *eid = json_string_value(json_object_get(ev->payload, "executionId"));
+/* stopAfter: the execution a trigger started ended in a state its stopAfter lists (the executor
+ * checked, against the execution's flow revision): disable the trigger until enabled by hand. */
+static int stop_after(StepCtx *c, StoreTx *tx, json_t *payload) {
+        _cleanup_(store_trigger_done) StoreTrigger row = {};
+        const char *ns = json_string_value(json_object_get(payload, "namespace"));
+        const char *flow_id = json_string_value(json_object_get(payload, "flowId"));
+        const char *trigger_id = json_string_value(json_object_get(payload, "stopAfter"));
+        const char *eid = json_string_value(json_object_get(payload, "executionId"));
+        const char *state = json_string_value(json_object_get(payload, "state"));
         int r;
+
+        if (!ns || !flow_id || !trigger_id || !eid || !state)
+                return 0;
+        r = store_trigger_get(tx, ns, flow_id, trigger_id, &row);
+        if (r == -ENOENT)
+                return 0; /* the flow or the trigger is gone */
+        if (r < 0)
+                return r;
+        if (!row.state && !(row.state = json_object()))
+                return -ENOMEM;
+        if (json_is_true(json_object_get(row.state, "userDisabled")))
+                return 0;
+        json_t *why = json_pack("{s:s, s:s, s:I}", "executionId", eid, "state", state, "date", (json_int_t) c->now);
+        if (!why || json_object_set_new(row.state, "stoppedAfter", why) < 0 ||
+            json_object_set_new(row.state, "userDisabled", json_true()) < 0)
+                return -ENOMEM;
+        row.disabled = true;
+        log_info("Trigger '%s' of %s.%s disabled: execution %s ended %s, which its stopAfter lists", trigger_id, ns,
+                 flow_id, eid, state);
+        return store_trigger_put(tx, &row);
+}
+
+/* Offer one state to the listeners in rows (doc is changed to that state). */
+static int offer_state(StepCtx *c, StoreTx *tx, StoreTrigger *rows, size_t n, json_t *doc, const char *state,
+                       const char *key) {
+        _cleanup_json_ json_t *vars = NULL;
+        int r = 0;
+        if (n == 0)
+                return 0;
+        if (json_object_set_new(json_object_get(doc, "state"), "current", json_string(state)) < 0 ||
+            !(vars = source_variables(doc)))
+                return -ENOMEM;
+        for (size_t i = 0; i < n && r >= 0; i++)
+                if (!rows[i].disabled)
+                        r = flow_listener(c, tx, &rows[i], doc, vars, key);
+        return r;
+}
+
+/* An inbox row about an execution: it ended (execution_ended: Flow triggers of both kinds, and
+ * stopAfter), or entered states on its way (execution_states: only the "flow_states" kind). Each
+ * state goes to the listeners with the execution as it is now, in that state. */
+static int handle_execution(StepCtx *c, StoreTx *tx, const StoreEvent *ev) {
+        _cleanup_json_ json_t *doc = NULL;
+        StoreTrigger *rows = NULL, *passing = NULL;
+        size_t n = 0, n_passing = 0;
+        bool ended = streq(ev->type, STORE_TRIGGER_EVENT_EXECUTION_ENDED);
+        const char *eid = json_string_value(json_object_get(ev->payload, "executionId"));
+        char key[160];
+        int r = 0;
 
         if (!eid)
                 return 0;
-        if ((r = store_trigger_list(tx, NULL, NULL, "flow", &rows, &n)) < 0)
+        if (ended && json_object_get(ev->payload, "stopAfter") && (r = stop_after(c, tx, ev->payload)) < 0)
                 return r;
-        if (n == 0)
+        if ((r = store_trigger_list(tx, NULL, NULL, "flow_states", &passing, &n_passing)) < 0)
+                return r;
+        if (ended && (r = store_trigger_list(tx, NULL, NULL, "flow", &rows, &n)) < 0)
+                goto done;
+        if (n + n_passing == 0)
                 goto done;
         r = store_execution_get(tx, eid, &doc);
         if (r == -ENOENT) {
@@ -799,15 +872,29 @@ static int handle_ended(StepCtx *c, StoreTx *tx, const StoreEvent *ev) {
         }
         if (r < 0)
                 goto done;
-        if (!(vars = source_variables(doc))) {
+        if (!json_is_object(json_object_get(doc, "state")) && json_object_set_new(doc, "state", json_object()) < 0) {
                 r = -ENOMEM;
                 goto done;
         }
-        for (size_t i = 0; i < n && r >= 0; i++)
-                if (!rows[i].disabled)
-                        r = flow_listener(c, tx, &rows[i], doc, vars, ev->seq);
+        if (ended) {
+                const char *state = json_string_value(json_object_get(ev->payload, "state"));
+                snprintf(key, sizeof key, "ended:%s:%lld", eid, (long long) ev->seq);
+                if (state && (r = offer_state(c, tx, rows, n, doc, state, key)) >= 0)
+                        r = offer_state(c, tx, passing, n_passing, doc, state, key);
+        } else {
+                size_t i;
+                json_t *v;
+                json_array_foreach(json_object_get(ev->payload, "states"), i, v) {
+                        if (!json_is_string(v))
+                                continue;
+                        snprintf(key, sizeof key, "state:%s:%lld:%zu", eid, (long long) ev->seq, i);
+                        if ((r = offer_state(c, tx, passing, n_passing, doc, json_string_value(v), key)) < 0)
+                                break;
+                }
+        }
 done:
         store_triggers_free(rows, n);
+        store_triggers_free(passing, n_passing);
         return r;
 }
 
@@ -825,8 +912,9 @@ static int inbox_tx(StoreTx *tx, void *userdata) {
                 if (streq(ev->type, STORE_TRIGGER_EVENT_FLOW_CHANGED))
                         r = sync_flow(c->s, tx, json_string_value(json_object_get(ev->payload, "namespace")),
                                       json_string_value(json_object_get(ev->payload, "id")), c->now);
-                else if (streq(ev->type, STORE_TRIGGER_EVENT_EXECUTION_ENDED))
-                        r = handle_ended(c, tx, ev);
+                else if (streq(ev->type, STORE_TRIGGER_EVENT_EXECUTION_ENDED) ||
+                         streq(ev->type, STORE_TRIGGER_EVENT_EXECUTION_STATES))
+                        r = handle_execution(c, tx, ev);
                 if (r >= 0)
                         r = store_trigger_event_delete(tx, ev->seq);
                 c->handled++;
@@ -1032,6 +1120,8 @@ int scheduler_trigger_set_enabled(StoreTx *tx, const char *ns, const char *flow_
         if (r < 0)
                 return r;
         json_object_set_new(row.state, "userDisabled", json_boolean(!enabled));
+        if (enabled)
+                json_object_del(row.state, "stoppedAfter");
         if ((r = load_latest(tx, ns, flow_id, &f)) < 0)
                 return r;
         if (!(t = flow_trigger(f, trigger_id)))

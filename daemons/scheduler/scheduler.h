@@ -15,7 +15,13 @@
  *    even a rerun after an in-doubt commit cannot start a slot twice.
  *  - Flow triggers consume "execution_ended" rows that the executor writes in the transaction
  *    that ends an execution; the triggered execution's id is derived from the listener and the
- *    ended execution. MultipleCondition windows live in the listener's trigger row.
+ *    inbox row. MultipleCondition windows live in the listener's trigger row. A Flow trigger
+ *    whose `states` list a non-terminal state (RUNNING, PAUSED...) is of kind "flow_states": only
+ *    while one exists does the executor write "execution_states" rows (the states an execution
+ *    entered in one step), which go to those triggers the same way.
+ *  - stopAfter: the executor marks the "execution_ended" row of an execution whose own trigger
+ *    lists its final state in stopAfter; the scheduler then disables that trigger (userDisabled,
+ *    with stoppedAfter saying why) until it is enabled by hand.
  *
  * Missed slots (scheduler down, or a flow whose next_date is in the past) follow
  * recoverMissedSchedules: ALL starts every missed slot (batch per step), LAST only the latest,
@@ -68,7 +74,8 @@ void scheduler_stats(const Scheduler *s, SchedulerStats *ret);
 /* The execution id of one trigger firing: 22 base62 characters derived from the four parts. */
 void scheduler_execution_id(const char *ns, const char *flow_id, const char *trigger_id, const char *key,
                             char ret[static ID_MAX]);
-/* The trigger kind stored in the triggers table: "schedule", "flow", "webhook", or "other". */
+/* The trigger kind stored in the triggers table: "schedule", "flow", "flow_states" (a Flow trigger
+ * listing non-terminal states), "webhook", or "other". */
 const char *scheduler_trigger_kind(const Trigger *t);
 
 /* Register or refresh the triggers of one flow (latest revision; deleted: remove its rows). */

@@ -348,7 +348,9 @@ static void fp_parse_trigger(FlowParser *p, const YamlNode *n, Trigger *t) {
                                 t->conditions = fp_to_json(p, v);
                 } else if (streq(key, "stopAfter")) {
                         static const TaskProperty prop = { "stopAfter", PROP_STRING_LIST, false, NULL, NULL };
-                        (void) fp_check_value(p, v, &prop, what);
+                        /* Kept with the properties: the executor disables the trigger by it. */
+                        if (fp_check_value(p, v, &prop, what))
+                                json_object_set_new(t->properties, "stopAfter", fp_to_json(p, v));
                 } else if (streq(key, "logToFile")) {
                         bool b;
                         (void) fp_check_bool(p, v, what, &b);

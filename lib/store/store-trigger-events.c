@@ -40,8 +40,37 @@ int store_execution_ended_emit(StoreTx *tx, const char *execution_id, const char
         /* One statement: the existence check costs an index probe (triggers_kind). */
         r = store_exec(tx,
                        "INSERT INTO trigger_events (type, payload, created) SELECT $1, $2, $3"
-                       " WHERE EXISTS (SELECT 1 FROM triggers WHERE kind = 'flow' AND disabled = 0)",
+                       " WHERE EXISTS (SELECT 1 FROM triggers WHERE kind IN ('flow', 'flow_states') AND disabled = 0)",
                        SQL_ARGS(SQL_S(STORE_TRIGGER_EVENT_EXECUTION_ENDED), SQL_S(text), SQL_I(now)), &rows);
+        if (r < 0)
+                return r;
+        if (rows.changes == 0)
+                return 0;
+        tx->notify |= STORE_CHANNEL_TRIGGERS;
+        return 1;
+}
+
+int store_execution_states_emit(StoreTx *tx, const char *execution_id, const char *ns, const char *flow_id,
+                                json_t *states, usec_t now) {
+        _cleanup_json_ json_t *p = NULL;
+        _cleanup_free_ char *text = NULL;
+        _cleanup_rows_ SqlRows rows = {};
+        int r;
+
+        if (isempty(execution_id) || isempty(ns) || isempty(flow_id) || !json_is_array(states))
+                return -EINVAL;
+        if (json_array_size(states) == 0)
+                return 0;
+        p = json_pack("{s:s, s:s, s:s, s:O}", "executionId", execution_id, "namespace", ns, "flowId", flow_id,
+                      "states", states);
+        if (!p)
+                return -ENOMEM;
+        if ((r = store_json_dump(p, &text)) < 0)
+                return r;
+        r = store_exec(tx,
+                       "INSERT INTO trigger_events (type, payload, created) SELECT $1, $2, $3"
+                       " WHERE EXISTS (SELECT 1 FROM triggers WHERE kind = 'flow_states' AND disabled = 0)",
+                       SQL_ARGS(SQL_S(STORE_TRIGGER_EVENT_EXECUTION_STATES), SQL_S(text), SQL_I(now)), &rows);
         if (r < 0)
                 return r;
         if (rows.changes == 0)

@@ -1,4 +1,4 @@
-/* test-flow-trigger.c: Flow triggers from the Kestra corpus (trigger-flow*, trigger-multiplecondition*) with executor, worker and scheduler in process. */
+/* test-flow-trigger.c: Flow triggers from the Kestra corpus (trigger-flow*, trigger-multiplecondition*, states on the way, stopAfter) with executor, worker and scheduler in process. */
 #include <sys/stat.h>
 
 #include "cleanup-jansson.h"
@@ -26,13 +26,21 @@ static char *read_corpus(const char *name) {
         return buf;
 }
 
+#define NS "io.kestra.tests.trigger"
+
 typedef struct PutArgs {
-        const char *id, *source;
+        const char *ns, *id, *source;
 } PutArgs;
 
 static int put_tx(StoreTx *tx, void *userdata) {
         PutArgs *a = userdata;
-        return store_flow_put(tx, "io.kestra.tests.trigger", a->id, a->source, now_realtime(), NULL);
+        return store_flow_put(tx, a->ns, a->id, a->source, now_realtime(), NULL);
+}
+
+static void deploy_source(const char *ns, const char *id, const char *src) {
+        PutArgs a = { ns, id, src };
+        if (!src || store_transact(store, put_tx, &a) < 0)
+                printf("# cannot deploy %s: %s\n", id, store_error(store));
 }
 
 static void deploy(const char *file, const char *id, const char *rename_from) {
@@ -49,13 +57,11 @@ static void deploy(const char *file, const char *id, const char *rename_from) {
                 free(src);
                 src = TAKE_PTR(n);
         }
-        PutArgs a = { id, src };
-        if (!src || store_transact(store, put_tx, &a) < 0)
-                printf("# cannot deploy %s: %s\n", id, store_error(store));
+        deploy_source(strstr(file, "with-pause") ? NS ".pause" : NS, id, src);
 }
 
 typedef struct StartArgs {
-        const char *flow_id;
+        const char *ns, *flow_id;
         char id[ID_MAX];
 } StartArgs;
 
@@ -64,7 +70,7 @@ static int start_tx(StoreTx *tx, void *userdata) {
         _cleanup_flow_ Flow *f = NULL;
         _cleanup_execution_ Execution *e = NULL;
         _cleanup_json_ json_t *inputs = NULL, *doc = NULL;
-        int r = executor_load_flow(tx, "io.kestra.tests.trigger", a->flow_id, 0, &f);
+        int r = executor_load_flow(tx, a->ns, a->flow_id, 0, &f);
         if (r < 0 || (r = flow_inputs_resolve(f, NULL, &inputs, NULL)) < 0 ||
             (r = engine_execution_new(f, inputs, NULL, NULL, now_realtime(), &e)) < 0)
                 return r;
@@ -74,11 +80,15 @@ static int start_tx(StoreTx *tx, void *userdata) {
         return store_execution_create(tx, doc, ENGINE_EVENT_CREATED, NULL, now_realtime());
 }
 
-static void start(const char *flow_id, char id[static ID_MAX]) {
-        StartArgs a = { flow_id, "" };
+static void start_in(const char *ns, const char *flow_id, char id[static ID_MAX]) {
+        StartArgs a = { ns, flow_id, "" };
         if (store_transact(store, start_tx, &a) < 0)
                 printf("# cannot start %s: %s\n", flow_id, store_error(store));
         memcpy(id, a.id, ID_MAX);
+}
+
+static void start(const char *flow_id, char id[static ID_MAX]) {
+        start_in(NS, flow_id, id);
 }
 
 typedef struct SearchArgs {
@@ -234,6 +244,157 @@ static void test_multiple_condition(void) {
                "trigger.flowId is flow-b");
 }
 
+/* ---- states on the way (Kestra's FlowTriggerCaseTest#triggerWithPause) ------------------------ */
+
+/* The corpus lacks the watched flow (depends_on): Kestra's pauses one second, then goes on. */
+static const char with_pause[] = "id: trigger-flow-with-pause\nnamespace: io.kestra.tests.trigger.pause\n"
+                                 "tasks:\n  - id: pause\n    type: io.kestra.plugin.core.flow.Pause\n"
+                                 "    delay: PT1S\n  - id: after\n    type: io.kestra.plugin.core.log.Log\n"
+                                 "    message: resumed\n";
+
+static const char *exec_state(json_t *e) {
+        return json_string_value(json_object_get(json_object_get(e, "state"), "current"));
+}
+
+static const char *start_date(json_t *e) {
+        return strempty(json_string_value(json_object_get(json_object_get(e, "state"), "startDate")));
+}
+
+/* Do the executions' outputs.status follow want, as far as their start dates tell (executions
+ * created in one scheduler step share a date)? */
+static bool in_order(json_t *list, const char *const *want, size_t n) {
+        _cleanup_json_ json_t *rest = json_copy(list);
+        if (!rest || json_array_size(rest) != n)
+                return false;
+        for (size_t k = 0; k < n; k++) {
+                const char *first = NULL;
+                size_t i, pick = SIZE_MAX;
+                json_t *e;
+                json_array_foreach(rest, i, e)
+                        if (!first || strcmp(start_date(e), first) < 0)
+                                first = start_date(e);
+                json_array_foreach(rest, i, e) {
+                        const char *st = json_string_value(json_object_get(json_object_get(e, "outputs"), "status"));
+                        if (streq(start_date(e), first) && streq_ptr(st, want[k])) {
+                                pick = i;
+                                break;
+                        }
+                }
+                if (pick == SIZE_MAX)
+                        return false;
+                json_array_remove(rest, pick);
+        }
+        return true;
+}
+
+static void test_states_on_the_way(void) {
+        char src_id[ID_MAX];
+        static const char *const want[] = { "RUNNING", "PAUSED", "RUNNING", "SUCCESS" };
+        deploy("trigger-flow-listener-with-pause.yaml", "trigger-flow-listener-with-pause", NULL);
+        deploy_source(NS ".pause", "trigger-flow-with-pause", with_pause);
+        scheduler_step(scheduler);
+
+        start_in(NS ".pause", "trigger-flow-with-pause", src_id);
+        Want w[] = { { "trigger-flow-with-pause", 1 }, { "trigger-flow-listener-with-pause", 4 }, {} };
+        ok(run_until(want_ended, w, 30 * USEC_PER_SEC), "the watched execution ended and four listeners ran");
+        _cleanup_json_ json_t *src = executions("trigger-flow-with-pause");
+        is_str(exec_state(json_array_get(src, 0)), "SUCCESS", "the watched execution paused, resumed and succeeded");
+        _cleanup_json_ json_t *l = executions("trigger-flow-listener-with-pause");
+        is_int(json_array_size(l), 4, "one listener execution per listed state entered (RUNNING twice)");
+        size_t i, succeeded = 0;
+        json_t *e;
+        json_array_foreach(l, i, e)
+                succeeded += streq_ptr(exec_state(e), "SUCCESS");
+        is_int(succeeded, 4, "the four listener executions succeeded");
+        ok(in_order(l, want, 4), "their outputs.status (trigger.state) are RUNNING, PAUSED, RUNNING, SUCCESS");
+}
+
+/* ---- stopAfter -------------------------------------------------------------------------------- */
+
+static const char stop_listener[] =
+        "id: stop-listener\nnamespace: io.kestra.tests.trigger\n"
+        "tasks:\n  - id: fail\n    type: io.kestra.plugin.core.execution.Fail\n"
+        "triggers:\n  - id: on-flow\n    type: io.kestra.plugin.core.trigger.Flow\n    stopAfter: [FAILED]\n"
+        "    conditions:\n      - type: io.kestra.plugin.core.condition.ExecutionFlow\n"
+        "        namespace: io.kestra.tests.trigger\n        flowId: trigger-flow\n";
+
+static const char stop_schedule[] =
+        "id: stop-schedule\nnamespace: io.kestra.tests.trigger\n"
+        "tasks:\n  - id: fail\n    type: io.kestra.plugin.core.execution.Fail\n"
+        "triggers:\n  - id: every-second\n    type: io.kestra.plugin.core.trigger.Schedule\n"
+        "    cron: \"* * * * * *\"\n    withSeconds: true\n    recoverMissedSchedules: NONE\n"
+        "    stopAfter: [FAILED]\n";
+
+typedef struct RowArgs {
+        const char *flow_id, *trigger_id;
+        StoreTrigger row;
+        int op; /* 0 get, 1 enable */
+} RowArgs;
+
+static int row_tx(StoreTx *tx, void *userdata) {
+        RowArgs *a = userdata;
+        store_trigger_done(&a->row);
+        if (a->op == 1)
+                return scheduler_trigger_set_enabled(tx, NS, a->flow_id, a->trigger_id, true, now_realtime());
+        return store_trigger_get(tx, NS, a->flow_id, a->trigger_id, &a->row);
+}
+
+static bool want_disabled(void *userdata) {
+        RowArgs *a = userdata;
+        return store_transact(store, row_tx, a) >= 0 && a->row.disabled;
+}
+
+static bool never(void *userdata) {
+        return false;
+}
+
+static void test_stop_after(void) {
+        char id[ID_MAX];
+        deploy_source(NS, "stop-listener", stop_listener);
+        scheduler_step(scheduler);
+        size_t sources = ended("trigger-flow");
+
+        start("trigger-flow", id);
+        Want w1[] = { { "trigger-flow", sources + 1 }, { "stop-listener", 1 }, {} };
+        ok(run_until(want_ended, w1, 30 * USEC_PER_SEC), "the listener ran once");
+        _cleanup_json_ json_t *l = executions("stop-listener");
+        is_str(exec_state(json_array_get(l, 0)), "FAILED", "and failed");
+        RowArgs a = { "stop-listener", "on-flow", {}, 0 };
+        ok(run_until(want_disabled, &a, 10 * USEC_PER_SEC), "stopAfter [FAILED]: the trigger is disabled");
+        json_t *why = json_object_get(a.row.state, "stoppedAfter");
+        is_str(json_string_value(json_object_get(why, "state")), "FAILED", "the trigger says it stopped after FAILED");
+        is_str(json_string_value(json_object_get(why, "executionId")),
+               json_string_value(json_object_get(json_array_get(l, 0), "id")), "and after which execution");
+
+        start("trigger-flow", id);
+        Want w2[] = { { "trigger-flow", sources + 2 }, {} };
+        ok(run_until(want_ended, w2, 30 * USEC_PER_SEC), "trigger-flow ran again");
+        (void) run_until(never, NULL, 300 * USEC_PER_MSEC);
+        is_int(count_of("stop-listener"), 1, "the stopped trigger started nothing");
+
+        a.op = 1;
+        is_int(store_transact(store, row_tx, &a), 0, "enabled by hand");
+        a.op = 0;
+        ok(!want_disabled(&a) && !json_object_get(a.row.state, "stoppedAfter"), "enabled: stoppedAfter is cleared");
+        start("trigger-flow", id);
+        Want w3[] = { { "trigger-flow", sources + 3 }, { "stop-listener", 2 }, {} };
+        ok(run_until(want_ended, w3, 30 * USEC_PER_SEC), "enabled again, the listener runs again");
+        ok(run_until(want_disabled, &a, 10 * USEC_PER_SEC), "and stops again after its failure");
+        store_trigger_done(&a.row);
+
+        /* A Schedule every second whose executions fail: it stops after the first failure (the
+         * slots that started while the first one ran still run). */
+        deploy_source(NS, "stop-schedule", stop_schedule);
+        RowArgs b = { "stop-schedule", "every-second", {}, 0 };
+        ok(run_until(want_disabled, &b, 20 * USEC_PER_SEC), "stopAfter on a Schedule disables it after a failure");
+        Want w4[] = { { "stop-schedule", count_of("stop-schedule") }, {} };
+        ok(run_until(want_ended, w4, 20 * USEC_PER_SEC), "its started executions end");
+        size_t n = count_of("stop-schedule");
+        (void) run_until(never, NULL, 2500 * USEC_PER_MSEC);
+        ok(count_of("stop-schedule") == n, "no slot starts after the trigger stopped (%zu ran)", n);
+        store_trigger_done(&b.row);
+}
+
 int main(void) {
         corpus = getenv("KESTRA_COMPAT") ?: "../shared/kestra-compat";
         char probe[1024];
@@ -261,6 +422,8 @@ int main(void) {
         }
         test_flow_triggers();
         test_multiple_condition();
+        test_states_on_the_way();
+        test_stop_after();
         worker_stop(worker, 0);
         worker_free(worker);
         executor_free(executor);

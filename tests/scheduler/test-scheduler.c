@@ -1,4 +1,4 @@
-/* test-scheduler.c: Schedule triggers with an injected clock: slots, recovery, revisions, deletion, backfills, two schedulers. */
+/* test-scheduler.c: Schedule triggers with an injected clock: slots, recovery, revisions, deletion, backfills, what state reports cost, two schedulers. */
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -248,6 +248,10 @@ static int admin_tx(StoreTx *tx, void *userdata) {
                 return scheduler_backfill_pause(tx, "test.sched", "daily", "t", false, now);
         case 3:
                 return scheduler_trigger_set_enabled(tx, "test.sched", "daily", "t", false, now);
+        case 5:
+                return scheduler_backfill_delete(tx, "test.sched", "daily", "t", now);
+        case 6:
+                return scheduler_trigger_unlock(tx, "test.sched", "daily", "t", now);
         default:
                 return scheduler_trigger_set_enabled(tx, "test.sched", "daily", "t", true, now);
         }
@@ -306,6 +310,87 @@ static void test_backfill(Store *s) {
         is_int(admin(s, 4, 0, 0), 0, "trigger enabled again");
         scheduler_step(sch);
         is_int(count(s, "daily"), 32, "enabled again: the missed slots (ALL) run");
+
+        /* Deleting a running backfill stops it where it is. */
+        is_int(admin(s, 5, 0, 0), -ENOENT, "deleting a backfill that does not exist: -ENOENT");
+        is_int(admin(s, 0, ts("2023-01-01T00:00:00Z"), ts("2023-12-31T00:00:00Z")), 0, "another backfill");
+        for (int i = 0; i < 5; i++) {
+                atomic_store(&clock_now, atomic_load(&clock_now) + 100 * USEC_PER_MSEC);
+                scheduler_step(sch);
+        }
+        n = count(s, "daily");
+        ok(n > 32 && n < 40, "it started a few (%zu)", n - 32);
+        is_int(admin(s, 5, 0, 0), 0, "backfill deleted");
+        for (int i = 0; i < 20; i++) {
+                atomic_store(&clock_now, atomic_load(&clock_now) + 100 * USEC_PER_MSEC);
+                scheduler_step(sch);
+        }
+        is_int(count(s, "daily"), n, "a deleted backfill starts nothing more");
+        trigger_get(s, "daily", "t", &t);
+        ok(!json_object_get(t.state, "backfill") && t.next_date == ts("2024-04-04T00:00:00Z"),
+           "the live schedule is back to its own next date");
+        store_trigger_done(&t);
+
+        /* Unlock: a trigger stuck far behind (a clock jump) starts over from now. */
+        atomic_store(&clock_now, ts("2024-04-20T12:00:00Z"));
+        is_int(admin(s, 6, 0, 0), 0, "trigger unlocked");
+        trigger_get(s, "daily", "t", &t);
+        ok(t.next_date == ts("2024-04-21T00:00:00Z") && !t.locked_by, "its next date is computed from now");
+        store_trigger_done(&t);
+        scheduler_step(sch);
+        is_int(count(s, "daily"), n, "the 16 slots it was behind are not run");
+}
+
+/* ---- what the executor's reports cost ------------------------------------------------------- */
+
+typedef struct EmitArgs {
+        bool ended;
+} EmitArgs;
+
+static int emit_tx(StoreTx *tx, void *userdata) {
+        EmitArgs *a = userdata;
+        usec_t now = atomic_load(&clock_now);
+        if (a->ended)
+                return store_execution_ended_emit(tx, "0000000000000000000000", "test.src", "src", "SUCCESS", now);
+        _cleanup_json_ json_t *states = json_pack("[s, s]", "RUNNING", "PAUSED");
+        return store_execution_states_emit(tx, "0000000000000000000000", "test.src", "src", states, now);
+}
+
+static int emit(Store *s, bool ended) {
+        EmitArgs a = { ended };
+        return store_transact(s, emit_tx, &a);
+}
+
+static void test_state_reports(Store *s) {
+        _cleanup_(scheduler_freep) Scheduler *sch = new_scheduler(s, NULL);
+        StoreTrigger t = {};
+        is_int(emit(s, false), 0, "no Flow trigger lists a passing state: the executor's state report is not stored");
+        is_int(emit(s, true), 0, "no Flow trigger at all: nor is the end of an execution");
+        put_flow(s, "on-end", FLOW("on-end", "  - id: t\n    type: io.kestra.plugin.core.trigger.Flow\n"
+                                             "    states: [FAILED, WARNING]\n"));
+        scheduler_step(sch);
+        trigger_get(s, "on-end", "t", &t);
+        is_str(t.kind, "flow", "a Flow trigger on end states is of kind flow");
+        store_trigger_done(&t);
+        is_int(emit(s, false), 0, "a Flow trigger on end states only: state reports are still not stored");
+        is_int(emit(s, true), 1, "but the end of an execution is");
+        put_flow(s, "on-pause", FLOW("on-pause", "  - id: t\n    type: io.kestra.plugin.core.trigger.Flow\n"
+                                                 "    states: [PAUSED, SUCCESS]\n"));
+        scheduler_step(sch);
+        trigger_get(s, "on-pause", "t", &t);
+        is_str(t.kind, "flow_states", "a Flow trigger listing PAUSED is of kind flow_states");
+        store_trigger_done(&t);
+        is_int(emit(s, false), 1, "now state reports are stored");
+        put_flow(s, "on-end", NULL);
+        scheduler_step(sch);
+        is_int(emit(s, true), 1, "the end of an execution reaches a flow_states trigger alone");
+        put_flow(s, "on-pause", FLOW("on-pause", "  - id: t\n    type: io.kestra.plugin.core.trigger.Flow\n"
+                                                 "    states: [PAUSED, SUCCESS]\n    disabled: true\n"));
+        scheduler_step(sch);
+        is_int(emit(s, false), 0, "a disabled one costs nothing either");
+        scheduler_step(sch); /* the inbox rows about a missing execution are dropped */
+        put_flow(s, "on-pause", NULL);
+        scheduler_step(sch);
 }
 
 /* ---- two schedulers --------------------------------------------------------------------------- */
@@ -381,6 +466,7 @@ int main(int argc, char *argv[]) {
         test_recover(s);
         test_options(s);
         test_backfill(s);
+        test_state_reports(s);
         test_two_schedulers(s);
         store_free(TAKE_PTR(s));
         store_test_teardown(&env);
