@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""kestra-steps: the corpus scenarios that need more than one step (resume, kill, restart), driven
+"""kestra-steps: the corpus scenarios that need more than one step (resume, kill, restart, a Flow
+trigger on states on the way), driven
 through the CLI against a running `tern server standalone` on one database. Prints one line per
 scenario and a total; exits 77 when the corpus is absent."""
 
@@ -8,6 +9,9 @@ import json
 import os
 import subprocess
 import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def tern(args, *cmd, check=True):
@@ -135,6 +139,59 @@ def concurrency(args, flow, second_prefix, second_final):
     return run
 
 
+def expectation(args, file):
+    with open(os.path.join(args.corpus, "expectations.jsonl")) as f:
+        for line in f:
+            e = json.loads(line)
+            if e.get("file") == file:
+                return e
+    raise RuntimeError(f"{file} is not in expectations.jsonl")
+
+
+def in_order(docs, want):
+    """Do the executions' outputs.status follow want, as far as their start dates tell? (Listeners
+    started in one scheduler step share a date.)"""
+    rest = list(docs)
+    for status in want:
+        if not rest:
+            return False
+        first = min(d["state"].get("startDate", "") for d in rest)
+        pick = [d for d in rest if d["state"].get("startDate", "") == first
+                and (d.get("outputs") or {}).get("status") == status]
+        if not pick:
+            return False
+        rest.remove(pick[0])
+    return not rest
+
+
+def flow_trigger_states(args):
+    """A Flow trigger listing RUNNING and PAUSED fires on each state the watched execution enters,
+    as the corpus step says (its watched flow is tests/compat/flows/trigger-flow-with-pause.yaml)."""
+    exp = expectation(args, "trigger-flow-listener-with-pause.yaml")
+    step = exp["steps"][0]["expect"]
+    ns, listener = exp["namespace"], exp["id"]
+    eid = start(args, ns, "trigger-flow-with-pause")
+    doc = wait(args, eid)
+    expect(state(doc) == "SUCCESS", f"watched execution {state(doc)} != SUCCESS")
+    hist = [h["state"] for h in doc["state"]["histories"]]
+    expect("PAUSED" in hist, f"watched execution history {hist} has no PAUSED")
+    deadline = time.monotonic() + 60
+    while True:
+        p = tern(args, "execution", "list", "--namespace", ns, "--flow", listener, "--limit", "100", "-o", "json")
+        docs = json.loads(p.stdout or "{}").get("results", [])
+        done = [d for d in docs if d["state"]["current"] == exp["expected_state"]]
+        if len(done) >= step["listener_success_executions"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    expect(len(docs) == step["listener_success_executions"] == len(done),
+           f"{len(done)} of {len(docs)} listener executions {exp['expected_state']}, "
+           f"want {step['listener_success_executions']}")
+    want = step["execution_outputs.status_in_order"]
+    got = sorted(((d["state"].get("startDate"), (d.get("outputs") or {}).get("status")) for d in docs),
+                 key=lambda x: x[0] or "")
+    expect(in_order(docs, want), f"listener outputs.status {got} are not {want}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", default=os.environ.get("KESTRA_COMPAT", "../shared/kestra-compat"))
@@ -161,11 +218,15 @@ def main():
          concurrency(args, "flow-concurrency-cancel-pause", ["CREATED", "CANCELLED"], "CANCELLED")),
         ("flow-concurrency-queue-pause.yml: a second execution waits QUEUED, then runs",
          concurrency(args, "flow-concurrency-queue-pause", ["CREATED", "QUEUED", "RUNNING"], "SUCCESS")),
+        ("trigger-flow-listener-with-pause.yaml: a Flow trigger on RUNNING, PAUSED and the end fires 4 times",
+         lambda: flow_trigger_states(args)),
     ]
-    p = tern(args, "flow", "apply", flows)
-    if p.returncode != 0:
-        print(f"Bail out! tern flow apply failed: {p.stderr.strip()}")
-        return 1
+    # The corpus, and the flows it depends on but lacks (tests/compat/flows).
+    for d in (flows, os.path.join(HERE, "flows")):
+        p = tern(args, "flow", "apply", d)
+        if p.returncode != 0:
+            print(f"Bail out! tern flow apply {d} failed: {p.stderr.strip()}")
+            return 1
     server = subprocess.Popen([args.tern, "server", "standalone", "--db", args.db, "--workers", "4"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     passed = 0
