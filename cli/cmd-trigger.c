@@ -88,7 +88,11 @@ static int list_tx(StoreTx *tx, void *userdata) {
 
 static const char usage_list[] =
         "Usage: tern trigger list [--namespace NS] [--output table|json] [--db URL]\n\n"
-        "Triggers known to the scheduler, with their next date, last execution and state.\n";
+        "Triggers known to the scheduler, with their next date, last execution and state:\n"
+        "enabled, disabled (in the flow or by hand), stopped (by stopAfter: an execution it started\n"
+        "ended in a listed state; 'tern trigger enable' restarts it) or backfill (one is running).\n"
+        "KIND is schedule, flow (Flow trigger on ended executions), flow_states (a Flow trigger that\n"
+        "also lists states on the way, such as RUNNING or PAUSED), webhook or other.\n";
 
 static int verb_list(int argc, char *argv[]) {
         const char *cmd = "tern trigger list";
@@ -110,24 +114,29 @@ static int verb_list(int argc, char *argv[]) {
         }
         _cleanup_json_ json_t *out = json_array();
         if (a.output == OUTPUT_TABLE)
-                printf("%-24s %-28s %-16s %-9s %-8s %-24s %s\n", "NAMESPACE", "FLOW", "TRIGGER", "KIND", "STATE",
+                printf("%-24s %-28s %-16s %-11s %-8s %-24s %s\n", "NAMESPACE", "FLOW", "TRIGGER", "KIND", "STATE",
                        "NEXT", "LAST EXECUTION");
         for (size_t i = 0; i < n; i++) {
                 char next[TIMESTAMP_MAX] = "-";
                 json_t *b = json_object_get(t[i].state, "backfill");
+                json_t *stopped = json_object_get(t[i].state, "stoppedAfter");
                 if (t[i].next_date)
                         timestamp_format(next, t[i].next_date);
-                const char *st = t[i].disabled ? "disabled" : b ? "backfill" : "enabled";
+                const char *st = t[i].disabled ? (stopped ? "stopped" : "disabled") : b ? "backfill" : "enabled";
                 if (a.output == OUTPUT_TABLE)
-                        printf("%-24s %-28s %-16s %-9s %-8s %-24s %s\n", t[i].namespace, t[i].flow_id, t[i].trigger_id,
+                        printf("%-24s %-28s %-16s %-11s %-8s %-24s %s\n", t[i].namespace, t[i].flow_id, t[i].trigger_id,
                                strempty(t[i].kind), st, next, strna(t[i].last_execution_id));
                 else
-                        json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s?, s:b, s:s?, s:s?, s:O?}",
+                        json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s?, s:b, s:s?, s:s?, s:O?, s:o?}",
                                                              "namespace", t[i].namespace, "flowId", t[i].flow_id,
                                                              "triggerId", t[i].trigger_id, "kind", t[i].kind,
                                                              "disabled", t[i].disabled, "nextExecutionDate",
                                                              t[i].next_date ? next : NULL, "executionId",
-                                                             t[i].last_execution_id, "backfill", b));
+                                                             t[i].last_execution_id, "backfill", b, "stoppedAfter",
+                                                             stopped ? json_pack("{s:O, s:O}", "executionId",
+                                                                                 json_object_get(stopped, "executionId"),
+                                                                                 "state", json_object_get(stopped, "state"))
+                                                                     : NULL));
         }
         if (a.output == OUTPUT_JSON) {
                 char *text = json_dumps(out, JSON_INDENT(2));
@@ -172,7 +181,9 @@ static const char usage_op[] =
         "       tern backfill create NAMESPACE FLOW TRIGGER --start DATE [--end DATE]\n"
         "                            [--input KEY=VALUE]... [--label KEY=VALUE]... [--db URL]\n"
         "       tern backfill pause|resume|delete NAMESPACE FLOW TRIGGER [--db URL]\n\n"
-        "disable/enable: stop or restart a trigger by hand (kept across flow revisions).\n"
+        "disable/enable: stop or restart a trigger by hand (kept across flow revisions); enable also\n"
+        "  restarts a trigger that its stopAfter stopped. A Schedule enabled again runs the slots it\n"
+        "  missed meanwhile as its recoverMissedSchedules says (ALL by default).\n"
         "unlock: clear a stuck evaluation and compute the next date from now.\n"
         "backfill create: run a Schedule's past slots in [start, end) (end: now), at a bounded rate,\n"
         "  each slot at most once; the live schedule goes on meanwhile.\n";
@@ -239,7 +250,7 @@ static int verb_bf_delete(int argc, char *argv[]) {
 
 const Verb trigger_verbs[] = {
         { "list", "[--namespace NS] [--output json]", "triggers with their next date and state", verb_list, NULL },
-        { "enable", "NAMESPACE FLOW TRIGGER", "enable a trigger disabled by hand", verb_enable, NULL },
+        { "enable", "NAMESPACE FLOW TRIGGER", "enable a trigger disabled by hand or by stopAfter", verb_enable, NULL },
         { "disable", "NAMESPACE FLOW TRIGGER", "disable a trigger (kept across revisions)", verb_disable, NULL },
         { "unlock", "NAMESPACE FLOW TRIGGER", "clear a stuck trigger, next date from now", verb_unlock, NULL },
         {},

@@ -1,4 +1,4 @@
-/* scheduler.h: the scheduler component: Schedule (cron) and Flow triggers, backfills, turned into executions. */
+/* scheduler.h: the scheduler component: Schedule (cron), Flow and Webhook triggers, backfills, turned into executions. */
 #pragma once
 
 /* How it works (all state is in the store, so any number of schedulers may share PostgreSQL and
@@ -96,3 +96,13 @@ int scheduler_trigger_set_enabled(StoreTx *tx, const char *ns, const char *flow_
 /* Clear a stale lock and recompute the next date from now (a trigger stuck after a crash or a
  * clock jump). */
 int scheduler_trigger_unlock(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id, usec_t now);
+
+/* ---- Webhook triggers (webhook.c; the webserver receives the calls) --------------------------- */
+
+/* 0 when the trigger's row says disabled (by hand, or by stopAfter), 1 otherwise. */
+int scheduler_webhook_enabled(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id);
+/* The trigger's `inputs` with their {{ }} rendered against trigger.body, trigger.headers and
+ * trigger.parameters (trigger_vars) and flow.*; cfg (may be NULL) adds envs, globals, secret().
+ * -EINVAL etc. with *ret_error (free it) when an expression fails. */
+int scheduler_webhook_inputs(const Flow *f, const Trigger *t, json_t *trigger_vars, const EngineConfig *cfg,
+                             usec_t now, json_t **ret, char **ret_error);

@@ -10,6 +10,7 @@
 #include "engine.h"
 #include "executor.h"
 #include "flow.h"
+#include "scheduler.h"
 #include "state.h"
 #include "strbuf.h"
 #include "strutil.h"
@@ -587,13 +588,25 @@ static int execution_start(WebCtx *c, const char *ns, const char *flow_id, const
                                      : web_reply_store_error(c, r);
         }
         if (hook) {
-                json_t *hi = json_object_get(hook->properties, "inputs");
-                inputs = hi ? json_deep_copy(hi) : json_object();
+                /* Disabled by hand or by stopAfter: as if there were none. */
+                if ((r = scheduler_webhook_enabled(tx, ns, flow_id, hook->id)) <= 0) {
+                        store_rollback(tx);
+                        return r < 0 ? web_reply_store_error(c, r) : web_reply_error(c, 404, "no webhook here");
+                }
                 trigger = json_pack("{s:s, s:s, s:o}", "id", hook->id, "type", hook->type, "variables",
                                     webhook_variables(c));
-                if (!inputs || !trigger) {
+                if (!trigger) {
                         store_rollback(tx);
                         return web_reply_error(c, 500, "out of memory");
+                }
+                /* Its inputs may use {{ trigger.body... }}, {{ trigger.headers... }}, {{ trigger.parameters... }}. */
+                r = scheduler_webhook_inputs(f, hook, json_object_get(trigger, "variables"), NULL, now_realtime(),
+                                             &inputs, &err);
+                if (r < 0) {
+                        store_rollback(tx);
+                        return r == -ENOMEM ? web_reply_error(c, 500, "out of memory")
+                                            : web_reply_error(c, 422, "cannot render the webhook's inputs: %s",
+                                                              err ? err : strerror(-r));
                 }
         } else if (!(inputs = body_inputs(c))) {
                 store_rollback(tx);
