@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,7 +56,16 @@ typedef struct Variant {
         usec_t *samples;
         usec_t median, p99;
         SandboxTrace trace;
+        usec_t cpu; /* user+system time of this process and its reaped children, summed */
 } Variant;
+
+static usec_t cpu_now(void) {
+        struct rusage a, b;
+        getrusage(RUSAGE_SELF, &a);
+        getrusage(RUSAGE_CHILDREN, &b);
+        return (usec_t) (a.ru_utime.tv_sec + a.ru_stime.tv_sec + b.ru_utime.tv_sec + b.ru_stime.tv_sec) * USEC_PER_SEC +
+               (usec_t) (a.ru_utime.tv_usec + a.ru_stime.tv_usec + b.ru_utime.tv_usec + b.ru_stime.tv_usec);
+}
 
 int main(int argc, char **argv) {
         bool steps = argc > 1 && strcmp(argv[1], "--steps") == 0;
@@ -81,12 +91,12 @@ int main(int argc, char **argv) {
                 return 1;
         pnet.pool = pnonet.pool;
         Variant v[] = {
-                { "fork+exec (plain)", NULL, true, NULL, 0, 0, {} },
-                { "process_run, no sandbox", NULL, false, NULL, 0, 0, {} },
-                { "sandbox, host network", &net, false, NULL, 0, 0, {} },
-                { "sandbox, network namespace", &nonet, false, NULL, 0, 0, {} },
-                { "pooled sandbox, host network", &pnet, false, NULL, 0, 0, {} },
-                { "pooled sandbox, network ns", &pnonet, false, NULL, 0, 0, {} },
+                { "fork+exec (plain)", NULL, true, NULL, 0, 0, {}, 0 },
+                { "process_run, no sandbox", NULL, false, NULL, 0, 0, {}, 0 },
+                { "sandbox, host network", &net, false, NULL, 0, 0, {}, 0 },
+                { "sandbox, network namespace", &nonet, false, NULL, 0, 0, {}, 0 },
+                { "pooled sandbox, host network", &pnet, false, NULL, 0, 0, {}, 0 },
+                { "pooled sandbox, network ns", &pnonet, false, NULL, 0, 0, {}, 0 },
         };
         size_t nv = sizeof v / sizeof v[0];
         for (size_t i = 0; i < nv; i++)
@@ -95,15 +105,17 @@ int main(int argc, char **argv) {
         /* Interleaved, so that a noisy moment of the (shared) machine hits every variant alike. */
         for (unsigned k = 0; k < n + 10; k++)
                 for (size_t i = 0; i < nv; i++) {
-                        usec_t t = now_monotonic();
+                        usec_t t = now_monotonic(), c = cpu_now();
                         SandboxTrace *trace = steps && v[i].sandbox && k >= 10 ? &v[i].trace : NULL;
                         int r = v[i].plain ? run_plain() : run_process(v[i].sandbox, trace);
                         if (r < 0) {
                                 fprintf(stderr, "%s failed: %s\n", v[i].name, strerror(-r));
                                 return 1;
                         }
-                        if (k >= 10) /* warm-up */
+                        if (k >= 10) { /* warm-up */
                                 v[i].samples[k - 10] = now_monotonic() - t;
+                                v[i].cpu += cpu_now() - c;
+                        }
                 }
         printf("%-30s %10s %10s %8s\n", "variant (/bin/true)", "median us", "p99 us", "x plain");
         for (size_t i = 0; i < nv; i++) {
@@ -123,6 +135,11 @@ int main(int argc, char **argv) {
                                 printf(" %12.0f", v[i].trace.runs ? (double) v[i].trace.usec[s] / v[i].trace.runs : 0.0);
                         printf("\n");
                 }
+                /* CPU time rather than wall clock: what the machine's other load does not change. */
+                printf("%-30s", "cpu per run (user+sys)");
+                for (size_t i = 2; i < nv; i++)
+                        printf(" %12.0f", (double) v[i].cpu / n);
+                printf("\n%-30s %12.0f (plain fork+exec)\n", "", (double) v[0].cpu / n);
         }
         for (size_t i = 0; i < nv; i++)
                 free(v[i].samples);

@@ -100,8 +100,11 @@ int sandbox_plan_init(SandboxPlan *p, const SandboxOptions *o, const char *cwd, 
 
         *p = (SandboxPlan) {};
         p->clone_flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
-        if (!o->network)
+        /* Without a user namespace the parent makes the network namespace while the child builds
+         * its root (creating one takes as long); in one, it must be the child's own. */
+        if (!o->network && o->user_namespace)
                 p->clone_flags |= CLONE_NEWNET;
+        p->net_later = !o->network && !o->user_namespace;
         p->userns = o->user_namespace;
         p->userns_root = geteuid() == 0;
         if (p->userns)
@@ -281,12 +284,12 @@ int sandbox_chown_workdir(const SandboxPlan *p, const char *dir) {
 int sandbox_send_go(int sock, char c, const int *fds, size_t n_fds) {
         union {
                 struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int) * SANDBOX_CGROUP_FDS_MAX)];
+                char buf[CMSG_SPACE(sizeof(int) * SANDBOX_GO_FDS_MAX)];
         } control = {};
         struct iovec iov = { .iov_base = &c, .iov_len = 1 };
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-        if (n_fds > SANDBOX_CGROUP_FDS_MAX)
+        if (n_fds > SANDBOX_GO_FDS_MAX)
                 return -E2BIG;
         if (n_fds > 0) {
                 mh.msg_control = control.buf;
@@ -306,7 +309,7 @@ int sandbox_send_go(int sock, char c, const int *fds, size_t n_fds) {
 int sandbox_recv_go(int sock, char *ret_c, int *fds, size_t *n_fds) {
         union {
                 struct cmsghdr h;
-                char buf[CMSG_SPACE(sizeof(int) * SANDBOX_CGROUP_FDS_MAX)];
+                char buf[CMSG_SPACE(sizeof(int) * SANDBOX_GO_FDS_MAX)];
         } control = {};
         struct iovec iov = { .iov_base = ret_c, .iov_len = 1 };
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
@@ -567,15 +570,39 @@ static void build_root(const SandboxPlan *p, const SandboxChildFds *fds, const i
         mark(p, SANDBOX_MARK_PIVOT);
 }
 
-static void loopback_up(const SandboxChildFds *fds) {
+static int loopback_up(void) {
         int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        CHECK(s, "socket for loopback");
+        if (s < 0)
+                return -errno;
         struct ifreq ifr = {};
         snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
-        CHECK(ioctl(s, SIOCGIFFLAGS, &ifr), "loopback flags");
-        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-        CHECK(ioctl(s, SIOCSIFFLAGS, &ifr), "bring loopback up");
+        int r = ioctl(s, SIOCGIFFLAGS, &ifr);
+        if (r >= 0) {
+                ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+                r = ioctl(s, SIOCSIFFLAGS, &ifr);
+        }
+        r = r < 0 ? -errno : 0;
         close(s);
+        return r;
+}
+
+int sandbox_netns_new(void) {
+        /* The calling thread enters a new namespace and comes back: only its own view changes. */
+        _cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (self < 0)
+                return -errno;
+        if (unshare(CLONE_NEWNET) < 0)
+                return -errno;
+        int ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        int r = ns < 0 ? -errno : loopback_up();
+        if (setns(self, CLONE_NEWNET) < 0)
+                r = -errno; /* cannot happen to root; the thread would stay in the empty namespace */
+        if (r < 0) {
+                if (ns >= 0)
+                        close(ns);
+                return r;
+        }
+        return ns;
 }
 
 static void set_rlimit(const SandboxChildFds *fds, int res, uint64_t v, const char *what) {
@@ -648,21 +675,33 @@ _Noreturn void sandbox_child(const SandboxPlan *p, char *const *argv, char *cons
                 CHECK(setresuid(0, 0, 0), "uid 0 in the user namespace");
         }
         CHECK(sethostname("tern", 4), "hostname");
-        if (p->clone_flags & CLONE_NEWNET)
-                loopback_up(fds);
+        if (p->clone_flags & CLONE_NEWNET) {
+                int r = loopback_up();
+                if (r < 0)
+                        child_fail(fds, -r, "bring loopback up");
+        }
         mark(p, SANDBOX_MARK_NAMESPACES);
         /* The new root is attached over /tmp: every host path was copied before. */
         build_root(p, fds, trees, devs);
-        /* Meanwhile the parent has made the task's cgroup: it sends the files that move us in. We move
+        /* Meanwhile the parent has made the task's cgroup (and network namespace): it sends the files
+         * that move us in (and the namespace). We move
          * ourselves: a v1 migration of another process takes a global lock that waits for an RCU
          * grace period (milliseconds), one of the calling thread itself does not. The task is forked
          * only once we are in, so that it and all it starts are held by the limits. */
-        int join[SANDBOX_CGROUP_FDS_MAX];
+        int join[SANDBOX_GO_FDS_MAX];
         size_t n_join = 0;
         if (sandbox_recv_go(fds->sync_r, &c, join, &n_join) < 0 || (c != 'c' && c != 'n'))
                 _exit(127);
         close(fds->sync_r);
-        for (size_t i = 0; i < n_join; i++) {
+        size_t first = 0;
+        if (p->net_later) {
+                if (n_join < 1)
+                        child_fail(fds, EBADF, "join the network namespace");
+                CHECK(setns(join[0], CLONE_NEWNET), "join the network namespace");
+                close(join[0]);
+                first = 1;
+        }
+        for (size_t i = first; i < n_join; i++) {
                 if (write(join[i], "0", 1) != 1)
                         child_fail(fds, errno, "join the task's cgroup");
                 close(join[i]);

@@ -48,6 +48,7 @@ typedef struct SandboxPlan {
         uid_t uid, map_uid; /* uid inside; with a user namespace, inside 0 maps to map_uid */
         gid_t gid, map_gid;
         bool userns, userns_root; /* user namespace; created by root (may set groups) */
+        bool net_later;           /* the parent sends a new network namespace (with loopback up) */
         uint64_t nofile, fsize;
         struct sock_fprog filter;
         bool own_filter; /* compiled for this plan, not the pool's */
@@ -65,13 +66,14 @@ typedef struct SandboxChildFds {
         int out_w, err_w; /* the task's stdout and stderr */
         int error_w;      /* SandboxChildError on failure; EOF once the task has exec'ed */
         int sync_r;       /* 'g' once the parent has written the id maps (user namespace only), then
-                           * 'c' with the files that move us into the task's cgroup ('n': no cgroup,
-                           * best-effort mode) */
+                           * 'c' with the network namespace (net_later) and the files that move us
+                           * into the task's cgroup ('n': no cgroup, best-effort mode) */
         int status_w;     /* the task's wait status, written by the PID 1 when the task ends */
 } SandboxChildFds;
 
-/* The go-ahead byte on the sync socket, with the files the child writes "0" to join its cgroup. */
-#define SANDBOX_CGROUP_FDS_MAX 3
+/* The go-ahead byte on the sync socket, with the network namespace (SandboxPlan.net_later) and the
+ * files the child writes "0" to join its cgroup. */
+#define SANDBOX_GO_FDS_MAX 4
 int sandbox_send_go(int sock, char c, const int *fds, size_t n_fds);
 int sandbox_recv_go(int sock, char *ret_c, int *fds, size_t *n_fds);
 
@@ -82,6 +84,8 @@ void sandbox_plan_done(SandboxPlan *p);
 
 /* Raw clone into the plan's namespaces (fork semantics: 0 in the child). */
 pid_t sandbox_clone(const SandboxPlan *p);
+/* A new network namespace with loopback up, made by the calling thread for the child: its fd. */
+int sandbox_netns_new(void);
 /* Parent, after clone: write the user namespace's id maps. */
 int sandbox_write_id_maps(const SandboxPlan *p, pid_t pid);
 /* Child: never returns. */

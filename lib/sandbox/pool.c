@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -12,12 +13,25 @@
 
 /* As many as a worker runs tasks at once, in practice; more are removed. */
 #define POOL_CGROUPS_MAX 64
+#define POOL_PENDING_MAX 64
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+/* A task's PID 1 that is still exiting, and the cgroup it is in. */
+typedef struct PoolPending {
+        int pidfd;
+        SandboxCgroup cg;
+} PoolPending;
 
 struct SandboxPool {
         pthread_mutex_t lock;
         struct sock_fprog filter;
         SandboxCgroup free[POOL_CGROUPS_MAX];
         size_t n_free;
+        PoolPending pending[POOL_PENDING_MAX];
+        size_t n_pending;
         unsigned long long made; /* names the new cgroups */
 };
 
@@ -39,9 +53,72 @@ int sandbox_pool_new(SandboxPool **ret) {
         return 0;
 }
 
+/* Reap the PID 1 (blocking or not); true when it is gone. */
+static bool pending_reap(PoolPending *e, bool block) {
+        siginfo_t si = {};
+        int r;
+        do
+                r = waitid(P_PIDFD, (id_t) e->pidfd, &si, WEXITED | (block ? 0 : WNOHANG));
+        while (r < 0 && errno == EINTR);
+        /* ECHILD: someone else reaped it; it is gone all the same. */
+        return r < 0 || si.si_pid != 0;
+}
+
+static void pending_done(SandboxPool *p, PoolPending *e) {
+        close(e->pidfd);
+        sandbox_pool_give_cgroup(p, &e->cg);
+}
+
+/* Take the PID 1s that have ended out of the list (or the oldest, waiting for it, when full). */
+static void pool_reap(SandboxPool *p, bool make_room) {
+        PoolPending done[POOL_PENDING_MAX];
+        size_t n_done = 0;
+
+        pthread_mutex_lock(&p->lock);
+        for (size_t i = 0; i < p->n_pending;)
+                if (pending_reap(&p->pending[i], false)) {
+                        done[n_done++] = p->pending[i];
+                        p->pending[i] = p->pending[--p->n_pending];
+                } else
+                        i++;
+        bool wait_oldest = make_room && p->n_pending == POOL_PENDING_MAX;
+        if (wait_oldest) {
+                done[n_done++] = p->pending[0];
+                p->pending[0] = p->pending[--p->n_pending];
+        }
+        pthread_mutex_unlock(&p->lock);
+        if (wait_oldest)
+                (void) pending_reap(&done[n_done - 1], true);
+        for (size_t i = 0; i < n_done; i++)
+                pending_done(p, &done[i]);
+}
+
+void sandbox_pool_defer(SandboxPool *p, int pidfd, SandboxCgroup *cg) {
+        pool_reap(p, true);
+        pthread_mutex_lock(&p->lock);
+        bool kept = p->n_pending < POOL_PENDING_MAX;
+        if (kept)
+                p->pending[p->n_pending++] = (PoolPending) { pidfd, *cg };
+        pthread_mutex_unlock(&p->lock);
+        if (kept) {
+                *cg = (SandboxCgroup) {};
+                return;
+        }
+        /* Another thread filled the list meanwhile: wait for this one here. */
+        PoolPending e = { pidfd, *cg };
+        *cg = (SandboxCgroup) {};
+        (void) pending_reap(&e, true);
+        pending_done(p, &e);
+}
+
 SandboxPool *sandbox_pool_free(SandboxPool *p) {
         if (!p)
                 return NULL;
+        for (size_t i = 0; i < p->n_pending; i++) {
+                (void) pending_reap(&p->pending[i], true);
+                close(p->pending[i].pidfd);
+                sandbox_cgroup_destroy(&p->pending[i].cg);
+        }
         for (size_t i = 0; i < p->n_free; i++)
                 sandbox_cgroup_destroy(&p->free[i]);
         sandbox_seccomp_free(&p->filter);
@@ -59,6 +136,7 @@ int sandbox_pool_take_cgroup(SandboxPool *p, const SandboxOptions *o, SandboxCgr
         bool have = false;
         unsigned long long n;
 
+        pool_reap(p, false);
         pthread_mutex_lock(&p->lock);
         if (p->n_free > 0) {
                 cg = p->free[--p->n_free];

@@ -10,7 +10,7 @@
 
 /* Thread-safe: the worker's task threads share one (SandboxOptions.pool). */
 int sandbox_pool_new(SandboxPool **ret);
-/* Removes the cgroups it keeps. NULL is fine. */
+/* Reaps what it was left to reap, removes the cgroups it keeps. NULL is fine. */
 SandboxPool *sandbox_pool_free(SandboxPool *p);
 
 /* The deny list's program; valid as long as the pool. */
@@ -20,3 +20,6 @@ const struct sock_fprog *sandbox_pool_filter(SandboxPool *p);
 int sandbox_pool_take_cgroup(SandboxPool *p, const SandboxOptions *o, SandboxCgroup *ret, char *err, size_t err_size);
 /* After the task: kept for the next one if it is empty and clean, else removed. *cg is emptied. */
 void sandbox_pool_give_cgroup(SandboxPool *p, SandboxCgroup *cg);
+/* The task is over but its PID 1 (pidfd, our child) is still exiting: the pool reaps it later (at the
+ * next take, or when freed) and then gives its cgroup back. Takes pidfd and *cg. */
+void sandbox_pool_defer(SandboxPool *p, int pidfd, SandboxCgroup *cg);

@@ -154,8 +154,8 @@ static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCg
         if (pid == 0)
                 sandbox_child(plan, spec->argv, spec->env, fds);
 
-        /* The child builds its root while we make its cgroup: it waits for the second byte before
-         * it forks the task. A child that failed meanwhile has closed its end: MSG_NOSIGNAL. */
+        /* The child builds its root while we make its cgroup and network namespace: it waits for
+         * them before it forks the task. A child that failed meanwhile has closed its end (EPIPE). */
         const char *step = "write the user namespace's id maps";
         r = sandbox_write_id_maps(plan, pid);
         if (r >= 0 && plan->userns && (r = sandbox_send_go(sync_w, 'g', NULL, 0)) < 0)
@@ -176,11 +176,20 @@ static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCg
                         r = 0;
                 }
         }
-        _Static_assert(_SANDBOX_CG_MAX <= SANDBOX_CGROUP_FDS_MAX, "one join file per hierarchy");
-        int join[_SANDBOX_CG_MAX];
+        _Static_assert(_SANDBOX_CG_MAX + 1 <= SANDBOX_GO_FDS_MAX, "the namespace and a join file per hierarchy");
+        int join[SANDBOX_GO_FDS_MAX];
         int n_join = 0;
-        if (r >= 0 && cg->kind != SANDBOX_CGROUP_NONE && (n_join = r = sandbox_cgroup_open_join(cg, join)) < 0)
+        if (r >= 0 && plan->net_later) {
+                step = "create the network namespace";
+                r = join[0] = sandbox_netns_new();
+                n_join = r >= 0;
+        }
+        if (r >= 0 && cg->kind != SANDBOX_CGROUP_NONE) {
                 step = "open the task's cgroup";
+                r = sandbox_cgroup_open_join(cg, join + n_join);
+                if (r >= 0)
+                        n_join += r;
+        }
         if (r >= 0 && (r = sandbox_send_go(sync_w, cg->kind != SANDBOX_CGROUP_NONE ? 'c' : 'n', join,
                                            (size_t) n_join)) < 0)
                 step = "start the sandbox";
@@ -208,6 +217,7 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
         SandboxCgroup cg = {};
         bool sandboxed = spec->sandbox && spec->sandbox->mode != SANDBOX_OFF;
         usec_t *marks = NULL, t[5] = {}, t_exit = 0;
+        bool reported = false;
         int r = 0;
 
         if (!spec->argv || !spec->argv[0])
@@ -296,10 +306,14 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
         bool exited = false;
         int status = 0;
         usec_t drain_until = USEC_INFINITY;
+        /* With a pool, the task is over once the PID 1 reports its status: it has killed and reaped
+         * everything else by then. Its own exit (the namespaces' teardown) is left to the pool to
+         * reap, rather than waited for here. */
+        bool watch_status = res.sandboxed && spec->sandbox->pool && pidfd >= 0;
 
         while (!exited || !lo.eof || !le.eof) {
-                struct pollfd fds[4];
-                int nf = 0, i_out = -1, i_err = -1, i_pid = -1, i_cancel = -1;
+                struct pollfd fds[5];
+                int nf = 0, i_out = -1, i_err = -1, i_pid = -1, i_cancel = -1, i_st = -1;
                 if (!lo.eof)
                         fds[i_out = nf++] = (struct pollfd) { out_r, POLLIN, 0 };
                 if (!le.eof)
@@ -308,6 +322,8 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
                         fds[i_pid = nf++] = (struct pollfd) { pidfd, POLLIN, 0 };
                 if (!exited && spec->cancel_fd >= 0 && !res.cancelled)
                         fds[i_cancel = nf++] = (struct pollfd) { spec->cancel_fd, POLLIN, 0 };
+                if (!exited && watch_status)
+                        fds[i_st = nf++] = (struct pollfd) { st_r, POLLIN, 0 };
 
                 usec_t now = now_monotonic();
                 usec_t wake = MIN(MIN(deadline, kill_at), drain_until);
@@ -329,6 +345,18 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
                         res.cancelled = true;
                         kill_group(pid, SIGTERM);
                         kill_at = now_monotonic() + grace;
+                }
+
+                if (i_st >= 0 && fds[i_st].revents) {
+                        int task_status;
+                        ssize_t k = read(st_r, &task_status, sizeof task_status);
+                        if (k == (ssize_t) sizeof task_status) {
+                                status = task_status;
+                                reported = exited = true;
+                                t_exit = now_monotonic();
+                                drain_until = t_exit + USEC_PER_SEC;
+                        } else if (k >= 0 || errno != EINTR)
+                                watch_status = false; /* killed before it could report: reap it */
                 }
 
                 now = now_monotonic();
@@ -365,7 +393,7 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
                 /* The PID 1 reports how the task itself ended; without a report (it was killed
                  * on timeout or cancellation) its own status stands. */
                 int task_status;
-                if (read(st_r, &task_status, sizeof task_status) == (ssize_t) sizeof task_status)
+                if (!reported && read(st_r, &task_status, sizeof task_status) == (ssize_t) sizeof task_status)
                         status = task_status;
                 res.oom_killed = sandbox_cgroup_oom_killed(&cg);
                 res.pids_exhausted = sandbox_cgroup_pids_exhausted(&cg);
@@ -377,8 +405,11 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
                 res.exit_code = 128 + res.signal;
         }
 finish:
-        /* The PID 1 is gone, and with it every process of the task: its cgroup may serve again. */
-        if (sandboxed && spec->sandbox->pool)
+        /* Every process of the task is gone: its cgroup may serve again once the PID 1 is too. */
+        if (reported) {
+                sandbox_pool_defer(spec->sandbox->pool, pidfd, &cg);
+                pidfd = -EBADF;
+        } else if (sandboxed && spec->sandbox->pool)
                 sandbox_pool_give_cgroup(spec->sandbox->pool, &cg);
         else
                 sandbox_cgroup_destroy(&cg);

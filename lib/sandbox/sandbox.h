@@ -52,9 +52,9 @@ typedef enum SandboxStep {
         SANDBOX_STEP_NAMESPACES, /* child: ids, hostname, loopback */
         SANDBOX_STEP_MOUNTS,     /* child: the new root's mounts */
         SANDBOX_STEP_PIVOT,      /* child: pivot_root, detach the host's tree, read-only root */
-        SANDBOX_STEP_CGROUP,     /* parent, while the child builds its root: create the task's cgroup(s),
-                                  * set the limits, move the child in */
-        SANDBOX_STEP_CGROUP_WAIT, /* child: waiting for that after its root is built */
+        SANDBOX_STEP_CGROUP,     /* parent, while the child builds its root: the task's cgroup(s) and
+                                  * limits, the network namespace */
+        SANDBOX_STEP_CGROUP_WAIT, /* child: waiting for those after its root is built, joining them */
         SANDBOX_STEP_EXEC,       /* child: cgroup namespace, rlimits, fork of the task, identity, filter,
                                   * until execve */
         SANDBOX_STEP_RUN,        /* the task runs (/bin/true: its exec and exit) until the PID 1 reaps it */

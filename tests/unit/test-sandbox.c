@@ -248,6 +248,9 @@ int main(int argc, char **argv) {
         Capture c = { STRBUF_INIT, STRBUF_INIT };
         ProcessResult res;
         int fds_before = count_fds();
+        /* The parent makes each task's network namespace on its own thread, and must come back. */
+        char netns_before[64] = "";
+        (void) !readlink("/proc/thread-self/ns/net", netns_before, sizeof netns_before - 1);
 
         /* It runs at all, and as whom. */
         int r = run_sh(&o, "echo hello; id -u; hostname; pwd; echo $$", &c, &res);
@@ -455,6 +458,10 @@ int main(int argc, char **argv) {
         run_sh(&po, "true", &c, &res);
         ok(res.exit_code == 0 && !res.oom_killed, "and the next task is not said to be OOM-killed");
         pool = sandbox_pool_free(pool);
+        ok(waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD, "the pool reaped every PID 1 it was left");
+        char netns_now[64] = "";
+        (void) !readlink("/proc/thread-self/ns/net", netns_now, sizeof netns_now - 1);
+        is_str(netns_now, netns_before, "the worker's thread is still in its own network namespace");
 
         /* The worker is healthy: same fds, it still runs things, no cgroup left. */
         is_int(count_fds(), fds_before, "no fd leaked in the worker");
