@@ -96,6 +96,28 @@
 /* A kill asks workers to stop jobs they hold: the flag is read with the lease renewal. */
 #define JOBS_CANCELLED "ALTER TABLE jobs ADD COLUMN cancelled INTEGER NOT NULL DEFAULT 0;\n"
 
+/* An execution's task runs, a row each (store-taskruns.c), moved out of the documents. */
+#define TASK_RUNS                                                                                        \
+        "CREATE TABLE task_runs (\n"                                                                     \
+        "  execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,\n"                  \
+        "  ord INTEGER NOT NULL, id TEXT NOT NULL, state TEXT NOT NULL, doc TEXT NOT NULL,\n"           \
+        "  PRIMARY KEY (execution_id, ord));\n"
+#define TASK_RUNS_MOVE_PG                                                                                \
+        "INSERT INTO task_runs (execution_id, ord, id, state, doc)"                                      \
+        " SELECT x.id, (t.o - 1)::int, COALESCE(t.v->>'id', ''),"                                       \
+        " COALESCE(t.v->'state'->>'current', 'CREATED'), t.v::text"                                     \
+        " FROM executions x, jsonb_array_elements(x.doc->'taskRunList') WITH ORDINALITY t(v, o)"        \
+        " WHERE jsonb_typeof(x.doc->'taskRunList') = 'array';\n"                                        \
+        "UPDATE executions SET doc = doc - 'taskRunList' WHERE doc ? 'taskRunList';\n"
+#define TASK_RUNS_MOVE_SQLITE                                                                            \
+        "INSERT INTO task_runs (execution_id, ord, id, state, doc)"                                      \
+        " SELECT x.id, t.key, COALESCE(json_extract(t.value, '$.id'), ''),"                             \
+        " COALESCE(json_extract(t.value, '$.state.current'), 'CREATED'), t.value"                       \
+        " FROM executions x, json_each(x.doc, '$.taskRunList') t"                                        \
+        " WHERE json_type(x.doc, '$.taskRunList') = 'array';\n"                                         \
+        "UPDATE executions SET doc = json_remove(doc, '$.taskRunList')"                                  \
+        " WHERE json_type(doc, '$.taskRunList') IS NOT NULL;\n"
+
 /* The scheduler's inbox: flow changes and ended executions, written in the transaction that
  * caused them and consumed (deleted) by one scheduler. A trigger's kind lets the executor skip
  * the "execution ended" row when no Flow trigger listens (triggers_kind). */
@@ -109,6 +131,8 @@ const StoreMigration store_migrations_postgres[] = {
         { "initial schema", TABLES("BIGSERIAL PRIMARY KEY", "JSONB") COMMON_INDEXES },
         { "job cancellation", JOBS_CANCELLED },
         { "scheduler queue", SCHEDULER_QUEUE("BIGSERIAL PRIMARY KEY", "JSONB") },
+        { "flow concurrency index", EXECUTIONS_ACTIVE },
+        { "task runs table", TASK_RUNS TASK_RUNS_MOVE_PG },
 };
 const size_t store_n_migrations_postgres = ELEMENTSOF(store_migrations_postgres);
 
@@ -118,5 +142,7 @@ const StoreMigration store_migrations_sqlite[] = {
         { "initial schema", TABLES("INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT") COMMON_INDEXES },
         { "job cancellation", JOBS_CANCELLED },
         { "scheduler queue", SCHEDULER_QUEUE("INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT") },
+        { "flow concurrency index", EXECUTIONS_ACTIVE },
+        { "task runs table", TASK_RUNS TASK_RUNS_MOVE_SQLITE },
 };
 const size_t store_n_migrations_sqlite = ELEMENTSOF(store_migrations_sqlite);

@@ -146,3 +146,19 @@ int store_qb_namespace(QueryBuilder *q, const char *column, const char *prefix);
 /* Escape LIKE wildcards for ESCAPE '\' and append suffix. NULL on OOM. */
 char *store_like_escape(const char *s, const char *suffix);
 int store_json_dump(json_t *j, char **ret); /* NULL j -> NULL string */
+
+/* store-taskruns.c: task runs are rows of task_runs, not part of the stored document. The list of
+ * an execution aliased X, as one JSON text column (NULL when it has none), per dialect: */
+#define SQL_TASK_RUNS_OF_PG(X)                                                                           \
+        "('[' || (SELECT string_agg(t.doc, ',' ORDER BY t.ord) FROM task_runs t"                        \
+        " WHERE t.execution_id = " X ".id) || ']')"
+#define SQL_TASK_RUNS_OF_SQLITE(X)                                                                       \
+        "('[' || (SELECT group_concat(s.doc, ',') FROM (SELECT t.doc FROM task_runs t"                  \
+        " WHERE t.execution_id = " X ".id ORDER BY t.ord) s) || ']')"
+/* The document to store: doc without its task runs (a shallow copy; NULL on OOM). */
+json_t *store_doc_without_task_runs(json_t *doc);
+/* Write doc's task runs for an execution: only those that differ from prev_doc's at the same
+ * position (prev_doc NULL: all of them), and drop rows past the end of the list. */
+int store_task_runs_write(StoreTx *tx, const char *execution_id, json_t *doc, json_t *prev_doc);
+/* A stored document (column col_doc) with its task runs (column col_task_runs) put back. */
+int store_doc_from_cells(const SqlRows *rows, size_t row, size_t col_doc, size_t col_task_runs, json_t **ret);

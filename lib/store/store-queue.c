@@ -116,6 +116,7 @@ static int exec_labels_write(StoreTx *tx, const char *id, json_t *doc, bool repl
 int store_execution_create(StoreTx *tx, json_t *doc, const char *event_type, json_t *payload, usec_t now) {
         _cleanup_rows_ SqlRows rows = {};
         _cleanup_free_ char *text = NULL;
+        _cleanup_json_ json_t *stored = NULL;
         ExecColumns c;
         int r;
 
@@ -124,7 +125,10 @@ int store_execution_create(StoreTx *tx, json_t *doc, const char *event_type, jso
         r = exec_columns(doc, now, &c);
         if (r < 0)
                 return r;
-        r = store_json_dump(doc, &text);
+        stored = store_doc_without_task_runs(doc);
+        if (!stored)
+                return -ENOMEM;
+        r = store_json_dump(stored, &text);
         if (r < 0)
                 return r;
         r = store_exec(tx,
@@ -140,22 +144,29 @@ int store_execution_create(StoreTx *tx, json_t *doc, const char *event_type, jso
                 return r;
         if (rows.changes == 0)
                 return -EEXIST;
+        r = store_task_runs_write(tx, c.id, doc, NULL);
+        if (r < 0)
+                return r;
         r = exec_labels_write(tx, c.id, doc, false);
         if (r < 0)
                 return r;
         return store_event_emit(tx, c.id, event_type, payload, now, now, NULL);
 }
 
-int store_execution_save_ex(StoreTx *tx, json_t *doc, usec_t now, unsigned flags) {
+int store_execution_save_from(StoreTx *tx, json_t *doc, json_t *prev_doc, usec_t now) {
         _cleanup_rows_ SqlRows rows = {};
         _cleanup_free_ char *text = NULL;
+        _cleanup_json_ json_t *stored = NULL;
         ExecColumns c;
         int r;
 
         r = exec_columns(doc, now, &c);
         if (r < 0)
                 return r;
-        r = store_json_dump(doc, &text);
+        stored = store_doc_without_task_runs(doc);
+        if (!stored)
+                return -ENOMEM;
+        r = store_json_dump(stored, &text);
         if (r < 0)
                 return r;
         /* created stays what the first write said. */
@@ -170,25 +181,32 @@ int store_execution_save_ex(StoreTx *tx, json_t *doc, usec_t now, unsigned flags
                 return r;
         if (rows.changes == 0)
                 return -ENOENT;
-        if (flags & STORE_SAVE_LABELS_UNCHANGED)
+        r = store_task_runs_write(tx, c.id, doc, prev_doc);
+        if (r < 0)
+                return r;
+        /* The label index is rewritten only when the labels changed. */
+        if (prev_doc && json_equal(json_object_get(prev_doc, "labels"), json_object_get(doc, "labels")))
                 return 0;
         return exec_labels_write(tx, c.id, doc, true);
 }
 
 int store_execution_save(StoreTx *tx, json_t *doc, usec_t now) {
-        return store_execution_save_ex(tx, doc, now, 0);
+        return store_execution_save_from(tx, doc, NULL, now);
 }
 
 int store_execution_get(StoreTx *tx, const char *id, json_t **ret_doc) {
         _cleanup_rows_ SqlRows rows = {};
         int r;
 
-        r = store_exec(tx, "SELECT doc FROM executions WHERE id = $1", SQL_ARGS(SQL_S(id)), &rows);
+        r = store_exec(tx,
+                       tx_is_pg(tx) ? "SELECT x.doc, " SQL_TASK_RUNS_OF_PG("x") " FROM executions x WHERE x.id = $1"
+                                    : "SELECT x.doc, " SQL_TASK_RUNS_OF_SQLITE("x") " FROM executions x WHERE x.id = $1",
+                       SQL_ARGS(SQL_S(id)), &rows);
         if (r < 0)
                 return r;
         if (rows.n_rows == 0)
                 return -ENOENT;
-        return sql_cell_json(&rows, 0, 0, ret_doc);
+        return store_doc_from_cells(&rows, 0, 0, 1, ret_doc);
 }
 
 int store_execution_delete(StoreTx *tx, const char *id) {
@@ -205,7 +223,8 @@ int store_execution_search(StoreTx *tx, const StoreExecutionFilter *f, json_t **
         _cleanup_json_ json_t *out = NULL;
         int r;
 
-        strbuf_append(&q.sql, "SELECT doc FROM executions WHERE 1 = 1");
+        strbuf_append(&q.sql, tx_is_pg(tx) ? "SELECT x.doc, " SQL_TASK_RUNS_OF_PG("x") " FROM executions x WHERE 1 = 1"
+                                     : "SELECT x.doc, " SQL_TASK_RUNS_OF_SQLITE("x") " FROM executions x WHERE 1 = 1");
         if (f->namespace_prefix)
                 store_qb_namespace(&q, "namespace", f->namespace_prefix);
         if (f->flow_id) {
@@ -250,7 +269,7 @@ int store_execution_search(StoreTx *tx, const StoreExecutionFilter *f, json_t **
                 return -ENOMEM;
         for (size_t i = 0; i < rows.n_rows; i++) {
                 json_t *d;
-                r = sql_cell_json(&rows, i, 0, &d);
+                r = store_doc_from_cells(&rows, i, 0, 1, &d);
                 if (r < 0)
                         return r;
                 if (json_array_append_new(out, d) < 0)
@@ -401,11 +420,11 @@ int store_claim_executions(StoreTx *tx, usec_t now, size_t max, StoreClaim **ret
          * so that executions locked by other executors (skipped) leave enough for us. On SQLite
          * the write transaction is exclusive, which serializes executors the same way. */
         r = store_exec(tx,
-                       tx_is_pg(tx) ? "SELECT x.id, x.doc FROM executions x WHERE x.id IN"
+                       tx_is_pg(tx) ? "SELECT x.id, x.doc, " SQL_TASK_RUNS_OF_PG("x") " FROM executions x WHERE x.id IN"
                                       " (SELECT ev.execution_id FROM events ev WHERE ev.due_at <= $1"
                                       " ORDER BY ev.due_at LIMIT $3)"
                                       " LIMIT $2 FOR UPDATE OF x SKIP LOCKED"
-                                    : "SELECT x.id, x.doc FROM executions x WHERE x.id IN"
+                                    : "SELECT x.id, x.doc, " SQL_TASK_RUNS_OF_SQLITE("x") " FROM executions x WHERE x.id IN"
                                       " (SELECT ev.execution_id FROM events ev WHERE ev.due_at <= $1"
                                       " ORDER BY ev.due_at LIMIT $3)"
                                       " LIMIT $2",
@@ -432,7 +451,7 @@ int store_claim_executions(StoreTx *tx, usec_t now, size_t max, StoreClaim **ret
                 if (ev.n_rows == 0)
                         continue;
                 k->execution_id = sql_cell_take(&rows, i, 0);
-                r = sql_cell_json(&rows, i, 1, &k->doc);
+                r = store_doc_from_cells(&rows, i, 1, 2, &k->doc);
                 if (r >= 0)
                         r = events_from_rows(&ev, &k->events, &k->n_events);
                 n++;

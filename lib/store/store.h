@@ -146,12 +146,9 @@ void store_claims_free(StoreClaim *c, size_t n);
 int store_execution_create(StoreTx *tx, json_t *doc, const char *event_type, json_t *payload, usec_t now);
 /* Replace the document (and indexed columns) of an existing execution; -ENOENT if missing. */
 int store_execution_save(StoreTx *tx, json_t *doc, usec_t now);
-/* The same; STORE_SAVE_LABELS_UNCHANGED (the caller knows the labels did not change) skips
- * rewriting the label index, which most steps do not touch. */
-enum {
-        STORE_SAVE_LABELS_UNCHANGED = 1u << 0,
-};
-int store_execution_save_ex(StoreTx *tx, json_t *doc, usec_t now, unsigned flags);
+/* The same, from prev_doc (the document as read in this transaction): only the task runs and
+ * labels that differ from it are written, so a step costs what it changed. */
+int store_execution_save_from(StoreTx *tx, json_t *doc, json_t *prev_doc, usec_t now);
 int store_execution_get(StoreTx *tx, const char *id, json_t **ret_doc);
 int store_execution_delete(StoreTx *tx, const char *id);
 
@@ -351,17 +348,10 @@ int store_trigger_list(StoreTx *tx, const char *ns_prefix, const char *flow_id, 
 #define STORE_TRIGGER_EVENT_FLOW_CHANGED "flow_changed"
 #define STORE_TRIGGER_EVENT_EXECUTION_ENDED "execution_ended"
 int store_trigger_event_emit(StoreTx *tx, const char *type, json_t *payload, usec_t now);
-/* Only when an enabled trigger of kind "flow" or "flow_states" exists (nobody listens otherwise,
- * and a store used without a scheduler must not fill up). Returns 1 when written, 0 when skipped. */
+/* Only when an enabled trigger of kind "flow" exists (nobody listens otherwise, and a store used
+ * without a scheduler must not fill up). Returns 1 when written, 0 when skipped. */
 int store_execution_ended_emit(StoreTx *tx, const char *execution_id, const char *ns, const char *flow_id,
                                const char *state, usec_t now);
-/* "execution_states" {executionId, namespace, flowId, states: [...]}: the non-terminal states an
- * execution entered in one executor step, in order. Only when an enabled trigger of kind
- * "flow_states" (a Flow trigger that lists such states) exists: other stores pay one index probe.
- * Returns 1 when written, 0 when skipped. */
-#define STORE_TRIGGER_EVENT_EXECUTION_STATES "execution_states"
-int store_execution_states_emit(StoreTx *tx, const char *execution_id, const char *ns, const char *flow_id,
-                                json_t *states, usec_t now);
 /* Oldest first, up to max, locked (SKIP LOCKED) until tx ends; delete each one consumed. */
 int store_trigger_event_claim(StoreTx *tx, size_t max, StoreEvent **ret, size_t *ret_n);
 int store_trigger_event_delete(StoreTx *tx, int64_t seq);

@@ -30,9 +30,10 @@ static Store *open_store(void) {
 }
 
 static json_t *make_doc(const char *id, const char *ns, const char *flow, const char *state, const char *date) {
-        return json_pack("{s:s, s:s, s:s, s:i, s:{s:s, s:[{s:s, s:s}]}, s:[{s:s, s:s}], s:i}", "id", id,
+        return json_pack("{s:s, s:s, s:s, s:i, s:{s:s, s:[{s:s, s:s}]}, s:[{s:s, s:s}], s:i, s:[]}", "id", id,
                          "namespace", ns, "flowId", flow, "flowRevision", 1, "state", "current", state, "histories",
-                         "state", state, "date", date, "labels", "key", "team", "value", "data", "applied", 0);
+                         "state", state, "date", date, "labels", "key", "team", "value", "data", "applied", 0,
+                         "taskRunList");
 }
 
 /* ---- schema ---- */
@@ -183,6 +184,71 @@ static void test_executions(Store *s) {
         CHECK_OK(store_execution_delete(tx, "exec2"));
         CHECK_OK(store_execution_delete(tx, "exec1"));
         CHECK_OK(store_commit(tx));
+}
+
+static json_t *make_task_run(const char *id, const char *task, const char *state) {
+        return json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "id", id, "taskId", task, "state", "current", state, "outputs",
+                         "text", "out of a task run");
+}
+
+/* Task runs are stored a row each: a save writes those that changed since the document it started
+ * from, and every reader (get, search, claim) sees the whole list, in order. */
+static void test_task_runs(Store *s) {
+        StoreTx *tx;
+        StoreClaim *c = NULL;
+        size_t n = 0;
+        _cleanup_json_ json_t *doc = make_doc("e-tr", "company.team", "hello", "RUNNING", "2023-11-14T22:13:20Z");
+        json_t *list = json_object_get(doc, "taskRunList");
+        json_array_append_new(list, make_task_run("tr1", "a", "SUCCESS"));
+        json_array_append_new(list, make_task_run("tr2", "b", "RUNNING"));
+
+        CHECK_OK(store_begin(s, &tx));
+        is_int(store_execution_create(tx, doc, "created", NULL, T0), 0, "create an execution with two task runs");
+        json_t *got = NULL;
+        is_int(store_execution_get(tx, "e-tr", &got), 0, "get it");
+        ok(json_equal(got, doc), "its task runs come back in order");
+
+        /* A step: the second task run ends, a third starts; saved from the document read before. */
+        _cleanup_json_ json_t *next = json_deep_copy(doc);
+        json_t *l2 = json_object_get(next, "taskRunList");
+        json_object_set_new(json_object_get(json_array_get(l2, 1), "state"), "current", json_string("SUCCESS"));
+        json_array_append_new(l2, make_task_run("tr3", "c", "CREATED"));
+        is_int(store_execution_save_from(tx, next, got, T0), 0, "save a step from the document read");
+        json_decref(got);
+        got = NULL;
+        is_int(store_execution_get(tx, "e-tr", &got), 0, "get it again");
+        ok(json_equal(got, next), "the changed and the added task runs are stored");
+
+        /* A restart drops the later task runs: the list shrinks. */
+        _cleanup_json_ json_t *shorter = json_deep_copy(next);
+        json_array_remove(json_object_get(shorter, "taskRunList"), 2);
+        json_array_remove(json_object_get(shorter, "taskRunList"), 1);
+        is_int(store_execution_save_from(tx, shorter, got, T0), 0, "save a shorter list");
+        json_decref(got);
+        got = NULL;
+        is_int(store_execution_get(tx, "e-tr", &got), 0, "get the shorter one");
+        ok(json_equal(got, shorter), "dropped task runs are gone");
+        json_decref(got);
+        got = NULL;
+
+        /* Saved without a document to compare with: everything is rewritten. */
+        is_int(store_execution_save(tx, next, T0), 0, "save the longer list without a previous document");
+        StoreExecutionFilter f = { .flow_id = "hello" };
+        _cleanup_json_ json_t *found = NULL;
+        is_int(store_execution_search(tx, &f, &found), 0, "search");
+        ok(json_array_size(found) == 1 && json_equal(json_array_get(found, 0), next),
+           "search returns the document with its task runs");
+        CHECK_OK(store_commit(tx));
+
+        CHECK_OK(store_begin(s, &tx));
+        is_int(store_claim_executions(tx, T0, 10, &c, &n), 0, "claim");
+        ok(n == 1 && json_equal(c[0].doc, next), "a claim carries the task runs");
+        store_claims_free(c, n);
+        CHECK_OK(store_execution_delete(tx, "e-tr"));
+        CHECK_OK(store_commit(tx));
+        CHECK_OK(store_begin(s, &tx));
+        is_int(store_execution_get(tx, "e-tr", &got), -ENOENT, "deleted");
+        store_rollback(tx);
 }
 
 static void test_claim_and_outbox(Store *s) {
@@ -1027,6 +1093,7 @@ int main(int argc, char *argv[]) {
         test_schema(s);
         test_flows(s);
         test_executions(s);
+        test_task_runs(s);
         test_claim_and_outbox(s);
         test_serialization(s);
         if (store_backend(s) == STORE_BACKEND_POSTGRES)
