@@ -258,6 +258,57 @@ static int fail_execution(StoreTx *tx, Execution *e, const StoreClaim *c, const 
         return 0;
 }
 
+/* Does the trigger that started e say stopAfter: [state]? */
+static bool trigger_stops(const Flow *f, const Execution *e) {
+        const char *id = json_string_value(json_object_get(e->trigger, "id"));
+        const char *type = json_string_value(json_object_get(e->trigger, "type"));
+        const char *state = state_to_string(e->state.current);
+        size_t i;
+        json_t *v;
+        for (size_t k = 0; id && k < f->n_triggers; k++) {
+                const Trigger *t = &f->triggers[k];
+                if (!streq(t->id, id) || !streq_ptr(t->type, type))
+                        continue;
+                json_array_foreach(json_object_get(t->properties, "stopAfter"), i, v)
+                        if (streq_ptr(json_string_value(v), state))
+                                return true;
+        }
+        return false;
+}
+
+/* Tell the scheduler's Flow triggers about state changes, in the step's transaction: the
+ * non-terminal states entered (only stored when a Flow trigger lists such states) and the end
+ * (only stored when a Flow trigger exists, or when the execution's own trigger has stopAfter on
+ * that state: the scheduler disables it). */
+static int report_states(StoreTx *tx, const Flow *f, const Execution *e, size_t seen, bool was_terminal,
+                         usec_t now) {
+        _cleanup_json_ json_t *entered = NULL;
+        int r;
+        for (size_t i = seen; i < e->state.n_histories; i++) {
+                State st = e->state.histories[i].state;
+                if (state_is_terminal(st))
+                        continue;
+                if (!entered && !(entered = json_array()))
+                        return -ENOMEM;
+                if (json_array_append_new(entered, json_string(state_to_string(st))) < 0)
+                        return -ENOMEM;
+        }
+        if (entered && (r = store_execution_states_emit(tx, e->id, e->namespace, e->flow_id, entered, now)) < 0)
+                return r;
+        if (was_terminal || !state_is_terminal(e->state.current))
+                return 0;
+        if (!trigger_stops(f, e))
+                return store_execution_ended_emit(tx, e->id, e->namespace, e->flow_id,
+                                                  state_to_string(e->state.current), now);
+        _cleanup_json_ json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:O}", "executionId", e->id, "namespace",
+                                             e->namespace, "flowId", e->flow_id, "state",
+                                             state_to_string(e->state.current), "stopAfter",
+                                             json_object_get(e->trigger, "id"));
+        if (!p)
+                return -ENOMEM;
+        return store_trigger_event_emit(tx, STORE_TRIGGER_EVENT_EXECUTION_ENDED, p, now);
+}
+
 typedef struct StepCtx {
         Executor *x;
         usec_t now;
@@ -288,6 +339,9 @@ static int apply_claim(StepCtx *c, StoreTx *tx, const StoreClaim *cl) {
 
         bool was_terminal = state_is_terminal(e->state.current);
         bool limited = f->concurrency.limit > 0;
+        /* The states entered in this step start after this history entry (CREATED too, on the first
+         * step: nobody reported it when the execution was created). */
+        size_t seen = e->state.n_histories == 1 && e->state.current == STATE_CREATED ? 0 : e->state.n_histories;
         for (size_t i = 0; i < cl->n_events; i++) {
                 EngineEffects fx;
                 _cleanup_json_ json_t *payload = json_incref(cl->events[i].payload);
@@ -335,12 +389,9 @@ static int apply_claim(StepCtx *c, StoreTx *tx, const StoreClaim *cl) {
                                             { "TERN_FLOW", e->flow_id }),
                                  3, "Execution %s of %s.%s ended %s", e->id, e->namespace, e->flow_id,
                                  state_to_string(e->state.current));
-                /* Flow triggers of other flows react to this (the scheduler's inbox, same transaction). */
-                r = store_execution_ended_emit(tx, e->id, e->namespace, e->flow_id, state_to_string(e->state.current),
-                                               c->now);
-                if (r < 0)
-                        return r;
         }
+        if ((r = report_states(tx, f, e, seen, was_terminal, c->now)) < 0)
+                return r;
         return 0;
 }
 

@@ -348,10 +348,17 @@ int store_trigger_list(StoreTx *tx, const char *ns_prefix, const char *flow_id, 
 #define STORE_TRIGGER_EVENT_FLOW_CHANGED "flow_changed"
 #define STORE_TRIGGER_EVENT_EXECUTION_ENDED "execution_ended"
 int store_trigger_event_emit(StoreTx *tx, const char *type, json_t *payload, usec_t now);
-/* Only when an enabled trigger of kind "flow" exists (nobody listens otherwise, and a store used
- * without a scheduler must not fill up). Returns 1 when written, 0 when skipped. */
+/* Only when an enabled trigger of kind "flow" or "flow_states" exists (nobody listens otherwise,
+ * and a store used without a scheduler must not fill up). Returns 1 when written, 0 when skipped. */
 int store_execution_ended_emit(StoreTx *tx, const char *execution_id, const char *ns, const char *flow_id,
                                const char *state, usec_t now);
+/* "execution_states" {executionId, namespace, flowId, states: [...]}: the non-terminal states an
+ * execution entered in one executor step, in order. Only when an enabled trigger of kind
+ * "flow_states" (a Flow trigger that lists such states) exists: other stores pay one index probe.
+ * Returns 1 when written, 0 when skipped. */
+#define STORE_TRIGGER_EVENT_EXECUTION_STATES "execution_states"
+int store_execution_states_emit(StoreTx *tx, const char *execution_id, const char *ns, const char *flow_id,
+                                json_t *states, usec_t now);
 /* Oldest first, up to max, locked (SKIP LOCKED) until tx ends; delete each one consumed. */
 int store_trigger_event_claim(StoreTx *tx, size_t max, StoreEvent **ret, size_t *ret_n);
 int store_trigger_event_delete(StoreTx *tx, int64_t seq);
