@@ -3,15 +3,18 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli-store.h"
 #include "cli.h"
 #include "store.h"
 
-/* The database comes from --db, else $TERN_DB. */
+/* The database comes from --db, else $TERN_DB, else the embedded one in the state directory (the
+ * same default as every other command). */
 static void db_help(const char *verb, const char *what) {
         printf("Usage: tern db %s [--db URL]\n\n%s\n\n"
                "Options:\n"
                "  --db URL     sqlite:///abs/path.db, sqlite:relative.db, postgresql://... or a libpq\n"
-               "               'key=value' connection string (default: $TERN_DB)\n"
+               "               'key=value' connection string (default: $TERN_DB, else the embedded\n"
+               "               database in the state directory)\n"
                "  -h, --help   show this help\n",
                verb, what);
 }
@@ -22,7 +25,7 @@ static int db_parse(const char *cmd, const char *verb, const char *what, int arg
                 { "db", required_argument, NULL, 'd' },
                 {},
         };
-        const char *url = getenv("TERN_DB");
+        const char *url = NULL;
         int c;
 
         while ((c = cli_getopt(cmd, argc, argv, "h", options)) >= 0) {
@@ -39,26 +42,8 @@ static int db_parse(const char *cmd, const char *verb, const char *what, int arg
                 return EXIT_USAGE;
         if (optind < argc)
                 return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-        if (isempty(url))
-                return cli_usage_error(cmd, "no database given: use --db URL or set TERN_DB");
         *ret_url = url;
         return -1; /* go on */
-}
-
-static int db_open(const char *cmd, const char *url, Store **ret) {
-        Store *s = NULL;
-        int r = store_open(url, &s);
-        if (r == -EINVAL && !s) {
-                cli_usage_error(cmd, "'%s' is not a database URL (sqlite:..., postgresql://... or key=value)", url);
-                return EXIT_USAGE;
-        }
-        if (r < 0) {
-                fprintf(stderr, "%s: cannot open database: %s\n", cmd, s ? store_error(s) : strerror(-r));
-                store_free(s);
-                return 1;
-        }
-        *ret = s;
-        return 0;
 }
 
 static int verb_db_migrate(int argc, char *argv[]) {
@@ -68,7 +53,7 @@ static int verb_db_migrate(int argc, char *argv[]) {
                          &url);
         if (r >= 0)
                 return r;
-        r = db_open(cmd, url, &s);
+        r = cli_store_open(cmd, url, CLI_STORE_RAW, &s);
         if (r != 0)
                 return r;
         r = store_migrate(s);
@@ -90,7 +75,7 @@ static int verb_db_status(int argc, char *argv[]) {
                          argc, argv, &url);
         if (r >= 0)
                 return r;
-        r = db_open(cmd, url, &s);
+        r = cli_store_open(cmd, url, CLI_STORE_RAW, &s);
         if (r != 0)
                 return r;
         int expected = store_schema_version_expected(store_backend(s));
