@@ -35,6 +35,10 @@ typedef struct TernConfig {
         unsigned worker_slots;
         char *worker_queue;    /* NULL: the default group */
         usec_t worker_lease;
+        /* [sandbox]: how the worker isolates shell tasks; kept as written, checked and applied by the
+         * worker (daemons/worker/sandbox-config.h names the keys and values) */
+        char *sandbox_mode, *sandbox_network, *sandbox_user_namespace, *sandbox_uid, *sandbox_memory,
+                *sandbox_pids, *sandbox_cpu, *sandbox_bind_ro, *sandbox_bind_rw, *sandbox_hide;
         /* [liveness] */
         usec_t heartbeat;      /* how often each daemon writes its heartbeat */
         usec_t dead_after;     /* an instance silent this long is declared dead */
