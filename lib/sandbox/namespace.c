@@ -98,7 +98,7 @@ static int plan_add_binds(SandboxPlan *p, char *const *l, SandboxMountKind kind,
 int sandbox_plan_init(SandboxPlan *p, const SandboxOptions *o, const char *cwd, char *err, size_t err_size) {
         int r;
 
-        *p = (SandboxPlan) {};
+        *p = (SandboxPlan) { .template_fd = -EBADF };
         p->clone_flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
         /* Without a user namespace the parent makes the network namespace while the child builds
          * its root (creating one takes as long); in one, it must be the child's own. */
@@ -168,6 +168,13 @@ int sandbox_plan_init(SandboxPlan *p, const SandboxOptions *o, const char *cwd, 
                         continue;
                 if ((r = plan_add(p, SANDBOX_MOUNT_HIDE, *h, *h)) < 0)
                         return r;
+        }
+        /* A root worker's pool keeps the read-only part of the root ready made: a task copies it
+         * instead of copying the host's mounts, building its own and detaching the host's. */
+        if (o->pool && !p->userns && p->userns_root) {
+                p->template_fd = sandbox_pool_template(o->pool, p);
+                if (p->template_fd >= 0)
+                        p->clone_flags &= ~(unsigned long) CLONE_NEWNS;
         }
         if (o->pool)
                 p->filter = *sandbox_pool_filter(o->pool);
@@ -416,16 +423,27 @@ static int open_beneath(int root, const char *dst, int flags) {
 
 /* Detached copies of every host path, taken with the worker's own identity (before a user
  * namespace's id switch, which could lose access to the worker's directories). */
-static void clone_trees(const SandboxPlan *p, const SandboxChildFds *fds, int *trees, int *devs) {
+typedef enum BuildMode {
+        BUILD_FULL,     /* the whole root, for one task */
+        BUILD_TEMPLATE, /* what every task shares: no /tmp, /dev/shm, /proc or writable binds */
+        BUILD_TASK,     /* a task's own part, in a copy of the template: only the writable binds */
+} BuildMode;
+
+static void clone_trees(const SandboxPlan *p, const SandboxChildFds *fds, BuildMode mode, int *trees, int *devs) {
         char what[160];
 
-        /* Nothing we mount may propagate back to the host. */
-        CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "make mounts private");
+        /* Nothing we mount may propagate back to the host. (A task copying the template is still in
+         * the host's namespace here: it mounts nothing before it has left it.) */
+        if (mode != BUILD_TASK)
+                CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), "make mounts private");
 
         for (size_t i = 0; i < p->n_mounts; i++) {
                 const SandboxMount *m = &p->mounts[i];
                 trees[i] = -1;
                 if (m->kind != SANDBOX_MOUNT_RO && m->kind != SANDBOX_MOUNT_RW)
+                        continue;
+                if ((mode == BUILD_TEMPLATE && m->kind == SANDBOX_MOUNT_RW) ||
+                    (mode == BUILD_TASK && m->kind != SANDBOX_MOUNT_RW))
                         continue;
                 trees[i] = (int) open_tree(AT_FDCWD, m->src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
                 snprintf(what, sizeof what, "bind %s", m->src);
@@ -434,7 +452,7 @@ static void clone_trees(const SandboxPlan *p, const SandboxChildFds *fds, int *t
                                  (m->kind == SANDBOX_MOUNT_RO ? MOUNT_ATTR_RDONLY : 0);
                 CHECK(set_attrs(trees[i], attrs), what);
         }
-        for (size_t i = 0; i < ELEMENTSOF(dev_nodes); i++) {
+        for (size_t i = 0; mode != BUILD_TASK && i < ELEMENTSOF(dev_nodes); i++) {
                 snprintf(what, sizeof what, "/dev/%s", dev_nodes[i]);
                 devs[i] = (int) open_tree(AT_FDCWD, what, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
                 CHECK(devs[i], what);
@@ -442,20 +460,246 @@ static void clone_trees(const SandboxPlan *p, const SandboxChildFds *fds, int *t
         }
 }
 
-static void build_root(const SandboxPlan *p, const SandboxChildFds *fds, const int *trees, const int *devs) {
+/* Mount a copied host tree at m->dst below root, making the mount point (which below a read-only
+ * directory must exist). Consumes tree. */
+static void attach_tree(const SandboxChildFds *fds, int root, const SandboxMount *m, int tree) {
         char what[160];
+        int r;
+
+        snprintf(what, sizeof what, "create mount point /%s (below a read-only directory, it must exist)", m->dst);
+        struct stat st;
+        CHECK(fstat(tree, &st), what);
+        if (S_ISDIR(st.st_mode))
+                r = mkdir_p_at(root, m->dst, 0755);
+        else {
+                /* A file: its directory, then an empty file to mount over. */
+                char parent[PATH_MAX];
+                snprintf(parent, sizeof parent, "%s", m->dst);
+                char *slash = strrchr(parent, '/');
+                r = 0;
+                if (slash) {
+                        *slash = 0;
+                        r = mkdir_p_at(root, parent, 0755);
+                }
+                int f = r < 0 ? r : openat(root, m->dst, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+                if (f >= 0)
+                        close(f);
+                r = f < 0 ? -errno : 0;
+        }
+        if (r < 0)
+                child_fail(fds, -r, what);
+        int target = open_beneath(root, m->dst, O_PATH);
+        if (target < 0)
+                child_fail(fds, -target, what);
+        snprintf(what, sizeof what, "bind /%s", m->dst);
+        CHECK(move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH), what);
+        close(target);
+        close(tree);
+}
+
+/* Mask m->dst below root, if it is there, with an empty read-only directory or /dev/null. In a
+ * copy of the template, a path already masked (a mount root) is left as it is: the re-check
+ * catches what appeared since the template was made, or under a task's own binds. */
+static void hide_path(const SandboxChildFds *fds, int root, const SandboxMount *m, bool skip_masked) {
+        char what[160];
+        int target = open_beneath(root, m->dst, O_PATH | O_NOFOLLOW);
+        if (target == -ENOENT || target == -ELOOP || target == -EXDEV)
+                return; /* not there, or a symlink (which leads nowhere bound) */
+        snprintf(what, sizeof what, "hide /%s", m->dst);
+        if (target < 0)
+                child_fail(fds, -target, what);
+        struct statx sx;
+        CHECK(statx(target, "", AT_EMPTY_PATH, STATX_TYPE, &sx), what);
+        if (skip_masked && (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+            (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT)) {
+                close(target);
+                return;
+        }
+        int mask;
+        if (S_ISDIR(sx.stx_mode))
+                mask = new_tmpfs("0555", "4k", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        else {
+                mask = (int) open_tree(root, "dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+                if (mask < 0)
+                        mask = -errno;
+        }
+        if (mask < 0)
+                child_fail(fds, -mask, what);
+        CHECK(move_mount(mask, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH), what);
+        close(mask);
+        close(target);
+}
+
+/* Empty directories in the template's root named as the host's top-level ones, so that a task's
+ * writable binds below them (the working directory under /var, /srv, /home...) have a place for
+ * the task's own tmpfs (task_mounts). getdents64, not opendir: no allocation here. */
+static void top_level_dirs(const SandboxChildFds *fds, int root) {
+        char buf[4096];
+        int host = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        CHECK(host, "list /");
+        for (;;) {
+                long n = syscall(SYS_getdents64, host, buf, sizeof buf);
+                CHECK(n, "list /");
+                if (n == 0)
+                        break;
+                for (long off = 0; off < n;) {
+                        struct dirent64 *de = (struct dirent64 *) (buf + off);
+                        off += de->d_reclen;
+                        if (de->d_type != DT_DIR || de->d_name[0] == '.')
+                                continue;
+                        if (mkdirat(root, de->d_name, 0755) < 0 && errno != EEXIST)
+                                child_fail(fds, errno, "mkdir a top-level directory");
+                }
+        }
+        close(host);
+}
+
+/* In a copy of the template: what is the task's own. A fresh /tmp, /dev/shm and /proc (of our PID
+ * namespace), and the writable binds; where a bind's top-level directory is the template's (shared,
+ * read-only) root, the task gets its own tmpfs there to make the mount point in. */
+static void task_mounts(const SandboxPlan *p, const SandboxChildFds *fds, const int *trees) {
+        static const struct {
+                const char *dst, *mode;
+                unsigned attrs;
+        } fresh[] = {
+                { "tmp", "1777", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV },
+                { "dev/shm", "1777", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC },
+        };
+        char what[160];
+        int covered[SANDBOX_MOUNTS_MAX];
+        size_t n_covered = 0;
+
+        int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        CHECK(root, "open the root");
+        struct statx rx;
+        CHECK(statx(root, "", AT_EMPTY_PATH, STATX_MNT_ID, &rx), "the root's mount");
+        for (size_t i = 0; i < ELEMENTSOF(fresh); i++) {
+                int t = new_tmpfs(fresh[i].mode, NULL, fresh[i].attrs);
+                snprintf(what, sizeof what, "mount /%s", fresh[i].dst);
+                if (t < 0)
+                        child_fail(fds, -t, what);
+                CHECK(move_mount(t, "", root, fresh[i].dst, MOVE_MOUNT_F_EMPTY_PATH), what);
+                close(t);
+        }
+        int proc = new_proc();
+        if (proc < 0)
+                child_fail(fds, -proc, "mount /proc");
+        CHECK(move_mount(proc, "", root, "proc", MOVE_MOUNT_F_EMPTY_PATH), "mount /proc");
+        close(proc);
+
+        for (size_t i = 0; i < p->n_mounts; i++) {
+                const SandboxMount *m = &p->mounts[i];
+                if (m->kind != SANDBOX_MOUNT_RW || trees[i] < 0)
+                        continue;
+                char top[NAME_MAX + 1];
+                size_t k = strcspn(m->dst, "/");
+                snprintf(top, sizeof top, "%.*s", (int) MIN(k, (size_t) NAME_MAX), m->dst);
+                struct statx tx;
+                snprintf(what, sizeof what, "create mount point /%s", m->dst);
+                if (m->dst[k] == '/' && statx(root, top, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID | STATX_TYPE, &tx) >= 0 &&
+                    S_ISDIR(tx.stx_mode) && tx.stx_mnt_id == rx.stx_mnt_id) {
+                        /* A directory of the shared root: a tmpfs of the task's own over it. */
+                        int t = new_tmpfs("0755", "64k", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+                        if (t < 0)
+                                child_fail(fds, -t, what);
+                        CHECK(move_mount(t, "", root, top, MOVE_MOUNT_F_EMPTY_PATH), what);
+                        close(t);
+                        int c = open_beneath(root, top, O_PATH | O_DIRECTORY);
+                        if (c < 0)
+                                child_fail(fds, -c, what);
+                        covered[n_covered++] = c;
+                }
+                attach_tree(fds, root, m, trees[i]);
+        }
+        for (size_t i = 0; i < p->n_mounts; i++)
+                if (p->mounts[i].kind == SANDBOX_MOUNT_HIDE)
+                        hide_path(fds, root, &p->mounts[i], true);
+        /* Those tmpfs only hold mount points: read-only, as the root is (not the binds below). */
+        for (size_t i = 0; i < n_covered; i++) {
+                struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY };
+                CHECK(mount_setattr(covered[i], "", AT_EMPTY_PATH, &a, sizeof a), "make a mount point tmpfs read-only");
+                close(covered[i]);
+        }
+        CHECK(chdir("/"), "chdir /");
+        close(root);
+        mark(p, SANDBOX_MARK_MOUNTS);
+        mark(p, SANDBOX_MARK_PIVOT);
+}
+
+static void build_root(const SandboxPlan *p, const SandboxChildFds *fds, BuildMode mode, const int *trees,
+                       const int *devs);
+
+int sandbox_template_new(const SandboxPlan *p) {
+        _cleanup_close_ int ep_r = -EBADF, ep_w = -EBADF, ready_r = -EBADF, ready_w = -EBADF, hold_r = -EBADF,
+                            hold_w = -EBADF;
+        int q[2];
+
+        if (pipe2(q, O_CLOEXEC) < 0)
+                return -errno;
+        ep_r = q[0], ep_w = q[1];
+        if (pipe2(q, O_CLOEXEC) < 0)
+                return -errno;
+        ready_r = q[0], ready_w = q[1];
+        if (pipe2(q, O_CLOEXEC) < 0)
+                return -errno;
+        hold_r = q[0], hold_w = q[1];
+
+        pid_t pid = (pid_t) syscall(SYS_clone, CLONE_NEWNS | SIGCHLD, NULL, NULL, NULL, 0);
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                /* Builds the template in its own mount namespace and stays until the parent holds it. */
+                SandboxChildFds f = { -1, -1, ep_w, -1, -1 };
+                const SandboxChildFds *fds = &f;
+                int trees[SANDBOX_MOUNTS_MAX], devs[ELEMENTSOF(dev_nodes)];
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                clone_trees(p, fds, BUILD_TEMPLATE, trees, devs);
+                build_root(p, fds, BUILD_TEMPLATE, trees, devs);
+                char c = 'r';
+                if (write(ready_w, &c, 1) != 1)
+                        _exit(1);
+                close(hold_w);
+                (void) !read(hold_r, &c, 1);
+                _exit(0);
+        }
+        ready_w = safe_close(ready_w);
+        ep_w = safe_close(ep_w);
+        hold_r = safe_close(hold_r);
+        char c;
+        int r, ns = -EBADF;
+        if (read(ready_r, &c, 1) == 1) {
+                char path[64];
+                snprintf(path, sizeof path, "/proc/%d/ns/mnt", (int) pid);
+                ns = open(path, O_RDONLY | O_CLOEXEC);
+                r = ns < 0 ? -errno : 0;
+        } else {
+                SandboxChildError e = {};
+                r = read(ep_r, &e, sizeof e) == (ssize_t) sizeof e ? -e.err : -EIO;
+        }
+        hold_w = safe_close(hold_w);
+        (void) waitpid(pid, NULL, 0);
+        return r < 0 ? r : ns;
+}
+
+static void build_root(const SandboxPlan *p, const SandboxChildFds *fds, BuildMode mode, const int *trees,
+                       const int *devs) {
+        char what[160];
+        bool full = mode == BUILD_FULL;
 
         int root = new_tmpfs("0755", "1m", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
         if (root < 0)
                 child_fail(fds, -root, "root tmpfs");
         CHECK(move_mount(root, "", AT_FDCWD, "/tmp", MOVE_MOUNT_F_EMPTY_PATH), "attach the new root");
 
-        int t = new_tmpfs("1777", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
-        if (t < 0)
-                child_fail(fds, -t, "tmpfs for /tmp");
+        /* The template has the mount points of what each task gets fresh: /tmp, /dev/shm, /proc. */
         CHECK(mkdirat(root, "tmp", 0755), "mkdir /tmp");
-        CHECK(move_mount(t, "", root, "tmp", MOVE_MOUNT_F_EMPTY_PATH), "mount /tmp");
-        close(t);
+        if (full) {
+                int t = new_tmpfs("1777", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+                if (t < 0)
+                        child_fail(fds, -t, "tmpfs for /tmp");
+                CHECK(move_mount(t, "", root, "tmp", MOVE_MOUNT_F_EMPTY_PATH), "mount /tmp");
+                close(t);
+        }
 
         /* /dev: the harmless nodes, no tty, no disks, a private /dev/shm. */
         int dev = new_tmpfs("0755", "64k", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
@@ -473,91 +717,54 @@ static void build_root(const SandboxPlan *p, const SandboxChildFds *fds, const i
         CHECK(symlinkat("/proc/self/fd/1", dev, "stdout"), "/dev/stdout");
         CHECK(symlinkat("/proc/self/fd/2", dev, "stderr"), "/dev/stderr");
         CHECK(mkdirat(dev, "shm", 01777), "mkdir /dev/shm");
-        int shm = new_tmpfs("1777", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-        if (shm < 0)
-                child_fail(fds, -shm, "tmpfs for /dev/shm");
-        CHECK(move_mount(shm, "", dev, "shm", MOVE_MOUNT_F_EMPTY_PATH), "mount /dev/shm");
-        close(shm);
+        if (full) {
+                int shm = new_tmpfs("1777", NULL, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+                if (shm < 0)
+                        child_fail(fds, -shm, "tmpfs for /dev/shm");
+                CHECK(move_mount(shm, "", dev, "shm", MOVE_MOUNT_F_EMPTY_PATH), "mount /dev/shm");
+                close(shm);
+        }
         CHECK(mkdirat(root, "dev", 0755), "mkdir /dev");
         CHECK(move_mount(dev, "", root, "dev", MOVE_MOUNT_F_EMPTY_PATH), "mount /dev");
         close(dev);
         CHECK(mkdirat(root, "proc", 0555), "mkdir /proc");
-        int proc = new_proc();
-        if (proc < 0)
-                child_fail(fds, -proc, "mount /proc");
-        CHECK(move_mount(proc, "", root, "proc", MOVE_MOUNT_F_EMPTY_PATH), "mount /proc");
-        close(proc);
+        if (full) {
+                int proc = new_proc();
+                if (proc < 0)
+                        child_fail(fds, -proc, "mount /proc");
+                CHECK(move_mount(proc, "", root, "proc", MOVE_MOUNT_F_EMPTY_PATH), "mount /proc");
+                close(proc);
+        }
 
         for (size_t i = 0; i < p->n_mounts; i++) {
                 const SandboxMount *m = &p->mounts[i];
-                int r;
                 switch (m->kind) {
                 case SANDBOX_MOUNT_SYMLINK:
                         snprintf(what, sizeof what, "symlink /%s", m->dst);
                         CHECK(symlinkat(m->src, root, m->dst), what);
                         break;
                 case SANDBOX_MOUNT_RO:
-                case SANDBOX_MOUNT_RW: {
-                        snprintf(what, sizeof what, "create mount point /%s (below a read-only directory, it must exist)", m->dst);
-                        struct stat st;
-                        CHECK(fstat(trees[i], &st), what);
-                        if (S_ISDIR(st.st_mode))
-                                r = mkdir_p_at(root, m->dst, 0755);
-                        else {
-                                /* A file: its directory, then an empty file to mount over. */
-                                char parent[PATH_MAX];
-                                snprintf(parent, sizeof parent, "%s", m->dst);
-                                char *slash = strrchr(parent, '/');
-                                r = 0;
-                                if (slash) {
-                                        *slash = 0;
-                                        r = mkdir_p_at(root, parent, 0755);
-                                }
-                                int f = r < 0 ? r : openat(root, m->dst, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-                                if (f >= 0)
-                                        close(f);
-                                r = f < 0 ? -errno : 0;
-                        }
-                        if (r < 0)
-                                child_fail(fds, -r, what);
-                        int target = open_beneath(root, m->dst, O_PATH);
-                        if (target < 0)
-                                child_fail(fds, -target, what);
-                        snprintf(what, sizeof what, "bind /%s", m->dst);
-                        CHECK(move_mount(trees[i], "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH),
-                              what);
-                        close(target);
-                        close(trees[i]);
+                case SANDBOX_MOUNT_RW:
+                        if (trees[i] >= 0)
+                                attach_tree(fds, root, m, trees[i]);
                         break;
-                }
-                case SANDBOX_MOUNT_HIDE: {
-                        int target = open_beneath(root, m->dst, O_PATH | O_NOFOLLOW);
-                        if (target == -ENOENT || target == -ELOOP || target == -EXDEV)
-                                break; /* not there, or a symlink (which leads nowhere bound) */
-                        snprintf(what, sizeof what, "hide /%s", m->dst);
-                        if (target < 0)
-                                child_fail(fds, -target, what);
-                        struct stat st;
-                        CHECK(fstat(target, &st), what);
-                        int mask;
-                        if (S_ISDIR(st.st_mode))
-                                mask = new_tmpfs("0555", "4k", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-                                                                       MOUNT_ATTR_NOEXEC);
-                        else {
-                                mask = (int) open_tree(root, "dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-                                if (mask < 0)
-                                        mask = -errno;
-                        }
-                        if (mask < 0)
-                                child_fail(fds, -mask, what);
-                        CHECK(move_mount(mask, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH), what);
-                        close(mask);
-                        close(target);
+                case SANDBOX_MOUNT_HIDE:
+                        hide_path(fds, root, m, false);
                         break;
-                }
                 }
         }
 
+        if (mode == BUILD_TEMPLATE) {
+                top_level_dirs(fds, root);
+                /* And for the writable binds' top-level directories that the host lacks. */
+                for (size_t i = 0; i < p->n_mounts; i++)
+                        if (p->mounts[i].kind == SANDBOX_MOUNT_RW) {
+                                char top[NAME_MAX + 1];
+                                size_t k = strcspn(p->mounts[i].dst, "/");
+                                snprintf(top, sizeof top, "%.*s", (int) MIN(k, (size_t) NAME_MAX), p->mounts[i].dst);
+                                (void) mkdirat(root, top, 0755);
+                        }
+        }
         mark(p, SANDBOX_MARK_MOUNTS);
         /* Swap roots; the host's tree is detached and unreachable from here on. */
         CHECK(fchdir(root), "enter the new root");
@@ -665,8 +872,15 @@ _Noreturn void sandbox_child(const SandboxPlan *p, char *const *argv, char *cons
         if (setsid() < 0)
                 child_fail(fds, errno, "setsid");
         int trees[SANDBOX_MOUNTS_MAX], devs[ELEMENTSOF(dev_nodes)];
-        clone_trees(p, fds, trees, devs);
+        BuildMode mode = p->template_fd >= 0 ? BUILD_TASK : BUILD_FULL;
+        clone_trees(p, fds, mode, trees, devs);
         mark(p, SANDBOX_MARK_TREES);
+        if (mode == BUILD_TASK) {
+                /* A private copy of the template: its root is already ours, the host's tree is not in
+                 * it (so there is nothing to detach). */
+                CHECK(setns(p->template_fd, CLONE_NEWNS), "enter the template mount namespace");
+                CHECK(unshare(CLONE_NEWNS), "copy the template mount namespace");
+        }
         if (p->userns) {
                 /* Become the namespace's mapped root, so that files we create have an owner. */
                 if (p->userns_root)
@@ -681,8 +895,11 @@ _Noreturn void sandbox_child(const SandboxPlan *p, char *const *argv, char *cons
                         child_fail(fds, -r, "bring loopback up");
         }
         mark(p, SANDBOX_MARK_NAMESPACES);
-        /* The new root is attached over /tmp: every host path was copied before. */
-        build_root(p, fds, trees, devs);
+        if (mode == BUILD_TASK)
+                task_mounts(p, fds, trees);
+        else
+                /* The new root is attached over /tmp: every host path was copied before. */
+                build_root(p, fds, mode, trees, devs);
         /* Meanwhile the parent has made the task's cgroup (and network namespace): it sends the files
          * that move us in (and the namespace). We move
          * ourselves: a v1 migration of another process takes a global lock that waits for an RCU

@@ -54,6 +54,8 @@ typedef struct SandboxPlan {
         bool own_filter; /* compiled for this plan, not the pool's */
         cap_t nocaps;
         usec_t *marks; /* NULL, or _SANDBOX_MARK_MAX times in memory shared with the parent */
+        int template_fd; /* a mount namespace holding the read-only part of this root (the pool's,
+                          * made by sandbox_template_new), or -1: the child builds it all */
 } SandboxPlan;
 
 /* Why the child could not set the sandbox up or exec: sent through a close-on-exec pipe. */
@@ -82,6 +84,9 @@ int sandbox_recv_go(int sock, char *ret_c, int *fds, size_t *n_fds);
 int sandbox_plan_init(SandboxPlan *p, const SandboxOptions *o, const char *cwd, char *err, size_t err_size);
 void sandbox_plan_done(SandboxPlan *p);
 
+/* A mount namespace with the plan's root except what each task gets fresh (/tmp, /dev/shm,
+ * /proc, the writable binds), built once by a short-lived child: its fd, or a negative errno. */
+int sandbox_template_new(const SandboxPlan *p);
 /* Raw clone into the plan's namespaces (fork semantics: 0 in the child). */
 pid_t sandbox_clone(const SandboxPlan *p);
 /* A new network namespace with loopback up, made by the calling thread for the child: its fd. */

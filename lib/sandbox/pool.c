@@ -32,6 +32,9 @@ struct SandboxPool {
         size_t n_free;
         PoolPending pending[POOL_PENDING_MAX];
         size_t n_pending;
+        int template_fd;     /* the mount namespace template, -1 before the first sandboxed start */
+        char *template_key;  /* the read-only mounts it was made for */
+        int template_error;  /* it could not be made: not tried again */
         unsigned long long made; /* names the new cgroups */
 };
 
@@ -39,6 +42,7 @@ int sandbox_pool_new(SandboxPool **ret) {
         SandboxPool *p = calloc(1, sizeof *p);
         if (!p)
                 return -ENOMEM;
+        p->template_fd = -EBADF;
         int r = pthread_mutex_init(&p->lock, NULL);
         if (r != 0) {
                 free(p);
@@ -122,9 +126,54 @@ SandboxPool *sandbox_pool_free(SandboxPool *p) {
         for (size_t i = 0; i < p->n_free; i++)
                 sandbox_cgroup_destroy(&p->free[i]);
         sandbox_seccomp_free(&p->filter);
+        if (p->template_fd >= 0)
+                close(p->template_fd);
+        free(p->template_key);
         pthread_mutex_destroy(&p->lock);
         free(p);
         return NULL;
+}
+
+/* What the template holds: the plan's mounts but the writable ones, in order. */
+static char *template_key(const SandboxPlan *plan) {
+        size_t n = 1;
+        for (size_t i = 0; i < plan->n_mounts; i++)
+                n += strlen(plan->mounts[i].src) + strlen(plan->mounts[i].dst) + 4;
+        char *k = malloc(n), *e = k;
+        if (!k)
+                return NULL;
+        for (size_t i = 0; i < plan->n_mounts; i++) {
+                const SandboxMount *m = &plan->mounts[i];
+                if (m->kind != SANDBOX_MOUNT_RW)
+                        e += sprintf(e, "%d%s\n%s\n", (int) m->kind, m->src, m->dst);
+        }
+        *e = 0;
+        return k;
+}
+
+int sandbox_pool_template(SandboxPool *p, const SandboxPlan *plan) {
+        char *k = template_key(plan);
+        int r;
+
+        if (!k)
+                return -ENOMEM;
+        pthread_mutex_lock(&p->lock);
+        if (p->template_error)
+                r = p->template_error;
+        else if (p->template_fd >= 0)
+                r = streq(p->template_key, k) ? p->template_fd : -ESTALE;
+        else {
+                /* The first start makes it, the others wait for it (once per worker). */
+                r = sandbox_template_new(plan);
+                if (r >= 0) {
+                        p->template_fd = r;
+                        p->template_key = TAKE_PTR(k);
+                } else
+                        p->template_error = r;
+        }
+        pthread_mutex_unlock(&p->lock);
+        free(k);
+        return r;
 }
 
 const struct sock_fprog *sandbox_pool_filter(SandboxPool *p) {

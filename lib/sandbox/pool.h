@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "cgroup.h"
+#include "namespace.h"
 #include "sandbox.h"
 
 /* Thread-safe: the worker's task threads share one (SandboxOptions.pool). */
@@ -15,6 +16,10 @@ SandboxPool *sandbox_pool_free(SandboxPool *p);
 
 /* The deny list's program; valid as long as the pool. */
 const struct sock_fprog *sandbox_pool_filter(SandboxPool *p);
+
+/* The mount namespace template for the plan's read-only mounts (made at the first call), or a
+ * negative errno: none (a plan with other mounts than the first, or it could not be made). */
+int sandbox_pool_template(SandboxPool *p, const SandboxPlan *plan);
 
 /* A cgroup with the limits of o: one a previous task left clean, or a new one. */
 int sandbox_pool_take_cgroup(SandboxPool *p, const SandboxOptions *o, SandboxCgroup *ret, char *err, size_t err_size);
