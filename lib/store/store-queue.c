@@ -217,43 +217,66 @@ int store_execution_delete(StoreTx *tx, const char *id) {
         return rows.changes > 0 ? 0 : -ENOENT;
 }
 
+/* The WHERE conditions of a filter (search and count select the same rows). */
+static int execution_filter_where(QueryBuilder *q, const StoreExecutionFilter *f) {
+        int r = 0;
+        strbuf_append(&q->sql, " WHERE 1 = 1");
+        if (f->namespace_prefix)
+                r = store_qb_namespace(q, "namespace", f->namespace_prefix) < 0 ? -ENOMEM : r;
+        if (f->flow_id) {
+                strbuf_append(&q->sql, " AND flow_id = ");
+                r = store_qb_arg(q, SQL_S(f->flow_id)) < 0 ? -ENOMEM : r;
+        }
+        if (f->state) {
+                strbuf_append(&q->sql, " AND state = ");
+                r = store_qb_arg(q, SQL_S(f->state)) < 0 ? -ENOMEM : r;
+        }
+        if (f->parent_id) {
+                strbuf_append(&q->sql, " AND parent_id = ");
+                r = store_qb_arg(q, SQL_S(f->parent_id)) < 0 ? -ENOMEM : r;
+        }
+        if (f->label_key && f->label_value) {
+                strbuf_append(&q->sql, " AND id IN (SELECT execution_id FROM execution_labels WHERE key = ");
+                r = store_qb_arg(q, SQL_S(f->label_key)) < 0 ? -ENOMEM : r;
+                strbuf_append(&q->sql, " AND value = ");
+                r = store_qb_arg(q, SQL_S(f->label_value)) < 0 ? -ENOMEM : r;
+                strbuf_append(&q->sql, ")");
+        }
+        if (f->created_from) {
+                strbuf_append(&q->sql, " AND created >= ");
+                r = store_qb_arg(q, SQL_I(f->created_from)) < 0 ? -ENOMEM : r;
+        }
+        if (f->created_to) {
+                strbuf_append(&q->sql, " AND created < ");
+                r = store_qb_arg(q, SQL_I(f->created_to)) < 0 ? -ENOMEM : r;
+        }
+        return q->sql.error ? q->sql.error : r;
+}
+
+int store_execution_count(StoreTx *tx, const StoreExecutionFilter *f, int64_t *ret) {
+        _cleanup_(store_qb_done) QueryBuilder q = { .sql = STRBUF_INIT };
+        _cleanup_rows_ SqlRows rows = {};
+        strbuf_append(&q.sql, "SELECT COUNT(*) FROM executions");
+        int r = execution_filter_where(&q, f);
+        if (r < 0)
+                return r;
+        r = store_exec(tx, strbuf_str(&q.sql), q.args, q.n, &rows);
+        if (r < 0)
+                return r;
+        *ret = sql_cell_i64(&rows, 0, 0);
+        return 0;
+}
+
 int store_execution_search(StoreTx *tx, const StoreExecutionFilter *f, json_t **ret) {
         _cleanup_(store_qb_done) QueryBuilder q = { .sql = STRBUF_INIT };
         _cleanup_rows_ SqlRows rows = {};
         _cleanup_json_ json_t *out = NULL;
         int r;
 
-        strbuf_append(&q.sql, tx_is_pg(tx) ? "SELECT x.doc, " SQL_TASK_RUNS_OF_PG("x") " FROM executions x WHERE 1 = 1"
-                                     : "SELECT x.doc, " SQL_TASK_RUNS_OF_SQLITE("x") " FROM executions x WHERE 1 = 1");
-        if (f->namespace_prefix)
-                store_qb_namespace(&q, "namespace", f->namespace_prefix);
-        if (f->flow_id) {
-                strbuf_append(&q.sql, " AND flow_id = ");
-                store_qb_arg(&q, SQL_S(f->flow_id));
-        }
-        if (f->state) {
-                strbuf_append(&q.sql, " AND state = ");
-                store_qb_arg(&q, SQL_S(f->state));
-        }
-        if (f->parent_id) {
-                strbuf_append(&q.sql, " AND parent_id = ");
-                store_qb_arg(&q, SQL_S(f->parent_id));
-        }
-        if (f->label_key && f->label_value) {
-                strbuf_append(&q.sql, " AND id IN (SELECT execution_id FROM execution_labels WHERE key = ");
-                store_qb_arg(&q, SQL_S(f->label_key));
-                strbuf_append(&q.sql, " AND value = ");
-                store_qb_arg(&q, SQL_S(f->label_value));
-                strbuf_append(&q.sql, ")");
-        }
-        if (f->created_from) {
-                strbuf_append(&q.sql, " AND created >= ");
-                store_qb_arg(&q, SQL_I(f->created_from));
-        }
-        if (f->created_to) {
-                strbuf_append(&q.sql, " AND created < ");
-                store_qb_arg(&q, SQL_I(f->created_to));
-        }
+        strbuf_append(&q.sql, tx_is_pg(tx) ? "SELECT x.doc, " SQL_TASK_RUNS_OF_PG("x") " FROM executions x"
+                                     : "SELECT x.doc, " SQL_TASK_RUNS_OF_SQLITE("x") " FROM executions x");
+        if ((r = execution_filter_where(&q, f)) < 0)
+                return r;
         strbuf_append(&q.sql, " ORDER BY created DESC, id DESC LIMIT ");
         store_qb_arg(&q, SQL_I(f->limit ? f->limit : 100));
         strbuf_append(&q.sql, " OFFSET ");

@@ -163,6 +163,8 @@ typedef struct StoreExecutionFilter {
 } StoreExecutionFilter;
 /* Newest first. ret gets a json array of documents. */
 int store_execution_search(StoreTx *tx, const StoreExecutionFilter *f, json_t **ret);
+/* How many executions match f (limit and offset ignored). */
+int store_execution_count(StoreTx *tx, const StoreExecutionFilter *f, int64_t *ret);
 
 /* Flow concurrency: how many executions of a flow are active (RUNNING, PAUSED, RETRYING, KILLING,
  * RESTARTED), besides except_id, and (optional) the oldest QUEUED one waiting for a slot (NULL
@@ -394,6 +396,26 @@ int store_service_heartbeat(StoreTx *tx, const char *id, const char *state, usec
 int store_service_delete(StoreTx *tx, const char *id);
 /* since 0: all instances; else those whose last heartbeat is older than since. */
 int store_service_list(StoreTx *tx, usec_t silent_since, StoreService **ret, size_t *ret_n);
+
+/* ---- monitoring ----------------------------------------------------------------------------- */
+
+typedef struct StoreCount {
+        char *key;
+        int64_t n;
+} StoreCount;
+
+typedef struct StoreStats {
+        StoreCount *executions; /* by state, stored executions */
+        size_t n_executions;
+        StoreCount *task_runs; /* by state, the task runs of stored executions */
+        size_t n_task_runs;
+        int64_t jobs_queued, jobs_running; /* running: claimed by a worker */
+        int64_t events_pending, events_due; /* due: due_at reached, waiting for an executor */
+        int64_t workers;      /* worker instances with a heartbeat within dead_after */
+        int64_t worker_slots; /* their slots, summed from the "slots" of their info; -1 when none recorded */
+} StoreStats;
+void store_stats_done(StoreStats *s);
+int store_stats_get(StoreTx *tx, usec_t now, usec_t dead_after, StoreStats *ret);
 
 /* ---- retention ------------------------------------------------------------------------------ */
 
