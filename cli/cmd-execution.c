@@ -30,11 +30,12 @@ typedef struct ExecArgs {
         size_t limit;
         const char *level;
         unsigned until_mask;
+        const char *task_run;
 } ExecArgs;
 
 enum {
         OPT_DB = 1000, OPT_WAIT, OPT_TIMEOUT, OPT_NAMESPACE, OPT_FLOW, OPT_STATE, OPT_LIMIT, OPT_LEVEL, OPT_UNTIL,
-        OPT_INPUTS_JSON,
+        OPT_INPUTS_JSON, OPT_TASK_RUN,
 };
 
 static int kv_into(const char *cmd, const char *arg, json_t **into) {
@@ -65,6 +66,7 @@ static int parse(const char *cmd, void (*help)(void), int argc, char *argv[], Ex
                 { "limit", required_argument, NULL, OPT_LIMIT },
                 { "level", required_argument, NULL, OPT_LEVEL },
                 { "until", required_argument, NULL, OPT_UNTIL },
+                { "task-run", required_argument, NULL, OPT_TASK_RUN },
                 {},
         };
         int c, r;
@@ -100,6 +102,9 @@ static int parse(const char *cmd, void (*help)(void), int argc, char *argv[], Ex
                         break;
                 case OPT_WAIT:
                         a->wait = true;
+                        break;
+                case OPT_TASK_RUN:
+                        a->task_run = optarg;
                         break;
                 case OPT_TIMEOUT: {
                         susec_t d;
@@ -458,6 +463,46 @@ static int verb_restart(int argc, char *argv[]) {
                            "only FAILED, KILLED or WARNING executions can be restarted");
 }
 
+static void help_replay(void) {
+        printf("Usage: tern execution replay ID [--task-run TASK_RUN_ID] [--wait] [--db URL]\n\n"
+               "Run an ended execution again as a new one (same flow revision and inputs) and print its ID.\n"
+               "With --task-run, the task runs before that one are kept and the flow runs again from it.\n");
+}
+static int verb_replay(int argc, char *argv[]) {
+        const char *cmd = "tern execution replay";
+        ExecArgs a = {};
+        int r = parse(cmd, help_replay, argc, argv, &a);
+        json_decref(a.inputs);
+        json_decref(a.labels);
+        if (r >= 0)
+                return r;
+        if ((r = need_args(cmd, argc, argv, 1, "an execution ID")) >= 0)
+                return r;
+        const char *id = argv[optind];
+        _cleanup_store_ Store *s = NULL;
+        if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
+                return r;
+        _cleanup_json_ json_t *doc = NULL;
+        r = api_execution_replay(s, id, a.task_run, &doc);
+        if (r == -ENOENT || r == -ESRCH || r == -EBUSY) {
+                fprintf(stderr, "%s: %s\n", cmd,
+                        r == -ENOENT ? "no such execution"
+                        : r == -ESRCH ? "the execution has no such task run (see 'tern execution show ID')"
+                                      : "the execution has not ended; only ended executions can be replayed");
+                return 1;
+        }
+        if (r < 0) {
+                fprintf(stderr, "%s: %s\n", cmd, r == -ENOMEM ? strerror(-r) : store_error(s));
+                return 1;
+        }
+        const char *new_id = json_string_value(json_object_get(doc, "id"));
+        if (!a.wait) {
+                printf("%s\n", new_id);
+                return 0;
+        }
+        return wait_and_print(cmd, s, new_id, 0, &a);
+}
+
 static void help_wait(void) {
         printf("Usage: tern execution wait ID [--until STATES] [--timeout DURATION] [-o json] [--db URL]\n\n"
                "Wait until the execution ends (or reaches one of STATES, e.g. PAUSED,RUNNING) and show it.\n"
@@ -487,6 +532,7 @@ const Verb execution_verbs[] = {
         { "kill", "ID", "kill a running execution", verb_kill, NULL },
         { "resume", "ID", "resume a paused execution", verb_resume, NULL },
         { "restart", "ID", "restart a failed execution", verb_restart, NULL },
+        { "replay", "ID [--task-run ID]", "run an ended execution again, from a task run", verb_replay, NULL },
         { "wait", "ID", "wait for an execution to end", verb_wait, NULL },
         {},
 };

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "cleanup-jansson.h"
 #include "cli-execution.h"
 #include "cli-store.h"
@@ -133,45 +134,16 @@ static int upload_file_inputs(const char *cmd, const Flow *f, const char *exec_i
                 if (!s || s[0] != '@' || !in || in->type != FLOW_INPUT_FILE)
                         continue;
                 const char *path = s + 1;
-                _cleanup_free_ char *copy = strdup(path), *ns = strdup(f->namespace);
-                if (!copy || !ns)
+                _cleanup_free_ char *storage = strjoin(state_dir, "/storage"), *uri = NULL;
+                if (!storage)
                         return log_oom(), 1;
-                for (char *p = ns; *p; p++)
-                        if (*p == '.')
-                                *p = '/';
-                const char *base = basename(copy);
-                _cleanup_free_ char *rel = strdup_printf("%s/%s/executions/%s/inputs/%s/%s", ns, f->id, exec_id, k, base);
-                _cleanup_free_ char *dst = rel ? strjoin(state_dir, "/storage/", rel) : NULL;
-                if (!dst)
+                int r = api_storage_input_put(storage, f, exec_id, k, path, path, false, &uri);
+                if (r == -ENOMEM)
                         return log_oom(), 1;
-                for (char *p = dst + strlen(state_dir) + 1; (p = strchr(p, '/')); p++) {
-                        *p = 0;
-                        (void) mkdir(dst, 0750);
-                        *p = '/';
-                }
-                FILE *in_f = fopen(path, "re");
-                if (!in_f) {
-                        fprintf(stderr, "%s: input '%s': cannot read '%s': %m\n", cmd, k, path);
+                if (r < 0) {
+                        fprintf(stderr, "%s: input '%s': cannot store '%s': %s\n", cmd, k, path, strerror(-r));
                         return 1;
                 }
-                FILE *out = fopen(dst, "we");
-                if (!out) {
-                        fprintf(stderr, "%s: input '%s': cannot write '%s': %m\n", cmd, k, dst);
-                        fclose(in_f);
-                        return 1;
-                }
-                char buf[65536];
-                size_t n;
-                while ((n = fread(buf, 1, sizeof buf, in_f)) > 0)
-                        fwrite(buf, 1, n, out);
-                fclose(in_f);
-                if (fclose(out) != 0) {
-                        fprintf(stderr, "%s: input '%s': cannot write '%s': %m\n", cmd, k, dst);
-                        return 1;
-                }
-                _cleanup_free_ char *uri = strjoin("kestra:///", rel);
-                if (!uri)
-                        return log_oom(), 1;
                 json_object_set_new(inputs, k, json_string(uri));
         }
         return 0;

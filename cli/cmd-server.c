@@ -231,7 +231,11 @@ static int run_server(const char *which, int argc, char *argv[]) {
         _cleanup_(web_server_freep) WebServer *web = NULL;
         if (a.listen || streq(which, "webserver")) {
                 WebServerOptions wo = WEB_SERVER_OPTIONS_INIT;
+                _cleanup_free_ char *storage = strjoin(state_dir, "/storage");
+                if (!storage)
+                        return log_oom(), 1;
                 wo.listen = a.listen ? a.listen : "127.0.0.1:8080";
+                wo.storage_root = storage; /* the workers' (FILE inputs, file downloads) */
                 if ((r = web_server_start(s, &wo, &web)) < 0)
                         return log_error_errno(r, "Cannot listen on %s: %m", wo.listen), 1;
                 log_info("Webserver listening on %s (port %u).", wo.listen, web_server_port(web));

@@ -14,6 +14,7 @@
 
 typedef struct WebDaemon {
         WebServer *web;
+        char *storage_root;
         int http_fd; /* from the .socket unit, or -1 */
 } WebDaemon;
 
@@ -52,7 +53,13 @@ static int wd_start(Daemon *d, void *userdata) {
         WebDaemon *wd = userdata;
         WebServerOptions opt = WEB_SERVER_OPTIONS_INIT;
         opt.listen_fd = wd->http_fd;
-        opt.listen = getenv("TERN_WEBSERVER_LISTEN") ?: "127.0.0.1:8080";
+        /* [webserver] listen, which $TERN_WEBSERVER_LISTEN overrides like every key. */
+        opt.listen = daemon_config(d)->webserver_listen ?: "127.0.0.1:8080";
+        /* The workers' internal storage on this host (FILE inputs, file downloads). */
+        free(wd->storage_root);
+        if (!(wd->storage_root = strjoin(daemon_config(d)->state_dir, "/storage")))
+                return log_oom();
+        opt.storage_root = wd->storage_root;
         int r = web_server_start(daemon_store(d), &opt, &wd->web);
         if (r < 0)
                 return log_error_errno(r, "Cannot listen on %s: %m", wd->http_fd >= 0 ? "the passed socket" : opt.listen);
@@ -79,5 +86,7 @@ int main(int argc, char *argv[]) {
                 .status = wd_status,
         };
         WebDaemon wd = { .http_fd = take_http_socket() };
-        return daemon_main(&ops, &wd, argc, argv);
+        int r = daemon_main(&ops, &wd, argc, argv);
+        free(wd.storage_root);
+        return r;
 }

@@ -1,13 +1,18 @@
 /* web-api.c: the REST API's handlers: health, metrics, flows, executions, logs (Kestra's shapes). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api.h"
 #include "cleanup-jansson.h"
 #include "engine.h"
+#include "execution.h"
+#include "log.h"
 #include "executor.h"
 #include "flow.h"
 #include "scheduler.h"
@@ -38,18 +43,110 @@ int web_api_health(WebCtx *c) {
         return web_reply_json(c, 200, json_pack("{s:s}", "status", "UP"));
 }
 
+/* Creation -> start (first RUNNING) delays of the latest executions, summarized. */
+#define METRICS_LATENCY_WINDOW 500
+/* An instance silent this long no longer counts as a live worker (liveness.dead-after's default). */
+#define METRICS_DEAD_AFTER (30 * USEC_PER_SEC)
+
+static int usec_cmp(const void *a, const void *b) {
+        usec_t x = *(const usec_t *) a, y = *(const usec_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+static usec_t history_date(json_t *h) {
+        usec_t t = 0;
+        const char *s = json_string_value(json_object_get(h, "date"));
+        return s && timestamp_parse(s, 0, &t) >= 0 ? t : 0;
+}
+
+/* The start delays of the latest executions that have started; sorted. */
+static int start_delays(StoreTx *tx, usec_t **ret, size_t *ret_n) {
+        _cleanup_json_ json_t *docs = NULL;
+        StoreExecutionFilter f = { .limit = METRICS_LATENCY_WINDOW };
+        int r = store_execution_search(tx, &f, &docs);
+        if (r < 0)
+                return r;
+        usec_t *d = calloc(json_array_size(docs) + 1, sizeof *d);
+        size_t n = 0, i, j;
+        json_t *doc, *h;
+        if (!d)
+                return -ENOMEM;
+        json_array_foreach(docs, i, doc) {
+                json_t *hist = json_object_get(json_object_get(doc, "state"), "histories");
+                usec_t created = history_date(json_array_get(hist, 0)), started = 0;
+                json_array_foreach(hist, j, h)
+                        if (streq_ptr(json_string_value(json_object_get(h, "state")), "RUNNING")) {
+                                started = history_date(h);
+                                break;
+                        }
+                if (created && started >= created)
+                        d[n++] = started - created;
+        }
+        qsort(d, n, sizeof *d, usec_cmp);
+        *ret = d;
+        *ret_n = n;
+        return 0;
+}
+
+static void metrics_counts(StrBuf *sb, const char *name, const char *help, const StoreCount *c, size_t n) {
+        strbuf_appendf(sb, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+        for (size_t i = 0; i < n; i++)
+                strbuf_appendf(sb, "%s{state=\"%s\"} %lld\n", name, c[i].key, (long long) c[i].n);
+}
+
+static void metrics_gauge(StrBuf *sb, const char *name, const char *help, long long v) {
+        strbuf_appendf(sb, "# HELP %s %s\n# TYPE %s gauge\n%s %lld\n", name, help, name, name, v);
+}
+
 int web_api_metrics(WebCtx *c) {
         _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
-        int64_t jobs = -1;
+        _cleanup_(store_stats_done) StoreStats st = {};
+        _cleanup_free_ usec_t *delays = NULL;
+        size_t n_delays = 0;
+        bool have_stats = false;
         StoreTx *tx;
         if (store_begin(c->store, &tx) >= 0) {
-                if (store_job_count(tx, &jobs) < 0)
-                        jobs = -1;
+                have_stats = store_stats_get(tx, now_realtime(), METRICS_DEAD_AFTER, &st) >= 0;
+                if (start_delays(tx, &delays, &n_delays) < 0)
+                        n_delays = 0;
                 store_rollback(tx);
         }
-        if (jobs >= 0)
-                strbuf_appendf(&sb, "# HELP tern_queue_jobs Worker jobs queued or running.\n# TYPE tern_queue_jobs gauge\n"
-                               "tern_queue_jobs %lld\n", (long long) jobs);
+        if (have_stats) {
+                metrics_counts(&sb, "tern_executions", "Stored executions by current state.", st.executions,
+                               st.n_executions);
+                metrics_counts(&sb, "tern_task_runs", "Task runs of the stored executions by current state.",
+                               st.task_runs, st.n_task_runs);
+                metrics_gauge(&sb, "tern_queue_jobs", "Worker jobs queued or running.",
+                              (long long) (st.jobs_queued + st.jobs_running));
+                strbuf_appendf(&sb, "# HELP tern_queue_jobs_state Worker jobs by state (running: claimed by a worker).\n"
+                               "# TYPE tern_queue_jobs_state gauge\n"
+                               "tern_queue_jobs_state{state=\"queued\"} %lld\ntern_queue_jobs_state{state=\"running\"} %lld\n",
+                               (long long) st.jobs_queued, (long long) st.jobs_running);
+                metrics_gauge(&sb, "tern_queue_events", "Execution events not yet applied by an executor.",
+                              (long long) st.events_pending);
+                metrics_gauge(&sb, "tern_queue_events_due", "Execution events due now and waiting for an executor.",
+                              (long long) st.events_due);
+                metrics_gauge(&sb, "tern_workers", "Worker instances with a recent heartbeat.", (long long) st.workers);
+                if (st.worker_slots >= 0)
+                        metrics_gauge(&sb, "tern_worker_slots", "Task slots of the live workers, from their heartbeats.",
+                                      (long long) st.worker_slots);
+        }
+        /* A summary over a window rather than a histogram: the delays are read back from the
+         * stored executions, which retention deletes, so cumulative buckets could go down. */
+        strbuf_appendf(&sb, "# HELP tern_execution_start_delay_seconds Delay from creation to the first RUNNING state,"
+                       " over the latest %d executions.\n# TYPE tern_execution_start_delay_seconds summary\n",
+                       METRICS_LATENCY_WINDOW);
+        usec_t sum = 0;
+        for (size_t i = 0; i < n_delays; i++)
+                sum += delays[i];
+        static const double quantiles[] = { 0.5, 0.9, 0.99 };
+        for (size_t i = 0; i < ELEMENTSOF(quantiles) && n_delays > 0; i++) {
+                size_t k = (size_t) (quantiles[i] * (double) (n_delays - 1) + 0.5);
+                strbuf_appendf(&sb, "tern_execution_start_delay_seconds{quantile=\"%g\"} %.6f\n", quantiles[i],
+                               (double) delays[k] / USEC_PER_SEC);
+        }
+        strbuf_appendf(&sb, "tern_execution_start_delay_seconds_sum %.6f\ntern_execution_start_delay_seconds_count %zu\n",
+                       (double) sum / USEC_PER_SEC, n_delays);
         strbuf_appendf(&sb,
                        "# HELP tern_up Whether the database answers.\n# TYPE tern_up gauge\ntern_up %d\n"
                        "# HELP tern_http_requests_total Requests received.\n# TYPE tern_http_requests_total counter\n"
@@ -425,6 +522,8 @@ static char *form_decode(const char *s, size_t n) {
  * NULL with the reply set when the body is malformed. */
 static json_t *body_inputs(WebCtx *c) {
         const char *ct = web_header(c, "Content-Type");
+        if (c->form_fields) /* multipart/form-data, parsed as it arrived */
+                return json_deep_copy(c->form_fields);
         if (c->body_len == 0)
                 return json_object();
         if (ct && startswith(ct, "application/x-www-form-urlencoded")) {
@@ -565,6 +664,41 @@ static int query_labels(WebCtx *c, json_t **ret) {
         return 0;
 }
 
+/* Move the uploaded files into internal storage as the FILE inputs of execution exec_id; their
+ * URIs become the inputs' values and go to *stored. On failure the reply is set. */
+static int form_files_store(WebCtx *c, const Flow *f, const char *exec_id, json_t *inputs, char ***stored) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(c->form_files, k, v) {
+                const FlowInput *in = flow_find_input(f, k);
+                if (!in || in->type != FLOW_INPUT_FILE)
+                        return web_reply_error(c, 422, "invalid inputs: '%s' is not a FILE input of the flow", k), -EINVAL;
+                _cleanup_free_ char *uri = NULL;
+                int r = api_storage_input_put(c->storage_root, f, exec_id, k,
+                                              json_string_value(json_object_get(v, "filename")),
+                                              json_string_value(json_object_get(v, "path")), true, &uri);
+                if (r == -EINVAL)
+                        return web_reply_error(c, 422, "invalid inputs: '%s' cannot name a file", k), r;
+                if (r < 0) {
+                        log_debug("webserver: cannot store input '%s': %s", k, strerror(-r));
+                        return web_reply_error(c, 500, "the uploaded file '%s' could not be stored", k), r;
+                }
+                if (json_object_set_new(inputs, k, json_string(uri)) < 0 || strv_extend(stored, uri) < 0)
+                        return web_reply_error(c, 500, "out of memory"), -ENOMEM;
+        }
+        return 0;
+}
+
+/* Undo form_files_store when the execution is not created after all. */
+static void form_files_remove(WebCtx *c, char **stored) {
+        for (char **u = stored; u && *u; u++) {
+                const char *rel = startswith(*u, "kestra:///");
+                _cleanup_free_ char *p = rel ? strjoin(c->storage_root, "/", rel) : NULL;
+                if (p)
+                        (void) unlink(p);
+        }
+}
+
 /* Create an execution of ns.flow_id (webhook key: only through that flow's Webhook trigger). */
 static int execution_start(WebCtx *c, const char *ns, const char *flow_id, const char *webhook_key) {
         _cleanup_json_ json_t *inputs = NULL, *doc = NULL, *labels = NULL, *trigger = NULL;
@@ -616,14 +750,28 @@ static int execution_start(WebCtx *c, const char *ns, const char *flow_id, const
                 store_rollback(tx);
                 return 0;
         }
-        r = api_execution_create(tx, f, inputs, labels, trigger, now_realtime(), &doc, &err);
+        /* Made first, then stored: uploaded files go under the execution's id. */
+        _cleanup_execution_ Execution *e = NULL;
+        _cleanup_strv_free_ char **stored = NULL;
+        usec_t now = now_realtime();
+        r = api_execution_new(f, labels, trigger, now, &e);
+        if (r >= 0 && c->form_files && (r = form_files_store(c, f, e->id, inputs, &stored)) < 0) {
+                store_rollback(tx);
+                form_files_remove(c, stored);
+                return 0; /* replied */
+        }
+        if (r >= 0)
+                r = api_execution_insert(tx, f, e, inputs, now, &doc, &err);
         if (r < 0) {
                 store_rollback(tx);
+                form_files_remove(c, stored);
                 return r == -EINVAL ? web_reply_error(c, 422, "invalid inputs: %s", err ? err : "out of memory")
                                     : web_reply_store_error(c, r);
         }
-        if ((r = store_commit(tx)) < 0)
+        if ((r = store_commit(tx)) < 0) {
+                form_files_remove(c, stored);
                 return web_reply_store_error(c, r);
+        }
         /* A copy: waiting replaces the document. */
         _cleanup_free_ char *id = strdup(strempty(json_string_value(json_object_get(doc, "id"))));
         if (!id)
@@ -700,15 +848,21 @@ int web_api_execution_search(WebCtx *c) {
         int r = store_begin(c->store, &tx);
         if (r < 0)
                 return web_reply_store_error(c, r);
+        int64_t total = 0;
         r = store_execution_search(tx, &f, &arr);
+        /* Kestra's total: every match, not the page's size. */
+        if (r >= 0)
+                r = store_execution_count(tx, &f, &total);
         store_rollback(tx);
-        if (r < 0)
+        if (r < 0) {
+                json_decref(arr);
                 return web_reply_store_error(c, r);
+        }
         size_t i;
         json_t *doc;
         json_array_foreach(arr, i, doc)
                 api_execution_strip(doc);
-        return web_reply_json(c, 200, json_pack("{s:o, s:I}", "results", arr, "total", (json_int_t) json_array_size(arr)));
+        return web_reply_json(c, 200, json_pack("{s:o, s:I}", "results", arr, "total", (json_int_t) total));
 }
 
 /* Kill, resume, restart: an event for the executor when the execution is in a state that allows it. */
@@ -752,6 +906,71 @@ int web_api_execution_resume(WebCtx *c) {
 }
 int web_api_execution_restart(WebCtx *c) {
         return execution_signal(c, ENGINE_EVENT_RESTART, can_restart, "only failed executions can be restarted", 202);
+}
+
+/* Kestra's replay: a new execution of the same flow revision, from a task run (?taskRunId=) or from
+ * the start, keeping what ran before it. */
+int web_api_execution_replay(WebCtx *c) {
+        const char *id = c->params[0], *tr = web_query(c, "taskRunId");
+        _cleanup_json_ json_t *doc = NULL;
+        int r = api_execution_replay(c->store, id, isempty(tr) ? NULL : tr, &doc);
+        if (r == -ENOENT)
+                return web_reply_error(c, 404, "no execution '%s'", id);
+        if (r == -ESRCH)
+                return web_reply_error(c, 404, "execution %s has no task run '%s'", id, tr);
+        if (r == -EBUSY)
+                return web_reply_error(c, 409, "execution %s has not ended; only ended executions can be replayed", id);
+        if (r < 0)
+                return web_reply_store_error(c, r);
+        api_execution_strip(doc);
+        return web_reply_json(c, 200, json_incref(doc));
+}
+
+/* GET /api/v1/executions/{id}/file?path=kestra:///...: a file of that execution (its inputs or
+ * its tasks' outputs), nothing else from the storage. */
+int web_api_execution_file(WebCtx *c) {
+        const char *id = c->params[0], *uri = web_query(c, "path");
+        _cleanup_json_ json_t *doc = NULL;
+        if (isempty(uri))
+                return web_reply_error(c, 400, "the query parameter 'path' (a kestra:// URI) is missing");
+        int r = api_execution_get(c->store, id, &doc);
+        if (r == -ENOENT)
+                return web_reply_error(c, 404, "no execution '%s'", id);
+        if (r < 0)
+                return web_reply_store_error(c, r);
+        if (!c->storage_root)
+                return web_reply_error(c, 404, "this server has no internal storage");
+        _cleanup_free_ char *path = NULL;
+        r = api_storage_execution_path(c->storage_root, doc, uri, &path);
+        if (r == -EACCES)
+                return web_reply_error(c, 422, "'%s' is not a file of execution %s", uri, id);
+        if (r == -ENOENT)
+                return web_reply_error(c, 404, "no file '%s' in execution %s", uri, id);
+        if (r < 0)
+                return web_reply_error(c, 500, "the file could not be read");
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                if (fd >= 0)
+                        close(fd);
+                return web_reply_error(c, 404, "no file '%s' in execution %s", uri, id);
+        }
+        /* Streamed from the file by libmicrohttpd, which closes it. */
+        c->stream = MHD_create_response_from_fd((uint64_t) st.st_size, fd);
+        if (!c->stream) {
+                close(fd);
+                return web_reply_error(c, 500, "out of memory");
+        }
+        const char *base = strrchr(path, '/');
+        _cleanup_free_ char *disp = strdup_printf("attachment; filename=\"%s\"", base ? base + 1 : path);
+        for (char *p = disp ? disp + 22 : NULL; p && p[1]; p++)
+                if (*p == '"' || *p == '\\' || (unsigned char) *p < 0x20)
+                        *p = '_'; /* the header must stay one well-formed line */
+        if (disp)
+                MHD_add_response_header(c->stream, "Content-Disposition", disp);
+        c->status = 200;
+        c->content_type = "application/octet-stream";
+        return 0;
 }
 
 /* ---- logs ------------------------------------------------------------------------------------ */

@@ -16,6 +16,10 @@ typedef struct WebCtx {
         size_t body_len;
         const char *user; /* authenticated user, NULL on open routes */
         unsigned wait_max_sec;
+        const char *storage_root; /* NULL: no internal storage */
+        /* A multipart/form-data body: its plain fields (name -> string) and its files (name ->
+         * {"path": temporary file, "filename": as sent}); NULL for other bodies. */
+        json_t *form_fields, *form_files;
         uint64_t n_requests, n_4xx, n_5xx; /* the server's counters, for /metrics */
         /* The response, set by a handler through web_reply*(). */
         unsigned status;
@@ -55,6 +59,8 @@ int web_api_execution_search(WebCtx *c);
 int web_api_execution_kill(WebCtx *c);
 int web_api_execution_resume(WebCtx *c);
 int web_api_execution_restart(WebCtx *c);
+int web_api_execution_replay(WebCtx *c);
+int web_api_execution_file(WebCtx *c);
 int web_api_logs(WebCtx *c);
 int web_api_webhook(WebCtx *c);
 int web_api_openapi(WebCtx *c);

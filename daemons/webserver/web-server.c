@@ -1,5 +1,7 @@
 /* web-server.c: the webserver's HTTP side: libmicrohttpd, canonical routing, limits, authentication. */
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <netdb.h>
 #include <openssl/evp.h>
@@ -9,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -18,6 +22,9 @@
 #include "web-auth.h"
 #include "web-internal.h"
 #include "web-server.h"
+
+/* Plain fields of a multipart body (the inputs that are not files). */
+#define WEB_FORM_FIELDS_MAX (1024 * 1024)
 
 typedef struct Route {
         const char *method;
@@ -50,6 +57,8 @@ static const Route routes[] = {
         { "DELETE", "/api/v1/executions/{}/kill", false, web_api_execution_kill },
         { "POST", "/api/v1/executions/{}/resume", false, web_api_execution_resume },
         { "POST", "/api/v1/executions/{}/restart", false, web_api_execution_restart },
+        { "POST", "/api/v1/executions/{}/replay", false, web_api_execution_replay },
+        { "GET", "/api/v1/executions/{}/file", false, web_api_execution_file },
         { "POST", "/api/v1/executions/{}/{}", false, web_api_execution_create },
         { "GET", "/api/v1/executions/{}", false, web_api_execution_get },
         { "DELETE", "/api/v1/executions/{}", false, web_api_execution_delete },
@@ -57,14 +66,18 @@ static const Route routes[] = {
         { "GET", "/api/v1/logs/{}/follow", false, web_api_logs_follow },
 };
 
+#define WEB_LISTEN_MAX 8
+
 struct WebServer {
-        struct MHD_Daemon *mhd;
+        struct MHD_Daemon *mhd[WEB_LISTEN_MAX]; /* one per listening socket */
+        size_t n_mhd;
         WebServerOptions opt;
         uint16_t port;
         pthread_mutex_t lock;
         pthread_cond_t cond;
         Store **pool; /* idle connections; n_idle of n_pool */
         size_t n_pool, n_idle;
+        char *storage_root; /* a copy: opt.storage_root points here */
         atomic_uint_fast64_t requests, status_4xx, status_5xx;
 };
 
@@ -72,6 +85,15 @@ typedef struct WebRequest {
         char *raw_uri;
         StrBuf body;
         bool started, done;
+        /* multipart/form-data: parsed as it arrives, files streamed to upload_dir */
+        struct MHD_PostProcessor *pp;
+        char *upload_dir;
+        json_t *fields, *files;
+        int file_fd;          /* the file part being written, or -1 */
+        unsigned n_files;
+        uint64_t uploaded;    /* bytes received */
+        size_t fields_len;    /* bytes of plain fields */
+        unsigned upload_error; /* HTTP status to answer instead of dispatching, 0 when fine */
 } WebRequest;
 
 /* ---- responses ------------------------------------------------------------------------------- */
@@ -237,7 +259,8 @@ static enum MHD_Result dispatch(WebServer *w, struct MHD_Connection *con, WebReq
 
         const Route *route = NULL;
         bool path_known = false;
-        WebCtx c = { .con = con, .method = method, .wait_max_sec = w->opt.wait_max_sec };
+        WebCtx c = { .con = con, .method = method, .wait_max_sec = w->opt.wait_max_sec,
+                     .storage_root = w->opt.storage_root, .form_fields = req->fields, .form_files = req->files };
         for (size_t i = 0; i < ELEMENTSOF(routes) && !route; i++) {
                 const char *params[WEB_ROUTE_PARAMS_MAX] = {};
                 if (!web_route_match(routes[i].pattern, segs, params))
@@ -293,6 +316,139 @@ static enum MHD_Result dispatch(WebServer *w, struct MHD_Connection *con, WebReq
         return ret;
 }
 
+/* ---- multipart/form-data (FILE inputs) ------------------------------------------------------- */
+
+static void multipart_file_close(WebRequest *req) {
+        if (req->file_fd >= 0 && close(req->file_fd) < 0 && !req->upload_error)
+                req->upload_error = 500;
+        req->file_fd = -1;
+}
+
+/* Remove a directory of files (an upload's temporary one: flat, files only, made by us). */
+static int rm_tree(const char *dir) {
+        DIR *d = opendir(dir);
+        if (!d)
+                return -errno;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                        (void) unlinkat(dirfd(d), de->d_name, 0);
+        closedir(d);
+        return rmdir(dir) < 0 ? -errno : 0;
+}
+
+static enum MHD_Result multipart_part(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+                                      const char *content_type, const char *transfer_encoding, const char *data,
+                                      uint64_t off, size_t size) {
+        WebRequest *req = cls;
+        (void) kind, (void) content_type, (void) transfer_encoding;
+        if (!key)
+                return MHD_YES;
+        if (!filename) {
+                /* A plain field, possibly in several pieces; bounded like any other body. */
+                req->fields_len += size;
+                if (req->fields_len > WEB_FORM_FIELDS_MAX) {
+                        req->upload_error = 413;
+                        return MHD_NO;
+                }
+                json_t *cur = json_object_get(req->fields, key);
+                _cleanup_free_ char *v = NULL;
+                if (off > 0 && json_is_string(cur)) {
+                        size_t n = json_string_length(cur);
+                        if (!(v = malloc(n + size + 1)))
+                                return req->upload_error = 500, MHD_NO;
+                        memcpy(v, json_string_value(cur), n);
+                        memcpy(v + n, data, size);
+                        v[n + size] = 0;
+                } else if (!(v = strndup(data, size)))
+                        return req->upload_error = 500, MHD_NO;
+                if (memchr(data, 0, size) || json_object_set_new(req->fields, key, json_string(v)) < 0) {
+                        req->upload_error = 400;
+                        return MHD_NO;
+                }
+                return MHD_YES;
+        }
+        if (off == 0 || req->file_fd < 0) {
+                /* A new file part: a temporary file of its own, moved into storage once the
+                 * execution exists (its id names the directory). */
+                multipart_file_close(req);
+                if (json_object_get(req->files, key) || req->n_files >= 64) {
+                        req->upload_error = 400;
+                        return MHD_NO;
+                }
+                char name[32];
+                snprintf(name, sizeof name, "%u", req->n_files++);
+                _cleanup_free_ char *path = strjoin(req->upload_dir, "/", name);
+                if (!path)
+                        return req->upload_error = 500, MHD_NO;
+                req->file_fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+                if (req->file_fd < 0 ||
+                    json_object_set_new(req->files, key, json_pack("{s:s, s:s}", "path", path, "filename", filename)) < 0) {
+                        req->upload_error = 500;
+                        return MHD_NO;
+                }
+        }
+        for (size_t done = 0; done < size;) {
+                ssize_t n = write(req->file_fd, data + done, size - done);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        log_debug("webserver: cannot write an upload: %m");
+                        req->upload_error = 500;
+                        return MHD_NO;
+                }
+                done += (size_t) n;
+        }
+        return MHD_YES;
+}
+
+/* The first call of a multipart/form-data request: only execution creation takes one, and only
+ * from an authenticated client (the body goes to disk as it arrives, before dispatch). */
+static enum MHD_Result multipart_start(WebServer *w, struct MHD_Connection *con, WebRequest *req) {
+        _cleanup_free_ char *path = strndup(req->raw_uri, strcspn(req->raw_uri, "?"));
+        _cleanup_strv_free_ char **segs = NULL;
+        const char *params[WEB_ROUTE_PARAMS_MAX] = {};
+        req->done = true; /* until the upload is set up, an answer is final */
+        if (!path)
+                return MHD_NO;
+        if (web_path_parse(path, &segs) < 0)
+                return send_error(w, con, 400, "the request path is not in canonical form");
+        Store *s = pool_get(w);
+        _cleanup_free_ char *user = NULL;
+        int r = authenticate(s, con, &user);
+        pool_put(w, s);
+        if (r < 0) {
+                WebCtx e = { .con = con };
+                web_reply_error(&e, 401, "authentication required: HTTP Basic or a bearer API token");
+                return send_reply(w, con, &e, "WWW-Authenticate", "Basic realm=\"tern\", charset=\"UTF-8\"");
+        }
+        if (!web_route_match("/api/v1/executions/{}/{}", segs, params) || streq(params[1], "replay") ||
+            streq(params[1], "restart") || streq(params[1], "resume") || streq(params[1], "kill"))
+                return send_error(w, con, 415, "multipart/form-data is taken only to create an execution");
+        if (!w->opt.storage_root)
+                return send_error(w, con, 415, "this server has no internal storage for files");
+        if (!origin_allowed(con, "POST"))
+                return send_error(w, con, 403, "cross-origin request refused");
+        _cleanup_free_ char *base = strjoin(w->opt.storage_root, "/.uploads");
+        req->upload_dir = strjoin(w->opt.storage_root, "/.uploads/XXXXXX");
+        req->fields = json_object();
+        req->files = json_object();
+        if (!base || !req->upload_dir || !req->fields || !req->files)
+                return MHD_NO;
+        (void) mkdir(w->opt.storage_root, 0750);
+        if ((mkdir(base, 0750) < 0 && errno != EEXIST) || !mkdtemp(req->upload_dir)) {
+                log_debug("webserver: cannot make an upload directory under '%s': %m", base);
+                free(req->upload_dir);
+                req->upload_dir = NULL;
+                return send_error(w, con, 500, "the upload could not be stored");
+        }
+        req->pp = MHD_create_post_processor(con, 64 * 1024, multipart_part, req);
+        if (!req->pp)
+                return send_error(w, con, 400, "malformed multipart/form-data request");
+        req->done = false;
+        return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
@@ -308,11 +464,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         if (!req->started) {
                 req->started = true;
                 atomic_fetch_add(&w->requests, 1);
+                const char *ct = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Type");
+                if (streq(method, "POST") && ct && strncasecmp(ct, "multipart/form-data", 19) == 0)
+                        return multipart_start(w, con, req);
                 const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Length");
                 uint64_t n;
                 if (cl && safe_atou64(cl, &n) == 0 && n > w->opt.max_body) {
                         req->done = true;
                         return send_error(w, con, 413, "request body too large");
+                }
+                return MHD_YES;
+        }
+        if (req->pp && *upload_data_size > 0) {
+                req->uploaded += *upload_data_size;
+                if (req->uploaded > w->opt.max_upload)
+                        req->upload_error = 413;
+                else if (MHD_post_process(req->pp, upload_data, *upload_data_size) != MHD_YES && !req->upload_error)
+                        req->upload_error = 400;
+                *upload_data_size = 0;
+                if (req->upload_error) {
+                        req->done = true;
+                        return send_error(w, con, req->upload_error,
+                                          req->upload_error == 413 ? "upload too large" : "malformed multipart/form-data body");
                 }
                 return MHD_YES;
         }
@@ -328,12 +501,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
                 return MHD_YES;
         }
         req->done = true;
+        if (req->pp) {
+                multipart_file_close(req);
+                if (req->upload_error)
+                        return send_error(w, con, req->upload_error, "the uploaded files could not be stored");
+        }
         return dispatch(w, con, req, method);
 }
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *con) {
         (void) cls, (void) con;
         WebRequest *req = calloc(1, sizeof *req);
+        if (req)
+                req->file_fd = -1;
         if (req && !(req->raw_uri = strdup(uri))) {
                 free(req);
                 req = NULL;
@@ -347,6 +527,14 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls, 
         if (!req)
                 return;
         strbuf_done(&req->body);
+        if (req->pp)
+                MHD_destroy_post_processor(req->pp);
+        multipart_file_close(req);
+        if (req->upload_dir)
+                (void) rm_tree(req->upload_dir); /* what the handler did not move into storage */
+        free(req->upload_dir);
+        json_decref(req->fields);
+        json_decref(req->files);
         free(req->raw_uri);
         free(req);
         *con_cls = NULL;
@@ -391,6 +579,35 @@ static int listen_on(const char *addr, int *ret_fd) {
         return 0;
 }
 
+/* Serve the listening socket lfd with a daemon of its own, which owns lfd on success (MHD closes
+ * it when it stops); the first one's port is the one reported. */
+static int web_server_serve(WebServer *w, int lfd) {
+        struct sockaddr_storage sa;
+        socklen_t salen = sizeof sa;
+        if (getsockname(lfd, (struct sockaddr *) &sa, &salen) < 0)
+                return -errno;
+        if (w->n_mhd == 0)
+                w->port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *) &sa)->sin6_port
+                                                         : ((struct sockaddr_in *) &sa)->sin_port);
+        /* A thread per connection: handlers block on the database, ?wait=true and event streams
+         * for long, which must not hold up other clients; the store pool bounds database use. */
+        struct MHD_Daemon *mhd = MHD_start_daemon(
+                MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO, 0, NULL, NULL,
+                on_request, w,
+                MHD_OPTION_LISTEN_SOCKET, lfd,
+                MHD_OPTION_CONNECTION_LIMIT, w->opt.max_connections,
+                MHD_OPTION_PER_IP_CONNECTION_LIMIT, w->opt.max_per_ip,
+                MHD_OPTION_CONNECTION_TIMEOUT, w->opt.timeout_sec,
+                MHD_OPTION_CONNECTION_MEMORY_LIMIT, w->opt.max_header,
+                MHD_OPTION_URI_LOG_CALLBACK, on_uri, w,
+                MHD_OPTION_NOTIFY_COMPLETED, on_completed, w,
+                MHD_OPTION_END);
+        if (!mhd)
+                return -EADDRNOTAVAIL;
+        w->mhd[w->n_mhd++] = mhd;
+        return 0;
+}
+
 int web_server_start(Store *store, const WebServerOptions *opt, WebServer **ret) {
         _cleanup_(web_server_freep) WebServer *w = calloc(1, sizeof *w);
         if (!w)
@@ -410,8 +627,12 @@ int web_server_start(Store *store, const WebServerOptions *opt, WebServer **ret)
                 w->opt.timeout_sec = 30;
         if (!w->opt.wait_max_sec)
                 w->opt.wait_max_sec = 300;
+        if (!w->opt.max_upload)
+                w->opt.max_upload = 256 * 1024 * 1024;
         pthread_mutex_init(&w->lock, NULL);
         pthread_cond_init(&w->cond, NULL);
+        if (opt->storage_root && !(w->opt.storage_root = w->storage_root = strdup(opt->storage_root)))
+                return -ENOMEM;
         if (!(w->pool = calloc(w->opt.threads, sizeof(Store *))))
                 return -ENOMEM;
         for (size_t i = 0; i < w->opt.threads; i++) {
@@ -423,35 +644,35 @@ int web_server_start(Store *store, const WebServerOptions *opt, WebServer **ret)
                 }
                 w->n_pool++, w->n_idle++;
         }
-        _cleanup_close_ int fd = -1;
-        int lfd = opt->listen_fd;
-        if (lfd < 0) {
-                int r = listen_on(opt->listen ? opt->listen : "127.0.0.1:8080", &fd);
+        if (opt->listen_fd >= 0) {
+                int r = web_server_serve(w, opt->listen_fd);
                 if (r < 0)
                         return r;
-                lfd = fd;
+                *ret = TAKE_PTR(w);
+                return 0;
         }
-        struct sockaddr_storage sa;
-        socklen_t salen = sizeof sa;
-        if (getsockname(lfd, (struct sockaddr *) &sa, &salen) < 0)
-                return -errno;
-        w->port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *) &sa)->sin6_port
-                                                 : ((struct sockaddr_in *) &sa)->sin_port);
-        /* A thread per connection: handlers block on the database, ?wait=true and event streams
-         * for long, which must not hold up other clients; the store pool bounds database use. */
-        w->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO, 0,
-                                  NULL, NULL, on_request, w,
-                                  MHD_OPTION_LISTEN_SOCKET, lfd,
-                                  MHD_OPTION_CONNECTION_LIMIT, w->opt.max_connections,
-                                  MHD_OPTION_PER_IP_CONNECTION_LIMIT, w->opt.max_per_ip,
-                                  MHD_OPTION_CONNECTION_TIMEOUT, w->opt.timeout_sec,
-                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, w->opt.max_header,
-                                  MHD_OPTION_URI_LOG_CALLBACK, on_uri, w,
-                                  MHD_OPTION_NOTIFY_COMPLETED, on_completed, w,
-                                  MHD_OPTION_END);
-        if (!w->mhd)
-                return -EADDRNOTAVAIL;
-        TAKE_FD(fd); /* MHD closes the listening socket it was given when it stops */
+        /* Each address of the list gets a socket and a daemon of its own; they share the pool. */
+        const char *p = opt->listen ? opt->listen : "127.0.0.1:8080";
+        while (*p) {
+                size_t len = strcspn(p, ","), lead = strspn(p, " \t");
+                _cleanup_free_ char *one = strndup(p + lead, len > lead ? len - lead : 0);
+                if (!one)
+                        return -ENOMEM;
+                for (size_t n = strlen(one); n > 0 && strchr(" \t", one[n - 1]); n--)
+                        one[n - 1] = 0;
+                if (w->n_mhd >= WEB_LISTEN_MAX)
+                        return -E2BIG;
+                _cleanup_close_ int fd = -1;
+                int r = listen_on(one, &fd);
+                if (r < 0)
+                        return r;
+                if ((r = web_server_serve(w, fd)) < 0)
+                        return r;
+                TAKE_FD(fd);
+                p += len + (p[len] == ',');
+        }
+        if (w->n_mhd == 0)
+                return -EINVAL;
         *ret = TAKE_PTR(w);
         return 0;
 }
@@ -463,11 +684,12 @@ uint16_t web_server_port(const WebServer *w) {
 WebServer *web_server_free(WebServer *w) {
         if (!w)
                 return NULL;
-        if (w->mhd)
-                MHD_stop_daemon(w->mhd);
+        for (size_t i = 0; i < w->n_mhd; i++)
+                MHD_stop_daemon(w->mhd[i]);
         for (size_t i = 0; i < w->n_pool; i++)
                 store_free(w->pool[i]);
         free(w->pool);
+        free(w->storage_root);
         pthread_mutex_destroy(&w->lock);
         pthread_cond_destroy(&w->cond);
         free(w);

@@ -6,7 +6,8 @@
 #include "store.h"
 
 typedef struct WebServerOptions {
-        const char *listen;        /* "HOST:PORT" ("[::1]:8080"; port 0 = any free one); unused when listen_fd >= 0 */
+        const char *listen;        /* "HOST:PORT", or several separated by commas ("127.0.0.1:8080, [::1]:8080";
+                                    * port 0 = any free one); unused when listen_fd >= 0 */
         int listen_fd;             /* an already bound, listening socket (socket activation), or -1 */
         unsigned threads;          /* database connections shared by requests (default 4); each
                                     * ?wait=true or event stream opens one of its own */
@@ -16,6 +17,8 @@ typedef struct WebServerOptions {
         unsigned max_per_ip;       /* default 64 */
         unsigned timeout_sec;      /* idle connection timeout (default 30) */
         unsigned wait_max_sec;     /* longest ?wait=true on execution creation (default 300) */
+        const char *storage_root;  /* local internal storage (FILE inputs, file downloads); NULL: none; copied */
+        uint64_t max_upload;       /* bytes of a multipart/form-data execution creation (default 256 MiB) */
 } WebServerOptions;
 
 #define WEB_SERVER_OPTIONS_INIT { .listen_fd = -1 }

@@ -1,10 +1,18 @@
 /* api.c: flow and execution operations shared by the tern command and the webserver (see api.h). */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "api.h"
 #include "cleanup-jansson.h"
+#include "engine-replay.h"
 #include "engine.h"
 #include "execution.h"
+#include "id.h"
 #include "strutil.h"
 
 json_t *api_flow_json(const StoreFlow *f, bool with_source) {
@@ -84,19 +92,197 @@ json_t *api_execution_logs_json(Store *s, const char *id, StoreLogLevel min_leve
         return arr;
 }
 
-int api_execution_create(StoreTx *tx, const Flow *f, json_t *inputs, json_t *labels, json_t *trigger, usec_t now,
-                         json_t **ret_doc, char **ret_error) {
+int api_execution_new(const Flow *f, json_t *labels, json_t *trigger, usec_t now, Execution **ret) {
+        return engine_execution_new(f, NULL, labels, trigger, now, ret);
+}
+
+int api_execution_insert(StoreTx *tx, const Flow *f, Execution *e, json_t *inputs, usec_t now, json_t **ret_doc,
+                         char **ret_error) {
         _cleanup_json_ json_t *resolved = NULL, *doc = NULL;
-        _cleanup_execution_ Execution *e = NULL;
         int r = flow_inputs_resolve(f, inputs, &resolved, ret_error);
         if (r < 0)
                 return r;
-        if ((r = engine_execution_new(f, resolved, labels, trigger, now, &e)) < 0)
-                return r;
+        json_decref(e->inputs);
+        e->inputs = TAKE_PTR(resolved);
         if (!(doc = execution_to_json(e)))
                 return -ENOMEM;
         if ((r = store_execution_create(tx, doc, ENGINE_EVENT_CREATED, NULL, now)) < 0)
                 return r;
         *ret_doc = TAKE_PTR(doc);
+        return 0;
+}
+
+int api_execution_create(StoreTx *tx, const Flow *f, json_t *inputs, json_t *labels, json_t *trigger, usec_t now,
+                         json_t **ret_doc, char **ret_error) {
+        _cleanup_execution_ Execution *e = NULL;
+        int r = api_execution_new(f, labels, trigger, now, &e);
+        if (r < 0)
+                return r;
+        return api_execution_insert(tx, f, e, inputs, now, ret_doc, ret_error);
+}
+
+int api_execution_replay(Store *s, const char *id, const char *task_run_id, json_t **ret_doc) {
+        _cleanup_json_ json_t *old_doc = NULL, *doc = NULL;
+        _cleanup_execution_ Execution *old = NULL, *e = NULL;
+        usec_t now = now_realtime();
+        StoreTx *tx;
+        int r = store_begin(s, &tx);
+        if (r < 0)
+                return r;
+        if ((r = store_execution_get(tx, id, &old_doc)) < 0)
+                goto fail;
+        if ((r = execution_from_json(old_doc, &old)) < 0)
+                goto fail;
+        if (!state_is_terminal(old->state.current)) {
+                r = -EBUSY;
+                goto fail;
+        }
+        if ((r = engine_replay(old, task_run_id, now, &e)) < 0) {
+                r = r == -ENOENT ? -ESRCH : r;
+                goto fail;
+        }
+        if (!(doc = execution_to_json(e))) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        if ((r = store_execution_create(tx, doc, ENGINE_EVENT_CREATED, NULL, now)) < 0)
+                goto fail;
+        if ((r = store_commit(tx)) < 0)
+                return r;
+        *ret_doc = TAKE_PTR(doc);
+        return 0;
+fail:
+        store_rollback(tx);
+        return r;
+}
+
+/* ---- internal storage ------------------------------------------------------------------------ */
+
+/* One path segment that means only itself: no separator, not "." or "..", no control character. */
+static bool segment_ok(const char *s, size_t n) {
+        if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (s[i] == '/' || s[i] == '\\' || (unsigned char) s[i] < 0x20 || s[i] == 0x7f)
+                        return false;
+        return true;
+}
+
+static int mkdir_parents(char *path, size_t from) {
+        for (char *p = path + from; (p = strchr(p, '/')); p++) {
+                *p = 0;
+                int r = mkdir(path, 0750) < 0 && errno != EEXIST ? -errno : 0;
+                *p = '/';
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int copy_file(const char *src, const char *dst) {
+        _cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
+        if (in < 0)
+                return -errno;
+        _cleanup_close_ int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+        if (out < 0)
+                return -errno;
+        char buf[65536];
+        for (;;) {
+                ssize_t n = read(in, buf, sizeof buf);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                for (ssize_t off = 0; off < n;) {
+                        ssize_t w = write(out, buf + off, (size_t) (n - off));
+                        if (w < 0 && errno != EINTR)
+                                return -errno;
+                        off += w > 0 ? w : 0;
+                }
+        }
+        return close(TAKE_FD(out)) < 0 ? -errno : 0;
+}
+
+int api_storage_input_put(const char *root, const Flow *f, const char *exec_id, const char *input, const char *name,
+                          const char *src, bool move, char **ret_uri) {
+        if (!input || !segment_ok(input, strlen(input)) || !id_is_valid(exec_id))
+                return -EINVAL;
+        const char *base = name ? strrchr(name, '/') : NULL;
+        base = base ? base + 1 : name;
+        if (!base || !segment_ok(base, strlen(base)))
+                base = input;
+        _cleanup_free_ char *ns = strdup(f->namespace);
+        if (!ns)
+                return -ENOMEM;
+        for (char *p = ns; *p; p++)
+                if (*p == '.')
+                        *p = '/';
+        _cleanup_free_ char *rel = strdup_printf("%s/%s/executions/%s/inputs/%s/%s", ns, f->id, exec_id, input, base);
+        _cleanup_free_ char *dst = rel ? strjoin(root, "/", rel) : NULL;
+        if (!dst)
+                return -ENOMEM;
+        /* The storage's own directory too: nothing may have been stored yet. */
+        int r = mkdir(root, 0750) < 0 && errno != EEXIST ? -errno : 0;
+        if (r >= 0)
+                r = mkdir_parents(dst, strlen(root) + 1);
+        if (r < 0)
+                return r;
+        if (move)
+                r = rename(src, dst) < 0 ? -errno : 0;
+        else
+                r = copy_file(src, dst);
+        if (r < 0)
+                return r;
+        *ret_uri = strjoin("kestra:///", rel);
+        return *ret_uri ? 0 : -ENOMEM;
+}
+
+int api_storage_execution_path(const char *root, json_t *doc, const char *uri, char **ret_path) {
+        const char *ns = json_string_value(json_object_get(doc, "namespace"));
+        const char *flow = json_string_value(json_object_get(doc, "flowId"));
+        const char *id = json_string_value(json_object_get(doc, "id"));
+        const char *rel = uri ? startswith(uri, "kestra:///") : NULL;
+        if (!ns || !flow || !id || !rel)
+                return -EACCES;
+        /* Every segment must mean only itself before any prefix is compared. */
+        for (const char *p = rel;;) {
+                size_t n = strcspn(p, "/");
+                if (!segment_ok(p, n))
+                        return -EACCES;
+                if (!p[n])
+                        break;
+                p += n + 1;
+        }
+        _cleanup_free_ char *ns_dir = strdup(ns);
+        if (!ns_dir)
+                return -ENOMEM;
+        for (char *p = ns_dir; *p; p++)
+                if (*p == '.')
+                        *p = '/';
+        /* Inputs are stored under the namespace as directories, task outputs under it verbatim. */
+        _cleanup_free_ char *a = strdup_printf("%s/%s/executions/%s/", ns_dir, flow, id);
+        _cleanup_free_ char *b = strdup_printf("%s/%s/executions/%s/", ns, flow, id);
+        if (!a || !b)
+                return -ENOMEM;
+        if (!startswith(rel, a) && !startswith(rel, b))
+                return -EACCES;
+        _cleanup_free_ char *path = strjoin(root, "/", rel);
+        _cleanup_free_ char *real_root = realpath(root, NULL);
+        if (!path)
+                return -ENOMEM;
+        if (!real_root)
+                return errno == ENOENT ? -ENOENT : -errno;
+        _cleanup_free_ char *real = realpath(path, NULL);
+        if (!real)
+                return errno == ENOENT || errno == ENOTDIR ? -ENOENT : -errno;
+        /* A symbolic link inside the execution's directory must not lead out of it. */
+        _cleanup_free_ char *real_dir = strjoin(real_root, "/", startswith(rel, a) ? a : b);
+        if (!real_dir)
+                return -ENOMEM;
+        if (!startswith(real, real_dir))
+                return -EACCES;
+        *ret_path = TAKE_PTR(real);
         return 0;
 }

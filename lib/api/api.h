@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "execution.h"
 #include "flow.h"
 #include "state.h"
 #include "store.h"
@@ -28,3 +29,27 @@ json_t *api_execution_logs_json(Store *s, const char *id, StoreLogLevel min_leve
  * caller frees it); -ENOMEM or the store's error. */
 int api_execution_create(StoreTx *tx, const Flow *f, json_t *inputs, json_t *labels, json_t *trigger, usec_t now,
                          json_t **ret_doc, char **ret_error);
+
+/* The two halves of api_execution_create, for callers that need the execution's id before its
+ * inputs are final (FILE inputs are stored under it): make the execution, then resolve the inputs
+ * and store it (same results as api_execution_create). */
+int api_execution_new(const Flow *f, json_t *labels, json_t *trigger, usec_t now, Execution **ret);
+int api_execution_insert(StoreTx *tx, const Flow *f, Execution *e, json_t *inputs, usec_t now, json_t **ret_doc,
+                         char **ret_error);
+
+/* ---- internal storage (a local directory) ---- */
+
+/* Put the file src as FILE input `input` of execution exec_id of flow f, named name (its base name
+ * is kept; an unusable one becomes the input's id), under root; moved (rename) or copied. Returns
+ * the kestra:// URI the flow sees; -EINVAL for a bad input id, or a negative errno. */
+int api_storage_input_put(const char *root, const Flow *f, const char *exec_id, const char *input, const char *name,
+                          const char *src, bool move, char **ret_uri);
+/* The local path of a kestra:// URI that belongs to the execution doc (under its
+ * NAMESPACE/FLOW/executions/ID/ directory, the namespace with '.' or '/'); -EACCES for any other
+ * (other executions, "..", "." or empty segments, a symbolic link out), -ENOENT when missing. */
+int api_storage_execution_path(const char *root, json_t *doc, const char *uri, char **ret_path);
+
+/* Replay an ended execution (see engine_replay) from task run task_run_id (NULL: from the start):
+ * the new execution is stored with its "created" event. -ENOENT no such execution, -ESRCH no such
+ * task run in it, -EBUSY it has not ended, or the store's error. */
+int api_execution_replay(Store *s, const char *id, const char *task_run_id, json_t **ret_doc);

@@ -57,6 +57,7 @@ static const ConfigKey config_keys[] = {
         K("sandbox", "hide", CONFIG_STRING, sandbox_hide, 0, 0, true),
         K("liveness", "heartbeat", CONFIG_DURATION, heartbeat, 1, 0, false),
         K("liveness", "dead-after", CONFIG_DURATION, dead_after, 2, 0, false),
+        K("webserver", "listen", CONFIG_STRING, webserver_listen, 0, 0, true),
         K("log", "level", CONFIG_LOG_LEVEL, log_level, 0, 0, false),
 };
 #undef K
@@ -346,6 +347,20 @@ static int config_check(TernConfig *c, char ***errors) {
             !strchr(c->db_url, '='))
                 return add_error(errors, "database.url", 0,
                                  "'%s' is neither sqlite:PATH, postgresql://... nor a conninfo string", c->db_url);
+        /* The shape of each address (the webserver resolves them when it starts). */
+        for (const char *p = c->webserver_listen; p && *p;) {
+                size_t len = strcspn(p, ","), lead = strspn(p, " \t");
+                _cleanup_free_ char *one = strndup(p + lead, len > lead ? len - lead : 0);
+                if (!one)
+                        return -ENOMEM;
+                for (size_t n = strlen(one); n > 0 && strchr(" \t", one[n - 1]); n--)
+                        one[n - 1] = 0;
+                const char *colon = strrchr(one, ':'), *bracket = strrchr(one, ']');
+                unsigned port;
+                if (!colon || (one[0] == '[' && bracket != colon - 1) || safe_atou(colon + 1, &port) < 0 || port > 65535)
+                        return add_error(errors, "webserver.listen", 0, "'%s' is not HOST:PORT or [IPV6]:PORT", one);
+                p += len + (p[len] == ',');
+        }
         if (c->db_url && strstr(c->db_url, "password="))
                 return add_error(errors, "database.url", 0,
                                  "must not carry the password: use database.password-file or the db-password credential");

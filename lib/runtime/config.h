@@ -42,6 +42,8 @@ typedef struct TernConfig {
         /* [liveness] */
         usec_t heartbeat;      /* how often each daemon writes its heartbeat */
         usec_t dead_after;     /* an instance silent this long is declared dead */
+        /* [webserver] */
+        char *webserver_listen; /* "HOST:PORT[, HOST:PORT...]"; NULL: 127.0.0.1:8080 */
         /* [log] */
         int log_level;         /* syslog level */
 

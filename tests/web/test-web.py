@@ -21,7 +21,9 @@ def ok(cond, what):
 
 
 scratch = tempfile.mkdtemp(prefix="tern-web-")
-env = dict(os.environ, TERN_STATE_DIR=scratch + "/state")
+SECRET = "sentinel-SECRET-93c1e"
+env = dict(os.environ, TERN_STATE_DIR=scratch + "/state",
+           SECRET_SENTINEL=base64.b64encode(SECRET.encode()).decode())
 procs = []
 cluster = None
 
@@ -78,8 +80,9 @@ try:
     port = s.getsockname()[1]
     s.close()
     log = open(scratch + "/server.log", "w")
+    # The sandbox has tests of its own; here shell tasks run as plain processes.
     procs.append(subprocess.Popen([TERN, "server", "standalone", "--listen", f"127.0.0.1:{port}", "--workers", "2",
-                                   "--db", db], env=env, stdout=log, stderr=subprocess.STDOUT))
+                                   "--sandbox", "off", "--db", db], env=env, stdout=log, stderr=subprocess.STDOUT))
 
     BASIC = "Basic " + base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
     BEARER = "Bearer " + TOKEN
@@ -293,7 +296,9 @@ tasks:
     st, js, _ = req("GET", "/api/v1/executions/search?namespace=t.web&flowId=hello")
     ok(st == 200 and js["total"] == 3 and n_success <= 3, "search without a state (three started)")
     st, js, _ = req("GET", "/api/v1/executions/search?namespace=t.web&flowId=hello&size=1&page=2")
-    ok(st == 200 and len(js["results"]) == 1, "search pages")
+    ok(st == 200 and len(js["results"]) == 1 and js["total"] == 3, "search pages; total counts every match, not the page")
+    st, js, _ = req("GET", "/api/v1/executions/search?namespace=t.web&flowId=hello&size=2&page=5")
+    ok(st == 200 and js["results"] == [] and js["total"] == 3, "a page past the end is empty, total still 3")
     ok(req("GET", "/api/v1/executions/search?state=BOGUS")[0] == 400, "search with an unknown state is 400")
     st, js, _ = req("GET", f"/api/v1/logs/{exec_id}")
     ok(st == 200 and any(l["message"] == "Hello, ada!" and l["taskId"] == "greet" for l in js), "the execution's logs")
@@ -418,6 +423,236 @@ tasks:
     ok(resp.status == 200 and "Hello, sse!" in messages, f"logs follow streams the lines until the end ({len(messages)} lines)")
     ok(req("GET", "/api/v1/logs/nope/follow")[0] == 404, "logs follow of a missing execution is 404")
 
+    # ---- metrics ----
+    def metrics():
+        st, text, _ = req("GET", "/metrics", raw=True)
+        vals, helps, types = {}, set(), set()
+        for line in text.splitlines():
+            if line.startswith("# HELP "):
+                helps.add(line.split()[2])
+            elif line.startswith("# TYPE "):
+                types.add(line.split()[2])
+            elif line and not line.startswith("#"):
+                k, v = line.rsplit(" ", 1)
+                vals[k] = float(v)
+        return st, vals, helps, types
+
+    st, m1, helps, types = metrics()
+    names = ["tern_executions", "tern_task_runs", "tern_queue_jobs", "tern_queue_jobs_state", "tern_queue_events",
+             "tern_queue_events_due", "tern_workers", "tern_execution_start_delay_seconds", "tern_up"]
+    ok(st == 200 and all(n in helps and n in types for n in names),
+       f"/metrics has HELP and TYPE for {', '.join(n for n in names if n not in helps) or 'every family'}")
+    ok('tern_queue_jobs_state{state="queued"}' in m1 and 'tern_queue_jobs_state{state="running"}' in m1,
+       "queue depth: jobs queued and running")
+    req("POST", "/api/v1/executions/t.web/hello?wait=true", {"name": "metrics"})
+    st, m2, _, _ = metrics()
+    k = 'tern_executions{state="SUCCESS"}'
+    ok(m2.get(k, 0) == m1.get(k, 0) + 1, f"executions by state move ({m1.get(k)} -> {m2.get(k)})")
+    k = 'tern_task_runs{state="SUCCESS"}'
+    ok(m2.get(k, 0) == m1.get(k, 0) + 2, f"task runs by state move ({m1.get(k)} -> {m2.get(k)})")
+    k, p99 = "tern_execution_start_delay_seconds_count", 'tern_execution_start_delay_seconds{quantile="0.99"}'
+    ok(m2.get(k, 0) > m1.get(k, 0) and p99 in m2, f"start delay summary moves ({m1.get(k)} -> {m2.get(k)}, p99 {m2.get(p99)} s)")
+    ok(m2.get("tern_http_requests_total", 0) > m1.get("tern_http_requests_total", 0), "request counter moves")
+
+    # ---- FILE inputs: multipart upload, download back ----
+    FILEFLOW = """id: files
+namespace: t.web
+inputs:
+  - id: doc
+    type: FILE
+  - id: note
+    type: STRING
+tasks:
+  - id: show
+    type: io.kestra.plugin.core.log.Log
+    message: "file {{ inputs.doc }} note {{ inputs.note }}"
+  - id: uri
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ inputs.doc }}"
+"""
+    ok(req("POST", "/api/v1/flows", FILEFLOW)[0] == 200, "a flow with a FILE input")
+
+    def multipart(fields, files, boundary="tErNbOuNdArY7"):
+        out = b""
+        for k, v in fields.items():
+            out += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").encode()
+        for k, (name, data) in files.items():
+            out += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"; filename=\"{name}\"\r\n"
+                    "Content-Type: application/octet-stream\r\n\r\n").encode() + data + b"\r\n"
+        out += f"--{boundary}--\r\n".encode()
+        return out, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+    def upload(path, fields, files, **kw):
+        body, hdr = multipart(fields, files)
+        return req("POST", path, body, headers=hdr, **kw)
+
+    payload = bytes(range(256)) * 3000 + b"\r\n--tErNbOuNdArY not a boundary\r\nend"  # ~768 KiB, binary
+    body, hdr = multipart({"note": "café"}, {"doc": ("report.bin", payload)})
+    st, js, _ = req("POST", "/api/v1/executions/t.web/files?wait=true", body, headers=hdr)
+    uri = (js or {}).get("inputs", {}).get("doc", "")
+    ok(st == 200 and js["state"]["current"] == "SUCCESS" and js["inputs"]["note"] == "café" and
+       uri == f"kestra:///t/web/files/executions/{js['id']}/inputs/doc/report.bin",
+       f"multipart creation: the FILE input is a kestra:// URI under the execution ({uri})")
+    fexec = js["id"] if js else "x"
+    tr = {t["taskId"]: t for t in js.get("taskRunList", [])} if js else {}
+    ok(tr.get("uri", {}).get("outputs", {}).get("value") == uri, "the flow sees that URI in inputs.doc")
+    st, logs, _ = req("GET", f"/api/v1/logs/{fexec}")
+    ok(any(l["message"] == f"file {uri} note café" for l in logs or []), "and renders it in a task")
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("GET", f"/api/v1/executions/{fexec}/file?path={uri}", headers={"Authorization": BEARER})
+    resp = c.getresponse()
+    got = resp.read()
+    c.close()
+    ok(resp.status == 200 and got == payload and "report.bin" in (resp.getheader("Content-Disposition") or ""),
+       f"GET .../file?path= gives the bytes back ({len(got)} of {len(payload)} bytes, equal: {got == payload})")
+    st, js, _ = upload("/api/v1/executions/t.web/files?wait=true", {"note": "b"}, {"doc": ("b.txt", b"other")})
+    other = js["id"]
+    other_uri = js["inputs"]["doc"]
+    st, js, _ = req("GET", f"/api/v1/executions/{fexec}/file?path={other_uri}")
+    ok(st == 422, "another execution's file is refused (422)")
+    base = f"kestra:///t/web/files/executions/{fexec}/inputs/doc/"
+    for bad in [base + "../../../" + other + "/inputs/doc/b.txt", base + "..%2f..%2f..%2f" + other + "/inputs/doc/b.txt",
+                base + "./report.bin", base.replace("kestra:///", "kestra://") + "report.bin",
+                "/etc/passwd", "file:///etc/passwd", f"kestra:///t/web/files/executions/{fexec}/../../../../../../etc/passwd",
+                base + "/report.bin", f"kestra:///t/web/files/executions/{fexec}2/inputs/doc/report.bin"]:
+        st, js, _ = req("GET", f"/api/v1/executions/{fexec}/file?path=" + bad.replace("%2f", "%252f"))
+        ok(st in (400, 404, 422), f"path {bad} is refused ({st})")
+    st, js, _ = req("GET", f"/api/v1/executions/{fexec}/file?path={base}missing.bin")
+    ok(st == 404, "a missing file of the execution is 404")
+    ok(req("GET", f"/api/v1/executions/nope/file?path={uri}")[0] == 404, "a file of a missing execution is 404")
+    ok(req("GET", f"/api/v1/executions/{fexec}/file")[0] == 400, "a download without path is 400")
+    st, js, _ = upload("/api/v1/executions/t.web/files", {}, {"doc": ("x", b"x")}, auth=None)
+    ok(st == 401, "an unauthenticated upload is refused before its body is stored")
+    st, js, _ = upload("/api/v1/flows/validate", {}, {"doc": ("x", b"x")})
+    ok(st == 415, "multipart is taken only by execution creation")
+    st, js, _ = upload("/api/v1/executions/t.web/files", {"note": "n"}, {"note2": ("x", b"x"), "doc": ("y", b"y")})
+    ok(st == 422 and "note2" in js["message"], "a file for an input that is not FILE is 422")
+    st, js, _ = upload("/api/v1/executions/t.web/files", {}, {"doc": ("y", b"y")})
+    ok(st == 422 and "note" in js["message"], "a missing required input with an upload is 422")
+    leftovers = [os.path.join(d, f) for d, _, fs in os.walk(scratch + "/state/storage/.uploads") for f in fs]
+    ok(not leftovers, f"no upload is left behind in the temporary directory ({leftovers[:3]})")
+    stored = [f for d, _, fs in os.walk(scratch + "/state/storage/t/web/files") for f in fs]
+    ok(sorted(stored) == ["b.txt", "report.bin"], f"refused uploads leave nothing in storage ({stored})")
+
+    # ---- replay ----
+    # Not "replay": POST /api/v1/executions/{ns}/replay would be the replay of execution {ns}, as in Kestra.
+    REPLAY = """id: again
+namespace: t.web
+inputs:
+  - id: n
+    type: INT
+tasks:
+  - id: first
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ inputs.n }} {{ execution.id }}"
+  - id: group
+    type: io.kestra.plugin.core.flow.Sequential
+    tasks:
+      - id: second
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ execution.id }}"
+      - id: boom
+        type: io.kestra.plugin.core.execution.Fail
+        condition: "{{ (execution.originalId ?? '') == '' }}"
+"""
+    st, js, _ = req("POST", "/api/v1/flows", REPLAY)
+    ok(st == 200, "a flow to replay")
+    st, orig, _ = req("POST", "/api/v1/executions/t.web/again?wait=true", {"n": 7})
+    ok(st == 200 and orig["state"]["current"] == "FAILED", f"its first run fails ({st} {'' if st == 200 else orig})")
+    otr = {t["taskId"]: t for t in orig.get("taskRunList", [])}
+    st, js, _ = req("POST", f"/api/v1/executions/{orig['id']}/replay?taskRunId={otr['second']['id']}")
+    ok(st == 200 and js["id"] != orig["id"] and js["originalId"] == orig["id"] and js["inputs"] == {"n": 7} and
+       js["flowRevision"] == orig["flowRevision"], "replay from a task run: a new execution, same inputs and revision")
+    rid = js["id"] if st == 200 else "x"
+    rep = wait_state(rid, ["SUCCESS", "FAILED"])
+    rtr = {t["taskId"]: t for t in (rep or {}).get("taskRunList", [])}
+    ok(rep and rep["state"]["current"] == "SUCCESS", "the replay runs again from there (and this time succeeds)")
+    ok(rtr.get("first", {}).get("id") == otr["first"]["id"] and
+       rtr["first"]["outputs"]["value"] == f"7 {orig['id']}", "the task run before it is kept with its output")
+    ok(rtr.get("second", {}).get("id") not in (None, otr["second"]["id"]) and rtr["second"]["outputs"]["value"] == rid,
+       "the chosen task run ran again in the new execution")
+    st, js, _ = req("GET", f"/api/v1/executions/{orig['id']}")
+    ok(js["state"]["current"] == "FAILED", "the original is unchanged")
+    st, js, _ = req("POST", f"/api/v1/executions/{orig['id']}/replay")
+    whole = wait_state(js["id"], ["SUCCESS", "FAILED"]) if st == 200 else None
+    ok(whole and {t["taskId"]: t for t in whole["taskRunList"]}["first"]["id"] != otr["first"]["id"],
+       "replay without taskRunId runs the whole flow again")
+    ok(req("POST", f"/api/v1/executions/{orig['id']}/replay?taskRunId=nope")[0] == 404, "an unknown task run is 404")
+    ok(req("POST", "/api/v1/executions/nope/replay")[0] == 404, "replay of a missing execution is 404")
+    st, js, _ = req("POST", "/api/v1/executions/t.web.sub/pause", {})
+    wait_state(js["id"], ["PAUSED"])
+    ok(req("POST", f"/api/v1/executions/{js['id']}/replay")[0] == 409, "replay of an unfinished execution is 409")
+    req("POST", f"/api/v1/executions/{js['id']}/kill")
+    r = subprocess.run([TERN, "execution", "replay", orig["id"], "--task-run", otr["boom"]["id"], "--db", db], env=env,
+                       capture_output=True, text=True)
+    cid = r.stdout.strip()
+    crep = wait_state(cid, ["SUCCESS", "FAILED"]) if r.returncode == 0 else None
+    ok(crep and crep["originalId"] == orig["id"] and crep["state"]["current"] == "SUCCESS" and
+       {t["taskId"]: t for t in crep["taskRunList"]}["second"]["id"] == otr["second"]["id"],
+       f"tern execution replay ID --task-run prints the new execution, which keeps the runs before ({r.stderr.strip()})")
+    r = subprocess.run([TERN, "execution", "replay", orig["id"], "--task-run", "nope", "--db", db], env=env,
+                       capture_output=True, text=True)
+    ok(r.returncode == 1 and "no such task run" in r.stderr, "tern execution replay with an unknown task run fails")
+
+    # ---- a secret's value never leaves through the API or the server's log ----
+    SECRETFLOW = """id: secret
+namespace: t.web
+tasks:
+  - id: log
+    type: io.kestra.plugin.core.log.Log
+    message: "the token is {{ secret('SENTINEL') }}"
+  - id: shell
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    commands:
+      - echo "shell sees $TOKEN" ; echo "stderr $TOKEN" >&2
+    env:
+      TOKEN: "{{ secret('SENTINEL') }}"
+  - id: boom
+    type: io.kestra.plugin.core.execution.Fail
+    errorMessage: "failing with {{ secret('SENTINEL') }}"
+"""
+    st, js, _ = req("POST", "/api/v1/flows", SECRETFLOW)
+    ok(st == 200, "a flow that uses a secret")
+    st, js, _ = req("POST", "/api/v1/executions/t.web/secret", {})
+    sid = js["id"]
+    seen = []
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("GET", f"/api/v1/executions/{sid}/follow", headers={"Authorization": BEARER})
+    seen.append(c.getresponse().read().decode(errors="replace"))
+    c.close()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("GET", f"/api/v1/logs/{sid}/follow", headers={"Authorization": BEARER})
+    seen.append(c.getresponse().read().decode(errors="replace"))
+    c.close()
+    sdoc = wait_state(sid, ["FAILED", "SUCCESS"])
+    ok(sdoc and sdoc["state"]["current"] == "FAILED", "it ran (and failed on purpose)")
+    st, logs, _ = req("GET", f"/api/v1/logs/{sid}")
+    msgs = [l["message"] for l in logs or []]
+    ok(any("the token is ******" in m for m in msgs) and any("shell sees ******" in m for m in msgs),
+       "its log lines show the secret masked")
+    for path in [f"/api/v1/executions/{sid}", f"/api/v1/logs/{sid}", f"/api/v1/logs/{sid}?minLevel=ERROR",
+                 "/api/v1/executions/search?namespace=t.web&flowId=secret", "/api/v1/executions/search",
+                 f"/api/v1/executions/{sid}/file?path=kestra:///t/web/secret/executions/{sid}/x",
+                 "/metrics", "/api/v1/flows/t.web/secret"]:
+        seen.append(req("GET", path, raw=True)[1])
+    seen.append(req("POST", f"/api/v1/executions/{sid}/kill", raw=True)[1])
+    seen.append(req("POST", f"/api/v1/executions/{sid}/resume", raw=True)[1])
+    st, js, _ = req("POST", f"/api/v1/executions/{sid}/restart")
+    wait_state(sid, ["FAILED"])
+    seen.append(req("GET", f"/api/v1/executions/{sid}", raw=True)[1])
+    st, js, _ = req("POST", f"/api/v1/executions/{sid}/replay")
+    seen.append(json.dumps(js))
+    if st == 200:
+        wait_state(js["id"], ["FAILED"])
+        seen.append(req("GET", f"/api/v1/executions/{js['id']}", raw=True)[1])
+        seen.append(req("GET", f"/api/v1/logs/{js['id']}", raw=True)[1])
+    leaks = [i for i, t in enumerate(seen) if SECRET in (t or "")]
+    ok(len(seen) > 14 and not leaks, f"no API response contains the secret's value ({len(seen)} responses; leaks in {leaks})")
+    log.flush()
+    ok(SECRET not in open(scratch + "/server.log").read(), "no server log line contains it")
+
     # ---- the OpenAPI document ----
     st, api, _ = req("GET", "/api/v1/openapi.json")
     ok(st == 200 and api["openapi"].startswith("3.") and len(api["paths"]) >= 17, "GET /api/v1/openapi.json")
@@ -482,6 +717,65 @@ tasks:
         ok(os.path.exists(scratch + "/webserver.sock"), "and its own status socket")
         procs[-1].send_signal(signal.SIGTERM)
         ok(procs[-1].wait(60) == 0, "tern-webserver stops on SIGTERM")
+
+    # ---- tern-webserver listening itself: [webserver] listen in tern.conf, several addresses ----
+    if os.environ.get("TERN_WEBSERVER"):
+        def free_port(family=socket.AF_INET, host="127.0.0.1"):
+            s = socket.socket(family)
+            s.bind((host, 0))
+            p = s.getsockname()[1]
+            s.close()
+            return p
+
+        def health(host, p, timeout=60):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and procs[-1].poll() is None:
+                try:
+                    c = http.client.HTTPConnection(host, p, timeout=10)
+                    c.request("GET", "/health")
+                    st = c.getresponse().status
+                    c.close()
+                    return st
+                except OSError:
+                    time.sleep(0.02)
+            return 0
+
+        try:
+            p6 = free_port(socket.AF_INET6, "::1")
+            host6, addr6 = "::1", f"[::1]:{p6}"
+        except OSError:  # no IPv6 here: a second IPv4 address instead
+            p6 = free_port()
+            host6, addr6 = "127.0.0.1", f"127.0.0.1:{p6}"
+        p4 = free_port()
+        conf = f"[database]\nurl = {db}\n[server]\nstate-dir = {scratch}/state\nruntime-dir = {scratch}/rt\n" \
+               f"[webserver]\nlisten = 127.0.0.1:{p4}, {addr6}\n"
+        os.makedirs(scratch + "/rt", exist_ok=True)
+        with open(scratch + "/listen.conf", "w") as f:
+            f.write(conf)
+        r = subprocess.run([TERN, "config", "check", "--file", scratch + "/listen.conf"], env=env, capture_output=True, text=True)
+        ok(r.returncode == 0 and f"listen = 127.0.0.1:{p4}, {addr6}" in r.stdout, "tern config check takes [webserver] listen")
+        with open(scratch + "/bad.conf", "w") as f:
+            f.write(conf.replace(f"127.0.0.1:{p4}, ", "localhost, "))
+        r = subprocess.run([TERN, "config", "check", "--file", scratch + "/bad.conf"], env=env, capture_output=True, text=True)
+        ok(r.returncode != 0 and "webserver.listen" in r.stderr + r.stdout, "and refuses an address without a port")
+        wenv = {k: v for k, v in env.items() if k != "TERN_WEBSERVER_LISTEN"}
+        procs.append(subprocess.Popen([os.environ["TERN_WEBSERVER"], "--config", scratch + "/listen.conf"], env=wenv,
+                                      stdout=log, stderr=subprocess.STDOUT))
+        ok(health("127.0.0.1", p4) == 200 and health(host6, p6) == 200,
+           f"tern-webserver serves every address of [webserver] listen (127.0.0.1:{p4}, {addr6})")
+        procs[-1].send_signal(signal.SIGTERM)
+        ok(procs[-1].wait(60) == 0, "and stops on SIGTERM")
+        p5 = free_port()
+        procs.append(subprocess.Popen([os.environ["TERN_WEBSERVER"], "--config", scratch + "/listen.conf"],
+                                      env=dict(wenv, TERN_WEBSERVER_LISTEN=f"127.0.0.1:{p5}"), stdout=log,
+                                      stderr=subprocess.STDOUT))
+        st = health("127.0.0.1", p5)
+        c = socket.socket()
+        refused = c.connect_ex(("127.0.0.1", p4)) != 0
+        c.close()
+        ok(st == 200 and refused, "$TERN_WEBSERVER_LISTEN wins over the file")
+        procs[-1].send_signal(signal.SIGTERM)
+        procs[-1].wait(60)
 except SystemExit:
     pass
 finally:
