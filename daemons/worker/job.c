@@ -112,6 +112,34 @@ static int job_function(void *userdata, const char *name, json_t *args, json_t *
                         *ret_message = strdup_printf("kv('%s'): %s", key, strerror(-r));
                 return r;
         }
+        if (streq(name, "read")) {
+                /* Kestra's read(uri): a file of the current execution (its FILE inputs, its tasks'
+                 * output files) as a string. */
+                const char *uri = json_string_value(json_array_get(args, 0));
+                _cleanup_free_ char *data = NULL;
+                size_t n = 0;
+                if (!uri) {
+                        *ret_message = strdup("read() needs the kestra:// URI of a file");
+                        return -EINVAL;
+                }
+                if (!jr->env->read_file) {
+                        *ret_message = strdup("read() needs internal storage, which this worker lacks");
+                        return -EINVAL;
+                }
+                int r = jr->env->read_file(jr->env->userdata, jr->job, uri, &data, &n);
+                if (r < 0) {
+                        *ret_message = r == -EACCES ? strdup_printf("Unable to read the file '%s' as it doesn't belong "
+                                                                    "to the current execution", uri)
+                                       : r == -ENOENT ? strdup_printf("read(): no file '%s'", uri)
+                                                      : strdup_printf("read('%s'): %s", uri, strerror(-r));
+                        return r == -ENOMEM ? r : -EINVAL;
+                }
+                if (!(*ret = json_stringn(data, n))) {
+                        *ret_message = strdup_printf("read('%s'): the file is not UTF-8 text", uri);
+                        return -EINVAL;
+                }
+                return 0;
+        }
         if (streq(name, "currentEachOutput")) {
                 json_t *node = json_array_get(args, 0), *values = json_object_get(jr->job, "loopValues");
                 size_t i;

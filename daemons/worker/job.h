@@ -16,6 +16,9 @@ typedef struct WorkerJobEnv {
         /* Keep a produced file; NULL when there is no internal storage. */
         int (*store_file)(void *userdata, json_t *job, const char *name, const char *path, char **ret_uri);
         int (*secret)(void *userdata, const char *key, char **ret);
+        /* read(uri) in expressions: the contents of a file of this job's execution in internal storage
+         * (malloc'ed, NUL-terminated); -EACCES for a file of anything else. NULL: no storage. */
+        int (*read_file)(void *userdata, json_t *job, const char *uri, char **ret, size_t *ret_len);
         const SandboxOptions *sandbox; /* external processes' sandbox; NULL = plain processes */
         const TaskServices *services; /* kv store and logs; NULL when there is no database */
         void *userdata;

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "cleanup-jansson.h"
 #include "job.h"
 #include "log.h"
@@ -198,6 +199,21 @@ static int slot_store_file(void *userdata, json_t *job, const char *name, const 
         return *ret_uri ? 0 : -ENOMEM;
 }
 
+/* read(uri): only files under the job's own execution in local internal storage. */
+#define READ_FILE_MAX (16u * 1024 * 1024)
+static int slot_read_file(void *userdata, json_t *job, const char *uri, char **ret, size_t *ret_len) {
+        Slot *s = userdata;
+        const char *root = s->w->opt.storage_root;
+        if (!root)
+                return -ENOTSUP;
+        _cleanup_json_ json_t *doc = json_pack("{s:O?, s:O?, s:O?}", "namespace", json_object_get(job, "namespace"),
+                                                "flowId", json_object_get(job, "flowId"), "id",
+                                                json_object_get(job, "executionId"));
+        if (!doc)
+                return -ENOMEM;
+        return api_storage_read(root, doc, uri, READ_FILE_MAX, ret, ret_len);
+}
+
 /* Task services over the slot's own store connection. Namespaces starting with '_' are tern's own
  * (the webserver's users and tokens live in "_tern.auth"): no flow may read or write them. */
 static bool kv_namespace_reserved(const char *ns) {
@@ -353,7 +369,7 @@ static void slot_run_job(Slot *s, StoreJob *job) {
         };
         WorkerJobEnv env = {
                 .work_root = w->work_root, .base_env = w->opt.base_env, .worker_id = w->opt.id,
-                .cancel_fd = s->cancel_fd, .log = slot_log, .store_file = slot_store_file,
+                .cancel_fd = s->cancel_fd, .log = slot_log, .store_file = slot_store_file, .read_file = slot_read_file,
                 .secret = runtime_secret, .services = &services, .userdata = s, .sandbox = w->opt.sandbox,
         };
         log_debug("Running task %s (job %s, epoch %lld).", strna(tr_id), job->id, (long long) job->epoch);

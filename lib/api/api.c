@@ -286,3 +286,36 @@ int api_storage_execution_path(const char *root, json_t *doc, const char *uri, c
         *ret_path = TAKE_PTR(real);
         return 0;
 }
+
+int api_storage_read(const char *root, json_t *doc, const char *uri, size_t max, char **ret, size_t *ret_len) {
+        _cleanup_free_ char *path = NULL;
+        int r = api_storage_execution_path(root, doc, uri, &path);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -ENOENT;
+        if ((uint64_t) st.st_size > max)
+                return -EFBIG;
+        _cleanup_free_ char *buf = malloc((size_t) st.st_size + 1);
+        if (!buf)
+                return -ENOMEM;
+        size_t n = 0;
+        while (n < (size_t) st.st_size) {
+                ssize_t k = read(fd, buf + n, (size_t) st.st_size - n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return -errno;
+                if (k == 0)
+                        break; /* shrank meanwhile: what is there */
+                n += (size_t) k;
+        }
+        buf[n] = 0;
+        *ret = TAKE_PTR(buf);
+        *ret_len = n;
+        return 0;
+}

@@ -53,3 +53,6 @@ int api_storage_execution_path(const char *root, json_t *doc, const char *uri, c
  * the new execution is stored with its "created" event. -ENOENT no such execution, -ESRCH no such
  * task run in it, -EBUSY it has not ended, or the store's error. */
 int api_execution_replay(Store *s, const char *id, const char *task_run_id, json_t **ret_doc);
+/* The contents of such a file (api_storage_execution_path's rules), NUL-terminated, at most max
+ * bytes (-EFBIG beyond). */
+int api_storage_read(const char *root, json_t *doc, const char *uri, size_t max, char **ret, size_t *ret_len);

@@ -510,6 +510,33 @@ tasks:
     other_uri = js["inputs"]["doc"]
     st, js, _ = req("GET", f"/api/v1/executions/{fexec}/file?path={other_uri}")
     ok(st == 422, "another execution's file is refused (422)")
+    READFLOW = """id: readfile
+namespace: t.web
+inputs:
+  - id: text
+    type: FILE
+  - id: steal
+    type: STRING
+    required: false
+tasks:
+  - id: content
+    type: io.kestra.plugin.core.log.Log
+    message: "content: {{ read(inputs.text) }}"
+  - id: other
+    type: io.kestra.plugin.core.log.Log
+    runIf: "{{ (inputs.steal ?? '') != '' }}"
+    message: "{{ read(inputs.steal) }}"
+"""
+    ok(req("POST", "/api/v1/flows", READFLOW)[0] == 200, "a flow that reads its FILE input")
+    text = "première ligne\nsecond line\n"
+    st, js, _ = upload("/api/v1/executions/t.web/readfile?wait=true", {}, {"text": ("t.txt", text.encode())})
+    st, logs, _ = req("GET", f"/api/v1/logs/{js['id']}")
+    ok(js["state"]["current"] == "SUCCESS" and any(l["message"] == "content: " + text for l in logs or []),
+       "the flow reads the uploaded file: {{ read(inputs.text) }}")
+    st, js, _ = upload("/api/v1/executions/t.web/readfile?wait=true", {"steal": other_uri}, {"text": ("t.txt", b"x")})
+    st, logs, _ = req("GET", f"/api/v1/logs/{js['id']}")
+    ok(js["state"]["current"] == "FAILED" and any("doesn't belong to the current execution" in l["message"] for l in logs),
+       "read() of another execution's file fails the task")
     base = f"kestra:///t/web/files/executions/{fexec}/inputs/doc/"
     for bad in [base + "../../../" + other + "/inputs/doc/b.txt", base + "..%2f..%2f..%2f" + other + "/inputs/doc/b.txt",
                 base + "./report.bin", base.replace("kestra:///", "kestra://") + "report.bin",
