@@ -1,4 +1,5 @@
 /* executor.c: the executor loop around the pure engine. */
+#include <assert.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -11,10 +12,21 @@
 #include "log.h"
 #include "strutil.h"
 
+/* The documents of executions this executor stepped last, by version: the next step of the same
+ * execution (the common case: one executor) starts from memory instead of reading and parsing the
+ * whole document again. Bounded; executions that ended are dropped. */
+#define DOC_CACHE_MAX 512
+
+typedef struct CachedDoc {
+        int64_t version;
+        json_t *doc;
+} CachedDoc;
+
 struct Executor {
         Store *store;
         ExecutorOptions opt;
         Hashmap flows; /* (ns, id, revision) -> Flow* (owned) */
+        Hashmap docs;  /* execution id -> CachedDoc* (owned; NULL once dropped) */
         usec_t last_requeue;
         ExecutorStats stats;
 };
@@ -50,10 +62,21 @@ int executor_new(Store *store, const ExecutorOptions *opt, Executor **ret) {
         return 0;
 }
 
+static void docs_free(Hashmap *h) {
+        for (size_t i = 0; i < h->n_buckets; i++)
+                if (h->entries[i].key && h->entries[i].value) {
+                        CachedDoc *d = h->entries[i].value;
+                        json_decref(d->doc);
+                        free(d);
+                }
+        hashmap_done(h);
+}
+
 Executor *executor_free(Executor *x) {
         if (!x)
                 return NULL;
         flows_free(&x->flows);
+        docs_free(&x->docs);
         store_free(x->store);
         free(x);
         return NULL;
@@ -313,7 +336,47 @@ typedef struct StepCtx {
         Executor *x;
         usec_t now;
         size_t applied, ended;
+        json_t *saved; /* execution id -> [version, doc or null when it ended]: the cache after commit */
 } StepCtx;
+
+static bool doc_known(void *userdata, const char *id, int64_t version) {
+        Executor *x = userdata;
+        CachedDoc *d = hashmap_get(&x->docs, id);
+        return d && d->version == version;
+}
+
+/* After a commit: what this step saved is what the database holds. */
+static void docs_update(Executor *x, json_t *saved) {
+        const char *id;
+        json_t *v;
+        if (hashmap_size(&x->docs) + json_object_size(saved) > DOC_CACHE_MAX) {
+                docs_free(&x->docs);
+                x->docs = (Hashmap) HASHMAP_INIT;
+        }
+        json_object_foreach(saved, id, v) {
+                CachedDoc *d = hashmap_get(&x->docs, id);
+                json_t *doc = json_array_get(v, 1);
+                if (!json_is_object(doc)) {
+                        if (d) {
+                                json_decref(d->doc);
+                                free(d);
+                                (void) hashmap_put(&x->docs, id, NULL);
+                        }
+                        continue;
+                }
+                if (!d) {
+                        if (!(d = calloc(1, sizeof *d)))
+                                return;
+                        if (hashmap_put(&x->docs, id, d) < 0) {
+                                free(d);
+                                return;
+                        }
+                } else
+                        json_decref(d->doc);
+                d->version = json_integer_value(json_array_get(v, 0));
+                d->doc = json_incref(doc);
+        }
+}
 
 static int apply_claim(StepCtx *c, StoreTx *tx, const StoreClaim *cl) {
         Executor *x = c->x;
@@ -368,10 +431,15 @@ static int apply_claim(StepCtx *c, StoreTx *tx, const StoreClaim *cl) {
                 c->applied++;
         }
         _cleanup_json_ json_t *doc = execution_to_json(e);
+        int64_t version = 0;
         if (!doc)
                 return -ENOMEM;
-        if ((r = store_execution_save_from(tx, doc, cl->doc, c->now)) < 0)
+        if ((r = store_execution_save_from(tx, doc, cl->doc, c->now, &version)) < 0)
                 return r;
+        json_t *entry = json_pack("[I, O]", (json_int_t) version,
+                                  state_is_terminal(e->state.current) ? json_null() : doc);
+        if (!entry || json_object_set_new(c->saved, e->id, entry) < 0)
+                return -ENOMEM;
         if (!was_terminal && state_is_terminal(e->state.current)) {
                 c->ended++;
                 /* A slot of a concurrency-limited flow freed: the oldest queued execution gets another go. */
@@ -402,19 +470,29 @@ static int step_tx(StoreTx *tx, void *userdata) {
         int r;
 
         c->applied = c->ended = 0; /* a rerun starts over */
-        r = store_claim_executions(tx, c->now, c->x->opt.batch, &claims, &n);
+        json_object_clear(c->saved);
+        r = store_claim_executions_known(tx, c->now, c->x->opt.batch, doc_known, c->x, &claims, &n);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < n && r >= 0; i++)
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                if (!claims[i].doc) {
+                        CachedDoc *d = hashmap_get(&c->x->docs, claims[i].execution_id);
+                        assert(d);
+                        claims[i].doc = json_incref(d->doc);
+                }
                 r = apply_claim(c, tx, &claims[i]);
+        }
         store_claims_free(claims, n);
         return r < 0 ? r : (int) c->applied;
 }
 
 int executor_step(Executor *x) {
-        StepCtx c = { .x = x, .now = now_realtime() };
+        _cleanup_json_ json_t *saved = json_object();
+        StepCtx c = { .x = x, .now = now_realtime(), .saved = saved };
         int r;
 
+        if (!saved)
+                return -ENOMEM;
         if (c.now - x->last_requeue >= x->opt.requeue_every) {
                 x->last_requeue = c.now;
                 r = store_job_requeue_expired(x->store, c.now);
@@ -426,6 +504,7 @@ int executor_step(Executor *x) {
         r = store_transact(x->store, step_tx, &c);
         if (r < 0)
                 return r;
+        docs_update(x, saved);
         x->stats.steps++;
         x->stats.events += c.applied;
         x->stats.executions_ended += c.ended;

@@ -237,6 +237,18 @@ static json_t *get_opt_ref(json_t *o, const char *key) {
         return v && !json_is_null(v) ? json_incref(v) : NULL;
 }
 
+/* A private copy, for the values the engine changes in place (bookkeeping, labels): the document
+ * read stays what was stored, so a save can tell what changed against it. */
+static int get_opt_copy(json_t *o, const char *key, json_t **ret) {
+        json_t *v = json_object_get(o, key);
+        if (!v || json_is_null(v)) {
+                *ret = NULL;
+                return 0;
+        }
+        *ret = json_deep_copy(v);
+        return *ret ? 0 : -ENOMEM;
+}
+
 static int copy_id(json_t *o, const char *key, char out[static ID_MAX]) {
         const char *s = json_string_value(json_object_get(o, key));
         /* Ids made elsewhere (Kestra, tests) may differ in length; keep what fits, reject the rest. */
@@ -287,7 +299,8 @@ static int task_run_from_json(json_t *j, TaskRun **ret) {
                 }
         }
         tr->outputs = get_opt_ref(j, "outputs");
-        tr->engine = get_opt_ref(j, "ternEngine");
+        if ((r = get_opt_copy(j, "ternEngine", &tr->engine)) < 0)
+                return r;
         *ret = TAKE_PTR(tr);
         return 0;
 }
@@ -316,12 +329,14 @@ int execution_from_json(json_t *j, Execution **ret) {
         if (!e->inputs && !(e->inputs = json_object()))
                 return -ENOMEM;
         e->outputs = get_opt_ref(j, "outputs");
-        e->labels = get_opt_ref(j, "labels");
+        if ((r = get_opt_copy(j, "labels", &e->labels)) < 0)
+                return r;
         if (!e->labels && !(e->labels = json_array()))
                 return -ENOMEM;
         e->variables = get_opt_ref(j, "variables");
         e->trigger = get_opt_ref(j, "trigger");
-        e->engine = get_opt_ref(j, "ternEngine");
+        if ((r = get_opt_copy(j, "ternEngine", &e->engine)) < 0)
+                return r;
         if ((r = get_opt_string(j, "parentId", &e->parent_id)) < 0 ||
             (r = get_opt_string(j, "originalId", &e->original_id)) < 0)
                 return r;

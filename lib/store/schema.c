@@ -118,6 +118,9 @@
         "UPDATE executions SET doc = json_remove(doc, '$.taskRunList')"                                  \
         " WHERE json_type(doc, '$.taskRunList') IS NOT NULL;\n"
 
+/* A version per execution document, so that an executor can keep documents between steps. */
+#define EXECUTION_VERSION "ALTER TABLE executions ADD COLUMN version BIGINT NOT NULL DEFAULT 0;\n"
+
 /* The scheduler's inbox: flow changes and ended executions, written in the transaction that
  * caused them and consumed (deleted) by one scheduler. A trigger's kind lets the executor skip
  * the "execution ended" row when no Flow trigger listens (triggers_kind). */
@@ -133,6 +136,7 @@ const StoreMigration store_migrations_postgres[] = {
         { "scheduler queue", SCHEDULER_QUEUE("BIGSERIAL PRIMARY KEY", "JSONB") },
         { "flow concurrency index", EXECUTIONS_ACTIVE },
         { "task runs table", TASK_RUNS TASK_RUNS_MOVE_PG },
+        { "execution versions", EXECUTION_VERSION },
 };
 const size_t store_n_migrations_postgres = ELEMENTSOF(store_migrations_postgres);
 
@@ -144,5 +148,6 @@ const StoreMigration store_migrations_sqlite[] = {
         { "scheduler queue", SCHEDULER_QUEUE("INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT") },
         { "flow concurrency index", EXECUTIONS_ACTIVE },
         { "task runs table", TASK_RUNS TASK_RUNS_MOVE_SQLITE },
+        { "execution versions", EXECUTION_VERSION },
 };
 const size_t store_n_migrations_sqlite = ELEMENTSOF(store_migrations_sqlite);

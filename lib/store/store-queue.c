@@ -133,8 +133,8 @@ int store_execution_create(StoreTx *tx, json_t *doc, const char *event_type, jso
                 return r;
         r = store_exec(tx,
                        "INSERT INTO executions (id, namespace, flow_id, flow_revision, state, created, updated,"
-                       " start_date, end_date, parent_id, doc)"
-                       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING",
+                       " start_date, end_date, parent_id, doc, version)"
+                       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $7) ON CONFLICT (id) DO NOTHING",
                        SQL_ARGS(SQL_S(c.id), SQL_S(c.namespace), SQL_S(c.flow_id),
                                 c.has_revision ? SQL_I(c.flow_revision) : SQL_S(NULL), SQL_S(c.state),
                                 SQL_I(c.created), SQL_I(now), SQL_T(c.start_date), SQL_T(c.end_date),
@@ -153,7 +153,7 @@ int store_execution_create(StoreTx *tx, json_t *doc, const char *event_type, jso
         return store_event_emit(tx, c.id, event_type, payload, now, now, NULL);
 }
 
-int store_execution_save_from(StoreTx *tx, json_t *doc, json_t *prev_doc, usec_t now) {
+int store_execution_save_from(StoreTx *tx, json_t *doc, json_t *prev_doc, usec_t now, int64_t *ret_version) {
         _cleanup_rows_ SqlRows rows = {};
         _cleanup_free_ char *text = NULL;
         _cleanup_json_ json_t *stored = NULL;
@@ -172,15 +172,18 @@ int store_execution_save_from(StoreTx *tx, json_t *doc, json_t *prev_doc, usec_t
         /* created stays what the first write said. */
         r = store_exec(tx,
                        "UPDATE executions SET namespace = $2, flow_id = $3, flow_revision = $4, state = $5,"
-                       " updated = $6, start_date = $7, end_date = $8, parent_id = $9, doc = $10 WHERE id = $1",
+                       " updated = $6, start_date = $7, end_date = $8, parent_id = $9, doc = $10, version = version + 1"
+                       " WHERE id = $1 RETURNING version",
                        SQL_ARGS(SQL_S(c.id), SQL_S(c.namespace), SQL_S(c.flow_id),
                                 c.has_revision ? SQL_I(c.flow_revision) : SQL_S(NULL), SQL_S(c.state), SQL_I(now),
                                 SQL_T(c.start_date), SQL_T(c.end_date), SQL_S(c.parent_id), SQL_S(text)),
                        &rows);
         if (r < 0)
                 return r;
-        if (rows.changes == 0)
+        if (rows.n_rows == 0)
                 return -ENOENT;
+        if (ret_version)
+                *ret_version = sql_cell_i64(&rows, 0, 0);
         r = store_task_runs_write(tx, c.id, doc, prev_doc);
         if (r < 0)
                 return r;
@@ -191,7 +194,7 @@ int store_execution_save_from(StoreTx *tx, json_t *doc, json_t *prev_doc, usec_t
 }
 
 int store_execution_save(StoreTx *tx, json_t *doc, usec_t now) {
-        return store_execution_save_from(tx, doc, NULL, now);
+        return store_execution_save_from(tx, doc, NULL, now, NULL);
 }
 
 int store_execution_get(StoreTx *tx, const char *id, json_t **ret_doc) {
@@ -431,7 +434,8 @@ void store_claims_free(StoreClaim *c, size_t n) {
         free(c);
 }
 
-int store_claim_executions(StoreTx *tx, usec_t now, size_t max, StoreClaim **ret, size_t *ret_n) {
+int store_claim_executions_known(StoreTx *tx, usec_t now, size_t max, StoreClaimKnown known, void *userdata,
+                                 StoreClaim **ret, size_t *ret_n) {
         _cleanup_rows_ SqlRows rows = {};
         StoreClaim *c = NULL;
         size_t n = 0;
@@ -443,11 +447,11 @@ int store_claim_executions(StoreTx *tx, usec_t now, size_t max, StoreClaim **ret
          * so that executions locked by other executors (skipped) leave enough for us. On SQLite
          * the write transaction is exclusive, which serializes executors the same way. */
         r = store_exec(tx,
-                       tx_is_pg(tx) ? "SELECT x.id, x.doc, " SQL_TASK_RUNS_OF_PG("x") " FROM executions x WHERE x.id IN"
+                       tx_is_pg(tx) ? "SELECT x.id, x.version FROM executions x WHERE x.id IN"
                                       " (SELECT ev.execution_id FROM events ev WHERE ev.due_at <= $1"
                                       " ORDER BY ev.due_at LIMIT $3)"
                                       " LIMIT $2 FOR UPDATE OF x SKIP LOCKED"
-                                    : "SELECT x.id, x.doc, " SQL_TASK_RUNS_OF_SQLITE("x") " FROM executions x WHERE x.id IN"
+                                    : "SELECT x.id, x.version FROM executions x WHERE x.id IN"
                                       " (SELECT ev.execution_id FROM events ev WHERE ev.due_at <= $1"
                                       " ORDER BY ev.due_at LIMIT $3)"
                                       " LIMIT $2",
@@ -474,7 +478,10 @@ int store_claim_executions(StoreTx *tx, usec_t now, size_t max, StoreClaim **ret
                 if (ev.n_rows == 0)
                         continue;
                 k->execution_id = sql_cell_take(&rows, i, 0);
-                r = store_doc_from_cells(&rows, i, 1, 2, &k->doc);
+                k->version = sql_cell_i64(&rows, i, 1);
+                /* The document only when the caller does not hold this version of it already. */
+                r = known && known(userdata, k->execution_id, k->version) ? 0
+                                                                          : store_execution_get(tx, k->execution_id, &k->doc);
                 if (r >= 0)
                         r = events_from_rows(&ev, &k->events, &k->n_events);
                 n++;
@@ -487,6 +494,10 @@ int store_claim_executions(StoreTx *tx, usec_t now, size_t max, StoreClaim **ret
 fail:
         store_claims_free(c, n);
         return r;
+}
+
+int store_claim_executions(StoreTx *tx, usec_t now, size_t max, StoreClaim **ret, size_t *ret_n) {
+        return store_claim_executions_known(tx, now, max, NULL, NULL, ret, ret_n);
 }
 
 /* ---- jobs ----------------------------------------------------------------------------------- */

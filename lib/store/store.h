@@ -135,7 +135,8 @@ typedef struct StoreEvent {
 
 typedef struct StoreClaim {
         char *execution_id;
-        json_t *doc;
+        int64_t version; /* changes with every save */
+        json_t *doc;     /* NULL when the caller said it holds this version (StoreClaimKnown) */
         StoreEvent *events; /* due events in seq order */
         size_t n_events;
 } StoreClaim;
@@ -148,7 +149,7 @@ int store_execution_create(StoreTx *tx, json_t *doc, const char *event_type, jso
 int store_execution_save(StoreTx *tx, json_t *doc, usec_t now);
 /* The same, from prev_doc (the document as read in this transaction): only the task runs and
  * labels that differ from it are written, so a step costs what it changed. */
-int store_execution_save_from(StoreTx *tx, json_t *doc, json_t *prev_doc, usec_t now);
+int store_execution_save_from(StoreTx *tx, json_t *doc, json_t *prev_doc, usec_t now, int64_t *ret_version);
 int store_execution_get(StoreTx *tx, const char *id, json_t **ret_doc);
 int store_execution_delete(StoreTx *tx, const char *id);
 
@@ -186,6 +187,11 @@ void store_events_free(StoreEvent *e, size_t n);
  * other executors are skipped) and return each with its document and its due events. The locks
  * are held until tx ends; the caller saves documents, emits, and deletes the events it applied. */
 int store_claim_executions(StoreTx *tx, usec_t now, size_t max, StoreClaim **ret, size_t *ret_n);
+/* The same for a caller that keeps documents between steps: known(id, version) true means it
+ * holds that version, and the claim leaves doc NULL instead of reading it. */
+typedef bool (*StoreClaimKnown)(void *userdata, const char *execution_id, int64_t version);
+int store_claim_executions_known(StoreTx *tx, usec_t now, size_t max, StoreClaimKnown known, void *userdata,
+                                 StoreClaim **ret, size_t *ret_n);
 
 /* ---- worker jobs ---------------------------------------------------------------------------- */
 

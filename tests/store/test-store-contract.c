@@ -191,6 +191,10 @@ static json_t *make_task_run(const char *id, const char *task, const char *state
                          "text", "out of a task run");
 }
 
+static bool claim_known(void *userdata, const char *id, int64_t version) {
+        return version == *(int64_t *) userdata;
+}
+
 /* Task runs are stored a row each: a save writes those that changed since the document it started
  * from, and every reader (get, search, claim) sees the whole list, in order. */
 static void test_task_runs(Store *s) {
@@ -213,7 +217,8 @@ static void test_task_runs(Store *s) {
         json_t *l2 = json_object_get(next, "taskRunList");
         json_object_set_new(json_object_get(json_array_get(l2, 1), "state"), "current", json_string("SUCCESS"));
         json_array_append_new(l2, make_task_run("tr3", "c", "CREATED"));
-        is_int(store_execution_save_from(tx, next, got, T0), 0, "save a step from the document read");
+        int64_t v1 = 0, v2 = 0;
+        is_int(store_execution_save_from(tx, next, got, T0, &v1), 0, "save a step from the document read");
         json_decref(got);
         got = NULL;
         is_int(store_execution_get(tx, "e-tr", &got), 0, "get it again");
@@ -223,7 +228,8 @@ static void test_task_runs(Store *s) {
         _cleanup_json_ json_t *shorter = json_deep_copy(next);
         json_array_remove(json_object_get(shorter, "taskRunList"), 2);
         json_array_remove(json_object_get(shorter, "taskRunList"), 1);
-        is_int(store_execution_save_from(tx, shorter, got, T0), 0, "save a shorter list");
+        is_int(store_execution_save_from(tx, shorter, got, T0, &v2), 0, "save a shorter list");
+        is_int(v2, v1 + 1, "every save gives a new version");
         json_decref(got);
         got = NULL;
         is_int(store_execution_get(tx, "e-tr", &got), 0, "get the shorter one");
@@ -243,6 +249,21 @@ static void test_task_runs(Store *s) {
         CHECK_OK(store_begin(s, &tx));
         is_int(store_claim_executions(tx, T0, 10, &c, &n), 0, "claim");
         ok(n == 1 && json_equal(c[0].doc, next), "a claim carries the task runs");
+        ok(n == 1 && c[0].version > v2, "and the version of the last save (%lld > %lld)",
+           n == 1 ? (long long) c[0].version : 0LL, (long long) v2);
+        int64_t have = n == 1 ? c[0].version : -1;
+        store_claims_free(c, n);
+        store_rollback(tx);
+        /* An executor that holds this version is not sent the document again; another one is. */
+        CHECK_OK(store_begin(s, &tx));
+        is_int(store_claim_executions_known(tx, T0, 10, claim_known, &have, &c, &n), 0, "claim knowing the version");
+        ok(n == 1 && !c[0].doc, "the document is not read again");
+        store_claims_free(c, n);
+        store_rollback(tx);
+        have--;
+        CHECK_OK(store_begin(s, &tx));
+        is_int(store_claim_executions_known(tx, T0, 10, claim_known, &have, &c, &n), 0, "claim knowing an older version");
+        ok(n == 1 && json_equal(c[0].doc, next), "the newer document is read");
         store_claims_free(c, n);
         CHECK_OK(store_execution_delete(tx, "e-tr"));
         CHECK_OK(store_commit(tx));
