@@ -49,10 +49,36 @@ static int read_file(const char *dir, const char *file, char *buf, size_t size) 
         return 0;
 }
 
+/* A file of the cgroup, opened at the first use and kept while the cgroup is (a pooled cgroup
+ * serves many tasks; opening a cgroup file costs more than reading it). fd[] holds fd + 1. */
+static int cg_file(SandboxCgroup *cg, int slot, const char *dir, const char *file, int flags) {
+        if (cg->fd[slot] > 0)
+                return cg->fd[slot] - 1;
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof path, "%s/%s", dir, file) >= (int) sizeof path)
+                return -ENAMETOOLONG;
+        int fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        cg->fd[slot] = fd + 1;
+        return fd;
+}
+
+static int read_kept(SandboxCgroup *cg, int slot, const char *dir, const char *file, char *buf, size_t size) {
+        int fd = cg_file(cg, slot, dir, file, O_RDONLY);
+        if (fd < 0)
+                return fd;
+        ssize_t n = pread(fd, buf, size - 1, 0);
+        if (n < 0)
+                return -errno;
+        buf[n] = 0;
+        return 0;
+}
+
 /* The value of "key N" in a flat keyed file (memory.events, memory.oom_control, pids.events). */
-static uint64_t keyed_value(const char *dir, const char *file, const char *key) {
+static uint64_t keyed_value(SandboxCgroup *cg, int slot, const char *dir, const char *file, const char *key) {
         char buf[4096];
-        if (read_file(dir, file, buf, sizeof buf) < 0)
+        if (read_kept(cg, slot, dir, file, buf, sizeof buf) < 0)
                 return 0;
         size_t kl = strlen(key);
         for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
@@ -343,7 +369,7 @@ int sandbox_cgroup_reuse(SandboxCgroup *cg, const SandboxOptions *o, char *err, 
         return set_limits(cg, o, err, err_size);
 }
 
-bool sandbox_cgroup_reusable(const SandboxCgroup *cg) {
+bool sandbox_cgroup_reusable(SandboxCgroup *cg) {
         if (cg->kind == SANDBOX_CGROUP_NONE)
                 return false;
         /* The verdicts of the next task come from counters that never go down. */
@@ -351,48 +377,39 @@ bool sandbox_cgroup_reusable(const SandboxCgroup *cg) {
                 return false;
         for (size_t i = 0; i < _SANDBOX_CG_MAX; i++) {
                 char buf[64];
-                if (cg->path[i] && (read_file(cg->path[i], "cgroup.procs", buf, sizeof buf) < 0 || buf[0]))
+                if (cg->path[i] &&
+                    (read_kept(cg, SANDBOX_CGF_PROCS + (int) i, cg->path[i], "cgroup.procs", buf, sizeof buf) < 0 || buf[0]))
                         return false; /* something of the task is still there (dying), or gone wrong */
         }
         return true;
 }
 
-int sandbox_cgroup_open_join(const SandboxCgroup *cg, int *fds) {
+int sandbox_cgroup_open_join(SandboxCgroup *cg, int *fds) {
         const char *file = cg->kind == SANDBOX_CGROUP_V1 ? "tasks" : "cgroup.procs";
         int n = 0;
 
         for (size_t i = 0; i < _SANDBOX_CG_MAX; i++) {
                 if (!cg->path[i])
                         continue;
-                char path[PATH_MAX];
-                if (snprintf(path, sizeof path, "%s/%s", cg->path[i], file) >= (int) sizeof path) {
-                        errno = ENAMETOOLONG;
-                        goto fail;
-                }
-                fds[n] = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-                if (fds[n] < 0)
-                        goto fail;
-                n++;
+                int fd = cg_file(cg, SANDBOX_CGF_JOIN + (int) i, cg->path[i], file, O_WRONLY);
+                if (fd < 0)
+                        return fd;
+                fds[n++] = fd;
         }
         return n;
-fail:;
-        int e = errno;
-        while (n > 0)
-                close(fds[--n]);
-        return -e;
 }
 
-bool sandbox_cgroup_oom_killed(const SandboxCgroup *cg) {
+bool sandbox_cgroup_oom_killed(SandboxCgroup *cg) {
         if (cg->kind == SANDBOX_CGROUP_V2)
-                return keyed_value(cg->path[0], "memory.events", "oom_kill") > 0;
+                return keyed_value(cg, SANDBOX_CGF_OOM, cg->path[0], "memory.events", "oom_kill") > 0;
         if (cg->kind == SANDBOX_CGROUP_V1 && cg->path[SANDBOX_CG_MEMORY])
-                return keyed_value(cg->path[SANDBOX_CG_MEMORY], "memory.oom_control", "oom_kill") > 0;
+                return keyed_value(cg, SANDBOX_CGF_OOM, cg->path[SANDBOX_CG_MEMORY], "memory.oom_control", "oom_kill") > 0;
         return false;
 }
 
-bool sandbox_cgroup_pids_exhausted(const SandboxCgroup *cg) {
+bool sandbox_cgroup_pids_exhausted(SandboxCgroup *cg) {
         const char *p = cg->kind == SANDBOX_CGROUP_V2 ? cg->path[0] : cg->path[SANDBOX_CG_PIDS];
-        return p && keyed_value(p, "pids.events", "max") > 0;
+        return p && keyed_value(cg, SANDBOX_CGF_PIDS, p, "pids.events", "max") > 0;
 }
 
 /* SIGKILL every process listed; returns how many were still there. */
@@ -413,6 +430,9 @@ static unsigned kill_listed(const char *dir) {
 }
 
 void sandbox_cgroup_destroy(SandboxCgroup *cg) {
+        for (size_t i = 0; i < _SANDBOX_CGF_MAX; i++)
+                if (cg->fd[i] > 0)
+                        close(cg->fd[i] - 1);
         for (size_t i = 0; i < _SANDBOX_CG_MAX; i++) {
                 if (!cg->path[i])
                         continue;

@@ -193,8 +193,8 @@ static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCg
         if (r >= 0 && (r = sandbox_send_go(sync_w, cg->kind != SANDBOX_CGROUP_NONE ? 'c' : 'n', join,
                                            (size_t) n_join)) < 0)
                 step = "start the sandbox";
-        for (int i = 0; i < n_join; i++)
-                close(join[i]);
+        if (plan->net_later && n_join > 0)
+                close(join[0]); /* the cgroup's files stay open with it */
         t[4] = now_monotonic();
         if (r == -EPIPE || r == -ECONNRESET)
                 return pid; /* the child failed: its reason is in the error pipe */
