@@ -177,7 +177,7 @@ int inproc_start(Store *store, const InprocOptions *opt, Inproc **ret) {
         char id[64];
         snprintf(id, sizeof id, "worker-%d", (int) getpid());
         WorkerOptions wo = { .id = id, .slots = opt->workers, .work_root = p->work_root,
-                             .storage_root = p->storage_root };
+                             .storage_root = p->storage_root, .sandbox = opt->sandbox };
         if ((r = worker_new(store, &wo, &p->worker)) < 0 || (r = worker_start(p->worker)) < 0)
                 return r;
         if ((r = -pthread_create(&p->executor_thread, NULL, executor_main, p)) < 0)
@@ -228,4 +228,82 @@ Inproc *inproc_free(Inproc *p) {
         free(p->storage_root);
         free(p);
         return NULL;
+}
+
+void cli_sandbox_help(bool automatic) {
+        printf("\nSandbox of shell tasks:\n"
+               "      --sandbox MODE          %s: namespaces, read-only root, no network, an\n"
+               "                              unprivileged uid, no capabilities, seccomp, cgroup limits;\n"
+               "                              required: that or the task fails; best-effort: what the\n"
+               "                              privileges allow, the rest logged; off: plain processes%s\n"
+               "      --sandbox-network       tasks keep the host's network (default: loopback only)\n"
+               "      --sandbox-userns        a user namespace even as root (default: only when not root)\n"
+               "      --sandbox-uid UID[:GID] the tasks' identity as root (default 65534:65534, nobody)\n"
+               "      --sandbox-memory SIZE   memory limit per task, e.g. 512MB (default none)\n"
+               "      --sandbox-pids N        processes per task (default 1024)\n"
+               "      --sandbox-cpu PERCENT   CPU per task, 100 = one CPU (default none)\n"
+               "      --sandbox-bind-ro PATH[:INSIDE], --sandbox-bind-rw PATH[:INSIDE]\n"
+               "                              extra host paths visible to tasks (repeatable)\n"
+               "      --sandbox-hide PATH     mask a host path inside (repeatable; /etc/tern and the\n"
+               "                              state directory always are)\n",
+               automatic ? "auto (default): the sandbox when this process can make one,\n"
+                           "                              else plain processes and a warning saying why;\n"
+                           "                              the sandbox is"
+                         : "required (default):",
+               automatic ? "" : "; auto: the sandbox if possible, else off with a warning");
+}
+
+int cli_sandbox_option(const char *cmd, int c, const char *arg, SandboxConfig *sc) {
+        static const char *const keys[] = {
+                [CLI_OPT_SANDBOX - CLI_OPT_SANDBOX] = "mode",
+                [CLI_OPT_SANDBOX_NETWORK - CLI_OPT_SANDBOX] = "network",
+                [CLI_OPT_SANDBOX_USERNS - CLI_OPT_SANDBOX] = "user-namespace",
+                [CLI_OPT_SANDBOX_UID - CLI_OPT_SANDBOX] = "uid",
+                [CLI_OPT_SANDBOX_MEMORY - CLI_OPT_SANDBOX] = "memory",
+                [CLI_OPT_SANDBOX_PIDS - CLI_OPT_SANDBOX] = "pids",
+                [CLI_OPT_SANDBOX_CPU - CLI_OPT_SANDBOX] = "cpu",
+                [CLI_OPT_SANDBOX_BIND_RO - CLI_OPT_SANDBOX] = "bind-ro",
+                [CLI_OPT_SANDBOX_BIND_RW - CLI_OPT_SANDBOX] = "bind-rw",
+                [CLI_OPT_SANDBOX_HIDE - CLI_OPT_SANDBOX] = "hide",
+        };
+        _cleanup_free_ char *err = NULL;
+
+        if (c < CLI_OPT_SANDBOX || c >= CLI_OPT_SANDBOX + (int) ELEMENTSOF(keys))
+                return 1;
+        if (c == CLI_OPT_SANDBOX_NETWORK || c == CLI_OPT_SANDBOX_USERNS)
+                arg = "yes";
+        /* One path per option: a path with a blank in it stays one path. */
+        if ((c == CLI_OPT_SANDBOX_BIND_RO || c == CLI_OPT_SANDBOX_BIND_RW || c == CLI_OPT_SANDBOX_HIDE) && arg[0] == '/') {
+                char ***l = c == CLI_OPT_SANDBOX_BIND_RO ? &sc->binds_ro : c == CLI_OPT_SANDBOX_BIND_RW ? &sc->binds_rw : &sc->hidden;
+                return strv_extend(l, arg) < 0 ? (log_oom(), 1) : 0;
+        }
+        int r = sandbox_config_set(sc, keys[c - CLI_OPT_SANDBOX], arg, &err);
+        if (r == -ENOMEM)
+                return log_oom(), EXIT_USAGE;
+        if (r < 0)
+                return cli_usage_error(cmd, "--sandbox%s%s %s", c == CLI_OPT_SANDBOX ? "" : "-", c == CLI_OPT_SANDBOX ? "" : keys[c - CLI_OPT_SANDBOX], err ? err : "is invalid");
+        return 0;
+}
+
+int cli_sandbox_setup(const char *cmd, SandboxConfig *sc, const char *state_dir) {
+        _cleanup_free_ char *problem = NULL, *desc = NULL;
+        int r = sandbox_config_resolve(sc, state_dir, &problem);
+        if (r < 0)
+                return log_oom(), 1;
+        desc = sandbox_config_describe(sc);
+        if (sc->options.mode == SANDBOX_OFF && problem)
+                log_warning("Shell tasks run WITHOUT sandbox: %s (--sandbox required makes this an error, "
+                            "--sandbox off silences it).", problem);
+        else if (sc->options.mode == SANDBOX_OFF && !sc->automatic)
+                log_warning("Shell tasks run WITHOUT sandbox (--sandbox off): they can do anything this user can.");
+        else if (problem && sc->works)
+                log_warning("Shell tasks run in the sandbox, incomplete here: %s.", problem);
+        else if (problem) {
+                log_error("%s: --sandbox %s, but the task sandbox does not work here: %s "
+                          "(run as root, allow unprivileged user namespaces, or choose --sandbox auto|best-effort|off).",
+                          cmd, sandbox_mode_to_string(sc->options.mode), problem);
+                return 1;
+        } else
+                log_info("Shell tasks run in the sandbox (%s).", strna(desc));
+        return 0;
 }

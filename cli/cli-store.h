@@ -1,7 +1,10 @@
 /* cli-store.h: how CLI commands find and open the store, and run the components in process. */
 #pragma once
 
+#include <getopt.h>
+
 #include "engine.h"
+#include "sandbox-config.h"
 #include "store.h"
 
 /* The state directory: $TERN_STATE_DIR, else /var/lib/tern for root, else
@@ -32,9 +35,43 @@ typedef struct InprocOptions {
         const char *state_dir;
         bool scheduler;    /* also run a scheduler thread (tern server standalone) */
         const EngineConfig *engine;
+        const SandboxOptions *sandbox; /* shell tasks' isolation; NULL or mode off: plain processes */
 } InprocOptions;
 int inproc_start(Store *store, const InprocOptions *opt, Inproc **ret);
 /* Stop claiming; running tasks get grace to finish. */
 void inproc_stop(Inproc *p, usec_t grace);
 Inproc *inproc_free(Inproc *p);
 DEFINE_FREE_CLEANUP(Inproc, inproc_free)
+
+/* The --sandbox-* options that tern run and tern server standalone|worker share: getopt entries
+ * (values above any short option), their help, and one parser (sandbox-config.h's). */
+enum {
+        CLI_OPT_SANDBOX = 0x5300,
+        CLI_OPT_SANDBOX_NETWORK,
+        CLI_OPT_SANDBOX_USERNS,
+        CLI_OPT_SANDBOX_UID,
+        CLI_OPT_SANDBOX_MEMORY,
+        CLI_OPT_SANDBOX_PIDS,
+        CLI_OPT_SANDBOX_CPU,
+        CLI_OPT_SANDBOX_BIND_RO,
+        CLI_OPT_SANDBOX_BIND_RW,
+        CLI_OPT_SANDBOX_HIDE,
+};
+#define CLI_SANDBOX_OPTIONS                                                          \
+        { "sandbox", required_argument, NULL, CLI_OPT_SANDBOX },                     \
+        { "sandbox-network", no_argument, NULL, CLI_OPT_SANDBOX_NETWORK },           \
+        { "sandbox-userns", no_argument, NULL, CLI_OPT_SANDBOX_USERNS },             \
+        { "sandbox-uid", required_argument, NULL, CLI_OPT_SANDBOX_UID },             \
+        { "sandbox-memory", required_argument, NULL, CLI_OPT_SANDBOX_MEMORY },       \
+        { "sandbox-pids", required_argument, NULL, CLI_OPT_SANDBOX_PIDS },           \
+        { "sandbox-cpu", required_argument, NULL, CLI_OPT_SANDBOX_CPU },             \
+        { "sandbox-bind-ro", required_argument, NULL, CLI_OPT_SANDBOX_BIND_RO },     \
+        { "sandbox-bind-rw", required_argument, NULL, CLI_OPT_SANDBOX_BIND_RW },     \
+        { "sandbox-hide", required_argument, NULL, CLI_OPT_SANDBOX_HIDE }
+/* The options' help; automatic: the default mode is auto (else required). */
+void cli_sandbox_help(bool automatic);
+/* Returns 0 when c was a sandbox option and is applied, 1 when c is another option, or EXIT_USAGE. */
+int cli_sandbox_option(const char *cmd, int c, const char *arg, SandboxConfig *sc);
+/* Finish the options (sandbox_config_resolve) and say once what they are: mode auto falling back
+ * to plain processes is a warning; mode required that cannot work here is an error (returns 1). */
+int cli_sandbox_setup(const char *cmd, SandboxConfig *sc, const char *state_dir);

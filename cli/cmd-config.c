@@ -3,6 +3,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "sandbox-config.h"
 #include "strutil.h"
 
 static int verb_config_check(int argc, char *argv[]) {
@@ -46,6 +47,16 @@ static int verb_config_check(int argc, char *argv[]) {
                         fprintf(stderr, "%s: %s\n", cmd, errors[i]);
                 if (!errors)
                         fprintf(stderr, "%s: %s\n", cmd, strerror(-r));
+                return 1;
+        }
+        /* [sandbox] is the worker's to apply; its values are checked here all the same. */
+        _cleanup_(sandbox_config_done) SandboxConfig sc;
+        _cleanup_free_ char *err = NULL;
+        sandbox_config_init(&sc, true);
+        r = sandbox_config_load(&sc, &cfg, &err);
+        if (r < 0) {
+                fprintf(stderr, "%s: %s\n", cmd, err ? err : strerror(-r));
+                config_done(&cfg);
                 return 1;
         }
         if (!quiet)

@@ -52,6 +52,7 @@ static void run_help(void) {
                "Exit status: 0 when the execution ends SUCCESS, 1 otherwise (WARNING, FAILED, KILLED...),\n"
                "2 for usage errors. Ctrl-C kills the execution; a second Ctrl-C leaves at once.\n"
                "State directory: $TERN_STATE_DIR, or /var/lib/tern (root), or ~/.local/state/tern.\n");
+        cli_sandbox_help(true);
 }
 
 typedef struct RunArgs {
@@ -164,6 +165,7 @@ int verb_run(int argc, char *argv[]) {
                 { "quiet", no_argument, NULL, 'q' },
                 { "timeout", required_argument, NULL, 'T' },
                 { "remote", no_argument, NULL, 'M' },
+                CLI_SANDBOX_OPTIONS,
                 {},
         };
         const char *cmd = "tern run";
@@ -172,11 +174,18 @@ int verb_run(int argc, char *argv[]) {
                 log_set_max_level(LOG_WARNING);
         _cleanup_json_ json_t *inputs = json_object(), *labels = json_object();
         RunArgs a = { .inputs = inputs, .labels = labels, .workers = 4 };
+        _cleanup_(sandbox_config_done) SandboxConfig sandbox;
         int c, r;
+
+        sandbox_config_init(&sandbox, true);
 
         if (!inputs || !labels)
                 return log_oom(), 1;
         while ((c = cli_getopt(cmd, argc, argv, "hi:l:w:o:q", options)) >= 0) {
+                if ((r = cli_sandbox_option(cmd, c, optarg, &sandbox)) == 0)
+                        continue;
+                if (r != 1)
+                        return r;
                 switch (c) {
                 case 'h':
                         run_help();
@@ -267,6 +276,9 @@ int verb_run(int argc, char *argv[]) {
         _cleanup_(cli_engine_config_done) EngineConfig cfg = {};
         if (cli_engine_config(cmd, &cfg) < 0)
                 return 1;
+        /* Checked before the execution exists: --sandbox required that cannot work creates nothing. */
+        if (!a.remote && cli_sandbox_setup(cmd, &sandbox, state_dir) != 0)
+                return 1;
 
         /* Store this flow (a new revision only when it changed) and create the execution. */
         StoreTx *tx;
@@ -312,7 +324,7 @@ int verb_run(int argc, char *argv[]) {
                 printf("Execution %s of %s.%s (revision %d)\n", e->id, flow->namespace, flow->id, rev);
 
         _cleanup_(inproc_freep) Inproc *ip = NULL;
-        InprocOptions io = { .workers = a.workers, .state_dir = state_dir, .engine = &cfg };
+        InprocOptions io = { .workers = a.workers, .state_dir = state_dir, .engine = &cfg, .sandbox = &sandbox.options };
         if (!a.remote && (r = inproc_start(s, &io, &ip)) < 0) {
                 fprintf(stderr, "%s: cannot start the executor and workers: %s\n", cmd, strerror(-r));
                 return 1;

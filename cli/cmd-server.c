@@ -25,8 +25,7 @@ static void on_signal(int sig) {
 }
 
 typedef struct ServerArgs {
-        SandboxOptions sandbox; /* worker: how shell tasks are isolated */
-        char **binds_ro, **binds_rw, **hidden;
+        SandboxConfig sandbox; /* worker, standalone: how shell tasks are isolated */
         const char *db;
         unsigned workers;
         usec_t grace;
@@ -60,21 +59,8 @@ static void server_help(const char *which) {
                "      --lease DURATION  worker: how long a claimed job stays ours without renewal (default PT30S);\n"
                "                        a worker that dies loses its jobs to others after this long\n"
                "      --listen ADDR     webserver, standalone: serve the REST API on HOST:PORT\n");
-        if (streq(which, "worker"))
-                printf("\nSandbox of shell tasks (worker):\n"
-                       "      --sandbox MODE          required (default): namespaces, read-only root, nobody, no\n"
-                       "                              capabilities, seccomp, cgroup limits, or the task fails;\n"
-                       "                              best-effort: what the privileges allow, the rest logged; off\n"
-                       "      --sandbox-network       tasks keep the host's network (default: loopback only)\n"
-                       "      --sandbox-userns        also a user namespace (a worker that is not root needs it)\n"
-                       "      --sandbox-uid UID[:GID] the tasks' identity (default 65534:65534, nobody)\n"
-                       "      --sandbox-memory SIZE   memory limit per task, e.g. 512MB (default none)\n"
-                       "      --sandbox-pids N        processes per task (default 1024)\n"
-                       "      --sandbox-cpu PERCENT   CPU per task, 100 = one CPU (default none)\n"
-                       "      --sandbox-bind-ro PATH[:INSIDE], --sandbox-bind-rw PATH[:INSIDE]\n"
-                       "                              extra host paths visible to tasks (repeatable)\n"
-                       "      --sandbox-hide PATH     mask a host path inside (repeatable; /etc/tern and the\n"
-                       "                              worker's state directory always are)\n");
+        if (streq(which, "worker") || streq(which, "standalone"))
+                cli_sandbox_help(streq(which, "standalone"));
 }
 
 static int parse(const char *cmd, const char *which, int argc, char *argv[], ServerArgs *a) {
@@ -86,20 +72,16 @@ static int parse(const char *cmd, const char *which, int argc, char *argv[], Ser
                 { "grace", required_argument, NULL, 'G' },
                 { "lease", required_argument, NULL, 'E' },
                 { "listen", required_argument, NULL, 'L' },
-                { "sandbox", required_argument, NULL, 'S' },
-                { "sandbox-network", no_argument, NULL, 'N' },
-                { "sandbox-userns", no_argument, NULL, 'U' },
-                { "sandbox-uid", required_argument, NULL, 'I' },
-                { "sandbox-memory", required_argument, NULL, 'M' },
-                { "sandbox-pids", required_argument, NULL, 'P' },
-                { "sandbox-cpu", required_argument, NULL, 'C' },
-                { "sandbox-bind-ro", required_argument, NULL, 'R' },
-                { "sandbox-bind-rw", required_argument, NULL, 'W' },
-                { "sandbox-hide", required_argument, NULL, 'H' },
+                CLI_SANDBOX_OPTIONS,
                 {},
         };
         int c;
         while ((c = cli_getopt(cmd, argc, argv, "hw:", options)) >= 0) {
+                int r = cli_sandbox_option(cmd, c, optarg, &a->sandbox);
+                if (r == 0)
+                        continue;
+                if (r != 1)
+                        return r;
                 switch (c) {
                 case 'h':
                         server_help(which);
@@ -116,51 +98,6 @@ static int parse(const char *cmd, const char *which, int argc, char *argv[], Ser
                         break;
                 case 'L':
                         a->listen = optarg;
-                        break;
-                case 'S':
-                        a->sandbox.mode = sandbox_mode_from_string(optarg);
-                        if (a->sandbox.mode < 0)
-                                return cli_usage_error(cmd, "--sandbox '%s' must be required, best-effort or off", optarg);
-                        break;
-                case 'N':
-                        a->sandbox.network = true;
-                        break;
-                case 'U':
-                        a->sandbox.user_namespace = true;
-                        break;
-                case 'I': {
-                        unsigned uid, gid;
-                        char *colon = strchr(optarg, ':');
-                        if (colon)
-                                *colon = 0;
-                        if (safe_atou(optarg, &uid) < 0 || uid == 0 || (colon && (safe_atou(colon + 1, &gid) < 0 || gid == 0)))
-                                return cli_usage_error(cmd, "--sandbox-uid must be UID[:GID], not root");
-                        a->sandbox.uid = uid;
-                        a->sandbox.gid = colon ? gid : uid;
-                        break;
-                }
-                case 'M':
-                        if (sandbox_parse_bytes(optarg, &a->sandbox.memory_max) < 0 || a->sandbox.memory_max < (1 << 20))
-                                return cli_usage_error(cmd, "--sandbox-memory '%s' is not a size such as 512MB", optarg);
-                        break;
-                case 'P': {
-                        unsigned v;
-                        if (safe_atou(optarg, &v) < 0 || v == 0)
-                                return cli_usage_error(cmd, "--sandbox-pids '%s' must be a positive number", optarg);
-                        a->sandbox.pids_max = v;
-                        break;
-                }
-                case 'C':
-                        if (safe_atou(optarg, &a->sandbox.cpu_percent) < 0 || a->sandbox.cpu_percent == 0)
-                                return cli_usage_error(cmd, "--sandbox-cpu '%s' must be a positive percentage", optarg);
-                        break;
-                case 'R':
-                case 'W':
-                case 'H':
-                        if (optarg[0] != '/')
-                                return cli_usage_error(cmd, "sandbox paths must be absolute: '%s'", optarg);
-                        if (strv_extend(c == 'R' ? &a->binds_ro : c == 'W' ? &a->binds_rw : &a->hidden, optarg) < 0)
-                                return log_oom(), 1;
                         break;
                 case 'G':
                 case 'E': {
@@ -202,9 +139,7 @@ static void wait_stop(void) {
 }
 
 static void server_args_done(ServerArgs *a) {
-        strv_free(a->binds_ro);
-        strv_free(a->binds_rw);
-        strv_free(a->hidden);
+        sandbox_config_done(&a->sandbox);
 }
 
 static int run_server(const char *which, int argc, char *argv[]) {
@@ -212,7 +147,9 @@ static int run_server(const char *which, int argc, char *argv[]) {
         _cleanup_(server_args_done) ServerArgs a = { .workers = 4, .grace = 30 * USEC_PER_SEC };
         int r;
 
-        sandbox_options_init(&a.sandbox);
+        /* A worker on its own is a server: it isolates its tasks or fails them; standalone is also how
+         * people try tern out, so it falls back to plain processes where it cannot (with a warning). */
+        sandbox_config_init(&a.sandbox, streq(which, "standalone"));
 
         snprintf(cmd, sizeof cmd, "tern server %s", which);
         if ((r = parse(cmd, which, argc, argv, &a)) >= 0)
@@ -246,7 +183,10 @@ static int run_server(const char *which, int argc, char *argv[]) {
         }
         if (streq(which, "standalone")) {
                 _cleanup_(inproc_freep) Inproc *ip = NULL;
-                InprocOptions io = { .workers = a.workers, .state_dir = state_dir, .engine = &cfg, .scheduler = true };
+                if (cli_sandbox_setup(cmd, &a.sandbox, state_dir) != 0)
+                        return 1;
+                InprocOptions io = { .workers = a.workers, .state_dir = state_dir, .engine = &cfg, .scheduler = true,
+                                     .sandbox = &a.sandbox.options };
                 if ((r = inproc_start(s, &io, &ip)) < 0)
                         return log_error_errno(r, "Cannot start the executor and workers: %m"), 1;
                 log_info("Standalone server running (%u task slots); stop with SIGTERM or Ctrl-C.", a.workers);
@@ -282,18 +222,10 @@ static int run_server(const char *which, int argc, char *argv[]) {
         _cleanup_(worker_freep) Worker *w = NULL;
         /* Tasks see neither the worker's state (database file, storage, other tasks' directories) nor
          * /etc/tern. */
-        if (strv_extend(&a.hidden, state_dir) < 0)
-                return log_oom(), 1;
-        a.sandbox.ro_binds = a.binds_ro;
-        a.sandbox.rw_binds = a.binds_rw;
-        a.sandbox.hidden = a.hidden;
+        if (cli_sandbox_setup(cmd, &a.sandbox, state_dir) != 0)
+                return 1;
         WorkerOptions wo = { .id = id, .slots = a.workers, .queue = a.queue, .lease = a.lease, .work_root = work,
-                             .storage_root = storage, .sandbox = &a.sandbox };
-        if (a.sandbox.mode != SANDBOX_OFF)
-                log_info("Shell tasks run in the sandbox (%s%s%s).", sandbox_mode_to_string(a.sandbox.mode),
-                         a.sandbox.network ? ", network" : ", no network", a.sandbox.user_namespace ? ", user namespace" : "");
-        else
-                log_warning("Shell tasks run WITHOUT sandbox (--sandbox off): they can do anything this worker's user can.");
+                             .storage_root = storage, .sandbox = &a.sandbox.options };
         if (!work || !storage || (r = worker_new(s, &wo, &w)) < 0 || (r = worker_start(w)) < 0)
                 return log_error_errno(r < 0 ? r : -ENOMEM, "Cannot start the worker: %m"), 1;
         log_info("Worker %s running (%u task slots); stop with SIGTERM or Ctrl-C.", id, a.workers);

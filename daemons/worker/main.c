@@ -6,6 +6,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "sandbox-config.h"
 #include "strutil.h"
 #include "worker.h"
 
@@ -17,9 +18,43 @@
 typedef struct WorkerDaemon {
         Worker *worker;
         char *work_root, *storage_root;
+        SandboxConfig sandbox; /* every shell task runs in it unless [sandbox] mode = off */
         usec_t stop_grace;
         int done_fd;
 } WorkerDaemon;
+
+/* The [sandbox] settings, checked by starting one sandboxed process: a worker that cannot isolate
+ * its tasks says so at start (mode required: its shell tasks fail with the same reason). */
+static int wd_sandbox(WorkerDaemon *wd, const TernConfig *cfg) {
+        _cleanup_free_ char *err = NULL;
+        int r;
+
+        /* Auto by default: the limits need cgroup controllers that not every host delegates, the
+         * namespaces do not; a daemon never falls back to plain processes unless told to. */
+        sandbox_config_init(&wd->sandbox, true);
+        wd->sandbox.fallback_off = false;
+        if ((r = sandbox_config_load(&wd->sandbox, cfg, &err)) < 0) {
+                if (err)
+                        log_error("Invalid configuration: %s", err);
+                return r;
+        }
+        _cleanup_free_ char *problem = NULL, *desc = NULL;
+        if ((r = sandbox_config_resolve(&wd->sandbox, cfg->state_dir, &problem)) < 0)
+                return r;
+        desc = sandbox_config_describe(&wd->sandbox);
+        if (wd->sandbox.options.mode == SANDBOX_OFF)
+                log_warning("Shell tasks run WITHOUT sandbox ([sandbox] mode = off): they can do anything this worker's user can.");
+        else if (problem && wd->sandbox.works)
+                log_warning("Shell tasks run in the sandbox (%s), incomplete here: %s.",
+                            strna(desc), problem);
+        else if (problem)
+                log_error("The task sandbox does not work here (%s): %s; shell tasks will fail until this is fixed "
+                          "(or set [sandbox] mode = best-effort or off).",
+                          strna(desc), problem);
+        else
+                log_info("Shell tasks run in the sandbox (%s).", strna(desc));
+        return 0;
+}
 
 static int wd_start(Daemon *d, void *userdata) {
         WorkerDaemon *wd = userdata;
@@ -30,6 +65,8 @@ static int wd_start(Daemon *d, void *userdata) {
         wd->storage_root = strjoin(cfg->state_dir, "/storage");
         if (!wd->work_root || !wd->storage_root)
                 return -ENOMEM;
+        if ((r = wd_sandbox(wd, cfg)) < 0)
+                return r;
         WorkerOptions opt = {
                 .id = daemon_id(d), /* the lease holder: the coordinator re-queues by this name */
                 .slots = cfg->worker_slots,
@@ -37,6 +74,7 @@ static int wd_start(Daemon *d, void *userdata) {
                 .lease = cfg->worker_lease,
                 .work_root = wd->work_root,
                 .storage_root = wd->storage_root,
+                .sandbox = &wd->sandbox.options,
         };
         if ((r = worker_new(daemon_store(d), &opt, &wd->worker)) < 0)
                 return r;
@@ -126,5 +164,6 @@ int main(int argc, char *argv[]) {
         worker_free(wd.worker);
         free(wd.work_root);
         free(wd.storage_root);
+        sandbox_config_done(&wd.sandbox);
         return r;
 }

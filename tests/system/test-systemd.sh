@@ -2,7 +2,9 @@
 # test-systemd: the units under a real systemd booted with systemd-nspawn (--volatile=yes on the
 # host's /usr), pointed at a throwaway PostgreSQL on the host's loopback. Proves the six points
 # of issue 7: socket activation, tern.target with READY/STATUS, a flow across the executor and two
-# workers, SIGKILL and SIGSTOP (watchdog) of a worker with the task resubmitted, and journald fields.
+# workers, SIGKILL and SIGSTOP (watchdog) of a worker with the task resubmitted, and journald fields;
+# and that the daemons take the database password from a systemd credential (the only place it is
+# given) and that tern-worker@N runs shell tasks in the sandbox by default (issue 8).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
@@ -17,12 +19,17 @@ command -v systemd-nspawn >/dev/null || skip_all "no systemd-nspawn (package sys
 
 scratch=$(mktemp -d /tmp/tern-sysd.XXXXXX)
 chmod 755 "$scratch"
-cluster=; nspawn=; nspawn_pid=
+cluster=; nspawn=; nspawn_pid=; hba=; role=
 cleanup() {
         if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then
                 kill "$nspawn_pid" 2>/dev/null   # nspawn asks the container's systemd to power off
                 for _ in $(seq 1 100); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.1; done
                 kill -9 "$nspawn_pid" 2>/dev/null
+        fi
+        if [ -n "$hba" ] && [ -z "$cluster" ]; then # a shared cluster: leave it as it was
+                sed -i "/ # $role\$/d" "$hba"
+                psql "$url" -qtAc "SELECT pg_reload_conf()" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" \
+                        -c "DROP ROLE IF EXISTS $role" >/dev/null 2>&1
         fi
         [ -n "$cluster" ] && "$here/../store/pg-cluster.sh" stop "$cluster" >/dev/null 2>&1
         rm -rf "$scratch"
@@ -37,14 +44,27 @@ if [ -z "$url" ]; then
         url=$(sed -n 1p <<<"$out"); cluster=$(sed -n 2p <<<"$out")
 fi
 db=sysd_$$_$RANDOM
-psql "$url" -q -c "CREATE DATABASE $db" >/dev/null || { echo "Bail out! cannot create a database"; exit 1; }
+# The daemons log in as a role of their own whose password they get only as a systemd credential:
+# pg_hba.conf gets a first line that asks that role (and only it) for the password on TCP.
+role=tern_sysd_$$
+password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
+psql "$url" -q -c "CREATE ROLE $role LOGIN PASSWORD '$password'" -c "CREATE DATABASE $db OWNER $role" >/dev/null ||
+        { echo "Bail out! cannot create a role and a database"; exit 1; }
+hba=$(psql "$url" -qtAc "SHOW hba_file")
+sed -i "1i host all $role 127.0.0.1/32 scram-sha-256 # $role" "$hba" && psql "$url" -qtAc "SELECT pg_reload_conf()" >/dev/null ||
+        { echo "Bail out! cannot require a password in $hba"; exit 1; }
 hurl=${url/\/postgres\?//$db?}
 port=$(sed -n 's/.*port=\([0-9]*\).*/\1/p' <<<"$url")
-user=$(sed -n 's/.*user=\([^&]*\).*/\1/p' <<<"$url")
 # The container has its own /tmp: it reaches the cluster on the loopback port (shared network).
-curl_url="postgresql://${user:-tern}@127.0.0.1:$port/$db"
-"$TERN" db migrate --db "$hurl" >/dev/null || { echo "Bail out! cannot migrate"; exit 1; }
+curl_url="postgresql://$role@127.0.0.1:$port/$db"
+# Migrated as the role (over the socket, trusted) so that it owns the tables.
+"$TERN" db migrate --db "$(sed "s/user=[^&]*/user=$role/" <<<"$hurl")" >/dev/null || { echo "Bail out! cannot migrate"; exit 1; }
 psql_q() { psql "$hurl" -qtAc "$1"; }
+
+needs_password() { ! PGPASSWORD= psql -w "$curl_url" -qtAc "SELECT 1" >/dev/null 2>&1 && PGPASSWORD=$password psql -w "$curl_url" -qtAc "SELECT 1" >/dev/null 2>&1; }
+wait_pw() { local end=$((SECONDS + 20)); while ! needs_password; do [ $SECONDS -ge $end ] && return 1; sleep 0.2; done; }
+wait_pw
+ok $? "PostgreSQL asks $role for its password on 127.0.0.1 (refused without it)"
 
 # ---- stage: units rendered for the binaries in the build tree, configuration, drop-ins ----
 stage=$scratch/stage
@@ -54,6 +74,8 @@ for f in "$src"/units/*.service.in; do
         sed "s|@libexecdir@/tern/tern-$c|/opt/tern/daemons/$c/tern-$c|" "$f" >"$stage/units/$b"
 done
 cp "$src"/units/*.socket "$src"/units/tern.target "$stage/units/"
+# The password only as a credential: LoadCredential=db-password:tern-db-password in every unit.
+(umask 077; printf '%s\n' "$password" >"$stage/db-password")
 cat >"$stage/tern.conf" <<CONF
 [database]
 url = $curl_url
@@ -83,6 +105,7 @@ binds=(--bind-ro=/dev/null:/etc/systemd/system/systemd-firstboot.service
        --bind-ro=/dev/null:/etc/systemd/system/postgresql.service
        --bind-ro="$TERN_BUILD_ROOT":/opt/tern
        --bind-ro="$stage/tern.conf":/etc/tern/tern.conf
+       --bind-ro="$stage/db-password":/etc/credstore/tern-db-password
        --bind-ro="$src/units/tern.sysusers":/etc/sysusers.d/tern.conf
        --bind-ro="$src/units/tern.tmpfiles":/etc/tmpfiles.d/tern.conf)
 for f in "$stage"/units/*; do binds+=(--bind-ro="$f":/etc/systemd/system/$(basename "$f")); done
@@ -140,6 +163,8 @@ for u in "${units[@]}"; do
         [[ $s == *"db ok"* ]] || rc=1
 done
 ok $rc "systemctl start tern.target: every component active (Type=notify READY) with STATUS: $statuses"
+ok "$([ $rc = 0 ] && ! grep -q "$password" "$stage/tern.conf" && echo 0 || echo 1)" \
+        "the daemons logged in as $role with the password from the db-password credential (in neither tern.conf nor the environment)"
 [ $rc = 0 ] || C systemctl status --no-pager "${units[@]}" 2>&1 | sed 's/^/# /'
 
 # ---- 3. a flow to SUCCESS across the executor and both workers ----
@@ -175,6 +200,47 @@ done2=$(C curl -sf --unix-socket /run/tern/worker@2.sock http://localhost/metric
 ok "$([ "${done1:-0}" -gt 0 ] && [ "${done2:-0}" -gt 0 ] && echo 0 || echo 1)" \
         "both workers ran tasks (jobs done: worker@1 ${done1:-?}, worker@2 ${done2:-?})"
 fan_id=$id
+
+# ---- the worker's shell tasks run in the sandbox (tern.conf has no [sandbox]: the default) ----
+cat >"$scratch/probe.yaml" <<'YAML'
+id: probe
+namespace: test.systemd
+tasks:
+  - id: look
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - echo "pid1=$(cat /proc/1/comm) procs=$(ls /proc | grep -c '^[0-9]') host=$(hostname) uid=$(id -u)"
+      - echo "uidmap=$(tr -s ' ' ' ' < /proc/self/uid_map | sed 's/^ //')"
+      - echo "capeff=$(sed -n 's/^CapEff.[[:space:]]*//p' /proc/self/status)"
+      - if cat /etc/tern/tern.conf >/dev/null 2>&1; then echo conf=readable; else echo conf=hidden; fi
+      - if cat /run/credentials/*/db-password >/dev/null 2>&1; then echo cred=readable; else echo cred=hidden; fi
+      - if bash -c 'exec 3<>/dev/tcp/127.0.0.1/PGPORT' 2>/dev/null; then echo net=yes; else echo net=no; fi
+      - if touch /usr/probe 2>/dev/null; then echo usr=writable; else echo usr=readonly; fi
+YAML
+sed -i "s/PGPORT/$port/" "$scratch/probe.yaml"
+"$TERN" flow apply "$scratch/probe.yaml" --db "$hurl" >/dev/null
+id=$("$TERN" execution start test.systemd probe --db "$hurl")
+"$TERN" execution wait "$id" --timeout PT60S --db "$hurl" >/dev/null
+ok $? "a shell task on tern-worker@N succeeds in the sandbox ($id)"
+seen=$("$TERN" execution logs "$id" --db "$hurl" 2>&1)
+field() { grep -o "$1=[^ ]*" <<<"$seen" | head -1 | cut -d= -f2-; }
+tern_uid=$(C id -u tern)
+chost=$(C hostname)
+ok "$([ "$(field pid1)" != systemd ] && [ "$(field procs)" -le 6 ] && echo 0 || echo 1)" \
+        "the task sees its own PID namespace (PID 1 is '$(field pid1)', not systemd; $(field procs) processes)"
+ok "$([ "$(field host)" = tern ] && [ "$chost" != tern ] && echo 0 || echo 1)" \
+        "the task has its own hostname ('$(field host)'; the machine's is '$chost')"
+ok "$([ "$(field conf)" = hidden ] && [ "$(field cred)" = hidden ] && echo 0 || echo 1)" \
+        "the task reads neither /etc/tern/tern.conf ($(field conf)) nor the worker's credentials ($(field cred))"
+ok "$([ "$(field net)" = no ] && echo 0 || echo 1)" \
+        "the task has no network: PostgreSQL on the host's 127.0.0.1:$port is out of reach (net=$(field net))"
+ok "$([ "$(field usr)" = readonly ] && [ "$(field capeff)" = 0000000000000000 ] && echo 0 || echo 1)" \
+        "the task runs without capabilities (CapEff $(field capeff)) on a read-only system (usr=$(field usr))"
+ok "$(grep -q "uidmap=0 $tern_uid 1" <<<"$seen" && echo 0 || echo 1)" \
+        "the task's user namespace maps only the worker's own uid ($(grep -o 'uidmap=.*' <<<"$seen" | head -1); tern is $tern_uid)"
+[ $failed = 0 ] || sed 's/^/# /' <<<"$seen"
+started=$(C journalctl -q -u 'tern-worker@1.service' -o cat --no-pager | grep -m1 "Shell tasks run in the sandbox")
+ok "$([ -n "$started" ] && echo 0 || echo 1)" "tern-worker@1 says how it sandboxes: ${started:-nothing}"
 
 # ---- 4/5: a long task, its worker killed (SIGKILL) or frozen (SIGSTOP) ----
 cat >"$scratch/long.yaml" <<'YAML'

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# test-run-sandbox: 'tern run' and 'tern server standalone' run shell tasks in the sandbox when
+# they can (default --sandbox auto), say once why not, refuse with --sandbox required where it
+# cannot work, and take the same --sandbox-* options as 'tern server worker'; tern.conf's [sandbox]
+# values are checked by 'tern config check' (TAP).
+set -uo pipefail
+: "${TERN:?}"
+n=0; failed=0
+ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed+1)); fi; }
+[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root (runs tern as root and as nobody)"; exit 0; }
+command -v setpriv >/dev/null || { echo "1..0 # SKIP no setpriv"; exit 0; }
+
+scratch=$(mktemp -d /tmp/tern-run-sandbox.XXXXXX)
+chmod 755 "$scratch"
+server=
+cleanup() {
+        [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+        rm -rf "$scratch"
+}
+trap cleanup EXIT
+
+# A secret the tasks must not read, and a loopback server they must not reach.
+mkdir -p "$scratch/secret"
+echo hunter2 >"$scratch/secret/key"
+chmod 644 "$scratch/secret/key"
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+print(s.getsockname()[1], flush=True)
+s.settimeout(120)
+end = time.time() + 120
+while time.time() < end:
+    try:
+        c, _ = s.accept(); c.close()
+    except OSError:
+        break
+' >"$scratch/port" &
+server=$!
+for _ in $(seq 1 100); do [ -s "$scratch/port" ] && break; sleep 0.05; done
+port=$(cat "$scratch/port")
+
+cat >"$scratch/probe.yaml" <<YAML
+id: probe
+namespace: test.sandbox
+tasks:
+  - id: look
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - echo "host=\$(hostname) procs=\$(ls /proc | grep -c '^[0-9]')"
+      - if cat $scratch/secret/key >/dev/null 2>&1; then echo secret=readable; else echo secret=hidden; fi
+      - if bash -c 'exec 3<>/dev/tcp/127.0.0.1/$port' 2>/dev/null; then echo net=yes; else echo net=no; fi
+YAML
+machine=$(hostname)
+field() { grep -o "$1=[^ ]*" <<<"$out" | head -1 | cut -d= -f2-; }
+run() { # as (root|nobody), args...: tern run of the probe flow with its own state directory
+        local as=$1; shift
+        local st="$scratch/state-$n-$as"
+        mkdir -p "$st"
+        if [ "$as" = nobody ]; then
+                chown nobody "$st"
+                out=$(cd "$scratch" && setpriv --reuid=65534 --regid=65534 --clear-groups \
+                        env HOME="$st" TERN_STATE_DIR="$st" "$TERN" run "$scratch/probe.yaml" "$@" 2>&1)
+        else
+                out=$(TERN_STATE_DIR="$st" "$TERN" run "$scratch/probe.yaml" "$@" 2>&1)
+        fi
+        rc=$?
+}
+
+# Root: the whole sandbox by default; --sandbox-hide masks a path, the network is loopback only.
+run root --sandbox-hide "$scratch/secret"
+ok "$([ $rc = 0 ] && [ "$(field host)" = tern ] && [ "$(field procs)" -le 6 ] && echo 0 || echo 1)" \
+        "tern run as root sandboxes by default (exit $rc, hostname '$(field host)', $(field procs) processes)"
+ok "$([ "$(field secret)" = hidden ] && [ "$(field net)" = no ] && echo 0 || echo 1)" \
+        "--sandbox-hide masks a path ($(field secret)) and the loopback server is out of reach (net=$(field net))"
+ok "$(grep -qi "without sandbox" <<<"$out" && echo 1 || echo 0)" "nothing is said when the sandbox works"
+[ $failed = 0 ] || sed 's/^/# /' <<<"$out"
+
+run root --sandbox-network
+ok "$([ $rc = 0 ] && [ "$(field net)" = yes ] && [ "$(field host)" = tern ] && echo 0 || echo 1)" \
+        "--sandbox-network keeps the host's network inside the sandbox (net=$(field net))"
+
+run root --sandbox off
+ok "$([ $rc = 0 ] && [ "$(field host)" = "$machine" ] && [ "$(field secret)" = readable ] && echo 0 || echo 1)" \
+        "--sandbox off runs plain processes (hostname '$(field host)', secret $(field secret))"
+ok "$(grep -q "WITHOUT sandbox (--sandbox off)" <<<"$out" && echo 0 || echo 1)" "--sandbox off says so once"
+
+run root --sandbox-memory lots
+ok "$([ $rc = 2 ] && grep -q "sandbox-memory 'lots'" <<<"$out" && echo 0 || echo 1)" \
+        "a bad --sandbox-memory is a usage error naming the option (exit $rc)"
+
+# An unprivileged user: a user namespace; the cgroups are root's, so no limits: said once.
+run nobody
+ok "$([ $rc = 0 ] && [ "$(field host)" = tern ] && echo 0 || echo 1)" \
+        "tern run as nobody still sandboxes, in a user namespace (exit $rc, hostname '$(field host)')"
+ok "$([ "$(grep -c "Shell tasks run in the sandbox, incomplete here" <<<"$out")" = 1 ] && echo 0 || echo 1)" \
+        "as nobody, tern run says once that the cgroup limits are missing"
+[ $failed = 0 ] || sed 's/^/# /' <<<"$out"
+
+run nobody --sandbox required
+execs=$(TERN_STATE_DIR="$scratch/state-$n-nobody" "$TERN" execution list -o json |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["total"])')
+ok "$([ $rc = 1 ] && grep -q "sandbox required, but the task sandbox does not work here" <<<"$out" && echo 0 || echo 1)" \
+        "--sandbox required where the limits cannot be had fails at once, saying why (exit $rc)"
+ok "$([ "$execs" = 0 ] && echo 0 || echo 1)" "and creates no execution (${execs:-?})"
+
+# tern server standalone takes the same options and says what it does.
+st="$scratch/standalone"
+mkdir -p "$st"
+TERN_STATE_DIR="$st" "$TERN" server standalone --sandbox-network --sandbox-pids 64 >"$scratch/standalone.log" 2>&1 &
+sa=$!
+for _ in $(seq 1 100); do grep -q "running" "$scratch/standalone.log" && break; sleep 0.1; done
+kill -TERM $sa; wait $sa
+rc=$?
+line=$(grep -m1 "Shell tasks run in the sandbox" "$scratch/standalone.log")
+ok "$([ $rc = 0 ] && [[ $line == *"host network"*"64 pids"* ]] && echo 0 || echo 1)" \
+        "tern server standalone sandboxes with the given options: ${line:-$(head -3 "$scratch/standalone.log")}"
+out=$("$TERN" server standalone --help)
+ok "$(grep -q -- "--sandbox MODE *auto (default)" <<<"$out" && grep -q -- "--sandbox-bind-rw" <<<"$out" && echo 0 || echo 1)" \
+        "tern server standalone --help lists the sandbox options"
+# The daemons' [sandbox] section: 'tern config check' checks its values as tern-worker will.
+printf '[sandbox]\nmode = sometimes\n' >"$scratch/bad.conf"
+out=$("$TERN" config check --file "$scratch/bad.conf" 2>&1); rc=$?
+ok "$([ $rc = 1 ] && grep -q "\[sandbox\] mode = 'sometimes' must be auto, required, best-effort or off" <<<"$out" && echo 0 || echo 1)" \
+        "tern config check refuses a bad [sandbox] mode: $out"
+printf '[sandbox]\nmode = required\nmemory = 256MB\nbind-ro = /opt /srv\n' >"$scratch/good.conf"
+out=$("$TERN" config check --file "$scratch/good.conf" 2>&1); rc=$?
+ok "$([ $rc = 0 ] && grep -q "^memory = 256MB" <<<"$out" && echo 0 || echo 1)" "tern config check accepts and shows [sandbox] settings"
+echo "1..$n"
+exit $((failed > 0))
