@@ -475,9 +475,12 @@ static void *claim_thread(void *arg) {
                                         store_jobs_free(jobs, n); /* their leases expire: run elsewhere */
                                 else
                                         free(jobs);
-                                continue;
-                        }
-                        free(jobs);
+                                /* Fewer than asked for: nothing else is available now, so wait
+                                 * instead of asking again at once. */
+                                if (n == MIN(want, 64u))
+                                        continue;
+                        } else
+                                free(jobs);
                 }
                 usec_t timeout = store_backend(w->claim_store) == STORE_BACKEND_SQLITE ? 100 * USEC_PER_MSEC : USEC_PER_SEC;
                 usec_t next = USEC_INFINITY, now = now_realtime();
