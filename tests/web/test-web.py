@@ -556,6 +556,28 @@ tasks:
     ok(st == 422 and "note2" in js["message"], "a file for an input that is not FILE is 422")
     st, js, _ = upload("/api/v1/executions/t.web/files", {}, {"doc": ("y", b"y")})
     ok(st == 422 and "note" in js["message"], "a missing required input with an upload is 422")
+    st, js, _ = upload("/api/v1/executions/t.web/readfile?wait=true", {}, {"text": ("empty.txt", b"")})
+    ok(st == 200 and js["state"]["current"] == "SUCCESS" and js["inputs"]["text"].endswith("/inputs/text/empty.txt"),
+       f"an empty file is a file too ({st} {js.get('message') if js else ''})")
+    OUTFLOW = """id: outfile
+namespace: t.web
+tasks:
+  - id: make
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    outputFiles:
+      - out.txt
+    commands:
+      - printf 'made by a task' > out.txt
+"""
+    ok(req("POST", "/api/v1/flows", OUTFLOW)[0] == 200, "a flow whose task makes an output file")
+    st, js, _ = req("POST", "/api/v1/executions/t.web/outfile?wait=true", {})
+    tr = {t["taskId"]: t for t in js.get("taskRunList", [])} if js else {}
+    out_uri = tr.get("make", {}).get("outputs", {}).get("outputFiles", {}).get("out.txt", "")
+    st, text, _ = req("GET", f"/api/v1/executions/{js['id']}/file?path={out_uri}", raw=True)
+    ok(st == 200 and text == "made by a task", f"a task's output file downloads too ({out_uri})")
+    ok(req("GET", f"/api/v1/executions/{fexec}/file?path={out_uri}")[0] == 422, "but not through another execution")
     leftovers = [os.path.join(d, f) for d, _, fs in os.walk(scratch + "/state/storage/.uploads") for f in fs]
     ok(not leftovers, f"no upload is left behind in the temporary directory ({leftovers[:3]})")
     stored = [f for d, _, fs in os.walk(scratch + "/state/storage/t/web/files") for f in fs]
