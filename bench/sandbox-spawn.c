@@ -1,7 +1,8 @@
 /* sandbox-spawn: start overhead of the task sandbox: median and p99 of /bin/true run plainly
  * (fork+exec+wait), through process_run() without sandbox, and sandboxed with and without a
  * network namespace, all measured in the same run. Needs root (exit 77 otherwise).
- * "sandbox-spawn [--steps] [N]": --steps also prints the mean time of each step of a sandboxed start. */
+ * "sandbox-spawn [--steps] [--rss MB] [N]": --steps also prints the mean time of each step of a sandboxed
+ * start and the CPU time per run; --rss first fills MB of memory, as a worker's heap would be. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -68,11 +69,27 @@ static usec_t cpu_now(void) {
 }
 
 int main(int argc, char **argv) {
-        bool steps = argc > 1 && strcmp(argv[1], "--steps") == 0;
-        if (steps) {
-                argc--;
-                argv++;
+        bool steps = false;
+        size_t rss_mb = 0;
+        for (;;) {
+                if (argc > 1 && strcmp(argv[1], "--steps") == 0) {
+                        steps = true;
+                        argc--;
+                        argv++;
+                } else if (argc > 2 && strcmp(argv[1], "--rss") == 0) {
+                        rss_mb = (size_t) atoi(argv[2]);
+                        argc -= 2;
+                        argv += 2;
+                } else
+                        break;
         }
+        /* A worker is bigger than this benchmark: every start copies the page tables of the process
+         * it is forked from (the PID 1 is a clone of the worker), so show what memory in use costs. */
+        char *ballast = rss_mb ? malloc(rss_mb << 20) : NULL;
+        if (rss_mb && !ballast)
+                return 1;
+        if (ballast)
+                memset(ballast, 1, rss_mb << 20);
         unsigned n = argc > 1 ? (unsigned) atoi(argv[1]) : 300;
         if (n == 0)
                 n = 1;
@@ -144,6 +161,7 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < nv; i++)
                 free(v[i].samples);
         sandbox_pool_free(pnonet.pool);
+        free(ballast);
         (void) !system("find /sys/fs/cgroup -depth -name tern-bench -type d -exec rmdir {} + 2>/dev/null");
         return 0;
 }

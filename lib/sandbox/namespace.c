@@ -855,6 +855,16 @@ _Noreturn static void exec_task(const SandboxPlan *p, char *const *argv, char *c
         child_fail(fds, errno, "exec");
 }
 
+/* vfork: the task shares our memory until it execs (we are suspended meanwhile), which spares a
+ * copy of the page tables; it never returns from here, so no caller's frame is shared with it. */
+__attribute__((noinline)) static pid_t spawn_task(const SandboxPlan *p, char *const *argv, char *const *env,
+                                                  const SandboxChildFds *fds) {
+        pid_t pid = vfork();
+        if (pid == 0)
+                exec_task(p, argv, env, fds);
+        return pid;
+}
+
 static void forward(int sig) {
         /* Installed only so that signals from the worker reach this PID 1 (the kernel drops those
          * a namespace's init leaves at SIG_DFL); they are taken with sigwaitinfo. */
@@ -941,13 +951,9 @@ _Noreturn void sandbox_child(const SandboxPlan *p, char *const *argv, char *cons
         }
         sigprocmask(SIG_BLOCK, &set, NULL);
 
-        /* vfork: the task shares our memory until it execs (we are suspended meanwhile), which spares
-         * a copy of the worker's page tables. exec_task never returns into our frame. */
-        pid_t task = vfork();
+        pid_t task = spawn_task(p, argv, env, fds);
         if (task < 0)
                 child_fail(fds, errno, "fork the task");
-        if (task == 0)
-                exec_task(p, argv, env, fds);
 
         /* PID 1 of the task: keep only the status pipe; stdio goes to /dev/null so that the task's
          * pipes reach EOF as soon as the task and its descendants are gone. */
