@@ -150,6 +150,12 @@ static void wd_metrics(void *userdata, StrBuf *out) {
                        st.slots, st.busy, (unsigned long long) st.jobs_done, (unsigned long long) st.jobs_lost);
 }
 
+/* Its task slots go into its services record, where the webserver's /metrics finds them. */
+static void wd_info(Daemon *d, void *userdata, json_t *info) {
+        (void) userdata;
+        json_object_set_new(info, "slots", json_integer(daemon_config(d)->worker_slots));
+}
+
 int main(int argc, char *argv[]) {
         static const DaemonOps ops = {
                 .component = "worker",
@@ -158,6 +164,7 @@ int main(int argc, char *argv[]) {
                 .progress = wd_progress,
                 .status = wd_status,
                 .metrics = wd_metrics,
+                .info = wd_info,
         };
         WorkerDaemon wd = { .done_fd = -EBADF };
         int r = daemon_main(&ops, &wd, argc, argv);

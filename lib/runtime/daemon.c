@@ -295,6 +295,8 @@ static int daemon_setup(Daemon *d) {
                 return log_error_errno(r, "Cannot open the liveness connection: %s", ls ? store_error(ls) : ""), 1;
         _cleanup_json_ json_t *info = json_pack("{s:s, s:s?, s:s}", "version", TERN_VERSION, "instance", d->instance,
                                                 "unit", getenv("INVOCATION_ID") ? "systemd" : "foreground");
+        if (info && d->ops->info)
+                d->ops->info(d, d->userdata, info);
         if ((r = liveness_register(d->liveness, info)) < 0)
                 return log_error_errno(r, "Cannot register this instance: %m"), 1;
         d->last_beat = now_realtime();

@@ -33,6 +33,9 @@ typedef struct DaemonOps {
         /* One-line summary without the trailing "db ..." part, and Prometheus lines. */
         void (*status)(void *userdata, StrBuf *out);
         void (*metrics)(void *userdata, StrBuf *out);
+        /* Add to this instance's record in the services table (the worker: its slots, which the
+         * webserver's /metrics sums); NULL: nothing. */
+        void (*info)(Daemon *d, void *userdata, json_t *info);
 } DaemonOps;
 
 /* Parses --config FILE, --instance NAME, --help, --version; runs until SIGTERM/SIGINT; SIGHUP

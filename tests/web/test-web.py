@@ -812,6 +812,27 @@ tasks:
                                       stdout=log, stderr=subprocess.STDOUT))
         ok(health("127.0.0.1", p4) == 200 and health(host6, p6) == 200,
            f"tern-webserver serves every address of [webserver] listen (127.0.0.1:{p4}, {addr6})")
+        if os.environ.get("TERN_WORKER"):
+            # A worker records its slots in its services row; /metrics sums those of the live ones.
+            with open(scratch + "/worker.conf", "w") as f:
+                f.write(conf + "[worker]\nslots = 3\n[sandbox]\nmode = off\n")
+            wproc = subprocess.Popen([os.environ["TERN_WORKER"], "--config", scratch + "/worker.conf"], env=wenv,
+                                     stdout=log, stderr=subprocess.STDOUT)
+            procs.append(wproc)
+            deadline, vals = time.monotonic() + 60, {}
+            while time.monotonic() < deadline and wproc.poll() is None:
+                c = http.client.HTTPConnection("127.0.0.1", p4, timeout=10)
+                c.request("GET", "/metrics", headers={"Authorization": BEARER})
+                vals = dict(l.rsplit(" ", 1) for l in c.getresponse().read().decode().splitlines() if l and l[0] != "#")
+                c.close()
+                if vals.get("tern_worker_slots") == "3":
+                    break
+                time.sleep(0.05)
+            ok(vals.get("tern_workers") == "1" and vals.get("tern_worker_slots") == "3",
+               f"/metrics: live workers and their slots from the heartbeats ({vals.get('tern_workers')}, {vals.get('tern_worker_slots')})")
+            wproc.send_signal(signal.SIGTERM)
+            wproc.wait(60)
+            procs.remove(wproc)
         procs[-1].send_signal(signal.SIGTERM)
         ok(procs[-1].wait(60) == 0, "and stops on SIGTERM")
         p5 = free_port()
