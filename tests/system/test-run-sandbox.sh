@@ -103,6 +103,39 @@ ok "$([ $rc = 1 ] && grep -q "sandbox required, but the task sandbox does not wo
         "--sandbox required where the limits cannot be had fails at once, saying why (exit $rc)"
 ok "$([ "$execs" = 0 ] && echo 0 || echo 1)" "and creates no execution (${execs:-?})"
 
+# The unit's case: an unprivileged worker in cgroups handed to it, as systemd's Delegate=yes does
+# (emulated: a cgroup per v1 controller, or one on v2, chowned to nobody, the shell moved in).
+deleg=()
+for c in memory pids; do
+        rel=$(grep -E "^[0-9]+:([^:]*,)?$c(,[^:]*)?:" /proc/self/cgroup | cut -d: -f3)
+        [ -n "$rel" ] && [ -d "/sys/fs/cgroup/$c" ] && deleg+=("/sys/fs/cgroup/$c${rel%/}/tern-test-deleg-$$")
+done
+[ ${#deleg[@]} = 2 ] || deleg=("/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/self/cgroup | sed 's|/$||')/tern-test-deleg-$$")
+cat >"$scratch/bomb.yaml" <<'YAML'
+id: bomb
+namespace: test.sandbox
+tasks:
+  - id: eat
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - python3 -c 'b = [bytearray(1 << 20) for _ in range(512)]; print("survived")'
+YAML
+if mkdir "${deleg[@]}" 2>/dev/null && chown -R nobody "${deleg[@]}"; then
+        st="$scratch/state-deleg"
+        mkdir -p "$st" && chown nobody "$st"
+        out=$(cd "$scratch" && ST="$st" FLOW="$scratch/bomb.yaml" bash -c '
+                for d in "$@"; do echo $$ >"$d/cgroup.procs" || exit 99; done
+                exec setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$ST" TERN_STATE_DIR="$ST" \
+                        "$TERN" run "$FLOW" --sandbox required --sandbox-memory 64MB' deleg "${deleg[@]}" 2>&1 </dev/null)
+        rc=$?
+        ok "$([ $rc = 1 ] && grep -q "out of memory.*sandbox memory limit: 64 MiB" <<<"$out" && ! grep -q survived <<<"$out" && echo 0 || echo 1)" \
+                "as nobody in delegated cgroups, --sandbox required works: a memory bomb is OOM-killed at 64MB (exit $rc)"
+        [ $rc = 1 ] || sed 's/^/# /' <<<"$out"
+        for d in "${deleg[@]}"; do find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done
+else
+        ok 0 "# SKIP no cgroup to delegate here"
+fi
+
 # tern server standalone takes the same options and says what it does.
 st="$scratch/standalone"
 mkdir -p "$st"
