@@ -41,8 +41,9 @@ static void server_help(const char *which) {
                 printf("Run the executor, a scheduler and workers in one process until SIGTERM or Ctrl-C;\n"
                        "with --listen ADDR also the webserver (REST API).\n");
         else if (streq(which, "webserver"))
-                printf("Run the webserver: the REST API on --listen ADDR (default 127.0.0.1:8080), with\n"
-                       "authentication (tern user add, tern token create).\n");
+                printf("Run the webserver: the REST API on --listen ADDR (else $TERN_WEBSERVER_LISTEN, else\n"
+                       "127.0.0.1:8080; several separated by commas), with authentication (tern user add,\n"
+                       "tern token create).\n");
         else if (streq(which, "scheduler"))
                 printf("Run a scheduler: it starts the executions of Schedule and Flow triggers and backfills.\n"
                        "Any number may run against the same PostgreSQL database; each slot runs once.\n");
@@ -171,7 +172,9 @@ static int run_server(const char *which, int argc, char *argv[]) {
                 _cleanup_free_ char *storage = strjoin(state_dir, "/storage");
                 if (!storage)
                         return log_oom(), 1;
-                wo.listen = a.listen ? a.listen : "127.0.0.1:8080";
+                /* As tern-webserver reads [webserver] listen: the environment's override, which the flag beats. */
+                const char *env_listen = streq(which, "webserver") ? getenv("TERN_WEBSERVER_LISTEN") : NULL;
+                wo.listen = a.listen ? a.listen : !isempty(env_listen) ? env_listen : "127.0.0.1:8080";
                 wo.storage_root = storage; /* the workers' (FILE inputs, file downloads) */
                 if ((r = web_server_start(s, &wo, &web)) < 0)
                         return log_error_errno(r, "Cannot listen on %s: %m", wo.listen), 1;

@@ -846,6 +846,23 @@ tasks:
         ok(st == 200 and refused, "$TERN_WEBSERVER_LISTEN wins over the file")
         procs[-1].send_signal(signal.SIGTERM)
         procs[-1].wait(60)
+        # tern server webserver: --listen, else $TERN_WEBSERVER_LISTEN.
+        p7, p8 = free_port(), free_port()
+        procs.append(subprocess.Popen([TERN, "server", "webserver", "--db", db], env=dict(wenv, TERN_WEBSERVER_LISTEN=f"127.0.0.1:{p7}"),
+                                      stdout=log, stderr=subprocess.STDOUT))
+        ok(health("127.0.0.1", p7) == 200, "tern server webserver takes $TERN_WEBSERVER_LISTEN")
+        procs[-1].send_signal(signal.SIGTERM)
+        procs[-1].wait(60)
+        procs.append(subprocess.Popen([TERN, "server", "webserver", "--db", db, "--listen", f"127.0.0.1:{p8}"],
+                                      env=dict(wenv, TERN_WEBSERVER_LISTEN=f"127.0.0.1:{p7}"), stdout=log,
+                                      stderr=subprocess.STDOUT))
+        st = health("127.0.0.1", p8)
+        c = socket.socket()
+        refused = c.connect_ex(("127.0.0.1", p7)) != 0
+        c.close()
+        ok(st == 200 and refused, "and --listen wins over it")
+        procs[-1].send_signal(signal.SIGTERM)
+        procs[-1].wait(60)
 except SystemExit:
     pass
 finally:
