@@ -282,6 +282,13 @@ static int sync_parsed(Scheduler *s, StoreTx *tx, const char *ns, const char *id
                         json_object_del(row.state, "next");
                         json_object_del(row.state, "backfill");
                 }
+                /* A Flow trigger's states, so that the inbox can drop a report nobody listens to
+                 * without loading the execution. */
+                json_t *states = streq(t->def->name, "Flow") ? prop(t, "states") : NULL;
+                if (json_array_size(states) > 0)
+                        json_object_set(row.state, "states", states);
+                else
+                        json_object_del(row.state, "states");
                 row.next_date = row_next_date(row.state);
                 row.disabled = row_disabled(f, t, row.state);
                 if ((r = store_trigger_put(tx, &row)) < 0)
@@ -827,6 +834,13 @@ static int stop_after(StepCtx *c, StoreTx *tx, json_t *payload) {
         return store_trigger_put(tx, &row);
 }
 
+/* Could the Flow trigger of row fire on state? Only its `states` list says no (none: any end state;
+ * a row registered before the list was recorded there: maybe). */
+static bool row_may_listen(const StoreTrigger *row, const char *state) {
+        json_t *states = json_object_get(row->state, "states");
+        return row->disabled ? false : !json_is_array(states) || state_listed(states, state);
+}
+
 /* Offer one state to the listeners in rows (doc is changed to that state). */
 static int offer_state(StepCtx *c, StoreTx *tx, StoreTrigger *rows, size_t n, json_t *doc, const char *state,
                        const char *key) {
@@ -865,6 +879,17 @@ static int handle_execution(StepCtx *c, StoreTx *tx, const StoreEvent *ev) {
                 goto done;
         if (n + n_passing == 0)
                 goto done;
+        if (!ended) {
+                /* Most reports (RUNNING of every execution) interest no listener: skip loading it. */
+                bool wanted = false;
+                size_t i;
+                json_t *v;
+                json_array_foreach(json_object_get(ev->payload, "states"), i, v)
+                        for (size_t k = 0; k < n_passing && !wanted; k++)
+                                wanted = row_may_listen(&passing[k], strempty(json_string_value(v)));
+                if (!wanted)
+                        goto done;
+        }
         r = store_execution_get(tx, eid, &doc);
         if (r == -ENOENT) {
                 r = 0;

@@ -379,6 +379,9 @@ static void test_state_reports(Store *s) {
         scheduler_step(sch);
         trigger_get(s, "on-pause", "t", &t);
         is_str(t.kind, "flow_states", "a Flow trigger listing PAUSED is of kind flow_states");
+        _cleanup_json_ json_t *listed = json_pack("[s, s]", "PAUSED", "SUCCESS");
+        ok(json_equal(json_object_get(t.state, "states"), listed),
+           "its row records the states it listens to (reports of others are dropped unread)");
         store_trigger_done(&t);
         is_int(emit(s, false), 1, "now state reports are stored");
         put_flow(s, "on-end", NULL);
