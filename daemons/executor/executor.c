@@ -27,6 +27,7 @@ struct Executor {
         ExecutorOptions opt;
         Hashmap flows; /* (ns, id, revision) -> Flow* (owned) */
         Hashmap docs;  /* execution id -> CachedDoc* (owned; NULL once dropped) */
+        bool more_due; /* the last step claimed a full batch */
         usec_t last_requeue;
         ExecutorStats stats;
 };
@@ -337,6 +338,7 @@ typedef struct StepCtx {
         usec_t now;
         size_t applied, ended;
         json_t *saved; /* execution id -> [version, doc or null when it ended]: the cache after commit */
+        size_t claimed;
 } StepCtx;
 
 static bool doc_known(void *userdata, const char *id, int64_t version) {
@@ -474,6 +476,7 @@ static int step_tx(StoreTx *tx, void *userdata) {
         r = store_claim_executions_known(tx, c->now, c->x->opt.batch, doc_known, c->x, &claims, &n);
         if (r < 0)
                 return r;
+        c->claimed = n;
         for (size_t i = 0; i < n && r >= 0; i++) {
                 if (!claims[i].doc) {
                         CachedDoc *d = hashmap_get(&c->x->docs, claims[i].execution_id);
@@ -505,10 +508,17 @@ int executor_step(Executor *x) {
         if (r < 0)
                 return r;
         docs_update(x, saved);
+        /* A full batch may have left due events behind; otherwise the next one announces itself
+         * (every event is notified at its commit) or is found by executor_wait's due time. */
+        x->more_due = c.claimed >= x->opt.batch;
         x->stats.steps++;
         x->stats.events += c.applied;
         x->stats.executions_ended += c.ended;
         return (int) c.applied;
+}
+
+bool executor_more_due(const Executor *x) {
+        return x->more_due;
 }
 
 int executor_wait(Executor *x, int stop_fd) {
@@ -544,8 +554,8 @@ int executor_run(Executor *x, int stop_fd) {
                         (void) poll(&w, stop_fd >= 0 ? 1 : 0, 1000);
                         continue;
                 }
-                if (r > 0)
-                        continue; /* more may be due right away */
+                if (r > 0 && x->more_due)
+                        continue;
                 r = executor_wait(x, stop_fd);
                 if (r < 0)
                         log_debug_errno(r, "Executor wait failed: %m");

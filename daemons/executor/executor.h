@@ -23,6 +23,9 @@ DEFINE_FREE_CLEANUP(Executor, executor_free)
 
 /* One transaction: claim, apply and write. Returns the number of events applied (0: nothing due). */
 int executor_step(Executor *x);
+/* Whether the last step claimed a full batch, so that more may be due at once; otherwise the next
+ * due event wakes executor_wait. */
+bool executor_more_due(const Executor *x);
 /* Block until events may be due (a notification, the next delayed event, or the poll), or until
  * stop_fd (may be -1) becomes readable. */
 int executor_wait(Executor *x, int stop_fd);

@@ -36,7 +36,7 @@ static int xd_step(Daemon *d, void *userdata) {
         int r = executor_step(xd->executor);
         if (r < 0)
                 log_error_errno(r, "Executor step failed: %m");
-        return r;
+        return r > 0 && !executor_more_due(xd->executor) ? 0 : r;
 }
 
 static int xd_wait(Daemon *d, void *userdata, int fd) {
