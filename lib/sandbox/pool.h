@@ -1,5 +1,6 @@
 /* pool.h: what a worker's sandboxed starts share, so that each start does less: the seccomp program
- * compiled once, and task cgroups kept for the next task instead of removed and made again. */
+ * compiled once, task cgroups kept for the next task instead of removed and made again, a template
+ * mount namespace each task copies, and a zygote process the PID 1s are cloned from. */
 #pragma once
 
 #include <linux/filter.h>
@@ -9,7 +10,9 @@
 #include "namespace.h"
 #include "sandbox.h"
 
-/* Thread-safe: the worker's task threads share one (SandboxOptions.pool). */
+/* Thread-safe: the worker's task threads share one (SandboxOptions.pool). Make it early, while the
+ * worker is small (the zygote is a fork of it: every PID 1 copies its page tables), on a thread
+ * that lives as long as the pool (the PID 1s die with it: PR_SET_PDEATHSIG). */
 int sandbox_pool_new(SandboxPool **ret);
 /* Reaps what it was left to reap, removes the cgroups it keeps. NULL is fine. */
 SandboxPool *sandbox_pool_free(SandboxPool *p);
@@ -20,6 +23,17 @@ const struct sock_fprog *sandbox_pool_filter(SandboxPool *p);
 /* The mount namespace template for the plan's read-only mounts (made at the first call), or a
  * negative errno: none (a plan with other mounts than the first, or it could not be made). */
 int sandbox_pool_template(SandboxPool *p, const SandboxPlan *plan);
+
+/* Clone the PID 1 for plan through the pool's zygote (its parent is the worker all the same):
+ * returns its pid, with *ret_slot to release after the task, or a negative errno: -EOPNOTSUPP (no
+ * zygote; a user namespace), -EBUSY (every slot in use), -E2BIG (too big for a slot), or the
+ * clone's. trace: the child's step times are kept in the slot, for sandbox_pool_release. */
+int sandbox_pool_clone(SandboxPool *p, const SandboxPlan *plan, char *const *argv, char *const *env,
+                       const SandboxChildFds *fds, bool trace, int *ret_slot);
+/* The zygote's pid (for its CPU time in the benchmark), 0 without one. */
+pid_t sandbox_pool_zygote(SandboxPool *p);
+/* Once the PID 1 is gone or has reported the task's end; copies the step times to ret_marks. */
+void sandbox_pool_release(SandboxPool *p, int slot, usec_t *ret_marks);
 
 /* A cgroup with the limits of o: one a previous task left clean, or a new one. */
 int sandbox_pool_take_cgroup(SandboxPool *p, const SandboxOptions *o, SandboxCgroup *ret, char *err, size_t err_size);

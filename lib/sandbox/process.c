@@ -134,7 +134,7 @@ static void message_append(ProcessResult *res, const char *fmt, ...) {
  * (id maps, cgroup membership), then the go-ahead. Returns the child's pid, 0 when best-effort mode
  * must fall back to a plain process, or a negative errno with res->message set. */
 static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCgroup *cg, const SandboxChildFds *fds,
-                           int sync_w, usec_t *marks, usec_t *t, ProcessResult *res) {
+                           int sync_w, usec_t *marks, usec_t *t, int *ret_slot, ProcessResult *res) {
         const SandboxOptions *o = spec->sandbox;
         bool strict = o->mode == SANDBOX_REQUIRED;
         char err[200] = "", name[64];
@@ -150,10 +150,18 @@ static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCg
                                       strerror(-r)), r;
 
         t[1] = now_monotonic();
-        pid_t pid = sandbox_clone(plan);
+        pid_t pid = -1;
+        r = o->pool ? sandbox_pool_clone(o->pool, plan, spec->argv, spec->env, fds, marks != NULL, ret_slot)
+                    : -EOPNOTSUPP;
+        if (r >= 0)
+                pid = r;
+        else if (r == -EOPNOTSUPP || r == -EBUSY || r == -E2BIG || r == -EPIPE || r == -ECONNRESET) {
+                /* No zygote for this one: the PID 1 is cloned from this process. */
+                pid = sandbox_clone(plan);
+                r = pid < 0 ? -errno : 0;
+        }
         t[2] = now_monotonic();
-        if (pid < 0) {
-                r = -errno;
+        if (r < 0) {
                 if (strict || (r != -EPERM && r != -EINVAL && r != -ENOSPC && r != -EUSERS))
                         return message_append(res,
                                               "sandbox: cannot create namespaces: %s (the worker needs root, or the user namespace option)",
@@ -227,6 +235,7 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
         SandboxCgroup cg = {};
         bool sandboxed = spec->sandbox && spec->sandbox->mode != SANDBOX_OFF;
         usec_t *marks = NULL, t[5] = {}, t_exit = 0;
+        int slot = -1; /* the pool's zygote slot holding the PID 1's plan */
         bool reported = false;
         int r = 0;
 
@@ -269,7 +278,7 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
                         if (marks == MAP_FAILED)
                                 marks = NULL;
                 }
-                pid = sandbox_spawn(spec, &plan, &cg, &fds, sync_w, marks, t, &res);
+                pid = sandbox_spawn(spec, &plan, &cg, &fds, sync_w, marks, t, &slot, &res);
                 if (pid < 0) {
                         r = pid;
                         goto finish;
@@ -421,6 +430,9 @@ finish:
                 sandbox_pool_give_cgroup(spec->sandbox->pool, &cg);
         else
                 sandbox_cgroup_destroy(&cg);
+        /* The PID 1 is gone, or has reported the end and touches its plan no more. */
+        if (slot >= 0)
+                sandbox_pool_release(spec->sandbox->pool, slot, marks);
         sandbox_plan_done(&plan);
         if (marks) {
                 usec_t e = now_monotonic();

@@ -38,7 +38,8 @@ typedef struct SandboxOptions {
         const char *cgroup_name; /* sub-cgroup of the worker's own that holds task cgroups;
                                   * NULL = "tern-tasks" */
         SandboxPool *pool;       /* NULL, or the worker's (sandbox_pool_new, kept by the caller): the
-                                  * seccomp program compiled once, task cgroups reused */
+                                  * seccomp program compiled once, task cgroups reused, a template
+                                  * root, PID 1s cloned by a small zygote (pool.h) */
 } SandboxOptions;
 
 #define SANDBOX_NOBODY 65534

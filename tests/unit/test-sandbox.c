@@ -248,8 +248,6 @@ int main(int argc, char **argv) {
         /* "test-sandbox pooled": every escape again, as a worker runs tasks: through a pool (the
          * mount namespace template, reused cgroups, the PID 1 reaped later). */
         bool pooled = argc >= 2 && streq(argv[1], "pooled");
-        if (pooled)
-                ok(sandbox_pool_new(&o.pool) == 0, "a pool for every task");
 
         Capture c = { STRBUF_INIT, STRBUF_INIT };
         ProcessResult res;
@@ -257,6 +255,8 @@ int main(int argc, char **argv) {
         /* The parent makes each task's network namespace on its own thread, and must come back. */
         char netns_before[64] = "";
         (void) !readlink("/proc/thread-self/ns/net", netns_before, sizeof netns_before - 1);
+        if (pooled)
+                ok(sandbox_pool_new(&o.pool) == 0, "a pool for every task");
 
         /* It runs at all, and as whom. */
         int r = run_sh(&o, "echo hello; id -u; hostname; pwd; echo $$", &c, &res);
