@@ -402,17 +402,25 @@ static enum MHD_Result multipart_part(void *cls, enum MHD_ValueKind kind, const 
         return MHD_YES;
 }
 
-/* The first call of a multipart/form-data request: only execution creation takes one, and only
- * from an authenticated client (the body goes to disk as it arrives, before dispatch). */
-static enum MHD_Result multipart_start(WebServer *w, struct MHD_Connection *con, WebRequest *req) {
-        _cleanup_free_ char *path = strndup(req->raw_uri, strcspn(req->raw_uri, "?"));
+/* Whether the request is execution creation (POST /api/v1/executions/{ns}/{flow}, not one of the
+ * execution actions with the same shape): the one route whose multipart body is parsed as it
+ * arrives. Other routes get a multipart body as any other (a webhook's, say). */
+static bool is_execution_create(const char *raw_uri) {
+        _cleanup_free_ char *path = strndup(raw_uri, strcspn(raw_uri, "?"));
         _cleanup_strv_free_ char **segs = NULL;
         const char *params[WEB_ROUTE_PARAMS_MAX] = {};
+        if (!path || web_path_parse(path, &segs) < 0 || !web_route_match("/api/v1/executions/{}/{}", segs, params))
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(routes); i++)
+                if (streq(routes[i].method, "POST") && web_route_match(routes[i].pattern, segs, params))
+                        return routes[i].handler == web_api_execution_create;
+        return false;
+}
+
+/* The first call of an execution creation with a multipart/form-data body: only from an
+ * authenticated client, since the body goes to disk as it arrives, before dispatch. */
+static enum MHD_Result multipart_start(WebServer *w, struct MHD_Connection *con, WebRequest *req) {
         req->done = true; /* until the upload is set up, an answer is final */
-        if (!path)
-                return MHD_NO;
-        if (web_path_parse(path, &segs) < 0)
-                return send_error(w, con, 400, "the request path is not in canonical form");
         Store *s = pool_get(w);
         _cleanup_free_ char *user = NULL;
         int r = authenticate(s, con, &user);
@@ -422,9 +430,6 @@ static enum MHD_Result multipart_start(WebServer *w, struct MHD_Connection *con,
                 web_reply_error(&e, 401, "authentication required: HTTP Basic or a bearer API token");
                 return send_reply(w, con, &e, "WWW-Authenticate", "Basic realm=\"tern\", charset=\"UTF-8\"");
         }
-        if (!web_route_match("/api/v1/executions/{}/{}", segs, params) || streq(params[1], "replay") ||
-            streq(params[1], "restart") || streq(params[1], "resume") || streq(params[1], "kill"))
-                return send_error(w, con, 415, "multipart/form-data is taken only to create an execution");
         if (!w->opt.storage_root)
                 return send_error(w, con, 415, "this server has no internal storage for files");
         if (!origin_allowed(con, "POST"))
@@ -465,7 +470,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
                 req->started = true;
                 atomic_fetch_add(&w->requests, 1);
                 const char *ct = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Type");
-                if (streq(method, "POST") && ct && strncasecmp(ct, "multipart/form-data", 19) == 0)
+                if (streq(method, "POST") && ct && strncasecmp(ct, "multipart/form-data", 19) == 0 &&
+                    is_execution_create(req->raw_uri))
                         return multipart_start(w, con, req);
                 const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Length");
                 uint64_t n;

@@ -550,8 +550,11 @@ tasks:
     ok(req("GET", f"/api/v1/executions/{fexec}/file")[0] == 400, "a download without path is 400")
     st, js, _ = upload("/api/v1/executions/t.web/files", {}, {"doc": ("x", b"x")}, auth=None)
     ok(st == 401, "an unauthenticated upload is refused before its body is stored")
-    st, js, _ = upload("/api/v1/flows/validate", {}, {"doc": ("x", b"x")})
-    ok(st == 415, "multipart is taken only by execution creation")
+    st, js, _ = upload("/api/v1/executions/webhook/t.web/hook/sekret-KEY-123?wait=true", {"f": "v"}, {}, auth=None)
+    ok(st == 200 and "tErNbOuNdArY7" in js["trigger"]["variables"]["body"],
+       "a multipart body elsewhere (a webhook, unauthenticated) is a body like any other")
+    st, js, _ = upload(f"/api/v1/executions/{fexec}/kill", {}, {"doc": ("x", b"x")})
+    ok(st in (409, 415), f"and not parsed as inputs by an execution action ({st})")
     st, js, _ = upload("/api/v1/executions/t.web/files", {"note": "n"}, {"note2": ("x", b"x"), "doc": ("y", b"y")})
     ok(st == 422 and "note2" in js["message"], "a file for an input that is not FILE is 422")
     st, js, _ = upload("/api/v1/executions/t.web/files", {}, {"doc": ("y", b"y")})
