@@ -1,5 +1,6 @@
-/* conditions.c: trigger conditions (execution, flow, date and expression conditions) evaluated for the scheduler. */
+/* conditions.c: trigger conditions (execution, flow, date and expression conditions, Flow trigger preconditions) evaluated for the scheduler. */
 #include <errno.h>
+#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -123,7 +124,105 @@ static int eval_day_week_in_month(json_t *c, const ConditionCtx *ctx) {
         return 0;
 }
 
+/* preconditions.flows[]: namespace, flowId, states, labels (each optional but namespace). */
+static int eval_upstream_flow(json_t *c, const ConditionCtx *ctx) {
+        const char *ns = str_prop(c, "namespace"), *flow_id = str_prop(c, "flowId"), *k;
+        json_t *states = json_object_get(c, "states"), *labels = json_object_get(c, "labels"), *v;
+        if (!ctx->execution)
+                return 0;
+        if (ns && !streq_ptr(ns, str_prop(ctx->execution, "namespace")))
+                return 0;
+        if (flow_id && !streq_ptr(flow_id, str_prop(ctx->execution, "flowId")))
+                return 0;
+        if (json_is_array(states) && !state_in(states, exec_state(ctx)))
+                return 0;
+        json_object_foreach(labels, k, v)
+                if (!has_label(json_object_get(ctx->execution, "labels"), k, v))
+                        return 0;
+        return 1;
+}
+
+static int filter_match(json_t *f, const ConditionCtx *ctx) {
+        const char *field = str_prop(f, "field"), *type = str_prop(f, "type"), *want = str_prop(f, "value");
+        _cleanup_free_ char *rendered = NULL;
+        const char *got = NULL;
+        if (streq_ptr(field, "FLOW_ID"))
+                got = str_prop(ctx->execution, "flowId");
+        else if (streq_ptr(field, "NAMESPACE"))
+                got = str_prop(ctx->execution, "namespace");
+        else if (streq_ptr(field, "STATE"))
+                got = exec_state(ctx);
+        else if (streq_ptr(field, "EXPRESSION") && want) {
+                ExprContext ec = { .variables = ctx->variables, .secret = ctx->secret, .userdata = ctx->userdata,
+                                   .now = ctx->now };
+                ExprError err = {};
+                int r = expr_render(want, &ec, &rendered, &err);
+                expr_error_done(&err);
+                if (r == -ENOMEM)
+                        return r;
+                got = r < 0 ? NULL : strstrip(rendered);
+        }
+        if (!type)
+                return 0;
+        if (streq(type, "IS_NULL") || streq(type, "IS_NOT_NULL"))
+                return !got == streq(type, "IS_NULL");
+        if (streq(type, "IS_TRUE") || streq(type, "IS_FALSE")) {
+                bool truthy = got && !isempty(got) && !streq(got, "false") && !streq(got, "0");
+                return truthy == streq(type, "IS_TRUE");
+        }
+        if (streq(type, "IN") || streq(type, "NOT_IN"))
+                return got && state_in(json_object_get(f, "values"), got) == streq(type, "IN");
+        if (!got || !want)
+                return streq(type, "NOT_EQUAL_TO") && got != want;
+        if (streq(type, "EQUAL_TO") || streq(type, "NOT_EQUAL_TO"))
+                return streq(got, want) == streq(type, "EQUAL_TO");
+        if (streq(type, "STARTS_WITH"))
+                return startswith(got, want) != NULL;
+        if (streq(type, "ENDS_WITH"))
+                return strlen(got) >= strlen(want) && streq(got + strlen(got) - strlen(want), want);
+        if (streq(type, "CONTAINS"))
+                return strstr(got, want) != NULL;
+        if (streq(type, "REGEX")) {
+                regex_t re;
+                /* Java's matches(): the whole value. */
+                _cleanup_free_ char *anchored = strdup_printf("^(%s)$", want);
+                if (!anchored)
+                        return -ENOMEM;
+                if (regcomp(&re, anchored, REG_EXTENDED | REG_NOSUB) != 0)
+                        return 0;
+                int m = regexec(&re, got, 0, NULL, 0) == 0;
+                regfree(&re);
+                return m;
+        }
+        return 0;
+}
+
+/* preconditions.where[]: filters joined by operand (AND by default). */
+static int eval_execution_filter(json_t *c, const ConditionCtx *ctx) {
+        bool any = streq_ptr(str_prop(c, "operand"), "OR");
+        size_t i;
+        json_t *f;
+        if (!ctx->execution)
+                return 0;
+        json_array_foreach(json_object_get(c, "filters"), i, f) {
+                int r = filter_match(f, ctx);
+                if (r < 0)
+                        return r;
+                if (any && r > 0)
+                        return 1;
+                if (!any && r == 0)
+                        return 0;
+        }
+        return !any;
+}
+
 int condition_eval(json_t *c, const ConditionCtx *ctx) {
+        /* The scheduler's own types, made from a Flow trigger's preconditions. */
+        if (streq_ptr(str_prop(c, "type"), CONDITION_UPSTREAM_FLOW))
+                return eval_upstream_flow(c, ctx);
+        if (streq_ptr(str_prop(c, "type"), CONDITION_EXECUTION_FILTER))
+                return eval_execution_filter(c, ctx);
+
         const TaskType *t = task_type_lookup(TASK_TYPE_CONDITION, str_prop(c, "type"));
         const char *name = t ? t->name : "";
         size_t i;

@@ -22,3 +22,9 @@ typedef struct ConditionCtx {
  * PublicHoliday, HasRetryAttempt), negative errno on failure. MultipleCondition returns 1: its
  * window is the caller's business. */
 int condition_eval(json_t *condition, const ConditionCtx *ctx);
+
+/* Condition types of the scheduler's own, made from a Flow trigger's `preconditions` (never
+ * written in flows): one of its `flows` ({namespace, flowId, states, labels}) and one of its
+ * `where` filters ({operand, filters: [{field, type, value, values}]}). */
+#define CONDITION_UPSTREAM_FLOW "tern.preconditions.flow"
+#define CONDITION_EXECUTION_FILTER "tern.preconditions.where"

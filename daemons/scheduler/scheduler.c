@@ -645,35 +645,70 @@ static json_t *source_variables(json_t *doc) {
         return v;
 }
 
-/* MultipleCondition: record which named conditions this execution meets in the current window
- * (kept in the trigger row); 1 when all of them are met. */
-static int multiple_update(StepCtx *c, json_t *m, size_t index, const ConditionCtx *cc, json_t *state) {
+/* "HH:MM[:SS]" as the time since midnight. */
+static int clock_parse(const char *s, usec_t *ret) {
+        unsigned h = 0, m = 0, sec = 0;
+        if (!s || sscanf(s, "%u:%u:%u", &h, &m, &sec) < 2 || h > 24 || m > 59 || sec > 59)
+                return -EINVAL;
+        *ret = ((usec_t) h * 3600 + m * 60 + sec) * USEC_PER_SEC;
+        return 0;
+}
+
+/* The window of a MultipleCondition or of preconditions at now (its timeWindow, or the older
+ * window and windowAdvance beside the conditions). 0 when now is outside every window (the daily
+ * types: nothing counts then), 1 otherwise with its start; *ret_sliding is the length of a
+ * SLIDING_WINDOW (whose results are the times the conditions were met), else 0. Days are UTC. */
+static int window_of(json_t *m, usec_t now, usec_t *ret_start, usec_t *ret_sliding) {
+        json_t *tw = json_object_get(m, "timeWindow");
+        if (!json_is_object(tw))
+                tw = m;
+        const char *type = json_string_value(json_object_get(tw, "type")) ?: "DURATION_WINDOW";
+        const char *w = json_string_value(json_object_get(tw, "window"));
+        const char *a = json_string_value(json_object_get(tw, "windowAdvance"));
         susec_t window = USEC_PER_DAY, advance = 0;
-        const char *w = json_string_value(json_object_get(m, "window"));
-        const char *a = json_string_value(json_object_get(m, "windowAdvance"));
-        char idx[32];
-        const char *id = json_string_value(json_object_get(m, "id"));
-        json_t *windows, *cur, *results, *sub;
-        const char *name;
+        usec_t day = now / USEC_PER_DAY * USEC_PER_DAY, from = 0, to = USEC_PER_DAY;
 
         if (w && (duration_parse(w, &window) < 0 || window <= 0))
                 window = USEC_PER_DAY;
         if (a && duration_parse(a, &advance) < 0)
                 advance = 0;
-        usec_t start = (usec_t) (((susec_t) c->now - advance) / window * window + advance);
-        if (!id) {
-                snprintf(idx, sizeof idx, "%zu", index);
-                id = idx;
+        *ret_sliding = 0;
+        if (streq(type, "SLIDING_WINDOW")) {
+                *ret_start = 0;
+                *ret_sliding = (usec_t) window;
+                return 1;
         }
+        if (streq(type, "DAILY_TIME_DEADLINE") || streq(type, "DAILY_TIME_WINDOW")) {
+                bool deadline = streq(type, "DAILY_TIME_DEADLINE");
+                if (deadline ? clock_parse(json_string_value(json_object_get(tw, "deadline")), &to) < 0
+                             : clock_parse(json_string_value(json_object_get(tw, "startTime")), &from) < 0 ||
+                                       clock_parse(json_string_value(json_object_get(tw, "endTime")), &to) < 0)
+                        return 0;
+                *ret_start = day + from;
+                return now >= day + from && now < day + to;
+        }
+        *ret_start = (usec_t) (((susec_t) now - advance) / window * window + advance);
+        return 1;
+}
+
+/* MultipleCondition or preconditions: record which named conditions this execution meets in the
+ * current window (kept in the trigger row under id); 1 when all of them are met. */
+static int multiple_update(StepCtx *c, json_t *m, const char *id, const ConditionCtx *cc, json_t *state) {
+        json_t *windows, *cur, *results, *sub;
+        const char *name;
+        usec_t start, sliding;
+
+        if (window_of(m, c->now, &start, &sliding) == 0)
+                return 0;
         if (!(windows = json_object_get(state, "windows"))) {
                 json_object_set_new(state, "windows", json_object());
                 windows = json_object_get(state, "windows");
         }
         cur = json_object_get(windows, id);
-        if (!cur || state_usec(cur, "start") != start) {
+        if (!cur || state_usec(cur, "start") != start || json_is_true(json_object_get(cur, "sliding")) != !!sliding) {
                 json_object_set_new(windows, id,
-                                    json_pack("{s:I, s:I, s:{}}", "start", (json_int_t) start, "end",
-                                              (json_int_t) (start + (usec_t) window), "results"));
+                                    json_pack("{s:I, s:b, s:{}}", "start", (json_int_t) start, "sliding", sliding > 0,
+                                              "results"));
                 cur = json_object_get(windows, id);
         }
         results = json_object_get(cur, "results");
@@ -685,13 +720,45 @@ static int multiple_update(StepCtx *c, json_t *m, size_t index, const ConditionC
                 if (r < 0)
                         return r;
                 if (r > 0)
-                        json_object_set_new(results, name, json_true());
-                if (!json_is_true(json_object_get(results, name)))
+                        json_object_set_new(results, name, sliding ? json_integer((json_int_t) c->now) : json_true());
+                json_t *got = json_object_get(results, name);
+                if (sliding ? !(json_is_integer(got) && (usec_t) json_integer_value(got) + sliding >= c->now)
+                            : !json_is_true(got))
                         all = false;
         }
         if (all && !json_is_false(json_object_get(m, "resetOnSuccess")))
                 json_object_set_new(cur, "results", json_object());
         return all;
+}
+
+/* A Flow trigger's `preconditions` as a MultipleCondition: each of its `flows` and each of its
+ * `where` filters is a condition to meet within the time window (Kestra's reading: a `where`
+ * alone lets every matching execution through). */
+static json_t *preconditions_condition(json_t *pre) {
+        json_t *conds = json_object(), *v;
+        size_t i, n = 0;
+        char name[256];
+        if (!conds)
+                return NULL;
+        json_array_foreach(json_object_get(pre, "flows"), i, v) {
+                json_t *x = json_deep_copy(v);
+                snprintf(name, sizeof name, "condition_%zu", ++n);
+                if (!x || json_object_set_new(x, "type", json_string(CONDITION_UPSTREAM_FLOW)) < 0 ||
+                    json_object_set_new(conds, name, x) < 0)
+                        goto fail;
+        }
+        json_array_foreach(json_object_get(pre, "where"), i, v) {
+                json_t *x = json_deep_copy(v);
+                snprintf(name, sizeof name, "condition_%zu_%s", ++n, strempty(json_string_value(json_object_get(v, "id"))));
+                if (!x || json_object_set_new(x, "type", json_string(CONDITION_EXECUTION_FILTER)) < 0 ||
+                    json_object_set_new(conds, name, x) < 0)
+                        goto fail;
+        }
+        return json_pack("{s:o, s:O?, s:O?}", "conditions", conds, "timeWindow", json_object_get(pre, "timeWindow"),
+                         "resetOnSuccess", json_object_get(pre, "resetOnSuccess"));
+fail:
+        json_decref(conds);
+        return NULL;
 }
 
 static bool state_listed(json_t *states, const char *state) {
@@ -733,7 +800,8 @@ static int flow_listener(StepCtx *c, StoreTx *tx, StoreTrigger *row, json_t *doc
 
         ConditionCtx cc = { .execution = doc, .variables = vars, .flow_namespace = f->namespace, .flow_id = f->id,
                             .now = c->now, .secret = c->s->opt.engine.secret, .userdata = c->s->opt.engine.userdata };
-        bool has_multiple = false;
+        json_t *pre = prop(t, "preconditions");
+        bool has_multiple = json_is_object(pre);
         json_array_foreach(t->conditions, i, cond) {
                 const TaskType *ct = task_type_lookup(TASK_TYPE_CONDITION,
                                                       json_string_value(json_object_get(cond, "type")));
@@ -755,9 +823,25 @@ static int flow_listener(StepCtx *c, StoreTx *tx, StoreTrigger *row, json_t *doc
                 json_array_foreach(t->conditions, i, cond) {
                         const TaskType *ct = task_type_lookup(TASK_TYPE_CONDITION,
                                                               json_string_value(json_object_get(cond, "type")));
+                        char idx[32];
+                        const char *id = json_string_value(json_object_get(cond, "id"));
                         if (!ct || !streq(ct->name, "MultipleCondition"))
                                 continue;
-                        if ((r = multiple_update(c, cond, i, &cc, locked.state)) < 0)
+                        if (!id) {
+                                snprintf(idx, sizeof idx, "%zu", i);
+                                id = idx;
+                        }
+                        if ((r = multiple_update(c, cond, id, &cc, locked.state)) < 0)
+                                return r;
+                        all = all && r > 0;
+                }
+                if (json_is_object(pre)) {
+                        _cleanup_json_ json_t *m = preconditions_condition(pre);
+                        _cleanup_free_ char *id = strdup_printf(
+                                "preconditions:%s", strempty(json_string_value(json_object_get(pre, "id"))));
+                        if (!m || !id)
+                                return -ENOMEM;
+                        if ((r = multiple_update(c, m, id, &cc, locked.state)) < 0)
                                 return r;
                         all = all && r > 0;
                 }

@@ -1,4 +1,4 @@
-/* test-flow-trigger.c: Flow triggers from the Kestra corpus (trigger-flow*, trigger-multiplecondition*, states on the way, stopAfter) with executor, worker and scheduler in process. */
+/* test-flow-trigger.c: Flow triggers from the Kestra corpus (trigger-flow*, trigger-multiplecondition*, states on the way, preconditions, stopAfter) with executor, worker and scheduler in process. */
 #include <sys/stat.h>
 
 #include "cleanup-jansson.h"
@@ -57,7 +57,10 @@ static void deploy(const char *file, const char *id, const char *rename_from) {
                 free(src);
                 src = TAKE_PTR(n);
         }
-        deploy_source(strstr(file, "with-pause") ? NS ".pause" : NS, id, src);
+        deploy_source(strstr(file, "with-pause")      ? NS ".pause"
+                      : strstr(file, "preconditions") ? NS ".preconditions"
+                                                      : NS,
+                      id, src);
 }
 
 typedef struct StartArgs {
@@ -395,6 +398,61 @@ static void test_stop_after(void) {
         store_trigger_done(&b.row);
 }
 
+/* ---- preconditions (the Flow trigger's successor of MultipleCondition) ---------------------- */
+
+/* Kestra's listener of flow-trigger-preconditions-flow-a/-b is not in the corpus: one in its spirit,
+ * and one with a `where` filter only. */
+static const char pre_listener[] =
+        "id: preconditions-listener\nnamespace: io.kestra.tests.trigger.preconditions\n"
+        "tasks:\n  - id: only\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ trigger.flowId }}\"\n"
+        "triggers:\n  - id: both\n    type: io.kestra.plugin.core.trigger.Flow\n    preconditions:\n"
+        "      id: both\n      flows:\n"
+        "        - namespace: io.kestra.tests.trigger.preconditions\n          flowId: flow-trigger-preconditions-flow-a\n"
+        "          states: [SUCCESS]\n          labels:\n            some: label\n"
+        "        - namespace: io.kestra.tests.trigger.preconditions\n          flowId: flow-trigger-preconditions-flow-b\n"
+        "          states: [SUCCESS]\n";
+
+static const char where_listener[] =
+        "id: where-listener\nnamespace: io.kestra.tests.trigger.preconditions\n"
+        "tasks:\n  - id: only\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ trigger.flowId }}\"\n"
+        "triggers:\n  - id: b-only\n    type: io.kestra.plugin.core.trigger.Flow\n    preconditions:\n"
+        "      id: b-only\n      where:\n        - id: b\n          filters:\n"
+        "            - field: NAMESPACE\n              type: STARTS_WITH\n              value: io.kestra.tests.trigger\n"
+        "            - field: FLOW_ID\n              type: ENDS_WITH\n              value: flow-b\n";
+
+static void test_preconditions(void) {
+        char id[ID_MAX];
+        const char *ns = NS ".preconditions";
+        deploy("flow-trigger-preconditions-flow-a.yaml", "flow-trigger-preconditions-flow-a", NULL);
+        deploy("flow-trigger-preconditions-flow-b.yaml", "flow-trigger-preconditions-flow-b", NULL);
+        deploy_source(ns, "preconditions-listener", pre_listener);
+        deploy_source(ns, "where-listener", where_listener);
+        scheduler_step(scheduler);
+
+        start_in(ns, "flow-trigger-preconditions-flow-b", id);
+        Want w1[] = { { "flow-trigger-preconditions-flow-b", 1 }, { "where-listener", 1 }, {} };
+        ok(run_until(want_ended, w1, 30 * USEC_PER_SEC), "preconditions.where: flow-b's end starts the where listener");
+        for (int i = 0; i < 5; i++)
+                scheduler_step(scheduler);
+        is_int(count_of("preconditions-listener"), 0, "preconditions.flows: flow-b alone starts nothing");
+
+        start_in(ns, "flow-trigger-preconditions-flow-a", id);
+        Want w2[] = { { "flow-trigger-preconditions-flow-a", 1 }, { "preconditions-listener", 1 }, {} };
+        ok(run_until(want_ended, w2, 30 * USEC_PER_SEC), "then flow-a (labelled some: label) completes them");
+        _cleanup_json_ json_t *l = executions("preconditions-listener");
+        json_t *e = json_array_get(l, 0);
+        is_str(json_string_value(json_object_get(trigger_vars(e), "executionId")), id,
+               "trigger.executionId is the execution that completed the preconditions");
+        is_int(count_of("where-listener"), 1, "the where listener ignores flow-a");
+
+        start_in(ns, "flow-trigger-preconditions-flow-b", id);
+        Want w3[] = { { "flow-trigger-preconditions-flow-b", 2 }, { "where-listener", 2 }, {} };
+        ok(run_until(want_ended, w3, 30 * USEC_PER_SEC), "flow-b again: the where listener again");
+        for (int i = 0; i < 5; i++)
+                scheduler_step(scheduler);
+        is_int(count_of("preconditions-listener"), 1, "but the preconditions were reset by their success");
+}
+
 int main(void) {
         corpus = getenv("KESTRA_COMPAT") ?: "../shared/kestra-compat";
         char probe[1024];
@@ -423,6 +481,7 @@ int main(void) {
         test_flow_triggers();
         test_multiple_condition();
         test_states_on_the_way();
+        test_preconditions();
         test_stop_after();
         worker_stop(worker, 0);
         worker_free(worker);

@@ -1,4 +1,4 @@
-/* test-scheduler.c: Schedule triggers with an injected clock: slots, recovery, revisions, deletion, backfills, what state reports cost, two schedulers. */
+/* test-scheduler.c: Schedule triggers with an injected clock: slots, recovery, revisions, deletion, backfills, what state reports cost, preconditions' windows, two schedulers. */
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -396,6 +396,78 @@ static void test_state_reports(Store *s) {
         scheduler_step(sch);
 }
 
+/* ---- preconditions' time windows ------------------------------------------------------------- */
+
+typedef struct EndArgs {
+        const char *flow_id, *state;
+} EndArgs;
+
+/* An execution of test.src.FLOW that ended in state now, as the executor would leave it. */
+static int end_tx(StoreTx *tx, void *userdata) {
+        EndArgs *a = userdata;
+        usec_t now = atomic_load(&clock_now);
+        _cleanup_execution_ Execution *e = NULL;
+        _cleanup_json_ json_t *doc = NULL;
+        int r = execution_new("test.src", a->flow_id, 1, now, &e);
+        if (r < 0)
+                return r;
+        if (!(doc = execution_to_json(e)))
+                return -ENOMEM;
+        json_object_set_new(json_object_get(doc, "state"), "current", json_string(a->state));
+        if ((r = store_execution_create(tx, doc, ENGINE_EVENT_CREATED, NULL, now)) < 0)
+                return r;
+        r = store_execution_ended_emit(tx, e->id, "test.src", a->flow_id, a->state, now);
+        return r < 0 ? r : 0;
+}
+
+static void ended_at(Store *s, Scheduler *sch, const char *when, const char *flow_id) {
+        EndArgs a = { flow_id, "SUCCESS" };
+        atomic_store(&clock_now, ts(when));
+        if (store_transact(s, end_tx, &a) < 0)
+                diag("cannot end an execution of %s: %s", flow_id, store_error(s));
+        scheduler_step(sch);
+}
+
+#define PRE(id, window)                                                                                          \
+        FLOW(id, "  - id: t\n    type: io.kestra.plugin.core.trigger.Flow\n    preconditions:\n      id: p\n"      \
+                 "      timeWindow:\n" window "      flows:\n        - namespace: test.src\n          flowId: a\n" \
+                 "        - namespace: test.src\n          flowId: b\n")
+
+static void test_windows(Store *s) {
+        _cleanup_(scheduler_freep) Scheduler *sch = new_scheduler(s, NULL);
+        atomic_store(&clock_now, ts("2024-06-03T00:00:00Z"));
+        put_flow(s, "sliding", PRE("sliding", "        type: SLIDING_WINDOW\n        window: PT1H\n"));
+        put_flow(s, "deadline", PRE("deadline", "        type: DAILY_TIME_DEADLINE\n        deadline: \"09:00:00\"\n"));
+        put_flow(s, "day-window", PRE("day-window", "        type: DAILY_TIME_WINDOW\n        startTime: \"06:00:00\"\n"
+                                          "        endTime: \"09:00:00\"\n"));
+        put_flow(s, "duration", PRE("duration", "        type: DURATION_WINDOW\n        window: PT6H\n"
+                                                "        windowAdvance: PT3H\n"));
+        scheduler_step(sch);
+
+        ended_at(s, sch, "2024-06-03T05:30:00Z", "a");
+        ended_at(s, sch, "2024-06-03T06:10:00Z", "b");
+        is_int(count(s, "sliding"), 1, "SLIDING_WINDOW PT1H: a then b 40 minutes later fires");
+        is_int(count(s, "deadline"), 1, "DAILY_TIME_DEADLINE 09:00: both before the deadline fires");
+        is_int(count(s, "day-window"), 0, "DAILY_TIME_WINDOW 06:00-09:00: a at 05:30 did not count");
+        is_int(count(s, "duration"), 1, "DURATION_WINDOW PT6H from 03:00: both in 03:00-09:00 fires");
+
+        ended_at(s, sch, "2024-06-03T07:00:00Z", "a");
+        is_int(count(s, "day-window"), 1, "DAILY_TIME_WINDOW: a at 07:00 with b at 06:10 fires");
+        ended_at(s, sch, "2024-06-03T08:30:00Z", "b");
+        is_int(count(s, "sliding"), 1, "SLIDING_WINDOW: after a reset, a 90 minutes before b does not count");
+        ended_at(s, sch, "2024-06-03T09:10:00Z", "a");
+        is_int(count(s, "sliding"), 2, "but a within the hour after b does");
+        is_int(count(s, "deadline"), 2, "DAILY_TIME_DEADLINE: a (07:00) and b (08:30) fired before 09:00, not a at 09:10");
+        is_int(count(s, "duration"), 2, "DURATION_WINDOW: a (07:00) and b (08:30) in 03:00-09:00");
+        ended_at(s, sch, "2024-06-03T10:00:00Z", "b");
+        is_int(count(s, "deadline"), 2, "DAILY_TIME_DEADLINE: nothing counts after 09:00");
+        is_int(count(s, "duration"), 3, "DURATION_WINDOW: a (09:10) and b (10:00) in the 09:00-15:00 window");
+        is_int(count(s, "day-window"), 1, "DAILY_TIME_WINDOW: nothing counts after 09:00");
+        for (const char *const *f = (const char *const[]) { "sliding", "deadline", "day-window", "duration", NULL }; *f; f++)
+                put_flow(s, *f, NULL);
+        scheduler_step(sch);
+}
+
 /* ---- two schedulers --------------------------------------------------------------------------- */
 
 static pthread_barrier_t barrier;
@@ -470,6 +542,7 @@ int main(int argc, char *argv[]) {
         test_options(s);
         test_backfill(s);
         test_state_reports(s);
+        test_windows(s);
         test_two_schedulers(s);
         store_free(TAKE_PTR(s));
         store_test_teardown(&env);
