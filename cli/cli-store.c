@@ -231,11 +231,14 @@ Inproc *inproc_free(Inproc *p) {
 }
 
 void cli_sandbox_help(bool automatic) {
-        printf("\nSandbox of shell tasks:\n"
-               "      --sandbox MODE          %s: namespaces, read-only root, no network, an\n"
-               "                              unprivileged uid, no capabilities, seccomp, cgroup limits;\n"
-               "                              required: that or the task fails; best-effort: what the\n"
-               "                              privileges allow, the rest logged; off: plain processes%s\n"
+        printf("\nSandbox of shell tasks (namespaces, read-only root, no network, an unprivileged uid, no\n"
+               "capabilities, seccomp, cgroup limits):\n"
+               "      --sandbox MODE          %s\n"
+               "                              required: all of it or the task fails; best-effort: what\n"
+               "                              the privileges allow, the rest logged; auto: the sandbox,\n"
+               "                              without the limits where there are no cgroups to use, else\n"
+               "                              plain processes and one warning saying why; off: plain\n"
+               "                              processes\n"
                "      --sandbox-network       tasks keep the host's network (default: loopback only)\n"
                "      --sandbox-userns        a user namespace even as root (default: only when not root)\n"
                "      --sandbox-uid UID[:GID] the tasks' identity as root (default 65534:65534, nobody)\n"
@@ -246,11 +249,7 @@ void cli_sandbox_help(bool automatic) {
                "                              extra host paths visible to tasks (repeatable)\n"
                "      --sandbox-hide PATH     mask a host path inside (repeatable; /etc/tern and the\n"
                "                              state directory always are)\n",
-               automatic ? "auto (default): the sandbox when this process can make one,\n"
-                           "                              else plain processes and a warning saying why;\n"
-                           "                              the sandbox is"
-                         : "required (default):",
-               automatic ? "" : "; auto: the sandbox if possible, else off with a warning");
+               automatic ? "auto (default), required, best-effort or off:" : "required (default), best-effort, auto or off:");
 }
 
 int cli_sandbox_option(const char *cmd, int c, const char *arg, SandboxConfig *sc) {
