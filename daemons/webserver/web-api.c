@@ -53,41 +53,6 @@ static int usec_cmp(const void *a, const void *b) {
         return x < y ? -1 : x > y;
 }
 
-static usec_t history_date(json_t *h) {
-        usec_t t = 0;
-        const char *s = json_string_value(json_object_get(h, "date"));
-        return s && timestamp_parse(s, 0, &t) >= 0 ? t : 0;
-}
-
-/* The start delays of the latest executions that have started; sorted. */
-static int start_delays(StoreTx *tx, usec_t **ret, size_t *ret_n) {
-        _cleanup_json_ json_t *docs = NULL;
-        StoreExecutionFilter f = { .limit = METRICS_LATENCY_WINDOW };
-        int r = store_execution_search(tx, &f, &docs);
-        if (r < 0)
-                return r;
-        usec_t *d = calloc(json_array_size(docs) + 1, sizeof *d);
-        size_t n = 0, i, j;
-        json_t *doc, *h;
-        if (!d)
-                return -ENOMEM;
-        json_array_foreach(docs, i, doc) {
-                json_t *hist = json_object_get(json_object_get(doc, "state"), "histories");
-                usec_t created = history_date(json_array_get(hist, 0)), started = 0;
-                json_array_foreach(hist, j, h)
-                        if (streq_ptr(json_string_value(json_object_get(h, "state")), "RUNNING")) {
-                                started = history_date(h);
-                                break;
-                        }
-                if (created && started >= created)
-                        d[n++] = started - created;
-        }
-        qsort(d, n, sizeof *d, usec_cmp);
-        *ret = d;
-        *ret_n = n;
-        return 0;
-}
-
 static void metrics_counts(StrBuf *sb, const char *name, const char *help, const StoreCount *c, size_t n) {
         strbuf_appendf(sb, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
         for (size_t i = 0; i < n; i++)
@@ -107,8 +72,10 @@ int web_api_metrics(WebCtx *c) {
         StoreTx *tx;
         if (store_begin(c->store, &tx) >= 0) {
                 have_stats = store_stats_get(tx, now_realtime(), METRICS_DEAD_AFTER, &st) >= 0;
-                if (start_delays(tx, &delays, &n_delays) < 0)
+                if (store_execution_start_delays(tx, METRICS_LATENCY_WINDOW, &delays, &n_delays) < 0)
                         n_delays = 0;
+                else
+                        qsort(delays, n_delays, sizeof *delays, usec_cmp);
                 store_rollback(tx);
         }
         if (have_stats) {

@@ -95,3 +95,47 @@ int store_stats_get(StoreTx *tx, usec_t now, usec_t dead_after, StoreStats *ret)
         s = (StoreStats) {};
         return 0;
 }
+
+/* The first date a history reaches state st (0: never). */
+static usec_t history_date(json_t *histories, const char *st) {
+        size_t i;
+        json_t *h;
+        json_array_foreach(histories, i, h) {
+                usec_t t = 0;
+                const char *d = json_string_value(json_object_get(h, "date"));
+                if ((!st || streq_ptr(json_string_value(json_object_get(h, "state")), st)) && d &&
+                    timestamp_parse(d, 0, &t) >= 0)
+                        return t;
+                if (!st)
+                        return 0;
+        }
+        return 0;
+}
+
+int store_execution_start_delays(StoreTx *tx, size_t limit, usec_t **ret, size_t *ret_n) {
+        _cleanup_rows_ SqlRows rows = {};
+        /* Only the state histories, not the documents with their task runs. */
+        int r = store_exec(tx, tx_is_pg(tx)
+                                       ? "SELECT doc->'state'->'histories' FROM executions ORDER BY created DESC LIMIT $1"
+                                       : "SELECT json_extract(doc, '$.state.histories') FROM executions"
+                                         " ORDER BY created DESC LIMIT $1",
+                           SQL_ARGS(SQL_I(limit)), &rows);
+        if (r < 0)
+                return r;
+        usec_t *d = calloc(rows.n_rows + 1, sizeof *d);
+        size_t n = 0;
+        if (!d)
+                return -ENOMEM;
+        for (size_t i = 0; i < rows.n_rows; i++) {
+                json_t *h = NULL;
+                if (sql_cell_json(&rows, i, 0, &h) < 0 || !h)
+                        continue;
+                usec_t created = history_date(h, NULL), started = history_date(h, "RUNNING");
+                if (created && started >= created)
+                        d[n++] = started - created;
+                json_decref(h);
+        }
+        *ret = d;
+        *ret_n = n;
+        return 0;
+}

@@ -422,6 +422,8 @@ typedef struct StoreStats {
 } StoreStats;
 void store_stats_done(StoreStats *s);
 int store_stats_get(StoreTx *tx, usec_t now, usec_t dead_after, StoreStats *ret);
+/* Creation to first RUNNING of the latest limit executions that have run, in no particular order. */
+int store_execution_start_delays(StoreTx *tx, size_t limit, usec_t **ret, size_t *ret_n);
 
 /* ---- retention ------------------------------------------------------------------------------ */
 
