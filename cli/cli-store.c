@@ -297,6 +297,8 @@ int cli_sandbox_setup(const char *cmd, SandboxConfig *sc, const char *state_dir)
                 log_warning("Shell tasks run WITHOUT sandbox (--sandbox off): they can do anything this user can.");
         else if (problem && sc->works)
                 log_warning("Shell tasks run in the sandbox, incomplete here: %s.", problem);
+        else if (problem && sc->options.mode == SANDBOX_BEST_EFFORT)
+                log_warning("Shell tasks run WITHOUT sandbox (--sandbox best-effort): %s.", problem);
         else if (problem) {
                 log_error("%s: --sandbox %s, but the task sandbox does not work here: %s "
                           "(run as root, allow unprivileged user namespaces, or choose --sandbox auto|best-effort|off).",

@@ -47,6 +47,8 @@ static int wd_sandbox(WorkerDaemon *wd, const TernConfig *cfg) {
         else if (problem && wd->sandbox.works)
                 log_warning("Shell tasks run in the sandbox (%s), incomplete here: %s.",
                             strna(desc), problem);
+        else if (problem && wd->sandbox.options.mode == SANDBOX_BEST_EFFORT)
+                log_warning("Shell tasks run WITHOUT sandbox ([sandbox] mode = best-effort): %s.", problem);
         else if (problem)
                 log_error("The task sandbox does not work here (%s): %s; shell tasks will fail until this is fixed "
                           "(or set [sandbox] mode = best-effort or off).",
