@@ -4,7 +4,9 @@
 /* Hot queries and the index that serves each (same names in both dialects):
  *
  *  executor claim   SELECT execution_id FROM events WHERE due_at <= now ORDER BY due_at LIMIT k
- *                   -> events_due; then the executions row by primary key, FOR UPDATE SKIP LOCKED.
+ *                   -> events_due; then the executions row by primary key, FOR NO KEY UPDATE
+ *                   SKIP LOCKED (not FOR UPDATE: the foreign-key checks of events and jobs
+ *                   inserted meanwhile by workers take KEY SHARE and must not wait for the step).
  *  executor read    SELECT ... FROM events WHERE execution_id = $1 AND due_at <= now ORDER BY seq
  *                   -> events_execution (execution_id, seq).
  *  worker claim     SELECT id FROM jobs WHERE worker_id IS NULL AND queue = $q AND available_at <= now

@@ -450,7 +450,7 @@ int store_claim_executions_known(StoreTx *tx, usec_t now, size_t max, StoreClaim
                        tx_is_pg(tx) ? "SELECT x.id, x.version FROM executions x WHERE x.id IN"
                                       " (SELECT ev.execution_id FROM events ev WHERE ev.due_at <= $1"
                                       " ORDER BY ev.due_at LIMIT $3)"
-                                      " LIMIT $2 FOR UPDATE OF x SKIP LOCKED"
+                                      " LIMIT $2 FOR NO KEY UPDATE OF x SKIP LOCKED"
                                     : "SELECT x.id, x.version FROM executions x WHERE x.id IN"
                                       " (SELECT ev.execution_id FROM events ev WHERE ev.due_at <= $1"
                                       " ORDER BY ev.due_at LIMIT $3)"

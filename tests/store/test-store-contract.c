@@ -463,6 +463,12 @@ static void test_skip_locked(Store *s) {
                         CHECK_OK(store_event_delete(b, c[i].events[j].seq));
         store_claims_free(c, n);
         CHECK_OK(store_commit(b));
+        /* A worker reporting on the execution A is stepping does not wait for A's step (its
+         * event's foreign-key check must not conflict with the executor's row lock). */
+        CHECK_OK(store_begin(s2, &b));
+        is_int(store_event_emit(b, held, "task_result", NULL, T0 + 10, T0 + 10, NULL), 0,
+               "an event for the execution A holds is written at once");
+        CHECK_OK(store_commit(b));
         store_rollback(a);
         CHECK_OK(store_begin(s, &a));
         is_int(store_claim_executions(a, T0 + 10, 10, &c, &n), 0, "after A rolled back");
