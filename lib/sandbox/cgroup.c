@@ -362,6 +362,39 @@ int sandbox_cgroup_create(const SandboxOptions *o, const char *name, SandboxCgro
         return 0;
 }
 
+void sandbox_cgroup_sweep(const SandboxOptions *o) {
+        const char *name = o->cgroup_name ?: "tern-tasks";
+        Mounts m;
+
+        find_mounts(&m);
+        for (int i = -1; i < _SANDBOX_CG_MAX; i++) {
+                const char *mnt = i < 0 ? m.v2 : m.v1[i];
+                char own[PATH_MAX], dir[PATH_MAX];
+                if (!mnt[0])
+                        continue;
+                if (own_cgroup(i < 0 ? "" : v1_controller[i], own, sizeof own) < 0)
+                        own[0] = 0;
+                if (snprintf(dir, sizeof dir, "%s%s/%s", mnt, own, name) >= (int) sizeof dir)
+                        continue;
+                DIR *d = opendir(dir);
+                if (!d)
+                        continue;
+                struct dirent *de;
+                while ((de = readdir(d))) {
+                        int pid;
+                        unsigned long long n;
+                        char extra;
+                        if (sscanf(de->d_name, "pool-%d-%llu%c", &pid, &n, &extra) != 2 || pid <= 0 || pid == getpid())
+                                continue;
+                        /* Its pool's process is gone (killed, or it exited without freeing the pool):
+                         * nobody else uses it. A cgroup with processes left refuses rmdir. */
+                        if (kill(pid, 0) < 0 && errno == ESRCH)
+                                (void) unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
+                }
+                closedir(d);
+        }
+}
+
 int sandbox_cgroup_reuse(SandboxCgroup *cg, const SandboxOptions *o, char *err, size_t err_size) {
         /* A CPU limit on v1 needs the cpu hierarchy, which a cgroup made without one lacks. */
         if (cg->kind == SANDBOX_CGROUP_V1 && o->cpu_percent && !cg->path[SANDBOX_CG_CPU])

@@ -36,6 +36,9 @@ typedef struct SandboxCgroup {
 /* Create the task's cgroup(s) named name and set the limits of o. Returns 0, or a negative errno
  * with a reason in err (no usable hierarchy, no permission, controller missing). */
 int sandbox_cgroup_create(const SandboxOptions *o, const char *name, SandboxCgroup *ret, char *err, size_t err_size);
+/* Remove the empty cgroups that pools of processes now gone kept for reuse ("pool-PID-N" below the
+ * task cgroups' parent of o). */
+void sandbox_cgroup_sweep(const SandboxOptions *o);
 /* Give a cgroup that ran a task (sandbox_cgroup_reusable) the limits of o, for the next task.
  * -EOPNOTSUPP: it cannot have them (made without the cpu hierarchy): make a fresh one. */
 int sandbox_cgroup_reuse(SandboxCgroup *cg, const SandboxOptions *o, char *err, size_t err_size);

@@ -69,6 +69,7 @@ struct SandboxPool {
         char *template_key;  /* the read-only mounts it was made for */
         int template_error;  /* it could not be made: not tried again */
         unsigned long long made; /* names the new cgroups */
+        bool swept;              /* stale cgroups of earlier pools removed */
 };
 
 /* The zygote's loop: system calls only (it is forked from a multi-threaded worker). */
@@ -428,6 +429,13 @@ int sandbox_pool_take_cgroup(SandboxPool *p, const SandboxOptions *o, SandboxCgr
         unsigned long long n;
 
         pool_reap(p, false);
+        pthread_mutex_lock(&p->lock);
+        bool sweep = !p->swept;
+        p->swept = true;
+        pthread_mutex_unlock(&p->lock);
+        /* Once: what earlier pools left when their process was killed. */
+        if (sweep)
+                sandbox_cgroup_sweep(o);
         pthread_mutex_lock(&p->lock);
         if (p->n_free > 0) {
                 cg = p->free[--p->n_free];

@@ -432,6 +432,21 @@ int main(int argc, char **argv) {
         /* A worker's pool: the filter compiled once and cgroups reused, while each task still gets
          * its own limits and verdicts, and nothing of it outlives it. */
         o.pool = sandbox_pool_free(o.pool); /* (pooled: its cgroups go, for the count below) */
+        /* A cgroup an earlier pool kept, whose process was killed: the next pool removes it. */
+        pid_t dead = fork();
+        if (dead == 0)
+                _exit(0);
+        waitpid(dead, NULL, 0);
+        char stale[PATH_MAX] = "";
+        FILE *fp = popen("find /sys/fs/cgroup/pids -type d -name tern-test-sandbox | head -1", "re");
+        if (fp) {
+                if (fgets(stale, sizeof stale, fp))
+                        stale[strcspn(stale, "\n")] = 0;
+                pclose(fp);
+        }
+        size_t sl = strlen(stale);
+        snprintf(stale + sl, sizeof stale - sl, "/pool-%d-7", (int) dead);
+        ok(sl > 0 && mkdir(stale, 0755) == 0, "a stale pooled cgroup of a dead process (%s)", stale);
         SandboxPool *pool = NULL;
         ok(sandbox_pool_new(&pool) == 0, "a sandbox pool");
         SandboxOptions po = o;
@@ -449,6 +464,7 @@ int main(int argc, char **argv) {
                 pclose(cnt);
         }
         is_int(n_pooled, 1, "its cgroup is kept for the next task");
+        ok(access(stale, F_OK) < 0, "the stale one was removed");
         po.pids_max = 64;
         r = run_probe(&po, "forkbomb", NULL, &c, &res);
         int forked = atoi(out(&c) + strlen("forked="));
