@@ -157,18 +157,30 @@ int sandbox_config_load(SandboxConfig *c, const TernConfig *cfg, char **ret_erro
         return 0;
 }
 
-/* Start a sandboxed 'true' the way a task would start (the namespaces, the mounts, the cgroup) in
- * mode: returns 0 when it ran sandboxed with nothing missing, 1 with *ret_problem saying what is
- * missing (*ret_sandboxed: it ran sandboxed all the same, without limits), or -ENOMEM. */
-static int probe(const SandboxOptions *o, SandboxMode mode, char **ret_problem, bool *ret_sandboxed) {
+/* Start a sandboxed 'true' the way a task would start (the namespaces, the mounts, the cgroup, a
+ * working directory below work_dir when given, handed to the task's uid as a task's is) in mode: returns 0 when it
+ * ran sandboxed with nothing missing, 1 with *ret_problem saying what is missing (*ret_sandboxed:
+ * it ran sandboxed all the same, without limits), or -ENOMEM. */
+static int probe(const SandboxOptions *o, SandboxMode mode, const char *work_dir, char **ret_problem,
+                 bool *ret_sandboxed) {
         SandboxOptions p = *o;
         char *argv[] = { (char *) "true", NULL };
         char *env[] = { (char *) "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
         ProcessResult res = {};
+        _cleanup_free_ char *cwd = work_dir ? strjoin(work_dir, "/.sandbox-probe-XXXXXX") : NULL;
 
+        if (work_dir && !cwd)
+                return -ENOMEM;
+        if (cwd && !mkdtemp(cwd)) {
+                free(cwd); /* no working directory then: the rest is still worth checking */
+                cwd = NULL;
+        }
         p.mode = mode;
-        ProcessSpec spec = { .argv = argv, .env = env, .timeout = 30 * USEC_PER_SEC, .cancel_fd = -1, .sandbox = &p };
+        ProcessSpec spec = { .argv = argv, .env = env, .cwd = cwd, .timeout = 30 * USEC_PER_SEC, .cancel_fd = -1,
+                             .sandbox = &p };
         int r = process_run(&spec, NULL, NULL, &res);
+        if (cwd)
+                (void) rmdir(cwd);
         *ret_sandboxed = r >= 0 && res.exit_code == 0 && res.sandboxed;
         if (*ret_sandboxed && !res.message[0])
                 return 0;
@@ -203,14 +215,14 @@ int sandbox_config_resolve(SandboxConfig *c, const char *state_dir, char **ret_p
                 return r;
         if (o->mode != SANDBOX_OFF) {
                 bool sandboxed;
-                if ((r = probe(o, o->mode, &problem, &sandboxed)) < 0)
+                if ((r = probe(o, o->mode, state_dir, &problem, &sandboxed)) < 0)
                         return r;
                 c->works = sandboxed;
                 /* Auto: namespaces without cgroup limits (an unprivileged user's usual lot, or a
                  * container's) still beat none; when even they fail, plain processes or failing tasks. */
                 if (r > 0 && c->automatic) {
                         free(TAKE_PTR(problem));
-                        if ((r = probe(o, SANDBOX_BEST_EFFORT, &problem, &sandboxed)) < 0)
+                        if ((r = probe(o, SANDBOX_BEST_EFFORT, state_dir, &problem, &sandboxed)) < 0)
                                 return r;
                         c->works = sandboxed;
                         o->mode = sandboxed ? SANDBOX_BEST_EFFORT : c->fallback_off ? SANDBOX_OFF : SANDBOX_REQUIRED;

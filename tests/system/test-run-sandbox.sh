@@ -103,6 +103,28 @@ ok "$([ $rc = 1 ] && grep -q "sandbox required, but the task sandbox does not wo
         "--sandbox required where the limits cannot be had fails at once, saying why (exit $rc)"
 ok "$([ "$execs" = 0 ] && echo 0 || echo 1)" "and creates no execution (${execs:-?})"
 
+# Where no sandbox can be made (here: root of a user namespace that maps only itself and may make no
+# user namespace: the task's uid cannot own a working directory, nor a namespace be had without
+# one): auto runs plain processes and says why once; required refuses.
+st="$scratch/state-nons"
+nons() { # args...: tern run in that user namespace
+        out=$(ST="$st" FLOW="$scratch/probe.yaml" unshare --user --map-root-user sh -c \
+                'echo 0 >/proc/sys/user/max_user_namespaces && HOME="$ST" TERN_STATE_DIR="$ST" "$TERN" run "$FLOW" "$@"' \
+                nons "$@" 2>&1 </dev/null)
+        rc=$?
+}
+if unshare --user --map-root-user true 2>/dev/null; then
+        nons --sandbox-userns
+        ok "$([ $rc = 0 ] && [ "$(field host)" = "$machine" ] && [ "$(grep -c "WITHOUT sandbox" <<<"$out")" = 1 ] && echo 0 || echo 1)" \
+                "no sandbox possible: auto runs plain processes and says why once ($(grep -o "WITHOUT sandbox: [^(]*" <<<"$out"))"
+        nons --sandbox-userns --sandbox required
+        ok "$([ $rc = 1 ] && grep -q "sandbox required, but the task sandbox does not work here" <<<"$out" && echo 0 || echo 1)" \
+                "no sandbox possible: --sandbox required refuses (exit $rc)"
+else
+        ok 0 "# SKIP no user namespaces here"
+        ok 0 "# SKIP no user namespaces here"
+fi
+
 # The unit's case: an unprivileged worker in cgroups handed to it, as systemd's Delegate=yes does
 # (emulated: a cgroup per v1 controller, or one on v2, chowned to nobody, the shell moved in).
 deleg=()
