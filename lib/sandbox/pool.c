@@ -1,7 +1,10 @@
 /* pool.c: a worker's shared sandbox state: the compiled filter, the task cgroups kept for reuse, the
  * mount namespace template and the zygote that clones the tasks' PID 1s. */
 #include <errno.h>
+#include <linux/futex.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +41,8 @@ typedef struct PoolPending {
 #define ZYGOTE_SLOT_SIZE (256 * 1024)
 
 typedef struct ZygoteSlot {
+        _Atomic int done; /* set by the zygote once reply is (a futex word: the worker waits on it) */
+        int reply;        /* the PID 1's pid, or a negative errno */
         SandboxPlan plan;
         SandboxChildFds fds;
         char **argv, **env;
@@ -53,9 +58,9 @@ typedef struct ZygoteRequest {
 
 struct SandboxPool {
         pthread_mutex_t lock;
-        pthread_mutex_t zygote_lock; /* one request at a time on the socket */
         int zygote_sock;             /* -1: no zygote, PID 1s are cloned from the worker */
         pid_t zygote_pid;
+        int zygote_pidfd;            /* readable once it is gone */
         pid_t owner;                 /* the process that made the pool (and the zygote) */
         void *arena;                 /* ZYGOTE_SLOTS slots, shared with the zygote */
         bool slot_used[ZYGOTE_SLOTS];
@@ -102,22 +107,24 @@ _noreturn_ static void zygote_main(SandboxPool *p, int sock) {
                                 memcpy(fds + n, CMSG_DATA(cm), sizeof(int) * c);
                                 n += c;
                         }
-                int reply;
-                if (rq.slot >= ZYGOTE_SLOTS || n < 5)
-                        reply = -EINVAL;
-                else {
+                if (rq.slot < ZYGOTE_SLOTS) {
                         ZygoteSlot *z = (ZygoteSlot *) ((char *) p->arena + (size_t) rq.slot * ZYGOTE_SLOT_SIZE);
-                        z->fds = (SandboxChildFds) { fds[0], fds[1], fds[2], fds[3], fds[4] };
-                        z->plan.template_fd = n > 5 ? fds[5] : -EBADF;
-                        pid_t pid = (pid_t) syscall(SYS_clone, z->plan.clone_flags | CLONE_PARENT, NULL, NULL, NULL, 0);
-                        if (pid == 0)
-                                sandbox_child(&z->plan, z->argv, z->env, &z->fds);
-                        reply = pid < 0 ? -errno : pid;
+                        if (n < 5)
+                                z->reply = -EINVAL;
+                        else {
+                                z->fds = (SandboxChildFds) { fds[0], fds[1], fds[2], fds[3], fds[4] };
+                                z->plan.template_fd = n > 5 ? fds[5] : -EBADF;
+                                pid_t pid = (pid_t) syscall(SYS_clone, z->plan.clone_flags | CLONE_PARENT, NULL, NULL,
+                                                            NULL, 0);
+                                if (pid == 0)
+                                        sandbox_child(&z->plan, z->argv, z->env, &z->fds);
+                                z->reply = pid < 0 ? -errno : pid;
+                        }
+                        atomic_store(&z->done, 1);
+                        (void) syscall(SYS_futex, &z->done, FUTEX_WAKE, 1, NULL, NULL, 0);
                 }
                 for (size_t i = 0; i < n; i++)
                         close(fds[i]);
-                if (send(sock, &reply, sizeof reply, MSG_NOSIGNAL) != (ssize_t) sizeof reply)
-                        _exit(0);
         }
 }
 
@@ -144,6 +151,7 @@ static int zygote_start(SandboxPool *p) {
         close(sv[1]);
         p->zygote_sock = sv[0];
         p->zygote_pid = pid;
+        p->zygote_pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
         return 0;
 }
 
@@ -153,15 +161,10 @@ int sandbox_pool_new(SandboxPool **ret) {
                 return -ENOMEM;
         p->template_fd = -EBADF;
         p->zygote_sock = -EBADF;
+        p->zygote_pidfd = -EBADF;
         p->owner = getpid();
         int r = pthread_mutex_init(&p->lock, NULL);
         if (r != 0) {
-                free(p);
-                return -r;
-        }
-        r = pthread_mutex_init(&p->zygote_lock, NULL);
-        if (r != 0) {
-                pthread_mutex_destroy(&p->lock);
                 free(p);
                 return -r;
         }
@@ -205,8 +208,8 @@ static char **slot_strv(ZygoteSlot *z, char *const *v) {
         return d;
 }
 
-int sandbox_pool_clone(SandboxPool *p, const SandboxPlan *plan, char *const *argv, char *const *env,
-                       const SandboxChildFds *fds, bool trace, int *ret_slot) {
+int sandbox_pool_clone_start(SandboxPool *p, const SandboxPlan *plan, char *const *argv, char *const *env,
+                             const SandboxChildFds *fds, bool trace, int *ret_slot) {
         /* Its clones are children of the pool's creator, with the creator's privileges: not for
          * a forked child of it, or once the creator has dropped root. */
         if (p->zygote_sock < 0 || plan->userns || !plan->userns_root || getpid() != p->owner)
@@ -223,6 +226,8 @@ int sandbox_pool_clone(SandboxPool *p, const SandboxPlan *plan, char *const *arg
                 return -EBUSY; /* more tasks at once than slots: these clone from the worker */
 
         ZygoteSlot *z = (ZygoteSlot *) ((char *) p->arena + (size_t) slot * ZYGOTE_SLOT_SIZE);
+        atomic_store(&z->done, 0);
+        z->reply = 0;
         z->used = 0;
         z->plan = *plan;
         z->plan.nocaps = p->nocaps;
@@ -253,26 +258,27 @@ int sandbox_pool_clone(SandboxPool *p, const SandboxPlan *plan, char *const *arg
         cm->cmsg_type = SCM_RIGHTS;
         cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
         memcpy(CMSG_DATA(cm), send_fds, sizeof(int) * n);
-
-        int reply = -EIO;
-        pthread_mutex_lock(&p->zygote_lock);
-        if (sendmsg(p->zygote_sock, &mh, MSG_NOSIGNAL) != (ssize_t) sizeof rq)
-                reply = -errno;
-        else {
-                ssize_t k;
-                do
-                        k = recv(p->zygote_sock, &reply, sizeof reply, 0);
-                while (k < 0 && errno == EINTR);
-                if (k != (ssize_t) sizeof reply)
-                        reply = k < 0 ? -errno : -EPIPE;
-        }
-        pthread_mutex_unlock(&p->zygote_lock);
-        if (reply < 0) {
+        /* One datagram per request: threads may send at once. The reply comes in the slot. */
+        if (sendmsg(p->zygote_sock, &mh, MSG_NOSIGNAL) != (ssize_t) sizeof rq) {
+                int e = -errno;
                 sandbox_pool_release(p, slot, NULL);
-                return reply;
+                return e;
         }
         *ret_slot = slot;
-        return reply;
+        return 0;
+}
+
+pid_t sandbox_pool_clone_wait(SandboxPool *p, int slot) {
+        ZygoteSlot *z = (ZygoteSlot *) ((char *) p->arena + (size_t) slot * ZYGOTE_SLOT_SIZE);
+        while (atomic_load(&z->done) == 0) {
+                struct timespec ts = { 0, 100 * 1000 * 1000 };
+                (void) syscall(SYS_futex, &z->done, FUTEX_WAIT, 0, &ts, NULL, 0);
+                /* A zygote that died (killed) never answers. */
+                struct pollfd pf = { p->zygote_pidfd, POLLIN, 0 };
+                if (atomic_load(&z->done) == 0 && p->zygote_pidfd >= 0 && poll(&pf, 1, 0) > 0)
+                        return -EPIPE;
+        }
+        return z->reply;
 }
 
 pid_t sandbox_pool_zygote(SandboxPool *p) {
@@ -367,7 +373,8 @@ SandboxPool *sandbox_pool_free(SandboxPool *p) {
                 (void) munmap(p->arena, (size_t) ZYGOTE_SLOTS * ZYGOTE_SLOT_SIZE);
         if (p->nocaps)
                 cap_free(p->nocaps);
-        pthread_mutex_destroy(&p->zygote_lock);
+        if (p->zygote_pidfd >= 0)
+                close(p->zygote_pidfd);
         sandbox_seccomp_free(&p->filter);
         if (p->template_fd >= 0)
                 close(p->template_fd);

@@ -24,12 +24,15 @@ const struct sock_fprog *sandbox_pool_filter(SandboxPool *p);
  * negative errno: none (a plan with other mounts than the first, or it could not be made). */
 int sandbox_pool_template(SandboxPool *p, const SandboxPlan *plan);
 
-/* Clone the PID 1 for plan through the pool's zygote (its parent is the worker all the same):
- * returns its pid, with *ret_slot to release after the task, or a negative errno: -EOPNOTSUPP (no
- * zygote; a user namespace), -EBUSY (every slot in use), -E2BIG (too big for a slot), or the
- * clone's. trace: the child's step times are kept in the slot, for sandbox_pool_release. */
-int sandbox_pool_clone(SandboxPool *p, const SandboxPlan *plan, char *const *argv, char *const *env,
-                       const SandboxChildFds *fds, bool trace, int *ret_slot);
+/* Have the pool's zygote clone the PID 1 for plan (its parent is the worker all the same), without
+ * waiting: sandbox_pool_clone_wait gives its pid. *ret_slot is to be released after the task.
+ * Negative errno: -EOPNOTSUPP (no zygote; a user namespace), -EBUSY (every slot in use), -E2BIG
+ * (too big for a slot): clone it here. trace: the child's step times are kept in the slot, for
+ * sandbox_pool_release. */
+int sandbox_pool_clone_start(SandboxPool *p, const SandboxPlan *plan, char *const *argv, char *const *env,
+                             const SandboxChildFds *fds, bool trace, int *ret_slot);
+/* The PID 1's pid, or the clone's negative errno (-EPIPE: the zygote is gone). */
+pid_t sandbox_pool_clone_wait(SandboxPool *p, int slot);
 /* The zygote's pid (for its CPU time in the benchmark), 0 without one. */
 pid_t sandbox_pool_zygote(SandboxPool *p);
 /* Once the PID 1 is gone or has reported the task's end; copies the step times to ret_marks. */

@@ -151,11 +151,12 @@ static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCg
 
         t[1] = now_monotonic();
         pid_t pid = -1;
-        r = o->pool ? sandbox_pool_clone(o->pool, plan, spec->argv, spec->env, fds, marks != NULL, ret_slot)
+        /* Through the zygote, the clone happens while we make the cgroup and network namespace;
+         * its pid is needed only once they are sent. */
+        r = o->pool ? sandbox_pool_clone_start(o->pool, plan, spec->argv, spec->env, fds, marks != NULL, ret_slot)
                     : -EOPNOTSUPP;
-        if (r >= 0)
-                pid = r;
-        else if (r == -EOPNOTSUPP || r == -EBUSY || r == -E2BIG || r == -EPIPE || r == -ECONNRESET) {
+        bool zygote = r >= 0;
+        if (r == -EOPNOTSUPP || r == -EBUSY || r == -E2BIG || r == -EPIPE || r == -ECONNRESET) {
                 /* No zygote for this one: the PID 1 is cloned from this process. */
                 pid = sandbox_clone(plan);
                 r = pid < 0 ? -errno : 0;
@@ -169,13 +170,13 @@ static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCg
                 message_append(res, "NOT SANDBOXED: cannot create namespaces: %s", strerror(-r));
                 return 0;
         }
-        if (pid == 0)
+        if (!zygote && pid == 0)
                 sandbox_child(plan, spec->argv, spec->env, fds);
 
         /* The child builds its root while we make its cgroup and network namespace: it waits for
          * them before it forks the task. A child that failed meanwhile has closed its end (EPIPE). */
         const char *step = "write the user namespace's id maps";
-        r = sandbox_write_id_maps(plan, pid);
+        r = sandbox_write_id_maps(plan, pid); /* (never through the zygote: no user namespace there) */
         if (r >= 0 && plan->userns && (r = sandbox_send_go(sync_w, 'g', NULL, 0)) < 0)
                 step = "start the sandbox";
         t[3] = now_monotonic();
@@ -186,8 +187,12 @@ static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCg
                             : sandbox_cgroup_create(o, name, cg, err, sizeof err);
                 if (r < 0) {
                         if (strict) {
-                                (void) kill(pid, SIGKILL);
-                                (void) waitpid(pid, NULL, 0);
+                                if (zygote)
+                                        pid = sandbox_pool_clone_wait(o->pool, *ret_slot);
+                                if (pid > 0) {
+                                        (void) kill(pid, SIGKILL);
+                                        (void) waitpid(pid, NULL, 0);
+                                }
                                 return message_append(res, "sandbox: %s", err[0] ? err : strerror(-r)), r;
                         }
                         message_append(res, "no memory, pids or CPU limits: %s", err[0] ? err : strerror(-r));
@@ -207,6 +212,15 @@ static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCg
                 r = sandbox_cgroup_open_join(cg, join + n_join);
                 if (r >= 0)
                         n_join += r;
+        }
+        if (zygote) {
+                /* Whatever happened above, the PID 1 may exist: it is needed to kill it. */
+                pid = sandbox_pool_clone_wait(o->pool, *ret_slot);
+                if (pid < 0) {
+                        if (plan->net_later && n_join > 0)
+                                close(join[0]);
+                        return message_append(res, "sandbox: cannot create namespaces: %s", strerror(-pid)), pid;
+                }
         }
         if (r >= 0 && (r = sandbox_send_go(sync_w, cg->kind != SANDBOX_CGROUP_NONE ? 'c' : 'n', join,
                                            (size_t) n_join)) < 0)
