@@ -449,6 +449,7 @@ int main(int argc, char **argv) {
         ok(sl > 0 && mkdir(stale, 0755) == 0, "a stale pooled cgroup of a dead process (%s)", stale);
         SandboxPool *pool = NULL;
         ok(sandbox_pool_new(&pool) == 0, "a sandbox pool");
+        ok(sandbox_pool_zygote(pool) > 0, "with a zygote (we are root) that its tasks' PID 1s come from");
         SandboxOptions po = o;
         po.pool = pool;
         po.pids_max = 32;
