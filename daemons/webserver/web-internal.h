@@ -65,6 +65,15 @@ int web_api_logs(WebCtx *c);
 int web_api_webhook(WebCtx *c);
 int web_api_openapi(WebCtx *c);
 extern const char web_openapi_json[]; /* openapi.json, compiled in */
+/* web-triggers.c */
+int web_api_trigger_search(WebCtx *c);
+int web_api_trigger_flow(WebCtx *c);
+int web_api_trigger_update(WebCtx *c);
+int web_api_trigger_set_disabled(WebCtx *c);
+int web_api_trigger_unlock(WebCtx *c);
+int web_api_trigger_backfill_pause(WebCtx *c);
+int web_api_trigger_backfill_unpause(WebCtx *c);
+int web_api_trigger_backfill_delete(WebCtx *c);
 /* web-follow.c */
 int web_api_execution_follow(WebCtx *c);
 int web_api_logs_follow(WebCtx *c);

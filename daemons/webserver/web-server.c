@@ -64,6 +64,14 @@ static const Route routes[] = {
         { "DELETE", "/api/v1/executions/{}", false, web_api_execution_delete },
         { "GET", "/api/v1/logs/{}", false, web_api_logs },
         { "GET", "/api/v1/logs/{}/follow", false, web_api_logs_follow },
+        { "GET", "/api/v1/triggers/search", false, web_api_trigger_search },
+        { "PUT", "/api/v1/triggers", false, web_api_trigger_update },
+        { "POST", "/api/v1/triggers/set-disabled/by-triggers", false, web_api_trigger_set_disabled },
+        { "PUT", "/api/v1/triggers/backfill/pause", false, web_api_trigger_backfill_pause },
+        { "PUT", "/api/v1/triggers/backfill/unpause", false, web_api_trigger_backfill_unpause },
+        { "POST", "/api/v1/triggers/backfill/delete", false, web_api_trigger_backfill_delete },
+        { "GET", "/api/v1/triggers/{}/{}", false, web_api_trigger_flow },
+        { "POST", "/api/v1/triggers/{}/{}/{}/unlock", false, web_api_trigger_unlock },
 };
 
 #define WEB_LISTEN_MAX 8

@@ -714,6 +714,192 @@ tasks:
     log.flush()
     ok(SECRET not in open(scratch + "/server.log").read(), "no server log line contains it")
 
+    # ---- triggers and backfills ----
+    TRIGFLOW = """id: sched
+namespace: t.trig
+inputs:
+  - id: who
+    type: STRING
+    defaults: nobody
+triggers:
+  - id: daily
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 3 * * *"
+  - id: hook
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: trig-KEY-456
+tasks:
+  - id: r
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ inputs.who }}"
+"""
+    ok(req("POST", "/api/v1/flows", TRIGFLOW)[0] == 200, "a flow with a Schedule and a Webhook trigger")
+    ok(req("POST", "/api/v1/flows", TRIGFLOW.replace("namespace: t.trig", "namespace: t.trig.sub"))[0] == 200,
+       "and a flow of the same id in a namespace below")
+    deadline, js = time.monotonic() + 60, None
+    while time.monotonic() < deadline:  # the scheduler registers the triggers of a stored flow
+        st, js, _ = req("GET", "/api/v1/triggers/search?namespace=t.trig")
+        if st == 200 and js["total"] == 4:
+            break
+        time.sleep(0.05)
+    ok(js and js["total"] == 4 and len(js["results"]) == 4, "GET /api/v1/triggers/search lists the namespace and below")
+    by = {(r["triggerContext"]["namespace"], r["triggerContext"]["triggerId"]): r for r in (js or {}).get("results", [])}
+    daily = by.get(("t.trig", "daily"), {})
+    ctx = daily.get("triggerContext", {})
+    ok(daily.get("abstractTrigger", {}).get("type") == "io.kestra.plugin.core.trigger.Schedule" and
+       ctx.get("flowId") == "sched" and ctx.get("kind") == "schedule" and ctx.get("state") == "enabled" and
+       ctx.get("disabled") is False and "T03:00:00" in str(ctx.get("nextExecutionDate")),
+       f"a Schedule with its type, state and next date ({ctx.get('nextExecutionDate')})")
+    hook = by.get(("t.trig", "hook"), {})
+    ok(hook.get("triggerContext", {}).get("kind") == "webhook" and hook["triggerContext"]["nextExecutionDate"] is None
+       and "trig-KEY-456" not in json.dumps(js), "a Webhook without a next date, and its key is not shown")
+    st, js, _ = req("GET", "/api/v1/triggers/search?q=hook&namespace=t.trig")
+    ok(st == 200 and js["total"] == 2 and all(r["triggerContext"]["triggerId"] == "hook" for r in js["results"]),
+       "search by text")
+    st, js, _ = req("GET", "/api/v1/triggers/search?namespace=t.trig&size=3&page=2")
+    ok(st == 200 and js["total"] == 4 and len(js["results"]) == 1, "search pages")
+    ok(req("GET", "/api/v1/triggers/search?page=0")[0] == 400, "a bad page is 400")
+    st, js, _ = req("GET", "/api/v1/triggers/t.trig/sched")
+    ok(st == 200 and js["total"] == 2 and sorted(t["triggerId"] for t in js["results"]) == ["daily", "hook"] and
+       all(t["namespace"] == "t.trig" for t in js["results"]),
+       "GET /api/v1/triggers/{namespace}/{flowId}: that flow's triggers only")
+    st, js, _ = req("GET", "/api/v1/triggers/t.trig/none")
+    ok(st == 200 and js == {"results": [], "total": 0}, "no triggers for a missing flow")
+    for method, path in [("GET", "/api/v1/triggers/search"), ("GET", "/api/v1/triggers/t.trig/sched"),
+                         ("PUT", "/api/v1/triggers"), ("POST", "/api/v1/triggers/set-disabled/by-triggers"),
+                         ("POST", "/api/v1/triggers/t.trig/sched/daily/unlock"), ("PUT", "/api/v1/triggers/backfill/pause"),
+                         ("PUT", "/api/v1/triggers/backfill/unpause"), ("POST", "/api/v1/triggers/backfill/delete")]:
+        ok(req(method, path, {"namespace": "t.trig", "flowId": "sched", "triggerId": "daily", "disabled": True},
+               auth=None)[0] == 401, f"{method} {path} needs authentication")
+    ok(req("GET", "/api/v1/triggers/t.trig/sched/daily/unlock")[0] == 405 and req("GET", "/api/v1/triggers")[0] == 405,
+       "the changes are not served on GET (405)")
+
+    # enable and disable
+    HOOKURL = "/api/v1/executions/webhook/t.trig/sched/trig-KEY-456"
+    REF = {"namespace": "t.trig", "flowId": "sched", "triggerId": "hook"}
+    st, js, _ = req("PUT", "/api/v1/triggers", dict(REF, disabled=True))
+    ok(st == 200 and js["disabled"] is True and js["state"] == "disabled", "PUT /api/v1/triggers disables a trigger")
+    ok(req("POST", HOOKURL, {}, auth=None)[0] == 404, "the disabled webhook no longer starts the flow")
+    st, js, _ = req("GET", "/api/v1/triggers/t.trig/sched?q=hook")
+    ok(st == 200 and js["results"][0]["state"] == "disabled", "the listing shows it disabled")
+    r = subprocess.run([TERN, "trigger", "list", "--namespace", "t.trig", "-o", "json", "--db", db], env=env,
+                       capture_output=True, text=True)
+    cli = {(t["namespace"], t["triggerId"]): t for t in json.loads(r.stdout or "[]")}
+    ok(r.returncode == 0 and cli.get(("t.trig", "hook"), {}).get("disabled") is True, "and so does tern trigger list")
+    st, js, _ = req("POST", "/api/v1/triggers/set-disabled/by-triggers", {"triggers": [REF], "disabled": False})
+    ok(st == 200 and js == {"count": 1}, "set-disabled/by-triggers enables it again ({count})")
+    ok(req("POST", HOOKURL, {}, auth=None)[0] == 200, "the webhook starts the flow again")
+    st, js, _ = req("POST", "/api/v1/triggers/set-disabled/by-triggers",
+                    {"triggers": [REF, dict(REF, triggerId="nope")], "disabled": True})
+    ok(st == 404 and "'nope'" in js["message"] and "nothing was changed" in js["message"],
+       "an unknown trigger in the list is 404 naming it")
+    st, js, _ = req("GET", "/api/v1/triggers/t.trig/sched?q=hook")
+    ok(js["results"][0]["disabled"] is False, "and none of the list was changed")
+    st, js, _ = req("PUT", "/api/v1/triggers", dict(REF, triggerId="nope", disabled=True))
+    ok(st == 404 and "'nope'" in js["message"], "PUT of an unknown trigger is 404")
+    st, js, _ = req("PUT", "/api/v1/triggers", dict(REF, flowId="nope", disabled=True))
+    ok(st == 404, "PUT of a trigger of a missing flow is 404")
+    for body, what in [({"namespace": "t.trig", "flowId": "sched", "disabled": True}, "without triggerId"),
+                       (dict(REF, disabled="yes"), "with disabled not a boolean"),
+                       (REF, "with nothing to change"), ('{"namespace": ', "with malformed JSON"),
+                       ('["x"]', "with a list")]:
+        st, js, _ = req("PUT", "/api/v1/triggers", body, headers={"Content-Type": "application/json"})
+        ok(st == 400 and js["message"], f"PUT {what} is 400 ({js and js['message']})")
+    ok(req("POST", "/api/v1/triggers/set-disabled/by-triggers", {"triggers": [], "disabled": True})[0] == 400,
+       "set-disabled without triggers is 400")
+
+    # unlock: a lock left behind by a scheduler that died
+    sql = ("UPDATE triggers SET locked_by = 'dead-scheduler', evaluated_at = 1700000000000000 "
+           "WHERE namespace = 't.trig' AND flow_id = 'sched' AND trigger_id = 'daily'")
+    if use_pg:
+        subprocess.run(["psql", db, "-q", "-c", sql], check=True, capture_output=True)
+    else:
+        import sqlite3
+        with sqlite3.connect(scratch + "/tern.db", timeout=30) as con:
+            con.execute(sql)
+    st, js, _ = req("GET", "/api/v1/triggers/t.trig/sched?q=daily")
+    ok(st == 200 and js["results"][0].get("evaluateRunningDate", "").startswith("2023-11-14T22:13:20"),
+       f"a stuck trigger shows when its evaluation started ({js['results'][0].get('evaluateRunningDate')})")
+    st, js, _ = req("POST", "/api/v1/triggers/t.trig/sched/daily/unlock")
+    ok(st == 200 and js["triggerId"] == "daily" and "evaluateRunningDate" not in js,
+       "POST .../unlock clears the lock and answers the trigger")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the next date is computed again from now
+        st, js, _ = req("GET", "/api/v1/triggers/t.trig/sched?q=daily")
+        if js["results"] and js["results"][0]["nextExecutionDate"]:
+            break
+        time.sleep(0.05)
+    ok("T03:00:00" in str(js["results"][0]["nextExecutionDate"]) and "evaluateRunningDate" not in js["results"][0],
+       "and it has a next date again")
+    st, js, _ = req("POST", "/api/v1/triggers/t.trig/sched/nope/unlock")
+    ok(st == 404 and "'nope'" in js["message"], "unlock of an unknown trigger is 404")
+
+    # backfills
+    DAILY = {"namespace": "t.trig", "flowId": "sched", "triggerId": "daily"}
+    st, js, _ = req("PUT", "/api/v1/triggers", dict(DAILY, backfill={"start": "2020-01-01T00:00:00Z",
+                                                                      "end": "2024-01-01T00:00:00Z",
+                                                                      "inputs": {"who": "big"}}))
+    bf = (js or {}).get("backfill") or {}
+    ok(st == 200 and js["state"] == "backfill" and bf.get("start", "").startswith("2020-01-01T00:00:00") and
+       bf.get("end", "").startswith("2024-01-01T00:00:00") and bf.get("paused") is False and
+       bf.get("inputs") == {"who": "big"} and bf.get("currentDate", "").startswith("2020-01-01T03:00:00"),
+       "PUT /api/v1/triggers with a backfill creates it")
+    st, js, _ = req("PUT", "/api/v1/triggers", dict(DAILY, backfill={"start": "2021-01-01T00:00:00Z"}))
+    ok(st == 409 and "already has a backfill" in js["message"], "a second backfill is 409")
+    st, js, _ = req("PUT", "/api/v1/triggers/backfill/pause", DAILY)
+    ok(st == 200 and js["backfill"]["paused"] is True, "PUT /api/v1/triggers/backfill/pause pauses it")
+    st, js, _ = req("GET", "/api/v1/triggers/search?namespace=t.trig&q=daily")
+    ok(st == 200 and js["results"][0]["triggerContext"]["backfill"]["paused"] is True, "the listing shows it paused")
+    st, js, _ = req("PUT", "/api/v1/triggers/backfill/unpause", DAILY)
+    ok(st == 200 and js["backfill"]["paused"] is False, "PUT /api/v1/triggers/backfill/unpause resumes it")
+    st, js, _ = req("POST", "/api/v1/triggers/backfill/delete", DAILY)
+    ok(st == 200 and "backfill" not in js and js["state"] == "enabled", "POST /api/v1/triggers/backfill/delete deletes it")
+    for method, path in [("PUT", "/api/v1/triggers/backfill/pause"), ("PUT", "/api/v1/triggers/backfill/unpause"),
+                         ("POST", "/api/v1/triggers/backfill/delete")]:
+        st, js, _ = req(method, path, DAILY)
+        ok(st == 404 and "has no backfill" in js["message"], f"{method} {path} without a backfill is 404")
+        st, js, _ = req(method, path, dict(DAILY, triggerId="nope"))
+        ok(st == 404 and "no trigger 'nope'" in js["message"], f"{method} {path} of an unknown trigger is 404")
+        ok(req(method, path, {"namespace": "t.trig"})[0] == 400, f"{method} {path} without the trigger is 400")
+    for bfill, status, words, what in [
+            ({"start": "yesterday"}, 400, "date-time", "a start that is not a date"),
+            ({"start": "2024-01-01T00:00:00Z", "end": "2024-13-01T00:00:00Z"}, 400, "date-time", "a bad end"),
+            ({"start": "2024-01-05T00:00:00Z", "end": "2024-01-01T00:00:00Z"}, 400, "before", "start after end"),
+            ({"end": "2024-01-01T00:00:00Z"}, 400, "start is required", "no start"),
+            ({"start": "2024-01-01T04:00:00Z", "end": "2024-01-01T05:00:00Z"}, 400, "no slot", "a range without a slot"),
+            ({"start": "2024-01-01T00:00:00Z", "labels": {"a": 1}}, 400, "labels", "labels that are not strings"),
+            ({"start": "2024-01-01T00:00:00Z", "inputs": [1]}, 400, "inputs", "inputs that are not an object")]:
+        st, js, _ = req("PUT", "/api/v1/triggers", dict(DAILY, backfill=bfill))
+        ok(st == status and words in js["message"], f"a backfill with {what} is {status} ({js and js['message']})")
+    st, js, _ = req("PUT", "/api/v1/triggers", dict(REF, backfill={"start": "2024-01-01T00:00:00Z"}))
+    ok(st == 422 and "not a Schedule" in js["message"], "a backfill of a Webhook trigger is 422")
+    st, js, _ = req("PUT", "/api/v1/triggers", dict(DAILY, triggerId="nope", backfill={"start": "2024-01-01T00:00:00Z"}))
+    ok(st == 404, "a backfill of an unknown trigger is 404")
+    st, js, _ = req("PUT", "/api/v1/triggers", dict(DAILY, backfill={"start": "2024-01-01T00:00:00Z",
+                                                                      "end": "2024-01-04T00:00:00Z",
+                                                                      "inputs": {"who": "small"},
+                                                                      "labels": [{"key": "src", "value": "api"}]}))
+    ok(st == 200 and js["backfill"]["labels"] == {"src": "api"}, "a backfill with inputs and labels (Kestra's list form)")
+    deadline, runs, done = time.monotonic() + 60, [], None
+    while time.monotonic() < deadline:  # three slots in [start, end), then the backfill ends by itself
+        st, js, _ = req("GET", "/api/v1/executions/search?namespace=t.trig&flowId=sched&size=1000")
+        runs = [e for e in js["results"] if e.get("inputs", {}).get("who") == "small"]
+        done = req("GET", "/api/v1/triggers/t.trig/sched?q=daily")[1]["results"][0]
+        if len(runs) >= 3 and "backfill" not in done:
+            break
+        time.sleep(0.05)
+    labels = [{l["key"]: l["value"] for l in e["labels"]} if isinstance(e.get("labels"), list) else e.get("labels", {})
+              for e in runs]
+    ok(len(runs) == 3 and all(l.get("src") == "api" and l.get("system.backfill") == "true" for l in labels) and
+       done and "backfill" not in done and done["state"] == "enabled",
+       f"the backfill runs its 3 slots with its inputs and labels, then ends ({len(runs)} executions)")
+    paths = req("GET", "/api/v1/openapi.json")[1]["paths"]
+    ok(all(p in paths for p in ["/api/v1/triggers", "/api/v1/triggers/search", "/api/v1/triggers/{namespace}/{flowId}",
+                                "/api/v1/triggers/set-disabled/by-triggers", "/api/v1/triggers/backfill/pause",
+                                "/api/v1/triggers/backfill/unpause", "/api/v1/triggers/backfill/delete",
+                                "/api/v1/triggers/{namespace}/{flowId}/{triggerId}/unlock"]),
+       "the OpenAPI document has the trigger routes")
+
     # ---- the OpenAPI document ----
     st, api, _ = req("GET", "/api/v1/openapi.json")
     ok(st == 200 and api["openapi"].startswith("3.") and len(api["paths"]) >= 17, "GET /api/v1/openapi.json")
