@@ -226,6 +226,12 @@ static int op_tx(StoreTx *tx, void *userdata) {
                 o->failure = FAIL_NO_TRIGGER;
         if (r < 0)
                 return r;
+        /* The same backfill sent again (say, a client that PUTs back the context it was given,
+         * to change something else) is not a second one. */
+        json_t *cur = json_object_get(row.state, "backfill");
+        bool same_backfill = o->backfill && o->end && cur &&
+                             json_integer_value(json_object_get(cur, "start")) == (json_int_t) o->start &&
+                             json_integer_value(json_object_get(cur, "end")) == (json_int_t) o->end;
         store_trigger_done(&row);
         row = (StoreTrigger) {};
 
@@ -237,7 +243,7 @@ static int op_tx(StoreTx *tx, void *userdata) {
                                 o->failure = FAIL_NO_TRIGGER;
                         return r;
                 }
-                if (o->backfill && (r = scheduler_backfill_create(tx, o->ns, o->flow_id, o->trigger_id, o->start,
+                if (o->backfill && !same_backfill && (r = scheduler_backfill_create(tx, o->ns, o->flow_id, o->trigger_id, o->start,
                                                                   o->end ?: now, o->inputs, o->labels, now)) < 0) {
                         o->failure = r == -ENOENT ? FAIL_NO_TRIGGER : FAIL_BACKFILL;
                         return r;
@@ -373,7 +379,8 @@ bad:
 }
 
 /* PUT /api/v1/triggers: {namespace, flowId, triggerId, disabled?, backfill?: {start, end?, inputs?,
- * labels?}}. As in Kestra, this is how a backfill is created; disabled enables or disables. */
+ * labels?}}. As in Kestra, this is how a backfill is created; disabled enables or disables. Unlike
+ * Kestra, a backfill does not replace a running one (409; the same start and end again: no change). */
 int web_api_trigger_update(WebCtx *c) {
         _cleanup_json_ json_t *body = body_object(c), *labels = NULL;
         OpCtx o = { .op = OP_UPDATE, .disabled = -1 };

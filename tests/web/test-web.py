@@ -846,6 +846,10 @@ tasks:
        "PUT /api/v1/triggers with a backfill creates it")
     st, js, _ = req("PUT", "/api/v1/triggers", dict(DAILY, backfill={"start": "2021-01-01T00:00:00Z"}))
     ok(st == 409 and "already has a backfill" in js["message"], "a second backfill is 409")
+    st, js, _ = req("PUT", "/api/v1/triggers", dict(DAILY, disabled=False, backfill=bf))
+    ok(st == 200 and js["backfill"]["start"] == bf.get("start") and bf.get("createdDate") and
+       js["backfill"]["createdDate"] == bf["createdDate"],
+       "the same backfill sent back (as the answer gave it) is no second one")
     st, js, _ = req("PUT", "/api/v1/triggers/backfill/pause", DAILY)
     ok(st == 200 and js["backfill"]["paused"] is True, "PUT /api/v1/triggers/backfill/pause pauses it")
     st, js, _ = req("GET", "/api/v1/triggers/search?namespace=t.trig&q=daily")
