@@ -897,6 +897,38 @@ tasks:
     ok(len(runs) == 3 and all(l.get("src") == "api" and l.get("system.backfill") == "true" for l in labels) and
        done and "backfill" not in done and done["state"] == "enabled",
        f"the backfill runs its 3 slots with its inputs and labels, then ends ({len(runs)} executions)")
+    # stopped by stopAfter, restarted through the API
+    STOPFLOW = """id: stopper
+namespace: t.stop
+triggers:
+  - id: hook
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: stop-KEY-789
+    stopAfter: [FAILED]
+tasks:
+  - id: boom
+    type: io.kestra.plugin.core.execution.Fail
+"""
+    ok(req("POST", "/api/v1/flows", STOPFLOW)[0] == 200, "a flow whose Webhook stops after a failure")
+    st, js, _ = req("POST", "/api/v1/executions/webhook/t.stop/stopper/stop-KEY-789?wait=true", {}, auth=None)
+    failed_id = js["id"] if st == 200 else None
+    ok(st == 200 and js["state"]["current"] == "FAILED", "its execution fails")
+    deadline, stopped = time.monotonic() + 60, {}
+    while time.monotonic() < deadline:
+        st, js, _ = req("GET", "/api/v1/triggers/t.stop/stopper")
+        stopped = js["results"][0] if st == 200 and js["results"] else {}
+        if stopped.get("state") == "stopped":
+            break
+        time.sleep(0.05)
+    ok(stopped.get("disabled") is True and stopped.get("stoppedAfter") == {"executionId": failed_id, "state": "FAILED"},
+       f"the listing shows it stopped, by which execution ({stopped.get('state')}, {stopped.get('stoppedAfter')})")
+    ok(req("POST", "/api/v1/executions/webhook/t.stop/stopper/stop-KEY-789", {}, auth=None)[0] == 404,
+       "the stopped webhook starts nothing")
+    st, js, _ = req("PUT", "/api/v1/triggers", {"namespace": "t.stop", "flowId": "stopper", "triggerId": "hook",
+                                               "disabled": False})
+    ok(st == 200 and js["state"] == "enabled" and "stoppedAfter" not in js, "PUT with disabled false restarts it")
+    ok(req("POST", "/api/v1/executions/webhook/t.stop/stopper/stop-KEY-789", {}, auth=None)[0] == 200,
+       "and the webhook starts the flow again")
     paths = req("GET", "/api/v1/openapi.json")[1]["paths"]
     ok(all(p in paths for p in ["/api/v1/triggers", "/api/v1/triggers/search", "/api/v1/triggers/{namespace}/{flowId}",
                                 "/api/v1/triggers/set-disabled/by-triggers", "/api/v1/triggers/backfill/pause",
