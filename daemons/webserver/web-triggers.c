@@ -1,4 +1,4 @@
-/* web-triggers.c: the REST API of triggers and backfills (Kestra's /api/v1/triggers paths): list, enable/disable, unlock, backfills. */
+/* web-triggers.c: the triggers API (Kestra's /api/v1/triggers): listing, enable/disable, unlock, backfills. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,7 +97,8 @@ typedef struct ListCtx {
 static bool list_match(const ListCtx *l, const StoreTrigger *t) {
         if (l->exact_ns && !streq(t->namespace, l->ns))
                 return false;
-        return !l->q || strcasestr(t->trigger_id, l->q) || strcasestr(t->flow_id, l->q) || strcasestr(t->namespace, l->q);
+        return !l->q || strcasestr(t->trigger_id, l->q) || strcasestr(t->flow_id, l->q) ||
+               strcasestr(t->namespace, l->q);
 }
 
 static int list_tx(StoreTx *tx, void *userdata) {
@@ -154,7 +155,8 @@ static int list_reply(WebCtx *c, ListCtx *l) {
 static int paging(WebCtx *c, size_t *ret_offset, size_t *ret_limit) {
         unsigned page = 1, size = 25;
         const char *p = web_query(c, "page"), *s = web_query(c, "size");
-        if ((p && (safe_atou(p, &page) < 0 || page == 0)) || (s && (safe_atou(s, &size) < 0 || size == 0 || size > 1000)))
+        if ((p && (safe_atou(p, &page) < 0 || page == 0)) ||
+            (s && (safe_atou(s, &size) < 0 || size == 0 || size > 1000)))
                 return web_reply_error(c, 400, "page must be >= 1 and size between 1 and 1000"), -EINVAL;
         *ret_offset = (size_t) (page - 1) * size;
         *ret_limit = size;
@@ -243,8 +245,9 @@ static int op_tx(StoreTx *tx, void *userdata) {
                                 o->failure = FAIL_NO_TRIGGER;
                         return r;
                 }
-                if (o->backfill && !same_backfill && (r = scheduler_backfill_create(tx, o->ns, o->flow_id, o->trigger_id, o->start,
-                                                                  o->end ?: now, o->inputs, o->labels, now)) < 0) {
+                if (o->backfill && !same_backfill &&
+                    (r = scheduler_backfill_create(tx, o->ns, o->flow_id, o->trigger_id, o->start, o->end ?: now,
+                                                   o->inputs, o->labels, now)) < 0) {
                         o->failure = r == -ENOENT ? FAIL_NO_TRIGGER : FAIL_BACKFILL;
                         return r;
                 }
@@ -288,10 +291,12 @@ static int op_reply(WebCtx *c, OpCtx *o) {
                                        o->flow_id);
         case FAIL_BACKFILL:
                 if (r == -EBUSY)
-                        return web_reply_error(c, 409, "trigger '%s' of '%s.%s' already has a backfill (delete it first)",
+                        return web_reply_error(c, 409,
+                                               "trigger '%s' of '%s.%s' already has a backfill (delete it first)",
                                                o->trigger_id, o->ns, o->flow_id);
                 if (r == -ERANGE)
-                        return web_reply_error(c, 400, "no slot of the schedule falls in [backfill.start, backfill.end)");
+                        return web_reply_error(c, 400,
+                                               "no slot of the schedule falls in [backfill.start, backfill.end)");
                 if (r == -EINVAL)
                         return web_reply_error(c, 422, "trigger '%s' of '%s.%s' is not a Schedule: only Schedule "
                                                "triggers take backfills", o->trigger_id, o->ns, o->flow_id);
@@ -402,7 +407,8 @@ int web_api_trigger_update(WebCtx *c) {
                         return 0;
                 usec_t end = o.end ?: now_realtime();
                 if (o.start >= end)
-                        return web_reply_error(c, 400, "backfill.start must be before backfill.end (or now when no end)");
+                        return web_reply_error(c, 400,
+                                               "backfill.start must be before backfill.end (or now when no end)");
                 json_t *in = json_object_get(b, "inputs");
                 if (in && !json_is_null(in) && !json_is_object(in))
                         return web_reply_error(c, 400, "backfill.inputs must be an object");
