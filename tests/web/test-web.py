@@ -929,6 +929,9 @@ tasks:
     ok(st == 200 and js["state"] == "enabled" and "stoppedAfter" not in js, "PUT with disabled false restarts it")
     ok(req("POST", "/api/v1/executions/webhook/t.stop/stopper/stop-KEY-789", {}, auth=None)[0] == 200,
        "and the webhook starts the flow again")
+    st, js, _ = req("GET", "/api/v1/triggers/search?flowId=stopper")
+    ok(st == 200 and js["total"] == 1 and js["results"][0]["triggerContext"]["namespace"] == "t.stop",
+       "search by flowId alone, across namespaces")
     paths = req("GET", "/api/v1/openapi.json")[1]["paths"]
     ok(all(p in paths for p in ["/api/v1/triggers", "/api/v1/triggers/search", "/api/v1/triggers/{namespace}/{flowId}",
                                 "/api/v1/triggers/set-disabled/by-triggers", "/api/v1/triggers/backfill/pause",
