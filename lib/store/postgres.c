@@ -56,6 +56,16 @@ static void pg_set_error_conn(Store *s) {
 static void pg_notice_ignore(void *arg, const char *message) {
 }
 
+static int pg_exec(Store *s, const char *sql, const SqlArg *args, size_t n_args, SqlRows *ret);
+
+/* Every prepared statement is planned for its parameters' values (as an unprepared one is): a
+ * generic plan cannot use a partial index whose predicate follows from a parameter (jobs of one
+ * worker) and misjudges queue queries on a backlog (the executors' claim took 5 ms instead of
+ * 0.1 ms with 10,000 executions queued). Preparing still saves the parsing. */
+static int pg_session_setup(Store *s) {
+        return pg_exec(s, "SET plan_cache_mode = force_custom_plan", NULL, 0, NULL);
+}
+
 static int pg_connect(Store *s) {
         PgConn *p = s->backend_data;
         if (!p) {
@@ -75,7 +85,7 @@ static int pg_connect(Store *s) {
         }
         /* Notices (e.g. "relation already exists, skipping") are not for the user's stderr. */
         PQsetNoticeProcessor(c, pg_notice_ignore, NULL);
-        return 0;
+        return pg_session_setup(s);
 }
 
 static int pg_open(Store *s, const char *conninfo) {
@@ -233,6 +243,8 @@ static int pg_reconnect(Store *s) {
                 pg_set_error_conn(s);
                 return -ECONNRESET;
         }
+        if (pg_session_setup(s) < 0)
+                return -ECONNRESET;
         if (s->listening)
                 return pg_listen_channels(s, s->listening);
         return 0;
