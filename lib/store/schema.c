@@ -123,6 +123,9 @@
 /* A version per execution document, so that an executor can keep documents between steps. */
 #define EXECUTION_VERSION "ALTER TABLE executions ADD COLUMN version BIGINT NOT NULL DEFAULT 0;\n"
 
+/* A worker's next due time (the earliest unclaimed job of any queue) without reading them all. */
+#define JOBS_DUE "CREATE INDEX jobs_due ON jobs (available_at) WHERE worker_id IS NULL;\n"
+
 /* The scheduler's inbox: flow changes and ended executions, written in the transaction that
  * caused them and consumed (deleted) by one scheduler. A trigger's kind lets the executor skip
  * the "execution ended" row when no Flow trigger listens (triggers_kind). */
@@ -139,6 +142,7 @@ const StoreMigration store_migrations_postgres[] = {
         { "flow concurrency index", EXECUTIONS_ACTIVE },
         { "task runs table", TASK_RUNS TASK_RUNS_MOVE_PG },
         { "execution versions", EXECUTION_VERSION },
+        { "jobs due index", JOBS_DUE },
 };
 const size_t store_n_migrations_postgres = ELEMENTSOF(store_migrations_postgres);
 
@@ -151,5 +155,6 @@ const StoreMigration store_migrations_sqlite[] = {
         { "flow concurrency index", EXECUTIONS_ACTIVE },
         { "task runs table", TASK_RUNS TASK_RUNS_MOVE_SQLITE },
         { "execution versions", EXECUTION_VERSION },
+        { "jobs due index", JOBS_DUE },
 };
 const size_t store_n_migrations_sqlite = ELEMENTSOF(store_migrations_sqlite);
