@@ -1,5 +1,6 @@
 /* executor.c: the executor loop around the pure engine. */
 #include <assert.h>
+#include <malloc.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -537,6 +538,13 @@ int executor_wait(Executor *x, int stop_fd) {
         r = poll(p, (nfds_t) n, (int) ((timeout + 999) / 1000));
         if (r < 0 && errno != EINTR)
                 return -errno;
+        if (r == 0 && timeout >= x->opt.poll && hashmap_size(&x->docs) > 0) {
+                /* A whole poll interval without work: the cached documents are of executions
+                 * that are waiting (pauses, long tasks) or done; give their memory back. */
+                docs_free(&x->docs);
+                x->docs = (Hashmap) HASHMAP_INIT;
+                malloc_trim(0);
+        }
         /* Consume what arrived, without blocking. */
         return store_wait(x->store, 0);
 }
