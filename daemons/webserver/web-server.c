@@ -666,24 +666,19 @@ int web_server_start(Store *store, const WebServerOptions *opt, WebServer **ret)
                 return 0;
         }
         /* Each address of the list gets a socket and a daemon of its own; they share the pool. */
-        const char *p = opt->listen ? opt->listen : "127.0.0.1:8080";
-        while (*p) {
-                size_t len = strcspn(p, ","), lead = strspn(p, " \t");
-                _cleanup_free_ char *one = strndup(p + lead, len > lead ? len - lead : 0);
-                if (!one)
-                        return -ENOMEM;
-                for (size_t n = strlen(one); n > 0 && strchr(" \t", one[n - 1]); n--)
-                        one[n - 1] = 0;
+        _cleanup_strv_free_ char **addrs = NULL;
+        if (strv_split(opt->listen ? opt->listen : "127.0.0.1:8080", ", \t", &addrs) < 0)
+                return -ENOMEM;
+        for (char **one = addrs; *one; one++) {
                 if (w->n_mhd >= WEB_LISTEN_MAX)
                         return -E2BIG;
                 _cleanup_close_ int fd = -1;
-                int r = listen_on(one, &fd);
+                int r = listen_on(*one, &fd);
                 if (r < 0)
                         return r;
                 if ((r = web_server_serve(w, fd)) < 0)
                         return r;
                 TAKE_FD(fd);
-                p += len + (p[len] == ',');
         }
         if (w->n_mhd == 0)
                 return -EINVAL;

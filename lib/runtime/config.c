@@ -348,18 +348,15 @@ static int config_check(TernConfig *c, char ***errors) {
                 return add_error(errors, "database.url", 0,
                                  "'%s' is neither sqlite:PATH, postgresql://... nor a conninfo string", c->db_url);
         /* The shape of each address (the webserver resolves them when it starts). */
-        for (const char *p = c->webserver_listen; p && *p;) {
-                size_t len = strcspn(p, ","), lead = strspn(p, " \t");
-                _cleanup_free_ char *one = strndup(p + lead, len > lead ? len - lead : 0);
-                if (!one)
-                        return -ENOMEM;
-                for (size_t n = strlen(one); n > 0 && strchr(" \t", one[n - 1]); n--)
-                        one[n - 1] = 0;
-                const char *colon = strrchr(one, ':'), *bracket = strrchr(one, ']');
+        _cleanup_strv_free_ char **addrs = NULL;
+        if (c->webserver_listen && strv_split(c->webserver_listen, ", \t", &addrs) < 0)
+                return -ENOMEM;
+        for (char **one = addrs; one && *one; one++) {
+                const char *colon = strrchr(*one, ':'), *bracket = strrchr(*one, ']');
                 unsigned port;
-                if (!colon || (one[0] == '[' && bracket != colon - 1) || safe_atou(colon + 1, &port) < 0 || port > 65535)
-                        return add_error(errors, "webserver.listen", 0, "'%s' is not HOST:PORT or [IPV6]:PORT", one);
-                p += len + (p[len] == ',');
+                if (!colon || ((*one)[0] == '[' && bracket != colon - 1) || safe_atou(colon + 1, &port) < 0 ||
+                    port > 65535)
+                        return add_error(errors, "webserver.listen", 0, "'%s' is not HOST:PORT or [IPV6]:PORT", *one);
         }
         if (c->db_url && strstr(c->db_url, "password="))
                 return add_error(errors, "database.url", 0,
