@@ -22,27 +22,16 @@ int store_trigger_event_emit(StoreTx *tx, const char *type, json_t *payload, use
         return 0;
 }
 
-int store_execution_ended_emit(StoreTx *tx, const char *execution_id, const char *ns, const char *flow_id,
-                               const char *state, usec_t now) {
-        _cleanup_json_ json_t *p = NULL;
+/* Insert a report with sql (an INSERT ... SELECT ... WHERE EXISTS a listener): 1 when written,
+ * 0 when no trigger listens. */
+static int report_insert(StoreTx *tx, const char *sql, const char *type, json_t *payload, usec_t now) {
         _cleanup_free_ char *text = NULL;
         _cleanup_rows_ SqlRows rows = {};
         int r;
 
-        if (isempty(execution_id) || isempty(ns) || isempty(flow_id) || isempty(state))
-                return -EINVAL;
-        p = json_pack("{s:s, s:s, s:s, s:s}", "executionId", execution_id, "namespace", ns, "flowId", flow_id,
-                      "state", state);
-        if (!p)
-                return -ENOMEM;
-        if ((r = store_json_dump(p, &text)) < 0)
+        if ((r = store_json_dump(payload, &text)) < 0)
                 return r;
-        /* One statement: the existence check costs an index probe (triggers_kind). */
-        r = store_exec(tx,
-                       "INSERT INTO trigger_events (type, payload, created) SELECT $1, $2, $3"
-                       " WHERE EXISTS (SELECT 1 FROM triggers WHERE kind IN ('flow', 'flow_states') AND disabled = 0)",
-                       SQL_ARGS(SQL_S(STORE_TRIGGER_EVENT_EXECUTION_ENDED), SQL_S(text), SQL_I(now)), &rows);
-        if (r < 0)
+        if ((r = store_exec(tx, sql, SQL_ARGS(SQL_S(type), SQL_S(text), SQL_I(now)), &rows)) < 0)
                 return r;
         if (rows.changes == 0)
                 return 0;
@@ -50,12 +39,26 @@ int store_execution_ended_emit(StoreTx *tx, const char *execution_id, const char
         return 1;
 }
 
+int store_execution_ended_emit(StoreTx *tx, const char *execution_id, const char *ns, const char *flow_id,
+                               const char *state, usec_t now) {
+        _cleanup_json_ json_t *p = NULL;
+
+        if (isempty(execution_id) || isempty(ns) || isempty(flow_id) || isempty(state))
+                return -EINVAL;
+        p = json_pack("{s:s, s:s, s:s, s:s}", "executionId", execution_id, "namespace", ns, "flowId", flow_id,
+                      "state", state);
+        if (!p)
+                return -ENOMEM;
+        /* One statement: the existence check costs an index probe (triggers_kind). */
+        return report_insert(tx,
+                             "INSERT INTO trigger_events (type, payload, created) SELECT $1, $2, $3"
+                             " WHERE EXISTS (SELECT 1 FROM triggers WHERE kind IN ('flow', 'flow_states') AND disabled = 0)",
+                             STORE_TRIGGER_EVENT_EXECUTION_ENDED, p, now);
+}
+
 int store_execution_states_emit(StoreTx *tx, const char *execution_id, const char *ns, const char *flow_id,
                                 json_t *states, usec_t now) {
         _cleanup_json_ json_t *p = NULL;
-        _cleanup_free_ char *text = NULL;
-        _cleanup_rows_ SqlRows rows = {};
-        int r;
 
         if (isempty(execution_id) || isempty(ns) || isempty(flow_id) || !json_is_array(states))
                 return -EINVAL;
@@ -65,18 +68,10 @@ int store_execution_states_emit(StoreTx *tx, const char *execution_id, const cha
                       "states", states);
         if (!p)
                 return -ENOMEM;
-        if ((r = store_json_dump(p, &text)) < 0)
-                return r;
-        r = store_exec(tx,
-                       "INSERT INTO trigger_events (type, payload, created) SELECT $1, $2, $3"
-                       " WHERE EXISTS (SELECT 1 FROM triggers WHERE kind = 'flow_states' AND disabled = 0)",
-                       SQL_ARGS(SQL_S(STORE_TRIGGER_EVENT_EXECUTION_STATES), SQL_S(text), SQL_I(now)), &rows);
-        if (r < 0)
-                return r;
-        if (rows.changes == 0)
-                return 0;
-        tx->notify |= STORE_CHANNEL_TRIGGERS;
-        return 1;
+        return report_insert(tx,
+                             "INSERT INTO trigger_events (type, payload, created) SELECT $1, $2, $3"
+                             " WHERE EXISTS (SELECT 1 FROM triggers WHERE kind = 'flow_states' AND disabled = 0)",
+                             STORE_TRIGGER_EVENT_EXECUTION_STATES, p, now);
 }
 
 int store_trigger_event_claim(StoreTx *tx, size_t max, StoreEvent **ret, size_t *ret_n) {
