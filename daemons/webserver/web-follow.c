@@ -35,18 +35,24 @@ static void follow_free(void *cls) {
         free(f);
 }
 
+/* The execution as it is now, read in a transaction of its own. */
+static int follow_get(Follow *f, json_t **ret) {
+        StoreTx *tx;
+        int r = store_begin(f->store, &tx);
+        if (r < 0)
+                return r;
+        r = store_execution_get(tx, f->id, ret);
+        store_rollback(tx);
+        return r;
+}
+
 /* Fill f->out with the next event: blocks until the execution changes (or a keep-alive is due). */
 static int follow_next(Follow *f) {
         strbuf_truncate(&f->out, 0);
         f->out_off = 0;
         for (unsigned i = 0;; i++) {
-                StoreTx *tx;
                 json_t *doc = NULL;
-                int r = store_begin(f->store, &tx);
-                if (r < 0)
-                        return r;
-                r = store_execution_get(tx, f->id, &doc);
-                store_rollback(tx);
+                int r = follow_get(f, &doc);
                 if (r < 0)
                         return r;
                 json_object_del(doc, "ternEngine");
@@ -110,13 +116,8 @@ static int follow_next_logs(Follow *f) {
         f->out_off = 0;
         for (unsigned i = 0;; i++) {
                 /* The state first: lines written before the end are all read after seeing it. */
-                StoreTx *tx;
                 json_t *doc = NULL;
-                int r = store_begin(f->store, &tx);
-                if (r < 0)
-                        return r;
-                r = store_execution_get(tx, f->id, &doc);
-                store_rollback(tx);
+                int r = follow_get(f, &doc);
                 if (r < 0)
                         return r;
                 bool ended = state_is_terminal(
