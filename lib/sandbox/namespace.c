@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <dirent.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -311,6 +313,53 @@ int sandbox_send_go(int sock, char c, const int *fds, size_t n_fds) {
         return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : -errno;
 }
 
+char *sandbox_plan_key(const SandboxPlan *p, const SandboxOptions *o) {
+        _cleanup_free_ char *mounts = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&mounts, &size);
+        if (!f)
+                return NULL;
+        for (size_t i = 0; i < p->n_mounts; i++) {
+                const SandboxMount *m = &p->mounts[i];
+                if (!(m->kind == SANDBOX_MOUNT_RW && p->cwd && streq(m->src, p->cwd)))
+                        fprintf(f, "%d %s %s\n", (int) m->kind, m->src, m->dst);
+        }
+        if (fclose(f) != 0)
+                return NULL;
+        char *k = NULL;
+        if (asprintf(&k, "%lx %u:%u %u:%u %d%d %" PRIu64 " %" PRIu64 " %d %" PRIu64 " %" PRIu64 " %u %s\n%s",
+                     p->clone_flags, (unsigned) p->uid, (unsigned) p->gid, (unsigned) p->map_uid, (unsigned) p->map_gid,
+                     p->userns, p->net_later, p->nofile, p->fsize, (int) o->mode, o->memory_max, o->pids_max,
+                     o->cpu_percent, o->cgroup_name ?: "", mounts ?: "") < 0)
+                return NULL;
+        return k;
+}
+
+void sandbox_plan_without_cwd(const SandboxPlan *p, SandboxPlan *ret) {
+        *ret = *p;
+        ret->n_mounts = 0;
+        for (size_t i = 0; i < p->n_mounts; i++)
+                if (!(p->mounts[i].kind == SANDBOX_MOUNT_RW && p->cwd && streq(p->mounts[i].src, p->cwd)))
+                        ret->mounts[ret->n_mounts++] = p->mounts[i];
+        ret->cwd = NULL;
+        ret->own_filter = false;
+        ret->nocaps = NULL;
+        ret->marks = NULL;
+}
+
+int sandbox_open_workdir(const char *cwd) {
+        int tree = (int) open_tree(AT_FDCWD, cwd, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        if (tree < 0)
+                return -errno;
+        struct mount_attr a = { .attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
+        if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) < 0) {
+                int e = -errno;
+                close(tree);
+                return e;
+        }
+        return tree;
+}
+
 /* ---- everything below runs in the cloned child: system calls only, no allocation ---- */
 
 int sandbox_recv_go(int sock, char *ret_c, int *fds, size_t *n_fds) {
@@ -554,6 +603,40 @@ static void top_level_dirs(const SandboxChildFds *fds, int root) {
         close(host);
 }
 
+/* A writable bind in a copy of the template. Where its top-level directory is the template's (shared,
+ * read-only) root, the task gets its own tmpfs there to make the mount point in: added to covered,
+ * to be made read-only once every bind is in (seal_covered). */
+static void attach_rw(const SandboxChildFds *fds, int root, uint64_t root_mnt, const SandboxMount *m, int tree,
+                      int *covered, size_t *n_covered) {
+        char top[NAME_MAX + 1], what[160];
+        size_t k = strcspn(m->dst, "/");
+        snprintf(top, sizeof top, "%.*s", (int) MIN(k, (size_t) NAME_MAX), m->dst);
+        struct statx tx;
+        snprintf(what, sizeof what, "create mount point /%s", m->dst);
+        if (m->dst[k] == '/' && statx(root, top, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID | STATX_TYPE, &tx) >= 0 &&
+            S_ISDIR(tx.stx_mode) && tx.stx_mnt_id == root_mnt) {
+                int t = new_tmpfs("0755", "64k", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+                if (t < 0)
+                        child_fail(fds, -t, what);
+                CHECK(move_mount(t, "", root, top, MOVE_MOUNT_F_EMPTY_PATH), what);
+                close(t);
+                int c = open_beneath(root, top, O_PATH | O_DIRECTORY);
+                if (c < 0)
+                        child_fail(fds, -c, what);
+                covered[(*n_covered)++] = c;
+        }
+        attach_tree(fds, root, m, tree);
+}
+
+/* Those tmpfs only hold mount points: read-only, as the root is (not the binds below). */
+static void seal_covered(const SandboxChildFds *fds, int *covered, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY };
+                CHECK(mount_setattr(covered[i], "", AT_EMPTY_PATH, &a, sizeof a), "make a mount point tmpfs read-only");
+                close(covered[i]);
+        }
+}
+
 /* In a copy of the template: what is the task's own. A fresh /tmp, /dev/shm and /proc (of our PID
  * namespace), and the writable binds; where a bind's top-level directory is the template's (shared,
  * read-only) root, the task gets its own tmpfs there to make the mount point in. */
@@ -587,39 +670,13 @@ static void task_mounts(const SandboxPlan *p, const SandboxChildFds *fds, const 
         CHECK(move_mount(proc, "", root, "proc", MOVE_MOUNT_F_EMPTY_PATH), "mount /proc");
         close(proc);
 
-        for (size_t i = 0; i < p->n_mounts; i++) {
-                const SandboxMount *m = &p->mounts[i];
-                if (m->kind != SANDBOX_MOUNT_RW || trees[i] < 0)
-                        continue;
-                char top[NAME_MAX + 1];
-                size_t k = strcspn(m->dst, "/");
-                snprintf(top, sizeof top, "%.*s", (int) MIN(k, (size_t) NAME_MAX), m->dst);
-                struct statx tx;
-                snprintf(what, sizeof what, "create mount point /%s", m->dst);
-                if (m->dst[k] == '/' && statx(root, top, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID | STATX_TYPE, &tx) >= 0 &&
-                    S_ISDIR(tx.stx_mode) && tx.stx_mnt_id == rx.stx_mnt_id) {
-                        /* A directory of the shared root: a tmpfs of the task's own over it. */
-                        int t = new_tmpfs("0755", "64k", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
-                        if (t < 0)
-                                child_fail(fds, -t, what);
-                        CHECK(move_mount(t, "", root, top, MOVE_MOUNT_F_EMPTY_PATH), what);
-                        close(t);
-                        int c = open_beneath(root, top, O_PATH | O_DIRECTORY);
-                        if (c < 0)
-                                child_fail(fds, -c, what);
-                        covered[n_covered++] = c;
-                }
-                attach_tree(fds, root, m, trees[i]);
-        }
+        for (size_t i = 0; i < p->n_mounts; i++)
+                if (p->mounts[i].kind == SANDBOX_MOUNT_RW && trees[i] >= 0)
+                        attach_rw(fds, root, rx.stx_mnt_id, &p->mounts[i], trees[i], covered, &n_covered);
         for (size_t i = 0; i < p->n_mounts; i++)
                 if (p->mounts[i].kind == SANDBOX_MOUNT_HIDE)
                         hide_path(fds, root, &p->mounts[i], true);
-        /* Those tmpfs only hold mount points: read-only, as the root is (not the binds below). */
-        for (size_t i = 0; i < n_covered; i++) {
-                struct mount_attr a = { .attr_set = MOUNT_ATTR_RDONLY };
-                CHECK(mount_setattr(covered[i], "", AT_EMPTY_PATH, &a, sizeof a), "make a mount point tmpfs read-only");
-                close(covered[i]);
-        }
+        seal_covered(fds, covered, n_covered);
         CHECK(chdir("/"), "chdir /");
         close(root);
         mark(p, SANDBOX_MARK_MOUNTS);
@@ -817,17 +874,9 @@ static void set_rlimit(const SandboxChildFds *fds, int res, uint64_t v, const ch
         CHECK(setrlimit(res, &rl), what);
 }
 
-/* The task: its own session, an unprivileged identity, no capabilities, no way to regain any,
- * the deny list, and nothing inherited but its three standard streams. */
-_Noreturn static void exec_task(const SandboxPlan *p, char *const *argv, char *const *env, const SandboxChildFds *fds) {
-        CHECK(setsid(), "setsid");
-        int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        CHECK(null_fd, "open /dev/null");
-        CHECK(dup2(null_fd, STDIN_FILENO), "stdin");
-        CHECK(dup2(fds->out_w, STDOUT_FILENO), "stdout");
-        CHECK(dup2(fds->err_w, STDERR_FILENO), "stderr");
-        CHECK(chdir(p->cwd ?: "/"), "enter the working directory");
-
+/* The task's identity: no capabilities, no way to regain any, an unprivileged uid, nothing inherited
+ * past exec but what it is given, default signals, and the deny list. */
+static void task_identity(const SandboxPlan *p, const SandboxChildFds *fds) {
         /* The bounding set can only shrink while we still hold CAP_SETPCAP, before the uid change. */
         for (cap_value_t c = 0; c < cap_max_bits(); c++)
                 CHECK(cap_drop_bound(c), "drop the capability bounding set");
@@ -850,9 +899,118 @@ _Noreturn static void exec_task(const SandboxPlan *p, char *const *argv, char *c
                         signal(sig, SIG_DFL);
         sigprocmask(SIG_SETMASK, &none, NULL);
         CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->filter), "load the seccomp filter");
+}
+
+/* stdin from /dev/null, stdout and stderr to the worker's pipes. */
+static void task_stdio(const SandboxChildFds *fds, int out_w, int err_w) {
+        int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        CHECK(null_fd, "open /dev/null");
+        CHECK(dup2(null_fd, STDIN_FILENO), "stdin");
+        CHECK(dup2(out_w, STDOUT_FILENO), "stdout");
+        CHECK(dup2(err_w, STDERR_FILENO), "stderr");
+}
+
+/* The task: its own session, its streams and working directory, its identity, then the command. */
+_Noreturn static void exec_task(const SandboxPlan *p, char *const *argv, char *const *env, const SandboxChildFds *fds) {
+        CHECK(setsid(), "setsid");
+        task_stdio(fds, fds->out_w, fds->err_w);
+        CHECK(chdir(p->cwd ?: "/"), "enter the working directory");
+        task_identity(p, fds);
         mark(p, SANDBOX_MARK_EXEC);
         execvpe(argv[0], argv, env);
         child_fail(fds, errno, "exec");
+}
+
+/* A pre-made sandbox's task: unprivileged and filtered already, it waits for its streams; its
+ * working directory, command and environment are then in p->job. */
+_Noreturn static void waiting_task(const SandboxPlan *p, const SandboxChildFds *fds, int sock) {
+        int job[SANDBOX_GO_FDS_MAX];
+        size_t n = 0;
+        char c;
+
+        CHECK(setsid(), "setsid");
+        task_identity(p, fds);
+        if (sandbox_recv_go(sock, &c, job, &n) < 0 || c != 'j' || n != 2)
+                _exit(127); /* the PID 1 failed, or the sandbox was discarded */
+        task_stdio(fds, job[0], job[1]);
+        CHECK(chdir(p->job->cwd ?: "/"), "enter the working directory");
+        mark(p, SANDBOX_MARK_EXEC);
+        execvpe(p->job->argv[0], p->job->argv, p->job->env);
+        child_fail(fds, errno, "exec");
+}
+
+/* What waiting_task is cloned with: static, as the task shares our memory (there is one per PID 1). */
+static struct {
+        const SandboxPlan *plan;
+        const SandboxChildFds *fds;
+        int sock;
+} waiting;
+
+static int waiting_main(void *unused) {
+        waiting_task(waiting.plan, waiting.fds, waiting.sock);
+}
+
+/* The working directory of a pre-made sandbox's job, mounted where the task will find it. */
+static void mount_workdir(const SandboxPlan *p, const SandboxChildFds *fds, int tree) {
+        if (!p->job->cwd || p->job->cwd[0] != '/')
+                child_fail(fds, EINVAL, "mount the working directory");
+        int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        CHECK(root, "open the root");
+        struct statx rx;
+        CHECK(statx(root, "", AT_EMPTY_PATH, STATX_MNT_ID, &rx), "the root's mount");
+        SandboxMount m = { SANDBOX_MOUNT_RW, p->job->cwd, p->job->cwd + 1 };
+        int covered[1];
+        size_t n_covered = 0;
+        attach_rw(fds, root, rx.stx_mnt_id, &m, tree, covered, &n_covered);
+        seal_covered(fds, covered, n_covered);
+        close(root);
+}
+
+/* The task of a pre-made sandbox: forked now, it waits; the PID 1 waits for the job, mounts the
+ * working directory and hands the task its streams. */
+static pid_t warm_task(const SandboxPlan *p, const SandboxChildFds *fds) {
+        int sv[2], job[SANDBOX_GO_FDS_MAX];
+        size_t n = 0;
+        char c;
+
+        CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), "a socket to the task");
+        /* As vfork, the task shares our memory until it execs (no copy of the page tables to make
+         * and drop), but we go on meanwhile: it runs on a stack of its own, and both of us only make
+         * system calls (errno, shared, may name the other's failure in a message). Its signal
+         * handlers and fds are its own. */
+        size_t size = 2u << 20;
+        char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
+                           -1, 0);
+        if (stack == MAP_FAILED)
+                child_fail(fds, errno, "a stack for the task");
+        waiting.plan = p;
+        waiting.fds = fds;
+        waiting.sock = sv[1];
+        pid_t pid = clone(waiting_main, stack + size, CLONE_VM | SIGCHLD, NULL);
+        CHECK(pid, "fork the task");
+        close(sv[1]);
+        if (sandbox_recv_go(fds->sync_r, &c, job, &n) < 0 || c != 'j' || n < 2)
+                _exit(127); /* discarded by the pool: the task dies with this namespace */
+        close(fds->sync_r);
+        for (int m = SANDBOX_MARK_GO; m <= SANDBOX_MARK_CGROUP; m++)
+                mark(p, m);
+        if (n > 2)
+                mount_workdir(p, fds, job[2]);
+        /* What the pool's hidden paths hold now: a directory may have appeared since this root was
+         * made (or below the working directory). */
+        int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        CHECK(root, "open the root");
+        for (size_t i = 0; i < p->n_mounts; i++)
+                if (p->mounts[i].kind == SANDBOX_MOUNT_HIDE)
+                        hide_path(fds, root, &p->mounts[i], true);
+        close(root);
+        int r = sandbox_send_go(sv[0], 'j', job, 2);
+        if (r < 0)
+                child_fail(fds, -r, "start the task");
+        close(job[0]);
+        close(job[1]);
+        close(sv[0]);
+        return pid;
 }
 
 /* vfork: the task shares our memory until it execs (we are suspended meanwhile), which spares a
@@ -919,7 +1077,8 @@ _Noreturn void sandbox_child(const SandboxPlan *p, char *const *argv, char *cons
         size_t n_join = 0;
         if (sandbox_recv_go(fds->sync_r, &c, join, &n_join) < 0 || (c != 'c' && c != 'n'))
                 _exit(127);
-        close(fds->sync_r);
+        if (!p->job)
+                close(fds->sync_r); /* a pre-made sandbox's job comes that way too */
         size_t first = 0;
         if (p->net_later) {
                 if (n_join < 1)
@@ -951,7 +1110,7 @@ _Noreturn void sandbox_child(const SandboxPlan *p, char *const *argv, char *cons
         }
         sigprocmask(SIG_BLOCK, &set, NULL);
 
-        pid_t task = spawn_task(p, argv, env, fds);
+        pid_t task = p->job ? warm_task(p, fds) : spawn_task(p, argv, env, fds);
         if (task < 0)
                 child_fail(fds, errno, "fork the task");
 

@@ -40,6 +40,13 @@ enum {
         _SANDBOX_MARK_MAX,
 };
 
+/* A pre-made sandbox's task (pool.h), written by the worker into memory its PID 1 shares before it
+ * sends the job (sandbox_send_go 'j' with the task's stdout, stderr and working directory mount). */
+typedef struct SandboxJob {
+        char *cwd;
+        char **argv, **env;
+} SandboxJob;
+
 typedef struct SandboxPlan {
         unsigned long clone_flags;
         SandboxMount mounts[SANDBOX_MOUNTS_MAX];
@@ -56,6 +63,8 @@ typedef struct SandboxPlan {
         usec_t *marks; /* NULL, or _SANDBOX_MARK_MAX times in memory shared with the parent */
         int template_fd; /* a mount namespace holding the read-only part of this root (the pool's,
                           * made by sandbox_template_new), or -1: the child builds it all */
+        SandboxJob *job; /* non-NULL: a pre-made sandbox, whose task comes later (see SandboxJob); its
+                          * plan has no working directory, and out_w and err_w are -1 */
 } SandboxPlan;
 
 /* Why the child could not set the sandbox up or exec: sent through a close-on-exec pipe. */
@@ -79,6 +88,9 @@ typedef struct SandboxChildFds {
 int sandbox_send_go(int sock, char c, const int *fds, size_t n_fds);
 int sandbox_recv_go(int sock, char *ret_c, int *fds, size_t *n_fds);
 
+/* The job's message: 'j' with the task's stdout and stderr, and its working directory's mount. */
+#define SANDBOX_JOB_FDS_MAX 3
+
 /* Prepare everything the child needs, so that it only makes system calls (the worker is
  * multi-threaded: its child must not take locks such as malloc's). err explains a failure. */
 int sandbox_plan_init(SandboxPlan *p, const SandboxOptions *o, const char *cwd, char *err, size_t err_size);
@@ -95,6 +107,15 @@ int sandbox_netns_new(void);
 int sandbox_write_id_maps(const SandboxPlan *p, pid_t pid);
 /* Child: never returns. */
 _Noreturn void sandbox_child(const SandboxPlan *p, char *const *argv, char *const *env, const SandboxChildFds *fds);
+
+/* What a pre-made sandbox for p and o must have been made for: everything in p but its working
+ * directory, and the limits of o (malloc'ed, NULL without memory). */
+char *sandbox_plan_key(const SandboxPlan *p, const SandboxOptions *o);
+/* p without its working directory and its bind, as a pre-made sandbox is made: its mounts share
+ * p's strings (do not sandbox_plan_done it). */
+void sandbox_plan_without_cwd(const SandboxPlan *p, SandboxPlan *ret);
+/* The working directory as a detached, nosuid and nodev mount, for a pre-made sandbox's job. */
+int sandbox_open_workdir(const char *cwd);
 
 /* Hand the working directory (recursively, never through symlinks) to the task's host uid. */
 int sandbox_chown_workdir(const SandboxPlan *p, const char *dir);

@@ -1,6 +1,7 @@
 /* pool.c: a worker's shared sandbox state: the compiled filter, the task cgroups kept for reuse, the
  * mount namespace template and the zygote that clones the tasks' PID 1s. */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <poll.h>
 #include <pthread.h>
@@ -46,15 +47,31 @@ typedef struct ZygoteSlot {
         SandboxPlan plan;
         SandboxChildFds fds;
         char **argv, **env;
+        SandboxJob job; /* a pre-made sandbox's task, written when it is taken */
         usec_t marks[_SANDBOX_MARK_MAX];
         size_t used;       /* bytes of data[] taken */
         char data[];
 } ZygoteSlot;
 
-/* A request: the slot, and with it the fds out, err, error, sync, status (and the template). */
+/* A request: the slot, and with it the fds out, err, error, sync, status and template that are
+ * there (a bit each in fd_mask, in that order; a pre-made sandbox has no out and err yet). */
 typedef struct ZygoteRequest {
         unsigned slot;
+        unsigned fd_mask;
 } ZygoteRequest;
+
+enum { ZFD_OUT, ZFD_ERR, ZFD_ERROR, ZFD_SYNC, ZFD_STATUS, ZFD_TEMPLATE, _ZFD_MAX };
+
+/* Pre-made sandboxes (see sandbox_pool_warm_take), while nobody has taken them: so many for each
+ * plan (a worker's tasks come with a few: with and without network...), so many in all, the
+ * oldest going first. */
+#define POOL_WARM_PER_KEY 2
+#define POOL_WARM_MAX 4
+
+typedef struct PoolWarm {
+        SandboxWarm w;
+        char *key; /* sandbox_plan_key of what it was made for */
+} PoolWarm;
 
 struct SandboxPool {
         pthread_mutex_t lock;
@@ -73,6 +90,9 @@ struct SandboxPool {
         int template_fd;     /* the mount namespace template, -1 before the first sandboxed start */
         char *template_key;  /* the read-only mounts it was made for */
         int template_error;  /* it could not be made: not tried again */
+        PoolWarm warm[POOL_WARM_MAX]; /* the oldest first */
+        size_t n_warm, n_warming;     /* ready; being made */
+        unsigned warm_failed;         /* in a row: after a few, none are made any more */
         unsigned long long made; /* names the new cgroups */
         bool swept;              /* stale cgroups of earlier pools removed */
 };
@@ -87,7 +107,7 @@ _noreturn_ static void zygote_main(SandboxPool *p, int sock) {
         sock = 3;
         for (;;) {
                 ZygoteRequest rq;
-                int fds[SANDBOX_GO_FDS_MAX + 2];
+                int fds[_ZFD_MAX];
                 size_t n = 0;
                 union {
                         struct cmsghdr h;
@@ -104,16 +124,22 @@ _noreturn_ static void zygote_main(SandboxPool *p, int sock) {
                 for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
                         if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
                                 size_t c = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                                if (c > _ZFD_MAX - n)
+                                        c = _ZFD_MAX - n;
                                 memcpy(fds + n, CMSG_DATA(cm), sizeof(int) * c);
                                 n += c;
                         }
                 if (rq.slot < ZYGOTE_SLOTS) {
                         ZygoteSlot *z = (ZygoteSlot *) ((char *) p->arena + (size_t) rq.slot * ZYGOTE_SLOT_SIZE);
-                        if (n < 5)
+                        int f[_ZFD_MAX];
+                        size_t used = 0;
+                        for (int i = 0; i < _ZFD_MAX; i++)
+                                f[i] = (rq.fd_mask & (1u << i)) && used < n ? fds[used++] : -EBADF;
+                        if (used != n || f[ZFD_ERROR] < 0 || f[ZFD_SYNC] < 0 || f[ZFD_STATUS] < 0)
                                 z->reply = -EINVAL;
                         else {
-                                z->fds = (SandboxChildFds) { fds[0], fds[1], fds[2], fds[3], fds[4] };
-                                z->plan.template_fd = n > 5 ? fds[5] : -EBADF;
+                                z->fds = (SandboxChildFds) { f[ZFD_OUT], f[ZFD_ERR], f[ZFD_ERROR], f[ZFD_SYNC], f[ZFD_STATUS] };
+                                z->plan.template_fd = f[ZFD_TEMPLATE];
                                 pid_t pid = (pid_t) syscall(SYS_clone, z->plan.clone_flags | CLONE_PARENT, NULL, NULL,
                                                             NULL, 0);
                                 if (pid == 0)
@@ -237,19 +263,28 @@ int sandbox_pool_clone_start(SandboxPool *p, const SandboxPlan *plan, char *cons
         for (size_t i = 0; fits && i < plan->n_mounts; i++)
                 fits = (z->plan.mounts[i].src = slot_strdup(z, plan->mounts[i].src)) &&
                        (z->plan.mounts[i].dst = slot_strdup(z, plan->mounts[i].dst));
-        fits = fits && (z->argv = slot_strv(z, argv)) && (z->env = slot_strv(z, env));
+        z->argv = z->env = NULL;
+        z->job = (SandboxJob) {};
+        z->plan.job = plan->job ? &z->job : NULL;
+        fits = fits && (!argv || (z->argv = slot_strv(z, argv))) && (!env || (z->env = slot_strv(z, env)));
         if (!fits) {
                 sandbox_pool_release(p, slot, NULL);
                 return -E2BIG; /* a huge environment: cloned from the worker */
         }
 
-        int send_fds[6] = { fds->out_w, fds->err_w, fds->error_w, fds->sync_r, fds->status_w, plan->template_fd };
-        size_t n = plan->template_fd >= 0 ? 6 : 5;
+        int all[_ZFD_MAX] = { fds->out_w, fds->err_w, fds->error_w, fds->sync_r, fds->status_w, plan->template_fd };
+        int send_fds[_ZFD_MAX];
+        size_t n = 0;
+        ZygoteRequest rq = { (unsigned) slot, 0 };
+        for (int i = 0; i < _ZFD_MAX; i++)
+                if (all[i] >= 0) {
+                        send_fds[n++] = all[i];
+                        rq.fd_mask |= 1u << i;
+                }
         union {
                 struct cmsghdr h;
                 char buf[CMSG_SPACE(sizeof send_fds)];
         } control = {};
-        ZygoteRequest rq = { (unsigned) slot };
         struct iovec iov = { .iov_base = &rq, .iov_len = sizeof rq };
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
                              .msg_controllen = CMSG_SPACE(sizeof(int) * n) };
@@ -354,9 +389,187 @@ void sandbox_pool_defer(SandboxPool *p, int pidfd, SandboxCgroup *cg) {
         pending_done(p, &e);
 }
 
+static void warm_close(SandboxWarm *w) {
+        w->sync_w = safe_close(w->sync_w);
+        w->error_r = safe_close(w->error_r);
+        w->status_r = safe_close(w->status_r);
+}
+
+void sandbox_pool_warm_discard(SandboxPool *p, SandboxWarm *w) {
+        if (w->pid <= 0)
+                return;
+        int pidfd = (int) syscall(SYS_pidfd_open, w->pid, 0);
+        (void) kill(w->pid, SIGKILL);
+        warm_close(w);
+        if (pidfd >= 0)
+                sandbox_pool_defer(p, pidfd, &w->cg); /* reaped later, its cgroup given back then */
+        else {
+                (void) waitpid(w->pid, NULL, 0);
+                sandbox_pool_give_cgroup(p, &w->cg);
+        }
+        sandbox_pool_release(p, w->slot, NULL);
+        *w = (SandboxWarm) { .slot = -1, .sync_w = -EBADF, .error_r = -EBADF, .status_r = -EBADF };
+}
+
+/* Still waiting for a job: alive, and it reported no failure. */
+static bool warm_alive(SandboxWarm *w) {
+        struct pollfd pf = { w->error_r, POLLIN, 0 };
+        siginfo_t si = {};
+        if (poll(&pf, 1, 0) != 0)
+                return false; /* a failure, or EOF: it is gone */
+        return waitid(P_PID, (id_t) w->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == 0;
+}
+
+/* Take entry i out of the list (the lock held). */
+static PoolWarm warm_remove(SandboxPool *p, size_t i) {
+        PoolWarm e = p->warm[i];
+        memmove(p->warm + i, p->warm + i + 1, sizeof(PoolWarm) * (p->n_warm - i - 1));
+        p->n_warm--;
+        return e;
+}
+
+int sandbox_pool_warm_take(SandboxPool *p, const char *key, SandboxWarm *ret) {
+        for (;;) {
+                PoolWarm e = {};
+                pthread_mutex_lock(&p->lock);
+                for (size_t i = 0; i < p->n_warm && !e.key; i++)
+                        if (streq(p->warm[i].key, key))
+                                e = warm_remove(p, i);
+                pthread_mutex_unlock(&p->lock);
+                if (!e.key)
+                        return -ENOENT;
+                free(e.key);
+                if (warm_alive(&e.w)) {
+                        /* The step times of this task, not of the sandbox's making. */
+                        ZygoteSlot *z = (ZygoteSlot *) ((char *) p->arena + (size_t) e.w.slot * ZYGOTE_SLOT_SIZE);
+                        memset(z->marks, 0, sizeof z->marks);
+                        *ret = e.w;
+                        return 0;
+                }
+                sandbox_pool_warm_discard(p, &e.w);
+        }
+}
+
+int sandbox_pool_warm_start(SandboxPool *p, SandboxWarm *w, const char *cwd, char *const *argv, char *const *env,
+                            int out_w, int err_w, int tree) {
+        ZygoteSlot *z = (ZygoteSlot *) ((char *) p->arena + (size_t) w->slot * ZYGOTE_SLOT_SIZE);
+        /* Written before the message that tells the PID 1 and the task to read it. */
+        z->job = (SandboxJob) {};
+        if ((cwd && !(z->job.cwd = slot_strdup(z, cwd))) || !(z->job.argv = slot_strv(z, argv)) ||
+            !(z->job.env = slot_strv(z, env))) {
+                safe_close(tree);
+                return -E2BIG;
+        }
+        int fds[SANDBOX_JOB_FDS_MAX] = { out_w, err_w, tree };
+        int r = sandbox_send_go(w->sync_w, 'j', fds, tree >= 0 ? 3 : 2);
+        safe_close(tree);
+        return r;
+}
+
+/* One pre-made sandbox for plan (without working directory) and o. */
+static int warm_make(SandboxPool *p, const SandboxPlan *plan, const SandboxOptions *o, SandboxWarm *ret) {
+        _cleanup_close_ int error_w = -EBADF, sync_r = -EBADF, status_w = -EBADF;
+        SandboxWarm w = { .slot = -1, .sync_w = -EBADF, .error_r = -EBADF, .status_r = -EBADF };
+        int q[2], join[SANDBOX_GO_FDS_MAX], n_join = 0;
+        char err[200];
+        int r;
+
+        r = 0;
+        if (pipe2(q, O_CLOEXEC) < 0)
+                r = -errno;
+        else
+                w.error_r = q[0], error_w = q[1];
+        if (r >= 0 && pipe2(q, O_CLOEXEC) < 0)
+                r = -errno;
+        else if (r >= 0)
+                w.status_r = q[0], status_w = q[1];
+        if (r >= 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, q) < 0)
+                r = -errno;
+        else if (r >= 0)
+                sync_r = q[0], w.sync_w = q[1];
+        if (r < 0) {
+                warm_close(&w);
+                return r;
+        }
+
+        SandboxJob job = {};
+        SandboxPlan wp = *plan;
+        wp.job = &job; /* (its address is not used: the slot's is) */
+        SandboxChildFds fds = { -EBADF, -EBADF, error_w, sync_r, status_w };
+        r = sandbox_pool_clone_start(p, &wp, NULL, NULL, &fds, true, &w.slot);
+        if (r < 0) {
+                warm_close(&w);
+                return r;
+        }
+        r = sandbox_pool_take_cgroup(p, o, &w.cg, err, sizeof err);
+        if (r >= 0 && plan->net_later && (r = join[0] = sandbox_netns_new()) >= 0)
+                n_join = 1;
+        if (r >= 0 && (r = sandbox_cgroup_open_join(&w.cg, join + n_join)) >= 0)
+                n_join += r;
+        w.pid = sandbox_pool_clone_wait(p, w.slot);
+        if (w.pid > 0 && r >= 0)
+                r = sandbox_send_go(w.sync_w, 'c', join, (size_t) n_join);
+        if (plan->net_later && n_join > 0)
+                close(join[0]);
+        if (w.pid <= 0 || r < 0) {
+                if (w.pid > 0)
+                        sandbox_pool_warm_discard(p, &w);
+                else {
+                        sandbox_pool_give_cgroup(p, &w.cg);
+                        sandbox_pool_release(p, w.slot, NULL);
+                        warm_close(&w);
+                }
+                return w.pid < 0 ? w.pid : r < 0 ? r : -ESRCH;
+        }
+        *ret = w;
+        return 0;
+}
+
+void sandbox_pool_warm_fill(SandboxPool *p, const SandboxPlan *plan, const SandboxOptions *o, const char *key) {
+        size_t want = 0;
+
+        pthread_mutex_lock(&p->lock);
+        if (p->warm_failed < 3 && p->n_warming == 0) {
+                size_t have = 0;
+                for (size_t i = 0; i < p->n_warm; i++)
+                        have += streq(p->warm[i].key, key);
+                want = have < POOL_WARM_PER_KEY ? POOL_WARM_PER_KEY - have : 0;
+                p->n_warming = want;
+        }
+        pthread_mutex_unlock(&p->lock);
+
+        for (size_t i = 0; i < want; i++) {
+                PoolWarm e = { .key = strdup(key) };
+                int r = e.key ? warm_make(p, plan, o, &e.w) : -ENOMEM;
+                PoolWarm old = {};
+                pthread_mutex_lock(&p->lock);
+                p->n_warming--;
+                p->warm_failed = r < 0 ? p->warm_failed + 1 : 0;
+                if (r >= 0) {
+                        if (p->n_warm == POOL_WARM_MAX)
+                                old = warm_remove(p, 0);
+                        p->warm[p->n_warm++] = e;
+                }
+                pthread_mutex_unlock(&p->lock);
+                if (r < 0) {
+                        free(e.key);
+                        break;
+                }
+                if (old.key) {
+                        free(old.key);
+                        sandbox_pool_warm_discard(p, &old.w);
+                }
+        }
+}
+
 SandboxPool *sandbox_pool_free(SandboxPool *p) {
         if (!p)
                 return NULL;
+        for (size_t i = 0; i < p->n_warm; i++) {
+                sandbox_pool_warm_discard(p, &p->warm[i].w);
+                free(p->warm[i].key);
+        }
+        p->n_warm = 0;
         for (size_t i = 0; i < p->n_pending; i++) {
                 (void) pending_reap(&p->pending[i], true);
                 close(p->pending[i].pidfd);

@@ -38,6 +38,32 @@ pid_t sandbox_pool_zygote(SandboxPool *p);
 /* Once the PID 1 is gone or has reported the task's end; copies the step times to ret_marks. */
 void sandbox_pool_release(SandboxPool *p, int slot, usec_t *ret_marks);
 
+/* A pre-made sandbox: a PID 1 that has built all of a task's sandbox (namespaces, root, cgroup with
+ * the limits, network namespace) but what is the task's own, and has forked the task's process,
+ * which waits unprivileged and filtered for its streams, working directory, command and environment.
+ * The start of a task is then only the hand-over (sandbox_pool_warm_start). Each serves one task. */
+typedef struct SandboxWarm {
+        pid_t pid;         /* the PID 1 (the worker's child) */
+        int slot;          /* its zygote slot, released after the task (sandbox_pool_release) */
+        int sync_w;        /* where the job goes */
+        int error_r;       /* SandboxChildError on failure; EOF once the task has exec'ed */
+        int status_r;      /* the task's wait status, from the PID 1 */
+        SandboxCgroup cg;  /* the task's, joined */
+} SandboxWarm;
+
+/* Take a pre-made sandbox made for key (sandbox_plan_key): 0, or -ENOENT (none is ready). */
+int sandbox_pool_warm_take(SandboxPool *p, const char *key, SandboxWarm *ret);
+/* Hand w its task. tree: the working directory's mount (sandbox_open_workdir) or -1, taken; the
+ * streams are copied. Negative errno: w is unusable (sandbox_pool_warm_discard it). */
+int sandbox_pool_warm_start(SandboxPool *p, SandboxWarm *w, const char *cwd, char *const *argv, char *const *env,
+                            int out_w, int err_w, int tree);
+/* Kill a pre-made sandbox that was taken but cannot serve; its cgroup goes back to the pool. */
+void sandbox_pool_warm_discard(SandboxPool *p, SandboxWarm *w);
+/* Make pre-made sandboxes for the plan (its working directory left out) and the limits of o, until
+ * the pool holds POOL_WARM_MAX for key; those made for another key are discarded. Best effort: a
+ * failure only means the next start builds its sandbox itself (after a few, none are tried again). */
+void sandbox_pool_warm_fill(SandboxPool *p, const SandboxPlan *plan, const SandboxOptions *o, const char *key);
+
 /* A cgroup with the limits of o: one a previous task left clean, or a new one. */
 int sandbox_pool_take_cgroup(SandboxPool *p, const SandboxOptions *o, SandboxCgroup *ret, char *err, size_t err_size);
 /* After the task: kept for the next one if it is empty and clean, else removed. *cg is emptied. */

@@ -133,8 +133,35 @@ static void message_append(ProcessResult *res, const char *fmt, ...) {
 /* The sandboxed start: the task's cgroup, the plan, the clone and the parent's share of the set-up
  * (id maps, cgroup membership), then the go-ahead. Returns the child's pid, 0 when best-effort mode
  * must fall back to a plain process, or a negative errno with res->message set. */
+/* A pre-made sandbox of the pool for this plan, given the task: its PID 1, or 0 (none ready, or it
+ * could not take the task: the caller builds one). Its error, status and job fds replace the
+ * caller's. */
+static pid_t warm_spawn(const ProcessSpec *spec, const char *key, SandboxCgroup *cg, int out_w, int err_w,
+                        int *ep_r, int *st_r, int *sync_w, int *ret_slot) {
+        SandboxPool *pool = spec->sandbox->pool;
+        SandboxWarm w;
+
+        if (!key || sandbox_pool_warm_take(pool, key, &w) < 0)
+                return 0;
+        int tree = spec->cwd ? sandbox_open_workdir(spec->cwd) : -EBADF;
+        if ((spec->cwd && tree < 0) || sandbox_pool_warm_start(pool, &w, spec->cwd, spec->argv, spec->env, out_w, err_w, tree) < 0) {
+                sandbox_pool_warm_discard(pool, &w);
+                return 0;
+        }
+        safe_close(*ep_r);
+        safe_close(*st_r);
+        safe_close(*sync_w);
+        *ep_r = w.error_r;
+        *st_r = w.status_r;
+        *sync_w = w.sync_w;
+        *cg = w.cg;
+        *ret_slot = w.slot;
+        return w.pid;
+}
+
 static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCgroup *cg, const SandboxChildFds *fds,
-                           int sync_w, usec_t *marks, usec_t *t, int *ret_slot, ProcessResult *res) {
+                           int *ep_r, int *st_r, int *sync_w_ptr, usec_t *marks, usec_t *t, int *ret_slot,
+                           ProcessResult *res) {
         const SandboxOptions *o = spec->sandbox;
         bool strict = o->mode == SANDBOX_REQUIRED;
         char err[200] = "", name[64];
@@ -150,6 +177,17 @@ static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCg
                                       strerror(-r)), r;
 
         t[1] = now_monotonic();
+        /* A root worker's pool keeps sandboxes ready made for the plan it saw last. */
+        if (o->pool && plan->template_fd >= 0 && !plan->userns) {
+                _cleanup_free_ char *key = sandbox_plan_key(plan, o);
+                pid_t pid = warm_spawn(spec, key, cg, fds->out_w, fds->err_w, ep_r, st_r, sync_w_ptr, ret_slot);
+                if (pid > 0) {
+                        t[2] = t[3] = t[4] = now_monotonic();
+                        res->pre_made = true;
+                        return pid;
+                }
+        }
+        int sync_w = *sync_w_ptr;
         pid_t pid = -1;
         /* Through the zygote, the clone happens while we make the cgroup and network namespace;
          * its pid is needed only once they are sent. */
@@ -292,7 +330,7 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
                         if (marks == MAP_FAILED)
                                 marks = NULL;
                 }
-                pid = sandbox_spawn(spec, &plan, &cg, &fds, sync_w, marks, t, &slot, &res);
+                pid = sandbox_spawn(spec, &plan, &cg, &fds, &ep_r, &st_r, &sync_w, marks, t, &slot, &res);
                 if (pid < 0) {
                         r = pid;
                         goto finish;
@@ -312,6 +350,14 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
         ep_w = safe_close(ep_w);
         st_w = safe_close(st_w);
         sync_r = safe_close(sync_r);
+        /* While the task starts: a sandbox ready made for the next one like it. */
+        if (res.sandboxed && spec->sandbox->pool && plan.template_fd >= 0 && !plan.userns) {
+                _cleanup_free_ char *key = sandbox_plan_key(&plan, spec->sandbox);
+                SandboxPlan warm;
+                sandbox_plan_without_cwd(&plan, &warm);
+                if (key)
+                        sandbox_pool_warm_fill(spec->sandbox->pool, &warm, spec->sandbox, key);
+        }
 
         /* Set-up and exec failures come through the CLOEXEC pipe: EOF means exec succeeded. */
         SandboxChildError ce = {};

@@ -36,6 +36,7 @@ typedef struct ProcessResult {
         bool cancelled;
         usec_t duration;
         bool sandboxed;      /* ran inside the namespace sandbox */
+        bool pre_made;       /* in a sandbox the pool made ahead, while earlier tasks ran (pool.h) */
         bool oom_killed;     /* the kernel's OOM killer hit the task (memory limit) */
         bool pids_exhausted; /* a fork was refused by the pids limit */
         /* Why the sandbox could not be set up (with a negative return), or, in best-effort mode,

@@ -267,6 +267,36 @@ int main(int argc, char **argv) {
         snprintf(expect, sizeof expect, "hello\n65534\ntern\n%s\n2\n", workdir);
         is_str(out(&c), expect, "as nobody, host name tern, in its working directory, PID 2 under our PID 1");
 
+        if (pooled) {
+                /* The pool made sandboxes ahead for tasks like that one: each serves one task. */
+                run_sh(&o, "echo one > /tmp/mark; echo $$", &c, &res);
+                ok(res.pre_made && res.exit_code == 0, "the next task like it starts in a sandbox made ahead");
+                is_str(out(&c), "2\n", "as PID 2 under a PID 1 of its own");
+                run_sh(&o, "cat /tmp/mark 2>/dev/null || echo fresh; echo $$; hostname; id -u", &c, &res);
+                ok(res.pre_made, "and the one after it too");
+                is_str(out(&c), "fresh\n2\ntern\n65534\n", "with a /tmp and PID namespace of its own, as nobody");
+                char *missing[] = { (char *) "/no/such/program", NULL };
+                is_int(run_in(&o, 5 * USEC_PER_SEC, &c, &res, missing), -ENOENT,
+                       "a program that is not there is -ENOENT in a sandbox made ahead");
+                ok(res.pre_made, "(it was one)");
+                /* A working directory below a top-level directory of the shared root, as a worker's
+                 * under /var/lib/tern: the task gets a tmpfs of its own to mount it in. */
+                char vardir[] = "/var/tmp/tern-test-sandbox-XXXXXX";
+                ok(mkdtemp(vardir) != NULL && chmod(vardir, 0755) == 0, "a working directory under /var");
+                char saved[sizeof workdir];
+                snprintf(saved, sizeof saved, "%s", workdir);
+                snprintf(workdir, sizeof workdir, "%s", vardir);
+                run_sh(&o, "pwd; echo made > here.txt; ls /var | wc -l; touch /var/x 2>/dev/null || echo ro", &c, &res);
+                snprintf(expect, sizeof expect, "%s\n1\nro\n", vardir);
+                is_str(out(&c), expect, "in it, only its own path under a read-only /var");
+                ok(res.pre_made, "(made ahead, for another working directory)");
+                snprintf(path, sizeof path, "%s/here.txt", vardir);
+                ok(access(path, F_OK) == 0, "what it wrote is on the host");
+                snprintf(workdir, sizeof workdir, "%s", saved);
+                snprintf(path, sizeof path, "rm -rf '%s'", vardir);
+                (void) !system(path);
+        }
+
         /* Secrets and other tasks' files. */
         run_sh(&o, "cat /etc/tern/tern.conf; cat /data/state/secret; ls /data/state | wc -l; cat /data/public", &c, &res);
         is_str(out(&c), "0\nshared data\n", "/etc/tern and the hidden state dir are masked, the rest of a bind is readable");
@@ -464,7 +494,8 @@ int main(int argc, char **argv) {
                 (void) !fscanf(cnt, "%d", &n_pooled);
                 pclose(cnt);
         }
-        is_int(n_pooled, 1, "its cgroup is kept for the next task");
+        /* One more for each of the two sandboxes made ahead for the next tasks like it. */
+        is_int(n_pooled, 3, "its cgroup is kept for the next task, and two sandboxes made ahead have theirs");
         ok(access(stale, F_OK) < 0, "the stale one was removed");
         po.pids_max = 64;
         r = run_probe(&po, "forkbomb", NULL, &c, &res);
