@@ -19,6 +19,7 @@
 
 #include "pool.h"
 #include "process.h"
+#include "sandbox-test.h"
 #include "strbuf.h"
 #include "strutil.h"
 #include "tap.h"
@@ -112,27 +113,14 @@ static int probe(int argc, char **argv) {
 
 /* ---- the test, run by the worker's side ---- */
 
-typedef struct Capture {
-        StrBuf out, err;
-} Capture;
-
-static void on_line(void *userdata, ProcessStream stream, const char *line, size_t len) {
-        Capture *c = userdata;
-        StrBuf *sb = stream == PROCESS_STDOUT ? &c->out : &c->err;
-        strbuf_append_n(sb, line, len);
-        strbuf_append_char(sb, '\n');
-}
-
 static char workdir[256];
 
 static int run_in(const SandboxOptions *o, usec_t timeout, Capture *c, ProcessResult *res, char *const *argv) {
         char *env[] = { (char *) "PATH=/usr/bin:/bin", (char *) "ASAN_OPTIONS=detect_leaks=0", NULL };
         ProcessSpec spec = { .argv = argv, .env = env, .cwd = workdir, .timeout = timeout,
                              .kill_grace = 500 * USEC_PER_MSEC, .cancel_fd = -1, .sandbox = o };
-        strbuf_done(&c->out);
-        strbuf_done(&c->err);
-        *c = (Capture) { STRBUF_INIT, STRBUF_INIT };
-        return process_run(&spec, on_line, c, res);
+        capture_reset(c);
+        return process_run(&spec, capture_line, c, res);
 }
 
 static int run_sh(const SandboxOptions *o, const char *script, Capture *c, ProcessResult *res) {
@@ -143,48 +131,6 @@ static int run_sh(const SandboxOptions *o, const char *script, Capture *c, Proce
 static int run_probe(const SandboxOptions *o, const char *what, const char *arg, Capture *c, ProcessResult *res) {
         char *argv[] = { (char *) PROBE, (char *) "probe", (char *) what, (char *) arg, NULL };
         return run_in(o, 20 * USEC_PER_SEC, c, res, argv);
-}
-
-static const char *out(Capture *c) {
-        return strbuf_str(&c->out) ?: "";
-}
-
-static int count_fds(void) {
-        DIR *d = opendir("/proc/self/fd");
-        int n = 0;
-        if (!d)
-                return -1;
-        for (struct dirent *de; (de = readdir(d));)
-                n++;
-        closedir(d);
-        return n;
-}
-
-/* A process of ours with this argument in its command line is still alive. */
-static bool process_with_arg(const char *arg) {
-        DIR *d = opendir("/proc");
-        bool found = false;
-        for (struct dirent *de; d && (de = readdir(d)) && !found;) {
-                char path[PATH_MAX], buf[512];
-                if (!isdigit((unsigned char) de->d_name[0]))
-                        continue;
-                snprintf(path, sizeof path, "/proc/%s/cmdline", de->d_name);
-                int fd = open(path, O_RDONLY | O_CLOEXEC);
-                if (fd < 0)
-                        continue;
-                ssize_t n = read(fd, buf, sizeof buf - 1);
-                close(fd);
-                for (ssize_t i = 0; i < n; i++)
-                        if (buf[i] == 0)
-                                buf[i] = ' ';
-                if (n > 0) {
-                        buf[n] = 0;
-                        found = strstr(buf, arg) != NULL;
-                }
-        }
-        if (d)
-                closedir(d);
-        return found;
 }
 
 static int write_text(const char *path, const char *text) {
@@ -265,16 +211,16 @@ int main(int argc, char **argv) {
         ok(r == 0 && res.exit_code == 0 && res.sandboxed, "a command runs in the sandbox");
         char expect[512];
         snprintf(expect, sizeof expect, "hello\n65534\ntern\n%s\n2\n", workdir);
-        is_str(out(&c), expect, "as nobody, host name tern, in its working directory, PID 2 under our PID 1");
+        is_str(capture_out(&c), expect, "as nobody, host name tern, in its working directory, PID 2 under our PID 1");
 
         if (pooled) {
                 /* The pool made sandboxes ahead for tasks like that one: each serves one task. */
                 run_sh(&o, "echo one > /tmp/mark; echo $$", &c, &res);
                 ok(res.pre_made && res.exit_code == 0, "the next task like it starts in a sandbox made ahead");
-                is_str(out(&c), "2\n", "as PID 2 under a PID 1 of its own");
+                is_str(capture_out(&c), "2\n", "as PID 2 under a PID 1 of its own");
                 run_sh(&o, "cat /tmp/mark 2>/dev/null || echo fresh; echo $$; hostname; id -u", &c, &res);
                 ok(res.pre_made, "and the one after it too");
-                is_str(out(&c), "fresh\n2\ntern\n65534\n", "with a /tmp and PID namespace of its own, as nobody");
+                is_str(capture_out(&c), "fresh\n2\ntern\n65534\n", "with a /tmp and PID namespace of its own, as nobody");
                 char *missing[] = { (char *) "/no/such/program", NULL };
                 is_int(run_in(&o, 5 * USEC_PER_SEC, &c, &res, missing), -ENOENT,
                        "a program that is not there is -ENOENT in a sandbox made ahead");
@@ -288,7 +234,7 @@ int main(int argc, char **argv) {
                 snprintf(workdir, sizeof workdir, "%s", vardir);
                 run_sh(&o, "pwd; echo made > here.txt; ls /var | wc -l; touch /var/x 2>/dev/null || echo ro", &c, &res);
                 snprintf(expect, sizeof expect, "%s\n1\nro\n", vardir);
-                is_str(out(&c), expect, "in it, only its own path under a read-only /var");
+                is_str(capture_out(&c), expect, "in it, only its own path under a read-only /var");
                 ok(res.pre_made, "(made ahead, for another working directory)");
                 snprintf(path, sizeof path, "%s/here.txt", vardir);
                 ok(access(path, F_OK) == 0, "what it wrote is on the host");
@@ -299,19 +245,19 @@ int main(int argc, char **argv) {
 
         /* Secrets and other tasks' files. */
         run_sh(&o, "cat /etc/tern/tern.conf; cat /data/state/secret; ls /data/state | wc -l; cat /data/public", &c, &res);
-        is_str(out(&c), "0\nshared data\n", "/etc/tern and the hidden state dir are masked, the rest of a bind is readable");
+        is_str(capture_out(&c), "0\nshared data\n", "/etc/tern and the hidden state dir are masked, the rest of a bind is readable");
         snprintf(path, sizeof path, "cat %s/other/file; ls %s | wc -l; ls /tmp", base, base);
         run_sh(&o, path, &c, &res);
         snprintf(expect, sizeof expect, "1\n%s\n", base + strlen("/tmp/"));
-        is_str(out(&c), expect, "other tasks' directories are not there; /tmp holds only the working dir's path");
+        is_str(capture_out(&c), expect, "other tasks' directories are not there; /tmp holds only the working dir's path");
         SandboxOptions plain_etc = o;
         plain_etc.ro_binds = NULL;
         run_sh(&plain_etc, "cat /etc/shadow 2>/dev/null || echo denied", &c, &res);
-        is_str(out(&c), "denied\n", "/etc/shadow cannot be read");
+        is_str(capture_out(&c), "denied\n", "/etc/shadow cannot be read");
         snprintf(path, sizeof path, "mkdir %s/data/later && echo later-secret > %s/data/later/secret", base, base);
         ok(system(path) == 0, "a hidden directory appears");
         run_sh(&o, "cat /data/later/secret 2>/dev/null; ls /data/later | wc -l", &c, &res);
-        is_str(out(&c), "0\n", "it is masked for the next task too");
+        is_str(capture_out(&c), "0\n", "it is masked for the next task too");
 
         /* Writes. */
         snprintf(path, sizeof path,
@@ -319,7 +265,7 @@ int main(int argc, char **argv) {
                  "echo ok > out.txt && echo wrote-workdir; echo t > /tmp/t && echo wrote-tmp",
                  base);
         run_sh(&o, path, &c, &res);
-        is_str(out(&c), "wrote-workdir\nwrote-tmp\n", "only the working directory and /tmp are writable");
+        is_str(capture_out(&c), "wrote-workdir\nwrote-tmp\n", "only the working directory and /tmp are writable");
         snprintf(path, sizeof path, "%s/out.txt", workdir);
         struct stat st = {};
         ok(stat(path, &st) == 0 && st.st_uid == 65534, "the task's file is on the host, owned by nobody");
@@ -337,36 +283,36 @@ int main(int argc, char **argv) {
         char pid_s[32];
         snprintf(pid_s, sizeof pid_s, "%d", (int) getpid());
         run_sh(&o, "ls /proc | grep -c '^[0-9]'", &c, &res);
-        ok(atoi(out(&c)) <= 4, "only the task's own processes are visible (%s)", out(&c));
+        ok(atoi(capture_out(&c)) <= 4, "only the task's own processes are visible (%s)", capture_out(&c));
         run_probe(&o, "kill", pid_s, &c, &res);
-        is_str(out(&c), "kill=-1 errno=3\n", "kill -9 of the worker's pid: no such process");
+        is_str(capture_out(&c), "kill=-1 errno=3\n", "kill -9 of the worker's pid: no such process");
         ok(kill(getpid(), 0) == 0, "the worker is alive");
 
         /* System calls the filter and the dropped capabilities refuse. */
         run_probe(&o, "ptrace", NULL, &c, &res);
-        is_str(out(&c), "ptrace=-1 errno=1\n", "ptrace is refused (EPERM)");
+        is_str(capture_out(&c), "ptrace=-1 errno=1\n", "ptrace is refused (EPERM)");
         run_probe(&o, "mount", NULL, &c, &res);
-        is_str(out(&c), "mount=-1 errno=1\n", "mount is refused (EPERM)");
+        is_str(capture_out(&c), "mount=-1 errno=1\n", "mount is refused (EPERM)");
         run_probe(&o, "unshare", NULL, &c, &res);
-        is_str(out(&c), "unshare=-1 errno=1\n", "a new user namespace (to regain capabilities) is refused");
+        is_str(capture_out(&c), "unshare=-1 errno=1\n", "a new user namespace (to regain capabilities) is refused");
         run_probe(&o, "tiocsti", NULL, &c, &res);
-        is_str(out(&c), "tty=-1 ioctl=-1 errno=1\n", "no controlling terminal, TIOCSTI refused by the filter");
+        is_str(capture_out(&c), "tty=-1 ioctl=-1 errno=1\n", "no controlling terminal, TIOCSTI refused by the filter");
         run_sh(&o, "grep -E '^(CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status | tr -s '\\t ' ' '",
                &c, &res);
-        is_str(out(&c),
+        is_str(capture_out(&c),
                "CapPrm: 0000000000000000\nCapEff: 0000000000000000\nCapBnd: 0000000000000000\n"
                "CapAmb: 0000000000000000\nNoNewPrivs: 1\nSeccomp: 2\n",
                "no capabilities, none to regain, no_new_privs, seccomp");
         snprintf(path, sizeof path, "%s", "/probe/suid-probe");
         char *suid_argv[] = { path, (char *) "probe", (char *) "ids", NULL };
         run_in(&o, 10 * USEC_PER_SEC, &c, &res, suid_argv);
-        is_str(out(&c), "euid=65534\n", "a setuid-root binary does not make the task root");
+        is_str(capture_out(&c), "euid=65534\n", "a setuid-root binary does not make the task root");
 
         /* Fds of the worker. */
         int leak = open("/etc/hostname", O_RDONLY); /* deliberately without O_CLOEXEC */
         ok(leak >= 0 && dup2(leak, 100) == 100, "the worker holds fds without close-on-exec");
         run_probe(&o, "fds", NULL, &c, &res);
-        is_str(out(&c), "extra-fds=0\n", "none of the worker's fds reach the task");
+        is_str(capture_out(&c), "extra-fds=0\n", "none of the worker's fds reach the task");
         close(leak);
         close(100);
 
@@ -380,31 +326,31 @@ int main(int argc, char **argv) {
         char port[16];
         snprintf(port, sizeof port, "%d", ntohs(a.sin_port));
         run_probe(&o, "connect", port, &c, &res);
-        is_str(out(&c), "connect=-1\n", "without network, the host's loopback server is unreachable");
+        is_str(capture_out(&c), "connect=-1\n", "without network, the host's loopback server is unreachable");
         SandboxOptions net = o;
         net.network = true;
         run_probe(&net, "connect", port, &c, &res);
-        is_str(out(&c), "connect=0\n", "with network allowed, it is reachable");
+        is_str(capture_out(&c), "connect=0\n", "with network allowed, it is reachable");
         run_sh(&o, "grep ':' /proc/net/dev | cut -d: -f1 | tr -d ' '", &c, &res);
-        is_str(out(&c), "lo\n", "the task's namespace has loopback only");
+        is_str(capture_out(&c), "lo\n", "the task's namespace has loopback only");
         close(srv);
 
         /* Limits (on this host: the cgroup v1 hierarchies). */
         SandboxOptions lim = o;
         lim.pids_max = 32;
         r = run_probe(&lim, "forkbomb", NULL, &c, &res);
-        ok(r == 0 && atoi(out(&c) + strlen("forked=")) < 32, "a fork bomb stops at the pids limit (%s)",
-           out(&c));
+        ok(r == 0 && atoi(capture_out(&c) + strlen("forked=")) < 32, "a fork bomb stops at the pids limit (%s)",
+           capture_out(&c));
         ok(res.pids_exhausted, "the result says the pids limit was hit");
         lim = o;
         lim.memory_max = 64 << 20;
         r = run_probe(&lim, "membomb", NULL, &c, &res);
         ok(r == 0 && res.signal == SIGKILL && res.oom_killed, "a memory bomb is OOM-killed inside the task");
-        is_str(out(&c), "", "it did not survive");
+        is_str(capture_out(&c), "", "it did not survive");
         lim = o;
         lim.fsize = 4096;
         run_sh(&lim, "head -c 100000 /dev/zero > big 2>/dev/null; wc -c < big", &c, &res);
-        is_str(out(&c), "4096\n", "RLIMIT_FSIZE caps a file");
+        is_str(capture_out(&c), "4096\n", "RLIMIT_FSIZE caps a file");
 
         /* Nothing outlives the task. */
         usec_t t0 = now_monotonic();
@@ -438,9 +384,9 @@ int main(int argc, char **argv) {
                 nonroot.mode = SANDBOX_BEST_EFFORT;
                 rr = run_sh(&nonroot, "echo ran", &cc, &cr);
                 bool fallback = rr == 0 && !cr.sandboxed && strstr(cr.message, "NOT SANDBOXED") &&
-                                streq(out(&cc), "ran\n");
+                                streq(capture_out(&cc), "ran\n");
                 if (!fallback)
-                        fprintf(stderr, "best-effort: %d %d '%s' '%s'\n", rr, cr.sandboxed, cr.message, out(&cc));
+                        fprintf(stderr, "best-effort: %d %d '%s' '%s'\n", rr, cr.sandboxed, cr.message, capture_out(&cc));
                 _exit(clear ? (fallback ? 0 : 2) : 1);
         }
         int ws = -1;
@@ -455,7 +401,7 @@ int main(int argc, char **argv) {
                    &res);
         if (r < 0)
                 diag("userns: %s", res.message);
-        is_str(out(&c), "0\nCapEff:\t0000000000000000\n", "user namespace: uid 0 inside, without capabilities");
+        is_str(capture_out(&c), "0\nCapEff:\t0000000000000000\n", "user namespace: uid 0 inside, without capabilities");
         snprintf(path, sizeof path, "%s/userns.txt", workdir);
         ok(stat(path, &st) == 0 && st.st_uid == 65534, "and nobody outside");
 
@@ -486,7 +432,7 @@ int main(int argc, char **argv) {
         r = run_sh(&po, "id -u; grep Seccomp: /proc/self/status", &c, &res);
         if (r < 0)
                 diag("pool: %s", res.message);
-        is_str(out(&c), "65534\nSeccomp:\t2\n", "with a pool: as nobody, under the filter");
+        is_str(capture_out(&c), "65534\nSeccomp:\t2\n", "with a pool: as nobody, under the filter");
         const char *count_pooled = "find /sys/fs/cgroup/pids -path '*tern-test-sandbox/pool-*' -type d | wc -l";
         FILE *cnt = popen(count_pooled, "re");
         int n_pooled = -1;
@@ -499,9 +445,9 @@ int main(int argc, char **argv) {
         ok(access(stale, F_OK) < 0, "the stale one was removed");
         po.pids_max = 64;
         r = run_probe(&po, "forkbomb", NULL, &c, &res);
-        int forked = atoi(out(&c) + strlen("forked="));
+        int forked = atoi(capture_out(&c) + strlen("forked="));
         ok(r == 0 && forked > 32 && forked < 64 && res.pids_exhausted,
-           "the next task has its own pids limit in the reused cgroup (%s)", out(&c));
+           "the next task has its own pids limit in the reused cgroup (%s)", capture_out(&c));
         po.pids_max = 1024;
         run_sh(&po, "true", &c, &res);
         ok(res.exit_code == 0 && !res.pids_exhausted, "a cgroup whose limit was hit is not reused: the next verdict is clean");
