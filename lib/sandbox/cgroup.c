@@ -185,19 +185,31 @@ static int create_v2(const SandboxOptions *o, const char *mnt, const char *name,
                 return -ENOENT;
         if (snprintf(base, sizeof base, "%s%s", mnt, own) >= (int) sizeof base)
                 return -ENAMETOOLONG;
-        if (read_file(base, "cgroup.controllers", buf, sizeof buf) < 0 || !has_word(buf, "memory") ||
-            !has_word(buf, "pids"))
-                return snprintf(err, err_size, "cgroup v2 at %s has no memory and pids controllers (delegate them to the worker)",
-                                base), -EOPNOTSUPP;
+        /* The controllers the limits need; with none, a cgroup still holds the task's processes
+         * together (every one of them killed at the end, cgroup.kill). */
+        bool memory = o->memory_max > 0, pids = o->pids_max > 0, cpu = o->cpu_percent > 0;
+        if (read_file(base, "cgroup.controllers", buf, sizeof buf) < 0)
+                buf[0] = 0;
+        if ((memory && !has_word(buf, "memory")) || (pids && !has_word(buf, "pids")) || (cpu && !has_word(buf, "cpu")))
+                return snprintf(err, err_size, "cgroup v2 at %s lacks the %s controller the task's limits need (delegate it to the worker)",
+                                base, memory && !has_word(buf, "memory") ? "memory" : pids && !has_word(buf, "pids") ? "pids" : "cpu"),
+                       -EOPNOTSUPP;
         if (snprintf(parent, sizeof parent, "%s/%s", base, o->cgroup_name ?: "tern-tasks") >= (int) sizeof parent)
                 return -ENAMETOOLONG;
         r = mkdir_p(parent);
         if (r < 0)
                 return snprintf(err, err_size, "cannot create cgroup %s: %s", parent, strerror(-r)), r;
-        /* Controllers can be enabled below a cgroup only when it holds no process itself (unless it
-         * is the root): a worker started in its delegated cgroup moves itself one level down. */
-        const char *enable = has_word(buf, "cpu") ? "+memory +pids +cpu" : "+memory +pids";
-        r = write_file(base, "cgroup.subtree_control", enable);
+        /* Every controller there is that a later task's limits may need (a pooled cgroup serves
+         * tasks with other limits). Controllers can be enabled below a cgroup only when it holds
+         * no process itself (unless it is the root): a worker started in its delegated cgroup
+         * moves itself one level down. */
+        char enable[64] = "";
+        static const char *const wanted[] = { "memory", "pids", "cpu" };
+        for (size_t i = 0; i < ELEMENTSOF(wanted); i++)
+                if (has_word(buf, wanted[i]))
+                        snprintf(enable + strlen(enable), sizeof enable - strlen(enable), "%s+%s", enable[0] ? " " : "",
+                                 wanted[i]);
+        r = enable[0] ? write_file(base, "cgroup.subtree_control", enable) : 0;
         if (r == -EBUSY) {
                 char sup[PATH_MAX];
                 if (snprintf(sup, sizeof sup, "%s/supervisor", base) >= (int) sizeof sup)
@@ -205,11 +217,10 @@ static int create_v2(const SandboxOptions *o, const char *mnt, const char *name,
                 else if ((r = mkdir_p(sup)) >= 0 && (r = write_file(sup, "cgroup.procs", "0")) >= 0)
                         r = write_file(base, "cgroup.subtree_control", enable);
         }
-        if (r >= 0)
+        if (r >= 0 && enable[0])
                 r = write_file(parent, "cgroup.subtree_control", enable);
         if (r < 0)
-                return snprintf(err, err_size, "cannot enable the memory and pids controllers in %s: %s", base,
-                                strerror(-r)), r;
+                return snprintf(err, err_size, "cannot enable the %s controllers in %s: %s", enable, base, strerror(-r)), r;
         char path[PATH_MAX];
         if (snprintf(path, sizeof path, "%s/%s", parent, name) >= (int) sizeof path)
                 return -ENAMETOOLONG;
@@ -222,7 +233,8 @@ static int create_v2(const SandboxOptions *o, const char *mnt, const char *name,
         if (!ret->path[0])
                 return -ENOMEM;
         /* An OOM kill takes the whole task down rather than leaving it half dead. */
-        (void) write_file(path, "memory.oom.group", "1");
+        if (has_word(buf, "memory"))
+                (void) write_file(path, "memory.oom.group", "1");
         return 0;
 }
 
@@ -338,8 +350,9 @@ static int cgroup_make(const SandboxOptions *o, const char *name, SandboxCgroup 
                 if (r >= 0)
                         return 0;
                 sandbox_cgroup_destroy(ret);
-                /* Hybrid hosts mount an empty unified hierarchy next to the v1 controllers. */
-                if (r != -EOPNOTSUPP && r != -ENOENT)
+                /* Hybrid hosts mount an empty unified hierarchy next to the v1 controllers; a host
+                 * without them keeps the reason v2 gave. */
+                if ((r != -EOPNOTSUPP && r != -ENOENT) || (!m.v1[SANDBOX_CG_MEMORY][0] && !m.v1[SANDBOX_CG_PIDS][0]))
                         return r;
         }
         r = create_v1(o, &m, name, ret, err, err_size);
