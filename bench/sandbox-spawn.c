@@ -123,6 +123,10 @@ int main(int argc, char **argv) {
         nonet.cgroup_name = "tern-bench";
         net = nonet;
         net.network = true;
+        /* As the packaged worker unit runs them: in a user namespace per task (there the worker is
+         * not root: it maps only its own uid; here root maps nobody). */
+        SandboxOptions puserns = pnonet;
+        puserns.user_namespace = true;
         Variant v[] = {
                 { "fork+exec (plain)", NULL, true, NULL, 0, 0, {}, 0 },
                 { "process_run, no sandbox", NULL, false, NULL, 0, 0, {}, 0 },
@@ -130,6 +134,7 @@ int main(int argc, char **argv) {
                 { "sandbox, network namespace", &nonet, false, NULL, 0, 0, {}, 0 },
                 { "pooled sandbox, host network", &pnet, false, NULL, 0, 0, {}, 0 },
                 { "pooled sandbox, network ns", &pnonet, false, NULL, 0, 0, {}, 0 },
+                { "pooled sandbox, user ns, net ns", &puserns, false, NULL, 0, 0, {}, 0 },
         };
         size_t nv = sizeof v / sizeof v[0];
         for (size_t i = 0; i < nv; i++)
@@ -160,8 +165,8 @@ int main(int argc, char **argv) {
         }
         if (steps) {
                 /* Not three numbers a line: bench/run takes lines ending in three for figures. */
-                printf("\n%-30s %12s %12s %12s %12s\n", "step (mean us)", "host net", "net ns", "pool h.net",
-                       "pool net ns");
+                printf("\n%-30s %12s %12s %12s %12s %12s\n", "step (mean us)", "host net", "net ns", "pool h.net",
+                       "pool net ns", "pool userns");
                 for (int s = 0; s < _SANDBOX_STEP_MAX; s++) {
                         printf("%-30s", sandbox_step_to_string((SandboxStep) s));
                         for (size_t i = 2; i < nv; i++)

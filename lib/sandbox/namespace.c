@@ -35,6 +35,8 @@
 
 /* The host's system directories, seen read-only. /etc comes with /etc/tern masked. */
 static const char *const system_dirs[] = { "usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "opt" };
+/* Where a pre-made sandbox built without a template keeps the tasks' directory until its job. */
+#define JOB_BASE "/dev/.tasks"
 static const char *const dev_nodes[] = { "null", "zero", "full", "random", "urandom" };
 
 static int plan_add(SandboxPlan *p, SandboxMountKind kind, const char *src, const char *dst) {
@@ -313,6 +315,15 @@ int sandbox_send_go(int sock, char c, const int *fds, size_t n_fds) {
         return sendmsg(sock, &mh, MSG_NOSIGNAL) == 1 ? 0 : -errno;
 }
 
+/* The directory cwd is in (a worker's tasks' directories are siblings): into buf, false if none. */
+static bool job_base_of(const char *cwd, char *buf, size_t size) {
+        const char *slash = strrchr(cwd, '/');
+        if (!slash || slash == cwd || (size_t) (slash - cwd) >= size)
+                return false;
+        snprintf(buf, size, "%.*s", (int) (slash - cwd), cwd);
+        return true;
+}
+
 char *sandbox_plan_key(const SandboxPlan *p, const SandboxOptions *o) {
         _cleanup_free_ char *mounts = NULL;
         size_t size = 0;
@@ -324,6 +335,9 @@ char *sandbox_plan_key(const SandboxPlan *p, const SandboxOptions *o) {
                 if (!(m->kind == SANDBOX_MOUNT_RW && p->cwd && streq(m->src, p->cwd)))
                         fprintf(f, "%d %s %s\n", (int) m->kind, m->src, m->dst);
         }
+        char base[PATH_MAX];
+        if (p->template_fd < 0 && p->cwd && job_base_of(p->cwd, base, sizeof base))
+                fprintf(f, "job base %s\n", base);
         if (fclose(f) != 0)
                 return NULL;
         char *k = NULL;
@@ -335,13 +349,16 @@ char *sandbox_plan_key(const SandboxPlan *p, const SandboxOptions *o) {
         return k;
 }
 
-void sandbox_plan_without_cwd(const SandboxPlan *p, SandboxPlan *ret) {
+void sandbox_plan_without_cwd(const SandboxPlan *p, SandboxPlan *ret, char *base, size_t base_size) {
         *ret = *p;
         ret->n_mounts = 0;
         for (size_t i = 0; i < p->n_mounts; i++)
                 if (!(p->mounts[i].kind == SANDBOX_MOUNT_RW && p->cwd && streq(p->mounts[i].src, p->cwd)))
                         ret->mounts[ret->n_mounts++] = p->mounts[i];
         ret->cwd = NULL;
+        ret->job_base = NULL;
+        if (p->template_fd < 0 && p->cwd && job_base_of(p->cwd, base, base_size))
+                ret->job_base = base;
         ret->own_filter = false;
         ret->nocaps = NULL;
         ret->marks = NULL;
@@ -501,6 +518,14 @@ static void clone_trees(const SandboxPlan *p, const SandboxChildFds *fds, BuildM
                                  (m->kind == SANDBOX_MOUNT_RO ? MOUNT_ATTR_RDONLY : 0);
                 CHECK(set_attrs(trees[i], attrs), what);
         }
+        /* A pre-made sandbox without a template: the directory its job's working directory will
+         * be in, for the PID 1 to clone that from (warm_task). */
+        trees[p->n_mounts] = -1;
+        if (mode == BUILD_FULL && p->job && p->job_base) {
+                trees[p->n_mounts] = (int) open_tree(AT_FDCWD, p->job_base, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+                CHECK(trees[p->n_mounts], "bind the tasks' directory");
+                CHECK(set_attrs(trees[p->n_mounts], MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV), "bind the tasks' directory");
+        }
         for (size_t i = 0; mode != BUILD_TASK && i < ELEMENTSOF(dev_nodes); i++) {
                 snprintf(what, sizeof what, "/dev/%s", dev_nodes[i]);
                 devs[i] = (int) open_tree(AT_FDCWD, what, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
@@ -603,6 +628,14 @@ static void top_level_dirs(const SandboxChildFds *fds, int root) {
         close(host);
 }
 
+/* What a pre-made sandbox's PID 1 leaves writable until its job's working directory is in: the
+ * tmpfs that hold writable binds' mount points in a copy of the template, or (without template) the
+ * root itself. Nothing but our own code runs in the sandbox until then. */
+static struct {
+        int covered[SANDBOX_MOUNTS_MAX + 1];
+        size_t n_covered;
+} held;
+
 /* A writable bind in a copy of the template. Where its top-level directory is the template's (shared,
  * read-only) root, the task gets its own tmpfs there to make the mount point in: added to covered,
  * to be made read-only once every bind is in (seal_covered). */
@@ -676,7 +709,12 @@ static void task_mounts(const SandboxPlan *p, const SandboxChildFds *fds, const 
         for (size_t i = 0; i < p->n_mounts; i++)
                 if (p->mounts[i].kind == SANDBOX_MOUNT_HIDE)
                         hide_path(fds, root, &p->mounts[i], true);
-        seal_covered(fds, covered, n_covered);
+        if (p->job) {
+                /* Made ahead: the job's working directory may need a mount point in one of them. */
+                memcpy(held.covered, covered, sizeof(int) * n_covered);
+                held.n_covered = n_covered;
+        } else
+                seal_covered(fds, covered, n_covered);
         CHECK(chdir("/"), "chdir /");
         close(root);
         mark(p, SANDBOX_MARK_MOUNTS);
@@ -685,6 +723,11 @@ static void task_mounts(const SandboxPlan *p, const SandboxChildFds *fds, const 
 
 static void build_root(const SandboxPlan *p, const SandboxChildFds *fds, BuildMode mode, const int *trees,
                        const int *devs);
+
+static void make_root_read_only(const SandboxChildFds *fds) {
+        CHECK(mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL),
+              "make the root read-only");
+}
 
 int sandbox_template_new(const SandboxPlan *p) {
         _cleanup_close_ int ep_r = -EBADF, ep_w = -EBADF, ready_r = -EBADF, ready_w = -EBADF, hold_r = -EBADF,
@@ -708,7 +751,7 @@ int sandbox_template_new(const SandboxPlan *p) {
                 /* Builds the template in its own mount namespace and stays until the parent holds it. */
                 SandboxChildFds f = { -1, -1, ep_w, -1, -1 };
                 const SandboxChildFds *fds = &f;
-                int trees[SANDBOX_MOUNTS_MAX], devs[ELEMENTSOF(dev_nodes)];
+                int trees[SANDBOX_MOUNTS_MAX + 1], devs[ELEMENTSOF(dev_nodes)];
                 (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
                 clone_trees(p, fds, BUILD_TEMPLATE, trees, devs);
                 build_root(p, fds, BUILD_TEMPLATE, trees, devs);
@@ -811,6 +854,18 @@ static void build_root(const SandboxPlan *p, const SandboxChildFds *fds, BuildMo
                 }
         }
 
+        if (mode == BUILD_FULL && trees[p->n_mounts] >= 0) {
+                /* Kept where only the PID 1 looks, until its job (warm_task detaches it before the
+                 * task may run). */
+                int dir = open_beneath(root, "dev", O_PATH | O_DIRECTORY);
+                if (dir < 0)
+                        child_fail(fds, -dir, "open /dev");
+                CHECK(mkdirat(dir, &JOB_BASE[strlen("/dev/")], 0700), "mkdir " JOB_BASE);
+                CHECK(move_mount(trees[p->n_mounts], "", dir, &JOB_BASE[strlen("/dev/")], MOVE_MOUNT_F_EMPTY_PATH),
+                      "mount the tasks' directory");
+                close(trees[p->n_mounts]);
+                close(dir);
+        }
         if (mode == BUILD_TEMPLATE) {
                 top_level_dirs(fds, root);
                 /* And for the writable binds' top-level directories that the host lacks. */
@@ -829,8 +884,8 @@ static void build_root(const SandboxPlan *p, const SandboxChildFds *fds, BuildMo
         CHECK(umount2(".", MNT_DETACH), "detach the old root");
         CHECK(chdir("/"), "chdir /");
         close(root);
-        CHECK(mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL),
-              "make the root read-only");
+        if (!(mode == BUILD_FULL && p->job)) /* (made ahead: once the job's working directory is in) */
+                make_root_read_only(fds);
         mark(p, SANDBOX_MARK_PIVOT);
 }
 
@@ -950,21 +1005,25 @@ static int waiting_main(void *unused) {
         waiting_task(waiting.plan, waiting.fds, waiting.sock);
 }
 
-/* The working directory of a pre-made sandbox's job, mounted where the task will find it. */
+/* The working directory of a pre-made sandbox's job, mounted where the task will find it: in the
+ * root it built (still writable), or in a copy of the template (on a tmpfs of its own). */
 static void mount_workdir(const SandboxPlan *p, const SandboxChildFds *fds, int tree) {
         if (!p->job->cwd || p->job->cwd[0] != '/')
                 child_fail(fds, EINVAL, "mount the working directory");
         int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         CHECK(root, "open the root");
-        struct statx rx;
-        CHECK(statx(root, "", AT_EMPTY_PATH, STATX_MNT_ID, &rx), "the root's mount");
         SandboxMount m = { SANDBOX_MOUNT_RW, p->job->cwd, p->job->cwd + 1 };
-        int covered[1];
-        size_t n_covered = 0;
-        attach_rw(fds, root, rx.stx_mnt_id, &m, tree, covered, &n_covered);
-        seal_covered(fds, covered, n_covered);
+        if (p->template_fd < 0)
+                attach_tree(fds, root, &m, tree);
+        else {
+                struct statx rx;
+                CHECK(statx(root, "", AT_EMPTY_PATH, STATX_MNT_ID, &rx), "the root's mount");
+                attach_rw(fds, root, rx.stx_mnt_id, &m, tree, held.covered, &held.n_covered);
+        }
         close(root);
 }
+
+static pid_t spawn_task(const SandboxPlan *p, char *const *argv, char *const *env, const SandboxChildFds *fds);
 
 /* The task of a pre-made sandbox: forked now, it waits; the PID 1 waits for the job, mounts the
  * working directory and hands the task its streams. */
@@ -994,8 +1053,33 @@ static pid_t warm_task(const SandboxPlan *p, const SandboxChildFds *fds) {
         close(fds->sync_r);
         for (int m = SANDBOX_MARK_GO; m <= SANDBOX_MARK_CGROUP; m++)
                 mark(p, m);
-        if (n > 2)
+        if (p->job_base) {
+                /* Built without a template: the working directory comes from the tasks' directory
+                 * kept for it, which then goes (a worker in a user namespace could not clone the
+                 * directory itself). */
+                int tree = -EBADF;
+                size_t bl = strlen(p->job_base);
+                if (p->job->cwd) {
+                        char src[PATH_MAX];
+                        if (strncmp(p->job->cwd, p->job_base, bl) != 0 || p->job->cwd[bl] != '/' ||
+                            strchr(p->job->cwd + bl + 1, '/'))
+                                child_fail(fds, EXDEV, "bind the working directory (not in the tasks' directory)");
+                        snprintf(src, sizeof src, "%s%s", JOB_BASE, p->job->cwd + bl);
+                        tree = sandbox_open_workdir(src);
+                        if (tree < 0)
+                                child_fail(fds, -tree, "bind the working directory");
+                }
+                CHECK(umount2(JOB_BASE, MNT_DETACH), "detach the tasks' directory");
+                CHECK(rmdir(JOB_BASE), "remove " JOB_BASE);
+                if (tree >= 0)
+                        mount_workdir(p, fds, tree);
+                if (n > 2)
+                        close(job[2]);
+        } else if (n > 2)
                 mount_workdir(p, fds, job[2]);
+        seal_covered(fds, held.covered, held.n_covered);
+        if (p->template_fd < 0)
+                make_root_read_only(fds);
         /* What the pool's hidden paths hold now: a directory may have appeared since this root was
          * made (or below the working directory). */
         int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -1004,9 +1088,19 @@ static pid_t warm_task(const SandboxPlan *p, const SandboxChildFds *fds) {
                 if (p->mounts[i].kind == SANDBOX_MOUNT_HIDE)
                         hide_path(fds, root, &p->mounts[i], true);
         close(root);
-        int r = sandbox_send_go(sv[0], 'j', job, 2);
-        if (r < 0)
-                child_fail(fds, -r, "start the task");
+        if (sandbox_send_go(sv[0], 'j', job, 2) < 0) {
+                /* The task's process is gone (killed from outside while it waited): one made now,
+                 * as a sandbox built for its task makes it. */
+                (void) kill(pid, SIGKILL);
+                SandboxPlan now = *p;
+                now.cwd = p->job->cwd;
+                SandboxChildFds f = *fds;
+                f.out_w = job[0];
+                f.err_w = job[1];
+                pid = spawn_task(&now, p->job->argv, p->job->env, &f);
+                if (pid < 0)
+                        child_fail(fds, errno, "fork the task");
+        }
         close(job[0]);
         close(job[1]);
         close(sv[0]);
@@ -1039,7 +1133,7 @@ _Noreturn void sandbox_child(const SandboxPlan *p, char *const *argv, char *cons
         mark(p, SANDBOX_MARK_GO);
         if (setsid() < 0)
                 child_fail(fds, errno, "setsid");
-        int trees[SANDBOX_MOUNTS_MAX], devs[ELEMENTSOF(dev_nodes)];
+        int trees[SANDBOX_MOUNTS_MAX + 1], devs[ELEMENTSOF(dev_nodes)];
         BuildMode mode = p->template_fd >= 0 ? BUILD_TASK : BUILD_FULL;
         clone_trees(p, fds, mode, trees, devs);
         mark(p, SANDBOX_MARK_TREES);

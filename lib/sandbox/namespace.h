@@ -65,6 +65,8 @@ typedef struct SandboxPlan {
                           * made by sandbox_template_new), or -1: the child builds it all */
         SandboxJob *job; /* non-NULL: a pre-made sandbox, whose task comes later (see SandboxJob); its
                           * plan has no working directory, and out_w and err_w are -1 */
+        char *job_base;  /* a pre-made sandbox without template: the directory its job's working
+                          * directory is in (the PID 1 clones it from there), or NULL */
 } SandboxPlan;
 
 /* Why the child could not set the sandbox up or exec: sent through a close-on-exec pipe. */
@@ -112,8 +114,9 @@ _Noreturn void sandbox_child(const SandboxPlan *p, char *const *argv, char *cons
  * directory, and the limits of o (malloc'ed, NULL without memory). */
 char *sandbox_plan_key(const SandboxPlan *p, const SandboxOptions *o);
 /* p without its working directory and its bind, as a pre-made sandbox is made: its mounts share
- * p's strings (do not sandbox_plan_done it). */
-void sandbox_plan_without_cwd(const SandboxPlan *p, SandboxPlan *ret);
+ * p's strings (do not sandbox_plan_done it). Without a template, the directory the working
+ * directory is in goes into base, for job_base. */
+void sandbox_plan_without_cwd(const SandboxPlan *p, SandboxPlan *ret, char *base, size_t base_size);
 /* The working directory as a detached, nosuid and nodev mount, for a pre-made sandbox's job. */
 int sandbox_open_workdir(const char *cwd);
 

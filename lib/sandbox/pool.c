@@ -66,12 +66,16 @@ enum { ZFD_OUT, ZFD_ERR, ZFD_ERROR, ZFD_SYNC, ZFD_STATUS, ZFD_TEMPLATE, _ZFD_MAX
  * plan (a worker's tasks come with a few: with and without network...), so many in all, the
  * oldest going first. */
 #define POOL_WARM_PER_KEY 2
-#define POOL_WARM_MAX 4
+#define POOL_WARM_MAX 6
 
 typedef struct PoolWarm {
         SandboxWarm w;
-        char *key; /* sandbox_plan_key of what it was made for */
+        char *key;  /* sandbox_plan_key of what it was made for */
+        usec_t made;
 } PoolWarm;
+
+/* Made ahead for a plan no task has had for so long: discarded at the next making. */
+#define POOL_WARM_IDLE (10 * 60 * USEC_PER_SEC)
 
 struct SandboxPool {
         pthread_mutex_t lock;
@@ -79,6 +83,7 @@ struct SandboxPool {
         pid_t zygote_pid;
         int zygote_pidfd;            /* readable once it is gone */
         pid_t owner;                 /* the process that made the pool (and the zygote) */
+        uid_t owner_uid;             /* and its identity then (the zygote's) */
         void *arena;                 /* ZYGOTE_SLOTS slots, shared with the zygote */
         bool slot_used[ZYGOTE_SLOTS];
         cap_t nocaps;                /* made before the zygote, so it has it too */
@@ -92,7 +97,8 @@ struct SandboxPool {
         int template_error;  /* it could not be made: not tried again */
         PoolWarm warm[POOL_WARM_MAX]; /* the oldest first */
         size_t n_warm, n_warming;     /* ready; being made */
-        unsigned warm_failed;         /* in a row: after a few, none are made any more */
+        unsigned warm_failed;         /* in a row: the next try waits 1 s, 2 s, ... up to a minute */
+        usec_t warm_retry;            /* no making before then */
         unsigned long long made; /* names the new cgroups */
         bool swept;              /* stale cgroups of earlier pools removed */
 };
@@ -189,6 +195,7 @@ int sandbox_pool_new(SandboxPool **ret) {
         p->zygote_sock = -EBADF;
         p->zygote_pidfd = -EBADF;
         p->owner = getpid();
+        p->owner_uid = geteuid();
         int r = pthread_mutex_init(&p->lock, NULL);
         if (r != 0) {
                 free(p);
@@ -201,9 +208,7 @@ int sandbox_pool_new(SandboxPool **ret) {
                 sandbox_pool_free(p);
                 return r;
         }
-        /* Only root workers without a user namespace use it (the others clone from themselves). */
-        if (geteuid() == 0)
-                (void) zygote_start(p);
+        (void) zygote_start(p);
         *ret = p;
         return 0;
 }
@@ -237,8 +242,8 @@ static char **slot_strv(ZygoteSlot *z, char *const *v) {
 int sandbox_pool_clone_start(SandboxPool *p, const SandboxPlan *plan, char *const *argv, char *const *env,
                              const SandboxChildFds *fds, bool trace, int *ret_slot) {
         /* Its clones are children of the pool's creator, with the creator's privileges: not for
-         * a forked child of it, or once the creator has dropped root. */
-        if (p->zygote_sock < 0 || plan->userns || !plan->userns_root || getpid() != p->owner)
+         * a forked child of it, or once the creator has changed its identity. */
+        if (p->zygote_sock < 0 || getpid() != p->owner || geteuid() != p->owner_uid)
                 return -EOPNOTSUPP;
         int slot = -1;
         pthread_mutex_lock(&p->lock);
@@ -259,7 +264,8 @@ int sandbox_pool_clone_start(SandboxPool *p, const SandboxPlan *plan, char *cons
         z->plan.nocaps = p->nocaps;
         z->plan.marks = trace ? z->marks : NULL;
         memset(z->marks, 0, sizeof z->marks);
-        bool fits = !plan->cwd || (z->plan.cwd = slot_strdup(z, plan->cwd));
+        bool fits = (!plan->cwd || (z->plan.cwd = slot_strdup(z, plan->cwd))) &&
+                    (!plan->job_base || (z->plan.job_base = slot_strdup(z, plan->job_base)));
         for (size_t i = 0; fits && i < plan->n_mounts; i++)
                 fits = (z->plan.mounts[i].src = slot_strdup(z, plan->mounts[i].src)) &&
                        (z->plan.mounts[i].dst = slot_strdup(z, plan->mounts[i].dst));
@@ -507,6 +513,8 @@ static int warm_make(SandboxPool *p, const SandboxPlan *plan, const SandboxOptio
         if (r >= 0 && (r = sandbox_cgroup_open_join(&w.cg, join + n_join)) >= 0)
                 n_join += r;
         w.pid = sandbox_pool_clone_wait(p, w.slot);
+        if (w.pid > 0 && r >= 0 && plan->userns && (r = sandbox_write_id_maps(plan, w.pid)) >= 0)
+                r = sandbox_send_go(w.sync_w, 'g', NULL, 0);
         if (w.pid > 0 && r >= 0)
                 r = sandbox_send_go(w.sync_w, 'c', join, (size_t) n_join);
         if (plan->net_later && n_join > 0)
@@ -529,7 +537,7 @@ void sandbox_pool_warm_fill(SandboxPool *p, const SandboxPlan *plan, const Sandb
         size_t want = 0;
 
         pthread_mutex_lock(&p->lock);
-        if (p->warm_failed < 3 && p->n_warming == 0) {
+        if (p->n_warming == 0 && now_monotonic() >= p->warm_retry) {
                 size_t have = 0;
                 for (size_t i = 0; i < p->n_warm; i++)
                         have += streq(p->warm[i].key, key);
@@ -539,26 +547,46 @@ void sandbox_pool_warm_fill(SandboxPool *p, const SandboxPlan *plan, const Sandb
         pthread_mutex_unlock(&p->lock);
 
         for (size_t i = 0; i < want; i++) {
-                PoolWarm e = { .key = strdup(key) };
+                PoolWarm e = { .key = strdup(key), .made = now_monotonic() };
                 int r = e.key ? warm_make(p, plan, o, &e.w) : -ENOMEM;
                 PoolWarm old = {};
+                bool last = r < 0 || i + 1 == want;
                 pthread_mutex_lock(&p->lock);
-                p->n_warming--;
-                p->warm_failed = r < 0 ? p->warm_failed + 1 : 0;
+                if (last)
+                        p->n_warming = 0;
                 if (r >= 0) {
+                        p->warm_failed = 0;
                         if (p->n_warm == POOL_WARM_MAX)
                                 old = warm_remove(p, 0);
                         p->warm[p->n_warm++] = e;
+                } else if (r != -EBUSY) {
+                        /* (Every zygote slot busy with running tasks is no failure: next time.) */
+                        p->warm_failed = MIN(p->warm_failed + 1, 6u);
+                        p->warm_retry = now_monotonic() + (USEC_PER_SEC << (p->warm_failed - 1));
                 }
                 pthread_mutex_unlock(&p->lock);
-                if (r < 0) {
-                        free(e.key);
-                        break;
-                }
                 if (old.key) {
                         free(old.key);
                         sandbox_pool_warm_discard(p, &old.w);
                 }
+                if (r < 0) {
+                        free(e.key);
+                        break;
+                }
+        }
+        /* Those nobody took for long (their plan is not used any more): their processes, namespaces
+         * and cgroups go. */
+        for (;;) {
+                PoolWarm stale = {};
+                pthread_mutex_lock(&p->lock);
+                for (size_t i = 0; i < p->n_warm && !stale.key; i++)
+                        if (now_monotonic() - p->warm[i].made > POOL_WARM_IDLE && !streq(p->warm[i].key, key))
+                                stale = warm_remove(p, i);
+                pthread_mutex_unlock(&p->lock);
+                if (!stale.key)
+                        break;
+                free(stale.key);
+                sandbox_pool_warm_discard(p, &stale.w);
         }
 }
 

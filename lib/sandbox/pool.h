@@ -60,8 +60,9 @@ int sandbox_pool_warm_start(SandboxPool *p, SandboxWarm *w, const char *cwd, cha
 /* Kill a pre-made sandbox that was taken but cannot serve; its cgroup goes back to the pool. */
 void sandbox_pool_warm_discard(SandboxPool *p, SandboxWarm *w);
 /* Make pre-made sandboxes for the plan (its working directory left out) and the limits of o, until
- * the pool holds POOL_WARM_MAX for key; those made for another key are discarded. Best effort: a
- * failure only means the next start builds its sandbox itself (after a few, none are tried again). */
+ * the pool holds two for key (six in all: the oldest of other plans make room; those of a plan no
+ * task had for ten minutes go). Best effort: a failure only means that starts build their sandbox
+ * themselves for a while (the next try waits 1 s, then 2, 4... up to a minute). */
 void sandbox_pool_warm_fill(SandboxPool *p, const SandboxPlan *plan, const SandboxOptions *o, const char *key);
 
 /* A cgroup with the limits of o: one a previous task left clean, or a new one. */

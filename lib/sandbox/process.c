@@ -1,6 +1,7 @@
 /* process.c: run an external command with streamed output, timeout, cancellation and group kill. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -133,18 +134,27 @@ static void message_append(ProcessResult *res, const char *fmt, ...) {
 /* The sandboxed start: the task's cgroup, the plan, the clone and the parent's share of the set-up
  * (id maps, cgroup membership), then the go-ahead. Returns the child's pid, 0 when best-effort mode
  * must fall back to a plain process, or a negative errno with res->message set. */
+/* Sandboxes for this plan are made ahead: by a pool's zygote; for a root worker from the template
+ * (the working directory then mounted from the worker's side), in a user namespace from scratch. */
+static bool pre_made_for(const ProcessSpec *spec, const SandboxPlan *plan) {
+        return spec->sandbox->pool && sandbox_pool_zygote(spec->sandbox->pool) > 0 &&
+               (plan->template_fd >= 0 || plan->userns);
+}
+
 /* A pre-made sandbox of the pool for this plan, given the task: its PID 1, or 0 (none ready, or it
  * could not take the task: the caller builds one). Its error, status and job fds replace the
  * caller's. */
-static pid_t warm_spawn(const ProcessSpec *spec, const char *key, SandboxCgroup *cg, int out_w, int err_w,
-                        int *ep_r, int *st_r, int *sync_w, int *ret_slot) {
+static pid_t warm_spawn(const ProcessSpec *spec, const SandboxPlan *plan, const char *key, SandboxCgroup *cg,
+                        int out_w, int err_w, int *ep_r, int *st_r, int *sync_w, int *ret_slot) {
         SandboxPool *pool = spec->sandbox->pool;
         SandboxWarm w;
 
         if (!key || sandbox_pool_warm_take(pool, key, &w) < 0)
                 return 0;
-        int tree = spec->cwd ? sandbox_open_workdir(spec->cwd) : -EBADF;
-        if ((spec->cwd && tree < 0) || sandbox_pool_warm_start(pool, &w, spec->cwd, spec->argv, spec->env, out_w, err_w, tree) < 0) {
+        /* Without a template (in a user namespace), the PID 1 clones it from the host's tree. */
+        bool clone_here = spec->cwd && plan->template_fd >= 0;
+        int tree = clone_here ? sandbox_open_workdir(spec->cwd) : -EBADF;
+        if ((clone_here && tree < 0) || sandbox_pool_warm_start(pool, &w, spec->cwd, spec->argv, spec->env, out_w, err_w, tree) < 0) {
                 sandbox_pool_warm_discard(pool, &w);
                 return 0;
         }
@@ -177,10 +187,10 @@ static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCg
                                       strerror(-r)), r;
 
         t[1] = now_monotonic();
-        /* A root worker's pool keeps sandboxes ready made for the plan it saw last. */
-        if (o->pool && plan->template_fd >= 0 && !plan->userns) {
+        /* A pool keeps sandboxes ready made for the plans it saw last. */
+        if (pre_made_for(spec, plan)) {
                 _cleanup_free_ char *key = sandbox_plan_key(plan, o);
-                pid_t pid = warm_spawn(spec, key, cg, fds->out_w, fds->err_w, ep_r, st_r, sync_w_ptr, ret_slot);
+                pid_t pid = warm_spawn(spec, plan, key, cg, fds->out_w, fds->err_w, ep_r, st_r, sync_w_ptr, ret_slot);
                 if (pid > 0) {
                         t[2] = t[3] = t[4] = now_monotonic();
                         res->pre_made = true;
@@ -214,7 +224,13 @@ static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCg
         /* The child builds its root while we make its cgroup and network namespace: it waits for
          * them before it forks the task. A child that failed meanwhile has closed its end (EPIPE). */
         const char *step = "write the user namespace's id maps";
-        r = sandbox_write_id_maps(plan, pid); /* (never through the zygote: no user namespace there) */
+        if (zygote && plan->userns) {
+                /* The id maps need its pid. */
+                pid = sandbox_pool_clone_wait(o->pool, *ret_slot);
+                if (pid < 0)
+                        return message_append(res, "sandbox: cannot create namespaces: %s", strerror(-pid)), pid;
+        }
+        r = sandbox_write_id_maps(plan, pid);
         if (r >= 0 && plan->userns && (r = sandbox_send_go(sync_w, 'g', NULL, 0)) < 0)
                 step = "start the sandbox";
         t[3] = now_monotonic();
@@ -350,14 +366,6 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
         ep_w = safe_close(ep_w);
         st_w = safe_close(st_w);
         sync_r = safe_close(sync_r);
-        /* While the task starts: a sandbox ready made for the next one like it. */
-        if (res.sandboxed && spec->sandbox->pool && plan.template_fd >= 0 && !plan.userns) {
-                _cleanup_free_ char *key = sandbox_plan_key(&plan, spec->sandbox);
-                SandboxPlan warm;
-                sandbox_plan_without_cwd(&plan, &warm);
-                if (key)
-                        sandbox_pool_warm_fill(spec->sandbox->pool, &warm, spec->sandbox, key);
-        }
 
         /* Set-up and exec failures come through the CLOEXEC pipe: EOF means exec succeeded. */
         SandboxChildError ce = {};
@@ -373,6 +381,15 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
                 goto finish;
         }
 
+        /* While the task runs: sandboxes made ahead for the next ones like it. */
+        if (res.sandboxed && pre_made_for(spec, &plan)) {
+                _cleanup_free_ char *key = sandbox_plan_key(&plan, spec->sandbox);
+                SandboxPlan warm;
+                char base[PATH_MAX];
+                sandbox_plan_without_cwd(&plan, &warm, base, sizeof base);
+                if (key)
+                        sandbox_pool_warm_fill(spec->sandbox->pool, &warm, spec->sandbox, key);
+        }
         pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
         fcntl(out_r, F_SETFL, O_NONBLOCK);
         fcntl(err_r, F_SETFL, O_NONBLOCK);

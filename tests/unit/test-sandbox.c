@@ -150,6 +150,23 @@ static int copy_file(const char *from, const char *to, mode_t mode) {
         return chmod(to, mode) < 0 ? -errno : 0;
 }
 
+/* SIGKILL the processes of pre-made sandboxes that wait for a task (the PID 1s' children, as
+ * nobody): how many. */
+static int kill_waiting_tasks(void) {
+        FILE *f = popen("ps -e -o pid=,ppid=,uid=", "re");
+        int pid[4096], ppid[4096], uid[4096], n = 0, killed = 0;
+        while (f && n < 4096 && fscanf(f, "%d %d %d", &pid[n], &ppid[n], &uid[n]) == 3)
+                n++;
+        if (f)
+                pclose(f);
+        for (int i = 0; i < n; i++)
+                for (int j = 0; j < n; j++)
+                        if (uid[i] == 65534 && ppid[i] == pid[j] && ppid[j] == getpid() && kill(pid[i], SIGKILL) == 0)
+                                killed++;
+        usleep(100 * 1000);
+        return killed;
+}
+
 int main(int argc, char **argv) {
         if (argc >= 3 && streq(argv[1], "probe"))
                 return probe(argc, argv);
@@ -238,8 +255,29 @@ int main(int argc, char **argv) {
                 ok(res.pre_made, "(made ahead, for another working directory)");
                 snprintf(path, sizeof path, "%s/here.txt", vardir);
                 ok(access(path, F_OK) == 0, "what it wrote is on the host");
+                /* A writable bind under the same top-level directory: the pre-made sandbox has
+                 * covered it already, the job's working directory goes on the same tmpfs. */
+                char cache[] = "/var/tmp/tern-test-sandbox-cache-XXXXXX";
+                ok(mkdtemp(cache) != NULL && chmod(cache, 0777) == 0, "a cache directory under /var");
+                char *rw[] = { cache, NULL };
+                SandboxOptions rwo = o;
+                rwo.rw_binds = rw;
+                snprintf(path, sizeof path, "echo c > %s/c.txt && echo w > w.txt && echo ok", cache);
+                for (int i = 0; i < 3; i++) {
+                        int rr = run_sh(&rwo, path, &c, &res);
+                        if (rr < 0)
+                                diag("%s", res.message);
+                        if (i > 0)
+                                ok(rr == 0 && res.pre_made && streq(capture_out(&c), "ok\n"),
+                                   "a writable bind beside the working directory, task %d made ahead", i + 1);
+                }
+                /* A task's process killed from outside while it waited: the start makes another. */
+                int killed = kill_waiting_tasks();
+                run_sh(&o, "echo alive", &c, &res);
+                ok(killed > 0 && res.pre_made && res.exit_code == 0 && streq(capture_out(&c), "alive\n"),
+                   "a pre-made sandbox whose waiting task was killed still runs its task (%d killed)", killed);
                 snprintf(workdir, sizeof workdir, "%s", saved);
-                snprintf(path, sizeof path, "rm -rf '%s'", vardir);
+                snprintf(path, sizeof path, "rm -rf '%s' '%s'", vardir, cache);
                 (void) !system(path);
         }
 
@@ -404,6 +442,20 @@ int main(int argc, char **argv) {
         is_str(capture_out(&c), "0\nCapEff:\t0000000000000000\n", "user namespace: uid 0 inside, without capabilities");
         snprintf(path, sizeof path, "%s/userns.txt", workdir);
         ok(stat(path, &st) == 0 && st.st_uid == 65534, "and nobody outside");
+        if (pooled) {
+                /* Made ahead in a user namespace (no template there): the working directory comes
+                 * from the host's tree the PID 1 kept, which then goes. */
+                for (int i = 0; i < 3; i++) {
+                        unlink(path);
+                        run_sh(&uns, "id -u; echo x > userns.txt; ls -a /dev | grep -c host; cat /data/later/secret 2>/dev/null; cat /etc/tern/tern.conf 2>/dev/null; cat /tmp/m 2>/dev/null; echo m > /tmp/m",
+                               &c, &res);
+                        if (i == 0)
+                                continue; /* (the sandboxes for the next ones are made meanwhile) */
+                        ok(res.pre_made, "user namespace, task %d: in a sandbox made ahead", i + 1);
+                        is_str(capture_out(&c), "0\n0\n", "uid 0 inside, the host's tree gone, hidden paths masked, a fresh /tmp");
+                        ok(stat(path, &st) == 0 && st.st_uid == 65534, "its file is in its working directory, nobody's outside");
+                }
+        }
 
         /* A worker's pool: the filter compiled once and cgroups reused, while each task still gets
          * its own limits and verdicts, and nothing of it outlives it. */
