@@ -6,6 +6,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "pool.h"
 #include "sandbox-config.h"
 #include "strutil.h"
 #include "worker.h"
@@ -150,6 +151,15 @@ static void wd_metrics(void *userdata, StrBuf *out) {
                        "tern_worker_slots %u\ntern_worker_slots_busy %u\ntern_worker_jobs_done_total %llu\n"
                        "tern_worker_jobs_lost_total %llu\n",
                        st.slots, st.busy, (unsigned long long) st.jobs_done, (unsigned long long) st.jobs_lost);
+        if (wd->sandbox.options.pool) {
+                SandboxPoolStats ps;
+                sandbox_pool_stats(wd->sandbox.options.pool, &ps);
+                strbuf_appendf(out,
+                               "tern_worker_sandbox_starts_total{sandbox=\"made_ahead\"} %llu\n"
+                               "tern_worker_sandbox_starts_total{sandbox=\"built\"} %llu\n"
+                               "tern_worker_sandboxes_ready %u\n",
+                               (unsigned long long) ps.starts_made_ahead, (unsigned long long) ps.starts_built, ps.ready);
+        }
 }
 
 /* Its task slots go into its services record, where the webserver's /metrics finds them. */

@@ -177,7 +177,7 @@ static int probe(const SandboxOptions *o, SandboxMode mode, const char *work_dir
         }
         p.mode = mode;
         ProcessSpec spec = { .argv = argv, .env = env, .cwd = cwd, .timeout = 30 * USEC_PER_SEC, .cancel_fd = -1,
-                             .sandbox = &p };
+                             .sandbox = &p, .one_off = true };
         int r = process_run(&spec, NULL, NULL, &res);
         if (cwd)
                 (void) rmdir(cwd);

@@ -99,6 +99,7 @@ struct SandboxPool {
         size_t n_warm, n_warming;     /* ready; being made */
         unsigned warm_failed;         /* in a row: the next try waits 1 s, 2 s, ... up to a minute */
         usec_t warm_retry;            /* no making before then */
+        uint64_t starts_made_ahead, starts_built;
         unsigned long long made; /* names the new cgroups */
         bool swept;              /* stale cgroups of earlier pools removed */
 };
@@ -508,6 +509,10 @@ static int warm_make(SandboxPool *p, const SandboxPlan *plan, const SandboxOptio
                 return r;
         }
         r = sandbox_pool_take_cgroup(p, o, &w.cg, err, sizeof err);
+        if (r < 0 && o->mode != SANDBOX_REQUIRED) {
+                snprintf(w.message, sizeof w.message, "no memory, pids or CPU limits: %s", err[0] ? err : strerror(-r));
+                r = 0;
+        }
         if (r >= 0 && plan->net_later && (r = join[0] = sandbox_netns_new()) >= 0)
                 n_join = 1;
         if (r >= 0 && (r = sandbox_cgroup_open_join(&w.cg, join + n_join)) >= 0)
@@ -516,7 +521,7 @@ static int warm_make(SandboxPool *p, const SandboxPlan *plan, const SandboxOptio
         if (w.pid > 0 && r >= 0 && plan->userns && (r = sandbox_write_id_maps(plan, w.pid)) >= 0)
                 r = sandbox_send_go(w.sync_w, 'g', NULL, 0);
         if (w.pid > 0 && r >= 0)
-                r = sandbox_send_go(w.sync_w, 'c', join, (size_t) n_join);
+                r = sandbox_send_go(w.sync_w, w.cg.kind != SANDBOX_CGROUP_NONE ? 'c' : 'n', join, (size_t) n_join);
         if (plan->net_later && n_join > 0)
                 close(join[0]);
         if (w.pid <= 0 || r < 0) {
@@ -720,4 +725,19 @@ void sandbox_pool_give_cgroup(SandboxPool *p, SandboxCgroup *cg) {
                 }
         }
         sandbox_cgroup_destroy(cg);
+}
+
+void sandbox_pool_count_start(SandboxPool *p, bool made_ahead) {
+        pthread_mutex_lock(&p->lock);
+        if (made_ahead)
+                p->starts_made_ahead++;
+        else
+                p->starts_built++;
+        pthread_mutex_unlock(&p->lock);
+}
+
+void sandbox_pool_stats(SandboxPool *p, SandboxPoolStats *ret) {
+        pthread_mutex_lock(&p->lock);
+        *ret = (SandboxPoolStats) { p->starts_made_ahead, p->starts_built, (unsigned) p->n_warm };
+        pthread_mutex_unlock(&p->lock);
 }

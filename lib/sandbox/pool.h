@@ -48,7 +48,8 @@ typedef struct SandboxWarm {
         int sync_w;        /* where the job goes */
         int error_r;       /* SandboxChildError on failure; EOF once the task has exec'ed */
         int status_r;      /* the task's wait status, from the PID 1 */
-        SandboxCgroup cg;  /* the task's, joined */
+        SandboxCgroup cg;  /* the task's, joined; none in best-effort mode where there is none */
+        char message[200]; /* then why, for the task's log (as a start without it says) */
 } SandboxWarm;
 
 /* Take a pre-made sandbox made for key (sandbox_plan_key): 0, or -ENOENT (none is ready). */
@@ -64,6 +65,14 @@ void sandbox_pool_warm_discard(SandboxPool *p, SandboxWarm *w);
  * task had for ten minutes go). Best effort: a failure only means that starts build their sandbox
  * themselves for a while (the next try waits 1 s, then 2, 4... up to a minute). */
 void sandbox_pool_warm_fill(SandboxPool *p, const SandboxPlan *plan, const SandboxOptions *o, const char *key);
+
+typedef struct SandboxPoolStats {
+        uint64_t starts_made_ahead, starts_built; /* sandboxed starts, by where their sandbox came from */
+        unsigned ready;                           /* sandboxes made ahead, waiting for a task */
+} SandboxPoolStats;
+void sandbox_pool_stats(SandboxPool *p, SandboxPoolStats *ret);
+/* process_run counts each sandboxed start. */
+void sandbox_pool_count_start(SandboxPool *p, bool made_ahead);
 
 /* A cgroup with the limits of o: one a previous task left clean, or a new one. */
 int sandbox_pool_take_cgroup(SandboxPool *p, const SandboxOptions *o, SandboxCgroup *ret, char *err, size_t err_size);

@@ -145,7 +145,7 @@ static bool pre_made_for(const ProcessSpec *spec, const SandboxPlan *plan) {
  * could not take the task: the caller builds one). Its error, status and job fds replace the
  * caller's. */
 static pid_t warm_spawn(const ProcessSpec *spec, const SandboxPlan *plan, const char *key, SandboxCgroup *cg,
-                        int out_w, int err_w, int *ep_r, int *st_r, int *sync_w, int *ret_slot) {
+                        int out_w, int err_w, int *ep_r, int *st_r, int *sync_w, int *ret_slot, ProcessResult *res) {
         SandboxPool *pool = spec->sandbox->pool;
         SandboxWarm w;
 
@@ -166,6 +166,8 @@ static pid_t warm_spawn(const ProcessSpec *spec, const SandboxPlan *plan, const 
         *sync_w = w.sync_w;
         *cg = w.cg;
         *ret_slot = w.slot;
+        if (w.message[0])
+                message_append(res, "%s", w.message);
         return w.pid;
 }
 
@@ -190,7 +192,7 @@ static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCg
         /* A pool keeps sandboxes ready made for the plans it saw last. */
         if (pre_made_for(spec, plan)) {
                 _cleanup_free_ char *key = sandbox_plan_key(plan, o);
-                pid_t pid = warm_spawn(spec, plan, key, cg, fds->out_w, fds->err_w, ep_r, st_r, sync_w_ptr, ret_slot);
+                pid_t pid = warm_spawn(spec, plan, key, cg, fds->out_w, fds->err_w, ep_r, st_r, sync_w_ptr, ret_slot, res);
                 if (pid > 0) {
                         t[2] = t[3] = t[4] = now_monotonic();
                         res->pre_made = true;
@@ -381,8 +383,10 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
                 goto finish;
         }
 
+        if (res.sandboxed && spec->sandbox->pool)
+                sandbox_pool_count_start(spec->sandbox->pool, res.pre_made);
         /* While the task runs: sandboxes made ahead for the next ones like it. */
-        if (res.sandboxed && pre_made_for(spec, &plan)) {
+        if (res.sandboxed && !spec->one_off && pre_made_for(spec, &plan)) {
                 _cleanup_free_ char *key = sandbox_plan_key(&plan, spec->sandbox);
                 SandboxPlan warm;
                 char base[PATH_MAX];

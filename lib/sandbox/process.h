@@ -27,6 +27,7 @@ typedef struct ProcessSpec {
         int cancel_fd;       /* readable (eventfd/pipe) = cancel: kill the process group; -1 = none */
         const SandboxOptions *sandbox; /* NULL or mode off: a plain child process */
         SandboxTrace *trace; /* NULL, or where a sandboxed start adds the time of each step */
+        bool one_off;        /* no sandboxes made ahead for more starts like this one (a check) */
 } ProcessSpec;
 
 typedef struct ProcessResult {

@@ -239,6 +239,15 @@ ok "$([ "$(field usr)" = readonly ] && [ "$(field capeff)" = 0000000000000000 ] 
 ok "$(grep -q "uidmap=0 $tern_uid 1" <<<"$seen" && echo 0 || echo 1)" \
         "the task's user namespace maps only the worker's own uid ($(grep -o 'uidmap=.*' <<<"$seen" | head -1); tern is $tern_uid)"
 [ $failed = 0 ] || sed 's/^/# /' <<<"$seen"
+# Its sandbox was made ahead, while the fan-out's tasks ran (each worker had run two by then).
+ahead=0
+for i in 1 2; do
+        made=$(C curl -sf --unix-socket /run/tern/worker@$i.sock http://localhost/metrics |
+                sed -n 's/^tern_worker_sandbox_starts_total{sandbox="made_ahead"} //p')
+        ahead=$((ahead + ${made:-0}))
+done
+ok "$([ "$ahead" -gt 0 ] && echo 0 || echo 1)" \
+        "the workers start tasks in sandboxes made ahead, in their user namespaces too ($ahead such starts)"
 started=$(C journalctl -q -u 'tern-worker@1.service' -o cat --no-pager | grep -m1 "Shell tasks run in the sandbox")
 ok "$([ -n "$started" ] && echo 0 || echo 1)" "tern-worker@1 says how it sandboxes: ${started:-nothing}"
 
