@@ -248,7 +248,10 @@ void cli_sandbox_help(bool automatic) {
                "      --sandbox-bind-ro PATH[:INSIDE], --sandbox-bind-rw PATH[:INSIDE]\n"
                "                              extra host paths visible to tasks (repeatable)\n"
                "      --sandbox-hide PATH     mask a host path inside (repeatable; /etc/tern and the\n"
-               "                              state directory always are)\n",
+               "                              state directory always are)\n"
+               "      --sandbox-made-ahead N  sandboxes made ahead for the next tasks like the last,\n"
+               "                              while tasks run: 0 to 3 (default 2; 0: each task's\n"
+               "                              start builds its sandbox)\n",
                automatic ? "auto (default), required, best-effort or off:" : "required (default), best-effort, auto or off:");
 }
 
@@ -264,6 +267,7 @@ int cli_sandbox_option(const char *cmd, int c, const char *arg, SandboxConfig *s
                 [CLI_OPT_SANDBOX_BIND_RO - CLI_OPT_SANDBOX] = "bind-ro",
                 [CLI_OPT_SANDBOX_BIND_RW - CLI_OPT_SANDBOX] = "bind-rw",
                 [CLI_OPT_SANDBOX_HIDE - CLI_OPT_SANDBOX] = "hide",
+                [CLI_OPT_SANDBOX_MADE_AHEAD - CLI_OPT_SANDBOX] = "made-ahead",
         };
         _cleanup_free_ char *err = NULL;
 

@@ -56,6 +56,7 @@ enum {
         CLI_OPT_SANDBOX_BIND_RO,
         CLI_OPT_SANDBOX_BIND_RW,
         CLI_OPT_SANDBOX_HIDE,
+        CLI_OPT_SANDBOX_MADE_AHEAD,
 };
 #define CLI_SANDBOX_OPTIONS                                                          \
         { "sandbox", required_argument, NULL, CLI_OPT_SANDBOX },                     \
@@ -67,7 +68,8 @@ enum {
         { "sandbox-cpu", required_argument, NULL, CLI_OPT_SANDBOX_CPU },             \
         { "sandbox-bind-ro", required_argument, NULL, CLI_OPT_SANDBOX_BIND_RO },     \
         { "sandbox-bind-rw", required_argument, NULL, CLI_OPT_SANDBOX_BIND_RW },     \
-        { "sandbox-hide", required_argument, NULL, CLI_OPT_SANDBOX_HIDE }
+        { "sandbox-hide", required_argument, NULL, CLI_OPT_SANDBOX_HIDE },           \
+        { "sandbox-made-ahead", required_argument, NULL, CLI_OPT_SANDBOX_MADE_AHEAD }
 /* The options' help; automatic: the default mode is auto (else required). */
 void cli_sandbox_help(bool automatic);
 /* Returns 0 when c was a sandbox option and is applied, 1 when c is another option, or EXIT_USAGE. */

@@ -12,7 +12,7 @@
 #include "strutil.h"
 
 void sandbox_config_init(SandboxConfig *c, bool automatic) {
-        *c = (SandboxConfig) { .automatic = automatic, .fallback_off = automatic, .userns = -1 };
+        *c = (SandboxConfig) { .automatic = automatic, .fallback_off = automatic, .userns = -1, .made_ahead = -1 };
         sandbox_options_init(&c->options);
 }
 
@@ -121,6 +121,13 @@ int sandbox_config_set(SandboxConfig *c, const char *key, const char *value, cha
                         o->cpu_percent = v;
                 return 0;
         }
+        if (streq(key, "made-ahead")) {
+                unsigned v;
+                if (safe_atou(value, &v) < 0 || v > 3)
+                        return fail(ret_error, value, "must be 0 (none), 1, 2 or 3");
+                c->made_ahead = (int) v;
+                return 0;
+        }
         if (streq(key, "bind-ro"))
                 return add_paths(&c->binds_ro, key, value, ret_error);
         if (streq(key, "bind-rw"))
@@ -139,6 +146,7 @@ int sandbox_config_load(SandboxConfig *c, const TernConfig *cfg, char **ret_erro
                 { "memory", cfg->sandbox_memory },   { "pids", cfg->sandbox_pids },
                 { "cpu", cfg->sandbox_cpu },         { "bind-ro", cfg->sandbox_bind_ro },
                 { "bind-rw", cfg->sandbox_bind_rw }, { "hide", cfg->sandbox_hide },
+                { "made-ahead", cfg->sandbox_made_ahead },
         };
 
         if (ret_error)
@@ -213,6 +221,8 @@ int sandbox_config_resolve(SandboxConfig *c, const char *state_dir, char **ret_p
          * Only an optimization: without it every start builds everything. */
         if (o->mode != SANDBOX_OFF && !o->pool && (r = sandbox_pool_new(&o->pool)) == -ENOMEM)
                 return r;
+        if (o->pool && c->made_ahead >= 0)
+                sandbox_pool_set_made_ahead(o->pool, (unsigned) c->made_ahead);
         if (o->mode != SANDBOX_OFF) {
                 bool sandboxed;
                 if ((r = probe(o, o->mode, state_dir, &problem, &sandboxed)) < 0)

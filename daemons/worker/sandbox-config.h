@@ -17,6 +17,7 @@ typedef struct SandboxConfig {
                                  * a daemon, whose tasks fail instead) */
         int userns;             /* -1: a user namespace when the process is not root; 0 no; 1 yes */
         char **binds_ro, **binds_rw, **hidden;
+        int made_ahead;         /* sandboxes made ahead per plan (pool.h); -1: the pool's default */
 } SandboxConfig;
 
 /* Defaults: sandbox_options_init(), user namespace when not root; automatic selects mode "auto"
@@ -27,7 +28,7 @@ void sandbox_config_done(SandboxConfig *c);
 /* One setting: key is "mode" (auto, required, best-effort, off), "network" (yes/no),
  * "user-namespace" (auto/yes/no), "uid" (UID[:GID], not 0), "memory" (512MB...), "pids", "cpu"
  * (percent of one CPU), "bind-ro", "bind-rw", "hide" (absolute paths; several separated by blanks,
- * each call adds). Returns 0, -EINVAL with *ret_error saying why ("'VALUE' must be ..."; the caller
+ * each call adds), "made-ahead" (0 to 3). Returns 0, -EINVAL with *ret_error saying why ("'VALUE' must be ..."; the caller
  * frees it and names the setting), -ENOMEM. */
 int sandbox_config_set(SandboxConfig *c, const char *key, const char *value, char **ret_error);
 

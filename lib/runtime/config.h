@@ -38,7 +38,7 @@ typedef struct TernConfig {
         /* [sandbox]: how the worker isolates shell tasks; kept as written, checked and applied by the
          * worker (daemons/worker/sandbox-config.h names the keys and values) */
         char *sandbox_mode, *sandbox_network, *sandbox_user_namespace, *sandbox_uid, *sandbox_memory,
-                *sandbox_pids, *sandbox_cpu, *sandbox_bind_ro, *sandbox_bind_rw, *sandbox_hide;
+                *sandbox_pids, *sandbox_cpu, *sandbox_bind_ro, *sandbox_bind_rw, *sandbox_hide, *sandbox_made_ahead;
         /* [liveness] */
         usec_t heartbeat;      /* how often each daemon writes its heartbeat */
         usec_t dead_after;     /* an instance silent this long is declared dead */

@@ -96,6 +96,7 @@ struct SandboxPool {
         char *template_key;  /* the read-only mounts it was made for */
         int template_error;  /* it could not be made: not tried again */
         PoolWarm warm[POOL_WARM_MAX]; /* the oldest first */
+        unsigned warm_per_key;        /* sandbox_pool_set_made_ahead */
         size_t n_warm, n_warming;     /* ready; being made */
         unsigned warm_failed;         /* in a row: the next try waits 1 s, 2 s, ... up to a minute */
         usec_t warm_retry;            /* no making before then */
@@ -197,6 +198,7 @@ int sandbox_pool_new(SandboxPool **ret) {
         p->zygote_pidfd = -EBADF;
         p->owner = getpid();
         p->owner_uid = geteuid();
+        p->warm_per_key = POOL_WARM_PER_KEY;
         int r = pthread_mutex_init(&p->lock, NULL);
         if (r != 0) {
                 free(p);
@@ -546,7 +548,7 @@ void sandbox_pool_warm_fill(SandboxPool *p, const SandboxPlan *plan, const Sandb
                 size_t have = 0;
                 for (size_t i = 0; i < p->n_warm; i++)
                         have += streq(p->warm[i].key, key);
-                want = have < POOL_WARM_PER_KEY ? POOL_WARM_PER_KEY - have : 0;
+                want = have < p->warm_per_key ? p->warm_per_key - have : 0;
                 p->n_warming = want;
         }
         pthread_mutex_unlock(&p->lock);
@@ -725,6 +727,22 @@ void sandbox_pool_give_cgroup(SandboxPool *p, SandboxCgroup *cg) {
                 }
         }
         sandbox_cgroup_destroy(cg);
+}
+
+void sandbox_pool_set_made_ahead(SandboxPool *p, unsigned per_plan) {
+        PoolWarm gone[POOL_WARM_MAX];
+        size_t n = 0;
+
+        pthread_mutex_lock(&p->lock);
+        p->warm_per_key = MIN(per_plan, 3u);
+        if (p->warm_per_key == 0)
+                while (p->n_warm > 0)
+                        gone[n++] = warm_remove(p, 0);
+        pthread_mutex_unlock(&p->lock);
+        for (size_t i = 0; i < n; i++) {
+                free(gone[i].key);
+                sandbox_pool_warm_discard(p, &gone[i].w);
+        }
 }
 
 void sandbox_pool_count_start(SandboxPool *p, bool made_ahead) {

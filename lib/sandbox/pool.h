@@ -49,8 +49,12 @@ typedef struct SandboxWarm {
         int error_r;       /* SandboxChildError on failure; EOF once the task has exec'ed */
         int status_r;      /* the task's wait status, from the PID 1 */
         SandboxCgroup cg;  /* the task's, joined; none in best-effort mode where there is none */
-        char message[200]; /* then why, for the task's log (as a start without it says) */
+        char message[256]; /* then why, for the task's log (as a start without it says) */
 } SandboxWarm;
+
+/* How many sandboxes to make ahead for each plan: 0 (none: every start builds its own; no process
+ * waits), 1, 2 (the default) or 3. */
+void sandbox_pool_set_made_ahead(SandboxPool *p, unsigned per_plan);
 
 /* Take a pre-made sandbox made for key (sandbox_plan_key): 0, or -ENOENT (none is ready). */
 int sandbox_pool_warm_take(SandboxPool *p, const char *key, SandboxWarm *ret);

@@ -177,7 +177,11 @@ printf '[sandbox]\nmode = sometimes\n' >"$scratch/bad.conf"
 out=$("$TERN" config check --file "$scratch/bad.conf" 2>&1); rc=$?
 ok "$([ $rc = 1 ] && grep -q "\[sandbox\] mode = 'sometimes' must be auto, required, best-effort or off" <<<"$out" && echo 0 || echo 1)" \
         "tern config check refuses a bad [sandbox] mode: $out"
-printf '[sandbox]\nmode = required\nmemory = 256MB\nbind-ro = /opt /srv\n' >"$scratch/good.conf"
+printf '[sandbox]\nmade-ahead = 9\n' >"$scratch/bad.conf"
+out=$("$TERN" config check --file "$scratch/bad.conf" 2>&1); rc=$?
+ok "$([ $rc = 1 ] && grep -q "\[sandbox\] made-ahead = '9' must be 0 (none), 1, 2 or 3" <<<"$out" && echo 0 || echo 1)" \
+        "tern config check refuses a bad [sandbox] made-ahead: $out"
+printf '[sandbox]\nmode = required\nmemory = 256MB\nbind-ro = /opt /srv\nmade-ahead = 1\n' >"$scratch/good.conf"
 out=$("$TERN" config check --file "$scratch/good.conf" 2>&1); rc=$?
 ok "$([ $rc = 0 ] && grep -q "^memory = 256MB" <<<"$out" && echo 0 || echo 1)" "tern config check accepts and shows [sandbox] settings"
 echo "1..$n"

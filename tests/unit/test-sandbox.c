@@ -271,6 +271,15 @@ int main(int argc, char **argv) {
                                 ok(rr == 0 && res.pre_made && streq(capture_out(&c), "ok\n"),
                                    "a writable bind beside the working directory, task %d made ahead", i + 1);
                 }
+                /* None made ahead, if so configured: each start builds its sandbox, nothing waits. */
+                sandbox_pool_set_made_ahead(o.pool, 0);
+                run_sh(&o, "echo built", &c, &res);
+                bool built = !res.pre_made && streq(capture_out(&c), "built\n");
+                run_sh(&o, "echo built", &c, &res);
+                ok(built && !res.pre_made && res.exit_code == 0 && kill_waiting_tasks() == 0,
+                   "made-ahead 0: every start builds its sandbox, none waits");
+                sandbox_pool_set_made_ahead(o.pool, 2);
+                run_sh(&o, "true", &c, &res);
                 /* A task's process killed from outside while it waited: the start makes another. */
                 int killed = kill_waiting_tasks();
                 run_sh(&o, "echo alive", &c, &res);
