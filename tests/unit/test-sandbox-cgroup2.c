@@ -35,8 +35,9 @@ typedef struct Watch {
         int in_cgroup; /* -1: not looked */
 } Watch;
 
-static int count_task_processes(void) {
-        FILE *f = popen("cat " CGROUPS "/*/cgroup.procs 2>/dev/null | wc -l", "re");
+/* The number a shell command prints, -1 if none. */
+static int shell_count(const char *cmd) {
+        FILE *f = popen(cmd, "re");
         int n = -1;
         if (f) {
                 if (fscanf(f, "%d", &n) != 1)
@@ -44,6 +45,10 @@ static int count_task_processes(void) {
                 pclose(f);
         }
         return n;
+}
+
+static int count_task_processes(void) {
+        return shell_count("cat " CGROUPS "/*/cgroup.procs 2>/dev/null | wc -l");
 }
 
 static void watch_line(void *userdata, ProcessStream stream, const char *line, size_t len) {
@@ -131,13 +136,7 @@ int main(void) {
         po.pool = pool;
         tasks(&po, "with a pool");
         tasks(&po, "again, in sandboxes made ahead");
-        FILE *f = popen("find " CGROUPS " -mindepth 1 -maxdepth 1 -name 'pool-*' -type d | wc -l", "re");
-        int kept = -1;
-        if (f) {
-                if (fscanf(f, "%d", &kept) != 1)
-                        kept = -1;
-                pclose(f);
-        }
+        int kept = shell_count("find " CGROUPS " -mindepth 1 -maxdepth 1 -name 'pool-*' -type d | wc -l");
         ok(kept >= 1 && kept <= 5, "the pool's cgroups are kept for reuse on v2 too (%d)", kept);
 
         Watch w = { { STRBUF_INIT, STRBUF_INIT }, -1 };
