@@ -1,13 +1,17 @@
 /* sandbox-spawn: start overhead of the task sandbox: median and p99 of /bin/true run plainly
  * (fork+exec+wait), through process_run() without sandbox, and sandboxed with and without a
  * network namespace, all measured in the same run. Needs root (exit 77 otherwise).
- * "sandbox-spawn [--steps] [--rss MB] [N]": --steps also prints the mean time of each step of a sandboxed
- * start and the CPU time per run; --rss first fills MB of memory, as a worker's heap would be. */
+ * "sandbox-spawn [--steps] [--rss MB] [--cgroup2] [N]": --steps also prints the mean time of each step of
+ * a sandboxed start and the CPU time per run; --rss first fills MB of memory, as a worker's heap would
+ * be; --cgroup2 runs on the unified hierarchy, mounted at /sys/fs/cgroup in a mount namespace of its
+ * own (without limits: where the controllers are bound to v1, as here, it has none). */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -80,11 +84,15 @@ static usec_t cpu_now(pid_t zygote) {
 }
 
 int main(int argc, char **argv) {
-        bool steps = false;
+        bool steps = false, cgroup2 = false;
         size_t rss_mb = 0;
         for (;;) {
                 if (argc > 1 && strcmp(argv[1], "--steps") == 0) {
                         steps = true;
+                        argc--;
+                        argv++;
+                } else if (argc > 1 && strcmp(argv[1], "--cgroup2") == 0) {
+                        cgroup2 = true;
                         argc--;
                         argv++;
                 } else if (argc > 2 && strcmp(argv[1], "--rss") == 0) {
@@ -98,11 +106,24 @@ int main(int argc, char **argv) {
                 printf("sandbox-spawn: SKIP: the sandbox needs root\n");
                 return 77;
         }
+        if (cgroup2) {
+                if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+                        perror("sandbox-spawn: a mount namespace");
+                        return 1;
+                }
+                (void) umount2("/sys/fs/cgroup", MNT_DETACH);
+                if (mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+                        perror("sandbox-spawn: mount cgroup2");
+                        return 1;
+                }
+        }
         /* As a worker runs them: sharing a pool made at start-up, while the process is small (the
          * filter compiled once, cgroups reused, the template, the zygote). */
         SandboxOptions pnonet, pnet;
         sandbox_options_init(&pnonet);
         pnonet.cgroup_name = "tern-bench";
+        if (cgroup2)
+                pnonet.pids_max = 0;
         if (sandbox_pool_new(&pnonet.pool) < 0)
                 return 1;
         pnet = pnonet;
@@ -121,6 +142,8 @@ int main(int argc, char **argv) {
         SandboxOptions nonet, net;
         sandbox_options_init(&nonet);
         nonet.cgroup_name = "tern-bench";
+        if (cgroup2)
+                nonet.pids_max = 0;
         net = nonet;
         net.network = true;
         /* As the packaged worker unit runs them: in a user namespace per task (there the worker is

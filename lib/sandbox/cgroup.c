@@ -445,6 +445,12 @@ int sandbox_cgroup_open_join(SandboxCgroup *cg, int *fds) {
         return n;
 }
 
+int sandbox_cgroup_dir_fd(SandboxCgroup *cg) {
+        if (cg->kind != SANDBOX_CGROUP_V2)
+                return -EOPNOTSUPP;
+        return cg_file(cg, SANDBOX_CGF_DIR, cg->path[0], ".", O_RDONLY | O_DIRECTORY);
+}
+
 bool sandbox_cgroup_oom_killed(SandboxCgroup *cg) {
         if (cg->kind == SANDBOX_CGROUP_V2)
                 return keyed_value(cg, SANDBOX_CGF_OOM, cg->path[0], "memory.events", "oom_kill") > 0;

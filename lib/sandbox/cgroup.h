@@ -22,6 +22,7 @@ enum {
         SANDBOX_CGF_PROCS = SANDBOX_CGF_JOIN + _SANDBOX_CG_MAX,
         SANDBOX_CGF_OOM = SANDBOX_CGF_PROCS + _SANDBOX_CG_MAX,
         SANDBOX_CGF_PIDS,
+        SANDBOX_CGF_DIR, /* v2: the cgroup's directory, to clone a process into (CLONE_INTO_CGROUP) */
         _SANDBOX_CGF_MAX,
 };
 
@@ -49,6 +50,10 @@ bool sandbox_cgroup_reusable(SandboxCgroup *cg);
  * takes, and a single-threaded process is its thread), the v2 "cgroup.procs". Returns how many (at
  * most _SANDBOX_CG_MAX); they stay the cgroup's (closed by sandbox_cgroup_destroy). */
 int sandbox_cgroup_open_join(SandboxCgroup *cg, int *fds);
+/* v2: the cgroup's directory, kept open, for clone3(CLONE_INTO_CGROUP): a process made there needs
+ * no migration, whose global lock waits for an RCU grace period (milliseconds) once it has been
+ * idle. -EOPNOTSUPP on v1 (its processes join through "tasks", which takes no such lock). */
+int sandbox_cgroup_dir_fd(SandboxCgroup *cg);
 /* The kernel's OOM killer killed a process of the task. */
 bool sandbox_cgroup_oom_killed(SandboxCgroup *cg);
 /* The pids limit refused a fork at least once. */

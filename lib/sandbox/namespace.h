@@ -101,8 +101,12 @@ void sandbox_plan_done(SandboxPlan *p);
 /* A mount namespace with the plan's root except what each task gets fresh (/tmp, /dev/shm,
  * /proc, the writable binds), built once by a short-lived child: its fd, or a negative errno. */
 int sandbox_template_new(const SandboxPlan *p);
-/* Raw clone into the plan's namespaces (fork semantics: 0 in the child). */
-pid_t sandbox_clone(const SandboxPlan *p);
+/* A raw clone with flags (fork semantics: 0 in the child; the exit signal in flags' low byte). With
+ * cgroup_fd (a v2 cgroup's directory, sandbox_cgroup_dir_fd) the child is born in that cgroup
+ * (clone3's CLONE_INTO_CGROUP) where the kernel can: *ret_into says whether it was. */
+pid_t sandbox_clone_flags(unsigned long flags, int cgroup_fd, bool *ret_into);
+/* Into the plan's namespaces, from this process. */
+pid_t sandbox_clone(const SandboxPlan *p, int cgroup_fd, bool *ret_into);
 /* A new network namespace with loopback up, made by the calling thread for the child: its fd. */
 int sandbox_netns_new(void);
 /* Parent, after clone: write the user namespace's id maps. */

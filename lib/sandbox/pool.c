@@ -44,6 +44,7 @@ typedef struct PoolPending {
 typedef struct ZygoteSlot {
         _Atomic int done; /* set by the zygote once reply is (a futex word: the worker waits on it) */
         int reply;        /* the PID 1's pid, or a negative errno */
+        bool into_cgroup; /* it was cloned into the cgroup it was sent (else it joins it itself) */
         SandboxPlan plan;
         SandboxChildFds fds;
         char **argv, **env;
@@ -60,7 +61,7 @@ typedef struct ZygoteRequest {
         unsigned fd_mask;
 } ZygoteRequest;
 
-enum { ZFD_OUT, ZFD_ERR, ZFD_ERROR, ZFD_SYNC, ZFD_STATUS, ZFD_TEMPLATE, _ZFD_MAX };
+enum { ZFD_OUT, ZFD_ERR, ZFD_ERROR, ZFD_SYNC, ZFD_STATUS, ZFD_TEMPLATE, ZFD_CGROUP, _ZFD_MAX };
 
 /* Pre-made sandboxes (see sandbox_pool_warm_take), while nobody has taken them: so many for each
  * plan (a worker's tasks come with a few: with and without network...), so many in all, the
@@ -100,10 +101,13 @@ struct SandboxPool {
         size_t n_warm, n_warming;     /* ready; being made */
         unsigned warm_failed;         /* in a row: the next try waits 1 s, 2 s, ... up to a minute */
         usec_t warm_retry;            /* no making before then */
-        uint64_t starts_made_ahead, starts_built;
-        unsigned long long made; /* names the new cgroups */
+        uint64_t starts_made_ahead, starts_built, clones_into_cgroup;
+        SandboxCgroupKind cgroup_kind; /* of the last task cgroup it gave */
         bool swept;              /* stale cgroups of earlier pools removed */
 };
+
+/* Names the new task cgroups of every pool of this process. */
+static _Atomic unsigned long long cgroups_made;
 
 /* The zygote's loop: system calls only (it is forked from a multi-threaded worker). */
 _noreturn_ static void zygote_main(SandboxPool *p, int sock) {
@@ -148,10 +152,13 @@ _noreturn_ static void zygote_main(SandboxPool *p, int sock) {
                         else {
                                 z->fds = (SandboxChildFds) { f[ZFD_OUT], f[ZFD_ERR], f[ZFD_ERROR], f[ZFD_SYNC], f[ZFD_STATUS] };
                                 z->plan.template_fd = f[ZFD_TEMPLATE];
-                                pid_t pid = (pid_t) syscall(SYS_clone, z->plan.clone_flags | CLONE_PARENT, NULL, NULL,
-                                                            NULL, 0);
+                                /* Born in its cgroup (v2) when one was sent: no migration, no wait on
+                                 * its lock. */
+                                bool into = false;
+                                pid_t pid = sandbox_clone_flags(z->plan.clone_flags | CLONE_PARENT, f[ZFD_CGROUP], &into);
                                 if (pid == 0)
                                         sandbox_child(&z->plan, z->argv, z->env, &z->fds);
+                                z->into_cgroup = into; /* (the child shares the slot: not before) */
                                 z->reply = pid < 0 ? -errno : pid;
                         }
                         atomic_store(&z->done, 1);
@@ -243,7 +250,7 @@ static char **slot_strv(ZygoteSlot *z, char *const *v) {
 }
 
 int sandbox_pool_clone_start(SandboxPool *p, const SandboxPlan *plan, char *const *argv, char *const *env,
-                             const SandboxChildFds *fds, bool trace, int *ret_slot) {
+                             const SandboxChildFds *fds, int cgroup_fd, bool trace, int *ret_slot) {
         /* Its clones are children of the pool's creator, with the creator's privileges: not for
          * a forked child of it, or once the creator has changed its identity. */
         if (p->zygote_sock < 0 || getpid() != p->owner || geteuid() != p->owner_uid)
@@ -262,6 +269,7 @@ int sandbox_pool_clone_start(SandboxPool *p, const SandboxPlan *plan, char *cons
         ZygoteSlot *z = (ZygoteSlot *) ((char *) p->arena + (size_t) slot * ZYGOTE_SLOT_SIZE);
         atomic_store(&z->done, 0);
         z->reply = 0;
+        z->into_cgroup = false;
         z->used = 0;
         z->plan = *plan;
         z->plan.nocaps = p->nocaps;
@@ -281,7 +289,7 @@ int sandbox_pool_clone_start(SandboxPool *p, const SandboxPlan *plan, char *cons
                 return -E2BIG; /* a huge environment: cloned from the worker */
         }
 
-        int all[_ZFD_MAX] = { fds->out_w, fds->err_w, fds->error_w, fds->sync_r, fds->status_w, plan->template_fd };
+        int all[_ZFD_MAX] = { fds->out_w, fds->err_w, fds->error_w, fds->sync_r, fds->status_w, plan->template_fd, cgroup_fd };
         int send_fds[_ZFD_MAX];
         size_t n = 0;
         ZygoteRequest rq = { (unsigned) slot, 0 };
@@ -323,6 +331,23 @@ pid_t sandbox_pool_clone_wait(SandboxPool *p, int slot) {
                         return -EPIPE;
         }
         return z->reply;
+}
+
+bool sandbox_pool_clone_into_cgroup(SandboxPool *p, int slot) {
+        ZygoteSlot *z = (ZygoteSlot *) ((char *) p->arena + (size_t) slot * ZYGOTE_SLOT_SIZE);
+        if (atomic_load(&z->done) == 0 || !z->into_cgroup)
+                return false;
+        pthread_mutex_lock(&p->lock);
+        p->clones_into_cgroup++;
+        pthread_mutex_unlock(&p->lock);
+        return true;
+}
+
+bool sandbox_pool_cgroups_v2(SandboxPool *p) {
+        pthread_mutex_lock(&p->lock);
+        bool v2 = p->cgroup_kind == SANDBOX_CGROUP_V2;
+        pthread_mutex_unlock(&p->lock);
+        return v2;
 }
 
 pid_t sandbox_pool_zygote(SandboxPool *p) {
@@ -501,25 +526,32 @@ static int warm_make(SandboxPool *p, const SandboxPlan *plan, const SandboxOptio
                 return r;
         }
 
-        SandboxJob job = {};
-        SandboxPlan wp = *plan;
-        wp.job = &job; /* (its address is not used: the slot's is) */
-        SandboxChildFds fds = { -EBADF, -EBADF, error_w, sync_r, status_w };
-        r = sandbox_pool_clone_start(p, &wp, NULL, NULL, &fds, true, &w.slot);
-        if (r < 0) {
-                warm_close(&w);
-                return r;
-        }
+        /* The cgroup first: on v2 the PID 1 is cloned into it. */
         r = sandbox_pool_take_cgroup(p, o, &w.cg, err, sizeof err);
         if (r < 0 && o->mode != SANDBOX_REQUIRED) {
                 snprintf(w.message, sizeof w.message, "no memory, pids or CPU limits: %s", err[0] ? err : strerror(-r));
                 r = 0;
         }
-        if (r >= 0 && plan->net_later && (r = join[0] = sandbox_netns_new()) >= 0)
+        if (r < 0) {
+                warm_close(&w);
+                return r;
+        }
+        SandboxJob job = {};
+        SandboxPlan wp = *plan;
+        wp.job = &job; /* (its address is not used: the slot's is) */
+        SandboxChildFds fds = { -EBADF, -EBADF, error_w, sync_r, status_w };
+        r = sandbox_pool_clone_start(p, &wp, NULL, NULL, &fds, sandbox_cgroup_dir_fd(&w.cg), true, &w.slot);
+        if (r < 0) {
+                sandbox_pool_give_cgroup(p, &w.cg);
+                warm_close(&w);
+                return r;
+        }
+        if (plan->net_later && (r = join[0] = sandbox_netns_new()) >= 0)
                 n_join = 1;
-        if (r >= 0 && (r = sandbox_cgroup_open_join(&w.cg, join + n_join)) >= 0)
-                n_join += r;
         w.pid = sandbox_pool_clone_wait(p, w.slot);
+        if (w.pid > 0 && r >= 0 && !sandbox_pool_clone_into_cgroup(p, w.slot) &&
+            (r = sandbox_cgroup_open_join(&w.cg, join + n_join)) >= 0)
+                n_join += r;
         if (w.pid > 0 && r >= 0 && plan->userns && (r = sandbox_write_id_maps(plan, w.pid)) >= 0)
                 r = sandbox_send_go(w.sync_w, 'g', NULL, 0);
         if (w.pid > 0 && r >= 0)
@@ -696,7 +728,7 @@ int sandbox_pool_take_cgroup(SandboxPool *p, const SandboxOptions *o, SandboxCgr
                 cg = p->free[--p->n_free];
                 have = true;
         }
-        n = p->made++;
+        n = atomic_fetch_add(&cgroups_made, 1); /* (process-wide: two pools must not share one) */
         pthread_mutex_unlock(&p->lock);
 
         if (have) {
@@ -711,7 +743,13 @@ int sandbox_pool_take_cgroup(SandboxPool *p, const SandboxOptions *o, SandboxCgr
         /* Unique per worker process: its pid and a counter. */
         char name[64];
         snprintf(name, sizeof name, "pool-%d-%llu", (int) getpid(), n);
-        return sandbox_cgroup_create(o, name, ret, err, err_size);
+        int r = sandbox_cgroup_create(o, name, ret, err, err_size);
+        if (r >= 0) {
+                pthread_mutex_lock(&p->lock);
+                p->cgroup_kind = ret->kind;
+                pthread_mutex_unlock(&p->lock);
+        }
+        return r;
 }
 
 void sandbox_pool_give_cgroup(SandboxPool *p, SandboxCgroup *cg) {
@@ -756,6 +794,6 @@ void sandbox_pool_count_start(SandboxPool *p, bool made_ahead) {
 
 void sandbox_pool_stats(SandboxPool *p, SandboxPoolStats *ret) {
         pthread_mutex_lock(&p->lock);
-        *ret = (SandboxPoolStats) { p->starts_made_ahead, p->starts_built, (unsigned) p->n_warm };
+        *ret = (SandboxPoolStats) { p->starts_made_ahead, p->starts_built, p->clones_into_cgroup, (unsigned) p->n_warm };
         pthread_mutex_unlock(&p->lock);
 }

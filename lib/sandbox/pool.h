@@ -30,9 +30,15 @@ int sandbox_pool_template(SandboxPool *p, const SandboxPlan *plan);
  * (too big for a slot): clone it here. trace: the child's step times are kept in the slot, for
  * sandbox_pool_release. */
 int sandbox_pool_clone_start(SandboxPool *p, const SandboxPlan *plan, char *const *argv, char *const *env,
-                             const SandboxChildFds *fds, bool trace, int *ret_slot);
+                             const SandboxChildFds *fds, int cgroup_fd, bool trace, int *ret_slot);
 /* The PID 1's pid, or the clone's negative errno (-EPIPE: the zygote is gone). */
 pid_t sandbox_pool_clone_wait(SandboxPool *p, int slot);
+/* After the wait: it was cloned into the cgroup_fd it was given (v2, sandbox_cgroup_dir_fd), so it
+ * need not join it. */
+bool sandbox_pool_clone_into_cgroup(SandboxPool *p, int slot);
+/* The task cgroups it makes are on cgroup v2 (as far as it knows: the last one was): worth taking
+ * before the clone, to clone into. */
+bool sandbox_pool_cgroups_v2(SandboxPool *p);
 /* The zygote's pid (for its CPU time in the benchmark), 0 without one. */
 pid_t sandbox_pool_zygote(SandboxPool *p);
 /* Once the PID 1 is gone or has reported the task's end; copies the step times to ret_marks. */
@@ -72,6 +78,7 @@ void sandbox_pool_warm_fill(SandboxPool *p, const SandboxPlan *plan, const Sandb
 
 typedef struct SandboxPoolStats {
         uint64_t starts_made_ahead, starts_built; /* sandboxed starts, by where their sandbox came from */
+        uint64_t clones_into_cgroup;              /* PID 1s cloned into their v2 cgroup */
         unsigned ready;                           /* sandboxes made ahead, waiting for a task */
 } SandboxPoolStats;
 void sandbox_pool_stats(SandboxPool *p, SandboxPoolStats *ret);

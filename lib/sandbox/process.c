@@ -171,12 +171,28 @@ static pid_t warm_spawn(const ProcessSpec *spec, const SandboxPlan *plan, const 
         return w.pid;
 }
 
+/* The task's cgroup (the pool's, or a new one): 0, with none in best-effort mode where there is
+ * none (res says why), or a negative errno (required mode; res says why). */
+static int task_cgroup(const SandboxOptions *o, SandboxCgroup *cg, ProcessResult *res) {
+        char err[200] = "", name[64];
+        /* Unique per worker: the creating thread and the time. */
+        snprintf(name, sizeof name, "task-%d-%llu", (int) gettid(), (unsigned long long) now_monotonic());
+        int r = o->pool ? sandbox_pool_take_cgroup(o->pool, o, cg, err, sizeof err)
+                        : sandbox_cgroup_create(o, name, cg, err, sizeof err);
+        if (r >= 0)
+                return 0;
+        if (o->mode == SANDBOX_REQUIRED)
+                return message_append(res, "sandbox: %s", err[0] ? err : strerror(-r)), r;
+        message_append(res, "no memory, pids or CPU limits: %s", err[0] ? err : strerror(-r));
+        return 0;
+}
+
 static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCgroup *cg, const SandboxChildFds *fds,
                            int *ep_r, int *st_r, int *sync_w_ptr, usec_t *marks, usec_t *t, int *ret_slot,
                            ProcessResult *res) {
         const SandboxOptions *o = spec->sandbox;
         bool strict = o->mode == SANDBOX_REQUIRED;
-        char err[200] = "", name[64];
+        char err[200] = "";
         int r;
 
         t[0] = now_monotonic();
@@ -201,14 +217,20 @@ static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCg
         }
         int sync_w = *sync_w_ptr;
         pid_t pid = -1;
-        /* Through the zygote, the clone happens while we make the cgroup and network namespace;
-         * its pid is needed only once they are sent. */
-        r = o->pool ? sandbox_pool_clone_start(o->pool, plan, spec->argv, spec->env, fds, marks != NULL, ret_slot)
+        /* On cgroup v2 the PID 1 is cloned into its cgroup, taken first (moving into it later would
+         * wait for an RCU grace period). Elsewhere the clone happens while we make the cgroup and
+         * network namespace, and the PID 1 joins the cgroup itself; its pid is needed only once
+         * they are sent. */
+        bool cg_first = o->pool && sandbox_pool_cgroups_v2(o->pool);
+        if (cg_first && (r = task_cgroup(o, cg, res)) < 0)
+                return r;
+        r = o->pool ? sandbox_pool_clone_start(o->pool, plan, spec->argv, spec->env, fds,
+                                               cg_first ? sandbox_cgroup_dir_fd(cg) : -EBADF, marks != NULL, ret_slot)
                     : -EOPNOTSUPP;
-        bool zygote = r >= 0;
+        bool zygote = r >= 0, into = false;
         if (r == -EOPNOTSUPP || r == -EBUSY || r == -E2BIG || r == -EPIPE || r == -ECONNRESET) {
                 /* No zygote for this one: the PID 1 is cloned from this process. */
-                pid = sandbox_clone(plan);
+                pid = sandbox_clone(plan, cg_first ? sandbox_cgroup_dir_fd(cg) : -EBADF, &into);
                 r = pid < 0 ? -errno : 0;
         }
         t[2] = now_monotonic();
@@ -226,8 +248,8 @@ static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCg
         /* The child builds its root while we make its cgroup and network namespace: it waits for
          * them before it forks the task. A child that failed meanwhile has closed its end (EPIPE). */
         const char *step = "write the user namespace's id maps";
-        if (zygote && plan->userns) {
-                /* The id maps need its pid. */
+        if (zygote && (plan->userns || cg_first)) {
+                /* The id maps need its pid; whether it was born in its cgroup is known then. */
                 pid = sandbox_pool_clone_wait(o->pool, *ret_slot);
                 if (pid < 0)
                         return message_append(res, "sandbox: cannot create namespaces: %s", strerror(-pid)), pid;
@@ -236,24 +258,14 @@ static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCg
         if (r >= 0 && plan->userns && (r = sandbox_send_go(sync_w, 'g', NULL, 0)) < 0)
                 step = "start the sandbox";
         t[3] = now_monotonic();
-        if (r >= 0) {
-                /* Unique per worker: the creating thread and the time. */
-                snprintf(name, sizeof name, "task-%d-%llu", (int) gettid(), (unsigned long long) now_monotonic());
-                r = o->pool ? sandbox_pool_take_cgroup(o->pool, o, cg, err, sizeof err)
-                            : sandbox_cgroup_create(o, name, cg, err, sizeof err);
-                if (r < 0) {
-                        if (strict) {
-                                if (zygote)
-                                        pid = sandbox_pool_clone_wait(o->pool, *ret_slot);
-                                if (pid > 0) {
-                                        (void) kill(pid, SIGKILL);
-                                        (void) waitpid(pid, NULL, 0);
-                                }
-                                return message_append(res, "sandbox: %s", err[0] ? err : strerror(-r)), r;
-                        }
-                        message_append(res, "no memory, pids or CPU limits: %s", err[0] ? err : strerror(-r));
-                        r = 0;
+        if (r >= 0 && !cg_first && (r = task_cgroup(o, cg, res)) < 0) {
+                if (zygote)
+                        pid = sandbox_pool_clone_wait(o->pool, *ret_slot);
+                if (pid > 0) {
+                        (void) kill(pid, SIGKILL);
+                        (void) waitpid(pid, NULL, 0);
                 }
+                return r;
         }
         _Static_assert(_SANDBOX_CG_MAX + 1 <= SANDBOX_GO_FDS_MAX, "the namespace and a join file per hierarchy");
         int join[SANDBOX_GO_FDS_MAX];
@@ -263,7 +275,9 @@ static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCg
                 r = join[0] = sandbox_netns_new();
                 n_join = r >= 0;
         }
-        if (r >= 0 && cg->kind != SANDBOX_CGROUP_NONE) {
+        if (zygote)
+                into = sandbox_pool_clone_into_cgroup(o->pool, *ret_slot);
+        if (r >= 0 && cg->kind != SANDBOX_CGROUP_NONE && !into) {
                 step = "open the task's cgroup";
                 r = sandbox_cgroup_open_join(cg, join + n_join);
                 if (r >= 0)

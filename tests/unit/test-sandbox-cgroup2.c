@@ -137,7 +137,18 @@ int main(void) {
         tasks(&po, "with a pool");
         tasks(&po, "again, in sandboxes made ahead");
         int kept = shell_count("find " CGROUPS " -mindepth 1 -maxdepth 1 -name 'pool-*' -type d | wc -l");
-        ok(kept >= 1 && kept <= 5, "the pool's cgroups are kept for reuse on v2 too (%d)", kept);
+        ok(kept >= 1 && kept <= 7, "the pool's cgroups are kept for reuse on v2 too (%d)", kept);
+        SandboxPoolStats ps;
+        sandbox_pool_stats(pool, &ps);
+        ok(ps.clones_into_cgroup > 0, "PID 1s are cloned into their v2 cgroup, not moved there (%llu)",
+           (unsigned long long) ps.clones_into_cgroup);
+        /* And without sandboxes made ahead, a start clones its PID 1 into its cgroup itself. */
+        sandbox_pool_set_made_ahead(pool, 0);
+        uint64_t before = ps.clones_into_cgroup;
+        tasks(&po, "with a pool, none made ahead");
+        sandbox_pool_stats(pool, &ps);
+        ok(ps.clones_into_cgroup > before, "a start with nothing made ahead clones its PID 1 into its cgroup (%llu)",
+           (unsigned long long) (ps.clones_into_cgroup - before));
 
         Watch w = { { STRBUF_INIT, STRBUF_INIT }, -1 };
         ProcessResult res;
