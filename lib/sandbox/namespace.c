@@ -362,10 +362,18 @@ char *sandbox_plan_key(const SandboxPlan *p, const SandboxOptions *o) {
                 if (!(m->kind == SANDBOX_MOUNT_RW && p->cwd && streq(m->src, p->cwd)))
                         fprintf(f, "%d %s %s\n", (int) m->kind, m->src, m->dst);
         }
+        /* Without a template, the PID 1 mounts the working directory from the directory it is in:
+         * none (a directory right below /) means none made ahead. */
         char base[PATH_MAX];
-        if (p->template_fd < 0 && p->cwd && job_base_of(p->cwd, base, sizeof base))
-                fprintf(f, "job base %s\n", base);
-        if (fclose(f) != 0)
+        bool none = false;
+        if (p->template_fd < 0 && p->cwd) {
+                if (job_base_of(p->cwd, base, sizeof base))
+                        fprintf(f, "job base %s\n", base);
+                else
+                        none = true;
+        } else if (!p->cwd)
+                fputs("no working directory\n", f);
+        if (fclose(f) != 0 || none)
                 return NULL;
         char *k = NULL;
         if (asprintf(&k, "%lx %u:%u %u:%u %d%d %" PRIu64 " %" PRIu64 " %d %" PRIu64 " %" PRIu64 " %u %s\n%s",

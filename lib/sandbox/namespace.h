@@ -115,7 +115,9 @@ int sandbox_write_id_maps(const SandboxPlan *p, pid_t pid);
 _Noreturn void sandbox_child(const SandboxPlan *p, char *const *argv, char *const *env, const SandboxChildFds *fds);
 
 /* What a pre-made sandbox for p and o must have been made for: everything in p but its working
- * directory, and the limits of o (malloc'ed, NULL without memory). */
+ * directory (whether it has one, and without template the directory it is in), and the limits of o
+ * (malloc'ed). NULL without memory, or when no sandbox can be made ahead for p (without template, a
+ * working directory right below /). */
 char *sandbox_plan_key(const SandboxPlan *p, const SandboxOptions *o);
 /* p without its working directory and its bind, as a pre-made sandbox is made: its mounts share
  * p's strings (do not sandbox_plan_done it). Without a template, the directory the working

@@ -171,6 +171,17 @@ static pid_t warm_spawn(const ProcessSpec *spec, const SandboxPlan *plan, const 
         return w.pid;
 }
 
+/* The clone of the PID 1 failed with r (here, or in the zygote): an error that res explains, or 0
+ * in best-effort mode where namespaces cannot be had at all (a plain process then; res says so). */
+static int clone_failed(bool strict, int r, ProcessResult *res) {
+        if (strict || (r != -EPERM && r != -EINVAL && r != -ENOSPC && r != -EUSERS))
+                return message_append(res,
+                                      "sandbox: cannot create namespaces: %s (the worker needs root, or the user namespace option)",
+                                      strerror(-r)), r;
+        message_append(res, "NOT SANDBOXED: cannot create namespaces: %s", strerror(-r));
+        return 0;
+}
+
 /* The task's cgroup (the pool's, or a new one): 0, with none in best-effort mode where there is
  * none (res says why), or a negative errno (required mode; res says why). */
 static int task_cgroup(const SandboxOptions *o, SandboxCgroup *cg, ProcessResult *res) {
@@ -200,9 +211,15 @@ static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCg
         if (r < 0)
                 return message_append(res, "sandbox: %s", err[0] ? err : strerror(-r)), r;
         plan->marks = marks;
-        if (spec->cwd && (r = sandbox_chown_workdir(plan, spec->cwd)) < 0)
-                return message_append(res, "sandbox: cannot hand the working directory to the task's uid: %s",
-                                      strerror(-r)), r;
+        if (spec->cwd && (r = sandbox_chown_workdir(plan, spec->cwd)) < 0) {
+                if (strict || (r != -EPERM && r != -EINVAL))
+                        return message_append(res, "sandbox: cannot hand the working directory to the task's uid: %s",
+                                              strerror(-r)), r;
+                /* (EINVAL: the task's uid does not exist here, as in a user namespace of one uid) */
+                message_append(res, "NOT SANDBOXED: cannot hand the working directory to the task's uid: %s",
+                               strerror(-r));
+                return 0;
+        }
 
         t[1] = now_monotonic();
         /* A pool keeps sandboxes ready made for the plans it saw last. */
@@ -234,14 +251,8 @@ static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCg
                 r = pid < 0 ? -errno : 0;
         }
         t[2] = now_monotonic();
-        if (r < 0) {
-                if (strict || (r != -EPERM && r != -EINVAL && r != -ENOSPC && r != -EUSERS))
-                        return message_append(res,
-                                              "sandbox: cannot create namespaces: %s (the worker needs root, or the user namespace option)",
-                                              strerror(-r)), r;
-                message_append(res, "NOT SANDBOXED: cannot create namespaces: %s", strerror(-r));
-                return 0;
-        }
+        if (r < 0)
+                return clone_failed(strict, r, res);
         if (!zygote && pid == 0)
                 sandbox_child(plan, spec->argv, spec->env, fds);
 
@@ -252,7 +263,7 @@ static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCg
                 /* The id maps need its pid; whether it was born in its cgroup is known then. */
                 pid = sandbox_pool_clone_wait(o->pool, *ret_slot);
                 if (pid < 0)
-                        return message_append(res, "sandbox: cannot create namespaces: %s", strerror(-pid)), pid;
+                        return clone_failed(strict, pid, res);
         }
         r = sandbox_write_id_maps(plan, pid);
         if (r >= 0 && plan->userns && (r = sandbox_send_go(sync_w, 'g', NULL, 0)) < 0)
@@ -289,7 +300,7 @@ static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCg
                 if (pid < 0) {
                         if (plan->net_later && n_join > 0)
                                 close(join[0]);
-                        return message_append(res, "sandbox: cannot create namespaces: %s", strerror(-pid)), pid;
+                        return clone_failed(strict, pid, res);
                 }
         }
         if (r >= 0 && (r = sandbox_send_go(sync_w, cg->kind != SANDBOX_CGROUP_NONE ? 'c' : 'n', join,

@@ -464,6 +464,23 @@ int main(int argc, char **argv) {
                         is_str(capture_out(&c), "0\n0\n", "uid 0 inside, the host's tree gone, hidden paths masked, a fresh /tmp");
                         ok(stat(path, &st) == 0 && st.st_uid == 65534, "its file is in its working directory, nobody's outside");
                 }
+                /* A working directory right below /: nothing to mount it from in a sandbox made
+                 * ahead without template, so each start builds its own. */
+                char top[] = "/tern-test-top-XXXXXX", saved_wd[sizeof workdir];
+                ok(mkdtemp(top) != NULL && chmod(top, 0755) == 0, "a working directory right below /");
+                snprintf(saved_wd, sizeof saved_wd, "%s", workdir);
+                snprintf(workdir, sizeof workdir, "%s", top);
+                bool all = true;
+                for (int i = 0; i < 3; i++) {
+                        run_sh(&uns, "pwd; echo x > here.txt && echo wrote", &c, &res);
+                        snprintf(expect, sizeof expect, "%s\nwrote\n", top);
+                        all = all && res.exit_code == 0 && !res.pre_made && streq(capture_out(&c), expect);
+                }
+                snprintf(path, sizeof path, "%s/here.txt", top);
+                ok(all && access(path, F_OK) == 0, "there, in a user namespace, every start builds its sandbox and the task writes there");
+                snprintf(workdir, sizeof workdir, "%s", saved_wd);
+                snprintf(path, sizeof path, "rm -rf '%s'", top);
+                (void) !system(path);
         }
 
         /* A worker's pool: the filter compiled once and cgroups reused, while each task still gets
