@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -273,6 +272,7 @@ int sandbox_write_id_maps(const SandboxPlan *p, pid_t pid) {
 typedef struct ChownCtx {
         uid_t uid;
         gid_t gid;
+        dev_t dev; /* the working directory's file system: nothing mounted below it is the task's */
 } ChownCtx;
 
 /* Walked with fds, never through a symlink the previous run of a task may have planted. */
@@ -296,6 +296,9 @@ static int chown_tree(int dirfd, const ChownCtx *c, unsigned depth) {
                         continue;
                 if (de->d_type == DT_DIR) {
                         _cleanup_close_ int sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        struct stat st;
+                        if (sub >= 0 && fstat(sub, &st) >= 0 && st.st_dev != c->dev)
+                                continue;
                         if (sub < 0 || (r = chown_tree(sub, c, depth + 1)) < 0) {
                                 r = r < 0 ? r : -errno;
                                 break;
@@ -312,10 +315,15 @@ static int chown_tree(int dirfd, const ChownCtx *c, unsigned depth) {
 int sandbox_chown_workdir(const SandboxPlan *p, const char *dir) {
         if (geteuid() != 0)
                 return 0; /* the task runs as the worker's own uid (user namespace) */
-        ChownCtx c = { p->userns ? p->map_uid : p->uid, p->userns ? p->map_gid : p->gid };
         _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0)
                 return -errno;
+        /* A shared directory (/tmp, /var/tmp: the sticky bit) is nobody's to give away, nor is the
+         * root: every file in it would become the task's. */
+        if ((st.st_mode & S_ISVTX) || streq(dir, "/"))
+                return -EPERM;
+        ChownCtx c = { p->userns ? p->map_uid : p->uid, p->userns ? p->map_gid : p->gid, st.st_dev };
         return chown_tree(fd, &c, 0);
 }
 
@@ -1029,17 +1037,6 @@ _Noreturn static void waiting_task(const SandboxPlan *p, const SandboxChildFds *
         child_fail(fds, errno, "exec");
 }
 
-/* What waiting_task is cloned with: static, as the task shares our memory (there is one per PID 1). */
-static struct {
-        const SandboxPlan *plan;
-        const SandboxChildFds *fds;
-        int sock;
-} waiting;
-
-static int waiting_main(void *unused) {
-        waiting_task(waiting.plan, waiting.fds, waiting.sock);
-}
-
 /* The working directory of a pre-made sandbox's job, mounted where the task will find it: in the
  * root it built (still writable), or in a copy of the template (on a tmpfs of its own). */
 static void mount_workdir(const SandboxPlan *p, const SandboxChildFds *fds, int tree) {
@@ -1068,20 +1065,15 @@ static pid_t warm_task(const SandboxPlan *p, const SandboxChildFds *fds) {
         char c;
 
         CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), "a socket to the task");
-        /* As vfork, the task shares our memory until it execs (no copy of the page tables to make
-         * and drop), but we go on meanwhile: it runs on a stack of its own, and both of us only make
-         * system calls (errno, shared, may name the other's failure in a message). Its signal
-         * handlers and fds are its own. */
-        size_t size = 2u << 20;
-        char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
-                           -1, 0);
-        if (stack == MAP_FAILED)
-                child_fail(fds, errno, "a stack for the task");
-        waiting.plan = p;
-        waiting.fds = fds;
-        waiting.sock = sv[1];
-        pid_t pid = clone(waiting_main, stack + size, CLONE_VM | SIGCHLD, NULL);
+        /* A fork, not a process sharing our memory (CLONE_VM would spare copying the page tables,
+         * but two processes of one address space that both run are more than the C library, a
+         * sanitizer or the kernel's exit of a dying PID namespace were written for). */
+        pid_t pid = (pid_t) syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, 0);
         CHECK(pid, "fork the task");
+        if (pid == 0) {
+                close(sv[0]);
+                waiting_task(p, fds, sv[1]);
+        }
         close(sv[1]);
         if (sandbox_recv_go(fds->sync_r, &c, job, &n) < 0 || c != 'j' || n < 2)
                 _exit(127); /* discarded by the pool: the task dies with this namespace */

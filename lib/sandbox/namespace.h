@@ -126,5 +126,7 @@ void sandbox_plan_without_cwd(const SandboxPlan *p, SandboxPlan *ret, char *base
 /* The working directory as a detached, nosuid and nodev mount, for a pre-made sandbox's job. */
 int sandbox_open_workdir(const char *cwd);
 
-/* Hand the working directory (recursively, never through symlinks) to the task's host uid. */
+/* Hand the working directory (recursively, never through symlinks nor into what is mounted below it)
+ * to the task's host uid. -EPERM for a shared directory (sticky bit, as /tmp): a task's working
+ * directory is its own. */
 int sandbox_chown_workdir(const SandboxPlan *p, const char *dir);

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -211,6 +212,10 @@ static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCg
         if (r < 0)
                 return message_append(res, "sandbox: %s", err[0] ? err : strerror(-r)), r;
         plan->marks = marks;
+        struct stat st;
+        if (spec->cwd && stat(spec->cwd, &st) >= 0 && ((st.st_mode & S_ISVTX) || streq(spec->cwd, "/")))
+                return message_append(res, "sandbox: the working directory %s is shared (as /tmp is): a task needs one of its own",
+                                      spec->cwd), -EPERM;
         if (spec->cwd && (r = sandbox_chown_workdir(plan, spec->cwd)) < 0) {
                 if (strict || (r != -EPERM && r != -EINVAL))
                         return message_append(res, "sandbox: cannot hand the working directory to the task's uid: %s",

@@ -290,6 +290,18 @@ int main(int argc, char **argv) {
                 (void) !system(path);
         }
 
+        /* A shared directory is no task's working directory: its files would become the task's. */
+        char saved_cwd[sizeof workdir];
+        snprintf(saved_cwd, sizeof saved_cwd, "%s", workdir);
+        snprintf(workdir, sizeof workdir, "/tmp");
+        struct stat tmp_before = {}, tmp_after = {};
+        (void) stat("/tmp", &tmp_before);
+        r = run_sh(&o, "true", &c, &res);
+        (void) stat("/tmp", &tmp_after);
+        ok(r == -EPERM && strstr(res.message, "is shared") && tmp_after.st_uid == tmp_before.st_uid,
+           "/tmp as a working directory is refused, and left as it was (%s)", res.message);
+        snprintf(workdir, sizeof workdir, "%s", saved_cwd);
+
         /* Secrets and other tasks' files. */
         run_sh(&o, "cat /etc/tern/tern.conf; cat /data/state/secret; ls /data/state | wc -l; cat /data/public", &c, &res);
         is_str(capture_out(&c), "0\nshared data\n", "/etc/tern and the hidden state dir are masked, the rest of a bind is readable");
