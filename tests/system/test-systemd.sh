@@ -89,11 +89,16 @@ heartbeat = 1s
 dead-after = 5s
 CONF
 # Short watchdog and abort timeouts so that point 5 takes seconds; sanitizer builds cannot run
-# LeakSanitizer under the seccomp filter (it needs ptrace).
+# LeakSanitizer under the seccomp filter (it needs ptrace). A short stop timeout too: this
+# container's systemd tracks units on cgroup v1 without empty-cgroup notifications, so when a
+# killed worker's sandbox processes (in PID namespaces of their own, not its children) are still
+# being torn down as it lists the unit's processes, it learns that they are gone only when the stop
+# times out (seen here as "Processes still around after SIGKILL" though none is left in /proc).
 cat >"$stage/dropin/test.conf" <<'CONF'
 [Service]
 WatchdogSec=4s
 TimeoutAbortSec=2s
+TimeoutStopSec=10s
 RestartSec=1s
 Environment=ASAN_OPTIONS=detect_leaks=0
 CONF
