@@ -201,7 +201,7 @@ static int task_cgroup(const SandboxOptions *o, SandboxCgroup *cg, ProcessResult
 
 static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCgroup *cg, const SandboxChildFds *fds,
                            int *ep_r, int *st_r, int *sync_w_ptr, usec_t *marks, usec_t *t, int *ret_slot,
-                           ProcessResult *res) {
+                           char **ret_key, ProcessResult *res) {
         const SandboxOptions *o = spec->sandbox;
         bool strict = o->mode == SANDBOX_REQUIRED;
         char err[200] = "";
@@ -227,9 +227,10 @@ static pid_t sandbox_spawn(const ProcessSpec *spec, SandboxPlan *plan, SandboxCg
         }
 
         t[1] = now_monotonic();
-        /* A pool keeps sandboxes ready made for the plans it saw last. */
+        /* A pool keeps sandboxes ready made for the plans it saw last (the key serves the caller
+         * to make the next ones). */
         if (pre_made_for(spec, plan)) {
-                _cleanup_free_ char *key = sandbox_plan_key(plan, o);
+                const char *key = *ret_key = sandbox_plan_key(plan, o);
                 pid_t pid = warm_spawn(spec, plan, key, cg, fds->out_w, fds->err_w, ep_r, st_r, sync_w_ptr, ret_slot, res);
                 if (pid > 0) {
                         t[2] = t[3] = t[4] = now_monotonic();
@@ -336,6 +337,7 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
         bool sandboxed = spec->sandbox && spec->sandbox->mode != SANDBOX_OFF;
         usec_t *marks = NULL, t[5] = {}, t_exit = 0;
         int slot = -1; /* the pool's zygote slot holding the PID 1's plan */
+        _cleanup_free_ char *key = NULL; /* what sandboxes like this one are made ahead for */
         bool reported = false;
         int r = 0;
 
@@ -378,7 +380,7 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
                         if (marks == MAP_FAILED)
                                 marks = NULL;
                 }
-                pid = sandbox_spawn(spec, &plan, &cg, &fds, &ep_r, &st_r, &sync_w, marks, t, &slot, &res);
+                pid = sandbox_spawn(spec, &plan, &cg, &fds, &ep_r, &st_r, &sync_w, marks, t, &slot, &key, &res);
                 if (pid < 0) {
                         r = pid;
                         goto finish;
@@ -416,13 +418,11 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
         if (res.sandboxed && spec->sandbox->pool)
                 sandbox_pool_count_start(spec->sandbox->pool, res.pre_made);
         /* While the task runs: sandboxes made ahead for the next ones like it. */
-        if (res.sandboxed && !spec->one_off && pre_made_for(spec, &plan)) {
-                _cleanup_free_ char *key = sandbox_plan_key(&plan, spec->sandbox);
+        if (res.sandboxed && !spec->one_off && key) {
                 SandboxPlan warm;
                 char base[PATH_MAX];
                 sandbox_plan_without_cwd(&plan, &warm, base, sizeof base);
-                if (key)
-                        sandbox_pool_warm_fill(spec->sandbox->pool, &warm, spec->sandbox, key);
+                sandbox_pool_warm_fill(spec->sandbox->pool, &warm, spec->sandbox, key);
         }
         pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
         fcntl(out_r, F_SETFL, O_NONBLOCK);
