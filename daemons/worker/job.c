@@ -1,13 +1,13 @@
 /* job.c: run one worker job end to end (render, working directory, task, result). */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "cleanup-jansson.h"
 #include "expr.h"
 #include "job.h"
@@ -57,11 +57,11 @@ static void job_log(TaskRunContext *ctx, TaskLogLevel level, const char *message
         jr->env->log(jr->env->userdata, jr->job, level, masked ? masked : message);
 }
 
-static int job_store_file(TaskRunContext *ctx, const char *name, const char *path, char **ret_uri) {
+static int job_store_file(TaskRunContext *ctx, const char *name, int fd, char **ret_uri) {
         JobRun *jr = ctx->userdata;
         if (!jr->env->store_file)
                 return -ENOTSUP;
-        return jr->env->store_file(jr->env->userdata, jr->job, name, path, ret_uri);
+        return jr->env->store_file(jr->env->userdata, jr->job, name, fd, ret_uri);
 }
 
 static int job_secret(void *userdata, const char *key, char **ret) {
@@ -156,11 +156,6 @@ static int job_function(void *userdata, const char *name, json_t *args, json_t *
         return -ENOENT;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        (void) remove(path);
-        return 0;
-}
-
 static json_t *timestamp_now_json(void) {
         return json_integer((json_int_t) now_realtime());
 }
@@ -187,7 +182,7 @@ int worker_job_run(const WorkerJobEnv *env, json_t *job, json_t **ret_result) {
                 /* The WorkingDirectory ended: its shared directory goes. */
                 _cleanup_free_ char *wd = wd_id ? strdup_printf("%s/wd-%s", env->work_root, wd_id) : NULL;
                 if (wd)
-                        (void) nftw(wd, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+                        (void) beneath_remove_path(wd);
                 json_object_set_new(result, "state", json_string("SUCCESS"));
                 json_object_set_new(result, "endedAt", timestamp_now_json());
                 *ret_result = TAKE_PTR(result);
@@ -245,7 +240,7 @@ int worker_job_run(const WorkerJobEnv *env, json_t *job, json_t **ret_result) {
         };
         r = impl->run(&tctx, props, &out);
         if (dir && !wd_id)
-                (void) nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+                (void) beneath_remove_path(dir);
         if (r < 0) {
                 task_outcome_done(&out);
                 return r;

@@ -14,7 +14,7 @@ typedef struct WorkerJobEnv {
         /* Task log lines (required). */
         void (*log)(void *userdata, json_t *job, TaskLogLevel level, const char *message);
         /* Keep a produced file; NULL when there is no internal storage. */
-        int (*store_file)(void *userdata, json_t *job, const char *name, const char *path, char **ret_uri);
+        int (*store_file)(void *userdata, json_t *job, const char *name, int fd, char **ret_uri);
         int (*secret)(void *userdata, const char *key, char **ret);
         /* read(uri) in expressions: the contents of a file of this job's execution in internal storage
          * (malloc'ed, NUL-terminated); -EACCES for a file of anything else. NULL: no storage. */

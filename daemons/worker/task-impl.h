@@ -57,8 +57,10 @@ struct TaskRunContext {
         /* Task log line, also sent to the execution's logs. */
         void (*log)(TaskRunContext *ctx, TaskLogLevel level, const char *message);
         /* Keep a file produced by the task (outputFiles, Download) in internal storage and return its
-         * URI (malloc'ed). NULL: the worker has no storage, which tasks report as an error. */
-        int (*store_file)(TaskRunContext *ctx, const char *name, const char *path, char **ret_uri);
+         * URI (malloc'ed). fd: the file, opened by the task implementation (with task_file_open() or
+         * task_file_create(): never by a path the task controls), read from its current offset.
+         * NULL: the worker has no storage, which tasks report as an error. */
+        int (*store_file)(TaskRunContext *ctx, const char *name, int fd, char **ret_uri);
         const TaskServices *services; /* may be NULL */
         const char *loop_value;       /* taskrun.value, NULL outside loops */
         void *userdata;
@@ -107,6 +109,18 @@ int task_run_state_delete(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_run_log_fetch(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_run_http_request(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_run_http_download(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+
+/* Files in the working directory, which the task's own code controls: never through a symbolic link,
+ * never out of the directory (lib/basic/beneath.h). Each fails the outcome with a message naming the
+ * file and why, and returns the negative errno; what: "output file", "input file"... */
+int task_file_open(TaskRunContext *ctx, const char *what, const char *name, TaskOutcome *out);
+int task_file_create(TaskRunContext *ctx, const char *what, const char *name, TaskOutcome *out);
+/* inputFiles: a map of relative file name to content (a string, or a value written as JSON). */
+int task_write_input_files(TaskRunContext *ctx, json_t *files, TaskOutcome *out);
+/* outputFiles: files matching the patterns (beneath_glob()) kept in internal storage; *ret maps each
+ * file's relative name to its URI. A pattern without wildcards that names something else than a
+ * regular file fails the task; a wildcard that matches one skips it with a WARN line. */
+int task_collect_output_files(TaskRunContext *ctx, char *const *patterns, json_t **ret, TaskOutcome *out);
 
 /* Helpers for property access with Kestra's lenient typing (numbers and booleans given as text). */
 const char *task_prop_string(json_t *props, const char *name, const char *def);

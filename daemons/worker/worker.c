@@ -1,5 +1,6 @@
 /* worker.c: claim loop, slot threads, lease renewal and cancellation. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -11,7 +12,9 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "beneath.h"
 #include "cleanup-jansson.h"
+#include "id.h"
 #include "job.h"
 #include "log.h"
 #include "strutil.h"
@@ -153,8 +156,30 @@ static void slot_log(void *userdata, json_t *job, TaskLogLevel level, const char
                 slot_flush_logs(s);
 }
 
-/* Local internal storage: files are copied under storage_root and named by a kestra:// URI. */
-static int slot_store_file(void *userdata, json_t *job, const char *name, const char *path, char **ret_uri) {
+/* Copy all of in (from its offset) to out. */
+static int copy_fd(int in, int out) {
+        char buf[65536];
+        for (;;) {
+                ssize_t n = read(in, buf, sizeof buf);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return n < 0 ? -errno : 0;
+                for (ssize_t off = 0; off < n;) {
+                        ssize_t w = write(out, buf + off, (size_t) (n - off));
+                        if (w < 0 && errno == EINTR)
+                                continue;
+                        if (w < 0)
+                                return -errno;
+                        off += w;
+                }
+        }
+}
+
+/* Local internal storage: the file (an fd the task implementation opened without following links)
+ * is copied under storage_root, written whole under a temporary name and renamed, so that its URI
+ * never names a partial file, and named by a kestra:// URI. */
+static int slot_store_file(void *userdata, json_t *job, const char *name, int fd, char **ret_uri) {
         Slot *s = userdata;
         const char *root = s->w->opt.storage_root;
         if (!root)
@@ -167,34 +192,35 @@ static int slot_store_file(void *userdata, json_t *job, const char *name, const 
                                                  json_string_value(json_object_get(job, "taskRunId")), name);
         if (!rel)
                 return -ENOMEM;
-        for (char *p = rel; *p; p++)
-                if (*p == '.' && (p == rel || p[-1] == '/') && p[1] == '.')
-                        return -EINVAL;
-        _cleanup_free_ char *dst = strjoin(root, "/", rel);
-        if (!dst)
-                return -ENOMEM;
-        /* mkdir -p and copy without a shell: build each directory, then stream the file. */
-        for (char *p = dst + strlen(root) + 1; (p = strchr(p, '/')); p++) {
-                *p = 0;
-                (void) mkdir(dst, 0750);
-                *p = '/';
+        if (!beneath_path_valid(rel))
+                return -EINVAL;
+        if (mkdir(root, 0750) < 0 && errno != EEXIST)
+                return -errno;
+        _cleanup_close_ int root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (root_fd < 0)
+                return -errno;
+        const char *base;
+        _cleanup_close_ int dir = beneath_open_parent(root_fd, rel, true, 0750, 0, &base);
+        if (dir < 0)
+                return dir;
+        char tmp[ID_MAX + 8] = ".tmp-";
+        int r = id_new(tmp + 5);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int dst = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+        if (dst < 0)
+                return -errno;
+        r = copy_fd(fd, dst);
+        if (r >= 0 && fsync(dst) < 0)
+                r = -errno;
+        if (r >= 0 && close(TAKE_FD(dst)) < 0)
+                r = -errno;
+        if (r >= 0 && renameat(dir, tmp, dir, base) < 0)
+                r = -errno;
+        if (r < 0) {
+                (void) unlinkat(dir, tmp, 0);
+                return r;
         }
-        FILE *in = fopen(path, "re"), *out = in ? fopen(dst, "we") : NULL;
-        if (!in || !out) {
-                int e = errno;
-                if (in)
-                        fclose(in);
-                return -e;
-        }
-        char buf[65536];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-                if (fwrite(buf, 1, n, out) != n)
-                        break;
-        int bad = ferror(in) || ferror(out);
-        fclose(in);
-        if (fclose(out) != 0 || bad)
-                return -EIO;
         *ret_uri = strjoin("kestra:///", rel);
         return *ret_uri ? 0 : -ENOMEM;
 }

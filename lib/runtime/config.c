@@ -13,11 +13,6 @@
 #include "strbuf.h"
 #include "strutil.h"
 
-static void fclosep(FILE **f) {
-        if (*f)
-                fclose(*f);
-}
-
 typedef enum ConfigType {
         CONFIG_STRING,
         CONFIG_UNSIGNED,

@@ -17,8 +17,6 @@
 #include "strutil.h"
 #include "timeutil.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(FILE *, fclose)
-
 static const char *const v1_controller[_SANDBOX_CG_MAX] = { "memory", "pids", "cpu" };
 
 static int write_file(const char *dir, const char *file, const char *value) {

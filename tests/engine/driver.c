@@ -145,8 +145,8 @@ static void job_log(void *userdata, json_t *job, TaskLogLevel level, const char 
                                                  task_log_level_to_string(level), "message", message));
 }
 
-static int job_store_file(void *userdata, json_t *job, const char *name, const char *path, char **ret_uri) {
-        *ret_uri = strjoin("file://", path);
+static int job_store_file(void *userdata, json_t *job, const char *name, int fd, char **ret_uri) {
+        *ret_uri = strjoin("kestra:///driver/", name);
         return *ret_uri ? 0 : -ENOMEM;
 }
 

@@ -19,6 +19,8 @@ typedef struct Harness {
         StrBuf logs;
         char dir[64];
         int stored;
+        char last_stored[64]; /* the start of the last file kept */
+        ssize_t last_stored_size;
 } Harness;
 
 static void on_log(TaskRunContext *ctx, TaskLogLevel level, const char *message) {
@@ -26,11 +28,24 @@ static void on_log(TaskRunContext *ctx, TaskLogLevel level, const char *message)
         strbuf_appendf(&h->logs, "%s:%s|", task_log_level_to_string(level), message);
 }
 
-static int on_store(TaskRunContext *ctx, const char *name, const char *path, char **ret_uri) {
+static int on_store(TaskRunContext *ctx, const char *name, int fd, char **ret_uri) {
         Harness *h = ctx->userdata;
+        char buf[64] = "";
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        h->last_stored_size = n;
+        snprintf(h->last_stored, sizeof h->last_stored, "%s", n > 0 ? buf : "");
         h->stored++;
         *ret_uri = strjoin("stored:", name);
         return 0;
+}
+
+static char *slurp(const char *path) {
+        FILE *f = fopen(path, "re");
+        char buf[256];
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+                fclose(f);
+        return f ? strndup(buf, n) : NULL;
 }
 
 static char *const base_env[] = { (char *) "PATH=/usr/bin:/bin", NULL };
@@ -51,6 +66,75 @@ static void harness_done(Harness *h) {
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", h->dir);
         (void) !system(cmd);
         strbuf_done(&h->logs);
+}
+
+static int run(Harness *h, const char *type, const char *props_json, TaskOutcome *out);
+
+/* A task's code controls its working directory: links, FIFOs, hard links and directories it plants
+ * there must never make the worker read or write anything outside (the task runs unsandboxed here,
+ * as the worker's own user, as with --sandbox off). */
+static void escapes(Harness *h) {
+        char outside[64] = "/tmp/tern-test-outside-XXXXXX", props[1024], pwned[128];
+        TaskOutcome o;
+        char cmd[256];
+        if (!mkdtemp(outside))
+                return;
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'/*", h->dir); /* what earlier tests left */
+        (void) !system(cmd);
+        snprintf(props, sizeof props, "{\"commands\": [\"echo host-secret > %s/secret\", "
+                 "\"ln -s %s d\", \"mkdir -p a && ln -s %s a/b\", \"ln -s %s/secret link.txt\", \"mkfifo fifo\", "
+                 "\"mkdir dir\", \"ln %s/secret hard\", \"echo mine > mine.txt\"]}",
+                 outside, outside, outside, outside, outside);
+        run(h, "shell.Commands", props, &o);
+        ok(o.state == STATE_SUCCESS, "the task plants its links");
+        task_outcome_done(&o);
+
+        static const struct {
+                const char *pattern, *why, *name;
+        } refused[] = {
+                { "d/secret", "symbolic link", "a linked parent" },
+                { "a/b/secret", "symbolic link", "a linked parent two levels up" },
+                { "link.txt", "symbolic link", "a link to a file outside" },
+                { "fifo", "not a regular file", "a FIFO (without blocking)" },
+                { "dir", "is a directory", "a directory" },
+                { "hard", "hard links", "a hard link to a file outside" },
+                { "d/*", "symbolic link", "a wildcard below a linked directory" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
+                int before = h->stored;
+                snprintf(props, sizeof props, "{\"commands\": [\"true\"], \"outputFiles\": [\"%s\"]}", refused[i].pattern);
+                run(h, "shell.Commands", props, &o);
+                ok(o.state == STATE_FAILED && o.error && strstr(o.error, refused[i].pattern) &&
+                           strstr(o.error, refused[i].why) && h->stored == before,
+                   "outputFiles '%s' (%s) fails the task, naming it: %s", refused[i].pattern, refused[i].name,
+                   strna(o.error));
+                task_outcome_done(&o);
+        }
+        int before = h->stored;
+        run(h, "shell.Commands", "{\"commands\": [\"true\"], \"outputFiles\": [\"*\"]}", &o);
+        ok(o.state == STATE_SUCCESS && h->stored == before + 1 && json_object_size(json_object_get(o.outputs, "outputFiles")) == 1 &&
+                   streq(h->last_stored, "mine\n"),
+           "a wildcard keeps only the task's own regular files (%d kept)", h->stored - before);
+        ok(strstr(strbuf_str(&h->logs), "WARN:Output file 'link.txt' is not kept") &&
+                   strstr(strbuf_str(&h->logs), "WARN:Output file 'hard' is not kept"),
+           "and says which it left out: %s", strbuf_str(&h->logs));
+        task_outcome_done(&o);
+
+        run(h, "shell.Commands", "{\"commands\": [\"true\"], \"inputFiles\": {\"d/pwned.txt\": \"x\"}}", &o);
+        snprintf(pwned, sizeof pwned, "%s/pwned.txt", outside);
+        ok(o.state == STATE_FAILED && strstr(o.error, "'d/pwned.txt'") && access(pwned, F_OK) < 0,
+           "inputFiles through a planted link fail, and nothing is written outside: %s", strna(o.error));
+        task_outcome_done(&o);
+        run(h, "shell.Commands", "{\"commands\": [\"cat link.txt\"], \"inputFiles\": {\"link.txt\": \"replaced\"}}", &o);
+        _cleanup_free_ char *secret = NULL;
+        snprintf(pwned, sizeof pwned, "%s/secret", outside);
+        secret = slurp(pwned);
+        ok(o.state == STATE_SUCCESS && streq_ptr(secret, "host-secret\n"),
+           "an input file replaces a link of its name instead of writing through it");
+        task_outcome_done(&o);
+
+        snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'/* ", outside, h->dir);
+        (void) !system(cmd);
 }
 
 static int run(Harness *h, const char *type, const char *props_json, TaskOutcome *out) {
@@ -212,7 +296,10 @@ int main(void) {
             &o);
         is_str(strbuf_str(&h.logs), "INFO:from input|INFO:before|", "inputFiles written, beforeCommands run first");
         is_str(out_str(&o, "outputFiles", "out.txt"), "stored:out.txt", "outputFiles collected through storage");
+        is_str(h.last_stored, "result\n", "the kept file's content is what the task wrote");
         task_outcome_done(&o);
+
+        escapes(&h);
 
         run(&h, "shell.Commands", "{\"commands\": [\"true\"], \"inputFiles\": {\"../escape.txt\": \"x\"}}", &o);
         ok(o.state == STATE_FAILED && strstr(o.error, "../escape.txt"), "inputFiles cannot escape the working directory");
@@ -271,6 +358,22 @@ int main(void) {
         run(&h, "http.Download", props, &o);
         ok(o.state == STATE_FAILED && strstr(o.error, "empty"), "an empty download fails by default");
         task_outcome_done(&o);
+        /* A link named like the download, planted by an earlier task of a WorkingDirectory. */
+        char outside[64] = "/tmp/tern-test-outside-XXXXXX", victim[128], cmd[256];
+        if (mkdtemp(outside)) {
+                snprintf(victim, sizeof victim, "%s/victim", outside);
+                snprintf(cmd, sizeof cmd, "echo untouched > %s && ln -sf %s %s/download", victim, victim, h.dir);
+                (void) !system(cmd);
+                snprintf(props, sizeof props, "{\"uri\": \"http://127.0.0.1:%d/ok\"}", http_port);
+                run(&h, "http.Download", props, &o);
+                _cleanup_free_ char *v = slurp(victim);
+                ok(o.state == STATE_SUCCESS && streq_ptr(v, "untouched\n"),
+                   "a Download does not write through a link planted in its place (target: %s)", strna(v));
+                is_str(h.last_stored, "{\"a\": true}", "and keeps what it downloaded");
+                task_outcome_done(&o);
+                snprintf(cmd, sizeof cmd, "rm -rf '%s'", outside);
+                (void) !system(cmd);
+        }
 
         run(&h, "kv.Get", "{\"key\": \"k\"}", &o);
         ok(o.state == STATE_FAILED && strstr(o.error, "key-value store"), "kv tasks say they need the store");

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "beneath.h"
 #include "cleanup-curl.h"
 #include "cleanup-jansson.h"
 #include "strbuf.h"
@@ -240,22 +241,27 @@ int task_run_http_request(TaskRunContext *ctx, json_t *props, TaskOutcome *out) 
 
 int task_run_http_download(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         _cleanup_json_ json_t *headers = json_object();
-        _cleanup_free_ char *url = NULL, *path = NULL, *stored = NULL;
+        _cleanup_free_ char *url = NULL, *stored = NULL;
+        _cleanup_(fclosep) FILE *file = NULL;
         long code = 0;
 
         out->state = STATE_SUCCESS;
         if (!headers)
                 return -ENOMEM;
         const char *name = task_prop_string(props, "saveAs", "download");
-        if (strchr(name, '/'))
+        if (strchr(name, '/') || !beneath_path_valid(name))
                 return task_fail(out, "saveAs '%s' must be a file name, without directories", name);
-        if (!(path = strjoin(ctx->working_dir, "/", name)))
-                return -ENOMEM;
-        HttpCall c = { .ctx = ctx, .body = STRBUF_INIT, .headers = headers, .file = fopen(path, "we") };
-        if (!c.file)
-                return task_fail(out, "cannot create '%s': %m", path);
+        /* The directory may be a WorkingDirectory's, where an earlier task planted a link by that name. */
+        int fd = task_file_create(ctx, "download", name, out);
+        if (fd < 0)
+                return out->error ? 0 : fd;
+        if (!(file = fdopen(fd, "w+e"))) {
+                safe_close(fd);
+                return -errno;
+        }
+        HttpCall c = { .ctx = ctx, .body = STRBUF_INIT, .headers = headers, .file = file };
         int r = http_call(ctx, props, &c, &code, &url, out);
-        if (fclose(c.file) != 0 && r >= 0)
+        if ((fflush(file) != 0 || fseeko(file, 0, SEEK_SET) != 0) && r >= 0)
                 return task_fail(out, "cannot write the download: %m");
         if (r == -ENOMEM)
                 return r;
@@ -269,7 +275,7 @@ int task_run_http_download(TaskRunContext *ctx, json_t *props, TaskOutcome *out)
                 return task_fail(out, "Download of '%s' returned an empty body (failOnEmptyResponse)", url);
         if (!ctx->store_file)
                 return task_fail(out, "downloads need internal storage, which this worker lacks");
-        if ((r = ctx->store_file(ctx, name, path, &stored)) < 0)
+        if ((r = ctx->store_file(ctx, name, fileno(file), &stored)) < 0)
                 return task_fail(out, "cannot keep the download: %s", strerror(-r));
         out->outputs = json_pack("{s:s, s:i, s:I, s:O}", "uri", stored, "code", (int) code, "length",
                                  (json_int_t) c.length, "headers", headers);

@@ -223,17 +223,22 @@ int task_run_log_fetch(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
                         json_array_append(kept, l);
         }
         /* The lines go to a file in internal storage, one JSON document per line. */
-        _cleanup_free_ char *path = strjoin(ctx->working_dir, "/logs.jsonl"), *uri = NULL;
-        FILE *f = path ? fopen(path, "we") : NULL;
-        if (!f)
-                return task_fail(out, "cannot write the log file: %m");
+        _cleanup_free_ char *uri = NULL;
+        int fd = task_file_create(ctx, "log file", "logs.jsonl", out);
+        if (fd < 0)
+                return out->error ? 0 : fd;
+        _cleanup_(fclosep) FILE *f = fdopen(fd, "w+e");
+        if (!f) {
+                safe_close(fd);
+                return -errno;
+        }
         json_array_foreach(kept, i, l) {
                 json_dumpf(l, f, JSON_COMPACT);
                 fputc('\n', f);
         }
-        if (fclose(f) != 0)
+        if (fflush(f) != 0 || fseeko(f, 0, SEEK_SET) != 0)
                 return task_fail(out, "cannot write the log file: %m");
-        if (ctx->store_file && ctx->store_file(ctx, "logs.jsonl", path, &uri) < 0)
+        if (ctx->store_file && ctx->store_file(ctx, "logs.jsonl", fileno(f), &uri) < 0)
                 uri = NULL;
         out->outputs = json_pack("{s:I, s:s?}", "size", (json_int_t) json_array_size(kept), "uri", uri);
         return out->outputs ? 0 : -ENOMEM;

@@ -2,7 +2,6 @@
  * through the process runner, turn output lines into logs and ::{"outputs":...}:: lines into outputs. */
 #include <errno.h>
 #include <fcntl.h>
-#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,127 +77,6 @@ static int string_list(json_t *v, const char *name, char ***ret, TaskOutcome *ou
                         return r;
         }
         *ret = TAKE_PTR(l);
-        return 0;
-}
-
-/* A relative path that stays inside the working directory. */
-static bool path_is_contained(const char *p) {
-        if (isempty(p) || p[0] == '/')
-                return false;
-        _cleanup_strv_free_ char **parts = NULL;
-        if (strv_split(p, "/", &parts) < 0)
-                return false;
-        for (char **i = parts; *i; i++)
-                if (streq(*i, ".."))
-                        return false;
-        return true;
-}
-
-static int mkdir_parents_at(int dirfd, const char *rel) {
-        _cleanup_free_ char *copy = strdup(rel);
-        if (!copy)
-                return -ENOMEM;
-        for (char *s = strchr(copy, '/'); s; s = strchr(s + 1, '/')) {
-                *s = 0;
-                if (mkdirat(dirfd, copy, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = '/';
-        }
-        return 0;
-}
-
-static int write_input_files(TaskRunContext *ctx, json_t *files, TaskOutcome *out) {
-        _cleanup_json_ json_t *parsed = NULL;
-        _cleanup_close_ int dirfd = -EBADF;
-        const char *name;
-        json_t *content;
-
-        if (!files || json_is_null(files))
-                return 0;
-        if (json_is_string(files)) {
-                parsed = json_loads(json_string_value(files), 0, NULL);
-                files = parsed;
-        }
-        if (!json_is_object(files))
-                return task_fail(out, "property 'inputFiles' must be a map of file name to content"), -EINVAL;
-        dirfd = open(ctx->working_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dirfd < 0)
-                return -errno;
-        json_object_foreach(files, name, content) {
-                if (!path_is_contained(name))
-                        return task_fail(out, "input file name '%s' must be a relative path inside the working directory",
-                                         name), -EINVAL;
-                int r = mkdir_parents_at(dirfd, name);
-                if (r < 0)
-                        return task_fail(out, "cannot create the directory of input file '%s': %s", name, strerror(-r)),
-                               r;
-                /* O_NOFOLLOW: a symlink planted by an earlier task must not redirect the write. */
-                _cleanup_close_ int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-                if (fd < 0)
-                        return task_fail(out, "cannot write input file '%s': %m", name), -errno;
-                _cleanup_free_ char *dumped = NULL;
-                const char *data = json_string_value(content);
-                if (!data) {
-                        dumped = json_dumps(content, JSON_COMPACT | JSON_ENCODE_ANY);
-                        data = dumped ? dumped : "";
-                }
-                size_t n = strlen(data);
-                for (size_t off = 0; off < n;) {
-                        ssize_t w = write(fd, data + off, n - off);
-                        if (w < 0) {
-                                if (errno == EINTR)
-                                        continue;
-                                return task_fail(out, "cannot write input file '%s': %m", name), -errno;
-                        }
-                        off += (size_t) w;
-                }
-        }
-        return 0;
-}
-
-static int collect_output_files(TaskRunContext *ctx, json_t *patterns, json_t **ret, TaskOutcome *out) {
-        _cleanup_strv_free_ char **l = NULL;
-        _cleanup_json_ json_t *files = json_object();
-        int r;
-
-        if (!files)
-                return -ENOMEM;
-        r = string_list(patterns, "outputFiles", &l, out);
-        if (r < 0)
-                return r;
-        for (char **p = l; *p; p++) {
-                if (!path_is_contained(*p))
-                        return task_fail(out, "output file pattern '%s' must be relative to the working directory", *p),
-                               -EINVAL;
-                _cleanup_free_ char *full = strjoin(ctx->working_dir, "/", *p);
-                if (!full)
-                        return -ENOMEM;
-                glob_t g = {};
-                if (glob(full, 0, NULL, &g) != 0) {
-                        globfree(&g);
-                        continue;
-                }
-                for (size_t i = 0; i < g.gl_pathc; i++) {
-                        struct stat st;
-                        if (lstat(g.gl_pathv[i], &st) < 0 || !S_ISREG(st.st_mode))
-                                continue;
-                        const char *name = g.gl_pathv[i] + strlen(ctx->working_dir) + 1;
-                        _cleanup_free_ char *uri = NULL;
-                        if (!ctx->store_file) {
-                                globfree(&g);
-                                return task_fail(out, "output files need internal storage, which this worker lacks"),
-                                       -ENOTSUP;
-                        }
-                        r = ctx->store_file(ctx, name, g.gl_pathv[i], &uri);
-                        if (r < 0) {
-                                globfree(&g);
-                                return task_fail(out, "cannot keep output file '%s': %s", name, strerror(-r)), r;
-                        }
-                        json_object_set_new(files, name, json_string(uri));
-                }
-                globfree(&g);
-        }
-        *ret = TAKE_PTR(files);
         return 0;
 }
 
@@ -307,7 +185,7 @@ static int run_shell(TaskRunContext *ctx, json_t *props, const char *body, TaskO
         if (script.error)
                 return script.error;
 
-        if ((r = write_input_files(ctx, json_object_get(props, "inputFiles"), out)) < 0 ||
+        if ((r = task_write_input_files(ctx, json_object_get(props, "inputFiles"), out)) < 0 ||
             (r = build_env(ctx, json_object_get(props, "env"), &env, out)) < 0)
                 return out->error ? 0 : r;
         for (char **i = interpreter; *i; i++)
@@ -334,7 +212,9 @@ static int run_shell(TaskRunContext *ctx, json_t *props, const char *body, TaskO
         if (res.message[0]) /* best-effort mode: what isolation is missing */
                 task_logf(ctx, TASK_LOG_WARN, "Sandbox: %s", res.message);
 
-        if ((r = collect_output_files(ctx, json_object_get(props, "outputFiles"), &files, out)) < 0)
+        _cleanup_strv_free_ char **patterns = NULL;
+        if ((r = string_list(json_object_get(props, "outputFiles"), "outputFiles", &patterns, out)) < 0 ||
+            (r = task_collect_output_files(ctx, patterns, &files, out)) < 0)
                 return out->error ? 0 : r;
         out->outputs = json_pack("{s:i, s:O}", "exitCode", res.exit_code, "vars", vars);
         if (!out->outputs)

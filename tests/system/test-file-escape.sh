@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# test-file-escape: a task's code controls its working directory, but the worker (root here) must never
+# read or write outside it through what the task plants there: a link as an output file's parent, a
+# link where an input file or a download goes, a FIFO or a directory named as an output file. Each
+# flow runs with 'tern run' (in the sandbox, as root) and through separate executor and worker
+# daemons (TAP).
+set -uo pipefail
+: "${TERN:?}"
+n=0; failed=0
+ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed+1)); fi; }
+[ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root (the worker must be root for the escapes to matter)"; exit 0; }
+
+scratch=$(mktemp -d /tmp/tern-file-escape.XXXXXX)
+chmod 755 "$scratch"
+pids=()
+cleanup() {
+        for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+        wait 2>/dev/null
+        rm -rf "$scratch"
+}
+trap cleanup EXIT
+
+# What the tasks must not reach: a root-only secret, and a directory and a file to write to.
+mkdir -p "$scratch/secret" "$scratch/victim" "$scratch/www" "$scratch/flows"
+echo "host-secret-$$" >"$scratch/secret/key"
+chmod 600 "$scratch/secret/key"
+echo untouched >"$scratch/victim/file"
+echo downloaded >"$scratch/www/file"
+python3 -m http.server --bind 127.0.0.1 --directory "$scratch/www" 0 >"$scratch/http.log" 2>&1 &
+pids+=($!)
+port=
+for _ in $(seq 1 100); do
+        port=$(grep -o 'port [0-9]*' "$scratch/http.log" | head -1 | cut -d' ' -f2)
+        [ -n "$port" ] && break
+        sleep 0.05
+done
+
+flow() { # id, tasks (YAML, indented by two)
+        printf 'id: %s\nnamespace: test.escape\ntasks:\n%s\n' "$1" "$2" >"$scratch/flows/$1.yaml"
+}
+flow read-link "  - id: plant
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands: [\"ln -s $scratch/secret d\"]
+    outputFiles: [d/key]"
+flow read-deep "  - id: plant
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands: [\"mkdir -p a/b && ln -s $scratch/secret a/b/c\"]
+    outputFiles: [\"a/b/c/key\"]"
+flow read-glob "  - id: plant
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands: [\"ln -s $scratch/secret/key key.txt\", \"echo mine > mine.txt\"]
+    outputFiles: [\"*.txt\"]"
+flow fifo "  - id: plant
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands: [\"mkfifo out\"]
+    outputFiles: [out]"
+flow directory "  - id: plant
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands: [\"mkdir out\"]
+    outputFiles: [out]"
+flow write-link "  - id: wd
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    tasks:
+      - id: plant
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands: [\"ln -s $scratch/victim d\"]
+      - id: write
+        type: io.kestra.plugin.scripts.shell.Commands
+        inputFiles:
+          d/pwned.txt: pwned
+        commands: [\"true\"]"
+flow download-link "  - id: wd
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    tasks:
+      - id: plant
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands: [\"ln -s $scratch/victim/file download\"]
+      - id: download
+        type: io.kestra.plugin.core.http.Download
+        uri: http://127.0.0.1:$port/file"
+
+# No trace of the secret in any stored file, the victim untouched, nothing new in its directory.
+unharmed() { # state directory
+        ! grep -rqs "host-secret-$$" "$1" && [ "$(cat "$scratch/victim/file")" = untouched ] &&
+                [ "$(ls "$scratch/victim")" = file ]
+}
+
+check() { # how, flow id, exit status, output, expected state, expected text
+        local how=$1 id=$2 rc=$3 out=$4 want=$5 text=$6
+        local good=1
+        if [ "$want" = FAILED ]; then
+                [ "$rc" != 0 ] && grep -qF -- "$text" <<<"$out" && good=0
+        else
+                [ "$rc" = 0 ] && grep -qF -- "$text" <<<"$out" && good=0
+        fi
+        unharmed "$st" || good=1
+        ok $good "$how: $id ends $want saying \"$text\", nothing read or written outside"
+        [ $good = 0 ] || { sed 's/^/#   /' <<<"$out" | tail -15; }
+}
+
+cases=(
+        "read-link FAILED cannot keep output file 'd/key': 'd' is refused: a symbolic link is in its path"
+        "read-deep FAILED cannot keep output file 'a/b/c/key': 'a/b/c' is refused: a symbolic link is in its path"
+        "read-glob SUCCESS Output file 'key.txt' is not kept: a symbolic link is in its path"
+        "fifo FAILED cannot keep output file 'out': it is not a regular file"
+        "directory FAILED cannot keep output file 'out': it is a directory"
+        "write-link FAILED cannot write input file 'd/pwned.txt': a symbolic link is in its path"
+        "download-link SUCCESS SUCCESS"
+)
+
+# 1. tern run, as root, in the sandbox (the default).
+for c in "${cases[@]}"; do
+        read -r id want text <<<"$c"
+        st="$scratch/run-$id"
+        mkdir -p "$st"
+        out=$(TERN_STATE_DIR="$st" timeout 60 "$TERN" run "$scratch/flows/$id.yaml" 2>&1)
+        check "tern run" "$id" $? "$out" "$want" "$text"
+done
+
+# 2. An executor and a worker daemon, on one database file.
+st="$scratch/daemons"
+mkdir -p "$st"
+export TERN_STATE_DIR=$st
+"$TERN" db migrate >/dev/null 2>&1
+"$TERN" server executor >"$scratch/executor.log" 2>&1 &
+pids+=($!)
+"$TERN" server worker --workers 2 >"$scratch/worker.log" 2>&1 &
+pids+=($!)
+"$TERN" flow apply "$scratch/flows" >/dev/null 2>&1
+ok $? "the flows are applied for the daemons"
+for c in "${cases[@]}"; do
+        read -r id want text <<<"$c"
+        exec_id=$("$TERN" execution start test.escape "$id" 2>/dev/null)
+        "$TERN" execution wait "$exec_id" --timeout PT60S >/dev/null 2>&1
+        rc=$?
+        out=$("$TERN" execution logs "$exec_id" 2>&1)
+        check "daemons" "$id" $rc "$out" "$want" "$text"
+done
+if [ $failed != 0 ]; then
+        sed 's/^/# executor: /' "$scratch/executor.log" | tail -5
+        sed 's/^/# worker: /' "$scratch/worker.log" | tail -10
+fi
+echo "1..$n"
+[ $failed = 0 ]
