@@ -59,13 +59,12 @@ static inline __attribute__((format(printf, 2, 3))) bool tap_ok(bool cond, const
                 _r;                                                                                          \
         })
 
-/* Skip the whole test: exit 77, the skip status, when run by hand or by another harness. Under
- * meson's TAP protocol the plan "1..0 # SKIP" is the skip signal and a non-zero status would be an
- * error, so there it exits 0. */
+/* Skip the whole test: under the TAP protocol the plan "1..0 # SKIP reason" is the skip signal, and
+ * any status but 0 would count as an error (meson reads a bare 77 as one too). */
 static inline void tap_skip_all(const char *why) {
         printf("1..0 # SKIP %s\n", why);
         fflush(stdout);
-        exit(getenv("MESON_TEST_ITERATION") ? 0 : 77);
+        exit(EXIT_SUCCESS);
 }
 
 static inline int tap_done(void) {

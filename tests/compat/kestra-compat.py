@@ -5,7 +5,7 @@ own tests assert (expectations.jsonl; matchers explained in the corpus README).
 Each flow runs through a command that prints the final execution as JSON, by default
 `tern run FLOW --output json --flows DIR [--db URL] [--input k=v ...]`. It prints one line per flow
 (flow, expected, got, PASS/FAIL with the first difference) and a total, and exits 0 when at least
---min-pass flows pass (77 when the corpus is absent, as in a user's clone)."""
+--min-pass flows pass (a TAP skip, status 0, when the corpus is absent, as in a user's clone)."""
 
 import argparse
 import base64
@@ -239,7 +239,7 @@ def main():
     exp_path = os.path.join(args.corpus, "expectations.jsonl")
     if not os.path.exists(exp_path):
         print(f"1..0 # SKIP corpus not found at {args.corpus} (set KESTRA_COMPAT)")
-        return 77
+        return 0
     flows_dir = os.path.join(args.corpus, "flows")
     expectations = [json.loads(l) for l in open(exp_path) if l.strip()]
     # Each flow's main expectation, then its additional scenarios (other inputs, same flow).

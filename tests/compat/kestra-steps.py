@@ -2,7 +2,7 @@
 """kestra-steps: the corpus scenarios that need more than one step (resume, kill, restart, a Flow
 trigger on states on the way), driven
 through the CLI against a running `tern server standalone` on one database. Prints one line per
-scenario and a total; exits 77 when the corpus is absent."""
+scenario and a total; a TAP skip (status 0) when the corpus is absent."""
 
 import argparse
 import json
@@ -201,7 +201,7 @@ def main():
     flows = os.path.join(args.corpus, "flows")
     if not os.path.isdir(flows):
         print(f"1..0 # SKIP corpus not found at {args.corpus}")
-        return 77
+        return 0
 
     scenarios = [
         ("pause.yaml: run until PAUSED, resume", pause_then_resume(args, "pause")),

@@ -8,7 +8,7 @@ backend=${1:?backend}
 mode=${2:-flows}
 here=$(cd "$(dirname "$0")" && pwd)
 corpus=${KESTRA_COMPAT:-$here/../../../shared/kestra-compat}
-[ -f "$corpus/expectations.jsonl" ] || { echo "1..0 # SKIP no Kestra corpus at $corpus"; exit 77; }
+[ -f "$corpus/expectations.jsonl" ] || { echo "1..0 # SKIP no Kestra corpus at $corpus"; exit 0; }
 # How many runs pass today on each backend (the engine alone lacks the store's services); a change
 # that breaks one of them fails this test.
 if [ "$backend" = memory ]; then floor=90; else floor=96; fi

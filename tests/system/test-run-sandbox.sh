@@ -12,6 +12,11 @@ command -v setpriv >/dev/null || { echo "1..0 # SKIP no setpriv"; exit 0; }
 
 scratch=$(mktemp -d /tmp/tern-run-sandbox.XXXXXX)
 chmod 755 "$scratch"
+# User nobody may not be able to reach the build tree (a clone in a 0700 directory): it runs a copy.
+tern_nobody=$TERN
+if ! setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$TERN" 2>/dev/null; then
+        cp "$TERN" "$scratch/tern" && chmod 755 "$scratch/tern" && tern_nobody=$scratch/tern
+fi
 server=
 cleanup() {
         [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
@@ -59,7 +64,7 @@ run() { # as (root|nobody), args...: tern run of the probe flow with its own sta
         if [ "$as" = nobody ]; then
                 chown nobody "$st"
                 out=$(cd "$scratch" && setpriv --reuid=65534 --regid=65534 --clear-groups \
-                        env HOME="$st" TERN_STATE_DIR="$st" "$TERN" run "$scratch/probe.yaml" "$@" 2>&1)
+                        env HOME="$st" TERN_STATE_DIR="$st" "$tern_nobody" run "$scratch/probe.yaml" "$@" 2>&1)
         else
                 out=$(TERN_STATE_DIR="$st" "$TERN" run "$scratch/probe.yaml" "$@" 2>&1)
         fi
@@ -151,7 +156,7 @@ YAML
 if mkdir "${deleg[@]}" 2>/dev/null && chown -R nobody "${deleg[@]}"; then
         st="$scratch/state-deleg"
         mkdir -p "$st" && chown nobody "$st"
-        out=$(cd "$scratch" && ST="$st" FLOW="$scratch/bomb.yaml" bash -c '
+        out=$(cd "$scratch" && ST="$st" FLOW="$scratch/bomb.yaml" TERN="$tern_nobody" bash -c '
                 for d in "$@"; do echo $$ >"$d/cgroup.procs" || exit 99; done
                 exec setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$ST" TERN_STATE_DIR="$ST" \
                         "$TERN" run "$FLOW" --sandbox required --sandbox-memory 64MB' deleg "${deleg[@]}" 2>&1 </dev/null)
