@@ -1,5 +1,6 @@
 /* cmd-run.c: "tern run": run one flow to its end in this process, on the embedded store by default,
  * showing task states and logs as they happen. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -78,28 +79,27 @@ static int parse_kv(const char *cmd, const char *what, const char *arg, json_t *
 /* Apply every valid flow file of a directory; invalid ones are reported and skipped. */
 static int apply_flows_dir(const char *cmd, Store *s, const char *dir) {
         _cleanup_strv_free_ char **files = NULL;
-        _cleanup_free_ char *list_cmd = NULL;
         StoreTx *tx;
-        int r;
+        int r = 0;
 
-        FILE *ls = NULL;
-        list_cmd = strdup_printf("find '%s' -maxdepth 1 \\( -name '*.yaml' -o -name '*.yml' \\) -type f | sort", dir);
-        if (!list_cmd || strchr(dir, '\''))
-                return cli_usage_error(cmd, "--flows '%s': unusable directory name", dir);
-        struct stat st;
-        if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-                fprintf(stderr, "%s: --flows '%s': not a directory\n", cmd, dir);
+        struct dirent **entries = NULL;
+        int k = scandir(dir, &entries, NULL, alphasort);
+        if (k < 0) {
+                fprintf(stderr, "%s: --flows '%s': %m\n", cmd, dir);
                 return 1;
         }
-        ls = popen(list_cmd, "re");
-        char line[4096];
-        while (ls && fgets(line, sizeof line, ls))
-                if (strv_extend(&files, strstrip(line)) < 0) {
-                        pclose(ls);
-                        return log_oom(), 1;
-                }
-        if (ls)
-                pclose(ls);
+        for (int i = 0; i < k; i++) {
+                const char *e = entries[i]->d_name;
+                struct stat st;
+                _cleanup_free_ char *path = NULL;
+                if ((endswith(e, ".yaml") || endswith(e, ".yml")) && (path = strjoin(dir, "/", e)) &&
+                    stat(path, &st) >= 0 && S_ISREG(st.st_mode) && strv_extend(&files, path) < 0)
+                        r = -ENOMEM;
+                free(entries[i]);
+        }
+        free(entries);
+        if (r < 0)
+                return log_oom(), 1;
         if ((r = store_begin(s, &tx)) < 0)
                 goto fail;
         for (char **f = files; f && *f; f++) {
