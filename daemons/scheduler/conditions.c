@@ -1,6 +1,5 @@
 /* conditions.c: trigger conditions (execution, flow, date and expression conditions, Flow trigger preconditions) evaluated for the scheduler. */
 #include <errno.h>
-#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -11,6 +10,7 @@
 #include "expr.h"
 #include "strutil.h"
 #include "task-types.h"
+#include "user-regex.h"
 
 static const char *str_prop(json_t *c, const char *name) {
         return json_string_value(json_object_get(c, name));
@@ -184,11 +184,11 @@ static int filter_match(json_t *f, const ConditionCtx *ctx) {
                 return strstr(got, want) != NULL;
         if (streq(type, "REGEX")) {
                 regex_t re;
-                /* Java's matches(): the whole value. */
-                _cleanup_free_ char *anchored = strdup_printf("^(%s)$", want);
-                if (!anchored)
-                        return -ENOMEM;
-                if (regcomp(&re, anchored, REG_EXTENDED | REG_NOSUB) != 0)
+                /* Java's matches(): the whole value. A refused expression (backreferences) matches nothing. */
+                int r = user_regex_compile(want, USER_REGEX_WHOLE | USER_REGEX_NOSUB, &re, NULL);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
                         return 0;
                 int m = regexec(&re, got, 0, NULL, 0) == 0;
                 regfree(&re);

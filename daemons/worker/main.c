@@ -78,6 +78,8 @@ static int wd_start(Daemon *d, void *userdata) {
                 .work_root = wd->work_root,
                 .storage_root = wd->storage_root,
                 .sandbox = &wd->sandbox.options,
+                .max_log_lines = cfg->worker_log_lines,
+                .max_log_bytes = cfg->worker_log_bytes,
         };
         if ((r = worker_new(daemon_store(d), &opt, &wd->worker)) < 0)
                 return r;

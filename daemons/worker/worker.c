@@ -1,6 +1,7 @@
 /* worker.c: claim loop, slot threads, lease renewal and cancellation. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -39,6 +40,9 @@ typedef struct Slot {
         char **messages;
         size_t n_logs;
         usec_t logs_since;
+        /* What the running task run logged so far, against the options' limits. */
+        unsigned log_lines;
+        uint64_t log_bytes, dropped_lines, dropped_bytes;
         json_t *job; /* running job (slot thread only) */
 } Slot;
 
@@ -81,6 +85,10 @@ int worker_new(Store *store, const WorkerOptions *opt, Worker **ret) {
                 w->opt.lease = 30 * USEC_PER_SEC;
         if (!w->opt.base_env)
                 w->opt.base_env = default_env;
+        if (!w->opt.max_log_lines)
+                w->opt.max_log_lines = WORKER_MAX_LOG_LINES_DEFAULT;
+        if (!w->opt.max_log_bytes)
+                w->opt.max_log_bytes = WORKER_MAX_LOG_BYTES_DEFAULT;
         w->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         w->work_root = strdup(opt->work_root ? opt->work_root : "/tmp");
         w->opt.id = w->id = strdup(opt->id ? opt->id : "worker");
@@ -123,8 +131,30 @@ static const StoreLogLevel level_map[_TASK_LOG_LEVEL_MAX] = {
         [TASK_LOG_DEBUG] = STORE_LOG_DEBUG, [TASK_LOG_TRACE] = STORE_LOG_TRACE,
 };
 
+/* A task run's log is bounded (a `yes` loop would write millions of rows): past the limit, one
+ * WARN line says so and the rest is counted, not kept. The process's output is still read to its
+ * end, so the task neither blocks on a full pipe nor loses its ::{"outputs":...}:: lines, which
+ * never reach this function. */
 static void slot_log(void *userdata, json_t *job, TaskLogLevel level, const char *message) {
         Slot *s = userdata;
+        const WorkerOptions *o = &s->w->opt;
+        size_t len = strlen(message);
+        char limit[200];
+
+        if (s->dropped_lines > 0 || s->log_lines >= o->max_log_lines || s->log_bytes + len > o->max_log_bytes) {
+                s->dropped_lines++;
+                s->dropped_bytes += len;
+                if (s->dropped_lines > 1)
+                        return;
+                snprintf(limit, sizeof limit,
+                         "Log limit reached (%u lines or %" PRIu64 " bytes per task run): further log lines of this task run are dropped",
+                         o->max_log_lines, o->max_log_bytes);
+                message = limit;
+                level = TASK_LOG_WARN;
+        } else {
+                s->log_lines++;
+                s->log_bytes += len;
+        }
         if (s->n_logs == 0) {
                 s->logs_since = now_monotonic();
                 if (!s->logs) {
@@ -382,6 +412,8 @@ static void slot_run_job(Slot *s, StoreJob *job) {
         uint64_t drain;
 
         (void) !read(s->cancel_fd, &drain, sizeof drain); /* a stale cancel must not hit this job */
+        s->log_lines = 0;
+        s->log_bytes = s->dropped_lines = s->dropped_bytes = 0;
         pthread_mutex_lock(&w->lock);
         snprintf(s->job_id, sizeof s->job_id, "%s", job->id);
         s->epoch = job->epoch;
@@ -404,6 +436,9 @@ static void slot_run_job(Slot *s, StoreJob *job) {
                 log_error_errno(r, "Cannot run job %s: %m", job->id);
                 result = json_pack("{s:s, s:s}", "state", "FAILED", "error", "the worker could not run the task");
         }
+        if (s->dropped_lines > 0)
+                log_notice("Task %s logged more than the limit: %" PRIu64 " line(s) (%" PRIu64 " bytes) dropped.", strna(tr_id),
+                           s->dropped_lines, s->dropped_bytes);
         CompleteCtx cc = { s, job, result, now_realtime() };
         r = store_transact(s->store, complete_tx, &cc);
         if (r == STORE_STALE) {

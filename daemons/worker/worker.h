@@ -14,7 +14,15 @@ typedef struct WorkerOptions {
         char *const *base_env;   /* environment external processes start from; NULL = PATH and LANG */
         const char *storage_root; /* local internal storage for output files; NULL = none */
         const SandboxOptions *sandbox; /* how external processes are isolated (kept by the caller); NULL = plain */
+        /* Task log kept per task run (attempt): past either limit one WARN line says so and the
+         * rest is dropped (the task runs on; its ::{"outputs":...}:: lines are still read).
+         * 0 = the defaults below. */
+        unsigned max_log_lines;
+        uint64_t max_log_bytes;
 } WorkerOptions;
+
+#define WORKER_MAX_LOG_LINES_DEFAULT 10000u
+#define WORKER_MAX_LOG_BYTES_DEFAULT (10ull * 1024 * 1024)
 
 typedef struct Worker Worker;
 

@@ -3,13 +3,13 @@
 #include <inttypes.h>
 #include <math.h>
 #include <openssl/evp.h>
-#include <regex.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cleanup-jansson.h"
 #include "expr-internal.h"
 #include "strutil.h"
+#include "user-regex.h"
 
 typedef int (*FilterFn)(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret);
 
@@ -154,29 +154,87 @@ static int replace_all(const char *s, const char *from, const char *to, char **r
         return *ret ? 0 : -ENOMEM;
 }
 
+/* Java's Matcher.appendReplacement(): $n is capture group n (the longest number that is a group),
+ * \x is x; anything else after '$' is an error, as in Kestra. A group that did not take part in the
+ * match adds nothing. */
+static int regex_append_replacement(ExprEval *ev, const ExprNode *n, StrBuf *sb, const char *to, const char *subject,
+                                    const regmatch_t *m, size_t n_groups) {
+        for (const char *t = to; *t; t++) {
+                if (*t == '\\') {
+                        if (!t[1])
+                                return FAIL("Filter `replace`: the replacement \"%s\" ends with a lone '\\'", to);
+                        strbuf_append_char(sb, *++t);
+                        continue;
+                }
+                if (*t != '$') {
+                        strbuf_append_char(sb, *t);
+                        continue;
+                }
+                if (t[1] == '{')
+                        return FAIL("Filter `replace`: the replacement \"%s\" names a group, and named groups are not supported", to);
+                if (t[1] < '0' || t[1] > '9')
+                        return FAIL("Filter `replace`: illegal group reference in the replacement \"%s\" (write \\$ for a '$')", to);
+                size_t g = (size_t) (*++t - '0');
+                if (g >= n_groups)
+                        return FAIL("Filter `replace`: the replacement \"%s\" refers to group %zu, the expression has %zu", to, g,
+                                    n_groups - 1);
+                while (t[1] >= '0' && t[1] <= '9' && g * 10 + (size_t) (t[1] - '0') < n_groups)
+                        g = g * 10 + (size_t) (*++t - '0');
+                if (m[g].rm_so >= 0)
+                        strbuf_append_n(sb, subject + m[g].rm_so, (size_t) (m[g].rm_eo - m[g].rm_so));
+        }
+        return 0;
+}
+
 static int regex_replace_all(ExprEval *ev, const ExprNode *n, const char *s, const char *pattern, const char *to, char **ret) {
-        regex_t re;
         _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
-        if (regcomp(&re, pattern, REG_EXTENDED) != 0)
-                return FAIL("Filter `replace`: invalid regular expression \"%s\"", pattern);
+        _cleanup_free_ regmatch_t *m = NULL;
+        const char *why;
+        size_t len = strlen(s);
+        regex_t re;
+        int r;
+
+        /* bounded before anything runs: glibc searches in time quadratic in the subject */
+        if (len > USER_REGEX_MAX_SUBJECT)
+                return FAIL("Filter `replace`: the string is %zu bytes long, regular expressions apply to at most %u bytes",
+                            len, USER_REGEX_MAX_SUBJECT);
+        uint64_t cost = user_regex_cost(len, strlen(pattern));
+        if (ev->regex_work + cost > USER_REGEX_MAX_WORK)
+                return expr_fail(ev, n, -E2BIG, "Filter `replace`: too much regular expression work in one render");
+        ev->regex_work += cost;
+
+        r = user_regex_compile(pattern, 0, &re, &why);
+        if (r == -EINVAL)
+                return FAIL("Filter `replace`: invalid regular expression \"%s\": %s", pattern, why);
+        if (r < 0)
+                return r;
+        size_t n_groups = re.re_nsub + 1;
+        m = calloc(n_groups, sizeof(regmatch_t));
+        if (!m) {
+                regfree(&re);
+                return -ENOMEM;
+        }
         const char *p = s;
-        regmatch_t m;
-        while (*p && regexec(&re, p, 1, &m, p == s ? 0 : REG_NOTBOL) == 0) {
-                strbuf_append_n(&sb, p, (size_t) m.rm_so);
-                strbuf_append(&sb, to);
-                if (m.rm_eo == m.rm_so) {
-                        if (!p[m.rm_eo]) {
-                                p += m.rm_eo;
+        while (*p && regexec(&re, p, n_groups, m, p == s ? 0 : REG_NOTBOL) == 0) {
+                strbuf_append_n(&sb, p, (size_t) m[0].rm_so);
+                r = regex_append_replacement(ev, n, &sb, to, p, m, n_groups);
+                if (r < 0)
+                        break;
+                if (m[0].rm_eo == m[0].rm_so) {
+                        if (!p[m[0].rm_eo]) {
+                                p += m[0].rm_eo;
                                 break;
                         }
-                        strbuf_append_char(&sb, p[m.rm_eo]);
-                        p += m.rm_eo + 1;
+                        strbuf_append_char(&sb, p[m[0].rm_eo]);
+                        p += m[0].rm_eo + 1;
                 } else
-                        p += m.rm_eo;
+                        p += m[0].rm_eo;
                 if (sb.len > EXPR_MAX_OUTPUT)
                         break;
         }
         regfree(&re);
+        if (r < 0)
+                return r;
         strbuf_append(&sb, p);
         if (sb.error)
                 return sb.error;

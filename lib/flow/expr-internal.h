@@ -131,6 +131,7 @@ typedef struct ExprEval {
         size_t n_scopes, cap_scopes;
         uint64_t iterations;
         size_t output_budget; /* bytes left for all output of this render, nested renders included */
+        uint64_t regex_work;  /* regular expression searches' cost so far (user_regex_cost()) */
         unsigned render_depth;
         ExprError *err;
 } ExprEval;

@@ -1,7 +1,6 @@
 /* flow-inputs.c: flow input declarations, and turning user-supplied values into typed, validated inputs. */
 #include <ctype.h>
 #include <math.h>
-#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +9,7 @@
 #include "hashmap.h"
 #include "strbuf.h"
 #include "strutil.h"
+#include "user-regex.h"
 
 static const char *const input_type_names[_FLOW_INPUT_TYPE_MAX] = {
         [FLOW_INPUT_STRING] = "STRING",     [FLOW_INPUT_INT] = "INT",
@@ -56,74 +56,9 @@ void flow_input_done(FlowInput *in) {
         *in = (FlowInput) {};
 }
 
-/* Kestra validators are Java regular expressions that must match the whole value; we compile
- * them as POSIX extended ones (glibc adds \\w \\s \\b). Java's \\d and \\D have no POSIX
- * spelling and glibc would silently read them as a literal 'd', so they are rewritten, and so are
- * escapes inside brackets, where POSIX takes a backslash literally. Lookarounds, lazy quantifiers
- * and inline flags stay unsupported: regcomp() refuses them, loudly. */
-static int validator_compile(const char *validator, regex_t *re) {
-        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
-
-        strbuf_append(&sb, "^(");
-        for (const char *p = validator; *p; p++) {
-                if (*p == '[') {
-                        /* A bracket expression: POSIX wants ']' first, '-' last, '^' not first. */
-                        _cleanup_strbuf_ StrBuf set = STRBUF_INIT;
-                        bool neg = false, rb = false, dash = false, caret = false;
-                        if (p[1] == '^')
-                                neg = true, p++;
-                        if (p[1] == ']')
-                                rb = true, p++;
-                        for (p++; *p && *p != ']'; p++) {
-                                if (*p != '\\' || !p[1]) {
-                                        strbuf_append_char(&set, *p);
-                                        continue;
-                                }
-                                char c = *++p;
-                                if (c == 'd')
-                                        strbuf_append(&set, "0-9");
-                                else if (c == 's')
-                                        strbuf_append(&set, "[:space:]");
-                                else if (c == 'w')
-                                        strbuf_append(&set, "[:alnum:]_");
-                                else if (c == '-')
-                                        dash = true;
-                                else if (c == ']')
-                                        rb = true;
-                                else if (c == '^')
-                                        caret = true;
-                                else
-                                        strbuf_append_char(&set, c);
-                        }
-                        if (!*p)
-                                return -EINVAL; /* unterminated */
-                        if (!neg && !rb && set.len == 0 && caret && !dash)
-                                strbuf_append(&sb, "\\^");
-                        else if (!neg && !rb && set.len == 0)
-                                strbuf_appendf(&sb, "[%s%s]", dash ? "-" : "", caret ? "^" : "");
-                        else
-                                strbuf_appendf(&sb, "[%s%s%s%s%s]", neg ? "^" : "", rb ? "]" : "", strempty(strbuf_str(&set)),
-                                               caret ? "^" : "", dash ? "-" : "");
-                        continue;
-                }
-                if (*p != '\\' || !p[1]) {
-                        strbuf_append_char(&sb, *p);
-                        continue;
-                }
-                char c = *++p;
-                if (c == 'd')
-                        strbuf_append(&sb, "[0-9]");
-                else if (c == 'D')
-                        strbuf_append(&sb, "[^0-9]");
-                else {
-                        strbuf_append_char(&sb, '\\');
-                        strbuf_append_char(&sb, c);
-                }
-        }
-        strbuf_append(&sb, ")$");
-        if (sb.error < 0)
-                return -ENOMEM;
-        return regcomp(re, strbuf_str(&sb), REG_EXTENDED | REG_NOSUB) == 0 ? 0 : -EINVAL;
+/* Kestra validators are Java regular expressions that must match the whole value. */
+static int validator_compile(const char *validator, regex_t *re, const char **ret_why) {
+        return user_regex_compile(validator, USER_REGEX_WHOLE | USER_REGEX_NOSUB, re, ret_why);
 }
 
 static bool input_id_valid(const char *s) {
@@ -234,11 +169,12 @@ static void fp_parse_input(FlowParser *p, const YamlNode *n, FlowInput *in) {
                         in->validator = fp_strdup_scalar(p, v, what);
                         if (in->validator) {
                                 regex_t re;
-                                int r = validator_compile(in->validator, &re);
+                                const char *why;
+                                int r = validator_compile(in->validator, &re, &why);
                                 if (r == -ENOMEM)
                                         fp_oom(p);
                                 else if (r < 0)
-                                        fp_error(p, v, "invalid validator regular expression '%.100s'", in->validator);
+                                        fp_error(p, v, "invalid validator regular expression '%.100s': %s", in->validator, why);
                                 else
                                         regfree(&re);
                         }
@@ -550,11 +486,12 @@ int flow_input_parse(const FlowInput *in, const char *raw, json_t **ret, char **
         case FLOW_INPUT_STRING:
                 if (in->validator) {
                         regex_t re;
-                        int r = validator_compile(in->validator, &re);
+                        const char *why;
+                        int r = validator_compile(in->validator, &re, &why);
                         if (r == -ENOMEM)
                                 return r;
                         if (r < 0)
-                                return input_fail(error, "invalid validator '%s'", in->validator);
+                                return input_fail(error, "invalid validator '%s': %s", in->validator, why);
                         int m = regexec(&re, raw, 0, NULL, 0);
                         regfree(&re);
                         if (m != 0)

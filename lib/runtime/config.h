@@ -35,6 +35,8 @@ typedef struct TernConfig {
         unsigned worker_slots;
         char *worker_queue;    /* NULL: the default group */
         usec_t worker_lease;
+        unsigned worker_log_lines;  /* task log kept per task run: lines, then bytes (then one WARN) */
+        unsigned worker_log_bytes;
         /* [sandbox]: how the worker isolates shell tasks; kept as written, checked and applied by the
          * worker (daemons/worker/sandbox-config.h names the keys and values) */
         char *sandbox_mode, *sandbox_network, *sandbox_user_namespace, *sandbox_uid, *sandbox_memory,

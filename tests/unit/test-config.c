@@ -41,7 +41,7 @@ int main(void) {
            "an explicitly named file that does not exist is an error");
         errors = strv_free(errors);
 
-        put("a.conf", "# comment\n[worker]\nslots = 3\nlease = PT10S\n[liveness]\nheartbeat = 2s\n");
+        put("a.conf", "# comment\n[worker]\nslots = 3\nlease = PT10S\nlog-lines = 500\n[liveness]\nheartbeat = 2s\n");
         _cleanup_free_ char *dropins = path("a.conf.d");
         mkdir(dropins, 0755);
         put("a.conf.d/20-late.conf", "[worker]\nslots = 7\n");
@@ -52,6 +52,8 @@ int main(void) {
         ok(c.worker_slots == 7, "drop-ins apply in name order after the main file (slots %u)", c.worker_slots);
         ok(streq_ptr(c.worker_queue, "gpu") && c.worker_lease == 10 * USEC_PER_SEC && c.heartbeat == 2 * USEC_PER_SEC,
            "keys from every file are merged");
+        ok(c.worker_log_lines == 500 && c.worker_log_bytes == 10 * 1024 * 1024, "the task log limits are read (%u lines, %u bytes)",
+           c.worker_log_lines, c.worker_log_bytes);
         ok(c.dead_after == 30 * USEC_PER_SEC && c.executor_batch == 32 && streq(c.state_dir, "/var/lib/tern"),
            "defaults fill the rest");
         ok(c.sources && strv_length(c.sources) == 3, "the files read are listed");

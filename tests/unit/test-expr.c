@@ -3,12 +3,14 @@
 /* the case table leaves trailing fields (error position, return code) out when they do not matter */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #include <string.h>
+#include <time.h>
 
 #include "cleanup-jansson.h"
 #include "expr.h"
 #include "strbuf.h"
 #include "strutil.h"
 #include "tap.h"
+#include "user-regex.h"
 
 /* 2024-03-15T10:20:30.123456Z */
 #define PINNED_NOW ((usec_t) 1710498030123456ULL)
@@ -119,6 +121,15 @@ static const Case cases[] = {
         { "{{ 'a-b-c' | replace({'-': '+', 'a': 'A'}) }}", "A+b+c" },
         { "{{ 'aaa' | replace('a', 'bb') }}", "bbbbbb" },
         { "{{ 'a1b22' | replace('[0-9]+', '#', regexp=true) }}", "a#b#" },
+        /* Java's replaceAll(): $n in the replacement is group n, \\$ a dollar, \\d a digit */
+        { "{{ 'a1b22' | replace('([a-z])([0-9]+)', '<$2$1>', regexp=true) }}", "<1a><22b>" },
+        { "{{ 'a1b22' | replace('\\\\d+', '#', regexp=true) }}", "a#b#" },
+        { "{{ 'abc' | replace('(b)', '[$10]', regexp=true) }}", "a[b0]c" },
+        { "{{ 'abc' | replace('(x)?b', '[$1]', regexp=true) }}", "a[]c" },
+        { "{{ 'abc' | replace('b', '\\\\$0\\\\\\\\', regexp=true) }}", "a$0\\c" },
+        { "{{ 'abc' | replace('b', '$0$0', regexp=true) }}", "abbc" },
+        { "{{ 'a$b' | replace('$', '!', regexp=false) }}", "a!b" },
+        { "{{ 'abc' | replace('x', '$', regexp=true) }}", "abc" },
         { "{{ 'a,b,,c,,' | split(',') }}", "[\"a\",\"b\",\"\",\"c\"]" },
         { "{{ 'a,b,c' | split(',', 2) }}", "[\"a\",\"b,c\"]" },
         { "{{ 'a::b' | split(delimiter='::') }}", "[\"a\",\"b\"]" },
@@ -257,6 +268,16 @@ static const Case cases[] = {
         { "{{ 'abc' | number }}", NULL, "\"abc\" is not a number" },
         { "{{ '{bad' | fromJson }}", NULL, "`fromJson`: invalid JSON" },
         { "{{ 'a' | replace }}", NULL, "Filter `replace` needs the argument `replace_pairs`" },
+        { "{{ 'abc' | replace('b', 'x$', regexp=true) }}", NULL, "Filter `replace`: illegal group reference in the replacement \"x$\"" },
+        { "{{ 'abc' | replace('b', '${name}', regexp=true) }}", NULL, "named groups are not supported" },
+        { "{{ 'abc' | replace('(b)', '$2', regexp=true) }}", NULL, "refers to group 2, the expression has 1" },
+        { "{{ 'abc' | replace('b', 'x\\\\', regexp=true) }}", NULL, "ends with a lone '\\'" },
+        { "{{ 'aa' | replace('(a)\\\\1', 'x', regexp=true) }}", NULL,
+          "Filter `replace`: invalid regular expression \"(a)\\1\": backreferences (\\1 to \\9, \\k<name>) are not supported", 0, 1, 11 },
+        { "{{ 'aa' | replace('(?<n>a)\\\\k<n>', 'x', regexp=true) }}", NULL, "groups starting with \"(?\"" },
+        { "{{ 'ab' | replace('a)|(b', 'x', regexp=true) }}", NULL, "unbalanced ')'" },
+        { "{{ 'ab' | replace('a[b', 'x', regexp=true) }}", NULL, "unterminated '['" },
+        { "{{ 'ab' | replace('*a', 'x', regexp=true) }}", NULL, "invalid regular expression \"*a\": a repetition operator" },
         { "{{ list | jq('map(.)') }}", NULL, "only paths like" },
         { "{{ 'a%zz' | urldecode }}", NULL, "invalid escape sequence" },
         { "{{ '!!!!' | base64decode }}", NULL, "not valid base64" },
@@ -489,6 +510,67 @@ static void test_limits(json_t *vars) {
         expr_error_done(&err);
 }
 
+/* Regular expressions cannot take the evaluator hostage: backreferences (exponential in glibc) are
+ * refused, searches in long subjects (quadratic) too, and one render has a bounded budget. */
+static void test_regex_limits(json_t *vars) {
+        ExprContext ctx = context(vars);
+        ExprError err = {};
+        _cleanup_free_ char *out = NULL;
+        struct timespec t0, t1;
+        int r;
+
+        /* the security review's case: 56 'a's took 14 s of CPU before the answer "no match" */
+        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        strbuf_append(&sb, "{{ '");
+        strbuf_append_repeat(&sb, 'a', 56);
+        strbuf_append(&sb, "' | replace('(a*)(a*)(a*)(a*)\\4\\3\\2\\1c', 'x', regexp=true) }}");
+        /* the template's string literal needs its backslashes doubled */
+        _cleanup_strbuf_ StrBuf tmpl = STRBUF_INIT;
+        for (const char *p = sb.buf; *p; p++) {
+                if (*p == '\\')
+                        strbuf_append_char(&tmpl, '\\');
+                strbuf_append_char(&tmpl, *p);
+        }
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+        r = expr_render(tmpl.buf, &ctx, &out, &err);
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+        double secs = (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
+        ok(r == -EINVAL && err.message && strstr(err.message, "\"(a*)(a*)(a*)(a*)\\4\\3\\2\\1c\": backreferences"),
+           "a backreference pattern is refused with its reason (%s)", r < 0 ? err.message : out);
+        ok(secs < 0.5, "and refused quickly (%.3fs of CPU)", secs);
+        expr_error_done(&err);
+
+        /* searches anywhere in a subject are quadratic in glibc: 16 KiB at most */
+        strbuf_truncate(&sb, 0);
+        strbuf_append(&sb, "{{ s | replace('[0-9a]+x', 'y', regexp=true) }}");
+        _cleanup_json_ json_t *v = json_deep_copy(vars);
+        _cleanup_free_ char *big = malloc(USER_REGEX_MAX_SUBJECT + 2);
+        if (!ok(v && big, "allocate the subject"))
+                return;
+        memset(big, 'a', USER_REGEX_MAX_SUBJECT + 1);
+        big[USER_REGEX_MAX_SUBJECT + 1] = 0;
+        json_object_set_new(v, "s", json_string(big));
+        ctx.variables = v;
+        r = expr_render(sb.buf, &ctx, &out, &err);
+        ok(r == -EINVAL && err.message && strstr(err.message, "the string is 16385 bytes long, regular expressions apply to at most 16384"),
+           "a regular expression search in a string over 16 KiB is refused (%s)", r < 0 ? err.message : "rendered");
+        expr_error_done(&err);
+
+        /* a full-size subject is searched, but a loop cannot do it without end */
+        big[USER_REGEX_MAX_SUBJECT - 100] = 0;
+        json_object_set_new(v, "s", json_string(big));
+        strbuf_truncate(&sb, 0);
+        strbuf_append(&sb, "{% for i in range(1, 100) %}{{ s | replace('x', 'y', regexp=true) | length }},{% endfor %}");
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+        r = expr_render(sb.buf, &ctx, &out, &err);
+        ok(r == -E2BIG && err.message && strstr(err.message, "too much regular expression work in one render"),
+           "a render's regular expression work is bounded (%s)", r < 0 ? err.message : "rendered");
+        expr_error_done(&err);
+        r = expr_render("{{ s | replace('a+', 'b', regexp=true) | length }}", &ctx, &out, &err);
+        ok(r == 0 && streq(out, "1"), "a subject just under the limit is still searched (%s)", r < 0 ? err.message : out);
+        expr_error_done(&err);
+}
+
 static void test_output_format(void) {
         static const struct {
                 double d;
@@ -519,6 +601,7 @@ int main(void) {
         test_tree(vars);
         test_compiled();
         test_limits(vars);
+        test_regex_limits(vars);
         test_output_format();
         return tap_done();
 }

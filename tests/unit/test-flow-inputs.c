@@ -25,6 +25,11 @@ static void test_parse(void) {
                 { FLOW_INPUT_STRING, "x]^", "\"x]^\"", NULL, 4 },
                 { FLOW_INPUT_STRING, "x y", "\"x y\"", NULL, 5 },
                 { FLOW_INPUT_STRING, "x  y", NULL, "does not match", 5 },
+                /* backreferences make glibc exponential: refused, whatever the value */
+                { FLOW_INPUT_STRING, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL,
+                  "invalid validator '(a*)(a*)(a*)(a*)\\4\\3\\2\\1c': backreferences (\\1 to \\9, \\k<name>) are not supported", 6 },
+                /* a stray ')' would unanchor the rest of the expression */
+                { FLOW_INPUT_STRING, "xb", NULL, "invalid validator 'a)|(b': unbalanced ')'", 7 },
                 { FLOW_INPUT_INT, "42", "42", NULL, 0 },
                 { FLOW_INPUT_INT, "-3", "-3", NULL, 0 },
                 { FLOW_INPUT_INT, "4.5", NULL, "'4.5' is not an integer", 0 },
@@ -94,7 +99,8 @@ static void test_parse(void) {
                         case FLOW_INPUT_STRING: {
                                 /* Java syntax: \\d, escapes inside brackets, \\s. */
                                 static const char *const validators[] = { NULL, "[a-z]+", "\\d{3}-\\d{4}",
-                                                                          "[\\w.\\-]+", "[x\\]\\^]+", "\\w\\s\\w" };
+                                                                          "[\\w.\\-]+", "[x\\]\\^]+", "\\w\\s\\w",
+                                                                          "(a*)(a*)(a*)(a*)\\4\\3\\2\\1c", "a)|(b" };
                                 in.validator = (char *) validators[cases[i].option];
                                 break;
                         }
