@@ -243,6 +243,12 @@ static int verb_start(int argc, char *argv[]) {
                 return 1;
         }
         r = api_execution_create(tx, f, inputs, labels, NULL, now_realtime(), &doc, &err);
+        if (r == -EPERM) {
+                store_rollback(tx);
+                fprintf(stderr, "%s: flow '%s' in namespace '%s' is disabled: a disabled flow cannot be executed\n", cmd,
+                        flow_id, ns);
+                return 1;
+        }
         if (r == -EINVAL) {
                 store_rollback(tx);
                 fprintf(stderr, "%s: invalid inputs: %s\n", cmd, err ? err : "out of memory");

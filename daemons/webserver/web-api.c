@@ -21,6 +21,7 @@
 #include "strutil.h"
 #include "task-types.h"
 #include "web-internal.h"
+#include "web-wait.h"
 
 /* ---- health and metrics ---------------------------------------------------------------------- */
 
@@ -526,78 +527,11 @@ static json_t *body_inputs(WebCtx *c) {
         return j;
 }
 
-/* Poll until the execution reached a terminal state or timeout, on a connection of its own so
- * that a long wait does not hold one of the shared ones. */
-static int execution_wait(WebCtx *c, const char *id, json_t **doc) {
-        usec_t deadline = now_monotonic() + (usec_t) c->wait_max_sec * USEC_PER_SEC;
-        _cleanup_store_ Store *s = NULL;
-        int r = store_dup(c->store, &s);
-        if (r < 0)
-                return r;
-        for (unsigned i = 0;; i++) {
-                json_t *d = NULL;
-                r = api_execution_get(s, id, &d);
-                if (r < 0)
-                        return r;
-                json_decref(*doc);
-                *doc = d;
-                if (state_is_terminal(api_execution_state(d)) || now_monotonic() >= deadline)
-                        return 0;
-                /* Back off from 5 ms to 100 ms between reads. */
-                struct timespec ts = { 0, (long) MIN(5 + i * 5, 100u) * 1000000L };
-                nanosleep(&ts, NULL);
-        }
-}
-
-/* The webhook trigger of flow f whose key is key (compared in constant time), or NULL. */
-static const Trigger *webhook_find(const Flow *f, const char *key) {
-        const Trigger *found = NULL;
-        size_t kl = strlen(key);
-        for (size_t i = 0; i < f->n_triggers; i++) {
-                const Trigger *t = &f->triggers[i];
-                const char *k = json_string_value(json_object_get(t->properties, "key"));
-                if (t->disabled || !t->def || !streq(t->def->name, "Webhook") || !k || strlen(k) != kl)
-                        continue;
-                unsigned char diff = 0;
-                for (size_t j = 0; j < kl; j++)
-                        diff |= (unsigned char) (k[j] ^ key[j]);
-                if (diff == 0)
-                        found = t;
-        }
-        return found;
-}
-
-static int add_value(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
-        json_t *o = cls;
-        (void) kind;
-        /* The caller's credentials are not the flow's business. */
-        if (!key || strcasecmp(key, "Authorization") == 0 || strcasecmp(key, "Cookie") == 0)
-                return MHD_YES;
-        json_t *list = json_object_get(o, key);
-        if (!list) {
-                list = json_array();
-                json_object_set_new(o, key, list);
-        }
-        json_array_append_new(list, json_string(value ? value : ""));
-        return MHD_YES;
-}
-
-/* trigger.* of a webhook execution: body (parsed when JSON), headers and query parameters. */
-static json_t *webhook_variables(WebCtx *c) {
-        json_t *body = c->body_len ? json_loadb(c->body, c->body_len, JSON_DECODE_ANY, NULL) : json_null();
-        if (!body)
-                body = json_stringn(c->body, c->body_len);
-        json_t *headers = json_object(), *params = json_object();
-        if (headers)
-                MHD_get_connection_values(c->con, MHD_HEADER_KIND, (MHD_KeyValueIterator) add_value, headers);
-        if (params)
-                MHD_get_connection_values(c->con, MHD_GET_ARGUMENT_KIND, (MHD_KeyValueIterator) add_value, params);
-        return json_pack("{s:o*, s:o*, s:o*}", "body", body, "headers", headers, "parameters", params);
-}
-
 typedef struct LabelsCollect {
         json_t *labels;
-        const char *bad;
+        const char *bad;       /* not KEY:VALUE */
+        char *reserved;        /* a system label the caller may not set */
+        bool webhook;
 } LabelsCollect;
 
 static enum MHD_Result add_label(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
@@ -613,18 +547,31 @@ static enum MHD_Result add_label(void *cls, enum MHD_ValueKind kind, const char 
         if (!lc->labels && !(lc->labels = json_object()))
                 return MHD_NO;
         _cleanup_free_ char *k = strndup(value, (size_t) (colon - value));
-        if (!k || json_object_set_new(lc->labels, k, json_string(colon + 1)) < 0)
+        if (!k)
+                return MHD_NO;
+        /* system.* labels are tern's own (system.backfill, system.correlationId); as in Kestra, an
+         * API caller may only name the execution's correlation, and an anonymous caller nothing. */
+        if (startswith(k, "system.") && (lc->webhook || !streq(k, "system.correlationId"))) {
+                lc->reserved = TAKE_PTR(k);
+                return MHD_NO;
+        }
+        if (json_object_set_new(lc->labels, k, json_string(colon + 1)) < 0)
                 return MHD_NO;
         return MHD_YES;
 }
 
 /* Kestra's ?labels=key:value (repeatable): NULL when none (the flow's labels apply). -EINVAL with
- * the reply set when one is malformed. */
-static int query_labels(WebCtx *c, json_t **ret) {
-        LabelsCollect lc = {};
+ * the reply set when one is malformed or reserved (400 for a webhook, Kestra's 422 for the API). */
+static int query_labels(WebCtx *c, bool webhook, json_t **ret) {
+        LabelsCollect lc = { .webhook = webhook };
         MHD_get_connection_values(c->con, MHD_GET_ARGUMENT_KIND, add_label, &lc);
-        if (lc.bad) {
+        if (lc.bad || lc.reserved) {
                 json_decref(lc.labels);
+                _cleanup_free_ char *reserved = lc.reserved;
+                if (reserved)
+                        return web_reply_error(c, webhook ? 400 : 422,
+                                               "label '%s' is reserved: system labels can only be set by tern itself",
+                                               reserved), -EINVAL;
                 return web_reply_error(c, 400, "label '%s' must be KEY:VALUE", lc.bad), -EINVAL;
         }
         *ret = lc.labels;
@@ -666,56 +613,84 @@ static void form_files_remove(WebCtx *c, char **stored) {
         }
 }
 
-/* Create an execution of ns.flow_id (webhook key: only through that flow's Webhook trigger). */
+/* Create an execution of ns.flow_id (webhook key: only through that flow's Webhook trigger), and
+ * wait for its end when asked (?wait=true on the API, the trigger's own wait for a webhook). */
 static int execution_start(WebCtx *c, const char *ns, const char *flow_id, const char *webhook_key) {
-        _cleanup_json_ json_t *inputs = NULL, *doc = NULL, *labels = NULL, *trigger = NULL;
+        _cleanup_json_ json_t *inputs = NULL, *doc = NULL, *labels = NULL, *trigger = NULL, *vars = NULL;
         _cleanup_free_ char *err = NULL;
         _cleanup_flow_ Flow *f = NULL;
+        _cleanup_(web_wait_slot_release) WebWaitSlot slot = {};
+        const Trigger *hook = NULL;
+        bool wait;
         StoreTx *tx;
-        int r = store_begin(c->store, &tx);
-        if (r < 0)
+        int r;
+
+        /* What is wrong with the request itself is answered before the flow is read: the same
+         * answer whether or not it exists. */
+        if (query_labels(c, webhook_key != NULL, &labels) < 0)
+                return 0;
+        if (webhook_key && (r = web_webhook_variables(c, &vars)) < 0)
+                return r == -ENOMEM ? web_reply_error(c, 500, "out of memory")
+                                    : web_reply_error(c, 413, "the webhook's body is too large");
+        if ((r = store_begin(c->store, &tx)) < 0)
                 return web_reply_store_error(c, r);
         r = executor_load_flow(tx, ns, flow_id, 0, &f);
-        const Trigger *hook = r == 0 && webhook_key ? webhook_find(f, webhook_key) : NULL;
-        if (r == -ENOENT || (r == 0 && webhook_key && !hook)) {
+        if (webhook_key) {
+                if (r < 0 && r != -ENOENT && r != -EBADMSG) {
+                        store_rollback(tx);
+                        return web_reply_store_error(c, r);
+                }
+                /* Disabled by hand or by stopAfter: as if there were none. */
+                hook = r == 0 && !f->disabled ? web_webhook_find(f, webhook_key) : NULL;
+                if (hook && (r = scheduler_webhook_enabled(tx, ns, flow_id, hook->id)) <= 0) {
+                        if (r < 0) {
+                                store_rollback(tx);
+                                return web_reply_store_error(c, r);
+                        }
+                        hook = NULL;
+                }
+                /* One answer for a wrong key and for a missing, invalid or disabled flow or
+                 * trigger: the key is the secret, and what the namespace holds is not the caller's
+                 * business. */
+                if (!hook) {
+                        store_rollback(tx);
+                        return web_reply_error(c, 404, "no webhook here");
+                }
+        } else if (r < 0) {
                 store_rollback(tx);
-                /* The same answer for a wrong key and a missing flow: the key is the secret. */
-                return webhook_key ? web_reply_error(c, 404, "no webhook here")
-                                   : web_reply_error(c, 404, "no flow '%s' in namespace '%s'", flow_id, ns);
-        }
-        if (r < 0) {
-                store_rollback(tx);
-                return r == -EBADMSG ? web_reply_error(c, 422, "flow '%s.%s' is not valid", ns, flow_id)
-                                     : web_reply_store_error(c, r);
+                return r == -ENOENT    ? web_reply_error(c, 404, "no flow '%s' in namespace '%s'", flow_id, ns)
+                       : r == -EBADMSG ? web_reply_error(c, 422, "flow '%s.%s' is not valid", ns, flow_id)
+                                       : web_reply_store_error(c, r);
         }
         if (hook) {
-                /* Disabled by hand or by stopAfter: as if there were none. */
-                if ((r = scheduler_webhook_enabled(tx, ns, flow_id, hook->id)) <= 0) {
-                        store_rollback(tx);
-                        return r < 0 ? web_reply_store_error(c, r) : web_reply_error(c, 404, "no webhook here");
-                }
-                trigger = json_pack("{s:s, s:s, s:o}", "id", hook->id, "type", hook->type, "variables",
-                                    webhook_variables(c));
+                trigger = json_pack("{s:s, s:s, s:O}", "id", hook->id, "type", hook->type, "variables", vars);
                 if (!trigger) {
                         store_rollback(tx);
                         return web_reply_error(c, 500, "out of memory");
                 }
                 /* Its inputs may use {{ trigger.body... }}, {{ trigger.headers... }}, {{ trigger.parameters... }}. */
-                r = scheduler_webhook_inputs(f, hook, json_object_get(trigger, "variables"), NULL, now_realtime(),
-                                             &inputs, &err);
+                r = scheduler_webhook_inputs(f, hook, vars, NULL, now_realtime(), &inputs, &err);
                 if (r < 0) {
                         store_rollback(tx);
                         return r == -ENOMEM ? web_reply_error(c, 500, "out of memory")
                                             : web_reply_error(c, 422, "cannot render the webhook's inputs: %s",
                                                               err ? err : strerror(-r));
                 }
-        } else if (!(inputs = body_inputs(c))) {
-                store_rollback(tx);
-                return 0;
+                /* The trigger's author decides, not the (anonymous) caller. */
+                wait = web_webhook_property(hook, "wait");
+        } else {
+                if (!(inputs = body_inputs(c))) {
+                        store_rollback(tx);
+                        return 0;
+                }
+                const char *w = web_query(c, "wait");
+                wait = w && streq(w, "true");
         }
-        if (query_labels(c, &labels) < 0) {
+        /* Taken before anything is created, so that a refusal leaves nothing behind. */
+        if (wait && web_wait_take(c, &slot) < 0) {
                 store_rollback(tx);
-                return 0;
+                return web_reply_error(c, 429, "too many requests from this client are waiting for an execution's end;"
+                                       " try again later");
         }
         /* Made first, then stored: uploaded files go under the execution's id. */
         _cleanup_execution_ Execution *e = NULL;
@@ -732,8 +707,11 @@ static int execution_start(WebCtx *c, const char *ns, const char *flow_id, const
         if (r < 0) {
                 store_rollback(tx);
                 form_files_remove(c, stored);
-                return r == -EINVAL ? web_reply_error(c, 422, "invalid inputs: %s", err ? err : "out of memory")
-                                    : web_reply_store_error(c, r);
+                /* Kestra's answer to starting a disabled flow: 409. */
+                return r == -EINVAL  ? web_reply_error(c, 422, "invalid inputs: %s", err ? err : "out of memory")
+                       : r == -EPERM ? web_reply_error(c, 409, "cannot execute disabled flow '%s' in namespace '%s'",
+                                                       flow_id, ns)
+                                     : web_reply_store_error(c, r);
         }
         if ((r = store_commit(tx)) < 0) {
                 form_files_remove(c, stored);
@@ -743,9 +721,11 @@ static int execution_start(WebCtx *c, const char *ns, const char *flow_id, const
         _cleanup_free_ char *id = strdup(strempty(json_string_value(json_object_get(doc, "id"))));
         if (!id)
                 return web_reply_error(c, 500, "out of memory");
-        const char *wait = web_query(c, "wait");
-        if (wait && streq(wait, "true") && (r = execution_wait(c, id, &doc)) < 0)
-                return web_reply_store_error(c, r);
+        int ended = 0;
+        if (wait && (ended = web_wait_execution(c, id, &doc)) < 0)
+                return web_reply_store_error(c, ended);
+        if (hook)
+                return web_webhook_reply(c, hook, doc, wait, ended > 0);
         api_execution_strip(doc);
         return web_reply_json(c, 200, json_incref(doc));
 }
@@ -755,6 +735,9 @@ int web_api_execution_create(WebCtx *c) {
 }
 
 int web_api_webhook(WebCtx *c) {
+        /* HEAD is served by GET routes, but a HEAD must not start anything. */
+        if (streq(c->method, "HEAD"))
+                return web_reply_error(c, 405, "a webhook is called with GET, POST or PUT");
         return execution_start(c, c->params[0], c->params[1], c->params[2]);
 }
 

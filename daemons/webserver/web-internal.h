@@ -4,8 +4,12 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "flow.h"
 #include "store.h"
 #include "web-route.h"
+#include "web-server.h"
+
+typedef struct WebWaits WebWaits;
 
 typedef struct WebCtx {
         struct MHD_Connection *con;
@@ -16,6 +20,8 @@ typedef struct WebCtx {
         size_t body_len;
         const char *user; /* authenticated user, NULL on open routes */
         unsigned wait_max_sec;
+        WebServer *server; /* whose pool c->store came from (web_store_release) */
+        WebWaits *waits;   /* the server's count of requests waiting for an execution (web-wait.c) */
         const char *storage_root; /* NULL: no internal storage */
         /* A multipart/form-data body: its plain fields (name -> string) and its files (name ->
          * {"path": temporary file, "filename": as sent}); NULL for other bodies. */
@@ -39,6 +45,9 @@ int web_reply_error(WebCtx *c, unsigned status, const char *fmt, ...) _printf_(3
 int web_reply_store_error(WebCtx *c, int r);
 const char *web_query(WebCtx *c, const char *key);
 const char *web_header(WebCtx *c, const char *key);
+/* Give c->store back to the server's pool before the handler is done (a long wait must not hold
+ * one of the few shared connections); c->store is NULL afterwards. */
+void web_store_release(WebCtx *c);
 
 /* web-api.c */
 int web_api_health(WebCtx *c);
@@ -65,6 +74,22 @@ int web_api_logs(WebCtx *c);
 int web_api_webhook(WebCtx *c);
 int web_api_openapi(WebCtx *c);
 extern const char web_openapi_json[]; /* openapi.json, compiled in */
+/* web-webhook.c */
+/* The enabled Webhook trigger of f whose key is key, or NULL; the time taken does not depend on the
+ * keys' contents or lengths. */
+const Trigger *web_webhook_find(const Flow *f, const char *key);
+/* A boolean property of the trigger (wait, returnOutputs): true only when set to true. */
+bool web_webhook_property(const Trigger *t, const char *name);
+/* trigger.body: a request body (len bytes, content_type may be NULL) as a value: JSON (an object or
+ * an array; any value under a JSON content type), else the text, else (not UTF-8, or a NUL byte)
+ * the bytes base64-encoded; null when empty. 0, -ENOMEM or -E2BIG. */
+int web_webhook_body(const char *body, size_t len, const char *content_type, json_t **ret);
+/* trigger.variables of a webhook call: body (web_webhook_body), headers and query parameters (each a
+ * list of values; Authorization and Cookie left out). */
+int web_webhook_variables(WebCtx *c, json_t **ret);
+/* Answer a webhook call that created execution doc; waited: the trigger's wait, ended: whether the
+ * execution ended within it. */
+int web_webhook_reply(WebCtx *c, const Trigger *hook, json_t *doc, bool waited, bool ended);
 /* web-triggers.c */
 int web_api_trigger_search(WebCtx *c);
 int web_api_trigger_flow(WebCtx *c);

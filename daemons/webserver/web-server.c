@@ -22,6 +22,7 @@
 #include "web-auth.h"
 #include "web-internal.h"
 #include "web-server.h"
+#include "web-wait.h"
 
 /* Plain fields of a multipart body (the inputs that are not files). */
 #define WEB_FORM_FIELDS_MAX (1024 * 1024)
@@ -86,6 +87,7 @@ struct WebServer {
         Store **pool; /* idle connections; n_idle of n_pool */
         size_t n_pool, n_idle;
         char *storage_root; /* a copy: opt.storage_root points here */
+        WebWaits *waits;
         atomic_uint_fast64_t requests, status_4xx, status_5xx;
 };
 
@@ -203,6 +205,12 @@ static void pool_put(WebServer *w, Store *s) {
         pthread_mutex_unlock(&w->lock);
 }
 
+void web_store_release(WebCtx *c) {
+        if (c->store && c->server)
+                pool_put(c->server, c->store);
+        c->store = NULL;
+}
+
 /* ---- authentication -------------------------------------------------------------------------- */
 
 /* 0 and *ret_user when the Authorization header carries a valid password or token. */
@@ -267,7 +275,7 @@ static enum MHD_Result dispatch(WebServer *w, struct MHD_Connection *con, WebReq
 
         const Route *route = NULL;
         bool path_known = false;
-        WebCtx c = { .con = con, .method = method, .wait_max_sec = w->opt.wait_max_sec,
+        WebCtx c = { .con = con, .method = method, .wait_max_sec = w->opt.wait_max_sec, .server = w, .waits = w->waits,
                      .storage_root = w->opt.storage_root, .form_fields = req->fields, .form_files = req->files };
         for (size_t i = 0; i < ELEMENTSOF(routes) && !route; i++) {
                 const char *params[WEB_ROUTE_PARAMS_MAX] = {};
@@ -313,7 +321,7 @@ static enum MHD_Result dispatch(WebServer *w, struct MHD_Connection *con, WebReq
         c.body = req->body.buf ? req->body.buf : "";
         c.body_len = req->body.len;
         r = route->handler(&c);
-        pool_put(w, s);
+        web_store_release(&c); /* unless the handler did already */
         if (r < 0 || c.status == 0) {
                 if (c.stream)
                         MHD_destroy_response(c.stream);
@@ -643,11 +651,17 @@ int web_server_start(Store *store, const WebServerOptions *opt, WebServer **ret)
                 w->opt.wait_max_sec = 300;
         if (!w->opt.max_upload)
                 w->opt.max_upload = 256 * 1024 * 1024;
+        if (!w->opt.max_waits)
+                w->opt.max_waits = 32;
+        if (!w->opt.max_waits_per_client)
+                w->opt.max_waits_per_client = 4;
         pthread_mutex_init(&w->lock, NULL);
         pthread_cond_init(&w->cond, NULL);
         if (opt->storage_root && !(w->opt.storage_root = w->storage_root = strdup(opt->storage_root)))
                 return -ENOMEM;
         if (!(w->pool = calloc(w->opt.threads, sizeof(Store *))))
+                return -ENOMEM;
+        if (!(w->waits = web_waits_new(w->opt.max_waits, w->opt.max_waits_per_client)))
                 return -ENOMEM;
         for (size_t i = 0; i < w->opt.threads; i++) {
                 int r = store_dup(store, &w->pool[i]);
@@ -698,6 +712,7 @@ WebServer *web_server_free(WebServer *w) {
         for (size_t i = 0; i < w->n_pool; i++)
                 store_free(w->pool[i]);
         free(w->pool);
+        web_waits_free(w->waits);
         free(w->storage_root);
         pthread_mutex_destroy(&w->lock);
         pthread_cond_destroy(&w->cond);

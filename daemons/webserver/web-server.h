@@ -10,13 +10,16 @@ typedef struct WebServerOptions {
                                     * port 0 = any free one); unused when listen_fd >= 0 */
         int listen_fd;             /* an already bound, listening socket (socket activation), or -1 */
         unsigned threads;          /* database connections shared by requests (default 4); each
-                                    * ?wait=true or event stream opens one of its own */
+                                    * waiting request or event stream opens one of its own */
         size_t max_body;           /* bytes (default 1 MiB) */
         size_t max_header;         /* per-connection memory for the request line and headers (default 32 KiB) */
         unsigned max_connections;  /* default 256 */
         unsigned max_per_ip;       /* default 64 */
         unsigned timeout_sec;      /* idle connection timeout (default 30) */
-        unsigned wait_max_sec;     /* longest ?wait=true on execution creation (default 300) */
+        unsigned wait_max_sec;     /* longest wait for an execution's end (?wait=true, a Webhook's
+                                    * wait: true) (default 300) */
+        unsigned max_waits;        /* requests waiting for an execution's end at once (default 32) */
+        unsigned max_waits_per_client; /* of those, from one client address (default 4); 429 beyond */
         const char *storage_root;  /* local internal storage (FILE inputs, file downloads); NULL: none; copied */
         uint64_t max_upload;       /* bytes of a multipart/form-data execution creation (default 256 MiB) */
 } WebServerOptions;

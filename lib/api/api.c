@@ -93,6 +93,8 @@ json_t *api_execution_logs_json(Store *s, const char *id, StoreLogLevel min_leve
 }
 
 int api_execution_new(const Flow *f, json_t *labels, json_t *trigger, usec_t now, Execution **ret) {
+        if (f->disabled)
+                return -EPERM;
         return engine_execution_new(f, NULL, labels, trigger, now, ret);
 }
 

@@ -25,8 +25,9 @@ json_t *api_execution_logs_json(Store *s, const char *id, StoreLogLevel min_leve
 
 /* Create an execution of flow f in tx: inputs resolved against the flow (raw strings or typed
  * values; defaults applied), labels (may be NULL) and trigger (may be NULL), with its "created"
- * event. Returns 0 with the document; -EINVAL with *ret_error saying which inputs are wrong (the
- * caller frees it); -ENOMEM or the store's error. */
+ * event. Returns 0 with the document; -EPERM when the flow is disabled (nothing starts it, as in
+ * Kestra); -EINVAL with *ret_error saying which inputs are wrong (the caller frees it); -ENOMEM or
+ * the store's error. */
 int api_execution_create(StoreTx *tx, const Flow *f, json_t *inputs, json_t *labels, json_t *trigger, usec_t now,
                          json_t **ret_doc, char **ret_error);
 

@@ -490,12 +490,24 @@ int store_qb_arg_owned(QueryBuilder *q, char *s) {
         return store_qb_arg(q, SQL_S(s));
 }
 
-/* Add "AND ns = $a OR ns LIKE $b" for a namespace prefix: "a" matches "a" and "a.*", not "ab". */
+/* Characters (UTF-8 code points), as both backends' substr() and length() count them. */
+static int64_t utf8_chars(const char *s) {
+        int64_t n = 0;
+        for (; *s; s++)
+                n += ((unsigned char) *s & 0xc0) != 0x80;
+        return n;
+}
+
+/* Add "AND (ns = $a OR substr(ns, 1, n) = $a.)" for a namespace prefix: "a" matches "a" and "a.*",
+ * not "ab", and case matters on both backends (SQLite's LIKE ignores ASCII case, and would make
+ * "Company" list "company"'s executions). */
 int store_qb_namespace(QueryBuilder *q, const char *column, const char *prefix) {
         strbuf_appendf(&q->sql, " AND (%s = ", column);
         store_qb_arg(q, SQL_S(prefix));
-        strbuf_appendf(&q->sql, " OR %s LIKE ", column);
-        store_qb_arg_owned(q, store_like_escape(prefix, ".%"));
-        return strbuf_append(&q->sql, " ESCAPE '\\')");
+        strbuf_appendf(&q->sql, " OR substr(%s, 1, ", column);
+        store_qb_arg(q, SQL_I(utf8_chars(prefix) + 1));
+        strbuf_append(&q->sql, ") = ");
+        store_qb_arg_owned(q, strjoin(prefix, "."));
+        return strbuf_append(&q->sql, ")");
 }
 

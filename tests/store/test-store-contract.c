@@ -102,6 +102,16 @@ static void test_flows(Store *s) {
                 is_int(list[1].revision, 2, "list shows the latest revision");
         }
         store_flows_free(list, n);
+        /* Case matters on every backend (SQLite's LIKE would ignore it), and a wildcard is a character. */
+        is_int(store_flow_list(tx, "Company", &list, &n), 0, "list by a prefix in another case");
+        is_int(n, 0, "prefix 'Company' matches neither company nor company.team");
+        store_flows_free(list, n);
+        is_int(store_flow_list(tx, "COMPANY.TEAM", &list, &n), 0, "list by a dotted prefix in another case");
+        is_int(n, 0, "prefix 'COMPANY.TEAM' matches nothing");
+        store_flows_free(list, n);
+        is_int(store_flow_list(tx, "compan_", &list, &n), 0, "list by a prefix with '_'");
+        is_int(n, 0, "'_' in a prefix is no wildcard");
+        store_flows_free(list, n);
 
         is_int(store_flow_delete(tx, "company.team", "hello", T0), 0, "delete");
         is_int(store_flow_get(tx, "company.team", "hello", 0, &f), -ENOENT, "a deleted flow is gone");
@@ -158,6 +168,9 @@ static void test_executions(Store *s) {
                 { { .namespace_prefix = "company" }, "exec2,exec1" },
                 { { .namespace_prefix = "company.team.sub" }, "exec2" },
                 { { .namespace_prefix = "compan" }, "" },
+                { { .namespace_prefix = "COMPANY" }, "" },
+                { { .namespace_prefix = "Company.team" }, "" },
+                { { .namespace_prefix = "company.%" }, "" },
                 { { .flow_id = "hello" }, "exec1" },
                 { { .state = "SUCCESS" }, "exec1" },
                 { { .label_key = "team", .label_value = "data" }, "exec2,exec1" },

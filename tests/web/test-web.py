@@ -300,6 +300,12 @@ tasks:
     st, js, _ = req("GET", "/api/v1/executions/search?namespace=t.web&flowId=hello&size=2&page=5")
     ok(st == 200 and js["results"] == [] and js["total"] == 3, "a page past the end is empty, total still 3")
     ok(req("GET", "/api/v1/executions/search?state=BOGUS")[0] == 400, "search with an unknown state is 400")
+    for q in ["T.WEB", "T.web", "t.Web", "t.w_b"]:
+        st, js, _ = req("GET", f"/api/v1/executions/search?namespace={q}")
+        st2, js2, _ = req("GET", f"/api/v1/flows/search?namespace={q}")
+        ok(st == 200 and js["total"] == 0 and st2 == 200 and js2["total"] == 0,
+           f"the namespace filter {q} matches no t.web execution or flow: case matters, '_' is no wildcard "
+           f"({js['total']}, {js2['total']})")
     st, js, _ = req("GET", f"/api/v1/logs/{exec_id}")
     ok(st == 200 and any(l["message"] == "Hello, ada!" and l["taskId"] == "greet" for l in js), "the execution's logs")
     st, js2, _ = req("GET", f"/api/v1/logs/{exec_id}?minLevel=ERROR")
@@ -356,6 +362,19 @@ tasks:
     ok(req("GET", "/api/v1/flows/search", auth="Bearer tern_" + "0" * 64)[0] == 401, "and no token was forged")
 
     # ---- webhook ----
+    def sql_exec(sql):
+        if use_pg:
+            subprocess.run(["psql", db, "-q", "-c", sql], check=True, capture_output=True)
+        else:
+            import sqlite3
+            with sqlite3.connect(scratch + "/tern.db", timeout=30) as con:
+                con.execute(sql)
+
+    def count(ns, fid):
+        st, js, _ = req("GET", f"/api/v1/executions/search?namespace={ns}&flowId={fid}&size=1")
+        return js["total"] if st == 200 else -1
+
+    SUMMARY = {"id", "namespace", "flowId", "flowRevision", "state"}
     HOOK = """id: hook
 namespace: t.web
 triggers:
@@ -370,21 +389,191 @@ tasks:
     ok(req("POST", "/api/v1/flows", HOOK)[0] == 200, "a flow with a Webhook trigger")
     st, js, _ = req("POST", "/api/v1/executions/webhook/t.web/hook/sekret-KEY-123?x=7&wait=true", {"name": "zed"},
                     auth=None, headers={"X-Tag": "t1"})
-    ok(st == 200 and js["state"]["current"] == "SUCCESS" and js["trigger"]["variables"]["body"] == {"name": "zed"},
-       "a webhook starts the flow without credentials, body as trigger.body")
-    tr = {t["taskId"]: t for t in js.get("taskRunList", [])} if js else {}
+    ok(st == 200 and set(js) == SUMMARY and js["state"]["current"] == "CREATED",
+       f"a webhook starts the flow without credentials and answers its id and state at once: wait is off by "
+       f"default and ?wait=true does not turn it on ({st}, {sorted(js or {})})")
+    hdoc = wait_state(js["id"], ["SUCCESS", "FAILED"]) if st == 200 else None
+    ok(hdoc and hdoc["trigger"]["variables"]["body"] == {"name": "zed"}, "the body is trigger.body")
+    tr = {t["taskId"]: t for t in hdoc.get("taskRunList", [])} if hdoc else {}
     ok(tr.get("out", {}).get("outputs", {}).get("value") == "zed 7 t1", "trigger.body, .parameters and .headers")
     st, js, _ = req("PUT", "/api/v1/executions/webhook/t.web/hook/sekret-KEY-123", "plain", auth=BASIC)
-    ok(st == 200 and js["trigger"]["variables"]["body"] == "plain" and
-       "Authorization" not in js["trigger"]["variables"]["headers"], "a text body; the caller's credentials are not passed on")
+    hdoc = wait_state(js["id"], ["SUCCESS", "FAILED"]) if st == 200 else None
+    ok(hdoc and hdoc["trigger"]["variables"]["body"] == "plain" and
+       "Authorization" not in hdoc["trigger"]["variables"]["headers"],
+       "a text body; the caller's credentials are not passed on")
+    st, js, _ = req("POST", "/api/v1/executions/webhook/t.web/hook/sekret-KEY-123", "123",
+                    headers={"Content-Type": "text/plain"}, auth=None)
+    hdoc = wait_state(js["id"], ["SUCCESS", "FAILED"]) if st == 200 else None
+    ok(hdoc and hdoc["trigger"]["variables"]["body"] == "123", "a text body that reads as a JSON number stays text")
+    st, js, _ = req("POST", "/api/v1/executions/webhook/t.web/hook/sekret-KEY-123", b"\xff\x00\x01bin",
+                    headers={"Content-Type": "application/octet-stream"}, auth=None)
+    hdoc = wait_state(js["id"], ["SUCCESS", "FAILED"]) if st == 200 else None
+    ok(hdoc and hdoc["trigger"]["variables"].get("body") == base64.b64encode(b"\xff\x00\x01bin").decode(),
+       "a binary body is passed on base64-encoded")
     ok(req("GET", "/api/v1/executions/webhook/t.web/hook/sekret-KEY-123", auth=None)[0] == 200, "GET webhook")
+    before = count("t.web", "hook")
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("HEAD", "/api/v1/executions/webhook/t.web/hook/sekret-KEY-123")
+    st = c.getresponse().status
+    c.close()
+    ok(st == 405 and count("t.web", "hook") == before, f"HEAD on the webhook creates nothing ({st})")
     st, js, _ = req("POST", "/api/v1/executions/webhook/t.web/hook/sekret-KEY-12", {}, auth=None)
     st2, js2, _ = req("POST", "/api/v1/executions/webhook/t.web/nohook/sekret-KEY-123", {}, auth=None)
     ok(st == 404 and js == js2, "a wrong key and a missing flow look the same (404)")
+    ok(req("POST", "/api/v1/executions/webhook/t.web/hook/" + "sekret-KEY-123" * 20, {}, auth=None)[0] == 404,
+       "a longer key that starts with the right one is wrong")
     ok(req("POST", "/api/v1/executions/webhook/t.web/hello/x", {}, auth=None)[0] == 404,
        "a flow without a Webhook trigger cannot be started through one")
     ok(req("DELETE", "/api/v1/executions/webhook/t.web/hook/sekret-KEY-123", auth=None)[0] == 401,
        "other methods on the webhook path need authentication")
+    # labels: a webhook caller may add some, never tern's own
+    st, js, _ = req("POST", "/api/v1/executions/webhook/t.web/hook/sekret-KEY-123?labels=team:web", {}, auth=None)
+    hdoc = wait_state(js["id"], ["SUCCESS", "FAILED"]) if st == 200 else None
+    hl = {l["key"]: l["value"] for l in hdoc["labels"]} if hdoc and isinstance(hdoc.get("labels"), list) else {}
+    ok(hl.get("team") == "web", f"a webhook's ?labels= is kept ({hl})")
+    before = count("t.web", "hook")
+    for lab in ["system.correlationId:x", "system.backfill:true", "system.x:1"]:
+        st, js, _ = req("POST", f"/api/v1/executions/webhook/t.web/hook/sekret-KEY-123?labels=team:a&labels={lab}", {},
+                        auth=None)
+        ok(st == 400 and lab.split(":")[0] in js["message"], f"a webhook cannot set the label {lab} (400: {js})")
+    ok(count("t.web", "hook") == before, "and no execution was created")
+    st, js, _ = req("POST", "/api/v1/executions/t.web/hello?labels=system.backfill:true", {})
+    ok(st == 422 and "system.backfill" in js["message"], "nor can an API caller set a system label (Kestra's 422)")
+    st, js, _ = req("POST", "/api/v1/executions/t.web/hello?labels=system.correlationId:corr-1", {})
+    ok(st == 200 and {"key": "system.correlationId", "value": "corr-1"} in js["labels"],
+       "except system.correlationId, as in Kestra")
+    # an invalid or disabled flow: through its webhook, as if it did not exist
+    BROKEN = HOOK.replace("id: hook\nnamespace", "id: broken\nnamespace").replace("sekret-KEY-123", "broken-KEY-1")
+    ok(req("POST", "/api/v1/flows", BROKEN)[0] == 200, "a flow with a webhook, made invalid in the store")
+    sql_exec("UPDATE flows SET source = source || 'bogusTopLevelKey: 1' "
+             "WHERE namespace = 't.web' AND id = 'broken'")
+    ok(req("POST", "/api/v1/executions/t.web/broken", {})[0] == 422, "the API says it is not valid (422)")
+    st, js, _ = req("POST", "/api/v1/executions/webhook/t.web/broken/broken-KEY-1", {}, auth=None)
+    ok(st == 404 and js == js2, f"its webhook answers like a wrong key (404, {st})")
+    OFF = HOOK.replace("id: hook\nnamespace: t.web\n", "id: off\nnamespace: t.web\ndisabled: true\n").replace(
+        "sekret-KEY-123", "off-KEY-1")
+    ok(req("POST", "/api/v1/flows", OFF)[0] == 200, "a disabled flow with a webhook")
+    st, js, _ = req("POST", "/api/v1/executions/t.web/off", {})
+    ok(st == 409 and "disabled" in js["message"], f"the API does not start a disabled flow (Kestra's 409: {st} {js})")
+    st, js, _ = req("POST", "/api/v1/executions/webhook/t.web/off/off-KEY-1", {}, auth=None)
+    ok(st == 404 and js == js2, f"nor does its webhook, which answers like a wrong key ({st})")
+    r = subprocess.run([TERN, "execution", "start", "t.web", "off", "--db", db], env=env, capture_output=True, text=True)
+    ok(r.returncode == 1 and "'off'" in r.stderr and "disabled" in r.stderr,
+       f"nor tern execution start ({r.returncode}: {r.stderr.strip()})")
+    ok(count("t.web", "off") == 0, "no execution of the disabled flow exists")
+    # wait and returnOutputs are the trigger's own
+    QUIET = """id: quiet
+namespace: t.web
+triggers:
+  - id: hook
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: quiet-KEY-1
+    wait: true
+tasks:
+  - id: leak
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ secret('SENTINEL') | upper }}"
+"""
+    ok(req("POST", "/api/v1/flows", QUIET)[0] == 200, "a webhook that waits, without returnOutputs")
+    st, raw, _ = req("POST", "/api/v1/executions/webhook/t.web/quiet/quiet-KEY-1", {}, auth=None, raw=True)
+    js = json.loads(raw) if st == 200 else {}
+    ok(st == 200 and set(js) == SUMMARY and js["state"]["current"] == "SUCCESS" and SECRET.upper() not in raw,
+       f"it answers once the execution ended, with its id and state only: no task output ({st}, {sorted(js)})")
+    OUTS = """id: outs
+namespace: t.web
+triggers:
+  - id: hook
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: outs-KEY-1
+    wait: true
+    returnOutputs: true
+tasks:
+  - id: r
+    type: io.kestra.plugin.core.debug.Return
+    format: "hi {{ trigger.body.name }}"
+  - id: leak
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ secret('SENTINEL') | upper }}"
+outputs:
+  - id: greeting
+    type: STRING
+    value: "{{ outputs.r.value }}"
+"""
+    ok(req("POST", "/api/v1/flows", OUTS)[0] == 200, "a webhook with wait and returnOutputs")
+    st, raw, _ = req("POST", "/api/v1/executions/webhook/t.web/outs/outs-KEY-1", {"name": "bo"}, auth=None, raw=True)
+    ok(st == 200 and json.loads(raw) == {"greeting": "hi bo"},
+       f"returnOutputs answers the flow's outputs, nothing else ({st}, {raw})")
+    # Waiting calls hold no pooled database connection, and a client may only have a few of them.
+    SLOW = """id: slow
+namespace: t.web
+triggers:
+  - id: hook
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: slow-KEY-1
+    wait: true
+tasks:
+  - id: hold
+    type: io.kestra.plugin.core.flow.Pause
+"""
+    ok(req("POST", "/api/v1/flows", SLOW)[0] == 200, "a webhook that waits for a Pause")
+    import threading
+    results = []
+
+    def call(src, path, auth):
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=120, source_address=(src, 0))
+            c.request("POST", path, body="{}", headers=dict({"Content-Type": "application/json"},
+                                                             **({"Authorization": auth} if auth else {})))
+            resp = c.getresponse()
+            results.append((src, resp.status, resp.read().decode()))
+            c.close()
+        except OSError as e:
+            results.append((src, 0, str(e)))
+
+    # (?wait=true, which the webhook ignores, made them wait before the trigger decided.)
+    calls = [("127.0.0.1", "/api/v1/executions/webhook/t.web/slow/slow-KEY-1?wait=true", None)] * 4 + \
+            [("127.0.0.2", "/api/v1/executions/webhook/t.web/slow/slow-KEY-1?wait=true", None)] * 2 + \
+            [("127.0.0.3", "/api/v1/executions/t.web.sub/pause?wait=true", BEARER)] * 2
+    threads = [threading.Thread(target=call, args=a, daemon=True) for a in calls]
+    for t in threads:
+        t.start()
+    deadline, paused = time.monotonic() + 60, []
+    while time.monotonic() < deadline:
+        st, js, _ = req("GET", "/api/v1/executions/search?namespace=t.web&state=PAUSED&size=100")
+        paused = [e["id"] for e in js["results"] if e["flowId"] in ("slow", "pause")] if st == 200 else []
+        if len(paused) >= 8:
+            break
+        time.sleep(0.1)
+    ok(len(paused) == 8 and all(t.is_alive() for t in threads), f"8 calls wait for paused executions ({len(paused)})")
+
+    def timed(method, path, auth):
+        t0 = time.monotonic()
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            c.request(method, path, headers={"Authorization": auth} if auth else {})
+            st = c.getresponse().status
+            c.close()
+        except OSError:
+            st = 0
+        return st, time.monotonic() - t0
+
+    st, dt = timed("GET", "/health", None)
+    ok(st == 200 and dt < 2, f"/health answers while they wait ({st} in {dt:.2f} s)")
+    st, dt = timed("GET", "/api/v1/flows/search", BEARER)
+    ok(st == 200 and dt < 2, f"and so does the authenticated API ({st} in {dt:.2f} s)")
+    before = count("t.web", "slow")
+    st, dt = timed("POST", "/api/v1/executions/webhook/t.web/slow/slow-KEY-1?wait=true", None)
+    ok(st == 429 and count("t.web", "slow") == before,
+       f"a fifth waiting call from one client is refused (429) before it creates anything ({st})")
+    for eid in paused:
+        req("POST", f"/api/v1/executions/{eid}/kill")
+    deadline = time.monotonic() + 60
+    for t in threads:
+        t.join(max(0.1, deadline - time.monotonic()))
+    hooks = [json.loads(b) for src, s_, b in results if s_ == 200 and src != "127.0.0.3"]
+    ok(len(results) == 8 and all(s_ == 200 for _, s_, _ in results) and len(hooks) == 6 and
+       all(set(h) == SUMMARY and h["state"]["current"] == "KILLED" for h in hooks),
+       f"the waits end with their executions, the webhook's with id and state ({[r[1] for r in results]})")
 
     # ---- follow (server-sent events) ----
     st, js, _ = req("POST", "/api/v1/executions/t.web.sub/pause", {})
@@ -550,8 +739,9 @@ tasks:
     ok(req("GET", f"/api/v1/executions/{fexec}/file")[0] == 400, "a download without path is 400")
     st, js, _ = upload("/api/v1/executions/t.web/files", {}, {"doc": ("x", b"x")}, auth=None)
     ok(st == 401, "an unauthenticated upload is refused before its body is stored")
-    st, js, _ = upload("/api/v1/executions/webhook/t.web/hook/sekret-KEY-123?wait=true", {"f": "v"}, {}, auth=None)
-    ok(st == 200 and "tErNbOuNdArY7" in js["trigger"]["variables"]["body"],
+    st, js, _ = upload("/api/v1/executions/webhook/t.web/hook/sekret-KEY-123", {"f": "v"}, {}, auth=None)
+    hdoc = wait_state(js["id"], ["SUCCESS", "FAILED"]) if st == 200 else None
+    ok(hdoc and "tErNbOuNdArY7" in hdoc["trigger"]["variables"]["body"],
        "a multipart body elsewhere (a webhook, unauthenticated) is a body like any other")
     st, js, _ = upload(f"/api/v1/executions/{fexec}/kill", {}, {"doc": ("x", b"x")})
     ok(st in (409, 415), f"and not parsed as inputs by an execution action ({st})")
@@ -904,13 +1094,14 @@ triggers:
   - id: hook
     type: io.kestra.plugin.core.trigger.Webhook
     key: stop-KEY-789
+    wait: true
     stopAfter: [FAILED]
 tasks:
   - id: boom
     type: io.kestra.plugin.core.execution.Fail
 """
     ok(req("POST", "/api/v1/flows", STOPFLOW)[0] == 200, "a flow whose Webhook stops after a failure")
-    st, js, _ = req("POST", "/api/v1/executions/webhook/t.stop/stopper/stop-KEY-789?wait=true", {}, auth=None)
+    st, js, _ = req("POST", "/api/v1/executions/webhook/t.stop/stopper/stop-KEY-789", {}, auth=None)
     failed_id = js["id"] if st == 200 else None
     ok(st == 200 and js["state"]["current"] == "FAILED", "its execution fails")
     deadline, stopped = time.monotonic() + 60, {}
