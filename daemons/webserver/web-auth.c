@@ -1,5 +1,4 @@
-/* web-auth.c: users and API tokens of the webserver (kept in the store's kv table), and the
- * authentication of requests with its failure backoff. */
+/* web-auth.c: webserver users, API tokens (in the store's kv table), request authentication, backoff. */
 #include <arpa/inet.h>
 #include <crypt.h>
 #include <errno.h>

@@ -1,5 +1,4 @@
-/* web-auth.h: webserver users (yescrypt password hashes), API tokens (stored as SHA-256) and the
- * authentication of a request's Authorization header, with failure backoff. */
+/* web-auth.h: webserver users and API tokens, and the authentication of an Authorization header. */
 #pragma once
 
 #include <jansson.h>
@@ -8,7 +7,8 @@
 #include "store.h"
 #include "timeutil.h"
 
-/* Users and tokens live in the store's kv table under this namespace. Flow namespaces cannot
+/* Passwords are kept as yescrypt hashes, tokens as their SHA-256: neither can be read back.
+ * Users and tokens live in the store's kv table under this namespace. Flow namespaces cannot
  * start with '_' (flow validation), so flows' kv tasks cannot reach it. */
 #define WEB_AUTH_NAMESPACE "_tern.auth"
 

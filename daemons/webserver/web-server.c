@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <errno.h>
 #include <netdb.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
