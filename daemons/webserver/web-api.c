@@ -942,3 +942,18 @@ int web_api_logs(WebCtx *c) {
                 return web_reply_error(c, 500, "the logs could not be read");
         return web_reply_json(c, 200, arr);
 }
+
+/* ---- webhooks, before their body --------------------------------------------------------------- */
+
+int web_api_webhook_check(Store *s, const char *ns, const char *flow_id, const char *key) {
+        _cleanup_flow_ Flow *f = NULL;
+        StoreTx *tx;
+        int r = store_begin(s, &tx);
+        if (r < 0)
+                return r;
+        r = executor_load_flow(tx, ns, flow_id, 0, &f);
+        store_rollback(tx);
+        if (r < 0)
+                return r;
+        return !f->disabled && web_webhook_find(f, key) ? 0 : -ENOENT;
+}

@@ -1,11 +1,15 @@
-/* web-auth.c: users and API tokens of the webserver, kept in the store's kv table. */
+/* web-auth.c: webserver users, API tokens (in the store's kv table), request authentication, backoff. */
+#include <arpa/inet.h>
 #include <crypt.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #include "cleanup-jansson.h"
@@ -44,48 +48,40 @@ static int kv_put(Store *s, const char *key, json_t *value) {
         return store_commit(tx);
 }
 
-int web_auth_user_add(Store *s, const char *name, const char *password) {
-        if (!web_auth_user_name_valid(name) || isempty(password))
-                return -EINVAL;
+/* A new hash of password with a fresh salt: the one place that picks the method and cost, for users
+ * and for the dummy hash of unknown ones alike. */
+static int hash_new(const char *prefix, unsigned long cost, const char *password, char **ret) {
         char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-        if (!crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof salt))
+        errno = 0;
+        if (!crypt_gensalt_rn(prefix, cost, NULL, 0, salt, sizeof salt))
                 return -errno ?: -EINVAL;
         _cleanup_free_ struct crypt_data *cd = calloc(1, sizeof *cd);
         if (!cd)
                 return -ENOMEM;
         const char *hash = crypt_rn(password, salt, cd, sizeof *cd);
-        if (!hash || hash[0] == '*')
+        int r = 0;
+        /* A failed crypt is NULL or starts with '*'; a hash has the salt's method in front. */
+        if (!hash || hash[0] == '*' || !startswith(hash, prefix))
+                r = -EINVAL;
+        else if (!(*ret = strdup(hash)))
+                r = -ENOMEM;
+        explicit_bzero(cd, sizeof *cd);
+        return r;
+}
+
+int web_auth_user_add(Store *s, const char *name, const char *password) {
+        if (!web_auth_user_name_valid(name) || isempty(password))
                 return -EINVAL;
+        _cleanup_free_ char *hash = NULL;
+        int r = hash_new(WEB_AUTH_HASH_PREFIX, WEB_AUTH_HASH_COST, password, &hash);
+        if (r < 0)
+                return r;
         _cleanup_free_ char *key = strjoin("user/", name);
         char ts[TIMESTAMP_MAX];
         _cleanup_json_ json_t *v = json_pack("{s:s, s:s}", "hash", hash, "created", timestamp_format(ts, now_realtime()));
-        explicit_bzero(cd, sizeof *cd);
         if (!key || !v)
                 return -ENOMEM;
         return kv_put(s, key, v);
-}
-
-int web_auth_check_password(Store *s, const char *name, const char *password) {
-        /* An unknown user costs a hash too, so that timing does not tell which names exist. */
-        static const char dummy[] = "$y$j9T$abcdefghijklmnopqrstuv$";
-        _cleanup_json_ json_t *v = NULL;
-        const char *stored = NULL;
-        if (web_auth_user_name_valid(name)) {
-                _cleanup_free_ char *key = strjoin("user/", name);
-                if (!key)
-                        return -ENOMEM;
-                int r = kv_get(s, key, &v);
-                if (r < 0 && r != -ENOENT)
-                        return r;
-                stored = json_string_value(json_object_get(v, "hash"));
-        }
-        _cleanup_free_ struct crypt_data *cd = calloc(1, sizeof *cd);
-        if (!cd)
-                return -ENOMEM;
-        const char *h = crypt_rn(password ? password : "", stored ? stored : dummy, cd, sizeof *cd);
-        bool ok = stored && h && strlen(h) == strlen(stored) && CRYPTO_memcmp(h, stored, strlen(stored)) == 0;
-        explicit_bzero(cd, sizeof *cd);
-        return ok ? 0 : -EACCES;
 }
 
 static void sha256_hex(const char *s, char out[SHA256_DIGEST_LENGTH * 2 + 1]) {
@@ -126,24 +122,328 @@ int web_auth_token_create(Store *s, const char *user, char **ret) {
         return 0;
 }
 
-int web_auth_check_token(Store *s, const char *token, char **ret_user) {
-        if (!token || !startswith(token, "tern_") || strlen(token) != 69)
-                return -EACCES;
+
+int web_auth_store_lookup(void *userdata, const char *key, json_t **ret) {
+        return kv_get(userdata, key, ret);
+}
+
+/* ---- HTTP Basic ------------------------------------------------------------------------------ */
+
+static int b64_value(char c) {
+        if (c >= 'A' && c <= 'Z')
+                return c - 'A';
+        if (c >= 'a' && c <= 'z')
+                return c - 'a' + 26;
+        if (c >= '0' && c <= '9')
+                return c - '0' + 52;
+        return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* The header is bounded by the server's header memory; this bounds what a password check hashes. */
+#define WEB_AUTH_BASIC_MAX 1024
+
+int web_auth_basic_decode(const char *b64, char **ret_user, char **ret_password) {
+        size_t n = strlen(b64);
+        if (n == 0 || n > WEB_AUTH_BASIC_MAX || n % 4 != 0)
+                return -EINVAL;
+        /* Padding: "x===" cannot occur (a byte needs two characters), and nothing after it. */
+        size_t pad = n - strspn(b64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+        if (pad > 2 || strspn(b64 + n - pad, "=") != pad)
+                return -EINVAL;
+        size_t len = n / 4 * 3 - pad;
+        _cleanup_free_ char *dec = malloc(len + 1);
+        if (!dec)
+                return -ENOMEM;
+        size_t o = 0;
+        uint32_t acc = 0;
+        unsigned bits = 0;
+        for (size_t i = 0; i < n - pad; i++) {
+                acc = (acc << 6) | (uint32_t) b64_value(b64[i]);
+                bits += 6;
+                if (bits >= 8) {
+                        bits -= 8;
+                        dec[o++] = (char) (acc >> bits);
+                        acc &= (1u << bits) - 1;
+                }
+        }
+        /* What is left are the unused bits of the last character: one spelling per value. */
+        int r = 0;
+        if (o != len || acc != 0 || memchr(dec, 0, len))
+                r = -EINVAL;
+        dec[o < len ? o : len] = 0;
+        char *colon = r == 0 ? strchr(dec, ':') : NULL;
+        if (!colon)
+                r = -EINVAL;
+        if (r == 0) {
+                *colon = 0;
+                char *user = strdup(dec), *password = strdup(colon + 1);
+                if (!user || !password) {
+                        free(user);
+                        if (password)
+                                explicit_bzero(password, strlen(password));
+                        free(password);
+                        r = -ENOMEM;
+                } else {
+                        *ret_user = user;
+                        *ret_password = password;
+                }
+        }
+        explicit_bzero(dec, len + 1);
+        return r;
+}
+
+/* ---- authentication and its backoff ---------------------------------------------------------- */
+
+typedef struct ThrottleEntry {
+        unsigned char id[16]; /* SHA-256 of the kind and the name, truncated */
+        unsigned failures;    /* 0: free */
+        usec_t start;         /* of the entry's window */
+} ThrottleEntry;
+
+struct WebAuth {
+        WebAuthOptions opt;
+        char *dummy;
+        pthread_mutex_t lock;
+        ThrottleEntry *table;
+};
+
+int web_auth_new(const WebAuthOptions *opt, WebAuth **ret) {
+        _cleanup_(web_auth_freep) WebAuth *a = calloc(1, sizeof *a);
+        if (!a)
+                return -ENOMEM;
+        pthread_mutex_init(&a->lock, NULL);
+        if (opt)
+                a->opt = *opt;
+        if (!a->opt.hash_prefix) {
+                a->opt.hash_prefix = WEB_AUTH_HASH_PREFIX;
+                a->opt.hash_cost = WEB_AUTH_HASH_COST;
+        }
+        if (!a->opt.user_failures)
+                a->opt.user_failures = WEB_AUTH_USER_FAILURES;
+        if (!a->opt.client_failures)
+                a->opt.client_failures = WEB_AUTH_CLIENT_FAILURES;
+        if (!a->opt.window_sec)
+                a->opt.window_sec = WEB_AUTH_WINDOW_SEC;
+        if (!a->opt.table_size)
+                a->opt.table_size = WEB_AUTH_TABLE_SIZE;
+        if (!(a->table = calloc(a->opt.table_size, sizeof *a->table)))
+                return -ENOMEM;
+        /* A real hash, so that checking a password against it costs what checking a user's does
+         * (a malformed one fails at once: the difference is what gives names away). */
+        unsigned char rnd[16];
+        char password[sizeof rnd * 2 + 1];
+        if (getrandom(rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd)
+                return -EIO;
+        for (size_t i = 0; i < sizeof rnd; i++)
+                sprintf(password + 2 * i, "%02x", rnd[i]);
+        int r = hash_new(a->opt.hash_prefix, a->opt.hash_cost, password, &a->dummy);
+        explicit_bzero(password, sizeof password);
+        if (r < 0)
+                return r;
+        a->opt.hash_prefix = NULL; /* the caller's string; not needed any more */
+        *ret = TAKE_PTR(a);
+        return 0;
+}
+
+WebAuth *web_auth_free(WebAuth *a) {
+        if (!a)
+                return NULL;
+        free(a->dummy);
+        free(a->table);
+        pthread_mutex_destroy(&a->lock);
+        free(a);
+        return NULL;
+}
+
+const char *web_auth_dummy_hash(const WebAuth *a) {
+        return a->dummy;
+}
+
+static void throttle_id(const char *kind, const char *name, unsigned char id[static 16]) {
+        /* Names are bounded by the Basic decoder, addresses by WEB_AUTH_CLIENT_MAX. */
+        char buf[16 + WEB_AUTH_BASIC_MAX];
+        int n = snprintf(buf, sizeof buf, "%s%c%s", kind, 0, name);
+        unsigned char md[SHA256_DIGEST_LENGTH];
+        SHA256((const unsigned char *) buf, (size_t) MIN(MAX(n, 0), (int) sizeof buf - 1), md);
+        memcpy(id, md, 16);
+}
+
+static bool throttle_live(const WebAuth *a, const ThrottleEntry *e, usec_t now) {
+        return e->failures > 0 && now < e->start + a->opt.window_sec * USEC_PER_SEC;
+}
+
+/* Whether e makes room for a new entry better than victim: an expired one first, else the one with
+ * the fewest failures, the oldest among equals; those at their limit go last. */
+static bool throttle_better_victim(const WebAuth *a, const ThrottleEntry *e, const ThrottleEntry *victim, usec_t now) {
+        if (!victim)
+                return true;
+        bool live = throttle_live(a, e, now), victim_live = throttle_live(a, victim, now);
+        if (live != victim_live)
+                return !live;
+        return live && (e->failures < victim->failures || (e->failures == victim->failures && e->start < victim->start));
+}
+
+/* The entry of id, or NULL; with make, a new one in its place when there is none. Under a->lock. */
+static ThrottleEntry *throttle_get(WebAuth *a, const unsigned char id[static 16], usec_t now, bool make) {
+        ThrottleEntry *victim = NULL;
+        for (size_t i = 0; i < a->opt.table_size; i++) {
+                ThrottleEntry *e = &a->table[i];
+                if (throttle_live(a, e, now) && memcmp(e->id, id, 16) == 0)
+                        return e;
+                if (make && throttle_better_victim(a, e, victim, now))
+                        victim = e;
+        }
+        if (!victim)
+                return NULL;
+        *victim = (ThrottleEntry) { .failures = 0, .start = now };
+        memcpy(victim->id, id, 16);
+        return victim;
+}
+
+/* Seconds until the window of an entry at its limit ends (at least 1), or 0 when below it. */
+static unsigned throttle_wait(WebAuth *a, const unsigned char id[static 16], unsigned limit, usec_t now) {
+        ThrottleEntry *e = throttle_get(a, id, now, false);
+        if (!e || e->failures < limit)
+                return 0;
+        usec_t end = e->start + a->opt.window_sec * USEC_PER_SEC;
+        return (unsigned) MAX((end - now + USEC_PER_SEC - 1) / USEC_PER_SEC, (usec_t) 1);
+}
+
+/* Count a failure ahead of the check (so that checks running at once cannot pass the limit
+ * together), or take it back when the check succeeded. Under a->lock. */
+static void throttle_count(WebAuth *a, const unsigned char id[static 16], usec_t now, bool undo) {
+        ThrottleEntry *e = throttle_get(a, id, now, !undo);
+        if (!e)
+                return;
+        if (!undo)
+                e->failures++;
+        else if (e->failures > 0)
+                e->failures--;
+}
+
+static int authenticate_token(const char *token, WebAuthLookup lookup, void *userdata, char **ret_user) {
+        if (!startswith(token, "tern_") || strlen(token) != 69)
+                return WEB_AUTH_REFUSED;
         char hex[SHA256_DIGEST_LENGTH * 2 + 1];
         sha256_hex(token, hex);
         _cleanup_free_ char *key = strjoin("token/", hex);
         _cleanup_json_ json_t *v = NULL;
         if (!key)
                 return -ENOMEM;
-        int r = kv_get(s, key, &v);
+        /* Found by the hash of the token: a lookup's timing says nothing about valid tokens. */
+        int r = lookup(userdata, key, &v);
         if (r == -ENOENT)
-                return -EACCES;
+                return WEB_AUTH_REFUSED;
         if (r < 0)
                 return r;
         const char *user = json_string_value(json_object_get(v, "user"));
         if (!user)
-                return -EACCES;
-        if (ret_user && !(*ret_user = strdup(user)))
+                return WEB_AUTH_REFUSED;
+        if (!(*ret_user = strdup(user)))
                 return -ENOMEM;
-        return 0;
+        return WEB_AUTH_OK;
+}
+
+static int authenticate_password(WebAuth *a, const char *name, const char *password, const char *client, usec_t now,
+                                 WebAuthLookup lookup, void *userdata, unsigned *ret_retry_sec) {
+        unsigned char uid[16], cid[16];
+        throttle_id("user", name, uid);
+        if (client)
+                throttle_id("client", client, cid);
+
+        pthread_mutex_lock(&a->lock);
+        unsigned wait = MAX(throttle_wait(a, uid, a->opt.user_failures, now),
+                            client ? throttle_wait(a, cid, a->opt.client_failures, now) : 0);
+        if (wait == 0) {
+                throttle_count(a, uid, now, false);
+                if (client)
+                        throttle_count(a, cid, now, false);
+        }
+        pthread_mutex_unlock(&a->lock);
+        if (wait > 0) {
+                *ret_retry_sec = wait;
+                return WEB_AUTH_THROTTLED;
+        }
+
+        /* The hash is fetched first (the lookup gives back any connection it took), then checked:
+         * against the dummy for an unknown or invalid name, which costs the same. */
+        _cleanup_json_ json_t *v = NULL;
+        int r = 0;
+        if (web_auth_user_name_valid(name)) {
+                _cleanup_free_ char *key = strjoin("user/", name);
+                r = key ? lookup(userdata, key, &v) : -ENOMEM;
+                if (r == -ENOENT)
+                        r = 0;
+        }
+        const char *stored = r >= 0 ? json_string_value(json_object_get(v, "hash")) : NULL;
+        bool ok = false;
+        if (r >= 0) {
+                _cleanup_free_ struct crypt_data *cd = calloc(1, sizeof *cd);
+                if (cd) {
+                        const char *h = crypt_rn(password, stored ? stored : a->dummy, cd, sizeof *cd);
+                        ok = stored && h && strlen(h) == strlen(stored) && CRYPTO_memcmp(h, stored, strlen(stored)) == 0;
+                        explicit_bzero(cd, sizeof *cd);
+                } else
+                        r = -ENOMEM;
+        }
+        if (ok || r < 0) {
+                /* Not a failure of the password: not counted. */
+                pthread_mutex_lock(&a->lock);
+                throttle_count(a, uid, now, true);
+                if (client)
+                        throttle_count(a, cid, now, true);
+                pthread_mutex_unlock(&a->lock);
+        }
+        if (r < 0)
+                return r;
+        return ok ? WEB_AUTH_OK : WEB_AUTH_REFUSED;
+}
+
+int web_auth_authenticate(WebAuth *a, const char *authorization, const char *client, usec_t now,
+                          WebAuthLookup lookup, void *userdata, char **ret_user, unsigned *ret_retry_sec) {
+        if (!authorization)
+                return WEB_AUTH_REFUSED;
+        /* auth-scheme is case-insensitive (RFC 9110 11.1), then one or more spaces. */
+        size_t sl = strcspn(authorization, " ");
+        const char *cred = authorization + sl + strspn(authorization + sl, " ");
+        if (sl == 6 && strncasecmp(authorization, "Bearer", 6) == 0)
+                return authenticate_token(cred, lookup, userdata, ret_user);
+        if (sl != 5 || strncasecmp(authorization, "Basic", 5) != 0)
+                return WEB_AUTH_REFUSED;
+
+        _cleanup_free_ char *name = NULL, *password = NULL;
+        int r = web_auth_basic_decode(cred, &name, &password);
+        if (r == -EINVAL)
+                return WEB_AUTH_REFUSED;
+        if (r < 0)
+                return r;
+        unsigned retry = 0;
+        r = authenticate_password(a, name, password, isempty(client) ? NULL : client, now, lookup, userdata, &retry);
+        explicit_bzero(password, strlen(password));
+        if (r == WEB_AUTH_THROTTLED && ret_retry_sec)
+                *ret_retry_sec = retry;
+        if (r == WEB_AUTH_OK)
+                *ret_user = TAKE_PTR(name);
+        return r;
+}
+
+const char *web_auth_client_address(const struct sockaddr *sa, char buf[static WEB_AUTH_CLIENT_MAX]) {
+        buf[0] = 0;
+        if (!sa)
+                return buf;
+        if (sa->sa_family == AF_INET) {
+                inet_ntop(AF_INET, &((const struct sockaddr_in *) sa)->sin_addr, buf, WEB_AUTH_CLIENT_MAX);
+                return buf;
+        }
+        if (sa->sa_family != AF_INET6)
+                return buf;
+        struct in6_addr a6 = ((const struct sockaddr_in6 *) sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+                inet_ntop(AF_INET, &a6.s6_addr[12], buf, WEB_AUTH_CLIENT_MAX);
+                return buf;
+        }
+        memset(&a6.s6_addr[8], 0, 8);
+        if (inet_ntop(AF_INET6, &a6, buf, WEB_AUTH_CLIENT_MAX - 4))
+                strcat(buf, "/64");
+        return buf;
 }

@@ -72,6 +72,8 @@ int web_api_execution_replay(WebCtx *c);
 int web_api_execution_file(WebCtx *c);
 int web_api_logs(WebCtx *c);
 int web_api_webhook(WebCtx *c);
+/* Before a webhook's body is read: -ENOENT when flow ns/flow_id has no webhook with that key. */
+int web_api_webhook_check(Store *s, const char *ns, const char *flow_id, const char *key);
 int web_api_openapi(WebCtx *c);
 extern const char web_openapi_json[]; /* openapi.json, compiled in */
 /* web-webhook.c */

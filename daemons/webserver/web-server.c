@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <errno.h>
 #include <netdb.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -88,6 +87,7 @@ struct WebServer {
         size_t n_pool, n_idle;
         char *storage_root; /* a copy: opt.storage_root points here */
         WebWaits *waits;
+        WebAuth *auth;
         atomic_uint_fast64_t requests, status_4xx, status_5xx;
 };
 
@@ -95,6 +95,11 @@ typedef struct WebRequest {
         char *raw_uri;
         StrBuf body;
         bool started, done;
+        /* Decided when the headers are complete, before any of the body is read. */
+        char **segs;
+        const Route *route;
+        const char *params[WEB_ROUTE_PARAMS_MAX]; /* point into segs */
+        char *user;
         /* multipart/form-data: parsed as it arrives, files streamed to upload_dir */
         struct MHD_PostProcessor *pp;
         char *upload_dir;
@@ -213,39 +218,42 @@ void web_store_release(WebCtx *c) {
 
 /* ---- authentication -------------------------------------------------------------------------- */
 
-/* 0 and *ret_user when the Authorization header carries a valid password or token. */
-static int authenticate(Store *s, struct MHD_Connection *con, char **ret_user) {
-        const char *h = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Authorization");
-        const char *v;
-        if (!h)
-                return -EACCES;
-        if ((v = startswith(h, "Bearer ")))
-                return web_auth_check_token(s, v, ret_user);
-        if (!(v = startswith(h, "Basic ")))
-                return -EACCES;
-        size_t n = strlen(v);
-        if (n == 0 || n > 1024 || n % 4 != 0)
-                return -EACCES;
-        _cleanup_free_ unsigned char *dec = malloc(n / 4 * 3 + 1);
-        if (!dec)
-                return -ENOMEM;
-        int len = EVP_DecodeBlock(dec, (const unsigned char *) v, (int) n);
-        if (len < 0)
-                return -EACCES;
-        for (size_t i = n; i > 0 && v[i - 1] == '='; i--)
-                len--;
-        dec[len] = 0;
-        if (memchr(dec, 0, (size_t) len))
-                return -EACCES;
-        char *colon = strchr((char *) dec, ':');
-        if (!colon)
-                return -EACCES;
-        *colon = 0;
-        int r = web_auth_check_password(s, (char *) dec, colon + 1);
-        if (r == 0 && !(*ret_user = strdup((char *) dec)))
-                r = -ENOMEM;
-        explicit_bzero(dec, (size_t) len);
+static int auth_lookup(void *userdata, const char *key, json_t **ret) {
+        WebServer *w = userdata;
+        /* Only for the lookup: the password is hashed after the connection is back in the pool. */
+        Store *s = pool_get(w);
+        int r = web_auth_store_lookup(s, key, ret);
+        pool_put(w, s);
         return r;
+}
+
+/* Authenticate the request's Authorization header: true with *ret_user, or false with the answer
+ * queued (401, 429 or 500) and *ret_answer what queueing it returned. */
+static bool authenticate(WebServer *w, struct MHD_Connection *con, char **ret_user, enum MHD_Result *ret_answer) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        char client[WEB_AUTH_CLIENT_MAX];
+        web_auth_client_address(ci ? ci->client_addr : NULL, client);
+        unsigned retry = 0;
+        int r = web_auth_authenticate(w->auth, MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Authorization"), client,
+                                      now_monotonic(), auth_lookup, w, ret_user, &retry);
+        if (r == WEB_AUTH_OK)
+                return true;
+        *ret_user = NULL;
+        WebCtx e = { .con = con };
+        if (r < 0) {
+                log_debug("webserver: authentication failed: %s", strerror(-r));
+                *ret_answer = send_error(w, con, 500, "authentication could not be checked");
+        } else if (r == WEB_AUTH_THROTTLED) {
+                char secs[16];
+                snprintf(secs, sizeof secs, "%u", retry);
+                web_reply_error(&e, 429, "too many failed password checks for this user or from this address; "
+                                         "retry in %u s", retry);
+                *ret_answer = send_reply(w, con, &e, "Retry-After", secs);
+        } else {
+                web_reply_error(&e, 401, "authentication required: HTTP Basic or a bearer API token");
+                *ret_answer = send_reply(w, con, &e, "WWW-Authenticate", "Basic realm=\"tern\", charset=\"UTF-8\"");
+        }
+        return false;
 }
 
 /* Browsers send Origin; a state change from a page of another origin is refused. */
@@ -258,78 +266,6 @@ static bool origin_allowed(struct MHD_Connection *con, const char *method) {
         if (!rest)
                 rest = startswith(origin, "https://");
         return rest && host && streq(rest, host);
-}
-
-/* ---- dispatch -------------------------------------------------------------------------------- */
-
-static enum MHD_Result dispatch(WebServer *w, struct MHD_Connection *con, WebRequest *req, const char *method) {
-        _cleanup_free_ char *path = strndup(req->raw_uri, strcspn(req->raw_uri, "?"));
-        _cleanup_strv_free_ char **segs = NULL;
-        if (!path)
-                return MHD_NO;
-        int r = web_path_parse(path, &segs);
-        if (r == -ENOMEM)
-                return send_error(w, con, 500, "out of memory");
-        if (r < 0)
-                return send_error(w, con, 400, "the request path is not in canonical form");
-
-        const Route *route = NULL;
-        bool path_known = false;
-        WebCtx c = { .con = con, .method = method, .wait_max_sec = w->opt.wait_max_sec, .server = w, .waits = w->waits,
-                     .storage_root = w->opt.storage_root, .form_fields = req->fields, .form_files = req->files };
-        for (size_t i = 0; i < ELEMENTSOF(routes) && !route; i++) {
-                const char *params[WEB_ROUTE_PARAMS_MAX] = {};
-                if (!web_route_match(routes[i].pattern, segs, params))
-                        continue;
-                path_known = true;
-                if (streq(routes[i].method, method) || (streq(method, "HEAD") && streq(routes[i].method, "GET"))) {
-                        route = &routes[i];
-                        memcpy(c.params, params, sizeof params);
-                }
-        }
-
-        Store *s = pool_get(w);
-        _cleanup_free_ char *user = NULL;
-        enum MHD_Result ret;
-        if (!route || !route->open) {
-                r = authenticate(s, con, &user);
-                if (r < 0) {
-                        pool_put(w, s);
-                        if (r != -EACCES) {
-                                log_debug("webserver: authentication failed: %s", strerror(-r));
-                                return send_error(w, con, 500, "authentication could not be checked");
-                        }
-                        WebCtx e = { .con = con };
-                        web_reply_error(&e, 401, "authentication required: HTTP Basic or a bearer API token");
-                        return send_reply(w, con, &e, "WWW-Authenticate", "Basic realm=\"tern\", charset=\"UTF-8\"");
-                }
-        }
-        if (!route) {
-                pool_put(w, s);
-                return path_known ? send_error(w, con, 405, "method not allowed on this path")
-                                  : send_error(w, con, 404, "no such endpoint");
-        }
-        if (!origin_allowed(con, method)) {
-                pool_put(w, s);
-                return send_error(w, con, 403, "cross-origin request refused");
-        }
-        c.store = s;
-        c.user = user;
-        c.n_requests = atomic_load(&w->requests);
-        c.n_4xx = atomic_load(&w->status_4xx);
-        c.n_5xx = atomic_load(&w->status_5xx);
-        c.body = req->body.buf ? req->body.buf : "";
-        c.body_len = req->body.len;
-        r = route->handler(&c);
-        web_store_release(&c); /* unless the handler did already */
-        if (r < 0 || c.status == 0) {
-                if (c.stream)
-                        MHD_destroy_response(c.stream);
-                c.stream = NULL;
-                web_reply_error(&c, 500, "internal error");
-        }
-        ret = send_reply(w, con, &c, NULL, NULL);
-        return ret;
 }
 
 /* ---- multipart/form-data (FILE inputs) ------------------------------------------------------- */
@@ -418,38 +354,26 @@ static enum MHD_Result multipart_part(void *cls, enum MHD_ValueKind kind, const 
         return MHD_YES;
 }
 
-/* Whether the request is execution creation (POST /api/v1/executions/{ns}/{flow}, not one of the
- * execution actions with the same shape): the one route whose multipart body is parsed as it
- * arrives. Other routes get a multipart body as any other (a webhook's, say). */
-static bool is_execution_create(const char *raw_uri) {
-        _cleanup_free_ char *path = strndup(raw_uri, strcspn(raw_uri, "?"));
-        _cleanup_strv_free_ char **segs = NULL;
-        const char *params[WEB_ROUTE_PARAMS_MAX] = {};
-        if (!path || web_path_parse(path, &segs) < 0 || !web_route_match("/api/v1/executions/{}/{}", segs, params))
-                return false;
-        for (size_t i = 0; i < ELEMENTSOF(routes); i++)
-                if (streq(routes[i].method, "POST") && web_route_match(routes[i].pattern, segs, params))
-                        return routes[i].handler == web_api_execution_create;
-        return false;
+static bool is_multipart(struct MHD_Connection *con) {
+        const char *ct = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Type");
+        return ct && strncasecmp(ct, "multipart/form-data", 19) == 0;
 }
 
-/* The first call of an execution creation with a multipart/form-data body: only from an
- * authenticated client, since the body goes to disk as it arrives, before dispatch. */
+/* Whether the client announced a body (Content-Length above 0, or chunks). */
+static bool has_body(struct MHD_Connection *con) {
+        const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Length");
+        uint64_t n;
+        if (MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Transfer-Encoding"))
+                return true;
+        return cl && (safe_atou64(cl, &n) < 0 || n > 0);
+}
+
+/* An execution creation with a multipart/form-data body (authenticated already, by
+ * request_start): its body goes to disk as it arrives, before dispatch. */
 static enum MHD_Result multipart_start(WebServer *w, struct MHD_Connection *con, WebRequest *req) {
         req->done = true; /* until the upload is set up, an answer is final */
-        Store *s = pool_get(w);
-        _cleanup_free_ char *user = NULL;
-        int r = authenticate(s, con, &user);
-        pool_put(w, s);
-        if (r < 0) {
-                WebCtx e = { .con = con };
-                web_reply_error(&e, 401, "authentication required: HTTP Basic or a bearer API token");
-                return send_reply(w, con, &e, "WWW-Authenticate", "Basic realm=\"tern\", charset=\"UTF-8\"");
-        }
         if (!w->opt.storage_root)
                 return send_error(w, con, 415, "this server has no internal storage for files");
-        if (!origin_allowed(con, "POST"))
-                return send_error(w, con, 403, "cross-origin request refused");
         _cleanup_free_ char *base = strjoin(w->opt.storage_root, "/.uploads");
         req->upload_dir = strjoin(w->opt.storage_root, "/.uploads/XXXXXX");
         req->fields = json_object();
@@ -470,6 +394,87 @@ static enum MHD_Result multipart_start(WebServer *w, struct MHD_Connection *con,
         return MHD_YES;
 }
 
+/* ---- dispatch -------------------------------------------------------------------------------- */
+
+/* With the request's headers complete and none of its body read: route it, authenticate it and
+ * answer what can be answered already (a bad path, 401, 404, 405, 403, 413), so that a client
+ * without credentials costs no body buffer. MHD_YES with req->route set to go on reading. */
+static enum MHD_Result request_start(WebServer *w, struct MHD_Connection *con, WebRequest *req, const char *method) {
+        req->done = true; /* until the request is let through, an answer is final */
+        _cleanup_free_ char *path = strndup(req->raw_uri, strcspn(req->raw_uri, "?"));
+        if (!path)
+                return MHD_NO;
+        int r = web_path_parse(path, &req->segs);
+        if (r == -ENOMEM)
+                return send_error(w, con, 500, "out of memory");
+        if (r < 0)
+                return send_error(w, con, 400, "the request path is not in canonical form");
+
+        const Route *route = NULL;
+        bool path_known = false;
+        for (size_t i = 0; i < ELEMENTSOF(routes) && !route; i++) {
+                const char *params[WEB_ROUTE_PARAMS_MAX] = {};
+                if (!web_route_match(routes[i].pattern, req->segs, params))
+                        continue;
+                path_known = true;
+                if (streq(routes[i].method, method) || (streq(method, "HEAD") && streq(routes[i].method, "GET"))) {
+                        route = &routes[i];
+                        memcpy(req->params, params, sizeof params);
+                }
+        }
+        /* Unknown paths too: without credentials, nothing tells which endpoints exist. */
+        enum MHD_Result answer;
+        if ((!route || !route->open) && !authenticate(w, con, &req->user, &answer))
+                return answer;
+        if (!route)
+                return path_known ? send_error(w, con, 405, "method not allowed on this path")
+                                  : send_error(w, con, 404, "no such endpoint");
+        if (!origin_allowed(con, method))
+                return send_error(w, con, 403, "cross-origin request refused");
+        const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Length");
+        uint64_t n;
+        if (cl && safe_atou64(cl, &n) == 0 && n > w->opt.max_body &&
+            !(route->handler == web_api_execution_create && is_multipart(con)))
+                return send_error(w, con, 413, "request body too large");
+        if (route->handler == web_api_webhook && has_body(con)) {
+                /* Open, but its key is its credential: checked before the body is read, too. */
+                Store *s = pool_get(w);
+                r = web_api_webhook_check(s, req->params[0], req->params[1], req->params[2]);
+                pool_put(w, s);
+                if (r == -ENOENT)
+                        return send_error(w, con, 404, "no webhook here");
+                /* Anything else is for the handler to answer, with the body. */
+        }
+        req->route = route;
+        if (streq(method, "POST") && route->handler == web_api_execution_create && is_multipart(con))
+                return multipart_start(w, con, req);
+        req->done = false;
+        return MHD_YES;
+}
+
+/* The whole request is in: run its handler. */
+static enum MHD_Result dispatch(WebServer *w, struct MHD_Connection *con, WebRequest *req, const char *method) {
+        WebCtx c = { .con = con, .method = method, .wait_max_sec = w->opt.wait_max_sec, .server = w, .waits = w->waits,
+                     .storage_root = w->opt.storage_root, .form_fields = req->fields, .form_files = req->files };
+        memcpy(c.params, req->params, sizeof c.params);
+        c.store = pool_get(w);
+        c.user = req->user;
+        c.n_requests = atomic_load(&w->requests);
+        c.n_4xx = atomic_load(&w->status_4xx);
+        c.n_5xx = atomic_load(&w->status_5xx);
+        c.body = req->body.buf ? req->body.buf : "";
+        c.body_len = req->body.len;
+        int r = req->route->handler(&c);
+        web_store_release(&c); /* unless the handler did already (before a long wait) */
+        if (r < 0 || c.status == 0) {
+                if (c.stream)
+                        MHD_destroy_response(c.stream);
+                c.stream = NULL;
+                web_reply_error(&c, 500, "internal error");
+        }
+        return send_reply(w, con, &c, NULL, NULL);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
@@ -485,17 +490,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         if (!req->started) {
                 req->started = true;
                 atomic_fetch_add(&w->requests, 1);
-                const char *ct = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Type");
-                if (streq(method, "POST") && ct && strncasecmp(ct, "multipart/form-data", 19) == 0 &&
-                    is_execution_create(req->raw_uri))
-                        return multipart_start(w, con, req);
-                const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Length");
-                uint64_t n;
-                if (cl && safe_atou64(cl, &n) == 0 && n > w->opt.max_body) {
-                        req->done = true;
-                        return send_error(w, con, 413, "request body too large");
-                }
-                return MHD_YES;
+                return request_start(w, con, req, method);
         }
         if (req->pp && *upload_data_size > 0) {
                 req->uploaded += *upload_data_size;
@@ -549,6 +544,8 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls, 
         if (!req)
                 return;
         strbuf_done(&req->body);
+        strv_free(req->segs);
+        free(req->user);
         if (req->pp)
                 MHD_destroy_post_processor(req->pp);
         multipart_file_close(req);
@@ -659,12 +656,15 @@ int web_server_start(Store *store, const WebServerOptions *opt, WebServer **ret)
         pthread_cond_init(&w->cond, NULL);
         if (opt->storage_root && !(w->opt.storage_root = w->storage_root = strdup(opt->storage_root)))
                 return -ENOMEM;
+        int r = web_auth_new(NULL, &w->auth);
+        if (r < 0)
+                return r;
         if (!(w->pool = calloc(w->opt.threads, sizeof(Store *))))
                 return -ENOMEM;
         if (!(w->waits = web_waits_new(w->opt.max_waits, w->opt.max_waits_per_client)))
                 return -ENOMEM;
         for (size_t i = 0; i < w->opt.threads; i++) {
-                int r = store_dup(store, &w->pool[i]);
+                r = store_dup(store, &w->pool[i]);
                 if (r < 0) {
                         store_free(w->pool[i]);
                         w->pool[i] = NULL;
@@ -673,7 +673,7 @@ int web_server_start(Store *store, const WebServerOptions *opt, WebServer **ret)
                 w->n_pool++, w->n_idle++;
         }
         if (opt->listen_fd >= 0) {
-                int r = web_server_serve(w, opt->listen_fd);
+                r = web_server_serve(w, opt->listen_fd);
                 if (r < 0)
                         return r;
                 *ret = TAKE_PTR(w);
@@ -687,7 +687,7 @@ int web_server_start(Store *store, const WebServerOptions *opt, WebServer **ret)
                 if (w->n_mhd >= WEB_LISTEN_MAX)
                         return -E2BIG;
                 _cleanup_close_ int fd = -1;
-                int r = listen_on(*one, &fd);
+                r = listen_on(*one, &fd);
                 if (r < 0)
                         return r;
                 if ((r = web_server_serve(w, fd)) < 0)
@@ -714,6 +714,7 @@ WebServer *web_server_free(WebServer *w) {
         free(w->pool);
         web_waits_free(w->waits);
         free(w->storage_root);
+        web_auth_free(w->auth);
         pthread_mutex_destroy(&w->lock);
         pthread_cond_destroy(&w->cond);
         free(w);
