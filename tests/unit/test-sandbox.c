@@ -14,6 +14,7 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -49,6 +50,18 @@ static int probe(int argc, char **argv) {
         if (streq(what, "unshare")) {
                 int r = unshare(CLONE_NEWUSER | CLONE_NEWNS);
                 printf("unshare=%d errno=%d\n", r, r < 0 ? errno : 0);
+                return 0;
+        }
+        if (streq(what, "io_uring")) {
+                /* A ring would run the task's I/O where the filter does not look. */
+                char params[120] = {}; /* struct io_uring_params */
+                long fd = syscall(SYS_io_uring_setup, 1, params);
+                int e1 = fd < 0 ? errno : 0;
+                long r2 = syscall(SYS_io_uring_enter, fd < 0 ? -1 : (int) fd, 0, 0, 0, NULL, 0);
+                int e2 = r2 < 0 ? errno : 0;
+                long r3 = syscall(SYS_io_uring_register, fd < 0 ? -1 : (int) fd, 0, NULL, 0);
+                int e3 = r3 < 0 ? errno : 0;
+                printf("setup=%ld/%d enter=%ld/%d register=%ld/%d\n", fd < 0 ? -1 : 0, e1, r2, e2, r3, e3);
                 return 0;
         }
         if (streq(what, "tiocsti")) {
@@ -354,6 +367,9 @@ int main(int argc, char **argv) {
         is_str(capture_out(&c), "mount=-1 errno=1\n", "mount is refused (EPERM)");
         run_probe(&o, "unshare", NULL, &c, &res);
         is_str(capture_out(&c), "unshare=-1 errno=1\n", "a new user namespace (to regain capabilities) is refused");
+        run_probe(&o, "io_uring", NULL, &c, &res);
+        is_str(capture_out(&c), "setup=-1/38 enter=-1/38 register=-1/38\n",
+               "io_uring_setup, io_uring_enter and io_uring_register fail with ENOSYS");
         run_probe(&o, "tiocsti", NULL, &c, &res);
         is_str(capture_out(&c), "tty=-1 ioctl=-1 errno=1\n", "no controlling terminal, TIOCSTI refused by the filter");
         run_sh(&o, "grep -E '^(CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status | tr -s '\\t ' ' '",
