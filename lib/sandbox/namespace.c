@@ -1,6 +1,7 @@
 /* namespace.c: build a task's sandbox in a freshly cloned child: private mounts with a read-only
  * system view and a writable working directory, pivot_root, fresh /proc, minimal /dev, loopback
- * only, then a PID 1 that runs the task unprivileged and takes every leftover down with it. */
+ * only, then the task started unprivileged, and the child turned into the sandbox's init (a program
+ * of its own, sandbox-init.c), the PID 1 that takes every leftover down with the task. */
 #include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
@@ -29,6 +30,7 @@
 #include "macro.h"
 #include "namespace.h"
 #include "pool.h"
+#include "sandbox-init.h"
 #include "seccomp-filter.h"
 #include "strutil.h"
 
@@ -101,7 +103,7 @@ static int plan_add_binds(SandboxPlan *p, char *const *l, SandboxMountKind kind,
 int sandbox_plan_init(SandboxPlan *p, const SandboxOptions *o, const char *cwd, char *err, size_t err_size) {
         int r;
 
-        *p = (SandboxPlan) { .template_fd = -EBADF };
+        *p = (SandboxPlan) { .template_fd = -EBADF, .init_fd = -EBADF };
         p->clone_flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
         /* Without a user namespace the parent makes the network namespace while the child builds
          * its root (creating one takes as long); in one, it must be the child's own. */
@@ -190,6 +192,11 @@ int sandbox_plan_init(SandboxPlan *p, const SandboxOptions *o, const char *cwd, 
         p->nocaps = cap_init();
         if (!p->nocaps)
                 return -ENOMEM;
+        /* What the PID 1 becomes once the task runs (process-wide, not the plan's to close). */
+        p->init_fd = sandbox_init_fd();
+        if (p->init_fd < 0)
+                return snprintf(err, err_size, "cannot prepare the sandbox's init: %s", strerror(-p->init_fd)),
+                       p->init_fd;
         return 0;
 }
 
@@ -499,11 +506,15 @@ static int new_tmpfs(const char *mode, const char *size, unsigned attrs) {
 }
 
 /* A proc instance of our PID namespace. Mounted before the host's tree is detached: the kernel
- * lets a user namespace mount proc only while a fully visible proc is in its mount namespace. */
+ * lets a user namespace mount proc only while a fully visible proc is in its mount namespace.
+ * hidepid: the task sees only the processes it could trace, its own; not its PID 1 (privileged). */
 static int new_proc(void) {
         int fs = fsopen("proc", FSOPEN_CLOEXEC);
         if (fs < 0)
                 return -errno;
+        /* "invisible" since Linux 5.8; "2" (the same) before. */
+        if (fsconfig(fs, FSCONFIG_SET_STRING, "hidepid", "invisible", 0) < 0)
+                (void) fsconfig(fs, FSCONFIG_SET_STRING, "hidepid", "2", 0);
         if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
                 int e = errno;
                 close(fs);
@@ -1146,7 +1157,36 @@ __attribute__((noinline)) static pid_t spawn_task(const SandboxPlan *p, char *co
 
 static void forward(int sig) {
         /* Installed only so that signals from the worker reach this PID 1 (the kernel drops those
-         * a namespace's init leaves at SIG_DFL); they are taken with sigwaitinfo. */
+         * a namespace's init leaves at SIG_DFL) until the init has its own; blocked, they wait. */
+}
+
+/* The task runs: this process becomes the sandbox's init, a program of its own, so that the task's
+ * PID 1 holds nothing of the worker (its command line, environment and memory: secrets it decoded,
+ * other tasks' jobs in the pool's slots). Only the report's pipe goes along, as fd 3; the blocked
+ * signals stay blocked (and pending) across the exec. Never returns: when the exec fails, this PID 1
+ * fails the start (its exit takes the task down with the namespace). */
+_Noreturn static void exec_init(const SandboxChildFds *fds, int init_fd, pid_t task) {
+        char pid_s[16];
+        char *argv[] = { (char *) SANDBOX_INIT_NAME, pid_s, NULL }, *env[] = { NULL };
+        SandboxChildFds f = *fds;
+
+        snprintf(pid_s, sizeof pid_s, "%d", (int) task);
+        /* Out of the way of fd 3 first. */
+        int init = fcntl(init_fd, F_DUPFD_CLOEXEC, 4);
+        if (fds->error_w == 3)
+                f.error_w = fcntl(3, F_DUPFD_CLOEXEC, 4);
+        if (init < 0 || f.error_w < 0)
+                _exit(127);
+        /* Nothing of the task's streams stays open here: its pipes reach EOF once it is gone. */
+        int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 || dup2(null_fd, STDOUT_FILENO) < 0 ||
+            dup2(null_fd, STDERR_FILENO) < 0)
+                child_fail(&f, errno, "start the sandbox's init");
+        if ((fds->status_w == 3 ? fcntl(3, F_SETFD, 0) : dup2(fds->status_w, 3)) < 0)
+                child_fail(&f, errno, "start the sandbox's init");
+        (void) syscall(SYS_close_range, 4, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
+        (void) syscall(SYS_execveat, init, "", argv, env, AT_EMPTY_PATH);
+        child_fail(&f, errno, "start the sandbox's init");
 }
 
 _Noreturn void sandbox_child(const SandboxPlan *p, char *const *argv, char *const *env, const SandboxChildFds *fds) {
@@ -1223,7 +1263,7 @@ _Noreturn void sandbox_child(const SandboxPlan *p, char *const *argv, char *cons
 
         sigset_t set;
         sigemptyset(&set);
-        int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+        int sigs[] = { SIGCHLD, SANDBOX_INIT_SIGNALS };
         for (size_t i = 0; i < ELEMENTSOF(sigs); i++) {
                 sigaddset(&set, sigs[i]);
                 if (sigs[i] != SIGCHLD)
@@ -1234,47 +1274,5 @@ _Noreturn void sandbox_child(const SandboxPlan *p, char *const *argv, char *cons
         pid_t task = p->job ? warm_task(p, fds) : spawn_task(p, argv, env, fds);
         if (task < 0)
                 child_fail(fds, errno, "fork the task");
-
-        /* PID 1 of the task: keep only the status pipe; stdio goes to /dev/null so that the task's
-         * pipes reach EOF as soon as the task and its descendants are gone. */
-        int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null_fd >= 0) {
-                dup2(null_fd, STDIN_FILENO);
-                dup2(null_fd, STDOUT_FILENO);
-                dup2(null_fd, STDERR_FILENO);
-        }
-        if (dup2(fds->status_w, 3) < 0)
-                _exit(127);
-        (void) syscall(SYS_close_range, 4, ~0U, 0);
-        int status = 0;
-        for (;;) {
-                siginfo_t si;
-                int sig = sigwaitinfo(&set, &si);
-                if (sig < 0)
-                        continue;
-                if (sig != SIGCHLD) {
-                        (void) kill(-1, sig);
-                        continue;
-                }
-                bool done = false;
-                for (;;) {
-                        int st;
-                        pid_t w = waitpid(-1, &st, WNOHANG);
-                        if (w <= 0)
-                                break;
-                        if (w == task) {
-                                status = st;
-                                done = true;
-                        }
-                }
-                if (done)
-                        break;
-        }
-        mark(p, SANDBOX_MARK_REAPED);
-        /* The task is over: nothing it started may outlive it. */
-        (void) kill(-1, SIGKILL);
-        while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
-                ;
-        (void) !write(3, &status, sizeof status);
-        _exit(0);
+        exec_init(fds, p->init_fd, task);
 }
