@@ -99,6 +99,10 @@ int sandbox_recv_go(int sock, char *ret_c, int *fds, size_t *n_fds);
  * multi-threaded: its child must not take locks such as malloc's). err explains a failure. */
 int sandbox_plan_init(SandboxPlan *p, const SandboxOptions *o, const char *cwd, char *err, size_t err_size);
 void sandbox_plan_done(SandboxPlan *p);
+/* Whether o can make a sandbox at all, as far as its settings go: the binds well-formed, their host
+ * paths there, their mount points possible (not below a read-only system directory where they do
+ * not exist). -EINVAL with err saying which and why; other negative errnos: none could be checked. */
+int sandbox_options_check(const SandboxOptions *o, char *err, size_t err_size);
 
 /* A mount namespace with the plan's root except what each task gets fresh (/tmp, /dev/shm,
  * /proc, the writable binds), built once by a short-lived child: its fd, or a negative errno. */
