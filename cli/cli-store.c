@@ -69,6 +69,22 @@ char *cli_db_url(const char *url) {
         return strjoin("sqlite://", cli_state_dir(), "/tern.db");
 }
 
+bool cli_db_url_has_password(const char *u) {
+        const char *rest = startswith(u, "postgresql://") ?: startswith(u, "postgres://");
+        if (rest) {
+                /* postgresql://USER:PASSWORD@HOST/...: the authority's user information. */
+                size_t n = strcspn(rest, "/?");
+                const char *at = memrchr(rest, '@', n);
+                if (at && memchr(rest, ':', (size_t) (at - rest)))
+                        return true;
+        }
+        /* password=... as a libpq keyword, or in a URL's query. */
+        for (const char *p = strstr(u, "password="); p; p = strstr(p + 1, "password="))
+                if (p == u || strchr(" \t?&", p[-1]))
+                        return true;
+        return false;
+}
+
 int cli_store_open(const char *cmd, const char *url, CliStoreMode mode, Store **ret) {
         _cleanup_free_ char *u = cli_db_url(url);
         Store *s = NULL;
@@ -76,6 +92,12 @@ int cli_store_open(const char *cmd, const char *url, CliStoreMode mode, Store **
 
         if (!u)
                 return log_oom(), 1;
+        if (url && cli_db_url_has_password(url))
+                log_warning("%s: --db gives the database password on the command line, where every user of this host "
+                            "can read it (ps, /proc/PID/cmdline), as long as the command runs: set TERN_DB instead, or "
+                            "keep the password in a PGPASSFILE (~/.pgpass); the daemons read it from [database] "
+                            "password-file or the db-password credential.",
+                            cmd);
         if (!url && !getenv("TERN_DB") && cli_state_dir_make(cmd, NULL) < 0)
                 return 1;
         r = store_open(u, &s);
@@ -291,6 +313,8 @@ int cli_sandbox_option(const char *cmd, int c, const char *arg, SandboxConfig *s
 int cli_sandbox_setup(const char *cmd, SandboxConfig *sc, const char *state_dir) {
         _cleanup_free_ char *problem = NULL, *desc = NULL;
         int r = sandbox_config_resolve(sc, state_dir, &problem);
+        if (r == -EINVAL)
+                return log_error("%s: invalid sandbox option: %s", cmd, strna(problem)), EXIT_USAGE;
         if (r < 0)
                 return log_oom(), 1;
         desc = sandbox_config_describe(sc);

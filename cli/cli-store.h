@@ -21,7 +21,10 @@ typedef enum CliStoreMode {
         CLI_STORE_RAW,             /* no schema check (tern db) */
 } CliStoreMode;
 
-/* Open and check; prints what went wrong. Returns 0, 1 (failed) or EXIT_USAGE (bad URL). */
+/* The database URL (or libpq keywords) holds a password. */
+bool cli_db_url_has_password(const char *url);
+/* Open and check; prints what went wrong (and warns when url, given as --db, holds a password).
+ * Returns 0, 1 (failed) or EXIT_USAGE (bad URL). */
 int cli_store_open(const char *cmd, const char *url, CliStoreMode mode, Store **ret);
 
 /* The engine configuration from the environment (envs, globals, secrets). */
@@ -75,5 +78,6 @@ void cli_sandbox_help(bool automatic);
 /* Returns 0 when c was a sandbox option and is applied, 1 when c is another option, or EXIT_USAGE. */
 int cli_sandbox_option(const char *cmd, int c, const char *arg, SandboxConfig *sc);
 /* Finish the options (sandbox_config_resolve) and say once what they are: mode auto falling back
- * to plain processes is a warning; mode required that cannot work here is an error (returns 1). */
+ * to plain processes is a warning; mode required that cannot work here is an error (returns 1); an
+ * option that cannot work (a bind whose path is missing) is a usage error (returns EXIT_USAGE). */
 int cli_sandbox_setup(const char *cmd, SandboxConfig *sc, const char *state_dir);

@@ -277,8 +277,8 @@ int verb_run(int argc, char *argv[]) {
         if (cli_engine_config(cmd, &cfg) < 0)
                 return 1;
         /* Checked before the execution exists: --sandbox required that cannot work creates nothing. */
-        if (!a.remote && cli_sandbox_setup(cmd, &sandbox, state_dir) != 0)
-                return 1;
+        if (!a.remote && (r = cli_sandbox_setup(cmd, &sandbox, state_dir)) != 0)
+                return r;
 
         /* Store this flow (a new revision only when it changed) and create the execution. */
         StoreTx *tx;

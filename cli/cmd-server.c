@@ -186,8 +186,8 @@ static int run_server(const char *which, int argc, char *argv[]) {
         }
         if (streq(which, "standalone")) {
                 _cleanup_(inproc_freep) Inproc *ip = NULL;
-                if (cli_sandbox_setup(cmd, &a.sandbox, state_dir) != 0)
-                        return 1;
+                if ((r = cli_sandbox_setup(cmd, &a.sandbox, state_dir)) != 0)
+                        return r;
                 InprocOptions io = { .workers = a.workers, .state_dir = state_dir, .engine = &cfg, .scheduler = true,
                                      .sandbox = &a.sandbox.options };
                 if ((r = inproc_start(s, &io, &ip)) < 0)
@@ -225,8 +225,8 @@ static int run_server(const char *which, int argc, char *argv[]) {
         _cleanup_(worker_freep) Worker *w = NULL;
         /* Tasks see neither the worker's state (database file, storage, other tasks' directories) nor
          * /etc/tern. */
-        if (cli_sandbox_setup(cmd, &a.sandbox, state_dir) != 0)
-                return 1;
+        if ((r = cli_sandbox_setup(cmd, &a.sandbox, state_dir)) != 0)
+                return r;
         WorkerOptions wo = { .id = id, .slots = a.workers, .queue = a.queue, .lease = a.lease, .work_root = work,
                              .storage_root = storage, .sandbox = &a.sandbox.options };
         if (!work || !storage || (r = worker_new(s, &wo, &w)) < 0 || (r = worker_start(w)) < 0)

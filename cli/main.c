@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "cli.h"
@@ -145,6 +146,9 @@ static void help_top(void) {
 }
 
 int main(int argc, char *argv[]) {
+        /* The database (tern.db and its -wal and -shm), the storage and the tasks' directories hold
+         * secrets and execution data: never world-readable, as the units' UMask=0027 has them. */
+        umask(0027);
         log_setup("tern", "cli");
         if (argc < 2) {
                 help_top();

@@ -40,7 +40,10 @@ static int wd_sandbox(WorkerDaemon *wd, const TernConfig *cfg) {
                 return r;
         }
         _cleanup_free_ char *problem = NULL, *desc = NULL;
-        if ((r = sandbox_config_resolve(&wd->sandbox, cfg->state_dir, &problem)) < 0)
+        r = sandbox_config_resolve(&wd->sandbox, cfg->state_dir, &problem);
+        if (r == -EINVAL)
+                log_error("Invalid configuration: [sandbox] %s", strna(problem));
+        if (r < 0)
                 return r;
         desc = sandbox_config_describe(&wd->sandbox);
         if (wd->sandbox.options.mode == SANDBOX_OFF)

@@ -217,6 +217,16 @@ int sandbox_config_resolve(SandboxConfig *c, const char *state_dir, char **ret_p
         o->ro_binds = c->binds_ro;
         o->rw_binds = c->binds_rw;
         o->hidden = c->hidden;
+        /* A bind that cannot work is a mistake to fix, not a host that cannot sandbox (which auto
+         * would answer with plain processes). */
+        if (o->mode != SANDBOX_OFF) {
+                char err[512] = "";
+                if (sandbox_options_check(o, err, sizeof err) == -EINVAL) {
+                        if (ret_problem && !(*ret_problem = strdup(err)))
+                                return -ENOMEM;
+                        return -EINVAL;
+                }
+        }
         /* Shared by the worker's task threads: the seccomp program compiled once, cgroups reused.
          * Only an optimization: without it every start builds everything. */
         if (o->mode != SANDBOX_OFF && !o->pool && (r = sandbox_pool_new(&o->pool)) == -ENOMEM)

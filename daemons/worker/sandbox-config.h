@@ -41,7 +41,8 @@ int sandbox_config_load(SandboxConfig *c, const TernConfig *cfg, char **ret_erro
  * best-effort when only the cgroup limits cannot be had, else off (fallback_off) or required; the
  * other modes stay as they are
  * (required: tasks will fail with the reason). *ret_problem (may be NULL) says what is missing, or
- * is NULL. The options keep pointers into c. -ENOMEM only. */
+ * is NULL. The options keep pointers into c. -EINVAL: a setting cannot work (a bind whose host path
+ * is not there, or whose INSIDE path cannot be made), *ret_problem says which and why; -ENOMEM. */
 int sandbox_config_resolve(SandboxConfig *c, const char *state_dir, char **ret_problem);
 
 /* "required, no network, user namespace, 1024 pids" for the start-up log line. */

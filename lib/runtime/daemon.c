@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -315,6 +316,9 @@ int daemon_main(const DaemonOps *ops, void *userdata, int argc, char *argv[]) {
         char ident[64];
         int c, r;
 
+        /* The state the daemons write (database, storage, task directories) is not world-readable,
+         * also when they run outside their units (whose UMask=0027 says the same). */
+        umask(0027);
         while ((c = getopt_long(argc, argv, "c:i:h", options, NULL)) >= 0)
                 switch (c) {
                 case 'c':

@@ -1,6 +1,7 @@
 /* namespace.c: build a task's sandbox in a freshly cloned child: private mounts with a read-only
  * system view and a writable working directory, pivot_root, fresh /proc, minimal /dev, loopback
- * only, then a PID 1 that runs the task unprivileged and takes every leftover down with it. */
+ * only, then the task started unprivileged, and the child turned into the sandbox's init (a program
+ * of its own, sandbox-init.c), the PID 1 that takes every leftover down with the task. */
 #include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
@@ -29,6 +30,7 @@
 #include "macro.h"
 #include "namespace.h"
 #include "pool.h"
+#include "sandbox-init.h"
 #include "seccomp-filter.h"
 #include "strutil.h"
 
@@ -77,7 +79,31 @@ static bool path_is_ancestor(const char *dir, const char *path) {
         return strncmp(dir, path, n) == 0 && (path[n] == 0 || path[n] == '/');
 }
 
+/* A bind's INSIDE path below one of the host's system directories, which the sandbox shows read-only
+ * at the same path: its mount point must be there already (nothing may be made in the host's tree),
+ * and not through a symlink (mount points are resolved without following any). */
+static int check_mount_point(const SandboxPlan *p, const char *spec, const char *dst, char *err, size_t err_size) {
+        for (size_t i = 0; i < p->n_mounts; i++) {
+                const SandboxMount *m = &p->mounts[i];
+                if ((m->kind != SANDBOX_MOUNT_RO && m->kind != SANDBOX_MOUNT_SYMLINK) || !path_is_ancestor(m->dst, dst + 1))
+                        continue;
+                if (m->kind == SANDBOX_MOUNT_SYMLINK)
+                        return snprintf(err, err_size, "bind '%s': /%s is a symlink (to %s) inside: name the directory it leads to",
+                                        spec, m->dst, m->src),
+                               -EINVAL;
+                struct stat st;
+                if (!streq(m->dst, dst + 1) && stat(dst, &st) < 0)
+                        return snprintf(err, err_size,
+                                        "bind '%s': %s does not exist on the host, and /%s is the host's, read-only, inside "
+                                        "(create %s on the host, or choose a path elsewhere, such as /srv/...)",
+                                        spec, dst, m->dst, dst),
+                               -EINVAL;
+        }
+        return 0;
+}
+
 static int plan_add_binds(SandboxPlan *p, char *const *l, SandboxMountKind kind, char *err, size_t err_size) {
+        size_t n_system = p->n_mounts; /* (the system directories, added first) */
         for (char *const *i = l; i && *i; i++) {
                 _cleanup_free_ char *src = strdup(*i);
                 if (!src)
@@ -91,7 +117,13 @@ static int plan_add_binds(SandboxPlan *p, char *const *l, SandboxMountKind kind,
                 if (!path_is_normal(src) || !path_is_normal(dst) || streq(dst, "/"))
                         return snprintf(err, err_size, "bind '%s' must be an absolute path (or HOST:INSIDE)", *i),
                                -EINVAL;
-                int r = plan_add(p, kind, src, dst);
+                size_t n = p->n_mounts;
+                p->n_mounts = n_system;
+                int r = check_mount_point(p, *i, dst, err, err_size);
+                p->n_mounts = n;
+                if (r < 0)
+                        return r;
+                r = plan_add(p, kind, src, dst);
                 if (r < 0)
                         return r;
         }
@@ -101,7 +133,7 @@ static int plan_add_binds(SandboxPlan *p, char *const *l, SandboxMountKind kind,
 int sandbox_plan_init(SandboxPlan *p, const SandboxOptions *o, const char *cwd, char *err, size_t err_size) {
         int r;
 
-        *p = (SandboxPlan) { .template_fd = -EBADF };
+        *p = (SandboxPlan) { .template_fd = -EBADF, .init_fd = -EBADF };
         p->clone_flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
         /* Without a user namespace the parent makes the network namespace while the child builds
          * its root (creating one takes as long); in one, it must be the child's own. */
@@ -190,6 +222,32 @@ int sandbox_plan_init(SandboxPlan *p, const SandboxOptions *o, const char *cwd, 
         p->nocaps = cap_init();
         if (!p->nocaps)
                 return -ENOMEM;
+        /* What the PID 1 becomes once the task runs (process-wide, not the plan's to close). */
+        p->init_fd = sandbox_init_fd();
+        if (p->init_fd < 0)
+                return snprintf(err, err_size, "cannot prepare the sandbox's init: %s", strerror(-p->init_fd)),
+                       p->init_fd;
+        return 0;
+}
+
+int sandbox_options_check(const SandboxOptions *o, char *err, size_t err_size) {
+        SandboxOptions copy = *o;
+        SandboxPlan p;
+
+        copy.pool = NULL; /* (no template for this plan) */
+        int r = sandbox_plan_init(&p, &copy, NULL, err, err_size);
+        sandbox_plan_done(&p);
+        if (r < 0)
+                return r;
+        char *const *const lists[] = { o->ro_binds, o->rw_binds };
+        for (size_t k = 0; k < ELEMENTSOF(lists); k++)
+                for (char *const *i = lists[k]; i && *i; i++) {
+                        char src[PATH_MAX];
+                        struct stat st;
+                        snprintf(src, sizeof src, "%.*s", (int) strcspn(*i, ":"), *i);
+                        if (stat(src, &st) < 0)
+                                return snprintf(err, err_size, "bind '%s': %s: %s", *i, src, strerror(errno)), -EINVAL;
+                }
         return 0;
 }
 
@@ -499,11 +557,15 @@ static int new_tmpfs(const char *mode, const char *size, unsigned attrs) {
 }
 
 /* A proc instance of our PID namespace. Mounted before the host's tree is detached: the kernel
- * lets a user namespace mount proc only while a fully visible proc is in its mount namespace. */
+ * lets a user namespace mount proc only while a fully visible proc is in its mount namespace.
+ * hidepid: the task sees only the processes it could trace, its own; not its PID 1 (privileged). */
 static int new_proc(void) {
         int fs = fsopen("proc", FSOPEN_CLOEXEC);
         if (fs < 0)
                 return -errno;
+        /* "invisible" since Linux 5.8; "2" (the same) before. */
+        if (fsconfig(fs, FSCONFIG_SET_STRING, "hidepid", "invisible", 0) < 0)
+                (void) fsconfig(fs, FSCONFIG_SET_STRING, "hidepid", "2", 0);
         if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
                 int e = errno;
                 close(fs);
@@ -534,9 +596,15 @@ static int open_beneath(int root, const char *dst, int flags) {
  * namespace's id switch, which could lose access to the worker's directories). */
 typedef enum BuildMode {
         BUILD_FULL,     /* the whole root, for one task */
-        BUILD_TEMPLATE, /* what every task shares: no /tmp, /dev/shm, /proc or writable binds */
-        BUILD_TASK,     /* a task's own part, in a copy of the template: only the writable binds */
+        BUILD_TEMPLATE, /* what every task shares: no /tmp, /dev/shm, /proc, nor binds below them or writable */
+        BUILD_TASK,     /* a task's own part, in a copy of the template: only the binds the template lacks */
 } BuildMode;
+
+/* Below what each task gets fresh (a tmpfs of its own over the template's): a bind there is the
+ * task's to make, after that tmpfs, or the tmpfs would cover it. */
+static bool in_fresh_dir(const char *dst) {
+        return path_is_ancestor("tmp", dst) || path_is_ancestor("dev/shm", dst);
+}
 
 static void clone_trees(const SandboxPlan *p, const SandboxChildFds *fds, BuildMode mode, int *trees, int *devs) {
         char what[160];
@@ -551,8 +619,8 @@ static void clone_trees(const SandboxPlan *p, const SandboxChildFds *fds, BuildM
                 trees[i] = -1;
                 if (m->kind != SANDBOX_MOUNT_RO && m->kind != SANDBOX_MOUNT_RW)
                         continue;
-                if ((mode == BUILD_TEMPLATE && m->kind == SANDBOX_MOUNT_RW) ||
-                    (mode == BUILD_TASK && m->kind != SANDBOX_MOUNT_RW))
+                bool task_own = m->kind == SANDBOX_MOUNT_RW || in_fresh_dir(m->dst);
+                if ((mode == BUILD_TEMPLATE && task_own) || (mode == BUILD_TASK && !task_own))
                         continue;
                 trees[i] = (int) open_tree(AT_FDCWD, m->src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
                 snprintf(what, sizeof what, "bind %s", m->src);
@@ -671,6 +739,10 @@ static void top_level_dirs(const SandboxChildFds *fds, int root) {
         close(host);
 }
 
+/* The worker's umask, for the task: the PID 1 makes its mount points and directories with umask 0
+ * (their modes as written here, whatever the worker's: a umask of 027 would lock nobody out). */
+static mode_t task_umask = 022;
+
 /* What a pre-made sandbox's PID 1 leaves writable until its job's working directory is in: the
  * tmpfs that hold writable binds' mount points in a copy of the template, or (without template) the
  * root itself. Nothing but our own code runs in the sandbox until then. */
@@ -714,7 +786,7 @@ static void seal_covered(const SandboxChildFds *fds, int *covered, size_t n) {
 }
 
 /* In a copy of the template: what is the task's own. A fresh /tmp, /dev/shm and /proc (of our PID
- * namespace), and the writable binds; where a bind's top-level directory is the template's (shared,
+ * namespace), the read-only binds below the first two, and the writable binds; where a bind's top-level directory is the template's (shared,
  * read-only) root, the task gets its own tmpfs there to make the mount point in. */
 static void task_mounts(const SandboxPlan *p, const SandboxChildFds *fds, const int *trees) {
         static const struct {
@@ -749,6 +821,8 @@ static void task_mounts(const SandboxPlan *p, const SandboxChildFds *fds, const 
         for (size_t i = 0; i < p->n_mounts; i++)
                 if (p->mounts[i].kind == SANDBOX_MOUNT_RW && trees[i] >= 0)
                         attach_rw(fds, root, rx.stx_mnt_id, &p->mounts[i], trees[i], covered, &n_covered);
+                else if (trees[i] >= 0)
+                        attach_tree(fds, root, &p->mounts[i], trees[i]); /* read-only, in the fresh /tmp */
         for (size_t i = 0; i < p->n_mounts; i++)
                 if (p->mounts[i].kind == SANDBOX_MOUNT_HIDE)
                         hide_path(fds, root, &p->mounts[i], true);
@@ -796,6 +870,7 @@ int sandbox_template_new(const SandboxPlan *p) {
                 const SandboxChildFds *fds = &f;
                 int trees[SANDBOX_MOUNTS_MAX + 1], devs[ELEMENTSOF(dev_nodes)];
                 (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                umask(0); /* (the modes as written: see task_umask) */
                 clone_trees(p, fds, BUILD_TEMPLATE, trees, devs);
                 build_root(p, fds, BUILD_TEMPLATE, trees, devs);
                 char c = 'r';
@@ -1014,6 +1089,7 @@ _Noreturn static void exec_task(const SandboxPlan *p, char *const *argv, char *c
         task_stdio(fds, fds->out_w, fds->err_w);
         CHECK(chdir(p->cwd ?: "/"), "enter the working directory");
         task_identity(p, fds);
+        umask(task_umask);
         mark(p, SANDBOX_MARK_EXEC);
         execvpe(argv[0], argv, env);
         child_fail(fds, errno, "exec");
@@ -1032,6 +1108,7 @@ _Noreturn static void waiting_task(const SandboxPlan *p, const SandboxChildFds *
                 _exit(127); /* the PID 1 failed, or the sandbox was discarded */
         task_stdio(fds, job[0], job[1]);
         CHECK(chdir(p->job->cwd ?: "/"), "enter the working directory");
+        umask(task_umask);
         mark(p, SANDBOX_MARK_EXEC);
         execvpe(p->job->argv[0], p->job->argv, p->job->env);
         child_fail(fds, errno, "exec");
@@ -1146,7 +1223,36 @@ __attribute__((noinline)) static pid_t spawn_task(const SandboxPlan *p, char *co
 
 static void forward(int sig) {
         /* Installed only so that signals from the worker reach this PID 1 (the kernel drops those
-         * a namespace's init leaves at SIG_DFL); they are taken with sigwaitinfo. */
+         * a namespace's init leaves at SIG_DFL) until the init has its own; blocked, they wait. */
+}
+
+/* The task runs: this process becomes the sandbox's init, a program of its own, so that the task's
+ * PID 1 holds nothing of the worker (its command line, environment and memory: secrets it decoded,
+ * other tasks' jobs in the pool's slots). Only the report's pipe goes along, as fd 3; the blocked
+ * signals stay blocked (and pending) across the exec. Never returns: when the exec fails, this PID 1
+ * fails the start (its exit takes the task down with the namespace). */
+_Noreturn static void exec_init(const SandboxChildFds *fds, int init_fd, pid_t task) {
+        char pid_s[16];
+        char *argv[] = { (char *) SANDBOX_INIT_NAME, pid_s, NULL }, *env[] = { NULL };
+        SandboxChildFds f = *fds;
+
+        snprintf(pid_s, sizeof pid_s, "%d", (int) task);
+        /* Out of the way of fd 3 first. */
+        int init = fcntl(init_fd, F_DUPFD_CLOEXEC, 4);
+        if (fds->error_w == 3)
+                f.error_w = fcntl(3, F_DUPFD_CLOEXEC, 4);
+        if (init < 0 || f.error_w < 0)
+                _exit(127);
+        /* Nothing of the task's streams stays open here: its pipes reach EOF once it is gone. */
+        int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 || dup2(null_fd, STDOUT_FILENO) < 0 ||
+            dup2(null_fd, STDERR_FILENO) < 0)
+                child_fail(&f, errno, "start the sandbox's init");
+        if ((fds->status_w == 3 ? fcntl(3, F_SETFD, 0) : dup2(fds->status_w, 3)) < 0)
+                child_fail(&f, errno, "start the sandbox's init");
+        (void) syscall(SYS_close_range, 4, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
+        (void) syscall(SYS_execveat, init, "", argv, env, AT_EMPTY_PATH);
+        child_fail(&f, errno, "start the sandbox's init");
 }
 
 _Noreturn void sandbox_child(const SandboxPlan *p, char *const *argv, char *const *env, const SandboxChildFds *fds) {
@@ -1154,6 +1260,7 @@ _Noreturn void sandbox_child(const SandboxPlan *p, char *const *argv, char *cons
 
         /* Die with the worker's thread, and with it everything in this namespace. */
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+        task_umask = umask(0);
         /* With a user namespace, nothing may happen before the parent has written its id maps. */
         if (p->userns && (read(fds->sync_r, &c, 1) != 1 || c != 'g'))
                 _exit(127); /* the parent went away or gave up */
@@ -1223,7 +1330,7 @@ _Noreturn void sandbox_child(const SandboxPlan *p, char *const *argv, char *cons
 
         sigset_t set;
         sigemptyset(&set);
-        int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+        int sigs[] = { SIGCHLD, SANDBOX_INIT_SIGNALS };
         for (size_t i = 0; i < ELEMENTSOF(sigs); i++) {
                 sigaddset(&set, sigs[i]);
                 if (sigs[i] != SIGCHLD)
@@ -1234,47 +1341,5 @@ _Noreturn void sandbox_child(const SandboxPlan *p, char *const *argv, char *cons
         pid_t task = p->job ? warm_task(p, fds) : spawn_task(p, argv, env, fds);
         if (task < 0)
                 child_fail(fds, errno, "fork the task");
-
-        /* PID 1 of the task: keep only the status pipe; stdio goes to /dev/null so that the task's
-         * pipes reach EOF as soon as the task and its descendants are gone. */
-        int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null_fd >= 0) {
-                dup2(null_fd, STDIN_FILENO);
-                dup2(null_fd, STDOUT_FILENO);
-                dup2(null_fd, STDERR_FILENO);
-        }
-        if (dup2(fds->status_w, 3) < 0)
-                _exit(127);
-        (void) syscall(SYS_close_range, 4, ~0U, 0);
-        int status = 0;
-        for (;;) {
-                siginfo_t si;
-                int sig = sigwaitinfo(&set, &si);
-                if (sig < 0)
-                        continue;
-                if (sig != SIGCHLD) {
-                        (void) kill(-1, sig);
-                        continue;
-                }
-                bool done = false;
-                for (;;) {
-                        int st;
-                        pid_t w = waitpid(-1, &st, WNOHANG);
-                        if (w <= 0)
-                                break;
-                        if (w == task) {
-                                status = st;
-                                done = true;
-                        }
-                }
-                if (done)
-                        break;
-        }
-        mark(p, SANDBOX_MARK_REAPED);
-        /* The task is over: nothing it started may outlive it. */
-        (void) kill(-1, SIGKILL);
-        while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
-                ;
-        (void) !write(3, &status, sizeof status);
-        _exit(0);
+        exec_init(fds, p->init_fd, task);
 }

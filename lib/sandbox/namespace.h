@@ -1,6 +1,7 @@
 /* namespace.h: the sandbox's process side: a plan made in the parent (paths, ids, the compiled
- * filter), a clone into new namespaces, and the child that builds the root, stays as the PID 1 of
- * the task's namespace and execs the task as an unprivileged process. */
+ * filter), a clone into new namespaces, and the child that builds the root, starts the task as an
+ * unprivileged process and then becomes the sandbox's init (sandbox-init.h), the PID 1 of the
+ * task's namespace. */
 #pragma once
 
 #include <linux/filter.h>
@@ -36,7 +37,7 @@ enum {
         SANDBOX_MARK_PIVOT,      /* it is the root */
         SANDBOX_MARK_CGROUP,     /* the parent said the cgroup is joined */
         SANDBOX_MARK_EXEC,       /* the task calls execve */
-        SANDBOX_MARK_REAPED,     /* the PID 1 has reaped the task */
+        SANDBOX_MARK_REAPED,     /* the PID 1 has reaped the task (its init says when: SandboxInitReport) */
         _SANDBOX_MARK_MAX,
 };
 
@@ -67,6 +68,7 @@ typedef struct SandboxPlan {
                           * plan has no working directory, and out_w and err_w are -1 */
         char *job_base;  /* a pre-made sandbox without template: the directory its job's working
                           * directory is in (the PID 1 clones it from there), or NULL */
+        int init_fd;     /* the sandbox's init the PID 1 execs once the task runs (sandbox_init_fd) */
 } SandboxPlan;
 
 /* Why the child could not set the sandbox up or exec: sent through a close-on-exec pipe. */
@@ -81,7 +83,7 @@ typedef struct SandboxChildFds {
         int sync_r;       /* 'g' once the parent has written the id maps (user namespace only), then
                            * 'c' with the network namespace (net_later) and the files that move us
                            * into the task's cgroup ('n': no cgroup, best-effort mode) */
-        int status_w;     /* the task's wait status, written by the PID 1 when the task ends */
+        int status_w;     /* the task's end (SandboxInitReport), written by the PID 1 */
 } SandboxChildFds;
 
 /* The go-ahead byte on the sync socket, with the network namespace (SandboxPlan.net_later) and the
@@ -97,6 +99,10 @@ int sandbox_recv_go(int sock, char *ret_c, int *fds, size_t *n_fds);
  * multi-threaded: its child must not take locks such as malloc's). err explains a failure. */
 int sandbox_plan_init(SandboxPlan *p, const SandboxOptions *o, const char *cwd, char *err, size_t err_size);
 void sandbox_plan_done(SandboxPlan *p);
+/* Whether o can make a sandbox at all, as far as its settings go: the binds well-formed, their host
+ * paths there, their mount points possible (not below a read-only system directory where they do
+ * not exist). -EINVAL with err saying which and why; other negative errnos: none could be checked. */
+int sandbox_options_check(const SandboxOptions *o, char *err, size_t err_size);
 
 /* A mount namespace with the plan's root except what each task gets fresh (/tmp, /dev/shm,
  * /proc, the writable binds), built once by a short-lived child: its fd, or a negative errno. */

@@ -18,6 +18,7 @@
 
 #include "macro.h"
 #include "pool.h"
+#include "sandbox-init.h"
 #include "seccomp-filter.h"
 
 /* As many as a worker runs tasks at once, in practice; more are removed. */
@@ -84,6 +85,7 @@ struct SandboxPool {
         pid_t zygote_pid;
         int zygote_pidfd;            /* readable once it is gone */
         pid_t owner;                 /* the process that made the pool (and the zygote) */
+        int init_fd;                 /* the sandbox's init (sandbox_init_fd), the zygote's too */
         uid_t owner_uid;             /* and its identity then (the zygote's) */
         void *arena;                 /* ZYGOTE_SLOTS slots, shared with the zygote */
         bool slot_used[ZYGOTE_SLOTS];
@@ -109,14 +111,19 @@ struct SandboxPool {
 /* Names the new task cgroups of every pool of this process. */
 static _Atomic unsigned long long cgroups_made;
 
+/* The zygote's fds: its socket, and the init its PID 1s exec (sandbox-init.h). */
+#define ZYGOTE_SOCK_FD 3
+#define ZYGOTE_INIT_FD 4
+
 /* The zygote's loop: system calls only (it is forked from a multi-threaded worker). */
 _noreturn_ static void zygote_main(SandboxPool *p, int sock) {
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-        /* Nothing of the worker's but the socket. */
-        if (dup2(sock, 3) < 0)
+        /* Nothing of the worker's but the socket and the init. */
+        int sock_copy = fcntl(sock, F_DUPFD_CLOEXEC, 16), init_copy = fcntl(p->init_fd, F_DUPFD_CLOEXEC, 16);
+        if (sock_copy < 0 || init_copy < 0 || dup2(sock_copy, ZYGOTE_SOCK_FD) < 0 || dup2(init_copy, ZYGOTE_INIT_FD) < 0)
                 _exit(1);
-        (void) syscall(SYS_close_range, 4, ~0U, 0);
-        sock = 3;
+        (void) syscall(SYS_close_range, ZYGOTE_INIT_FD + 1, ~0U, 0);
+        sock = ZYGOTE_SOCK_FD;
         for (;;) {
                 ZygoteRequest rq;
                 int fds[_ZFD_MAX];
@@ -152,6 +159,7 @@ _noreturn_ static void zygote_main(SandboxPool *p, int sock) {
                         else {
                                 z->fds = (SandboxChildFds) { f[ZFD_OUT], f[ZFD_ERR], f[ZFD_ERROR], f[ZFD_SYNC], f[ZFD_STATUS] };
                                 z->plan.template_fd = f[ZFD_TEMPLATE];
+                                z->plan.init_fd = ZYGOTE_INIT_FD;
                                 /* Born in its cgroup (v2) when one was sent: no migration, no wait on
                                  * its lock. */
                                 bool into = false;
@@ -214,6 +222,8 @@ int sandbox_pool_new(SandboxPool **ret) {
         r = sandbox_seccomp_build(&p->filter);
         if (r >= 0 && !(p->nocaps = cap_init()))
                 r = -ENOMEM;
+        if (r >= 0)
+                r = p->init_fd = sandbox_init_fd();
         if (r < 0) {
                 sandbox_pool_free(p);
                 return r;

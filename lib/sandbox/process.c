@@ -21,6 +21,7 @@
 #include "namespace.h"
 #include "pool.h"
 #include "process.h"
+#include "sandbox-init.h"
 
 typedef struct LineBuf {
         char *buf;
@@ -335,7 +336,7 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
         SandboxPlan plan = {};
         SandboxCgroup cg = {};
         bool sandboxed = spec->sandbox && spec->sandbox->mode != SANDBOX_OFF;
-        usec_t *marks = NULL, t[5] = {}, t_exit = 0;
+        usec_t *marks = NULL, t[5] = {}, t_exit = 0, reaped = 0; /* (when the sandbox's init reaped the task) */
         int slot = -1; /* the pool's zygote slot holding the PID 1's plan */
         _cleanup_free_ char *key = NULL; /* what sandboxes like this one are made ahead for */
         bool reported = false;
@@ -476,10 +477,11 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
                 }
 
                 if (i_st >= 0 && fds[i_st].revents) {
-                        int task_status;
-                        ssize_t k = read(st_r, &task_status, sizeof task_status);
-                        if (k == (ssize_t) sizeof task_status) {
-                                status = task_status;
+                        SandboxInitReport rep;
+                        ssize_t k = read(st_r, &rep, sizeof rep);
+                        if (k == (ssize_t) sizeof rep) {
+                                status = rep.status;
+                                reaped = rep.reaped;
                                 reported = exited = true;
                                 t_exit = now_monotonic();
                                 drain_until = t_exit + USEC_PER_SEC;
@@ -520,9 +522,11 @@ int process_run(const ProcessSpec *spec, ProcessLineFn on_line, void *userdata, 
         if (res.sandboxed) {
                 /* The PID 1 reports how the task itself ended; without a report (it was killed
                  * on timeout or cancellation) its own status stands. */
-                int task_status;
-                if (!reported && read(st_r, &task_status, sizeof task_status) == (ssize_t) sizeof task_status)
-                        status = task_status;
+                SandboxInitReport rep;
+                if (!reported && read(st_r, &rep, sizeof rep) == (ssize_t) sizeof rep) {
+                        status = rep.status;
+                        reaped = rep.reaped;
+                }
                 res.oom_killed = sandbox_cgroup_oom_killed(&cg);
                 res.pids_exhausted = sandbox_cgroup_pids_exhausted(&cg);
         }
@@ -547,6 +551,7 @@ finish:
         sandbox_plan_done(&plan);
         if (marks) {
                 usec_t e = now_monotonic();
+                marks[SANDBOX_MARK_REAPED] = reaped;
                 bool all = t_exit > 0 && r >= 0;
                 for (size_t i = 0; i < _SANDBOX_MARK_MAX; i++)
                         all = all && marks[i] > 0;

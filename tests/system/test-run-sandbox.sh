@@ -17,10 +17,14 @@ tern_nobody=$TERN
 if ! setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$TERN" 2>/dev/null; then
         cp "$TERN" "$scratch/tern" && chmod 755 "$scratch/tern" && tern_nobody=$scratch/tern
 fi
+vardir=$(mktemp -d /var/tmp/tern-run-sandbox.XXXXXX)
+chmod 755 "$vardir"
 server=
+daemons=()
 cleanup() {
         [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-        rm -rf "$scratch"
+        for p in "${daemons[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+        rm -rf "$scratch" "$vardir"
 }
 trap cleanup EXIT
 
@@ -92,6 +96,91 @@ ok "$(grep -q "WITHOUT sandbox (--sandbox off)" <<<"$out" && echo 0 || echo 1)" 
 run root --sandbox-memory lots
 ok "$([ $rc = 2 ] && grep -q "sandbox-memory 'lots'" <<<"$out" && echo 0 || echo 1)" \
         "a bad --sandbox-memory is a usage error naming the option (exit $rc)"
+
+# Extra read-only binds, PATH and HOST:INSIDE, below /tmp (a directory of our own there) and
+# elsewhere: every task sees each of them, the first (a sandbox built for it) and the next (made
+# ahead), through each way of running a worker.
+mkdir -p "$scratch/tools"
+chmod 755 "$scratch/tools"
+echo tmp-tool >"$scratch/tools/t.txt"
+echo var-data >"$vardir/v.txt"
+chmod 644 "$scratch/tools/t.txt" "$vardir/v.txt"
+binds=(--sandbox-bind-ro "$scratch/tools" --sandbox-bind-ro "$vardir:/srv/tern-inside"
+       --sandbox-bind-ro "$vardir:/tmp/tern-inside" --sandbox-bind-ro "$vardir")
+look="echo \"binds=\$(cat $scratch/tools/t.txt || echo -),\$(cat /srv/tern-inside/v.txt || echo -),\$(cat /tmp/tern-inside/v.txt || echo -),\$(cat $vardir/v.txt || echo -)\""
+cat >"$scratch/binds.yaml" <<YAML
+id: binds
+namespace: test.sandbox
+tasks:
+  - id: first
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - $look
+  - id: next
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - $look
+YAML
+want="binds=tmp-tool,var-data,var-data,var-data"
+seen() { grep -c -- "$want" <<<"$out"; }
+binds_ok() { # how: both tasks saw every bind
+        ok "$([ "$(seen)" = 2 ] && echo 0 || echo 1)" "$1: both tasks see the binds below /tmp and elsewhere, PATH and HOST:INSIDE ($(grep -o 'binds=[^ ]*' <<<"$out" | tr '\n' ' '))"
+        [ "$(seen)" = 2 ] || sed 's/^/# /' <<<"$out" | tail -8
+}
+st="$scratch/state-binds"
+mkdir -p "$st"
+out=$(TERN_STATE_DIR="$st" "$TERN" run "$scratch/binds.yaml" "${binds[@]}" 2>&1)
+binds_ok "tern run as root"
+mkdir -p "$scratch/state-binds-nobody" && chown nobody "$scratch/state-binds-nobody"
+out=$(cd "$scratch" && setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$scratch/state-binds-nobody" \
+        TERN_STATE_DIR="$scratch/state-binds-nobody" "$tern_nobody" run "$scratch/binds.yaml" "${binds[@]}" 2>&1)
+binds_ok "tern run as nobody (user namespace)"
+wait_log() { for _ in $(seq 1 150); do grep -q "$2" "$1" && return 0; sleep 0.1; done; return 1; }
+st="$scratch/state-binds-standalone"
+mkdir -p "$st"
+TERN_STATE_DIR="$st" "$TERN" server standalone "${binds[@]}" >"$scratch/binds-standalone.log" 2>&1 &
+daemons+=($!)
+wait_log "$scratch/binds-standalone.log" "running"
+out=$(TERN_STATE_DIR="$st" timeout 60 "$TERN" run --remote "$scratch/binds.yaml" 2>&1)
+binds_ok "tern server standalone"
+st="$scratch/state-binds-worker"
+mkdir -p "$st"
+TERN_STATE_DIR="$st" "$TERN" server executor >"$scratch/binds-executor.log" 2>&1 &
+daemons+=($!)
+TERN_STATE_DIR="$st" "$TERN" server worker "${binds[@]}" >"$scratch/binds-worker.log" 2>&1 &
+daemons+=($!)
+wait_log "$scratch/binds-executor.log" "running"; wait_log "$scratch/binds-worker.log" "running"
+out=$(TERN_STATE_DIR="$st" timeout 60 "$TERN" run --remote "$scratch/binds.yaml" 2>&1)
+binds_ok "tern server worker (with tern server executor)"
+# The worker daemon, as its unit runs it (here as root, outside systemd), with tern.conf's bind-ro.
+worker_bin=$(dirname "$TERN")/../daemons/worker/tern-worker
+if [ -x "$worker_bin" ]; then
+        st="$scratch/state-binds-daemon"
+        mkdir -p "$st"
+        printf '[server]\nstate-dir = %s\n[sandbox]\nbind-ro = %s %s:/srv/tern-inside %s:/tmp/tern-inside %s\n' \
+                "$st" "$scratch/tools" "$vardir" "$vardir" "$vardir" >"$scratch/binds.conf"
+        TERN_STATE_DIR="$st" "$TERN" server executor >"$scratch/binds-executor2.log" 2>&1 &
+        daemons+=($!)
+        wait_log "$scratch/binds-executor2.log" "running"
+        TERN_LOG_TARGET=console "$worker_bin" --config "$scratch/binds.conf" >"$scratch/binds-daemon.log" 2>&1 &
+        daemons+=($!)
+        wait_log "$scratch/binds-daemon.log" "Shell tasks run"
+        out=$(TERN_STATE_DIR="$st" timeout 60 "$TERN" run --remote "$scratch/binds.yaml" 2>&1)
+        binds_ok "tern-worker with [sandbox] bind-ro in tern.conf"
+        [ "$(seen)" = 2 ] || sed 's/^/# daemon: /' "$scratch/binds-daemon.log" | tail -5
+else
+        ok 0 "# SKIP no tern-worker next to tern"
+fi
+for p in "${daemons[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+daemons=()
+# A bind that cannot work is a usage error, not a reason to run without sandbox.
+out=$(TERN_STATE_DIR="$scratch/state-binds" "$TERN" run "$scratch/binds.yaml" --sandbox-bind-ro "$vardir:/opt/tern-missing" 2>&1); rc=$?
+ok "$([ $rc = 2 ] && grep -q "invalid sandbox option: bind '$vardir:/opt/tern-missing': /opt/tern-missing does not exist on the host" <<<"$out" &&
+        ! grep -q "$want" <<<"$out" && echo 0 || echo 1)" \
+        "a bind INSIDE a read-only system directory where it does not exist is refused, naming it (exit $rc): $(head -1 <<<"$out")"
+out=$(TERN_STATE_DIR="$scratch/state-binds" "$TERN" run "$scratch/binds.yaml" --sandbox-bind-ro "$scratch/no-such-dir" 2>&1); rc=$?
+ok "$([ $rc = 2 ] && grep -q "bind '$scratch/no-such-dir': .*No such file or directory" <<<"$out" && echo 0 || echo 1)" \
+        "a bind of a missing host path is refused, naming it (exit $rc)"
 
 # An unprivileged user: a user namespace; the cgroups are root's, so no limits: said once.
 run nobody

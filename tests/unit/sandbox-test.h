@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "process.h"
 #include "strbuf.h"
@@ -23,3 +24,10 @@ const char *capture_out(Capture *c);
 int count_fds(void);
 /* A process of ours with this argument in its command line is still alive. */
 bool process_with_arg(const char *arg);
+/* The pid of a process with this argument in its command line, 0 if none. */
+pid_t process_find_arg(const char *arg);
+/* A process's parent (its PPid), or a negative errno. */
+pid_t process_parent(pid_t pid);
+/* Whether the readable memory of pid holds needle: 1 it does, 0 it does not, a negative errno when
+ * it could not be read (mappings of more than 256 MiB are skipped: sanitizers' shadow). */
+int process_memory_contains(pid_t pid, const char *needle);

@@ -17,6 +17,7 @@
 
 #include "pool.h"
 #include "process.h"
+#include "sandbox-init.h"
 #include "sandbox-test.h"
 #include "strutil.h"
 #include "tap.h"
@@ -121,6 +122,7 @@ int main(void) {
                         tap_skip_all("cannot mount cgroup2 at /sys/fs/cgroup");
         }
         ok(mkdtemp(workdir) != NULL && chmod(workdir, 0755) == 0, "a working directory");
+        (void) sandbox_init_fd(); /* (one memfd for the life of the process) */
         int fds_before = count_fds();
 
         SandboxOptions o;

@@ -14,11 +14,13 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "pool.h"
 #include "process.h"
+#include "sandbox-init.h"
 #include "sandbox-test.h"
 #include "strbuf.h"
 #include "strutil.h"
@@ -49,6 +51,18 @@ static int probe(int argc, char **argv) {
         if (streq(what, "unshare")) {
                 int r = unshare(CLONE_NEWUSER | CLONE_NEWNS);
                 printf("unshare=%d errno=%d\n", r, r < 0 ? errno : 0);
+                return 0;
+        }
+        if (streq(what, "io_uring")) {
+                /* A ring would run the task's I/O where the filter does not look. */
+                char params[120] = {}; /* struct io_uring_params */
+                long fd = syscall(SYS_io_uring_setup, 1, params);
+                int e1 = fd < 0 ? errno : 0;
+                long r2 = syscall(SYS_io_uring_enter, fd < 0 ? -1 : (int) fd, 0, 0, 0, NULL, 0);
+                int e2 = r2 < 0 ? errno : 0;
+                long r3 = syscall(SYS_io_uring_register, fd < 0 ? -1 : (int) fd, 0, NULL, 0);
+                int e3 = r3 < 0 ? errno : 0;
+                printf("setup=%d/%d enter=%ld/%d register=%ld/%d\n", fd < 0 ? -1 : 0, e1, r2, e2, r3, e3);
                 return 0;
         }
         if (streq(what, "tiocsti")) {
@@ -123,6 +137,67 @@ static int run_in(const SandboxOptions *o, usec_t timeout, Capture *c, ProcessRe
         return process_run(&spec, capture_line, c, res);
 }
 
+/* ---- the task's PID 1, seen from the worker's side ---- */
+
+/* A secret in the worker's memory, as the database password it decoded. */
+static char worker_secret[64];
+
+typedef struct Pid1Look {
+        bool seen;
+        char exe[PATH_MAX], cmdline[1024];
+        int mem; /* process_memory_contains(its PID 1, worker_secret) */
+} Pid1Look;
+
+/* A ProcessLineFn: at the task's "ready", look at its PID 1 from here, then end the task. */
+static void look_at_pid1(void *userdata, ProcessStream stream, const char *line, size_t len) {
+        Pid1Look *l = userdata;
+        char path[64];
+        pid_t task = 0;
+
+        if (stream != PROCESS_STDOUT || !streq(line, "ready") || l->seen)
+                return;
+        for (int i = 0; i < 300 && task <= 0; i++)
+                if ((task = process_find_arg("sleep 307.5")) <= 0)
+                        usleep(10 * 1000);
+        pid_t pid1 = task > 0 ? process_parent(task) : -ESRCH;
+        /* It becomes the init once the task runs: give it the time to. */
+        for (int i = 0; pid1 > 0 && i < 300; i++) {
+                snprintf(path, sizeof path, "/proc/%d/exe", (int) pid1);
+                ssize_t n = readlink(path, l->exe, sizeof l->exe - 1);
+                l->exe[n > 0 ? n : 0] = 0;
+                if (strstr(l->exe, SANDBOX_INIT_NAME))
+                        break;
+                usleep(10 * 1000);
+        }
+        snprintf(path, sizeof path, "/proc/%d/cmdline", (int) pid1);
+        int fd = pid1 > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+        ssize_t n = fd >= 0 ? read(fd, l->cmdline, sizeof l->cmdline - 1) : 0;
+        if (fd >= 0)
+                close(fd);
+        for (ssize_t i = 0; i < n; i++)
+                if (l->cmdline[i] == 0)
+                        l->cmdline[i] = ' ';
+        l->cmdline[n > 0 ? n : 0] = 0;
+        l->mem = pid1 > 0 ? process_memory_contains(pid1, worker_secret) : pid1;
+        l->seen = pid1 > 0;
+        if (task > 0)
+                kill(task, SIGKILL);
+}
+
+static void look_at_task_pid1(const SandboxOptions *o, const char *how) {
+        char *env[] = { (char *) "PATH=/usr/bin:/bin", NULL };
+        char *argv[] = { (char *) "/bin/sh", (char *) "-c", (char *) "echo ready; exec sleep 307.5", NULL };
+        ProcessSpec spec = { .argv = argv, .env = env, .cwd = workdir, .timeout = 20 * USEC_PER_SEC, .cancel_fd = -1,
+                             .sandbox = o };
+        ProcessResult res;
+        Pid1Look l = { .mem = -EIO };
+        int r = process_run(&spec, look_at_pid1, &l, &res);
+        ok(r == 0 && l.seen && strstr(l.exe, SANDBOX_INIT_NAME), "%s: the task's PID 1 is the sandbox's init (%s), not a copy of the worker",
+           how, l.exe);
+        ok(l.seen && !strstr(l.cmdline, "secret"), "%s: its command line is not the worker's (%s)", how, l.cmdline);
+        ok(l.mem == 0, "%s: a secret in the worker's memory is not in the PID 1's (%d)", how, l.mem);
+}
+
 static int run_sh(const SandboxOptions *o, const char *script, Capture *c, ProcessResult *res) {
         char *argv[] = { (char *) "/bin/sh", (char *) "-c", (char *) script, NULL };
         return run_in(o, 20 * USEC_PER_SEC, c, res, argv);
@@ -172,6 +247,20 @@ int main(int argc, char **argv) {
                 return probe(argc, argv);
         if (geteuid() != 0)
                 tap_skip_all("the sandbox needs root (or a user namespace); CI runs this as root");
+        /* The worker's command line and environment carry a secret, as a --db URL with a password
+         * would: run again with them. */
+        if (!getenv("TERN_TEST_ENV_SECRET")) {
+                char *again[8] = {};
+                int k = 0;
+                for (int i = 0; i < argc && k < 6; i++)
+                        again[k++] = argv[i];
+                again[k++] = (char *) "--db=postgresql://tern:argv-secret@db/tern";
+                if (setenv("TERN_TEST_ENV_SECRET", "env-secret", 1) == 0)
+                        execv("/proc/self/exe", again);
+                tap_skip_all("cannot run again with a secret argument");
+        }
+        snprintf(worker_secret, sizeof worker_secret, "worker-memory-secret-%d-%llu", (int) getpid(),
+                 (unsigned long long) now_monotonic());
 
         char base[] = "/tmp/tern-sandbox-test-XXXXXX", path[1024], exe[256];
         ok(mkdtemp(base) != NULL && chmod(base, 0755) == 0, "scratch directory");
@@ -214,6 +303,7 @@ int main(int argc, char **argv) {
 
         Capture c = { STRBUF_INIT, STRBUF_INIT };
         ProcessResult res;
+        (void) sandbox_init_fd(); /* (one memfd for the life of the process) */
         int fds_before = count_fds();
         /* The parent makes each task's network namespace on its own thread, and must come back. */
         char netns_before[64] = "";
@@ -302,6 +392,14 @@ int main(int argc, char **argv) {
            "/tmp as a working directory is refused, and left as it was (%s)", res.message);
         snprintf(workdir, sizeof workdir, "%s", saved_cwd);
 
+        /* The task's PID 1 holds nothing of the worker's: not its command line (a --db password),
+         * environment or memory; the task does not even see it. */
+        run_sh(&o, "test -e /proc/1 && echo visible || echo hidden; cat /proc/1/cmdline /proc/1/environ 2>/dev/null | tr '\\0' '\\n' | grep -c secret",
+               &c, &res);
+        is_str(capture_out(&c), "hidden\n0\n", "the task sees no PID 1 in /proc (hidepid), nor the worker's arguments in it");
+        look_at_task_pid1(&o, pooled ? "pooled" : "built");
+        ok(process_memory_contains(getpid(), worker_secret) == 1, "(the search finds that secret in the worker)");
+
         /* Secrets and other tasks' files. */
         run_sh(&o, "cat /etc/tern/tern.conf; cat /data/state/secret; ls /data/state | wc -l; cat /data/public", &c, &res);
         is_str(capture_out(&c), "0\nshared data\n", "/etc/tern and the hidden state dir are masked, the rest of a bind is readable");
@@ -354,6 +452,9 @@ int main(int argc, char **argv) {
         is_str(capture_out(&c), "mount=-1 errno=1\n", "mount is refused (EPERM)");
         run_probe(&o, "unshare", NULL, &c, &res);
         is_str(capture_out(&c), "unshare=-1 errno=1\n", "a new user namespace (to regain capabilities) is refused");
+        run_probe(&o, "io_uring", NULL, &c, &res);
+        is_str(capture_out(&c), "setup=-1/38 enter=-1/38 register=-1/38\n",
+               "io_uring_setup, io_uring_enter and io_uring_register fail with ENOSYS");
         run_probe(&o, "tiocsti", NULL, &c, &res);
         is_str(capture_out(&c), "tty=-1 ioctl=-1 errno=1\n", "no controlling terminal, TIOCSTI refused by the filter");
         run_sh(&o, "grep -E '^(CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status | tr -s '\\t ' ' '",
@@ -463,6 +564,10 @@ int main(int argc, char **argv) {
         is_str(capture_out(&c), "0\nCapEff:\t0000000000000000\n", "user namespace: uid 0 inside, without capabilities");
         snprintf(path, sizeof path, "%s/userns.txt", workdir);
         ok(stat(path, &st) == 0 && st.st_uid == 65534, "and nobody outside");
+        run_sh(&uns, "test -e /proc/1 && echo visible || echo hidden; cat /proc/1/cmdline /proc/1/environ 2>/dev/null | tr '\\0' '\\n' | grep -c secret",
+               &c, &res);
+        is_str(capture_out(&c), "hidden\n0\n", "user namespace: no PID 1 in /proc, nor the worker's arguments");
+        look_at_task_pid1(&uns, "user namespace");
         if (pooled) {
                 /* Made ahead in a user namespace (no template there): the working directory comes
                  * from the host's tree the PID 1 kept, which then goes. */
