@@ -85,6 +85,39 @@ bool cli_db_url_has_password(const char *u) {
         return false;
 }
 
+/* The URL as it may be shown in a message: its password, if any, as "***". */
+static char *db_url_redacted(const char *u) {
+        _cleanup_free_ char *s = strdup(u);
+        if (!s)
+                return NULL;
+        char *rest = (char *) (startswith(s, "postgresql://") ?: startswith(s, "postgres://"));
+        if (rest) {
+                size_t n = strcspn(rest, "/?");
+                char *at = memrchr(rest, '@', n), *colon = at ? memchr(rest, ':', (size_t) (at - rest)) : NULL;
+                if (colon) {
+                        *colon = 0;
+                        char *joined = strjoin(s, ":***", at);
+                        if (!joined)
+                                return NULL;
+                        free(s);
+                        s = joined;
+                }
+        }
+        for (char *p = strstr(s, "password="); p; p = strstr(p + 1, "password=")) {
+                if (p != s && !strchr(" \t?&", p[-1]))
+                        continue;
+                char *v = p + strlen("password="), *end = v + strcspn(v, " \t&");
+                *v = 0;
+                char *joined = strjoin(s, "***", end);
+                if (!joined)
+                        return NULL;
+                p = joined + (p - s);
+                free(s);
+                s = joined;
+        }
+        return TAKE_PTR(s);
+}
+
 int cli_store_open(const char *cmd, const char *url, CliStoreMode mode, Store **ret) {
         _cleanup_free_ char *u = cli_db_url(url);
         Store *s = NULL;
@@ -102,11 +135,13 @@ int cli_store_open(const char *cmd, const char *url, CliStoreMode mode, Store **
                 return 1;
         r = store_open(u, &s);
         if (r == -EINVAL && !s) {
-                cli_usage_error(cmd, "'%s' is not a database URL (sqlite:..., postgresql://... or key=value)", u);
+                _cleanup_free_ char *shown = db_url_redacted(u);
+                cli_usage_error(cmd, "'%s' is not a database URL (sqlite:..., postgresql://... or key=value)", strna(shown));
                 return EXIT_USAGE;
         }
         if (r < 0) {
-                fprintf(stderr, "%s: cannot open database '%s': %s\n", cmd, u, s ? store_error(s) : strerror(-r));
+                _cleanup_free_ char *shown = db_url_redacted(u);
+                fprintf(stderr, "%s: cannot open database '%s': %s\n", cmd, strna(shown), s ? store_error(s) : strerror(-r));
                 store_free(s);
                 return 1;
         }

@@ -58,6 +58,11 @@ ok "$(grep -q "warning: .*--db gives the database password" <<<"$out" && echo 0 
         "--db with libpq keywords and password= warns too"
 out=$(TERN_DB='postgresql://tern:s3cret@127.0.0.1:1/tern' "$TERN" db status 2>&1)
 ok "$(grep -q "gives the database password" <<<"$out" && echo 1 || echo 0)" "TERN_DB with a password: no warning"
+ok "$(grep -q "cannot open database 'postgresql://tern:\*\*\*@127.0.0.1:1/tern'" <<<"$out" && ! grep -q s3cret <<<"$out" &&
+        echo 0 || echo 1)" "the error names the database without its password: $(grep "cannot open" <<<"$out")"
+out=$(TERN_DB='host=127.0.0.1 port=1 password=s3cret user=u' "$TERN" db status 2>&1)
+ok "$(grep -q "password=\*\*\* user=u" <<<"$out" && ! grep -q s3cret <<<"$out" && echo 0 || echo 1)" \
+        "so does a libpq keyword string's"
 out=$("$TERN" db status --db 'postgresql://tern@127.0.0.1:1/tern' 2>&1)
 ok "$(grep -q "gives the database password" <<<"$out" && echo 1 || echo 0)" "--db without a password: no warning"
 echo "1..$n"
