@@ -10,6 +10,7 @@
 #include "strbuf.h"
 #include "strutil.h"
 #include "web-internal.h"
+#include "web-wait.h"
 
 #define FOLLOW_KEEPALIVE_USEC (15 * USEC_PER_SEC)
 
@@ -24,10 +25,12 @@ typedef struct Follow {
         bool logs;            /* log lines rather than the execution */
         StoreLogLevel min_level;
         int64_t log_cursor;
+        WebWaitSlot slot;     /* its place among the server's streams */
 } Follow;
 
 static void follow_free(void *cls) {
         Follow *f = cls;
+        web_wait_slot_release(&f->slot);
         store_free(f->store);
         free(f->id);
         free(f->last);
@@ -166,9 +169,16 @@ static int follow_start(WebCtx *c, bool logs, StoreLogLevel min_level) {
                 return web_reply_error(c, 404, "no execution '%s'", c->params[0]);
         if (r < 0)
                 return web_reply_store_error(c, r);
+        /* HEAD learns that the stream is there without opening one (and its database connection). */
+        if (streq(c->method, "HEAD"))
+                return web_reply_text(c, 200, "text/event-stream", "");
         Follow *f = calloc(1, sizeof *f);
         if (!f)
                 return web_reply_error(c, 500, "out of memory");
+        if (web_waits_take(c->streams, c, &f->slot) < 0) {
+                free(f);
+                return web_reply_error(c, 429, "too many follow streams open from this address, or in all: close one first");
+        }
         f->logs = logs;
         f->min_level = min_level;
         f->last_sent = now_monotonic();

@@ -22,6 +22,7 @@ typedef struct WebCtx {
         unsigned wait_max_sec;
         WebServer *server; /* whose pool c->store came from (web_store_release) */
         WebWaits *waits;   /* the server's count of requests waiting for an execution (web-wait.c) */
+        WebWaits *streams; /* the same for follow streams, each holding a connection of its own */
         const char *storage_root; /* NULL: no internal storage */
         /* A multipart/form-data body: its plain fields (name -> string) and its files (name ->
          * {"path": temporary file, "filename": as sent}); NULL for other bodies. */

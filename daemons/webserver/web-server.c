@@ -87,6 +87,7 @@ struct WebServer {
         size_t n_pool, n_idle;
         char *storage_root; /* a copy: opt.storage_root points here */
         WebWaits *waits;
+        WebWaits *streams;
         WebAuth *auth;
         atomic_uint_fast64_t requests, status_4xx, status_5xx;
 };
@@ -454,7 +455,7 @@ static enum MHD_Result request_start(WebServer *w, struct MHD_Connection *con, W
 
 /* The whole request is in: run its handler. */
 static enum MHD_Result dispatch(WebServer *w, struct MHD_Connection *con, WebRequest *req, const char *method) {
-        WebCtx c = { .con = con, .method = method, .wait_max_sec = w->opt.wait_max_sec, .server = w, .waits = w->waits,
+        WebCtx c = { .con = con, .method = method, .wait_max_sec = w->opt.wait_max_sec, .server = w, .waits = w->waits, .streams = w->streams,
                      .storage_root = w->opt.storage_root, .form_fields = req->fields, .form_files = req->files };
         memcpy(c.params, req->params, sizeof c.params);
         c.store = pool_get(w);
@@ -652,6 +653,10 @@ int web_server_start(Store *store, const WebServerOptions *opt, WebServer **ret)
                 w->opt.max_waits = 32;
         if (!w->opt.max_waits_per_client)
                 w->opt.max_waits_per_client = 4;
+        if (!w->opt.max_streams)
+                w->opt.max_streams = 64;
+        if (!w->opt.max_streams_per_client)
+                w->opt.max_streams_per_client = 16;
         pthread_mutex_init(&w->lock, NULL);
         pthread_cond_init(&w->cond, NULL);
         if (opt->storage_root && !(w->opt.storage_root = w->storage_root = strdup(opt->storage_root)))
@@ -661,7 +666,8 @@ int web_server_start(Store *store, const WebServerOptions *opt, WebServer **ret)
                 return r;
         if (!(w->pool = calloc(w->opt.threads, sizeof(Store *))))
                 return -ENOMEM;
-        if (!(w->waits = web_waits_new(w->opt.max_waits, w->opt.max_waits_per_client)))
+        if (!(w->waits = web_waits_new(w->opt.max_waits, w->opt.max_waits_per_client)) ||
+            !(w->streams = web_waits_new(w->opt.max_streams, w->opt.max_streams_per_client)))
                 return -ENOMEM;
         for (size_t i = 0; i < w->opt.threads; i++) {
                 r = store_dup(store, &w->pool[i]);
@@ -713,6 +719,7 @@ WebServer *web_server_free(WebServer *w) {
                 store_free(w->pool[i]);
         free(w->pool);
         web_waits_free(w->waits);
+        web_waits_free(w->streams);
         free(w->storage_root);
         web_auth_free(w->auth);
         pthread_mutex_destroy(&w->lock);

@@ -20,6 +20,8 @@ typedef struct WebServerOptions {
                                     * wait: true) (default 300) */
         unsigned max_waits;        /* requests waiting for an execution's end at once (default 32) */
         unsigned max_waits_per_client; /* of those, from one client address (default 4); 429 beyond */
+        unsigned max_streams;      /* follow streams open at once, each with a connection (default 64) */
+        unsigned max_streams_per_client; /* of those, from one client address (default 16); 429 beyond */
         const char *storage_root;  /* local internal storage (FILE inputs, file downloads); NULL: none; copied */
         uint64_t max_upload;       /* bytes of a multipart/form-data execution creation (default 256 MiB) */
 } WebServerOptions;

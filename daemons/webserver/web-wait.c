@@ -69,7 +69,10 @@ static void client_key(const struct sockaddr *sa, unsigned char key[WAIT_KEY_SIZ
 }
 
 int web_wait_take(WebCtx *c, WebWaitSlot *ret) {
-        WebWaits *w = c->waits;
+        return web_waits_take(c->waits, c, ret);
+}
+
+int web_waits_take(WebWaits *w, WebCtx *c, WebWaitSlot *ret) {
         const union MHD_ConnectionInfo *ci = c->con ? MHD_get_connection_info(c->con, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
         unsigned char key[WAIT_KEY_SIZE];
         size_t found = SIZE_MAX, free_entry = SIZE_MAX;

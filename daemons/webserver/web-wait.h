@@ -19,6 +19,8 @@ typedef struct WebWaitSlot {
  * all) already has as many requests waiting as allowed. Take it before creating what the request
  * waits for, so that a refusal changes nothing. */
 int web_wait_take(WebCtx *c, WebWaitSlot *ret);
+/* The same in another table (the server's follow streams). */
+int web_waits_take(WebWaits *w, WebCtx *c, WebWaitSlot *ret);
 /* Give the place back (nothing for {}); a cleanup. */
 void web_wait_slot_release(WebWaitSlot *s);
 

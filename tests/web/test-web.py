@@ -612,6 +612,33 @@ tasks:
     ok(resp.status == 200 and "Hello, sse!" in messages, f"logs follow streams the lines until the end ({len(messages)} lines)")
     ok(req("GET", "/api/v1/logs/nope/follow")[0] == 404, "logs follow of a missing execution is 404")
 
+    # Each stream holds a database connection and a thread: 16 per client address, 64 in all.
+    st, js, _ = req("POST", "/api/v1/executions/t.web.sub/pause", {})
+    pid = js["id"]
+    streams, statuses = [], []
+    for i in range(17):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=("127.0.0.4", 0))
+        c.request("GET", f"/api/v1/executions/{pid}/follow", headers={"Authorization": BEARER})
+        resp = c.getresponse()
+        statuses.append(resp.status)
+        streams.append((c, resp))
+    ok(statuses[:16] == [200] * 16 and statuses[16] == 429, f"a 17th follow stream from one address is 429 ({statuses[-2:]})")
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=("127.0.0.5", 0))
+    c.request("GET", f"/api/v1/logs/{pid}/follow", headers={"Authorization": BEARER})
+    other = c.getresponse()
+    ok(other.status == 200, "another address still follows")
+    c.close()
+    t0 = time.monotonic()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("HEAD", f"/api/v1/executions/{pid}/follow", headers={"Authorization": BEARER})
+    head = c.getresponse()
+    head.read()
+    c.close()
+    ok(head.status == 200 and time.monotonic() - t0 < 5, "HEAD on a follow stream answers at once, opening none")
+    for c, resp in streams:
+        c.close()
+    req("POST", f"/api/v1/executions/{pid}/kill")
+
     # ---- metrics ----
     def metrics():
         st, text, _ = req("GET", "/metrics", raw=True)
