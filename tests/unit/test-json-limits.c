@@ -26,7 +26,7 @@ int main(void) {
         is_int(json_depth(v, 64), 0, "a scalar has depth 0");
         json_decref(v);
         v = json_loads("{\"a\": [1, {\"b\": []}], \"c\": {}}", 0, NULL);
-        is_int(json_depth(v, 64), 3, "an object holding a list holding an object holding a list: 3");
+        is_int(json_depth(v, 64), 4, "an object holding a list holding an object holding a list: 4");
         is_int(json_value_check(v, "x", &err), 0, "a shallow value passes");
         json_decref(v);
 
