@@ -249,9 +249,10 @@ static int verb_start(int argc, char *argv[]) {
                         flow_id, ns);
                 return 1;
         }
-        if (r == -EINVAL) {
+        if (r == -EINVAL || r == -E2BIG) {
                 store_rollback(tx);
-                fprintf(stderr, "%s: invalid inputs: %s\n", cmd, err ? err : "out of memory");
+                fprintf(stderr, "%s: %s%s\n", cmd, r == -EINVAL ? "invalid inputs: " : "",
+                        err ? err : "out of memory");
                 return 1;
         }
         if (r < 0) {
@@ -292,13 +293,16 @@ static int verb_list(int argc, char *argv[]) {
         StoreTx *tx;
         _cleanup_json_ json_t *list = NULL;
         StoreExecutionFilter f = { .namespace_prefix = a.ns, .flow_id = a.flow, .state = a.state, .limit = a.limit };
-        if ((r = store_begin(s, &tx)) < 0 || (r = store_execution_search(tx, &f, &list)) < 0) {
+        size_t skipped = 0;
+        if ((r = store_begin(s, &tx)) < 0 || (r = store_execution_search_skipping(tx, &f, &list, &skipped)) < 0) {
                 if (r < 0 && tx)
                         store_rollback(tx);
                 fprintf(stderr, "%s: %s\n", cmd, store_error(s));
                 return 1;
         }
         store_rollback(tx);
+        if (skipped > 0)
+                fprintf(stderr, "%s: warning: %zu execution(s) left out: their documents cannot be read\n", cmd, skipped);
         size_t i;
         json_t *d;
         json_array_foreach(list, i, d)
@@ -433,7 +437,8 @@ static int signal_verb(const char *cmd, void (*help)(void), const char *type, in
         }
         _cleanup_json_ json_t *payload = json_pack("{s:o}", "inputs", inputs ? json_incref(inputs) : json_object());
         if ((r = api_execution_event(s, id, type, payload)) < 0) {
-                fprintf(stderr, "%s: %s\n", cmd, store_error(s));
+                fprintf(stderr, "%s: %s\n", cmd,
+                        r == -E2BIG ? "the inputs are nested too deep or too large" : store_error(s));
                 return 1;
         }
         if (!a.wait)

@@ -312,6 +312,11 @@ int verb_run(int argc, char *argv[]) {
         }
         json_decref(e->inputs);
         e->inputs = json_incref(resolved);
+        _cleanup_free_ char *too_big = NULL;
+        if (execution_check_values(e, &too_big) < 0) {
+                fprintf(stderr, "%s: %s\n", cmd, too_big ? too_big : "out of memory");
+                return 1;
+        }
         _cleanup_json_ json_t *doc = execution_to_json(e);
         if (!doc || (r = store_begin(s, &tx)) < 0 ||
             (r = store_execution_create(tx, doc, ENGINE_EVENT_CREATED, NULL, now)) < 0 || (r = store_commit(tx)) < 0) {

@@ -2,11 +2,14 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <sys/stat.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
+#include "flow.h"
 #include "log.h"
+#include "strutil.h"
 
 static const Verb top_verbs[] = {
         { "run", "FLOW.yaml", "run a flow to its end in this process (embedded database by default)", verb_run, NULL },
@@ -171,6 +174,17 @@ int main(int argc, char *argv[]) {
                 }
                 help_top();
                 return 0;
+        }
+        /* The daemons read it from [flow] max-tasks (the same variable overrides that); the
+         * commands that validate flows without a daemon read the variable. */
+        const char *max_tasks = getenv("TERN_FLOW_MAX_TASKS");
+        if (max_tasks) {
+                uint64_t v;
+                if (safe_atou64(max_tasks, &v) < 0 || v == 0 || v > 1000000) {
+                        fprintf(stderr, "tern: TERN_FLOW_MAX_TASKS='%s' is not a number from 1 to 1000000\n", max_tasks);
+                        return EXIT_USAGE;
+                }
+                flow_set_max_tasks((size_t) v);
         }
         return cli_dispatch(top_verbs, "tern", argc - 1, argv + 1);
 }

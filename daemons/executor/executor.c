@@ -10,6 +10,8 @@
 #include "cleanup-jansson.h"
 #include "executor.h"
 #include "hashmap.h"
+#include "id.h"
+#include "json-limits.h"
 #include "log.h"
 #include "strutil.h"
 
@@ -28,6 +30,9 @@ struct Executor {
         ExecutorOptions opt;
         Hashmap flows; /* (ns, id, revision) -> Flow* (owned) */
         Hashmap docs;  /* execution id -> CachedDoc* (owned; NULL once dropped) */
+        json_t *aside; /* execution id -> why: executions the next step sets aside (FAILED) */
+        char strike_id[ID_MAX]; /* the execution the last steps failed on, and how many times */
+        unsigned strikes;
         bool more_due; /* the last step claimed a full batch */
         usec_t last_requeue;
         ExecutorStats stats;
@@ -46,6 +51,10 @@ int executor_new(Store *store, const ExecutorOptions *opt, Executor **ret) {
                 return -ENOMEM;
         x->store = store;
         x->opt = *opt;
+        if (!(x->aside = json_object())) {
+                free(x);
+                return -ENOMEM;
+        }
         if (!x->opt.batch)
                 x->opt.batch = 32;
         /* SQLite has no notifications across processes (a CLI in another process adding events):
@@ -79,6 +88,7 @@ Executor *executor_free(Executor *x) {
                 return NULL;
         flows_free(&x->flows);
         docs_free(&x->docs);
+        json_decref(x->aside);
         store_free(x->store);
         free(x);
         return NULL;
@@ -216,6 +226,10 @@ static int create_subflow(Executor *x, StoreTx *tx, const Execution *parent, jso
         r = engine_execution_new(f, inputs, labels, trigger, now, &child);
         if (r < 0)
                 return r;
+        if (execution_check_values(child, &err) < 0) {
+                why = strdup_printf("Subflow '%s.%s': %s", ns, id, strempty(err));
+                return subflow_failed(tx, req, why ? why : "a value is too deep or too large", now);
+        }
         snprintf(child->id, sizeof child->id, "%s", json_string_value(json_object_get(req, "executionId")));
         if (!(child->parent_id = strdup(parent->id)))
                 return -ENOMEM;
@@ -263,20 +277,29 @@ static int apply_effects(Executor *x, StoreTx *tx, Execution *e, EngineEffects *
 }
 
 /* A document or flow the engine cannot work with must not be retried forever: the execution is
- * failed with a log line saying why, and its events are consumed. */
+ * failed with a log line saying why, and its events are consumed. Without a usable document (e
+ * NULL, or one the store refuses to write) the store makes a minimal one. */
 static int fail_execution(StoreTx *tx, Execution *e, const StoreClaim *c, const char *why, usec_t now) {
+        StoreLog l = { .execution_id = c->execution_id, .level = STORE_LOG_ERROR, .timestamp = now, .message = why };
         int r;
-        if (e && !state_is_terminal(e->state.current)) {
+        if (e && state_is_terminal(e->state.current))
+                goto consume;
+        if ((r = store_log_append_tx(tx, &l, 1)) < 0)
+                return r;
+        if (e) {
                 state_info_force(&e->state, STATE_FAILED, now);
-                StoreLog l = { .execution_id = e->id, .level = STORE_LOG_ERROR, .timestamp = now, .message = why };
-                if ((r = store_log_append_tx(tx, &l, 1)) < 0)
-                        return r;
                 _cleanup_json_ json_t *doc = execution_to_json(e);
                 if (!doc)
                         return -ENOMEM;
-                if ((r = store_execution_save(tx, doc, now)) < 0)
-                        return r;
+                r = store_execution_save(tx, doc, now);
+                if (r != -E2BIG) {
+                        if (r < 0)
+                                return r;
+                        goto consume;
+                }
         }
+        return store_execution_fail_unreadable(tx, c->execution_id, now);
+consume:
         for (size_t i = 0; i < c->n_events; i++)
                 if ((r = store_event_delete(tx, c->events[i].seq)) < 0)
                         return r;
@@ -340,6 +363,7 @@ typedef struct StepCtx {
         size_t applied, ended;
         json_t *saved; /* execution id -> [version, doc or null when it ended]: the cache after commit */
         size_t claimed;
+        char failed_id[ID_MAX]; /* the execution being applied when the step failed */
 } StepCtx;
 
 static bool doc_known(void *userdata, const char *id, int64_t version) {
@@ -387,6 +411,22 @@ static int apply_claim(StepCtx *c, StoreTx *tx, const StoreClaim *cl) {
         const Flow *f = NULL;
         int r;
 
+        const char *aside = json_string_value(json_object_get(x->aside, cl->execution_id));
+        if (cl->error < 0 || aside) {
+                /* It blocks nothing more: FAILED with the reason in its logs, its events consumed. */
+                const char *reason =
+                        aside ? aside : "its document or one of its events cannot be read back (not JSON, or nested too deep)";
+                _cleanup_free_ char *why = strdup_printf("The executor set this execution aside (FAILED): %s", reason);
+                log_error("Execution '%s' set aside as FAILED: %s", cl->execution_id, reason);
+                if (cl->doc && execution_from_json(cl->doc, &e) < 0)
+                        e = execution_free(e);
+                if ((r = fail_execution(tx, e, cl, why ? why : "set aside by the executor", c->now)) < 0)
+                        return r;
+                json_object_del(x->aside, cl->execution_id);
+                return json_object_set_new(c->saved, cl->execution_id, json_pack("[I, n]", (json_int_t) 0)) < 0
+                               ? -ENOMEM
+                               : 0;
+        }
         r = execution_from_json(cl->doc, &e);
         if (r == -ENOMEM)
                 return r;
@@ -480,14 +520,61 @@ static int step_tx(StoreTx *tx, void *userdata) {
         c->claimed = n;
         for (size_t i = 0; i < n && r >= 0; i++) {
                 if (!claims[i].doc) {
+                        /* Not read: held here, or unreadable (error set). */
                         CachedDoc *d = hashmap_get(&c->x->docs, claims[i].execution_id);
-                        assert(d);
-                        claims[i].doc = json_incref(d->doc);
+                        assert(d || claims[i].error < 0);
+                        if (d)
+                                claims[i].doc = json_incref(d->doc);
                 }
                 r = apply_claim(c, tx, &claims[i]);
+                if (r < 0)
+                        snprintf(c->failed_id, sizeof c->failed_id, "%s", claims[i].execution_id);
         }
         store_claims_free(claims, n);
         return r < 0 ? r : (int) c->applied;
+}
+
+/* Errors that say the database or the machine is in trouble, not the execution: retried as they
+ * come, however long. */
+static bool error_is_transient(int r) {
+        switch (-r) {
+        case ENOMEM: case EAGAIN: case ECONNRESET: case ECONNREFUSED: case ENOTCONN: case ENOSPC: case ETIMEDOUT:
+        case EINTR: case EBUSY:
+                return true;
+        default:
+                return false;
+        }
+}
+
+/* Errors that an execution's own contents cause (unreadable, too deep, malformed): the same
+ * again at every try. */
+static bool error_is_the_executions(int r) {
+        switch (-r) {
+        case EBADMSG: case E2BIG: case EINVAL: case ERANGE: case EDOM: case EILSEQ: case ELOOP: case EOVERFLOW:
+                return true;
+        default:
+                return false;
+        }
+}
+
+#define STRIKES_MAX 3
+
+/* A step failed while applying execution id: set it aside at the next step when the error is its
+ * own, or when other errors (e.g. a statement the database refuses) came STRIKES_MAX times in a row
+ * on it. Returns true when it is set aside. */
+static bool strike(Executor *x, const char *id, int r) {
+        if (isempty(id) || error_is_transient(r))
+                return false;
+        if (!streq(x->strike_id, id)) {
+                snprintf(x->strike_id, sizeof x->strike_id, "%s", id);
+                x->strikes = 0;
+        }
+        if (!error_is_the_executions(r) && ++x->strikes < STRIKES_MAX)
+                return false;
+        x->strike_id[0] = 0;
+        x->strikes = 0;
+        _cleanup_free_ char *why = strdup_printf("applying its events failed: %s", strerror(-r));
+        return json_object_set_new(x->aside, id, json_string(why ? why : "applying its events failed")) >= 0;
 }
 
 int executor_step(Executor *x) {
@@ -505,9 +592,18 @@ int executor_step(Executor *x) {
                         log_warning("Re-queued %d job(s) whose worker stopped renewing its lease.", r);
                 }
         }
-        r = store_transact(x->store, step_tx, &c);
-        if (r < 0)
-                return r;
+        /* One execution that cannot be stepped must not stop the others: it is set aside and the
+         * step runs again without it (each rerun sets one more aside, so this ends). */
+        for (;;) {
+                c.failed_id[0] = 0;
+                r = store_transact(x->store, step_tx, &c);
+                if (r >= 0)
+                        break;
+                if (!strike(x, c.failed_id, r))
+                        return r;
+                log_error_errno(r, "Execution '%s' cannot be stepped (%s): setting it aside as FAILED.", c.failed_id,
+                                store_error(x->store));
+        }
         docs_update(x, saved);
         /* A full batch may have left due events behind; otherwise the next one announces itself
          * (every event is notified at its commit) or is found by executor_wait's due time. */

@@ -406,6 +406,12 @@ static int create_execution(StoreTx *tx, const Flow *f, const Trigger *t, json_t
                 return -ENOMEM;
         if ((r = engine_execution_new(f, inputs, labels, trigger, now, &e)) < 0)
                 return r;
+        _cleanup_free_ char *too_big = NULL;
+        if (execution_check_values(e, &too_big) < 0) {
+                log_warning("Trigger '%s' of %s.%s: no execution: %s", t->id, f->namespace, f->id,
+                            too_big ? too_big : "out of memory");
+                return 0;
+        }
         memcpy(old, e->id, ID_MAX);
         scheduler_execution_id(f->namespace, f->id, t->id, key, e->id);
         fix_correlation(e, old);
@@ -975,7 +981,11 @@ static int handle_execution(StepCtx *c, StoreTx *tx, const StoreEvent *ev) {
                         goto done;
         }
         r = store_execution_get(tx, eid, &doc);
-        if (r == -ENOENT) {
+        if (r == -EBADMSG)
+                /* Unreadable (the executor sets it aside): no trigger fires on it, and the inbox
+                 * goes on with the other rows. */
+                log_warning("Execution '%s' cannot be read; Flow triggers skip its state change.", eid);
+        if (r == -ENOENT || r == -EBADMSG) {
                 r = 0;
                 goto done;
         }

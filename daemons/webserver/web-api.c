@@ -12,6 +12,7 @@
 #include "cleanup-jansson.h"
 #include "engine.h"
 #include "execution.h"
+#include "json-limits.h"
 #include "log.h"
 #include "executor.h"
 #include "flow.h"
@@ -524,6 +525,11 @@ static json_t *body_inputs(WebCtx *c) {
                 json_decref(j);
                 return web_reply_error(c, 400, "the inputs must be a JSON object"), NULL;
         }
+        _cleanup_free_ char *why = NULL;
+        if (json_value_check(j, "the inputs", &why) < 0) {
+                json_decref(j);
+                return web_reply_error(c, 422, "%s", why ? why : "the inputs are too deep or too large"), NULL;
+        }
         return j;
 }
 
@@ -668,6 +674,12 @@ static int execution_start(WebCtx *c, const char *ns, const char *flow_id, const
                         store_rollback(tx);
                         return web_reply_error(c, 500, "out of memory");
                 }
+                /* Refused before anything is rendered or stored (json-limits.h). */
+                if (json_value_check(json_object_get(json_object_get(trigger, "variables"), "body"), "the webhook body",
+                                     &err) < 0) {
+                        store_rollback(tx);
+                        return web_reply_error(c, 422, "%s", err ? err : "the webhook body is too deep or too large");
+                }
                 /* Its inputs may use {{ trigger.body... }}, {{ trigger.headers... }}, {{ trigger.parameters... }}. */
                 r = scheduler_webhook_inputs(f, hook, vars, NULL, now_realtime(), &inputs, &err);
                 if (r < 0) {
@@ -711,6 +723,7 @@ static int execution_start(WebCtx *c, const char *ns, const char *flow_id, const
                 return r == -EINVAL  ? web_reply_error(c, 422, "invalid inputs: %s", err ? err : "out of memory")
                        : r == -EPERM ? web_reply_error(c, 409, "cannot execute disabled flow '%s' in namespace '%s'",
                                                        flow_id, ns)
+                       : r == -E2BIG ? web_reply_error(c, 422, "%s", err ? err : "a value is too deep or too large")
                                      : web_reply_store_error(c, r);
         }
         if ((r = store_commit(tx)) < 0) {
@@ -799,7 +812,10 @@ int web_api_execution_search(WebCtx *c) {
         if (r < 0)
                 return web_reply_store_error(c, r);
         int64_t total = 0;
-        r = store_execution_search(tx, &f, &arr);
+        size_t skipped = 0;
+        r = store_execution_search_skipping(tx, &f, &arr, &skipped);
+        if (r >= 0 && skipped > 0)
+                log_warning("webserver: %zu execution(s) left out of a search: their documents cannot be read", skipped);
         /* Kestra's total: every match, not the page's size. */
         if (r >= 0)
                 r = store_execution_count(tx, &f, &total);

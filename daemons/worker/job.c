@@ -9,6 +9,7 @@
 
 #include "beneath.h"
 #include "cleanup-jansson.h"
+#include "json-limits.h"
 #include "expr.h"
 #include "job.h"
 #include "strbuf.h"
@@ -160,6 +161,21 @@ static json_t *timestamp_now_json(void) {
         return json_integer((json_int_t) now_realtime());
 }
 
+/* Every task type's outputs, ::{"outputs":...}:: lines included, are bounded before they leave
+ * the worker (json-limits.h): too deep or too large fails the task, saying why. */
+static int outcome_bound(json_t *job, TaskOutcome *out) {
+        _cleanup_free_ char *too_big = NULL;
+        char what[256];
+        snprintf(what, sizeof what, "the outputs of task '%s'", strna(json_string_value(json_object_get(job, "taskId"))));
+        if (json_value_check(out->outputs, what, &too_big) >= 0 &&
+            json_value_check(out->metrics, "the task's metrics", &too_big) >= 0)
+                return 0;
+        task_outcome_done(out);
+        out->state = STATE_FAILED;
+        out->error = TAKE_PTR(too_big);
+        return out->error ? 0 : -ENOMEM;
+}
+
 int worker_job_run(const WorkerJobEnv *env, json_t *job, json_t **ret_result) {
         const char *type = json_string_value(json_object_get(job, "type"));
         const char *tr_id = json_string_value(json_object_get(job, "taskRunId"));
@@ -246,6 +262,8 @@ int worker_job_run(const WorkerJobEnv *env, json_t *job, json_t **ret_result) {
                 return r;
         }
 done:
+        if ((r = outcome_bound(job, &out)) < 0)
+                return r;
         if (out.state == STATE_FAILED && out.error) {
                 _cleanup_free_ char *masked = mask_secrets(&jr, out.error);
                 env->log(env->userdata, job, TASK_LOG_ERROR, masked ? masked : out.error);

@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "execution.h"
 #include "id.h"
+#include "json-limits.h"
 #include "strutil.h"
 
 json_t *api_flow_json(const StoreFlow *f, bool with_source) {
@@ -57,7 +58,9 @@ int api_execution_event(Store *s, const char *id, const char *type, json_t *payl
         int r = store_begin(s, &tx);
         if (r < 0)
                 return r;
-        if ((r = store_event_emit(tx, id, type, payload ? payload : empty, now, now, NULL)) < 0) {
+        /* Resume inputs become task outputs: bounded like every value that enters an execution. */
+        if ((r = json_value_check(payload, "the inputs", NULL)) < 0 ||
+            (r = store_event_emit(tx, id, type, payload ? payload : empty, now, now, NULL)) < 0) {
                 store_rollback(tx);
                 return r;
         }
@@ -106,6 +109,8 @@ int api_execution_insert(StoreTx *tx, const Flow *f, Execution *e, json_t *input
                 return r;
         json_decref(e->inputs);
         e->inputs = TAKE_PTR(resolved);
+        if ((r = execution_check_values(e, ret_error)) < 0)
+                return r;
         if (!(doc = execution_to_json(e)))
                 return -ENOMEM;
         if ((r = store_execution_create(tx, doc, ENGINE_EVENT_CREATED, NULL, now)) < 0)

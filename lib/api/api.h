@@ -17,7 +17,8 @@ int api_execution_get(Store *s, const char *id, json_t **ret);
 /* Drop the executor's bookkeeping ("ternEngine") from a document before showing it. */
 void api_execution_strip(json_t *doc);
 State api_execution_state(json_t *doc);
-/* Emit an event (kill, resume, restart) for an execution; payload may be NULL. */
+/* Emit an event (kill, resume, restart) for an execution; payload may be NULL. -E2BIG when the
+ * payload is beyond the bounds of json-limits.h. */
 int api_execution_event(Store *s, const char *id, const char *type, json_t *payload);
 /* An execution's log lines of at least min_level, oldest first, as JSON (Kestra's field names).
  * NULL on failure. */
@@ -26,8 +27,9 @@ json_t *api_execution_logs_json(Store *s, const char *id, StoreLogLevel min_leve
 /* Create an execution of flow f in tx: inputs resolved against the flow (raw strings or typed
  * values; defaults applied), labels (may be NULL) and trigger (may be NULL), with its "created"
  * event. Returns 0 with the document; -EPERM when the flow is disabled (nothing starts it, as in
- * Kestra); -EINVAL with *ret_error saying which inputs are wrong (the caller frees it); -ENOMEM or
- * the store's error. */
+ * Kestra); -EINVAL with *ret_error saying which inputs are wrong (the caller frees it); -E2BIG with
+ * *ret_error when an input, a label or a trigger variable is nested too deep or too large
+ * (json-limits.h: nothing is stored); -ENOMEM or the store's error. */
 int api_execution_create(StoreTx *tx, const Flow *f, json_t *inputs, json_t *labels, json_t *trigger, usec_t now,
                          json_t **ret_doc, char **ret_error);
 

@@ -8,6 +8,7 @@
 
 #include "cleanup-jansson.h"
 #include "engine-internal.h"
+#include "json-limits.h"
 #include "strutil.h"
 
 int engine_effects_init(EngineEffects *fx) {
@@ -347,6 +348,13 @@ static int on_task_result(Engine *E, json_t *payload) {
                 }
         }
         json_t *outputs = json_object_get(res, "outputs");
+        _cleanup_free_ char *too_big = NULL;
+        if (json_value_check(outputs, "the task's outputs", &too_big) < 0) {
+                /* The worker refuses them already; this is for any other source of results. */
+                engine_log(E, tr, "ERROR", "%s", too_big ? too_big : "the task's outputs are too deep or too large");
+                outputs = NULL;
+                s = STATE_FAILED;
+        }
         if (json_is_object(outputs) && json_object_size(outputs) > 0) {
                 json_decref(tr->outputs);
                 tr->outputs = json_incref(outputs);
@@ -521,6 +529,11 @@ static int on_subflow(Engine *E, json_t *payload, bool failed) {
         }
         State child = state_from_string(json_string_value(json_object_get(payload, "state")));
         json_t *outputs = json_object_get(payload, "outputs");
+        _cleanup_free_ char *too_big = NULL;
+        if (json_value_check(outputs, "the subflow's outputs", &too_big) < 0) {
+                engine_log(E, tr, "ERROR", "%s", too_big ? too_big : "the subflow's outputs are too deep or too large");
+                return subflow_attempt_ended(E, t, tr, STATE_FAILED);
+        }
         json_t *o = json_pack("{s:s?, s:s?}", "executionId", json_string_value(json_object_get(payload, "executionId")),
                               "state", state_to_string(child));
         if (o && json_is_object(outputs))

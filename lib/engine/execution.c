@@ -1,10 +1,12 @@
 /* execution.c: execution and task-run model and its Kestra-shaped JSON. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cleanup-jansson.h"
 #include "execution.h"
+#include "json-limits.h"
 #include "macro.h"
 
 static TaskRun *task_run_free(TaskRun *tr) {
@@ -363,4 +365,39 @@ int execution_copy(const Execution *e, Execution **ret) {
         if (!j)
                 return -ENOMEM;
         return execution_from_json(j, ret);
+}
+
+/* Each value on its own, so that the message names the one that is too deep. */
+static int check_members(json_t *o, const char *prefix, const char *suffix, char **ret_error) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(o, k, v) {
+                char what[256];
+                snprintf(what, sizeof what, "%s%s%s", prefix, k, suffix);
+                int r = json_value_check(v, what, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int execution_check_values(const Execution *e, char **ret_error) {
+        size_t i;
+        json_t *l;
+        int r;
+
+        if ((r = check_members(e->inputs, "input '", "'", ret_error)) < 0)
+                return r;
+        json_array_foreach(e->labels, i, l) {
+                char what[256];
+                snprintf(what, sizeof what, "label '%s'", strna(json_string_value(json_object_get(l, "key"))));
+                if ((r = json_value_check(json_object_get(l, "value"), what, ret_error)) < 0)
+                        return r;
+        }
+        if (json_is_object(e->labels) && (r = check_members(e->labels, "label '", "'", ret_error)) < 0)
+                return r;
+        if ((r = check_members(json_object_get(e->trigger, "variables"), "trigger.", "", ret_error)) < 0)
+                return r;
+        /* The whole, for the size: many values each below the limit can add up. */
+        return json_value_check(e->inputs, "the inputs", ret_error);
 }

@@ -62,6 +62,11 @@ void execution_remove_task_run(Execution *e, TaskRun *tr);
 int task_run_add_attempt(TaskRun *tr, usec_t now, TaskRunAttempt **ret);
 TaskRunAttempt *task_run_last_attempt(const TaskRun *tr);
 
+/* Whether what a new execution brings in (its inputs, labels and trigger variables) is within the
+ * bounds of json-limits.h, checked before it is stored: 0, or -E2BIG with *ret_error (may be NULL;
+ * the caller frees it) naming the value and the limit. */
+int execution_check_values(const Execution *e, char **ret_error);
+
 /* Kestra-shaped JSON ("id", "namespace", "flowId", "state", "taskRunList", ...). Engine bookkeeping is
  * kept under "ternEngine" keys, which Kestra clients ignore. */
 json_t *execution_to_json(const Execution *e);

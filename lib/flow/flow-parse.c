@@ -652,6 +652,14 @@ int fp_parse_flow(FlowParser *p, const YamlNode *root, Flow *f) {
                 }
                 /* tenantId, listeners, workerGroup: accepted for compatibility, not used. */
         }
+        /* Before the duplicate check, which sorts the ids: the first task past the limit is
+         * where the error points. */
+        size_t max = flow_max_tasks();
+        if (p->n_ids > max)
+                fp_error_at(p, p->ids[max].pos,
+                            "the flow has %zu tasks (counting those inside flowable tasks, errors, finally and "
+                            "afterExecution); the limit is %zu ([flow] max-tasks in tern.conf, TERN_FLOW_MAX_TASKS)",
+                            p->n_ids, max);
         fp_check_duplicate_ids(p);
         fp_check_flow_refs(p, f);
         return 0;

@@ -55,6 +55,16 @@ Flow *flow_free(Flow *f) {
         return NULL;
 }
 
+static size_t max_tasks = FLOW_TASKS_MAX_DEFAULT;
+
+void flow_set_max_tasks(size_t n) {
+        max_tasks = n ? n : FLOW_TASKS_MAX_DEFAULT;
+}
+
+size_t flow_max_tasks(void) {
+        return max_tasks;
+}
+
 int flow_load_string(const char *text, size_t len, const char *file, Flow **ret, FlowDiagnostics *diags) {
         _cleanup_flow_diagnostics_ FlowDiagnostics local = FLOW_DIAGNOSTICS_INIT;
         _cleanup_yaml_node_ YamlNode *root = NULL;

@@ -187,6 +187,14 @@ typedef struct Flow {
         json_t *checks;          /* list as written, or NULL */
 } Flow;
 
+/* How many tasks a flow may have, counting every task: those nested in flowable tasks, errors,
+ * finally and afterExecution. A flow's every step costs more with its size, and a flow is written
+ * by anyone who may apply one: validation refuses more. Set once at startup from the configuration
+ * ([flow] max-tasks, TERN_FLOW_MAX_TASKS), like the log level; 0 restores the default. */
+#define FLOW_TASKS_MAX_DEFAULT 10000u
+void flow_set_max_tasks(size_t n);
+size_t flow_max_tasks(void);
+
 /* Load and validate. Returns 0 with *ret set; FLOW_INVALID with every problem in diags (which
  * may be NULL to only check); or a negative errno. file names the source in diagnostics. */
 int flow_load_file(const char *path, Flow **ret, FlowDiagnostics *diags);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "flow.h"
 #include "log.h"
 #include "strbuf.h"
 #include "strutil.h"
@@ -35,6 +36,7 @@ static const ConfigKey config_keys[] = {
         K("server", "state-dir", CONFIG_STRING, state_dir, 0, 0, true),
         K("server", "runtime-dir", CONFIG_STRING, runtime_dir, 0, 0, true),
         K("server", "grace", CONFIG_DURATION, grace, 0, 0, false),
+        K("flow", "max-tasks", CONFIG_UNSIGNED, flow_max_tasks, 1, 1000000, false),
         K("executor", "batch", CONFIG_UNSIGNED, executor_batch, 1, 10000, true),
         K("executor", "poll", CONFIG_DURATION, executor_poll, 0, 0, true),
         K("worker", "slots", CONFIG_UNSIGNED, worker_slots, 1, 1024, true),
@@ -63,6 +65,7 @@ static const ConfigKey config_keys[] = {
 static void config_defaults(TernConfig *c) {
         *c = (TernConfig) {
                 .grace = 30 * USEC_PER_SEC,
+                .flow_max_tasks = FLOW_TASKS_MAX_DEFAULT,
                 .executor_batch = 32,
                 .executor_poll = USEC_PER_SEC,
                 .worker_slots = 4,

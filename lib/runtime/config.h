@@ -28,6 +28,8 @@ typedef struct TernConfig {
         char *state_dir;       /* default /var/lib/tern ($STATE_DIRECTORY under systemd) */
         char *runtime_dir;     /* status sockets; default /run/tern ($RUNTIME_DIRECTORY) */
         usec_t grace;          /* graceful stop: how long running tasks may finish */
+        /* [flow] */
+        unsigned flow_max_tasks; /* tasks per flow at validation (flow_set_max_tasks) */
         /* [executor] */
         unsigned executor_batch;
         usec_t executor_poll;

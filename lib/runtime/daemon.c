@@ -9,6 +9,7 @@
 
 #include "cleanup-jansson.h"
 #include "daemon.h"
+#include "flow.h"
 #include "liveness.h"
 #include "log.h"
 #include "notify.h"
@@ -168,6 +169,7 @@ static void daemon_reload(Daemon *d) {
                 log_info("Configuration reloaded.");
         if (!getenv("TERN_LOG_LEVEL"))
                 log_set_max_level(n.log_level);
+        flow_set_max_tasks(n.flow_max_tasks);
         /* Components copied what they use at start; the rest (grace, liveness, log level) is read live. */
         config_done(&d->cfg);
         d->cfg = n;
@@ -254,6 +256,7 @@ static int daemon_setup(Daemon *d) {
         }
         if (!getenv("TERN_LOG_LEVEL"))
                 log_set_max_level(d->cfg.log_level);
+        flow_set_max_tasks(d->cfg.flow_max_tasks);
         if ((r = liveness_make_id(d->ops->component, d->instance, &d->id)) < 0)
                 return log_oom(), 1;
 

@@ -145,7 +145,8 @@ int store_qb_arg_owned(QueryBuilder *q, char *s);
 int store_qb_namespace(QueryBuilder *q, const char *column, const char *prefix);
 /* Escape LIKE wildcards for ESCAPE '\' and append suffix. NULL on OOM. */
 char *store_like_escape(const char *s, const char *suffix);
-int store_json_dump(json_t *j, char **ret); /* NULL j -> NULL string */
+/* NULL j -> NULL string; -E2BIG when j nests deeper than JSON_DOC_DEPTH_MAX (json-limits.h). */
+int store_json_dump(json_t *j, char **ret);
 
 /* store-taskruns.c: task runs are rows of task_runs, not part of the stored document. The list of
  * an execution aliased X, as one JSON text column (NULL when it has none), per dialect: */

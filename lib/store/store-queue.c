@@ -212,6 +212,52 @@ int store_execution_get(StoreTx *tx, const char *id, json_t **ret_doc) {
         return store_doc_from_cells(&rows, 0, 0, 1, ret_doc);
 }
 
+int store_execution_fail_unreadable(StoreTx *tx, const char *id, usec_t now) {
+        _cleanup_rows_ SqlRows rows = {}, trs = {};
+        _cleanup_json_ json_t *doc = NULL;
+        _cleanup_free_ char *text = NULL;
+        char ts[TIMESTAMP_MAX], ts_now[TIMESTAMP_MAX];
+        int r;
+
+        r = store_exec(tx, "SELECT namespace, flow_id, flow_revision, created FROM executions WHERE id = $1",
+                       SQL_ARGS(SQL_S(id)), &rows);
+        if (r < 0)
+                return r;
+        if (rows.n_rows == 0)
+                return -ENOENT;
+        /* What the indexed columns still say; the rest of the document is lost. */
+        usec_t created = (usec_t) sql_cell_i64(&rows, 0, 3);
+        doc = json_pack("{s:s, s:s, s:s, s:I, s:{s:s, s:[{s:s, s:s}, {s:s, s:s}]}, s:{}, s:[]}", "id", id, "namespace",
+                        strempty(sql_cell(&rows, 0, 0)), "flowId", strempty(sql_cell(&rows, 0, 1)), "flowRevision",
+                        (json_int_t) sql_cell_i64(&rows, 0, 2), "state", "current", "FAILED", "histories", "state",
+                        "CREATED", "date", timestamp_format(ts, created ? created : now), "state", "FAILED", "date",
+                        timestamp_format(ts_now, now), "inputs", "labels");
+        if (!doc)
+                return -ENOMEM;
+        if ((r = store_json_dump(doc, &text)) < 0)
+                return r;
+        r = store_exec(tx,
+                       "UPDATE executions SET state = 'FAILED', updated = $2, end_date = $2, doc = $3,"
+                       " version = version + 1 WHERE id = $1",
+                       SQL_ARGS(SQL_S(id), SQL_I(now), SQL_S(text)), NULL);
+        if (r < 0)
+                return r;
+        /* The task runs that still read back are kept (they show what ran); the others go. */
+        r = store_exec(tx, "SELECT ord, doc FROM task_runs WHERE execution_id = $1", SQL_ARGS(SQL_S(id)), &trs);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < trs.n_rows; i++) {
+                _cleanup_json_ json_t *tr = NULL;
+                if (sql_cell_json(&trs, i, 1, &tr) >= 0 && json_is_object(tr))
+                        continue;
+                r = store_exec(tx, "DELETE FROM task_runs WHERE execution_id = $1 AND ord = $2",
+                               SQL_ARGS(SQL_S(id), SQL_I(sql_cell_i64(&trs, i, 0))), NULL);
+                if (r < 0)
+                        return r;
+        }
+        return store_exec(tx, "DELETE FROM events WHERE execution_id = $1", SQL_ARGS(SQL_S(id)), NULL);
+}
+
 int store_execution_delete(StoreTx *tx, const char *id) {
         _cleanup_rows_ SqlRows rows = {};
         int r = store_exec(tx, "DELETE FROM executions WHERE id = $1", SQL_ARGS(SQL_S(id)), &rows);
@@ -270,7 +316,7 @@ int store_execution_count(StoreTx *tx, const StoreExecutionFilter *f, int64_t *r
         return 0;
 }
 
-int store_execution_search(StoreTx *tx, const StoreExecutionFilter *f, json_t **ret) {
+int store_execution_search_skipping(StoreTx *tx, const StoreExecutionFilter *f, json_t **ret, size_t *ret_skipped) {
         _cleanup_(store_qb_done) QueryBuilder q = { .sql = STRBUF_INIT };
         _cleanup_rows_ SqlRows rows = {};
         _cleanup_json_ json_t *out = NULL;
@@ -293,16 +339,27 @@ int store_execution_search(StoreTx *tx, const StoreExecutionFilter *f, json_t **
         out = json_array();
         if (!out)
                 return -ENOMEM;
+        size_t skipped = 0;
         for (size_t i = 0; i < rows.n_rows; i++) {
                 json_t *d;
                 r = store_doc_from_cells(&rows, i, 0, 1, &d);
+                if (r == -EBADMSG) {
+                        skipped++;
+                        continue;
+                }
                 if (r < 0)
                         return r;
                 if (json_array_append_new(out, d) < 0)
                         return -ENOMEM;
         }
         *ret = TAKE_PTR(out);
+        if (ret_skipped)
+                *ret_skipped = skipped;
         return 0;
+}
+
+int store_execution_search(StoreTx *tx, const StoreExecutionFilter *f, json_t **ret) {
+        return store_execution_search_skipping(tx, f, ret, NULL);
 }
 
 /* ---- events --------------------------------------------------------------------------------- */
@@ -385,8 +442,9 @@ void store_events_free(StoreEvent *e, size_t n) {
         free(e);
 }
 
-/* Rows (seq, execution_id, type, payload, due_at, created) -> events. */
-static int events_from_rows(SqlRows *rows, StoreEvent **ret, size_t *ret_n) {
+/* Rows (seq, execution_id, type, payload, due_at, created) -> events. An unreadable payload fails
+ * the whole read, or, with ret_unreadable, is left NULL and noted there (-EBADMSG). */
+static int events_from_rows(SqlRows *rows, StoreEvent **ret, size_t *ret_n, int *ret_unreadable) {
         StoreEvent *e = NULL;
         int r;
 
@@ -400,6 +458,10 @@ static int events_from_rows(SqlRows *rows, StoreEvent **ret, size_t *ret_n) {
                 e[i].execution_id = sql_cell_take(rows, i, 1);
                 e[i].type = sql_cell_take(rows, i, 2);
                 r = sql_cell_json(rows, i, 3, &e[i].payload);
+                if (r == -EBADMSG && ret_unreadable) {
+                        *ret_unreadable = r;
+                        r = 0;
+                }
                 if (r < 0) {
                         store_events_free(e, rows->n_rows);
                         return r;
@@ -420,7 +482,7 @@ int store_event_list(StoreTx *tx, const char *execution_id, StoreEvent **ret, si
                            SQL_ARGS(SQL_S(execution_id)), &rows);
         if (r < 0)
                 return r;
-        return events_from_rows(&rows, ret, ret_n);
+        return events_from_rows(&rows, ret, ret_n, NULL);
 }
 
 void store_claims_free(StoreClaim *c, size_t n) {
@@ -482,8 +544,14 @@ int store_claim_executions_known(StoreTx *tx, usec_t now, size_t max, StoreClaim
                 /* The document only when the caller does not hold this version of it already. */
                 r = known && known(userdata, k->execution_id, k->version) ? 0
                                                                           : store_execution_get(tx, k->execution_id, &k->doc);
+                if (r == -EBADMSG) {
+                        /* Unreadable: handed over marked, for the caller to set aside; one bad
+                         * execution must not fail every claim. */
+                        k->error = r;
+                        r = 0;
+                }
                 if (r >= 0)
-                        r = events_from_rows(&ev, &k->events, &k->n_events);
+                        r = events_from_rows(&ev, &k->events, &k->n_events, &k->error);
                 n++;
                 if (r < 0)
                         goto fail;

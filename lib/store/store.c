@@ -5,6 +5,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "json-limits.h"
 #include "store-private.h"
 #include "strbuf.h"
 #include "strutil.h"
@@ -163,6 +164,10 @@ int store_json_dump(json_t *j, char **ret) {
                 *ret = NULL;
                 return 0;
         }
+        /* The last line behind the checks where values enter: nothing is stored that the store
+         * could not read back (jansson's parser stops at 2048 levels). */
+        if (json_depth(j, JSON_DOC_DEPTH_MAX) > JSON_DOC_DEPTH_MAX)
+                return -E2BIG;
         char *t = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
         if (!t)
                 return -ENOMEM;

@@ -139,6 +139,10 @@ typedef struct StoreClaim {
         json_t *doc;     /* NULL when the caller said it holds this version (StoreClaimKnown) */
         StoreEvent *events; /* due events in seq order */
         size_t n_events;
+        /* Negative errno when the document or one of the events could not be read back (-EBADMSG:
+         * not JSON, or nested beyond what the parser takes): doc and the events' payloads may then
+         * be NULL, and the caller is to set the execution aside (store_execution_fail_unreadable). */
+        int error;
 } StoreClaim;
 
 void store_claims_free(StoreClaim *c, size_t n);
@@ -152,6 +156,11 @@ int store_execution_save(StoreTx *tx, json_t *doc, usec_t now);
 int store_execution_save_from(StoreTx *tx, json_t *doc, json_t *prev_doc, usec_t now, int64_t *ret_version);
 int store_execution_get(StoreTx *tx, const char *id, json_t **ret_doc);
 int store_execution_delete(StoreTx *tx, const char *id);
+/* Fail an execution whose document cannot be read or written, so that it blocks nothing: it
+ * becomes FAILED with a minimal document made from its indexed columns (id, namespace, flow,
+ * revision, state), its task runs that cannot be read are dropped and its events deleted. The
+ * caller logs why. -ENOENT when there is no such execution. */
+int store_execution_fail_unreadable(StoreTx *tx, const char *id, usec_t now);
 
 typedef struct StoreExecutionFilter {
         const char *namespace_prefix; /* NULL: any */
@@ -162,7 +171,9 @@ typedef struct StoreExecutionFilter {
         usec_t created_from, created_to;      /* 0: unbounded */
         size_t limit, offset;                 /* limit 0: 100 */
 } StoreExecutionFilter;
-/* Newest first. ret gets a json array of documents. */
+/* Newest first. ret gets a json array of documents. A document that cannot be read back is left
+ * out (one bad row does not fail the search): ret_skipped (may be NULL) counts them. */
+int store_execution_search_skipping(StoreTx *tx, const StoreExecutionFilter *f, json_t **ret, size_t *ret_skipped);
 int store_execution_search(StoreTx *tx, const StoreExecutionFilter *f, json_t **ret);
 /* How many executions match f (limit and offset ignored). */
 int store_execution_count(StoreTx *tx, const StoreExecutionFilter *f, int64_t *ret);

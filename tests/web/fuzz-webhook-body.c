@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cleanup-jansson.h"
+#include "json-limits.h"
 #include "web-internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -48,6 +49,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         __builtin_trap();
                 return 0;
         }
+        /* The check every entry point applies before storing: what it lets through nests at most
+         * JSON_VALUE_DEPTH_MAX levels; what it refuses, it refuses with a message. */
+        _cleanup_free_ char *why = NULL;
+        int k = json_value_check(v, "the webhook body", &why);
+        if ((k == 0 && json_depth(v, JSON_VALUE_DEPTH_MAX + 1) > JSON_VALUE_DEPTH_MAX) || (k < 0 && (k != -E2BIG || !why)))
+                __builtin_trap();
         /* Whatever came in must be storable as part of an execution's document... */
         _cleanup_free_ char *dump = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
         if (!dump)
