@@ -275,6 +275,23 @@ int main(void) {
         is_int(json_integer_value(json_object_get(o.outputs, "exitCode")), 0, "exitCode output");
         task_outcome_done(&o);
 
+        /* What ::{...}:: lines keep is bounded while the task runs: a value announced again replaces
+         * the old one; past 16 MiB in all the task fails instead of the worker growing. */
+        run(&h, "shell.Commands",
+            "{\"commands\": [\"big=$(head -c 60000 /dev/zero | tr '\\\\0' a)\", "
+            "\"for i in $(seq 1 300); do printf '::{\\\"outputs\\\":{\\\"same\\\":\\\"%s\\\",\\\"n\\\":%d}}::\\\\n' $big $i; done\"]}",
+            &o);
+        ok(o.state == STATE_SUCCESS && json_integer_value(json_object_get(json_object_get(o.outputs, "vars"), "n")) == 300,
+           "one output announced 300 times at 60 KB keeps the last value: %s", strna(o.error));
+        task_outcome_done(&o);
+        run(&h, "shell.Commands",
+            "{\"commands\": [\"big=$(head -c 60000 /dev/zero | tr '\\\\0' a)\", "
+            "\"for i in $(seq 1 300); do printf '::{\\\"outputs\\\":{\\\"k%d\\\":\\\"%s\\\"}}::\\\\n' $i $big; done\"]}",
+            &o);
+        ok(o.state == STATE_FAILED && o.error && strstr(o.error, "more than 16 MiB of outputs"),
+           "300 outputs of 60 KB (18 MB) fail the task: %s", strna(o.error));
+        task_outcome_done(&o);
+
         run(&h, "shell.Commands", "{\"commands\": [\"false\", \"echo not reached\"]}", &o);
         ok(o.state == STATE_FAILED && streq(o.error, "Command failed with exit code 1"), "first failing command fails");
         ok(strstr(strbuf_str(&h.logs), "not reached") == NULL, "exitOnFailed stops at the failure");

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cleanup-jansson.h"
+#include "json-limits.h"
 #include "process.h"
 #include "strbuf.h"
 #include "strutil.h"
@@ -18,21 +19,46 @@ typedef struct ShellRun {
         TaskRunContext *ctx;
         json_t *vars;    /* outputs announced with ::{"outputs":...}:: */
         json_t *metrics; /* metrics announced with ::{"metrics":[...]}:: */
+        size_t kept;     /* about how large vars and metrics are, as JSON text */
+        bool too_much;   /* past JSON_VALUE_SIZE_MAX: later announcements were dropped */
 } ShellRun;
 
-/* "::{...}::" lines carry outputs and metrics; everything else is a log line. */
+static size_t entry_size(const char *key, const json_t *v) {
+        return strlen(key) + 4 + json_size_estimate(v, JSON_VALUE_SIZE_MAX);
+}
+
+/* "::{...}::" lines carry outputs and metrics; everything else is a log line. What they keep is
+ * bounded while the task runs (a value announced again replaces the old one and its size), not
+ * only when its outputs are stored. */
 static bool parse_announcement(ShellRun *sr, const char *line, size_t len) {
         if (len < 6 || strncmp(line, "::{", 3) != 0 || strcmp(line + len - 3, "}::") != 0)
                 return false;
         _cleanup_json_ json_t *j = json_loadb(line + 2, len - 4, 0, NULL);
         if (!json_is_object(j))
                 return false;
-        json_t *o = json_object_get(j, "outputs"), *m = json_object_get(j, "metrics");
+        json_t *o = json_object_get(j, "outputs"), *m = json_object_get(j, "metrics"), *v;
+        if (!json_is_object(o) && !json_is_array(m))
+                return false;
+        size_t kept = sr->kept;
+        const char *k;
+        json_object_foreach(o, k, v) {
+                json_t *old = json_object_get(sr->vars, k);
+                if (old)
+                        kept -= MIN(entry_size(k, old), kept);
+                kept += entry_size(k, v);
+        }
+        if (json_is_array(m))
+                kept += json_size_estimate(m, JSON_VALUE_SIZE_MAX);
+        if (sr->too_much || kept > JSON_VALUE_SIZE_MAX) {
+                sr->too_much = true;
+                return true;
+        }
+        sr->kept = kept;
         if (json_is_object(o))
                 json_object_update(sr->vars, o);
         if (json_is_array(m))
                 json_array_extend(sr->metrics, m);
-        return json_is_object(o) || json_is_array(m);
+        return true;
 }
 
 static void on_line(void *userdata, ProcessStream stream, const char *line, size_t len) {
@@ -197,7 +223,7 @@ static int run_shell(TaskRunContext *ctx, json_t *props, const char *body, TaskO
         SandboxOptions sb;
         if (ctx->sandbox && ctx->sandbox->mode != SANDBOX_OFF && (r = task_sandbox(ctx, props, &sb, out)) < 0)
                 return out->error ? 0 : r;
-        ShellRun sr = { ctx, vars, metrics };
+        ShellRun sr = { .ctx = ctx, .vars = vars, .metrics = metrics };
         ProcessSpec spec = {
                 .argv = argv, .env = env, .cwd = ctx->working_dir, .timeout = ctx->timeout, .cancel_fd = ctx->cancel_fd,
                 .sandbox = ctx->sandbox && ctx->sandbox->mode != SANDBOX_OFF ? &sb : NULL,
@@ -225,6 +251,9 @@ static int run_shell(TaskRunContext *ctx, json_t *props, const char *body, TaskO
                 out->metrics = json_incref(metrics);
 
         char d[DURATION_MAX];
+        if (sr.too_much && !res.cancelled)
+                return task_fail(out, "The command announced more than %u MiB of outputs and metrics (::{...}:: lines): "
+                                      "the rest was dropped", JSON_VALUE_SIZE_MAX >> 20);
         if (res.cancelled)
                 out->state = STATE_KILLED;
         else if (res.timed_out)
