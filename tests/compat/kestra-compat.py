@@ -323,7 +323,7 @@ def main():
                     newly.append(label)
             else:
                 failures.append(label)
-                if expected:
+                if expected_pass is not None and expected:
                     regressions.append(label)
             if tap:
                 n = len(failures) + passed
