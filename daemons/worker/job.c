@@ -246,6 +246,7 @@ int worker_job_run(const WorkerJobEnv *env, json_t *job, json_t **ret_result) {
                 .timeout = (usec_t) json_integer_value(json_object_get(job, "timeoutUsec")),
                 .base_env = env->base_env,
                 .sandbox = env->sandbox,
+                .output_bytes_max = env->output_bytes_max,
                 .log = job_log,
                 .store_file = job_store_file,
                 .services = env->services,

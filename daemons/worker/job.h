@@ -20,6 +20,7 @@ typedef struct WorkerJobEnv {
          * (malloc'ed, NUL-terminated); -EACCES for a file of anything else. NULL: no storage. */
         int (*read_file)(void *userdata, json_t *job, const char *uri, char **ret, size_t *ret_len);
         const SandboxOptions *sandbox; /* external processes' sandbox; NULL = plain processes */
+        uint64_t output_bytes_max;     /* a task run's files kept in storage, in all (0: no limit) */
         const TaskServices *services; /* kv store and logs; NULL when there is no database */
         void *userdata;
 } WorkerJobEnv;

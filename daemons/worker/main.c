@@ -83,6 +83,7 @@ static int wd_start(Daemon *d, void *userdata) {
                 .sandbox = &wd->sandbox.options,
                 .max_log_lines = cfg->worker_log_lines,
                 .max_log_bytes = cfg->worker_log_bytes,
+                .max_output_bytes = (uint64_t) cfg->worker_output_mib << 20,
         };
         if ((r = worker_new(daemon_store(d), &opt, &wd->worker)) < 0)
                 return r;

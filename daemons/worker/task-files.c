@@ -114,6 +114,10 @@ static int keep_output(int parentfd, const char *name, const char *rel, void *us
         if (!c->ctx->store_file)
                 return task_fail(c->out, "output files need internal storage, which this worker lacks"), -ENOTSUP;
         int r = c->ctx->store_file(c->ctx, rel, fd, &uri);
+        if (r == -EFBIG)
+                return task_fail(c->out, "cannot keep output file '%s': the task run's output files take more than the "
+                                         "worker's limit of %llu MiB ([worker] output-mib)",
+                                 rel, (unsigned long long) (c->ctx->output_bytes_max >> 20)), r;
         if (r < 0)
                 return task_fail(c->out, "cannot keep output file '%s': %s", rel, strerror(-r)), r;
         return json_object_set_new(c->files, rel, json_string(uri)) < 0 ? -ENOMEM : 0;
@@ -141,8 +145,9 @@ int task_collect_output_files(TaskRunContext *ctx, char *const *patterns, json_t
                 if (r < 0 && out->state == STATE_FAILED)
                         return r;
                 if (r == -E2BIG)
-                        return task_fail(out, "output file pattern '%s' matches more than %u files, or goes deeper than %u "
-                                              "directories", *p, BENEATH_GLOB_MAX_MATCHES, BENEATH_GLOB_MAX_DEPTH), r;
+                        return task_fail(out, "output file pattern '%s' matches more than %u files, goes deeper than %u "
+                                              "directories, or needs more than %u directory entries looked at",
+                                         *p, BENEATH_GLOB_MAX_MATCHES, BENEATH_GLOB_MAX_DEPTH, BENEATH_GLOB_MAX_WORK), r;
                 if (r < 0)
                         return task_fail(out, c.literal ? "cannot keep output file '%s': '%s' is refused: %s"
                                                         : "cannot keep output files matching '%s': '%s' is refused: %s",

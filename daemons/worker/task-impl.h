@@ -53,6 +53,7 @@ struct TaskRunContext {
         usec_t timeout;          /* the task's timeout; 0 none */
         char *const *base_env;   /* environment every external process starts from (PATH, LANG...) */
         const SandboxOptions *sandbox; /* the worker's sandbox for external processes; NULL = plain */
+        uint64_t output_bytes_max;     /* the files store_file() may keep, in all; 0: no limit (-EFBIG past it) */
 
         /* Task log line, also sent to the execution's logs. */
         void (*log)(TaskRunContext *ctx, TaskLogLevel level, const char *message);

@@ -43,6 +43,7 @@ typedef struct Slot {
         /* What the running task run logged so far, against the options' limits. */
         unsigned log_lines;
         uint64_t log_bytes, dropped_lines, dropped_bytes;
+        uint64_t stored_bytes; /* the running task run's files kept in storage */
         json_t *job; /* running job (slot thread only) */
 } Slot;
 
@@ -89,6 +90,8 @@ int worker_new(Store *store, const WorkerOptions *opt, Worker **ret) {
                 w->opt.max_log_lines = WORKER_MAX_LOG_LINES_DEFAULT;
         if (!w->opt.max_log_bytes)
                 w->opt.max_log_bytes = WORKER_MAX_LOG_BYTES_DEFAULT;
+        if (!w->opt.max_output_bytes)
+                w->opt.max_output_bytes = WORKER_MAX_OUTPUT_BYTES_DEFAULT;
         w->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         w->work_root = strdup(opt->work_root ? opt->work_root : "/tmp");
         w->opt.id = w->id = strdup(opt->id ? opt->id : "worker");
@@ -186,8 +189,8 @@ static void slot_log(void *userdata, json_t *job, TaskLogLevel level, const char
                 slot_flush_logs(s);
 }
 
-/* Copy all of in (from its offset) to out. */
-static int copy_fd(int in, int out) {
+/* Copy all of in (from its offset) to out, at most max bytes (-EFBIG past them); *copied counts. */
+static int copy_fd(int in, int out, uint64_t max, uint64_t *copied) {
         char buf[65536];
         for (;;) {
                 ssize_t n = read(in, buf, sizeof buf);
@@ -195,6 +198,9 @@ static int copy_fd(int in, int out) {
                         continue;
                 if (n <= 0)
                         return n < 0 ? -errno : 0;
+                if ((uint64_t) n > max - MIN(*copied, max))
+                        return -EFBIG;
+                *copied += (uint64_t) n;
                 for (ssize_t off = 0; off < n;) {
                         ssize_t w = write(out, buf + off, (size_t) (n - off));
                         if (w < 0 && errno == EINTR)
@@ -229,6 +235,14 @@ static int slot_store_file(void *userdata, json_t *job, const char *name, int fd
         _cleanup_close_ int root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (root_fd < 0)
                 return -errno;
+        /* A task's files are bounded as stored, not as they look: a sparse file takes no disk in the
+         * task's directory and all of its size here. */
+        struct stat st;
+        uint64_t max = s->w->opt.max_output_bytes, copied = 0;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (s->stored_bytes + (uint64_t) st.st_size > max)
+                return -EFBIG;
         const char *base;
         _cleanup_close_ int dir = beneath_open_parent(root_fd, rel, true, 0750, 0, &base);
         if (dir < 0)
@@ -240,7 +254,7 @@ static int slot_store_file(void *userdata, json_t *job, const char *name, int fd
         _cleanup_close_ int dst = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
         if (dst < 0)
                 return -errno;
-        r = copy_fd(fd, dst);
+        r = copy_fd(fd, dst, max - s->stored_bytes, &copied);
         if (r >= 0 && fsync(dst) < 0)
                 r = -errno;
         if (r >= 0 && close(TAKE_FD(dst)) < 0)
@@ -251,6 +265,7 @@ static int slot_store_file(void *userdata, json_t *job, const char *name, int fd
                 (void) unlinkat(dir, tmp, 0);
                 return r;
         }
+        s->stored_bytes += copied;
         *ret_uri = strjoin("kestra:///", rel);
         return *ret_uri ? 0 : -ENOMEM;
 }
@@ -414,6 +429,7 @@ static void slot_run_job(Slot *s, StoreJob *job) {
         (void) !read(s->cancel_fd, &drain, sizeof drain); /* a stale cancel must not hit this job */
         s->log_lines = 0;
         s->log_bytes = s->dropped_lines = s->dropped_bytes = 0;
+        s->stored_bytes = 0;
         pthread_mutex_lock(&w->lock);
         snprintf(s->job_id, sizeof s->job_id, "%s", job->id);
         s->epoch = job->epoch;
@@ -429,6 +445,7 @@ static void slot_run_job(Slot *s, StoreJob *job) {
                 .work_root = w->work_root, .base_env = w->opt.base_env, .worker_id = w->opt.id,
                 .cancel_fd = s->cancel_fd, .log = slot_log, .store_file = slot_store_file, .read_file = slot_read_file,
                 .secret = runtime_secret, .services = &services, .userdata = s, .sandbox = w->opt.sandbox,
+                .output_bytes_max = w->opt.max_output_bytes,
         };
         log_debug("Running task %s (job %s, epoch %lld).", strna(tr_id), job->id, (long long) job->epoch);
         int r = worker_job_run(&env, job->payload, &result);

@@ -19,10 +19,13 @@ typedef struct WorkerOptions {
          * 0 = the defaults below. */
         unsigned max_log_lines;
         uint64_t max_log_bytes;
+        /* A task run's output files and downloads kept in storage, in all; 0 = the default. */
+        uint64_t max_output_bytes;
 } WorkerOptions;
 
 #define WORKER_MAX_LOG_LINES_DEFAULT 10000u
 #define WORKER_MAX_LOG_BYTES_DEFAULT (10ull * 1024 * 1024)
+#define WORKER_MAX_OUTPUT_BYTES_DEFAULT (4096ull * 1024 * 1024)
 
 typedef struct Worker Worker;
 

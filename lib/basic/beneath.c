@@ -197,13 +197,36 @@ int beneath_open_regular(int dirfd, const char *path, unsigned bflags, struct st
         return TAKE_FD(fd);
 }
 
-static int remove_at(int parent, const char *name, unsigned depth) {
+/* Directories held open at once while removing; a subtree below is first moved up beside the tree,
+ * so that no depth a task can make runs the worker out of file descriptors or stack. */
+#define REMOVE_DEPTH_MAX 32u
+#define REMOVE_MOVES_MAX 1000000u
+
+typedef struct Remover {
+        int top;          /* the directory the tree is in */
+        const char *name; /* the tree's name there */
+        unsigned moved;   /* subtrees moved up, named moved_name(i) */
+} Remover;
+
+static void moved_name(const Remover *m, unsigned i, char buf[static NAME_MAX + 1]) {
+        snprintf(buf, NAME_MAX + 1, ".%.200s.rm-%u", m->name, i);
+}
+
+static int remove_at(Remover *m, int parent, const char *name, unsigned depth) {
         if (unlinkat(parent, name, 0) >= 0 || errno == ENOENT)
                 return 0;
         if (errno != EISDIR && errno != EPERM)
                 return -errno;
-        if (depth > 4096)
-                return -ELOOP;
+        if (depth >= REMOVE_DEPTH_MAX) {
+                char up[NAME_MAX + 1];
+                if (m->moved >= REMOVE_MOVES_MAX)
+                        return -ELOOP;
+                moved_name(m, m->moved, up);
+                if (renameat(parent, name, m->top, up) < 0)
+                        return -errno;
+                m->moved++;
+                return 0;
+        }
         int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0 && errno == EACCES) {
                 /* A task may have taken its own permissions away: give them back to empty it. */
@@ -222,10 +245,10 @@ static int remove_at(int parent, const char *name, unsigned depth) {
         for (struct dirent *de; (de = readdir(d));) {
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                         continue;
-                int k = remove_at(dirfd(d), de->d_name, depth + 1);
+                int k = remove_at(m, dirfd(d), de->d_name, depth + 1);
                 if (k == -EACCES) {
                         (void) fchmod(dirfd(d), 0700);
-                        k = remove_at(dirfd(d), de->d_name, depth + 1);
+                        k = remove_at(m, dirfd(d), de->d_name, depth + 1);
                 }
                 if (k < 0 && r == 0)
                         r = k;
@@ -239,7 +262,17 @@ static int remove_at(int parent, const char *name, unsigned depth) {
 int beneath_remove_tree(int dirfd, const char *name) {
         if (!beneath_path_valid(name) || strchr(name, '/'))
                 return -EINVAL;
-        return remove_at(dirfd, name, 0);
+        Remover m = { .top = dirfd, .name = name };
+        int r = remove_at(&m, dirfd, name, 0);
+        /* What was moved up, each REMOVE_DEPTH_MAX levels shallower than it was. */
+        for (unsigned i = 0; i < m.moved; i++) {
+                char up[NAME_MAX + 1];
+                moved_name(&m, i, up);
+                int k = remove_at(&m, dirfd, up, 0);
+                if (k < 0 && r == 0)
+                        r = k;
+        }
+        return r;
 }
 
 int beneath_remove_path(const char *path) {
@@ -262,6 +295,7 @@ typedef struct GlobWalk {
         void *userdata;
         unsigned bflags;
         unsigned matches;
+        unsigned long work; /* directory entries looked at, directories entered */
         char *refused;
 } GlobWalk;
 
@@ -276,8 +310,8 @@ static int cmp_names(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-/* The entries of a directory, sorted (".", ".." left out). */
-static int list_dir(int fd, char ***ret, size_t *ret_n) {
+/* The entries of a directory, sorted (".", ".." left out), counted against the walk's budget. */
+static int list_dir(GlobWalk *g, int fd, char ***ret, size_t *ret_n) {
         int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         if (dup < 0)
                 return -errno;
@@ -294,7 +328,7 @@ static int list_dir(int fd, char ***ret, size_t *ret_n) {
         for (struct dirent *de; r == 0 && (de = readdir(d));) {
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                         continue;
-                if (n >= BENEATH_GLOB_MAX_MATCHES * 4) {
+                if (n >= BENEATH_GLOB_MAX_MATCHES * 4 || ++g->work > BENEATH_GLOB_MAX_WORK) {
                         r = -E2BIG;
                         break;
                 }
@@ -324,7 +358,7 @@ static int glob_emit(GlobWalk *g, int fd, const char *prefix, const char *name) 
 /* Continue with pat in the subdirectory name of fd, when it is one (a link is not entered). */
 static int glob_descend(GlobWalk *g, int fd, const char *prefix, const char *name, const char *pat, unsigned depth,
                         bool literal) {
-        if (depth >= BENEATH_GLOB_MAX_DEPTH)
+        if (depth >= BENEATH_GLOB_MAX_DEPTH || ++g->work > BENEATH_GLOB_MAX_WORK)
                 return -E2BIG;
         _cleanup_close_ int sub = beneath_open(fd, name, O_RDONLY | O_DIRECTORY, 0, g->bflags);
         _cleanup_free_ char *rel = isempty(prefix) ? strdup(name) : strjoin(prefix, "/", name);
@@ -351,12 +385,15 @@ static int glob_match(GlobWalk *g, int fd, const char *prefix, const char *pat, 
         if (!comp)
                 return -ENOMEM;
         if (streq(comp, "**")) {
+                /* "**" again right after it adds nothing but ways to walk the same tree. */
+                while (rest && (streq(rest, "**") || startswith(rest, "**/")))
+                        pat = rest, rest = rest[2] ? rest + 3 : NULL;
                 /* Zero directories: the rest here; then every subdirectory with "**" again. */
                 if (rest && (r = glob_match(g, fd, prefix, rest, depth)) < 0)
                         return r;
                 _cleanup_strv_free_ char **names = NULL;
                 size_t k;
-                if ((r = list_dir(fd, &names, &k)) < 0)
+                if ((r = list_dir(g, fd, &names, &k)) < 0)
                         return r;
                 for (size_t i = 0; i < k; i++) {
                         if (names[i][0] == '.')
@@ -382,7 +419,7 @@ static int glob_match(GlobWalk *g, int fd, const char *prefix, const char *pat, 
         }
         _cleanup_strv_free_ char **names = NULL;
         size_t k;
-        if ((r = list_dir(fd, &names, &k)) < 0)
+        if ((r = list_dir(g, fd, &names, &k)) < 0)
                 return r;
         for (size_t i = 0; i < k; i++) {
                 if (fnmatch(comp, names[i], FNM_PERIOD) != 0)

@@ -24,9 +24,12 @@ typedef enum BeneathFlags {
         BENEATH_NO_OPENAT2 = 1u << 0,
 } BeneathFlags;
 
-/* At most this many matches per beneath_glob() call, and this deep below the directory. */
+/* At most this many matches per beneath_glob() call, this deep below the directory, and this many
+ * directory entries looked at in all (each "**" multiplies the ways a tree can be walked: the
+ * work, not only the matches, must be bounded). */
 #define BENEATH_GLOB_MAX_MATCHES 10000u
 #define BENEATH_GLOB_MAX_DEPTH 64u
+#define BENEATH_GLOB_MAX_WORK 100000u
 
 /* True when path is relative and every component means only itself. */
 bool beneath_path_valid(const char *path);
@@ -66,7 +69,7 @@ typedef int (*BeneathGlobFn)(int parentfd, const char *name, const char *rel, vo
  * links are never followed: a link matched by the last component is passed to fn (which should
  * refuse it), one matched by a wildcard on the way is not entered, and a literal component on the
  * way that is a link fails with -ELOOP, with that path in *ret_refused (malloc'ed) when not NULL.
- * Entries come sorted per directory. Returns the number of matches, -E2BIG past
- * BENEATH_GLOB_MAX_MATCHES. */
+ * Entries come sorted per directory; "**" twice in a row counts once. Returns the number of matches, -E2BIG past
+ * BENEATH_GLOB_MAX_MATCHES, BENEATH_GLOB_MAX_DEPTH or BENEATH_GLOB_MAX_WORK. */
 int beneath_glob(int dirfd, const char *pattern, unsigned bflags, BeneathGlobFn fn, void *userdata,
                  char **ret_refused);

@@ -136,9 +136,59 @@ for c in "${cases[@]}"; do
         out=$("$TERN" execution logs "$exec_id" 2>&1)
         check "daemons" "$id" $rc "$out" "$want" "$text"
 done
+for p in "${pids[@]:1}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+pids=("${pids[0]}")
 if [ $failed != 0 ]; then
         sed 's/^/# executor: /' "$scratch/executor.log" | tail -5
         sed 's/^/# worker: /' "$scratch/worker.log" | tail -10
+fi
+
+# 3. What a task run keeps is bounded as stored: a sparse file takes no room in the task's
+# directory and all of its size once copied. The worker daemon, with [worker] output-mib = 1.
+worker_bin=$(dirname "$TERN")/../daemons/worker/tern-worker
+head -c 2000000 /dev/zero >"$scratch/www/big"
+flow sparse "  - id: plant
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands: [\"truncate -s 300M out.bin\"]
+    outputFiles: [out.bin]"
+flow small "  - id: plant
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands: [\"head -c 500000 /dev/zero > out.bin\"]
+    outputFiles: [out.bin]"
+flow big-download "  - id: download
+    type: io.kestra.plugin.core.http.Download
+    uri: http://127.0.0.1:$port/big"
+st="$scratch/limited"
+mkdir -p "$st"
+export TERN_STATE_DIR=$st
+printf '[server]\nstate-dir = %s\n[worker]\noutput-mib = 1\n' "$st" >"$scratch/limited.conf"
+"$TERN" db migrate >/dev/null 2>&1
+"$TERN" flow apply "$scratch/flows" >/dev/null 2>&1
+"$TERN" server executor >"$scratch/executor2.log" 2>&1 &
+pids+=($!)
+TERN_LOG_TARGET=console "$worker_bin" --config "$scratch/limited.conf" >"$scratch/worker2.log" 2>&1 &
+pids+=($!)
+limited() { # flow id, expected state, text
+        local exec_id
+        exec_id=$("$TERN" execution start test.escape "$1" 2>/dev/null)
+        "$TERN" execution wait "$exec_id" --timeout PT60S >/dev/null 2>&1
+        local rc=$?
+        local out
+        out=$("$TERN" execution logs "$exec_id" 2>&1)
+        local used
+        used=$(du -sm "$st" | cut -f1)
+        local good=1
+        if [ "$2" = FAILED ]; then [ $rc != 0 ] && grep -qF -- "$3" <<<"$out" && [ "$used" -lt 50 ] && good=0
+        else [ $rc = 0 ] && good=0; fi
+        ok $good "[worker] output-mib = 1: $1 ends $2 ($3), $used MB in the state directory"
+        [ $good = 0 ] || sed 's/^/#   /' <<<"$out" | tail -5
+}
+if [ -x "$worker_bin" ]; then
+        limited sparse FAILED "cannot keep output file 'out.bin': the task run's output files take more than the worker's limit of 1 MiB"
+        limited small SUCCESS "a file under the limit is kept"
+        limited big-download FAILED "is larger than the worker's limit of 1 MiB"
+else
+        ok 0 "# SKIP no tern-worker next to tern"
 fi
 echo "1..$n"
 [ $failed = 0 ]

@@ -1,8 +1,10 @@
 /* test-beneath: paths beneath a directory fd never follow a link or leave the directory, by openat2()
  * and by the component walk older kernels get; a link swapped in during the open is never followed. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -169,6 +171,8 @@ static void setup(void) {
         (void) link(p, q);
 }
 
+static char cmd0[512];
+
 int main(void) {
         snprintf(top, sizeof top, "%s/test-beneath.XXXXXX", getenv("TMPDIR") ?: "/tmp");
         if (!mkdtemp(top)) {
@@ -220,6 +224,59 @@ int main(void) {
                    "a plain openat() read the outside %u times)",
                    fl ? "walk" : "openat2", opened, leaked, naive);
         }
+
+        /* "**" patterns over a deep tree: the work is bounded, not only the matches. */
+        char deep[2048];
+        int n = snprintf(deep, sizeof deep, "%s/deep", top);
+        (void) mkdir(deep, 0755);
+        for (unsigned i = 0; i < 40 && n < 1900; i++) {
+                n += snprintf(deep + n, sizeof deep - (size_t) n, "/d");
+                (void) mkdir(deep, 0755);
+        }
+        snprintf(cmd0, sizeof cmd0, "%s/deep", top);
+        _cleanup_close_ int deepfd = open(cmd0, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        Collected col = { .names = calloc(1, sizeof(char *)) };
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int k = beneath_glob(deepfd, "**/**/**/**/**/**/**/**/**/**/nomatch", 0, collect, &col, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double dt = (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
+        ok(k == 0 && dt < 2, "ten \"**\" in a row walk a 40-deep tree once (%d, %.2f s)", k, dt);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        k = beneath_glob(deepfd, "**/d/**/d/**/d/**/d/**/d/**/nomatch", 0, collect, &col, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        dt = (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
+        ok(k == -E2BIG && dt < 5, "\"**\" between names over a 40-deep tree stops at the work budget (%d, %.2f s)", k, dt);
+        strv_free(col.names);
+
+        /* A tree deeper than the worker has file descriptors, with a file at the bottom: removed. */
+        _cleanup_close_ int topfd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        (void) mkdirat(topfd, "tall", 0755);
+        int cur = openat(topfd, "tall", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        unsigned levels = 0;
+        for (; cur >= 0 && levels < 5000; levels++) {
+                (void) mkdirat(cur, "d", 0700);
+                int next = openat(cur, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                close(cur);
+                cur = next;
+        }
+        if (cur >= 0) {
+                int f = openat(cur, "bottom", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+                safe_close(f);
+                (void) fchmod(cur, 0500);
+                close(cur);
+        }
+        struct stat st;
+        ok(beneath_remove_tree(topfd, "tall") == 0 && fstatat(topfd, "tall", &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+                   errno == ENOENT,
+           "a tree %u directories deep is removed whole", levels);
+        DIR *dir = fdopendir(dup(topfd));
+        unsigned left = 0;
+        for (struct dirent *de; dir && (de = readdir(dir));)
+                left += strstr(de->d_name, ".rm-") != NULL;
+        if (dir)
+                closedir(dir);
+        is_int(left, 0, "nothing of it is left beside it");
 
         char cmd[600];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", top);

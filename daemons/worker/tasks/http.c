@@ -29,8 +29,14 @@ static size_t on_body(char *data, size_t size, size_t n, void *userdata) {
         HttpCall *c = userdata;
         size_t len = size * n;
         c->length += len;
-        if (c->file)
+        if (c->file) {
+                /* A download is kept in storage whole: bounded by what a task run may keep. */
+                if (c->ctx->output_bytes_max && c->length > c->ctx->output_bytes_max) {
+                        c->too_big = true;
+                        return 0;
+                }
                 return fwrite(data, 1, len, c->file);
+        }
         if (c->body.len + len > HTTP_BODY_MAX) {
                 c->too_big = true;
                 return 0;
@@ -181,6 +187,10 @@ static int http_call(TaskRunContext *ctx, json_t *props, HttpCall *c, long *ret_
                 out->state = STATE_KILLED;
                 return -ECANCELED;
         }
+        if (c->too_big && c->file)
+                return task_fail(out, "the download of '%s' is larger than the worker's limit of %llu MiB "
+                                      "([worker] output-mib)", uri, (unsigned long long) (ctx->output_bytes_max >> 20)),
+                       -E2BIG;
         if (c->too_big)
                 return task_fail(out, "the response body of '%s' is larger than %u bytes; use http.Download", uri,
                                  HTTP_BODY_MAX), -E2BIG;
@@ -275,7 +285,11 @@ int task_run_http_download(TaskRunContext *ctx, json_t *props, TaskOutcome *out)
                 return task_fail(out, "Download of '%s' returned an empty body (failOnEmptyResponse)", url);
         if (!ctx->store_file)
                 return task_fail(out, "downloads need internal storage, which this worker lacks");
-        if ((r = ctx->store_file(ctx, name, fileno(file), &stored)) < 0)
+        if ((r = ctx->store_file(ctx, name, fileno(file), &stored)) == -EFBIG)
+                return task_fail(out, "cannot keep the download: the task run's files take more than the worker's "
+                                      "limit of %llu MiB ([worker] output-mib)",
+                                 (unsigned long long) (ctx->output_bytes_max >> 20));
+        if (r < 0)
                 return task_fail(out, "cannot keep the download: %s", strerror(-r));
         out->outputs = json_pack("{s:s, s:i, s:I, s:O}", "uri", stored, "code", (int) code, "length",
                                  (json_int_t) c.length, "headers", headers);
