@@ -100,6 +100,17 @@ static int keep_output(int parentfd, const char *name, const char *rel, void *us
         _cleanup_free_ char *uri = NULL;
         if (json_object_get(c->files, rel))
                 return 0; /* matched by an earlier pattern too */
+        /* Its name becomes part of a kestra:/// URI, which takes no control character nor '\\'. */
+        for (const char *p = rel; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f || *p == '\\') {
+                        if (!c->literal) {
+                                task_logf(c->ctx, TASK_LOG_WARN, "Output file '%s' is not kept: its name has a control "
+                                          "character or a backslash", rel);
+                                return 0;
+                        }
+                        return task_fail(c->out, "cannot keep output file '%s': its name has a control character or a "
+                                                 "backslash", rel), -EINVAL;
+                }
         _cleanup_close_ int fd = beneath_open_regular(parentfd, name, 0, NULL);
         if (fd == -ENOENT)
                 return 0;

@@ -174,19 +174,33 @@ int beneath_create(int dirfd, const char *path, mode_t mode, unsigned bflags) {
 }
 
 int beneath_open_regular(int dirfd, const char *path, unsigned bflags, struct stat *ret_st) {
-        /* O_NONBLOCK: a FIFO opens at once (to be refused) instead of waiting for a writer. */
+        /* What it is, first, without opening it: opening a device can do something. */
+        _cleanup_close_ int pfd = beneath_open(dirfd, path, O_PATH, 0, bflags);
+        if (pfd < 0)
+                return pfd;
+        struct stat st, again;
+        if (fstat(pfd, &st) < 0)
+                return -errno;
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        if (S_ISLNK(st.st_mode))
+                return -ELOOP;
+        if (!S_ISREG(st.st_mode))
+                return -EPERM;
+        if (st.st_nlink > 1)
+                return -EMLINK;
+        /* Then opened for reading, the same way; O_NONBLOCK: should a FIFO have been swapped in
+         * meanwhile, it opens at once, to be refused, instead of waiting for a writer. */
         _cleanup_close_ int fd = beneath_open(dirfd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0, bflags);
         if (fd == -ENXIO) /* a socket */
                 return -EPERM;
         if (fd < 0)
                 return fd;
-        struct stat st;
-        if (fstat(fd, &st) < 0)
+        if (fstat(fd, &again) < 0)
                 return -errno;
-        if (S_ISDIR(st.st_mode))
-                return -EISDIR;
-        if (!S_ISREG(st.st_mode))
-                return -EPERM;
+        if (again.st_dev != st.st_dev || again.st_ino != st.st_ino)
+                return -EEXIST; /* replaced in between */
+        st = again;
         if (st.st_nlink > 1)
                 return -EMLINK;
         int fl = fcntl(fd, F_GETFL);

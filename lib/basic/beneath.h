@@ -50,8 +50,9 @@ int beneath_open_parent(int dirfd, const char *path, bool create, mode_t dir_mod
  * symbolic link of that name is replaced (removed first, never followed); a directory is -EISDIR. */
 int beneath_create(int dirfd, const char *path, mode_t mode, unsigned bflags);
 
-/* An existing regular file with no other hard link, opened O_RDONLY (never blocking on a FIFO and
- * never opening a device first); its stat in *ret_st when not NULL. */
+/* An existing regular file with no other hard link, opened O_RDONLY (never blocking on a FIFO, and
+ * looked at with O_PATH before it is opened, so that no device is ever opened; -EEXIST when it was
+ * replaced in between); its stat in *ret_st when not NULL. */
 int beneath_open_regular(int dirfd, const char *path, unsigned bflags, struct stat *ret_st);
 
 /* Remove name (a file, a link or a whole tree) below dirfd without following any link. Missing is

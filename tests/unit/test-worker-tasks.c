@@ -120,6 +120,17 @@ static void escapes(Harness *h) {
            "and says which it left out: %s", strbuf_str(&h->logs));
         task_outcome_done(&o);
 
+        /* A name that cannot be part of a kestra:/// URI: refused when named, skipped by a wildcard. */
+        run(h, "shell.Commands", "{\"commands\": [\"printf x > 'b\\\\\\\\s.bin'\"], \"outputFiles\": [\"*.bin\"]}", &o);
+        ok(o.state == STATE_SUCCESS && json_object_size(json_object_get(o.outputs, "outputFiles")) == 0 &&
+                   strstr(strbuf_str(&h->logs), "has a control character or a backslash"),
+           "a wildcard skips a name with a backslash, saying so");
+        task_outcome_done(&o);
+        run(h, "shell.Commands", "{\"commands\": [\"printf x > \\\"$(printf 'a\\\\tb')\\\"\"], \"outputFiles\": [\"a\\tb\"]}", &o);
+        ok(o.state == STATE_FAILED && o.error && strstr(o.error, "has a control character or a backslash"),
+           "naming it fails the task: %s", strna(o.error));
+        task_outcome_done(&o);
+
         run(h, "shell.Commands", "{\"commands\": [\"true\"], \"inputFiles\": {\"d/pwned.txt\": \"x\"}}", &o);
         snprintf(pwned, sizeof pwned, "%s/pwned.txt", outside);
         ok(o.state == STATE_FAILED && strstr(o.error, "'d/pwned.txt'") && access(pwned, F_OK) < 0,
