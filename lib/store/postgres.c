@@ -46,11 +46,7 @@ static void pg_forget_prepared(Store *s) {
 }
 
 static void pg_set_error_conn(Store *s) {
-        const char *m = conn(s) ? PQerrorMessage(conn(s)) : "no connection";
-        size_t l = strlen(m);
-        while (l > 0 && m[l - 1] == '\n')
-                l--;
-        store_set_error(s, "%.*s", (int) l, m);
+        store_set_error(s, "%s", conn(s) ? PQerrorMessage(conn(s)) : "no connection");
 }
 
 static void pg_notice_ignore(void *arg, const char *message) {
@@ -107,32 +103,45 @@ static void pg_close(Store *s) {
         s->backend_data = NULL;
 }
 
+/* Whether the connection is gone. libpq does not always know yet when a statement fails: the
+ * first statement sent after the server went away (e.g. an immediate restart) fails with "server
+ * closed the connection unexpectedly", no SQLSTATE, and PQstatus() still CONNECTION_OK. Reading
+ * what the socket holds (non-blocking: nothing, or the end of the stream) settles it. */
+static bool pg_connection_lost(Store *s) {
+        PGconn *c = conn(s);
+        if (!c || PQstatus(c) == CONNECTION_BAD || PQsocket(c) < 0)
+                return true;
+        if (PQconsumeInput(c) == 0)
+                return true;
+        return PQstatus(c) == CONNECTION_BAD || PQtransactionStatus(c) == PQTRANS_UNKNOWN;
+}
+
 /* Map a failed result to an errno, keeping the server's message. */
 static int pg_result_errno(Store *s, const PGresult *res) {
         const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
         const char *msg = res ? PQresultErrorMessage(res) : NULL;
 
-        if (msg && *msg) {
-                size_t l = strlen(msg);
-                while (l > 0 && msg[l - 1] == '\n')
-                        l--;
-                store_set_error(s, "%.*s", (int) l, msg);
-        } else
+        if (msg && *msg)
+                store_set_error(s, "%s", msg); /* flattened to one line there */
+        else
                 pg_set_error_conn(s);
 
+        /* Without a SQLSTATE the error is libpq's own: a lost connection, or out of memory. */
+        if (!state)
+                return pg_connection_lost(s) ? -ECONNRESET : res ? -EIO : -ENOMEM;
         if (PQstatus(conn(s)) == CONNECTION_BAD)
                 return -ECONNRESET;
-        if (!state)
-                return res ? -EIO : -ENOMEM;
         if (streq(state, "40001") || streq(state, "40P01") || streq(state, "55P03"))
                 return -EAGAIN;
         if (streq(state, "23505"))
                 return -EEXIST;
         if (streq(state, "23503"))
                 return -ENOENT;
-        /* Connection exceptions, admin shutdown, crash shutdown, cannot connect now, read-only
-         * standby after a failover: reconnecting (target_session_attrs) is the cure. */
-        if (startswith(state, "08") || startswith(state, "57P") || streq(state, "25006"))
+        /* Connection exceptions, admin shutdown, crash shutdown, cannot connect now, idle session
+         * timeout, read-only standby after a failover: reconnecting (target_session_attrs) is the
+         * cure. Not 57P04 (database dropped): no reconnect brings it back. */
+        if (startswith(state, "08") || streq(state, "57P01") || streq(state, "57P02") || streq(state, "57P03") ||
+            streq(state, "57P05") || streq(state, "25006"))
                 return -ECONNRESET;
         if (startswith(state, "22") || startswith(state, "23") || startswith(state, "42"))
                 return -EINVAL;

@@ -15,6 +15,36 @@
  * past this many something is wrong enough to report. */
 #define TRANSIENT_RETRIES_MAX 1000
 
+/* An error text becomes one line, for the one log line that quotes it: libpq's own messages span
+ * lines ("server closed the connection unexpectedly\n\tThis probably means..."), the server's
+ * have DETAIL and HINT lines. A continuation line (indented) joins with a space, a new line with
+ * "; "; other control characters become spaces; trailing blanks go. NULL on OOM. */
+static char *error_flatten(const char *m) {
+        char *f = malloc(2 * strlen(m) + 1), *w = f; /* "\n" may become "; " */
+        if (!f)
+                return NULL;
+        for (const char *p = m; *p;) {
+                if (*p == '\n' || *p == '\r') {
+                        bool indented = false;
+                        while (*p == '\n' || *p == '\r')
+                                p++;
+                        while (*p == ' ' || *p == '\t') {
+                                indented = true;
+                                p++;
+                        }
+                        if (*p && w > f)
+                                w = stpcpy(w, indented ? " " : "; ");
+                        continue;
+                }
+                *w++ = (unsigned char) *p < 0x20 || *p == 0x7f ? ' ' : *p;
+                p++;
+        }
+        while (w > f && w[-1] == ' ')
+                w--;
+        *w = 0;
+        return f;
+}
+
 void store_set_error(Store *s, const char *fmt, ...) {
         va_list ap;
         char *m = NULL;
@@ -24,7 +54,8 @@ void store_set_error(Store *s, const char *fmt, ...) {
                 m = NULL;
         va_end(ap);
         free(s->error);
-        s->error = m; /* NULL on OOM: store_error() then says so */
+        s->error = m ? error_flatten(m) : NULL; /* NULL on OOM: store_error() then says so */
+        free(m);
 }
 
 const char *store_error(const Store *s) {
@@ -184,8 +215,27 @@ int store_exec(StoreTx *tx, const char *sql, const SqlArg *args, size_t n, SqlRo
         return s->driver->exec(s, sql, args, n, ret);
 }
 
+static int store_reconnect_until(Store *s, usec_t deadline);
+
+/* After a lost connection: reconnect with backoff until *deadline (set on the first call, the
+ * reconnect timeout from then). 0 when the caller may try again. */
+static int store_reconnect_lost(Store *s, usec_t *deadline) {
+        if (*deadline == 0)
+                *deadline = now_monotonic() + s->reconnect_timeout;
+        return store_reconnect_until(s, *deadline) < 0 ? -ECONNRESET : 0;
+}
+
+/* Outside a transaction the statement ran alone (autocommit): it is rerun after a reconnect. The
+ * callers only read (store_next_due(), store_log_search()). */
 int store_exec_raw(Store *s, const char *sql, const SqlArg *args, size_t n, SqlRows *ret) {
-        return s->driver->exec(s, sql, args, n, ret);
+        usec_t deadline = 0;
+        for (;;) {
+                int r = s->driver->exec(s, sql, args, n, ret);
+                if (r != -ECONNRESET || s->tx.active)
+                        return r;
+                if (store_reconnect_lost(s, &deadline) < 0)
+                        return r;
+        }
 }
 
 static int store_begin_mode(Store *s, TxMode mode, StoreTx **ret) {
@@ -201,8 +251,18 @@ static int store_begin_mode(Store *s, TxMode mode, StoreTx **ret) {
         return 0;
 }
 
+/* Nothing has happened yet in a transaction that could not begin: on a lost connection it is
+ * begun again after a reconnect. A connection lost later in it is the caller's to handle (the next
+ * store_begin() reconnects). */
 int store_begin(Store *s, StoreTx **ret) {
-        return store_begin_mode(s, TX_READ_WRITE, ret);
+        usec_t deadline = 0;
+        for (;;) {
+                int r = store_begin_mode(s, TX_READ_WRITE, ret);
+                if (r != -ECONNRESET)
+                        return r;
+                if (store_reconnect_lost(s, &deadline) < 0)
+                        return r;
+        }
 }
 
 int store_commit(StoreTx *tx) {
@@ -285,10 +345,7 @@ int store_transact_mode(Store *s, TxMode mode, StoreTxFn fn, void *userdata) {
                         continue;
                 }
                 if (r == -ECONNRESET) {
-                        if (deadline == 0)
-                                deadline = now_monotonic() + s->reconnect_timeout;
-                        r = store_reconnect_until(s, deadline);
-                        if (r < 0)
+                        if (store_reconnect_lost(s, &deadline) < 0)
                                 return -ECONNRESET;
                         continue;
                 }

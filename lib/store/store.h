@@ -84,7 +84,10 @@ int store_check_schema(Store *s, int *ret_version);
 
 /* ---- transactions -------------------------------------------------------------------------- */
 
-/* Explicit transactions: no retry; on error the caller rolls back. Only one at a time per Store. */
+/* Explicit transactions: no rerun; on error the caller rolls back. store_begin() reconnects when
+ * the connection was lost before the transaction began (with backoff, up to the reconnect
+ * timeout); a loss inside the transaction fails its statement with -ECONNRESET, and the next
+ * store_begin() reconnects. Only one at a time per Store. */
 int store_begin(Store *s, StoreTx **ret);
 int store_commit(StoreTx *tx);
 void store_rollback(StoreTx *tx);
