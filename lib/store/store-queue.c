@@ -650,14 +650,10 @@ static int claim_tx(StoreTx *tx, void *userdata) {
 
         store_jobs_free(a->jobs, a->n);
         a->jobs = NULL, a->n = 0;
-        /* A claim need not wait for its WAL flush: lost in a crash, the job is simply claimable
-         * again (the lease and epoch make a second run safe), and the result's commit flushes it. */
-        if (tx_is_pg(tx)) {
-                _cleanup_rows_ SqlRows set = {};
-                r = store_exec(tx, "SET LOCAL synchronous_commit = off", NULL, 0, &set);
-                if (r < 0)
-                        return r;
-        }
+        /* The claim commits durably (synchronous_commit as the server has it, on by default), as
+         * every other write does: a claim lost in a server crash after its COMMIT returned would
+         * make the job claimable again by the same worker with the same epoch, and the task would
+         * run twice with one attempt on record (the first run's result then looks stale). */
         /* The worker's own queue (jobs pinned to it) first, then the shared one: each is one
          * range of jobs_available read in order, so a claim costs the same with 10 or 10,000
          * jobs waiting (an OR of the two queues made PostgreSQL fetch and sort them all). */
