@@ -389,20 +389,109 @@ static int slot_logs(void *userdata, const char *execution_id, const char *min_l
         return 0;
 }
 
+static bool stopping(Worker *w);
+
+/* A result that is not delivered costs a second run of the task after the lease (and the store
+ * being unreachable for a moment is not a reason): delivery is retried with this backoff until the
+ * store takes the result or says the lease was lost, or the worker stops and gives up its tasks. */
+#define RESULT_RETRY_FIRST (250 * USEC_PER_MSEC)
+#define RESULT_RETRY_MAX (5 * USEC_PER_SEC)
+/* complete_tx(): the job is no longer queued at all after a commit that may have gone through. */
+#define RESULT_GONE 100
+
 typedef struct CompleteCtx {
         Slot *s;
         StoreJob *job;
         json_t *result;
         usec_t now;
+        unsigned runs;
 } CompleteCtx;
 
-/* The task's last log lines and its result in one transaction: one commit less per task. */
+/* Whether the job's row is still there (under any epoch or worker). */
+static int job_queued(StoreTx *tx, const char *id) {
+        StoreJob j = {};
+        int r = store_job_get(tx, id, &j);
+        store_job_done(&j);
+        return r == -ENOENT ? 0 : r < 0 ? r : 1;
+}
+
+/* The task's result and its last log lines in one transaction: one commit less per task. The
+ * result goes first: run again after a commit that was in doubt (the connection lost while
+ * committing), a job no longer queued at all means that commit went through (or another worker's
+ * did: the result had nowhere to go then), and its log lines must not be written twice. */
 static int complete_tx(StoreTx *tx, void *userdata) {
         CompleteCtx *c = userdata;
-        int r;
-        if (c->s->n_logs > 0 && (r = store_log_append_tx(tx, c->s->logs, c->s->n_logs)) < 0)
+        bool rerun = c->runs++ > 0;
+        int q, r;
+
+        r = store_job_complete_tx(tx, c->job->id, c->job->epoch, c->s->w->opt.id, c->result, c->now);
+        if (r < 0)
                 return r;
-        return store_job_complete_tx(tx, c->job->id, c->job->epoch, c->s->w->opt.id, c->result, c->now);
+        if (r == STORE_STALE && rerun) {
+                q = job_queued(tx, c->job->id);
+                if (q < 0)
+                        return q;
+                if (q == 0)
+                        return RESULT_GONE;
+        }
+        if (c->s->n_logs > 0 && (q = store_log_append_tx(tx, c->s->logs, c->s->n_logs)) < 0)
+                return q;
+        return r;
+}
+
+/* Failures worth another try: the connection (lost, or not back yet: for as long as it takes, as
+ * nobody can re-queue the job meanwhile either), or what may pass (a transaction the server rolled
+ * back, a full disk, an error the store cannot classify: for one lease's time, as the lease is
+ * renewed meanwhile). Not a result the store refuses as such (too large, invalid). */
+static bool result_error_retry(int r, usec_t retrying, usec_t lease) {
+        if (r == -ECONNRESET || r == -ECONNREFUSED || r == -ENOTCONN)
+                return true;
+        return (r == -EAGAIN || r == -EIO || r == -ENOSPC || r == -ETIMEDOUT) && retrying < lease;
+}
+
+/* Sleep before the next delivery attempt. False when the worker gives up: it stops, and its grace
+ * time is over (worker_stop() then cancels the busy slots). */
+static bool result_retry_wait(Slot *s, usec_t delay) {
+        Worker *w = s->w;
+        bool stop = stopping(w);
+        /* Once stopping, stop_fd stays readable: wait on the cancellation instead. */
+        struct pollfd p = { stop ? s->cancel_fd : w->stop_fd, POLLIN, 0 };
+        int k = poll(&p, 1, (int) (delay / USEC_PER_MSEC));
+        return !(stop && k > 0);
+}
+
+/* Deliver a finished task's result, retrying while the store is unreachable. Logged once when
+ * delivery is delayed, once when it succeeds after all or is given up. */
+static int slot_report_result(Slot *s, StoreJob *job, json_t *result) {
+        CompleteCtx cc = { .s = s, .job = job, .result = result };
+        usec_t delay = RESULT_RETRY_FIRST, since = now_monotonic();
+        unsigned failures = 0;
+        int r;
+
+        for (;;) {
+                cc.now = now_realtime();
+                r = store_transact(s->store, complete_tx, &cc);
+                if (r >= 0 || !result_error_retry(r, now_monotonic() - since, s->w->opt.lease))
+                        break;
+                if (failures++ == 0)
+                        log_warning_errno(r, "Cannot report the result of job %s yet, retrying until it is taken or its lease is lost: %s",
+                                          job->id, store_error(s->store));
+                if (!result_retry_wait(s, delay)) {
+                        log_error_errno(r, "Result of job %s dropped: the worker stops, and the store is still unreachable: %s",
+                                        job->id, store_error(s->store));
+                        return r;
+                }
+                delay = MIN(delay * 2, RESULT_RETRY_MAX);
+        }
+        if (r < 0)
+                log_error_errno(r, "Cannot report the result of job %s: %s", job->id, store_error(s->store));
+        else if (r == RESULT_GONE)
+                log_info("Result of job %s: the connection was lost while it was committed, and the job is no longer queued: it was taken.",
+                         job->id);
+        else if (failures > 0 && r != STORE_STALE)
+                log_notice("Result of job %s reported after %u failed attempt(s) over %.1f s.", job->id, failures,
+                           (double) (now_monotonic() - since) / USEC_PER_SEC);
+        return r;
 }
 
 static void slot_logs_clear(Slot *s) {
@@ -456,13 +545,11 @@ static void slot_run_job(Slot *s, StoreJob *job) {
         if (s->dropped_lines > 0)
                 log_notice("Task %s logged more than the limit: %" PRIu64 " line(s) (%" PRIu64 " bytes) dropped.", strna(tr_id),
                            s->dropped_lines, s->dropped_bytes);
-        CompleteCtx cc = { s, job, result, now_realtime() };
-        r = store_transact(s->store, complete_tx, &cc);
+        r = slot_report_result(s, job, result);
         if (r == STORE_STALE) {
                 atomic_fetch_add(&w->jobs_lost, 1);
                 log_warning("Result of job %s dropped: its lease was lost and the job was resubmitted.", job->id);
-        } else if (r < 0)
-                log_error_errno(r, "Cannot report the result of job %s: %s", job->id, store_error(s->store));
+        }
         /* Written with the result (a stale result keeps its logs too: they say what the zombie did). */
         if (r >= 0)
                 slot_logs_clear(s);
