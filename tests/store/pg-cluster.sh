@@ -4,6 +4,7 @@
 #   pg-cluster.sh stop DIR     -> stops the server and removes DIR
 #   pg-cluster.sh halt DIR     -> stops the server (fast), keeps DIR;  resume DIR -> starts it again
 #   pg-cluster.sh restart DIR  -> pg_ctl restart -m fast
+#   pg-cluster.sh crash DIR    -> pg_ctl restart -m immediate (a crash: no checkpoint, recovery from WAL)
 # Exits 77 when no PostgreSQL server binaries are installed (tests skip then).
 set -euo pipefail
 
@@ -79,8 +80,11 @@ resume)
 restart)
         pg_ctl_ "${2:?directory}" -m fast restart
         ;;
+crash)
+        pg_ctl_ "${2:?directory}" -m immediate restart
+        ;;
 *)
-        echo "usage: pg-cluster.sh start | stop DIR | halt DIR | resume DIR | restart DIR" >&2
+        echo "usage: pg-cluster.sh start | stop DIR | halt DIR | resume DIR | restart DIR | crash DIR" >&2
         exit 2
         ;;
 esac
