@@ -129,8 +129,10 @@ int main(int argc, char *argv[]) {
         for (int i = 1; i < argc; i++) {
                 if (streq(argv[i], "--quick"))
                         quick = true;
-                else if (streq(argv[i], "--batch") && i + 1 < argc)
-                        batch = (size_t) MAX(atoi(argv[++i]), 1);
+                else if (streq(argv[i], "--batch") && i + 1 < argc) {
+                        int b = atoi(argv[++i]); /* not inside MAX(), which evaluates it twice */
+                        batch = (size_t) MAX(b, 1);
+                }
                 else {
                         fprintf(stderr, "usage: %s [--quick] [--batch N]\n", argv[0]);
                         return 2;
