@@ -1,4 +1,4 @@
-/* test-store-pg-restart.c: PostgreSQL restarts in the middle of enqueue/claim/complete work; nothing is lost or duplicated. */
+/* test-store-pg-restart.c: PostgreSQL restarts and crashes in the middle of queue work; nothing is lost or duplicated, every call reconnects. */
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -166,6 +166,43 @@ int main(void) {
         is_int(missing, 0, "no job lost");
         is_int(left, 0, "the queue is empty");
 
+        /* A crash (immediate restart) under idle connections: the first statement each sends
+         * fails in libpq without a SQLSTATE while the connection still looks fine, and every
+         * kind of call must see the loss for what it is and reconnect. */
+        _cleanup_store_ Store *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+        if (store_dup(s, &a) < 0 || store_dup(s, &b) < 0 || store_dup(s, &c) < 0 || store_dup(s, &d) < 0) {
+                printf("Bail out! store_dup: %s\n", store_error(s));
+                store_test_teardown(&env);
+                return EXIT_FAILURE;
+        }
+        is_int(store_test_pg_ctl(&env, "crash"), 0, "PostgreSQL crashed and restarted (immediate)");
+        StoreJob *j = NULL;
+        size_t nj = 0;
+        r = store_job_claim(a, "w-crash", NULL, 1, now_realtime(), LEASE, &j, &nj);
+        if (!is_int(r, 0, "store_transact() (a claim) after a crash reconnects and runs"))
+                diag("  %s", store_error(a));
+        store_jobs_free(j, nj);
+        r = store_begin(b, &tx);
+        if (!is_int(r, 0, "store_begin() after a crash reconnects"))
+                diag("  %s", store_error(b));
+        if (r >= 0) {
+                int64_t count = -1;
+                is_int(store_job_count(tx, &count), 0, "and its transaction works");
+                store_rollback(tx);
+        }
+        usec_t due;
+        r = store_next_due(c, STORE_CHANNEL_JOBS, &due);
+        if (!is_int(r, 0, "a read outside a transaction after a crash reconnects"))
+                diag("  %s", store_error(c));
+
+        /* The server gone for good: the error says why, on one line (libpq's spans several). */
+        is_int(store_test_pg_ctl(&env, "halt"), 0, "PostgreSQL stopped");
+        store_set_reconnect_timeout(d, 300 * USEC_PER_MSEC);
+        r = store_job_claim(d, "w-crash", NULL, 1, now_realtime(), LEASE, &j, &nj);
+        is_int(r, -ECONNRESET, "a claim with the server down fails as a lost connection after the reconnect timeout");
+        ok(!strpbrk(store_error(d), "\n\r\t"), "its error is one line: %s", store_error(d));
+
+        a = store_free(a), b = store_free(b), c = store_free(c), d = store_free(d);
         s = store_free(s);
         store_test_teardown(&env);
         return tap_done();
