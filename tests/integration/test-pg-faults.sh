@@ -4,6 +4,8 @@
 #     and re-run after the lease), the task ran once, the worker's log has one line per event.
 #  2. Right after a worker's claim committed: a second run of the task is never hidden; the task ran
 #     once, or the task run's attempts show each run (checked a few times).
+#  3. Down for longer than the store's reconnect timeout (30 s) while a task ends: the worker keeps
+#     the result and delivers it when the database is back (the lease, 60 s here, still holds).
 # The cluster is this test's own: the shared one (TERN_TEST_PG_URL) must not be restarted under
 # other tests.
 set -uo pipefail
@@ -24,6 +26,9 @@ cleanup() {
 }
 trap cleanup EXIT
 export TERN_STATE_DIR=$scratch/state
+# Nobody is declared dead during the 36 s outage of part 3 (the default is 30 s).
+printf '[liveness]\ndead-after = 120s\n' >"$scratch/tern.conf"
+export TERN_CONFIG=$scratch/tern.conf
 
 out=$("$cluster_sh" start)
 rc=$?
@@ -47,6 +52,7 @@ start() { # name, args...
         local name=$1; shift
         "$TERN" server "$@" --db "$url" >>"$scratch/$name.log" 2>&1 &
         pids+=($!)
+        eval "${name}_pid=$!"
 }
 start executor executor
 start worker worker --workers 2 --lease PT30S --sandbox-bind-rw "$side"
@@ -135,10 +141,30 @@ for round in 1 2 3; do
 done
 ok $f2 "after a claim: every run of the task is on record (ran once, or one attempt per run)"
 
+# 3. Down for 36 s (a stop, then a start) while the task ends, under a worker with a 60 s lease.
+kill "$worker_pid"; wait "$worker_pid" 2>/dev/null
+start worker3 worker --workers 2 --lease PT60S --sandbox-bind-rw "$side"
+id=$("$TERN" execution start test.pgfault during --db "$url")
+wait_claimed "$id" >/dev/null
+ok $? "down 36 s: the job is claimed"
+sleep 0.5
+"$cluster_sh" halt "$cluster" && sleep 36 && "$cluster_sh" resume "$cluster"
+ok $? "down 36 s: PostgreSQL stopped, and started again"
+"$TERN" execution wait "$id" --timeout PT60S --db "$url" -o json >"$scratch/down.json"
+ok $? "down 36 s: the execution succeeds"
+runs=$(runs_of "$id")
+ok "$([ "$runs" = 1 ] && echo 0 || echo 1)" "down 36 s: the task ran once ($runs runs, attempts $(attempts_of "$scratch/down.json"))"
+delayed=$(grep -c "Cannot report the result of job .* yet, retrying" "$scratch/worker3.log")
+reported=$(grep -c "Result of job .* reported after" "$scratch/worker3.log")
+! grep -q "dropped" "$scratch/worker3.log"
+ok "$([ $? = 0 ] && [ "$delayed" = 1 ] && [ "$reported" = 1 ] && echo 0 || echo 1)" \
+        "down 36 s: the worker kept the result and delivered it (logged once delayed, once delivered)"
+grep "Cannot report\|reported after\|dropped" "$scratch/worker3.log" | sed 's/^/# /'
+
 # Every line the daemons wrote is one event: "tern...: message", never a continuation line.
-bad=$(cat "$scratch/worker.log" "$scratch/executor.log" | grep -vc "^tern[^ :]*: ")
+bad=$(cat "$scratch/worker.log" "$scratch/worker3.log" "$scratch/executor.log" | grep -vc "^tern[^ :]*: ")
 ok "$([ "$bad" = 0 ] && echo 0 || echo 1)" "the worker's and executor's logs have one line per event ($bad other lines)"
-grep -hv "^tern[^ :]*: " "$scratch/worker.log" "$scratch/executor.log" | head -5 | sed 's/^/# /'
+grep -hv "^tern[^ :]*: " "$scratch/worker.log" "$scratch/worker3.log" "$scratch/executor.log" | head -5 | sed 's/^/# /'
 
 echo "1..$n"
 [ $failed = 0 ]
