@@ -132,8 +132,7 @@ int main(int argc, char *argv[]) {
                 else if (streq(argv[i], "--batch") && i + 1 < argc) {
                         int b = atoi(argv[++i]); /* not inside MAX(), which evaluates it twice */
                         batch = (size_t) MAX(b, 1);
-                }
-                else {
+                } else {
                         fprintf(stderr, "usage: %s [--quick] [--batch N]\n", argv[0]);
                         return 2;
                 }

@@ -1,4 +1,4 @@
-/* test-store-pg-restart.c: PostgreSQL restarts and crashes in the middle of queue work; nothing is lost or duplicated, every call reconnects. */
+/* test-store-pg-restart.c: PostgreSQL restarts and crashes under queue work; nothing lost or duplicated, calls reconnect. */
 #include <pthread.h>
 #include <stdatomic.h>
 
