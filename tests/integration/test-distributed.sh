@@ -88,6 +88,8 @@ PY
         ok $? "$what: the task run shows the resubmission (attempts $(python3 -c "import json;print([a['state']['current'] for a in json.load(open('$scratch/exec.json'))['taskRunList'][0]['attempts']])"))"
         "$TERN" execution logs "$id" --db "$url" | grep -q "resubmitted"
         ok $? "$what: the logs say the task was resubmitted"
+        "$TERN" execution show "$id" --db "$url" | grep -q "2 (RESUBMITTED, SUCCESS)"
+        ok $? "$what: tern execution show lists the attempts: $("$TERN" execution show "$id" --db "$url" | grep -o "[0-9] (.*)")"
         # worker2 is the live one now; start a new worker1 for the next round
         start worker1 worker --workers 2 --lease PT2S
 }
