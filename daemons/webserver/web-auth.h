@@ -16,9 +16,10 @@
 #define WEB_AUTH_HASH_PREFIX "$y$"
 #define WEB_AUTH_HASH_COST 0UL
 
-/* Failure backoff, per window: password checks that failed for one user name (from anywhere), and
- * for one client address (IPv6: its /64), before further password checks of that name or from
- * that address answer "throttled" until the window ends. Unknown names count as known ones do.
+/* Failure backoff, per window: password checks that failed for one client address (IPv6: its
+ * /64) before further password checks from that address answer "throttled" until the window
+ * ends, and that failed for one user name (from anywhere) before that name is checked only as
+ * below. Unknown names count as known ones do.
  *
  * A name over its limit is not locked out, or anyone could keep any user out by failing 10 times
  * for her from anywhere: it still gets checks from client addresses without failures of their own
@@ -30,7 +31,7 @@
  * address until the minute ends: keeping a user out then takes 20 new addresses a minute, some 100
  * in all, as each waits out its 5 minutes before its next guess.
  * There is no ceiling on all failed checks together: it would let one attacker keep every user
- * out; what failed checks cost is bounded by WEB_AUTH_HASHES instead. */
+ * out; what failed checks cost is bounded by WEB_AUTH_HASHES_* instead. */
 #define WEB_AUTH_USER_FAILURES 10
 #define WEB_AUTH_CLIENT_FAILURES 30
 #define WEB_AUTH_WINDOW_SEC 300
