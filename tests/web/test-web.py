@@ -4,62 +4,12 @@
 # authentication bypass attempts and the request limits. TAP output.
 import base64, http.client, json, os, shutil, signal, socket, subprocess, sys, tempfile, time
 
-TERN = os.environ["TERN"]
-here = os.path.dirname(os.path.abspath(__file__))
-use_pg = "--pg" in sys.argv
-n = 0
-failed = 0
+from harness import TERN, here, use_pg, ok
+import harness
 
-
-def ok(cond, what):
-    global n, failed
-    n += 1
-    if not cond:
-        failed += 1
-    print(("ok" if cond else "not ok") + f" {n} - {what}", flush=True)
-    return cond
-
-
-scratch = tempfile.mkdtemp(prefix="tern-web-")
 SECRET = "sentinel-SECRET-93c1e"
-env = dict(os.environ, TERN_STATE_DIR=scratch + "/state",
-           SECRET_SENTINEL=base64.b64encode(SECRET.encode()).decode())
-procs = []
-cluster = None
-
-
-def cleanup():
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-    if cluster:
-        subprocess.run([here + "/../store/pg-cluster.sh", "stop", cluster], capture_output=True)
-    shutil.rmtree(scratch, ignore_errors=True)
-
-
-db = "sqlite://" + scratch + "/tern.db"
-if use_pg:
-    url = os.environ.get("TERN_TEST_PG_URL")
-    if not url:
-        r = subprocess.run([here + "/../store/pg-cluster.sh", "start"], capture_output=True, text=True)
-        if r.returncode == 77:
-            print("1..0 # SKIP no PostgreSQL server binaries")
-            sys.exit(0)
-        if r.returncode != 0:
-            print("Bail out! cannot start PostgreSQL")
-            sys.exit(1)
-        url, cluster = r.stdout.splitlines()[:2]
-    name = f"web_{os.getpid()}"
-    if subprocess.run(["psql", url, "-q", "-c", f"CREATE DATABASE {name}"], capture_output=True).returncode != 0:
-        print("Bail out! cannot create a database")
-        cleanup()
-        sys.exit(1)
-    db = url.replace("/postgres?", f"/{name}?")
-    subprocess.run([TERN, "db", "migrate", "--db", db], env=env, check=True, capture_output=True)
+h = harness.Setup("tern-web-", "web", {"SECRET_SENTINEL": base64.b64encode(SECRET.encode()).decode()})
+scratch, env, procs, cleanup, db = h.scratch, h.env, h.procs, h.cleanup, h.db
 
 try:
     PASSWORD = "sentinel-PASSWORD-7f3a"
@@ -1322,5 +1272,4 @@ except SystemExit:
     pass
 finally:
     cleanup()
-print(f"1..{n}")
-sys.exit(1 if failed else 0)
+harness.done()
