@@ -680,7 +680,8 @@ int engine_resolve_flowable(Engine *E, const Task *t, TaskRun *tr) {
                 return r;
         }
         case TASK_HOOK_PARALLEL:
-                return finish(E, t, tr, walk_branch(E, t, tr, "tasks", WALK_PARALLEL, int_property(t, "concurrent", 0)));
+                return finish(E, t, tr,
+                              walk_branch(E, t, tr, "tasks", WALK_PARALLEL, int_property(t, "concurrent", 0)));
         case TASK_HOOK_DAG:
                 return finish(E, t, tr, walk_branch(E, t, tr, "tasks", WALK_DAG, int_property(t, "concurrent", 0)));
         case TASK_HOOK_ALLOW_FAILURE: {

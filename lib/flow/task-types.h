@@ -113,7 +113,7 @@ typedef struct TaskType {
 
 /* Whether this build can run a task of this type (triggers and conditions: always true here; the
  * scheduler answers for those). */
-static inline bool task_type_runnable(const TaskType *t) {
+static inline bool task_type_can_run(const TaskType *t) {
         return t->kind != TASK_TYPE_TASK || t->hook != TASK_HOOK_NONE || t->runner != TASK_RUNNER_NONE;
 }
 

@@ -57,9 +57,9 @@ int main(void) {
                         ok(hook || t->unsupported, "%s: flowable/executable, has an engine hook or is refused",
                            t->name);
                 /* What neither runs must say why; what runs must not be refused. */
-                ok(task_type_runnable(t) == !t->unsupported, "%s: runnable by this build, or refused with a reason",
+                ok(task_type_can_run(t) == !t->unsupported, "%s: runnable by this build, or refused with a reason",
                    t->name);
-                if (!task_type_runnable(t)) {
+                if (!task_type_can_run(t)) {
                         n_refused++;
                         check_refused(t, t->name);
                         for (const char *const *k = t->kestra_names; *k; k++)
