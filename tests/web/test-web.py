@@ -167,6 +167,17 @@ tasks:
        "validate reports positioned errors")
     st, js, _ = req("POST", "/api/v1/flows/validate", HELLO)
     ok(st == 200 and js[0]["valid"] is True and js[0]["flow"] == "hello", "validate accepts a valid flow")
+    # A type the registry knows but this build cannot run: refused by validate and by a POST, at its type: line.
+    NOT_RUNNABLE = "id: tpl\nnamespace: t.web\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.flow.Template\n" \
+                   "    namespace: t.web\n    templateId: x\n"
+    st, js, _ = req("POST", "/api/v1/flows/validate", NOT_RUNNABLE)
+    ok(st == 200 and js[0]["valid"] is False and (js[0]["errors"][0]["line"], js[0]["errors"][0]["column"]) == (5, 11)
+       and "is known but this build cannot run it (templates were removed" in js[0]["errors"][0]["message"],
+       "validate refuses a type this build cannot run, at its type: line")
+    st, js, _ = req("POST", "/api/v1/flows", NOT_RUNNABLE)
+    ok(st == 422 and js["errors"][0]["line"] == 5 and "this build cannot run it" in js["errors"][0]["message"],
+       "POST of a flow with a type this build cannot run is 422")
+    ok(req("GET", "/api/v1/flows/t.web/tpl")[0] == 404, "and the flow is not stored")
     st, js, _ = req("GET", "/api/v1/flows/t.web/hello")
     ok(st == 200 and js["revision"] == 2 and "description: two" in js["source"], "GET a flow as JSON with its source")
     st, text, resp = req("GET", "/api/v1/flows/t.web/hello", headers={"Accept": "application/x-yaml"}, raw=True)
