@@ -160,8 +160,17 @@ void cli_execution_print(json_t *doc, bool tty) {
                 snprintf(indented, sizeof indented, "%*s%s", depth * 2, "", label);
                 task_run_duration(tr, d);
                 const char *ts = json_string_value(json_object_get(json_object_get(tr, "state"), "current"));
-                printf("  %-40s %s%-9s%s %-8s %zu\n", indented, state_color(strempty(ts), tty), strna(ts),
-                       tty ? "\033[0m" : "", d, json_array_size(json_object_get(tr, "attempts")));
+                json_t *attempts = json_object_get(tr, "attempts"), *a;
+                printf("  %-40s %s%-9s%s %-8s %zu", indented, state_color(strempty(ts), tty), strna(ts),
+                       tty ? "\033[0m" : "", d, json_array_size(attempts));
+                /* More than one: how each ended (RETRIED, RESUBMITTED by a dead worker...). */
+                size_t k;
+                if (json_array_size(attempts) > 1)
+                        json_array_foreach(attempts, k, a)
+                                printf("%s%s%s", k == 0 ? " (" : ", ",
+                                       strna(json_string_value(json_object_get(json_object_get(a, "state"), "current"))),
+                                       k + 1 == json_array_size(attempts) ? ")" : "");
+                printf("\n");
         }
         json_t *outs = json_object_get(doc, "outputs");
         if (json_object_size(outs) > 0) {

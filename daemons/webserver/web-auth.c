@@ -6,11 +6,14 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cleanup-jansson.h"
 #include "strutil.h"
@@ -205,13 +208,35 @@ struct WebAuth {
         char *dummy;
         pthread_mutex_t lock;
         ThrottleEntry *table;
+        /* Checks of names over their limit in the current locked window; under lock. */
+        unsigned locked_used;
+        usec_t locked_start;
+        /* Hash slots: hashes running, waited for on hash_cond (CLOCK_MONOTONIC); under hash_lock. */
+        pthread_mutex_t hash_lock;
+        pthread_cond_t hash_cond;
+        unsigned hashes, hashes_peak;
 };
+
+/* The CPUs this process may run on (its affinity mask: a container's or a unit's CPU set). */
+static unsigned cpus_usable(void) {
+        cpu_set_t set;
+        if (sched_getaffinity(0, sizeof set, &set) == 0)
+                return (unsigned) CPU_COUNT(&set);
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        return n > 0 ? (unsigned) n : 1;
+}
 
 int web_auth_new(const WebAuthOptions *opt, WebAuth **ret) {
         _cleanup_(web_auth_freep) WebAuth *a = calloc(1, sizeof *a);
         if (!a)
                 return -ENOMEM;
         pthread_mutex_init(&a->lock, NULL);
+        pthread_mutex_init(&a->hash_lock, NULL);
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&a->hash_cond, &ca);
+        pthread_condattr_destroy(&ca);
         if (opt)
                 a->opt = *opt;
         if (!a->opt.hash_prefix) {
@@ -224,8 +249,16 @@ int web_auth_new(const WebAuthOptions *opt, WebAuth **ret) {
                 a->opt.client_failures = WEB_AUTH_CLIENT_FAILURES;
         if (!a->opt.window_sec)
                 a->opt.window_sec = WEB_AUTH_WINDOW_SEC;
+        if (!a->opt.locked_checks)
+                a->opt.locked_checks = WEB_AUTH_LOCKED_CHECKS;
+        if (!a->opt.locked_window_sec)
+                a->opt.locked_window_sec = WEB_AUTH_LOCKED_WINDOW_SEC;
         if (!a->opt.table_size)
                 a->opt.table_size = WEB_AUTH_TABLE_SIZE;
+        if (!a->opt.max_hashes)
+                a->opt.max_hashes = MIN(MAX(cpus_usable(), (unsigned) WEB_AUTH_HASHES_MIN), (unsigned) WEB_AUTH_HASHES_MAX);
+        if (!a->opt.hash_wait_ms)
+                a->opt.hash_wait_ms = WEB_AUTH_HASH_WAIT_MS;
         if (!(a->table = calloc(a->opt.table_size, sizeof *a->table)))
                 return -ENOMEM;
         /* A real hash, so that checking a password against it costs what checking a user's does
@@ -251,6 +284,8 @@ WebAuth *web_auth_free(WebAuth *a) {
         free(a->dummy);
         free(a->table);
         pthread_mutex_destroy(&a->lock);
+        pthread_mutex_destroy(&a->hash_lock);
+        pthread_cond_destroy(&a->hash_cond);
         free(a);
         return NULL;
 }
@@ -300,13 +335,24 @@ static ThrottleEntry *throttle_get(WebAuth *a, const unsigned char id[static 16]
         return victim;
 }
 
+/* Seconds until a window that started at start ends, at least 1. */
+static unsigned window_left(usec_t start, unsigned window_sec, usec_t now) {
+        usec_t end = start + window_sec * USEC_PER_SEC;
+        return (unsigned) MAX((end > now ? end - now : 0) + USEC_PER_SEC - 1, USEC_PER_SEC) / USEC_PER_SEC;
+}
+
 /* Seconds until the window of an entry at its limit ends (at least 1), or 0 when below it. */
 static unsigned throttle_wait(WebAuth *a, const unsigned char id[static 16], unsigned limit, usec_t now) {
         ThrottleEntry *e = throttle_get(a, id, now, false);
         if (!e || e->failures < limit)
                 return 0;
-        usec_t end = e->start + a->opt.window_sec * USEC_PER_SEC;
-        return (unsigned) MAX((end - now + USEC_PER_SEC - 1) / USEC_PER_SEC, (usec_t) 1);
+        return window_left(e->start, a->opt.window_sec, now);
+}
+
+/* Seconds until an address with failures in its window has none (at least 1), or 0 when it has none. */
+static unsigned throttle_fresh_wait(WebAuth *a, const unsigned char id[static 16], usec_t now) {
+        ThrottleEntry *e = throttle_get(a, id, now, false);
+        return e ? window_left(e->start, a->opt.window_sec, now) : 0;
 }
 
 /* Count a failure ahead of the check (so that checks running at once cannot pass the limit
@@ -344,6 +390,79 @@ static int authenticate_token(const char *token, WebAuthLookup lookup, void *use
         return WEB_AUTH_OK;
 }
 
+/* Whether a check of a name over its limit may run: from an address without failures of its own,
+ * within the locked checks' budget. 0 with the budget taken, or the seconds to wait. Under lock. */
+static unsigned locked_admit(WebAuth *a, const unsigned char *cid, unsigned user_wait, usec_t now) {
+        if (!cid)
+                return user_wait; /* no address to tell the user from her attacker */
+        unsigned fresh = throttle_fresh_wait(a, cid, now);
+        if (fresh > 0)
+                return MIN(user_wait, fresh);
+        if (now >= a->locked_start + a->opt.locked_window_sec * USEC_PER_SEC || now < a->locked_start) {
+                a->locked_start = now;
+                a->locked_used = 0;
+        }
+        if (a->locked_used >= a->opt.locked_checks)
+                return MIN(user_wait, window_left(a->locked_start, a->opt.locked_window_sec, now));
+        a->locked_used++;
+        return 0;
+}
+
+/* Wait (real time, at most opt.hash_wait_ms) for one of the hash slots: true when taken. */
+static bool hash_slot_take(WebAuth *a) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_sec += a->opt.hash_wait_ms / 1000;
+        deadline.tv_nsec += (long) (a->opt.hash_wait_ms % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+                deadline.tv_sec++;
+                deadline.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&a->hash_lock);
+        int r = 0;
+        while (a->hashes >= a->opt.max_hashes && r != ETIMEDOUT)
+                r = pthread_cond_timedwait(&a->hash_cond, &a->hash_lock, &deadline);
+        bool taken = a->hashes < a->opt.max_hashes;
+        if (taken) {
+                a->hashes++;
+                a->hashes_peak = MAX(a->hashes_peak, a->hashes);
+        }
+        pthread_mutex_unlock(&a->hash_lock);
+        return taken;
+}
+
+static void hash_slot_give(WebAuth *a) {
+        pthread_mutex_lock(&a->hash_lock);
+        a->hashes--;
+        pthread_cond_signal(&a->hash_cond);
+        pthread_mutex_unlock(&a->hash_lock);
+}
+
+unsigned web_auth_hashes_peak(WebAuth *a) {
+        pthread_mutex_lock(&a->hash_lock);
+        unsigned n = a->hashes_peak;
+        pthread_mutex_unlock(&a->hash_lock);
+        return n;
+}
+
+/* Check password against stored (NULL: the dummy hash) in one of the hash slots: WEB_AUTH_OK when
+ * it matches, WEB_AUTH_REFUSED when not, WEB_AUTH_BUSY when no slot came free in time; -ENOMEM. */
+static int hash_check(WebAuth *a, const char *password, const char *stored) {
+        if (!hash_slot_take(a))
+                return WEB_AUTH_BUSY;
+        /* Allocated in the slot: waiting checks hold no hashing memory. */
+        _cleanup_free_ struct crypt_data *cd = calloc(1, sizeof *cd);
+        int r = -ENOMEM;
+        if (cd) {
+                const char *h = crypt_rn(password, stored ? stored : a->dummy, cd, sizeof *cd);
+                bool match = stored && h && strlen(h) == strlen(stored) && CRYPTO_memcmp(h, stored, strlen(stored)) == 0;
+                r = match ? WEB_AUTH_OK : WEB_AUTH_REFUSED;
+                explicit_bzero(cd, sizeof *cd);
+        }
+        hash_slot_give(a);
+        return r;
+}
+
 static int authenticate_password(WebAuth *a, const char *name, const char *password, const char *client, usec_t now,
                                  WebAuthLookup lookup, void *userdata, unsigned *ret_retry_sec) {
         unsigned char uid[16], cid[16];
@@ -351,9 +470,20 @@ static int authenticate_password(WebAuth *a, const char *name, const char *passw
         if (client)
                 throttle_id("client", client, cid);
 
+        /* An address over its limit waits; a name over its limit is checked only from a fresh
+         * address (see WEB_AUTH_LOCKED_CHECKS). Counted ahead, so that checks running at once
+         * cannot pass a limit together. */
         pthread_mutex_lock(&a->lock);
-        unsigned wait = MAX(throttle_wait(a, uid, a->opt.user_failures, now),
-                            client ? throttle_wait(a, cid, a->opt.client_failures, now) : 0);
+        unsigned wait = client ? throttle_wait(a, cid, a->opt.client_failures, now) : 0;
+        bool locked = false;
+        if (wait == 0) {
+                unsigned user_wait = throttle_wait(a, uid, a->opt.user_failures, now);
+                if (user_wait > 0) {
+                        wait = locked_admit(a, client ? cid : NULL, user_wait, now);
+                        locked = wait == 0;
+                }
+        }
+        usec_t locked_start = a->locked_start;
         if (wait == 0) {
                 throttle_count(a, uid, now, false);
                 if (client)
@@ -375,28 +505,21 @@ static int authenticate_password(WebAuth *a, const char *name, const char *passw
                 if (r == -ENOENT)
                         r = 0;
         }
-        const char *stored = r >= 0 ? json_string_value(json_object_get(v, "hash")) : NULL;
-        bool ok = false;
-        if (r >= 0) {
-                _cleanup_free_ struct crypt_data *cd = calloc(1, sizeof *cd);
-                if (cd) {
-                        const char *h = crypt_rn(password, stored ? stored : a->dummy, cd, sizeof *cd);
-                        ok = stored && h && strlen(h) == strlen(stored) && CRYPTO_memcmp(h, stored, strlen(stored)) == 0;
-                        explicit_bzero(cd, sizeof *cd);
-                } else
-                        r = -ENOMEM;
-        }
-        if (ok || r < 0) {
-                /* Not a failure of the password: not counted. */
+        if (r >= 0)
+                r = hash_check(a, password, json_string_value(json_object_get(v, "hash")));
+        if (r != WEB_AUTH_REFUSED) {
+                /* A match, an error or no check at all: not a failure of the password. */
                 pthread_mutex_lock(&a->lock);
                 throttle_count(a, uid, now, true);
                 if (client)
                         throttle_count(a, cid, now, true);
+                if (locked && a->locked_start == locked_start && a->locked_used > 0)
+                        a->locked_used--;
                 pthread_mutex_unlock(&a->lock);
         }
-        if (r < 0)
-                return r;
-        return ok ? WEB_AUTH_OK : WEB_AUTH_REFUSED;
+        if (r == WEB_AUTH_BUSY)
+                *ret_retry_sec = WEB_AUTH_BUSY_RETRY_SEC;
+        return r;
 }
 
 int web_auth_authenticate(WebAuth *a, const char *authorization, const char *client, usec_t now,
@@ -420,7 +543,7 @@ int web_auth_authenticate(WebAuth *a, const char *authorization, const char *cli
         unsigned retry = 0;
         r = authenticate_password(a, name, password, isempty(client) ? NULL : client, now, lookup, userdata, &retry);
         explicit_bzero(password, strlen(password));
-        if (r == WEB_AUTH_THROTTLED && ret_retry_sec)
+        if ((r == WEB_AUTH_THROTTLED || r == WEB_AUTH_BUSY) && ret_retry_sec)
                 *ret_retry_sec = retry;
         if (r == WEB_AUTH_OK)
                 *ret_user = TAKE_PTR(name);

@@ -229,7 +229,7 @@ static int auth_lookup(void *userdata, const char *key, json_t **ret) {
 }
 
 /* Authenticate the request's Authorization header: true with *ret_user, or false with the answer
- * queued (401, 429 or 500) and *ret_answer what queueing it returned. */
+ * queued (401, 429, 500 or 503) and *ret_answer what queueing it returned. */
 static bool authenticate(WebServer *w, struct MHD_Connection *con, char **ret_user, enum MHD_Result *ret_answer) {
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         char client[WEB_AUTH_CLIENT_MAX];
@@ -244,11 +244,15 @@ static bool authenticate(WebServer *w, struct MHD_Connection *con, char **ret_us
         if (r < 0) {
                 log_debug("webserver: authentication failed: %s", strerror(-r));
                 *ret_answer = send_error(w, con, 500, "authentication could not be checked");
-        } else if (r == WEB_AUTH_THROTTLED) {
+        } else if (r == WEB_AUTH_THROTTLED || r == WEB_AUTH_BUSY) {
                 char secs[16];
                 snprintf(secs, sizeof secs, "%u", retry);
-                web_reply_error(&e, 429, "too many failed password checks for this user or from this address; "
-                                         "retry in %u s", retry);
+                if (r == WEB_AUTH_THROTTLED)
+                        web_reply_error(&e, 429, "too many failed password checks for this user or from this address; "
+                                                 "retry in %u s", retry);
+                else
+                        web_reply_error(&e, 503, "too many password checks at once; retry in %u s "
+                                                 "(API tokens are not held up)", retry);
                 *ret_answer = send_reply(w, con, &e, "Retry-After", secs);
         } else {
                 web_reply_error(&e, 401, "authentication required: HTTP Basic or a bearer API token");

@@ -224,10 +224,12 @@ int worker_job_run(const WorkerJobEnv *env, json_t *job, json_t **ret_result) {
         }
 
         /* Tasks of a WorkingDirectory share its directory (kept until the WorkingDirectory ends);
-         * other tasks that work with files get a fresh one per attempt, the rest none at all. */
+         * other tasks that work with files get a fresh one per claim (attempt and epoch: a worker that
+         * lost its lease and runs on must not share, nor remove, its successor's), the rest none. */
         if (wd_id || impl->working_dir) {
                 dir = wd_id ? strdup_printf("%s/wd-%s", env->work_root, wd_id)
-                            : strdup_printf("%s/%s-%lld", env->work_root, tr_id, (long long) attempt);
+                            : strdup_printf("%s/%s-%lld.%lld", env->work_root, tr_id, (long long) attempt,
+                                            (long long) env->epoch);
                 if (!dir)
                         return -ENOMEM;
                 if (mkdir(dir, 0700) < 0 && errno != EEXIST)

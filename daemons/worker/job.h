@@ -21,6 +21,7 @@ typedef struct WorkerJobEnv {
         int (*read_file)(void *userdata, json_t *job, const char *uri, char **ret, size_t *ret_len);
         const SandboxOptions *sandbox; /* external processes' sandbox; NULL = plain processes */
         uint64_t output_bytes_max;     /* a task run's files kept in storage, in all (0: no limit) */
+        int64_t epoch;                 /* the claim's fencing epoch: each claim's own working directory */
         const TaskServices *services; /* kv store and logs; NULL when there is no database */
         void *userdata;
 } WorkerJobEnv;

@@ -1,4 +1,4 @@
-/* task-impl.c: the table of runnable task implementations and helpers they share. */
+/* task-impl.c: the worker's runners, indexed by the task-type registry's runner ids, and helpers they share. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,32 +28,37 @@ TaskLogLevel task_log_level_from_string(const char *s) {
         return _TASK_LOG_LEVEL_INVALID;
 }
 
-static const TaskImpl impls[] = {
-        { "Log", task_run_log, false },
-        { "Echo", task_run_echo, false },
-        { "Return", task_run_return, false },
-        { "Fail", task_run_fail, false },
-        { "OutputValues", task_run_output_values, false },
-        { "Sleep", task_run_sleep, false },
-        { "shell.Commands", task_run_shell_commands, true },
-        { "shell.Script", task_run_shell_script, true },
-        { "kv.Get", task_run_kv_get, false },
-        { "kv.Set", task_run_kv_set, false },
-        { "kv.Delete", task_run_kv_delete, false },
-        { "kv.GetKeys", task_run_kv_get_keys, false },
-        { "state.Get", task_run_state_get, false },
-        { "state.Set", task_run_state_set, false },
-        { "state.Delete", task_run_state_delete, false },
-        { "log.Fetch", task_run_log_fetch, true },
-        { "http.Request", task_run_http_request, false },
-        { "http.Download", task_run_http_download, true },
+/* One entry per TaskRunnerId: which registry type uses which id is said in lib/flow/task-types.c, and
+ * tests/unit/test-task-registry.c fails when an id a type uses has no entry here. */
+static const TaskImpl impls[_TASK_RUNNER_MAX] = {
+        [TASK_RUNNER_LOG] = { task_impl_log, false },
+        [TASK_RUNNER_ECHO] = { task_impl_echo, false },
+        [TASK_RUNNER_RETURN] = { task_impl_return, false },
+        [TASK_RUNNER_FAIL] = { task_impl_fail, false },
+        [TASK_RUNNER_OUTPUT_VALUES] = { task_impl_output_values, false },
+        [TASK_RUNNER_SLEEP] = { task_impl_sleep, false },
+        [TASK_RUNNER_SHELL_COMMANDS] = { task_impl_shell_commands, true },
+        [TASK_RUNNER_SHELL_SCRIPT] = { task_impl_shell_script, true },
+        [TASK_RUNNER_KV_GET] = { task_impl_kv_get, false },
+        [TASK_RUNNER_KV_SET] = { task_impl_kv_set, false },
+        [TASK_RUNNER_KV_DELETE] = { task_impl_kv_delete, false },
+        [TASK_RUNNER_KV_GET_KEYS] = { task_impl_kv_get_keys, false },
+        [TASK_RUNNER_STATE_GET] = { task_impl_state_get, false },
+        [TASK_RUNNER_STATE_SET] = { task_impl_state_set, false },
+        [TASK_RUNNER_STATE_DELETE] = { task_impl_state_delete, false },
+        [TASK_RUNNER_LOG_FETCH] = { task_impl_log_fetch, true },
+        [TASK_RUNNER_HTTP_REQUEST] = { task_impl_http_request, false },
+        [TASK_RUNNER_HTTP_DOWNLOAD] = { task_impl_http_download, true },
 };
 
+const TaskImpl *task_impl_for(const TaskType *t) {
+        if (!t || t->kind != TASK_TYPE_TASK || t->runner <= TASK_RUNNER_NONE || t->runner >= _TASK_RUNNER_MAX)
+                return NULL;
+        return impls[t->runner].run ? &impls[t->runner] : NULL;
+}
+
 const TaskImpl *task_impl_lookup(const char *type) {
-        for (size_t i = 0; i < ELEMENTSOF(impls); i++)
-                if (streq(impls[i].type, type))
-                        return &impls[i];
-        return NULL;
+        return task_impl_for(task_type_lookup(TASK_TYPE_TASK, type));
 }
 
 void task_outcome_done(TaskOutcome *o) {

@@ -1,5 +1,5 @@
 /* task-impl.h: how the worker runs a runnable task: the context a task sees, its outcome, and the
- * table of implementations keyed by the registry's short type name ("Log", "shell.Commands"). */
+ * table of implementations indexed by the registry's runner id (TaskType.runner, lib/flow/task-types.h). */
 #pragma once
 
 #include <jansson.h>
@@ -7,6 +7,7 @@
 
 #include "sandbox.h"
 #include "state.h"
+#include "task-types.h"
 #include "timeutil.h"
 
 /* Task log levels, Kestra's names. */
@@ -81,35 +82,37 @@ void task_logf(TaskRunContext *ctx, TaskLogLevel level, const char *fmt, ...) _p
 
 /* props: the task's properties, already rendered. Returns 0 with *out filled (a failed task is a
  * successful call with state FAILED) or a negative errno when the worker itself failed. */
-typedef int (*TaskRunFn)(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+typedef int (*TaskImplFn)(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 
 typedef struct TaskImpl {
-        const char *type; /* the registry's short name */
-        TaskRunFn run;
+        TaskImplFn run;
         bool working_dir; /* gets a fresh working directory (others run without: no mkdir per task) */
 } TaskImpl;
 
+/* The runner of a registered type; NULL when no worker runs it (the engine does, or nothing). */
+const TaskImpl *task_impl_for(const TaskType *t);
+/* The same by the type name a job carries (the registry's short name; Kestra names work too). */
 const TaskImpl *task_impl_lookup(const char *type);
 
-/* Implementations, one file per family. */
-int task_run_log(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
-int task_run_echo(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
-int task_run_return(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
-int task_run_fail(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
-int task_run_output_values(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
-int task_run_sleep(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
-int task_run_shell_commands(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
-int task_run_shell_script(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
-int task_run_kv_get(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
-int task_run_kv_set(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
-int task_run_kv_delete(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
-int task_run_kv_get_keys(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
-int task_run_state_get(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
-int task_run_state_set(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
-int task_run_state_delete(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
-int task_run_log_fetch(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
-int task_run_http_request(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
-int task_run_http_download(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+/* Implementations (task_impl_<runner>), one file per family. */
+int task_impl_log(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_echo(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_return(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_fail(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_output_values(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_sleep(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_shell_commands(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_shell_script(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_kv_get(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_kv_set(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_kv_delete(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_kv_get_keys(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_state_get(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_state_set(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_state_delete(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_log_fetch(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_http_request(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_http_download(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 
 /* Files in the working directory, which the task's own code controls: never through a symbolic link,
  * never out of the directory (lib/basic/beneath.h). Each fails the outcome with a message naming the

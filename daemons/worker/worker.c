@@ -534,7 +534,7 @@ static void slot_run_job(Slot *s, StoreJob *job) {
                 .work_root = w->work_root, .base_env = w->opt.base_env, .worker_id = w->opt.id,
                 .cancel_fd = s->cancel_fd, .log = slot_log, .store_file = slot_store_file, .read_file = slot_read_file,
                 .secret = runtime_secret, .services = &services, .userdata = s, .sandbox = w->opt.sandbox,
-                .output_bytes_max = w->opt.max_output_bytes,
+                .output_bytes_max = w->opt.max_output_bytes, .epoch = job->epoch,
         };
         log_debug("Running task %s (job %s, epoch %lld).", strna(tr_id), job->id, (long long) job->epoch);
         int r = worker_job_run(&env, job->payload, &result);

@@ -22,6 +22,15 @@ typedef struct Engine {
         bool restarting;  /* this step applies a restart */
 } Engine;
 
+/* Who runs a task: a worker (the engine emits a job) or the engine itself, through the type's hook
+ * (engine_resolve_flowable() switches on it). */
+static inline bool engine_task_on_worker(const Task *t) {
+        return t->def && t->def->runner != TASK_RUNNER_NONE;
+}
+static inline TaskEngineHook engine_task_hook(const Task *t) {
+        return t->def ? t->def->hook : TASK_HOOK_NONE;
+}
+
 /* A new reference to j, or a new empty object when j is NULL (for json_pack "o" / *_set_new). */
 static inline json_t *json_ref_or_object(json_t *j) {
         return j ? json_incref(j) : json_object();

@@ -14,8 +14,8 @@ static json_t *timestamp_json(usec_t t) {
 }
 
 static bool task_is_loop(const Task *t) {
-        const char *n = t && t->def ? t->def->name : "";
-        return streq(n, "ForEach") || streq(n, "EachSequential") || streq(n, "EachParallel");
+        TaskEngineHook h = t ? engine_task_hook(t) : TASK_HOOK_NONE;
+        return h == TASK_HOOK_FOR_EACH || h == TASK_HOOK_EACH_SEQUENTIAL || h == TASK_HOOK_EACH_PARALLEL;
 }
 
 int engine_loop_values(Engine *E, const TaskRun *tr, json_t **ret) {
@@ -161,7 +161,7 @@ json_t *engine_variables(Engine *E, const Task *t, const TaskRun *tr) {
                                 json_object_set(pj, "outputs", p->outputs);
                         json_array_append_new(parents, pj);
                         const Task *pt = engine_task(E, p->task_id);
-                        if (pt && pt->def && streq(pt->def->name, "WorkingDirectory"))
+                        if (pt && engine_task_hook(pt) == TASK_HOOK_WORKING_DIRECTORY)
                                 in_working_dir = true;
                         cur = p;
                 }

@@ -143,7 +143,7 @@ TaskRun *engine_working_directory(Engine *E, const TaskRun *tr) {
         for (size_t guard = 0; tr && tr->parent_task_run_id && guard <= E->e->n_task_runs; guard++) {
                 TaskRun *p = engine_run_by_id(E, tr->parent_task_run_id);
                 const Task *pt = p ? engine_task(E, p->task_id) : NULL;
-                if (pt && pt->def && streq(pt->def->name, "WorkingDirectory"))
+                if (pt && engine_task_hook(pt) == TASK_HOOK_WORKING_DIRECTORY)
                         return p;
                 tr = p;
         }
@@ -396,9 +396,9 @@ static int on_timer(Engine *E, json_t *payload) {
         if (streq(kind, "retry") && tr->state.current == STATE_RETRYING) {
                 if (E->killing)
                         return engine_run_set(E, tr, STATE_KILLED);
-                if (t->def && t->def->role == TASK_ROLE_RUNNABLE)
+                if (engine_task_on_worker(t))
                         return start_attempt_now(E, t, tr);
-                /* A flowable or subflow starts over: the walk resolves it again. */
+                /* A flowable, subflow or Labels starts over: the walk resolves it again. */
                 if (tr->engine)
                         json_object_clear(tr->engine);
                 return engine_run_set(E, tr, STATE_RUNNING);
@@ -486,7 +486,7 @@ static int on_kill(Engine *E) {
                 State s = tr->state.current;
                 if (state_is_terminal(s) || !t)
                         continue;
-                if (t->def && t->def->role == TASK_ROLE_RUNNABLE && s != STATE_RETRYING) {
+                if (engine_task_on_worker(t) && s != STATE_RETRYING) {
                         /* The job is queued or running: the loop cancels it and a KILLED result follows. */
                         json_array_append_new(E->fx->cancels, json_string(tr->id));
                         continue;
@@ -606,7 +606,7 @@ static int on_restart(Engine *E) {
                 const Task *t = engine_task(E, tr->task_id);
                 if (!t || !(state_is_failed(tr->state.current) || tr->state.current == STATE_CANCELLED))
                         continue;
-                if (t->def && t->def->role == TASK_ROLE_RUNNABLE)
+                if (engine_task_on_worker(t))
                         state_info_force(&tr->state, STATE_RESTARTED, E->now);
                 else {
                         if (t->def && t->def->role == TASK_ROLE_EXECUTABLE && tr->engine)

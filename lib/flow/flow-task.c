@@ -435,7 +435,11 @@ static Task *fp_parse_task(FlowParser *p, const YamlNode *n, Task *parent) {
                                         fp_error(p, type, "unknown task type '%.200s'; did you mean '%s'?", t->type, hint);
                                 else
                                         fp_error(p, type, "unknown task type '%.200s'", t->type);
-                        }
+                        } else if (!task_type_can_run(t->def))
+                                /* Known (its properties are still checked below), but nothing in this
+                                 * build runs it: refused here rather than failing at run time. */
+                                fp_error(p, type, "task type '%.200s' is known but this build cannot run it (%s)",
+                                         t->type, t->def->unsupported ?: "not implemented");
                 }
         }
 

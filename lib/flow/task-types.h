@@ -1,4 +1,5 @@
-/* task-types.h: the registry of task, trigger and condition types: names (tern and Kestra), properties, role. */
+/* task-types.h: the registry of task, trigger and condition types: names (tern and Kestra), properties,
+ * role, and what runs each task type in this build (an engine hook or a worker runner). */
 #pragma once
 
 #include <stdbool.h>
@@ -17,6 +18,52 @@ typedef enum TaskRole {
         TASK_ROLE_EXECUTABLE, /* resolved by the executor without children (Subflow, ForEachItem) */
         TASK_ROLE_NONE,       /* triggers and conditions */
 } TaskRole;
+
+/* How the executor resolves a task type that no worker runs: lib/engine switches on this (its switch has
+ * no default, so a new hook that the engine does not handle breaks the build). */
+typedef enum TaskEngineHook {
+        TASK_HOOK_NONE,              /* not the executor's: a worker runs it, or (unsupported) nothing does */
+        TASK_HOOK_SEQUENTIAL,
+        TASK_HOOK_PARALLEL,
+        TASK_HOOK_DAG,
+        TASK_HOOK_ALLOW_FAILURE,
+        TASK_HOOK_WORKING_DIRECTORY,
+        TASK_HOOK_IF,
+        TASK_HOOK_SWITCH,
+        TASK_HOOK_FOR_EACH,
+        TASK_HOOK_EACH_SEQUENTIAL,
+        TASK_HOOK_EACH_PARALLEL,
+        TASK_HOOK_PAUSE,
+        TASK_HOOK_WAIT_FOR,
+        TASK_HOOK_SUBFLOW,
+        TASK_HOOK_LABELS,            /* a runnable type that changes the execution itself: the executor runs it */
+        _TASK_HOOK_MAX,
+} TaskEngineHook;
+
+/* Which of the worker's runners runs a task type: daemons/worker/task-impl.c holds the code, in a table
+ * indexed by this (tests/unit/test-task-registry.c checks that every id used here has one). */
+typedef enum TaskRunnerId {
+        TASK_RUNNER_NONE,
+        TASK_RUNNER_LOG,
+        TASK_RUNNER_ECHO,
+        TASK_RUNNER_RETURN,
+        TASK_RUNNER_FAIL,
+        TASK_RUNNER_OUTPUT_VALUES,
+        TASK_RUNNER_SLEEP,
+        TASK_RUNNER_SHELL_COMMANDS,
+        TASK_RUNNER_SHELL_SCRIPT,
+        TASK_RUNNER_KV_GET,
+        TASK_RUNNER_KV_SET,
+        TASK_RUNNER_KV_DELETE,
+        TASK_RUNNER_KV_GET_KEYS,
+        TASK_RUNNER_STATE_GET,
+        TASK_RUNNER_STATE_SET,
+        TASK_RUNNER_STATE_DELETE,
+        TASK_RUNNER_LOG_FETCH,
+        TASK_RUNNER_HTTP_REQUEST,
+        TASK_RUNNER_HTTP_DOWNLOAD,
+        _TASK_RUNNER_MAX,
+} TaskRunnerId;
 
 typedef enum PropKind {
         PROP_STRING,        /* any scalar (Jackson turns numbers and booleans into text) */
@@ -49,14 +96,26 @@ typedef struct TaskProperty {
         const char *const *values;      /* PROP_ENUM: allowed values, NULL-terminated */
 } TaskProperty;
 
+/* One descriptor per type, used by validation, the engine and the worker alike. A task type is run by
+ * exactly one of: an engine hook, a worker runner; one with neither is known (its properties are
+ * checked, Kestra flows get a precise message) but refused by validation, saying `unsupported`. */
 typedef struct TaskType {
         const char *name;                   /* tern's short name ("Log", "shell.Commands") */
         const char *const *kestra_names;    /* current name first, then old aliases */
         TaskTypeKind kind;
         TaskRole role;
+        TaskEngineHook hook;                /* tasks the executor resolves */
+        TaskRunnerId runner;                /* tasks a worker runs */
+        const char *unsupported;            /* tasks neither runs: why this build cannot run it */
         const TaskProperty *properties;     /* type's own properties, NULL-name terminated */
         const char *summary;
 } TaskType;
+
+/* Whether this build can run a task of this type (triggers and conditions: always true here; the
+ * scheduler answers for those). */
+static inline bool task_type_can_run(const TaskType *t) {
+        return t->kind != TASK_TYPE_TASK || t->hook != TASK_HOOK_NONE || t->runner != TASK_RUNNER_NONE;
+}
 
 /* Look a type up by its short name or any Kestra name. NULL when unknown. */
 const TaskType *task_type_lookup(TaskTypeKind kind, const char *name);

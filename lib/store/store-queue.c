@@ -823,9 +823,21 @@ static int requeue_tx(StoreTx *tx, void *userdata) {
                 _cleanup_json_ json_t *payload = NULL;
                 const char *trid = sql_cell(&rows, i, 2);
 
+                /* The run that follows is the task run's next attempt (the executor opens it on the
+                 * job_resubmitted event): the job says so too, so that the task sees TERN_ATTEMPT,
+                 * its logs and its working directory as the history will show them. */
                 r = store_exec(tx,
-                               "UPDATE jobs SET worker_id = NULL, lease_until = NULL, epoch = epoch + 1"
-                               " WHERE id = $1 RETURNING epoch",
+                               tx_is_pg(tx)
+                                       ? "UPDATE jobs SET worker_id = NULL, lease_until = NULL, epoch = epoch + 1,"
+                                         " payload = CASE WHEN jsonb_typeof(payload->'attempt') = 'number'"
+                                         " THEN jsonb_set(payload, '{attempt}', to_jsonb((payload->>'attempt')::bigint + 1))"
+                                         " ELSE payload END"
+                                         " WHERE id = $1 RETURNING epoch"
+                                       : "UPDATE jobs SET worker_id = NULL, lease_until = NULL, epoch = epoch + 1,"
+                                         " payload = CASE WHEN json_type(payload, '$.attempt') = 'integer'"
+                                         " THEN json_set(payload, '$.attempt', json_extract(payload, '$.attempt') + 1)"
+                                         " ELSE payload END"
+                                         " WHERE id = $1 RETURNING epoch",
                                SQL_ARGS(SQL_S(sql_cell(&rows, i, 0))), &up);
                 if (r < 0)
                         return r;

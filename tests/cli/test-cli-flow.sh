@@ -21,6 +21,14 @@ check "invalid flow exits 1" 1 "$TERN" flow validate "$fixtures/invalid/unknown-
 contains "error is file:line:col: message" "$fixtures/invalid/unknown-type.yaml:5:11: unknown task type 'io.kestra.plugin.core.log.Logg'; did you mean 'io.kestra.plugin.core.log.Log'?"
 contains "every error of the file is printed" "unknown-type.yaml:7:11: unknown task type 'Retrun'"
 
+# A type the registry knows but this build cannot run is refused before anything runs, at its type: line.
+check "a known type this build cannot run exits 1" 1 "$TERN" flow validate "$fixtures/invalid/not-runnable.yaml"
+contains "it is refused at file:line:col, saying why" "$fixtures/invalid/not-runnable.yaml:8:11: task type 'io.kestra.plugin.core.flow.Template' is known but this build cannot run it (templates were removed from Kestra and are not implemented; use a Subflow)"
+contains "nested ones too" "not-runnable.yaml:15:15: task type 'io.kestra.core.tasks.scripts.Bash' is known but this build cannot run it"
+check "tern run refuses it too" 1 env TERN_STATE_DIR="$tmp/state" "$TERN" run "$fixtures/invalid/not-runnable.yaml" --sandbox off
+contains "tern run names the type line" "not-runnable.yaml:8:11: task type 'io.kestra.plugin.core.flow.Template' is known but this build cannot run it"
+[ ! -e "$tmp/state" ] || [ -z "$(ls -A "$tmp/state" 2>/dev/null)" ] && pass "tern run created no execution" || { out=$(ls -la "$tmp/state"); fail "tern run created no execution"; }
+
 check "one invalid among valid exits 1" 1 "$TERN" flow validate "$fixtures/valid/model.yaml" "$fixtures/invalid/duplicate-ids.yaml"
 contains "the valid one is OK" "model.yaml: OK"
 contains "the invalid one has its errors" "duplicate-ids.yaml:12:17: duplicate task id 'same'"

@@ -88,6 +88,8 @@ PY
         ok $? "$what: the task run shows the resubmission (attempts $(python3 -c "import json;print([a['state']['current'] for a in json.load(open('$scratch/exec.json'))['taskRunList'][0]['attempts']])"))"
         "$TERN" execution logs "$id" --db "$url" | grep -q "resubmitted"
         ok $? "$what: the logs say the task was resubmitted"
+        "$TERN" execution show "$id" --db "$url" | grep -q "2 (RESUBMITTED, SUCCESS)"
+        ok $? "$what: tern execution show lists the attempts: $("$TERN" execution show "$id" --db "$url" | grep -o "[0-9] (.*)")"
         # worker2 is the live one now; start a new worker1 for the next round
         start worker1 worker --workers 2 --lease PT2S
 }
@@ -140,6 +142,56 @@ for i in 1 2 3 4 5; do
         "$TERN" execution logs "$id" --db "$url" | grep -q "from-write" || wd_ok=1
 done
 ok $wd_ok "WorkingDirectory: five runs on two workers, the last task always reads the first's file"
+
+# 4. A worker that stops answering (SIGSTOP) loses its job to the other worker, then wakes up after
+#    its own task ended: it must neither share nor remove its successor's working directory (both
+#    share one state directory, as tern-worker@N do), and the successor runs as attempt 2.
+cat >"$scratch/zombie.yaml" <<'YAML'
+id: zombie
+namespace: test.resubmit
+tasks:
+  - id: work
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - echo "attempt=$TERN_ATTEMPT"
+      - sleep 4
+      - echo ok > out.txt
+      - echo "read=$(cat out.txt)"
+YAML
+"$TERN" flow apply "$scratch/zombie.yaml" --db "$url" >/dev/null
+id=$("$TERN" execution start test.resubmit zombie --db "$url")
+holder=""
+for i in $(seq 1 200); do
+        holder=$(psql_q "SELECT worker_id FROM jobs WHERE execution_id = '$id' AND worker_id IS NOT NULL")
+        [ -n "$holder" ] && break
+        sleep 0.05
+done
+zpid=
+for name in worker1 worker2; do
+        pid_var=${name}_pid
+        [ "${holder##*-}" = "${!pid_var}" ] && zpid=${!pid_var}
+done
+if [ -n "$zpid" ]; then
+        kill -STOP "$zpid"
+        # Wait for the other worker to hold the job, then let the stopped one wake up while it runs.
+        for i in $(seq 1 400); do
+                now=$(psql_q "SELECT worker_id FROM jobs WHERE execution_id = '$id' AND worker_id IS NOT NULL")
+                [ -n "$now" ] && [ "$now" != "$holder" ] && break
+                sleep 0.05
+        done
+        sleep 1.5
+        kill -CONT "$zpid"
+        "$TERN" execution wait "$id" --timeout PT60S --db "$url" >/dev/null
+        rc=$?
+        logs=$("$TERN" execution logs "$id" --db "$url")
+        ok "$([ $rc = 0 ] && grep -q "read=ok" <<<"$logs" && echo 0 || echo 1)" \
+                "a woken zombie leaves its successor's working directory alone (exit $rc)"
+        ok "$(grep -q "attempt=2" <<<"$logs" && echo 0 || echo 1)" \
+                "the successor runs as attempt 2 ($(grep -o "attempt=[0-9]*" <<<"$logs" | tr '\n' ' '))"
+        [ $rc = 0 ] || sed 's/^/#   /' <<<"$logs" | tail -8
+else
+        ok 1 "the zombie test found the worker holding the job ($holder)"
+fi
 
 # No job or event left behind.
 left=$(psql_q "SELECT (SELECT count(*) FROM jobs) + (SELECT count(*) FROM events)")

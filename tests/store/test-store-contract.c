@@ -745,6 +745,23 @@ static void test_pinned(Store *s) {
                 CHECK_OK(store_job_complete(s, j[0].id, j[0].epoch, "w-pin2", NULL, T0 + 6));
         store_jobs_free(j, n);
         drain_events(s, "e-pin");
+
+        /* A re-queued job is its task run's next attempt: its payload says so. */
+        _cleanup_json_ json_t *pa = json_pack("{s:i, s:s}", "attempt", 1, "taskId", "t");
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_job_enqueue(tx, "attempts", "e-pin", "tr-att", NULL, pa, T0, T0, NULL));
+        CHECK_OK(store_commit(tx));
+        is_int(store_job_claim(s, "w-a", NULL, 10, T0 + 7, 30 * USEC_PER_SEC, &j, &n), 0, "a job with an attempt is claimed");
+        store_jobs_free(j, n);
+        is_int(store_job_requeue_worker(s, "w-a", T0 + 8), 1, "and re-queued when its worker dies");
+        is_int(store_job_claim(s, "w-b", NULL, 10, T0 + 9, 30 * USEC_PER_SEC, &j, &n), 0, "claimed again");
+        ok(n == 1 && json_integer_value(json_object_get(j[0].payload, "attempt")) == 2 &&
+                   streq_ptr(json_string_value(json_object_get(j[0].payload, "taskId")), "t"),
+           "the payload says attempt 2, the rest unchanged");
+        if (n == 1)
+                CHECK_OK(store_job_complete(s, j[0].id, j[0].epoch, "w-b", NULL, T0 + 10));
+        store_jobs_free(j, n);
+        drain_events(s, "e-pin");
 }
 
 static void test_claim_race(Store *s) {

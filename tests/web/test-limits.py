@@ -5,41 +5,15 @@
 # and events planted straight into the database. TAP output.
 import base64, http.client, json, os, shutil, signal, socket, subprocess, sys, tempfile, time
 
-TERN = os.environ["TERN"]
-here = os.path.dirname(os.path.abspath(__file__))
-use_pg = "--pg" in sys.argv
-n = 0
-failed = 0
+from harness import TERN, here, use_pg, ok
+import harness
 
-
-def ok(cond, what):
-    global n, failed
-    n += 1
-    if not cond:
-        failed += 1
-    print(("ok" if cond else "not ok") + f" {n} - {what}", flush=True)
-    return cond
-
-
-scratch = tempfile.mkdtemp(prefix="tern-limits-")
-env = dict(os.environ, TERN_STATE_DIR=scratch + "/state")
-procs = []
-cluster = None
-db = "sqlite://" + scratch + "/tern.db"
-pg_url = None
-
-
-def cleanup():
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-    if cluster:
-        subprocess.run([here + "/../store/pg-cluster.sh", "stop", cluster], capture_output=True)
-    shutil.rmtree(scratch, ignore_errors=True)
+h = harness.Setup("tern-limits-", "limits")
+scratch, env, procs, cleanup, db, pg_url = h.scratch, h.env, h.procs, h.cleanup, h.db, h.pg_url
+if not use_pg and not shutil.which("sqlite3"):
+    cleanup()
+    print("1..0 # SKIP no sqlite3 command")
+    sys.exit(0)
 
 
 def sql(statement):
@@ -58,28 +32,6 @@ def sql(statement):
 def deep(levels):
     return "[" * levels + "]" * levels
 
-
-if use_pg:
-    url = os.environ.get("TERN_TEST_PG_URL")
-    if not url:
-        r = subprocess.run([here + "/../store/pg-cluster.sh", "start"], capture_output=True, text=True)
-        if r.returncode == 77:
-            print("1..0 # SKIP no PostgreSQL server binaries")
-            sys.exit(0)
-        if r.returncode != 0:
-            print("Bail out! cannot start PostgreSQL")
-            sys.exit(1)
-        url, cluster = r.stdout.splitlines()[:2]
-    name = f"limits_{os.getpid()}"
-    if subprocess.run(["psql", url, "-q", "-c", f"CREATE DATABASE {name}"], capture_output=True).returncode != 0:
-        print("Bail out! cannot create a database")
-        cleanup()
-        sys.exit(1)
-    db = pg_url = url.replace("/postgres?", f"/{name}?")
-    subprocess.run([TERN, "db", "migrate", "--db", db], env=env, check=True, capture_output=True)
-elif not shutil.which("sqlite3"):
-    print("1..0 # SKIP no sqlite3 command")
-    sys.exit(0)
 
 port = None
 
@@ -283,10 +235,9 @@ except SystemExit:
 except Exception as e:
     ok(False, f"the test ran to its end ({e!r})")
 finally:
-    if failed and os.path.exists(scratch + "/server.log"):
+    if harness.failed() and os.path.exists(scratch + "/server.log"):
         for line in open(scratch + "/server.log").read().splitlines()[-40:]:
             print("# " + line)
     cleanup()
 
-print(f"1..{n}")
-sys.exit(1 if failed else 0)
+harness.done()

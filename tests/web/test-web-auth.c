@@ -1,9 +1,11 @@
 /* test-web-auth.c: the webserver's authentication step without a server: strict Basic decoding,
- * passwords and tokens through a lookup, the dummy hash of unknown users, the failure backoff. */
+ * passwords and tokens through a lookup, the dummy hash of unknown users, the failure backoff and
+ * its answer to lockouts, the bound on hashes at once. */
 #include <arpa/inet.h>
 #include <crypt.h>
 #include <errno.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +83,54 @@ static void decode_refused(const char *what, const char *b64) {
         ok(web_auth_basic_decode(b64, &u, &p) == -EINVAL && !u && !p, "Basic decoding refuses %s", what);
 }
 
+/* Checks run at once from threads, released together; the lookup is read-only. */
+typedef struct Racer {
+        WebAuth *a;
+        const char *header, *hash;
+        char client[32];
+        pthread_barrier_t *start;
+        int r;
+        unsigned retry;
+} Racer;
+
+static int racer_lookup(void *userdata, const char *key, json_t **ret) {
+        (void) key;
+        return (*ret = json_pack("{s:s}", "hash", (const char *) userdata)) ? 0 : -ENOMEM;
+}
+
+static void *racer_run(void *p) {
+        Racer *x = p;
+        char *user = NULL;
+        pthread_barrier_wait(x->start);
+        x->r = web_auth_authenticate(x->a, x->header, x->client, now_monotonic(), racer_lookup, (void *) x->hash, &user,
+                                     &x->retry);
+        free(user);
+        return NULL;
+}
+
+/* n checks of header at once from n addresses; how many ended in each outcome (WEB_AUTH_*). */
+static void race(WebAuth *a, const char *header, const char *hash, size_t n, unsigned counts[static 4], unsigned *ret_retry) {
+        pthread_barrier_t start;
+        pthread_barrier_init(&start, NULL, (unsigned) n);
+        Racer x[16] = {};
+        pthread_t t[16];
+        n = MIN(n, ELEMENTSOF(x));
+        for (size_t i = 0; i < n; i++) {
+                x[i] = (Racer) { .a = a, .header = header, .hash = hash, .start = &start };
+                snprintf(x[i].client, sizeof x[i].client, "10.9.0.%zu", i);
+                pthread_create(&t[i], NULL, racer_run, &x[i]);
+        }
+        memset(counts, 0, 4 * sizeof *counts);
+        for (size_t i = 0; i < n; i++) {
+                pthread_join(t[i], NULL);
+                if (x[i].r >= 0 && x[i].r < 4)
+                        counts[x[i].r]++;
+                if (x[i].r == WEB_AUTH_BUSY)
+                        *ret_retry = x[i].retry;
+        }
+        pthread_barrier_destroy(&start);
+}
+
 static usec_t median3(usec_t a, usec_t b, usec_t c) {
         return MAX(MIN(a, b), MIN(MAX(a, b), c));
 }
@@ -129,7 +179,7 @@ int main(void) {
 
         WebAuth *a = NULL;
         WebAuthOptions opt = { .hash_prefix = CHEAP, .hash_cost = CHEAP_COST, .user_failures = 3, .client_failures = 5,
-                               .window_sec = 60, .table_size = 16 };
+                               .window_sec = 60, .locked_checks = 4, .locked_window_sec = 30, .table_size = 16 };
         ok(web_auth_new(&opt, &a) == 0 && startswith(web_auth_dummy_hash(a), CHEAP), "a WebAuth with a cheap dummy hash");
         usec_t t0 = 1000 * USEC_PER_SEC;
         char *user = NULL;
@@ -160,17 +210,45 @@ int main(void) {
         /* ---- backoff ---- */
         for (int i = 0; i < 3; i++)
                 ok(auth(a, &u, wrong, "10.0.0.2", t0 + i, &user, &retry) == WEB_AUTH_REFUSED, "wrong password %d", i + 1);
-        ok(auth(a, &u, good, "10.0.0.3", t0 + 5, &user, &retry) == WEB_AUTH_THROTTLED && retry == 60 && !user,
-           "after 3 failures the user is throttled, from anywhere, even with the right password (retry %u s)", retry);
-        ok(auth(a, &u, bob, "10.0.0.2", t0 + 6, &user, &retry) == WEB_AUTH_OK, "another user from the same address is not");
-        ok(auth(a, &u, "Bearer " TOKEN, "10.0.0.3", t0 + 7, &user, &retry) == WEB_AUTH_OK, "nor are the user's tokens");
-        ok(auth(a, &u, good, "10.0.0.3", t0 + 59 * USEC_PER_SEC, &user, &retry) == WEB_AUTH_THROTTLED && retry == 1,
-           "still throttled 1 s before the window ends");
-        ok(auth(a, &u, good, "10.0.0.3", t0 + 60 * USEC_PER_SEC, &user, &retry) == WEB_AUTH_OK, "and no more once it ended");
+        ok(auth(a, &u, good, "10.0.0.2", t0 + 5, &user, &retry) == WEB_AUTH_THROTTLED && retry == 60 && !user,
+           "after 3 failures from an address the user is throttled from there, even with the right password (retry %u s)",
+           retry);
+        /* F4: failing for a user from one address must not lock her out everywhere. */
+        ok(auth(a, &u, good, "10.0.0.3", t0 + 6, &user, &retry) == WEB_AUTH_OK && streq_ptr(user, "alice"),
+           "the right password from another address without failures still gets in");
+        ok(auth(a, &u, good, "10.0.0.3", t0 + 7, &user, &retry) == WEB_AUTH_OK, "again: a success costs the address nothing");
+        ok(auth(a, &u, wrong, "10.0.0.4", t0 + 8, &user, &retry) == WEB_AUTH_REFUSED,
+           "a new address has one guess at a user over her limit");
+        ok(auth(a, &u, wrong, "10.0.0.4", t0 + 9, &user, &retry) == WEB_AUTH_THROTTLED && retry == 60,
+           "its second guess is throttled (retry %u s)", retry);
+        ok(auth(a, &u, good, "10.0.0.4", t0 + 10, &user, &retry) == WEB_AUTH_THROTTLED && !user,
+           "so is the right password from it");
+        ok(auth(a, &u, bob, "10.0.0.4", t0 + 11, &user, &retry) == WEB_AUTH_OK, "another user from that address is not");
+        ok(auth(a, &u, bob, "10.0.0.2", t0 + 12, &user, &retry) == WEB_AUTH_OK, "not even from the first one");
+        ok(auth(a, &u, "Bearer " TOKEN, "10.0.0.2", t0 + 13, &user, &retry) == WEB_AUTH_OK, "nor are the user's tokens");
+        ok(auth(a, &u, good, NULL, t0 + 14, &user, &retry) == WEB_AUTH_THROTTLED,
+           "without a client address a user over her limit is throttled");
+        /* The budget of checks of names over their limit: 4 per 30 s here, 1 taken by 10.0.0.4. */
+        for (int i = 5; i < 8; i++) {
+                char addr[32];
+                snprintf(addr, sizeof addr, "10.0.0.%d", i);
+                ok(auth(a, &u, wrong, addr, t0 + 10 + i, &user, &retry) == WEB_AUTH_REFUSED, "new address %s guesses once", addr);
+        }
+        ok(auth(a, &u, good, "10.0.0.8", t0 + 20, &user, &retry) == WEB_AUTH_THROTTLED && retry == 30,
+           "past 4 such checks in 30 s, new addresses wait too (retry %u s)", retry);
+        ok(auth(a, &u, good, "10.0.0.8", t0 + 31 * USEC_PER_SEC, &user, &retry) == WEB_AUTH_OK,
+           "and get in with the right password once the 30 s are over");
+        ok(auth(a, &u, good, "10.0.0.2", t0 + 59 * USEC_PER_SEC, &user, &retry) == WEB_AUTH_THROTTLED && retry == 1,
+           "the failing address is still throttled for her 1 s before its window ends");
+        ok(auth(a, &u, good, "10.0.0.2", t0 + 60 * USEC_PER_SEC, &user, &retry) == WEB_AUTH_OK, "and no more once it ended");
+        usec_t tn = t0 + 100 * USEC_PER_SEC;
         for (int i = 0; i < 3; i++)
-                auth(a, &u, nobody, "10.0.0.4", t0 + i, &user, &retry);
-        ok(auth(a, &u, nobody, "10.0.0.5", t0 + 3, &user, &retry) == WEB_AUTH_THROTTLED,
+                auth(a, &u, nobody, "10.0.0.4", tn + i, &user, &retry);
+        ok(auth(a, &u, nobody, "10.0.0.4", tn + 3, &user, &retry) == WEB_AUTH_THROTTLED,
            "an unknown user is throttled like a known one (no hint that it does not exist)");
+        ok(auth(a, &u, nobody, "10.0.0.5", tn + 4, &user, &retry) == WEB_AUTH_REFUSED &&
+           auth(a, &u, nobody, "10.0.0.5", tn + 5, &user, &retry) == WEB_AUTH_THROTTLED,
+           "and gets one guess from a new address, like a known one");
 
         usec_t t1 = t0 + 1000 * USEC_PER_SEC;
         char name[32];
@@ -198,8 +276,42 @@ int main(void) {
                 snprintf(addr, sizeof addr, "10.2.0.%d", i);
                 auth(a, &u, h, addr, t2 + 10 + i, &user, &retry);
         }
-        ok(auth(a, &u, good, "10.3.0.1", t2 + 100, &user, &retry) == WEB_AUTH_THROTTLED,
-           "a throttled user stays throttled when the table overflows");
+        ok(auth(a, &u, good, NULL, t2 + 100, &user, &retry) == WEB_AUTH_THROTTLED,
+           "a user over her limit stays so when the table overflows");
+        ok(auth(a, &u, good, "10.1.0.1", t2 + 101, &user, &retry) == WEB_AUTH_THROTTLED,
+           "and so does the address that failed for her");
+        web_auth_free(a);
+
+        /* ---- hashes at once (F5): bounded, and a check that waits too long is "busy" ---- */
+        char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+        struct crypt_data slow = {};
+        const char *slow_hash = crypt_gensalt_rn(CHEAP, 100000, NULL, 0, salt, sizeof salt) ?
+                                crypt_rn("pw", salt, &slow, sizeof slow) : NULL;
+        _cleanup_free_ char *slow_hash_copy = strdup(slow_hash ? slow_hash : "*");
+        WebAuthOptions sopt = { .hash_prefix = CHEAP, .hash_cost = 100000, .user_failures = 100, .client_failures = 100,
+                                .max_hashes = 2, .hash_wait_ms = 60000 };
+        unsigned counts[4], busy_retry = 0;
+        ok(web_auth_new(&sopt, &a) == 0, "a WebAuth with 2 hash slots");
+        race(a, wrong, slow_hash_copy, 8, counts, &busy_retry);
+        ok(counts[WEB_AUTH_REFUSED] == 8, "8 wrong passwords at once are all refused (%u)", counts[WEB_AUTH_REFUSED]);
+        ok(web_auth_hashes_peak(a) <= 2, "with at most 2 hashes running at once (%u)", web_auth_hashes_peak(a));
+        web_auth_free(a);
+        sopt = (WebAuthOptions) { .hash_prefix = CHEAP, .hash_cost = 1000000, .user_failures = 4, .client_failures = 100,
+                                  .max_hashes = 1, .hash_wait_ms = 1 };
+        crypt_gensalt_rn(CHEAP, 1000000, NULL, 0, salt, sizeof salt);
+        _cleanup_free_ char *slower = strdup(crypt_rn("pw", salt, &slow, sizeof slow) ?: "*");
+        ok(web_auth_new(&sopt, &a) == 0, "a WebAuth with 1 hash slot and 1 ms to wait for it");
+        race(a, wrong, slower, 4, counts, &busy_retry);
+        ok(counts[WEB_AUTH_BUSY] >= 1 && counts[WEB_AUTH_BUSY] + counts[WEB_AUTH_REFUSED] == 4 &&
+           busy_retry == WEB_AUTH_BUSY_RETRY_SEC,
+           "4 checks at once: those that find no slot in time are busy, retry in %u s (%u busy, %u refused)", busy_retry,
+           counts[WEB_AUTH_BUSY], counts[WEB_AUTH_REFUSED]);
+        Users su = { .kv = json_pack("{s:{s:s}}", "user/alice", "hash", slower) };
+        /* Without an address, so that only the user's count decides. */
+        ok(auth(a, &su, good, NULL, now_monotonic(), &user, &retry) == WEB_AUTH_OK,
+           "then the right password gets in: the slot is free again, and the busy answers were not counted "
+           "as failures (4 would have reached the user's limit)");
+        json_decref(su.kv);
         web_auth_free(a);
 
         /* ---- the dummy hash: real, and as slow as a user's ---- */

@@ -4,62 +4,12 @@
 # authentication bypass attempts and the request limits. TAP output.
 import base64, http.client, json, os, shutil, signal, socket, subprocess, sys, tempfile, time
 
-TERN = os.environ["TERN"]
-here = os.path.dirname(os.path.abspath(__file__))
-use_pg = "--pg" in sys.argv
-n = 0
-failed = 0
+from harness import TERN, here, use_pg, ok
+import harness
 
-
-def ok(cond, what):
-    global n, failed
-    n += 1
-    if not cond:
-        failed += 1
-    print(("ok" if cond else "not ok") + f" {n} - {what}", flush=True)
-    return cond
-
-
-scratch = tempfile.mkdtemp(prefix="tern-web-")
 SECRET = "sentinel-SECRET-93c1e"
-env = dict(os.environ, TERN_STATE_DIR=scratch + "/state",
-           SECRET_SENTINEL=base64.b64encode(SECRET.encode()).decode())
-procs = []
-cluster = None
-
-
-def cleanup():
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-    if cluster:
-        subprocess.run([here + "/../store/pg-cluster.sh", "stop", cluster], capture_output=True)
-    shutil.rmtree(scratch, ignore_errors=True)
-
-
-db = "sqlite://" + scratch + "/tern.db"
-if use_pg:
-    url = os.environ.get("TERN_TEST_PG_URL")
-    if not url:
-        r = subprocess.run([here + "/../store/pg-cluster.sh", "start"], capture_output=True, text=True)
-        if r.returncode == 77:
-            print("1..0 # SKIP no PostgreSQL server binaries")
-            sys.exit(0)
-        if r.returncode != 0:
-            print("Bail out! cannot start PostgreSQL")
-            sys.exit(1)
-        url, cluster = r.stdout.splitlines()[:2]
-    name = f"web_{os.getpid()}"
-    if subprocess.run(["psql", url, "-q", "-c", f"CREATE DATABASE {name}"], capture_output=True).returncode != 0:
-        print("Bail out! cannot create a database")
-        cleanup()
-        sys.exit(1)
-    db = url.replace("/postgres?", f"/{name}?")
-    subprocess.run([TERN, "db", "migrate", "--db", db], env=env, check=True, capture_output=True)
+h = harness.Setup("tern-web-", "web", {"SECRET_SENTINEL": base64.b64encode(SECRET.encode()).decode()})
+scratch, env, procs, cleanup, db = h.scratch, h.env, h.procs, h.cleanup, h.db
 
 try:
     PASSWORD = "sentinel-PASSWORD-7f3a"
@@ -217,6 +167,17 @@ tasks:
        "validate reports positioned errors")
     st, js, _ = req("POST", "/api/v1/flows/validate", HELLO)
     ok(st == 200 and js[0]["valid"] is True and js[0]["flow"] == "hello", "validate accepts a valid flow")
+    # A type the registry knows but this build cannot run: refused by validate and by a POST, at its type: line.
+    NOT_RUNNABLE = "id: tpl\nnamespace: t.web\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.flow.Template\n" \
+                   "    namespace: t.web\n    templateId: x\n"
+    st, js, _ = req("POST", "/api/v1/flows/validate", NOT_RUNNABLE)
+    ok(st == 200 and js[0]["valid"] is False and (js[0]["errors"][0]["line"], js[0]["errors"][0]["column"]) == (5, 11)
+       and "is known but this build cannot run it (templates were removed" in js[0]["errors"][0]["message"],
+       "validate refuses a type this build cannot run, at its type: line")
+    st, js, _ = req("POST", "/api/v1/flows", NOT_RUNNABLE)
+    ok(st == 422 and js["errors"][0]["line"] == 5 and "this build cannot run it" in js["errors"][0]["message"],
+       "POST of a flow with a type this build cannot run is 422")
+    ok(req("GET", "/api/v1/flows/t.web/tpl")[0] == 404, "and the flow is not stored")
     st, js, _ = req("GET", "/api/v1/flows/t.web/hello")
     ok(st == 200 and js["revision"] == 2 and "description: two" in js["source"], "GET a flow as JSON with its source")
     st, text, resp = req("GET", "/api/v1/flows/t.web/hello", headers={"Accept": "application/x-yaml"}, raw=True)
@@ -1322,5 +1283,4 @@ except SystemExit:
     pass
 finally:
     cleanup()
-print(f"1..{n}")
-sys.exit(1 if failed else 0)
+harness.done()

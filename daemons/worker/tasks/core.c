@@ -16,7 +16,7 @@ static int log_level_prop(json_t *props, TaskLogLevel *ret, TaskOutcome *out) {
         return 0;
 }
 
-int task_run_log(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+int task_impl_log(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         json_t *m = json_object_get(props, "message");
         TaskLogLevel level;
 
@@ -41,7 +41,7 @@ int task_run_log(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         return 0;
 }
 
-int task_run_echo(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+int task_impl_echo(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         TaskLogLevel level;
 
         out->state = STATE_SUCCESS;
@@ -51,7 +51,7 @@ int task_run_echo(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         return 0;
 }
 
-int task_run_return(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+int task_impl_return(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         json_t *f = json_object_get(props, "format");
 
         out->state = STATE_SUCCESS;
@@ -74,7 +74,7 @@ static bool condition_is_true(json_t *v) {
         return false;
 }
 
-int task_run_fail(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+int task_impl_fail(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         json_t *cond = json_object_get(props, "condition");
         const char *msg = task_prop_string(props, "errorMessage", "Task failure");
 
@@ -84,7 +84,7 @@ int task_run_fail(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         return task_fail(out, "%s", msg);
 }
 
-int task_run_output_values(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+int task_impl_output_values(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         json_t *v = json_object_get(props, "values");
 
         out->state = STATE_SUCCESS;
@@ -94,7 +94,7 @@ int task_run_output_values(TaskRunContext *ctx, json_t *props, TaskOutcome *out)
         return out->outputs ? 0 : -ENOMEM;
 }
 
-int task_run_sleep(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+int task_impl_sleep(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         susec_t d;
 
         out->state = STATE_SUCCESS;

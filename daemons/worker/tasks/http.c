@@ -221,7 +221,7 @@ static bool code_allowed(json_t *props, long code) {
         return allow_failed || (code >= 200 && code < 300);
 }
 
-int task_run_http_request(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+int task_impl_http_request(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         _cleanup_json_ json_t *headers = json_object();
         HttpCall c = { .ctx = ctx, .body = STRBUF_INIT, .headers = headers };
         _cleanup_free_ char *url = NULL;
@@ -249,7 +249,7 @@ int task_run_http_request(TaskRunContext *ctx, json_t *props, TaskOutcome *out) 
         return 0;
 }
 
-int task_run_http_download(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+int task_impl_http_download(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         _cleanup_json_ json_t *headers = json_object();
         _cleanup_free_ char *url = NULL, *stored = NULL;
         _cleanup_(fclosep) FILE *file = NULL;

@@ -18,7 +18,7 @@ static const char *kv_namespace(TaskRunContext *ctx, json_t *props) {
         return task_prop_string(props, "namespace", ctx->namespace);
 }
 
-int task_run_kv_get(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+int task_impl_kv_get(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         const char *key = task_prop_string(props, "key", NULL);
         _cleanup_json_ json_t *v = NULL;
         bool error_on_missing;
@@ -44,7 +44,7 @@ int task_run_kv_get(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         return out->outputs ? 0 : -ENOMEM;
 }
 
-int task_run_kv_set(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+int task_impl_kv_set(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         const char *key = task_prop_string(props, "key", NULL), *ns = kv_namespace(ctx, props);
         json_t *value = json_object_get(props, "value");
         bool overwrite;
@@ -75,7 +75,7 @@ int task_run_kv_set(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         return 0;
 }
 
-int task_run_kv_delete(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+int task_impl_kv_delete(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         const char *key = task_prop_string(props, "key", NULL);
         bool error_on_missing;
 
@@ -95,7 +95,7 @@ int task_run_kv_delete(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         return out->outputs ? 0 : -ENOMEM;
 }
 
-int task_run_kv_get_keys(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+int task_impl_kv_get_keys(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         _cleanup_json_ json_t *keys = NULL;
         out->state = STATE_SUCCESS;
         if (need_kv(ctx, out) < 0)
@@ -130,7 +130,7 @@ static const char *state_namespace(TaskRunContext *ctx, json_t *props) {
         return task_prop_string(props, "namespace", ctx->namespace);
 }
 
-int task_run_state_get(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+int task_impl_state_get(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         _cleanup_free_ char *key = NULL;
         _cleanup_json_ json_t *v = NULL;
         bool error_on_missing;
@@ -152,7 +152,7 @@ int task_run_state_get(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         return out->outputs ? 0 : -ENOMEM;
 }
 
-int task_run_state_set(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+int task_impl_state_set(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         _cleanup_free_ char *key = NULL;
         _cleanup_json_ json_t *have = NULL, *merged = NULL;
         json_t *data = json_object_get(props, "data");
@@ -181,7 +181,7 @@ int task_run_state_set(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         return out->outputs ? 0 : -ENOMEM;
 }
 
-int task_run_state_delete(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+int task_impl_state_delete(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         _cleanup_free_ char *key = NULL;
         bool error_on_missing;
 
@@ -201,7 +201,7 @@ int task_run_state_delete(TaskRunContext *ctx, json_t *props, TaskOutcome *out) 
         return out->outputs ? 0 : -ENOMEM;
 }
 
-int task_run_log_fetch(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+int task_impl_log_fetch(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         _cleanup_json_ json_t *logs = NULL;
         out->state = STATE_SUCCESS;
         if (!ctx->services || !ctx->services->logs)

@@ -269,7 +269,7 @@ static int run_shell(TaskRunContext *ctx, json_t *props, const char *body, TaskO
         return 0;
 }
 
-int task_run_shell_commands(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+int task_impl_shell_commands(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         _cleanup_strv_free_ char **commands = NULL;
         int r = string_list(json_object_get(props, "commands"), "commands", &commands, out);
         if (r < 0)
@@ -282,7 +282,7 @@ int task_run_shell_commands(TaskRunContext *ctx, json_t *props, TaskOutcome *out
         return run_shell(ctx, props, body, out);
 }
 
-int task_run_shell_script(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+int task_impl_shell_script(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         const char *script = task_prop_string(props, "script", NULL);
         if (!script)
                 return task_fail(out, "property 'script' is required");
