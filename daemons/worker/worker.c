@@ -709,9 +709,23 @@ static void *maint_thread(void *arg) {
                 int r = store_job_renew(w->maint_store, w->opt.id, refs, n, now_realtime(), w->opt.lease);
                 if (r < 0)
                         log_warning_errno(r, "Cannot renew leases: %s", store_error(w->maint_store));
-                else if ((size_t) r < n)
-                        log_warning("%zu job lease(s) lost to another worker; their results will be dropped.",
-                                    n - (size_t) r);
+                else if ((size_t) r < n) {
+                        /* A job whose task ended meanwhile was completed (deleted), not lost: only those
+                         * still running under the same epoch count. */
+                        size_t running = 0;
+                        pthread_mutex_lock(&w->lock);
+                        for (size_t k = 0; k < n; k++)
+                                for (unsigned i = 0; i < w->opt.slots; i++)
+                                        if (w->slots[i].busy && w->slots[i].epoch == refs[k].epoch &&
+                                            streq(w->slots[i].job_id, refs[k].id))
+                                                running++;
+                        pthread_mutex_unlock(&w->lock);
+                        size_t finished = n - running, missing = n - (size_t) r;
+                        if (missing > finished)
+                                log_warning("%zu job lease(s) of running tasks lost (re-queued for another worker): "
+                                            "their results will be refused.",
+                                            missing - finished);
+                }
         }
         return NULL;
 }

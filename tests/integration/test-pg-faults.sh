@@ -113,9 +113,9 @@ ok $rc "during a task: the execution succeeds"
 ok "$(python3 -c "print(0 if $elapsed < 15 else 1)")" "during a task: it ends in ${elapsed}s, well under the 30 s lease"
 runs=$(runs_of "$id")
 ok "$([ "$runs" = 1 ] && echo 0 || echo 1)" "during a task: the task ran once ($runs runs, attempts $(attempts_of "$scratch/during.json"))"
-! grep -q "Cannot report the result\|dropped" "$scratch/worker.log"
+! grep -q "Cannot report the result\|dropped\|tasks lost" "$scratch/worker.log"
 ok $? "during a task: the worker reported the result (no 'Cannot report the result', nothing dropped)"
-grep "Cannot report\|dropped" "$scratch/worker.log" | sed 's/^/# /'
+grep "Cannot report\|dropped\|tasks lost" "$scratch/worker.log" | sed 's/^/# /'
 
 # 2. A crash right after the claim committed, a few times.
 f2=0
@@ -156,10 +156,10 @@ runs=$(runs_of "$id")
 ok "$([ "$runs" = 1 ] && echo 0 || echo 1)" "down 36 s: the task ran once ($runs runs, attempts $(attempts_of "$scratch/down.json"))"
 delayed=$(grep -c "Cannot report the result of job .* yet, retrying" "$scratch/worker3.log")
 reported=$(grep -c "Result of job .* reported after" "$scratch/worker3.log")
-! grep -q "dropped" "$scratch/worker3.log"
+! grep -q "dropped\|tasks lost" "$scratch/worker3.log"
 ok "$([ $? = 0 ] && [ "$delayed" = 1 ] && [ "$reported" = 1 ] && echo 0 || echo 1)" \
         "down 36 s: the worker kept the result and delivered it (logged once delayed, once delivered)"
-grep "Cannot report\|reported after\|dropped" "$scratch/worker3.log" | sed 's/^/# /'
+grep "Cannot report\|reported after\|dropped\|tasks lost" "$scratch/worker3.log" | sed 's/^/# /'
 
 # Every line the daemons wrote is one event: "tern...: message", never a continuation line.
 bad=$(cat "$scratch/worker.log" "$scratch/worker3.log" "$scratch/executor.log" | grep -vc "^tern[^ :]*: ")
