@@ -295,7 +295,7 @@ int condition_eval(json_t *c, const ConditionCtx *ctx) {
                 return eval_between(c, ctx, streq(name, "TimeBetween"));
         if (streq(name, "MultipleCondition"))
                 return 1; /* evaluated by the caller, with its window */
-        /* PublicHoliday, HasRetryAttempt...: not supported here; never satisfied rather than
-         * starting executions the flow's author ruled out. */
+        /* PublicHoliday, HasRetryAttempt: refused by validation (lib/flow/task-types.c); a flow
+         * stored before that is never satisfied rather than starting executions its author ruled out. */
         return 0;
 }

@@ -324,6 +324,10 @@ static void fp_parse_trigger(FlowParser *p, const YamlNode *n, Trigger *t) {
                         fp_error(p, type, "unknown trigger type '%.200s'", t->type);
                 return;
         }
+        if (!task_type_can_run(t->def))
+                /* Known, but it would never fire: refused rather than accepted and ignored. */
+                fp_error(p, type, "trigger type '%.200s' is known but this build cannot run it (%s)", t->type,
+                         t->def->unsupported);
         t->properties = json_object();
         if (!t->properties) {
                 fp_oom(p);

@@ -637,6 +637,9 @@ int fp_parse_condition(FlowParser *p, const YamlNode *n, const char *what) {
                         fp_error(p, type, "unknown condition type '%.200s'", type->value);
                 return -EINVAL;
         }
+        if (!task_type_can_run(def))
+                fp_error(p, type, "condition type '%.200s' is known but this build cannot evaluate it (%s)", type->value,
+                         def->unsupported); /* its properties are still checked below */
         for (size_t i = 0; i + 1 < n->n_children; i += 2) {
                 const YamlNode *k = n->children[i], *v = n->children[i + 1];
                 if (streq(k->value, "type"))

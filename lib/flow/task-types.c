@@ -22,6 +22,9 @@
 #define UNSUPPORTED(role, why) TASK_TYPE_TASK, (role), TASK_HOOK_NONE, TASK_RUNNER_NONE, (why)
 #define TRIGGER TASK_TYPE_TRIGGER, TASK_ROLE_NONE, TASK_HOOK_NONE, TASK_RUNNER_NONE, NULL
 #define CONDITION TASK_TYPE_CONDITION, TASK_ROLE_NONE, TASK_HOOK_NONE, TASK_RUNNER_NONE, NULL
+/* Known triggers and conditions the scheduler cannot evaluate: refused by validation, saying why. */
+#define TRIGGER_REFUSED(why) TASK_TYPE_TRIGGER, TASK_ROLE_NONE, TASK_HOOK_NONE, TASK_RUNNER_NONE, why
+#define CONDITION_REFUSED(why) TASK_TYPE_CONDITION, TASK_ROLE_NONE, TASK_HOOK_NONE, TASK_RUNNER_NONE, why
 
 #define LOG_LEVELS NAMES("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 #define HTTP_METHODS NAMES("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE")
@@ -299,7 +302,7 @@ static const TaskType task_types[] = {
           "start an execution on an HTTP call" },
 
         { "http.Trigger", NAMES("io.kestra.plugin.core.http.Trigger", "io.kestra.plugin.fs.http.Trigger"),
-          TRIGGER,
+          TRIGGER_REFUSED("polling triggers are not implemented: the scheduler would never fire it"),
           PROPS(HTTP_PROPS, DEF("interval", PROP_DURATION, "\"PT1M\""),
                 DEF("responseCondition", PROP_STRING, "\"{{ response.statusCode < 400 }}\""), P("inputs", PROP_MAP),
                 DEF("encryptBody", PROP_BOOL, "false")),
@@ -384,7 +387,7 @@ static const TaskType task_types[] = {
         { "PublicHoliday",
           NAMES("io.kestra.plugin.core.condition.PublicHoliday", "io.kestra.plugin.core.condition.PublicHolidayCondition",
                 "io.kestra.core.models.conditions.types.PublicHolidayCondition"),
-          CONDITION,
+          CONDITION_REFUSED("public holiday calendars are not implemented: the condition would never hold"),
           PROPS(DEF("date", PROP_STRING, "\"{{ trigger.date }}\""), P("country", PROP_STRING),
                 P("subDivision", PROP_STRING)),
           "the date is a public holiday" },
@@ -399,7 +402,7 @@ static const TaskType task_types[] = {
         { "HasRetryAttempt",
           NAMES("io.kestra.plugin.core.condition.HasRetryAttempt", "io.kestra.plugin.core.condition.HasRetryAttemptCondition",
                 "io.kestra.core.models.conditions.types.HasRetryAttemptCondition"),
-          CONDITION, PROPS(P("in", PROP_STRING_LIST), P("notIn", PROP_STRING_LIST)),
+          CONDITION_REFUSED("not implemented: the condition would never hold"), PROPS(P("in", PROP_STRING_LIST), P("notIn", PROP_STRING_LIST)),
           "the execution has a task run that was retried" },
         { "FlowCondition",
           NAMES("io.kestra.plugin.core.condition.FlowCondition", "io.kestra.core.models.conditions.types.FlowCondition"),

@@ -106,15 +106,18 @@ typedef struct TaskType {
         TaskRole role;
         TaskEngineHook hook;                /* tasks the executor resolves */
         TaskRunnerId runner;                /* tasks a worker runs */
-        const char *unsupported;            /* tasks neither runs: why this build cannot run it */
+        const char *unsupported;            /* why this build cannot run it (a task neither runs, a
+                                             * trigger or condition the scheduler cannot evaluate) */
         const TaskProperty *properties;     /* type's own properties, NULL-name terminated */
         const char *summary;
 } TaskType;
 
-/* Whether this build can run a task of this type (triggers and conditions: always true here; the
- * scheduler answers for those). */
+/* Whether this build can run a task of this type, or evaluate a trigger or condition of it (those
+ * are the scheduler's: all but the ones marked unsupported). */
 static inline bool task_type_can_run(const TaskType *t) {
-        return t->kind != TASK_TYPE_TASK || t->hook != TASK_HOOK_NONE || t->runner != TASK_RUNNER_NONE;
+        if (t->kind != TASK_TYPE_TASK)
+                return !t->unsupported;
+        return t->hook != TASK_HOOK_NONE || t->runner != TASK_RUNNER_NONE;
 }
 
 /* Look a type up by its short name or any Kestra name. NULL when unknown. */

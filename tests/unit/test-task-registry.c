@@ -1,6 +1,7 @@
 /* test-task-registry: the one task-type registry holds together: every task type that validates is run
  * by something in this build (a worker runner or an engine hook), and every other one is refused by
- * validation at its `type:` line, saying why. */
+ * validation at its `type:` line, saying why; so are the triggers and conditions the scheduler cannot
+ * evaluate. */
 #include <string.h>
 
 #include "flow.h"
@@ -27,15 +28,49 @@ static void check_refused(const TaskType *tt, const char *name) {
                         diag("  got %u:%u: %s", diags.items[i].line, diags.items[i].column, diags.items[i].message);
 }
 
+/* The same for a trigger (its type at 9:11) or a condition of a Flow trigger (at 11:15). */
+static void check_refused_scheduled(const TaskType *tt, const char *name) {
+        bool trigger = tt->kind == TASK_TYPE_TRIGGER;
+        _cleanup_free_ char *yaml = trigger
+                ? strdup_printf("id: refused\nnamespace: tern.tests\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n"
+                                "    message: hi\ntriggers:\n  - id: tr\n    type: %s\n", name)
+                : strdup_printf("id: refused\nnamespace: tern.tests\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n"
+                                "    message: hi\ntriggers:\n  - id: tr\n    type: io.kestra.plugin.core.trigger.Flow\n"
+                                "    conditions:\n      - type: %s\n", name);
+        _cleanup_free_ char *want = trigger
+                ? strdup_printf("trigger type '%s' is known but this build cannot run it (%s)", name, tt->unsupported)
+                : strdup_printf("condition type '%s' is known but this build cannot evaluate it (%s)", name,
+                                tt->unsupported);
+        unsigned line = trigger ? 9 : 11, column = trigger ? 11 : 15;
+        _cleanup_flow_diagnostics_ FlowDiagnostics diags = FLOW_DIAGNOSTICS_INIT;
+        _cleanup_flow_ Flow *f = NULL;
+        bool found = false;
+
+        int r = flow_load_string(yaml, strlen(yaml), "refused.yaml", &f, &diags);
+        for (size_t i = 0; i < diags.n; i++)
+                found = found || (diags.items[i].line == line && diags.items[i].column == column &&
+                                  streq(diags.items[i].message, want));
+        if (!ok(r == FLOW_INVALID && !f && found, "'%s' is refused at %u:%u saying why", name, line, column))
+                for (size_t i = 0; i < diags.n; i++)
+                        diag("  got %u:%u: %s", diags.items[i].line, diags.items[i].column, diags.items[i].message);
+}
+
 int main(void) {
         bool runner_used[_TASK_RUNNER_MAX] = {}, hook_used[_TASK_HOOK_MAX] = {};
-        size_t n_refused = 0;
+        size_t n_refused = 0, n_refused_scheduled = 0;
 
         for (size_t i = 0; task_type_get(i); i++) {
                 const TaskType *t = task_type_get(i);
                 if (t->kind != TASK_TYPE_TASK) {
-                        ok(t->hook == TASK_HOOK_NONE && t->runner == TASK_RUNNER_NONE && !t->unsupported,
+                        /* The scheduler's: no hook, no runner; refused when it cannot evaluate them. */
+                        ok(t->hook == TASK_HOOK_NONE && t->runner == TASK_RUNNER_NONE,
                            "%s %s: neither hook nor runner", task_type_kind_to_string(t->kind), t->name);
+                        if (t->unsupported) {
+                                n_refused_scheduled++;
+                                check_refused_scheduled(t, t->name);
+                                for (const char *const *k = t->kestra_names; k && *k; k++)
+                                        check_refused_scheduled(t, *k);
+                        }
                         continue;
                 }
                 bool runner = t->runner != TASK_RUNNER_NONE, hook = t->hook != TASK_HOOK_NONE;
@@ -73,6 +108,8 @@ int main(void) {
 
         /* The list in docs/COMPAT.md: a change here is a change there. */
         is_int(n_refused, 19, "task types known but refused by this build");
+        is_int(n_refused_scheduled, 3, "triggers and conditions known but refused (http.Trigger, PublicHoliday, "
+                                       "HasRetryAttempt)");
         ok(!task_impl_lookup("Nope") && !task_impl_lookup("Labels") && !task_impl_lookup("Template"),
            "no runner for unknown, executor-run and refused types");
         return tap_done();
