@@ -29,10 +29,12 @@ memory)
         compat --runner "$RUN_MEMORY"
         ;;
 sqlite)
+        # Not exec'ed: the scratch directory goes when the run ends (the EXIT trap).
         if [ "$mode" = steps ]; then
-                exec python3 "$here/kestra-steps.py" --corpus "$corpus" --tern "$TERN" --db "sqlite://$scratch/tern.db"
+                python3 "$here/kestra-steps.py" --corpus "$corpus" --tern "$TERN" --db "sqlite://$scratch/tern.db"
+        else
+                compat --runner "$TERN run" --db "sqlite://$scratch/tern.db"
         fi
-        compat --runner "$TERN run" --db "sqlite://$scratch/tern.db"
         ;;
 postgres)
         url=${TERN_TEST_PG_URL:-}
