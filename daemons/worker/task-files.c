@@ -11,6 +11,7 @@
 
 #include "beneath.h"
 #include "cleanup-jansson.h"
+#include "fd-util.h"
 #include "strutil.h"
 #include "task-impl.h"
 
@@ -43,18 +44,6 @@ int task_file_create(TaskRunContext *ctx, const char *what, const char *name, Ta
         return fd;
 }
 
-static int write_all(int fd, const char *data, size_t n) {
-        for (size_t off = 0; off < n;) {
-                ssize_t w = write(fd, data + off, n - off);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w < 0)
-                        return -errno;
-                off += (size_t) w;
-        }
-        return 0;
-}
-
 int task_write_input_files(TaskRunContext *ctx, json_t *files, TaskOutcome *out) {
         _cleanup_json_ json_t *parsed = NULL;
         const char *name;
@@ -81,7 +70,7 @@ int task_write_input_files(TaskRunContext *ctx, json_t *files, TaskOutcome *out)
                         dumped = json_dumps(content, JSON_COMPACT | JSON_ENCODE_ANY);
                         data = dumped ? dumped : "";
                 }
-                int r = write_all(fd, data, strlen(data));
+                int r = fd_write_all(fd, data, strlen(data));
                 if (r < 0)
                         return task_fail(out, "cannot write input file '%s': %s", name, strerror(-r)), r;
         }

@@ -15,6 +15,7 @@
 #include "api.h"
 #include "beneath.h"
 #include "cleanup-jansson.h"
+#include "fd-util.h"
 #include "id.h"
 #include "job.h"
 #include "log.h"
@@ -189,29 +190,6 @@ static void slot_log(void *userdata, json_t *job, TaskLogLevel level, const char
                 slot_flush_logs(s);
 }
 
-/* Copy all of in (from its offset) to out, at most max bytes (-EFBIG past them); *copied counts. */
-static int copy_fd(int in, int out, uint64_t max, uint64_t *copied) {
-        char buf[65536];
-        for (;;) {
-                ssize_t n = read(in, buf, sizeof buf);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return n < 0 ? -errno : 0;
-                if ((uint64_t) n > max - MIN(*copied, max))
-                        return -EFBIG;
-                *copied += (uint64_t) n;
-                for (ssize_t off = 0; off < n;) {
-                        ssize_t w = write(out, buf + off, (size_t) (n - off));
-                        if (w < 0 && errno == EINTR)
-                                continue;
-                        if (w < 0)
-                                return -errno;
-                        off += w;
-                }
-        }
-}
-
 /* Local internal storage: the file (an fd the task implementation opened without following links)
  * is copied under storage_root, written whole under a temporary name and renamed, so that its URI
  * never names a partial file, and named by a kestra:// URI. */
@@ -254,7 +232,7 @@ static int slot_store_file(void *userdata, json_t *job, const char *name, int fd
         _cleanup_close_ int dst = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
         if (dst < 0)
                 return -errno;
-        r = copy_fd(fd, dst, max - s->stored_bytes, &copied);
+        r = fd_copy(fd, dst, max - s->stored_bytes, &copied);
         if (r >= 0 && fsync(dst) < 0)
                 r = -errno;
         if (r >= 0 && close(TAKE_FD(dst)) < 0)

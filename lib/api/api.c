@@ -10,6 +10,7 @@
 #include "api.h"
 #include "cleanup-jansson.h"
 #include "engine-replay.h"
+#include "fd-util.h"
 #include "engine.h"
 #include "execution.h"
 #include "id.h"
@@ -193,22 +194,9 @@ static int copy_file(const char *src, const char *dst) {
         _cleanup_close_ int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
         if (out < 0)
                 return -errno;
-        char buf[65536];
-        for (;;) {
-                ssize_t n = read(in, buf, sizeof buf);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                for (ssize_t off = 0; off < n;) {
-                        ssize_t w = write(out, buf + off, (size_t) (n - off));
-                        if (w < 0 && errno != EINTR)
-                                return -errno;
-                        off += w > 0 ? w : 0;
-                }
-        }
+        int r = fd_copy(in, out, UINT64_MAX, NULL);
+        if (r < 0)
+                return r;
         return close(TAKE_FD(out)) < 0 ? -errno : 0;
 }
 
