@@ -84,13 +84,20 @@ int store_check_schema(Store *s, int *ret_version);
 
 /* ---- transactions -------------------------------------------------------------------------- */
 
-/* Explicit transactions: no rerun; on error the caller rolls back. store_begin() reconnects when
- * the connection was lost before the transaction began (with backoff, up to the reconnect
- * timeout); a loss inside the transaction fails its statement with -ECONNRESET, and the next
- * store_begin() reconnects. Only one at a time per Store. */
+/* Explicit transactions: no rerun; on error the caller rolls back (or lets _cleanup_store_tx_ do
+ * it). store_begin() reconnects when the connection was lost before the transaction began (with
+ * backoff, up to the reconnect timeout); a loss inside the transaction fails its statement with
+ * -ECONNRESET, and the next store_begin() reconnects. Only one at a time per Store. */
 int store_begin(Store *s, StoreTx **ret);
 int store_commit(StoreTx *tx);
 void store_rollback(StoreTx *tx);
+/* A transaction that goes out of scope uncommitted is rolled back: declare it
+ * `_cleanup_store_tx_ StoreTx *tx = NULL;` (committing or rolling back first makes this a no-op). */
+static inline void store_rollbackp(StoreTx **tx) {
+        if (*tx)
+                store_rollback(*tx);
+}
+#define _cleanup_store_tx_ _cleanup_(store_rollbackp)
 
 /* Run fn in a transaction and commit. When the database reports a serialization failure or a
  * deadlock (or SQLite is busy), or the connection is lost (it reconnects with backoff), the
