@@ -6,8 +6,8 @@
 #include "cleanup-jansson.h"
 #include "cli-store.h"
 #include "cli.h"
-#include "scheduler.h"
 #include "strutil.h"
+#include "triggers.h"
 
 typedef struct TriggerArgs {
         const char *db, *ns;
@@ -161,17 +161,17 @@ static int op_tx(StoreTx *tx, void *userdata) {
         switch (c->op) {
         case OP_ENABLE:
         case OP_DISABLE:
-                return scheduler_trigger_set_enabled(tx, a->t_ns, a->t_flow, a->t_id, c->op == OP_ENABLE, now);
+                return api_trigger_set_enabled(tx, a->t_ns, a->t_flow, a->t_id, c->op == OP_ENABLE, now);
         case OP_UNLOCK:
-                return scheduler_trigger_unlock(tx, a->t_ns, a->t_flow, a->t_id, now);
+                return api_trigger_unlock(tx, a->t_ns, a->t_flow, a->t_id, now);
         case OP_BF_CREATE:
-                return scheduler_backfill_create(tx, a->t_ns, a->t_flow, a->t_id, a->start, a->end ?: now, a->inputs,
-                                                 a->labels, now);
+                return api_backfill_create(tx, a->t_ns, a->t_flow, a->t_id, a->start, a->end ?: now, a->inputs,
+                                           a->labels, now);
         case OP_BF_PAUSE:
         case OP_BF_RESUME:
-                return scheduler_backfill_pause(tx, a->t_ns, a->t_flow, a->t_id, c->op == OP_BF_PAUSE, now);
+                return api_backfill_pause(tx, a->t_ns, a->t_flow, a->t_id, c->op == OP_BF_PAUSE, now);
         case OP_BF_DELETE:
-                return scheduler_backfill_delete(tx, a->t_ns, a->t_flow, a->t_id, now);
+                return api_backfill_delete(tx, a->t_ns, a->t_flow, a->t_id, now);
         }
         return -EINVAL;
 }

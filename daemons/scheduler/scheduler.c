@@ -13,6 +13,7 @@
 #include "log.h"
 #include "scheduler.h"
 #include "strutil.h"
+#include "triggers.h"
 
 struct Scheduler {
         Store *store;
@@ -62,37 +63,6 @@ void scheduler_execution_id(const char *ns, const char *flow_id, const char *tri
         ret[ID_LEN] = 0;
 }
 
-/* A Flow trigger whose `states` name a state an execution passes through (RUNNING, PAUSED...):
- * the executor reports those to it, at a cost, so such triggers have a kind of their own. */
-static bool lists_passing_state(const Trigger *t) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(json_object_get(t->properties, "states"), i, v) {
-                State st = state_from_string(json_string_value(v));
-                if (st >= 0 && !state_is_terminal(st))
-                        return true;
-        }
-        return false;
-}
-
-const char *scheduler_trigger_kind(const Trigger *t) {
-        const char *n = t->def ? t->def->name : "";
-        if (streq(n, "Schedule"))
-                return "schedule";
-        if (streq(n, "Flow"))
-                return lists_passing_state(t) ? "flow_states" : "flow";
-        if (streq(n, "Webhook"))
-                return "webhook";
-        return "other";
-}
-
-static const Trigger *flow_trigger(const Flow *f, const char *id) {
-        for (size_t i = 0; i < f->n_triggers; i++)
-                if (streq(f->triggers[i].id, id))
-                        return &f->triggers[i];
-        return NULL;
-}
-
 static json_t *prop(const Trigger *t, const char *name) {
         return json_object_get(t->properties, name);
 }
@@ -105,20 +75,6 @@ static json_t *ref_or_object(json_t *v) {
 static usec_t state_usec(json_t *state, const char *key) {
         json_t *v = json_object_get(state, key);
         return json_is_integer(v) && json_integer_value(v) > 0 ? (usec_t) json_integer_value(v) : 0;
-}
-
-static int load_latest(StoreTx *tx, const char *ns, const char *id, Flow **ret) {
-        StoreFlow sf = {};
-        char name[512];
-        int r = store_flow_get(tx, ns, id, 0, &sf);
-        if (r < 0)
-                return r;
-        snprintf(name, sizeof name, "%s.%s@%d", ns, id, sf.revision);
-        r = flow_load_string(sf.source, strlen(sf.source), name, ret, NULL);
-        if (r == 0)
-                (*ret)->revision = sf.revision;
-        store_flow_done(&sf);
-        return r == FLOW_INVALID ? -EBADMSG : r;
 }
 
 /* The latest revision of a flow, parsed once per scheduler and revision. -ENOENT: deleted. */
@@ -152,164 +108,7 @@ static int flow_for(Scheduler *s, StoreTx *tx, const char *ns, const char *id, c
         return 0;
 }
 
-static int zone_load(Scheduler *s, const char *name, TimeZone **ret_owned, const TimeZone **ret) {
-        TimeZone *z;
-        int r;
-        if (isempty(name))
-                name = "Etc/UTC";
-        if (s && (z = hashmap_get(&s->zones, name))) {
-                *ret = z;
-                return 0;
-        }
-        if ((r = tz_load(name, &z)) < 0)
-                return r;
-        if (s) {
-                if ((r = hashmap_put(&s->zones, name, z)) < 0) {
-                        tz_free(z);
-                        return r;
-                }
-        } else
-                *ret_owned = z;
-        *ret = z;
-        return 0;
-}
-
-/* The cron and zone of a Schedule trigger. */
-typedef struct Spec {
-        Cron *cron;
-        const TimeZone *tz;
-        TimeZone *tz_owned;
-} Spec;
-
-static void spec_done(Spec *sp) {
-        cron_free(sp->cron);
-        tz_free(sp->tz_owned);
-}
-
-static int spec_load(Scheduler *s, const Trigger *t, Spec *sp) {
-        _cleanup_free_ char *err = NULL;
-        const char *cron = json_string_value(prop(t, "cron"));
-        CronFlags fl = json_is_true(prop(t, "withSeconds")) ? CRON_WITH_SECONDS : 0;
-        int r;
-        *sp = (Spec) {};
-        if (!cron)
-                return -EINVAL;
-        if ((r = cron_parse(cron, fl, &sp->cron, &err)) < 0)
-                return r;
-        if ((r = zone_load(s, json_string_value(prop(t, "timezone")), &sp->tz_owned, &sp->tz)) < 0) {
-                spec_done(sp);
-                return r;
-        }
-        return 0;
-}
-
-/* What identifies the schedule: when it changes with a new revision, the next date is computed
- * afresh; otherwise the trigger keeps its place. */
-static char *spec_key(const Trigger *t) {
-        return strdup_printf("%s|%s|%d", strempty(json_string_value(prop(t, "cron"))),
-                             strempty(json_string_value(prop(t, "timezone"))), json_is_true(prop(t, "withSeconds")));
-}
-
-static usec_t row_next_date(json_t *state) {
-        usec_t next = state_usec(state, "next");
-        json_t *b = json_object_get(state, "backfill");
-        if (b && !json_is_true(json_object_get(b, "paused"))) {
-                usec_t nb = MAX(state_usec(b, "notBefore"), (usec_t) 1);
-                next = next ? MIN(next, nb) : nb;
-        }
-        return next;
-}
-
-static bool row_disabled(const Flow *f, const Trigger *t, json_t *state) {
-        return f->disabled || t->disabled || json_is_true(json_object_get(state, "userDisabled"));
-}
-
 /* ---- registering triggers ------------------------------------------------------------------ */
-
-static int sync_parsed(Scheduler *s, StoreTx *tx, const char *ns, const char *id, const Flow *f, usec_t now) {
-        StoreTrigger *rows = NULL;
-        size_t n = 0;
-        int r;
-
-        if ((r = store_trigger_list(tx, ns, id, NULL, &rows, &n)) < 0)
-                return r;
-        for (size_t i = 0; i < n && r >= 0; i++) {
-                if (!streq(rows[i].namespace, ns))
-                        continue; /* a sub-namespace's flow of the same id */
-                if (!f || !flow_trigger(f, rows[i].trigger_id))
-                        r = store_trigger_delete(tx, ns, id, rows[i].trigger_id);
-        }
-        store_triggers_free(rows, n);
-        if (r < 0 || !f)
-                return r < 0 ? r : 0;
-
-        for (size_t i = 0; i < f->n_triggers; i++) {
-                const Trigger *t = &f->triggers[i];
-                _cleanup_(store_trigger_done) StoreTrigger row = {};
-                _cleanup_free_ char *key = NULL;
-                const char *kind = scheduler_trigger_kind(t);
-
-                r = store_trigger_get(tx, ns, id, t->id, &row);
-                if (r == -ENOENT) {
-                        row = (StoreTrigger) { .namespace = strdup(ns), .flow_id = strdup(id), .trigger_id = strdup(t->id) };
-                        if (!row.namespace || !row.flow_id || !row.trigger_id)
-                                return -ENOMEM;
-                } else if (r < 0)
-                        return r;
-                if (!row.state && !(row.state = json_object()))
-                        return -ENOMEM;
-                json_object_set_new(row.state, "type", json_string(t->type));
-                json_object_set_new(row.state, "revision", json_integer(f->revision));
-                free(row.kind);
-                if (!(row.kind = strdup(kind)))
-                        return -ENOMEM;
-                if (streq(kind, "schedule")) {
-                        if (!(key = spec_key(t)))
-                                return -ENOMEM;
-                        if (!streq_ptr(json_string_value(json_object_get(row.state, "spec")), key) ||
-                            !json_object_get(row.state, "next")) {
-                                Spec sp;
-                                usec_t next = 0;
-                                if (spec_load(s, t, &sp) >= 0) {
-                                        if (cron_next(sp.cron, sp.tz, now, &next) < 0)
-                                                next = 0;
-                                        spec_done(&sp);
-                                }
-                                json_object_set_new(row.state, "spec", json_string(key));
-                                json_object_set_new(row.state, "next", json_integer((json_int_t) next));
-                        }
-                } else {
-                        json_object_del(row.state, "next");
-                        json_object_del(row.state, "backfill");
-                }
-                /* A Flow trigger's states, so that the inbox can drop a report nobody listens to
-                 * without loading the execution. */
-                json_t *states = streq(t->def->name, "Flow") ? prop(t, "states") : NULL;
-                if (json_array_size(states) > 0)
-                        json_object_set(row.state, "states", states);
-                else
-                        json_object_del(row.state, "states");
-                row.next_date = row_next_date(row.state);
-                row.disabled = row_disabled(f, t, row.state);
-                if ((r = store_trigger_put(tx, &row)) < 0)
-                        return r;
-        }
-        return 0;
-}
-
-static int sync_flow(Scheduler *s, StoreTx *tx, const char *ns, const char *id, usec_t now) {
-        _cleanup_flow_ Flow *f = NULL;
-        int r = load_latest(tx, ns, id, &f);
-        if (r == -EBADMSG)
-                return 0; /* an invalid revision cannot be stored by tern; keep what runs */
-        if (r < 0 && r != -ENOENT)
-                return r;
-        return sync_parsed(s, tx, ns, id, r == -ENOENT ? NULL : f, now);
-}
-
-int scheduler_sync_flow(StoreTx *tx, const char *ns, const char *flow_id, usec_t now) {
-        return sync_flow(NULL, tx, ns, flow_id, now);
-}
 
 typedef struct SyncAllCtx {
         Scheduler *s;
@@ -347,7 +146,7 @@ static int sync_all_tx(StoreTx *tx, void *userdata) {
                 if (f->n_triggers == 0)
                         continue;
                 f->revision = flows[i].revision;
-                r = sync_parsed(c->s, tx, flows[i].namespace, flows[i].id, f, c->now);
+                r = api_trigger_sync(tx, flows[i].namespace, flows[i].id, f, &c->s->zones, c->now);
                 c->synced++;
         }
         hashmap_done(&live);
@@ -438,7 +237,8 @@ typedef struct StepCtx {
 } StepCtx;
 
 /* Conditions of a Schedule: `conditions` and `scheduleConditions`, all must hold on the slot. */
-static int slot_allowed(StepCtx *c, const Flow *f, const Trigger *t, const Spec *sp, usec_t slot, json_t *vars) {
+static int slot_allowed(StepCtx *c, const Flow *f, const Trigger *t, const ApiSchedule *sp, usec_t slot,
+                        json_t *vars) {
         ConditionCtx cc = { .variables = vars, .flow_namespace = f->namespace, .flow_id = f->id, .date = slot,
                             .tz = sp->tz, .now = c->now, .secret = c->s->opt.engine.secret,
                             .userdata = c->s->opt.engine.userdata };
@@ -453,8 +253,8 @@ static int slot_allowed(StepCtx *c, const Flow *f, const Trigger *t, const Spec 
         return 1;
 }
 
-static int fire_slot(StepCtx *c, StoreTx *tx, const Flow *f, const Trigger *t, const Spec *sp, StoreTrigger *row,
-                     usec_t slot, json_t *backfill) {
+static int fire_slot(StepCtx *c, StoreTx *tx, const Flow *f, const Trigger *t, const ApiSchedule *sp,
+                     StoreTrigger *row, usec_t slot, json_t *backfill) {
         _cleanup_json_ json_t *vars = NULL, *inputs = NULL, *labels = NULL;
         usec_t next = 0, prev = 0;
         char id[ID_MAX], key[64];
@@ -515,16 +315,16 @@ static Recover recover_policy(Scheduler *s, const Trigger *t) {
 
 static int run_schedule(StepCtx *c, StoreTx *tx, const Flow *f, const Trigger *t, StoreTrigger *row) {
         Scheduler *s = c->s;
-        _cleanup_(spec_done) Spec sp = {};
+        _cleanup_(api_schedule_done) ApiSchedule sp = {};
         usec_t now = c->now, next = state_usec(row->state, "next");
         int r;
 
-        if ((r = spec_load(s, t, &sp)) < 0) {
+        if ((r = api_schedule_load(t, &s->zones, &sp)) < 0) {
                 /* The flow validated, so only a zone missing on this host gets here: park it. */
                 log_warning("Trigger '%s' of %s.%s: cannot load its schedule: %s", t->id, f->namespace, f->id,
                             strerror(-r));
                 json_object_set_new(row->state, "next", json_integer(0));
-                row->next_date = row_next_date(row->state);
+                row->next_date = api_trigger_next_date(row->state);
                 return 0;
         }
         if (next && next <= now) {
@@ -571,7 +371,7 @@ static int run_schedule(StepCtx *c, StoreTx *tx, const Flow *f, const Trigger *t
                 if (!slot || slot >= end || slot > now)
                         json_object_del(row->state, "backfill"); /* done */
         }
-        row->next_date = row_next_date(row->state);
+        row->next_date = api_trigger_next_date(row->state);
         return 0;
 }
 
@@ -588,12 +388,12 @@ static int handle_due(StepCtx *c, StoreTx *tx, StoreTrigger *row) {
         }
         if (r < 0)
                 return r;
-        t = flow_trigger(f, row->trigger_id);
-        if (!t || !streq(scheduler_trigger_kind(t), "schedule"))
+        t = api_trigger_find(f, row->trigger_id);
+        if (!t || !streq(api_trigger_kind(t), "schedule"))
                 return store_trigger_delete(tx, row->namespace, row->flow_id, row->trigger_id);
         if (!row->state && !(row->state = json_object()))
                 return -ENOMEM;
-        if (row_disabled(f, t, row->state)) {
+        if (api_trigger_disabled(f, t, row->state)) {
                 row->disabled = true;
                 return store_trigger_put(tx, row);
         }
@@ -796,7 +596,8 @@ static int flow_listener(StepCtx *c, StoreTx *tx, StoreTrigger *row, json_t *doc
                 return 0;
         if (r < 0)
                 return r;
-        if (!(t = flow_trigger(f, row->trigger_id)) || !streq(t->def->name, "Flow") || row_disabled(f, t, row->state))
+        if (!(t = api_trigger_find(f, row->trigger_id)) || !streq(t->def->name, "Flow") ||
+            api_trigger_disabled(f, t, row->state))
                 return 0;
         /* Without `states`, the end of an execution (whatever it is); with, only those listed. */
         json_t *states = prop(t, "states");
@@ -1029,8 +830,9 @@ static int inbox_tx(StoreTx *tx, void *userdata) {
         for (size_t i = 0; i < n && r >= 0; i++) {
                 const StoreEvent *ev = &evs[i];
                 if (streq(ev->type, STORE_TRIGGER_EVENT_FLOW_CHANGED))
-                        r = sync_flow(c->s, tx, json_string_value(json_object_get(ev->payload, "namespace")),
-                                      json_string_value(json_object_get(ev->payload, "id")), c->now);
+                        r = api_trigger_sync_latest(tx, json_string_value(json_object_get(ev->payload, "namespace")),
+                                                    json_string_value(json_object_get(ev->payload, "id")),
+                                                    &c->s->zones, c->now);
                 else if (streq(ev->type, STORE_TRIGGER_EVENT_EXECUTION_ENDED) ||
                          streq(ev->type, STORE_TRIGGER_EVENT_EXECUTION_STATES))
                         r = handle_execution(c, tx, ev);
@@ -1154,114 +956,4 @@ int scheduler_run(Scheduler *s, int stop_fd) {
                 if (r < 0)
                         log_debug_errno(r, "Scheduler wait failed: %m");
         }
-}
-
-/* ---- trigger administration (CLI, API) ------------------------------------------------------ */
-
-static int get_schedule_row(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id,
-                            StoreTrigger *row) {
-        int r = store_trigger_get(tx, ns, flow_id, trigger_id, row);
-        if (r < 0)
-                return r;
-        if (!row->state && !(row->state = json_object()))
-                return -ENOMEM;
-        return 0;
-}
-
-int scheduler_backfill_create(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id, usec_t start,
-                              usec_t end, json_t *inputs, json_t *labels, usec_t now) {
-        _cleanup_(store_trigger_done) StoreTrigger row = {};
-        _cleanup_flow_ Flow *f = NULL;
-        _cleanup_(spec_done) Spec sp = {};
-        const Trigger *t;
-        usec_t first;
-        int r;
-
-        if (start >= end)
-                return -EINVAL;
-        if ((r = get_schedule_row(tx, ns, flow_id, trigger_id, &row)) < 0)
-                return r;
-        if (!streq_ptr(row.kind, "schedule"))
-                return -EINVAL;
-        if (json_object_get(row.state, "backfill"))
-                return -EBUSY;
-        if ((r = load_latest(tx, ns, flow_id, &f)) < 0)
-                return r;
-        if (!(t = flow_trigger(f, trigger_id)) || (r = spec_load(NULL, t, &sp)) < 0)
-                return -EINVAL;
-        /* The first slot at or after start. */
-        if (cron_next(sp.cron, sp.tz, start - 1, &first) < 0 || first >= end)
-                return -ERANGE;
-        json_t *b = json_pack("{s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:o, s:o}", "start", (json_int_t) start, "end",
-                              (json_int_t) end, "next", (json_int_t) first, "notBefore", (json_int_t) now, "paused",
-                              0, "created", (json_int_t) now, "executions", (json_int_t) 0, "inputs",
-                              ref_or_object(inputs), "labels", ref_or_object(labels));
-        if (!b)
-                return -ENOMEM;
-        json_object_set_new(row.state, "backfill", b);
-        row.next_date = row_next_date(row.state);
-        return store_trigger_put(tx, &row);
-}
-
-int scheduler_backfill_pause(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id, bool pause,
-                             usec_t now) {
-        _cleanup_(store_trigger_done) StoreTrigger row = {};
-        int r = get_schedule_row(tx, ns, flow_id, trigger_id, &row);
-        if (r < 0)
-                return r;
-        json_t *b = json_object_get(row.state, "backfill");
-        if (!b)
-                return -ENOENT;
-        json_object_set_new(b, "paused", json_boolean(pause));
-        if (!pause)
-                json_object_set_new(b, "notBefore", json_integer((json_int_t) now));
-        row.next_date = row_next_date(row.state);
-        return store_trigger_put(tx, &row);
-}
-
-int scheduler_backfill_delete(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id, usec_t now) {
-        _cleanup_(store_trigger_done) StoreTrigger row = {};
-        int r = get_schedule_row(tx, ns, flow_id, trigger_id, &row);
-        if (r < 0)
-                return r;
-        if (json_object_del(row.state, "backfill") < 0)
-                return -ENOENT;
-        row.next_date = row_next_date(row.state);
-        return store_trigger_put(tx, &row);
-}
-
-int scheduler_trigger_set_enabled(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id,
-                                  bool enabled, usec_t now) {
-        _cleanup_(store_trigger_done) StoreTrigger row = {};
-        _cleanup_flow_ Flow *f = NULL;
-        const Trigger *t;
-        int r = get_schedule_row(tx, ns, flow_id, trigger_id, &row);
-        if (r < 0)
-                return r;
-        json_object_set_new(row.state, "userDisabled", json_boolean(!enabled));
-        if (enabled)
-                json_object_del(row.state, "stoppedAfter");
-        if ((r = load_latest(tx, ns, flow_id, &f)) < 0)
-                return r;
-        if (!(t = flow_trigger(f, trigger_id)))
-                return -ENOENT;
-        row.disabled = row_disabled(f, t, row.state);
-        return store_trigger_put(tx, &row);
-}
-
-int scheduler_trigger_unlock(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id, usec_t now) {
-        _cleanup_(store_trigger_done) StoreTrigger row = {};
-        int r = get_schedule_row(tx, ns, flow_id, trigger_id, &row);
-        if (r < 0)
-                return r;
-        free(row.locked_by);
-        row.locked_by = NULL;
-        if (streq_ptr(row.kind, "schedule")) {
-                /* Recompute from now on the next sync. */
-                json_object_del(row.state, "next");
-                if ((r = store_trigger_put(tx, &row)) < 0)
-                        return r;
-                return scheduler_sync_flow(tx, ns, flow_id, now);
-        }
-        return store_trigger_put(tx, &row);
 }

@@ -1,4 +1,4 @@
-/* scheduler.h: the scheduler component: Schedule (cron), Flow and Webhook triggers, backfills, turned into executions. */
+/* scheduler.h: the scheduler component: Schedule (cron) and Flow triggers and backfills, turned into executions. */
 #pragma once
 
 /* How it works (all state is in the store, so any number of schedulers may share PostgreSQL and
@@ -7,7 +7,9 @@
  *  - Every trigger of every flow has a row in the triggers table (kind "schedule", "flow",
  *    "webhook"), created and updated from the scheduler's inbox: store_flow_put/delete write a
  *    "flow_changed" row in their own transaction. A new flow revision keeps the rows (next date,
- *    backfill, windows); a deleted flow or a removed trigger loses its row.
+ *    backfill, windows); a deleted flow or a removed trigger loses its row. What a row holds, and
+ *    the operations on it that the tern command and the webserver share (enable, disable, unlock,
+ *    backfills, webhook calls), are lib/api's triggers.h.
  *  - A Schedule row's next_date is its next slot (or an active backfill's next slot when earlier).
  *    A step claims due rows with FOR UPDATE SKIP LOCKED (triggers_next index: idle triggers cost
  *    nothing), creates the executions of the due slots and moves next_date on, in one
@@ -69,40 +71,6 @@ typedef struct SchedulerStats {
 } SchedulerStats;
 void scheduler_stats(const Scheduler *s, SchedulerStats *ret);
 
-/* ---- shared with the CLI ------------------------------------------------------------------- */
-
 /* The execution id of one trigger firing: 22 base62 characters derived from the four parts. */
 void scheduler_execution_id(const char *ns, const char *flow_id, const char *trigger_id, const char *key,
                             char ret[static ID_MAX]);
-/* The trigger kind stored in the triggers table: "schedule", "flow", "flow_states" (a Flow trigger
- * listing non-terminal states), "webhook", or "other". */
-const char *scheduler_trigger_kind(const Trigger *t);
-
-/* Register or refresh the triggers of one flow (latest revision; deleted: remove its rows). */
-int scheduler_sync_flow(StoreTx *tx, const char *ns, const char *flow_id, usec_t now);
-
-/* Backfills of a Schedule trigger (in the trigger row's state). start < end; inputs and labels
- * (objects) may be NULL. -ENOENT: no such trigger; -EINVAL: not a Schedule; -EBUSY: one is
- * already running (delete it first). */
-int scheduler_backfill_create(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id, usec_t start,
-                              usec_t end, json_t *inputs, json_t *labels, usec_t now);
-/* pause true/false, or delete. -ENOENT when there is no backfill. */
-int scheduler_backfill_pause(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id, bool pause,
-                             usec_t now);
-int scheduler_backfill_delete(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id, usec_t now);
-/* Enable or disable by hand (kept across flow revisions). */
-int scheduler_trigger_set_enabled(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id,
-                                  bool enabled, usec_t now);
-/* Clear a stale lock and recompute the next date from now (a trigger stuck after a crash or a
- * clock jump). */
-int scheduler_trigger_unlock(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id, usec_t now);
-
-/* ---- Webhook triggers (webhook.c; the webserver receives the calls) --------------------------- */
-
-/* 0 when the trigger's row says disabled (by hand, or by stopAfter), 1 otherwise. */
-int scheduler_webhook_enabled(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id);
-/* The trigger's `inputs` with their {{ }} rendered against trigger.body, trigger.headers and
- * trigger.parameters (trigger_vars) and flow.*; cfg (may be NULL) adds envs, globals, secret().
- * -EINVAL etc. with *ret_error (free it) when an expression fails. */
-int scheduler_webhook_inputs(const Flow *f, const Trigger *t, json_t *trigger_vars, const EngineConfig *cfg,
-                             usec_t now, json_t **ret, char **ret_error);

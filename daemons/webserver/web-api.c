@@ -16,11 +16,11 @@
 #include "log.h"
 #include "executor.h"
 #include "flow.h"
-#include "scheduler.h"
 #include "state.h"
 #include "strbuf.h"
 #include "strutil.h"
 #include "task-types.h"
+#include "triggers.h"
 #include "web-internal.h"
 #include "web-wait.h"
 
@@ -648,7 +648,7 @@ static int execution_start(WebCtx *c, const char *ns, const char *flow_id, const
                 }
                 /* Disabled by hand or by stopAfter: as if there were none. */
                 hook = r == 0 && !f->disabled ? web_webhook_find(f, webhook_key) : NULL;
-                if (hook && (r = scheduler_webhook_enabled(tx, ns, flow_id, hook->id)) <= 0) {
+                if (hook && (r = api_webhook_enabled(tx, ns, flow_id, hook->id)) <= 0) {
                         if (r < 0) {
                                 store_rollback(tx);
                                 return web_reply_store_error(c, r);
@@ -681,7 +681,7 @@ static int execution_start(WebCtx *c, const char *ns, const char *flow_id, const
                         return web_reply_error(c, 422, "%s", err ? err : "the webhook body is too deep or too large");
                 }
                 /* Its inputs may use {{ trigger.body... }}, {{ trigger.headers... }}, {{ trigger.parameters... }}. */
-                r = scheduler_webhook_inputs(f, hook, vars, NULL, now_realtime(), &inputs, &err);
+                r = api_webhook_inputs(f, hook, vars, NULL, now_realtime(), &inputs, &err);
                 if (r < 0) {
                         store_rollback(tx);
                         return r == -ENOMEM ? web_reply_error(c, 500, "out of memory")

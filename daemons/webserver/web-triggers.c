@@ -7,9 +7,9 @@
 #include "cleanup-jansson.h"
 #include "executor.h"
 #include "flow.h"
-#include "scheduler.h"
 #include "strutil.h"
 #include "timeutil.h"
+#include "triggers.h"
 #include "web-internal.h"
 
 /* ---- JSON of a trigger row ----------------------------------------------------------------- */
@@ -240,29 +240,29 @@ static int op_tx(StoreTx *tx, void *userdata) {
         switch (o->op) {
         case OP_UPDATE:
                 if (o->disabled >= 0 &&
-                    (r = scheduler_trigger_set_enabled(tx, o->ns, o->flow_id, o->trigger_id, !o->disabled, now)) < 0) {
+                    (r = api_trigger_set_enabled(tx, o->ns, o->flow_id, o->trigger_id, !o->disabled, now)) < 0) {
                         if (r == -ENOENT) /* the flow lost the trigger meanwhile */
                                 o->failure = FAIL_NO_TRIGGER;
                         return r;
                 }
                 if (o->backfill && !same_backfill &&
-                    (r = scheduler_backfill_create(tx, o->ns, o->flow_id, o->trigger_id, o->start, o->end ?: now,
-                                                   o->inputs, o->labels, now)) < 0) {
+                    (r = api_backfill_create(tx, o->ns, o->flow_id, o->trigger_id, o->start, o->end ?: now, o->inputs,
+                                             o->labels, now)) < 0) {
                         o->failure = r == -ENOENT ? FAIL_NO_TRIGGER : FAIL_BACKFILL;
                         return r;
                 }
                 break;
         case OP_UNLOCK:
-                r = scheduler_trigger_unlock(tx, o->ns, o->flow_id, o->trigger_id, now);
+                r = api_trigger_unlock(tx, o->ns, o->flow_id, o->trigger_id, now);
                 break;
         case OP_BF_PAUSE:
         case OP_BF_UNPAUSE:
-                r = scheduler_backfill_pause(tx, o->ns, o->flow_id, o->trigger_id, o->op == OP_BF_PAUSE, now);
+                r = api_backfill_pause(tx, o->ns, o->flow_id, o->trigger_id, o->op == OP_BF_PAUSE, now);
                 if (r == -ENOENT)
                         o->failure = FAIL_NO_BACKFILL;
                 break;
         case OP_BF_DELETE:
-                r = scheduler_backfill_delete(tx, o->ns, o->flow_id, o->trigger_id, now);
+                r = api_backfill_delete(tx, o->ns, o->flow_id, o->trigger_id, now);
                 if (r == -ENOENT)
                         o->failure = FAIL_NO_BACKFILL;
                 break;
@@ -467,10 +467,9 @@ static int bulk_tx(StoreTx *tx, void *userdata) {
         size_t i;
         json_t *t;
         json_array_foreach(b->triggers, i, t) {
-                int r = scheduler_trigger_set_enabled(tx, json_string_value(json_object_get(t, "namespace")),
-                                                      json_string_value(json_object_get(t, "flowId")),
-                                                      json_string_value(json_object_get(t, "triggerId")),
-                                                      !b->disabled, now);
+                int r = api_trigger_set_enabled(tx, json_string_value(json_object_get(t, "namespace")),
+                                                json_string_value(json_object_get(t, "flowId")),
+                                                json_string_value(json_object_get(t, "triggerId")), !b->disabled, now);
                 if (r < 0) {
                         b->failed = i;
                         return r;

@@ -5,6 +5,7 @@
 #include "executor.h"
 #include "scheduler.h"
 #include "store-test.h"
+#include "triggers.h"
 #include "worker.h"
 
 static StoreTestEnv env;
@@ -338,7 +339,7 @@ static int row_tx(StoreTx *tx, void *userdata) {
         RowArgs *a = userdata;
         store_trigger_done(&a->row);
         if (a->op == 1)
-                return scheduler_trigger_set_enabled(tx, NS, a->flow_id, a->trigger_id, true, now_realtime());
+                return api_trigger_set_enabled(tx, NS, a->flow_id, a->trigger_id, true, now_realtime());
         return store_trigger_get(tx, NS, a->flow_id, a->trigger_id, &a->row);
 }
 

@@ -5,6 +5,7 @@
 #include "cleanup-jansson.h"
 #include "scheduler.h"
 #include "store-test.h"
+#include "triggers.h"
 
 static const char *backend;
 static StoreTestEnv env;
@@ -241,19 +242,19 @@ static int admin_tx(StoreTx *tx, void *userdata) {
         usec_t now = atomic_load(&clock_now);
         switch (a->op) {
         case 0:
-                return scheduler_backfill_create(tx, "test.sched", "daily", "t", a->a, a->b, NULL, NULL, now);
+                return api_backfill_create(tx, "test.sched", "daily", "t", a->a, a->b, NULL, NULL, now);
         case 1:
-                return scheduler_backfill_pause(tx, "test.sched", "daily", "t", true, now);
+                return api_backfill_pause(tx, "test.sched", "daily", "t", true, now);
         case 2:
-                return scheduler_backfill_pause(tx, "test.sched", "daily", "t", false, now);
+                return api_backfill_pause(tx, "test.sched", "daily", "t", false, now);
         case 3:
-                return scheduler_trigger_set_enabled(tx, "test.sched", "daily", "t", false, now);
+                return api_trigger_set_enabled(tx, "test.sched", "daily", "t", false, now);
         case 5:
-                return scheduler_backfill_delete(tx, "test.sched", "daily", "t", now);
+                return api_backfill_delete(tx, "test.sched", "daily", "t", now);
         case 6:
-                return scheduler_trigger_unlock(tx, "test.sched", "daily", "t", now);
+                return api_trigger_unlock(tx, "test.sched", "daily", "t", now);
         default:
-                return scheduler_trigger_set_enabled(tx, "test.sched", "daily", "t", true, now);
+                return api_trigger_set_enabled(tx, "test.sched", "daily", "t", true, now);
         }
 }
 

@@ -5,10 +5,10 @@
 
 #include "cleanup-jansson.h"
 #include "expr.h"
-#include "scheduler.h"
 #include "strutil.h"
+#include "triggers.h"
 
-int scheduler_webhook_enabled(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id) {
+int api_webhook_enabled(StoreTx *tx, const char *ns, const char *flow_id, const char *trigger_id) {
         StoreTrigger *rows = NULL;
         size_t n = 0;
         int r, enabled = 1;
@@ -24,8 +24,8 @@ int scheduler_webhook_enabled(StoreTx *tx, const char *ns, const char *flow_id, 
         return enabled;
 }
 
-int scheduler_webhook_inputs(const Flow *f, const Trigger *t, json_t *trigger_vars, const EngineConfig *cfg,
-                             usec_t now, json_t **ret, char **ret_error) {
+int api_webhook_inputs(const Flow *f, const Trigger *t, json_t *trigger_vars, const EngineConfig *cfg, usec_t now,
+                       json_t **ret, char **ret_error) {
         _cleanup_json_ json_t *vars = NULL;
         json_t *raw = json_object_get(t->properties, "inputs");
         ExprError err = {};
