@@ -7,7 +7,7 @@
 #include "cli-store.h"
 #include "cli.h"
 #include "strutil.h"
-#include "web-auth.h"
+#include "users.h"
 
 static int parse_db(const char *cmd, const char *usage, int argc, char *argv[], const char **db) {
         static const struct option options[] = {
@@ -28,7 +28,7 @@ static int parse_db(const char *cmd, const char *usage, int argc, char *argv[], 
                 return EXIT_USAGE;
         if (argc - optind != 1)
                 return cli_usage_error(cmd, "NAME is required");
-        if (!web_auth_user_name_valid(argv[optind]))
+        if (!api_user_name_valid(argv[optind]))
                 return cli_usage_error(cmd, "'%s' is not a valid user name: 1 to 64 of A-Z a-z 0-9 . _ @ -",
                                        argv[optind]);
         return -1;
@@ -63,7 +63,7 @@ static int verb_user_add(int argc, char *argv[]) {
         _cleanup_store_ Store *s = NULL;
         if ((r = cli_store_open(cmd, db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
                 return r;
-        r = web_auth_user_add(s, name, line);
+        r = api_user_add(s, name, line);
         explicit_bzero(line, cap);
         if (r < 0) {
                 fprintf(stderr, "%s: %s\n", cmd, r == -EINVAL ? strerror(-r) : store_error(s));
@@ -87,7 +87,7 @@ static int verb_token_create(int argc, char *argv[]) {
         if ((r = cli_store_open(cmd, db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
                 return r;
         _cleanup_free_ char *token = NULL;
-        r = web_auth_token_create(s, argv[optind], &token);
+        r = api_token_create(s, argv[optind], &token);
         if (r == -ENOENT) {
                 fprintf(stderr, "%s: no user '%s' (see 'tern user add')\n", cmd, argv[optind]);
                 return 1;

@@ -1,9 +1,7 @@
-/* web-auth.c: webserver users, API tokens (in the store's kv table), request authentication, backoff. */
+/* web-auth.c: request authentication (HTTP Basic, bearer tokens) and its failure backoff. */
 #include <arpa/inet.h>
-#include <crypt.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <openssl/crypto.h>
 #include <openssl/sha.h>
 #include <pthread.h>
 #include <sched.h>
@@ -15,120 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cleanup-jansson.h"
 #include "strutil.h"
 #include "web-auth.h"
-
-bool web_auth_user_name_valid(const char *name) {
-        size_t n = name ? strlen(name) : 0;
-        if (n == 0 || n > 64)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@-", name[i]))
-                        return false;
-        return true;
-}
-
-static int kv_get(Store *s, const char *key, json_t **ret) {
-        StoreTx *tx;
-        int r = store_begin(s, &tx);
-        if (r < 0)
-                return r;
-        r = store_kv_get(tx, WEB_AUTH_NAMESPACE, key, now_realtime(), ret);
-        store_rollback(tx);
-        return r;
-}
-
-static int kv_put(Store *s, const char *key, json_t *value) {
-        StoreTx *tx;
-        int r = store_begin(s, &tx);
-        if (r < 0)
-                return r;
-        if ((r = store_kv_put(tx, WEB_AUTH_NAMESPACE, key, value, 0, now_realtime())) < 0) {
-                store_rollback(tx);
-                return r;
-        }
-        return store_commit(tx);
-}
-
-/* A new hash of password with a fresh salt: the one place that picks the method and cost, for users
- * and for the dummy hash of unknown ones alike. */
-static int hash_new(const char *prefix, unsigned long cost, const char *password, char **ret) {
-        char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-        errno = 0;
-        if (!crypt_gensalt_rn(prefix, cost, NULL, 0, salt, sizeof salt))
-                return -errno ?: -EINVAL;
-        _cleanup_free_ struct crypt_data *cd = calloc(1, sizeof *cd);
-        if (!cd)
-                return -ENOMEM;
-        const char *hash = crypt_rn(password, salt, cd, sizeof *cd);
-        int r = 0;
-        /* A failed crypt is NULL or starts with '*'; a hash has the salt's method in front. */
-        if (!hash || hash[0] == '*' || !startswith(hash, prefix))
-                r = -EINVAL;
-        else if (!(*ret = strdup(hash)))
-                r = -ENOMEM;
-        explicit_bzero(cd, sizeof *cd);
-        return r;
-}
-
-int web_auth_user_add(Store *s, const char *name, const char *password) {
-        if (!web_auth_user_name_valid(name) || isempty(password))
-                return -EINVAL;
-        _cleanup_free_ char *hash = NULL;
-        int r = hash_new(WEB_AUTH_HASH_PREFIX, WEB_AUTH_HASH_COST, password, &hash);
-        if (r < 0)
-                return r;
-        _cleanup_free_ char *key = strjoin("user/", name);
-        char ts[TIMESTAMP_MAX];
-        _cleanup_json_ json_t *v = json_pack("{s:s, s:s}", "hash", hash, "created", timestamp_format(ts, now_realtime()));
-        if (!key || !v)
-                return -ENOMEM;
-        return kv_put(s, key, v);
-}
-
-static void sha256_hex(const char *s, char out[SHA256_DIGEST_LENGTH * 2 + 1]) {
-        unsigned char md[SHA256_DIGEST_LENGTH];
-        SHA256((const unsigned char *) s, strlen(s), md);
-        for (size_t i = 0; i < sizeof md; i++)
-                sprintf(out + 2 * i, "%02x", md[i]);
-}
-
-int web_auth_token_create(Store *s, const char *user, char **ret) {
-        if (!web_auth_user_name_valid(user))
-                return -EINVAL;
-        _cleanup_free_ char *ukey = strjoin("user/", user);
-        _cleanup_json_ json_t *u = NULL;
-        if (!ukey)
-                return -ENOMEM;
-        int r = kv_get(s, ukey, &u);
-        if (r < 0)
-                return r;
-        unsigned char rnd[32];
-        if (getrandom(rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd)
-                return -EIO;
-        char token[5 + 64 + 1] = "tern_";
-        for (size_t i = 0; i < sizeof rnd; i++)
-                sprintf(token + 5 + 2 * i, "%02x", rnd[i]);
-        char hex[SHA256_DIGEST_LENGTH * 2 + 1];
-        sha256_hex(token, hex);
-        _cleanup_free_ char *key = strjoin("token/", hex);
-        char ts[TIMESTAMP_MAX];
-        _cleanup_json_ json_t *v = json_pack("{s:s, s:s}", "user", user, "created", timestamp_format(ts, now_realtime()));
-        if (!key || !v)
-                return -ENOMEM;
-        if ((r = kv_put(s, key, v)) < 0)
-                return r;
-        if (!(*ret = strdup(token)))
-                return -ENOMEM;
-        explicit_bzero(token, sizeof token);
-        return 0;
-}
-
-
-int web_auth_store_lookup(void *userdata, const char *key, json_t **ret) {
-        return kv_get(userdata, key, ret);
-}
 
 /* ---- HTTP Basic ------------------------------------------------------------------------------ */
 
@@ -240,8 +126,8 @@ int web_auth_new(const WebAuthOptions *opt, WebAuth **ret) {
         if (opt)
                 a->opt = *opt;
         if (!a->opt.hash_prefix) {
-                a->opt.hash_prefix = WEB_AUTH_HASH_PREFIX;
-                a->opt.hash_cost = WEB_AUTH_HASH_COST;
+                a->opt.hash_prefix = API_PASSWORD_HASH_PREFIX;
+                a->opt.hash_cost = API_PASSWORD_HASH_COST;
         }
         if (!a->opt.user_failures)
                 a->opt.user_failures = WEB_AUTH_USER_FAILURES;
@@ -269,7 +155,7 @@ int web_auth_new(const WebAuthOptions *opt, WebAuth **ret) {
                 return -EIO;
         for (size_t i = 0; i < sizeof rnd; i++)
                 sprintf(password + 2 * i, "%02x", rnd[i]);
-        int r = hash_new(a->opt.hash_prefix, a->opt.hash_cost, password, &a->dummy);
+        int r = api_password_hash(a->opt.hash_prefix, a->opt.hash_cost, password, &a->dummy);
         explicit_bzero(password, sizeof password);
         if (r < 0)
                 return r;
@@ -367,27 +253,11 @@ static void throttle_count(WebAuth *a, const unsigned char id[static 16], usec_t
                 e->failures--;
 }
 
-static int authenticate_token(const char *token, WebAuthLookup lookup, void *userdata, char **ret_user) {
-        if (!startswith(token, "tern_") || strlen(token) != 69)
+static int authenticate_token(const char *token, ApiUsersLookup lookup, void *userdata, char **ret_user) {
+        int r = api_token_user(token, lookup, userdata, ret_user);
+        if (r == -EINVAL || r == -ENOENT)
                 return WEB_AUTH_REFUSED;
-        char hex[SHA256_DIGEST_LENGTH * 2 + 1];
-        sha256_hex(token, hex);
-        _cleanup_free_ char *key = strjoin("token/", hex);
-        _cleanup_json_ json_t *v = NULL;
-        if (!key)
-                return -ENOMEM;
-        /* Found by the hash of the token: a lookup's timing says nothing about valid tokens. */
-        int r = lookup(userdata, key, &v);
-        if (r == -ENOENT)
-                return WEB_AUTH_REFUSED;
-        if (r < 0)
-                return r;
-        const char *user = json_string_value(json_object_get(v, "user"));
-        if (!user)
-                return WEB_AUTH_REFUSED;
-        if (!(*ret_user = strdup(user)))
-                return -ENOMEM;
-        return WEB_AUTH_OK;
+        return r < 0 ? r : WEB_AUTH_OK;
 }
 
 /* Whether a check of a name over its limit may run: from an address without failures of its own,
@@ -450,21 +320,16 @@ unsigned web_auth_hashes_peak(WebAuth *a) {
 static int hash_check(WebAuth *a, const char *password, const char *stored) {
         if (!hash_slot_take(a))
                 return WEB_AUTH_BUSY;
-        /* Allocated in the slot: waiting checks hold no hashing memory. */
-        _cleanup_free_ struct crypt_data *cd = calloc(1, sizeof *cd);
-        int r = -ENOMEM;
-        if (cd) {
-                const char *h = crypt_rn(password, stored ? stored : a->dummy, cd, sizeof *cd);
-                bool match = stored && h && strlen(h) == strlen(stored) && CRYPTO_memcmp(h, stored, strlen(stored)) == 0;
-                r = match ? WEB_AUTH_OK : WEB_AUTH_REFUSED;
-                explicit_bzero(cd, sizeof *cd);
-        }
+        /* In the slot: waiting checks hold no hashing memory. */
+        int r = api_password_check(password, stored ?: a->dummy);
         hash_slot_give(a);
-        return r;
+        if (r < 0)
+                return r;
+        return r > 0 && stored ? WEB_AUTH_OK : WEB_AUTH_REFUSED;
 }
 
 static int authenticate_password(WebAuth *a, const char *name, const char *password, const char *client, usec_t now,
-                                 WebAuthLookup lookup, void *userdata, unsigned *ret_retry_sec) {
+                                 ApiUsersLookup lookup, void *userdata, unsigned *ret_retry_sec) {
         unsigned char uid[16], cid[16];
         throttle_id("user", name, uid);
         if (client)
@@ -497,16 +362,10 @@ static int authenticate_password(WebAuth *a, const char *name, const char *passw
 
         /* The hash is fetched first (the lookup gives back any connection it took), then checked:
          * against the dummy for an unknown or invalid name, which costs the same. */
-        _cleanup_json_ json_t *v = NULL;
-        int r = 0;
-        if (web_auth_user_name_valid(name)) {
-                _cleanup_free_ char *key = strjoin("user/", name);
-                r = key ? lookup(userdata, key, &v) : -ENOMEM;
-                if (r == -ENOENT)
-                        r = 0;
-        }
-        if (r >= 0)
-                r = hash_check(a, password, json_string_value(json_object_get(v, "hash")));
+        _cleanup_free_ char *hash = NULL;
+        int r = api_user_hash(name, lookup, userdata, &hash);
+        if (r >= 0 || r == -ENOENT)
+                r = hash_check(a, password, hash);
         if (r != WEB_AUTH_REFUSED) {
                 /* A match, an error or no check at all: not a failure of the password. */
                 pthread_mutex_lock(&a->lock);
@@ -523,7 +382,7 @@ static int authenticate_password(WebAuth *a, const char *name, const char *passw
 }
 
 int web_auth_authenticate(WebAuth *a, const char *authorization, const char *client, usec_t now,
-                          WebAuthLookup lookup, void *userdata, char **ret_user, unsigned *ret_retry_sec) {
+                          ApiUsersLookup lookup, void *userdata, char **ret_user, unsigned *ret_retry_sec) {
         if (!authorization)
                 return WEB_AUTH_REFUSED;
         /* auth-scheme is case-insensitive (RFC 9110 11.1), then one or more spaces. */

@@ -1,20 +1,12 @@
-/* web-auth.h: webserver users and API tokens, and the authentication of an Authorization header. */
+/* web-auth.h: the authentication of an Authorization header: HTTP Basic, bearer tokens, the failure backoff. */
 #pragma once
 
-#include <jansson.h>
 #include <sys/socket.h>
 
-#include "store.h"
 #include "timeutil.h"
+#include "users.h"
 
-/* Passwords are kept as yescrypt hashes, tokens as their SHA-256: neither can be read back.
- * Users and tokens live in the store's kv table under this namespace. Flow namespaces cannot
- * start with '_' (flow validation), so flows' kv tasks cannot reach it. */
-#define WEB_AUTH_NAMESPACE "_tern.auth"
-
-/* The crypt method and cost of new password hashes (0: libcrypt's default for the method). */
-#define WEB_AUTH_HASH_PREFIX "$y$"
-#define WEB_AUTH_HASH_COST 0UL
+/* Users and tokens, and how passwords are hashed, are lib/api's users.h. */
 
 /* Failure backoff, per window: password checks that failed for one client address (IPv6: its
  * /64) before further password checks from that address answer "throttled" until the window
@@ -50,14 +42,6 @@
  * failures (the oldest among equals) makes room, so the ones at their limit stay. */
 #define WEB_AUTH_TABLE_SIZE 4096
 
-/* Names: 1-64 of [A-Za-z0-9._@-]. */
-bool web_auth_user_name_valid(const char *name);
-/* Create or replace a user's password. -EINVAL for a bad name or an empty password. */
-int web_auth_user_add(Store *s, const char *name, const char *password);
-/* A new random token for an existing user (-ENOENT otherwise), printed once: only its hash is
- * kept. *ret is "tern_" followed by 64 hex digits. */
-int web_auth_token_create(Store *s, const char *user, char **ret);
-
 /* Strict RFC 4648 base64 of "user:password" (RFC 7617): length a multiple of 4, at most two '='
  * and only at the end, no other character outside the alphabet, unused bits zero, no NUL byte in
  * the result, a ':' in it. 0 and both parts (the caller frees; the password should be wiped with
@@ -68,7 +52,7 @@ int web_auth_basic_decode(const char *b64, char **ret_user, char **ret_password)
 
 typedef struct WebAuthOptions {
         /* Crypt method and cost of the hash checked for unknown users: NULL/0 for those of
-         * new users (WEB_AUTH_HASH_*); a test may pick a cheaper method its users also have. */
+         * new users (API_PASSWORD_HASH_*); a test may pick a cheaper method its users also have. */
         const char *hash_prefix;
         unsigned long hash_cost;
         /* 0: the WEB_AUTH_* defaults */
@@ -88,14 +72,6 @@ DEFINE_FREE_CLEANUP(WebAuth, web_auth_free)
 /* The hash checked for unknown users. */
 const char *web_auth_dummy_hash(const WebAuth *a);
 
-/* Where users and tokens are looked up: the JSON value stored under key ("user/NAME",
- * "token/SHA256HEX") in *ret; -ENOENT when there is none; another negative errno on failure. The
- * authentication calls it at most once, and hashes after it returns: a lookup that takes a pooled
- * connection gives it back before the slow part. */
-typedef int (*WebAuthLookup)(void *userdata, const char *key, json_t **ret);
-/* The lookup on a store (userdata is the Store). */
-int web_auth_store_lookup(void *userdata, const char *key, json_t **ret);
-
 enum {
         WEB_AUTH_OK = 0,        /* *ret_user set */
         WEB_AUTH_REFUSED = 1,   /* no, malformed or wrong credentials */
@@ -107,10 +83,13 @@ enum {
  * case; NULL when absent) from client (an address from web_auth_client_address(), or NULL) at
  * time now (monotonic; the backoff's clock, while the wait for a hash slot is in real time).
  * Password checks take the same time for known and unknown user names and count towards the
- * backoff; tokens are 256 random bits and are not throttled. Returns a WEB_AUTH_* outcome or a
- * negative errno (the lookup's, -ENOMEM). Safe to call from several threads at once. */
+ * backoff; tokens are 256 random bits and are not throttled. Users and tokens are looked up
+ * through lookup (api_users_lookup on a store), at most once, and any hash is checked after it
+ * returned: a lookup that takes a pooled connection gives it back before the slow part. Returns a
+ * WEB_AUTH_* outcome or a negative errno (the lookup's, -ENOMEM). Safe to call from several
+ * threads at once. */
 int web_auth_authenticate(WebAuth *a, const char *authorization, const char *client, usec_t now,
-                          WebAuthLookup lookup, void *userdata, char **ret_user, unsigned *ret_retry_sec);
+                          ApiUsersLookup lookup, void *userdata, char **ret_user, unsigned *ret_retry_sec);
 
 /* The most password hashes that ran at once so far. */
 unsigned web_auth_hashes_peak(WebAuth *a);

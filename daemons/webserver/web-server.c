@@ -223,7 +223,7 @@ static int auth_lookup(void *userdata, const char *key, json_t **ret) {
         WebServer *w = userdata;
         /* Only for the lookup: the password is hashed after the connection is back in the pool. */
         Store *s = pool_get(w);
-        int r = web_auth_store_lookup(s, key, ret);
+        int r = api_users_lookup(s, key, ret);
         pool_put(w, s);
         return r;
 }

@@ -319,9 +319,9 @@ int main(void) {
         const char *dummy = web_auth_dummy_hash(a);
         struct crypt_data cd = {};
         const char *again = crypt_rn("x", dummy, &cd, sizeof cd);
-        ok(startswith(dummy, WEB_AUTH_HASH_PREFIX) && again && again[0] != '*' && strlen(again) == strlen(dummy),
-           "the dummy hash is a valid %s hash (%s)", WEB_AUTH_HASH_PREFIX, dummy);
-        user_add(&u, "carol", "pw", WEB_AUTH_HASH_PREFIX, WEB_AUTH_HASH_COST);
+        ok(startswith(dummy, API_PASSWORD_HASH_PREFIX) && again && again[0] != '*' && strlen(again) == strlen(dummy),
+           "the dummy hash is a valid %s hash (%s)", API_PASSWORD_HASH_PREFIX, dummy);
+        user_add(&u, "carol", "pw", API_PASSWORD_HASH_PREFIX, API_PASSWORD_HASH_COST);
         _cleanup_free_ char *carol = basic("carol:wrong"), *ghost = basic("ghost:wrong");
         usec_t known[3], unknown[3], after_lookup = 0;
         for (int i = 0; i < 3; i++) {

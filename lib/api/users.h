@@ -1,0 +1,52 @@
+/* users.h: the webserver's users and API tokens, as the tern command makes them and the webserver checks them. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "store.h"
+
+/* Passwords are kept as crypt hashes, tokens as their SHA-256: neither can be read back. Users and
+ * tokens live in the store's kv table under this namespace, as "user/NAME" -> {hash, created} and
+ * "token/SHA256HEX" -> {user, created}. Flow namespaces cannot start with '_' (flow validation), so
+ * flows' kv tasks cannot reach it. */
+#define API_USERS_NAMESPACE "_tern.auth"
+
+/* The crypt method (yescrypt) and cost of new password hashes (0: libcrypt's default for the method). */
+#define API_PASSWORD_HASH_PREFIX "$y$"
+#define API_PASSWORD_HASH_COST 0UL
+
+/* A token: this prefix and 64 hex digits (256 random bits). */
+#define API_TOKEN_PREFIX "tern_"
+#define API_TOKEN_LEN 69
+
+/* Names: 1-64 of [A-Za-z0-9._@-]. */
+bool api_user_name_valid(const char *name);
+
+/* A new hash of password with a fresh salt, by method prefix and cost (API_PASSWORD_HASH_* for
+ * users). -EINVAL when the method does not hash. */
+int api_password_hash(const char *prefix, unsigned long cost, const char *password, char **ret);
+/* 1 when password matches hash, 0 when not (also for a malformed hash), -ENOMEM. Takes what the
+ * hash's method costs, and compares in constant time. */
+int api_password_check(const char *password, const char *hash);
+
+/* Create or replace a user's password. -EINVAL for a bad name or an empty password. */
+int api_user_add(Store *s, const char *name, const char *password);
+/* A new random token for an existing user (-ENOENT otherwise, -EINVAL for a bad name), to be shown
+ * once: only its hash is kept. *ret is API_TOKEN_PREFIX followed by 64 hex digits. */
+int api_token_create(Store *s, const char *user, char **ret);
+
+/* Where users and tokens are looked up: the JSON value stored under key (under
+ * API_USERS_NAMESPACE) in *ret; -ENOENT when there is none; another negative errno on failure. A
+ * webserver's lookup takes a pooled connection and gives it back before any password is hashed. */
+typedef int (*ApiUsersLookup)(void *userdata, const char *key, json_t **ret);
+/* The lookup on a store (userdata is the Store). */
+int api_users_lookup(void *userdata, const char *key, json_t **ret);
+
+/* The password hash of user name (*ret, the caller frees it). -ENOENT when there is no such user
+ * (an invalid name is not looked up); the lookup's error. */
+int api_user_hash(const char *name, ApiUsersLookup lookup, void *userdata, char **ret);
+/* The user a token belongs to (*ret, the caller frees it). -EINVAL when it is not a token's shape
+ * (not looked up); -ENOENT when there is no such token; the lookup's error. Found by the token's
+ * hash, so that how long a lookup takes says nothing about valid tokens. */
+int api_token_user(const char *token, ApiUsersLookup lookup, void *userdata, char **ret);
