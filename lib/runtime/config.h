@@ -40,8 +40,8 @@ typedef struct TernConfig {
         unsigned worker_log_lines;  /* task log kept per task run: lines, then bytes (then one WARN) */
         unsigned worker_log_bytes;
         unsigned worker_output_mib; /* a task run's output files and downloads, in all */
-        /* [sandbox]: how the worker isolates shell tasks; kept as written, checked and applied by the
-         * worker (daemons/worker/sandbox-config.h names the keys and values) */
+        /* [sandbox]: how the worker isolates shell tasks; kept as written, checked and applied by
+         * sandbox-config.h (which names the keys and values) */
         char *sandbox_mode, *sandbox_network, *sandbox_user_namespace, *sandbox_uid, *sandbox_memory,
                 *sandbox_pids, *sandbox_cpu, *sandbox_bind_ro, *sandbox_bind_rw, *sandbox_hide, *sandbox_made_ahead;
         /* [liveness] */
