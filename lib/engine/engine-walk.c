@@ -561,7 +561,7 @@ static int resolve_subflow(Engine *E, const Task *t, TaskRun *tr) {
         if (json_is_boolean(il))
                 inherit = json_is_true(il);
         char child[ID_MAX];
-        if ((r = id_new(child)) < 0)
+        if ((r = engine_new_id(E->cfg, child)) < 0)
                 return r;
         json_t *req = json_pack("{s:s, s:O, s:O, s:o, s:O, s:s, s:s, s:b, s:b}", "executionId", child, "namespace", ns,
                                 "flowId", flow_id, "inputs", json_ref_or_object(json_is_object(inputs) ? inputs : NULL), "labels",

@@ -3,6 +3,7 @@
 #include <stdatomic.h>
 
 #include "cleanup-jansson.h"
+#include "execution-store.h"
 #include "scheduler.h"
 #include "store-test.h"
 
@@ -408,13 +409,16 @@ static int end_tx(StoreTx *tx, void *userdata) {
         usec_t now = atomic_load(&clock_now);
         _cleanup_execution_ Execution *e = NULL;
         _cleanup_json_ json_t *doc = NULL;
-        int r = execution_new("test.src", a->flow_id, 1, now, &e);
-        if (r < 0)
+        char id[ID_MAX];
+        int r = id_new(id);
+        if (r < 0 || (r = execution_new(id, "test.src", a->flow_id, 1, now, &e)) < 0)
                 return r;
-        if (!(doc = execution_to_json(e)))
+        if ((r = state_info_force(&e->state, state_from_string(a->state), now)) < 0)
+                return r;
+        _cleanup_(execution_store_meta_done) StoreExecutionMeta m = {};
+        if (!(doc = execution_to_json(e)) || execution_store_meta(e, now, &m) < 0)
                 return -ENOMEM;
-        json_object_set_new(json_object_get(doc, "state"), "current", json_string(a->state));
-        if ((r = store_execution_create(tx, doc, ENGINE_EVENT_CREATED, NULL, now)) < 0)
+        if ((r = store_execution_create(tx, &m, doc, ENGINE_EVENT_CREATED, NULL, now)) < 0)
                 return r;
         r = store_execution_ended_emit(tx, e->id, "test.src", a->flow_id, a->state, now);
         return r < 0 ? r : 0;
