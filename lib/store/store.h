@@ -32,6 +32,7 @@ enum {
         STORE_OK = 0,
         STORE_STALE = 1,     /* job result refused: the job is gone or its epoch is not current */
         STORE_UNCHANGED = 2, /* flow_put: same source as the latest revision, no new revision */
+        STORE_SKIPPED = 3,   /* a report nobody listens to was not written */
 };
 
 /* Wake-up channels (bit mask) for store_listen()/store_wait(). */
@@ -411,13 +412,14 @@ int store_trigger_list(StoreTx *tx, const char *ns_prefix, const char *flow_id, 
 #define STORE_TRIGGER_EVENT_EXECUTION_ENDED "execution_ended"
 int store_trigger_event_emit(StoreTx *tx, const char *type, json_t *payload, usec_t now);
 /* Only when an enabled trigger of kind "flow" or "flow_states" exists (nobody listens otherwise,
- * and a store used without a scheduler must not fill up). Returns 1 when written, 0 when skipped. */
+ * and a store used without a scheduler must not fill up). Returns 0 when written, STORE_SKIPPED when
+ * not. */
 int store_execution_ended_emit(StoreTx *tx, const char *execution_id, const char *ns, const char *flow_id,
                                const char *state, usec_t now);
 /* "execution_states" {executionId, namespace, flowId, states: [...]}: the non-terminal states an
  * execution entered in one executor step, in order. Only when an enabled trigger of kind
  * "flow_states" (a Flow trigger that lists such states) exists: other stores pay one index probe.
- * Returns 1 when written, 0 when skipped. */
+ * Returns 0 when written, STORE_SKIPPED when not. */
 #define STORE_TRIGGER_EVENT_EXECUTION_STATES "execution_states"
 int store_execution_states_emit(StoreTx *tx, const char *execution_id, const char *ns, const char *flow_id,
                                 json_t *states, usec_t now);
