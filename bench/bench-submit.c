@@ -9,6 +9,7 @@
 
 #include "cleanup-jansson.h"
 #include "engine.h"
+#include "execution-store.h"
 #include "executor.h"
 #include "state.h"
 #include "store.h"
@@ -206,15 +207,16 @@ int main(int argc, char *argv[]) {
                         goto fail;
                 for (uint64_t i = 0; i < n; i++) {
                         _cleanup_execution_ Execution *e = NULL;
+                        _cleanup_(execution_store_meta_done) StoreExecutionMeta m = {};
                         _cleanup_json_ json_t *doc = NULL;
                         usec_t now = now_realtime();
-                        if ((r = engine_execution_new(f, inputs, NULL, NULL, now, &e)) < 0)
+                        if ((r = engine_execution_new(NULL, f, NULL, inputs, NULL, NULL, now, &e)) < 0)
                                 goto fail_tx;
-                        if (!(doc = execution_to_json(e))) {
+                        if (!(doc = execution_to_json(e)) || execution_store_meta(e, now, &m) < 0) {
                                 r = -ENOMEM;
                                 goto fail_tx;
                         }
-                        if ((r = store_execution_create(tx, doc, ENGINE_EVENT_CREATED, NULL, now)) < 0)
+                        if ((r = store_execution_create(tx, &m, doc, ENGINE_EVENT_CREATED, NULL, now)) < 0)
                                 goto fail_tx;
                         snprintf(last, sizeof last, "%s", e->id);
                 }

@@ -17,6 +17,7 @@
 #include "cli-store.h"
 #include "cli.h"
 #include "execution.h"
+#include "execution-store.h"
 #include "flow.h"
 #include "hashmap.h"
 #include "log.h"
@@ -292,7 +293,7 @@ int verb_run(int argc, char *argv[]) {
         flow->revision = rev;
 
         _cleanup_execution_ Execution *e = NULL;
-        if ((r = engine_execution_new(flow, NULL, labels, NULL, now, &e)) < 0)
+        if ((r = engine_execution_new(&cfg, flow, NULL, NULL, labels, NULL, now, &e)) < 0)
                 return log_oom(), 1;
         if ((r = upload_file_inputs(cmd, flow, e->id, state_dir, inputs)) != 0)
                 return r;
@@ -317,9 +318,12 @@ int verb_run(int argc, char *argv[]) {
                 fprintf(stderr, "%s: %s\n", cmd, too_big ? too_big : "out of memory");
                 return 1;
         }
+        _cleanup_(execution_store_meta_done) StoreExecutionMeta meta = {};
         _cleanup_json_ json_t *doc = execution_to_json(e);
-        if (!doc || (r = store_begin(s, &tx)) < 0 ||
-            (r = store_execution_create(tx, doc, ENGINE_EVENT_CREATED, NULL, now)) < 0 || (r = store_commit(tx)) < 0) {
+        if (!doc || execution_store_meta(e, now, &meta) < 0)
+                return log_oom(), 1;
+        if ((r = store_begin(s, &tx)) < 0 || (r = store_execution_create(tx, &meta, doc, ENGINE_EVENT_CREATED, NULL, now)) < 0 ||
+            (r = store_commit(tx)) < 0) {
                 fprintf(stderr, "%s: cannot create the execution: %s\n", cmd, store_error(s));
                 return 1;
         }

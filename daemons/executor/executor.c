@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cleanup-jansson.h"
+#include "execution-store.h"
 #include "executor.h"
 #include "hashmap.h"
 #include "id.h"
@@ -223,22 +224,24 @@ static int create_subflow(Executor *x, StoreTx *tx, const Execution *parent, jso
         trigger = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:i}}", "id", "subflow", "type",
                             "io.kestra.plugin.core.flow.Subflow", "variables", "executionId", parent->id, "namespace",
                             parent->namespace, "flowId", parent->flow_id, "flowRevision", parent->flow_revision);
-        r = engine_execution_new(f, inputs, labels, trigger, now, &child);
+        /* The id the parent's step announced (its task run's outputs and bookkeeping name it). */
+        r = engine_execution_new(&x->opt.engine, f, json_string_value(json_object_get(req, "executionId")), inputs,
+                                 labels, trigger, now, &child);
         if (r < 0)
                 return r;
         if (execution_check_values(child, &err) < 0) {
                 why = strdup_printf("Subflow '%s.%s': %s", ns, id, strempty(err));
                 return subflow_failed(tx, req, why ? why : "a value is too deep or too large", now);
         }
-        snprintf(child->id, sizeof child->id, "%s", json_string_value(json_object_get(req, "executionId")));
         if (!(child->parent_id = strdup(parent->id)))
                 return -ENOMEM;
         child->engine = json_pack("{s:O, s:O}", "parentTaskRunId", json_object_get(req, "parentTaskRunId"), "wait",
                                   json_object_get(req, "wait"));
+        _cleanup_(execution_store_meta_done) StoreExecutionMeta m = {};
         doc = execution_to_json(child);
-        if (!doc || !child->engine)
+        if (!doc || !child->engine || execution_store_meta(child, now, &m) < 0)
                 return -ENOMEM;
-        r = store_execution_create(tx, doc, ENGINE_EVENT_CREATED, NULL, now);
+        r = store_execution_create(tx, &m, doc, ENGINE_EVENT_CREATED, NULL, now);
         /* A rerun of this transaction after an in-doubt commit finds the child already there. */
         return r == -EEXIST ? 0 : r;
 }
@@ -270,15 +273,54 @@ static int apply_effects(Executor *x, StoreTx *tx, Execution *e, EngineEffects *
         json_array_foreach(fx->subflows, i, j)
                 if ((r = create_subflow(x, tx, e, j, now)) < 0)
                         return r;
-        json_array_foreach(fx->cancels, i, j)
-                if ((r = store_job_cancel(tx, json_string_value(j), now)) < 0)
-                        return r;
+        if (json_array_size(fx->cancels) > 0) {
+                /* What a job killed before it started comes back as, for the engine. */
+                _cleanup_json_ json_t *killed = json_pack("{s:s, s:s}", "state", state_to_string(STATE_KILLED), "error",
+                                                          "killed before it started");
+                if (!killed)
+                        return -ENOMEM;
+                json_array_foreach(fx->cancels, i, j)
+                        if ((r = store_job_cancel(tx, json_string_value(j), killed, now)) < 0)
+                                return r;
+        }
         return emit_logs(tx, e, fx->logs, now);
+}
+
+/* Write e as it is now, from prev_doc (may be NULL); *ret_doc (optional) gets what was written. */
+static int save_execution(StoreTx *tx, const Execution *e, json_t *prev_doc, usec_t now, int64_t *ret_version,
+                          json_t **ret_doc) {
+        _cleanup_(execution_store_meta_done) StoreExecutionMeta m = {};
+        _cleanup_json_ json_t *doc = execution_to_json(e);
+        int r;
+        if (!doc || execution_store_meta(e, now, &m) < 0)
+                return -ENOMEM;
+        if ((r = store_execution_save_from(tx, &m, doc, prev_doc, now, ret_version)) < 0)
+                return r;
+        if (ret_doc)
+                *ret_doc = TAKE_PTR(doc);
+        return 0;
+}
+
+/* Without a usable document: a minimal FAILED one, from what the store's columns still say. */
+static int set_aside(StoreTx *tx, const char *id, usec_t now) {
+        _cleanup_(store_execution_row_done) StoreExecutionRow row = {};
+        _cleanup_(execution_store_meta_done) StoreExecutionMeta m = {};
+        _cleanup_execution_ Execution *e = NULL;
+        _cleanup_json_ json_t *doc = NULL;
+        int r;
+        if ((r = store_execution_row(tx, id, &row)) < 0 ||
+            (r = execution_new(id, row.namespace, row.flow_id, row.flow_revision, row.created ? row.created : now,
+                               &e)) < 0 ||
+            (r = state_info_force(&e->state, STATE_FAILED, now)) < 0)
+                return r;
+        if (!(doc = execution_to_json(e)) || execution_store_meta(e, now, &m) < 0)
+                return -ENOMEM;
+        return store_execution_set_aside(tx, &m, doc, now);
 }
 
 /* A document or flow the engine cannot work with must not be retried forever: the execution is
  * failed with a log line saying why, and its events are consumed. Without a usable document (e
- * NULL, or one the store refuses to write) the store makes a minimal one. */
+ * NULL, or one the store refuses to write) a minimal one replaces it. */
 static int fail_execution(StoreTx *tx, Execution *e, const StoreClaim *c, const char *why, usec_t now) {
         StoreLog l = { .execution_id = c->execution_id, .level = STORE_LOG_ERROR, .timestamp = now, .message = why };
         int r;
@@ -288,17 +330,14 @@ static int fail_execution(StoreTx *tx, Execution *e, const StoreClaim *c, const 
                 return r;
         if (e) {
                 state_info_force(&e->state, STATE_FAILED, now);
-                _cleanup_json_ json_t *doc = execution_to_json(e);
-                if (!doc)
-                        return -ENOMEM;
-                r = store_execution_save(tx, doc, now);
+                r = save_execution(tx, e, NULL, now, NULL, NULL);
                 if (r != -E2BIG) {
                         if (r < 0)
                                 return r;
                         goto consume;
                 }
         }
-        return store_execution_fail_unreadable(tx, c->execution_id, now);
+        return set_aside(tx, c->execution_id, now);
 consume:
         for (size_t i = 0; i < c->n_events; i++)
                 if ((r = store_event_delete(tx, c->events[i].seq)) < 0)
@@ -473,11 +512,9 @@ static int apply_claim(StepCtx *c, StoreTx *tx, const StoreClaim *cl) {
                         return r;
                 c->applied++;
         }
-        _cleanup_json_ json_t *doc = execution_to_json(e);
+        _cleanup_json_ json_t *doc = NULL;
         int64_t version = 0;
-        if (!doc)
-                return -ENOMEM;
-        if ((r = store_execution_save_from(tx, doc, cl->doc, c->now, &version)) < 0)
+        if ((r = save_execution(tx, e, cl->doc, c->now, &version, &doc)) < 0)
                 return r;
         json_t *entry = json_pack("[I, O]", (json_int_t) version,
                                   state_is_terminal(e->state.current) ? json_null() : doc);

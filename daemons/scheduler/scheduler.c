@@ -8,6 +8,7 @@
 #include "cleanup-jansson.h"
 #include "conditions.h"
 #include "cron.h"
+#include "execution-store.h"
 #include "expr.h"
 #include "hashmap.h"
 #include "log.h"
@@ -167,15 +168,6 @@ int scheduler_sync_all(Scheduler *s) {
 
 /* ---- creating executions -------------------------------------------------------------------- */
 
-static void fix_correlation(Execution *e, const char *old_id) {
-        size_t i;
-        json_t *l;
-        json_array_foreach(e->labels, i, l)
-                if (streq_ptr(json_string_value(json_object_get(l, "key")), "system.correlationId") &&
-                    streq_ptr(json_string_value(json_object_get(l, "value")), old_id))
-                        json_object_set_new(l, "value", json_string(e->id));
-}
-
 /* Create the execution of one firing with a derived id. Returns 1 when created, 0 when it
  * existed already (a rerun, or another scheduler) or the inputs were refused. */
 static int create_execution(StoreTx *tx, const Flow *f, const Trigger *t, json_t *supplied, json_t *labels,
@@ -183,7 +175,7 @@ static int create_execution(StoreTx *tx, const Flow *f, const Trigger *t, json_t
         _cleanup_json_ json_t *inputs = NULL, *trigger = NULL, *doc = NULL;
         _cleanup_execution_ Execution *e = NULL;
         _cleanup_free_ char *err = NULL;
-        char old[ID_MAX];
+        char id[ID_MAX];
         int r;
 
         r = flow_inputs_resolve(f, supplied, &inputs, &err);
@@ -203,7 +195,8 @@ static int create_execution(StoreTx *tx, const Flow *f, const Trigger *t, json_t
         trigger = json_pack("{s:s, s:s, s:O}", "id", t->id, "type", t->type, "variables", variables);
         if (!trigger)
                 return -ENOMEM;
-        if ((r = engine_execution_new(f, inputs, labels, trigger, now, &e)) < 0)
+        scheduler_execution_id(f->namespace, f->id, t->id, key, id);
+        if ((r = engine_execution_new(NULL, f, id, inputs, labels, trigger, now, &e)) < 0)
                 return r;
         _cleanup_free_ char *too_big = NULL;
         if (execution_check_values(e, &too_big) < 0) {
@@ -211,12 +204,10 @@ static int create_execution(StoreTx *tx, const Flow *f, const Trigger *t, json_t
                             too_big ? too_big : "out of memory");
                 return 0;
         }
-        memcpy(old, e->id, ID_MAX);
-        scheduler_execution_id(f->namespace, f->id, t->id, key, e->id);
-        fix_correlation(e, old);
-        if (!(doc = execution_to_json(e)))
+        _cleanup_(execution_store_meta_done) StoreExecutionMeta m = {};
+        if (!(doc = execution_to_json(e)) || execution_store_meta(e, now, &m) < 0)
                 return -ENOMEM;
-        r = store_execution_create(tx, doc, ENGINE_EVENT_CREATED, NULL, now);
+        r = store_execution_create(tx, &m, doc, ENGINE_EVENT_CREATED, NULL, now);
         memcpy(ret_id, e->id, ID_MAX);
         if (r == -EEXIST)
                 return 0;

@@ -10,6 +10,7 @@
 #include "api.h"
 #include "cleanup-jansson.h"
 #include "engine-replay.h"
+#include "execution-store.h"
 #include "fd-util.h"
 #include "engine.h"
 #include "execution.h"
@@ -99,7 +100,7 @@ json_t *api_execution_logs_json(Store *s, const char *id, StoreLogLevel min_leve
 int api_execution_new(const Flow *f, json_t *labels, json_t *trigger, usec_t now, Execution **ret) {
         if (f->disabled)
                 return -EPERM;
-        return engine_execution_new(f, NULL, labels, trigger, now, ret);
+        return engine_execution_new(NULL, f, NULL, NULL, labels, trigger, now, ret);
 }
 
 int api_execution_insert(StoreTx *tx, const Flow *f, Execution *e, json_t *inputs, usec_t now, json_t **ret_doc,
@@ -112,9 +113,10 @@ int api_execution_insert(StoreTx *tx, const Flow *f, Execution *e, json_t *input
         e->inputs = TAKE_PTR(resolved);
         if ((r = execution_check_values(e, ret_error)) < 0)
                 return r;
-        if (!(doc = execution_to_json(e)))
+        _cleanup_(execution_store_meta_done) StoreExecutionMeta m = {};
+        if (!(doc = execution_to_json(e)) || execution_store_meta(e, now, &m) < 0)
                 return -ENOMEM;
-        if ((r = store_execution_create(tx, doc, ENGINE_EVENT_CREATED, NULL, now)) < 0)
+        if ((r = store_execution_create(tx, &m, doc, ENGINE_EVENT_CREATED, NULL, now)) < 0)
                 return r;
         *ret_doc = TAKE_PTR(doc);
         return 0;
@@ -132,6 +134,7 @@ int api_execution_create(StoreTx *tx, const Flow *f, json_t *inputs, json_t *lab
 int api_execution_replay(Store *s, const char *id, const char *task_run_id, json_t **ret_doc) {
         _cleanup_json_ json_t *old_doc = NULL, *doc = NULL;
         _cleanup_execution_ Execution *old = NULL, *e = NULL;
+        _cleanup_(execution_store_meta_done) StoreExecutionMeta m = {};
         usec_t now = now_realtime();
         StoreTx *tx;
         int r = store_begin(s, &tx);
@@ -145,15 +148,15 @@ int api_execution_replay(Store *s, const char *id, const char *task_run_id, json
                 r = -EBUSY;
                 goto fail;
         }
-        if ((r = engine_replay(old, task_run_id, now, &e)) < 0) {
+        if ((r = engine_replay(NULL, old, task_run_id, now, &e)) < 0) {
                 r = r == -ENOENT ? -ESRCH : r;
                 goto fail;
         }
-        if (!(doc = execution_to_json(e))) {
+        if (!(doc = execution_to_json(e)) || execution_store_meta(e, now, &m) < 0) {
                 r = -ENOMEM;
                 goto fail;
         }
-        if ((r = store_execution_create(tx, doc, ENGINE_EVENT_CREATED, NULL, now)) < 0)
+        if ((r = store_execution_create(tx, &m, doc, ENGINE_EVENT_CREATED, NULL, now)) < 0)
                 goto fail;
         if ((r = store_commit(tx)) < 0)
                 return r;

@@ -18,21 +18,20 @@ static bool is_ancestor_of(const Execution *e, const TaskRun *tr, const TaskRun 
         return false;
 }
 
-int engine_replay(const Execution *old, const char *task_run_id, usec_t now, Execution **ret) {
-        _cleanup_execution_ Execution *e = NULL, *fresh = NULL;
+int engine_replay(const EngineConfig *cfg, const Execution *old, const char *task_run_id, usec_t now, Execution **ret) {
+        _cleanup_execution_ Execution *e = NULL;
+        StateInfo created;
         int r;
 
         if (task_run_id && !execution_find_task_run(old, task_run_id))
                 return -ENOENT;
-        /* A copy keeps the task runs with their ids, attempts, outputs and bookkeeping; a new
-         * execution gives the id and the CREATED state, which the copy takes over. */
-        if ((r = execution_copy(old, &e)) < 0 ||
-            (r = execution_new(old->namespace, old->flow_id, old->flow_revision, now, &fresh)) < 0)
+        /* A copy keeps the task runs with their ids, attempts, outputs and bookkeeping; the
+         * execution itself is new: its own id, and CREATED now. */
+        if ((r = execution_copy(old, &e)) < 0 || (r = engine_new_id(cfg, e->id)) < 0 ||
+            (r = state_info_init(&created, STATE_CREATED, now)) < 0)
                 return r;
-        memcpy(e->id, fresh->id, sizeof e->id);
-        StateInfo st = e->state;
-        e->state = fresh->state;
-        fresh->state = st;
+        state_info_done(&e->state);
+        e->state = created;
         free(e->original_id);
         if (!(e->original_id = strdup(old->id)))
                 return -ENOMEM;

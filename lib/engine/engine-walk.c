@@ -153,21 +153,27 @@ typedef enum WalkMode {
         WALK_DAG,
 } WalkMode;
 
-/* In a DAG, whether t's dependencies allow it to start: 1 yes, 0 not yet, -1 never (one failed). */
-static int dag_ready(Engine *E, const Task *t, TaskRun *parent, const char *value) {
+/* In a DAG, whether t's dependencies allow it to start. */
+typedef enum DagReadiness {
+        DAG_WAIT,  /* not yet: a dependency has not ended */
+        DAG_READY, /* every dependency ended well (or is disabled) */
+        DAG_NEVER, /* a dependency failed (or is unknown): t will not run */
+} DagReadiness;
+
+static DagReadiness dag_ready(Engine *E, const Task *t, TaskRun *parent, const char *value) {
         for (char **d = t->depends_on; d && *d; d++) {
                 const Task *dep = engine_task(E, *d);
                 TaskRun *dr = dep ? engine_run_find(E, dep, parent, value) : NULL;
                 if (!dep)
-                        return -1;
+                        return DAG_NEVER;
                 if (dep->disabled)
                         continue;
                 if (!dr || !state_is_terminal(dr->state.current))
-                        return 0;
+                        return DAG_WAIT;
                 if ((state_is_failed(dr->state.current) || dr->state.current == STATE_CANCELLED) && !dep->allow_failure)
-                        return -1;
+                        return DAG_NEVER;
         }
-        return 1;
+        return DAG_READY;
 }
 
 static ListResult walk(Engine *E, Task *const *tasks, size_t n, TaskRun *parent, const char *value, WalkMode mode,
@@ -188,10 +194,10 @@ static ListResult walk(Engine *E, Task *const *tasks, size_t n, TaskRun *parent,
                         if (blocked)
                                 continue;
                         if (mode == WALK_DAG) {
-                                int ready = dag_ready(E, t, parent, value);
-                                if (ready < 0)
+                                DagReadiness ready = dag_ready(E, t, parent, value);
+                                if (ready == DAG_NEVER)
                                         continue;
-                                if (ready == 0) {
+                                if (ready == DAG_WAIT) {
                                         res.done = false;
                                         continue;
                                 }
@@ -561,7 +567,7 @@ static int resolve_subflow(Engine *E, const Task *t, TaskRun *tr) {
         if (json_is_boolean(il))
                 inherit = json_is_true(il);
         char child[ID_MAX];
-        if ((r = id_new(child)) < 0)
+        if ((r = engine_new_id(E->cfg, child)) < 0)
                 return r;
         json_t *req = json_pack("{s:s, s:O, s:O, s:o, s:O, s:s, s:s, s:b, s:b}", "executionId", child, "namespace", ns,
                                 "flowId", flow_id, "inputs", json_ref_or_object(json_is_object(inputs) ? inputs : NULL), "labels",

@@ -79,9 +79,19 @@ TaskRun *engine_run_by_id(Engine *E, const char *id) {
         return hashmap_get(&E->runs_id, id);
 }
 
+int engine_new_id(const EngineConfig *cfg, char ret[static ID_MAX]) {
+        if (cfg && cfg->new_id)
+                return cfg->new_id(cfg->id_userdata, ret);
+        return id_new(ret);
+}
+
 int engine_run_new(Engine *E, const Task *t, const TaskRun *parent, const char *value, TaskRun **ret) {
+        char id[ID_MAX];
         TaskRun *tr;
-        int r = execution_add_task_run(E->e, t->id, parent ? parent->id : NULL, value, E->now, &tr);
+        int r = engine_new_id(E->cfg, id);
+        if (r < 0)
+                return r;
+        r = execution_add_task_run(E->e, id, t->id, parent ? parent->id : NULL, value, E->now, &tr);
         if (r < 0)
                 return r;
         tr->iteration = parent_iteration(parent);
@@ -780,10 +790,17 @@ running:
         return 0;
 }
 
-int engine_execution_new(const Flow *flow, json_t *inputs, json_t *labels, json_t *trigger, usec_t now,
-                         Execution **ret) {
+int engine_execution_new(const EngineConfig *cfg, const Flow *flow, const char *id, json_t *inputs, json_t *labels,
+                         json_t *trigger, usec_t now, Execution **ret) {
         _cleanup_execution_ Execution *e = NULL;
-        int r = execution_new(flow->namespace, flow->id, (int) (flow->revision > 0 ? flow->revision : 1), now, &e);
+        char drawn[ID_MAX];
+        int r;
+        if (!id) {
+                if ((r = engine_new_id(cfg, drawn)) < 0)
+                        return r;
+                id = drawn;
+        }
+        r = execution_new(id, flow->namespace, flow->id, (int) (flow->revision > 0 ? flow->revision : 1), now, &e);
         if (r < 0)
                 return r;
         if (inputs) {

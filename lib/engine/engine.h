@@ -27,7 +27,15 @@ typedef struct EngineConfig {
         /* secret() in expressions; NULL: secret() fails. */
         int (*secret)(void *userdata, const char *key, char **ret);
         void *userdata;
+        /* Where the ids of new executions and task runs come from: 0 or a negative errno. NULL:
+         * random (id_new()). Tests plug in a counter so that what they print is the same at every
+         * run. */
+        int (*new_id)(void *id_userdata, char ret[static ID_MAX]);
+        void *id_userdata;
 } EngineConfig;
+
+/* A new id from cfg's id source (cfg NULL: random). */
+int engine_new_id(const EngineConfig *cfg, char ret[static ID_MAX]);
 
 /* What the executor loop must do after a step, in the same transaction. */
 typedef struct EngineEffects {
@@ -52,10 +60,12 @@ int engine_effects_init(EngineEffects *fx);
 void engine_effects_done(EngineEffects *fx);
 
 /* A new execution of flow (state CREATED) with resolved inputs (see flow_inputs_resolve), labels
- * (object or array of {key,value}, may be NULL: the flow's labels apply) and trigger info. The
- * caller stores it with a "created" event. */
-int engine_execution_new(const Flow *flow, json_t *inputs, json_t *labels, json_t *trigger, usec_t now,
-                         Execution **ret);
+ * (object or array of {key,value}, may be NULL: the flow's labels apply) and trigger info. Its id
+ * is id when the caller has one already (a subflow's, announced by its parent's step; a trigger
+ * firing's, derived so that a rerun creates nothing twice), else one from cfg's id source (cfg may
+ * be NULL: random). The caller stores it with a "created" event. */
+int engine_execution_new(const EngineConfig *cfg, const Flow *flow, const char *id, json_t *inputs, json_t *labels,
+                         json_t *trigger, usec_t now, Execution **ret);
 
 /* Apply one event. The execution is updated in place. Returns 0, or a negative errno for a failure
  * of the engine itself (out of memory); problems of the flow (bad expression, failed task) are

@@ -58,13 +58,22 @@ static int strdup_opt(const char *s, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-int execution_new(const char *namespace, const char *flow_id, int flow_revision, usec_t now, Execution **ret) {
+/* Ids made elsewhere (Kestra, tests) may differ in length; keep what fits, refuse the rest. */
+static int id_copy(const char *s, char out[static ID_MAX]) {
+        if (!s || !*s || strlen(s) >= ID_MAX)
+                return -EINVAL;
+        strcpy(out, s);
+        return 0;
+}
+
+int execution_new(const char *id, const char *namespace, const char *flow_id, int flow_revision, usec_t now,
+                  Execution **ret) {
         _cleanup_execution_ Execution *e = calloc(1, sizeof *e);
         int r;
 
         if (!e)
                 return -ENOMEM;
-        r = id_new(e->id);
+        r = id_copy(id, e->id);
         if (r < 0)
                 return r;
         e->namespace = strdup(namespace);
@@ -94,14 +103,14 @@ static int execution_push(Execution *e, TaskRun *tr) {
         return 0;
 }
 
-int execution_add_task_run(Execution *e, const char *task_id, const char *parent_task_run_id, const char *value,
-                           usec_t now, TaskRun **ret) {
+int execution_add_task_run(Execution *e, const char *id, const char *task_id, const char *parent_task_run_id,
+                           const char *value, usec_t now, TaskRun **ret) {
         _cleanup_(task_run_freep) TaskRun *tr = calloc(1, sizeof *tr);
         int r;
 
         if (!tr)
                 return -ENOMEM;
-        r = id_new(tr->id);
+        r = id_copy(id, tr->id);
         if (r < 0)
                 return r;
         tr->iteration = -1;
@@ -252,12 +261,7 @@ static int get_opt_copy(json_t *o, const char *key, json_t **ret) {
 }
 
 static int copy_id(json_t *o, const char *key, char out[static ID_MAX]) {
-        const char *s = json_string_value(json_object_get(o, key));
-        /* Ids made elsewhere (Kestra, tests) may differ in length; keep what fits, reject the rest. */
-        if (!s || strlen(s) >= ID_MAX || !*s)
-                return -EBADMSG;
-        strcpy(out, s);
-        return 0;
+        return id_copy(json_string_value(json_object_get(o, key)), out) < 0 ? -EBADMSG : 0;
 }
 
 static int task_run_from_json(json_t *j, TaskRun **ret) {

@@ -44,15 +44,18 @@ typedef struct Execution {
         json_t *engine; /* the executor's bookkeeping for the whole execution (opaque here), or NULL */
 } Execution;
 
-int execution_new(const char *namespace, const char *flow_id, int flow_revision, usec_t now, Execution **ret);
+/* Ids are the caller's (the engine draws them from its configuration's id source). */
+int execution_new(const char *id, const char *namespace, const char *flow_id, int flow_revision, usec_t now,
+                  Execution **ret);
 Execution *execution_free(Execution *e);
 DEFINE_FREE_CLEANUP(Execution, execution_free)
 #define _cleanup_execution_ _cleanup_(execution_freep)
 int execution_copy(const Execution *e, Execution **ret);
 
-/* Add a task run in state CREATED; the returned pointer stays valid until the execution is freed. */
-int execution_add_task_run(Execution *e, const char *task_id, const char *parent_task_run_id, const char *value,
-                           usec_t now, TaskRun **ret);
+/* Add a task run with id in state CREATED; the returned pointer stays valid until the execution is
+ * freed. */
+int execution_add_task_run(Execution *e, const char *id, const char *task_id, const char *parent_task_run_id,
+                           const char *value, usec_t now, TaskRun **ret);
 TaskRun *execution_find_task_run(const Execution *e, const char *task_run_id);
 /* First task run of task_id under the given parent and loop value (NULL matches NULL only). */
 TaskRun *execution_find_task_run_by_task(const Execution *e, const char *task_id, const char *parent_task_run_id,

@@ -376,23 +376,23 @@ static int64_t cron_floor_div(int64_t a, int64_t b) {
         return a / b - (a % b != 0 && ((a < 0) != (b < 0)));
 }
 
-/* Smallest set bit >= from (<= 63), or -1. */
+/* Smallest set bit >= from (<= 63), or -ENOENT. */
 static int cron_bit_next(uint64_t mask, int from) {
         if (from < 0)
                 from = 0;
         if (from > 63)
-                return -1;
+                return -ENOENT;
         mask >>= from;
-        return mask ? from + __builtin_ctzll(mask) : -1;
+        return mask ? from + __builtin_ctzll(mask) : -ENOENT;
 }
 
-/* Largest set bit <= from, or -1. */
+/* Largest set bit <= from, or -ENOENT. */
 static int cron_bit_prev(uint64_t mask, int from) {
         if (from < 0)
-                return -1;
+                return -ENOENT;
         if (from < 63)
                 mask &= (UINT64_C(2) << from) - 1;
-        return mask ? 63 - __builtin_clzll(mask) : -1;
+        return mask ? 63 - __builtin_clzll(mask) : -ENOENT;
 }
 
 static unsigned cron_weekday(int64_t y, unsigned m, unsigned d) {

@@ -1375,11 +1375,12 @@ static const struct {
         { "values", f_keys, false },
 };
 
+/* The index of the filter called name, or -ENOENT. */
 static int filter_find(const char *name) {
         for (size_t i = 0; i < ELEMENTSOF(filters); i++)
                 if (streq(filters[i].name, name))
                         return (int) i;
-        return -1;
+        return -ENOENT;
 }
 
 bool expr_filter_exists(const char *name) {

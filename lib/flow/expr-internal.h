@@ -159,7 +159,7 @@ bool expr_is_number(json_t *v);
 double expr_number(json_t *v);
 /* Numeric equality across int/real, json_equal otherwise. */
 bool expr_equal(json_t *a, json_t *b);
-/* -1, 0, 1 ; -EINVAL when not comparable. */
+/* *ret gets -1, 0 or 1 (a before, equal to, after b); returns 0, or -EINVAL when not comparable. */
 int expr_compare(json_t *a, json_t *b, int *ret);
 json_t *expr_real(double d); /* NULL for NaN/infinite as well as OOM */
 int expr_to_string(json_t *v, char **ret);

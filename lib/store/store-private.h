@@ -158,8 +158,10 @@ int store_json_dump(json_t *j, char **ret);
         " WHERE t.execution_id = " X ".id ORDER BY t.ord) s) || ']')"
 /* The document to store: doc without its task runs (a shallow copy; NULL on OOM). */
 json_t *store_doc_without_task_runs(json_t *doc);
-/* Write doc's task runs for an execution: only those that differ from prev_doc's at the same
- * position (prev_doc NULL: all of them), and drop rows past the end of the list. */
-int store_task_runs_write(StoreTx *tx, const char *execution_id, json_t *doc, json_t *prev_doc);
+/* Write doc's task runs for an execution (meta[i] says what the i-th is): only those that differ
+ * from prev_doc's at the same position (prev_doc NULL: all of them), and drop rows past the end of
+ * the list. */
+int store_task_runs_write(StoreTx *tx, const char *execution_id, const StoreTaskRunMeta *meta, json_t *doc,
+                          json_t *prev_doc);
 /* A stored document (column col_doc) with its task runs (column col_task_runs) put back. */
 int store_doc_from_cells(const SqlRows *rows, size_t row, size_t col_doc, size_t col_task_runs, json_t **ret);

@@ -11,72 +11,19 @@
 
 /* ---- executions ----------------------------------------------------------------------------- */
 
-static const char *const terminal_states[] = {
-        "SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "SKIPPED",
-};
-
-static bool state_is_terminal(const char *s) {
-        for (size_t i = 0; i < ELEMENTSOF(terminal_states); i++)
-                if (streq(s, terminal_states[i]))
-                        return true;
-        return false;
-}
-
-/* The indexed columns, derived from the Kestra-shaped document so they can never disagree. */
-typedef struct ExecColumns {
-        const char *id, *namespace, *flow_id, *state, *parent_id;
-        int64_t flow_revision;
-        bool has_revision;
-        usec_t created, start_date, end_date;
-} ExecColumns;
-
-static usec_t json_date(json_t *j) {
-        usec_t t = 0;
-        const char *s = json_string_value(j);
-        if (!s || timestamp_parse(s, 0, &t) < 0)
-                return 0;
-        return t;
-}
-
-static int exec_columns(json_t *doc, usec_t now, ExecColumns *ret) {
-        ExecColumns c = {};
-        json_t *state, *histories, *rev;
-
-        if (!json_is_object(doc))
+/* What the columns need; the rest of m is optional. */
+static int meta_check(const StoreExecutionMeta *m, json_t *doc) {
+        if (!m || isempty(m->id) || isempty(m->namespace) || isempty(m->flow_id) || isempty(m->state) ||
+            !json_is_object(doc))
                 return -EINVAL;
-        c.id = json_string_value(json_object_get(doc, "id"));
-        c.namespace = json_string_value(json_object_get(doc, "namespace"));
-        c.flow_id = json_string_value(json_object_get(doc, "flowId"));
-        if (isempty(c.id) || isempty(c.namespace) || isempty(c.flow_id))
+        if (m->n_task_runs != json_array_size(json_object_get(doc, "taskRunList")) || (m->n_task_runs && !m->task_runs))
                 return -EINVAL;
-        rev = json_object_get(doc, "flowRevision");
-        if (json_is_integer(rev)) {
-                c.flow_revision = json_integer_value(rev);
-                c.has_revision = true;
-        }
-        c.parent_id = json_string_value(json_object_get(doc, "parentId"));
-        state = json_object_get(doc, "state");
-        c.state = json_string_value(json_object_get(state, "current"));
-        if (!c.state)
-                c.state = "CREATED";
-        histories = json_object_get(state, "histories");
-        size_t n = json_array_size(histories);
-        if (n > 0) {
-                c.start_date = json_date(json_object_get(json_array_get(histories, 0), "date"));
-                if (state_is_terminal(c.state))
-                        c.end_date = json_date(json_object_get(json_array_get(histories, n - 1), "date"));
-        }
-        if (state_is_terminal(c.state) && c.end_date == 0)
-                c.end_date = now;
-        if (c.start_date == 0)
-                c.start_date = now;
-        c.created = c.start_date;
-        *ret = c;
         return 0;
 }
 
-static int exec_labels_write(StoreTx *tx, const char *id, json_t *doc, bool replace) {
-        json_t *labels = json_object_get(doc, "labels");
+static int exec_labels_write(StoreTx *tx, const char *id, json_t *labels, bool replace) {
+        size_t i;
+        json_t *l;
         int r;
 
         if (replace) {
@@ -84,99 +31,81 @@ static int exec_labels_write(StoreTx *tx, const char *id, json_t *doc, bool repl
                 if (r < 0)
                         return r;
         }
-        /* Kestra keeps labels as a list of {key, value}; a plain map is accepted too. */
-        const char *const sql =
-                "INSERT INTO execution_labels (execution_id, key, value) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
-        if (json_is_array(labels)) {
-                size_t i;
-                json_t *l;
-                json_array_foreach(labels, i, l) {
-                        const char *k = json_string_value(json_object_get(l, "key"));
-                        const char *v = json_string_value(json_object_get(l, "value"));
-                        if (!k || !v)
-                                continue;
-                        r = store_exec(tx, sql, SQL_ARGS(SQL_S(id), SQL_S(k), SQL_S(v)), NULL);
-                        if (r < 0)
-                                return r;
-                }
-        } else if (json_is_object(labels)) {
-                const char *k;
-                json_t *v;
-                json_object_foreach(labels, k, v) {
-                        if (!json_is_string(v))
-                                continue;
-                        r = store_exec(tx, sql, SQL_ARGS(SQL_S(id), SQL_S(k), SQL_S(json_string_value(v))), NULL);
-                        if (r < 0)
-                                return r;
-                }
+        json_array_foreach(labels, i, l) {
+                const char *k = json_string_value(json_object_get(l, "key"));
+                const char *v = json_string_value(json_object_get(l, "value"));
+                if (!k || !v)
+                        continue;
+                r = store_exec(tx,
+                               "INSERT INTO execution_labels (execution_id, key, value) VALUES ($1, $2, $3)"
+                               " ON CONFLICT DO NOTHING",
+                               SQL_ARGS(SQL_S(id), SQL_S(k), SQL_S(v)), NULL);
+                if (r < 0)
+                        return r;
         }
         return 0;
 }
 
-int store_execution_create(StoreTx *tx, json_t *doc, const char *event_type, json_t *payload, usec_t now) {
+/* The document as stored: without its task runs (rows of their own). */
+static int exec_doc_text(json_t *doc, char **ret) {
+        _cleanup_json_ json_t *stored = store_doc_without_task_runs(doc);
+        if (!stored)
+                return -ENOMEM;
+        return store_json_dump(stored, ret);
+}
+
+int store_execution_create(StoreTx *tx, const StoreExecutionMeta *m, json_t *doc, const char *event_type,
+                           json_t *payload, usec_t now) {
         _cleanup_rows_ SqlRows rows = {};
         _cleanup_free_ char *text = NULL;
-        _cleanup_json_ json_t *stored = NULL;
-        ExecColumns c;
         int r;
 
         if (!event_type)
                 return -EINVAL;
-        r = exec_columns(doc, now, &c);
-        if (r < 0)
+        if ((r = meta_check(m, doc)) < 0)
                 return r;
-        stored = store_doc_without_task_runs(doc);
-        if (!stored)
-                return -ENOMEM;
-        r = store_json_dump(stored, &text);
-        if (r < 0)
+        if ((r = exec_doc_text(doc, &text)) < 0)
                 return r;
+        usec_t created = m->created ? m->created : now;
         r = store_exec(tx,
                        "INSERT INTO executions (id, namespace, flow_id, flow_revision, state, created, updated,"
                        " start_date, end_date, parent_id, doc, version)"
-                       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $7) ON CONFLICT (id) DO NOTHING",
-                       SQL_ARGS(SQL_S(c.id), SQL_S(c.namespace), SQL_S(c.flow_id),
-                                c.has_revision ? SQL_I(c.flow_revision) : SQL_S(NULL), SQL_S(c.state),
-                                SQL_I(c.created), SQL_I(now), SQL_T(c.start_date), SQL_T(c.end_date),
-                                SQL_S(c.parent_id), SQL_S(text)),
+                       " VALUES ($1, $2, $3, $4, $5, $6, $7, $6, $8, $9, $10, $7) ON CONFLICT (id) DO NOTHING",
+                       SQL_ARGS(SQL_S(m->id), SQL_S(m->namespace), SQL_S(m->flow_id),
+                                m->flow_revision > 0 ? SQL_I(m->flow_revision) : SQL_S(NULL), SQL_S(m->state),
+                                SQL_I(created), SQL_I(now), SQL_T(m->ended), SQL_S(m->parent_id), SQL_S(text)),
                        &rows);
         if (r < 0)
                 return r;
         if (rows.changes == 0)
                 return -EEXIST;
-        r = store_task_runs_write(tx, c.id, doc, NULL);
+        r = store_task_runs_write(tx, m->id, m->task_runs, doc, NULL);
         if (r < 0)
                 return r;
-        r = exec_labels_write(tx, c.id, doc, false);
+        r = exec_labels_write(tx, m->id, m->labels, false);
         if (r < 0)
                 return r;
-        return store_event_emit(tx, c.id, event_type, payload, now, now, NULL);
+        return store_event_emit(tx, m->id, event_type, payload, now, now, NULL);
 }
 
-int store_execution_save_from(StoreTx *tx, json_t *doc, json_t *prev_doc, usec_t now, int64_t *ret_version) {
+int store_execution_save_from(StoreTx *tx, const StoreExecutionMeta *m, json_t *doc, json_t *prev_doc, usec_t now,
+                              int64_t *ret_version) {
         _cleanup_rows_ SqlRows rows = {};
         _cleanup_free_ char *text = NULL;
-        _cleanup_json_ json_t *stored = NULL;
-        ExecColumns c;
         int r;
 
-        r = exec_columns(doc, now, &c);
-        if (r < 0)
+        if ((r = meta_check(m, doc)) < 0)
                 return r;
-        stored = store_doc_without_task_runs(doc);
-        if (!stored)
-                return -ENOMEM;
-        r = store_json_dump(stored, &text);
-        if (r < 0)
+        if ((r = exec_doc_text(doc, &text)) < 0)
                 return r;
-        /* created stays what the first write said. */
+        /* created (and start_date, the same) stay what the first write said. */
         r = store_exec(tx,
                        "UPDATE executions SET namespace = $2, flow_id = $3, flow_revision = $4, state = $5,"
-                       " updated = $6, start_date = $7, end_date = $8, parent_id = $9, doc = $10, version = version + 1"
+                       " updated = $6, end_date = $7, parent_id = $8, doc = $9, version = version + 1"
                        " WHERE id = $1 RETURNING version",
-                       SQL_ARGS(SQL_S(c.id), SQL_S(c.namespace), SQL_S(c.flow_id),
-                                c.has_revision ? SQL_I(c.flow_revision) : SQL_S(NULL), SQL_S(c.state), SQL_I(now),
-                                SQL_T(c.start_date), SQL_T(c.end_date), SQL_S(c.parent_id), SQL_S(text)),
+                       SQL_ARGS(SQL_S(m->id), SQL_S(m->namespace), SQL_S(m->flow_id),
+                                m->flow_revision > 0 ? SQL_I(m->flow_revision) : SQL_S(NULL), SQL_S(m->state),
+                                SQL_I(now), SQL_T(m->ended), SQL_S(m->parent_id), SQL_S(text)),
                        &rows);
         if (r < 0)
                 return r;
@@ -184,17 +113,17 @@ int store_execution_save_from(StoreTx *tx, json_t *doc, json_t *prev_doc, usec_t
                 return -ENOENT;
         if (ret_version)
                 *ret_version = sql_cell_i64(&rows, 0, 0);
-        r = store_task_runs_write(tx, c.id, doc, prev_doc);
+        r = store_task_runs_write(tx, m->id, m->task_runs, doc, prev_doc);
         if (r < 0)
                 return r;
         /* The label index is rewritten only when the labels changed. */
-        if (prev_doc && json_equal(json_object_get(prev_doc, "labels"), json_object_get(doc, "labels")))
+        if (prev_doc && json_equal(json_object_get(prev_doc, "labels"), m->labels))
                 return 0;
-        return exec_labels_write(tx, c.id, doc, true);
+        return exec_labels_write(tx, m->id, m->labels, true);
 }
 
-int store_execution_save(StoreTx *tx, json_t *doc, usec_t now) {
-        return store_execution_save_from(tx, doc, NULL, now, NULL);
+int store_execution_save(StoreTx *tx, const StoreExecutionMeta *m, json_t *doc, usec_t now) {
+        return store_execution_save_from(tx, m, doc, NULL, now, NULL);
 }
 
 int store_execution_get(StoreTx *tx, const char *id, json_t **ret_doc) {
@@ -212,38 +141,52 @@ int store_execution_get(StoreTx *tx, const char *id, json_t **ret_doc) {
         return store_doc_from_cells(&rows, 0, 0, 1, ret_doc);
 }
 
-int store_execution_fail_unreadable(StoreTx *tx, const char *id, usec_t now) {
-        _cleanup_rows_ SqlRows rows = {}, trs = {};
-        _cleanup_json_ json_t *doc = NULL;
-        _cleanup_free_ char *text = NULL;
-        char ts[TIMESTAMP_MAX], ts_now[TIMESTAMP_MAX];
-        int r;
+void store_execution_row_done(StoreExecutionRow *r) {
+        free(r->namespace);
+        free(r->flow_id);
+        *r = (StoreExecutionRow) {};
+}
 
-        r = store_exec(tx, "SELECT namespace, flow_id, flow_revision, created FROM executions WHERE id = $1",
-                       SQL_ARGS(SQL_S(id)), &rows);
+int store_execution_row(StoreTx *tx, const char *id, StoreExecutionRow *ret) {
+        _cleanup_rows_ SqlRows rows = {};
+        int r = store_exec(tx, "SELECT namespace, flow_id, flow_revision, created FROM executions WHERE id = $1",
+                           SQL_ARGS(SQL_S(id)), &rows);
         if (r < 0)
                 return r;
         if (rows.n_rows == 0)
                 return -ENOENT;
-        /* What the indexed columns still say; the rest of the document is lost. */
-        usec_t created = (usec_t) sql_cell_i64(&rows, 0, 3);
-        doc = json_pack("{s:s, s:s, s:s, s:I, s:{s:s, s:[{s:s, s:s}, {s:s, s:s}]}, s:{}, s:[]}", "id", id, "namespace",
-                        strempty(sql_cell(&rows, 0, 0)), "flowId", strempty(sql_cell(&rows, 0, 1)), "flowRevision",
-                        (json_int_t) sql_cell_i64(&rows, 0, 2), "state", "current", "FAILED", "histories", "state",
-                        "CREATED", "date", timestamp_format(ts, created ? created : now), "state", "FAILED", "date",
-                        timestamp_format(ts_now, now), "inputs", "labels");
-        if (!doc)
+        *ret = (StoreExecutionRow) {
+                .namespace = sql_cell_take(&rows, 0, 0),
+                .flow_id = sql_cell_take(&rows, 0, 1),
+                .flow_revision = (int) sql_cell_i64(&rows, 0, 2),
+                .created = (usec_t) sql_cell_i64(&rows, 0, 3),
+        };
+        if (!ret->namespace || !ret->flow_id) {
+                store_execution_row_done(ret);
                 return -ENOMEM;
-        if ((r = store_json_dump(doc, &text)) < 0)
+        }
+        return 0;
+}
+
+int store_execution_set_aside(StoreTx *tx, const StoreExecutionMeta *m, json_t *doc, usec_t now) {
+        _cleanup_rows_ SqlRows rows = {}, trs = {};
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        if ((r = meta_check(m, doc)) < 0)
+                return r;
+        if ((r = exec_doc_text(doc, &text)) < 0)
                 return r;
         r = store_exec(tx,
-                       "UPDATE executions SET state = 'FAILED', updated = $2, end_date = $2, doc = $3,"
+                       "UPDATE executions SET state = $2, updated = $3, end_date = $4, doc = $5,"
                        " version = version + 1 WHERE id = $1",
-                       SQL_ARGS(SQL_S(id), SQL_I(now), SQL_S(text)), NULL);
+                       SQL_ARGS(SQL_S(m->id), SQL_S(m->state), SQL_I(now), SQL_T(m->ended), SQL_S(text)), &rows);
         if (r < 0)
                 return r;
+        if (rows.changes == 0)
+                return -ENOENT;
         /* The task runs that still read back are kept (they show what ran); the others go. */
-        r = store_exec(tx, "SELECT ord, doc FROM task_runs WHERE execution_id = $1", SQL_ARGS(SQL_S(id)), &trs);
+        r = store_exec(tx, "SELECT ord, doc FROM task_runs WHERE execution_id = $1", SQL_ARGS(SQL_S(m->id)), &trs);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < trs.n_rows; i++) {
@@ -251,11 +194,11 @@ int store_execution_fail_unreadable(StoreTx *tx, const char *id, usec_t now) {
                 if (sql_cell_json(&trs, i, 1, &tr) >= 0 && json_is_object(tr))
                         continue;
                 r = store_exec(tx, "DELETE FROM task_runs WHERE execution_id = $1 AND ord = $2",
-                               SQL_ARGS(SQL_S(id), SQL_I(sql_cell_i64(&trs, i, 0))), NULL);
+                               SQL_ARGS(SQL_S(m->id), SQL_I(sql_cell_i64(&trs, i, 0))), NULL);
                 if (r < 0)
                         return r;
         }
-        return store_exec(tx, "DELETE FROM events WHERE execution_id = $1", SQL_ARGS(SQL_S(id)), NULL);
+        return store_exec(tx, "DELETE FROM events WHERE execution_id = $1", SQL_ARGS(SQL_S(m->id)), NULL);
 }
 
 int store_execution_delete(StoreTx *tx, const char *id) {
@@ -925,11 +868,11 @@ int store_job_count(StoreTx *tx, int64_t *ret) {
         return 0;
 }
 
-int store_job_cancel(StoreTx *tx, const char *task_run_id, usec_t now) {
+int store_job_cancel(StoreTx *tx, const char *task_run_id, json_t *result, usec_t now) {
         _cleanup_rows_ SqlRows gone = {}, held = {};
         int r;
 
-        if (isempty(task_run_id))
+        if (isempty(task_run_id) || !result)
                 return -EINVAL;
         /* Not claimed yet: the job simply goes, and its task run learns it was killed. */
         r = store_exec(tx, "DELETE FROM jobs WHERE task_run_id = $1 AND worker_id IS NULL RETURNING id, execution_id",
@@ -937,9 +880,8 @@ int store_job_cancel(StoreTx *tx, const char *task_run_id, usec_t now) {
         if (r < 0)
                 return r;
         for (size_t i = 0; i < gone.n_rows; i++) {
-                _cleanup_json_ json_t *payload = json_pack("{s:s, s:s, s:{s:s, s:s}}", "jobId", sql_cell(&gone, i, 0),
-                                                           "taskRunId", task_run_id, "result", "state", "KILLED",
-                                                           "error", "killed before it started");
+                _cleanup_json_ json_t *payload = json_pack("{s:s, s:s, s:O}", "jobId", sql_cell(&gone, i, 0),
+                                                           "taskRunId", task_run_id, "result", result);
                 if (!payload)
                         return -ENOMEM;
                 r = store_event_emit(tx, sql_cell(&gone, i, 1), "task_result", payload, now, now, NULL);

@@ -10,6 +10,7 @@
 
 #include "cleanup-jansson.h"
 #include "store-private.h"
+#include "strutil.h"
 
 json_t *store_doc_without_task_runs(json_t *doc) {
         json_t *d = json_copy(doc); /* shallow: the task runs themselves are not copied */
@@ -18,10 +19,10 @@ json_t *store_doc_without_task_runs(json_t *doc) {
         return d;
 }
 
-static int task_run_put(StoreTx *tx, const char *execution_id, size_t ord, json_t *tr) {
+static int task_run_put(StoreTx *tx, const char *execution_id, size_t ord, const StoreTaskRunMeta *m, json_t *tr) {
         _cleanup_free_ char *text = NULL;
-        const char *id = json_string_value(json_object_get(tr, "id"));
-        const char *state = json_string_value(json_object_get(json_object_get(tr, "state"), "current"));
+        if (isempty(m->id) || isempty(m->state))
+                return -EINVAL;
         int r = store_json_dump(tr, &text);
         if (r < 0)
                 return r;
@@ -29,12 +30,12 @@ static int task_run_put(StoreTx *tx, const char *execution_id, size_t ord, json_
                           "INSERT INTO task_runs (execution_id, ord, id, state, doc) VALUES ($1, $2, $3, $4, $5)"
                           " ON CONFLICT (execution_id, ord) DO UPDATE SET id = excluded.id, state = excluded.state,"
                           " doc = excluded.doc",
-                          SQL_ARGS(SQL_S(execution_id), SQL_I(ord), SQL_S(id ? id : ""), SQL_S(state ? state : "CREATED"),
-                                   SQL_S(text)),
+                          SQL_ARGS(SQL_S(execution_id), SQL_I(ord), SQL_S(m->id), SQL_S(m->state), SQL_S(text)),
                           NULL);
 }
 
-int store_task_runs_write(StoreTx *tx, const char *execution_id, json_t *doc, json_t *prev_doc) {
+int store_task_runs_write(StoreTx *tx, const char *execution_id, const StoreTaskRunMeta *meta, json_t *doc,
+                          json_t *prev_doc) {
         json_t *list = json_object_get(doc, "taskRunList");
         json_t *prev = prev_doc ? json_object_get(prev_doc, "taskRunList") : NULL;
         size_t n = json_array_size(list), n_prev = json_array_size(prev);
@@ -46,7 +47,7 @@ int store_task_runs_write(StoreTx *tx, const char *execution_id, json_t *doc, js
                 json_t *tr = json_array_get(list, i);
                 if (i < n_prev && n_prev != SIZE_MAX && json_equal(tr, json_array_get(prev, i)))
                         continue;
-                if ((r = task_run_put(tx, execution_id, i, tr)) < 0)
+                if ((r = task_run_put(tx, execution_id, i, &meta[i], tr)) < 0)
                         return r;
         }
         /* A restart can drop task runs (an errors branch to run again): drop their rows. */

@@ -22,8 +22,8 @@ int store_trigger_event_emit(StoreTx *tx, const char *type, json_t *payload, use
         return 0;
 }
 
-/* Insert a report with sql (an INSERT ... SELECT ... WHERE EXISTS a listener): 1 when written,
- * 0 when no trigger listens. */
+/* Insert a report with sql (an INSERT ... SELECT ... WHERE EXISTS a listener): 0 when written,
+ * STORE_SKIPPED when no trigger listens. */
 static int report_insert(StoreTx *tx, const char *sql, const char *type, json_t *payload, usec_t now) {
         _cleanup_free_ char *text = NULL;
         _cleanup_rows_ SqlRows rows = {};
@@ -34,9 +34,9 @@ static int report_insert(StoreTx *tx, const char *sql, const char *type, json_t 
         if ((r = store_exec(tx, sql, SQL_ARGS(SQL_S(type), SQL_S(text), SQL_I(now)), &rows)) < 0)
                 return r;
         if (rows.changes == 0)
-                return 0;
+                return STORE_SKIPPED;
         tx->notify |= STORE_CHANNEL_TRIGGERS;
-        return 1;
+        return 0;
 }
 
 int store_execution_ended_emit(StoreTx *tx, const char *execution_id, const char *ns, const char *flow_id,
@@ -63,7 +63,7 @@ int store_execution_states_emit(StoreTx *tx, const char *execution_id, const cha
         if (isempty(execution_id) || isempty(ns) || isempty(flow_id) || !json_is_array(states))
                 return -EINVAL;
         if (json_array_size(states) == 0)
-                return 0;
+                return STORE_SKIPPED;
         p = json_pack("{s:s, s:s, s:s, s:O}", "executionId", execution_id, "namespace", ns, "flowId", flow_id,
                       "states", states);
         if (!p)

@@ -32,6 +32,7 @@ enum {
         STORE_OK = 0,
         STORE_STALE = 1,     /* job result refused: the job is gone or its epoch is not current */
         STORE_UNCHANGED = 2, /* flow_put: same source as the latest revision, no new revision */
+        STORE_SKIPPED = 3,   /* a report nobody listens to was not written */
 };
 
 /* Wake-up channels (bit mask) for store_listen()/store_wait(). */
@@ -130,10 +131,29 @@ int store_next_due(Store *s, unsigned channels, usec_t *ret);
 
 /* ---- executions and their events (executor) ----------------------------------------------- */
 
-/* Kestra's execution document (id, namespace, flowId, flowRevision, state{current,histories},
- * labels, parentId, ...). The store derives its indexed columns from it on every write:
- * created (first state history date), updated, state, start/end date (end only for terminal
- * states), parent_id and labels. */
+/* An execution is stored as the document it is given (Kestra's shape; what it says is the engine's
+ * business, not the store's) and indexed by what its writer says about it with every write: the
+ * store never reads an execution document, apart from splitting off its "taskRunList" (a row per
+ * task run, see store-taskruns.c). The engine derives these from an execution
+ * (execution_store_meta()). Strings and labels are borrowed. */
+typedef struct StoreTaskRunMeta {
+        const char *id;
+        const char *state; /* current state, counted by store_stats_get() */
+} StoreTaskRunMeta;
+
+typedef struct StoreExecutionMeta {
+        const char *id, *namespace, *flow_id; /* required */
+        int flow_revision;                   /* 0: none */
+        const char *state;                   /* current state (required): StoreExecutionFilter.state */
+        const char *parent_id;               /* the parent of a subflow; NULL at the top */
+        usec_t created;                      /* when it was created (0: now); executions sort by it */
+        usec_t ended;                        /* when it ended, 0 while it has not: retention purges by it */
+        json_t *labels;                      /* [{key, value}] for StoreExecutionFilter.label_*; may be NULL */
+        /* One per element of the document's "taskRunList", in the same order (-EINVAL otherwise). */
+        const StoreTaskRunMeta *task_runs;
+        size_t n_task_runs;
+} StoreExecutionMeta;
+
 typedef struct StoreEvent {
         int64_t seq; /* monotonic per database; the order events are applied in */
         char *execution_id;
@@ -157,20 +177,33 @@ typedef struct StoreClaim {
 
 void store_claims_free(StoreClaim *c, size_t n);
 
-/* Insert a new execution and its first event (type, payload) in tx. -EEXIST if the id exists. */
-int store_execution_create(StoreTx *tx, json_t *doc, const char *event_type, json_t *payload, usec_t now);
+/* Insert a new execution (doc, indexed as m says) and its first event (type, payload) in tx.
+ * -EEXIST if the id exists; -EINVAL when m lacks a required field or does not match doc's task runs. */
+int store_execution_create(StoreTx *tx, const StoreExecutionMeta *m, json_t *doc, const char *event_type,
+                           json_t *payload, usec_t now);
 /* Replace the document (and indexed columns) of an existing execution; -ENOENT if missing. */
-int store_execution_save(StoreTx *tx, json_t *doc, usec_t now);
+int store_execution_save(StoreTx *tx, const StoreExecutionMeta *m, json_t *doc, usec_t now);
 /* The same, from prev_doc (the document as read in this transaction): only the task runs and
  * labels that differ from it are written, so a step costs what it changed. */
-int store_execution_save_from(StoreTx *tx, json_t *doc, json_t *prev_doc, usec_t now, int64_t *ret_version);
+int store_execution_save_from(StoreTx *tx, const StoreExecutionMeta *m, json_t *doc, json_t *prev_doc, usec_t now,
+                              int64_t *ret_version);
 int store_execution_get(StoreTx *tx, const char *id, json_t **ret_doc);
 int store_execution_delete(StoreTx *tx, const char *id);
-/* Fail an execution whose document cannot be read or written, so that it blocks nothing: it
- * becomes FAILED with a minimal document made from its indexed columns (id, namespace, flow,
- * revision, state), its task runs that cannot be read are dropped and its events deleted. The
- * caller logs why. -ENOENT when there is no such execution. */
-int store_execution_fail_unreadable(StoreTx *tx, const char *id, usec_t now);
+
+/* What the indexed columns say of an execution whose document cannot be used (the caller frees
+ * the strings with store_execution_row_done()). -ENOENT when there is none. */
+typedef struct StoreExecutionRow {
+        char *namespace, *flow_id;
+        int flow_revision;
+        usec_t created;
+} StoreExecutionRow;
+void store_execution_row_done(StoreExecutionRow *r);
+int store_execution_row(StoreTx *tx, const char *id, StoreExecutionRow *ret);
+/* Put an execution whose document cannot be read or written out of the way, so that it blocks
+ * nothing: doc (the caller's minimal replacement, with no task runs) replaces it, its task runs
+ * that cannot be read back are dropped (the others stay: they show what ran) and its events are
+ * deleted. The caller logs why. -ENOENT when there is no such execution. */
+int store_execution_set_aside(StoreTx *tx, const StoreExecutionMeta *m, json_t *doc, usec_t now);
 
 typedef struct StoreExecutionFilter {
         const char *namespace_prefix; /* NULL: any */
@@ -267,9 +300,10 @@ int store_job_requeue_expired(Store *s, usec_t now);
 /* The same for every job claimed by a worker declared dead; jobs pinned to it go back to the shared
  * queue. */
 int store_job_requeue_worker(Store *s, const char *worker_id, usec_t now);
-/* Kill: delete the task run's unclaimed jobs (emitting a KILLED "task_result" for each) and flag
- * its claimed ones for their worker. Returns how many jobs were affected. */
-int store_job_cancel(StoreTx *tx, const char *task_run_id, usec_t now);
+/* Kill: delete the task run's unclaimed jobs, emitting a "task_result" event with result (what the
+ * engine makes of a job killed before it started) for each, and flag its claimed ones for their
+ * worker. Returns how many jobs were affected. */
+int store_job_cancel(StoreTx *tx, const char *task_run_id, json_t *result, usec_t now);
 /* Ids of worker_id's jobs that were flagged by store_job_cancel(). Returns the count. */
 int store_job_cancelled(Store *s, const char *worker_id, char ***ret_ids);
 int store_job_get(StoreTx *tx, const char *id, StoreJob *ret);
@@ -378,13 +412,14 @@ int store_trigger_list(StoreTx *tx, const char *ns_prefix, const char *flow_id, 
 #define STORE_TRIGGER_EVENT_EXECUTION_ENDED "execution_ended"
 int store_trigger_event_emit(StoreTx *tx, const char *type, json_t *payload, usec_t now);
 /* Only when an enabled trigger of kind "flow" or "flow_states" exists (nobody listens otherwise,
- * and a store used without a scheduler must not fill up). Returns 1 when written, 0 when skipped. */
+ * and a store used without a scheduler must not fill up). Returns 0 when written, STORE_SKIPPED when
+ * not. */
 int store_execution_ended_emit(StoreTx *tx, const char *execution_id, const char *ns, const char *flow_id,
                                const char *state, usec_t now);
 /* "execution_states" {executionId, namespace, flowId, states: [...]}: the non-terminal states an
  * execution entered in one executor step, in order. Only when an enabled trigger of kind
  * "flow_states" (a Flow trigger that lists such states) exists: other stores pay one index probe.
- * Returns 1 when written, 0 when skipped. */
+ * Returns 0 when written, STORE_SKIPPED when not. */
 #define STORE_TRIGGER_EVENT_EXECUTION_STATES "execution_states"
 int store_execution_states_emit(StoreTx *tx, const char *execution_id, const char *ns, const char *flow_id,
                                 json_t *states, usec_t now);

@@ -1,4 +1,5 @@
 /* driver.c: in-memory executor loop for engine tests. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,7 +30,21 @@ struct Driver {
         json_t *jobs; /* pending worker jobs */
         json_t *cancelled; /* task run ids */
         json_t *envs, *globals;
+        unsigned long long last_id;
 };
+
+/* The engine's id source: ids count up from 1, zero-padded to an id's length, so that a run shows
+ * the same ids every time. */
+static int driver_new_id(void *userdata, char ret[static ID_MAX]) {
+        Driver *d = userdata;
+        snprintf(ret, ID_MAX, "%0*llu", ID_LEN, ++d->last_id);
+        return 0;
+}
+
+static EngineConfig driver_config(Driver *d) {
+        return (EngineConfig) { .envs = d->envs, .globals = d->globals, .secret = runtime_secret,
+                                .new_id = driver_new_id, .id_userdata = d };
+}
 
 int driver_new(const char *work_root, Driver **ret) {
         Driver *d = calloc(1, sizeof *d);
@@ -116,7 +131,8 @@ static const Flow *execution_flow(Driver *d, const char *id) {
 
 int driver_start(Driver *d, const Flow *f, json_t *inputs, json_t *labels, Execution **ret) {
         Execution *e;
-        int r = engine_execution_new(f, inputs, labels, NULL, now_realtime(), &e);
+        EngineConfig cfg = driver_config(d);
+        int r = engine_execution_new(&cfg, f, NULL, inputs, labels, NULL, now_realtime(), &e);
         if (r < 0)
                 return r;
         if ((r = add_execution(d, e, f)) < 0) {
@@ -175,10 +191,11 @@ static int create_subflow(Driver *d, json_t *req) {
                 return r;
         }
         Execution *e;
-        int r = engine_execution_new(f, inputs, json_object_get(req, "labels"), NULL, now_realtime(), &e);
+        EngineConfig cfg = driver_config(d);
+        int r = engine_execution_new(&cfg, f, json_string_value(json_object_get(req, "executionId")), inputs,
+                                     json_object_get(req, "labels"), NULL, now_realtime(), &e);
         if (r < 0)
                 return r;
-        strcpy(e->id, json_string_value(json_object_get(req, "executionId")));
         e->parent_id = strdup(parent);
         e->engine = json_pack("{s:O, s:O}", "parentTaskRunId", json_object_get(req, "parentTaskRunId"), "wait",
                               json_object_get(req, "wait"));
@@ -256,7 +273,7 @@ int driver_run(Driver *d, usec_t max_wait) {
                 EngineEffects fx;
                 r = engine_effects_init(&fx);
                 if (r >= 0 && e && f) {
-                        EngineConfig cfg = { .envs = d->envs, .globals = d->globals, .secret = runtime_secret };
+                        EngineConfig cfg = driver_config(d);
                         r = engine_apply(&cfg, f, e, p.type, p.payload, now_realtime(), &fx);
                         applied++;
                 }

@@ -1,5 +1,7 @@
 /* driver.h: an in-memory executor for tests: runs executions with the real engine and the real
- * worker task implementations, without a database. Delayed events wait in real time. */
+ * worker task implementations, without a database. Delayed events wait in real time. Ids count up
+ * from 0000000000000000000001 in the order the engine asks for them, so a run's ids are the same at
+ * every run. */
 #pragma once
 
 #include "engine.h"

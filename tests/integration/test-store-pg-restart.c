@@ -41,7 +41,8 @@ static int enqueue_tx(StoreTx *tx, void *userdata) {
 static int create_tx(StoreTx *tx, void *userdata) {
         _cleanup_json_ json_t *doc = json_pack("{s:s, s:s, s:s, s:{s:s}}", "id", "exec-restart", "namespace", "t",
                                                "flowId", "restart", "state", "current", "RUNNING");
-        int r = store_execution_create(tx, doc, "created", NULL, now_realtime());
+        StoreExecutionMeta m = { .id = "exec-restart", .namespace = "t", .flow_id = "restart", .state = "RUNNING" };
+        int r = store_execution_create(tx, &m, doc, "created", NULL, now_realtime());
         return r == -EEXIST ? 0 : r;
 }
 

@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 
 #include "cleanup-jansson.h"
+#include "execution-store.h"
 #include "executor.h"
 #include "scheduler.h"
 #include "store-test.h"
@@ -74,14 +75,15 @@ static int start_tx(StoreTx *tx, void *userdata) {
         _cleanup_flow_ Flow *f = NULL;
         _cleanup_execution_ Execution *e = NULL;
         _cleanup_json_ json_t *inputs = NULL, *doc = NULL;
+        _cleanup_(execution_store_meta_done) StoreExecutionMeta m = {};
         int r = executor_load_flow(tx, a->ns, a->flow_id, 0, &f);
         if (r < 0 || (r = flow_inputs_resolve(f, NULL, &inputs, NULL)) < 0 ||
-            (r = engine_execution_new(f, inputs, NULL, NULL, now_realtime(), &e)) < 0)
+            (r = engine_execution_new(NULL, f, NULL, inputs, NULL, NULL, now_realtime(), &e)) < 0)
                 return r;
-        if (!(doc = execution_to_json(e)))
+        if (!(doc = execution_to_json(e)) || execution_store_meta(e, now_realtime(), &m) < 0)
                 return -ENOMEM;
         memcpy(a->id, e->id, ID_MAX);
-        return store_execution_create(tx, doc, ENGINE_EVENT_CREATED, NULL, now_realtime());
+        return store_execution_create(tx, &m, doc, ENGINE_EVENT_CREATED, NULL, now_realtime());
 }
 
 static void start_in(const char *ns, const char *flow_id, char id[static ID_MAX]) {

@@ -36,6 +36,46 @@ static json_t *make_doc(const char *id, const char *ns, const char *flow, const 
                          "taskRunList");
 }
 
+/* The test plays the engine's part: what the engine would say about one of these documents. */
+typedef struct TestMeta {
+        StoreExecutionMeta m;
+        StoreTaskRunMeta tr[8];
+} TestMeta;
+
+static usec_t date_of(json_t *history) {
+        usec_t t = 0;
+        const char *d = json_string_value(json_object_get(history, "date"));
+        return d && timestamp_parse(d, 0, &t) >= 0 ? t : 0;
+}
+
+static const StoreExecutionMeta *meta_of(json_t *doc, TestMeta *t) {
+        static const char *const ended[] = { "SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED" };
+        json_t *state = json_object_get(doc, "state"), *histories = json_object_get(state, "histories");
+        json_t *list = json_object_get(doc, "taskRunList");
+        const char *current = json_string_value(json_object_get(state, "current"));
+        t->m = (StoreExecutionMeta) {
+                .id = json_string_value(json_object_get(doc, "id")),
+                .namespace = json_string_value(json_object_get(doc, "namespace")),
+                .flow_id = json_string_value(json_object_get(doc, "flowId")),
+                .flow_revision = (int) json_integer_value(json_object_get(doc, "flowRevision")),
+                .state = current,
+                .created = date_of(json_array_get(histories, 0)),
+                .labels = json_object_get(doc, "labels"),
+                .task_runs = t->tr,
+                .n_task_runs = MIN(json_array_size(list), ELEMENTSOF(t->tr)),
+        };
+        for (size_t i = 0; i < ELEMENTSOF(ended); i++)
+                if (streq_ptr(current, ended[i]))
+                        t->m.ended = date_of(json_array_get(histories, json_array_size(histories) - 1));
+        for (size_t i = 0; i < t->m.n_task_runs; i++) {
+                json_t *tr = json_array_get(list, i);
+                t->tr[i] = (StoreTaskRunMeta) { json_string_value(json_object_get(tr, "id")),
+                                                json_string_value(json_object_get(json_object_get(tr, "state"), "current")) };
+        }
+        return &t->m;
+}
+#define META(doc) meta_of((doc), &(TestMeta) {})
+
 /* ---- schema ---- */
 
 static void *migrate_thread(void *arg) {
@@ -138,8 +178,8 @@ static void test_executions(Store *s) {
         _cleanup_json_ json_t *got = NULL, *found = NULL;
 
         CHECK_OK(store_begin(s, &tx));
-        is_int(store_execution_create(tx, doc, "created", NULL, T0), 0, "create an execution with its first event");
-        is_int(store_execution_create(tx, doc, "created", NULL, T0), -EEXIST, "creating the same id again fails");
+        is_int(store_execution_create(tx, META(doc), doc, "created", NULL, T0), 0, "create an execution with its first event");
+        is_int(store_execution_create(tx, META(doc), doc, "created", NULL, T0), -EEXIST, "creating the same id again fails");
         is_int(store_execution_get(tx, "exec1", &got), 0, "get the document back");
         ok(json_equal(got, doc), "the document round-trips");
         StoreEvent *ev = NULL;
@@ -153,14 +193,14 @@ static void test_executions(Store *s) {
         json_object_set_new(json_object_get(doc, "state"), "current", json_string("SUCCESS"));
         json_array_append_new(json_object_get(json_object_get(doc, "state"), "histories"),
                               json_pack("{s:s, s:s}", "state", "SUCCESS", "date", "2023-11-14T22:14:00Z"));
-        is_int(store_execution_save(tx, doc, T0), 0, "save a new document");
+        is_int(store_execution_save(tx, META(doc), doc, T0), 0, "save a new document");
         _cleanup_json_ json_t *ghost = make_doc("ghost", "a", "b", "CREATED", "2023-11-14T22:13:20Z");
-        is_int(store_execution_save(tx, ghost, T0), -ENOENT, "saving a missing execution fails");
+        is_int(store_execution_save(tx, META(ghost), ghost, T0), -ENOENT, "saving a missing execution fails");
         _cleanup_json_ json_t *bad = json_pack("{s:s}", "id", "x");
-        is_int(store_execution_create(tx, bad, "created", NULL, T0), -EINVAL, "a document without namespace is refused");
+        is_int(store_execution_create(tx, META(bad), bad, "created", NULL, T0), -EINVAL, "a writer that names no namespace is refused");
 
         _cleanup_json_ json_t *doc2 = make_doc("exec2", "company.team.sub", "other", "RUNNING", "2023-11-14T22:15:00Z");
-        CHECK_OK(store_execution_create(tx, doc2, "created", NULL, T0));
+        CHECK_OK(store_execution_create(tx, META(doc2), doc2, "created", NULL, T0));
         struct {
                 StoreExecutionFilter f;
                 const char *ids;
@@ -199,6 +239,60 @@ static void test_executions(Store *s) {
         CHECK_OK(store_commit(tx));
 }
 
+/* The store indexes what the writer says, never what it reads in a document. */
+static void test_meta(Store *s) {
+        StoreTx *tx;
+        _cleanup_json_ json_t *doc = json_pack("{s:s, s:[]}", "opaque", "to the store", "taskRunList");
+        _cleanup_json_ json_t *found = NULL, *got = NULL;
+        StoreExecutionMeta m = { .id = "m-1", .namespace = "meta", .flow_id = "f", .state = "PAUSED", .created = T0 };
+        StoreExecutionFilter paused = { .namespace_prefix = "meta", .state = "PAUSED" };
+
+        CHECK_OK(store_begin(s, &tx));
+        is_int(store_execution_create(tx, &m, doc, "created", NULL, T0), 0,
+               "a document without a field the store could read is stored");
+        is_int(store_execution_search(tx, &paused, &found), 0, "search by the state the writer gave");
+        is_int(json_array_size(found), 1, "finds it");
+        json_array_append_new(json_object_get(doc, "taskRunList"), json_pack("{s:s}", "any", "thing"));
+        is_int(store_execution_save(tx, &m, doc, T0), -EINVAL, "a task run the writer says nothing of is refused");
+        StoreTaskRunMeta tr = { "m-tr", "RUNNING" };
+        m.task_runs = &tr;
+        m.n_task_runs = 1;
+        m.state = "RUNNING";
+        is_int(store_execution_save(tx, &m, doc, T0), 0, "described, it is saved");
+        json_decref(found);
+        is_int(store_execution_search(tx, &paused, &found), 0, "search by the former state");
+        is_int(json_array_size(found), 0, "finds it no more");
+
+        StoreExecutionRow row = {};
+        is_int(store_execution_row(tx, "m-1", &row), 0, "read an execution's indexed columns");
+        ok(streq_ptr(row.namespace, "meta") && streq_ptr(row.flow_id, "f") && row.created == T0,
+           "they say its namespace, flow and creation");
+        store_execution_row_done(&row);
+        is_int(store_execution_row(tx, "m-none", &row), -ENOENT, "no columns for a missing execution");
+
+        CHECK_OK(store_event_emit(tx, "m-1", "later", NULL, T0 + USEC_PER_SEC, T0, NULL));
+        _cleanup_json_ json_t *minimal = json_pack("{s:s, s:[]}", "minimal", "yes", "taskRunList");
+        StoreExecutionMeta failed = { .id = "m-1", .namespace = "meta", .flow_id = "f", .state = "FAILED",
+                                      .created = T0, .ended = T0 + 5 };
+        is_int(store_execution_set_aside(tx, &failed, minimal, T0 + 5), 0, "set an execution aside");
+        is_int(store_execution_get(tx, "m-1", &got), 0, "read it back");
+        ok(streq_ptr(json_string_value(json_object_get(got, "minimal")), "yes"), "it has the replacement document");
+        is_int(json_array_size(json_object_get(got, "taskRunList")), 1, "and the task run that still reads back");
+        StoreEvent *ev = NULL;
+        size_t n = 9;
+        CHECK_OK(store_event_list(tx, "m-1", &ev, &n));
+        is_int(n, 0, "its events are gone");
+        store_events_free(ev, n);
+        StoreExecutionFilter f = { .namespace_prefix = "meta", .state = "FAILED" };
+        json_decref(found);
+        is_int(store_execution_search(tx, &f, &found), 0, "search by the state it was set aside in");
+        is_int(json_array_size(found), 1, "finds it");
+        failed.id = "m-none";
+        is_int(store_execution_set_aside(tx, &failed, minimal, T0), -ENOENT, "setting a missing execution aside fails");
+        CHECK_OK(store_execution_delete(tx, "m-1"));
+        CHECK_OK(store_commit(tx));
+}
+
 static json_t *make_task_run(const char *id, const char *task, const char *state) {
         return json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "id", id, "taskId", task, "state", "current", state, "outputs",
                          "text", "out of a task run");
@@ -220,7 +314,7 @@ static void test_task_runs(Store *s) {
         json_array_append_new(list, make_task_run("tr2", "b", "RUNNING"));
 
         CHECK_OK(store_begin(s, &tx));
-        is_int(store_execution_create(tx, doc, "created", NULL, T0), 0, "create an execution with two task runs");
+        is_int(store_execution_create(tx, META(doc), doc, "created", NULL, T0), 0, "create an execution with two task runs");
         json_t *got = NULL;
         is_int(store_execution_get(tx, "e-tr", &got), 0, "get it");
         ok(json_equal(got, doc), "its task runs come back in order");
@@ -231,7 +325,7 @@ static void test_task_runs(Store *s) {
         json_object_set_new(json_object_get(json_array_get(l2, 1), "state"), "current", json_string("SUCCESS"));
         json_array_append_new(l2, make_task_run("tr3", "c", "CREATED"));
         int64_t v1 = 0, v2 = 0;
-        is_int(store_execution_save_from(tx, next, got, T0, &v1), 0, "save a step from the document read");
+        is_int(store_execution_save_from(tx, META(next), next, got, T0, &v1), 0, "save a step from the document read");
         json_decref(got);
         got = NULL;
         is_int(store_execution_get(tx, "e-tr", &got), 0, "get it again");
@@ -241,7 +335,7 @@ static void test_task_runs(Store *s) {
         _cleanup_json_ json_t *shorter = json_deep_copy(next);
         json_array_remove(json_object_get(shorter, "taskRunList"), 2);
         json_array_remove(json_object_get(shorter, "taskRunList"), 1);
-        is_int(store_execution_save_from(tx, shorter, got, T0, &v2), 0, "save a shorter list");
+        is_int(store_execution_save_from(tx, META(shorter), shorter, got, T0, &v2), 0, "save a shorter list");
         is_int(v2, v1 + 1, "every save gives a new version");
         json_decref(got);
         got = NULL;
@@ -251,7 +345,7 @@ static void test_task_runs(Store *s) {
         got = NULL;
 
         /* Saved without a document to compare with: everything is rewritten. */
-        is_int(store_execution_save(tx, next, T0), 0, "save the longer list without a previous document");
+        is_int(store_execution_save(tx, META(next), next, T0), 0, "save the longer list without a previous document");
         StoreExecutionFilter f = { .flow_id = "hello" };
         _cleanup_json_ json_t *found = NULL;
         is_int(store_execution_search(tx, &f, &found), 0, "search");
@@ -294,7 +388,7 @@ static void test_claim_and_outbox(Store *s) {
         _cleanup_json_ json_t *p1 = json_pack("{s:i}", "n", 1);
 
         CHECK_OK(store_begin(s, &tx));
-        CHECK_OK(store_execution_create(tx, doc, "created", NULL, T0));
+        CHECK_OK(store_execution_create(tx, META(doc), doc, "created", NULL, T0));
         CHECK_OK(store_event_emit(tx, "e-claim", "second", p1, T0, T0, &seq));
         ok(seq > 0, "emit returns a seq");
         CHECK_OK(store_event_emit(tx, "e-claim", "later", NULL, T0 + 60 * USEC_PER_SEC, T0, NULL));
@@ -377,7 +471,7 @@ static int ser_step(StoreTx *tx, void *userdata) {
                 for (size_t j = 0; j < c[i].n_events && r >= 0; j++)
                         r = store_event_delete(tx, c[i].events[j].seq);
                 if (r >= 0)
-                        r = store_execution_save(tx, c[i].doc, T0);
+                        r = store_execution_save(tx, META(c[i].doc), c[i].doc, T0);
                 applied += (int) c[i].n_events;
                 atomic_store(&ser_inflight[k], 0);
         }
@@ -415,7 +509,7 @@ static void test_serialization(Store *s) {
                 char id[32];
                 snprintf(id, sizeof id, "ser%d", i);
                 _cleanup_json_ json_t *d = make_doc(id, "ser", "f", "RUNNING", "2023-11-14T22:13:20Z");
-                CHECK_OK(store_execution_create(tx, d, "created", NULL, T0));
+                CHECK_OK(store_execution_create(tx, META(d), d, "created", NULL, T0));
                 for (int j = 1; j < SER_EVENTS; j++)
                         CHECK_OK(store_event_emit(tx, id, "tick", NULL, T0, T0, NULL));
         }
@@ -456,8 +550,8 @@ static void test_skip_locked(Store *s) {
         CHECK_OK(store_begin(s, &a));
         _cleanup_json_ json_t *d1 = make_doc("sk1", "sk", "f", "RUNNING", "2023-11-14T22:13:20Z");
         _cleanup_json_ json_t *d2 = make_doc("sk2", "sk", "f", "RUNNING", "2023-11-14T22:13:21Z");
-        CHECK_OK(store_execution_create(a, d1, "created", NULL, T0));
-        CHECK_OK(store_execution_create(a, d2, "created", NULL, T0 + 1));
+        CHECK_OK(store_execution_create(a, META(d1), d1, "created", NULL, T0));
+        CHECK_OK(store_execution_create(a, META(d2), d2, "created", NULL, T0 + 1));
         CHECK_OK(store_commit(a));
 
         CHECK_OK(store_begin(s, &a));
@@ -532,7 +626,7 @@ static void test_jobs(Store *s) {
         _cleanup_json_ json_t *result = json_pack("{s:s}", "state", "SUCCESS");
 
         CHECK_OK(store_begin(s, &tx));
-        CHECK_OK(store_execution_create(tx, doc, "created", NULL, T0));
+        CHECK_OK(store_execution_create(tx, META(doc), doc, "created", NULL, T0));
         for (int i = 0; i < 10; i++) {
                 char id[32], tr[32];
                 _cleanup_json_ json_t *p = json_pack("{s:i}", "i", i);
@@ -671,9 +765,10 @@ static void test_cancel(Store *s) {
         size_t n = 0;
         _cleanup_json_ json_t *doc = make_doc("e-cancel", "ns", "f", "RUNNING", "2023-11-14T22:13:20Z");
         _cleanup_json_ json_t *p = json_pack("{}");
+        _cleanup_json_ json_t *killed = json_pack("{s:s, s:s}", "state", "KILLED", "error", "killed before it started");
 
         CHECK_OK(store_begin(s, &tx));
-        CHECK_OK(store_execution_create(tx, doc, "created", NULL, T0));
+        CHECK_OK(store_execution_create(tx, META(doc), doc, "created", NULL, T0));
         CHECK_OK(store_job_enqueue(tx, "c-held", "e-cancel", "tr-held", "cq", p, T0, T0, NULL));
         CHECK_OK(store_job_enqueue(tx, "c-queued", "e-cancel", "tr-queued", "cq", p, T0 + 1000 * USEC_PER_SEC, T0, NULL));
         CHECK_OK(store_commit(tx));
@@ -682,17 +777,16 @@ static void test_cancel(Store *s) {
         is_int(n, 1, "one job held");
 
         CHECK_OK(store_begin(s, &tx));
-        is_int(store_job_cancel(tx, "tr-queued", T0 + 2), 1, "cancel an unclaimed job");
-        is_int(store_job_cancel(tx, "tr-held", T0 + 2), 1, "cancel a claimed job");
-        is_int(store_job_cancel(tx, "tr-none", T0 + 2), 0, "cancel with no job is a no-op");
+        is_int(store_job_cancel(tx, "tr-queued", killed, T0 + 2), 1, "cancel an unclaimed job");
+        is_int(store_job_cancel(tx, "tr-held", killed, T0 + 2), 1, "cancel a claimed job");
+        is_int(store_job_cancel(tx, "tr-none", killed, T0 + 2), 0, "cancel with no job is a no-op");
         StoreEvent *ev = NULL;
         size_t nev = 0;
         CHECK_OK(store_event_list(tx, "e-cancel", &ev, &nev));
         is_int(nev, 1, "a task_result event for the unclaimed job");
         if (nev == 1) {
                 is_str(ev[0].type, "task_result", "event type");
-                is_str(json_string_value(json_object_get(json_object_get(ev[0].payload, "result"), "state")), "KILLED",
-                       "its result says KILLED");
+                ok(json_equal(json_object_get(ev[0].payload, "result"), killed), "its result is the one the caller gave");
         }
         store_events_free(ev, nev);
         StoreJob gone;
@@ -722,7 +816,7 @@ static void test_pinned(Store *s) {
         _cleanup_json_ json_t *p = json_pack("{}");
 
         CHECK_OK(store_begin(s, &tx));
-        CHECK_OK(store_execution_create(tx, doc, "created", NULL, T0));
+        CHECK_OK(store_execution_create(tx, META(doc), doc, "created", NULL, T0));
         CHECK_OK(store_job_enqueue(tx, "pinned", "e-pin", "tr-pin", "@w-pin", p, T0, T0, NULL));
         CHECK_OK(store_commit(tx));
         drain_events(s, "e-pin");
@@ -772,7 +866,7 @@ static void test_claim_race(Store *s) {
         pthread_t th[RACE_WORKERS];
 
         CHECK_OK(store_begin(s, &tx));
-        CHECK_OK(store_execution_create(tx, doc, "created", NULL, T0));
+        CHECK_OK(store_execution_create(tx, META(doc), doc, "created", NULL, T0));
         for (int i = 0; i < RACE_JOBS; i++) {
                 char id[32];
                 snprintf(id, sizeof id, "race%d", i);
@@ -830,7 +924,7 @@ static void test_requeue_race(Store *s) {
         CHECK_OK(store_dup(s, &s1));
         CHECK_OK(store_dup(s, &s2));
         CHECK_OK(store_begin(s, &tx));
-        CHECK_OK(store_execution_create(tx, doc, "created", NULL, T0));
+        CHECK_OK(store_execution_create(tx, META(doc), doc, "created", NULL, T0));
         CHECK_OK(store_commit(tx));
         pthread_barrier_init(&barrier, NULL, 2);
         for (int i = 0; i < rounds; i++) {
@@ -898,7 +992,7 @@ static void test_wakeups(Store *s) {
         is_int(store_wait(l, 0), 0, "nothing pending");
 
         CHECK_OK(store_begin(s, &tx));
-        CHECK_OK(store_execution_create(tx, doc, "created", NULL, T0));
+        CHECK_OK(store_execution_create(tx, META(doc), doc, "created", NULL, T0));
         is_int(store_wait(l, 50 * USEC_PER_MSEC), 0, "no wake-up before commit");
         CHECK_OK(store_commit(tx));
         struct pollfd pfd = { .fd = store_get_fd(l), .events = POLLIN };
@@ -1093,12 +1187,12 @@ static void test_purge(Store *s) {
                 char id[32];
                 snprintf(id, sizeof id, "old%d", i);
                 _cleanup_json_ json_t *d = make_doc(id, "p", "f", "SUCCESS", "2023-11-14T22:13:20Z");
-                CHECK_OK(store_execution_create(tx, d, "created", NULL, T0));
+                CHECK_OK(store_execution_create(tx, META(d), d, "created", NULL, T0));
         }
         _cleanup_json_ json_t *running = make_doc("old-running", "p", "f", "RUNNING", "2023-11-14T22:13:20Z");
         _cleanup_json_ json_t *recent = make_doc("recent", "p", "f", "FAILED", "2023-11-14T23:13:20Z");
-        CHECK_OK(store_execution_create(tx, running, "created", NULL, T0));
-        CHECK_OK(store_execution_create(tx, recent, "created", NULL, T0));
+        CHECK_OK(store_execution_create(tx, META(running), running, "created", NULL, T0));
+        CHECK_OK(store_execution_create(tx, META(recent), recent, "created", NULL, T0));
         CHECK_OK(store_commit(tx));
         StoreLog logs[7];
         for (int i = 0; i < 7; i++)
@@ -1151,6 +1245,7 @@ int main(int argc, char *argv[]) {
         test_flows(s);
         test_executions(s);
         test_task_runs(s);
+        test_meta(s);
         test_claim_and_outbox(s);
         test_serialization(s);
         if (store_backend(s) == STORE_BACKEND_POSTGRES)

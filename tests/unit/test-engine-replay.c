@@ -1,5 +1,6 @@
 /* test-engine-replay: replaying an ended execution from a task run, with the real engine and
  * results answered by the test (no worker, no database). */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "cleanup-jansson.h"
@@ -55,6 +56,13 @@ static char *drive(const EngineConfig *cfg, const Flow *f, Execution *e, const c
         return strbuf_steal(&sb) ?: strdup("");
 }
 
+/* Ids that count up, so that the test knows which one comes next. */
+static int counter_id(void *userdata, char ret[static ID_MAX]) {
+        unsigned *n = userdata;
+        snprintf(ret, ID_MAX, "id%020u", ++*n);
+        return 0;
+}
+
 static const TaskRun *run_of(const Execution *e, const char *task_id) {
         for (size_t i = 0; i < e->n_task_runs; i++)
                 if (streq(e->task_runs[i]->task_id, task_id))
@@ -65,7 +73,8 @@ static const TaskRun *run_of(const Execution *e, const char *task_id) {
 int main(void) {
         _cleanup_(flow_freep) Flow *f = NULL;
         FlowDiagnostics diags = FLOW_DIAGNOSTICS_INIT;
-        EngineConfig cfg = {};
+        unsigned last_id = 0;
+        EngineConfig cfg = { .new_id = counter_id, .id_userdata = &last_id };
         if (flow_load_string(FLOW, strlen(FLOW), "replay.yaml", &f, &diags) != 0) {
                 flow_diagnostics_print(&diags, stdout);
                 return 1;
@@ -75,15 +84,17 @@ int main(void) {
 
         _cleanup_json_ json_t *inputs = json_pack("{s:s}", "who", "ada");
         _cleanup_execution_ Execution *old = NULL;
-        ok(engine_execution_new(f, inputs, NULL, NULL, now_realtime(), &old) == 0, "an execution");
+        ok(engine_execution_new(&cfg, f, NULL, inputs, NULL, NULL, now_realtime(), &old) == 0, "an execution");
+        is_str(old->id, "id00000000000000000001", "its id from the configured source");
         _cleanup_free_ char *ran = drive(&cfg, f, old, "c", "first");
         is_str(ran, "a b c", "the first run stops where c fails");
         is_str(state_to_string(old->state.current), "FAILED", "and fails");
 
         const TaskRun *c = run_of(old, "c");
         _cleanup_execution_ Execution *e = NULL;
-        ok(engine_replay(old, c->id, now_realtime(), &e) == 0, "replay from c");
-        ok(!streq(e->id, old->id) && streq_ptr(e->original_id, old->id), "a new execution, originalId the old one");
+        ok(engine_replay(&cfg, old, c->id, now_realtime(), &e) == 0, "replay from c");
+        ok(streq(e->id, "id00000000000000000006") && streq_ptr(e->original_id, old->id),
+           "a new execution with the next id (after a b c and seq's runs), originalId the old one");
         is_str(state_to_string(e->state.current), "CREATED", "in state CREATED");
         ok(e->flow_revision == 3 && json_equal(e->inputs, inputs), "of the same revision, with the same inputs");
         ok(e->n_task_runs == 3 && run_of(e, "a") && run_of(e, "seq") && run_of(e, "b") && !run_of(e, "c") && !run_of(e, "d"),
@@ -103,15 +114,15 @@ int main(void) {
         is_str(state_to_string(old->state.current), "FAILED", "the original is left as it was");
 
         _cleanup_execution_ Execution *whole = NULL;
-        ok(engine_replay(old, NULL, now_realtime(), &whole) == 0 && whole->n_task_runs == 0, "replay without a task run keeps none");
+        ok(engine_replay(&cfg, old, NULL, now_realtime(), &whole) == 0 && whole->n_task_runs == 0, "replay without a task run keeps none");
         free(ran);
         ran = drive(&cfg, f, whole, NULL, "whole");
         is_str(ran, "a b c d", "and runs the whole flow");
 
         _cleanup_execution_ Execution *first = NULL;
-        ok(engine_replay(old, run_of(old, "a")->id, now_realtime(), &first) == 0 && first->n_task_runs == 0,
+        ok(engine_replay(&cfg, old, run_of(old, "a")->id, now_realtime(), &first) == 0 && first->n_task_runs == 0,
            "replay from the first task keeps none");
         Execution *none = NULL;
-        ok(engine_replay(old, "nosuchtaskrun", now_realtime(), &none) == -ENOENT && !none, "an unknown task run is -ENOENT");
+        ok(engine_replay(&cfg, old, "nosuchtaskrun", now_realtime(), &none) == -ENOENT && !none, "an unknown task run is -ENOENT");
         return tap_done();
 }

@@ -219,6 +219,15 @@ int main(void) {
                 driver_run(d, USEC_PER_SEC);
                 is_str(state_to_string(e->state.current), "SUCCESS", "parent of a subflow succeeds");
                 is_str(output_of(e, "use", NULL, "value"), "got hi", "subflow inputs in, outputs back");
+                /* The driver's id source counts: the parent, its Subflow task run, then the child
+                 * execution that the parent's step announced, which is created with that id. */
+                is_str(e->id, "0000000000000000000001", "ids come from the configured id source");
+                is_str(run_of(e, "sub", NULL)->id, "0000000000000000000002", "task run ids too");
+                Execution *ce = driver_execution(d, "0000000000000000000003");
+                ok(ce && streq_ptr(ce->parent_id, e->id), "the subflow execution has the id its parent announced");
+                _cleanup_free_ char *cl = ce ? json_dumps(ce->labels, JSON_COMPACT) : NULL;
+                ok(cl && strstr(cl, "\"system.correlationId\",\"value\":\"0000000000000000000003\""),
+                   "its correlation label names that id, not one drawn before it");
                 driver_free(d);
         }
 
@@ -335,7 +344,7 @@ int main(void) {
                 EngineEffects fx;
                 EngineConfig cfg = {};
                 _cleanup_json_ json_t *busy = json_pack("{s:i}", "running", 1), *free_slot = json_pack("{s:i}", "running", 0);
-                engine_execution_new(cf, NULL, NULL, NULL, now_realtime(), &ce);
+                engine_execution_new(&cfg, cf, NULL, NULL, NULL, NULL, now_realtime(), &ce);
                 engine_effects_init(&fx);
                 engine_apply(&cfg, cf, ce, ENGINE_EVENT_CREATED, busy, now_realtime(), &fx);
                 is_str(state_to_string(ce->state.current), behaviors[b][1], behaviors[b][0]);

@@ -1,4 +1,7 @@
 /* test-execution: execution/task-run model, lookups and the Kestra-shaped JSON round trip. */
+#include <errno.h>
+#include <stdio.h>
+
 #include "cleanup-jansson.h"
 #include "execution.h"
 #include "tap.h"
@@ -7,15 +10,26 @@ int main(void) {
         _cleanup_execution_ Execution *e = NULL;
         TaskRun *a, *b, *c;
 
-        ok(execution_new("company.team", "hello", 3, 1000000, &e) == 0, "new execution");
-        ok(id_is_valid(e->id), "execution id is a tern id");
+        Execution *none = NULL;
+        ok(execution_new("an-id-longer-than-22-characters", "company.team", "hello", 3, 1000000, &none) == -EINVAL &&
+                   !none,
+           "an id longer than an id is refused");
+        ok(execution_new("", "company.team", "hello", 3, 1000000, &none) == -EINVAL && !none, "so is an empty one");
+        ok(execution_new("exec0000000000000000001", "company.team", "hello", 3, 1000000, &e) == -EINVAL,
+           "23 characters do not fit");
+        ok(execution_new("exec000000000000000001", "company.team", "hello", 3, 1000000, &e) == 0, "new execution");
+        is_str(e->id, "exec000000000000000001", "with the caller's id");
         is_int(e->state.current, STATE_CREATED, "starts CREATED");
 
-        ok(execution_add_task_run(e, "loop", NULL, NULL, 1100000, &a) == 0, "top-level task run");
-        ok(execution_add_task_run(e, "child", a->id, "v1", 1200000, &b) == 0, "child with loop value v1");
-        ok(execution_add_task_run(e, "child", a->id, "v2", 1200000, &c) == 0, "child with loop value v2");
-        for (int i = 0; i < 50; i++)
-                execution_add_task_run(e, "many", NULL, NULL, 1300000, NULL);
+        ok(execution_add_task_run(e, "run-a", "loop", NULL, NULL, 1100000, &a) == 0, "top-level task run");
+        is_str(a->id, "run-a", "with the caller's id");
+        ok(execution_add_task_run(e, "run-b", "child", a->id, "v1", 1200000, &b) == 0, "child with loop value v1");
+        ok(execution_add_task_run(e, "run-c", "child", a->id, "v2", 1200000, &c) == 0, "child with loop value v2");
+        for (int i = 0; i < 50; i++) {
+                char id[ID_MAX];
+                snprintf(id, sizeof id, "many-%d", i);
+                execution_add_task_run(e, id, "many", NULL, NULL, 1300000, NULL);
+        }
         ok(e->n_task_runs == 53 && a == e->task_runs[0], "pointers stay valid while the list grows");
         ok(execution_find_task_run(e, c->id) == c, "find by id");
         ok(execution_find_task_run_by_task(e, "child", a->id, "v2") == c, "find by task, parent and value");
@@ -67,7 +81,6 @@ int main(void) {
         ok(execution_copy(e, &cp) == 0 && cp->n_task_runs == 53 && streq(cp->id, e->id), "copy");
 
         _cleanup_json_ json_t *bad = json_pack("{s:s}", "id", "x");
-        Execution *none = NULL;
         is_int(execution_from_json(bad, &none), -EBADMSG, "missing fields are malformed");
         json_object_set_new(j, "taskRunList", json_string("nope"));
         is_int(execution_from_json(j, &none), -EBADMSG, "taskRunList must be a list");
