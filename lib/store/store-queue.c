@@ -150,6 +150,7 @@ int store_execution_create(StoreTx *tx, json_t *doc, const char *event_type, jso
         r = exec_labels_write(tx, c.id, doc, false);
         if (r < 0)
                 return r;
+        tx->notify |= STORE_CHANNEL_EXECUTIONS;
         return store_event_emit(tx, c.id, event_type, payload, now, now, NULL);
 }
 
@@ -182,6 +183,7 @@ int store_execution_save_from(StoreTx *tx, json_t *doc, json_t *prev_doc, usec_t
                 return r;
         if (rows.n_rows == 0)
                 return -ENOENT;
+        tx->notify |= STORE_CHANNEL_EXECUTIONS;
         if (ret_version)
                 *ret_version = sql_cell_i64(&rows, 0, 0);
         r = store_task_runs_write(tx, c.id, doc, prev_doc);
@@ -242,6 +244,7 @@ int store_execution_fail_unreadable(StoreTx *tx, const char *id, usec_t now) {
                        SQL_ARGS(SQL_S(id), SQL_I(now), SQL_S(text)), NULL);
         if (r < 0)
                 return r;
+        tx->notify |= STORE_CHANNEL_EXECUTIONS;
         /* The task runs that still read back are kept (they show what ran); the others go. */
         r = store_exec(tx, "SELECT ord, doc FROM task_runs WHERE execution_id = $1", SQL_ARGS(SQL_S(id)), &trs);
         if (r < 0)
@@ -263,7 +266,10 @@ int store_execution_delete(StoreTx *tx, const char *id) {
         int r = store_exec(tx, "DELETE FROM executions WHERE id = $1", SQL_ARGS(SQL_S(id)), &rows);
         if (r < 0)
                 return r;
-        return rows.changes > 0 ? 0 : -ENOENT;
+        if (rows.changes == 0)
+                return -ENOENT;
+        tx->notify |= STORE_CHANNEL_EXECUTIONS;
+        return 0;
 }
 
 /* The WHERE conditions of a filter (search and count select the same rows). */
