@@ -9,7 +9,6 @@
 
 #include "api.h"
 #include "cleanup-jansson.h"
-#include "engine-replay.h"
 #include "fd-util.h"
 #include "engine.h"
 #include "execution.h"
@@ -94,74 +93,6 @@ json_t *api_execution_logs_json(Store *s, const char *id, StoreLogLevel min_leve
                 store_logs_free(logs, n);
         }
         return arr;
-}
-
-int api_execution_new(const Flow *f, json_t *labels, json_t *trigger, usec_t now, Execution **ret) {
-        if (f->disabled)
-                return -EPERM;
-        return engine_execution_new(f, NULL, labels, trigger, now, ret);
-}
-
-int api_execution_insert(StoreTx *tx, const Flow *f, Execution *e, json_t *inputs, usec_t now, json_t **ret_doc,
-                         char **ret_error) {
-        _cleanup_json_ json_t *resolved = NULL, *doc = NULL;
-        int r = flow_inputs_resolve(f, inputs, &resolved, ret_error);
-        if (r < 0)
-                return r;
-        json_decref(e->inputs);
-        e->inputs = TAKE_PTR(resolved);
-        if ((r = execution_check_values(e, ret_error)) < 0)
-                return r;
-        if (!(doc = execution_to_json(e)))
-                return -ENOMEM;
-        if ((r = store_execution_create(tx, doc, ENGINE_EVENT_CREATED, NULL, now)) < 0)
-                return r;
-        *ret_doc = TAKE_PTR(doc);
-        return 0;
-}
-
-int api_execution_create(StoreTx *tx, const Flow *f, json_t *inputs, json_t *labels, json_t *trigger, usec_t now,
-                         json_t **ret_doc, char **ret_error) {
-        _cleanup_execution_ Execution *e = NULL;
-        int r = api_execution_new(f, labels, trigger, now, &e);
-        if (r < 0)
-                return r;
-        return api_execution_insert(tx, f, e, inputs, now, ret_doc, ret_error);
-}
-
-int api_execution_replay(Store *s, const char *id, const char *task_run_id, json_t **ret_doc) {
-        _cleanup_json_ json_t *old_doc = NULL, *doc = NULL;
-        _cleanup_execution_ Execution *old = NULL, *e = NULL;
-        usec_t now = now_realtime();
-        StoreTx *tx;
-        int r = store_begin(s, &tx);
-        if (r < 0)
-                return r;
-        if ((r = store_execution_get(tx, id, &old_doc)) < 0)
-                goto fail;
-        if ((r = execution_from_json(old_doc, &old)) < 0)
-                goto fail;
-        if (!state_is_terminal(old->state.current)) {
-                r = -EBUSY;
-                goto fail;
-        }
-        if ((r = engine_replay(old, task_run_id, now, &e)) < 0) {
-                r = r == -ENOENT ? -ESRCH : r;
-                goto fail;
-        }
-        if (!(doc = execution_to_json(e))) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        if ((r = store_execution_create(tx, doc, ENGINE_EVENT_CREATED, NULL, now)) < 0)
-                goto fail;
-        if ((r = store_commit(tx)) < 0)
-                return r;
-        *ret_doc = TAKE_PTR(doc);
-        return 0;
-fail:
-        store_rollback(tx);
-        return r;
 }
 
 /* ---- internal storage ------------------------------------------------------------------------ */
