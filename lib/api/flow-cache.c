@@ -66,12 +66,16 @@ void api_flow_cache_stats(ApiFlowCache *c, ApiFlowCacheStats *ret) {
         pthread_mutex_unlock(&c->lock);
 }
 
-/* A new reference to the cached revision, or NULL. */
-static ApiFlow *cache_get(ApiFlowCache *c, const char *const key[3]) {
+/* A new reference to the cached revision, or NULL; source (may be NULL: not read) must be its text. */
+static ApiFlow *cache_get(ApiFlowCache *c, const char *const key[3], const char *source) {
         pthread_mutex_lock(&c->lock);
-        ApiFlow *f = api_flow_ref(hashmap_get_parts(&c->flows, key, 3));
-        if (f)
+        ApiFlow *f = hashmap_get_parts(&c->flows, key, 3);
+        if (f && source && !streq_ptr(f->flow->source, source))
+                f = NULL; /* the row was rewritten behind the store's back: what it says now counts */
+        if (f) {
+                api_flow_ref(f);
                 c->hits++;
+        }
         pthread_mutex_unlock(&c->lock);
         return f;
 }
@@ -81,9 +85,18 @@ static int cache_put(ApiFlowCache *c, const char *const key[3], ApiFlow **f) {
         int r = 0;
         pthread_mutex_lock(&c->lock);
         ApiFlow *have = hashmap_get_parts(&c->flows, key, 3);
-        if (have) {
+        if (have && streq_ptr(have->flow->source, (*f)->flow->source)) {
                 api_flow_unref(*f);
                 *f = api_flow_ref(have);
+                goto done;
+        }
+        if (have) {
+                /* Replaced: the cache's reference goes, holders keep theirs. */
+                if ((r = hashmap_put_parts(&c->flows, key, 3, *f)) >= 0) {
+                        api_flow_unref(have);
+                        api_flow_ref(*f);
+                        c->parsed++;
+                }
                 goto done;
         }
         c->parsed++;
@@ -125,7 +138,7 @@ int api_flow_from_store(ApiFlowCache *c, const StoreFlow *sf, ApiFlow **ret) {
         char rev[16];
         snprintf(rev, sizeof rev, "%d", sf->revision);
         const char *key[3] = { sf->namespace, sf->id, rev };
-        ApiFlow *f = c ? cache_get(c, key) : NULL;
+        ApiFlow *f = c ? cache_get(c, key, sf->source) : NULL;
         if (f) {
                 *ret = f;
                 return 0;
@@ -147,7 +160,7 @@ int api_flow_load(ApiFlowCache *c, StoreTx *tx, const char *ns, const char *id, 
                 char rev[16];
                 snprintf(rev, sizeof rev, "%d", revision);
                 const char *key[3] = { ns, id, rev };
-                ApiFlow *f = cache_get(c, key);
+                ApiFlow *f = cache_get(c, key, NULL);
                 if (f) {
                         *ret = f;
                         return 0;

@@ -10,14 +10,15 @@
 /* Every front end that runs or starts a flow (executor, scheduler, webserver, CLI) reads the
  * revision it needs from the store and parses it here. Parsing is most of the cost, so a parsed
  * revision is kept in a cache keyed by (namespace, id, revision); a revision's source never
- * changes, so an entry never goes stale. "Latest" (revision 0) costs one read of the row to learn
- * which revision that is.
+ * changes through the store, so an entry does not go stale. "Latest" (revision 0) costs one read
+ * of the row to learn which revision that is (and a comparison of its text with the cached one's:
+ * a row rewritten by hand is parsed again).
  *
  * One cache may be shared by the threads of one process (tern server standalone runs the
  * components as threads, each with its own Store): lookups are serialized by a mutex, and a
  * loaded flow is reference counted, so that one thread evicting an entry never frees a flow
  * another thread is using. The cache is bounded: beyond its size the entries not in use are
- * dropped (flows in use stay alive until released). */
+ * dropped (flows in use stay alive until their holders release them). */
 
 typedef struct ApiFlowCache ApiFlowCache;
 
