@@ -28,13 +28,11 @@ json_t *api_flow_json(const StoreFlow *f, bool with_source) {
 }
 
 int api_execution_get(Store *s, const char *id, json_t **ret) {
-        StoreTx *tx;
+        _cleanup_store_tx_ StoreTx *tx = NULL;
         int r = store_begin(s, &tx);
         if (r < 0)
                 return r;
-        r = store_execution_get(tx, id, ret);
-        store_rollback(tx);
-        return r;
+        return store_execution_get(tx, id, ret);
 }
 
 void api_execution_strip(json_t *doc) {
@@ -50,21 +48,17 @@ State api_execution_state(json_t *doc) {
 }
 
 int api_execution_event(Store *s, const char *id, const char *type, json_t *payload) {
-        StoreTx *tx;
+        _cleanup_store_tx_ StoreTx *tx = NULL;
         _cleanup_json_ json_t *empty = json_object();
         usec_t now = now_realtime();
         if (!empty)
                 return -ENOMEM;
-        int r = store_begin(s, &tx);
-        if (r < 0)
-                return r;
         /* Resume inputs become task outputs: bounded like every value that enters an execution. */
-        if ((r = json_value_check(payload, "the inputs", NULL)) < 0 ||
-            (r = store_event_emit(tx, id, type, payload ? payload : empty, now, now, NULL)) < 0) {
-                store_rollback(tx);
+        int r = json_value_check(payload, "the inputs", NULL);
+        if (r < 0 || (r = store_begin(s, &tx)) < 0 ||
+            (r = store_event_emit(tx, id, type, payload ? payload : empty, now, now, NULL)) < 0)
                 return r;
-        }
-        return store_commit(tx);
+        return store_commit(TAKE_PTR(tx));
 }
 
 json_t *api_execution_logs_json(Store *s, const char *id, StoreLogLevel min_level) {
