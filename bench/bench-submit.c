@@ -9,14 +9,14 @@
 
 #include "cleanup-jansson.h"
 #include "engine.h"
-#include "execution-store.h"
-#include "executor.h"
+#include "execution-create.h"
+#include "flow-cache.h"
 #include "state.h"
 #include "store.h"
 #include "strutil.h"
 
 /* Forking 'tern execution start' per execution would measure process start-up, not tern: this
- * does what that command does (engine_execution_new + store_execution_create), many executions
+ * does what that command does (api_execution_create), many executions
  * per transaction. It prints one JSON object on stdout: {"count", "start", "end"} with the
  * realtime (usec) of the first transaction's start and of the last commit, and with --wait the
  * time the last execution was seen in a wanted state. */
@@ -183,7 +183,7 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "bench-submit: cannot open '%s': %s\n", a.db, s ? store_error(s) : strerror(-r));
                 return 1;
         }
-        if ((r = store_begin(s, &tx)) < 0 || (r = executor_load_flow(tx, a.ns, a.flow, 0, &f)) < 0) {
+        if ((r = store_begin(s, &tx)) < 0 || (r = api_flow_load_owned(tx, a.ns, a.flow, 0, &f)) < 0) {
                 fprintf(stderr, "bench-submit: cannot load flow '%s.%s': %s\n", a.ns, a.flow,
                         r == -ENOENT ? "not found" : store_error(s));
                 if (tx)
@@ -191,12 +191,6 @@ int main(int argc, char *argv[]) {
                 return 1;
         }
         store_rollback(tx);
-        _cleanup_json_ json_t *inputs = NULL;
-        _cleanup_free_ char *err = NULL;
-        if (flow_inputs_resolve(f, NULL, &inputs, &err) < 0) {
-                fprintf(stderr, "bench-submit: inputs: %s\n", strempty(err));
-                return 1;
-        }
 
         uint64_t batch = a.wait_each ? 1 : a.batch;
         usec_t start = now_realtime();
@@ -206,19 +200,15 @@ int main(int argc, char *argv[]) {
                 if ((r = store_begin(s, &tx)) < 0)
                         goto fail;
                 for (uint64_t i = 0; i < n; i++) {
-                        _cleanup_execution_ Execution *e = NULL;
-                        _cleanup_(execution_store_meta_done) StoreExecutionMeta m = {};
                         _cleanup_json_ json_t *doc = NULL;
-                        usec_t now = now_realtime();
-                        if ((r = engine_execution_new(NULL, f, NULL, inputs, NULL, NULL, now, &e)) < 0)
-                                goto fail_tx;
-                        if (!(doc = execution_to_json(e)) || execution_store_meta(e, now, &m) < 0) {
-                                r = -ENOMEM;
+                        _cleanup_free_ char *err = NULL;
+                        ApiExecutionNew new = {};
+                        if ((r = api_execution_create(tx, f, &new, now_realtime(), &doc, &err)) < 0) {
+                                if (err)
+                                        fprintf(stderr, "bench-submit: %s\n", err);
                                 goto fail_tx;
                         }
-                        if ((r = store_execution_create(tx, &m, doc, ENGINE_EVENT_CREATED, NULL, now)) < 0)
-                                goto fail_tx;
-                        snprintf(last, sizeof last, "%s", e->id);
+                        snprintf(last, sizeof last, "%s", json_string_value(json_object_get(doc, "id")));
                 }
                 if ((r = store_commit(tx)) < 0)
                         goto fail;

@@ -5,6 +5,7 @@
 
 #include "cleanup-jansson.h"
 #include "cli-execution.h"
+#include "execution-wait.h"
 #include "strutil.h"
 
 static const char *state_color(const char *state, bool tty) {
@@ -85,29 +86,41 @@ int cli_execution_wait_after(Store *s, const char *id, size_t n_histories, unsig
         return cli_execution_wait_full(s, id, n_histories, until_mask, timeout, NULL, interrupted, ret);
 }
 
+typedef struct WaitFor {
+        const char *id;
+        size_t n_histories;
+        unsigned until_mask;
+        CliProgress *progress;
+        volatile int *interrupted;
+} WaitFor;
+
+static int wait_for(Store *s, json_t *doc, void *userdata) {
+        WaitFor *w = userdata;
+        if (w->progress)
+                cli_progress_show(s, w->id, doc, w->progress);
+        State st = api_execution_state(doc);
+        bool applied = json_array_size(json_object_get(json_object_get(doc, "state"), "histories")) > w->n_histories;
+        if (applied && st >= 0 && (state_is_terminal(st) || (w->until_mask & (1u << st))))
+                return 1;
+        if (w->interrupted && *w->interrupted)
+                return -EINTR;
+        return 0;
+}
+
 static int cli_execution_wait_full(Store *s, const char *id, size_t n_histories, unsigned until_mask, usec_t timeout,
                                    CliProgress *progress, volatile int *interrupted, json_t **ret) {
-        usec_t start = now_realtime();
-        (void) store_listen(s, STORE_CHANNEL_ALL);
-        for (;;) {
-                _cleanup_json_ json_t *doc = NULL;
-                int r = api_execution_get(s, id, &doc);
-                if (r < 0)
-                        return r;
-                if (progress)
-                        cli_progress_show(s, id, doc, progress);
-                State st = api_execution_state(doc);
-                bool applied = json_array_size(json_object_get(json_object_get(doc, "state"), "histories")) > n_histories;
-                if (applied && st >= 0 && (state_is_terminal(st) || (until_mask & (1u << st)))) {
-                        *ret = TAKE_PTR(doc);
-                        return 0;
-                }
-                if (interrupted && *interrupted)
-                        return -EINTR;
-                if (timeout && now_realtime() - start > timeout)
-                        return -ETIME;
-                (void) store_wait(s, 25 * USEC_PER_MSEC);
-        }
+        WaitFor w = { .id = id, .n_histories = n_histories, .until_mask = until_mask, .progress = progress,
+                      .interrupted = interrupted };
+        /* Log lines wake it too when they are shown as they come. */
+        ApiWaitOptions o = { .timeout = timeout ? timeout : USEC_INFINITY, .logs = progress != NULL };
+        _cleanup_json_ json_t *doc = NULL;
+        int r = api_execution_wait(s, id, &o, wait_for, &w, &doc);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ETIME;
+        *ret = TAKE_PTR(doc);
+        return 0;
 }
 
 void cli_execution_print(json_t *doc, bool tty) {

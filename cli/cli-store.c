@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli-store.h"
+#include "flow-cache.h"
 #include "cli.h"
 #include "executor.h"
 #include "log.h"
@@ -166,21 +167,10 @@ int cli_store_open(const char *cmd, const char *url, CliStoreMode mode, Store **
 
 int cli_engine_config(const char *cmd, EngineConfig *ret) {
         _cleanup_free_ char *err = NULL;
-        *ret = (EngineConfig) { .secret = runtime_secret };
-        ret->envs = runtime_envs();
-        ret->globals = runtime_globals(&err);
-        if (!ret->globals) {
-                fprintf(stderr, "%s: %s\n", cmd, err ? err : "out of memory");
-                cli_engine_config_done(ret);
-                return -EINVAL;
-        }
-        return ret->envs ? 0 : -ENOMEM;
-}
-
-void cli_engine_config_done(EngineConfig *c) {
-        json_decref(c->envs);
-        json_decref(c->globals);
-        *c = (EngineConfig) {};
+        int r = runtime_engine_config(ret, &err);
+        if (r < 0)
+                fprintf(stderr, "%s: %s\n", cmd, err ? err : strerror(-r));
+        return r;
 }
 
 struct Inproc {
@@ -193,6 +183,7 @@ struct Inproc {
         bool scheduler_running;
         int stop_fd;
         char *work_root, *storage_root;
+        ApiFlowCache *own_flows; /* when the options give none */
 };
 
 static void *executor_main(void *arg) {
@@ -223,10 +214,15 @@ int inproc_start(Store *store, const InprocOptions *opt, Inproc **ret) {
                 return -ENOMEM;
         if ((r = mkdir_p(p->work_root, 0700)) < 0 || (r = mkdir_p(p->storage_root, 0750)) < 0)
                 return r;
+        /* One cache of parsed flows for the executor and the scheduler threads. */
+        ApiFlowCache *flows = opt->flows;
+        if (!flows && (r = api_flow_cache_new(0, &p->own_flows)) < 0)
+                return r;
+        flows = flows ?: p->own_flows;
 
         if ((r = store_dup(store, &xs)) < 0)
                 return r;
-        ExecutorOptions xo = { .id = "executor", .engine = *opt->engine };
+        ExecutorOptions xo = { .id = "executor", .engine = *opt->engine, .flows = flows };
         if ((r = executor_new(xs, &xo, &p->executor)) < 0) {
                 store_free(xs);
                 return r;
@@ -242,7 +238,7 @@ int inproc_start(Store *store, const InprocOptions *opt, Inproc **ret) {
         p->executor_running = true;
         if (opt->scheduler) {
                 Store *ss = NULL;
-                SchedulerOptions so = { .id = "scheduler", .engine = *opt->engine };
+                SchedulerOptions so = { .id = "scheduler", .engine = *opt->engine, .flows = flows };
                 if ((r = store_dup(store, &ss)) < 0)
                         return r;
                 if ((r = scheduler_new(ss, &so, &p->scheduler)) < 0) {
@@ -280,6 +276,7 @@ Inproc *inproc_free(Inproc *p) {
         worker_free(p->worker);
         executor_free(p->executor);
         scheduler_free(p->scheduler);
+        api_flow_cache_free(p->own_flows);
         safe_close(p->stop_fd);
         free(p->work_root);
         free(p->storage_root);

@@ -4,6 +4,7 @@
 #include <getopt.h>
 
 #include "engine.h"
+#include "flow-cache.h"
 #include "sandbox-config.h"
 #include "store.h"
 
@@ -27,9 +28,8 @@ bool cli_db_url_has_password(const char *url);
  * Returns 0, 1 (failed) or EXIT_USAGE (bad URL). */
 int cli_store_open(const char *cmd, const char *url, CliStoreMode mode, Store **ret);
 
-/* The engine configuration from the environment (envs, globals, secrets). */
+/* The engine configuration from the environment (envs, globals, secrets), or a message on stderr. */
 int cli_engine_config(const char *cmd, EngineConfig *ret);
-void cli_engine_config_done(EngineConfig *c);
 
 /* Executor and worker threads in this process (tern run, tern server standalone). */
 typedef struct Inproc Inproc;
@@ -39,6 +39,7 @@ typedef struct InprocOptions {
         bool scheduler;    /* also run a scheduler thread (tern server standalone) */
         const EngineConfig *engine;
         const SandboxOptions *sandbox; /* shell tasks' isolation; NULL or mode off: plain processes */
+        ApiFlowCache *flows;           /* parsed flows shared with the process's webserver; NULL: its own */
 } InprocOptions;
 int inproc_start(Store *store, const InprocOptions *opt, Inproc **ret);
 /* Stop claiming; running tasks get grace to finish. */

@@ -11,7 +11,8 @@
 #include "cli-store.h"
 #include "cli.h"
 #include "engine.h"
-#include "executor.h"
+#include "execution-create.h"
+#include "flow-cache.h"
 #include "log.h"
 #include "strutil.h"
 
@@ -223,43 +224,36 @@ static int verb_start(int argc, char *argv[]) {
         _cleanup_store_ Store *s = NULL;
         _cleanup_free_ char *err = NULL;
         _cleanup_json_ json_t *doc = NULL;
-        _cleanup_(flow_freep) Flow *f = NULL;
-        StoreTx *tx;
+        _cleanup_api_flow_ ApiFlow *f = NULL;
+        _cleanup_store_tx_ StoreTx *tx = NULL;
         if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
                 return r;
 
         if ((r = store_begin(s, &tx)) < 0)
                 goto db_error;
-        r = executor_load_flow(tx, ns, flow_id, 0, &f);
+        r = api_flow_load(NULL, tx, ns, flow_id, 0, &f);
         if (r == -ENOENT) {
-                store_rollback(tx);
                 fprintf(stderr, "%s: no flow '%s' in namespace '%s' (see 'tern flow list')\n", cmd, flow_id, ns);
                 return 1;
         }
         if (r < 0) {
-                store_rollback(tx);
                 fprintf(stderr, "%s: flow '%s.%s' cannot be loaded: %s\n", cmd, ns, flow_id,
                         r == -EBADMSG ? "it is not valid" : strerror(-r));
                 return 1;
         }
-        r = api_execution_create(tx, f, inputs, labels, NULL, now_realtime(), &doc, &err);
+        ApiExecutionNew n = { .inputs = inputs, .labels = labels };
+        r = api_execution_create(tx, f->flow, &n, now_realtime(), &doc, &err);
         if (r == -EPERM) {
-                store_rollback(tx);
                 fprintf(stderr, "%s: flow '%s' in namespace '%s' is disabled: a disabled flow cannot be executed\n", cmd,
                         flow_id, ns);
                 return 1;
         }
         if (r == -EINVAL || r == -E2BIG) {
-                store_rollback(tx);
                 fprintf(stderr, "%s: %s%s\n", cmd, r == -EINVAL ? "invalid inputs: " : "",
                         err ? err : "out of memory");
                 return 1;
         }
-        if (r < 0) {
-                store_rollback(tx);
-                goto db_error;
-        }
-        if ((r = store_commit(tx)) < 0)
+        if (r < 0 || (r = store_commit(TAKE_PTR(tx))) < 0)
                 goto db_error;
         const char *id = json_string_value(json_object_get(doc, "id"));
         if (!a.wait) {
@@ -290,17 +284,15 @@ static int verb_list(int argc, char *argv[]) {
         _cleanup_store_ Store *s = NULL;
         if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
                 return r;
-        StoreTx *tx;
+        _cleanup_store_tx_ StoreTx *tx = NULL;
         _cleanup_json_ json_t *list = NULL;
         StoreExecutionFilter f = { .namespace_prefix = a.ns, .flow_id = a.flow, .state = a.state, .limit = a.limit };
         size_t skipped = 0;
         if ((r = store_begin(s, &tx)) < 0 || (r = store_execution_search_skipping(tx, &f, &list, &skipped)) < 0) {
-                if (r < 0 && tx)
-                        store_rollback(tx);
                 fprintf(stderr, "%s: %s\n", cmd, store_error(s));
                 return 1;
         }
-        store_rollback(tx);
+        store_rollback(TAKE_PTR(tx));
         if (skipped > 0)
                 fprintf(stderr, "%s: warning: %zu execution(s) left out: their documents cannot be read\n", cmd, skipped);
         size_t i;

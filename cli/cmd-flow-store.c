@@ -144,7 +144,7 @@ int verb_flow_apply(int argc, char *argv[]) {
         }
         int status = 1;
         _cleanup_store_ Store *s = NULL;
-        StoreTx *tx = NULL;
+        _cleanup_store_tx_ StoreTx *tx = NULL;
         if (invalid)
                 goto done;
         if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0) {
@@ -158,14 +158,12 @@ int verb_flow_apply(int argc, char *argv[]) {
         for (size_t i = 0; i < n; i++) {
                 int rev;
                 r = store_flow_put(tx, flows[i]->namespace, flows[i]->id, flows[i]->source, now, &rev);
-                if (r < 0) {
-                        store_rollback(tx);
+                if (r < 0)
                         goto db_error;
-                }
                 printf("%s.%s: %s revision %d\n", flows[i]->namespace, flows[i]->id,
                        r == STORE_UNCHANGED ? "unchanged," : rev == 1 ? "created," : "updated to", rev);
         }
-        if (store_commit(tx) < 0)
+        if (store_commit(TAKE_PTR(tx)) < 0)
                 goto db_error;
         status = 0;
         goto done;
@@ -191,14 +189,14 @@ int verb_flow_list(int argc, char *argv[]) {
         _cleanup_store_ Store *s = NULL;
         if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
                 return r;
-        StoreTx *tx;
+        _cleanup_store_tx_ StoreTx *tx = NULL;
         StoreFlow *flows = NULL;
         size_t n = 0;
         if (store_begin(s, &tx) < 0 || (r = store_flow_list(tx, a.ns, &flows, &n)) < 0) {
                 fprintf(stderr, "%s: %s\n", cmd, store_error(s));
                 return 1;
         }
-        store_rollback(tx);
+        store_rollback(TAKE_PTR(tx));
         if (a.output == OUTPUT_JSON) {
                 _cleanup_json_ json_t *arr = json_array();
                 for (size_t i = 0; i < n; i++)
@@ -221,13 +219,13 @@ int verb_flow_show(int argc, char *argv[]) {
         const char *cmd = "tern flow show";
         FlowArgs a = {};
         _cleanup_store_ Store *s = NULL;
-        StoreTx *tx;
+        _cleanup_store_tx_ StoreTx *tx = NULL;
         StoreFlow f = {};
         int r = one_flow_begin(cmd, usage_show, argc, argv, &a, &s, &tx);
         if (r >= 0)
                 return r;
         r = store_flow_get(tx, argv[optind], argv[optind + 1], a.revision, &f);
-        store_rollback(tx);
+        store_rollback(TAKE_PTR(tx));
         if (r == -ENOENT)
                 return no_such_flow(cmd, argv[optind], argv[optind + 1]);
         if (r < 0) {
@@ -251,18 +249,14 @@ int verb_flow_delete(int argc, char *argv[]) {
         const char *cmd = "tern flow delete";
         FlowArgs a = {};
         _cleanup_store_ Store *s = NULL;
-        StoreTx *tx;
+        _cleanup_store_tx_ StoreTx *tx = NULL;
         int r = one_flow_begin(cmd, usage_delete, argc, argv, &a, &s, &tx);
         if (r >= 0)
                 return r;
         r = store_flow_delete(tx, argv[optind], argv[optind + 1], now_realtime());
-        if (r == -ENOENT) {
-                store_rollback(tx);
+        if (r == -ENOENT)
                 return no_such_flow(cmd, argv[optind], argv[optind + 1]);
-        }
-        if (r < 0 || store_commit(tx) < 0) {
-                if (r < 0)
-                        store_rollback(tx);
+        if (r < 0 || store_commit(TAKE_PTR(tx)) < 0) {
                 fprintf(stderr, "%s: %s\n", cmd, store_error(s));
                 return 1;
         }

@@ -16,13 +16,14 @@
 #include "cli-execution.h"
 #include "cli-store.h"
 #include "cli.h"
-#include "execution.h"
-#include "execution-store.h"
+#include "execution-create.h"
 #include "flow.h"
 #include "hashmap.h"
+#include "id.h"
 #include "log.h"
 #include "strbuf.h"
 #include "strutil.h"
+#include "variables.h"
 
 static volatile int interrupted;
 
@@ -80,7 +81,7 @@ static int parse_kv(const char *cmd, const char *what, const char *arg, json_t *
 /* Apply every valid flow file of a directory; invalid ones are reported and skipped. */
 static int apply_flows_dir(const char *cmd, Store *s, const char *dir) {
         _cleanup_strv_free_ char **files = NULL;
-        StoreTx *tx;
+        _cleanup_store_tx_ StoreTx *tx = NULL;
         int r = 0;
 
         struct dirent **entries = NULL;
@@ -112,12 +113,10 @@ static int apply_flows_dir(const char *cmd, Store *s, const char *dir) {
                 }
                 flow_diagnostics_done(&diags);
                 int rev;
-                if ((r = store_flow_put(tx, flow->namespace, flow->id, flow->source, now_realtime(), &rev)) < 0) {
-                        store_rollback(tx);
+                if ((r = store_flow_put(tx, flow->namespace, flow->id, flow->source, now_realtime(), &rev)) < 0)
                         goto fail;
-                }
         }
-        if ((r = store_commit(tx)) < 0)
+        if ((r = store_commit(TAKE_PTR(tx))) < 0)
                 goto fail;
         return 0;
 fail:
@@ -274,7 +273,7 @@ int verb_run(int argc, char *argv[]) {
         if (a.flows_dir && (r = apply_flows_dir(cmd, s, a.flows_dir)) != 0)
                 return r;
 
-        _cleanup_(cli_engine_config_done) EngineConfig cfg = {};
+        _cleanup_(runtime_engine_config_done) EngineConfig cfg = {};
         if (cli_engine_config(cmd, &cfg) < 0)
                 return 1;
         /* Checked before the execution exists: --sandbox required that cannot work creates nothing. */
@@ -282,55 +281,51 @@ int verb_run(int argc, char *argv[]) {
                 return r;
 
         /* Store this flow (a new revision only when it changed) and create the execution. */
-        StoreTx *tx;
         int rev = 0;
         usec_t now = now_realtime();
-        if ((r = store_begin(s, &tx)) < 0 || (r = store_flow_put(tx, flow->namespace, flow->id, flow->source, now, &rev)) < 0 ||
-            (r = store_commit(tx)) < 0) {
-                fprintf(stderr, "%s: cannot store flow '%s.%s': %s\n", cmd, flow->namespace, flow->id, store_error(s));
-                return 1;
-        }
-        flow->revision = rev;
-
-        _cleanup_execution_ Execution *e = NULL;
-        if ((r = engine_execution_new(&cfg, flow, NULL, NULL, labels, NULL, now, &e)) < 0)
-                return log_oom(), 1;
-        if ((r = upload_file_inputs(cmd, flow, e->id, state_dir, inputs)) != 0)
-                return r;
-        _cleanup_json_ json_t *resolved = NULL;
-        if (a.raw_inputs) {
-                resolved = json_object();
-                for (size_t i = 0; i < flow->n_inputs; i++)
-                        if (flow->inputs[i].defaults)
-                                json_object_set(resolved, flow->inputs[i].id, flow->inputs[i].defaults);
-                json_object_update(resolved, inputs);
-        } else {
-                _cleanup_free_ char *err = NULL;
-                if (flow_inputs_resolve(flow, inputs, &resolved, &err) < 0) {
-                        fprintf(stderr, "%s: invalid inputs: %s\n", cmd, err ? err : "out of memory");
+        {
+                _cleanup_store_tx_ StoreTx *tx = NULL;
+                if ((r = store_begin(s, &tx)) < 0 ||
+                    (r = store_flow_put(tx, flow->namespace, flow->id, flow->source, now, &rev)) < 0 ||
+                    (r = store_commit(TAKE_PTR(tx))) < 0) {
+                        fprintf(stderr, "%s: cannot store flow '%s.%s': %s\n", cmd, flow->namespace, flow->id,
+                                store_error(s));
                         return 1;
                 }
         }
-        json_decref(e->inputs);
-        e->inputs = json_incref(resolved);
-        _cleanup_free_ char *too_big = NULL;
-        if (execution_check_values(e, &too_big) < 0) {
-                fprintf(stderr, "%s: %s\n", cmd, too_big ? too_big : "out of memory");
+        flow->revision = rev;
+
+        /* The id first: FILE inputs are stored under it. */
+        char id[ID_MAX];
+        if ((r = id_new(id)) < 0) {
+                fprintf(stderr, "%s: cannot draw an execution id: %s\n", cmd, strerror(-r));
                 return 1;
         }
-        _cleanup_(execution_store_meta_done) StoreExecutionMeta meta = {};
-        _cleanup_json_ json_t *doc = execution_to_json(e);
-        if (!doc || execution_store_meta(e, now, &meta) < 0)
-                return log_oom(), 1;
-        if ((r = store_begin(s, &tx)) < 0 || (r = store_execution_create(tx, &meta, doc, ENGINE_EVENT_CREATED, NULL, now)) < 0 ||
-            (r = store_commit(tx)) < 0) {
-                fprintf(stderr, "%s: cannot create the execution: %s\n", cmd, store_error(s));
-                return 1;
+        if ((r = upload_file_inputs(cmd, flow, id, state_dir, inputs)) != 0)
+                return r;
+        {
+                _cleanup_store_tx_ StoreTx *tx = NULL;
+                _cleanup_free_ char *err = NULL;
+                ApiExecutionNew n = { .id = id, .inputs = inputs, .labels = labels, .even_disabled = true,
+                                      .inputs_mode = a.raw_inputs ? API_INPUTS_RAW : API_INPUTS_RESOLVE };
+                if ((r = store_begin(s, &tx)) >= 0)
+                        r = api_execution_create(tx, flow, &n, now, NULL, &err);
+                if (r == -EINVAL || r == -E2BIG) {
+                        fprintf(stderr, "%s: %s%s\n", cmd, r == -EINVAL ? "invalid inputs: " : "",
+                                err ? err : "out of memory");
+                        return 1;
+                }
+                if (r == -ENOMEM)
+                        return log_oom(), 1;
+                if (r < 0 || (r = store_commit(TAKE_PTR(tx))) < 0) {
+                        fprintf(stderr, "%s: cannot create the execution: %s\n", cmd, store_error(s));
+                        return 1;
+                }
         }
 
         bool show = a.output == OUTPUT_TABLE && !a.quiet;
         if (show)
-                printf("Execution %s of %s.%s (revision %d)\n", e->id, flow->namespace, flow->id, rev);
+                printf("Execution %s of %s.%s (revision %d)\n", id, flow->namespace, flow->id, rev);
 
         _cleanup_(inproc_freep) Inproc *ip = NULL;
         InprocOptions io = { .workers = a.workers, .state_dir = state_dir, .engine = &cfg, .sandbox = &sandbox.options };
@@ -346,13 +341,13 @@ int verb_run(int argc, char *argv[]) {
         _cleanup_json_ json_t *final = NULL;
         usec_t deadline = a.timeout;
         for (;;) {
-                r = cli_execution_wait(s, e->id, 0, deadline, show ? &p : NULL, &interrupted, &final);
+                r = cli_execution_wait(s, id, 0, deadline, show ? &p : NULL, &interrupted, &final);
                 if (r == -EINTR || r == -ETIME) {
                         /* Kill once, then keep waiting for the kill to land. */
                         if (a.output == OUTPUT_TABLE)
                                 fprintf(stderr, "%s: %s, killing execution %s\n", cmd,
-                                        r == -EINTR ? "interrupted" : "timeout reached", e->id);
-                        if (api_execution_event(s, e->id, ENGINE_EVENT_KILL, NULL) < 0)
+                                        r == -EINTR ? "interrupted" : "timeout reached", id);
+                        if (api_execution_event(s, id, ENGINE_EVENT_KILL, NULL) < 0)
                                 fprintf(stderr, "%s: cannot kill: %s\n", cmd, store_error(s));
                         interrupted = 0;
                         deadline = 0;
@@ -373,13 +368,13 @@ int verb_run(int argc, char *argv[]) {
         api_execution_strip(final);
         if (a.output == OUTPUT_JSON) {
                 if (a.include_logs)
-                        json_object_set_new(final, "logs", api_execution_logs_json(s, e->id, STORE_LOG_TRACE));
+                        json_object_set_new(final, "logs", api_execution_logs_json(s, id, STORE_LOG_TRACE));
                 if (json_dumpf(final, stdout, JSON_INDENT(2)) < 0)
                         return 1;
                 printf("\n");
         } else {
                 char d[DURATION_MAX];
-                printf("%s %s in %s, %zu task run%s\n", e->id, state_to_string(st),
+                printf("%s %s in %s, %zu task run%s\n", id, state_to_string(st),
                        duration_format_short(d, now_realtime() - now), json_array_size(json_object_get(final, "taskRunList")),
                        json_array_size(json_object_get(final, "taskRunList")) == 1 ? "" : "s");
                 json_t *outs = json_object_get(final, "outputs");

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "scheduler.h"
 #include "strutil.h"
+#include "variables.h"
 #include "web-server.h"
 #include "worker.h"
 
@@ -162,9 +163,13 @@ static int run_server(const char *which, int argc, char *argv[]) {
         _cleanup_free_ char *state_dir = NULL;
         if (cli_state_dir_make(cmd, &state_dir) < 0)
                 return 1;
-        _cleanup_(cli_engine_config_done) EngineConfig cfg = {};
+        _cleanup_(runtime_engine_config_done) EngineConfig cfg = {};
         if (cli_engine_config(cmd, &cfg) < 0 || setup_signals() < 0)
                 return 1;
+        /* One cache of parsed flows for the components this process runs. */
+        _cleanup_api_flow_cache_ ApiFlowCache *flows = NULL;
+        if ((r = api_flow_cache_new(0, &flows)) < 0)
+                return log_oom(), 1;
 
         _cleanup_(web_server_freep) WebServer *web = NULL;
         if (a.listen || streq(which, "webserver")) {
@@ -176,6 +181,7 @@ static int run_server(const char *which, int argc, char *argv[]) {
                 const char *env_listen = streq(which, "webserver") ? getenv("TERN_WEBSERVER_LISTEN") : NULL;
                 wo.listen = a.listen ? a.listen : !isempty(env_listen) ? env_listen : "127.0.0.1:8080";
                 wo.storage_root = storage; /* the workers' (FILE inputs, file downloads) */
+                wo.flows = flows;
                 if ((r = web_server_start(s, &wo, &web)) < 0)
                         return log_error_errno(r, "Cannot listen on %s: %m", wo.listen), 1;
                 log_info("Webserver listening on %s (port %u).", wo.listen, web_server_port(web));
@@ -189,7 +195,7 @@ static int run_server(const char *which, int argc, char *argv[]) {
                 if ((r = cli_sandbox_setup(cmd, &a.sandbox, state_dir)) != 0)
                         return r;
                 InprocOptions io = { .workers = a.workers, .state_dir = state_dir, .engine = &cfg, .scheduler = true,
-                                     .sandbox = &a.sandbox.options };
+                                     .sandbox = &a.sandbox.options, .flows = flows };
                 if ((r = inproc_start(s, &io, &ip)) < 0)
                         return log_error_errno(r, "Cannot start the executor and workers: %m"), 1;
                 log_info("Standalone server running (%u task slots); stop with SIGTERM or Ctrl-C.", a.workers);
@@ -201,7 +207,7 @@ static int run_server(const char *which, int argc, char *argv[]) {
         if (streq(which, "executor")) {
                 Store *xs = NULL;
                 _cleanup_(executor_freep) Executor *x = NULL;
-                ExecutorOptions xo = { .id = "executor", .engine = cfg };
+                ExecutorOptions xo = { .id = "executor", .engine = cfg, .flows = flows };
                 if ((r = store_dup(s, &xs)) < 0 || (r = executor_new(xs, &xo, &x)) < 0)
                         return log_error_errno(r, "Cannot start the executor: %m"), 1;
                 log_info("Executor running; stop with SIGTERM or Ctrl-C.");
@@ -211,7 +217,7 @@ static int run_server(const char *which, int argc, char *argv[]) {
         if (streq(which, "scheduler")) {
                 Store *ss = NULL;
                 _cleanup_(scheduler_freep) Scheduler *sch = NULL;
-                SchedulerOptions so = { .id = "scheduler", .engine = cfg };
+                SchedulerOptions so = { .id = "scheduler", .engine = cfg, .flows = flows };
                 if ((r = store_dup(s, &ss)) < 0 || (r = scheduler_new(ss, &so, &sch)) < 0)
                         return log_error_errno(r, "Cannot start the scheduler: %m"), 1;
                 log_info("Scheduler running; stop with SIGTERM or Ctrl-C.");

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cleanup-jansson.h"
+#include "execution-create.h"
 #include "execution-store.h"
 #include "executor.h"
 #include "hashmap.h"
@@ -29,7 +30,7 @@ typedef struct CachedDoc {
 struct Executor {
         Store *store;
         ExecutorOptions opt;
-        Hashmap flows; /* (ns, id, revision) -> Flow* (owned) */
+        ApiFlowCache *flows, *own_flows; /* the process's (options) or its own */
         Hashmap docs;  /* execution id -> CachedDoc* (owned; NULL once dropped) */
         json_t *aside; /* execution id -> why: executions the next step sets aside (FAILED) */
         char strike_id[ID_MAX]; /* the execution the last steps failed on, and how many times */
@@ -38,13 +39,6 @@ struct Executor {
         usec_t last_requeue;
         ExecutorStats stats;
 };
-
-static void flows_free(Hashmap *h) {
-        for (size_t i = 0; i < h->n_buckets; i++)
-                if (h->entries[i].key)
-                        flow_free(h->entries[i].value);
-        hashmap_done(h);
-}
 
 int executor_new(Store *store, const ExecutorOptions *opt, Executor **ret) {
         Executor *x = calloc(1, sizeof *x);
@@ -64,7 +58,10 @@ int executor_new(Store *store, const ExecutorOptions *opt, Executor **ret) {
                 x->opt.poll = store_backend(store) == STORE_BACKEND_SQLITE ? 100 * USEC_PER_MSEC : USEC_PER_SEC;
         if (!x->opt.requeue_every)
                 x->opt.requeue_every = USEC_PER_SEC;
-        int r = store_listen(store, STORE_CHANNEL_EVENTS);
+        int r = x->opt.flows ? 0 : api_flow_cache_new(0, &x->own_flows);
+        x->flows = x->opt.flows ?: x->own_flows;
+        if (r >= 0)
+                r = store_listen(store, STORE_CHANNEL_EVENTS);
         if (r < 0) {
                 x->store = NULL;
                 executor_free(x);
@@ -87,8 +84,8 @@ static void docs_free(Hashmap *h) {
 Executor *executor_free(Executor *x) {
         if (!x)
                 return NULL;
-        flows_free(&x->flows);
         docs_free(&x->docs);
+        api_flow_cache_free(x->own_flows);
         json_decref(x->aside);
         store_free(x->store);
         free(x);
@@ -97,55 +94,6 @@ Executor *executor_free(Executor *x) {
 
 void executor_stats(const Executor *x, ExecutorStats *ret) {
         *ret = x->stats;
-}
-
-int executor_load_flow(StoreTx *tx, const char *ns, const char *id, int revision, Flow **ret) {
-        StoreFlow sf = {};
-        FlowDiagnostics diags = FLOW_DIAGNOSTICS_INIT;
-        char name[512];
-        int r = store_flow_get(tx, ns, id, revision, &sf);
-        if (r < 0)
-                return r;
-        snprintf(name, sizeof name, "%s.%s@%d", ns, id, sf.revision);
-        r = flow_load_string(sf.source, strlen(sf.source), name, ret, &diags);
-        flow_diagnostics_done(&diags);
-        if (r == 0)
-                (*ret)->revision = sf.revision;
-        store_flow_done(&sf);
-        return r == FLOW_INVALID ? -EBADMSG : r;
-}
-
-/* The flow an execution runs, by revision; parsed once per executor. */
-static int flow_for(Executor *x, StoreTx *tx, const char *ns, const char *id, int revision, const Flow **ret) {
-        char rev[16];
-        snprintf(rev, sizeof rev, "%d", revision);
-        const char *key[] = { ns, id, rev };
-        Flow *f = hashmap_get_parts(&x->flows, key, 3);
-        if (f) {
-                *ret = f;
-                return 0;
-        }
-        int r = executor_load_flow(tx, ns, id, revision, &f);
-        if (r < 0)
-                return r;
-        if (revision > 0 && (r = hashmap_put_parts(&x->flows, key, 3, f)) < 0) {
-                flow_free(f);
-                return r;
-        }
-        if (revision <= 0) {
-                /* "Latest" is not cacheable under a fixed key: cache it under its real revision. */
-                snprintf(rev, sizeof rev, "%d", (int) f->revision);
-                Flow *have = hashmap_get_parts(&x->flows, key, 3);
-                if (have) {
-                        flow_free(f);
-                        f = have;
-                } else if ((r = hashmap_put_parts(&x->flows, key, 3, f)) < 0) {
-                        flow_free(f);
-                        return r;
-                }
-        }
-        *ret = f;
-        return 0;
 }
 
 static int store_level(const char *level) {
@@ -187,23 +135,18 @@ static int create_subflow(Executor *x, StoreTx *tx, const Execution *parent, jso
         const char *ns = json_string_value(json_object_get(req, "namespace"));
         const char *id = json_string_value(json_object_get(req, "flowId"));
         json_t *rev = json_object_get(req, "revision");
-        const Flow *f;
+        _cleanup_api_flow_ ApiFlow *f = NULL;
         _cleanup_free_ char *err = NULL, *why = NULL;
-        _cleanup_json_ json_t *inputs = NULL, *labels = NULL, *trigger = NULL, *doc = NULL;
-        _cleanup_execution_ Execution *child = NULL;
+        _cleanup_json_ json_t *labels = NULL, *trigger = NULL, *engine = NULL;
         int r;
 
-        r = flow_for(x, tx, ns, id, json_is_integer(rev) ? (int) json_integer_value(rev) : 0, &f);
+        r = api_flow_load(x->flows, tx, ns, id, json_is_integer(rev) ? (int) json_integer_value(rev) : 0, &f);
         if (r == -ENOENT || r == -EBADMSG) {
                 why = strdup_printf("Subflow '%s.%s' %s", ns, id, r == -ENOENT ? "not found" : "is not valid");
                 return subflow_failed(tx, req, why ? why : "subflow unavailable", now);
         }
         if (r < 0)
                 return r;
-        if (flow_inputs_resolve(f, json_object_get(req, "inputs"), &inputs, &err) < 0) {
-                why = strdup_printf("Subflow '%s.%s': invalid inputs: %s", ns, id, strempty(err));
-                return subflow_failed(tx, req, why ? why : "invalid inputs", now);
-        }
         /* Labels: the parent's when inherited, the task's own on top; the correlation id follows
          * the chain of executions. */
         labels = json_array();
@@ -224,24 +167,25 @@ static int create_subflow(Executor *x, StoreTx *tx, const Execution *parent, jso
         trigger = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:i}}", "id", "subflow", "type",
                             "io.kestra.plugin.core.flow.Subflow", "variables", "executionId", parent->id, "namespace",
                             parent->namespace, "flowId", parent->flow_id, "flowRevision", parent->flow_revision);
-        /* The id the parent's step announced (its task run's outputs and bookkeeping name it). */
-        r = engine_execution_new(&x->opt.engine, f, json_string_value(json_object_get(req, "executionId")), inputs,
-                                 labels, trigger, now, &child);
-        if (r < 0)
-                return r;
-        if (execution_check_values(child, &err) < 0) {
-                why = strdup_printf("Subflow '%s.%s': %s", ns, id, strempty(err));
-                return subflow_failed(tx, req, why ? why : "a value is too deep or too large", now);
+        engine = json_pack("{s:O, s:O}", "parentTaskRunId", json_object_get(req, "parentTaskRunId"), "wait",
+                           json_object_get(req, "wait"));
+        if (!labels || !trigger || !engine)
+                return -ENOMEM;
+        ApiExecutionNew n = {
+                .id = json_string_value(json_object_get(req, "executionId")),
+                .inputs = json_object_get(req, "inputs"),
+                .labels = labels,
+                .trigger = trigger,
+                .parent_id = parent->id,
+                .engine = engine,
+                .even_disabled = true,
+        };
+        r = api_execution_create(tx, f->flow, &n, now, NULL, &err);
+        if (r == -EINVAL || r == -E2BIG) {
+                why = strdup_printf("Subflow '%s.%s': %s%s", ns, id, r == -EINVAL ? "invalid inputs: " : "",
+                                    strempty(err));
+                return subflow_failed(tx, req, why ? why : "invalid inputs", now);
         }
-        if (!(child->parent_id = strdup(parent->id)))
-                return -ENOMEM;
-        child->engine = json_pack("{s:O, s:O}", "parentTaskRunId", json_object_get(req, "parentTaskRunId"), "wait",
-                                  json_object_get(req, "wait"));
-        _cleanup_(execution_store_meta_done) StoreExecutionMeta m = {};
-        doc = execution_to_json(child);
-        if (!doc || !child->engine || execution_store_meta(child, now, &m) < 0)
-                return -ENOMEM;
-        r = store_execution_create(tx, &m, doc, ENGINE_EVENT_CREATED, NULL, now);
         /* A rerun of this transaction after an in-doubt commit finds the child already there. */
         return r == -EEXIST ? 0 : r;
 }
@@ -447,6 +391,7 @@ static void docs_update(Executor *x, json_t *saved) {
 static int apply_claim(StepCtx *c, StoreTx *tx, const StoreClaim *cl) {
         Executor *x = c->x;
         _cleanup_execution_ Execution *e = NULL;
+        _cleanup_api_flow_ ApiFlow *af = NULL;
         const Flow *f = NULL;
         int r;
 
@@ -473,7 +418,7 @@ static int apply_claim(StepCtx *c, StoreTx *tx, const StoreClaim *cl) {
                 log_error("Execution '%s' has a malformed document; failing it.", cl->execution_id);
                 return fail_execution(tx, NULL, cl, "malformed execution document", c->now);
         }
-        r = flow_for(x, tx, e->namespace, e->flow_id, e->flow_revision, &f);
+        r = api_flow_load(x->flows, tx, e->namespace, e->flow_id, e->flow_revision, &af);
         if (r == -ENOENT || r == -EBADMSG) {
                 _cleanup_free_ char *why = strdup_printf("Flow '%s.%s' revision %d is %s", e->namespace, e->flow_id,
                                                          e->flow_revision, r == -ENOENT ? "missing" : "not valid");
@@ -481,6 +426,7 @@ static int apply_claim(StepCtx *c, StoreTx *tx, const StoreClaim *cl) {
         }
         if (r < 0)
                 return r;
+        f = af->flow;
 
         bool was_terminal = state_is_terminal(e->state.current);
         bool limited = f->concurrency.limit > 0;

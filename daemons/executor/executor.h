@@ -4,6 +4,7 @@
 #pragma once
 
 #include "engine.h"
+#include "flow-cache.h"
 #include "store.h"
 
 typedef struct ExecutorOptions {
@@ -12,6 +13,7 @@ typedef struct ExecutorOptions {
         usec_t poll;             /* fallback poll for lost notifications; 0 = 1 s */
         usec_t requeue_every;    /* how often expired leases are looked for; 0 = 1 s */
         EngineConfig engine;
+        ApiFlowCache *flows;     /* parsed flows, shared with the process's other components; NULL: its own */
 } ExecutorOptions;
 
 typedef struct Executor Executor;
@@ -37,5 +39,3 @@ typedef struct ExecutorStats {
 } ExecutorStats;
 void executor_stats(const Executor *x, ExecutorStats *ret);
 
-/* Helpers shared with the CLI: load a flow revision from the store (cached by the caller). */
-int executor_load_flow(StoreTx *tx, const char *ns, const char *id, int revision, Flow **ret);

@@ -16,13 +16,11 @@ static int xd_start(Daemon *d, void *userdata) {
         Store *s = NULL;
         int r;
 
-        xd->engine = (EngineConfig) { .secret = runtime_secret, .envs = runtime_envs(), .globals = runtime_globals(&err) };
-        if (!xd->engine.globals) {
-                log_error("TERN_GLOBALS: %s", err ? err : "out of memory");
-                return -EINVAL;
+        if ((r = runtime_engine_config(&xd->engine, &err)) < 0) {
+                if (err)
+                        log_error("%s", err);
+                return r;
         }
-        if (!xd->engine.envs)
-                return -ENOMEM;
         if ((r = store_dup(daemon_store(d), &s)) < 0)
                 return r;
         ExecutorOptions opt = {
@@ -82,7 +80,6 @@ int main(int argc, char *argv[]) {
         ExecutorDaemon xd = {};
         int r = daemon_main(&ops, &xd, argc, argv);
         executor_free(xd.executor);
-        json_decref(xd.engine.envs);
-        json_decref(xd.engine.globals);
+        runtime_engine_config_done(&xd.engine);
         return r;
 }

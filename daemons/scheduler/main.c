@@ -16,13 +16,11 @@ static int sd_start(Daemon *d, void *userdata) {
         Store *s = NULL;
         int r;
 
-        sd->engine = (EngineConfig) { .secret = runtime_secret, .envs = runtime_envs(), .globals = runtime_globals(&err) };
-        if (!sd->engine.globals) {
-                log_error("TERN_GLOBALS: %s", err ? err : "out of memory");
-                return -EINVAL;
+        if ((r = runtime_engine_config(&sd->engine, &err)) < 0) {
+                if (err)
+                        log_error("%s", err);
+                return r;
         }
-        if (!sd->engine.envs)
-                return -ENOMEM;
         if ((r = store_dup(daemon_store(d), &s)) < 0)
                 return r;
         SchedulerOptions opt = { .id = daemon_id(d), .engine = sd->engine };
@@ -86,7 +84,6 @@ int main(int argc, char *argv[]) {
         SchedulerDaemon sd = {};
         int r = daemon_main(&ops, &sd, argc, argv);
         scheduler_free(sd.scheduler);
-        json_decref(sd.engine.envs);
-        json_decref(sd.engine.globals);
+        runtime_engine_config_done(&sd.engine);
         return r;
 }

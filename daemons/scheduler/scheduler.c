@@ -12,6 +12,7 @@
 #include "expr.h"
 #include "hashmap.h"
 #include "log.h"
+#include "execution-create.h"
 #include "scheduler.h"
 #include "strutil.h"
 #include "triggers.h"
@@ -19,7 +20,7 @@
 struct Scheduler {
         Store *store;
         SchedulerOptions opt;
-        Hashmap flows; /* (ns, id, revision) -> Flow* (owned) */
+        ApiFlowCache *flows, *own_flows; /* the process's (options) or its own */
         Hashmap zones; /* name -> TimeZone* (owned) */
         SchedulerStats stats;
         bool synced;
@@ -78,35 +79,9 @@ static usec_t state_usec(json_t *state, const char *key) {
         return json_is_integer(v) && json_integer_value(v) > 0 ? (usec_t) json_integer_value(v) : 0;
 }
 
-/* The latest revision of a flow, parsed once per scheduler and revision. -ENOENT: deleted. */
-static int flow_for(Scheduler *s, StoreTx *tx, const char *ns, const char *id, const Flow **ret) {
-        StoreFlow sf = {};
-        char rev[16], name[512];
-        Flow *f;
-        int r = store_flow_get(tx, ns, id, 0, &sf);
-        if (r < 0)
-                return r;
-        snprintf(rev, sizeof rev, "%d", sf.revision);
-        const char *key[] = { ns, id, rev };
-        if ((f = hashmap_get_parts(&s->flows, key, 3))) {
-                store_flow_done(&sf);
-                *ret = f;
-                return 0;
-        }
-        snprintf(name, sizeof name, "%s.%s@%d", ns, id, sf.revision);
-        r = flow_load_string(sf.source, strlen(sf.source), name, &f, NULL);
-        store_flow_done(&sf);
-        if (r == FLOW_INVALID)
-                return -EBADMSG;
-        if (r < 0)
-                return r;
-        f->revision = atoi(rev);
-        if ((r = hashmap_put_parts(&s->flows, key, 3, f)) < 0) {
-                flow_free(f);
-                return r;
-        }
-        *ret = f;
-        return 0;
+/* The latest revision of a flow (parsed once per process and revision). -ENOENT: deleted. */
+static int flow_for(Scheduler *s, StoreTx *tx, const char *ns, const char *id, ApiFlow **ret) {
+        return api_flow_load(s->flows, tx, ns, id, 0, ret);
 }
 
 /* ---- registering triggers ------------------------------------------------------------------ */
@@ -141,13 +116,14 @@ static int sync_all_tx(StoreTx *tx, void *userdata) {
                         r = store_trigger_delete(tx, rows[i].namespace, rows[i].flow_id, rows[i].trigger_id);
         }
         for (size_t i = 0; i < n && r >= 0; i++) {
-                _cleanup_flow_ Flow *f = NULL;
-                if (flow_load_string(flows[i].source, strlen(flows[i].source), flows[i].id, &f, NULL) != 0)
+                _cleanup_api_flow_ ApiFlow *f = NULL;
+                if ((r = api_flow_from_store(c->s ? c->s->flows : NULL, &flows[i], &f)) < 0) {
+                        r = r == -EBADMSG ? 0 : r;
                         continue;
-                if (f->n_triggers == 0)
+                }
+                if (f->flow->n_triggers == 0)
                         continue;
-                f->revision = flows[i].revision;
-                r = api_trigger_sync(tx, flows[i].namespace, flows[i].id, f, &c->s->zones, c->now);
+                r = api_trigger_sync(tx, flows[i].namespace, flows[i].id, f->flow, &c->s->zones, c->now);
                 c->synced++;
         }
         hashmap_done(&live);
@@ -172,43 +148,29 @@ int scheduler_sync_all(Scheduler *s) {
  * existed already (a rerun, or another scheduler) or the inputs were refused. */
 static int create_execution(StoreTx *tx, const Flow *f, const Trigger *t, json_t *supplied, json_t *labels,
                             json_t *variables, const char *key, bool lenient, usec_t now, char ret_id[static ID_MAX]) {
-        _cleanup_json_ json_t *inputs = NULL, *trigger = NULL, *doc = NULL;
-        _cleanup_execution_ Execution *e = NULL;
+        _cleanup_json_ json_t *trigger = NULL;
         _cleanup_free_ char *err = NULL;
-        char id[ID_MAX];
         int r;
 
-        r = flow_inputs_resolve(f, supplied, &inputs, &err);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0 && lenient) {
-                /* Kestra's Flow trigger passes its inputs unvalidated (a required input may be
-                 * missing): do the same rather than drop the execution. */
-                inputs = json_is_object(supplied) ? json_deep_copy(supplied) : json_object();
-                if (!inputs)
-                        return -ENOMEM;
-        } else if (r < 0) {
-                log_warning("Trigger '%s' of %s.%s: invalid inputs, no execution: %s", t->id, f->namespace, f->id,
-                            strempty(err));
-                return 0;
-        }
         trigger = json_pack("{s:s, s:s, s:O}", "id", t->id, "type", t->type, "variables", variables);
         if (!trigger)
                 return -ENOMEM;
-        scheduler_execution_id(f->namespace, f->id, t->id, key, id);
-        if ((r = engine_execution_new(NULL, f, id, inputs, labels, trigger, now, &e)) < 0)
-                return r;
-        _cleanup_free_ char *too_big = NULL;
-        if (execution_check_values(e, &too_big) < 0) {
-                log_warning("Trigger '%s' of %s.%s: no execution: %s", t->id, f->namespace, f->id,
-                            too_big ? too_big : "out of memory");
+        scheduler_execution_id(f->namespace, f->id, t->id, key, ret_id);
+        ApiExecutionNew n = {
+                .id = ret_id,
+                .inputs = supplied,
+                /* Kestra's Flow trigger passes its inputs unvalidated (a required input may be
+                 * missing): do the same rather than drop the execution. */
+                .inputs_mode = lenient ? API_INPUTS_LENIENT : API_INPUTS_RESOLVE,
+                .labels = labels,
+                .trigger = trigger,
+        };
+        r = api_execution_create(tx, f, &n, now, NULL, &err);
+        if (r == -EINVAL || r == -E2BIG || r == -EPERM) {
+                log_warning("Trigger '%s' of %s.%s: %sno execution: %s", t->id, f->namespace, f->id,
+                            r == -EINVAL ? "invalid inputs, " : "", r == -EPERM ? "the flow is disabled" : strempty(err));
                 return 0;
         }
-        _cleanup_(execution_store_meta_done) StoreExecutionMeta m = {};
-        if (!(doc = execution_to_json(e)) || execution_store_meta(e, now, &m) < 0)
-                return -ENOMEM;
-        r = store_execution_create(tx, &m, doc, ENGINE_EVENT_CREATED, NULL, now);
-        memcpy(ret_id, e->id, ID_MAX);
         if (r == -EEXIST)
                 return 0;
         return r < 0 ? r : 1;
@@ -367,9 +329,10 @@ static int run_schedule(StepCtx *c, StoreTx *tx, const Flow *f, const Trigger *t
 }
 
 static int handle_due(StepCtx *c, StoreTx *tx, StoreTrigger *row) {
+        _cleanup_api_flow_ ApiFlow *af = NULL;
         const Flow *f;
         const Trigger *t;
-        int r = flow_for(c->s, tx, row->namespace, row->flow_id, &f);
+        int r = flow_for(c->s, tx, row->namespace, row->flow_id, &af);
 
         if (r == -ENOENT) /* the flow was deleted: its triggers stop */
                 return store_trigger_delete(tx, row->namespace, row->flow_id, row->trigger_id);
@@ -379,6 +342,7 @@ static int handle_due(StepCtx *c, StoreTx *tx, StoreTrigger *row) {
         }
         if (r < 0)
                 return r;
+        f = af->flow;
         t = api_trigger_find(f, row->trigger_id);
         if (!t || !streq(api_trigger_kind(t), "schedule"))
                 return store_trigger_delete(tx, row->namespace, row->flow_id, row->trigger_id);
@@ -573,6 +537,7 @@ static int flow_listener(StepCtx *c, StoreTx *tx, StoreTrigger *row, json_t *doc
         const char *src_ns = json_string_value(json_object_get(doc, "namespace"));
         const char *src_flow = json_string_value(json_object_get(doc, "flowId"));
         const char *src_state = json_string_value(json_object_get(json_object_get(doc, "state"), "current"));
+        _cleanup_api_flow_ ApiFlow *af = NULL;
         const Flow *f;
         const Trigger *t;
         size_t i;
@@ -582,11 +547,12 @@ static int flow_listener(StepCtx *c, StoreTx *tx, StoreTrigger *row, json_t *doc
         /* A flow never triggers itself: that would loop forever on a namespace condition. */
         if (streq_ptr(row->namespace, src_ns) && streq_ptr(row->flow_id, src_flow))
                 return 0;
-        r = flow_for(c->s, tx, row->namespace, row->flow_id, &f);
+        r = flow_for(c->s, tx, row->namespace, row->flow_id, &af);
         if (r == -ENOENT || r == -EBADMSG)
                 return 0;
         if (r < 0)
                 return r;
+        f = af->flow;
         if (!(t = api_trigger_find(f, row->trigger_id)) || !streq(t->def->name, "Flow") ||
             api_trigger_disabled(f, t, row->state))
                 return 0;
@@ -851,7 +817,10 @@ int scheduler_new(Store *store, const SchedulerOptions *opt, Scheduler **ret) {
                 s->opt.missed_after = 60 * USEC_PER_SEC;
         if (!s->opt.backfill_rate)
                 s->opt.backfill_rate = 10;
-        int r = store_listen(store, STORE_CHANNEL_TRIGGERS);
+        int r = s->opt.flows ? 0 : api_flow_cache_new(0, &s->own_flows);
+        s->flows = s->opt.flows ?: s->own_flows;
+        if (r >= 0)
+                r = store_listen(store, STORE_CHANNEL_TRIGGERS);
         if (r < 0) {
                 s->store = NULL;
                 scheduler_free(s);
@@ -864,10 +833,7 @@ int scheduler_new(Store *store, const SchedulerOptions *opt, Scheduler **ret) {
 Scheduler *scheduler_free(Scheduler *s) {
         if (!s)
                 return NULL;
-        for (size_t i = 0; i < s->flows.n_buckets; i++)
-                if (s->flows.entries[i].key)
-                        flow_free(s->flows.entries[i].value);
-        hashmap_done(&s->flows);
+        api_flow_cache_free(s->own_flows);
         for (size_t i = 0; i < s->zones.n_buckets; i++)
                 if (s->zones.entries[i].key)
                         tz_free(s->zones.entries[i].value);

@@ -30,6 +30,7 @@
  * NONE none of those older than missed_after. */
 
 #include "engine.h"
+#include "flow-cache.h"
 #include "store.h"
 
 typedef usec_t (*SchedulerClock)(void *userdata);
@@ -44,6 +45,7 @@ typedef struct SchedulerOptions {
         SchedulerClock clock;       /* NULL: the real clock (tests inject one) */
         void *clock_userdata;
         EngineConfig engine;        /* rendering Flow trigger inputs (envs, globals, secrets) */
+        ApiFlowCache *flows;        /* parsed flows, shared with the process's other components; NULL: its own */
 } SchedulerOptions;
 
 typedef struct Scheduler Scheduler;

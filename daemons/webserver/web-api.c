@@ -11,10 +11,12 @@
 #include "api.h"
 #include "cleanup-jansson.h"
 #include "engine.h"
-#include "execution.h"
+#include "execution-create.h"
+#include "flow-cache.h"
+#include "flow.h"
+#include "id.h"
 #include "json-limits.h"
 #include "log.h"
-#include "executor.h"
 #include "flow.h"
 #include "state.h"
 #include "strbuf.h"
@@ -27,14 +29,13 @@
 /* ---- health and metrics ---------------------------------------------------------------------- */
 
 static int db_ping(Store *s) {
-        StoreTx *tx;
+        _cleanup_store_tx_ StoreTx *tx = NULL;
         _cleanup_json_ json_t *v = NULL;
         int r = store_begin(s, &tx);
         if (r < 0)
                 return r;
         /* A read that must reach the database (a transaction alone may not). */
         r = store_kv_get(tx, "_tern.health", "ping", now_realtime(), &v);
-        store_rollback(tx);
         return r == -ENOENT ? 0 : r;
 }
 
@@ -71,14 +72,14 @@ int web_api_metrics(WebCtx *c) {
         _cleanup_free_ usec_t *delays = NULL;
         size_t n_delays = 0;
         bool have_stats = false;
-        StoreTx *tx;
+        _cleanup_store_tx_ StoreTx *tx = NULL;
         if (store_begin(c->store, &tx) >= 0) {
                 have_stats = store_stats_get(tx, now_realtime(), METRICS_DEAD_AFTER, &st) >= 0;
                 if (store_execution_start_delays(tx, METRICS_LATENCY_WINDOW, &delays, &n_delays) < 0)
                         n_delays = 0;
                 else
                         qsort(delays, n_delays, sizeof *delays, usec_cmp);
-                store_rollback(tx);
+                store_rollback(TAKE_PTR(tx));
         }
         if (have_stats) {
                 metrics_counts(&sb, "tern_executions", "Stored executions by current state.", st.executions,
@@ -164,38 +165,48 @@ static int body_flow(WebCtx *c, Flow **ret) {
         return 0;
 }
 
-static int flow_store(WebCtx *c, const Flow *f, bool must_exist) {
-        StoreTx *tx;
-        StoreFlow old = {}, cur = {};
-        int rev, r = store_begin(c->store, &tx);
-        if (r < 0)
-                return web_reply_store_error(c, r);
-        r = store_flow_get(tx, f->namespace, f->id, 0, &old);
+typedef struct FlowStore {
+        const Flow *f;
+        bool must_exist;
+        bool put;      /* an earlier run put it: after an in-doubt commit, the flow may be there now */
+        StoreFlow cur; /* the revision stored */
+} FlowStore;
+
+/* Rerun safely: the same source again is no new revision (STORE_UNCHANGED). */
+static int flow_store_tx(StoreTx *tx, void *userdata) {
+        FlowStore *fs = userdata;
+        StoreFlow old = {};
+        int rev, r = store_flow_get(tx, fs->f->namespace, fs->f->id, 0, &old);
+        bool existed = r == 0;
         store_flow_done(&old);
+        store_flow_done(&fs->cur);
         if (r < 0 && r != -ENOENT)
-                goto fail;
-        if (must_exist && r == -ENOENT) {
-                store_rollback(tx);
-                return web_reply_error(c, 404, "no flow '%s' in namespace '%s'", f->id, f->namespace);
-        }
-        if (!must_exist && r == 0) {
-                store_rollback(tx);
-                return web_reply_error(c, 409, "flow '%s' already exists in namespace '%s': update it with PUT",
-                                       f->id, f->namespace);
-        }
-        if ((r = store_flow_put(tx, f->namespace, f->id, f->source, now_realtime(), &rev)) < 0 ||
-            (r = store_flow_get(tx, f->namespace, f->id, rev, &cur)) < 0)
-                goto fail;
-        if ((r = store_commit(tx)) < 0) {
-                store_flow_done(&cur);
-                return web_reply_store_error(c, r);
-        }
-        web_reply_json(c, 200, api_flow_json(&cur, true));
-        store_flow_done(&cur);
+                return r;
+        /* Told apart from the store's errors by the caller: -ENOENT, -EEXIST. */
+        if (fs->must_exist && !existed)
+                return -ENOENT;
+        if (!fs->must_exist && existed && !fs->put)
+                return -EEXIST;
+        if ((r = store_flow_put(tx, fs->f->namespace, fs->f->id, fs->f->source, now_realtime(), &rev)) < 0)
+                return r;
+        fs->put = true;
+        return store_flow_get(tx, fs->f->namespace, fs->f->id, rev, &fs->cur);
+}
+
+static int flow_store(WebCtx *c, const Flow *f, bool must_exist) {
+        FlowStore fs = { .f = f, .must_exist = must_exist };
+        int r = store_transact(c->store, flow_store_tx, &fs);
+        if (r == -ENOENT)
+                web_reply_error(c, 404, "no flow '%s' in namespace '%s'", f->id, f->namespace);
+        else if (r == -EEXIST)
+                web_reply_error(c, 409, "flow '%s' already exists in namespace '%s': update it with PUT", f->id,
+                                f->namespace);
+        else if (r < 0)
+                web_reply_store_error(c, r);
+        else
+                web_reply_json(c, 200, api_flow_json(&fs.cur, true));
+        store_flow_done(&fs.cur);
         return 0;
-fail:
-        store_rollback(tx);
-        return web_reply_store_error(c, r);
 }
 
 int web_api_flow_create(WebCtx *c) {
@@ -221,13 +232,13 @@ static bool wants_yaml(WebCtx *c) {
 }
 
 int web_api_flow_get(WebCtx *c) {
-        StoreTx *tx;
+        _cleanup_store_tx_ StoreTx *tx = NULL;
         StoreFlow f = {};
         int r = store_begin(c->store, &tx);
         if (r < 0)
                 return web_reply_store_error(c, r);
         r = store_flow_get(tx, c->params[0], c->params[1], 0, &f);
-        store_rollback(tx);
+        store_rollback(TAKE_PTR(tx));
         if (r == -ENOENT)
                 return web_reply_error(c, 404, "no flow '%s' in namespace '%s'", c->params[1], c->params[0]);
         if (r < 0)
@@ -241,14 +252,14 @@ int web_api_flow_get(WebCtx *c) {
 }
 
 int web_api_flow_revisions(WebCtx *c) {
-        StoreTx *tx;
+        _cleanup_store_tx_ StoreTx *tx = NULL;
         StoreFlow *flows = NULL;
         size_t n = 0;
         int r = store_begin(c->store, &tx);
         if (r < 0)
                 return web_reply_store_error(c, r);
         r = store_flow_revisions(tx, c->params[0], c->params[1], &flows, &n);
-        store_rollback(tx);
+        store_rollback(TAKE_PTR(tx));
         if (r < 0 && r != -ENOENT)
                 return web_reply_store_error(c, r);
         if (r == -ENOENT || n == 0)
@@ -261,20 +272,16 @@ int web_api_flow_revisions(WebCtx *c) {
 }
 
 int web_api_flow_delete(WebCtx *c) {
-        StoreTx *tx;
+        _cleanup_store_tx_ StoreTx *tx = NULL;
         int r = store_begin(c->store, &tx);
         if (r < 0)
                 return web_reply_store_error(c, r);
         r = store_flow_delete(tx, c->params[0], c->params[1], now_realtime());
-        if (r == -ENOENT) {
-                store_rollback(tx);
+        if (r == -ENOENT)
                 return web_reply_error(c, 404, "no flow '%s' in namespace '%s'", c->params[1], c->params[0]);
-        }
-        if (r < 0) {
-                store_rollback(tx);
+        if (r < 0)
                 return web_reply_store_error(c, r);
-        }
-        if ((r = store_commit(tx)) < 0)
+        if ((r = store_commit(TAKE_PTR(tx))) < 0)
                 return web_reply_store_error(c, r);
         c->status = 204;
         c->content_type = NULL;
@@ -297,14 +304,14 @@ static int flow_list(WebCtx *c, const char *ns_prefix, bool exact_ns) {
         if (paging(c, &offset, &limit) < 0)
                 return 0;
         const char *q = web_query(c, "q");
-        StoreTx *tx;
+        _cleanup_store_tx_ StoreTx *tx = NULL;
         StoreFlow *flows = NULL;
         size_t n = 0;
         int r = store_begin(c->store, &tx);
         if (r < 0)
                 return web_reply_store_error(c, r);
         r = store_flow_list(tx, ns_prefix, &flows, &n);
-        store_rollback(tx);
+        store_rollback(TAKE_PTR(tx));
         if (r < 0)
                 return web_reply_store_error(c, r);
         json_t *results = json_array();
@@ -387,7 +394,7 @@ int web_api_flow_namespace_update(WebCtx *c) {
                         break;
         }
         json_t *result = NULL;
-        StoreTx *tx = NULL;
+        _cleanup_store_tx_ StoreTx *tx = NULL;
         StoreFlow *existing = NULL;
         size_t n_existing = 0;
         if (r < 0 && r != FLOW_INVALID) {
@@ -423,15 +430,11 @@ int web_api_flow_namespace_update(WebCtx *c) {
                                 goto store_fail;
                 }
         }
-        r = store_commit(tx);
-        tx = NULL;
-        if (r < 0)
+        if ((r = store_commit(TAKE_PTR(tx))) < 0)
                 goto store_fail;
         web_reply_json(c, 200, TAKE_PTR(result));
         goto done;
 store_fail:
-        if (tx)
-                store_rollback(tx);
         web_reply_store_error(c, r);
 done:
         json_decref(result);
@@ -624,11 +627,12 @@ static void form_files_remove(WebCtx *c, char **stored) {
 static int execution_start(WebCtx *c, const char *ns, const char *flow_id, const char *webhook_key) {
         _cleanup_json_ json_t *inputs = NULL, *doc = NULL, *labels = NULL, *trigger = NULL, *vars = NULL;
         _cleanup_free_ char *err = NULL;
-        _cleanup_flow_ Flow *f = NULL;
+        _cleanup_api_flow_ ApiFlow *af = NULL;
         _cleanup_(web_wait_slot_release) WebWaitSlot slot = {};
+        _cleanup_store_tx_ StoreTx *tx = NULL;
         const Trigger *hook = NULL;
+        const Flow *f = NULL;
         bool wait;
-        StoreTx *tx;
         int r;
 
         /* What is wrong with the request itself is answered before the flow is read: the same
@@ -640,84 +644,67 @@ static int execution_start(WebCtx *c, const char *ns, const char *flow_id, const
                                     : web_reply_error(c, 413, "the webhook's body is too large");
         if ((r = store_begin(c->store, &tx)) < 0)
                 return web_reply_store_error(c, r);
-        r = executor_load_flow(tx, ns, flow_id, 0, &f);
+        r = api_flow_load(c->flows, tx, ns, flow_id, 0, &af);
+        f = r == 0 ? af->flow : NULL;
         if (webhook_key) {
-                if (r < 0 && r != -ENOENT && r != -EBADMSG) {
-                        store_rollback(tx);
+                if (r < 0 && r != -ENOENT && r != -EBADMSG)
                         return web_reply_store_error(c, r);
-                }
                 /* Disabled by hand or by stopAfter: as if there were none. */
                 hook = r == 0 && !f->disabled ? web_webhook_find(f, webhook_key) : NULL;
                 if (hook && (r = api_webhook_enabled(tx, ns, flow_id, hook->id)) <= 0) {
-                        if (r < 0) {
-                                store_rollback(tx);
+                        if (r < 0)
                                 return web_reply_store_error(c, r);
-                        }
                         hook = NULL;
                 }
                 /* One answer for a wrong key and for a missing, invalid or disabled flow or
                  * trigger: the key is the secret, and what the namespace holds is not the caller's
                  * business. */
-                if (!hook) {
-                        store_rollback(tx);
+                if (!hook)
                         return web_reply_error(c, 404, "no webhook here");
-                }
-        } else if (r < 0) {
-                store_rollback(tx);
+        } else if (r < 0)
                 return r == -ENOENT    ? web_reply_error(c, 404, "no flow '%s' in namespace '%s'", flow_id, ns)
                        : r == -EBADMSG ? web_reply_error(c, 422, "flow '%s.%s' is not valid", ns, flow_id)
                                        : web_reply_store_error(c, r);
-        }
         if (hook) {
                 trigger = json_pack("{s:s, s:s, s:O}", "id", hook->id, "type", hook->type, "variables", vars);
-                if (!trigger) {
-                        store_rollback(tx);
+                if (!trigger)
                         return web_reply_error(c, 500, "out of memory");
-                }
                 /* Refused before anything is rendered or stored (json-limits.h). */
                 if (json_value_check(json_object_get(json_object_get(trigger, "variables"), "body"), "the webhook body",
-                                     &err) < 0) {
-                        store_rollback(tx);
+                                     &err) < 0)
                         return web_reply_error(c, 422, "%s", err ? err : "the webhook body is too deep or too large");
-                }
                 /* Its inputs may use {{ trigger.body... }}, {{ trigger.headers... }}, {{ trigger.parameters... }}. */
                 r = api_webhook_inputs(f, hook, vars, NULL, now_realtime(), &inputs, &err);
-                if (r < 0) {
-                        store_rollback(tx);
+                if (r < 0)
                         return r == -ENOMEM ? web_reply_error(c, 500, "out of memory")
                                             : web_reply_error(c, 422, "cannot render the webhook's inputs: %s",
                                                               err ? err : strerror(-r));
-                }
                 /* The trigger's author decides, not the (anonymous) caller. */
                 wait = web_webhook_property(hook, "wait");
         } else {
-                if (!(inputs = body_inputs(c))) {
-                        store_rollback(tx);
+                if (!(inputs = body_inputs(c)))
                         return 0;
-                }
                 const char *w = web_query(c, "wait");
                 wait = w && streq(w, "true");
         }
         /* Taken before anything is created, so that a refusal leaves nothing behind. */
-        if (wait && web_wait_take(c, &slot) < 0) {
-                store_rollback(tx);
+        if (wait && web_wait_take(c, &slot) < 0)
                 return web_reply_error(c, 429, "too many requests from this client are waiting for an execution's end;"
                                        " try again later");
-        }
-        /* Made first, then stored: uploaded files go under the execution's id. */
-        _cleanup_execution_ Execution *e = NULL;
+        /* The id first: uploaded files go under it. */
+        char id[ID_MAX];
         _cleanup_strv_free_ char **stored = NULL;
-        usec_t now = now_realtime();
-        r = api_execution_new(f, labels, trigger, now, &e);
-        if (r >= 0 && c->form_files && (r = form_files_store(c, f, e->id, inputs, &stored)) < 0) {
-                store_rollback(tx);
+        if ((r = id_new(id)) < 0)
+                return web_reply_error(c, 500, "cannot draw an execution id");
+        if (c->form_files && (r = form_files_store(c, f, id, inputs, &stored)) < 0) {
                 form_files_remove(c, stored);
                 return 0; /* replied */
         }
+        ApiExecutionNew n = { .id = id, .inputs = inputs, .labels = labels, .trigger = trigger };
+        r = api_execution_create(tx, f, &n, now_realtime(), &doc, &err);
         if (r >= 0)
-                r = api_execution_insert(tx, f, e, inputs, now, &doc, &err);
+                r = store_commit(TAKE_PTR(tx));
         if (r < 0) {
-                store_rollback(tx);
                 form_files_remove(c, stored);
                 /* Kestra's answer to starting a disabled flow: 409. */
                 return r == -EINVAL  ? web_reply_error(c, 422, "invalid inputs: %s", err ? err : "out of memory")
@@ -726,14 +713,6 @@ static int execution_start(WebCtx *c, const char *ns, const char *flow_id, const
                        : r == -E2BIG ? web_reply_error(c, 422, "%s", err ? err : "a value is too deep or too large")
                                      : web_reply_store_error(c, r);
         }
-        if ((r = store_commit(tx)) < 0) {
-                form_files_remove(c, stored);
-                return web_reply_store_error(c, r);
-        }
-        /* A copy: waiting replaces the document. */
-        _cleanup_free_ char *id = strdup(strempty(json_string_value(json_object_get(doc, "id"))));
-        if (!id)
-                return web_reply_error(c, 500, "out of memory");
         int ended = 0;
         if (wait && (ended = web_wait_execution(c, id, &doc)) < 0)
                 return web_reply_store_error(c, ended);
@@ -778,14 +757,12 @@ int web_api_execution_delete(WebCtx *c) {
         if (!state_is_terminal(st))
                 return web_reply_error(c, 409, "execution %s is %s; only ended executions can be deleted (kill it first)",
                                        id, state_to_string(st));
-        StoreTx *tx;
+        _cleanup_store_tx_ StoreTx *tx = NULL;
         if ((r = store_begin(c->store, &tx)) < 0)
                 return web_reply_store_error(c, r);
-        if ((r = store_execution_delete(tx, id)) < 0) {
-                store_rollback(tx);
+        if ((r = store_execution_delete(tx, id)) < 0)
                 return r == -ENOENT ? web_reply_error(c, 404, "no execution '%s'", id) : web_reply_store_error(c, r);
-        }
-        if ((r = store_commit(tx)) < 0)
+        if ((r = store_commit(TAKE_PTR(tx))) < 0)
                 return web_reply_store_error(c, r);
         c->status = 204;
         c->content_type = NULL;
@@ -806,7 +783,7 @@ int web_api_execution_search(WebCtx *c) {
                 .limit = limit,
                 .offset = offset,
         };
-        StoreTx *tx;
+        _cleanup_store_tx_ StoreTx *tx = NULL;
         json_t *arr = NULL;
         int r = store_begin(c->store, &tx);
         if (r < 0)
@@ -819,7 +796,7 @@ int web_api_execution_search(WebCtx *c) {
         /* Kestra's total: every match, not the page's size. */
         if (r >= 0)
                 r = store_execution_count(tx, &f, &total);
-        store_rollback(tx);
+        store_rollback(TAKE_PTR(tx));
         if (r < 0) {
                 json_decref(arr);
                 return web_reply_store_error(c, r);
@@ -961,15 +938,14 @@ int web_api_logs(WebCtx *c) {
 
 /* ---- webhooks, before their body --------------------------------------------------------------- */
 
-int web_api_webhook_check(Store *s, const char *ns, const char *flow_id, const char *key) {
-        _cleanup_flow_ Flow *f = NULL;
-        StoreTx *tx;
+int web_api_webhook_check(Store *s, ApiFlowCache *flows, const char *ns, const char *flow_id, const char *key) {
+        _cleanup_api_flow_ ApiFlow *f = NULL;
+        _cleanup_store_tx_ StoreTx *tx = NULL;
         int r = store_begin(s, &tx);
         if (r < 0)
                 return r;
-        r = executor_load_flow(tx, ns, flow_id, 0, &f);
-        store_rollback(tx);
+        r = api_flow_load(flows, tx, ns, flow_id, 0, &f);
         if (r < 0)
                 return r;
-        return !f->disabled && web_webhook_find(f, key) ? 0 : -ENOENT;
+        return !f->flow->disabled && web_webhook_find(f->flow, key) ? 0 : -ENOENT;
 }

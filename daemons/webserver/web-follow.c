@@ -3,9 +3,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "api.h"
 #include "cleanup-jansson.h"
+#include "execution-wait.h"
 #include "state.h"
 #include "strbuf.h"
 #include "strutil.h"
@@ -38,53 +39,46 @@ static void follow_free(void *cls) {
         free(f);
 }
 
-/* The execution as it is now, read in a transaction of its own. */
-static int follow_get(Follow *f, json_t **ret) {
-        StoreTx *tx;
-        int r = store_begin(f->store, &tx);
-        if (r < 0)
-                return r;
-        r = store_execution_get(tx, f->id, ret);
-        store_rollback(tx);
-        return r;
+/* A keep-alive comment when nothing was sent for a while: finds out whether the client is gone. */
+static int follow_keepalive(Follow *f) {
+        f->last_sent = now_monotonic();
+        return strbuf_append(&f->out, ": keep-alive\n\n");
+}
+
+static usec_t follow_keepalive_in(const Follow *f) {
+        usec_t since = now_monotonic() - f->last_sent;
+        return since >= FOLLOW_KEEPALIVE_USEC ? 0 : FOLLOW_KEEPALIVE_USEC - since;
+}
+
+/* The execution as an event when it differs from the last one sent. */
+static int follow_changed(Store *s, json_t *doc, void *userdata) {
+        Follow *f = userdata;
+        api_execution_strip(doc);
+        char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+        if (!text)
+                return -ENOMEM;
+        if (f->last && streq(text, f->last)) {
+                free(text);
+                return 0;
+        }
+        free(f->last);
+        f->last = text;
+        State st = api_execution_state(doc);
+        f->ended = st >= 0 && state_is_terminal(st);
+        f->last_sent = now_monotonic();
+        strbuf_appendf(&f->out, "event: execution\ndata: %s\n\n", text);
+        return f->out.error ? f->out.error : 1;
 }
 
 /* Fill f->out with the next event: blocks until the execution changes (or a keep-alive is due). */
 static int follow_next(Follow *f) {
         strbuf_truncate(&f->out, 0);
         f->out_off = 0;
-        for (unsigned i = 0;; i++) {
-                json_t *doc = NULL;
-                int r = follow_get(f, &doc);
-                if (r < 0)
-                        return r;
-                json_object_del(doc, "ternEngine");
-                size_t k;
-                json_t *tr;
-                json_array_foreach(json_object_get(doc, "taskRunList"), k, tr)
-                        json_object_del(tr, "ternEngine");
-                State st = state_from_string(json_string_value(json_object_get(json_object_get(doc, "state"), "current")));
-                char *s = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
-                json_decref(doc);
-                if (!s)
-                        return -ENOMEM;
-                if (!f->last || !streq(s, f->last)) {
-                        free(f->last);
-                        f->last = s;
-                        f->ended = state_is_terminal(st);
-                        f->last_sent = now_monotonic();
-                        strbuf_appendf(&f->out, "event: execution\ndata: %s\n\n", s);
-                        return f->out.error;
-                }
-                free(s);
-                if (now_monotonic() - f->last_sent >= FOLLOW_KEEPALIVE_USEC) {
-                        /* A comment: finds out whether the client is gone. */
-                        f->last_sent = now_monotonic();
-                        return strbuf_append(&f->out, ": keep-alive\n\n");
-                }
-                struct timespec ts = { 0, (long) MIN(10 + i * 10, 200u) * 1000000L };
-                nanosleep(&ts, NULL);
-        }
+        ApiWaitOptions o = { .timeout = follow_keepalive_in(f) };
+        int r = api_execution_wait(f->store, f->id, &o, follow_changed, f, NULL);
+        if (r == 0)
+                return follow_keepalive(f);
+        return r < 0 ? r : 0;
 }
 
 /* New log lines as events; 0 when there were none. */
@@ -114,31 +108,30 @@ static int follow_logs_once(Follow *f) {
         return f->out.error ? f->out.error : (int) n;
 }
 
+/* New log lines, or the end: the state is read first, so that the lines written before the end
+ * are all read after seeing it. */
+static int follow_logged(Store *s, json_t *doc, void *userdata) {
+        Follow *f = userdata;
+        State st = api_execution_state(doc);
+        bool ended = st >= 0 && state_is_terminal(st);
+        int r = follow_logs_once(f);
+        if (r > 0)
+                f->last_sent = now_monotonic();
+        if (r != 0)
+                return r;
+        if (ended)
+                f->ended = true;
+        return ended;
+}
+
 static int follow_next_logs(Follow *f) {
         strbuf_truncate(&f->out, 0);
         f->out_off = 0;
-        for (unsigned i = 0;; i++) {
-                /* The state first: lines written before the end are all read after seeing it. */
-                json_t *doc = NULL;
-                int r = follow_get(f, &doc);
-                if (r < 0)
-                        return r;
-                bool ended = state_is_terminal(
-                        state_from_string(json_string_value(json_object_get(json_object_get(doc, "state"), "current"))));
-                json_decref(doc);
-                if ((r = follow_logs_once(f)) != 0)
-                        return r < 0 ? r : 0;
-                if (ended) {
-                        f->ended = true;
-                        return 0;
-                }
-                if (now_monotonic() - f->last_sent >= FOLLOW_KEEPALIVE_USEC) {
-                        f->last_sent = now_monotonic();
-                        return strbuf_append(&f->out, ": keep-alive\n\n");
-                }
-                struct timespec ts = { 0, (long) MIN(10 + i * 10, 200u) * 1000000L };
-                nanosleep(&ts, NULL);
-        }
+        ApiWaitOptions o = { .timeout = follow_keepalive_in(f), .logs = true };
+        int r = api_execution_wait(f->store, f->id, &o, follow_logged, f, NULL);
+        if (r == 0)
+                return follow_keepalive(f);
+        return r < 0 ? r : 0;
 }
 
 static ssize_t follow_read(void *cls, uint64_t pos, char *buf, size_t max) {
@@ -157,13 +150,8 @@ static ssize_t follow_read(void *cls, uint64_t pos, char *buf, size_t max) {
 }
 
 static int follow_start(WebCtx *c, bool logs, StoreLogLevel min_level) {
-        StoreTx *tx;
         json_t *doc = NULL;
-        int r = store_begin(c->store, &tx);
-        if (r < 0)
-                return web_reply_store_error(c, r);
-        r = store_execution_get(tx, c->params[0], &doc);
-        store_rollback(tx);
+        int r = api_execution_get(c->store, c->params[0], &doc);
         json_decref(doc);
         if (r == -ENOENT)
                 return web_reply_error(c, 404, "no execution '%s'", c->params[0]);

@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "flow-cache.h"
 #include "flow.h"
 #include "store.h"
 #include "web-route.h"
@@ -24,6 +25,7 @@ typedef struct WebCtx {
         WebWaits *waits;   /* the server's count of requests waiting for an execution (web-wait.c) */
         WebWaits *streams; /* the same for follow streams, each holding a connection of its own */
         const char *storage_root; /* NULL: no internal storage */
+        ApiFlowCache *flows;      /* the server's parsed flows (api_flow_load) */
         /* A multipart/form-data body: its plain fields (name -> string) and its files (name ->
          * {"path": temporary file, "filename": as sent}); NULL for other bodies. */
         json_t *form_fields, *form_files;
@@ -74,7 +76,7 @@ int web_api_execution_file(WebCtx *c);
 int web_api_logs(WebCtx *c);
 int web_api_webhook(WebCtx *c);
 /* Before a webhook's body is read: -ENOENT when flow ns/flow_id has no webhook with that key. */
-int web_api_webhook_check(Store *s, const char *ns, const char *flow_id, const char *key);
+int web_api_webhook_check(Store *s, ApiFlowCache *flows, const char *ns, const char *flow_id, const char *key);
 int web_api_openapi(WebCtx *c);
 extern const char web_openapi_json[]; /* openapi.json, compiled in */
 /* web-webhook.c */

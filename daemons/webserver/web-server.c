@@ -88,6 +88,7 @@ struct WebServer {
         char *storage_root; /* a copy: opt.storage_root points here */
         WebWaits *waits;
         WebWaits *streams;
+        ApiFlowCache *own_flows; /* when the options give none */
         WebAuth *auth;
         atomic_uint_fast64_t requests, status_4xx, status_5xx;
 };
@@ -444,7 +445,7 @@ static enum MHD_Result request_start(WebServer *w, struct MHD_Connection *con, W
         if (route->handler == web_api_webhook && has_body(con)) {
                 /* Open, but its key is its credential: checked before the body is read, too. */
                 Store *s = pool_get(w);
-                r = web_api_webhook_check(s, req->params[0], req->params[1], req->params[2]);
+                r = web_api_webhook_check(s, w->opt.flows, req->params[0], req->params[1], req->params[2]);
                 pool_put(w, s);
                 if (r == -ENOENT)
                         return send_error(w, con, 404, "no webhook here");
@@ -460,7 +461,7 @@ static enum MHD_Result request_start(WebServer *w, struct MHD_Connection *con, W
 /* The whole request is in: run its handler. */
 static enum MHD_Result dispatch(WebServer *w, struct MHD_Connection *con, WebRequest *req, const char *method) {
         WebCtx c = { .con = con, .method = method, .wait_max_sec = w->opt.wait_max_sec, .server = w, .waits = w->waits, .streams = w->streams,
-                     .storage_root = w->opt.storage_root, .form_fields = req->fields, .form_files = req->files };
+                     .storage_root = w->opt.storage_root, .flows = w->opt.flows, .form_fields = req->fields, .form_files = req->files };
         memcpy(c.params, req->params, sizeof c.params);
         c.store = pool_get(w);
         c.user = req->user;
@@ -668,6 +669,10 @@ int web_server_start(Store *store, const WebServerOptions *opt, WebServer **ret)
         int r = web_auth_new(NULL, &w->auth);
         if (r < 0)
                 return r;
+        if (!w->opt.flows && (r = api_flow_cache_new(0, &w->own_flows)) < 0)
+                return r;
+        if (!w->opt.flows)
+                w->opt.flows = w->own_flows;
         if (!(w->pool = calloc(w->opt.threads, sizeof(Store *))))
                 return -ENOMEM;
         if (!(w->waits = web_waits_new(w->opt.max_waits, w->opt.max_waits_per_client)) ||
@@ -724,6 +729,7 @@ WebServer *web_server_free(WebServer *w) {
         free(w->pool);
         web_waits_free(w->waits);
         web_waits_free(w->streams);
+        api_flow_cache_free(w->own_flows);
         free(w->storage_root);
         web_auth_free(w->auth);
         pthread_mutex_destroy(&w->lock);

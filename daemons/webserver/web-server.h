@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 
+#include "flow-cache.h"
 #include "store.h"
 
 typedef struct WebServerOptions {
@@ -24,6 +25,7 @@ typedef struct WebServerOptions {
         unsigned max_streams_per_client; /* of those, from one client address (default 16); 429 beyond */
         const char *storage_root;  /* local internal storage (FILE inputs, file downloads); NULL: none; copied */
         uint64_t max_upload;       /* bytes of a multipart/form-data execution creation (default 256 MiB) */
+        ApiFlowCache *flows;       /* parsed flows, shared with the process's other components; NULL: its own */
 } WebServerOptions;
 
 #define WEB_SERVER_OPTIONS_INIT { .listen_fd = -1 }

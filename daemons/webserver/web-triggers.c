@@ -5,7 +5,7 @@
 #include <strings.h>
 
 #include "cleanup-jansson.h"
-#include "executor.h"
+#include "flow-cache.h"
 #include "flow.h"
 #include "strutil.h"
 #include "timeutil.h"
@@ -125,7 +125,7 @@ static int list_tx(StoreTx *tx, void *userdata) {
                                 /* Rows come sorted by flow: one load per flow of the page. */
                                 if (!f || !streq(f->namespace, t[i].namespace) || !streq(f->id, t[i].flow_id)) {
                                         f = flow_free(f);
-                                        r = executor_load_flow(tx, t[i].namespace, t[i].flow_id, 0, &f);
+                                        r = api_flow_load_owned(tx, t[i].namespace, t[i].flow_id, 0, &f);
                                         if (r == -ENOENT || r == -EBADMSG)
                                                 r = 0; /* deleted meanwhile or not valid: the row alone */
                                 }

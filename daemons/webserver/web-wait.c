@@ -5,10 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
-#include "api.h"
-#include "state.h"
+#include "execution-wait.h"
 #include "timeutil.h"
 #include "web-wait.h"
 
@@ -116,7 +114,6 @@ void web_wait_slot_release(WebWaitSlot *s) {
 }
 
 int web_wait_execution(WebCtx *c, const char *id, json_t **doc) {
-        usec_t deadline = now_monotonic() + (usec_t) c->wait_max_sec * USEC_PER_SEC;
         _cleanup_store_ Store *s = NULL;
         int r = c->store ? store_dup(c->store, &s) : -EBADF;
         /* Either way the pooled connection goes back now: four slow callers must not starve every
@@ -124,19 +121,6 @@ int web_wait_execution(WebCtx *c, const char *id, json_t **doc) {
         web_store_release(c);
         if (r < 0)
                 return r;
-        for (unsigned i = 0;; i++) {
-                json_t *d = NULL;
-                r = api_execution_get(s, id, &d);
-                if (r < 0)
-                        return r;
-                json_decref(*doc);
-                *doc = d;
-                if (state_is_terminal(api_execution_state(d)))
-                        return 1;
-                if (now_monotonic() >= deadline)
-                        return 0;
-                /* Back off from 5 ms to 100 ms between reads. */
-                struct timespec ts = { 0, (long) MIN(5 + i * 5, 100u) * 1000000L };
-                nanosleep(&ts, NULL);
-        }
+        ApiWaitOptions o = { .timeout = (usec_t) c->wait_max_sec * USEC_PER_SEC };
+        return api_execution_wait(s, id, &o, api_wait_ended, NULL, doc);
 }

@@ -9,8 +9,6 @@
 
 #include "api.h"
 #include "cleanup-jansson.h"
-#include "engine-replay.h"
-#include "execution-store.h"
 #include "fd-util.h"
 #include "engine.h"
 #include "execution.h"
@@ -30,13 +28,11 @@ json_t *api_flow_json(const StoreFlow *f, bool with_source) {
 }
 
 int api_execution_get(Store *s, const char *id, json_t **ret) {
-        StoreTx *tx;
+        _cleanup_store_tx_ StoreTx *tx = NULL;
         int r = store_begin(s, &tx);
         if (r < 0)
                 return r;
-        r = store_execution_get(tx, id, ret);
-        store_rollback(tx);
-        return r;
+        return store_execution_get(tx, id, ret);
 }
 
 void api_execution_strip(json_t *doc) {
@@ -52,21 +48,17 @@ State api_execution_state(json_t *doc) {
 }
 
 int api_execution_event(Store *s, const char *id, const char *type, json_t *payload) {
-        StoreTx *tx;
+        _cleanup_store_tx_ StoreTx *tx = NULL;
         _cleanup_json_ json_t *empty = json_object();
         usec_t now = now_realtime();
         if (!empty)
                 return -ENOMEM;
-        int r = store_begin(s, &tx);
-        if (r < 0)
-                return r;
         /* Resume inputs become task outputs: bounded like every value that enters an execution. */
-        if ((r = json_value_check(payload, "the inputs", NULL)) < 0 ||
-            (r = store_event_emit(tx, id, type, payload ? payload : empty, now, now, NULL)) < 0) {
-                store_rollback(tx);
+        int r = json_value_check(payload, "the inputs", NULL);
+        if (r < 0 || (r = store_begin(s, &tx)) < 0 ||
+            (r = store_event_emit(tx, id, type, payload ? payload : empty, now, now, NULL)) < 0)
                 return r;
-        }
-        return store_commit(tx);
+        return store_commit(TAKE_PTR(tx));
 }
 
 json_t *api_execution_logs_json(Store *s, const char *id, StoreLogLevel min_level) {
@@ -95,76 +87,6 @@ json_t *api_execution_logs_json(Store *s, const char *id, StoreLogLevel min_leve
                 store_logs_free(logs, n);
         }
         return arr;
-}
-
-int api_execution_new(const Flow *f, json_t *labels, json_t *trigger, usec_t now, Execution **ret) {
-        if (f->disabled)
-                return -EPERM;
-        return engine_execution_new(NULL, f, NULL, NULL, labels, trigger, now, ret);
-}
-
-int api_execution_insert(StoreTx *tx, const Flow *f, Execution *e, json_t *inputs, usec_t now, json_t **ret_doc,
-                         char **ret_error) {
-        _cleanup_json_ json_t *resolved = NULL, *doc = NULL;
-        int r = flow_inputs_resolve(f, inputs, &resolved, ret_error);
-        if (r < 0)
-                return r;
-        json_decref(e->inputs);
-        e->inputs = TAKE_PTR(resolved);
-        if ((r = execution_check_values(e, ret_error)) < 0)
-                return r;
-        _cleanup_(execution_store_meta_done) StoreExecutionMeta m = {};
-        if (!(doc = execution_to_json(e)) || execution_store_meta(e, now, &m) < 0)
-                return -ENOMEM;
-        if ((r = store_execution_create(tx, &m, doc, ENGINE_EVENT_CREATED, NULL, now)) < 0)
-                return r;
-        *ret_doc = TAKE_PTR(doc);
-        return 0;
-}
-
-int api_execution_create(StoreTx *tx, const Flow *f, json_t *inputs, json_t *labels, json_t *trigger, usec_t now,
-                         json_t **ret_doc, char **ret_error) {
-        _cleanup_execution_ Execution *e = NULL;
-        int r = api_execution_new(f, labels, trigger, now, &e);
-        if (r < 0)
-                return r;
-        return api_execution_insert(tx, f, e, inputs, now, ret_doc, ret_error);
-}
-
-int api_execution_replay(Store *s, const char *id, const char *task_run_id, json_t **ret_doc) {
-        _cleanup_json_ json_t *old_doc = NULL, *doc = NULL;
-        _cleanup_execution_ Execution *old = NULL, *e = NULL;
-        _cleanup_(execution_store_meta_done) StoreExecutionMeta m = {};
-        usec_t now = now_realtime();
-        StoreTx *tx;
-        int r = store_begin(s, &tx);
-        if (r < 0)
-                return r;
-        if ((r = store_execution_get(tx, id, &old_doc)) < 0)
-                goto fail;
-        if ((r = execution_from_json(old_doc, &old)) < 0)
-                goto fail;
-        if (!state_is_terminal(old->state.current)) {
-                r = -EBUSY;
-                goto fail;
-        }
-        if ((r = engine_replay(NULL, old, task_run_id, now, &e)) < 0) {
-                r = r == -ENOENT ? -ESRCH : r;
-                goto fail;
-        }
-        if (!(doc = execution_to_json(e)) || execution_store_meta(e, now, &m) < 0) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        if ((r = store_execution_create(tx, &m, doc, ENGINE_EVENT_CREATED, NULL, now)) < 0)
-                goto fail;
-        if ((r = store_commit(tx)) < 0)
-                return r;
-        *ret_doc = TAKE_PTR(doc);
-        return 0;
-fail:
-        store_rollback(tx);
-        return r;
 }
 
 /* ---- internal storage ------------------------------------------------------------------------ */

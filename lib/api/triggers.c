@@ -7,6 +7,7 @@
 #include "cleanup-jansson.h"
 #include "state.h"
 #include "strutil.h"
+#include "flow-cache.h"
 #include "triggers.h"
 
 /* ---- a row's meaning ----------------------------------------------------------------------- */
@@ -117,20 +118,6 @@ static char *schedule_key(const Trigger *t) {
                              strempty(json_string_value(prop(t, "timezone"))), json_is_true(prop(t, "withSeconds")));
 }
 
-/* The latest revision of a flow, parsed. -ENOENT: deleted; -EBADMSG: not valid. */
-static int load_latest(StoreTx *tx, const char *ns, const char *id, Flow **ret) {
-        _cleanup_(store_flow_done) StoreFlow sf = {};
-        char name[512];
-        int r = store_flow_get(tx, ns, id, 0, &sf);
-        if (r < 0)
-                return r;
-        snprintf(name, sizeof name, "%s.%s@%d", ns, id, sf.revision);
-        r = flow_load_string(sf.source, strlen(sf.source), name, ret, NULL);
-        if (r == 0)
-                (*ret)->revision = sf.revision;
-        return r == FLOW_INVALID ? -EBADMSG : r;
-}
-
 /* ---- registering a flow's triggers --------------------------------------------------------- */
 
 /* The row's columns and state from trigger t of f (revision, kind, the next slot of a Schedule,
@@ -214,7 +201,7 @@ int api_trigger_sync(StoreTx *tx, const char *ns, const char *flow_id, const Flo
 
 int api_trigger_sync_latest(StoreTx *tx, const char *ns, const char *flow_id, Hashmap *zones, usec_t now) {
         _cleanup_flow_ Flow *f = NULL;
-        int r = load_latest(tx, ns, flow_id, &f);
+        int r = api_flow_load_owned(tx, ns, flow_id, 0, &f);
         if (r == -EBADMSG)
                 return 0; /* an invalid revision cannot be stored by tern; keep what runs */
         if (r < 0 && r != -ENOENT)
@@ -255,7 +242,7 @@ int api_backfill_create(StoreTx *tx, const char *ns, const char *flow_id, const 
                 return -EINVAL;
         if (json_object_get(row.state, "backfill"))
                 return -EBUSY;
-        if ((r = load_latest(tx, ns, flow_id, &f)) < 0)
+        if ((r = api_flow_load_owned(tx, ns, flow_id, 0, &f)) < 0)
                 return r;
         if (!(t = api_trigger_find(f, trigger_id)) || (r = api_schedule_load(t, NULL, &sp)) < 0)
                 return -EINVAL;
@@ -311,7 +298,7 @@ int api_trigger_set_enabled(StoreTx *tx, const char *ns, const char *flow_id, co
         json_object_set_new(row.state, "userDisabled", json_boolean(!enabled));
         if (enabled)
                 json_object_del(row.state, "stoppedAfter");
-        if ((r = load_latest(tx, ns, flow_id, &f)) < 0)
+        if ((r = api_flow_load_owned(tx, ns, flow_id, 0, &f)) < 0)
                 return r;
         if (!(t = api_trigger_find(f, trigger_id)))
                 return -ENOENT;

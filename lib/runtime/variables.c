@@ -87,3 +87,23 @@ int runtime_secret(void *userdata, const char *key, char **ret) {
         *ret = (char *) TAKE_PTR(out);
         return 0;
 }
+
+int runtime_engine_config(EngineConfig *ret, char **ret_error) {
+        EngineConfig c = { .secret = runtime_secret };
+        if (ret_error)
+                *ret_error = NULL;
+        if (!(c.globals = runtime_globals(ret_error)))
+                return ret_error && *ret_error ? -EINVAL : -ENOMEM;
+        if (!(c.envs = runtime_envs())) {
+                runtime_engine_config_done(&c);
+                return -ENOMEM;
+        }
+        *ret = c;
+        return 0;
+}
+
+void runtime_engine_config_done(EngineConfig *c) {
+        json_decref(c->envs);
+        json_decref(c->globals);
+        *c = (EngineConfig) {};
+}

@@ -22,6 +22,8 @@ static const struct {
         { STORE_CHANNEL_JOBS, "tern_jobs" },
         { STORE_CHANNEL_TRIGGERS, "tern_triggers" },
         { STORE_CHANNEL_CANCEL, "tern_cancel" },
+        { STORE_CHANNEL_EXECUTIONS, "tern_executions" },
+        { STORE_CHANNEL_LOGS, "tern_logs" },
 };
 
 /* A connection and the statements prepared on it. Every parameterized statement is prepared on
@@ -234,7 +236,7 @@ static int pg_exec(Store *s, const char *sql, const SqlArg *args, size_t n_args,
 }
 
 static int pg_listen_channels(Store *s, unsigned channels) {
-        char sql[256] = "";
+        char sql[512] = "";
         for (size_t i = 0; i < ELEMENTSOF(pg_channels); i++) {
                 size_t l = strlen(sql);
                 snprintf(sql + l, sizeof sql - l, "%s %s;", channels & pg_channels[i].channel ? "LISTEN" : "UNLISTEN",
@@ -267,7 +269,7 @@ static int pg_begin(Store *s, TxMode mode) {
 
 static int pg_commit(Store *s, unsigned notify) {
         _cleanup_pgresult_ PGresult *res = NULL;
-        char sql[256] = "";
+        char sql[512] = "";
 
         /* NOTIFY inside the transaction: PostgreSQL delivers it at commit, and not at all on
          * rollback, so a woken consumer always finds the rows. One round trip with the COMMIT. */

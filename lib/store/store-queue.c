@@ -85,6 +85,7 @@ int store_execution_create(StoreTx *tx, const StoreExecutionMeta *m, json_t *doc
         r = exec_labels_write(tx, m->id, m->labels, false);
         if (r < 0)
                 return r;
+        tx->notify |= STORE_CHANNEL_EXECUTIONS;
         return store_event_emit(tx, m->id, event_type, payload, now, now, NULL);
 }
 
@@ -111,6 +112,7 @@ int store_execution_save_from(StoreTx *tx, const StoreExecutionMeta *m, json_t *
                 return r;
         if (rows.n_rows == 0)
                 return -ENOENT;
+        tx->notify |= STORE_CHANNEL_EXECUTIONS;
         if (ret_version)
                 *ret_version = sql_cell_i64(&rows, 0, 0);
         r = store_task_runs_write(tx, m->id, m->task_runs, doc, prev_doc);
@@ -185,6 +187,7 @@ int store_execution_set_aside(StoreTx *tx, const StoreExecutionMeta *m, json_t *
                 return r;
         if (rows.changes == 0)
                 return -ENOENT;
+        tx->notify |= STORE_CHANNEL_EXECUTIONS;
         /* The task runs that still read back are kept (they show what ran); the others go. */
         r = store_exec(tx, "SELECT ord, doc FROM task_runs WHERE execution_id = $1", SQL_ARGS(SQL_S(m->id)), &trs);
         if (r < 0)
@@ -206,7 +209,10 @@ int store_execution_delete(StoreTx *tx, const char *id) {
         int r = store_exec(tx, "DELETE FROM executions WHERE id = $1", SQL_ARGS(SQL_S(id)), &rows);
         if (r < 0)
                 return r;
-        return rows.changes > 0 ? 0 : -ENOENT;
+        if (rows.changes == 0)
+                return -ENOENT;
+        tx->notify |= STORE_CHANNEL_EXECUTIONS;
+        return 0;
 }
 
 /* The WHERE conditions of a filter (search and count select the same rows). */

@@ -215,6 +215,8 @@ int store_log_append_tx(StoreTx *tx, const StoreLog *logs, size_t n) {
                 if (r < 0)
                         return r;
         }
+        if (n > 0)
+                tx->notify |= STORE_CHANNEL_LOGS;
         return 0;
 }
 

@@ -41,7 +41,12 @@ enum {
         STORE_CHANNEL_JOBS = 1u << 1,   /* new or re-queued worker jobs (workers) */
         STORE_CHANNEL_TRIGGERS = 1u << 2, /* new trigger events: flow changes, ended executions (scheduler) */
         STORE_CHANNEL_CANCEL = 1u << 3,   /* claimed jobs flagged by a kill (workers holding them) */
-        STORE_CHANNEL_ALL = STORE_CHANNEL_EVENTS | STORE_CHANNEL_JOBS | STORE_CHANNEL_TRIGGERS | STORE_CHANNEL_CANCEL,
+        /* An execution's document was created, saved or deleted (whoever waits for an execution to
+         * change or end: the CLI, ?wait, follow streams). */
+        STORE_CHANNEL_EXECUTIONS = 1u << 4,
+        STORE_CHANNEL_LOGS = 1u << 5, /* log lines were appended (follow streams, tern run's progress) */
+        STORE_CHANNEL_ALL = STORE_CHANNEL_EVENTS | STORE_CHANNEL_JOBS | STORE_CHANNEL_TRIGGERS | STORE_CHANNEL_CANCEL |
+                            STORE_CHANNEL_EXECUTIONS | STORE_CHANNEL_LOGS,
 };
 
 typedef enum StoreBackend {

@@ -6,6 +6,7 @@
 
 #include "cleanup-jansson.h"
 #include "driver.h"
+#include "execution-create.h"
 #include "job.h"
 #include "strutil.h"
 #include "variables.h"
@@ -29,7 +30,7 @@ struct Driver {
         json_t *logs;
         json_t *jobs; /* pending worker jobs */
         json_t *cancelled; /* task run ids */
-        json_t *envs, *globals;
+        EngineConfig cfg;
         unsigned long long last_id;
 };
 
@@ -41,18 +42,15 @@ static int driver_new_id(void *userdata, char ret[static ID_MAX]) {
         return 0;
 }
 
-static EngineConfig driver_config(Driver *d) {
-        return (EngineConfig) { .envs = d->envs, .globals = d->globals, .secret = runtime_secret,
-                                .new_id = driver_new_id, .id_userdata = d };
-}
-
 int driver_new(const char *work_root, Driver **ret) {
         Driver *d = calloc(1, sizeof *d);
         if (!d || !(d->work_root = strdup(work_root)) || !(d->logs = json_array()) || !(d->jobs = json_array()) ||
-            !(d->cancelled = json_array()) || !(d->envs = runtime_envs()) || !(d->globals = runtime_globals(NULL))) {
+            !(d->cancelled = json_array()) || runtime_engine_config(&d->cfg, NULL) < 0) {
                 driver_free(d);
                 return -ENOMEM;
         }
+        d->cfg.new_id = driver_new_id;
+        d->cfg.id_userdata = d;
         *ret = d;
         return 0;
 }
@@ -76,8 +74,7 @@ Driver *driver_free(Driver *d) {
         json_decref(d->logs);
         json_decref(d->jobs);
         json_decref(d->cancelled);
-        json_decref(d->envs);
-        json_decref(d->globals);
+        runtime_engine_config_done(&d->cfg);
         free(d->work_root);
         free(d);
         return NULL;
@@ -131,8 +128,10 @@ static const Flow *execution_flow(Driver *d, const char *id) {
 
 int driver_start(Driver *d, const Flow *f, json_t *inputs, json_t *labels, Execution **ret) {
         Execution *e;
-        EngineConfig cfg = driver_config(d);
-        int r = engine_execution_new(&cfg, f, NULL, inputs, labels, NULL, now_realtime(), &e);
+        /* As given: the engine tests pass the inputs an execution starts with. */
+        ApiExecutionNew n = { .inputs = inputs, .inputs_mode = API_INPUTS_RAW, .labels = labels, .even_disabled = true,
+                              .engine_cfg = &d->cfg };
+        int r = api_execution_build(f, &n, now_realtime(), &e, NULL);
         if (r < 0)
                 return r;
         if ((r = add_execution(d, e, f)) < 0) {
@@ -181,24 +180,30 @@ static int create_subflow(Driver *d, json_t *req) {
                 json_decref(p);
                 return r;
         }
-        _cleanup_json_ json_t *inputs = NULL;
         _cleanup_free_ char *err = NULL;
-        if (flow_inputs_resolve(f, json_object_get(req, "inputs"), &inputs, &err) < 0) {
+        _cleanup_json_ json_t *engine = json_pack("{s:O, s:O}", "parentTaskRunId", json_object_get(req, "parentTaskRunId"),
+                                                  "wait", json_object_get(req, "wait"));
+        if (!engine)
+                return -ENOMEM;
+        ApiExecutionNew n = {
+                .id = json_string_value(json_object_get(req, "executionId")),
+                .inputs = json_object_get(req, "inputs"),
+                .labels = json_object_get(req, "labels"),
+                .parent_id = parent,
+                .engine = engine,
+                .even_disabled = true,
+        };
+        Execution *e;
+        int r = api_execution_build(f, &n, now_realtime(), &e, &err);
+        if (r == -EINVAL || r == -E2BIG) {
                 json_t *p = json_pack("{s:O, s:s}", "taskRunId", json_object_get(req, "parentTaskRunId"), "error",
                                       err ? err : "invalid inputs");
-                int r = queue_push(d, parent, ENGINE_EVENT_SUBFLOW_FAILED, p, 0);
+                r = queue_push(d, parent, ENGINE_EVENT_SUBFLOW_FAILED, p, 0);
                 json_decref(p);
                 return r;
         }
-        Execution *e;
-        EngineConfig cfg = driver_config(d);
-        int r = engine_execution_new(&cfg, f, json_string_value(json_object_get(req, "executionId")), inputs,
-                                     json_object_get(req, "labels"), NULL, now_realtime(), &e);
         if (r < 0)
                 return r;
-        e->parent_id = strdup(parent);
-        e->engine = json_pack("{s:O, s:O}", "parentTaskRunId", json_object_get(req, "parentTaskRunId"), "wait",
-                              json_object_get(req, "wait"));
         if ((r = add_execution(d, e, f)) < 0) {
                 execution_free(e);
                 return r;
@@ -273,8 +278,7 @@ int driver_run(Driver *d, usec_t max_wait) {
                 EngineEffects fx;
                 r = engine_effects_init(&fx);
                 if (r >= 0 && e && f) {
-                        EngineConfig cfg = driver_config(d);
-                        r = engine_apply(&cfg, f, e, p.type, p.payload, now_realtime(), &fx);
+                        r = engine_apply(&d->cfg, f, e, p.type, p.payload, now_realtime(), &fx);
                         applied++;
                 }
                 if (r >= 0) {

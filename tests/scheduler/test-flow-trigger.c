@@ -2,8 +2,9 @@
 #include <sys/stat.h>
 
 #include "cleanup-jansson.h"
-#include "execution-store.h"
+#include "execution-create.h"
 #include "executor.h"
+#include "id.h"
 #include "scheduler.h"
 #include "store-test.h"
 #include "triggers.h"
@@ -70,20 +71,18 @@ typedef struct StartArgs {
         char id[ID_MAX];
 } StartArgs;
 
+/* A rerun after an in-doubt commit finds the execution there (its id is drawn once). */
 static int start_tx(StoreTx *tx, void *userdata) {
         StartArgs *a = userdata;
-        _cleanup_flow_ Flow *f = NULL;
-        _cleanup_execution_ Execution *e = NULL;
-        _cleanup_json_ json_t *inputs = NULL, *doc = NULL;
-        _cleanup_(execution_store_meta_done) StoreExecutionMeta m = {};
-        int r = executor_load_flow(tx, a->ns, a->flow_id, 0, &f);
-        if (r < 0 || (r = flow_inputs_resolve(f, NULL, &inputs, NULL)) < 0 ||
-            (r = engine_execution_new(NULL, f, NULL, inputs, NULL, NULL, now_realtime(), &e)) < 0)
+        _cleanup_api_flow_ ApiFlow *f = NULL;
+        int r = api_flow_load(NULL, tx, a->ns, a->flow_id, 0, &f);
+        if (r < 0)
                 return r;
-        if (!(doc = execution_to_json(e)) || execution_store_meta(e, now_realtime(), &m) < 0)
-                return -ENOMEM;
-        memcpy(a->id, e->id, ID_MAX);
-        return store_execution_create(tx, &m, doc, ENGINE_EVENT_CREATED, NULL, now_realtime());
+        if (!a->id[0] && (r = id_new(a->id)) < 0)
+                return r;
+        ApiExecutionNew n = { .id = a->id };
+        r = api_execution_create(tx, f->flow, &n, now_realtime(), NULL, NULL);
+        return r == -EEXIST ? 0 : r;
 }
 
 static void start_in(const char *ns, const char *flow_id, char id[static ID_MAX]) {

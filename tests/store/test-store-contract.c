@@ -997,8 +997,14 @@ static void test_wakeups(Store *s) {
         CHECK_OK(store_commit(tx));
         struct pollfd pfd = { .fd = store_get_fd(l), .events = POLLIN };
         is_int(poll(&pfd, 1, 5000), 1, "the fd becomes readable after the commit");
-        is_int(store_wait(l, 5 * USEC_PER_SEC), STORE_CHANNEL_EVENTS, "a new event wakes the events channel");
+        is_int(store_wait(l, 5 * USEC_PER_SEC), STORE_CHANNEL_EVENTS | STORE_CHANNEL_EXECUTIONS,
+               "a new execution wakes the events and the executions channels");
         is_int(store_wait(l, 0), 0, "the wake-up was consumed");
+
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_execution_save(tx, META(doc), doc, T0 + 1));
+        CHECK_OK(store_commit(tx));
+        is_int(store_wait(l, 5 * USEC_PER_SEC), STORE_CHANNEL_EXECUTIONS, "a saved execution wakes the executions channel");
 
         CHECK_OK(store_begin(s, &tx));
         CHECK_OK(store_job_enqueue(tx, "wake-job", "e-wake", NULL, NULL, p, T0, T0, NULL));
@@ -1036,7 +1042,11 @@ static void test_logs(Store *s) {
                 { .execution_id = "L1", .task_run_id = "tr2", .task_id = "bye", .attempt = 1, .level = STORE_LOG_ERROR, .timestamp = T0 + 3, .message = "It failed: hello?" },
                 { .execution_id = "L2", .level = STORE_LOG_WARN, .timestamp = T0 + 4, .message = "other execution" },
         };
+        _cleanup_store_ Store *l = NULL;
+        CHECK_OK(store_dup(s, &l));
+        CHECK_OK(store_listen(l, STORE_CHANNEL_LOGS));
         is_int(store_log_append(s, in, ELEMENTSOF(in)), 0, "append a batch of logs");
+        is_int(store_wait(l, 5 * USEC_PER_SEC), STORE_CHANNEL_LOGS, "appended log lines wake the logs channel");
         struct {
                 StoreLogFilter f;
                 const char *messages;
