@@ -112,12 +112,18 @@ static int local_put(Storage *s, const char *key, StorageReadFn fn, void *userda
         return 0;
 }
 
+/* What beneath_open_regular() says when there is no object of that name: a missing name, a
+ * parent that is a file, a "directory" (the prefix of other keys). */
+static int missing(int r) {
+        return r == -ENOTDIR || r == -EISDIR ? -ENOENT : r;
+}
+
 static int local_get(Storage *s, const char *key, StorageWriteFn fn, void *userdata) {
         if (tmp_name(key))
                 return fail(s, -ENOENT, "read", key);
         _cleanup_close_ int fd = beneath_open_regular(L(s)->root_fd, key, 0, NULL);
         if (fd < 0)
-                return fail(s, fd == -ENOTDIR ? -ENOENT : fd, "read", key);
+                return fail(s, missing(fd), "read", key);
         char buf[65536];
         for (;;) {
                 ssize_t n = read(fd, buf, sizeof buf);
@@ -150,7 +156,7 @@ static int local_stat(Storage *s, const char *key, StorageObject *ret) {
         struct stat st;
         _cleanup_close_ int fd = beneath_open_regular(L(s)->root_fd, key, 0, &st);
         if (fd < 0)
-                return fail(s, fd == -ENOTDIR ? -ENOENT : fd, "stat", key);
+                return fail(s, missing(fd), "stat", key);
         int r = object_from_stat(key, &st, ret);
         return r < 0 ? fail(s, r, "stat", key) : 0;
 }
@@ -235,7 +241,8 @@ static int local_list(Storage *s, const char *prefix, const char *token, size_t 
         if (r < 0)
                 return fail(s, r, "list", prefix);
         /* The token is the last key of the previous page: pages stay right when files come and go. */
-        qsort(w.objects, w.n, sizeof *w.objects, cmp_key);
+        if (w.n > 0)
+                qsort(w.objects, w.n, sizeof *w.objects, cmp_key);
         size_t i = 0;
         if (token)
                 while (i < w.n && strcmp(w.objects[i].key, token) <= 0)
@@ -309,7 +316,7 @@ static int local_move(Storage *s, const char *from, const char *to) {
         struct stat st;
         _cleanup_close_ int fd = beneath_open_regular(L(s)->root_fd, from, 0, &st);
         if (fd < 0)
-                return fail(s, fd == -ENOTDIR ? -ENOENT : fd, "move", from);
+                return fail(s, missing(fd), "move", from);
         const char *fbase, *tbase;
         _cleanup_close_ int fdir = beneath_open_parent(L(s)->root_fd, from, false, 0, 0, &fbase);
         if (fdir < 0)
