@@ -40,6 +40,7 @@ void http_result_done(HttpResult *r) {
         free(r->etag);
         free(r->error_code);
         free(r->request_id);
+        free(r->copy_status);
         *r = (HttpResult) { 0 };
 }
 
@@ -134,6 +135,8 @@ static size_t on_header(char *line, size_t size, size_t n, void *userdata) {
                 free(v);
         } else if ((v = header_value(line, n, "x-ms-error-code")))
                 replace(&res->error_code, v);
+        else if ((v = header_value(line, n, "x-ms-copy-status")))
+                replace(&res->copy_status, v);
         else if ((v = header_value(line, n, "x-amz-request-id")) || (v = header_value(line, n, "x-ms-request-id")))
                 replace(&res->request_id, v);
         return n;

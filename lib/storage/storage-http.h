@@ -35,6 +35,7 @@ typedef struct HttpResult {
         usec_t last_modified;
         char *error_code;                /* x-ms-error-code (Azure says it in a header, for HEAD too) */
         char *request_id;                /* x-amz-request-id or x-ms-request-id, for support */
+        char *copy_status;               /* x-ms-copy-status (Azure's Copy Blob) */
         uint64_t delivered;              /* body bytes given to the sink, across resumed attempts */
 } HttpResult;
 

@@ -2,6 +2,7 @@
  *   local      a directory of the test's own
  *   s3         radosgw started by rgw.sh ($TERN_RGW), bucket tern-test
  *   gcs-hmac   the same radosgw through gs:// with HMAC keys (GCS's XML API is S3's)
+ *   azure      azurite started by azurite.sh ($TERN_AZURITE), container tern-test, SharedKey
  * or any URL in $TERN_TEST_STORAGE_URL (with $TERN_TEST_STORAGE_ACCESS_KEY/_SECRET_KEY). */
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -18,14 +19,15 @@
 #define PART (5u * 1024 * 1024)
 
 static char rgw_dir[512];
+static const char *helper_env = "TERN_RGW";
 static char tmp_dir[256];
 
 static void cleanup(void) {
         if (*rgw_dir) {
                 char cmd[1024];
-                snprintf(cmd, sizeof cmd, "'%s' stop '%s'", getenv("TERN_RGW"), rgw_dir);
+                snprintf(cmd, sizeof cmd, "'%s' stop '%s'", getenv(helper_env), rgw_dir);
                 if (system(cmd) != 0)
-                        diag("stopping radosgw in %s failed", rgw_dir);
+                        diag("stopping the server in %s failed", rgw_dir);
         }
         if (*tmp_dir) {
                 char cmd[512];
@@ -328,7 +330,9 @@ static void test_open_errors(void) {
                 { "file://relative/dir", "file:///DIR" },
                 { "file:///", "no directory" },
                 { "file:///tmp/x?a=b", "no parameter" },
-                { "azure://account/container", "not available yet" },
+                { "azure://Account/container", "not a storage account name" },
+                { "azure://account", "no container name" },
+                { "azure://account/container?endpoint=x", "not an http:// or https:// URL" },
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 Storage *s = NULL;
@@ -346,10 +350,16 @@ static void test_open_errors(void) {
         ok(r == -EINVAL && contains(err, "secret"), "an access key without its secret: %s", strna(err));
 }
 
-static int run_rgw(char *endpoint, size_t en, char *ak, size_t akn, char *sk, size_t skn) {
-        const char *script = getenv("TERN_RGW");
-        if (!script)
-                tap_skip_all("TERN_RGW (tests/storage/rgw.sh) is not set");
+/* Start the server of helper_env's script (rgw.sh, azurite.sh): "ENDPOINT ACCESS SECRET DIR". */
+static char sas[1024];
+
+static int run_server(char *endpoint, char *ak, char *sk) {
+        const char *script = getenv(helper_env);
+        if (!script) {
+                char why[128];
+                snprintf(why, sizeof why, "%s (the script that starts the test server) is not set", helper_env);
+                tap_skip_all(why);
+        }
         snprintf(tmp_dir, sizeof tmp_dir, "/tmp/tern-storage-test.XXXXXX");
         if (!mkdtemp(tmp_dir))
                 tap_skip_all("no temporary directory");
@@ -362,10 +372,10 @@ static int run_rgw(char *endpoint, size_t en, char *ak, size_t akn, char *sk, si
                 line[0] = 0;
         int st = p ? pclose(p) : -1;
         char dir[512] = "";
-        if (sscanf(line, "%255s %127s %127s %511s", endpoint, ak, sk, dir) == 4)
+        if (sscanf(line, "%255s %127s %127s %511s %1023s", endpoint, ak, sk, dir, sas) >= 4)
                 snprintf(rgw_dir, sizeof rgw_dir, "%s", dir);
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || !*rgw_dir) {
-                char why[512] = "radosgw did not start";
+                char why[512] = "the test server did not start";
                 FILE *e = fopen(errfile, "re");
                 if (e) {
                         char l[512];
@@ -377,10 +387,9 @@ static int run_rgw(char *endpoint, size_t en, char *ak, size_t akn, char *sk, si
                 cleanup();
                 if (missing)
                         tap_skip_all(why);
-                printf("not ok 1 - radosgw starts: %s\n1..1\n", why);
+                printf("not ok 1 - the test server starts: %s\n1..1\n", why);
                 exit(EXIT_FAILURE);
         }
-        (void) en, (void) akn, (void) skn;
         return 0;
 }
 
@@ -401,12 +410,17 @@ int main(int argc, char **argv) {
                         tap_skip_all("no temporary directory");
                 url = strjoin("file://", tmp_dir, "/root");
         } else if (streq(backend, "s3") || streq(backend, "gcs-hmac")) {
-                run_rgw(endpoint, sizeof endpoint, ak, sizeof ak, sk, sizeof sk);
+                run_server(endpoint, ak, sk);
                 /* radosgw's zonegroup is us-east-1, and it checks the region signed. */
                 url = strdup_printf("%s://tern-test/some/prefix?endpoint=%s&region=us-east-1", streq(backend, "s3") ? "s3" : "gs",
                                     endpoint);
                 opt.access_key = ak;
                 opt.secret_key = sk;
+        } else if (streq(backend, "azure")) {
+                helper_env = "TERN_AZURITE";
+                run_server(endpoint, ak, sk);
+                url = strdup_printf("azure://%s/tern-test/some/prefix?endpoint=%s", ak, endpoint);
+                opt.account_key = sk;
         } else {
                 fprintf(stderr, "unknown backend '%s'\n", backend);
                 return EXIT_FAILURE;
@@ -475,6 +489,50 @@ int main(int argc, char **argv) {
                 is_int(r >= 0 ? put_str(d, "x", "y") : r, -ECONNREFUSED, "no server: -ECONNREFUSED after the retries");
                 ok(contains(storage_error(d), "2 attempts") && contains(storage_error(d), "127.0.0.1:9"),
                    "the message says where and how often: %s", storage_error(d));
+        }
+
+        if (streq(backend, "azure")) {
+                _cleanup_storage_ Storage *w = NULL;
+                StorageOptions wrong = opt;
+                wrong.account_key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==";
+                r = storage_open(url, &wrong, &w, NULL);
+                r = r < 0 ? r : put_str(w, "rt/denied", "x");
+                is_int(r, -EACCES, "a wrong account key: -EACCES");
+                /* Azure says AuthenticationFailed, azurite AuthorizationFailure. */
+                ok(contains(storage_error(w), "403") &&
+                   (contains(storage_error(w), "AuthenticationFailed") || contains(storage_error(w), "AuthorizationFailure")) &&
+                   contains(storage_error(w), "rt/denied"), "the message says 403, the service's code and the object: %s",
+                   storage_error(w));
+                is_int(storage_exists(s, "rt/denied"), 0, "nothing was stored");
+
+                /* A SAS token instead of the key. */
+                _cleanup_storage_ Storage *t = NULL;
+                StorageOptions sopt = { .sas_token = sas };
+                Sink k;
+                r = storage_open(url, &sopt, &t, NULL);
+                if (!is_int(r >= 0 ? put_str(t, "rt/sas", "by SAS") : r, 0, "put with a SAS token"))
+                        diag("%s", storage_error(t));
+                is_int(get_str(s, "rt/sas", &k), 0, "read back with the key");
+                is_str(k.buf, "by SAS", "same content");
+                _cleanup_storage_ Storage *t2 = NULL;
+                _cleanup_free_ char *bad_sas = strdup(sas);
+                char *sig = strstr(bad_sas, "sig=");
+                if (sig && sig[4])
+                        sig[4] = sig[4] == 'A' ? 'B' : 'A';
+                sopt.sas_token = bad_sas;
+                r = storage_open(url, &sopt, &t2, NULL);
+                is_int(r >= 0 ? put_str(t2, "rt/sas2", "x") : r, -EACCES, "a tampered SAS token: -EACCES");
+                ok(contains(storage_error(t2), "403"), "saying 403: %s", storage_error(t2));
+
+                _cleanup_storage_ Storage *m = NULL;
+                _cleanup_free_ char *murl = strdup_printf("azure://%s/no-such-container?endpoint=%s", ak, endpoint);
+                r = storage_open(murl, &opt, &m, NULL);
+                is_int(r >= 0 ? storage_check(m) : r, -ENXIO, "a missing container: -ENXIO");
+                ok(contains(storage_error(m), "ContainerNotFound") && contains(storage_error(m), "no-such-container"),
+                   "the message names the container and says ContainerNotFound: %s", storage_error(m));
+                StorageObject o;
+                is_int(storage_stat(m, "x", &o), -ENXIO, "a stat there: -ENXIO, not -ENOENT");
+                storage_object_done(&o);
         }
 
         /* Leave nothing behind in a shared bucket. */
