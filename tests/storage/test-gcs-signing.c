@@ -68,6 +68,19 @@ static char **pairs(json_t *o) {
         return l;
 }
 
+/* A canonical request in one TAP line: each line break as "\\n" (leaked: only on failure). */
+static char *one_line(const char *s) {
+        char *o = malloc(2 * strlen(s) + 1), *w = o;
+        for (; o && *s; s++)
+                if (*s == '\n')
+                        *w++ = '\\', *w++ = 'n';
+                else
+                        *w++ = *s;
+        if (o)
+                *w = 0;
+        return o;
+}
+
 static void hex_sha256(const char *s, char out[static 65]) {
         unsigned char md[32];
         EVP_Digest(s, strlen(s), md, NULL, EVP_sha256(), NULL);
@@ -141,7 +154,7 @@ int main(void) {
                 const char *sts = json_string_value(json_object_get(t, "expectedStringToSign"));
                 if (!contradicts_itself(expected, sts)) {
                         if (!ok(streq(g.canonical_request, expected), "%s: canonical request", name))
-                                diag("got:\n%s\nexpected:\n%s", g.canonical_request, expected);
+                                diag("got %s, expected %s", one_line(g.canonical_request), one_line(expected));
                 } else {
                         /* "Universe domain with virtual hosted style" lists the bucket in the path of its
                          * canonical request, but its string to sign (and signature, and URL) are of the

@@ -317,6 +317,66 @@ static void test_local_links(Storage *s, const char *root) {
         ok(access(p, F_OK) == 0, "removes the link, not what it points to");
 }
 
+static void write_file(const char *path, const char *text) {
+        FILE *f = fopen(path, "we");
+        if (f) {
+                fputs(text, f);
+                fclose(f);
+        }
+}
+
+/* Credentials found without options: systemd's credentials directory, the environment, a profile
+ * of the shared credentials file; each reaches radosgw (a wrong lookup would be refused). */
+static void test_s3_credentials(const char *url, const char *ak, const char *sk) {
+        char dir[512], path[600], text[512];
+        _cleanup_free_ char *no_env = strdup_printf("%s&profile=none", url);
+        snprintf(dir, sizeof dir, "%s/creds", tmp_dir);
+        mkdir(dir, 0700);
+        snprintf(path, sizeof path, "%s/storage-access-key", dir);
+        write_file(path, ak);
+        snprintf(path, sizeof path, "%s/storage-secret-key", dir);
+        snprintf(text, sizeof text, "%s\n", sk); /* a trailing newline, as files have */
+        write_file(path, text);
+        unsetenv("AWS_ACCESS_KEY_ID");
+        unsetenv("AWS_SECRET_ACCESS_KEY");
+        unsetenv("AWS_SESSION_TOKEN");
+        setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent", 1);
+
+        Storage *c = NULL;
+        _cleanup_free_ char *err = NULL;
+        int r = storage_open(no_env, NULL, &c, &err);
+        ok(r == -ENOKEY && contains(err, "no credentials"), "no credentials anywhere: %s", strna(err));
+
+        setenv("CREDENTIALS_DIRECTORY", dir, 1);
+        r = storage_open(url, NULL, &c, NULL);
+        is_int(r >= 0 ? storage_check(c) : r, 0, "keys from $CREDENTIALS_DIRECTORY (LoadCredential=)");
+        c = storage_free(c);
+        unsetenv("CREDENTIALS_DIRECTORY");
+
+        setenv("AWS_ACCESS_KEY_ID", ak, 1);
+        setenv("AWS_SECRET_ACCESS_KEY", sk, 1);
+        r = storage_open(url, NULL, &c, NULL);
+        is_int(r >= 0 ? storage_check(c) : r, 0, "keys from $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY");
+        c = storage_free(c);
+        unsetenv("AWS_ACCESS_KEY_ID");
+        unsetenv("AWS_SECRET_ACCESS_KEY");
+
+        snprintf(path, sizeof path, "%s/aws-credentials", dir);
+        snprintf(text, sizeof text,
+                 "[default]\naws_access_key_id = WRONG\naws_secret_access_key = WRONG\n\n"
+                 "[tern]\n# the one to use\naws_access_key_id = %s\naws_secret_access_key = %s\n", ak, sk);
+        write_file(path, text);
+        setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
+        _cleanup_free_ char *purl = strdup_printf("%s&profile=tern", url);
+        r = storage_open(purl, NULL, &c, NULL);
+        is_int(r >= 0 ? storage_check(c) : r, 0, "keys from profile 'tern' of the shared credentials file");
+        c = storage_free(c);
+        r = storage_open(url, NULL, &c, NULL);
+        is_int(r >= 0 ? storage_check(c) : r, -EACCES, "its default profile (wrong keys) is refused by the service");
+        c = storage_free(c);
+        unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+}
+
 static void test_open_errors(void) {
         static const char *const bad[][2] = {
                 { "", "not a storage URL" },
@@ -479,6 +539,9 @@ int main(int argc, char **argv) {
                 StorageObject o;
                 is_int(storage_stat(m, "x", &o), -ENXIO, "a stat there: -ENXIO, not -ENOENT");
                 storage_object_done(&o);
+
+                if (streq(backend, "s3"))
+                        test_s3_credentials(url, ak, sk);
 
                 /* Nothing listening: the retries end in a clear error. */
                 _cleanup_storage_ Storage *d = NULL;

@@ -115,7 +115,10 @@ int main(void) {
         free(k.buf);
 
         _cleanup_free_ char *log = fetch(endpoint, "/__log");
-        diag("requests:\n%s", strna(log));
+        _cleanup_strv_free_ char **lines = NULL;
+        (void) strv_split(strempty(log), "\n", &lines);
+        for (char **l = lines; l && *l; l++)
+                diag("request: %s", *l);
         ok(log && strstr(log, "GET /flaky/cut bytes=100000-"), "the resumed read asked for the rest only");
         unsigned n503 = 0;
         for (const char *q = log; q && (q = strstr(q, "/always-503")); q++)
