@@ -71,16 +71,21 @@ static int local_put(Storage *s, const char *key, StorageReadFn fn, void *userda
         if (tmp_name(key))
                 return fail(s, -EINVAL, "write", key);
         const char *base;
-        _cleanup_close_ int dir = beneath_open_parent(L(s)->root_fd, key, true, 0750, 0, &base);
-        if (dir < 0)
-                return fail(s, dir, "write", key);
+        _cleanup_close_ int dir = -EBADF, fd = -EBADF;
         char tmp[sizeof TMP_PREFIX + ID_MAX] = TMP_PREFIX;
         int r = id_new(tmp + strlen(TMP_PREFIX));
         if (r < 0)
                 return fail(s, r, "write", key);
-        _cleanup_close_ int fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
-        if (fd < 0)
-                return fail(s, -errno, "write", key);
+        /* A delete next door may prune the directory just made (it was empty): make it again. */
+        for (unsigned i = 0; fd < 0; i++) {
+                dir = safe_close(dir);
+                dir = beneath_open_parent(L(s)->root_fd, key, true, 0750, 0, &base);
+                if (dir < 0)
+                        return fail(s, dir, "write", key);
+                fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+                if (fd < 0 && (errno != ENOENT || i >= 3))
+                        return fail(s, -errno, "write", key);
+        }
         char buf[65536];
         for (;;) {
                 ssize_t n = fn(userdata, buf, sizeof buf);
