@@ -1,0 +1,346 @@
+/* http.c: the service backends' HTTP requests: one libcurl handle per storage, retries with backoff,
+ * downloads resumed where they broke off. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "cleanup-curl.h"
+#include "storage-http.h"
+#include "strutil.h"
+
+/* Error answers and listings are kept in memory: bounded, a service never sends more. */
+#define BODY_MAX (32u * 1024 * 1024)
+
+struct Http {
+        Storage *storage;
+        CURL *curl;
+        char error[CURL_ERROR_SIZE];
+};
+
+/* The state of one attempt, for the callbacks. */
+typedef struct Attempt {
+        const HttpCall *call;
+        HttpResult *res;
+        CURL *curl;
+        long status;            /* known once the body starts */
+        uint64_t skip;          /* bytes of a resumed body the sink already had (when Range is ignored) */
+        size_t upload_off;
+        int sink_error;
+        bool too_big;
+        usec_t retry_after;
+} Attempt;
+
+void http_result_done(HttpResult *r) {
+        if (!r)
+                return;
+        free(r->body);
+        free(r->etag);
+        free(r->error_code);
+        free(r->request_id);
+        free(r->copy_status);
+        *r = (HttpResult) { 0 };
+}
+
+int http_new(Storage *s, Http **ret) {
+        Http *h = calloc(1, sizeof(Http));
+        if (!h)
+                return -ENOMEM;
+        h->storage = s;
+        h->curl = curl_easy_init();
+        if (!h->curl) {
+                free(h);
+                return -ENOMEM;
+        }
+        *ret = h;
+        return 0;
+}
+
+Http *http_free(Http *h) {
+        if (!h)
+                return NULL;
+        curl_easy_cleanup(h->curl);
+        free(h);
+        return NULL;
+}
+
+char *http_encode(const char *s, bool keep_slash) {
+        static const char hex[] = "0123456789ABCDEF";
+        char *out = malloc(strlen(s) * 3 + 1), *w = out;
+        if (!out)
+                return NULL;
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+                if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+                    *p == '.' || *p == '_' || *p == '~' || (keep_slash && *p == '/'))
+                        *w++ = (char) *p;
+                else {
+                        *w++ = '%';
+                        *w++ = hex[*p >> 4];
+                        *w++ = hex[*p & 15];
+                }
+        }
+        *w = 0;
+        return out;
+}
+
+static char *header_value(const char *line, size_t n, const char *name) {
+        size_t l = strlen(name);
+        if (n <= l || strncasecmp(line, name, l) != 0 || line[l] != ':')
+                return NULL;
+        const char *v = line + l + 1, *end = line + n;
+        while (v < end && (*v == ' ' || *v == '\t'))
+                v++;
+        while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+                end--;
+        return strndup(v, (size_t) (end - v));
+}
+
+static void replace(char **field, char *v) {
+        free(*field);
+        *field = v;
+}
+
+static size_t on_header(char *line, size_t size, size_t n, void *userdata) {
+        Attempt *a = userdata;
+        HttpResult *res = a->res;
+        n *= size;
+        char *v;
+        if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+                /* A new response (after a 100 Continue, say): forget the previous one's headers. */
+                replace(&res->etag, NULL);
+                replace(&res->error_code, NULL);
+                res->has_content_length = false;
+                res->last_modified = 0;
+                a->retry_after = 0;
+        } else if ((v = header_value(line, n, "etag"))) {
+                size_t l = strlen(v);
+                if (l >= 2 && v[0] == '"' && v[l - 1] == '"') {
+                        memmove(v, v + 1, l - 2);
+                        v[l - 2] = 0;
+                }
+                replace(&res->etag, v);
+        } else if ((v = header_value(line, n, "content-length"))) {
+                res->has_content_length = safe_atou64(v, &res->content_length) >= 0;
+                free(v);
+        } else if ((v = header_value(line, n, "last-modified"))) {
+                time_t t = curl_getdate(v, NULL);
+                res->last_modified = t > 0 ? (usec_t) t * USEC_PER_SEC : 0;
+                free(v);
+        } else if ((v = header_value(line, n, "retry-after"))) {
+                uint64_t sec;
+                if (safe_atou64(v, &sec) >= 0)
+                        a->retry_after = MIN(sec, 60u) * USEC_PER_SEC;
+                free(v);
+        } else if ((v = header_value(line, n, "x-ms-error-code")))
+                replace(&res->error_code, v);
+        else if ((v = header_value(line, n, "x-ms-copy-status")))
+                replace(&res->copy_status, v);
+        else if ((v = header_value(line, n, "x-amz-request-id")) || (v = header_value(line, n, "x-ms-request-id")))
+                replace(&res->request_id, v);
+        return n;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *userdata) {
+        Attempt *a = userdata;
+        const HttpCall *call = a->call;
+        HttpResult *res = a->res;
+        n *= size;
+        if (a->status == 0)
+                (void) curl_easy_getinfo(a->curl, CURLINFO_RESPONSE_CODE, &a->status);
+        if (call->sink && a->status >= 200 && a->status < 300) {
+                size_t off = 0;
+                if (a->status == 206)
+                        a->skip = 0; /* the Range was honoured: this is the rest */
+                if (a->skip > 0) {
+                        off = (size_t) MIN((uint64_t) n, a->skip);
+                        a->skip -= off;
+                }
+                if (off < n) {
+                        int r = call->sink(call->sink_userdata, data + off, n - off);
+                        if (r < 0) {
+                                a->sink_error = r;
+                                return 0; /* stops the transfer */
+                        }
+                        res->delivered += n - off;
+                }
+                return n;
+        }
+        if (res->body_len + n > BODY_MAX) {
+                a->too_big = true;
+                return 0;
+        }
+        char *b = realloc(res->body, res->body_len + n + 1);
+        if (!b) {
+                a->sink_error = -ENOMEM;
+                return 0;
+        }
+        memcpy(b + res->body_len, data, n);
+        res->body = b;
+        res->body_len += n;
+        b[res->body_len] = 0;
+        return n;
+}
+
+static size_t on_upload(char *buf, size_t size, size_t n, void *userdata) {
+        Attempt *a = userdata;
+        size_t left = a->call->body_len - a->upload_off, k = MIN(left, size * n);
+        memcpy(buf, (const char *) a->call->body + a->upload_off, k);
+        a->upload_off += k;
+        return k;
+}
+
+static int curl_errno(CURLcode rc) {
+        switch (rc) {
+        case CURLE_COULDNT_CONNECT:
+                return -ECONNREFUSED;
+        case CURLE_OPERATION_TIMEDOUT:
+                return -ETIMEDOUT;
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY:
+                return -EHOSTUNREACH;
+        case CURLE_SEND_ERROR:
+        case CURLE_RECV_ERROR:
+        case CURLE_GOT_NOTHING:
+        case CURLE_PARTIAL_FILE:
+        case CURLE_HTTP2:
+        case CURLE_HTTP2_STREAM:
+        case CURLE_SSL_CONNECT_ERROR:
+                return -ECONNRESET;
+        case CURLE_OUT_OF_MEMORY:
+                return -ENOMEM;
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CACERT_BADFILE:
+                return -EPROTO;
+        default:
+                return -EIO;
+        }
+}
+
+static bool status_retryable(long status) {
+        return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
+}
+
+static void backoff(const Storage *s, unsigned attempt, usec_t retry_after) {
+        usec_t d = s->retry_delay << MIN(attempt, 16u);
+        d = MIN(d, 20 * USEC_PER_SEC);
+        /* Spread the retries of many clients throttled at once: 75% to 125% of the delay. */
+        uint16_t jitter = 0;
+        (void) getrandom(&jitter, sizeof jitter, GRND_NONBLOCK);
+        d = d * 3 / 4 + d / 2 * jitter / UINT16_MAX;
+        d = MAX(d, retry_after);
+        struct timespec ts = { .tv_sec = (time_t) (d / USEC_PER_SEC), .tv_nsec = (long) (d % USEC_PER_SEC) * 1000 };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+static int setup(Http *h, const HttpCall *call, Attempt *a, struct curl_slist **headers) {
+        Storage *s = h->storage;
+        CURL *c = h->curl;
+        curl_easy_reset(c); /* keeps the live connections */
+        h->error[0] = 0;
+        bool ok = curl_easy_setopt(c, CURLOPT_URL, call->url) == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->error) == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long) (s->connect_timeout / USEC_PER_MSEC)) == CURLE_OK &&
+                  /* A transfer that stalls fails (and is retried) instead of hanging a worker. */
+                  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L) == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long) MAX(s->stall_timeout / USEC_PER_SEC, 1u)) == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_HEADERDATA, a) == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_WRITEDATA, a) == CURLE_OK &&
+                  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L) == CURLE_OK;
+        if (!ok)
+                return -EIO;
+        if (streq(call->method, "HEAD"))
+                ok = curl_easy_setopt(c, CURLOPT_NOBODY, 1L) == CURLE_OK;
+        else if (streq(call->method, "PUT") || streq(call->method, "POST")) {
+                ok = curl_easy_setopt(c, CURLOPT_UPLOAD, 1L) == CURLE_OK &&
+                     curl_easy_setopt(c, CURLOPT_READFUNCTION, on_upload) == CURLE_OK &&
+                     curl_easy_setopt(c, CURLOPT_READDATA, a) == CURLE_OK &&
+                     curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t) call->body_len) == CURLE_OK &&
+                     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, call->method) == CURLE_OK;
+        } else if (!streq(call->method, "GET"))
+                ok = curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, call->method) == CURLE_OK;
+        if (!ok)
+                return -EIO;
+        /* (No "Expect:" to drop curl's 100-continue: curl's SigV4 would sign the empty header it
+         * then does not send.) */
+        struct curl_slist *l = NULL;
+        for (const char *const *p = call->headers; p && *p; p++) {
+                struct curl_slist *n = curl_slist_append(l, *p);
+                if (!n) {
+                        curl_slist_free_all(l);
+                        return -ENOMEM;
+                }
+                l = n;
+        }
+        *headers = l;
+        return 0;
+}
+
+int http_perform(Http *h, const HttpCall *call, HttpResult *res, const char *what) {
+        Storage *s = h->storage;
+        *res = (HttpResult) { 0 };
+        _cleanup_free_ char *resume_etag = NULL;
+        int r = 0;
+        for (unsigned attempt = 0;; attempt++) {
+                Attempt a = { .call = call, .res = res, .curl = h->curl };
+                _cleanup_curl_slist_ struct curl_slist *headers = NULL;
+                free(res->body);
+                res->body = NULL;
+                res->body_len = 0;
+                res->status = 0;
+                r = setup(h, call, &a, &headers);
+                if (r >= 0 && res->delivered > 0) {
+                        /* Where the previous attempt broke off, of the same object only. */
+                        _cleanup_free_ char *range = strdup_printf("Range: bytes=%llu-", (unsigned long long) res->delivered);
+                        _cleanup_free_ char *match = strdup_printf("If-Match: \"%s\"", resume_etag);
+                        struct curl_slist *l = range && match ? curl_slist_append(headers, range) : NULL;
+                        l = l ? curl_slist_append(l, match) : NULL;
+                        if (!l)
+                                r = -ENOMEM;
+                        else
+                                headers = l;
+                        a.skip = res->delivered;
+                }
+                if (r >= 0 && call->sign)
+                        r = call->sign(call->sign_userdata, h->curl, call, &headers);
+                if (r >= 0 && curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, headers) != CURLE_OK)
+                        r = -EIO;
+                if (r < 0)
+                        return storage_fail(s, r, "%s: cannot make the request: %s", what, strerror(-r));
+
+                uint64_t delivered_before = res->delivered;
+                CURLcode rc = curl_easy_perform(h->curl);
+                if (a.sink_error)
+                        return storage_fail(s, a.sink_error, "%s: the transfer was stopped: %s", what, strerror(-a.sink_error));
+                if (a.too_big)
+                        return storage_fail(s, -EFBIG, "%s: the service's answer is over %u bytes", what, BODY_MAX);
+                if (rc == CURLE_OK) {
+                        (void) curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &res->status);
+                        if (delivered_before > 0 && res->status == 412)
+                                return storage_fail(s, -ESTALE, "%s: the object changed while it was being read", what);
+                        if (!status_retryable(res->status) || attempt + 1 >= s->attempts)
+                                return 0;
+                        r = -EIO;
+                } else {
+                        r = curl_errno(rc);
+                        bool transient = r == -ECONNREFUSED || r == -ETIMEDOUT || r == -ECONNRESET || r == -EHOSTUNREACH;
+                        /* Bytes already in the sink: only a resume of the same version can go on. */
+                        if (res->delivered > 0) {
+                                if (!resume_etag && res->etag && !(resume_etag = strdup(res->etag)))
+                                        return storage_fail(s, -ENOMEM, "%s: out of memory", what);
+                                if (!resume_etag)
+                                        transient = false;
+                        }
+                        if (!transient || attempt + 1 >= s->attempts)
+                                return storage_fail(s, r, "%s: %s (%u attempt%s)", what, h->error[0] ? h->error : curl_easy_strerror(rc),
+                                                    attempt + 1, attempt ? "s" : "");
+                }
+                backoff(s, attempt, a.retry_after);
+        }
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+# flaky-s3.py: an S3 look-alike on loopback that fails on purpose (503 SlowDown, 500, 429, a body cut
+# off midway, an object replaced during a resumed read) so that the storage library's retries can be
+# tested. Prints its port, then serves until GET /__quit or 120 s. Signatures are not checked.
+import http.server
+import socketserver
+import sys
+import threading
+
+BODY = bytes((i * 7 + 3) % 251 for i in range(200000))
+counts = {}
+log = []
+store = {}
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body=b"", headers=()):
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def error(self, status, code, extra=()):
+        body = f"<?xml version=\"1.0\"?><Error><Code>{code}</Code><Message>flaky-s3 says {code}</Message></Error>".encode()
+        self.reply(status, body, (("Content-Type", "application/xml"),) + tuple(extra))
+
+    def cut(self, etag):
+        # Headers for the whole body, half of it, then the connection is gone.
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(BODY)))
+        self.send_header("ETag", f'"{etag}"')
+        self.end_headers()
+        self.wfile.write(BODY[: len(BODY) // 2])
+        self.wfile.flush()
+        self.close_connection = True
+
+    def rest(self, etag):
+        rng = self.headers.get("Range", "")
+        match = self.headers.get("If-Match", "")
+        if match != f'"{etag}"':
+            return self.error(412, "PreconditionFailed")
+        start = int(rng.split("=")[1].rstrip("-"))
+        self.reply(206, BODY[start:], (("ETag", f'"{etag}"'), ("Content-Range", f"bytes {start}-{len(BODY) - 1}/{len(BODY)}")))
+
+    def handle_any(self):
+        path = self.path.split("?")[0]
+        n = counts[path] = counts.get(path, 0) + 1
+        log.append(f"{self.command} {path} {self.headers.get('Range', '-')}")
+        length = int(self.headers.get("Content-Length", "0") or 0)
+        data = self.rfile.read(length) if length else b""
+        if path == "/__quit":
+            self.reply(200)
+            threading.Thread(target=self.server.shutdown).start()
+        elif path == "/__log":
+            self.reply(200, "\n".join(log).encode())
+        elif path.endswith("/slow-put") and self.command == "PUT":
+            if n == 1:
+                self.error(503, "SlowDown")
+            elif n == 2:
+                self.error(500, "InternalError")
+            else:
+                store[path] = data
+                self.reply(200, b"", (("ETag", '"put"'),))
+        elif path.endswith("/slow-put") and self.command == "GET":
+            self.reply(200, store.get(path, b""), (("ETag", '"put"'),))
+        elif path.endswith("/throttled"):
+            if n <= 2:
+                self.error(429, "TooManyRequests", (("Retry-After", "0"),))
+            else:
+                self.reply(200, b"at last", (("ETag", '"t"'),))
+        elif path.endswith("/always-503"):
+            self.error(503, "SlowDown")
+        elif path.endswith("/cut"):
+            if n == 1:
+                self.cut("v1")
+            else:
+                self.rest("v1")
+        elif path.endswith("/replaced"):
+            if n == 1:
+                self.cut("v1")
+            else:
+                self.rest("v2")
+        else:
+            self.error(404, "NoSuchKey")
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+
+
+srv = Server(("127.0.0.1", 0), Handler)
+print(srv.server_address[1], flush=True)
+timer = threading.Timer(120, srv.shutdown)
+timer.daemon = True
+timer.start()
+srv.serve_forever()
+sys.exit(0)

@@ -1,0 +1,130 @@
+/* test-storage-retry: the service backends' retries against flaky-s3.py: 503 SlowDown, 500 and 429
+ * are retried with backoff, a body cut off midway is resumed where it stopped (never twice), an
+ * object replaced meanwhile is -ESTALE, and a service that keeps failing gives a clear error. */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include "storage.h"
+#include "strutil.h"
+#include "tap.h"
+
+typedef struct Sink {
+        unsigned char *buf;
+        size_t len;
+} Sink;
+
+static int sink_write(void *userdata, const void *buf, size_t n) {
+        Sink *k = userdata;
+        unsigned char *b = realloc(k->buf, k->len + n);
+        if (!b)
+                return -ENOMEM;
+        memcpy(b + k->len, buf, n);
+        k->buf = b;
+        k->len += n;
+        return 0;
+}
+
+typedef struct Mem {
+        const char *data;
+        size_t len, off;
+} Mem;
+
+static ssize_t mem_read(void *userdata, void *buf, size_t n) {
+        Mem *m = userdata;
+        n = MIN(n, m->len - m->off);
+        memcpy(buf, m->data + m->off, n);
+        m->off += n;
+        return (ssize_t) n;
+}
+
+static size_t keep(char *data, size_t size, size_t n, void *userdata) {
+        return fwrite(data, size, n, userdata) * size;
+}
+
+/* GET endpoint/path with plain curl (the server's own control paths). */
+static char *fetch(const char *endpoint, const char *path) {
+        char *out = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&out, &len);
+        CURL *c = curl_easy_init();
+        _cleanup_free_ char *url = strjoin(endpoint, path);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, f);
+        (void) curl_easy_perform(c);
+        curl_easy_cleanup(c);
+        fclose(f);
+        return out;
+}
+
+int main(void) {
+        const char *script = getenv("TERN_FLAKY_S3");
+        if (!script)
+                tap_skip_all("TERN_FLAKY_S3 (tests/storage/flaky-s3.py) is not set");
+        _cleanup_free_ char *cmd = strjoin("python3 '", script, "'");
+        FILE *p = popen(cmd, "r");
+        char line[64] = "";
+        if (!p || !fgets(line, sizeof line, p))
+                tap_skip_all("flaky-s3.py did not start (python3 missing?)");
+        _cleanup_free_ char *endpoint = strjoin("http://127.0.0.1:", strstrip(line));
+        _cleanup_free_ char *url = strjoin("s3://flaky?endpoint=", endpoint);
+
+        StorageOptions opt = { .access_key = "AK", .secret_key = "SK", .attempts = 4, .retry_delay = 10 * USEC_PER_MSEC };
+        _cleanup_storage_ Storage *s = NULL;
+        _cleanup_free_ char *err = NULL;
+        if (!is_int(storage_open(url, &opt, &s, &err), 0, "open"))
+                diag("%s", strna(err));
+
+        Mem m = { "payload", 7, 0 };
+        int r = storage_put(s, "slow-put", mem_read, &m);
+        if (!is_int(r, 0, "a put answered 503 SlowDown, then 500, then 200: stored"))
+                diag("%s", storage_error(s));
+        Sink k = { 0 };
+        is_int(storage_get(s, "slow-put", sink_write, &k), 0, "get it");
+        ok(k.len == 7 && memcmp(k.buf, "payload", 7) == 0, "the body sent on the third try is the whole one");
+        free(k.buf);
+
+        k = (Sink) { 0 };
+        r = storage_get(s, "throttled", sink_write, &k);
+        is_int(r, 0, "a get throttled twice with 429: served at the third try");
+        ok(k.len == 7 && memcmp(k.buf, "at last", 7) == 0, "its body");
+        free(k.buf);
+
+        k = (Sink) { 0 };
+        r = storage_get(s, "cut", sink_write, &k);
+        if (!is_int(r, 0, "a body cut off midway is resumed"))
+                diag("%s", storage_error(s));
+        bool same = k.len == 200000;
+        for (size_t i = 0; same && i < k.len; i++)
+                same = k.buf[i] == (unsigned char) ((i * 7 + 3) % 251);
+        ok(same, "the sink got every byte once, in order (%zu bytes)", k.len);
+        free(k.buf);
+
+        k = (Sink) { 0 };
+        r = storage_get(s, "replaced", sink_write, &k);
+        is_int(r, -ESTALE, "an object replaced while its read was resumed: -ESTALE");
+        ok(strstr(storage_error(s), "replaced") && strstr(storage_error(s), "changed"), "saying so: %s", storage_error(s));
+        free(k.buf);
+
+        k = (Sink) { 0 };
+        r = storage_get(s, "always-503", sink_write, &k);
+        is_int(r, -EIO, "a service that keeps answering 503: -EIO after the attempts");
+        ok(strstr(storage_error(s), "503") && strstr(storage_error(s), "SlowDown") && strstr(storage_error(s), "always-503"),
+           "the message has the object, the status and the code: %s", storage_error(s));
+        free(k.buf);
+
+        _cleanup_free_ char *log = fetch(endpoint, "/__log");
+        _cleanup_strv_free_ char **lines = NULL;
+        (void) strv_split(strempty(log), "\n", &lines);
+        for (char **l = lines; l && *l; l++)
+                diag("request: %s", *l);
+        ok(log && strstr(log, "GET /flaky/cut bytes=100000-"), "the resumed read asked for the rest only");
+        unsigned n503 = 0;
+        for (const char *q = log; q && (q = strstr(q, "/always-503")); q++)
+                n503++;
+        is_int(n503, 4, "the failing request was tried 4 times (the attempts option)");
+        free(fetch(endpoint, "/__quit"));
+        pclose(p);
+        return tap_done();
+}
