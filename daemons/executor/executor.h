@@ -34,8 +34,10 @@ int executor_run(Executor *x, int stop_fd);
 
 typedef struct ExecutorStats {
         uint64_t steps, events, executions_ended, requeued;
+        usec_t last_progress; /* monotonic time of the last step or wake-up (the watchdog's gate) */
 } ExecutorStats;
-void executor_stats(const Executor *x, ExecutorStats *ret);
+/* Safe from another thread than the one stepping (the frame's status socket and watchdog). */
+void executor_stats(Executor *x, ExecutorStats *ret);
 
 /* Helpers shared with the CLI: load a flow revision from the store (cached by the caller). */
 int executor_load_flow(StoreTx *tx, const char *ns, const char *id, int revision, Flow **ret);
