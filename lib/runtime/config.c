@@ -68,7 +68,7 @@ static void config_defaults(TernConfig *c) {
                 .grace = 30 * USEC_PER_SEC,
                 .flow_max_tasks = FLOW_TASKS_MAX_DEFAULT,
                 .executor_batch = 32,
-                .executor_poll = USEC_PER_SEC,
+                .executor_poll = 0, /* the backend's: 1 s on PostgreSQL, 100 ms on SQLite (executor.h) */
                 .worker_slots = 4,
                 .worker_lease = 30 * USEC_PER_SEC,
                 .worker_log_lines = 10000,

@@ -34,7 +34,7 @@ typedef struct TernConfig {
         unsigned flow_max_tasks; /* tasks per flow at validation (flow_set_max_tasks) */
         /* [executor] */
         unsigned executor_batch;
-        usec_t executor_poll;
+        usec_t executor_poll;  /* 0: the backend's (SQLite has no notifications across processes) */
         /* [worker] */
         unsigned worker_slots;
         char *worker_queue;    /* NULL: the default group */
