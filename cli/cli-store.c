@@ -13,16 +13,18 @@
 #include "cli.h"
 #include "executor.h"
 #include "log.h"
-#include "scheduler.h"
 #include "strutil.h"
 #include "variables.h"
 #include "worker.h"
 
 const char *cli_state_dir(void) {
-        static char buf[4096];
         const char *e = getenv("TERN_STATE_DIR");
-        if (!isempty(e))
-                return e;
+        return !isempty(e) ? e : cli_state_dir_default();
+}
+
+const char *cli_state_dir_default(void) {
+        static char buf[4096];
+        const char *e;
         if (geteuid() == 0)
                 return "/var/lib/tern";
         e = getenv("XDG_STATE_HOME");
@@ -119,21 +121,17 @@ static char *db_url_redacted(const char *u) {
         return TAKE_PTR(s);
 }
 
-int cli_store_open(const char *cmd, const char *url, CliStoreMode mode, Store **ret) {
-        _cleanup_free_ char *u = cli_db_url(url);
+/* u: the URL to open; flag: the --db it came from, or NULL. */
+static int store_open_url(const char *cmd, const char *u, const char *flag, CliStoreMode mode, Store **ret) {
         Store *s = NULL;
         int r;
 
-        if (!u)
-                return log_oom(), 1;
-        if (url && cli_db_url_has_password(url))
+        if (flag && cli_db_url_has_password(flag))
                 log_warning("%s: --db gives the database password on the command line, where every user of this host "
                             "can read it (ps, /proc/PID/cmdline), as long as the command runs: set TERN_DB instead, or "
                             "keep the password in a PGPASSFILE (~/.pgpass); the daemons read it from [database] "
                             "password-file or the db-password credential.",
                             cmd);
-        if (!url && !getenv("TERN_DB") && cli_state_dir_make(cmd, NULL) < 0)
-                return 1;
         r = store_open(u, &s);
         if (r == -EINVAL && !s) {
                 _cleanup_free_ char *shown = db_url_redacted(u);
@@ -165,6 +163,64 @@ int cli_store_open(const char *cmd, const char *url, CliStoreMode mode, Store **
         return 0;
 }
 
+int cli_store_open(const char *cmd, const char *url, CliStoreMode mode, Store **ret) {
+        _cleanup_free_ char *u = cli_db_url(url);
+        if (!u)
+                return log_oom(), 1;
+        if (!url && !getenv("TERN_DB") && cli_state_dir_make(cmd, NULL) < 0)
+                return 1;
+        return store_open_url(cmd, u, url, mode, ret);
+}
+
+int cli_store_open_config(const char *cmd, const char *url, const TernConfig *cfg, CliStoreMode mode, Store **ret) {
+        _cleanup_free_ char *u = NULL;
+        if (url)
+                return store_open_url(cmd, url, url, mode, ret);
+        if (config_db_url(cfg, &u) < 0)
+                return log_oom(), 1;
+        return store_open_url(cmd, u, NULL, mode, ret);
+}
+
+void cli_config_done(CliConfig *c) {
+        config_done(&c->cfg);
+        strv_free(c->defaults);
+        strv_free(c->overrides);
+        *c = (CliConfig) {};
+}
+
+int cli_config_add(CliConfig *c, const char *section_key, const char *value) {
+        char *a = strjoin(section_key, "=", value);
+        return a && strv_consume(&c->overrides, a) >= 0 ? 0 : (log_oom(), 1);
+}
+
+int cli_config_load(const char *cmd, CliConfig *c) {
+        _cleanup_strv_free_ char **errors = NULL;
+        _cleanup_free_ char *state = strjoin("server.state-dir=", cli_state_dir_default());
+        int r;
+
+        if (!state || strv_consume(&c->defaults, TAKE_PTR(state)) < 0)
+                return log_oom(), 1;
+        c->source = (ConfigSource) { .path = c->path, .defaults = c->defaults, .overrides = c->overrides, .command = true };
+        r = config_load_from(&c->source, &c->cfg, &errors);
+        if (r < 0) {
+                for (size_t i = 0; errors && errors[i]; i++)
+                        fprintf(stderr, "%s: %s\n", cmd, errors[i]);
+                if (!errors)
+                        fprintf(stderr, "%s: cannot read the configuration: %s\n", cmd, strerror(-r));
+                fprintf(stderr, "%s: invalid configuration; see 'tern config check'.\n", cmd);
+                return 1;
+        }
+        for (char **f = c->cfg.skipped; f && *f; f++)
+                log_notice("%s: '%s' is not readable by this user; going on without it (--config FILE names another).",
+                           cmd, *f);
+        /* The embedded database, the internal storage and the task directories live there. */
+        if ((r = mkdir_p(c->cfg.state_dir, 0750)) < 0) {
+                fprintf(stderr, "%s: cannot create state directory '%s': %s\n", cmd, c->cfg.state_dir, strerror(-r));
+                return 1;
+        }
+        return 0;
+}
+
 int cli_engine_config(const char *cmd, EngineConfig *ret) {
         _cleanup_free_ char *err = NULL;
         int r = runtime_engine_config(ret, &err);
@@ -178,12 +234,8 @@ struct Inproc {
         Worker *worker;
         pthread_t executor_thread;
         bool executor_running;
-        Scheduler *scheduler;
-        pthread_t scheduler_thread;
-        bool scheduler_running;
         int stop_fd;
         char *work_root, *storage_root;
-        ApiFlowCache *own_flows; /* when the options give none */
 };
 
 static void *executor_main(void *arg) {
@@ -192,14 +244,9 @@ static void *executor_main(void *arg) {
         return NULL;
 }
 
-static void *scheduler_main(void *arg) {
-        Inproc *p = arg;
-        (void) scheduler_run(p->scheduler, p->stop_fd);
-        return NULL;
-}
-
 int inproc_start(Store *store, const InprocOptions *opt, Inproc **ret) {
         _cleanup_(inproc_freep) Inproc *p = calloc(1, sizeof *p);
+        const TernConfig *cfg = opt->cfg;
         Store *xs = NULL;
         int r;
 
@@ -208,47 +255,33 @@ int inproc_start(Store *store, const InprocOptions *opt, Inproc **ret) {
         p->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (p->stop_fd < 0)
                 return -errno;
-        p->work_root = strjoin(opt->state_dir, "/work");
-        p->storage_root = strjoin(opt->state_dir, "/storage");
+        p->work_root = strjoin(cfg->state_dir, "/work");
+        p->storage_root = strjoin(cfg->state_dir, "/storage");
         if (!p->work_root || !p->storage_root)
                 return -ENOMEM;
         if ((r = mkdir_p(p->work_root, 0700)) < 0 || (r = mkdir_p(p->storage_root, 0750)) < 0)
                 return r;
-        /* One cache of parsed flows for the executor and the scheduler threads. */
-        ApiFlowCache *flows = opt->flows;
-        if (!flows && (r = api_flow_cache_new(0, &p->own_flows)) < 0)
-                return r;
-        flows = flows ?: p->own_flows;
-
         if ((r = store_dup(store, &xs)) < 0)
                 return r;
-        ExecutorOptions xo = { .id = "executor", .engine = *opt->engine, .flows = flows };
+        ExecutorOptions xo = { .id = "executor", .batch = cfg->executor_batch, .poll = cfg->executor_poll,
+                               .engine = *opt->engine, .flows = api_flow_cache_process() /* the process's */ };
         if ((r = executor_new(xs, &xo, &p->executor)) < 0) {
                 store_free(xs);
                 return r;
         }
         char id[64];
         snprintf(id, sizeof id, "worker-%d", (int) getpid());
-        WorkerOptions wo = { .id = id, .slots = opt->workers, .work_root = p->work_root,
-                             .storage_root = p->storage_root, .sandbox = opt->sandbox };
+        /* The worker settings of tern.conf but its queue: this command's execution is the only work,
+         * whatever its tasks' worker groups. */
+        WorkerOptions wo = { .id = id, .slots = cfg->worker_slots, .lease = cfg->worker_lease,
+                             .work_root = p->work_root, .storage_root = p->storage_root, .sandbox = opt->sandbox,
+                             .max_log_lines = cfg->worker_log_lines, .max_log_bytes = cfg->worker_log_bytes,
+                             .max_output_bytes = (uint64_t) cfg->worker_output_mib << 20 };
         if ((r = worker_new(store, &wo, &p->worker)) < 0 || (r = worker_start(p->worker)) < 0)
                 return r;
         if ((r = -pthread_create(&p->executor_thread, NULL, executor_main, p)) < 0)
                 return r;
         p->executor_running = true;
-        if (opt->scheduler) {
-                Store *ss = NULL;
-                SchedulerOptions so = { .id = "scheduler", .engine = *opt->engine, .flows = flows };
-                if ((r = store_dup(store, &ss)) < 0)
-                        return r;
-                if ((r = scheduler_new(ss, &so, &p->scheduler)) < 0) {
-                        store_free(ss);
-                        return r;
-                }
-                if ((r = -pthread_create(&p->scheduler_thread, NULL, scheduler_main, p)) < 0)
-                        return r;
-                p->scheduler_running = true;
-        }
         *ret = TAKE_PTR(p);
         return 0;
 }
@@ -262,11 +295,6 @@ void inproc_stop(Inproc *p, usec_t grace) {
                 pthread_join(p->executor_thread, NULL);
                 p->executor_running = false;
         }
-        if (p->scheduler_running) {
-                (void) !write(p->stop_fd, &one, sizeof one);
-                pthread_join(p->scheduler_thread, NULL);
-                p->scheduler_running = false;
-        }
 }
 
 Inproc *inproc_free(Inproc *p) {
@@ -275,8 +303,6 @@ Inproc *inproc_free(Inproc *p) {
         inproc_stop(p, 0);
         worker_free(p->worker);
         executor_free(p->executor);
-        scheduler_free(p->scheduler);
-        api_flow_cache_free(p->own_flows);
         safe_close(p->stop_fd);
         free(p->work_root);
         free(p->storage_root);
@@ -339,6 +365,44 @@ int cli_sandbox_option(const char *cmd, int c, const char *arg, SandboxConfig *s
                 return log_oom(), EXIT_USAGE;
         if (r < 0)
                 return cli_usage_error(cmd, "--sandbox%s%s %s", c == CLI_OPT_SANDBOX ? "" : "-", c == CLI_OPT_SANDBOX ? "" : keys[c - CLI_OPT_SANDBOX], err ? err : "is invalid");
+        return 0;
+}
+
+int cli_sandbox_record(const char *cmd, int c, const char *arg, CliSandboxFlags *flags) {
+        _cleanup_(sandbox_config_done) SandboxConfig scratch;
+        sandbox_config_init(&scratch, true);
+        /* Checked now, so that a bad value is a usage error before anything starts. */
+        int r = cli_sandbox_option(cmd, c, arg, &scratch);
+        if (r != 0)
+                return r;
+        CliSandboxFlag *v = reallocarray(flags->v, flags->n + 1, sizeof *v);
+        if (!v)
+                return log_oom(), EXIT_USAGE;
+        flags->v = v;
+        flags->v[flags->n++] = (CliSandboxFlag) { c, arg };
+        return 0;
+}
+
+void cli_sandbox_flags_done(CliSandboxFlags *flags) {
+        free(flags->v);
+        *flags = (CliSandboxFlags) {};
+}
+
+int cli_sandbox_build(const char *cmd, const TernConfig *cfg, bool automatic, const CliSandboxFlags *flags,
+                      SandboxConfig *sc) {
+        _cleanup_free_ char *err = NULL;
+        sandbox_config_done(sc);
+        sandbox_config_init(sc, automatic);
+        int r = sandbox_config_load(sc, cfg, &err);
+        if (r == -ENOMEM)
+                return log_oom(), 1;
+        if (r < 0) {
+                fprintf(stderr, "%s: invalid configuration: %s\n", cmd, strna(err));
+                return 1;
+        }
+        for (size_t i = 0; i < flags->n; i++)
+                if ((r = cli_sandbox_option(cmd, flags->v[i].c, flags->v[i].arg, sc)) != 0)
+                        return r;
         return 0;
 }
 

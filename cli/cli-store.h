@@ -3,6 +3,7 @@
 
 #include <getopt.h>
 
+#include "config.h"
 #include "engine.h"
 #include "flow-cache.h"
 #include "sandbox-config.h"
@@ -12,6 +13,9 @@
  * $XDG_STATE_HOME/tern or ~/.local/state/tern. Created on demand by cli_state_dir_make(). */
 const char *cli_state_dir(void);
 int cli_state_dir_make(const char *cmd, char **ret_path);
+/* The same without $TERN_STATE_DIR: the default of tern.conf's server.state-dir for the commands
+ * that read tern.conf (which takes $TERN_STATE_DIR as that setting's environment variable). */
+const char *cli_state_dir_default(void);
 /* The database: url when given, else $TERN_DB, else the embedded default
  * sqlite:///<state dir>/tern.db. Returns a new string. */
 char *cli_db_url(const char *url);
@@ -27,19 +31,33 @@ bool cli_db_url_has_password(const char *url);
 /* Open and check; prints what went wrong (and warns when url, given as --db, holds a password).
  * Returns 0, 1 (failed) or EXIT_USAGE (bad URL). */
 int cli_store_open(const char *cmd, const char *url, CliStoreMode mode, Store **ret);
+/* The same for a command that read tern.conf: url (--db) when given, else [database] of cfg. */
+int cli_store_open_config(const char *cmd, const char *url, const TernConfig *cfg, CliStoreMode mode, Store **ret);
 
-/* The engine configuration from the environment (envs, globals, secrets), or a message on stderr. */
+/* tern.conf as the daemons read it (file, drop-ins, TERN_<SECTION>_<KEY>), for the commands that
+ * run components (tern server, tern run): under the command line's settings, with this user's
+ * state directory as the default (ConfigSource.command). */
+typedef struct CliConfig {
+        const char *path;  /* --config FILE, or NULL */
+        char **defaults, **overrides;
+        ConfigSource source; /* points into the above: read again on SIGHUP */
+        TernConfig cfg;
+} CliConfig;
+/* An override from the command line ("worker.slots", "8"). 0, or 1 (out of memory, said). */
+int cli_config_add(CliConfig *c, const char *section_key, const char *value);
+/* Load into c->cfg and create its state directory. Prints what is wrong; returns 0 or 1. */
+int cli_config_load(const char *cmd, CliConfig *c);
+void cli_config_done(CliConfig *c);
+/* The engine configuration from the environment (envs, globals, secrets). */
 int cli_engine_config(const char *cmd, EngineConfig *ret);
 
-/* Executor and worker threads in this process (tern run, tern server standalone). */
+/* Executor and worker threads in this process, for tern run (whose own thread follows its
+ * execution; the servers run their components in the daemon frame, lib/runtime/daemon.h). */
 typedef struct Inproc Inproc;
 typedef struct InprocOptions {
-        unsigned workers;  /* worker slots */
-        const char *state_dir;
-        bool scheduler;    /* also run a scheduler thread (tern server standalone) */
+        const TernConfig *cfg; /* state directory, [executor] and [worker] settings */
         const EngineConfig *engine;
         const SandboxOptions *sandbox; /* shell tasks' isolation; NULL or mode off: plain processes */
-        ApiFlowCache *flows;           /* parsed flows shared with the process's webserver; NULL: its own */
 } InprocOptions;
 int inproc_start(Store *store, const InprocOptions *opt, Inproc **ret);
 /* Stop claiming; running tasks get grace to finish. */
@@ -78,6 +96,23 @@ enum {
 void cli_sandbox_help(bool automatic);
 /* Returns 0 when c was a sandbox option and is applied, 1 when c is another option, or EXIT_USAGE. */
 int cli_sandbox_option(const char *cmd, int c, const char *arg, SandboxConfig *sc);
+/* The options as given, applied over tern.conf's [sandbox] once it is read. */
+typedef struct CliSandboxFlag {
+        int c;
+        const char *arg; /* in argv */
+} CliSandboxFlag;
+typedef struct CliSandboxFlags {
+        CliSandboxFlag *v;
+        size_t n;
+} CliSandboxFlags;
+/* Like cli_sandbox_option, checking the value at once and keeping it for cli_sandbox_build. */
+int cli_sandbox_record(const char *cmd, int c, const char *arg, CliSandboxFlags *flags);
+void cli_sandbox_flags_done(CliSandboxFlags *flags);
+/* sc (initialized; made anew) from [sandbox] of cfg, then the options (the command line wins); automatic: the default mode
+ * is auto with plain processes as the fallback (else required). Returns 0, 1 (a bad [sandbox]
+ * value, said) or EXIT_USAGE. */
+int cli_sandbox_build(const char *cmd, const TernConfig *cfg, bool automatic, const CliSandboxFlags *flags,
+                      SandboxConfig *sc);
 /* Finish the options (sandbox_config_resolve) and say once what they are: mode auto falling back
  * to plain processes is a warning; mode required that cannot work here is an error (returns 1); an
  * option that cannot work (a bind whose path is missing) is a usage error (returns EXIT_USAGE). */

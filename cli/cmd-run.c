@@ -16,6 +16,7 @@
 #include "cli-execution.h"
 #include "cli-store.h"
 #include "cli.h"
+#include "config.h"
 #include "execution-create.h"
 #include "flow.h"
 #include "hashmap.h"
@@ -43,8 +44,10 @@ static void run_help(void) {
                "      --raw-inputs         take inputs as given without validation; defaults fill the rest\n"
                "  -l, --label KEY=VALUE    a label of the execution (repeatable)\n"
                "      --flows DIR          apply the flows in DIR first (for subflows)\n"
-               "      --db URL             database (default: $TERN_DB, else the embedded SQLite file)\n"
-               "  -w, --workers N          tasks run at once (default 4)\n"
+               "  -c, --config FILE        tern.conf to read (default: $TERN_CONFIG, else %s); the options\n"
+               "                           here win over it\n"
+               "      --db URL             database (default: [database] url, $TERN_DB, else the embedded SQLite file)\n"
+               "  -w, --workers N          tasks run at once ([worker] slots, default 4)\n"
                "      --remote             run no executor or workers here: the servers or daemons sharing\n"
                "                           the database run the execution, this command follows it\n"
                "  -o, --output FORMAT      'table' (live progress, default) or 'json' (the final execution)\n"
@@ -54,7 +57,10 @@ static void run_help(void) {
                "  -h, --help               show this help\n\n"
                "Exit status: 0 when the execution ends SUCCESS, 1 otherwise (WARNING, FAILED, KILLED...),\n"
                "2 for usage errors. Ctrl-C kills the execution; a second Ctrl-C leaves at once.\n"
-               "State directory: $TERN_STATE_DIR, or /var/lib/tern (root), or ~/.local/state/tern.\n");
+               "State directory: [server] state-dir, $TERN_STATE_DIR, or /var/lib/tern (root), or\n"
+               "~/.local/state/tern. [executor] and [worker] settings (log and output limits) and [sandbox]\n"
+               "apply as in the daemons; [worker] queue does not (this execution is all the work).\n",
+               CONFIG_DEFAULT_PATH);
         cli_sandbox_help(true);
 }
 
@@ -64,7 +70,6 @@ typedef struct RunArgs {
         json_t *labels;
         bool raw_inputs, include_logs, quiet, remote;
         OutputFormat output;
-        unsigned workers;
         usec_t timeout;
 } RunArgs;
 
@@ -158,6 +163,7 @@ int verb_run(int argc, char *argv[]) {
                 { "raw-inputs", no_argument, NULL, 'R' },
                 { "label", required_argument, NULL, 'l' },
                 { "flows", required_argument, NULL, 'F' },
+                { "config", required_argument, NULL, 'c' },
                 { "db", required_argument, NULL, 'd' },
                 { "workers", required_argument, NULL, 'w' },
                 { "output", required_argument, NULL, 'o' },
@@ -173,7 +179,9 @@ int verb_run(int argc, char *argv[]) {
         if (!getenv("TERN_LOG_LEVEL"))
                 log_set_max_level(LOG_WARNING);
         _cleanup_json_ json_t *inputs = json_object(), *labels = json_object();
-        RunArgs a = { .inputs = inputs, .labels = labels, .workers = 4 };
+        RunArgs a = { .inputs = inputs, .labels = labels };
+        _cleanup_(cli_config_done) CliConfig conf = {};
+        _cleanup_(cli_sandbox_flags_done) CliSandboxFlags sandbox_flags = {};
         _cleanup_(sandbox_config_done) SandboxConfig sandbox;
         int c, r;
 
@@ -181,8 +189,8 @@ int verb_run(int argc, char *argv[]) {
 
         if (!inputs || !labels)
                 return log_oom(), 1;
-        while ((c = cli_getopt(cmd, argc, argv, "hi:l:w:o:q", options)) >= 0) {
-                if ((r = cli_sandbox_option(cmd, c, optarg, &sandbox)) == 0)
+        while ((c = cli_getopt(cmd, argc, argv, "hi:l:c:w:o:q", options)) >= 0) {
+                if ((r = cli_sandbox_record(cmd, c, optarg, &sandbox_flags)) == 0)
                         continue;
                 if (r != 1)
                         return r;
@@ -207,13 +215,20 @@ int verb_run(int argc, char *argv[]) {
                 case 'F':
                         a.flows_dir = optarg;
                         break;
+                case 'c':
+                        conf.path = optarg;
+                        break;
                 case 'd':
                         a.db = optarg;
                         break;
-                case 'w':
-                        if (safe_atou(optarg, &a.workers) < 0 || a.workers == 0 || a.workers > 1024)
+                case 'w': {
+                        unsigned n;
+                        if (safe_atou(optarg, &n) < 0 || n == 0 || n > 1024)
                                 return cli_usage_error(cmd, "--workers '%s' must be a number from 1 to 1024", optarg);
+                        if ((r = cli_config_add(&conf, "worker.slots", optarg)) != 0)
+                                return r;
                         break;
+                }
                 case 'o':
                         if ((r = cli_parse_output(cmd, optarg, &a.output)) != 0)
                                 return r;
@@ -249,6 +264,11 @@ int verb_run(int argc, char *argv[]) {
                         return cli_usage_error(cmd, "--inputs-json is not a JSON object: %s", jerr.text);
                 json_object_update(inputs, j);
         }
+        /* tern.conf as the daemons read it, under the options above. */
+        if ((r = cli_config_load(cmd, &conf)) != 0)
+                return r;
+        flow_set_max_tasks(conf.cfg.flow_max_tasks);
+        const char *state_dir = conf.cfg.state_dir;
 
         /* The flow first: nothing is stored for a flow that does not validate. */
         _cleanup_(flow_freep) Flow *flow = NULL;
@@ -265,11 +285,8 @@ int verb_run(int argc, char *argv[]) {
         flow_diagnostics_done(&diags);
 
         _cleanup_store_ Store *s = NULL;
-        if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
+        if ((r = cli_store_open_config(cmd, a.db, &conf.cfg, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
                 return r;
-        _cleanup_free_ char *state_dir = NULL;
-        if (cli_state_dir_make(cmd, &state_dir) < 0)
-                return 1;
         if (a.flows_dir && (r = apply_flows_dir(cmd, s, a.flows_dir)) != 0)
                 return r;
 
@@ -277,7 +294,8 @@ int verb_run(int argc, char *argv[]) {
         if (cli_engine_config(cmd, &cfg) < 0)
                 return 1;
         /* Checked before the execution exists: --sandbox required that cannot work creates nothing. */
-        if (!a.remote && (r = cli_sandbox_setup(cmd, &sandbox, state_dir)) != 0)
+        if (!a.remote && ((r = cli_sandbox_build(cmd, &conf.cfg, true, &sandbox_flags, &sandbox)) != 0 ||
+                          (r = cli_sandbox_setup(cmd, &sandbox, state_dir)) != 0))
                 return r;
 
         /* Store this flow (a new revision only when it changed) and create the execution. */
@@ -328,7 +346,7 @@ int verb_run(int argc, char *argv[]) {
                 printf("Execution %s of %s.%s (revision %d)\n", id, flow->namespace, flow->id, rev);
 
         _cleanup_(inproc_freep) Inproc *ip = NULL;
-        InprocOptions io = { .workers = a.workers, .state_dir = state_dir, .engine = &cfg, .sandbox = &sandbox.options };
+        InprocOptions io = { .cfg = &conf.cfg, .engine = &cfg, .sandbox = &sandbox.options };
         if (!a.remote && (r = inproc_start(s, &io, &ip)) < 0) {
                 fprintf(stderr, "%s: cannot start the executor and workers: %s\n", cmd, strerror(-r));
                 return 1;

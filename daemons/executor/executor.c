@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@ struct Executor {
         unsigned strikes;
         bool more_due; /* the last step claimed a full batch */
         usec_t last_requeue;
+        pthread_mutex_t stats_lock; /* stats are read by the frame's thread */
         ExecutorStats stats;
 };
 
@@ -46,6 +48,8 @@ int executor_new(Store *store, const ExecutorOptions *opt, Executor **ret) {
                 return -ENOMEM;
         x->store = store;
         x->opt = *opt;
+        pthread_mutex_init(&x->stats_lock, NULL);
+        x->stats.last_progress = now_monotonic();
         if (!(x->aside = json_object())) {
                 free(x);
                 return -ENOMEM;
@@ -88,12 +92,21 @@ Executor *executor_free(Executor *x) {
         api_flow_cache_free(x->own_flows);
         json_decref(x->aside);
         store_free(x->store);
+        pthread_mutex_destroy(&x->stats_lock);
         free(x);
         return NULL;
 }
 
-void executor_stats(const Executor *x, ExecutorStats *ret) {
+void executor_stats(Executor *x, ExecutorStats *ret) {
+        pthread_mutex_lock(&x->stats_lock);
         *ret = x->stats;
+        pthread_mutex_unlock(&x->stats_lock);
+}
+
+static void executor_progressed(Executor *x) {
+        pthread_mutex_lock(&x->stats_lock);
+        x->stats.last_progress = now_monotonic();
+        pthread_mutex_unlock(&x->stats_lock);
 }
 
 static int store_level(const char *level) {
@@ -567,11 +580,15 @@ int executor_step(Executor *x) {
 
         if (!saved)
                 return -ENOMEM;
+        /* The loop turning is progress, also when the database fails it: a restart cannot help. */
+        executor_progressed(x);
         if (c.now - x->last_requeue >= x->opt.requeue_every) {
                 x->last_requeue = c.now;
                 r = store_job_requeue_expired(x->store, c.now);
                 if (r > 0) {
+                        pthread_mutex_lock(&x->stats_lock);
                         x->stats.requeued += (uint64_t) r;
+                        pthread_mutex_unlock(&x->stats_lock);
                         log_warning("Re-queued %d job(s) whose worker stopped renewing its lease.", r);
                 }
         }
@@ -591,9 +608,11 @@ int executor_step(Executor *x) {
         /* A full batch may have left due events behind; otherwise the next one announces itself
          * (every event is notified at its commit) or is found by executor_wait's due time. */
         x->more_due = c.claimed >= x->opt.batch;
+        pthread_mutex_lock(&x->stats_lock);
         x->stats.steps++;
         x->stats.events += c.applied;
         x->stats.executions_ended += c.ended;
+        pthread_mutex_unlock(&x->stats_lock);
         return (int) c.applied;
 }
 
@@ -612,8 +631,11 @@ int executor_wait(Executor *x, int stop_fd) {
         timeout = MIN(timeout, x->opt.requeue_every);
         struct pollfd p[2] = { { store_get_fd(x->store), POLLIN, 0 }, { stop_fd, POLLIN, 0 } };
         int n = stop_fd >= 0 ? 2 : 1;
-        if (p[0].fd < 0)
-                return store_wait(x->store, timeout);
+        if (p[0].fd < 0) {
+                r = store_wait(x->store, timeout);
+                executor_progressed(x);
+                return r;
+        }
         r = poll(p, (nfds_t) n, (int) ((timeout + 999) / 1000));
         if (r < 0 && errno != EINTR)
                 return -errno;
@@ -624,6 +646,7 @@ int executor_wait(Executor *x, int stop_fd) {
                 x->docs = (Hashmap) HASHMAP_INIT;
                 malloc_trim(0);
         }
+        executor_progressed(x);
         /* Consume what arrived, without blocking. */
         return store_wait(x->store, 0);
 }

@@ -36,6 +36,8 @@ int executor_run(Executor *x, int stop_fd);
 
 typedef struct ExecutorStats {
         uint64_t steps, events, executions_ended, requeued;
+        usec_t last_progress; /* monotonic time of the last step or wake-up (the watchdog's gate) */
 } ExecutorStats;
-void executor_stats(const Executor *x, ExecutorStats *ret);
+/* Safe from another thread than the one stepping (the frame's status socket and watchdog). */
+void executor_stats(Executor *x, ExecutorStats *ret);
 

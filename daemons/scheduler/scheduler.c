@@ -1,6 +1,7 @@
 /* scheduler.c: the scheduler loop: trigger rows from flow changes, due Schedule slots, Flow triggers, backfills. */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ struct Scheduler {
         SchedulerOptions opt;
         ApiFlowCache *flows, *own_flows; /* the process's (options) or its own */
         Hashmap zones; /* name -> TimeZone* (owned) */
+        pthread_mutex_t stats_lock; /* stats are read by the frame's thread */
         SchedulerStats stats;
         bool synced;
 };
@@ -138,7 +140,9 @@ int scheduler_sync_all(Scheduler *s) {
         if (r < 0)
                 return r;
         s->synced = true;
+        pthread_mutex_lock(&s->stats_lock);
         s->stats.flows_synced += c.synced;
+        pthread_mutex_unlock(&s->stats_lock);
         return (int) c.synced;
 }
 
@@ -809,6 +813,8 @@ int scheduler_new(Store *store, const SchedulerOptions *opt, Scheduler **ret) {
                 return -ENOMEM;
         s->store = store;
         s->opt = *opt;
+        pthread_mutex_init(&s->stats_lock, NULL);
+        s->stats.last_progress = now_monotonic();
         if (!s->opt.batch)
                 s->opt.batch = 100;
         if (!s->opt.poll)
@@ -839,18 +845,30 @@ Scheduler *scheduler_free(Scheduler *s) {
                         tz_free(s->zones.entries[i].value);
         hashmap_done(&s->zones);
         store_free(s->store);
+        pthread_mutex_destroy(&s->stats_lock);
         free(s);
         return NULL;
 }
 
-void scheduler_stats(const Scheduler *s, SchedulerStats *ret) {
+void scheduler_stats(Scheduler *s, SchedulerStats *ret) {
+        pthread_mutex_lock(&s->stats_lock);
         *ret = s->stats;
+        pthread_mutex_unlock(&s->stats_lock);
+}
+
+static void scheduler_progressed(Scheduler *s) {
+        pthread_mutex_lock(&s->stats_lock);
+        s->stats.last_progress = now_monotonic();
+        pthread_mutex_unlock(&s->stats_lock);
 }
 
 int scheduler_step(Scheduler *s) {
         StepCtx c = { .s = s, .now = sched_now(s) };
-        size_t created = 0;
+        size_t created = 0, inbox = 0, skipped = 0;
         int r;
+
+        /* The loop turning is progress, also when the database fails it: a restart cannot help. */
+        scheduler_progressed(s);
 
         /* The inbox until it is empty (flow changes before slots: a new trigger is due at once). */
         for (;;) {
@@ -858,7 +876,7 @@ int scheduler_step(Scheduler *s) {
                 if (r < 0)
                         return r;
                 created += c.created;
-                s->stats.inbox += (uint64_t) r;
+                inbox += (size_t) r;
                 if ((size_t) r < s->opt.batch)
                         break;
         }
@@ -868,13 +886,17 @@ int scheduler_step(Scheduler *s) {
                 if (r < 0)
                         return r;
                 created += c.created;
-                s->stats.skipped += c.skipped;
+                skipped += c.skipped;
                 if ((size_t) r < s->opt.batch)
                         break;
         }
+        pthread_mutex_lock(&s->stats_lock);
+        s->stats.inbox += inbox;
+        s->stats.skipped += skipped;
         s->stats.last_due_usec = now_monotonic() - t0;
         s->stats.steps++;
         s->stats.executions += created;
+        pthread_mutex_unlock(&s->stats_lock);
         return (int) MIN(created, (size_t) INT32_MAX);
 }
 
@@ -887,11 +909,15 @@ int scheduler_wait(Scheduler *s, int stop_fd) {
         if (next != USEC_INFINITY)
                 timeout = next <= now ? 0 : MIN(timeout, next - now);
         struct pollfd p[2] = { { store_get_fd(s->store), POLLIN, 0 }, { stop_fd, POLLIN, 0 } };
-        if (p[0].fd < 0)
-                return store_wait(s->store, timeout);
+        if (p[0].fd < 0) {
+                r = store_wait(s->store, timeout);
+                scheduler_progressed(s);
+                return r;
+        }
         r = poll(p, stop_fd >= 0 ? 2 : 1, (int) ((timeout + 999) / 1000));
         if (r < 0 && errno != EINTR)
                 return -errno;
+        scheduler_progressed(s);
         return store_wait(s->store, 0);
 }
 

@@ -70,8 +70,10 @@ int scheduler_run(Scheduler *s, int stop_fd);
 typedef struct SchedulerStats {
         uint64_t steps, executions, skipped, flows_synced, inbox;
         usec_t last_due_usec; /* wall time of the last step's due-trigger pass (bench) */
+        usec_t last_progress; /* monotonic time of the last step or wake-up (the watchdog's gate) */
 } SchedulerStats;
-void scheduler_stats(const Scheduler *s, SchedulerStats *ret);
+/* Safe from another thread than the one stepping (the frame's status socket and watchdog). */
+void scheduler_stats(Scheduler *s, SchedulerStats *ret);
 
 /* The execution id of one trigger firing: 22 base62 characters derived from the four parts. */
 void scheduler_execution_id(const char *ns, const char *flow_id, const char *trigger_id, const char *key,

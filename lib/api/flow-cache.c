@@ -44,6 +44,18 @@ int api_flow_cache_new(size_t max, ApiFlowCache **ret) {
         return 0;
 }
 
+static ApiFlowCache *process_cache;
+static pthread_once_t process_once = PTHREAD_ONCE_INIT;
+
+static void process_cache_make(void) {
+        (void) api_flow_cache_new(0, &process_cache);
+}
+
+ApiFlowCache *api_flow_cache_process(void) {
+        (void) pthread_once(&process_once, process_cache_make);
+        return process_cache;
+}
+
 static void drop_all(Hashmap *h) {
         for (size_t i = 0; i < h->n_buckets; i++)
                 if (h->entries[i].key)

@@ -44,6 +44,11 @@ ApiFlowCache *api_flow_cache_free(ApiFlowCache *c);
 DEFINE_FREE_CLEANUP(ApiFlowCache, api_flow_cache_free)
 #define _cleanup_api_flow_cache_ _cleanup_(api_flow_cache_freep)
 
+/* The process's cache, made on first use and kept until exit: what the components of one process
+ * (tern server standalone, tern run) share. NULL when it cannot be made (callers then parse afresh:
+ * api_flow_load accepts a NULL cache). */
+ApiFlowCache *api_flow_cache_process(void);
+
 typedef struct ApiFlowCacheStats {
         uint64_t hits, parsed; /* parsed: revisions read and parsed (misses) */
         size_t size;           /* entries now */

@@ -68,7 +68,7 @@ static void config_defaults(TernConfig *c) {
                 .grace = 30 * USEC_PER_SEC,
                 .flow_max_tasks = FLOW_TASKS_MAX_DEFAULT,
                 .executor_batch = 32,
-                .executor_poll = USEC_PER_SEC,
+                .executor_poll = 0, /* the backend's: 1 s on PostgreSQL, 100 ms on SQLite (executor.h) */
                 .worker_slots = 4,
                 .worker_lease = 30 * USEC_PER_SEC,
                 .worker_log_lines = 10000,
@@ -91,6 +91,7 @@ void config_done(TernConfig *c) {
                 free(c->db_password);
         }
         strv_free(c->sources);
+        strv_free(c->skipped);
         config_defaults(c);
         c->log_level = LOG_INFO;
 }
@@ -246,11 +247,13 @@ static int config_parse_file(TernConfig *c, const char *path, FILE *f, char ***e
         return r < 0 ? r : 0;
 }
 
-static int config_read(TernConfig *c, const char *path, bool must_exist, char ***errors) {
+static int config_read(TernConfig *c, const char *path, bool must_exist, bool user, char ***errors) {
         _cleanup_(fclosep) FILE *f = fopen(path, "re");
         if (!f) {
                 if (errno == ENOENT && !must_exist)
                         return 0;
+                if (errno == EACCES && user)
+                        return strv_extend(&c->skipped, path);
                 return add_error(errors, path, 0, "cannot read: %s", strerror(errno));
         }
         int r = strv_extend(&c->sources, path);
@@ -263,8 +266,10 @@ static int cmp_str(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-static int config_read_dropins(TernConfig *c, const char *dir, char ***errors) {
+static int config_read_dropins(TernConfig *c, const char *dir, bool user, char ***errors) {
         DIR *d = opendir(dir);
+        if (!d && errno == EACCES && user)
+                return strv_extend(&c->skipped, dir);
         if (!d)
                 return errno == ENOENT || errno == ENOTDIR ? 0 : add_error(errors, dir, 0, "cannot read: %s", strerror(errno));
         _cleanup_strv_free_ char **names = NULL;
@@ -280,7 +285,7 @@ static int config_read_dropins(TernConfig *c, const char *dir, char ***errors) {
                 qsort(names, strv_length(names), sizeof(char *), cmp_str);
         for (size_t i = 0; names && names[i] && r >= 0; i++) {
                 _cleanup_free_ char *p = strjoin(dir, "/", names[i]);
-                r = p ? config_read(c, p, true, errors) : -ENOMEM;
+                r = p ? config_read(c, p, true, user, errors) : -ENOMEM;
         }
         return r;
 }
@@ -296,6 +301,8 @@ static int config_env(TernConfig *c, char ***errors) {
                 const char *v = getenv(name);
                 if (!v && streq(name, "TERN_DATABASE_URL"))
                         v = getenv("TERN_DB");
+                if (!v && streq(name, "TERN_SERVER_STATE_DIR"))
+                        v = getenv("TERN_STATE_DIR");
                 if (v)
                         r = config_set(c, k, v, name, 0, errors);
         }
@@ -369,23 +376,52 @@ static int config_check(TernConfig *c, char ***errors) {
         return 0;
 }
 
+/* "section.key=value" settings of a front end (where: how its messages name them). */
+static int config_assignments(TernConfig *c, char **list, const char *where, char ***errors) {
+        int r = 0;
+        for (char **a = list; a && *a && r >= 0; a++) {
+                const char *dot = strchr(*a, '.'), *eq = dot ? strchr(dot, '=') : NULL;
+                if (!eq) {
+                        r = add_error(errors, where, 0, "'%s' is not section.key=value", *a);
+                        continue;
+                }
+                _cleanup_free_ char *section = strndup(*a, (size_t) (dot - *a)),
+                                    *key = strndup(dot + 1, (size_t) (eq - dot - 1));
+                if (!section || !key)
+                        return -ENOMEM;
+                const ConfigKey *k = config_find(section, key);
+                r = k ? config_set(c, k, eq + 1, where, 0, errors)
+                      : add_error(errors, where, 0, "unknown setting %s.%s", section, key);
+        }
+        return r;
+}
+
 int config_load(const char *path, TernConfig *ret, char ***ret_errors) {
+        return config_load_from(&(ConfigSource) { .path = path }, ret, ret_errors);
+}
+
+int config_load_from(const ConfigSource *src, TernConfig *ret, char ***ret_errors) {
         _cleanup_strv_free_ char **errors = NULL;
+        const char *path = src ? src->path : NULL;
         TernConfig c;
         int r;
 
         config_defaults(&c);
-        bool explicit = path || getenv("TERN_CONFIG");
+        bool explicit = path || getenv("TERN_CONFIG"), user = src && src->command && !explicit;
         if (!path)
                 path = getenv("TERN_CONFIG") ?: CONFIG_DEFAULT_PATH;
         _cleanup_free_ char *dropins = strjoin(path, ".d");
         if (!dropins)
                 return -ENOMEM;
-        r = config_read(&c, path, explicit, &errors);
+        r = config_assignments(&c, src ? src->defaults : NULL, "defaults", &errors);
         if (r >= 0)
-                r = config_read_dropins(&c, dropins, &errors);
+                r = config_read(&c, path, explicit, user, &errors);
+        if (r >= 0)
+                r = config_read_dropins(&c, dropins, user, &errors);
         if (r >= 0)
                 r = config_env(&c, &errors);
+        if (r >= 0)
+                r = config_assignments(&c, src ? src->overrides : NULL, "command line", &errors);
         /* Under systemd the directories it made for the unit are the defaults. */
         const char *sd;
         if (r >= 0 && !c.state_dir && (sd = getenv("STATE_DIRECTORY")) && !(c.state_dir = strndup(sd, strcspn(sd, ":"))))
@@ -394,6 +430,8 @@ int config_load(const char *path, TernConfig *ret, char ***ret_errors) {
             !(c.runtime_dir = strndup(sd, strcspn(sd, ":"))))
                 r = -ENOMEM;
         if (r >= 0 && !c.state_dir && !(c.state_dir = strdup("/var/lib/tern")))
+                r = -ENOMEM;
+        if (r >= 0 && !c.runtime_dir && src && src->command && !(c.runtime_dir = strjoin(c.state_dir, "/run")))
                 r = -ENOMEM;
         if (r >= 0 && !c.runtime_dir && !(c.runtime_dir = strdup("/run/tern")))
                 r = -ENOMEM;

@@ -11,7 +11,9 @@
 /* Format: INI sections of "key = value" lines, '#' or ';' comments (see etc/tern.conf).
  * Precedence, later wins: built-in defaults, the main file, the drop-ins (*.conf in the
  * directory "<main file>.d", in name order), then environment variables TERN_<SECTION>_<KEY>
- * (upper case, '-' as '_': TERN_WORKER_SLOTS=8; TERN_DB is accepted for database.url).
+ * (upper case, '-' as '_': TERN_WORKER_SLOTS=8; TERN_DB is accepted for database.url and
+ * TERN_STATE_DIR for server.state-dir, the names the CLI has always read), then the command line of
+ * a front end that has one (tern server, tern run: ConfigSource.overrides).
  *
  * Secrets never come from the command line or the environment: the database password is read
  * from database.password-file, else from the systemd credential "db-password"
@@ -32,7 +34,7 @@ typedef struct TernConfig {
         unsigned flow_max_tasks; /* tasks per flow at validation (flow_set_max_tasks) */
         /* [executor] */
         unsigned executor_batch;
-        usec_t executor_poll;
+        usec_t executor_poll;  /* 0: the backend's (SQLite has no notifications across processes) */
         /* [worker] */
         unsigned worker_slots;
         char *worker_queue;    /* NULL: the default group */
@@ -53,13 +55,31 @@ typedef struct TernConfig {
         int log_level;         /* syslog level */
 
         char **sources;        /* files read, in order (for 'tern config check') */
+        char **skipped;        /* default files this user may not read (ConfigSource.command) */
 } TernConfig;
+
+/* Where a configuration comes from, read again as it was on each reload (SIGHUP). */
+typedef struct ConfigSource {
+        const char *path;  /* NULL: $TERN_CONFIG, else CONFIG_DEFAULT_PATH */
+        char **defaults;   /* "section.key=value": the front end's own defaults (the CLI's state
+                            * directory for a user), under the files; NULL: none */
+        char **overrides;  /* "section.key=value": the command line's settings, over the
+                            * environment; NULL: none */
+        bool command;      /* a command run by hand (tern server, tern run), not a unit: the
+                            * default file and drop-ins (not one named by path or $TERN_CONFIG),
+                            * when this user may not read them, are the daemons' and are skipped
+                            * (listed in skipped); runtime-dir defaults to <state-dir>/run, so that
+                            * servers with state directories of their own never share a socket */
+} ConfigSource;
 
 /* Load path (NULL: $TERN_CONFIG, else CONFIG_DEFAULT_PATH; a missing default file means defaults)
  * and its drop-ins. Problems are collected as "file:line: message" lines in *ret_errors
  * (optional; a NULL-terminated vector, the caller frees it) and make it return -EINVAL; the
  * config is then left empty. -ENOMEM on allocation failure. */
 int config_load(const char *path, TernConfig *ret, char ***ret_errors);
+/* The same with a front end's defaults and command-line overrides (src NULL: config_load(NULL)).
+ * A malformed or unknown setting among them is reported like a bad line of a file. */
+int config_load_from(const ConfigSource *src, TernConfig *ret, char ***ret_errors);
 void config_done(TernConfig *c);
 
 /* The database URL with the password folded in (a libpq URI query parameter or conninfo key). */

@@ -1,11 +1,16 @@
-/* daemon.c: the shared life cycle of tern-executor, tern-worker and tern-scheduler. */
+/* daemon.c: the shared life cycle of the tern daemons and of 'tern server ...', one or several
+ * components per process. */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
-#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cleanup-jansson.h"
 #include "daemon.h"
@@ -18,20 +23,34 @@
 
 #define DAEMON_TICK_USEC (1 * USEC_PER_SEC)
 
-struct Daemon {
-        const DaemonOps *ops;
-        void *userdata;
-        const char *config_path, *instance;
+/* Named outcome of daemon_setup(): asked to stop (SIGTERM) before it was ready, a clean exit. */
+#define DAEMON_SETUP_STOPPED 1
+
+/* One component of this process. */
+typedef struct DaemonUnit {
+        const DaemonComponent *c;
+        const void *params;
         char *id;
-        char component[64]; /* "worker" or "worker@1" */
+        void *state;
+        Liveness *liveness;
+        int stop_fd; /* eventfd: run() returns once it is readable */
+        pthread_t thread;
+        bool started, thread_running;
+} DaemonUnit;
+
+struct Daemon {
+        const DaemonOptions *opt;
+        char label[64]; /* "worker", "worker@1", "standalone" */
         TernConfig cfg;
         sd_event *event;
         Store *store;
-        Liveness *liveness;
         StatusSocket *status;
         NotifyWatchdog *watchdog;
         sd_event_source *tick;
+        DaemonUnit *units;
+        size_t n_units;
         usec_t last_beat;
+        usec_t reap_after; /* the coordinator sweeps from then on (USEC_INFINITY: after the next good beat) */
         bool db_ok, stopping, declared_dead, started;
         int exit_code;
         uint64_t beat_failures, reaped_instances, reaped_jobs;
@@ -43,11 +62,8 @@ const TernConfig *daemon_config(const Daemon *d) {
 Store *daemon_store(Daemon *d) {
         return d->store;
 }
-const char *daemon_id(const Daemon *d) {
-        return d->id;
-}
 const char *daemon_instance(const Daemon *d) {
-        return d->instance;
+        return d->opt->instance;
 }
 
 static void daemon_status_line(Daemon *d, StrBuf *out) {
@@ -55,9 +71,17 @@ static void daemon_status_line(Daemon *d, StrBuf *out) {
                 strbuf_append(out, "stopping; ");
         if (!d->started)
                 strbuf_append(out, "starting");
-        else if (d->ops->status)
-                d->ops->status(d->userdata, out);
-        strbuf_appendf(out, "%sdb %s", out->len ? ", " : "", d->db_ok ? "ok" : "unreachable");
+        else
+                for (size_t i = 0; i < d->n_units; i++) {
+                        DaemonUnit *u = &d->units[i];
+                        if (!u->c->status)
+                                continue;
+                        /* Several components: each summary says whose it is. */
+                        if (d->n_units > 1)
+                                strbuf_appendf(out, "%s%s: ", i ? "; " : "", u->c->name);
+                        u->c->status(u->state, out);
+                }
+        strbuf_appendf(out, "%s%sdb %s", out->len ? "," : "", out->len ? " " : "", d->db_ok ? "ok" : "unreachable");
 }
 
 static int on_status_request(void *userdata, StatusRequest what, StrBuf *out) {
@@ -71,31 +95,48 @@ static int on_status_request(void *userdata, StatusRequest what, StrBuf *out) {
                 strbuf_append(out, "ok");
                 return 0;
         case STATUS_STATUS:
-                strbuf_appendf(out, "%s %s: ", d->component, d->id);
+                if (d->n_units == 1)
+                        strbuf_appendf(out, "%s %s: ", d->label, d->units[0].id);
+                else
+                        strbuf_appendf(out, "%s (pid %d): ", d->label, (int) getpid());
                 daemon_status_line(d, out);
                 return 0;
         case STATUS_METRICS: {
                 uint64_t pings, skipped;
+                bool coordinator = false;
                 notify_watchdog_counts(d->watchdog, &pings, &skipped);
+                for (size_t i = 0; i < d->n_units; i++) {
+                        strbuf_appendf(out, "tern_up{component=\"%s\"} 1\n", d->units[i].c->name);
+                        coordinator = coordinator || d->units[i].c->coordinator;
+                }
                 strbuf_appendf(out,
-                               "tern_up{component=\"%s\"} 1\n"
                                "tern_database_ok %d\n"
                                "tern_heartbeat_failures_total %llu\n"
                                "tern_watchdog_pings_total %llu\n"
                                "tern_watchdog_skipped_total %llu\n",
-                               d->ops->component, d->db_ok, (unsigned long long) d->beat_failures,
-                               (unsigned long long) pings, (unsigned long long) skipped);
-                if (d->ops->coordinator)
+                               d->db_ok, (unsigned long long) d->beat_failures, (unsigned long long) pings,
+                               (unsigned long long) skipped);
+                if (coordinator)
                         strbuf_appendf(out,
                                        "tern_instances_declared_dead_total %llu\n"
                                        "tern_jobs_requeued_from_dead_total %llu\n",
                                        (unsigned long long) d->reaped_instances, (unsigned long long) d->reaped_jobs);
-                if (d->started && d->ops->metrics)
-                        d->ops->metrics(d->userdata, out);
+                for (size_t i = 0; d->started && i < d->n_units; i++)
+                        if (d->units[i].c->metrics)
+                                d->units[i].c->metrics(d->units[i].state, out);
                 return 0;
         }
         }
         return 0;
+}
+
+static bool daemon_progress(void *userdata, usec_t window) {
+        Daemon *d = userdata;
+        /* Every component must be turning: one hung loop is a hung process. */
+        for (size_t i = 0; i < d->n_units; i++)
+                if (d->units[i].c->progress && !d->units[i].c->progress(d->units[i].state, window))
+                        return false;
+        return true;
 }
 
 static void daemon_begin_stop(Daemon *d) {
@@ -105,27 +146,9 @@ static void daemon_begin_stop(Daemon *d) {
         (void) sd_event_exit(d->event, 0);
 }
 
-static void daemon_heartbeat(Daemon *d, usec_t now) {
-        int r = liveness_beat(d->liveness, d->stopping ? "STOPPING" : "RUNNING");
-        d->db_ok = r >= 0;
-        if (r == LIVENESS_DEAD) {
-                log_error("This %s (%s) was declared dead by the coordinator (silent for more than %llus); "
-                          "its work was handed to others. Exiting.",
-                          d->component, d->id, (unsigned long long) (d->cfg.dead_after / USEC_PER_SEC));
-                d->declared_dead = true;
-                d->exit_code = 1;
-                daemon_begin_stop(d);
-                return;
-        }
-        if (r < 0) {
-                d->beat_failures++;
-                log_warning_errno(r, "Cannot write the heartbeat: %m");
-                return;
-        }
-        if (!d->ops->coordinator)
-                return;
+static void daemon_reap(Daemon *d, DaemonUnit *u, usec_t now) {
         unsigned jobs = 0;
-        r = liveness_reap(d->liveness, now, &jobs);
+        int r = liveness_reap(u->liveness, now, &jobs);
         if (r > 0) {
                 d->reaped_instances += (uint64_t) r;
                 d->reaped_jobs += jobs;
@@ -133,6 +156,40 @@ static void daemon_heartbeat(Daemon *d, usec_t now) {
                             r, (unsigned long long) (d->cfg.dead_after / USEC_PER_SEC), jobs);
         } else if (r < 0)
                 log_warning_errno(r, "Cannot sweep dead instances: %m");
+}
+
+static void daemon_heartbeat(Daemon *d, usec_t now) {
+        bool ok = true;
+        for (size_t i = 0; i < d->n_units && !d->declared_dead; i++) {
+                DaemonUnit *u = &d->units[i];
+                int r = liveness_beat(u->liveness, d->stopping ? "STOPPING" : "RUNNING");
+                if (r == LIVENESS_DEAD) {
+                        log_error("This %s (%s) was declared dead by the coordinator (silent for more than %llus); "
+                                  "its work was handed to others. Exiting.",
+                                  u->c->name, u->id, (unsigned long long) (d->cfg.dead_after / USEC_PER_SEC));
+                        d->declared_dead = true;
+                        d->exit_code = 1;
+                        daemon_begin_stop(d);
+                        return;
+                }
+                if (r < 0) {
+                        ok = false;
+                        d->beat_failures++;
+                        log_warning_errno(r, "Cannot write the heartbeat of the %s: %m", u->c->name);
+                }
+        }
+        d->db_ok = ok;
+        if (!ok) {
+                /* Everyone lost the database with us: once it is back, the others need a whole
+                 * dead-after period to show that they live before any of them is declared dead. */
+                d->reap_after = USEC_INFINITY;
+                return;
+        }
+        if (d->reap_after == USEC_INFINITY)
+                d->reap_after = now + d->cfg.dead_after;
+        for (size_t i = 0; i < d->n_units && now >= d->reap_after; i++)
+                if (d->units[i].c->coordinator)
+                        daemon_reap(d, &d->units[i], now);
 }
 
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -154,7 +211,7 @@ static void daemon_reload(Daemon *d) {
         _cleanup_strv_free_ char **errors = NULL;
 
         notify_reloading();
-        int r = config_load(d->config_path, &n, &errors);
+        int r = config_load_from(&d->opt->config, &n, &errors);
         if (r < 0) {
                 for (size_t i = 0; errors && errors[i]; i++)
                         log_error("%s", errors[i]);
@@ -187,22 +244,9 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
-static void daemon_help(const DaemonOps *ops) {
-        printf("Usage: tern-%s [--config FILE] [--instance NAME]\n\n"
-               "Run the tern %s as a service (systemd Type=notify, socket activation of its status socket).\n\n"
-               "Options:\n"
-               "  -c, --config FILE    configuration file (default: $TERN_CONFIG, else %s; drop-ins in FILE.d/)\n"
-               "  -i, --instance NAME  instance name (tern-worker@NAME.service passes %%i)\n"
-               "  -h, --help           this help\n"
-               "      --version        print the version\n\n"
-               "Signals: SIGTERM stops gracefully, SIGHUP reloads the configuration.\n"
-               "Check the configuration with 'tern config check'.\n",
-               ops->component, ops->component, CONFIG_DEFAULT_PATH);
-}
-
 static int daemon_open_store(Daemon *d) {
         _cleanup_free_ char *url = NULL;
-        int r = config_db_url(&d->cfg, &url);
+        int r = d->opt->db_url ? ((url = strdup(d->opt->db_url)) ? 0 : -ENOMEM) : config_db_url(&d->cfg, &url);
         if (r < 0)
                 return log_oom();
         /* READY=1 waits for the database: keep trying (and answering signals) until it answers. */
@@ -228,7 +272,7 @@ static int daemon_open_store(Daemon *d) {
                 char msg[256];
                 snprintf(msg, sizeof msg, "waiting for the database: %s", s ? store_error(s) : strerror(-r));
                 if (r == -EINVAL) {
-                        log_error("Invalid database URL in the configuration.");
+                        log_error("Invalid database URL%s.", d->opt->db_url ? "" : " in the configuration");
                         store_free(s);
                         return r;
                 }
@@ -243,22 +287,45 @@ static int daemon_open_store(Daemon *d) {
         }
 }
 
+static int daemon_register(Daemon *d, DaemonUnit *u) {
+        Store *ls = NULL;
+        int r;
+        if ((r = store_dup(d->store, &ls)) < 0 ||
+            (r = liveness_new(ls, &(LivenessOptions) { .id = u->id, .component = u->c->name, .dead_after = d->cfg.dead_after },
+                              &u->liveness)) < 0)
+                return log_error_errno(r, "Cannot open the liveness connection: %s", ls ? store_error(ls) : "");
+        _cleanup_json_ json_t *info = json_pack("{s:s, s:s?, s:s}", "version", TERN_VERSION, "instance", d->opt->instance,
+                                                "unit", getenv("INVOCATION_ID") ? "systemd" : "foreground");
+        if (info && u->c->info)
+                u->c->info(d, u->state, info);
+        if ((r = liveness_register(u->liveness, info)) < 0)
+                return log_error_errno(r, "Cannot register this %s: %m", u->c->name);
+        return 0;
+}
+
+/* 0 when ready to start the components, DAEMON_SETUP_STOPPED, or a negative errno (logged):
+ * -EINVAL for an invalid configuration or database URL. */
 static int daemon_setup(Daemon *d) {
         int r;
-        _cleanup_strv_free_ char **errors = NULL;
 
-        r = config_load(d->config_path, &d->cfg, &errors);
-        if (r < 0) {
-                for (size_t i = 0; errors && errors[i]; i++)
-                        log_error("%s", errors[i]);
-                log_error_errno(r, "Invalid configuration; see 'tern config check'.");
-                return DAEMON_EXIT_CONFIG;
+        if (d->opt->loaded) {
+                d->cfg = *d->opt->loaded;
+                *d->opt->loaded = (TernConfig) {};
+        } else {
+                _cleanup_strv_free_ char **errors = NULL;
+                r = config_load_from(&d->opt->config, &d->cfg, &errors);
+                if (r < 0) {
+                        for (size_t i = 0; errors && errors[i]; i++)
+                                log_error("%s", errors[i]);
+                        return log_error_errno(r, "Invalid configuration; see 'tern config check'.");
+                }
         }
         if (!getenv("TERN_LOG_LEVEL"))
                 log_set_max_level(d->cfg.log_level);
         flow_set_max_tasks(d->cfg.flow_max_tasks);
-        if ((r = liveness_make_id(d->ops->component, d->instance, &d->id)) < 0)
-                return log_oom(), 1;
+        for (size_t i = 0; i < d->n_units; i++)
+                if ((r = liveness_make_id(d->units[i].c->name, d->opt->instance, &d->units[i].id)) < 0)
+                        return log_oom();
 
         sigset_t ss;
         sigemptyset(&ss);
@@ -267,16 +334,16 @@ static int daemon_setup(Daemon *d) {
         sigaddset(&ss, SIGHUP);
         /* Blocked in every thread (started later, they inherit the mask): the event loop takes them. */
         if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
-                return log_error_errno(errno, "Cannot block signals: %m"), 1;
+                return log_error_errno(errno, "Cannot block signals: %m");
         signal(SIGPIPE, SIG_IGN);
         if ((r = sd_event_default(&d->event)) < 0 || (r = sd_event_add_signal(d->event, NULL, SIGTERM, on_signal, d)) < 0 ||
             (r = sd_event_add_signal(d->event, NULL, SIGINT, on_signal, d)) < 0 ||
             (r = sd_event_add_signal(d->event, NULL, SIGHUP, on_signal, d)) < 0)
-                return log_error_errno(r, "Cannot set up the event loop: %m"), 1;
+                return log_error_errno(r, "Cannot set up the event loop: %m");
 
-        _cleanup_free_ char *sock = strdup_printf("%s/%s.sock", d->cfg.runtime_dir, d->component);
+        _cleanup_free_ char *sock = strdup_printf("%s/%s.sock", d->cfg.runtime_dir, d->label);
         if (!sock)
-                return log_oom(), 1;
+                return log_oom();
         r = status_socket_new(d->event, sock, on_status_request, d, &d->status);
         if (r < 0)
                 log_warning_errno(r, "Cannot listen on the status socket '%s': %m; running without it.", sock);
@@ -286,28 +353,143 @@ static int daemon_setup(Daemon *d) {
         notify_status("connecting to the database");
         r = daemon_open_store(d);
         if (r == -ECANCELED)
-                return 0;
+                return DAEMON_SETUP_STOPPED;
         if (r < 0)
-                return 1;
+                return r;
         d->db_ok = true;
-
-        Store *ls = NULL;
-        if ((r = store_dup(d->store, &ls)) < 0 ||
-            (r = liveness_new(ls, &(LivenessOptions) { .id = d->id, .component = d->ops->component,
-                                                       .dead_after = d->cfg.dead_after },
-                              &d->liveness)) < 0)
-                return log_error_errno(r, "Cannot open the liveness connection: %s", ls ? store_error(ls) : ""), 1;
-        _cleanup_json_ json_t *info = json_pack("{s:s, s:s?, s:s}", "version", TERN_VERSION, "instance", d->instance,
-                                                "unit", getenv("INVOCATION_ID") ? "systemd" : "foreground");
-        if (info && d->ops->info)
-                d->ops->info(d, d->userdata, info);
-        if ((r = liveness_register(d->liveness, info)) < 0)
-                return log_error_errno(r, "Cannot register this instance: %m"), 1;
-        d->last_beat = now_realtime();
-        return -1;
+        return 0;
 }
 
-int daemon_main(const DaemonOps *ops, void *userdata, int argc, char *argv[]) {
+static void *unit_thread(void *arg) {
+        DaemonUnit *u = arg;
+        (void) u->c->run(u->state, u->stop_fd);
+        return NULL;
+}
+
+static int daemon_start_unit(Daemon *d, DaemonUnit *u) {
+        int r = u->c->start(d, u->id, u->params, &u->state);
+        if (r < 0)
+                return log_error_errno(r, "Cannot start the %s: %m", u->c->name);
+        u->started = true;
+        if ((r = daemon_register(d, u)) < 0)
+                return r;
+        if (!u->c->run)
+                return 0;
+        if ((u->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+                return log_error_errno(errno, "Cannot start the %s: %m", u->c->name);
+        if ((r = -pthread_create(&u->thread, NULL, unit_thread, u)) < 0)
+                return log_error_errno(r, "Cannot start the %s's thread: %m", u->c->name);
+        u->thread_running = true;
+        return 0;
+}
+
+/* Last started, first stopped: the workers finish their tasks while the executor still applies
+ * their results. */
+static void daemon_stop_units(Daemon *d, usec_t grace) {
+        uint64_t one = 1;
+        for (size_t i = d->n_units; i-- > 0;) {
+                DaemonUnit *u = &d->units[i];
+                if (u->thread_running) {
+                        (void) !write(u->stop_fd, &one, sizeof one);
+                        pthread_join(u->thread, NULL);
+                        u->thread_running = false;
+                }
+                if (u->started && u->c->stop)
+                        u->c->stop(d, u->state, grace);
+        }
+}
+
+static void daemon_loop(Daemon *d) {
+        int r;
+
+        for (size_t i = 0; i < d->n_units; i++)
+                if ((r = daemon_start_unit(d, &d->units[i])) < 0) {
+                        d->exit_code = 1;
+                        daemon_stop_units(d, 0);
+                        for (size_t j = 0; j <= i; j++)
+                                if (d->units[j].liveness)
+                                        (void) liveness_unregister(d->units[j].liveness);
+                        return;
+                }
+        d->started = true;
+        d->last_beat = now_realtime();
+        d->reap_after = d->last_beat + d->cfg.dead_after;
+
+        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        daemon_status_line(d, &sb);
+        notify_ready(sb.buf);
+        if (d->n_units == 1)
+                log_info("%s %s running (%s).", d->label, d->units[0].id, strempty(sb.buf));
+        else
+                log_info("%s running (%s).", d->label, strempty(sb.buf));
+        if ((r = notify_watchdog_new(d->event, daemon_progress, d, &d->watchdog)) < 0)
+                log_warning_errno(r, "Cannot arm the watchdog: %m");
+        if (sd_event_add_time_relative(d->event, &d->tick, CLOCK_MONOTONIC, DAEMON_TICK_USEC, 0, on_tick, d) >= 0)
+                (void) sd_event_source_set_enabled(d->tick, SD_EVENT_ON); /* not one-shot */
+        if (!d->stopping)
+                (void) sd_event_loop(d->event);
+
+        notify_stopping("stopping");
+        for (size_t i = 0; i < d->n_units && !d->declared_dead; i++)
+                (void) liveness_beat(d->units[i].liveness, "STOPPING");
+        log_info("Stopping%s.", d->declared_dead ? " at once" : "");
+        daemon_stop_units(d, d->declared_dead ? 0 : d->cfg.grace);
+        for (size_t i = 0; i < d->n_units && !d->declared_dead; i++)
+                if (d->units[i].liveness)
+                        (void) liveness_unregister(d->units[i].liveness);
+}
+
+int daemon_run(const DaemonOptions *opt) {
+        Daemon d = { .opt = opt, .n_units = opt->n_parts };
+        int r;
+
+        /* The state the servers write (database, storage, task directories) is not world-readable,
+         * also when they run outside their units (whose UMask=0027 says the same). */
+        umask(0027);
+        snprintf(d.label, sizeof d.label, "%s%s%s", opt->name, opt->instance ? "@" : "", strempty(opt->instance));
+        d.units = calloc(opt->n_parts, sizeof *d.units);
+        if (!d.units)
+                return log_oom(), 1;
+        for (size_t i = 0; i < d.n_units; i++)
+                d.units[i] = (DaemonUnit) { .c = opt->parts[i].component, .params = opt->parts[i].params, .stop_fd = -EBADF };
+
+        r = daemon_setup(&d);
+        if (r == 0)
+                daemon_loop(&d);
+        r = r == DAEMON_SETUP_STOPPED ? 0 : r == -EINVAL ? DAEMON_EXIT_CONFIG : r < 0 ? 1 : d.exit_code;
+
+        notify_watchdog_free(d.watchdog);
+        sd_event_source_disable_unref(d.tick);
+        status_socket_free(d.status);
+        for (size_t i = 0; i < d.n_units; i++) {
+                DaemonUnit *u = &d.units[i];
+                if (u->state && u->c->free)
+                        u->c->free(u->state);
+                liveness_free(u->liveness);
+                safe_close(u->stop_fd);
+                free(u->id);
+        }
+        free(d.units);
+        store_free(d.store);
+        sd_event_unref(d.event);
+        config_done(&d.cfg);
+        return r;
+}
+
+static void daemon_help(const DaemonComponent *c) {
+        printf("Usage: tern-%s [--config FILE] [--instance NAME]\n\n"
+               "Run the tern %s as a service (systemd Type=notify, socket activation of its status socket).\n\n"
+               "Options:\n"
+               "  -c, --config FILE    configuration file (default: $TERN_CONFIG, else %s; drop-ins in FILE.d/)\n"
+               "  -i, --instance NAME  instance name (tern-worker@NAME.service passes %%i)\n"
+               "  -h, --help           this help\n"
+               "      --version        print the version\n\n"
+               "Signals: SIGTERM stops gracefully, SIGHUP reloads the configuration.\n"
+               "Check the configuration with 'tern config check'.\n",
+               c->name, c->name, CONFIG_DEFAULT_PATH);
+}
+
+int daemon_main(const DaemonComponent *c, const void *params, int argc, char *argv[]) {
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "instance", required_argument, NULL, 'i' },
@@ -315,23 +497,21 @@ int daemon_main(const DaemonOps *ops, void *userdata, int argc, char *argv[]) {
                 { "version", no_argument, NULL, 'V' },
                 {},
         };
-        Daemon d = { .ops = ops, .userdata = userdata };
+        const DaemonPart part = { c, params };
+        DaemonOptions opt = { .name = c->name, .parts = &part, .n_parts = 1 };
         char ident[64];
-        int c, r;
+        int ch;
 
-        /* The state the daemons write (database, storage, task directories) is not world-readable,
-         * also when they run outside their units (whose UMask=0027 says the same). */
-        umask(0027);
-        while ((c = getopt_long(argc, argv, "c:i:h", options, NULL)) >= 0)
-                switch (c) {
+        while ((ch = getopt_long(argc, argv, "c:i:h", options, NULL)) >= 0)
+                switch (ch) {
                 case 'c':
-                        d.config_path = optarg;
+                        opt.config.path = optarg;
                         break;
                 case 'i':
-                        d.instance = optarg;
+                        opt.instance = optarg;
                         break;
                 case 'h':
-                        daemon_help(ops);
+                        daemon_help(c);
                         return 0;
                 case 'V':
                         printf("tern %s\n", TERN_VERSION);
@@ -340,64 +520,10 @@ int daemon_main(const DaemonOps *ops, void *userdata, int argc, char *argv[]) {
                         return 2;
                 }
         if (optind < argc) {
-                fprintf(stderr, "tern-%s: unexpected argument '%s'\n", ops->component, argv[optind]);
+                fprintf(stderr, "tern-%s: unexpected argument '%s'\n", c->name, argv[optind]);
                 return 2;
         }
-        snprintf(d.component, sizeof d.component, "%s%s%s", ops->component, d.instance ? "@" : "", strempty(d.instance));
-        snprintf(ident, sizeof ident, "tern-%s", ops->component);
-        log_setup(ident, ops->component);
-
-        r = daemon_setup(&d);
-        if (r < 0) {
-                r = ops->start(&d, userdata);
-                if (r < 0) {
-                        log_error_errno(r, "Cannot start the %s: %m", ops->component);
-                        r = 1;
-                } else {
-                        d.started = true;
-                        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
-                        daemon_status_line(&d, &sb);
-                        notify_ready(sb.buf);
-                        log_info("%s %s ready (%s).", ops->component, d.id, strempty(sb.buf));
-                        if ((r = notify_watchdog_new(d.event, ops->progress, userdata, &d.watchdog)) < 0)
-                                log_warning_errno(r, "Cannot arm the watchdog: %m");
-                        if (sd_event_add_time_relative(d.event, &d.tick, CLOCK_MONOTONIC, DAEMON_TICK_USEC, 0, on_tick,
-                                                       &d) >= 0)
-                                (void) sd_event_source_set_enabled(d.tick, SD_EVENT_ON); /* not one-shot */
-                        if (ops->step) {
-                                int efd = sd_event_get_fd(d.event);
-                                while (!d.stopping) {
-                                        if ((r = sd_event_run(d.event, 0)) < 0 || d.stopping)
-                                                break;
-                                        r = ops->step(&d, userdata);
-                                        if (r > 0)
-                                                continue;
-                                        if (r < 0) {
-                                                d.db_ok = false;
-                                                (void) sd_event_run(d.event, USEC_PER_SEC); /* no spinning on a failure */
-                                                continue;
-                                        }
-                                        (void) ops->wait(&d, userdata, efd);
-                                }
-                        } else
-                                (void) sd_event_loop(d.event);
-                        notify_stopping("stopping");
-                        if (d.liveness && !d.declared_dead)
-                                (void) liveness_beat(d.liveness, "STOPPING");
-                        log_info("Stopping%s.", d.declared_dead ? " at once" : "");
-                        ops->stop(&d, userdata, d.declared_dead ? 0 : d.cfg.grace);
-                        if (d.liveness && !d.declared_dead)
-                                (void) liveness_unregister(d.liveness);
-                        r = d.exit_code;
-                }
-        }
-        notify_watchdog_free(d.watchdog);
-        sd_event_source_disable_unref(d.tick);
-        status_socket_free(d.status);
-        liveness_free(d.liveness);
-        store_free(d.store);
-        sd_event_unref(d.event);
-        config_done(&d.cfg);
-        free(d.id);
-        return r;
+        snprintf(ident, sizeof ident, "tern-%s", c->name);
+        log_setup(ident, c->name);
+        return daemon_run(&opt);
 }

@@ -1,6 +1,15 @@
-/* daemon.h: what every tern daemon's main shares: configuration, the database with its schema
- * checked before READY=1, signals on sd-event, the status socket, the watchdog, heartbeats and
- * (for the coordinator) the dead-instance sweep. A component plugs in through DaemonOps. */
+/* daemon.h: the one life cycle of every tern server process (tern-executor, tern-worker@N,
+ * tern-scheduler, tern-webserver and 'tern server executor|worker|scheduler|webserver|standalone'):
+ * configuration, the database with its schema checked before READY=1, signals on sd-event (SIGHUP
+ * reloads), the status socket, the watchdog, heartbeats and (for the coordinator) the dead-instance
+ * sweep. A component plugs in through a DaemonComponent; a process runs one or several of them.
+ *
+ * Threads: the main thread runs sd-event (signals, status socket, watchdog, heartbeats, STATUS=).
+ * A component with a loop of its own (executor, scheduler) gets a thread that calls run(stop_fd):
+ * it blocks on its own store connection and polls that connection's fd and stop_fd, because a
+ * libpq or SQLite call blocks and must not stall the signals, the status socket or the other
+ * components of the process. Components whose libraries own their threads (the worker's slots,
+ * libmicrohttpd) have no run. docs/ARCHITECTURE.md says more. */
 #pragma once
 
 #include <stdbool.h>
@@ -16,35 +25,57 @@
 
 typedef struct Daemon Daemon;
 
-typedef struct DaemonOps {
-        const char *component;  /* "executor", "worker", "scheduler" */
-        bool coordinator;       /* sweeps dead instances (the executor) */
-        /* Create and start the component once the store is ready. */
-        int (*start)(Daemon *d, void *userdata);
-        /* Components with a blocking loop (executor, scheduler): step returns > 0 when more work is
-         * ready at once; wait blocks until work may be due or fd (the event loop's) is readable.
-         * NULL for components that run their own threads (worker). */
-        int (*step)(Daemon *d, void *userdata);
-        int (*wait)(Daemon *d, void *userdata, int fd);
-        /* Stop: grace is how long running work may finish (0: at once, e.g. declared dead). */
-        void (*stop)(Daemon *d, void *userdata, usec_t grace);
-        /* Watchdog gate (NULL: the loop turning is enough). */
-        bool (*progress)(void *userdata, usec_t window);
-        /* One-line summary without the trailing "db ..." part, and Prometheus lines. */
-        void (*status)(void *userdata, StrBuf *out);
-        void (*metrics)(void *userdata, StrBuf *out);
+typedef struct DaemonComponent {
+        const char *name;  /* "executor", "worker", "scheduler", "webserver" */
+        bool coordinator;  /* sweeps dead instances (the executor) */
+        /* Create and start the component once the store is ready (main thread). id is this
+         * component's instance id (its services row, the worker's lease holder); params the
+         * host's (DaemonPart.params, may be NULL). *ret is its state, given to every other call. */
+        int (*start)(Daemon *d, const char *id, const void *params, void **ret);
+        /* The component's loop, on a thread of its own: returns once stop_fd is readable. NULL for
+         * a component whose library runs its own threads. */
+        int (*run)(void *state, int stop_fd);
+        /* After run returned: grace is how long running work may finish (0: at once, e.g. declared
+         * dead). NULL: nothing to do. */
+        void (*stop)(Daemon *d, void *state, usec_t grace);
+        void (*free)(void *state);
+        /* Watchdog gate: progress within window (NULL: the process's event loop turning is enough). */
+        bool (*progress)(void *state, usec_t window);
+        /* One-line summary, and Prometheus lines (each NULL: none). */
+        void (*status)(void *state, StrBuf *out);
+        void (*metrics)(void *state, StrBuf *out);
         /* Add to this instance's record in the services table (the worker: its slots, which the
          * webserver's /metrics sums); NULL: nothing. */
-        void (*info)(Daemon *d, void *userdata, json_t *info);
-} DaemonOps;
+        void (*info)(Daemon *d, void *state, json_t *info);
+} DaemonComponent;
 
-/* Parses --config FILE, --instance NAME, --help, --version; runs until SIGTERM/SIGINT; SIGHUP
- * reloads the configuration (an invalid one is logged and the old one kept). Returns the exit code. */
-int daemon_main(const DaemonOps *ops, void *userdata, int argc, char *argv[]);
+/* One component of a process, with what its host passes it (the CLI's --sandbox-* options...). */
+typedef struct DaemonPart {
+        const DaemonComponent *component;
+        const void *params;
+} DaemonPart;
 
+typedef struct DaemonOptions {
+        const char *name;       /* status socket and messages: "executor", "standalone" */
+        const char *instance;   /* --instance (tern-worker@N), or NULL */
+        ConfigSource config;    /* read at start (unless loaded) and again on SIGHUP */
+        TernConfig *loaded;     /* the configuration as the host already loaded it from config
+                                 * (taken over, left empty), or NULL */
+        const char *db_url;     /* the command line's database, over [database] url; NULL: none */
+        const DaemonPart *parts;
+        size_t n_parts;
+} DaemonOptions;
+
+/* Runs until SIGTERM/SIGINT (or declared dead); SIGHUP reloads the configuration (an invalid one
+ * is logged and the old one kept). Returns the exit code. The caller has set up logging. */
+int daemon_run(const DaemonOptions *opt);
+
+/* A daemon's main(): parses --config FILE, --instance NAME, --help, --version, sets up logging,
+ * and runs the one component. Returns the exit code. */
+int daemon_main(const DaemonComponent *c, const void *params, int argc, char *argv[]);
+
+/* The configuration in force (the latest reload: components copy at start what they use). */
 const TernConfig *daemon_config(const Daemon *d);
-/* The daemon's own connection (main thread only); components store_dup() it for theirs. */
+/* The process's own connection (main thread only); components store_dup() it for theirs. */
 Store *daemon_store(Daemon *d);
-/* This process's instance id (the worker's lease holder name). */
-const char *daemon_id(const Daemon *d);
 const char *daemon_instance(const Daemon *d); /* --instance, or NULL */

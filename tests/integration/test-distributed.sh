@@ -169,7 +169,8 @@ done
 zpid=
 for name in worker1 worker2; do
         pid_var=${name}_pid
-        [ "${holder##*-}" = "${!pid_var}" ] && zpid=${!pid_var}
+        # A worker's instance id: worker-HOST-PID-RANDOM.
+        [[ $holder == *"-${!pid_var}-"* ]] && zpid=${!pid_var}
 done
 if [ -n "$zpid" ]; then
         kill -STOP "$zpid"

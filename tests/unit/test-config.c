@@ -34,6 +34,9 @@ int main(void) {
         unsetenv("TERN_DB");
         unsetenv("CREDENTIALS_DIRECTORY");
         unsetenv("STATE_DIRECTORY");
+        unsetenv("RUNTIME_DIRECTORY");
+        unsetenv("TERN_STATE_DIR");
+        unsetenv("TERN_WORKER_SLOTS");
         unsetenv("TERN_LOG_LEVEL");
 
         _cleanup_free_ char *missing = path("missing.conf");
@@ -117,6 +120,30 @@ int main(void) {
         ok(rs && streq(rs, "worker.slots"), "only settings that need a restart are named ('%s')", rs);
         config_done(&o);
         config_done(&m);
+
+        /* A front end's defaults sit under the file, its command line over the environment. */
+        char *defaults[] = { (char *) "server.state-dir=/nonexistent/user-state", (char *) "worker.queue=low", NULL };
+        char *overrides[] = { (char *) "worker.slots=11", NULL };
+        setenv("TERN_WORKER_SLOTS", "6", 1);
+        ConfigSource src = { .path = a, .defaults = defaults, .overrides = overrides, .command = true };
+        ok(config_load_from(&src, &c, NULL) == 0, "defaults and overrides load");
+        ok(c.worker_slots == 11 && streq_ptr(c.worker_queue, "gpu"),
+           "the command line beats the environment, the files beat the defaults (slots %u, queue %s)", c.worker_slots,
+           strna(c.worker_queue));
+        ok(streq_ptr(c.state_dir, "/nonexistent/user-state") && streq_ptr(c.runtime_dir, "/nonexistent/user-state/run"),
+           "a command's runtime directory is below its state directory (%s)", strna(c.runtime_dir));
+        config_done(&c);
+        setenv("TERN_STATE_DIR", "/nonexistent/env-state", 1);
+        ok(config_load_from(&src, &c, NULL) == 0 && streq_ptr(c.state_dir, "/nonexistent/env-state"),
+           "TERN_STATE_DIR is server.state-dir's environment variable");
+        config_done(&c);
+        unsetenv("TERN_STATE_DIR");
+        unsetenv("TERN_WORKER_SLOTS");
+        char *unknown[] = { (char *) "worker.slot=3", NULL };
+        src.overrides = unknown;
+        ok(config_load_from(&src, &c, &errors) == -EINVAL && errors && strstr(errors[0], "unknown setting worker.slot"),
+           "an unknown override is refused ('%s')", errors ? errors[0] : "");
+        errors = strv_free(errors);
 
         char cmd[600];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
