@@ -32,6 +32,7 @@ typedef struct ServerArgs {
         usec_t lease;
         const char *queue;
         const char *listen; /* webserver address (standalone: none unless given) */
+        const char *ui_dir; /* the web UI's files (NULL: $TERN_WEBSERVER_UI_DIR, else the installed ones) */
 } ServerArgs;
 
 static void server_help(const char *which) {
@@ -39,9 +40,9 @@ static void server_help(const char *which) {
                streq(which, "executor") || streq(which, "scheduler") ? "" : " [--workers N] [--queue NAME]");
         if (streq(which, "standalone"))
                 printf("Run the executor, a scheduler and workers in one process until SIGTERM or Ctrl-C;\n"
-                       "with --listen ADDR also the webserver (REST API).\n");
+                       "with --listen ADDR also the webserver (REST API and web UI).\n");
         else if (streq(which, "webserver"))
-                printf("Run the webserver: the REST API on --listen ADDR (else $TERN_WEBSERVER_LISTEN, else\n"
+                printf("Run the webserver: the REST API and the web UI on --listen ADDR (else $TERN_WEBSERVER_LISTEN, else\n"
                        "127.0.0.1:8080; several separated by commas), with authentication (tern user add,\n"
                        "tern token create).\n");
         else if (streq(which, "scheduler"))
@@ -59,7 +60,9 @@ static void server_help(const char *which) {
                "      --grace DURATION  on stop, how long running tasks may finish (default PT30S)\n"
                "      --lease DURATION  worker: how long a claimed job stays ours without renewal (default PT30S);\n"
                "                        a worker that dies loses its jobs to others after this long\n"
-               "      --listen ADDR     webserver, standalone: serve the REST API on HOST:PORT\n");
+               "      --listen ADDR     webserver, standalone: serve the REST API and the web UI on HOST:PORT\n"
+               "      --ui-dir DIR      the web UI's files (default: $TERN_WEBSERVER_UI_DIR, else the installed\n"
+               "                        ones; \"\" for none)\n");
         if (streq(which, "worker") || streq(which, "standalone"))
                 cli_sandbox_help(streq(which, "standalone"));
 }
@@ -73,6 +76,7 @@ static int parse(const char *cmd, const char *which, int argc, char *argv[], Ser
                 { "grace", required_argument, NULL, 'G' },
                 { "lease", required_argument, NULL, 'E' },
                 { "listen", required_argument, NULL, 'L' },
+                { "ui-dir", required_argument, NULL, 'U' },
                 CLI_SANDBOX_OPTIONS,
                 {},
         };
@@ -99,6 +103,9 @@ static int parse(const char *cmd, const char *which, int argc, char *argv[], Ser
                         break;
                 case 'L':
                         a->listen = optarg;
+                        break;
+                case 'U':
+                        a->ui_dir = optarg;
                         break;
                 case 'G':
                 case 'E': {
@@ -176,6 +183,7 @@ static int run_server(const char *which, int argc, char *argv[]) {
                 const char *env_listen = streq(which, "webserver") ? getenv("TERN_WEBSERVER_LISTEN") : NULL;
                 wo.listen = a.listen ? a.listen : !isempty(env_listen) ? env_listen : "127.0.0.1:8080";
                 wo.storage_root = storage; /* the workers' (FILE inputs, file downloads) */
+                wo.ui_dir = a.ui_dir ?: getenv("TERN_WEBSERVER_UI_DIR");
                 if ((r = web_server_start(s, &wo, &web)) < 0)
                         return log_error_errno(r, "Cannot listen on %s: %m", wo.listen), 1;
                 log_info("Webserver listening on %s (port %u).", wo.listen, web_server_port(web));

@@ -60,6 +60,7 @@ static int wd_start(Daemon *d, void *userdata) {
         if (!(wd->storage_root = strjoin(daemon_config(d)->state_dir, "/storage")))
                 return log_oom();
         opt.storage_root = wd->storage_root;
+        opt.ui_dir = daemon_config(d)->webserver_ui_dir; /* NULL: the installed files */
         int r = web_server_start(daemon_store(d), &opt, &wd->web);
         if (r < 0)
                 return log_error_errno(r, "Cannot listen on %s: %m", wd->http_fd >= 0 ? "the passed socket" : opt.listen);

@@ -24,6 +24,9 @@ typedef struct WebServerOptions {
         unsigned max_streams_per_client; /* of those, from one client address (default 16); 429 beyond */
         const char *storage_root;  /* local internal storage (FILE inputs, file downloads); NULL: none; copied */
         uint64_t max_upload;       /* bytes of a multipart/form-data execution creation (default 256 MiB) */
+        const char *ui_dir;        /* the web UI's files, served under /: NULL: WEB_UI_DIR (where meson
+                                    * installs them); "": no UI (a missing directory only warns) */
+        const char *js_dir;        /* Debian's JavaScript packages (NULL: /usr/share/javascript) */
 } WebServerOptions;
 
 #define WEB_SERVER_OPTIONS_INIT { .listen_fd = -1 }
