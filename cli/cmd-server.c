@@ -27,11 +27,12 @@ static void server_help(const char *which) {
                                                                      : " [--workers N] [--queue NAME]");
         if (streq(which, "standalone"))
                 printf("Run the executor, a scheduler and workers in one process until SIGTERM or Ctrl-C;\n"
-                       "with --listen ADDR (or [webserver] listen in tern.conf) also the webserver (REST API).\n");
+                       "with --listen ADDR (or [webserver] listen in tern.conf) also the webserver (REST API and\n"
+                       "web UI).\n");
         else if (streq(which, "webserver"))
-                printf("Run the webserver: the REST API on --listen ADDR (else [webserver] listen of tern.conf or\n"
-                       "$TERN_WEBSERVER_LISTEN, else 127.0.0.1:8080; several separated by commas), with\n"
-                       "authentication (tern user add, tern token create).\n");
+                printf("Run the webserver: the REST API and the web UI on --listen ADDR (else [webserver] listen of\n"
+                       "tern.conf or $TERN_WEBSERVER_LISTEN, else 127.0.0.1:8080; several separated by commas),\n"
+                       "with authentication (tern user add, tern token create).\n");
         else if (streq(which, "scheduler"))
                 printf("Run a scheduler: it starts the executions of Schedule and Flow triggers and backfills.\n"
                        "Any number may run against the same PostgreSQL database; each slot runs once.\n");
@@ -52,7 +53,10 @@ static void server_help(const char *which) {
                "      --grace DURATION  on stop, how long running tasks may finish ([server] grace, default PT30S)\n"
                "      --lease DURATION  worker: how long a claimed job stays ours without renewal ([worker] lease,\n"
                "                        default PT30S); a worker that dies loses its jobs to others after this long\n"
-               "      --listen ADDR     webserver, standalone: serve the REST API on HOST:PORT ([webserver] listen)\n",
+               "      --listen ADDR     webserver, standalone: serve the REST API and the web UI on HOST:PORT\n"
+               "                        ([webserver] listen)\n"
+               "      --ui-dir DIR      the web UI's files ([webserver] ui-dir, $TERN_WEBSERVER_UI_DIR; default:\n"
+               "                        the installed ones; \"\" for none)\n",
                CONFIG_DEFAULT_PATH);
         if (streq(which, "worker") || streq(which, "standalone"))
                 cli_sandbox_help(streq(which, "standalone"));
@@ -69,6 +73,7 @@ static int parse(const char *cmd, const char *which, int argc, char *argv[], Ser
                 { "grace", required_argument, NULL, 'G' },
                 { "lease", required_argument, NULL, 'E' },
                 { "listen", required_argument, NULL, 'L' },
+                { "ui-dir", required_argument, NULL, 'U' },
                 CLI_SANDBOX_OPTIONS,
                 {},
         };
@@ -101,6 +106,9 @@ static int parse(const char *cmd, const char *which, int argc, char *argv[], Ser
                         break;
                 case 'L':
                         r = cli_config_add(&a->config, "webserver.listen", optarg);
+                        break;
+                case 'U':
+                        r = cli_config_add(&a->config, "webserver.ui-dir", optarg);
                         break;
                 case 'G':
                 case 'E': {
@@ -200,7 +208,8 @@ const Verb server_verbs[] = {
         { "standalone", "[--config FILE] [--db URL] [--workers N] [--listen ADDR]",
           "executor, scheduler and workers in one process", verb_standalone, NULL },
         { "executor", "[--config FILE] [--db URL]", "an executor (many may share PostgreSQL)", verb_executor, NULL },
-        { "webserver", "[--config FILE] [--db URL] [--listen ADDR]", "the REST API (many may share PostgreSQL)",
+        { "webserver", "[--config FILE] [--db URL] [--listen ADDR] [--ui-dir DIR]",
+          "the REST API and the web UI (many may share PostgreSQL)",
           verb_webserver, NULL },
         { "worker", "[--config FILE] [--db URL] [--workers N]", "a worker that runs tasks", verb_worker, NULL },
         { "scheduler", "[--config FILE] [--db URL]", "a scheduler (Schedule and Flow triggers; many may share PostgreSQL)",

@@ -399,13 +399,22 @@ int web_auth_authenticate(WebAuth *a, const char *authorization, const char *cli
                 return WEB_AUTH_REFUSED;
         if (r < 0)
                 return r;
-        unsigned retry = 0;
-        r = authenticate_password(a, name, password, isempty(client) ? NULL : client, now, lookup, userdata, &retry);
+        r = web_auth_password(a, name, password, client, now, lookup, userdata, ret_user, ret_retry_sec);
         explicit_bzero(password, strlen(password));
+        return r;
+}
+
+int web_auth_password(WebAuth *a, const char *name, const char *password, const char *client, usec_t now,
+                      ApiUsersLookup lookup, void *userdata, char **ret_user, unsigned *ret_retry_sec) {
+        /* What a Basic header can carry, no more: bounds the backoff's names and the hashing. */
+        if (strlen(name) + strlen(password) + 1 > WEB_AUTH_BASIC_MAX || memchr(name, ':', strlen(name)))
+                return WEB_AUTH_REFUSED;
+        unsigned retry = 0;
+        int r = authenticate_password(a, name, password, isempty(client) ? NULL : client, now, lookup, userdata, &retry);
         if ((r == WEB_AUTH_THROTTLED || r == WEB_AUTH_BUSY) && ret_retry_sec)
                 *ret_retry_sec = retry;
-        if (r == WEB_AUTH_OK)
-                *ret_user = TAKE_PTR(name);
+        if (r == WEB_AUTH_OK && !(*ret_user = strdup(name)))
+                return -ENOMEM;
         return r;
 }
 

@@ -91,6 +91,11 @@ enum {
 int web_auth_authenticate(WebAuth *a, const char *authorization, const char *client, usec_t now,
                           ApiUsersLookup lookup, void *userdata, char **ret_user, unsigned *ret_retry_sec);
 
+/* The same check for a name and a password given otherwise (the web UI's login form): the same
+ * backoff and cost, the same outcomes. */
+int web_auth_password(WebAuth *a, const char *name, const char *password, const char *client, usec_t now,
+                      ApiUsersLookup lookup, void *userdata, char **ret_user, unsigned *ret_retry_sec);
+
 /* The most password hashes that ran at once so far. */
 unsigned web_auth_hashes_peak(WebAuth *a);
 

@@ -71,6 +71,7 @@ static int web_start(Daemon *d, const char *id, const void *params, void **ret) 
                 return -ENOMEM;
         opt.storage_root = wc->storage_root;
         opt.flows = api_flow_cache_process(); /* shared with the process's executor and scheduler */
+        opt.ui_dir = daemon_config(d)->webserver_ui_dir; /* NULL: the installed files */
         int r = web_server_start(daemon_store(d), &opt, &wc->web);
         if (r < 0)
                 return log_error_errno(r, "Cannot listen on %s: %m", http_fd >= 0 ? "the passed socket" : opt.listen);

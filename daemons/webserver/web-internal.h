@@ -20,6 +20,7 @@ typedef struct WebCtx {
         const char *body; /* NUL-terminated; "" when none */
         size_t body_len;
         const char *user; /* authenticated user, NULL on open routes */
+        const char *session; /* the session cookie that authenticated the request, or NULL */
         unsigned wait_max_sec;
         WebServer *server; /* whose pool c->store came from (web_store_release) */
         WebWaits *waits;   /* the server's count of requests waiting for an execution (web-wait.c) */
@@ -36,6 +37,7 @@ typedef struct WebCtx {
         size_t resp_len;
         const char *content_type;
         struct MHD_Response *stream; /* instead of resp: a streamed response (server-sent events) */
+        char *set_cookie; /* malloc'ed: a Set-Cookie header for the response, or NULL */
 } WebCtx;
 
 typedef int (*WebHandler)(WebCtx *c);
@@ -51,6 +53,10 @@ const char *web_header(WebCtx *c, const char *key);
 /* Give c->store back to the server's pool before the handler is done (a long wait must not hold
  * one of the few shared connections); c->store is NULL afterwards. */
 void web_store_release(WebCtx *c);
+/* Check a user's password as the Authorization header's Basic is checked (the same backoff, the
+ * same cost for unknown names), holding no pooled connection while hashing: a WEB_AUTH_* outcome
+ * (web-auth.h) with *ret_user on WEB_AUTH_OK, or a negative errno. */
+int web_password_check(WebCtx *c, const char *name, const char *password, char **ret_user, unsigned *ret_retry_sec);
 
 /* web-api.c */
 int web_api_health(WebCtx *c);
@@ -104,6 +110,10 @@ int web_api_trigger_unlock(WebCtx *c);
 int web_api_trigger_backfill_pause(WebCtx *c);
 int web_api_trigger_backfill_unpause(WebCtx *c);
 int web_api_trigger_backfill_delete(WebCtx *c);
+/* web-session.c */
+int web_session_login(WebCtx *c);
+int web_session_get(WebCtx *c);
+int web_session_logout(WebCtx *c);
 /* web-follow.c */
 int web_api_execution_follow(WebCtx *c);
 int web_api_logs_follow(WebCtx *c);

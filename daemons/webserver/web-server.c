@@ -21,6 +21,8 @@
 #include "web-auth.h"
 #include "web-internal.h"
 #include "web-server.h"
+#include "web-session.h"
+#include "web-ui.h"
 #include "web-wait.h"
 
 /* Plain fields of a multipart body (the inputs that are not files). */
@@ -38,6 +40,10 @@ static const Route routes[] = {
         { "GET", "/health", true, web_api_health },
         { "GET", "/metrics", false, web_api_metrics },
         { "GET", "/api/v1/openapi.json", false, web_api_openapi },
+        /* The web UI's login: the password (or a token) is the credential, as in a Basic header. */
+        { "POST", "/api/v1/session", true, web_session_login },
+        { "GET", "/api/v1/session", false, web_session_get },
+        { "DELETE", "/api/v1/session", false, web_session_logout },
         { "POST", "/api/v1/flows", false, web_api_flow_create },
         { "POST", "/api/v1/flows/validate", false, web_api_flow_validate },
         { "GET", "/api/v1/flows/search", false, web_api_flow_search },
@@ -90,6 +96,7 @@ struct WebServer {
         WebWaits *streams;
         ApiFlowCache *own_flows; /* when the options give none */
         WebAuth *auth;
+        WebUi *ui; /* NULL: no UI files to serve */
         atomic_uint_fast64_t requests, status_4xx, status_5xx;
 };
 
@@ -102,6 +109,7 @@ typedef struct WebRequest {
         const Route *route;
         const char *params[WEB_ROUTE_PARAMS_MAX]; /* point into segs */
         char *user;
+        char *session; /* the session cookie that authenticated it (the user's browser), or NULL */
         /* multipart/form-data: parsed as it arrives, files streamed to upload_dir */
         struct MHD_PostProcessor *pp;
         char *upload_dir;
@@ -170,6 +178,8 @@ static enum MHD_Result send_reply(WebServer *w, struct MHD_Connection *con, WebC
         if (!resp) {
                 free(c->resp);
                 c->resp = NULL;
+                free(c->set_cookie);
+                c->set_cookie = NULL;
                 return MHD_NO;
         }
         c->resp = NULL;
@@ -179,6 +189,10 @@ static enum MHD_Result send_reply(WebServer *w, struct MHD_Connection *con, WebC
         MHD_add_response_header(resp, "Cache-Control", "no-store");
         if (extra_header)
                 MHD_add_response_header(resp, extra_header, extra_value);
+        if (c->set_cookie)
+                MHD_add_response_header(resp, "Set-Cookie", c->set_cookie);
+        free(c->set_cookie);
+        c->set_cookie = NULL;
         enum MHD_Result ret = MHD_queue_response(con, c->status, resp);
         MHD_destroy_response(resp);
         if (c->status >= 500)
@@ -218,6 +232,33 @@ void web_store_release(WebCtx *c) {
         c->store = NULL;
 }
 
+/* The web UI's static files, answered before authentication: they hold nothing but the public
+ * code of the pages (which ask the API, authenticated, for everything else). */
+static enum MHD_Result send_ui_file(WebServer *w, struct MHD_Connection *con, WebUiFile *f) {
+        const char *inm = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "If-None-Match");
+        bool fresh = inm && streq(inm, f->etag);
+        struct MHD_Response *resp;
+        if (fresh) {
+                safe_close(f->fd);
+                resp = MHD_create_response_from_buffer(0, (char *) "", MHD_RESPMEM_PERSISTENT);
+        } else
+                resp = MHD_create_response_from_fd(f->size, f->fd); /* owns the fd, also on failure */
+        if (!resp)
+                return MHD_NO;
+        MHD_add_response_header(resp, "Content-Type", f->content_type);
+        MHD_add_response_header(resp, "ETag", f->etag);
+        /* Kept, but asked again each time: an upgrade shows at once, an unchanged file costs a 304. */
+        MHD_add_response_header(resp, "Cache-Control", "no-cache");
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(resp, "Content-Security-Policy", WEB_UI_CSP);
+        MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+        MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
+        enum MHD_Result ret = MHD_queue_response(con, fresh ? 304 : 200, resp);
+        MHD_destroy_response(resp);
+        (void) w;
+        return ret;
+}
+
 /* ---- authentication -------------------------------------------------------------------------- */
 
 static int auth_lookup(void *userdata, const char *key, json_t **ret) {
@@ -229,17 +270,40 @@ static int auth_lookup(void *userdata, const char *key, json_t **ret) {
         return r;
 }
 
-/* Authenticate the request's Authorization header: true with *ret_user, or false with the answer
- * queued (401, 429, 500 or 503) and *ret_answer what queueing it returned. */
-static bool authenticate(WebServer *w, struct MHD_Connection *con, char **ret_user, enum MHD_Result *ret_answer) {
+int web_password_check(WebCtx *c, const char *name, const char *password, char **ret_user, unsigned *ret_retry_sec) {
+        WebServer *w = c->server;
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c->con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        char client[WEB_AUTH_CLIENT_MAX];
+        web_auth_client_address(ci ? ci->client_addr : NULL, client);
+        web_store_release(c);
+        int r = web_auth_password(w->auth, name, password, client, now_monotonic(), auth_lookup, w, ret_user, ret_retry_sec);
+        c->store = pool_get(w);
+        return r;
+}
+
+/* Authenticate the request: its Authorization header, else its session cookie. True with *ret_user
+ * (and *ret_session when the cookie did it), or false with the answer queued (401, 429, 500 or 503)
+ * and *ret_answer what queueing it returned. */
+static bool authenticate(WebServer *w, struct MHD_Connection *con, char **ret_user, char **ret_session,
+                         enum MHD_Result *ret_answer) {
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         char client[WEB_AUTH_CLIENT_MAX];
         web_auth_client_address(ci ? ci->client_addr : NULL, client);
         unsigned retry = 0;
-        int r = web_auth_authenticate(w->auth, MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Authorization"), client,
-                                      now_monotonic(), auth_lookup, w, ret_user, &retry);
+        const char *authorization = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Authorization");
+        const char *cookie = MHD_lookup_connection_value(con, MHD_COOKIE_KIND, WEB_SESSION_COOKIE);
+        int r;
+        if (!authorization && cookie) {
+                /* 256 random bits, looked up by their hash: nothing to throttle, as for tokens. */
+                r = api_session_user(cookie, auth_lookup, w, ret_user);
+                if (r == 0 && !(*ret_session = strdup(cookie)))
+                        r = -ENOMEM;
+                r = r == -EINVAL || r == -ENOENT ? WEB_AUTH_REFUSED : r;
+        } else
+                r = web_auth_authenticate(w->auth, authorization, client, now_monotonic(), auth_lookup, w, ret_user, &retry);
         if (r == WEB_AUTH_OK)
                 return true;
+        free(*ret_user);
         *ret_user = NULL;
         WebCtx e = { .con = con };
         if (r < 0) {
@@ -255,6 +319,11 @@ static bool authenticate(WebServer *w, struct MHD_Connection *con, char **ret_us
                         web_reply_error(&e, 503, "too many password checks at once; retry in %u s "
                                                  "(API tokens are not held up)", retry);
                 *ret_answer = send_reply(w, con, &e, "Retry-After", secs);
+        } else if (cookie || MHD_lookup_connection_value(con, MHD_HEADER_KIND, "X-Requested-With")) {
+                /* The web UI: it shows its own login page, so no challenge that would make the
+                 * browser pop up its own password dialog. */
+                web_reply_error(&e, 401, "not logged in, or the session expired: log in again");
+                *ret_answer = send_reply(w, con, &e, NULL, NULL);
         } else {
                 web_reply_error(&e, 401, "authentication required: HTTP Basic or a bearer API token");
                 *ret_answer = send_reply(w, con, &e, "WWW-Authenticate", "Basic realm=\"tern\", charset=\"UTF-8\"");
@@ -428,15 +497,28 @@ static enum MHD_Result request_start(WebServer *w, struct MHD_Connection *con, W
                         memcpy(req->params, params, sizeof params);
                 }
         }
+        if (!path_known && w->ui && (streq(method, "GET") || streq(method, "HEAD"))) {
+                WebUiFile f;
+                r = web_ui_open(w->ui, req->segs, &f);
+                if (r == 0)
+                        return send_ui_file(w, con, &f);
+                if (r != -ENOENT)
+                        return send_error(w, con, 500, "the file could not be read");
+        }
         /* Unknown paths too: without credentials, nothing tells which endpoints exist. */
         enum MHD_Result answer;
-        if ((!route || !route->open) && !authenticate(w, con, &req->user, &answer))
+        if ((!route || !route->open) && !authenticate(w, con, &req->user, &req->session, &answer))
                 return answer;
         if (!route)
                 return path_known ? send_error(w, con, 405, "method not allowed on this path")
                                   : send_error(w, con, 404, "no such endpoint");
         if (!origin_allowed(con, method))
                 return send_error(w, con, 403, "cross-origin request refused");
+        /* A browser sends the cookie with any request to us, also one that another site's page
+         * makes it send: a state change must show the token that only our pages are given. */
+        if (req->session && !streq(method, "GET") && !streq(method, "HEAD") &&
+            !api_session_csrf_check(req->session, MHD_lookup_connection_value(con, MHD_HEADER_KIND, WEB_SESSION_CSRF_HEADER)))
+                return send_error(w, con, 403, "missing or wrong CSRF token (header " WEB_SESSION_CSRF_HEADER ")");
         const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Length");
         uint64_t n;
         if (cl && safe_atou64(cl, &n) == 0 && n > w->opt.max_body &&
@@ -465,6 +547,7 @@ static enum MHD_Result dispatch(WebServer *w, struct MHD_Connection *con, WebReq
         memcpy(c.params, req->params, sizeof c.params);
         c.store = pool_get(w);
         c.user = req->user;
+        c.session = req->session;
         c.n_requests = atomic_load(&w->requests);
         c.n_4xx = atomic_load(&w->status_4xx);
         c.n_5xx = atomic_load(&w->status_5xx);
@@ -552,6 +635,7 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls, 
         strbuf_done(&req->body);
         strv_free(req->segs);
         free(req->user);
+        free(req->session);
         if (req->pp)
                 MHD_destroy_post_processor(req->pp);
         multipart_file_close(req);
@@ -673,6 +757,14 @@ int web_server_start(Store *store, const WebServerOptions *opt, WebServer **ret)
                 return r;
         if (!w->opt.flows)
                 w->opt.flows = w->own_flows;
+        const char *ui_dir = opt->ui_dir ?: WEB_UI_DIR;
+        if (!isempty(ui_dir)) {
+                r = web_ui_new(ui_dir, opt->js_dir, &w->ui);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        log_warning("The web UI's files are not in '%s' (%s): serving the API only.", ui_dir, strerror(-r));
+        }
         if (!(w->pool = calloc(w->opt.threads, sizeof(Store *))))
                 return -ENOMEM;
         if (!(w->waits = web_waits_new(w->opt.max_waits, w->opt.max_waits_per_client)) ||
@@ -732,6 +824,7 @@ WebServer *web_server_free(WebServer *w) {
         api_flow_cache_free(w->own_flows);
         free(w->storage_root);
         web_auth_free(w->auth);
+        web_ui_free(w->ui);
         pthread_mutex_destroy(&w->lock);
         pthread_cond_destroy(&w->cond);
         free(w);

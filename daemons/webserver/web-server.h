@@ -26,6 +26,9 @@ typedef struct WebServerOptions {
         const char *storage_root;  /* local internal storage (FILE inputs, file downloads); NULL: none; copied */
         uint64_t max_upload;       /* bytes of a multipart/form-data execution creation (default 256 MiB) */
         ApiFlowCache *flows;       /* parsed flows, shared with the process's other components; NULL: its own */
+        const char *ui_dir;        /* the web UI's files, served under /: NULL: WEB_UI_DIR (where meson
+                                    * installs them); "": no UI (a missing directory only warns) */
+        const char *js_dir;        /* Debian's JavaScript packages (NULL: /usr/share/javascript) */
 } WebServerOptions;
 
 #define WEB_SERVER_OPTIONS_INIT { .listen_fd = -1 }

@@ -16,11 +16,34 @@
 #include "json-limits.h"
 #include "strutil.h"
 
+/* The flow's inputs in Kestra's shape (what a form to start an execution is made from). */
+static json_t *flow_inputs_json(const char *source) {
+        _cleanup_flow_ Flow *flow = NULL;
+        if (!source || flow_load_string(source, strlen(source), "flow.yaml", &flow, NULL) != 0)
+                return NULL;
+        json_t *arr = json_array();
+        for (size_t i = 0; arr && i < flow->n_inputs; i++) {
+                const FlowInput *in = &flow->inputs[i];
+                json_t *o = json_pack("{s:s, s:s, s:b, s:O?, s:s?, s:s?, s:O?}", "id", in->id, "type",
+                                      in->type_name ?: flow_input_type_to_string(in->type), "required", in->required,
+                                      "defaults", in->defaults, "description", in->description, "displayName",
+                                      in->display_name, "values", in->values);
+                if (!o || json_array_append_new(arr, o) < 0)
+                        return json_decref(arr), NULL;
+        }
+        return arr;
+}
+
 json_t *api_flow_json(const StoreFlow *f, bool with_source) {
         char ts[TIMESTAMP_MAX];
         json_t *j = json_pack("{s:s, s:s, s:i, s:b, s:s}", "namespace", f->namespace, "id", f->id, "revision",
                               f->revision, "deleted", f->deleted, "updated", timestamp_format(ts, f->created));
         if (j && with_source && json_object_set_new(j, "source", json_string(f->source)) < 0) {
+                json_decref(j);
+                return NULL;
+        }
+        json_t *inputs = j && with_source ? flow_inputs_json(f->source) : NULL;
+        if (inputs && json_object_set_new(j, "inputs", inputs) < 0) {
                 json_decref(j);
                 return NULL;
         }

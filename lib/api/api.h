@@ -9,7 +9,9 @@
 #include "state.h"
 #include "store.h"
 
-/* A stored flow as JSON: namespace, id, revision, deleted, updated (and source when asked). */
+/* A stored flow as JSON: namespace, id, revision, deleted, updated (and, when asked, source and, as
+ * Kestra's flow model has them, inputs: id, type, required, defaults, description, displayName,
+ * values; none when the source does not parse). */
 json_t *api_flow_json(const StoreFlow *f, bool with_source);
 
 /* An execution's document (-ENOENT when there is none). */

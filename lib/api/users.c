@@ -180,3 +180,128 @@ int api_token_user(const char *token, ApiUsersLookup lookup, void *userdata, cha
                 return -ENOENT;
         return (*ret = strdup(user)) ? 0 : -ENOMEM;
 }
+
+/* ---- browser sessions ---------------------------------------------------------------------- */
+
+/* What ties a session to the password it was opened with: a prefix of its hash's hash. */
+static void password_fingerprint(const char *hash, char out[static 17]) {
+        char hex[SHA256_DIGEST_LENGTH * 2 + 1];
+        sha256_hex(hash, hex);
+        memcpy(out, hex, 16);
+        out[16] = 0;
+}
+
+static bool session_shape(const char *cookie) {
+        return cookie && strlen(cookie) == API_SESSION_LEN && strspn(cookie, "0123456789abcdef") == API_SESSION_LEN;
+}
+
+typedef struct SessionCtx {
+        const char *user, *key;
+        usec_t ttl;
+} SessionCtx;
+
+static int session_put_tx(StoreTx *tx, void *userdata) {
+        SessionCtx *c = userdata;
+        usec_t now = now_realtime();
+        _cleanup_free_ char *ukey = strjoin("user/", c->user);
+        _cleanup_json_ json_t *u = NULL;
+        if (!ukey)
+                return -ENOMEM;
+        int r = store_kv_get(tx, API_USERS_NAMESPACE, ukey, now, &u);
+        if (r < 0)
+                return r;
+        const char *hash = json_string_value(json_object_get(u, "hash"));
+        if (!hash)
+                return -ENOENT;
+        char fp[17], ts[TIMESTAMP_MAX];
+        password_fingerprint(hash, fp);
+        _cleanup_json_ json_t *v = json_pack("{s:s, s:s, s:s}", "user", c->user, "created", timestamp_format(ts, now), "pw", fp);
+        if (!v)
+                return -ENOMEM;
+        return store_kv_put(tx, API_USERS_NAMESPACE, c->key, v, now + c->ttl, now);
+}
+
+int api_session_create(Store *s, const char *user, usec_t ttl, char **ret) {
+        if (!api_user_name_valid(user))
+                return -EINVAL;
+        unsigned char rnd[API_SESSION_LEN / 2];
+        if (getrandom(rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd)
+                return -EIO;
+        char cookie[API_SESSION_LEN + 1];
+        for (size_t i = 0; i < sizeof rnd; i++)
+                sprintf(cookie + 2 * i, "%02x", rnd[i]);
+        explicit_bzero(rnd, sizeof rnd);
+        char hex[SHA256_DIGEST_LENGTH * 2 + 1];
+        sha256_hex(cookie, hex);
+        _cleanup_free_ char *key = strjoin("session/", hex), *copy = strdup(cookie);
+        explicit_bzero(cookie, sizeof cookie);
+        if (!key || !copy)
+                return -ENOMEM;
+        SessionCtx c = { .user = user, .key = key, .ttl = ttl };
+        int r = store_transact(s, session_put_tx, &c);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(copy);
+        return 0;
+}
+
+int api_session_user(const char *cookie, ApiUsersLookup lookup, void *userdata, char **ret) {
+        if (!session_shape(cookie))
+                return -EINVAL;
+        char hex[SHA256_DIGEST_LENGTH * 2 + 1];
+        sha256_hex(cookie, hex);
+        _cleanup_free_ char *key = strjoin("session/", hex);
+        _cleanup_json_ json_t *v = NULL;
+        if (!key)
+                return -ENOMEM;
+        int r = lookup(userdata, key, &v);
+        if (r < 0)
+                return r;
+        const char *user = json_string_value(json_object_get(v, "user"));
+        const char *pw = json_string_value(json_object_get(v, "pw"));
+        if (!user || !pw)
+                return -ENOENT;
+        _cleanup_free_ char *hash = NULL;
+        if ((r = api_user_hash(user, lookup, userdata, &hash)) < 0)
+                return r;
+        char fp[17];
+        password_fingerprint(hash, fp);
+        if (!streq(fp, pw))
+                return -ENOENT;
+        return (*ret = strdup(user)) ? 0 : -ENOMEM;
+}
+
+static int session_delete_tx(StoreTx *tx, void *userdata) {
+        return store_kv_delete(tx, API_USERS_NAMESPACE, userdata);
+}
+
+int api_session_delete(Store *s, const char *cookie) {
+        if (!session_shape(cookie))
+                return 0;
+        char hex[SHA256_DIGEST_LENGTH * 2 + 1];
+        sha256_hex(cookie, hex);
+        _cleanup_free_ char *key = strjoin("session/", hex);
+        if (!key)
+                return -ENOMEM;
+        int r = store_transact(s, session_delete_tx, key);
+        return r == -ENOENT ? 0 : r;
+}
+
+void api_session_csrf(const char *cookie, char buf[static API_SESSION_CSRF_LEN + 1]) {
+        /* The cookie is 256 secret random bits: a hash of it under a label of its own cannot be
+         * turned back into it, and nobody without it can make one. */
+        _cleanup_free_ char *in = strjoin("tern-csrf:", cookie ?: "");
+        if (!in) {
+                memset(buf, 0, API_SESSION_CSRF_LEN + 1);
+                return;
+        }
+        sha256_hex(in, buf);
+}
+
+bool api_session_csrf_check(const char *cookie, const char *token) {
+        if (!session_shape(cookie) || !token || strlen(token) != API_SESSION_CSRF_LEN)
+                return false;
+        char want[API_SESSION_CSRF_LEN + 1];
+        api_session_csrf(cookie, want);
+        return want[0] && CRYPTO_memcmp(want, token, API_SESSION_CSRF_LEN) == 0;
+}

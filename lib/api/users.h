@@ -1,4 +1,4 @@
-/* users.h: the webserver's users and API tokens, as the tern command makes them and the webserver checks them. */
+/* users.h: the webserver's users, API tokens and browser sessions, as the tern command makes them and the webserver checks them. */
 #pragma once
 
 #include <jansson.h>
@@ -8,7 +8,8 @@
 
 /* Passwords are kept as crypt hashes, tokens as their SHA-256: neither can be read back. Users and
  * tokens live in the store's kv table under this namespace, as "user/NAME" -> {hash, created} and
- * "token/SHA256HEX" -> {user, created}. Flow namespaces cannot start with '_' (flow validation), so
+ * "token/SHA256HEX" -> {user, created}, browser sessions as "session/SHA256HEX" -> {user, created,
+ * pw} (expiring with the kv entry). Flow namespaces cannot start with '_' (flow validation), so
  * flows' kv tasks cannot reach it. */
 #define API_USERS_NAMESPACE "_tern.auth"
 
@@ -50,3 +51,27 @@ int api_user_hash(const char *name, ApiUsersLookup lookup, void *userdata, char 
  * (not looked up); -ENOENT when there is no such token; the lookup's error. Found by the token's
  * hash, so that how long a lookup takes says nothing about valid tokens. */
 int api_token_user(const char *token, ApiUsersLookup lookup, void *userdata, char **ret);
+
+/* ---- browser sessions (the web UI's login) ---- */
+
+/* A session cookie's value: 64 hex digits (256 random bits); its CSRF token is as long. */
+#define API_SESSION_LEN 64
+#define API_SESSION_CSRF_LEN 64
+
+/* A new session of user, valid for ttl (µs) from now: *ret is the cookie's value, to be given to
+ * the browser only; the store keeps its hash, with a fingerprint of the user's password hash so
+ * that a new password (or the user's removal) ends every session. -ENOENT when the user does not
+ * exist, -EINVAL for a bad name. */
+int api_session_create(Store *s, const char *user, usec_t ttl, char **ret);
+/* The user whose live session cookie is (*ret, the caller frees it). -EINVAL when it is not a
+ * session's shape (not looked up); -ENOENT when there is no such session, it expired, or its user's
+ * password changed since; the lookup's error. */
+int api_session_user(const char *cookie, ApiUsersLookup lookup, void *userdata, char **ret);
+/* End a session (logout); missing is success. */
+int api_session_delete(Store *s, const char *cookie);
+/* The CSRF token that goes with a session cookie: derived from it (a keyed hash under a fixed
+ * label), so nothing more is stored, and only who can read the cookie, or was given the token by
+ * the server, has it. buf gets API_SESSION_CSRF_LEN hex digits and a NUL. */
+void api_session_csrf(const char *cookie, char buf[static API_SESSION_CSRF_LEN + 1]);
+/* Whether token is the CSRF token of cookie (constant time). */
+bool api_session_csrf_check(const char *cookie, const char *token);

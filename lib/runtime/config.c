@@ -59,6 +59,7 @@ static const ConfigKey config_keys[] = {
         K("liveness", "heartbeat", CONFIG_DURATION, heartbeat, 1, 0, false),
         K("liveness", "dead-after", CONFIG_DURATION, dead_after, 2, 0, false),
         K("webserver", "listen", CONFIG_STRING, webserver_listen, 0, 0, true),
+        K("webserver", "ui-dir", CONFIG_STRING, webserver_ui_dir, 0, 0, true),
         K("log", "level", CONFIG_LOG_LEVEL, log_level, 0, 0, false),
 };
 #undef K

@@ -51,6 +51,7 @@ typedef struct TernConfig {
         usec_t dead_after;     /* an instance silent this long is declared dead */
         /* [webserver] */
         char *webserver_listen; /* "HOST:PORT[, HOST:PORT...]"; NULL: 127.0.0.1:8080 */
+        char *webserver_ui_dir; /* the web UI's files; NULL: where meson installed them; "": no UI */
         /* [log] */
         int log_level;         /* syslog level */
 

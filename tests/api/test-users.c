@@ -1,4 +1,4 @@
-/* test-users.c: lib/api's users and API tokens on a real store (SQLite, or PostgreSQL): names, password hashes and their check, tokens made and looked up. */
+/* test-users.c: lib/api's users, API tokens and browser sessions on a real store (SQLite, or PostgreSQL): names, password hashes and their check, tokens and sessions made and looked up. */
 #include "cleanup-jansson.h"
 #include "store-test.h"
 #include "users.h"
@@ -93,6 +93,51 @@ static void test_users(Store *s) {
         is_int(api_users_lookup(s, key, &v), -ENOENT, "the token itself is not a key of the store");
 }
 
+static void test_sessions(Store *s) {
+        _cleanup_free_ char *cookie = NULL, *other = NULL, *user = NULL, *expired = NULL;
+        is_int(api_session_create(s, "nobody", USEC_PER_HOUR, &cookie), -ENOENT, "no session for an unknown user");
+        is_int(api_session_create(s, "a b", USEC_PER_HOUR, &cookie), -EINVAL, "nor for an invalid name");
+        is_int(api_user_add(s, "carol", "first"), 0, "user carol added");
+        is_int(api_session_create(s, "carol", USEC_PER_HOUR, &cookie), 0, "a session for carol");
+        ok(cookie && strlen(cookie) == API_SESSION_LEN && strspn(cookie, "0123456789abcdef") == API_SESSION_LEN,
+           "its cookie is %d hex digits", API_SESSION_LEN);
+        is_int(api_session_create(s, "carol", USEC_PER_HOUR, &other), 0, "a second session for carol");
+        ok(cookie && other && !streq(cookie, other), "with another cookie");
+        is_int(api_session_user(cookie, api_users_lookup, s, &user), 0, "the cookie is a live session");
+        is_str(user, "carol", "of carol");
+        free(user);
+        user = NULL;
+
+        _cleanup_free_ char *key = strjoin("session/", cookie);
+        _cleanup_json_ json_t *v = NULL;
+        is_int(api_users_lookup(s, key, &v), -ENOENT, "the cookie itself is not a key of the store");
+
+        char csrf[API_SESSION_CSRF_LEN + 1], csrf2[API_SESSION_CSRF_LEN + 1];
+        api_session_csrf(cookie, csrf);
+        api_session_csrf(other, csrf2);
+        ok(strlen(csrf) == API_SESSION_CSRF_LEN && !streq(csrf, csrf2) && !strstr(csrf, cookie),
+           "each session has a CSRF token of its own, which is not its cookie");
+        ok(api_session_csrf_check(cookie, csrf), "its token checks");
+        ok(!api_session_csrf_check(cookie, csrf2), "another session's does not");
+        ok(!api_session_csrf_check(cookie, NULL) && !api_session_csrf_check(cookie, ""), "no token does not");
+        ok(!api_session_csrf_check("x", csrf), "nor does a token for a cookie of a wrong shape");
+
+        is_int(api_session_delete(s, other), 0, "logging out of the second session");
+        is_int(api_session_user(other, api_users_lookup, s, &user), -ENOENT, "ends it");
+        is_int(api_session_user(cookie, api_users_lookup, s, &user), 0, "but not the first");
+        free(user);
+        user = NULL;
+        is_int(api_session_delete(s, other), 0, "logging out twice is fine");
+
+        is_int(api_session_create(s, "carol", 1, &expired), 0, "a session that lasts 1 µs");
+        is_int(api_session_user(expired, api_users_lookup, s, &user), -ENOENT, "has expired");
+        is_int(api_session_user("tern_x", api_users_lookup, s, &user), -EINVAL, "a malformed cookie is not looked up");
+
+        is_int(api_user_add(s, "carol", "second"), 0, "carol's password changed");
+        is_int(api_session_user(cookie, api_users_lookup, s, &user), -ENOENT, "which ends her sessions");
+        ok(!user, "none of them gave a user");
+}
+
 int main(int argc, char *argv[]) {
         test_names();
         test_passwords();
@@ -104,6 +149,7 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
         test_users(s);
+        test_sessions(s);
         store_free(TAKE_PTR(s));
         store_test_teardown(&env);
         return tap_done();

@@ -1,0 +1,248 @@
+// editor.js: the flow editor: YAML with CodeMirror (Debian's libjs-codemirror, when the server has
+// it; a plain textarea otherwise), the validate endpoint's errors on their lines as you type, save
+// (a new revision), and "Execute" with a form made from the flow's inputs.
+import { api, enc } from "./api.js";
+import { h, clear, debounce, setTitle } from "./dom.js";
+
+const TEMPLATE = `id: hello
+namespace: company.team
+
+inputs:
+  - id: name
+    type: STRING
+    defaults: world
+
+tasks:
+  - id: greet
+    type: io.kestra.plugin.core.log.Log
+    message: "Hello, {{ inputs.name }}!"
+`;
+
+let codemirror = null; // a promise of window.CodeMirror, or of null when it cannot be had
+
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const s = h("script", { src });
+    s.addEventListener("load", resolve);
+    s.addEventListener("error", () => reject(new Error(`cannot load ${src}`)));
+    document.head.append(s);
+  });
+}
+
+function loadCodeMirror() {
+  if (!codemirror) {
+    codemirror = (async () => {
+      try {
+        document.head.append(h("link", { rel: "stylesheet", href: "/vendor/codemirror/lib/codemirror.css" }));
+        await loadScript("/vendor/codemirror/lib/codemirror.js");
+        await loadScript("/vendor/codemirror/mode/yaml/yaml.js");
+        return window.CodeMirror || null;
+      } catch (e) {
+        return null;
+      }
+    })();
+  }
+  return codemirror;
+}
+
+// The text editor: CodeMirror or a textarea, behind one interface.
+async function makeEditor(parent, text, onChange) {
+  const CM = await loadCodeMirror();
+  if (CM) {
+    const cm = CM(parent, {
+      value: text, mode: "yaml", lineNumbers: true, indentUnit: 2, tabSize: 2, indentWithTabs: false,
+      gutters: ["CodeMirror-linenumbers", "tern-errors"], viewportMargin: 50,
+      extraKeys: { Tab: (c) => c.execCommand(c.somethingSelected() ? "indentMore" : "insertSoftTab"),
+                   "Shift-Tab": "indentLess", Esc: () => document.getElementById("save")?.focus() },
+      screenReaderLabel: "Flow source (YAML)",
+    });
+    cm.on("change", () => onChange());
+    let marks = [];
+    return {
+      kind: "codemirror",
+      get: () => cm.getValue(),
+      set: (v) => cm.setValue(v),
+      focus: () => cm.focus(),
+      showErrors(errors) {
+        for (const m of marks) m();
+        marks = [];
+        cm.clearGutter("tern-errors");
+        for (const e of errors) {
+          if (!e.line) continue;
+          const line = Math.min(e.line, cm.lineCount()) - 1;
+          const msg = `${e.line}:${e.column || 0}: ${e.message}`;
+          const marker = h("span.err-marker", { title: msg, "aria-hidden": "true" }, "●");
+          cm.setGutterMarker(line, "tern-errors", marker);
+          cm.addLineClass(line, "background", "err-line");
+          const widget = cm.addLineWidget(line, h("div.err-widget", { role: "note" }, msg), { coverGutter: false });
+          marks.push(() => { widget.clear(); cm.removeLineClass(line, "background", "err-line"); });
+        }
+      },
+    };
+  }
+  parent.append(h("p.note", "Syntax highlighting is not available: the server has no libjs-codemirror ",
+                  "(apt-get install libjs-codemirror). Errors are listed below the editor."));
+  const lines = h("pre.gutter", { "aria-hidden": "true" });
+  const ta = h("textarea.source", { spellcheck: false, "aria-label": "Flow source (YAML)", wrap: "off" });
+  ta.value = text;
+  const number = () => {
+    const n = ta.value.split("\n").length;
+    lines.textContent = Array.from({ length: n }, (_, i) => i + 1).join("\n");
+  };
+  ta.addEventListener("input", () => { number(); onChange(); });
+  ta.addEventListener("scroll", () => { lines.scrollTop = ta.scrollTop; });
+  number();
+  parent.append(h("div.plain-editor", lines, ta));
+  return {
+    kind: "textarea",
+    get: () => ta.value,
+    set: (v) => { ta.value = v; number(); },
+    focus: () => ta.focus(),
+    showErrors() {},
+  };
+}
+
+export async function editorView(main, ctx, ns, id) {
+  setTitle(id ? `${ns}.${id}` : "New flow", "Editor");
+  let flow = null;
+  if (ns && id) flow = await api("GET", `/api/v1/flows/${enc(ns)}/${enc(id)}`);
+
+  const status = h("span.status", { role: "status", "aria-live": "polite" });
+  const errorList = h("ul.errors", { "aria-label": "Problems", id: "flow-errors" });
+  const saveBtn = h("button", { type: "button", id: "save" }, "Save");
+  const execBtn = h("button", { type: "button", id: "execute", disabled: !flow }, "Execute");
+  const title = h("h1", flow ? `${flow.namespace}.${flow.id}` : "New flow");
+  const rev = h("span.muted", flow ? `revision ${flow.revision}` : "");
+  const host = h("div.editor-host");
+  const formHost = h("div");
+  main.append(h("div.bar", title, rev, h("span.spacer"), status, saveBtn, execBtn), host, errorList, formHost);
+
+  let seq = 0;
+  const validate = debounce(async () => {
+    const mine = ++seq;
+    let res;
+    try {
+      res = await api("POST", "/api/v1/flows/validate", { body: editor.get(), headers: { "Content-Type": "application/x-yaml" } });
+    } catch (e) {
+      if (mine === seq) status.textContent = e.message;
+      return;
+    }
+    if (mine !== seq) return; // an older answer, after a newer edit
+    const one = res[0] || { valid: false, errors: [] };
+    showErrors(one.errors || []);
+    status.textContent = one.valid ? "Valid" : `${(one.errors || []).length} problem(s)`;
+    status.dataset.valid = one.valid ? "true" : "false";
+  }, 400);
+
+  function showErrors(errors) {
+    editor.showErrors(errors);
+    clear(errorList);
+    for (const e of errors)
+      errorList.append(h("li", { dataset: { line: String(e.line || 0) } },
+                         h("span.pos", e.line ? `Line ${e.line}:${e.column || 0}` : "Flow"), " ", e.message));
+  }
+
+  const editor = await makeEditor(host, flow ? flow.source : TEMPLATE, () => {
+    status.textContent = "Checking…";
+    delete status.dataset.valid;
+    validate();
+  });
+  validate();
+
+  saveBtn.addEventListener("click", async () => {
+    const src = editor.get();
+    status.textContent = "Saving…";
+    try {
+      const saved = flow
+        ? await api("PUT", `/api/v1/flows/${enc(flow.namespace)}/${enc(flow.id)}`, { body: src, headers: { "Content-Type": "application/x-yaml" } })
+        : await api("POST", "/api/v1/flows", { body: src, headers: { "Content-Type": "application/x-yaml" } });
+      const hash = `#/flows/edit/${enc(saved.namespace)}/${enc(saved.id)}`;
+      if (!flow || location.hash !== hash) {
+        ctx.navigate(hash);
+        return;
+      }
+      flow = await api("GET", `/api/v1/flows/${enc(saved.namespace)}/${enc(saved.id)}`);
+      rev.textContent = `revision ${flow.revision}`;
+      status.textContent = `Saved revision ${saved.revision}`;
+      execBtn.disabled = false;
+    } catch (e) {
+      if (e.body && e.body.errors) showErrors(e.body.errors);
+      status.textContent = `Not saved: ${e.message}`;
+    }
+  });
+
+  execBtn.addEventListener("click", () => {
+    clear(formHost);
+    formHost.append(executeForm(flow, ctx));
+    formHost.querySelector("input, select, textarea, button")?.focus();
+  });
+  if (ctx.params.get("execute") && flow) execBtn.click();
+}
+
+// One form field per input of the flow, by its type.
+function inputField(inp) {
+  const fid = `input-${inp.id}`;
+  const t = (inp.type || "STRING").toUpperCase();
+  const def = inp.defaults;
+  const defText = def === undefined || def === null ? "" : typeof def === "string" ? def : JSON.stringify(def);
+  let field;
+  if (t === "BOOLEAN") field = h("input", { type: "checkbox", id: fid, name: inp.id, checked: def === true });
+  else if ((t === "ENUM" || t === "SELECT" || t === "MULTISELECT") && Array.isArray(inp.values)) {
+    field = h("select", { id: fid, name: inp.id, multiple: t === "MULTISELECT" },
+              t === "MULTISELECT" ? null : h("option", { value: "" }, ""),
+              inp.values.map((v) => h("option", { value: String(v), selected: v === def || (Array.isArray(def) && def.includes(v)) }, String(v))));
+  } else if (t === "JSON" || t === "YAML" || t === "ARRAY") {
+    field = h("textarea", { id: fid, name: inp.id, rows: 4 });
+    field.value = defText;
+  } else {
+    const type = { INT: "number", FLOAT: "number", DATE: "date", TIME: "time", DATETIME: "datetime-local",
+                   SECRET: "password", FILE: "file", EMAIL: "email", URI: "url" }[t] || "text";
+    field = h("input", { type, id: fid, name: inp.id, step: t === "FLOAT" ? "any" : undefined });
+    if (type !== "file" && type !== "datetime-local") field.value = defText;
+  }
+  if (inp.required && def === undefined && t !== "BOOLEAN") field.required = true;
+  return h("div.field",
+    h("label", { for: fid }, inp.displayName || inp.id, h("span.muted", ` ${t}${field.required ? " (required)" : ""}`)),
+    field,
+    inp.description ? h("small.muted", inp.description) : null);
+}
+
+function executeForm(flow, ctx) {
+  const inputs = flow.inputs || [];
+  const err = h("p.error", { role: "alert", hidden: true });
+  const form = h("form.execute", { "aria-label": "Execute the flow" },
+    h("h2", `Execute ${flow.namespace}.${flow.id}`),
+    inputs.length ? inputs.map(inputField) : h("p.muted", "This flow has no inputs."),
+    h("div.bar", h("button", { type: "submit", id: "execute-submit" }, "Execute"),
+      h("button", { type: "button", class: "link", onclick: () => form.remove() }, "Cancel")),
+    err);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    err.hidden = true;
+    const fd = new FormData();
+    let files = false;
+    for (const inp of inputs) {
+      const el = form.elements.namedItem(inp.id);
+      if (!el) continue;
+      if (el.type === "file") {
+        if (el.files.length) { fd.append(inp.id, el.files[0], el.files[0].name); files = true; }
+      } else if (el.type === "checkbox") fd.append(inp.id, el.checked ? "true" : "false");
+      else if (el.multiple) {
+        const v = [...el.selectedOptions].map((o) => o.value);
+        if (v.length) fd.append(inp.id, JSON.stringify(v));
+      } else if (el.type === "datetime-local") {
+        if (el.value) fd.append(inp.id, new Date(el.value).toISOString());
+      } else if (el.value !== "") fd.append(inp.id, el.value);
+    }
+    const path = `/api/v1/executions/${enc(flow.namespace)}/${enc(flow.id)}`;
+    try {
+      const ex = files ? await api("POST", path, { body: fd })
+                       : await api("POST", path, { json: Object.fromEntries(fd.entries()) });
+      ctx.navigate(`#/executions/${enc(ex.id)}`);
+    } catch (e) {
+      err.textContent = e.message;
+      err.hidden = false;
+    }
+  });
+  return form;
+}
