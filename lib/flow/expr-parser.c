@@ -878,6 +878,8 @@ static int parse_tag(Parser *p, ExprNode **ret) {
         static const char *const known[] = { "if", "for", "set", "raw", "macro", "filter", "elseif", "else", "endif", "endfor",
                                              "endraw", "endmacro", "endfilter" };
         const char *hint = expr_suggest(kw->str, known, ELEMENTSOF(known));
+        if (p->err && !p->err->message)
+                p->err->unknown_tag = true;
         if (hint)
                 return parser_fail(p, kw, "Unknown tag `%s`, did you mean `%s`?", kw->str, hint);
         return parser_fail(p, kw, "Unknown tag `%s`", kw->str);

@@ -12,6 +12,7 @@
 typedef struct ExprError {
         char *message;
         unsigned line, column;
+        bool unknown_tag; /* the template failed to compile on a tag name that does not exist */
 } ExprError;
 
 void expr_error_done(ExprError *e);
