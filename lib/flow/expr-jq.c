@@ -25,6 +25,11 @@
 
 #define JQ_EXIT_NOMEM 3
 
+/* In sanitizer builds, the process's death callback (libFuzzer's writes a crash file for the input it
+ * was running) is the parent's business, not the child's: a jq child stopped by AddressSanitizer for
+ * running out of memory is an outcome the parent reports. */
+extern void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
+
 /* Builtins that would reach past the value given to the program are shadowed: the environment of the
  * process (env, $ENV: database passwords, tokens), other inputs, module files (import and include are
  * refused before compiling, modulemeta here), and writes to the process's own stderr. */
@@ -151,6 +156,8 @@ _noreturn_ static void jq_child(const char *program, json_t *input, usec_t timeo
         (void) setrlimit(RLIMIT_CORE, &(struct rlimit) { 0, 0 });
         child_limit_memory(max_memory);
         signal(SIGPIPE, SIG_DFL);
+        if (__sanitizer_set_death_callback)
+                __sanitizer_set_death_callback(NULL);
 
         char *text = json_dumps(input, JSON_ENCODE_ANY | JSON_COMPACT);
         char *full = text ? strjoin(jq_prelude, program) : NULL;
