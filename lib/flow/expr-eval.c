@@ -110,11 +110,14 @@ static int fail_missing(ExprEval *ev, const ExprNode *n) {
 }
 
 static json_t *lookup(ExprEval *ev, const char *name) {
-        for (size_t i = ev->n_scopes; i > 0; i--) {
+        for (size_t i = ev->n_scopes; i > ev->scope_base; i--) {
                 json_t *v = json_object_get(ev->scopes[i - 1], name);
                 if (v)
                         return v;
         }
+        /* as Pebble's macros: their arguments only, not the template's variables */
+        if (ev->scope_base > 0)
+                return NULL;
         return json_object_get(ev->ctx->variables, name);
 }
 
@@ -517,7 +520,7 @@ int expr_eval_node(ExprEval *ev, const ExprNode *n, bool lenient, json_t **ret) 
         case EXPR_NODE_VAR: {
                 json_t *v = lookup(ev, n->name);
                 if (!v) {
-                        if (streq(n->name, "_context") && ev->ctx->variables) {
+                        if (streq(n->name, "_context") && ev->ctx->variables && ev->scope_base == 0) {
                                 *ret = json_incref(ev->ctx->variables);
                                 return 0;
                         }
@@ -679,6 +682,15 @@ int expr_eval_node(ExprEval *ev, const ExprNode *n, bool lenient, json_t **ret) 
                 return 0;
         }
 
+        case EXPR_NODE_CAPTURE: {
+                _cleanup_strbuf_ StrBuf out = STRBUF_INIT;
+                r = expr_render_node(ev, n->children[0], &out);
+                if (r < 0)
+                        return r;
+                *ret = json_stringn_nocheck(strbuf_str(&out), out.len);
+                return *ret ? 0 : -ENOMEM;
+        }
+
         default:
                 return expr_fail(ev, n, -EINVAL, "Statement used as an expression");
         }
@@ -817,14 +829,89 @@ int expr_render_node(ExprEval *ev, const ExprNode *n, StrBuf *out) {
                         return -ENOMEM;
                 return 0;
         }
+        case EXPR_NODE_MACRO:
+                return 0; /* a definition: it prints where it is called */
         default:
                 return expr_fail(ev, n, -EINVAL, "Expression used as a statement");
         }
 }
 
+const ExprNode *expr_find_macro(const ExprEval *ev, const char *name) {
+        for (size_t i = 0; ev->tmpl && i < ev->tmpl->n_macros; i++)
+                if (streq(ev->tmpl->macros[i]->name, name))
+                        return ev->tmpl->macros[i];
+        return NULL;
+}
+
+size_t expr_macro_names(const ExprEval *ev, const char ***ret) {
+        *ret = NULL;
+        if (!ev->tmpl || ev->tmpl->n_macros == 0)
+                return 0;
+        const char **names = calloc(ev->tmpl->n_macros, sizeof(char *));
+        if (!names)
+                return 0;
+        for (size_t i = 0; i < ev->tmpl->n_macros; i++)
+                names[i] = ev->tmpl->macros[i]->name;
+        *ret = names;
+        return ev->tmpl->n_macros;
+}
+
+/* Pebble's macro call: arguments by position or name, the others their defaults; the body rendered in
+ * a scope of its own that sees nothing else. */
+int expr_call_macro(ExprEval *ev, const ExprNode *call, const ExprNode *macro, const ExprArgs *args, json_t **ret) {
+        _cleanup_strbuf_ StrBuf out = STRBUF_INIT;
+        size_t n_params = macro->n_children - 1, positional = 0;
+        int r;
+
+        for (size_t i = 0; i < args->n; i++) {
+                const char *name = args->names ? args->names[i] : NULL;
+                if (!name) {
+                        positional++;
+                        continue;
+                }
+                bool found = false;
+                for (size_t k = 1; k < macro->n_children; k++)
+                        found = found || streq(macro->arg_names[k], name);
+                if (!found)
+                        return expr_fail(ev, call, -EINVAL, "Macro `%s` has no argument `%s`", macro->name, name);
+        }
+        if (positional > n_params)
+                return expr_fail(ev, call, -EINVAL, "Macro `%s` takes %zu arguments, not %zu", macro->name, n_params, positional);
+        if (ev->macro_depth >= EXPR_MAX_MACRO_DEPTH)
+                return expr_fail(ev, call, -ELOOP, "Macro calls nested more than %u deep (in `%s`)", EXPR_MAX_MACRO_DEPTH, macro->name);
+
+        size_t saved_base = ev->scope_base;
+        r = scope_push(ev);
+        if (r < 0)
+                return r;
+        ev->scope_base = ev->n_scopes - 1;
+        ev->macro_depth++;
+        json_t *scope = ev->scopes[ev->n_scopes - 1];
+        for (size_t k = 1; r >= 0 && k < macro->n_children; k++) {
+                json_t *v = expr_arg(args, k - 1, macro->arg_names[k]);
+                if (v)
+                        v = json_incref(v);
+                else
+                        /* defaults see the arguments before them */
+                        r = expr_eval_node(ev, macro->children[k], false, &v);
+                if (r >= 0 && json_object_set_new(scope, macro->arg_names[k], v) < 0)
+                        r = -ENOMEM;
+        }
+        if (r >= 0)
+                r = expr_render_node(ev, macro->children[0], &out);
+        ev->macro_depth--;
+        ev->scope_base = saved_base;
+        scope_pop(ev);
+        if (r < 0)
+                return r;
+        *ret = json_stringn_nocheck(strbuf_str(&out), out.len);
+        return *ret ? 0 : -ENOMEM;
+}
+
 ExprTemplate *expr_template_free(ExprTemplate *t) {
         if (!t)
                 return NULL;
+        free(t->macros);
         expr_node_free(t->root);
         free(t->source);
         free(t);
@@ -838,6 +925,31 @@ static bool is_blank_text(const ExprNode *n) {
                 if (!strchr(" \t\r\n", n->text[i]))
                         return false;
         return true;
+}
+
+/* Every {% macro %} of the template, wherever it is: Pebble registers them while parsing. */
+static int collect_macros(ExprTemplate *t, const ExprNode *n, ExprError *err) {
+        if (n->type == EXPR_NODE_MACRO) {
+                for (size_t i = 0; i < t->n_macros; i++)
+                        if (streq(t->macros[i]->name, n->name)) {
+                                expr_set_error(err, n->line, n->column, "Macro `%s` is defined twice (at line %u, column %u and at line %u, column %u)",
+                                               n->name, t->macros[i]->line, t->macros[i]->column, n->line, n->column);
+                                return -EINVAL;
+                        }
+                const ExprNode **m = reallocarray(t->macros, t->n_macros + 1, sizeof(ExprNode *));
+                if (!m)
+                        return -ENOMEM;
+                t->macros = m;
+                t->macros[t->n_macros++] = n;
+        }
+        /* only statements hold macros: expressions cannot */
+        if (n->type == EXPR_NODE_BLOCK || n->type == EXPR_NODE_IF || n->type == EXPR_NODE_FOR || n->type == EXPR_NODE_MACRO)
+                for (size_t i = 0; i < n->n_children; i++) {
+                        int r = collect_macros(t, n->children[i], err);
+                        if (r < 0)
+                                return r;
+                }
+        return 0;
 }
 
 int expr_compile(const char *tmpl, ExprTemplate **ret, ExprError *err) {
@@ -857,6 +969,9 @@ int expr_compile(const char *tmpl, ExprTemplate **ret, ExprError *err) {
                 return -ENOMEM;
         t->source_len = len;
         r = expr_parse(t->source, len, &t->root, err);
+        if (r < 0)
+                return r;
+        r = collect_macros(t, t->root, err);
         if (r < 0)
                 return r;
 
@@ -891,9 +1006,10 @@ static void eval_done(ExprEval *ev) {
         free(ev->scopes);
 }
 
-static int eval_begin(ExprEval *ev, const ExprContext *ctx, ExprError *err) {
+static int eval_begin(ExprEval *ev, const ExprTemplate *t, const ExprContext *ctx, ExprError *err) {
         *ev = (ExprEval) {
                 .ctx = ctx,
+                .tmpl = t,
                 .err = err,
                 /* work budget: output bytes plus the size of values built along the way */
                 .output_budget = (size_t) EXPR_MAX_OUTPUT * 16,
@@ -906,7 +1022,7 @@ int expr_eval(const ExprTemplate *t, const ExprContext *ctx, char **ret, ExprErr
         _cleanup_strbuf_ StrBuf out = STRBUF_INIT;
         int r;
 
-        r = eval_begin(&ev, ctx, err);
+        r = eval_begin(&ev, t, ctx, err);
         if (r < 0)
                 return r;
         r = expr_render_node(&ev, t->root, &out);
@@ -931,7 +1047,7 @@ int expr_eval_value(const ExprTemplate *t, const ExprContext *ctx, json_t **ret,
                 return *ret ? 0 : -ENOMEM;
         }
         _cleanup_(eval_done) ExprEval ev;
-        r = eval_begin(&ev, ctx, err);
+        r = eval_begin(&ev, t, ctx, err);
         if (r < 0)
                 return r;
         json_t *v = NULL;
@@ -981,6 +1097,8 @@ int expr_render_nested(ExprEval *ev, const ExprNode *at, const char *tmpl, json_
         if (r < 0)
                 return r;
         ev->render_depth++;
+        const ExprTemplate *outer = ev->tmpl;
+        ev->tmpl = t; /* the rendered text's macros, not the caller's */
         if (t->single_expr)
                 r = expr_eval_node(ev, t->single_expr, false, ret);
         else {
@@ -991,6 +1109,7 @@ int expr_render_nested(ExprEval *ev, const ExprNode *at, const char *tmpl, json_
                                 r = -ENOMEM;
                 }
         }
+        ev->tmpl = outer;
         ev->render_depth--;
         if (r < 0 && ev->err && ev->err->message && at->stmt_src && !strstr(ev->err->message, " (in render() at line ")) {
                 /* the inner position is inside the rendered string: say where that render() was */

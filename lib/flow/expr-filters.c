@@ -661,122 +661,33 @@ static int f_fromJson(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArg
         return expr_parse_json(ev, n, n->name, in, ret);
 }
 
-/* jq with simple paths: ".", ".a.b", ".a[0]", ".[\"k\"]", ".a[]"; results as a list, as Kestra returns them. */
+/* Kestra's jq: a JSON string input is parsed first; the results come as a list. */
 static int f_jq(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
-        _cleanup_json_ json_t *cur = json_array(), *parsed = NULL;
-        const char *path;
-        int r = arg_str(ev, n, a, 0, "expression", NULL, &path);
+        _cleanup_json_ json_t *parsed = NULL;
+        _cleanup_free_ char *message = NULL;
+        const char *program;
+        int r = arg_str(ev, n, a, 0, "expression", NULL, &program);
         if (r < 0)
                 return r;
-        if (!path)
+        if (!program)
                 return FAIL("Filter `jq` needs an expression");
-        if (!cur)
-                return -ENOMEM;
+        if (json_is_null(in)) {
+                *ret = json_null();
+                return 0;
+        }
         if (json_is_string(in)) {
-                parsed = json_loadb(json_string_value(in), json_string_length(in), JSON_DECODE_ANY, NULL);
-                if (parsed)
-                        in = parsed;
+                json_error_t e;
+                parsed = json_loadb(json_string_value(in), json_string_length(in), JSON_DECODE_ANY, &e);
+                if (!parsed)
+                        return FAIL("Filter `jq`: the input string is not JSON (%s at position %d)", e.text, e.position);
+                in = parsed;
         }
-        if (json_array_append(cur, in) < 0)
-                return -ENOMEM;
-
-        const char *p = path;
-        while (isspace((unsigned char) *p))
-                p++;
-        if (*p != '.')
-                return FAIL("Filter `jq`: only paths like \".a.b[0]\" are supported, not \"%s\"", path);
-        while (*p) {
-                _cleanup_json_ json_t *next = json_array();
-                if (!next)
-                        return -ENOMEM;
-                char key[256];
-                json_int_t idx = 0;
-                int kind; /* 'k' key, 'i' index, 'e' each, 0 identity */
-
-                if (isspace((unsigned char) *p)) {
-                        p++;
-                        continue;
-                }
-                if (p[0] == '.' && (isalpha((unsigned char) p[1]) || p[1] == '_')) {
-                        size_t l = 0;
-                        p++;
-                        while ((isalnum((unsigned char) *p) || *p == '_' || *p == '-') && l < sizeof key - 1)
-                                key[l++] = *p++;
-                        key[l] = 0;
-                        kind = 'k';
-                } else if (p[0] == '.' && p[1] != '[') {
-                        p++;
-                        kind = 0;
-                } else {
-                        if (*p == '.')
-                                p++;
-                        if (*p != '[')
-                                return FAIL("Filter `jq`: unsupported expression \"%s\"", path);
-                        p++;
-                        if (*p == ']') {
-                                p++;
-                                kind = 'e';
-                        } else if (*p == '"') {
-                                size_t l = 0;
-                                p++;
-                                while (*p && *p != '"' && l < sizeof key - 1)
-                                        key[l++] = *p++;
-                                key[l] = 0;
-                                if (p[0] != '"' || p[1] != ']')
-                                        return FAIL("Filter `jq`: unsupported expression \"%s\"", path);
-                                p += 2;
-                                kind = 'k';
-                        } else {
-                                char *end;
-                                errno = 0;
-                                long long v = strtoll(p, &end, 10);
-                                if (end == p || *end != ']' || errno)
-                                        return FAIL("Filter `jq`: unsupported expression \"%s\"", path);
-                                idx = v;
-                                p = end + 1;
-                                kind = 'i';
-                        }
-                }
-                size_t i;
-                json_t *x;
-                json_array_foreach(cur, i, x) {
-                        json_t *y = NULL;
-                        if (kind == 0)
-                                y = json_incref(x);
-                        else if (kind == 'k') {
-                                if (!json_is_object(x) && !json_is_null(x))
-                                        return FAIL("Filter `jq`: cannot index %s with \"%s\"", expr_type_name(x), key);
-                                y = json_incref(json_object_get(x, key));
-                                if (!y)
-                                        y = json_null();
-                        } else if (kind == 'i') {
-                                if (!json_is_array(x) && !json_is_null(x))
-                                        return FAIL("Filter `jq`: cannot index %s with a number", expr_type_name(x));
-                                json_int_t k = idx < 0 ? idx + (json_int_t) json_array_size(x) : idx;
-                                y = k >= 0 ? json_incref(json_array_get(x, (size_t) k)) : NULL;
-                                if (!y)
-                                        y = json_null();
-                        } else {
-                                if (json_is_array(x)) {
-                                        if (json_array_extend(next, x) < 0)
-                                                return -ENOMEM;
-                                } else if (json_is_object(x)) {
-                                        const char *k;
-                                        json_t *v;
-                                        json_object_foreach(x, k, v)
-                                                if (json_array_append(next, v) < 0)
-                                                        return -ENOMEM;
-                                } else
-                                        return FAIL("Filter `jq`: cannot iterate over %s", expr_type_name(x));
-                                continue;
-                        }
-                        if (json_array_append_new(next, y) < 0)
-                                return -ENOMEM;
-                }
-                json_decref(cur);
-                cur = TAKE_PTR(next);
-        }
-        *ret = TAKE_PTR(cur);
+        r = expr_jq_run(program, in, ev->ctx->jq_timeout, ev->ctx->jq_max_memory, ret, &message);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return expr_fail(ev, n, r == -ETIME || r == -E2BIG ? -E2BIG : -EINVAL, "Filter `jq`: %s (program \"%s\")",
+                                 message ? message : strerror(-r), program);
         return 0;
 }
 
@@ -902,7 +813,7 @@ static int f_sort(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a
                 return 0;
         }
         if (!json_is_array(in))
-                return FAIL("Filter `sort` needs a list, not a %s", expr_type_name(in));
+                return FAIL("Filter `%s` needs a list, not a %s", n->name, expr_type_name(in));
         size_t sz = json_array_size(in);
         _cleanup_free_ json_t **items = calloc(sz ? sz : 1, sizeof(json_t *));
         if (!items)
@@ -911,14 +822,16 @@ static int f_sort(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a
                 items[i] = json_array_get(in, i);
                 int c;
                 if (i > 0 && expr_compare(items[0], items[i], &c) < 0)
-                        return FAIL("Filter `sort`: cannot compare a %s with a %s", expr_type_name(items[0]), expr_type_name(items[i]));
+                        return FAIL("Filter `%s`: cannot compare a %s with a %s", n->name, expr_type_name(items[0]),
+                                    expr_type_name(items[i]));
         }
         qsort(items, sz, sizeof(json_t *), sort_cmp);
         _cleanup_json_ json_t *l = json_array();
         if (!l)
                 return -ENOMEM;
+        bool descending = streq(n->name, "rsort");
         for (size_t i = 0; i < sz; i++)
-                if (json_array_append(l, items[i]) < 0)
+                if (json_array_append(l, items[descending ? sz - 1 - i : i]) < 0)
                         return -ENOMEM;
         *ret = TAKE_PTR(l);
         return 0;
@@ -1012,6 +925,92 @@ static int f_merge(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *
                 return 0;
         }
         return FAIL("Filter `merge` needs two maps or a list, got %s and %s", expr_type_name(in), expr_type_name(other));
+}
+
+/* Kestra's chunk: the list cut into lists of size items (the last one shorter). */
+static int f_chunk(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        json_t *size_arg;
+        int r = need_arg(ev, n, a, 0, "size", &size_arg);
+        if (r < 0)
+                return r;
+        if (json_is_null(in)) {
+                *ret = json_null();
+                return 0;
+        }
+        if (!json_is_array(in))
+                return FAIL("Filter `chunk` needs a list, not a %s", expr_type_name(in));
+        if (!expr_is_number(size_arg))
+                return FAIL("Filter `chunk`: argument `size` must be a number, not a %s", expr_type_name(size_arg));
+        double size = expr_number(size_arg);
+        if (!(size >= 1))
+                return FAIL("Filter `chunk`: argument `size` must be at least 1");
+        _cleanup_json_ json_t *l = json_array();
+        if (!l)
+                return -ENOMEM;
+        size_t sz = json_array_size(in), step = size >= (double) sz ? MAX(sz, (size_t) 1) : (size_t) size;
+        for (size_t i = 0; i < sz; i += step) {
+                json_t *part = json_array();
+                if (!part || json_array_append_new(l, part) < 0)
+                        return -ENOMEM;
+                for (size_t k = i; k < sz && k < i + step; k++)
+                        if (json_array_append(part, json_array_get(in, k)) < 0)
+                                return -ENOMEM;
+        }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+/* Kestra's flatten: one level of nested lists. */
+static int f_flatten(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        if (json_is_null(in)) {
+                *ret = json_null();
+                return 0;
+        }
+        if (!json_is_array(in))
+                return FAIL("Filter `flatten` needs a list, not a %s", expr_type_name(in));
+        _cleanup_json_ json_t *l = json_array();
+        size_t i;
+        json_t *x;
+        if (!l)
+                return -ENOMEM;
+        json_array_foreach(in, i, x)
+                if ((json_is_array(x) ? json_array_extend(l, x) : json_array_append(l, x)) < 0)
+                        return -ENOMEM;
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+/* Kestra's distinct: the list without repeated items, in their first order. */
+static int f_distinct(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
+        if (json_is_null(in)) {
+                *ret = json_null();
+                return 0;
+        }
+        if (!json_is_array(in))
+                return FAIL("Filter `distinct` needs a list, not a %s", expr_type_name(in));
+        _cleanup_json_ json_t *l = json_array();
+        size_t i, j;
+        json_t *x, *y;
+        if (!l)
+                return -ENOMEM;
+        uint64_t compared = 0;
+        json_array_foreach(in, i, x) {
+                bool seen = false;
+                /* quadratic: the comparisons count against the loop budget, 64 to a turn */
+                compared += json_array_size(l);
+                if (ev->iterations + compared / 64 > EXPR_MAX_ITERATIONS)
+                        return expr_fail(ev, n, -E2BIG, "Filter `distinct`: list too large");
+                json_array_foreach(l, j, y)
+                        if (expr_equal(x, y)) {
+                                seen = true;
+                                break;
+                        }
+                if (!seen && json_array_append(l, x) < 0)
+                        return -ENOMEM;
+        }
+        ev->iterations += compared / 64;
+        *ret = TAKE_PTR(l);
+        return 0;
 }
 
 /* ---- numbers ---- */
@@ -1325,12 +1324,17 @@ static const struct {
         { "base64decode", f_base64decode, false },
         { "base64encode", f_base64encode, false },
         { "capitalize", f_capitalize, false },
+        { "chunk", f_chunk, false },
         { "className", f_className, false },
         { "date", f_date, false },
         { "dateAdd", f_dateAdd, false },
         { "default", f_default, true },
+        { "distinct", f_distinct, false },
         { "endsWith", f_endsWith, false },
+        { "escape", expr_filter_escape, false },
+        { "escapeChar", expr_filter_escape_char, false },
         { "first", f_first, false },
+        { "flatten", f_flatten, false },
         { "fromJson", f_fromJson, false },
         { "indent", f_indent, false },
         { "join", f_join, false },
@@ -1346,9 +1350,11 @@ static const struct {
         { "number", f_number, false },
         { "numberFormat", f_numberFormat, false },
         { "numberformat", f_numberFormat, false },
+        { "raw", expr_filter_raw, false },
         { "replace", f_replace, false },
         { "reverse", f_reverse, false },
         { "round", f_round, false },
+        { "rsort", f_sort, false },
         { "sha1", f_sha1, false },
         { "sha256", f_sha256, false },
         { "sha512", f_sha512, false },
@@ -1367,12 +1373,14 @@ static const struct {
         { "timestampMilli", f_timestamp, false },
         { "timestampNano", f_timestamp, false },
         { "title", f_title, false },
+        { "toIon", expr_filter_to_ion, false },
         { "toJson", f_toJson, false },
         { "trim", f_trim, false },
         { "upper", f_upper, false },
         { "urldecode", f_urldecode, false },
         { "urlencode", f_urlencode, false },
         { "values", f_keys, false },
+        { "yaml", expr_filter_yaml, false },
 };
 
 /* The index of the filter called name, or -ENOENT. */
@@ -1385,6 +1393,13 @@ static int filter_find(const char *name) {
 
 bool expr_filter_exists(const char *name) {
         return filter_find(name) >= 0;
+}
+
+const char *expr_filter_suggest(const char *name) {
+        const char *names[ELEMENTSOF(filters)];
+        for (size_t k = 0; k < ELEMENTSOF(filters); k++)
+                names[k] = filters[k].name;
+        return expr_suggest(name, names, ELEMENTSOF(filters));
 }
 
 bool expr_filter_is_lenient(const char *name) {
@@ -1408,10 +1423,7 @@ const char *expr_suggest(const char *s, const char *const *names, size_t count) 
 int expr_apply_filter(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *args, json_t **ret) {
         int i = filter_find(n->name);
         if (i < 0) {
-                const char *names[ELEMENTSOF(filters)];
-                for (size_t k = 0; k < ELEMENTSOF(filters); k++)
-                        names[k] = filters[k].name;
-                const char *hint = expr_suggest(n->name, names, ELEMENTSOF(filters));
+                const char *hint = expr_filter_suggest(n->name);
                 if (hint)
                         return FAIL("Unknown filter `%s`, did you mean `%s`?", n->name, hint);
                 return FAIL("Unknown filter `%s`", n->name);
@@ -1421,6 +1433,20 @@ int expr_apply_filter(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArg
 }
 
 /* ---- tests: "x is defined", "x is not empty", ... ---- */
+
+static const char *const tests[] = { "defined", "null", "empty", "even", "odd", "iterable", "map", "divisibleBy", "divisibleby",
+                                     "startsWith", "endsWith", "json" };
+
+bool expr_test_exists(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(tests); i++)
+                if (streq(tests[i], name))
+                        return true;
+        return false;
+}
+
+const char *expr_test_suggest(const char *name) {
+        return expr_suggest(name, tests, ELEMENTSOF(tests));
+}
 
 int expr_apply_test(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *args, bool *ret) {
         const char *t = n->name;
@@ -1457,6 +1483,14 @@ int expr_apply_test(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs 
                 *ret = json_integer_value(d) == -1 || json_integer_value(in) % json_integer_value(d) == 0;
                 return 0;
         }
+        if (streq(t, "json")) {
+                /* Kestra's: a list or map, or a string that parses as JSON */
+                _cleanup_json_ json_t *parsed = NULL;
+                if (json_is_string(in))
+                        parsed = json_loadb(json_string_value(in), json_string_length(in), JSON_DECODE_ANY, NULL);
+                *ret = json_is_array(in) || json_is_object(in) || parsed;
+                return 0;
+        }
         if (streq(t, "startsWith") || streq(t, "endsWith")) {
                 json_t *v = NULL;
                 int r = affix_filter(ev, n, in, args, streq(t, "endsWith"), &v);
@@ -1466,8 +1500,7 @@ int expr_apply_test(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs 
                 json_decref(v);
                 return 0;
         }
-        static const char *const tests[] = { "defined", "null", "empty", "even", "odd", "iterable", "map", "divisibleBy", "startsWith", "endsWith" };
-        const char *hint = expr_suggest(t, tests, ELEMENTSOF(tests));
+        const char *hint = expr_test_suggest(t);
         if (hint)
                 return FAIL("Unknown test `%s`, did you mean `%s`?", t, hint);
         return FAIL("Unknown test `%s`", t);

@@ -1,10 +1,14 @@
 /* expr-functions.c: the functions a template can call: now(), range(), secret(), render(), ... */
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "cleanup-jansson.h"
 #include "expr-internal.h"
+#include "id.h"
 #include "strutil.h"
 
 typedef int (*FunctionFn)(ExprEval *ev, const ExprNode *n, const ExprArgs *a, json_t **ret);
@@ -32,25 +36,78 @@ static int fn_now(ExprEval *ev, const ExprNode *n, const ExprArgs *a, json_t **r
         return *ret ? 0 : -ENOMEM;
 }
 
-static int fn_uuid(ExprEval *ev, const ExprNode *n, const ExprArgs *a, json_t **ret) {
-        uint8_t b[16];
-        size_t got = 0;
-        char s[37];
-
-        while (got < sizeof b) {
-                ssize_t k = getrandom(b + got, sizeof b - got, 0);
+static int random_bytes(ExprEval *ev, const ExprNode *n, void *buf, size_t size) {
+        for (size_t got = 0; got < size;) {
+                ssize_t k = getrandom((uint8_t *) buf + got, size - got, 0);
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
-                        return expr_fail(ev, n, -errno, "uuid(): no randomness available");
+                        return expr_fail(ev, n, -errno, "%s(): no randomness available", n->name);
                 }
                 got += (size_t) k;
         }
+        return 0;
+}
+
+static int fn_uuid(ExprEval *ev, const ExprNode *n, const ExprArgs *a, json_t **ret) {
+        uint8_t b[16];
+        char s[37];
+        int r = random_bytes(ev, n, b, sizeof b);
+        if (r < 0)
+                return r;
         b[6] = (uint8_t) ((b[6] & 0x0F) | 0x40); /* version 4 */
         b[8] = (uint8_t) ((b[8] & 0x3F) | 0x80); /* RFC 4122 variant */
         snprintf(s, sizeof s, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
                  b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
         *ret = json_string(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* id(): a new identifier, like the ids of executions. */
+static int fn_id(ExprEval *ev, const ExprNode *n, const ExprArgs *a, json_t **ret) {
+        char id[ID_MAX];
+        int r = id_new(id);
+        if (r < 0)
+                return expr_fail(ev, n, r, "id(): no randomness available");
+        *ret = json_string(id);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* randomInt(lower, upper): an integer from lower (included) to upper (excluded; lower when equal). */
+static int fn_randomInt(ExprEval *ev, const ExprNode *n, const ExprArgs *a, json_t **ret) {
+        json_t *lo = expr_arg(a, 0, "lower"), *hi = expr_arg(a, 1, "upper");
+        if (!lo || !hi)
+                return FAIL("randomInt() needs the arguments `lower` and `upper`");
+        if (!json_is_integer(lo) || !json_is_integer(hi))
+                return FAIL("randomInt(): `lower` and `upper` must be integers, not a %s and a %s", expr_type_name(lo),
+                            expr_type_name(hi));
+        int64_t l = json_integer_value(lo), h = json_integer_value(hi);
+        if (h < l)
+                return FAIL("randomInt(): upper (%" JSON_INTEGER_FORMAT ") is less than lower (%" JSON_INTEGER_FORMAT ")",
+                            (json_int_t) h, (json_int_t) l);
+        uint64_t span = (uint64_t) h - (uint64_t) l, x = 0;
+        if (span > 0) {
+                /* rejection sampling: every value equally likely */
+                uint64_t limit = UINT64_MAX - UINT64_MAX % span;
+                do {
+                        int r = random_bytes(ev, n, &x, sizeof x);
+                        if (r < 0)
+                                return r;
+                } while (x >= limit);
+                x %= span;
+        }
+        *ret = json_integer((json_int_t) ((uint64_t) l + x));
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* randomPort(): a TCP port free right now, as the kernel picks one for a socket bound to port 0. */
+static int fn_randomPort(ExprEval *ev, const ExprNode *n, const ExprArgs *a, json_t **ret) {
+        _cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY) };
+        socklen_t len = sizeof sa;
+        if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0 || getsockname(fd, (struct sockaddr *) &sa, &len) < 0)
+                return expr_fail(ev, n, -EINVAL, "randomPort(): unable to get a free port: %s", strerror(errno));
+        *ret = json_integer(ntohs(sa.sin_port));
         return *ret ? 0 : -ENOMEM;
 }
 
@@ -113,7 +170,7 @@ static int fn_secret(ExprEval *ev, const ExprNode *n, const ExprArgs *a, json_t 
 static int fn_render(ExprEval *ev, const ExprNode *n, const ExprArgs *a, json_t **ret) {
         json_t *v = expr_arg(a, 0, "toRender");
         if (!v)
-                return FAIL("render() needs a string to render");
+                return FAIL("%s() needs a string to render", n->name);
         if (!json_is_string(v) || !expr_has_template(json_string_value(v))) {
                 /* nothing to render: the value itself */
                 *ret = json_incref(v);
@@ -122,7 +179,9 @@ static int fn_render(ExprEval *ev, const ExprNode *n, const ExprArgs *a, json_t 
         /* Kestra renders recursively by default (a variable referring to a variable that holds an
          * expression): again while the result is still a template, bounded by the render depth. */
         json_t *rec = expr_arg(a, 1, "recursive");
-        bool recursive = !rec || json_is_true(rec) || (json_is_string(rec) && streq(json_string_value(rec), "true"));
+        /* renderOnce(x) is render(x, recursive=false) */
+        bool recursive = !streq(n->name, "renderOnce") &&
+                         (!rec || json_is_true(rec) || (json_is_string(rec) && streq(json_string_value(rec), "true")));
         json_t *cur = NULL;
         int r = expr_render_nested(ev, n, json_string_value(v), &cur);
         unsigned max = ev->ctx->max_render_depth ? ev->ctx->max_render_depth : 10;
@@ -130,7 +189,7 @@ static int fn_render(ExprEval *ev, const ExprNode *n, const ExprArgs *a, json_t 
              i++) {
                 if (i >= max) {
                         json_decref(cur);
-                        return expr_fail(ev, n, -ELOOP, "render() still finds expressions after %u rounds", max);
+                        return expr_fail(ev, n, -ELOOP, "%s() still finds expressions after %u rounds", n->name, max);
                 }
                 json_t *next = NULL;
                 r = expr_render_nested(ev, n, json_string_value(cur), &next);
@@ -222,23 +281,61 @@ static const struct {
         FunctionFn fn;
 } functions[] = {
         { "currentEachOutput", fn_currentEachOutput },
+        { "fetchContext", fn_printContext },
+        { "fromIon", expr_function_from_ion },
         { "fromJson", fn_fromJson },
+        { "id", fn_id },
         { "json", fn_fromJson },
         { "max", fn_minmax },
         { "min", fn_minmax },
         { "now", fn_now },
         { "printContext", fn_printContext },
+        { "randomInt", fn_randomInt },
+        { "randomPort", fn_randomPort },
         { "range", fn_range },
         { "render", fn_render },
+        { "renderOnce", fn_render },
         { "secret", fn_secret },
         { "uuid", fn_uuid },
+        { "yaml", expr_function_yaml },
+};
+
+/* Functions the engine leaves to its host (ExprContext.function): known names, so that a flow using
+ * them validates, with what each needs for the message when a host does not provide it. */
+static const struct {
+        const char *name;
+        const char *needs;
+} host_functions[] = {
+        { "decrypt", "an encryption key (Kestra's kestra.encryption.secret-key), which tern does not have" },
+        { "encrypt", "an encryption key (Kestra's kestra.encryption.secret-key), which tern does not have" },
+        { "errorLogs", "the execution's logs, which tern's expressions cannot read" },
+        { "kv", "the key-value store, which is not available where this expression is rendered" },
+        { "read", "the execution's files, which are not available where this expression is rendered" },
 };
 
 bool expr_function_exists(const char *name) {
         for (size_t i = 0; i < ELEMENTSOF(functions); i++)
                 if (streq(functions[i].name, name))
                         return true;
+        for (size_t i = 0; i < ELEMENTSOF(host_functions); i++)
+                if (streq(host_functions[i].name, name))
+                        return true;
         return false;
+}
+
+const char *expr_function_suggest(const char *name, const char *const *extra, size_t n_extra) {
+        const char *names[ELEMENTSOF(functions) + ELEMENTSOF(host_functions)];
+        size_t k = 0;
+        for (size_t i = 0; i < ELEMENTSOF(functions); i++)
+                names[k++] = functions[i].name;
+        for (size_t i = 0; i < ELEMENTSOF(host_functions); i++)
+                names[k++] = host_functions[i].name;
+        const char *best = expr_suggest(name, names, k);
+        /* a macro of the template wins when it is as close */
+        const char *macro = extra ? expr_suggest(name, extra, n_extra) : NULL;
+        if (macro && (!best || str_edit_distance(name, macro, 3) <= str_edit_distance(name, best, 3)))
+                return macro;
+        return best;
 }
 
 int expr_call_function(ExprEval *ev, const ExprNode *n, const ExprArgs *args, json_t **ret) {
@@ -253,6 +350,7 @@ int expr_call_function(ExprEval *ev, const ExprNode *n, const ExprArgs *args, js
                         return r;
                 }
 
+        /* Pebble's order: the engine's functions (the host's are Kestra's too), then macros */
         if (ev->ctx->function) {
                 _cleanup_json_ json_t *list = json_array();
                 _cleanup_free_ char *message = NULL;
@@ -271,10 +369,17 @@ int expr_call_function(ExprEval *ev, const ExprNode *n, const ExprArgs *args, js
                         return expr_fail(ev, n, r == -ENOMEM ? -EIO : r, "%s(): %s", n->name, message ? message : strerror(-r));
         }
 
-        const char *names[ELEMENTSOF(functions)];
-        for (size_t i = 0; i < ELEMENTSOF(functions); i++)
-                names[i] = functions[i].name;
-        const char *hint = expr_suggest(n->name, names, ELEMENTSOF(functions));
+        const ExprNode *macro = expr_find_macro(ev, n->name);
+        if (macro)
+                return expr_call_macro(ev, n, macro, args, ret);
+
+        for (size_t i = 0; i < ELEMENTSOF(host_functions); i++)
+                if (streq(host_functions[i].name, n->name))
+                        return FAIL("%s() is not available here: it needs %s", n->name, host_functions[i].needs);
+
+        _cleanup_free_ const char **macros = NULL;
+        size_t n_macros = expr_macro_names(ev, &macros);
+        const char *hint = expr_function_suggest(n->name, macros, n_macros);
         if (hint)
                 return FAIL("Unknown function `%s`, did you mean `%s`?", n->name, hint);
         return FAIL("Unknown function `%s`", n->name);

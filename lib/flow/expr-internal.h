@@ -59,6 +59,7 @@ typedef enum ExprNodeType {
         EXPR_NODE_FILTER,   /* name; children[0] input, then arguments (arg_names parallel) */
         EXPR_NODE_CALL,     /* name; children are arguments (arg_names parallel) */
         EXPR_NODE_TEST,     /* name; op '!' when negated; children[0] operand, then arguments */
+        EXPR_NODE_CAPTURE,  /* children[0] a block, rendered to a string ({% filter %}'s body) */
         /* statements */
         EXPR_NODE_BLOCK, /* children */
         EXPR_NODE_TEXT,  /* text, text_len */
@@ -66,6 +67,7 @@ typedef enum ExprNodeType {
         EXPR_NODE_IF,    /* cond, body, cond, body, ..., [else body] */
         EXPR_NODE_FOR,   /* name [, name2]; children: iterable, body [, else body] */
         EXPR_NODE_SET,   /* name; children[0] */
+        EXPR_NODE_MACRO, /* name; children[0] body, then each argument's default, named in arg_names */
 } ExprNodeType;
 
 /* Binary operator codes stored in ExprNode.op. */
@@ -116,6 +118,8 @@ struct ExprTemplate {
         size_t source_len;
         ExprNode *root;        /* EXPR_NODE_BLOCK */
         ExprNode *single_expr; /* borrowed: set when the template is one {{ expr }} */
+        const ExprNode **macros; /* borrowed: every {% macro %}, callable anywhere in the template */
+        size_t n_macros;
 };
 
 int expr_parse(const char *src, size_t len, ExprNode **ret, ExprError *err);
@@ -127,8 +131,11 @@ typedef struct ExprScope {
 
 typedef struct ExprEval {
         const ExprContext *ctx;
+        const ExprTemplate *tmpl; /* the template being rendered (render() switches to its own) */
         json_t **scopes; /* innermost last; each an object */
         size_t n_scopes, cap_scopes;
+        size_t scope_base;    /* a macro sees only the scopes from here on, and no context variables */
+        unsigned macro_depth;
         uint64_t iterations;
         size_t output_budget; /* bytes left for all output of this render, nested renders included */
         uint64_t regex_work;  /* regular expression searches' cost so far (user_regex_cost()) */
@@ -182,8 +189,36 @@ int expr_call_function(ExprEval *ev, const ExprNode *n, const ExprArgs *args, js
 int expr_parse_json(ExprEval *ev, const ExprNode *n, const char *what, json_t *in, json_t **ret);
 /* Filters that want the undefined value themselves (default). */
 bool expr_filter_is_lenient(const char *name);
+/* Known names, and the closest known one to an unknown name (NULL when none is close). Functions
+ * include those the host provides (kv(), read(), ...); extra are more candidates (macros). */
 bool expr_filter_exists(const char *name);
+const char *expr_filter_suggest(const char *name);
 bool expr_function_exists(const char *name);
+const char *expr_function_suggest(const char *name, const char *const *extra, size_t n_extra);
+bool expr_test_exists(const char *name);
+const char *expr_test_suggest(const char *name);
+
+/* Macros (expr-eval.c): the one named so in the template being rendered, calling one, and the names of
+ * all (a malloc'ed array, its count returned; 0 and NULL when none or out of memory). */
+const ExprNode *expr_find_macro(const ExprEval *ev, const char *name);
+int expr_call_macro(ExprEval *ev, const ExprNode *call, const ExprNode *macro, const ExprArgs *args, json_t **ret);
+size_t expr_macro_names(const ExprEval *ev, const char ***ret);
+/* Macro calls nest at most this deep (each level may nest expressions EXPR_MAX_DEPTH deep). */
+#define EXPR_MAX_MACRO_DEPTH 16u
+
+/* Filters and functions that live in their own files. */
+int expr_filter_escape(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret);
+int expr_filter_escape_char(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret);
+int expr_filter_raw(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret);
+int expr_filter_yaml(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret);
+int expr_filter_to_ion(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret);
+int expr_function_yaml(ExprEval *ev, const ExprNode *n, const ExprArgs *a, json_t **ret);
+int expr_function_from_ion(ExprEval *ev, const ExprNode *n, const ExprArgs *a, json_t **ret);
+
+/* Run a jq program over input (expr-jq.c): 0 and the list of its results, or a negative errno with a
+ * message in *ret_error (-EINVAL: the program is invalid or failed; -ETIME, -E2BIG: a limit). 0 for
+ * timeout or max_memory is the default. */
+int expr_jq_run(const char *program, json_t *input, usec_t timeout, size_t max_memory, json_t **ret, char **ret_error);
 
 /* Suggest the closest of names[] to s, or NULL. */
 const char *expr_suggest(const char *s, const char *const *names, size_t n);

@@ -676,18 +676,164 @@ static int parse_for(Parser *p, const ExprToken *at, ExprNode **ret) {
         return 0;
 }
 
+/* After an end tag's name: an optional repeated name ("{% endmacro name %}"), then "%}". */
+static int parse_end_tag(Parser *p) {
+        stmt_begin(p);
+        next(p); /* {% */
+        next(p); /* the end tag's name */
+        if (peek(p)->type == EXPR_TOK_NAME)
+                next(p);
+        return expect_tag_close(p);
+}
+
+/* {% macro name(a, b = default) %}body{% endmacro %}: children[0] is the body, then one child per
+ * argument (its default, null when none) named in arg_names. */
+static int parse_macro(Parser *p, const ExprToken *at, ExprNode **ret) {
+        static const char *const ends[] = { "endmacro", NULL };
+        _cleanup_(expr_node_freep) ExprNode *n = node_new(p, EXPR_NODE_MACRO, at);
+        ExprNode *body = NULL;
+        int r;
+
+        if (!n)
+                return -ENOMEM;
+        if (peek(p)->type != EXPR_TOK_NAME)
+                return unexpected(p, "a macro name");
+        n->name = strdup(next(p)->str);
+        if (!n->name)
+                return -ENOMEM;
+        if (!is_op(peek(p), "("))
+                return unexpected(p, "\"(\" after the macro name");
+        next(p);
+        /* the body comes first among the children: an empty block holds its place until it is parsed */
+        r = node_add(n, node_new(p, EXPR_NODE_BLOCK, at), NULL);
+        if (r < 0)
+                return r;
+        while (!is_op(peek(p), ")")) {
+                if (peek(p)->type != EXPR_TOK_NAME)
+                        return unexpected(p, "an argument name");
+                char *arg = strdup(next(p)->str);
+                if (!arg)
+                        return -ENOMEM;
+                ExprNode *def = NULL;
+                if (is_op(peek(p), "=")) {
+                        next(p);
+                        r = parse_expr(p, &def);
+                        if (r < 0) {
+                                free(arg);
+                                return r;
+                        }
+                } else {
+                        r = parse_literal(p, peek(p), json_null(), &def);
+                        if (r < 0) {
+                                free(arg);
+                                return r;
+                        }
+                }
+                r = node_add(n, def, arg);
+                if (r < 0)
+                        return r;
+                if (is_op(peek(p), ","))
+                        next(p);
+                else if (!is_op(peek(p), ")"))
+                        return unexpected(p, "\",\" or \")\" in the macro's arguments");
+        }
+        next(p);
+        r = expect_tag_close(p);
+        if (r < 0)
+                return r;
+        r = parse_block(p, ends, at, &body);
+        if (r < 0)
+                return r;
+        expr_node_free(n->children[0]);
+        n->children[0] = body;
+        n->depth = MAX(n->depth, body->depth + 1);
+        r = parse_end_tag(p);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(n);
+        return 0;
+}
+
+/* {% filter upper | replace('a', 'b') %}body{% endfilter %}: the body rendered to a string, through
+ * the filters, printed. Built as PRINT(FILTER(..., FILTER(CAPTURE(body)))). */
+static int parse_filter_tag(Parser *p, const ExprToken *at, ExprNode **ret) {
+        static const char *const ends[] = { "endfilter", NULL };
+        _cleanup_(expr_node_freep) ExprNode *chain = node_new(p, EXPR_NODE_CAPTURE, at);
+        ExprNode *capture = chain, *body = NULL;
+        int r;
+
+        if (!chain)
+                return -ENOMEM;
+        for (;;) {
+                const ExprToken *name = peek(p);
+                if (name->type != EXPR_TOK_NAME)
+                        return unexpected(p, "a filter name");
+                next(p);
+                ExprNode *f = node_new(p, EXPR_NODE_FILTER, name);
+                if (!f)
+                        return -ENOMEM;
+                r = node_add(f, TAKE_PTR(chain), NULL);
+                chain = f;
+                if (r < 0)
+                        return r;
+                f->name = strdup(name->str);
+                if (!f->name)
+                        return -ENOMEM;
+                if (is_op(peek(p), "(")) {
+                        r = parse_args(p, f);
+                        if (r < 0)
+                                return r;
+                }
+                if (!is_op(peek(p), "|"))
+                        break;
+                next(p);
+        }
+        r = expect_tag_close(p);
+        if (r < 0)
+                return r;
+        r = parse_block(p, ends, at, &body);
+        if (r < 0)
+                return r;
+        r = node_add(capture, body, NULL);
+        if (r < 0)
+                return r;
+        /* the filters above the capture are as deep as the body makes them */
+        unsigned levels = 0;
+        for (ExprNode *f = chain; f != capture; f = f->children[0])
+                levels++;
+        for (ExprNode *f = chain; f != capture; f = f->children[0])
+                f->depth = MAX(f->depth, capture->depth + levels--);
+        r = parse_end_tag(p);
+        if (r < 0)
+                return r;
+        ExprNode *print = node_new(p, EXPR_NODE_PRINT, at);
+        if (!print)
+                return -ENOMEM;
+        r = node_add(print, TAKE_PTR(chain), NULL);
+        if (r < 0) {
+                expr_node_free(print);
+                return r;
+        }
+        *ret = print;
+        return 0;
+}
+
 static int parse_tag(Parser *p, ExprNode **ret) {
         const ExprToken *open = next(p);
         const ExprToken *kw = peek(p);
         int r;
 
         if (kw->type != EXPR_TOK_NAME)
-                return unexpected(p, "a tag name (if, for, set, raw)");
+                return unexpected(p, "a tag name (if, for, set, raw, macro, filter)");
         next(p);
         if (streq(kw->str, "if"))
                 return parse_if(p, open, ret);
         if (streq(kw->str, "for"))
                 return parse_for(p, open, ret);
+        if (streq(kw->str, "macro"))
+                return parse_macro(p, open, ret);
+        if (streq(kw->str, "filter"))
+                return parse_filter_tag(p, open, ret);
         if (streq(kw->str, "set")) {
                 if (peek(p)->type != EXPR_TOK_NAME)
                         return unexpected(p, "a variable name");
@@ -729,8 +875,11 @@ static int parse_tag(Parser *p, ExprNode **ret) {
                 *ret = TAKE_PTR(n);
                 return 0;
         }
-        static const char *const known[] = { "if", "for", "set", "raw", "elseif", "else", "endif", "endfor", "endraw" };
+        static const char *const known[] = { "if", "for", "set", "raw", "macro", "filter", "elseif", "else", "endif", "endfor",
+                                             "endraw", "endmacro", "endfilter" };
         const char *hint = expr_suggest(kw->str, known, ELEMENTSOF(known));
+        if (p->err && !p->err->message)
+                p->err->unknown_tag = true;
         if (hint)
                 return parser_fail(p, kw, "Unknown tag `%s`, did you mean `%s`?", kw->str, hint);
         return parser_fail(p, kw, "Unknown tag `%s`", kw->str);
@@ -815,7 +964,7 @@ static int parse_block(Parser *p, const char *const *ends, const ExprToken *open
                         if (peek_at(p, 1)->type == EXPR_TOK_NAME) {
                                 const char *kw = peek_at(p, 1)->str;
                                 if (streq(kw, "elseif") || streq(kw, "elif") || streq(kw, "else") || streq(kw, "endif") ||
-                                    streq(kw, "endfor") || streq(kw, "endraw"))
+                                    streq(kw, "endfor") || streq(kw, "endraw") || streq(kw, "endmacro") || streq(kw, "endfilter"))
                                         return parser_fail(p, peek_at(p, 1), "Unexpected \"{%% %s %%}\" without a matching opening tag", kw);
                         }
                         r = parse_tag(p, &n);

@@ -12,6 +12,7 @@
 typedef struct ExprError {
         char *message;
         unsigned line, column;
+        bool unknown_tag; /* the template failed to compile on a tag name that does not exist */
 } ExprError;
 
 void expr_error_done(ExprError *e);
@@ -31,6 +32,8 @@ typedef struct ExprContext {
         void *userdata;
         usec_t now;                /* 0 = real clock; tests pin it */
         unsigned max_render_depth; /* bound for render() recursion; 0 = default 10 */
+        usec_t jq_timeout;         /* wall-clock bound of one jq filter; 0 = EXPR_JQ_TIMEOUT */
+        size_t jq_max_memory;      /* memory one jq filter may take; 0 = EXPR_JQ_MAX_MEMORY */
 } ExprContext;
 
 /* Limits: templates over EXPR_MAX_TEMPLATE bytes and expressions nested deeper than EXPR_MAX_DEPTH are
@@ -39,6 +42,9 @@ typedef struct ExprContext {
 #define EXPR_MAX_DEPTH 256u
 #define EXPR_MAX_OUTPUT (16u * 1024u * 1024u)
 #define EXPR_MAX_ITERATIONS 1000000u
+/* A jq filter runs in a child process, stopped after EXPR_JQ_TIMEOUT or past EXPR_JQ_MAX_MEMORY bytes. */
+#define EXPR_JQ_TIMEOUT (10 * USEC_PER_SEC)
+#define EXPR_JQ_MAX_MEMORY ((size_t) 256 << 20)
 
 /* Contains "{{" or "{%" (a string without them renders to itself). */
 bool expr_has_template(const char *s);
@@ -52,6 +58,21 @@ ExprTemplate *expr_template_free(ExprTemplate *t);
 DEFINE_FREE_CLEANUP(ExprTemplate, expr_template_free)
 /* True when the template is exactly one {{ expr }} (surrounding whitespace aside). */
 bool expr_template_is_single_value(const ExprTemplate *t);
+
+/* A filter, function or test name that a template uses and this engine does not know. */
+typedef struct ExprUnknownName {
+        const char *kind;       /* "filter", "function" or "test" */
+        const char *name;
+        const char *suggestion; /* the closest known name, or NULL */
+        const char *statement;  /* the {{ }} or {% %} it is in: statement_len bytes, not NUL-terminated */
+        size_t statement_len;
+        unsigned line, column;  /* of the name, 1-based, in the template */
+} ExprUnknownName;
+
+/* Call cb for every unknown name in the template (its own macros are known functions; so are the
+ * functions hosts provide: kv(), read(), ...). Unknown tags are syntax errors, which expr_compile()
+ * reports. Returns 0, or the first negative value cb returns. */
+int expr_template_check_names(const ExprTemplate *t, int (*cb)(void *userdata, const ExprUnknownName *u), void *userdata);
 
 /* Render a compiled template to a string. Returns 0, or -EINVAL with *err filled, -ENOMEM, -ELOOP
  * (render() recursion too deep), -E2BIG (output or iteration limit). err may be NULL. */

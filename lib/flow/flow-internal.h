@@ -12,6 +12,8 @@ typedef struct FlowIdRef {
 
 typedef struct FlowParser {
         const char *file;
+        const char *source; /* the flow's text, to find positions inside its scalars */
+        size_t source_len;
         FlowDiagnostics *diags;
         bool invalid;
         size_t n_errors; /* reported so far, to tell whether one part had problems */
@@ -51,6 +53,9 @@ void fp_check_duplicate_ids(FlowParser *p);
 /* flow-inputs.c */
 void flow_input_done(FlowInput *in);
 int fp_parse_inputs(FlowParser *p, const YamlNode *n, FlowInput **ret, size_t *n_ret);
+
+/* flow-expr.c: the flow's expressions name only filters, functions, tests and tags that exist. */
+void fp_check_expressions(FlowParser *p, const YamlNode *root);
 
 /* flow-parse.c */
 int fp_parse_flow(FlowParser *p, const YamlNode *root, Flow *f);

@@ -90,8 +90,9 @@ int flow_load_string(const char *text, size_t len, const char *file, Flow **ret,
         if (!f->source || (file && !(f->file = strdup(file))))
                 return -ENOMEM;
 
-        FlowParser p = { .file = file, .diags = diags };
+        FlowParser p = { .file = file, .diags = diags, .source = text, .source_len = len };
         (void) fp_parse_flow(&p, root, f);
+        fp_check_expressions(&p, root);
         free(p.ids);
         if (p.error < 0)
                 return p.error;

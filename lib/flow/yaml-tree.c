@@ -465,7 +465,6 @@ static int text_bool(const char *s, bool *ret) {
 }
 
 YamlScalarType yaml_scalar_type(const YamlNode *n) {
-        bool b;
         if (!n || n->kind != YAML_NODE_SCALAR)
                 return YAML_SCALAR_STRING;
         if (n->tag) {
@@ -476,13 +475,18 @@ YamlScalarType yaml_scalar_type(const YamlNode *n) {
         }
         if (!n->plain || strlen(n->value) != n->length)
                 return YAML_SCALAR_STRING;
-        if (text_is_null(n->value))
+        return yaml_plain_text_type(n->value);
+}
+
+YamlScalarType yaml_plain_text_type(const char *s) {
+        bool b;
+        if (text_is_null(s))
                 return YAML_SCALAR_NULL;
-        if (text_bool(n->value, &b) >= 0)
+        if (text_bool(s, &b) >= 0)
                 return YAML_SCALAR_BOOL;
-        if (text_is_int(n->value))
+        if (text_is_int(s))
                 return YAML_SCALAR_INT;
-        if (text_is_float(n->value))
+        if (text_is_float(s))
                 return YAML_SCALAR_FLOAT;
         return YAML_SCALAR_STRING;
 }

@@ -70,6 +70,8 @@ static inline bool yaml_node_is_scalar(const YamlNode *n) {
 }
 
 YamlScalarType yaml_scalar_type(const YamlNode *n);
+/* What a plain (unquoted) scalar with this text resolves to. */
+YamlScalarType yaml_plain_text_type(const char *s);
 /* Integer / float value of a scalar that resolves to one (quoted digits too, as Jackson coerces). */
 int yaml_scalar_int(const YamlNode *n, int64_t *ret);
 int yaml_scalar_double(const YamlNode *n, double *ret);

@@ -34,7 +34,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!tmpl)
                 return 0;
 
-        ExprContext ctx = { .variables = vars, .secret = secret_cb, .now = 1710498030000000ULL };
+        /* jq programs run in a child: short limits keep a looping one from eating the fuzzing time */
+        ExprContext ctx = { .variables = vars, .secret = secret_cb, .now = 1710498030000000ULL,
+                            .jq_timeout = 200 * USEC_PER_MSEC, .jq_max_memory = (size_t) 512 << 20 };
         int r = expr_render(tmpl, &ctx, &out, &err);
         if (r == -EINVAL && !err.message)
                 __builtin_trap(); /* a refusal must say why */

@@ -20,12 +20,20 @@ static const char *const base_vars =
         " \"list\": [1, 2, 3], \"strs\": [\"b\", \"a\", \"c\"], \"map\": {\"a\": 1, \"b\": \"two\"},"
         " \"outputs\": {\"task1\": {\"value\": \"v1\", \"items\": [10, 20]},"
         "               \"each\": {\"v1\": {\"v2\": {\"value\": \"deep\"}}}},"
-        " \"inputs\": {\"from-parent\": \"fp\", \"empty\": \"\"},"
+        " \"inputs\": {\"from-parent\": \"fp\", \"empty\": \"\", \"json\": \"{\\\"meta\\\": {\\\"next_token\\\": \\\"t1\\\"}}\"},"
         " \"taskrun\": {\"value\": \"v2\", \"attemptsCount\": 1},"
         " \"parents\": [{\"taskrun\": {\"value\": \"v1\"}}],"
         " \"date\": \"2024-03-15T10:20:30.123456Z\", \"html\": \"a b&c\","
         " \"json\": \"{\\\"a\\\": {\\\"b\\\": [1, 2]}}\", \"text\": \"line1\\nline2\","
-        " \"tpl\": \"{{ name }}!\", \"selfref\": \"{{ render(selfref) }}\", \"tpl2\": \"{{ tpl }} again\"}";
+        " \"tpl\": \"{{ name }}!\", \"selfref\": \"{{ render(selfref) }}\", \"tpl2\": \"{{ tpl }} again\","
+        /* Kestra's own test values (FlattenFilterTest, YamlFunctionTest, RenderOnceFunctionTest) */
+        " \"nested\": [\"You're doing great!\", \"Sending positive vibes\", [\"You're awesome!\", \"Keep shining!\"], \"Believe\"],"
+        " \"second\": {\"string\": \"string\", \"int\": 1, \"float\": 1.123, \"list\": [\"string\", 1, 1.123], \"bool\": true,"
+        "             \"map\": {\"string\": \"string\", \"int\": 1, \"float\": 1.123}},"
+        " \"yamltext\": \"# comment\\nstring: string\\nint: 123\\nbool: true\\nfloat: 1.23\\ninstant: \\\"1918-02-24T00:00:00Z\\\"\\n"
+        "date: \\\"1991-08-20\\\"\\ntime: \\\"23:59:59\\\"\\n'null':\\nobject:\\n  key: \\\"value\\\"\\n  child:\\n    key: \\\"value\\\"\\n"
+        "array:\\n  - string\\nreference: &ref\\n    key: reference\\ndefault: *ref\\n\","
+        " \"input\": \"{{someOtherVar}}\", \"someOtherVar\": \"{{yetAnotherVar}}\", \"yetAnotherVar\": \"test\"}";
 
 typedef struct Case {
         const char *tmpl;
@@ -182,6 +190,80 @@ static const Case cases[] = {
         { "{{ fromJson('[1, {\"x\": true}]')[1].x }}{{ json('{\"a\": 2}').a }}", "true2" },
         { "{{ json | jq('.a.b[0]') }}|{{ map | jq('.b') | first }}|{{ json | jq('.a.b[]') }}", "[1]|two|[1,2]" },
         { "{{ map | jq('.') }}{{ map | jq('.zz') }}", "[{\"a\":1,\"b\":\"two\"}][null]" },
+        /* jq is libjq's: the whole language (Kestra's JqFilterTest, and a public blueprint) */
+        { "{{ inputs.json | jq('.meta | has(\"next_token\")') | first }}", "true" },
+        { "{{ [1, 2, 3] | jq(\".[0]\") | first }}|{{ {'test': [1, 2, 3]} | jq('.test[0]') }}", "1|[1]" },
+        { "{{ second | jq('.string') }}|{{ second | jq('.float') | first }}|{{ second | jq('.list') | first }}",
+          "[\"string\"]|1.123|[\"string\",1,1.123]" },
+        { "{{ second | jq('.map') | first }}", "{\"string\":\"string\",\"int\":1,\"float\":1.123}" },
+        { "{{ second | jq('.int') | first | className }}|{{ second | jq('.bool') | first }}", "java.lang.Integer|true" },
+        { "{% set object = second | jq('.map') %}{{ object[0].int }}", "1" },
+        { "{{ list | jq('map(. * 10) | add') | first }}|{{ list | jq('.[] | select(. > 1)') }}", "60|[2,3]" },
+        { "{{ strs | jq('sort | join(\"-\")') | first }}|{{ map | jq('to_entries | map(.key)') | first }}", "a-b-c|[\"a\",\"b\"]" },
+        { "{{ list | jq('empty') }}|{{ nul | jq('.') }}|{{ list | jq('  ') | first }}", "[]||[1,2,3]" },
+        { "{{ list | jq('env') }}|{{ list | jq('$ENV') }}|{{ list | jq('[inputs]') }}", "[{}]|[null]|[[]]" },
+
+        /* Kestra's filters (ChunkFilterTest, EscapeCharFilterTest, FlattenFilterTest, YamlFilterTest, ToIonFilterTest) */
+        { "{{ [1, 2, 3, 4, 5, 6, 7, 8, 9] | chunk(2) }}|{{ [] | chunk(3) }}|{{ list | chunk(5) }}", "[[1,2],[3,4],[5,6],[7,8],[9]]|[]|[[1,2,3]]" },
+        { "{{ \"L'eau c'est la vie\" | escapeChar('single') }}", "L\\'eau c\\'est la vie" },
+        { "{{ '\"Hello\"' | escapeChar('double') }}", "\\\"Hello\\\"" },
+        { "{{ \"L'eau c'est la vie\" | escapeChar('shell') }}", "L'\\''eau c'\\''est la vie" },
+        { "[{{ '' | escapeChar('single') }}{{ '' | escapeChar('DOUBLE') }}{{ '' | escapeChar('shell') }}]", "[]" },
+        { "{{ {'a': \"it's\", 'b': [1, \"x'y\"]} | escapeChar('single') }}", "{\"a\":\"it\\\\'s\",\"b\":[\"1\",\"x\\\\'y\"]}" },
+        { "{{ nested | flatten | first }}|{{ nested | flatten | length }}|{{ [[1, [2]], 3] | flatten }}", "You're doing great!|5|[1,[2],3]" },
+        { "{{ second.string | yaml }}|{{ second.int | yaml }}|{{ second.float | yaml }}|{{ second.bool | yaml }}",
+          "string\n|1\n|1.123\n|true\n" },
+        { "{{ second.list | yaml }}", " - string\n - 1\n - 1.123\n" },
+        { "{{ second.map | yaml }}", "string: string\nint: 1\nfloat: 1.123\n" },
+        { "{{ {'a': {'b': [1, {'c': 'x', 'd': [true]}], 'e': {}}, 'f': []} | yaml }}",
+          "a:\n  b:\n   - 1\n   - c: x\n     d:\n      - true\n  e: {}\nf: []\n" },
+        { "{{ ['true', '12', '', 'a: b', '- x', \"it's\", null, [[1, 2], 3]] | yaml }}",
+          " - \"true\"\n - \"12\"\n - \"\"\n - \"a: b\"\n - \"- x\"\n - it's\n - null\n - - - 1\n     - 2\n   - 3\n" },
+        { "{% set v = {'a': [[1, {'b': 'x: y', 'c': [[]]}], 'l1\\nl2'], 'd': {'e': {'f': null}}, '': ' lead'} %}{{ yaml(v | yaml) == v }}",
+          "true" },
+        { "{{ {'script': 'line 1\\nline 2\\n'} | yaml }}{{ null | yaml }}", "script: |\n  line 1\n  line 2\nnull" },
+        { "{{ second.string | toIon }}|{{ second.int | toIon }}|{{ second.float | toIon }}|{{ second.bool | toIon }}",
+          "\"string\"|1|1.123e0|true" },
+        { "{{ second.list | toIon }}|{{ second.map | toIon }}", "[\"string\",1,1.123e0]|{string:\"string\",int:1,float:1.123e0}" },
+        { "{{ {\"empty_object\":{}} | toIon }}|{{ null | toIon }}|{{ {'a b': 2.0, 'null': 100000000000000000000.0} | toIon }}",
+          "{empty_object:{}}|null|{'a b':2e0,'null':1.0e20}" },
+        /* Pebble's escape, raw and rsort */
+        { "{{ '<a href=\"x\">Tom & Jerry\\'s</a>' | escape }}", "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;" },
+        { "{{ 'a\"b\\'c\\n\u00e9</x>' | escape('js') }}", "a\\\"b\\'c\\n\\xE9<\\/x>" },
+        { "{{ 'a\"b\\'c\\n\u00e9\u20ac' | escape(strategy='json') }}", "a\\\"b'c\\n\\u00E9\\u20AC" },
+        { "{{ 'a b&c=d/e?\u00e9' | escape('url_param') }}", "a%20b%26c%3Dd/e?%C3%A9" },
+        { "{{ 'a b#1' | escape('css') }}|{{ '1a' | escape('css') }}", "a\\ b\\#1|\\31 a" },
+        { "{{ '<b>' | raw }}|{{ 5 | raw }}|{{ nul | escape }}", "<b>|5|" },
+        { "{{ [3, 1, 2] | rsort }}|{{ strs | rsort }}|{{ [1, 2, 1, 3, 2] | distinct }}", "[3,2,1]|[\"c\",\"b\",\"a\"]|[1,2,3]" },
+        /* Kestra's json test */
+        { "{{ '{\"a\": 1}' is json }}|{{ '[1]' is json }}|{{ map is json }}|{{ list is json }}", "true|true|true|true" },
+        { "{{ 'abc' is json }}|{{ 'abc' is not json }}|{{ 1 is json }}|{{ nul is json }}", "false|true|false|false" },
+
+        /* Kestra's functions (YamlFunctionTest, FromIonFunctionTest, RenderOncerFunctionTest, RandomIntFunctionTest, ...) */
+        { "{{ yaml(yamltext).string }}|{{ yaml(yamltext).int }}|{{ yaml(yamltext).bool }}|{{ yaml(yamltext).float }}",
+          "string|123|true|1.23" },
+        { "{{ yaml(yamltext).instant }}|{{ yaml(yamltext).date }}|{{ yaml(yamltext).time }}", "1918-02-24T00:00:00Z|1991-08-20|23:59:59" },
+        { "{{ yaml(yamltext).object.child.key }}|{{ yaml(yamltext).array[0] }}|{{ yaml(yamltext).default.key }}", "value|string|reference" },
+        { "{{ yaml('[a, 1]') }}|{{ yaml(second | yaml) == second }}", "[\"a\",1]|true" },
+        { "{{ fromIon('{date:2024-04-21T23:00:00.000Z, title:\"Main_Page\",views:109787}').title }}|[{{ fromIon(null) }}]", "Main_Page|[]" },
+        { "{{ fromIon('{id:0,name:\"john\"}\\n{id:1,name:\"john\"}', allRows=true) }}|{{ fromIon('{id:0}\\n{id:1}') }}",
+          "[{\"id\":0,\"name\":\"john\"},{\"id\":1,\"name\":\"john\"}]|{\"id\":0}" },
+        { "{{ fromIon(\"ZonedDateTime::'2024-01-02T03:04:05Z' // c\\n\") }}|{{ fromIon('[1.5, 2e0, 0x10, null.int, sym, \\'q s\\', (a b)]') }}",
+          "2024-01-02T03:04:05Z|[1.5,2.0,16,null,\"sym\",\"q s\",[\"a\",\"b\"]]" },
+        { "{{ fromIon(second | toIon) == second }}", "true" },
+        { "{{ renderOnce(input) }}|{{ render(input) }}|{{ renderOnce('plain') }}", "{{yetAnotherVar}}|test|plain" },
+        { "{{ randomInt(10, 10) }}|{{ randomInt(-10, -9) }}", "10|-10" },
+        { "{% set r = randomInt(1, 10) %}{{ r >= 1 and r < 10 }}|{{ randomPort() > 0 }}|{{ id() | length }}", "true|true|22" },
+        { "{{ (fetchContext() | fromJson).name }}|{{ (printContext() | fromJson).n }}", "World|5" },
+
+        /* macros and the filter tag */
+        { "{% macro greet(who, greeting='Hello') %}{{ greeting }}, {{ who }}!{% endmacro %}{{ greet('Bob') }} {{ greet('Ann', greeting='Hi') }}",
+          "Hello, Bob! Hi, Ann!" },
+        { "{{ later(1) }}{% macro later(x) %}[{{ x }}|{{ name ?? 'no context' }}]{% endmacro %}", "[1|no context]" },
+        { "{% macro fact(k) %}{% if k <= 1 %}1{% else %}{{ k * (fact(k - 1) | number) }}{% endif %}{% endmacro %}{{ fact(5) }}", "120" },
+        { "{% macro m(a, b) %}{{ a }}-{{ b }}{% endmacro %}{{ m(b=2, a=1) }}|{{ m(1) }}|{{ m(name) }}", "1-2|1-|World-" },
+        { "{% filter upper %}hello {{ name }}{% endfilter %}!", "HELLO WORLD!" },
+        { "{% filter lower | replace({'w': 'W'}) %}HELLO {% for x in list %}{{ x }}{% endfor %} WORLD{% endfilter %}", "hello 123 World" },
 
         /* dates */
         { "{{ date | date('yyyy-MM-dd HH:mm:ss.SSS') }}", "2024-03-15 10:20:30.123" },
@@ -278,7 +360,48 @@ static const Case cases[] = {
         { "{{ 'ab' | replace('a)|(b', 'x', regexp=true) }}", NULL, "unbalanced ')'" },
         { "{{ 'ab' | replace('a[b', 'x', regexp=true) }}", NULL, "unterminated '['" },
         { "{{ 'ab' | replace('*a', 'x', regexp=true) }}", NULL, "invalid regular expression \"*a\": a repetition operator" },
-        { "{{ list | jq('map(.)') }}", NULL, "only paths like" },
+        { "{{ list | jq('map(') }}", NULL, "Filter `jq`: syntax error" },
+        { "{{ list | jq('nosuch(1)') }}", NULL, "Filter `jq`: nosuch/1 is not defined (program \"nosuch(1)\")" },
+        { "{{ list | jq('.a') }}", NULL, "Filter `jq`: Cannot index array with string \"a\" (program \".a\")" },
+        { "{{ list | jq('error(\"boom\")') }}", NULL, "Filter `jq`: boom" },
+        { "{{ 'not json' | jq('.') }}", NULL, "Filter `jq`: the input string is not JSON" },
+        { "{{ list | jq('import \"x\" as x; .') }}", NULL, "jq modules (import, include, module) are not available" },
+        { "{{ list | jq('include \"/etc/passwd\"; .') }}", NULL, "jq modules (import, include, module) are not available" },
+        { "{{ list | jq('\"x\" | modulemeta') }}", NULL, "jq modules are not available in a template" },
+        { "{{ list | jq }}", NULL, "Filter `jq` needs an expression" },
+        { "{{ 1 | chunk(2) }}", NULL, "Filter `chunk` needs a list, not a integer" },
+        { "{{ list | chunk(0) }}", NULL, "argument `size` must be at least 1" },
+        { "{{ list | chunk }}", NULL, "Filter `chunk` needs the argument `size`" },
+        { "{{ 'Hello' | escapeChar('foo') }}", NULL, "argument `type` must be 'single', 'double' or 'shell'" },
+        { "{{ 'Hello' | escapeChar('') }}", NULL, "argument `type` must be 'single', 'double' or 'shell'" },
+        { "{{ 'Hello' | escapeChar }}", NULL, "Filter `escapeChar` needs the argument `type`" },
+        { "{{ 'x' | flatten }}", NULL, "Filter `flatten` needs a list" },
+        { "{{ 'x' | escape('xml') }}", NULL, "unknown escaping strategy \"xml\"" },
+        { "{{ 'x' | rsort }}", NULL, "Filter `rsort` needs a list" },
+        { "{{ fromIon() }}", NULL, "fromIon() needs the argument `ion`" },
+        { "{{ fromIon('{not: ion') }}", NULL, "fromIon(): invalid Ion: unterminated struct" },
+        { "{{ yaml('a: [1') }}", NULL, "yaml(): invalid YAML" },
+        { "{{ yaml(1) }}", NULL, "yaml() needs a YAML string, not a integer" },
+        { "{{ randomInt(10) }}", NULL, "randomInt() needs the arguments `lower` and `upper`" },
+        { "{{ randomInt() }}", NULL, "randomInt() needs the arguments `lower` and `upper`" },
+        { "{{ randomInt('1', '10') }}", NULL, "`lower` and `upper` must be integers, not a string and a string" },
+        { "{{ randomInt(10, 1) }}", NULL, "randomInt(): upper (1) is less than lower (10)" },
+        { "{{ errorLogs() }}", NULL, "errorLogs() is not available here: it needs the execution's logs" },
+        { "{{ encrypt('k', 'v') }}|{{ decrypt('k', 'v') }}", NULL, "encrypt() is not available here: it needs an encryption key" },
+        { "{{ read('kestra:///x') }}", NULL, "read() is not available here" },
+        { "{% macro m(a) %}{% endmacro %}{{ m(b=1) }}", NULL, "Macro `m` has no argument `b`" },
+        { "{% macro m(a) %}{% endmacro %}{{ m(1, 2) }}", NULL, "Macro `m` takes 1 arguments, not 2" },
+        { "{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", NULL, "Macro calls nested more than 16 deep (in `m`)", -ELOOP },
+        { "{% macro m() %}{% endmacro %}{% macro m() %}{% endmacro %}", NULL, "Macro `m` is defined twice" },
+        { "{% macro m() %}never closed", NULL, "Unclosed \"{% macro %}\" opened at line 1, column 1 (expected \"{% endmacro %}\")" },
+        { "{% macro m %}{% endmacro %}", NULL, "expected \"(\" after the macro name" },
+        { "{% filter upper %}never closed", NULL, "Unclosed \"{% filter %}\"" },
+        { "{% filter %}x{% endfilter %}", NULL, "expected a filter name" },
+        { "{% filter uper %}x{% endfilter %}", NULL, "Unknown filter `uper`, did you mean `upper`?" },
+        { "x{% endmacro %}", NULL, "Unexpected \"{% endmacro %}\" without a matching opening tag" },
+        { "{% marco m() %}{% endmacro %}", NULL, "Unknown tag `marco`, did you mean `macro`?" },
+        { "{{ 1 is jsno }}", NULL, "Unknown test `jsno`, did you mean `json`?" },
+        { "{{ yml('a') }}", NULL, "Unknown function `yml`, did you mean `yaml`?" },
         { "{{ 'a%zz' | urldecode }}", NULL, "invalid escape sequence" },
         { "{{ '!!!!' | base64decode }}", NULL, "not valid base64" },
         { "{{ range(1) }}", NULL, "range() needs a start and an end" },
@@ -571,6 +694,73 @@ static void test_regex_limits(json_t *vars) {
         expr_error_done(&err);
 }
 
+/* A jq program runs in a child process: one that loops, floods or eats memory is stopped, saying why,
+ * and the renderer goes on. */
+static void test_jq_limits(json_t *vars) {
+        ExprContext ctx = context(vars);
+        ExprError err = {};
+        int r;
+
+        ctx.jq_timeout = 300 * USEC_PER_MSEC;
+        _cleanup_free_ char *o1 = NULL;
+        usec_t start = now_monotonic();
+        r = expr_render("{{ 1 | jq('last(range(1e15))') }}", &ctx, &o1, &err);
+        ok(r == -E2BIG && strstr(err.message, "Filter `jq`: the jq program ran longer than 300ms and was stopped"),
+           "a jq program that runs too long is stopped (%s)", strempty(err.message));
+        ok(now_monotonic() - start < 5 * USEC_PER_SEC, "... at its deadline");
+        expr_error_done(&err);
+
+        /* under AddressSanitizer, freed memory stays in quarantine (256 MiB): room for it; and jq prints
+         * slowly there (some MB/s): time for 16 MiB on a busy machine */
+        ctx.jq_timeout = 90 * USEC_PER_SEC;
+        ctx.jq_max_memory = (size_t) 1 << 30;
+        _cleanup_free_ char *o2 = NULL;
+        r = expr_render("{{ 1 | jq('(reduce range(7) as $i (\"0123456789abcdef\"; . + .)) as $s | range(200000) | $s') }}", &ctx,
+                        &o2, &err);
+        ok(r == -E2BIG && strstr(err.message, "results are larger than 16777216 bytes"), "jq results are bounded (%s)",
+           strempty(err.message));
+        expr_error_done(&err);
+
+        ctx.jq_timeout = 20 * USEC_PER_SEC;
+        ctx.jq_max_memory = 64 << 20;
+        _cleanup_free_ char *o3 = NULL;
+        r = expr_render("{{ 1 | jq('[range(1e10)] | length') }}", &ctx, &o3, &err);
+        ok(r == -E2BIG && err.message && strstr(err.message, "needed more than 64 MiB of memory"),
+           "a jq program that takes too much memory is stopped (%s)", strempty(err.message));
+        expr_error_done(&err);
+
+        /* the renderer is fine afterwards */
+        _cleanup_free_ char *o4 = NULL;
+        r = expr_render("{{ list | jq('length') | first }}", &ctx, &o4, &err);
+        ok(r == 0 && streq(o4, "3"), "jq runs again after its limits were hit");
+        expr_error_done(&err);
+}
+
+static int collect_unknown(void *userdata, const ExprUnknownName *u) {
+        StrBuf *sb = userdata;
+        strbuf_appendf(sb, "%s %s %s %u:%u `%.*s`;", u->kind, u->name, strna(u->suggestion), u->line, u->column,
+                       (int) u->statement_len, u->statement);
+        return 0;
+}
+
+static void test_check_names(void) {
+        _cleanup_(expr_template_freep) ExprTemplate *t = NULL;
+        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        ExprError err = {};
+
+        ok(expr_compile("{{ name | uper }} {{ nosuch(1) }}\n{% if x is evn %}{{ kv('k') | jq('.') }}{% endif %}"
+                        "{% macro mine() %}{{ mien() }}{% endmacro %}{{ mine() ~ errorLogs() }}{% filter lowr %}{% endfilter %}",
+                        &t, &err) >= 0,
+           "a template with unknown names compiles");
+        ok(expr_template_check_names(t, collect_unknown, &sb) == 0, "check names");
+        is_str(strbuf_str(&sb),
+               "filter uper upper 1:11 `{{ name | uper }}`;function nosuch n/a 1:22 `{{ nosuch(1) }}`;"
+               "test evn even 2:12 `{% if x is evn %}`;function mien min 2:73 `{{ mien() }}`;"
+               "filter lowr lower 2:132 `{% filter lowr %}`;",
+               "every unknown filter, function and test, with its position and the closest name");
+        expr_error_done(&err);
+}
+
 static void test_output_format(void) {
         static const struct {
                 double d;
@@ -602,6 +792,8 @@ int main(void) {
         test_compiled();
         test_limits(vars);
         test_regex_limits(vars);
+        test_jq_limits(vars);
+        test_check_names();
         test_output_format();
         return tap_done();
 }
