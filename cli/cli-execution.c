@@ -191,3 +191,26 @@ void cli_execution_print(json_t *doc, bool tty) {
                 printf("\nOutputs %s\n", strempty(s));
         }
 }
+
+void cli_execution_print_metrics(json_t *entries) {
+        size_t i;
+        json_t *m;
+        if (json_array_size(entries) == 0)
+                return;
+        printf("\nMetrics\n  %-24s %-8s %-24s %16s  %s\n", "TASK", "TYPE", "NAME", "VALUE", "TAGS");
+        json_array_foreach(entries, i, m) {
+                _cleanup_free_ char *tags = NULL;
+                json_t *t = json_object_get(m, "tags");
+                if (json_object_size(t) > 0)
+                        tags = json_dumps(t, JSON_COMPACT | JSON_SORT_KEYS);
+                const char *type = json_string_value(json_object_get(m, "type"));
+                double v = json_number_value(json_object_get(m, "value"));
+                char value[64];
+                if (v < 1e15 && v > -1e15 && v == (double) (long long) v)
+                        snprintf(value, sizeof value, "%lld%s", (long long) v, streq_ptr(type, "timer") ? " ms" : "");
+                else
+                        snprintf(value, sizeof value, "%.6g%s", v, streq_ptr(type, "timer") ? " ms" : "");
+                printf("  %-24s %-8s %-24s %16s  %s\n", strna(json_string_value(json_object_get(m, "taskId"))), strna(type),
+                       strna(json_string_value(json_object_get(m, "name"))), value, strempty(tags));
+        }
+}

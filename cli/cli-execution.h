@@ -33,3 +33,6 @@ int cli_execution_wait_after(Store *s, const char *id, size_t n_histories, unsig
 
 /* A readable view of one execution: header, task runs with states and durations, outputs. */
 void cli_execution_print(json_t *doc, bool tty);
+/* The metrics of an execution (MetricEntry objects, api_metrics_search_json()'s results) as a table;
+ * nothing when there are none. */
+void cli_execution_print_metrics(json_t *entries);

@@ -326,7 +326,8 @@ static int verb_list(int argc, char *argv[]) {
 }
 
 static void help_show(void) {
-        printf("Usage: tern execution show ID [-o json] [--db URL]\n\nShow an execution and its task runs.\n");
+        printf("Usage: tern execution show ID [-o json] [--db URL]\n\nShow an execution, its task runs and what they\n"
+               "measured (metrics: counters, timers in milliseconds, gauges; \"metrics\" in JSON).\n");
 }
 
 static int verb_show(int argc, char *argv[]) {
@@ -352,7 +353,21 @@ static int verb_show(int argc, char *argv[]) {
                 fprintf(stderr, "%s: %s\n", cmd, store_error(s));
                 return 1;
         }
-        return print_doc(doc, a.output);
+        /* What its tasks measured, as GET /api/v1/metrics/{id} has them. */
+        _cleanup_json_ json_t *metrics = NULL;
+        StoreMetricFilter f = { .execution_id = argv[optind], .limit = 10000 };
+        if ((r = api_metrics_search_json(s, &f, &metrics)) < 0) {
+                fprintf(stderr, "%s: cannot read the metrics of %s: %s\n", cmd, argv[optind], store_error(s));
+                return 1;
+        }
+        json_t *entries = json_object_get(metrics, "results");
+        if (a.output == OUTPUT_JSON) {
+                json_object_set(doc, "metrics", entries);
+                return print_doc(doc, a.output);
+        }
+        r = print_doc(doc, a.output);
+        cli_execution_print_metrics(entries);
+        return r;
 }
 
 static void help_logs(void) {
@@ -530,7 +545,7 @@ static int verb_wait(int argc, char *argv[]) {
 const Verb execution_verbs[] = {
         { "start", "NAMESPACE FLOW", "create an execution of a stored flow", verb_start, NULL },
         { "list", "", "list executions, newest first", verb_list, NULL },
-        { "show", "ID", "show an execution and its task runs", verb_show, NULL },
+        { "show", "ID", "show an execution, its task runs and their metrics", verb_show, NULL },
         { "logs", "ID", "print an execution's logs", verb_logs, NULL },
         { "kill", "ID", "kill a running execution", verb_kill, NULL },
         { "resume", "ID", "resume a paused execution", verb_resume, NULL },

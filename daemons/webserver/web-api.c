@@ -288,20 +288,9 @@ int web_api_flow_delete(WebCtx *c) {
         return 0;
 }
 
-/* Kestra's paging: page (1-based) and size; returns 0 or replies 400. */
-static int paging(WebCtx *c, size_t *ret_offset, size_t *ret_limit) {
-        unsigned page = 1, size = 25;
-        const char *p = web_query(c, "page"), *s = web_query(c, "size");
-        if ((p && (safe_atou(p, &page) < 0 || page == 0)) || (s && (safe_atou(s, &size) < 0 || size == 0 || size > 1000)))
-                return web_reply_error(c, 400, "page must be >= 1 and size between 1 and 1000"), -EINVAL;
-        *ret_offset = (size_t) (page - 1) * size;
-        *ret_limit = size;
-        return 0;
-}
-
 static int flow_list(WebCtx *c, const char *ns_prefix, bool exact_ns) {
         size_t offset, limit;
-        if (paging(c, &offset, &limit) < 0)
+        if (web_paging(c, 25, &offset, &limit) < 0)
                 return 0;
         const char *q = web_query(c, "q");
         _cleanup_store_tx_ StoreTx *tx = NULL;
@@ -771,7 +760,7 @@ int web_api_execution_delete(WebCtx *c) {
 
 int web_api_execution_search(WebCtx *c) {
         size_t offset, limit;
-        if (paging(c, &offset, &limit) < 0)
+        if (web_paging(c, 25, &offset, &limit) < 0)
                 return 0;
         const char *state = web_query(c, "state");
         if (state && state_from_string(state) < 0)

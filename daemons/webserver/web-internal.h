@@ -50,6 +50,9 @@ int web_reply_error(WebCtx *c, unsigned status, const char *fmt, ...) _printf_(3
 int web_reply_store_error(WebCtx *c, int r);
 const char *web_query(WebCtx *c, const char *key);
 const char *web_header(WebCtx *c, const char *key);
+/* Kestra's paging: page (1-based) and size (default_size when not given); returns 0, or replies
+ * 400 and returns -EINVAL. */
+int web_paging(WebCtx *c, unsigned default_size, size_t *ret_offset, size_t *ret_limit);
 /* Give c->store back to the server's pool before the handler is done (a long wait must not hold
  * one of the few shared connections); c->store is NULL afterwards. */
 void web_store_release(WebCtx *c);
@@ -80,6 +83,11 @@ int web_api_execution_restart(WebCtx *c);
 int web_api_execution_replay(WebCtx *c);
 int web_api_execution_file(WebCtx *c);
 int web_api_logs(WebCtx *c);
+/* web-metrics.c: Kestra's metrics API. */
+int web_api_metrics_execution(WebCtx *c);
+int web_api_metric_names(WebCtx *c);
+int web_api_metric_tasks(WebCtx *c);
+int web_api_metric_aggregates(WebCtx *c);
 int web_api_webhook(WebCtx *c);
 /* Before a webhook's body is read: -ENOENT when flow ns/flow_id has no webhook with that key. */
 int web_api_webhook_check(Store *s, ApiFlowCache *flows, const char *ns, const char *flow_id, const char *key);

@@ -70,6 +70,12 @@ static const Route routes[] = {
         { "DELETE", "/api/v1/executions/{}", false, web_api_execution_delete },
         { "GET", "/api/v1/logs/{}", false, web_api_logs },
         { "GET", "/api/v1/logs/{}/follow", false, web_api_logs_follow },
+        { "GET", "/api/v1/metrics/names/{}/{}", false, web_api_metric_names },
+        { "GET", "/api/v1/metrics/names/{}/{}/{}", false, web_api_metric_names },
+        { "GET", "/api/v1/metrics/tasks/{}/{}", false, web_api_metric_tasks },
+        { "GET", "/api/v1/metrics/aggregates/{}/{}/{}", false, web_api_metric_aggregates },
+        { "GET", "/api/v1/metrics/aggregates/{}/{}/{}/{}", false, web_api_metric_aggregates },
+        { "GET", "/api/v1/metrics/{}", false, web_api_metrics_execution },
         { "GET", "/api/v1/triggers/search", false, web_api_trigger_search },
         { "PUT", "/api/v1/triggers", false, web_api_trigger_update },
         { "POST", "/api/v1/triggers/set-disabled/by-triggers", false, web_api_trigger_set_disabled },
@@ -160,6 +166,17 @@ int web_reply_store_error(WebCtx *c, int r) {
 
 const char *web_query(WebCtx *c, const char *key) {
         return MHD_lookup_connection_value(c->con, MHD_GET_ARGUMENT_KIND, key);
+}
+
+int web_paging(WebCtx *c, unsigned default_size, size_t *ret_offset, size_t *ret_limit) {
+        unsigned page = 1, size = default_size;
+        const char *p = web_query(c, "page"), *s = web_query(c, "size");
+        if ((p && (safe_atou(p, &page) < 0 || page == 0)) ||
+            (s && (safe_atou(s, &size) < 0 || size == 0 || size > 1000)))
+                return web_reply_error(c, 400, "page must be >= 1 and size between 1 and 1000"), -EINVAL;
+        *ret_offset = (size_t) (page - 1) * size;
+        *ret_limit = size;
+        return 0;
 }
 
 const char *web_header(WebCtx *c, const char *key) {

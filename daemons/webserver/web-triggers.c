@@ -151,23 +151,11 @@ static int list_reply(WebCtx *c, ListCtx *l) {
         return web_reply_json(c, 200, json_pack("{s:o, s:I}", "results", l->results, "total", (json_int_t) l->total));
 }
 
-/* Kestra's paging: page (1-based) and size; returns 0 or replies 400. */
-static int paging(WebCtx *c, size_t *ret_offset, size_t *ret_limit) {
-        unsigned page = 1, size = 25;
-        const char *p = web_query(c, "page"), *s = web_query(c, "size");
-        if ((p && (safe_atou(p, &page) < 0 || page == 0)) ||
-            (s && (safe_atou(s, &size) < 0 || size == 0 || size > 1000)))
-                return web_reply_error(c, 400, "page must be >= 1 and size between 1 and 1000"), -EINVAL;
-        *ret_offset = (size_t) (page - 1) * size;
-        *ret_limit = size;
-        return 0;
-}
-
 /* GET /api/v1/triggers/search?namespace=&flowId=&q=&page=&size= */
 int web_api_trigger_search(WebCtx *c) {
         ListCtx l = { .ns = web_query(c, "namespace"), .flow_id = web_query(c, "flowId"), .q = web_query(c, "q"),
                       .with_flow = true };
-        if (paging(c, &l.offset, &l.limit) < 0)
+        if (web_paging(c, 25, &l.offset, &l.limit) < 0)
                 return 0;
         if (isempty(l.ns))
                 l.ns = NULL;
@@ -183,7 +171,7 @@ int web_api_trigger_flow(WebCtx *c) {
         /* store_trigger_list takes a namespace prefix; this path names one flow, and a flow of
          * that id in a namespace below must not show up. */
         ListCtx l = { .ns = c->params[0], .flow_id = c->params[1], .q = web_query(c, "q"), .exact_ns = true };
-        if (paging(c, &l.offset, &l.limit) < 0)
+        if (web_paging(c, 25, &l.offset, &l.limit) < 0)
                 return 0;
         if (isempty(l.q))
                 l.q = NULL;

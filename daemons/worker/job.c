@@ -240,6 +240,7 @@ int worker_job_run(const WorkerJobEnv *env, json_t *job, json_t **ret_result) {
                 .execution_id = json_string_value(json_object_get(job, "executionId")),
                 .task_run_id = tr_id,
                 .task_id = json_string_value(json_object_get(job, "taskId")),
+                .task_type = type,
                 .namespace = json_string_value(json_object_get(job, "namespace")),
                 .flow_id = json_string_value(json_object_get(job, "flowId")),
                 .attempt = (unsigned) attempt,

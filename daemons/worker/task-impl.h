@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "macro.h"
 #include "sandbox.h"
 #include "state.h"
 #include "task-types.h"
@@ -46,6 +47,7 @@ struct TaskRunContext {
         const char *execution_id;
         const char *task_run_id;
         const char *task_id;
+        const char *task_type;   /* as the flow names it (tern's short name or Kestra's) */
         const char *namespace;
         const char *flow_id;
         unsigned attempt;        /* 1-based */
@@ -103,6 +105,8 @@ int task_impl_output_values(TaskRunContext *ctx, json_t *props, TaskOutcome *out
 int task_impl_sleep(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_shell_commands(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_shell_script(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_script_commands(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_script_script(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_kv_get(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_kv_set(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_kv_delete(TaskRunContext *ctx, json_t *props, TaskOutcome *out);

@@ -414,6 +414,18 @@ static int complete_tx(StoreTx *tx, void *userdata) {
         }
         if (c->s->n_logs > 0 && (q = store_log_append_tx(tx, c->s->logs, c->s->n_logs)) < 0)
                 return q;
+        /* What the task measured, only with a result that was taken (a zombie's would count twice). */
+        json_t *job = c->job->payload, *metrics = json_object_get(c->result, "metrics");
+        StoreMetric run = {
+                .execution_id = c->job->execution_id,
+                .namespace = json_string_value(json_object_get(job, "namespace")),
+                .flow_id = json_string_value(json_object_get(job, "flowId")),
+                .task_id = json_string_value(json_object_get(job, "taskId")),
+                .task_run_id = c->job->task_run_id,
+        };
+        if (r == 0 && run.namespace && run.flow_id && json_array_size(metrics) > 0 &&
+            (q = store_metric_append_json_tx(tx, &run, metrics, c->now)) < 0)
+                return q;
         return r;
 }
 

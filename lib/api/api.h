@@ -26,6 +26,20 @@ int api_execution_event(Store *s, const char *id, const char *type, json_t *payl
  * NULL on failure. */
 json_t *api_execution_logs_json(Store *s, const char *id, StoreLogLevel min_level);
 
+/* ---- metrics (metrics.c), in the shapes of Kestra's metrics API ---- */
+
+/* A MetricEntry: namespace, flowId, taskId, executionId, taskRunId, type, name, value, timestamp,
+ * tags, deleted. */
+json_t *api_metric_json(const StoreMetric *m);
+/* PagedResults {results: [MetricEntry], total}. */
+int api_metrics_search_json(Store *s, const StoreMetricFilter *f, json_t **ret);
+/* MetricAggregations {groupBy, aggregations: [{name, value, date}]} of a flow's metric (of one task
+ * when task_id is set) over [from, to], one entry per minute, hour, day, week or month (after the
+ * range's length, as Kestra picks it) with aggregation "sum", "avg", "min" or "max" (-EINVAL for
+ * another, or to before from). */
+int api_metrics_aggregate_json(Store *s, const char *ns, const char *flow_id, const char *task_id, const char *name,
+                               usec_t from, usec_t to, const char *aggregation, json_t **ret);
+
 /* Creating an execution: execution-create.h; waiting for one: execution-wait.h; loading a flow:
  * flow-cache.h. */
 

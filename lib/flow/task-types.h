@@ -52,6 +52,8 @@ typedef enum TaskRunnerId {
         TASK_RUNNER_SLEEP,
         TASK_RUNNER_SHELL_COMMANDS,
         TASK_RUNNER_SHELL_SCRIPT,
+        TASK_RUNNER_SCRIPT_COMMANDS, /* Commands of another language (python, node...): by the type's name */
+        TASK_RUNNER_SCRIPT_SCRIPT,   /* Script of another language */
         TASK_RUNNER_KV_GET,
         TASK_RUNNER_KV_SET,
         TASK_RUNNER_KV_DELETE,

@@ -56,6 +56,7 @@ static const ConfigKey config_keys[] = {
         K("sandbox", "bind-rw", CONFIG_STRING, sandbox_bind_rw, 0, 0, true),
         K("sandbox", "hide", CONFIG_STRING, sandbox_hide, 0, 0, true),
         K("sandbox", "made-ahead", CONFIG_STRING, sandbox_made_ahead, 0, 0, true),
+        K("sandbox", "require-image", CONFIG_STRING, sandbox_require_image, 0, 0, true),
         K("liveness", "heartbeat", CONFIG_DURATION, heartbeat, 1, 0, false),
         K("liveness", "dead-after", CONFIG_DURATION, dead_after, 2, 0, false),
         K("webserver", "listen", CONFIG_STRING, webserver_listen, 0, 0, true),

@@ -45,7 +45,8 @@ typedef struct TernConfig {
         /* [sandbox]: how the worker isolates shell tasks; kept as written, checked and applied by
          * sandbox-config.h (which names the keys and values) */
         char *sandbox_mode, *sandbox_network, *sandbox_user_namespace, *sandbox_uid, *sandbox_memory,
-                *sandbox_pids, *sandbox_cpu, *sandbox_bind_ro, *sandbox_bind_rw, *sandbox_hide, *sandbox_made_ahead;
+                *sandbox_pids, *sandbox_cpu, *sandbox_bind_ro, *sandbox_bind_rw, *sandbox_hide, *sandbox_made_ahead,
+                *sandbox_require_image;
         /* [liveness] */
         usec_t heartbeat;      /* how often each daemon writes its heartbeat */
         usec_t dead_after;     /* an instance silent this long is declared dead */

@@ -80,6 +80,12 @@ int sandbox_config_set(SandboxConfig *c, const char *key, const char *value, cha
                 o->network = b;
                 return 0;
         }
+        if (streq(key, "require-image")) {
+                if ((b = parse_bool(value)) < 0)
+                        return fail(ret_error, value, "must be yes or no");
+                o->require_image = b;
+                return 0;
+        }
         if (streq(key, "user-namespace")) {
                 if (streq(value, "auto")) {
                         c->userns = -1;
@@ -146,7 +152,7 @@ int sandbox_config_load(SandboxConfig *c, const TernConfig *cfg, char **ret_erro
                 { "memory", cfg->sandbox_memory },   { "pids", cfg->sandbox_pids },
                 { "cpu", cfg->sandbox_cpu },         { "bind-ro", cfg->sandbox_bind_ro },
                 { "bind-rw", cfg->sandbox_bind_rw }, { "hide", cfg->sandbox_hide },
-                { "made-ahead", cfg->sandbox_made_ahead },
+                { "made-ahead", cfg->sandbox_made_ahead }, { "require-image", cfg->sandbox_require_image },
         };
 
         if (ret_error)

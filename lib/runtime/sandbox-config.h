@@ -28,7 +28,7 @@ void sandbox_config_done(SandboxConfig *c);
 /* One setting: key is "mode" (auto, required, best-effort, off), "network" (yes/no),
  * "user-namespace" (auto/yes/no), "uid" (UID[:GID], not 0), "memory" (512MB...), "pids", "cpu"
  * (percent of one CPU), "bind-ro", "bind-rw", "hide" (absolute paths; several separated by blanks,
- * each call adds), "made-ahead" (0 to 3). Returns 0, -EINVAL with *ret_error saying why ("'VALUE' must be ..."; the caller
+ * each call adds), "made-ahead" (0 to 3), "require-image" (yes/no). Returns 0, -EINVAL with *ret_error saying why ("'VALUE' must be ..."; the caller
  * frees it and names the setting), -ENOMEM. */
 int sandbox_config_set(SandboxConfig *c, const char *key, const char *value, char **ret_error);
 

@@ -37,6 +37,8 @@ typedef struct SandboxOptions {
                                 * /etc/tern is always masked */
         const char *cgroup_name; /* sub-cgroup of the worker's own that holds task cgroups;
                                   * NULL = "tern-tasks" */
+        bool require_image;      /* a task that asks for a container image (which this worker cannot
+                                  * run) fails instead of running on the host with a warning */
         SandboxPool *pool;       /* NULL, or the worker's (sandbox_pool_new, kept by the caller): the
                                   * seccomp program compiled once, task cgroups reused, a template
                                   * root, PID 1s cloned by a small zygote (pool.h) */

@@ -135,6 +135,17 @@
         "ALTER TABLE triggers ADD COLUMN kind TEXT;\n"                                                   \
         "CREATE INDEX triggers_kind ON triggers (kind) WHERE disabled = 0;\n"
 
+/* What tasks measured (store-metrics.c): an execution's by execution (metrics_execution), a flow's
+ * names and aggregates by flow, name and time (metrics_flow). */
+#define METRICS(SEQ, JSON)                                                                               \
+        "CREATE TABLE metrics (\n"                                                                       \
+        "  seq " SEQ ", execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,\n"     \
+        "  namespace TEXT NOT NULL, flow_id TEXT NOT NULL, task_id TEXT, task_run_id TEXT,\n"           \
+        "  type TEXT NOT NULL, name TEXT NOT NULL, value DOUBLE PRECISION NOT NULL, tags " JSON ",\n"   \
+        "  ts BIGINT NOT NULL);\n"                                                                       \
+        "CREATE INDEX metrics_execution ON metrics (execution_id, seq);\n"                               \
+        "CREATE INDEX metrics_flow ON metrics (namespace, flow_id, name, ts);\n"
+
 const StoreMigration store_migrations_postgres[] = {
         { "initial schema", TABLES("BIGSERIAL PRIMARY KEY", "JSONB") COMMON_INDEXES },
         { "job cancellation", JOBS_CANCELLED },
@@ -143,6 +154,7 @@ const StoreMigration store_migrations_postgres[] = {
         { "task runs table", TASK_RUNS TASK_RUNS_MOVE_PG },
         { "execution versions", EXECUTION_VERSION },
         { "jobs due index", JOBS_DUE },
+        { "task metrics", METRICS("BIGSERIAL PRIMARY KEY", "JSONB") },
 };
 const size_t store_n_migrations_postgres = ELEMENTSOF(store_migrations_postgres);
 
@@ -156,5 +168,6 @@ const StoreMigration store_migrations_sqlite[] = {
         { "task runs table", TASK_RUNS TASK_RUNS_MOVE_SQLITE },
         { "execution versions", EXECUTION_VERSION },
         { "jobs due index", JOBS_DUE },
+        { "task metrics", METRICS("INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT") },
 };
 const size_t store_n_migrations_sqlite = ELEMENTSOF(store_migrations_sqlite);

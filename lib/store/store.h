@@ -356,6 +356,50 @@ typedef struct StoreLogFilter {
 int store_log_search(Store *s, const StoreLogFilter *f, StoreLog **ret, size_t *ret_n);
 void store_logs_free(StoreLog *l, size_t n);
 
+/* ---- metrics -------------------------------------------------------------------------------- */
+
+/* What tasks measured (Kestra's MetricEntry): counters, timers (in milliseconds) and gauges a task
+ * reported, one row per task run, type, name and tags. They belong to their execution and go with
+ * it (store_execution_delete(), store_purge()). */
+typedef struct StoreMetric {
+        int64_t seq;
+        const char *execution_id, *namespace, *flow_id; /* required */
+        const char *task_id, *task_run_id;             /* may be NULL */
+        const char *type;                               /* "counter", "timer", "gauge" */
+        const char *name;
+        double value;
+        json_t *tags;    /* object of strings; may be NULL */
+        usec_t timestamp;
+} StoreMetric;
+
+/* -EINVAL for a metric without an execution, namespace, flow, type or name, or a value that is not
+ * finite; a negative errno (the foreign key) when the execution does not exist. */
+int store_metric_append_tx(StoreTx *tx, const StoreMetric *m, size_t n);
+/* The same for a task run's metrics as its result carries them, [{name, type, value, tags,
+ * timestamp}] (timestamp: usec; missing: now), with the ids (and namespace, flow) of run. Entries
+ * that are not such objects are skipped. */
+int store_metric_append_json_tx(StoreTx *tx, const StoreMetric *run, json_t *metrics, usec_t now);
+
+typedef struct StoreMetricFilter {
+        const char *execution_id, *task_run_id, *task_id; /* NULL: any */
+        const char *namespace, *flow_id, *name;           /* exact; NULL: any */
+        usec_t from, to;                                   /* timestamp range [from, to]; 0: unbounded */
+        size_t limit, offset;                              /* limit 0: 1000 */
+} StoreMetricFilter;
+/* Oldest first (then in the order they were written). ret_total (may be NULL) gets how many match
+ * without limit and offset. Free the rows with store_metrics_free(). */
+int store_metric_search(Store *s, const StoreMetricFilter *f, StoreMetric **ret, size_t *ret_n, int64_t *ret_total);
+void store_metrics_free(StoreMetric *m, size_t n);
+
+typedef enum StoreMetricColumn {
+        STORE_METRIC_NAMES,    /* the metric names */
+        STORE_METRIC_TASK_IDS, /* the ids of the tasks that reported metrics */
+} StoreMetricColumn;
+/* The distinct values of a column among a flow's metrics (of one task when task_id is set), sorted,
+ * as a json array of strings. */
+int store_metric_distinct(Store *s, StoreMetricColumn column, const char *ns, const char *flow_id, const char *task_id,
+                          json_t **ret);
+
 /* ---- flows ---------------------------------------------------------------------------------- */
 
 typedef struct StoreFlow {

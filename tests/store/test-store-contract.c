@@ -1,4 +1,5 @@
 /* test-store-contract.c: the store's contract suite, run once per backend (argv[1]: sqlite | postgres). */
+#include <math.h>
 #include <pthread.h>
 #include <poll.h>
 #include <stdatomic.h>
@@ -1097,6 +1098,97 @@ static void test_logs(Store *s) {
         is_str(store_log_level_to_string(STORE_LOG_ERROR), "ERROR", "level to string");
 }
 
+static void test_metrics(Store *s) {
+        StoreTx *tx;
+        _cleanup_json_ json_t *d = make_doc("M1", "metrics.ns", "flow", "SUCCESS", "2023-11-14T22:13:20Z");
+        _cleanup_json_ json_t *d2 = make_doc("M2", "metrics.ns", "flow", "SUCCESS", "2023-11-14T22:13:20Z");
+        _cleanup_json_ json_t *tags = json_pack("{s:s}", "region", "eu-west");
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_execution_create(tx, META(d), d, "created", NULL, T0));
+        CHECK_OK(store_execution_create(tx, META(d2), d2, "created", NULL, T0));
+        StoreMetric in[] = {
+                { .execution_id = "M1", .namespace = "metrics.ns", .flow_id = "flow", .task_id = "a", .task_run_id = "tr-a",
+                  .type = "counter", .name = "rows", .value = 42, .tags = tags, .timestamp = T0 + 1 },
+                { .execution_id = "M1", .namespace = "metrics.ns", .flow_id = "flow", .task_id = "a", .task_run_id = "tr-a",
+                  .type = "timer", .name = "duration", .value = 1234.5, .timestamp = T0 + 2 },
+                { .execution_id = "M1", .namespace = "metrics.ns", .flow_id = "flow", .task_id = "b", .task_run_id = "tr-b",
+                  .type = "gauge", .name = "ratio", .value = 0.1, .timestamp = T0 + 3 },
+                { .execution_id = "M2", .namespace = "metrics.ns", .flow_id = "flow", .task_id = "a", .task_run_id = "tr-c",
+                  .type = "counter", .name = "rows", .value = -3e300, .timestamp = T0 + 4 },
+        };
+        is_int(store_metric_append_tx(tx, in, ELEMENTSOF(in)), 0, "append metrics");
+        StoreMetric bad = in[0];
+        bad.value = NAN;
+        is_int(store_metric_append_tx(tx, &bad, 1), -EINVAL, "a metric whose value is not a number is refused");
+        bad = in[0];
+        bad.name = NULL;
+        is_int(store_metric_append_tx(tx, &bad, 1), -EINVAL, "a metric without a name is refused");
+        CHECK_OK(store_commit(tx));
+
+        struct {
+                StoreMetricFilter f;
+                const char *want;
+                int64_t total;
+        } cases[] = {
+                { { .execution_id = "M1" }, "rows=42|duration=1234.5|ratio=0.1", 3 },
+                { { .execution_id = "M1", .task_run_id = "tr-a" }, "rows=42|duration=1234.5", 2 },
+                { { .execution_id = "M1", .task_id = "b" }, "ratio=0.1", 1 },
+                { { .namespace = "metrics.ns", .flow_id = "flow", .name = "rows" }, "rows=42|rows=-3e+300", 2 },
+                { { .namespace = "metrics.ns", .flow_id = "flow", .from = T0 + 2, .to = T0 + 3 }, "duration=1234.5|ratio=0.1", 2 },
+                { { .execution_id = "M1", .limit = 1, .offset = 1 }, "duration=1234.5", 3 },
+                { { .namespace = "other" }, "", 0 },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                StoreMetric *out = NULL;
+                size_t n = 0;
+                int64_t total = -1;
+                char got[512] = "", name[128];
+                CHECK_OK(store_metric_search(s, &cases[i].f, &out, &n, &total));
+                for (size_t k = 0; k < n; k++)
+                        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s=%g", k ? "|" : "", out[k].name,
+                                 out[k].value);
+                snprintf(name, sizeof name, "metric search case %zu", i);
+                is_str(got, cases[i].want, name);
+                strcat(name, ": total");
+                is_int(total, cases[i].total, name);
+                store_metrics_free(out, n);
+        }
+        StoreMetric *out = NULL;
+        size_t n = 0;
+        StoreMetricFilter f = { .execution_id = "M1" };
+        CHECK_OK(store_metric_search(s, &f, &out, &n, NULL));
+        if (n == 3) {
+                is_str(out[0].type, "counter", "type round-trips");
+                is_str(out[0].task_run_id, "tr-a", "task run id round-trips");
+                is_str(json_string_value(json_object_get(out[0].tags, "region")), "eu-west", "tags round-trip");
+                ok(out[1].tags == NULL, "no tags: NULL");
+                is_int(out[2].timestamp, T0 + 3, "timestamp round-trips");
+                ok(out[2].value == 0.1, "a value round-trips exactly");
+        } else
+                ok(false, "three metrics for M1 (%zu)", n);
+        store_metrics_free(out, n);
+
+        _cleanup_json_ json_t *names = NULL, *task_names = NULL, *tasks = NULL;
+        CHECK_OK(store_metric_distinct(s, STORE_METRIC_NAMES, "metrics.ns", "flow", NULL, &names));
+        CHECK_OK(store_metric_distinct(s, STORE_METRIC_NAMES, "metrics.ns", "flow", "a", &task_names));
+        CHECK_OK(store_metric_distinct(s, STORE_METRIC_TASK_IDS, "metrics.ns", "flow", NULL, &tasks));
+        _cleanup_free_ char *a = json_dumps(names, JSON_COMPACT), *b = json_dumps(task_names, JSON_COMPACT),
+                            *c = json_dumps(tasks, JSON_COMPACT);
+        is_str(a, "[\"duration\",\"ratio\",\"rows\"]", "a flow's metric names, sorted, once each");
+        is_str(b, "[\"duration\",\"rows\"]", "a task's metric names");
+        is_str(c, "[\"a\",\"b\"]", "the tasks that reported metrics");
+
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_execution_delete(tx, "M1"));
+        CHECK_OK(store_execution_delete(tx, "M2"));
+        CHECK_OK(store_commit(tx));
+        f = (StoreMetricFilter) { .namespace = "metrics.ns" };
+        int64_t total = -1;
+        CHECK_OK(store_metric_search(s, &f, &out, &n, &total));
+        is_int(total, 0, "an execution's metrics go with it");
+        store_metrics_free(out, n);
+}
+
 static void test_triggers(Store *s) {
         StoreTx *tx;
         StoreTrigger *due = NULL, got = {};
@@ -1267,6 +1359,7 @@ int main(int argc, char *argv[]) {
         test_requeue_race(s);
         test_wakeups(s);
         test_logs(s);
+        test_metrics(s);
         test_triggers(s);
         test_kv(s);
         test_services(s);

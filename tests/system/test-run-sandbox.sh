@@ -281,8 +281,13 @@ printf '[sandbox]\nmade-ahead = 9\n' >"$scratch/bad.conf"
 out=$("$TERN" config check --file "$scratch/bad.conf" 2>&1); rc=$?
 ok "$([ $rc = 1 ] && grep -q "\[sandbox\] made-ahead = '9' must be 0 (none), 1, 2 or 3" <<<"$out" && echo 0 || echo 1)" \
         "tern config check refuses a bad [sandbox] made-ahead: $out"
-printf '[sandbox]\nmode = required\nmemory = 256MB\nbind-ro = /opt /srv\nmade-ahead = 1\n' >"$scratch/good.conf"
+printf '[sandbox]\nrequire-image = maybe\n' >"$scratch/bad.conf"
+out=$("$TERN" config check --file "$scratch/bad.conf" 2>&1); rc=$?
+ok "$([ $rc = 1 ] && grep -q "\[sandbox\] require-image = 'maybe' must be yes or no" <<<"$out" && echo 0 || echo 1)" \
+        "tern config check refuses a bad [sandbox] require-image: $out"
+printf '[sandbox]\nmode = required\nmemory = 256MB\nbind-ro = /opt /srv\nmade-ahead = 1\nrequire-image = yes\n' >"$scratch/good.conf"
 out=$("$TERN" config check --file "$scratch/good.conf" 2>&1); rc=$?
-ok "$([ $rc = 0 ] && grep -q "^memory = 256MB" <<<"$out" && echo 0 || echo 1)" "tern config check accepts and shows [sandbox] settings"
+ok "$([ $rc = 0 ] && grep -q "^memory = 256MB" <<<"$out" && grep -q "^require-image = yes" <<<"$out" && echo 0 || echo 1)" \
+        "tern config check accepts and shows [sandbox] settings"
 echo "1..$n"
 exit $((failed > 0))

@@ -155,6 +155,7 @@ static int run(Harness *h, const char *type, const char *props_json, TaskOutcome
         const TaskImpl *impl = task_impl_lookup(type);
         if (!props || !impl)
                 return -EINVAL;
+        h->ctx.task_type = type;
         return impl->run(&h->ctx, props, out);
 }
 
@@ -221,6 +222,163 @@ static void http_start(void) {
         pthread_detach(t);
 }
 
+static bool program_exists(const char *name) {
+        char path[64];
+        snprintf(path, sizeof path, "/usr/bin/%s", name);
+        return access(path, X_OK) == 0;
+}
+
+static const char *log_of(Harness *h) {
+        return strbuf_str(&h->logs);
+}
+
+/* Kestra's output protocol as its libraries print it, and the script tasks of other languages. */
+static void script_tasks(Harness *h) {
+        TaskOutcome o;
+
+        /* "logs" entries become log lines of their level; an announcement on stderr counts too (as
+         * Kestra reads both streams) and, as any stderr line, makes the task WARNING. */
+        run(h, "shell.Commands",
+            "{\"commands\": [\"echo '::{\\\"logs\\\":[{\\\"level\\\":\\\"DEBUG\\\",\\\"message\\\":\\\"dbg\\\"},"
+            "{\\\"level\\\":\\\"INFO\\\",\\\"message\\\":\\\"hello\\\"}]}::'\", "
+            "\"echo '::{\\\"logs\\\":[{\\\"level\\\":\\\"WARN\\\",\\\"message\\\":\\\"careful\\\"},"
+            "{\\\"level\\\":\\\"ERROR\\\",\\\"message\\\":{\\\"code\\\":7}}]}::' >&2\"]}",
+            &o);
+        is_str(log_of(h), "DEBUG:dbg|INFO:hello|WARN:careful|ERROR:{\"code\":7}|",
+               "::{\"logs\"}:: entries become log lines of their level (a message that is no string as JSON)");
+        is_int(o.state, STATE_WARNING, "an announcement on stderr counts as stderr output (warningOnStdErr)");
+        task_outcome_done(&o);
+        run(h, "shell.Commands", "{\"commands\": [\"echo err >&2\"], \"warningOnStdErr\": false}", &o);
+        is_int(o.state, STATE_SUCCESS, "warningOnStdErr: false keeps SUCCESS whatever is on stderr");
+        task_outcome_done(&o);
+
+        /* Metrics: one per type, name and tags; counters and timers add up, a gauge keeps its last
+         * value; timers (seconds, or an ISO-8601 duration) in milliseconds, as Kestra stores them. */
+        run(h, "shell.Commands",
+            "{\"commands\": [\"m() { echo \\\"::{\\\\\\\"metrics\\\\\\\":[$1]}::\\\"; }\", "
+            "\"m '{\\\"name\\\":\\\"rows\\\",\\\"type\\\":\\\"counter\\\",\\\"value\\\":2,\\\"tags\\\":{\\\"db\\\":\\\"a\\\"}}'\", "
+            "\"m '{\\\"name\\\":\\\"rows\\\",\\\"type\\\":\\\"counter\\\",\\\"value\\\":3,\\\"tags\\\":{\\\"db\\\":\\\"a\\\"}}'\", "
+            "\"m '{\\\"name\\\":\\\"rows\\\",\\\"type\\\":\\\"counter\\\",\\\"value\\\":\\\"10\\\",\\\"tags\\\":{\\\"db\\\":\\\"b\\\"}}'\", "
+            "\"m '{\\\"name\\\":\\\"took\\\",\\\"type\\\":\\\"timer\\\",\\\"value\\\":1.5}'\", "
+            "\"m '{\\\"name\\\":\\\"took\\\",\\\"type\\\":\\\"timer\\\",\\\"value\\\":\\\"PT2S\\\"}'\", "
+            "\"m '{\\\"name\\\":\\\"level\\\",\\\"type\\\":\\\"gauge\\\",\\\"value\\\":7,\\\"tags\\\":{\\\"n\\\":1}}'\", "
+            "\"m '{\\\"name\\\":\\\"level\\\",\\\"type\\\":\\\"gauge\\\",\\\"value\\\":4.25,\\\"tags\\\":{\\\"n\\\":\\\"1\\\"}}'\", "
+            "\"m '{\\\"name\\\":\\\"odd\\\",\\\"type\\\":\\\"histogram\\\",\\\"value\\\":1}'\", "
+            "\"echo '::{\\\"assets\\\":{\\\"inputs\\\":[]}}::'\", \"echo '::{\\\"assets\\\":{}}::'\"]}",
+            &o);
+        is_int(o.state, STATE_SUCCESS, "a task reporting metrics succeeds");
+        StrBuf got = STRBUF_INIT;
+        size_t i;
+        json_t *m;
+        json_array_foreach(o.metrics, i, m) {
+                _cleanup_free_ char *tags = json_dumps(json_object_get(m, "tags"), JSON_COMPACT | JSON_SORT_KEYS);
+                strbuf_appendf(&got, "%s %s=%g %s|", json_string_value(json_object_get(m, "type")),
+                               json_string_value(json_object_get(m, "name")), json_real_value(json_object_get(m, "value")),
+                               tags);
+        }
+        is_str(strbuf_str(&got),
+               "counter rows=5 {\"db\":\"a\"}|counter rows=10 {\"db\":\"b\"}|timer took=3500 {}|gauge level=4.25 {\"n\":\"1\"}|",
+               "metrics merged per type, name and tags, timers in milliseconds");
+        strbuf_done(&got);
+        ok(strstr(log_of(h), "WARN:Metric dropped, its type is not counter, timer or gauge") != NULL,
+           "a metric of an unknown type is dropped with a WARN line: %s", log_of(h));
+        ok(strstr(log_of(h), "WARN:The task announced assets") != NULL &&
+                   strstr(strstr(log_of(h), "announced assets") + 1, "announced assets") == NULL,
+           "assets are dropped, said once");
+        ok(json_integer_value(json_object_get(json_array_get(o.metrics, 0), "timestamp")) > 0, "a metric has a timestamp");
+        task_outcome_done(&o);
+
+        /* No container runs here: an image asked for is said in a WARN line, or refused. */
+        run(h, "shell.Commands", "{\"commands\": [\"echo hi\"], \"containerImage\": \"ubuntu:24.04\"}", &o);
+        ok(o.state == STATE_SUCCESS && strstr(log_of(h), "WARN:Container image 'ubuntu:24.04' is not used") &&
+                   strstr(log_of(h), "require-image"),
+           "containerImage: the task runs on the host, and a WARN line names the image: %s", log_of(h));
+        task_outcome_done(&o);
+        run(h, "shell.Commands",
+            "{\"commands\": [\"echo hi\"], \"taskRunner\": {\"type\": \"io.kestra.plugin.scripts.runner.docker.Docker\"}}", &o);
+        ok(o.state == STATE_SUCCESS &&
+                   strstr(log_of(h), "Container image 'ubuntu' (task runner 'io.kestra.plugin.scripts.runner.docker.Docker')"),
+           "a Docker task runner without an image names Kestra's default image: %s", log_of(h));
+        task_outcome_done(&o);
+        run(h, "shell.Commands",
+            "{\"commands\": [\"echo hi\"], \"containerImage\": \"x\", \"taskRunner\": {\"type\": \"io.kestra.plugin.core.runner.Process\"}}",
+            &o);
+        is_str(log_of(h), "INFO:hi|", "a Process task runner runs on the host in Kestra too: nothing to say");
+        task_outcome_done(&o);
+        SandboxOptions sb = { .mode = SANDBOX_OFF, .require_image = true };
+        char ran[128];
+        snprintf(ran, sizeof ran, "%s/ran.txt", h->dir);
+        h->ctx.sandbox = &sb;
+        run(h, "shell.Commands", "{\"commands\": [\"echo ran > ran.txt\"], \"containerImage\": \"alpine\"}", &o);
+        ok(o.state == STATE_FAILED && o.error && strstr(o.error, "container image 'alpine'") &&
+                   strstr(o.error, "require-image = true") && access(ran, F_OK) < 0,
+           "[sandbox] require-image: the task fails before anything runs: %s", strna(o.error));
+        task_outcome_done(&o);
+        h->ctx.sandbox = NULL;
+
+        /* Languages whose interpreter is missing fail, naming it. */
+        if (!program_exists("julia")) {
+                run(h, "julia.Script", "{\"script\": \"println(1)\"}", &o);
+                ok(o.state == STATE_FAILED && o.error &&
+                           strstr(o.error, "Julia is not installed on this worker: no 'julia' on its PATH (/usr/bin:/bin)"),
+                   "julia.Script without julia fails naming the interpreter: %s", strna(o.error));
+                task_outcome_done(&o);
+        }
+        run(h, "io.kestra.plugin.scripts.r.Commands", "{\"commands\": [\"Rscript -e 1\"]}", &o);
+        ok(program_exists("Rscript") ? o.state != STATE_FAILED || !strstr(strna(o.error), "not installed")
+                                     : o.state == STATE_FAILED && strstr(strna(o.error), "R is not installed"),
+           "r.Commands by its Kestra name: %s", strna(o.error));
+        task_outcome_done(&o);
+
+        if (!program_exists("python3"))
+                diag("no python3: its script tasks are not tested");
+        else {
+                run(h, "io.kestra.plugin.scripts.python.Script",
+                    "{\"beforeCommands\": [\"echo before\"], \"env\": {\"WHO\": \"py\"}, \"script\": "
+                    "\"import os, sys, json\\nprint('hi from', os.environ['WHO'], os.environ['PYTHONUNBUFFERED'])\\n"
+                    "print('::' + json.dumps({'outputs': {'n': 2, 'file': os.path.basename(sys.argv[0])}}) + '::')\\n"
+                    "open('out.csv', 'w').write('a,b')\\n\", \"outputFiles\": [\"out.csv\"]}",
+                    &o);
+                ok(o.state == STATE_SUCCESS, "python.Script runs with the host's python3: %s", strna(o.error));
+                is_str(log_of(h), "INFO:before|INFO:hi from py true|", "beforeCommands first, env and PYTHONUNBUFFERED");
+                is_int(json_integer_value(json_object_get(json_object_get(o.outputs, "vars"), "n")), 2,
+                       "its ::{\"outputs\"}:: line");
+                is_str(out_str(&o, "vars", "file"), "tr1.py", "the script ran from a .py file in the working directory");
+                is_str(out_str(&o, "outputFiles", "out.csv"), "stored:out.csv", "its outputFiles");
+                task_outcome_done(&o);
+                run(h, "python.Commands", "{\"commands\": [\"python -c 'print(6 * 7)'\"]}", &o);
+                ok(o.state == STATE_SUCCESS && streq(log_of(h), "INFO:42|"),
+                   "python.Commands: 'python' works where the host only has python3: %s %s", log_of(h), strna(o.error));
+                task_outcome_done(&o);
+                run(h, "python.Script", "{\"script\": \"import sys\\nprint('x', file=sys.stderr)\\nsys.exit(3)\"}", &o);
+                ok(o.state == STATE_FAILED && streq_ptr(o.error, "Command failed with exit code 3"),
+                   "a Python script's exit code fails the task: %s", strna(o.error));
+                task_outcome_done(&o);
+                run(h, "python.Script", "{\"script\": \"print(1)\", \"containerImage\": \"python:3.12-slim\"}", &o);
+                ok(o.state == STATE_SUCCESS && strstr(log_of(h), "Container image 'python:3.12-slim' is not used: tern runs "
+                                                                  "the task on this worker's host with its own 'python3'"),
+                   "python.Script's containerImage: WARN naming the image and the host's interpreter: %s", log_of(h));
+                task_outcome_done(&o);
+        }
+        if (!program_exists("node"))
+                diag("no node: its script tasks are not tested");
+        else {
+                run(h, "node.Script",
+                    "{\"script\": \"console.log('::' + JSON.stringify({outputs: {sum: 1 + 2}}) + '::');"
+                    " console.error('::' + JSON.stringify({logs: [{level: 'WARN', message: 'from node'}]}) + '::');\"}",
+                    &o);
+                ok(o.state == STATE_WARNING && json_integer_value(json_object_get(json_object_get(o.outputs, "vars"), "sum")) == 3 &&
+                           streq(log_of(h), "WARN:from node|"),
+                   "node.Script: outputs and a WARN log entry on stderr (WARNING, as warningOnStdErr says): %s %s",
+                   log_of(h), strna(o.error));
+                task_outcome_done(&o);
+                run(h, "io.kestra.plugin.scripts.node.Commands", "{\"commands\": [\"node -e 'console.log(process.version)'\"]}",
+                    &o);
+                ok(o.state == STATE_SUCCESS && startswith(log_of(h), "INFO:v"), "node.Commands: %s", log_of(h));
+                task_outcome_done(&o);
+        }
+}
+
 int main(void) {
         Harness h;
         TaskOutcome o;
@@ -280,7 +438,7 @@ int main(void) {
 
         run(&h, "shell.Commands",
             "{\"commands\": [\"echo out\", \"echo err >&2\", \"echo '::{\\\"outputs\\\":{\\\"k\\\":\\\"v\\\",\\\"n\\\":2}}::'\"]}", &o);
-        is_int(o.state, STATE_SUCCESS, "Commands succeeds");
+        is_int(o.state, STATE_WARNING, "Commands succeeds, in WARNING for its line on stderr (warningOnStdErr)");
         is_str(strbuf_str(&h.logs), "INFO:out|WARN:err|", "stdout at INFO, stderr at WARN, announcements not logged");
         is_str(out_str(&o, "vars", "k"), "v", "::{\"outputs\"}:: lines become outputs.vars");
         is_int(json_integer_value(json_object_get(o.outputs, "exitCode")), 0, "exitCode output");
@@ -328,6 +486,7 @@ int main(void) {
         task_outcome_done(&o);
 
         escapes(&h);
+        script_tasks(&h);
 
         run(&h, "shell.Commands", "{\"commands\": [\"true\"], \"inputFiles\": {\"../escape.txt\": \"x\"}}", &o);
         ok(o.state == STATE_FAILED && strstr(o.error, "../escape.txt"), "inputFiles cannot escape the working directory");

@@ -631,6 +631,68 @@ tasks:
     ok(m2.get(k, 0) > m1.get(k, 0) and p99 in m2, f"start delay summary moves ({m1.get(k)} -> {m2.get(k)}, p99 {m2.get(p99)} s)")
     ok(m2.get("tern_http_requests_total", 0) > m1.get("tern_http_requests_total", 0), "request counter moves")
 
+    # ---- what tasks measured: Kestra's metrics API ----
+    MFLOW = """id: measured
+namespace: t.web
+tasks:
+  - id: count
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    commands:
+      - echo '::{"metrics":[{"name":"rows","type":"counter","value":3,"tags":{"db":"main"}}]}::'
+      - echo '::{"metrics":[{"name":"rows","type":"counter","value":4,"tags":{"db":"main"}}]}::'
+      - echo '::{"metrics":[{"name":"took","type":"timer","value":0.25,"tags":{}}]}::'
+  - id: gauge
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - echo '::{"metrics":[{"name":"level","type":"gauge","value":0.5}]}::'
+"""
+    st, _, _ = req("POST", "/api/v1/flows", MFLOW)
+    ok(st == 200, "a flow whose tasks report metrics")
+    st, js, _ = req("POST", "/api/v1/executions/t.web/measured?wait=true", {})
+    mid = js["id"]
+    ok(st == 200 and js["state"]["current"] == "SUCCESS", "it runs")
+    st, js, _ = req("GET", f"/api/v1/metrics/{mid}")
+    got = sorted((m["taskId"], m["type"], m["name"], m["value"], json.dumps(m["tags"])) for m in js["results"])
+    ok(st == 200 and js["total"] == 3 and got == [("count", "counter", "rows", 7.0, '{"db": "main"}'),
+                                                  ("count", "timer", "took", 250.0, "{}"),
+                                                  ("gauge", "gauge", "level", 0.5, "{}")],
+       f"GET /api/v1/metrics/ID: one MetricEntry per task run, type, name and tags ({got})")
+    e = js["results"][0]
+    ok(all(k in e for k in ["namespace", "flowId", "taskId", "executionId", "taskRunId", "type", "name", "value",
+                            "timestamp", "tags"]) and e["executionId"] == mid and e["namespace"] == "t.web",
+       "a MetricEntry has Kestra's fields")
+    st, js, _ = req("GET", f"/api/v1/metrics/{mid}?taskId=gauge")
+    ok(st == 200 and [m["name"] for m in js["results"]] == ["level"], "?taskId= keeps that task's")
+    st, js, _ = req("GET", f"/api/v1/metrics/{mid}?size=1&page=2")
+    ok(st == 200 and js["total"] == 3 and len(js["results"]) == 1, "paged with page and size")
+    st, js, _ = req("GET", "/api/v1/metrics/no-such-execution")
+    ok(st == 200 and js == {"results": [], "total": 0}, "an unknown execution has none")
+    st, js, _ = req("GET", "/api/v1/metrics/names/t.web/measured")
+    ok(st == 200 and js == ["level", "rows", "took"], f"GET /api/v1/metrics/names/NS/FLOW ({js})")
+    st, js, _ = req("GET", "/api/v1/metrics/names/t.web/measured/count")
+    ok(st == 200 and js == ["rows", "took"], f"GET /api/v1/metrics/names/NS/FLOW/TASK ({js})")
+    st, js, _ = req("GET", "/api/v1/metrics/tasks/t.web/measured")
+    ok(st == 200 and js == ["count", "gauge"], f"GET /api/v1/metrics/tasks/NS/FLOW ({js})")
+    req("POST", "/api/v1/executions/t.web/measured?wait=true", {})
+    st, js, _ = req("GET", "/api/v1/metrics/aggregates/t.web/measured/rows")
+    vals = [a["value"] for a in js.get("aggregations", [])]
+    ok(st == 200 and js["groupBy"] == "day" and len(vals) in (30, 31) and sum(vals) == 14.0 and
+       [a["name"] for a in js["aggregations"] if a["value"]] == ["rows"],
+       f"GET /api/v1/metrics/aggregates/NS/FLOW/METRIC: a sum per day over the last 30 days ({js.get('groupBy')}, {sum(vals)})")
+    st, js, _ = req("GET", "/api/v1/metrics/aggregates/t.web/measured/count/rows?aggregation=max"
+                           "&startDate=2020-01-01T00:00:00Z&endDate=2020-01-01T01:00:00Z")
+    ok(st == 200 and js["groupBy"] == "minute" and len(js["aggregations"]) == 60 and
+       all(a["value"] == 0.0 for a in js["aggregations"]),
+       "an hour without metrics: sixty minutes of 0, as Kestra fills them")
+    st, js, _ = req("GET", "/api/v1/metrics/aggregates/t.web/measured/count/rows?aggregation=max")
+    ok(st == 200 and max(a["value"] for a in js["aggregations"]) == 7.0, "aggregation=max of one task's metric")
+    st, js, _ = req("GET", "/api/v1/metrics/aggregates/t.web/measured/rows?aggregation=median")
+    ok(st == 400 and "median" in js["message"], "an unknown aggregation is 400")
+    st, js, _ = req("GET", "/api/v1/metrics/aggregates/t.web/measured/rows?startDate=yesterday")
+    ok(st == 400 and "startDate" in js["message"], "a bad date is 400")
+
     # ---- FILE inputs: multipart upload, download back ----
     FILEFLOW = """id: files
 namespace: t.web

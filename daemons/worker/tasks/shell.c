@@ -1,5 +1,6 @@
-/* shell.c: shell Commands and Script tasks: build the script, prepare the working directory, run it
- * through the process runner, turn output lines into logs and ::{"outputs":...}:: lines into outputs. */
+/* shell.c: script tasks (shell Commands and Script, and every language's): build the script, prepare
+ * the working directory, run it through the process runner, turn output lines into logs and
+ * ::{...}:: lines into outputs, metrics and log lines (announce.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 
 #include "cleanup-jansson.h"
 #include "json-limits.h"
+#include "script.h"
 #include "process.h"
 #include "strbuf.h"
 #include "strutil.h"
@@ -17,53 +19,15 @@
 
 typedef struct ShellRun {
         TaskRunContext *ctx;
-        json_t *vars;    /* outputs announced with ::{"outputs":...}:: */
-        json_t *metrics; /* metrics announced with ::{"metrics":[...]}:: */
-        size_t kept;     /* about how large vars and metrics are, as JSON text */
-        bool too_much;   /* past JSON_VALUE_SIZE_MAX: later announcements were dropped */
+        Announcements *ann;
+        unsigned stderr_lines; /* warningOnStdErr: any, announcements included, as Kestra counts them */
 } ShellRun;
-
-static size_t entry_size(const char *key, const json_t *v) {
-        return strlen(key) + 4 + json_size_estimate(v, JSON_VALUE_SIZE_MAX);
-}
-
-/* "::{...}::" lines carry outputs and metrics; everything else is a log line. What they keep is
- * bounded while the task runs (a value announced again replaces the old one and its size), not
- * only when its outputs are stored. */
-static bool parse_announcement(ShellRun *sr, const char *line, size_t len) {
-        if (len < 6 || strncmp(line, "::{", 3) != 0 || strcmp(line + len - 3, "}::") != 0)
-                return false;
-        _cleanup_json_ json_t *j = json_loadb(line + 2, len - 4, 0, NULL);
-        if (!json_is_object(j))
-                return false;
-        json_t *o = json_object_get(j, "outputs"), *m = json_object_get(j, "metrics"), *v;
-        if (!json_is_object(o) && !json_is_array(m))
-                return false;
-        size_t kept = sr->kept;
-        const char *k;
-        json_object_foreach(o, k, v) {
-                json_t *old = json_object_get(sr->vars, k);
-                if (old)
-                        kept -= MIN(entry_size(k, old), kept);
-                kept += entry_size(k, v);
-        }
-        if (json_is_array(m))
-                kept += json_size_estimate(m, JSON_VALUE_SIZE_MAX);
-        if (sr->too_much || kept > JSON_VALUE_SIZE_MAX) {
-                sr->too_much = true;
-                return true;
-        }
-        sr->kept = kept;
-        if (json_is_object(o))
-                json_object_update(sr->vars, o);
-        if (json_is_array(m))
-                json_array_extend(sr->metrics, m);
-        return true;
-}
 
 static void on_line(void *userdata, ProcessStream stream, const char *line, size_t len) {
         ShellRun *sr = userdata;
-        if (stream == PROCESS_STDOUT && parse_announcement(sr, line, len))
+        if (stream == PROCESS_STDERR)
+                sr->stderr_lines++;
+        if (announcement_parse(sr->ann, sr->ctx, line, len))
                 return;
         sr->ctx->log(sr->ctx, stream == PROCESS_STDOUT ? TASK_LOG_INFO : TASK_LOG_WARN, line);
 }
@@ -106,7 +70,7 @@ static int string_list(json_t *v, const char *name, char ***ret, TaskOutcome *ou
         return 0;
 }
 
-static int build_env(TaskRunContext *ctx, json_t *env, char ***ret, TaskOutcome *out) {
+static int build_env(TaskRunContext *ctx, const ScriptLanguage *lang, json_t *env, char ***ret, TaskOutcome *out) {
         _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
         char attempt[16];
         const char *k;
@@ -127,6 +91,9 @@ static int build_env(TaskRunContext *ctx, json_t *env, char ***ret, TaskOutcome 
         };
         for (size_t i = 0; i < ELEMENTSOF(ids); i++)
                 if (ids[i][1] && strv_consume(&l, strjoin(ids[i][0], "=", ids[i][1])) < 0)
+                        return -ENOMEM;
+        for (const char *const *e = lang->env; e && *e; e++)
+                if (strv_extend(&l, *e) < 0)
                         return -ENOMEM;
         if (env && !json_is_null(env) && !json_is_object(env))
                 return task_fail(out, "property 'env' must be a map of names to values"), -EINVAL;
@@ -180,50 +147,153 @@ static int task_sandbox(TaskRunContext *ctx, json_t *props, SandboxOptions *sb, 
         return 0;
 }
 
-static int run_shell(TaskRunContext *ctx, json_t *props, const char *body, TaskOutcome *out) {
+const ScriptLanguage script_language_shell = {
+        .id = "shell",
+        .label = "shell",
+        .extension = ".sh",
+        .fail_fast = "set -e",
+        .default_image = "ubuntu",
+};
+
+/* The first of the language's programs on the worker's PATH (the sandbox shows the host's system
+ * directories as they are), or NULL. */
+static const char *find_program(const ScriptLanguage *lang, char *const *env) {
+        const char *path = "/usr/local/bin:/usr/bin:/bin";
+        for (char *const *e = env; e && *e; e++)
+                if (startswith(*e, "PATH="))
+                        path = *e + 5;
+        for (const char *const *p = lang->programs; p && *p; p++) {
+                _cleanup_strv_free_ char **dirs = NULL;
+                if (strv_split(path, ":", &dirs) < 0)
+                        return NULL;
+                for (char **d = dirs; *d; d++) {
+                        _cleanup_free_ char *f = isempty(*d) ? NULL : strjoin(*d, "/", *p);
+                        if (f && access(f, X_OK) == 0)
+                                return *p;
+                }
+        }
+        return NULL;
+}
+
+/* The container image a task asks for, which Kestra would run it in: its containerImage under a
+ * task runner that runs containers (Kestra's default runner does), docker.image, or the language's
+ * default image for a container runner given without one. NULL: none (a Process task runner runs
+ * on the host in Kestra too). *ret_runner: the task runner's type when it is not Kestra's default. */
+static const char *requested_image(json_t *props, const ScriptLanguage *lang, const char **ret_runner) {
+        const char *image = task_prop_string(props, "containerImage", NULL);
+        const char *docker = task_prop_string(json_object_get(props, "docker"), "image", NULL);
+        const char *runner = task_prop_string(json_object_get(props, "taskRunner"), "type", NULL);
+        const char *old = task_prop_string(props, "runner", NULL);
+
+        *ret_runner = runner;
+        if (runner)
+                return endswith(runner, ".Process") ? NULL : image ?: docker ?: lang->default_image;
+        if (old)
+                return streq(old, "DOCKER") ? docker ?: image ?: lang->default_image : NULL;
+        return image ?: docker;
+}
+
+int script_run(TaskRunContext *ctx, json_t *props, const ScriptLanguage *lang, const char *body, const char *script,
+               TaskOutcome *out) {
         _cleanup_strv_free_ char **interpreter = NULL, **before = NULL, **env = NULL, **argv = NULL;
-        _cleanup_json_ json_t *vars = json_object(), *metrics = json_array(), *files = NULL;
-        _cleanup_strbuf_ StrBuf script = STRBUF_INIT;
+        _cleanup_json_ json_t *files = NULL;
+        _cleanup_strbuf_ StrBuf text = STRBUF_INIT;
+        _cleanup_(announcements_done) Announcements ann = {};
         ProcessResult res;
-        bool exit_on_failed;
+        bool fail_fast, warning_on_stderr;
         int r;
 
         out->state = STATE_SUCCESS;
-        if (!vars || !metrics)
+        if (announcements_init(&ann) < 0)
                 return -ENOMEM;
+
+        /* Nothing runs in a container here: say so, or refuse when the worker must not fall back. */
+        const char *runner = NULL, *image = requested_image(props, lang, &runner);
+        if (image && ctx->sandbox && ctx->sandbox->require_image)
+                return task_fail(out, "The task asks for container image '%s'%s%s%s, and this worker runs no containers: "
+                                      "[sandbox] require-image = true refuses to run it on the host",
+                                 image, runner ? " (task runner '" : "", strempty(runner), runner ? "')" : "");
+        const char *program = NULL;
+        if (lang->programs && !(program = find_program(lang, ctx->base_env))) {
+                _cleanup_free_ char *names = strv_join((char **) lang->programs, "', '");
+                const char *path = NULL;
+                for (char *const *e = ctx->base_env; e && *e; e++)
+                        if (startswith(*e, "PATH="))
+                                path = *e + 5;
+                return task_fail(out, "%s is not installed on this worker: no '%s' on its PATH (%s). tern runs %s tasks "
+                                      "with the host's interpreter; install it there%s",
+                                 lang->label, strempty(names), path ?: "/usr/local/bin:/usr/bin:/bin", lang->label,
+                                 image ? ", or run the task where Kestra runs its image" : "");
+        }
+        if (image)
+                task_logf(ctx, TASK_LOG_WARN, "Container image '%s'%s%s%s is not used: tern runs the task on this worker's "
+                                              "host%s%s%s, in its sandbox. Set [sandbox] require-image = true to make such "
+                                              "tasks fail instead",
+                          image, runner ? " (task runner '" : "", strempty(runner), runner ? "')" : "",
+                          program ? " with its own '" : "", strempty(program), program ? "'" : "");
+
         json_t *ip = json_object_get(props, "interpreter");
-        if (!ip || json_is_null(ip)) {
-                if (strv_extend(&interpreter, "/bin/sh") < 0 || strv_extend(&interpreter, "-c") < 0)
-                        return -ENOMEM;
-        } else if ((r = string_list(ip, "interpreter", &interpreter, out)) < 0)
-                return r == -EINVAL ? 0 : r;
+        bool default_interpreter = !ip || json_is_null(ip);
+        if (!default_interpreter) {
+                if ((r = string_list(ip, "interpreter", &interpreter, out)) < 0)
+                        return r == -EINVAL ? 0 : r;
+        } else if (lang->interpreter) {
+                for (const char *const *i = lang->interpreter; *i; i++)
+                        if (strv_extend(&interpreter, *i) < 0)
+                                return -ENOMEM;
+        } else if (strv_extend(&interpreter, "/bin/sh") < 0 || strv_extend(&interpreter, "-c") < 0)
+                return -ENOMEM;
         if (strv_length(interpreter) == 0)
                 return task_fail(out, "property 'interpreter' must not be empty");
-        if ((r = string_list(json_object_get(props, "beforeCommands"), "beforeCommands", &before, out)) < 0 ||
-            (r = task_prop_bool(props, "exitOnFailed", true, &exit_on_failed)) < 0)
-                return r == -EINVAL ? (out->error ? 0 : task_fail(out, "property 'exitOnFailed' must be a boolean")) : r;
-
-        if (exit_on_failed)
-                strbuf_append(&script, "set -e\n");
-        for (char **c = before; *c; c++)
-                strbuf_appendf(&script, "%s\n", *c);
-        strbuf_append(&script, body);
-        if (script.error)
-                return script.error;
+        /* failFast is Kestra's name; exitOnFailed the older one. */
+        const char *ff = json_object_get(props, "exitOnFailed") ? "exitOnFailed" : "failFast";
+        if ((r = string_list(json_object_get(props, "beforeCommands"), "beforeCommands", &before, out)) < 0)
+                return r == -EINVAL ? 0 : r;
+        if (task_prop_bool(props, ff, true, &fail_fast) < 0)
+                return task_fail(out, "property '%s' must be a boolean", ff);
+        if (task_prop_bool(props, "warningOnStdErr", true, &warning_on_stderr) < 0)
+                return task_fail(out, "property 'warningOnStdErr' must be a boolean");
 
         if ((r = task_write_input_files(ctx, json_object_get(props, "inputFiles"), out)) < 0 ||
-            (r = build_env(ctx, json_object_get(props, "env"), &env, out)) < 0)
+            (r = build_env(ctx, lang, json_object_get(props, "env"), &env, out)) < 0)
                 return out->error ? 0 : r;
+
+        if (fail_fast && lang->fail_fast)
+                strbuf_appendf(&text, "%s\n", lang->fail_fast);
+        /* Commands written for Kestra's image call it by the name the image has. */
+        if (default_interpreter && lang->alias && program && !streq(program, lang->alias))
+                strbuf_appendf(&text, "command -v %s >/dev/null 2>&1 || %s() { %s \"$@\"; }\n", lang->alias, lang->alias,
+                               program);
+        for (char **c = before; *c; c++)
+                strbuf_appendf(&text, "%s\n", *c);
+        if (script) {
+                /* As Kestra does: the code in a file of the working directory, run by the language. */
+                _cleanup_free_ char *name = strjoin(ctx->task_run_id ?: "script", lang->extension);
+                if (!name)
+                        return -ENOMEM;
+                _cleanup_close_ int fd = task_file_create(ctx, "script file", name, out);
+                if (fd < 0)
+                        return out->error ? 0 : fd;
+                size_t n = strlen(script);
+                if (write(fd, script, n) != (ssize_t) n)
+                        return task_fail(out, "cannot write the script file '%s': %s", name, strerror(errno));
+                strbuf_appendf(&text, "%s '%s/%s'\n", lang->run ?: program, ctx->working_dir, name);
+        }
+        if (body)
+                strbuf_append(&text, body);
+        if (text.error)
+                return text.error;
+
         for (char **i = interpreter; *i; i++)
                 if (strv_extend(&argv, *i) < 0)
                         return -ENOMEM;
-        if (strv_extend(&argv, strbuf_str(&script)) < 0)
+        if (strv_extend(&argv, strbuf_str(&text)) < 0)
                 return -ENOMEM;
 
         SandboxOptions sb;
         if (ctx->sandbox && ctx->sandbox->mode != SANDBOX_OFF && (r = task_sandbox(ctx, props, &sb, out)) < 0)
                 return out->error ? 0 : r;
-        ShellRun sr = { .ctx = ctx, .vars = vars, .metrics = metrics };
+        ShellRun sr = { .ctx = ctx, .ann = &ann };
         ProcessSpec spec = {
                 .argv = argv, .env = env, .cwd = ctx->working_dir, .timeout = ctx->timeout, .cancel_fd = ctx->cancel_fd,
                 .sandbox = ctx->sandbox && ctx->sandbox->mode != SANDBOX_OFF ? &sb : NULL,
@@ -242,16 +312,16 @@ static int run_shell(TaskRunContext *ctx, json_t *props, const char *body, TaskO
         if ((r = string_list(json_object_get(props, "outputFiles"), "outputFiles", &patterns, out)) < 0 ||
             (r = task_collect_output_files(ctx, patterns, &files, out)) < 0)
                 return out->error ? 0 : r;
-        out->outputs = json_pack("{s:i, s:O}", "exitCode", res.exit_code, "vars", vars);
+        out->outputs = json_pack("{s:i, s:O}", "exitCode", res.exit_code, "vars", ann.vars);
         if (!out->outputs)
                 return -ENOMEM;
         if (json_object_size(files) > 0)
                 json_object_set(out->outputs, "outputFiles", files);
-        if (json_array_size(metrics) > 0)
-                out->metrics = json_incref(metrics);
+        if (json_array_size(ann.metrics) > 0)
+                out->metrics = json_incref(ann.metrics);
 
         char d[DURATION_MAX];
-        if (sr.too_much && !res.cancelled)
+        if (ann.too_much && !res.cancelled)
                 return task_fail(out, "The command announced more than %u MiB of outputs and metrics (::{...}:: lines): "
                                       "the rest was dropped", JSON_VALUE_SIZE_MAX >> 20);
         if (res.cancelled)
@@ -266,10 +336,13 @@ static int run_shell(TaskRunContext *ctx, json_t *props, const char *body, TaskO
         else if (res.exit_code != 0)
                 return task_fail(out, "Command failed with exit code %d%s", res.exit_code,
                                  res.pids_exhausted ? " (it hit the sandbox's limit on processes)" : "");
+        else if (warning_on_stderr && sr.stderr_lines > 0)
+                /* Kestra's warningOnStdErr (default true): any line on stderr ends the task in WARNING. */
+                out->state = STATE_WARNING;
         return 0;
 }
 
-int task_impl_shell_commands(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+int script_commands(TaskRunContext *ctx, json_t *props, const ScriptLanguage *lang, TaskOutcome *out) {
         _cleanup_strv_free_ char **commands = NULL;
         int r = string_list(json_object_get(props, "commands"), "commands", &commands, out);
         if (r < 0)
@@ -279,12 +352,16 @@ int task_impl_shell_commands(TaskRunContext *ctx, json_t *props, TaskOutcome *ou
         _cleanup_free_ char *body = strv_join(commands, "\n");
         if (!body)
                 return -ENOMEM;
-        return run_shell(ctx, props, body, out);
+        return script_run(ctx, props, lang, body, NULL, out);
+}
+
+int task_impl_shell_commands(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+        return script_commands(ctx, props, &script_language_shell, out);
 }
 
 int task_impl_shell_script(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         const char *script = task_prop_string(props, "script", NULL);
         if (!script)
                 return task_fail(out, "property 'script' is required");
-        return run_shell(ctx, props, script, out);
+        return script_run(ctx, props, &script_language_shell, script, NULL, out);
 }
