@@ -15,6 +15,7 @@
 #include "notify.h"
 #include "status-socket.h"
 #include "strutil.h"
+#include "version.h"
 
 #define DAEMON_TICK_USEC (1 * USEC_PER_SEC)
 
@@ -297,7 +298,7 @@ static int daemon_setup(Daemon *d) {
                                                        .dead_after = d->cfg.dead_after },
                               &d->liveness)) < 0)
                 return log_error_errno(r, "Cannot open the liveness connection: %s", ls ? store_error(ls) : ""), 1;
-        _cleanup_json_ json_t *info = json_pack("{s:s, s:s?, s:s}", "version", TERN_VERSION, "instance", d->instance,
+        _cleanup_json_ json_t *info = json_pack("{s:s, s:s?, s:s}", "version", version_string(), "instance", d->instance,
                                                 "unit", getenv("INVOCATION_ID") ? "systemd" : "foreground");
         if (info && d->ops->info)
                 d->ops->info(d, d->userdata, info);
@@ -334,7 +335,7 @@ int daemon_main(const DaemonOps *ops, void *userdata, int argc, char *argv[]) {
                         daemon_help(ops);
                         return 0;
                 case 'V':
-                        printf("tern %s\n", TERN_VERSION);
+                        printf("tern %s\n", version_string());
                         return 0;
                 default:
                         return 2;
