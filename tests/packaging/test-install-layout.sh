@@ -51,7 +51,18 @@ ok $? "tern-worker@.service runs $libexecdir/tern/tern-worker"
 has -f "$sysusersdir/tern.conf" "sysusers.d entry (the tern user)"
 has -f "$tmpfilesdir/tern.conf" "tmpfiles.d entry"
 has -f "$sysconfdir/tern/tern.conf" "example configuration"
-has -f "$mandir/man1/tern.1" "manual page"
+# The manual pages are built with scdoc (-Dman=auto builds them when it is there).
+if command -v scdoc >/dev/null; then
+        for m in man1/tern.1 man1/tern-run.1 man1/tern-server.1 man5/tern.conf.5 man8/tern-executor.8 \
+                 man8/tern-worker.8 man8/tern-scheduler.8 man8/tern-webserver.8; do
+                has -f "$mandir/$m" "manual page"
+        done
+        grep -q "^\.TH \"tern.conf\" \"5\".*\"tern $(meson introspect --projectinfo "$TERN_BUILD_ROOT" |
+                python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')\"" "$d$mandir/man5/tern.conf.5"
+        ok $? "the manual pages carry meson.build's version"
+else
+        echo "ok $((n+1)) - manual pages # SKIP no scdoc"; n=$((n+1))
+fi
 has -f "$docdir/OPERATIONS.md" "guide named by the units' Documentation="
 echo "1..$n"
 exit $((failed > 0))

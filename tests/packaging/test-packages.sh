@@ -88,10 +88,10 @@ for p in tern-executor tern-worker tern-scheduler tern-webserver; do
 done
 
 # The same files in the same packages. Allowed differences: Debian's /usr/share/doc/PACKAGE/
-# (copyright, changelog, README.Debian) and the compression of manual pages (the distribution's
+# (copyright, changelog, README.Debian) and lintian overrides, and the compression of manual pages (the distribution's
 # choice: dh_compress, brp-compress).
 files_deb() { dpkg-deb -c "$1" | awk '$1 !~ /^d/ { sub(/^\./, "", $6); print $6 }' |
-                grep -v "^/usr/share/doc/$2/" | sed 's|^\(/usr/share/man/.*\)\.gz$|\1|' | sort; }
+                grep -v -e "^/usr/share/doc/$2/" -e "^/usr/share/lintian/overrides/" | sed 's|^\(/usr/share/man/.*\)\.gz$|\1|' | sort; }
 files_rpm() { rpm -qp --qf '[%{FILEMODES:perms} %{FILENAMES}\n]' "$1" 2>/dev/null | awk '$1 !~ /^d/ { print $2 }' |
                 sed 's|^\(/usr/share/man/.*\)\.gz$|\1|' | sort; }
 : >"$d/all-deb"; : >"$d/all-rpm"
