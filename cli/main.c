@@ -10,6 +10,7 @@
 #include "flow.h"
 #include "log.h"
 #include "strutil.h"
+#include "version.h"
 
 static const Verb top_verbs[] = {
         { "run", "FLOW.yaml", "run a flow to its end in this process (embedded database by default)", verb_run, NULL },
@@ -158,7 +159,7 @@ int main(int argc, char *argv[]) {
                 return EXIT_USAGE;
         }
         if (streq(argv[1], "--version") || streq(argv[1], "-V")) {
-                printf("tern %s\n", TERN_VERSION);
+                printf("tern %s\n", version_string());
                 return 0;
         }
         if (streq(argv[1], "--help") || streq(argv[1], "-h") || streq(argv[1], "help")) {

@@ -20,6 +20,7 @@
 #include "notify.h"
 #include "status-socket.h"
 #include "strutil.h"
+#include "version.h"
 
 #define DAEMON_TICK_USEC (1 * USEC_PER_SEC)
 
@@ -294,7 +295,7 @@ static int daemon_register(Daemon *d, DaemonUnit *u) {
             (r = liveness_new(ls, &(LivenessOptions) { .id = u->id, .component = u->c->name, .dead_after = d->cfg.dead_after },
                               &u->liveness)) < 0)
                 return log_error_errno(r, "Cannot open the liveness connection: %s", ls ? store_error(ls) : "");
-        _cleanup_json_ json_t *info = json_pack("{s:s, s:s?, s:s}", "version", TERN_VERSION, "instance", d->opt->instance,
+        _cleanup_json_ json_t *info = json_pack("{s:s, s:s?, s:s}", "version", version_string(), "instance", d->opt->instance,
                                                 "unit", getenv("INVOCATION_ID") ? "systemd" : "foreground");
         if (info && u->c->info)
                 u->c->info(d, u->state, info);
@@ -514,7 +515,7 @@ int daemon_main(const DaemonComponent *c, const void *params, int argc, char *ar
                         daemon_help(c);
                         return 0;
                 case 'V':
-                        printf("tern %s\n", TERN_VERSION);
+                        printf("tern %s\n", version_string());
                         return 0;
                 default:
                         return 2;

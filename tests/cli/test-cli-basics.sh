@@ -14,7 +14,18 @@ contains() { # name, needle (in $out)
 }
 
 check "--version exits 0" 0 "$TERN" --version
-contains "--version prints the version" "tern 0."
+contains "--version prints meson.build's version" "tern $TERN_VERSION"
+# Built from a git checkout: the revision follows, "tern 0.1.0 (git 1a2b3c4d5e6f)" (-dirty when
+# tracked files differ from HEAD).
+if rev=$(git -C "$TERN_SOURCE_ROOT" rev-parse --short=12 HEAD 2>/dev/null); then
+        contains "--version names the git revision" "tern $TERN_VERSION (git $rev"
+        # A tarball made by git archive (what packaging/build-deb builds from) knows its revision.
+        d=$(mktemp -d /tmp/tern-rev.XXXXXX)
+        git -C "$TERN_SOURCE_ROOT" archive HEAD scripts | tar -x -C "$d"
+        out=$("$d/scripts/git-revision" "$d"); rm -rf "$d"
+        full=$(git -C "$TERN_SOURCE_ROOT" rev-parse HEAD)
+        contains "a git archive tarball carries its revision" "${full:0:12}"
+fi
 check "--help exits 0" 0 "$TERN" --help
 contains "--help says what tern is" "workflow orchestrator"
 check "no arguments is a usage error" 2 "$TERN"
