@@ -221,6 +221,18 @@ int cli_config_load(const char *cmd, CliConfig *c) {
         return 0;
 }
 
+int cli_storage_open(const char *cmd, const TernConfig *cfg, Storage **ret) {
+        _cleanup_free_ char *err = NULL;
+        int r = storage_open(cfg->storage_url, NULL, ret, &err);
+        if (r == -ENOMEM)
+                return log_oom(), 1;
+        if (r < 0) {
+                fprintf(stderr, "%s: cannot use the internal storage: %s\n", cmd, err ? err : strerror(-r));
+                return 1;
+        }
+        return 0;
+}
+
 int cli_engine_config(const char *cmd, EngineConfig *ret) {
         _cleanup_free_ char *err = NULL;
         int r = runtime_engine_config(ret, &err);
@@ -235,7 +247,7 @@ struct Inproc {
         pthread_t executor_thread;
         bool executor_running;
         int stop_fd;
-        char *work_root, *storage_root;
+        char *work_root;
 };
 
 static void *executor_main(void *arg) {
@@ -256,15 +268,15 @@ int inproc_start(Store *store, const InprocOptions *opt, Inproc **ret) {
         if (p->stop_fd < 0)
                 return -errno;
         p->work_root = strjoin(cfg->state_dir, "/work");
-        p->storage_root = strjoin(cfg->state_dir, "/storage");
-        if (!p->work_root || !p->storage_root)
+        if (!p->work_root)
                 return -ENOMEM;
-        if ((r = mkdir_p(p->work_root, 0700)) < 0 || (r = mkdir_p(p->storage_root, 0750)) < 0)
+        if ((r = mkdir_p(p->work_root, 0700)) < 0)
                 return r;
         if ((r = store_dup(store, &xs)) < 0)
                 return r;
         ExecutorOptions xo = { .id = "executor", .batch = cfg->executor_batch, .poll = cfg->executor_poll,
-                               .engine = *opt->engine, .flows = api_flow_cache_process() /* the process's */ };
+                               .engine = *opt->engine, .flows = api_flow_cache_process() /* the process's */,
+                               .storage_url = cfg->storage_url };
         if ((r = executor_new(xs, &xo, &p->executor)) < 0) {
                 store_free(xs);
                 return r;
@@ -274,7 +286,7 @@ int inproc_start(Store *store, const InprocOptions *opt, Inproc **ret) {
         /* The worker settings of tern.conf but its queue: this command's execution is the only work,
          * whatever its tasks' worker groups. */
         WorkerOptions wo = { .id = id, .slots = cfg->worker_slots, .lease = cfg->worker_lease,
-                             .work_root = p->work_root, .storage_root = p->storage_root, .sandbox = opt->sandbox,
+                             .work_root = p->work_root, .storage_url = cfg->storage_url, .sandbox = opt->sandbox,
                              .max_log_lines = cfg->worker_log_lines, .max_log_bytes = cfg->worker_log_bytes,
                              .max_output_bytes = (uint64_t) cfg->worker_output_mib << 20 };
         if ((r = worker_new(store, &wo, &p->worker)) < 0 || (r = worker_start(p->worker)) < 0)
@@ -305,7 +317,6 @@ Inproc *inproc_free(Inproc *p) {
         executor_free(p->executor);
         safe_close(p->stop_fd);
         free(p->work_root);
-        free(p->storage_root);
         free(p);
         return NULL;
 }

@@ -7,6 +7,7 @@
 #include "engine.h"
 #include "flow-cache.h"
 #include "sandbox-config.h"
+#include "storage.h"
 #include "store.h"
 
 /* The state directory: $TERN_STATE_DIR, else /var/lib/tern for root, else
@@ -48,6 +49,8 @@ int cli_config_add(CliConfig *c, const char *section_key, const char *value);
 /* Load into c->cfg and create its state directory. Prints what is wrong; returns 0 or 1. */
 int cli_config_load(const char *cmd, CliConfig *c);
 void cli_config_done(CliConfig *c);
+/* The internal storage cfg names ([storage] url, --storage URL). Prints what is wrong; 0 or 1. */
+int cli_storage_open(const char *cmd, const TernConfig *cfg, Storage **ret);
 /* The engine configuration from the environment (envs, globals, secrets). */
 int cli_engine_config(const char *cmd, EngineConfig *ret);
 

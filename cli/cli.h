@@ -40,6 +40,9 @@ extern const Verb db_verbs[];   /* cmd-db.c */
 
 int verb_run(int argc, char *argv[]);
 extern const Verb execution_verbs[];
+/* cmd-execution-files.c (listed in cmd-execution.c's execution_verbs) */
+int verb_execution_files(int argc, char *argv[]);
+int verb_execution_purge(int argc, char *argv[]);
 /* cmd-flow-store.c: flows in the database (listed in cmd-flow.c's flow_verbs) */
 int verb_flow_apply(int argc, char *argv[]);
 int verb_flow_list(int argc, char *argv[]);

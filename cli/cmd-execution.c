@@ -552,5 +552,9 @@ const Verb execution_verbs[] = {
         { "restart", "ID", "restart a failed execution", verb_restart, NULL },
         { "replay", "ID [--task-run ID]", "run an ended execution again, from a task run", verb_replay, NULL },
         { "wait", "ID", "wait for an execution to end", verb_wait, NULL },
+        { "files", "ID [--get URI]", "list an execution's files in internal storage, or write one out", verb_execution_files,
+          NULL },
+        { "purge", "--older-than DURATION", "delete ended executions older than that, with their files and logs",
+          verb_execution_purge, NULL },
         {},
 };

@@ -18,6 +18,8 @@
 #include "cli.h"
 #include "config.h"
 #include "execution-create.h"
+#include "execution-files.h"
+#include "fd-util.h"
 #include "flow.h"
 #include "hashmap.h"
 #include "id.h"
@@ -47,6 +49,8 @@ static void run_help(void) {
                "  -c, --config FILE        tern.conf to read (default: $TERN_CONFIG, else %s); the options\n"
                "                           here win over it\n"
                "      --db URL             database (default: [database] url, $TERN_DB, else the embedded SQLite file)\n"
+               "      --storage URL        internal storage for the execution's files ([storage] url; default\n"
+               "                           file://<state dir>/storage; s3://, gs://, azure://: docs/OPERATIONS.md)\n"
                "  -w, --workers N          tasks run at once ([worker] slots, default 4)\n"
                "      --remote             run no executor or workers here: the servers or daemons sharing\n"
                "                           the database run the execution, this command follows it\n"
@@ -129,25 +133,33 @@ fail:
         return 1;
 }
 
-/* FILE inputs given as @PATH are copied into internal storage and replaced by their URI. */
-static int upload_file_inputs(const char *cmd, const Flow *f, const char *exec_id, const char *state_dir,
+/* FILE inputs given as @PATH are streamed into internal storage and replaced by their URI. */
+static int upload_file_inputs(const char *cmd, const Flow *f, const char *exec_id, const TernConfig *cfg,
                               json_t *inputs) {
+        _cleanup_storage_ Storage *storage = NULL;
         const char *k;
         json_t *v;
+        int r;
         json_object_foreach(inputs, k, v) {
                 const char *s = json_string_value(v);
                 const FlowInput *in = flow_find_input(f, k);
                 if (!s || s[0] != '@' || !in || in->type != FLOW_INPUT_FILE)
                         continue;
                 const char *path = s + 1;
-                _cleanup_free_ char *storage = strjoin(state_dir, "/storage"), *uri = NULL;
-                if (!storage)
-                        return log_oom(), 1;
-                int r = api_storage_input_put(storage, f, exec_id, k, path, path, false, &uri);
+                if (!storage && (r = cli_storage_open(cmd, cfg, &storage)) != 0)
+                        return r;
+                _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0) {
+                        fprintf(stderr, "%s: input '%s': cannot read '%s': %m\n", cmd, k, path);
+                        return 1;
+                }
+                _cleanup_free_ char *uri = NULL;
+                r = api_file_input_put(storage, f, exec_id, k, path, fd, &uri);
                 if (r == -ENOMEM)
                         return log_oom(), 1;
                 if (r < 0) {
-                        fprintf(stderr, "%s: input '%s': cannot store '%s': %s\n", cmd, k, path, strerror(-r));
+                        fprintf(stderr, "%s: input '%s': cannot store '%s': %s\n", cmd, k, path,
+                                r == -EINVAL ? "the input's id cannot name a file" : storage_error(storage));
                         return 1;
                 }
                 json_object_set_new(inputs, k, json_string(uri));
@@ -171,6 +183,7 @@ int verb_run(int argc, char *argv[]) {
                 { "quiet", no_argument, NULL, 'q' },
                 { "timeout", required_argument, NULL, 'T' },
                 { "remote", no_argument, NULL, 'M' },
+                { "storage", required_argument, NULL, 'S' },
                 CLI_SANDBOX_OPTIONS,
                 {},
         };
@@ -242,6 +255,10 @@ int verb_run(int argc, char *argv[]) {
                 case 'M':
                         a.remote = true;
                         break;
+                case 'S':
+                        if ((r = cli_config_add(&conf, "storage.url", optarg)) != 0)
+                                return r;
+                        break;
                 case 'T': {
                         susec_t d;
                         if (duration_parse(optarg, &d) < 0 || d <= 0)
@@ -298,6 +315,13 @@ int verb_run(int argc, char *argv[]) {
                           (r = cli_sandbox_setup(cmd, &sandbox, state_dir)) != 0))
                 return r;
 
+        /* The storage too: one that cannot be used says why before anything is created. */
+        if (!a.remote) {
+                _cleanup_storage_ Storage *probe = NULL;
+                if ((r = cli_storage_open(cmd, &conf.cfg, &probe)) != 0)
+                        return r;
+        }
+
         /* Store this flow (a new revision only when it changed) and create the execution. */
         int rev = 0;
         usec_t now = now_realtime();
@@ -319,7 +343,7 @@ int verb_run(int argc, char *argv[]) {
                 fprintf(stderr, "%s: cannot draw an execution id: %s\n", cmd, strerror(-r));
                 return 1;
         }
-        if ((r = upload_file_inputs(cmd, flow, id, state_dir, inputs)) != 0)
+        if ((r = upload_file_inputs(cmd, flow, id, &conf.cfg, inputs)) != 0)
                 return r;
         {
                 _cleanup_store_tx_ StoreTx *tx = NULL;

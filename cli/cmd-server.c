@@ -21,7 +21,7 @@ typedef struct ServerArgs {
 } ServerArgs;
 
 static void server_help(const char *which) {
-        printf("Usage: tern server %s [--config FILE] [--db URL]%s\n\n", which,
+        printf("Usage: tern server %s [--config FILE] [--db URL] [--storage URL]%s\n\n", which,
                streq(which, "executor") || streq(which, "scheduler") ? ""
                : streq(which, "webserver")                           ? " [--listen ADDR]"
                                                                      : " [--workers N] [--queue NAME]");
@@ -48,6 +48,9 @@ static void server_help(const char *which) {
         printf("\nOptions:\n"
                "  -c, --config FILE     configuration (default: $TERN_CONFIG, else %s)\n"
                "      --db URL          database (default: [database] url, $TERN_DB, else the embedded SQLite file)\n"
+               "      --storage URL     internal storage shared by every host ([storage] url; default\n"
+               "                        file://<state-dir>/storage): file:///DIR, s3://BUCKET/PREFIX?endpoint=...,\n"
+               "                        gs://BUCKET/PREFIX, azure://ACCOUNT/CONTAINER/PREFIX\n"
                "  -w, --workers N       task slots ([worker] slots, default 4)\n"
                "      --queue NAME      worker group to take jobs from ([worker] queue; default: the default group)\n"
                "      --grace DURATION  on stop, how long running tasks may finish ([server] grace, default PT30S)\n"
@@ -74,6 +77,7 @@ static int parse(const char *cmd, const char *which, int argc, char *argv[], Ser
                 { "lease", required_argument, NULL, 'E' },
                 { "listen", required_argument, NULL, 'L' },
                 { "ui-dir", required_argument, NULL, 'U' },
+                { "storage", required_argument, NULL, 'S' },
                 CLI_SANDBOX_OPTIONS,
                 {},
         };
@@ -109,6 +113,9 @@ static int parse(const char *cmd, const char *which, int argc, char *argv[], Ser
                         break;
                 case 'U':
                         r = cli_config_add(&a->config, "webserver.ui-dir", optarg);
+                        break;
+                case 'S':
+                        r = cli_config_add(&a->config, "storage.url", optarg);
                         break;
                 case 'G':
                 case 'E': {

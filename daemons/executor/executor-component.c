@@ -6,17 +6,20 @@
 #include "executor.h"
 #include "flow-cache.h"
 #include "log.h"
+#include "retention.h"
 #include "variables.h"
 
 typedef struct ExecutorComponent {
         Executor *executor;
         EngineConfig engine;
+        Retention *retention; /* [storage] retention; NULL: executions are kept */
 } ExecutorComponent;
 
 static void xc_free(void *state) {
         ExecutorComponent *xc = state;
         if (!xc)
                 return;
+        retention_free(xc->retention);
         executor_free(xc->executor);
         runtime_engine_config_done(&xc->engine);
         free(xc);
@@ -40,10 +43,26 @@ static int xc_start(Daemon *d, const char *id, const void *params, void **ret) {
         if ((r = store_dup(daemon_store(d), &s)) < 0)
                 return r;
         ExecutorOptions opt = { .id = id, .batch = cfg->executor_batch, .poll = cfg->executor_poll, .engine = xc->engine,
-                                .flows = api_flow_cache_process() };
-        if ((r = executor_new(s, &opt, &xc->executor)) < 0)
+                                .flows = api_flow_cache_process(), .storage_url = cfg->storage_url };
+        if ((r = executor_new(s, &opt, &xc->executor)) < 0) {
                 store_free(s);
-        return r;
+                return r;
+        }
+        if (cfg->storage_retention == 0)
+                return 0;
+        if ((r = store_dup(daemon_store(d), &s)) < 0 ||
+            (r = retention_start(s, cfg->storage_url, cfg->storage_retention, 0, &xc->retention)) < 0)
+                return log_error_errno(r, "Cannot start the retention of executions: %m");
+        char keep[DURATION_MAX];
+        log_info("Ended executions are deleted with their files and logs after %s ([storage] retention).",
+                 duration_format(keep, (susec_t) cfg->storage_retention));
+        return 0;
+}
+
+static void xc_stop(Daemon *d, void *state, usec_t grace) {
+        ExecutorComponent *xc = state;
+        /* A purge in progress ends after its batch. */
+        xc->retention = retention_free(xc->retention);
 }
 
 static int xc_run(void *state, int stop_fd) {
@@ -82,8 +101,10 @@ static void xc_metrics(void *state, StrBuf *out) {
 const DaemonComponent executor_component = {
         .name = "executor",
         .coordinator = true,
+        .storage = true,
         .start = xc_start,
         .run = xc_run,
+        .stop = xc_stop,
         .free = xc_free,
         .progress = xc_progress,
         .status = xc_status,

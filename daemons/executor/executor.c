@@ -10,12 +10,14 @@
 
 #include "cleanup-jansson.h"
 #include "execution-create.h"
+#include "execution-files.h"
 #include "execution-store.h"
 #include "executor.h"
 #include "hashmap.h"
 #include "id.h"
 #include "json-limits.h"
 #include "log.h"
+#include "storage.h"
 #include "strutil.h"
 
 /* The documents of executions this executor stepped last, by version: the next step of the same
@@ -32,6 +34,7 @@ struct Executor {
         Store *store;
         ExecutorOptions opt;
         ApiFlowCache *flows, *own_flows; /* the process's (options) or its own */
+        Storage *storage; /* internal storage for the file functions of expressions; NULL: none */
         Hashmap docs;  /* execution id -> CachedDoc* (owned; NULL once dropped) */
         json_t *aside; /* execution id -> why: executions the next step sets aside (FAILED) */
         char strike_id[ID_MAX]; /* the execution the last steps failed on, and how many times */
@@ -41,6 +44,14 @@ struct Executor {
         pthread_mutex_t stats_lock; /* stats are read by the frame's thread */
         ExecutorStats stats;
 };
+
+/* read(), fileURI(), fileSize(), fileExists() where the engine renders (runIf, flowable
+ * properties, outputs...): the execution's files, as the worker has them. */
+static int executor_file_function(void *userdata, json_t *variables, const char *name, json_t *args, json_t **ret,
+                                  char **ret_message) {
+        Executor *x = userdata;
+        return api_file_function(x->storage, variables, name, args, ret, ret_message);
+}
 
 int executor_new(Store *store, const ExecutorOptions *opt, Executor **ret) {
         Executor *x = calloc(1, sizeof *x);
@@ -64,6 +75,12 @@ int executor_new(Store *store, const ExecutorOptions *opt, Executor **ret) {
                 x->opt.requeue_every = USEC_PER_SEC;
         int r = x->opt.flows ? 0 : api_flow_cache_new(0, &x->own_flows);
         x->flows = x->opt.flows ?: x->own_flows;
+        /* The executor's thread is the only one to render with it: one handle. */
+        if (r >= 0 && x->opt.storage_url)
+                r = storage_open(x->opt.storage_url, NULL, &x->storage, NULL);
+        x->opt.storage_url = NULL; /* the caller's string: not kept */
+        x->opt.engine.function = executor_file_function;
+        x->opt.engine.function_userdata = x;
         if (r >= 0)
                 r = store_listen(store, STORE_CHANNEL_EVENTS);
         if (r < 0) {
@@ -92,6 +109,7 @@ Executor *executor_free(Executor *x) {
         api_flow_cache_free(x->own_flows);
         json_decref(x->aside);
         store_free(x->store);
+        storage_free(x->storage);
         pthread_mutex_destroy(&x->stats_lock);
         free(x);
         return NULL;

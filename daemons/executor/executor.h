@@ -12,8 +12,10 @@ typedef struct ExecutorOptions {
         size_t batch;            /* executions per transaction; 0 = 32 */
         usec_t poll;             /* fallback poll for lost notifications; 0 = 1 s */
         usec_t requeue_every;    /* how often expired leases are looked for; 0 = 1 s */
-        EngineConfig engine;
+        EngineConfig engine;     /* its function hook is the executor's own (files in storage_url) */
         ApiFlowCache *flows;     /* parsed flows, shared with the process's other components; NULL: its own */
+        const char *storage_url; /* internal storage for read(), fileSize(), fileExists() in the
+                                  * expressions the executor renders; NULL: none (they fail) */
 } ExecutorOptions;
 
 typedef struct Executor Executor;

@@ -12,10 +12,13 @@
 #include "cleanup-jansson.h"
 #include "engine.h"
 #include "execution-create.h"
+#include "execution-files.h"
 #include "flow-cache.h"
 #include "flow.h"
+#include "fd-util.h"
 #include "id.h"
 #include "json-limits.h"
+#include "key.h"
 #include "log.h"
 #include "flow.h"
 #include "state.h"
@@ -576,23 +579,29 @@ static int query_labels(WebCtx *c, bool webhook, json_t **ret) {
         return 0;
 }
 
-/* Move the uploaded files into internal storage as the FILE inputs of execution exec_id; their
+/* Stream the uploaded files into internal storage as the FILE inputs of execution exec_id; their
  * URIs become the inputs' values and go to *stored. On failure the reply is set. */
 static int form_files_store(WebCtx *c, const Flow *f, const char *exec_id, json_t *inputs, char ***stored) {
         const char *k;
         json_t *v;
+        Storage *storage;
+        int r;
         json_object_foreach(c->form_files, k, v) {
                 const FlowInput *in = flow_find_input(f, k);
                 if (!in || in->type != FLOW_INPUT_FILE)
                         return web_reply_error(c, 422, "invalid inputs: '%s' is not a FILE input of the flow", k), -EINVAL;
+                if ((r = web_storage(c, &storage)) < 0)
+                        return web_reply_error(c, 500, "the internal storage cannot be used"), r;
+                _cleanup_close_ int fd = open(json_string_value(json_object_get(v, "path")), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                if (fd < 0)
+                        return web_reply_error(c, 500, "the uploaded file '%s' could not be stored", k), -errno;
                 _cleanup_free_ char *uri = NULL;
-                int r = api_storage_input_put(c->storage_root, f, exec_id, k,
-                                              json_string_value(json_object_get(v, "filename")),
-                                              json_string_value(json_object_get(v, "path")), true, &uri);
+                r = api_file_input_put(storage, f, exec_id, k, json_string_value(json_object_get(v, "filename")), fd, &uri);
                 if (r == -EINVAL)
                         return web_reply_error(c, 422, "invalid inputs: '%s' cannot name a file", k), r;
                 if (r < 0) {
-                        log_debug("webserver: cannot store input '%s': %s", k, strerror(-r));
+                        log_warning("webserver: cannot store input '%s': %s", k,
+                                    r == -ENOMEM ? strerror(-r) : storage_error(storage));
                         return web_reply_error(c, 500, "the uploaded file '%s' could not be stored", k), r;
                 }
                 if (json_object_set_new(inputs, k, json_string(uri)) < 0 || strv_extend(stored, uri) < 0)
@@ -603,11 +612,13 @@ static int form_files_store(WebCtx *c, const Flow *f, const char *exec_id, json_
 
 /* Undo form_files_store when the execution is not created after all. */
 static void form_files_remove(WebCtx *c, char **stored) {
-        for (char **u = stored; u && *u; u++) {
-                const char *rel = startswith(*u, "kestra:///");
-                _cleanup_free_ char *p = rel ? strjoin(c->storage_root, "/", rel) : NULL;
-                if (p)
-                        (void) unlink(p);
+        Storage *storage;
+        if (!stored || web_storage(c, &storage) < 0)
+                return;
+        for (char **u = stored; *u; u++) {
+                _cleanup_free_ char *key = NULL;
+                if (storage_key_from_uri(*u, &key, NULL) >= 0 && storage_delete(storage, key) < 0)
+                        log_warning("webserver: cannot delete '%s': %s", key, storage_error(storage));
         }
 }
 
@@ -746,6 +757,20 @@ int web_api_execution_delete(WebCtx *c) {
         if (!state_is_terminal(st))
                 return web_reply_error(c, 409, "execution %s is %s; only ended executions can be deleted (kill it first)",
                                        id, state_to_string(st));
+        /* Its files first: a failure leaves an execution whose files a retry deletes, never files
+         * that nothing names any more. */
+        Storage *storage;
+        if ((r = web_storage(c, &storage)) < 0 && r != -ENOTSUP)
+                return web_reply_error(c, 500, "the internal storage cannot be used");
+        if (r >= 0) {
+                r = api_files_delete_execution(storage, json_string_value(json_object_get(doc, "namespace")),
+                                               json_string_value(json_object_get(doc, "flowId")), id);
+                if (r < 0 && r != -EINVAL) {
+                        log_warning("webserver: cannot delete the files of execution %s: %s", id, storage_error(storage));
+                        return web_reply_error(c, 502, "the files of execution %s could not be deleted from the internal "
+                                                       "storage; the execution is kept", id);
+                }
+        }
         _cleanup_store_tx_ StoreTx *tx = NULL;
         if ((r = store_begin(c->store, &tx)) < 0)
                 return web_reply_store_error(c, r);
@@ -859,10 +884,14 @@ int web_api_execution_replay(WebCtx *c) {
 }
 
 /* GET /api/v1/executions/{id}/file?path=kestra:///...: a file of that execution (its inputs or
- * its tasks' outputs), nothing else from the storage. */
+ * its tasks' outputs), nothing else from the storage; streamed as it comes from there. */
 int web_api_execution_file(WebCtx *c) {
-        const char *id = c->params[0], *uri = web_query(c, "path");
+        const char *id = c->params[0], *uri = web_query(c, "path"), *why = NULL;
         _cleanup_json_ json_t *doc = NULL;
+        _cleanup_free_ char *key = NULL;
+        Storage *storage;
+        ApiFileScope scope;
+        StorageObject o;
         if (isempty(uri))
                 return web_reply_error(c, 400, "the query parameter 'path' (a kestra:// URI) is missing");
         int r = api_execution_get(c->store, id, &doc);
@@ -870,39 +899,27 @@ int web_api_execution_file(WebCtx *c) {
                 return web_reply_error(c, 404, "no execution '%s'", id);
         if (r < 0)
                 return web_reply_store_error(c, r);
-        if (!c->storage_root)
-                return web_reply_error(c, 404, "this server has no internal storage");
-        _cleanup_free_ char *path = NULL;
-        r = api_storage_execution_path(c->storage_root, doc, uri, &path);
+        web_store_release(c); /* a download may take long: not with a pooled connection */
+        api_file_scope_from_doc(doc, &scope);
+        r = api_file_key(&scope, uri, &key, &why);
+        if (r == -EINVAL)
+                return web_reply_error(c, 422, "'%s' is not a valid file URI: %s", uri, strna(why));
         if (r == -EACCES)
                 return web_reply_error(c, 422, "'%s' is not a file of execution %s", uri, id);
+        if (r < 0)
+                return web_reply_error(c, 500, "out of memory");
+        if (web_storage(c, &storage) < 0)
+                return web_reply_error(c, 404, "this server has no usable internal storage");
+        r = storage_stat(storage, key, &o);
+        uint64_t size = o.size;
+        storage_object_done(&o);
         if (r == -ENOENT)
                 return web_reply_error(c, 404, "no file '%s' in execution %s", uri, id);
-        if (r < 0)
-                return web_reply_error(c, 500, "the file could not be read");
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        struct stat st;
-        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-                if (fd >= 0)
-                        close(fd);
-                return web_reply_error(c, 404, "no file '%s' in execution %s", uri, id);
+        if (r < 0) {
+                log_warning("webserver: cannot read '%s': %s", key, storage_error(storage));
+                return web_reply_error(c, 502, "the file could not be read from the internal storage");
         }
-        /* Streamed from the file by libmicrohttpd, which closes it. */
-        c->stream = MHD_create_response_from_fd((uint64_t) st.st_size, fd);
-        if (!c->stream) {
-                close(fd);
-                return web_reply_error(c, 500, "out of memory");
-        }
-        const char *base = strrchr(path, '/');
-        _cleanup_free_ char *disp = strdup_printf("attachment; filename=\"%s\"", base ? base + 1 : path);
-        for (char *p = disp ? disp + 22 : NULL; p && p[1]; p++)
-                if (*p == '"' || *p == '\\' || (unsigned char) *p < 0x20)
-                        *p = '_'; /* the header must stay one well-formed line */
-        if (disp)
-                MHD_add_response_header(c->stream, "Content-Disposition", disp);
-        c->status = 200;
-        c->content_type = "application/octet-stream";
-        return 0;
+        return web_reply_stored_file(c, key, size);
 }
 
 /* ---- logs ------------------------------------------------------------------------------------ */

@@ -14,7 +14,7 @@
 
 typedef struct WebComponent {
         WebServer *web;
-        char *storage_root;
+        char *upload_dir;
 } WebComponent;
 
 int web_take_http_socket(void) {
@@ -50,7 +50,7 @@ static void web_free(void *state) {
         if (!wc)
                 return;
         web_server_free(wc->web);
-        free(wc->storage_root);
+        free(wc->upload_dir);
         free(wc);
 }
 
@@ -66,10 +66,12 @@ static int web_start(Daemon *d, const char *id, const void *params, void **ret) 
         opt.listen_fd = http_fd;
         /* [webserver] listen, which $TERN_WEBSERVER_LISTEN and 'tern server --listen' override like every key. */
         opt.listen = daemon_config(d)->webserver_listen ?: "127.0.0.1:8080";
-        /* The workers' internal storage on this host (FILE inputs, file downloads). */
-        if (!(wc->storage_root = strjoin(daemon_config(d)->state_dir, "/storage")))
+        /* The internal storage every component shares (FILE inputs, file downloads); uploads wait
+         * for their execution on this host's disk. */
+        opt.storage_url = daemon_config(d)->storage_url;
+        if (!(wc->upload_dir = strjoin(daemon_config(d)->state_dir, "/uploads")))
                 return -ENOMEM;
-        opt.storage_root = wc->storage_root;
+        opt.upload_dir = wc->upload_dir;
         opt.flows = api_flow_cache_process(); /* shared with the process's executor and scheduler */
         opt.ui_dir = daemon_config(d)->webserver_ui_dir; /* NULL: the installed files */
         int r = web_server_start(daemon_store(d), &opt, &wc->web);
@@ -92,6 +94,7 @@ static void web_status(void *state, StrBuf *out) {
 
 const DaemonComponent web_component = {
         .name = "webserver",
+        .storage = true,
         .start = web_start,
         .stop = web_stop,
         .free = web_free,

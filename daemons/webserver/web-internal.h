@@ -6,6 +6,7 @@
 
 #include "flow-cache.h"
 #include "flow.h"
+#include "storage.h"
 #include "store.h"
 #include "web-route.h"
 #include "web-server.h"
@@ -25,7 +26,8 @@ typedef struct WebCtx {
         WebServer *server; /* whose pool c->store came from (web_store_release) */
         WebWaits *waits;   /* the server's count of requests waiting for an execution (web-wait.c) */
         WebWaits *streams; /* the same for follow streams, each holding a connection of its own */
-        const char *storage_root; /* NULL: no internal storage */
+        const char *storage_url;  /* NULL: no internal storage */
+        Storage *storage;         /* this request's handle on it, opened by web_storage() */
         ApiFlowCache *flows;      /* the server's parsed flows (api_flow_load) */
         /* A multipart/form-data body: its plain fields (name -> string) and its files (name ->
          * {"path": temporary file, "filename": as sent}); NULL for other bodies. */
@@ -60,6 +62,13 @@ void web_store_release(WebCtx *c);
  * same cost for unknown names), holding no pooled connection while hashing: a WEB_AUTH_* outcome
  * (web-auth.h) with *ret_user on WEB_AUTH_OK, or a negative errno. */
 int web_password_check(WebCtx *c, const char *name, const char *password, char **ret_user, unsigned *ret_retry_sec);
+
+/* web-files.c: the request's handle on the internal storage (opened on first use, freed with the
+ * request): 0, -ENOTSUP when the server has none, or the reason it cannot be opened (logged). */
+int web_storage(WebCtx *c, Storage **ret);
+/* Stream the stored object key (size bytes, as storage_stat() said) as the reply, a download named
+ * after its base name; takes c->storage over. */
+int web_reply_stored_file(WebCtx *c, const char *key, uint64_t size);
 
 /* web-api.c */
 int web_api_health(WebCtx *c);

@@ -97,7 +97,7 @@ struct WebServer {
         pthread_cond_t cond;
         Store **pool; /* idle connections; n_idle of n_pool */
         size_t n_pool, n_idle;
-        char *storage_root; /* a copy: opt.storage_root points here */
+        char *storage_url, *upload_dir; /* copies: opt's point here */
         WebWaits *waits;
         WebWaits *streams;
         ApiFlowCache *own_flows; /* when the options give none */
@@ -413,8 +413,8 @@ static enum MHD_Result multipart_part(void *cls, enum MHD_ValueKind kind, const 
                 return MHD_YES;
         }
         if (off == 0 || req->file_fd < 0) {
-                /* A new file part: a temporary file of its own, moved into storage once the
-                 * execution exists (its id names the directory). */
+                /* A new file part: a temporary file of its own, streamed into storage once the
+                 * execution exists (its id is part of the file's key). */
                 multipart_file_close(req);
                 if (json_object_get(req->files, key) || req->n_files >= 64) {
                         req->upload_error = 400;
@@ -464,17 +464,15 @@ static bool has_body(struct MHD_Connection *con) {
  * request_start): its body goes to disk as it arrives, before dispatch. */
 static enum MHD_Result multipart_start(WebServer *w, struct MHD_Connection *con, WebRequest *req) {
         req->done = true; /* until the upload is set up, an answer is final */
-        if (!w->opt.storage_root)
+        if (!w->opt.storage_url || !w->opt.upload_dir)
                 return send_error(w, con, 415, "this server has no internal storage for files");
-        _cleanup_free_ char *base = strjoin(w->opt.storage_root, "/.uploads");
-        req->upload_dir = strjoin(w->opt.storage_root, "/.uploads/XXXXXX");
+        req->upload_dir = strjoin(w->opt.upload_dir, "/XXXXXX");
         req->fields = json_object();
         req->files = json_object();
-        if (!base || !req->upload_dir || !req->fields || !req->files)
+        if (!req->upload_dir || !req->fields || !req->files)
                 return MHD_NO;
-        (void) mkdir(w->opt.storage_root, 0750);
-        if ((mkdir(base, 0750) < 0 && errno != EEXIST) || !mkdtemp(req->upload_dir)) {
-                log_debug("webserver: cannot make an upload directory under '%s': %m", base);
+        if ((mkdir(w->opt.upload_dir, 0750) < 0 && errno != EEXIST) || !mkdtemp(req->upload_dir)) {
+                log_debug("webserver: cannot make an upload directory under '%s': %m", w->opt.upload_dir);
                 free(req->upload_dir);
                 req->upload_dir = NULL;
                 return send_error(w, con, 500, "the upload could not be stored");
@@ -560,7 +558,7 @@ static enum MHD_Result request_start(WebServer *w, struct MHD_Connection *con, W
 /* The whole request is in: run its handler. */
 static enum MHD_Result dispatch(WebServer *w, struct MHD_Connection *con, WebRequest *req, const char *method) {
         WebCtx c = { .con = con, .method = method, .wait_max_sec = w->opt.wait_max_sec, .server = w, .waits = w->waits, .streams = w->streams,
-                     .storage_root = w->opt.storage_root, .flows = w->opt.flows, .form_fields = req->fields, .form_files = req->files };
+                     .storage_url = w->opt.storage_url, .flows = w->opt.flows, .form_fields = req->fields, .form_files = req->files };
         memcpy(c.params, req->params, sizeof c.params);
         c.store = pool_get(w);
         c.user = req->user;
@@ -572,6 +570,7 @@ static enum MHD_Result dispatch(WebServer *w, struct MHD_Connection *con, WebReq
         c.body_len = req->body.len;
         int r = req->route->handler(&c);
         web_store_release(&c); /* unless the handler did already (before a long wait) */
+        c.storage = storage_free(c.storage); /* unless a stream took it */
         if (r < 0 || c.status == 0) {
                 if (c.stream)
                         MHD_destroy_response(c.stream);
@@ -657,7 +656,7 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls, 
                 MHD_destroy_post_processor(req->pp);
         multipart_file_close(req);
         if (req->upload_dir)
-                (void) rm_tree(req->upload_dir); /* what the handler did not move into storage */
+                (void) rm_tree(req->upload_dir); /* stored or refused: the temporary files go */
         free(req->upload_dir);
         json_decref(req->fields);
         json_decref(req->files);
@@ -765,7 +764,9 @@ int web_server_start(Store *store, const WebServerOptions *opt, WebServer **ret)
                 w->opt.max_streams_per_client = 16;
         pthread_mutex_init(&w->lock, NULL);
         pthread_cond_init(&w->cond, NULL);
-        if (opt->storage_root && !(w->opt.storage_root = w->storage_root = strdup(opt->storage_root)))
+        if (opt->storage_url && !(w->opt.storage_url = w->storage_url = strdup(opt->storage_url)))
+                return -ENOMEM;
+        if (opt->upload_dir && !(w->opt.upload_dir = w->upload_dir = strdup(opt->upload_dir)))
                 return -ENOMEM;
         int r = web_auth_new(NULL, &w->auth);
         if (r < 0)
@@ -839,7 +840,8 @@ WebServer *web_server_free(WebServer *w) {
         web_waits_free(w->waits);
         web_waits_free(w->streams);
         api_flow_cache_free(w->own_flows);
-        free(w->storage_root);
+        free(w->storage_url);
+        free(w->upload_dir);
         web_auth_free(w->auth);
         web_ui_free(w->ui);
         pthread_mutex_destroy(&w->lock);

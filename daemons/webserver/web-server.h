@@ -23,7 +23,10 @@ typedef struct WebServerOptions {
         unsigned max_waits_per_client; /* of those, from one client address (default 4); 429 beyond */
         unsigned max_streams;      /* follow streams open at once, each with a connection (default 64) */
         unsigned max_streams_per_client; /* of those, from one client address (default 16); 429 beyond */
-        const char *storage_root;  /* local internal storage (FILE inputs, file downloads); NULL: none; copied */
+        const char *storage_url;   /* internal storage (FILE inputs, file downloads; storage_open()'s URL);
+                                    * NULL: none; copied */
+        const char *upload_dir;    /* where multipart uploads wait for their execution (a directory
+                                    * of this host, made when missing); NULL: no uploads; copied */
         uint64_t max_upload;       /* bytes of a multipart/form-data execution creation (default 256 MiB) */
         ApiFlowCache *flows;       /* parsed flows, shared with the process's other components; NULL: its own */
         const char *ui_dir;        /* the web UI's files, served under /: NULL: WEB_UI_DIR (where meson

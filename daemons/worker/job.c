@@ -1,6 +1,8 @@
-/* job.c: run one worker job end to end (render, working directory, task, result). */
+/* job.c: run one worker job end to end (render, working directory, task, result), with the task's
+ * files in internal storage. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,9 +11,12 @@
 
 #include "beneath.h"
 #include "cleanup-jansson.h"
-#include "json-limits.h"
+#include "execution-files.h"
 #include "expr.h"
+#include "fd-util.h"
 #include "job.h"
+#include "json-limits.h"
+#include "key.h"
 #include "strbuf.h"
 #include "strutil.h"
 
@@ -19,11 +24,14 @@ typedef struct JobRun {
         const WorkerJobEnv *env;
         json_t *job;
         TaskLogLevel min_level;
-        char **secrets; /* values secret() returned: never written to logs */
+        char **secrets;   /* values secret() returned: never written to logs */
+        uint64_t stored;  /* bytes of the files this task run kept in storage */
+        char *file_error; /* why the last store_file() or fetch_file() failed */
 } JobRun;
 
 static void job_run_done(JobRun *jr) {
         strv_free(jr->secrets);
+        free(jr->file_error);
 }
 
 /* Replace every secret value in a log line with "******". */
@@ -58,11 +66,124 @@ static void job_log(TaskRunContext *ctx, TaskLogLevel level, const char *message
         jr->env->log(jr->env->userdata, jr->job, level, masked ? masked : message);
 }
 
+/* ---- files in internal storage ---------------------------------------------------------------- */
+
+static int job_file_fail(JobRun *jr, int r, const char *fmt, ...) _printf_(3, 4);
+static int job_file_fail(JobRun *jr, int r, const char *fmt, ...) {
+        va_list ap;
+        free(jr->file_error);
+        va_start(ap, fmt);
+        if (vasprintf(&jr->file_error, fmt, ap) < 0)
+                jr->file_error = NULL;
+        va_end(ap);
+        return r;
+}
+
+static const char *job_file_error(TaskRunContext *ctx) {
+        JobRun *jr = ctx->userdata;
+        return jr->file_error;
+}
+
+/* A file streamed up or down, counted against what the task run may keep: a task's files are
+ * bounded as they are transferred, not as they look (a sparse file takes no disk where the task
+ * made it, and all of its size in storage). */
+typedef struct Counted {
+        int fd;
+        uint64_t left, done;
+} Counted;
+
+static ssize_t counted_read(void *userdata, void *buf, size_t n) {
+        Counted *c = userdata;
+        for (;;) {
+                ssize_t k = read(c->fd, buf, n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return -errno;
+                if ((uint64_t) k > c->left)
+                        return -EFBIG;
+                c->left -= (uint64_t) k;
+                c->done += (uint64_t) k;
+                return k;
+        }
+}
+
+static int counted_write(void *userdata, const void *buf, size_t n) {
+        Counted *c = userdata;
+        if ((uint64_t) n > c->left)
+                return -EFBIG;
+        c->left -= n;
+        c->done += n;
+        return fd_write_all(c->fd, buf, n);
+}
+
 static int job_store_file(TaskRunContext *ctx, const char *name, int fd, char **ret_uri) {
         JobRun *jr = ctx->userdata;
-        if (!jr->env->store_file)
+        Storage *s = jr->env->storage;
+        _cleanup_free_ char *key = NULL;
+        struct stat st;
+
+        free(jr->file_error);
+        jr->file_error = NULL;
+        if (!s)
                 return -ENOTSUP;
-        return jr->env->store_file(jr->env->userdata, jr->job, name, fd, ret_uri);
+        int r = storage_key_task_file(ctx->namespace, ctx->flow_id, ctx->execution_id, ctx->task_id, ctx->task_run_id,
+                                      name, &key);
+        if (r == -EINVAL)
+                return job_file_fail(jr, r, "'%s' cannot name a file in internal storage", name);
+        if (r < 0)
+                return r;
+        uint64_t max = jr->env->output_bytes_max ?: UINT64_MAX, left = max - MIN(jr->stored, max);
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if ((uint64_t) st.st_size > left)
+                return -EFBIG;
+        Counted c = { .fd = fd, .left = left };
+        r = storage_put(s, key, counted_read, &c);
+        if (r == -EFBIG || r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return job_file_fail(jr, r, "%s", storage_error(s));
+        jr->stored += c.done;
+        *ret_uri = storage_key_to_uri(key);
+        return *ret_uri ? 0 : -ENOMEM;
+}
+
+static int job_fetch_file(TaskRunContext *ctx, const char *uri, int fd) {
+        JobRun *jr = ctx->userdata;
+        Storage *s = jr->env->storage;
+        _cleanup_free_ char *key = NULL;
+        const char *why = NULL;
+        ApiFileScope scope;
+        StorageObject o;
+
+        free(jr->file_error);
+        jr->file_error = NULL;
+        api_file_scope_from_variables(json_object_get(jr->job, "variables"), &scope);
+        int r = api_file_key(&scope, uri, &key, &why);
+        if (r == -EINVAL)
+                return job_file_fail(jr, r, "not a valid file URI: %s", strna(why));
+        if (r < 0)
+                return r;
+        if (!s)
+                return -ENOTSUP;
+        r = storage_stat(s, key, &o);
+        uint64_t size = o.size;
+        storage_object_done(&o);
+        if (r == -ENOENT)
+                return r;
+        if (r < 0)
+                return job_file_fail(jr, r, "%s", storage_error(s));
+        uint64_t max = jr->env->output_bytes_max ?: UINT64_MAX;
+        if (size > max)
+                return -EFBIG;
+        Counted c = { .fd = fd, .left = max };
+        r = storage_get(s, key, counted_write, &c);
+        if (r == -EFBIG || r == -ENOMEM || r == -ENOENT)
+                return r;
+        if (r < 0)
+                return job_file_fail(jr, r, "%s", storage_error(s));
+        return 0;
 }
 
 static int job_secret(void *userdata, const char *key, char **ret) {
@@ -113,34 +234,6 @@ static int job_function(void *userdata, const char *name, json_t *args, json_t *
                         *ret_message = strdup_printf("kv('%s'): %s", key, strerror(-r));
                 return r;
         }
-        if (streq(name, "read")) {
-                /* Kestra's read(uri): a file of the current execution (its FILE inputs, its tasks'
-                 * output files) as a string. */
-                const char *uri = json_string_value(json_array_get(args, 0));
-                _cleanup_free_ char *data = NULL;
-                size_t n = 0;
-                if (!uri) {
-                        *ret_message = strdup("read() needs the kestra:// URI of a file");
-                        return -EINVAL;
-                }
-                if (!jr->env->read_file) {
-                        *ret_message = strdup("read() needs internal storage, which this worker lacks");
-                        return -EINVAL;
-                }
-                int r = jr->env->read_file(jr->env->userdata, jr->job, uri, &data, &n);
-                if (r < 0) {
-                        *ret_message = r == -EACCES ? strdup_printf("Unable to read the file '%s' as it doesn't belong "
-                                                                    "to the current execution", uri)
-                                       : r == -ENOENT ? strdup_printf("read(): no file '%s'", uri)
-                                                      : strdup_printf("read('%s'): %s", uri, strerror(-r));
-                        return r == -ENOMEM ? r : -EINVAL;
-                }
-                if (!(*ret = json_stringn(data, n))) {
-                        *ret_message = strdup_printf("read('%s'): the file is not UTF-8 text", uri);
-                        return -EINVAL;
-                }
-                return 0;
-        }
         if (streq(name, "currentEachOutput")) {
                 json_t *node = json_array_get(args, 0), *values = json_object_get(jr->job, "loopValues");
                 size_t i;
@@ -154,7 +247,8 @@ static int job_function(void *userdata, const char *name, json_t *args, json_t *
                 *ret = node ? json_incref(node) : json_null();
                 return 0;
         }
-        return -ENOENT;
+        /* read(), fileURI(), fileSize(), fileExists(): this execution's files and its namespace's. */
+        return api_file_function(jr->env->storage, json_object_get(jr->job, "variables"), name, args, ret, ret_message);
 }
 
 static json_t *timestamp_now_json(void) {
@@ -183,7 +277,7 @@ int worker_job_run(const WorkerJobEnv *env, json_t *job, json_t **ret_result) {
         _cleanup_json_ json_t *props = NULL, *result = NULL;
         _cleanup_free_ char *dir = NULL;
         TaskOutcome out = {};
-        _cleanup_(job_run_done) JobRun jr = { env, job, TASK_LOG_TRACE, NULL };
+        _cleanup_(job_run_done) JobRun jr = { .env = env, .job = job, .min_level = TASK_LOG_TRACE };
         int r;
 
         result = json_pack("{s:o, s:I}", "startedAt", timestamp_now_json(), "attempt", attempt);
@@ -252,6 +346,8 @@ int worker_job_run(const WorkerJobEnv *env, json_t *job, json_t **ret_result) {
                 .output_bytes_max = env->output_bytes_max,
                 .log = job_log,
                 .store_file = job_store_file,
+                .fetch_file = job_fetch_file,
+                .file_error = job_file_error,
                 .services = env->services,
                 .loop_value = json_string_value(json_object_get(json_object_get(json_object_get(job, "variables"),
                                                                                 "taskrun"),

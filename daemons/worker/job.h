@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 
+#include "storage.h"
 #include "task-impl.h"
 
 typedef struct WorkerJobEnv {
@@ -13,14 +14,13 @@ typedef struct WorkerJobEnv {
         int cancel_fd;           /* readable: stop the task (kill, shutdown) */
         /* Task log lines (required). */
         void (*log)(void *userdata, json_t *job, TaskLogLevel level, const char *message);
-        /* Keep a produced file; NULL when there is no internal storage. */
-        int (*store_file)(void *userdata, json_t *job, const char *name, int fd, char **ret_uri);
         int (*secret)(void *userdata, const char *key, char **ret);
-        /* read(uri) in expressions: the contents of a file of this job's execution in internal storage
-         * (malloc'ed, NUL-terminated); -EACCES for a file of anything else. NULL: no storage. */
-        int (*read_file)(void *userdata, json_t *job, const char *uri, char **ret, size_t *ret_len);
+        /* Internal storage (the slot's handle: used by this thread only): output files go up to
+         * it, input files and read() come from it. NULL: none (tasks that need it fail saying so). */
+        Storage *storage;
         const SandboxOptions *sandbox; /* external processes' sandbox; NULL = plain processes */
-        uint64_t output_bytes_max;     /* a task run's files kept in storage, in all (0: no limit) */
+        /* A task run's files kept in storage, in all, and each input file fetched (0: no limit). */
+        uint64_t output_bytes_max;
         int64_t epoch;                 /* the claim's fencing epoch: each claim's own working directory */
         const TaskServices *services; /* kv store and logs; NULL when there is no database */
         void *userdata;

@@ -1,6 +1,6 @@
 /* task-files.c: the files of a task's working directory as the worker handles them (inputFiles
- * written in, outputFiles and downloads kept): the task's code controls that directory, so every
- * operation resolves beneath it and follows no link (lib/basic/beneath.h). */
+ * written or fetched in, outputFiles and downloads kept): the task's code controls that directory,
+ * so every operation resolves beneath it and follows no link (lib/basic/beneath.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -44,6 +44,25 @@ int task_file_create(TaskRunContext *ctx, const char *what, const char *name, Ta
         return fd;
 }
 
+/* An input file whose value is a kestra:/// URI ({{ outputs.download.uri }}): the stored file's
+ * content, not the URI's text, as Kestra does. */
+static int input_file_fetch(TaskRunContext *ctx, const char *name, const char *uri, int fd, TaskOutcome *out) {
+        if (!ctx->fetch_file)
+                return task_fail(out, "input file '%s' names '%s', and reading it needs internal storage, which this "
+                                      "worker lacks", name, uri), -ENOTSUP;
+        int r = ctx->fetch_file(ctx, uri, fd);
+        if (r == -EACCES)
+                return task_fail(out, "input file '%s': '%s' is not a file of this execution", name, uri), r;
+        if (r == -ENOENT)
+                return task_fail(out, "input file '%s': no file '%s' in internal storage", name, uri), r;
+        if (r == -EFBIG)
+                return task_fail(out, "input file '%s': '%s' is larger than the worker's limit of %llu MiB ([worker] "
+                                      "output-mib)", name, uri, (unsigned long long) (ctx->output_bytes_max >> 20)), r;
+        if (r < 0)
+                return task_fail(out, "input file '%s': cannot read '%s': %s", name, uri, task_file_strerror(ctx, r)), r;
+        return 0;
+}
+
 int task_write_input_files(TaskRunContext *ctx, json_t *files, TaskOutcome *out) {
         _cleanup_json_ json_t *parsed = NULL;
         const char *name;
@@ -66,6 +85,12 @@ int task_write_input_files(TaskRunContext *ctx, json_t *files, TaskOutcome *out)
                         return fd;
                 _cleanup_free_ char *dumped = NULL;
                 const char *data = json_string_value(content);
+                if (data && startswith(data, "kestra://")) {
+                        int r = input_file_fetch(ctx, name, data, fd, out);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
                 if (!data) {
                         dumped = json_dumps(content, JSON_COMPACT | JSON_ENCODE_ANY);
                         data = dumped ? dumped : "";
@@ -119,7 +144,7 @@ static int keep_output(int parentfd, const char *name, const char *rel, void *us
                                          "worker's limit of %llu MiB ([worker] output-mib)",
                                  rel, (unsigned long long) (c->ctx->output_bytes_max >> 20)), r;
         if (r < 0)
-                return task_fail(c->out, "cannot keep output file '%s': %s", rel, strerror(-r)), r;
+                return task_fail(c->out, "cannot keep output file '%s': %s", rel, task_file_strerror(c->ctx, r)), r;
         return json_object_set_new(c->files, rel, json_string(uri)) < 0 ? -ENOMEM : 0;
 }
 

@@ -53,6 +53,11 @@ static const TaskImpl impls[_TASK_RUNNER_MAX] = {
         [TASK_RUNNER_HTTP_DOWNLOAD] = { task_impl_http_download, true },
 };
 
+const char *task_file_strerror(TaskRunContext *ctx, int r) {
+        const char *e = ctx->file_error ? ctx->file_error(ctx) : NULL;
+        return e ?: strerror(-r);
+}
+
 const TaskImpl *task_impl_for(const TaskType *t) {
         if (!t || t->kind != TASK_TYPE_TASK || t->runner <= TASK_RUNNER_NONE || t->runner >= _TASK_RUNNER_MAX)
                 return NULL;

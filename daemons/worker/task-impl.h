@@ -62,9 +62,17 @@ struct TaskRunContext {
         void (*log)(TaskRunContext *ctx, TaskLogLevel level, const char *message);
         /* Keep a file produced by the task (outputFiles, Download) in internal storage and return its
          * URI (malloc'ed). fd: the file, opened by the task implementation (with task_file_open() or
-         * task_file_create(): never by a path the task controls), read from its current offset.
-         * NULL: the worker has no storage, which tasks report as an error. */
+         * task_file_create(): never by a path the task controls), read from its current offset to
+         * its end. -EFBIG past output_bytes_max. NULL: the worker has no storage, which tasks report
+         * as an error. */
         int (*store_file)(TaskRunContext *ctx, const char *name, int fd, char **ret_uri);
+        /* Write the file of a kestra:/// URI into fd (created by the task implementation): only a
+         * file of this execution or of the one that started it. -EINVAL (not a valid URI), -EACCES
+         * (another execution's), -ENOENT, -EFBIG (larger than output_bytes_max). NULL: no storage. */
+        int (*fetch_file)(TaskRunContext *ctx, const char *uri, int fd);
+        /* Why the last store_file() or fetch_file() failed, one line (the storage's own words); NULL
+         * when it said nothing more than its errno. */
+        const char *(*file_error)(TaskRunContext *ctx);
         const TaskServices *services; /* may be NULL */
         const char *loop_value;       /* taskrun.value, NULL outside loops */
         void *userdata;
@@ -123,7 +131,10 @@ int task_impl_http_download(TaskRunContext *ctx, json_t *props, TaskOutcome *out
  * file and why, and returns the negative errno; what: "output file", "input file"... */
 int task_file_open(TaskRunContext *ctx, const char *what, const char *name, TaskOutcome *out);
 int task_file_create(TaskRunContext *ctx, const char *what, const char *name, TaskOutcome *out);
-/* inputFiles: a map of relative file name to content (a string, or a value written as JSON). */
+/* What a failed store_file() or fetch_file() returned, in words: file_error()'s, else strerror(). */
+const char *task_file_strerror(TaskRunContext *ctx, int r);
+/* inputFiles: a map of relative file name to content (a string, or a value written as JSON); a
+ * kestra:/// URI of this execution's files is the file's content, fetched from internal storage. */
 int task_write_input_files(TaskRunContext *ctx, json_t *files, TaskOutcome *out);
 /* outputFiles: files matching the patterns (beneath_glob()) kept in internal storage; *ret maps each
  * file's relative name to its URI. A pattern without wildcards that names something else than a

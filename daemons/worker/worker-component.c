@@ -21,7 +21,7 @@
 typedef struct WorkerComponent {
         Worker *worker;
         const char *id; /* the lease holder (the frame's, for as long as the component lives) */
-        char *work_root, *storage_root;
+        char *work_root;
         SandboxConfig own_sandbox; /* [sandbox], when the host passed none */
         SandboxConfig *sandbox;    /* every shell task runs in it unless its mode is off */
         usec_t stop_grace;
@@ -73,7 +73,6 @@ static void wd_free(void *state) {
                 return;
         worker_free(wd->worker);
         free(wd->work_root);
-        free(wd->storage_root);
         if (wd->sandbox == &wd->own_sandbox)
                 sandbox_config_done(&wd->own_sandbox);
         safe_close(wd->done_fd);
@@ -92,8 +91,7 @@ static int wd_start(Daemon *d, const char *id, const void *params, void **ret) {
         wd->done_fd = -EBADF;
         wd->id = id;
         wd->work_root = strjoin(cfg->state_dir, "/work");
-        wd->storage_root = strjoin(cfg->state_dir, "/storage");
-        if (!wd->work_root || !wd->storage_root)
+        if (!wd->work_root)
                 return -ENOMEM;
         if (p && p->sandbox)
                 wd->sandbox = p->sandbox;
@@ -105,7 +103,7 @@ static int wd_start(Daemon *d, const char *id, const void *params, void **ret) {
                 .queue = cfg->worker_queue,
                 .lease = cfg->worker_lease,
                 .work_root = wd->work_root,
-                .storage_root = wd->storage_root,
+                .storage_url = cfg->storage_url,
                 .sandbox = &wd->sandbox->options,
                 .max_log_lines = cfg->worker_log_lines,
                 .max_log_bytes = cfg->worker_log_bytes,
@@ -201,6 +199,7 @@ static void wd_info(Daemon *d, void *state, json_t *info) {
 
 const DaemonComponent worker_component = {
         .name = "worker",
+        .storage = true,
         .start = wd_start,
         .stop = wd_stop,
         .free = wd_free,

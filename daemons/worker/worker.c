@@ -12,13 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "api.h"
-#include "beneath.h"
 #include "cleanup-jansson.h"
 #include "fd-util.h"
 #include "id.h"
 #include "job.h"
 #include "log.h"
+#include "storage.h"
 #include "strutil.h"
 #include "variables.h"
 #include "worker.h"
@@ -44,7 +43,7 @@ typedef struct Slot {
         /* What the running task run logged so far, against the options' limits. */
         unsigned log_lines;
         uint64_t log_bytes, dropped_lines, dropped_bytes;
-        uint64_t stored_bytes; /* the running task run's files kept in storage */
+        Storage *storage; /* internal storage, this slot's own handle (connections kept alive); NULL: none */
         json_t *job; /* running job (slot thread only) */
 } Slot;
 
@@ -60,7 +59,7 @@ struct Worker {
         atomic_uint busy;
         atomic_uint_fast64_t jobs_done, jobs_lost, last_progress;
         char *work_root;
-        char *id, *queue, *storage_root; /* copies of the options' strings */
+        char *id, *queue, *storage_url; /* copies of the options' strings */
         /* One claimer takes as many jobs as there are idle slots in one round trip (and is the only
          * connection woken by new jobs); slots wait on work_cv for what it hands them. */
         pthread_t claimer;
@@ -97,7 +96,7 @@ int worker_new(Store *store, const WorkerOptions *opt, Worker **ret) {
         w->work_root = strdup(opt->work_root ? opt->work_root : "/tmp");
         w->opt.id = w->id = strdup(opt->id ? opt->id : "worker");
         w->opt.queue = w->queue = opt->queue ? strdup(opt->queue) : NULL;
-        w->opt.storage_root = w->storage_root = opt->storage_root ? strdup(opt->storage_root) : NULL;
+        w->opt.storage_url = w->storage_url = opt->storage_url ? strdup(opt->storage_url) : NULL;
         w->slots = calloc(w->opt.slots, sizeof(Slot));
         pthread_mutex_init(&w->lock, NULL);
         pthread_cond_init(&w->work_cv, NULL);
@@ -112,6 +111,12 @@ int worker_new(Store *store, const WorkerOptions *opt, Worker **ret) {
                 if (w->slots[i].cancel_fd < 0) {
                         worker_free(w);
                         return -errno;
+                }
+                /* A handle per slot: a Storage is not thread-safe. Opening makes no request. */
+                int r = w->opt.storage_url ? storage_open(w->opt.storage_url, NULL, &w->slots[i].storage, NULL) : 0;
+                if (r < 0) {
+                        worker_free(w);
+                        return r;
                 }
         }
         atomic_store(&w->last_progress, now_monotonic());
@@ -188,79 +193,6 @@ static void slot_log(void *userdata, json_t *job, TaskLogLevel level, const char
                  strna(json_string_value(json_object_get(job, "taskId"))), message);
         if (s->n_logs >= LOG_FLUSH_LINES || now_monotonic() - s->logs_since >= LOG_FLUSH_USEC)
                 slot_flush_logs(s);
-}
-
-/* Local internal storage: the file (an fd the task implementation opened without following links)
- * is copied under storage_root, written whole under a temporary name and renamed, so that its URI
- * never names a partial file, and named by a kestra:// URI. */
-static int slot_store_file(void *userdata, json_t *job, const char *name, int fd, char **ret_uri) {
-        Slot *s = userdata;
-        const char *root = s->w->opt.storage_root;
-        if (!root)
-                return -ENOTSUP;
-        _cleanup_free_ char *rel = strdup_printf("%s/%s/executions/%s/tasks/%s/%s/%s",
-                                                 json_string_value(json_object_get(job, "namespace")),
-                                                 json_string_value(json_object_get(job, "flowId")),
-                                                 json_string_value(json_object_get(job, "executionId")),
-                                                 json_string_value(json_object_get(job, "taskId")),
-                                                 json_string_value(json_object_get(job, "taskRunId")), name);
-        if (!rel)
-                return -ENOMEM;
-        if (!beneath_path_valid(rel))
-                return -EINVAL;
-        if (mkdir(root, 0750) < 0 && errno != EEXIST)
-                return -errno;
-        _cleanup_close_ int root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (root_fd < 0)
-                return -errno;
-        /* A task's files are bounded as stored, not as they look: a sparse file takes no disk in the
-         * task's directory and all of its size here. */
-        struct stat st;
-        uint64_t max = s->w->opt.max_output_bytes, copied = 0;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (s->stored_bytes + (uint64_t) st.st_size > max)
-                return -EFBIG;
-        const char *base;
-        _cleanup_close_ int dir = beneath_open_parent(root_fd, rel, true, 0750, 0, &base);
-        if (dir < 0)
-                return dir;
-        char tmp[ID_MAX + 8] = ".tmp-";
-        int r = id_new(tmp + 5);
-        if (r < 0)
-                return r;
-        _cleanup_close_ int dst = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
-        if (dst < 0)
-                return -errno;
-        r = fd_copy(fd, dst, max - s->stored_bytes, &copied);
-        if (r >= 0 && fsync(dst) < 0)
-                r = -errno;
-        if (r >= 0 && close(TAKE_FD(dst)) < 0)
-                r = -errno;
-        if (r >= 0 && renameat(dir, tmp, dir, base) < 0)
-                r = -errno;
-        if (r < 0) {
-                (void) unlinkat(dir, tmp, 0);
-                return r;
-        }
-        s->stored_bytes += copied;
-        *ret_uri = strjoin("kestra:///", rel);
-        return *ret_uri ? 0 : -ENOMEM;
-}
-
-/* read(uri): only files under the job's own execution in local internal storage. */
-#define READ_FILE_MAX (16u * 1024 * 1024)
-static int slot_read_file(void *userdata, json_t *job, const char *uri, char **ret, size_t *ret_len) {
-        Slot *s = userdata;
-        const char *root = s->w->opt.storage_root;
-        if (!root)
-                return -ENOTSUP;
-        _cleanup_json_ json_t *doc = json_pack("{s:O?, s:O?, s:O?}", "namespace", json_object_get(job, "namespace"),
-                                                "flowId", json_object_get(job, "flowId"), "id",
-                                                json_object_get(job, "executionId"));
-        if (!doc)
-                return -ENOMEM;
-        return api_storage_read(root, doc, uri, READ_FILE_MAX, ret, ret_len);
 }
 
 /* Task services over the slot's own store connection. Namespaces starting with '_' are tern's own
@@ -508,7 +440,6 @@ static void slot_run_job(Slot *s, StoreJob *job) {
         (void) !read(s->cancel_fd, &drain, sizeof drain); /* a stale cancel must not hit this job */
         s->log_lines = 0;
         s->log_bytes = s->dropped_lines = s->dropped_bytes = 0;
-        s->stored_bytes = 0;
         pthread_mutex_lock(&w->lock);
         snprintf(s->job_id, sizeof s->job_id, "%s", job->id);
         s->epoch = job->epoch;
@@ -522,7 +453,7 @@ static void slot_run_job(Slot *s, StoreJob *job) {
         };
         WorkerJobEnv env = {
                 .work_root = w->work_root, .base_env = w->opt.base_env, .worker_id = w->opt.id,
-                .cancel_fd = s->cancel_fd, .log = slot_log, .store_file = slot_store_file, .read_file = slot_read_file,
+                .cancel_fd = s->cancel_fd, .log = slot_log, .storage = s->storage,
                 .secret = runtime_secret, .services = &services, .userdata = s, .sandbox = w->opt.sandbox,
                 .output_bytes_max = w->opt.max_output_bytes, .epoch = job->epoch,
         };
@@ -771,6 +702,7 @@ Worker *worker_free(Worker *w) {
                 free(s->messages);
                 safe_close(s->cancel_fd);
                 store_free(s->store);
+                storage_free(s->storage);
         }
         free(w->slots);
         /* Claimed jobs no slot started: their leases expire and they run elsewhere. */
@@ -786,7 +718,7 @@ Worker *worker_free(Worker *w) {
         free(w->work_root);
         free(w->id);
         free(w->queue);
-        free(w->storage_root);
+        free(w->storage_url);
         free(w);
         return NULL;
 }

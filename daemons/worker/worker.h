@@ -12,14 +12,16 @@ typedef struct WorkerOptions {
         usec_t lease;            /* 0 = 30 s; renewed every lease/3 */
         const char *work_root;   /* per-attempt working directories go below it (created) */
         char *const *base_env;   /* environment external processes start from; NULL = PATH and LANG */
-        const char *storage_root; /* local internal storage for output files; NULL = none */
+        const char *storage_url; /* internal storage (storage_open()'s URL, credentials as it looks them
+                                  * up): output files, input files, read(); NULL = none */
         const SandboxOptions *sandbox; /* how external processes are isolated (kept by the caller); NULL = plain */
         /* Task log kept per task run (attempt): past either limit one WARN line says so and the
          * rest is dropped (the task runs on; its ::{"outputs":...}:: lines are still read).
          * 0 = the defaults below. */
         unsigned max_log_lines;
         uint64_t max_log_bytes;
-        /* A task run's output files and downloads kept in storage, in all; 0 = the default. */
+        /* A task run's output files and downloads kept in storage, in all (and each input file
+         * fetched); 0 = the default. */
         uint64_t max_output_bytes;
 } WorkerOptions;
 

@@ -41,20 +41,4 @@ int api_metrics_aggregate_json(Store *s, const char *ns, const char *flow_id, co
                                usec_t from, usec_t to, const char *aggregation, json_t **ret);
 
 /* Creating an execution: execution-create.h; waiting for one: execution-wait.h; loading a flow:
- * flow-cache.h. */
-
-/* ---- internal storage (a local directory) ---- */
-
-/* Put the file src as FILE input `input` of execution exec_id of flow f, named name (its base name
- * is kept; an unusable one becomes the input's id), under root; moved (rename) or copied. Returns
- * the kestra:// URI the flow sees; -EINVAL for a bad input id, or a negative errno. */
-int api_storage_input_put(const char *root, const Flow *f, const char *exec_id, const char *input, const char *name,
-                          const char *src, bool move, char **ret_uri);
-/* The local path of a kestra:// URI that belongs to the execution doc (under its
- * NAMESPACE/FLOW/executions/ID/ directory, the namespace with '.' or '/'); -EACCES for any other
- * (other executions, "..", "." or empty segments, a symbolic link out), -ENOENT when missing. */
-int api_storage_execution_path(const char *root, json_t *doc, const char *uri, char **ret_path);
-
-/* The contents of such a file (api_storage_execution_path's rules), NUL-terminated, at most max
- * bytes (-EFBIG beyond). */
-int api_storage_read(const char *root, json_t *doc, const char *uri, size_t max, char **ret, size_t *ret_len);
+ * flow-cache.h; its files in internal storage: execution-files.h; retention: purge.h. */

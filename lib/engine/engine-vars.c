@@ -178,6 +178,7 @@ json_t *engine_variables(Engine *E, const Task *t, const TaskRun *tr) {
 typedef struct RenderUser {
         Engine *E;
         const TaskRun *tr;
+        json_t *vars; /* the rendering's variables, for the host's functions */
 } RenderUser;
 
 /* Functions the expression engine leaves to its host. */
@@ -201,6 +202,8 @@ static int engine_function(void *userdata, const char *name, json_t *args, json_
                 *ret = node ? json_incref(node) : json_null();
                 return 0;
         }
+        if (u->E->cfg && u->E->cfg->function)
+                return u->E->cfg->function(u->E->cfg->function_userdata, u->vars, name, args, ret, ret_message);
         return -ENOENT;
 }
 
@@ -243,7 +246,7 @@ int engine_render_value(Engine *E, const Task *t, const TaskRun *tr, json_t *in,
         vars = engine_variables(E, t, tr);
         if (!vars)
                 return -ENOMEM;
-        RenderUser u = { E, tr };
+        RenderUser u = { E, tr, vars };
         ExprContext ctx = { .variables = vars, .secret = engine_secret, .function = engine_function, .userdata = &u,
                             .now = E->now };
         if (json_is_string(in))
@@ -267,7 +270,7 @@ int engine_render_string(Engine *E, const Task *t, const TaskRun *tr, const char
         vars = engine_variables(E, t, tr);
         if (!vars)
                 return -ENOMEM;
-        RenderUser u = { E, tr };
+        RenderUser u = { E, tr, vars };
         ExprContext ctx = { .variables = vars, .secret = engine_secret, .function = engine_function, .userdata = &u,
                             .now = E->now };
         r = expr_render(in, &ctx, ret, &err);

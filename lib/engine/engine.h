@@ -27,6 +27,12 @@ typedef struct EngineConfig {
         /* secret() in expressions; NULL: secret() fails. */
         int (*secret)(void *userdata, const char *key, char **ret);
         void *userdata;
+        /* Functions the host provides on top of the engine's (read(), fileSize(), fileExists() on
+         * internal storage: the engine itself does no I/O), given the rendering's variables; the
+         * contract of ExprContext.function (-ENOENT: unknown). NULL: none. */
+        int (*function)(void *function_userdata, json_t *variables, const char *name, json_t *args, json_t **ret,
+                        char **ret_message);
+        void *function_userdata;
         /* Where the ids of new executions and task runs come from: 0 or a negative errno. NULL:
          * random (id_new()). Tests plug in a counter so that what they print is the same at every
          * run. */

@@ -309,6 +309,9 @@ static const struct {
         { "decrypt", "an encryption key (Kestra's kestra.encryption.secret-key), which tern does not have" },
         { "encrypt", "an encryption key (Kestra's kestra.encryption.secret-key), which tern does not have" },
         { "errorLogs", "the execution's logs, which tern's expressions cannot read" },
+        { "fileExists", "the execution's files, which are not available where this expression is rendered" },
+        { "fileSize", "the execution's files, which are not available where this expression is rendered" },
+        { "fileURI", "the execution's files, which are not available where this expression is rendered" },
         { "kv", "the key-value store, which is not available where this expression is rendered" },
         { "read", "the execution's files, which are not available where this expression is rendered" },
 };

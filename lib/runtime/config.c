@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "flow.h"
 #include "log.h"
+#include "storage.h"
 #include "strbuf.h"
 #include "strutil.h"
 
@@ -61,6 +63,8 @@ static const ConfigKey config_keys[] = {
         K("liveness", "dead-after", CONFIG_DURATION, dead_after, 2, 0, false),
         K("webserver", "listen", CONFIG_STRING, webserver_listen, 0, 0, true),
         K("webserver", "ui-dir", CONFIG_STRING, webserver_ui_dir, 0, 0, true),
+        K("storage", "url", CONFIG_STRING, storage_url, 0, 0, true),
+        K("storage", "retention", CONFIG_DURATION, storage_retention, 0, 0, true),
         K("log", "level", CONFIG_LOG_LEVEL, log_level, 0, 0, false),
 };
 #undef K
@@ -113,8 +117,7 @@ static int add_error(char ***errors, const char *where, unsigned line, const cha
         return s ? strv_consume(errors, s) : -ENOMEM;
 }
 
-/* Durations: ISO-8601 (PT30S) or a number of seconds with an optional unit (30, 30s, 500ms, 2min). */
-static int parse_duration(const char *v, usec_t *ret) {
+int config_parse_duration(const char *v, usec_t *ret) {
         susec_t d;
         if (duration_parse(v, &d) >= 0 && d >= 0) {
                 *ret = (usec_t) d;
@@ -134,6 +137,8 @@ static int parse_duration(const char *v, usec_t *ret) {
                 unit = 60 * USEC_PER_SEC;
         else if (streq(end, "h"))
                 unit = 3600 * USEC_PER_SEC;
+        else if (streq(end, "d"))
+                unit = 24 * 3600 * USEC_PER_SEC;
         else
                 return -EINVAL;
         if (n > UINT64_MAX / unit)
@@ -164,9 +169,9 @@ static int config_set(TernConfig *c, const ConfigKey *k, const char *value, cons
         }
         case CONFIG_DURATION: {
                 usec_t u;
-                if (parse_duration(value, &u) < 0)
+                if (config_parse_duration(value, &u) < 0)
                         return add_error(errors, where, line,
-                                         "%s.%s = '%s' is not a duration (PT30S, 30s, 500ms, 2min)", k->section,
+                                         "%s.%s = '%s' is not a duration (PT30S, 30s, 500ms, 2min, 30d)", k->section,
                                          k->key, value);
                 if (u < (usec_t) k->min * USEC_PER_SEC)
                         return add_error(errors, where, line, "%s.%s = '%s' must be at least %us", k->section,
@@ -353,6 +358,29 @@ static int config_secrets(TernConfig *c, char ***errors) {
         return r < 0 ? add_error(errors, p, 0, "credential db-password: cannot read: %s", strerror(-r)) : 0;
 }
 
+/* The storage URL's shape, with no request, no credential and no directory made: credentials
+ * are the daemons' (systemd credentials this user may not see), a local directory theirs to make. */
+static int config_check_storage(TernConfig *c, char ***errors) {
+        const char *u = c->storage_url;
+        if (startswith(u, "file:")) {
+                const char *dir = startswith(u, "file://");
+                if (!dir || dir[0] != '/' || strchr(dir, '?') || strstr(dir, "/../") || endswith(dir, "/.."))
+                        return add_error(errors, "storage.url", 0,
+                                         "'%s' is not file:///ABSOLUTE/DIRECTORY (file:///var/lib/tern/storage)", u);
+                return 0;
+        }
+        /* Made-up credentials satisfy the backends' look-up: only the URL is judged. */
+        StorageOptions opt = { .access_key = "check", .secret_key = "check", .account_key = "Y2hlY2s=" };
+        _cleanup_storage_ Storage *s = NULL;
+        _cleanup_free_ char *why = NULL;
+        int r = storage_open(u, &opt, &s, &why);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return add_error(errors, "storage.url", 0, "%s", why ? why : strerror(-r));
+        return 0;
+}
+
 static int config_check(TernConfig *c, char ***errors) {
         if (c->dead_after <= c->heartbeat)
                 return add_error(errors, "liveness", 0,
@@ -375,7 +403,7 @@ static int config_check(TernConfig *c, char ***errors) {
         if (c->db_url && strstr(c->db_url, "password="))
                 return add_error(errors, "database.url", 0,
                                  "must not carry the password: use database.password-file or the db-password credential");
-        return 0;
+        return config_check_storage(c, errors);
 }
 
 /* "section.key=value" settings of a front end (where: how its messages name them). */
@@ -396,6 +424,16 @@ static int config_assignments(TernConfig *c, char **list, const char *where, cha
                       : add_error(errors, where, 0, "unknown setting %s.%s", section, key);
         }
         return r;
+}
+
+/* file://<state-dir>/storage, the state directory made absolute (a URL has no relative path). */
+static int config_default_storage(TernConfig *c) {
+        _cleanup_free_ char *cwd = NULL;
+        if (c->state_dir[0] != '/' && !(cwd = getcwd(NULL, 0)))
+                return -errno;
+        c->storage_url = cwd ? strjoin("file://", cwd, "/", c->state_dir, "/storage")
+                             : strjoin("file://", c->state_dir, "/storage");
+        return c->storage_url ? 0 : -ENOMEM;
 }
 
 int config_load(const char *path, TernConfig *ret, char ***ret_errors) {
@@ -437,6 +475,9 @@ int config_load_from(const ConfigSource *src, TernConfig *ret, char ***ret_error
                 r = -ENOMEM;
         if (r >= 0 && !c.runtime_dir && !(c.runtime_dir = strdup("/run/tern")))
                 r = -ENOMEM;
+        /* One host on its own keeps its files where it always did. */
+        if (r >= 0 && !c.storage_url)
+                r = config_default_storage(&c);
         if (r >= 0 && !errors)
                 r = config_secrets(&c, &errors);
         if (r >= 0 && !errors)

@@ -53,6 +53,10 @@ typedef struct TernConfig {
         /* [webserver] */
         char *webserver_listen; /* "HOST:PORT[, HOST:PORT...]"; NULL: 127.0.0.1:8080 */
         char *webserver_ui_dir; /* the web UI's files; NULL: where meson installed them; "": no UI */
+        /* [storage]: the internal storage every component shares (lib/storage/storage.h names the
+         * URLs and where each backend finds its credentials: never in this file) */
+        char *storage_url;     /* default file://<state-dir>/storage */
+        usec_t storage_retention; /* ended executions older than this go, with their files and logs; 0: kept */
         /* [log] */
         int log_level;         /* syslog level */
 
@@ -86,6 +90,10 @@ void config_done(TernConfig *c);
 
 /* The database URL with the password folded in (a libpq URI query parameter or conninfo key). */
 int config_db_url(const TernConfig *c, char **ret);
+
+/* Durations as tern.conf takes them: ISO-8601 (PT30S, P30D) or a number of seconds with an
+ * optional unit (30, 30s, 500ms, 2min, 1h, 30d). -EINVAL, -ERANGE. */
+int config_parse_duration(const char *v, usec_t *ret);
 
 /* Print the effective configuration in the file format, secrets replaced by "(set)". */
 void config_dump(const TernConfig *c, FILE *f);

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "notify.h"
 #include "status-socket.h"
+#include "storage.h"
 #include "strutil.h"
 #include "version.h"
 
@@ -304,6 +305,32 @@ static int daemon_register(Daemon *d, DaemonUnit *u) {
         return 0;
 }
 
+/* The internal storage, once for the process when one of its components uses it: a URL or
+ * credentials it cannot use are a configuration error; a service that does not answer yet is not
+ * (the components' requests retry, and say why they fail). */
+static int daemon_check_storage(Daemon *d) {
+        bool needed = false;
+        for (size_t i = 0; i < d->n_units; i++)
+                needed = needed || d->units[i].c->storage;
+        if (!needed)
+                return 0;
+        _cleanup_storage_ Storage *s = NULL;
+        _cleanup_free_ char *err = NULL;
+        int r = storage_open(d->cfg.storage_url, NULL, &s, &err);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0) {
+                log_error("Invalid configuration: [storage] url: %s", err ? err : strerror(-r));
+                return -EINVAL;
+        }
+        notify_status("checking the internal storage");
+        if ((r = storage_check(s)) < 0)
+                log_warning("The internal storage does not answer as it should yet: %s", storage_error(s));
+        else
+                log_debug("Internal storage: %s (%s).", d->cfg.storage_url, storage_kind_name(s));
+        return 0;
+}
+
 /* 0 when ready to start the components, DAEMON_SETUP_STOPPED, or a negative errno (logged):
  * -EINVAL for an invalid configuration or database URL. */
 static int daemon_setup(Daemon *d) {
@@ -350,6 +377,9 @@ static int daemon_setup(Daemon *d) {
                 log_warning_errno(r, "Cannot listen on the status socket '%s': %m; running without it.", sock);
         else if (status_socket_activated(d->status))
                 log_debug("Status socket passed by systemd.");
+
+        if ((r = daemon_check_storage(d)) < 0)
+                return r;
 
         notify_status("connecting to the database");
         r = daemon_open_store(d);

@@ -28,6 +28,7 @@ typedef struct Daemon Daemon;
 typedef struct DaemonComponent {
         const char *name;  /* "executor", "worker", "scheduler", "webserver" */
         bool coordinator;  /* sweeps dead instances (the executor) */
+        bool storage;      /* uses the internal storage ([storage]), checked once at the process's start */
         /* Create and start the component once the store is ready (main thread). id is this
          * component's instance id (its services row, the worker's lease holder); params the
          * host's (DaemonPart.params, may be NULL). *ret is its state, given to every other call. */

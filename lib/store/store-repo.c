@@ -1,6 +1,7 @@
 /* store-repo.c: the store's repositories: flows with revisions, logs, triggers, kv, services, retention. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -673,4 +674,40 @@ int store_purge(Store *s, usec_t older_than, size_t batch, usec_t now, StorePurg
         if (ret)
                 *ret = st;
         return r;
+}
+
+void store_execution_refs_free(StoreExecutionRef *refs, size_t n) {
+        for (size_t i = 0; refs && i < n; i++) {
+                free(refs[i].id);
+                free(refs[i].namespace);
+                free(refs[i].flow_id);
+        }
+        free(refs);
+}
+
+int store_execution_ended(StoreTx *tx, usec_t before, size_t limit, StoreExecutionRef **ret, size_t *ret_n) {
+        _cleanup_rows_ SqlRows rows = {};
+        int r = store_exec(tx,
+                           "SELECT id, namespace, flow_id FROM executions WHERE end_date IS NOT NULL AND end_date < $1"
+                           " ORDER BY end_date LIMIT $2",
+                           SQL_ARGS(SQL_I(before), SQL_I(limit ?: 100)), &rows);
+        if (r < 0)
+                return r;
+        StoreExecutionRef *refs = calloc(MAX(rows.n_rows, (size_t) 1), sizeof *refs);
+        if (!refs)
+                return -ENOMEM;
+        for (size_t i = 0; i < rows.n_rows; i++) {
+                refs[i] = (StoreExecutionRef) {
+                        .id = sql_cell_take(&rows, i, 0),
+                        .namespace = sql_cell_take(&rows, i, 1),
+                        .flow_id = sql_cell_take(&rows, i, 2),
+                };
+                if (!refs[i].id || !refs[i].namespace || !refs[i].flow_id) {
+                        store_execution_refs_free(refs, rows.n_rows);
+                        return -ENOMEM;
+                }
+        }
+        *ret = refs;
+        *ret_n = rows.n_rows;
+        return 0;
 }

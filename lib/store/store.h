@@ -538,3 +538,12 @@ typedef struct StorePurgeStats {
 /* Delete logs older than older_than, terminal executions that ended before it (with their
  * events and labels) and expired kv entries, batch rows per short transaction. */
 int store_purge(Store *s, usec_t older_than, size_t batch, usec_t now, StorePurgeStats *ret);
+
+/* A terminal execution as retention finds it: its id and what locates its files. */
+typedef struct StoreExecutionRef {
+        char *id, *namespace, *flow_id;
+} StoreExecutionRef;
+void store_execution_refs_free(StoreExecutionRef *refs, size_t n);
+/* Up to limit terminal executions that ended before `before`, oldest first (the caller deletes
+ * their files, then each with store_execution_delete()). */
+int store_execution_ended(StoreTx *tx, usec_t before, size_t limit, StoreExecutionRef **ret, size_t *ret_n);

@@ -7,7 +7,9 @@
 #include "cleanup-jansson.h"
 #include "driver.h"
 #include "execution-create.h"
+#include "execution-files.h"
 #include "job.h"
+#include "storage.h"
 #include "strutil.h"
 #include "variables.h"
 
@@ -32,6 +34,7 @@ struct Driver {
         json_t *cancelled; /* task run ids */
         EngineConfig cfg;
         unsigned long long last_id;
+        Storage *storage; /* a local directory below work_root: the files tasks keep and read */
 };
 
 /* The engine's id source: ids count up from 1, zero-padded to an id's length, so that a run shows
@@ -40,6 +43,12 @@ static int driver_new_id(void *userdata, char ret[static ID_MAX]) {
         Driver *d = userdata;
         snprintf(ret, ID_MAX, "%0*llu", ID_LEN, ++d->last_id);
         return 0;
+}
+
+static int driver_file_function(void *userdata, json_t *variables, const char *name, json_t *args, json_t **ret,
+                                char **ret_message) {
+        Driver *d = userdata;
+        return api_file_function(d->storage, variables, name, args, ret, ret_message);
 }
 
 int driver_new(const char *work_root, Driver **ret) {
@@ -51,6 +60,13 @@ int driver_new(const char *work_root, Driver **ret) {
         }
         d->cfg.new_id = driver_new_id;
         d->cfg.id_userdata = d;
+        d->cfg.function = driver_file_function;
+        d->cfg.function_userdata = d;
+        _cleanup_free_ char *url = strjoin("file://", work_root, "/storage");
+        if (!url || storage_open(url, NULL, &d->storage, NULL) < 0) {
+                driver_free(d);
+                return -ENOMEM;
+        }
         *ret = d;
         return 0;
 }
@@ -75,6 +91,7 @@ Driver *driver_free(Driver *d) {
         json_decref(d->jobs);
         json_decref(d->cancelled);
         runtime_engine_config_done(&d->cfg);
+        storage_free(d->storage);
         free(d->work_root);
         free(d);
         return NULL;
@@ -160,11 +177,6 @@ static void job_log(void *userdata, json_t *job, TaskLogLevel level, const char 
                                                  task_log_level_to_string(level), "message", message));
 }
 
-static int job_store_file(void *userdata, json_t *job, const char *name, int fd, char **ret_uri) {
-        *ret_uri = strjoin("kestra:///driver/", name);
-        return *ret_uri ? 0 : -ENOMEM;
-}
-
 static int create_subflow(Driver *d, json_t *req) {
         const char *ns = json_string_value(json_object_get(req, "namespace"));
         const char *id = json_string_value(json_object_get(req, "flowId"));
@@ -229,7 +241,7 @@ static int run_jobs(Driver *d) {
                 else {
                         static char *const base_env[] = { (char *) "PATH=/usr/bin:/bin", NULL };
                         WorkerJobEnv env = { .work_root = d->work_root, .base_env = base_env, .worker_id = "driver",
-                                             .cancel_fd = -1, .log = job_log, .store_file = job_store_file,
+                                             .cancel_fd = -1, .log = job_log, .storage = d->storage,
                                              .secret = runtime_secret, .userdata = d };
                         int r = worker_job_run(&env, job, &result);
                         if (r < 0)

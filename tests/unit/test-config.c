@@ -1,5 +1,6 @@
 /* test-config.c: tern.conf parsing: defaults, drop-in order, environment overrides, errors with
- * file and line, secrets from files and credentials, the database URL with the password. */
+ * file and line, secrets from files and credentials, the database URL with the password, the
+ * storage URL. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +145,36 @@ int main(void) {
         ok(config_load_from(&src, &c, &errors) == -EINVAL && errors && strstr(errors[0], "unknown setting worker.slot"),
            "an unknown override is refused ('%s')", errors ? errors[0] : "");
         errors = strv_free(errors);
+
+        /* [storage]: the state directory's by default; a URL that cannot work is named, with why. */
+        put("s.conf", "[server]\nstate-dir = /nonexistent/st\n[storage]\nretention = 30d\n");
+        _cleanup_free_ char *sc = path("s.conf");
+        ok(config_load(sc, &c, NULL) == 0 && streq_ptr(c.storage_url, "file:///nonexistent/st/storage") &&
+                   c.storage_retention == 30ull * 24 * 3600 * USEC_PER_SEC,
+           "the storage defaults to file://<state-dir>/storage (%s), retention = 30d is read", strna(c.storage_url));
+        config_done(&c);
+        static const struct {
+                const char *url, *why;
+        } bad_storage[] = {
+                { "s3://Not_A_Bucket", "is not a bucket name" },
+                { "azure://acct", "no container name" },
+                { "file://relative/dir", "is not file:///ABSOLUTE/DIRECTORY" },
+                { "ftp://host/x", "unknown scheme 'ftp'" },
+                { "s3://bucket?endpoint=ftp://x", "not an http:// or https:// URL" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad_storage); i++) {
+                setenv("TERN_STORAGE_URL", bad_storage[i].url, 1);
+                int r = config_load(sc, &c, &errors);
+                ok(r == -EINVAL && errors && strstr(errors[0], "storage.url") && strstr(errors[0], bad_storage[i].why),
+                   "storage url '%s' is refused: %s", bad_storage[i].url, errors ? errors[0] : "(accepted)");
+                errors = strv_free(errors);
+                if (r >= 0)
+                        config_done(&c);
+        }
+        setenv("TERN_STORAGE_URL", "s3://tern/prefix?endpoint=http://127.0.0.1:9&region=us-east-1", 1);
+        ok(config_load(sc, &c, NULL) == 0, "an S3 URL is accepted without credentials at hand (the daemons' to find)");
+        config_done(&c);
+        unsetenv("TERN_STORAGE_URL");
 
         char cmd[600];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

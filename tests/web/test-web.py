@@ -821,7 +821,7 @@ tasks:
     st, text, _ = req("GET", f"/api/v1/executions/{js['id']}/file?path={out_uri}", raw=True)
     ok(st == 200 and text == "made by a task", f"a task's output file downloads too ({out_uri})")
     ok(req("GET", f"/api/v1/executions/{fexec}/file?path={out_uri}")[0] == 422, "but not through another execution")
-    leftovers = [os.path.join(d, f) for d, _, fs in os.walk(scratch + "/state/storage/.uploads") for f in fs]
+    leftovers = [os.path.join(d, f) for d, _, fs in os.walk(scratch + "/state/uploads") for f in fs]
     ok(not leftovers, f"no upload is left behind in the temporary directory ({leftovers[:3]})")
     stored = [f for d, _, fs in os.walk(scratch + "/state/storage/t/web/files") for f in fs]
     ok(sorted(stored) == ["b.txt", "report.bin"], f"refused uploads leave nothing in storage ({stored})")

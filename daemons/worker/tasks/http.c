@@ -290,7 +290,7 @@ int task_impl_http_download(TaskRunContext *ctx, json_t *props, TaskOutcome *out
                                       "limit of %llu MiB ([worker] output-mib)",
                                  (unsigned long long) (ctx->output_bytes_max >> 20));
         if (r < 0)
-                return task_fail(out, "cannot keep the download: %s", strerror(-r));
+                return task_fail(out, "cannot keep the download: %s", task_file_strerror(ctx, r));
         out->outputs = json_pack("{s:s, s:i, s:I, s:O}", "uri", stored, "code", (int) code, "length",
                                  (json_int_t) c.length, "headers", headers);
         return out->outputs ? 0 : -ENOMEM;
