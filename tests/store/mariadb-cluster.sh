@@ -4,6 +4,7 @@
 #   mariadb-cluster.sh stop DIR     -> stops the server and removes DIR
 #   mariadb-cluster.sh halt DIR     -> stops the server, keeps DIR;  resume DIR -> starts it again
 #   mariadb-cluster.sh restart DIR  -> stop and start (the same port and socket)
+#   mariadb-cluster.sh crash DIR    -> SIGKILL and start (recovery from the redo log)
 #   mariadb-cluster.sh sql DIR      -> runs the SQL on stdin as the server's root (test set-up: users, databases)
 # Exits 77 when no MariaDB server binaries are installed (tests skip then). The system's server and
 # its /var/lib/mysql are never touched: everything lives in DIR, and the server runs as the mysql
@@ -53,11 +54,11 @@ server_start() {
 }
 
 server_stop() {
-        local dir=$1
+        local dir=$1 signal=${2:-TERM}
         [ -f "$dir/mysqld.pid" ] || return 0
         local pid
         pid=$(cat "$dir/mysqld.pid" 2>/dev/null) || return 0
-        kill "$pid" 2>/dev/null || return 0
+        kill "-$signal" "$pid" 2>/dev/null || return 0
         for _ in $(seq 1 300); do
                 kill -0 "$pid" 2>/dev/null || return 0
                 sleep 0.1
@@ -113,11 +114,16 @@ restart)
         server_stop "${2:?directory}"
         server_start "$2"
         ;;
+crash)
+        server_stop "${2:?directory}" KILL
+        rm -f "$2/mysqld.pid"
+        server_start "$2"
+        ;;
 sql)
         as_root_sql "${2:?directory}"
         ;;
 *)
-        echo "usage: mariadb-cluster.sh start | stop DIR | halt DIR | resume DIR | restart DIR | sql DIR" >&2
+        echo "usage: mariadb-cluster.sh start | stop DIR | halt DIR | resume DIR | restart DIR | crash DIR | sql DIR" >&2
         exit 2
         ;;
 esac
