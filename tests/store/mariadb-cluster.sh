@@ -6,6 +6,9 @@
 #   mariadb-cluster.sh restart DIR  -> stop and start (the same port and socket)
 #   mariadb-cluster.sh crash DIR    -> SIGKILL and start (recovery from the redo log)
 #   mariadb-cluster.sh sql DIR      -> runs the SQL on stdin as the server's root (test set-up: users, databases)
+#   mariadb-cluster.sh createdb URL -> creates a new, empty database on the server of URL (as printed
+#                                      by start) and prints its URL
+#   mariadb-cluster.sh query URL SQL -> runs SQL on URL's database, prints the rows tab-separated
 # Exits 77 when no MariaDB server binaries are installed (tests skip then). The system's server and
 # its /var/lib/mysql are never touched: everything lives in DIR, and the server runs as the mysql
 # user when started as root.
@@ -39,7 +42,7 @@ server_start() {
         "$mariadbd" --no-defaults "${run_user[@]}" --datadir="$dir/data" --socket="$dir/mysqld.sock" \
                 --pid-file="$dir/mysqld.pid" --port="$(cat "$dir/port")" --bind-address=127.0.0.1 \
                 --log-error="$dir/server.log" --innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 \
-                --innodb-buffer-pool-size=64M --innodb-log-file-size=32M --max-connections=300 \
+                --innodb-buffer-pool-size=64M --innodb-log-file-size=32M --max-connections=300 --max-allowed-packet=64M \
                 --skip-log-bin --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
                 --skip-name-resolve >/dev/null 2>&1 &
         local pid=$!
@@ -122,8 +125,25 @@ crash)
 sql)
         as_root_sql "${2:?directory}"
         ;;
+createdb|query)
+        # mysql://USER:PASSWORD@HOST:PORT/DATABASE, as start prints it.
+        if ! [[ ${2:?url} =~ ^mysql://([^:@]+):([^@]*)@([^:/]+):([0-9]+)/([A-Za-z0-9_]+)$ ]]; then
+                echo "mariadb-cluster.sh: '$2' is not mysql://USER:PASSWORD@HOST:PORT/DATABASE" >&2
+                exit 2
+        fi
+        user=${BASH_REMATCH[1]} pass=${BASH_REMATCH[2]} host=${BASH_REMATCH[3]} port=${BASH_REMATCH[4]}
+        db=${BASH_REMATCH[5]}
+        client() { MYSQL_PWD=$pass mariadb --no-defaults -h "$host" -P "$port" -u "$user" "$@"; }
+        if [ "$cmd" = query ]; then
+                client -N -B "$db" -e "${3:?sql}"
+        else
+                new=tern_$$_$RANDOM$RANDOM
+                client -e "CREATE DATABASE $new CHARACTER SET utf8mb4"
+                echo "mysql://$user:$pass@$host:$port/$new"
+        fi
+        ;;
 *)
-        echo "usage: mariadb-cluster.sh start | stop DIR | halt DIR | resume DIR | restart DIR | crash DIR | sql DIR" >&2
+        echo "usage: mariadb-cluster.sh start | stop DIR | halt DIR | resume DIR | restart DIR | crash DIR | sql DIR | createdb URL | query URL SQL" >&2
         exit 2
         ;;
 esac
