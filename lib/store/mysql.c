@@ -651,13 +651,17 @@ static int my_query(Store *s, const char *text, size_t len, bool ignore_dup, Sql
         return 0;
 }
 
+/* No connection: the last reconnect failed. A lost connection to store.c, which reconnects (the
+ * error text stays the reason it failed). */
+#define NO_CONNECTION (-ECONNRESET)
+
 static int my_exec(Store *s, const char *sql, const SqlArg *args, size_t n_args, SqlRows *ret) {
         _cleanup_strbuf_ StrBuf b = STRBUF_INIT;
         bool ignore_dup = false;
         int r;
 
         if (!data(s)->conn)
-                return -ENOTCONN;
+                return NO_CONNECTION;
         if (n_args > SQL_ARGS_MAX)
                 return -E2BIG;
         if ((r = my_render(s, sql, args, n_args, &b, &ignore_dup)) < 0)
@@ -667,8 +671,15 @@ static int my_exec(Store *s, const char *sql, const SqlArg *args, size_t n_args,
 
 static int my_exec_text(Store *s, const char *sql, SqlRows *ret) {
         if (!data(s)->conn)
-                return -ENOTCONN;
+                return NO_CONNECTION;
         return my_query(s, sql, strlen(sql), false, ret);
+}
+
+/* For the clean-ups after a failure: the failure's message stays the one store_error() shows. */
+static void my_exec_quiet(Store *s, const char *sql) {
+        MYSQL *c = data(s)->conn;
+        if (c && mysql_real_query(c, sql, strlen(sql)) == 0)
+                (void) my_query_simple(c);
 }
 
 /* ---- wake-ups ------------------------------------------------------------------------------- */
@@ -907,7 +918,7 @@ static void my_release_migrate_lock(Store *s) {
         if (!d->migrate_lock)
                 return;
         d->migrate_lock = false;
-        (void) my_exec_text(s, "DO RELEASE_LOCK(" MIGRATION_LOCK_NAME ")", NULL);
+        my_exec_quiet(s, "DO RELEASE_LOCK(" MIGRATION_LOCK_NAME ")");
 }
 
 static int my_begin(Store *s, TxMode mode) {
@@ -955,7 +966,7 @@ static void my_rollback(Store *s) {
         MyData *d = data(s);
         if (!d->conn)
                 return;
-        (void) my_exec_text(s, "ROLLBACK", NULL);
+        my_exec_quiet(s, "ROLLBACK");
         my_release_migrate_lock(s);
 }
 

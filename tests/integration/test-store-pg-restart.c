@@ -214,6 +214,13 @@ int main(int argc, char *argv[]) {
         r = store_job_claim(d, "w-crash", NULL, 1, now_realtime(), LEASE, &j, &nj);
         is_int(r, -ECONNRESET, "a claim with the server down fails as a lost connection after the reconnect timeout");
         ok(!strpbrk(store_error(d), "\n\r\t"), "its error is one line: %s", store_error(d));
+        /* Back: the handle that gave up reconnects on its next call. */
+        is_int(server_ctl("resume"), 0, "the server started again");
+        store_set_reconnect_timeout(d, 30 * USEC_PER_SEC);
+        r = store_job_claim(d, "w-crash", NULL, 1, now_realtime(), LEASE, &j, &nj);
+        if (!is_int(r, 0, "a handle whose reconnect had given up connects again on its next call"))
+                diag("  %s", store_error(d));
+        store_jobs_free(j, nj);
 
         a = store_free(a), b = store_free(b), c = store_free(c), d = store_free(d);
         s = store_free(s);
