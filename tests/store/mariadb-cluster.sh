@@ -8,7 +8,7 @@
 #   mariadb-cluster.sh sql DIR      -> runs the SQL on stdin as the server's root (test set-up: users, databases)
 #   mariadb-cluster.sh createdb URL -> creates a new, empty database on the server of URL (as printed
 #                                      by start) and prints its URL
-#   mariadb-cluster.sh query URL SQL -> runs SQL on URL's database, prints the rows tab-separated
+#   mariadb-cluster.sh query URL SQL -> runs SQL on URL's database (ANSI_QUOTES, PIPES_AS_CONCAT), prints the rows tab-separated
 # Exits 77 when no MariaDB server binaries are installed (tests skip then). The system's server and
 # its /var/lib/mysql are never touched: everything lives in DIR, and the server runs as the mysql
 # user when started as root.
@@ -135,7 +135,8 @@ createdb|query)
         db=${BASH_REMATCH[5]}
         client() { MYSQL_PWD=$pass mariadb --no-defaults -h "$host" -P "$port" -u "$user" "$@"; }
         if [ "$cmd" = query ]; then
-                client -N -B "$db" -e "${3:?sql}"
+                # In the dialect tern's sessions speak (standard || and "identifiers").
+                client -N -B "$db" -e "SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES,PIPES_AS_CONCAT'); ${3:?sql}"
         else
                 new=tern_$$_$RANDOM$RANDOM
                 client -e "CREATE DATABASE $new CHARACTER SET utf8mb4"
