@@ -72,8 +72,14 @@ char *cli_db_url(const char *url) {
         return strjoin("sqlite://", cli_state_dir(), "/tern.db");
 }
 
+/* The part after the scheme of a URL whose authority may carry a password. */
+static const char *db_url_authority(const char *u) {
+        return startswith(u, "postgresql://") ?: startswith(u, "postgres://") ?: startswith(u, "mysql://")
+                                                                            ?: startswith(u, "mariadb://");
+}
+
 bool cli_db_url_has_password(const char *u) {
-        const char *rest = startswith(u, "postgresql://") ?: startswith(u, "postgres://");
+        const char *rest = db_url_authority(u);
         if (rest) {
                 /* postgresql://USER:PASSWORD@HOST/...: the authority's user information. */
                 size_t n = strcspn(rest, "/?");
@@ -93,7 +99,7 @@ static char *db_url_redacted(const char *u) {
         _cleanup_free_ char *s = strdup(u);
         if (!s)
                 return NULL;
-        char *rest = (char *) (startswith(s, "postgresql://") ?: startswith(s, "postgres://"));
+        char *rest = (char *) db_url_authority(s);
         if (rest) {
                 size_t n = strcspn(rest, "/?");
                 char *at = memrchr(rest, '@', n), *colon = at ? memchr(rest, ':', (size_t) (at - rest)) : NULL;
@@ -129,13 +135,13 @@ static int store_open_url(const char *cmd, const char *u, const char *flag, CliS
         if (flag && cli_db_url_has_password(flag))
                 log_warning("%s: --db gives the database password on the command line, where every user of this host "
                             "can read it (ps, /proc/PID/cmdline), as long as the command runs: set TERN_DB instead, or "
-                            "keep the password in a PGPASSFILE (~/.pgpass); the daemons read it from [database] "
+                            "keep the password in a PGPASSFILE (~/.pgpass) or $MYSQL_PWD; the daemons read it from [database] "
                             "password-file or the db-password credential.",
                             cmd);
         r = store_open(u, &s);
         if (r == -EINVAL && !s) {
                 _cleanup_free_ char *shown = db_url_redacted(u);
-                cli_usage_error(cmd, "'%s' is not a database URL (sqlite:..., postgresql://... or key=value)", strna(shown));
+                cli_usage_error(cmd, "'%s' is not a database URL (sqlite:..., postgresql://..., mysql://... or key=value)", strna(shown));
                 return EXIT_USAGE;
         }
         if (r < 0) {

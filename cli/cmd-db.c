@@ -12,9 +12,9 @@
 static void db_help(const char *verb, const char *what) {
         printf("Usage: tern db %s [--db URL]\n\n%s\n\n"
                "Options:\n"
-               "  --db URL     sqlite:///abs/path.db, sqlite:relative.db, postgresql://... or a libpq\n"
-               "               'key=value' connection string (default: $TERN_DB, else the embedded\n"
-               "               database in the state directory)\n"
+               "  --db URL     sqlite:///abs/path.db, sqlite:relative.db, postgresql://..., a libpq\n"
+               "               'key=value' connection string or mysql://USER@HOST[:PORT]/DATABASE\n"
+               "               (default: $TERN_DB, else the embedded database in the state directory)\n"
                "  -h, --help   show this help\n",
                verb, what);
 }

@@ -386,9 +386,10 @@ static int config_check(TernConfig *c, char ***errors) {
                 return add_error(errors, "liveness", 0,
                                  "dead-after must be longer than heartbeat (a live daemon would be declared dead)");
         if (c->db_url && !startswith(c->db_url, "sqlite:") && !startswith(c->db_url, "postgres") &&
-            !strchr(c->db_url, '='))
+            !startswith(c->db_url, "mysql://") && !startswith(c->db_url, "mariadb://") && !strchr(c->db_url, '='))
                 return add_error(errors, "database.url", 0,
-                                 "'%s' is neither sqlite:PATH, postgresql://... nor a conninfo string", c->db_url);
+                                 "'%s' is neither sqlite:PATH, postgresql://..., mysql://... nor a conninfo string",
+                                 c->db_url);
         /* The shape of each address (the webserver resolves them when it starts). */
         _cleanup_strv_free_ char **addrs = NULL;
         if (c->webserver_listen && strv_split(c->webserver_listen, ", \t", &addrs) < 0)
@@ -514,7 +515,9 @@ int config_db_url(const TernConfig *c, char **ret) {
                 strbuf_appendf(&sb, "sqlite://%s/tern.db", c->state_dir);
         } else {
                 strbuf_append(&sb, c->db_url);
-                if (c->db_password && startswith(c->db_url, "postgres")) {
+                /* URLs take it as an option (libpq's and the MySQL driver's "password="). */
+                if (c->db_password && (startswith(c->db_url, "postgres") || startswith(c->db_url, "mysql://") ||
+                                       startswith(c->db_url, "mariadb://"))) {
                         strbuf_append(&sb, strchr(c->db_url, '?') ? "&password=" : "?password=");
                         append_escaped_uri(&sb, c->db_password);
                 } else if (c->db_password && !startswith(c->db_url, "sqlite:")) {

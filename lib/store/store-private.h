@@ -1,14 +1,21 @@
-/* store-private.h: what the store's repositories share with its two backends (driver vtable, SQL rows). */
+/* store-private.h: what the store's repositories share with its backends (driver vtable, SQL rows). */
 #pragma once
 
 #include <stdarg.h>
 
 #include "store.h"
 
-/* The repositories (store-*.c) are written once in the SQL both databases understand, with
+/* The repositories (store-*.c) are written once in the SQL the databases understand, with
  * "$1"-style parameters (the SQLite driver rewrites them to "?1"); the few dialect differences
- * (row locks, ILIKE) are picked with store_is_pg(). Values travel as text or int64 with NULL for
- * SQL NULL; rows come back as text cells. Times are BIGINT microseconds in both databases. */
+ * (row locks, ILIKE, RETURNING, JSON functions) are picked with store_is_pg(), store_is_mysql()
+ * and store_has_row_locks(). The MySQL driver (mysql.c) takes the shared text as it is: its
+ * session runs with ANSI_QUOTES and PIPES_AS_CONCAT (so "key" and || mean what they mean
+ * elsewhere), and it rewrites PostgreSQL's upsert, "ON CONFLICT [(...)] DO NOTHING" and "ON
+ * CONFLICT (...) DO UPDATE SET c = excluded.c", into MySQL's; it has no RETURNING (MySQL 8 has
+ * none, MariaDB none on UPDATE), so those statements have MySQL variants that read the rows in
+ * the same round trip ("UPDATE ...; SELECT ..." — rows come from the last statement that has
+ * columns, changes from the last that has none). Values travel as text or int64 with NULL for
+ * SQL NULL; rows come back as text cells. Times are BIGINT microseconds in every database. */
 
 typedef enum SqlArgType {
         SQL_NULL,
@@ -72,6 +79,7 @@ typedef struct StoreDriver {
 
 extern const StoreDriver store_driver_sqlite;
 extern const StoreDriver store_driver_postgres;
+extern const StoreDriver store_driver_mysql;
 
 struct StoreTx {
         Store *store;
@@ -95,6 +103,20 @@ static inline bool store_is_pg(const Store *s) {
 }
 static inline bool tx_is_pg(const StoreTx *tx) {
         return store_is_pg(tx->store);
+}
+static inline bool store_is_mysql(const Store *s) {
+        return s->backend == STORE_BACKEND_MYSQL;
+}
+static inline bool tx_is_mysql(const StoreTx *tx) {
+        return store_is_mysql(tx->store);
+}
+/* FOR UPDATE [SKIP LOCKED] exists (PostgreSQL, MySQL): SQLite's single writer serializes instead. */
+static inline bool tx_has_row_locks(const StoreTx *tx) {
+        return tx->store->backend != STORE_BACKEND_SQLITE;
+}
+/* One statement text per dialect. */
+static inline const char *tx_sql(const StoreTx *tx, const char *pg, const char *sqlite, const char *mysql) {
+        return tx_is_pg(tx) ? pg : tx_is_mysql(tx) ? mysql : sqlite;
 }
 
 void store_set_error(Store *s, const char *fmt, ...) _printf_(2, 3);
@@ -127,6 +149,8 @@ extern const StoreMigration store_migrations_sqlite[];
 extern const size_t store_n_migrations_sqlite;
 extern const StoreMigration store_migrations_postgres[];
 extern const size_t store_n_migrations_postgres;
+extern const StoreMigration store_migrations_mysql[]; /* schema-mysql.c */
+extern const size_t store_n_migrations_mysql;
 
 /* Helpers for repository code. */
 #include "strbuf.h"
@@ -156,6 +180,10 @@ int store_json_dump(json_t *j, char **ret);
 #define SQL_TASK_RUNS_OF_SQLITE(X)                                                                       \
         "('[' || (SELECT group_concat(s.doc, ',') FROM (SELECT t.doc FROM task_runs t"                  \
         " WHERE t.execution_id = " X ".id ORDER BY t.ord) s) || ']')"
+/* (the session's group_concat_max_len is raised so that nothing is cut; max_allowed_packet bounds it) */
+#define SQL_TASK_RUNS_OF_MYSQL(X)                                                                        \
+        "('[' || (SELECT GROUP_CONCAT(t.doc ORDER BY t.ord SEPARATOR ',') FROM task_runs t"             \
+        " WHERE t.execution_id = " X ".id) || ']')"
 /* The document to store: doc without its task runs (a shallow copy; NULL on OOM). */
 json_t *store_doc_without_task_runs(json_t *doc);
 /* Write doc's task runs for an execution (meta[i] says what the i-th is): only those that differ

@@ -37,7 +37,7 @@ static int exec_labels_write(StoreTx *tx, const char *id, json_t *labels, bool r
                 if (!k || !v)
                         continue;
                 r = store_exec(tx,
-                               "INSERT INTO execution_labels (execution_id, key, value) VALUES ($1, $2, $3)"
+                               "INSERT INTO execution_labels (execution_id, \"key\", value) VALUES ($1, $2, $3)"
                                " ON CONFLICT DO NOTHING",
                                SQL_ARGS(SQL_S(id), SQL_S(k), SQL_S(v)), NULL);
                 if (r < 0)
@@ -101,9 +101,12 @@ int store_execution_save_from(StoreTx *tx, const StoreExecutionMeta *m, json_t *
                 return r;
         /* created (and start_date, the same) stay what the first write said. */
         r = store_exec(tx,
-                       "UPDATE executions SET namespace = $2, flow_id = $3, flow_revision = $4, state = $5,"
-                       " updated = $6, end_date = $7, parent_id = $8, doc = $9, version = version + 1"
-                       " WHERE id = $1 RETURNING version",
+                       tx_is_mysql(tx) ? "UPDATE executions SET namespace = $2, flow_id = $3, flow_revision = $4, state = $5,"
+                                         " updated = $6, end_date = $7, parent_id = $8, doc = $9, version = version + 1"
+                                         " WHERE id = $1; SELECT version FROM executions WHERE id = $1"
+                                       : "UPDATE executions SET namespace = $2, flow_id = $3, flow_revision = $4, state = $5,"
+                                         " updated = $6, end_date = $7, parent_id = $8, doc = $9, version = version + 1"
+                                         " WHERE id = $1 RETURNING version",
                        SQL_ARGS(SQL_S(m->id), SQL_S(m->namespace), SQL_S(m->flow_id),
                                 m->flow_revision > 0 ? SQL_I(m->flow_revision) : SQL_S(NULL), SQL_S(m->state),
                                 SQL_I(now), SQL_T(m->ended), SQL_S(m->parent_id), SQL_S(text)),
@@ -133,8 +136,9 @@ int store_execution_get(StoreTx *tx, const char *id, json_t **ret_doc) {
         int r;
 
         r = store_exec(tx,
-                       tx_is_pg(tx) ? "SELECT x.doc, " SQL_TASK_RUNS_OF_PG("x") " FROM executions x WHERE x.id = $1"
-                                    : "SELECT x.doc, " SQL_TASK_RUNS_OF_SQLITE("x") " FROM executions x WHERE x.id = $1",
+                       tx_sql(tx, "SELECT x.doc, " SQL_TASK_RUNS_OF_PG("x") " FROM executions x WHERE x.id = $1",
+                              "SELECT x.doc, " SQL_TASK_RUNS_OF_SQLITE("x") " FROM executions x WHERE x.id = $1",
+                              "SELECT x.doc, " SQL_TASK_RUNS_OF_MYSQL("x") " FROM executions x WHERE x.id = $1"),
                        SQL_ARGS(SQL_S(id)), &rows);
         if (r < 0)
                 return r;
@@ -234,7 +238,7 @@ static int execution_filter_where(QueryBuilder *q, const StoreExecutionFilter *f
                 r = store_qb_arg(q, SQL_S(f->parent_id)) < 0 ? -ENOMEM : r;
         }
         if (f->label_key && f->label_value) {
-                strbuf_append(&q->sql, " AND id IN (SELECT execution_id FROM execution_labels WHERE key = ");
+                strbuf_append(&q->sql, " AND id IN (SELECT execution_id FROM execution_labels WHERE \"key\" = ");
                 r = store_qb_arg(q, SQL_S(f->label_key)) < 0 ? -ENOMEM : r;
                 strbuf_append(&q->sql, " AND value = ");
                 r = store_qb_arg(q, SQL_S(f->label_value)) < 0 ? -ENOMEM : r;
@@ -271,8 +275,9 @@ int store_execution_search_skipping(StoreTx *tx, const StoreExecutionFilter *f, 
         _cleanup_json_ json_t *out = NULL;
         int r;
 
-        strbuf_append(&q.sql, tx_is_pg(tx) ? "SELECT x.doc, " SQL_TASK_RUNS_OF_PG("x") " FROM executions x"
-                                     : "SELECT x.doc, " SQL_TASK_RUNS_OF_SQLITE("x") " FROM executions x");
+        strbuf_append(&q.sql, tx_sql(tx, "SELECT x.doc, " SQL_TASK_RUNS_OF_PG("x") " FROM executions x",
+                                     "SELECT x.doc, " SQL_TASK_RUNS_OF_SQLITE("x") " FROM executions x",
+                                     "SELECT x.doc, " SQL_TASK_RUNS_OF_MYSQL("x") " FROM executions x"));
         if ((r = execution_filter_where(&q, f)) < 0)
                 return r;
         strbuf_append(&q.sql, " ORDER BY created DESC, id DESC LIMIT ");
@@ -319,12 +324,17 @@ int store_execution_concurrency(StoreTx *tx, const char *ns, const char *flow_id
         int r;
 
         /* Deciding whether one more execution may run is a read-then-write: serialize it per flow
-         * (PostgreSQL transaction-level advisory lock; SQLite has one writer anyway). */
-        if (tx_is_pg(tx)) {
+         * (PostgreSQL transaction-level advisory lock; on MySQL a row of tern_locks, locked by
+         * the upsert until the transaction ends; SQLite has one writer anyway). */
+        if (tx_has_row_locks(tx)) {
                 _cleanup_free_ char *key = strjoin(ns, "\n", flow_id);
                 if (!key)
                         return -ENOMEM;
-                r = store_exec(tx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", SQL_ARGS(SQL_S(key)), &lock);
+                r = store_exec(tx,
+                               tx_is_pg(tx) ? "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))"
+                                            : "INSERT INTO tern_locks (name) VALUES (SHA2($1, 256))"
+                                              " ON DUPLICATE KEY UPDATE name = name",
+                               SQL_ARGS(SQL_S(key)), &lock);
                 if (r < 0)
                         return r;
         }
@@ -359,8 +369,10 @@ int store_event_emit(StoreTx *tx, const char *execution_id, const char *type, js
         if (r < 0)
                 return r;
         r = store_exec(tx,
-                       "INSERT INTO events (execution_id, type, payload, due_at, created)"
-                       " VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+                       tx_is_mysql(tx) ? "INSERT INTO events (execution_id, type, payload, due_at, created)"
+                                         " VALUES ($1, $2, $3, $4, $5); SELECT LAST_INSERT_ID()"
+                                       : "INSERT INTO events (execution_id, type, payload, due_at, created)"
+                                         " VALUES ($1, $2, $3, $4, $5) RETURNING seq",
                        SQL_ARGS(SQL_S(execution_id), SQL_S(type), SQL_S(text), SQL_I(MAX(due_at, (usec_t) 0)),
                                 SQL_I(now)),
                        &rows);
@@ -457,15 +469,23 @@ int store_claim_executions_known(StoreTx *tx, usec_t now, size_t max, StoreClaim
         /* Candidates are the executions of the earliest due events; a few more than asked for
          * so that executions locked by other executors (skipped) leave enough for us. On SQLite
          * the write transaction is exclusive, which serializes executors the same way. */
+        /* MySQL takes no LIMIT in an IN subquery, but does in a derived table inside it (whose
+         * rows it does not lock). It has no FOR NO KEY UPDATE: a worker's event for a locked
+         * execution waits for the step to commit (its foreign-key check). */
         r = store_exec(tx,
-                       tx_is_pg(tx) ? "SELECT x.id, x.version FROM executions x WHERE x.id IN"
-                                      " (SELECT ev.execution_id FROM events ev WHERE ev.due_at <= $1"
-                                      " ORDER BY ev.due_at LIMIT $3)"
-                                      " LIMIT $2 FOR NO KEY UPDATE OF x SKIP LOCKED"
-                                    : "SELECT x.id, x.version FROM executions x WHERE x.id IN"
-                                      " (SELECT ev.execution_id FROM events ev WHERE ev.due_at <= $1"
-                                      " ORDER BY ev.due_at LIMIT $3)"
-                                      " LIMIT $2",
+                       tx_sql(tx,
+                              "SELECT x.id, x.version FROM executions x WHERE x.id IN"
+                              " (SELECT ev.execution_id FROM events ev WHERE ev.due_at <= $1"
+                              " ORDER BY ev.due_at LIMIT $3)"
+                              " LIMIT $2 FOR NO KEY UPDATE OF x SKIP LOCKED",
+                              "SELECT x.id, x.version FROM executions x WHERE x.id IN"
+                              " (SELECT ev.execution_id FROM events ev WHERE ev.due_at <= $1"
+                              " ORDER BY ev.due_at LIMIT $3)"
+                              " LIMIT $2",
+                              "SELECT x.id, x.version FROM executions x WHERE x.id IN"
+                              " (SELECT e.execution_id FROM (SELECT ev.execution_id FROM events ev WHERE ev.due_at <= $1"
+                              " ORDER BY ev.due_at LIMIT $3) e)"
+                              " LIMIT $2 FOR UPDATE SKIP LOCKED"),
                        SQL_ARGS(SQL_I(now), SQL_I(max), SQL_I(max * 4 + 16)), &rows);
         if (r < 0)
                 return r;
@@ -593,6 +613,67 @@ typedef struct ClaimArgs {
         size_t n;
 } ClaimArgs;
 
+static int claim_push(ClaimArgs *a, SqlRows *rows) {
+        if (rows->n_rows == 0)
+                return 0; /* (reallocarray() to 0 bytes would free) */
+        StoreJob *j = reallocarray(a->jobs, a->n + rows->n_rows, sizeof(StoreJob));
+        if (!j)
+                return -ENOMEM;
+        a->jobs = j;
+        for (size_t i = 0; i < rows->n_rows; i++) {
+                a->jobs[a->n] = (StoreJob) {};
+                int r = job_from_row(rows, i, &a->jobs[a->n]);
+                a->n++;
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* MySQL has no UPDATE ... RETURNING and no LIMIT in an IN subquery: lock the jobs (SKIP LOCKED),
+ * then claim them by id and read them back in the same round trip, in batches that the
+ * statement's parameters hold. */
+#define CLAIM_BATCH_MYSQL (SQL_ARGS_MAX - 2)
+static int claim_queue_mysql(StoreTx *tx, ClaimArgs *a, const char *queue) {
+        for (;;) {
+                _cleanup_(store_qb_done) QueryBuilder q = { .sql = STRBUF_INIT };
+                _cleanup_strbuf_ StrBuf in = STRBUF_INIT;
+                _cleanup_rows_ SqlRows ids = {}, rows = {};
+                size_t want = MIN(a->max - a->n, (size_t) CLAIM_BATCH_MYSQL);
+                int r;
+
+                if (want == 0)
+                        return 0;
+                r = store_exec(tx,
+                               "SELECT id FROM jobs WHERE worker_id IS NULL AND queue = $1 AND available_at <= $2"
+                               " ORDER BY available_at LIMIT $3 FOR UPDATE SKIP LOCKED",
+                               SQL_ARGS(SQL_S(queue), SQL_I(a->now), SQL_I(want)), &ids);
+                if (r < 0 || ids.n_rows == 0)
+                        return r;
+                strbuf_append(&q.sql, "UPDATE jobs SET worker_id = ");
+                store_qb_arg(&q, SQL_S(a->worker_id));
+                strbuf_append(&q.sql, ", epoch = epoch + 1, lease_until = ");
+                store_qb_arg(&q, SQL_I(a->now + a->lease));
+                for (size_t i = 0; i < ids.n_rows; i++) {
+                        strbuf_append(&in, i ? ", " : "(");
+                        strbuf_appendf(&in, "$%zu", q.n + 1);
+                        q.args[q.n++] = SQL_S(sql_cell(&ids, i, 0));
+                }
+                strbuf_append(&in, ")");
+                strbuf_appendf(&q.sql, " WHERE id IN %s; SELECT " JOB_COLUMNS " FROM jobs WHERE id IN %s ORDER BY available_at",
+                               strbuf_str(&in), strbuf_str(&in));
+                if (q.sql.error || in.error)
+                        return -ENOMEM;
+                r = store_exec(tx, strbuf_str(&q.sql), q.args, q.n, &rows);
+                if (r < 0)
+                        return r;
+                if ((r = claim_push(a, &rows)) < 0)
+                        return r;
+                if (ids.n_rows < want)
+                        return 0;
+        }
+}
+
 static int claim_tx(StoreTx *tx, void *userdata) {
         ClaimArgs *a = userdata;
         int r;
@@ -613,6 +694,11 @@ static int claim_tx(StoreTx *tx, void *userdata) {
         queues[0] = pinned;
         for (size_t q = 0; q < ELEMENTSOF(queues) && a->n < a->max; q++) {
                 _cleanup_rows_ SqlRows rows = {};
+                if (tx_is_mysql(tx)) {
+                        if ((r = claim_queue_mysql(tx, a, queues[q])) < 0)
+                                return r;
+                        continue;
+                }
                 r = store_exec(tx,
                                tx_is_pg(tx) ? "UPDATE jobs SET worker_id = $1, epoch = epoch + 1, lease_until = $2"
                                               " WHERE id IN (SELECT id FROM jobs WHERE worker_id IS NULL AND queue = $3"
@@ -627,19 +713,8 @@ static int claim_tx(StoreTx *tx, void *userdata) {
                                &rows);
                 if (r < 0)
                         return r;
-                if (rows.n_rows == 0)
-                        continue;
-                StoreJob *j = reallocarray(a->jobs, a->n + rows.n_rows, sizeof(StoreJob));
-                if (!j)
-                        return -ENOMEM;
-                a->jobs = j;
-                for (size_t i = 0; i < rows.n_rows; i++) {
-                        a->jobs[a->n] = (StoreJob) {};
-                        r = job_from_row(&rows, i, &a->jobs[a->n]);
-                        a->n++;
-                        if (r < 0)
-                                return r;
-                }
+                if ((r = claim_push(a, &rows)) < 0)
+                        return r;
         }
         return 0;
 }
@@ -704,8 +779,11 @@ int store_job_complete_tx(StoreTx *tx, const char *job_id, int64_t epoch, const 
          * this deletes nothing. On PostgreSQL a concurrent re-queue holds the row lock; this
          * DELETE waits for it and then re-checks the new row version, so exactly one wins. */
         r = store_exec(tx,
-                       "DELETE FROM jobs WHERE id = $1 AND epoch = $2 AND worker_id = $3"
-                       " RETURNING execution_id, task_run_id",
+                       tx_is_mysql(tx) ? "SELECT execution_id, task_run_id FROM jobs"
+                                         " WHERE id = $1 AND epoch = $2 AND worker_id = $3 FOR UPDATE;"
+                                         " DELETE FROM jobs WHERE id = $1 AND epoch = $2 AND worker_id = $3"
+                                       : "DELETE FROM jobs WHERE id = $1 AND epoch = $2 AND worker_id = $3"
+                                         " RETURNING execution_id, task_run_id",
                        SQL_ARGS(SQL_S(job_id), SQL_I(epoch), SQL_S(worker_id)), &rows);
         if (r < 0)
                 return r;
@@ -754,12 +832,12 @@ static int requeue_tx(StoreTx *tx, void *userdata) {
 
         const char *sql;
         if (a->worker_id)
-                sql = tx_is_pg(tx) ? "SELECT id, execution_id, task_run_id, worker_id FROM jobs WHERE worker_id = $1"
+                sql = tx_has_row_locks(tx) ? "SELECT id, execution_id, task_run_id, worker_id FROM jobs WHERE worker_id = $1"
                                      " LIMIT $2 FOR UPDATE SKIP LOCKED"
                                    : "SELECT id, execution_id, task_run_id, worker_id FROM jobs WHERE worker_id = $1"
                                      " LIMIT $2";
         else
-                sql = tx_is_pg(tx) ? "SELECT id, execution_id, task_run_id, worker_id FROM jobs"
+                sql = tx_has_row_locks(tx) ? "SELECT id, execution_id, task_run_id, worker_id FROM jobs"
                                      " WHERE worker_id IS NOT NULL AND lease_until < $1 LIMIT $2 FOR UPDATE SKIP LOCKED"
                                    : "SELECT id, execution_id, task_run_id, worker_id FROM jobs"
                                      " WHERE worker_id IS NOT NULL AND lease_until < $1 LIMIT $2";
@@ -776,17 +854,23 @@ static int requeue_tx(StoreTx *tx, void *userdata) {
                  * job_resubmitted event): the job says so too, so that the task sees TERN_ATTEMPT,
                  * its logs and its working directory as the history will show them. */
                 r = store_exec(tx,
-                               tx_is_pg(tx)
-                                       ? "UPDATE jobs SET worker_id = NULL, lease_until = NULL, epoch = epoch + 1,"
-                                         " payload = CASE WHEN jsonb_typeof(payload->'attempt') = 'number'"
-                                         " THEN jsonb_set(payload, '{attempt}', to_jsonb((payload->>'attempt')::bigint + 1))"
-                                         " ELSE payload END"
-                                         " WHERE id = $1 RETURNING epoch"
-                                       : "UPDATE jobs SET worker_id = NULL, lease_until = NULL, epoch = epoch + 1,"
-                                         " payload = CASE WHEN json_type(payload, '$.attempt') = 'integer'"
-                                         " THEN json_set(payload, '$.attempt', json_extract(payload, '$.attempt') + 1)"
-                                         " ELSE payload END"
-                                         " WHERE id = $1 RETURNING epoch",
+                               tx_sql(tx,
+                                      "UPDATE jobs SET worker_id = NULL, lease_until = NULL, epoch = epoch + 1,"
+                                      " payload = CASE WHEN jsonb_typeof(payload->'attempt') = 'number'"
+                                      " THEN jsonb_set(payload, '{attempt}', to_jsonb((payload->>'attempt')::bigint + 1))"
+                                      " ELSE payload END"
+                                      " WHERE id = $1 RETURNING epoch",
+                                      "UPDATE jobs SET worker_id = NULL, lease_until = NULL, epoch = epoch + 1,"
+                                      " payload = CASE WHEN json_type(payload, '$.attempt') = 'integer'"
+                                      " THEN json_set(payload, '$.attempt', json_extract(payload, '$.attempt') + 1)"
+                                      " ELSE payload END"
+                                      " WHERE id = $1 RETURNING epoch",
+                                      "UPDATE jobs SET worker_id = NULL, lease_until = NULL, epoch = epoch + 1,"
+                                      " payload = CASE WHEN JSON_TYPE(JSON_EXTRACT(payload, '$.attempt')) = 'INTEGER'"
+                                      " THEN JSON_SET(payload, '$.attempt',"
+                                      " CAST(JSON_EXTRACT(payload, '$.attempt') AS SIGNED) + 1)"
+                                      " ELSE payload END"
+                                      " WHERE id = $1; SELECT epoch FROM jobs WHERE id = $1"),
                                SQL_ARGS(SQL_S(sql_cell(&rows, i, 0))), &up);
                 if (r < 0)
                         return r;
@@ -881,7 +965,11 @@ int store_job_cancel(StoreTx *tx, const char *task_run_id, json_t *result, usec_
         if (isempty(task_run_id) || !result)
                 return -EINVAL;
         /* Not claimed yet: the job simply goes, and its task run learns it was killed. */
-        r = store_exec(tx, "DELETE FROM jobs WHERE task_run_id = $1 AND worker_id IS NULL RETURNING id, execution_id",
+        r = store_exec(tx,
+                       tx_is_mysql(tx) ? "SELECT id, execution_id FROM jobs WHERE task_run_id = $1 AND worker_id IS NULL"
+                                         " FOR UPDATE; DELETE FROM jobs WHERE task_run_id = $1 AND worker_id IS NULL"
+                                       : "DELETE FROM jobs WHERE task_run_id = $1 AND worker_id IS NULL"
+                                         " RETURNING id, execution_id",
                        SQL_ARGS(SQL_S(task_run_id)), &gone);
         if (r < 0)
                 return r;

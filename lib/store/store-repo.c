@@ -59,10 +59,10 @@ static int flows_from_rows(SqlRows *rows, StoreFlow **ret, size_t *ret_n) {
 }
 
 static int flow_latest(StoreTx *tx, const char *ns, const char *id, SqlRows *rows) {
-        /* FOR UPDATE on PostgreSQL so that two concurrent puts of one flow queue up instead of
+        /* FOR UPDATE (PostgreSQL, MySQL) so that two concurrent puts of one flow queue up instead of
          * both computing the same next revision (the loser would hit the primary key and rerun). */
         return store_exec(tx,
-                          tx_is_pg(tx) ? "SELECT " FLOW_COLUMNS " FROM flows WHERE namespace = $1 AND id = $2"
+                          tx_has_row_locks(tx) ? "SELECT " FLOW_COLUMNS " FROM flows WHERE namespace = $1 AND id = $2"
                                          " ORDER BY revision DESC LIMIT 1 FOR UPDATE"
                                        : "SELECT " FLOW_COLUMNS " FROM flows WHERE namespace = $1 AND id = $2"
                                          " ORDER BY revision DESC LIMIT 1",
@@ -280,8 +280,12 @@ int store_log_search(Store *s, const StoreLogFilter *f, StoreLog **ret, size_t *
                 store_qb_arg(&q, SQL_I(f->to));
         }
         if (f->text) {
-                /* SQLite's LIKE ignores ASCII case already; PostgreSQL needs ILIKE. */
-                strbuf_appendf(&q.sql, " AND message %s ", store_is_pg(s) ? "ILIKE" : "LIKE");
+                /* SQLite's LIKE ignores ASCII case already; PostgreSQL needs ILIKE, MySQL a
+                 * case-insensitive collation (the column's compares bytes). */
+                strbuf_appendf(&q.sql, " AND message %s ",
+                               store_is_pg(s)      ? "ILIKE"
+                               : store_is_mysql(s) ? "COLLATE utf8mb4_general_ci LIKE"
+                                                   : "LIKE");
                 _cleanup_free_ char *e = store_like_escape(f->text, "%");
                 store_qb_arg_owned(&q, e ? strjoin("%", e) : NULL);
                 strbuf_append(&q.sql, " ESCAPE '\\'");
@@ -382,7 +386,7 @@ int store_trigger_get(StoreTx *tx, const char *ns, const char *flow_id, const ch
         /* FOR UPDATE: read-modify-write of a trigger's state (windows, backfills, enable) by
          * concurrent schedulers and CLIs must queue up, not lose updates. */
         int r = store_exec(tx,
-                           tx_is_pg(tx) ? "SELECT " TRIGGER_COLUMNS " FROM triggers"
+                           tx_has_row_locks(tx) ? "SELECT " TRIGGER_COLUMNS " FROM triggers"
                                           " WHERE namespace = $1 AND flow_id = $2 AND trigger_id = $3 FOR UPDATE"
                                         : "SELECT " TRIGGER_COLUMNS " FROM triggers"
                                           " WHERE namespace = $1 AND flow_id = $2 AND trigger_id = $3",
@@ -412,7 +416,7 @@ int store_trigger_due(StoreTx *tx, usec_t now, size_t max, StoreTrigger **ret, s
         int r;
 
         r = store_exec(tx,
-                       tx_is_pg(tx) ? "SELECT " TRIGGER_COLUMNS " FROM triggers WHERE disabled = 0 AND next_date <= $1"
+                       tx_has_row_locks(tx) ? "SELECT " TRIGGER_COLUMNS " FROM triggers WHERE disabled = 0 AND next_date <= $1"
                                       " ORDER BY next_date LIMIT $2 FOR UPDATE SKIP LOCKED"
                                     : "SELECT " TRIGGER_COLUMNS " FROM triggers WHERE disabled = 0 AND next_date <= $1"
                                       " ORDER BY next_date LIMIT $2",
@@ -484,8 +488,8 @@ int store_kv_put(StoreTx *tx, const char *ns, const char *key, json_t *value, us
         if (r < 0)
                 return r;
         return store_exec(tx,
-                          "INSERT INTO kv (namespace, key, value, expires_at, updated) VALUES ($1, $2, $3, $4, $5)"
-                          " ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value,"
+                          "INSERT INTO kv (namespace, \"key\", value, expires_at, updated) VALUES ($1, $2, $3, $4, $5)"
+                          " ON CONFLICT (namespace, \"key\") DO UPDATE SET value = excluded.value,"
                           " expires_at = excluded.expires_at, updated = excluded.updated",
                           SQL_ARGS(SQL_S(ns), SQL_S(key), SQL_S(text), SQL_T(expires_at), SQL_I(now)), NULL);
 }
@@ -493,7 +497,7 @@ int store_kv_put(StoreTx *tx, const char *ns, const char *key, json_t *value, us
 int store_kv_get(StoreTx *tx, const char *ns, const char *key, usec_t now, json_t **ret) {
         _cleanup_rows_ SqlRows rows = {};
         int r = store_exec(tx,
-                           "SELECT value FROM kv WHERE namespace = $1 AND key = $2"
+                           "SELECT value FROM kv WHERE namespace = $1 AND \"key\" = $2"
                            " AND (expires_at IS NULL OR expires_at > $3)",
                            SQL_ARGS(SQL_S(ns), SQL_S(key), SQL_I(now)), &rows);
         if (r < 0)
@@ -505,7 +509,7 @@ int store_kv_get(StoreTx *tx, const char *ns, const char *key, usec_t now, json_
 
 int store_kv_delete(StoreTx *tx, const char *ns, const char *key) {
         _cleanup_rows_ SqlRows rows = {};
-        int r = store_exec(tx, "DELETE FROM kv WHERE namespace = $1 AND key = $2", SQL_ARGS(SQL_S(ns), SQL_S(key)),
+        int r = store_exec(tx, "DELETE FROM kv WHERE namespace = $1 AND \"key\" = $2", SQL_ARGS(SQL_S(ns), SQL_S(key)),
                            &rows);
         if (r < 0)
                 return r;
@@ -516,8 +520,8 @@ int store_kv_list(StoreTx *tx, const char *ns, usec_t now, json_t **ret) {
         _cleanup_rows_ SqlRows rows = {};
         _cleanup_json_ json_t *out = NULL;
         int r = store_exec(tx,
-                           "SELECT key FROM kv WHERE namespace = $1 AND (expires_at IS NULL OR expires_at > $2)"
-                           " ORDER BY key",
+                           "SELECT \"key\" FROM kv WHERE namespace = $1 AND (expires_at IS NULL OR expires_at > $2)"
+                           " ORDER BY \"key\"",
                            SQL_ARGS(SQL_S(ns), SQL_I(now)), &rows);
         if (r < 0)
                 return r;
@@ -656,15 +660,21 @@ int store_purge(Store *s, usec_t older_than, size_t batch, usec_t now, StorePurg
 
         if (batch == 0)
                 batch = 1000;
-        PurgeArgs logs = { "DELETE FROM logs WHERE seq IN (SELECT seq FROM logs WHERE ts < $1 LIMIT $2)",
+        /* MySQL deletes from a table it reads in a subquery of the DELETE not at all, and takes a
+         * LIMIT on a single-table DELETE instead. */
+        bool my = store_is_mysql(s);
+        PurgeArgs logs = { my ? "DELETE FROM logs WHERE ts < $1 LIMIT $2"
+                              : "DELETE FROM logs WHERE seq IN (SELECT seq FROM logs WHERE ts < $1 LIMIT $2)",
                            older_than, batch };
         /* Only terminal executions have an end date; their labels and any leftover events go
          * with them (ON DELETE CASCADE). */
-        PurgeArgs execs = { "DELETE FROM executions WHERE id IN"
-                            " (SELECT id FROM executions WHERE end_date IS NOT NULL AND end_date < $1 LIMIT $2)",
+        PurgeArgs execs = { my ? "DELETE FROM executions WHERE end_date IS NOT NULL AND end_date < $1 LIMIT $2"
+                               : "DELETE FROM executions WHERE id IN"
+                                 " (SELECT id FROM executions WHERE end_date IS NOT NULL AND end_date < $1 LIMIT $2)",
                             older_than, batch };
-        PurgeArgs kv = { "DELETE FROM kv WHERE (namespace, key) IN"
-                         " (SELECT namespace, key FROM kv WHERE expires_at IS NOT NULL AND expires_at <= $1 LIMIT $2)",
+        PurgeArgs kv = { my ? "DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= $1 LIMIT $2"
+                            : "DELETE FROM kv WHERE (namespace, \"key\") IN (SELECT namespace, \"key\" FROM kv"
+                              " WHERE expires_at IS NOT NULL AND expires_at <= $1 LIMIT $2)",
                          now, batch };
         r = purge_loop(s, &logs, &st.logs);
         if (r >= 0)

@@ -115,6 +115,7 @@ static usec_t history_date(json_t *histories, const char *st) {
 int store_execution_start_delays(StoreTx *tx, size_t limit, usec_t **ret, size_t *ret_n) {
         _cleanup_rows_ SqlRows rows = {};
         /* Only the state histories, not the documents with their task runs. */
+        /* (SQLite's json_extract is MySQL's JSON_EXTRACT too.) */
         int r = store_exec(tx, tx_is_pg(tx)
                                        ? "SELECT doc->'state'->'histories' FROM executions ORDER BY created DESC LIMIT $1"
                                        : "SELECT json_extract(doc, '$.state.histories') FROM executions"

@@ -80,7 +80,7 @@ int store_trigger_event_claim(StoreTx *tx, size_t max, StoreEvent **ret, size_t 
         int r;
 
         r = store_exec(tx,
-                       tx_is_pg(tx) ? "SELECT seq, type, payload, created FROM trigger_events ORDER BY seq LIMIT $1"
+                       tx_has_row_locks(tx) ? "SELECT seq, type, payload, created FROM trigger_events ORDER BY seq LIMIT $1"
                                       " FOR UPDATE SKIP LOCKED"
                                     : "SELECT seq, type, payload, created FROM trigger_events ORDER BY seq LIMIT $1",
                        SQL_ARGS(SQL_I(max ? max : 100)), &rows);

@@ -105,6 +105,8 @@ int store_open(const char *url, Store **ret) {
                 if (isempty(p))
                         return -EINVAL;
                 d = &store_driver_sqlite, b = STORE_BACKEND_SQLITE, conninfo = p;
+        } else if (startswith(url, "mysql://") || startswith(url, "mariadb://")) {
+                d = &store_driver_mysql, b = STORE_BACKEND_MYSQL, conninfo = url;
         } else if (startswith(url, "postgresql://") || startswith(url, "postgres://") || strchr(url, '=')) {
                 d = &store_driver_postgres, b = STORE_BACKEND_POSTGRES, conninfo = url;
         } else
@@ -364,6 +366,10 @@ static const StoreMigration *store_migrations(StoreBackend b, size_t *n) {
                 *n = store_n_migrations_postgres;
                 return store_migrations_postgres;
         }
+        if (b == STORE_BACKEND_MYSQL) {
+                *n = store_n_migrations_mysql;
+                return store_migrations_mysql;
+        }
         *n = store_n_migrations_sqlite;
         return store_migrations_sqlite;
 }
@@ -427,8 +433,10 @@ static int check_schema_tx(StoreTx *tx, void *userdata) {
 
         /* A missing schema_version table means an empty database: version 0. */
         r = store_exec(tx,
-                       tx_is_pg(tx) ? "SELECT to_regclass('schema_version') IS NOT NULL"
-                                    : "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
+                       tx_sql(tx, "SELECT to_regclass('schema_version') IS NOT NULL",
+                              "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
+                              "SELECT COUNT(*) FROM information_schema.tables"
+                              " WHERE table_schema = DATABASE() AND table_name = 'schema_version'"),
                        NULL, 0, &rows);
         if (r < 0)
                 return r;

@@ -1,4 +1,4 @@
-/* store.h: tern's state store and queue: one interface over PostgreSQL (libpq) and SQLite. */
+/* store.h: tern's state store and queue: one interface over PostgreSQL (libpq), MySQL/MariaDB (libmariadb) and SQLite. */
 #pragma once
 
 /* Every component shares state through this interface. The point of it is the engine rules of
@@ -52,12 +52,15 @@ enum {
 typedef enum StoreBackend {
         STORE_BACKEND_SQLITE,
         STORE_BACKEND_POSTGRES,
+        STORE_BACKEND_MYSQL,
 } StoreBackend;
 
 /* ---- connection ---------------------------------------------------------------------------- */
 
 /* url: "sqlite:///abs/path.db", "sqlite:relative.db", "postgresql://...", "postgres://..." or a
- * libpq "key=value" conninfo (multi-host and target_session_attrs work as in libpq). Opening
+ * libpq "key=value" conninfo (multi-host and target_session_attrs work as in libpq), or
+ * "mysql://[USER[:PASSWORD]@][HOST][:PORT]/DATABASE[?OPTIONS]" ("mariadb://" alike; the options
+ * are listed in mysql.c: socket, password, TLS, timeouts, wake-up polling). Opening
  * does not migrate: call store_migrate() (tern db migrate) or store_check_schema().
  * -EINVAL for a URL of no known kind. When connecting fails, *ret is still set to a handle that
  * only serves store_error() (the server's reason): free it (with _cleanup_store_ that is done). */
@@ -118,7 +121,9 @@ int store_transact(Store *s, StoreTxFn fn, void *userdata);
 /* ---- wake-ups ------------------------------------------------------------------------------ */
 
 /* Subscribe this handle to channels (LISTEN on PostgreSQL). Commits on any handle to the same
- * database that emitted events/jobs wake it. */
+ * database that emitted events/jobs wake it. MySQL has no LISTEN: commits there are seen by a
+ * poller thread at an adaptive interval (mysql.c), and at once by handles of the same process
+ * made with store_dup(). */
 int store_listen(Store *s, unsigned channels);
 /* A pollable fd that becomes readable when a notification may be pending; call store_wait(s,
  * ..., 0) then. On PostgreSQL it is the connection's socket and changes after a reconnect: query

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run-compat.sh sqlite|postgres|memory [steps]: run the Kestra compatibility corpus through
+# run-compat.sh sqlite|postgres|mysql|memory [steps]: run the Kestra compatibility corpus through
 # `tern run` on a fresh store of that backend (memory: the in-memory engine driver, no database),
 # one TAP line per flow, and fail when a flow of the expected list (expected-pass.txt, or
 # expected-pass-memory.txt for the engine alone) fails; with "steps", run the multi-step scenarios
@@ -17,8 +17,10 @@ compat() { python3 "$here/kestra-compat.py" --corpus "$corpus" --tap --expect "$
 
 scratch=$(mktemp -d /tmp/tern-compat.XXXXXX)
 cluster=
+mariadb=
 cleanup() {
         [ -n "$cluster" ] && "$here/../store/pg-cluster.sh" stop "$cluster" >/dev/null 2>&1 || true
+        [ -n "$mariadb" ] && "$here/../store/mariadb-cluster.sh" stop "$mariadb" >/dev/null 2>&1 || true
         rm -rf "$scratch"
 }
 trap cleanup EXIT
@@ -50,6 +52,24 @@ postgres)
         db=compat_$$_$RANDOM
         psql "$url" -q -c "CREATE DATABASE $db" >/dev/null
         url=${url/\/postgres\?//$db?}
+        "$TERN" db migrate --db "$url" >/dev/null
+        if [ "$mode" = steps ]; then
+                python3 "$here/kestra-steps.py" --corpus "$corpus" --tern "$TERN" --db "$url"
+        else
+                compat --runner "$TERN run" --db "$url"
+        fi
+        ;;
+mysql)
+        url=${TERN_TEST_MYSQL_URL:-}
+        if [ -z "$url" ]; then
+                rc=0
+                out=$("$here/../store/mariadb-cluster.sh" start) || rc=$?
+                [ $rc = 77 ] && { echo "1..0 # SKIP no MariaDB server binaries"; exit 0; }
+                [ $rc = 0 ] || { echo "Bail out! cannot start MariaDB"; exit 1; }
+                url=$(sed -n 1p <<<"$out")
+                mariadb=$(sed -n 2p <<<"$out")
+        fi
+        url=$("$here/../store/mariadb-cluster.sh" createdb "$url")
         "$TERN" db migrate --db "$url" >/dev/null
         if [ "$mode" = steps ]; then
                 python3 "$here/kestra-steps.py" --corpus "$corpus" --tern "$TERN" --db "$url"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# test-distributed: the executor and two workers as separate processes on one PostgreSQL database.
+# test-distributed [postgres|mysql]: the executor and two workers as separate processes on one
+# PostgreSQL (or MySQL/MariaDB) database.
 # The Kestra corpus runs through them, and a worker killed with SIGKILL in the middle of a Sleep or
 # a shell command loses its job to the other worker after its lease, with the resubmission on record.
 set -uo pipefail
@@ -8,29 +9,41 @@ TERN=${TERN:?}
 n=0; failed=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed+1)); fi; }
 
+backend=${1:-postgres}
+if [ "$backend" = mysql ]; then
+        script=$here/../store/mariadb-cluster.sh url=${TERN_TEST_MYSQL_URL:-} server=MariaDB
+else
+        script=$here/../store/pg-cluster.sh url=${TERN_TEST_PG_URL:-} server=PostgreSQL
+fi
+
 scratch=$(mktemp -d /tmp/tern-dist.XXXXXX)
 cluster=
 pids=()
 cleanup() {
         for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
         wait 2>/dev/null
-        [ -n "$cluster" ] && "$here/../store/pg-cluster.sh" stop "$cluster" >/dev/null 2>&1
+        [ -n "$cluster" ] && "$script" stop "$cluster" >/dev/null 2>&1
         rm -rf "$scratch"
 }
 trap cleanup EXIT
 export TERN_STATE_DIR=$scratch/state
 
-url=${TERN_TEST_PG_URL:-}
 if [ -z "$url" ]; then
-        out=$("$here/../store/pg-cluster.sh" start)
+        out=$("$script" start)
         rc=$?
-        [ $rc = 77 ] && { echo "1..0 # SKIP no PostgreSQL server binaries"; exit 0; }
-        [ $rc = 0 ] || { echo "Bail out! cannot start PostgreSQL"; exit 1; }
+        [ $rc = 77 ] && { echo "1..0 # SKIP no $server server binaries"; exit 0; }
+        [ $rc = 0 ] || { echo "Bail out! cannot start $server"; exit 1; }
         url=$(sed -n 1p <<<"$out"); cluster=$(sed -n 2p <<<"$out")
 fi
-db=dist_$$_$RANDOM
-psql "$url" -q -c "CREATE DATABASE $db" >/dev/null || { echo "Bail out! cannot create a database"; exit 1; }
-url=${url/\/postgres\?//$db?}
+if [ "$backend" = mysql ]; then
+        url=$("$script" createdb "$url") || { echo "Bail out! cannot create a database"; exit 1; }
+        psql_q() { "$script" query "$url" "$1"; }
+else
+        db=dist_$$_$RANDOM
+        psql "$url" -q -c "CREATE DATABASE $db" >/dev/null || { echo "Bail out! cannot create a database"; exit 1; }
+        url=${url/\/postgres\?//$db?}
+        psql_q() { psql "$url" -qtAc "$1"; }
+fi
 "$TERN" db migrate --db "$url" >/dev/null
 ok $? "schema migrated"
 
@@ -58,7 +71,6 @@ else
 fi
 
 # 2. SIGKILL of the worker running a long task: the other worker takes the job after the lease.
-psql_q() { psql "$url" -qtAc "$1"; }
 kill_and_resubmit() { # flow file, description
         local flow=$1 what=$2
         "$TERN" flow apply "$flow" --db "$url" >/dev/null

@@ -1,4 +1,4 @@
-/* test-store-pg-restart.c: PostgreSQL restarts and crashes under queue work; nothing lost or duplicated, calls reconnect. */
+/* test-store-pg-restart.c: database restarts and crashes under queue work; nothing lost or duplicated, calls reconnect (argv[1]: postgres | mysql). */
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -18,6 +18,12 @@
 
 static StoreTestEnv env;
 static atomic_int progress;
+static bool mysql;
+
+/* The server's helper script: pg-cluster.sh or mariadb-cluster.sh, with the same verbs. */
+static int server_ctl(const char *verb) {
+        return mysql ? store_test_mariadb_ctl(&env, verb) : store_test_pg_ctl(&env, verb);
+}
 
 typedef struct EnqueueArgs {
         int from, to;
@@ -49,28 +55,33 @@ static int create_tx(StoreTx *tx, void *userdata) {
 static void *restarter(void *arg) {
         while (atomic_load(&progress) < N_JOBS / 4)
                 usleep(1000);
-        diag("restarting PostgreSQL (fast) at %d completions", atomic_load(&progress));
-        if (store_test_pg_ctl(&env, "restart") != 0)
+        diag("restarting the server (fast) at %d completions", atomic_load(&progress));
+        if (server_ctl("restart") != 0)
                 diag("restart failed");
         while (atomic_load(&progress) < N_JOBS / 2)
                 usleep(1000);
-        diag("stopping PostgreSQL at %d completions, starting again in 1 s", atomic_load(&progress));
-        if (store_test_pg_ctl(&env, "halt") != 0)
+        diag("stopping the server at %d completions, starting again in 1 s", atomic_load(&progress));
+        if (server_ctl("halt") != 0)
                 diag("halt failed");
         usleep(1000 * 1000);
-        if (store_test_pg_ctl(&env, "resume") != 0)
+        if (server_ctl("resume") != 0)
                 diag("resume failed");
         return NULL;
 }
 
-int main(void) {
+int main(int argc, char *argv[]) {
         char base[1024];
         _cleanup_store_ Store *s = NULL;
         int r, errors = 0, stale = 0, requeued = 0;
 
-        /* Always a cluster of our own: the shared one must not be restarted under other tests. */
-        store_test_pg_cluster(base, sizeof base, env.cluster_dir, sizeof env.cluster_dir);
-        if (store_test_pg_new_db(base, env.url, sizeof env.url) < 0) {
+        mysql = argc > 1 && streq(argv[1], "mysql");
+        /* Always a server of our own: the shared one must not be restarted under other tests. */
+        if (mysql)
+                store_test_mariadb_start(base, sizeof base, env.mariadb_dir, sizeof env.mariadb_dir);
+        else
+                store_test_pg_cluster(base, sizeof base, env.cluster_dir, sizeof env.cluster_dir);
+        if ((mysql ? store_test_mysql_new_db(base, env.url, sizeof env.url)
+                   : store_test_pg_new_db(base, env.url, sizeof env.url)) < 0) {
                 printf("Bail out! cannot create a test database\n");
                 store_test_teardown(&env);
                 return EXIT_FAILURE;
@@ -81,7 +92,7 @@ int main(void) {
                 store_test_teardown(&env);
                 return EXIT_FAILURE;
         }
-        is_int(store_migrate(s), store_schema_version_expected(STORE_BACKEND_POSTGRES), "migrate a new database to the current schema");
+        is_int(store_migrate(s), store_schema_version_expected(store_backend(s)), "migrate a new database to the current schema");
         is_int(store_transact(s, create_tx, NULL), 0, "create the execution");
 
         pthread_t th;
@@ -168,15 +179,16 @@ int main(void) {
         is_int(left, 0, "the queue is empty");
 
         /* A crash (immediate restart) under idle connections: the first statement each sends
-         * fails in libpq without a SQLSTATE while the connection still looks fine, and every
-         * kind of call must see the loss for what it is and reconnect. */
+         * fails in libpq without a SQLSTATE while the connection still looks fine (in
+         * libmariadb with "server has gone away"), and every kind of call must see the loss
+         * for what it is and reconnect. */
         _cleanup_store_ Store *a = NULL, *b = NULL, *c = NULL, *d = NULL;
         if (store_dup(s, &a) < 0 || store_dup(s, &b) < 0 || store_dup(s, &c) < 0 || store_dup(s, &d) < 0) {
                 printf("Bail out! store_dup: %s\n", store_error(s));
                 store_test_teardown(&env);
                 return EXIT_FAILURE;
         }
-        is_int(store_test_pg_ctl(&env, "crash"), 0, "PostgreSQL crashed and restarted (immediate)");
+        is_int(server_ctl("crash"), 0, "the server crashed and restarted (immediate)");
         StoreJob *j = NULL;
         size_t nj = 0;
         r = store_job_claim(a, "w-crash", NULL, 1, now_realtime(), LEASE, &j, &nj);
@@ -197,11 +209,18 @@ int main(void) {
                 diag("  %s", store_error(c));
 
         /* The server gone for good: the error says why, on one line (libpq's spans several). */
-        is_int(store_test_pg_ctl(&env, "halt"), 0, "PostgreSQL stopped");
+        is_int(server_ctl("halt"), 0, "the server stopped");
         store_set_reconnect_timeout(d, 300 * USEC_PER_MSEC);
         r = store_job_claim(d, "w-crash", NULL, 1, now_realtime(), LEASE, &j, &nj);
         is_int(r, -ECONNRESET, "a claim with the server down fails as a lost connection after the reconnect timeout");
         ok(!strpbrk(store_error(d), "\n\r\t"), "its error is one line: %s", store_error(d));
+        /* Back: the handle that gave up reconnects on its next call. */
+        is_int(server_ctl("resume"), 0, "the server started again");
+        store_set_reconnect_timeout(d, 30 * USEC_PER_SEC);
+        r = store_job_claim(d, "w-crash", NULL, 1, now_realtime(), LEASE, &j, &nj);
+        if (!is_int(r, 0, "a handle whose reconnect had given up connects again on its next call"))
+                diag("  %s", store_error(d));
+        store_jobs_free(j, nj);
 
         a = store_free(a), b = store_free(b), c = store_free(c), d = store_free(d);
         s = store_free(s);

@@ -1,7 +1,8 @@
-/* store-test.h: opening a fresh store for tests: a temp SQLite file or a new database on a throwaway PostgreSQL. */
+/* store-test.h: opening a fresh store for tests: a temp SQLite file or a new database on a throwaway PostgreSQL or MariaDB. */
 #pragma once
 
 #include <libpq-fe.h>
+#include <mysql.h>
 #include <stdio.h>
 #include <sys/random.h>
 #include <sys/wait.h>
@@ -17,6 +18,7 @@ typedef struct StoreTestEnv {
         char url[1024];        /* open this (and store_dup it) */
         char sqlite_dir[256];  /* SQLite: temp dir holding the file */
         char cluster_dir[512]; /* PostgreSQL: cluster this test started itself ("" when shared) */
+        char mariadb_dir[512]; /* MariaDB: server this test started itself ("" when shared) */
 } StoreTestEnv;
 
 static inline int store_test_run(const char *cmd, char *out, size_t n) {
@@ -111,7 +113,72 @@ static inline int store_test_pg_new_db(const char *base, char *ret, size_t n) {
         return l < n ? 0 : -ENAMETOOLONG;
 }
 
-/* backend: "sqlite" or "postgres". */
+/* Start a MariaDB server of our own (tests/store/mariadb-cluster.sh, $TERN_MARIADB_CLUSTER); skips
+ * the test when MariaDB is missing. */
+static inline void store_test_mariadb_start(char *url, size_t url_size, char *dir, size_t dir_size) {
+        const char *script = getenv("TERN_MARIADB_CLUSTER");
+        char cmd[4096], out[1024];
+        if (!script)
+                script = "tests/store/mariadb-cluster.sh";
+        snprintf(cmd, sizeof cmd, "%s start", script);
+        int r = store_test_run(cmd, out, sizeof out);
+        if (r == 77)
+                tap_skip_all("no MariaDB server binaries (apt-get install mariadb-server)");
+        if (r != 0) {
+                printf("Bail out! could not start a MariaDB server with %s (status %d)\n", script, r);
+                exit(EXIT_FAILURE);
+        }
+        char *nl = strchr(out, '\n');
+        if (!nl) {
+                printf("Bail out! unexpected output from %s\n", script);
+                exit(EXIT_FAILURE);
+        }
+        *nl = 0;
+        snprintf(url, url_size, "%s", out);
+        snprintf(dir, dir_size, "%s", strstrip(nl + 1));
+}
+
+static inline int store_test_mariadb_ctl(const StoreTestEnv *env, const char *verb) {
+        const char *script = getenv("TERN_MARIADB_CLUSTER");
+        char cmd[4096];
+        snprintf(cmd, sizeof cmd, "%s %s '%s' >&2", script ? script : "tests/store/mariadb-cluster.sh", verb,
+                 env->mariadb_dir);
+        return store_test_run(cmd, NULL, 0);
+}
+
+/* A URL for a new, empty database on the server of base, a URL as mariadb-cluster.sh prints them:
+ * mysql://USER:PASSWORD@HOST:PORT/DATABASE (no escapes, no options). */
+static inline int store_test_mysql_new_db(const char *base, char *ret, size_t n) {
+        char user[128] = "", pass[128] = "", host[256] = "", db[64], id[ID_MAX];
+        unsigned port = 0;
+        if (sscanf(base, "mysql://%127[^:@]:%127[^@]@%255[^:/]:%u/", user, pass, host, &port) != 4) {
+                printf("# cannot take apart '%s' (mysql://USER:PASSWORD@HOST:PORT/DATABASE)\n", base);
+                return -EINVAL;
+        }
+        if (id_new(id) < 0)
+                return -EIO;
+        snprintf(db, sizeof db, "tern_test_%s", id);
+        MYSQL *c = mysql_init(NULL);
+        if (!c)
+                return -ENOMEM;
+        if (!mysql_real_connect(c, host, user, pass, NULL, port, NULL, 0)) {
+                printf("# cannot connect to %s: %s\n", base, mysql_error(c));
+                mysql_close(c);
+                return -ECONNREFUSED;
+        }
+        char sql[128];
+        snprintf(sql, sizeof sql, "CREATE DATABASE %s CHARACTER SET utf8mb4", db);
+        bool good = mysql_query(c, sql) == 0;
+        if (!good)
+                printf("# %s: %s\n", sql, mysql_error(c));
+        mysql_close(c);
+        if (!good)
+                return -EIO;
+        int l = snprintf(ret, n, "mysql://%s:%s@%s:%u/%s", user, pass, host, port, db);
+        return l >= 0 && (size_t) l < n ? 0 : -ENAMETOOLONG;
+}
+
+/* backend: "sqlite", "postgres" or "mysql". */
 static inline void store_test_setup(const char *backend, StoreTestEnv *env) {
         *env = (StoreTestEnv) {};
         if (streq(backend, "sqlite")) {
@@ -124,6 +191,18 @@ static inline void store_test_setup(const char *backend, StoreTestEnv *env) {
                 return;
         }
         char base[1024];
+        if (streq(backend, "mysql")) {
+                const char *mshared = getenv("TERN_TEST_MYSQL_URL");
+                if (!isempty(mshared))
+                        snprintf(base, sizeof base, "%s", mshared);
+                else
+                        store_test_mariadb_start(base, sizeof base, env->mariadb_dir, sizeof env->mariadb_dir);
+                if (store_test_mysql_new_db(base, env->url, sizeof env->url) < 0) {
+                        printf("Bail out! cannot create a test database\n");
+                        exit(EXIT_FAILURE);
+                }
+                return;
+        }
         const char *shared = getenv("TERN_TEST_PG_URL");
         if (!isempty(shared))
                 snprintf(base, sizeof base, "%s", shared);
@@ -143,4 +222,6 @@ static inline void store_test_teardown(StoreTestEnv *env) {
         }
         if (env->cluster_dir[0])
                 (void) store_test_pg_ctl(env, "stop");
+        if (env->mariadb_dir[0])
+                (void) store_test_mariadb_ctl(env, "stop");
 }

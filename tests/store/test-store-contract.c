@@ -1,4 +1,4 @@
-/* test-store-contract.c: the store's contract suite, run once per backend (argv[1]: sqlite | postgres). */
+/* test-store-contract.c: the store's contract suite, run once per backend (argv[1]: sqlite | postgres | mysql). */
 #include <math.h>
 #include <pthread.h>
 #include <poll.h>
@@ -541,6 +541,28 @@ static void test_serialization(Store *s) {
 }
 
 /* PostgreSQL only: an execution locked by one executor is skipped, not waited for, by another. */
+typedef struct EmitArgs {
+        Store *s;
+        const char *execution_id;
+        int r;
+        atomic_bool done;
+} EmitArgs;
+
+static void *emit_thread(void *arg) {
+        EmitArgs *e = arg;
+        StoreTx *tx;
+        e->r = store_begin(e->s, &tx);
+        if (e->r >= 0) {
+                e->r = store_event_emit(tx, e->execution_id, "task_result", NULL, T0 + 10, T0 + 10, NULL);
+                if (e->r >= 0)
+                        e->r = store_commit(tx);
+                else
+                        store_rollback(tx);
+        }
+        atomic_store(&e->done, true);
+        return NULL;
+}
+
 static void test_skip_locked(Store *s) {
         _cleanup_store_ Store *s2 = NULL;
         StoreTx *a, *b;
@@ -571,13 +593,27 @@ static void test_skip_locked(Store *s) {
                         CHECK_OK(store_event_delete(b, c[i].events[j].seq));
         store_claims_free(c, n);
         CHECK_OK(store_commit(b));
-        /* A worker reporting on the execution A is stepping does not wait for A's step (its
-         * event's foreign-key check must not conflict with the executor's row lock). */
-        CHECK_OK(store_begin(s2, &b));
-        is_int(store_event_emit(b, held, "task_result", NULL, T0 + 10, T0 + 10, NULL), 0,
-               "an event for the execution A holds is written at once");
-        CHECK_OK(store_commit(b));
-        store_rollback(a);
+        if (store_backend(s) == STORE_BACKEND_POSTGRES) {
+                /* A worker reporting on the execution A is stepping does not wait for A's step (its
+                 * event's foreign-key check must not conflict with the executor's row lock). */
+                CHECK_OK(store_begin(s2, &b));
+                is_int(store_event_emit(b, held, "task_result", NULL, T0 + 10, T0 + 10, NULL), 0,
+                       "an event for the execution A holds is written at once");
+                CHECK_OK(store_commit(b));
+                store_rollback(a);
+        } else {
+                /* InnoDB's foreign-key check takes a shared lock on the execution's row, which
+                 * A's claim holds exclusively (MySQL has no FOR NO KEY UPDATE): the worker's
+                 * event waits for A's step to end, then is written. */
+                EmitArgs e = { .s = s2, .execution_id = held, .r = 1 };
+                pthread_t th;
+                pthread_create(&th, NULL, emit_thread, &e);
+                usleep(300 * 1000);
+                ok(!atomic_load(&e.done), "an event for the execution A holds waits for A's step");
+                store_rollback(a);
+                pthread_join(th, NULL);
+                is_int(e.r, 0, "and is written when A's step ends");
+        }
         CHECK_OK(store_begin(s, &a));
         is_int(store_claim_executions(a, T0 + 10, 10, &c, &n), 0, "after A rolled back");
         is_int(n, 1, "A's execution is claimable again with its events");
@@ -1034,6 +1070,58 @@ static void test_wakeups(Store *s) {
         CHECK_OK(store_commit(tx));
 }
 
+/* Another process's commits (a handle of its own, not a store_dup()): LISTEN/NOTIFY on
+ * PostgreSQL, the polled tern_wakeups on MySQL. SQLite wakes only the handles of one process. */
+static void test_wakeups_other_process(Store *s) {
+        _cleanup_store_ Store *other = open_store();
+        _cleanup_json_ json_t *p = json_pack("{}");
+        _cleanup_json_ json_t *doc = make_doc("e-xwake", "ns", "f", "RUNNING", "2023-11-14T22:13:20Z");
+        StoreTx *tx;
+
+        is_int(store_listen(other, STORE_CHANNEL_JOBS | STORE_CHANNEL_EXECUTIONS), 0, "listen on another connection");
+        is_int(store_wait(other, 0), 0, "nothing pending");
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_execution_create(tx, META(doc), doc, "created", NULL, T0));
+        CHECK_OK(store_commit(tx));
+        is_int(store_wait(other, 5 * USEC_PER_SEC), STORE_CHANNEL_EXECUTIONS, "another process's commit wakes it");
+        is_int(store_wait(other, 0), 0, "once");
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_job_enqueue(tx, "xwake-rolled", "e-xwake", NULL, NULL, p, T0, T0, NULL));
+        store_rollback(tx);
+        is_int(store_wait(other, 600 * USEC_PER_MSEC), 0, "a rolled-back enqueue wakes nobody");
+
+        /* The latency a consumer in another process sees: after a quiet spell (the MySQL poller
+         * has backed off) and while commits follow each other. */
+        usec_t worst_idle = 0, worst_busy = 0, sum_busy = 0;
+        const int rounds = 20;
+        for (int i = 0; i < rounds; i++) {
+                char id[32];
+                usleep(i < 5 ? 600 * 1000 : 2 * 1000);
+                snprintf(id, sizeof id, "xwake-%d", i);
+                CHECK_OK(store_begin(s, &tx));
+                CHECK_OK(store_job_enqueue(tx, id, "e-xwake", NULL, NULL, p, T0, T0, NULL));
+                CHECK_OK(store_commit(tx));
+                usec_t t = now_monotonic();
+                int m = store_wait(other, 5 * USEC_PER_SEC);
+                usec_t lat = now_monotonic() - t;
+                if (m != STORE_CHANNEL_JOBS)
+                        ok(false, "round %d: woken with %d", i, m);
+                if (i < 5)
+                        worst_idle = MAX(worst_idle, lat);
+                else {
+                        worst_busy = MAX(worst_busy, lat);
+                        sum_busy += lat;
+                }
+        }
+        ok(worst_idle < 2 * USEC_PER_SEC && worst_busy < 2 * USEC_PER_SEC, "every commit woke the other process");
+        diag("wake-up latency across processes: after 600 ms idle at most %.1f ms; back to back %.1f ms on average, "
+             "at most %.1f ms",
+             (double) worst_idle / 1000.0, (double) sum_busy / (rounds - 5) / 1000.0, (double) worst_busy / 1000.0);
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_execution_delete(tx, "e-xwake"));
+        CHECK_OK(store_commit(tx));
+}
+
 /* ---- logs, triggers, kv, services ---- */
 
 static void test_logs(Store *s) {
@@ -1328,11 +1416,59 @@ static void test_purge(Store *s) {
 
 static void test_open_errors(void) {
         Store *s = NULL;
-        is_int(store_open("mysql://x", &s), -EINVAL, "an unknown URL scheme is refused");
+        is_int(store_open("oracle://x", &s), -EINVAL, "an unknown URL scheme is refused");
         store_free(s);
         s = NULL;
         is_int(store_open("sqlite:", &s), -EINVAL, "an empty sqlite path is refused");
         store_free(s);
+
+        /* A MySQL URL that cannot be right is refused before connecting, saying why. */
+        static const struct {
+                const char *url, *says;
+        } bad[] = {
+                { "mysql://tern@localhost", "names no database" },
+                { "mariadb://tern@db.example:99999/tern", "'99999' is not a port number" },
+                { "mysql://tern@localhost/tern?sslmode=require", "unknown option 'sslmode'" },
+                { "mysql://tern@localhost/tern?poll-max=fast", "'fast' is not a duration" },
+                { "mysql://tern@localhost/tern?socket", "option 'socket' has no value" },
+                { "mysql://tern:%zz@localhost/tern", "escape is not two hexadecimal digits" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                s = NULL;
+                int r = store_open(bad[i].url, &s);
+                ok(r == -EINVAL, "'%s' is refused (%d)", bad[i].url, r);
+                ok(s && strstr(store_error(s), bad[i].says), "saying '%s': %s", bad[i].says, store_error(s));
+                store_free(s);
+        }
+}
+
+/* What a MySQL user sees when the server is not there, refuses the credentials or lacks the
+ * database. url is a working mysql://USER:PASSWORD@HOST:PORT/DATABASE. */
+static void test_mysql_connect_errors(const char *url) {
+        char user[128], pass[128], host[256], db[128], u[1024];
+        unsigned port;
+        Store *s = NULL;
+        if (sscanf(url, "mysql://%127[^:@]:%127[^@]@%255[^:/]:%u/%127s", user, pass, host, &port, db) != 5) {
+                ok(false, "cannot take apart '%s'", url);
+                return;
+        }
+        /* A port nobody listens on: a socket bound and closed again. */
+        snprintf(u, sizeof u, "mysql://%s:%s@%s:1/%s?connect-timeout=2s", user, pass, host, db);
+        is_int(store_open(u, &s), -ECONNREFUSED, "no server: connection refused");
+        ok(s && strstr(store_error(s), "connect"), "saying so: %s", store_error(s));
+        s = store_free(s);
+        snprintf(u, sizeof u, "mysql://%s:wrong-%s@%s:%u/%s", user, pass, host, port, db);
+        is_int(store_open(u, &s), -EACCES, "a wrong password is refused");
+        ok(s && strstr(store_error(s), "Access denied"), "saying so: %s", store_error(s));
+        s = store_free(s);
+        snprintf(u, sizeof u, "mysql://%s:%s@%s:%u/%s_missing", user, pass, host, port, db);
+        is_int(store_open(u, &s), -ENOENT, "a missing database is reported");
+        ok(s && strstr(store_error(s), "Unknown database"), "saying so: %s", store_error(s));
+        s = store_free(s);
+        /* The password may come from the options (tern.conf's password-file does it this way). */
+        snprintf(u, sizeof u, "mariadb://%s@%s:%u/%s?password=%s&poll_min=5ms", user, host, port, db, pass);
+        is_int(store_open(u, &s), 0, "mariadb:// with the password as an option");
+        s = store_free(s);
 }
 
 int main(int argc, char *argv[]) {
@@ -1341,6 +1477,8 @@ int main(int argc, char *argv[]) {
         test_open_errors();
         store_test_setup(backend, &env);
         diag("store URL: %s", env.url);
+        if (streq(backend, "mysql"))
+                test_mysql_connect_errors(env.url);
         _cleanup_store_ Store *s = open_store();
 
         test_schema(s);
@@ -1350,7 +1488,7 @@ int main(int argc, char *argv[]) {
         test_meta(s);
         test_claim_and_outbox(s);
         test_serialization(s);
-        if (store_backend(s) == STORE_BACKEND_POSTGRES)
+        if (store_backend(s) != STORE_BACKEND_SQLITE)
                 test_skip_locked(s);
         test_jobs(s);
         test_cancel(s);
@@ -1358,6 +1496,8 @@ int main(int argc, char *argv[]) {
         test_claim_race(s);
         test_requeue_race(s);
         test_wakeups(s);
+        if (store_backend(s) != STORE_BACKEND_SQLITE)
+                test_wakeups_other_process(s);
         test_logs(s);
         test_metrics(s);
         test_triggers(s);

@@ -1,5 +1,5 @@
 # harness.py: what the webserver's tests share: TAP lines, a scratch directory, a throwaway store
-# (SQLite, or a PostgreSQL database of their own with --pg), the processes they start and their
+# (SQLite, or a PostgreSQL database of their own with --pg, a MariaDB one with --mysql), the processes they start and their
 # clean-up, a free loopback port. Imported by test-web.py, test-web-auth.py and test-limits.py.
 import os
 import shutil
@@ -12,6 +12,7 @@ import tempfile
 TERN = os.environ["TERN"]
 here = os.path.dirname(os.path.abspath(__file__))
 use_pg = "--pg" in sys.argv
+use_mysql = "--mysql" in sys.argv
 
 _count = 0
 _failed = 0
@@ -46,6 +47,10 @@ class Setup:
         self.cluster = None
         self.pg_url = None
         self.db = "sqlite://" + self.scratch + "/tern.db"
+        self.mariadb = None
+        if use_mysql:
+            self._mysql()
+            return
         if not use_pg:
             return
         url = os.environ.get("TERN_TEST_PG_URL")
@@ -68,6 +73,40 @@ class Setup:
         self.db = self.pg_url = url.replace("/postgres?", f"/{name}?")
         subprocess.run([TERN, "db", "migrate", "--db", self.db], env=self.env, check=True, capture_output=True)
 
+    def _mysql(self):
+        script = here + "/../store/mariadb-cluster.sh"
+        url = os.environ.get("TERN_TEST_MYSQL_URL")
+        if not url:
+            r = subprocess.run([script, "start"], capture_output=True, text=True)
+            if r.returncode == 77:
+                self.cleanup()
+                print("1..0 # SKIP no MariaDB server binaries")
+                sys.exit(0)
+            if r.returncode != 0:
+                self.cleanup()
+                print("Bail out! cannot start MariaDB")
+                sys.exit(1)
+            url, self.mariadb = r.stdout.splitlines()[:2]
+        r = subprocess.run([script, "createdb", url], capture_output=True, text=True)
+        if r.returncode != 0:
+            print("Bail out! cannot create a database")
+            self.cleanup()
+            sys.exit(1)
+        self.db = r.stdout.strip()
+        subprocess.run([TERN, "db", "migrate", "--db", self.db], env=self.env, check=True, capture_output=True)
+
+    def sql(self, statement):
+        """Run one statement on the store behind the API (what a test sets up by hand)."""
+        if use_mysql:
+            subprocess.run([here + "/../store/mariadb-cluster.sh", "query", self.db, statement], check=True,
+                           capture_output=True)
+        elif use_pg:
+            subprocess.run(["psql", self.db, "-q", "-c", statement], check=True, capture_output=True)
+        else:
+            import sqlite3
+            with sqlite3.connect(self.scratch + "/tern.db", timeout=30) as con:
+                con.execute(statement)
+
     def cleanup(self):
         for p in self.procs:
             if p.poll() is None:
@@ -78,6 +117,8 @@ class Setup:
                     p.kill()
         if self.cluster:
             subprocess.run([here + "/../store/pg-cluster.sh", "stop", self.cluster], capture_output=True)
+        if self.mariadb:
+            subprocess.run([here + "/../store/mariadb-cluster.sh", "stop", self.mariadb], capture_output=True)
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 

@@ -4,7 +4,7 @@
 # authentication bypass attempts and the request limits. TAP output.
 import base64, http.client, json, os, shutil, signal, socket, subprocess, sys, tempfile, time
 
-from harness import TERN, here, use_pg, ok
+from harness import TERN, here, ok
 import harness
 
 SECRET = "sentinel-SECRET-93c1e"
@@ -324,12 +324,7 @@ tasks:
 
     # ---- webhook ----
     def sql_exec(sql):
-        if use_pg:
-            subprocess.run(["psql", db, "-q", "-c", sql], check=True, capture_output=True)
-        else:
-            import sqlite3
-            with sqlite3.connect(scratch + "/tern.db", timeout=30) as con:
-                con.execute(sql)
+        h.sql(sql)
 
     def count(ns, fid):
         st, js, _ = req("GET", f"/api/v1/executions/search?namespace={ns}&flowId={fid}&size=1")
@@ -1051,12 +1046,7 @@ tasks:
     # unlock: a lock left behind by a scheduler that died
     sql = ("UPDATE triggers SET locked_by = 'dead-scheduler', evaluated_at = 1700000000000000 "
            "WHERE namespace = 't.trig' AND flow_id = 'sched' AND trigger_id = 'daily'")
-    if use_pg:
-        subprocess.run(["psql", db, "-q", "-c", sql], check=True, capture_output=True)
-    else:
-        import sqlite3
-        with sqlite3.connect(scratch + "/tern.db", timeout=30) as con:
-            con.execute(sql)
+    h.sql(sql)
     st, js, _ = req("GET", "/api/v1/triggers/t.trig/sched?q=daily")
     ok(st == 200 and js["results"][0].get("evaluateRunningDate", "").startswith("2023-11-14T22:13:20"),
        f"a stuck trigger shows when its evaluation started ({js['results'][0].get('evaluateRunningDate')})")
