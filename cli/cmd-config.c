@@ -9,6 +9,7 @@
 static int verb_config_check(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
+                { "config", required_argument, NULL, 'c' },
                 { "file", required_argument, NULL, 'f' },
                 { "quiet", no_argument, NULL, 'q' },
                 {},
@@ -17,16 +18,18 @@ static int verb_config_check(int argc, char *argv[]) {
         bool quiet = false;
         int c;
 
-        while ((c = cli_getopt(cmd, argc, argv, "hf:q", options)) >= 0)
+        while ((c = cli_getopt(cmd, argc, argv, "hc:f:q", options)) >= 0)
                 switch (c) {
                 case 'h':
-                        printf("Usage: %s [--file FILE] [--quiet]\n\n"
-                               "Validate the daemons' configuration: FILE (default $TERN_CONFIG, else %s), the\n"
+                        printf("Usage: %s [--config FILE] [--quiet]\n\n"
+                               "Validate the daemons' configuration: FILE (-c, --config, or --file as before;\n"
+                               "default $TERN_CONFIG, else %s), the\n"
                                "drop-ins in FILE.d/*.conf, TERN_<SECTION>_<KEY> environment overrides and the\n"
                                "secret files; print the effective configuration (secrets hidden).\n"
                                "Exit status 0 when valid, 1 when not (each problem named with file and line).\n",
                                cmd, CONFIG_DEFAULT_PATH);
                         return 0;
+                case 'c':
                 case 'f':
                         path = optarg;
                         break;
@@ -66,6 +69,6 @@ static int verb_config_check(int argc, char *argv[]) {
 }
 
 const Verb config_verbs[] = {
-        { "check", "[--file FILE]", "validate the daemons' configuration and print it", verb_config_check, NULL },
+        { "check", "[--config FILE]", "validate the daemons' configuration and print it", verb_config_check, NULL },
         {},
 };
