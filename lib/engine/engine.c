@@ -191,6 +191,9 @@ int engine_emit_job(Engine *E, const Task *t, TaskRun *tr) {
         }
         if (t->log_level)
                 json_object_set_new(job, "logLevel", json_string(t->log_level));
+        /* The task a TemplatedTask renders gets the flow's pluginDefaults, as a task of the flow would. */
+        if (t->def && t->def->runner == TASK_RUNNER_TEMPLATED && E->flow->plugin_defaults)
+                json_object_set(job, "pluginDefaults", E->flow->plugin_defaults);
         json_t *loop = NULL;
         if (engine_loop_values(E, tr, &loop) < 0)
                 return -ENOMEM;

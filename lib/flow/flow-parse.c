@@ -351,7 +351,7 @@ static void fp_parse_trigger(FlowParser *p, const YamlNode *n, Trigger *t) {
                         if (fp_parse_conditions(p, v, what) >= 0)
                                 t->conditions = fp_to_json(p, v);
                 } else if (streq(key, "stopAfter")) {
-                        static const TaskProperty prop = { "stopAfter", PROP_STRING_LIST, false, NULL, NULL };
+                        static const TaskProperty prop = { .name = "stopAfter", .kind = PROP_STRING_LIST };
                         /* Kept with the properties: the executor disables the trigger by it. */
                         if (fp_check_value(p, v, &prop, what))
                                 json_object_set_new(t->properties, "stopAfter", fp_to_json(p, v));
