@@ -34,14 +34,16 @@ void engine_effects_done(EngineEffects *fx) {
 
 /* ---- lookups ---------------------------------------------------------------------------------- */
 
-static void index_tasks(Engine *E, Task *const *tasks, size_t n, bool errors) {
+static void index_tasks(Engine *E, Task *const *tasks, size_t n, bool errors, bool after) {
         for (size_t i = 0; i < n; i++) {
                 hashmap_put(&E->tasks, tasks[i]->id, (void *) tasks[i]);
                 if (errors)
                         hashmap_put(&E->error_tasks, tasks[i]->id, (void *) tasks[i]);
+                if (after)
+                        hashmap_put(&E->after_tasks, tasks[i]->id, (void *) tasks[i]);
                 for (size_t b = 0; b < tasks[i]->n_branches; b++)
                         index_tasks(E, tasks[i]->branches[b].tasks, tasks[i]->branches[b].n_tasks,
-                                    streq(tasks[i]->branches[b].name, "errors"));
+                                    streq(tasks[i]->branches[b].name, "errors"), after);
         }
 }
 
@@ -174,7 +176,7 @@ int engine_emit_job(Engine *E, const Task *t, TaskRun *tr) {
                                 "taskRunId", tr->id, "taskId", t->id, "attempt", (int) tr->n_attempts, "type",
                                 t->def ? t->def->name : t->type, "namespace", E->e->namespace, "flowId", E->e->flow_id,
                                 "properties", props, "variables", vars, "queue",
-                                t->worker_group ? t->worker_group : "");
+                                t->worker_group ? t->worker_group : strempty(E->flow->worker_group));
         if (!job)
                 return -ENOMEM;
         if (t->timeout_usec > 0)
@@ -590,10 +592,11 @@ static void index_all_runs(Engine *E) {
                 (void) index_run(E, E->e->task_runs[i]);
 }
 
-/* Whether tr ran as (or under) an error handler: restart drops those so they can run again. */
+/* Whether tr ran as (or under) an error handler, or after the execution ended (afterExecution):
+ * restart drops those so they can run again. */
 static bool run_is_error_handler(Engine *E, const TaskRun *tr) {
         for (size_t guard = 0; tr && guard <= E->e->n_task_runs; guard++) {
-                if (hashmap_get(&E->error_tasks, tr->task_id))
+                if (hashmap_get(&E->error_tasks, tr->task_id) || hashmap_get(&E->after_tasks, tr->task_id))
                         return true;
                 tr = tr->parent_task_run_id ? engine_run_by_id(E, tr->parent_task_run_id) : NULL;
         }
@@ -612,6 +615,7 @@ static int on_restart(Engine *E) {
                         execution_remove_task_run(e, tr);
         }
         index_all_runs(E);
+        json_object_del(e->engine, "afterExecution");
         /* Failed runnable tasks get a new attempt (RESTARTED until it starts); failed flowables
          * (the parents of those) run again from where they were. */
         for (size_t i = 0; i < e->n_task_runs; i++) {
@@ -742,6 +746,15 @@ static int end_execution(Engine *E, State st) {
         E->fx->ended = true;
         engine_log(E, NULL, state_is_failed(st) ? "ERROR" : st == STATE_WARNING ? "WARN" : "INFO",
                    "Flow completed with state %s", state_to_string(st));
+        /* afterExecution runs now, with the end state visible to it; until it is done, whoever waits
+         * for the execution to end waits on (execution_after_pending()). */
+        if (E->flow->n_after_execution > 0) {
+                if (!e->engine && !(e->engine = json_object()))
+                        return -ENOMEM;
+                if (json_object_set_new(e->engine, EXECUTION_AFTER_PENDING, json_true()) < 0)
+                        return -ENOMEM;
+                E->progressed = true; /* the next pass starts them */
+        }
 
         /* A subflow that its parent waits for tells the parent how it ended. */
         const char *parent_tr = json_string_value(json_object_get(e->engine, "parentTaskRunId"));
@@ -756,12 +769,27 @@ static int end_execution(Engine *E, State st) {
         return 0;
 }
 
+/* The flow's afterExecution tasks, once the execution has ended: they do not change its state. */
+static int after_execution(Engine *E) {
+        Execution *e = E->e;
+        if (!execution_after_pending(e))
+                return 0;
+        /* A kill ended the execution; what runs after it still runs. */
+        E->killing = false;
+        ListResult r = engine_walk_list(E, E->flow->after_execution, E->flow->n_after_execution, NULL, NULL, false, 0);
+        if (r.done) {
+                json_object_del(e->engine, EXECUTION_AFTER_PENDING);
+                E->progressed = true;
+        }
+        return 0;
+}
+
 static int reconcile(Engine *E) {
         Execution *e = E->e;
         const Flow *f = E->flow;
 
         if (state_is_terminal(e->state.current))
-                return 0;
+                return after_execution(E);
         ListResult main = engine_walk_list(E, f->tasks, f->n_tasks, NULL, NULL, false, 0);
         if (!main.done)
                 goto running;
@@ -854,13 +882,15 @@ int engine_apply(const EngineConfig *cfg, const Flow *flow, Execution *e, const 
                  usec_t now, EngineEffects *fx) {
         Engine E = {
                 .cfg = cfg, .flow = flow, .e = e, .now = now, .fx = fx,
-                .tasks = HASHMAP_INIT, .error_tasks = HASHMAP_INIT, .runs = HASHMAP_INIT, .runs_id = HASHMAP_INIT,
+                .tasks = HASHMAP_INIT, .error_tasks = HASHMAP_INIT, .after_tasks = HASHMAP_INIT, .runs = HASHMAP_INIT,
+                .runs_id = HASHMAP_INIT,
         };
         int r = 0;
 
-        index_tasks(&E, flow->tasks, flow->n_tasks, false);
-        index_tasks(&E, flow->errors, flow->n_errors, true);
-        index_tasks(&E, flow->finally, flow->n_finally, false);
+        index_tasks(&E, flow->tasks, flow->n_tasks, false, false);
+        index_tasks(&E, flow->errors, flow->n_errors, true, false);
+        index_tasks(&E, flow->finally, flow->n_finally, false, false);
+        index_tasks(&E, flow->after_execution, flow->n_after_execution, false, true);
         for (size_t i = 0; i < e->n_task_runs; i++)
                 if ((r = index_run(&E, e->task_runs[i])) < 0)
                         goto finish;
@@ -920,6 +950,7 @@ finish:
         json_decref(E.outputs);
         hashmap_done(&E.tasks);
         hashmap_done(&E.error_tasks);
+        hashmap_done(&E.after_tasks);
         hashmap_done(&E.runs);
         hashmap_done(&E.runs_id);
         return r;
