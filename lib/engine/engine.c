@@ -14,9 +14,9 @@
 int engine_effects_init(EngineEffects *fx) {
         *fx = (EngineEffects) {
                 .jobs = json_array(), .events = json_array(), .subflows = json_array(),
-                .cancels = json_array(), .logs = json_array(),
+                .cancels = json_array(), .logs = json_array(), .executions = json_array(),
         };
-        if (!fx->jobs || !fx->events || !fx->subflows || !fx->cancels || !fx->logs) {
+        if (!fx->jobs || !fx->events || !fx->subflows || !fx->cancels || !fx->logs || !fx->executions) {
                 engine_effects_done(fx);
                 return -ENOMEM;
         }
@@ -29,6 +29,7 @@ void engine_effects_done(EngineEffects *fx) {
         json_decref(fx->subflows);
         json_decref(fx->cancels);
         json_decref(fx->logs);
+        json_decref(fx->executions);
         *fx = (EngineEffects) {};
 }
 
@@ -232,9 +233,11 @@ int engine_emit_cleanup(Engine *E, TaskRun *wd) {
 
 /* ---- retries ---------------------------------------------------------------------------------- */
 
+/* The retry that applies to a task's failure in place; a CREATE_NEW_EXECUTION one applies to the
+ * whole execution instead (execution_retry()). */
 static const Retry *task_retry(Engine *E, const Task *t) {
         if (t->retry)
-                return t->retry;
+                return t->retry->behavior == RETRY_BEHAVIOR_RETRY_FAILED_TASK ? t->retry : NULL;
         if (E->flow->retry && E->flow->retry->behavior == RETRY_BEHAVIOR_RETRY_FAILED_TASK)
                 return E->flow->retry;
         return NULL;
@@ -384,10 +387,13 @@ static int on_task_result(Engine *E, json_t *payload) {
 
 static int on_kill(Engine *E);
 static State sla_violated(Engine *E, json_t *sla);
+static int execution_retry_fire(Engine *E);
 
 static int on_timer(Engine *E, json_t *payload) {
         const char *id = json_string_value(json_object_get(payload, "taskRunId"));
         const char *kind = json_string_value(json_object_get(payload, "kind"));
+        if (kind && streq(kind, "retryExecution"))
+                return execution_retry_fire(E);
         if (kind && streq(kind, "sla")) {
                 /* MAX_DURATION passed while the execution still runs. */
                 json_t *sla = json_array_get(E->flow->sla, (size_t) json_integer_value(json_object_get(payload, "index")));
@@ -714,6 +720,89 @@ static State sla_assertions(Engine *E, State st) {
         return st;
 }
 
+/* ---- retries as new executions (behavior CREATE_NEW_EXECUTION) -------------------------------- */
+
+/* The CREATE_NEW_EXECUTION retry of a failed execution: that of a failed task that has one, else the
+ * flow's. NULL: none applies. */
+static const Retry *execution_retry(Engine *E) {
+        for (size_t i = 0; i < E->e->n_task_runs; i++) {
+                const TaskRun *tr = E->e->task_runs[i];
+                const Task *t = state_is_failed(tr->state.current) ? engine_task(E, tr->task_id) : NULL;
+                if (t && t->retry && t->retry->behavior == RETRY_BEHAVIOR_CREATE_NEW_EXECUTION)
+                        return t->retry;
+        }
+        const Retry *rt = E->flow->retry;
+        return rt && rt->behavior == RETRY_BEHAVIOR_CREATE_NEW_EXECUTION ? rt : NULL;
+}
+
+static int64_t engine_int(const Execution *e, const char *key, int64_t def) {
+        json_t *v = json_object_get(e->engine, key);
+        return json_is_integer(v) ? json_integer_value(v) : def;
+}
+
+/* A failed execution with such a retry left becomes RETRYING until the retry's delay passes (a
+ * "retryExecution" timer), then RETRIED with a new execution in its place. Returns 1 when it is
+ * retried that way. The attempts and maxDuration count from the first execution of the chain. */
+static int execution_retry_start(Engine *E) {
+        Execution *e = E->e;
+        const Retry *rt = execution_retry(E);
+        if (!rt || E->killing)
+                return 0;
+        /* retry_next() counts a task run's attempts: this chain's executions stand in for them. */
+        int64_t attempt = engine_int(e, "retryAttempt", 1);
+        usec_t first = (usec_t) engine_int(e, "retryFirstDate", (int64_t) state_info_start_date(&e->state));
+        TaskRun fake = { .n_attempts = (size_t) attempt };
+        snprintf(fake.id, sizeof fake.id, "%s", e->id);
+        TaskRunAttempt a = {};
+        state_info_force(&a.state, STATE_RUNNING, first);
+        fake.attempts = &a;
+        usec_t delay;
+        bool again = retry_next(rt, &fake, E->now, &delay);
+        state_info_done(&a.state);
+        if (!again)
+                return 0;
+        if (!e->engine && !(e->engine = json_object()))
+                return -ENOMEM;
+        char d[DURATION_MAX];
+        engine_log(E, NULL, "WARN", "Execution failed (attempt %lld); a new execution retries it in %s", (long long) attempt,
+                   duration_format(d, (susec_t) delay));
+        state_info_force(&e->state, STATE_RETRYING, E->now);
+        json_t *ev = json_pack("{s:s, s:s, s:{s:s}, s:I}", "executionId", e->id, "type", ENGINE_EVENT_TIMER, "payload",
+                               "kind", "retryExecution", "dueAt", (json_int_t) (E->now + delay));
+        if (!ev || json_array_append_new(E->fx->events, ev) < 0)
+                return -ENOMEM;
+        return 1;
+}
+
+/* The delay is over: this execution ends RETRIED and the next one of the chain is created. */
+static int execution_retry_fire(Engine *E) {
+        Execution *e = E->e;
+        if (e->state.current != STATE_RETRYING)
+                return 0;
+        _cleanup_json_ json_t *engine = json_pack("{s:I, s:I}", "retryAttempt", (json_int_t) engine_int(e, "retryAttempt", 1) + 1,
+                                                  "retryFirstDate",
+                                                  (json_int_t) engine_int(e, "retryFirstDate",
+                                                                          (int64_t) state_info_start_date(&e->state)));
+        if (!engine)
+                return -ENOMEM;
+        /* A subflow's retry answers its parent in its place. */
+        const char *keep[] = { "parentTaskRunId", "wait" };
+        for (size_t i = 0; i < ELEMENTSOF(keep); i++)
+                if (json_object_get(e->engine, keep[i]))
+                        json_object_set(engine, keep[i], json_object_get(e->engine, keep[i]));
+        json_t *x = json_pack("{s:s, s:s, s:i, s:o, s:O, s:O?, s:s?, s:O}", "namespace", e->namespace, "flowId", e->flow_id,
+                              "revision", e->flow_revision, "inputs", json_ref_or_object(e->inputs), "labels", e->labels,
+                              "trigger", e->trigger, "parentId", e->parent_id, "engine", engine);
+        if (!x || json_array_append_new(E->fx->executions, x) < 0)
+                return -ENOMEM;
+        state_info_force(&e->state, STATE_RETRIED, E->now);
+        /* Its parent (a subflow's) hears from the execution that retries it, not from this one. */
+        json_object_del(e->engine, "parentTaskRunId");
+        E->fx->ended = true;
+        engine_log(E, NULL, "WARN", "Flow completed with state RETRIED");
+        return 0;
+}
+
 /* ---- reconcile --------------------------------------------------------------------------------- */
 
 static int end_execution(Engine *E, State st) {
@@ -790,6 +879,8 @@ static int reconcile(Engine *E) {
 
         if (state_is_terminal(e->state.current))
                 return after_execution(E);
+        if (e->state.current == STATE_RETRYING)
+                return 0; /* a new execution retries it once the delay is over */
         ListResult main = engine_walk_list(E, f->tasks, f->n_tasks, NULL, NULL, false, 0);
         if (!main.done)
                 goto running;
@@ -807,6 +898,11 @@ static int reconcile(Engine *E) {
         }
         if (E->killing)
                 st = STATE_KILLED;
+        if (state_is_failed(st)) {
+                int r = execution_retry_start(E);
+                if (r != 0)
+                        return r < 0 ? r : 0;
+        }
         return end_execution(E, st);
 
 running:

@@ -142,11 +142,64 @@ static void test_worker_group(void) {
         engine_effects_done(&fx);
 }
 
+/* JdbcRunnerRetryTest#retryNewExecution*: a failure ends RETRYING, then RETRIED with a new execution
+ * in its place, until the retry's bounds: RETRIED, RETRIED, FAILED. */
+static void test_retry_new_execution(void) {
+        _cleanup_(flow_freep) Flow *f = load("id: retry-new-execution-task-attempts\nnamespace: io.kestra.tests\n"
+                                             "tasks:\n  - id: fail\n    type: io.kestra.plugin.core.execution.Fail\n"
+                                             "    retry:\n      behavior: CREATE_NEW_EXECUTION\n      type: constant\n"
+                                             "      maxAttempt: 3\n      interval: PT1S\n");
+        EngineConfig cfg = {};
+        usec_t now = now_realtime();
+        const char *states[3] = {};
+        json_t *engine = NULL;
+        if (!ok(f != NULL, "a flow with a CREATE_NEW_EXECUTION retry loads"))
+                return;
+        for (int attempt = 0; attempt < 3; attempt++) {
+                _cleanup_execution_ Execution *e = NULL;
+                EngineEffects fx;
+                engine_execution_new(&cfg, f, NULL, NULL, NULL, NULL, now, &e);
+                e->engine = engine; /* what the executor creates it with */
+                engine = NULL;
+                engine_effects_init(&fx);
+                engine_apply(&cfg, f, e, ENGINE_EVENT_CREATED, NULL, now, &fx);
+                _cleanup_json_ json_t *result = json_pack("{s:s, s:i, s:{s:s}}", "taskRunId", e->task_runs[0]->id, "epoch", 1,
+                                                          "result", "state", "FAILED");
+                engine_effects_done(&fx);
+                engine_effects_init(&fx);
+                engine_apply(&cfg, f, e, ENGINE_EVENT_TASK_RESULT, result, now, &fx);
+                ok(json_array_size(fx.jobs) == 0, "attempt %d: the task is not retried in place", attempt + 1);
+                if (attempt < 2) {
+                        is_str(state_to_string(e->state.current), "RETRYING", "a failure waits RETRYING");
+                        json_t *ev = json_array_get(fx.events, 0);
+                        ok(streq_ptr(json_string_value(json_object_get(json_object_get(ev, "payload"), "kind")), "retryExecution") &&
+                                   json_integer_value(json_object_get(ev, "dueAt")) == (json_int_t) (now + USEC_PER_SEC),
+                           "for the retry's interval");
+                        _cleanup_json_ json_t *timer = json_pack("{s:s}", "kind", "retryExecution");
+                        engine_effects_done(&fx);
+                        engine_effects_init(&fx);
+                        now += USEC_PER_SEC;
+                        engine_apply(&cfg, f, e, ENGINE_EVENT_TIMER, timer, now, &fx);
+                        is_int(json_array_size(fx.executions), 1, "then a new execution is asked for");
+                        json_t *x = json_array_get(fx.executions, 0);
+                        is_str(json_string_value(json_object_get(x, "flowId")), "retry-new-execution-task-attempts",
+                               "of the same flow");
+                        engine = json_incref(json_object_get(x, "engine"));
+                }
+                states[attempt] = state_to_string(e->state.current);
+                engine_effects_done(&fx);
+        }
+        ok(streq_ptr(states[0], "RETRIED") && streq_ptr(states[1], "RETRIED") && streq_ptr(states[2], "FAILED"),
+           "the three executions end RETRIED, RETRIED, FAILED");
+        json_decref(engine);
+}
+
 int main(void) {
         if (!mkdtemp(workdir))
                 return 1;
         test_after_execution();
         test_worker_group();
+        test_retry_new_execution();
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", workdir);
         (void) !system(cmd);
