@@ -306,6 +306,12 @@ static const TaskType task_types[] = {
                 P("inputs", PROP_MAP)),
           "start an execution on an HTTP call" },
 
+        { "ScheduleOnDates", NAMES("io.kestra.plugin.core.trigger.ScheduleOnDates"),
+          TRIGGER_REFUSED("schedules on a list of dates are not implemented: the scheduler would never fire it; "
+                          "use io.kestra.plugin.core.trigger.Schedule"),
+          PROPS(REQ("dates", PROP_LIST), P("timezone", PROP_STRING), P("inputs", PROP_MAP),
+                ENUM("recoverMissedSchedules", NAMES("LAST", "NONE", "ALL"), NULL), P("labels", PROP_MAP_OR_LIST)),
+          "start executions at given dates" },
         { "http.Trigger", NAMES("io.kestra.plugin.core.http.Trigger", "io.kestra.plugin.fs.http.Trigger"),
           TRIGGER_REFUSED("polling triggers are not implemented: the scheduler would never fire it"),
           PROPS(HTTP_PROPS, DEF("interval", PROP_DURATION, "\"PT1M\""),
