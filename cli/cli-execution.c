@@ -100,7 +100,8 @@ static int wait_for(Store *s, json_t *doc, void *userdata) {
                 cli_progress_show(s, w->id, doc, w->progress);
         State st = api_execution_state(doc);
         bool applied = json_array_size(json_object_get(json_object_get(doc, "state"), "histories")) > w->n_histories;
-        if (applied && st >= 0 && (state_is_terminal(st) || (w->until_mask & (1u << st))))
+        bool ended = st >= 0 && state_is_terminal(st) && !execution_doc_after_pending(doc);
+        if (applied && st >= 0 && (ended || (w->until_mask & (1u << st))))
                 return 1;
         if (w->interrupted && *w->interrupted)
                 return -EINTR;

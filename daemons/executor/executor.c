@@ -221,6 +221,38 @@ static int create_subflow(Executor *x, StoreTx *tx, const Execution *parent, jso
         return r == -EEXIST ? 0 : r;
 }
 
+/* The next execution of a retry chain (retry behavior CREATE_NEW_EXECUTION): the same revision of the
+ * flow, the same inputs (as they were resolved), labels and trigger. */
+static int create_retry(Executor *x, StoreTx *tx, json_t *req, usec_t now) {
+        const char *ns = json_string_value(json_object_get(req, "namespace"));
+        const char *id = json_string_value(json_object_get(req, "flowId"));
+        _cleanup_api_flow_ ApiFlow *f = NULL;
+        _cleanup_free_ char *err = NULL;
+        int r = api_flow_load(x->flows, tx, ns, id, (int) json_integer_value(json_object_get(req, "revision")), &f);
+        if (r == -ENOENT || r == -EBADMSG) {
+                log_error("Cannot retry an execution of %s.%s: its flow is %s", ns, id, r == -ENOENT ? "gone" : "not valid");
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        ApiExecutionNew n = {
+                .inputs = json_object_get(req, "inputs"),
+                .inputs_mode = API_INPUTS_RAW,
+                .labels = json_object_get(req, "labels"),
+                .trigger = json_object_get(req, "trigger"),
+                .parent_id = json_string_value(json_object_get(req, "parentId")),
+                .engine = json_object_get(req, "engine"),
+                .even_disabled = true,
+                .engine_cfg = &x->opt.engine,
+        };
+        r = api_execution_create(tx, f->flow, &n, now, NULL, &err);
+        if (r == -EINVAL || r == -E2BIG || r == -EPERM) {
+                log_error("Cannot retry an execution of %s.%s: %s", ns, id, err ? err : strerror(-r));
+                return 0;
+        }
+        return r;
+}
+
 static int apply_effects(Executor *x, StoreTx *tx, Execution *e, EngineEffects *fx, usec_t now) {
         size_t i;
         json_t *j;
@@ -247,6 +279,9 @@ static int apply_effects(Executor *x, StoreTx *tx, Execution *e, EngineEffects *
         }
         json_array_foreach(fx->subflows, i, j)
                 if ((r = create_subflow(x, tx, e, j, now)) < 0)
+                        return r;
+        json_array_foreach(fx->executions, i, j)
+                if ((r = create_retry(x, tx, j, now)) < 0)
                         return r;
         if (json_array_size(fx->cancels) > 0) {
                 /* What a job killed before it started comes back as, for the engine. */

@@ -284,6 +284,22 @@ static int run_schedule(StepCtx *c, StoreTx *tx, const Flow *f, const Trigger *t
                 row->next_date = api_trigger_next_date(row->state);
                 return 0;
         }
+        /* lateMaximumDelay: slots older than it are skipped, whatever recoverMissedSchedules says;
+         * the schedule goes on from the first slot within it (Kestra's nextEvaluationDate). */
+        susec_t late = -1;
+        json_t *lv = prop(t, "lateMaximumDelay");
+        if (next && next <= now && json_is_string(lv) && duration_parse(json_string_value(lv), &late) >= 0 &&
+            late >= 0 && next + (usec_t) late < now) {
+                usec_t first;
+                char buf[TIMESTAMP_MAX];
+                if (cron_next(sp.cron, sp.tz, now - (usec_t) late - 1, &first) < 0)
+                        first = 0;
+                log_info("Trigger '%s' of %s.%s: slots older than lateMaximumDelay skipped, next one at %s", t->id,
+                         f->namespace, f->id, first ? timestamp_format(buf, first) : "(none)");
+                c->skipped++;
+                next = first;
+                json_object_set_new(row->state, "next", json_integer((json_int_t) next));
+        }
         if (next && next <= now) {
                 Recover pol = recover_policy(s, t);
                 usec_t latest = next, cur;

@@ -764,7 +764,7 @@ int web_api_execution_delete(WebCtx *c) {
                 return web_reply_error(c, 500, "the internal storage cannot be used");
         if (r >= 0) {
                 r = api_files_delete_execution(storage, json_string_value(json_object_get(doc, "namespace")),
-                                               json_string_value(json_object_get(doc, "flowId")), id);
+                                               json_string_value(json_object_get(doc, "flowId")), id, NULL);
                 if (r < 0 && r != -EINVAL) {
                         log_warning("webserver: cannot delete the files of execution %s: %s", id, storage_error(storage));
                         return web_reply_error(c, 502, "the files of execution %s could not be deleted from the internal "

@@ -53,6 +53,7 @@ static usec_t follow_keepalive_in(const Follow *f) {
 /* The execution as an event when it differs from the last one sent. */
 static int follow_changed(Store *s, json_t *doc, void *userdata) {
         Follow *f = userdata;
+        bool after_pending = execution_doc_after_pending(doc);
         api_execution_strip(doc);
         char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
         if (!text)
@@ -64,7 +65,7 @@ static int follow_changed(Store *s, json_t *doc, void *userdata) {
         free(f->last);
         f->last = text;
         State st = api_execution_state(doc);
-        f->ended = st >= 0 && state_is_terminal(st);
+        f->ended = st >= 0 && state_is_terminal(st) && !after_pending;
         f->last_sent = now_monotonic();
         strbuf_appendf(&f->out, "event: execution\ndata: %s\n\n", text);
         return f->out.error ? f->out.error : 1;
@@ -113,7 +114,7 @@ static int follow_logs_once(Follow *f) {
 static int follow_logged(Store *s, json_t *doc, void *userdata) {
         Follow *f = userdata;
         State st = api_execution_state(doc);
-        bool ended = st >= 0 && state_is_terminal(st);
+        bool ended = st >= 0 && state_is_terminal(st) && !execution_doc_after_pending(doc);
         int r = follow_logs_once(f);
         if (r > 0)
                 f->last_sent = now_monotonic();

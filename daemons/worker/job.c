@@ -251,6 +251,46 @@ static int job_function(void *userdata, const char *name, json_t *args, json_t *
         return api_file_function(jr->env->storage, json_object_get(jr->job, "variables"), name, args, ret, ret_message);
 }
 
+/* The properties the worker renders: all but those the task type renders itself. */
+static json_t *properties_to_render(json_t *job, const TaskType *t, json_t **ret_raw) {
+        json_t *props = json_object_get(job, "properties");
+        _cleanup_json_ json_t *raw = NULL;
+        json_t *copy = NULL;
+        for (const TaskProperty *p = t ? t->properties : NULL; p && p->name; p++) {
+                json_t *v = json_object_get(props, p->name);
+                if (!p->raw || !v)
+                        continue;
+                if (!copy && !(copy = json_copy(props)))
+                        return NULL;
+                if (!raw && !(raw = json_object())) {
+                        json_decref(copy);
+                        return NULL;
+                }
+                json_object_set(raw, p->name, v);
+                json_object_del(copy, p->name);
+        }
+        *ret_raw = TAKE_PTR(raw);
+        return copy ? copy : props ? json_incref(props) : json_object();
+}
+
+static int job_render(TaskRunContext *ctx, json_t *in, json_t *vars, json_t **ret, char **ret_error) {
+        JobRun *jr = ctx->userdata;
+        _cleanup_json_ json_t *all = json_copy(json_object_get(jr->job, "variables"));
+        ExprError err = {};
+        if (!all && !(all = json_object()))
+                return -ENOMEM;
+        if (json_is_object(vars) && json_object_update(all, vars) < 0)
+                return -ENOMEM;
+        ExprContext ectx = { .variables = all, .secret = job_secret, .function = job_function, .userdata = jr };
+        int r = expr_render_tree(in, &ectx, ret, &err);
+        if (r < 0 && r != -ENOMEM) {
+                *ret_error = err.message ? strdup(err.message) : strdup("cannot render the expression");
+                r = -EINVAL;
+        }
+        expr_error_done(&err);
+        return r;
+}
+
 static json_t *timestamp_now_json(void) {
         return json_integer((json_int_t) now_realtime());
 }
@@ -274,7 +314,7 @@ int worker_job_run(const WorkerJobEnv *env, json_t *job, json_t **ret_result) {
         const char *type = json_string_value(json_object_get(job, "type"));
         const char *tr_id = json_string_value(json_object_get(job, "taskRunId"));
         json_int_t attempt = json_integer_value(json_object_get(job, "attempt"));
-        _cleanup_json_ json_t *props = NULL, *result = NULL;
+        _cleanup_json_ json_t *props = NULL, *result = NULL, *raw = NULL, *to_render = NULL;
         _cleanup_free_ char *dir = NULL;
         TaskOutcome out = {};
         _cleanup_(job_run_done) JobRun jr = { .env = env, .job = job, .min_level = TASK_LOG_TRACE };
@@ -307,10 +347,15 @@ int worker_job_run(const WorkerJobEnv *env, json_t *job, json_t **ret_result) {
         ExprError err = {};
         ExprContext ctx = { .variables = json_object_get(job, "variables"), .secret = job_secret,
                             .function = job_function, .userdata = &jr };
-        r = expr_render_tree(json_object_get(job, "properties"), &ctx, &props, &err);
+        to_render = properties_to_render(job, task_type_lookup(TASK_TYPE_TASK, type), &raw);
+        if (!to_render)
+                return -ENOMEM;
+        r = expr_render_tree(to_render, &ctx, &props, &err);
         if (r == -ENOMEM) {
                 return r;
         }
+        if (r >= 0 && raw && json_object_update(props, raw) < 0)
+                return -ENOMEM;
         if (r < 0) {
                 task_fail(&out, "%s", err.message ? err.message : "cannot render the task's properties");
                 expr_error_done(&err);
@@ -352,6 +397,8 @@ int worker_job_run(const WorkerJobEnv *env, json_t *job, json_t **ret_result) {
                 .loop_value = json_string_value(json_object_get(json_object_get(json_object_get(job, "variables"),
                                                                                 "taskrun"),
                                                                 "value")),
+                .plugin_defaults = json_object_get(job, "pluginDefaults"),
+                .render = job_render,
                 .userdata = &jr,
         };
         r = impl->run(&tctx, props, &out);

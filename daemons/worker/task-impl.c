@@ -51,6 +51,13 @@ static const TaskImpl impls[_TASK_RUNNER_MAX] = {
         [TASK_RUNNER_LOG_FETCH] = { task_impl_log_fetch, true },
         [TASK_RUNNER_HTTP_REQUEST] = { task_impl_http_request, false },
         [TASK_RUNNER_HTTP_DOWNLOAD] = { task_impl_http_download, true },
+        [TASK_RUNNER_EXECUTION_COUNT] = { task_impl_execution_count, false },
+        [TASK_RUNNER_PURGE_EXECUTIONS] = { task_impl_purge_executions, false },
+        [TASK_RUNNER_PURGE_LOGS] = { task_impl_purge_logs, false },
+        [TASK_RUNNER_RESUME] = { task_impl_resume, false },
+        [TASK_RUNNER_TRIGGER_TOGGLE] = { task_impl_trigger_toggle, false },
+        /* The task it runs may want one. */
+        [TASK_RUNNER_TEMPLATED] = { task_impl_templated, true },
 };
 
 const char *task_file_strerror(TaskRunContext *ctx, int r) {

@@ -8,6 +8,8 @@
 #include "macro.h"
 #include "sandbox.h"
 #include "state.h"
+#include "storage.h"
+#include "store.h"
 #include "task-types.h"
 #include "timeutil.h"
 
@@ -39,6 +41,11 @@ typedef struct TaskServices {
         int (*kv_keys)(void *userdata, const char *ns, const char *prefix, json_t **ret);
         /* Log lines of an execution ([{taskId, level, timestamp, message}]), level and above. */
         int (*logs)(void *userdata, const char *execution_id, const char *min_level, json_t **ret);
+        /* The worker's own connection (this slot's: only for the length of the task's run), for the
+         * tasks that act on the store's records: Count, PurgeExecutions, PurgeLogs, Resume, Toggle. */
+        Store *store;
+        /* Internal storage (PurgeExecutions' purgeStorage); NULL: none. */
+        Storage *storage;
         void *userdata;
 } TaskServices;
 
@@ -75,6 +82,11 @@ struct TaskRunContext {
         const char *(*file_error)(TaskRunContext *ctx);
         const TaskServices *services; /* may be NULL */
         const char *loop_value;       /* taskrun.value, NULL outside loops */
+        json_t *plugin_defaults;      /* the flow's pluginDefaults, for a TemplatedTask's task; may be NULL */
+        /* Render what the task renders itself (a property the registry marks raw, a templated task's
+         * properties): a template string or a tree of them, with the job's variables and vars (an
+         * object, may be NULL) on top. -EINVAL with *ret_error (free it) when an expression fails. */
+        int (*render)(TaskRunContext *ctx, json_t *in, json_t *vars, json_t **ret, char **ret_error);
         void *userdata;
 };
 
@@ -125,6 +137,12 @@ int task_impl_state_delete(TaskRunContext *ctx, json_t *props, TaskOutcome *out)
 int task_impl_log_fetch(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_http_request(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_http_download(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_execution_count(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_purge_executions(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_purge_logs(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_resume(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_trigger_toggle(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_templated(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 
 /* Files in the working directory, which the task's own code controls: never through a symbolic link,
  * never out of the directory (lib/basic/beneath.h). Each fails the outcome with a message naming the

@@ -449,7 +449,7 @@ static void slot_run_job(Slot *s, StoreJob *job) {
 
         const TaskServices services = {
                 .kv_get = slot_kv_get, .kv_put = slot_kv_put, .kv_delete = slot_kv_delete, .kv_keys = slot_kv_keys,
-                .logs = slot_logs, .userdata = s,
+                .logs = slot_logs, .store = s->store, .storage = s->storage, .userdata = s,
         };
         WorkerJobEnv env = {
                 .work_root = w->work_root, .base_env = w->opt.base_env, .worker_id = w->opt.id,

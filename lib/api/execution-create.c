@@ -7,7 +7,62 @@
 #include "engine.h"
 #include "execution-store.h"
 #include "execution-create.h"
+#include "expr.h"
 #include "id.h"
+#include "strbuf.h"
+#include "strutil.h"
+
+/* Kestra's checks: each `when` must render to the boolean true with the flow and the execution's
+ * inputs; one that does not (or cannot be rendered: a broken gate lets nothing through) has
+ * failed. The most restrictive behavior of the failed checks applies; *ret_messages gets their
+ * messages, ", " separated (NULL when none failed). */
+static int checks_evaluate(const Flow *f, const ApiExecutionNew *n, json_t *inputs, FlowCheckBehavior *ret,
+                           char **ret_messages) {
+        const EngineConfig *cfg = n->engine_cfg;
+        _cleanup_json_ json_t *vars = json_pack("{s:{s:s, s:s, s:I}, s:O, s:O, s:O, s:O}", "flow", "id", f->id,
+                                                "namespace", f->namespace, "revision", (json_int_t) f->revision,
+                                                "inputs", inputs, "vars", f->variables ? f->variables : json_null(),
+                                                "envs", cfg && cfg->envs ? cfg->envs : json_null(), "globals",
+                                                cfg && cfg->globals ? cfg->globals : json_null());
+        _cleanup_strbuf_ StrBuf failed = STRBUF_INIT;
+        FlowCheckBehavior worst = FLOW_CHECK_CREATE_EXECUTION;
+        bool any = false;
+        size_t i;
+        json_t *c;
+
+        if (!vars)
+                return -ENOMEM;
+        json_array_foreach(f->checks, i, c) {
+                json_t *when = json_object_get(c, "when") ?: json_object_get(c, "condition");
+                _cleanup_json_ json_t *v = NULL;
+                ExprError err = {};
+                ExprContext ctx = { .variables = vars, .secret = cfg ? cfg->secret : NULL,
+                                    .userdata = cfg ? cfg->userdata : NULL };
+                FlowCheckBehavior b = flow_check_behavior(c);
+                int r = 0;
+                if (json_is_string(when))
+                        r = expr_render_value(json_string_value(when), &ctx, &v, &err);
+                else
+                        v = json_incref(when);
+                expr_error_done(&err);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        b = FLOW_CHECK_BLOCK_EXECUTION;
+                else if (json_is_true(v))
+                        continue;
+                if (any)
+                        strbuf_append(&failed, ", ");
+                strbuf_append(&failed, strempty(json_string_value(json_object_get(c, "message"))));
+                worst = MIN(worst, b);
+                any = true;
+        }
+        if (failed.error)
+                return failed.error;
+        *ret = worst;
+        *ret_messages = any ? strbuf_steal(&failed) : NULL;
+        return 0;
+}
 
 static int inputs_make(const Flow *f, const ApiExecutionNew *n, json_t **ret, char **ret_error) {
         _cleanup_free_ char *err = NULL;
@@ -47,12 +102,33 @@ int api_execution_build(const Flow *f, const ApiExecutionNew *n, usec_t now, Exe
                 return -EINVAL;
         if ((r = inputs_make(f, n, &inputs, ret_error)) < 0)
                 return r;
+        /* A subflow's parent decided already: checks guard the executions that start a chain. */
+        FlowCheckBehavior checked = FLOW_CHECK_CREATE_EXECUTION;
+        _cleanup_free_ char *failed = NULL;
+        if (f->checks && !n->parent_id && (r = checks_evaluate(f, n, inputs, &checked, &failed)) < 0)
+                return r;
+        if (failed && checked == FLOW_CHECK_BLOCK_EXECUTION) {
+                if (ret_error)
+                        *ret_error = strjoin("Flow execution blocked: one or more condition checks evaluated to false.\n"
+                                             "Failed checks: ",
+                                             failed);
+                return -EINVAL;
+        }
         if ((r = engine_execution_new(n->engine_cfg, f, n->id, inputs, n->labels, n->trigger, now, &e)) < 0)
                 return r;
+        if (failed && checked == FLOW_CHECK_FAIL_EXECUTION) {
+                /* Created FAILED: the executor starts nothing of it (api_execution_store logs why). */
+                if ((r = state_info_force(&e->state, STATE_FAILED, now)) < 0)
+                        return r;
+                if (!(e->engine = json_pack("{s:s}", "failedChecks", failed)))
+                        return -ENOMEM;
+        }
         if (n->parent_id && !(e->parent_id = strdup(n->parent_id)))
                 return -ENOMEM;
-        if (n->engine)
+        if (n->engine && !e->engine)
                 e->engine = json_incref(n->engine);
+        else if (n->engine && json_object_update(e->engine, n->engine) < 0)
+                return -ENOMEM;
         if ((r = execution_check_values(e, ret_error)) < 0)
                 return r;
         *ret = TAKE_PTR(e);
@@ -67,6 +143,16 @@ int api_execution_store(StoreTx *tx, const Execution *e, usec_t now, json_t **re
         int r = store_execution_create(tx, &m, doc, ENGINE_EVENT_CREATED, NULL, now);
         if (r < 0)
                 return r;
+        const char *failed = json_string_value(json_object_get(e->engine, "failedChecks"));
+        if (failed) {
+                _cleanup_free_ char *m1 = strjoin("Flow execution failed because one or more condition checks "
+                                                  "evaluated to false. Failed checks: ", failed);
+                StoreLog l = { .execution_id = e->id, .level = STORE_LOG_WARN, .timestamp = now, .message = m1 };
+                if (!m1)
+                        return -ENOMEM;
+                if ((r = store_log_append_tx(tx, &l, 1)) < 0)
+                        return r;
+        }
         if (ret_doc)
                 *ret_doc = TAKE_PTR(doc);
         return 0;

@@ -122,12 +122,28 @@ int api_file_read(Storage *s, const char *key, size_t max, char **ret, size_t *r
         return 0;
 }
 
-int api_files_delete_execution(Storage *s, const char *ns, const char *flow_id, const char *exec_id) {
-        _cleanup_free_ char *prefix = NULL;
+int api_files_delete_execution(Storage *s, const char *ns, const char *flow_id, const char *exec_id,
+                               uint64_t *ret_count) {
+        _cleanup_free_ char *prefix = NULL, *token = NULL;
+        uint64_t n = 0;
         int r = storage_key_execution(ns, flow_id, exec_id, &prefix);
         if (r < 0)
                 return r;
-        return storage_delete_prefix(s, prefix);
+        /* Counting costs a listing: only for the callers that report it (PurgeExecutions). */
+        while (ret_count) {
+                _cleanup_storage_list_ StorageList l = {};
+                if ((r = storage_list(s, prefix, token, 0, &l)) < 0)
+                        return r;
+                n += l.n;
+                free(token);
+                if (!(token = TAKE_PTR(l.next)))
+                        break;
+        }
+        if ((r = storage_delete_prefix(s, prefix)) < 0)
+                return r;
+        if (ret_count)
+                *ret_count = n;
+        return 0;
 }
 
 /* ---- expression functions -------------------------------------------------------------------- */

@@ -38,8 +38,10 @@ int api_file_input_put(Storage *s, const Flow *f, const char *exec_id, const cha
 /* The contents of key, NUL-terminated, at most max bytes (-EFBIG beyond). */
 int api_file_read(Storage *s, const char *key, size_t max, char **ret, size_t *ret_len);
 
-/* Every file of an execution (inputs and task outputs); none is not an error. */
-int api_files_delete_execution(Storage *s, const char *ns, const char *flow_id, const char *exec_id);
+/* Every file of an execution (inputs and task outputs); none is not an error. ret_count (may be
+ * NULL) gets how many there were. */
+int api_files_delete_execution(Storage *s, const char *ns, const char *flow_id, const char *exec_id,
+                               uint64_t *ret_count);
 
 /* read(path), fileURI(path), fileSize(path), fileExists(path) as Kestra has them, for an
  * ExprContext.function: path is a kestra:/// URI of scope's executions (the rendering's variables

@@ -11,7 +11,7 @@ int api_wait_ended(Store *s, json_t *doc, void *userdata) {
         (void) s;
         (void) userdata;
         State st = api_execution_state(doc);
-        return st >= 0 && state_is_terminal(st) ? 1 : 0;
+        return st >= 0 && state_is_terminal(st) && !execution_doc_after_pending(doc) ? 1 : 0;
 }
 
 static void sleep_for(usec_t u) {

@@ -44,7 +44,7 @@ int api_purge(Store *st, Storage *storage, usec_t older_than, size_t batch, usec
                         break;
                 }
                 for (size_t i = 0; i < b.n && r >= 0; i++) {
-                        r = api_files_delete_execution(storage, b.refs[i].namespace, b.refs[i].flow_id, b.refs[i].id);
+                        r = api_files_delete_execution(storage, b.refs[i].namespace, b.refs[i].flow_id, b.refs[i].id, NULL);
                         /* A namespace or flow id that makes no key: nothing was ever stored under it. */
                         if (r == -EINVAL)
                                 r = 0;

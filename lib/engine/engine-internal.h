@@ -14,6 +14,7 @@ typedef struct Engine {
         EngineEffects *fx;
         Hashmap tasks;    /* task id -> const Task* */
         Hashmap error_tasks; /* ids of tasks in an "errors" branch (of the flow or a flowable) */
+        Hashmap after_tasks; /* ids of the flow's afterExecution tasks and of their children */
         Hashmap runs;     /* (task id, parent task run id, value) -> TaskRun* */
         Hashmap runs_id;  /* task run id -> TaskRun* */
         json_t *outputs;  /* the "outputs" variable; NULL when it must be rebuilt */

@@ -135,6 +135,9 @@ json_t *engine_variables(Engine *E, const Task *t, const TaskRun *tr) {
                 return NULL;
         if (e->original_id)
                 json_object_set_new(json_object_get(v, "execution"), "originalId", json_string(e->original_id));
+        /* The flow's outputs, once the execution has ended (what afterExecution tasks see). */
+        if (e->outputs)
+                json_object_set(json_object_get(v, "execution"), "outputs", e->outputs);
         json_object_set_new(v, "vars", json_ref_or_object(f->variables));
         json_object_set_new(v, "trigger", e->trigger && json_object_get(e->trigger, "variables")
                                                   ? json_incref(json_object_get(e->trigger, "variables"))

@@ -14,9 +14,9 @@
 int engine_effects_init(EngineEffects *fx) {
         *fx = (EngineEffects) {
                 .jobs = json_array(), .events = json_array(), .subflows = json_array(),
-                .cancels = json_array(), .logs = json_array(),
+                .cancels = json_array(), .logs = json_array(), .executions = json_array(),
         };
-        if (!fx->jobs || !fx->events || !fx->subflows || !fx->cancels || !fx->logs) {
+        if (!fx->jobs || !fx->events || !fx->subflows || !fx->cancels || !fx->logs || !fx->executions) {
                 engine_effects_done(fx);
                 return -ENOMEM;
         }
@@ -29,19 +29,22 @@ void engine_effects_done(EngineEffects *fx) {
         json_decref(fx->subflows);
         json_decref(fx->cancels);
         json_decref(fx->logs);
+        json_decref(fx->executions);
         *fx = (EngineEffects) {};
 }
 
 /* ---- lookups ---------------------------------------------------------------------------------- */
 
-static void index_tasks(Engine *E, Task *const *tasks, size_t n, bool errors) {
+static void index_tasks(Engine *E, Task *const *tasks, size_t n, bool errors, bool after) {
         for (size_t i = 0; i < n; i++) {
                 hashmap_put(&E->tasks, tasks[i]->id, (void *) tasks[i]);
                 if (errors)
                         hashmap_put(&E->error_tasks, tasks[i]->id, (void *) tasks[i]);
+                if (after)
+                        hashmap_put(&E->after_tasks, tasks[i]->id, (void *) tasks[i]);
                 for (size_t b = 0; b < tasks[i]->n_branches; b++)
                         index_tasks(E, tasks[i]->branches[b].tasks, tasks[i]->branches[b].n_tasks,
-                                    streq(tasks[i]->branches[b].name, "errors"));
+                                    streq(tasks[i]->branches[b].name, "errors"), after);
         }
 }
 
@@ -174,7 +177,7 @@ int engine_emit_job(Engine *E, const Task *t, TaskRun *tr) {
                                 "taskRunId", tr->id, "taskId", t->id, "attempt", (int) tr->n_attempts, "type",
                                 t->def ? t->def->name : t->type, "namespace", E->e->namespace, "flowId", E->e->flow_id,
                                 "properties", props, "variables", vars, "queue",
-                                t->worker_group ? t->worker_group : "");
+                                t->worker_group ? t->worker_group : strempty(E->flow->worker_group));
         if (!job)
                 return -ENOMEM;
         if (t->timeout_usec > 0)
@@ -191,6 +194,9 @@ int engine_emit_job(Engine *E, const Task *t, TaskRun *tr) {
         }
         if (t->log_level)
                 json_object_set_new(job, "logLevel", json_string(t->log_level));
+        /* The task a TemplatedTask renders gets the flow's pluginDefaults, as a task of the flow would. */
+        if (t->def && t->def->runner == TASK_RUNNER_TEMPLATED && E->flow->plugin_defaults)
+                json_object_set(job, "pluginDefaults", E->flow->plugin_defaults);
         json_t *loop = NULL;
         if (engine_loop_values(E, tr, &loop) < 0)
                 return -ENOMEM;
@@ -227,9 +233,11 @@ int engine_emit_cleanup(Engine *E, TaskRun *wd) {
 
 /* ---- retries ---------------------------------------------------------------------------------- */
 
+/* The retry that applies to a task's failure in place; a CREATE_NEW_EXECUTION one applies to the
+ * whole execution instead (execution_retry()). */
 static const Retry *task_retry(Engine *E, const Task *t) {
         if (t->retry)
-                return t->retry;
+                return t->retry->behavior == RETRY_BEHAVIOR_RETRY_FAILED_TASK ? t->retry : NULL;
         if (E->flow->retry && E->flow->retry->behavior == RETRY_BEHAVIOR_RETRY_FAILED_TASK)
                 return E->flow->retry;
         return NULL;
@@ -379,10 +387,13 @@ static int on_task_result(Engine *E, json_t *payload) {
 
 static int on_kill(Engine *E);
 static State sla_violated(Engine *E, json_t *sla);
+static int execution_retry_fire(Engine *E);
 
 static int on_timer(Engine *E, json_t *payload) {
         const char *id = json_string_value(json_object_get(payload, "taskRunId"));
         const char *kind = json_string_value(json_object_get(payload, "kind"));
+        if (kind && streq(kind, "retryExecution"))
+                return execution_retry_fire(E);
         if (kind && streq(kind, "sla")) {
                 /* MAX_DURATION passed while the execution still runs. */
                 json_t *sla = json_array_get(E->flow->sla, (size_t) json_integer_value(json_object_get(payload, "index")));
@@ -587,10 +598,11 @@ static void index_all_runs(Engine *E) {
                 (void) index_run(E, E->e->task_runs[i]);
 }
 
-/* Whether tr ran as (or under) an error handler: restart drops those so they can run again. */
+/* Whether tr ran as (or under) an error handler, or after the execution ended (afterExecution):
+ * restart drops those so they can run again. */
 static bool run_is_error_handler(Engine *E, const TaskRun *tr) {
         for (size_t guard = 0; tr && guard <= E->e->n_task_runs; guard++) {
-                if (hashmap_get(&E->error_tasks, tr->task_id))
+                if (hashmap_get(&E->error_tasks, tr->task_id) || hashmap_get(&E->after_tasks, tr->task_id))
                         return true;
                 tr = tr->parent_task_run_id ? engine_run_by_id(E, tr->parent_task_run_id) : NULL;
         }
@@ -609,6 +621,7 @@ static int on_restart(Engine *E) {
                         execution_remove_task_run(e, tr);
         }
         index_all_runs(E);
+        json_object_del(e->engine, "afterExecution");
         /* Failed runnable tasks get a new attempt (RESTARTED until it starts); failed flowables
          * (the parents of those) run again from where they were. */
         for (size_t i = 0; i < e->n_task_runs; i++) {
@@ -707,6 +720,89 @@ static State sla_assertions(Engine *E, State st) {
         return st;
 }
 
+/* ---- retries as new executions (behavior CREATE_NEW_EXECUTION) -------------------------------- */
+
+/* The CREATE_NEW_EXECUTION retry of a failed execution: that of a failed task that has one, else the
+ * flow's. NULL: none applies. */
+static const Retry *execution_retry(Engine *E) {
+        for (size_t i = 0; i < E->e->n_task_runs; i++) {
+                const TaskRun *tr = E->e->task_runs[i];
+                const Task *t = state_is_failed(tr->state.current) ? engine_task(E, tr->task_id) : NULL;
+                if (t && t->retry && t->retry->behavior == RETRY_BEHAVIOR_CREATE_NEW_EXECUTION)
+                        return t->retry;
+        }
+        const Retry *rt = E->flow->retry;
+        return rt && rt->behavior == RETRY_BEHAVIOR_CREATE_NEW_EXECUTION ? rt : NULL;
+}
+
+static int64_t engine_int(const Execution *e, const char *key, int64_t def) {
+        json_t *v = json_object_get(e->engine, key);
+        return json_is_integer(v) ? json_integer_value(v) : def;
+}
+
+/* A failed execution with such a retry left becomes RETRYING until the retry's delay passes (a
+ * "retryExecution" timer), then RETRIED with a new execution in its place. Returns 1 when it is
+ * retried that way. The attempts and maxDuration count from the first execution of the chain. */
+static int execution_retry_start(Engine *E) {
+        Execution *e = E->e;
+        const Retry *rt = execution_retry(E);
+        if (!rt || E->killing)
+                return 0;
+        /* retry_next() counts a task run's attempts: this chain's executions stand in for them. */
+        int64_t attempt = engine_int(e, "retryAttempt", 1);
+        usec_t first = (usec_t) engine_int(e, "retryFirstDate", (int64_t) state_info_start_date(&e->state));
+        TaskRun fake = { .n_attempts = (size_t) attempt };
+        snprintf(fake.id, sizeof fake.id, "%s", e->id);
+        TaskRunAttempt a = {};
+        state_info_force(&a.state, STATE_RUNNING, first);
+        fake.attempts = &a;
+        usec_t delay;
+        bool again = retry_next(rt, &fake, E->now, &delay);
+        state_info_done(&a.state);
+        if (!again)
+                return 0;
+        if (!e->engine && !(e->engine = json_object()))
+                return -ENOMEM;
+        char d[DURATION_MAX];
+        engine_log(E, NULL, "WARN", "Execution failed (attempt %lld); a new execution retries it in %s", (long long) attempt,
+                   duration_format(d, (susec_t) delay));
+        state_info_force(&e->state, STATE_RETRYING, E->now);
+        json_t *ev = json_pack("{s:s, s:s, s:{s:s}, s:I}", "executionId", e->id, "type", ENGINE_EVENT_TIMER, "payload",
+                               "kind", "retryExecution", "dueAt", (json_int_t) (E->now + delay));
+        if (!ev || json_array_append_new(E->fx->events, ev) < 0)
+                return -ENOMEM;
+        return 1;
+}
+
+/* The delay is over: this execution ends RETRIED and the next one of the chain is created. */
+static int execution_retry_fire(Engine *E) {
+        Execution *e = E->e;
+        if (e->state.current != STATE_RETRYING)
+                return 0;
+        _cleanup_json_ json_t *engine = json_pack("{s:I, s:I}", "retryAttempt", (json_int_t) engine_int(e, "retryAttempt", 1) + 1,
+                                                  "retryFirstDate",
+                                                  (json_int_t) engine_int(e, "retryFirstDate",
+                                                                          (int64_t) state_info_start_date(&e->state)));
+        if (!engine)
+                return -ENOMEM;
+        /* A subflow's retry answers its parent in its place. */
+        const char *keep[] = { "parentTaskRunId", "wait" };
+        for (size_t i = 0; i < ELEMENTSOF(keep); i++)
+                if (json_object_get(e->engine, keep[i]))
+                        json_object_set(engine, keep[i], json_object_get(e->engine, keep[i]));
+        json_t *x = json_pack("{s:s, s:s, s:i, s:o, s:O, s:O?, s:s?, s:O}", "namespace", e->namespace, "flowId", e->flow_id,
+                              "revision", e->flow_revision, "inputs", json_ref_or_object(e->inputs), "labels", e->labels,
+                              "trigger", e->trigger, "parentId", e->parent_id, "engine", engine);
+        if (!x || json_array_append_new(E->fx->executions, x) < 0)
+                return -ENOMEM;
+        state_info_force(&e->state, STATE_RETRIED, E->now);
+        /* Its parent (a subflow's) hears from the execution that retries it, not from this one. */
+        json_object_del(e->engine, "parentTaskRunId");
+        E->fx->ended = true;
+        engine_log(E, NULL, "WARN", "Flow completed with state RETRIED");
+        return 0;
+}
+
 /* ---- reconcile --------------------------------------------------------------------------------- */
 
 static int end_execution(Engine *E, State st) {
@@ -739,6 +835,15 @@ static int end_execution(Engine *E, State st) {
         E->fx->ended = true;
         engine_log(E, NULL, state_is_failed(st) ? "ERROR" : st == STATE_WARNING ? "WARN" : "INFO",
                    "Flow completed with state %s", state_to_string(st));
+        /* afterExecution runs now, with the end state visible to it; until it is done, whoever waits
+         * for the execution to end waits on (execution_after_pending()). */
+        if (E->flow->n_after_execution > 0) {
+                if (!e->engine && !(e->engine = json_object()))
+                        return -ENOMEM;
+                if (json_object_set_new(e->engine, EXECUTION_AFTER_PENDING, json_true()) < 0)
+                        return -ENOMEM;
+                E->progressed = true; /* the next pass starts them */
+        }
 
         /* A subflow that its parent waits for tells the parent how it ended. */
         const char *parent_tr = json_string_value(json_object_get(e->engine, "parentTaskRunId"));
@@ -753,12 +858,29 @@ static int end_execution(Engine *E, State st) {
         return 0;
 }
 
+/* The flow's afterExecution tasks, once the execution has ended: they do not change its state. */
+static int after_execution(Engine *E) {
+        Execution *e = E->e;
+        if (!execution_after_pending(e))
+                return 0;
+        /* A kill ended the execution; what runs after it still runs. */
+        E->killing = false;
+        ListResult r = engine_walk_list(E, E->flow->after_execution, E->flow->n_after_execution, NULL, NULL, false, 0);
+        if (r.done) {
+                json_object_del(e->engine, EXECUTION_AFTER_PENDING);
+                E->progressed = true;
+        }
+        return 0;
+}
+
 static int reconcile(Engine *E) {
         Execution *e = E->e;
         const Flow *f = E->flow;
 
         if (state_is_terminal(e->state.current))
-                return 0;
+                return after_execution(E);
+        if (e->state.current == STATE_RETRYING)
+                return 0; /* a new execution retries it once the delay is over */
         ListResult main = engine_walk_list(E, f->tasks, f->n_tasks, NULL, NULL, false, 0);
         if (!main.done)
                 goto running;
@@ -776,6 +898,11 @@ static int reconcile(Engine *E) {
         }
         if (E->killing)
                 st = STATE_KILLED;
+        if (state_is_failed(st)) {
+                int r = execution_retry_start(E);
+                if (r != 0)
+                        return r < 0 ? r : 0;
+        }
         return end_execution(E, st);
 
 running:
@@ -851,13 +978,15 @@ int engine_apply(const EngineConfig *cfg, const Flow *flow, Execution *e, const 
                  usec_t now, EngineEffects *fx) {
         Engine E = {
                 .cfg = cfg, .flow = flow, .e = e, .now = now, .fx = fx,
-                .tasks = HASHMAP_INIT, .error_tasks = HASHMAP_INIT, .runs = HASHMAP_INIT, .runs_id = HASHMAP_INIT,
+                .tasks = HASHMAP_INIT, .error_tasks = HASHMAP_INIT, .after_tasks = HASHMAP_INIT, .runs = HASHMAP_INIT,
+                .runs_id = HASHMAP_INIT,
         };
         int r = 0;
 
-        index_tasks(&E, flow->tasks, flow->n_tasks, false);
-        index_tasks(&E, flow->errors, flow->n_errors, true);
-        index_tasks(&E, flow->finally, flow->n_finally, false);
+        index_tasks(&E, flow->tasks, flow->n_tasks, false, false);
+        index_tasks(&E, flow->errors, flow->n_errors, true, false);
+        index_tasks(&E, flow->finally, flow->n_finally, false, false);
+        index_tasks(&E, flow->after_execution, flow->n_after_execution, false, true);
         for (size_t i = 0; i < e->n_task_runs; i++)
                 if ((r = index_run(&E, e->task_runs[i])) < 0)
                         goto finish;
@@ -917,6 +1046,7 @@ finish:
         json_decref(E.outputs);
         hashmap_done(&E.tasks);
         hashmap_done(&E.error_tasks);
+        hashmap_done(&E.after_tasks);
         hashmap_done(&E.runs);
         hashmap_done(&E.runs_id);
         return r;

@@ -56,6 +56,10 @@ typedef struct EngineEffects {
         json_t *subflows;
         /* Task runs whose jobs must be cancelled (kill): [taskRunId] */
         json_t *cancels;
+        /* New executions of the same flow that retry this one (retry behavior CREATE_NEW_EXECUTION):
+         * [{namespace, flowId, revision, inputs, labels, trigger, parentId, engine}] — the loop creates
+         * each (its inputs as they are) in the step's transaction. */
+        json_t *executions;
         /* Log lines the engine itself produces (errors in expressions, retries):
          * [{taskRunId, taskId, level, message}] */
         json_t *logs;

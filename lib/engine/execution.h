@@ -44,6 +44,17 @@ typedef struct Execution {
         json_t *engine; /* the executor's bookkeeping for the whole execution (opaque here), or NULL */
 } Execution;
 
+/* The key of the execution's bookkeeping ("ternEngine" in its document) that says its afterExecution
+ * tasks have yet to run: it has ended, but not finished. */
+#define EXECUTION_AFTER_PENDING "afterExecution"
+static inline bool execution_after_pending(const Execution *e) {
+        return json_is_true(json_object_get(e->engine, EXECUTION_AFTER_PENDING));
+}
+/* The same of a document: whoever waits for an execution to end waits for this too. */
+static inline bool execution_doc_after_pending(json_t *doc) {
+        return json_is_true(json_object_get(json_object_get(doc, "ternEngine"), EXECUTION_AFTER_PENDING));
+}
+
 /* Ids are the caller's (the engine draws them from its configuration's id source). */
 int execution_new(const char *id, const char *namespace, const char *flow_id, int flow_revision, usec_t now,
                   Execution **ret);

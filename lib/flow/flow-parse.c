@@ -351,7 +351,7 @@ static void fp_parse_trigger(FlowParser *p, const YamlNode *n, Trigger *t) {
                         if (fp_parse_conditions(p, v, what) >= 0)
                                 t->conditions = fp_to_json(p, v);
                 } else if (streq(key, "stopAfter")) {
-                        static const TaskProperty prop = { "stopAfter", PROP_STRING_LIST, false, NULL, NULL };
+                        static const TaskProperty prop = { .name = "stopAfter", .kind = PROP_STRING_LIST };
                         /* Kept with the properties: the executor disables the trigger by it. */
                         if (fp_check_value(p, v, &prop, what))
                                 json_object_set_new(t->properties, "stopAfter", fp_to_json(p, v));
@@ -490,6 +490,40 @@ static void fp_parse_sla(FlowParser *p, const YamlNode *n) {
                 if (yaml_node_is_scalar(behavior) && !streq(behavior->value, "FAIL") &&
                     !streq(behavior->value, "CANCEL") && !streq(behavior->value, "NONE"))
                         fp_error(p, behavior, "invalid sla behavior '%.100s', expected FAIL, CANCEL or NONE", behavior->value);
+        }
+}
+
+/* Kestra's checks: `when` (formerly `condition`) and `message` each, a style and a behavior. */
+static void fp_parse_checks(FlowParser *p, const YamlNode *n) {
+        static const char *const keys[] = { "when", "condition", "message", "style", "behavior", NULL };
+        static const char *const required[] = { "message", NULL };
+        fp_check_list_of_maps(p, n, "checks", keys, required);
+        if (n->kind != YAML_NODE_SEQ)
+                return;
+        for (size_t i = 0; i < n->n_children; i++) {
+                const YamlNode *e = n->children[i];
+                const YamlNode *when = yaml_node_get(e, "when"), *cond = yaml_node_get(e, "condition");
+                const YamlNode *style = yaml_node_get(e, "style"), *behavior = yaml_node_get(e, "behavior");
+                if (e->kind != YAML_NODE_MAP)
+                        continue;
+                if (!when && !cond)
+                        fp_error(p, e, "checks entry is missing required property 'when'");
+                else if (when && cond)
+                        fp_error(p, cond, "checks entry has both 'when' and its old name 'condition': keep 'when'");
+                else if (!yaml_node_is_scalar(when ? when : cond))
+                        fp_error(p, when ? when : cond, "check 'when' must be an expression, not %s",
+                                 yaml_node_describe(when ? when : cond));
+                if (style && (!yaml_node_is_scalar(style) ||
+                              !(streq(style->value, "ERROR") || streq(style->value, "SUCCESS") ||
+                                streq(style->value, "WARNING") || streq(style->value, "INFO"))))
+                        fp_error(p, style, "invalid check style '%.100s', expected ERROR, SUCCESS, WARNING or INFO",
+                                 yaml_node_is_scalar(style) ? style->value : yaml_node_describe(style));
+                if (behavior && (!yaml_node_is_scalar(behavior) ||
+                                 !(streq(behavior->value, "BLOCK_EXECUTION") || streq(behavior->value, "FAIL_EXECUTION") ||
+                                   streq(behavior->value, "CREATE_EXECUTION"))))
+                        fp_error(p, behavior,
+                                 "invalid check behavior '%.100s', expected BLOCK_EXECUTION, FAIL_EXECUTION or CREATE_EXECUTION",
+                                 yaml_node_is_scalar(behavior) ? behavior->value : yaml_node_describe(behavior));
         }
 }
 
@@ -651,10 +685,21 @@ int fp_parse_flow(FlowParser *p, const YamlNode *root, Flow *f) {
                 } else if (streq(key, "checks")) {
                         if (yaml_scalar_type(v) == YAML_SCALAR_NULL)
                                 continue;
-                        fp_check_list_of_maps(p, v, "checks", NULL, NULL);
+                        fp_parse_checks(p, v);
                         f->checks = fp_to_json(p, v);
+                } else if (streq(key, "workerGroup")) {
+                        /* The queue of every task of the flow that names none of its own. */
+                        const YamlNode *wk = yaml_node_get(v, "key");
+                        if (yaml_scalar_type(v) == YAML_SCALAR_NULL)
+                                continue;
+                        if (v->kind != YAML_NODE_MAP || !yaml_node_is_scalar(wk))
+                                fp_error(p, v, "workerGroup must be a map with a 'key'");
+                        else {
+                                free(f->worker_group);
+                                f->worker_group = fp_strdup_scalar(p, wk, "workerGroup");
+                        }
                 }
-                /* tenantId, listeners, workerGroup: accepted for compatibility, not used. */
+                /* tenantId, listeners: accepted for compatibility, not used. */
         }
         /* Before the duplicate check, which sorts the ids: the first task past the limit is
          * where the error points. */

@@ -51,6 +51,7 @@ Flow *flow_free(Flow *f) {
         json_decref(f->plugin_defaults);
         json_decref(f->sla);
         json_decref(f->checks);
+        free(f->worker_group);
         free(f);
         return NULL;
 }
@@ -200,4 +201,18 @@ const TaskBranch *task_find_branch(const Task *t, const char *name, const char *
 
 json_t *task_property(const Task *t, const char *name) {
         return t ? json_object_get(t->properties, name) : NULL;
+}
+
+FlowCheckBehavior flow_check_behavior(json_t *check) {
+        const char *b = json_string_value(json_object_get(check, "behavior"));
+        if (b && streq(b, "FAIL_EXECUTION"))
+                return FLOW_CHECK_FAIL_EXECUTION;
+        if (b && streq(b, "CREATE_EXECUTION"))
+                return FLOW_CHECK_CREATE_EXECUTION;
+        return FLOW_CHECK_BLOCK_EXECUTION;
+}
+
+const char *flow_check_when(json_t *check) {
+        json_t *w = json_object_get(check, "when");
+        return json_string_value(w ? w : json_object_get(check, "condition"));
 }

@@ -185,6 +185,7 @@ typedef struct Flow {
         json_t *plugin_defaults; /* list as written (also from the old name taskDefaults), or NULL */
         json_t *sla;             /* list as written, or NULL */
         json_t *checks;          /* list as written, or NULL */
+        char *worker_group;      /* workerGroup.key: the queue of tasks that name none; NULL: the default */
 } Flow;
 
 /* How many tasks a flow may have, counting every task: those nested in flowable tasks, errors,
@@ -203,6 +204,16 @@ int flow_load_string(const char *text, size_t len, const char *file, Flow **ret,
 Flow *flow_free(Flow *f);
 DEFINE_FREE_CLEANUP(Flow, flow_free)
 #define _cleanup_flow_ _cleanup_(flow_freep)
+
+/* Checks (the flow's `checks`), evaluated before an execution is created (lib/api). */
+typedef enum FlowCheckBehavior {
+        FLOW_CHECK_BLOCK_EXECUTION,  /* no execution: the most restrictive, Kestra's default */
+        FLOW_CHECK_FAIL_EXECUTION,   /* created, FAILED at once */
+        FLOW_CHECK_CREATE_EXECUTION, /* created as if the check held */
+} FlowCheckBehavior;
+FlowCheckBehavior flow_check_behavior(json_t *check);
+/* The check's expression (`when`, or its old name `condition`); NULL when it has none. */
+const char *flow_check_when(json_t *check);
 
 /* Any task of the flow by id, at any depth, in tasks, errors, finally and afterExecution. */
 const Task *flow_find_task(const Flow *f, const char *id);

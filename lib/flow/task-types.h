@@ -64,6 +64,12 @@ typedef enum TaskRunnerId {
         TASK_RUNNER_LOG_FETCH,
         TASK_RUNNER_HTTP_REQUEST,
         TASK_RUNNER_HTTP_DOWNLOAD,
+        TASK_RUNNER_EXECUTION_COUNT,
+        TASK_RUNNER_PURGE_EXECUTIONS,
+        TASK_RUNNER_PURGE_LOGS,
+        TASK_RUNNER_RESUME,
+        TASK_RUNNER_TRIGGER_TOGGLE,
+        TASK_RUNNER_TEMPLATED,
         _TASK_RUNNER_MAX,
 } TaskRunnerId;
 
@@ -96,6 +102,8 @@ typedef struct TaskProperty {
         bool required;
         const char *default_json;       /* JSON text of the default, NULL when none */
         const char *const *values;      /* PROP_ENUM: allowed values, NULL-terminated */
+        bool raw;                       /* left unrendered for the task, which renders it itself with
+                                         * variables of its own (Count's expression sees `count`) */
 } TaskProperty;
 
 /* One descriptor per type, used by validation, the engine and the worker alike. A task type is run by

@@ -225,6 +225,10 @@ static int execution_filter_where(QueryBuilder *q, const StoreExecutionFilter *f
         strbuf_append(&q->sql, " WHERE 1 = 1");
         if (f->namespace_prefix)
                 r = store_qb_namespace(q, "namespace", f->namespace_prefix) < 0 ? -ENOMEM : r;
+        if (f->namespace) {
+                strbuf_append(&q->sql, " AND namespace = ");
+                r = store_qb_arg(q, SQL_S(f->namespace)) < 0 ? -ENOMEM : r;
+        }
         if (f->flow_id) {
                 strbuf_append(&q->sql, " AND flow_id = ");
                 r = store_qb_arg(q, SQL_S(f->flow_id)) < 0 ? -ENOMEM : r;
@@ -251,6 +255,10 @@ static int execution_filter_where(QueryBuilder *q, const StoreExecutionFilter *f
         if (f->created_to) {
                 strbuf_append(&q->sql, " AND created < ");
                 r = store_qb_arg(q, SQL_I(f->created_to)) < 0 ? -ENOMEM : r;
+        }
+        if (f->ended_to) {
+                strbuf_append(&q->sql, " AND end_date IS NOT NULL AND end_date <= ");
+                r = store_qb_arg(q, SQL_I(f->ended_to)) < 0 ? -ENOMEM : r;
         }
         return q->sql.error ? q->sql.error : r;
 }

@@ -250,6 +250,57 @@ void store_logs_free(StoreLog *l, size_t n) {
         free(l);
 }
 
+int store_log_purge(StoreTx *tx, const StoreLogPurgeFilter *f, int64_t *ret_deleted) {
+        _cleanup_(store_qb_done) QueryBuilder q = { .sql = STRBUF_INIT };
+        _cleanup_rows_ SqlRows rows = {};
+        int r = 0;
+
+        strbuf_append(&q.sql, "DELETE FROM logs WHERE 1 = 1");
+        if (f->execution_id) {
+                strbuf_append(&q.sql, " AND execution_id = ");
+                store_qb_arg(&q, SQL_S(f->execution_id));
+        }
+        if (f->namespace || f->flow_id) {
+                /* Lines carry their execution only: its row says which flow it belongs to. */
+                strbuf_append(&q.sql, " AND execution_id IN (SELECT id FROM executions WHERE 1 = 1");
+                if (f->namespace && f->flow_id) {
+                        strbuf_append(&q.sql, " AND namespace = ");
+                        store_qb_arg(&q, SQL_S(f->namespace));
+                } else if (f->namespace)
+                        store_qb_namespace(&q, "namespace", f->namespace);
+                if (f->flow_id) {
+                        strbuf_append(&q.sql, " AND flow_id = ");
+                        store_qb_arg(&q, SQL_S(f->flow_id));
+                }
+                strbuf_append(&q.sql, ")");
+        }
+        if (f->levels) {
+                strbuf_append(&q.sql, " AND level IN (-1");
+                for (int l = 0; l < _STORE_LOG_LEVEL_MAX; l++)
+                        if (f->levels & (1u << l)) {
+                                strbuf_append(&q.sql, ", ");
+                                store_qb_arg(&q, SQL_I(l));
+                        }
+                strbuf_append(&q.sql, ")");
+        }
+        if (f->from) {
+                strbuf_append(&q.sql, " AND ts >= ");
+                store_qb_arg(&q, SQL_I(f->from));
+        }
+        if (f->to) {
+                strbuf_append(&q.sql, " AND ts <= ");
+                r = store_qb_arg(&q, SQL_I(f->to));
+        }
+        if (r < 0 || q.sql.error)
+                return r < 0 ? r : q.sql.error;
+        r = store_exec(tx, strbuf_str(&q.sql), q.args, q.n, &rows);
+        if (r < 0)
+                return r;
+        if (ret_deleted)
+                *ret_deleted = (int64_t) rows.changes;
+        return 0;
+}
+
 int store_log_search(Store *s, const StoreLogFilter *f, StoreLog **ret, size_t *ret_n) {
         _cleanup_(store_qb_done) QueryBuilder q = { .sql = STRBUF_INIT };
         _cleanup_rows_ SqlRows rows = {};

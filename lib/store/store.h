@@ -217,11 +217,13 @@ int store_execution_set_aside(StoreTx *tx, const StoreExecutionMeta *m, json_t *
 
 typedef struct StoreExecutionFilter {
         const char *namespace_prefix; /* NULL: any */
+        const char *namespace;        /* this namespace exactly; NULL: any */
         const char *flow_id;
         const char *state;
         const char *parent_id;
         const char *label_key, *label_value; /* both or none */
         usec_t created_from, created_to;      /* 0: unbounded */
+        usec_t ended_to;                      /* ended at or before it (so: terminal); 0: unbounded */
         size_t limit, offset;                 /* limit 0: 100 */
 } StoreExecutionFilter;
 /* Newest first. ret gets a json array of documents. A document that cannot be read back is left
@@ -359,6 +361,17 @@ typedef struct StoreLogFilter {
 } StoreLogFilter;
 /* Oldest first. Results point into an owned block: free with store_logs_free(). */
 int store_log_search(Store *s, const StoreLogFilter *f, StoreLog **ret, size_t *ret_n);
+
+/* Which log lines store_log_purge() deletes: all conditions hold (unset ones hold always). */
+typedef struct StoreLogPurgeFilter {
+        const char *execution_id;
+        const char *namespace; /* of the line's execution: a prefix ("a" is "a" and "a.b"), exact with flow_id */
+        const char *flow_id;
+        unsigned levels;       /* mask of 1u << StoreLogLevel; 0: every level */
+        usec_t from, to;       /* timestamp range [from, to]; 0: unbounded */
+} StoreLogPurgeFilter;
+/* Delete the matching lines in tx; ret_deleted (optional) gets how many. */
+int store_log_purge(StoreTx *tx, const StoreLogPurgeFilter *f, int64_t *ret_deleted);
 void store_logs_free(StoreLog *l, size_t n);
 
 /* ---- metrics -------------------------------------------------------------------------------- */

@@ -192,6 +192,39 @@ def flow_trigger_states(args):
     expect(in_order(docs, want), f"listener outputs.status {got} are not {want}")
 
 
+def retry_new_execution(args, file):
+    """retry behavior CREATE_NEW_EXECUTION: one run, then every execution of the flow ends: the
+    corpus step says which end states (RETRIED, RETRIED, FAILED, in any order)."""
+    def run():
+        exp = expectation(args, file)
+        want = sorted(exp["steps"][0]["expect"]["terminated_execution_states_any_order"])
+        ns, flow = exp["namespace"], exp["id"]
+        start(args, ns, flow)
+        deadline = time.monotonic() + 60
+        while True:
+            p = tern(args, "execution", "list", "--namespace", ns, "--flow", flow, "--limit", "100", "-o", "json")
+            docs = json.loads(p.stdout or "{}").get("results", [])
+            ended = sorted(state(d) for d in docs
+                           if state(d) in ("SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "RETRIED"))
+            if (len(ended) >= len(want) and all(state(d) != "RETRYING" for d in docs)) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        expect(ended == want, f"terminated executions {ended} != {want}")
+    return run
+
+
+def resume_task(args):
+    """ResumeTest: a paused execution, resumed by another flow's Resume task, then ends."""
+    paused = start(args, "io.kestra.tests", "pause")
+    doc = wait(args, paused, "PAUSED")
+    expect(state(doc) == "PAUSED", f"pause is {state(doc)}, not PAUSED")
+    eid = start(args, "io.kestra.tests", "resume-execution", "-i", f"executionId={paused}")
+    doc = wait(args, eid)
+    expect(state(doc) == "SUCCESS", f"resume-execution {state(doc)} != SUCCESS")
+    doc = wait(args, paused)
+    expect(state(doc) == "SUCCESS", f"the resumed execution ended {state(doc)}, not SUCCESS")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", default=os.environ.get("KESTRA_COMPAT", "../shared/kestra-compat"))
@@ -220,6 +253,13 @@ def main():
          concurrency(args, "flow-concurrency-queue-pause", ["CREATED", "QUEUED", "RUNNING"], "SUCCESS")),
         ("trigger-flow-listener-with-pause.yaml: a Flow trigger on RUNNING, PAUSED and the end fires 4 times",
          lambda: flow_trigger_states(args)),
+        ("retry-new-execution-task-attempts.yml: RETRIED, RETRIED, FAILED",
+         retry_new_execution(args, "retry-new-execution-task-attempts.yml")),
+        ("retry-new-execution-task-duration.yml: RETRIED, RETRIED, FAILED",
+         retry_new_execution(args, "retry-new-execution-task-duration.yml")),
+        ("retry-new-execution-flow-duration.yml: RETRIED, RETRIED, FAILED",
+         retry_new_execution(args, "retry-new-execution-flow-duration.yml")),
+        ("resume-execution.yaml: a Resume task resumes a paused execution", lambda: resume_task(args)),
     ]
     # The corpus, and the flows it depends on but lacks (tests/compat/flows).
     for d in (flows, os.path.join(HERE, "flows")):

@@ -203,6 +203,27 @@ static void test_recover(Store *s) {
         is_int(count(s, "rec-all"), 8, "after the restart: 07:00 and 08:00 ran, once each");
 }
 
+/* ScheduleTest#lateMaximumDelay: every minute, 15 minutes late, a delay of 5: the slots older than
+ * 5 minutes are skipped, those within it run. */
+static void test_late(Store *s) {
+        _cleanup_(scheduler_freep) Scheduler *sch = new_scheduler(s, NULL);
+        StoreTrigger t = {};
+        atomic_store(&clock_now, ts("2024-03-01T00:00:30Z"));
+        put_flow(s, "late", FLOW("late", "  - id: t\n    type: io.kestra.plugin.core.trigger.Schedule\n"
+                                         "    cron: \"* * * * *\"\n    lateMaximumDelay: PT5M\n"));
+        scheduler_step(sch);
+        atomic_store(&clock_now, ts("2024-03-01T00:15:30Z"));
+        scheduler_step(sch);
+        _cleanup_json_ json_t *l = executions(s, "late");
+        is_int(json_array_size(l), 5, "lateMaximumDelay: the 5 slots within the delay ran (00:11..00:15)");
+        ok(has_trigger_date(l, "2024-03-01T00:11:00.000Z") && !has_trigger_date(l, "2024-03-01T00:10:00.000Z"),
+           "00:10:00 is older than the delay; 00:11:00 is within it");
+        is_int(trigger_get(s, "late", "t", &t), 0, "the trigger is there");
+        is_int(t.next_date, ts("2024-03-01T00:16:00Z"), "and goes on at 00:16");
+        store_trigger_done(&t);
+        put_flow(s, "late", NULL); /* the tests after this one move the clock by days */
+}
+
 static void test_options(Store *s) {
         _cleanup_(scheduler_freep) Scheduler *sch = new_scheduler(s, NULL);
         atomic_store(&clock_now, ts("2024-03-03T12:00:00Z")); /* a Sunday */
@@ -544,6 +565,7 @@ int main(int argc, char *argv[]) {
         }
         test_slots(s);
         test_recover(s);
+        test_late(s);
         test_options(s);
         test_backfill(s);
         test_state_reports(s);

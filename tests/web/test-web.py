@@ -172,7 +172,7 @@ tasks:
                    "    namespace: t.web\n    templateId: x\n"
     st, js, _ = req("POST", "/api/v1/flows/validate", NOT_RUNNABLE)
     ok(st == 200 and js[0]["valid"] is False and (js[0]["errors"][0]["line"], js[0]["errors"][0]["column"]) == (5, 11)
-       and "is known but this build cannot run it (templates were removed" in js[0]["errors"][0]["message"],
+       and "is known but this build cannot run it (templates are deprecated" in js[0]["errors"][0]["message"],
        "validate refuses a type this build cannot run, at its type: line")
     st, js, _ = req("POST", "/api/v1/flows", NOT_RUNNABLE)
     ok(st == 422 and js["errors"][0]["line"] == 5 and "this build cannot run it" in js["errors"][0]["message"],
