@@ -214,7 +214,7 @@ tasks:
   - id: look
     type: io.kestra.plugin.scripts.shell.Commands
     commands:
-      - echo "pid1=$(cat /proc/1/comm) procs=$(ls /proc | grep -c '^[0-9]') host=$(hostname) uid=$(id -u)"
+      - echo "pid1=$(cat /proc/1/comm 2>/dev/null) procs=$(ls /proc | grep -c '^[0-9]') host=$(hostname) uid=$(id -u)"
       - echo "uidmap=$(tr -s ' ' ' ' < /proc/self/uid_map | sed 's/^ //')"
       - echo "capeff=$(sed -n 's/^CapEff.[[:space:]]*//p' /proc/self/status)"
       - if cat /etc/tern/tern.conf >/dev/null 2>&1; then echo conf=readable; else echo conf=hidden; fi
