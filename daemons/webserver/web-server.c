@@ -27,6 +27,9 @@
 
 /* Plain fields of a multipart body (the inputs that are not files). */
 #define WEB_FORM_FIELDS_MAX (1024 * 1024)
+/* A login's body: a user name, a password (hashed at most 1 KiB of it, as from a Basic header) or a
+ * token. Anyone may send one, so it is buffered only up to this, not up to the API's max_body. */
+#define WEB_LOGIN_BODY_MAX (16 * 1024)
 
 typedef struct Route {
         const char *method;
@@ -113,6 +116,7 @@ typedef struct WebRequest {
         /* Decided when the headers are complete, before any of the body is read. */
         char **segs;
         const Route *route;
+        size_t body_max; /* what of the body is buffered at most (413 beyond) */
         const char *params[WEB_ROUTE_PARAMS_MAX]; /* point into segs */
         char *user;
         char *session; /* the session cookie that authenticated it (the user's browser), or NULL */
@@ -536,7 +540,9 @@ static enum MHD_Result request_start(WebServer *w, struct MHD_Connection *con, W
                 return send_error(w, con, 403, "missing or wrong CSRF token (header " WEB_SESSION_CSRF_HEADER ")");
         const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Length");
         uint64_t n;
-        if (cl && safe_atou64(cl, &n) == 0 && n > w->opt.max_body &&
+        req->body_max = route->handler == web_session_login ? MIN(w->opt.max_body, (size_t) WEB_LOGIN_BODY_MAX)
+                                                            : w->opt.max_body;
+        if (cl && safe_atou64(cl, &n) == 0 && n > req->body_max &&
             !(route->handler == web_api_execution_create && is_multipart(con)))
                 return send_error(w, con, 413, "request body too large");
         if (route->handler == web_api_webhook && has_body(con)) {
@@ -612,7 +618,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
                 return MHD_YES;
         }
         if (*upload_data_size > 0) {
-                if (req->body.len + *upload_data_size > w->opt.max_body) {
+                if (req->body.len + *upload_data_size > req->body_max) {
                         req->done = true;
                         *upload_data_size = 0;
                         return send_error(w, con, 413, "request body too large");

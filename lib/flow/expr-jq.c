@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -144,8 +145,28 @@ static void child_limit_memory(size_t max) {
         (void) setrlimit(RLIMIT_DATA, &rl);
 }
 
+/* The child keeps the standard streams and its results pipe, as fd 3, and nothing else of the renderer's.
+ * A fork does not honour O_CLOEXEC: without this, a child would hold the write end of every pipe another
+ * thread had open at that moment (a task's output, another jq program's results), and their readers would
+ * wait for this program to end before they saw theirs end. */
+static int child_close_fds(int fd) {
+        if (fd != 3) {
+                if (dup2(fd, 3) < 0)
+                        return -1;
+                fd = 3;
+        }
+        if (syscall(SYS_close_range, 4, ~0U, 0) < 0) {
+                long max = sysconf(_SC_OPEN_MAX);
+                for (long i = 4; i < MIN(max < 0 ? 4096 : max, 65536L); i++)
+                        (void) close((int) i);
+        }
+        return fd;
+}
+
 _noreturn_ static void jq_child(const char *program, json_t *input, usec_t timeout, size_t max_memory, int fd) {
         static JqChild c; /* this process's only one: off the stack, which jq uses deeply */
+        if ((fd = child_close_fds(fd)) < 0)
+                _exit(1);
         c.fd = fd;
         c.first_error = jv_invalid();
 

@@ -192,6 +192,14 @@ static void test_purge_executions(void) {
         is_int(out_int(r, "executionsCount"), 1, "PurgeExecutions: a namespace prefix and states");
         ok(!execution_exists("purge-sub") && execution_exists("purge-other"), "only the FAILED one below 'run' went");
 
+        /* An endDate that rendered to nothing is no bound: refused, and the running one stays. */
+        json_decref(r);
+        r = run_task("io.kestra.plugin.core.execution.PurgeExecutions", "{\"namespace\": \"run\", \"endDate\": \"\"}", NULL);
+        ok(streq_ptr(result_state(r), "FAILED") && strstr(result_error(r), "'endDate' is required"),
+           "PurgeExecutions: an empty endDate fails saying so (%s)", r ? result_error(r) : "no result");
+        ok(execution_exists("purge-running") && execution_exists("purge-other") && execution_exists("purge-later"),
+           "... and purges nothing, the running execution included");
+
         json_decref(r);
         r = run_task("io.kestra.plugin.core.execution.PurgeExecutions", "{\"flowId\": \"x\", \"endDate\": \"2030-01-01T00:00:00Z\"}", NULL);
         ok(streq_ptr(result_state(r), "FAILED") && strstr(result_error(r), "'namespace'"),
@@ -220,6 +228,14 @@ static void test_purge_logs(void) {
         is_int(out_int(r, "nonExecutionLogsCount"), 0, "PurgeLogs: nonExecutionLogsCount (tern has none)");
         _cleanup_json_ json_t *left = api_execution_logs_json(store, "logs-1", STORE_LOG_TRACE);
         is_int(json_array_size(left), 3, "the other lines of that execution are still there");
+
+        json_decref(r);
+        r = run_task("io.kestra.plugin.core.log.PurgeLogs", "{\"endDate\": \"\"}", NULL);
+        ok(streq_ptr(result_state(r), "FAILED") && strstr(result_error(r), "'endDate' is required"),
+           "PurgeLogs: an empty endDate fails saying so (%s)", r ? result_error(r) : "no result");
+        json_decref(left);
+        left = api_execution_logs_json(store, "logs-1", STORE_LOG_TRACE);
+        is_int(json_array_size(left), 3, "... and purges nothing");
 
         json_decref(r);
         free(props);

@@ -1337,6 +1337,55 @@ static void test_kv(Store *s) {
         CHECK_OK(store_commit(tx));
 }
 
+/* Parameters are values whatever they hold: quotes, backslashes (MySQL's literals are escaped by
+ * the client, under NO_BACKSLASH_ESCAPES), "$n" (which the MySQL driver replaces in statements),
+ * LIKE's wildcards, multibyte characters; an invalid UTF-8 sequence before a quote is refused or
+ * kept as it is, never read as SQL. */
+static void test_literals(Store *s) {
+        static const char *const tricky[] = {
+                "'", "''", "\\", "\\'", "a\\", "'; DELETE FROM kv; --", "\\'; DELETE FROM kv; -- ", "$1", "$2 $1 $",
+                "%_", "\"q\"", "`t`", "\xc3\xa9'", "\xf0\x9f\x98\x80'\\", NULL,
+        };
+        StoreTx *tx;
+        size_t n = 0;
+        CHECK_OK(store_begin(s, &tx));
+        for (const char *const *t = tricky; *t; t++, n++) {
+                _cleanup_json_ json_t *v = json_string(*t), *got = NULL;
+                char key[16];
+                snprintf(key, sizeof key, "k%zu", n);
+                CHECK_OK(store_kv_put(tx, *t, key, v, 0, T0));
+                CHECK_OK(store_kv_put(tx, "lit", *t, v, 0, T0));
+                ok(store_kv_get(tx, *t, key, T0, &got) == 0 && json_equal(got, v), "a namespace %s round-trips", *t);
+                json_decref(got);
+                got = NULL;
+                ok(store_kv_get(tx, "lit", *t, T0, &got) == 0 && json_equal(got, v), "a key %s round-trips", *t);
+        }
+        _cleanup_json_ json_t *keys = NULL;
+        is_int(store_kv_list(tx, "lit", T0, &keys), 0, "list the keys");
+        is_int((int) json_array_size(keys), (int) n, "each key is one row, nothing else happened");
+        CHECK_OK(store_commit(tx));
+
+        /* A lead byte that a lenient reader could take as swallowing the quote after it. */
+        static const char bad[] = "bad\xf0'; DELETE FROM kv; --";
+        CHECK_OK(store_begin(s, &tx));
+        int r = store_kv_put(tx, "lit", bad, json_true(), 0, T0);
+        if (r >= 0)
+                r = store_commit(tx);
+        else
+                store_rollback(tx);
+        CHECK_OK(store_begin(s, &tx));
+        _cleanup_json_ json_t *v = NULL;
+        ok(r < 0 || (store_kv_get(tx, "lit", bad, T0, &v) == 0 && json_is_true(v)),
+           "invalid UTF-8 is refused or stored as it is (%d)", r);
+        size_t left = 0;
+        for (const char *const *t = tricky; *t; t++) {
+                _cleanup_json_ json_t *got = NULL;
+                left += store_kv_get(tx, "lit", *t, T0, &got) == 0;
+        }
+        is_int((int) left, (int) n, "... and never run: every other key is still there");
+        CHECK_OK(store_commit(tx));
+}
+
 static void test_services(Store *s) {
         StoreTx *tx;
         StoreService *l = NULL;
@@ -1502,6 +1551,7 @@ int main(int argc, char *argv[]) {
         test_metrics(s);
         test_triggers(s);
         test_kv(s);
+        test_literals(s);
         test_services(s);
         test_purge(s);
 

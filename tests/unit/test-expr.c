@@ -1,5 +1,11 @@
 /* test-expr: the {{ }} template engine: every operator, filter, function, tag, and the errors users see. */
+#include <dirent.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
 /* the case table leaves trailing fields (error position, return code) out when they do not matter */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #include <string.h>
@@ -736,6 +742,58 @@ static void test_jq_limits(json_t *vars) {
         expr_error_done(&err);
 }
 
+static void *slow_jq(void *arg) {
+        ExprContext *ctx = arg;
+        ExprError err = {};
+        _cleanup_free_ char *o = NULL;
+        (void) expr_render("{{ 1 | jq('last(range(1e15))') }}", ctx, &o, &err);
+        expr_error_done(&err);
+        return NULL;
+}
+
+/* Whether this process has a child (the jq program's), from /proc/self/task/TID/children. */
+static bool have_child(void) {
+        DIR *d = opendir("/proc/self/task");
+        struct dirent *de;
+        bool found = false;
+        while (d && !found && (de = readdir(d))) {
+                char path[64];
+                snprintf(path, sizeof path, "/proc/self/task/%s/children", de->d_name);
+                FILE *f = de->d_name[0] != '.' ? fopen(path, "re") : NULL;
+                found = f && fgetc(f) != EOF;
+                if (f)
+                        fclose(f);
+        }
+        if (d)
+                closedir(d);
+        return found;
+}
+
+/* A jq child holds none of the renderer's descriptors: a pipe that another thread had open when
+ * the child was made (a task's output, another jq program's results) ends when its writer closes
+ * it, not when a slow jq program does. */
+static void test_jq_fds(json_t *vars) {
+        ExprContext ctx = context(vars);
+        ctx.jq_timeout = 4 * USEC_PER_SEC;
+        int p[2];
+        pthread_t t;
+        if (pipe2(p, O_CLOEXEC) < 0 || pthread_create(&t, NULL, slow_jq, &ctx) != 0) {
+                ok(false, "pipe and thread: %m");
+                return;
+        }
+        for (int i = 0; i < 300 && !have_child(); i++)
+                usleep(10000);
+        close(p[1]);
+        usec_t start = now_monotonic();
+        struct pollfd pfd = { p[0], POLLIN, 0 };
+        char c;
+        bool eof = poll(&pfd, 1, 2000) == 1 && read(p[0], &c, 1) == 0;
+        ok(eof && now_monotonic() - start < 2 * USEC_PER_SEC,
+           "a pipe closed while a jq program runs ends at once (the child does not hold it)");
+        pthread_join(t, NULL);
+        close(p[0]);
+}
+
 static int collect_unknown(void *userdata, const ExprUnknownName *u) {
         StrBuf *sb = userdata;
         strbuf_appendf(sb, "%s %s %s %u:%u `%.*s`;", u->kind, u->name, strna(u->suggestion), u->line, u->column,
@@ -793,6 +851,7 @@ int main(void) {
         test_limits(vars);
         test_regex_limits(vars);
         test_jq_limits(vars);
+        test_jq_fds(vars);
         test_check_names();
         test_output_format();
         return tap_done();

@@ -13,6 +13,7 @@
 #include "strutil.h"
 #include "tap.h"
 #include "task-impl.h"
+#include "tasks/script.h"
 
 typedef struct Harness {
         TaskRunContext ctx;
@@ -287,6 +288,41 @@ static void script_tasks(Harness *h) {
            "assets are dropped, said once");
         ok(json_integer_value(json_object_get(json_array_get(o.metrics, 0), "timestamp")) > 0, "a metric has a timestamp");
         task_outcome_done(&o);
+
+        /* A metric's name is a column of 255 characters (MySQL's strict mode would refuse a longer
+         * one, and with it the task run's whole result): one past that is dropped, saying why. */
+        run(h, "shell.Commands",
+            "{\"commands\": [\"n=$(head -c 255 /dev/zero | tr '\\\\0' a)\", "
+            "\"printf '::{\\\"metrics\\\":[{\\\"name\\\":\\\"%s\\\",\\\"type\\\":\\\"counter\\\",\\\"value\\\":1},"
+            "{\\\"name\\\":\\\"%sx\\\",\\\"type\\\":\\\"counter\\\",\\\"value\\\":1}]}::\\\\n' $n $n\"]}",
+            &o);
+        ok(o.state == STATE_SUCCESS && json_array_size(o.metrics) == 1 &&
+                   json_string_length(json_object_get(json_array_get(o.metrics, 0), "name")) == 255,
+           "a metric named with 255 characters is kept (%zu kept)", json_array_size(o.metrics));
+        ok(strstr(log_of(h), "WARN:Metric dropped, its name is longer than 255 characters") != NULL,
+           "a longer name is dropped with a WARN line: %.300s", log_of(h));
+        task_outcome_done(&o);
+
+        /* A flood of distinct metrics costs the worker time in proportion to it, not to its square:
+         * 40,000 of them in 200 lines. */
+        Announcements ann;
+        ok(announcements_init(&ann) == 0, "announcements");
+        StrBuf line = STRBUF_INIT;
+        usec_t t0 = now_monotonic();
+        for (int l = 0; l < 200; l++) {
+                strbuf_truncate(&line, 0);
+                strbuf_append(&line, "::{\"metrics\":[");
+                for (int k = 0; k < 200; k++)
+                        strbuf_appendf(&line, "%s{\"name\":\"m%d\",\"type\":\"counter\",\"value\":1,\"tags\":{\"k\":%d}}",
+                                       k ? "," : "", l, k);
+                strbuf_append(&line, "]}::");
+                (void) announcement_parse(&ann, &h->ctx, strbuf_str(&line), line.len);
+        }
+        usec_t took = now_monotonic() - t0;
+        is_int((int) json_array_size(ann.metrics), 40000, "40,000 distinct metrics are kept");
+        ok(took < 8 * USEC_PER_SEC, "... in %.1f s", (double) took / USEC_PER_SEC);
+        strbuf_done(&line);
+        announcements_done(&ann);
 
         /* No container runs here: an image asked for is said in a WARN line, or refused. */
         run(h, "shell.Commands", "{\"commands\": [\"echo hi\"], \"containerImage\": \"ubuntu:24.04\"}", &o);

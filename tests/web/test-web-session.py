@@ -62,6 +62,9 @@ try:
     st, js, resp = req("POST", "/api/v1/session", {"token": TOKEN})
     ok(st == 200 and js["username"] == "alice" and cookie_of(resp)[0], "an API token logs in too")
     ok(req("POST", "/api/v1/session", {"token": "tern_" + "0" * 64})[0] == 401, "an unknown token does not")
+    # Anyone may send a login: its body is buffered up to 16 KiB, not up to the API's 1 MiB.
+    st, js, _ = req("POST", "/api/v1/session", {"username": "alice", "password": "x" * 20000})
+    ok(st == 413, f"a login body over 16 KiB: 413 ({st} {js})")
 
     C = {"Cookie": f"tern_session={cookie}"}
     st, js, _ = req("GET", "/api/v1/session", headers=C)

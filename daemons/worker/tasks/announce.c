@@ -12,13 +12,14 @@
 #include "strutil.h"
 
 int announcements_init(Announcements *a) {
-        *a = (Announcements) { .vars = json_object(), .metrics = json_array() };
-        return a->vars && a->metrics ? 0 : -ENOMEM;
+        *a = (Announcements) { .vars = json_object(), .metrics = json_array(), .index = json_object() };
+        return a->vars && a->metrics && a->index ? 0 : -ENOMEM;
 }
 
 void announcements_done(Announcements *a) {
         json_decref(a->vars);
         json_decref(a->metrics);
+        json_decref(a->index);
         *a = (Announcements) {};
 }
 
@@ -31,6 +32,19 @@ static char *scalar_text(json_t *v) {
         if (json_is_string(v))
                 return strdup(json_string_value(v));
         return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+/* A metric's name is a column of the metrics table, 255 characters on MySQL (whose strict mode
+ * refuses a longer one, and with it the task run's whole result). */
+#define METRIC_NAME_MAX 255
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
+static size_t utf8_chars(const char *s) {
+        size_t n = 0;
+        for (; *s; s++)
+                n += ((unsigned char) *s & 0xc0) != 0x80;
+        return n;
 }
 
 /* A number, or a number in a string (Jackson's coercion). */
@@ -62,6 +76,8 @@ static json_t *metric_normalize(json_t *m, const char **ret_why) {
                 return *ret_why = "not an object", NULL;
         if (isempty(name))
                 return *ret_why = "no name", NULL;
+        if (utf8_chars(name) > METRIC_NAME_MAX)
+                return *ret_why = "its name is longer than " STRINGIFY(METRIC_NAME_MAX) " characters", NULL;
         if (!type || !(streq(type, "counter") || streq(type, "timer") || streq(type, "gauge")))
                 return *ret_why = "its type is not counter, timer or gauge", NULL;
         if (streq(type, "timer") && json_is_string(value) && json_string_value(value)[0] == 'P') {
@@ -91,16 +107,12 @@ static json_t *metric_normalize(json_t *m, const char **ret_why) {
                          (json_int_t) now_realtime());
 }
 
-/* Kestra merges what a task run reports under the same type, name and tags. */
-static json_t *metric_find(json_t *metrics, json_t *m) {
-        size_t i;
-        json_t *x;
-        json_array_foreach(metrics, i, x)
-                if (json_equal(json_object_get(x, "name"), json_object_get(m, "name")) &&
-                    json_equal(json_object_get(x, "type"), json_object_get(m, "type")) &&
-                    json_equal(json_object_get(x, "tags"), json_object_get(m, "tags")))
-                        return x;
-        return NULL;
+/* Kestra merges what a task run reports under the same type, name and tags: this is their key (a
+ * lookup, not a scan of every metric kept, which a flood of distinct ones would make quadratic). */
+static char *metric_key(json_t *m) {
+        _cleanup_json_ json_t *k = json_pack("[O, O, O]", json_object_get(m, "type"), json_object_get(m, "name"),
+                                             json_object_get(m, "tags"));
+        return k ? json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 }
 
 static void log_entries(TaskRunContext *ctx, json_t *logs) {
@@ -141,8 +153,12 @@ bool announcement_parse(Announcements *a, TaskRunContext *ctx, const char *line,
                                               "keep: they were dropped");
         }
 
-        _cleanup_json_ json_t *fresh = json_array();
-        if (!fresh)
+        /* Past the bound, nothing more is kept: no work for it either. */
+        if (a->too_much)
+                return true;
+        /* fresh: [key, metric] pairs; fresh_keys: the keys new to this line */
+        _cleanup_json_ json_t *fresh = json_array(), *fresh_keys = json_object();
+        if (!fresh || !fresh_keys)
                 return true;
         size_t i, kept = a->kept;
         const char *k;
@@ -156,9 +172,14 @@ bool announcement_parse(Announcements *a, TaskRunContext *ctx, const char *line,
                         }
                         continue;
                 }
-                if (!metric_find(a->metrics, n) && !metric_find(fresh, n))
+                _cleanup_free_ char *key = metric_key(n);
+                if (!key)
+                        continue;
+                if (!json_object_get(a->index, key) && !json_object_get(fresh_keys, key)) {
                         kept += json_size_estimate(n, JSON_VALUE_SIZE_MAX) + 2;
-                json_array_append(fresh, n);
+                        json_object_set_new(fresh_keys, key, json_true());
+                }
+                json_array_append_new(fresh, json_pack("[s, O]", key, n));
         }
         json_object_foreach(o, k, v) {
                 json_t *old = json_object_get(a->vars, k);
@@ -175,14 +196,18 @@ bool announcement_parse(Announcements *a, TaskRunContext *ctx, const char *line,
         a->kept = kept;
         if (json_is_object(o))
                 json_object_update(a->vars, o);
-        json_array_foreach(fresh, i, v) {
-                json_t *x = metric_find(a->metrics, v);
-                if (!x) {
-                        json_array_append(a->metrics, v);
+        json_t *pair;
+        json_array_foreach(fresh, i, pair) {
+                const char *key = json_string_value(json_array_get(pair, 0));
+                json_t *n = json_array_get(pair, 1), *pos = json_object_get(a->index, key);
+                if (!pos) {
+                        if (json_object_set_new(a->index, key, json_integer((json_int_t) json_array_size(a->metrics))) == 0)
+                                json_array_append(a->metrics, n);
                         continue;
                 }
-                double sum = json_real_value(json_object_get(v, "value"));
-                if (!streq_ptr(json_string_value(json_object_get(v, "type")), "gauge"))
+                json_t *x = json_array_get(a->metrics, (size_t) json_integer_value(pos));
+                double sum = json_real_value(json_object_get(n, "value"));
+                if (!streq_ptr(json_string_value(json_object_get(n, "type")), "gauge"))
                         sum += json_real_value(json_object_get(x, "value"));
                 json_object_set_new(x, "value", json_real(sum));
         }

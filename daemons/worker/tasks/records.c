@@ -219,8 +219,9 @@ int task_impl_purge_logs(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
                 return task_fail(out, "property 'flowId' needs the flow's 'namespace'");
         if (task_prop_bool(props, "purgeExecutionLogs", true, &exec_logs) < 0)
                 return task_fail(out, "property 'purgeExecutionLogs' must be a boolean");
-        if (!task_prop_string(props, "endDate", NULL))
-                return task_fail(out, "property 'endDate' is required");
+        /* An empty one (an expression that rendered to nothing) is no bound: refused, not "everything". */
+        if (isempty(task_prop_string(props, "endDate", NULL)))
+                return task_fail(out, "property 'endDate' is required (it is missing or empty)");
         if ((r = levels_prop(props, &p.f.levels, out)) < 0 || (r = date_prop(props, "startDate", 0, &p.f.from, out)) < 0 ||
             (r = date_prop(props, "endDate", 0, &p.f.to, out)) < 0)
                 return r == -ENOMEM ? r : 0;
@@ -313,8 +314,9 @@ int task_impl_purge_executions(TaskRunContext *ctx, json_t *props, TaskOutcome *
                 batch = 0;
         if (batch <= 0)
                 return task_fail(out, "property 'batchSize' must be a positive number");
-        if (!task_prop_string(props, "endDate", NULL))
-                return task_fail(out, "property 'endDate' is required");
+        /* Without a bound, running executions would go too (their end date is none). */
+        if (isempty(task_prop_string(props, "endDate", NULL)))
+                return task_fail(out, "property 'endDate' is required (it is missing or empty)");
         if ((r = date_prop(props, "startDate", 0, &from, out)) < 0 || (r = date_prop(props, "endDate", 0, &to, out)) < 0 ||
             (r = states_prop(props, "states", &p.states, out)) < 0)
                 return r == -ENOMEM ? r : 0;

@@ -45,6 +45,7 @@ typedef struct Announcements {
         json_t *metrics; /* "metrics": [{name, type, value, tags, timestamp}], one per type, name and
                           * tags (counters and timers add up, a gauge keeps its last value); timers
                           * in milliseconds, as Kestra stores them */
+        json_t *index;   /* the position in metrics of each type, name and tags (metric_key()) */
         size_t kept;     /* about how large vars and metrics are, as JSON text */
         bool too_much;   /* past JSON_VALUE_SIZE_MAX: later announcements were dropped */
         bool assets_said; /* the WARN about "assets" was logged */
