@@ -174,11 +174,14 @@ static int job_fetch_file(TaskRunContext *ctx, const char *uri, int fd) {
                 return r;
         if (r < 0)
                 return job_file_fail(jr, r, "%s", storage_error(s));
-        uint64_t max = jr->env->output_bytes_max ?: UINT64_MAX;
-        if (size > max)
+        /* Fetched files count in the task run's budget as kept ones do: the task's disk is the
+         * worker's. */
+        uint64_t max = jr->env->output_bytes_max ?: UINT64_MAX, left = max - MIN(jr->stored, max);
+        if (size > left)
                 return -EFBIG;
-        Counted c = { .fd = fd, .left = max };
+        Counted c = { .fd = fd, .left = left };
         r = storage_get(s, key, counted_write, &c);
+        jr->stored += c.done;
         if (r == -EFBIG || r == -ENOMEM || r == -ENOENT)
                 return r;
         if (r < 0)

@@ -56,8 +56,9 @@ static int input_file_fetch(TaskRunContext *ctx, const char *name, const char *u
         if (r == -ENOENT)
                 return task_fail(out, "input file '%s': no file '%s' in internal storage", name, uri), r;
         if (r == -EFBIG)
-                return task_fail(out, "input file '%s': '%s' is larger than the worker's limit of %llu MiB ([worker] "
-                                      "output-mib)", name, uri, (unsigned long long) (ctx->output_bytes_max >> 20)), r;
+                return task_fail(out, "input file '%s': '%s' takes the task run's files past the worker's limit of "
+                                      "%llu MiB ([worker] output-mib)", name, uri,
+                                 (unsigned long long) (ctx->output_bytes_max >> 20)), r;
         if (r < 0)
                 return task_fail(out, "input file '%s': cannot read '%s': %s", name, uri, task_file_strerror(ctx, r)), r;
         return 0;

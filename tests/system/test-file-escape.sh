@@ -158,6 +158,17 @@ flow small "  - id: plant
 flow big-download "  - id: download
     type: io.kestra.plugin.core.http.Download
     uri: http://127.0.0.1:$port/big"
+# Fetched input files count in the same budget: two copies of a 600 kB file pass 1 MiB.
+flow fetch-twice "  - id: plant
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands: [\"head -c 600000 /dev/zero > out.bin\"]
+    outputFiles: [out.bin]
+  - id: twice
+    type: io.kestra.plugin.scripts.shell.Commands
+    inputFiles:
+      a.bin: \"{{ outputs.plant.outputFiles['out.bin'] }}\"
+      b.bin: \"{{ outputs.plant.outputFiles['out.bin'] }}\"
+    commands: [\"wc -c a.bin b.bin\"]"
 st="$scratch/limited"
 mkdir -p "$st"
 export TERN_STATE_DIR=$st
@@ -187,6 +198,7 @@ if [ -x "$worker_bin" ]; then
         limited sparse FAILED "cannot keep output file 'out.bin': the task run's output files take more than the worker's limit of 1 MiB"
         limited small SUCCESS "a file under the limit is kept"
         limited big-download FAILED "is larger than the worker's limit of 1 MiB"
+        limited fetch-twice FAILED "takes the task run's files past the worker's limit of 1 MiB"
 else
         ok 0 "# SKIP no tern-worker next to tern"
 fi
