@@ -1,7 +1,6 @@
 /* bench-submit.c: creates executions of a stored flow as fast as the store API allows (batched transactions), for bench/run. */
 #include <errno.h>
 #include <getopt.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,43 +58,34 @@ static int wait_one(Store *s, const Args *a, const char *id) {
         }
 }
 
-/* Every execution of the namespace in a wanted state; PostgreSQL only (the bench's database). */
-static int wait_all(const Args *a) {
-        PGconn *c = PQconnectdb(a->db);
-        if (PQstatus(c) != CONNECTION_OK) {
-                fprintf(stderr, "bench-submit: %s", PQerrorMessage(c));
-                PQfinish(c);
-                return -ECONNREFUSED;
-        }
-        char states[512] = "";
-        for (State st = 0; st < _STATE_MAX; st++)
-                if (a->until_mask ? (a->until_mask & (1u << st)) : state_is_terminal(st))
-                        snprintf(states + strlen(states), sizeof states - strlen(states), "%s'%s'",
-                                 states[0] ? "," : "", state_to_string(st));
-        char q[1024], count[32];
-        snprintf(q, sizeof q,
-                 "SELECT count(*) FROM executions WHERE namespace = $1 AND flow_id = $2 AND state IN (%s)", states);
-        snprintf(count, sizeof count, "%llu", (unsigned long long) a->count);
+/* Every execution of the flow in a wanted state: counted through the store, one count per wanted
+ * state (the filter takes one), so that it runs on every backend. */
+static int wait_all(Store *s, const Args *a) {
         usec_t deadline = now_monotonic() + a->timeout;
-        int r = -ETIME;
         while (now_monotonic() < deadline) {
-                const char *params[] = { a->ns, a->flow };
-                PGresult *res = PQexecParams(c, q, 2, NULL, params, NULL, NULL, 0);
-                bool done = PQresultStatus(res) == PGRES_TUPLES_OK &&
-                            strtoull(PQgetvalue(res, 0, 0), NULL, 10) >= a->count;
-                if (PQresultStatus(res) != PGRES_TUPLES_OK)
-                        fprintf(stderr, "bench-submit: %s", PQerrorMessage(c));
-                PQclear(res);
-                if (done) {
-                        r = 0;
-                        break;
+                StoreTx *tx;
+                int64_t total = 0;
+                int r = store_begin(s, &tx);
+                if (r < 0)
+                        return r;
+                for (State st = 0; st < _STATE_MAX && r >= 0; st++) {
+                        if (!(a->until_mask ? (a->until_mask & (1u << st)) : state_is_terminal(st)))
+                                continue;
+                        StoreExecutionFilter f = { .namespace = a->ns, .flow_id = a->flow, .state = state_to_string(st) };
+                        int64_t n = 0;
+                        r = store_execution_count(tx, &f, &n);
+                        total += n;
                 }
-                /* The count is not free (it scans the flow's executions): polling it often would
+                store_rollback(tx);
+                if (r < 0)
+                        return r;
+                if (total >= (int64_t) a->count)
+                        return 0;
+                /* The count is not free (it reads the flow's executions): polling it often would
                  * show in the server's CPU per execution. The figures come from the documents. */
                 usleep(250000);
         }
-        PQfinish(c);
-        return r;
+        return -ETIME;
 }
 
 static void help(void) {
@@ -222,9 +212,9 @@ int main(int argc, char *argv[]) {
         usec_t end = now_realtime();
         usec_t waited = end;
         if (a.wait_all) {
-                if ((r = wait_all(&a)) < 0) {
+                if ((r = wait_all(s, &a)) < 0) {
                         fprintf(stderr, "bench-submit: waiting for %llu executions: %s\n",
-                                (unsigned long long) a.count, strerror(-r));
+                                (unsigned long long) a.count, r == -ETIME ? "timed out" : store_error(s));
                         return 1;
                 }
                 waited = now_realtime();
