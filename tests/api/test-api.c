@@ -203,6 +203,7 @@ typedef struct Saver {
         const char *id;
         usec_t delay, changing_at; /* when it began the change: the waiter cannot wake before */
         bool log;
+        const char *message; /* the log line's text (log: "x" when NULL) */
 } Saver;
 
 /* Another connection changes the execution after a delay. */
@@ -211,7 +212,8 @@ static void *saver_thread(void *arg) {
         usleep((useconds_t) v->delay);
         v->changing_at = now_monotonic();
         if (v->log) {
-                StoreLog l = { .execution_id = v->id, .level = STORE_LOG_INFO, .timestamp = now_realtime(), .message = "x" };
+                StoreLog l = { .execution_id = v->id, .level = STORE_LOG_INFO, .timestamp = now_realtime(),
+                                .message = v->message ? v->message : "x" };
                 (void) store_log_append(v->s, &l, 1);
         } else {
                 json_t *doc = NULL;
@@ -278,9 +280,17 @@ static void test_wait(Store *s) {
         is_int(api_execution_wait(w, "noSuchExecution0000001", &lo, NULL, NULL, NULL), -ENOENT, "no such execution: -ENOENT");
 }
 
-static int second_read(Store *s, json_t *doc, void *userdata) {
-        unsigned *n = userdata;
-        return ++*n >= 2;
+/* Done once the saver's line is stored: not on a count of reads, which a stray notification (another
+ * test's commit on the same database) or a re-read after LISTEN would end early. */
+static int line_stored(Store *s, json_t *doc, void *userdata) {
+        const Saver *v = userdata;
+        StoreLog *l = NULL;
+        size_t n = 0;
+        StoreLogFilter f = { .execution_id = v->id, .text = v->message };
+        if (store_log_search(s, &f, &l, &n) < 0)
+                return -EIO;
+        store_logs_free(l, n);
+        return n > 0;
 }
 
 static void test_wait_logs(Store *s) {
@@ -288,12 +298,11 @@ static void test_wait_logs(Store *s) {
         CHECK_OK(store_dup(s, &w));
         CHECK_OK(store_dup(s, &other));
         const char *id = "callerChosenId00000001";
-        Saver lv = { .s = other, .id = id, .delay = 200 * USEC_PER_MSEC, .log = true };
+        Saver lv = { .s = other, .id = id, .delay = 200 * USEC_PER_MSEC, .log = true, .message = "the awaited line" };
         ApiWaitOptions lo = { .timeout = 10 * USEC_PER_SEC, .fallback = 3600 * USEC_PER_SEC, .logs = true };
-        unsigned reads = 0;
         pthread_t th;
         pthread_create(&th, NULL, saver_thread, &lv);
-        int r = api_execution_wait(w, id, &lo, second_read, &reads, NULL);
+        int r = api_execution_wait(w, id, &lo, line_stored, &lv, NULL);
         usec_t woke = now_monotonic();
         pthread_join(th, NULL);
         is_int(r, 1, "a log line wakes a waiter that listens for logs");
