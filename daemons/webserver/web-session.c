@@ -65,7 +65,7 @@ int web_session_login(WebCtx *c) {
                         return web_reply_error(c, 401, "wrong user name or password");
         }
         _cleanup_free_ char *cookie = NULL;
-        r = api_session_create(c->store, user, (usec_t) WEB_SESSION_TTL_SEC * USEC_PER_SEC, &cookie);
+        r = api_session_create(c->store, user, token, (usec_t) WEB_SESSION_TTL_SEC * USEC_PER_SEC, &cookie);
         if (r == -ENOENT)
                 return web_reply_error(c, 401, "user '%s' was removed", user);
         if (r < 0)

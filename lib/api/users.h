@@ -9,7 +9,7 @@
 /* Passwords are kept as crypt hashes, tokens as their SHA-256: neither can be read back. Users and
  * tokens live in the store's kv table under this namespace, as "user/NAME" -> {hash, created} and
  * "token/SHA256HEX" -> {user, created}, browser sessions as "session/SHA256HEX" -> {user, created,
- * pw} (expiring with the kv entry). Flow namespaces cannot start with '_' (flow validation), so
+ * pw[, tok]} (expiring with the kv entry; tok: the hash of the API token that opened it). Flow namespaces cannot start with '_' (flow validation), so
  * flows' kv tasks cannot reach it. */
 #define API_USERS_NAMESPACE "_tern.auth"
 
@@ -37,6 +37,22 @@ int api_user_add(Store *s, const char *name, const char *password);
  * once: only its hash is kept. *ret is API_TOKEN_PREFIX followed by 64 hex digits. */
 int api_token_create(Store *s, const char *user, char **ret);
 
+/* A token's id, as 'tern token list' shows it and 'tern token revoke' takes it: the first
+ * API_TOKEN_ID_LEN hex digits of its hash (any unique prefix of at least API_TOKEN_ID_MIN is taken). */
+#define API_TOKEN_ID_LEN 12
+#define API_TOKEN_ID_MIN 6
+/* Users, sorted by name: a JSON array of {"name", "created", "tokens": count}. */
+int api_user_list(Store *s, json_t **ret);
+/* Tokens (of user, or of everyone when NULL), sorted by user then creation: a JSON array of
+ * {"id", "user", "created"}. Never the token itself: it is not kept. */
+int api_token_list(Store *s, const char *user, json_t **ret);
+/* Revoke one token, named by its id (a prefix of its hash's hex digits) or by the token itself;
+ * sessions opened with it end with it. *ret_user and *ret_id (may be NULL) say whose and which.
+ * -ENOENT: no such token; -ENOTUNIQ: the prefix names several; -EINVAL: too short, not hex. */
+int api_token_revoke(Store *s, const char *id_or_token, char **ret_user, char **ret_id);
+/* Remove a user with all of its tokens and sessions. -ENOENT when there is no such user. */
+int api_user_remove(Store *s, const char *name, unsigned *ret_tokens, unsigned *ret_sessions);
+
 /* Where users and tokens are looked up: the JSON value stored under key (under
  * API_USERS_NAMESPACE) in *ret; -ENOENT when there is none; another negative errno on failure. A
  * webserver's lookup takes a pooled connection and gives it back before any password is hashed. */
@@ -60,12 +76,14 @@ int api_token_user(const char *token, ApiUsersLookup lookup, void *userdata, cha
 
 /* A new session of user, valid for ttl (µs) from now: *ret is the cookie's value, to be given to
  * the browser only; the store keeps its hash, with a fingerprint of the user's password hash so
- * that a new password (or the user's removal) ends every session. -ENOENT when the user does not
- * exist, -EINVAL for a bad name. */
-int api_session_create(Store *s, const char *user, usec_t ttl, char **ret);
+ * that a new password (or the user's removal) ends every session. token: the API token the session
+ * was opened with (NULL: a password), which must still exist for the session to live: revoking it
+ * ends the session. -ENOENT when the user (or the token, for that user) does not exist, -EINVAL for a
+ * bad name. */
+int api_session_create(Store *s, const char *user, const char *token, usec_t ttl, char **ret);
 /* The user whose live session cookie is (*ret, the caller frees it). -EINVAL when it is not a
- * session's shape (not looked up); -ENOENT when there is no such session, it expired, or its user's
- * password changed since; the lookup's error. */
+ * session's shape (not looked up); -ENOENT when there is no such session, it expired, its user's
+ * password changed since, or the token that opened it was revoked; the lookup's error. */
 int api_session_user(const char *cookie, ApiUsersLookup lookup, void *userdata, char **ret);
 /* End a session (logout); missing is success. */
 int api_session_delete(Store *s, const char *cookie);

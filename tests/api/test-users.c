@@ -95,13 +95,13 @@ static void test_users(Store *s) {
 
 static void test_sessions(Store *s) {
         _cleanup_free_ char *cookie = NULL, *other = NULL, *user = NULL, *expired = NULL;
-        is_int(api_session_create(s, "nobody", USEC_PER_HOUR, &cookie), -ENOENT, "no session for an unknown user");
-        is_int(api_session_create(s, "a b", USEC_PER_HOUR, &cookie), -EINVAL, "nor for an invalid name");
+        is_int(api_session_create(s, "nobody", NULL, USEC_PER_HOUR, &cookie), -ENOENT, "no session for an unknown user");
+        is_int(api_session_create(s, "a b", NULL, USEC_PER_HOUR, &cookie), -EINVAL, "nor for an invalid name");
         is_int(api_user_add(s, "carol", "first"), 0, "user carol added");
-        is_int(api_session_create(s, "carol", USEC_PER_HOUR, &cookie), 0, "a session for carol");
+        is_int(api_session_create(s, "carol", NULL, USEC_PER_HOUR, &cookie), 0, "a session for carol");
         ok(cookie && strlen(cookie) == API_SESSION_LEN && strspn(cookie, "0123456789abcdef") == API_SESSION_LEN,
            "its cookie is %d hex digits", API_SESSION_LEN);
-        is_int(api_session_create(s, "carol", USEC_PER_HOUR, &other), 0, "a second session for carol");
+        is_int(api_session_create(s, "carol", NULL, USEC_PER_HOUR, &other), 0, "a second session for carol");
         ok(cookie && other && !streq(cookie, other), "with another cookie");
         is_int(api_session_user(cookie, api_users_lookup, s, &user), 0, "the cookie is a live session");
         is_str(user, "carol", "of carol");
@@ -129,13 +129,89 @@ static void test_sessions(Store *s) {
         user = NULL;
         is_int(api_session_delete(s, other), 0, "logging out twice is fine");
 
-        is_int(api_session_create(s, "carol", 1, &expired), 0, "a session that lasts 1 µs");
+        is_int(api_session_create(s, "carol", NULL, 1, &expired), 0, "a session that lasts 1 µs");
         is_int(api_session_user(expired, api_users_lookup, s, &user), -ENOENT, "has expired");
         is_int(api_session_user("tern_x", api_users_lookup, s, &user), -EINVAL, "a malformed cookie is not looked up");
 
         is_int(api_user_add(s, "carol", "second"), 0, "carol's password changed");
         is_int(api_session_user(cookie, api_users_lookup, s, &user), -ENOENT, "which ends her sessions");
         ok(!user, "none of them gave a user");
+}
+
+/* Listing, revoking and removing, as 'tern user list|remove' and 'tern token list|revoke' do. */
+static void test_revoke(Store *s) {
+        _cleanup_free_ char *t1 = NULL, *t2 = NULL, *tb = NULL, *cookie = NULL, *pw_cookie = NULL, *user = NULL,
+                            *who = NULL, *id = NULL;
+        _cleanup_json_ json_t *list = NULL, *users = NULL;
+        is_int(api_user_add(s, "dave", "pw"), 0, "user dave added");
+        is_int(api_user_add(s, "erin", "pw"), 0, "user erin added");
+        is_int(api_token_create(s, "dave", &t1), 0, "a token for dave");
+        is_int(api_token_create(s, "dave", &t2), 0, "a second token for dave");
+        is_int(api_token_create(s, "erin", &tb), 0, "a token for erin");
+
+        is_int(api_token_list(s, "dave", &list), 0, "dave's tokens listed");
+        is_int(json_array_size(list), 2, "two of them");
+        const char *id0 = json_string_value(json_object_get(json_array_get(list, 0), "id"));
+        ok(id0 && strlen(id0) == API_TOKEN_ID_LEN && !strstr(t1, id0) && !strstr(t2, id0),
+           "each has a %d-digit id that is not part of the token", API_TOKEN_ID_LEN);
+        is_int(api_user_list(s, &users), 0, "users listed");
+        json_t *row;
+        size_t i;
+        json_int_t dave_tokens = -1;
+        json_array_foreach(users, i, row)
+                if (streq_ptr(json_string_value(json_object_get(row, "name")), "dave"))
+                        dave_tokens = json_integer_value(json_object_get(row, "tokens"));
+        is_int(dave_tokens, 2, "the user list counts dave's two tokens");
+
+        /* A session opened with a token ends when the token is revoked; a password session does not. */
+        is_int(api_session_create(s, "dave", t1, USEC_PER_HOUR, &cookie), 0, "a session opened with dave's token");
+        is_int(api_session_create(s, "erin", t1, USEC_PER_HOUR, &pw_cookie), -ENOENT,
+               "dave's token does not open a session for erin");
+        is_int(api_session_create(s, "dave", NULL, USEC_PER_HOUR, &pw_cookie), 0, "a password session for dave");
+        is_int(api_session_user(cookie, api_users_lookup, s, &user), 0, "the token session is live");
+        free(user);
+        user = NULL;
+
+        is_int(api_token_revoke(s, "abc", &who, &id), -EINVAL, "an id shorter than 6 digits is refused");
+        is_int(api_token_revoke(s, "zzzzzzzz", &who, &id), -EINVAL, "and one that is not hex");
+        is_int(api_token_revoke(s, "ffffffffffff", &who, &id), -ENOENT, "an id that names no token: -ENOENT");
+        is_int(api_token_revoke(s, t1, &who, &id), 0, "dave's first token revoked, named by itself");
+        is_str(who, "dave", "it was dave's");
+        is_int(api_token_user(t1, api_users_lookup, s, &user), -ENOENT, "the token no longer authenticates");
+        is_int(api_session_user(cookie, api_users_lookup, s, &user), -ENOENT, "and its session has ended");
+        is_int(api_session_user(pw_cookie, api_users_lookup, s, &user), 0, "while the password session lives");
+        free(user);
+        user = NULL;
+        is_int(api_token_user(t2, api_users_lookup, s, &user), 0, "and dave's other token still works");
+        free(user);
+        user = NULL;
+
+        json_decref(list);
+        list = NULL;
+        is_int(api_token_list(s, "dave", &list), 0, "dave's tokens listed again");
+        _cleanup_free_ char *id2 = strdup(json_string_value(json_object_get(json_array_get(list, 0), "id")) ?: "");
+        is_int(json_array_size(list), 1, "one left");
+        free(who);
+        free(id);
+        who = id = NULL;
+        is_int(api_token_revoke(s, id2, &who, &id), 0, "revoked by its listed id");
+        is_str(id, id2, "which it names");
+        is_int(api_token_user(t2, api_users_lookup, s, &user), -ENOENT, "that token is gone too");
+
+        free(who);
+        who = NULL;
+        unsigned tokens = 0, sessions = 0;
+        is_int(api_user_remove(s, "nobody", &tokens, &sessions), -ENOENT, "removing an unknown user: -ENOENT");
+        free(t1);
+        t1 = NULL;
+        is_int(api_token_create(s, "dave", &t1), 0, "one more token for dave");
+        is_int(api_user_remove(s, "dave", &tokens, &sessions), 0, "dave removed");
+        ok(tokens == 1 && sessions >= 1, "with his token and his sessions (%u, %u)", tokens, sessions);
+        is_int(api_token_user(t1, api_users_lookup, s, &user), -ENOENT, "his token is gone");
+        is_int(api_user_add(s, "dave", "pw"), 0, "a new user named dave");
+        is_int(api_token_user(t1, api_users_lookup, s, &user), -ENOENT, "does not inherit the old dave's token");
+        is_int(api_token_user(tb, api_users_lookup, s, &user), 0, "erin's token was left alone");
+        is_str(user, "erin", "and is hers");
 }
 
 int main(int argc, char *argv[]) {
@@ -150,6 +226,7 @@ int main(int argc, char *argv[]) {
         }
         test_users(s);
         test_sessions(s);
+        test_revoke(s);
         store_free(TAKE_PTR(s));
         store_test_teardown(&env);
         return tap_done();

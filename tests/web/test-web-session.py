@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # test-web-session.py: the web UI's login over HTTP: a password or a token gives a session cookie
 # (HttpOnly, SameSite=Strict, Secure behind TLS), its CSRF token guards state changes, logout ends
-# it, a new password ends it, and it survives a restart of the server. TAP output.
+# it, a new password ends it, revoking the token that opened it ends it, and it survives a restart of
+# the server. TAP output.
 import base64, http.client, json, subprocess, time
 
 from harness import TERN, ok
@@ -111,6 +112,22 @@ try:
     ok(req("GET", "/api/v1/session", headers=C2)[0] == 200, "a new session")
     subprocess.run([TERN, "user", "add", "alice", "--db", h.db], input="pw-2\n", text=True, env=h.env, capture_output=True)
     ok(req("GET", "/api/v1/session", headers=C2)[0] == 401, "a new password ends it")
+
+    # A session opened with an API token lives only as long as the token.
+    _, _, resp = req("POST", "/api/v1/session", {"token": TOKEN})
+    CT = {"Cookie": f"tern_session={cookie_of(resp)[0]}"}
+    ok(req("GET", "/api/v1/session", headers=CT)[0] == 200, "a session opened with the token")
+    r = subprocess.run([TERN, "token", "revoke", "-", "--db", h.db], input=TOKEN + "\n", text=True, env=h.env,
+                       capture_output=True)
+    ok(r.returncode == 0 and "revoked" in r.stderr, f"tern token revoke - reads the token from standard input ({r.stderr.strip()})")
+    ok(req("GET", "/api/v1/session", headers=CT)[0] == 401, "revoking the token ends the session it opened")
+    st, _, _ = req("GET", "/api/v1/flows/search", headers={"Authorization": "Bearer " + TOKEN})
+    ok(st == 401, "and the token itself is refused")
+    _, _, resp = req("POST", "/api/v1/session", {"username": "alice", "password": "pw-2"})
+    C3 = {"Cookie": f"tern_session={cookie_of(resp)[0]}"}
+    r = subprocess.run([TERN, "user", "remove", "alice", "--db", h.db], text=True, env=h.env, capture_output=True)
+    ok(r.returncode == 0, "tern user remove alice")
+    ok(req("GET", "/api/v1/session", headers=C3)[0] == 401, "which ends her password sessions")
 finally:
     h.cleanup()
 harness.done()
