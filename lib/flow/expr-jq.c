@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <jq.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -265,6 +266,49 @@ static int set_message(char **ret_error, const char *fmt, ...) {
         return 0;
 }
 
+/* The process's jq children: a counting slot, held from the fork to the reaping. */
+static pthread_mutex_t children_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t children_freed = PTHREAD_COND_INITIALIZER;
+static unsigned children_running, children_peak;
+
+void expr_jq_children(unsigned *ret_running, unsigned *ret_peak) {
+        pthread_mutex_lock(&children_lock);
+        *ret_running = children_running;
+        *ret_peak = children_peak;
+        pthread_mutex_unlock(&children_lock);
+}
+
+/* Wait for a slot until deadline (CLOCK_MONOTONIC µs): true when one was taken. */
+static bool child_slot_take(usec_t deadline) {
+        struct timespec ts = { .tv_sec = (time_t) (deadline / USEC_PER_SEC),
+                               .tv_nsec = (long) (deadline % USEC_PER_SEC) * 1000 };
+        bool taken = false;
+        pthread_mutex_lock(&children_lock);
+        for (;;) {
+                if (children_running < EXPR_JQ_MAX_CHILDREN) {
+                        if (++children_running > children_peak)
+                                children_peak = children_running;
+                        taken = true;
+                        break;
+                }
+                int r = pthread_cond_clockwait(&children_freed, &children_lock, CLOCK_MONOTONIC, &ts);
+                if (r == ETIMEDOUT)
+                        break;
+        }
+        pthread_mutex_unlock(&children_lock);
+        return taken;
+}
+
+static void child_slot_release(bool *taken) {
+        if (!*taken)
+                return;
+        pthread_mutex_lock(&children_lock);
+        children_running--;
+        pthread_cond_signal(&children_freed);
+        pthread_mutex_unlock(&children_lock);
+        *taken = false;
+}
+
 int expr_jq_run(const char *program, json_t *input, usec_t timeout, size_t max_memory, json_t **ret, char **ret_error) {
         _cleanup_strbuf_ StrBuf out = STRBUF_INIT;
         _cleanup_json_ json_t *list = NULL;
@@ -285,6 +329,15 @@ int expr_jq_run(const char *program, json_t *input, usec_t timeout, size_t max_m
         list = json_array();
         if (!list)
                 return -ENOMEM;
+        /* The wait for a slot counts in the program's time: a render never takes longer than that. */
+        usec_t deadline = now_monotonic() + timeout;
+        _cleanup_(child_slot_release) bool slot = child_slot_take(deadline);
+        if (!slot) {
+                char limit[DURATION_MAX];
+                duration_format_short(limit, timeout);
+                return set_message(ret_error, "%u jq programs were already running in this process for %s; try again later",
+                                   EXPR_JQ_MAX_CHILDREN, limit) ?: -EBUSY;
+        }
         if (pipe2(fds, O_CLOEXEC) < 0)
                 return -errno;
         rfd = fds[0];
@@ -299,7 +352,6 @@ int expr_jq_run(const char *program, json_t *input, usec_t timeout, size_t max_m
         }
         wfd = safe_close(wfd);
 
-        usec_t deadline = now_monotonic() + timeout;
         for (;;) {
                 usec_t now = now_monotonic();
                 if (now >= deadline) {

@@ -45,6 +45,12 @@ typedef struct ExprContext {
 /* A jq filter runs in a child process, stopped after EXPR_JQ_TIMEOUT or past EXPR_JQ_MAX_MEMORY bytes. */
 #define EXPR_JQ_TIMEOUT (10 * USEC_PER_SEC)
 #define EXPR_JQ_MAX_MEMORY ((size_t) 256 << 20)
+/* At most this many jq children per process at once (a webserver rendering many webhooks, a worker
+ * with many slots): a render past it waits for a slot within its own time limit, so that memory stays
+ * bounded at EXPR_JQ_MAX_CHILDREN × the memory limit. */
+#define EXPR_JQ_MAX_CHILDREN 4u
+/* jq children running now, and the most that ever ran at once in this process (status, tests). */
+void expr_jq_children(unsigned *ret_running, unsigned *ret_peak);
 
 /* Contains "{{" or "{%" (a string without them renders to itself). */
 bool expr_has_template(const char *s);

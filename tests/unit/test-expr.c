@@ -794,6 +794,72 @@ static void test_jq_fds(json_t *vars) {
         close(p[0]);
 }
 
+typedef struct JqThread {
+        ExprContext ctx;
+        const char *tmpl;
+        int r;
+        char *out, *message;
+} JqThread;
+
+static void *run_jq_thread(void *arg) {
+        JqThread *t = arg;
+        ExprError err = {};
+        t->r = expr_render(t->tmpl, &t->ctx, &t->out, &err);
+        t->message = err.message ? strdup(err.message) : NULL;
+        expr_error_done(&err);
+        return NULL;
+}
+
+/* A process runs at most EXPR_JQ_MAX_CHILDREN jq programs at once: more renders wait for a slot within
+ * their own time limit, or fail saying so; memory stays bounded by that many children. */
+static void test_jq_children(json_t *vars) {
+        JqThread t[12] = {};
+        pthread_t th[12];
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                t[i] = (JqThread) { .ctx = context(vars), .tmpl = "{{ list | jq('length') | first }}" };
+                t[i].ctx.jq_timeout = 60 * USEC_PER_SEC;
+                pthread_create(&th[i], NULL, run_jq_thread, &t[i]);
+        }
+        unsigned good = 0, running, peak;
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                pthread_join(th[i], NULL);
+                good += t[i].r == 0 && streq_ptr(t[i].out, "3");
+                free(t[i].out);
+                free(t[i].message);
+        }
+        expr_jq_children(&running, &peak);
+        is_int(good, ELEMENTSOF(t), "12 renders at once all get their jq result");
+        ok(peak <= EXPR_JQ_MAX_CHILDREN && running == 0, "with at most %u jq children at a time (peak %u, now %u)",
+           EXPR_JQ_MAX_CHILDREN, peak, running);
+
+        /* every slot held by a slow program: a render with a short limit gives up, saying why */
+        JqThread slow[EXPR_JQ_MAX_CHILDREN] = {};
+        pthread_t sth[EXPR_JQ_MAX_CHILDREN];
+        for (size_t i = 0; i < ELEMENTSOF(slow); i++) {
+                slow[i] = (JqThread) { .ctx = context(vars), .tmpl = "{{ 1 | jq('last(range(1e15))') }}" };
+                slow[i].ctx.jq_timeout = 3 * USEC_PER_SEC;
+                pthread_create(&sth[i], NULL, run_jq_thread, &slow[i]);
+        }
+        for (int i = 0; i < 300; i++) {
+                expr_jq_children(&running, &peak);
+                if (running == EXPR_JQ_MAX_CHILDREN)
+                        break;
+                usleep(10000);
+        }
+        JqThread late = { .ctx = context(vars), .tmpl = "{{ list | jq('length') | first }}" };
+        late.ctx.jq_timeout = 200 * USEC_PER_MSEC;
+        run_jq_thread(&late);
+        ok(late.r < 0 && late.message && strstr(late.message, "jq programs were already running in this process"),
+           "a render that finds every slot busy past its limit fails, saying why (%s)", strna(late.message));
+        free(late.out);
+        free(late.message);
+        for (size_t i = 0; i < ELEMENTSOF(slow); i++) {
+                pthread_join(sth[i], NULL);
+                free(slow[i].out);
+                free(slow[i].message);
+        }
+}
+
 static int collect_unknown(void *userdata, const ExprUnknownName *u) {
         StrBuf *sb = userdata;
         strbuf_appendf(sb, "%s %s %s %u:%u `%.*s`;", u->kind, u->name, strna(u->suggestion), u->line, u->column,
@@ -852,6 +918,7 @@ int main(void) {
         test_regex_limits(vars);
         test_jq_limits(vars);
         test_jq_fds(vars);
+        test_jq_children(vars);
         test_check_names();
         test_output_format();
         return tap_done();
