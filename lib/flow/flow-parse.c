@@ -232,6 +232,23 @@ static bool namespace_valid(const char *s) {
         return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789._-") == l;
 }
 
+/* Internal storage keeps a namespace as a path ('.' becomes '/'), next to its flows' executions
+ * (NS/FLOW/executions/ID), its files (NS/_files) and its KV (NS/_kv). A segment that is empty, starts
+ * with '_' or '-', or is "executions" would put one namespace inside another's or inside an
+ * execution's files, so that purging one deletes the other's: the segment at fault, or NULL. */
+static const char *namespace_bad_segment(const char *s, char buf[static 64]) {
+        for (const char *p = s;;) {
+                size_t n = strcspn(p, ".");
+                if (n == 0 || p[0] == '_' || p[0] == '-' || (n == 10 && strncmp(p, "executions", 10) == 0)) {
+                        snprintf(buf, 64, "%.*s", (int) MIN(n, (size_t) 60), p);
+                        return buf;
+                }
+                if (!p[n])
+                        return NULL;
+                p += n + 1;
+        }
+}
+
 static void fp_parse_labels(FlowParser *p, const YamlNode *n, Flow *f) {
         f->labels = json_object();
         if (!f->labels) {
@@ -601,6 +618,17 @@ int fp_parse_flow(FlowParser *p, const YamlNode *root, Flow *f) {
                          "invalid namespace '%.160s': lowercase letters, digits, '.', '_' and '-' only, starting with a "
                          "letter or digit, at most 150 characters",
                          f->namespace);
+        else if (f->namespace) {
+                char seg[64];
+                if (namespace_bad_segment(f->namespace, seg))
+                        fp_error(p, ns,
+                                 "invalid namespace '%.160s': its part '%s' %s (internal storage keeps each part as a "
+                                 "directory beside executions, '_files' and '_kv')",
+                                 f->namespace, seg,
+                                 !*seg                        ? "is empty"
+                                 : streq(seg, "executions")   ? "is reserved"
+                                                              : "starts with '_' or '-'");
+        }
         if (!tasks || yaml_scalar_type(tasks) == YAML_SCALAR_NULL)
                 fp_error(p, tasks ?: root, "flow has no 'tasks': at least one task is required");
         else if (tasks->kind == YAML_NODE_SEQ && tasks->n_children == 0)
