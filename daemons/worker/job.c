@@ -189,6 +189,94 @@ static int job_fetch_file(TaskRunContext *ctx, const char *uri, int fd) {
         return 0;
 }
 
+/* The storage key of a URI the task names: a file of this execution or of the one that started it. */
+static int job_file_key(JobRun *jr, const char *uri, char **ret_key) {
+        const char *why = NULL;
+        ApiFileScope scope;
+        free(jr->file_error);
+        jr->file_error = NULL;
+        api_file_scope_from_variables(json_object_get(jr->job, "variables"), &scope);
+        int r = api_file_key(&scope, uri, ret_key, &why);
+        if (r == -EINVAL)
+                return job_file_fail(jr, r, "not a valid file URI: %s", strna(why));
+        if (r >= 0 && !jr->env->storage) {
+                free(*ret_key);
+                *ret_key = NULL;
+                return -ENOTSUP;
+        }
+        return r;
+}
+
+static int job_stat_file(TaskRunContext *ctx, const char *uri, uint64_t *ret_size) {
+        JobRun *jr = ctx->userdata;
+        _cleanup_free_ char *key = NULL;
+        StorageObject o = {};
+        int r = job_file_key(jr, uri, &key);
+        if (r < 0)
+                return r;
+        r = storage_stat(jr->env->storage, key, &o);
+        *ret_size = o.size;
+        storage_object_done(&o);
+        if (r < 0 && r != -ENOENT)
+                return job_file_fail(jr, r, "%s", storage_error(jr->env->storage));
+        return r;
+}
+
+static int job_delete_file(TaskRunContext *ctx, const char *uri) {
+        JobRun *jr = ctx->userdata;
+        _cleanup_free_ char *key = NULL;
+        int r = job_file_key(jr, uri, &key);
+        if (r < 0)
+                return r;
+        /* The storage deletes a missing object without a word: the task wants to know. */
+        r = storage_exists(jr->env->storage, key);
+        if (r == 0)
+                return -ENOENT;
+        if (r > 0)
+                r = storage_delete(jr->env->storage, key);
+        if (r < 0)
+                return job_file_fail(jr, r, "%s", storage_error(jr->env->storage));
+        return 0;
+}
+
+/* The URIs an execution's purge reports, at most this many (the files all go). */
+#define JOB_PURGE_URIS_MAX 1000u
+
+static int job_purge_files(TaskRunContext *ctx, json_t **ret_uris) {
+        JobRun *jr = ctx->userdata;
+        Storage *s = jr->env->storage;
+        _cleanup_free_ char *prefix = NULL, *token = NULL;
+        _cleanup_json_ json_t *uris = json_array();
+
+        free(jr->file_error);
+        jr->file_error = NULL;
+        if (!uris)
+                return -ENOMEM;
+        if (!s)
+                return -ENOTSUP;
+        int r = storage_key_execution(ctx->namespace, ctx->flow_id, ctx->execution_id, &prefix);
+        if (r < 0)
+                return r;
+        while (ret_uris) {
+                _cleanup_storage_list_ StorageList l = {};
+                if ((r = storage_list(s, prefix, token, 0, &l)) < 0)
+                        return job_file_fail(jr, r, "%s", storage_error(s));
+                for (size_t i = 0; i < l.n && json_array_size(uris) < JOB_PURGE_URIS_MAX; i++) {
+                        _cleanup_free_ char *uri = storage_key_to_uri(l.objects[i].key);
+                        if (!uri || json_array_append_new(uris, json_string(uri)) < 0)
+                                return -ENOMEM;
+                }
+                free(token);
+                if (!(token = TAKE_PTR(l.next)) || json_array_size(uris) >= JOB_PURGE_URIS_MAX)
+                        break;
+        }
+        if ((r = storage_delete_prefix(s, prefix)) < 0)
+                return job_file_fail(jr, r, "%s", storage_error(s));
+        if (ret_uris)
+                *ret_uris = TAKE_PTR(uris);
+        return 0;
+}
+
 static int job_secret(void *userdata, const char *key, char **ret) {
         JobRun *jr = userdata;
         if (!jr->env->secret)
@@ -395,6 +483,9 @@ int worker_job_run(const WorkerJobEnv *env, json_t *job, json_t **ret_result) {
                 .log = job_log,
                 .store_file = job_store_file,
                 .fetch_file = job_fetch_file,
+                .stat_file = job_stat_file,
+                .delete_file = job_delete_file,
+                .purge_files = job_purge_files,
                 .file_error = job_file_error,
                 .services = env->services,
                 .loop_value = json_string_value(json_object_get(json_object_get(json_object_get(job, "variables"),

@@ -58,6 +58,17 @@ static const TaskImpl impls[_TASK_RUNNER_MAX] = {
         [TASK_RUNNER_TRIGGER_TOGGLE] = { task_impl_trigger_toggle, false },
         /* The task it runs may want one. */
         [TASK_RUNNER_TEMPLATED] = { task_impl_templated, true },
+        /* Internal storage tasks: those that make files make them in a directory of their own. */
+        [TASK_RUNNER_STORAGE_WRITE] = { task_impl_storage_write, true },
+        [TASK_RUNNER_STORAGE_DELETE] = { task_impl_storage_delete, false },
+        [TASK_RUNNER_STORAGE_SIZE] = { task_impl_storage_size, false },
+        [TASK_RUNNER_STORAGE_CONCAT] = { task_impl_storage_concat, true },
+        [TASK_RUNNER_STORAGE_SPLIT] = { task_impl_storage_split, true },
+        [TASK_RUNNER_STORAGE_REVERSE] = { task_impl_storage_reverse, true },
+        [TASK_RUNNER_STORAGE_FILTER_ITEMS] = { task_impl_storage_filter_items, true },
+        [TASK_RUNNER_STORAGE_DEDUPLICATE_ITEMS] = { task_impl_storage_deduplicate_items, true },
+        [TASK_RUNNER_STORAGE_PURGE_EXECUTION] = { task_impl_storage_purge_execution, false },
+        [TASK_RUNNER_STORAGE_LOCAL_FILES] = { task_impl_storage_local_files, true },
 };
 
 const char *task_file_strerror(TaskRunContext *ctx, int r) {

@@ -77,8 +77,16 @@ struct TaskRunContext {
          * file of this execution or of the one that started it. -EINVAL (not a valid URI), -EACCES
          * (another execution's), -ENOENT, -EFBIG (larger than output_bytes_max). NULL: no storage. */
         int (*fetch_file)(TaskRunContext *ctx, const char *uri, int fd);
-        /* Why the last store_file() or fetch_file() failed, one line (the storage's own words); NULL
-         * when it said nothing more than its errno. */
+        /* The size of the file of a kestra:/// URI, by the same rule as fetch_file() (-EINVAL, -EACCES,
+         * -ENOENT). NULL: no storage. */
+        int (*stat_file)(TaskRunContext *ctx, const char *uri, uint64_t *ret_size);
+        /* Delete the file of a kestra:/// URI, by the same rule: 0, or -ENOENT when there was none. */
+        int (*delete_file)(TaskRunContext *ctx, const char *uri);
+        /* Delete every file of this execution (its inputs', its task runs'); *ret_uris (may be NULL)
+         * gets the kestra:/// URIs of what was deleted, a JSON list. */
+        int (*purge_files)(TaskRunContext *ctx, json_t **ret_uris);
+        /* Why the last store_file(), fetch_file(), stat_file(), delete_file() or purge_files()
+         * failed, one line (the storage's own words); NULL when it said nothing more than its errno. */
         const char *(*file_error)(TaskRunContext *ctx);
         const TaskServices *services; /* may be NULL */
         const char *loop_value;       /* taskrun.value, NULL outside loops */
@@ -143,6 +151,16 @@ int task_impl_purge_logs(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_resume(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_trigger_toggle(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_templated(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_storage_write(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_storage_delete(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_storage_size(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_storage_concat(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_storage_split(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_storage_reverse(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_storage_filter_items(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_storage_deduplicate_items(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_storage_local_files(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_storage_purge_execution(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 
 /* Files in the working directory, which the task's own code controls: never through a symbolic link,
  * never out of the directory (lib/basic/beneath.h). Each fails the outcome with a message naming the

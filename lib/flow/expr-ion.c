@@ -6,6 +6,7 @@
 
 #include "cleanup-jansson.h"
 #include "expr-internal.h"
+#include "ion-file.h"
 #include "strutil.h"
 
 #define FAIL(...) expr_fail(ev, n, -EINVAL, __VA_ARGS__)
@@ -504,4 +505,28 @@ int expr_function_from_ion(ExprEval *ev, const ExprNode *n, const ExprArgs *a, j
         }
         *ret = json_incref(json_array_get(rows, 0) ?: json_null());
         return 0;
+}
+
+int ion_value_parse(const char *text, size_t len, json_t **ret, const char **ret_why) {
+        IonReader r = { text, text + len, NULL, 0 };
+        _cleanup_json_ json_t *v = NULL;
+        ion_skip_space(&r);
+        if (r.p >= r.end) {
+                *ret = NULL;
+                return 0;
+        }
+        int rr = ion_read_value(&r, &v);
+        if (rr == -ENOMEM)
+                return rr;
+        if (rr >= 0) {
+                ion_skip_space(&r);
+                if (r.p < r.end)
+                        rr = ion_fail(&r, "more than one value");
+        }
+        if (rr < 0) {
+                *ret_why = r.error ?: "cannot parse";
+                return -EINVAL;
+        }
+        *ret = TAKE_PTR(v);
+        return 1;
 }
