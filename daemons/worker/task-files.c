@@ -19,8 +19,11 @@ static int workdir_open(TaskRunContext *ctx, TaskOutcome *out) {
         if (!ctx->working_dir)
                 return task_fail(out, "this task has no working directory"), -ENOTDIR;
         int fd = open(ctx->working_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return task_fail(out, "cannot open the working directory '%s': %m", ctx->working_dir), -errno;
+        if (fd < 0) {
+                int r = -errno; /* before task_fail, whose formatting may change errno */
+                task_fail(out, "cannot open the working directory '%s': %s", ctx->working_dir, strerror(-r));
+                return r;
+        }
         return fd;
 }
 
