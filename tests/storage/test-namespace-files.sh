@@ -5,7 +5,7 @@
 #   local   a directory
 #   s3      radosgw, started and stopped by rgw.sh ($TERN_RGW)
 #   azure   azurite, started and stopped by azurite.sh ($TERN_AZURITE)
-# Skipped (saying why) only when the server cannot be started here.
+# Skipped (saying why) only when the server cannot be started here. KEEP=1 keeps the scratch directory.
 set -uo pipefail
 backend=${1:?usage: test-namespace-files.sh local|s3|azure}
 TERN=${TERN:?}
@@ -17,9 +17,9 @@ scratch=$(mktemp -d /tmp/tern-nsfiles.XXXXXX)
 server_stop=
 cleanup() {
         [ -n "$server_stop" ] && eval "$server_stop" >/dev/null 2>&1
-        rm -rf "$scratch"
+        [ -n "${KEEP:-}" ] && echo "# kept $scratch" || rm -rf "$scratch"
 }
-trap cleanup EXIT; [ -n "${KEEP:-}" ] && trap - EXIT
+trap cleanup EXIT
 
 case $backend in
 local)
@@ -236,6 +236,12 @@ tasks:
     namespace: t.nsf.other
     filesMap:
       /renamed.txt: "{{ outputs.make.outputFiles['single.txt'] }}"
+  - id: bylist
+    type: io.kestra.plugin.core.namespace.UploadFiles
+    namespace: t.nsf.other
+    files:
+      - "{{ outputs.make.outputFiles['single.txt'] }}"
+    destination: /bylist
   - id: again
     type: io.kestra.plugin.core.namespace.UploadFiles
     namespace: t.nsf.other
@@ -260,14 +266,14 @@ run "$scratch/tasks.yaml" tasks; rc=$?
 is "$rc" 0 "a flow with UploadFiles, DownloadFiles and DeleteFiles succeeds"
 [ $rc = 0 ] || logs tasks | grep ERROR | sed 's/^/# /'
 is "$(json "$scratch/tasks.json" "sorted([t for t in d['taskRunList'] if t['taskId'] == 'down'][0]['outputs']['files'])")" \
-        "['/renamed.txt', '/uploaded/gen/deep/two.txt', '/uploaded/gen/one.txt']" \
+        "['/bylist/single.txt', '/renamed.txt', '/uploaded/gen/deep/two.txt', '/uploaded/gen/one.txt']" \
         "DownloadFiles outputs files: a URI per matching namespace file, keyed by path"
 is "$(out_of tasks check "['value']")" "two single" "the downloaded files read back through their URIs"
 "$TERN" execution show "$(json "$scratch/tasks.json" "d['id']")" --db "sqlite://$scratch/tern.db" -o json >"$scratch/show.json" 2>/dev/null
 is "$(json "$scratch/show.json" "sorted((m['name'], m['value']) for m in d['metrics'])")" \
-        "[('deleted', 1.0), ('downloaded', 3.0)]" "metrics: downloaded 3, deleted 1"
-is "$(nsf list t.nsf.other / --recursive | awk '{print $NF}' | tr '\n' ' ')" "/renamed.txt /uploaded/gen/one.txt " \
-        "UploadFiles (patterns and filesMap) then DeleteFiles leave exactly these"
+        "[('deleted', 1.0), ('downloaded', 4.0)]" "metrics: downloaded 4, deleted 1"
+is "$(nsf list t.nsf.other / --recursive | awk '{print $NF}' | tr '\n' ' ')" "/bylist/single.txt /renamed.txt /uploaded/gen/one.txt " \
+        "UploadFiles (patterns, a URI in files, filesMap) then DeleteFiles leave exactly these"
 is "$(nsf list t.nsf.other /uploaded/gen | awk '{print $NF}' | tr '\n' ' ')" "/uploaded/gen/one.txt " \
         "deleteParentFolder: the emptied directory went too"
 

@@ -153,6 +153,51 @@ static int upload_workdir_file(int parentfd, const char *name, const char *rel, 
         return upload_one(u, target, fd);
 }
 
+/* The working directory's files that match patterns (every file is looked at: the patterns are
+ * Kestra's, not the walk's), below destination at their relative paths. */
+static int upload_workdir(Uploader *u, char **patterns) {
+        if (!patterns)
+                return 0;
+        if (!u->ctx->working_dir)
+                return task_fail(u->out, "this task has no working directory"), -ENOTDIR;
+        _cleanup_close_ int wd = open(u->ctx->working_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (wd < 0)
+                return task_fail(u->out, "cannot open the working directory: %m"), -errno;
+        u->patterns = patterns;
+        int r = beneath_glob(wd, "**", 0, upload_workdir_file, u, NULL);
+        if (r < 0 && u->out->state == STATE_FAILED)
+                return r;
+        if (r == -E2BIG)
+                return task_fail(u->out, "the working directory holds more than %u files", BENEATH_GLOB_MAX_MATCHES), r;
+        if (r < 0 && r != -ENOMEM)
+                return task_fail(u->out, "cannot read the working directory: %s", strerror(-r)), r;
+        return r < 0 ? r : 0;
+}
+
+/* The stored file of a kestra:/// URI of this execution as namespace file destination/target; one
+ * that does not exist is skipped, as Kestra does. */
+static int upload_uri(Uploader *u, const char *uri, const char *target) {
+        TaskRunContext *ctx = u->ctx;
+        if (!ctx->fetch_file)
+                return task_fail(u->out, "uploading '%s' needs internal storage, which this worker lacks", uri), -ENOTSUP;
+        _cleanup_close_ int fd = task_file_tmp(ctx, u->out);
+        if (fd < 0)
+                return fd;
+        int r = ctx->fetch_file(ctx, uri, fd);
+        if (r == -ENOENT)
+                return 0;
+        if (r == -EACCES)
+                return task_fail(u->out, "'%s' is not a file of this execution", uri), r;
+        if (r < 0)
+                return task_fail(u->out, "cannot read '%s': %s", uri, task_file_strerror(ctx, r)), r;
+        if (lseek(fd, 0, SEEK_SET) < 0)
+                return -errno;
+        _cleanup_free_ char *path = dest_join(u->destination, target);
+        if (!path)
+                return -ENOMEM;
+        return upload_one(u, path, fd);
+}
+
 int task_impl_ns_upload_files(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         Uploader u = { .ctx = ctx, .out = out, .ns = task_prop_string(props, "namespace", ctx->namespace),
                        .destination = task_prop_string(props, "destination", "/") };
@@ -184,43 +229,27 @@ int task_impl_ns_upload_files(TaskRunContext *ctx, json_t *props, TaskOutcome *o
                 json_decref(tmp);
                 if (r < 0)
                         return out->error ? 0 : r;
-                u.patterns = patterns;
-                _cleanup_close_ int wd = ctx->working_dir ? open(ctx->working_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-                                                          : -EBADF;
-                if (wd < 0)
-                        return task_fail(out, "cannot open the working directory: %s", ctx->working_dir ? strerror(errno) : "none");
-                r = beneath_glob(wd, "**", 0, upload_workdir_file, &u, NULL);
-                if (r < 0 && out->state == STATE_FAILED)
-                        return 0;
-                if (r == -E2BIG)
-                        return task_fail(out, "the working directory holds more than %u files", BENEATH_GLOB_MAX_MATCHES);
-                if (r < 0)
-                        return r == -ENOMEM ? r : task_fail(out, "cannot read the working directory: %s", strerror(-r));
+                /* Kestra's older form: a kestra:/// URI in the list goes under its own name. */
+                _cleanup_strv_free_ char **globs = NULL;
+                for (char **p = patterns; *p; p++) {
+                        if (!startswith(*p, "kestra://")) {
+                                if (strv_extend(&globs, *p) < 0)
+                                        return -ENOMEM;
+                                continue;
+                        }
+                        const char *base = strrchr(*p, '/');
+                        if ((r = upload_uri(&u, *p, base ? base + 1 : *p)) < 0)
+                                return out->error ? 0 : r;
+                }
+                if ((r = upload_workdir(&u, globs)) < 0)
+                        return out->error ? 0 : r;
         }
         const char *target;
         json_t *v;
         json_object_foreach(map, target, v) {
-                const char *uri = json_string_value(v);
-                if (!uri)
+                if (!json_is_string(v))
                         return task_fail(out, "filesMap: the value of '%s' must be a kestra:/// URI", target);
-                if (!ctx->fetch_file)
-                        return task_fail(out, "filesMap needs internal storage, which this worker lacks");
-                _cleanup_close_ int fd = task_file_tmp(ctx, out);
-                if (fd < 0)
-                        return out->error ? 0 : fd;
-                r = ctx->fetch_file(ctx, uri, fd);
-                if (r == -ENOENT)
-                        continue; /* Kestra uploads what exists */
-                if (r == -EACCES)
-                        return task_fail(out, "filesMap: '%s' is not a file of this execution", uri);
-                if (r < 0)
-                        return task_fail(out, "filesMap: cannot read '%s': %s", uri, task_file_strerror(ctx, r));
-                if (lseek(fd, 0, SEEK_SET) < 0)
-                        return -errno;
-                _cleanup_free_ char *path = dest_join(u.destination, target);
-                if (!path)
-                        return -ENOMEM;
-                if ((r = upload_one(&u, path, fd)) < 0)
+                if ((r = upload_uri(&u, json_string_value(v), target)) < 0)
                         return out->error ? 0 : r;
         }
         task_logf(ctx, TASK_LOG_INFO, "%u file(s) uploaded to namespace '%s'", u.n, u.ns);
