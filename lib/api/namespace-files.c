@@ -339,7 +339,7 @@ int api_ns_file_move(Storage *s, const char *ns, const char *from, const char *t
 /* ---- patterns ----------------------------------------------------------------------------------- */
 
 /* Work allowed per match: '*' and '**' backtrack, and a pattern comes from a flow. */
-#define GLOB_BUDGET 200000u
+#define GLOB_BUDGET 100000u
 
 static const char *class_end(const char *p) {
         /* p at '['; the ']' that closes it, or NULL. */
@@ -470,17 +470,36 @@ const char *api_ns_pattern_invalid(const char *pattern) {
         return in_group ? "a '{' without its '}'" : NULL;
 }
 
+/* pattern with each run of three or more unescaped '*' as "**", which means the same: a run would
+ * otherwise multiply the ways to match. */
+static char *pattern_squeeze(const char *prefix, const char *p) {
+        char *out = malloc(strlen(prefix) + strlen(p) + 1), *w = out;
+        size_t stars = 0;
+        if (!out)
+                return NULL;
+        w = stpcpy(w, prefix);
+        for (; *p; p++) {
+                if (*p == '\\' && p[1]) {
+                        *w++ = *p++;
+                        *w++ = *p;
+                        stars = 0;
+                        continue;
+                }
+                stars = *p == '*' ? stars + 1 : 0;
+                if (stars <= 2)
+                        *w++ = *p;
+        }
+        *w = 0;
+        return out;
+}
+
 bool api_ns_pattern_match(const char *pattern, const char *path) {
         unsigned budget = GLOB_BUDGET;
         if (api_ns_pattern_invalid(pattern))
                 return false;
         const char *explicit = startswith(pattern, "glob:");
-        if (explicit)
-                return glob_at(explicit, path, &budget);
         char c = pattern[0];
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_') {
-                _cleanup_free_ char *anywhere = strjoin("**/", pattern);
-                return anywhere && glob_at(anywhere, path, &budget);
-        }
-        return glob_at(pattern, path, &budget);
+        bool anywhere = !explicit && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_');
+        _cleanup_free_ char *p = pattern_squeeze(anywhere ? "**/" : "", explicit ?: pattern);
+        return p && glob_at(p, path, &budget);
 }

@@ -37,6 +37,9 @@ static void test_patterns(void) {
                 { "glob:/x.sql", "/x.sql", true },
                 { "glob:x.sql", "/x.sql", false },
                 { "**", "/anything/at/all", true },
+                { "/a/****.sql", "/a/b/c.sql", true },
+                { "/a/\\***", "/a/*b/c", true },
+                { "/a/\\***", "/a/b", false },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++)
                 ok(api_ns_pattern_match(cases[i].pattern, cases[i].path) == cases[i].match, "'%s' %s '%s'",
