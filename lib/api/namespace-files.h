@@ -78,6 +78,7 @@ int api_ns_file_move(Storage *s, const char *ns, const char *from, const char *t
  * within a segment, '**' across them, '?', [...] and [!...], {a,b}, '\\' escapes) matched against
  * the whole path with its leading '/'; a pattern that starts with a letter, digit or '_' matches at
  * any depth ("x.sql" matches /x.sql and /a/b/x.sql). "regex:" patterns are not supported: api_ns_pattern_invalid()
- * says why, a constant, or NULL for a usable pattern. */
+ * says why, a constant, or NULL for a usable pattern. A match is bounded work: a pattern that would
+ * need more backtracking than that on a path does not match it. */
 const char *api_ns_pattern_invalid(const char *pattern);
 bool api_ns_pattern_match(const char *pattern, const char *path);

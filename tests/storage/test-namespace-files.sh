@@ -15,6 +15,7 @@ is() { ok "$([ "$1" = "$2" ] && echo 0 || echo 1)" "$3"; [ "$1" = "$2" ] || { ec
 
 scratch=$(mktemp -d /tmp/tern-nsfiles.XXXXXX)
 server_stop=
+wrong_credentials=
 cleanup() {
         [ -n "$server_stop" ] && eval "$server_stop" >/dev/null 2>&1
         [ -n "${KEEP:-}" ] && echo "# kept $scratch" || rm -rf "$scratch"
@@ -33,6 +34,7 @@ s3)
         server_stop="'$TERN_RGW' stop '$dir'"
         export AWS_ACCESS_KEY_ID=$access AWS_SECRET_ACCESS_KEY=$secret
         url="s3://tern-test/nsf$$?endpoint=$endpoint&region=us-east-1"
+        wrong_credentials="AWS_SECRET_ACCESS_KEY=wrong-$secret"
         ;;
 azure)
         out=$("${TERN_AZURITE:?}" start "$scratch/azurite" 2>"$scratch/server.err"); rc=$?
@@ -42,6 +44,7 @@ azure)
         server_stop="'$TERN_AZURITE' stop '$dir'"
         export AZURE_STORAGE_KEY=$key
         url="azure://$account/tern-test/nsf$$?endpoint=$endpoint"
+        wrong_credentials="AZURE_STORAGE_KEY=d3JvbmcgYWNjb3VudCBrZXk="
         ;;
 *)
         echo "Bail out! unknown backend '$backend'"; exit 1
@@ -103,6 +106,12 @@ is "$(nsf list t.nsf / --recursive | awk '{print $NF}' | tr '\n' ' ')" \
         "/proj/a.sql /proj/sub/b.sql /proj/sub/c.txt /query.sql " "the directory is gone with its file, the rest stays"
 "$TERN" namespace files get --help | grep -q "Usage: tern namespace files get NAMESPACE PATH"; ok $? "get --help"
 "$TERN" namespace files upload >/dev/null 2>&1; is $? 2 "upload without arguments is a usage error"
+
+if [ -n "$wrong_credentials" ]; then
+        env "$wrong_credentials" "$TERN" namespace files list t.nsf --storage "$url" >/dev/null 2>"$scratch/cred.err"; rc=$?
+        ok "$([ $rc = 1 ] && grep -q "cannot list '/' in namespace 't.nsf': .*403" "$scratch/cred.err" && echo 0 || echo 1)" \
+                "wrong credentials: the service's refusal, said: $(head -1 "$scratch/cred.err" | cut -c1-200)"
+fi
 
 # ---- flows ----------------------------------------------------------------------------------------
 run() { # run FLOW NAME: tern run it, its JSON in $scratch/NAME.json

@@ -374,11 +374,25 @@ int task_impl_ns_delete_files(TaskRunContext *ctx, json_t *props, TaskOutcome *o
 
 typedef enum IfExists { IF_EXISTS_OVERWRITE, IF_EXISTS_FAIL, IF_EXISTS_WARN, IF_EXISTS_IGNORE } IfExists;
 
+/* Writes into fd that stop with -EFBIG past what the task run may still bring in. */
+typedef struct Budget {
+        int fd;
+        uint64_t *left;
+} Budget;
+
+static int budget_write(void *userdata, const void *buf, size_t n) {
+        Budget *b = userdata;
+        if ((uint64_t) n > *b->left)
+                return -EFBIG;
+        *b->left -= n;
+        return fd_write_all(b->fd, buf, n);
+}
+
 int task_write_namespace_files(TaskRunContext *ctx, json_t *spec, TaskOutcome *out) {
         _cleanup_strv_free_ char **include = NULL, **exclude = NULL, **namespaces = NULL;
         _cleanup_json_ json_t *parsed = NULL;
         bool enabled, per_ns;
-        uint64_t total = 0;
+        uint64_t left = ctx->output_bytes_max ?: UINT64_MAX;
         unsigned n = 0;
         int r;
 
@@ -438,17 +452,19 @@ int task_write_namespace_files(TaskRunContext *ctx, json_t *spec, TaskOutcome *o
                                 task_logf(ctx, TASK_LOG_WARN, "File '%s' already exists in the working directory", rel);
                         if (exists && (if_exists == IF_EXISTS_WARN || if_exists == IF_EXISTS_IGNORE))
                                 continue;
-                        total += l.files[i].size;
-                        if (ctx->output_bytes_max && total > ctx->output_bytes_max)
-                                return task_fail(out, "namespaceFiles: the files take more than the worker's limit of %llu "
-                                                      "MiB ([worker] output-mib)",
-                                                 (unsigned long long) (ctx->output_bytes_max >> 20)), -EFBIG;
                         _cleanup_close_ int fd = task_file_create(ctx, "namespace file", rel, out);
                         if (fd < 0)
                                 return fd;
                         if ((r = api_ns_file_key(*ns, path, &key)) < 0)
                                 return task_fail(out, "namespaceFiles: '%s' is not a namespace", *ns), r;
-                        if ((r = storage_get_fd(s, key, fd)) < 0)
+                        /* Counted as the bytes arrive: the listing's sizes may be stale. */
+                        Budget b = { .fd = fd, .left = &left };
+                        r = storage_get(s, key, budget_write, &b);
+                        if (r == -EFBIG)
+                                return task_fail(out, "namespaceFiles: the files take more than the worker's limit of %llu "
+                                                      "MiB ([worker] output-mib)",
+                                                 (unsigned long long) (ctx->output_bytes_max >> 20)), r;
+                        if (r < 0)
                                 return task_fail(out, "namespaceFiles: cannot read '%s' of namespace '%s': %s", path, *ns,
                                                  r == -ENOMEM ? strerror(-r) : storage_error(s)), r;
                         n++;
