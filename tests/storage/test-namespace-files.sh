@@ -198,6 +198,23 @@ is "$(out_of nsfiles off "['vars']['files']")" "" "enabled: false: none"
 is "$(out_of nsfiles other "['vars']['files']")" "./t.nsf/proj/sub/c.txt " \
         "include without enabled, folderPerNamespace: one folder per namespace"
 
+head -c 2097152 /dev/zero >"$scratch/big.bin"
+nsf upload t.nsf.big "$scratch/big.bin" >/dev/null 2>&1
+cat >"$scratch/big.yaml" <<'EOF'
+id: big
+namespace: t.nsf
+tasks:
+  - id: sh
+    type: io.kestra.plugin.scripts.shell.Commands
+    namespaceFiles:
+      namespaces: [t.nsf.big]
+    commands:
+      - ls -l
+EOF
+TERN_WORKER_OUTPUT_MIB=1 run "$scratch/big.yaml" big; rc=$?
+ok "$([ $rc = 1 ] && logs big | grep -q "namespaceFiles: the files take more than the worker's limit of 1 MiB" && echo 0 || echo 1)" \
+        "namespace files count in [worker] output-mib: 2 MiB of them fail the task under a 1 MiB limit"
+
 if command -v python3 >/dev/null; then
         cat >"$scratch/py.yaml" <<'EOF'
 id: py
