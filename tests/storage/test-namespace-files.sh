@@ -262,6 +262,10 @@ tasks:
     namespace: t.nsf.other
     filesMap:
       /renamed.txt: "{{ outputs.make.outputFiles['single.txt'] }}"
+  - id: none
+    type: io.kestra.plugin.core.namespace.UploadFiles
+    namespace: t.nsf.other
+    files: []
   - id: bylist
     type: io.kestra.plugin.core.namespace.UploadFiles
     namespace: t.nsf.other

@@ -23,8 +23,7 @@ static Storage *ns_storage(TaskRunContext *ctx, TaskOutcome *out) {
 
 /* A property that is a string or a list of strings (or a JSON list in a string, as a rendered
  * expression gives it): a strv. -EINVAL (the task failed, saying so) for anything else. */
-static int string_or_list(json_t *props, const char *name, bool required, char ***ret, TaskOutcome *out) {
-        json_t *v = json_object_get(props, name);
+static int string_or_list_value(json_t *v, const char *name, bool required, char ***ret, TaskOutcome *out) {
         _cleanup_json_ json_t *parsed = NULL;
         _cleanup_strv_free_ char **l = NULL;
         if (json_is_string(v) && json_string_value(v)[0] == '[' &&
@@ -57,6 +56,10 @@ static int string_or_list(json_t *props, const char *name, bool required, char *
         }
         *ret = TAKE_PTR(l);
         return 0;
+}
+
+static int string_or_list(json_t *props, const char *name, bool required, char ***ret, TaskOutcome *out) {
+        return string_or_list_value(json_object_get(props, name), name, required, ret, out);
 }
 
 static bool matches_any(char *const *patterns, const char *path) {
@@ -222,16 +225,11 @@ int task_impl_ns_upload_files(TaskRunContext *ctx, json_t *props, TaskOutcome *o
                 return task_fail(out, "property 'filesMap' must be a map of namespace file path to a kestra:/// URI");
 
         if (files) {
-                json_t *tmp = json_pack("{s:O}", "files", files);
-                if (!tmp)
-                        return -ENOMEM;
-                r = string_or_list(tmp, "files", true, &patterns, out);
-                json_decref(tmp);
-                if (r < 0)
+                if ((r = string_or_list_value(files, "files", true, &patterns, out)) < 0)
                         return out->error ? 0 : r;
                 /* Kestra's older form: a kestra:/// URI in the list goes under its own name. */
                 _cleanup_strv_free_ char **globs = NULL;
-                for (char **p = patterns; *p; p++) {
+                for (char **p = patterns; p && *p; p++) {
                         if (!startswith(*p, "kestra://")) {
                                 if (strv_extend(&globs, *p) < 0)
                                         return -ENOMEM;
