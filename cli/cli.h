@@ -52,6 +52,8 @@ extern const Verb server_verbs[];
 /* cmd-trigger.c */
 extern const Verb trigger_verbs[];
 extern const Verb backfill_verbs[];
+/* cmd-namespace.c */
+extern const Verb namespace_verbs[];
 /* cmd-config.c */
 extern const Verb config_verbs[];
 /* cmd-user.c: the webserver's users and API tokens */

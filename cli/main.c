@@ -17,6 +17,7 @@ static const Verb top_verbs[] = {
         { "execution", "COMMAND", "start, list, show, kill, resume, restart executions", NULL, execution_verbs },
         { "server", "COMPONENT", "run the standalone server or one component (executor, worker, scheduler, webserver)", NULL, server_verbs },
         { "flow", "COMMAND", "validate flow files; apply, list, show, delete stored flows", NULL, flow_verbs },
+        { "namespace", "COMMAND", "namespace files in internal storage: upload, list, get, delete", NULL, namespace_verbs },
         { "trigger", "COMMAND", "list, enable, disable, unlock triggers", NULL, trigger_verbs },
         { "backfill", "COMMAND", "run a schedule's past slots: create, pause, resume, delete", NULL, backfill_verbs },
         { "db", "COMMAND", "migrate the database, show its schema status", NULL, db_verbs },

@@ -118,6 +118,15 @@ int web_webhook_variables(WebCtx *c, json_t **ret);
 /* Answer a webhook call that created execution doc; waited: the trigger's wait, ended: whether the
  * execution ended within it. */
 int web_webhook_reply(WebCtx *c, const Trigger *hook, json_t *doc, bool waited, bool ended);
+/* web-nsfiles.c: Kestra's namespace file API. */
+int web_api_nsfile_content(WebCtx *c);
+int web_api_nsfile_stats(WebCtx *c);
+int web_api_nsfile_directory(WebCtx *c);
+int web_api_nsfile_mkdir(WebCtx *c);
+int web_api_nsfile_create(WebCtx *c);
+int web_api_nsfile_delete(WebCtx *c);
+int web_api_nsfile_move(WebCtx *c);
+int web_api_nsfile_search(WebCtx *c);
 /* web-triggers.c */
 int web_api_trigger_search(WebCtx *c);
 int web_api_trigger_flow(WebCtx *c);

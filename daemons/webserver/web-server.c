@@ -79,6 +79,14 @@ static const Route routes[] = {
         { "GET", "/api/v1/metrics/aggregates/{}/{}/{}", false, web_api_metric_aggregates },
         { "GET", "/api/v1/metrics/aggregates/{}/{}/{}/{}", false, web_api_metric_aggregates },
         { "GET", "/api/v1/metrics/{}", false, web_api_metrics_execution },
+        { "GET", "/api/v1/namespaces/{}/files", false, web_api_nsfile_content },
+        { "POST", "/api/v1/namespaces/{}/files", false, web_api_nsfile_create },
+        { "PUT", "/api/v1/namespaces/{}/files", false, web_api_nsfile_move },
+        { "DELETE", "/api/v1/namespaces/{}/files", false, web_api_nsfile_delete },
+        { "GET", "/api/v1/namespaces/{}/files/stats", false, web_api_nsfile_stats },
+        { "GET", "/api/v1/namespaces/{}/files/directory", false, web_api_nsfile_directory },
+        { "POST", "/api/v1/namespaces/{}/files/directory", false, web_api_nsfile_mkdir },
+        { "GET", "/api/v1/namespaces/{}/files/search", false, web_api_nsfile_search },
         { "GET", "/api/v1/triggers/search", false, web_api_trigger_search },
         { "PUT", "/api/v1/triggers", false, web_api_trigger_update },
         { "POST", "/api/v1/triggers/set-disabled/by-triggers", false, web_api_trigger_set_disabled },
@@ -464,7 +472,13 @@ static bool has_body(struct MHD_Connection *con) {
         return cl && (safe_atou64(cl, &n) < 0 || n > 0);
 }
 
-/* An execution creation with a multipart/form-data body (authenticated already, by
+/* The routes whose multipart/form-data bodies are files (up to max_upload, streamed to disk): FILE
+ * inputs of a new execution, a namespace file. */
+static bool route_takes_files(const Route *route) {
+        return route->handler == web_api_execution_create || route->handler == web_api_nsfile_create;
+}
+
+/* A request with a multipart/form-data body of files (authenticated already, by
  * request_start): its body goes to disk as it arrives, before dispatch. */
 static enum MHD_Result multipart_start(WebServer *w, struct MHD_Connection *con, WebRequest *req) {
         req->done = true; /* until the upload is set up, an answer is final */
@@ -542,8 +556,8 @@ static enum MHD_Result request_start(WebServer *w, struct MHD_Connection *con, W
         uint64_t n;
         req->body_max = route->handler == web_session_login ? MIN(w->opt.max_body, (size_t) WEB_LOGIN_BODY_MAX)
                                                             : w->opt.max_body;
-        if (cl && safe_atou64(cl, &n) == 0 && n > req->body_max &&
-            !(route->handler == web_api_execution_create && is_multipart(con)))
+        bool upload = streq(method, "POST") && route_takes_files(route) && is_multipart(con);
+        if (cl && safe_atou64(cl, &n) == 0 && n > req->body_max && !upload)
                 return send_error(w, con, 413, "request body too large");
         if (route->handler == web_api_webhook && has_body(con)) {
                 /* Open, but its key is its credential: checked before the body is read, too. */
@@ -555,7 +569,7 @@ static enum MHD_Result request_start(WebServer *w, struct MHD_Connection *con, W
                 /* Anything else is for the handler to answer, with the body. */
         }
         req->route = route;
-        if (streq(method, "POST") && route->handler == web_api_execution_create && is_multipart(con))
+        if (upload)
                 return multipart_start(w, con, req);
         req->done = false;
         return MHD_YES;

@@ -47,6 +47,17 @@ int task_file_create(TaskRunContext *ctx, const char *what, const char *name, Ta
         return fd;
 }
 
+int task_file_tmp(TaskRunContext *ctx, TaskOutcome *out) {
+        _cleanup_close_ int wd = workdir_open(ctx, out);
+        if (wd < 0)
+                return wd;
+        /* Nameless: the task's code never sees it, and it goes with its last fd. */
+        int fd = openat(wd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return task_fail(out, "cannot make a temporary file in the working directory: %m"), -errno;
+        return fd;
+}
+
 /* An input file whose value is a kestra:/// URI ({{ outputs.download.uri }}): the stored file's
  * content, not the URI's text, as Kestra does. */
 static int input_file_fetch(TaskRunContext *ctx, const char *name, const char *uri, int fd, TaskOutcome *out) {

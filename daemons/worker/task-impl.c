@@ -45,6 +45,10 @@ static const TaskImpl impls[_TASK_RUNNER_MAX] = {
         [TASK_RUNNER_KV_SET] = { task_impl_kv_set, false },
         [TASK_RUNNER_KV_DELETE] = { task_impl_kv_delete, false },
         [TASK_RUNNER_KV_GET_KEYS] = { task_impl_kv_get_keys, false },
+        /* A directory for the files they pass through, and UploadFiles' patterns. */
+        [TASK_RUNNER_NS_UPLOAD_FILES] = { task_impl_ns_upload_files, true },
+        [TASK_RUNNER_NS_DOWNLOAD_FILES] = { task_impl_ns_download_files, true },
+        [TASK_RUNNER_NS_DELETE_FILES] = { task_impl_ns_delete_files, false },
         [TASK_RUNNER_STATE_GET] = { task_impl_state_get, false },
         [TASK_RUNNER_STATE_SET] = { task_impl_state_set, false },
         [TASK_RUNNER_STATE_DELETE] = { task_impl_state_delete, false },

@@ -161,12 +161,17 @@ int task_impl_storage_filter_items(TaskRunContext *ctx, json_t *props, TaskOutco
 int task_impl_storage_deduplicate_items(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_storage_local_files(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_storage_purge_execution(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_ns_upload_files(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_ns_download_files(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_ns_delete_files(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 
 /* Files in the working directory, which the task's own code controls: never through a symbolic link,
  * never out of the directory (lib/basic/beneath.h). Each fails the outcome with a message naming the
  * file and why, and returns the negative errno; what: "output file", "input file"... */
 int task_file_open(TaskRunContext *ctx, const char *what, const char *name, TaskOutcome *out);
 int task_file_create(TaskRunContext *ctx, const char *what, const char *name, TaskOutcome *out);
+/* A nameless temporary file in the working directory (O_TMPFILE), opened O_RDWR. */
+int task_file_tmp(TaskRunContext *ctx, TaskOutcome *out);
 /* What a failed store_file() or fetch_file() returned, in words: file_error()'s, else strerror(). */
 const char *task_file_strerror(TaskRunContext *ctx, int r);
 /* inputFiles: a map of relative file name to content (a string, or a value written as JSON); a
@@ -176,6 +181,11 @@ int task_write_input_files(TaskRunContext *ctx, json_t *files, TaskOutcome *out)
  * file's relative name to its URI. A pattern without wildcards that names something else than a
  * regular file fails the task; a wildcard that matches one skips it with a WARN line. */
 int task_collect_output_files(TaskRunContext *ctx, char *const *patterns, json_t **ret, TaskOutcome *out);
+
+/* namespaceFiles of a script task ({enabled, include, exclude, namespaces, folderPerNamespace,
+ * ifExists}, as Kestra has them): the matching namespace files written into the working directory
+ * before the task runs (tasks/namespace.c). */
+int task_write_namespace_files(TaskRunContext *ctx, json_t *spec, TaskOutcome *out);
 
 /* Helpers for property access with Kestra's lenient typing (numbers and booleans given as text). */
 const char *task_prop_string(json_t *props, const char *name, const char *def);

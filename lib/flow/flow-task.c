@@ -2,7 +2,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "cleanup-jansson.h"
 #include "flow-internal.h"
@@ -494,13 +493,6 @@ static Task *fp_parse_task(FlowParser *p, const YamlNode *n, Task *parent) {
                                          t->def->name, prop->name);
                 }
                 task_fill_defaults(p, t);
-                /* Namespace files need the storage of namespaces, which this build lacks: refused
-                 * rather than a task that runs without its files. */
-                const YamlNode *nsf = yaml_node_get(n, "namespaceFiles"), *en = nsf ? yaml_node_get(nsf, "enabled") : NULL;
-                if (en && en->kind == YAML_NODE_SCALAR && strcasecmp(en->value, "true") == 0)
-                        fp_error(p, en, "task '%s' (%s): namespaceFiles.enabled: true is not supported by this build "
-                                        "(namespace files are not stored yet); give the files with inputFiles instead",
-                                 strempty(t->id), t->def->name);
         }
         return TAKE_PTR(t);
 }

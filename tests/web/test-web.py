@@ -821,6 +821,67 @@ tasks:
     stored = [f for d, _, fs in os.walk(scratch + "/state/storage/t/web/files") for f in fs]
     ok(sorted(stored) == ["b.txt", "report.bin"], f"refused uploads leave nothing in storage ({stored})")
 
+    # ---- namespace files (Kestra's /api/v1/namespaces/{namespace}/files...) ----
+    NSF = "/api/v1/namespaces/t.web/files"
+    st, js, _ = req("GET", NSF + "/directory", auth=None)
+    ok(st == 401, "namespace files need authentication (401)")
+    st, js, _ = upload(NSF + "?path=/q/x.sql", {}, {"fileContent": ("x.sql", b"select 1")}, auth=None)
+    ok(st == 401, "an unauthenticated namespace file upload is refused")
+    st, js, _ = upload(NSF + "?path=/q/x.sql", {}, {"fileContent": ("x.sql", b"select 1")})
+    ok(st == 204, f"POST {NSF}?path=/q/x.sql (multipart fileContent) stores it ({st})")
+    st, js, _ = upload(NSF + "?path=/q/deep/y.sql", {}, {"fileContent": ("y.sql", payload)})
+    ok(st == 204, "a binary one deeper")
+    ok(os.path.isfile(scratch + "/state/storage/t/web/_files/q/x.sql"), "kept under Kestra's key t/web/_files/q/x.sql")
+    st, text, _ = req("GET", NSF + "?path=/q/x.sql", raw=True)
+    ok(st == 200 and text == "select 1", "GET ...files?path= gives the content back")
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("GET", NSF + "?path=q/deep/y.sql", headers={"Authorization": BEARER})
+    resp = c.getresponse()
+    got = resp.read()
+    c.close()
+    ok(resp.status == 200 and got == payload, f"binary content, path without its leading '/' ({len(got)} bytes)")
+    st, js, _ = req("GET", NSF + "/stats?path=/q/x.sql")
+    ok(st == 200 and js["type"] == "File" and js["size"] == 8 and js["fileName"] == "x.sql" and
+       js["lastModifiedTime"] > 1600000000000, f"stats: Kestra's FileAttributes ({js})")
+    st, js, _ = req("GET", NSF + "/stats")
+    ok(st == 200 and js["type"] == "Directory", "stats of the root: a directory")
+    st = req("POST", NSF + "/directory?path=/empty")[0]
+    ok(st == 204, "POST .../files/directory creates an empty directory")
+    st, js, _ = req("GET", NSF + "/directory")
+    ok(st == 200 and [(f["fileName"], f["type"]) for f in js] == [("empty", "Directory"), ("q", "Directory")],
+       f"the root's listing: the empty directory and q ({js})")
+    st, js, _ = req("GET", NSF + "/directory?path=/q")
+    ok(st == 200 and [(f["fileName"], f["type"], f["size"]) for f in js] == [("deep", "Directory", 0), ("x.sql", "File", 8)],
+       "a directory's listing: its files and directories, with sizes")
+    ok(req("GET", NSF + "/directory?path=/nope")[0] == 404, "a missing directory is 404")
+    ok(req("GET", NSF + "?path=/q")[0] == 409, "the content of a directory is 409")
+    ok(req("GET", NSF + "?path=/q/none.sql")[0] == 404, "a missing file is 404")
+    for bad in ["/../../../etc/passwd", "/q/../../x", "/q/%252e%252e/x.sql", "q//x.sql", "/q/x.sql\\..", "/q/%2E%2E/%2E%2E/x"]:
+        st, js, _ = req("GET", NSF + "?path=" + bad)
+        ok(st == 422 and "not a valid namespace file path" in js["message"], f"path {bad} is refused (422)")
+    st, js, _ = upload(NSF + "?path=/../escape.txt", {}, {"fileContent": ("e", b"e")})
+    ok(st == 422, "an upload with traversal in its path is refused (422)")
+    ok(not os.path.exists(scratch + "/state/storage/t/web/escape.txt"), "and nothing is written outside the namespace")
+    ok(req("GET", "/api/v1/namespaces/Bad..NS/files/directory")[0] == 422, "an invalid namespace is 422")
+    st, js, _ = req("POST", NSF + "?path=/q/raw.txt", "not multipart", headers={"Content-Type": "text/plain"})
+    ok(st == 415, "an upload that is not multipart is 415")
+    st, js, _ = upload(NSF + "?path=/q", {}, {"fileContent": ("q", b"x")})
+    ok(st == 409, "a file over a directory is 409")
+    st = req("PUT", NSF + "?from=/q/x.sql&to=/r/x.sql")[0]
+    st2, text, _ = req("GET", NSF + "?path=/r/x.sql", raw=True)
+    ok(st == 204 and st2 == 200 and text == "select 1" and req("GET", NSF + "?path=/q/x.sql")[0] == 404,
+       "PUT ...files?from=&to= moves a file")
+    ok(req("PUT", NSF + "?from=/q&to=/r/x.sql")[0] == 409, "a move onto an existing path is 409")
+    st, js, _ = req("GET", NSF + "/search?q=.sql")
+    ok(st == 200 and js == ["/q/deep/y.sql", "/r/x.sql"], f"search by part of the path ({js})")
+    ok(req("DELETE", NSF + "?path=/q")[0] == 204 and req("GET", NSF + "/stats?path=/q")[0] == 404,
+       "DELETE ...files?path= removes a directory with its files")
+    ok(req("DELETE", NSF + "?path=/q")[0] == 404, "deleting it again is 404")
+    ok(req("DELETE", NSF + "?path=/r/x.sql")[0] == 204 and req("DELETE", NSF + "?path=/empty")[0] == 204,
+       "a file and an empty directory are deleted too")
+    st, js, _ = req("GET", NSF + "/directory")
+    ok(st == 200 and js == [], f"nothing is left ({js})")
+
     # ---- replay ----
     # Not "replay": POST /api/v1/executions/{ns}/replay would be the replay of execution {ns}, as in Kestra.
     REPLAY = """id: again

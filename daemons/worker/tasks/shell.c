@@ -254,7 +254,9 @@ int script_run(TaskRunContext *ctx, json_t *props, const ScriptLanguage *lang, c
         if (task_prop_bool(props, "warningOnStdErr", true, &warning_on_stderr) < 0)
                 return task_fail(out, "property 'warningOnStdErr' must be a boolean");
 
-        if ((r = task_write_input_files(ctx, json_object_get(props, "inputFiles"), out)) < 0 ||
+        /* Namespace files first: inputFiles of the same name are the task's own, and win. */
+        if ((r = task_write_namespace_files(ctx, json_object_get(props, "namespaceFiles"), out)) < 0 ||
+            (r = task_write_input_files(ctx, json_object_get(props, "inputFiles"), out)) < 0 ||
             (r = build_env(ctx, lang, json_object_get(props, "env"), &env, out)) < 0)
                 return out->error ? 0 : r;
 
