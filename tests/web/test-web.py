@@ -124,6 +124,22 @@ try:
     ok(st == 405, "a known path with another method is 405")
     st, js, _ = req("POST", "/health", auth=None)
     ok(st == 401, "POST /health is not the open route")
+    # Kestra 1.x's tenant prefix: /api/v1/main/... is /api/v1/...; no other tenant.
+    st, js, _ = req("GET", "/api/v1/main/flows/search")
+    ok(st == 200 and "results" in js, "GET /api/v1/main/flows/search is the flows search (Kestra 1.x's tenant prefix)")
+    st, js, _ = req("POST", "/api/v1/main/flows/validate", "id: x\nnamespace: t.tenant\ntasks: []\n")
+    ok(st == 200 and isinstance(js, list), "POST /api/v1/main/flows/validate is the validate route")
+    st, js, _ = req("GET", "/api/v1/acme/flows/search")
+    ok(st == 404 and "no tenant 'acme'" in js["message"] and "'main'" in js["message"],
+       f"another tenant is 404 naming it and the one there is ({js and js['message']})")
+    ok(req("GET", "/api/v1/acme/flows/search", auth=None)[0] == 401, "and tells nothing without credentials")
+    st, js, _ = req("GET", "/api/v1/main/nothing/here")
+    ok(st == 404 and js["message"] == "no such endpoint", "an unknown path under the tenant is 404 no such endpoint")
+    ok(req("GET", "/api/v1/main/flows/search", auth=None)[0] == 401, "the tenant's routes need authentication too")
+    ok(req("PATCH", "/api/v1/main/flows/search")[0] == 405, "a known path under the tenant with another method is 405")
+    ok(req("GET", "/api/v1/main")[1]["message"] == "no such endpoint" and
+       req("GET", "/api/v1/main/main/flows/search")[0] == 404, "the tenant is one segment, once, with something after it")
+    ok(req("GET", "/api/v1/main/%2e%2e/flows/search")[0] == 400, "a tenant path is canonical like any other")
 
     # ---- flows ----
     HELLO = """id: hello
@@ -1181,6 +1197,17 @@ tasks:
             if st == 405 or (isinstance(js, dict) and js.get("message") == "no such endpoint"):
                 missing.append(f"{method.upper()} {path}")
     ok(not missing, f"every documented operation is served ({', '.join(missing) or 'all'})")
+    missing = []
+    for path, ops in api["paths"].items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for method in ops:
+            concrete = "/api/v1/main/" + path[len("/api/v1/"):].replace("{", "x").replace("}", "")
+            st, js, _ = req(method.upper(), concrete)
+            if st == 405 or (isinstance(js, dict) and js.get("message") == "no such endpoint"):
+                missing.append(f"{method.upper()} {path}")
+    ok(not missing, f"and under Kestra 1.x's tenant prefix /api/v1/main/ ({', '.join(missing) or 'all'})")
+    ok("/api/v1/main/" in api["info"]["description"], "the OpenAPI document says so")
 
     # ---- limits and the rest ----
     st, js, _ = req("POST", "/api/v1/flows", "x" * (2 * 1024 * 1024))
