@@ -28,8 +28,9 @@ export function lineDiff(oldText, newText) {
     let i = 0, j = 0;
     while (i < n || j < m) {
       if (i < n && j < m && am[i] === bm[j]) { out.push({ op: " ", text: am[i], a: head + i + 1, b: head + j + 1 }); i++; j++; }
-      else if (j < m && (i === n || lcs[i][j + 1] >= lcs[i + 1][j])) { out.push({ op: "+", text: bm[j], a: null, b: head + j + 1 }); j++; }
-      else { out.push({ op: "-", text: am[i], a: head + i + 1, b: null }); i++; }
+      // removals before additions, as diff(1) shows them
+      else if (i < n && (j === m || lcs[i + 1][j] >= lcs[i][j + 1])) { out.push({ op: "-", text: am[i], a: head + i + 1, b: null }); i++; }
+      else { out.push({ op: "+", text: bm[j], a: null, b: head + j + 1 }); j++; }
     }
   }
   for (let k = tail; k > 0; k--)
