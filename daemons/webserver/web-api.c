@@ -25,6 +25,7 @@
 #include "strbuf.h"
 #include "strutil.h"
 #include "task-types.h"
+#include "timeutil.h"
 #include "triggers.h"
 #include "web-internal.h"
 #include "web-wait.h"
@@ -227,6 +228,85 @@ int web_api_flow_update(WebCtx *c) {
                 return web_reply_error(c, 422, "the flow's namespace and id (%s.%s) differ from the path's (%s.%s)",
                                        f->namespace, f->id, c->params[0], c->params[1]);
         return flow_store(c, f, true);
+}
+
+/* ---- enable and disable by ids (Kestra's POST /api/v1/flows/{enable,disable}/by-ids) -------- */
+
+typedef struct FlowsToggle {
+        json_t *ids; /* [{namespace, id}] */
+        bool disabled;
+        size_t count;          /* flows whose source changed */
+        const char *bad_ns, *bad_id; /* the flow that was missing, or whose source could not be changed */
+        bool invalid;
+} FlowsToggle;
+
+static int flows_toggle_tx(StoreTx *tx, void *userdata) {
+        FlowsToggle *t = userdata;
+        size_t i;
+        json_t *one;
+        t->count = 0;
+        json_array_foreach(t->ids, i, one) {
+                const char *ns = json_string_value(json_object_get(one, "namespace"));
+                const char *id = json_string_value(json_object_get(one, "id"));
+                StoreFlow f = {};
+                int r = store_flow_get(tx, ns, id, 0, &f);
+                if (r == -ENOENT)
+                        t->bad_ns = ns, t->bad_id = id;
+                if (r < 0)
+                        return r;
+                _cleanup_free_ char *src = api_flow_source_set_disabled(f.source, t->disabled);
+                bool same = src && streq(src, f.source);
+                store_flow_done(&f);
+                if (!src)
+                        return -ENOMEM;
+                if (same)
+                        continue;
+                /* What is stored must parse and say what was asked (a flow-style document, say, has
+                 * no "disabled:" line to change). */
+                _cleanup_flow_ Flow *parsed = NULL;
+                _cleanup_flow_diagnostics_ FlowDiagnostics d = FLOW_DIAGNOSTICS_INIT;
+                r = flow_load_string(src, strlen(src), "flow.yaml", &parsed, &d);
+                if (r < 0)
+                        return r;
+                if (r == FLOW_INVALID || parsed->disabled != t->disabled) {
+                        t->bad_ns = ns, t->bad_id = id, t->invalid = true;
+                        return -EBADMSG;
+                }
+                int rev;
+                if ((r = store_flow_put(tx, ns, id, src, now_realtime(), &rev)) < 0)
+                        return r;
+                t->count++;
+        }
+        return 0;
+}
+
+static int flows_toggle(WebCtx *c, bool disabled) {
+        _cleanup_json_ json_t *body = json_loadb(c->body, c->body_len, 0, NULL);
+        size_t i;
+        json_t *one;
+        if (!json_is_array(body) || json_array_size(body) == 0)
+                return web_reply_error(c, 400, "the body must be a list of flows: [{\"namespace\": ..., \"id\": ...}]");
+        json_array_foreach(body, i, one)
+                if (!json_is_string(json_object_get(one, "namespace")) || !json_is_string(json_object_get(one, "id")))
+                        return web_reply_error(c, 400, "flow %zu of the list has no namespace or id (strings)", i + 1);
+        FlowsToggle t = { .ids = body, .disabled = disabled };
+        int r = store_transact(c->store, flows_toggle_tx, &t);
+        if (r == -ENOENT && t.bad_id)
+                return web_reply_error(c, 404, "no flow '%s' in namespace '%s'; nothing was changed", t.bad_id, t.bad_ns);
+        if (r == -EBADMSG && t.invalid)
+                return web_reply_error(c, 422, "flow '%s' in namespace '%s': its source has no top-level line "
+                                       "'disabled:' that could be set; nothing was changed", t.bad_id, t.bad_ns);
+        if (r < 0)
+                return web_reply_store_error(c, r);
+        return web_reply_json(c, 200, json_pack("{s:I}", "count", (json_int_t) t.count));
+}
+
+int web_api_flows_disable(WebCtx *c) {
+        return flows_toggle(c, true);
+}
+
+int web_api_flows_enable(WebCtx *c) {
+        return flows_toggle(c, false);
 }
 
 static bool wants_yaml(WebCtx *c) {
@@ -783,6 +863,18 @@ int web_api_execution_delete(WebCtx *c) {
         return 0;
 }
 
+/* A date-time query parameter (ISO 8601, UTC without a zone) into *ret (0 when absent); replies 400
+ * and returns -EINVAL when malformed. */
+static int query_date(WebCtx *c, const char *key, usec_t *ret) {
+        const char *v = web_query(c, key);
+        *ret = 0;
+        if (!v)
+                return 0;
+        if (timestamp_parse(v, 0, ret) < 0 || *ret == 0)
+                return web_reply_error(c, 400, "%s '%s' is not a date-time (2026-01-31T12:00:00Z)", key, v), -EINVAL;
+        return 0;
+}
+
 int web_api_execution_search(WebCtx *c) {
         size_t offset, limit;
         if (web_paging(c, 25, &offset, &limit) < 0)
@@ -797,6 +889,20 @@ int web_api_execution_search(WebCtx *c) {
                 .limit = limit,
                 .offset = offset,
         };
+        /* Kestra's labels=key:value (the store filters on one) and the creation time range. */
+        const char *label = web_query(c, "labels");
+        _cleanup_free_ char *label_key = NULL;
+        if (!isempty(label)) {
+                const char *colon = strchr(label, ':');
+                if (!colon || colon == label)
+                        return web_reply_error(c, 400, "labels '%s' is not key:value", label);
+                if (!(label_key = strndup(label, (size_t) (colon - label))))
+                        return web_reply_error(c, 500, "out of memory");
+                f.label_key = label_key;
+                f.label_value = colon + 1;
+        }
+        if (query_date(c, "startDate", &f.created_from) < 0 || query_date(c, "endDate", &f.created_to) < 0)
+                return 0;
         _cleanup_store_tx_ StoreTx *tx = NULL;
         json_t *arr = NULL;
         int r = store_begin(c->store, &tx);
@@ -820,6 +926,47 @@ int web_api_execution_search(WebCtx *c) {
         json_array_foreach(arr, i, doc)
                 api_execution_strip(doc);
         return web_reply_json(c, 200, json_pack("{s:o, s:I}", "results", arr, "total", (json_int_t) total));
+}
+
+/* Kestra's POST /api/v1/executions/latest: the newest execution of each flow of the body's list
+ * ([{namespace, id}], at most 1000), as {id, namespace, flowId, startDate, status}; flows without
+ * one are left out. */
+int web_api_execution_latest(WebCtx *c) {
+        _cleanup_json_ json_t *body = json_loadb(c->body, c->body_len, 0, NULL);
+        size_t i;
+        json_t *one;
+        if (!json_is_array(body))
+                return web_reply_error(c, 400, "the body must be a list of flows: [{\"namespace\": ..., \"id\": ...}]");
+        if (json_array_size(body) > 1000)
+                return web_reply_error(c, 400, "at most 1000 flows at once (%zu given)", json_array_size(body));
+        json_array_foreach(body, i, one)
+                if (!json_is_string(json_object_get(one, "namespace")) || !json_is_string(json_object_get(one, "id")))
+                        return web_reply_error(c, 400, "flow %zu of the list has no namespace or id (strings)", i + 1);
+        _cleanup_store_tx_ StoreTx *tx = NULL;
+        int r = store_begin(c->store, &tx);
+        if (r < 0)
+                return web_reply_store_error(c, r);
+        json_t *out = json_array();
+        json_array_foreach(body, i, one) {
+                StoreExecutionFilter f = { .namespace = json_string_value(json_object_get(one, "namespace")),
+                                           .flow_id = json_string_value(json_object_get(one, "id")), .limit = 1 };
+                _cleanup_json_ json_t *arr = NULL;
+                if (!out || (r = store_execution_search_skipping(tx, &f, &arr, NULL)) < 0)
+                        break;
+                json_t *x = json_array_get(arr, 0), *st = json_object_get(x, "state");
+                if (x && json_array_append_new(out, json_pack("{s:O, s:O, s:O, s:O?, s:O}", "id", json_object_get(x, "id"),
+                                                              "namespace", json_object_get(x, "namespace"), "flowId",
+                                                              json_object_get(x, "flowId"), "startDate",
+                                                              json_object_get(st, "startDate"), "status",
+                                                              json_object_get(st, "current"))) < 0)
+                        r = -ENOMEM;
+        }
+        store_rollback(TAKE_PTR(tx));
+        if (r < 0 || !out) {
+                json_decref(out);
+                return r == -ENOMEM || !out ? web_reply_error(c, 500, "out of memory") : web_reply_store_error(c, r);
+        }
+        return web_reply_json(c, 200, out);
 }
 
 /* Kill, resume, restart: an event for the executor when the execution is in a state that allows it. */
@@ -863,6 +1010,86 @@ int web_api_execution_resume(WebCtx *c) {
 }
 int web_api_execution_restart(WebCtx *c) {
         return execution_signal(c, ENGINE_EVENT_RESTART, can_restart, "only failed executions can be restarted", 202);
+}
+
+/* ---- bulk by ids (Kestra's .../by-ids) ------------------------------------------------------ */
+
+#define BULK_MAX 1000
+
+/* Do one(c) for each execution id of the body (a JSON list of strings), after checking that every
+ * one exists and is in a state allowed() accepts: otherwise 422 with {message, invalidExecutions:
+ * [{id, message}]} and nothing done. Answers {count}: how many one() did (one that changed state
+ * meanwhile is left out). */
+static int executions_bulk(WebCtx *c, WebHandler one, unsigned one_ok, bool (*allowed)(State), const char *done,
+                           const char *not_that) {
+        _cleanup_json_ json_t *ids = json_loadb(c->body, c->body_len, 0, NULL), *invalid = json_array();
+        size_t i;
+        json_t *v;
+        if (!invalid)
+                return web_reply_error(c, 500, "out of memory");
+        if (!json_is_array(ids) || json_array_size(ids) == 0)
+                return web_reply_error(c, 400, "the body must be a list of execution ids: [\"...\", ...]");
+        if (json_array_size(ids) > BULK_MAX)
+                return web_reply_error(c, 400, "at most %d executions at once (%zu given)", BULK_MAX, json_array_size(ids));
+        json_array_foreach(ids, i, v) {
+                if (!json_is_string(v))
+                        return web_reply_error(c, 400, "item %zu of the list is not an execution id (a string)", i + 1);
+                const char *id = json_string_value(v);
+                _cleanup_json_ json_t *doc = NULL;
+                _cleanup_free_ char *msg = NULL;
+                int r = api_execution_get(c->store, id, &doc);
+                if (r < 0 && r != -ENOENT)
+                        return web_reply_store_error(c, r);
+                State st = r == 0 ? api_execution_state(doc) : STATE_CREATED;
+                if (r == -ENOENT)
+                        msg = strdup("no such execution");
+                else if (!allowed(st) && asprintf(&msg, "it is %s; %s", state_to_string(st), not_that) < 0)
+                        msg = NULL;
+                if ((r == -ENOENT || !allowed(st)) &&
+                    (!msg || json_array_append_new(invalid, json_pack("{s:s, s:s}", "id", id, "message", msg)) < 0))
+                        return web_reply_error(c, 500, "out of memory");
+        }
+        size_t n_invalid = json_array_size(invalid);
+        if (n_invalid > 0) {
+                json_t *first = json_array_get(invalid, 0);
+                _cleanup_free_ char *m = NULL;
+                if (asprintf(&m, "%zu of the executions cannot be %s, so none was: execution %s: %s%s", n_invalid, done,
+                             json_string_value(json_object_get(first, "id")),
+                             json_string_value(json_object_get(first, "message")),
+                             n_invalid > 1 ? " (the others in invalidExecutions)" : "") < 0)
+                        return web_reply_error(c, 500, "out of memory");
+                return web_reply_json(c, 422, json_pack("{s:s, s:O}", "message", m, "invalidExecutions", invalid));
+        }
+        /* One request per execution, as the single routes do it, with no body of their own. */
+        const char *body = c->body;
+        size_t body_len = c->body_len, count = 0;
+        json_array_foreach(ids, i, v) {
+                c->params[0] = json_string_value(v);
+                c->body = "";
+                c->body_len = 0;
+                int r = one(c);
+                if (r < 0)
+                        return r;
+                if (c->status == one_ok)
+                        count++;
+                else
+                        log_debug("webserver: bulk: execution %s not changed (%u)", c->params[0], c->status);
+        }
+        c->body = body, c->body_len = body_len, c->params[0] = NULL;
+        return web_reply_json(c, 200, json_pack("{s:I}", "count", (json_int_t) count));
+}
+
+int web_api_executions_kill(WebCtx *c) {
+        return executions_bulk(c, web_api_execution_kill, 202, can_kill, "killed", "only unfinished executions can be killed");
+}
+
+int web_api_executions_restart(WebCtx *c) {
+        return executions_bulk(c, web_api_execution_restart, 202, can_restart, "restarted", "only failed executions can be restarted");
+}
+
+int web_api_executions_delete(WebCtx *c) {
+        return executions_bulk(c, web_api_execution_delete, 204, state_is_terminal, "deleted",
+                               "only ended executions can be deleted (kill it first)");
 }
 
 /* Kestra's replay: a new execution of the same flow revision, from a task run (?taskRunId=) or from
@@ -940,6 +1167,66 @@ int web_api_logs(WebCtx *c) {
         if (!arr)
                 return web_reply_error(c, 500, "the logs could not be read");
         return web_reply_json(c, 200, arr);
+}
+
+/* A query parameter, NULL when absent or empty (a form's blank field filters nothing). */
+static const char *query_nonempty(WebCtx *c, const char *key) {
+        const char *v = web_query(c, key);
+        return isempty(v) ? NULL : v;
+}
+
+/* Kestra's GET /api/v1/logs/search: lines of every execution, newest first, by namespace (and
+ * below), flow, lowest level, text and time range, a page at a time with the total. */
+int web_api_logs_search(WebCtx *c) {
+        size_t offset, limit;
+        if (web_paging(c, 50, &offset, &limit) < 0)
+                return 0;
+        const char *lvl = web_query(c, "minLevel"), *sort = web_query(c, "sort");
+        int min = STORE_LOG_TRACE;
+        if (lvl && (min = store_log_level_from_string(lvl)) < 0)
+                return web_reply_error(c, 400, "unknown log level '%s' (TRACE, DEBUG, INFO, WARN or ERROR)", lvl);
+        if (sort && !streq(sort, "timestamp:desc") && !streq(sort, "timestamp:asc"))
+                return web_reply_error(c, 400, "sort '%s' is not timestamp:desc or timestamp:asc", sort);
+        StoreLogFilter f = {
+                .namespace = query_nonempty(c, "namespace"),
+                .flow_id = query_nonempty(c, "flowId"),
+                .text = query_nonempty(c, "q"),
+                .min_level = (StoreLogLevel) min,
+                .offset = offset,
+                .limit = limit,
+                .newest_first = !sort || streq(sort, "timestamp:desc"),
+                .with_flow = true,
+        };
+        if (query_date(c, "startDate", &f.from) < 0 || query_date(c, "endDate", &f.to) < 0)
+                return 0;
+        if (f.from && f.to && f.to <= f.from)
+                return web_reply_error(c, 400, "endDate is not after startDate");
+        StoreLog *logs = NULL;
+        size_t n = 0;
+        int64_t total = 0;
+        int r = store_log_count(c->store, &f, &total);
+        if (r >= 0)
+                r = store_log_search(c->store, &f, &logs, &n);
+        if (r < 0)
+                return web_reply_store_error(c, r);
+        json_t *arr = json_array();
+        for (size_t i = 0; arr && i < n; i++) {
+                char ts[TIMESTAMP_MAX];
+                if (json_array_append_new(arr, json_pack("{s:s?, s:s?, s:s, s:s?, s:s?, s:i, s:s, s:s, s:s}", "namespace",
+                                                         logs[i].namespace, "flowId", logs[i].flow_id, "executionId",
+                                                         logs[i].execution_id, "taskRunId", logs[i].task_run_id, "taskId",
+                                                         logs[i].task_id, "attemptNumber", logs[i].attempt, "level",
+                                                         store_log_level_to_string(logs[i].level), "timestamp",
+                                                         timestamp_format(ts, logs[i].timestamp), "message",
+                                                         logs[i].message)) < 0) {
+                        json_decref(arr);
+                        arr = NULL;
+                }
+        }
+        store_logs_free(logs, n);
+        if (!arr)
+                return web_reply_error(c, 500, "out of memory");
+        return web_reply_json(c, 200, json_pack("{s:o, s:I}", "results", arr, "total", (json_int_t) total));
 }
 
 /* ---- webhooks, before their body --------------------------------------------------------------- */

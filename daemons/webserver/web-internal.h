@@ -78,6 +78,8 @@ int web_api_flow_update(WebCtx *c);
 int web_api_flow_get(WebCtx *c);
 int web_api_flow_delete(WebCtx *c);
 int web_api_flow_revisions(WebCtx *c);
+int web_api_flows_disable(WebCtx *c);
+int web_api_flows_enable(WebCtx *c);
 int web_api_flow_search(WebCtx *c);
 int web_api_flow_list_namespace(WebCtx *c);
 int web_api_flow_validate(WebCtx *c);
@@ -86,12 +88,17 @@ int web_api_execution_create(WebCtx *c);
 int web_api_execution_get(WebCtx *c);
 int web_api_execution_delete(WebCtx *c);
 int web_api_execution_search(WebCtx *c);
+int web_api_execution_latest(WebCtx *c);
+int web_api_executions_kill(WebCtx *c);
+int web_api_executions_restart(WebCtx *c);
+int web_api_executions_delete(WebCtx *c);
 int web_api_execution_kill(WebCtx *c);
 int web_api_execution_resume(WebCtx *c);
 int web_api_execution_restart(WebCtx *c);
 int web_api_execution_replay(WebCtx *c);
 int web_api_execution_file(WebCtx *c);
 int web_api_logs(WebCtx *c);
+int web_api_logs_search(WebCtx *c);
 /* web-metrics.c: Kestra's metrics API. */
 int web_api_metrics_execution(WebCtx *c);
 int web_api_metric_names(WebCtx *c);
@@ -136,6 +143,9 @@ int web_api_trigger_unlock(WebCtx *c);
 int web_api_trigger_backfill_pause(WebCtx *c);
 int web_api_trigger_backfill_unpause(WebCtx *c);
 int web_api_trigger_backfill_delete(WebCtx *c);
+/* web-stats.c */
+int web_api_stats_daily(WebCtx *c);
+int web_api_stats_daily_by_flow(WebCtx *c);
 /* web-session.c */
 int web_session_login(WebCtx *c);
 int web_session_get(WebCtx *c);

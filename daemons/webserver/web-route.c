@@ -107,3 +107,11 @@ bool web_route_match(const char *pattern, char *const *segments, const char *par
         }
         return segments[i] == NULL;
 }
+
+char *web_path_take_tenant(char **segs) {
+        if (!segs[0] || !streq(segs[0], "api") || !segs[1] || !streq(segs[1], "v1") || !segs[2] || !segs[3])
+                return NULL;
+        char *tenant = segs[2];
+        memmove(segs + 2, segs + 3, (strv_length(segs + 3) + 1) * sizeof(char *));
+        return tenant;
+}

@@ -14,6 +14,13 @@
  * Returns the count (>= 0; *ret is a NULL-terminated strv), -EINVAL or -ENOMEM. */
 int web_path_parse(const char *raw, char ***ret);
 
+/* Kestra 1.x serves its API under /api/v1/{tenant}/...; tern has one tenant. */
+#define WEB_TENANT "main"
+
+/* When segs are /api/v1/TENANT/REST (REST not empty), take the tenant segment out: segs then name
+ * /api/v1/REST, and the tenant is returned (the caller frees it). NULL, segs untouched, otherwise. */
+char *web_path_take_tenant(char **segs);
+
 /* Match segments against a pattern such as "/api/v1/flows/{}/{}": literal segments compare
  * exactly (case-sensitive); "{}" matches one segment, whose value goes to params in order. */
 bool web_route_match(const char *pattern, char *const *segments, const char *params[WEB_ROUTE_PARAMS_MAX]);

@@ -50,6 +50,8 @@ static const Route routes[] = {
         { "POST", "/api/v1/flows", false, web_api_flow_create },
         { "POST", "/api/v1/flows/validate", false, web_api_flow_validate },
         { "GET", "/api/v1/flows/search", false, web_api_flow_search },
+        { "POST", "/api/v1/flows/disable/by-ids", false, web_api_flows_disable },
+        { "POST", "/api/v1/flows/enable/by-ids", false, web_api_flows_enable },
         { "GET", "/api/v1/flows/{}", false, web_api_flow_list_namespace },
         { "POST", "/api/v1/flows/{}", false, web_api_flow_namespace_update },
         { "GET", "/api/v1/flows/{}/{}", false, web_api_flow_get },
@@ -57,6 +59,10 @@ static const Route routes[] = {
         { "DELETE", "/api/v1/flows/{}/{}", false, web_api_flow_delete },
         { "GET", "/api/v1/flows/{}/{}/revisions", false, web_api_flow_revisions },
         { "GET", "/api/v1/executions/search", false, web_api_execution_search },
+        { "POST", "/api/v1/executions/latest", false, web_api_execution_latest },
+        { "DELETE", "/api/v1/executions/kill/by-ids", false, web_api_executions_kill },
+        { "POST", "/api/v1/executions/restart/by-ids", false, web_api_executions_restart },
+        { "DELETE", "/api/v1/executions/by-ids", false, web_api_executions_delete },
         /* Webhooks carry their own secret (the trigger's key) instead of credentials. */
         { "GET", "/api/v1/executions/webhook/{}/{}/{}", true, web_api_webhook },
         { "POST", "/api/v1/executions/webhook/{}/{}/{}", true, web_api_webhook },
@@ -71,6 +77,7 @@ static const Route routes[] = {
         { "POST", "/api/v1/executions/{}/{}", false, web_api_execution_create },
         { "GET", "/api/v1/executions/{}", false, web_api_execution_get },
         { "DELETE", "/api/v1/executions/{}", false, web_api_execution_delete },
+        { "GET", "/api/v1/logs/search", false, web_api_logs_search },
         { "GET", "/api/v1/logs/{}", false, web_api_logs },
         { "GET", "/api/v1/logs/{}/follow", false, web_api_logs_follow },
         { "GET", "/api/v1/metrics/names/{}/{}", false, web_api_metric_names },
@@ -87,6 +94,8 @@ static const Route routes[] = {
         { "GET", "/api/v1/namespaces/{}/files/directory", false, web_api_nsfile_directory },
         { "POST", "/api/v1/namespaces/{}/files/directory", false, web_api_nsfile_mkdir },
         { "GET", "/api/v1/namespaces/{}/files/search", false, web_api_nsfile_search },
+        { "POST", "/api/v1/stats/executions/daily", false, web_api_stats_daily },
+        { "POST", "/api/v1/stats/executions/daily/group-by-flow", false, web_api_stats_daily_by_flow },
         { "GET", "/api/v1/triggers/search", false, web_api_trigger_search },
         { "PUT", "/api/v1/triggers", false, web_api_trigger_update },
         { "POST", "/api/v1/triggers/set-disabled/by-triggers", false, web_api_trigger_set_disabled },
@@ -504,6 +513,23 @@ static enum MHD_Result multipart_start(WebServer *w, struct MHD_Connection *con,
 
 /* ---- dispatch -------------------------------------------------------------------------------- */
 
+/* The route of segs for method, its parameters in params; *path_known tells whether any method
+ * has a route there (405 rather than 404). */
+static const Route *route_find(char *const *segs, const char *method, const char *params[WEB_ROUTE_PARAMS_MAX],
+                               bool *path_known) {
+        for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
+                const char *p[WEB_ROUTE_PARAMS_MAX] = {};
+                if (!web_route_match(routes[i].pattern, segs, p))
+                        continue;
+                *path_known = true;
+                if (streq(routes[i].method, method) || (streq(method, "HEAD") && streq(routes[i].method, "GET"))) {
+                        memcpy(params, p, sizeof p);
+                        return &routes[i];
+                }
+        }
+        return NULL;
+}
+
 /* With the request's headers complete and none of its body read: route it, authenticate it and
  * answer what can be answered already (a bad path, 401, 404, 405, 403, 413), so that a client
  * without credentials costs no body buffer. MHD_YES with req->route set to go on reading. */
@@ -518,18 +544,13 @@ static enum MHD_Result request_start(WebServer *w, struct MHD_Connection *con, W
         if (r < 0)
                 return send_error(w, con, 400, "the request path is not in canonical form");
 
-        const Route *route = NULL;
         bool path_known = false;
-        for (size_t i = 0; i < ELEMENTSOF(routes) && !route; i++) {
-                const char *params[WEB_ROUTE_PARAMS_MAX] = {};
-                if (!web_route_match(routes[i].pattern, req->segs, params))
-                        continue;
-                path_known = true;
-                if (streq(routes[i].method, method) || (streq(method, "HEAD") && streq(routes[i].method, "GET"))) {
-                        route = &routes[i];
-                        memcpy(req->params, params, sizeof params);
-                }
-        }
+        const Route *route = route_find(req->segs, method, req->params, &path_known);
+        /* Kestra 1.x's /api/v1/{tenant}/...: no route has a parameter there, so a path known
+         * without a tenant is never taken for one with it. */
+        _cleanup_free_ char *tenant = NULL;
+        if (!path_known && (tenant = web_path_take_tenant(req->segs)))
+                route = route_find(req->segs, method, req->params, &path_known);
         if (!path_known && w->ui && (streq(method, "GET") || streq(method, "HEAD"))) {
                 WebUiFile f;
                 r = web_ui_open(w->ui, req->segs, &f);
@@ -542,6 +563,13 @@ static enum MHD_Result request_start(WebServer *w, struct MHD_Connection *con, W
         enum MHD_Result answer;
         if ((!route || !route->open) && !authenticate(w, con, &req->user, &req->session, &answer))
                 return answer;
+        if (path_known && tenant && !streq(tenant, WEB_TENANT)) {
+                _cleanup_free_ char *msg = NULL;
+                if (asprintf(&msg, "no tenant '%s': this server has one tenant, '" WEB_TENANT "' "
+                                   "(/api/v1/" WEB_TENANT "/..., or /api/v1/... without one)", tenant) < 0)
+                        return MHD_NO;
+                return send_error(w, con, 404, msg);
+        }
         if (!route)
                 return path_known ? send_error(w, con, 405, "method not allowed on this path")
                                   : send_error(w, con, 404, "no such endpoint");

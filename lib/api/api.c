@@ -3,12 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api.h"
 #include "cleanup-jansson.h"
 #include "engine.h"
 #include "execution.h"
 #include "json-limits.h"
+#include "strbuf.h"
 #include "strutil.h"
 
 /* The flow's inputs in Kestra's shape (what a form to start an execution is made from). */
@@ -29,10 +31,58 @@ static json_t *flow_inputs_json(const char *source) {
         return arr;
 }
 
+/* The value after "disabled:" when the line [p, e) is the flow's own (at column 0), else NULL. */
+static const char *disabled_line(const char *p, const char *e) {
+        if ((size_t) (e - p) < 9 || strncmp(p, "disabled:", 9) != 0)
+                return NULL;
+        const char *rest = p + 9; /* "disabled: x" and "disabled:" alone, not "disabledX:" */
+        return rest == e || *rest == ' ' || *rest == '\t' || *rest == '\r' ? rest : NULL;
+}
+
+bool api_flow_source_disabled(const char *src) {
+        for (const char *p = src; p && *p;) {
+                const char *e = strchrnul(p, '\n'), *v = disabled_line(p, e);
+                if (v) {
+                        v += strspn(v, " \t");
+                        size_t n = strcspn(v, " \t\r\n#");
+                        return n == 4 && strncasecmp(v, "true", 4) == 0;
+                }
+                p = *e ? e + 1 : e;
+        }
+        return false;
+}
+
+/* src with its top-level "disabled:" line set to value (added at the end when there is none and
+ * value is true). Only a line at column 0 is the flow's own: an indented one is a task's or a
+ * trigger's. NULL when out of memory. */
+char *api_flow_source_set_disabled(const char *src, bool value) {
+        StrBuf sb = STRBUF_INIT;
+        bool found = false;
+        for (const char *p = src; *p;) {
+                const char *e = strchrnul(p, '\n');
+                size_t n = (size_t) (e - p);
+                if (!found && disabled_line(p, e)) {
+                        strbuf_appendf(&sb, "disabled: %s", value ? "true" : "false");
+                        found = true;
+                } else
+                        strbuf_append_n(&sb, p, n);
+                if (*e)
+                        strbuf_append(&sb, "\n");
+                p = *e ? e + 1 : e;
+        }
+        if (!found && value) {
+                if (sb.len > 0 && sb.buf[sb.len - 1] != '\n')
+                        strbuf_append(&sb, "\n");
+                strbuf_append(&sb, "disabled: true\n");
+        }
+        return strbuf_steal(&sb);
+}
+
 json_t *api_flow_json(const StoreFlow *f, bool with_source) {
         char ts[TIMESTAMP_MAX];
-        json_t *j = json_pack("{s:s, s:s, s:i, s:b, s:s}", "namespace", f->namespace, "id", f->id, "revision",
-                              f->revision, "deleted", f->deleted, "updated", timestamp_format(ts, f->created));
+        json_t *j = json_pack("{s:s, s:s, s:i, s:b, s:b, s:s}", "namespace", f->namespace, "id", f->id, "revision",
+                              f->revision, "deleted", f->deleted, "disabled", api_flow_source_disabled(f->source),
+                              "updated", timestamp_format(ts, f->created));
         if (j && with_source && json_object_set_new(j, "source", json_string(f->source)) < 0) {
                 json_decref(j);
                 return NULL;

@@ -9,10 +9,15 @@
 #include "state.h"
 #include "store.h"
 
-/* A stored flow as JSON: namespace, id, revision, deleted, updated (and, when asked, source and, as
+/* A stored flow as JSON: namespace, id, revision, deleted, disabled, updated (and, when asked, source and, as
  * Kestra's flow model has them, inputs: id, type, required, defaults, description, displayName,
  * values; none when the source does not parse). */
 json_t *api_flow_json(const StoreFlow *f, bool with_source);
+/* Whether the source's top-level "disabled:" line (at column 0) says true. */
+bool api_flow_source_disabled(const char *src);
+/* src with that line set to value (added at the end when there is none and value is true); the
+ * caller checks that the result parses to what was asked. NULL when out of memory. */
+char *api_flow_source_set_disabled(const char *src, bool value);
 
 /* An execution's document (-ENOENT when there is none). */
 int api_execution_get(Store *s, const char *id, json_t **ret);

@@ -277,6 +277,57 @@ int store_execution_count(StoreTx *tx, const StoreExecutionFilter *f, int64_t *r
         return 0;
 }
 
+void store_execution_days_free(StoreExecutionDay *d, size_t n) {
+        for (size_t i = 0; d && i < n; i++) {
+                free(d[i].namespace);
+                free(d[i].flow_id);
+                free(d[i].state);
+        }
+        free(d);
+}
+
+int store_execution_days(StoreTx *tx, const StoreExecutionFilter *f, StoreExecutionDay **ret, size_t *ret_n) {
+        _cleanup_(store_qb_done) QueryBuilder q = { .sql = STRBUF_INIT };
+        _cleanup_rows_ SqlRows rows = {};
+        /* The UTC day as created - created % a day: the same arithmetic on every backend (MySQL's
+         * '/' would not divide integers as integers). */
+#define DAY "(created - created % 86400000000)"
+        strbuf_append(&q.sql, "SELECT namespace, flow_id, " DAY ", state, COUNT(*),"
+                              " SUM(CASE WHEN end_date IS NOT NULL AND start_date IS NOT NULL THEN end_date - start_date ELSE 0 END),"
+                              " SUM(CASE WHEN end_date IS NOT NULL AND start_date IS NOT NULL THEN 1 ELSE 0 END)"
+                              " FROM executions");
+        int r = execution_filter_where(&q, f);
+        if (r < 0)
+                return r;
+        strbuf_append(&q.sql, " GROUP BY namespace, flow_id, " DAY ", state ORDER BY 3, 1, 2, 4");
+#undef DAY
+        if (q.sql.error)
+                return q.sql.error;
+        if ((r = store_exec(tx, strbuf_str(&q.sql), q.args, q.n, &rows)) < 0)
+                return r;
+        StoreExecutionDay *d = calloc(rows.n_rows + 1, sizeof *d);
+        if (!d)
+                return -ENOMEM;
+        for (size_t i = 0; i < rows.n_rows; i++) {
+                d[i] = (StoreExecutionDay) {
+                        .namespace = sql_cell_take(&rows, i, 0),
+                        .flow_id = sql_cell_take(&rows, i, 1),
+                        .day = (usec_t) sql_cell_i64(&rows, i, 2),
+                        .state = sql_cell_take(&rows, i, 3),
+                        .n = sql_cell_i64(&rows, i, 4),
+                        .duration_sum = sql_cell_i64(&rows, i, 5),
+                        .n_ended = sql_cell_i64(&rows, i, 6),
+                };
+                if (!d[i].namespace || !d[i].flow_id || !d[i].state) {
+                        store_execution_days_free(d, i + 1);
+                        return -ENOMEM;
+                }
+        }
+        *ret = d;
+        *ret_n = rows.n_rows;
+        return 0;
+}
+
 int store_execution_search_skipping(StoreTx *tx, const StoreExecutionFilter *f, json_t **ret, size_t *ret_skipped) {
         _cleanup_(store_qb_done) QueryBuilder q = { .sql = STRBUF_INIT };
         _cleanup_rows_ SqlRows rows = {};

@@ -246,6 +246,8 @@ void store_logs_free(StoreLog *l, size_t n) {
                 free((char *) l[i].task_run_id);
                 free((char *) l[i].task_id);
                 free((char *) l[i].message);
+                free((char *) l[i].namespace);
+                free((char *) l[i].flow_id);
         }
         free(l);
 }
@@ -301,48 +303,73 @@ int store_log_purge(StoreTx *tx, const StoreLogPurgeFilter *f, int64_t *ret_dele
         return 0;
 }
 
-int store_log_search(Store *s, const StoreLogFilter *f, StoreLog **ret, size_t *ret_n) {
-        _cleanup_(store_qb_done) QueryBuilder q = { .sql = STRBUF_INIT };
-        _cleanup_rows_ SqlRows rows = {};
-        StoreLog *out = NULL;
-        int r = 0;
-
-        strbuf_append(&q.sql, "SELECT seq, execution_id, task_run_id, task_id, attempt, level, ts, message"
-                              " FROM logs WHERE seq > ");
-        store_qb_arg(&q, SQL_I(f->after_seq));
+/* The FROM and WHERE of a log search: logs aliased l, their execution x when the filter names a
+ * namespace or a flow, or the caller wants them (join). */
+static int log_where(Store *s, QueryBuilder *q, const StoreLogFilter *f, bool join) {
+        if (join || f->namespace || f->flow_id)
+                strbuf_append(&q->sql, " FROM logs l LEFT JOIN executions x ON x.id = l.execution_id");
+        else
+                strbuf_append(&q->sql, " FROM logs l");
+        strbuf_append(&q->sql, " WHERE l.seq > ");
+        int r = store_qb_arg(q, SQL_I(f->after_seq)) < 0 ? -ENOMEM : 0;
         if (f->execution_id) {
-                strbuf_append(&q.sql, " AND execution_id = ");
-                store_qb_arg(&q, SQL_S(f->execution_id));
+                strbuf_append(&q->sql, " AND l.execution_id = ");
+                r = store_qb_arg(q, SQL_S(f->execution_id)) < 0 ? -ENOMEM : r;
         }
         if (f->task_run_id) {
-                strbuf_append(&q.sql, " AND task_run_id = ");
-                store_qb_arg(&q, SQL_S(f->task_run_id));
+                strbuf_append(&q->sql, " AND l.task_run_id = ");
+                r = store_qb_arg(q, SQL_S(f->task_run_id)) < 0 ? -ENOMEM : r;
+        }
+        if (f->namespace && f->flow_id) {
+                strbuf_append(&q->sql, " AND x.namespace = ");
+                r = store_qb_arg(q, SQL_S(f->namespace)) < 0 ? -ENOMEM : r;
+        } else if (f->namespace)
+                r = store_qb_namespace(q, "x.namespace", f->namespace) < 0 ? -ENOMEM : r;
+        if (f->flow_id) {
+                strbuf_append(&q->sql, " AND x.flow_id = ");
+                r = store_qb_arg(q, SQL_S(f->flow_id)) < 0 ? -ENOMEM : r;
         }
         if (f->min_level > 0) {
-                strbuf_append(&q.sql, " AND level >= ");
-                store_qb_arg(&q, SQL_I(f->min_level));
+                strbuf_append(&q->sql, " AND l.level >= ");
+                r = store_qb_arg(q, SQL_I(f->min_level)) < 0 ? -ENOMEM : r;
         }
         if (f->from) {
-                strbuf_append(&q.sql, " AND ts >= ");
-                store_qb_arg(&q, SQL_I(f->from));
+                strbuf_append(&q->sql, " AND l.ts >= ");
+                r = store_qb_arg(q, SQL_I(f->from)) < 0 ? -ENOMEM : r;
         }
         if (f->to) {
-                strbuf_append(&q.sql, " AND ts < ");
-                store_qb_arg(&q, SQL_I(f->to));
+                strbuf_append(&q->sql, " AND l.ts < ");
+                r = store_qb_arg(q, SQL_I(f->to)) < 0 ? -ENOMEM : r;
         }
         if (f->text) {
                 /* SQLite's LIKE ignores ASCII case already; PostgreSQL needs ILIKE, MySQL a
                  * case-insensitive collation (the column's compares bytes). */
-                strbuf_appendf(&q.sql, " AND message %s ",
+                strbuf_appendf(&q->sql, " AND l.message %s ",
                                store_is_pg(s)      ? "ILIKE"
                                : store_is_mysql(s) ? "COLLATE utf8mb4_general_ci LIKE"
                                                    : "LIKE");
                 _cleanup_free_ char *e = store_like_escape(f->text, "%");
-                store_qb_arg_owned(&q, e ? strjoin("%", e) : NULL);
-                strbuf_append(&q.sql, " ESCAPE '\\'");
+                r = store_qb_arg_owned(q, e ? strjoin("%", e) : NULL) < 0 ? -ENOMEM : r;
+                strbuf_append(&q->sql, " ESCAPE '\\'");
         }
-        strbuf_append(&q.sql, " ORDER BY seq LIMIT ");
-        r = store_qb_arg(&q, SQL_I(f->limit ? f->limit : 1000));
+        return r < 0 ? r : q->sql.error;
+}
+
+int store_log_search(Store *s, const StoreLogFilter *f, StoreLog **ret, size_t *ret_n) {
+        _cleanup_(store_qb_done) QueryBuilder q = { .sql = STRBUF_INIT };
+        _cleanup_rows_ SqlRows rows = {};
+        StoreLog *out = NULL;
+
+        strbuf_append(&q.sql, "SELECT l.seq, l.execution_id, l.task_run_id, l.task_id, l.attempt, l.level, l.ts, l.message");
+        if (f->with_flow)
+                strbuf_append(&q.sql, ", x.namespace, x.flow_id");
+        int r = log_where(s, &q, f, f->with_flow);
+        strbuf_appendf(&q.sql, " ORDER BY l.seq%s LIMIT ", f->newest_first ? " DESC" : "");
+        store_qb_arg(&q, SQL_I(f->limit ? f->limit : 1000));
+        if (f->offset) {
+                strbuf_append(&q.sql, " OFFSET ");
+                store_qb_arg(&q, SQL_I(f->offset));
+        }
         if (r < 0 || q.sql.error)
                 return r < 0 ? r : q.sql.error;
         r = store_exec_raw(s, strbuf_str(&q.sql), q.args, q.n, &rows);
@@ -363,10 +390,26 @@ int store_log_search(Store *s, const StoreLogFilter *f, StoreLog **ret, size_t *
                         .level = (StoreLogLevel) sql_cell_i64(&rows, i, 5),
                         .timestamp = (usec_t) sql_cell_i64(&rows, i, 6),
                         .message = sql_cell_take(&rows, i, 7),
+                        .namespace = f->with_flow ? sql_cell_take(&rows, i, 8) : NULL,
+                        .flow_id = f->with_flow ? sql_cell_take(&rows, i, 9) : NULL,
                 };
         }
         *ret = out;
         *ret_n = rows.n_rows;
+        return 0;
+}
+
+int store_log_count(Store *s, const StoreLogFilter *f, int64_t *ret) {
+        _cleanup_(store_qb_done) QueryBuilder q = { .sql = STRBUF_INIT };
+        _cleanup_rows_ SqlRows rows = {};
+        strbuf_append(&q.sql, "SELECT COUNT(*)");
+        int r = log_where(s, &q, f, false);
+        if (r < 0)
+                return r;
+        r = store_exec_raw(s, strbuf_str(&q.sql), q.args, q.n, &rows);
+        if (r < 0)
+                return r;
+        *ret = rows.n_rows > 0 ? sql_cell_i64(&rows, 0, 0) : 0;
         return 0;
 }
 

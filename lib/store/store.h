@@ -233,6 +233,20 @@ int store_execution_search(StoreTx *tx, const StoreExecutionFilter *f, json_t **
 /* How many executions match f (limit and offset ignored). */
 int store_execution_count(StoreTx *tx, const StoreExecutionFilter *f, int64_t *ret);
 
+/* Executions counted per flow, UTC day of creation and current state (Kestra's daily statistics). */
+typedef struct StoreExecutionDay {
+        char *namespace, *flow_id;
+        usec_t day; /* the day's first microsecond */
+        char *state;
+        int64_t n;
+        int64_t duration_sum; /* microseconds from start to end, of the n_ended that have both */
+        int64_t n_ended;
+} StoreExecutionDay;
+/* The executions matching f (limit and offset ignored) counted so, ordered by day, namespace,
+ * flow and state. */
+int store_execution_days(StoreTx *tx, const StoreExecutionFilter *f, StoreExecutionDay **ret, size_t *ret_n);
+void store_execution_days_free(StoreExecutionDay *d, size_t n);
+
 /* Flow concurrency: how many executions of a flow are active (RUNNING, PAUSED, RETRYING, KILLING,
  * RESTARTED), besides except_id, and (optional) the oldest QUEUED one waiting for a slot (NULL
  * when none; the caller frees it). Serialized per flow until tx ends. */
@@ -344,6 +358,7 @@ typedef struct StoreLog {
         StoreLogLevel level;
         usec_t timestamp;
         const char *message;
+        const char *namespace, *flow_id; /* of the execution, from a search with_flow (NULL if gone) */
 } StoreLog;
 
 /* Append a batch in one statement per row, one transaction. */
@@ -358,9 +373,18 @@ typedef struct StoreLogFilter {
         const char *text;    /* case-insensitive substring; NULL: any */
         int64_t after_seq;   /* paging cursor: the seq of the last row of the previous page */
         size_t limit;        /* 0: 1000 */
+        /* Lines of the executions of a namespace (a prefix: "a" is "a" and "a.b"; exact with
+         * flow_id) or of a flow (NULL: any); lines of deleted executions match neither. */
+        const char *namespace, *flow_id;
+        size_t offset;       /* rows skipped (a page of a search) */
+        bool newest_first;
+        bool with_flow;      /* fill each line's namespace and flow_id */
 } StoreLogFilter;
-/* Oldest first. Results point into an owned block: free with store_logs_free(). */
+/* Oldest first (newest_first: the reverse). Results point into an owned block: free with
+ * store_logs_free(). */
 int store_log_search(Store *s, const StoreLogFilter *f, StoreLog **ret, size_t *ret_n);
+/* How many lines match f (its after_seq too; offset and limit do not count). */
+int store_log_count(Store *s, const StoreLogFilter *f, int64_t *ret);
 
 /* Which log lines store_log_purge() deletes: all conditions hold (unset ones hold always). */
 typedef struct StoreLogPurgeFilter {

@@ -309,6 +309,37 @@ static void test_wait_logs(Store *s) {
         ok(woke - lv.changing_at < 2 * USEC_PER_SEC, "promptly (%.1f ms)", (double) (woke - lv.changing_at) / 1000);
 }
 
+/* The flow source's own "disabled:" line: read and set without touching a task's or a trigger's. */
+static void test_source_disabled(void) {
+        static const struct {
+                const char *src;
+                bool disabled;     /* api_flow_source_disabled */
+                const char *on, *off; /* set to true, to false */
+        } cases[] = {
+                { "id: a\nnamespace: n\n", false, "id: a\nnamespace: n\ndisabled: true\n", "id: a\nnamespace: n\n" },
+                { "id: a\nnamespace: n", false, "id: a\nnamespace: n\ndisabled: true\n", "id: a\nnamespace: n" },
+                { "id: a\ndisabled: true # off\ntasks: []\n", true, "id: a\ndisabled: true\ntasks: []\n",
+                  "id: a\ndisabled: false\ntasks: []\n" },
+                { "id: a\ndisabled: True\r\n", true, "id: a\ndisabled: true\n", "id: a\ndisabled: false\n" },
+                { "id: a\ntasks:\n  - id: t\n    disabled: true\n", false,
+                  "id: a\ntasks:\n  - id: t\n    disabled: true\ndisabled: true\n", "id: a\ntasks:\n  - id: t\n    disabled: true\n" },
+                { "id: a\ndisabledx: true\n", false, "id: a\ndisabledx: true\ndisabled: true\n", "id: a\ndisabledx: true\n" },
+                { "", false, "disabled: true\n", "" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                ok(api_flow_source_disabled(cases[i].src) == cases[i].disabled, "source %zu: disabled is %s", i,
+                   cases[i].disabled ? "true" : "false");
+                _cleanup_free_ char *on = api_flow_source_set_disabled(cases[i].src, true);
+                _cleanup_free_ char *off = api_flow_source_set_disabled(cases[i].src, false);
+                char name[64];
+                snprintf(name, sizeof name, "source %zu set to true", i);
+                is_str(on, cases[i].on, name);
+                snprintf(name, sizeof name, "source %zu set to false", i);
+                is_str(off, cases[i].off, name);
+                ok(on && api_flow_source_disabled(on) && off && !api_flow_source_disabled(off), "source %zu reads back", i);
+        }
+}
+
 int main(int argc, char *argv[]) {
         store_test_setup(argc > 1 ? argv[1] : "sqlite", &env);
         _cleanup_store_ Store *s = open_store();
@@ -320,6 +351,7 @@ int main(int argc, char *argv[]) {
         test_cache(s);
         test_wait(s);
         test_wait_logs(s);
+        test_source_disabled();
         s = store_free(s);
         store_test_teardown(&env);
         return tap_done();

@@ -1,7 +1,9 @@
 // test-ui.mjs: the web UI in a real browser (Debian's chromium, headless, driven by playwright-core)
 // against a real "tern server standalone": log in, write a flow with an error and see it on its
 // line, fix and save, execute with inputs and a FILE, watch the Gantt reach SUCCESS, open a task's
-// logs, see markup in a log line stay text, kill a running execution, refuse a state change
+// logs, see markup in a log line stay text, kill a running execution; the flows' last states,
+// enable/disable, revisions and their diff; triggers (disable, backfill, unlock); logs search;
+// bulk kill/restart/delete and filters of executions; the dashboard; refuse a state change
 // without the CSRF token. TAP output; a screenshot per step in $TERN_UI_SHOTS.
 import { spawn, spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
@@ -283,8 +285,249 @@ try {
   await step("the executions list filters by flow", async () => {
     await page.locator("table.grid tbody tr").first().waitFor({ timeout: 15000 });
     await shot("08-executions");
-    const flows = await page.locator("table.grid tbody tr td:nth-child(3)").allTextContents();
+    const flows = await page.locator("table.grid tbody tr td:nth-child(4)").allTextContents();
     return flows.length === 1 && flows[0] === "greet";
+  });
+
+  const BASIC = { Authorization: "Basic " + btoa("alice:" + PASSWORD) };
+  const apiGet = async (p) => (await fetch(`${base}${p}`, { headers: BASIC })).json();
+
+  // Flows: the last execution's state, enable and disable.
+  await page.goto(base + "/#/flows");
+  await step("the flows list shows each flow's last execution state", async () => {
+    await page.locator('tr[data-flow="greet"] td.last .state[data-state="SUCCESS"]').waitFor({ timeout: 15000 });
+    await page.locator('tr[data-flow="sleepy"] td.last .state[data-state="KILLED"]').waitFor({ timeout: 15000 });
+    await shot("10-flows-last-state");
+    return true;
+  });
+  await page.click('tr[data-flow="greet"] button[data-action="disable"]');
+  await step("Disable in the list disables the flow (a new revision)", async () => {
+    await page.locator('tr[data-flow="greet"][data-disabled="true"]').waitFor({ timeout: 15000 });
+    const f = await apiGet("/api/v1/flows/t.ui/greet");
+    return f.disabled === true && f.revision === 2;
+  });
+  await page.click('tr[data-flow="greet"] button[data-action="enable"]');
+  await step("and Enable enables it again", async () => {
+    await page.locator('tr[data-flow="greet"][data-disabled="false"]').waitFor({ timeout: 15000 });
+    return (await apiGet("/api/v1/flows/t.ui/greet")).disabled === false;
+  });
+
+  // The editor: revisions with a diff, enable/disable.
+  await page.goto(base + "/#/flows/edit/t.ui/greet");
+  await page.locator(".bar .muted", { hasText: "revision 3" }).waitFor({ timeout: 15000 });
+  await page.click("#revisions");
+  await step("Revisions compares the last two revisions line by line", async () => {
+    await page.locator("#rev-diff .dl").first().waitFor({ timeout: 15000 });
+    const removed = await page.locator('#rev-diff .dl[data-op="-"] .txt').allTextContents();
+    const added = await page.locator('#rev-diff .dl[data-op="+"] .txt').allTextContents();
+    await shot("11-revisions-diff");
+    return JSON.stringify(removed) === '["disabled: true"]' && JSON.stringify(added) === '["disabled: false"]' &&
+           (await page.locator("#rev-left").inputValue()) === "2" && (await page.locator("#rev-right").inputValue()) === "3";
+  });
+  await page.selectOption("#rev-left", "1");
+  await step("choosing revision 1 shows only the line added since", async () => {
+    await page.locator('#rev-diff .dl[data-op="-"]').first().waitFor({ state: "detached", timeout: 5000 }).catch(() => {});
+    const added = await page.locator('#rev-diff .dl[data-op="+"] .txt').allTextContents();
+    return JSON.stringify(added) === '["disabled: false"]' && (await page.locator('#rev-diff .dl[data-op="-"]').count()) === 0;
+  });
+  await page.click("#toggle-disabled");
+  await step("Disable in the editor: the tag shows, Execute is off, the source has the line", async () => {
+    await page.locator(".disabled-tag:not([hidden])").waitFor({ timeout: 15000 });
+    const src = await page.evaluate(() => { const cm = document.querySelector(".CodeMirror"); return cm ? cm.CodeMirror.getValue() : document.querySelector("textarea.source").value; });
+    return (await page.locator("#execute").isDisabled()) && /\ndisabled: true\n/.test(src);
+  });
+  await page.click("#toggle-disabled");
+  await step("Enable in the editor", async () => {
+    await page.locator(".disabled-tag[hidden]").waitFor({ state: "attached", timeout: 15000 });
+    return !(await page.locator("#execute").isDisabled()) && (await apiGet("/api/v1/flows/t.ui/greet")).disabled === false;
+  });
+
+  // Triggers: a Schedule, its next date, disable/enable, a backfill, unlock.
+  const CRON = "id: cron\nnamespace: t.ui\ntriggers:\n  - id: nightly\n    type: io.kestra.plugin.core.trigger.Schedule\n" +
+               "    cron: \"0 3 * * *\"\ntasks:\n  - id: r\n    type: io.kestra.plugin.core.debug.Return\n    format: x\n";
+  resp = await fetch(`${base}/api/v1/flows`, { method: "POST", headers: { ...BASIC, "Content-Type": "application/x-yaml" }, body: CRON });
+  ok(resp.status === 200, "a flow with a Schedule trigger");
+  for (const deadline = Date.now() + 30000; Date.now() < deadline;) { // until the scheduler has registered it
+    const t = await apiGet("/api/v1/triggers/search?q=nightly");
+    if (t.total === 1 && t.results[0].triggerContext.nextExecutionDate) break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  await page.goto(base + "/#/triggers?q=nightly");
+  const trow = 'tr[data-trigger="nightly"]';
+  await step("the triggers page lists it with its kind, next date and state", async () => {
+    await page.locator(`${trow} .tstate[data-state="enabled"]`).waitFor({ timeout: 15000 });
+    const cells = await page.locator(`${trow} td`).allTextContents();
+    await shot("12-triggers");
+    return cells[0] === "t.ui" && cells[1] === "cron" && cells[2].startsWith("nightly") && cells[3] === "schedule" &&
+           (await page.locator(`${trow} td:nth-child(5) time`).count()) === 1;
+  });
+  await page.click(`${trow} button[data-action="disable"]`);
+  await step("Disable disables the trigger", async () => {
+    await page.locator(`${trow} .tstate[data-state="disabled"]`).waitFor({ timeout: 15000 });
+    return (await apiGet("/api/v1/triggers/t.ui/cron")).results[0].disabled === true;
+  });
+  await page.click(`${trow} button[data-action="enable"]`);
+  await step("Enable enables it", async () => {
+    await page.locator(`${trow} .tstate[data-state="enabled"]`).waitFor({ timeout: 15000 });
+    return true;
+  });
+  await page.click(`${trow} button[data-action="backfill"]`);
+  await page.fill(`${trow} form.backfill input[id$="-start"]`, "2020-01-01T00:00:00");
+  await page.fill(`${trow} form.backfill input[id$="-end"]`, "2025-01-01T00:00:00");
+  await page.click(`${trow} button[data-action="backfill-create"]`);
+  await step("a backfill starts from the form", async () => {
+    await page.locator(`${trow} button[data-action="backfill-pause"]`).waitFor({ timeout: 15000 });
+    await shot("13-trigger-backfill");
+    const b = (await apiGet("/api/v1/triggers/t.ui/cron")).results[0].backfill;
+    // The form's times are the browser's (Europe/Paris here), sent in UTC.
+    return b && Date.parse(b.start) === Date.parse("2020-01-01T00:00:00+01:00") &&
+           Date.parse(b.end) === Date.parse("2025-01-01T00:00:00+01:00") &&
+           (await page.locator(`${trow} .tstate[data-state="backfill"]`).count()) === 1;
+  });
+  await page.click(`${trow} button[data-action="backfill-pause"]`);
+  await step("Pause backfill pauses it", async () => {
+    await page.locator(`${trow} button[data-action="backfill-resume"]`).waitFor({ timeout: 15000 });
+    return (await apiGet("/api/v1/triggers/t.ui/cron")).results[0].backfill.paused === true;
+  });
+  await page.click(`${trow} button[data-action="backfill-resume"]`);
+  await step("Resume backfill resumes it", async () => {
+    await page.locator(`${trow} button[data-action="backfill-pause"]`).waitFor({ timeout: 15000 });
+    return true;
+  });
+  await page.click(`${trow} button[data-action="backfill-delete"]`);
+  await step("Delete backfill deletes it (after a confirmation)", async () => {
+    await page.locator(`${trow} button[data-action="backfill"]`).waitFor({ timeout: 15000 });
+    return !(await apiGet("/api/v1/triggers/t.ui/cron")).results[0].backfill;
+  });
+  // A lock left behind by a scheduler that died, as the store keeps it.
+  const py = spawnSync("python3", ["-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); " +
+    "c.execute(\"UPDATE triggers SET locked_by = 'dead', evaluated_at = 1700000000000000 WHERE trigger_id = 'nightly'\"); c.commit()",
+    `${scratch}/tern.db`], { encoding: "utf8" });
+  await page.click("#main .bar button");
+  await step("a stuck trigger shows Unlock, which unlocks it", async () => {
+    if (py.status !== 0) throw new Error(py.stderr);
+    await page.locator(`${trow} button[data-action="unlock"]`).click({ timeout: 15000 });
+    await page.locator(`${trow} button[data-action="unlock"]`).waitFor({ state: "detached", timeout: 15000 });
+    return !(await apiGet("/api/v1/triggers/t.ui/cron")).results[0].evaluateRunningDate;
+  });
+
+  // Logs across executions.
+  await page.goto(base + "/#/logs?q=pwned");
+  await step("the logs page finds a line across executions; its <script> stays text", async () => {
+    await page.locator("#log-results .line").first().waitFor({ timeout: 15000 });
+    const msgs = await page.locator("#log-results .line .msg").allTextContents();
+    const where = await page.locator("#log-results .line .where a").first().textContent();
+    await shot("14-logs-search");
+    return msgs.length === 1 && msgs[0] === `Hello ${MARKUP}` && where === "t.ui.greet" &&
+           (await page.evaluate(() => window.pwned)) === undefined && (await page.locator("#injected").count()) === 0;
+  });
+  await page.selectOption("#logs-level", "ERROR");
+  await step("a higher lowest level leaves the INFO line out", async () => {
+    await page.locator(".empty", { hasText: "No log lines match." }).waitFor({ timeout: 15000 });
+    return page.url().includes("minLevel=ERROR");
+  });
+  await page.selectOption("#logs-level", "INFO");
+  await page.fill("#logs-q", "");
+  await page.fill("#logs-flow", "greet");
+  await step("filtered by flow: both of greet's lines, newest first", async () => {
+    await page.waitForFunction(() => [...document.querySelectorAll("#log-results .line .where a")].every((a) => a.textContent === "t.ui.greet") &&
+                                      document.querySelectorAll("#log-results .line").length >= 2, null, { timeout: 15000 });
+    const times = await page.locator("#log-results .line time").evaluateAll((ts) => ts.map((t) => t.getAttribute("datetime")));
+    return times.every((t, i) => i === 0 || times[i - 1] >= t);
+  });
+  await page.fill("#logs-from", "2999-01-01T00:00");
+  await step("a time range in the future matches nothing", async () => {
+    await page.locator(".empty", { hasText: "No log lines match." }).waitFor({ timeout: 15000 });
+    return true;
+  });
+
+  // Executions: bulk kill, restart and delete; label and time-range filters.
+  const post = async (p) => (await fetch(`${base}${p}`, { method: "POST", headers: { ...BASIC, "Content-Type": "application/json" }, body: "{}" })).json();
+  const waitState = async (id, state) => {
+    for (const deadline = Date.now() + 60000; Date.now() < deadline;) {
+      if ((await apiGet(`/api/v1/executions/${id}`)).state.current === state) return true;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    return false;
+  };
+  const s1 = (await post("/api/v1/executions/t.ui/sleepy")).id, s2 = (await post("/api/v1/executions/t.ui/sleepy")).id;
+  ok(await waitState(s1, "RUNNING") && await waitState(s2, "RUNNING"), "two running executions for the bulk actions");
+  await page.goto(base + "/#/executions?flowId=sleepy&state=RUNNING");
+  await step("choosing every execution of the page enables the bulk actions", async () => {
+    await page.waitForFunction(() => document.querySelectorAll("table.grid tbody tr").length === 2, null, { timeout: 15000 });
+    await page.check("#ex-all");
+    return (await page.locator("#bulk-count").textContent()) === "2 chosen" &&
+           !(await page.locator('button[data-action="bulk-kill"]').isDisabled());
+  });
+  await page.click('button[data-action="bulk-kill"]');
+  await step("Kill kills both", async () => {
+    await page.locator("#bulk-status", { hasText: "2 execution(s) killed." }).waitFor({ timeout: 15000 });
+    return await waitState(s1, "KILLED") && await waitState(s2, "KILLED");
+  });
+  await page.goto(base + "/#/executions?flowId=sleepy&state=KILLED");
+  await page.waitForFunction(() => document.querySelectorAll("table.grid tbody tr").length === 3, null, { timeout: 15000 });
+  await page.check(`tr[data-id="${s1}"] input[type=checkbox]`);
+  await page.click('button[data-action="bulk-kill"]');
+  await step("Kill of an ended execution does nothing and says why, naming it", async () => {
+    await page.locator("#bulk-status.error").waitFor({ timeout: 15000 });
+    const t = await page.locator("#bulk-status").textContent();
+    await shot("15-executions-bulk");
+    return t.startsWith("Nothing was killed") && t.includes(s1) && t.includes("KILLED");
+  });
+  await page.click('button[data-action="bulk-restart"]');
+  await step("Restart restarts the chosen one", async () => {
+    await page.locator("#bulk-status", { hasText: "1 execution(s) restarted." }).waitFor({ timeout: 15000 });
+    let hist = [];
+    for (const deadline = Date.now() + 30000; Date.now() < deadline && !hist.includes("RESTARTED");) {
+      hist = (await apiGet(`/api/v1/executions/${s1}`)).state.histories.map((x) => x.state);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    await fetch(`${base}/api/v1/executions/${s1}/kill`, { method: "POST", headers: BASIC });
+    if (!hist.includes("RESTARTED")) throw new Error(hist.join(" "));
+    return waitState(s1, "KILLED");
+  });
+  await page.goto(base + "/#/executions?flowId=sleepy&state=KILLED");
+  await page.locator(`tr[data-id="${s2}"] input[type=checkbox]`).check({ timeout: 15000 });
+  await page.click('button[data-action="bulk-delete"]');
+  await step("Delete deletes the chosen one (after a confirmation)", async () => {
+    await page.locator("#bulk-status", { hasText: "1 execution(s) deleted." }).waitFor({ timeout: 15000 });
+    return (await fetch(`${base}/api/v1/executions/${s2}`, { headers: BASIC })).status === 404 &&
+           (await page.locator(`tr[data-id="${s2}"]`).count()) === 0;
+  });
+  const labelled = (await (await fetch(`${base}/api/v1/executions/t.ui/cron?labels=team:ui`, { method: "POST", headers: { ...BASIC, "Content-Type": "application/json" }, body: "{}" })).json()).id;
+  await page.goto(base + "/#/executions?labels=team:ui");
+  await step("the label filter shows only the labelled execution", async () => {
+    await page.locator(`tr[data-id="${labelled}"]`).waitFor({ timeout: 15000 });
+    return (await page.locator("table.grid tbody tr").count()) === 1;
+  });
+  await page.fill("#ex-from", "2999-01-01T00:00");
+  await step("a creation time range in the future shows none", async () => {
+    await page.locator(".empty", { hasText: "No executions match." }).waitFor({ timeout: 15000 });
+    return /startDate=299[89]-/.test(page.url()); // the browser's midnight, in UTC
+  });
+
+  // The dashboard.
+  const haveChart = (await fetch(`${base}/vendor/chart.js/chart.min.js`, { headers: BASIC })).status === 200;
+  await page.goto(base + "/#/dashboard");
+  await step("the dashboard counts the executions, the success ratio, and names the failing flows", async () => {
+    await page.locator("#card-total .card-value").waitFor({ timeout: 15000 });
+    const total = Number(await page.locator("#card-total .card-value").textContent());
+    const ratio = await page.locator("#card-ratio .card-value").textContent();
+    const failing = await page.locator('table.failing tr[data-flow="sleepy"] td').allTextContents();
+    if (haveChart) await page.locator("canvas#dash-chart").waitFor({ timeout: 15000 });
+    await shot("16-dashboard");
+    const days = await page.locator("table.daily tbody tr").count();
+    if (!(total >= 5 && /^\d+ %$/.test(ratio) && failing[0] === "t.ui.sleepy" && Number(failing[1]) >= 1 && days === 7 &&
+          (await page.locator("#card-slots").count()) === 1))
+      throw new Error(JSON.stringify({ total, ratio, failing, days }));
+    return true;
+  });
+  ok(haveChart === (await page.locator("canvas#dash-chart").count() === 1),
+     haveChart ? "the chart is drawn with Chart.js (libjs-chart.js)" : "without libjs-chart.js the counts are a table");
+  await page.click('a[data-days="30"]');
+  await step("30 days: a row per day", async () => {
+    await page.waitForFunction(() => document.querySelectorAll("table.daily tbody tr").length === 30, null, { timeout: 15000 });
+    return page.url().includes("days=30");
   });
 
   // CSRF: the cookie alone does not change anything.

@@ -26,6 +26,17 @@ static bool matches(const char *pattern, const char *raw, const char *p0, const 
         return streq_ptr(params[0], p0) && streq_ptr(params[1], p1);
 }
 
+/* The tenant web_path_take_tenant() takes out of raw, and what is left (joined with '|'). */
+static void tenant(const char *raw, const char *want_tenant, const char *want_left) {
+        _cleanup_strv_free_ char **segs = NULL;
+        if (web_path_parse(raw, &segs) < 0)
+                segs = calloc(1, sizeof(char *));
+        _cleanup_free_ char *t = web_path_take_tenant(segs);
+        _cleanup_free_ char *j = strv_join(segs, "|");
+        ok(streq_ptr(t, want_tenant) && j && streq(j, want_left), "'%s': tenant %s, then '%s' (got %s, '%s')", raw,
+           want_tenant ?: "none", want_left, t ?: "none", j ?: "?");
+}
+
 int main(void) {
         parses("/", "");
         parses("/health", "health");
@@ -53,5 +64,13 @@ int main(void) {
         ok(matches("/api/v1/flows/{}/{}", "/api/v1/flows/ns.a/my%20flow", "ns.a", "my flow"), "parameters decoded");
         ok(matches("/", "/", NULL, NULL), "the root");
         ok(!matches("/", "/health", NULL, NULL), "the root only matches itself");
+
+        tenant("/api/v1/main/flows/search", "main", "api|v1|flows|search");
+        tenant("/api/v1/acme/executions/x", "acme", "api|v1|executions|x");
+        tenant("/api/v1/main", NULL, "api|v1|main");
+        tenant("/api/v2/main/flows", NULL, "api|v2|main|flows");
+        tenant("/x/v1/main/flows", NULL, "x|v1|main|flows");
+        tenant("/health", NULL, "health");
+        tenant("/", NULL, "");
         return tap_done();
 }

@@ -124,6 +124,22 @@ try:
     ok(st == 405, "a known path with another method is 405")
     st, js, _ = req("POST", "/health", auth=None)
     ok(st == 401, "POST /health is not the open route")
+    # Kestra 1.x's tenant prefix: /api/v1/main/... is /api/v1/...; no other tenant.
+    st, js, _ = req("GET", "/api/v1/main/flows/search")
+    ok(st == 200 and "results" in js, "GET /api/v1/main/flows/search is the flows search (Kestra 1.x's tenant prefix)")
+    st, js, _ = req("POST", "/api/v1/main/flows/validate", "id: x\nnamespace: t.tenant\ntasks: []\n")
+    ok(st == 200 and isinstance(js, list), "POST /api/v1/main/flows/validate is the validate route")
+    st, js, _ = req("GET", "/api/v1/acme/flows/search")
+    ok(st == 404 and "no tenant 'acme'" in js["message"] and "'main'" in js["message"],
+       f"another tenant is 404 naming it and the one there is ({js and js['message']})")
+    ok(req("GET", "/api/v1/acme/flows/search", auth=None)[0] == 401, "and tells nothing without credentials")
+    st, js, _ = req("GET", "/api/v1/main/nothing/here")
+    ok(st == 404 and js["message"] == "no such endpoint", "an unknown path under the tenant is 404 no such endpoint")
+    ok(req("GET", "/api/v1/main/flows/search", auth=None)[0] == 401, "the tenant's routes need authentication too")
+    ok(req("PATCH", "/api/v1/main/flows/search")[0] == 405, "a known path under the tenant with another method is 405")
+    ok(req("GET", "/api/v1/main")[1]["message"] == "no such endpoint" and
+       req("GET", "/api/v1/main/main/flows/search")[0] == 404, "the tenant is one segment, once, with something after it")
+    ok(req("GET", "/api/v1/main/%2e%2e/flows/search")[0] == 400, "a tenant path is canonical like any other")
 
     # ---- flows ----
     HELLO = """id: hello
@@ -188,6 +204,38 @@ tasks:
     ok(st == 200 and [f["revision"] for f in js] == [1, 2] and "description: two" not in js[0]["source"],
        "the revisions of a flow, with their sources")
     ok(req("GET", "/api/v1/flows/t.web/none/revisions")[0] == 404, "revisions of a missing flow are 404")
+    # enable and disable: the source's top-level disabled: line, a new revision
+    TOG = ("id: tog\nnamespace: t.toggle\ntasks:\n  - id: r\n    type: io.kestra.plugin.core.debug.Return\n"
+           "    format: x\n    disabled: false\n")
+    ok(req("POST", "/api/v1/flows", TOG)[0] == 200, "a flow to disable (a task of it has a disabled: line of its own)")
+    st, js, _ = req("GET", "/api/v1/flows/t.toggle/tog")
+    ok(st == 200 and js["disabled"] is False, "a flow says whether it is disabled (false)")
+    TOGREF = [{"namespace": "t.toggle", "id": "tog"}]
+    st, js, _ = req("POST", "/api/v1/flows/disable/by-ids", TOGREF)
+    ok(st == 200 and js == {"count": 1}, "POST /api/v1/flows/disable/by-ids disables it ({count: 1})")
+    st, js, _ = req("GET", "/api/v1/flows/t.toggle/tog")
+    ok(js["disabled"] is True and js["revision"] == 2 and js["source"] == TOG + "disabled: true\n",
+       "as a new revision whose source ends in 'disabled: true', the task's line untouched")
+    st, js, _ = req("POST", "/api/v1/executions/t.toggle/tog", {})
+    ok(st == 409, f"a disabled flow does not start ({st})")
+    st, js, _ = req("GET", "/api/v1/flows/search?namespace=t.toggle")
+    ok(st == 200 and js["results"][0]["disabled"] is True, "the search shows it disabled")
+    ok(req("POST", "/api/v1/flows/disable/by-ids", TOGREF)[1] == {"count": 0}, "disabling it again changes nothing")
+    st, js, _ = req("POST", "/api/v1/flows/enable/by-ids", TOGREF)
+    st2, js2, _ = req("GET", "/api/v1/flows/t.toggle/tog")
+    ok(st == 200 and js == {"count": 1} and js2["disabled"] is False and js2["revision"] == 3 and
+       js2["source"] == TOG + "disabled: false\n", "POST /api/v1/flows/enable/by-ids sets the line to false")
+    ok(req("POST", "/api/v1/executions/t.toggle/tog?wait=true", {})[0] == 200, "and it starts again")
+    st, js, _ = req("POST", "/api/v1/flows/disable/by-ids", TOGREF + [{"namespace": "t.toggle", "id": "nope"}])
+    ok(st == 404 and "'nope'" in js["message"] and "nothing was changed" in js["message"] and
+       req("GET", "/api/v1/flows/t.toggle/tog")[1]["disabled"] is False, "an unknown flow in the list is 404, nothing changed")
+    for body in [[], {"namespace": "t.toggle"}, [{"namespace": "t.toggle"}], "not json"]:
+        st, js, _ = req("POST", "/api/v1/flows/enable/by-ids", body, headers={"Content-Type": "application/json"})
+        ok(st == 400 and js["message"], f"enable/by-ids with {body!r} is 400 ({js and js['message']})")
+    FLOWSTYLE = '{"id": "flowstyle", "namespace": "t.toggle", "tasks": [{"id": "r", "type": "io.kestra.plugin.core.debug.Return", "format": "x"}]}'
+    if req("POST", "/api/v1/flows", FLOWSTYLE)[0] == 200:
+        st, js, _ = req("POST", "/api/v1/flows/disable/by-ids", [{"namespace": "t.toggle", "id": "flowstyle"}])
+        ok(st == 422 and "disabled:" in js["message"], f"a source in flow style cannot be changed: 422 ({js and js['message']})")
     for fid, src in [("pause", "tasks:\n  - id: wait\n    type: io.kestra.plugin.core.flow.Pause\n"
                                "  - id: after\n    type: io.kestra.plugin.core.debug.Return\n    format: done\n"),
                      ("fail", "tasks:\n  - id: boom\n    type: io.kestra.plugin.core.execution.Fail\n"),
@@ -249,6 +297,15 @@ tasks:
     ok(req("POST", "/api/v1/executions/t.web/nope", {})[0] == 404, "an execution of a missing flow is 404")
     st, js, _ = req("GET", f"/api/v1/executions/{exec_id}")
     ok(st == 200 and js["id"] == exec_id and js["state"]["current"] == "SUCCESS", "GET an execution")
+    newest = req("GET", "/api/v1/executions/search?namespace=t.web&flowId=hello&size=1")[1]["results"][0]
+    st, js, _ = req("POST", "/api/v1/executions/latest", [{"namespace": "t.web", "id": "hello"},
+                                                         {"namespace": "t.web", "id": "none"},
+                                                         {"namespace": "t.toggle", "id": "tog"}])
+    # (the newest of hello may still be running: its state is whatever it was at either moment)
+    ok(st == 200 and len(js) == 2 and js[0]["id"] == newest["id"] and js[0]["flowId"] == "hello" and
+       js[0]["status"] in ("CREATED", "RUNNING", "SUCCESS") and js[1]["flowId"] == "tog" and js[1]["status"] == "SUCCESS",
+       "POST /api/v1/executions/latest: the newest execution of each flow that has one")
+    ok(req("POST", "/api/v1/executions/latest", {"namespace": "t.web"})[0] == 400, "latest of a body that is no list is 400")
     ok(req("GET", "/api/v1/executions/nope")[0] == 404, "GET a missing execution is 404")
     st, js, _ = req("GET", "/api/v1/executions/search?namespace=t.web&flowId=hello&state=SUCCESS")
     ok(st == 200 and js["total"] >= 2 and all(e["flowId"] == "hello" and e["state"]["current"] == "SUCCESS"
@@ -272,6 +329,48 @@ tasks:
     st, js2, _ = req("GET", f"/api/v1/logs/{exec_id}?minLevel=ERROR")
     ok(st == 200 and len(js2) < len(js), "logs filtered by level")
     ok(req("GET", "/api/v1/logs/nope")[0] == 404, "logs of a missing execution are 404")
+
+    # ---- logs across executions ----
+    st, js, _ = req("GET", "/api/v1/logs/search?namespace=t.web&flowId=hello&q=ADA")
+    ok(st == 200 and js["total"] == 1 and js["results"][0]["message"] == "Hello, ada!" and
+       js["results"][0]["namespace"] == "t.web" and js["results"][0]["flowId"] == "hello" and
+       js["results"][0]["executionId"] == exec_id and js["results"][0]["taskId"] == "greet",
+       "GET /api/v1/logs/search finds a line by its text (any case), with its flow and execution")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the three executions of hello have logged their greeting
+        st, js, _ = req("GET", "/api/v1/logs/search?namespace=t.web&flowId=hello&q=Hello%2C")
+        if st == 200 and js["total"] >= 3:
+            break
+        time.sleep(0.05)
+    stamps = [l["timestamp"] for l in js["results"]]
+    ok(js["total"] >= 3 and stamps == sorted(stamps, reverse=True), f"newest first ({js['total']} greetings)")
+    n_greet = js["total"]
+    st, js, _ = req("GET", "/api/v1/logs/search?namespace=t.web&flowId=hello&q=Hello%2C&sort=timestamp:asc")
+    ok(st == 200 and [l["timestamp"] for l in js["results"]] == sorted(stamps), "sort=timestamp:asc: oldest first")
+    st, js, _ = req("GET", "/api/v1/logs/search?namespace=t.web&flowId=hello&q=Hello%2C&size=1&page=2")
+    ok(st == 200 and len(js["results"]) == 1 and js["total"] == n_greet and js["results"][0]["timestamp"] == stamps[1],
+       "a page of one line, the total counting every match")
+    st, js, _ = req("GET", "/api/v1/logs/search?namespace=t&q=Hello%2C")
+    ok(st == 200 and js["total"] >= n_greet, "a namespace covers those below it")
+    st, js, _ = req("GET", "/api/v1/logs/search?namespace=t.we&q=Hello%2C")
+    ok(st == 200 and js["total"] == 0, "but is not a mere prefix of their names")
+    st, js, _ = req("GET", "/api/v1/logs/search?flowId=hello&minLevel=ERROR")
+    ok(st == 200 and all(l["level"] == "ERROR" for l in js["results"]), "minLevel=ERROR leaves out INFO lines")
+    st, js, _ = req("GET", "/api/v1/logs/search?q=Hello%2C&startDate=2999-01-01T00:00:00Z")
+    st2, js2, _ = req("GET", "/api/v1/logs/search?q=Hello%2C&endDate=2000-01-01T00:00:00Z")
+    st3, js3, _ = req("GET", "/api/v1/logs/search?q=Hello%2C&startDate=2000-01-01T00:00:00Z&endDate=2999-01-01T00:00:00Z")
+    ok(st == 200 and js["total"] == 0 and st2 == 200 and js2["total"] == 0 and st3 == 200 and js3["total"] >= n_greet,
+       "startDate and endDate bound the time range")
+    st, js, _ = req("GET", "/api/v1/logs/search?q=100%25%20not_there")
+    ok(st == 200 and js["total"] == 0, "% and _ in the text are not wildcards")
+    for query, words in [("minLevel=LOUD", "unknown log level 'LOUD'"), ("startDate=yesterday", "not a date-time"),
+                         ("sort=message", "sort 'message'"), ("page=0", "page"),
+                         ("startDate=2024-01-02T00:00:00Z&endDate=2024-01-01T00:00:00Z", "not after")]:
+        st, js, _ = req("GET", "/api/v1/logs/search?" + query)
+        ok(st == 400 and words in js["message"], f"logs search with {query} is 400 ({js and js['message']})")
+    st, js, _ = req("GET", "/api/v1/main/logs/search?q=ada&flowId=hello")
+    ok(st == 200 and js["total"] == 1, "and under the tenant prefix")
+    ok(req("GET", "/api/v1/logs/search", auth=None)[0] == 401, "logs search needs authentication")
 
     def wait_state(eid, states, timeout=60):
         deadline = time.monotonic() + timeout
@@ -318,6 +417,82 @@ tasks:
             break
         time.sleep(0.05)
     ok("RESTARTED" in seen and seen[-1] == "FAILED", f"the restart is applied and fails again ({seen})")
+
+    # ---- bulk actions and search filters ----
+    SLOW = "id: slow\nnamespace: t.bulkx\ntasks:\n  - id: nap\n    type: io.kestra.plugin.scripts.shell.Commands\n" \
+           "    commands:\n      - sleep 60\n"
+    ok(req("POST", "/api/v1/flows", SLOW)[0] == 200, "a slow flow for the bulk actions")
+    k1 = req("POST", "/api/v1/executions/t.bulkx/slow", {})[1]["id"]
+    k2 = req("POST", "/api/v1/executions/t.bulkx/slow", {})[1]["id"]
+    st, js, _ = req("DELETE", "/api/v1/executions/kill/by-ids", [k1, exec_id, "nope"])
+    bad = {e["id"]: e["message"] for e in (js or {}).get("invalidExecutions", [])}
+    ok(st == 422 and set(bad) == {exec_id, "nope"} and "SUCCESS" in bad[exec_id] and "no such" in bad["nope"] and
+       "none was" in js["message"], f"kill/by-ids with an ended and a missing execution is 422 listing them ({js and js['message']})")
+    ok(req("GET", f"/api/v1/executions/{k1}")[1]["state"]["current"] not in ("KILLING", "KILLED"),
+       "and nothing was killed")
+    st, js, _ = req("DELETE", "/api/v1/executions/kill/by-ids", [k1, k2])
+    ok(st == 200 and js == {"count": 2}, "DELETE /api/v1/executions/kill/by-ids kills both ({count: 2})")
+    ok(wait_state(k1, ["KILLED"]) is not None and wait_state(k2, ["KILLED"]) is not None, "both end KILLED")
+    st, js, _ = req("POST", "/api/v1/executions/t.web.sub/fail?wait=true", {})
+    fid = js["id"]
+    st, js, _ = req("POST", "/api/v1/executions/restart/by-ids", [fid])
+    ok(st == 200 and js == {"count": 1}, "POST /api/v1/executions/restart/by-ids restarts a failed one")
+    deadline, hist = time.monotonic() + 30, []
+    while time.monotonic() < deadline and "RESTARTED" not in hist:
+        hist = [x["state"] for x in req("GET", f"/api/v1/executions/{fid}")[1]["state"]["histories"]]
+        time.sleep(0.05)
+    ok("RESTARTED" in hist, "and it is restarted")
+    st, js, _ = req("DELETE", "/api/v1/executions/by-ids", [k1, k2])
+    ok(st == 200 and js == {"count": 2} and req("GET", f"/api/v1/executions/{k1}")[0] == 404,
+       "DELETE /api/v1/executions/by-ids deletes ended executions")
+    st, js, _ = req("DELETE", "/api/v1/executions/by-ids", [k1])
+    ok(st == 422 and "no such execution" in js["message"], "deleting them again is 422")
+    for method, path in [("DELETE", "/api/v1/executions/kill/by-ids"), ("POST", "/api/v1/executions/restart/by-ids"),
+                         ("DELETE", "/api/v1/executions/by-ids")]:
+        st, js, _ = req(method, path, [])
+        st2, js2, _ = req(method, path, [3])
+        ok(st == 400 and st2 == 400 and "list of execution ids" in js["message"], f"{method} {path} with a bad list is 400")
+        ok(req(method, path, [k1], auth=None)[0] == 401, f"{method} {path} needs authentication")
+    st, js, _ = req("GET", "/api/v1/executions/search?labels=team:data")
+    ok(st == 200 and js["total"] == 1 and "team" in json.dumps(js["results"][0]["labels"]),
+       "search executions by label (labels=key:value)")
+    ok(req("GET", "/api/v1/executions/search?labels=nocolon")[0] == 400, "a label without a colon is 400")
+    st, js, _ = req("GET", "/api/v1/executions/search?namespace=t.web&startDate=2999-01-01T00:00:00Z")
+    st2, js2, _ = req("GET", "/api/v1/executions/search?namespace=t.web&endDate=2000-01-01T00:00:00Z")
+    st3, js3, _ = req("GET", "/api/v1/executions/search?namespace=t.web&startDate=2000-01-01T00:00:00Z")
+    ok(st == 200 and js["total"] == 0 and js2["total"] == 0 and js3["total"] >= 3, "search by creation time range")
+    ok(req("GET", "/api/v1/executions/search?startDate=soon")[0] == 400, "a bad startDate is 400")
+
+    # ---- statistics for the dashboard ----
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    st, js, _ = req("POST", "/api/v1/stats/executions/daily", {})
+    ok(st == 200 and len(js) == 30 and js[-1]["startDate"] == today and js[0]["groupBy"] == "day" and
+       all(set(d["executionCounts"]) >= {"SUCCESS", "FAILED", "RUNNING", "QUEUED"} for d in js),
+       "POST /api/v1/stats/executions/daily: the last 30 days, every state counted")
+    n_hello = req("GET", "/api/v1/executions/search?namespace=t.web&flowId=hello")[1]["total"]
+    st, js, _ = req("POST", "/api/v1/stats/executions/daily", {"namespace": "t.web", "flowId": "hello",
+                                                               "startDate": today + "T00:00:00Z"})
+    ok(st == 200 and len(js) == 1 and js[0]["executionCounts"]["SUCCESS"] == n_hello and
+       sum(js[0]["executionCounts"].values()) == n_hello and js[0]["duration"]["count"] == n_hello and
+       js[0]["duration"]["avg"] >= 0, f"a flow's executions of today ({js and js[0]['executionCounts']['SUCCESS']} of {n_hello})")
+    st, js, _ = req("POST", "/api/v1/stats/executions/daily", {"namespace": "t.web", "startDate": today + "T00:00:00Z"})
+    ok(st == 200 and js[0]["executionCounts"]["FAILED"] >= 1 and js[0]["executionCounts"]["SUCCESS"] >= n_hello,
+       "a namespace covers those below it (t.web.sub's failures)")
+    st, js, _ = req("POST", "/api/v1/stats/executions/daily", {"startDate": "2001-01-01T00:00:00Z",
+                                                               "endDate": "2001-01-03T12:00:00Z"})
+    ok(st == 200 and [d["startDate"] for d in js] == ["2001-01-01", "2001-01-02", "2001-01-03"] and
+       all(sum(d["executionCounts"].values()) == 0 for d in js), "a range in the past: each day, zero")
+    st, js, _ = req("POST", "/api/v1/stats/executions/daily/group-by-flow", {"namespace": "t.web",
+                                                                            "startDate": today + "T00:00:00Z"})
+    ok(st == 200 and js["t.web"]["hello"][0]["executionCounts"]["SUCCESS"] == n_hello and
+       js["t.web.sub"]["fail"][0]["executionCounts"]["FAILED"] >= 1 and "t.trig" not in js,
+       "POST .../daily/group-by-flow: {namespace: {flow: [days]}}")
+    for body, words in [({"startDate": "yesterday"}, "not a date-time"), ([], "JSON object"),
+                        ({"startDate": "2020-01-01T00:00:00Z", "endDate": "2019-01-01T00:00:00Z"}, "before"),
+                        ({"startDate": "2000-01-01T00:00:00Z", "endDate": "2020-01-01T00:00:00Z"}, "at most"),
+                        ({"namespace": 3}, "strings")]:
+        st, js, _ = req("POST", "/api/v1/stats/executions/daily", body)
+        ok(st == 400 and words in js["message"], f"stats with {body} is 400 ({js and js['message']})")
     st, js, _ = req("POST", "/api/v1/executions/t.web.sub/kv?wait=true", {})
     ok(st == 200 and js["state"]["current"] == "FAILED", "a flow cannot write the reserved _tern.auth namespace")
     ok(req("GET", "/api/v1/flows/search", auth="Bearer tern_" + "0" * 64)[0] == 401, "and no token was forged")
@@ -1242,6 +1417,26 @@ tasks:
             if st == 405 or (isinstance(js, dict) and js.get("message") == "no such endpoint"):
                 missing.append(f"{method.upper()} {path}")
     ok(not missing, f"every documented operation is served ({', '.join(missing) or 'all'})")
+    # And the reverse: every route of the table (read from the source) is documented.
+    import re
+    src = open(os.path.join(here, "..", "..", "daemons", "webserver", "web-server.c")).read()
+    table = src[src.index("static const Route routes[] = {"):]
+    table = table[:table.index("};")]
+    routes = {(m.group(1), m.group(2)) for m in re.finditer(r'\{ "([A-Z]+)", "([^"]+)"', table)}
+    documented = {(m.upper(), re.sub(r"\{[^}]+\}", "{}", p)) for p, ops in api["paths"].items() for m in ops}
+    undocumented = sorted(f"{m} {p}" for m, p in routes - documented)
+    ok(len(routes) > 40 and not undocumented, f"every route of the table is documented ({', '.join(undocumented) or 'all'})")
+    missing = []
+    for path, ops in api["paths"].items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for method in ops:
+            concrete = "/api/v1/main/" + path[len("/api/v1/"):].replace("{", "x").replace("}", "")
+            st, js, _ = req(method.upper(), concrete)
+            if st == 405 or (isinstance(js, dict) and js.get("message") == "no such endpoint"):
+                missing.append(f"{method.upper()} {path}")
+    ok(not missing, f"and under Kestra 1.x's tenant prefix /api/v1/main/ ({', '.join(missing) or 'all'})")
+    ok("/api/v1/main/" in api["info"]["description"], "the OpenAPI document says so")
 
     # ---- limits and the rest ----
     st, js, _ = req("POST", "/api/v1/flows", "x" * (2 * 1024 * 1024))

@@ -1,11 +1,14 @@
 // app.js: the web UI's entry: who is logged in, the login page, and the views by URL fragment
-// (#/flows, #/flows/edit/NS/ID, #/executions, #/executions/ID).
+// (#/dashboard, #/flows, #/flows/edit/NS/ID, #/executions, #/executions/ID, #/triggers, #/logs).
 import { api, setCsrf, whenLoggedOut } from "./api.js";
 import { h, clear, setTitle } from "./dom.js";
 import { flowsView } from "./flows.js";
 import { editorView } from "./editor.js";
 import { executionsView } from "./executions.js";
 import { executionView } from "./execution.js";
+import { triggersView } from "./triggers.js";
+import { logsView } from "./logs.js";
+import { dashboardView } from "./dashboard.js";
 
 const main = document.getElementById("main");
 const header = document.querySelector("header.top");
@@ -18,6 +21,9 @@ const routes = [
   [/^\/flows\/edit\/([^/]+)\/([^/]+)$/, (m) => (el, ctx) => editorView(el, ctx, decodeURIComponent(m[1]), decodeURIComponent(m[2]))],
   [/^\/executions$/, () => executionsView],
   [/^\/executions\/([^/]+)$/, (m) => (el, ctx) => executionView(el, ctx, decodeURIComponent(m[1]))],
+  [/^\/dashboard$/, () => dashboardView],
+  [/^\/triggers$/, () => triggersView],
+  [/^\/logs$/, () => logsView],
 ];
 
 function parseHash() {

@@ -51,6 +51,17 @@ export function fmtTime(iso) {
   return isNaN(d) ? String(iso) : d.toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium" });
 }
 
+// A datetime-local field's value (the browser's zone) as ISO 8601 in UTC ("" stays ""), and back.
+export function isoFromLocal(local) {
+  return local ? new Date(local).toISOString() : "";
+}
+export function localFromIso(iso) {
+  const d = iso ? new Date(iso) : null;
+  if (!d || isNaN(d)) return "";
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
 export function fmtDuration(ms) {
   if (ms === undefined || ms === null || isNaN(ms)) return "";
   if (ms < 1000) return `${Math.round(ms)} ms`;

@@ -1,8 +1,10 @@
 // editor.js: the flow editor: YAML with CodeMirror (Debian's libjs-codemirror, when the server has
 // it; a plain textarea otherwise), the validate endpoint's errors on their lines as you type, save
-// (a new revision), and "Execute" with a form made from the flow's inputs.
+// (a new revision), the revision history with a diff, enable/disable, and "Execute" with a form made
+// from the flow's inputs.
 import { api, enc } from "./api.js";
-import { h, clear, debounce, setTitle } from "./dom.js";
+import { h, clear, debounce, setTitle, fmtTime } from "./dom.js";
+import { lineDiff } from "./diff.js";
 
 const TEMPLATE = `id: hello
 namespace: company.team
@@ -110,12 +112,27 @@ export async function editorView(main, ctx, ns, id) {
   const status = h("span.status", { role: "status", "aria-live": "polite" });
   const errorList = h("ul.errors", { "aria-label": "Problems", id: "flow-errors" });
   const saveBtn = h("button", { type: "button", id: "save" }, "Save");
-  const execBtn = h("button", { type: "button", id: "execute", disabled: !flow }, "Execute");
+  const execBtn = h("button", { type: "button", id: "execute", disabled: !flow || flow.disabled }, "Execute");
+  const toggleBtn = h("button", { type: "button", id: "toggle-disabled", hidden: !flow });
+  const revBtn = h("button", { type: "button", id: "revisions", hidden: !flow, "aria-expanded": "false" }, "Revisions");
   const title = h("h1", flow ? `${flow.namespace}.${flow.id}` : "New flow");
   const rev = h("span.muted", flow ? `revision ${flow.revision}` : "");
+  const disabledTag = h("span.tag.disabled-tag", { hidden: !flow || !flow.disabled }, "disabled");
   const host = h("div.editor-host");
+  const revHost = h("div");
   const formHost = h("div");
-  main.append(h("div.bar", title, rev, h("span.spacer"), status, saveBtn, execBtn), host, errorList, formHost);
+  main.append(h("div.bar", title, rev, disabledTag, h("span.spacer"), status, revBtn, toggleBtn, saveBtn, execBtn),
+              revHost, host, errorList, formHost);
+
+  function showFlow() {
+    rev.textContent = `revision ${flow.revision}`;
+    disabledTag.hidden = !flow.disabled;
+    toggleBtn.textContent = flow.disabled ? "Enable" : "Disable";
+    toggleBtn.dataset.disabled = String(!!flow.disabled);
+    execBtn.disabled = !!flow.disabled;
+    execBtn.title = flow.disabled ? "A disabled flow does not start: enable it first" : "";
+  }
+  if (flow) showFlow();
 
   let seq = 0;
   const validate = debounce(async () => {
@@ -162,13 +179,81 @@ export async function editorView(main, ctx, ns, id) {
         return;
       }
       flow = await api("GET", `/api/v1/flows/${enc(saved.namespace)}/${enc(saved.id)}`);
-      rev.textContent = `revision ${flow.revision}`;
+      showFlow();
       status.textContent = `Saved revision ${saved.revision}`;
-      execBtn.disabled = false;
+      if (!revHost.hidden && revHost.firstChild) await showRevisions();
     } catch (e) {
       if (e.body && e.body.errors) showErrors(e.body.errors);
       status.textContent = `Not saved: ${e.message}`;
     }
+  });
+
+  // Enable or disable: the server sets the source's "disabled:" line, a new revision.
+  toggleBtn.addEventListener("click", async () => {
+    const verb = flow.disabled ? "enable" : "disable";
+    status.textContent = flow.disabled ? "Enabling…" : "Disabling…";
+    try {
+      await api("POST", `/api/v1/flows/${verb}/by-ids`, { json: [{ namespace: flow.namespace, id: flow.id }] });
+      flow = await api("GET", `/api/v1/flows/${enc(flow.namespace)}/${enc(flow.id)}`);
+      editor.set(flow.source);
+      showFlow();
+      status.textContent = `${flow.disabled ? "Disabled" : "Enabled"}: revision ${flow.revision}`;
+      if (revHost.firstChild) await showRevisions();
+    } catch (e) {
+      status.textContent = e.message;
+    }
+  });
+
+  // The revision history: two revisions side by side as a line diff (by default the one before
+  // the latest against the latest), and a revision's source put back in the editor to save again.
+  async function showRevisions() {
+    clear(revHost);
+    let revs;
+    try {
+      revs = await api("GET", `/api/v1/flows/${enc(flow.namespace)}/${enc(flow.id)}/revisions`);
+    } catch (e) {
+      revHost.append(h("p.error", { role: "alert" }, e.message));
+      return;
+    }
+    const opt = (r) => h("option", { value: String(r.revision) }, `revision ${r.revision} · ${fmtTime(r.updated)}`);
+    const left = h("select", { id: "rev-left", "aria-label": "Older revision" }, revs.map(opt));
+    const right = h("select", { id: "rev-right", "aria-label": "Newer revision" }, revs.map(opt));
+    left.value = String(revs[Math.max(0, revs.length - 2)].revision);
+    right.value = String(revs[revs.length - 1].revision);
+    const out = h("div.diff", { id: "rev-diff", role: "region", "aria-label": "Differences" });
+    const restore = h("button", { type: "button", id: "rev-restore" }, "Put the older one in the editor");
+    const draw = () => {
+      const a = revs.find((r) => String(r.revision) === left.value), b = revs.find((r) => String(r.revision) === right.value);
+      clear(out);
+      const d = lineDiff(a.source, b.source);
+      const changed = d.filter((l) => l.op !== " ").length;
+      out.append(h("p.note", changed ? `${d.filter((l) => l.op === "-").length} line(s) removed, ${d.filter((l) => l.op === "+").length} added`
+                                     : "No difference."));
+      for (const l of d)
+        out.append(h("div.dl", { dataset: { op: l.op } }, h("span.ln", l.a ? String(l.a) : ""), h("span.ln", l.b ? String(l.b) : ""),
+                     h("span.op", l.op), h("span.txt", l.text)));
+    };
+    left.addEventListener("change", draw);
+    right.addEventListener("change", draw);
+    restore.addEventListener("click", () => {
+      const a = revs.find((r) => String(r.revision) === left.value);
+      editor.set(a.source);
+      status.textContent = `Revision ${a.revision} is in the editor: save to make it the latest`;
+    });
+    revHost.append(h("section.revisions", { "aria-label": "Revisions" },
+      h("div.filters", h("label.inline", { for: "rev-left" }, "Compare"), left, h("label.inline", { for: "rev-right" }, "with"), right,
+        restore, h("button.link", { type: "button", onclick: () => { clear(revHost); revBtn.setAttribute("aria-expanded", "false"); } }, "Close")),
+      out));
+    draw();
+  }
+  revBtn.addEventListener("click", async () => {
+    if (revHost.firstChild) {
+      clear(revHost);
+      revBtn.setAttribute("aria-expanded", "false");
+      return;
+    }
+    revBtn.setAttribute("aria-expanded", "true");
+    await showRevisions();
   });
 
   execBtn.addEventListener("click", () => {

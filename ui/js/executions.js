@@ -1,10 +1,12 @@
-// executions.js: the Executions page: filtered by namespace, flow and state, a page at a time.
+// executions.js: the Executions page: filtered by namespace, flow, state, a label and a creation time
+// range, a page at a time; kill, restart or delete the chosen ones at once.
 import { api, q, enc } from "./api.js";
-import { h, clear, fmtTime, fmtDuration, stateBadge, debounce, setTitle } from "./dom.js";
+import { h, clear, fmtTime, fmtDuration, stateBadge, debounce, setTitle, isoFromLocal, localFromIso } from "./dom.js";
 
 const STATES = ["CREATED", "QUEUED", "RUNNING", "PAUSED", "RESTARTED", "KILLING", "SUCCESS", "WARNING", "FAILED",
                 "KILLED", "CANCELLED", "RETRYING"];
 const SIZES = [25, 50, 100];
+
 
 export async function executionsView(main, ctx) {
   setTitle("Executions");
@@ -16,35 +18,87 @@ export async function executionsView(main, ctx) {
                   STATES.map((s) => h("option", { value: s }, s)));
   state.value = p.get("state") || "";
   const size = h("select", { id: "ex-size", "aria-label": "Per page" }, SIZES.map((n) => h("option", { value: String(n) }, `${n} per page`)));
+  const label = h("input", { type: "search", id: "ex-label", placeholder: "Label key:value", value: p.get("labels") || "", "aria-label": "Label" });
+  const from = h("input", { type: "datetime-local", id: "ex-from", value: localFromIso(p.get("startDate")), "aria-label": "Created from" });
+  const to = h("input", { type: "datetime-local", id: "ex-to", value: localFromIso(p.get("endDate")), "aria-label": "Created until" });
   const list = h("div.list", { "aria-live": "polite" });
   const pager = h("div.pager");
+  const msg = h("p", { role: "status", id: "bulk-status" });
+  const chosen = new Set(); // ids of the page's checked rows
+  const bulkBtn = (label, action) => h("button", { type: "button", dataset: { action }, disabled: true, onclick: () => bulk(action) }, label);
+  const bulkBar = h("div.bulk", { role: "group", "aria-label": "With the chosen executions" },
+    h("span.muted", { id: "bulk-count" }, "None chosen"),
+    bulkBtn("Kill", "bulk-kill"), bulkBtn("Restart", "bulk-restart"), bulkBtn("Delete", "bulk-delete"));
   main.append(h("div.bar", h("h1", "Executions"), h("span.spacer"),
                 h("button", { type: "button", onclick: () => load() }, "Refresh")),
-              h("div.filters", ns, flow, state, size), list, pager);
+              h("div.filters", ns, flow, state, label, h("label.inline", { for: "ex-from" }, "Created from"), from,
+                h("label.inline", { for: "ex-to" }, "until"), to, size),
+              bulkBar, msg, list, pager);
+
+  function chosenChanged() {
+    document.getElementById("bulk-count").textContent = chosen.size ? `${chosen.size} chosen` : "None chosen";
+    for (const b of bulkBar.querySelectorAll("button")) b.disabled = chosen.size === 0;
+  }
+
+  // Kestra's by-ids routes: all or none; what could not be done is said, naming the executions.
+  async function bulk(action) {
+    const ids = [...chosen];
+    const [method, path, done] = {
+      "bulk-kill": ["DELETE", "/api/v1/executions/kill/by-ids", "killed"],
+      "bulk-restart": ["POST", "/api/v1/executions/restart/by-ids", "restarted"],
+      "bulk-delete": ["DELETE", "/api/v1/executions/by-ids", "deleted"],
+    }[action];
+    if (action === "bulk-delete" && !confirm(`Delete ${ids.length} execution(s) with their logs and files?`)) return;
+    msg.className = "";
+    try {
+      const r = await api(method, path, { json: ids });
+      msg.textContent = `${r.count} execution(s) ${done}.`;
+    } catch (e) {
+      msg.className = "error";
+      const bad = (e.body && e.body.invalidExecutions) || [];
+      msg.textContent = bad.length ? `Nothing was ${done}: ${bad.map((b) => `${b.id}: ${b.message}`).join("; ")}` : e.message;
+      return;
+    }
+    await load();
+  }
 
   let page = Number(p.get("page") || 1);
   async function load() {
     // The filters go into the URL: a reload or a shared link shows the same list.
-    const hash = "#/executions" + q({ namespace: ns.value, flowId: flow.value, state: state.value, page: page > 1 ? page : "" });
+    const filters = { namespace: ns.value, flowId: flow.value, state: state.value, labels: label.value,
+                      startDate: isoFromLocal(from.value), endDate: isoFromLocal(to.value) };
+    const hash = "#/executions" + q({ ...filters, page: page > 1 ? page : "" });
     if (location.hash !== hash) history.replaceState(null, "", hash);
-    clear(list);
-    clear(pager);
+    chosen.clear();
+    chosenChanged();
     let res;
     try {
-      res = await api("GET", "/api/v1/executions/search" +
-                      q({ namespace: ns.value, flowId: flow.value, state: state.value, page, size: size.value }));
+      res = await api("GET", "/api/v1/executions/search" + q({ ...filters, page, size: size.value }));
     } catch (e) {
+      clear(list);
+      clear(pager);
       list.append(h("p.error", { role: "alert" }, e.message));
       return;
     }
+    clear(list);
+    clear(pager);
     if (!res.results.length) {
       list.append(h("p.empty", "No executions match."));
       return;
     }
+    const boxes = [];
+    const all = h("input", { type: "checkbox", id: "ex-all", "aria-label": "Choose every execution of the page" });
+    all.addEventListener("change", () => {
+      for (const b of boxes) { b.checked = all.checked; b.dispatchEvent(new Event("change")); }
+    });
     const rows = res.results.map((x) => {
       const st = x.state || {};
       const dur = st.startDate ? (st.endDate ? new Date(st.endDate) : new Date()) - new Date(st.startDate) : null;
-      return h("tr",
+      const box = h("input", { type: "checkbox", "aria-label": `Choose ${x.id}`, dataset: { id: x.id } });
+      box.addEventListener("change", () => { if (box.checked) chosen.add(x.id); else chosen.delete(x.id); chosenChanged(); });
+      boxes.push(box);
+      return h("tr", { dataset: { id: x.id } },
+        h("td.pick", box),
         h("td", h("a.mono", { href: `#/executions/${enc(x.id)}` }, x.id)),
         h("td", x.namespace), h("td", x.flowId),
         h("td", stateBadge(st.current)),
@@ -52,7 +106,7 @@ export async function executionsView(main, ctx) {
         h("td.num", fmtDuration(dur)));
     });
     list.append(h("table.grid",
-      h("thead", h("tr", h("th", "Id"), h("th", "Namespace"), h("th", "Flow"), h("th", "State"), h("th", "Started"),
+      h("thead", h("tr", h("th.pick", all), h("th", "Id"), h("th", "Namespace"), h("th", "Flow"), h("th", "State"), h("th", "Started"),
                    h("th.num", "Duration"))),
       h("tbody", rows)));
     const pages = Math.max(1, Math.ceil(res.total / Number(size.value)));
@@ -62,7 +116,7 @@ export async function executionsView(main, ctx) {
       h("button", { type: "button", disabled: page >= pages, onclick: () => { page++; load(); } }, "Next"));
   }
   const reload = () => { page = 1; load(); };
-  for (const el of [ns, flow]) el.addEventListener("input", debounce(reload, 300));
-  for (const el of [state, size]) el.addEventListener("change", reload);
+  for (const el of [ns, flow, label]) el.addEventListener("input", debounce(reload, 300));
+  for (const el of [state, size, from, to]) el.addEventListener("change", reload);
   await load();
 }

@@ -1,6 +1,7 @@
-// flows.js: the Flows page: every flow, searched by id or namespace, filtered by namespace.
+// flows.js: the Flows page: every flow, searched by id or namespace, filtered by namespace, with its
+// last execution's state; enable and disable.
 import { api, q, enc } from "./api.js";
-import { h, clear, fmtTime, debounce, setTitle } from "./dom.js";
+import { h, clear, fmtTime, debounce, setTitle, stateBadge } from "./dom.js";
 
 const PAGE = 50;
 
@@ -40,15 +41,39 @@ export async function flowsView(main, ctx) {
       list.append(h("p.empty", search.value || ns.value ? "No flow matches." : "No flows yet: create one."));
       return;
     }
-    const rows = res.results.map((f) =>
-      h("tr",
-        h("td", h("a", { href: `#/flows/edit/${enc(f.namespace)}/${enc(f.id)}` }, f.id)),
+    // The newest execution of each flow of the page, in one request.
+    let latest = new Map();
+    try {
+      const last = await api("POST", "/api/v1/executions/latest", { json: res.results.map((f) => ({ namespace: f.namespace, id: f.id })) });
+      latest = new Map(last.map((x) => [`${x.namespace}\n${x.flowId}`, x]));
+    } catch (e) { /* the column stays empty */ }
+    const toggle = (f) => h("button.small", {
+      type: "button", dataset: { action: f.disabled ? "enable" : "disable" },
+      "aria-label": `${f.disabled ? "Enable" : "Disable"} ${f.namespace}.${f.id}`,
+      onclick: async (ev) => {
+        ev.target.disabled = true;
+        try {
+          await api("POST", `/api/v1/flows/${f.disabled ? "enable" : "disable"}/by-ids`, { json: [{ namespace: f.namespace, id: f.id }] });
+        } catch (e) {
+          list.prepend(h("p.error", { role: "alert" }, e.message));
+          ev.target.disabled = false;
+          return;
+        }
+        load();
+      } }, f.disabled ? "Enable" : "Disable");
+    const rows = res.results.map((f) => {
+      const last = latest.get(`${f.namespace}\n${f.id}`);
+      return h("tr", { dataset: { flow: f.id, disabled: String(!!f.disabled) } },
+        h("td", h("a", { href: `#/flows/edit/${enc(f.namespace)}/${enc(f.id)}` }, f.id),
+          f.disabled ? h("span.tag", " disabled") : null),
         h("td", f.namespace),
+        h("td.last", last ? h("a", { href: `#/executions/${enc(last.id)}`, title: fmtTime(last.startDate) }, stateBadge(last.status)) : "—"),
         h("td.num", String(f.revision)),
         h("td", h("time", { datetime: f.updated }, fmtTime(f.updated))),
-        h("td", h("a", { href: `#/executions?namespace=${enc(f.namespace)}&flowId=${enc(f.id)}` }, "Executions"))));
+        h("td", h("a", { href: `#/executions?namespace=${enc(f.namespace)}&flowId=${enc(f.id)}` }, "Executions"), " ", toggle(f)));
+    });
     list.append(h("table.grid",
-      h("thead", h("tr", h("th", "Id"), h("th", "Namespace"), h("th.num", "Revision"), h("th", "Updated"), h("th", ""))),
+      h("thead", h("tr", h("th", "Id"), h("th", "Namespace"), h("th", "Last execution"), h("th.num", "Revision"), h("th", "Updated"), h("th", ""))),
       h("tbody", rows)));
     const pages = Math.max(1, Math.ceil(res.total / PAGE));
     pager.append(
