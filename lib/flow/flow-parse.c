@@ -698,8 +698,18 @@ int fp_parse_flow(FlowParser *p, const YamlNode *root, Flow *f) {
                                 free(f->worker_group);
                                 f->worker_group = fp_strdup_scalar(p, wk, "workerGroup");
                         }
+                } else if (streq(key, "listeners")) {
+                        /* Kestra deprecated listeners (tasks run when the execution ends, under conditions)
+                         * and tern does not run them: refused rather than accepted and ignored. An empty
+                         * list asks for nothing. */
+                        if (yaml_scalar_type(v) == YAML_SCALAR_NULL || (v->kind == YAML_NODE_SEQ && v->n_children == 0))
+                                continue;
+                        fp_error(p, k,
+                                 "'listeners' are not supported (Kestra deprecated them): use a flow with an "
+                                 "io.kestra.plugin.core.trigger.Flow trigger (its conditions select the executions), or "
+                                 "the flow's 'afterExecution' tasks");
                 }
-                /* tenantId, listeners: accepted for compatibility, not used. */
+                /* tenantId: accepted for compatibility, not used. */
         }
         /* Before the duplicate check, which sorts the ids: the first task past the limit is
          * where the error points. */
