@@ -58,6 +58,8 @@ static const TaskImpl impls[_TASK_RUNNER_MAX] = {
         [TASK_RUNNER_TRIGGER_TOGGLE] = { task_impl_trigger_toggle, false },
         /* The task it runs may want one. */
         [TASK_RUNNER_TEMPLATED] = { task_impl_templated, true },
+        [TASK_RUNNER_ASSERT] = { task_impl_assert, false },
+        [TASK_RUNNER_FOR_EACH_ITEM_SPLIT] = { task_impl_for_each_item_split, true },
 };
 
 const char *task_file_strerror(TaskRunContext *ctx, int r) {

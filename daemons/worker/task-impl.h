@@ -121,6 +121,7 @@ int task_impl_log(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_echo(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_return(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_fail(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_assert(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_output_values(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_sleep(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_shell_commands(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
@@ -143,6 +144,7 @@ int task_impl_purge_logs(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_resume(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_trigger_toggle(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_templated(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_for_each_item_split(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 
 /* Files in the working directory, which the task's own code controls: never through a symbolic link,
  * never out of the directory (lib/basic/beneath.h). Each fails the outcome with a message naming the

@@ -138,7 +138,8 @@ json_t *engine_variables(Engine *E, const Task *t, const TaskRun *tr) {
         /* The flow's outputs, once the execution has ended (what afterExecution tasks see). */
         if (e->outputs)
                 json_object_set(json_object_get(v, "execution"), "outputs", e->outputs);
-        json_object_set_new(v, "vars", json_ref_or_object(f->variables));
+        /* The execution's variables: the flow's, as SetVariables and UnsetVariables changed them. */
+        json_object_set_new(v, "vars", json_ref_or_object(e->variables ? e->variables : f->variables));
         json_object_set_new(v, "trigger", e->trigger && json_object_get(e->trigger, "variables")
                                                   ? json_incref(json_object_get(e->trigger, "variables"))
                                                   : json_object());
@@ -249,6 +250,26 @@ int engine_render_value(Engine *E, const Task *t, const TaskRun *tr, json_t *in,
         vars = engine_variables(E, t, tr);
         if (!vars)
                 return -ENOMEM;
+        RenderUser u = { E, tr, vars };
+        ExprContext ctx = { .variables = vars, .secret = engine_secret, .function = engine_function, .userdata = &u,
+                            .now = E->now };
+        if (json_is_string(in))
+                r = expr_render_value(json_string_value(in), &ctx, ret, &err);
+        else
+                r = expr_render_tree(in, &ctx, ret, &err);
+        if (r < 0)
+                return render_error(&err, r, ret_error);
+        return 0;
+}
+
+int engine_render_with(Engine *E, const TaskRun *tr, json_t *vars, json_t *in, json_t **ret, char **ret_error) {
+        ExprError err = {};
+        int r;
+
+        if (!in || (!json_is_string(in) && !json_is_object(in) && !json_is_array(in))) {
+                *ret = in ? json_incref(in) : json_null();
+                return 0;
+        }
         RenderUser u = { E, tr, vars };
         ExprContext ctx = { .variables = vars, .secret = engine_secret, .function = engine_function, .userdata = &u,
                             .now = E->now };
