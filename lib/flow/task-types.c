@@ -337,9 +337,8 @@ static const TaskType task_types[] = {
           "start an execution on an HTTP call" },
 
         { "ScheduleOnDates", NAMES("io.kestra.plugin.core.trigger.ScheduleOnDates"),
-          TRIGGER_REFUSED("schedules on a list of dates are not implemented: the scheduler would never fire it; "
-                          "use io.kestra.plugin.core.trigger.Schedule"),
-          PROPS(REQ("dates", PROP_LIST), P("timezone", PROP_STRING), P("inputs", PROP_MAP),
+          TRIGGER,
+          PROPS(REQ("dates", PROP_LIST), DEF("timezone", PROP_STRING, "\"Etc/UTC\""), P("inputs", PROP_MAP),
                 ENUM("recoverMissedSchedules", NAMES("LAST", "NONE", "ALL"), NULL), P("labels", PROP_MAP_OR_LIST)),
           "start executions at given dates" },
         { "http.Trigger", NAMES("io.kestra.plugin.core.http.Trigger", "io.kestra.plugin.fs.http.Trigger"),
@@ -443,7 +442,7 @@ static const TaskType task_types[] = {
         { "HasRetryAttempt",
           NAMES("io.kestra.plugin.core.condition.HasRetryAttempt", "io.kestra.plugin.core.condition.HasRetryAttemptCondition",
                 "io.kestra.core.models.conditions.types.HasRetryAttemptCondition"),
-          CONDITION_REFUSED("not implemented: the condition would never hold"), PROPS(P("in", PROP_STRING_LIST), P("notIn", PROP_STRING_LIST)),
+          CONDITION, PROPS(P("in", PROP_STRING_LIST), P("notIn", PROP_STRING_LIST)),
           "the execution has a task run that was retried" },
         { "FlowCondition",
           NAMES("io.kestra.plugin.core.condition.FlowCondition", "io.kestra.core.models.conditions.types.FlowCondition"),
