@@ -375,7 +375,8 @@ static ListResult walk(Engine *E, Task *const *tasks, size_t n, TaskRun *parent,
                 TaskRun *tr = engine_run_find(E, t, parent, value);
                 bool fresh = false;
                 if (!tr) {
-                        if (blocked)
+                        /* A kill made earlier in this pass (an Exit with state KILLED) starts nothing more. */
+                        if (blocked || E->killing)
                                 continue;
                         if (mode == WALK_DAG) {
                                 DagReadiness ready = dag_ready(E, t, parent, value);

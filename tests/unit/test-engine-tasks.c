@@ -98,6 +98,14 @@ static void test_exit(void) {
         is_str(state_of(e, "exit"), "KILLED", "and the Exit");
         driver_free(d);
 
+        e = run_flow(&d, "id: exit-killed-parallel\nnamespace: t\n"
+                         "tasks:\n  - id: parallel\n    type: io.kestra.plugin.core.flow.Parallel\n    tasks:\n"
+                         "      - id: exit\n        type: io.kestra.plugin.core.execution.Exit\n        state: KILLED\n"
+                         "      - id: sibling\n        type: io.kestra.plugin.core.log.Log\n        message: never\n");
+        is_str(exec_state(e), "KILLED", "Exit KILLED first in a Parallel: KILLED");
+        is_str(state_of(e, "sibling"), "(none)", "the sibling after it is not started by the same pass");
+        driver_free(d);
+
         e = run_flow(&d, "id: exit-failed\nnamespace: t\n"
                          "tasks:\n  - id: seq\n    type: io.kestra.plugin.core.flow.Sequential\n    tasks:\n"
                          "      - id: first\n        type: io.kestra.plugin.core.log.Log\n        message: one\n"
