@@ -285,7 +285,8 @@ static Execution *run_items(Driver **d, Flow *child, int lines, const char *batc
                 "    namespace: io.kestra.tests\n    flowId: %s\n"
                 "    inputs:\n      items: \"{{ taskrun.items }}\"\n      iteration: \"{{ taskrun.iteration }}\"\n%s"
                 "  - id: after\n    type: io.kestra.plugin.core.output.OutputValues\n"
-                "    values:\n      batches: \"{{ outputs.each.numberOfBatches ??? 'none' }}\"\n",
+                "    values:\n      batches: \"{{ outputs.each.numberOfBatches ??? 'none' }}\"\n"
+                "      kestra: \"{{ outputs.each_items.iterations.SUCCESS ??? 'none' }}\"\n",
                 gen, batch, child ? child->id : "nope", extra);
         Flow *f = y ? load(y) : NULL;
         Execution *e = NULL;
@@ -338,6 +339,7 @@ static void test_for_each_item(void) {
                    batch_logs(d, "/0.txt") == 1 && batch_logs(d, "batch 25 ") == 1 && batch_logs(d, "/25.txt") == 1,
            "taskrun.iteration counts from 0, taskrun.items is the batch's kestra:/// URI (with the file's extension)");
         is_str(output_value(e, "after", "batches"), "26", "the next task sees outputs.each.numberOfBatches");
+        is_str(output_value(e, "after", "kestra"), "26", "and Kestra's outputs.each_items.iterations");
         driver_free(d);
 
         e = run_items(&d, child_flow("for-each-item-subflow", ""), 103, "      rows: 1\n", "");
