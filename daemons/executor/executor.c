@@ -16,6 +16,7 @@
 #include "hashmap.h"
 #include "id.h"
 #include "json-limits.h"
+#include "kv-function.h"
 #include "log.h"
 #include "storage.h"
 #include "strutil.h"
@@ -35,6 +36,7 @@ struct Executor {
         ExecutorOptions opt;
         ApiFlowCache *flows, *own_flows; /* the process's (options) or its own */
         Storage *storage; /* internal storage for the file functions of expressions; NULL: none */
+        StoreTx *tx;      /* the step's transaction while the engine applies an event (kv() reads through it) */
         Hashmap docs;  /* execution id -> CachedDoc* (owned; NULL once dropped) */
         json_t *aside; /* execution id -> why: executions the next step sets aside (FAILED) */
         char strike_id[ID_MAX]; /* the execution the last steps failed on, and how many times */
@@ -45,11 +47,23 @@ struct Executor {
         ExecutorStats stats;
 };
 
-/* read(), fileURI(), fileSize(), fileExists() where the engine renders (runIf, flowable
- * properties, outputs...): the execution's files, as the worker has them. */
-static int executor_file_function(void *userdata, json_t *variables, const char *name, json_t *args, json_t **ret,
-                                  char **ret_message) {
+static int executor_kv_get(void *userdata, const char *ns, const char *key, json_t **ret) {
         Executor *x = userdata;
+        return store_kv_get(x->tx, ns, key, now_realtime(), ret);
+}
+
+/* kv(), read(), fileURI(), fileSize(), fileExists() where the engine renders (runIf, If and Switch,
+ * Subflow inputs, labels, outputs...): the namespace's key-value store, read in the step's own
+ * transaction (a second one could wait on the first: SQLite has one writer), and the execution's
+ * files, as the worker has them. */
+static int executor_function(void *userdata, json_t *variables, const char *name, json_t *args, json_t **ret,
+                             char **ret_message) {
+        Executor *x = userdata;
+        if (streq(name, "kv")) {
+                json_t *flow = json_object_get(variables, "flow");
+                return api_kv_function(x->tx ? executor_kv_get : NULL, x,
+                                       json_string_value(json_object_get(flow, "namespace")), args, ret, ret_message);
+        }
         return api_file_function(x->storage, variables, name, args, ret, ret_message);
 }
 
@@ -79,7 +93,7 @@ int executor_new(Store *store, const ExecutorOptions *opt, Executor **ret) {
         if (r >= 0 && x->opt.storage_url)
                 r = storage_open(x->opt.storage_url, NULL, &x->storage, NULL);
         x->opt.storage_url = NULL; /* the caller's string: not kept */
-        x->opt.engine.function = executor_file_function;
+        x->opt.engine.function = executor_function;
         x->opt.engine.function_userdata = x;
         if (r >= 0)
                 r = store_listen(store, STORE_CHANNEL_EVENTS);
@@ -202,6 +216,9 @@ static int create_subflow(Executor *x, StoreTx *tx, const Execution *parent, jso
                            json_object_get(req, "wait"));
         if (!labels || !trigger || !engine)
                 return -ENOMEM;
+        /* A ForEachItem's batch: which one, as Kestra's trigger.taskRunIteration says. */
+        if (json_is_integer(json_object_get(req, "iteration")))
+                json_object_set(json_object_get(trigger, "variables"), "taskRunIteration", json_object_get(req, "iteration"));
         ApiExecutionNew n = {
                 .id = json_string_value(json_object_get(req, "executionId")),
                 .inputs = json_object_get(req, "inputs"),
@@ -514,7 +531,9 @@ static int apply_claim(StepCtx *c, StoreTx *tx, const StoreClaim *cl) {
                 }
                 if ((r = engine_effects_init(&fx)) < 0)
                         return r;
+                x->tx = tx;
                 r = engine_apply(&x->opt.engine, f, e, cl->events[i].type, payload, c->now, &fx);
+                x->tx = NULL;
                 if (r >= 0)
                         r = apply_effects(x, tx, e, &fx, c->now);
                 engine_effects_done(&fx);

@@ -238,6 +238,25 @@ int condition_eval(json_t *c, const ConditionCtx *ctx) {
                         return 0;
                 return !state_in(not_in, st);
         }
+        if (streq(name, "HasRetryAttempt")) {
+                /* A task run that was retried (more than one attempt) with an attempt in one of `in`
+                 * (any state when not given) and in none of `notIn`. (Kestra's current code compares
+                 * the rendered state names with the attempts' enum values, so that its `in` never
+                 * matches; this is what its documentation and earlier versions do.) */
+                json_t *in = json_object_get(c, "in"), *not_in = json_object_get(c, "notIn"), *tr, *a;
+                size_t j;
+                json_array_foreach(json_object_get(ctx->execution, "taskRunList"), i, tr) {
+                        json_t *attempts = json_object_get(tr, "attempts");
+                        if (json_array_size(attempts) < 2)
+                                continue;
+                        json_array_foreach(attempts, j, a) {
+                                const char *st = json_string_value(json_object_get(json_object_get(a, "state"), "current"));
+                                if (st && (json_array_size(in) == 0 || state_in(in, st)) && !state_in(not_in, st))
+                                        return 1;
+                        }
+                }
+                return 0;
+        }
         if (streq(name, "ExecutionFlow"))
                 return ctx->execution &&
                        streq_ptr(str_prop(c, "namespace"), str_prop(ctx->execution, "namespace")) &&

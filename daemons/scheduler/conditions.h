@@ -19,7 +19,7 @@ typedef struct ConditionCtx {
 } ConditionCtx;
 
 /* 1 when the condition holds, 0 when not (also for types not supported by tern's scheduler:
- * PublicHoliday, HasRetryAttempt), negative errno on failure. MultipleCondition returns 1: its
+ * PublicHoliday, which validation refuses), negative errno on failure. MultipleCondition returns 1: its
  * window is the caller's business. */
 int condition_eval(json_t *condition, const ConditionCtx *ctx);
 

@@ -217,8 +217,8 @@ static int fire_slot(StepCtx *c, StoreTx *tx, const Flow *f, const Trigger *t, c
         char id[ID_MAX], key[64];
         int r;
 
-        (void) cron_next(sp->cron, sp->tz, slot, &next);
-        (void) cron_previous(sp->cron, sp->tz, slot, &prev);
+        (void) api_schedule_next(sp, slot, &next);
+        (void) api_schedule_previous(sp, slot, &prev);
         vars = json_pack("{s:o, s:o, s:o}", "date", time_json(slot), "next", time_json(next), "previous",
                          time_json(prev));
         if (!vars)
@@ -292,7 +292,7 @@ static int run_schedule(StepCtx *c, StoreTx *tx, const Flow *f, const Trigger *t
             late >= 0 && next + (usec_t) late < now) {
                 usec_t first;
                 char buf[TIMESTAMP_MAX];
-                if (cron_next(sp.cron, sp.tz, now - (usec_t) late - 1, &first) < 0)
+                if (api_schedule_next(&sp, now - (usec_t) late - 1, &first) < 0)
                         first = 0;
                 log_info("Trigger '%s' of %s.%s: slots older than lateMaximumDelay skipped, next one at %s", t->id,
                          f->namespace, f->id, first ? timestamp_format(buf, first) : "(none)");
@@ -303,7 +303,7 @@ static int run_schedule(StepCtx *c, StoreTx *tx, const Flow *f, const Trigger *t
         if (next && next <= now) {
                 Recover pol = recover_policy(s, t);
                 usec_t latest = next, cur;
-                if (pol != RECOVER_ALL && cron_previous(sp.cron, sp.tz, now + 1, &cur) >= 0 && cur > latest)
+                if (pol != RECOVER_ALL && api_schedule_previous(&sp, now + 1, &cur) >= 0 && cur > latest)
                         latest = cur; /* the most recent slot at or before now */
                 if (pol == RECOVER_ALL) {
                         size_t budget = s->opt.batch;
@@ -311,7 +311,7 @@ static int run_schedule(StepCtx *c, StoreTx *tx, const Flow *f, const Trigger *t
                         while (cur && cur <= now && budget-- > 0) {
                                 if ((r = fire_slot(c, tx, f, t, &sp, row, cur, NULL)) < 0)
                                         return r;
-                                if (cron_next(sp.cron, sp.tz, cur, &cur) < 0)
+                                if (api_schedule_next(&sp, cur, &cur) < 0)
                                         cur = 0;
                         }
                         next = cur; /* the rest of a long outage on the next steps */
@@ -321,7 +321,7 @@ static int run_schedule(StepCtx *c, StoreTx *tx, const Flow *f, const Trigger *t
                         if (pol == RECOVER_LAST || now - latest <= s->opt.missed_after)
                                 if ((r = fire_slot(c, tx, f, t, &sp, row, latest, NULL)) < 0)
                                         return r;
-                        if (cron_next(sp.cron, sp.tz, MAX(latest, now), &next) < 0)
+                        if (api_schedule_next(&sp, MAX(latest, now), &next) < 0)
                                 next = 0;
                 }
                 json_object_set_new(row->state, "next", json_integer((json_int_t) next));
@@ -334,7 +334,7 @@ static int run_schedule(StepCtx *c, StoreTx *tx, const Flow *f, const Trigger *t
                 if (slot && slot < end && slot <= now) {
                         if ((r = fire_slot(c, tx, f, t, &sp, row, slot, b)) < 0)
                                 return r;
-                        if (cron_next(sp.cron, sp.tz, slot, &slot) < 0)
+                        if (api_schedule_next(&sp, slot, &slot) < 0)
                                 slot = 0;
                         json_object_set_new(b, "next", json_integer((json_int_t) slot));
                         json_object_set_new(b, "executions", json_integer(json_integer_value(json_object_get(b, "executions")) + 1));

@@ -17,6 +17,7 @@
 #include "job.h"
 #include "json-limits.h"
 #include "key.h"
+#include "kv-function.h"
 #include "strbuf.h"
 #include "strutil.h"
 
@@ -298,32 +299,9 @@ static int job_secret(void *userdata, const char *key, char **ret) {
 static int job_function(void *userdata, const char *name, json_t *args, json_t **ret, char **ret_message) {
         JobRun *jr = userdata;
         if (streq(name, "kv")) {
-                /* kv(key, namespace = the flow's, errorOnMissing = false) */
-                const char *key = json_string_value(json_array_get(args, 0));
-                json_t *nsv = json_array_get(args, 1), *eom = json_array_get(args, 2);
-                const char *ns = json_is_string(nsv) ? json_string_value(nsv)
-                                                     : json_string_value(json_object_get(jr->job, "namespace"));
-                if (!key) {
-                        *ret_message = strdup("kv() needs a key");
-                        return -EINVAL;
-                }
-                if (!jr->env->services || !jr->env->services->kv_get) {
-                        *ret_message = strdup("kv() needs the key-value store, which this worker does not have");
-                        return -EINVAL;
-                }
-                int r = jr->env->services->kv_get(jr->env->services->userdata, strempty(ns), key, ret);
-                if (r == -ENOENT) {
-                        if (json_is_true(eom)) {
-                                *ret_message = strdup_printf("No value found for key '%s' in namespace '%s'", key,
-                                                             strempty(ns));
-                                return -EINVAL;
-                        }
-                        *ret = json_null();
-                        return 0;
-                }
-                if (r < 0)
-                        *ret_message = strdup_printf("kv('%s'): %s", key, strerror(-r));
-                return r;
+                const TaskServices *sv = jr->env->services;
+                return api_kv_function(sv ? sv->kv_get : NULL, sv ? sv->userdata : NULL,
+                                       json_string_value(json_object_get(jr->job, "namespace")), args, ret, ret_message);
         }
         if (streq(name, "currentEachOutput")) {
                 json_t *node = json_array_get(args, 0), *values = json_object_get(jr->job, "loopValues");

@@ -73,6 +73,8 @@ static const TaskImpl impls[_TASK_RUNNER_MAX] = {
         [TASK_RUNNER_STORAGE_DEDUPLICATE_ITEMS] = { task_impl_storage_deduplicate_items, true },
         [TASK_RUNNER_STORAGE_PURGE_EXECUTION] = { task_impl_storage_purge_execution, false },
         [TASK_RUNNER_STORAGE_LOCAL_FILES] = { task_impl_storage_local_files, true },
+        [TASK_RUNNER_ASSERT] = { task_impl_assert, false },
+        [TASK_RUNNER_FOR_EACH_ITEM_SPLIT] = { task_impl_for_each_item_split, true },
 };
 
 const char *task_file_strerror(TaskRunContext *ctx, int r) {

@@ -129,6 +129,7 @@ int task_impl_log(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_echo(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_return(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_fail(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_assert(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_output_values(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_sleep(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_shell_commands(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
@@ -164,6 +165,7 @@ int task_impl_storage_purge_execution(TaskRunContext *ctx, json_t *props, TaskOu
 int task_impl_ns_upload_files(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_ns_download_files(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_ns_delete_files(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_for_each_item_split(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 
 /* Files in the working directory, which the task's own code controls: never through a symbolic link,
  * never out of the directory (lib/basic/beneath.h). Each fails the outcome with a message naming the

@@ -16,6 +16,7 @@
 #include "fd-util.h"
 #include "id.h"
 #include "job.h"
+#include "kv-function.h"
 #include "log.h"
 #include "storage.h"
 #include "strutil.h"
@@ -195,16 +196,12 @@ static void slot_log(void *userdata, json_t *job, TaskLogLevel level, const char
                 slot_flush_logs(s);
 }
 
-/* Task services over the slot's own store connection. Namespaces starting with '_' are tern's own
- * (the webserver's users and tokens live in "_tern.auth"): no flow may read or write them. */
-static bool kv_namespace_reserved(const char *ns) {
-        return !ns || ns[0] == '_';
-}
-
+/* Task services over the slot's own store connection; no flow reaches tern's own namespaces
+ * (api_kv_namespace_reserved()). */
 static int slot_kv_get(void *userdata, const char *ns, const char *key, json_t **ret) {
         Slot *s = userdata;
         StoreTx *tx;
-        if (kv_namespace_reserved(ns))
+        if (api_kv_namespace_reserved(ns))
                 return -EPERM;
         int r = store_begin(s->store, &tx);
         if (r < 0)
@@ -227,7 +224,7 @@ static int kv_put_tx(StoreTx *tx, void *userdata) {
 
 static int slot_kv_put(void *userdata, const char *ns, const char *key, json_t *value, usec_t ttl) {
         Slot *s = userdata;
-        if (kv_namespace_reserved(ns))
+        if (api_kv_namespace_reserved(ns))
                 return -EPERM;
         KvPut p = { ns, key, value, ttl ? now_realtime() + ttl : 0 };
         return store_transact(s->store, kv_put_tx, &p);
@@ -240,7 +237,7 @@ static int kv_delete_tx(StoreTx *tx, void *userdata) {
 
 static int slot_kv_delete(void *userdata, const char *ns, const char *key) {
         Slot *s = userdata;
-        if (kv_namespace_reserved(ns))
+        if (api_kv_namespace_reserved(ns))
                 return -EPERM;
         KvPut p = { ns, key, NULL, 0 };
         return store_transact(s->store, kv_delete_tx, &p);
@@ -250,7 +247,7 @@ static int slot_kv_keys(void *userdata, const char *ns, const char *prefix, json
         Slot *s = userdata;
         _cleanup_json_ json_t *all = NULL, *keep = json_array();
         StoreTx *tx;
-        if (kv_namespace_reserved(ns))
+        if (api_kv_namespace_reserved(ns))
                 return -EPERM;
         int r = store_begin(s->store, &tx);
         if (r < 0)

@@ -27,7 +27,7 @@ static bool lists_passing_state(const Trigger *t) {
 
 const char *api_trigger_kind(const Trigger *t) {
         const char *n = t->def ? t->def->name : "";
-        if (streq(n, "Schedule"))
+        if (streq(n, "Schedule") || streq(n, "ScheduleOnDates"))
                 return "schedule";
         if (streq(n, "Flow"))
                 return lists_passing_state(t) ? "flow_states" : "flow";
@@ -90,30 +90,108 @@ static int zone_load(Hashmap *zones, const char *name, TimeZone **ret_owned, con
 
 void api_schedule_done(ApiSchedule *sp) {
         sp->cron = cron_free(sp->cron);
+        free(sp->dates);
+        sp->dates = NULL;
+        sp->n_dates = 0;
         sp->tz_owned = tz_free(sp->tz_owned);
         sp->tz = NULL;
+}
+
+static int usec_compare(const void *a, const void *b) {
+        usec_t x = *(const usec_t *) a, y = *(const usec_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+/* One of a ScheduleOnDates' dates: with its zone, or a wall-clock time of tz. */
+static int date_load(const char *s, const TimeZone *tz, usec_t *ret) {
+        usec_t naive, shifted;
+        int r, off = 0;
+        if ((r = timestamp_parse(s, 0, &naive)) < 0)
+                return r;
+        if ((r = timestamp_parse(s, 3600, &shifted)) < 0)
+                return r;
+        if (naive == shifted || !tz) {
+                *ret = naive; /* it names its zone (or is UTC) */
+                return 0;
+        }
+        /* The zone's offset at that wall-clock time: looked up twice, so that the offset is the one in
+         * force at the instant found (DST). */
+        for (int pass = 0; pass < 2; pass++) {
+                if ((r = tz_offset_at_utc(tz, naive - (usec_t) ((int64_t) off * (int64_t) USEC_PER_SEC), &off, NULL)) < 0)
+                        return r;
+        }
+        *ret = naive - (usec_t) ((int64_t) off * (int64_t) USEC_PER_SEC);
+        return 0;
+}
+
+static int dates_load(json_t *list, const TimeZone *tz, ApiSchedule *sp) {
+        size_t i, n = 0;
+        json_t *v;
+        if (!json_is_array(list) || json_array_size(list) == 0)
+                return -EINVAL;
+        if (!(sp->dates = calloc(json_array_size(list), sizeof(usec_t))))
+                return -ENOMEM;
+        json_array_foreach(list, i, v) {
+                int r = json_is_string(v) ? date_load(json_string_value(v), tz, &sp->dates[n]) : -EINVAL;
+                if (r < 0)
+                        return r;
+                n++;
+        }
+        qsort(sp->dates, n, sizeof(usec_t), usec_compare);
+        sp->n_dates = 0;
+        for (i = 0; i < n; i++)
+                if (sp->n_dates == 0 || sp->dates[sp->n_dates - 1] != sp->dates[i])
+                        sp->dates[sp->n_dates++] = sp->dates[i];
+        return 0;
 }
 
 int api_schedule_load(const Trigger *t, Hashmap *zones, ApiSchedule *ret) {
         _cleanup_free_ char *err = NULL;
         const char *cron = json_string_value(prop(t, "cron"));
+        json_t *dates = prop(t, "dates");
         CronFlags fl = json_is_true(prop(t, "withSeconds")) ? CRON_WITH_SECONDS : 0;
         int r;
         *ret = (ApiSchedule) {};
-        if (!cron)
+        if (!cron && !dates)
                 return -EINVAL;
-        if ((r = cron_parse(cron, fl, &ret->cron, &err)) < 0)
+        if (cron && (r = cron_parse(cron, fl, &ret->cron, &err)) < 0)
                 return r;
-        if ((r = zone_load(zones, json_string_value(prop(t, "timezone")), &ret->tz_owned, &ret->tz)) < 0) {
+        if ((r = zone_load(zones, json_string_value(prop(t, "timezone")), &ret->tz_owned, &ret->tz)) < 0 ||
+            (!cron && (r = dates_load(dates, ret->tz, ret)) < 0)) {
                 api_schedule_done(ret);
                 return r;
         }
         return 0;
 }
 
+int api_schedule_next(const ApiSchedule *sp, usec_t after, usec_t *ret) {
+        if (sp->cron)
+                return cron_next(sp->cron, sp->tz, after, ret);
+        for (size_t i = 0; i < sp->n_dates; i++)
+                if (sp->dates[i] > after) {
+                        *ret = sp->dates[i];
+                        return 0;
+                }
+        return -ENOENT;
+}
+
+int api_schedule_previous(const ApiSchedule *sp, usec_t before, usec_t *ret) {
+        if (sp->cron)
+                return cron_previous(sp->cron, sp->tz, before, ret);
+        for (size_t i = sp->n_dates; i > 0; i--)
+                if (sp->dates[i - 1] < before) {
+                        *ret = sp->dates[i - 1];
+                        return 0;
+                }
+        return -ENOENT;
+}
+
 /* What identifies the schedule: when it changes with a new revision, the next date is computed
  * afresh; otherwise the trigger keeps its place. */
 static char *schedule_key(const Trigger *t) {
+        _cleanup_free_ char *dates = prop(t, "dates") ? json_dumps(prop(t, "dates"), JSON_COMPACT) : NULL;
+        if (dates)
+                return strdup_printf("dates:%s|%s", dates, strempty(json_string_value(prop(t, "timezone"))));
         return strdup_printf("%s|%s|%d", strempty(json_string_value(prop(t, "cron"))),
                              strempty(json_string_value(prop(t, "timezone"))), json_is_true(prop(t, "withSeconds")));
 }
@@ -141,7 +219,7 @@ static int row_refresh(StoreTrigger *row, const Flow *f, const Trigger *t, Hashm
                         ApiSchedule sp;
                         usec_t next = 0;
                         if (api_schedule_load(t, zones, &sp) >= 0) {
-                                if (cron_next(sp.cron, sp.tz, now, &next) < 0)
+                                if (api_schedule_next(&sp, now, &next) < 0)
                                         next = 0;
                                 api_schedule_done(&sp);
                         }
@@ -247,7 +325,7 @@ int api_backfill_create(StoreTx *tx, const char *ns, const char *flow_id, const 
         if (!(t = api_trigger_find(f, trigger_id)) || (r = api_schedule_load(t, NULL, &sp)) < 0)
                 return -EINVAL;
         /* The first slot at or after start. */
-        if (cron_next(sp.cron, sp.tz, start - 1, &first) < 0 || first >= end)
+        if (api_schedule_next(&sp, start - 1, &first) < 0 || first >= end)
                 return -ERANGE;
         json_t *b = json_pack("{s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:o, s:o}", "start", (json_int_t) start, "end",
                               (json_int_t) end, "next", (json_int_t) first, "notBefore", (json_int_t) now, "paused",

@@ -5,8 +5,8 @@
  * scheduler.h for how the scheduler fires them). Its `kind` and `disabled` columns and its
  * `next_date` are derived from the flow and from the row's `state` (JSON), which holds:
  *   type, revision        the trigger's type and the flow revision the row was made from
- *   spec, next            Schedule: what identifies the schedule (cron|timezone|withSeconds), and
- *                         its next slot (µs; 0: none)
+ *   spec, next            Schedule: what identifies the schedule (cron|timezone|withSeconds; the
+ *                         dates of a ScheduleOnDates), and its next slot (µs; 0: none)
  *   backfill              Schedule: {start, end, next, notBefore, paused, created, executions,
  *                         inputs, labels}, while one runs
  *   userDisabled          disabled by hand (kept across flow revisions)
@@ -27,7 +27,7 @@
 
 /* ---- a row's meaning ----------------------------------------------------------------------- */
 
-/* The kind stored in the triggers table: "schedule", "flow", "flow_states" (a Flow trigger
+/* The kind stored in the triggers table: "schedule" (Schedule and ScheduleOnDates), "flow", "flow_states" (a Flow trigger
  * listing non-terminal states, which the executor reports at a cost), "webhook", or "other". */
 const char *api_trigger_kind(const Trigger *t);
 /* The trigger of flow f with this id, or NULL. */
@@ -37,17 +37,25 @@ usec_t api_trigger_next_date(json_t *state);
 /* Disabled in the flow, by hand or by stopAfter. */
 bool api_trigger_disabled(const Flow *f, const Trigger *t, json_t *state);
 
-/* A Schedule trigger's cron and time zone. */
+/* A Schedule trigger's cron, or a ScheduleOnDates trigger's dates, and its time zone. */
 typedef struct ApiSchedule {
-        Cron *cron;
+        Cron *cron;         /* Schedule */
+        usec_t *dates;      /* ScheduleOnDates: its dates, sorted, each once */
+        size_t n_dates;
         const TimeZone *tz;
         TimeZone *tz_owned; /* when loaded without a cache */
 } ApiSchedule;
 
 /* zones (may be NULL): a cache of loaded zones by name, which keeps the zones it is given (its
- * owner frees them with it). -EINVAL when the trigger has no cron; the cron's or the zone's error. */
+ * owner frees them with it). -EINVAL when the trigger has no cron (no list of dates, or one that is
+ * not ISO-8601 date-times); the cron's or the zone's error. A date without a zone is a wall-clock
+ * time of the trigger's `timezone`. */
 int api_schedule_load(const Trigger *t, Hashmap *zones, ApiSchedule *ret);
 void api_schedule_done(ApiSchedule *sp);
+/* The first slot strictly after `after`, the last one strictly before `before` (cron_next() and
+ * cron_previous() for either kind). -ENOENT: none. */
+int api_schedule_next(const ApiSchedule *sp, usec_t after, usec_t *ret);
+int api_schedule_previous(const ApiSchedule *sp, usec_t before, usec_t *ret);
 
 /* ---- registering a flow's triggers --------------------------------------------------------- */
 

@@ -21,6 +21,8 @@ typedef struct Engine {
         bool killing;     /* no new task starts */
         bool progressed;  /* the last pass changed something: walk again */
         bool restarting;  /* this step applies a restart */
+        State exit;       /* an Exit task ended the execution in this state in this step; _STATE_INVALID: none.
+                           * Walks stop where they are: nothing new starts, nothing else ends. */
 } Engine;
 
 /* Who runs a task: a worker (the engine emits a job) or the engine itself, through the type's hook
@@ -30,6 +32,11 @@ static inline bool engine_task_on_worker(const Task *t) {
 }
 static inline TaskEngineHook engine_task_hook(const Task *t) {
         return t->def ? t->def->hook : TASK_HOOK_NONE;
+}
+/* A task that does its work in the executor at once (Labels, Exit, SetVariables...): it changes the
+ * execution itself, so no worker could. */
+static inline bool engine_task_in_executor(const Task *t) {
+        return t->def && t->def->role == TASK_ROLE_RUNNABLE && t->def->hook != TASK_HOOK_NONE;
 }
 
 /* A new reference to j, or a new empty object when j is NULL (for json_pack "o" / *_set_new). */
@@ -58,6 +65,9 @@ int engine_run_new(Engine *E, const Task *t, const TaskRun *parent, const char *
 int engine_run_set(Engine *E, TaskRun *tr, State s);
 void engine_log(Engine *E, const TaskRun *tr, const char *level, const char *fmt, ...) _printf_(4, 5);
 int engine_emit_job(Engine *E, const Task *t, TaskRun *tr);
+/* A job for tr that runs another registered type with other properties (ForEachItem's split); NULL:
+ * t's own. */
+int engine_emit_job_as(Engine *E, const Task *t, TaskRun *tr, const char *type, json_t *properties);
 TaskRun *engine_working_directory(Engine *E, const TaskRun *tr);
 /* When a WorkingDirectory ends, the worker holding its directory removes it. */
 int engine_emit_cleanup(Engine *E, TaskRun *wd);
@@ -65,11 +75,22 @@ int engine_emit_timer(Engine *E, const TaskRun *tr, const char *kind, usec_t due
 json_t *engine_run_bookkeeping(TaskRun *tr); /* tr->engine, created on demand; NULL on OOM */
 bool engine_flowable_retry(Engine *E, const Task *t, TaskRun *tr);
 bool engine_retry_next(Engine *E, const Task *t, TaskRun *tr, usec_t *ret_delay);
+/* Start killing the execution (a kill event, an SLA, an Exit with state KILLED): running jobs are
+ * cancelled, nothing new starts, the execution ends KILLED once everything has stopped. */
+int engine_kill(Engine *E);
 
 /* engine-walk.c */
 ListResult engine_walk_list(Engine *E, Task *const *tasks, size_t n, TaskRun *parent, const char *value, bool parallel,
                             int64_t concurrency);
 int engine_resolve_flowable(Engine *E, const Task *t, TaskRun *tr);
+
+/* engine-items.c: ForEachItem */
+int engine_resolve_for_each_item(Engine *E, const Task *t, TaskRun *tr);
+/* The split job's result: 1 when tr is a ForEachItem's and the result was taken (tr runs on), 0 when
+ * the result is the task's own (a failed split ends it as any task's failure does). */
+int engine_for_each_item_split_result(Engine *E, const Task *t, TaskRun *tr, State s, json_t *outputs);
+/* One of its subflow executions ended (or could not be created: state FAILED). */
+int engine_for_each_item_child_ended(Engine *E, const Task *t, TaskRun *tr, State child);
 
 /* engine-vars.c */
 /* The variables a task run's expressions see (flow, execution, task, taskrun, parent(s), outputs,
@@ -79,6 +100,9 @@ json_t *engine_variables(Engine *E, const Task *t, const TaskRun *tr);
  * malloc'ed message in *ret_error. */
 int engine_render_value(Engine *E, const Task *t, const TaskRun *tr, json_t *in, json_t **ret, char **ret_error);
 int engine_render_string(Engine *E, const Task *t, const TaskRun *tr, const char *in, char **ret, char **ret_error);
+/* The same with variables the caller built (engine_variables() with more on top), for many renderings
+ * in one step (a ForEachItem's subflows). */
+int engine_render_with(Engine *E, const TaskRun *tr, json_t *vars, json_t *in, json_t **ret, char **ret_error);
 /* Kestra's truthiness of a rendered condition. */
 bool engine_truthy(json_t *v);
 /* The loop values from the outermost loop to tr (for outputs nesting and currentEachOutput). */

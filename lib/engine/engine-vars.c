@@ -37,7 +37,31 @@ int engine_loop_values(Engine *E, const TaskRun *tr, json_t **ret) {
         return 0;
 }
 
-/* outputs[taskId][v1][v2]... = task run outputs, loop values from the outermost loop in. */
+/* outputs[key][v1][v2]... = outputs, loop values from the outermost loop in. */
+static void put_outputs(json_t *all, const char *key, json_t *values, json_t *outputs) {
+        size_t n = json_array_size(values);
+        if (n == 0) {
+                json_object_set(all, key, outputs);
+                return;
+        }
+        json_t *node = json_object_get(all, key);
+        if (!json_is_object(node)) {
+                node = json_object();
+                json_object_set_new(all, key, node);
+        }
+        for (size_t k = 0; k + 1 < n; k++) {
+                const char *v = json_string_value(json_array_get(values, k));
+                json_t *child = json_object_get(node, v);
+                if (!json_is_object(child)) {
+                        child = json_object();
+                        json_object_set_new(node, v, child);
+                }
+                node = child;
+        }
+        json_object_set(node, json_string_value(json_array_get(values, n - 1)), outputs);
+}
+
+/* outputs[taskId]... = each task run's outputs. */
 static json_t *build_outputs(Engine *E) {
         _cleanup_json_ json_t *all = json_object();
         if (!all)
@@ -49,26 +73,16 @@ static json_t *build_outputs(Engine *E) {
                         continue;
                 if (engine_loop_values(E, tr, &values) < 0)
                         return NULL;
-                if (json_array_size(values) == 0) {
-                        json_object_set(all, tr->task_id, tr->outputs);
-                        continue;
+                put_outputs(all, tr->task_id, values, tr->outputs);
+                /* Kestra keeps a ForEachItem's outputs on its internal "<id>_items" task run: flows
+                 * written for it read them there. */
+                const Task *t = engine_task(E, tr->task_id);
+                if (t && engine_task_hook(t) == TASK_HOOK_FOR_EACH_ITEM) {
+                        _cleanup_free_ char *alias = strjoin(tr->task_id, "_items");
+                        if (!alias)
+                                return NULL;
+                        put_outputs(all, alias, values, tr->outputs);
                 }
-                json_t *node = json_object_get(all, tr->task_id);
-                if (!json_is_object(node)) {
-                        node = json_object();
-                        json_object_set_new(all, tr->task_id, node);
-                }
-                size_t n = json_array_size(values);
-                for (size_t k = 0; k + 1 < n; k++) {
-                        const char *v = json_string_value(json_array_get(values, k));
-                        json_t *child = json_object_get(node, v);
-                        if (!json_is_object(child)) {
-                                child = json_object();
-                                json_object_set_new(node, v, child);
-                        }
-                        node = child;
-                }
-                json_object_set(node, json_string_value(json_array_get(values, n - 1)), tr->outputs);
         }
         return TAKE_PTR(all);
 }
@@ -138,7 +152,8 @@ json_t *engine_variables(Engine *E, const Task *t, const TaskRun *tr) {
         /* The flow's outputs, once the execution has ended (what afterExecution tasks see). */
         if (e->outputs)
                 json_object_set(json_object_get(v, "execution"), "outputs", e->outputs);
-        json_object_set_new(v, "vars", json_ref_or_object(f->variables));
+        /* The execution's variables: the flow's, as SetVariables and UnsetVariables changed them. */
+        json_object_set_new(v, "vars", json_ref_or_object(e->variables ? e->variables : f->variables));
         json_object_set_new(v, "trigger", e->trigger && json_object_get(e->trigger, "variables")
                                                   ? json_incref(json_object_get(e->trigger, "variables"))
                                                   : json_object());
@@ -249,6 +264,26 @@ int engine_render_value(Engine *E, const Task *t, const TaskRun *tr, json_t *in,
         vars = engine_variables(E, t, tr);
         if (!vars)
                 return -ENOMEM;
+        RenderUser u = { E, tr, vars };
+        ExprContext ctx = { .variables = vars, .secret = engine_secret, .function = engine_function, .userdata = &u,
+                            .now = E->now };
+        if (json_is_string(in))
+                r = expr_render_value(json_string_value(in), &ctx, ret, &err);
+        else
+                r = expr_render_tree(in, &ctx, ret, &err);
+        if (r < 0)
+                return render_error(&err, r, ret_error);
+        return 0;
+}
+
+int engine_render_with(Engine *E, const TaskRun *tr, json_t *vars, json_t *in, json_t **ret, char **ret_error) {
+        ExprError err = {};
+        int r;
+
+        if (!in || (!json_is_string(in) && !json_is_object(in) && !json_is_array(in))) {
+                *ret = in ? json_incref(in) : json_null();
+                return 0;
+        }
         RenderUser u = { E, tr, vars };
         ExprContext ctx = { .variables = vars, .secret = engine_secret, .function = engine_function, .userdata = &u,
                             .now = E->now };

@@ -7,6 +7,8 @@
 
 #include "cleanup-jansson.h"
 #include "engine-internal.h"
+#include "json-limits.h"
+#include "strbuf.h"
 #include "strutil.h"
 
 static int fail_run(Engine *E, TaskRun *tr, const char *fmt, ...) _printf_(3, 4);
@@ -94,6 +96,186 @@ static int run_labels(Engine *E, const Task *t, TaskRun *tr) {
         return engine_run_set(E, tr, STATE_SUCCESS);
 }
 
+/* A boolean property, rendered (Kestra's Property<Boolean>): true/false, or their text. */
+static int bool_property(Engine *E, const Task *t, TaskRun *tr, const char *name, bool def, bool *ret, char **ret_error) {
+        _cleanup_json_ json_t *v = NULL;
+        int r = engine_render_value(E, t, tr, task_property(t, name), &v, ret_error);
+        if (r < 0)
+                return r;
+        if (json_is_null(v))
+                *ret = def;
+        else if (json_is_boolean(v))
+                *ret = json_is_true(v);
+        else if (json_is_string(v) && (streq(json_string_value(v), "true") || streq(json_string_value(v), "false")))
+                *ret = streq(json_string_value(v), "true");
+        else {
+                *ret_error = strdup_printf("property '%s' must be true or false", name);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* Exit ends the execution in its state. KILLED kills what still runs (a kill, as Kestra sends one);
+ * any other state is the state of the Exit task run, of each task run above it and of the
+ * execution, which ends in this step: walks stop where they are (E->exit), and tasks already running
+ * elsewhere (a parallel branch) are left to finish, as Kestra's documentation says. */
+static int run_exit(Engine *E, const Task *t, TaskRun *tr) {
+        _cleanup_json_ json_t *v = NULL;
+        _cleanup_free_ char *err = NULL;
+        int r = engine_render_value(E, t, tr, task_property(t, "state"), &v, &err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return fail_run(E, tr, "Failed to render state: %s", strempty(err));
+        const char *name = json_is_null(v) ? "SUCCESS" : json_string_value(v);
+        State s = !name                           ? _STATE_INVALID
+                  : streq(name, "CANCELED")       ? STATE_CANCELLED /* Kestra's ExitState spelling */
+                  : streq(name, "SUCCESS") || streq(name, "WARNING") || streq(name, "KILLED") ||
+                                    streq(name, "FAILED") || streq(name, "CANCELLED")
+                          ? state_from_string(name)
+                          : _STATE_INVALID;
+        if (s < 0)
+                return fail_run(E, tr, "Exit: state '%s' is not one of SUCCESS, WARNING, KILLED, FAILED, CANCELED",
+                                strna(name));
+        engine_log(E, tr, state_is_failed(s) || s == STATE_CANCELLED ? "WARN" : "INFO",
+                   "Exit: ending the execution with state %s", state_to_string(s));
+        if ((r = engine_run_set(E, tr, s)) < 0)
+                return r;
+        if (s == STATE_KILLED)
+                return engine_kill(E);
+        for (size_t guard = 0; tr->parent_task_run_id && guard <= E->e->n_task_runs; guard++) {
+                TaskRun *p = engine_run_by_id(E, tr->parent_task_run_id);
+                if (!p)
+                        break;
+                if ((r = engine_run_set(E, p, s)) < 0)
+                        return r;
+                tr = p;
+        }
+        E->exit = s;
+        return 0;
+}
+
+/* Merge src into dst: maps merge key by key, anything else replaces (Kestra's MapUtils.deepMerge). */
+static int merge_deep(json_t *dst, json_t *src) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(src, k, v) {
+                json_t *have = json_object_get(dst, k);
+                if (json_is_object(have) && json_is_object(v)) {
+                        int r = merge_deep(have, v);
+                        if (r < 0)
+                                return r;
+                } else if (json_object_set(dst, k, v) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+/* The execution's variables, ready to change: a copy of its own, which may still be the flow's
+ * (shared with the loaded flow, never changed in place). */
+static json_t *variables_copy(Engine *E) {
+        return E->e->variables ? json_deep_copy(E->e->variables) : json_object();
+}
+
+static int variables_replace(Engine *E, TaskRun *tr, json_t *vars) {
+        _cleanup_free_ char *too_big = NULL;
+        if (json_value_check(vars, "the execution's variables", &too_big) < 0)
+                return fail_run(E, tr, "%s", too_big ? too_big : "the execution's variables are too deep or too large");
+        json_decref(E->e->variables);
+        E->e->variables = json_incref(vars);
+        return engine_run_set(E, tr, STATE_SUCCESS);
+}
+
+/* SetVariables merges a rendered map into the execution's variables ({{ vars.x }} in every later
+ * rendering, the workers' included: they get the variables with each job). The execution's document
+ * keeps them, so they survive an executor's restart. */
+static int run_set_variables(Engine *E, const Task *t, TaskRun *tr) {
+        _cleanup_json_ json_t *rendered = NULL, *vars = NULL, *keyed = json_object();
+        _cleanup_free_ char *err = NULL;
+        bool overwrite;
+        int r;
+
+        if (!keyed)
+                return -ENOMEM;
+        if ((r = engine_render_value(E, t, tr, task_property(t, "variables"), &rendered, &err)) < 0 ||
+            (r = bool_property(E, t, tr, "overwrite", true, &overwrite, &err)) < 0)
+                return r == -ENOMEM ? r : fail_run(E, tr, "SetVariables: %s", strempty(err));
+        if (!json_is_object(rendered))
+                return fail_run(E, tr, "SetVariables: property 'variables' must be a map");
+        const char *k;
+        json_t *v;
+        json_object_foreach(rendered, k, v) {
+                /* Map keys may be expressions too. */
+                _cleanup_free_ char *key = NULL, *kerr = NULL;
+                r = engine_render_string(E, t, tr, k, &key, &kerr);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return fail_run(E, tr, "SetVariables: failed to render key '%s': %s", k, strempty(kerr));
+                if (json_object_set(keyed, key, v) < 0)
+                        return -ENOMEM;
+        }
+        if (!overwrite) {
+                _cleanup_strbuf_ StrBuf dup = STRBUF_INIT;
+                json_object_foreach(keyed, k, v)
+                        if (json_object_get(E->e->variables, k))
+                                strbuf_appendf(&dup, "%s%s", dup.len ? "," : "", k);
+                if (dup.len)
+                        return fail_run(E, tr, "`overwrite` is set to false and the following variables already exist: %s",
+                                        dup.buf);
+        }
+        if (!(vars = variables_copy(E)))
+                return -ENOMEM;
+        if ((r = merge_deep(vars, keyed)) < 0)
+                return r;
+        return variables_replace(E, tr, vars);
+}
+
+/* UnsetVariables removes variables by name; a dotted name reaches into maps ("a.b"). A missing one
+ * fails the task unless ignoreMissing is true. */
+static int run_unset_variables(Engine *E, const Task *t, TaskRun *tr) {
+        _cleanup_json_ json_t *names = NULL, *vars = NULL;
+        _cleanup_free_ char *err = NULL;
+        bool ignore_missing;
+        int r;
+
+        if ((r = engine_render_value(E, t, tr, task_property(t, "variables"), &names, &err)) < 0 ||
+            (r = bool_property(E, t, tr, "ignoreMissing", false, &ignore_missing, &err)) < 0)
+                return r == -ENOMEM ? r : fail_run(E, tr, "UnsetVariables: %s", strempty(err));
+        if (json_is_string(names)) {
+                json_t *one = json_pack("[O]", names);
+                json_decref(names);
+                names = one;
+        }
+        if (!json_is_array(names))
+                return fail_run(E, tr, "UnsetVariables: property 'variables' must be a list of names");
+        if (!(vars = variables_copy(E)))
+                return -ENOMEM;
+        size_t i;
+        json_t *n;
+        json_array_foreach(names, i, n) {
+                const char *name = json_string_value(n);
+                if (!name)
+                        return fail_run(E, tr, "UnsetVariables: every name must be a string");
+                _cleanup_free_ char *path = strdup(name);
+                if (!path)
+                        return -ENOMEM;
+                json_t *map = vars;
+                char *key = path, *dot;
+                while (map && (dot = strchr(key, '.'))) {
+                        *dot = 0;
+                        map = json_object_get(map, key);
+                        key = dot + 1;
+                }
+                if (json_is_object(map) && json_object_get(map, key))
+                        json_object_del(map, key);
+                else if (!ignore_missing)
+                        return fail_run(E, tr, "UnsetVariables: there is no variable '%s' (set ignoreMissing to skip it)",
+                                        name);
+        }
+        return variables_replace(E, tr, vars);
+}
+
 static int start_task(Engine *E, const Task *t, TaskRun *parent, const char *value, TaskRun **ret) {
         TaskRun *tr;
         int r = engine_run_new(E, t, parent, value, &tr);
@@ -113,8 +295,8 @@ static int start_task(Engine *E, const Task *t, TaskRun *parent, const char *val
                 if (!engine_truthy(v))
                         return engine_run_set(E, tr, STATE_SKIPPED);
         }
-        if (engine_task_hook(t) == TASK_HOOK_LABELS)
-                return run_labels(E, t, tr);
+        if (engine_task_in_executor(t))
+                return engine_resolve_flowable(E, t, tr);
         if (engine_task_on_worker(t))
                 return engine_emit_job(E, t, tr);
         return engine_run_set(E, tr, STATE_RUNNING);
@@ -186,12 +368,15 @@ static ListResult walk(Engine *E, Task *const *tasks, size_t n, TaskRun *parent,
         for (size_t i = 0; i < n; i++) {
                 const Task *t = tasks[i];
                 bool p = false;
+                if (E->exit >= 0)
+                        return (ListResult) { .done = false, .state = STATE_RUNNING };
                 if (t->disabled)
                         continue;
                 TaskRun *tr = engine_run_find(E, t, parent, value);
                 bool fresh = false;
                 if (!tr) {
-                        if (blocked)
+                        /* A kill made earlier in this pass (an Exit with state KILLED) starts nothing more. */
+                        if (blocked || E->killing)
                                 continue;
                         if (mode == WALK_DAG) {
                                 DagReadiness ready = dag_ready(E, t, parent, value);
@@ -300,7 +485,7 @@ static int retry_children(Engine *E, TaskRun *tr, usec_t delay) {
 /* The common tail of every flowable: a retry when it failed and may retry, else errors when the
  * main part failed, then finally. */
 static int finish(Engine *E, const Task *t, TaskRun *tr, ListResult main) {
-        if (!main.done)
+        if (!main.done || E->exit >= 0)
                 return 0;
         State st = main.state;
         if (state_is_failed(st) && !E->killing && engine_flowable_retry(E, t, tr)) {
@@ -710,9 +895,17 @@ int engine_resolve_flowable(Engine *E, const Task *t, TaskRun *tr) {
                 return resolve_waitfor(E, t, tr);
         case TASK_HOOK_SUBFLOW:
                 return resolve_subflow(E, t, tr);
+        case TASK_HOOK_FOR_EACH_ITEM:
+                return engine_resolve_for_each_item(E, t, tr);
+        /* Started by start_task(); here again when retried or restarted. */
         case TASK_HOOK_LABELS:
-                /* Started by start_task(); here again when retried or restarted. */
                 return run_labels(E, t, tr);
+        case TASK_HOOK_EXIT:
+                return run_exit(E, t, tr);
+        case TASK_HOOK_SET_VARIABLES:
+                return run_set_variables(E, t, tr);
+        case TASK_HOOK_UNSET_VARIABLES:
+                return run_unset_variables(E, t, tr);
         case TASK_HOOK_NONE:
         case _TASK_HOOK_MAX:
                 break;

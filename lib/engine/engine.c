@@ -164,18 +164,22 @@ TaskRun *engine_working_directory(Engine *E, const TaskRun *tr) {
 }
 
 int engine_emit_job(Engine *E, const Task *t, TaskRun *tr) {
+        return engine_emit_job_as(E, t, tr, NULL, NULL);
+}
+
+int engine_emit_job_as(Engine *E, const Task *t, TaskRun *tr, const char *type, json_t *properties) {
         TaskRunAttempt *a;
         int r = task_run_add_attempt(tr, E->now, &a);
         if (r < 0)
                 return r;
         _cleanup_json_ json_t *vars = engine_variables(E, t, tr);
         /* The loader already merged the flow's pluginDefaults into the properties. */
-        json_t *props = t->properties ? json_incref(t->properties) : json_object();
+        json_t *props = properties ? json_incref(properties) : t->properties ? json_incref(t->properties) : json_object();
         if (!vars || !props)
                 return -ENOMEM;
         json_t *job = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:O, s:s}", "executionId", E->e->id,
                                 "taskRunId", tr->id, "taskId", t->id, "attempt", (int) tr->n_attempts, "type",
-                                t->def ? t->def->name : t->type, "namespace", E->e->namespace, "flowId", E->e->flow_id,
+                                type ? type : t->def ? t->def->name : t->type, "namespace", E->e->namespace, "flowId", E->e->flow_id,
                                 "properties", props, "variables", vars, "queue",
                                 t->worker_group ? t->worker_group : strempty(E->flow->worker_group));
         if (!job)
@@ -350,6 +354,9 @@ static int on_task_result(Engine *E, json_t *payload) {
                 state_info_force(&tr->state, STATE_RUNNING, started);
         E->progressed = true;
 
+        /* A ForEachItem's split job answered: its subflows come next. */
+        if ((r = engine_for_each_item_split_result(E, t, tr, s, json_object_get(res, "outputs"))) != 0)
+                return r < 0 ? r : 0;
         const char *error = json_string_value(json_object_get(res, "error"));
         if (s == STATE_FAILED) {
                 const Retry *rt = task_retry(E, t);
@@ -360,7 +367,7 @@ static int on_task_result(Engine *E, json_t *payload) {
                                    error ? ": " : "", strempty(error), duration_format(d, (susec_t) delay));
                         if ((r = engine_run_set(E, tr, STATE_RETRYING)) < 0)
                                 return r;
-                        if (delay == 0)
+                        if (delay == 0 && engine_task_on_worker(t))
                                 return start_attempt_now(E, t, tr);
                         return engine_emit_timer(E, tr, "retry", E->now + delay);
                 }
@@ -385,7 +392,6 @@ static int on_task_result(Engine *E, json_t *payload) {
         return engine_run_set(E, tr, s);
 }
 
-static int on_kill(Engine *E);
 static State sla_violated(Engine *E, json_t *sla);
 static int execution_retry_fire(Engine *E);
 
@@ -405,7 +411,7 @@ static int on_timer(Engine *E, json_t *payload) {
                 if (!E->e->engine && !(E->e->engine = json_object()))
                         return -ENOMEM;
                 json_object_set_new(E->e->engine, "slaState", json_string(state_to_string(s)));
-                return on_kill(E); /* stop what runs; the end state is the SLA's */
+                return engine_kill(E); /* stop what runs; the end state is the SLA's */
         }
         TaskRun *tr = id ? engine_run_by_id(E, id) : NULL;
 
@@ -423,6 +429,12 @@ static int on_timer(Engine *E, json_t *payload) {
                 if (tr->engine)
                         json_object_clear(tr->engine);
                 return engine_run_set(E, tr, STATE_RUNNING);
+        }
+        if (streq(kind, "foreachitem")) {
+                /* A ForEachItem creates its next subflow executions. */
+                json_object_del(engine_run_bookkeeping(tr), "pending");
+                E->progressed = true;
+                return 0;
         }
         if (streq(kind, "waitfor")) {
                 /* The pause between two iterations is over: the walk starts the next one. */
@@ -488,7 +500,7 @@ static int on_resume(Engine *E, json_t *payload) {
         return 0;
 }
 
-static int on_kill(Engine *E) {
+int engine_kill(Engine *E) {
         int r;
 
         if (state_is_terminal(E->e->state.current))
@@ -544,6 +556,12 @@ static int on_subflow(Engine *E, json_t *payload, bool failed) {
         if (!tr || state_is_terminal(tr->state.current))
                 return 0;
         const Task *t = engine_task(E, tr->task_id);
+        if (t && engine_task_hook(t) == TASK_HOOK_FOR_EACH_ITEM) {
+                if (failed)
+                        engine_log(E, tr, "ERROR", "%s", strempty(json_string_value(json_object_get(payload, "error"))));
+                return engine_for_each_item_child_ended(
+                        E, t, tr, failed ? STATE_FAILED : state_from_string(json_string_value(json_object_get(payload, "state"))));
+        }
         if (failed) {
                 engine_log(E, tr, "ERROR", "%s", strempty(json_string_value(json_object_get(payload, "error"))));
                 return subflow_attempt_ended(E, t, tr, STATE_FAILED);
@@ -866,7 +884,7 @@ static int after_execution(Engine *E) {
         /* A kill ended the execution; what runs after it still runs. */
         E->killing = false;
         ListResult r = engine_walk_list(E, E->flow->after_execution, E->flow->n_after_execution, NULL, NULL, false, 0);
-        if (r.done) {
+        if (r.done || E->exit >= 0) { /* an Exit there ends what runs after the execution */
                 json_object_del(e->engine, EXECUTION_AFTER_PENDING);
                 E->progressed = true;
         }
@@ -882,7 +900,7 @@ static int reconcile(Engine *E) {
         if (e->state.current == STATE_RETRYING)
                 return 0; /* a new execution retries it once the delay is over */
         ListResult main = engine_walk_list(E, f->tasks, f->n_tasks, NULL, NULL, false, 0);
-        if (!main.done)
+        if (!main.done || E->exit >= 0)
                 goto running;
         State st = main.state;
         if (state_is_failed(st) && !E->killing && f->n_errors > 0) {
@@ -906,6 +924,13 @@ static int reconcile(Engine *E) {
         return end_execution(E, st);
 
 running:
+        /* An Exit task ended the execution: the walks stopped where they were (errors and finally do
+         * not run, as in Kestra, whose Exit sets the execution's state itself). */
+        if (E->exit >= 0) {
+                State s = E->exit;
+                E->exit = _STATE_INVALID; /* what runs after the end (afterExecution) walks again */
+                return end_execution(E, s);
+        }
         if (E->killing)
                 return 0;
         if (E->restarting)
@@ -979,7 +1004,7 @@ int engine_apply(const EngineConfig *cfg, const Flow *flow, Execution *e, const 
         Engine E = {
                 .cfg = cfg, .flow = flow, .e = e, .now = now, .fx = fx,
                 .tasks = HASHMAP_INIT, .error_tasks = HASHMAP_INIT, .after_tasks = HASHMAP_INIT, .runs = HASHMAP_INIT,
-                .runs_id = HASHMAP_INIT,
+                .runs_id = HASHMAP_INIT, .exit = _STATE_INVALID,
         };
         int r = 0;
 
@@ -1023,7 +1048,7 @@ int engine_apply(const EngineConfig *cfg, const Flow *flow, Execution *e, const 
         else if (streq(type, ENGINE_EVENT_RESUME))
                 r = on_resume(&E, payload);
         else if (streq(type, ENGINE_EVENT_KILL))
-                r = on_kill(&E);
+                r = engine_kill(&E);
         else if (streq(type, ENGINE_EVENT_SUBFLOW_ENDED))
                 r = on_subflow(&E, payload, false);
         else if (streq(type, ENGINE_EVENT_SUBFLOW_FAILED))

@@ -8,6 +8,7 @@
 #include "flow-internal.h"
 #include "hashmap.h"
 #include "strutil.h"
+#include "timeutil.h"
 
 static void fp_verror_at(FlowParser *p, FlowPos pos, const char *fmt, va_list ap) _printf_(3, 0);
 static void fp_verror_at(FlowParser *p, FlowPos pos, const char *fmt, va_list ap) {
@@ -396,6 +397,16 @@ static void fp_parse_trigger(FlowParser *p, const YamlNode *n, Trigger *t) {
                                 if (j && json_object_set_new(t->properties, key, j) < 0)
                                         fp_oom(p);
                         }
+                        if (streq(t->def->name, "ScheduleOnDates") && streq(key, "dates") && v->kind == YAML_NODE_SEQ)
+                                /* The scheduler reads them as they are: each must be a date-time. */
+                                for (size_t d = 0; d < v->n_children; d++) {
+                                        const YamlNode *dn = v->children[d];
+                                        usec_t when;
+                                        if (!yaml_node_is_scalar(dn) || timestamp_parse(dn->value, 0, &when) < 0)
+                                                fp_error(p, dn, "%s: '%.100s' is not an ISO-8601 date-time such as "
+                                                                "2025-12-24T17:00:00+01:00", what,
+                                                         yaml_node_is_scalar(dn) ? dn->value : yaml_node_describe(dn));
+                                }
                 }
         }
         for (const TaskProperty *prop = t->def->properties; prop && prop->name; prop++) {
@@ -726,8 +737,18 @@ int fp_parse_flow(FlowParser *p, const YamlNode *root, Flow *f) {
                                 free(f->worker_group);
                                 f->worker_group = fp_strdup_scalar(p, wk, "workerGroup");
                         }
+                } else if (streq(key, "listeners")) {
+                        /* Kestra deprecated listeners (tasks run when the execution ends, under conditions)
+                         * and tern does not run them: refused rather than accepted and ignored. An empty
+                         * list asks for nothing. */
+                        if (yaml_scalar_type(v) == YAML_SCALAR_NULL || (v->kind == YAML_NODE_SEQ && v->n_children == 0))
+                                continue;
+                        fp_error(p, k,
+                                 "'listeners' are not supported (Kestra deprecated them): use a flow with an "
+                                 "io.kestra.plugin.core.trigger.Flow trigger (its conditions select the executions), or "
+                                 "the flow's 'afterExecution' tasks");
                 }
-                /* tenantId, listeners: accepted for compatibility, not used. */
+                /* tenantId: accepted for compatibility, not used. */
         }
         /* Before the duplicate check, which sorts the ids: the first task past the limit is
          * where the error points. */

@@ -36,7 +36,11 @@ typedef enum TaskEngineHook {
         TASK_HOOK_PAUSE,
         TASK_HOOK_WAIT_FOR,
         TASK_HOOK_SUBFLOW,
+        TASK_HOOK_FOR_EACH_ITEM,     /* subflows per batch of a file: a worker splits it (ForEachItem.split) */
         TASK_HOOK_LABELS,            /* a runnable type that changes the execution itself: the executor runs it */
+        TASK_HOOK_EXIT,              /* the same: ends the execution (Exit) */
+        TASK_HOOK_SET_VARIABLES,     /* the same: the execution's variables (SetVariables, UnsetVariables) */
+        TASK_HOOK_UNSET_VARIABLES,
         _TASK_HOOK_MAX,
 } TaskEngineHook;
 
@@ -83,6 +87,8 @@ typedef enum TaskRunnerId {
         TASK_RUNNER_STORAGE_DEDUPLICATE_ITEMS,
         TASK_RUNNER_STORAGE_PURGE_EXECUTION,
         TASK_RUNNER_STORAGE_LOCAL_FILES,
+        TASK_RUNNER_ASSERT,
+        TASK_RUNNER_FOR_EACH_ITEM_SPLIT,
         _TASK_RUNNER_MAX,
 } TaskRunnerId;
 

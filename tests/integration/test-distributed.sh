@@ -2,7 +2,8 @@
 # test-distributed [postgres|mysql]: the executor and two workers as separate processes on one
 # PostgreSQL (or MySQL/MariaDB) database.
 # The Kestra corpus runs through them, and a worker killed with SIGKILL in the middle of a Sleep or
-# a shell command loses its job to the other worker after its lease, with the resubmission on record.
+# a shell command loses its job to the other worker after its lease, with the resubmission on record;
+# a ForEachItem's batches are split by one process and read by others.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 TERN=${TERN:?}
@@ -205,6 +206,61 @@ if [ -n "$zpid" ]; then
 else
         ok 1 "the zombie test found the worker holding the job ($holder)"
 fi
+
+# 5. ForEachItem through the separate processes: a worker splits the file into batches in the shared
+#    internal storage, the executor starts one subflow per batch (over several steps: more than 100),
+#    and the workers run them; each subflow reads its own batch.
+cat >"$scratch/batch.yaml" <<'YAML'
+id: batch
+namespace: test.items
+inputs:
+  - id: items
+    type: FILE
+  - id: n
+    type: INT
+tasks:
+  - id: count
+    type: io.kestra.plugin.scripts.shell.Commands
+    inputFiles:
+      batch.txt: "{{ inputs.items }}"
+    commands:
+      - echo "::{\"outputs\":{\"first\":\"$(head -n 1 batch.txt)\",\"lines\":$(wc -l < batch.txt)}}::"
+  - id: keep
+    type: io.kestra.plugin.core.kv.Set
+    key: "batch-{{ inputs.n }}"
+    value: "{{ outputs.count.vars.first }}:{{ outputs.count.vars.lines }}"
+YAML
+cat >"$scratch/items.yaml" <<'YAML'
+id: items
+namespace: test.items
+tasks:
+  - id: gen
+    type: io.kestra.plugin.scripts.shell.Commands
+    outputFiles: [items.txt]
+    commands:
+      - seq 1 250 > items.txt
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEachItem
+    items: "{{ outputs.gen.outputFiles['items.txt'] }}"
+    batch:
+      rows: 2
+    namespace: test.items
+    flowId: batch
+    inputs:
+      items: "{{ taskrun.items }}"
+      n: "{{ taskrun.iteration }}"
+  - id: check
+    type: io.kestra.plugin.core.log.Log
+    message: "batches={{ outputs.each.numberOfBatches }} ok={{ outputs.each.iterations.SUCCESS }} first={{ kv('batch-0') }} last={{ kv('batch-124') }}"
+YAML
+"$TERN" flow apply "$scratch/batch.yaml" "$scratch/items.yaml" --db "$url" >/dev/null
+id=$("$TERN" execution start test.items items --db "$url")
+"$TERN" execution wait "$id" --timeout PT300S --db "$url" >/dev/null
+rc=$?
+logs=$("$TERN" execution logs "$id" --db "$url")
+ok "$([ $rc = 0 ] && grep -q "batches=125 ok=125 first=1:2 last=249:2" <<<"$logs" && echo 0 || echo 1)" \
+        "ForEachItem: 125 batches split by a worker, 125 subflows, each read its batch (exit $rc)"
+[ $rc = 0 ] || sed 's/^/#   /' <<<"$logs" | tail -8
 
 # No job or event left behind.
 left=$(psql_q "SELECT (SELECT count(*) FROM jobs) + (SELECT count(*) FROM events)")

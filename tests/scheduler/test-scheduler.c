@@ -1,4 +1,4 @@
-/* test-scheduler.c: Schedule triggers with an injected clock: slots, recovery, revisions, deletion, backfills, what state reports cost, preconditions' windows, two schedulers. */
+/* test-scheduler.c: Schedule and ScheduleOnDates triggers with an injected clock: slots, recovery, revisions, deletion, backfills, what state reports cost, preconditions' windows, two schedulers. */
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -554,6 +554,47 @@ static void test_two_schedulers(Store *s) {
         scheduler_free(b);
 }
 
+/* ScheduleOnDates: its dates are the slots, sorted, a date without a zone read in the trigger's
+ * timezone; after the last one there is no next. (First of the tests: its dates come before theirs.) */
+static void test_on_dates(Store *s) {
+        _cleanup_(scheduler_freep) Scheduler *sch = new_scheduler(s, NULL);
+        StoreTrigger t = {};
+        atomic_store(&clock_now, ts("2023-05-01T00:00:01Z"));
+        put_flow(s, "on-dates", FLOW("on-dates", "  - id: d\n    type: io.kestra.plugin.core.trigger.ScheduleOnDates\n"
+                                                 "    timezone: Europe/Paris\n    inputs:\n      ignored: 1\n"
+                                                 "    dates:\n      - 2023-05-02T10:00:00Z\n"
+                                                 "      - \"2023-05-01T14:00:00\"\n"
+                                                 "      - 2023-05-03T00:00:00+02:00\n      - 2023-05-02T10:00:00Z\n"));
+        scheduler_step(sch);
+        is_int(count(s, "on-dates"), 0, "ScheduleOnDates: nothing before its first date");
+        is_int(trigger_get(s, "on-dates", "d", &t), 0, "its trigger is registered");
+        is_str(t.kind, "schedule", "as a schedule");
+        is_int(t.next_date, ts("2023-05-01T12:00:00Z"), "the next date is the earliest, 14:00 in Paris (UTC+2)");
+        store_trigger_done(&t);
+
+        atomic_store(&clock_now, ts("2023-05-01T12:00:00.5Z"));
+        scheduler_step(sch);
+        _cleanup_json_ json_t *list = executions(s, "on-dates");
+        is_int(json_array_size(list), 1, "the first date starts one execution");
+        json_t *vars = json_object_get(json_object_get(json_array_get(list, 0), "trigger"), "variables");
+        is_str(json_string_value(json_object_get(vars, "date")), "2023-05-01T12:00:00.000Z", "trigger.date is the date");
+        is_str(json_string_value(json_object_get(vars, "next")), "2023-05-02T10:00:00.000Z", "trigger.next the next date");
+
+        atomic_store(&clock_now, ts("2023-05-04T00:00:00Z"));
+        scheduler_step(sch);
+        json_decref(list);
+        list = executions(s, "on-dates");
+        is_int(json_array_size(list), 3, "the two missed dates ran (ALL), the repeated one once");
+        ok(has_trigger_date(list, "2023-05-02T22:00:00.000Z"), "a date with its own offset is that instant");
+        is_int(trigger_get(s, "on-dates", "d", &t), 0, "the trigger is there");
+        is_int(t.next_date, 0, "with no next date after the last one");
+        store_trigger_done(&t);
+        atomic_store(&clock_now, ts("2023-06-01T00:00:00Z"));
+        scheduler_step(sch);
+        is_int(count(s, "on-dates"), 3, "and nothing more runs");
+        put_flow(s, "on-dates", NULL);
+}
+
 int main(int argc, char *argv[]) {
         backend = argc > 1 ? argv[1] : "sqlite";
         store_test_setup(backend, &env);
@@ -563,6 +604,7 @@ int main(int argc, char *argv[]) {
                 store_test_teardown(&env);
                 return EXIT_FAILURE;
         }
+        test_on_dates(s);
         test_slots(s);
         test_recover(s);
         test_late(s);

@@ -1,10 +1,12 @@
-/* core.c: the core runnable tasks: Log, Echo, Return, Fail, OutputValues, Sleep. */
+/* core.c: the core runnable tasks: Log, Echo, Return, Fail, Assert, OutputValues, Sleep. */
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
 #include <strings.h>
 
+#include "cleanup-jansson.h"
 #include "macro.h"
+#include "strutil.h"
 #include "task-impl.h"
 
 static int log_level_prop(json_t *props, TaskLogLevel *ret, TaskOutcome *out) {
@@ -82,6 +84,68 @@ int task_impl_fail(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         if (cond && !json_is_null(cond) && !condition_is_true(cond))
                 return 0;
         return task_fail(out, "%s", msg);
+}
+
+/* Kestra's TruthUtils.isFalsy() of a condition's rendered text: "false", "0", "-0" or empty (trimmed). */
+static bool assertion_is_false(json_t *v) {
+        if (!v || json_is_null(v))
+                return true; /* Pebble renders null as an empty text */
+        if (json_is_boolean(v))
+                return !json_is_true(v);
+        if (json_is_integer(v))
+                return json_integer_value(v) == 0;
+        if (json_is_real(v))
+                return json_real_value(v) == 0.0;
+        if (!json_is_string(v))
+                return false;
+        const char *s = json_string_value(v);
+        s += strspn(s, " \t\r\n");
+        size_t n = strlen(s);
+        while (n > 0 && strchr(" \t\r\n", s[n - 1]))
+                n--;
+        return n == 0 || (n == 5 && strncmp(s, "false", 5) == 0) || (n == 1 && s[0] == '0') ||
+               (n == 2 && strncmp(s, "-0", 2) == 0);
+}
+
+/* Assert: each condition is rendered here (the property is raw), so that one that fails to render
+ * counts as a failed assertion rather than failing the task before the others are checked. */
+int task_impl_assert(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+        json_t *conds = json_object_get(props, "conditions"), *c;
+        json_int_t failed = 0, succeeded = 0;
+        size_t i;
+
+        out->state = STATE_SUCCESS;
+        if (!json_is_array(conds))
+                return task_fail(out, "property 'conditions' must be a list of expressions");
+        json_array_foreach(conds, i, c) {
+                _cleanup_json_ json_t *res = NULL;
+                _cleanup_free_ char *err = NULL, *text = NULL;
+                const char *shown = json_string_value(c);
+                if (!shown)
+                        shown = text = json_dumps(c, JSON_COMPACT | JSON_ENCODE_ANY);
+                int r = ctx->render(ctx, c, NULL, &res, &err);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0) {
+                        task_logf(ctx, TASK_LOG_ERROR, "Assertion `%s` failed, failed to render `%s`", strna(shown),
+                                  strna(err));
+                        failed++;
+                } else if (assertion_is_false(res)) {
+                        task_logf(ctx, TASK_LOG_ERROR, "Assertion `%s` failed!", strna(shown));
+                        failed++;
+                } else
+                        succeeded++;
+        }
+        out->metrics = json_pack("[{s:s, s:s, s:I, s:{}}, {s:s, s:s, s:I, s:{}}]", "name", "success", "type", "counter",
+                                 "value", succeeded, "tags", "name", "failed", "type", "counter", "value", failed,
+                                 "tags");
+        if (!out->metrics)
+                return -ENOMEM;
+        if (failed == 0)
+                return 0;
+        const char *msg = task_prop_string(props, "errorMessage", NULL);
+        return task_fail(out, "%lld assertion%s failed!%s%s", (long long) failed, failed > 1 ? "s" : "", msg ? "\n" : "",
+                         strempty(msg));
 }
 
 int task_impl_output_values(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
