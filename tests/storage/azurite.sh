@@ -43,11 +43,17 @@ spawn() { # DIR: azurite on DIR/server's port and account, until it answers
         return 1
 }
 
+running() { # DIR (made by this script): prints its azurite's pid; fails when none runs
+        local d pid
+        d=$(cd "$1" && pwd -P)
+        [ -f "$d/.tern-azurite" ] || { say "$d was not made by azurite.sh"; return 2; }
+        read -r pid <"$d/pid" && ours "$pid" "$d" && echo "$pid"
+}
+
 crash() { # DIR
-        local d=$1 pid
-        d=$(cd "$d" && pwd -P)
-        [ -f "$d/.tern-azurite" ] || { say "$d was not made by azurite.sh"; return 1; }
-        read -r pid <"$d/pid" && ours "$pid" "$d" || { say "no azurite of $d is running"; return 1; }
+        local pid d
+        pid=$(running "$1") || { say "no azurite of $1 is running"; return 1; }
+        d=$(cd "$1" && pwd -P)
         kill -KILL "$pid"
         for _ in $(seq 100); do ours "$pid" "$d" || return 0; sleep 0.05; done
         say "azurite $pid still running after SIGKILL"
@@ -55,6 +61,13 @@ crash() { # DIR
 }
 
 restart() { # DIR
+        local rc=0
+        running "$1" >/dev/null || rc=$?
+        [ $rc = 1 ] || { [ $rc = 0 ] && say "azurite of $1 is running"; return 1; }
+        spawn "$(cd "$1" && pwd -P)"
+}
+
+start() { # DIR
         local d=$1 pid
         d=$(cd "$d" && pwd -P)
         [ -f "$d/.tern-azurite" ] || { say "$d was not made by azurite.sh"; return 1; }
