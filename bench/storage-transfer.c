@@ -50,7 +50,10 @@ int main(int argc, char **argv) {
         bool put = strcmp(argv[1], "put") == 0;
         Storage *s = NULL;
         char *err = NULL;
-        int r = storage_open(argv[2], NULL, &s, &err);
+        /* $TERN_BENCH_PART_MIB: another part size, to see what parts cost. */
+        const char *pm = getenv("TERN_BENCH_PART_MIB");
+        StorageOptions opt = { .part_size = pm ? strtoull(pm, NULL, 10) << 20 : 0 };
+        int r = storage_open(argv[2], &opt, &s, &err);
         if (r < 0) {
                 fprintf(stderr, "storage-transfer: %s\n", err ?: strerror(-r));
                 free(err);
