@@ -53,9 +53,23 @@ int task_file_tmp(TaskRunContext *ctx, TaskOutcome *out) {
                 return wd;
         /* Nameless: the task's code never sees it, and it goes with its last fd. */
         int fd = openat(wd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-        if (fd < 0)
-                return task_fail(out, "cannot make a temporary file in the working directory: %m"), -errno;
+        if (fd < 0) {
+                int r = -errno; /* before task_fail, whose formatting may change errno */
+                task_fail(out, "cannot make a temporary file in the working directory: %s", strerror(-r));
+                return r;
+        }
         return fd;
+}
+
+/* What a fetch that failed midway wrote goes: nothing may read a part of the file as the whole of
+ * it (the tasks after this one in a WorkingDirectory share the directory). */
+static void input_file_discard(TaskRunContext *ctx, const char *name, int fd) {
+        (void) ftruncate(fd, 0);
+        _cleanup_close_ int wd = open(ctx->working_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        const char *base = NULL;
+        _cleanup_close_ int parent = wd < 0 ? -EBADF : beneath_open_parent(wd, name, false, 0, 0, &base);
+        if (parent >= 0)
+                (void) unlinkat(parent, base, 0);
 }
 
 /* An input file whose value is a kestra:/// URI ({{ outputs.download.uri }}): the stored file's
@@ -65,6 +79,8 @@ static int input_file_fetch(TaskRunContext *ctx, const char *name, const char *u
                 return task_fail(out, "input file '%s' names '%s', and reading it needs internal storage, which this "
                                       "worker lacks", name, uri), -ENOTSUP;
         int r = ctx->fetch_file(ctx, uri, fd);
+        if (r < 0)
+                input_file_discard(ctx, name, fd);
         if (r == -EACCES)
                 return task_fail(out, "input file '%s': '%s' is not a file of this execution", name, uri), r;
         if (r == -ENOENT)

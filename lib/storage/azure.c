@@ -234,47 +234,16 @@ static int request(Storage *s, const char *method, const char *key, const char *
         return http_perform(a->http, &call, res, what);
 }
 
-static int status_error(Storage *s, const HttpResult *res, const char *what) {
-        _cleanup_free_ char *xcode = xml_find(res->body, res->body_len, "Error/Code");
-        _cleanup_free_ char *msg = xml_find(res->body, res->body_len, "Error/Message");
-        const char *code = res->error_code ?: xcode;
-        if (msg)
-                msg[strcspn(msg, "\r\n")] = 0; /* the rest is the request id and time again */
-        int r;
-        const char *hint = "";
-        switch (res->status) {
-        case 404:
-                r = code && streq(code, "ContainerNotFound") ? -ENXIO : -ENOENT;
-                if (r == -ENXIO)
-                        hint = " (the container does not exist)";
-                break;
-        case 401:
-        case 403:
-                r = -EACCES;
-                hint = " (check the account key or the SAS token)";
-                break;
-        case 412:
-                r = -ESTALE;
-                break;
-        default:
-                r = -EIO;
-        }
-        return storage_fail(s, r, "%s: HTTP %ld%s%s%s%s%s%s%s", what, res->status, code ? " " : "", strempty(code),
-                            !isempty(msg) ? ": " : "", strempty(msg), hint, res->request_id ? ", request " : "",
-                            strempty(res->request_id));
-}
+static const HttpService azure_service = {
+        .request = request,
+        .no_container_code = "ContainerNotFound",
+        .no_container_hint = " (the container does not exist)",
+        .auth_hint = " (check the account key or the SAS token)",
+};
 
 static int simple(Storage *s, const char *method, const char *key, const char *query, const char *const *headers,
                   const void *body, size_t len, long ok1, long ok2, const char *what, HttpResult *keep) {
-        HttpResult res;
-        int r = request(s, method, key, query, headers, body, len, NULL, NULL, &res, what);
-        if (r >= 0 && res.status != ok1 && res.status != ok2)
-                r = status_error(s, &res, what);
-        if (r >= 0 && keep)
-                *keep = res;
-        else
-                http_result_done(&res);
-        return r;
+        return http_simple(s, &azure_service, method, key, query, headers, body, len, ok1, ok2, what, keep);
 }
 
 static int azure_check(Storage *s) {
@@ -285,25 +254,12 @@ static int azure_check(Storage *s) {
 
 /* ---- put ----------------------------------------------------------------------------------- */
 
-static ssize_t fill(StorageReadFn fn, void *userdata, char *buf, size_t n) {
-        size_t got = 0;
-        while (got < n) {
-                ssize_t k = fn(userdata, buf + got, n - got);
-                if (k < 0)
-                        return k;
-                if (k == 0)
-                        break;
-                got += (size_t) k;
-        }
-        return (ssize_t) got;
-}
-
 static int azure_put(Storage *s, const char *key, StorageReadFn fn, void *userdata) {
         _cleanup_free_ char *what = where(s, "write", key);
         _cleanup_free_ char *buf = malloc(s->part_size);
         if (!what || !buf)
                 return storage_fail(s, -ENOMEM, "azure: out of memory");
-        ssize_t n = fill(fn, userdata, buf, s->part_size);
+        ssize_t n = storage_fill(fn, userdata, buf, s->part_size);
         if (n < 0)
                 return storage_fail(s, (int) n, "%s: reading its content failed: %s", what, strerror((int) -n));
         static const char *const block_blob[] = { "x-ms-blob-type: BlockBlob", NULL };
@@ -330,7 +286,7 @@ static int azure_put(Storage *s, const char *key, StorageReadFn fn, void *userda
                 if (r < 0)
                         return r;
                 strbuf_appendf(&list, "<Latest>%s</Latest>", id);
-                n = fill(fn, userdata, buf, s->part_size);
+                n = storage_fill(fn, userdata, buf, s->part_size);
                 if (n < 0)
                         return storage_fail(s, (int) n, "%s: reading its content failed: %s", what, strerror((int) -n));
         }
@@ -345,30 +301,12 @@ static int azure_put(Storage *s, const char *key, StorageReadFn fn, void *userda
 
 static int azure_get(Storage *s, const char *key, StorageWriteFn fn, void *userdata) {
         _cleanup_free_ char *what = where(s, "read", key);
-        if (!what)
-                return -ENOMEM;
-        HttpResult res;
-        int r = request(s, "GET", key, NULL, NULL, NULL, 0, fn, userdata, &res, what);
-        if (r >= 0 && res.status != 200 && res.status != 206)
-                r = status_error(s, &res, what);
-        http_result_done(&res);
-        return r;
+        return what ? http_object_get(s, &azure_service, key, fn, userdata, what) : -ENOMEM;
 }
 
 static int azure_stat(Storage *s, const char *key, StorageObject *ret) {
         _cleanup_free_ char *what = where(s, "stat", key);
-        if (!what)
-                return -ENOMEM;
-        HttpResult res;
-        int r = simple(s, "HEAD", key, NULL, NULL, NULL, 0, 200, 200, what, &res);
-        if (r < 0)
-                return r;
-        ret->size = res.content_length;
-        ret->mtime = res.last_modified;
-        ret->etag = TAKE_PTR(res.etag);
-        ret->key = strdup(key);
-        http_result_done(&res);
-        return ret->key && ret->etag ? 0 : storage_fail(s, -EIO, "%s: the answer had no ETag", what);
+        return what ? http_object_stat(s, &azure_service, key, ret, what) : -ENOMEM;
 }
 
 typedef struct ListParse {
@@ -385,14 +323,7 @@ static int on_list(void *userdata, const char *path, const char *text) {
                 const char *rel = startswith(text, p->a->prefix);
                 if (!rel)
                         return -EBADMSG;
-                if (l->n == p->cap) {
-                        StorageObject *o = reallocarray(l->objects, p->cap = p->cap ? p->cap * 2 : 64, sizeof *o);
-                        if (!o)
-                                return -ENOMEM;
-                        l->objects = o;
-                }
-                l->objects[l->n] = (StorageObject) { .key = strdup(rel) };
-                return l->objects[l->n++].key ? 0 : -ENOMEM;
+                return storage_list_push(l, &p->cap, rel) ? 0 : -ENOMEM;
         }
         const char *field = startswith(path, "EnumerationResults/Blobs/Blob/Properties/");
         if (field && l->n > 0) {
@@ -403,10 +334,8 @@ static int on_list(void *userdata, const char *path, const char *text) {
                         time_t t = curl_getdate(text, NULL);
                         o->mtime = t > 0 ? (usec_t) t * USEC_PER_SEC : 0;
                 } else if (streq(field, "Etag")) {
-                        size_t n = strlen(text);
                         free(o->etag);
-                        o->etag = n >= 2 && text[0] == '"' ? strndup(text + 1, n - 2) : strdup(text);
-                        if (!o->etag)
+                        if (!(o->etag = storage_etag_unquote(text)))
                                 return -ENOMEM;
                 }
         } else if (streq(path, "EnumerationResults/NextMarker") && *text) {
@@ -456,28 +385,16 @@ static int azure_delete(Storage *s, const char *key) {
         return what ? delete_one(s, key, what) : -ENOMEM;
 }
 
+static int delete_each(Storage *s, const StorageList *l, const char *what) {
+        int r = 0;
+        for (size_t i = 0; r >= 0 && i < l->n; i++)
+                r = delete_one(s, l->objects[i].key, what);
+        return r;
+}
+
 static int azure_delete_prefix(Storage *s, const char *prefix) {
         _cleanup_free_ char *what = where(s, "delete below", prefix);
-        _cleanup_free_ char *last_first = NULL;
-        if (!what)
-                return -ENOMEM;
-        for (;;) {
-                _cleanup_storage_list_ StorageList l = { 0 };
-                int r = azure_list(s, prefix, NULL, 1000, &l);
-                if (r < 0)
-                        return r;
-                if (l.n == 0)
-                        return 0;
-                if (last_first && streq(last_first, l.objects[0].key))
-                        return storage_fail(s, -EIO, "%s: '%s' is still listed after it was deleted", what, last_first);
-                free(last_first);
-                if (!(last_first = strdup(l.objects[0].key)))
-                        return -ENOMEM;
-                for (size_t i = 0; r >= 0 && i < l.n; i++)
-                        r = delete_one(s, l.objects[i].key, what);
-                if (r < 0)
-                        return r;
-        }
+        return what ? storage_delete_listed(s, prefix, 1000, delete_each, what) : -ENOMEM;
 }
 
 static int azure_move(Storage *s, const char *from, const char *to) {

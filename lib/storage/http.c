@@ -9,6 +9,7 @@
 
 #include "cleanup-curl.h"
 #include "storage-http.h"
+#include "storage-xml.h"
 #include "strutil.h"
 
 /* Error answers and listings are kept in memory: bounded, a service never sends more. */
@@ -343,4 +344,88 @@ int http_perform(Http *h, const HttpCall *call, HttpResult *res, const char *wha
                 }
                 backoff(s, attempt, a.retry_after);
         }
+}
+
+/* ---- object operations the service backends share ---------------------------------------- */
+
+int http_status_error(Storage *s, const HttpService *svc, const HttpResult *res, const char *what) {
+        _cleanup_free_ char *xcode = xml_find(res->body, res->body_len, "Error/Code");
+        _cleanup_free_ char *msg = xml_find(res->body, res->body_len, "Error/Message");
+        /* Azure says it in a header too, and in the only place for a HEAD. */
+        const char *code = res->error_code ?: xcode;
+        if (msg)
+                msg[strcspn(msg, "\r\n")] = 0; /* Azure's: the rest is the request id and time again */
+        int r;
+        const char *hint = "";
+        switch (res->status) {
+        case 404:
+                r = code && streq(code, svc->no_container_code) ? -ENXIO : -ENOENT;
+                if (r == -ENXIO)
+                        hint = svc->no_container_hint;
+                break;
+        case 401:
+        case 403:
+                r = -EACCES;
+                if (!code || !svc->auth_hint_codes || strv_contains((char **) svc->auth_hint_codes, code))
+                        hint = svc->auth_hint;
+                break;
+        case 412:
+                r = -ESTALE;
+                break;
+        default:
+                r = -EIO;
+        }
+        return storage_fail(s, r, "%s: HTTP %ld%s%s%s%s%s%s%s", what, res->status, code ? " " : "", strempty(code),
+                            !isempty(msg) ? ": " : "", strempty(msg), hint, res->request_id ? ", request " : "",
+                            strempty(res->request_id));
+}
+
+int http_simple(Storage *s, const HttpService *svc, const char *method, const char *key, const char *query,
+                const char *const *headers, const void *body, size_t body_len, long ok1, long ok2, const char *what,
+                HttpResult *keep) {
+        HttpResult res;
+        int r = svc->request(s, method, key, query, headers, body, body_len, NULL, NULL, &res, what);
+        if (r < 0)
+                return r;
+        if (res.status != ok1 && res.status != ok2)
+                r = http_status_error(s, svc, &res, what);
+        if (r >= 0 && keep)
+                *keep = res;
+        else
+                http_result_done(&res);
+        return r;
+}
+
+int http_object_get(Storage *s, const HttpService *svc, const char *key, StorageWriteFn fn, void *userdata,
+                    const char *what) {
+        HttpResult res;
+        int r = svc->request(s, "GET", key, NULL, NULL, NULL, 0, fn, userdata, &res, what);
+        if (r >= 0 && res.status != 200 && res.status != 206)
+                r = http_status_error(s, svc, &res, what);
+        http_result_done(&res);
+        return r;
+}
+
+int http_object_stat(Storage *s, const HttpService *svc, const char *key, StorageObject *ret, const char *what) {
+        HttpResult res;
+        int r = svc->request(s, "HEAD", key, NULL, NULL, NULL, 0, NULL, NULL, &res, what);
+        if (r < 0)
+                return r;
+        if (res.status == 404 && !res.error_code && svc->check_container) {
+                /* No body to tell a missing object from a missing bucket: ask the bucket. */
+                http_result_done(&res);
+                r = svc->check_container(s, what);
+                return r < 0 ? r : storage_fail(s, -ENOENT, "%s: no such object", what);
+        }
+        if (res.status != 200) {
+                r = http_status_error(s, svc, &res, what);
+                http_result_done(&res);
+                return r;
+        }
+        ret->size = res.content_length;
+        ret->mtime = res.last_modified;
+        ret->etag = TAKE_PTR(res.etag);
+        ret->key = strdup(key);
+        http_result_done(&res);
+        return ret->key && ret->etag ? 0 : storage_fail(s, -EIO, "%s: the answer had no ETag", what);
 }

@@ -195,42 +195,25 @@ static int request(Storage *s, const char *method, const char *key, const char *
         return http_perform(b->http, &call, res, what);
 }
 
-/* The service's refusal as an errno and a message: which object, the status, the code, the text. */
+static int check_bucket(Storage *s, const char *what);
+
+static const char *const s3_auth_codes[] = { "SignatureDoesNotMatch", "InvalidAccessKeyId", NULL };
+
+static const HttpService s3_service = {
+        .request = request,
+        .no_container_code = "NoSuchBucket",
+        .no_container_hint = " (the bucket does not exist)",
+        .auth_hint = " (check the access key and its secret)",
+        .auth_hint_codes = s3_auth_codes,
+        .check_container = check_bucket,
+};
+
 static int status_error(Storage *s, const HttpResult *res, const char *what) {
-        _cleanup_free_ char *code = xml_find(res->body, res->body_len, "Error/Code");
-        _cleanup_free_ char *msg = xml_find(res->body, res->body_len, "Error/Message");
-        int r;
-        const char *hint = "";
-        switch (res->status) {
-        case 404:
-                r = code && streq(code, "NoSuchBucket") ? -ENXIO : -ENOENT;
-                if (r == -ENXIO)
-                        hint = " (the bucket does not exist)";
-                break;
-        case 401:
-        case 403:
-                r = -EACCES;
-                if (!code || streq(code, "SignatureDoesNotMatch") || streq(code, "InvalidAccessKeyId"))
-                        hint = " (check the access key and its secret)";
-                break;
-        case 412:
-                r = -ESTALE;
-                break;
-        default:
-                r = -EIO;
-        }
-        return storage_fail(s, r, "%s: HTTP %ld%s%s%s%s%s%s%s", what, res->status, code ? " " : "", strempty(code),
-                            !isempty(msg) ? ": " : "", strempty(msg), hint, res->request_id ? ", request " : "",
-                            strempty(res->request_id));
+        return http_status_error(s, &s3_service, res, what);
 }
 
 static int check_bucket(Storage *s, const char *what) {
-        HttpResult res;
-        int r = request(s, "GET", NULL, "list-type=2&max-keys=1", NULL, NULL, 0, NULL, NULL, &res, what);
-        if (r >= 0 && res.status != 200)
-                r = status_error(s, &res, what);
-        http_result_done(&res);
-        return r;
+        return http_simple(s, &s3_service, "GET", NULL, "list-type=2&max-keys=1", NULL, NULL, 0, 200, 200, what, NULL);
 }
 
 static int s3_check(Storage *s) {
@@ -240,27 +223,8 @@ static int s3_check(Storage *s) {
 
 /* ---- put ----------------------------------------------------------------------------------- */
 
-/* Fill buf from fn: the count (less than n only at the end), or a negative errno. */
-static ssize_t fill(StorageReadFn fn, void *userdata, char *buf, size_t n) {
-        size_t got = 0;
-        while (got < n) {
-                ssize_t k = fn(userdata, buf + got, n - got);
-                if (k < 0)
-                        return k;
-                if (k == 0)
-                        break;
-                got += (size_t) k;
-        }
-        return (ssize_t) got;
-}
-
 static int put_single(Storage *s, const char *key, const char *buf, size_t n, const char *what) {
-        HttpResult res;
-        int r = request(s, "PUT", key, NULL, NULL, buf, n, NULL, NULL, &res, what);
-        if (r >= 0 && res.status != 200)
-                r = status_error(s, &res, what);
-        http_result_done(&res);
-        return r;
+        return http_simple(s, &s3_service, "PUT", key, NULL, NULL, buf, n, 200, 200, what, NULL);
 }
 
 static void multipart_abort(Storage *s, const char *key, const char *upload_q) {
@@ -315,7 +279,7 @@ static int put_multipart(Storage *s, const char *key, char *buf, size_t first, S
                 http_result_done(&res);
                 if (r < 0)
                         break;
-                ssize_t k = fill(fn, userdata, buf, s->part_size);
+                ssize_t k = storage_fill(fn, userdata, buf, s->part_size);
                 if (k < 0) {
                         r = storage_fail(s, (int) k, "%s: reading its content failed: %s", what, strerror((int) -k));
                         break;
@@ -347,7 +311,7 @@ static int s3_put(Storage *s, const char *key, StorageReadFn fn, void *userdata)
         _cleanup_free_ char *buf = malloc(s->part_size);
         if (!what || !buf)
                 return storage_fail(s, -ENOMEM, "%s: out of memory", storage_kind_name(s));
-        ssize_t n = fill(fn, userdata, buf, s->part_size);
+        ssize_t n = storage_fill(fn, userdata, buf, s->part_size);
         if (n < 0)
                 return storage_fail(s, (int) n, "%s: reading its content failed: %s", what, strerror((int) -n));
         /* One part or less: one request. More: a multipart upload, one part in memory at a time. */
@@ -360,41 +324,12 @@ static int s3_put(Storage *s, const char *key, StorageReadFn fn, void *userdata)
 
 static int s3_get(Storage *s, const char *key, StorageWriteFn fn, void *userdata) {
         _cleanup_free_ char *what = where(s, "read", key);
-        if (!what)
-                return -ENOMEM;
-        HttpResult res;
-        int r = request(s, "GET", key, NULL, NULL, NULL, 0, fn, userdata, &res, what);
-        if (r >= 0 && res.status != 200 && res.status != 206)
-                r = status_error(s, &res, what);
-        http_result_done(&res);
-        return r;
+        return what ? http_object_get(s, &s3_service, key, fn, userdata, what) : -ENOMEM;
 }
 
 static int s3_stat(Storage *s, const char *key, StorageObject *ret) {
         _cleanup_free_ char *what = where(s, "stat", key);
-        if (!what)
-                return -ENOMEM;
-        HttpResult res;
-        int r = request(s, "HEAD", key, NULL, NULL, NULL, 0, NULL, NULL, &res, what);
-        if (r < 0)
-                return r;
-        if (res.status == 404) {
-                /* A HEAD answer has no body to tell a missing object from a missing bucket. */
-                http_result_done(&res);
-                r = check_bucket(s, what);
-                return r < 0 ? r : storage_fail(s, -ENOENT, "%s: no such object", what);
-        }
-        if (res.status != 200) {
-                r = status_error(s, &res, what);
-                http_result_done(&res);
-                return r;
-        }
-        ret->size = res.content_length;
-        ret->mtime = res.last_modified;
-        ret->etag = TAKE_PTR(res.etag);
-        ret->key = strdup(key);
-        http_result_done(&res);
-        return ret->key && ret->etag ? 0 : storage_fail(s, -EIO, "%s: the answer had no ETag", what);
+        return what ? http_object_stat(s, &s3_service, key, ret, what) : -ENOMEM;
 }
 
 /* ---- list ---------------------------------------------------------------------------------- */
@@ -432,16 +367,7 @@ static int on_list(void *userdata, const char *path, const char *text) {
                 const char *rel = startswith(text, p->b->prefix);
                 if (!rel)
                         return -EBADMSG; /* the service listed what was not asked for */
-                if (l->n == p->cap) {
-                        size_t cap = p->cap ? p->cap * 2 : 64;
-                        StorageObject *o = reallocarray(l->objects, cap, sizeof *o);
-                        if (!o)
-                                return -ENOMEM;
-                        l->objects = o;
-                        p->cap = cap;
-                }
-                l->objects[l->n] = (StorageObject) { .key = strdup(rel) };
-                if (!l->objects[l->n++].key)
+                if (!storage_list_push(l, &p->cap, rel))
                         return -ENOMEM;
         } else if (field && l->n > 0) {
                 StorageObject *o = &l->objects[l->n - 1];
@@ -450,11 +376,8 @@ static int on_list(void *userdata, const char *path, const char *text) {
                 else if (streq(field, "LastModified"))
                         o->mtime = parse_iso_time(text);
                 else if (streq(field, "ETag")) {
-                        size_t n = strlen(text);
-                        bool quoted = n >= 2 && text[0] == '"' && text[n - 1] == '"';
                         free(o->etag);
-                        o->etag = quoted ? strndup(text + 1, n - 2) : strdup(text);
-                        if (!o->etag)
+                        if (!(o->etag = storage_etag_unquote(text)))
                                 return -ENOMEM;
                 }
         } else if (streq(path, "ListBucketResult/IsTruncated"))
@@ -506,15 +429,8 @@ static int s3_list(Storage *s, const char *prefix, const char *token, size_t max
 /* ---- delete, move -------------------------------------------------------------------------- */
 
 static int delete_one(Storage *s, const char *key, const char *what) {
-        HttpResult res;
-        int r = request(s, "DELETE", key, NULL, NULL, NULL, 0, NULL, NULL, &res, what);
-        if (r >= 0 && res.status != 204 && res.status != 200) {
-                r = status_error(s, &res, what);
-                if (r == -ENOENT) /* gone already: what was asked */
-                        r = 0;
-        }
-        http_result_done(&res);
-        return r;
+        int r = http_simple(s, &s3_service, "DELETE", key, NULL, NULL, NULL, 0, 204, 200, what, NULL);
+        return r == -ENOENT ? 0 : r; /* gone already: what was asked */
 }
 
 static int s3_delete(Storage *s, const char *key) {
@@ -559,32 +475,18 @@ static int delete_batch(Storage *s, const StorageList *l, const char *what) {
         return r;
 }
 
+static int delete_each(Storage *s, const StorageList *l, const char *what) {
+        int r = 0;
+        for (size_t i = 0; r >= 0 && i < l->n; i++)
+                r = delete_one(s, l->objects[i].key, what);
+        return r;
+}
+
 static int s3_delete_prefix(Storage *s, const char *prefix) {
         _cleanup_free_ char *what = where(s, "delete below", prefix);
-        _cleanup_free_ char *last_first = NULL;
         if (!what)
                 return -ENOMEM;
-        /* Always the first page: what was deleted is gone from the next listing. */
-        for (;;) {
-                _cleanup_storage_list_ StorageList l = { 0 };
-                int r = s3_list(s, prefix, NULL, DELETE_BATCH, &l);
-                if (r < 0)
-                        return r;
-                if (l.n == 0)
-                        return 0;
-                if (last_first && streq(last_first, l.objects[0].key))
-                        return storage_fail(s, -EIO, "%s: '%s' is still listed after it was deleted", what, last_first);
-                free(last_first);
-                if (!(last_first = strdup(l.objects[0].key)))
-                        return -ENOMEM;
-                if (S(s)->multi_delete)
-                        r = delete_batch(s, &l, what);
-                else
-                        for (size_t i = 0; r >= 0 && i < l.n; i++)
-                                r = delete_one(s, l.objects[i].key, what);
-                if (r < 0)
-                        return r;
-        }
+        return storage_delete_listed(s, prefix, DELETE_BATCH, S(s)->multi_delete ? delete_batch : delete_each, what);
 }
 
 static int s3_move(Storage *s, const char *from, const char *to) {

@@ -49,6 +49,20 @@ void storage_set_error(Storage *s, const char *fmt, ...) _printf_(2, 3);
 /* Set it and return r. */
 int storage_fail(Storage *s, int r, const char *fmt, ...) _printf_(3, 4);
 
+/* Fill buf from fn: the count (less than n only at the end), or fn's negative errno. */
+ssize_t storage_fill(StorageReadFn fn, void *userdata, char *buf, size_t n);
+
+/* A service's listing, parsed: a new object named key at the end of l (whose capacity *cap
+ * grows), or NULL when out of memory. */
+StorageObject *storage_list_push(StorageList *l, size_t *cap, const char *key);
+/* An ETag as listings give it, without its quotes. */
+char *storage_etag_unquote(const char *text);
+
+/* delete_prefix over the backend's list: a page of at most page objects at a time, always the
+ * first (what was deleted is gone from the next listing), given to del; what prefixes errors. */
+int storage_delete_listed(Storage *s, const char *prefix, size_t page,
+                          int (*del)(Storage *s, const StorageList *l, const char *what), const char *what);
+
 /* $CREDENTIALS_DIRECTORY/name (systemd LoadCredential=), without its trailing newline: 0 and
  * *ret, or -ENOENT when there is no such credential. */
 int storage_credential(const char *name, char **ret);

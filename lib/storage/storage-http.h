@@ -50,5 +50,41 @@ Http *http_free(Http *h);
  * download broken off midway is resumed with Range and If-Match (-ESTALE when the object changed). */
 int http_perform(Http *h, const HttpCall *call, HttpResult *res, const char *what);
 
+/* ---- object operations the service backends share ---------------------------------------- */
+
+/* One request of a service backend on key (NULL: the bucket or container) with query (encoded;
+ * may be NULL): 0 with res set once the service answered, as http_perform(). */
+typedef int (*HttpRequestFn)(Storage *s, const char *method, const char *key, const char *query,
+                             const char *const *headers, const void *body, size_t body_len, StorageWriteFn sink,
+                             void *sink_userdata, HttpResult *res, const char *what);
+
+/* What differs between the services in the operations below. */
+typedef struct HttpService {
+        HttpRequestFn request;
+        const char *no_container_code;        /* the error code of a missing bucket or container */
+        const char *no_container_hint;        /* said after it */
+        const char *auth_hint;                /* said after a 401 or 403 ... */
+        const char *const *auth_hint_codes;   /* ... whose code is none or one of these (NULL: any code) */
+        /* A HEAD answered 404 without a code (S3's have no body): tells a missing bucket (its
+         * error) from a missing object (0). NULL: the object is missing. */
+        int (*check_container)(Storage *s, const char *what);
+} HttpService;
+
+/* The service's refusal in res as an errno (storage.h's) and the handle's error: what, the HTTP
+ * status, the service's error code (the body's Error/Code or x-ms-error-code) and message, the
+ * request id. */
+int http_status_error(Storage *s, const HttpService *svc, const HttpResult *res, const char *what);
+
+/* A request answered with status ok1 or ok2, else http_status_error(). On success *keep (when
+ * not NULL) takes the result (http_result_done() it); else it is released. */
+int http_simple(Storage *s, const HttpService *svc, const char *method, const char *key, const char *query,
+                const char *const *headers, const void *body, size_t body_len, long ok1, long ok2, const char *what,
+                HttpResult *keep);
+
+/* storage_get() and storage_stat() of a service: GET streamed to fn; HEAD to *ret. */
+int http_object_get(Storage *s, const HttpService *svc, const char *key, StorageWriteFn fn, void *userdata,
+                    const char *what);
+int http_object_stat(Storage *s, const HttpService *svc, const char *key, StorageObject *ret, const char *what);
+
 /* Percent-encode s for a URL path (keep_slash) or a query value: all but A-Za-z0-9-._~. */
 char *http_encode(const char *s, bool keep_slash);

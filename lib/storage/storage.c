@@ -281,6 +281,58 @@ int storage_put(Storage *s, const char *key, StorageReadFn fn, void *userdata) {
         return s->ops->put(s, key, fn, userdata);
 }
 
+ssize_t storage_fill(StorageReadFn fn, void *userdata, char *buf, size_t n) {
+        size_t got = 0;
+        while (got < n) {
+                ssize_t k = fn(userdata, buf + got, n - got);
+                if (k < 0)
+                        return k;
+                if (k == 0)
+                        break;
+                got += (size_t) k;
+        }
+        return (ssize_t) got;
+}
+
+StorageObject *storage_list_push(StorageList *l, size_t *cap, const char *key) {
+        if (l->n == *cap) {
+                size_t c = *cap ? *cap * 2 : 64;
+                StorageObject *o = reallocarray(l->objects, c, sizeof *o);
+                if (!o)
+                        return NULL;
+                l->objects = o;
+                *cap = c;
+        }
+        l->objects[l->n] = (StorageObject) { .key = strdup(key) };
+        return l->objects[l->n].key ? &l->objects[l->n++] : NULL;
+}
+
+char *storage_etag_unquote(const char *text) {
+        size_t n = strlen(text);
+        return n >= 2 && text[0] == '"' && text[n - 1] == '"' ? strndup(text + 1, n - 2) : strdup(text);
+}
+
+int storage_delete_listed(Storage *s, const char *prefix, size_t page,
+                          int (*del)(Storage *s, const StorageList *l, const char *what), const char *what) {
+        _cleanup_free_ char *last_first = NULL;
+        for (;;) {
+                _cleanup_storage_list_ StorageList l = { 0 };
+                int r = s->ops->list(s, prefix, NULL, page, &l);
+                if (r < 0)
+                        return r;
+                if (l.n == 0)
+                        return 0;
+                if (last_first && streq(last_first, l.objects[0].key))
+                        return storage_fail(s, -EIO, "%s: '%s' is still listed after it was deleted", what, last_first);
+                free(last_first);
+                if (!(last_first = strdup(l.objects[0].key)))
+                        return -ENOMEM;
+                r = del(s, &l, what);
+                if (r < 0)
+                        return r;
+        }
+}
+
 static ssize_t fd_reader(void *userdata, void *buf, size_t n) {
         int fd = *(int *) userdata;
         for (;;) {

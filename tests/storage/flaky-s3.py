@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # flaky-s3.py: an S3 look-alike on loopback that fails on purpose (503 SlowDown, 500, 429, a body cut
-# off midway, an object replaced during a resumed read) so that the storage library's retries can be
+# off midway, once or always, an object replaced during a resumed read) so that the storage library's retries can be
 # tested. Prints its port, then serves until GET /__quit or 120 s. Signatures are not checked.
 import http.server
 import socketserver
@@ -83,6 +83,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.cut("v1")
             else:
                 self.rest("v1")
+        elif path.endswith("/always-cut"):
+            # Every read breaks off midway, resumed ones too: the reader never gets the whole.
+            if self.command == "HEAD":
+                self.reply(200, BODY, (("ETag", '"ac"'),))
+            else:
+                self.cut("ac")
         elif path.endswith("/replaced"):
             if n == 1:
                 self.cut("v1")

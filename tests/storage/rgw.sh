@@ -2,6 +2,8 @@
 # rgw.sh: a throwaway S3 server for tests: Ceph's radosgw (one monitor, one memory-backed OSD, no cephx) on loopback.
 #   rgw.sh start [DIR]   -> prints "ENDPOINT ACCESS_KEY SECRET_KEY DIR" on one line; bucket tern-test exists
 #   rgw.sh stop DIR      -> kills the daemons started in DIR and removes DIR
+#   rgw.sh kill DIR      -> SIGKILLs radosgw alone, as a crash would (the monitor and the OSD keep the data)
+#   rgw.sh restart DIR   -> starts radosgw again, on its port, and waits until it answers
 # DIR (made with mktemp -d when not given) holds everything: config, RAM-backed OSD, logs, sockets.
 # Exits 77 with the reason on stderr when Ceph is not installed (tests skip then).
 set -euo pipefail
@@ -165,6 +167,39 @@ EOF
         echo "http://127.0.0.1:$rgw_port $ACCESS_KEY $SECRET_KEY $d"
 }
 
+gateway_kill() { # DIR
+        local d pids=()
+        d=$(cd "$1" && pwd -P)
+        [ -f "$d/.tern-rgw" ] || { say "$d was not made by rgw.sh"; return 1; }
+        read -r -a pids <"$d/pids"
+        local rgw=${pids[2]:-}
+        [ -n "$rgw" ] && ours "$rgw" "$d" || { say "no radosgw of $d is running"; return 1; }
+        kill -KILL "$rgw"
+        for _ in $(seq 100); do alive "$rgw" || return 0; sleep 0.05; done
+        say "radosgw $rgw still running after SIGKILL"
+        return 1
+}
+
+gateway_restart() { # DIR
+        local d pids=() port timeout=${RGW_TIMEOUT:-60}
+        d=$(cd "$1" && pwd -P)
+        [ -f "$d/.tern-rgw" ] || { say "$d was not made by rgw.sh"; return 1; }
+        read -r -a pids <"$d/pids"
+        [ -n "${pids[2]:-}" ] && ours "${pids[2]}" "$d" && { say "radosgw of $d is running"; return 1; }
+        port=$(sed -n 's/^rgw_frontends = beast endpoint=127.0.0.1://p' "$d/ceph.conf")
+        setsid radosgw -c "$d/ceph.conf" -n client.rgw -f </dev/null >>"$d/log/rgw.out" 2>&1 &
+        pids[2]=$!
+        echo "${pids[*]}" >"$d/pids"
+        local end=$((SECONDS + timeout))
+        while [ $SECONDS -le $end ]; do
+                curl -s -m 2 "http://127.0.0.1:$port/" | grep -q ListAllMyBucketsResult && return 0
+                alive "${pids[2]}" || { say "radosgw exited: $(tail -n 3 "$d/log/rgw.out")"; return 1; }
+                sleep 0.1
+        done
+        say "timed out after ${timeout}s waiting for radosgw on port $port"
+        return 1
+}
+
 case "${1:-}" in
 start)
         dir=${2:-}
@@ -180,8 +215,14 @@ start)
 stop)
         stop "${2:?usage: rgw.sh stop DIR}"
         ;;
+kill)
+        gateway_kill "${2:?usage: rgw.sh kill DIR}"
+        ;;
+restart)
+        gateway_restart "${2:?usage: rgw.sh restart DIR}"
+        ;;
 *)
-        echo "usage: rgw.sh start [DIR] | stop DIR" >&2
+        echo "usage: rgw.sh start [DIR] | stop DIR | kill DIR | restart DIR" >&2
         exit 2
         ;;
 esac
