@@ -142,6 +142,13 @@ ok "$([ "$(C tern --version)" = "tern ${v1%-*} (git ${head:0:12})" ] && echo 0 |
 C man -w tern-flow.5 >/dev/null 2>&1 && C man -w tern-execution.1 >/dev/null 2>&1
 ok $? "the manual pages are installed (man -w tern-flow.5, tern-execution.1)"
 
+# The container shares the host's network: its webserver socket listens on a free port, not on
+# 8080, which something on the host may hold (the drop-in is removed before the purge).
+http_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+C sh -c "mkdir -p /etc/systemd/system/tern-webserver.socket.d &&
+        printf '[Socket]\nListenStream=\nListenStream=127.0.0.1:$http_port\n' >/etc/systemd/system/tern-webserver.socket.d/port.conf &&
+        systemctl daemon-reload"
+
 # ---- docs/DEPLOY.md, "small": the commands, as given there, on the embedded database ----
 cat >"$scratch/share/hello.yaml" <<'YAML'
 id: hello
@@ -201,8 +208,8 @@ ok $? "a flow runs to SUCCESS on the installed daemons ($id)"
 comps=$(C journalctl TERN_EXECUTION_ID="$id" -o export --no-pager | sed -n 's/^TERN_COMPONENT=//p' | sort -u | tr '\n' ' ')
 ok "$([[ $comps == *executor* && $comps == *worker* ]] && echo 0 || echo 1)" \
         "journalctl TERN_EXECUTION_ID=$id has the execution's lines from: $comps"
-health=$(C curl -s http://127.0.0.1:8080/health)
-ok "$([[ $health == *UP* ]] && echo 0 || echo 1)" "the webserver answers on 127.0.0.1:8080 (/health: $health)"
+health=$(C curl -s "http://127.0.0.1:$http_port/health")
+ok "$([[ $health == *UP* ]] && echo 0 || echo 1)" "the webserver answers on its socket, 127.0.0.1:$http_port (/health: $health)"
 
 # ---- upgrade while a flow runs ----
 pids_before=$(for u in "${units[@]}"; do prop "$u" MainPID; done | tr '\n' ' ')
@@ -229,6 +236,7 @@ T execution wait "$id" --timeout PT60S >/dev/null
 ok $? "a flow runs to SUCCESS after the upgrade ($id)"
 
 # ---- purge ----
+C rm -r /etc/systemd/system/tern-webserver.socket.d # the test's own, not the package's
 msg=$(C dpkg --purge tern tern-webserver tern-scheduler tern-worker tern-executor tern-common 2>&1)
 rc=$?
 ok $rc "dpkg --purge removes every package"
