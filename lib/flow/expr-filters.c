@@ -1402,6 +1402,10 @@ const char *expr_filter_suggest(const char *name) {
         return expr_suggest(name, names, ELEMENTSOF(filters));
 }
 
+const char *expr_filter_name(size_t i) {
+        return i < ELEMENTSOF(filters) ? filters[i].name : NULL;
+}
+
 bool expr_filter_is_lenient(const char *name) {
         int i = filter_find(name);
         return i >= 0 && filters[i].lenient;
@@ -1442,6 +1446,10 @@ bool expr_test_exists(const char *name) {
                 if (streq(tests[i], name))
                         return true;
         return false;
+}
+
+const char *expr_test_name(size_t i) {
+        return i < ELEMENTSOF(tests) ? tests[i] : NULL;
 }
 
 const char *expr_test_suggest(const char *name) {

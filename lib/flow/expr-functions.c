@@ -326,6 +326,19 @@ bool expr_function_exists(const char *name) {
         return false;
 }
 
+const char *expr_function_name(size_t i, const char **ret_needs) {
+        if (i < ELEMENTSOF(functions)) {
+                *ret_needs = NULL;
+                return functions[i].name;
+        }
+        i -= ELEMENTSOF(functions);
+        if (i < ELEMENTSOF(host_functions)) {
+                *ret_needs = host_functions[i].needs;
+                return host_functions[i].name;
+        }
+        return NULL;
+}
+
 const char *expr_function_suggest(const char *name, const char *const *extra, size_t n_extra) {
         const char *names[ELEMENTSOF(functions) + ELEMENTSOF(host_functions)];
         size_t k = 0;

@@ -97,3 +97,10 @@ int expr_render_tree(json_t *in, const ExprContext *ctx, json_t **ret, ExprError
 /* Format a value the way templates print it: strings as is, null as "", integers without a decimal
  * point, doubles like Java's Double.toString, lists and maps as compact JSON. */
 int expr_value_to_string(json_t *v, char **ret);
+
+/* The names the engine knows, for the flow language's manual page (tern-flow(5) is generated from
+ * them so that it cannot drift): the i-th filter, function or test, NULL past the end. For a function
+ * that the host provides (kv(), read(), ...) *ret_needs says what it needs; NULL for the engine's own. */
+const char *expr_filter_name(size_t i);
+const char *expr_function_name(size_t i, const char **ret_needs);
+const char *expr_test_name(size_t i);

@@ -75,6 +75,10 @@ static const char *const input_keys[] = {
         "dependsOn", "extension",    "isRadio",       "autoSelectFirst", "allowedFileExtensions", NULL,
 };
 
+const char *const *fp_input_keys(void) {
+        return input_keys;
+}
+
 static bool input_key_applies(FlowInputType t, const char *key) {
         if (streq(key, "validator"))
                 return t == FLOW_INPUT_STRING;

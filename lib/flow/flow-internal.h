@@ -59,3 +59,8 @@ void fp_check_expressions(FlowParser *p, const YamlNode *root);
 
 /* flow-parse.c */
 int fp_parse_flow(FlowParser *p, const YamlNode *root, Flow *f);
+
+/* The keys every task accepts (flowable: those flowable tasks add) and those of an input, for
+ * flow_language_keys(). */
+const char *const *fp_task_keys(bool flowable);
+const char *const *fp_input_keys(void);

@@ -313,9 +313,10 @@ static void fp_parse_concurrency(FlowParser *p, const YamlNode *n, Concurrency *
         }
 }
 
+static const char *const trigger_common_keys[] = { "id",        "type",      "description", "disabled",    "conditions",
+                                                    "stopAfter", "logToFile", "workerGroup", "minLogLevel", NULL };
+
 static void fp_parse_trigger(FlowParser *p, const YamlNode *n, Trigger *t) {
-        static const char *const common[] = { "id",       "type",       "description", "disabled",    "conditions",
-                                              "stopAfter", "logToFile", "workerGroup", "minLogLevel", NULL };
         t->pos = flow_pos(n);
         if (!n || n->kind != YAML_NODE_MAP) {
                 fp_error(p, n, "a trigger must be a map with 'id' and 'type', not %s", yaml_node_describe(n));
@@ -376,7 +377,7 @@ static void fp_parse_trigger(FlowParser *p, const YamlNode *n, Trigger *t) {
                 } else if (streq(key, "logToFile")) {
                         bool b;
                         (void) fp_check_bool(p, v, what, &b);
-                } else if (strv_contains((char **) common, key))
+                } else if (strv_contains((char **) trigger_common_keys, key))
                         continue;
                 else {
                         const TaskProperty *prop = task_type_property(t->def, key);
@@ -385,7 +386,7 @@ static void fp_parse_trigger(FlowParser *p, const YamlNode *n, Trigger *t) {
                                 size_t c = 0;
                                 for (const TaskProperty *q = t->def->properties; q && q->name && c < 50; q++)
                                         cands[c++] = q->name;
-                                for (const char *const *q = common; *q && c < 62; q++)
+                                for (const char *const *q = trigger_common_keys; *q && c < 62; q++)
                                         cands[c++] = *q;
                                 cands[c] = NULL;
                                 _cleanup_free_ char *where = strdup_printf("trigger '%s' (%s)", strempty(t->id), t->def->name);
@@ -602,6 +603,23 @@ static const char *const flow_keys[] = {
         "retry",       "pluginDefaults", "taskDefaults", "disabled", "deleted", "sla",      "checks",
         "tenantId",    "listeners", "workerGroup", NULL,
 };
+
+const char *const *flow_language_keys(FlowKeySet set) {
+        switch (set) {
+        case FLOW_KEYS_FLOW:
+                return flow_keys;
+        case FLOW_KEYS_TASK:
+                return fp_task_keys(false);
+        case FLOW_KEYS_FLOWABLE:
+                return fp_task_keys(true);
+        case FLOW_KEYS_TRIGGER:
+                return trigger_common_keys;
+        case FLOW_KEYS_INPUT:
+                return fp_input_keys();
+        default:
+                return NULL;
+        }
+}
 
 int fp_parse_flow(FlowParser *p, const YamlNode *root, Flow *f) {
         if (!root) {

@@ -19,6 +19,10 @@ static const char *const task_common_keys[] = {
 /* Flowable tasks also have their own error and finally branches. */
 static const char *const flowable_keys[] = { "errors", "finally", NULL };
 
+const char *const *fp_task_keys(bool flowable) {
+        return flowable ? flowable_keys : task_common_keys;
+}
+
 Task *task_free(Task *t) {
         if (!t)
                 return NULL;

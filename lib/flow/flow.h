@@ -223,6 +223,18 @@ const TaskBranch *task_find_branch(const Task *t, const char *name, const char *
 /* A property of the task's own (after defaults), borrowed; NULL when absent. */
 json_t *task_property(const Task *t, const char *name);
 
+/* The keys the flow language accepts at each level, NULL-terminated (besides a task type's own
+ * properties, which the registry in task-types.h holds): what tern-flow(5) is generated from. */
+typedef enum FlowKeySet {
+        FLOW_KEYS_FLOW,     /* a flow's top level */
+        FLOW_KEYS_TASK,     /* every task */
+        FLOW_KEYS_FLOWABLE, /* flowable tasks, besides FLOW_KEYS_TASK */
+        FLOW_KEYS_TRIGGER,  /* every trigger */
+        FLOW_KEYS_INPUT,    /* an input declaration */
+        _FLOW_KEYS_MAX,
+} FlowKeySet;
+const char *const *flow_language_keys(FlowKeySet set);
+
 /* Inputs (flow-inputs.c). */
 FlowInputType flow_input_type_from_string(const char *s);
 const char *flow_input_type_to_string(FlowInputType t);

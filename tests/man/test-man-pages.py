@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 # test-man-pages: the manual pages keep up with the code (TAP): every tern.conf key that
 # lib/runtime/config.c parses is in tern.conf(5) under its section, with its default and its
-# environment variable; every option that `tern run --help`, `tern server [COMMAND] --help` and
-# each daemon's --help print is in its page, and every command of `tern server` too.
+# environment variable; every command group that `tern --help` lists has its page
+# (man/tern-GROUP.1.scd), which describes each of its commands and names every option that
+# `tern GROUP COMMAND --help` prints; each daemon's options are in its page; and the generated
+# tern-flow(5) names every task type of lib/flow/task-types.c and every filter and function of the
+# expression engine.
 import os
 import re
 import subprocess
@@ -85,7 +88,59 @@ def check_options(argv, name):
     return text
 
 
+def page_path(name):
+    return os.path.join(src, "man", name + ".scd")
+
+
+def commands_of(text):
+    """The commands a group's --help lists under "Commands:"."""
+    if "Commands:" not in text:
+        return []
+    return re.findall(r"^  ([a-z][a-z-]*)", text.split("Commands:", 1)[1].split("\n\n", 1)[0], re.M)
+
+
+# Groups documented in another group's page.
+page_of_group = {"backfill": "tern-trigger.1"}
+
+
+def check_group(words, name):
+    """`tern WORDS...`: its page describes each command, and names every option of each."""
+    rc, text = help_of([tern, *words, "--help"])
+    cmds = commands_of(text)
+    ok(rc == 0 and cmds, f"tern {' '.join(words)} --help lists its commands ({', '.join(cmds)})", text)
+    entries_ = entries(page(name))
+    for c in cmds:
+        rc, sub = help_of([tern, *words, c, "--help"])
+        if commands_of(sub):  # a group inside the group (tern namespace files ...)
+            check_group([*words, c], name)
+            continue
+        group = " ".join(words[1:] + [c]) if len(words) > 1 else c
+        pat = re.compile(r"\*(?:%s )?%s\*" % (re.escape(words[0]), re.escape(group)))
+        ok(any(e[0] == "COMMANDS" and pat.search(e[1]) for e in entries_),
+           f"{name} describes `tern {' '.join(words)} {c}` in COMMANDS",
+           f"add an entry '*{group}*' under '# COMMANDS' in man/{name}.scd")
+        check_options([tern, *words, c, "--help"], name)
+
+
+rc, top = help_of([tern, "--help"])
+groups = re.findall(r"^  ([a-z][a-z-]*) COMMAND", top, re.M)
+ok(rc == 0 and len(groups) >= 5, f"tern --help lists its command groups ({', '.join(groups)})", top)
 check_options([tern, "run", "--help"], "tern-run.1")
+for g in groups:
+    name = page_of_group.get(g, f"tern-{g}.1")
+    if g == "server":
+        continue  # below: its commands are components, with options of their own
+    exists = os.path.exists(page_path(name))
+    ok(exists, f"`tern {g}` has its manual page {name}",
+       f"no man/{name}.scd: write it (a COMMANDS entry per command, every option of "
+       f"'tern {g} COMMAND --help'), and add it to man_pages in man/meson.build and to "
+       f"%files common in packaging/rpm/tern.spec")
+    if exists:
+        check_group([g], name)
+    with open(os.path.join(src, "man", "meson.build")) as f:
+        listed = f"'{name}'" in f.read()
+    ok(listed, f"man/meson.build builds and installs {name}", f"add '{name}' to man_pages in man/meson.build")
+
 text = check_options([tern, "server", "--help"], "tern-server.1")
 commands = re.findall(r"^  ([a-z]+) ", text.split("Commands:", 1)[-1], re.M)
 ok(len(commands) >= 5, f"tern server --help lists its commands ({', '.join(commands)})")
@@ -96,6 +151,32 @@ for c in commands:
     check_options([tern, "server", c, "--help"], "tern-server.1")
 for c in ["executor", "worker", "scheduler", "webserver"]:
     check_options([os.path.join(build, "daemons", c, "tern-" + c), "--help"], f"tern-{c}.8")
+
+# tern-flow(5), generated at build time: checked against the sources themselves, not against the
+# generator's view of them.
+flow_page = os.path.join(build, "man", "tern-flow.5.scd")
+ok(os.path.exists(flow_page), "the build generated man/tern-flow.5.scd")
+generated = open(flow_page).read() if os.path.exists(flow_page) else ""
+unescaped = generated.replace("\\", "")
+left = [line for line in generated.splitlines() if line.startswith("%%") or re.fullmatch(r"@[A-Z_]+@", line)]
+ok(generated and not left, "the generator filled every part of man/tern-flow.5.scd.in", "unfilled: " + " ".join(left))
+with open(os.path.join(src, "lib", "flow", "task-types.c")) as f:
+    types = re.findall(r'NAMES\("(io\.kestra\.[A-Za-z0-9_.]+)"', f.read())
+missing = [t for t in types if f"*{t}*" not in unescaped]
+ok(len(types) >= 50 and not missing, f"tern-flow(5) describes every type of the registry ({len(types)})",
+   "missing: " + " ".join(missing))
+with open(os.path.join(src, "lib", "flow", "expr-filters.c")) as f:
+    text = f.read()
+filters = re.findall(r'^\s*\{ "([A-Za-z0-9_]+)", [a-z_]+, (?:true|false) \},', text, re.M)
+with open(os.path.join(src, "lib", "flow", "expr-functions.c")) as f:
+    functions = re.findall(r'^\s*\{ "([A-Za-z0-9_]+)", [a-z_]+ \},', f.read(), re.M)
+missing = [x for x in filters if f"*{x}*" not in unescaped] + [x + "()" for x in functions if f"*{x}()*" not in unescaped]
+ok(len(filters) >= 40 and len(functions) >= 10 and not missing,
+   f"tern-flow(5) names every filter ({len(filters)}) and function ({len(functions)}) of the expression engine",
+   "missing: " + " ".join(missing))
+roff = os.path.join(build, "man", "tern-flow.5")
+ok(not os.path.exists(os.path.join(build, "man", "tern.1")) or os.path.exists(roff),
+   "scdoc built tern-flow.5 with the other pages")
 
 print(f"1..{n}")
 sys.exit(1 if failed else 0)

@@ -53,8 +53,10 @@ has -f "$tmpfilesdir/tern.conf" "tmpfiles.d entry"
 has -f "$sysconfdir/tern/tern.conf" "example configuration"
 # The manual pages are built with scdoc (-Dman=auto builds them when it is there).
 if command -v scdoc >/dev/null; then
-        for m in man1/tern.1 man1/tern-run.1 man1/tern-server.1 man5/tern.conf.5 man8/tern-executor.8 \
-                 man8/tern-worker.8 man8/tern-scheduler.8 man8/tern-webserver.8; do
+        for m in man1/tern.1 man1/tern-run.1 man1/tern-server.1 man1/tern-execution.1 man1/tern-flow.1 \
+                 man1/tern-trigger.1 man1/tern-db.1 man1/tern-config.1 man1/tern-user.1 man1/tern-token.1 \
+                 man5/tern.conf.5 man5/tern-flow.5 man8/tern-executor.8 man8/tern-worker.8 \
+                 man8/tern-scheduler.8 man8/tern-webserver.8; do
                 has -f "$mandir/$m" "manual page"
         done
         grep -q "^\.TH \"tern.conf\" \"5\".*\"tern $(meson introspect --projectinfo "$TERN_BUILD_ROOT" |
@@ -64,5 +66,6 @@ else
         echo "ok $((n+1)) - manual pages # SKIP no scdoc"; n=$((n+1))
 fi
 has -f "$docdir/OPERATIONS.md" "guide named by the units' Documentation="
+has -f "$docdir/DEPLOY.md" "deployment guide named by the manual pages"
 echo "1..$n"
 exit $((failed > 0))

@@ -3,9 +3,10 @@
 # the .debs carry meson.build's version and a tern that names its revision, lintian finds no
 # errors, the scripts neither enable nor start units but restart running ones on upgrade, and
 # the rpms hold the same files in the same packages, built from the same `meson install` tree
-# (TAP). Root and apt (it installs what the builds need); one build of each, niced.
+# (TAP). Root and apt (it installs what the builds need); one build of each, niced. The .debs
+# stay in the build tree (packaging-debs/) for test-deb-system.sh.
 set -uo pipefail
-: "${TERN_SOURCE_ROOT:?}"
+: "${TERN_SOURCE_ROOT:?}" "${TERN_BUILD_ROOT:?}"
 src=$TERN_SOURCE_ROOT
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP not root (the builds install their dependencies with apt)"; exit 0; }
 command -v apt-get >/dev/null || { echo "1..0 # SKIP no apt-get"; exit 0; }
@@ -22,6 +23,10 @@ version=$(sed -n "s/^ *version *: *'\([^']*\)'.*/\1/p" "$src/meson.build" | head
 DEB_BUILD_OPTIONS="parallel=$(nproc)" nice -n 10 "$src/packaging/build-deb" --tree "$d/tree" "$d/debs" >"$d/deb.log" 2>&1
 ok $? "packaging/build-deb builds the .debs"
 [ $failed = 0 ] || { sed 's/^/# /' "$d/deb.log" | tail -40; finish; }
+# Kept for test-deb-system.sh, which installs them in a container (it builds them itself when
+# they are not of the revision it tests).
+cache=$TERN_BUILD_ROOT/packaging-debs
+rm -rf "$cache" && mkdir -p "$cache" && cp "$d"/debs/tern*.deb "$cache"/ && echo "$head" >"$cache/REVISION"
 nice -n 10 "$src/packaging/build-rpm" --tree "$d/tree" "$d/rpms" >"$d/rpm.log" 2>&1
 ok $? "packaging/build-rpm builds the rpms from the same meson install tree"
 [ $failed = 0 ] || { sed 's/^/# /' "$d/rpm.log" | tail -40; finish; }
@@ -73,6 +78,8 @@ for p in tern-executor tern-scheduler tern-webserver; do
         grep -q "stop tern-$c.socket tern-$c.service" "$d/ctl-$p/prerm"
         ok $? "$p prerm stops its units on removal"
 done
+grep -q "stop tern.target" "$d/ctl-tern-common/prerm"
+ok $? "tern-common prerm stops tern.target on removal"
 grep -q "try-restart 'tern-worker@\*.service'" "$d/ctl-tern-worker/postinst"
 ok $? "tern-worker postinst restarts running worker instances on upgrade"
 grep -q "systemd-sysusers.*tern.conf" "$d/ctl-tern-common/postinst" &&
