@@ -208,9 +208,10 @@ fi
 
 # 5. A worker that stops without grace (grace 0, or declared dead: "Stopping at once") hands its
 #    running jobs back before it cancels their tasks: the job runs again on the other worker, the
-#    execution succeeds with the resubmission on record, instead of ending KILLED.
+#    execution succeeds with the resubmission on record, instead of ending KILLED. It has an idle
+#    slot: its claimer must not take the released job again before the task is cancelled.
 for name in worker1 worker2; do pid_var=${name}_pid; kill -9 "${!pid_var}" 2>/dev/null; wait "${!pid_var}" 2>/dev/null; done
-start nograce worker --workers 1 --lease PT2S --grace PT0S
+start nograce worker --workers 2 --lease PT2S --grace PT0S
 "$TERN" flow apply "$scratch/shell-long.yaml" --db "$url" >/dev/null
 id=$("$TERN" execution start test.resubmit shell-long --db "$url")
 holder=""
