@@ -20,9 +20,9 @@
  * A callback's own negative errno stops the transfer and is returned as is.
  *
  * Requests that fail for a reason that may pass (HTTP 5xx, 429 and 503 throttling, a reset or
- * refused connection, a timeout) are retried with exponential backoff for up to retry_for; an upload is never left
- * half-visible: an object appears whole or not at all (the local backend renames a complete
- * temporary file, multipart uploads are aborted on failure).
+ * refused connection, a timeout) are retried with exponential backoff for up to retry_for; an
+ * upload is never left half-visible: an object appears whole or not at all (the local backend
+ * renames a complete temporary file, multipart uploads are aborted on failure).
  *
  * A Storage is not thread-safe: open one per thread (a handle keeps its connections alive). */
 
