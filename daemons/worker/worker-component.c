@@ -129,6 +129,19 @@ static void wd_stop(Daemon *d, void *state, usec_t grace) {
         if (!wd->worker)
                 return;
         if (grace == 0) {
+                /* No grace (grace = 0, or this worker was declared dead and stops at once): hand
+                 * the running jobs back before cancelling their tasks, as after a grace period, so
+                 * that the cancelled tasks' results are refused as stale and the jobs run again
+                 * elsewhere. A worker declared dead may have claimed jobs after the coordinator
+                 * re-queued its old ones (its claims and its heartbeat use different connections,
+                 * one back before the other after a partition): without this, those ended KILLED.
+                 * Claims stop first, or the claimer takes the released jobs again at once. */
+                worker_stop_claiming(wd->worker);
+                int r = store_job_requeue_worker(daemon_store(d), wd->id, now_realtime());
+                if (r > 0)
+                        log_warning("Released %d running job(s) to other workers before stopping at once.", r);
+                else if (r < 0)
+                        log_error_errno(r, "Cannot release the jobs still running: %s", store_error(daemon_store(d)));
                 worker_stop(wd->worker, 0);
                 return;
         }

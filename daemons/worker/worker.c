@@ -64,6 +64,7 @@ struct Worker {
         /* One claimer takes as many jobs as there are idle slots in one round trip (and is the only
          * connection woken by new jobs); slots wait on work_cv for what it hands them. */
         pthread_t claimer;
+        bool claimer_joined;  /* worker_stop_claiming() ran */
         Store *claim_store;
         pthread_cond_t work_cv;
         StoreJob *queue_jobs; /* claimed, not yet started (under lock) */
@@ -663,8 +664,18 @@ int worker_start(Worker *w) {
                 return r;
         if ((r = -pthread_create(&w->maint, NULL, maint_thread, w)) < 0)
                 return r;
+        w->claimer_joined = false;
         w->started = true;
         return 0;
+}
+
+void worker_stop_claiming(Worker *w) {
+        uint64_t one = 1;
+        if (!w->started || w->claimer_joined)
+                return;
+        (void) !write(w->stop_fd, &one, sizeof one);
+        pthread_join(w->claimer, NULL);
+        w->claimer_joined = true;
 }
 
 void worker_stop(Worker *w, usec_t grace) {
@@ -677,9 +688,18 @@ void worker_stop(Worker *w, usec_t grace) {
                 usleep(20000);
         if (atomic_load(&w->busy) > 0)
                 cancel_slots(w, NULL);
-        pthread_join(w->claimer, NULL);
+        if (!w->claimer_joined)
+                pthread_join(w->claimer, NULL);
+        w->claimer_joined = true;
         pthread_mutex_lock(&w->lock);
         w->stopping = true;
+        /* Without grace nothing new starts: jobs claimed but not started were handed back with
+         * the running ones (or their leases expire). */
+        if (grace == 0) {
+                for (size_t i = 0; i < w->n_queue; i++)
+                        store_job_done(&w->queue_jobs[i]);
+                w->n_queue = 0;
+        }
         pthread_cond_broadcast(&w->work_cv);
         pthread_mutex_unlock(&w->lock);
         for (unsigned i = 0; i < w->opt.slots; i++)

@@ -34,6 +34,9 @@ typedef struct Worker Worker;
 /* store is used to open one connection per thread (store_dup); the caller keeps it. */
 int worker_new(Store *store, const WorkerOptions *opt, Worker **ret);
 int worker_start(Worker *w);
+/* Stop claiming and wait for a claim in flight: no job is claimed once it returns (running and
+ * queued ones go on). worker_stop() does it too. */
+void worker_stop_claiming(Worker *w);
 /* Stop claiming, let running tasks finish for up to grace (then cancel them), join the threads. */
 void worker_stop(Worker *w, usec_t grace);
 Worker *worker_free(Worker *w);

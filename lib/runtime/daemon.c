@@ -316,7 +316,9 @@ static int daemon_check_storage(Daemon *d) {
                 return 0;
         _cleanup_storage_ Storage *s = NULL;
         _cleanup_free_ char *err = NULL;
-        int r = storage_open(d->cfg.storage_url, NULL, &s, &err);
+        /* Only a warning: not worth the requests' 30 s of retries before the start. */
+        const StorageOptions quick = { .retry_for = 3 * USEC_PER_SEC };
+        int r = storage_open(d->cfg.storage_url, &quick, &s, &err);
         if (r == -ENOMEM)
                 return log_oom();
         if (r < 0) {

@@ -223,14 +223,17 @@ static bool status_retryable(long status) {
         return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
 }
 
-static void backoff(const Storage *s, unsigned attempt, usec_t retry_after) {
+static usec_t backoff_delay(const Storage *s, unsigned attempt, usec_t retry_after) {
         usec_t d = s->retry_delay << MIN(attempt, 16u);
         d = MIN(d, 20 * USEC_PER_SEC);
         /* Spread the retries of many clients throttled at once: 75% to 125% of the delay. */
         uint16_t jitter = 0;
         (void) getrandom(&jitter, sizeof jitter, GRND_NONBLOCK);
         d = d * 3 / 4 + d / 2 * jitter / UINT16_MAX;
-        d = MAX(d, retry_after);
+        return MAX(d, retry_after);
+}
+
+static void backoff(usec_t d) {
         struct timespec ts = { .tv_sec = (time_t) (d / USEC_PER_SEC), .tv_nsec = (long) (d % USEC_PER_SEC) * 1000 };
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                 ;
@@ -287,6 +290,7 @@ int http_perform(Http *h, const HttpCall *call, HttpResult *res, const char *wha
         Storage *s = h->storage;
         *res = (HttpResult) { 0 };
         _cleanup_free_ char *resume_etag = NULL;
+        usec_t since = now_monotonic();
         int r = 0;
         for (unsigned attempt = 0;; attempt++) {
                 Attempt a = { .call = call, .res = res, .curl = h->curl };
@@ -317,6 +321,12 @@ int http_perform(Http *h, const HttpCall *call, HttpResult *res, const char *wha
 
                 uint64_t delivered_before = res->delivered;
                 CURLcode rc = curl_easy_perform(h->curl);
+                /* Another try only if it starts within retry_for of the first: by time rather than
+                 * by count, so that a service restarting for a few seconds is waited out however
+                 * quickly it refuses connections meanwhile. */
+                usec_t delay = backoff_delay(s, attempt, a.retry_after);
+                bool again = (!s->attempts || attempt + 1 < s->attempts) &&
+                             now_monotonic() - since + delay <= s->retry_for;
                 if (a.sink_error)
                         return storage_fail(s, a.sink_error, "%s: the transfer was stopped: %s", what, strerror(-a.sink_error));
                 if (a.too_big)
@@ -325,7 +335,7 @@ int http_perform(Http *h, const HttpCall *call, HttpResult *res, const char *wha
                         (void) curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &res->status);
                         if (delivered_before > 0 && res->status == 412)
                                 return storage_fail(s, -ESTALE, "%s: the object changed while it was being read", what);
-                        if (!status_retryable(res->status) || attempt + 1 >= s->attempts)
+                        if (!status_retryable(res->status) || !again)
                                 return 0;
                         r = -EIO;
                 } else {
@@ -338,11 +348,12 @@ int http_perform(Http *h, const HttpCall *call, HttpResult *res, const char *wha
                                 if (!resume_etag)
                                         transient = false;
                         }
-                        if (!transient || attempt + 1 >= s->attempts)
-                                return storage_fail(s, r, "%s: %s (%u attempt%s)", what, h->error[0] ? h->error : curl_easy_strerror(rc),
-                                                    attempt + 1, attempt ? "s" : "");
+                        if (!transient || !again)
+                                return storage_fail(s, r, "%s: %s (%u attempt%s over %.1f s)", what,
+                                                    h->error[0] ? h->error : curl_easy_strerror(rc), attempt + 1,
+                                                    attempt ? "s" : "", (double) (now_monotonic() - since) / USEC_PER_SEC);
                 }
-                backoff(s, attempt, a.retry_after);
+                backoff(delay);
         }
 }
 

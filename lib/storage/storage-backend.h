@@ -26,7 +26,7 @@ struct Storage {
         /* The options with their defaults applied. */
         uint64_t part_size;
         unsigned attempts;
-        usec_t retry_delay, connect_timeout, stall_timeout;
+        usec_t retry_delay, retry_for, connect_timeout, stall_timeout;
         void *data; /* the backend's */
 };
 

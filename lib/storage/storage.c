@@ -218,8 +218,9 @@ int storage_open(const char *url, const StorageOptions *opt, Storage **ret, char
                 r = -ENOMEM;
         if (r >= 0) {
                 s->part_size = opt->part_size ?: DEFAULT_PART_SIZE;
-                s->attempts = opt->attempts ?: 5;
+                s->attempts = opt->attempts;
                 s->retry_delay = opt->retry_delay ?: 200 * USEC_PER_MSEC;
+                s->retry_for = opt->retry_for ?: 30 * USEC_PER_SEC;
                 s->connect_timeout = opt->connect_timeout ?: 10 * USEC_PER_SEC;
                 s->stall_timeout = opt->stall_timeout ?: 60 * USEC_PER_SEC;
                 if (streq(u.scheme, "file")) {

@@ -20,9 +20,9 @@
  * A callback's own negative errno stops the transfer and is returned as is.
  *
  * Requests that fail for a reason that may pass (HTTP 5xx, 429 and 503 throttling, a reset or
- * refused connection, a timeout) are retried with exponential backoff; an upload is never left
- * half-visible: an object appears whole or not at all (the local backend renames a complete
- * temporary file, multipart uploads are aborted on failure).
+ * refused connection, a timeout) are retried with exponential backoff for up to retry_for; an
+ * upload is never left half-visible: an object appears whole or not at all (the local backend
+ * renames a complete temporary file, multipart uploads are aborted on failure).
  *
  * A Storage is not thread-safe: open one per thread (a handle keeps its connections alive). */
 
@@ -54,8 +54,10 @@ typedef struct StorageOptions {
         const char *account_key;          /* Azure: the storage account's key (base64) */
         const char *sas_token;            /* Azure: a SAS token, instead of the account key */
         uint64_t part_size;               /* bytes per part of a large upload (default 8 MiB, at least 5 MiB) */
-        unsigned attempts;                /* tries per request, the first included (default 5) */
-        usec_t retry_delay;               /* first backoff delay, doubled per retry (default 200 ms) */
+        unsigned attempts;                /* tries per request, the first included (default: no bound but retry_for) */
+        usec_t retry_delay;               /* first backoff delay, doubled per retry up to 20 s (default 200 ms) */
+        usec_t retry_for;                 /* no retry starts later than this after the first try (default 30 s):
+                                           * a service down for seconds (a restart) is waited out */
         usec_t connect_timeout;           /* default 10 s */
         usec_t stall_timeout;             /* a transfer that moves no byte for this long fails (default 60 s) */
 } StorageOptions;

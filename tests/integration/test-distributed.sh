@@ -262,6 +262,31 @@ ok "$([ $rc = 0 ] && grep -q "batches=125 ok=125 first=1:2 last=249:2" <<<"$logs
         "ForEachItem: 125 batches split by a worker, 125 subflows, each read its batch (exit $rc)"
 [ $rc = 0 ] || sed 's/^/#   /' <<<"$logs" | tail -8
 
+# 6. A worker that stops without grace (grace 0, or declared dead: "Stopping at once") hands its
+#    running jobs back before it cancels their tasks: the job runs again on the other worker, the
+#    execution succeeds with the resubmission on record, instead of ending KILLED. It has an idle
+#    slot: its claimer must not take the released job again before the task is cancelled.
+for name in worker1 worker2; do pid_var=${name}_pid; kill -9 "${!pid_var}" 2>/dev/null; wait "${!pid_var}" 2>/dev/null; done
+start nograce worker --workers 2 --lease PT2S --grace PT0S
+"$TERN" flow apply "$scratch/shell-long.yaml" --db "$url" >/dev/null
+id=$("$TERN" execution start test.resubmit shell-long --db "$url")
+holder=""
+for i in $(seq 1 200); do
+        holder=$(psql_q "SELECT worker_id FROM jobs WHERE execution_id = '$id' AND worker_id IS NOT NULL")
+        [ -n "$holder" ] && break
+        sleep 0.05
+done
+start worker2 worker --workers 2 --lease PT2S
+sleep 0.5
+kill -TERM "$nograce_pid"; wait "$nograce_pid" 2>/dev/null
+"$TERN" execution wait "$id" --timeout PT60S --db "$url" -o json >"$scratch/exec.json"
+rc=$?
+states=$(python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print(d['state']['current'], [a['state']['current'] for a in d['taskRunList'][0]['attempts']])" "$scratch/exec.json" 2>&1)
+ok "$([ $rc = 0 ] && [[ $states == "SUCCESS ['RESUBMITTED', 'SUCCESS']" ]] && echo 0 || echo 1)" \
+        "a worker stopped with --grace PT0S hands its job back: $states (held by $holder)"
+grep -qi "released 1 running job" "$scratch/nograce.log"
+ok $? "it says it released the job: $(grep -o "Released.*" "$scratch/nograce.log")"
+
 # No job or event left behind.
 left=$(psql_q "SELECT (SELECT count(*) FROM jobs) + (SELECT count(*) FROM events)")
 ok "$([ "$left" = 0 ] && echo 0 || echo 1)" "queue tables are empty afterwards ($left rows)"

@@ -2,8 +2,12 @@
 # rgw.sh: a throwaway S3 server for tests: Ceph's radosgw (one monitor, one memory-backed OSD, no cephx) on loopback.
 #   rgw.sh start [DIR]   -> prints "ENDPOINT ACCESS_KEY SECRET_KEY DIR" on one line; bucket tern-test exists
 #   rgw.sh stop DIR      -> kills the daemons started in DIR and removes DIR
-#   rgw.sh kill DIR      -> SIGKILLs radosgw alone, as a crash would (the monitor and the OSD keep the data)
-#   rgw.sh restart DIR   -> starts radosgw again, on its port, and waits until it answers
+#   rgw.sh kill DIR      -> SIGKILLs radosgw alone, as a crash would (the monitor and the OSD keep the
+#                           data; the object store is down); "halt" is the same
+#   rgw.sh restart DIR   -> starts radosgw again, on its address and port, and waits until it answers;
+#                           "resume" is the same
+# RGW_ADDR=ADDR (start): radosgw listens on ADDR instead of 127.0.0.1 (tests/cluster runs it in a
+# network namespace of its own, reached over a veth link); the monitor and the OSD stay on loopback.
 # DIR (made with mktemp -d when not given) holds everything: config, RAM-backed OSD, logs, sockets.
 # Exits 77 with the reason on stderr when Ceph is not installed (tests skip then).
 set -euo pipefail
@@ -115,7 +119,7 @@ paxos_min_wait = 0.001
 osd_objectstore = memstore
 memstore_device_bytes = ${RGW_MEMSTORE_BYTES:-2147483648}
 [client.rgw]
-rgw_frontends = beast endpoint=127.0.0.1:$rgw_port
+rgw_frontends = beast endpoint=${RGW_ADDR:-127.0.0.1}:$rgw_port
 EOF
         export CEPH_CONF=$conf
         pids=()
@@ -153,7 +157,8 @@ EOF
         # radosgw only once the OSD is active: its first reads would otherwise wait 5 s for a new map.
         wait_until "the OSD" grep -q 'booting -> active' "$d/log/osd.$id.log" || return 1
         spawn rgw radosgw -c "$conf" -n client.rgw
-        wait_until "radosgw on port $rgw_port" sh -c "curl -s -m 2 http://127.0.0.1:$rgw_port/ | grep -q ListAllMyBucketsResult" ||
+        local addr=${RGW_ADDR:-127.0.0.1}
+        wait_until "radosgw on port $rgw_port" sh -c "curl -s -m 2 http://$addr:$rgw_port/ | grep -q ListAllMyBucketsResult" ||
                 return 1
         timeout "$timeout" radosgw-admin -c "$conf" user create --uid=tern --display-name=tern \
                 --access-key="$ACCESS_KEY" --secret="$SECRET_KEY" >"$d/log/user.out" 2>&1 ||
@@ -162,41 +167,48 @@ EOF
         local code
         code=$(curl -s -o "$d/log/bucket.out" -w '%{http_code}' -X PUT --aws-sigv4 aws:amz:us-east-1:s3 \
                 --user "$ACCESS_KEY:$SECRET_KEY" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
-                "http://127.0.0.1:$rgw_port/tern-test")
+                "http://$addr:$rgw_port/tern-test")
         [ "$code" = 200 ] || { say "creating bucket tern-test: HTTP $code"; return 1; }
-        echo "http://127.0.0.1:$rgw_port $ACCESS_KEY $SECRET_KEY $d"
+        echo "http://$addr:$rgw_port $ACCESS_KEY $SECRET_KEY $d"
 }
 
-gateway_kill() { # DIR
-        local d pids=()
+gateway_pid() { # DIR: radosgw's PID, the third daemon spawned
+        local pids=()
+        read -r -a pids <"$1/pids" 2>/dev/null || true
+        echo "${pids[2]:-}"
+}
+
+halt() { # DIR
+        local d pid
         d=$(cd "$1" && pwd -P)
-        [ -f "$d/.tern-rgw" ] || { say "$d was not made by rgw.sh"; return 1; }
-        read -r -a pids <"$d/pids"
-        local rgw=${pids[2]:-}
-        [ -n "$rgw" ] && ours "$rgw" "$d" || { say "no radosgw of $d is running"; return 1; }
-        kill -KILL "$rgw"
-        for _ in $(seq 100); do alive "$rgw" || return 0; sleep 0.05; done
-        say "radosgw $rgw still running after SIGKILL"
+        [ -f "$d/.tern-rgw" ] || { say "$d was not made by rgw.sh; not touching it"; return 1; }
+        pid=$(gateway_pid "$d")
+        [ -n "$pid" ] && ours "$pid" "$d" || return 0
+        kill -KILL "$pid"
+        for _ in $(seq 100); do alive "$pid" || return 0; sleep 0.05; done
+        say "radosgw ($pid) still running after SIGKILL"
         return 1
 }
 
-gateway_restart() { # DIR
-        local d pids=() port timeout=${RGW_TIMEOUT:-60}
+resume() { # DIR
+        local d pid endpoint
         d=$(cd "$1" && pwd -P)
-        [ -f "$d/.tern-rgw" ] || { say "$d was not made by rgw.sh"; return 1; }
+        [ -f "$d/.tern-rgw" ] || { say "$d was not made by rgw.sh; not touching it"; return 1; }
+        pid=$(gateway_pid "$d")
+        [ -n "$pid" ] && ours "$pid" "$d" && return 0
+        endpoint=$(sed -n 's/^rgw_frontends = beast endpoint=//p' "$d/ceph.conf")
+        local pids=()
         read -r -a pids <"$d/pids"
-        [ -n "${pids[2]:-}" ] && ours "${pids[2]}" "$d" && { say "radosgw of $d is running"; return 1; }
-        port=$(sed -n 's/^rgw_frontends = beast endpoint=127.0.0.1://p' "$d/ceph.conf")
         setsid radosgw -c "$d/ceph.conf" -n client.rgw -f </dev/null >>"$d/log/rgw.out" 2>&1 &
         pids[2]=$!
         echo "${pids[*]}" >"$d/pids"
-        local end=$((SECONDS + timeout))
+        local end=$((SECONDS + ${RGW_TIMEOUT:-60}))
         while [ $SECONDS -le $end ]; do
-                curl -s -m 2 "http://127.0.0.1:$port/" | grep -q ListAllMyBucketsResult && return 0
-                alive "${pids[2]}" || { say "radosgw exited: $(tail -n 3 "$d/log/rgw.out")"; return 1; }
+                curl -s -m 2 "http://$endpoint/" | grep -q ListAllMyBucketsResult && return 0
+                alive "${pids[2]}" || { say "radosgw exited on resume"; tail -n 5 "$d/log/rgw.out" >&2; return 1; }
                 sleep 0.1
         done
-        say "timed out after ${timeout}s waiting for radosgw on port $port"
+        say "timed out waiting for radosgw on $endpoint"
         return 1
 }
 
@@ -215,11 +227,11 @@ start)
 stop)
         stop "${2:?usage: rgw.sh stop DIR}"
         ;;
-kill)
-        gateway_kill "${2:?usage: rgw.sh kill DIR}"
+kill | halt)
+        halt "${2:?usage: rgw.sh kill DIR}"
         ;;
-restart)
-        gateway_restart "${2:?usage: rgw.sh restart DIR}"
+restart | resume)
+        resume "${2:?usage: rgw.sh restart DIR}"
         ;;
 *)
         echo "usage: rgw.sh start [DIR] | stop DIR | kill DIR | restart DIR" >&2

@@ -1,9 +1,16 @@
 /* test-storage-retry: the service backends' retries against flaky-s3.py: 503 SlowDown, 500 and 429
  * are retried with backoff, a body cut off midway is resumed where it stopped (never twice), an
- * object replaced meanwhile is -ESTALE, and a service that keeps failing gives a clear error. */
+ * object replaced meanwhile is -ESTALE, and a service that keeps failing gives a clear error. And
+ * against a port where nothing listens for a while: a service down for seconds is waited out
+ * (retry_for), and one that stays down fails once retry_for has passed. */
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "storage.h"
 #include "strutil.h"
@@ -58,6 +65,90 @@ static char *fetch(const char *endpoint, const char *path) {
         return out;
 }
 
+/* A loopback port nobody listens on (yet). */
+static int free_port(void) {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof a;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || bind(fd, (struct sockaddr *) &a, sizeof a) < 0 || getsockname(fd, (struct sockaddr *) &a, &len) < 0)
+                return -1;
+        close(fd);
+        return ntohs(a.sin_port);
+}
+
+/* After a while (a restart), a server on the port that answers one request 200. */
+typedef struct LateServer {
+        int port;
+        usec_t after;
+} LateServer;
+
+static void *late_server(void *userdata) {
+        LateServer *l = userdata;
+        usleep(l->after);
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                                 .sin_port = htons((uint16_t) l->port) };
+        int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (fd < 0 || bind(fd, (struct sockaddr *) &a, sizeof a) < 0 || listen(fd, 4) < 0)
+                return NULL;
+        int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+        char buf[8192];
+        size_t n = 0;
+        ssize_t k;
+        /* The request's head, then its 7-byte body. */
+        while (c >= 0 && n < sizeof buf - 1 && (k = read(c, buf + n, sizeof buf - 1 - n)) > 0) {
+                n += (size_t) k;
+                buf[n] = 0;
+                char *end = strstr(buf, "\r\n\r\n");
+                if (end && n >= (size_t) (end - buf) + 4 + 7)
+                        break;
+        }
+        static const char reply[] = "HTTP/1.1 200 OK\r\nETag: \"late\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        if (c >= 0)
+                (void) !write(c, reply, sizeof reply - 1);
+        if (c >= 0)
+                close(c);
+        close(fd);
+        return NULL;
+}
+
+static void test_down_for_a_while(void) {
+        int port = free_port();
+        if (port < 0) {
+                ok(false, "a free port: %m");
+                return;
+        }
+        _cleanup_free_ char *url = strdup_printf("s3://late?endpoint=http://127.0.0.1:%d", port);
+        /* The default options: before retry_for, five attempts gave up after about 3 s. */
+        StorageOptions opt = { .access_key = "AK", .secret_key = "SK" };
+        _cleanup_storage_ Storage *s = NULL;
+        is_int(storage_open(url, &opt, &s, NULL), 0, "open a store whose service is down");
+        LateServer l = { port, 4500 * USEC_PER_MSEC };
+        pthread_t t;
+        pthread_create(&t, NULL, late_server, &l);
+        usec_t since = now_monotonic();
+        Mem m = { "payload", 7, 0 };
+        int r = storage_put(s, "after-restart", mem_read, &m);
+        if (!is_int(r, 0, "a put while the service is down for 4.5 s (connections refused): stored once it is back"))
+                diag("%s", storage_error(s));
+        ok(now_monotonic() - since >= l.after, "after it came back (%.1f s)", (double) (now_monotonic() - since) / USEC_PER_SEC);
+        pthread_join(t, NULL);
+
+        /* Down for good: the retries end once retry_for has passed, and the message says so. */
+        _cleanup_storage_ Storage *d = NULL;
+        opt.retry_for = 1 * USEC_PER_SEC;
+        opt.retry_delay = 50 * USEC_PER_MSEC;
+        is_int(storage_open(url, &opt, &d, NULL), 0, "open it again with retry_for 1 s");
+        since = now_monotonic();
+        m.off = 0;
+        is_int(storage_put(d, "never", mem_read, &m), -ECONNREFUSED, "a service that stays down: -ECONNREFUSED");
+        usec_t took = now_monotonic() - since;
+        ok(took >= 500 * USEC_PER_MSEC && took < 3 * USEC_PER_SEC, "given up within retry_for (%.1f s)",
+           (double) took / USEC_PER_SEC);
+        ok(strstr(storage_error(d), "attempts over") && strstr(storage_error(d), "never"),
+           "the message says how often and how long: %s", storage_error(d));
+}
+
 int main(void) {
         const char *script = getenv("TERN_FLAKY_S3");
         if (!script)
@@ -67,6 +158,8 @@ int main(void) {
         char line[64] = "";
         if (!p || !fgets(line, sizeof line, p))
                 tap_skip_all("flaky-s3.py did not start (python3 missing?)");
+        test_down_for_a_while();
+
         _cleanup_free_ char *endpoint = strjoin("http://127.0.0.1:", strstrip(line));
         _cleanup_free_ char *url = strjoin("s3://flaky?endpoint=", endpoint);
 

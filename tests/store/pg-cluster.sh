@@ -6,6 +6,8 @@
 #   pg-cluster.sh restart DIR  -> pg_ctl restart -m fast
 #   pg-cluster.sh crash DIR    -> pg_ctl restart -m immediate (a crash: no checkpoint, recovery from WAL)
 # Exits 77 when no PostgreSQL server binaries are installed (tests skip then).
+# PG_LISTEN=ADDR (start): also listen on ADDR and let in clients of its subnet (tests/cluster runs the
+# server in a network namespace of its own, reached over a veth link); the URL printed stays the socket's.
 set -euo pipefail
 
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)
@@ -43,11 +45,12 @@ start)
                 rm -rf "$dir"
                 exit 1
         fi
+        [ -n "${PG_LISTEN:-}" ] && echo "host all all samenet trust" >>"$dir/data/pg_hba.conf"
         # A free port can be taken between the probe and the start: try a few.
         for attempt in 1 2 3 4 5; do
                 port=$(free_port)
                 cat > "$dir/data/postgresql.auto.conf" <<CONF
-listen_addresses = '127.0.0.1'
+listen_addresses = '127.0.0.1${PG_LISTEN:+,$PG_LISTEN}'
 port = $port
 unix_socket_directories = '$dir'
 fsync = off
