@@ -58,6 +58,8 @@ static const TaskImpl impls[_TASK_RUNNER_MAX] = {
         [TASK_RUNNER_TRIGGER_TOGGLE] = { task_impl_trigger_toggle, false },
         /* The task it runs may want one. */
         [TASK_RUNNER_TEMPLATED] = { task_impl_templated, true },
+        /* Exec plugins run as script tasks do; native ones get a directory for their files too. */
+        [TASK_RUNNER_PLUGIN] = { task_impl_plugin, true },
 };
 
 const char *task_file_strerror(TaskRunContext *ctx, int r) {

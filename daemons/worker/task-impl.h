@@ -143,6 +143,7 @@ int task_impl_purge_logs(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_resume(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_trigger_toggle(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_templated(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_plugin(TaskRunContext *ctx, json_t *props, TaskOutcome *out); /* tasks/plugin.c */
 
 /* Files in the working directory, which the task's own code controls: never through a symbolic link,
  * never out of the directory (lib/basic/beneath.h). Each fails the outcome with a message naming the
