@@ -48,6 +48,8 @@ static void plugin_type_free(PluginType *pt) {
                 return;
         free((char *) pt->type.name);
         strv_free((char **) pt->type.kestra_names);
+        for (size_t i = 0; pt->info && pt->type.properties && pt->type.properties[i].name; i++)
+                free(pt->info[i].description);
         for (const TaskProperty *p = pt->type.properties; p && p->name; p++) {
                 free((char *) p->name);
                 free((char *) p->default_json);
@@ -55,8 +57,6 @@ static void plugin_type_free(PluginType *pt) {
         }
         free((TaskProperty *) pt->type.properties);
         free((char *) pt->type.summary);
-        for (size_t i = 0; pt->info && pt->type.properties && pt->type.properties[i].name; i++)
-                free(pt->info[i].description);
         free(pt->info);
         for (size_t i = 0; i < pt->n_outputs; i++) {
                 free(pt->outputs[i].name);
