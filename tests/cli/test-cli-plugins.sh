@@ -259,5 +259,17 @@ TERN_PLUGINS_PATH=$dir/nowhere "$TERN" plugins list >/dev/null 2>"$dir/nowhere.e
 [ $? -eq 1 ] && has "$dir/nowhere.err" "plugin directory '$dir/nowhere': No such file or directory"
 ok $? "a configured plugin directory that does not exist is said"
 
+# ---- docs/PLUGINS.md shows these very examples ----
+python3 - "$TERN_SOURCE_ROOT" <<'PY'
+import re, sys
+root = sys.argv[1]
+doc = open(root + "/docs/PLUGINS.md").read()
+py = re.search(r"```python\n(.*?)```\n", doc, re.S)
+c = re.search(r"```c\n(.*?)```\n", doc, re.S)
+sys.exit(0 if py and c and py.group(1) == open(root + "/examples/plugins/greet/greet.py").read() and
+         c.group(1) == open(root + "/examples/plugins/sum/sum.c").read() else 1)
+PY
+ok $? "docs/PLUGINS.md shows the tested examples as they are"
+
 echo "1..$n"
 exit $failed
