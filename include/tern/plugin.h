@@ -38,7 +38,8 @@ typedef struct TernPluginServices {
         uint32_t size;        /* sizeof the struct the worker filled in */
         void *ctx;
 
-        const char *task_type;    /* as the flow names it (a plugin with several types switches on it) */
+        const char *task_type;    /* the type's name (its first, whatever alias the flow used): a plugin
+                                   * with several types switches on it */
         const char *execution_id;
         const char *task_run_id;
         const char *task_id;
@@ -71,7 +72,7 @@ typedef struct TernPluginServices {
         uint64_t (*remaining_usec)(void *ctx);
 } TernPluginServices;
 
-/* The entry point: run one task of one of the plugin's types. properties_json is the task's rendered
+/* The entry point: run one task of one of the plugin's types (type: as services->task_type). properties_json is the task's rendered
  * properties as a JSON object, defaults filled in. Returns TERN_PLUGIN_SUCCESS, _WARNING, _FAILED or
  * a negative errno. */
 typedef int (*TernPluginRunFn)(const char *type, const char *properties_json, const TernPluginServices *services);

@@ -76,10 +76,11 @@ static int run_exec(TaskRunContext *ctx, const PluginType *pt, json_t *props, js
         _cleanup_free_ char *body = strdup_printf("{ rm -f '%s'; exec '%s'; } < '%s'\n", in_name, pl->program, in_name);
         /* What script_run() takes from a script task's properties, set here: the plugin's own
          * properties never reach it (a plugin may well have one named 'env' or 'interpreter'). */
-        _cleanup_json_ json_t *run = json_pack("{s:O?, s:O?, s:b, s:b, s:{s:s}}", "inputFiles",
+        _cleanup_json_ json_t *run = json_pack("{s:O?, s:O?, s:b, s:b, s:{s:s, s:s}}", "inputFiles",
                                                json_object_get(props, "inputFiles"), "outputFiles",
                                                json_object_get(props, "outputFiles"), "warningOnStdErr", false,
-                                               "failFast", false, "env", "TERN_PLUGIN_DIR", pl->dir);
+                                               "failFast", false, "env", "TERN_PLUGIN_DIR", pl->dir,
+                                               "TERN_TASK_TYPE", task_type_kestra_name(&pt->type));
         if (!body || !run)
                 return -ENOMEM;
         r = script_run(ctx, run, &lang, body, NULL, out);
@@ -221,7 +222,7 @@ static int run_native(TaskRunContext *ctx, const PluginType *pt, json_t *props, 
                 .abi_version = TERN_PLUGIN_ABI_VERSION,
                 .size = sizeof svc,
                 .ctx = &nr,
-                .task_type = ctx->task_type,
+                .task_type = task_type_kestra_name(&pt->type),
                 .execution_id = ctx->execution_id,
                 .task_run_id = ctx->task_run_id,
                 .task_id = ctx->task_id,
@@ -238,7 +239,7 @@ static int run_native(TaskRunContext *ctx, const PluginType *pt, json_t *props, 
                 .cancelled = svc_cancelled,
                 .remaining_usec = svc_remaining_usec,
         };
-        int rc = pl->run(ctx->task_type, text, &svc);
+        int rc = pl->run(svc.task_type, text, &svc);
 
         char d[DURATION_MAX];
         if (killed(&nr))
