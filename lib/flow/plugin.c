@@ -393,6 +393,8 @@ static char *program_path(Loader *l, const YamlNode *n, bool exec) {
                 l->diags.error = -ENOMEM;
                 return NULL;
         }
+        if (exec && strchr(l->plugin->dir, '\'')) /* the worker quotes it in a shell command */
+                lerr(l, n, "the plugin's directory '%s' must not contain quotes", l->plugin->dir);
         if (stat(p, &st) < 0)
                 lerr(l, n, "%s '%s': %s", exec ? "executable" : "shared object", p, strerror(errno));
         else if (!S_ISREG(st.st_mode))
