@@ -259,6 +259,10 @@ TERN_PLUGINS_PATH=$dir/nowhere "$TERN" plugins list >/dev/null 2>"$dir/nowhere.e
 [ $? -eq 1 ] && has "$dir/nowhere.err" "plugin directory '$dir/nowhere': No such file or directory"
 ok $? "a configured plugin directory that does not exist is said"
 
+# ---- storing a flow of plugin tasks validates it with the plugins too ----
+TERN_PLUGINS_PATH=$good "$TERN" flow apply "$dir/run.yaml" >"$dir/apply.txt" 2>&1
+ok $? "flow apply: a flow of plugin tasks, with the plugins of \$TERN_PLUGINS_PATH ($(head -c 200 "$dir/apply.txt"))"
+
 # ---- docs/PLUGINS.md shows these very examples ----
 python3 - "$TERN_SOURCE_ROOT" <<'PY'
 import re, sys
