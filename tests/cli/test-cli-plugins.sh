@@ -194,7 +194,7 @@ ok(ms.get(("greet", "counter", "greetings")) == (6.0, {"style": "PLAIN"}) and
 
 ok(fail.get("state", {}).get("current") == "FAILED", "the failing flow fails")
 ok(state("fails") == "FAILED" and ("ERROR", "asked to fail") in logs(fail, "fails") and
-   ("ERROR", "Command failed with exit code 3") in logs(fail, "fails"),
+   ("ERROR", "Plugin 'greet' failed with exit code 3") in logs(fail, "fails"),
    "exec plugin: a non-zero exit fails the task, its ERROR line logged (%r)" % logs(fail, "fails"))
 ok(state("slow") == "FAILED" and ("ERROR", "Timeout after PT1S: the command was killed") in logs(fail, "slow"),
    "exec plugin: killed at its timeout (%r)" % logs(fail, "slow"))

@@ -57,12 +57,13 @@ static int plugin_outputs(TaskOutcome *out, json_t *announced, json_t *files) {
 
 static int run_exec(TaskRunContext *ctx, const PluginType *pt, json_t *props, json_t *input, TaskOutcome *out) {
         const Plugin *pl = pt->plugin;
-        const ScriptLanguage lang = { .id = "plugin", .label = pl->name, .extension = "" };
+        _cleanup_free_ char *what = strdup_printf("Plugin '%s'", pl->name);
+        const ScriptLanguage lang = { .id = "plugin", .label = pl->name, .extension = "", .what = what };
         _cleanup_free_ char *in_name = strjoin(".tern-", ctx->task_run_id ?: "plugin", ".json");
         _cleanup_free_ char *text = json_dumps(input, JSON_COMPACT);
         int r;
 
-        if (!in_name || !text)
+        if (!what || !in_name || !text)
                 return -ENOMEM;
         _cleanup_close_ int fd = task_file_create(ctx, "plugin input", in_name, out);
         if (fd < 0)
