@@ -219,6 +219,8 @@ int cli_config_load(const char *cmd, CliConfig *c) {
         for (char **f = c->cfg.skipped; f && *f; f++)
                 log_notice("%s: '%s' is not readable by this user; going on without it (--config FILE names another).",
                            cmd, *f);
+        if ((r = cli_plugins_setup(cmd, c->cfg.plugins_path)) != 0)
+                return r;
         /* The embedded database, the internal storage and the task directories live there. */
         if ((r = mkdir_p(c->cfg.state_dir, 0750)) < 0) {
                 fprintf(stderr, "%s: cannot create state directory '%s': %s\n", cmd, c->cfg.state_dir, strerror(-r));

@@ -34,6 +34,15 @@ typedef enum OutputFormat {
 } OutputFormat;
 int cli_parse_output(const char *cmd, const char *arg, OutputFormat *ret);
 
+/* Load the plugins of the search path (lib/flow/plugin.h) into this process's task-type registry, once:
+ * path is [plugins] path (or --plugins-path); each plugin that cannot be loaded is said on stderr.
+ * Returns 0, or 1 after saying it is out of memory. */
+int cli_plugins_setup(const char *cmd, const char *path);
+/* The same for a command that reads no configuration otherwise: path_option (--plugins-path) when
+ * given, else tern.conf's [plugins] path ($TERN_PLUGINS_PATH wins over it). */
+int cli_plugins_setup_from_config(const char *cmd, const char *path_option);
+extern const Verb plugins_verbs[]; /* cmd-plugins.c */
+
 /* Verb implementations (one file per command group). */
 extern const Verb flow_verbs[]; /* cmd-flow.c */
 extern const Verb db_verbs[];   /* cmd-db.c */

@@ -108,7 +108,8 @@ static const char usage_apply[] =
         "Usage: tern flow apply FILE|DIR... [--db URL]\n\n"
         "Create or update flows in the database. Every file is validated first: when any is invalid,\n"
         "its errors are printed and nothing is stored. A flow whose source did not change keeps its\n"
-        "revision; a changed one gets a new revision (earlier ones are kept).\n";
+        "revision; a changed one gets a new revision (earlier ones are kept). Plugins' task types are\n"
+        "known from tern.conf's [plugins] path ($TERN_PLUGINS_PATH), as on the servers.\n";
 
 int verb_flow_apply(int argc, char *argv[]) {
         const char *cmd = "tern flow apply";
@@ -126,6 +127,9 @@ int verb_flow_apply(int argc, char *argv[]) {
                 fprintf(stderr, "%s: no *.yaml or *.yml file found\n", cmd);
                 return 1;
         }
+        /* Plugins' types validate here as they will on the servers ([plugins] path, $TERN_PLUGINS_PATH). */
+        if ((r = cli_plugins_setup_from_config(cmd, NULL)) != 0)
+                return r;
         size_t n = strv_length(files);
         _cleanup_free_ Flow **flows = calloc(n, sizeof(Flow *));
         if (!flows)

@@ -21,6 +21,8 @@ static void flow_validate_help(void) {
                "  -o, --output FORMAT  'text' (default) or 'json': a list of\n"
                "                       {file, valid, errors: [{line, column, message}]}\n"
                "  -q, --quiet          do not print 'FILE: OK' lines\n"
+               "      --plugins-path DIRS  plugin directories, ':'-separated, whose task types are\n"
+               "                       known too (instead of tern.conf's [plugins] path; docs/PLUGINS.md)\n"
                "  -h, --help           show this help\n\n"
                "Exit status: 0 when every file is valid, 1 when one is not (or cannot be read),\n"
                "2 on a usage error.\n");
@@ -77,9 +79,10 @@ static int verb_flow_validate(int argc, char *argv[]) {
                 { "help", no_argument, NULL, 'h' },
                 { "output", required_argument, NULL, 'o' },
                 { "quiet", no_argument, NULL, 'q' },
+                { "plugins-path", required_argument, NULL, 'P' },
                 {},
         };
-        const char *cmd = "tern flow validate";
+        const char *cmd = "tern flow validate", *plugins_path = NULL;
         OutputFormat output = OUTPUT_TABLE;
         bool quiet = false;
         int c, ret = 0;
@@ -96,12 +99,17 @@ static int verb_flow_validate(int argc, char *argv[]) {
                 case 'q':
                         quiet = true;
                         break;
+                case 'P':
+                        plugins_path = optarg;
+                        break;
                 }
         }
         if (c == CLI_OPT_ERROR)
                 return EXIT_USAGE;
         if (optind >= argc)
                 return cli_usage_error(cmd, "no flow file given");
+        if (cli_plugins_setup_from_config(cmd, plugins_path) != 0)
+                return 1;
 
         _cleanup_json_ json_t *results = output == OUTPUT_JSON ? json_array() : NULL;
         if (output == OUTPUT_JSON && !results) {

@@ -51,6 +51,8 @@ static void run_help(void) {
                "      --db URL             database (default: [database] url, $TERN_DB, else the embedded SQLite file)\n"
                "      --storage URL        internal storage for the execution's files ([storage] url; default\n"
                "                           file://<state dir>/storage; s3://, gs://, azure://: docs/OPERATIONS.md)\n"
+               "      --plugins-path DIRS  plugin directories, ':'-separated, after the installed ones\n"
+               "                           ([plugins] path, $TERN_PLUGINS_PATH; docs/PLUGINS.md)\n"
                "  -w, --workers N          tasks run at once ([worker] slots, default 4)\n"
                "      --remote             run no executor or workers here: the servers or daemons sharing\n"
                "                           the database run the execution, this command follows it\n"
@@ -184,6 +186,7 @@ int verb_run(int argc, char *argv[]) {
                 { "timeout", required_argument, NULL, 'T' },
                 { "remote", no_argument, NULL, 'M' },
                 { "storage", required_argument, NULL, 'S' },
+                { "plugins-path", required_argument, NULL, 'P' },
                 CLI_SANDBOX_OPTIONS,
                 {},
         };
@@ -257,6 +260,10 @@ int verb_run(int argc, char *argv[]) {
                         break;
                 case 'S':
                         if ((r = cli_config_add(&conf, "storage.url", optarg)) != 0)
+                                return r;
+                        break;
+                case 'P':
+                        if ((r = cli_config_add(&conf, "plugins.path", optarg)) != 0)
                                 return r;
                         break;
                 case 'T': {

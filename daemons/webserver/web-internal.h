@@ -104,6 +104,9 @@ int web_api_metrics_execution(WebCtx *c);
 int web_api_metric_names(WebCtx *c);
 int web_api_metric_tasks(WebCtx *c);
 int web_api_metric_aggregates(WebCtx *c);
+/* web-plugins.c */
+int web_api_plugins(WebCtx *c);
+int web_api_plugin_get(WebCtx *c);
 int web_api_webhook(WebCtx *c);
 /* Before a webhook's body is read: -ENOENT when flow ns/flow_id has no webhook with that key. */
 int web_api_webhook_check(Store *s, ApiFlowCache *flows, const char *ns, const char *flow_id, const char *key);

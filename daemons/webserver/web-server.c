@@ -104,6 +104,8 @@ static const Route routes[] = {
         { "POST", "/api/v1/triggers/backfill/delete", false, web_api_trigger_backfill_delete },
         { "GET", "/api/v1/triggers/{}/{}", false, web_api_trigger_flow },
         { "POST", "/api/v1/triggers/{}/{}/{}/unlock", false, web_api_trigger_unlock },
+        { "GET", "/api/v1/plugins", false, web_api_plugins },
+        { "GET", "/api/v1/plugins/{}", false, web_api_plugin_get },
 };
 
 #define WEB_LISTEN_MAX 8

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "macro.h"
+#include "plugin.h"
 #include "strutil.h"
 #include "task-types.h"
 
@@ -486,7 +487,10 @@ static const TaskType task_types[] = {
 };
 
 const TaskType *task_type_get(size_t i) {
-        return i < ELEMENTSOF(task_types) ? &task_types[i] : NULL;
+        if (i < ELEMENTSOF(task_types))
+                return &task_types[i];
+        const PluginType *pt = plugin_type_get(i - ELEMENTSOF(task_types));
+        return pt ? &pt->type : NULL;
 }
 
 const TaskType *task_type_lookup(TaskTypeKind kind, const char *name) {
@@ -502,7 +506,7 @@ const TaskType *task_type_lookup(TaskTypeKind kind, const char *name) {
                         if (streq(*n, name))
                                 return t;
         }
-        return NULL;
+        return plugin_registry_lookup(kind, name);
 }
 
 const char *task_type_closest(const char *name, const char *const *candidates) {
@@ -524,8 +528,8 @@ const char *task_type_suggest(TaskTypeKind kind, const char *name) {
         const char *last = strrchr(name, '.');
         last = last ? last + 1 : name;
 
-        for (size_t i = 0; i < ELEMENTSOF(task_types); i++) {
-                const TaskType *t = &task_types[i];
+        for (size_t i = 0; task_type_get(i); i++) {
+                const TaskType *t = task_type_get(i);
                 const char *suggestion = kestra ? t->kestra_names[0] : t->name;
                 if (t->kind != kind)
                         continue;
@@ -538,8 +542,8 @@ const char *task_type_suggest(TaskTypeKind kind, const char *name) {
         if (best)
                 return best;
         /* A right class name in a wrong package ("io.kestra.core.tasks.Log"): match the last part. */
-        for (size_t i = 0; i < ELEMENTSOF(task_types); i++) {
-                const TaskType *t = &task_types[i];
+        for (size_t i = 0; task_type_get(i); i++) {
+                const TaskType *t = task_type_get(i);
                 const char *tl = strrchr(t->kestra_names[0], '.');
                 if (t->kind == kind && tl && str_edit_distance(last, tl + 1, 1) <= 1)
                         return kestra ? t->kestra_names[0] : t->name;

@@ -89,6 +89,7 @@ typedef enum TaskRunnerId {
         TASK_RUNNER_STORAGE_LOCAL_FILES,
         TASK_RUNNER_ASSERT,
         TASK_RUNNER_FOR_EACH_ITEM_SPLIT,
+        TASK_RUNNER_PLUGIN,          /* a plugin's type (lib/flow/plugin.h): exec or native, by its descriptor */
         _TASK_RUNNER_MAX,
 } TaskRunnerId;
 
@@ -149,12 +150,13 @@ static inline bool task_type_can_run(const TaskType *t) {
         return t->hook != TASK_HOOK_NONE || t->runner != TASK_RUNNER_NONE;
 }
 
-/* Look a type up by its short name or any Kestra name. NULL when unknown. */
+/* Look a type up by its short name or any Kestra name: the built-in table, then the installed plugins'
+ * types (lib/flow/plugin.h). NULL when unknown. */
 const TaskType *task_type_lookup(TaskTypeKind kind, const char *name);
 /* The closest known name to an unknown one ("did you mean"), or NULL when nothing is close. */
 const char *task_type_suggest(TaskTypeKind kind, const char *name);
 const TaskProperty *task_type_property(const TaskType *t, const char *name);
-/* Iterate: returns NULL past the end. */
+/* Iterate, the built-in table then the plugins' types: returns NULL past the end. */
 const TaskType *task_type_get(size_t i);
 static inline const char *task_type_kestra_name(const TaskType *t) {
         return t->kestra_names[0];

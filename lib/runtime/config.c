@@ -65,6 +65,7 @@ static const ConfigKey config_keys[] = {
         K("webserver", "ui-dir", CONFIG_STRING, webserver_ui_dir, 0, 0, true),
         K("storage", "url", CONFIG_STRING, storage_url, 0, 0, true),
         K("storage", "retention", CONFIG_DURATION, storage_retention, 0, 0, true),
+        K("plugins", "path", CONFIG_STRING, plugins_path, 0, 0, true),
         K("log", "level", CONFIG_LOG_LEVEL, log_level, 0, 0, false),
 };
 #undef K

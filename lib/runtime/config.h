@@ -57,6 +57,9 @@ typedef struct TernConfig {
          * URLs and where each backend finds its credentials: never in this file) */
         char *storage_url;     /* default file://<state-dir>/storage */
         usec_t storage_retention; /* ended executions older than this go, with their files and logs; 0: kept */
+        /* [plugins] */
+        char *plugins_path;    /* directories of plugins searched after libdir/tern/plugins, ':'-separated
+                                * (lib/flow/plugin.h); NULL: none */
         /* [log] */
         int log_level;         /* syslog level */
 

@@ -18,6 +18,7 @@
 #include "liveness.h"
 #include "log.h"
 #include "notify.h"
+#include "plugin.h"
 #include "status-socket.h"
 #include "storage.h"
 #include "strutil.h"
@@ -353,6 +354,14 @@ static int daemon_setup(Daemon *d) {
         if (!getenv("TERN_LOG_LEVEL"))
                 log_set_max_level(d->cfg.log_level);
         flow_set_max_tasks(d->cfg.flow_max_tasks);
+        /* Before any thread: every component looks task types up (flows are validated by the webserver
+         * and the executor, run by the worker). Already done by a front end that validated first. */
+        _cleanup_strv_free_ char **problems = NULL;
+        r = plugins_setup(d->cfg.plugins_path, &problems);
+        if (r == -ENOMEM)
+                return log_oom();
+        for (char **p = problems; p && *p; p++)
+                log_warning("Plugin: %s", *p);
         for (size_t i = 0; i < d->n_units; i++)
                 if ((r = liveness_make_id(d->units[i].c->name, d->opt->instance, &d->units[i].id)) < 0)
                         return log_oom();

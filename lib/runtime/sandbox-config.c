@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "plugin.h"
 #include "pool.h"
 #include "process.h"
 #include "sandbox-config.h"
@@ -218,6 +219,17 @@ int sandbox_config_resolve(SandboxConfig *c, const char *state_dir, char **ret_p
 
         if (state_dir && !strv_contains(c->hidden, state_dir) && strv_extend(&c->hidden, state_dir) < 0)
                 return -ENOMEM;
+        /* Exec plugins run in the sandbox: their directories are seen read-only, where they are (those
+         * below the system directories the sandbox shows already need nothing). */
+        for (size_t i = 0; plugin_get(i); i++) {
+                const Plugin *pl = plugin_get(i);
+                static const char *const shown[] = { "/usr/", "/opt/", "/etc/", "/bin/", "/sbin/", "/lib/", "/lib64/" };
+                bool seen = pl->kind != PLUGIN_EXEC || strv_contains(c->binds_ro, pl->dir);
+                for (size_t k = 0; !seen && k < ELEMENTSOF(shown); k++)
+                        seen = startswith(pl->dir, shown[k]);
+                if (!seen && strv_extend(&c->binds_ro, pl->dir) < 0)
+                        return -ENOMEM;
+        }
         /* Without root, namespaces other than a user namespace need capabilities we do not have. */
         o->user_namespace = c->userns < 0 ? geteuid() != 0 : c->userns > 0;
         o->ro_binds = c->binds_ro;

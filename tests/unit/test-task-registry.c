@@ -1,10 +1,15 @@
 /* test-task-registry: the one task-type registry holds together: every task type that validates is run
  * by something in this build (a worker runner or an engine hook), and every other one is refused by
  * validation at its `type:` line, saying why; so are the triggers and conditions the scheduler cannot
- * evaluate. */
+ * evaluate. The types of a plugin (lib/flow/plugin.h) are in the same registry and held to the same. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "flow.h"
+#include "plugin.h"
 #include "strutil.h"
 #include "tap.h"
 #include "task-impl.h"
@@ -55,9 +60,41 @@ static void check_refused_scheduled(const TaskType *tt, const char *name) {
                         diag("  got %u:%u: %s", diags.items[i].line, diags.items[i].column, diags.items[i].message);
 }
 
+/* A plugin of one exec type, installed before the registry is walked. */
+static void install_plugin(char *dir) {
+        _cleanup_free_ char *yaml = strjoin(dir, "/plugin.yaml"), *run = strjoin(dir, "/run.sh");
+        _cleanup_strv_free_ char **problems = NULL;
+        FILE *f = yaml ? fopen(yaml, "we") : NULL;
+        if (f) {
+                fputs("name: registry-test\nexec: run.sh\ntypes:\n  - type: io.tern.tests.Plugged\n    name: tests.Plugged\n"
+                      "    properties:\n      n: {type: integer, required: true}\n", f);
+                fclose(f);
+        }
+        f = run ? fopen(run, "we") : NULL;
+        if (f) {
+                fputs("#!/bin/sh\n", f);
+                fclose(f);
+                chmod(run, 0755);
+        }
+        int r = plugins_setup(dir, &problems);
+        ok(r == 0 && !problems, "a plugin installed into the registry (%s)", problems ? problems[0] : strerror(-r));
+        const TaskType *t = task_type_lookup(TASK_TYPE_TASK, "io.tern.tests.Plugged");
+        ok(t && t == task_type_lookup(TASK_TYPE_TASK, "tests.Plugged") && plugin_type_of(t) &&
+                   !plugin_type_of(task_type_lookup(TASK_TYPE_TASK, "Log")),
+           "its type is found by both names, after the built-in table");
+        (void) unlink(yaml);
+        (void) unlink(run);
+        (void) rmdir(dir);
+}
+
 int main(void) {
         bool runner_used[_TASK_RUNNER_MAX] = {}, hook_used[_TASK_HOOK_MAX] = {};
         size_t n_refused = 0, n_refused_scheduled = 0;
+        char dir[] = "/tmp/test-task-registry.XXXXXX";
+
+        if (!mkdtemp(dir))
+                return printf("Bail out! mkdtemp: %m\n"), 1;
+        install_plugin(dir);
 
         for (size_t i = 0; task_type_get(i); i++) {
                 const TaskType *t = task_type_get(i);

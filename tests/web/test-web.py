@@ -8,7 +8,9 @@ from harness import TERN, here, ok
 import harness
 
 SECRET = "sentinel-SECRET-93c1e"
-h = harness.Setup("tern-web-", "web", {"SECRET_SENTINEL": base64.b64encode(SECRET.encode()).decode()})
+# The example exec plugin (examples/plugins/greet) on the servers' plugin path: the plugin API lists it.
+h = harness.Setup("tern-web-", "web", {"SECRET_SENTINEL": base64.b64encode(SECRET.encode()).decode(),
+                                       "TERN_PLUGINS_PATH": os.path.join(here, "..", "..", "examples", "plugins", "greet")})
 scratch, env, procs, cleanup, db = h.scratch, h.env, h.procs, h.cleanup, h.db
 
 try:
@@ -1405,6 +1407,35 @@ tasks:
                                 "/api/v1/triggers/backfill/unpause", "/api/v1/triggers/backfill/delete",
                                 "/api/v1/triggers/{namespace}/{flowId}/{triggerId}/unlock"]),
        "the OpenAPI document has the trigger routes")
+
+    # ---- plugins: the registry's types, for an editor's completion (docs/PLUGINS.md) ----
+    st, js, _ = req("GET", "/api/v1/plugins")
+    by_name = {p["name"]: p for p in js} if st == 200 and isinstance(js, list) else {}
+    core = by_name.get("core", {})
+    ok({"cls": "io.kestra.plugin.core.log.Log", "deprecated": False} in core.get("tasks", []) and
+       any(t["cls"] == "io.kestra.plugin.core.trigger.Schedule" for t in core.get("triggers", [])) and
+       not any(t["cls"] == "io.kestra.plugin.core.flow.Template" for t in core.get("tasks", [])),
+       "GET /api/v1/plugins: the built-in types this server runs, as Kestra's plugin list")
+    greet = by_name.get("greet", {})
+    ok(greet.get("version") == "1.0" and greet.get("tasks") == [{"cls": "io.tern.examples.greet.Greet", "deprecated": False}],
+       f"GET /api/v1/plugins: a plugin on the server's [plugins] path, with its types ({greet})")
+    st, js, _ = req("GET", "/api/v1/plugins/io.kestra.plugin.core.log.Log")
+    sch = js.get("schema", {}).get("properties", {}) if st == 200 else {}
+    ok(sch.get("properties", {}).get("level", {}).get("enum") == ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"] and
+       sch.get("properties", {}).get("level", {}).get("default") == "INFO" and "message" in sch.get("required", []),
+       "GET /api/v1/plugins/{cls}: a built-in type's properties as JSON schema")
+    st, js, _ = req("GET", "/api/v1/plugins/io.tern.examples.Hello")
+    sch = js.get("schema", {}) if st == 200 else {}
+    props = sch.get("properties", {}).get("properties", {})
+    ok(props.get("times") == {"type": "integer", "default": 1, "$dynamic": True, "title": "how many times each"} and
+       props.get("names", {}).get("format") == "uri" and sch.get("properties", {}).get("required") == ["name"] and
+       sch.get("properties", {}).get("$id") == "io.tern.examples.greet.Greet" and
+       set(sch.get("outputs", {}).get("properties", {})) == {"greeting", "count"} and
+       "```yaml" in js.get("markdown", ""),
+       "GET /api/v1/plugins/{cls} by an alias: a plugin type's properties, outputs and example")
+    st, js, _ = req("GET", "/api/v1/plugins/io.kestra.plugin.core.log.Logg")
+    ok(st == 404 and "did you mean 'io.kestra.plugin.core.log.Log'" in js.get("message", ""),
+       "GET /api/v1/plugins/{cls} of an unknown type: 404 with a hint")
 
     # ---- the OpenAPI document ----
     st, api, _ = req("GET", "/api/v1/openapi.json")

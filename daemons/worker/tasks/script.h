@@ -25,6 +25,7 @@ typedef struct ScriptLanguage {
         const char *const *env;           /* NAME=value Kestra sets for the language */
         const char *alias;                /* a shell function the commands get when `alias` is not on PATH
                                            * (Debian has python3, no python) */
+        const char *what;                 /* what failed, in messages ("Plugin 'x'"); NULL: "Command" */
 } ScriptLanguage;
 
 extern const ScriptLanguage script_language_shell;

@@ -331,12 +331,13 @@ int script_run(TaskRunContext *ctx, json_t *props, const ScriptLanguage *lang, c
         else if (res.timed_out)
                 return task_fail(out, "Timeout after %s: the command was killed", duration_format(d, (susec_t) ctx->timeout));
         else if (res.oom_killed)
-                return task_fail(out, "Command ran out of memory: the kernel's OOM killer stopped it (sandbox memory limit: %llu MiB)",
+                return task_fail(out, "%s ran out of memory: the kernel's OOM killer stopped it (sandbox memory limit: %llu MiB)",
+                                 lang->what ?: "Command",
                                  (unsigned long long) (spec.sandbox->memory_max >> 20));
         else if (res.signal)
-                return task_fail(out, "Command was killed by signal %s", sigabbrev_np(res.signal) ?: "?");
+                return task_fail(out, "%s was killed by signal %s", lang->what ?: "Command", sigabbrev_np(res.signal) ?: "?");
         else if (res.exit_code != 0)
-                return task_fail(out, "Command failed with exit code %d%s", res.exit_code,
+                return task_fail(out, "%s failed with exit code %d%s", lang->what ?: "Command", res.exit_code,
                                  res.pids_exhausted ? " (it hit the sandbox's limit on processes)" : "");
         else if (warning_on_stderr && sr.stderr_lines > 0)
                 /* Kestra's warningOnStdErr (default true): any line on stderr ends the task in WARNING. */
