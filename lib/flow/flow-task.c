@@ -497,6 +497,15 @@ static Task *fp_parse_task(FlowParser *p, const YamlNode *n, Task *parent) {
                                          t->def->name, prop->name);
                 }
                 task_fill_defaults(p, t);
+                /* Kestra keeps a WorkingDirectory's cache (files matched by patterns, restored on the
+                 * next execution until a TTL) in internal storage; this build has no such cache:
+                 * refused rather than a directory that silently starts empty. */
+                const YamlNode *cache = t->def->hook == TASK_HOOK_WORKING_DIRECTORY ? yaml_node_get(n, "cache") : NULL;
+                if (cache && yaml_scalar_type(cache) != YAML_SCALAR_NULL)
+                        fp_error(p, cache, "task '%s' (%s): 'cache' is not supported by this build (files are not kept "
+                                           "between executions); remove it, or keep the files with outputFiles or "
+                                           "namespace.UploadFiles and fetch them back",
+                                 strempty(t->id), t->def->name);
         }
         return TAKE_PTR(t);
 }
