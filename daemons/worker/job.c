@@ -303,6 +303,28 @@ static int job_function(void *userdata, const char *name, json_t *args, json_t *
                 return api_kv_function(sv ? sv->kv_get : NULL, sv ? sv->userdata : NULL,
                                        json_string_value(json_object_get(jr->job, "namespace")), args, ret, ret_message);
         }
+        if (streq(name, "errorLogs")) {
+                /* Kestra's errorLogs(): the execution's ERROR lines so far, as LogEntry maps; a worker's
+                 * function only (it reads the store), as in Kestra. */
+                const TaskServices *sv = jr->env->services;
+                if (!sv || !sv->logs)
+                        return -ENOENT;
+                _cleanup_json_ json_t *lines = NULL;
+                const char *exec = json_string_value(json_object_get(jr->job, "executionId"));
+                int r = sv->logs(sv->userdata, exec, "ERROR", &lines);
+                if (r < 0) {
+                        *ret_message = strdup_printf("cannot read the execution's logs: %s", strerror(-r));
+                        return r;
+                }
+                size_t i;
+                json_t *l;
+                json_array_foreach(lines, i, l)
+                        json_object_update_missing_new(l, json_pack("{s:O?, s:O?, s:s?}", "namespace",
+                                                                json_object_get(jr->job, "namespace"), "flowId",
+                                                                json_object_get(jr->job, "flowId"), "executionId", exec));
+                *ret = TAKE_PTR(lines);
+                return 0;
+        }
         if (streq(name, "currentEachOutput")) {
                 json_t *node = json_array_get(args, 0), *values = json_object_get(jr->job, "loopValues");
                 size_t i;

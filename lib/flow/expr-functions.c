@@ -308,7 +308,7 @@ static const struct {
 } host_functions[] = {
         { "decrypt", "an encryption key (Kestra's kestra.encryption.secret-key), which tern does not have" },
         { "encrypt", "an encryption key (Kestra's kestra.encryption.secret-key), which tern does not have" },
-        { "errorLogs", "the execution's logs, which tern's expressions cannot read" },
+        { "errorLogs", "the execution's logs, which only a worker reads (use it in a task's properties, as in Kestra)" },
         { "fileExists", "the execution's files, which are not available where this expression is rendered" },
         { "fileSize", "the execution's files, which are not available where this expression is rendered" },
         { "fileURI", "the execution's files, which are not available where this expression is rendered" },

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# test-cli-task-logs: a task's log is bounded per task run (lines and bytes), its outputs still arrive (TAP).
+# test-cli-task-logs: a task's log is bounded per task run (lines and bytes), its outputs still arrive;
+# errorLogs() reads the execution's ERROR lines (TAP).
 set -u
 n=0; failed=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed+1)); fi; }
@@ -71,6 +72,25 @@ ok $? "its log stops at 10 MiB plus one WARN, and its outputs still arrive"
 rss=$(tail -1 "$dir/longline.rss")
 [ "$rss" -lt 400000 ]
 ok $? "tern run's memory stays bounded while it drains the line (peak ${rss} KiB)"
+
+# errorLogs() in an errors branch: the execution's ERROR lines so far, as Kestra's LogEntry maps.
+cat > "$dir/errlogs.yaml" <<'YAML'
+id: errlogs
+namespace: cli.test
+tasks:
+  - id: boom
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - exit 3
+errors:
+  - id: report
+    type: io.kestra.plugin.core.log.Log
+    message: "n={{ errorLogs() | length }} task={{ errorLogs()[0].taskId }} flow={{ errorLogs()[0].flowId }} msg={{ errorLogs()[0].message }}"
+YAML
+(cd "$dir" && "$TERN" run "$dir/errlogs.yaml" --sandbox off -q -o json --include-logs > "$dir/errlogs.json" 2> "$dir/errlogs.err")
+report=$(python3 -c 'import json,sys; e=json.load(open(sys.argv[1])); print([l["message"] for l in e.get("logs", []) if l.get("taskId") == "report"])' "$dir/errlogs.json" 2>&1)
+[[ $report == "['n=1 task=boom flow=errlogs msg=Command failed with exit code 3']" ]]
+ok $? "errorLogs() in an errors task lists the failed task's ERROR line ($report)"
 
 echo "1..$n"
 [ "$failed" = 0 ]
