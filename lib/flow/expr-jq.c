@@ -5,6 +5,8 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/mman.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +25,14 @@
  * jq program can loop forever (`repeat(.)`) or build a list of a billion items (`[range(1e9)]`). In a
  * child, a time limit is a kill and a memory limit is an rlimit, and the executor or worker that renders
  * the expression survives both. The program is compiled in the child too: a compiler assertion in libjq
- * must not take the renderer down either. */
+ * must not take the renderer down either.
+ *
+ * The child is this same executable started afresh (posix_spawn of /proc/self/exe, recognised by a
+ * constructor before main), not a fork: a fork of a threaded renderer (a worker's slots, a webserver's
+ * requests) copies whatever locks other threads hold at that instant, and a child that then allocates
+ * can wait on one forever (AddressSanitizer's allocator does; so may any library's). A new process has
+ * no such state. The request (limits, program, input) goes in on standard input, the results come out
+ * on standard output. */
 
 #define JQ_EXIT_NOMEM 3
 
@@ -146,10 +155,9 @@ static void child_limit_memory(size_t max) {
         (void) setrlimit(RLIMIT_DATA, &rl);
 }
 
-/* The child keeps the standard streams and its results pipe, as fd 3, and nothing else of the renderer's.
- * A fork does not honour O_CLOEXEC: without this, a child would hold the write end of every pipe another
- * thread had open at that moment (a task's output, another jq program's results), and their readers would
- * wait for this program to end before they saw theirs end. */
+/* The child keeps the standard streams and its results pipe, as fd 3, and nothing else of the renderer's:
+ * the exec closed every close-on-exec descriptor; this closes any the renderer's libraries opened without
+ * that flag, so that no reader of another pipe waits for this program to end before it sees its own end. */
 static int child_close_fds(int fd) {
         if (fd != 3) {
                 if (dup2(fd, 3) < 0)
@@ -164,7 +172,7 @@ static int child_close_fds(int fd) {
         return fd;
 }
 
-_noreturn_ static void jq_child(const char *program, json_t *input, usec_t timeout, size_t max_memory, int fd) {
+_noreturn_ static void jq_child(const char *program, const char *text, usec_t timeout, size_t max_memory, int fd) {
         static JqChild c; /* this process's only one: off the stack, which jq uses deeply */
         if ((fd = child_close_fds(fd)) < 0)
                 _exit(1);
@@ -181,8 +189,7 @@ _noreturn_ static void jq_child(const char *program, json_t *input, usec_t timeo
         if (__sanitizer_set_death_callback)
                 __sanitizer_set_death_callback(NULL);
 
-        char *text = json_dumps(input, JSON_ENCODE_ANY | JSON_COMPACT);
-        char *full = text ? strjoin(jq_prelude, program) : NULL;
+        char *full = strjoin(jq_prelude, program);
         if (!full)
                 _exit(JQ_EXIT_NOMEM);
 
@@ -234,6 +241,103 @@ _noreturn_ static void jq_child(const char *program, json_t *input, usec_t timeo
         child_write_line(&c, 'k', jv_string(""));
         child_flush(&c);
         _exit(0);
+}
+
+#define JQ_CHILD_ENV "TERN_JQ_CHILD"
+
+/* The child's side: "TIMEOUT_USEC MAX_MEMORY PROGRAM_LENGTH\n" PROGRAM INPUT-JSON on standard input,
+ * results on standard output. Runs before main (and so before any thread) when the renderer started
+ * this executable with $TERN_JQ_CHILD set, and never returns. */
+__attribute__((constructor)) static void jq_child_main(void) {
+        const char *e = getenv(JQ_CHILD_ENV);
+        if (!e || !streq(e, "1"))
+                return;
+        _cleanup_strbuf_ StrBuf in = STRBUF_INIT;
+        char buf[65536];
+        for (;;) {
+                ssize_t k = read(STDIN_FILENO, buf, sizeof buf);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        _exit(1);
+                if (k == 0)
+                        break;
+                strbuf_append_n(&in, buf, (size_t) k);
+                if (in.error)
+                        _exit(JQ_EXIT_NOMEM);
+        }
+        unsigned long long timeout, max_memory, plen;
+        int head = 0;
+        const char *req = strbuf_str(&in);
+        if (sscanf(req, "%llu %llu %llu\n%n", &timeout, &max_memory, &plen, &head) != 3 || head <= 0 ||
+            plen > in.len - (size_t) head)
+                _exit(1);
+        char *program = strndup(req + head, (size_t) plen);
+        if (!program)
+                _exit(JQ_EXIT_NOMEM);
+        jq_child(program, req + head + plen, (usec_t) timeout, (size_t) max_memory, STDOUT_FILENO);
+}
+
+/* Start the child: this executable, afresh, with the request on its standard input (a sealed memory
+ * file: nothing to block on, whatever its size) and its results on *ret_fd. */
+static int jq_spawn(const char *program, json_t *input, usec_t timeout, size_t max_memory, pid_t *ret_pid, int *ret_fd) {
+        _cleanup_free_ char *text = json_dumps(input, JSON_ENCODE_ANY | JSON_COMPACT);
+        if (!text)
+                return -ENOMEM;
+        _cleanup_close_ int req = memfd_create("tern-jq-request", MFD_CLOEXEC);
+        if (req < 0)
+                return -errno;
+        char head[96];
+        int hn = snprintf(head, sizeof head, "%llu %llu %zu\n", (unsigned long long) timeout,
+                          (unsigned long long) max_memory, strlen(program));
+        int r;
+        if ((r = fd_write_all(req, head, (size_t) hn)) < 0 || (r = fd_write_all(req, program, strlen(program))) < 0 ||
+            (r = fd_write_all(req, text, strlen(text))) < 0)
+                return r;
+        if (lseek(req, 0, SEEK_SET) < 0)
+                return -errno;
+        int fds[2];
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return -errno;
+        _cleanup_close_ int rfd = fds[0], wfd = fds[1];
+
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        if ((r = posix_spawn_file_actions_init(&fa)) != 0)
+                return -r;
+        if ((r = posix_spawnattr_init(&attr)) != 0) {
+                posix_spawn_file_actions_destroy(&fa);
+                return -r;
+        }
+        /* dup2 clears close-on-exec on the copies: the child keeps exactly 0, 1 and 2. */
+        (void) posix_spawn_file_actions_adddup2(&fa, req, STDIN_FILENO);
+        (void) posix_spawn_file_actions_adddup2(&fa, wfd, STDOUT_FILENO);
+        /* The renderer may block or ignore signals: the child starts with the defaults. */
+        sigset_t none, all;
+        sigemptyset(&none);
+        sigfillset(&all);
+        (void) posix_spawnattr_setsigmask(&attr, &none);
+        (void) posix_spawnattr_setsigdefault(&attr, &all);
+        (void) posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        /* Nothing of the renderer's environment (database passwords, secrets): jq's env is empty
+         * anyway; the sanitizers' settings, when there are any, so that a test's child behaves alike. */
+        char *envp[4];
+        size_t ne = 0;
+        envp[ne++] = (char *) JQ_CHILD_ENV "=1";
+        _cleanup_free_ char *asan = getenv("ASAN_OPTIONS") ? strjoin("ASAN_OPTIONS=", getenv("ASAN_OPTIONS")) : NULL;
+        if (asan)
+                envp[ne++] = asan;
+        envp[ne] = NULL;
+        char *argv[] = { (char *) "tern-jq", NULL };
+        pid_t pid;
+        r = posix_spawn(&pid, "/proc/self/exe", &fa, &attr, argv, envp);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+        if (r != 0)
+                return -r;
+        *ret_pid = pid;
+        *ret_fd = TAKE_FD(rfd);
+        return 0;
 }
 
 static int parse_result_line(const char *s, size_t n, json_t *list) {
@@ -312,8 +416,8 @@ static void child_slot_release(bool *taken) {
 int expr_jq_run(const char *program, json_t *input, usec_t timeout, size_t max_memory, json_t **ret, char **ret_error) {
         _cleanup_strbuf_ StrBuf out = STRBUF_INIT;
         _cleanup_json_ json_t *list = NULL;
-        _cleanup_close_ int rfd = -EBADF, wfd = -EBADF;
-        int fds[2], status = 0, r;
+        _cleanup_close_ int rfd = -EBADF;
+        int status = 0, r;
         bool timed_out = false, too_large = false;
 
         *ret = NULL;
@@ -338,19 +442,9 @@ int expr_jq_run(const char *program, json_t *input, usec_t timeout, size_t max_m
                 return set_message(ret_error, "%u jq programs were already running in this process for %s; try again later",
                                    EXPR_JQ_MAX_CHILDREN, limit) ?: -EBUSY;
         }
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                return -errno;
-        rfd = fds[0];
-        wfd = fds[1];
-
-        pid_t pid = fork();
-        if (pid < 0)
-                return set_message(ret_error, "cannot start a process for jq: %m") ?: -EAGAIN;
-        if (pid == 0) {
-                rfd = safe_close(rfd);
-                jq_child(program, input, timeout, max_memory, wfd);
-        }
-        wfd = safe_close(wfd);
+        pid_t pid;
+        if ((r = jq_spawn(program, input, timeout, max_memory, &pid, &rfd)) < 0)
+                return set_message(ret_error, "cannot start a process for jq: %s", strerror(-r)) ?: r;
 
         for (;;) {
                 usec_t now = now_monotonic();

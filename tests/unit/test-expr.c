@@ -823,7 +823,10 @@ static void test_jq_children(json_t *vars) {
         unsigned good = 0, running, peak;
         for (size_t i = 0; i < ELEMENTSOF(t); i++) {
                 pthread_join(th[i], NULL);
-                good += t[i].r == 0 && streq_ptr(t[i].out, "3");
+                if (t[i].r == 0 && streq_ptr(t[i].out, "3"))
+                        good++;
+                else
+                        diag("  render %zu: %d, \"%s\", %s", i, t[i].r, strna(t[i].out), strna(t[i].message));
                 free(t[i].out);
                 free(t[i].message);
         }
