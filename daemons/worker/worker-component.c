@@ -137,7 +137,7 @@ static void wd_stop(Daemon *d, void *state, usec_t grace) {
                  * one back before the other after a partition): without this, those ended KILLED.
                  * Claims stop first, or the claimer takes the released jobs again at once. */
                 worker_stop_claiming(wd->worker);
-                int r = store_job_requeue_worker(daemon_store(d), wd->id, now_realtime());
+                int r = store_job_requeue_worker(daemon_store(d), wd->id, STORE_RESUBMIT_RELEASED, now_realtime());
                 if (r > 0)
                         log_warning("Released %d running job(s) to other workers before stopping at once.", r);
                 else if (r < 0)
@@ -159,7 +159,7 @@ static void wd_stop(Daemon *d, void *state, usec_t grace) {
                 ;
         if (r == 0) {
                 /* Tasks still running after the grace period: hand their jobs back now. */
-                r = store_job_requeue_worker(daemon_store(d), wd->id, now_realtime());
+                r = store_job_requeue_worker(daemon_store(d), wd->id, STORE_RESUBMIT_RELEASED, now_realtime());
                 if (r >= 0)
                         log_warning("Grace period over: released %d job(s) to other workers.", r);
                 else

@@ -34,8 +34,12 @@ typedef struct Slot {
         int cancel_fd;         /* eventfd: written to stop the running task */
         /* The job in flight, for the maintenance thread (under w->lock). */
         char job_id[128];
+        char execution_id[128];
         int64_t epoch;
         bool busy;
+        usec_t renewed; /* monotonic: the job's claim or its last lease renewal was sent */
+        bool lease_expired; /* stopped by the lease guard: its result is not reported */
+        bool reporting;     /* the task ended: only its result is delivered now */
         /* Log lines not yet written. */
         StoreLog *logs;
         char **messages;
@@ -54,6 +58,7 @@ struct Worker {
         Slot *slots;
         pthread_t maint;
         Store *maint_store;
+        pthread_t guard; /* lease_guard_thread(): runs on without the store */
         int stop_fd;           /* eventfd: stop claiming */
         pthread_mutex_t lock;
         bool started;
@@ -420,6 +425,16 @@ static void slot_logs_clear(Slot *s) {
         s->n_logs = 0;
 }
 
+/* When the claim was sent, on the monotonic clock: its lease ends a lease later (lease_until was
+ * computed from this worker's own real-time clock at the claim). */
+static usec_t claimed_monotonic(const StoreJob *job, usec_t lease) {
+        usec_t now = now_monotonic(), real = now_realtime();
+        if (job->lease_until == 0 || job->lease_until < lease)
+                return now;
+        usec_t claimed = job->lease_until - lease;
+        return claimed >= real ? now : now - MIN(now, real - claimed);
+}
+
 static void slot_run_job(Slot *s, StoreJob *job) {
         Worker *w = s->w;
         _cleanup_json_ json_t *result = NULL;
@@ -440,7 +455,10 @@ static void slot_run_job(Slot *s, StoreJob *job) {
         s->log_bytes = s->dropped_lines = s->dropped_bytes = 0;
         pthread_mutex_lock(&w->lock);
         snprintf(s->job_id, sizeof s->job_id, "%s", job->id);
+        snprintf(s->execution_id, sizeof s->execution_id, "%s", job->execution_id);
         s->epoch = job->epoch;
+        s->renewed = claimed_monotonic(job, w->opt.lease);
+        s->lease_expired = false;
         s->busy = true;
         pthread_mutex_unlock(&w->lock);
         atomic_fetch_add(&w->busy, 1);
@@ -464,18 +482,29 @@ static void slot_run_job(Slot *s, StoreJob *job) {
         if (s->dropped_lines > 0)
                 log_notice("Task %s logged more than the limit: %" PRIu64 " line(s) (%" PRIu64 " bytes) dropped.", strna(tr_id),
                            s->dropped_lines, s->dropped_bytes);
-        r = slot_report_result(s, job, result);
-        if (r == STORE_STALE) {
+        pthread_mutex_lock(&w->lock);
+        bool expired = s->lease_expired;
+        s->reporting = true;
+        pthread_mutex_unlock(&w->lock);
+        /* Stopped for a lease that ran out: the job is (or is about to be) re-queued, and what the
+         * stopped task returns (KILLED) must not become the task run's state. */
+        if (expired) {
+                r = STORE_STALE;
+                atomic_fetch_add(&w->jobs_lost, 1);
+        } else
+                r = slot_report_result(s, job, result);
+        if (r == STORE_STALE && !expired) {
                 atomic_fetch_add(&w->jobs_lost, 1);
                 log_warning("Result of job %s dropped: its lease was lost and the job was resubmitted.", job->id);
         }
         /* Written with the result (a stale result keeps its logs too: they say what the zombie did). */
-        if (r >= 0)
+        if (r >= 0 && !expired)
                 slot_logs_clear(s);
         else
                 slot_flush_logs(s);
         pthread_mutex_lock(&w->lock);
         s->busy = false;
+        s->lease_expired = s->reporting = false;
         s->job_id[0] = 0;
         pthread_mutex_unlock(&w->lock);
         atomic_fetch_sub(&w->busy, 1);
@@ -593,6 +622,60 @@ static void cancel_slots(Worker *w, char **ids) {
         pthread_mutex_unlock(&w->lock);
 }
 
+/* The leases sent at `sent` were renewed until sent + lease (a lost one too: the guard then has
+ * nothing to add to the "lease(s) lost" warning, and the refused result says the rest). */
+static void slots_renewed(Worker *w, const StoreJobRef *refs, size_t n, usec_t sent) {
+        pthread_mutex_lock(&w->lock);
+        for (size_t k = 0; k < n; k++)
+                for (unsigned i = 0; i < w->opt.slots; i++) {
+                        Slot *s = &w->slots[i];
+                        if (s->busy && s->epoch == refs[k].epoch && streq(s->job_id, refs[k].id))
+                                s->renewed = MAX(s->renewed, sent);
+                }
+        pthread_mutex_unlock(&w->lock);
+}
+
+/* The lease is this long past its last renewal when the guard stops the task: a little before the
+ * executors may re-queue the job, so that the task is not still running when it starts elsewhere. */
+static usec_t lease_guard_deadline(usec_t lease) {
+        return lease - MIN(lease / 10, 3 * USEC_PER_SEC);
+}
+
+/* Stop the tasks whose lease could not be renewed in time. Its own thread, with no store: the
+ * renewals (and every other store call) may block for as long as the database is unreachable,
+ * e.g. on a partitioned host, and the task must stop anyway, as its job runs elsewhere. */
+static void *lease_guard_thread(void *arg) {
+        Worker *w = arg;
+        usec_t deadline = lease_guard_deadline(w->opt.lease);
+        int interval = (int) (MIN(MAX(deadline / 10, 100 * USEC_PER_MSEC), USEC_PER_SEC) / USEC_PER_MSEC);
+        uint64_t one = 1;
+        bool stop = false;
+
+        for (;;) {
+                /* Once stopping, stop_fd stays readable: sleep without it until no task runs. */
+                struct pollfd p = { stop ? -1 : w->stop_fd, POLLIN, 0 };
+                if (poll(&p, 1, interval) > 0)
+                        stop = true;
+                if (stop && atomic_load(&w->busy) == 0)
+                        break;
+                usec_t now = now_monotonic();
+                pthread_mutex_lock(&w->lock);
+                for (unsigned i = 0; i < w->opt.slots; i++) {
+                        Slot *s = &w->slots[i];
+                        /* A task that ended keeps its result: delivery gives up on a lost lease. */
+                        if (!s->busy || s->reporting || s->lease_expired || now < s->renewed + deadline)
+                                continue;
+                        s->lease_expired = true;
+                        (void) !write(s->cancel_fd, &one, sizeof one);
+                        log_warning("Lease of job %s of execution %s not renewed for %.0f s: the database is unreachable; "
+                                    "stopping the task, it will run elsewhere.",
+                                    s->job_id, s->execution_id, (double) (now - s->renewed) / USEC_PER_SEC);
+                }
+                pthread_mutex_unlock(&w->lock);
+        }
+        return NULL;
+}
+
 /* Renew leases every lease/3; pass kills on as soon as they are announced (and every second, for
  * a lost notification). */
 static void *maint_thread(void *arg) {
@@ -625,10 +708,13 @@ static void *maint_thread(void *arg) {
                                 n++;
                         }
                 pthread_mutex_unlock(&w->lock);
+                usec_t sent = now_monotonic();
                 int r = store_job_renew(w->maint_store, w->opt.id, refs, n, now_realtime(), w->opt.lease);
                 if (r < 0)
                         log_warning_errno(r, "Cannot renew leases: %s", store_error(w->maint_store));
-                else if ((size_t) r < n) {
+                else
+                        slots_renewed(w, refs, n, sent);
+                if (r >= 0 && (size_t) r < n) {
                         /* A job whose task ended meanwhile was completed (deleted), not lost: only those
                          * still running under the same epoch count. */
                         size_t running = 0;
@@ -663,6 +749,8 @@ int worker_start(Worker *w) {
         if ((r = -pthread_create(&w->claimer, NULL, claim_thread, w)) < 0)
                 return r;
         if ((r = -pthread_create(&w->maint, NULL, maint_thread, w)) < 0)
+                return r;
+        if ((r = -pthread_create(&w->guard, NULL, lease_guard_thread, w)) < 0)
                 return r;
         w->claimer_joined = false;
         w->started = true;
@@ -705,6 +793,7 @@ void worker_stop(Worker *w, usec_t grace) {
         for (unsigned i = 0; i < w->opt.slots; i++)
                 pthread_join(w->slots[i].thread, NULL);
         pthread_join(w->maint, NULL);
+        pthread_join(w->guard, NULL);
         w->started = false;
 }
 

@@ -9,6 +9,7 @@
 #include "cleanup-jansson.h"
 #include "engine-internal.h"
 #include "json-limits.h"
+#include "store.h" /* the job_resubmitted reasons */
 #include "strutil.h"
 
 int engine_effects_init(EngineEffects *fx) {
@@ -604,7 +605,15 @@ static int on_job_resubmitted(Engine *E, json_t *payload) {
         if (worker && !a->worker_id)
                 a->worker_id = strdup(worker);
         state_info_force(&a->state, STATE_RESUBMITTED, E->now);
-        engine_log(E, tr, "WARN", "worker %s stopped answering; task resubmitted", worker ? worker : "(unknown)");
+        /* Which of the three it was matters when reading a timeline: a released job is no fault. */
+        const char *reason = json_string_value(json_object_get(payload, "reason"));
+        worker = worker ? worker : "(unknown)";
+        if (reason && streq(reason, STORE_RESUBMIT_RELEASED))
+                engine_log(E, tr, "WARN", "worker %s handed the task back as it stopped; task resubmitted", worker);
+        else if (reason && streq(reason, STORE_RESUBMIT_LEASE_EXPIRED))
+                engine_log(E, tr, "WARN", "the lease of worker %s on the task expired without renewal; task resubmitted", worker);
+        else
+                engine_log(E, tr, "WARN", "worker %s stopped answering; task resubmitted", worker);
         E->progressed = true;
         return task_run_add_attempt(tr, E->now, NULL);
 }

@@ -119,7 +119,7 @@ int liveness_reap(Liveness *l, usec_t now, unsigned *ret_jobs) {
                         continue; /* never ourselves: our own silence means our loop was stuck, not gone */
                 /* Jobs first: if we fail half-way the row stays and the next sweep retries. A worker
                  * that comes back finds its row gone and exits; its late results are refused by epoch. */
-                r = store_job_requeue_worker(l->store, c.list[i].id, now);
+                r = store_job_requeue_worker(l->store, c.list[i].id, STORE_RESUBMIT_WORKER_DEAD, now);
                 if (r < 0)
                         break;
                 jobs += (unsigned) r;

@@ -64,6 +64,32 @@ static int pg_session_setup(Store *s) {
         return pg_exec(s, "SET plan_cache_mode = force_custom_plan", NULL, 0, NULL);
 }
 
+/* Connection defaults that make a cut link fail a statement in about 20 s instead of blocking it
+ * for TCP's retransmissions (minutes): no unacknowledged data or keepalive answer for
+ * tcp_user_timeout (ms) ends the connection, and an idle one is probed after 10 s. Under the
+ * worker's 30 s lease (renewed every 10 s): a renewal fails, and the reconnect is tried, before
+ * the lease ends. They come before the user's connection string, which overrides any of them. */
+static const char *const pg_default_keywords[] = {
+        "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+};
+static const char *const pg_default_values[] = { "10", "1", "10", "5", "3", "20000" };
+
+static PGconn *pg_connectdb(const char *conninfo) {
+        const char *keywords[ELEMENTSOF(pg_default_keywords) + 2], *values[ELEMENTSOF(pg_default_keywords) + 2];
+        size_t n = 0;
+
+        for (; n < ELEMENTSOF(pg_default_keywords); n++) {
+                keywords[n] = pg_default_keywords[n];
+                values[n] = pg_default_values[n];
+        }
+        /* expand_dbname: the first "dbname" is the whole connection string (URL or key=value),
+         * whose settings replace those before it. */
+        keywords[n] = "dbname";
+        values[n++] = conninfo;
+        keywords[n] = values[n] = NULL;
+        return PQconnectdbParams(keywords, values, 1);
+}
+
 static int pg_connect(Store *s) {
         PgConn *p = s->backend_data;
         if (!p) {
@@ -73,7 +99,7 @@ static int pg_connect(Store *s) {
                 s->backend_data = p;
         }
         pg_forget_prepared(s);
-        PGconn *c = PQconnectdb(s->conninfo);
+        PGconn *c = pg_connectdb(s->conninfo);
         if (!c)
                 return -ENOMEM;
         p->conn = c;

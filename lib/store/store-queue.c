@@ -879,6 +879,7 @@ int store_job_complete(Store *s, const char *job_id, int64_t epoch, const char *
 
 typedef struct RequeueArgs {
         const char *worker_id; /* NULL: expired leases */
+        const char *reason;    /* the job_resubmitted event's */
         usec_t now;
 } RequeueArgs;
 
@@ -938,7 +939,7 @@ static int requeue_tx(StoreTx *tx, void *userdata) {
                 payload = json_pack("{s:s, s:o, s:I, s:s, s:s}", "jobId", sql_cell(&rows, i, 0), "taskRunId",
                                     trid ? json_string(trid) : json_null(), "epoch",
                                     (json_int_t) sql_cell_i64(&up, 0, 0), "workerId", sql_cell(&rows, i, 3), "reason",
-                                    a->worker_id ? "worker dead" : "lease expired");
+                                    a->reason);
                 if (!payload)
                         return -ENOMEM;
                 r = store_event_emit(tx, sql_cell(&rows, i, 1), "job_resubmitted", payload, a->now, a->now, NULL);
@@ -951,8 +952,8 @@ static int requeue_tx(StoreTx *tx, void *userdata) {
         return count;
 }
 
-static int requeue(Store *s, const char *worker_id, usec_t now) {
-        RequeueArgs a = { .worker_id = worker_id, .now = now };
+static int requeue(Store *s, const char *worker_id, const char *reason, usec_t now) {
+        RequeueArgs a = { .worker_id = worker_id, .reason = reason, .now = now };
         int total = 0, r;
 
         /* Batches in short transactions; a batch with fewer rows than asked for was the last. */
@@ -966,7 +967,7 @@ static int requeue(Store *s, const char *worker_id, usec_t now) {
 }
 
 int store_job_requeue_expired(Store *s, usec_t now) {
-        return requeue(s, NULL, now);
+        return requeue(s, NULL, STORE_RESUBMIT_LEASE_EXPIRED, now);
 }
 
 static int unpin_tx(StoreTx *tx, void *userdata) {
@@ -980,15 +981,15 @@ static int unpin_tx(StoreTx *tx, void *userdata) {
         return (int) rows.changes;
 }
 
-int store_job_requeue_worker(Store *s, const char *worker_id, usec_t now) {
-        if (isempty(worker_id))
+int store_job_requeue_worker(Store *s, const char *worker_id, const char *reason, usec_t now) {
+        if (isempty(worker_id) || isempty(reason))
                 return -EINVAL;
         /* Jobs pinned to the dead worker (a WorkingDirectory's later tasks) go to any worker: the
          * directory is lost with the worker, but the execution goes on. */
         int r = store_transact(s, unpin_tx, (void *) worker_id);
         if (r < 0)
                 return r;
-        return requeue(s, worker_id, now);
+        return requeue(s, worker_id, reason, now);
 }
 
 int store_job_get(StoreTx *tx, const char *id, StoreJob *ret) {

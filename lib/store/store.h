@@ -323,9 +323,14 @@ int store_job_complete_tx(StoreTx *tx, const char *job_id, int64_t epoch, const 
  * "job_resubmitted" event {jobId, taskRunId, epoch, workerId, reason} for each. Returns the
  * number re-queued. */
 int store_job_requeue_expired(Store *s, usec_t now);
-/* The same for every job claimed by a worker declared dead; jobs pinned to it go back to the shared
- * queue. */
-int store_job_requeue_worker(Store *s, const char *worker_id, usec_t now);
+/* The same for every job claimed by a worker, with reason STORE_RESUBMIT_WORKER_DEAD (declared
+ * dead by liveness) or STORE_RESUBMIT_RELEASED (the worker handing its jobs back as it stops); jobs
+ * pinned to it go back to the shared queue. */
+int store_job_requeue_worker(Store *s, const char *worker_id, const char *reason, usec_t now);
+/* The job_resubmitted event's reasons. */
+#define STORE_RESUBMIT_WORKER_DEAD "worker dead"
+#define STORE_RESUBMIT_LEASE_EXPIRED "lease expired"
+#define STORE_RESUBMIT_RELEASED "released by the worker"
 /* Kill: delete the task run's unclaimed jobs, emitting a "task_result" event with result (what the
  * engine makes of a job killed before it started) for each, and flag its claimed ones for their
  * worker. Returns how many jobs were affected. */

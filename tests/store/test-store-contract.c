@@ -739,7 +739,7 @@ static void test_jobs(Store *s) {
                        "a late result from an expired lease is rejected");
                 is_int(store_job_complete(s, j[1].id, j[1].epoch, "w1", result, T0), 0,
                        "a renewed lease still completes");
-                is_int(store_job_requeue_worker(s, "w1", T0), 1, "a dead worker's job is re-queued");
+                is_int(store_job_requeue_worker(s, "w1", STORE_RESUBMIT_WORKER_DEAD, T0), 1, "a dead worker's job is re-queued");
                 drain_events(s, "e-jobs");
                 is_int(store_job_complete(s, j[2].id, j[2].epoch, "w1", result, T0), STORE_STALE,
                        "the dead worker's result is rejected");
@@ -860,7 +860,7 @@ static void test_pinned(Store *s) {
         is_int(store_job_claim(s, "w-other", NULL, 10, T0 + 1, 30 * USEC_PER_SEC, &j, &n), 0, "another worker claims");
         is_int(n, 0, "a pinned job is not another worker's");
         store_jobs_free(j, n);
-        is_int(store_job_requeue_worker(s, "w-pin", T0 + 2), 0, "the pinned worker is declared dead");
+        is_int(store_job_requeue_worker(s, "w-pin", STORE_RESUBMIT_WORKER_DEAD, T0 + 2), 0, "the pinned worker is declared dead");
         is_int(store_job_claim(s, "w-other", NULL, 10, T0 + 3, 30 * USEC_PER_SEC, &j, &n), 0, "claim again");
         is_int(n, 1, "its pinned job went back to the shared queue");
         if (n == 1)
@@ -884,7 +884,7 @@ static void test_pinned(Store *s) {
         CHECK_OK(store_commit(tx));
         is_int(store_job_claim(s, "w-a", NULL, 10, T0 + 7, 30 * USEC_PER_SEC, &j, &n), 0, "a job with an attempt is claimed");
         store_jobs_free(j, n);
-        is_int(store_job_requeue_worker(s, "w-a", T0 + 8), 1, "and re-queued when its worker dies");
+        is_int(store_job_requeue_worker(s, "w-a", STORE_RESUBMIT_WORKER_DEAD, T0 + 8), 1, "and re-queued when its worker dies");
         is_int(store_job_claim(s, "w-b", NULL, 10, T0 + 9, 30 * USEC_PER_SEC, &j, &n), 0, "claimed again");
         ok(n == 1 && json_integer_value(json_object_get(j[0].payload, "attempt")) == 2 &&
                    streq_ptr(json_string_value(json_object_get(j[0].payload, "taskId")), "t"),
