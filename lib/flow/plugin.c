@@ -380,8 +380,8 @@ static int parse_type(Loader *l, const YamlNode *n) {
 /* Why a plugin's file or directory may not be trusted, or NULL: a native plugin runs inside the
  * daemon (often root), and an exec plugin's descriptor says what the worker runs. Another local
  * user able to change it, or to replace it in its directory, would run code as the daemon's user.
- * Writable by the group is fine when the group is root's; a sticky directory (/tmp) lets others
- * add names but not replace one. */
+ * Writable by the group is fine when the group is root's or the process's own (a user's private
+ * group, umask 002); a sticky directory (/tmp) lets others add names but not replace one. */
 static const char *untrusted(const struct stat *st, bool parent) {
         if (st->st_uid != 0 && st->st_uid != geteuid())
                 return "is owned by another user (it must be root's or this process's)";
@@ -389,7 +389,7 @@ static const char *untrusted(const struct stat *st, bool parent) {
                 return NULL;
         if (st->st_mode & S_IWOTH)
                 return "is writable by every user (chmod o-w it)";
-        if ((st->st_mode & S_IWGRP) && st->st_gid != 0)
+        if ((st->st_mode & S_IWGRP) && st->st_gid != 0 && st->st_gid != getegid())
                 return "is writable by its group (chmod g-w it)";
         return NULL;
 }
