@@ -286,6 +286,9 @@ static int flows_toggle(WebCtx *c, bool disabled) {
         json_t *one;
         if (!json_is_array(body) || json_array_size(body) == 0)
                 return web_reply_error(c, 400, "the body must be a list of flows: [{\"namespace\": ..., \"id\": ...}]");
+        /* All in one write transaction, each flow parsed: bounded as the other bulk routes are. */
+        if (json_array_size(body) > 1000)
+                return web_reply_error(c, 400, "at most 1000 flows at once (%zu given)", json_array_size(body));
         json_array_foreach(body, i, one)
                 if (!json_is_string(json_object_get(one, "namespace")) || !json_is_string(json_object_get(one, "id")))
                         return web_reply_error(c, 400, "flow %zu of the list has no namespace or id (strings)", i + 1);
