@@ -1063,10 +1063,16 @@ static int executions_bulk(WebCtx *c, WebHandler one, unsigned one_ok, bool (*al
                         return web_reply_error(c, 500, "out of memory");
                 return web_reply_json(c, 422, json_pack("{s:s, s:O}", "message", m, "invalidExecutions", invalid));
         }
-        /* One request per execution, as the single routes do it, with no body of their own. */
+        /* One request per execution, as the single routes do it, with no body of their own; an id
+         * given twice is acted on once (not two kill or restart events, not counted twice). */
         const char *body = c->body;
         size_t body_len = c->body_len, count = 0;
         json_array_foreach(ids, i, v) {
+                bool seen = false;
+                for (size_t j = 0; j < i && !seen; j++)
+                        seen = json_equal(json_array_get(ids, j), v);
+                if (seen)
+                        continue;
                 c->params[0] = json_string_value(v);
                 c->body = "";
                 c->body_len = 0;
