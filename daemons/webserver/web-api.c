@@ -286,6 +286,9 @@ static int flows_toggle(WebCtx *c, bool disabled) {
         json_t *one;
         if (!json_is_array(body) || json_array_size(body) == 0)
                 return web_reply_error(c, 400, "the body must be a list of flows: [{\"namespace\": ..., \"id\": ...}]");
+        /* All in one write transaction, each flow parsed: bounded as the other bulk routes are. */
+        if (json_array_size(body) > 1000)
+                return web_reply_error(c, 400, "at most 1000 flows at once (%zu given)", json_array_size(body));
         json_array_foreach(body, i, one)
                 if (!json_is_string(json_object_get(one, "namespace")) || !json_is_string(json_object_get(one, "id")))
                         return web_reply_error(c, 400, "flow %zu of the list has no namespace or id (strings)", i + 1);
@@ -1060,10 +1063,16 @@ static int executions_bulk(WebCtx *c, WebHandler one, unsigned one_ok, bool (*al
                         return web_reply_error(c, 500, "out of memory");
                 return web_reply_json(c, 422, json_pack("{s:s, s:O}", "message", m, "invalidExecutions", invalid));
         }
-        /* One request per execution, as the single routes do it, with no body of their own. */
+        /* One request per execution, as the single routes do it, with no body of their own; an id
+         * given twice is acted on once (not two kill or restart events, not counted twice). */
         const char *body = c->body;
         size_t body_len = c->body_len, count = 0;
         json_array_foreach(ids, i, v) {
+                bool seen = false;
+                for (size_t j = 0; j < i && !seen; j++)
+                        seen = json_equal(json_array_get(ids, j), v);
+                if (seen)
+                        continue;
                 c->params[0] = json_string_value(v);
                 c->body = "";
                 c->body_len = 0;

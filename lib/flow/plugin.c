@@ -377,6 +377,23 @@ static int parse_type(Loader *l, const YamlNode *n) {
         return 0;
 }
 
+/* Why a plugin's file or directory may not be trusted, or NULL: a native plugin runs inside the
+ * daemon (often root), and an exec plugin's descriptor says what the worker runs. Another local
+ * user able to change it, or to replace it in its directory, would run code as the daemon's user.
+ * Writable by the group is fine when the group is root's or the process's own (a user's private
+ * group, umask 002); a sticky directory (/tmp) lets others add names but not replace one. */
+static const char *untrusted(const struct stat *st, bool parent) {
+        if (st->st_uid != 0 && st->st_uid != geteuid())
+                return "is owned by another user (it must be root's or this process's)";
+        if (parent && S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX))
+                return NULL;
+        if (st->st_mode & S_IWOTH)
+                return "is writable by every user (chmod o-w it)";
+        if ((st->st_mode & S_IWGRP) && st->st_gid != 0 && st->st_gid != getegid())
+                return "is writable by its group (chmod g-w it)";
+        return NULL;
+}
+
 /* The executable or shared object a descriptor names: a file inside the plugin's directory. */
 static char *program_path(Loader *l, const YamlNode *n, bool exec) {
         _cleanup_free_ char *rel = scalar_dup(l, n, exec ? "'exec'" : "'native'");
@@ -395,8 +412,11 @@ static char *program_path(Loader *l, const YamlNode *n, bool exec) {
         }
         if (exec && strchr(l->plugin->dir, '\'')) /* the worker quotes it in a shell command */
                 lerr(l, n, "the plugin's directory '%s' must not contain quotes", l->plugin->dir);
+        const char *why = NULL;
         if (stat(p, &st) < 0)
                 lerr(l, n, "%s '%s': %s", exec ? "executable" : "shared object", p, strerror(errno));
+        else if ((why = untrusted(&st, false)))
+                lerr(l, n, "%s '%s' %s", exec ? "executable" : "shared object", p, why);
         else if (!S_ISREG(st.st_mode))
                 lerr(l, n, "%s '%s' is not a regular file", exec ? "executable" : "shared object", p);
         else if (exec && access(p, X_OK) < 0)
@@ -455,11 +475,23 @@ static int load_descriptor(Loader *l, const char *dir) {
                 return -ENOMEM;
         l->file = l->plugin->descriptor;
 
+        /* The directory, the one that holds it, and the descriptor: none another user may change. */
+        _cleanup_free_ char *parent = strndup(l->plugin->dir, (size_t) (strrchr(l->plugin->dir, '/') - l->plugin->dir));
+        if (!parent)
+                return -ENOMEM;
+        const char *why = NULL;
+        if (stat(l->plugin->dir, &st) == 0 && (why = untrusted(&st, false)))
+                return lerr(l, NULL, "the plugin's directory '%s' %s", l->plugin->dir, why), 0;
+        if (*parent && stat(parent, &st) == 0 && (why = untrusted(&st, true)))
+                return lerr(l, NULL, "the directory '%s' that holds the plugin %s", parent, why), 0;
+
         fd = open(l->file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0 || fstat(fd, &st) < 0)
                 return lerr(l, NULL, "cannot read: %s", strerror(errno)), 0;
         if (!S_ISREG(st.st_mode) || (size_t) st.st_size > DESCRIPTOR_SIZE_MAX)
                 return lerr(l, NULL, "not a regular file of at most 1 MiB"), 0;
+        if ((why = untrusted(&st, false)))
+                return lerr(l, NULL, "the descriptor %s", why), 0;
         buf = malloc((size_t) st.st_size + 1);
         if (!buf)
                 return -ENOMEM;

@@ -140,18 +140,26 @@ char *storage_slugify(const char *s) {
         return out;
 }
 
-/* The namespace as a path: each '.'-separated part a valid segment. */
+/* The namespace as a path: each '.'-separated part a valid segment. A part that starts with '_' or
+ * is "executions" would put the namespace inside another's files or KV (NS/_files, NS/_kv) or inside
+ * an execution's directory (NS/FLOW/executions/EXEC): refused, as the flow parser refuses it. */
 static int ns_path(const char *ns, char **ret) {
         if (isempty(ns))
                 return -EINVAL;
         _cleanup_free_ char *p = strdup(ns);
         if (!p)
                 return -ENOMEM;
-        for (char *c = p; *c; c++) {
+        for (char *c = p, *seg = p;; c++) {
                 if (*c == '/')
                         return -EINVAL;
-                if (*c == '.')
-                        *c = '/';
+                if (*c && *c != '.')
+                        continue;
+                if (*seg == '_' || (c - seg == 10 && strncmp(seg, "executions", 10) == 0))
+                        return -EINVAL;
+                if (!*c)
+                        break;
+                *c = '/';
+                seg = c + 1;
         }
         if (storage_key_invalid(p))
                 return -EINVAL;

@@ -234,7 +234,16 @@ cp "$TERN_PLUGIN_BAD_ABI" "$bad/abi/"
 printf 'name: noexec\nexec: missing.py\ntypes:\n  - type: io.tern.tests.NoExec\n' >"$bad/noexec/plugin.yaml"
 printf 'name: [unclosed\n' >"$bad/syntax.yaml"
 mkdir "$bad/syntax" && mv "$bad/syntax.yaml" "$bad/syntax/plugin.yaml"
+# What another local user could change: the daemon (root) would run their code.
+mkdir -p "$bad/wwdir" "$bad/wwdesc" "$bad/wwso"
+for p in wwdir wwdesc; do
+        printf 'name: %s\nexec: run.sh\ntypes:\n  - type: io.tern.tests.%s\n' $p $p >"$bad/$p/plugin.yaml"
+        printf '#!/bin/sh\n' >"$bad/$p/run.sh"
+done
+printf 'name: wwso\nnative: %s\ntypes:\n  - type: io.tern.tests.WwSo\n' "$(basename "$TERN_PLUGIN_SUM")" >"$bad/wwso/plugin.yaml"
+cp "$TERN_PLUGIN_SUM" "$bad/wwso/"
 chmod -R a+rX "$bad" && chmod 755 "$bad"/*/run.sh
+chmod 777 "$bad/wwdir" && chmod o+w "$bad/wwdesc/plugin.yaml" "$bad/wwso/$(basename "$TERN_PLUGIN_SUM")"
 
 "$TERN" plugins list --plugins-path "$good:$bad" >"$dir/bad.txt" 2>"$dir/bad.err"
 rc=$?
@@ -255,6 +264,11 @@ has "$dir/bad.err" "$bad/abi/plugin.yaml:2:9: '$bad/abi/libbad-abi.so' was built
 ok $? "a native plugin of another ABI version: refused, naming the file and both versions"
 has "$dir/bad.err" "$bad/noexec/plugin.yaml:2:7: executable '$bad/noexec/missing.py': No such file or directory"
 ok $? "an exec plugin whose executable is missing"
+has "$dir/bad.err" "the plugin's directory '$bad/wwdir' is writable by every user (chmod o-w it)" &&
+        has "$dir/bad.err" "$bad/wwdesc/plugin.yaml: the descriptor is writable by every user" &&
+        has "$dir/bad.err" "shared object '$bad/wwso/$(basename "$TERN_PLUGIN_SUM")' is writable by every user" &&
+        ! grep -q "io.tern.tests.Ww" "$dir/bad.txt"
+ok $? "a plugin directory, descriptor or shared object that every user may write is refused"
 TERN_PLUGINS_PATH=$dir/nowhere "$TERN" plugins list >/dev/null 2>"$dir/nowhere.err"
 [ $? -eq 1 ] && has "$dir/nowhere.err" "plugin directory '$dir/nowhere': No such file or directory"
 ok $? "a configured plugin directory that does not exist is said"

@@ -328,6 +328,23 @@ refused "$hdr
     type: io.kestra.plugin.core.storage.DeduplicateItems
     from: \"{{ outputs.w.uri }}\"
     expr: \"{{ value }}\"" "is not valid Ion" "an item that is not Ion fails the task, saying which"
+# Many items and an expression for each: the task's timeout stops it, as it does any task.
+start=$(date +%s)
+refused "$hdr
+  - id: gen
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    outputFiles: [items.ion]
+    commands:
+      - seq 1 3000000 | sed 's/.*/{value:&}/' > items.ion
+  - id: filter
+    type: io.kestra.plugin.core.storage.FilterItems
+    timeout: PT1S
+    from: \"{{ outputs.gen.outputFiles['items.ion'] }}\"
+    filterCondition: \"{{ value % 2 == 0 }}\"" "Timeout after PT1S" "FilterItems stops at its timeout"
+took=$(($(date +%s) - start))
+ok "$([ $took -lt 60 ] && echo 0 || echo 1)" "and well before it would have read 3 million items ($took s)"
 
 # ---- 200 MB through a worker process: bounded memory ---------------------------------------------
 if [ "$backend" = local ]; then

@@ -136,6 +136,17 @@ int main(void) {
         is_int(storage_key_namespace_file("ns", "a/%2e%2e/b", &k), -EINVAL, "namespace file encoded traversal refused");
         is_int(storage_key_namespace_file("a..b", "x", &k), -EINVAL, "namespace with an empty part refused");
         is_int(storage_key_namespace_file("a/b", "x", &k), -EINVAL, "namespace with '/' refused");
+        /* Namespaces a flow may not have, whose keys lie inside another namespace's files or KV or
+         * inside an execution's directory. */
+        is_int(storage_key_namespace_file("company._files", "x", &k), -EINVAL, "namespace part '_files' refused");
+        is_int(storage_key_namespace_file("company._kv", "x", &k), -EINVAL, "namespace part '_kv' refused");
+        is_int(storage_key_namespace_file("_files", "x", &k), -EINVAL, "namespace '_files' refused");
+        is_int(storage_key_kv("company._files", "k", &k), -EINVAL, "KV of namespace part '_files' refused");
+        is_int(storage_key_namespace_file("company.flow.executions.abc", "x", &k), -EINVAL,
+               "namespace part 'executions' refused");
+        built(storage_key_namespace_file("company.executions2.x_y", "f", &k), k, "company/executions2/x_y/_files/f",
+              "namespace parts like 'executions2' and 'x_y' kept");
+        k = NULL;
         is_int(storage_key_task_file("ns", "f", "..", "t", "r", "x", &k), -EINVAL, "execution id '..' refused");
         is_int(storage_key_task_file("ns", "f", "e", "t", "r/s", "x", &k), -EINVAL, "task run id with '/' refused");
         is_int(storage_key_task_file("ns", "f", "e", "t", "r", "/abs", &k), -EINVAL, "absolute file refused");

@@ -231,6 +231,10 @@ tasks:
     st, js, _ = req("POST", "/api/v1/flows/disable/by-ids", TOGREF + [{"namespace": "t.toggle", "id": "nope"}])
     ok(st == 404 and "'nope'" in js["message"] and "nothing was changed" in js["message"] and
        req("GET", "/api/v1/flows/t.toggle/tog")[1]["disabled"] is False, "an unknown flow in the list is 404, nothing changed")
+    st, js, _ = req("POST", "/api/v1/flows/disable/by-ids", TOGREF * 1001)
+    ok(st == 400 and "at most 1000" in js.get("message", "") and
+       req("GET", "/api/v1/flows/t.toggle/tog")[1]["disabled"] is False,
+       f"more than 1000 flows at once is 400, nothing changed ({st} {js})")
     for body in [[], {"namespace": "t.toggle"}, [{"namespace": "t.toggle"}], "not json"]:
         st, js, _ = req("POST", "/api/v1/flows/enable/by-ids", body, headers={"Content-Type": "application/json"})
         ok(st == 400 and js["message"], f"enable/by-ids with {body!r} is 400 ({js and js['message']})")
@@ -432,8 +436,9 @@ tasks:
        "none was" in js["message"], f"kill/by-ids with an ended and a missing execution is 422 listing them ({js and js['message']})")
     ok(req("GET", f"/api/v1/executions/{k1}")[1]["state"]["current"] not in ("KILLING", "KILLED"),
        "and nothing was killed")
-    st, js, _ = req("DELETE", "/api/v1/executions/kill/by-ids", [k1, k2])
-    ok(st == 200 and js == {"count": 2}, "DELETE /api/v1/executions/kill/by-ids kills both ({count: 2})")
+    st, js, _ = req("DELETE", "/api/v1/executions/kill/by-ids", [k1, k2, k1, k2])
+    ok(st == 200 and js == {"count": 2},
+       f"DELETE /api/v1/executions/kill/by-ids kills both, an id given twice counted once ({js})")
     ok(wait_state(k1, ["KILLED"]) is not None and wait_state(k2, ["KILLED"]) is not None, "both end KILLED")
     st, js, _ = req("POST", "/api/v1/executions/t.web.sub/fail?wait=true", {})
     fid = js["id"]
@@ -1040,6 +1045,12 @@ tasks:
     ok(st == 422, "an upload with traversal in its path is refused (422)")
     ok(not os.path.exists(scratch + "/state/storage/t/web/escape.txt"), "and nothing is written outside the namespace")
     ok(req("GET", "/api/v1/namespaces/Bad..NS/files/directory")[0] == 422, "an invalid namespace is 422")
+    # Namespaces a flow may not have, whose files would lie among t.web's own or inside an execution's.
+    for badns in ["t.web._files", "t.web.hello.executions.x", "_tern.auth"]:
+        st, js, _ = upload(f"/api/v1/namespaces/{badns}/files?path=/in.txt", {}, {"fileContent": ("i", b"i")})
+        ok(st == 422 and f"'{badns}' is not a valid namespace" in (js or {}).get("message", ""),
+           f"namespace {badns} is refused (422, {st})")
+    ok(not os.path.exists(scratch + "/state/storage/t/web/_files/_files"), "and nothing lands among t.web's files")
     st, js, _ = req("POST", NSF + "?path=/q/raw.txt", "not multipart", headers={"Content-Type": "text/plain"})
     ok(st == 415, "an upload that is not multipart is 415")
     st, js, _ = upload(NSF + "?path=/q", {}, {"fileContent": ("q", b"x")})

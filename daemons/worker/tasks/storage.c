@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -694,16 +695,39 @@ typedef struct ItemExpr {
         json_t *tmpl;     /* the expression, unrendered (a raw property) */
         const char *prop;
         const char *uri;
+        usec_t deadline;  /* CLOCK_MONOTONIC; 0: no timeout */
 } ItemExpr;
+
+static void item_expr_init(ItemExpr *e, TaskRunContext *ctx, json_t *tmpl, const char *prop, const char *uri) {
+        *e = (ItemExpr) { ctx, tmpl, prop, uri, ctx->timeout ? now_monotonic() + ctx->timeout : 0 };
+}
+
+/* A kill or the task's timeout, checked before each item: the task runs in the worker's thread,
+ * where nothing else stops it, and a file of many items with a costly expression takes long. */
+static int item_stop(ItemExpr *e, TaskOutcome *out) {
+        struct pollfd p = { e->ctx->cancel_fd, POLLIN, 0 };
+        char d[DURATION_MAX];
+        if (e->ctx->cancel_fd >= 0 && poll(&p, 1, 0) > 0) {
+                out->state = STATE_KILLED;
+                return -ECANCELED;
+        }
+        if (e->deadline && now_monotonic() >= e->deadline)
+                return task_fail(out, "Timeout after %s: '%s' was not read to its end",
+                                 duration_format(d, (susec_t) e->ctx->timeout), e->uri), -ETIMEDOUT;
+        return 0;
+}
 
 /* Render the expression with the item's fields on top of the task's variables, as Kestra does;
  * *ret: the rendered value, or NULL when rendering failed (*ret_error says why). */
 static int item_render(ItemExpr *e, IonItemReader *ir, json_t *item, json_t **ret, char **ret_error, TaskOutcome *out) {
+        int r = item_stop(e, out);
+        if (r < 0)
+                return r;
         if (item && !json_is_object(item))
                 return task_fail(out, "'%s': item %" PRIu64 " is not a struct: %s needs one to find its fields in",
                                  e->uri, ir->n, e->prop), -EINVAL;
         _cleanup_json_ json_t *empty = item ? NULL : json_object();
-        int r = e->ctx->render(e->ctx, e->tmpl, item ?: empty, ret, ret_error);
+        r = e->ctx->render(e->ctx, e->tmpl, item ?: empty, ret, ret_error);
         if (r == -EINVAL) {
                 *ret = NULL;
                 return 0;
@@ -741,7 +765,8 @@ int task_impl_storage_filter_items(TaskRunContext *ctx, json_t *props, TaskOutco
                 return task_fail(out, "property 'filterType' must be INCLUDE or EXCLUDE, not '%s'", type);
         if (!streq(on_error, "FAIL") && !streq(on_error, "INCLUDE") && !streq(on_error, "EXCLUDE"))
                 return task_fail(out, "property 'errorOrNullBehavior' must be FAIL, INCLUDE or EXCLUDE, not '%s'", on_error);
-        ItemExpr e = { ctx, cond, "filterCondition", from };
+        ItemExpr e;
+        item_expr_init(&e, ctx, cond, "filterCondition", from);
         _cleanup_close_ int in = fetch_tmp(ctx, "from", from, out);
         if (in < 0)
                 return in == -ENOMEM ? in : 0;
@@ -856,7 +881,8 @@ int task_impl_storage_deduplicate_items(TaskRunContext *ctx, json_t *props, Task
         json_t *expr = json_object_get(props, "expr");
         if (!json_is_string(expr))
                 return task_fail(out, "property 'expr' is required: an expression such as {{ id }}");
-        ItemExpr e = { ctx, expr, "expr", from };
+        ItemExpr e;
+        item_expr_init(&e, ctx, expr, "expr", from);
         _cleanup_close_ int in = fetch_tmp(ctx, "from", from, out);
         if (in < 0)
                 return in == -ENOMEM ? in : 0;
