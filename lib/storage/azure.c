@@ -208,9 +208,9 @@ static int sign_shared_key(void *userdata, CURL *c, const HttpCall *call, struct
 
 /* ---- requests ------------------------------------------------------------------------------ */
 
-static int request(Storage *s, const char *method, const char *key, const char *query, const char *const *headers,
-                   const void *body, size_t body_len, StorageWriteFn sink, void *sink_userdata, HttpResult *res,
-                   const char *what) {
+static int request_on(Storage *s, Http *h, const char *method, const char *key, const char *query,
+                      const char *const *headers, const void *body, size_t body_len, StorageWriteFn sink,
+                      void *sink_userdata, HttpResult *res, const char *what) {
         Azure *a = A(s);
         _cleanup_free_ char *url = blob_url(a, key, query);
         if (!url)
@@ -231,7 +231,14 @@ static int request(Storage *s, const char *method, const char *key, const char *
                 .sign = a->key_len > 0 ? sign_shared_key : NULL,
                 .sign_userdata = a,
         };
-        return http_perform(a->http, &call, res, what);
+        return http_perform(h, &call, res, what);
+}
+
+/* One request over the handle's own connection. */
+static int request(Storage *s, const char *method, const char *key, const char *query, const char *const *headers,
+                   const void *body, size_t body_len, StorageWriteFn sink, void *sink_userdata, HttpResult *res,
+                   const char *what) {
+        return request_on(s, A(s)->http, method, key, query, headers, body, body_len, sink, sink_userdata, res, what);
 }
 
 static const HttpService azure_service = {
@@ -254,6 +261,50 @@ static int azure_check(Storage *s) {
 
 /* ---- put ----------------------------------------------------------------------------------- */
 
+/* Block ids: of one length per blob, base64. */
+static void block_id(unsigned part, char id[static 64]) {
+        char raw[32];
+        int rl = snprintf(raw, sizeof raw, "tern-%010u", part - 1);
+        EVP_EncodeBlock((unsigned char *) id, (const unsigned char *) raw, rl);
+}
+
+/* What the blocks of one blob share. */
+typedef struct Blocks {
+        const char *key;
+        const char *what;
+        StrBuf list; /* the Put Block List body, block by block */
+} Blocks;
+
+static int put_block(Storage *s, Http *h, unsigned part, const char *buf, size_t n, void *userdata, char **ret_tag) {
+        const Blocks *bl = userdata;
+        const char *key = bl->key, *what = bl->what;
+        char id[64];
+        block_id(part, id);
+        _cleanup_free_ char *enc = http_encode(id, false);
+        _cleanup_free_ char *q = enc ? strjoin("blockid=", enc, "&comp=block") : NULL;
+        if (!q)
+                return storage_fail(s, -ENOMEM, "%s: out of memory", what);
+        HttpResult res;
+        int r = request_on(s, h, "PUT", key, q, NULL, buf, n, NULL, NULL, &res, what);
+        if (r >= 0 && res.status != 201)
+                r = http_status_error(s, &azure_service, &res, what);
+        http_result_done(&res);
+        return r;
+}
+
+static int block_done(Storage *s, unsigned part, char *tag, void *userdata) {
+        StrBuf *list = &((Blocks *) userdata)->list;
+        char id[64];
+        free(tag);
+        block_id(part, id);
+        strbuf_appendf(list, "<Latest>%s</Latest>", id);
+        return list->error ? -ENOMEM : 0;
+}
+
+static void blocks_done(Blocks *bl) {
+        strbuf_done(&bl->list);
+}
+
 static int azure_put(Storage *s, const char *key, StorageReadFn fn, void *userdata) {
         _cleanup_free_ char *what = where(s, "write", key);
         _cleanup_free_ char *buf = malloc(s->part_size);
@@ -266,35 +317,19 @@ static int azure_put(Storage *s, const char *key, StorageReadFn fn, void *userda
         if ((size_t) n < s->part_size)
                 return simple(s, "PUT", key, NULL, block_blob, buf, (size_t) n, 201, 201, what, NULL);
 
-        /* Staged blocks are invisible until the block list commits them (and collected if never). */
-        _cleanup_strbuf_ StrBuf list = STRBUF_INIT;
-        strbuf_append(&list, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
-        int r = 0;
-        for (unsigned block = 0; n > 0; block++) {
-                if (block >= BLOCKS_MAX)
-                        return storage_fail(s, -EFBIG, "%s: more than %u blocks of %llu bytes", what, BLOCKS_MAX,
-                                            (unsigned long long) s->part_size);
-                /* Ids of one length per blob, base64. */
-                char raw[32], id[64];
-                int rl = snprintf(raw, sizeof raw, "tern-%010u", block);
-                EVP_EncodeBlock((unsigned char *) id, (const unsigned char *) raw, rl);
-                _cleanup_free_ char *enc = http_encode(id, false);
-                _cleanup_free_ char *q = enc ? strjoin("blockid=", enc, "&comp=block") : NULL;
-                if (!q)
-                        return -ENOMEM;
-                r = simple(s, "PUT", key, q, NULL, buf, (size_t) n, 201, 201, what, NULL);
-                if (r < 0)
-                        return r;
-                strbuf_appendf(&list, "<Latest>%s</Latest>", id);
-                n = storage_fill(fn, userdata, buf, s->part_size);
-                if (n < 0)
-                        return storage_fail(s, (int) n, "%s: reading its content failed: %s", what, strerror((int) -n));
-        }
-        strbuf_append(&list, "</BlockList>");
-        if (list.error)
+        /* Staged blocks are invisible until the block list commits them (and collected if never),
+         * two staged at a time. */
+        _cleanup_(blocks_done) Blocks bl = { .key = key, .what = what, .list = STRBUF_INIT };
+        StrBuf *list = &bl.list;
+        strbuf_append(list, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
+        int r = http_upload_parts(s, buf, (size_t) n, fn, userdata, BLOCKS_MAX, put_block, block_done, &bl, what);
+        if (r < 0)
+                return r;
+        strbuf_append(list, "</BlockList>");
+        if (list->error)
                 return -ENOMEM;
         static const char *const xml[] = { "Content-Type: application/xml", NULL };
-        return simple(s, "PUT", key, "comp=blocklist", xml, list.buf, list.len, 201, 201, what, NULL);
+        return simple(s, "PUT", key, "comp=blocklist", xml, list->buf, list->len, 201, 201, what, NULL);
 }
 
 /* ---- get, stat, list ----------------------------------------------------------------------- */

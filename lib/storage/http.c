@@ -1,6 +1,7 @@
 /* http.c: the service backends' HTTP requests: one libcurl handle per storage, retries with backoff,
  * downloads resumed where they broke off. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -355,6 +356,101 @@ int http_perform(Http *h, const HttpCall *call, HttpResult *res, const char *wha
                 }
                 backoff(delay);
         }
+}
+
+/* ---- large uploads, two parts in flight ---------------------------------------------------- */
+
+/* One part in flight. Threads rather than curl's multi interface: the source is read by a blocking
+ * callback meanwhile, and each part keeps http_perform()'s retries unchanged. */
+typedef struct PartSlot {
+        Storage shadow; /* the handle as the part's thread sees it: its own error */
+        Http *http;     /* its own connection, kept from part to part */
+        char *buf;
+        size_t n;
+        unsigned part;
+        HttpPartFn put;
+        void *userdata;
+        char *tag;
+        int r;
+        bool running;
+        pthread_t thread;
+} PartSlot;
+
+static void *part_thread(void *p) {
+        PartSlot *x = p;
+        x->r = x->put(&x->shadow, x->http, x->part, x->buf, x->n, x->userdata, &x->tag);
+        return NULL;
+}
+
+/* Wait for the slot's part, if any: r if r already failed; else the part's failure (its error now
+ * s's) or done's answer. */
+static int part_join(Storage *s, PartSlot *x, HttpPartDoneFn done, void *userdata, int r) {
+        if (!x->running)
+                return r;
+        (void) pthread_join(x->thread, NULL);
+        x->running = false;
+        _cleanup_free_ char *tag = TAKE_PTR(x->tag);
+        if (r < 0)
+                return r;
+        if (x->r < 0) {
+                storage_set_error(s, "%s", x->shadow.error ?: "part failed");
+                return x->r;
+        }
+        return done(s, x->part, TAKE_PTR(tag), userdata);
+}
+
+int http_upload_parts(Storage *s, char *buf, size_t n, StorageReadFn fn, void *fn_userdata, unsigned max_parts,
+                      HttpPartFn put, HttpPartDoneFn done, void *userdata, const char *what) {
+        _cleanup_free_ char *buf2 = malloc(s->part_size);
+        PartSlot slots[2] = { { .buf = buf }, { .buf = buf2 } };
+        int r = buf2 ? 0 : storage_fail(s, -ENOMEM, "%s: out of memory", what);
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(slots); i++) {
+                slots[i].shadow = *s;
+                slots[i].shadow.error = NULL;
+                slots[i].put = put;
+                slots[i].userdata = userdata;
+                r = http_new(&slots[i].shadow, &slots[i].http);
+                if (r < 0)
+                        r = storage_fail(s, r, "%s: out of memory", what);
+        }
+        unsigned part = 0, cur = 1;
+        while (r >= 0) {
+                part++;
+                cur ^= 1;
+                PartSlot *x = &slots[cur], *older = &slots[cur ^ 1];
+                x->part = part;
+                x->n = n;
+                int e = pthread_create(&x->thread, NULL, part_thread, x);
+                if (e != 0) {
+                        r = storage_fail(s, -e, "%s: cannot start a thread for part %u: %s", what, part, strerror(e));
+                        break;
+                }
+                x->running = true;
+                /* The part before must be stored before its buffer takes the next. */
+                r = part_join(s, older, done, userdata, r);
+                if (r < 0)
+                        break;
+                ssize_t k = storage_fill(fn, fn_userdata, older->buf, s->part_size);
+                if (k < 0) {
+                        r = storage_fail(s, (int) k, "%s: reading its content failed: %s", what, strerror((int) -k));
+                        break;
+                }
+                if (k == 0)
+                        break;
+                if (part >= max_parts) {
+                        r = storage_fail(s, -EFBIG, "%s: more than %u parts of %llu bytes", what, max_parts,
+                                         (unsigned long long) s->part_size);
+                        break;
+                }
+                n = (size_t) k;
+        }
+        r = part_join(s, &slots[cur ^ 1], done, userdata, r);
+        r = part_join(s, &slots[cur], done, userdata, r);
+        for (size_t i = 0; i < ELEMENTSOF(slots); i++) {
+                http_free(slots[i].http);
+                free(slots[i].shadow.error);
+        }
+        return r;
 }
 
 /* ---- object operations the service backends share ---------------------------------------- */

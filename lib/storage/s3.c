@@ -156,11 +156,11 @@ static char *where(Storage *s, const char *op, const char *key) {
                              *b->prefix ? ", prefix " : "", b->prefix, b->endpoint);
 }
 
-/* One request. key NULL addresses the bucket; query encoded and sorted. Returns 0 with res set once
- * the service answered. */
-static int request(Storage *s, const char *method, const char *key, const char *query, const char *const *headers,
-                   const void *body, size_t body_len, StorageWriteFn sink, void *sink_userdata, HttpResult *res,
-                   const char *what) {
+/* One request over h. key NULL addresses the bucket; query encoded and sorted. Returns 0 with res
+ * set once the service answered. */
+static int request_on(Storage *s, Http *h, const char *method, const char *key, const char *query,
+                      const char *const *headers, const void *body, size_t body_len, StorageWriteFn sink,
+                      void *sink_userdata, HttpResult *res, const char *what) {
         S3 *b = S(s);
         _cleanup_free_ char *url = object_url(b, key, query);
         if (!url)
@@ -192,7 +192,14 @@ static int request(Storage *s, const char *method, const char *key, const char *
                 .sign = b->gcs_key ? sign_goog4 : sign_sigv4,
                 .sign_userdata = b,
         };
-        return http_perform(b->http, &call, res, what);
+        return http_perform(h, &call, res, what);
+}
+
+/* One request over the handle's own connection. */
+static int request(Storage *s, const char *method, const char *key, const char *query, const char *const *headers,
+                   const void *body, size_t body_len, StorageWriteFn sink, void *sink_userdata, HttpResult *res,
+                   const char *what) {
+        return request_on(s, S(s)->http, method, key, query, headers, body, body_len, sink, sink_userdata, res, what);
 }
 
 static int check_bucket(Storage *s, const char *what);
@@ -236,6 +243,39 @@ static void multipart_abort(Storage *s, const char *key, const char *upload_q) {
                 storage_set_error(s, "%s", e);
 }
 
+/* What the parts of one multipart upload share. */
+typedef struct Multipart {
+        const char *key;
+        const char *upload_q; /* uploadId=ID */
+        const char *what;
+        StrBuf done;          /* the CompleteMultipartUpload body, part by part */
+} Multipart;
+
+static int put_part(Storage *s, Http *h, unsigned part, const char *buf, size_t n, void *userdata, char **ret_tag) {
+        const Multipart *m = userdata;
+        _cleanup_free_ char *q = strdup_printf("partNumber=%u&%s", part, m->upload_q);
+        if (!q)
+                return storage_fail(s, -ENOMEM, "%s: out of memory", m->what);
+        HttpResult res;
+        int r = request_on(s, h, "PUT", m->key, q, NULL, buf, n, NULL, NULL, &res, m->what);
+        if (r >= 0 && res.status != 200)
+                r = status_error(s, &res, m->what);
+        if (r >= 0 && !res.etag)
+                r = storage_fail(s, -EIO, "%s: part %u was stored without an ETag", m->what, part);
+        if (r >= 0)
+                *ret_tag = TAKE_PTR(res.etag);
+        http_result_done(&res);
+        return r;
+}
+
+static int part_done(Storage *s, unsigned part, char *tag, void *userdata) {
+        Multipart *m = userdata;
+        _cleanup_free_ char *etag = xml_escape(tag);
+        free(tag);
+        strbuf_appendf(&m->done, "<Part><PartNumber>%u</PartNumber><ETag>\"%s\"</ETag></Part>", part, strempty(etag));
+        return etag && !m->done.error ? 0 : storage_fail(s, -ENOMEM, "%s: out of memory", m->what);
+}
+
 static int put_multipart(Storage *s, const char *key, char *buf, size_t first, StorageReadFn fn, void *userdata,
                          const char *what) {
         HttpResult res;
@@ -252,55 +292,23 @@ static int put_multipart(Storage *s, const char *key, char *buf, size_t first, S
         _cleanup_free_ char *upload_q = enc_id ? strjoin("uploadId=", enc_id) : NULL;
         if (!upload_q)
                 return -ENOMEM;
-        _cleanup_strbuf_ StrBuf done = STRBUF_INIT;
-        strbuf_append(&done, "<CompleteMultipartUpload>");
-        size_t n = first;
-        unsigned part = 0;
-        while (r >= 0) {
-                if (++part > PARTS_MAX) {
-                        r = storage_fail(s, -EFBIG, "%s: more than %u parts of %llu bytes", what, PARTS_MAX,
-                                         (unsigned long long) s->part_size);
-                        break;
-                }
-                _cleanup_free_ char *q = strdup_printf("partNumber=%u&%s", part, upload_q);
-                if (!q) {
-                        r = -ENOMEM;
-                        break;
-                }
-                r = request(s, "PUT", key, q, NULL, buf, n, NULL, NULL, &res, what);
-                if (r >= 0 && res.status != 200)
-                        r = status_error(s, &res, what);
-                if (r >= 0 && !res.etag)
-                        r = storage_fail(s, -EIO, "%s: part %u was stored without an ETag", what, part);
-                if (r >= 0) {
-                        _cleanup_free_ char *etag = xml_escape(res.etag);
-                        strbuf_appendf(&done, "<Part><PartNumber>%u</PartNumber><ETag>\"%s\"</ETag></Part>", part, strempty(etag));
-                }
-                http_result_done(&res);
-                if (r < 0)
-                        break;
-                ssize_t k = storage_fill(fn, userdata, buf, s->part_size);
-                if (k < 0) {
-                        r = storage_fail(s, (int) k, "%s: reading its content failed: %s", what, strerror((int) -k));
-                        break;
-                }
-                if (k == 0)
-                        break;
-                n = (size_t) k;
-        }
+        Multipart m = { .key = key, .upload_q = upload_q, .what = what, .done = STRBUF_INIT };
+        strbuf_append(&m.done, "<CompleteMultipartUpload>");
+        r = http_upload_parts(s, buf, first, fn, userdata, PARTS_MAX, put_part, part_done, &m, what);
         if (r >= 0) {
-                strbuf_append(&done, "</CompleteMultipartUpload>");
-                if (done.error)
+                strbuf_append(&m.done, "</CompleteMultipartUpload>");
+                if (m.done.error)
                         r = -ENOMEM;
         }
         if (r >= 0) {
-                r = request(s, "POST", key, upload_q, NULL, done.buf, done.len, NULL, NULL, &res, what);
+                r = request(s, "POST", key, upload_q, NULL, m.done.buf, m.done.len, NULL, NULL, &res, what);
                 /* S3 may answer 200 and say in the body that it failed. */
                 _cleanup_free_ char *code = r >= 0 ? xml_find(res.body, res.body_len, "Error/Code") : NULL;
                 if (r >= 0 && (res.status != 200 || code))
                         r = status_error(s, &res, what);
                 http_result_done(&res);
         }
+        strbuf_done(&m.done);
         if (r < 0)
                 multipart_abort(s, key, upload_q);
         return r;
@@ -314,7 +322,7 @@ static int s3_put(Storage *s, const char *key, StorageReadFn fn, void *userdata)
         ssize_t n = storage_fill(fn, userdata, buf, s->part_size);
         if (n < 0)
                 return storage_fail(s, (int) n, "%s: reading its content failed: %s", what, strerror((int) -n));
-        /* One part or less: one request. More: a multipart upload, one part in memory at a time. */
+        /* One part or less: one request. More: a multipart upload, two parts in memory at a time. */
         if ((size_t) n < s->part_size)
                 return put_single(s, key, buf, (size_t) n, what);
         return put_multipart(s, key, buf, (size_t) n, fn, userdata, what);

@@ -100,8 +100,9 @@ typedef ssize_t (*StorageReadFn)(void *userdata, void *buf, size_t n);
 /* Take n bytes: 0, or a negative errno (the get stops and fails with it). */
 typedef int (*StorageWriteFn)(void *userdata, const void *buf, size_t n);
 
-/* Store what fn yields as key, replacing any object of that name once it is complete. At most one
- * part (StorageOptions.part_size) is held in memory; larger objects go up in parts. */
+/* Store what fn yields as key, replacing any object of that name once it is complete. Objects over
+ * one part (StorageOptions.part_size) go up in parts, two in flight on connections of their own
+ * while fn is read on the calling thread: at most two parts are held in memory. */
 int storage_put(Storage *s, const char *key, StorageReadFn fn, void *userdata);
 /* The same from fd, read from its current offset to its end. */
 int storage_put_fd(Storage *s, const char *key, int fd);

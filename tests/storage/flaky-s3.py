@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
 # flaky-s3.py: an S3 look-alike on loopback that fails on purpose (503 SlowDown, 500, 429, a body cut
 # off midway, once or always, an object replaced during a resumed read) so that the storage library's retries can be
-# tested. Prints its port, then serves until GET /__quit or 120 s. Signatures are not checked.
+# tested; multipart uploads that take their time per part, counting how many are sent at once, one
+# of them refused when asked. Prints its port, then serves until GET /__quit or 120 s. Signatures are not checked.
 import http.server
 import socketserver
 import sys
 import threading
+import time
 
 BODY = bytes((i * 7 + 3) % 251 for i in range(200000))
 counts = {}
 log = []
 store = {}
+parts = {}
+inflight = {"now": 0, "max": 0}
+lock = threading.Lock()
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -61,6 +66,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             threading.Thread(target=self.server.shutdown).start()
         elif path == "/__log":
             self.reply(200, "\n".join(log).encode())
+        elif path == "/__maxpar":
+            self.reply(200, str(inflight["max"]).encode())
+        elif "/parts" in path:
+            self.multipart(path, self.path.partition("?")[2], data)
         elif path.endswith("/slow-put") and self.command == "PUT":
             if n == 1:
                 self.error(503, "SlowDown")
@@ -94,6 +103,32 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.cut("v1")
             else:
                 self.rest("v2")
+        else:
+            self.error(404, "NoSuchKey")
+
+    def multipart(self, path, query, data):
+        q = dict(kv.partition("=")[::2] for kv in query.split("&") if kv)
+        if self.command == "POST" and "uploads" in q:
+            self.reply(200, b"<InitiateMultipartUploadResult><UploadId>up-1</UploadId></InitiateMultipartUploadResult>")
+        elif self.command == "PUT" and "partNumber" in q:
+            with lock:
+                inflight["now"] += 1
+                inflight["max"] = max(inflight["max"], inflight["now"])
+            time.sleep(0.3)  # the service storing the part
+            with lock:
+                inflight["now"] -= 1
+            if path.endswith("/parts-fail") and q["partNumber"] == "2":
+                return self.error(403, "AccessDenied")
+            parts[(path, int(q["partNumber"]))] = data
+            self.reply(200, b"", (("ETag", f'"p{q["partNumber"]}"'),))
+        elif self.command == "POST" and "uploadId" in q:
+            nums = sorted(n for (p, n) in parts if p == path)
+            store[path] = b"".join(parts[(path, n)] for n in nums)
+            self.reply(200, b"<CompleteMultipartUploadResult></CompleteMultipartUploadResult>")
+        elif self.command == "DELETE" and "uploadId" in q:
+            self.reply(204)
+        elif self.command == "GET" and path in store:
+            self.reply(200, store[path], (("ETag", '"mp"'),))
         else:
             self.error(404, "NoSuchKey")
 

@@ -160,7 +160,7 @@ static void test_round_trip(Storage *s) {
 }
 
 static void test_large(Storage *s) {
-        /* Three parts and a bit: the multipart path, one part in memory at a time. */
+        /* Three parts and a bit: the multipart path, two parts in flight at a time. */
         const uint64_t size = 3ull * PART + 12345;
         Gen g = { .state = 0x9e3779b97f4a7c15ull, .left = size, .md = EVP_MD_CTX_new() };
         EVP_DigestInit_ex(g.md, EVP_sha256(), NULL);

@@ -176,11 +176,13 @@ if [ $rc != 0 ]; then
         sed 's/^/# /' "$scratch/big.err" | tail -5
         for f in wa wb executor; do tail -3 "$scratch/$f.log" | sed "s/^/# $f: /"; done
 fi
+# Far under the 200 MB either way; the uploader holds two 8 MiB parts (two in flight), ASan's
+# shadow memory and quarantine the rest (about 58 MB measured for wa, 40 MB for wb).
 for w in wa wb; do
         pid=$(eval echo "\$${w}_pid")
         hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null)
-        ok "$([ -n "$hwm" ] && [ "$hwm" -lt 65536 ] && echo 0 || echo 1)" \
-                "worker $w streamed the file in bounded memory: peak RSS ${hwm:-?} kB (< 64 MB)"
+        ok "$([ -n "$hwm" ] && [ "$hwm" -lt 73728 ] && echo 0 || echo 1)" \
+                "worker $w streamed the file in bounded memory: peak RSS ${hwm:-?} kB (< 72 MB)"
 done
 ok "$([ -z "$(find "$scratch/wa" "$scratch/wb" -name big.bin 2>/dev/null)" ] && echo 0 || echo 1)" \
         "nothing of it is left in the workers' state directories"

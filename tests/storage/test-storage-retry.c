@@ -149,6 +149,49 @@ static void test_down_for_a_while(void) {
            "the message says how often and how long: %s", storage_error(d));
 }
 
+/* The bytes of a large object: not one part like another. */
+static ssize_t pattern_read(void *userdata, void *buf, size_t n) {
+        size_t *left = userdata, k = MIN(n, *left);
+        for (size_t i = 0; i < k; i++)
+                ((unsigned char *) buf)[i] = (unsigned char) ((*left - i) * 13 % 253);
+        *left -= k;
+        return (ssize_t) k;
+}
+
+static void test_parts(const char *url, const char *endpoint) {
+        const size_t part = 5u << 20, total = 3 * part + 12345;
+        StorageOptions opt = { .access_key = "AK", .secret_key = "SK", .attempts = 2, .retry_delay = 10 * USEC_PER_MSEC,
+                               .part_size = part };
+        _cleanup_storage_ Storage *s = NULL;
+        _cleanup_free_ char *err = NULL;
+        if (!is_int(storage_open(url, &opt, &s, &err), 0, "open with 5 MiB parts"))
+                diag("%s", strna(err));
+        size_t left = total;
+        int r = storage_put(s, "parts", pattern_read, &left);
+        if (!is_int(r, 0, "a 4-part upload whose parts take 0.3 s each"))
+                diag("%s", storage_error(s));
+        Sink k = { 0 };
+        is_int(storage_get(s, "parts", sink_write, &k), 0, "get it");
+        bool same = k.len == total;
+        for (size_t i = 0; same && i < k.len; i++)
+                same = k.buf[i] == (unsigned char) ((total - i) * 13 % 253);
+        ok(same, "every byte in order (%zu of %zu)", k.len, total);
+        free(k.buf);
+        _cleanup_free_ char *maxpar = fetch(endpoint, "/__maxpar");
+        ok(maxpar && streq(maxpar, "2"), "two parts were in flight at once, never more (%s)", strna(maxpar));
+
+        left = total;
+        r = storage_put(s, "parts-fail", pattern_read, &left);
+        is_int(r, -EACCES, "a part refused with 403: the upload fails");
+        ok(strstr(storage_error(s), "403") && strstr(storage_error(s), "AccessDenied") && strstr(storage_error(s), "parts-fail"),
+           "saying which object and why: %s", storage_error(s));
+        k = (Sink) { 0 };
+        is_int(storage_get(s, "parts-fail", sink_write, &k), -ENOENT, "no object is visible");
+        free(k.buf);
+        _cleanup_free_ char *log = fetch(endpoint, "/__log");
+        ok(log && strstr(log, "DELETE /flaky/parts-fail"), "the multipart upload was aborted");
+}
+
 int main(void) {
         const char *script = getenv("TERN_FLAKY_S3");
         if (!script)
@@ -206,6 +249,8 @@ int main(void) {
         ok(strstr(storage_error(s), "503") && strstr(storage_error(s), "SlowDown") && strstr(storage_error(s), "always-503"),
            "the message has the object, the status and the code: %s", storage_error(s));
         free(k.buf);
+
+        test_parts(url, endpoint);
 
         _cleanup_free_ char *log = fetch(endpoint, "/__log");
         _cleanup_strv_free_ char **lines = NULL;
