@@ -513,6 +513,8 @@ try {
     await page.locator("#card-total .card-value").waitFor({ timeout: 15000 });
     const total = Number(await page.locator("#card-total .card-value").textContent());
     const ratio = await page.locator("#card-ratio .card-value").textContent();
+    // The cards come first; the failing flows after Chart.js has loaded: wait for them.
+    await page.locator('table.failing tr[data-flow="sleepy"]').waitFor({ timeout: 15000 }).catch(() => {});
     const failing = await page.locator('table.failing tr[data-flow="sleepy"] td').allTextContents();
     if (haveChart) await page.locator("canvas#dash-chart").waitFor({ timeout: 15000 });
     await shot("16-dashboard");
