@@ -891,9 +891,13 @@ static int requeue_tx(StoreTx *tx, void *userdata) {
         int r, count = 0;
 
         const char *sql;
+        /* One worker's jobs wait for their row locks: a row its own lease renewal holds at this
+         * instant must not be skipped, or a worker handing its jobs back before it cancels their
+         * tasks would hand back nothing and its cancelled tasks' results would count. Only the
+         * sweep of expired leases, which several executors run at once, skips locked rows. */
         if (a->worker_id)
                 sql = tx_has_row_locks(tx) ? "SELECT id, execution_id, task_run_id, worker_id FROM jobs WHERE worker_id = $1"
-                                     " LIMIT $2 FOR UPDATE SKIP LOCKED"
+                                     " LIMIT $2 FOR UPDATE"
                                    : "SELECT id, execution_id, task_run_id, worker_id FROM jobs WHERE worker_id = $1"
                                      " LIMIT $2";
         else
