@@ -318,3 +318,39 @@ int driver_run(Driver *d, usec_t max_wait) {
                         return r;
         }
 }
+
+Flow *driver_load_yaml(const char *yaml) {
+        Flow *f = NULL;
+        FlowDiagnostics diags = FLOW_DIAGNOSTICS_INIT;
+        if (flow_load_string(yaml, strlen(yaml), "test.yaml", &f, &diags) != 0) {
+                flow_diagnostics_print(&diags, stdout);
+                f = NULL;
+        }
+        flow_diagnostics_done(&diags);
+        return f;
+}
+
+Execution *driver_run_yaml(const char *work_root, Driver **d, const char *yaml) {
+        Flow *f = driver_load_yaml(yaml);
+        Execution *e = NULL;
+        _cleanup_json_ json_t *inputs = NULL;
+        _cleanup_free_ char *err = NULL;
+        *d = NULL;
+        if (!f || driver_new(work_root, d) < 0 || driver_add_flow(*d, f) < 0 ||
+            flow_inputs_resolve(f, NULL, &inputs, &err) < 0 || driver_start(*d, f, inputs, NULL, &e) < 0 ||
+            driver_run(*d, 5 * USEC_PER_SEC) < 0)
+                return NULL;
+        return e;
+}
+
+const TaskRun *driver_run_of(const Execution *e, const char *task_id) {
+        for (size_t i = 0; e && i < e->n_task_runs; i++)
+                if (streq(e->task_runs[i]->task_id, task_id))
+                        return e->task_runs[i];
+        return NULL;
+}
+
+const char *driver_state_of(const Execution *e, const char *task_id) {
+        const TaskRun *tr = driver_run_of(e, task_id);
+        return tr ? state_to_string(tr->state.current) : "(none)";
+}

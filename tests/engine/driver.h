@@ -24,3 +24,12 @@ int driver_run(Driver *d, usec_t max_wait);
 /* Logs of every execution: [{executionId, taskRunId, taskId, level, message}] (borrowed). */
 json_t *driver_logs(Driver *d);
 Execution *driver_execution(Driver *d, const char *id);
+
+/* What the engine tests share: a flow from YAML (its diagnostics printed on stdout when it does not
+ * load), and a run of it to its end in a new driver under work_root (NULL when anything fails; the
+ * driver keeps the flow). */
+Flow *driver_load_yaml(const char *yaml);
+Execution *driver_run_yaml(const char *work_root, Driver **d, const char *yaml);
+/* A task's run by task id, and its state's name ("(none)" when it has none). */
+const TaskRun *driver_run_of(const Execution *e, const char *task_id);
+const char *driver_state_of(const Execution *e, const char *task_id);

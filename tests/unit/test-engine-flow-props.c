@@ -9,45 +9,13 @@
 
 static char workdir[] = "/tmp/tern-test-engine-props-XXXXXX";
 
-static Flow *load(const char *yaml) {
-        Flow *f = NULL;
-        FlowDiagnostics diags = FLOW_DIAGNOSTICS_INIT;
-        if (flow_load_string(yaml, strlen(yaml), "test.yaml", &f, &diags) != 0) {
-                flow_diagnostics_print(&diags, stdout);
-                f = NULL;
-        }
-        flow_diagnostics_done(&diags);
-        return f;
-}
-
 /* Run to the end; the driver keeps the flow. */
 static Execution *run_flow(Driver **d, const char *yaml) {
-        Flow *f = load(yaml);
-        Execution *e = NULL;
-        _cleanup_json_ json_t *inputs = NULL;
-        _cleanup_free_ char *err = NULL;
-        *d = NULL;
-        if (!f || driver_new(workdir, d) < 0 || driver_add_flow(*d, f) < 0 ||
-            flow_inputs_resolve(f, NULL, &inputs, &err) < 0 || driver_start(*d, f, inputs, NULL, &e) < 0 ||
-            driver_run(*d, 5 * USEC_PER_SEC) < 0)
-                return NULL;
-        return e;
-}
-
-static const TaskRun *run_of(const Execution *e, const char *task_id) {
-        for (size_t i = 0; e && i < e->n_task_runs; i++)
-                if (streq(e->task_runs[i]->task_id, task_id))
-                        return e->task_runs[i];
-        return NULL;
-}
-
-static const char *state_of(const Execution *e, const char *task_id) {
-        const TaskRun *tr = run_of(e, task_id);
-        return tr ? state_to_string(tr->state.current) : "(none)";
+        return driver_run_yaml(workdir, d, yaml);
 }
 
 static const char *after_state_output(const Execution *e) {
-        const TaskRun *tr = run_of(e, "end");
+        const TaskRun *tr = driver_run_of(e, "end");
         return tr ? json_string_value(json_object_get(json_object_get(tr->outputs, "values"), "state")) : NULL;
 }
 
@@ -62,9 +30,9 @@ static void test_after_execution(void) {
         ok(e != NULL, "after-execution runs");
         is_str(e ? state_to_string(e->state.current) : NULL, "SUCCESS", "the execution is SUCCESS");
         is_int(e ? e->n_task_runs : 0, 2, "two task runs: hello, then end");
-        is_str(state_of(e, "end"), "SUCCESS", "the afterExecution task ran");
+        is_str(driver_state_of(e, "end"), "SUCCESS", "the afterExecution task ran");
         is_str(after_state_output(e), "SUCCESS", "it saw the execution's end state");
-        const TaskRun *end = run_of(e, "end"), *hello = run_of(e, "hello");
+        const TaskRun *end = driver_run_of(e, "end"), *hello = driver_run_of(e, "hello");
         ok(end && json_is_string(json_object_get(json_object_get(end->outputs, "values"), "output")) &&
                    streq(json_string_value(json_object_get(json_object_get(end->outputs, "values"), "output")), "a flow output"),
            "and the execution's outputs");
@@ -81,7 +49,7 @@ static void test_after_execution(void) {
                          "    values:\n      state: \"{{ execution.state }}\"\n");
         is_str(e ? state_to_string(e->state.current) : NULL, "FAILED", "after errors: the execution is FAILED");
         is_int(e ? e->n_task_runs : 0, 3, "fail, the error handler, then end");
-        is_str(state_of(e, "hello"), "SUCCESS", "the error handler ran");
+        is_str(driver_state_of(e, "hello"), "SUCCESS", "the error handler ran");
         is_str(after_state_output(e), "FAILED", "the afterExecution task saw FAILED");
         driver_free(d);
 
@@ -90,8 +58,8 @@ static void test_after_execution(void) {
                          "finally:\n  - id: finally\n    type: io.kestra.plugin.core.log.Log\n    message: finally\n"
                          "afterExecution:\n  - id: end\n    type: io.kestra.plugin.core.output.OutputValues\n"
                          "    values:\n      state: \"{{ execution.state }}\"\n");
-        const TaskRun *fin = run_of(e, "finally");
-        end = run_of(e, "end");
+        const TaskRun *fin = driver_run_of(e, "finally");
+        end = driver_run_of(e, "end");
         ok(fin && end && state_info_start_date(&end->state) >= state_info_end_date(&fin->state),
            "afterExecution runs after finally");
         is_str(after_state_output(e), "SUCCESS", "and sees SUCCESS");
@@ -103,22 +71,22 @@ static void test_after_execution(void) {
                          "    then:\n      - id: after_if_log\n        type: io.kestra.plugin.core.log.Log\n"
                          "        message: after execution if child ran\n"
                          "  - id: after_end\n    type: io.kestra.plugin.core.log.Log\n    message: following task ran\n");
-        is_str(state_of(e, "after_if_log"), "SUCCESS", "a flowable's child runs in afterExecution");
-        is_str(state_of(e, "after_end"), "SUCCESS", "and the task after it");
+        is_str(driver_state_of(e, "after_if_log"), "SUCCESS", "a flowable's child runs in afterExecution");
+        is_str(driver_state_of(e, "after_end"), "SUCCESS", "and the task after it");
         is_str(e ? state_to_string(e->state.current) : NULL, "SUCCESS", "the execution stays SUCCESS");
         driver_free(d);
 
         e = run_flow(&d, "id: after-fails\nnamespace: t\n"
                          "tasks:\n  - id: hello\n    type: io.kestra.plugin.core.log.Log\n    message: Hello\n"
                          "afterExecution:\n  - id: end\n    type: io.kestra.plugin.core.execution.Fail\n");
-        is_str(state_of(e, "end"), "FAILED", "a failing afterExecution task fails");
+        is_str(driver_state_of(e, "end"), "FAILED", "a failing afterExecution task fails");
         is_str(e ? state_to_string(e->state.current) : NULL, "SUCCESS", "but does not change the execution's state");
         driver_free(d);
 }
 
 /* The flow's workerGroup is the queue of its tasks' jobs, unless a task names its own. */
 static void test_worker_group(void) {
-        _cleanup_(flow_freep) Flow *f = load("id: wg\nnamespace: t\nworkerGroup:\n  key: gpu\n"
+        _cleanup_(flow_freep) Flow *f = driver_load_yaml("id: wg\nnamespace: t\nworkerGroup:\n  key: gpu\n"
                                              "tasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: x\n"
                                              "  - id: b\n    type: io.kestra.plugin.core.log.Log\n    message: x\n"
                                              "    workerGroup:\n      key: cpu\n");
@@ -145,7 +113,7 @@ static void test_worker_group(void) {
 /* JdbcRunnerRetryTest#retryNewExecution*: a failure ends RETRYING, then RETRIED with a new execution
  * in its place, until the retry's bounds: RETRIED, RETRIED, FAILED. */
 static void test_retry_new_execution(void) {
-        _cleanup_(flow_freep) Flow *f = load("id: retry-new-execution-task-attempts\nnamespace: io.kestra.tests\n"
+        _cleanup_(flow_freep) Flow *f = driver_load_yaml("id: retry-new-execution-task-attempts\nnamespace: io.kestra.tests\n"
                                              "tasks:\n  - id: fail\n    type: io.kestra.plugin.core.execution.Fail\n"
                                              "    retry:\n      behavior: CREATE_NEW_EXECUTION\n      type: constant\n"
                                              "      maxAttempt: 3\n      interval: PT1S\n");

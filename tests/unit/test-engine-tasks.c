@@ -12,41 +12,9 @@
 
 static char workdir[] = "/tmp/tern-test-engine-tasks-XXXXXX";
 
-static Flow *load(const char *yaml) {
-        Flow *f = NULL;
-        FlowDiagnostics diags = FLOW_DIAGNOSTICS_INIT;
-        if (flow_load_string(yaml, strlen(yaml), "test.yaml", &f, &diags) != 0) {
-                flow_diagnostics_print(&diags, stdout);
-                f = NULL;
-        }
-        flow_diagnostics_done(&diags);
-        return f;
-}
-
 /* Run to the end; the driver keeps the flow. */
 static Execution *run_flow(Driver **d, const char *yaml) {
-        Flow *f = load(yaml);
-        Execution *e = NULL;
-        _cleanup_json_ json_t *inputs = NULL;
-        _cleanup_free_ char *err = NULL;
-        *d = NULL;
-        if (!f || driver_new(workdir, d) < 0 || driver_add_flow(*d, f) < 0 ||
-            flow_inputs_resolve(f, NULL, &inputs, &err) < 0 || driver_start(*d, f, inputs, NULL, &e) < 0 ||
-            driver_run(*d, 5 * USEC_PER_SEC) < 0)
-                return NULL;
-        return e;
-}
-
-static const TaskRun *run_of(const Execution *e, const char *task_id) {
-        for (size_t i = 0; e && i < e->n_task_runs; i++)
-                if (streq(e->task_runs[i]->task_id, task_id))
-                        return e->task_runs[i];
-        return NULL;
-}
-
-static const char *state_of(const Execution *e, const char *task_id) {
-        const TaskRun *tr = run_of(e, task_id);
-        return tr ? state_to_string(tr->state.current) : "(none)";
+        return driver_run_yaml(workdir, d, yaml);
 }
 
 static const char *exec_state(const Execution *e) {
@@ -54,7 +22,7 @@ static const char *exec_state(const Execution *e) {
 }
 
 static const char *output_value(const Execution *e, const char *task_id, const char *key) {
-        const TaskRun *tr = run_of(e, task_id);
+        const TaskRun *tr = driver_run_of(e, task_id);
         return tr ? json_string_value(json_object_get(json_object_get(tr->outputs, "values"), key)) : NULL;
 }
 
@@ -86,16 +54,16 @@ static void test_exit(void) {
         Execution *e = run_flow(&d, EXIT_FLOW("WARNING"));
         is_str(exec_state(e), "WARNING", "Exit WARNING: the execution ends WARNING");
         is_int(e ? e->n_task_runs : 0, 2, "two task runs: if and exit");
-        is_str(state_of(e, "if"), "WARNING", "the If above the Exit ends WARNING");
-        is_str(state_of(e, "exit"), "WARNING", "and the Exit itself");
-        is_str(state_of(e, "end"), "(none)", "the task after it never starts");
+        is_str(driver_state_of(e, "if"), "WARNING", "the If above the Exit ends WARNING");
+        is_str(driver_state_of(e, "exit"), "WARNING", "and the Exit itself");
+        is_str(driver_state_of(e, "end"), "(none)", "the task after it never starts");
         driver_free(d);
 
         e = run_flow(&d, EXIT_FLOW("KILLED"));
         is_str(exec_state(e), "KILLED", "Exit KILLED: the execution ends KILLED");
         is_int(e ? e->n_task_runs : 0, 2, "two task runs");
-        is_str(state_of(e, "if"), "KILLED", "the If is KILLED");
-        is_str(state_of(e, "exit"), "KILLED", "and the Exit");
+        is_str(driver_state_of(e, "if"), "KILLED", "the If is KILLED");
+        is_str(driver_state_of(e, "exit"), "KILLED", "and the Exit");
         driver_free(d);
 
         e = run_flow(&d, "id: exit-killed-parallel\nnamespace: t\n"
@@ -103,7 +71,7 @@ static void test_exit(void) {
                          "      - id: exit\n        type: io.kestra.plugin.core.execution.Exit\n        state: KILLED\n"
                          "      - id: sibling\n        type: io.kestra.plugin.core.log.Log\n        message: never\n");
         is_str(exec_state(e), "KILLED", "Exit KILLED first in a Parallel: KILLED");
-        is_str(state_of(e, "sibling"), "(none)", "the sibling after it is not started by the same pass");
+        is_str(driver_state_of(e, "sibling"), "(none)", "the sibling after it is not started by the same pass");
         driver_free(d);
 
         e = run_flow(&d, "id: exit-failed\nnamespace: t\n"
@@ -117,11 +85,11 @@ static void test_exit(void) {
                          "afterExecution:\n  - id: post\n    type: io.kestra.plugin.core.output.OutputValues\n"
                          "    values:\n      state: \"{{ execution.state }}\"\n");
         is_str(exec_state(e), "FAILED", "Exit with a rendered state FAILED: the execution is FAILED");
-        is_str(state_of(e, "first"), "SUCCESS", "what ran before it keeps its state");
-        is_str(state_of(e, "seq"), "FAILED", "the Sequential above it is FAILED");
-        is_str(state_of(e, "after"), "(none)", "the next sibling never starts");
-        is_str(state_of(e, "handler"), "(none)", "errors do not run");
-        is_str(state_of(e, "last"), "(none)", "finally does not run");
+        is_str(driver_state_of(e, "first"), "SUCCESS", "what ran before it keeps its state");
+        is_str(driver_state_of(e, "seq"), "FAILED", "the Sequential above it is FAILED");
+        is_str(driver_state_of(e, "after"), "(none)", "the next sibling never starts");
+        is_str(driver_state_of(e, "handler"), "(none)", "errors do not run");
+        is_str(driver_state_of(e, "last"), "(none)", "finally does not run");
         is_str(output_value(e, "post", "state"), "FAILED", "afterExecution runs and sees FAILED");
         driver_free(d);
 
@@ -129,13 +97,13 @@ static void test_exit(void) {
                          "tasks:\n  - id: exit\n    type: io.kestra.plugin.core.execution.Exit\n"
                          "  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: never\n");
         is_str(exec_state(e), "SUCCESS", "Exit without a state ends SUCCESS");
-        is_str(state_of(e, "after"), "(none)", "and nothing runs after it");
+        is_str(driver_state_of(e, "after"), "(none)", "and nothing runs after it");
         driver_free(d);
 
         e = run_flow(&d, "id: exit-bad\nnamespace: t\n"
                          "tasks:\n  - id: exit\n    type: io.kestra.plugin.core.execution.Exit\n"
                          "    state: \"{{ 'NOPE' }}\"\n");
-        is_str(state_of(e, "exit"), "FAILED", "a state that renders to no exit state fails the task");
+        is_str(driver_state_of(e, "exit"), "FAILED", "a state that renders to no exit state fails the task");
         ok(logged(d, "ERROR", "state 'NOPE' is not one of SUCCESS, WARNING, KILLED, FAILED, CANCELED"),
            "saying which states are allowed");
         driver_free(d);
@@ -165,7 +133,7 @@ static void test_variables(void) {
                          "    values:\n      message: \"{{ vars.message }} {{ vars.name }}\"\n");
         is_str(exec_state(e), "FAILED", "overwrite: false and an existing variable: FAILED");
         is_int(e ? e->n_task_runs : 0, 1, "one task run");
-        is_str(state_of(e, "set-vars"), "FAILED", "the SetVariables task failed");
+        is_str(driver_state_of(e, "set-vars"), "FAILED", "the SetVariables task failed");
         ok(logged(d, "ERROR", "`overwrite` is set to false and the following variables already exist: name"),
            "naming the variable");
         driver_free(d);
@@ -191,14 +159,14 @@ static void test_variables(void) {
         e = run_flow(&d, "id: unset-missing\nnamespace: t\n"
                          "tasks:\n  - id: unset\n    type: io.kestra.plugin.core.execution.UnsetVariables\n"
                          "    variables: [nothing]\n");
-        is_str(state_of(e, "unset"), "FAILED", "unsetting a missing variable fails");
+        is_str(driver_state_of(e, "unset"), "FAILED", "unsetting a missing variable fails");
         ok(logged(d, "ERROR", "there is no variable 'nothing'"), "naming it");
         driver_free(d);
 
         e = run_flow(&d, "id: unset-missing-ignored\nnamespace: t\n"
                          "tasks:\n  - id: unset\n    type: io.kestra.plugin.core.execution.UnsetVariables\n"
                          "    variables: [nothing]\n    ignoreMissing: true\n");
-        is_str(state_of(e, "unset"), "SUCCESS", "unless ignoreMissing is true");
+        is_str(driver_state_of(e, "unset"), "SUCCESS", "unless ignoreMissing is true");
         driver_free(d);
 }
 
@@ -206,7 +174,7 @@ static void test_variables(void) {
  * execution read back from its JSON) renders the next task with them; the loaded flow's own
  * variables are never changed. */
 static void test_variables_survive_restart(void) {
-        _cleanup_(flow_freep) Flow *f = load("id: vars-restart\nnamespace: t\nvariables:\n  x: flow\n"
+        _cleanup_(flow_freep) Flow *f = driver_load_yaml("id: vars-restart\nnamespace: t\nvariables:\n  x: flow\n"
                                              "tasks:\n  - id: set\n    type: io.kestra.plugin.core.execution.SetVariables\n"
                                              "    variables:\n      x: set\n"
                                              "  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ vars.x }}\"\n"
@@ -267,7 +235,7 @@ static Flow *child_flow(const char *id, const char *extra_task) {
                                                "tasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n"
                                                "    message: \"batch {{ inputs.iteration }} {{ inputs.items }}\"\n%s",
                                                id, extra_task);
-        return y ? load(y) : NULL;
+        return y ? driver_load_yaml(y) : NULL;
 }
 
 /* Start a parent flow that makes its items file with `lines` lines (seq 1 N) and hands it to a
@@ -288,7 +256,7 @@ static Execution *run_items(Driver **d, Flow *child, int lines, const char *batc
                 "    values:\n      batches: \"{{ outputs.each.numberOfBatches ??? 'none' }}\"\n"
                 "      kestra: \"{{ outputs.each_items.iterations.SUCCESS ??? 'none' }}\"\n",
                 gen, batch, child ? child->id : "nope", extra);
-        Flow *f = y ? load(y) : NULL;
+        Flow *f = y ? driver_load_yaml(y) : NULL;
         Execution *e = NULL;
         _cleanup_json_ json_t *inputs = NULL;
         _cleanup_free_ char *err = NULL;
@@ -301,13 +269,13 @@ static Execution *run_items(Driver **d, Flow *child, int lines, const char *batc
 }
 
 static int64_t iterations(const Execution *e, const char *state) {
-        const TaskRun *tr = run_of(e, "each");
+        const TaskRun *tr = driver_run_of(e, "each");
         json_t *v = tr ? json_object_get(json_object_get(tr->outputs, "iterations"), state) : NULL;
         return json_is_integer(v) ? json_integer_value(v) : -1;
 }
 
 static int64_t batches(const Execution *e) {
-        const TaskRun *tr = run_of(e, "each");
+        const TaskRun *tr = driver_run_of(e, "each");
         json_t *v = tr ? json_object_get(tr->outputs, "numberOfBatches") : NULL;
         return json_is_integer(v) ? json_integer_value(v) : -1;
 }
@@ -364,20 +332,20 @@ static void test_for_each_item(void) {
                                      "  - id: fail\n    type: io.kestra.plugin.core.execution.Fail\n"),
                       8, "      rows: 4\n", "");
         is_str(exec_state(e), "FAILED", "failing subflows: the execution fails");
-        is_str(state_of(e, "each"), "FAILED", "the ForEachItem fails");
+        is_str(driver_state_of(e, "each"), "FAILED", "the ForEachItem fails");
         is_int(iterations(e, "FAILED"), 2, "iterations count them FAILED");
-        is_str(state_of(e, "after"), "(none)", "the next task does not run");
+        is_str(driver_state_of(e, "after"), "(none)", "the next task does not run");
         driver_free(d);
 
         e = run_items(&d, child_flow("for-each-item-subflow-failed",
                                      "  - id: fail\n    type: io.kestra.plugin.core.execution.Fail\n"),
                       8, "      rows: 4\n", "    transmitFailed: false\n");
-        is_str(state_of(e, "each"), "SUCCESS", "transmitFailed false: the ForEachItem succeeds");
+        is_str(driver_state_of(e, "each"), "SUCCESS", "transmitFailed false: the ForEachItem succeeds");
         is_int(iterations(e, "FAILED"), 2, "and still counts the failures");
         driver_free(d);
 
         e = run_items(&d, child_flow("for-each-item-subflow", ""), 8, "      rows: 4\n", "    wait: false\n");
-        is_str(state_of(e, "each"), "SUCCESS", "wait false: SUCCESS once created");
+        is_str(driver_state_of(e, "each"), "SUCCESS", "wait false: SUCCESS once created");
         is_int(iterations(e, "SUCCESS"), 2, "iterations count what was created");
         is_int(iterations(e, "RUNNING"), 0, "none running");
         driver_free(d);
@@ -387,20 +355,20 @@ static void test_for_each_item(void) {
                 _cleanup_free_ char *logs = json_dumps(driver_logs(d), JSON_COMPACT);
                 diag("logs: %s", logs);
         }
-        const TaskRun *each = run_of(e, "each");
+        const TaskRun *each = driver_run_of(e, "each");
         ok(each && !each->outputs, "without outputs");
         is_int(batch_logs(d, NULL), 0, "and no subflow execution");
         driver_free(d);
 
         e = run_items(&d, NULL, 3, "      rows: 1\n", "");
-        is_str(state_of(e, "each"), "FAILED", "a missing subflow fails the ForEachItem");
+        is_str(driver_state_of(e, "each"), "FAILED", "a missing subflow fails the ForEachItem");
         is_int(iterations(e, "FAILED"), 3, "each batch counted FAILED");
         driver_free(d);
 
         e = run_flow(&d, "id: items-not-storage\nnamespace: t\n"
                          "tasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEachItem\n"
                          "    items: /etc/passwd\n    namespace: t\n    flowId: x\n");
-        is_str(state_of(e, "each"), "FAILED", "items that are not a kestra:/// URI fail the task");
+        is_str(driver_state_of(e, "each"), "FAILED", "items that are not a kestra:/// URI fail the task");
         ok(logged(d, "ERROR", "Unable to split the items from '/etc/passwd', this is not an internal storage URI!"),
            "saying so");
         driver_free(d);
