@@ -70,7 +70,22 @@ typedef struct TernPluginServices {
         /* Microseconds left before the task's timeout (UINT64_MAX: none): for a library's own timeout
          * (CURLOPT_TIMEOUT_MS, a socket's). */
         uint64_t (*remaining_usec)(void *ctx);
+
+        /* Appended after the first release (a plugin that uses them checks services->size, see
+         * TERN_PLUGIN_HAS_SERVICE): Amazon Ion text, the format of Kestra's files (an item a line), read
+         * and written as tern's own tasks do. */
+        /* One Ion value (text of len bytes) as JSON text in *ret_json (free() it): timestamps and symbols
+         * become strings, decimals and floats numbers, blobs base64 strings. 1; 0 with *ret_json NULL for
+         * blank text; -EINVAL with *ret_why (a constant) when it is not one Ion value; -ENOMEM. */
+        int (*ion_to_json)(void *ctx, const char *text, size_t len, char **ret_json, const char **ret_why);
+        /* One JSON value (JSON text) as Ion text, on one line, in *ret_ion (free() it). 0, -EINVAL when
+         * json is not JSON, -E2BIG when it nests too deeply, -ENOMEM. */
+        int (*json_to_ion)(void *ctx, const char *json, char **ret_ion);
 } TernPluginServices;
+
+/* Whether the worker's services have the field (one appended after the plugin's ABI version began). */
+#define TERN_PLUGIN_HAS_SERVICE(services, field)                                                      \
+        ((services)->size >= offsetof(TernPluginServices, field) + sizeof((services)->field) && (services)->field)
 
 /* The entry point: run one task of one of the plugin's types (type: as services->task_type). properties_json is the task's rendered
  * properties as a JSON object, defaults filled in. Returns TERN_PLUGIN_SUCCESS, _WARNING, _FAILED or

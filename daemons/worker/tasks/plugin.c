@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cleanup-jansson.h"
+#include "ion-file.h"
 #include "plugin.h"
 #include "script.h"
 #include "strutil.h"
@@ -202,6 +203,27 @@ static uint64_t svc_remaining_usec(void *c) {
         return t >= nr->deadline ? 0 : nr->deadline - t;
 }
 
+static int svc_ion_to_json(void *c, const char *text, size_t len, char **ret_json, const char **ret_why) {
+        _cleanup_json_ json_t *v = NULL;
+        if (!text || !ret_json || !ret_why)
+                return -EINVAL;
+        *ret_json = NULL;
+        int r = ion_value_parse(text, len, &v, ret_why);
+        if (r <= 0)
+                return r;
+        *ret_json = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        return *ret_json ? 1 : -ENOMEM;
+}
+
+static int svc_json_to_ion(void *c, const char *json, char **ret_ion) {
+        if (!json || !ret_ion)
+                return -EINVAL;
+        _cleanup_json_ json_t *v = json_loads(json, JSON_DECODE_ANY, NULL);
+        if (!v)
+                return -EINVAL;
+        return ion_value_format(v, ret_ion);
+}
+
 static int run_native(TaskRunContext *ctx, const PluginType *pt, json_t *props, json_t *input, TaskOutcome *out) {
         const Plugin *pl = pt->plugin;
         _cleanup_free_ char *text = json_dumps(input, JSON_COMPACT);
@@ -239,6 +261,8 @@ static int run_native(TaskRunContext *ctx, const PluginType *pt, json_t *props, 
                 .fail = svc_fail,
                 .cancelled = svc_cancelled,
                 .remaining_usec = svc_remaining_usec,
+                .ion_to_json = svc_ion_to_json,
+                .json_to_ion = svc_json_to_ion,
         };
         int rc = pl->run(svc.task_type, text, &svc);
 
