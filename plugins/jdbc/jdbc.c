@@ -435,6 +435,20 @@ static int split_statements(Jdbc *j, const JdbcDriver *drv, void *conn, const ch
                         blank = false;
                         continue;
                 }
+                if (*p == '$' && drv == &jdbc_postgres) {
+                        /* PostgreSQL's dollar quotes ($$ or $tag$), function bodies with semicolons in them */
+                        size_t k = 1 + strspn(p + 1, "_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
+                        if (p[k] == '$') {
+                                char *tag = strndup(p, k + 1);
+                                const char *e = tag ? strstr(p + k + 1, tag) : NULL;
+                                free(tag);
+                                e = e ? e + k + 1 : p + strlen(p);
+                                fwrite(p, 1, (size_t) (e - p), f);
+                                p = e - 1;
+                                blank = false;
+                                continue;
+                        }
+                }
                 if ((p[0] == '-' && p[1] == '-') || (p[0] == '/' && p[1] == '*')) {
                         const char *e = p[0] == '-' ? strchr(p, '\n') : strstr(p + 2, "*/");
                         e = e ? e + (p[0] == '-' ? 0 : 2) : p + strlen(p);

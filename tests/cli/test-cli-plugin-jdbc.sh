@@ -241,7 +241,7 @@ CREATE TABLE t (id int, name text, big bigint, amount numeric(10,2), ratio float
   at timestamp, atz timestamptz, day date, clock time, raw bytea, doc jsonb);
 INSERT INTO t VALUES (1, 'a', 9007199254740993, 12.50, 0.25, true, NULL, '2024-01-02 03:04:05.123',
   '2024-01-02 03:04:05+02', '2024-01-02', '10:11:12', '\\x0102ff', '{\"k\": [1]}');
-INSERT INTO t (id, name, ok, atz) VALUES (2, 'it''s; b', false, '2024-06-30 23:59:59.5-05:30');" \
+DO \$body\$ BEGIN INSERT INTO t (id, name, ok, atz) VALUES (2, 'it''s; b', false, '2024-06-30 23:59:59.5-05:30'); END \$body\$;" \
                 "SELECT pg_sleep(30)"
         cat >"$dir/want-postgresql.json" <<'JSON'
 {"rows": [{"id": 1, "name": "a", "big": 9007199254740993, "amount": 12.5, "ratio": 0.25, "ok": true, "missing": null,
