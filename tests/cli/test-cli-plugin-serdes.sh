@@ -174,9 +174,9 @@ ok(files.get("nohead") == '["2","Doe",null]\n["3","","plain"]\n',
    "CsvToIon header: false, skipRows: a list a row (%r)" % files.get("nohead"))
 ok(files.get("latin") == '{ville:"Z\u00fcrich",pays:"Suisse"}\n{ville:"Orl\u00e9ans",pays:"France"}\n',
    "CsvToIon: fieldSeparator ';', charset ISO-8859-1 read into UTF-8 (%r)" % files.get("latin"))
-back = [open(p, "rb").read() for p in glob.glob(d + "/state/**/latin1.csv", recursive=True) if "/latin_back/" in p]
+back = [open(p, "rb").read() for p in glob.glob(d + "/state/**/latin1.csv", recursive=True) if "/tasks/latin-back/" in p]  # task ids are written with - in storage paths
 ok(back == [b"ville\tpays\r\nZ\xfcrich\tSuisse\r\nOrl\xe9ans\tFrance\r\n"],
-   "IonToCsv: charset ISO-8859-1 written, a tab separator, CRLF lines (%r)" % back)
+   "IonToCsv: charset ISO-8859-1 written, a tab separator, CRLF lines (%r %s)" % (back, state("latin_back")))
 ok(state("ragged_warn") == "SUCCESS" and files.get("ragged_warn") == '{a:"1",b:"2"}\n{a:"4",b:"5"}\n' and
    any("Expected 2, got 1 fields" in m for m in logs("ragged_warn")),
    "CsvToIon onBadLines WARN: the short row skipped, said (%r %r)" % (files.get("ragged_warn"), logs("ragged_warn")))
