@@ -189,6 +189,18 @@ static char *csv_text(json_t *v) {
                 return strdup(json_string_value(v));
         if (json_is_null(v))
                 return strdup("");
+        if (json_is_real(v)) {
+                /* the shortest text that reads back as the number: 0.1, not 0.10000000000000001 */
+                char buf[64];
+                for (int prec = 15; prec <= 17; prec++) {
+                        snprintf(buf, sizeof buf, "%.*g", prec, json_real_value(v));
+                        if (strtod(buf, NULL) == json_real_value(v))
+                                break;
+                }
+                if (!strpbrk(buf, ".eni"))
+                        strcat(buf, ".0"); /* still a decimal: 12.0 */
+                return strdup(buf);
+        }
         return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
 }
 

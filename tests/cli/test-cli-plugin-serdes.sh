@@ -202,5 +202,43 @@ sys.exit(1 if failed else 0)
 PY
 [ $? -eq 0 ] || failed=1
 n=$((n + 13))
+
+# Kestra's documented chain: a query's rows stored as Ion (the jdbc plugin, on SQLite), then CSV.
+if [ -n "${TERN_PLUGIN_JDBC:-}" ]; then
+        mkdir -p "$dir/plugins/jdbc"
+        cp "$TERN_SOURCE_ROOT/plugins/jdbc/plugin.yaml" "$TERN_PLUGIN_JDBC" "$dir/plugins/jdbc/"
+        chmod -R a+rX "$dir/plugins"
+        cat >"$dir/chain.yaml" <<YAML
+id: chain
+namespace: test.serdes
+tasks:
+  - id: query
+    type: io.kestra.plugin.jdbc.sqlite.Query
+    url: "jdbc:sqlite::memory:"
+    sql: SELECT 1 AS id, 'a "b"' AS name, 2.5 AS price, NULL AS missing, x'01ff' AS raw UNION ALL SELECT 2, 'c', 1e300, NULL, NULL
+    fetchType: STORE
+  - id: result
+    type: io.kestra.plugin.serdes.csv.IonToCsv
+    from: "{{ outputs.query.uri }}"
+  - id: show
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ read(outputs.result.uri) | toJson }}"
+YAML
+        (cd "$dir" && "$TERN" run "$dir/chain.yaml" --plugins-path "$dir/plugins" -q -o json --include-logs >"$dir/chain.json" 2>&1)
+        python3 - "$dir/chain.json" >"$dir/chain.txt" 2>&1 <<'PY'
+import json, sys
+try:
+    run = json.load(open(sys.argv[1]))
+except ValueError:
+    run = {}
+got = [json.loads(l["message"]) for l in run.get("logs", []) if l.get("taskId") == "show"]
+print(repr(got) + " " + repr([l["message"] for l in run.get("logs", []) if l.get("level") == "ERROR"]))
+sys.exit(0 if got == ['id,name,price,missing,raw\n1,"a ""b""",2.5,,Af8=\n2,c,1e+300,,\n'] else 1)
+PY
+        ok $? "a query's Ion file (jdbc plugin, STORE) to CSV, as Kestra's example chains them ($(head -c 300 "$dir/chain.txt"))"
+else
+        n=$((n + 1))
+        echo "ok $n - # SKIP no jdbc plugin given (TERN_PLUGIN_JDBC)"
+fi
 echo "1..$n"
 exit $failed
