@@ -25,6 +25,7 @@ struct Jdbc {
         char *store_file;
 
         json_t *results; /* one output object per statement with a result */
+        size_t kept;     /* how many of them are the task's statements' (not afterSQL's) */
         uint64_t total;
         unsigned n_files;
 };
@@ -548,23 +549,29 @@ static const JdbcDriver *type_driver(const char *type, bool *ret_queries) {
         return NULL;
 }
 
-static int run_statements(Jdbc *j, const JdbcDriver *drv, void *conn, Statement *st, size_t n, bool queries,
+/* The statements in order, in one transaction when asked (a failure rolls it back). Those from
+ * 'main' on are the task's own; the ones after (afterSQL) have their rows ignored. */
+static int run_statements(Jdbc *j, const JdbcDriver *drv, void *conn, Statement *st, size_t n, size_t main,
                           bool transaction) {
         int r;
-        if (queries && transaction && (r = drv->execute(j, conn, "BEGIN", NULL)) < 0)
+        if (transaction && (r = drv->execute(j, conn, "BEGIN", NULL)) < 0)
                 return r;
         for (size_t i = 0; i < n; i++) {
                 if (jdbc_cancelled(j))
                         return -ECANCELED;
+                if (i == main)
+                        j->fetch = FETCH_NONE;
                 r = drv->execute(j, conn, st[i].sql, st[i].values);
                 if (r < 0) {
                         /* Closing the connection without a COMMIT rolls the transaction back. */
-                        if (queries && transaction)
+                        if (transaction)
                                 j->s->log(j->s->ctx, TERN_PLUGIN_LOG_WARN, "statement failed: the transaction is rolled back");
                         return r;
                 }
+                if (i + 1 == main)
+                        j->kept = json_array_size(j->results);
         }
-        if (queries && transaction && (r = drv->execute(j, conn, "COMMIT", NULL)) < 0)
+        if (transaction && (r = drv->execute(j, conn, "COMMIT", NULL)) < 0)
                 return r;
         return 0;
 }
@@ -618,13 +625,40 @@ static int jdbc_run(const char *type, const char *properties_json, const TernPlu
                 goto out;
         }
         json_t *tx = json_object_get(props, "transaction");
-        r = run_statements(&j, drv, conn, st, n, queries, !tx || json_is_true(tx));
+        bool transaction = queries && (!tx || json_is_true(tx));
+        size_t main = n;
+        const char *after = prop_string(props, "afterSQL");
+        if (after && !queries) {
+                /* Kestra runs it after the query in the same transaction (marking rows as done, say). */
+                Statement *more = NULL;
+                size_t m = 0;
+                if ((r = split_statements(&j, drv, conn, after, params, &more, &m)) < 0)
+                        goto out;
+                Statement *all = m == 1 ? realloc(st, (n + 1) * sizeof *st) : NULL;
+                if (!all) {
+                        for (size_t i = 0; i < m; i++) {
+                                free(more[i].sql);
+                                json_decref(more[i].values);
+                        }
+                        free(more);
+                        r = m == 1 ? -ENOMEM : jdbc_fail(&j, "'afterSQL' must be one SQL statement, and it has %zu", m);
+                        goto out;
+                }
+                st = all;
+                st[n++] = more[0];
+                free(more);
+                transaction = true;
+        }
+        FetchType fetch = j.fetch; /* run_statements() changes it for afterSQL */
+        r = run_statements(&j, drv, conn, st, n, main, transaction);
         if (r < 0)
                 goto out;
+        while (json_array_size(j.results) > j.kept)
+                json_array_remove(j.results, json_array_size(j.results) - 1);
 
         char tags[64];
         snprintf(tags, sizeof tags, "{\"fetch\":\"%s\",\"store\":\"%s\"}",
-                 j.fetch == FETCH_ALL || j.fetch == FETCH_ONE ? "true" : "false", j.fetch == FETCH_STORE ? "true" : "false");
+                 fetch == FETCH_ALL || fetch == FETCH_ONE ? "true" : "false", fetch == FETCH_STORE ? "true" : "false");
         s->metric(s->ctx, "counter", "fetch.size", (double) j.total, tags);
 
         /* Query: the statement's output object; Queries: every one's, as 'outputs'. */

@@ -103,6 +103,8 @@ ok(state("two") == "FAILED" and any("Query runs one SQL statement, and 'sql' has
                                     for m in logs("two")), "Query refuses two statements (%r)" % logs("two"))
 ok(state("rollback") == "FAILED" and outs("count") == {"row": {"n": 2}, "size": 1},
    "Queries: a failing statement rolls the transaction back (%r)" % outs("count"))
+ok(outs("after") == {"row": {"n": 2}, "size": 1} and outs("seen") == {"rows": [{"id": 1}], "size": 1},
+   "afterSQL: run after the query (its rows not among the outputs), with the parameters (%r %r)" % (outs("after"), outs("seen")))
 ok(state("slow") == "FAILED" and any("Timeout after PT1S" in m for m in logs("slow")) and seconds < 20,
    "a query past the task's timeout is stopped (%r, the run took %.1fs)" % (logs("slow"), seconds))
 print(n)
@@ -129,7 +131,7 @@ $(sed 's/^/      /' <<<"$setup")
       SELECT count(*) AS n FROM t
     fetchType: FETCH_ONE
 YAML
-                for t in all one store none bad two rollback count slow; do
+                for t in all one store none bad two rollback count after seen slow; do
                         echo "  - id: $t"
                         [ $t = rollback ] && echo "$base.Queries" || echo "$base.Query"
                         echo "    url: \"$url\""
@@ -151,6 +153,12 @@ YAML
                                   echo "    allowFailure: true" ;;
                         count) echo "    sql: SELECT count(*) AS n FROM t"
                                echo "    fetchType: FETCH_ONE" ;;
+                        after) echo "    sql: SELECT count(*) AS n FROM t WHERE missing IS NULL"
+                               echo "    afterSQL: UPDATE t SET missing = :mark WHERE id = 1"
+                               echo "    parameters: {mark: seen}"
+                               echo "    fetchType: FETCH_ONE" ;;
+                        seen) echo "    sql: SELECT id FROM t WHERE missing = 'seen'"
+                              echo "    fetchType: FETCH" ;;
                         slow) echo "    sql: $slow"
                               echo "    timeout: PT1S"
                               echo "    allowFailure: true" ;;
@@ -181,7 +189,7 @@ run_check() {
         fi
         [ $rc -eq 0 ] || failed=1
 }
-CHECKS=9
+CHECKS=10
 
 # ---- SQLite ----
 flow sqlite.yaml sqlite "jdbc:sqlite:shop.db" "" "CREATE TABLE t (id INTEGER, name TEXT, price REAL, data BLOB, missing TEXT);
