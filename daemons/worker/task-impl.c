@@ -41,6 +41,7 @@ static const TaskImpl impls[_TASK_RUNNER_MAX] = {
         [TASK_RUNNER_SHELL_SCRIPT] = { task_impl_shell_script, true },
         [TASK_RUNNER_SCRIPT_COMMANDS] = { task_impl_script_commands, true },
         [TASK_RUNNER_SCRIPT_SCRIPT] = { task_impl_script_script, true },
+        [TASK_RUNNER_BASH] = { task_impl_bash, true },
         [TASK_RUNNER_KV_GET] = { task_impl_kv_get, false },
         [TASK_RUNNER_KV_SET] = { task_impl_kv_set, false },
         [TASK_RUNNER_KV_DELETE] = { task_impl_kv_delete, false },

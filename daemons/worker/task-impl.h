@@ -136,6 +136,7 @@ int task_impl_shell_commands(TaskRunContext *ctx, json_t *props, TaskOutcome *ou
 int task_impl_shell_script(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_script_commands(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_script_script(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_bash(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_kv_get(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_kv_set(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_kv_delete(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
