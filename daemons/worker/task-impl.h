@@ -167,6 +167,7 @@ int task_impl_ns_upload_files(TaskRunContext *ctx, json_t *props, TaskOutcome *o
 int task_impl_ns_download_files(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_ns_delete_files(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_for_each_item_split(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_for_each_item_merge(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_plugin(TaskRunContext *ctx, json_t *props, TaskOutcome *out); /* tasks/plugin.c */
 
 /* Files in the working directory, which the task's own code controls: never through a symbolic link,

@@ -282,6 +282,10 @@ static const TaskType task_types[] = {
         { "ForEachItem.split", NAMES("io.kestra.plugin.core.flow.ForEachItem$ForEachItemSplit"),
           WORKER(TASK_RUNNER_FOR_EACH_ITEM_SPLIT), PROPS(REQ("items", PROP_STRING), P("batch", PROP_MAP)),
           "split a file of internal storage into batch files (ForEachItem's first step)" },
+        /* Its last (Kestra's internal ForEachItemMergeOutputs): the outputs are the subflows', not rendered. */
+        { "ForEachItem.merge", NAMES("io.kestra.plugin.core.flow.ForEachItem$ForEachItemMergeOutputs"),
+          WORKER(TASK_RUNNER_FOR_EACH_ITEM_MERGE), PROPS(RAW_REQ("outputs", PROP_ANY)),
+          "write the outputs of a ForEachItem's subflows into one file (ForEachItem's last step)" },
 
         /* ---- known but not runnable by this build: validation refuses them, saying why (docs/COMPAT.md) ---- */
         { "storage.Write", NAMES("io.kestra.plugin.core.storage.Write"), WORKER(TASK_RUNNER_STORAGE_WRITE),

@@ -90,6 +90,7 @@ typedef enum TaskRunnerId {
         TASK_RUNNER_STORAGE_LOCAL_FILES,
         TASK_RUNNER_ASSERT,
         TASK_RUNNER_FOR_EACH_ITEM_SPLIT,
+        TASK_RUNNER_FOR_EACH_ITEM_MERGE,
         TASK_RUNNER_PLUGIN,          /* a plugin's type (lib/flow/plugin.h): exec or native, by its descriptor */
         _TASK_RUNNER_MAX,
 } TaskRunnerId;
