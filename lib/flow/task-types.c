@@ -25,7 +25,6 @@
 #define TRIGGER TASK_TYPE_TRIGGER, TASK_ROLE_NONE, TASK_HOOK_NONE, TASK_RUNNER_NONE, NULL
 #define CONDITION TASK_TYPE_CONDITION, TASK_ROLE_NONE, TASK_HOOK_NONE, TASK_RUNNER_NONE, NULL
 /* Known triggers and conditions the scheduler cannot evaluate: refused by validation, saying why. */
-#define TRIGGER_REFUSED(why) TASK_TYPE_TRIGGER, TASK_ROLE_NONE, TASK_HOOK_NONE, TASK_RUNNER_NONE, why
 #define CONDITION_REFUSED(why) TASK_TYPE_CONDITION, TASK_ROLE_NONE, TASK_HOOK_NONE, TASK_RUNNER_NONE, why
 
 #define LOG_LEVELS NAMES("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
@@ -375,8 +374,7 @@ static const TaskType task_types[] = {
                 ENUM("recoverMissedSchedules", NAMES("LAST", "NONE", "ALL"), NULL), P("labels", PROP_MAP_OR_LIST)),
           "start executions at given dates" },
         { "http.Trigger", NAMES("io.kestra.plugin.core.http.Trigger", "io.kestra.plugin.fs.http.Trigger"),
-          TRIGGER_REFUSED("polling triggers are not implemented: the scheduler would never fire it"),
-          PROPS(HTTP_PROPS, DEF("interval", PROP_DURATION, "\"PT1M\""),
+          TRIGGER, PROPS(HTTP_PROPS, DEF("interval", PROP_DURATION, "\"PT1M\""),
                 DEF("responseCondition", PROP_STRING, "\"{{ response.statusCode < 400 }}\""), P("inputs", PROP_MAP),
                 DEF("encryptBody", PROP_BOOL, "false")),
           "start an execution when an HTTP endpoint answers as expected" },
