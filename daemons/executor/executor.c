@@ -217,8 +217,10 @@ static int create_subflow(Executor *x, StoreTx *tx, const Execution *parent, jso
         if (!labels || !trigger || !engine)
                 return -ENOMEM;
         /* A ForEachItem's batch: which one, as Kestra's trigger.taskRunIteration says. */
-        if (json_is_integer(json_object_get(req, "iteration")))
+        if (json_is_integer(json_object_get(req, "iteration"))) {
                 json_object_set(json_object_get(trigger, "variables"), "taskRunIteration", json_object_get(req, "iteration"));
+                json_object_set(engine, "iteration", json_object_get(req, "iteration")); /* told back when it ends */
+        }
         ApiExecutionNew n = {
                 .id = json_string_value(json_object_get(req, "executionId")),
                 .inputs = json_object_get(req, "inputs"),

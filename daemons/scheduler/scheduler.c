@@ -1,4 +1,5 @@
-/* scheduler.c: the scheduler loop: trigger rows from flow changes, due Schedule slots, Flow triggers, backfills. */
+/* scheduler.c: the scheduler loop: trigger rows from flow changes, due Schedule slots, HTTP polls, Flow triggers,
+ * backfills. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -12,6 +13,7 @@
 #include "execution-store.h"
 #include "expr.h"
 #include "hashmap.h"
+#include "http-poll.h"
 #include "log.h"
 #include "execution-create.h"
 #include "scheduler.h"
@@ -191,6 +193,7 @@ typedef struct StepCtx {
         Scheduler *s;
         usec_t now;
         size_t created, skipped, handled;
+        json_t *polls; /* due HTTP polls, made after the transaction: [{namespace, flowId, triggerId, due, props}] */
 } StepCtx;
 
 /* Conditions of a Schedule: `conditions` and `scheduleConditions`, all must hold on the slot. */
@@ -348,6 +351,171 @@ static int run_schedule(StepCtx *c, StoreTx *tx, const Flow *f, const Trigger *t
         return 0;
 }
 
+/* ---- polling HTTP triggers (io.kestra.plugin.core.http.Trigger) ------------------------------ */
+
+/* The request's properties are rendered here, in the transaction that moves the row on by its
+ * interval; the request itself is made after it (no I/O holds a transaction), then poll_fire() starts
+ * the execution when the response satisfies responseCondition. */
+static int queue_poll(StepCtx *c, const Flow *f, const Trigger *t, StoreTrigger *row) {
+        static const char *const names[] = { "uri",  "method",  "headers",       "body",
+                                             "contentType", "formData", "options", "basicAuthUser",
+                                             "basicAuthPassword" };
+        _cleanup_json_ json_t *raw = json_object(), *props = NULL,
+                              *vars = json_pack("{s:{s:s, s:s, s:i}}", "flow", "id", f->id, "namespace", f->namespace,
+                                                "revision", f->revision);
+        susec_t interval = 60 * USEC_PER_SEC;
+        ExprError err = {};
+        int r;
+
+        if (!raw || !vars)
+                return -ENOMEM;
+        json_t *iv = prop(t, "interval");
+        if (json_is_string(iv) && (duration_parse(json_string_value(iv), &interval) < 0 || interval < 0))
+                interval = 60 * USEC_PER_SEC;
+        interval = MAX(interval, (susec_t) USEC_PER_SEC);
+        usec_t due = state_usec(row->state, "next");
+        json_object_set_new(row->state, "next", json_integer((json_int_t) (c->now + (usec_t) interval)));
+        row->next_date = api_trigger_next_date(row->state);
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (prop(t, names[i]) && json_object_set(raw, names[i], prop(t, names[i])) < 0)
+                        return -ENOMEM;
+        ExprContext ec = { .variables = vars, .secret = c->s->opt.engine.secret, .userdata = c->s->opt.engine.userdata,
+                           .now = c->now };
+        r = expr_render_tree(raw, &ec, &props, &err);
+        if (r < 0) {
+                log_warning("Trigger '%s' of %s.%s: cannot render its request: %s", t->id, f->namespace, f->id,
+                            err.message ? err.message : strerror(-r));
+                expr_error_done(&err);
+                return r == -ENOMEM ? r : 0;
+        }
+        expr_error_done(&err);
+        json_t *p = json_pack("{s:s, s:s, s:s, s:I, s:O, s:O?}", "namespace", f->namespace, "flowId", f->id, "triggerId",
+                              t->id, "due", (json_int_t) (due ? due : c->now), "props", props, "responseCondition",
+                              prop(t, "responseCondition"));
+        if (!p || json_array_append_new(c->polls, p) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* Kestra's TruthUtils: 0, -0, null, '' (and false) are false, anything else true. */
+static bool truthy(const char *s) {
+        return s && !isempty(s) && !streq(s, "0") && !streq(s, "-0") && !streq(s, "false") && !streq(s, "null");
+}
+
+typedef struct PollFire {
+        StepCtx *c;
+        json_t *poll;     /* queue_poll()'s entry */
+        json_t *response; /* http_poll()'s answer: the trigger's variables */
+} PollFire;
+
+static int poll_fire_tx(StoreTx *tx, void *userdata) {
+        PollFire *pf = userdata;
+        StepCtx *c = pf->c;
+        const char *ns = json_string_value(json_object_get(pf->poll, "namespace"));
+        const char *flow_id = json_string_value(json_object_get(pf->poll, "flowId"));
+        const char *trigger_id = json_string_value(json_object_get(pf->poll, "triggerId"));
+        _cleanup_(store_trigger_done) StoreTrigger row = {};
+        _cleanup_api_flow_ ApiFlow *af = NULL;
+        const Trigger *t;
+        char id[ID_MAX], key[64];
+        int r;
+
+        c->created = 0;
+        if ((r = flow_for(c->s, tx, ns, flow_id, &af)) < 0)
+                return r == -ENOENT || r == -EBADMSG ? 0 : r;
+        if (!(t = api_trigger_find(af->flow, trigger_id)) || !streq(api_trigger_kind(t), "poll"))
+                return 0; /* changed meanwhile */
+        if ((r = store_trigger_get(tx, ns, flow_id, trigger_id, &row)) < 0)
+                return r == -ENOENT ? 0 : r;
+        if (row.disabled || api_trigger_disabled(af->flow, t, row.state))
+                return 0;
+        /* The generic conditions come after responseCondition, as in Kestra. */
+        _cleanup_json_ json_t *vars = json_pack("{s:O}", "trigger", pf->response);
+        if (!vars)
+                return -ENOMEM;
+        ConditionCtx cc = { .variables = vars, .flow_namespace = ns, .flow_id = flow_id, .date = c->now, .now = c->now,
+                            .secret = c->s->opt.engine.secret, .userdata = c->s->opt.engine.userdata };
+        size_t i;
+        json_t *cond;
+        json_array_foreach(t->conditions, i, cond) {
+                if ((r = condition_eval(cond, &cc)) < 0)
+                        return r;
+                if (r == 0) {
+                        c->skipped++;
+                        return 0;
+                }
+        }
+        _cleanup_json_ json_t *inputs = prop(t, "inputs") ? json_deep_copy(prop(t, "inputs")) : json_object();
+        if (!inputs)
+                return -ENOMEM;
+        snprintf(key, sizeof key, "poll:%lld", (long long) json_integer_value(json_object_get(pf->poll, "due")));
+        r = create_execution(tx, af->flow, t, inputs, prop(t, "labels"), pf->response, key, false, c->now, id);
+        if (r <= 0)
+                return r;
+        c->created++;
+        log_info("Trigger '%s' of %s.%s started execution %s: %s answered %lld", t->id, ns, flow_id, id,
+                 strna(json_string_value(json_object_get(pf->response, "uri"))),
+                 (long long) json_integer_value(json_object_get(pf->response, "code")));
+        free(row.last_execution_id);
+        if (!(row.last_execution_id = strdup(id)))
+                return -ENOMEM;
+        row.evaluated_at = c->now;
+        return store_trigger_put(tx, &row);
+}
+
+/* Make the due requests, one after the other, each bounded by HTTP_POLL_TIMEOUT. */
+static int run_polls(StepCtx *c, size_t *created) {
+        size_t i;
+        json_t *poll;
+        json_array_foreach(c->polls, i, poll) {
+                const char *tid = json_string_value(json_object_get(poll, "triggerId"));
+                const char *ns = json_string_value(json_object_get(poll, "namespace"));
+                const char *fid = json_string_value(json_object_get(poll, "flowId"));
+                _cleanup_json_ json_t *response = NULL, *vars = NULL;
+                _cleanup_free_ char *why = NULL, *verdict = NULL;
+                int r = http_poll(json_object_get(poll, "props"), &response, &why);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0) {
+                        log_warning("Trigger '%s' of %s.%s: %s", strna(tid), strna(ns), strna(fid), strna(why));
+                        continue;
+                }
+                /* responseCondition sees the response as Kestra names it. */
+                vars = json_pack("{s:{s:O, s:O, s:O}}", "response", "statusCode", json_object_get(response, "code"),
+                                 "body", json_object_get(response, "body"), "headers",
+                                 json_object_get(response, "headers"));
+                if (!vars)
+                        return -ENOMEM;
+                const char *cond = "{{ response.statusCode < 400 }}";
+                ExprContext ec = { .variables = vars, .secret = c->s->opt.engine.secret,
+                                   .userdata = c->s->opt.engine.userdata, .now = c->now };
+                ExprError err = {};
+                json_t *rc = json_object_get(poll, "responseCondition");
+                if (json_is_string(rc))
+                        cond = json_string_value(rc);
+                r = expr_render(cond, &ec, &verdict, &err);
+                if (r < 0) {
+                        log_warning("Trigger '%s' of %s.%s: responseCondition failed: %s", strna(tid), strna(ns),
+                                    strna(fid), err.message ? err.message : strerror(-r));
+                        expr_error_done(&err);
+                        if (r == -ENOMEM)
+                                return r;
+                        continue;
+                }
+                expr_error_done(&err);
+                if (!truthy(strstrip(verdict))) {
+                        c->skipped++;
+                        continue;
+                }
+                PollFire pf = { .c = c, .poll = poll, .response = response };
+                if ((r = store_transact(c->s->store, poll_fire_tx, &pf)) < 0)
+                        return r;
+                *created += c->created;
+        }
+        return 0;
+}
+
 static int handle_due(StepCtx *c, StoreTx *tx, StoreTrigger *row) {
         _cleanup_api_flow_ ApiFlow *af = NULL;
         const Flow *f;
@@ -364,7 +532,8 @@ static int handle_due(StepCtx *c, StoreTx *tx, StoreTrigger *row) {
                 return r;
         f = af->flow;
         t = api_trigger_find(f, row->trigger_id);
-        if (!t || !streq(api_trigger_kind(t), "schedule"))
+        const char *kind = t ? api_trigger_kind(t) : "";
+        if (!streq(kind, "schedule") && !streq(kind, "poll"))
                 return store_trigger_delete(tx, row->namespace, row->flow_id, row->trigger_id);
         if (!row->state && !(row->state = json_object()))
                 return -ENOMEM;
@@ -372,7 +541,7 @@ static int handle_due(StepCtx *c, StoreTx *tx, StoreTrigger *row) {
                 row->disabled = true;
                 return store_trigger_put(tx, row);
         }
-        if ((r = run_schedule(c, tx, f, t, row)) < 0)
+        if ((r = streq(kind, "poll") ? queue_poll(c, f, t, row) : run_schedule(c, tx, f, t, row)) < 0)
                 return r;
         free(row->locked_by);
         row->locked_by = NULL;
@@ -388,6 +557,7 @@ static int due_tx(StoreTx *tx, void *userdata) {
         int r;
 
         c->created = c->skipped = c->handled = 0;
+        json_array_clear(c->polls); /* a rerun of the transaction queues them again */
         if ((r = store_trigger_due(tx, c->now, c->s->opt.batch, &rows, &n)) < 0)
                 return r;
         for (size_t i = 0; i < n && r >= 0; i++)
@@ -897,8 +1067,17 @@ int scheduler_step(Scheduler *s) {
                         break;
         }
         usec_t t0 = now_monotonic();
+        _cleanup_json_ json_t *polls = json_array();
+        if (!polls)
+                return -ENOMEM;
         for (;;) {
+                c.polls = json_array();
+                if (!c.polls)
+                        return -ENOMEM;
                 r = store_transact(s->store, due_tx, &c);
+                if (r >= 0)
+                        json_array_extend(polls, c.polls);
+                json_decref(TAKE_PTR(c.polls));
                 if (r < 0)
                         return r;
                 created += c.created;
@@ -906,6 +1085,13 @@ int scheduler_step(Scheduler *s) {
                 if ((size_t) r < s->opt.batch)
                         break;
         }
+        c.polls = polls;
+        c.skipped = 0;
+        r = run_polls(&c, &created);
+        c.polls = NULL;
+        skipped += c.skipped;
+        if (r < 0)
+                return r;
         pthread_mutex_lock(&s->stats_lock);
         s->stats.inbox += inbox;
         s->stats.skipped += skipped;

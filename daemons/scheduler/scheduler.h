@@ -15,6 +15,11 @@
  *    nothing), creates the executions of the due slots and moves next_date on, in one
  *    transaction. Each slot's execution id is derived from (namespace, flow, trigger, slot), so
  *    even a rerun after an in-doubt commit cannot start a slot twice.
+ *  - A polling http.Trigger's row (kind "poll") is due every `interval`: the step that claims it moves
+ *    it on and renders the request; the request is made after that transaction (at most
+ *    HTTP_POLL_TIMEOUT), and when responseCondition holds on the response a second transaction starts
+ *    the execution, its id derived from the poll's due date, with the response as trigger.* (uri,
+ *    code, headers, body).
  *  - Flow triggers consume "execution_ended" rows that the executor writes in the transaction
  *    that ends an execution; the triggered execution's id is derived from the listener and the
  *    inbox row. MultipleCondition windows live in the listener's trigger row. A Flow trigger

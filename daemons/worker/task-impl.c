@@ -41,6 +41,7 @@ static const TaskImpl impls[_TASK_RUNNER_MAX] = {
         [TASK_RUNNER_SHELL_SCRIPT] = { task_impl_shell_script, true },
         [TASK_RUNNER_SCRIPT_COMMANDS] = { task_impl_script_commands, true },
         [TASK_RUNNER_SCRIPT_SCRIPT] = { task_impl_script_script, true },
+        [TASK_RUNNER_BASH] = { task_impl_bash, true },
         [TASK_RUNNER_KV_GET] = { task_impl_kv_get, false },
         [TASK_RUNNER_KV_SET] = { task_impl_kv_set, false },
         [TASK_RUNNER_KV_DELETE] = { task_impl_kv_delete, false },
@@ -75,6 +76,7 @@ static const TaskImpl impls[_TASK_RUNNER_MAX] = {
         [TASK_RUNNER_STORAGE_LOCAL_FILES] = { task_impl_storage_local_files, true },
         [TASK_RUNNER_ASSERT] = { task_impl_assert, false },
         [TASK_RUNNER_FOR_EACH_ITEM_SPLIT] = { task_impl_for_each_item_split, true },
+        [TASK_RUNNER_FOR_EACH_ITEM_MERGE] = { task_impl_for_each_item_merge, true },
         /* Exec plugins run as script tasks do; native ones get a directory for their files too. */
         [TASK_RUNNER_PLUGIN] = { task_impl_plugin, true },
 };

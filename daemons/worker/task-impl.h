@@ -136,6 +136,7 @@ int task_impl_shell_commands(TaskRunContext *ctx, json_t *props, TaskOutcome *ou
 int task_impl_shell_script(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_script_commands(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_script_script(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_bash(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_kv_get(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_kv_set(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_kv_delete(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
@@ -166,6 +167,7 @@ int task_impl_ns_upload_files(TaskRunContext *ctx, json_t *props, TaskOutcome *o
 int task_impl_ns_download_files(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_ns_delete_files(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_for_each_item_split(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_for_each_item_merge(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_plugin(TaskRunContext *ctx, json_t *props, TaskOutcome *out); /* tasks/plugin.c */
 
 /* Files in the working directory, which the task's own code controls: never through a symbolic link,

@@ -33,6 +33,8 @@ const char *api_trigger_kind(const Trigger *t) {
                 return lists_passing_state(t) ? "flow_states" : "flow";
         if (streq(n, "Webhook"))
                 return "webhook";
+        if (streq(n, "http.Trigger"))
+                return "poll";
         return "other";
 }
 
@@ -226,6 +228,11 @@ static int row_refresh(StoreTrigger *row, const Flow *f, const Trigger *t, Hashm
                         json_object_set_new(row->state, "spec", json_string(key));
                         json_object_set_new(row->state, "next", json_integer((json_int_t) next));
                 }
+        } else if (streq(kind, "poll")) {
+                /* A polling trigger's first request is at once, then every interval (scheduler.c). */
+                if (!json_object_get(row->state, "next"))
+                        json_object_set_new(row->state, "next", json_integer((json_int_t) MAX(now, (usec_t) 1)));
+                json_object_del(row->state, "backfill");
         } else {
                 json_object_del(row->state, "next");
                 json_object_del(row->state, "backfill");

@@ -28,7 +28,8 @@
 /* ---- a row's meaning ----------------------------------------------------------------------- */
 
 /* The kind stored in the triggers table: "schedule" (Schedule and ScheduleOnDates), "flow", "flow_states" (a Flow trigger
- * listing non-terminal states, which the executor reports at a cost), "webhook", or "other". */
+ * listing non-terminal states, which the executor reports at a cost), "webhook", "poll" (http.Trigger, polled every
+ * interval), or "other". */
 const char *api_trigger_kind(const Trigger *t);
 /* The trigger of flow f with this id, or NULL. */
 const Trigger *api_trigger_find(const Flow *f, const char *id);

@@ -86,11 +86,15 @@ int engine_resolve_flowable(Engine *E, const Task *t, TaskRun *tr);
 
 /* engine-items.c: ForEachItem */
 int engine_resolve_for_each_item(Engine *E, const Task *t, TaskRun *tr);
-/* The split job's result: 1 when tr is a ForEachItem's and the result was taken (tr runs on), 0 when
- * the result is the task's own (a failed split ends it as any task's failure does). */
+/* The split or merge job's result: 1 when tr is a ForEachItem's and the result was taken (tr runs
+ * on), 0 when the result is the task's own (a failed job ends it as any task's failure does). */
 int engine_for_each_item_split_result(Engine *E, const Task *t, TaskRun *tr, State s, json_t *outputs);
-/* One of its subflow executions ended (or could not be created: state FAILED). */
-int engine_for_each_item_child_ended(Engine *E, const Task *t, TaskRun *tr, State child);
+/* One of its subflow executions ended (or could not be created: state FAILED); payload: the
+ * subflow-ended event's (executionId, iteration, outputs). */
+int engine_for_each_item_child_ended(Engine *E, const Task *t, TaskRun *tr, State child, json_t *payload);
+/* The execution restarts with tr failed: RETRY_FAILED restarts the failed batches' executions and
+ * keeps the rest; otherwise (or when no batch failed) the bookkeeping is cleared to start anew. */
+int engine_for_each_item_restart(Engine *E, const Task *t, TaskRun *tr);
 
 /* engine-vars.c */
 /* The variables a task run's expressions see (flow, execution, task, taskrun, parent(s), outputs,

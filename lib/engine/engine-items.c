@@ -9,8 +9,16 @@
  * next ones, so that a file of 10,000 lines never makes one step (or one transaction) hold 10,000
  * executions. What the task run keeps is a few counters, whatever the number of batches.
  *
+ * When the batches have ended, the outputs of the subflows that have some (each flow's `outputs`, kept
+ * per iteration as they end) go to a second job, ForEachItem.merge (Kestra's ForEachItemMergeOutputs),
+ * which writes them one Ion line per batch, in batch order, into the file outputs.<id>.subflowOutputs
+ * names. A restart with restartBehavior RETRY_FAILED (the default) restarts the batches' failed
+ * executions themselves; NEW_EXECUTION splits again and starts every batch anew.
+ *
  * Bookkeeping (tr->engine): splitting (the split job is out), batches/prefix/extension (its answer),
- * created, ended, worst (the worst state transmitted), iterations (state -> count). */
+ * created, ended, worst (the worst state transmitted), iterations (state -> count), failed (the
+ * execution ids of failed batches), subflowOutputs (iteration -> outputs), merging (the merge job is
+ * out), merged (its file's URI). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,10 +26,12 @@
 
 #include "cleanup-jansson.h"
 #include "engine-internal.h"
+#include "json-limits.h"
 #include "strutil.h"
 
 #define ITEMS_PER_STEP 100
 #define SPLIT_TYPE "ForEachItem.split"
+#define MERGE_TYPE "ForEachItem.merge"
 
 static int64_t bk_int(json_t *bk, const char *key) {
         json_t *v = json_object_get(bk, key);
@@ -70,6 +80,12 @@ static int items_outputs(Engine *E, TaskRun *tr, bool wait) {
         json_t *o = json_pack("{s:I, s:O}", "numberOfBatches", (json_int_t) n, "iterations", it);
         if (!o)
                 return -ENOMEM;
+        json_t *merged = json_object_get(bk, "merged");
+        if (json_is_string(merged)) {
+                /* Kestra's uri names one batch's file of outputs; tern keeps only the merged one. */
+                json_object_set(o, "subflowOutputs", merged);
+                json_object_set(o, "uri", merged);
+        }
         json_decref(tr->outputs);
         tr->outputs = o;
         engine_outputs_changed(E);
@@ -134,6 +150,32 @@ static int create_batch_subflows(Engine *E, const Task *t, TaskRun *tr) {
         return 0;
 }
 
+/* Once every batch has ended: the subflows' outputs into one file, by the merge job. Returns 1 while
+ * it is out, 0 when there is nothing (more) to merge. */
+static int merge_outputs(Engine *E, const Task *t, TaskRun *tr) {
+        json_t *bk = tr->engine, *kept = json_object_get(bk, "subflowOutputs");
+        if (json_object_get(bk, "merged") || json_object_size(kept) == 0)
+                return 0;
+        if (json_is_true(json_object_get(bk, "merging")))
+                return 1;
+        _cleanup_json_ json_t *list = json_array(), *props = NULL;
+        if (!list)
+                return -ENOMEM;
+        /* In batch order, as Kestra lists its per-batch files. */
+        for (int64_t i = 0, n = bk_int(bk, "batches"); i < n; i++) {
+                char key[32];
+                snprintf(key, sizeof key, "%lld", (long long) i);
+                json_t *o = json_object_get(kept, key);
+                if (o && json_array_append(list, o) < 0)
+                        return -ENOMEM;
+        }
+        if (!(props = json_pack("{s:O}", "outputs", list)))
+                return -ENOMEM;
+        json_object_set_new(bk, "merging", json_true());
+        int r = engine_emit_job_as(E, t, tr, MERGE_TYPE, props);
+        return r < 0 ? r : 1;
+}
+
 int engine_resolve_for_each_item(Engine *E, const Task *t, TaskRun *tr) {
         json_t *bk = engine_run_bookkeeping(tr);
         int r;
@@ -142,14 +184,14 @@ int engine_resolve_for_each_item(Engine *E, const Task *t, TaskRun *tr) {
         bool wait = bool_prop(t, "wait", true);
 
         if (E->killing) {
-                /* The split job may be out; the subflows already created run on (as a Subflow's do). */
-                if (json_is_true(json_object_get(bk, "splitting")) &&
+                /* The split or merge job may be out; the subflows already created run on (as a Subflow's do). */
+                if ((json_is_true(json_object_get(bk, "splitting")) || json_is_true(json_object_get(bk, "merging"))) &&
                     json_array_append_new(E->fx->cancels, json_string(tr->id)) < 0)
                         return -ENOMEM;
                 return engine_run_set(E, tr, STATE_KILLED);
         }
-        if (json_is_true(json_object_get(bk, "splitting")))
-                return 0; /* waiting for the split job */
+        if (json_is_true(json_object_get(bk, "splitting")) || json_is_true(json_object_get(bk, "merging")))
+                return 0; /* waiting for the split or merge job */
         if (!json_object_get(bk, "batches")) {
                 /* First: the worker splits the file. items and batch are rendered by the worker. */
                 _cleanup_json_ json_t *props = json_pack("{s:O?, s:O?}", "items", task_property(t, "items"), "batch",
@@ -181,12 +223,28 @@ int engine_resolve_for_each_item(Engine *E, const Task *t, TaskRun *tr) {
         if (ended < n)
                 return 0;
         const char *worst = json_string_value(json_object_get(bk, "worst"));
-        return engine_run_set(E, tr, worst ? state_from_string(worst) : STATE_SUCCESS);
+        State end = worst ? state_from_string(worst) : STATE_SUCCESS;
+        if (!state_is_failed(end) && (r = merge_outputs(E, t, tr)) != 0)
+                return r < 0 ? r : 0; /* the merge job is out */
+        return engine_run_set(E, tr, end);
 }
 
 int engine_for_each_item_split_result(Engine *E, const Task *t, TaskRun *tr, State s, json_t *outputs) {
         json_t *bk = tr->engine;
-        if (engine_task_hook(t) != TASK_HOOK_FOR_EACH_ITEM || !json_is_true(json_object_get(bk, "splitting")))
+        if (engine_task_hook(t) != TASK_HOOK_FOR_EACH_ITEM)
+                return 0;
+        if (json_is_true(json_object_get(bk, "merging"))) {
+                json_object_del(bk, "merging");
+                json_t *uri = json_object_get(outputs, "subflowOutputs");
+                if (s != STATE_SUCCESS || !json_is_string(uri))
+                        return 0; /* the task fails as any task whose job failed */
+                json_object_set(bk, "merged", uri);
+                json_object_del(bk, "subflowOutputs"); /* in the file now */
+                E->progressed = true;
+                int r = items_outputs(E, tr, bool_prop(t, "wait", true));
+                return r < 0 ? r : 1;
+        }
+        if (!json_is_true(json_object_get(bk, "splitting")))
                 return 0;
         json_object_del(bk, "splitting");
         if (s != STATE_SUCCESS)
@@ -206,10 +264,36 @@ int engine_for_each_item_split_result(Engine *E, const Task *t, TaskRun *tr, Sta
         return 1;
 }
 
-int engine_for_each_item_child_ended(Engine *E, const Task *t, TaskRun *tr, State child) {
+int engine_for_each_item_child_ended(Engine *E, const Task *t, TaskRun *tr, State child, json_t *payload) {
         json_t *bk = engine_run_bookkeeping(tr);
         if (!bk)
                 return -ENOMEM;
+        json_t *id = json_object_get(payload, "executionId"), *iteration = json_object_get(payload, "iteration"),
+               *outputs = json_object_get(payload, "outputs");
+        /* A failed batch's execution is what a RETRY_FAILED restart restarts. */
+        if ((child < 0 || state_is_failed(child) || child == STATE_CANCELLED) && json_is_string(id)) {
+                json_t *failed = json_object_get(bk, "failed");
+                if (!failed && (!(failed = json_array()) || json_object_set_new(bk, "failed", failed) < 0))
+                        return -ENOMEM;
+                if (json_array_append(failed, id) < 0)
+                        return -ENOMEM;
+        }
+        /* The batch's flow outputs, for the merged file (a restarted batch's replace its first ones). */
+        if (json_is_integer(iteration) && json_object_size(outputs) > 0) {
+                _cleanup_free_ char *too_big = NULL;
+                json_t *kept = json_object_get(bk, "subflowOutputs");
+                char key[32];
+                if (json_value_check(outputs, "the subflow's outputs", &too_big) < 0) {
+                        engine_log(E, tr, "ERROR", "ForEachItem: %s", too_big ? too_big : "the subflow's outputs are too large");
+                        child = STATE_FAILED;
+                } else {
+                        if (!kept && (!(kept = json_object()) || json_object_set_new(bk, "subflowOutputs", kept) < 0))
+                                return -ENOMEM;
+                        snprintf(key, sizeof key, "%lld", (long long) json_integer_value(iteration));
+                        if (json_object_set(kept, key, outputs) < 0)
+                                return -ENOMEM;
+                }
+        }
         json_t *it = json_object_get(bk, "iterations");
         if (!it) {
                 it = json_object();
@@ -229,6 +313,49 @@ int engine_for_each_item_child_ended(Engine *E, const Task *t, TaskRun *tr, Stat
         const char *worst = json_string_value(json_object_get(bk, "worst"));
         State w = worst ? state_worst(state_from_string(worst), s) : s;
         json_object_set_new(bk, "worst", json_string(state_to_string(w)));
+        E->progressed = true;
+        return items_outputs(E, tr, true);
+}
+
+int engine_for_each_item_restart(Engine *E, const Task *t, TaskRun *tr) {
+        json_t *bk = tr->engine;
+        const char *behavior = json_string_value(task_property(t, "restartBehavior"));
+        json_t *failed = json_object_get(bk, "failed");
+        int64_t n = bk_int(bk, "batches");
+
+        /* NEW_EXECUTION, or nothing to retry (the split or the creation of the batches failed):
+         * everything anew. */
+        if ((behavior && streq(behavior, "NEW_EXECUTION")) || !json_object_get(bk, "batches") ||
+            bk_int(bk, "created") < n || bk_int(bk, "ended") < n || json_array_size(failed) == 0) {
+                json_object_clear(bk);
+                return 0;
+        }
+        /* RETRY_FAILED: the failed batches' executions restart; the others keep what they did. */
+        json_t *it = json_object_get(bk, "iterations");
+        const char *k;
+        json_t *v;
+        void *tmp;
+        int64_t gone = 0;
+        json_object_foreach_safe(it, tmp, k, v) {
+                State st = state_from_string(k);
+                if (st < 0 || state_is_failed(st) || st == STATE_CANCELLED) {
+                        gone += json_integer_value(v);
+                        json_object_del(it, k);
+                }
+        }
+        size_t i;
+        json_t *id;
+        json_array_foreach(failed, i, id) {
+                json_t *ev = json_pack("{s:O, s:s, s:{}, s:i}", "executionId", id, "type", ENGINE_EVENT_RESTART, "payload",
+                                       "dueAt", 0);
+                if (!ev || json_array_append_new(E->fx->events, ev) < 0)
+                        return -ENOMEM;
+        }
+        engine_log(E, tr, "INFO", "ForEachItem: restarting %zu failed batch execution(s)", json_array_size(failed));
+        json_object_set_new(bk, "ended", json_integer(bk_int(bk, "ended") - gone));
+        json_object_set_new(bk, "worst", json_string(bk_int(it, "WARNING") > 0 ? "WARNING" : "SUCCESS"));
+        json_object_del(bk, "failed");
+        json_object_del(bk, "merging");
         E->progressed = true;
         return items_outputs(E, tr, true);
 }

@@ -74,14 +74,16 @@ static json_t *build_outputs(Engine *E) {
                 if (engine_loop_values(E, tr, &values) < 0)
                         return NULL;
                 put_outputs(all, tr->task_id, values, tr->outputs);
-                /* Kestra keeps a ForEachItem's outputs on its internal "<id>_items" task run: flows
-                 * written for it read them there. */
+                /* Kestra keeps a ForEachItem's outputs on its internal "<id>_items" task run, and
+                 * subflowOutputs on "<id>_merge": flows written for it read them there. */
                 const Task *t = engine_task(E, tr->task_id);
                 if (t && engine_task_hook(t) == TASK_HOOK_FOR_EACH_ITEM) {
-                        _cleanup_free_ char *alias = strjoin(tr->task_id, "_items");
-                        if (!alias)
+                        _cleanup_free_ char *alias = strjoin(tr->task_id, "_items"),
+                                            *merge = strjoin(tr->task_id, "_merge");
+                        if (!alias || !merge)
                                 return NULL;
                         put_outputs(all, alias, values, tr->outputs);
+                        put_outputs(all, merge, values, tr->outputs);
                 }
         }
         return TAKE_PTR(all);

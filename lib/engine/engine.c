@@ -561,7 +561,8 @@ static int on_subflow(Engine *E, json_t *payload, bool failed) {
                 if (failed)
                         engine_log(E, tr, "ERROR", "%s", strempty(json_string_value(json_object_get(payload, "error"))));
                 return engine_for_each_item_child_ended(
-                        E, t, tr, failed ? STATE_FAILED : state_from_string(json_string_value(json_object_get(payload, "state"))));
+                        E, t, tr, failed ? STATE_FAILED : state_from_string(json_string_value(json_object_get(payload, "state"))),
+                        payload);
         }
         if (failed) {
                 engine_log(E, tr, "ERROR", "%s", strempty(json_string_value(json_object_get(payload, "error"))));
@@ -659,7 +660,11 @@ static int on_restart(Engine *E) {
                 if (engine_task_on_worker(t))
                         state_info_force(&tr->state, STATE_RESTARTED, E->now);
                 else {
-                        if (t->def && t->def->role == TASK_ROLE_EXECUTABLE && tr->engine)
+                        int r;
+                        if (engine_task_hook(t) == TASK_HOOK_FOR_EACH_ITEM && tr->engine) {
+                                if ((r = engine_for_each_item_restart(E, t, tr)) < 0)
+                                        return r;
+                        } else if (t->def && t->def->role == TASK_ROLE_EXECUTABLE && tr->engine)
                                 json_object_clear(tr->engine); /* a subflow starts a new child */
                         state_info_force(&tr->state, STATE_RUNNING, E->now);
                 }
@@ -813,7 +818,7 @@ static int execution_retry_fire(Engine *E) {
         if (!engine)
                 return -ENOMEM;
         /* A subflow's retry answers its parent in its place. */
-        const char *keep[] = { "parentTaskRunId", "wait" };
+        const char *keep[] = { "parentTaskRunId", "wait", "iteration" };
         for (size_t i = 0; i < ELEMENTSOF(keep); i++)
                 if (json_object_get(e->engine, keep[i]))
                         json_object_set(engine, keep[i], json_object_get(e->engine, keep[i]));
@@ -881,6 +886,10 @@ static int end_execution(Engine *E, State st) {
                                        json_ref_or_object(e->outputs), "dueAt", 0);
                 if (!ev || json_array_append_new(E->fx->events, ev) < 0)
                         return -ENOMEM;
+                /* A ForEachItem's batch says which: its outputs go to the merged file in batch order. */
+                json_t *it = json_object_get(e->engine, "iteration");
+                if (json_is_integer(it))
+                        json_object_set(json_object_get(ev, "payload"), "iteration", it);
         }
         return 0;
 }

@@ -106,6 +106,15 @@ static int ion_write(StrBuf *sb, json_t *v, unsigned depth) {
         return sb->error;
 }
 
+int ion_value_format(json_t *v, char **ret) {
+        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
+        int r = ion_write(&sb, v, 0);
+        if (r < 0)
+                return r;
+        *ret = strndup(strbuf_str(&sb), sb.len);
+        return *ret ? 0 : -ENOMEM;
+}
+
 int expr_filter_to_ion(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
         _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
         int r = ion_write(&sb, in, 0);

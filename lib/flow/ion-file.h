@@ -11,6 +11,9 @@
  * comments around it. Returns 1 with the value in *ret, 0 with *ret NULL when the text holds
  * nothing, -EINVAL with *ret_why (a constant) when it is not one valid value, or -ENOMEM. */
 int ion_value_parse(const char *text, size_t len, json_t **ret, const char **ret_why);
+/* The Ion text of a value, on one line (as toIon() writes it): *ret malloc'ed. -E2BIG when too large
+ * or nested too deeply, -ENOMEM. */
+int ion_value_format(json_t *v, char **ret);
 
 /* v as one line of Ion text (the writer of the toIon filter) in *ret (free() it). 0, -E2BIG when it
  * nests too deeply, -ENOMEM. */

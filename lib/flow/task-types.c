@@ -25,7 +25,6 @@
 #define TRIGGER TASK_TYPE_TRIGGER, TASK_ROLE_NONE, TASK_HOOK_NONE, TASK_RUNNER_NONE, NULL
 #define CONDITION TASK_TYPE_CONDITION, TASK_ROLE_NONE, TASK_HOOK_NONE, TASK_RUNNER_NONE, NULL
 /* Known triggers and conditions the scheduler cannot evaluate: refused by validation, saying why. */
-#define TRIGGER_REFUSED(why) TASK_TYPE_TRIGGER, TASK_ROLE_NONE, TASK_HOOK_NONE, TASK_RUNNER_NONE, why
 #define CONDITION_REFUSED(why) TASK_TYPE_CONDITION, TASK_ROLE_NONE, TASK_HOOK_NONE, TASK_RUNNER_NONE, why
 
 #define LOG_LEVELS NAMES("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
@@ -282,6 +281,10 @@ static const TaskType task_types[] = {
         { "ForEachItem.split", NAMES("io.kestra.plugin.core.flow.ForEachItem$ForEachItemSplit"),
           WORKER(TASK_RUNNER_FOR_EACH_ITEM_SPLIT), PROPS(REQ("items", PROP_STRING), P("batch", PROP_MAP)),
           "split a file of internal storage into batch files (ForEachItem's first step)" },
+        /* Its last (Kestra's internal ForEachItemMergeOutputs): the outputs are the subflows', not rendered. */
+        { "ForEachItem.merge", NAMES("io.kestra.plugin.core.flow.ForEachItem$ForEachItemMergeOutputs"),
+          WORKER(TASK_RUNNER_FOR_EACH_ITEM_MERGE), PROPS(RAW_REQ("outputs", PROP_ANY)),
+          "write the outputs of a ForEachItem's subflows into one file (ForEachItem's last step)" },
 
         /* ---- known but not runnable by this build: validation refuses them, saying why (docs/COMPAT.md) ---- */
         { "storage.Write", NAMES("io.kestra.plugin.core.storage.Write"), WORKER(TASK_RUNNER_STORAGE_WRITE),
@@ -331,10 +334,8 @@ static const TaskType task_types[] = {
           WORKER(TASK_RUNNER_STORAGE_LOCAL_FILES),
           PROPS(P("inputs", PROP_ANY), P("outputs", PROP_STRING_LIST)),
           "files in the working directory (deprecated by Kestra for inputFiles/outputFiles)" },
-        { "scripts.Bash", NAMES("io.kestra.core.tasks.scripts.Bash"),
-          UNSUPPORTED(TASK_ROLE_RUNNABLE,
-                      "Kestra's old script task is not implemented; use io.kestra.plugin.scripts.shell.Commands"),
-          PROPS(REQ("commands", PROP_STRING_LIST), P("env", PROP_MAP), P("interpreter", PROP_STRING),
+        { "scripts.Bash", NAMES("io.kestra.core.tasks.scripts.Bash"), WORKER(TASK_RUNNER_BASH),
+          PROPS(RAW_REQ("commands", PROP_STRING_LIST), P("env", PROP_MAP), P("interpreter", PROP_STRING),
                 P("interpreterArgs", PROP_STRING_LIST), P("files", PROP_STRING_LIST), P("inputFiles", PROP_ANY),
                 P("outputFiles", PROP_STRING_LIST), P("outputsFiles", PROP_STRING_LIST),
                 P("outputDirs", PROP_STRING_LIST), DEF("exitOnFailed", PROP_BOOL, "true"),
@@ -373,8 +374,7 @@ static const TaskType task_types[] = {
                 ENUM("recoverMissedSchedules", NAMES("LAST", "NONE", "ALL"), NULL), P("labels", PROP_MAP_OR_LIST)),
           "start executions at given dates" },
         { "http.Trigger", NAMES("io.kestra.plugin.core.http.Trigger", "io.kestra.plugin.fs.http.Trigger"),
-          TRIGGER_REFUSED("polling triggers are not implemented: the scheduler would never fire it"),
-          PROPS(HTTP_PROPS, DEF("interval", PROP_DURATION, "\"PT1M\""),
+          TRIGGER, PROPS(HTTP_PROPS, DEF("interval", PROP_DURATION, "\"PT1M\""),
                 DEF("responseCondition", PROP_STRING, "\"{{ response.statusCode < 400 }}\""), P("inputs", PROP_MAP),
                 DEF("encryptBody", PROP_BOOL, "false")),
           "start an execution when an HTTP endpoint answers as expected" },

@@ -58,6 +58,7 @@ typedef enum TaskRunnerId {
         TASK_RUNNER_SHELL_SCRIPT,
         TASK_RUNNER_SCRIPT_COMMANDS, /* Commands of another language (python, node...): by the type's name */
         TASK_RUNNER_SCRIPT_SCRIPT,   /* Script of another language */
+        TASK_RUNNER_BASH,            /* Kestra's old io.kestra.core.tasks.scripts.Bash */
         TASK_RUNNER_KV_GET,
         TASK_RUNNER_KV_SET,
         TASK_RUNNER_KV_DELETE,
@@ -89,6 +90,7 @@ typedef enum TaskRunnerId {
         TASK_RUNNER_STORAGE_LOCAL_FILES,
         TASK_RUNNER_ASSERT,
         TASK_RUNNER_FOR_EACH_ITEM_SPLIT,
+        TASK_RUNNER_FOR_EACH_ITEM_MERGE,
         TASK_RUNNER_PLUGIN,          /* a plugin's type (lib/flow/plugin.h): exec or native, by its descriptor */
         _TASK_RUNNER_MAX,
 } TaskRunnerId;

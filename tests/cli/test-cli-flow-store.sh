@@ -34,7 +34,7 @@ has "list names the flow" '"id": "f"'
 printf 'id: bad\nnamespace: cli.test\ntasks: []\n' > "$dir/bad.yaml"
 t "apply refuses an invalid flow" 1 "$TERN" flow apply "$dir/f.yaml" "$dir/bad.yaml" --db "$db"
 t "apply refuses a type this build cannot run" 1 "$TERN" flow apply "$TERN_SOURCE_ROOT/tests/flows/invalid/not-runnable.yaml" --db "$db"
-has "at its type: line, saying why" "not-runnable.yaml:18:15: task type 'io.kestra.core.tasks.scripts.Bash' is known but this build cannot run it (Kestra's old script task is not implemented; use io.kestra.plugin.scripts.shell.Commands)"
+has "at its type: line, saying why" "not-runnable.yaml:19:15: task type 'io.kestra.plugin.core.flow.Template' is known but this build cannot run it (templates are deprecated by Kestra and not implemented; use io.kestra.plugin.core.flow.Subflow)"
 t "and stores nothing" 1 "$TERN" flow show tern.tests not-runnable --db "$db"
 t "delete" 0 "$TERN" flow delete cli.test f --db "$db"
 t "delete again says there is no such flow" 1 "$TERN" flow delete cli.test f --db "$db"

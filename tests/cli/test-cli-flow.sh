@@ -24,7 +24,7 @@ contains "every error of the file is printed" "unknown-type.yaml:7:11: unknown t
 # A type the registry knows but this build cannot run is refused before anything runs, at its type: line.
 check "a known type this build cannot run exits 1" 1 "$TERN" flow validate "$fixtures/invalid/not-runnable.yaml"
 contains "it is refused at file:line:col, saying why" "$fixtures/invalid/not-runnable.yaml:8:11: task type 'io.kestra.plugin.core.flow.Template' is known but this build cannot run it (templates are deprecated by Kestra and not implemented; use io.kestra.plugin.core.flow.Subflow)"
-contains "nested ones too" "not-runnable.yaml:15:15: task type 'io.kestra.core.tasks.scripts.Bash' is known but this build cannot run it"
+contains "nested ones too" "not-runnable.yaml:15:15: task type 'io.kestra.core.tasks.flows.Template' is known but this build cannot run it"
 check "tern run refuses it too" 1 env TERN_STATE_DIR="$tmp/state" "$TERN" run "$fixtures/invalid/not-runnable.yaml" --sandbox off
 contains "tern run names the type line" "not-runnable.yaml:8:11: task type 'io.kestra.plugin.core.flow.Template' is known but this build cannot run it"
 [ ! -e "$tmp/state" ] || [ -z "$(ls -A "$tmp/state" 2>/dev/null)" ] && pass "tern run created no execution" || { out=$(ls -la "$tmp/state"); fail "tern run created no execution"; }

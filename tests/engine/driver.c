@@ -197,6 +197,8 @@ static int create_subflow(Driver *d, json_t *req) {
                                                   "wait", json_object_get(req, "wait"));
         if (!engine)
                 return -ENOMEM;
+        if (json_is_integer(json_object_get(req, "iteration")))
+                json_object_set(engine, "iteration", json_object_get(req, "iteration"));
         ApiExecutionNew n = {
                 .id = json_string_value(json_object_get(req, "executionId")),
                 .inputs = json_object_get(req, "inputs"),

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 # test-triggers.py: triggers through the tern command and the webhook URL, on a real "tern server
 # standalone --listen": next dates in "tern trigger list", backfills created, paused, resumed and
-# deleted, Webhook inputs rendered from trigger.body/headers/parameters, disable/enable, stopAfter.
+# deleted, Webhook inputs rendered from trigger.body/headers/parameters, disable/enable, stopAfter, and
+# a polling http.Trigger against a small HTTP server of the test's own on loopback.
 # TAP output.
-import json, os, shutil, signal, socket, subprocess, sys, tempfile, time, http.client
+import json, os, shutil, signal, socket, subprocess, sys, tempfile, threading, time, http.client, http.server
 
 TERN = os.environ["TERN"]
 n = failed = 0
@@ -121,6 +122,52 @@ triggers:
     type: io.kestra.plugin.core.trigger.Schedule
     cron: "0 0 * * *"
     timezone: Europe/Paris
+"""
+
+
+# ---- the HTTP endpoint an http.Trigger polls: 503 until told to be ready ----
+polled = {"status": 503, "body": '{"state":"starting"}', "requests": []}
+
+
+class Endpoint(http.server.BaseHTTPRequestHandler):
+    def answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        polled["requests"].append({"method": self.command, "path": self.path, "token": self.headers.get("X-Token"),
+                                   "body": self.rfile.read(length).decode() if length else ""})
+        data = polled["body"].encode()
+        self.send_response(polled["status"])
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-Poll", "yes")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = answer
+
+    def log_message(self, *args):
+        pass
+
+
+endpoint = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
+threading.Thread(target=endpoint.serve_forever, daemon=True).start()
+FLOWS += f"""---
+id: poll
+namespace: t.hook
+tasks:
+  - id: out
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{{{ trigger.code }}}} {{{{ trigger.body }}}} {{{{ trigger.headers['x-poll'][0] }}}}"
+triggers:
+  - id: http
+    type: io.kestra.plugin.core.http.Trigger
+    uri: "http://127.0.0.1:{endpoint.server_address[1]}/status?flow={{{{ flow.id }}}}"
+    method: POST
+    body: '{{"ask": "ready?"}}'
+    headers:
+      X-Token: "token-{{{{ flow.namespace }}}}"
+    interval: PT1S
+    responseCondition: "{{{{ response.statusCode == 200 and (response.body contains 'ready') }}}}"
+    stopAfter: [SUCCESS]
 """
 
 
@@ -247,7 +294,36 @@ try:
     st, _ = hook("t.hook/stop/k-stop", {})
     ok(st == 404, f"a stopped webhook answers 404 ({st})")
     ok(len(executions("stop")) == 1, "one execution of the stopped flow")
+
+    # ---- a polling http.Trigger ----
+    row = until(lambda: trigger_row("poll", "http"))
+    ok(row is not None and row["kind"] == "poll", f"the http.Trigger is registered, of kind poll ({row})")
+    ok(until(lambda: len(polled["requests"]) >= 2, 20), f"it polls every interval ({len(polled['requests'])} requests)")
+    req = polled["requests"][0] if polled["requests"] else {}
+    ok(req.get("method") == "POST" and req.get("path") == "/status?flow=poll" and req.get("token") == "token-t.hook"
+       and req.get("body") == '{"ask": "ready?"}',
+       f"with its method, rendered uri and headers, and body ({req})")
+    ok(count("poll") == 0, "a 503 answer does not satisfy responseCondition: no execution")
+    polled["body"] = '{"state":"ready"}'
+    polled["status"] = 200
+    ok(until(lambda: count("poll") >= 1, 20), "once the endpoint answers 200 ready, an execution starts")
+    doc = (executions("poll", 1) or [{}])[0]
+    r = tern("execution", "show", doc.get("id", "none"), "-o", "json")
+    js = json.loads(r.stdout) if r.returncode == 0 else {}
+    trig = js.get("trigger") or {}
+    ok(trig.get("id") == "http" and (trig.get("variables") or {}).get("code") == 200,
+       f"its trigger is the http.Trigger, trigger.code the status ({trig})")
+    js = until(lambda: (lambda j: j if (j.get("state") or {}).get("current") == "SUCCESS" else None)(
+        json.loads(tern("execution", "show", doc.get("id", "none"), "-o", "json").stdout or "{}")), 30) or {}
+    out = {t["taskId"]: t for t in js.get("taskRunList", [])}.get("out", {})
+    ok(out.get("outputs", {}).get("value") == '200 {"state":"ready"} yes',
+       f"trigger.code, trigger.body and trigger.headers reach the tasks ({out.get('outputs')})")
+    row = until(lambda: (lambda t: t if t and t["disabled"] else None)(trigger_row("poll", "http")))
+    ok(row is not None and (row.get("stoppedAfter") or {}).get("state") == "SUCCESS",
+       "stopAfter [SUCCESS] disabled it after its execution succeeded")
+    ok(steady("poll") == 1, "and it starts nothing more, though the endpoint still answers ready")
 finally:
+    endpoint.shutdown()
     if server and server.poll() is None:
         server.send_signal(signal.SIGTERM)
         try:

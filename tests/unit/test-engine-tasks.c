@@ -374,6 +374,79 @@ static void test_for_each_item(void) {
         driver_free(d);
 }
 
+/* Subflow executions that logged a "batch " line. */
+static size_t batch_executions(Driver *d) {
+        _cleanup_json_ json_t *ids = json_object();
+        size_t i;
+        json_t *l;
+        json_array_foreach(driver_logs(d), i, l) {
+                const char *m = json_string_value(json_object_get(l, "message"));
+                if (m && startswith(m, "batch "))
+                        json_object_set(ids, json_string_value(json_object_get(l, "executionId")), json_true());
+        }
+        return json_object_size(ids);
+}
+
+/* batch.regexPattern, the merged subflowOutputs (Kestra's ForEachItemMergeOutputs) and restarts:
+ * RETRY_FAILED restarts the failed batches' executions, NEW_EXECUTION starts every batch anew. */
+static void test_for_each_item_more(void) {
+        Driver *d;
+        /* 1..10 grouped by their first digit: 1 and 10 together, 2..9 alone. */
+        Execution *e = run_items(&d, child_flow("for-each-item-subflow", ""), 10, "      regexPattern: \"^([0-9])\"\n", "");
+        is_str(exec_state(e), "SUCCESS", "regexPattern: SUCCESS");
+        is_int(batches(e), 9, "regexPattern ^([0-9]) over 1..10: 9 batches, one per first digit");
+        driver_free(d);
+        e = run_items(&d, child_flow("for-each-item-subflow", ""), 10, "      regexPattern: \"^x([0-9])\"\n", "");
+        is_str(exec_state(e), "SUCCESS", "regexPattern that no row matches: SUCCESS");
+        is_int(batch_logs(d, NULL), 0, "without a batch (rows that do not match go)");
+        driver_free(d);
+        e = run_items(&d, child_flow("for-each-item-subflow", ""), 10, "      regexPattern: \"^[0-9]\"\n", "");
+        is_str(driver_state_of(e, "each"), "FAILED", "regexPattern without a capture group fails the task");
+        ok(logged(d, "ERROR", "batch 'regexPattern' ('^[0-9]') needs a capture group"), "saying so");
+        driver_free(d);
+
+        /* Each batch's flow outputs, one Ion line per batch in batch order. */
+        e = run_items(&d,
+                      child_flow("for-each-item-outputs-subflow",
+                                 "outputs:\n  - id: it\n    type: STRING\n    value: \"b{{ inputs.iteration }}\"\n"),
+                      7, "      rows: 2\n",
+                      "  - id: merged\n    type: io.kestra.plugin.core.output.OutputValues\n"
+                      "    values:\n      content: \"{{ read(outputs.each_merge.subflowOutputs) }}\"\n"
+                      "      same: \"{{ outputs.each.subflowOutputs == outputs.each_merge.subflowOutputs }}\"\n");
+        is_str(exec_state(e), "SUCCESS", "subflow outputs: SUCCESS");
+        is_str(output_value(e, "merged", "content"), "{it:\"b0\"}\n{it:\"b1\"}\n{it:\"b2\"}\n{it:\"b3\"}\n",
+               "outputs.each_merge.subflowOutputs: a file of one Ion line per batch, in batch order");
+        is_str(output_value(e, "merged", "same"), "true", "outputs.each.subflowOutputs names it too");
+        driver_free(d);
+        e = run_items(&d, child_flow("for-each-item-subflow", ""), 3, "      rows: 1\n", "");
+        const TaskRun *each = driver_run_of(e, "each");
+        ok(each && !json_object_get(each->outputs, "subflowOutputs"), "subflows without outputs: no subflowOutputs");
+        driver_free(d);
+
+        /* Kestra's restart-child: fails at its first attempt, succeeds when restarted. */
+        static const char flaky[] = "  - id: flaky\n    type: io.kestra.plugin.core.log.Log\n"
+                                    "    message: \"{{ taskrun.attemptsCount == 1 ? 'ok' : ko }}\"\n";
+        e = run_items(&d, child_flow("restart-child", flaky), 3, "      rows: 1\n", "");
+        is_str(exec_state(e), "FAILED", "restart: every batch fails at first");
+        is_int(iterations(e, "FAILED"), 3, "3 batches FAILED");
+        driver_send(d, e->id, ENGINE_EVENT_RESTART, NULL);
+        driver_run(d, 10 * USEC_PER_SEC);
+        is_str(exec_state(e), "SUCCESS", "RETRY_FAILED (the default): after a restart the execution succeeds");
+        is_int(iterations(e, "SUCCESS"), 3, "its 3 batches SUCCESS");
+        is_int(iterations(e, "FAILED"), -1, "none FAILED any more");
+        is_int(batch_executions(d), 3, "the failed executions were restarted: no new subflow execution");
+        is_str(output_value(e, "after", "batches"), "3", "the tasks after it run");
+        driver_free(d);
+
+        e = run_items(&d, child_flow("restart-child", flaky), 3, "      rows: 1\n", "    restartBehavior: NEW_EXECUTION\n");
+        is_str(exec_state(e), "FAILED", "NEW_EXECUTION: every batch fails at first");
+        driver_send(d, e->id, ENGINE_EVENT_RESTART, NULL);
+        driver_run(d, 10 * USEC_PER_SEC);
+        is_int(batch_executions(d), 6, "NEW_EXECUTION: a restart splits again and starts 3 new executions");
+        is_str(exec_state(e), "FAILED", "whose first attempts fail again");
+        driver_free(d);
+}
+
 int main(void) {
         if (!mkdtemp(workdir))
                 return 1;
@@ -382,6 +455,7 @@ int main(void) {
         test_variables_survive_restart();
         test_assert();
         test_for_each_item();
+        test_for_each_item_more();
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", workdir);
         (void) !system(cmd);

@@ -26,9 +26,12 @@ typedef struct ScriptLanguage {
         const char *alias;                /* a shell function the commands get when `alias` is not on PATH
                                            * (Debian has python3, no python) */
         const char *what;                 /* what failed, in messages ("Plugin 'x'"); NULL: "Command" */
+        bool line_counts;                 /* outputs stdOutLineCount and stdErrLineCount (Kestra's old Bash) */
 } ScriptLanguage;
 
 extern const ScriptLanguage script_language_shell;
+/* The shell as Kestra's old io.kestra.core.tasks.scripts.Bash ran it (tasks/bash.c). */
+extern const ScriptLanguage script_language_bash;
 
 /* Run a script task: body is the commands (joined by newlines) that the interpreter runs after
  * beforeCommands; script (may be NULL) is a Script task's code, written to a file in the working

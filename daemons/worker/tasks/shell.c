@@ -21,12 +21,15 @@ typedef struct ShellRun {
         TaskRunContext *ctx;
         Announcements *ann;
         unsigned stderr_lines; /* warningOnStdErr: any, announcements included, as Kestra counts them */
+        unsigned stdout_lines;
 } ShellRun;
 
 static void on_line(void *userdata, ProcessStream stream, const char *line, size_t len) {
         ShellRun *sr = userdata;
         if (stream == PROCESS_STDERR)
                 sr->stderr_lines++;
+        else
+                sr->stdout_lines++;
         if (announcement_parse(sr->ann, sr->ctx, line, len))
                 return;
         sr->ctx->log(sr->ctx, stream == PROCESS_STDOUT ? TASK_LOG_INFO : TASK_LOG_WARN, line);
@@ -153,6 +156,15 @@ const ScriptLanguage script_language_shell = {
         .extension = ".sh",
         .fail_fast = "set -e",
         .default_image = "ubuntu",
+};
+
+const ScriptLanguage script_language_bash = {
+        .id = "shell",
+        .label = "shell",
+        .extension = ".sh",
+        .fail_fast = "set -o errexit",
+        .default_image = "ubuntu",
+        .line_counts = true,
 };
 
 /* The first of the language's programs on the worker's PATH (the sandbox shows the host's system
@@ -319,6 +331,10 @@ int script_run(TaskRunContext *ctx, json_t *props, const ScriptLanguage *lang, c
                 return -ENOMEM;
         if (json_object_size(files) > 0)
                 json_object_set(out->outputs, "outputFiles", files);
+        if (lang->line_counts &&
+            (json_object_set_new(out->outputs, "stdOutLineCount", json_integer(sr.stdout_lines)) < 0 ||
+             json_object_set_new(out->outputs, "stdErrLineCount", json_integer(sr.stderr_lines)) < 0))
+                return -ENOMEM;
         if (json_array_size(ann.metrics) > 0)
                 out->metrics = json_incref(ann.metrics);
 
