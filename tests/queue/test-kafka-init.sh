@@ -83,6 +83,11 @@ contains "the error names the brokers" "cannot read the topics of the Kafka brok
 printf '[server]\nstate-dir = %s/state\n[queue]\nbrokers = 127.0.0.1:1\nkafka.no.such.property = 1\n' "$dir" > "$conf"
 check "a property librdkafka does not know fails init" 1 "$TERN" kafka init
 contains "the property is named as tern.conf spells it" "[queue] kafka.no.such.property: librdkafka refuses it"
+check "tern config check refuses it too" 1 "$TERN" config check
+contains "config check names the property" "[queue] kafka.no.such.property: librdkafka refuses it"
+printf '[server]\nstate-dir = %s/state\n[queue]\nkafka.security.protocol = carrier-pigeon\n' "$dir" > "$conf"
+check "tern config check refuses a value librdkafka refuses" 1 "$TERN" config check
+contains "the value's property is named" "[queue] kafka.security.protocol: librdkafka refuses it"
 printf '[server]\nstate-dir = %s/state\n[queue]\nkafka.sasl.password = hunter2\n' "$dir" > "$conf"
 check "init without brokers is an error" 1 "$TERN" kafka init
 contains "it says where brokers are set" "set [queue] brokers in tern.conf or pass --brokers"
