@@ -65,6 +65,8 @@ extern const Verb backfill_verbs[];
 extern const Verb namespace_verbs[];
 /* cmd-config.c */
 extern const Verb config_verbs[];
+/* cmd-kafka.c */
+extern const Verb kafka_verbs[];
 /* cmd-user.c: the webserver's users and API tokens */
 extern const Verb user_verbs[];
 extern const Verb token_verbs[];

@@ -5,6 +5,9 @@
 #include "config.h"
 #include "sandbox-config.h"
 #include "strutil.h"
+#if HAVE_KAFKA
+#include "kafka.h"
+#endif
 
 static int verb_config_check(int argc, char *argv[]) {
         static const struct option options[] = {
@@ -25,7 +28,8 @@ static int verb_config_check(int argc, char *argv[]) {
                                "Validate the daemons' configuration: FILE (-c, --config, or --file as before;\n"
                                "default $TERN_CONFIG, else %s), the\n"
                                "drop-ins in FILE.d/*.conf, TERN_<SECTION>_<KEY> environment overrides and the\n"
-                               "secret files; print the effective configuration (secrets hidden).\n"
+                               "secret files, and [queue] kafka.* with librdkafka; print the effective\n"
+                               "configuration (secrets hidden).\n"
                                "Exit status 0 when valid, 1 when not (each problem named with file and line).\n",
                                cmd, CONFIG_DEFAULT_PATH);
                         return 0;
@@ -62,6 +66,20 @@ static int verb_config_check(int argc, char *argv[]) {
                 config_done(&cfg);
                 return 1;
         }
+#if HAVE_KAFKA
+        /* [queue] kafka.* is librdkafka's to judge: a client configuration is made, no connection. */
+        if (cfg.queue_kafka) {
+                KafkaOptions o = { .brokers = cfg.queue_brokers ?: "localhost:9092", .properties = cfg.queue_kafka };
+                rd_kafka_conf_t *conf = NULL;
+                r = kafka_conf_new(&o, NULL, &conf, &err);
+                if (r < 0) {
+                        fprintf(stderr, "%s: %s\n", cmd, err ? err : strerror(-r));
+                        config_done(&cfg);
+                        return 1;
+                }
+                rd_kafka_conf_destroy(conf);
+        }
+#endif
         if (!quiet)
                 config_dump(&cfg, stdout);
         config_done(&cfg);

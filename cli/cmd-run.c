@@ -291,6 +291,11 @@ int verb_run(int argc, char *argv[]) {
         /* tern.conf as the daemons read it, under the options above. */
         if ((r = cli_config_load(cmd, &conf)) != 0)
                 return r;
+        const char *unsupported = config_queue_unsupported(&conf.cfg);
+        if (!a.remote && unsupported) {
+                fprintf(stderr, "%s: %s.\n", cmd, unsupported);
+                return 1;
+        }
         flow_set_max_tasks(conf.cfg.flow_max_tasks);
         const char *state_dir = conf.cfg.state_dir;
 

@@ -22,6 +22,7 @@ static const Verb top_verbs[] = {
         { "backfill", "COMMAND", "run a schedule's past slots: create, pause, resume, delete", NULL, backfill_verbs },
         { "db", "COMMAND", "migrate the database, show its schema status", NULL, db_verbs },
         { "config", "COMMAND", "check the daemons' configuration (/etc/tern/tern.conf)", NULL, config_verbs },
+        { "kafka", "COMMAND", "create the topics of the Kafka queue backend", NULL, kafka_verbs },
         { "plugins", "COMMAND", "list the task types of plugins, show one's documentation", NULL, plugins_verbs },
         { "user", "COMMAND", "add webserver users", NULL, user_verbs },
         { "token", "COMMAND", "create API tokens for the webserver", NULL, token_verbs },

@@ -65,10 +65,22 @@ static const ConfigKey config_keys[] = {
         K("webserver", "ui-dir", CONFIG_STRING, webserver_ui_dir, 0, 0, true),
         K("storage", "url", CONFIG_STRING, storage_url, 0, 0, true),
         K("storage", "retention", CONFIG_DURATION, storage_retention, 0, 0, true),
+        K("queue", "type", CONFIG_STRING, queue_type, 0, 0, true),
+        K("queue", "brokers", CONFIG_STRING, queue_brokers, 0, 0, true),
+        K("queue", "topic-prefix", CONFIG_STRING, queue_topic_prefix, 0, 0, true),
+        K("queue", "partitions", CONFIG_UNSIGNED, queue_partitions, 1, 10000, true),
+        K("queue", "replication-factor", CONFIG_UNSIGNED, queue_replication, 1, 100, true),
         K("plugins", "path", CONFIG_STRING, plugins_path, 0, 0, true),
         K("log", "level", CONFIG_LOG_LEVEL, log_level, 0, 0, false),
 };
 #undef K
+
+/* [queue] kafka.* values may be credentials (sasl.password, ssl.key.password): wiped when freed. */
+static char **strv_free_erase(char **l) {
+        for (char **i = l; i && *i; i++)
+                explicit_bzero(*i, strlen(*i));
+        return strv_free(l);
+}
 
 static void config_defaults(TernConfig *c) {
         *c = (TernConfig) {
@@ -81,6 +93,8 @@ static void config_defaults(TernConfig *c) {
                 .worker_log_lines = 10000,
                 .worker_log_bytes = 10 * 1024 * 1024,
                 .worker_output_mib = 4096,
+                .queue_partitions = 12,
+                .queue_replication = 3,
                 .heartbeat = 5 * USEC_PER_SEC,
                 .dead_after = 30 * USEC_PER_SEC,
                 .log_level = LOG_INFO,
@@ -97,6 +111,7 @@ void config_done(TernConfig *c) {
                 explicit_bzero(c->db_password, strlen(c->db_password));
                 free(c->db_password);
         }
+        strv_free_erase(c->queue_kafka);
         strv_free(c->sources);
         strv_free(c->skipped);
         config_defaults(c);
@@ -200,6 +215,40 @@ static const ConfigKey *config_find(const char *section, const char *key) {
         return NULL;
 }
 
+/* [queue] kafka.PROPERTY = VALUE: librdkafka's own properties, kept as "PROPERTY=VALUE" (a later
+ * setting of a property replaces the earlier one; an empty value drops it) and judged by librdkafka
+ * where a client is made (lib/queue/kafka.h), since only it knows its properties. */
+static int config_set_kafka(TernConfig *c, const char *property, const char *value, const char *where, unsigned line,
+                            char ***errors) {
+        if (isempty(property) || property[strspn(property, "abcdefghijklmnopqrstuvwxyz0123456789._-")])
+                return add_error(errors, where, line, "queue.kafka.%s: '%s' is not a librdkafka property name",
+                                 property, property);
+        size_t n = strlen(property), i = 0;
+        for (char **p = c->queue_kafka; p && *p; p++)
+                if (strncmp(*p, property, n) == 0 && (*p)[n] == '=')
+                        explicit_bzero(*p, strlen(*p)), free(*p);
+                else
+                        c->queue_kafka[i++] = *p;
+        if (c->queue_kafka)
+                c->queue_kafka[i] = NULL;
+        if (isempty(value))
+                return 0;
+        char *s = strjoin(property, "=", value);
+        return s ? strv_consume(&c->queue_kafka, s) : -ENOMEM;
+}
+
+/* One "section.key = value" setting, from a file, the environment or a command line. */
+static int config_set_named(TernConfig *c, const char *section, const char *key, const char *value, const char *where,
+                            unsigned line, char ***errors) {
+        const char *property;
+        if (streq(section, "queue") && (property = startswith(key, "kafka.")))
+                return config_set_kafka(c, property, value, where, line, errors);
+        const ConfigKey *k = config_find(section, key);
+        if (!k)
+                return add_error(errors, where, line, "unknown key '%s' in [%s]", key, section);
+        return config_set(c, k, value, where, line, errors);
+}
+
 static int config_parse_file(TernConfig *c, const char *path, FILE *f, char ***errors) {
         char section[64] = "";
         char *line = NULL;
@@ -244,12 +293,7 @@ static int config_parse_file(TernConfig *c, const char *path, FILE *f, char ***e
                         value[vl - 1] = 0;
                         value++;
                 }
-                const ConfigKey *k = config_find(section, key);
-                if (!k) {
-                        r = add_error(errors, path, lineno, "unknown key '%s' in [%s]", key, section);
-                        continue;
-                }
-                r = config_set(c, k, value, path, lineno, errors);
+                r = config_set_named(c, section, key, value, path, lineno, errors);
         }
         free(line);
         return r < 0 ? r : 0;
@@ -402,6 +446,11 @@ static int config_check(TernConfig *c, char ***errors) {
                     port > 65535)
                         return add_error(errors, "webserver.listen", 0, "'%s' is not HOST:PORT or [IPV6]:PORT", *one);
         }
+        if (c->queue_type && !streq(c->queue_type, "database") && !streq(c->queue_type, "kafka"))
+                return add_error(errors, "queue.type", 0, "'%s' is neither database nor kafka", c->queue_type);
+        if (c->queue_type && streq(c->queue_type, "kafka") && !c->queue_brokers)
+                return add_error(errors, "queue.brokers", 0,
+                                 "is required with queue.type = kafka (HOST:PORT[,HOST:PORT...])");
         if (c->db_url && strstr(c->db_url, "password="))
                 return add_error(errors, "database.url", 0,
                                  "must not carry the password: use database.password-file or the db-password credential");
@@ -421,9 +470,9 @@ static int config_assignments(TernConfig *c, char **list, const char *where, cha
                                     *key = strndup(dot + 1, (size_t) (eq - dot - 1));
                 if (!section || !key)
                         return -ENOMEM;
-                const ConfigKey *k = config_find(section, key);
-                r = k ? config_set(c, k, eq + 1, where, 0, errors)
-                      : add_error(errors, where, 0, "unknown setting %s.%s", section, key);
+                r = config_find(section, key) || (streq(section, "queue") && startswith(key, "kafka."))
+                            ? config_set_named(c, section, key, eq + 1, where, 0, errors)
+                            : add_error(errors, where, 0, "unknown setting %s.%s", section, key);
         }
         return r;
 }
@@ -557,6 +606,27 @@ static void dump_value(const TernConfig *c, const ConfigKey *k, FILE *f) {
         }
 }
 
+const char *config_queue_unsupported(const TernConfig *c) {
+        if (c->queue_type && streq(c->queue_type, "kafka"))
+                return "[queue] type = kafka: the executor, worker and scheduler cannot run on Kafka yet: their "
+                       "Kafka loops and the indexer are missing (there are so far only the topics, 'tern kafka init' "
+                       "and the transactional step; docs/KAFKA.md). Use [queue] type = database";
+        return NULL;
+}
+
+/* librdkafka's properties, those that may be secrets replaced by "(set)". */
+static void config_dump_kafka(const TernConfig *c, FILE *f) {
+        for (char **p = c->queue_kafka; p && *p; p++) {
+                size_t n = strcspn(*p, "=");
+                _cleanup_free_ char *name = strndup(*p, n);
+                if (!name)
+                        continue;
+                bool secret = strstr(name, "password") || strstr(name, "secret") || strstr(name, ".key") ||
+                              strstr(name, "jaas") || strstr(name, "token");
+                fprintf(f, "kafka.%s = %s\n", name, secret ? "(set)" : *p + n + 1);
+        }
+}
+
 void config_dump(const TernConfig *c, FILE *f) {
         const char *section = "";
         for (size_t i = 0; c->sources && c->sources[i]; i++)
@@ -569,6 +639,9 @@ void config_dump(const TernConfig *c, FILE *f) {
                 }
                 fprintf(f, "%s = ", k->key);
                 dump_value(c, k, f);
+                if (i + 1 < ELEMENTSOF(config_keys) && streq(k->section, "queue") &&
+                    !streq(config_keys[i + 1].section, "queue"))
+                        config_dump_kafka(c, f);
                 if (streq(k->section, "database") && streq(k->key, "password-file"))
                         fprintf(f, "# password: %s\n", c->db_password ? "(set)" : "(none)");
         }
@@ -600,6 +673,11 @@ char *config_restart_needed(const TernConfig *old, const TernConfig *new) {
                 if (!same)
                         strbuf_appendf(&sb, "%s%s.%s", sb.len ? ", " : "", k->section, k->key);
         }
+        bool same = strv_length(old->queue_kafka) == strv_length(new->queue_kafka);
+        for (size_t i = 0; same && old->queue_kafka && old->queue_kafka[i]; i++)
+                same = streq(old->queue_kafka[i], new->queue_kafka[i]);
+        if (!same)
+                strbuf_appendf(&sb, "%squeue.kafka.*", sb.len ? ", " : "");
         if (!streq_ptr(old->db_password, new->db_password))
                 strbuf_appendf(&sb, "%sdatabase password", sb.len ? ", " : "");
         return strbuf_steal(&sb);

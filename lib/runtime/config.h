@@ -57,6 +57,13 @@ typedef struct TernConfig {
          * URLs and where each backend finds its credentials: never in this file) */
         char *storage_url;     /* default file://<state-dir>/storage */
         usec_t storage_retention; /* ended executions older than this go, with their files and logs; 0: kept */
+        /* [queue]: where events and jobs travel (docs/KAFKA.md) */
+        char *queue_type;        /* "database" (NULL) or "kafka" */
+        char *queue_brokers;     /* Kafka bootstrap servers */
+        char *queue_topic_prefix; /* NULL: "tern." */
+        unsigned queue_partitions;
+        unsigned queue_replication;
+        char **queue_kafka;      /* "property=value" handed to librdkafka as written ([queue] kafka.PROPERTY) */
         /* [plugins] */
         char *plugins_path;    /* directories of plugins searched after libdir/tern/plugins, ':'-separated
                                 * (lib/flow/plugin.h); NULL: none */
@@ -97,6 +104,10 @@ int config_db_url(const TernConfig *c, char **ret);
 /* Durations as tern.conf takes them: ISO-8601 (PT30S, P30D) or a number of seconds with an
  * optional unit (30, 30s, 500ms, 2min, 1h, 30d). -EINVAL, -ERANGE. */
 int config_parse_duration(const char *v, usec_t *ret);
+
+/* NULL when the components can run with c's [queue] type, else why not (a sentence for the log):
+ * a queue tern cannot run on yet is refused at start, never accepted and ignored. */
+const char *config_queue_unsupported(const TernConfig *c);
 
 /* Print the effective configuration in the file format, secrets replaced by "(set)". */
 void config_dump(const TernConfig *c, FILE *f);

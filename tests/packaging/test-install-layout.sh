@@ -54,7 +54,7 @@ has -f "$sysconfdir/tern/tern.conf" "example configuration"
 # The manual pages are built with scdoc (-Dman=auto builds them when it is there).
 if command -v scdoc >/dev/null; then
         for m in man1/tern.1 man1/tern-run.1 man1/tern-server.1 man1/tern-execution.1 man1/tern-flow.1 \
-                 man1/tern-trigger.1 man1/tern-db.1 man1/tern-config.1 man1/tern-user.1 man1/tern-token.1 man1/tern-namespace.1 man1/tern-plugins.1 \
+                 man1/tern-trigger.1 man1/tern-db.1 man1/tern-config.1 man1/tern-kafka.1 man1/tern-user.1 man1/tern-token.1 man1/tern-namespace.1 man1/tern-plugins.1 \
                  man5/tern.conf.5 man5/tern-flow.5 man8/tern-executor.8 man8/tern-worker.8 \
                  man8/tern-scheduler.8 man8/tern-webserver.8; do
                 has -f "$mandir/$m" "manual page"
@@ -67,5 +67,6 @@ else
 fi
 has -f "$docdir/OPERATIONS.md" "guide named by the units' Documentation="
 has -f "$docdir/DEPLOY.md" "deployment guide named by the manual pages"
+has -f "$docdir/KAFKA.md" "Kafka queue backend guide named by tern-kafka(1) and tern.conf(5)"
 echo "1..$n"
 exit $((failed > 0))

@@ -176,6 +176,46 @@ int main(void) {
         config_done(&c);
         unsetenv("TERN_STORAGE_URL");
 
+        /* [queue]: the Kafka settings, librdkafka's properties passed through as written. */
+        put("q.conf", "[queue]\ntype = kafka\nbrokers = k1:9092,k2:9092\npartitions = 6\n"
+                      "kafka.security.protocol = SASL_SSL\nkafka.sasl.password = hunter2\n"
+                      "kafka.security.protocol = SSL\nkafka.client.id =\n");
+        _cleanup_free_ char *qc = path("q.conf");
+        ok(config_load(qc, &c, &errors) == 0, "a [queue] section with kafka.* properties is read");
+        ok(c.queue_type && streq(c.queue_type, "kafka") && streq_ptr(c.queue_brokers, "k1:9092,k2:9092") &&
+                   c.queue_partitions == 6 && c.queue_replication == 3 && !c.queue_topic_prefix,
+           "queue.type, brokers and partitions are read; replication-factor defaults to 3");
+        ok(strv_length(c.queue_kafka) == 2 && streq(c.queue_kafka[0], "sasl.password=hunter2") &&
+                   streq(c.queue_kafka[1], "security.protocol=SSL"),
+           "a property set twice keeps the later value, in one entry");
+        {
+                char *dump = NULL;
+                size_t dumplen = 0;
+                FILE *dumpf = open_memstream(&dump, &dumplen);
+                config_dump(&c, dumpf);
+                fclose(dumpf);
+                ok(dump && strstr(dump, "kafka.security.protocol = SSL\n") && strstr(dump, "kafka.sasl.password = (set)\n") &&
+                           !strstr(dump, "hunter2"),
+                   "config_dump prints the properties in [queue], secrets as (set)");
+                free(dump);
+        }
+        config_done(&c);
+        put("q.conf", "[queue]\ntype = rabbit\n");
+        ok(config_load(qc, &c, &errors) == -EINVAL && errors && strstr(errors[0], "queue.type") &&
+                   strstr(errors[0], "'rabbit' is neither database nor kafka"),
+           "an unknown queue type is refused: %s", errors ? errors[0] : "(accepted)");
+        errors = strv_free(errors);
+        put("q.conf", "[queue]\ntype = kafka\n");
+        ok(config_load(qc, &c, &errors) == -EINVAL && errors && strstr(errors[0], "queue.brokers") &&
+                   strstr(errors[0], "required"),
+           "type = kafka without brokers is refused: %s", errors ? errors[0] : "(accepted)");
+        errors = strv_free(errors);
+        put("q.conf", "[queue]\nkafka.Bad Name = 1\n");
+        ok(config_load(qc, &c, &errors) == -EINVAL && errors && strstr(errors[0], "q.conf:2:") &&
+                   strstr(errors[0], "is not a librdkafka property name"),
+           "a malformed property name is refused with file and line: %s", errors ? errors[0] : "(accepted)");
+        errors = strv_free(errors);
+
         char cmd[600];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
         (void) !system(cmd);

@@ -1,0 +1,55 @@
+/* kafka-mock: librdkafka's mock Kafka cluster in a process of its own, for tests of commands that
+ * talk to Kafka ('tern kafka init'). Usage: kafka-mock BROKERS [TOPIC:PARTITIONS:REPLICATION...]:
+ * makes the topics, prints the bootstrap servers on one line, runs until SIGTERM or SIGINT. */
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int main(int argc, char *argv[]) {
+        if (argc < 2) {
+                fprintf(stderr, "usage: kafka-mock BROKERS [TOPIC:PARTITIONS:REPLICATION...]\n");
+                return 2;
+        }
+        sigset_t ss;
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        /* Before librdkafka's threads start, so that they inherit the mask and sigwait() gets the signal. */
+        sigprocmask(SIG_BLOCK, &ss, NULL);
+
+        char why[256];
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why);
+        if (!rk) {
+                fprintf(stderr, "kafka-mock: %s\n", why);
+                return 1;
+        }
+        rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(rk, atoi(argv[1]));
+        if (!mc) {
+                fprintf(stderr, "kafka-mock: cannot start the mock cluster\n");
+                return 1;
+        }
+        for (int i = 2; i < argc; i++) {
+                char topic[256];
+                int parts, repl;
+                if (sscanf(argv[i], "%255[^:]:%d:%d", topic, &parts, &repl) != 3) {
+                        fprintf(stderr, "kafka-mock: '%s' is not TOPIC:PARTITIONS:REPLICATION\n", argv[i]);
+                        return 2;
+                }
+                rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mc, topic, parts, repl);
+                if (e) {
+                        fprintf(stderr, "kafka-mock: cannot make topic '%s': %s\n", topic, rd_kafka_err2str(e));
+                        return 1;
+                }
+        }
+        printf("%s\n", rd_kafka_mock_cluster_bootstraps(mc));
+        fflush(stdout);
+        int sig;
+        sigwait(&ss, &sig);
+        rd_kafka_mock_cluster_destroy(mc);
+        rd_kafka_destroy(rk);
+        return 0;
+}
