@@ -126,15 +126,6 @@ int expr_filter_to_ion(ExprEval *ev, const ExprNode *n, json_t *in, const ExprAr
         return *ret ? 0 : -ENOMEM;
 }
 
-int ion_value_format(json_t *v, char **ret) {
-        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
-        int r = ion_write(&sb, v, 0);
-        if (r < 0)
-                return r;
-        *ret = strndup(strbuf_str(&sb), sb.len);
-        return *ret ? 0 : -ENOMEM;
-}
-
 /* ---- reading ---- */
 
 typedef struct IonReader {

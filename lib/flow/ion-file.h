@@ -15,10 +15,6 @@ int ion_value_parse(const char *text, size_t len, json_t **ret, const char **ret
  * or nested too deeply, -ENOMEM. */
 int ion_value_format(json_t *v, char **ret);
 
-/* v as one line of Ion text (the writer of the toIon filter) in *ret (free() it). 0, -E2BIG when it
- * nests too deeply, -ENOMEM. */
-int ion_value_format(json_t *v, char **ret);
-
 typedef struct IonItemReader {
         LineReader lines;
         uint64_t n;      /* items read so far (the current one's 1-based number) */
