@@ -20,8 +20,8 @@
  * (a CLI command beside a server) still meets the busy handler, a finer one than SQLite's. */
 #define BUSY_TIMEOUT_MS 10000
 #define BUSY_STEP_MAX_US 2000
-/* Prepared statements kept per connection (the repositories' SQL is a few hundred fixed texts;
- * parsing one cost as much as running it). Past this many the cache is emptied and refilled. */
+/* Prepared statements kept per connection, by text: the repositories' SQL is a fixed set of
+ * texts, each parsed again at every call otherwise. Past this many the cache is emptied. */
 #define STMT_CACHE_MAX 512
 
 /* A connection and the statements prepared on it, by their (translated) text. */
