@@ -1,18 +1,52 @@
-/* sqlite.c: the embedded SQLite backend of the store (one file, WAL, one handle per thread). */
+/* sqlite.c: the embedded SQLite backend of the store (one file, WAL, one writer connection per process). */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
+#include "hashmap.h"
 #include "store-private.h"
 
-/* Writers serialize on BEGIN IMMEDIATE (SQLite has one writer at a time), which also gives the
- * per-execution serialization and the disjoint job claims that PostgreSQL gets from row locks. */
+/* SQLite has one writer at a time, and every transaction of the store begins IMMEDIATE (that gives
+ * the per-execution serialization and the disjoint job claims PostgreSQL gets from row locks). When
+ * each thread's connection took the write lock itself, the losers slept in SQLite's busy handler
+ * (1, 2, 5, 10... ms between tries): a shell task under `tern run` waited ~10 ms that way. So the
+ * process's transactions on one file all run on one writer connection, one after the other, each
+ * waiting its turn on a mutex (woken when the turn is free, no polling); a Store's own connection
+ * serves its reads outside transactions, beside the writer (WAL). Only another process's writer
+ * (a CLI command beside a server) still meets the busy handler, a finer one than SQLite's. */
 #define BUSY_TIMEOUT_MS 10000
+#define BUSY_STEP_MAX_US 2000
+/* Prepared statements kept per connection, by text: the repositories' SQL is a fixed set of
+ * texts, each parsed again at every call otherwise. Past this many the cache is emptied. */
+#define STMT_CACHE_MAX 512
+
+/* A connection and the statements prepared on it, by their (translated) text. */
+typedef struct SqliteConn {
+        sqlite3 *db;
+        Hashmap stmts;
+} SqliteConn;
+
+typedef struct SqliteWriter SqliteWriter;
+struct SqliteWriter {
+        SqliteWriter *next;
+        char *path;
+        unsigned n_ref;
+        pthread_mutex_t turn; /* held from BEGIN to COMMIT or ROLLBACK (error-checking: no self-deadlock) */
+        SqliteConn conn;
+};
+
+/* The writers of this process, one per database path. */
+static pthread_mutex_t writers_lock = PTHREAD_MUTEX_INITIALIZER;
+static SqliteWriter *writers;
 
 typedef struct SqliteData {
-        sqlite3 *db;
+        SqliteConn conn;      /* this Store's own: statements outside transactions */
+        SqliteWriter *writer; /* NULL for a private database (":memory:"): everything on db */
+        bool has_turn;        /* in a transaction (or one autocommit write) on the writer */
         Notifier *notifier;
         NotifierSub *sub;
 } SqliteData;
@@ -21,9 +55,28 @@ static SqliteData *data(Store *s) {
         return s->backend_data;
 }
 
-static int sqlite_errno(Store *s, int rc) {
-        SqliteData *d = data(s);
-        store_set_error(s, "%s", d && d->db ? sqlite3_errmsg(d->db) : sqlite3_errstr(rc));
+/* The connection statements go to now. */
+static SqliteConn *conn(SqliteData *d) {
+        return d->has_turn ? &d->writer->conn : &d->conn;
+}
+
+static void stmts_clear(SqliteConn *c) {
+        sqlite3_stmt *st;
+        /* Every statement of the connection is one of the cache's (the others are finalized
+         * after their use). */
+        while (c->db && (st = sqlite3_next_stmt(c->db, NULL)))
+                sqlite3_finalize(st);
+        hashmap_done(&c->stmts);
+}
+
+static void conn_close(SqliteConn *c) {
+        stmts_clear(c);
+        sqlite3_close_v2(c->db);
+        c->db = NULL;
+}
+
+static int sqlite_errno(Store *s, sqlite3 *db, int rc) {
+        store_set_error(s, "%s", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
         switch (rc & 0xff) {
         case SQLITE_BUSY:
         case SQLITE_LOCKED:
@@ -52,25 +105,148 @@ static int sqlite_errno(Store *s, int rc) {
         }
 }
 
-static int sqlite_connect(Store *s, const char *path) {
-        SqliteData *d = data(s);
+/* Another process holds the write lock: SQLite gives no wake-up across processes, so try again
+ * after 0.1 ms, doubling to 2 ms (SQLite's own handler goes to 100 ms), for BUSY_TIMEOUT_MS. */
+static int busy_wait(void *userdata, int n) {
+        long step = MIN(100L << MIN(n, 5), (long) BUSY_STEP_MAX_US);
+        /* Steps 0-4 sleep 3.1 ms in all; every later one BUSY_STEP_MAX_US. */
+        if (n > 5 && (long) (n - 5) * BUSY_STEP_MAX_US > BUSY_TIMEOUT_MS * 1000L)
+                return 0;
+        struct timespec ts = { .tv_nsec = step * 1000 };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+        return 1;
+}
+
+static int db_open(Store *s, const char *path, SqliteConn *ret) {
+        sqlite3 *db = NULL;
         int rc;
 
-        rc = sqlite3_open_v2(path, &d->db,
+        rc = sqlite3_open_v2(path, &db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
                              NULL);
-        if (rc != SQLITE_OK)
-                return sqlite_errno(s, rc);
-        sqlite3_extended_result_codes(d->db, 1);
-        sqlite3_busy_timeout(d->db, BUSY_TIMEOUT_MS);
+        if (rc != SQLITE_OK) {
+                int r = sqlite_errno(s, db, rc);
+                sqlite3_close_v2(db);
+                return r;
+        }
+        sqlite3_extended_result_codes(db, 1);
+        sqlite3_busy_handler(db, busy_wait, NULL);
         /* WAL lets readers run beside the writer; NORMAL is durable across process crashes (a
          * power loss may drop the last commits, not corrupt). */
-        rc = sqlite3_exec(d->db,
-                          "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        rc = sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
                           NULL, NULL, NULL);
-        if (rc != SQLITE_OK)
-                return sqlite_errno(s, rc);
+        if (rc != SQLITE_OK) {
+                int r = sqlite_errno(s, db, rc);
+                sqlite3_close_v2(db);
+                return r;
+        }
+        *ret = (SqliteConn) { .db = db, .stmts = HASHMAP_INIT };
         return 0;
+}
+
+/* A database no other connection sees (":memory:", "", a memory URI) has no shared writer. */
+static bool path_is_private(const char *path) {
+        return isempty(path) || streq(path, ":memory:") || strstr(path, "mode=memory");
+}
+
+static int writer_get(Store *s, const char *path, SqliteWriter **ret) {
+        SqliteWriter *w;
+        int r = 0;
+
+        pthread_mutex_lock(&writers_lock);
+        for (w = writers; w; w = w->next)
+                if (streq(w->path, path))
+                        break;
+        if (w)
+                w->n_ref++;
+        else {
+                pthread_mutexattr_t a;
+                w = calloc(1, sizeof(SqliteWriter));
+                if (!w || !(w->path = strdup(path))) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                r = db_open(s, path, &w->conn);
+                if (r < 0)
+                        goto fail;
+                pthread_mutexattr_init(&a);
+                pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+                pthread_mutex_init(&w->turn, &a);
+                pthread_mutexattr_destroy(&a);
+                w->n_ref = 1;
+                w->next = writers;
+                writers = w;
+        }
+        pthread_mutex_unlock(&writers_lock);
+        *ret = w;
+        return 0;
+fail:
+        pthread_mutex_unlock(&writers_lock);
+        if (w)
+                free(w->path);
+        free(w);
+        return r;
+}
+
+static void writer_put(SqliteWriter *w) {
+        if (!w)
+                return;
+        pthread_mutex_lock(&writers_lock);
+        if (--w->n_ref > 0) {
+                pthread_mutex_unlock(&writers_lock);
+                return;
+        }
+        for (SqliteWriter **p = &writers; *p; p = &(*p)->next)
+                if (*p == w) {
+                        *p = w->next;
+                        break;
+                }
+        pthread_mutex_unlock(&writers_lock);
+        conn_close(&w->conn);
+        pthread_mutex_destroy(&w->turn);
+        free(w->path);
+        free(w);
+}
+
+/* Wait for the writer's turn (the queue of this process's transactions), as long as SQLite would
+ * have waited for the lock. */
+static int turn_take(Store *s) {
+        SqliteData *d = data(s);
+        struct timespec deadline;
+        int e;
+
+        if (!d->writer)
+                return 0;
+        e = pthread_mutex_trylock(&d->writer->turn);
+        if (e == EBUSY) {
+                clock_gettime(CLOCK_MONOTONIC, &deadline);
+                deadline.tv_sec += BUSY_TIMEOUT_MS / 1000;
+                e = pthread_mutex_clocklock(&d->writer->turn, CLOCK_MONOTONIC, &deadline);
+        }
+        if (e == ETIMEDOUT) {
+                store_set_error(s, "database \"%s\" is busy: another transaction of this process held it for %d s",
+                                d->writer->path, BUSY_TIMEOUT_MS / 1000);
+                return -EAGAIN;
+        }
+        if (e != 0) {
+                /* EDEADLK: this thread's own transaction, on another Store, holds the turn. */
+                store_set_error(s, "database \"%s\": cannot begin a transaction: %s", d->writer->path, strerror(e));
+                return -e;
+        }
+        d->has_turn = true;
+        return 0;
+}
+
+static void turn_give(SqliteData *d) {
+        if (!d->has_turn)
+                return;
+        d->has_turn = false;
+        pthread_mutex_unlock(&d->writer->turn);
+}
+
+static int sqlite_connect(Store *s, const char *path) {
+        return db_open(s, path, &data(s)->conn);
 }
 
 static int sqlite_setup(Store *s, Notifier *shared) {
@@ -85,6 +261,8 @@ static int sqlite_setup(Store *s, Notifier *shared) {
                 return -ENOMEM;
         r = notifier_subscribe(d->notifier, &d->sub);
         if (r < 0)
+                return r;
+        if (!path_is_private(s->conninfo) && (r = writer_get(s, s->conninfo, &d->writer)) < 0)
                 return r;
         return sqlite_connect(s, s->conninfo);
 }
@@ -101,8 +279,12 @@ static void sqlite_close(Store *s) {
         SqliteData *d = data(s);
         if (!d)
                 return;
-        if (d->db)
-                sqlite3_close_v2(d->db);
+        if (d->has_turn) { /* a transaction left open */
+                (void) sqlite3_exec(d->writer->conn.db, "ROLLBACK", NULL, NULL, NULL);
+                turn_give(d);
+        }
+        writer_put(d->writer);
+        conn_close(&d->conn);
         if (d->notifier) {
                 notifier_unsubscribe(d->notifier, d->sub);
                 notifier_unref(d->notifier);
@@ -113,9 +295,7 @@ static void sqlite_close(Store *s) {
 
 static int sqlite_reconnect(Store *s) {
         SqliteData *d = data(s);
-        if (d->db)
-                sqlite3_close_v2(d->db);
-        d->db = NULL;
+        conn_close(&d->conn);
         return sqlite_connect(s, s->conninfo);
 }
 
@@ -155,7 +335,7 @@ static int sqlite_bind(Store *s, sqlite3_stmt *st, const SqlArg *args, size_t n)
                 }
                 /* A parameter number the statement does not use is fine ($3 reused, $2 absent). */
                 if (rc != SQLITE_OK && rc != SQLITE_RANGE)
-                        return sqlite_errno(s, rc);
+                        return sqlite_errno(s, sqlite3_db_handle(st), rc);
         }
         return 0;
 }
@@ -186,15 +366,53 @@ static int rows_push(SqlRows *rows, sqlite3_stmt *st, size_t *cap) {
         return 0;
 }
 
+/* The statement at *sql on c: the cached one when it is the whole text, else prepared (and cached
+ * when it is); *cached says whether the caller resets it rather than finalizes it. */
+static int stmt_get(SqliteConn *c, const char *sql, bool first, sqlite3_stmt **ret, const char **tail,
+                    bool *cached) {
+        sqlite3_stmt *st = first ? hashmap_get(&c->stmts, sql) : NULL;
+        int rc;
+
+        if (st) {
+                *ret = st, *tail = sql + strlen(sql), *cached = true;
+                return SQLITE_OK;
+        }
+        rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, tail);
+        if (rc != SQLITE_OK || !st) {
+                *ret = NULL, *cached = false;
+                return rc;
+        }
+        *cached = false;
+        if (first && (*tail)[strspn(*tail, " \t\r\n;")] == 0) {
+                if (hashmap_size(&c->stmts) >= STMT_CACHE_MAX)
+                        stmts_clear(c); /* finalizes every statement of c: only cached ones are left between calls */
+                if (hashmap_put(&c->stmts, sql, st) >= 0)
+                        *cached = true;
+        }
+        *ret = st;
+        return SQLITE_OK;
+}
+
+static void stmt_put(sqlite3_stmt *st, bool cached) {
+        if (!cached) {
+                sqlite3_finalize(st);
+                return;
+        }
+        /* Reset ends its read of the database (no read transaction left open between calls). */
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+}
+
 static int sqlite_exec(Store *s, const char *sql, const SqlArg *args, size_t n_args, SqlRows *ret) {
         SqliteData *d = data(s);
         _cleanup_free_ char *t = NULL;
         SqlRows rows = {};
+        bool own_turn = false;
         size_t cap = 0;
         const char *p;
         int r = 0;
 
-        if (!d->db)
+        if (!d->conn.db)
                 return -ENOTCONN;
         t = sqlite_translate(sql);
         if (!t)
@@ -202,18 +420,30 @@ static int sqlite_exec(Store *s, const char *sql, const SqlArg *args, size_t n_a
         p = t;
         /* Migrations are several statements; the rows of the last one with columns are kept. */
         while (*p) {
+                SqliteConn *c = conn(d);
                 sqlite3_stmt *st = NULL;
                 const char *tail = NULL;
-                int rc = sqlite3_prepare_v3(d->db, p, -1, 0, &st, &tail);
+                bool cached = false;
+                int rc = stmt_get(c, p, p == t, &st, &tail, &cached);
+                if (rc == SQLITE_OK && st && !d->has_turn && d->writer && !sqlite3_stmt_readonly(st)) {
+                        /* A write outside a transaction waits for the writer like a transaction. */
+                        stmt_put(st, cached);
+                        st = NULL;
+                        if ((r = turn_take(s)) < 0)
+                                break;
+                        own_turn = true;
+                        c = conn(d);
+                        rc = stmt_get(c, p, p == t, &st, &tail, &cached);
+                }
                 if (rc != SQLITE_OK) {
-                        r = sqlite_errno(s, rc);
+                        r = sqlite_errno(s, c->db, rc);
                         break;
                 }
                 p = tail;
                 if (!st)
                         continue; /* whitespace or comment */
                 if (n_args > 0 && (r = sqlite_bind(s, st, args, n_args)) < 0) {
-                        sqlite3_finalize(st);
+                        stmt_put(st, cached);
                         break;
                 }
                 int nc = sqlite3_column_count(st);
@@ -226,12 +456,14 @@ static int sqlite_exec(Store *s, const char *sql, const SqlArg *args, size_t n_a
                         if (ret && nc > 0 && (r = rows_push(&rows, st, &cap)) < 0)
                                 break;
                 if (r >= 0 && rc != SQLITE_DONE)
-                        r = sqlite_errno(s, rc);
-                sqlite3_finalize(st);
+                        r = sqlite_errno(s, c->db, rc);
+                stmt_put(st, cached);
                 if (r < 0)
                         break;
-                rows.changes = (uint64_t) sqlite3_changes64(d->db);
+                rows.changes = (uint64_t) sqlite3_changes64(c->db);
         }
+        if (own_turn)
+                turn_give(d);
         if (r < 0 || !ret) {
                 sql_rows_done(&rows);
                 return r;
@@ -241,21 +473,34 @@ static int sqlite_exec(Store *s, const char *sql, const SqlArg *args, size_t n_a
 }
 
 static int sqlite_begin(Store *s, TxMode mode) {
-        return sqlite_exec(s, mode == TX_EXCLUSIVE ? "BEGIN EXCLUSIVE" : "BEGIN IMMEDIATE", NULL, 0, NULL);
+        SqliteData *d = data(s);
+        int r;
+
+        if ((r = turn_take(s)) < 0)
+                return r;
+        r = sqlite_exec(s, mode == TX_EXCLUSIVE ? "BEGIN EXCLUSIVE" : "BEGIN IMMEDIATE", NULL, 0, NULL);
+        if (r < 0)
+                turn_give(d);
+        return r;
 }
 
+/* A failed COMMIT is followed by sqlite_rollback() (store_commit()), which gives the turn back. */
 static int sqlite_commit(Store *s, unsigned notify) {
+        SqliteData *d = data(s);
         int r = sqlite_exec(s, "COMMIT", NULL, 0, NULL);
         if (r < 0)
                 return r;
-        notifier_post(data(s)->notifier, notify);
+        turn_give(d);
+        notifier_post(d->notifier, notify);
         return 0;
 }
 
 static void sqlite_rollback(Store *s) {
         SqliteData *d = data(s);
-        if (d->db && !sqlite3_get_autocommit(d->db))
-                (void) sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3 *db = conn(d)->db;
+        if (db && !sqlite3_get_autocommit(db))
+                (void) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        turn_give(d);
 }
 
 static int sqlite_listen(Store *s, unsigned channels) {
