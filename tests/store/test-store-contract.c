@@ -1275,6 +1275,23 @@ static void test_logs(Store *s) {
         if (n == 1)
                 is_str(page[0].message, "It failed: hello?", "second page content");
         store_logs_free(page, n);
+        /* A batch of many lines (one statement on PostgreSQL): every line once, in order, as written. */
+        StoreLog many[150];
+        char texts[150][64];
+        for (size_t i = 0; i < ELEMENTSOF(many); i++) {
+                snprintf(texts[i], sizeof texts[i], "line %zu: 'q' \"dq\" \\ tab\t\u00e9 %s", i, i % 2 ? "\n2nd" : "");
+                many[i] = (StoreLog) { .execution_id = "L3", .task_run_id = i % 3 ? "tr3" : NULL, .task_id = "t",
+                                       .attempt = 2, .level = STORE_LOG_INFO, .timestamp = T0 + i, .message = texts[i] };
+        }
+        is_int(store_log_append(s, many, ELEMENTSOF(many)), 0, "append 150 lines at once");
+        f = (StoreLogFilter) { .execution_id = "L3", .limit = 1000 };
+        CHECK_OK(store_log_search(s, &f, &page, &n));
+        bool same = n == ELEMENTSOF(many);
+        for (size_t i = 0; same && i < n; i++)
+                same = streq_ptr(page[i].message, texts[i]) && streq_ptr(page[i].task_run_id, many[i].task_run_id) &&
+                       page[i].attempt == 2 && page[i].timestamp == T0 + i;
+        ok(same, "150 lines read back once each, in order, byte for byte (got %zu)", n);
+        store_logs_free(page, n);
         is_int(store_log_level_from_string("warning"), STORE_LOG_WARN, "level names");
         is_str(store_log_level_to_string(STORE_LOG_ERROR), "ERROR", "level to string");
 }
