@@ -484,11 +484,24 @@ static bool report_retry_wait(Worker *w, Completion **c, size_t n, usec_t delay,
         return any;
 }
 
+/* Results queued meanwhile join a batch that is retried (c has room for cap). */
+static size_t report_take(Worker *w, Completion **c, size_t n, size_t cap) {
+        pthread_mutex_lock(&w->report_lock);
+        while (w->pending && n < cap) {
+                c[n++] = w->pending;
+                w->pending = w->pending->next;
+        }
+        if (!w->pending)
+                w->pending_tail = &w->pending;
+        pthread_mutex_unlock(&w->report_lock);
+        return n;
+}
+
 /* Deliver results, retrying while the store is unreachable: a batch that fails on the connection
- * is retried whole, every result in it; one that fails otherwise is split, each result then
- * delivered alone (a result the store refuses must not hold back the others). Logged once per
- * result when delivery is delayed, once when it is given up. */
-static void report_batch(Worker *w, Completion **c, size_t n) {
+ * is retried whole, every result in it, with those that ended meanwhile; one that fails otherwise
+ * is split, each result then delivered alone (a result the store refuses must not hold back the
+ * others). Logged once per result when delivery is delayed, once when it is given up. */
+static void report_batch(Worker *w, Completion **c, size_t n, size_t cap) {
         Batch b = { .w = w, .c = c, .n = n };
         usec_t delay = RESULT_RETRY_FIRST;
         int r;
@@ -500,7 +513,7 @@ static void report_batch(Worker *w, Completion **c, size_t n) {
                         break;
                 if (b.n > 1 && !connection_error(r)) {
                         for (size_t i = 0; i < b.n; i++)
-                                report_batch(w, &b.c[i], 1);
+                                report_batch(w, &b.c[i], 1, 1);
                         return;
                 }
                 if (!result_error_retry(r, now_monotonic() - b.c[0]->since, w->opt.lease))
@@ -525,6 +538,7 @@ static void report_batch(Worker *w, Completion **c, size_t n) {
                                 return;
                 }
                 delay = MIN(delay * 2, RESULT_RETRY_MAX);
+                b.n = report_take(w, b.c, b.n, cap);
         }
         for (size_t i = 0; i < b.n; i++) {
                 Completion *c1 = b.c[i];
@@ -549,20 +563,14 @@ static void *report_thread(void *arg) {
         Completion *batch[REPORT_BATCH_MAX];
 
         for (;;) {
-                size_t n = 0;
                 pthread_mutex_lock(&w->report_lock);
                 while (!w->pending && !w->report_stop)
                         pthread_cond_wait(&w->report_cv, &w->report_lock);
-                while (w->pending && n < REPORT_BATCH_MAX) {
-                        batch[n++] = w->pending;
-                        w->pending = w->pending->next;
-                }
-                if (!w->pending)
-                        w->pending_tail = &w->pending;
                 pthread_mutex_unlock(&w->report_lock);
+                size_t n = report_take(w, batch, 0, REPORT_BATCH_MAX);
                 if (n == 0)
                         break; /* stopping, nothing queued */
-                report_batch(w, batch, n);
+                report_batch(w, batch, n, REPORT_BATCH_MAX);
         }
         return NULL;
 }
