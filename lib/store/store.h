@@ -328,7 +328,7 @@ typedef struct StoreJobResult {
 } StoreJobResult;
 /* Complete several of worker_id's jobs in tx, each fenced by its own epoch: a stale one is refused
  * alone (its outcome STORE_STALE) while the others are taken. Returns how many were taken. One
- * statement on PostgreSQL; two per job on MySQL, one per job on SQLite. */
+ * statement on PostgreSQL; elsewhere two round trips per job, as store_job_complete_tx(). */
 int store_job_complete_many_tx(StoreTx *tx, const char *worker_id, StoreJobResult *jobs, size_t n, usec_t now);
 
 /* Put jobs whose lease expired before now back in the queue (epoch + 1) and emit a
