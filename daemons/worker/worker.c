@@ -43,7 +43,7 @@ typedef struct Slot {
         /* Log lines not yet written. */
         StoreLog *logs;
         char **messages;
-        size_t n_logs;
+        size_t n_logs, n_logs_alloc;
         usec_t logs_since;
         /* What the running task run logged so far, against the options' limits. */
         unsigned log_lines;
@@ -77,6 +77,15 @@ struct Worker {
         unsigned idle;        /* slots waiting for a job (under lock) */
         bool stopping;        /* under lock */
         int idle_fd;          /* eventfd: a slot became idle, the claimer may claim */
+        /* One reporter delivers finished tasks' results: those that end while a delivery is on its
+         * way go together in the next transaction (a lone result waits for nothing). */
+        pthread_t reporter;
+        Store *report_store;
+        pthread_mutex_t report_lock;
+        pthread_cond_t report_cv; /* a result is queued, or the reporter stops */
+        pthread_cond_t done_cv;   /* a result's delivery is over */
+        struct Completion *pending, **pending_tail;
+        bool report_stop;
 };
 
 static char *const default_env[] = { (char *) "PATH=/usr/local/bin:/usr/bin:/bin", (char *) "LANG=C.UTF-8", NULL };
@@ -107,6 +116,10 @@ int worker_new(Store *store, const WorkerOptions *opt, Worker **ret) {
         w->slots = calloc(w->opt.slots, sizeof(Slot));
         pthread_mutex_init(&w->lock, NULL);
         pthread_cond_init(&w->work_cv, NULL);
+        pthread_mutex_init(&w->report_lock, NULL);
+        pthread_cond_init(&w->report_cv, NULL);
+        pthread_cond_init(&w->done_cv, NULL);
+        w->pending_tail = &w->pending;
         w->idle_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (w->stop_fd < 0 || w->idle_fd < 0 || !w->work_root || !w->slots || !w->id) {
                 worker_free(w);
@@ -133,13 +146,36 @@ int worker_new(Store *store, const WorkerOptions *opt, Worker **ret) {
 
 static void slot_logs_clear(Slot *s);
 
+/* Lines that cannot be written now stay buffered: they go with the next flush or with the task's
+ * result, whose delivery is retried, so that no result is recorded without the lines before it. */
 static void slot_flush_logs(Slot *s) {
         if (s->n_logs == 0)
                 return;
         int r = store_log_append(s->store, s->logs, s->n_logs);
-        if (r < 0)
-                log_warning_errno(r, "Cannot write %zu task log line(s): %s", s->n_logs, store_error(s->store));
+        if (r < 0) {
+                log_warning_errno(r, "Cannot write %zu task log line(s) yet, kept for the next attempt: %s", s->n_logs,
+                                  store_error(s->store));
+                s->logs_since = now_monotonic();
+                return;
+        }
         slot_logs_clear(s);
+}
+
+/* Room for one more buffered line (more than LOG_FLUSH_LINES only while the store fails). */
+static int slot_logs_reserve(Slot *s) {
+        if (s->n_logs < s->n_logs_alloc)
+                return 0;
+        size_t na = MAX(s->n_logs_alloc * 2, (size_t) LOG_FLUSH_LINES);
+        StoreLog *l = reallocarray(s->logs, na, sizeof *l);
+        if (!l)
+                return -ENOMEM;
+        s->logs = l;
+        char **m = reallocarray(s->messages, na, sizeof *m);
+        if (!m)
+                return -ENOMEM;
+        s->messages = m;
+        s->n_logs_alloc = na;
+        return 0;
 }
 
 static const StoreLogLevel level_map[_TASK_LOG_LEVEL_MAX] = {
@@ -171,15 +207,10 @@ static void slot_log(void *userdata, json_t *job, TaskLogLevel level, const char
                 s->log_lines++;
                 s->log_bytes += len;
         }
-        if (s->n_logs == 0) {
+        if (s->n_logs == 0)
                 s->logs_since = now_monotonic();
-                if (!s->logs) {
-                        s->logs = calloc(LOG_FLUSH_LINES, sizeof(StoreLog));
-                        s->messages = calloc(LOG_FLUSH_LINES, sizeof(char *));
-                        if (!s->logs || !s->messages)
-                                return;
-                }
-        }
+        if (slot_logs_reserve(s) < 0)
+                return;
         char *m = strdup(message);
         if (!m)
                 return;
@@ -198,7 +229,8 @@ static void slot_log(void *userdata, json_t *job, TaskLogLevel level, const char
          * it stays at debug ('tern run' prints task output its own way). */
         log_full(log_get_target() == LOG_TARGET_JOURNAL ? LOG_INFO : LOG_DEBUG, "[%s] %s",
                  strna(json_string_value(json_object_get(job, "taskId"))), message);
-        if (s->n_logs >= LOG_FLUSH_LINES || now_monotonic() - s->logs_since >= LOG_FLUSH_USEC)
+        /* (After a failed flush, the next attempt is LOG_FLUSH_LINES lines or LOG_FLUSH_USEC later.) */
+        if (s->n_logs % LOG_FLUSH_LINES == 0 || now_monotonic() - s->logs_since >= LOG_FLUSH_USEC)
                 slot_flush_logs(s);
 }
 
@@ -309,16 +341,30 @@ static bool stopping(Worker *w);
  * store takes the result or says the lease was lost, or the worker stops and gives up its tasks. */
 #define RESULT_RETRY_FIRST (250 * USEC_PER_MSEC)
 #define RESULT_RETRY_MAX (5 * USEC_PER_SEC)
-/* complete_tx(): the job is no longer queued at all after a commit that may have gone through. */
+/* batch_tx(): the job is no longer queued at all after a commit that may have gone through. */
 #define RESULT_GONE 100
+/* The most results one transaction delivers. */
+#define REPORT_BATCH_MAX 64
 
-typedef struct CompleteCtx {
+/* A finished task's result on its way to the store (on the slot thread's stack while it waits). */
+typedef struct Completion {
         Slot *s;
         StoreJob *job;
         json_t *result;
+        unsigned runs;     /* transactions it was part of */
+        unsigned failures; /* failed deliveries */
+        usec_t since;      /* monotonic: the first attempt */
+        int outcome;
+        bool done;
+        struct Completion *next;
+} Completion;
+
+typedef struct Batch {
+        Worker *w;
+        Completion **c;
+        size_t n;
         usec_t now;
-        unsigned runs;
-} CompleteCtx;
+} Batch;
 
 /* Whether the job's row is still there (under any epoch or worker). */
 static int job_queued(StoreTx *tx, const char *id) {
@@ -328,28 +374,8 @@ static int job_queued(StoreTx *tx, const char *id) {
         return r == -ENOENT ? 0 : r < 0 ? r : 1;
 }
 
-/* The task's result and its last log lines in one transaction: one commit less per task. The
- * result goes first: run again after a commit that was in doubt (the connection lost while
- * committing), a job no longer queued at all means that commit went through (or another worker's
- * did: the result had nowhere to go then), and its log lines must not be written twice. */
-static int complete_tx(StoreTx *tx, void *userdata) {
-        CompleteCtx *c = userdata;
-        bool rerun = c->runs++ > 0;
-        int q, r;
-
-        r = store_job_complete_tx(tx, c->job->id, c->job->epoch, c->s->w->opt.id, c->result, c->now);
-        if (r < 0)
-                return r;
-        if (r == STORE_STALE && rerun) {
-                q = job_queued(tx, c->job->id);
-                if (q < 0)
-                        return q;
-                if (q == 0)
-                        return RESULT_GONE;
-        }
-        if (c->s->n_logs > 0 && (q = store_log_append_tx(tx, c->s->logs, c->s->n_logs)) < 0)
-                return q;
-        /* What the task measured, only with a result that was taken (a zombie's would count twice). */
+/* What a task measured, only with a result that was taken (a zombie's would count twice). */
+static int metrics_append(StoreTx *tx, Completion *c, usec_t now) {
         json_t *job = c->job->payload, *metrics = json_object_get(c->result, "metrics");
         StoreMetric run = {
                 .execution_id = c->job->execution_id,
@@ -358,65 +384,211 @@ static int complete_tx(StoreTx *tx, void *userdata) {
                 .task_id = json_string_value(json_object_get(job, "taskId")),
                 .task_run_id = c->job->task_run_id,
         };
-        if (r == 0 && run.namespace && run.flow_id && json_array_size(metrics) > 0 &&
-            (q = store_metric_append_json_tx(tx, &run, metrics, c->now)) < 0)
-                return q;
-        return r;
+        if (!run.namespace || !run.flow_id || json_array_size(metrics) == 0)
+                return 0;
+        return store_metric_append_json_tx(tx, &run, metrics, now);
+}
+
+/* The tasks' results, their last log lines and their metrics in one transaction: one commit for
+ * the results of slots that ended together, each result fenced by its own epoch (a stale one is
+ * refused alone). Results go first: run again after a commit that was in doubt (the connection
+ * lost while committing), a job no longer queued at all means that commit went through (or
+ * another worker's did: the result had nowhere to go then), and its log lines must not be written
+ * twice. A stale result keeps its log lines: they say what the zombie did. */
+static int batch_tx(StoreTx *tx, void *userdata) {
+        Batch *b = userdata;
+        StoreJobResult res[REPORT_BATCH_MAX];
+        _cleanup_free_ StoreLog *logs = NULL;
+        size_t n_logs = 0;
+        int q, r;
+
+        for (size_t i = 0; i < b->n; i++)
+                res[i] = (StoreJobResult) { .job_id = b->c[i]->job->id, .epoch = b->c[i]->job->epoch, .result = b->c[i]->result };
+        r = store_job_complete_many_tx(tx, b->w->opt.id, res, b->n, b->now);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < b->n; i++) {
+                Completion *c = b->c[i];
+                bool rerun = c->runs++ > 0; /* (a batch that failed before this point committed nothing) */
+                c->outcome = res[i].outcome;
+                if (c->outcome == STORE_STALE && rerun) {
+                        if ((q = job_queued(tx, c->job->id)) < 0)
+                                return q;
+                        if (q == 0)
+                                c->outcome = RESULT_GONE;
+                }
+                if (c->outcome != RESULT_GONE)
+                        n_logs += c->s->n_logs;
+        }
+        /* Every line of the batch in one INSERT (in order: a slot's lines stay together). */
+        if (n_logs > 0) {
+                if (!(logs = calloc(n_logs, sizeof *logs)))
+                        return -ENOMEM;
+                n_logs = 0;
+                for (size_t i = 0; i < b->n; i++)
+                        if (b->c[i]->outcome != RESULT_GONE && b->c[i]->s->n_logs > 0) {
+                                memcpy(logs + n_logs, b->c[i]->s->logs, b->c[i]->s->n_logs * sizeof *logs);
+                                n_logs += b->c[i]->s->n_logs;
+                        }
+                if ((r = store_log_append_tx(tx, logs, n_logs)) < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < b->n; i++)
+                if (b->c[i]->outcome == 0 && (r = metrics_append(tx, b->c[i], b->now)) < 0)
+                        return r;
+        return 0;
 }
 
 /* Failures worth another try: the connection (lost, or not back yet: for as long as it takes, as
  * nobody can re-queue the job meanwhile either), or what may pass (a transaction the server rolled
  * back, a full disk, an error the store cannot classify: for one lease's time, as the lease is
  * renewed meanwhile). Not a result the store refuses as such (too large, invalid). */
+static bool connection_error(int r) {
+        return r == -ECONNRESET || r == -ECONNREFUSED || r == -ENOTCONN;
+}
+
 static bool result_error_retry(int r, usec_t retrying, usec_t lease) {
-        if (r == -ECONNRESET || r == -ECONNREFUSED || r == -ENOTCONN)
+        if (connection_error(r))
                 return true;
         return (r == -EAGAIN || r == -EIO || r == -ENOSPC || r == -ETIMEDOUT) && retrying < lease;
 }
 
-/* Sleep before the next delivery attempt. False when the worker gives up: it stops, and its grace
- * time is over (worker_stop() then cancels the busy slots). */
-static bool result_retry_wait(Slot *s, usec_t delay) {
-        Worker *w = s->w;
-        bool stop = stopping(w);
-        /* Once stopping, stop_fd stays readable: wait on the cancellation instead. */
-        struct pollfd p = { stop ? s->cancel_fd : w->stop_fd, POLLIN, 0 };
-        int k = poll(&p, 1, (int) (delay / USEC_PER_MSEC));
-        return !(stop && k > 0);
+/* A result's delivery is over: its slot goes on. */
+static void completion_finish(Worker *w, Completion *c, int outcome) {
+        pthread_mutex_lock(&w->report_lock);
+        c->outcome = outcome;
+        c->done = true;
+        pthread_cond_broadcast(&w->done_cv);
+        pthread_mutex_unlock(&w->report_lock);
 }
 
-/* Deliver a finished task's result, retrying while the store is unreachable. Logged once when
- * delivery is delayed, once when it succeeds after all or is given up. */
-static int slot_report_result(Slot *s, StoreJob *job, json_t *result) {
-        CompleteCtx cc = { .s = s, .job = job, .result = result };
-        usec_t delay = RESULT_RETRY_FIRST, since = now_monotonic();
-        unsigned failures = 0;
+/* Sleep before the next delivery attempt. Once the worker stops, its grace time over (worker_stop()
+ * cancels the busy slots then), the results of the cancelled slots are given up: their flags are
+ * set in gave_up and true is returned. */
+static bool report_retry_wait(Worker *w, Completion **c, size_t n, usec_t delay, bool *gave_up) {
+        struct pollfd p[REPORT_BATCH_MAX];
+        bool any = false;
+
+        if (!stopping(w)) {
+                p[0] = (struct pollfd) { w->stop_fd, POLLIN, 0 };
+                (void) poll(p, 1, (int) (delay / USEC_PER_MSEC));
+                return false;
+        }
+        /* Once stopping, stop_fd stays readable: wait on the cancellations instead. */
+        for (size_t i = 0; i < n; i++)
+                p[i] = (struct pollfd) { c[i]->s->cancel_fd, POLLIN, 0 };
+        if (poll(p, n, (int) (delay / USEC_PER_MSEC)) <= 0)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                any |= gave_up[i] = (p[i].revents & POLLIN) != 0;
+        return any;
+}
+
+/* Results queued meanwhile join a batch that is retried (c has room for cap). */
+static size_t report_take(Worker *w, Completion **c, size_t n, size_t cap) {
+        pthread_mutex_lock(&w->report_lock);
+        while (w->pending && n < cap) {
+                c[n++] = w->pending;
+                w->pending = w->pending->next;
+        }
+        if (!w->pending)
+                w->pending_tail = &w->pending;
+        pthread_mutex_unlock(&w->report_lock);
+        return n;
+}
+
+/* Deliver results, retrying while the store is unreachable: a batch that fails on the connection
+ * is retried whole, every result in it, with those that ended meanwhile; one that fails otherwise
+ * is split, each result then delivered alone (a result the store refuses must not hold back the
+ * others). Logged once per result when delivery is delayed, once when it is given up. */
+static void report_batch(Worker *w, Completion **c, size_t n, size_t cap) {
+        Batch b = { .w = w, .c = c, .n = n };
+        usec_t delay = RESULT_RETRY_FIRST;
         int r;
 
         for (;;) {
-                cc.now = now_realtime();
-                r = store_transact(s->store, complete_tx, &cc);
-                if (r >= 0 || !result_error_retry(r, now_monotonic() - since, s->w->opt.lease))
+                b.now = now_realtime();
+                r = store_transact(w->report_store, batch_tx, &b);
+                if (r >= 0)
                         break;
-                if (failures++ == 0)
-                        log_warning_errno(r, "Cannot report the result of job %s yet, retrying until it is taken or its lease is lost: %s",
-                                          job->id, store_error(s->store));
-                if (!result_retry_wait(s, delay)) {
-                        log_error_errno(r, "Result of job %s dropped: the worker stops, and the store is still unreachable: %s",
-                                        job->id, store_error(s->store));
-                        return r;
+                if (b.n > 1 && !connection_error(r)) {
+                        for (size_t i = 0; i < b.n; i++)
+                                report_batch(w, &b.c[i], 1, 1);
+                        return;
+                }
+                if (!result_error_retry(r, now_monotonic() - b.c[0]->since, w->opt.lease))
+                        break;
+                for (size_t i = 0; i < b.n; i++)
+                        if (b.c[i]->failures++ == 0)
+                                log_warning_errno(r, "Cannot report the result of job %s yet, retrying until it is taken or its lease is lost: %s",
+                                                  b.c[i]->job->id, store_error(w->report_store));
+                bool gave_up[REPORT_BATCH_MAX] = {};
+                if (report_retry_wait(w, b.c, b.n, delay, gave_up)) {
+                        size_t k = 0;
+                        for (size_t i = 0; i < b.n; i++) {
+                                if (!gave_up[i]) {
+                                        b.c[k++] = b.c[i];
+                                        continue;
+                                }
+                                log_error_errno(r, "Result of job %s dropped: the worker stops, and the store is still unreachable: %s",
+                                                b.c[i]->job->id, store_error(w->report_store));
+                                completion_finish(w, b.c[i], r);
+                        }
+                        if ((b.n = k) == 0)
+                                return;
                 }
                 delay = MIN(delay * 2, RESULT_RETRY_MAX);
+                b.n = report_take(w, b.c, b.n, cap);
         }
-        if (r < 0)
-                log_error_errno(r, "Cannot report the result of job %s: %s", job->id, store_error(s->store));
-        else if (r == RESULT_GONE)
-                log_info("Result of job %s: the connection was lost while it was committed, and the job is no longer queued: it was taken.",
-                         job->id);
-        else if (failures > 0 && r != STORE_STALE)
-                log_notice("Result of job %s reported after %u failed attempt(s) over %.1f s.", job->id, failures,
-                           (double) (now_monotonic() - since) / USEC_PER_SEC);
-        return r;
+        for (size_t i = 0; i < b.n; i++) {
+                Completion *c1 = b.c[i];
+                int outcome = r < 0 ? r : c1->outcome;
+                if (outcome < 0)
+                        log_error_errno(outcome, "Cannot report the result of job %s: %s", c1->job->id,
+                                        store_error(w->report_store));
+                else if (outcome == RESULT_GONE)
+                        log_info("Result of job %s: the connection was lost while it was committed, and the job is no longer queued: it was taken.",
+                                 c1->job->id);
+                else if (c1->failures > 0 && outcome != STORE_STALE)
+                        log_notice("Result of job %s reported after %u failed attempt(s) over %.1f s.", c1->job->id,
+                                   c1->failures, (double) (now_monotonic() - c1->since) / USEC_PER_SEC);
+                completion_finish(w, c1, outcome);
+        }
+}
+
+/* Take what is queued (up to a batch) and deliver it; results that end meanwhile wait for the
+ * next transaction, which is how they come to share one. */
+static void *report_thread(void *arg) {
+        Worker *w = arg;
+        Completion *batch[REPORT_BATCH_MAX];
+
+        for (;;) {
+                pthread_mutex_lock(&w->report_lock);
+                while (!w->pending && !w->report_stop)
+                        pthread_cond_wait(&w->report_cv, &w->report_lock);
+                pthread_mutex_unlock(&w->report_lock);
+                size_t n = report_take(w, batch, 0, REPORT_BATCH_MAX);
+                if (n == 0)
+                        break; /* stopping, nothing queued */
+                report_batch(w, batch, n, REPORT_BATCH_MAX);
+        }
+        return NULL;
+}
+
+/* Hand a finished task's result to the reporter and wait until it is delivered, refused or given
+ * up. The slot's buffered log lines go with it (the slot waits, so they stay as they are). */
+static int slot_report_result(Slot *s, StoreJob *job, json_t *result) {
+        Worker *w = s->w;
+        Completion c = { .s = s, .job = job, .result = result, .since = now_monotonic() };
+
+        pthread_mutex_lock(&w->report_lock);
+        *w->pending_tail = &c;
+        w->pending_tail = &c.next;
+        pthread_cond_signal(&w->report_cv);
+        while (!c.done)
+                pthread_cond_wait(&w->done_cv, &w->report_lock);
+        pthread_mutex_unlock(&w->report_lock);
+        return c.outcome;
 }
 
 static void slot_logs_clear(Slot *s) {
@@ -498,10 +670,9 @@ static void slot_run_job(Slot *s, StoreJob *job) {
                 log_warning("Result of job %s dropped: its lease was lost and the job was resubmitted.", job->id);
         }
         /* Written with the result (a stale result keeps its logs too: they say what the zombie did). */
-        if (r >= 0 && !expired)
-                slot_logs_clear(s);
-        else
+        if (r < 0 || expired)
                 slot_flush_logs(s);
+        slot_logs_clear(s); /* (what could not be written: its job's strings go with the job) */
         pthread_mutex_lock(&w->lock);
         s->busy = false;
         s->lease_expired = s->reporting = false;
@@ -738,7 +909,10 @@ static void *maint_thread(void *arg) {
 int worker_start(Worker *w) {
         int r;
         if ((r = store_dup(w->main_store, &w->maint_store)) < 0 || (r = store_dup(w->main_store, &w->claim_store)) < 0 ||
-            (r = store_listen(w->claim_store, STORE_CHANNEL_JOBS)) < 0)
+            (r = store_listen(w->claim_store, STORE_CHANNEL_JOBS)) < 0 ||
+            (r = store_dup(w->main_store, &w->report_store)) < 0)
+                return r;
+        if ((r = -pthread_create(&w->reporter, NULL, report_thread, w)) < 0)
                 return r;
         for (unsigned i = 0; i < w->opt.slots; i++)
                 if ((r = store_dup(w->main_store, &w->slots[i].store)) < 0)
@@ -792,6 +966,13 @@ void worker_stop(Worker *w, usec_t grace) {
         pthread_mutex_unlock(&w->lock);
         for (unsigned i = 0; i < w->opt.slots; i++)
                 pthread_join(w->slots[i].thread, NULL);
+        /* No slot waits for a delivery any more: nothing is queued. */
+        pthread_mutex_lock(&w->report_lock);
+        w->report_stop = true;
+        pthread_cond_signal(&w->report_cv);
+        pthread_mutex_unlock(&w->report_lock);
+        pthread_join(w->reporter, NULL);
+        w->report_stop = false;
         pthread_join(w->maint, NULL);
         pthread_join(w->guard, NULL);
         w->started = false;
@@ -804,6 +985,7 @@ Worker *worker_free(Worker *w) {
         for (unsigned i = 0; w->slots && i < w->opt.slots; i++) {
                 Slot *s = &w->slots[i];
                 slot_flush_logs(s);
+                slot_logs_clear(s);
                 free(s->logs);
                 free(s->messages);
                 safe_close(s->cancel_fd);
@@ -816,6 +998,10 @@ Worker *worker_free(Worker *w) {
                 store_job_done(&w->queue_jobs[i]);
         free(w->queue_jobs);
         store_free(w->claim_store);
+        store_free(w->report_store);
+        pthread_cond_destroy(&w->report_cv);
+        pthread_cond_destroy(&w->done_cv);
+        pthread_mutex_destroy(&w->report_lock);
         safe_close(w->idle_fd);
         pthread_cond_destroy(&w->work_cv);
         store_free(w->maint_store);

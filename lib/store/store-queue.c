@@ -733,6 +733,27 @@ static int claim_queue_mysql(StoreTx *tx, ClaimArgs *a, const char *queue) {
         }
 }
 
+/* PostgreSQL: both queues in one statement. The LIMIT over the UNION ALL pulls rows lazily, the
+ * pinned queue's first, so that only the jobs claimed are locked, and each branch stays one range
+ * of jobs_available read in order. (FOR UPDATE is refused on a UNION's own branches: each is a
+ * subquery in FROM.) */
+static int claim_pg(StoreTx *tx, ClaimArgs *a, const char *pinned) {
+        _cleanup_rows_ SqlRows rows = {};
+        int r = store_exec(tx,
+                           "UPDATE jobs SET worker_id = $1, epoch = epoch + 1, lease_until = $2 WHERE id IN"
+                           " (SELECT id FROM (SELECT id FROM (SELECT id FROM jobs WHERE worker_id IS NULL AND queue = $3"
+                           " AND available_at <= $5 ORDER BY available_at LIMIT $6 FOR UPDATE SKIP LOCKED) p"
+                           " UNION ALL SELECT id FROM (SELECT id FROM jobs WHERE worker_id IS NULL AND queue = $4"
+                           " AND available_at <= $5 ORDER BY available_at LIMIT $6 FOR UPDATE SKIP LOCKED) q) c LIMIT $6)"
+                           " RETURNING " JOB_COLUMNS,
+                           SQL_ARGS(SQL_S(a->worker_id), SQL_I(a->now + a->lease), SQL_S(pinned),
+                                    SQL_S(strempty(a->queue)), SQL_I(a->now), SQL_I(a->max)),
+                           &rows);
+        if (r < 0)
+                return r;
+        return claim_push(a, &rows);
+}
+
 static int claim_tx(StoreTx *tx, void *userdata) {
         ClaimArgs *a = userdata;
         int r;
@@ -751,6 +772,8 @@ static int claim_tx(StoreTx *tx, void *userdata) {
         if (!pinned)
                 return -ENOMEM;
         queues[0] = pinned;
+        if (tx_is_pg(tx))
+                return claim_pg(tx, a, pinned);
         for (size_t q = 0; q < ELEMENTSOF(queues) && a->n < a->max; q++) {
                 _cleanup_rows_ SqlRows rows = {};
                 if (tx_is_mysql(tx)) {
@@ -759,14 +782,10 @@ static int claim_tx(StoreTx *tx, void *userdata) {
                         continue;
                 }
                 r = store_exec(tx,
-                               tx_is_pg(tx) ? "UPDATE jobs SET worker_id = $1, epoch = epoch + 1, lease_until = $2"
-                                              " WHERE id IN (SELECT id FROM jobs WHERE worker_id IS NULL AND queue = $3"
-                                              " AND available_at <= $4 ORDER BY available_at LIMIT $5 FOR UPDATE SKIP LOCKED)"
-                                              " RETURNING " JOB_COLUMNS
-                                            : "UPDATE jobs SET worker_id = $1, epoch = epoch + 1, lease_until = $2"
-                                              " WHERE id IN (SELECT id FROM jobs WHERE worker_id IS NULL AND queue = $3"
-                                              " AND available_at <= $4 ORDER BY available_at LIMIT $5)"
-                                              " RETURNING " JOB_COLUMNS,
+                               "UPDATE jobs SET worker_id = $1, epoch = epoch + 1, lease_until = $2"
+                               " WHERE id IN (SELECT id FROM jobs WHERE worker_id IS NULL AND queue = $3"
+                               " AND available_at <= $4 ORDER BY available_at LIMIT $5)"
+                               " RETURNING " JOB_COLUMNS,
                                SQL_ARGS(SQL_S(a->worker_id), SQL_I(a->now + a->lease), SQL_S(queues[q]), SQL_I(a->now),
                                         SQL_I(a->max - a->n)),
                                &rows);
@@ -802,10 +821,34 @@ typedef struct RenewArgs {
         usec_t until;
 } RenewArgs;
 
+/* PostgreSQL: every lease in one statement, the jobs passed as one JSON array. */
+static int renew_pg(StoreTx *tx, RenewArgs *a) {
+        _cleanup_json_ json_t *refs = json_array();
+        _cleanup_free_ char *text = NULL;
+        _cleanup_rows_ SqlRows rows = {};
+        int r;
+
+        if (!refs)
+                return -ENOMEM;
+        for (size_t i = 0; i < a->n; i++)
+                if (json_array_append_new(refs, json_pack("{s:s, s:I}", "id", a->jobs[i].id, "epoch",
+                                                          (json_int_t) a->jobs[i].epoch)) < 0)
+                        return -ENOMEM;
+        if ((r = store_json_dump(refs, &text)) < 0)
+                return r;
+        r = store_exec(tx,
+                       "UPDATE jobs j SET lease_until = $1 FROM json_to_recordset($2::json) AS v(id text, epoch bigint)"
+                       " WHERE j.id = v.id AND j.epoch = v.epoch AND j.worker_id = $3",
+                       SQL_ARGS(SQL_I(a->until), SQL_S(text), SQL_S(a->worker_id)), &rows);
+        return r < 0 ? r : (int) rows.changes;
+}
+
 static int renew_tx(StoreTx *tx, void *userdata) {
         RenewArgs *a = userdata;
         int count = 0, r;
 
+        if (tx_is_pg(tx) && a->n > 1)
+                return renew_pg(tx, a);
         for (size_t i = 0; i < a->n; i++) {
                 _cleanup_rows_ SqlRows rows = {};
                 r = store_exec(tx, "UPDATE jobs SET lease_until = $1 WHERE id = $2 AND epoch = $3 AND worker_id = $4",
@@ -828,15 +871,61 @@ int store_job_renew(Store *s, const char *worker_id, const StoreJobRef *jobs, si
         return store_transact(s, renew_tx, &a);
 }
 
+/* PostgreSQL: the jobs deleted and their events inserted by one statement; a job missing from
+ * what it returns was not this worker's at that epoch any more. The epoch and worker are the fence,
+ * as below: a DELETE that waited for a re-queue's row lock re-checks the join against the new row
+ * version, so exactly one of the two wins. */
+static int complete_many_pg(StoreTx *tx, const char *worker_id, StoreJobResult *jobs, size_t n, usec_t now) {
+        _cleanup_json_ json_t *arr = json_array();
+        _cleanup_free_ char *text = NULL;
+        _cleanup_rows_ SqlRows rows = {};
+        int r;
+
+        if (!arr)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                jobs[i].outcome = STORE_STALE;
+                if (json_array_append_new(arr, json_pack("{s:s, s:I, s:O}", "id", jobs[i].job_id, "epoch",
+                                                         (json_int_t) jobs[i].epoch, "result",
+                                                         jobs[i].result ? jobs[i].result : json_null())) < 0)
+                        return -ENOMEM;
+        }
+        if ((r = store_json_dump(arr, &text)) < 0)
+                return r;
+        r = store_exec(tx,
+                       "WITH v AS (SELECT * FROM json_to_recordset($1::json) AS v(id text, epoch bigint, result json)),"
+                       " d AS (DELETE FROM jobs j USING v WHERE j.id = v.id AND j.epoch = v.epoch AND j.worker_id = $2"
+                       " RETURNING j.id, j.execution_id, j.task_run_id, j.epoch),"
+                       " e AS (INSERT INTO events (execution_id, type, payload, due_at, created)"
+                       " SELECT d.execution_id, 'task_result', jsonb_build_object('jobId', d.id, 'taskRunId', d.task_run_id,"
+                       " 'epoch', d.epoch, 'workerId', $2::text, 'result', v.result), $3, $3 FROM d JOIN v ON v.id = d.id)"
+                       " SELECT id FROM d",
+                       SQL_ARGS(SQL_S(text), SQL_S(worker_id), SQL_I(now)), &rows);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < rows.n_rows; k++)
+                for (size_t i = 0; i < n; i++)
+                        if (streq_ptr(sql_cell(&rows, k, 0), jobs[i].job_id))
+                                jobs[i].outcome = 0;
+        if (rows.n_rows > 0)
+                tx->notify |= STORE_CHANNEL_EVENTS;
+        return (int) rows.n_rows;
+}
+
 int store_job_complete_tx(StoreTx *tx, const char *job_id, int64_t epoch, const char *worker_id, json_t *result,
                           usec_t now) {
         _cleanup_rows_ SqlRows rows = {};
         _cleanup_json_ json_t *payload = NULL;
         int r;
 
+        if (tx_is_pg(tx)) {
+                StoreJobResult one = { job_id, epoch, result, 0 };
+                r = complete_many_pg(tx, worker_id, &one, 1, now);
+                return r < 0 ? r : one.outcome;
+        }
         /* The epoch and worker in the WHERE clause are the fence: after a re-queue (epoch + 1)
-         * this deletes nothing. On PostgreSQL a concurrent re-queue holds the row lock; this
-         * DELETE waits for it and then re-checks the new row version, so exactly one wins. */
+         * this deletes nothing. On MySQL a concurrent re-queue holds the row lock; the locking
+         * read waits for it and then reads the new row version, so exactly one wins. */
         r = store_exec(tx,
                        tx_is_mysql(tx) ? "SELECT execution_id, task_run_id FROM jobs"
                                          " WHERE id = $1 AND epoch = $2 AND worker_id = $3 FOR UPDATE;"
@@ -855,6 +944,28 @@ int store_job_complete_tx(StoreTx *tx, const char *job_id, int64_t epoch, const 
         if (!payload)
                 return -ENOMEM;
         return store_event_emit(tx, sql_cell(&rows, 0, 0), "task_result", payload, now, now, NULL);
+}
+
+int store_job_complete_many_tx(StoreTx *tx, const char *worker_id, StoreJobResult *jobs, size_t n, usec_t now) {
+        int taken = 0, r;
+
+        if (isempty(worker_id))
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                if (isempty(jobs[i].job_id))
+                        return -EINVAL;
+        if (n == 0)
+                return 0;
+        if (tx_is_pg(tx))
+                return complete_many_pg(tx, worker_id, jobs, n, now);
+        for (size_t i = 0; i < n; i++) {
+                r = store_job_complete_tx(tx, jobs[i].job_id, jobs[i].epoch, worker_id, jobs[i].result, now);
+                if (r < 0)
+                        return r;
+                jobs[i].outcome = r;
+                taken += r == 0;
+        }
+        return taken;
 }
 
 typedef struct CompleteArgs {

@@ -319,6 +319,18 @@ int store_job_complete(Store *s, const char *job_id, int64_t epoch, const char *
 int store_job_complete_tx(StoreTx *tx, const char *job_id, int64_t epoch, const char *worker_id, json_t *result,
                           usec_t now);
 
+/* One finished job for store_job_complete_many_tx(). */
+typedef struct StoreJobResult {
+        const char *job_id;
+        int64_t epoch;
+        json_t *result; /* NULL: null */
+        int outcome;    /* set: 0 taken, STORE_STALE refused (as store_job_complete_tx()) */
+} StoreJobResult;
+/* Complete several of worker_id's jobs in tx, each fenced by its own epoch: a stale one is refused
+ * alone (its outcome STORE_STALE) while the others are taken. Returns how many were taken. One
+ * statement on PostgreSQL; elsewhere two round trips per job, as store_job_complete_tx(). */
+int store_job_complete_many_tx(StoreTx *tx, const char *worker_id, StoreJobResult *jobs, size_t n, usec_t now);
+
 /* Put jobs whose lease expired before now back in the queue (epoch + 1) and emit a
  * "job_resubmitted" event {jobId, taskRunId, epoch, workerId, reason} for each. Returns the
  * number re-queued. */

@@ -262,6 +262,39 @@ ok "$([ $rc = 0 ] && grep -q "batches=125 ok=125 first=1:2 last=249:2" <<<"$logs
         "ForEachItem: 125 batches split by a worker, 125 subflows, each read its batch (exit $rc)"
 [ $rc = 0 ] || sed 's/^/#   /' <<<"$logs" | tail -8
 
+# 5b. Tasks ending together have their results, logs and metrics delivered in one transaction per
+#     worker: three executions of 40 parallel Log tasks of three lines each lose and double nothing.
+values=$(seq -s, 1 40)
+cat >"$scratch/many.yaml" <<YAML
+id: many
+namespace: test.batch
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: [$values]
+    concurrencyLimit: 0
+    tasks:
+      - id: log
+        type: io.kestra.plugin.core.log.Log
+        message: ["one {{ taskrun.value }}", "two {{ taskrun.value }}", "three {{ taskrun.value }}"]
+YAML
+"$TERN" flow apply "$scratch/many.yaml" --db "$url" >/dev/null
+ids=()
+for k in 1 2 3; do ids+=("$("$TERN" execution start test.batch many --db "$url")"); done
+for id in "${ids[@]}"; do
+        "$TERN" execution wait "$id" --timeout PT120S --db "$url" -o json >"$scratch/many-$id.json"
+        rc=$?
+        runs=$(python3 -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+logs = [t for t in d['taskRunList'] if t['taskId'] == 'log']
+print(d['state']['current'], len(logs), sum(t['state']['current'] == 'SUCCESS' and len(t.get('attempts', [])) == 1 for t in logs))
+" "$scratch/many-$id.json" 2>&1)
+        lines=$(psql_q "SELECT count(*) || '/' || count(DISTINCT message) FROM logs WHERE execution_id = '$id' AND task_id = 'log'")
+        ok "$([ $rc = 0 ] && [ "$runs" = "SUCCESS 40 40" ] && [ "$lines" = "120/120" ] && echo 0 || echo 1)" \
+                "40 parallel tasks: each result taken once, 120 log lines each once (state, runs, single-attempt successes: $runs; lines, distinct: $lines)"
+done
+
 # 6. A worker that stops without grace (grace 0, or declared dead: "Stopping at once") hands its
 #    running jobs back before it cancels their tasks: the job runs again on the other worker, the
 #    execution succeeds with the resubmission on record, instead of ending KILLED. It has an idle

@@ -141,24 +141,30 @@ for round in 1 2 3; do
 done
 ok $f2 "after a claim: every run of the task is on record (ran once, or one attempt per run)"
 
-# 3. Down for 36 s (a stop, then a start) while the task ends, under a worker with a 60 s lease.
+# 3. Down for 36 s (a stop, then a start) while two tasks end, under a worker with a 60 s lease:
+#    their results wait in one delivery batch, retried whole, and both are delivered.
 kill "$worker_pid"; wait "$worker_pid" 2>/dev/null
 start worker3 worker --workers 2 --lease PT60S --sandbox-bind-rw "$side"
 id=$("$TERN" execution start test.pgfault during --db "$url")
-wait_claimed "$id" >/dev/null
-ok $? "down 36 s: the job is claimed"
+id2=$("$TERN" execution start test.pgfault during --db "$url")
+wait_claimed "$id" >/dev/null && wait_claimed "$id2" >/dev/null
+ok $? "down 36 s: both jobs are claimed"
 sleep 0.5
 "$cluster_sh" halt "$cluster" && sleep 36 && "$cluster_sh" resume "$cluster"
 ok $? "down 36 s: PostgreSQL stopped, and started again"
-"$TERN" execution wait "$id" --timeout PT60S --db "$url" -o json >"$scratch/down.json"
-ok $? "down 36 s: the execution succeeds"
-runs=$(runs_of "$id")
-ok "$([ "$runs" = 1 ] && echo 0 || echo 1)" "down 36 s: the task ran once ($runs runs, attempts $(attempts_of "$scratch/down.json"))"
+"$TERN" execution wait "$id" --timeout PT60S --db "$url" -o json >"$scratch/down.json" &&
+        "$TERN" execution wait "$id2" --timeout PT60S --db "$url" -o json >"$scratch/down2.json"
+ok $? "down 36 s: both executions succeed"
+runs=$(runs_of "$id")/$(runs_of "$id2")
+ok "$([ "$runs" = 1/1 ] && echo 0 || echo 1)" \
+        "down 36 s: each task ran once ($runs runs, attempts $(attempts_of "$scratch/down.json")/$(attempts_of "$scratch/down2.json"))"
 delayed=$(grep -c "Cannot report the result of job .* yet, retrying" "$scratch/worker3.log")
 reported=$(grep -c "Result of job .* reported after" "$scratch/worker3.log")
 ! grep -q "dropped\|tasks lost" "$scratch/worker3.log"
-ok "$([ $? = 0 ] && [ "$delayed" = 1 ] && [ "$reported" = 1 ] && echo 0 || echo 1)" \
-        "down 36 s: the worker kept the result and delivered it (logged once delayed, once delivered)"
+# (A result that ended while the other's delivery was failing joins it, and is logged only if the
+# batch fails again: one or two of each line, as many delivered as delayed.)
+ok "$([ $? = 0 ] && [ "$delayed" -ge 1 ] && [ "$reported" = "$delayed" ] && echo 0 || echo 1)" \
+        "down 36 s: the worker kept both results and delivered them (logged $delayed time(s) delayed, $reported delivered)"
 grep "Cannot report\|reported after\|dropped\|tasks lost" "$scratch/worker3.log" | sed 's/^/# /'
 
 # Every line the daemons wrote is one event: "tern...: message", never a continuation line.

@@ -1001,6 +1001,99 @@ static void test_requeue_race(Store *s) {
         drain_events(s, "e-rq");
 }
 
+typedef struct ManyArgs {
+        StoreJobResult *r;
+        size_t n;
+} ManyArgs;
+
+static int complete_many(StoreTx *tx, void *userdata) {
+        ManyArgs *a = userdata;
+        return store_job_complete_many_tx(tx, "wm", a->r, a->n, T0);
+}
+
+/* Several results in one transaction (a worker's batch): each fenced by its own epoch, a stale one
+ * refused alone while the others are taken, none doubled when the batch is delivered again. */
+static void test_complete_many(Store *s) {
+        _cleanup_json_ json_t *doc = make_doc("e-many", "ns", "f", "RUNNING", "2023-11-14T22:13:20Z");
+        _cleanup_json_ json_t *p = json_pack("{}");
+        _cleanup_json_ json_t *ok1 = json_pack("{s:s, s:{s:s}}", "state", "SUCCESS", "outputs", "q", "it's \"quoted\"\n");
+        _cleanup_json_ json_t *ok2 = json_pack("{s:s, s:i}", "state", "FAILED", "n", 2);
+        StoreJob *j = NULL, *other = NULL;
+        size_t n = 0, n_other = 0;
+        StoreTx *tx;
+
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_execution_create(tx, META(doc), doc, "created", NULL, T0));
+        for (int i = 0; i < 5; i++) {
+                char id[32], tr[32];
+                snprintf(id, sizeof id, "many%d", i);
+                snprintf(tr, sizeof tr, "trm%d", i);
+                CHECK_OK(store_job_enqueue(tx, id, "e-many", tr, "many", p, T0 + (usec_t) i, T0, NULL));
+        }
+        CHECK_OK(store_commit(tx));
+        drain_events(s, "e-many");
+        CHECK_OK(store_job_claim(s, "wm", "many", 4, T0 + 10, 30 * USEC_PER_SEC, &j, &n));
+        CHECK_OK(store_job_claim(s, "wm-other", "many", 4, T0 + 10, 30 * USEC_PER_SEC, &other, &n_other));
+        is_int(n + n_other, 5, "five jobs claimed by two workers");
+        if (n != 4 || n_other != 1) {
+                store_jobs_free(j, n);
+                store_jobs_free(other, n_other);
+                return;
+        }
+        /* j[1] was lost and claimed again (epoch + 2): this worker's result for it is stale. */
+        StoreJobResult r[] = {
+                { j[0].id, j[0].epoch, ok1, -1 },
+                { j[1].id, j[1].epoch + 2, ok1, -1 },
+                { j[2].id, j[2].epoch, NULL, -1 },
+                { other[0].id, other[0].epoch, ok2, -1 }, /* another worker's job */
+                { j[3].id, j[3].epoch, ok2, -1 },
+        };
+        ManyArgs a = { r, ELEMENTSOF(r) };
+        is_int(store_transact(s, complete_many, &a), 3, "a batch of five: three taken");
+        is_int(r[0].outcome, 0, "first taken");
+        is_int(r[1].outcome, STORE_STALE, "the stale epoch is refused");
+        is_int(r[2].outcome, 0, "a null result is taken");
+        is_int(r[3].outcome, STORE_STALE, "another worker's job is refused");
+        is_int(r[4].outcome, 0, "the last one is taken despite the refusals before it");
+
+        StoreEvent *e = NULL;
+        size_t ne = 0;
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_event_list(tx, "e-many", &e, &ne));
+        is_int(ne, 3, "one task_result event per job taken");
+        int matched = 0;
+        for (size_t k = 0; k < ne; k++) {
+                json_t *pl = e[k].payload;
+                const char *jid = json_string_value(json_object_get(pl, "jobId"));
+                for (size_t i = 0; i < ELEMENTSOF(r); i++)
+                        if (streq_ptr(jid, r[i].job_id) && r[i].outcome == 0 && streq(e[k].type, "task_result") &&
+                            json_integer_value(json_object_get(pl, "epoch")) == r[i].epoch &&
+                            streq_ptr(json_string_value(json_object_get(pl, "workerId")), "wm") &&
+                            json_string_value(json_object_get(pl, "taskRunId")) &&
+                            json_equal(json_object_get(pl, "result"), r[i].result ? r[i].result : json_null()))
+                                matched++;
+        }
+        is_int(matched, 3, "each event carries its job, epoch, worker, task run and result, as store_job_complete()'s");
+        store_events_free(e, ne);
+        StoreJob g1 = {}, g2 = {};
+        ok(store_job_get(tx, j[1].id, &g1) == 0 && store_job_get(tx, other[0].id, &g2) == 0 &&
+                   store_job_get(tx, j[0].id, &(StoreJob) {}) == -ENOENT,
+           "the refused jobs stay queued, the taken ones are gone");
+        store_job_done(&g1);
+        store_job_done(&g2);
+        store_rollback(tx);
+
+        for (size_t i = 0; i < ELEMENTSOF(r); i++)
+                r[i].outcome = -1;
+        is_int(store_transact(s, complete_many, &a), 0, "the same batch again: nothing taken twice");
+        is_int(count_events(s, "e-many", "task_result"), 3, "no event doubled");
+        is_int(store_job_complete(s, j[1].id, j[1].epoch, "wm", NULL, T0), 0, "the refused job completes under its own epoch");
+        is_int(store_job_complete(s, other[0].id, other[0].epoch, "wm-other", NULL, T0), 0, "and the other worker's");
+        store_jobs_free(j, n);
+        store_jobs_free(other, n_other);
+        drain_events(s, "e-many");
+}
+
 /* ---- wake-ups ---- */
 
 typedef struct Waiter {
@@ -1181,6 +1274,23 @@ static void test_logs(Store *s) {
         is_int(n, 1, "second page has the rest");
         if (n == 1)
                 is_str(page[0].message, "It failed: hello?", "second page content");
+        store_logs_free(page, n);
+        /* A batch of many lines (one statement on PostgreSQL): every line once, in order, as written. */
+        StoreLog many[150];
+        char texts[150][64];
+        for (size_t i = 0; i < ELEMENTSOF(many); i++) {
+                snprintf(texts[i], sizeof texts[i], "line %zu: 'q' \"dq\" \\ tab\t\u00e9 %s", i, i % 2 ? "\n2nd" : "");
+                many[i] = (StoreLog) { .execution_id = "L3", .task_run_id = i % 3 ? "tr3" : NULL, .task_id = "t",
+                                       .attempt = 2, .level = STORE_LOG_INFO, .timestamp = T0 + i, .message = texts[i] };
+        }
+        is_int(store_log_append(s, many, ELEMENTSOF(many)), 0, "append 150 lines at once");
+        f = (StoreLogFilter) { .execution_id = "L3", .limit = 1000 };
+        CHECK_OK(store_log_search(s, &f, &page, &n));
+        bool same = n == ELEMENTSOF(many);
+        for (size_t i = 0; same && i < n; i++)
+                same = streq_ptr(page[i].message, texts[i]) && streq_ptr(page[i].task_run_id, many[i].task_run_id) &&
+                       page[i].attempt == 2 && page[i].timestamp == T0 + i;
+        ok(same, "150 lines read back once each, in order, byte for byte (got %zu)", n);
         store_logs_free(page, n);
         is_int(store_log_level_from_string("warning"), STORE_LOG_WARN, "level names");
         is_str(store_log_level_to_string(STORE_LOG_ERROR), "ERROR", "level to string");
@@ -1544,6 +1654,7 @@ int main(int argc, char *argv[]) {
         test_pinned(s);
         test_claim_race(s);
         test_requeue_race(s);
+        test_complete_many(s);
         test_wakeups(s);
         if (store_backend(s) != STORE_BACKEND_SQLITE)
                 test_wakeups_other_process(s);
