@@ -159,6 +159,7 @@ export async function executionView(main, ctx, id) {
       clear(logBox);
       drawnPage = p;
       drawnTo = from;
+      if (logPage >= 0) logBox.scrollTop = 0; // a page chosen: from its first line
     }
     const frag = document.createDocumentFragment();
     for (let i = drawnTo; i < to; i++) frag.append(logRow(shown[i]));
