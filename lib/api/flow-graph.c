@@ -105,6 +105,12 @@ static void add_tasks(Graph *g, Task **tasks, size_t n, const char *prefix, cons
                         return;
                 }
                 add_node(g, uid, HIER "GraphTask", "task", t->id, t->type, relation);
+                /* A Pause's onResume inputs: what a page asks for to resume it. */
+                json_t *on_resume = task_property(t, "onResume");
+                if (!g->oom && on_resume &&
+                    json_object_set(json_object_get(json_array_get(g->nodes, json_array_size(g->nodes) - 1), "task"),
+                                    "onResume", on_resume) < 0)
+                        g->oom = true;
                 add_edge(g, side_by_side ? from : prev, uid, relation, NULL);
                 const char *exit = uid;
                 _cleanup_free_ char *end = NULL;

@@ -6,7 +6,8 @@
 #include "flow.h"
 
 /* {nodes, edges, clusters}, Kestra's shape: nodes {uid, type (GraphTask, GraphTrigger,
- * GraphClusterRoot, GraphClusterEnd, io.kestra.core.models.hierarchies.*), task|trigger {id, type},
+ * GraphClusterRoot, GraphClusterEnd, io.kestra.core.models.hierarchies.*), task|trigger {id, type;
+ * a Pause's onResume input declarations as written},
  * relationType}; edges {source, target, relation {relationType, value}} (SEQUENTIAL, PARALLEL,
  * CHOICE, ERROR, FINALLY, DYNAMIC); clusters {cluster {uid, type, relationType, value, taskNode},
  * nodes, parents, start, end}: one per branch of a flowable task (value: the branch's name or the

@@ -575,6 +575,39 @@ try {
            id(replayed, "after") !== id(before, "after");
   });
 
+  // Resume a paused execution with the inputs its Pause declares.
+  const APPROVAL = `id: approval
+namespace: t.ui
+tasks:
+  - id: wait
+    type: io.kestra.plugin.core.flow.Pause
+    onResume:
+      - id: approver
+        type: STRING
+        description: who approved it
+  - id: done
+    type: io.kestra.plugin.core.log.Log
+    message: "approved by {{ outputs.wait.onResume.approver }}"
+`;
+  await fetch(`${base}/api/v1/flows`, { method: "POST", headers: { ...BASIC, "Content-Type": "application/x-yaml" }, body: APPROVAL });
+  const paused = (await (await fetch(`${base}/api/v1/executions/t.ui/approval`, { method: "POST", headers: { ...BASIC, "Content-Type": "application/json" }, body: "{}" })).json()).id;
+  await page.goto(base + `/#/executions/${paused}`);
+  await page.locator("#ex-state .state[data-state=PAUSED]").waitFor({ timeout: 30000 });
+  await page.click('button[data-action="resume"]');
+  await step("Resume asks for the Pause's onResume inputs", async () => {
+    await page.locator("#resume-form #input-approver").waitFor({ timeout: 15000 });
+    await page.fill("#input-approver", "ann <i>lead</i>");
+    await shot("26-resume-inputs");
+    return /who approved it/.test(await page.locator("#resume-form").textContent());
+  });
+  await page.click("#resume-submit");
+  await step("and the execution resumes with them, live", async () => {
+    await page.locator("#ex-state .state[data-state=SUCCESS]").waitFor({ timeout: 60000 });
+    const e = await apiGet(`/api/v1/executions/${paused}`);
+    const wait = e.taskRunList.find((tr) => tr.taskId === "wait");
+    return wait.outputs?.onResume?.approver === "ann <i>lead</i>" && (await page.locator("#resume-form").count()) === 0;
+  });
+
   // The dashboard.
   const haveChart = (await fetch(`${base}/vendor/chart.js/chart.min.js`, { headers: BASIC })).status === 200;
   await page.goto(base + "/#/dashboard");

@@ -331,7 +331,8 @@ export async function editorView(main, ctx, ns, id) {
 }
 
 // One form field per input of the flow, by its type.
-function inputField(inp) {
+// A form field for an input declaration (a flow's inputs, a Pause's onResume).
+export function inputField(inp) {
   const fid = `input-${inp.id}`;
   const t = (inp.type || "STRING").toUpperCase();
   const def = inp.defaults;
@@ -358,6 +359,26 @@ function inputField(inp) {
     inp.description ? h("small.muted", inp.description) : null);
 }
 
+// The values of inputField()s as FormData (files: whether a file is among them).
+export function inputValues(form, inputs) {
+  const fd = new FormData();
+  let files = false;
+  for (const inp of inputs) {
+    const el = form.elements.namedItem(inp.id);
+    if (!el) continue;
+    if (el.type === "file") {
+      if (el.files.length) { fd.append(inp.id, el.files[0], el.files[0].name); files = true; }
+    } else if (el.type === "checkbox") fd.append(inp.id, el.checked ? "true" : "false");
+    else if (el.multiple) {
+      const v = [...el.selectedOptions].map((o) => o.value);
+      if (v.length) fd.append(inp.id, JSON.stringify(v));
+    } else if (el.type === "datetime-local") {
+      if (el.value) fd.append(inp.id, new Date(el.value).toISOString());
+    } else if (el.value !== "") fd.append(inp.id, el.value);
+  }
+  return { fd, files };
+}
+
 function executeForm(flow, ctx) {
   const inputs = flow.inputs || [];
   const err = h("p.error", { role: "alert", hidden: true });
@@ -370,21 +391,7 @@ function executeForm(flow, ctx) {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     err.hidden = true;
-    const fd = new FormData();
-    let files = false;
-    for (const inp of inputs) {
-      const el = form.elements.namedItem(inp.id);
-      if (!el) continue;
-      if (el.type === "file") {
-        if (el.files.length) { fd.append(inp.id, el.files[0], el.files[0].name); files = true; }
-      } else if (el.type === "checkbox") fd.append(inp.id, el.checked ? "true" : "false");
-      else if (el.multiple) {
-        const v = [...el.selectedOptions].map((o) => o.value);
-        if (v.length) fd.append(inp.id, JSON.stringify(v));
-      } else if (el.type === "datetime-local") {
-        if (el.value) fd.append(inp.id, new Date(el.value).toISOString());
-      } else if (el.value !== "") fd.append(inp.id, el.value);
-    }
+    const { fd, files } = inputValues(form, inputs);
     const path = `/api/v1/executions/${enc(flow.namespace)}/${enc(flow.id)}`;
     try {
       const ex = files ? await api("POST", path, { body: fd })

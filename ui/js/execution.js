@@ -5,6 +5,7 @@
 import { api, enc } from "./api.js";
 import { h, clear, replace, fmtTime, fmtDuration, stateBadge, jsonText, TERMINAL, setTitle } from "./dom.js";
 import { drawGantt } from "./gantt.js";
+import { inputField, inputValues } from "./editor.js";
 
 const LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
 const LOG_PAGE = 500; // log lines drawn at a time: 100,000 lines page, they do not slow the page
@@ -88,10 +89,57 @@ export async function executionView(main, ctx, id) {
       } }, label);
     replace(actions, ...[
       !TERMINAL.has(cur) && cur !== "KILLING" ? act("Kill", "kill", null, "Kill this execution?") : null,
-      cur === "PAUSED" ? act("Resume", "resume", {}) : null,
+      cur === "PAUSED" ? h("button", { type: "button", dataset: { action: "resume" }, onclick: resume }, "Resume") : null,
       TERMINAL.has(cur) && cur !== "SUCCESS" ? act("Restart", "restart", null) : null,
       TERMINAL.has(cur) ? act("Replay", "replay", null, "Run this execution again, as a new one?") : null].filter(Boolean));
     replayFrom.hidden = !selected || !TERMINAL.has(cur);
+  }
+
+  // ---- resume, with the paused task's onResume inputs when it declares some ----
+  const resumeHost = h("div");
+  actions.after(resumeHost);
+  async function postResume(inputs) {
+    await api("POST", `/api/v1/executions/${enc(ex.id)}/resume`, { json: inputs });
+    clear(resumeHost);
+    if (!closed) { exStream?.close(); follow(); openLogs(); }
+  }
+  async function resume() {
+    message.hidden = true;
+    let decl = [], paused = null;
+    try {
+      paused = (ex.taskRunList || []).filter((tr) => tr.state?.current === "PAUSED").pop();
+      if (paused) {
+        const g = await api("GET", `/api/v1/flows/${enc(ex.namespace)}/${enc(ex.flowId)}/graph?revision=${ex.flowRevision}`);
+        const n = g.nodes.find((x) => x.task && x.task.id === paused.taskId);
+        if (n && Array.isArray(n.task.onResume)) decl = n.task.onResume.filter((d) => d && d.id);
+      }
+    } catch (e) { /* the flow is gone or invalid now: resume without inputs */ }
+    try {
+      if (!decl.length) return await postResume({});
+    } catch (e) {
+      message.textContent = e.message;
+      message.hidden = false;
+      return;
+    }
+    const err = h("p.error", { role: "alert", hidden: true });
+    const form = h("form.execute", { id: "resume-form", "aria-label": "Resume with inputs" },
+      h("h2", `Resume ${paused.taskId}: its inputs`),
+      decl.map(inputField),
+      h("div.bar", h("button", { type: "submit", id: "resume-submit" }, "Resume"),
+        h("button.link", { type: "button", onclick: () => clear(resumeHost) }, "Cancel")),
+      err);
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      err.hidden = true;
+      try {
+        await postResume(Object.fromEntries(inputValues(form, decl).fd.entries()));
+      } catch (e) {
+        err.textContent = e.message;
+        err.hidden = false;
+      }
+    });
+    replace(resumeHost, form);
+    form.querySelector("input, select, textarea")?.focus();
   }
 
   // ---- Gantt ----
