@@ -3,7 +3,9 @@
 // line, fix and save, execute with inputs and a FILE, watch the Gantt reach SUCCESS, open a task's
 // logs, see markup in a log line stay text, kill a running execution; the flows' last states,
 // enable/disable, revisions and their diff; triggers (disable, backfill, unlock); logs search;
-// bulk kill/restart/delete and filters of executions; the dashboard; refuse a state change
+// bulk kill/restart/delete and filters of executions; completion in the editor; an execution's labels,
+// replay from a task run, resume with onResume inputs; the dashboard; namespaces (KV store, files);
+// a flow's topology; an execution with 10,001 task runs and 100,000 log lines; refuse a state change
 // without the CSRF token. TAP output; a screenshot per step in $TERN_UI_SHOTS.
 import { spawn, spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
