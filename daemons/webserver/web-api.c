@@ -14,6 +14,7 @@
 #include "execution-create.h"
 #include "execution-files.h"
 #include "flow-cache.h"
+#include "flow-graph.h"
 #include "flow.h"
 #include "fd-util.h"
 #include "id.h"
@@ -335,6 +336,29 @@ int web_api_flow_get(WebCtx *c) {
                 web_reply_json(c, 200, api_flow_json(&f, true));
         store_flow_done(&f);
         return 0;
+}
+
+/* GET /api/v1/flows/{ns}/{id}/graph[?revision=N]: the flow's topology, Kestra's FlowGraph. */
+int web_api_flow_graph(WebCtx *c) {
+        const char *rev = web_query(c, "revision");
+        _cleanup_store_tx_ StoreTx *tx = NULL;
+        _cleanup_api_flow_ ApiFlow *af = NULL;
+        int revision = 0;
+        if (rev && (safe_atoi(rev, &revision) < 0 || revision < 1))
+                return web_reply_error(c, 400, "revision '%s' is not a positive number", rev);
+        int r = store_begin(c->store, &tx);
+        if (r < 0)
+                return web_reply_store_error(c, r);
+        r = api_flow_load(c->flows, tx, c->params[0], c->params[1], revision, &af);
+        if (r == -ENOENT)
+                return web_reply_error(c, 404, "no flow '%s' in namespace '%s'%s%s", c->params[1], c->params[0],
+                                       rev ? " at revision " : "", strempty(rev));
+        if (r == -EBADMSG)
+                return web_reply_error(c, 422, "flow '%s' of namespace '%s' does not validate: no topology", c->params[1],
+                                       c->params[0]);
+        if (r < 0)
+                return web_reply_store_error(c, r);
+        return web_reply_json(c, 200, api_flow_graph(af->flow));
 }
 
 int web_api_flow_revisions(WebCtx *c) {
@@ -1113,6 +1137,44 @@ int web_api_execution_replay(WebCtx *c) {
                 return web_reply_error(c, 404, "execution %s has no task run '%s'", id, tr);
         if (r == -EBUSY)
                 return web_reply_error(c, 409, "execution %s has not ended; only ended executions can be replayed", id);
+        if (r < 0)
+                return web_reply_store_error(c, r);
+        api_execution_strip(doc);
+        return web_reply_json(c, 200, json_incref(doc));
+}
+
+#define LABELS_MAX 100
+#define LABEL_MAX 1024
+
+/* POST /api/v1/executions/{id}/labels, Kestra's: the body ([{key, value}]) replaces the labels of an
+ * ended execution; its system labels ("system.") stay and cannot be set. */
+int web_api_execution_labels(WebCtx *c) {
+        const char *id = c->params[0];
+        _cleanup_json_ json_t *labels = json_loadb(c->body, c->body_len, 0, NULL), *doc = NULL;
+        size_t i;
+        json_t *l;
+        if (!json_is_array(labels))
+                return web_reply_error(c, 400, "the body must be a list of labels: [{\"key\": \"...\", \"value\": \"...\"}, ...]");
+        if (json_array_size(labels) > LABELS_MAX)
+                return web_reply_error(c, 400, "at most %d labels (%zu given)", LABELS_MAX, json_array_size(labels));
+        json_array_foreach(labels, i, l) {
+                const char *k = json_string_value(json_object_get(l, "key")), *v = json_string_value(json_object_get(l, "value"));
+                if (!json_is_object(l) || json_object_size(l) != 2 || isempty(k) || !v)
+                        return web_reply_error(c, 400, "label %zu is not {\"key\": a non-empty string, \"value\": a string}", i + 1);
+                if (strlen(k) > LABEL_MAX || strlen(v) > LABEL_MAX)
+                        return web_reply_error(c, 400, "label '%.40s...' is longer than %d bytes", k, LABEL_MAX);
+                if (startswith(k, API_SYSTEM_LABEL_PREFIX))
+                        return web_reply_error(c, 400, "label '%s': labels starting with '" API_SYSTEM_LABEL_PREFIX
+                                                       "' are the system's, they cannot be set", k);
+                for (size_t j = 0; j < i; j++)
+                        if (streq(k, json_string_value(json_object_get(json_array_get(labels, j), "key"))))
+                                return web_reply_error(c, 400, "label '%s' is given twice", k);
+        }
+        int r = api_execution_set_labels(c->store, id, labels, &doc);
+        if (r == -ENOENT)
+                return web_reply_error(c, 404, "no execution '%s'", id);
+        if (r == -EBUSY)
+                return web_reply_error(c, 409, "execution %s has not ended; labels can be set on ended executions only", id);
         if (r < 0)
                 return web_reply_store_error(c, r);
         api_execution_strip(doc);

@@ -83,10 +83,16 @@ static int follow_next(Follow *f) {
 }
 
 /* New log lines as events; 0 when there were none. */
+/* Log lines read at once, and at most per wake-up: an execution with many lines (100,000) is
+ * streamed in rounds of thousands, not one wait (which reads the execution) per few hundred. */
+#define FOLLOW_LOG_BATCH 1000
+#define FOLLOW_LOG_ROUND 20000
+
 static int follow_logs_once(Follow *f) {
         StoreLog *logs = NULL;
         size_t n = 0;
-        StoreLogFilter lf = { .execution_id = f->id, .min_level = f->min_level, .after_seq = f->log_cursor, .limit = 200 };
+        StoreLogFilter lf = { .execution_id = f->id, .min_level = f->min_level, .after_seq = f->log_cursor,
+                              .limit = FOLLOW_LOG_BATCH };
         int r = store_log_search(f->store, &lf, &logs, &n);
         if (r < 0)
                 return r;
@@ -109,15 +115,25 @@ static int follow_logs_once(Follow *f) {
         return f->out.error ? f->out.error : (int) n;
 }
 
+/* Up to FOLLOW_LOG_ROUND new lines: how many, or a negative errno. */
+static int follow_logs_round(Follow *f) {
+        int r, sent = 0;
+        do {
+                r = follow_logs_once(f);
+                sent += MAX(r, 0);
+        } while (r == FOLLOW_LOG_BATCH && sent < FOLLOW_LOG_ROUND);
+        if (sent > 0)
+                f->last_sent = now_monotonic();
+        return r < 0 ? r : sent;
+}
+
 /* New log lines, or the end: the state is read first, so that the lines written before the end
  * are all read after seeing it. */
 static int follow_logged(Store *s, json_t *doc, void *userdata) {
         Follow *f = userdata;
         State st = api_execution_state(doc);
         bool ended = st >= 0 && state_is_terminal(st) && !execution_doc_after_pending(doc);
-        int r = follow_logs_once(f);
-        if (r > 0)
-                f->last_sent = now_monotonic();
+        int r = follow_logs_round(f);
         if (r != 0)
                 return r;
         if (ended)
@@ -128,8 +144,13 @@ static int follow_logged(Store *s, json_t *doc, void *userdata) {
 static int follow_next_logs(Follow *f) {
         strbuf_truncate(&f->out, 0);
         f->out_off = 0;
+        /* Lines already there go without reading the execution, whose document costs its size
+         * (10,000 task runs): it is read to wait, and to see the end, once there are none. */
+        int r = follow_logs_round(f);
+        if (r != 0)
+                return MIN(r, 0);
         ApiWaitOptions o = { .timeout = follow_keepalive_in(f), .logs = true };
-        int r = api_execution_wait(f->store, f->id, &o, follow_logged, f, NULL);
+        r = api_execution_wait(f->store, f->id, &o, follow_logged, f, NULL);
         if (r == 0)
                 return follow_keepalive(f);
         return r < 0 ? r : 0;
@@ -151,9 +172,15 @@ static ssize_t follow_read(void *cls, uint64_t pos, char *buf, size_t max) {
 }
 
 static int follow_start(WebCtx *c, bool logs, StoreLogLevel min_level) {
-        json_t *doc = NULL;
-        int r = api_execution_get(c->store, c->params[0], &doc);
-        json_decref(doc);
+        /* Whether it exists, from its row: its document costs its size (10,000 task runs). */
+        StoreExecutionRow row = {};
+        StoreTx *tx;
+        int r = store_begin(c->store, &tx);
+        if (r >= 0) {
+                r = store_execution_row(tx, c->params[0], &row);
+                store_rollback(tx);
+                store_execution_row_done(&row);
+        }
         if (r == -ENOENT)
                 return web_reply_error(c, 404, "no execution '%s'", c->params[0]);
         if (r < 0)

@@ -78,6 +78,7 @@ int web_api_flow_update(WebCtx *c);
 int web_api_flow_get(WebCtx *c);
 int web_api_flow_delete(WebCtx *c);
 int web_api_flow_revisions(WebCtx *c);
+int web_api_flow_graph(WebCtx *c);
 int web_api_flows_disable(WebCtx *c);
 int web_api_flows_enable(WebCtx *c);
 int web_api_flow_search(WebCtx *c);
@@ -96,6 +97,7 @@ int web_api_execution_kill(WebCtx *c);
 int web_api_execution_resume(WebCtx *c);
 int web_api_execution_restart(WebCtx *c);
 int web_api_execution_replay(WebCtx *c);
+int web_api_execution_labels(WebCtx *c);
 int web_api_execution_file(WebCtx *c);
 int web_api_logs(WebCtx *c);
 int web_api_logs_search(WebCtx *c);
@@ -137,6 +139,11 @@ int web_api_nsfile_create(WebCtx *c);
 int web_api_nsfile_delete(WebCtx *c);
 int web_api_nsfile_move(WebCtx *c);
 int web_api_nsfile_search(WebCtx *c);
+/* web-kv.c: Kestra's key-value store API. */
+int web_api_kv_list(WebCtx *c);
+int web_api_kv_get(WebCtx *c);
+int web_api_kv_put(WebCtx *c);
+int web_api_kv_delete(WebCtx *c);
 /* web-triggers.c */
 int web_api_trigger_search(WebCtx *c);
 int web_api_trigger_flow(WebCtx *c);

@@ -190,3 +190,42 @@ int api_execution_replay(Store *s, const char *id, const char *task_run_id, json
         *ret_doc = TAKE_PTR(doc);
         return 0;
 }
+
+int api_execution_set_labels(Store *s, const char *id, json_t *labels, json_t **ret_doc) {
+        _cleanup_json_ json_t *old_doc = NULL, *keep = json_array();
+        _cleanup_execution_ Execution *e = NULL;
+        _cleanup_store_tx_ StoreTx *tx = NULL;
+        _cleanup_(execution_store_meta_done) StoreExecutionMeta m = {};
+        usec_t now = now_realtime();
+        size_t i;
+        json_t *l;
+        int r;
+
+        if (!keep)
+                return -ENOMEM;
+        json_array_foreach(labels, i, l)
+                if (json_array_append(keep, l) < 0)
+                        return -ENOMEM;
+        if ((r = store_begin(s, &tx)) < 0)
+                return r;
+        if ((r = store_execution_get(tx, id, &old_doc)) < 0 || (r = execution_from_json(old_doc, &e)) < 0)
+                return r;
+        if (!state_is_terminal(e->state.current))
+                return -EBUSY;
+        /* tern's own labels stay as they are, whatever the list says. */
+        json_array_foreach(e->labels, i, l)
+                if (startswith(json_string_value(json_object_get(l, "key")) ?: "", API_SYSTEM_LABEL_PREFIX) &&
+                    json_array_append(keep, l) < 0)
+                        return -ENOMEM;
+        json_decref(e->labels);
+        e->labels = TAKE_PTR(keep);
+        _cleanup_json_ json_t *doc = execution_to_json(e);
+        if (!doc || execution_store_meta(e, now, &m) < 0)
+                return -ENOMEM;
+        if ((r = store_execution_save(tx, &m, doc, now)) < 0)
+                return r;
+        if ((r = store_commit(TAKE_PTR(tx))) < 0)
+                return r;
+        *ret_doc = TAKE_PTR(doc);
+        return 0;
+}

@@ -53,3 +53,11 @@ int api_execution_create(StoreTx *tx, const Flow *f, const ApiExecutionNew *n, u
  * the new execution is stored with its "created" event. -ENOENT no such execution, -ESRCH no such
  * task run in it, -EBUSY it has not ended, or the store's error. */
 int api_execution_replay(Store *s, const char *id, const char *task_run_id, json_t **ret_doc);
+
+/* Labels whose keys start with this are tern's (and Kestra's) own: set by the system, not by a user. */
+#define API_SYSTEM_LABEL_PREFIX "system."
+
+/* Replace the labels of an ended execution by labels ([{key, value}], checked by the caller),
+ * keeping its system labels (API_SYSTEM_LABEL_PREFIX). -ENOENT no such execution, -EBUSY it has
+ * not ended, or the store's error. */
+int api_execution_set_labels(Store *s, const char *id, json_t *labels, json_t **ret_doc);

@@ -1070,6 +1070,36 @@ tasks:
     st, js, _ = req("GET", NSF + "/directory")
     ok(st == 200 and js == [], f"nothing is left ({js})")
 
+    # ---- key-value store (Kestra's /api/v1/namespaces/{namespace}/kv...) ----
+    KV = "/api/v1/namespaces/t.web/kv"
+    ok(req("GET", KV, auth=None)[0] == 401, "the key-value store needs authentication (401)")
+    typed = [("s", '"some text"', "STRING", "some text"), ("n", "12.5", "NUMBER", 12.5), ("b", "true", "BOOLEAN", True),
+             ("j", '{"a": [1]}', "JSON", {"a": [1]}), ("d", '"2026-01-31"', "DATE", "2026-01-31"),
+             ("t", '"2026-01-31T12:00:00Z"', "DATETIME", "2026-01-31T12:00:00Z"), ("p", '"PT1H"', "DURATION", "PT1H"),
+             ("raw", "plain <b>text</b>", "STRING", "plain <b>text</b>")]
+    for key, body, kind, value in typed:
+        st = req("PUT", f"{KV}/{key}", body, headers={"Content-Type": "text/plain"})[0]
+        st2, js, _ = req("GET", f"{KV}/{key}")
+        ok(st == 200 and st2 == 200 and js == {"type": kind, "value": value},
+           f"PUT then GET .../kv/{key}: {kind} ({st}, {st2}, {js})")
+    st, js, _ = req("GET", KV)
+    ok(st == 200 and js == [{"key": k} for k in sorted(t[0] for t in typed)], f"GET .../kv lists the keys, sorted ({js})")
+    st = req("PUT", f"{KV}/short", "1", headers={"ttl": "PT1S"})[0]
+    ok(st == 200 and req("GET", f"{KV}/short")[0] == 200, "a value with a ttl header is there")
+    time.sleep(1.2)
+    ok(req("GET", f"{KV}/short")[0] == 404 and {"key": "short"} not in req("GET", KV)[1],
+       "and gone once it expired")
+    st, js, _ = req("PUT", f"{KV}/x", "1", headers={"ttl": "soon"})
+    ok(st == 400 and "'soon'" in js["message"], "a ttl that is no duration is 400, naming it")
+    st, js, _ = req("PUT", f"{KV}/.dot", "1")
+    ok(st == 422 and "'.dot' is not a valid key" in js["message"], "an invalid key is 422, naming it")
+    st, js, _ = req("GET", "/api/v1/namespaces/_tern.auth/kv")
+    ok(st == 422 and "'_tern.auth' is not a valid namespace" in js["message"],
+       "tern's own namespace (users, sessions) is not reachable (422)")
+    ok(req("DELETE", f"{KV}/s")[0] == 204 and req("GET", f"{KV}/s")[0] == 404, "DELETE .../kv/{key} removes it")
+    st, js, _ = req("DELETE", f"{KV}/s")
+    ok(st == 404 and "no key 's' in namespace 't.web'" in js["message"], "deleting it again is 404, naming it")
+
     # ---- replay ----
     # Not "replay": POST /api/v1/executions/{ns}/replay would be the replay of execution {ns}, as in Kestra.
     REPLAY = """id: again
@@ -1129,6 +1159,106 @@ tasks:
     r = subprocess.run([TERN, "execution", "replay", orig["id"], "--task-run", "nope", "--db", db], env=env,
                        capture_output=True, text=True)
     ok(r.returncode == 1 and "no such task run" in r.stderr, "tern execution replay with an unknown task run fails")
+
+    # ---- a flow's topology (Kestra's GET /api/v1/flows/{namespace}/{id}/graph) ----
+    SHAPE = """id: shape
+namespace: t.web
+tasks:
+  - id: check
+    type: io.kestra.plugin.core.flow.If
+    condition: "{{ true }}"
+    then:
+      - id: yes
+        type: io.kestra.plugin.core.log.Log
+        message: y
+    else:
+      - id: par
+        type: io.kestra.plugin.core.flow.Parallel
+        tasks:
+          - id: p1
+            type: io.kestra.plugin.core.log.Log
+            message: a
+          - id: p2
+            type: io.kestra.plugin.core.log.Log
+            message: b
+  - id: sw
+    type: io.kestra.plugin.core.flow.Switch
+    value: "x"
+    cases:
+      x:
+        - id: case_x
+          type: io.kestra.plugin.core.log.Log
+          message: x
+  - id: last
+    type: io.kestra.plugin.core.log.Log
+    message: z
+errors:
+  - id: oops
+    type: io.kestra.plugin.core.log.Log
+    message: e
+finally:
+  - id: always
+    type: io.kestra.plugin.core.log.Log
+    message: f
+triggers:
+  - id: hook
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: shapekey123
+"""
+    ok(req("POST", "/api/v1/flows", SHAPE)[0] == 200, "a flow with every kind of nesting")
+    st, g, _ = req("GET", "/api/v1/flows/t.web/shape/graph")
+    tasks = {n["task"]["id"]: n for n in (g or {}).get("nodes", []) if "task" in n}
+    ok(st == 200 and set(tasks) == {"check", "yes", "par", "p1", "p2", "sw", "case_x", "last", "oops", "always"} and
+       tasks["yes"]["task"]["type"] == "io.kestra.plugin.core.log.Log" and
+       all(n["type"] == "io.kestra.core.models.hierarchies.GraphTask" for n in tasks.values()),
+       f"GET .../graph: a GraphTask node per task, at every depth ({st}, {sorted(tasks)})")
+    trig = [n for n in g.get("nodes", []) if "trigger" in n]
+    ok([n["trigger"]["id"] for n in trig] == ["hook"] and trig[0]["type"].endswith(".GraphTrigger"), "and one per trigger")
+    cl = {c["cluster"]["uid"]: c for c in g.get("clusters", [])}
+    uid = {k: n["uid"] for k, n in tasks.items()}
+    branch = lambda task, value: next((c for c in cl.values() if c["cluster"].get("taskNode") == uid[task] and
+                                       c["cluster"].get("value") == value), None)
+    then, els, case = branch("check", "then"), branch("check", "else"), branch("sw", "x")
+    ok(then and els and then["cluster"]["relationType"] == "CHOICE" and uid["yes"] in then["nodes"] and
+       uid["p1"] in els["nodes"] and uid["yes"] not in els["nodes"], "If: a CHOICE cluster per branch, holding its tasks")
+    par = branch("par", "tasks")
+    ok(par and par["cluster"]["relationType"] == "PARALLEL" and els["cluster"]["uid"] in par["parents"],
+       "Parallel: a PARALLEL cluster, nested in the else branch's")
+    ok(case and case["cluster"]["relationType"] == "CHOICE" and uid["case_x"] in case["nodes"], "Switch: a cluster per case")
+    ok(cl.get("cluster_root_errors", {}).get("cluster", {}).get("relationType") == "ERROR" and
+       uid["oops"] in cl["cluster_root_errors"]["nodes"] and uid["always"] in cl.get("cluster_root_finally", {}).get("nodes", []),
+       "errors and finally: clusters of their own")
+    edges = {(e["source"], e["target"]) for e in g.get("edges", [])}
+    ok(("root.root", uid["check"]) in edges and (uid["sw"] + ".end", uid["last"]) in edges and (uid["last"], "root.end") in edges
+       and ("Triggers.hook", "root.root") in edges, "edges: from the root, through each flowable task's end, to the end")
+    ok(req("GET", "/api/v1/flows/t.web/shape/graph?revision=1")[0] == 200 and
+       req("GET", "/api/v1/flows/t.web/shape/graph?revision=9")[0] == 404 and
+       req("GET", "/api/v1/flows/t.web/shape/graph?revision=x")[0] == 400 and
+       req("GET", "/api/v1/flows/t.web/nope/graph")[0] == 404, "a revision, a missing one (404), a bad one (400), a missing flow (404)")
+    req("DELETE", "/api/v1/flows/t.web/shape")
+
+    # ---- execution labels (Kestra's POST /api/v1/executions/{id}/labels) ----
+    st, lab, _ = req("POST", "/api/v1/executions/t.web/again?wait=true&labels=stage:before-edit", {"n": 1})
+    lid = lab["id"] if st == 200 else "x"
+    st, js, _ = req("POST", f"/api/v1/executions/{lid}/labels", [{"key": "owner", "value": "<b>ann</b>"}, {"key": "team", "value": "ui"}])
+    got = sorted((x["key"], x["value"]) for x in (js or {}).get("labels", []))
+    ok(st == 200 and got == [("owner", "<b>ann</b>"), ("system.correlationId", lid), ("team", "ui")],
+       f"labels are replaced, the system ones kept ({st} {got})")
+    st, js, _ = req("GET", f"/api/v1/executions/search?labels=owner:<b>ann</b>".replace("<", "%3C").replace(">", "%3E"))
+    ok(st == 200 and [x["id"] for x in js["results"]] == [lid], "the execution is found by its new label")
+    ok(req("GET", "/api/v1/executions/search?labels=stage:before-edit")[1]["total"] == 0, "and no longer by the old one")
+    st, js, _ = req("POST", f"/api/v1/executions/{lid}/labels", [{"key": "system.x", "value": "1"}])
+    ok(st == 400 and "'system.x'" in js["message"], "a system label cannot be set (400, naming it)")
+    st, js, _ = req("POST", f"/api/v1/executions/{lid}/labels", [{"key": "a", "value": 1}])
+    ok(st == 400 and "label 1" in js["message"], "a label that is not {key, value} strings is 400")
+    st, js, _ = req("POST", f"/api/v1/executions/{lid}/labels", [{"key": "a", "value": "1"}, {"key": "a", "value": "2"}])
+    ok(st == 400 and "twice" in js["message"], "a key given twice is 400")
+    ok(req("POST", "/api/v1/executions/nope/labels", [])[0] == 404, "labels of a missing execution: 404")
+    st, js, _ = req("POST", "/api/v1/executions/t.web.sub/pause", {})
+    wait_state(js["id"], ["PAUSED"])
+    st2, js2, _ = req("POST", f"/api/v1/executions/{js['id']}/labels", [])
+    ok(st2 == 409 and "has not ended" in js2["message"], "labels of a running execution: 409")
+    req("POST", f"/api/v1/executions/{js['id']}/kill")
 
     # ---- a secret's value never leaves through the API or the server's log ----
     SECRETFLOW = """id: secret

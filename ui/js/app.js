@@ -1,5 +1,6 @@
 // app.js: the web UI's entry: who is logged in, the login page, and the views by URL fragment
-// (#/dashboard, #/flows, #/flows/edit/NS/ID, #/executions, #/executions/ID, #/triggers, #/logs).
+// (#/dashboard, #/flows, #/flows/edit/NS/ID, #/executions, #/executions/ID, #/triggers, #/logs,
+// #/namespaces, #/namespaces/NS).
 import { api, setCsrf, whenLoggedOut } from "./api.js";
 import { h, clear, setTitle } from "./dom.js";
 import { flowsView } from "./flows.js";
@@ -9,6 +10,7 @@ import { executionView } from "./execution.js";
 import { triggersView } from "./triggers.js";
 import { logsView } from "./logs.js";
 import { dashboardView } from "./dashboard.js";
+import { namespacesView, namespaceView } from "./namespaces.js";
 
 const main = document.getElementById("main");
 const header = document.querySelector("header.top");
@@ -24,6 +26,8 @@ const routes = [
   [/^\/dashboard$/, () => dashboardView],
   [/^\/triggers$/, () => triggersView],
   [/^\/logs$/, () => logsView],
+  [/^\/namespaces$/, () => namespacesView],
+  [/^\/namespaces\/([^/]+)$/, (m) => (el, ctx) => namespaceView(el, ctx, decodeURIComponent(m[1]))],
 ];
 
 function parseHash() {

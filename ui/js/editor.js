@@ -1,10 +1,13 @@
 // editor.js: the flow editor: YAML with CodeMirror (Debian's libjs-codemirror, when the server has
-// it; a plain textarea otherwise), the validate endpoint's errors on their lines as you type, save
+// it; a plain textarea otherwise), the validate endpoint's errors on their lines as you type,
+// completion of types and their properties (complete.js), save
 // (a new revision), the revision history with a diff, enable/disable, and "Execute" with a form made
 // from the flow's inputs.
 import { api, enc } from "./api.js";
 import { h, clear, debounce, setTitle, fmtTime } from "./dom.js";
 import { lineDiff } from "./diff.js";
+import { enableCompletion } from "./complete.js";
+import { drawTopology } from "./topology.js";
 
 const TEMPLATE = `id: hello
 namespace: company.team
@@ -38,6 +41,11 @@ function loadCodeMirror() {
         document.head.append(h("link", { rel: "stylesheet", href: "/vendor/codemirror/lib/codemirror.css" }));
         await loadScript("/vendor/codemirror/lib/codemirror.js");
         await loadScript("/vendor/codemirror/mode/yaml/yaml.js");
+        // Completion's popup: the editor does without it.
+        try {
+          document.head.append(h("link", { rel: "stylesheet", href: "/vendor/codemirror/addon/hint/show-hint.css" }));
+          await loadScript("/vendor/codemirror/addon/hint/show-hint.js");
+        } catch (e) { /* no completion */ }
         return window.CodeMirror || null;
       } catch (e) {
         return null;
@@ -47,24 +55,49 @@ function loadCodeMirror() {
   return codemirror;
 }
 
-// The text editor: CodeMirror or a textarea, behind one interface.
-async function makeEditor(parent, text, onChange) {
+// CodeMirror's mode for a file name (Debian's package has these), loaded on first use; null: plain text.
+const MODES = { yml: "yaml", yaml: "yaml", py: "python", sh: "shell", bash: "shell", sql: "sql", js: "javascript",
+                mjs: "javascript", json: "javascript", md: "markdown", xml: "xml", html: "htmlmixed", css: "css",
+                r: "r", rb: "ruby", go: "go", groovy: "groovy", properties: "properties", toml: "toml" };
+export async function modeFor(name) {
+  const mode = MODES[(name.match(/\.([^./]+)$/) || [])[1]?.toLowerCase()];
+  const CM = await loadCodeMirror();
+  if (!mode || !CM) return null;
+  if (!CM.modes[mode]) {
+    try {
+      if (mode === "htmlmixed") for (const m of ["xml", "javascript", "css"]) if (!CM.modes[m]) await loadScript(`/vendor/codemirror/mode/${m}/${m}.js`);
+      await loadScript(`/vendor/codemirror/mode/${mode}/${mode}.js`);
+    } catch (e) {
+      return null;
+    }
+  }
+  return mode;
+}
+
+// The text editor: CodeMirror or a textarea, behind one interface. opts: mode (CodeMirror's,
+// "yaml" by default; null: plain text), label (for screen readers), escTo (the id of what Esc
+// focuses, leaving the editor's Tab to indent), complete (a flow: types and properties offered).
+export async function makeEditor(parent, text, onChange, opts = {}) {
+  const { mode = "yaml", label = "Flow source (YAML)", escTo = "save", complete = false } = opts;
   const CM = await loadCodeMirror();
   if (CM) {
     const cm = CM(parent, {
-      value: text, mode: "yaml", lineNumbers: true, indentUnit: 2, tabSize: 2, indentWithTabs: false,
+      value: text, mode, lineNumbers: true, indentUnit: 2, tabSize: 2, indentWithTabs: false,
       gutters: ["CodeMirror-linenumbers", "tern-errors"], viewportMargin: 50,
       extraKeys: { Tab: (c) => c.execCommand(c.somethingSelected() ? "indentMore" : "insertSoftTab"),
-                   "Shift-Tab": "indentLess", Esc: () => document.getElementById("save")?.focus() },
-      screenReaderLabel: "Flow source (YAML)",
+                   "Shift-Tab": "indentLess", Esc: () => document.getElementById(escTo)?.focus() },
+      screenReaderLabel: label,
     });
     cm.on("change", () => onChange());
+    if (complete) enableCompletion(cm, CM);
     let marks = [];
     return {
       kind: "codemirror",
+      cm,
       get: () => cm.getValue(),
       set: (v) => cm.setValue(v),
       focus: () => cm.focus(),
+      gotoLine: (n) => { cm.focus(); cm.setCursor({ line: n, ch: 0 }); cm.scrollIntoView(null, 100); },
       showErrors(errors) {
         for (const m of marks) m();
         marks = [];
@@ -85,7 +118,7 @@ async function makeEditor(parent, text, onChange) {
   parent.append(h("p.note", "Syntax highlighting is not available: the server has no libjs-codemirror ",
                   "(apt-get install libjs-codemirror). Errors are listed below the editor."));
   const lines = h("pre.gutter", { "aria-hidden": "true" });
-  const ta = h("textarea.source", { spellcheck: false, "aria-label": "Flow source (YAML)", wrap: "off" });
+  const ta = h("textarea.source", { spellcheck: false, "aria-label": label, wrap: "off" });
   ta.value = text;
   const number = () => {
     const n = ta.value.split("\n").length;
@@ -100,6 +133,7 @@ async function makeEditor(parent, text, onChange) {
     get: () => ta.value,
     set: (v) => { ta.value = v; number(); },
     focus: () => ta.focus(),
+    gotoLine: (n) => { const pos = ta.value.split("\n").slice(0, n).join("\n").length + (n ? 1 : 0); ta.focus(); ta.setSelectionRange(pos, pos); },
     showErrors() {},
   };
 }
@@ -115,14 +149,16 @@ export async function editorView(main, ctx, ns, id) {
   const execBtn = h("button", { type: "button", id: "execute", disabled: !flow || flow.disabled }, "Execute");
   const toggleBtn = h("button", { type: "button", id: "toggle-disabled", hidden: !flow });
   const revBtn = h("button", { type: "button", id: "revisions", hidden: !flow, "aria-expanded": "false" }, "Revisions");
+  const topoBtn = h("button", { type: "button", id: "topology", hidden: !flow, "aria-expanded": "false" }, "Topology");
   const title = h("h1", flow ? `${flow.namespace}.${flow.id}` : "New flow");
   const rev = h("span.muted", flow ? `revision ${flow.revision}` : "");
   const disabledTag = h("span.tag.disabled-tag", { hidden: !flow || !flow.disabled }, "disabled");
   const host = h("div.editor-host");
   const revHost = h("div");
+  const topoHost = h("div");
   const formHost = h("div");
-  main.append(h("div.bar", title, rev, disabledTag, h("span.spacer"), status, revBtn, toggleBtn, saveBtn, execBtn),
-              revHost, host, errorList, formHost);
+  main.append(h("div.bar", title, rev, disabledTag, h("span.spacer"), status, revBtn, topoBtn, toggleBtn, saveBtn, execBtn),
+              revHost, topoHost, host, errorList, formHost);
 
   function showFlow() {
     rev.textContent = `revision ${flow.revision}`;
@@ -163,7 +199,7 @@ export async function editorView(main, ctx, ns, id) {
     status.textContent = "Checking…";
     delete status.dataset.valid;
     validate();
-  });
+  }, { complete: true });
   validate();
 
   saveBtn.addEventListener("click", async () => {
@@ -182,6 +218,7 @@ export async function editorView(main, ctx, ns, id) {
       showFlow();
       status.textContent = `Saved revision ${saved.revision}`;
       if (!revHost.hidden && revHost.firstChild) await showRevisions();
+      if (topoHost.firstChild) await showTopology();
     } catch (e) {
       if (e.body && e.body.errors) showErrors(e.body.errors);
       status.textContent = `Not saved: ${e.message}`;
@@ -256,6 +293,35 @@ export async function editorView(main, ctx, ns, id) {
     await showRevisions();
   });
 
+  // The topology of the saved revision; choosing a task puts the cursor on its id.
+  async function showTopology() {
+    clear(topoHost);
+    let graph;
+    try {
+      graph = await api("GET", `/api/v1/flows/${enc(flow.namespace)}/${enc(flow.id)}/graph`);
+    } catch (e) {
+      topoHost.append(h("p.error", { role: "alert" }, e.message));
+      return;
+    }
+    const goTo = (taskId) => {
+      const lines = editor.get().split("\n");
+      const n = lines.findIndex((l) => l.replace(/^\s*(- +)?id:\s*/, "").replace(/^["']|["']?\s*$/g, "") === taskId && /^\s*(- +)?id:/.test(l));
+      if (n >= 0) editor.gotoLine(n);
+    };
+    topoHost.append(h("section.topology-box", { "aria-label": "Topology", id: "topology-box" },
+      h("p.note", `Revision ${flow.revision} as saved. Choose a task to go to it in the source.`),
+      h("div.topology-scroll", drawTopology(graph, goTo))));
+  }
+  topoBtn.addEventListener("click", async () => {
+    if (topoHost.firstChild) {
+      clear(topoHost);
+      topoBtn.setAttribute("aria-expanded", "false");
+      return;
+    }
+    topoBtn.setAttribute("aria-expanded", "true");
+    await showTopology();
+  });
+
   execBtn.addEventListener("click", () => {
     clear(formHost);
     formHost.append(executeForm(flow, ctx));
@@ -265,7 +331,8 @@ export async function editorView(main, ctx, ns, id) {
 }
 
 // One form field per input of the flow, by its type.
-function inputField(inp) {
+// A form field for an input declaration (a flow's inputs, a Pause's onResume).
+export function inputField(inp) {
   const fid = `input-${inp.id}`;
   const t = (inp.type || "STRING").toUpperCase();
   const def = inp.defaults;
@@ -292,6 +359,26 @@ function inputField(inp) {
     inp.description ? h("small.muted", inp.description) : null);
 }
 
+// The values of inputField()s as FormData (files: whether a file is among them).
+export function inputValues(form, inputs) {
+  const fd = new FormData();
+  let files = false;
+  for (const inp of inputs) {
+    const el = form.elements.namedItem(inp.id);
+    if (!el) continue;
+    if (el.type === "file") {
+      if (el.files.length) { fd.append(inp.id, el.files[0], el.files[0].name); files = true; }
+    } else if (el.type === "checkbox") fd.append(inp.id, el.checked ? "true" : "false");
+    else if (el.multiple) {
+      const v = [...el.selectedOptions].map((o) => o.value);
+      if (v.length) fd.append(inp.id, JSON.stringify(v));
+    } else if (el.type === "datetime-local") {
+      if (el.value) fd.append(inp.id, new Date(el.value).toISOString());
+    } else if (el.value !== "") fd.append(inp.id, el.value);
+  }
+  return { fd, files };
+}
+
 function executeForm(flow, ctx) {
   const inputs = flow.inputs || [];
   const err = h("p.error", { role: "alert", hidden: true });
@@ -304,21 +391,7 @@ function executeForm(flow, ctx) {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     err.hidden = true;
-    const fd = new FormData();
-    let files = false;
-    for (const inp of inputs) {
-      const el = form.elements.namedItem(inp.id);
-      if (!el) continue;
-      if (el.type === "file") {
-        if (el.files.length) { fd.append(inp.id, el.files[0], el.files[0].name); files = true; }
-      } else if (el.type === "checkbox") fd.append(inp.id, el.checked ? "true" : "false");
-      else if (el.multiple) {
-        const v = [...el.selectedOptions].map((o) => o.value);
-        if (v.length) fd.append(inp.id, JSON.stringify(v));
-      } else if (el.type === "datetime-local") {
-        if (el.value) fd.append(inp.id, new Date(el.value).toISOString());
-      } else if (el.value !== "") fd.append(inp.id, el.value);
-    }
+    const { fd, files } = inputValues(form, inputs);
     const path = `/api/v1/executions/${enc(flow.namespace)}/${enc(flow.id)}`;
     try {
       const ex = files ? await api("POST", path, { body: fd })

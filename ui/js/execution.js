@@ -1,12 +1,14 @@
 // execution.js: one execution, live: its task runs as a Gantt chart, its logs (by level, by task
-// run), outputs, inputs and state history; kill, restart, resume. Updates come from the server's
+// run), outputs, inputs, labels (editable once it ended) and state history; kill, restart, resume,
+// replay (all of it, or from a task run). Updates come from the server's
 // event streams (GET /api/v1/executions/{id}/follow and /api/v1/logs/{id}/follow).
 import { api, enc } from "./api.js";
 import { h, clear, replace, fmtTime, fmtDuration, stateBadge, jsonText, TERMINAL, setTitle } from "./dom.js";
 import { drawGantt } from "./gantt.js";
+import { inputField, inputValues } from "./editor.js";
 
 const LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
-const LOG_LINES_SHOWN = 5000; // the newest; older ones are counted, not drawn
+const LOG_PAGE = 500; // log lines drawn at a time: 100,000 lines page, they do not slow the page
 
 // Values that name a file in internal storage become download links.
 function valueNode(executionId, v) {
@@ -87,8 +89,57 @@ export async function executionView(main, ctx, id) {
       } }, label);
     replace(actions, ...[
       !TERMINAL.has(cur) && cur !== "KILLING" ? act("Kill", "kill", null, "Kill this execution?") : null,
-      cur === "PAUSED" ? act("Resume", "resume", {}) : null,
-      TERMINAL.has(cur) && cur !== "SUCCESS" ? act("Restart", "restart", null) : null].filter(Boolean));
+      cur === "PAUSED" ? h("button", { type: "button", dataset: { action: "resume" }, onclick: resume }, "Resume") : null,
+      TERMINAL.has(cur) && cur !== "SUCCESS" ? act("Restart", "restart", null) : null,
+      TERMINAL.has(cur) ? act("Replay", "replay", null, "Run this execution again, as a new one?") : null].filter(Boolean));
+    replayFrom.hidden = !selected || !TERMINAL.has(cur);
+  }
+
+  // ---- resume, with the paused task's onResume inputs when it declares some ----
+  const resumeHost = h("div");
+  actions.after(resumeHost);
+  async function postResume(inputs) {
+    await api("POST", `/api/v1/executions/${enc(ex.id)}/resume`, { json: inputs });
+    clear(resumeHost);
+    if (!closed) { exStream?.close(); follow(); openLogs(); }
+  }
+  async function resume() {
+    message.hidden = true;
+    let decl = [], paused = null;
+    try {
+      paused = (ex.taskRunList || []).filter((tr) => tr.state?.current === "PAUSED").pop();
+      if (paused) {
+        const g = await api("GET", `/api/v1/flows/${enc(ex.namespace)}/${enc(ex.flowId)}/graph?revision=${ex.flowRevision}`);
+        const n = g.nodes.find((x) => x.task && x.task.id === paused.taskId);
+        if (n && Array.isArray(n.task.onResume)) decl = n.task.onResume.filter((d) => d && d.id);
+      }
+    } catch (e) { /* the flow is gone or invalid now: resume without inputs */ }
+    try {
+      if (!decl.length) return await postResume({});
+    } catch (e) {
+      message.textContent = e.message;
+      message.hidden = false;
+      return;
+    }
+    const err = h("p.error", { role: "alert", hidden: true });
+    const form = h("form.execute", { id: "resume-form", "aria-label": "Resume with inputs" },
+      h("h2", `Resume ${paused.taskId}: its inputs`),
+      decl.map(inputField),
+      h("div.bar", h("button", { type: "submit", id: "resume-submit" }, "Resume"),
+        h("button.link", { type: "button", onclick: () => clear(resumeHost) }, "Cancel")),
+      err);
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      err.hidden = true;
+      try {
+        await postResume(Object.fromEntries(inputValues(form, decl).fd.entries()));
+      } catch (e) {
+        err.textContent = e.message;
+        err.hidden = false;
+      }
+    });
+    replace(resumeHost, form);
+    form.querySelector("input, select, textarea")?.focus();
   }
 
   // ---- Gantt ----
@@ -97,8 +148,15 @@ export async function executionView(main, ctx, id) {
   panels.gantt.append(ganttBox, ganttNote);
   function renderGantt() {
     if (panels.gantt.hidden) return;
-    drawGantt(ganttBox, ex, { width: ganttBox.clientWidth, selected, onSelect: (tr) => { selectTaskRun(tr.id); show("logs"); } });
+    drawGantt(ganttBox, ex, { width: ganttBox.clientWidth, selected, view: { top: ganttBox.scrollTop, height: ganttBox.clientHeight },
+                              onSelect: (tr) => { selectTaskRun(tr.id); show("logs"); } });
   }
+  let ganttQueued = false;
+  ganttBox.addEventListener("scroll", () => {
+    if (ganttQueued) return;
+    ganttQueued = true;
+    requestAnimationFrame(() => { ganttQueued = false; renderGantt(); });
+  });
   // Running bars grow with the clock between two updates (a redraw, no request).
   const tick = setInterval(() => { if (!TERMINAL.has(ex.state?.current)) { renderGantt(); renderHead(); } }, 1000);
   const onResize = () => renderGantt();
@@ -110,40 +168,75 @@ export async function executionView(main, ctx, id) {
   level.value = "INFO";
   const taskSel = h("select", { id: "log-task", "aria-label": "Task run" }, h("option", { value: "" }, "All task runs"));
   const logBox = h("div.logs", { role: "log", "aria-live": "off", tabindex: 0, "aria-label": "Log lines" });
-  const logCount = h("span.muted");
-  panels.logs.append(h("div.filters", level, taskSel, logCount), logBox);
-  let lines = [], pending = [], dropped = 0, logStream = null, flushQueued = false;
+  const logCount = h("span.muted", { id: "log-range" });
+  // Replay from the chosen task run: a new execution keeps the task runs before it.
+  const replayFrom = h("button", { type: "button", id: "replay-from", hidden: true, onclick: async () => {
+    const tr = (ex.taskRunList || []).find((t) => t.id === selected);
+    if (!tr || !window.confirm(`Replay from ${tr.taskId}? A new execution keeps what ran before it.`)) return;
+    message.hidden = true;
+    try {
+      const r = await api("POST", `/api/v1/executions/${enc(ex.id)}/replay?taskRunId=${enc(tr.id)}`);
+      ctx.navigate(`#/executions/${enc(r.id)}`);
+    } catch (e) {
+      message.textContent = e.message;
+      message.hidden = false;
+    }
+  } }, "Replay from this task run");
+  panels.logs.append(h("div.filters", level, taskSel, replayFrom), logBox);
+  // Paged: LOG_PAGE lines at a time, the last page by default, which follows new lines.
+  const pageBtn = (id, label, to) => h("button.small", { type: "button", id, onclick: () => { logPage = to(); drawnPage = null; drawLogs(); } }, label);
+  const lastPage = () => Math.max(0, Math.ceil(shown.length / LOG_PAGE) - 1);
+  const curPage = () => (logPage < 0 ? lastPage() : Math.min(logPage, lastPage()));
+  const logPager = h("div.pager", { id: "log-pager" },
+    pageBtn("log-first", "First", () => 0), pageBtn("log-prev", "Previous", () => Math.max(0, curPage() - 1)),
+    pageBtn("log-next", "Next", () => (curPage() + 1 >= lastPage() ? -1 : curPage() + 1)), pageBtn("log-last", "Last", () => -1),
+    logCount);
+  panels.logs.append(logPager);
+  let lines = [], shown = [], logPage = -1, drawnPage = null, drawnTo = 0, logStream = null, flushQueued = false;
 
   function logRow(l) {
     return h("div.line", { dataset: { level: l.level, taskRun: l.taskRunId || "" } },
              h("time", { datetime: l.timestamp }, fmtTime(l.timestamp)), h("span.lvl", l.level),
              h("span.task", l.taskId || ""), h("span.msg", l.message)); // text, never markup
   }
-  function flush() {
+  function drawLogs() {
     flushQueued = false;
+    const p = curPage(), from = p * LOG_PAGE, to = Math.min(shown.length, from + LOG_PAGE);
     const atBottom = logBox.scrollTop + logBox.clientHeight >= logBox.scrollHeight - 4;
+    if (drawnPage !== p) {
+      clear(logBox);
+      drawnPage = p;
+      drawnTo = from;
+      if (logPage >= 0) logBox.scrollTop = 0; // a page chosen: from its first line
+    }
     const frag = document.createDocumentFragment();
-    for (const l of pending) if (!selected || l.taskRunId === selected) frag.append(logRow(l));
-    pending = [];
+    for (let i = drawnTo; i < to; i++) frag.append(logRow(shown[i]));
     logBox.append(frag);
-    while (logBox.childElementCount > LOG_LINES_SHOWN) { logBox.firstElementChild.remove(); dropped++; }
-    logCount.textContent = `${lines.length} line(s)${dropped ? `, the oldest ${dropped} not shown` : ""}`;
-    if (atBottom) logBox.scrollTop = logBox.scrollHeight;
+    drawnTo = to;
+    logCount.textContent = shown.length ? `lines ${from + 1}–${to} of ${shown.length}${selected ? ` (${lines.length} in all)` : ""}`
+                                        : `no lines${lines.length ? ` of this task run (${lines.length} in all)` : ""}`;
+    const last = lastPage();
+    logPager.querySelector("#log-first").disabled = logPager.querySelector("#log-prev").disabled = p === 0;
+    logPager.querySelector("#log-next").disabled = logPager.querySelector("#log-last").disabled = p >= last;
+    if (logPage < 0 && atBottom) logBox.scrollTop = logBox.scrollHeight;
+  }
+  function queueLogs() {
+    if (!flushQueued) { flushQueued = true; requestAnimationFrame(drawLogs); }
   }
   function addLog(l) {
     lines.push(l);
-    pending.push(l);
-    if (!flushQueued) { flushQueued = true; requestAnimationFrame(flush); }
+    if (!selected || l.taskRunId === selected) shown.push(l);
+    queueLogs();
   }
   function redrawLogs() {
-    clear(logBox);
-    dropped = 0;
-    pending = lines.slice();
-    flush();
+    shown = selected ? lines.filter((l) => l.taskRunId === selected) : lines.slice();
+    logPage = -1;
+    drawnPage = null;
+    queueLogs();
   }
   function openLogs() {
     if (logStream) logStream.close();
-    lines = []; pending = [];
+    lines = []; shown = []; drawnPage = null; logPage = -1;
     clear(logBox);
     const es = new EventSource(`/api/v1/logs/${enc(ex.id)}/follow?minLevel=${enc(level.value)}`);
     logStream = es;
@@ -158,6 +251,7 @@ export async function executionView(main, ctx, id) {
   function selectTaskRun(trId) {
     selected = trId || null;
     taskSel.value = selected || "";
+    replayFrom.hidden = !selected || !TERMINAL.has(ex.state?.current);
     redrawLogs();
     renderGantt();
   }
@@ -178,13 +272,67 @@ export async function executionView(main, ctx, id) {
       h("h2", "Task outputs"),
       taskOutputs.length ? taskOutputs.map((tr) => h("div.task-outputs",
         h("h3", `${tr.taskId}${tr.value ? ` [${tr.value}]` : ""}`), kvTable(ex.id, tr.outputs, ""))) : h("p.muted", "No task outputs."));
-    replace(panels.inputs, kvTable(ex.id, ex.inputs, "No inputs."),
-      ex.labels && ex.labels.length ? h("div", h("h2", "Labels"),
-        h("ul.labels", ex.labels.map((l) => h("li", `${l.key}: ${l.value}`)))) : null);
+    replace(panels.inputs, kvTable(ex.id, ex.inputs, "No inputs."), labelsBox);
+    if (!editingLabels) renderLabels();
     const hist = ex.state?.histories || [];
     replace(panels.history, h("table.grid",
       h("thead", h("tr", h("th", "State"), h("th", "Since"))),
       h("tbody", hist.map((s) => h("tr", h("td", stateBadge(s.state)), h("td", h("time", { datetime: s.date }, fmtTime(s.date))))))));
+  }
+
+  // ---- labels: shown, and editable once the execution ended (the system's stay as they are) ----
+  const labelsBox = h("section.labels", { "aria-labelledby": "labels-title" });
+  let editingLabels = false;
+  function renderLabels() {
+    const labels = ex.labels || [];
+    const ended = TERMINAL.has(ex.state?.current);
+    replace(labelsBox, h("h2", { id: "labels-title" }, "Labels"),
+      labels.length ? h("ul.labels", { id: "labels" }, labels.map((l) => h("li", h("span.tag", `${l.key}: ${l.value}`))))
+                    : h("p.muted", "No labels."),
+      ended ? h("button", { type: "button", id: "labels-edit", onclick: editLabels }, "Edit labels")
+            : h("p.note", "Labels can be edited once the execution has ended."));
+  }
+  function editLabels() {
+    editingLabels = true;
+    const rows = h("div.label-rows");
+    const sys = (ex.labels || []).filter((l) => l.key.startsWith("system."));
+    const err = h("p.error", { role: "alert", hidden: true });
+    const row = (k, v) => {
+      const n = rows.childElementCount + 1;
+      const r = h("div.filters.label-row",
+        h("input.label-key", { value: k, "aria-label": `Label ${n}: key`, placeholder: "key" }),
+        h("input.label-value", { value: v, "aria-label": `Label ${n}: value`, placeholder: "value" }),
+        h("button.small", { type: "button", "aria-label": `Remove label ${n}`, onclick: () => r.remove() }, "Remove"));
+      rows.append(r);
+      return r;
+    };
+    for (const l of ex.labels || []) if (!l.key.startsWith("system.")) row(l.key, l.value);
+    const form = h("form.labels-form", { id: "labels-form" },
+      h("h2", { id: "labels-title" }, "Labels"),
+      sys.length ? h("p.note", "System labels (kept): ", sys.map((l) => `${l.key}: ${l.value}`).join(", ")) : null,
+      rows,
+      h("div.actions",
+        h("button", { type: "button", id: "label-add", onclick: () => row("", "").querySelector("input").focus() }, "Add a label"),
+        h("button", { type: "submit", id: "labels-save" }, "Save labels"),
+        h("button.link", { type: "button", onclick: () => { editingLabels = false; renderLabels(); } }, "Cancel")),
+      err);
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      err.hidden = true;
+      const labels = [...rows.querySelectorAll(".label-row")]
+        .map((r) => ({ key: r.querySelector(".label-key").value.trim(), value: r.querySelector(".label-value").value }))
+        .filter((l) => l.key);
+      try {
+        ex = await api("POST", `/api/v1/executions/${enc(ex.id)}/labels`, { json: labels });
+        editingLabels = false;
+        update();
+      } catch (e) {
+        err.textContent = e.message;
+        err.hidden = false;
+      }
+    });
+    replace(labelsBox, form);
+    (rows.querySelector("input") || form.querySelector("#label-add")).focus();
   }
 
   function update() {

@@ -1,16 +1,24 @@
 // gantt.js: an execution's task runs as a Gantt chart in SVG: one row per task run (nested ones
 // indented, loop values and attempts shown), a bar from its start to its end (or now), colored by state.
+// Only the rows in view are drawn (the chart keeps its full height), so 10,000 task runs scroll freely.
 import { svg, fmtDuration } from "./dom.js";
 
 const ROW = 26, LABEL = 220, PAD = 8, AXIS = 22;
+const MARGIN_ROWS = 20; // drawn above and below the view, so that a scroll shows no gap before the redraw
 
 function ms(iso) {
   const t = iso ? Date.parse(iso) : NaN;
   return isNaN(t) ? null : t;
 }
 
-// Task runs in execution order, each after its parent, with its depth.
+// Task runs in execution order, each after its parent, with its depth (kept per list: a scroll
+// redraws without ordering them again).
+const orderCache = new WeakMap();
 function ordered(runs) {
+  if (!orderCache.has(runs)) orderCache.set(runs, order(runs));
+  return orderCache.get(runs);
+}
+function order(runs) {
   const byParent = new Map();
   for (const tr of runs) {
     const p = tr.parentTaskRunId || "";
@@ -33,11 +41,14 @@ function ordered(runs) {
   return out;
 }
 
-// Draw into container (cleared); onSelect(taskRun) when a bar is chosen; selected: a task run id.
-export function drawGantt(container, execution, { width, onSelect, selected } = {}) {
+// Draw into container (cleared); onSelect(taskRun) when a bar is chosen; selected: a task run id;
+// view: {top, height}, the part of the chart in view (its rows alone are drawn; all when absent).
+export function drawGantt(container, execution, { width, onSelect, selected, view } = {}) {
   const runs = ordered(execution.taskRunList || []);
   const now = Date.now();
-  const start = ms(execution.state?.startDate) ?? Math.min(...runs.map((r) => ms(r.tr.state?.startDate) ?? now), now);
+  let first = Infinity;
+  for (const r of runs) first = Math.min(first, ms(r.tr.state?.startDate) ?? now);
+  const start = ms(execution.state?.startDate) ?? Math.min(first, now);
   let end = ms(execution.state?.endDate) ?? now;
   for (const { tr } of runs) end = Math.max(end, ms(tr.state?.endDate) ?? (tr.state?.current && !tr.state.endDate ? now : start));
   const span = Math.max(end - start, 1);
@@ -55,7 +66,10 @@ export function drawGantt(container, execution, { width, onSelect, selected } = 
                 svg("text", { class: "axis", x: x(t), y: AXIS - 8, "text-anchor": i === 0 ? "start" : i === 4 ? "end" : "middle" },
                     fmtDuration(t - start)));
   }
-  runs.forEach(({ tr, depth }, i) => {
+  const from = view ? Math.max(0, Math.floor((view.top - AXIS) / ROW) - MARGIN_ROWS) : 0;
+  const to = view ? Math.min(runs.length, Math.ceil((view.top + view.height - AXIS) / ROW) + MARGIN_ROWS) : runs.length;
+  for (let i = from; i < to; i++) {
+    const { tr, depth } = runs[i];
     const y = AXIS + i * ROW;
     const st = tr.state || {};
     const s0 = ms(st.startDate) ?? now, s1 = ms(st.endDate) ?? now;
@@ -75,7 +89,10 @@ export function drawGantt(container, execution, { width, onSelect, selected } = 
     g.addEventListener("click", choose);
     g.addEventListener("keydown", (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); choose(); } });
     root.append(g);
-  });
+  }
+  // A redraw (a scroll, an update) keeps the keyboard's place.
+  const focused = container.contains(document.activeElement) ? document.activeElement.dataset?.taskRun : null;
   container.replaceChildren(root);
+  if (focused) root.querySelector(`g.row[data-task-run="${CSS.escape(focused)}"]`)?.focus({ preventScroll: true });
   return root;
 }
