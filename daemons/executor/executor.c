@@ -40,6 +40,8 @@ struct Executor {
         Hashmap docs;  /* execution id -> CachedDoc* (owned; NULL once dropped) */
         size_t n_docs; /* of them not NULL: executions in flight here */
         usec_t last_trim;
+        bool untrimmed; /* steps did work since the heap was last trimmed */
+        bool trim_due;  /* the last step ended the last execution in flight here */
         json_t *aside; /* execution id -> why: executions the next step sets aside (FAILED) */
         char strike_id[ID_MAX]; /* the execution the last steps failed on, and how many times */
         unsigned strikes;
@@ -128,6 +130,7 @@ static void docs_trim(Executor *x) {
         docs_free(x);
         malloc_trim(0);
         x->last_trim = now_monotonic();
+        x->untrimmed = false;
 }
 
 Executor *executor_free(Executor *x) {
@@ -715,10 +718,12 @@ int executor_step(Executor *x) {
         }
         docs_update(x, saved);
         /* The last execution in flight here ended: the executor goes idle with a heap full of
-         * what the busy period freed. Trimmed at once (not a poll interval later: memory is
-         * read when the work is done), at most once a second (it walks the arenas). */
-        if (c.ended > 0 && x->n_docs == 0 && now_monotonic() - x->last_trim >= USEC_PER_SEC)
-                docs_trim(x);
+         * what the busy period freed. Trimmed at once, when the step has freed what it held
+         * (executor_wait()), not a poll interval later: memory is read when the work is done. At
+         * most ten times a second (it walks the arenas); one skipped is done when the executor
+         * has been idle for a poll interval. */
+        x->untrimmed |= c.applied > 0;
+        x->trim_due = c.ended > 0 && x->n_docs == 0 && now_monotonic() - x->last_trim >= USEC_PER_SEC / 10;
         /* A full batch may have left due events behind; otherwise the next one announces itself
          * (every event is notified at its commit) or is found by executor_wait's due time. */
         x->more_due = c.claimed >= x->opt.batch;
@@ -736,6 +741,10 @@ bool executor_more_due(const Executor *x) {
 
 int executor_wait(Executor *x, int stop_fd) {
         usec_t next = USEC_INFINITY, now = now_realtime();
+        if (x->trim_due) {
+                x->trim_due = false;
+                docs_trim(x);
+        }
         int r = store_next_due(x->store, STORE_CHANNEL_EVENTS, &next);
         if (r < 0)
                 return r;
@@ -753,7 +762,7 @@ int executor_wait(Executor *x, int stop_fd) {
         r = poll(p, (nfds_t) n, (int) ((timeout + 999) / 1000));
         if (r < 0 && errno != EINTR)
                 return -errno;
-        if (r == 0 && timeout >= x->opt.poll && hashmap_size(&x->docs) > 0) {
+        if (r == 0 && timeout >= x->opt.poll && (hashmap_size(&x->docs) > 0 || x->untrimmed)) {
                 /* A whole poll interval without work: the cached documents are of executions
                  * that are waiting (pauses, long tasks) or done; give their memory back. */
                 docs_trim(x);

@@ -144,16 +144,28 @@ int store_batch_add(StoreTx *tx, StoreBatchTable table, const SqlArg *row) {
         return 0;
 }
 
-/* One statement for rows [first, first + n) of a table. */
-static int batch_write(StoreTx *tx, StoreBatchTable table, size_t first, size_t n) {
+/* One statement for rows [first, first + n) of a table; an IN list (one column) is padded to
+ * n_pad by repeating its last value. */
+static int batch_write(StoreTx *tx, StoreBatchTable table, size_t first, size_t n, size_t n_pad) {
         const BatchTableInfo *info = &batch_tables[table];
         BatchTable *t = &tx->batch->tables[table];
         _cleanup_strbuf_ StrBuf sql = STRBUF_INIT;
         _cleanup_rows_ SqlRows rows = {};
+        _cleanup_free_ SqlArg *padded = NULL;
+        const SqlArg *args = &t->args[first * info->n_cols];
         size_t arg = 1;
-        int r = strbuf_append(&sql, info->head);
+        int r;
 
-        for (size_t i = 0; i < n && r >= 0; i++) {
+        assert(n_pad >= n && (n_pad == n || info->n_cols == 1));
+        if (n_pad > n) {
+                if (!(padded = calloc(n_pad, sizeof(SqlArg))))
+                        return -ENOMEM;
+                for (size_t i = 0; i < n_pad; i++)
+                        padded[i] = args[MIN(i, n - 1)];
+                args = padded;
+        }
+        r = strbuf_append(&sql, info->head);
+        for (size_t i = 0; i < n_pad && r >= 0; i++) {
                 r = strbuf_append(&sql, i ? ", " : "");
                 if (r >= 0 && info->n_cols > 1)
                         r = strbuf_append_char(&sql, '(');
@@ -166,7 +178,7 @@ static int batch_write(StoreTx *tx, StoreBatchTable table, size_t first, size_t 
                 r = strbuf_append(&sql, info->tail);
         if (r < 0)
                 return r;
-        r = store_exec(tx, strbuf_str(&sql), &t->args[first * info->n_cols], n * info->n_cols, &rows);
+        r = store_exec(tx, strbuf_str(&sql), args, n_pad * info->n_cols, &rows);
         if (r < 0)
                 return r;
         switch (table) {
@@ -197,10 +209,16 @@ int store_tx_flush(StoreTx *tx) {
                 return 0;
         for (size_t k = 0; k < _STORE_BATCH_MAX; k++) {
                 BatchTable *t = &b->tables[k];
-                size_t per = SQL_EXEC_ARGS_MAX / batch_tables[k].n_cols;
-                for (size_t i = 0; i < t->n_rows; i += per)
-                        if ((r = batch_write(tx, (StoreBatchTable) k, i, MIN(per, t->n_rows - i))) < 0)
+                size_t per = sql_pow2_floor(SQL_EXEC_ARGS_MAX / batch_tables[k].n_cols);
+                for (size_t i = 0, m; i < t->n_rows; i += m) {
+                        /* Rows in chunks of powers of two; an IN list padded to one. */
+                        bool in_list = batch_tables[k].n_cols == 1;
+                        m = MIN(per, t->n_rows - i);
+                        if (!in_list)
+                                m = sql_pow2_floor(m);
+                        if ((r = batch_write(tx, (StoreBatchTable) k, i, m, in_list ? sql_pow2_ceil(m) : m)) < 0)
                                 return r;
+                }
                 batch_table_clear(t, batch_tables[k].n_cols);
         }
         return 0;

@@ -27,6 +27,21 @@ typedef enum SqlArgType {
 /* What one statement may take (a driver's limit): a deferred multi-row write (store-batch.c) is
  * cut into statements of at most this many parameters. SQL_ARGS_MAX bounds a QueryBuilder. */
 #define SQL_EXEC_ARGS_MAX 256
+/* Such statements come in a few sizes only: each text is a statement PostgreSQL prepares and
+ * keeps for the connection (and a copy in the driver), so IN lists are padded (repeating their
+ * last value) and rows cut into chunks of powers of two. */
+static inline size_t sql_pow2_floor(size_t n) {
+        size_t p = 1;
+        while (p * 2 <= n)
+                p *= 2;
+        return p;
+}
+static inline size_t sql_pow2_ceil(size_t n) {
+        size_t p = 1;
+        while (p < n)
+                p *= 2;
+        return p;
+}
 
 typedef struct SqlArg {
         SqlArgType type;

@@ -540,11 +540,12 @@ void store_claims_free(StoreClaim *c, size_t n) {
 }
 
 /* "head $k, $k+1, ... tail" over the execution ids of the claims that pick says (NULL: all),
- * after the arguments of pre (k = n_pre + 1). Nothing picked: no statement, no rows. */
+ * after the arguments of pre (k = n_pre + 1), the list padded to a power of two (a few statement
+ * texts only: store-private.h). Nothing picked: no statement, no rows. */
 static int claim_select(StoreTx *tx, const char *head, const char *tail, const SqlArg *pre, size_t n_pre,
                         const StoreClaim *c, size_t n, const bool *pick, SqlRows *ret) {
         _cleanup_strbuf_ StrBuf sql = STRBUF_INIT;
-        _cleanup_free_ SqlArg *args = calloc(n_pre + n, sizeof(SqlArg));
+        _cleanup_free_ SqlArg *args = calloc(n_pre + sql_pow2_ceil(n), sizeof(SqlArg));
         size_t m = 0;
 
         *ret = (SqlRows) {};
@@ -562,6 +563,11 @@ static int claim_select(StoreTx *tx, const char *head, const char *tail, const S
         }
         if (m == n_pre)
                 return 0;
+        for (size_t pad = sql_pow2_ceil(m - n_pre) - (m - n_pre); pad > 0; pad--, m++) {
+                args[m] = args[m - 1];
+                if (strbuf_appendf(&sql, ", $%zu", m + 1) < 0)
+                        return -ENOMEM;
+        }
         if (strbuf_append(&sql, tail) < 0)
                 return -ENOMEM;
         return store_exec(tx, strbuf_str(&sql), args, m, ret);
