@@ -457,6 +457,7 @@ typedef struct StepCtx {
         json_t *saved; /* execution id -> [version, doc or null when it ended]: the cache after commit */
         size_t claimed;
         char failed_id[ID_MAX]; /* the execution being applied when the step failed */
+        bool one_by_one; /* each row written at once, not deferred: a failed write names its execution */
 } StepCtx;
 
 static bool doc_known(void *userdata, const char *id, int64_t version) {
@@ -618,7 +619,7 @@ static int step_tx(StoreTx *tx, void *userdata) {
         json_object_clear(c->saved);
         /* The task runs, jobs and consumed events of every execution of the step are written
          * together at its end: one statement per table, not per row. */
-        if ((r = store_tx_defer(tx)) < 0)
+        if (!c->one_by_one && (r = store_tx_defer(tx)) < 0)
                 return r;
         r = store_claim_executions_known(tx, c->now, c->x->opt.batch, doc_known, c->x, &claims, &n);
         if (r < 0)
@@ -711,6 +712,15 @@ int executor_step(Executor *x) {
                 r = store_transact(x->store, step_tx, &c);
                 if (r >= 0)
                         break;
+                if (!c.one_by_one && isempty(c.failed_id) && !error_is_transient(r)) {
+                        /* The step's deferred writes failed at its end, for all its executions: once
+                         * more with each row written at once, so that the one the database refuses
+                         * is known and set aside, not the whole step retried forever. */
+                        log_debug_errno(r, "A step's deferred writes failed (%s): stepping again row by row.",
+                                        store_error(x->store));
+                        c.one_by_one = true;
+                        continue;
+                }
                 if (!strike(x, c.failed_id, r))
                         return r;
                 log_error_errno(r, "Execution '%s' cannot be stepped (%s): setting it aside as FAILED.", c.failed_id,
