@@ -38,6 +38,10 @@ struct Executor {
         Storage *storage; /* internal storage for the file functions of expressions; NULL: none */
         StoreTx *tx;      /* the step's transaction while the engine applies an event (kv() reads through it) */
         Hashmap docs;  /* execution id -> CachedDoc* (owned; NULL once dropped) */
+        size_t n_docs; /* of them not NULL: executions in flight here */
+        usec_t last_trim;
+        bool untrimmed; /* steps did work since the heap was last trimmed */
+        bool trim_due;  /* the last step ended the last execution in flight here */
         json_t *aside; /* execution id -> why: executions the next step sets aside (FAILED) */
         char strike_id[ID_MAX]; /* the execution the last steps failed on, and how many times */
         unsigned strikes;
@@ -106,7 +110,8 @@ int executor_new(Store *store, const ExecutorOptions *opt, Executor **ret) {
         return 0;
 }
 
-static void docs_free(Hashmap *h) {
+static void docs_free(Executor *x) {
+        Hashmap *h = &x->docs;
         for (size_t i = 0; i < h->n_buckets; i++)
                 if (h->entries[i].key && h->entries[i].value) {
                         CachedDoc *d = h->entries[i].value;
@@ -114,12 +119,24 @@ static void docs_free(Hashmap *h) {
                         free(d);
                 }
         hashmap_done(h);
+        *h = (Hashmap) HASHMAP_INIT;
+        x->n_docs = 0;
+}
+
+/* The documents are gone: give what they took back to the system. The heap of a busy executor
+ * (documents, results, rows) is mostly free once its executions ended, but glibc keeps freed
+ * memory in its arenas (20 MB after the benchmark's load, 10 MB idle). */
+static void docs_trim(Executor *x) {
+        docs_free(x);
+        malloc_trim(0);
+        x->last_trim = now_monotonic();
+        x->untrimmed = false;
 }
 
 Executor *executor_free(Executor *x) {
         if (!x)
                 return NULL;
-        docs_free(&x->docs);
+        docs_free(x);
         api_flow_cache_free(x->own_flows);
         json_decref(x->aside);
         store_free(x->store);
@@ -296,6 +313,11 @@ static int apply_effects(Executor *x, StoreTx *tx, Execution *e, EngineEffects *
                 if (r < 0 && r != -ENOENT)
                         return r;
         }
+        /* Creating executions reads what is stored (their flows' active executions, with a
+         * concurrency limit): what the step deferred is written first. Rare: not worth more. */
+        if ((json_array_size(fx->subflows) > 0 || json_array_size(fx->executions) > 0) &&
+            (r = store_tx_flush(tx)) < 0)
+                return r;
         json_array_foreach(fx->subflows, i, j)
                 if ((r = create_subflow(x, tx, e, j, now)) < 0)
                         return r;
@@ -308,6 +330,9 @@ static int apply_effects(Executor *x, StoreTx *tx, Execution *e, EngineEffects *
                                                           "killed before it started");
                 if (!killed)
                         return -ENOMEM;
+                /* The jobs to cancel may have been enqueued in this step: written first. */
+                if ((r = store_tx_flush(tx)) < 0)
+                        return r;
                 json_array_foreach(fx->cancels, i, j)
                         if ((r = store_job_cancel(tx, json_string_value(j), killed, now)) < 0)
                                 return r;
@@ -337,7 +362,9 @@ static int set_aside(StoreTx *tx, const char *id, usec_t now) {
         _cleanup_execution_ Execution *e = NULL;
         _cleanup_json_ json_t *doc = NULL;
         int r;
-        if ((r = store_execution_row(tx, id, &row)) < 0 ||
+        /* It reads the task runs and events as stored: what the step deferred is written first. */
+        if ((r = store_tx_flush(tx)) < 0 ||
+            (r = store_execution_row(tx, id, &row)) < 0 ||
             (r = execution_new(id, row.namespace, row.flow_id, row.flow_revision, row.created ? row.created : now,
                                &e)) < 0 ||
             (r = state_info_force(&e->state, STATE_FAILED, now)) < 0)
@@ -432,6 +459,7 @@ typedef struct StepCtx {
         json_t *saved; /* execution id -> [version, doc or null when it ended]: the cache after commit */
         size_t claimed;
         char failed_id[ID_MAX]; /* the execution being applied when the step failed */
+        bool one_by_one; /* each row written at once, not deferred: a failed write names its execution */
 } StepCtx;
 
 static bool doc_known(void *userdata, const char *id, int64_t version) {
@@ -444,10 +472,8 @@ static bool doc_known(void *userdata, const char *id, int64_t version) {
 static void docs_update(Executor *x, json_t *saved) {
         const char *id;
         json_t *v;
-        if (hashmap_size(&x->docs) + json_object_size(saved) > DOC_CACHE_MAX) {
-                docs_free(&x->docs);
-                x->docs = (Hashmap) HASHMAP_INIT;
-        }
+        if (hashmap_size(&x->docs) + json_object_size(saved) > DOC_CACHE_MAX)
+                docs_free(x);
         json_object_foreach(saved, id, v) {
                 CachedDoc *d = hashmap_get(&x->docs, id);
                 json_t *doc = json_array_get(v, 1);
@@ -456,6 +482,7 @@ static void docs_update(Executor *x, json_t *saved) {
                                 json_decref(d->doc);
                                 free(d);
                                 (void) hashmap_put(&x->docs, id, NULL);
+                                x->n_docs--;
                         }
                         continue;
                 }
@@ -466,6 +493,7 @@ static void docs_update(Executor *x, json_t *saved) {
                                 free(d);
                                 return;
                         }
+                        x->n_docs++;
                 } else
                         json_decref(d->doc);
                 d->version = json_integer_value(json_array_get(v, 0));
@@ -522,9 +550,11 @@ static int apply_claim(StepCtx *c, StoreTx *tx, const StoreClaim *cl) {
                 EngineEffects fx;
                 _cleanup_json_ json_t *payload = json_incref(cl->events[i].payload);
                 if (limited && streq(cl->events[i].type, ENGINE_EVENT_CREATED)) {
-                        /* The engine decides on the count of the flow's active executions. */
+                        /* The engine decides on the count of the flow's active executions (as
+                         * stored: the step's deferred saves first). */
                         int64_t active = 0;
-                        if ((r = store_execution_concurrency(tx, e->namespace, e->flow_id, e->id, &active, NULL)) < 0)
+                        if ((r = store_tx_flush(tx)) < 0 ||
+                            (r = store_execution_concurrency(tx, e->namespace, e->flow_id, e->id, &active, NULL)) < 0)
                                 return r;
                         json_decref(payload);
                         payload = json_pack("{s:I}", "running", (json_int_t) active);
@@ -549,6 +579,10 @@ static int apply_claim(StepCtx *c, StoreTx *tx, const StoreClaim *cl) {
         int64_t version = 0;
         if ((r = save_execution(tx, e, cl->doc, c->now, &version, &doc)) < 0)
                 return r;
+        /* A deferred save's version is not known before the flush: it is the claimed one's next
+         * (the execution is locked, saved once a step). */
+        if (version == 0)
+                version = cl->version + 1;
         json_t *entry = json_pack("[I, O]", (json_int_t) version,
                                   state_is_terminal(e->state.current) ? json_null() : doc);
         if (!entry || json_object_set_new(c->saved, e->id, entry) < 0)
@@ -558,7 +592,8 @@ static int apply_claim(StepCtx *c, StoreTx *tx, const StoreClaim *cl) {
                 /* A slot of a concurrency-limited flow freed: the oldest queued execution gets another go. */
                 _cleanup_free_ char *next = NULL;
                 int64_t active;
-                if (limited && (r = store_execution_concurrency(tx, e->namespace, e->flow_id, e->id, &active, &next)) < 0)
+                if (limited && ((r = store_tx_flush(tx)) < 0 ||
+                                (r = store_execution_concurrency(tx, e->namespace, e->flow_id, e->id, &active, &next)) < 0))
                         return r;
                 if (next && active < f->concurrency.limit) {
                         _cleanup_json_ json_t *p = json_object();
@@ -584,6 +619,10 @@ static int step_tx(StoreTx *tx, void *userdata) {
 
         c->applied = c->ended = 0; /* a rerun starts over */
         json_object_clear(c->saved);
+        /* The task runs, jobs and consumed events of every execution of the step are written
+         * together at its end: one statement per table, not per row. */
+        if (!c->one_by_one && (r = store_tx_defer(tx)) < 0)
+                return r;
         r = store_claim_executions_known(tx, c->now, c->x->opt.batch, doc_known, c->x, &claims, &n);
         if (r < 0)
                 return r;
@@ -601,6 +640,8 @@ static int step_tx(StoreTx *tx, void *userdata) {
                         snprintf(c->failed_id, sizeof c->failed_id, "%s", claims[i].execution_id);
         }
         store_claims_free(claims, n);
+        if (r >= 0)
+                r = store_tx_flush(tx);
         return r < 0 ? r : (int) c->applied;
 }
 
@@ -673,12 +714,28 @@ int executor_step(Executor *x) {
                 r = store_transact(x->store, step_tx, &c);
                 if (r >= 0)
                         break;
+                if (!c.one_by_one && isempty(c.failed_id) && !error_is_transient(r)) {
+                        /* The step's deferred writes failed at its end, for all its executions: once
+                         * more with each row written at once, so that the one the database refuses
+                         * is known and set aside, not the whole step retried forever. */
+                        log_debug_errno(r, "A step's deferred writes failed (%s): stepping again row by row.",
+                                        store_error(x->store));
+                        c.one_by_one = true;
+                        continue;
+                }
                 if (!strike(x, c.failed_id, r))
                         return r;
                 log_error_errno(r, "Execution '%s' cannot be stepped (%s): setting it aside as FAILED.", c.failed_id,
                                 store_error(x->store));
         }
         docs_update(x, saved);
+        /* The last execution in flight here ended: the executor goes idle with a heap full of
+         * what the busy period freed. Trimmed at once, when the step has freed what it held
+         * (executor_wait()), not a poll interval later: memory is read when the work is done. At
+         * most ten times a second (it walks the arenas); one skipped is done when the executor
+         * has been idle for a poll interval. */
+        x->untrimmed |= c.applied > 0;
+        x->trim_due = c.ended > 0 && x->n_docs == 0 && now_monotonic() - x->last_trim >= USEC_PER_SEC / 10;
         /* A full batch may have left due events behind; otherwise the next one announces itself
          * (every event is notified at its commit) or is found by executor_wait's due time. */
         x->more_due = c.claimed >= x->opt.batch;
@@ -696,6 +753,10 @@ bool executor_more_due(const Executor *x) {
 
 int executor_wait(Executor *x, int stop_fd) {
         usec_t next = USEC_INFINITY, now = now_realtime();
+        if (x->trim_due) {
+                x->trim_due = false;
+                docs_trim(x);
+        }
         int r = store_next_due(x->store, STORE_CHANNEL_EVENTS, &next);
         if (r < 0)
                 return r;
@@ -713,12 +774,10 @@ int executor_wait(Executor *x, int stop_fd) {
         r = poll(p, (nfds_t) n, (int) ((timeout + 999) / 1000));
         if (r < 0 && errno != EINTR)
                 return -errno;
-        if (r == 0 && timeout >= x->opt.poll && hashmap_size(&x->docs) > 0) {
+        if (r == 0 && timeout >= x->opt.poll && (hashmap_size(&x->docs) > 0 || x->untrimmed)) {
                 /* A whole poll interval without work: the cached documents are of executions
                  * that are waiting (pauses, long tasks) or done; give their memory back. */
-                docs_free(&x->docs);
-                x->docs = (Hashmap) HASHMAP_INIT;
-                malloc_trim(0);
+                docs_trim(x);
         }
         executor_progressed(x);
         /* Consume what arrived, without blocking. */

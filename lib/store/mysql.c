@@ -662,7 +662,7 @@ static int my_exec(Store *s, const char *sql, const SqlArg *args, size_t n_args,
 
         if (!data(s)->conn)
                 return NO_CONNECTION;
-        if (n_args > SQL_ARGS_MAX)
+        if (n_args > SQL_EXEC_ARGS_MAX)
                 return -E2BIG;
         if ((r = my_render(s, sql, args, n_args, &b, &ignore_dup)) < 0)
                 return r;

@@ -228,12 +228,12 @@ static PGresult *pg_exec_prepared(Store *s, const char *sql, int n_args, const c
 
 static int pg_exec(Store *s, const char *sql, const SqlArg *args, size_t n_args, SqlRows *ret) {
         _cleanup_pgresult_ PGresult *res = NULL;
-        const char *values[SQL_ARGS_MAX];
-        char nums[SQL_ARGS_MAX][24];
+        const char *values[SQL_EXEC_ARGS_MAX];
+        char nums[SQL_EXEC_ARGS_MAX][24];
 
         if (!conn(s))
                 return -ENOTCONN;
-        if (n_args > SQL_ARGS_MAX)
+        if (n_args > SQL_EXEC_ARGS_MAX)
                 return -E2BIG;
         if (n_args == 0)
                 res = PQexec(conn(s), sql); /* may hold several statements (migrations) */

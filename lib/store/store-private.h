@@ -24,6 +24,24 @@ typedef enum SqlArgType {
 } SqlArgType;
 
 #define SQL_ARGS_MAX 32
+/* What one statement may take (a driver's limit): a deferred multi-row write (store-batch.c) is
+ * cut into statements of at most this many parameters. SQL_ARGS_MAX bounds a QueryBuilder. */
+#define SQL_EXEC_ARGS_MAX 256
+/* Such statements come in a few sizes only: each text is a statement PostgreSQL prepares and
+ * keeps for the connection (and a copy in the driver), so IN lists are padded (repeating their
+ * last value) and rows cut into chunks of powers of two. */
+static inline size_t sql_pow2_floor(size_t n) {
+        size_t p = 1;
+        while (p * 2 <= n)
+                p *= 2;
+        return p;
+}
+static inline size_t sql_pow2_ceil(size_t n) {
+        size_t p = 1;
+        while (p < n)
+                p *= 2;
+        return p;
+}
 
 typedef struct SqlArg {
         SqlArgType type;
@@ -81,10 +99,28 @@ extern const StoreDriver store_driver_sqlite;
 extern const StoreDriver store_driver_postgres;
 extern const StoreDriver store_driver_mysql;
 
+/* store-batch.c: writes kept in the transaction until store_tx_flush() (or the commit). */
+typedef enum StoreBatchTable {
+        STORE_BATCH_EXECUTIONS,    /* id, namespace, flow_id, flow_revision, state, created, updated, end_date,
+                                    * parent_id, doc: a save of an execution the transaction holds */
+        STORE_BATCH_TASK_RUNS,     /* execution_id, ord, id, state, doc: an upsert */
+        STORE_BATCH_JOBS,          /* id, execution_id, task_run_id, queue, payload, available_at, created */
+        STORE_BATCH_EVENT_DELETES, /* seq: each must still be there */
+        _STORE_BATCH_MAX,
+} StoreBatchTable;
+typedef struct StoreBatch StoreBatch;
+/* Keep a row (the arguments are copied) to write at the flush. */
+int store_batch_add(StoreTx *tx, StoreBatchTable table, const SqlArg *row);
+StoreBatch *store_batch_free(StoreBatch *b);
+/* Do enabled Flow triggers listen to the states executions enter (states) or to their ends? Read
+ * once per deferring transaction, instead of a check in every report's statement. */
+int store_batch_listeners(StoreTx *tx, bool states, bool *ret);
+
 struct StoreTx {
         Store *store;
         unsigned notify; /* channels to wake at commit */
         bool active;
+        StoreBatch *batch; /* deferred writes (store_tx_defer()); NULL: each is written at once */
 };
 
 struct Store {

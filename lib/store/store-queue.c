@@ -1,9 +1,11 @@
 /* store-queue.c: executions, their event queue and worker jobs with leases and fencing epochs. */
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cleanup-jansson.h"
+#include "hashmap.h"
 #include "id.h"
 #include "store-private.h"
 #include "strbuf.h"
@@ -99,6 +101,20 @@ int store_execution_save_from(StoreTx *tx, const StoreExecutionMeta *m, json_t *
                 return r;
         if ((r = exec_doc_text(doc, &text)) < 0)
                 return r;
+        if (tx->batch) {
+                /* Written at the flush; the new version is not known before (0). */
+                r = store_batch_add(tx, STORE_BATCH_EXECUTIONS,
+                                    (const SqlArg[]) { SQL_S(m->id), SQL_S(m->namespace), SQL_S(m->flow_id),
+                                                       m->flow_revision > 0 ? SQL_I(m->flow_revision) : SQL_S(NULL),
+                                                       SQL_S(m->state), SQL_I(m->created ? m->created : now),
+                                                       SQL_I(now), SQL_T(m->ended), SQL_S(m->parent_id),
+                                                       SQL_S(text) });
+                if (r < 0)
+                        return r;
+                if (ret_version)
+                        *ret_version = 0;
+                goto saved;
+        }
         /* created (and start_date, the same) stay what the first write said. */
         r = store_exec(tx,
                        tx_is_mysql(tx) ? "UPDATE executions SET namespace = $2, flow_id = $3, flow_revision = $4, state = $5,"
@@ -115,9 +131,10 @@ int store_execution_save_from(StoreTx *tx, const StoreExecutionMeta *m, json_t *
                 return r;
         if (rows.n_rows == 0)
                 return -ENOENT;
-        tx->notify |= STORE_CHANNEL_EXECUTIONS;
         if (ret_version)
                 *ret_version = sql_cell_i64(&rows, 0, 0);
+saved:
+        tx->notify |= STORE_CHANNEL_EXECUTIONS;
         r = store_task_runs_write(tx, m->id, m->task_runs, doc, prev_doc);
         if (r < 0)
                 return r;
@@ -445,6 +462,8 @@ int store_event_emit(StoreTx *tx, const char *execution_id, const char *type, js
 
 int store_event_delete(StoreTx *tx, int64_t seq) {
         _cleanup_rows_ SqlRows rows = {};
+        if (tx->batch)
+                return store_batch_add(tx, STORE_BATCH_EVENT_DELETES, (const SqlArg[]) { SQL_I(seq) });
         int r = store_exec(tx, "DELETE FROM events WHERE seq = $1", SQL_ARGS(SQL_I(seq)), &rows);
         if (r < 0)
                 return r;
@@ -462,9 +481,24 @@ void store_events_free(StoreEvent *e, size_t n) {
         free(e);
 }
 
-/* Rows (seq, execution_id, type, payload, due_at, created) -> events. An unreadable payload fails
- * the whole read, or, with ret_unreadable, is left NULL and noted there (-EBADMSG). */
-static int events_from_rows(SqlRows *rows, StoreEvent **ret, size_t *ret_n, int *ret_unreadable) {
+/* Row i of (seq, execution_id, type, payload, due_at, created) -> e. An unreadable payload fails,
+ * or, with ret_unreadable, is left NULL and noted there (-EBADMSG). */
+static int event_from_row(SqlRows *rows, size_t i, StoreEvent *e, int *ret_unreadable) {
+        e->seq = sql_cell_i64(rows, i, 0);
+        e->execution_id = sql_cell_take(rows, i, 1);
+        e->type = sql_cell_take(rows, i, 2);
+        e->due_at = (usec_t) sql_cell_i64(rows, i, 4);
+        e->created = (usec_t) sql_cell_i64(rows, i, 5);
+        int r = sql_cell_json(rows, i, 3, &e->payload);
+        if (r == -EBADMSG && ret_unreadable) {
+                *ret_unreadable = r;
+                r = 0;
+        }
+        return r;
+}
+
+/* Rows (seq, execution_id, type, payload, due_at, created) -> events. */
+static int events_from_rows(SqlRows *rows, StoreEvent **ret, size_t *ret_n) {
         StoreEvent *e = NULL;
         int r;
 
@@ -473,22 +507,11 @@ static int events_from_rows(SqlRows *rows, StoreEvent **ret, size_t *ret_n, int 
                 if (!e)
                         return -ENOMEM;
         }
-        for (size_t i = 0; i < rows->n_rows; i++) {
-                e[i].seq = sql_cell_i64(rows, i, 0);
-                e[i].execution_id = sql_cell_take(rows, i, 1);
-                e[i].type = sql_cell_take(rows, i, 2);
-                r = sql_cell_json(rows, i, 3, &e[i].payload);
-                if (r == -EBADMSG && ret_unreadable) {
-                        *ret_unreadable = r;
-                        r = 0;
-                }
-                if (r < 0) {
+        for (size_t i = 0; i < rows->n_rows; i++)
+                if ((r = event_from_row(rows, i, &e[i], NULL)) < 0) {
                         store_events_free(e, rows->n_rows);
                         return r;
                 }
-                e[i].due_at = (usec_t) sql_cell_i64(rows, i, 4);
-                e[i].created = (usec_t) sql_cell_i64(rows, i, 5);
-        }
         *ret = e;
         *ret_n = rows->n_rows;
         return 0;
@@ -502,7 +525,7 @@ int store_event_list(StoreTx *tx, const char *execution_id, StoreEvent **ret, si
                            SQL_ARGS(SQL_S(execution_id)), &rows);
         if (r < 0)
                 return r;
-        return events_from_rows(&rows, ret, ret_n, NULL);
+        return events_from_rows(&rows, ret, ret_n);
 }
 
 void store_claims_free(StoreClaim *c, size_t n) {
@@ -516,6 +539,135 @@ void store_claims_free(StoreClaim *c, size_t n) {
         free(c);
 }
 
+/* "head $k, $k+1, ... tail" over the execution ids of the claims that pick says (NULL: all),
+ * after the arguments of pre (k = n_pre + 1), the list padded to a power of two (a few statement
+ * texts only: store-private.h). Nothing picked: no statement, no rows. */
+static int claim_select(StoreTx *tx, const char *head, const char *tail, const SqlArg *pre, size_t n_pre,
+                        const StoreClaim *c, size_t n, const bool *pick, SqlRows *ret) {
+        _cleanup_strbuf_ StrBuf sql = STRBUF_INIT;
+        _cleanup_free_ SqlArg *args = calloc(n_pre + sql_pow2_ceil(n), sizeof(SqlArg));
+        size_t m = 0;
+
+        *ret = (SqlRows) {};
+        if (!args || strbuf_append(&sql, head) < 0)
+                return -ENOMEM;
+        for (; m < n_pre; m++)
+                args[m] = pre[m];
+        for (size_t i = 0; i < n; i++) {
+                if (pick && !pick[i])
+                        continue;
+                args[m] = SQL_S(c[i].execution_id);
+                if (strbuf_appendf(&sql, "%s$%zu", m > n_pre ? ", " : "", m + 1) < 0)
+                        return -ENOMEM;
+                m++;
+        }
+        if (m == n_pre)
+                return 0;
+        for (size_t pad = sql_pow2_ceil(m - n_pre) - (m - n_pre); pad > 0; pad--, m++) {
+                args[m] = args[m - 1];
+                if (strbuf_appendf(&sql, ", $%zu", m + 1) < 0)
+                        return -ENOMEM;
+        }
+        if (strbuf_append(&sql, tail) < 0)
+                return -ENOMEM;
+        return store_exec(tx, strbuf_str(&sql), args, m, ret);
+}
+
+/* The due events of the claimed executions, one statement for all; those without any (applied by
+ * another executor meanwhile) are dropped from c. */
+static int claim_events(StoreTx *tx, StoreClaim *c, size_t *n, usec_t now) {
+        _cleanup_rows_ SqlRows ev = {};
+        _cleanup_hashmap_ Hashmap at = HASHMAP_INIT; /* execution id -> claim + 1 */
+        int r;
+
+        r = claim_select(tx,
+                         "SELECT seq, execution_id, type, payload, due_at, created FROM events"
+                         " WHERE due_at <= $1 AND execution_id IN (",
+                         ") ORDER BY seq", (const SqlArg[]) { SQL_I(now) }, 1, c, *n, NULL, &ev);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < *n; i++)
+                if ((r = hashmap_put(&at, c[i].execution_id, (void *) (uintptr_t) (i + 1))) < 0)
+                        return r;
+        size_t *count = calloc(*n, sizeof(size_t));
+        if (!count)
+                return -ENOMEM;
+        for (size_t i = 0; i < ev.n_rows; i++) {
+                uintptr_t k = (uintptr_t) hashmap_get(&at, sql_cell(&ev, i, 1));
+                if (k > 0)
+                        count[k - 1]++;
+        }
+        for (size_t i = 0; i < *n; i++)
+                if (count[i] > 0 && !(c[i].events = calloc(count[i], sizeof(StoreEvent)))) {
+                        free(count);
+                        return -ENOMEM;
+                }
+        free(count);
+        /* Rows come in seq order: so do each execution's events. */
+        for (size_t i = 0; i < ev.n_rows; i++) {
+                uintptr_t k = (uintptr_t) hashmap_get(&at, sql_cell(&ev, i, 1));
+                if (k == 0)
+                        continue;
+                StoreClaim *cl = &c[k - 1];
+                if ((r = event_from_row(&ev, i, &cl->events[cl->n_events++], &cl->error)) < 0)
+                        return r;
+        }
+        /* Keep those with events, in the order they were locked. */
+        size_t m = 0;
+        for (size_t i = 0; i < *n; i++) {
+                if (c[i].n_events > 0) {
+                        c[m++] = c[i];
+                        continue;
+                }
+                free(c[i].execution_id);
+                free(c[i].events);
+        }
+        for (size_t i = m; i < *n; i++)
+                c[i] = (StoreClaim) {};
+        *n = m;
+        return 0;
+}
+
+/* The documents of the claims, but those the caller holds in this version (known): one statement. */
+static int claim_docs(StoreTx *tx, StoreClaim *c, size_t n, StoreClaimKnown known, void *userdata) {
+        _cleanup_rows_ SqlRows rows = {};
+        _cleanup_hashmap_ Hashmap at = HASHMAP_INIT; /* execution id -> row + 1 */
+        _cleanup_free_ bool *want = calloc(n ? n : 1, sizeof(bool));
+        int r;
+
+        if (!want)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                want[i] = !known || !known(userdata, c[i].execution_id, c[i].version);
+        r = claim_select(tx,
+                         tx_sql(tx, "SELECT x.id, x.doc, " SQL_TASK_RUNS_OF_PG("x") " FROM executions x WHERE x.id IN (",
+                                "SELECT x.id, x.doc, " SQL_TASK_RUNS_OF_SQLITE("x") " FROM executions x WHERE x.id IN (",
+                                "SELECT x.id, x.doc, " SQL_TASK_RUNS_OF_MYSQL("x") " FROM executions x WHERE x.id IN ("),
+                         ")", NULL, 0, c, n, want, &rows);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < rows.n_rows; i++)
+                if ((r = hashmap_put(&at, sql_cell(&rows, i, 0), (void *) (uintptr_t) (i + 1))) < 0)
+                        return r;
+        for (size_t i = 0; i < n; i++) {
+                if (!want[i])
+                        continue;
+                uintptr_t k = (uintptr_t) hashmap_get(&at, c[i].execution_id);
+                if (k == 0)
+                        return -ENOENT; /* locked, so still there: not expected */
+                r = store_doc_from_cells(&rows, k - 1, 1, 2, &c[i].doc);
+                if (r == -EBADMSG) {
+                        /* Unreadable: handed over marked, for the caller to set aside; one bad
+                         * execution must not fail every claim. */
+                        c[i].error = r;
+                        r = 0;
+                }
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int store_claim_executions_known(StoreTx *tx, usec_t now, size_t max, StoreClaimKnown known, void *userdata,
                                  StoreClaim **ret, size_t *ret_n) {
         _cleanup_rows_ SqlRows rows = {};
@@ -525,6 +677,8 @@ int store_claim_executions_known(StoreTx *tx, usec_t now, size_t max, StoreClaim
 
         if (max == 0)
                 return -EINVAL;
+        /* Their events and documents are read by id lists of one statement each. */
+        max = MIN(max, (size_t) SQL_EXEC_ARGS_MAX - 1);
         /* Candidates are the executions of the earliest due events; a few more than asked for
          * so that executions locked by other executors (skipped) leave enough for us. On SQLite
          * the write transaction is exclusive, which serializes executors the same way. */
@@ -548,42 +702,25 @@ int store_claim_executions_known(StoreTx *tx, usec_t now, size_t max, StoreClaim
                        SQL_ARGS(SQL_I(now), SQL_I(max), SQL_I(max * 4 + 16)), &rows);
         if (r < 0)
                 return r;
-        if (rows.n_rows > 0) {
-                c = calloc(rows.n_rows, sizeof(StoreClaim));
-                if (!c)
-                        return -ENOMEM;
+        if (rows.n_rows == 0) {
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
         }
-        for (size_t i = 0; i < rows.n_rows; i++) {
-                _cleanup_rows_ SqlRows ev = {};
-                StoreClaim *k = &c[n];
-
-                /* Read after the lock: an executor that just committed this execution has deleted
-                 * the events it applied, so they are not applied twice. */
-                r = store_exec(tx,
-                               "SELECT seq, execution_id, type, payload, due_at, created FROM events"
-                               " WHERE execution_id = $1 AND due_at <= $2 ORDER BY seq",
-                               SQL_ARGS(SQL_S(sql_cell(&rows, i, 0)), SQL_I(now)), &ev);
-                if (r < 0)
-                        goto fail;
-                if (ev.n_rows == 0)
-                        continue;
-                k->execution_id = sql_cell_take(&rows, i, 0);
-                k->version = sql_cell_i64(&rows, i, 1);
-                /* The document only when the caller does not hold this version of it already. */
-                r = known && known(userdata, k->execution_id, k->version) ? 0
-                                                                          : store_execution_get(tx, k->execution_id, &k->doc);
-                if (r == -EBADMSG) {
-                        /* Unreadable: handed over marked, for the caller to set aside; one bad
-                         * execution must not fail every claim. */
-                        k->error = r;
-                        r = 0;
-                }
-                if (r >= 0)
-                        r = events_from_rows(&ev, &k->events, &k->n_events, &k->error);
-                n++;
-                if (r < 0)
-                        goto fail;
+        if (!(c = calloc(rows.n_rows, sizeof(StoreClaim))))
+                return -ENOMEM;
+        for (n = 0; n < rows.n_rows; n++) {
+                c[n].execution_id = sql_cell_take(&rows, n, 0);
+                c[n].version = sql_cell_i64(&rows, n, 1);
         }
+        /* Read after the lock, in a statement of its own (a snapshot taken after it): an executor
+         * that just committed one of these executions has deleted the events it applied, so they
+         * are not applied twice. */
+        if ((r = claim_events(tx, c, &n, now)) < 0)
+                goto fail;
+        /* The documents, of those the caller does not hold in this version already. */
+        if ((r = claim_docs(tx, c, n, known, userdata)) < 0)
+                goto fail;
         *ret = c;
         *ret_n = n;
         return 0;
@@ -648,6 +785,14 @@ int store_job_enqueue(StoreTx *tx, const char *id, const char *execution_id, con
         r = store_json_dump(payload, &text);
         if (r < 0)
                 return r;
+        if (tx->batch) {
+                if (ret_id)
+                        snprintf(ret_id, ID_MAX, "%s", id);
+                return store_batch_add(tx, STORE_BATCH_JOBS,
+                                       (const SqlArg[]) { SQL_S(id), SQL_S(execution_id), SQL_S(task_run_id),
+                                                          SQL_S(strempty(queue)), SQL_S(text), SQL_I(available_at),
+                                                          SQL_I(now) });
+        }
         r = store_exec(tx,
                        "INSERT INTO jobs (id, execution_id, task_run_id, queue, payload, available_at, created)"
                        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",

@@ -26,6 +26,10 @@ static int task_run_put(StoreTx *tx, const char *execution_id, size_t ord, const
         int r = store_json_dump(tr, &text);
         if (r < 0)
                 return r;
+        if (tx->batch)
+                return store_batch_add(tx, STORE_BATCH_TASK_RUNS,
+                                       (const SqlArg[]) { SQL_S(execution_id), SQL_I(ord), SQL_S(m->id),
+                                                          SQL_S(m->state), SQL_S(text) });
         return store_exec(tx,
                           "INSERT INTO task_runs (execution_id, ord, id, state, doc) VALUES ($1, $2, $3, $4, $5)"
                           " ON CONFLICT (execution_id, ord) DO UPDATE SET id = excluded.id, state = excluded.state,"

@@ -27,8 +27,16 @@ int store_trigger_event_emit(StoreTx *tx, const char *type, json_t *payload, use
 static int report_insert(StoreTx *tx, const char *sql, const char *type, json_t *payload, usec_t now) {
         _cleanup_free_ char *text = NULL;
         _cleanup_rows_ SqlRows rows = {};
+        bool listened = true;
         int r;
 
+        /* A deferring transaction (an executor's step) knows once whether anyone listens. */
+        if (tx->batch) {
+                if ((r = store_batch_listeners(tx, streq(type, STORE_TRIGGER_EVENT_EXECUTION_STATES), &listened)) < 0)
+                        return r;
+                if (!listened)
+                        return STORE_SKIPPED;
+        }
         if ((r = store_json_dump(payload, &text)) < 0)
                 return r;
         if ((r = store_exec(tx, sql, SQL_ARGS(SQL_S(type), SQL_S(text), SQL_I(now)), &rows)) < 0)

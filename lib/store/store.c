@@ -273,11 +273,14 @@ int store_commit(StoreTx *tx) {
 
         if (!tx->active)
                 return -ENOTCONN;
-        r = s->driver->commit(s, tx->notify);
+        r = store_tx_flush(tx);
+        if (r >= 0)
+                r = s->driver->commit(s, tx->notify);
         if (r < 0)
                 s->driver->rollback(s);
         tx->active = false;
         tx->notify = 0;
+        tx->batch = store_batch_free(tx->batch);
         return r;
 }
 
@@ -287,6 +290,7 @@ void store_rollback(StoreTx *tx) {
         tx->store->driver->rollback(tx->store);
         tx->active = false;
         tx->notify = 0;
+        tx->batch = store_batch_free(tx->batch);
 }
 
 static void sleep_usec(usec_t u) {

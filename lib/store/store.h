@@ -115,6 +115,16 @@ static inline void store_rollbackp(StoreTx **tx) {
  * harmless (consumed events are gone; a duplicate job completion is STORE_STALE; inserts with
  * caller-chosen ids are skipped when present). fn's return value (>= 0) is returned; a negative
  * one rolls back and is returned (-EAGAIN from fn also asks for a rerun). */
+/* From here on, the transaction keeps the saves of executions (store_execution_save*(): of
+ * executions it holds, claimed; their new version is not known, *ret_version is 0), task-run
+ * writes (also store_execution_create()'s), job enqueues and event deletions, and writes them as
+ * one multi-row statement per table at store_tx_flush() or at the commit. What is deferred is not
+ * visible to the transaction's own reads until then (flush before reading executions, jobs or
+ * task runs written in it); errors a write would have returned (an event already deleted:
+ * -ENOENT) come from the flush; store_job_enqueue() returns 0, not STORE_UNCHANGED. */
+int store_tx_defer(StoreTx *tx);
+int store_tx_flush(StoreTx *tx);
+
 typedef int (*StoreTxFn)(StoreTx *tx, void *userdata);
 int store_transact(Store *s, StoreTxFn fn, void *userdata);
 

@@ -1,0 +1,243 @@
+/* store-batch.c: a transaction's deferred writes (executions, task runs, jobs, event deletions), one multi-row statement per table.
+ *
+ * An executor step applies the events of many executions in one transaction. Written as they
+ * come, each save, task run, job and consumed event is a statement and a round trip of its own; deferred
+ * (store_tx_defer()), they are kept in the transaction and written by store_tx_flush(), or at
+ * commit, as one statement per table, in chunks of the parameters a statement takes. What is
+ * committed together does not change: only the number of statements. */
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hashmap.h"
+#include "store-private.h"
+#include "strutil.h"
+
+typedef struct BatchTable {
+        SqlArg *args; /* n_rows * n_cols; text arguments are owned */
+        size_t n_rows, cap;
+        Hashmap rows; /* key columns -> row + 1: a later write of the same row replaces it */
+} BatchTable;
+
+struct StoreBatch {
+        BatchTable tables[_STORE_BATCH_MAX];
+        bool listeners_known;
+        bool listen_states, listen_ended; /* enabled Flow triggers of each kind exist */
+};
+
+typedef struct BatchTableInfo {
+        size_t n_cols;
+        size_t n_key; /* the first n_key columns name a row written at most once a statement (0: none) */
+        const char *head, *tail; /* the statement around its rows "(...), (...)" */
+} BatchTableInfo;
+
+/* In the order they are written. An execution saved is an upsert of a row that is there (the
+ * step holds its lock): the insert never happens, and it works alike in the three dialects
+ * (MySQL's driver turns it into ON DUPLICATE KEY UPDATE), where a multi-row UPDATE does not. */
+static const BatchTableInfo batch_tables[_STORE_BATCH_MAX] = {
+        [STORE_BATCH_EXECUTIONS] = { 10, 1,
+                                     "INSERT INTO executions (id, namespace, flow_id, flow_revision, state, created,"
+                                     " updated, end_date, parent_id, doc) VALUES ",
+                                     " ON CONFLICT (id) DO UPDATE SET namespace = excluded.namespace,"
+                                     " flow_id = excluded.flow_id, flow_revision = excluded.flow_revision,"
+                                     " state = excluded.state, updated = excluded.updated, end_date = excluded.end_date,"
+                                     " parent_id = excluded.parent_id, doc = excluded.doc,"
+                                     " version = executions.version + 1" },
+        [STORE_BATCH_TASK_RUNS] = { 5, 2, "INSERT INTO task_runs (execution_id, ord, id, state, doc) VALUES ",
+                                    " ON CONFLICT (execution_id, ord) DO UPDATE SET id = excluded.id,"
+                                    " state = excluded.state, doc = excluded.doc" },
+        [STORE_BATCH_JOBS] = { 7, 0, "INSERT INTO jobs (id, execution_id, task_run_id, queue, payload, available_at, created) VALUES ",
+                               " ON CONFLICT (id) DO NOTHING" },
+        [STORE_BATCH_EVENT_DELETES] = { 1, 0, "DELETE FROM events WHERE seq IN (", ")" },
+};
+
+static void batch_table_clear(BatchTable *t, size_t n_cols) {
+        for (size_t i = 0; i < t->n_rows * n_cols; i++)
+                if (t->args[i].type == SQL_TEXT)
+                        free((char *) t->args[i].s);
+        t->n_rows = 0;
+        hashmap_done(&t->rows);
+        t->rows = (Hashmap) HASHMAP_INIT;
+}
+
+StoreBatch *store_batch_free(StoreBatch *b) {
+        if (!b)
+                return NULL;
+        for (size_t k = 0; k < _STORE_BATCH_MAX; k++) {
+                batch_table_clear(&b->tables[k], batch_tables[k].n_cols);
+                free(b->tables[k].args);
+        }
+        free(b);
+        return NULL;
+}
+
+int store_tx_defer(StoreTx *tx) {
+        if (!tx->active)
+                return -ENOTCONN;
+        if (!tx->batch && !(tx->batch = calloc(1, sizeof(StoreBatch))))
+                return -ENOMEM;
+        return 0;
+}
+
+/* Copy row's n_cols arguments into place (replacing what was there). */
+static int batch_set(SqlArg *dst, const SqlArg *row, size_t n_cols) {
+        SqlArg copy[16];
+        for (size_t c = 0; c < n_cols; c++) {
+                copy[c] = row[c];
+                if (row[c].type == SQL_TEXT && !(copy[c].s = strdup(row[c].s))) {
+                        while (c-- > 0)
+                                if (copy[c].type == SQL_TEXT)
+                                        free((char *) copy[c].s);
+                        return -ENOMEM;
+                }
+        }
+        for (size_t c = 0; c < n_cols; c++) {
+                if (dst[c].type == SQL_TEXT)
+                        free((char *) dst[c].s);
+                dst[c] = copy[c];
+        }
+        return 0;
+}
+
+int store_batch_add(StoreTx *tx, StoreBatchTable table, const SqlArg *row) {
+        const BatchTableInfo *info = &batch_tables[table];
+        BatchTable *t = &tx->batch->tables[table];
+        char nums[2][24];
+        const char *key[2];
+        int r;
+
+        assert(info->n_key <= ELEMENTSOF(key));
+        for (size_t c = 0; c < info->n_key; c++) {
+                snprintf(nums[c], sizeof nums[c], "%" PRIi64, row[c].i);
+                key[c] = row[c].type == SQL_TEXT ? row[c].s : nums[c];
+        }
+        if (info->n_key > 0) {
+                /* Once per statement: PostgreSQL refuses an upsert that would touch a row twice. */
+                uintptr_t at = (uintptr_t) hashmap_get_parts(&t->rows, key, info->n_key);
+                if (at > 0)
+                        return batch_set(&t->args[(at - 1) * info->n_cols], row, info->n_cols);
+        }
+        if (t->n_rows == t->cap) {
+                size_t cap = t->cap ? t->cap * 2 : 16;
+                SqlArg *a = reallocarray(t->args, cap * info->n_cols, sizeof(SqlArg));
+                if (!a)
+                        return -ENOMEM;
+                t->args = a;
+                t->cap = cap;
+        }
+        SqlArg *dst = &t->args[t->n_rows * info->n_cols];
+        for (size_t c = 0; c < info->n_cols; c++)
+                dst[c] = (SqlArg) { .type = SQL_NULL };
+        if ((r = batch_set(dst, row, info->n_cols)) < 0)
+                return r;
+        t->n_rows++;
+        if (info->n_key > 0 && (r = hashmap_put_parts(&t->rows, key, info->n_key, (void *) (uintptr_t) t->n_rows)) < 0) {
+                t->n_rows--;
+                for (size_t c = 0; c < info->n_cols; c++)
+                        if (dst[c].type == SQL_TEXT)
+                                free((char *) dst[c].s);
+                return r;
+        }
+        return 0;
+}
+
+/* One statement for rows [first, first + n) of a table; an IN list (one column) is padded to
+ * n_pad by repeating its last value. */
+static int batch_write(StoreTx *tx, StoreBatchTable table, size_t first, size_t n, size_t n_pad) {
+        const BatchTableInfo *info = &batch_tables[table];
+        BatchTable *t = &tx->batch->tables[table];
+        _cleanup_strbuf_ StrBuf sql = STRBUF_INIT;
+        _cleanup_rows_ SqlRows rows = {};
+        _cleanup_free_ SqlArg *padded = NULL;
+        const SqlArg *args = &t->args[first * info->n_cols];
+        size_t arg = 1;
+        int r;
+
+        assert(n_pad >= n && (n_pad == n || info->n_cols == 1));
+        if (n_pad > n) {
+                if (!(padded = calloc(n_pad, sizeof(SqlArg))))
+                        return -ENOMEM;
+                for (size_t i = 0; i < n_pad; i++)
+                        padded[i] = args[MIN(i, n - 1)];
+                args = padded;
+        }
+        r = strbuf_append(&sql, info->head);
+        for (size_t i = 0; i < n_pad && r >= 0; i++) {
+                r = strbuf_append(&sql, i ? ", " : "");
+                if (r >= 0 && info->n_cols > 1)
+                        r = strbuf_append_char(&sql, '(');
+                for (size_t c = 0; c < info->n_cols && r >= 0; c++)
+                        r = strbuf_appendf(&sql, "%s$%zu", c ? ", " : "", arg++);
+                if (r >= 0 && info->n_cols > 1)
+                        r = strbuf_append_char(&sql, ')');
+        }
+        if (r >= 0)
+                r = strbuf_append(&sql, info->tail);
+        if (r < 0)
+                return r;
+        r = store_exec(tx, strbuf_str(&sql), args, n_pad * info->n_cols, &rows);
+        if (r < 0)
+                return r;
+        switch (table) {
+        case STORE_BATCH_JOBS:
+                if (rows.changes > 0)
+                        tx->notify |= STORE_CHANNEL_JOBS;
+                break;
+        case STORE_BATCH_EVENT_DELETES:
+                /* Each was there when it was read, under the execution's lock: one missing means
+                 * another executor applied it too. */
+                if (rows.changes != n) {
+                        store_set_error(tx->store, "%zu of %zu consumed events were already deleted",
+                                        n - (size_t) rows.changes, n);
+                        return -ENOENT;
+                }
+                break;
+        default:
+                break;
+        }
+        return 0;
+}
+
+int store_tx_flush(StoreTx *tx) {
+        StoreBatch *b = tx->batch;
+        int r;
+
+        if (!b)
+                return 0;
+        for (size_t k = 0; k < _STORE_BATCH_MAX; k++) {
+                BatchTable *t = &b->tables[k];
+                size_t per = sql_pow2_floor(SQL_EXEC_ARGS_MAX / batch_tables[k].n_cols);
+                for (size_t i = 0, m; i < t->n_rows; i += m) {
+                        /* Rows in chunks of powers of two; an IN list padded to one. */
+                        bool in_list = batch_tables[k].n_cols == 1;
+                        m = MIN(per, t->n_rows - i);
+                        if (!in_list)
+                                m = sql_pow2_floor(m);
+                        if ((r = batch_write(tx, (StoreBatchTable) k, i, m, in_list ? sql_pow2_ceil(m) : m)) < 0)
+                                return r;
+                }
+                batch_table_clear(t, batch_tables[k].n_cols);
+        }
+        return 0;
+}
+
+int store_batch_listeners(StoreTx *tx, bool states, bool *ret) {
+        StoreBatch *b = tx->batch;
+        if (!b->listeners_known) {
+                _cleanup_rows_ SqlRows rows = {};
+                int r = store_exec(tx,
+                                   "SELECT (SELECT COUNT(*) FROM triggers WHERE kind = 'flow_states' AND disabled = 0),"
+                                   " (SELECT COUNT(*) FROM triggers WHERE kind IN ('flow', 'flow_states') AND disabled = 0)",
+                                   NULL, 0, &rows);
+                if (r < 0)
+                        return r;
+                b->listen_states = rows.n_rows > 0 && sql_cell_i64(&rows, 0, 0) > 0;
+                b->listen_ended = rows.n_rows > 0 && sql_cell_i64(&rows, 0, 1) > 0;
+                b->listeners_known = true;
+        }
+        *ret = states ? b->listen_states : b->listen_ended;
+        return 0;
+}
