@@ -881,15 +881,18 @@ static int claim_queue_mysql(StoreTx *tx, ClaimArgs *a, const char *queue) {
 /* PostgreSQL: both queues in one statement. The LIMIT over the UNION ALL pulls rows lazily, the
  * pinned queue's first, so that only the jobs claimed are locked, and each branch stays one range
  * of jobs_available read in order. (FOR UPDATE is refused on a UNION's own branches: each is a
- * subquery in FROM.) */
+ * subquery in FROM.) The choice is a MATERIALIZED CTE, read once: as an IN (...) subquery the
+ * planner may run it more than once, and with SKIP LOCKED each run picks other rows, so a claim
+ * of 4 could take 11 jobs. */
 static int claim_pg(StoreTx *tx, ClaimArgs *a, const char *pinned) {
         _cleanup_rows_ SqlRows rows = {};
         int r = store_exec(tx,
-                           "UPDATE jobs SET worker_id = $1, epoch = epoch + 1, lease_until = $2 WHERE id IN"
-                           " (SELECT id FROM (SELECT id FROM (SELECT id FROM jobs WHERE worker_id IS NULL AND queue = $3"
+                           "WITH c AS MATERIALIZED (SELECT id AS claimed FROM"
+                           " (SELECT id FROM (SELECT id FROM jobs WHERE worker_id IS NULL AND queue = $3"
                            " AND available_at <= $5 ORDER BY available_at LIMIT $6 FOR UPDATE SKIP LOCKED) p"
                            " UNION ALL SELECT id FROM (SELECT id FROM jobs WHERE worker_id IS NULL AND queue = $4"
-                           " AND available_at <= $5 ORDER BY available_at LIMIT $6 FOR UPDATE SKIP LOCKED) q) c LIMIT $6)"
+                           " AND available_at <= $5 ORDER BY available_at LIMIT $6 FOR UPDATE SKIP LOCKED) q) u LIMIT $6)"
+                           " UPDATE jobs SET worker_id = $1, epoch = epoch + 1, lease_until = $2 FROM c WHERE jobs.id = c.claimed"
                            " RETURNING " JOB_COLUMNS,
                            SQL_ARGS(SQL_S(a->worker_id), SQL_I(a->now + a->lease), SQL_S(pinned),
                                     SQL_S(strempty(a->queue)), SQL_I(a->now), SQL_I(a->max)),
