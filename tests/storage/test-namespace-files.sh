@@ -128,11 +128,11 @@ namespace: t.nsf
 tasks:
   - id: q
     type: io.kestra.plugin.core.debug.Return
-    format: "{{ read('query.sql') }} / {{ read('/proj/a.sql') | trim }} / {{ fileExists('proj/none.sql') }}"
+    format: "{{ read('query.sql') }} / {{ read('/proj/a.sql') | trim }} / {{ fileExists('proj/none.sql') }} / {{ fileURI('proj/a.sql') }}"
 EOF
 run "$scratch/read.yaml" read; rc=$?
-is "$rc $(out_of read q "['value']")" "0 select 42 as answer / select 1; / false" \
-        "read('query.sql') and read('/proj/a.sql') read namespace files of the flow's namespace"
+is "$rc $(out_of read q "['value']")" "0 select 42 as answer / select 1; / false / kestra:///t/nsf/_files/proj/a.sql" \
+        "read('query.sql') and read('/proj/a.sql') read namespace files of the flow's namespace, fileURI() names them"
 cat >"$scratch/readbad.yaml" <<'EOF'
 id: readbad
 namespace: t.nsf
