@@ -131,6 +131,19 @@ int web_api_metrics(WebCtx *c) {
                        "tern_http_errors_total{class=\"4xx\"} %llu\ntern_http_errors_total{class=\"5xx\"} %llu\n",
                        db_ping(c->store) == 0, (unsigned long long) c->n_requests, (unsigned long long) c->n_4xx,
                        (unsigned long long) c->n_5xx);
+        if (c->storages) {
+                size_t idle, busy;
+                uint64_t opened;
+                web_storage_pool_counts(c->storages, &idle, &busy, &opened);
+                strbuf_appendf(&sb,
+                               "# HELP tern_storage_handles This webserver's handles on the internal storage: kept "
+                               "for the next request, or in use by a request or a download.\n"
+                               "# TYPE tern_storage_handles gauge\n"
+                               "tern_storage_handles{state=\"idle\"} %zu\ntern_storage_handles{state=\"busy\"} %zu\n"
+                               "# HELP tern_storage_handles_opened_total Handles on the internal storage opened.\n"
+                               "# TYPE tern_storage_handles_opened_total counter\ntern_storage_handles_opened_total %llu\n",
+                               idle, busy, (unsigned long long) opened);
+        }
         const char *s = strbuf_str(&sb);
         if (!s)
                 return web_reply_error(c, 500, "out of memory");

@@ -1,5 +1,5 @@
-/* web-files.c: the internal storage as the webserver uses it: a handle per request, and a stored
- * file streamed to the client as it comes from the storage, never held whole in memory. */
+/* web-files.c: the internal storage as the webserver uses it: handles pooled across requests, and a
+ * stored file streamed to the client as it comes from the storage, never held whole in memory. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -12,27 +12,113 @@
 #include "strutil.h"
 #include "web-internal.h"
 
-int web_storage(WebCtx *c, Storage **ret) {
-        if (!c->storage_url)
-                return -ENOTSUP;
-        if (!c->storage) {
-                /* A handle per request: a Storage serves one thread at a time, and requests have
-                 * threads of their own. Opening one makes no request. */
+/* A Storage serves one thread at a time and requests have threads of their own, so each request
+ * takes a handle for itself; kept ones spare the next request the service's connection setup (a
+ * TCP and TLS handshake per request otherwise). Never waited for: a download holds its handle as
+ * long as its client reads, and slow clients must not hold up other requests; MHD's connection
+ * limit bounds how many are in use at once. */
+struct WebStoragePool {
+        char *url;
+        pthread_mutex_t lock;
+        Storage **idle; /* n_idle of max_idle */
+        size_t n_idle, max_idle, n_busy;
+        uint64_t n_opened;
+};
+
+WebStoragePool *web_storage_pool_new(const char *url, size_t max_idle) {
+        WebStoragePool *p = calloc(1, sizeof *p);
+        if (!p)
+                return NULL;
+        p->max_idle = MAX(max_idle, (size_t) 1);
+        if (!(p->url = strdup(url)) || !(p->idle = calloc(p->max_idle, sizeof(Storage *)))) {
+                free(p->url);
+                free(p);
+                return NULL;
+        }
+        pthread_mutex_init(&p->lock, NULL);
+        return p;
+}
+
+WebStoragePool *web_storage_pool_free(WebStoragePool *p) {
+        if (!p)
+                return NULL;
+        for (size_t i = 0; i < p->n_idle; i++)
+                storage_free(p->idle[i]);
+        free(p->idle);
+        free(p->url);
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+        return NULL;
+}
+
+static int pool_take(WebStoragePool *p, Storage **ret) {
+        pthread_mutex_lock(&p->lock);
+        Storage *s = p->n_idle > 0 ? p->idle[--p->n_idle] : NULL;
+        p->n_busy++;
+        pthread_mutex_unlock(&p->lock);
+        if (!s) {
+                /* Opening one makes no request. */
                 _cleanup_free_ char *err = NULL;
-                int r = storage_open(c->storage_url, NULL, &c->storage, &err);
+                int r = storage_open(p->url, NULL, &s, &err);
+                pthread_mutex_lock(&p->lock);
+                if (r < 0)
+                        p->n_busy--;
+                else
+                        p->n_opened++;
+                pthread_mutex_unlock(&p->lock);
                 if (r < 0) {
                         log_warning("webserver: cannot use the internal storage: %s", err ? err : strerror(-r));
                         return r;
                 }
         }
+        *ret = s;
+        return 0;
+}
+
+void web_storage_pool_put(WebStoragePool *p, Storage *s) {
+        if (!s)
+                return;
+        pthread_mutex_lock(&p->lock);
+        p->n_busy--;
+        if (p->n_idle < p->max_idle) {
+                p->idle[p->n_idle++] = s;
+                s = NULL;
+        }
+        pthread_mutex_unlock(&p->lock);
+        storage_free(s); /* beyond what is kept */
+}
+
+void web_storage_pool_counts(WebStoragePool *p, size_t *ret_idle, size_t *ret_busy, uint64_t *ret_opened) {
+        pthread_mutex_lock(&p->lock);
+        *ret_idle = p->n_idle;
+        *ret_busy = p->n_busy;
+        *ret_opened = p->n_opened;
+        pthread_mutex_unlock(&p->lock);
+}
+
+int web_storage(WebCtx *c, Storage **ret) {
+        if (!c->storages)
+                return -ENOTSUP;
+        if (!c->storage) {
+                int r = pool_take(c->storages, &c->storage);
+                if (r < 0)
+                        return r;
+        }
         *ret = c->storage;
         return 0;
+}
+
+void web_storage_release(WebCtx *c) {
+        if (c->storage)
+                web_storage_pool_put(c->storages, c->storage);
+        c->storage = NULL;
 }
 
 /* The storage writes into a pipe on a thread of its own; the connection's thread reads the other
  * end as libmicrohttpd asks for more. A client that goes away closes the reading end, and the
  * transfer stops at its next write (EPIPE: the daemons ignore SIGPIPE). */
 typedef struct FileStream {
+        WebStoragePool *pool; /* where storage goes back */
         Storage *storage;
         char *key;
         int pipe_r, pipe_w;
@@ -71,7 +157,7 @@ static void stream_free(void *cls) {
         if (f->started)
                 pthread_join(f->thread, NULL);
         safe_close(f->pipe_w);
-        storage_free(f->storage);
+        web_storage_pool_put(f->pool, f->storage);
         free(f->key);
         free(f);
 }
@@ -88,7 +174,8 @@ int web_reply_stored_file(WebCtx *c, const char *key, uint64_t size) {
         }
         f->pipe_r = p[0];
         f->pipe_w = p[1];
-        f->storage = TAKE_PTR(c->storage); /* the thread's from now on */
+        f->pool = c->storages;
+        f->storage = TAKE_PTR(c->storage); /* the thread's from now on, back in the pool when the reply is done */
         if (pthread_create(&f->thread, NULL, stream_thread, f) != 0) {
                 stream_free(f);
                 return web_reply_error(c, 500, "the file could not be read");

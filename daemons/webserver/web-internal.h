@@ -12,6 +12,7 @@
 #include "web-server.h"
 
 typedef struct WebWaits WebWaits;
+typedef struct WebStoragePool WebStoragePool;
 
 typedef struct WebCtx {
         struct MHD_Connection *con;
@@ -26,8 +27,8 @@ typedef struct WebCtx {
         WebServer *server; /* whose pool c->store came from (web_store_release) */
         WebWaits *waits;   /* the server's count of requests waiting for an execution (web-wait.c) */
         WebWaits *streams; /* the same for follow streams, each holding a connection of its own */
-        const char *storage_url;  /* NULL: no internal storage */
-        Storage *storage;         /* this request's handle on it, opened by web_storage() */
+        WebStoragePool *storages; /* the server's handles on the internal storage; NULL: it has none */
+        Storage *storage;         /* this request's handle, taken from there by web_storage() */
         ApiFlowCache *flows;      /* the server's parsed flows (api_flow_load) */
         /* A multipart/form-data body: its plain fields (name -> string) and its files (name ->
          * {"path": temporary file, "filename": as sent}); NULL for other bodies. */
@@ -63,11 +64,22 @@ void web_store_release(WebCtx *c);
  * (web-auth.h) with *ret_user on WEB_AUTH_OK, or a negative errno. */
 int web_password_check(WebCtx *c, const char *name, const char *password, char **ret_user, unsigned *ret_retry_sec);
 
-/* web-files.c: the request's handle on the internal storage (opened on first use, freed with the
- * request): 0, -ENOTSUP when the server has none, or the reason it cannot be opened (logged). */
+/* web-files.c: the server's pool of handles on the internal storage at url: those given back are
+ * kept, up to max_idle of them (the rest freed); taking one never waits (a new one is opened when
+ * none is kept). NULL when out of memory. */
+WebStoragePool *web_storage_pool_new(const char *url, size_t max_idle);
+WebStoragePool *web_storage_pool_free(WebStoragePool *p);
+/* Give s (NULL: nothing) back to p. */
+void web_storage_pool_put(WebStoragePool *p, Storage *s);
+/* For /metrics: handles kept, handles in use, handles opened since the start. */
+void web_storage_pool_counts(WebStoragePool *p, size_t *ret_idle, size_t *ret_busy, uint64_t *ret_opened);
+/* The request's handle on the internal storage (taken from the pool on first use, given back with
+ * the request by web_storage_release()): 0, -ENOTSUP when the server has none, or the reason it
+ * cannot be opened (logged). */
 int web_storage(WebCtx *c, Storage **ret);
+void web_storage_release(WebCtx *c);
 /* Stream the stored object key (size bytes, as storage_stat() said) as the reply, a download named
- * after its base name; takes c->storage over. */
+ * after its base name; takes c->storage over, giving it back to the pool when the reply is done. */
 int web_reply_stored_file(WebCtx *c, const char *key, uint64_t size);
 
 /* web-api.c */

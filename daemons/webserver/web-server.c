@@ -126,6 +126,7 @@ struct WebServer {
         Store **pool; /* idle connections; n_idle of n_pool */
         size_t n_pool, n_idle;
         char *storage_url, *upload_dir; /* copies: opt's point here */
+        WebStoragePool *storages; /* handles on storage_url, NULL without one */
         WebWaits *waits;
         WebWaits *streams;
         ApiFlowCache *own_flows; /* when the options give none */
@@ -614,7 +615,7 @@ static enum MHD_Result request_start(WebServer *w, struct MHD_Connection *con, W
 /* The whole request is in: run its handler. */
 static enum MHD_Result dispatch(WebServer *w, struct MHD_Connection *con, WebRequest *req, const char *method) {
         WebCtx c = { .con = con, .method = method, .wait_max_sec = w->opt.wait_max_sec, .server = w, .waits = w->waits, .streams = w->streams,
-                     .storage_url = w->opt.storage_url, .flows = w->opt.flows, .form_fields = req->fields, .form_files = req->files };
+                     .storages = w->storages, .flows = w->opt.flows, .form_fields = req->fields, .form_files = req->files };
         memcpy(c.params, req->params, sizeof c.params);
         c.store = pool_get(w);
         c.user = req->user;
@@ -626,7 +627,7 @@ static enum MHD_Result dispatch(WebServer *w, struct MHD_Connection *con, WebReq
         c.body_len = req->body.len;
         int r = req->route->handler(&c);
         web_store_release(&c); /* unless the handler did already (before a long wait) */
-        c.storage = storage_free(c.storage); /* unless a stream took it */
+        web_storage_release(&c); /* unless a stream took it */
         if (r < 0 || c.status == 0) {
                 if (c.stream)
                         MHD_destroy_response(c.stream);
@@ -822,6 +823,9 @@ int web_server_start(Store *store, const WebServerOptions *opt, WebServer **ret)
         pthread_cond_init(&w->cond, NULL);
         if (opt->storage_url && !(w->opt.storage_url = w->storage_url = strdup(opt->storage_url)))
                 return -ENOMEM;
+        /* As many handles kept as database connections: what requests use at once, streams aside. */
+        if (opt->storage_url && !(w->storages = web_storage_pool_new(opt->storage_url, w->opt.threads)))
+                return -ENOMEM;
         if (opt->upload_dir && !(w->opt.upload_dir = w->upload_dir = strdup(opt->upload_dir)))
                 return -ENOMEM;
         int r = web_auth_new(NULL, &w->auth);
@@ -896,6 +900,7 @@ WebServer *web_server_free(WebServer *w) {
         web_waits_free(w->waits);
         web_waits_free(w->streams);
         api_flow_cache_free(w->own_flows);
+        web_storage_pool_free(w->storages); /* after the daemons: their streams have given theirs back */
         free(w->storage_url);
         free(w->upload_dir);
         web_auth_free(w->auth);

@@ -64,10 +64,13 @@ typedef struct StorageOptions {
 
 /* url:
  *   file:///ABSOLUTE/DIR                     a local directory (created when its parent exists)
- *   s3://BUCKET[/PREFIX][?endpoint=URL&region=R&style=path|virtual&profile=P]
+ *   s3://BUCKET[/PREFIX][?endpoint=URL&region=R&style=path|virtual&profile=P&payload=signed|unsigned]
  *                                            default region us-east-1, endpoint AWS's; style: path
- *                                            when an endpoint is given, virtual-host otherwise
- *   gs://BUCKET[/PREFIX][?endpoint=URL&region=R]  GCS's XML API (storage.googleapis.com)
+ *                                            when an endpoint is given, virtual-host otherwise;
+ *                                            payload: whether objects' content is signed by its
+ *                                            SHA-256 (default: unsigned over https and loopback,
+ *                                            signed over plain http to another host)
+ *   gs://BUCKET[/PREFIX][?endpoint=URL&region=R&payload=...]  GCS's XML API (storage.googleapis.com)
  *   azure://ACCOUNT/CONTAINER[/PREFIX][?endpoint=URL]
  * S3 credentials, the first found: opt, then $CREDENTIALS_DIRECTORY (systemd LoadCredential=)
  * files storage-access-key, storage-secret-key, storage-session-token, then $AWS_ACCESS_KEY_ID,

@@ -2,7 +2,7 @@
 # flaky-s3.py: an S3 look-alike on loopback that fails on purpose (503 SlowDown, 500, 429, a body cut
 # off midway, once or always, an object replaced during a resumed read) so that the storage library's retries can be
 # tested; multipart uploads that take their time per part, counting how many are sent at once, one
-# of them refused when asked. Prints its port, then serves until GET /__quit or 120 s. Signatures are not checked.
+# of them refused when asked; what each PUT's body was signed with (GET /__sha). Prints its port, then serves until GET /__quit or 120 s. Signatures are not checked.
 import http.server
 import socketserver
 import sys
@@ -12,6 +12,7 @@ import time
 BODY = bytes((i * 7 + 3) % 251 for i in range(200000))
 counts = {}
 log = []
+shas = []  # "PATH x-amz-content-sha256" of each PUT with a body: what the client signed of it
 store = {}
 parts = {}
 inflight = {"now": 0, "max": 0}
@@ -61,11 +62,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         log.append(f"{self.command} {path} {self.headers.get('Range', '-')}")
         length = int(self.headers.get("Content-Length", "0") or 0)
         data = self.rfile.read(length) if length else b""
+        if self.command == "PUT" and data:
+            shas.append(f"{path} {self.headers.get('x-amz-content-sha256', '-')}")
         if path == "/__quit":
             self.reply(200)
             threading.Thread(target=self.server.shutdown).start()
         elif path == "/__log":
             self.reply(200, "\n".join(log).encode())
+        elif path == "/__sha":
+            self.reply(200, "\n".join(shas).encode())
         elif path == "/__maxpar":
             self.reply(200, str(inflight["max"]).encode())
         elif "/parts" in path:
@@ -78,6 +83,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else:
                 store[path] = data
                 self.reply(200, b"", (("ETag", '"put"'),))
+        elif "/payload-" in path and self.command == "PUT":
+            self.reply(200, b"", (("ETag", '"pl"'),))
         elif path.endswith("/slow-put") and self.command == "GET":
             self.reply(200, store.get(path, b""), (("ETag", '"put"'),))
         elif path.endswith("/throttled"):

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test-namespace-files.sh BACKEND: namespace files end to end on one backend: tern namespace files
 # upload|list|get|delete (traversal refused), then flows that use them: read('path'), namespaceFiles
-# include/exclude on script tasks, namespace.UploadFiles, DownloadFiles and DeleteFiles.
+# include/exclude on script tasks, namespace.UploadFiles, DownloadFiles and DeleteFiles (also the
+# cases of Kestra's own tests of those tasks).
 #   local   a directory
 #   s3      radosgw, started and stopped by rgw.sh ($TERN_RGW)
 #   azure   azurite, started and stopped by azurite.sh ($TERN_AZURITE)
@@ -127,11 +128,11 @@ namespace: t.nsf
 tasks:
   - id: q
     type: io.kestra.plugin.core.debug.Return
-    format: "{{ read('query.sql') }} / {{ read('/proj/a.sql') | trim }} / {{ fileExists('proj/none.sql') }}"
+    format: "{{ read('query.sql') }} / {{ read('/proj/a.sql') | trim }} / {{ fileExists('proj/none.sql') }} / {{ fileURI('proj/a.sql') }}"
 EOF
 run "$scratch/read.yaml" read; rc=$?
-is "$rc $(out_of read q "['value']")" "0 select 42 as answer / select 1; / false" \
-        "read('query.sql') and read('/proj/a.sql') read namespace files of the flow's namespace"
+is "$rc $(out_of read q "['value']")" "0 select 42 as answer / select 1; / false / kestra:///t/nsf/_files/proj/a.sql" \
+        "read('query.sql') and read('/proj/a.sql') read namespace files of the flow's namespace, fileURI() names them"
 cat >"$scratch/readbad.yaml" <<'EOF'
 id: readbad
 namespace: t.nsf
@@ -329,6 +330,116 @@ run "$scratch/conflict.yaml" conflict; rc=$?
 ok "$([ $rc = 1 ] && logs conflict | grep -q "File '/renamed.txt' already exists in namespace 't.nsf.other'" && echo 0 || echo 1)" \
         "conflict: ERROR fails on an existing file"
 is "$(nsf get t.nsf.other renamed.txt)" "single" "and leaves it as it was"
+
+# ---- Kestra's own test cases ---------------------------------------------------------------------
+# The cases of Kestra's unit tests (core/src/test/java/io/kestra/plugin/core/namespace/
+# UploadFilesTest, DownloadFilesTest, DeleteFilesTest): their files and patterns, the counts and
+# contents they assert, each in a namespace of its own; the files they put are put with the CLI.
+# kc_upload NAME NS CONFLICT TEXT: UploadFiles of a file holding TEXT as /path/file.txt below /folder
+kc_upload() {
+        cat >"$scratch/$1.yaml" <<EOF
+id: $1
+namespace: t.kc
+tasks:
+  - id: make
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    outputFiles: [f.txt]
+    commands:
+      - printf '$4' > f.txt
+  - id: up
+    type: io.kestra.plugin.core.namespace.UploadFiles
+    namespace: t.kc.$2
+    ${3:+conflict: $3}
+    filesMap:
+      /path/file.txt: "{{ outputs.make.outputFiles['f.txt'] }}"
+    destination: /folder
+EOF
+        run "$scratch/$1.yaml" "$1"
+}
+kc_upload kc_up1 overwrite "" first; kc_upload kc_up2 overwrite "" second; rc=$?
+is "$rc $(nsf list t.kc.overwrite / --recursive | awk '{print $NF}' | tr '\n' ' ')$(nsf get t.kc.overwrite /folder/path/file.txt)" \
+        "0 /folder/path/file.txt second" "UploadFilesTest: the default conflict (OVERWRITE) replaces the file, one file in all"
+kc_upload kc_skip1 skip SKIP first; kc_upload kc_skip2 skip SKIP second; rc=$?
+is "$rc $(nsf list t.kc.skip / --recursive | awk '{print $NF}' | tr '\n' ' ')$(nsf get t.kc.skip /folder/path/file.txt)" \
+        "0 /folder/path/file.txt first" "UploadFilesTest: conflict SKIP keeps the file there, one file in all"
+kc_upload kc_err1 error ERROR first; kc_upload kc_err2 error ERROR second; rc=$?
+is "$rc $(nsf list t.kc.error / --recursive | awk '{print $NF}' | tr '\n' ' ')$(nsf get t.kc.error /folder/path/file.txt)" \
+        "1 /folder/path/file.txt first" "UploadFilesTest: conflict ERROR fails the second upload, one file in all"
+cat >"$scratch/kc_glob.yaml" <<'EOF'
+id: kc_glob
+namespace: t.kc
+tasks:
+  - id: wd
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    tasks:
+      - id: make
+        type: io.kestra.plugin.scripts.shell.Commands
+        taskRunner:
+          type: io.kestra.plugin.core.runner.Process
+        commands:
+          - touch application-test.yml other.yml
+      - id: up
+        type: io.kestra.plugin.core.namespace.UploadFiles
+        namespace: t.kc.glob
+        files: ["glob:**application**"]
+        conflict: SKIP
+        destination: /folder/
+EOF
+run "$scratch/kc_glob.yaml" kc_glob; rc=$?
+is "$rc $(nsf list t.kc.glob / --recursive | awk '{print $NF}' | tr '\n' ' ')" "0 /folder/application-test.yml " \
+        "UploadFilesTest: files [glob:**application**] from the working directory, one file"
+
+# The files DownloadFilesTest and DeleteFilesTest put, each case in a namespace of its own.
+mkdir -p "$scratch/kc/ab/a/b" "$scratch/kc/one/folder" "$scratch/kc/two/folder"
+printf 1 >"$scratch/kc/ab/a/b/test1.txt"
+printf 2 >"$scratch/kc/ab/a/b/test2.txt"
+printf content >"$scratch/kc/one/folder/file.txt"
+printf content1 >"$scratch/kc/two/folder/file1.txt"
+printf content2 >"$scratch/kc/two/folder/file2.txt"
+for ns in dl del1; do nsf upload "t.kc.$ns" "$scratch/kc/ab/a" /a >/dev/null 2>&1; done
+for ns in del2 del3; do nsf upload "t.kc.$ns" "$scratch/kc/one/folder" /folder >/dev/null 2>&1; done
+nsf upload t.kc.del4 "$scratch/kc/two/folder" /folder >/dev/null 2>&1
+cat >"$scratch/kc_files.yaml" <<'EOF'
+id: kc_files
+namespace: t.kc
+tasks:
+  - id: download
+    type: io.kestra.plugin.core.namespace.DownloadFiles
+    namespace: t.kc.dl
+    files: ["**test1.txt"]
+  - id: delete_match
+    type: io.kestra.plugin.core.namespace.DeleteFiles
+    namespace: t.kc.del1
+    files: ["**test1*"]
+  - id: delete_parent
+    type: io.kestra.plugin.core.namespace.DeleteFiles
+    namespace: t.kc.del2
+    files: ["**/file.txt"]
+    deleteParentFolder: true
+  - id: keep_parent
+    type: io.kestra.plugin.core.namespace.DeleteFiles
+    namespace: t.kc.del3
+    files: ["**/file.txt"]
+    deleteParentFolder: false
+  - id: parent_not_empty
+    type: io.kestra.plugin.core.namespace.DeleteFiles
+    namespace: t.kc.del4
+    files: ["**/file1.txt"]
+    deleteParentFolder: true
+EOF
+run "$scratch/kc_files.yaml" kc_files; rc=$?
+is "$rc $(out_of kc_files download "['files'].keys()" | tr -d "'")" "0 dict_keys([/a/b/test1.txt])" \
+        "DownloadFilesTest: **test1.txt downloads /a/b/test1.txt alone"
+is "$(nsf list t.kc.del1 /a/b | awk '{print $NF}' | tr '\n' ' ')" "/a/b/test2.txt " \
+        "DeleteFilesTest.shouldDeleteNamespaceFilesForMatchingExpression: one of the two left"
+is "$(nsf list t.kc.del2 / | awk '{print $NF}' | tr '\n' ' ')" "" \
+        "DeleteFilesTest.shouldDeleteParentFolder: the file and its folder are gone"
+is "$(nsf list t.kc.del3 /folder | awk '{print $NF}' | tr '\n' ' ')|$(nsf list t.kc.del3 / | awk '{print $NF}' | tr '\n' ' ')" "|/folder/ " \
+        "DeleteFilesTest.shouldNotDeleteParentFolderWhenFlagIsFalse: the file is gone, its folder stays"
+is "$(nsf list t.kc.del4 /folder | awk '{print $NF}' | tr '\n' ' ')|$(nsf list t.kc.del4 / | awk '{print $NF}' | tr '\n' ' ')" \
+        "/folder/file2.txt |/folder/ " "DeleteFilesTest.shouldNotDeleteParentFolderWhenMultipleFilesExist: one file and the folder stay"
 
 echo "1..$n"
 [ $failed = 0 ]

@@ -3,10 +3,11 @@
 # host (tern run) and across two worker processes with state directories of their own, against
 #   local   a directory shared by the processes
 #   s3      radosgw, started and stopped by rgw.sh ($TERN_RGW)
+#   gcs-hmac  the same radosgw through gs:// with HMAC keys (GCS's XML API; no GCS server here)
 #   azure   azurite, started and stopped by azurite.sh ($TERN_AZURITE)
 # Skipped (saying why) only when the server cannot be started here.
 set -uo pipefail
-backend=${1:?usage: test-storage-flows.sh local|s3|azure}
+backend=${1:?usage: test-storage-flows.sh local|s3|gcs-hmac|azure}
 TERN=${TERN:?}
 n=0; failed=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed+1)); fi; }
@@ -28,14 +29,21 @@ local)
         url="file://$scratch/shared-storage"
         keys() { (cd "$scratch/shared-storage" && find . -type f | sed 's#^\./##' | grep "^$1") || true; }
         ;;
-s3)
+s3|gcs-hmac)
         out=$("${TERN_RGW:?}" start "$scratch/rgw" 2>"$scratch/server.err"); rc=$?
         [ $rc = 77 ] && { echo "1..0 # SKIP $(tail -1 "$scratch/server.err")"; exit 0; }
         [ $rc = 0 ] || { echo "Bail out! radosgw did not start: $(tail -3 "$scratch/server.err" | tr '\n' ' ')"; exit 1; }
         read -r endpoint access secret dir <<<"$out"
         server_stop="'$TERN_RGW' stop '$dir'"
-        export AWS_ACCESS_KEY_ID=$access AWS_SECRET_ACCESS_KEY=$secret
-        url="s3://tern-test/$prefix?endpoint=$endpoint&region=us-east-1"
+        if [ "$backend" = s3 ]; then
+                export AWS_ACCESS_KEY_ID=$access AWS_SECRET_ACCESS_KEY=$secret
+                url="s3://tern-test/$prefix?endpoint=$endpoint&region=us-east-1"
+        else
+                # GCS's XML API with HMAC keys, served by radosgw (no GCS server here): the gs://
+                # backend's requests, signing and credentials ($GCS_HMAC_*) as a GCS user has them.
+                export GCS_HMAC_ACCESS_KEY=$access GCS_HMAC_SECRET=$secret
+                url="gs://tern-test/$prefix?endpoint=$endpoint&region=us-east-1"
+        fi
         # The keys below PREFIX, straight from the service (curl signs them; '/' encoded, or its
         # signature of the query does not match); a failed listing says so instead of listing nothing.
         keys() {

@@ -192,6 +192,36 @@ static void test_parts(const char *url, const char *endpoint) {
         ok(log && strstr(log, "DELETE /flaky/parts-fail"), "the multipart upload was aborted");
 }
 
+/* An object's content goes as UNSIGNED-PAYLOAD to a loopback endpoint (nothing on its way to
+ * change it), signed by its SHA-256 with payload=signed; a part as a whole object. */
+static void test_payload(const char *endpoint, const char *port) {
+        _cleanup_free_ char *u0 = strdup_printf("s3://flaky?endpoint=%s", endpoint);
+        _cleanup_free_ char *u1 = strdup_printf("s3://flaky?endpoint=%s&payload=signed", endpoint);
+        _cleanup_free_ char *u2 = strdup_printf("s3://flaky?endpoint=http://localhost:%s", port);
+        const char *urls[] = { u0, u1, u2 };
+        for (size_t i = 0; i < ELEMENTSOF(urls); i++) {
+                _cleanup_free_ char *key = strdup_printf("payload-%zu", i);
+                _cleanup_storage_ Storage *s = NULL;
+                Mem m = { "payload", 7, 0 };
+                StorageOptions opt = { .access_key = "AK", .secret_key = "SK", .attempts = 2 };
+                int r = storage_open(urls[i], &opt, &s, NULL);
+                r = r < 0 ? r : storage_put(s, key, mem_read, &m);
+                ok(r == 0, "put through '%s'", urls[i]);
+                if (r < 0 && s)
+                        diag("%s", storage_error(s));
+        }
+        _cleanup_free_ char *shas = fetch(endpoint, "/__sha");
+        ok(shas && strstr(shas, "/flaky/payload-0 UNSIGNED-PAYLOAD\n"), "to 127.0.0.1 the content is sent unsigned");
+        ok(shas && strstr(shas, "/flaky/payload-1 239f59ed55e737c77147cf55ad0c1b030b6d7ee748a7426952f9b852d5a935e5"),
+           "with payload=signed, signed by its SHA-256");
+        ok(shas && strstr(shas, "/flaky/payload-2 UNSIGNED-PAYLOAD"), "to localhost unsigned too");
+        ok(shas && strstr(shas, "/flaky/parts UNSIGNED-PAYLOAD"), "and the parts of a multipart upload");
+        _cleanup_strv_free_ char **lines = NULL;
+        (void) strv_split(strempty(shas), "\n", &lines);
+        for (char **l = lines; l && *l; l++)
+                diag("signed: %s", *l);
+}
+
 int main(void) {
         const char *script = getenv("TERN_FLAKY_S3");
         if (!script)
@@ -251,6 +281,7 @@ int main(void) {
         free(k.buf);
 
         test_parts(url, endpoint);
+        test_payload(endpoint, strstrip(line));
 
         _cleanup_free_ char *log = fetch(endpoint, "/__log");
         _cleanup_strv_free_ char **lines = NULL;

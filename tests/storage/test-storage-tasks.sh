@@ -3,11 +3,12 @@
 # flows run by `tern run`, against
 #   local   a directory
 #   s3      radosgw, started and stopped by rgw.sh ($TERN_RGW): Split, Concat and Size at least
+#   azure   azurite, started and stopped by azurite.sh ($TERN_AZURITE)
 # checking what a user sees: the files' contents (checksums, line counts, item order) read back with
 # `tern execution files --get`, the tasks' outputs, and the errors of refused URIs and bad properties.
 # On local, a 200 MB Concat, Split and Reverse run on a worker process whose peak RSS is bounded.
 set -uo pipefail
-backend=${1:?usage: test-storage-tasks.sh local|s3}
+backend=${1:?usage: test-storage-tasks.sh local|s3|azure}
 TERN=${TERN:?}
 n=0; failed=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed+1)); fi; }
@@ -35,6 +36,15 @@ s3)
         server_stop="'$TERN_RGW' stop '$dir'"
         export AWS_ACCESS_KEY_ID=$access AWS_SECRET_ACCESS_KEY=$secret
         url="s3://tern-test/tasks$$?endpoint=$endpoint&region=us-east-1"
+        ;;
+azure)
+        out=$("${TERN_AZURITE:?}" start "$scratch/azurite" 2>"$scratch/server.err"); rc=$?
+        [ $rc = 77 ] && { echo "1..0 # SKIP $(tail -1 "$scratch/server.err")"; exit 0; }
+        [ $rc = 0 ] || { echo "Bail out! azurite did not start: $(tail -3 "$scratch/server.err" | tr '\n' ' ')"; exit 1; }
+        read -r endpoint account key dir sas <<<"$out"
+        server_stop="'$TERN_AZURITE' stop '$dir'"
+        export AZURE_STORAGE_KEY=$key
+        url="azure://$account/tern-test/tasks$$?endpoint=$endpoint"
         ;;
 *)
         echo "Bail out! unknown backend '$backend'"; exit 1
@@ -237,6 +247,83 @@ rc=$?
 run_id=$(json "$scratch/run.json" 'd["id"]')
 ok "$([ $rc = 0 ] && [ "$(out purge "['uris']")" = "['$(out write "['uri']")']" ] && [ "$(out after "['value']")" = false ] && echo 0 || echo 1)" \
         "PurgeCurrentExecutionFiles: deletes the execution's files, says which ($(out purge "['uris']"); exists after: $(out after "['value']"))"
+
+# ---- Kestra's own test cases ---------------------------------------------------------------------
+# The cases of Kestra's unit tests (core/src/test/java/io/kestra/plugin/core/storage/SplitTest,
+# ConcatTest, ReverseTest, DeduplicateItemsTest) with their inputs and the numbers they assert,
+# as a flow: its files written by a task instead of put into storage by the test.
+cat >"$scratch/kestra.yaml" <<'EOF'
+id: kestra_cases
+namespace: t.storage.tasks
+tasks:
+  - id: gen
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    outputFiles: [get.yml, big.yml, three.yml, kv.ion]
+    commands:
+      # SplitTest's content(count): the numbers from 0 left-padded to 20 characters, a line each
+      - seq 0 999 | xargs printf '%20s\n' > get.yml
+      - seq 0 12287 | xargs printf '%20s\n' > big.yml
+      - printf '1\n2\n3\n' > three.yml
+      - printf '%s\n' '{key:"k1",value:"v1"}' '{key:"k2",value:"v1"}' '{key:"k3",value:"v1"}' '{key:"k1",value:"v2"}' '{key:"k2",value:"v2"}' '{key:"k2",value:null}' '{key:"k3",value:"v2"}' '{key:"k1",value:"v3"}' > kv.ion
+  - id: partition
+    type: io.kestra.plugin.core.storage.Split
+    from: "{{ outputs.gen.outputFiles['get.yml'] }}"
+    partitions: 8
+  - id: rows
+    type: io.kestra.plugin.core.storage.Split
+    from: "{{ outputs.gen.outputFiles['get.yml'] }}"
+    rows: 10
+  - id: bytes
+    type: io.kestra.plugin.core.storage.Split
+    from: "{{ outputs.gen.outputFiles['big.yml'] }}"
+    bytes: 1KB
+  - id: concat
+    type: io.kestra.plugin.core.storage.Concat
+    files: ["{{ outputs.gen.outputFiles['get.yml'] }}", "{{ outputs.gen.outputFiles['get.yml'] }}"]
+    separator: "\n"
+    extension: .yml
+  - id: reverse
+    type: io.kestra.plugin.core.storage.Reverse
+    from: "{{ outputs.gen.outputFiles['three.yml'] }}"
+  - id: dedup
+    type: io.kestra.plugin.core.storage.DeduplicateItems
+    from: "{{ outputs.gen.outputFiles['kv.ion'] }}"
+    expr: " {{ key }} "
+EOF
+run "$scratch/kestra.yaml"
+rc=$?
+run_id=$(json "$scratch/run.json" 'd["id"]')
+ok "$([ $rc = 0 ] && [ "$(json "$scratch/run.json" 'd["state"]["current"]')" = SUCCESS ] && echo 0 || echo 1)" \
+        "Kestra's storage task test cases run on $backend"
+[ $rc = 0 ] || sed 's/^/# /' "$scratch/run.err" | tail -8
+seq 0 999 | xargs printf '%20s\n' >"$scratch/get.yml"
+seq 0 12287 | xargs printf '%20s\n' >"$scratch/big.yml"
+nuris() { json "$scratch/run.json" "len([t for t in d['taskRunList'] if t['taskId'] == '$1'][0]['outputs']['uris'])"; }
+first_uri() { json "$scratch/run.json" "[t for t in d['taskRunList'] if t['taskId'] == '$1'][0]['outputs']['uris'][0]"; }
+got=$(split_join partition | grep -c '')
+ok "$([ "$(nuris partition)" = 8 ] && [[ $(first_uri partition) == *.yml ]] && [ "$got" = 1000 ] && echo 0 || echo 1)" \
+        "SplitTest.partition: 8 files ending .yml, 1000 lines in all ($(nuris partition) files, $got lines)"
+ok "$([ "$(nuris rows)" = 100 ] && cmp -s <(split_join rows) "$scratch/get.yml" && echo 0 || echo 1)" \
+        "SplitTest.rows: 100 files that put together are the content ($(nuris rows))"
+# (Each part takes lines of 21 bytes until it holds 1 KiB: 49 lines, the last part the 38 left; the
+# first and the last read back, not all 251, each a tern process.)
+last_uri=$(json "$scratch/run.json" "[t for t in d['taskRunList'] if t['taskId'] == 'bytes'][0]['outputs']['uris'][-1]")
+ok "$([ "$(nuris bytes)" = 251 ] && cmp -s <(get "$(first_uri bytes)") <(head -49 "$scratch/big.yml") &&
+        cmp -s <(get "$last_uri") <(tail -38 "$scratch/big.yml") && echo 0 || echo 1)" \
+        "SplitTest.bytes: 1KB of 12288 lines gives 251 files, the first 49 lines, ..., the last 38 ($(nuris bytes))"
+uri=$(out concat "['uri']")
+ok "$([[ $uri == *.yml ]] && cmp -s <(get "$uri") <(cat "$scratch/get.yml"; echo; cat "$scratch/get.yml"; echo) && echo 0 || echo 1)" \
+        "ConcatTest: the file, \\n, the file, \\n, in a .yml file ($uri)"
+uri=$(out reverse "['uri']")
+ok "$([[ $uri == *.yml ]] && [ "$(get "$uri" | od -An -c | tr -d ' \n')" = '3\n2\n1\n' ] && echo 0 || echo 1)" \
+        "ReverseTest: 3\\n2\\n1\\n in a .yml file ($uri)"
+got=$(get "$(out dedup "['uri']")" | tr '\n' '|')
+ok "$([ "$got" = '{key:"k2",value:null}|{key:"k3",value:"v2"}|{key:"k1",value:"v3"}|' ] &&
+        [ "$(out dedup "['numKeys']")" = 3 ] && [ "$(out dedup "['droppedItemsTotal']")" = 5 ] &&
+        [ "$(out dedup "['processedItemsTotal']")" = 8 ] && echo 0 || echo 1)" \
+        "DeduplicateItemsTest: 3 keys, 5 dropped of 8, the last of each in file order: $got"
 
 # ---- refused ------------------------------------------------------------------------------------
 # refused FLOW-YAML EXPECTED-TEXT WHAT [run args]

@@ -926,6 +926,45 @@ tasks:
     other_uri = js["inputs"]["doc"]
     st, js, _ = req("GET", f"/api/v1/executions/{fexec}/file?path={other_uri}")
     ok(st == 422, "another execution's file is refused (422)")
+
+    # Downloads take their storage handle from the webserver's pool and give it back when their
+    # reply is done: many at once each get one (none waits for another), and afterwards no more are
+    # kept than the pool's size (the database pool's, 4 here) and the next downloads open none.
+    big = os.urandom(8 << 20)  # more than the socket and pipe buffers: each download holds its handle
+    st, js, _ = upload("/api/v1/executions/t.web/files?wait=true", {"note": "big"}, {"doc": ("big.bin", big)})
+    big_exec, big_uri = js["id"], js["inputs"]["doc"]
+    conns, resps = [], []
+    for _ in range(12):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        c.request("GET", f"/api/v1/executions/{big_exec}/file?path={big_uri}", headers={"Authorization": BEARER})
+        conns.append(c)
+    for c in conns:
+        resps.append(c.getresponse())  # the headers only: the bodies wait for their readers
+    _, during, _, _ = metrics()
+    bodies = [r.read() for r in reversed(resps)]  # the last first: no download waits on an earlier one
+    for c in conns:
+        c.close()
+    ok(all(r.status == 200 for r in resps) and all(b == big for b in bodies),
+       f"12 downloads of 8 MiB at once all complete ({sum(b == big for b in bodies)} of 12 equal)")
+    busy = 'tern_storage_handles{state="busy"}'
+    ok(during.get(busy, 0) >= 12, f"each holds a storage handle of its own while it streams ({during.get(busy)} busy)")
+    for _ in range(100):  # given back as each reply's end is processed
+        _, after, helps, _ = metrics()
+        if after.get(busy) == 0:
+            break
+        time.sleep(0.05)
+    idle = 'tern_storage_handles{state="idle"}'
+    ok(after.get(busy) == 0 and 1 <= after.get(idle, 0) <= 4 and "tern_storage_handles" in helps,
+       f"afterwards all are back and at most 4 kept ({after.get(busy)} busy, {after.get(idle)} idle)")
+    opened = after.get("tern_storage_handles_opened_total", 0)
+    for _ in range(3):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        c.request("GET", f"/api/v1/executions/{big_exec}/file?path={big_uri}", headers={"Authorization": BEARER})
+        c.getresponse().read()
+        c.close()
+    _, later, _, _ = metrics()
+    ok(opened >= 12 and later.get("tern_storage_handles_opened_total") == opened,
+       f"the next downloads reuse kept handles (opened {opened}, then {later.get('tern_storage_handles_opened_total')})")
     READFLOW = """id: readfile
 namespace: t.web
 inputs:
@@ -1001,7 +1040,7 @@ tasks:
     leftovers = [os.path.join(d, f) for d, _, fs in os.walk(scratch + "/state/uploads") for f in fs]
     ok(not leftovers, f"no upload is left behind in the temporary directory ({leftovers[:3]})")
     stored = [f for d, _, fs in os.walk(scratch + "/state/storage/t/web/files") for f in fs]
-    ok(sorted(stored) == ["b.txt", "report.bin"], f"refused uploads leave nothing in storage ({stored})")
+    ok(sorted(stored) == ["b.txt", "big.bin", "report.bin"], f"refused uploads leave nothing in storage ({stored})")
 
     # ---- namespace files (Kestra's /api/v1/namespaces/{namespace}/files...) ----
     NSF = "/api/v1/namespaces/t.web/files"

@@ -338,17 +338,28 @@ int task_impl_ns_delete_files(TaskRunContext *ctx, json_t *props, TaskOutcome *o
                         return task_fail(out, "cannot delete namespace file '%s' of '%s': %s", path, ns, storage_error(s));
                 task_logf(ctx, TASK_LOG_DEBUG, "Deleted %s", path);
                 n++;
-                /* Its directories, deepest first once all files are gone. */
+                /* Its directories, deepest first once all files are gone; or, kept, its own. */
                 _cleanup_free_ char *dir = strdup(path);
-                for (char *slash = dir ? strrchr(dir, '/') : NULL; delete_parents && slash && slash > dir;
-                     slash = strrchr(dir, '/')) {
+                if (!dir)
+                        return -ENOMEM;
+                for (char *slash = strrchr(dir, '/'); slash && slash > dir; slash = delete_parents ? strrchr(dir, '/') : NULL) {
                         *slash = 0;
                         if (!strv_contains(parents, dir) && strv_extend(&parents, dir) < 0)
                                 return -ENOMEM;
                 }
         }
+        /* A directory is there as long as something is in it: one whose last file went stays, as
+         * in Kestra, as an empty directory. */
+        for (char **p = parents; !delete_parents && p && *p; p++) {
+                ApiNsFileList left = {};
+                r = api_ns_files_list(s, ns, *p, false, &left);
+                bool gone = r == -ENOENT || (r >= 0 && left.n == 0);
+                api_ns_file_list_done(&left);
+                if (gone && (r = api_ns_dir_create(s, ns, *p)) < 0)
+                        task_logf(ctx, TASK_LOG_WARN, "Failed to keep folder: %s: %s", *p, storage_error(s));
+        }
         /* Longer paths are deeper ones of the same branch: delete those first. */
-        for (size_t done = 0, total = strv_length(parents); done < total; done++) {
+        for (size_t done = 0, total = delete_parents ? strv_length(parents) : 0; done < total; done++) {
                 char **deepest = NULL;
                 for (char **p = parents; *p; p++)
                         if (**p && (!deepest || strlen(*p) > strlen(*deepest)))
