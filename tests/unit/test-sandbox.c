@@ -296,7 +296,11 @@ int main(int argc, char **argv) {
         sandbox_options_init(&o);
         o.ro_binds = ro;
         o.hidden = hidden;
-        o.cgroup_name = "tern-test-sandbox";
+        /* A name of this process's own: test-sandbox and test-sandbox-pooled run side by side, and
+         * each counts and removes the task cgroups under its name. */
+        char cgname[64];
+        snprintf(cgname, sizeof cgname, "tern-test-sandbox-%d", (int) getpid());
+        o.cgroup_name = cgname;
         /* "test-sandbox pooled": every escape again, as a worker runs tasks: through a pool (the
          * mount namespace template, reused cgroups, the PID 1 reaped later). */
         bool pooled = argc >= 2 && streq(argv[1], "pooled");
@@ -609,7 +613,9 @@ int main(int argc, char **argv) {
                 _exit(0);
         waitpid(dead, NULL, 0);
         char stale[PATH_MAX] = "";
-        FILE *fp = popen("find /sys/fs/cgroup/pids -type d -name tern-test-sandbox | head -1", "re");
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "find /sys/fs/cgroup/pids -type d -name %s | head -1", cgname);
+        FILE *fp = popen(cmd, "re");
         if (fp) {
                 if (fgets(stale, sizeof stale, fp))
                         stale[strcspn(stale, "\n")] = 0;
@@ -628,8 +634,8 @@ int main(int argc, char **argv) {
         if (r < 0)
                 diag("pool: %s", res.message);
         is_str(capture_out(&c), "65534\nSeccomp:\t2\n", "with a pool: as nobody, under the filter");
-        const char *count_pooled = "find /sys/fs/cgroup/pids -path '*tern-test-sandbox/pool-*' -type d | wc -l";
-        FILE *cnt = popen(count_pooled, "re");
+        snprintf(cmd, sizeof cmd, "find /sys/fs/cgroup/pids -path '*%s/pool-*' -type d | wc -l", cgname);
+        FILE *cnt = popen(cmd, "re");
         int n_pooled = -1;
         if (cnt) {
                 (void) !fscanf(cnt, "%d", &n_pooled);
@@ -666,11 +672,11 @@ int main(int argc, char **argv) {
         /* The worker is healthy: same fds, it still runs things, no cgroup left. */
         is_int(count_fds(), fds_before, "no fd leaked in the worker");
         ok(run_sh(NULL, "exit 7", &c, &res) == 0 && res.exit_code == 7 && !res.sandboxed, "plain processes still run");
-        ok(system("test -z \"$(find /sys/fs/cgroup -path '*tern-test-sandbox/*' -type d 2>/dev/null)\"") == 0,
-           "every task cgroup was removed");
+        snprintf(cmd, sizeof cmd, "test -z \"$(find /sys/fs/cgroup -path '*%s/*' -type d 2>/dev/null)\"", cgname);
+        ok(system(cmd) == 0, "every task cgroup was removed");
 
-        snprintf(path, sizeof path, "rm -rf '%s'; find /sys/fs/cgroup -depth -name tern-test-sandbox -type d -exec rmdir {} + 2>/dev/null",
-                 base);
+        snprintf(path, sizeof path, "rm -rf '%s'; find /sys/fs/cgroup -depth -name %s -type d -exec rmdir {} + 2>/dev/null",
+                 base, cgname);
         (void) !system(path);
         strbuf_done(&c.out);
         strbuf_done(&c.err);
