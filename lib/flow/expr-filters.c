@@ -2,638 +2,14 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cleanup-jansson.h"
-#include "expr-internal.h"
+#include "expr-filters.h"
 #include "strutil.h"
-#include "user-regex.h"
 
 typedef int (*FilterFn)(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret);
-
-#define FAIL(...) expr_fail(ev, n, -EINVAL, __VA_ARGS__)
-
-static int ret_string_n(const char *s, size_t len, json_t **ret) {
-        *ret = json_stringn_nocheck(s, len);
-        return *ret ? 0 : -ENOMEM;
-}
-
-static int ret_strbuf(StrBuf *sb, json_t **ret) {
-        if (sb->error)
-                return sb->error;
-        return ret_string_n(strbuf_str(sb), sb->len, ret);
-}
-
-/* The input as a string (scalars print as in templates); NULL input gives *ret NULL. */
-static int in_string(json_t *in, char **ret) {
-        if (json_is_null(in)) {
-                *ret = NULL;
-                return 0;
-        }
-        return expr_to_string(in, ret);
-}
-
-static int arg_int(ExprEval *ev, const ExprNode *n, const ExprArgs *a, size_t pos, const char *name, int64_t def,
-                   int64_t *ret) {
-        json_t *v = expr_arg(a, pos, name);
-        if (!v || json_is_null(v)) {
-                *ret = def;
-                return 0;
-        }
-        if (json_is_integer(v)) {
-                *ret = json_integer_value(v);
-                return 0;
-        }
-        if (json_is_real(v) && fabs(json_real_value(v)) < 9e18) {
-                *ret = (int64_t) json_real_value(v);
-                return 0;
-        }
-        if (json_is_string(v) && safe_atoi64(json_string_value(v), ret) >= 0)
-                return 0;
-        return FAIL("Filter `%s`: argument `%s` must be an integer, not a %s", n->name, name, expr_type_name(v));
-}
-
-static int arg_str(ExprEval *ev, const ExprNode *n, const ExprArgs *a, size_t pos, const char *name, const char *def,
-                   const char **ret) {
-        json_t *v = expr_arg(a, pos, name);
-        if (!v || json_is_null(v)) {
-                *ret = def;
-                return 0;
-        }
-        if (!json_is_string(v))
-                return FAIL("Filter `%s`: argument `%s` must be a string, not a %s", n->name, name, expr_type_name(v));
-        *ret = json_string_value(v);
-        return 0;
-}
-
-static int need_arg(ExprEval *ev, const ExprNode *n, const ExprArgs *a, size_t pos, const char *name, json_t **ret) {
-        *ret = expr_arg(a, pos, name);
-        if (!*ret)
-                return FAIL("Filter `%s` needs the argument `%s`", n->name, name);
-        return 0;
-}
-
-/* ---- strings ---- */
-
-static int map_chars(json_t *in, int mode, json_t **ret) {
-        _cleanup_free_ char *s = NULL;
-        int r = in_string(in, &s);
-        if (r < 0)
-                return r;
-        if (!s) {
-                *ret = json_null();
-                return 0;
-        }
-        bool start = true;
-        for (char *p = s; *p; p++) {
-                unsigned char c = (unsigned char) *p;
-                switch (mode) {
-                case 'u': *p = (char) toupper(c); break;
-                case 'l': *p = (char) tolower(c); break;
-                case 'c': if (p == s) *p = (char) toupper(c); break;
-                case 't':
-                        if (start)
-                                *p = (char) toupper(c);
-                        start = isspace(c);
-                        break;
-                }
-        }
-        return ret_string_n(s, strlen(s), ret);
-}
-
-static int f_upper(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return map_chars(in, 'u', ret); }
-static int f_lower(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return map_chars(in, 'l', ret); }
-static int f_capitalize(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return map_chars(in, 'c', ret); }
-static int f_title(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return map_chars(in, 't', ret); }
-
-static int f_trim(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
-        _cleanup_free_ char *s = NULL;
-        int r = in_string(in, &s);
-        if (r < 0)
-                return r;
-        if (!s) {
-                *ret = json_null();
-                return 0;
-        }
-        char *t = strstrip(s);
-        return ret_string_n(t, strlen(t), ret);
-}
-
-static int f_string(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
-        _cleanup_free_ char *s = NULL;
-        int r = expr_to_string(in, &s);
-        if (r < 0)
-                return r;
-        return ret_string_n(s, strlen(s), ret);
-}
-
-/* Replace every occurrence of from by to in s. */
-static int replace_all(const char *s, const char *from, const char *to, char **ret) {
-        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
-        size_t fl = strlen(from);
-        if (fl == 0) {
-                *ret = strdup(s);
-                return *ret ? 0 : -ENOMEM;
-        }
-        for (const char *p = s, *q; ; p = q + fl) {
-                q = strstr(p, from);
-                if (!q) {
-                        strbuf_append(&sb, p);
-                        break;
-                }
-                strbuf_append_n(&sb, p, (size_t) (q - p));
-                strbuf_append(&sb, to);
-                if (sb.len > EXPR_MAX_OUTPUT)
-                        return -E2BIG;
-        }
-        if (sb.error)
-                return sb.error;
-        *ret = strbuf_steal(&sb);
-        return *ret ? 0 : -ENOMEM;
-}
-
-/* Java's Matcher.appendReplacement(): $n is capture group n (the longest number that is a group),
- * \x is x; anything else after '$' is an error, as in Kestra. A group that did not take part in the
- * match adds nothing. */
-static int regex_append_replacement(ExprEval *ev, const ExprNode *n, StrBuf *sb, const char *to, const char *subject,
-                                    const regmatch_t *m, size_t n_groups) {
-        for (const char *t = to; *t; t++) {
-                if (*t == '\\') {
-                        if (!t[1])
-                                return FAIL("Filter `replace`: the replacement \"%s\" ends with a lone '\\'", to);
-                        strbuf_append_char(sb, *++t);
-                        continue;
-                }
-                if (*t != '$') {
-                        strbuf_append_char(sb, *t);
-                        continue;
-                }
-                if (t[1] == '{')
-                        return FAIL("Filter `replace`: the replacement \"%s\" names a group, and named groups are not supported", to);
-                if (t[1] < '0' || t[1] > '9')
-                        return FAIL("Filter `replace`: illegal group reference in the replacement \"%s\" (write \\$ for a '$')", to);
-                size_t g = (size_t) (*++t - '0');
-                if (g >= n_groups)
-                        return FAIL("Filter `replace`: the replacement \"%s\" refers to group %zu, the expression has %zu", to, g,
-                                    n_groups - 1);
-                while (t[1] >= '0' && t[1] <= '9' && g * 10 + (size_t) (t[1] - '0') < n_groups)
-                        g = g * 10 + (size_t) (*++t - '0');
-                if (m[g].rm_so >= 0)
-                        strbuf_append_n(sb, subject + m[g].rm_so, (size_t) (m[g].rm_eo - m[g].rm_so));
-        }
-        return 0;
-}
-
-static int regex_replace_all(ExprEval *ev, const ExprNode *n, const char *s, const char *pattern, const char *to, char **ret) {
-        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
-        _cleanup_free_ regmatch_t *m = NULL;
-        const char *why;
-        size_t len = strlen(s);
-        regex_t re;
-        int r;
-
-        /* bounded before anything runs: glibc searches in time quadratic in the subject */
-        if (len > USER_REGEX_MAX_SUBJECT)
-                return FAIL("Filter `replace`: the string is %zu bytes long, regular expressions apply to at most %u bytes",
-                            len, USER_REGEX_MAX_SUBJECT);
-        uint64_t cost = user_regex_cost(len, strlen(pattern));
-        if (ev->regex_work + cost > USER_REGEX_MAX_WORK)
-                return expr_fail(ev, n, -E2BIG, "Filter `replace`: too much regular expression work in one render");
-        ev->regex_work += cost;
-
-        r = user_regex_compile(pattern, 0, &re, &why);
-        if (r == -EINVAL)
-                return FAIL("Filter `replace`: invalid regular expression \"%s\": %s", pattern, why);
-        if (r < 0)
-                return r;
-        size_t n_groups = re.re_nsub + 1;
-        m = calloc(n_groups, sizeof(regmatch_t));
-        if (!m) {
-                regfree(&re);
-                return -ENOMEM;
-        }
-        const char *p = s;
-        while (*p && regexec(&re, p, n_groups, m, p == s ? 0 : REG_NOTBOL) == 0) {
-                strbuf_append_n(&sb, p, (size_t) m[0].rm_so);
-                r = regex_append_replacement(ev, n, &sb, to, p, m, n_groups);
-                if (r < 0)
-                        break;
-                if (m[0].rm_eo == m[0].rm_so) {
-                        if (!p[m[0].rm_eo]) {
-                                p += m[0].rm_eo;
-                                break;
-                        }
-                        strbuf_append_char(&sb, p[m[0].rm_eo]);
-                        p += m[0].rm_eo + 1;
-                } else
-                        p += m[0].rm_eo;
-                if (sb.len > EXPR_MAX_OUTPUT)
-                        break;
-        }
-        regfree(&re);
-        if (r < 0)
-                return r;
-        strbuf_append(&sb, p);
-        if (sb.error)
-                return sb.error;
-        if (sb.len > EXPR_MAX_OUTPUT)
-                return expr_fail(ev, n, -E2BIG, "Filter `replace`: result too large");
-        *ret = strbuf_steal(&sb);
-        return *ret ? 0 : -ENOMEM;
-}
-
-static int f_replace(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
-        _cleanup_free_ char *s = NULL;
-        json_t *what;
-        int r;
-
-        r = need_arg(ev, n, a, 0, "replace_pairs", &what);
-        if (r < 0)
-                return r;
-        r = in_string(in, &s);
-        if (r < 0)
-                return r;
-        if (!s) {
-                *ret = json_null();
-                return 0;
-        }
-        if (json_is_object(what)) {
-                const char *k;
-                json_t *v;
-                json_object_foreach(what, k, v) {
-                        _cleanup_free_ char *to = NULL, *res = NULL;
-                        r = expr_to_string(v, &to);
-                        if (r < 0)
-                                return r;
-                        r = replace_all(s, k, to, &res);
-                        if (r == -E2BIG)
-                                return expr_fail(ev, n, r, "Filter `replace`: result too large");
-                        if (r < 0)
-                                return r;
-                        free(s);
-                        s = TAKE_PTR(res);
-                }
-                return ret_string_n(s, strlen(s), ret);
-        }
-        json_t *to = expr_arg(a, 1, "replacement");
-        if (!json_is_string(what) || !json_is_string(to))
-                return FAIL("Filter `replace` needs a map of replacements, or a target and a replacement string");
-        json_t *re = expr_arg(a, 2, "regexp");
-        _cleanup_free_ char *res = NULL;
-        if (re && expr_truthy(re))
-                r = regex_replace_all(ev, n, s, json_string_value(what), json_string_value(to), &res);
-        else {
-                r = replace_all(s, json_string_value(what), json_string_value(to), &res);
-                if (r == -E2BIG)
-                        return expr_fail(ev, n, r, "Filter `replace`: result too large");
-        }
-        if (r < 0)
-                return r;
-        return ret_string_n(res, strlen(res), ret);
-}
-
-static int f_split(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
-        _cleanup_free_ char *s = NULL;
-        _cleanup_json_ json_t *l = json_array();
-        const char *sep;
-        int64_t limit;
-        int r;
-
-        if (!l)
-                return -ENOMEM;
-        r = arg_str(ev, n, a, 0, "delimiter", NULL, &sep);
-        if (r < 0)
-                return r;
-        if (!sep)
-                return FAIL("Filter `split` needs the argument `delimiter`");
-        r = arg_int(ev, n, a, 1, "limit", 0, &limit);
-        if (r < 0)
-                return r;
-        r = in_string(in, &s);
-        if (r < 0)
-                return r;
-        if (!s) {
-                *ret = json_null();
-                return 0;
-        }
-        size_t sl = strlen(sep);
-        const char *p = s;
-        for (;;) {
-                const char *q = sl ? strstr(p, sep) : (*p && p[1] ? p + 1 : NULL);
-                if (!q || (limit > 0 && (int64_t) json_array_size(l) == limit - 1)) {
-                        if (json_array_append_new(l, json_string_nocheck(p)) < 0)
-                                return -ENOMEM;
-                        break;
-                }
-                if (json_array_append_new(l, json_stringn_nocheck(p, (size_t) (q - p))) < 0)
-                        return -ENOMEM;
-                p = q + sl;
-        }
-        /* like Java's String.split: trailing empty strings are dropped when there is no limit */
-        if (limit == 0)
-                while (json_array_size(l) > 0 && json_string_length(json_array_get(l, json_array_size(l) - 1)) == 0)
-                        json_array_remove(l, json_array_size(l) - 1);
-        *ret = TAKE_PTR(l);
-        return 0;
-}
-
-static int f_join(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
-        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
-        const char *sep;
-        size_t i;
-        json_t *x;
-        int r = arg_str(ev, n, a, 0, "separator", "", &sep);
-        if (r < 0)
-                return r;
-        if (json_is_null(in)) {
-                *ret = json_null();
-                return 0;
-        }
-        if (!json_is_array(in))
-                return FAIL("Filter `join` needs a list, not a %s", expr_type_name(in));
-        json_array_foreach(in, i, x) {
-                if (i > 0)
-                        strbuf_append(&sb, sep);
-                expr_append_value(&sb, x);
-                if (sb.len > EXPR_MAX_OUTPUT)
-                        return expr_fail(ev, n, -E2BIG, "Filter `join`: result too large");
-        }
-        return ret_strbuf(&sb, ret);
-}
-
-static int substring_filter(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, bool after, bool last, json_t **ret) {
-        _cleanup_free_ char *s = NULL;
-        const char *sep;
-        int r = arg_str(ev, n, a, 0, "separator", NULL, &sep);
-        if (r < 0)
-                return r;
-        if (!sep)
-                return FAIL("Filter `%s` needs the argument `separator`", n->name);
-        r = in_string(in, &s);
-        if (r < 0)
-                return r;
-        if (!s) {
-                *ret = json_null();
-                return 0;
-        }
-        const char *q = strstr(s, sep);
-        if (last && q)
-                for (const char *x; (x = strstr(q + 1, sep)) && *sep;)
-                        q = x;
-        /* as commons-lang: not found gives the whole string before, "" after (BeforeLast/AfterLast alike) */
-        if (!q)
-                return after ? ret_string_n("", 0, ret) : ret_string_n(s, strlen(s), ret);
-        if (after)
-                return ret_string_n(q + strlen(sep), strlen(q + strlen(sep)), ret);
-        return ret_string_n(s, (size_t) (q - s), ret);
-}
-static int f_substringBefore(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return substring_filter(ev, n, in, a, false, false, ret); }
-static int f_substringAfter(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return substring_filter(ev, n, in, a, true, false, ret); }
-static int f_substringBeforeLast(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return substring_filter(ev, n, in, a, false, true, ret); }
-static int f_substringAfterLast(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return substring_filter(ev, n, in, a, true, true, ret); }
-
-static int affix_filter(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, bool end, json_t **ret) {
-        _cleanup_free_ char *s = NULL;
-        const char *x;
-        int r = arg_str(ev, n, a, 0, "value", NULL, &x);
-        if (r < 0)
-                return r;
-        if (!x)
-                return FAIL("Filter `%s` needs an argument", n->name);
-        r = in_string(in, &s);
-        if (r < 0)
-                return r;
-        *ret = json_boolean(s && (end ? endswith(s, x) : startswith(s, x) != NULL));
-        return 0;
-}
-static int f_startsWith(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return affix_filter(ev, n, in, a, false, ret); }
-static int f_endsWith(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return affix_filter(ev, n, in, a, true, ret); }
-
-static int f_slugify(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
-        _cleanup_free_ char *s = NULL;
-        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
-        int r = in_string(in, &s);
-        if (r < 0)
-                return r;
-        if (!s) {
-                *ret = json_null();
-                return 0;
-        }
-        bool dash = false;
-        for (const char *p = s; *p; p++) {
-                unsigned char c = (unsigned char) *p;
-                if (isalnum(c)) {
-                        if (dash && sb.len > 0)
-                                strbuf_append_char(&sb, '-');
-                        dash = false;
-                        strbuf_append_char(&sb, (char) tolower(c));
-                } else if (c < 0x80 || (c & 0xC0) == 0xC0)
-                        dash = true; /* a separator, or the start of a non-ASCII character that is dropped */
-        }
-        if (!sb.buf)
-                return ret_string_n("", 0, ret);
-        return ret_strbuf(&sb, ret);
-}
-
-static int f_abbreviate(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
-        _cleanup_free_ char *s = NULL;
-        int64_t width;
-        int r = arg_int(ev, n, a, 0, "length", -1, &width);
-        if (r < 0)
-                return r;
-        if (width < 0)
-                return FAIL("Filter `abbreviate` needs the argument `length`");
-        r = in_string(in, &s);
-        if (r < 0)
-                return r;
-        if (!s) {
-                *ret = json_null();
-                return 0;
-        }
-        size_t len = strlen(s);
-        if ((int64_t) len <= width)
-                return ret_string_n(s, len, ret);
-        if (width < 3)
-                return FAIL("Filter `abbreviate`: length must be at least 3");
-        /* cut on a UTF-8 character boundary */
-        size_t cut = (size_t) width - 3;
-        while (cut > 0 && ((unsigned char) s[cut] & 0xC0) == 0x80)
-                cut--;
-        memcpy(s + cut, "...", 4);
-        return ret_string_n(s, strlen(s), ret);
-}
-
-static int indent_filter(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, bool first_too, json_t **ret) {
-        _cleanup_free_ char *s = NULL;
-        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
-        int64_t amount;
-        const char *prefix;
-        int r = arg_int(ev, n, a, 0, "amount", -1, &amount);
-        if (r < 0)
-                return r;
-        if (amount < 0 || amount > 1024)
-                return FAIL("Filter `%s` needs an amount between 0 and 1024", n->name);
-        r = arg_str(ev, n, a, 1, "prefix", " ", &prefix);
-        if (r < 0)
-                return r;
-        r = in_string(in, &s);
-        if (r < 0)
-                return r;
-        if (!s) {
-                *ret = json_null();
-                return 0;
-        }
-        if (first_too)
-                strbuf_append_char(&sb, '\n');
-        for (const char *p = s; ; ) {
-                const char *nl = strchr(p, '\n');
-                if (p != s || first_too)
-                        for (int64_t i = 0; i < amount; i++)
-                                strbuf_append(&sb, prefix);
-                if (!nl) {
-                        strbuf_append(&sb, p);
-                        break;
-                }
-                strbuf_append_n(&sb, p, (size_t) (nl - p + 1));
-                p = nl + 1;
-                if (sb.len > EXPR_MAX_OUTPUT)
-                        return expr_fail(ev, n, -E2BIG, "Filter `%s`: result too large", n->name);
-        }
-        return ret_strbuf(&sb, ret);
-}
-static int f_indent(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return indent_filter(ev, n, in, a, false, ret); }
-static int f_nindent(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return indent_filter(ev, n, in, a, true, ret); }
-
-static int f_urlencode(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
-        _cleanup_free_ char *s = NULL;
-        _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
-        int r = in_string(in, &s);
-        if (r < 0)
-                return r;
-        if (!s) {
-                *ret = json_null();
-                return 0;
-        }
-        /* application/x-www-form-urlencoded, as Java's URLEncoder */
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-                if (isalnum(*p) || strchr(".-*_", *p))
-                        strbuf_append_char(&sb, (char) *p);
-                else if (*p == ' ')
-                        strbuf_append_char(&sb, '+');
-                else
-                        strbuf_appendf(&sb, "%%%02X", *p);
-        }
-        if (!sb.buf)
-                return ret_string_n("", 0, ret);
-        return ret_strbuf(&sb, ret);
-}
-
-static int hexval(char c) {
-        return isdigit((unsigned char) c) ? c - '0' : isxdigit((unsigned char) c) ? tolower((unsigned char) c) - 'a' + 10 : -1;
-}
-
-static int ret_checked_utf8(ExprEval *ev, const ExprNode *n, const char *s, size_t len, json_t **ret) {
-        *ret = json_stringn(s, len);
-        if (!*ret)
-                return string_is_printable_utf8(s, len) || len == 0 ? -ENOMEM : FAIL("Filter `%s`: the result is not UTF-8 text", n->name);
-        return 0;
-}
-
-static int f_urldecode(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
-        _cleanup_free_ char *s = NULL;
-        int r = in_string(in, &s);
-        if (r < 0)
-                return r;
-        if (!s) {
-                *ret = json_null();
-                return 0;
-        }
-        char *o = s;
-        for (const char *p = s; *p; p++) {
-                if (*p == '+')
-                        *o++ = ' ';
-                else if (*p == '%') {
-                        int h = hexval(p[1]), l = h >= 0 ? hexval(p[2]) : -1;
-                        if (h < 0 || l < 0)
-                                return FAIL("Filter `urldecode`: invalid escape sequence");
-                        *o++ = (char) (h * 16 + l);
-                        p += 2;
-                } else
-                        *o++ = *p;
-        }
-        return ret_checked_utf8(ev, n, s, (size_t) (o - s), ret);
-}
-
-static int f_base64encode(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
-        _cleanup_free_ char *s = NULL, *o = NULL;
-        int r = in_string(in, &s);
-        if (r < 0)
-                return r;
-        if (!s) {
-                *ret = json_null();
-                return 0;
-        }
-        size_t len = json_is_string(in) ? json_string_length(in) : strlen(s);
-        if (len > EXPR_MAX_OUTPUT)
-                return expr_fail(ev, n, -E2BIG, "Filter `base64encode`: input too large");
-        o = malloc(4 * ((len + 2) / 3) + 1);
-        if (!o)
-                return -ENOMEM;
-        int w = EVP_EncodeBlock((unsigned char *) o, (const unsigned char *) s, (int) len);
-        return ret_string_n(o, (size_t) w, ret);
-}
-
-static int f_base64decode(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) {
-        _cleanup_free_ char *s = NULL, *o = NULL;
-        int r = in_string(in, &s);
-        if (r < 0)
-                return r;
-        if (!s) {
-                *ret = json_null();
-                return 0;
-        }
-        char *t = strstrip(s);
-        size_t len = strlen(t);
-        if (len % 4 != 0)
-                return FAIL("Filter `base64decode`: the input is not valid base64");
-        o = malloc(len / 4 * 3 + 1);
-        if (!o)
-                return -ENOMEM;
-        int w = len ? EVP_DecodeBlock((unsigned char *) o, (const unsigned char *) t, (int) len) : 0;
-        if (w < 0)
-                return FAIL("Filter `base64decode`: the input is not valid base64");
-        if (len >= 1 && t[len - 1] == '=')
-                w--;
-        if (len >= 2 && t[len - 2] == '=')
-                w--;
-        return ret_checked_utf8(ev, n, o, (size_t) w, ret);
-}
-
-static int digest_filter(ExprEval *ev, const ExprNode *n, json_t *in, const EVP_MD *md, json_t **ret) {
-        _cleanup_free_ char *s = NULL;
-        unsigned char d[EVP_MAX_MD_SIZE];
-        unsigned dl = 0;
-        char hex[2 * EVP_MAX_MD_SIZE + 1];
-        int r = in_string(in, &s);
-        if (r < 0)
-                return r;
-        if (!s) {
-                *ret = json_null();
-                return 0;
-        }
-        size_t len = json_is_string(in) ? json_string_length(in) : strlen(s);
-        if (!md || EVP_Digest(s, len, d, &dl, md, NULL) != 1)
-                return expr_fail(ev, n, -EIO, "Filter `%s`: digest failed", n->name);
-        for (unsigned i = 0; i < dl; i++)
-                snprintf(hex + 2 * i, 3, "%02x", d[i]);
-        return ret_string_n(hex, 2 * dl, ret);
-}
-static int f_md5(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return digest_filter(ev, n, in, EVP_md5(), ret); }
-static int f_sha1(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return digest_filter(ev, n, in, EVP_sha1(), ret); }
-static int f_sha256(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return digest_filter(ev, n, in, EVP_sha256(), ret); }
-static int f_sha512(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs *a, json_t **ret) { return digest_filter(ev, n, in, EVP_sha512(), ret); }
 
 /* ---- JSON ---- */
 
@@ -1319,66 +695,66 @@ static const struct {
         FilterFn fn;
         bool lenient;
 } filters[] = {
-        { "abbreviate", f_abbreviate, false },
+        { "abbreviate", expr_filter_abbreviate, false },
         { "abs", f_abs, false },
-        { "base64decode", f_base64decode, false },
-        { "base64encode", f_base64encode, false },
-        { "capitalize", f_capitalize, false },
+        { "base64decode", expr_filter_base64decode, false },
+        { "base64encode", expr_filter_base64encode, false },
+        { "capitalize", expr_filter_capitalize, false },
         { "chunk", f_chunk, false },
         { "className", f_className, false },
         { "date", f_date, false },
         { "dateAdd", f_dateAdd, false },
         { "default", f_default, true },
         { "distinct", f_distinct, false },
-        { "endsWith", f_endsWith, false },
+        { "endsWith", expr_filter_ends_with, false },
         { "escape", expr_filter_escape, false },
         { "escapeChar", expr_filter_escape_char, false },
         { "first", f_first, false },
         { "flatten", f_flatten, false },
         { "fromJson", f_fromJson, false },
-        { "indent", f_indent, false },
-        { "join", f_join, false },
+        { "indent", expr_filter_indent, false },
+        { "join", expr_filter_join, false },
         { "jq", f_jq, false },
         { "json", f_toJson, false },
         { "keys", f_keys, false },
         { "last", f_first, false },
         { "length", f_length, false },
-        { "lower", f_lower, false },
-        { "md5", f_md5, false },
+        { "lower", expr_filter_lower, false },
+        { "md5", expr_filter_md5, false },
         { "merge", f_merge, false },
-        { "nindent", f_nindent, false },
+        { "nindent", expr_filter_nindent, false },
         { "number", f_number, false },
         { "numberFormat", f_numberFormat, false },
         { "numberformat", f_numberFormat, false },
         { "raw", expr_filter_raw, false },
-        { "replace", f_replace, false },
+        { "replace", expr_filter_replace, false },
         { "reverse", f_reverse, false },
         { "round", f_round, false },
         { "rsort", f_sort, false },
-        { "sha1", f_sha1, false },
-        { "sha256", f_sha256, false },
-        { "sha512", f_sha512, false },
+        { "sha1", expr_filter_sha1, false },
+        { "sha256", expr_filter_sha256, false },
+        { "sha512", expr_filter_sha512, false },
         { "slice", f_slice, false },
-        { "slugify", f_slugify, false },
+        { "slugify", expr_filter_slugify, false },
         { "sort", f_sort, false },
-        { "split", f_split, false },
-        { "startsWith", f_startsWith, false },
-        { "string", f_string, false },
-        { "substringAfter", f_substringAfter, false },
-        { "substringAfterLast", f_substringAfterLast, false },
-        { "substringBefore", f_substringBefore, false },
-        { "substringBeforeLast", f_substringBeforeLast, false },
+        { "split", expr_filter_split, false },
+        { "startsWith", expr_filter_starts_with, false },
+        { "string", expr_filter_string, false },
+        { "substringAfter", expr_filter_substring_after, false },
+        { "substringAfterLast", expr_filter_substring_after_last, false },
+        { "substringBefore", expr_filter_substring_before, false },
+        { "substringBeforeLast", expr_filter_substring_before_last, false },
         { "timestamp", f_timestamp, false },
         { "timestampMicro", f_timestamp, false },
         { "timestampMilli", f_timestamp, false },
         { "timestampNano", f_timestamp, false },
-        { "title", f_title, false },
+        { "title", expr_filter_title, false },
         { "toIon", expr_filter_to_ion, false },
         { "toJson", f_toJson, false },
-        { "trim", f_trim, false },
-        { "upper", f_upper, false },
-        { "urldecode", f_urldecode, false },
-        { "urlencode", f_urlencode, false },
+        { "trim", expr_filter_trim, false },
+        { "upper", expr_filter_upper, false },
+        { "urldecode", expr_filter_urldecode, false },
+        { "urlencode", expr_filter_urlencode, false },
         { "values", f_keys, false },
         { "yaml", expr_filter_yaml, false },
 };
@@ -1501,7 +877,7 @@ int expr_apply_test(ExprEval *ev, const ExprNode *n, json_t *in, const ExprArgs 
         }
         if (streq(t, "startsWith") || streq(t, "endsWith")) {
                 json_t *v = NULL;
-                int r = affix_filter(ev, n, in, args, streq(t, "endsWith"), &v);
+                int r = expr_filter_affix(ev, n, in, args, streq(t, "endsWith"), &v);
                 if (r < 0)
                         return r;
                 *ret = json_is_true(v);
