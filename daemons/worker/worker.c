@@ -680,15 +680,23 @@ static void *lease_guard_thread(void *arg) {
  * a lost notification). */
 static void *maint_thread(void *arg) {
         Worker *w = arg;
-        usec_t last_renew = now_monotonic();
+        usec_t last_renew = now_monotonic(), last_cancelled = 0;
+        bool stop = false;
 
         (void) store_listen(w->maint_store, STORE_CHANNEL_CANCEL);
         for (;;) {
-                struct pollfd p[2] = { { w->stop_fd, POLLIN, 0 }, { store_get_fd(w->maint_store), POLLIN, 0 } };
-                int woke = poll(p, p[1].fd >= 0 ? 2 : 1, 1000);
+                /* Once stopping, stop_fd stays readable: without it, and woken often enough to leave
+                 * soon after the last task ends, but asking for kills no more often than before. */
+                struct pollfd p[2] = { { stop ? -1 : w->stop_fd, POLLIN, 0 }, { store_get_fd(w->maint_store), POLLIN, 0 } };
+                if (poll(p, 2, stop ? 100 : 1000) > 0 && p[0].revents)
+                        stop = true;
                 /* Leave when stopped and no task runs any more. */
-                if (woke > 0 && p[0].revents && atomic_load(&w->busy) == 0)
+                if (stop && atomic_load(&w->busy) == 0)
                         break;
+                usec_t now = now_monotonic();
+                if (!p[1].revents && now - last_cancelled < USEC_PER_SEC)
+                        continue;
+                last_cancelled = now;
                 (void) store_wait(w->maint_store, 0);
                 char **cancelled = NULL;
                 if (store_job_cancelled(w->maint_store, w->opt.id, &cancelled) > 0)
