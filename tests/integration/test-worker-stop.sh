@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test-worker-stop.sh: a worker told to stop (SIGTERM) while a task runs waits out its grace period
-# quietly: it keeps passing kills on and renewing leases, but does not spin. On SQLite, an executor
-# and a worker as separate processes.
+# quietly: it keeps passing kills on and renewing leases, but does not spin. A worker stopped with
+# SIGSTOP past its lease says, once resumed, that it did not run, not that the database was
+# unreachable. On SQLite, an executor and workers as separate processes.
 set -uo pipefail
 TERN=${TERN:?}
 n=0; failed=0
@@ -58,6 +59,33 @@ ok "$([ -n "$c0" ] && [ -n "$c1" ] && [ $used -lt $((hz / 4)) ] && echo 0 || ech
 wait "$wk_pid" 2>/dev/null
 took=$(($(date +%s) - start))
 ok "$([ $took -lt 15 ] && echo 0 || echo 1)" "and exits after its 3 s grace ($took s)"
+
+# SIGSTOP past the lease (2 s), then SIGCONT: the lease guard stops the task, saying why.
+TERN_STATE_DIR=$scratch/wk "$TERN" server worker --workers 2 --lease PT2S --sandbox off --db "$db" >"$scratch/wk2.log" 2>&1 &
+pids+=($!)
+wk_pid=$!
+"$TERN" execution start t.worker.stop nap --db "$db" >/dev/null
+for _ in $(seq 1 300); do
+        held && break
+        sleep 0.1
+done
+sleep 0.5
+# The guard speaks only when it looks before the renewal thread renews (both wake at SIGCONT): up
+# to four tries.
+line=
+for _ in 1 2 3 4; do
+        kill -STOP "$wk_pid"
+        sleep 4
+        kill -CONT "$wk_pid"
+        for _ in $(seq 1 20); do
+                line=$(grep -m1 "Lease of job" "$scratch/wk2.log")
+                [ -n "$line" ] && break 2
+                sleep 0.1
+        done
+done
+ok "$(grep -q "this worker did not run for [0-9]* s (stopped or frozen)" <<<"$line" && ! grep -q "database is unreachable" "$scratch/wk2.log" && echo 0 || echo 1)" \
+        "after SIGSTOP/SIGCONT the lease guard says the worker did not run: ${line:-nothing logged}"
+[ -n "$line" ] || sed 's/^/# worker: /' "$scratch/wk2.log" | tail -5
 
 echo "1..$n"
 [ $failed = 0 ]
