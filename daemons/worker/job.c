@@ -466,6 +466,7 @@ int worker_job_run(const WorkerJobEnv *env, json_t *job, json_t **ret_result) {
                         return -errno;
         }
 
+        usec_t timeout = (usec_t) json_integer_value(json_object_get(job, "timeoutUsec"));
         TaskRunContext tctx = {
                 .execution_id = json_string_value(json_object_get(job, "executionId")),
                 .task_run_id = tr_id,
@@ -476,7 +477,8 @@ int worker_job_run(const WorkerJobEnv *env, json_t *job, json_t **ret_result) {
                 .attempt = (unsigned) attempt,
                 .working_dir = dir,
                 .cancel_fd = env->cancel_fd,
-                .timeout = (usec_t) json_integer_value(json_object_get(job, "timeoutUsec")),
+                .timeout = timeout,
+                .deadline = timeout ? now_monotonic() + timeout : 0,
                 .base_env = env->base_env,
                 .sandbox = env->sandbox,
                 .output_bytes_max = env->output_bytes_max,

@@ -1,4 +1,6 @@
 /* task-impl.c: the worker's runners, indexed by the task-type registry's runner ids, and helpers they share. */
+#include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,6 +127,32 @@ void task_logf(TaskRunContext *ctx, TaskLogLevel level, const char *fmt, ...) {
         if (r >= 0 && ctx->log)
                 ctx->log(ctx, level, m);
         free(m);
+}
+
+int task_check_stop(TaskRunContext *ctx, TaskOutcome *out, const char *fmt, ...) {
+        usec_t now = now_monotonic();
+
+        if (ctx->cancel_fd >= 0 && (ctx->stop_looked == 0 || now - ctx->stop_looked >= TASK_STOP_LOOK_USEC)) {
+                struct pollfd p = { ctx->cancel_fd, POLLIN, 0 };
+                ctx->stop_looked = now;
+                if (poll(&p, 1, 0) > 0) {
+                        out->state = STATE_KILLED;
+                        return -ECANCELED;
+                }
+        }
+        if (!ctx->deadline || now < ctx->deadline)
+                return 0;
+
+        _cleanup_free_ char *what = NULL;
+        char d[DURATION_MAX];
+        va_list ap;
+        va_start(ap, fmt);
+        int r = vasprintf(&what, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        return task_fail(out, "Timeout after %s: %s", duration_format(d, (susec_t) ctx->timeout), what) < 0
+                       ? -ENOMEM : -ETIMEDOUT;
 }
 
 const char *task_prop_string(json_t *props, const char *name, const char *def) {

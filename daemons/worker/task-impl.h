@@ -61,6 +61,8 @@ struct TaskRunContext {
         const char *working_dir; /* an existing directory the task may write to */
         int cancel_fd;           /* readable when the task must stop (kill, lease lost, shutdown); -1 none */
         usec_t timeout;          /* the task's timeout; 0 none */
+        usec_t deadline;         /* CLOCK_MONOTONIC: when the timeout ends (set as the task starts); 0 none */
+        usec_t stop_looked;      /* task_check_stop()'s own: when it last looked at cancel_fd */
         char *const *base_env;   /* environment every external process starts from (PATH, LANG...) */
         const SandboxOptions *sandbox; /* the worker's sandbox for external processes; NULL = plain */
         uint64_t output_bytes_max;     /* the files store_file() may keep, in all; 0: no limit (-EFBIG past it) */
@@ -109,6 +111,14 @@ void task_outcome_done(TaskOutcome *o);
 /* Mark the outcome failed with a formatted message; returns 0 so tasks can "return task_fail(...)". */
 int task_fail(TaskOutcome *o, const char *fmt, ...) _printf_(2, 3);
 void task_logf(TaskRunContext *ctx, TaskLogLevel level, const char *fmt, ...) _printf_(3, 4);
+
+/* A kill (cancel_fd) or the task's timeout, for tasks that run in the worker's own thread, where
+ * nothing stops them from outside as a script task's process is killed: their long loops call it.
+ * Returns 0 to go on; -ECANCELED with the outcome KILLED; -ETIMEDOUT with it FAILED, "Timeout after
+ * <timeout>: " and what fmt says. Cheap enough for every line of a
+ * file: it looks at cancel_fd at most every TASK_STOP_LOOK_USEC. */
+#define TASK_STOP_LOOK_USEC (20 * USEC_PER_MSEC)
+int task_check_stop(TaskRunContext *ctx, TaskOutcome *out, const char *fmt, ...) _printf_(3, 4);
 
 /* props: the task's properties, already rendered. Returns 0 with *out filled (a failed task is a
  * successful call with state FAILED) or a negative errno when the worker itself failed. */

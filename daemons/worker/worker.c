@@ -808,6 +808,9 @@ static void slots_renewed(Worker *w, const StoreJobRef *refs, size_t n, usec_t s
 
 /* The lease is this long past its last renewal when the guard stops the task: a little before the
  * executors may re-queue the job, so that the task is not still running when it starts elsewhere. */
+/* The lease guard's tick came this many ticks (and a second) late: the process was not running. */
+#define LEASE_GUARD_FROZEN_TICKS 5
+
 static usec_t lease_guard_deadline(usec_t lease) {
         return lease - MIN(lease / 10, 3 * USEC_PER_SEC);
 }
@@ -821,6 +824,7 @@ static void *lease_guard_thread(void *arg) {
         int interval = (int) (MIN(MAX(deadline / 10, 100 * USEC_PER_MSEC), USEC_PER_SEC) / USEC_PER_MSEC);
         uint64_t one = 1;
         bool stop = false;
+        usec_t last = now_monotonic(), frozen_end = 0, frozen = 0;
 
         for (;;) {
                 /* Once stopping, stop_fd stays readable: sleep without it until no task runs. */
@@ -830,6 +834,13 @@ static void *lease_guard_thread(void *arg) {
                 if (stop && atomic_load(&w->busy) == 0)
                         break;
                 usec_t now = now_monotonic();
+                /* A tick far later than asked for: the process did not run (SIGSTOP, a frozen cgroup or
+                 * VM), which is why nothing was renewed, not the database. */
+                if (now - last > LEASE_GUARD_FROZEN_TICKS * (usec_t) interval * USEC_PER_MSEC + USEC_PER_SEC) {
+                        frozen = now - last;
+                        frozen_end = now;
+                }
+                last = now;
                 pthread_mutex_lock(&w->lock);
                 for (unsigned i = 0; i < w->opt.slots; i++) {
                         Slot *s = &w->slots[i];
@@ -838,9 +849,15 @@ static void *lease_guard_thread(void *arg) {
                                 continue;
                         s->lease_expired = true;
                         (void) !write(s->cancel_fd, &one, sizeof one);
-                        log_warning("Lease of job %s of execution %s not renewed for %.0f s: the database is unreachable; "
-                                    "stopping the task, it will run elsewhere.",
-                                    s->job_id, s->execution_id, (double) (now - s->renewed) / USEC_PER_SEC);
+                        if (frozen_end > s->renewed)
+                                log_warning("Lease of job %s of execution %s not renewed for %.0f s: this worker did not run "
+                                            "for %.0f s (stopped or frozen); stopping the task, it will run elsewhere.",
+                                            s->job_id, s->execution_id, (double) (now - s->renewed) / USEC_PER_SEC,
+                                            (double) frozen / USEC_PER_SEC);
+                        else
+                                log_warning("Lease of job %s of execution %s not renewed for %.0f s: the database is "
+                                            "unreachable; stopping the task, it will run elsewhere.",
+                                            s->job_id, s->execution_id, (double) (now - s->renewed) / USEC_PER_SEC);
                 }
                 pthread_mutex_unlock(&w->lock);
         }
@@ -851,15 +868,23 @@ static void *lease_guard_thread(void *arg) {
  * a lost notification). */
 static void *maint_thread(void *arg) {
         Worker *w = arg;
-        usec_t last_renew = now_monotonic();
+        usec_t last_renew = now_monotonic(), last_cancelled = 0;
+        bool stop = false;
 
         (void) store_listen(w->maint_store, STORE_CHANNEL_CANCEL);
         for (;;) {
-                struct pollfd p[2] = { { w->stop_fd, POLLIN, 0 }, { store_get_fd(w->maint_store), POLLIN, 0 } };
-                int woke = poll(p, p[1].fd >= 0 ? 2 : 1, 1000);
+                /* Once stopping, stop_fd stays readable: without it, and woken often enough to leave
+                 * soon after the last task ends, but asking for kills no more often than before. */
+                struct pollfd p[2] = { { stop ? -1 : w->stop_fd, POLLIN, 0 }, { store_get_fd(w->maint_store), POLLIN, 0 } };
+                if (poll(p, 2, stop ? 100 : 1000) > 0 && p[0].revents)
+                        stop = true;
                 /* Leave when stopped and no task runs any more. */
-                if (woke > 0 && p[0].revents && atomic_load(&w->busy) == 0)
+                if (stop && atomic_load(&w->busy) == 0)
                         break;
+                usec_t now = now_monotonic();
+                if (!p[1].revents && now - last_cancelled < USEC_PER_SEC)
+                        continue;
+                last_cancelled = now;
                 (void) store_wait(w->maint_store, 0);
                 char **cancelled = NULL;
                 if (store_job_cancelled(w->maint_store, w->opt.id, &cancelled) > 0)

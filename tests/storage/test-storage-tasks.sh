@@ -433,6 +433,65 @@ refused "$hdr
 took=$(($(date +%s) - start))
 ok "$([ $took -lt 60 ] && echo 0 || echo 1)" "and well before it would have read 3 million items ($took s)"
 
+# ---- built-in tasks run in the worker's thread: its kill and their timeout still end them ----------
+# Sleep, and Split of a file of 3 million rows into parts of 10 (300,000 files: minutes of work).
+start=$(date +%s)
+refused "$hdr
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    timeout: PT1S
+    duration: PT1H" "Timeout after PT1S" "Sleep PT1H with timeout PT1S fails at its timeout"
+took=$(($(date +%s) - start))
+ok "$([ $took -lt 30 ] && echo 0 || echo 1)" "in seconds ($took s)"
+if [ "$backend" = local ]; then
+        rows_gen='  - id: gen
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    outputFiles: [rows.txt]
+    commands:
+      - seq 1 3000000 > rows.txt'
+        start=$(date +%s)
+        refused "$hdr
+$rows_gen
+  - id: split
+    type: io.kestra.plugin.core.storage.Split
+    timeout: PT1S
+    from: \"{{ outputs.gen.outputFiles['rows.txt'] }}\"
+    rows: 10" "Timeout after PT1S: '.*' was split only in part" "Split stops at its timeout"
+        took=$(($(date +%s) - start))
+        ok "$([ $took -lt 60 ] && echo 0 || echo 1)" "well before its 300,000 parts ($took s)"
+        # killed mid-way: Exit KILLED in a parallel branch kills its running sibling
+        cat >"$scratch/killsplit.yaml" <<EOF
+id: killsplit
+namespace: t.storage.tasks
+tasks:
+$rows_gen
+  - id: parallel
+    type: io.kestra.plugin.core.flow.Parallel
+    tasks:
+      - id: split
+        type: io.kestra.plugin.core.storage.Split
+        from: "{{ outputs.gen.outputFiles['rows.txt'] }}"
+        rows: 10
+      - id: later
+        type: io.kestra.plugin.core.flow.Sequential
+        tasks:
+          - id: wait
+            type: io.kestra.plugin.core.flow.Sleep
+            duration: PT2S
+          - id: exit
+            type: io.kestra.plugin.core.execution.Exit
+            state: KILLED
+EOF
+        start=$(date +%s)
+        run "$scratch/killsplit.yaml"
+        took=$(($(date +%s) - start))
+        st=$(json "$scratch/run.json" "(d['state']['current'], [t['state']['current'] for t in d['taskRunList'] if t['taskId'] == 'split'])")
+        ok "$([ "$st" = "('KILLED', ['KILLED'])" ] && [ $took -lt 60 ] && echo 0 || echo 1)" \
+                "Split killed mid-way ends KILLED promptly ($st, $took s)"
+fi
+
 # ---- 200 MB through a worker process: bounded memory ---------------------------------------------
 if [ "$backend" = local ]; then
         cat >"$scratch/big.yaml" <<'EOF'

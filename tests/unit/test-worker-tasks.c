@@ -481,6 +481,16 @@ int main(void) {
         run(&h, "Sleep", "{\"duration\": \"soon\"}", &o);
         ok(o.state == STATE_FAILED && strstr(o.error, "ISO-8601"), "Sleep rejects a bad duration");
         task_outcome_done(&o);
+        /* Sleep runs in the worker's thread: its timeout is its own to keep, as a kill is. */
+        h.ctx.timeout = USEC_PER_SEC;
+        t0 = now_monotonic();
+        h.ctx.deadline = t0 + h.ctx.timeout;
+        run(&h, "Sleep", "{\"duration\": \"PT1H\"}", &o);
+        ok(o.state == STATE_FAILED && o.error && strstr(o.error, "Timeout after PT1S") &&
+                   now_monotonic() - t0 < 5 * USEC_PER_SEC,
+           "Sleep PT1H with timeout PT1S fails at its timeout (%s)", o.error ?: "no error");
+        h.ctx.timeout = h.ctx.deadline = 0;
+        task_outcome_done(&o);
         int efd = eventfd(1, EFD_CLOEXEC);
         h.ctx.cancel_fd = efd;
         t0 = now_monotonic();

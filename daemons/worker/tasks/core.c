@@ -166,17 +166,20 @@ int task_impl_sleep(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
                 return task_fail(out, "property 'duration' must be an ISO-8601 duration such as PT5S");
         usec_t end = now_monotonic() + (usec_t) d;
         for (;;) {
+                /* a kill, or the task's timeout ending before the sleep does */
+                int r = task_check_stop(ctx, out, "the sleep was cut short");
+                if (r < 0)
+                        return r == -ENOMEM ? r : 0;
                 usec_t now = now_monotonic();
                 if (now >= end)
                         return 0;
+                usec_t wake = ctx->deadline ? MIN(end, ctx->deadline) : end;
                 struct pollfd p = { ctx->cancel_fd, POLLIN, 0 };
-                int ms = (int) MIN((end - now + 999) / 1000, 60000u);
-                int r = poll(&p, ctx->cancel_fd >= 0 ? 1 : 0, ms);
+                int ms = wake <= now ? 0 : (int) MIN((wake - now + 999) / 1000, 60000u);
+                r = poll(&p, ctx->cancel_fd >= 0 ? 1 : 0, ms);
                 if (r < 0 && errno != EINTR)
                         return -errno;
-                if (r > 0) {
-                        out->state = STATE_KILLED;
-                        return 0;
-                }
+                if (r > 0)
+                        ctx->stop_looked = 0; /* readable: task_check_stop() looks at once */
         }
 }

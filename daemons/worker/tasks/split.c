@@ -174,6 +174,8 @@ static int split_items(TaskRunContext *ctx, const char *items, SplitMode mode, i
         ssize_t len;
         r = 0;
         while (r >= 0 && (len = getline(&line, &cap, in)) >= 0) {
+                if ((r = task_check_stop(ctx, out, "'%s' was split only in part", items)) < 0)
+                        break;
                 /* Java's readLine(): the line without its terminator (\n, \r\n). */
                 if (len > 0 && line[len - 1] == '\n')
                         len--;
@@ -244,9 +246,9 @@ static int split_items(TaskRunContext *ctx, const char *items, SplitMode mode, i
                 else
                         safe_close(parts[i].fd);
         safe_close(cur.fd);
-        if (r < 0 && out->state == STATE_FAILED) {
+        if (r < 0 && (out->state == STATE_FAILED || out->state == STATE_KILLED)) {
                 free(sp.prefix);
-                return 0; /* the task failed, saying why */
+                return 0; /* the task failed, saying why, or was killed */
         }
         if (r < 0) {
                 free(sp.prefix);

@@ -363,7 +363,8 @@ int task_impl_storage_concat(TaskRunContext *ctx, json_t *props, TaskOutcome *ou
         if (fd < 0)
                 return 0;
         json_array_foreach(files, i, f) {
-                if ((r = fetch_append(ctx, "files", json_string_value(f), fd, out)) < 0)
+                if ((r = task_check_stop(ctx, out, "%zu of %zu files were concatenated", i, json_array_size(files))) < 0 ||
+                    (r = fetch_append(ctx, "files", json_string_value(f), fd, out)) < 0)
                         return r == -ENOMEM ? r : 0;
                 if (sep && (r = fd_write_all(fd, sep, strlen(sep))) < 0)
                         return write_failed(out, r) == -ENOMEM ? -ENOMEM : 0;
@@ -426,6 +427,11 @@ static int split_keep(Split *s, OutFile **o) {
         return json_array_append_new(s->uris, json_string(uri)) < 0 ? -ENOMEM : 0;
 }
 
+/* Before each row: the input may be large, and a kill or the timeout ends the task here. */
+static int split_stop(Split *s, const char *uri) {
+        return task_check_stop(s->ctx, s->out, "'%s' was split only in part", uri);
+}
+
 /* rows or bytes: a part ends once it has that many; each goes up as soon as it is complete. */
 static int split_sequential(Split *s, LineReader *lr, const char *uri, const char *sep, uint64_t max_bytes,
                             uint64_t max_rows) {
@@ -434,6 +440,8 @@ static int split_sequential(Split *s, LineReader *lr, const char *uri, const cha
         size_t len;
         int r;
         while ((r = line_reader_next(lr, &line, &len)) > 0) {
+                if ((r = split_stop(s, uri)) < 0)
+                        return r;
                 if (cur && ((max_bytes && cur->bytes >= max_bytes) || (max_rows && cur->lines >= max_rows)) &&
                     (r = split_keep(s, &cur)) < 0)
                         return r;
@@ -470,6 +478,8 @@ static int split_grouped(Split *s, LineReader *lr, const char *uri, const char *
                         goto finish;
         while ((r = line_reader_next(lr, &line, &len)) > 0) {
                 size_t i;
+                if ((r = split_stop(s, uri)) < 0)
+                        goto finish;
                 if (!re)
                         i = next++ % n;
                 else {
@@ -594,7 +604,7 @@ static bool charset_ascii_compatible(const char *c) {
 
 /* The lines of in, last first, each followed by sep: the file is read backwards a block at a time;
  * memory holds one block and the line being completed. Lines end as the line reader ends them. */
-static int reverse_lines(int in, OutFile *o, const char *sep, const char *uri, TaskOutcome *out) {
+static int reverse_lines(TaskRunContext *ctx, int in, OutFile *o, const char *sep, const char *uri, TaskOutcome *out) {
         struct stat st;
         _cleanup_free_ char *buf = NULL;
         size_t cap = 0;
@@ -615,6 +625,9 @@ static int reverse_lines(int in, OutFile *o, const char *sep, const char *uri, T
         /* buf holds the file's bytes [lo, hi) */
         uint64_t lo = hi;
         for (;;) {
+                int r = task_check_stop(ctx, out, "'%s' was reversed only in part", uri);
+                if (r < 0)
+                        return r;
                 /* the last terminator in (lo, hi), or at lo when nothing is before it */
                 size_t len = (size_t) (hi - lo);
                 size_t t = len;
@@ -626,7 +639,7 @@ static int reverse_lines(int in, OutFile *o, const char *sep, const char *uri, T
                         }
                 }
                 if (t < len) {
-                        int r = out_file_line(o, buf + t + 1, len - t - 1, sep);
+                        r = out_file_line(o, buf + t + 1, len - t - 1, sep);
                         if (r < 0)
                                 return write_failed(out, r);
                         /* "\r\n" is one terminator */
@@ -634,7 +647,7 @@ static int reverse_lines(int in, OutFile *o, const char *sep, const char *uri, T
                         continue;
                 }
                 if (lo == 0) {
-                        int r = out_file_line(o, buf, len, sep);
+                        r = out_file_line(o, buf, len, sep);
                         return r < 0 ? write_failed(out, r) : 0;
                 }
                 /* no whole line in the buffer: the block before it comes in front */
@@ -677,8 +690,8 @@ int task_impl_storage_reverse(TaskRunContext *ctx, json_t *props, TaskOutcome *o
                 return in == -ENOMEM ? in : 0;
         if ((r = out_file_new(ctx, out, &o)) < 0)
                 return r == -ENOMEM ? r : 0;
-        if ((r = reverse_lines(in, o, sep, from, out)) < 0 || (r = out_file_flush(o)) < 0) {
-                if (r != -ENOMEM && out->state != STATE_FAILED)
+        if ((r = reverse_lines(ctx, in, o, sep, from, out)) < 0 || (r = out_file_flush(o)) < 0) {
+                if (r != -ENOMEM && out->state == STATE_SUCCESS) /* not already FAILED or KILLED */
                         write_failed(out, r);
                 return r == -ENOMEM ? r : 0;
         }
@@ -695,26 +708,16 @@ typedef struct ItemExpr {
         json_t *tmpl;     /* the expression, unrendered (a raw property) */
         const char *prop;
         const char *uri;
-        usec_t deadline;  /* CLOCK_MONOTONIC; 0: no timeout */
 } ItemExpr;
 
 static void item_expr_init(ItemExpr *e, TaskRunContext *ctx, json_t *tmpl, const char *prop, const char *uri) {
-        *e = (ItemExpr) { ctx, tmpl, prop, uri, ctx->timeout ? now_monotonic() + ctx->timeout : 0 };
+        *e = (ItemExpr) { ctx, tmpl, prop, uri };
 }
 
-/* A kill or the task's timeout, checked before each item: the task runs in the worker's thread,
- * where nothing else stops it, and a file of many items with a costly expression takes long. */
+/* A kill or the task's timeout, checked before each item: a file of many items with a costly
+ * expression takes long. */
 static int item_stop(ItemExpr *e, TaskOutcome *out) {
-        struct pollfd p = { e->ctx->cancel_fd, POLLIN, 0 };
-        char d[DURATION_MAX];
-        if (e->ctx->cancel_fd >= 0 && poll(&p, 1, 0) > 0) {
-                out->state = STATE_KILLED;
-                return -ECANCELED;
-        }
-        if (e->deadline && now_monotonic() >= e->deadline)
-                return task_fail(out, "Timeout after %s: '%s' was not read to its end",
-                                 duration_format(d, (susec_t) e->ctx->timeout), e->uri), -ETIMEDOUT;
-        return 0;
+        return task_check_stop(e->ctx, out, "'%s' was not read to its end", e->uri);
 }
 
 /* Render the expression with the item's fields on top of the task's variables, as Kestra does;
