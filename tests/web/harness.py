@@ -23,6 +23,8 @@ def ok(cond, what):
     _count += 1
     if not cond:
         _failed += 1
+    # One line: a description that carries a command's stderr must not break the TAP stream.
+    what = " | ".join(str(what).splitlines())
     print(("ok" if cond else "not ok") + f" {_count} - {what}", flush=True)
     return cond
 
