@@ -41,6 +41,13 @@ class Git:
         # Not in the working directory: a following task (or "git add .") would see it.
         self.private = tempfile.mkdtemp(prefix="tern-git-", dir=os.environ.get("TMPDIR") or "/tmp")
         self.env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1", LC_ALL="C")
+        self.options = []
+        if props.get("trustedCaPemPath"):
+            self.options += ["-c", "http.sslCAInfo=" + props["trustedCaPemPath"]]
+        if props.get("noProxy"):
+            self.options += ["-c", "http.proxy="]
+            for var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+                self.env.pop(var, None)
         for var in ("GIT_ASKPASS", "SSH_ASKPASS", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_DIR", "GIT_WORK_TREE"):
             self.env.pop(var, None)
         me = os.path.abspath(__file__)
@@ -80,7 +87,7 @@ class Git:
         # safe.directory: the repositories are the task's own (its working directory, made by the worker) and
         # the one its url names (a file:// one belongs to whoever made it), all of it inside the sandbox.
         p = subprocess.run(["git", "-c", "safe.directory=*", "-c", "init.defaultBranch=main",
-                            "-c", "advice.detachedHead=false", *args],
+                            "-c", "advice.detachedHead=false", *self.options, *args],
                            cwd=cwd, env=self.env, input=stdin, capture_output=True, text=True)
         if check and p.returncode != 0:
             lines = [l for l in self.mask(p.stderr + p.stdout).splitlines() if l.strip()]
@@ -117,6 +124,15 @@ def remote_has_branch(git, url, branch):
     return bool(p.stdout.strip())
 
 
+def configure(git, props, target):
+    """Kestra's gitConfig: keys and values written to the repository's configuration."""
+    for key, value in (props.get("gitConfig") or {}).items():
+        if "." not in key:
+            raise Failure("gitConfig key '%s' must be SECTION.NAME (core.fileMode)" % key)
+        value = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        git.run("cannot set '%s' in the repository's configuration" % key, ["config", "--", key, value], cwd=target)
+
+
 def clone(git, props):
     url, branch, commit, tag = props["url"], props.get("branch"), props.get("commit"), props.get("tag")
     target = inside(props.get("directory"))
@@ -128,6 +144,8 @@ def clone(git, props):
     depth = props.get("depth")
     if not commit and not tag and depth and depth > 0:  # a commit or a tag needs the history, as in Kestra
         args += ["--depth", str(depth)]
+    if props.get("noTags"):
+        args += ["--no-tags"]
     if props.get("cloneSubmodules"):
         args += ["--recurse-submodules"] + (["--shallow-submodules"] if "--depth" in args else [])
     os.makedirs(target, exist_ok=True)
@@ -135,6 +153,7 @@ def clone(git, props):
             args + ["--", url, target])
     if commit:
         git.run("cannot check out commit '%s'" % commit, ["checkout", "--quiet", "--detach", commit], cwd=target)
+    configure(git, props, target)
     head = git.run("cannot read HEAD", ["rev-parse", "HEAD"], cwd=target).stdout.strip()
     log("INFO", "Cloned %s into %s at %s" % (git.mask(url), target, head))
     send({"outputs": {"directory": target}})
@@ -173,6 +192,7 @@ def push(git, props):
             os.rmdir(scratch)
     elif git.run("", ["rev-parse", "--git-dir"], cwd=target, check=False).returncode != 0:
         raise Failure("'%s' is not a git repository: clone it first (io.kestra.plugin.git.Clone) or give url" % target)
+    configure(git, props, target)
     remote = url or "origin"
     shown = url or git.run("", ["remote", "get-url", "origin"], cwd=target, check=False).stdout.strip() or "origin"
 

@@ -26,7 +26,7 @@ mkdir -p "$HOME"
 # The repositories: main with two commits (a depth-1 clone has one), feature with a file of its own. The one
 # served over HTTP belongs to this user (http-backend runs here), the file:// one to the sandbox's (the task's).
 mkdir -p "$dir/srv" "$dir/work"
-(cd "$dir/work" && git init -q -b main && echo "hello" >README.md && git add . && git commit -qm one &&
+(cd "$dir/work" && git init -q -b main && echo "hello" >README.md && git add . && git commit -qm one && git tag v1 &&
         echo "data" >data.txt && git add . && git commit -qm two &&
         git checkout -qb feature && echo "feature file" >feature.txt && git add . && git commit -qm three &&
         git checkout -q main) || { echo "Bail out! cannot make the test repository"; exit 1; }
@@ -121,12 +121,16 @@ tasks:
         branch: feature
         username: alice
         password: "{{ secret('GITPW') }}"
+        gitConfig:
+          tern.test: from-the-flow
+          core.fileMode: false
       - id: look
         type: io.kestra.plugin.scripts.shell.Commands
         commands:
           - cat feature.txt
           - echo "commits \$(git -c safe.directory='*' rev-list --count HEAD)"
           - echo "branch \$(git -c safe.directory='*' rev-parse --abbrev-ref HEAD)"
+          - echo "config \$(git -c safe.directory='*' config tern.test) \$(git -c safe.directory='*' config core.fileMode)"
       - id: push
         type: io.kestra.plugin.git.Push
         branch: feature
@@ -147,6 +151,8 @@ check wdir 'state("clone") == "SUCCESS" and outputs("clone").get("directory")' 2
 ok $? "Clone over HTTP with basic auth succeeds, its directory as output $(diag)"
 check wdir '"feature file" in logs("look") and "commits 1" in logs("look") and "branch feature" in logs("look")' 2>"$dir/diag"
 ok $? "the next task of the WorkingDirectory sees the branch's files, cloned at depth 1 $(diag)"
+check wdir '"config from-the-flow false" in logs("look")' 2>"$dir/diag"
+ok $? "gitConfig is written to the clone's configuration $(diag)"
 check wdir 'state("push") == "SUCCESS" and len(outputs("push").get("commitId", "")) == 40 and
         outputs("push").get("commitURL") == "http://127.0.0.1:'"$port"'/http/commit/" + outputs("push")["commitId"]' 2>"$dir/diag"
 ok $? "Push from the clone succeeds with commitId and commitURL $(diag)"
@@ -185,6 +191,15 @@ tasks:
         username: alice
         password: "{{ secret('GITPW') }}"
         directory: badurl
+      - id: ssh
+        type: io.kestra.plugin.git.Clone
+        url: ssh://git@127.0.0.1:1/repo.git
+        privateKey: |
+          -----BEGIN OPENSSH PRIVATE KEY-----
+          S3CRETKEYMATERIAL
+          -----END OPENSSH PRIVATE KEY-----
+        passphrase: "{{ secret('WRONGPW') }}"
+        directory: ssh
       - id: nocreate
         type: io.kestra.plugin.git.Push
         url: file://$dir/srv/file.git
@@ -200,9 +215,12 @@ check fail 'state("nobranch") == "FAILED" and "branch '"'nope'"'" in logs("nobra
 ok $? "a missing branch fails the clone, saying so $(diag)"
 check fail 'state("badurl") == "FAILED" and "missing.git" in logs("badurl") and "not found" in logs("badurl")' 2>"$dir/diag"
 ok $? "a wrong URL fails with git's message $(diag)"
+check fail 'state("ssh") == "FAILED" and "cannot clone" in logs("ssh") and "Connection refused" in logs("ssh") and
+        "S3CRETKEYMATERIAL" not in alllogs' 2>"$dir/diag"
+ok $? "an SSH remote that cannot be reached fails with ssh's message, the key not shown $(diag)"
 check fail 'state("nocreate") == "FAILED" and "does not exist" in logs("nocreate") and "createBranch is false" in logs("nocreate")' 2>"$dir/diag"
 ok $? "Push to a missing branch with createBranch false fails $(diag)"
-! grep -q 's3cr3t-Pw\|Wr0ng-Pw-X' "$dir/fail.json" "$dir/fail.err"
+! grep -q 's3cr3t-Pw\|Wr0ng-Pw-X\|S3CRETKEYMATERIAL' "$dir/fail.json" "$dir/fail.err"
 ok $? "no password in any log of the failures"
 
 # file://: a full clone (depth 0) into a directory, and Push with url to a new branch: the branch is made from
@@ -216,6 +234,18 @@ tasks:
     url: file://$dir/srv/file.git
     depth: 0
     directory: sub/repo
+  - id: tagged
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    tasks:
+      - id: clonetag
+        type: io.kestra.plugin.git.Clone
+        url: file://$dir/srv/file.git
+        tag: v1
+        noTags: false
+      - id: looktag
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands:
+          - echo "tag \$(git -c safe.directory='*' describe --tags) \$(cat data.txt 2>/dev/null || echo no-data)"
   - id: push
     type: io.kestra.plugin.git.Push
     url: file://$dir/srv/file.git
@@ -235,6 +265,8 @@ YAML
 run file
 check file 'state("clone") == "SUCCESS" and outputs("clone").get("directory", "").endswith("/sub/repo")' 2>"$dir/diag"
 ok $? "Clone over file:// into a directory $(diag)"
+check file 'state("clonetag") == "SUCCESS" and "tag v1 no-data" in logs("looktag")' 2>"$dir/diag"
+ok $? "Clone of a tag checks out the tagged commit $(diag)"
 [ "$(gitsrv file.git ls-tree --name-only fresh)" = "report.txt" ] &&
         [ "$(gitsrv file.git rev-parse fresh^)" = "$(gitsrv file.git rev-parse main)" ] &&
         check file 'state("push") == "SUCCESS" and "commitURL" not in outputs("push") and
