@@ -35,14 +35,14 @@ git clone -q --bare "$dir/work" "$dir/srv/http.git" && git clone -q --bare "$dir
         chmod -R a+rwX "$dir/srv" && chown -R 65534:65534 "$dir/srv/file.git" ||
         { echo "Bail out! cannot make the bare repositories"; exit 1; }
 
-# git http-backend as a CGI behind basic auth (alice, s3cr3t-Pw): Python's http.server has no CGI handler to
+# git http-backend as a CGI behind basic auth (alice, s3cr3t-Pw; bob, Inl1ne-Pw): Python's http.server has no CGI handler to
 # rely on (3.13 removed it), so the few lines of CGI are here.
 cat >"$dir/server.py" <<'PY'
 import base64, http.server, os, subprocess, sys
 backend, root, portfile = sys.argv[1:4]
 class H(http.server.BaseHTTPRequestHandler):
     def serve(self):
-        if self.headers.get("Authorization") != "Basic " + base64.b64encode(b"alice:s3cr3t-Pw").decode():
+        if self.headers.get("Authorization") not in ["Basic " + base64.b64encode(u).decode() for u in (b"alice:s3cr3t-Pw", b"bob:Inl1ne-Pw")]:
             self.send_response(401)
             self.send_header("WWW-Authenticate", 'Basic realm="git"')
             self.end_headers()
@@ -187,9 +187,7 @@ tasks:
         directory: nobranch
       - id: badurl
         type: io.kestra.plugin.git.Clone
-        url: http://127.0.0.1:$port/missing.git
-        username: alice
-        password: "{{ secret('GITPW') }}"
+        url: http://bob:Inl1ne-Pw@127.0.0.1:$port/missing.git
         directory: badurl
       - id: ssh
         type: io.kestra.plugin.git.Clone
@@ -213,8 +211,9 @@ check fail 'state("wrongpw") == "FAILED" and "Authentication failed" in logs("wr
 ok $? "a wrong password fails with git's message, the password not shown $(diag)"
 check fail 'state("nobranch") == "FAILED" and "branch '"'nope'"'" in logs("nobranch") and "not found" in logs("nobranch")' 2>"$dir/diag"
 ok $? "a missing branch fails the clone, saying so $(diag)"
-check fail 'state("badurl") == "FAILED" and "missing.git" in logs("badurl") and "not found" in logs("badurl")' 2>"$dir/diag"
-ok $? "a wrong URL fails with git's message $(diag)"
+check fail 'state("badurl") == "FAILED" and "missing.git" in logs("badurl") and "not found" in logs("badurl") and
+        "bob:******@" in logs("badurl") and "Inl1ne-Pw" not in alllogs' 2>"$dir/diag"
+ok $? "a wrong URL fails with git's message, a password in the URL masked $(diag)"
 check fail 'state("ssh") == "FAILED" and "cannot clone" in logs("ssh") and "Connection refused" in logs("ssh") and
         "S3CRETKEYMATERIAL" not in alllogs' 2>"$dir/diag"
 ok $? "an SSH remote that cannot be reached fails with ssh's message, the key not shown $(diag)"
