@@ -136,27 +136,72 @@ def configure(git, props, target):
 def clone(git, props):
     url, branch, commit, tag = props["url"], props.get("branch"), props.get("commit"), props.get("tag")
     target = inside(props.get("directory"))
-    args = ["clone", "--quiet"]
-    if tag and not commit:
-        args += ["--branch", tag]
-    elif branch and not commit:
-        args += ["--branch", branch]
+    every = props.get("cloneAllBranches", True)
+    if not every and not branch:
+        raise Failure("cloneAllBranches is false: give the branch to clone")
+    if tag and props.get("noTags"):
+        raise Failure("tag cannot be used with noTags: true")
     depth = props.get("depth")
-    if not commit and not tag and depth and depth > 0:  # a commit or a tag needs the history, as in Kestra
-        args += ["--depth", str(depth)]
-    if props.get("noTags"):
-        args += ["--no-tags"]
-    if props.get("cloneSubmodules"):
-        args += ["--recurse-submodules"] + (["--shallow-submodules"] if "--depth" in args else [])
-    os.makedirs(target, exist_ok=True)
-    git.run("cannot clone '%s'%s" % (git.mask(url), " (branch '%s')" % branch if branch and not commit and not tag else ""),
-            args + ["--", url, target])
-    if commit:
-        git.run("cannot check out commit '%s'" % commit, ["checkout", "--quiet", "--detach", commit], cwd=target)
-    configure(git, props, target)
+    depth = depth if not commit and not tag and depth and depth > 0 else None  # a commit or a tag needs the history
+    if os.path.exists(os.path.join(target, ".git")):
+        update(git, props, target, depth)
+    else:
+        args = ["clone", "--quiet"]
+        if tag and not commit:
+            args += ["--branch", tag]
+        elif branch and not commit:
+            args += ["--branch", branch]
+        if depth:
+            args += ["--depth", str(depth)]
+        args += ["--no-single-branch"] if every else ["--single-branch"]
+        if props.get("noTags"):
+            args += ["--no-tags"]
+        if props.get("cloneSubmodules"):
+            args += ["--recurse-submodules"] + (["--shallow-submodules"] if depth else [])
+        os.makedirs(target, exist_ok=True)
+        git.run("cannot clone '%s'%s" % (git.mask(url), " (branch '%s')" % branch if branch and not commit and not tag else ""),
+                args + ["--", url, target])
+        if commit:
+            git.run("cannot check out commit '%s'" % commit, ["checkout", "--quiet", "--detach", commit], cwd=target)
+        configure(git, props, target)
     head = git.run("cannot read HEAD", ["rev-parse", "HEAD"], cwd=target).stdout.strip()
     log("INFO", "Cloned %s into %s at %s" % (git.mask(url), target, head))
     send({"outputs": {"directory": target}})
+
+
+def update(git, props, target, depth):
+    """A directory that holds a repository already (a Clone before this one in a WorkingDirectory) is fetched
+    and checked out again, its local changes dropped, as Kestra does."""
+    url, branch, commit, tag = props["url"], props.get("branch"), props.get("commit"), props.get("tag")
+    log("INFO", "Existing Git repository found at %s, fetching latest changes from %s" % (target, git.mask(url)))
+    has_origin = git.run("", ["remote", "get-url", "origin"], cwd=target, check=False).returncode == 0
+    git.run("cannot set the repository's origin", ["remote", "set-url" if has_origin else "add", "origin", url], cwd=target)
+    configure(git, props, target)
+    every = props.get("cloneAllBranches", True)
+    refspecs = ["+refs/heads/%s:refs/remotes/origin/%s" % ((branch,) * 2) if branch and not every
+                else "+refs/heads/*:refs/remotes/origin/*"]
+    fetch = ["fetch", "--quiet", "--no-tags" if props.get("noTags") else "--tags"] + (["--depth", str(depth)] if depth else [])
+    if (commit or tag) and os.path.exists(os.path.join(target, ".git", "shallow")):
+        fetch += ["--unshallow"]
+    git.run("cannot fetch '%s'" % git.mask(url), fetch + ["origin", *refspecs], cwd=target)
+    if commit or tag:
+        ref = commit or "refs/tags/" + tag
+        git.run("cannot check out %s '%s'" % (("commit", commit) if commit else ("tag", tag)),
+                ["checkout", "--quiet", "--force", "--detach", ref], cwd=target)
+    else:
+        if not branch:
+            head = git.run("", ["symbolic-ref", "--short", "-q", "refs/remotes/origin/HEAD"], cwd=target, check=False)
+            branch = head.stdout.strip().replace("origin/", "", 1)
+            for default in ("main", "master"):
+                if not branch and git.run("", ["rev-parse", "-q", "--verify", "refs/remotes/origin/" + default],
+                                          cwd=target, check=False).returncode == 0:
+                    branch = default
+            if not branch:
+                raise Failure("cannot tell the default branch of '%s': give branch" % git.mask(url))
+        git.run("cannot check out branch '%s'" % branch,
+                ["checkout", "--quiet", "--force", "-B", branch, "refs/remotes/origin/" + branch], cwd=target)
+    if props.get("cloneSubmodules"):
+        git.run("cannot update the submodules", ["submodule", "--quiet", "update", "--init", "--recursive"], cwd=target)
 
 
 def push(git, props):

@@ -143,6 +143,16 @@ tasks:
         author:
           name: Tern Test
           email: tern@example.com
+      - id: again
+        type: io.kestra.plugin.git.Clone
+        url: $http
+        branch: main
+        username: alice
+        password: "{{ secret('GITPW') }}"
+      - id: look2
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands:
+          - echo "again \$(git -c safe.directory='*' rev-parse --abbrev-ref HEAD) \$(cat data.txt) \$(cat feature.txt 2>/dev/null || echo no-feature)"
 YAML
 "$TERN" flow validate --plugins-path "$dir/git" "$dir/wdir.yaml" >"$dir/validate.txt" 2>&1
 ok $? "the flow validates with the plugin on the path ($(tr '\n' ' ' <"$dir/validate.txt" | head -c 300))"
@@ -162,6 +172,9 @@ pushed=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(next
         [ "$(gitsrv http.git show feature:feature.txt)" = "feature file" ] &&
         [ "$(gitsrv http.git log -1 --format='%s|%an|%ae' feature)" = "add new.txt from wdir|Tern Test|tern@example.com" ]
 ok $? "the bare repository's feature branch has the commit: new file, old files, message, author ($(gitsrv http.git log -1 --format='%H %s|%an' feature))"
+check wdir 'state("again") == "SUCCESS" and "again main data no-feature" in logs("look2") and
+        "Existing Git repository found" in logs("again")' 2>"$dir/diag"
+ok $? "a second Clone into the same directory fetches and checks out the other branch $(diag)"
 ! grep -q 's3cr3t-Pw' "$dir/wdir.json" "$dir/wdir.err"
 ok $? "the password is in no log"
 
