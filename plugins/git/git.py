@@ -41,7 +41,9 @@ class Git:
         # Not in the working directory: a following task (or "git add .") would see it.
         self.private = tempfile.mkdtemp(prefix="tern-git-", dir=os.environ.get("TMPDIR") or "/tmp")
         self.env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1", LC_ALL="C")
-        self.options = []
+        # readTimeout: git aborts a transfer slower than 1 byte a second for that long (HTTP).
+        seconds = lambda ms: str(max(1, -(-int(ms) // 1000)))
+        self.options = ["-c", "http.lowSpeedLimit=1", "-c", "http.lowSpeedTime=" + seconds(props.get("readTimeout") or 60000)]
         if props.get("trustedCaPemPath"):
             self.options += ["-c", "http.sslCAInfo=" + props["trustedCaPemPath"]]
         if props.get("noProxy"):
@@ -57,6 +59,7 @@ class Git:
                     self.write(name, str(props[name]))
             self.env.update(TERN_GIT_SECRETS=self.private, GIT_ASKPASS=me, SSH_ASKPASS=me, SSH_ASKPASS_REQUIRE="force")
         ssh = ["ssh", "-F", "/dev/null", "-o", "StrictHostKeyChecking=accept-new",
+               "-o", "ConnectTimeout=" + seconds(props.get("connectTimeout") or 10000),
                "-o", "UserKnownHostsFile=" + os.path.join(self.private, "known_hosts")]
         if not props.get("passphrase"):
             ssh += ["-o", "BatchMode=yes"]  # never waits for a prompt nobody answers
@@ -143,6 +146,8 @@ def clone(git, props):
         raise Failure("tag cannot be used with noTags: true")
     depth = props.get("depth")
     depth = depth if not commit and not tag and depth and depth > 0 else None  # a commit or a tag needs the history
+    if props.get("cache"):
+        log("WARN", "cache is not supported by tern's git plugin yet: the repository is cloned in full")
     if os.path.exists(os.path.join(target, ".git")):
         update(git, props, target, depth)
     else:

@@ -258,6 +258,17 @@ tasks:
         type: io.kestra.plugin.scripts.shell.Commands
         commands:
           - echo "tag \$(git -c safe.directory='*' describe --tags) \$(cat data.txt 2>/dev/null || echo no-data)"
+      - id: clonecommit
+        type: io.kestra.plugin.git.Clone
+        url: file://$dir/srv/file.git
+        commit: $(git -C "$dir/work" rev-parse main~1)
+        directory: bycommit
+        readTimeout: 30000
+        cache: true
+      - id: lookcommit
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands:
+          - cd bycommit && echo "commit \$(git -c safe.directory='*' rev-parse HEAD) \$(cat data.txt 2>/dev/null || echo no-data)"
   - id: push
     type: io.kestra.plugin.git.Push
     url: file://$dir/srv/file.git
@@ -279,6 +290,9 @@ check file 'state("clone") == "SUCCESS" and outputs("clone").get("directory", ""
 ok $? "Clone over file:// into a directory $(diag)"
 check file 'state("clonetag") == "SUCCESS" and "tag v1 no-data" in logs("looktag")' 2>"$dir/diag"
 ok $? "Clone of a tag checks out the tagged commit $(diag)"
+check file 'state("clonecommit") == "SUCCESS" and "commit '"$(git -C "$dir/work" rev-parse main~1)"' no-data" in logs("lookcommit") and
+        "cache is not supported" in logs("clonecommit")' 2>"$dir/diag"
+ok $? "Clone of a commit checks it out, a cache asked for is warned about $(diag)"
 [ "$(gitsrv file.git ls-tree --name-only fresh)" = "report.txt" ] &&
         [ "$(gitsrv file.git rev-parse fresh^)" = "$(gitsrv file.git rev-parse main)" ] &&
         check file 'state("push") == "SUCCESS" and "commitURL" not in outputs("push") and
