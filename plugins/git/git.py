@@ -40,6 +40,13 @@ class Git:
         self.secrets = [s for s in (props.get("password"), props.get("passphrase"), props.get("privateKey")) if s]
         # Not in the working directory: a following task (or "git add .") would see it.
         self.private = tempfile.mkdtemp(prefix="tern-git-", dir=os.environ.get("TMPDIR") or "/tmp")
+        try:
+            self.setup(props)
+        except BaseException:
+            self.close()
+            raise
+
+    def setup(self, props):
         self.env = dict(os.environ, GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1", LC_ALL="C")
         # readTimeout: git aborts a transfer slower than 1 byte a second for that long (HTTP).
         seconds = lambda ms: str(max(1, -(-int(ms) // 1000)))
@@ -52,6 +59,10 @@ class Git:
                 self.env.pop(var, None)
         for var in ("GIT_ASKPASS", "SSH_ASKPASS", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_DIR", "GIT_WORK_TREE"):
             self.env.pop(var, None)
+        # Git's global configuration is the task's own: safe.directory there (git reads it nowhere else, the
+        # upload-pack of a file:// remote included) trusts the repositories of the task, its working directory's
+        # and the one its url names (a file:// one belongs to whoever made it), all inside the sandbox.
+        self.env["GIT_CONFIG_GLOBAL"] = self.write("gitconfig", "[safe]\n\tdirectory = *\n")
         me = os.path.abspath(__file__)
         if props.get("username") is not None or props.get("password") is not None or props.get("passphrase"):
             for name in ("username", "password", "passphrase"):
@@ -87,9 +98,7 @@ class Git:
 
     def run(self, what, args, cwd=None, stdin=None, check=True):
         """Runs git; a failure raises Failure with git's own message ('what' says what was being done)."""
-        # safe.directory: the repositories are the task's own (its working directory, made by the worker) and
-        # the one its url names (a file:// one belongs to whoever made it), all of it inside the sandbox.
-        p = subprocess.run(["git", "-c", "safe.directory=*", "-c", "init.defaultBranch=main",
+        p = subprocess.run(["git", "-c", "init.defaultBranch=main",
                             "-c", "advice.detachedHead=false", *self.options, *args],
                            cwd=cwd, env=self.env, input=stdin, capture_output=True, text=True)
         if check and p.returncode != 0:

@@ -23,8 +23,9 @@ export GIT_CONFIG_NOSYSTEM=1 HOME=$dir/home GIT_AUTHOR_NAME=setup GIT_AUTHOR_EMA
         GIT_COMMITTER_NAME=setup GIT_COMMITTER_EMAIL=setup@test
 mkdir -p "$HOME"
 
-# The repositories: main with two commits (a depth-1 clone has one), feature with a file of its own. The one
-# served over HTTP belongs to this user (http-backend runs here), the file:// one to the sandbox's (the task's).
+# The repositories: main with two commits (a depth-1 clone has one), feature with a file of its own. Both
+# belong to this user and are writable by all: the tasks run as another (the plugin trusts the repository
+# its url names: safe.directory).
 mkdir -p "$dir/srv" "$dir/work"
 (cd "$dir/work" && git init -q -b main && echo "hello" >README.md && git add . && git commit -qm one && git tag v1 &&
         echo "data" >data.txt && git add . && git commit -qm two &&
@@ -32,7 +33,7 @@ mkdir -p "$dir/srv" "$dir/work"
         git checkout -q main) || { echo "Bail out! cannot make the test repository"; exit 1; }
 git clone -q --bare "$dir/work" "$dir/srv/http.git" && git clone -q --bare "$dir/work" "$dir/srv/file.git" &&
         git --git-dir="$dir/srv/http.git" config http.receivepack true &&
-        chmod -R a+rwX "$dir/srv" && chown -R 65534:65534 "$dir/srv/file.git" ||
+        chmod -R a+rwX "$dir/srv" ||
         { echo "Bail out! cannot make the bare repositories"; exit 1; }
 
 # git http-backend as a CGI behind basic auth (alice, s3cr3t-Pw; bob, Inl1ne-Pw): Python's http.server has no CGI handler to
