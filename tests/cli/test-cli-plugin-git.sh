@@ -129,9 +129,9 @@ tasks:
         type: io.kestra.plugin.scripts.shell.Commands
         commands:
           - cat feature.txt
-          - echo "commits \$(git -c safe.directory='*' rev-list --count HEAD)"
-          - echo "branch \$(git -c safe.directory='*' rev-parse --abbrev-ref HEAD)"
-          - echo "config \$(git -c safe.directory='*' config tern.test) \$(git -c safe.directory='*' config core.fileMode)"
+          - echo "commits \$(git rev-list --count HEAD)"
+          - echo "branch \$(git rev-parse --abbrev-ref HEAD)"
+          - echo "config \$(git config tern.test) \$(git config core.fileMode)"
       - id: push
         type: io.kestra.plugin.git.Push
         branch: feature
@@ -153,7 +153,7 @@ tasks:
       - id: look2
         type: io.kestra.plugin.scripts.shell.Commands
         commands:
-          - echo "again \$(git -c safe.directory='*' rev-parse --abbrev-ref HEAD) \$(cat data.txt) \$(cat feature.txt 2>/dev/null || echo no-feature)"
+          - echo "again \$(git rev-parse --abbrev-ref HEAD) \$(cat data.txt) \$(cat feature.txt 2>/dev/null || echo no-feature)"
 YAML
 "$TERN" flow validate --plugins-path "$dir/git" "$dir/wdir.yaml" >"$dir/validate.txt" 2>&1
 ok $? "the flow validates with the plugin on the path ($(tr '\n' ' ' <"$dir/validate.txt" | head -c 300))"
@@ -258,7 +258,7 @@ tasks:
       - id: looktag
         type: io.kestra.plugin.scripts.shell.Commands
         commands:
-          - echo "tag \$(git -c safe.directory='*' describe --tags) \$(cat data.txt 2>/dev/null || echo no-data)"
+          - echo "tag \$(git describe --tags) \$(cat data.txt 2>/dev/null || echo no-data)"
       - id: clonecommit
         type: io.kestra.plugin.git.Clone
         url: file://$dir/srv/file.git
@@ -269,7 +269,7 @@ tasks:
       - id: lookcommit
         type: io.kestra.plugin.scripts.shell.Commands
         commands:
-          - cd bycommit && echo "commit \$(git -c safe.directory='*' rev-parse HEAD) \$(cat data.txt 2>/dev/null || echo no-data)"
+          - cd bycommit && echo "commit \$(git rev-parse HEAD) \$(cat data.txt 2>/dev/null || echo no-data)"
   - id: push
     type: io.kestra.plugin.git.Push
     url: file://$dir/srv/file.git
