@@ -124,9 +124,10 @@ def inside(directory):
 
 def http_url(url):
     """The web address of a repository (https://host/org/repo) for its commit URL, or None (file:// URLs, paths)."""
-    m = re.fullmatch(r"(?:ssh://)?[^@/\s]+@([^:/\s]+):?(?:\d+/)?(.+?)(?:\.git)?/?", url)
-    if m and "://" not in url.replace("ssh://", ""):
-        return "https://%s/%s" % (m.group(1), m.group(2))
+    m = (re.fullmatch(r"ssh://(?:[^@/]*@)?([^:/]+)(?::\d+)?/(.+?)(?:\.git)?/?", url) or  # ssh://git@host:22/org/repo
+         re.fullmatch(r"[^@/:]+@([^:/]+):(.+?)(?:\.git)?/?", url))  # git@host:org/repo.git
+    if m:
+        return "https://%s/%s" % m.groups()
     m = re.fullmatch(r"(https?)://(?:[^@/]*@)?([^/]+)/(.+?)(?:\.git)?/?", url)
     return "%s://%s/%s" % m.groups() if m else None
 
