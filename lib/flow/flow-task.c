@@ -537,14 +537,15 @@ int fp_parse_task_list(FlowParser *p, const YamlNode *n, Task *parent, const cha
 
 static const char *const retry_types[] = { "constant", "exponential", "random", NULL };
 
+/* Kestra 0.24 renamed maxAttempt to maxAttempts and kept the old name as an alias: both are read. */
 Retry *fp_parse_retry(FlowParser *p, const YamlNode *n) {
-        static const char *const common[] = { "type", "behavior", "maxAttempt", "maxDuration", "warningOnRetry", NULL };
-        static const char *const constant_keys[] = { "type", "behavior", "maxAttempt", "maxDuration", "warningOnRetry",
-                                                     "interval", NULL };
-        static const char *const exponential_keys[] = { "type",     "behavior",    "maxAttempt",  "maxDuration",
-                                                        "warningOnRetry", "interval", "maxInterval", "delayFactor",
-                                                        NULL };
-        static const char *const random_keys[] = { "type",           "behavior",    "maxAttempt", "maxDuration",
+        static const char *const common[] = { "type", "behavior", "maxAttempts", "maxAttempt", "maxDuration", "warningOnRetry", NULL };
+        static const char *const constant_keys[] = { "type", "behavior", "maxAttempts", "maxAttempt", "maxDuration",
+                                                     "warningOnRetry", "interval", NULL };
+        static const char *const exponential_keys[] = { "type",        "behavior",       "maxAttempts", "maxAttempt",
+                                                        "maxDuration", "warningOnRetry", "interval",    "maxInterval",
+                                                        "delayFactor", NULL };
+        static const char *const random_keys[] = { "type",           "behavior",    "maxAttempts", "maxAttempt", "maxDuration",
                                                    "warningOnRetry", "minInterval", "maxInterval", NULL };
         _cleanup_free_ Retry *r = NULL;
 
@@ -597,9 +598,11 @@ Retry *fp_parse_retry(FlowParser *p, const YamlNode *n) {
                         else
                                 r->behavior = streq(v->value, "CREATE_NEW_EXECUTION") ? RETRY_BEHAVIOR_CREATE_NEW_EXECUTION
                                                                                       : RETRY_BEHAVIOR_RETRY_FAILED_TASK;
-                } else if (streq(key, "maxAttempt")) {
-                        if (fp_check_int(p, v, what, &r->max_attempt) && r->max_attempt < 1)
-                                fp_error(p, v, "retry maxAttempt must be at least 1");
+                } else if (streq(key, "maxAttempts") || streq(key, "maxAttempt")) {
+                        if (streq(key, "maxAttempt") && yaml_node_get(n, "maxAttempts"))
+                                fp_error(p, k, "retry has both 'maxAttempts' and 'maxAttempt' (its older name): keep one");
+                        else if (fp_check_int(p, v, what, &r->max_attempt) && r->max_attempt < 1)
+                                fp_error(p, v, "retry %s must be at least 1", key);
                 } else if (streq(key, "maxDuration"))
                         (void) fp_parse_duration(p, v, what, &r->max_duration);
                 else if (streq(key, "interval"))

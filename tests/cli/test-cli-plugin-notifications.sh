@@ -49,7 +49,7 @@ tasks:
     payload: |
       {"text": "Flow {{ flow.id }} of {{ flow.namespace }} ran"}
   - id: text
-    type: io.kestra.plugin.notifications.slack.SlackIncomingWebhook
+    type: io.kestra.plugin.slack.notifications.SlackIncomingWebhook
     url: http://127.0.0.1:$port/hooks/text
     messageText: plain words
   - id: discord
@@ -93,7 +93,7 @@ ok(by.get("/services/T0/B0/XSECRETX", {}).get("body") == '{"text": "Flow notify 
    "Slack: the rendered payload POSTed as JSON to the secret URL (%r)" % got)
 ok(states.get("slack") == "SUCCESS" and ("INFO", "Sent to 127.0.0.1: HTTP 200") in logs("slack"),
    "Slack: SUCCESS, the host in the log (%s %r)" % (states.get("slack"), logs("slack")))
-ok(json.loads(by.get("/hooks/text", {}).get("body", "{}")) == {"text": "plain words"}, "Slack messageText: {\"text\": ...}")
+ok(json.loads(by.get("/hooks/text", {}).get("body", "{}")) == {"text": "plain words"}, "Slack messageText: {\"text\": ...} (under plugin-slack's name, io.kestra.plugin.slack.notifications)")
 ok(json.loads(by.get("/hooks/discord", {}).get("body", "{}")) == {"content": "for discord"},
    "Discord messageText: {\"content\": ...} (the plugin knows which of its types runs)")
 ok(states.get("broken") == "FAILED" and

@@ -118,10 +118,10 @@ int main(void) {
 
         run_flow(&r,
                  "id: retry2\nnamespace: t\ntasks:\n  - id: always\n    type: io.kestra.plugin.core.execution.Fail\n"
-                 "    retry:\n      type: exponential\n      interval: PT0.01S\n      maxInterval: PT0.05S\n      maxAttempt: 3\n",
+                 "    retry:\n      type: exponential\n      interval: PT0.01S\n      maxInterval: PT0.05S\n      maxAttempts: 3\n",
                  NULL);
         fl = run_of(r.e, "always", NULL);
-        ok(fl && fl->n_attempts == 3 && r.e->state.current == STATE_FAILED, "maxAttempt bounds the attempts");
+        ok(fl && fl->n_attempts == 3 && r.e->state.current == STATE_FAILED, "maxAttempts (Kestra's name since 0.24; maxAttempt before) bounds the attempts");
         done(&r);
 
         run_flow(&r,
