@@ -280,6 +280,14 @@ static int ion_row_to_csv(Conv *c, json_t *v, void *userdata) {
 static int ion_to_csv(Conv *c) {
         CsvOut o = { .header = prop_bool(c, "header", true), .eol = prop_string(c, "lineDelimiter", "\n") };
         int r;
+        /* Java date patterns are not applied here: a flow that sets one would get other text than it
+         * asked for, so it is refused rather than ignored. */
+        static const char *const formats[] = { "dateFormat", "timeFormat", "dateTimeFormat" };
+        for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+                if (json_object_get(c->props, formats[i]))
+                        return fail(c, "'%s' is not supported by this IonToCsv: timestamps are written as their Ion "
+                                       "(ISO-8601) text; remove it, or format the values before the conversion",
+                                    formats[i]);
         if ((r = prop_char(c, "fieldSeparator", ',', &o.sep)) < 0 || (r = prop_char(c, "textDelimiter", '"', &o.quote)) < 0)
                 return r;
         const char *mode = prop_string(c, "quoteMode", NULL);

@@ -120,6 +120,11 @@ tasks:
     type: io.kestra.plugin.serdes.json.JsonToIon
     from: "{{ inputs.people }}"
     allowFailure: true
+  - id: date_format
+    type: io.kestra.plugin.serdes.csv.IonToCsv
+    from: "{{ inputs.query }}"
+    dateTimeFormat: "dd/MM/yyyy HH:mm"
+    allowFailure: true
   - id: show
     type: io.kestra.plugin.core.flow.ForEach
     values: [csv_ion, ion_csv, ion_json, nohead, latin, ragged_warn, json_ion, json_back, array_ion, array_back, query_csv, query_always]
@@ -198,10 +203,12 @@ ok(files.get("query_always", "").startswith('"1","2024-01-02T03:04:05Z","12.5","
    "IonToCsv alwaysDelimitText, no header (%r)" % files.get("query_always"))
 ok(state("not_json") == "FAILED" and any("is not JSON" in m and "newLine: false" in m for m in logs("not_json")),
    "JsonToIon: a file that is not JSON lines fails, hinting at newLine (%r)" % logs("not_json"))
+ok(state("date_format") == "FAILED" and any("'dateTimeFormat' is not supported" in m for m in logs("date_format")),
+   "IonToCsv: a date pattern it cannot apply fails the task, not ignored (%r)" % logs("date_format"))
 sys.exit(1 if failed else 0)
 PY
 [ $? -eq 0 ] || failed=1
-n=$((n + 13))
+n=$((n + 14))
 
 # Kestra's documented chain: a query's rows stored as Ion (the jdbc plugin, on SQLite), then CSV.
 if [ -n "${TERN_PLUGIN_JDBC:-}" ]; then
