@@ -61,6 +61,7 @@ static const TaskImpl impls[_TASK_RUNNER_MAX] = {
         [TASK_RUNNER_EXECUTION_COUNT] = { task_impl_execution_count, false },
         [TASK_RUNNER_PURGE_EXECUTIONS] = { task_impl_purge_executions, false },
         [TASK_RUNNER_PURGE_LOGS] = { task_impl_purge_logs, false },
+        [TASK_RUNNER_PURGE_KV] = { task_impl_purge_kv, false },
         [TASK_RUNNER_RESUME] = { task_impl_resume, false },
         [TASK_RUNNER_TRIGGER_TOGGLE] = { task_impl_trigger_toggle, false },
         /* The task it runs may want one. */

@@ -160,6 +160,7 @@ int task_impl_http_download(TaskRunContext *ctx, json_t *props, TaskOutcome *out
 int task_impl_execution_count(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_purge_executions(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_purge_logs(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
+int task_impl_purge_kv(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_resume(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_trigger_toggle(TaskRunContext *ctx, json_t *props, TaskOutcome *out);
 int task_impl_templated(TaskRunContext *ctx, json_t *props, TaskOutcome *out);

@@ -155,6 +155,36 @@ static int run_exit(Engine *E, const Task *t, TaskRun *tr) {
         return 0;
 }
 
+/* Kill (Kestra's execution.Kill) kills its own execution: its task run and the execution end KILLED,
+ * as Exit with state KILLED does. With propagateKill, each subflow execution a Subflow task of this
+ * execution started (waited for or not) gets a kill event too (Kestra's kill cascade). */
+static int run_kill(Engine *E, const Task *t, TaskRun *tr) {
+        _cleanup_free_ char *err = NULL;
+        bool propagate;
+        int r = bool_property(E, t, tr, "propagateKill", false, &propagate, &err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return fail_run(E, tr, "Kill: %s", strempty(err));
+        engine_log(E, tr, "INFO", "Kill: killing the execution%s", propagate ? " and its subflow executions" : "");
+        for (size_t i = 0; propagate && i < E->e->n_task_runs; i++) {
+                const TaskRun *c = E->e->task_runs[i];
+                const Task *ct = engine_task(E, c->task_id);
+                if (!ct || !ct->def || ct->def->hook != TASK_HOOK_SUBFLOW)
+                        continue;
+                const char *child = json_string_value(json_object_get(c->engine, "executionId"));
+                if (!child)
+                        continue;
+                json_t *ev = json_pack("{s:s, s:s, s:{}, s:i}", "executionId", child, "type", ENGINE_EVENT_KILL,
+                                       "payload", "dueAt", 0);
+                if (!ev || json_array_append_new(E->fx->events, ev) < 0)
+                        return -ENOMEM;
+        }
+        if ((r = engine_run_set(E, tr, STATE_KILLED)) < 0)
+                return r;
+        return engine_kill(E);
+}
+
 /* Merge src into dst: maps merge key by key, anything else replaces (Kestra's MapUtils.deepMerge). */
 static int merge_deep(json_t *dst, json_t *src) {
         const char *k;
@@ -902,6 +932,8 @@ int engine_resolve_flowable(Engine *E, const Task *t, TaskRun *tr) {
                 return run_labels(E, t, tr);
         case TASK_HOOK_EXIT:
                 return run_exit(E, t, tr);
+        case TASK_HOOK_KILL:
+                return run_kill(E, t, tr);
         case TASK_HOOK_SET_VARIABLES:
                 return run_set_variables(E, t, tr);
         case TASK_HOOK_UNSET_VARIABLES:

@@ -501,16 +501,36 @@ static int on_resume(Engine *E, json_t *payload) {
         return 0;
 }
 
+/* A subflow that its parent waits for tells the parent how it ended. */
+static int notify_parent(Engine *E, State st) {
+        Execution *e = E->e;
+        const char *parent_tr = json_string_value(json_object_get(e->engine, "parentTaskRunId"));
+        if (e->parent_id && parent_tr && !json_is_false(json_object_get(e->engine, "wait"))) {
+                json_t *ev = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:o}, s:i}", "executionId", e->parent_id, "type",
+                                       ENGINE_EVENT_SUBFLOW_ENDED, "payload", "taskRunId", parent_tr, "executionId",
+                                       e->id, "state", state_to_string(st), "outputs",
+                                       json_ref_or_object(e->outputs), "dueAt", 0);
+                if (!ev || json_array_append_new(E->fx->events, ev) < 0)
+                        return -ENOMEM;
+                /* A ForEachItem's batch says which: its outputs go to the merged file in batch order. */
+                json_t *it = json_object_get(e->engine, "iteration");
+                if (json_is_integer(it))
+                        json_object_set(json_object_get(ev, "payload"), "iteration", it);
+        }
+        return 0;
+}
+
 int engine_kill(Engine *E) {
         int r;
 
         if (state_is_terminal(E->e->state.current))
                 return 0;
         if (E->e->state.current == STATE_QUEUED || E->e->state.current == STATE_CREATED) {
-                /* Nothing started yet: it ends here. */
+                /* Nothing started yet: it ends here, and a parent waiting for it hears so (a kill
+                 * propagated by the parent's Kill may come before the subflow starts). */
                 state_info_force(&E->e->state, STATE_KILLED, E->now);
                 E->fx->ended = true;
-                return 0;
+                return notify_parent(E, STATE_KILLED);
         }
         state_info_force(&E->e->state, STATE_KILLING, E->now);
         E->killing = true;
@@ -877,21 +897,7 @@ static int end_execution(Engine *E, State st) {
                 E->progressed = true; /* the next pass starts them */
         }
 
-        /* A subflow that its parent waits for tells the parent how it ended. */
-        const char *parent_tr = json_string_value(json_object_get(e->engine, "parentTaskRunId"));
-        if (e->parent_id && parent_tr && !json_is_false(json_object_get(e->engine, "wait"))) {
-                json_t *ev = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:o}, s:i}", "executionId", e->parent_id, "type",
-                                       ENGINE_EVENT_SUBFLOW_ENDED, "payload", "taskRunId", parent_tr, "executionId",
-                                       e->id, "state", state_to_string(st), "outputs",
-                                       json_ref_or_object(e->outputs), "dueAt", 0);
-                if (!ev || json_array_append_new(E->fx->events, ev) < 0)
-                        return -ENOMEM;
-                /* A ForEachItem's batch says which: its outputs go to the merged file in batch order. */
-                json_t *it = json_object_get(e->engine, "iteration");
-                if (json_is_integer(it))
-                        json_object_set(json_object_get(ev, "payload"), "iteration", it);
-        }
-        return 0;
+        return notify_parent(E, st);
 }
 
 /* The flow's afterExecution tasks, once the execution has ended: they do not change its state. */

@@ -35,6 +35,11 @@ char *fp_strdup_scalar(FlowParser *p, const YamlNode *n, const char *what);
 bool fp_is_expression(const YamlNode *n);
 /* Report a key not in allowed (NULL-terminated), with a did-you-mean hint. */
 void fp_unknown_key(FlowParser *p, const YamlNode *key, const char *where, const char *const *allowed);
+/* The properties of Kestra's HTTP types (http.Request, http.Download, http.Trigger) this build cannot
+ * honour, refused rather than accepted and ignored: encryptBody unless false, and any sslOptions but
+ * insecureTrustAllCertificates. n: the task's or trigger's map; props: its properties; what: "task 'x'
+ * (http.Request)". Types without HTTP properties are left alone. */
+void fp_check_http_properties(FlowParser *p, const YamlNode *n, const TaskType *def, json_t *props, const char *what);
 /* Check that value fits a property kind; reports problems. Returns true when it fits. */
 bool fp_check_value(FlowParser *p, const YamlNode *value, const TaskProperty *prop, const char *where);
 int fp_parse_duration(FlowParser *p, const YamlNode *n, const char *what, susec_t *ret);

@@ -410,6 +410,8 @@ static void fp_parse_trigger(FlowParser *p, const YamlNode *n, Trigger *t) {
                                 }
                 }
         }
+        _cleanup_free_ char *what = strdup_printf("trigger '%s' (%s)", strempty(t->id), t->def->name);
+        fp_check_http_properties(p, n, t->def, t->properties, what ?: "trigger");
         for (const TaskProperty *prop = t->def->properties; prop && prop->name; prop++) {
                 if (prop->required && !yaml_node_get(n, prop->name))
                         fp_error(p, n, "trigger '%s' (%s) is missing required property '%s'", strempty(t->id),

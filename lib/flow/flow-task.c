@@ -506,8 +506,34 @@ static Task *fp_parse_task(FlowParser *p, const YamlNode *n, Task *parent) {
                                            "between executions); remove it, or keep the files with outputFiles or "
                                            "namespace.UploadFiles and fetch them back",
                                  strempty(t->id), t->def->name);
+                _cleanup_free_ char *what = strdup_printf("task '%s' (%s)", strempty(t->id), t->def->name);
+                fp_check_http_properties(p, n, t->def, t->properties, what ?: "task");
         }
         return TAKE_PTR(t);
+}
+
+void fp_check_http_properties(FlowParser *p, const YamlNode *n, const TaskType *def, json_t *props, const char *what) {
+        if (!def || !(def->runner == TASK_RUNNER_HTTP_REQUEST || def->runner == TASK_RUNNER_HTTP_DOWNLOAD ||
+                      (def->kind == TASK_TYPE_TRIGGER && streq(def->name, "http.Trigger"))))
+                return;
+        /* Kestra encrypts the body with its own secret key, which tern does not have. */
+        json_t *enc = json_object_get(props, "encryptBody");
+        if (enc && !json_is_null(enc) && !json_is_false(enc) &&
+            !(json_is_string(enc) && streq(json_string_value(enc), "false")))
+                fp_error(p, yaml_node_get(n, "encryptBody") ?: n,
+                         "%s: 'encryptBody' is not supported by this build (Kestra encrypts the body with its own "
+                         "secret key); remove it or set it to false", what);
+        json_t *ssl = json_object_get(props, "sslOptions");
+        const char *k;
+        json_t *v;
+        json_object_foreach(ssl, k, v) {
+                (void) v;
+                if (!streq(k, "insecureTrustAllCertificates"))
+                        fp_error(p, yaml_node_get(n, "sslOptions") ?: n,
+                                 "%s: sslOptions '%.100s' is not supported by this build; only "
+                                 "insecureTrustAllCertificates is",
+                                 what, k);
+        }
 }
 
 int fp_parse_task_list(FlowParser *p, const YamlNode *n, Task *parent, const char *what, Task ***ret, size_t *n_ret) {

@@ -26,6 +26,7 @@
 #define CONDITION TASK_TYPE_CONDITION, TASK_ROLE_NONE, TASK_HOOK_NONE, TASK_RUNNER_NONE, NULL
 /* Known triggers and conditions the scheduler cannot evaluate: refused by validation, saying why. */
 #define CONDITION_REFUSED(why) TASK_TYPE_CONDITION, TASK_ROLE_NONE, TASK_HOOK_NONE, TASK_RUNNER_NONE, why
+#define TRIGGER_REFUSED(why) TASK_TYPE_TRIGGER, TASK_ROLE_NONE, TASK_HOOK_NONE, TASK_RUNNER_NONE, why
 
 #define LOG_LEVELS NAMES("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 #define HTTP_METHODS NAMES("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE")
@@ -84,6 +85,9 @@ static const TaskType task_types[] = {
         { "Exit", NAMES("io.kestra.plugin.core.execution.Exit"), RUN_BY_EXECUTOR(TASK_HOOK_EXIT),
           PROPS(ENUM("state", NAMES("SUCCESS", "WARNING", "KILLED", "FAILED", "CANCELED"), "\"SUCCESS\"")),
           "end the execution with a state" },
+        { "Kill", NAMES("io.kestra.plugin.core.execution.Kill"), RUN_BY_EXECUTOR(TASK_HOOK_KILL),
+          PROPS(DEF("propagateKill", PROP_BOOL, "false")),
+          "kill the execution, and its subflow executions when propagateKill is true" },
         { "Assert", NAMES("io.kestra.plugin.core.execution.Assert"), WORKER(TASK_RUNNER_ASSERT),
           PROPS(RAW_REQ("conditions", PROP_STRING_LIST), P("errorMessage", PROP_STRING)),
           "fail when an expression is false" },
@@ -211,6 +215,11 @@ static const TaskType task_types[] = {
           PROPS(P("namespace", PROP_STRING), P("flowId", PROP_STRING), REQ("trigger", PROP_STRING),
                 DEF("enabled", PROP_BOOL, "false")),
           "enable or disable a trigger" },
+        { "kv.PurgeKV", NAMES("io.kestra.plugin.core.kv.PurgeKV"), WORKER(TASK_RUNNER_PURGE_KV),
+          PROPS(P("namespaces", PROP_STRING_LIST), P("namespacePattern", PROP_STRING), P("keyPattern", PROP_STRING),
+                P("behavior", PROP_MAP), DEF("includeChildNamespaces", PROP_BOOL, "true"),
+                P("expiredOnly", PROP_BOOL)),
+          "delete key-value entries of namespaces: expired ones by default" },
         { "TemplatedTask", NAMES("io.kestra.plugin.core.templating.TemplatedTask"), WORKER(TASK_RUNNER_TEMPLATED),
           PROPS(REQ("spec", PROP_STRING)), "run a runnable task whose definition is rendered from a template" },
 
@@ -348,6 +357,42 @@ static const TaskType task_types[] = {
           PROPS(REQ("namespace", PROP_STRING), REQ("templateId", PROP_STRING), P("tenantId", PROP_STRING),
                 P("args", PROP_MAP)),
           "include a template's tasks (deprecated by Kestra; needs template storage)" },
+        { "Loop", NAMES("io.kestra.plugin.core.flow.Loop"),
+          UNSUPPORTED(TASK_ROLE_FLOWABLE,
+                      "each iteration of a Loop is an execution of its own, which this build does not implement; "
+                      "use io.kestra.plugin.core.flow.ForEach"),
+          PROPS(REQ("values", PROP_LIST_OR_STRING), REQ("tasks", PROP_TASKS), DEF("concurrencyLimit", PROP_INT, "0"),
+                DEF("transmitFailed", PROP_BOOL, "true"), P("outputs", PROP_LIST),
+                ENUM("fetchType", NAMES("AUTO", "FETCH", "STORE"), "\"AUTO\""), P("breakWhen", PROP_STRING)),
+          "run tasks for each value, each iteration an execution of its own" },
+        { "Approval", NAMES("io.kestra.plugin.core.flow.Approval"),
+          UNSUPPORTED(TASK_ROLE_FLOWABLE,
+                      "reviews (decisions, the review API) are not implemented; use io.kestra.plugin.core.flow.Pause "
+                      "with onResume inputs"),
+          PROPS(P("inputs", PROP_INPUTS), P("decisions", PROP_MAP), P("commentRequired", PROP_STRING),
+                DEF("autoApprove", PROP_BOOL, "false"), P("approveBehavior", PROP_STRING),
+                P("denyBehavior", PROP_STRING), P("expireBehavior", PROP_STRING), P("onWait", PROP_TASKS),
+                P("onApprove", PROP_TASKS), P("onDeny", PROP_TASKS)),
+          "pause until a reviewer approves or denies" },
+        { "flow.PurgeFlows", NAMES("io.kestra.plugin.core.flow.PurgeFlows"),
+          UNSUPPORTED(TASK_ROLE_RUNNABLE, "purging flow revisions is not implemented in this build"),
+          PROPS(P("namespaces", PROP_STRING_LIST), P("namespacePattern", PROP_STRING), P("flowPattern", PROP_STRING),
+                P("behavior", PROP_MAP), DEF("includeChildNamespaces", PROP_BOOL, "true")),
+          "delete old flow revisions" },
+        { "namespace.PurgeFiles", NAMES("io.kestra.plugin.core.namespace.PurgeFiles"),
+          UNSUPPORTED(TASK_ROLE_RUNNABLE,
+                      "it purges old versions of namespace files, and tern keeps no versions of them; "
+                      "use io.kestra.plugin.core.namespace.DeleteFiles"),
+          PROPS(P("namespaces", PROP_STRING_LIST), P("namespacePattern", PROP_STRING), P("filePattern", PROP_STRING),
+                P("behavior", PROP_MAP), DEF("includeChildNamespaces", PROP_BOOL, "true")),
+          "delete old versions of namespace files" },
+        { "storage.PurgeStorage", NAMES("io.kestra.plugin.core.storage.PurgeStorage"),
+          UNSUPPORTED(TASK_ROLE_RUNNABLE,
+                      "purging internal storage by last-modified date is not implemented; "
+                      "use io.kestra.plugin.core.execution.PurgeExecutions with purgeStorage"),
+          PROPS(P("namespace", PROP_STRING), P("flowId", PROP_STRING), P("startDate", PROP_STRING),
+                REQ("endDate", PROP_STRING), DEF("dryRun", PROP_BOOL, "true")),
+          "delete execution files of internal storage by date" },
         /* ---- triggers (common: id, type, description, disabled, conditions, ...) ---- */
         { "Schedule",
           NAMES("io.kestra.plugin.core.trigger.Schedule", "io.kestra.core.models.triggers.types.Schedule"),
@@ -378,6 +423,17 @@ static const TaskType task_types[] = {
                 DEF("responseCondition", PROP_STRING, "\"{{ response.statusCode < 400 }}\""), P("inputs", PROP_MAP),
                 DEF("encryptBody", PROP_BOOL, "false")),
           "start an execution when an HTTP endpoint answers as expected" },
+        { "BatchWebhook", NAMES("io.kestra.plugin.core.trigger.BatchWebhook"),
+          TRIGGER_REFUSED("buffering webhook calls into batches is not implemented; use "
+                          "io.kestra.plugin.core.trigger.Webhook"),
+          PROPS(REQ("key", PROP_STRING), P("eventsCount", PROP_INT), P("pollingInterval", PROP_DURATION),
+                P("eventFilter", PROP_STRING), P("inputs", PROP_MAP)),
+          "start an execution for each batch of HTTP calls" },
+        { "McpToolTrigger", NAMES("io.kestra.plugin.core.trigger.McpToolTrigger"),
+          TRIGGER_REFUSED("this build has no MCP server to expose the flow as a tool"),
+          PROPS(REQ("toolName", PROP_STRING), REQ("title", PROP_STRING), REQ("toolDescription", PROP_STRING),
+                P("annotations", PROP_MAP), DEF("mcpServer", PROP_STRING, "\"default\"")),
+          "expose the flow as an MCP tool" },
 
         /* ---- conditions ---- */
         { "ExecutionFlow",

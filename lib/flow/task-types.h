@@ -39,6 +39,7 @@ typedef enum TaskEngineHook {
         TASK_HOOK_FOR_EACH_ITEM,     /* subflows per batch of a file: a worker splits it (ForEachItem.split) */
         TASK_HOOK_LABELS,            /* a runnable type that changes the execution itself: the executor runs it */
         TASK_HOOK_EXIT,              /* the same: ends the execution (Exit) */
+        TASK_HOOK_KILL,              /* the same: kills the execution, and its subflows when asked (Kill) */
         TASK_HOOK_SET_VARIABLES,     /* the same: the execution's variables (SetVariables, UnsetVariables) */
         TASK_HOOK_UNSET_VARIABLES,
         _TASK_HOOK_MAX,
@@ -77,6 +78,7 @@ typedef enum TaskRunnerId {
         TASK_RUNNER_PURGE_LOGS,
         TASK_RUNNER_RESUME,
         TASK_RUNNER_TRIGGER_TOGGLE,
+        TASK_RUNNER_PURGE_KV,
         TASK_RUNNER_TEMPLATED,
         TASK_RUNNER_STORAGE_WRITE,
         TASK_RUNNER_STORAGE_DELETE,

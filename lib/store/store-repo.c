@@ -677,6 +677,25 @@ int store_kv_list(StoreTx *tx, const char *ns, usec_t now, json_t **ret) {
         return 0;
 }
 
+int store_kv_entries(StoreTx *tx, json_t **ret) {
+        _cleanup_rows_ SqlRows rows = {};
+        _cleanup_json_ json_t *out = json_array();
+        if (!out)
+                return -ENOMEM;
+        int r = store_exec(tx, "SELECT namespace, \"key\", COALESCE(expires_at, 0) FROM kv ORDER BY namespace, \"key\"",
+                           NULL, 0, &rows);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < rows.n_rows; i++) {
+                json_t *e = json_pack("{s:s, s:s, s:I}", "namespace", sql_cell(&rows, i, 0), "key", sql_cell(&rows, i, 1),
+                                      "expiresAt", (json_int_t) sql_cell_i64(&rows, i, 2));
+                if (!e || json_array_append_new(out, e) < 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
 /* ---- services ------------------------------------------------------------------------------- */
 
 void store_services_free(StoreService *s, size_t n) {

@@ -554,6 +554,9 @@ int store_kv_get(StoreTx *tx, const char *ns, const char *key, usec_t now, json_
 int store_kv_delete(StoreTx *tx, const char *ns, const char *key);
 /* Keys (json array of strings, sorted) not expired at now. */
 int store_kv_list(StoreTx *tx, const char *ns, usec_t now, json_t **ret);
+/* Every entry, expired ones included (PurgeKV chooses): [{namespace, key, expiresAt (usec, 0: never)}],
+ * sorted by namespace and key. */
+int store_kv_entries(StoreTx *tx, json_t **ret);
 
 /* ---- service instances ---------------------------------------------------------------------- */
 

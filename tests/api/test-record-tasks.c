@@ -1,5 +1,5 @@
 /* test-record-tasks.c: the tasks that act on the store's records (execution.Count, PurgeExecutions,
- * log.PurgeLogs, execution.Resume, trigger.Toggle) and templating.TemplatedTask, run as a worker
+ * log.PurgeLogs, execution.Resume, trigger.Toggle, kv.PurgeKV) and templating.TemplatedTask, run as a worker
  * runs a job, on a real store (SQLite, or PostgreSQL): what Kestra's own tests of them assert. */
 #include "api.h"
 #include "cleanup-jansson.h"
@@ -318,6 +318,126 @@ static void test_toggle(void) {
            "Toggle of an unknown trigger fails naming it");
 }
 
+static int kv_put(const char *ns, const char *key, usec_t expires_at) {
+        _cleanup_store_tx_ StoreTx *tx = NULL;
+        _cleanup_json_ json_t *v = json_string("unused");
+        /* Written an hour ago, so that an entry may already have expired. */
+        int r = store_begin(store, &tx);
+        if (r >= 0)
+                r = store_kv_put(tx, ns, key, v, expires_at, now_realtime() - USEC_PER_HOUR);
+        return r < 0 ? r : store_commit(TAKE_PTR(tx));
+}
+
+/* Whether the entry is still in the table, expired or not. */
+static bool kv_exists(const char *ns, const char *key) {
+        _cleanup_store_tx_ StoreTx *tx = NULL;
+        _cleanup_json_ json_t *v = NULL;
+        return store_begin(store, &tx) >= 0 && store_kv_get(tx, ns, key, 1, &v) >= 0;
+}
+
+/* Kestra's PurgeKVTest: expired keys only by default, everywhere; every key with expiredOnly false
+ * (the deprecated property overriding behavior); keys by glob; namespaces by list (with or without
+ * their children) or by glob, never both. */
+static void test_purge_kv(void) {
+        usec_t now = now_realtime();
+        const char *a = "purgekv.one", *b = "purgekv.two";
+        int r = 0;
+        r |= kv_put(a, "key_expired", now - USEC_PER_SEC);
+        r |= kv_put(a, "key", now + USEC_PER_MINUTE);
+        r |= kv_put(b, "key_expired", now - USEC_PER_SEC);
+        r |= kv_put(b, "key", now + USEC_PER_MINUTE);
+        r |= kv_put(b, "key2_never_expired", 0);
+        /* Kestra's state files (kv.c keeps them in the store) and a reserved namespace are not the KV store's. */
+        r |= kv_put(b, "__state__/flow/default", now - USEC_PER_SEC);
+        r |= kv_put("_tern", "expired", now - USEC_PER_SEC);
+        ok(r == 0, "key-value entries written");
+        _cleanup_json_ json_t *res = run_task("io.kestra.plugin.core.kv.PurgeKV", "{}", NULL);
+        ok(streq_ptr(result_state(res), "SUCCESS"), "PurgeKV runs (%s)", res ? result_error(res) : "no result");
+        is_int(out_int(res, "size"), 2, "PurgeKV without properties: size 2, the expired keys of every namespace");
+        ok(!kv_exists(a, "key_expired") && !kv_exists(b, "key_expired"), "the expired keys are gone");
+        ok(kv_exists(a, "key") && kv_exists(b, "key") && kv_exists(b, "key2_never_expired"),
+           "keys not expired yet and keys that never expire stay");
+        ok(kv_exists(b, "__state__/flow/default") && kv_exists("_tern", "expired"),
+           "state files and reserved namespaces are left alone");
+        ok(strstr(logs.buf ?: "", "INFO:purged 2 keys|") != NULL, "it logs how many keys it purged (%s)", strna(logs.buf));
+
+        json_decref(res);
+        res = run_task("io.kestra.plugin.core.kv.PurgeKV",
+                       "{\"namespaces\": [\"purgekv.two\"], \"behavior\": {\"type\": \"key\", \"expiredOnly\": false}}", NULL);
+        is_int(out_int(res, "size"), 2, "behavior key, expiredOnly false: every key of the namespace");
+        ok(!kv_exists(b, "key") && !kv_exists(b, "key2_never_expired") && kv_exists(a, "key"),
+           "... of that namespace only");
+        ok(kv_exists(b, "__state__/flow/default"), "... but not its state files");
+
+        r = kv_put(b, "key", now + USEC_PER_MINUTE) | kv_put(b, "key3", 0);
+        json_decref(res);
+        res = run_task("io.kestra.plugin.core.kv.PurgeKV",
+                       "{\"namespaces\": [\"purgekv.two\"], \"expiredOnly\": false,"
+                       " \"behavior\": {\"type\": \"key\", \"expiredOnly\": true}}", NULL);
+        ok(r == 0 && out_int(res, "size") == 2 && !kv_exists(b, "key") && !kv_exists(b, "key3"),
+           "the deprecated expiredOnly overrides behavior");
+
+        r = kv_put(b, "key_1", now - USEC_PER_SEC) | kv_put(b, "key_2", now - USEC_PER_SEC) |
+            kv_put(b, "not_found", now - USEC_PER_SEC);
+        json_decref(res);
+        res = run_task("io.kestra.plugin.core.kv.PurgeKV", "{\"namespaces\": [\"purgekv.two\"], \"keyPattern\": \"*ey*\"}",
+                       NULL);
+        ok(r == 0 && out_int(res, "size") == 2 && kv_exists(b, "not_found") && !kv_exists(b, "key_1"),
+           "keyPattern: only the expired keys matching the glob");
+
+        /* Namespaces: a list takes their children unless told not to; a glob matches any part. */
+        r = kv_put("purgekv", "k", 0) | kv_put("purgekv.parent", "k", 0) | kv_put("purgekv.parent.child", "k", 0) |
+            kv_put("purgekv.parentx", "k", 0);
+        json_decref(res);
+        res = run_task("io.kestra.plugin.core.kv.PurgeKV",
+                       "{\"namespaces\": [\"purgekv.parent\", \"ns1\"], \"includeChildNamespaces\": false,"
+                       " \"behavior\": {\"type\": \"key\", \"expiredOnly\": false}}", NULL);
+        ok(r == 0 && out_int(res, "size") == 1 && !kv_exists("purgekv.parent", "k") &&
+                   kv_exists("purgekv.parent.child", "k"),
+           "includeChildNamespaces false: the namespace named only");
+        ok(strstr(logs.buf ?: "", "purging 2 namespaces: [\"purgekv.parent\",\"ns1\"]") != NULL,
+           "a named namespace without keys is still one purged (%s)", strna(logs.buf));
+        r = kv_put("purgekv.parent", "k", 0);
+        json_decref(res);
+        res = run_task("io.kestra.plugin.core.kv.PurgeKV",
+                       "{\"namespaces\": [\"purgekv.parent\"], \"behavior\": {\"type\": \"key\", \"expiredOnly\": false}}",
+                       NULL);
+        ok(r == 0 && out_int(res, "size") == 2 && !kv_exists("purgekv.parent.child", "k") &&
+                   kv_exists("purgekv.parentx", "k") && kv_exists("purgekv", "k"),
+           "with children (the default): the namespace and those below it, not its siblings or parent");
+        r = kv_put("purgekv.parent", "k", 0);
+        json_decref(res);
+        res = run_task("io.kestra.plugin.core.kv.PurgeKV",
+                       "{\"namespacePattern\": \"*arent*\", \"behavior\": {\"type\": \"key\", \"expiredOnly\": false}}", NULL);
+        ok(r == 0 && out_int(res, "size") == 2 && !kv_exists("purgekv.parentx", "k") && kv_exists("purgekv", "k"),
+           "namespacePattern: every namespace the glob matches");
+
+        json_decref(res);
+        res = run_task("io.kestra.plugin.core.kv.PurgeKV", "{\"namespaces\": [\"a\"], \"namespacePattern\": \"*par*\"}", NULL);
+        ok(streq_ptr(result_state(res), "FAILED") &&
+                   strstr(result_error(res), "`namespaces` and `namespacePattern` can't be used at the same time"),
+           "namespaces and namespacePattern together fail saying so");
+
+        /* Versions: tern keeps one of each key, its last, which a date never purges (Kestra keeps the
+         * last version) and keepAmount 1 keeps. */
+        json_decref(res);
+        res = run_task("io.kestra.plugin.core.kv.PurgeKV",
+                       "{\"namespaces\": [\"purgekv\"], \"behavior\": {\"type\": \"version\", \"before\": \"2999-01-01T00:00:00Z\"}}",
+                       NULL);
+        ok(streq_ptr(result_state(res), "SUCCESS") && out_int(res, "size") == 0 && kv_exists("purgekv", "k"),
+           "behavior version with before: the last version stays (%s)", result_error(res));
+        json_decref(res);
+        res = run_task("io.kestra.plugin.core.kv.PurgeKV",
+                       "{\"namespaces\": [\"purgekv\"], \"behavior\": {\"type\": \"version\", \"keepAmount\": 1}}", NULL);
+        ok(out_int(res, "size") == 0 && kv_exists("purgekv", "k"), "behavior version with keepAmount 1 keeps it");
+        json_decref(res);
+        res = run_task("io.kestra.plugin.core.kv.PurgeKV",
+                       "{\"behavior\": {\"type\": \"version\", \"before\": \"2020-01-01T00:00:00Z\", \"keepAmount\": 2}}", NULL);
+        ok(streq_ptr(result_state(res), "FAILED") &&
+                   strstr(result_error(res), "behavior: Cannot set both 'before' and 'keepAmount' properties"),
+           "before and keepAmount together fail with Kestra's message (%s)", result_error(res));
+}
+
 /* TemplatedTaskTest. */
 static void test_templated(void) {
         _cleanup_json_ json_t *r = run_task("io.kestra.plugin.core.templating.TemplatedTask",
@@ -372,6 +492,7 @@ int main(int argc, char *argv[]) {
         test_purge_logs();
         test_resume();
         test_toggle();
+        test_purge_kv();
         test_templated();
         store_free(store);
         storage_free(storage);

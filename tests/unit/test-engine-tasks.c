@@ -1,7 +1,7 @@
-/* test-engine-tasks: the tasks that change the execution itself, run by the executor (Exit,
+/* test-engine-tasks: the tasks that change the execution itself, run by the executor (Exit, Kill,
  * SetVariables, UnsetVariables), Assert, and ForEachItem (a worker's split, then the executor's
  * subflows), driven in memory with the real worker tasks; the flows and what is checked follow
- * Kestra's ExitTest, SetVariablesTest, UnsetVariablesTest, AssertTest and ForEachItemCaseTest. */
+ * Kestra's ExitTest, KillTest, SetVariablesTest, UnsetVariablesTest, AssertTest and ForEachItemCaseTest. */
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -106,6 +106,87 @@ static void test_exit(void) {
         is_str(driver_state_of(e, "exit"), "FAILED", "a state that renders to no exit state fails the task");
         ok(logged(d, "ERROR", "state 'NOPE' is not one of SUCCESS, WARNING, KILLED, FAILED, CANCELED"),
            "saying which states are allowed");
+        driver_free(d);
+}
+
+#define KILL_CHILD                                                                                        \
+        "id: child-flow\nnamespace: io.kestra.tests\n"                                                    \
+        "tasks:\n  - id: wait\n    type: io.kestra.plugin.core.flow.Pause\n    delay: PT1H\n"
+
+/* A parent flow run with KILL_CHILD available for its subflows. */
+static Execution *run_with_child(Driver **d, const char *yaml) {
+        Flow *f = driver_load_yaml(yaml), *child = driver_load_yaml(KILL_CHILD);
+        Execution *e = NULL;
+        _cleanup_json_ json_t *inputs = NULL;
+        _cleanup_free_ char *err = NULL;
+        *d = NULL;
+        if (!f || !child || driver_new(workdir, d) < 0 || driver_add_flow(*d, f) < 0 || driver_add_flow(*d, child) < 0 ||
+            flow_inputs_resolve(f, NULL, &inputs, &err) < 0 || driver_start(*d, f, inputs, NULL, &e) < 0 ||
+            driver_run(*d, 5 * USEC_PER_SEC) < 0)
+                return NULL;
+        return e;
+}
+
+/* The execution a Subflow task started. */
+static const char *child_state(Driver *d, const Execution *e, const char *task_id) {
+        const TaskRun *tr = driver_run_of(e, task_id);
+        const char *id = tr ? json_string_value(json_object_get(tr->outputs, "executionId")) : NULL;
+        if (!id && tr)
+                id = json_string_value(json_object_get(tr->engine, "executionId"));
+        return id ? exec_state(driver_execution(d, id)) : "(no child)";
+}
+
+/* KillTest: the execution ends KILLED, the Kill task run KILLED and what ran before it SUCCESS;
+ * propagateKill kills the subflow executions it started too, waited for or not. */
+static void test_kill(void) {
+        Driver *d;
+        Execution *e = run_flow(&d, "id: kill\nnamespace: io.kestra.tests\n"
+                                    "tasks:\n  - id: first\n    type: io.kestra.plugin.core.log.Log\n    message: before\n"
+                                    "  - id: kill\n    type: io.kestra.plugin.core.execution.Kill\n"
+                                    "  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: never\n");
+        is_str(exec_state(e), "KILLED", "Kill: the execution ends KILLED");
+        is_int(e ? e->n_task_runs : 0, 2, "two task runs");
+        is_str(driver_state_of(e, "first"), "SUCCESS", "the task before it is SUCCESS");
+        is_str(driver_state_of(e, "kill"), "KILLED", "the Kill task run is KILLED");
+        driver_free(d);
+
+        e = run_flow(&d, "id: kill-conditional\nnamespace: io.kestra.tests\n"
+                         "inputs:\n  - id: shouldKill\n    type: BOOLEAN\n    defaults: false\n"
+                         "tasks:\n  - id: first\n    type: io.kestra.plugin.core.log.Log\n    message: before\n"
+                         "  - id: kill\n    type: io.kestra.plugin.core.execution.Kill\n"
+                         "    runIf: \"{{ inputs.shouldKill }}\"\n"
+                         "  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: goes on\n");
+        is_str(exec_state(e), "SUCCESS", "a Kill whose runIf is false does nothing");
+        is_str(driver_state_of(e, "after"), "SUCCESS", "and the next task runs");
+        driver_free(d);
+
+        e = run_with_child(&d, "id: kill-without-propagation\nnamespace: io.kestra.tests\n"
+                               "tasks:\n  - id: subflow\n    type: io.kestra.plugin.core.flow.Subflow\n"
+                               "    namespace: io.kestra.tests\n    flowId: child-flow\n    wait: false\n"
+                               "  - id: kill\n    type: io.kestra.plugin.core.execution.Kill\n");
+        is_str(exec_state(e), "KILLED", "Kill without propagation: the execution is KILLED");
+        is_str(driver_state_of(e, "subflow"), "SUCCESS", "the Subflow task that did not wait is SUCCESS");
+        is_str(driver_state_of(e, "kill"), "KILLED", "the Kill is KILLED");
+        is_str(child_state(d, e, "subflow"), "PAUSED", "its subflow execution goes on");
+        driver_free(d);
+
+        e = run_with_child(&d, "id: kill-with-propagation\nnamespace: io.kestra.tests\n"
+                               "tasks:\n  - id: subflow\n    type: io.kestra.plugin.core.flow.Subflow\n"
+                               "    namespace: io.kestra.tests\n    flowId: child-flow\n    wait: false\n"
+                               "  - id: kill\n    type: io.kestra.plugin.core.execution.Kill\n    propagateKill: true\n");
+        is_str(exec_state(e), "KILLED", "Kill with propagateKill: the execution is KILLED");
+        is_str(child_state(d, e, "subflow"), "KILLED", "and so is its subflow execution");
+        driver_free(d);
+
+        e = run_with_child(&d, "id: kill-waiting\nnamespace: io.kestra.tests\n"
+                               "tasks:\n  - id: parallel\n    type: io.kestra.plugin.core.flow.Parallel\n    tasks:\n"
+                               "      - id: subflow\n        type: io.kestra.plugin.core.flow.Subflow\n"
+                               "        namespace: io.kestra.tests\n        flowId: child-flow\n"
+                               "      - id: kill\n        type: io.kestra.plugin.core.execution.Kill\n"
+                               "        propagateKill: \"{{ true }}\"\n");
+        is_str(child_state(d, e, "subflow"), "KILLED", "a subflow execution waited for is killed too");
+        is_str(driver_state_of(e, "subflow"), "KILLED", "its Subflow task run ends KILLED");
+        is_str(exec_state(e), "KILLED", "and the execution KILLED");
         driver_free(d);
 }
 
@@ -451,6 +532,7 @@ int main(void) {
         if (!mkdtemp(workdir))
                 return 1;
         test_exit();
+        test_kill();
         test_variables();
         test_variables_survive_restart();
         test_assert();

@@ -144,9 +144,12 @@ int main(void) {
                 ok(hook_used[h], "engine hook %d is used by a registered type", h);
 
         /* The list in docs/COMPAT.md: a change here is a change there. */
-        is_int(n_refused, 1, "task types known but refused by this build (Template)");
-        is_int(n_refused_scheduled, 1, "triggers and conditions known but refused (PublicHoliday)");
-        ok(!task_impl_lookup("Nope") && !task_impl_lookup("Labels") && !task_impl_lookup("Exit") &&
+        is_int(n_refused, 6,
+               "task types known but refused by this build (Template, Loop, Approval, flow.PurgeFlows, "
+               "namespace.PurgeFiles, storage.PurgeStorage)");
+        is_int(n_refused_scheduled, 3, "triggers and conditions known but refused (PublicHoliday, BatchWebhook, "
+                                       "McpToolTrigger)");
+        ok(!task_impl_lookup("Nope") && !task_impl_lookup("Labels") && !task_impl_lookup("Exit") && !task_impl_lookup("Kill") &&
                    !task_impl_lookup("SetVariables") && !task_impl_lookup("ForEachItem") && !task_impl_lookup("Template"),
            "no runner for unknown, executor-run and refused types");
         return tap_done();

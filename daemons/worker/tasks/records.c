@@ -1,8 +1,10 @@
 /* records.c: the tasks that act on the store's records: execution.Count, execution.PurgeExecutions,
- * log.PurgeLogs, execution.Resume and trigger.Toggle (Kestra's system tasks), run over the worker's
- * own store connection. */
+ * log.PurgeLogs, execution.Resume, trigger.Toggle and kv.PurgeKV (Kestra's system tasks), run over the
+ * worker's own store connection. */
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -462,4 +464,177 @@ int task_impl_trigger_toggle(TaskRunContext *ctx, json_t *props, TaskOutcome *ou
         task_logf(ctx, TASK_LOG_INFO, "Trigger '%s' of flow '%s.%s' %s", t.trigger, t.ns, t.flow_id,
                   t.enabled ? "enabled" : "disabled");
         return 0;
+}
+
+/* What PurgeKV deletes. */
+typedef struct PurgeKv {
+        json_t *namespaces;       /* names; NULL: any (or by pattern) */
+        const char *ns_pattern;   /* glob; NULL: none */
+        const char *key_pattern;  /* glob; NULL: every key */
+        bool children;            /* a name in namespaces takes the namespaces below it too */
+        bool expired_only;
+        bool nothing;             /* a version behavior that keeps the one version tern has of each key */
+        usec_t now;
+        json_t *purged_namespaces; /* out: the namespaces considered, as Kestra logs them */
+        int64_t purged;
+} PurgeKv;
+
+/* Kestra's FilenameUtils.wildcardMatch: '*' and '?', across dots and slashes alike. */
+static bool glob_match(const char *pattern, const char *s) {
+        return fnmatch(pattern, s, FNM_NOESCAPE) == 0;
+}
+
+static bool purge_kv_namespace(const PurgeKv *p, const char *ns) {
+        if (ns[0] == '_') /* reserved (api_kv_namespace_reserved): not the user's store */
+                return false;
+        if (p->ns_pattern)
+                return glob_match(p->ns_pattern, ns);
+        if (!p->namespaces)
+                return true;
+        size_t i;
+        json_t *n;
+        json_array_foreach(p->namespaces, i, n) {
+                const char *want = json_string_value(n);
+                if (!want)
+                        continue;
+                if (streq(ns, want))
+                        return true;
+                const char *rest = startswith(ns, want);
+                if (p->children && rest && rest[0] == '.')
+                        return true;
+        }
+        return false;
+}
+
+static int purge_kv_tx(StoreTx *tx, void *userdata) {
+        PurgeKv *p = userdata;
+        _cleanup_json_ json_t *all = NULL, *seen = json_array();
+        size_t i;
+        json_t *e;
+        int r;
+
+        if (!seen)
+                return -ENOMEM;
+        p->purged = 0;
+        if ((r = store_kv_entries(tx, &all)) < 0)
+                return r;
+        /* Named namespaces count even when they hold no key, as in Kestra's log line. */
+        json_array_foreach(p->namespaces, i, e)
+                if (json_array_append(seen, e) < 0)
+                        return -ENOMEM;
+        json_array_foreach(all, i, e) {
+                const char *ns = json_string_value(json_object_get(e, "namespace")),
+                           *key = json_string_value(json_object_get(e, "key"));
+                usec_t expires = (usec_t) json_integer_value(json_object_get(e, "expiresAt"));
+                if (!ns || !key || !purge_kv_namespace(p, ns))
+                        continue;
+                bool listed = false;
+                size_t j;
+                json_t *s;
+                json_array_foreach(seen, j, s)
+                        listed = listed || streq(json_string_value(s), ns);
+                if (!listed && json_array_append_new(seen, json_string(ns)) < 0)
+                        return -ENOMEM;
+                if (startswith(key, "__state__/")) /* Kestra's flow state files (kv.c), not KV entries */
+                        continue;
+                if (p->nothing || (p->key_pattern && !glob_match(p->key_pattern, key)))
+                        continue;
+                if (p->expired_only && (expires == 0 || expires > p->now))
+                        continue;
+                if ((r = store_kv_delete(tx, ns, key)) < 0 && r != -ENOENT)
+                        return r;
+                p->purged += r >= 0;
+        }
+        json_decref(p->purged_namespaces);
+        p->purged_namespaces = TAKE_PTR(seen);
+        return 0;
+}
+
+/* The behavior: {type: key, expiredOnly} (the default, expired only), or {type: version, before |
+ * keepAmount}. tern keeps one version of each key, its last: a version behavior with `before` or a
+ * keepAmount of 1 or more keeps it (Kestra never deletes the last version by date); without either,
+ * or with keepAmount 0, every matching key goes. */
+static int purge_kv_behavior(json_t *props, PurgeKv *p, TaskOutcome *out) {
+        json_t *b = json_object_get(props, "behavior");
+        p->expired_only = true;
+        if (json_object_get(props, "expiredOnly") && !json_is_null(json_object_get(props, "expiredOnly"))) {
+                /* Deprecated by Kestra, and it overrides behavior. */
+                if (task_prop_bool(props, "expiredOnly", true, &p->expired_only) < 0)
+                        return task_fail(out, "property 'expiredOnly' must be a boolean"), -EINVAL;
+                return 0;
+        }
+        if (!b || json_is_null(b))
+                return 0;
+        if (!json_is_object(b))
+                return task_fail(out, "property 'behavior' must be a map with a 'type' (key or version)"), -EINVAL;
+        const char *type = json_string_value(json_object_get(b, "type"));
+        if (streq_ptr(type, "key")) {
+                if (task_prop_bool(b, "expiredOnly", true, &p->expired_only) < 0)
+                        return task_fail(out, "behavior: 'expiredOnly' must be a boolean"), -EINVAL;
+                return 0;
+        }
+        if (!streq_ptr(type, "version"))
+                return task_fail(out, "behavior: type '%s' is not one of key, version", strna(type)), -EINVAL;
+        json_t *before = json_object_get(b, "before"), *keep = json_object_get(b, "keepAmount");
+        bool has_before = before && !json_is_null(before), has_keep = keep && !json_is_null(keep);
+        if (has_before && has_keep)
+                return task_fail(out, "behavior: Cannot set both 'before' and 'keepAmount' properties"), -EINVAL;
+        int64_t n = 0;
+        if (has_keep && !(json_is_integer(keep) ? (n = json_integer_value(keep), true)
+                                                : json_is_string(keep) && safe_atoi64(json_string_value(keep), &n) == 0))
+                return task_fail(out, "behavior: 'keepAmount' must be a number"), -EINVAL;
+        if (n < 0)
+                return task_fail(out, "behavior: 'keepAmount' must be 0 or more"), -EINVAL;
+        p->expired_only = false;
+        p->nothing = has_before || n > 0;
+        return 0;
+}
+
+/* PurgeKV: delete the key-value entries of the namespaces chosen (a list, with their children by
+ * default, or a glob; all when neither), whose key matches keyPattern, expired ones only by default. */
+int task_impl_purge_kv(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
+        PurgeKv p = {
+                .ns_pattern = task_prop_string(props, "namespacePattern", NULL),
+                .key_pattern = task_prop_string(props, "keyPattern", NULL),
+                .now = now_realtime(),
+        };
+        json_t *nss = json_object_get(props, "namespaces");
+        size_t i;
+        json_t *n;
+        int r;
+
+        out->state = STATE_SUCCESS;
+        Store *s = need_store(ctx, out);
+        if (!s)
+                return 0;
+        if (nss && !json_is_null(nss)) {
+                if (!json_is_array(nss))
+                        return task_fail(out, "property 'namespaces' must be a list of namespaces");
+                json_array_foreach(nss, i, n)
+                        if (!json_is_string(n))
+                                return task_fail(out, "property 'namespaces' must be a list of namespaces");
+                p.namespaces = json_array_size(nss) > 0 ? nss : NULL;
+        }
+        if (p.ns_pattern && isempty(p.ns_pattern))
+                p.ns_pattern = NULL;
+        if (p.key_pattern && isempty(p.key_pattern))
+                p.key_pattern = NULL;
+        if (p.namespaces && p.ns_pattern)
+                return task_fail(out, "Properties `namespaces` and `namespacePattern` can't be used at the same time "
+                                      "— use one or the other.");
+        if (task_prop_bool(props, "includeChildNamespaces", true, &p.children) < 0)
+                return task_fail(out, "property 'includeChildNamespaces' must be a boolean");
+        if (purge_kv_behavior(props, &p, out) < 0)
+                return 0;
+        r = store_transact(s, purge_kv_tx, &p);
+        _cleanup_json_ json_t *seen = TAKE_PTR(p.purged_namespaces);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return task_fail(out, "cannot purge the key-value store: %s", store_error(s));
+        _cleanup_free_ char *list = json_dumps(seen, JSON_COMPACT);
+        task_logf(ctx, TASK_LOG_INFO, "purging %zu namespaces: %s", json_array_size(seen), strna(list));
+        task_logf(ctx, TASK_LOG_INFO, "purged %" PRId64 " keys", p.purged);
+        out->outputs = json_pack("{s:I}", "size", (json_int_t) p.purged);
+        return out->outputs ? 0 : -ENOMEM;
 }
