@@ -444,6 +444,20 @@ int store_event_emit(StoreTx *tx, const char *execution_id, const char *type, js
         r = store_json_dump(payload, &text);
         if (r < 0)
                 return r;
+        if (tx->batch) {
+                /* Deferred when its seq is not asked for; when it is, after those deferred before it,
+                 * so that the events keep the order they were emitted in. */
+                if (!ret_seq) {
+                        r = store_batch_add(tx, STORE_BATCH_EVENTS,
+                                            (const SqlArg[]) { SQL_S(execution_id), SQL_S(type), SQL_S(text),
+                                                               SQL_I(MAX(due_at, (usec_t) 0)), SQL_I(now) });
+                        if (r >= 0)
+                                tx->notify |= STORE_CHANNEL_EVENTS;
+                        return r;
+                }
+                if ((r = store_tx_flush(tx)) < 0)
+                        return r;
+        }
         r = store_exec(tx,
                        tx_is_mysql(tx) ? "INSERT INTO events (execution_id, type, payload, due_at, created)"
                                          " VALUES ($1, $2, $3, $4, $5); SELECT LAST_INSERT_ID()"
