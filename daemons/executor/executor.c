@@ -309,7 +309,8 @@ static int apply_effects(Executor *x, StoreTx *tx, Execution *e, EngineEffects *
                 r = store_event_emit(tx, json_string_value(json_object_get(j, "executionId")),
                                      json_string_value(json_object_get(j, "type")), json_object_get(j, "payload"),
                                      due > now ? due : now, now, NULL);
-                /* The target may have been deleted meanwhile (a parent execution): drop the event. */
+                /* The target may have been deleted meanwhile (a parent execution): drop the event
+                 * (deferred, the step's flush drops it). */
                 if (r < 0 && r != -ENOENT)
                         return r;
         }

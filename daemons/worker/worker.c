@@ -887,7 +887,11 @@ static void *maint_thread(void *arg) {
                 last_cancelled = now;
                 (void) store_wait(w->maint_store, 0);
                 char **cancelled = NULL;
-                if (store_job_cancelled(w->maint_store, w->opt.id, &cancelled) > 0)
+                /* Nothing to cancel on a worker without tasks: asked when a cancellation is
+                 * announced (a job just claimed may not have its slot yet), and every second while
+                 * tasks run, for an announcement lost. */
+                if ((p[1].revents || atomic_load(&w->busy) > 0) &&
+                    store_job_cancelled(w->maint_store, w->opt.id, &cancelled) > 0)
                         cancel_slots(w, cancelled);
                 strv_free(cancelled);
                 if (now_monotonic() - last_renew < w->opt.lease / 3)

@@ -1,4 +1,4 @@
-/* store-batch.c: a transaction's deferred writes (executions, task runs, jobs, event deletions), one multi-row statement per table.
+/* store-batch.c: a transaction's deferred writes (executions, task runs, jobs, events, event deletions), one multi-row statement per table.
  *
  * An executor step applies the events of many executions in one transaction. Written as they
  * come, each save, task run, job and consumed event is a statement and a round trip of its own; deferred
@@ -52,6 +52,7 @@ static const BatchTableInfo batch_tables[_STORE_BATCH_MAX] = {
         [STORE_BATCH_JOBS] = { 7, 0, "INSERT INTO jobs (id, execution_id, task_run_id, queue, payload, available_at, created) VALUES ",
                                " ON CONFLICT (id) DO NOTHING" },
         [STORE_BATCH_EVENT_DELETES] = { 1, 0, "DELETE FROM events WHERE seq IN (", ")" },
+        [STORE_BATCH_EVENTS] = { 5, 0, "INSERT INTO events (execution_id, type, payload, due_at, created) VALUES ", "" },
 };
 
 static void batch_table_clear(BatchTable *t, size_t n_cols) {
@@ -201,6 +202,69 @@ static int batch_write(StoreTx *tx, StoreBatchTable table, size_t first, size_t 
         return 0;
 }
 
+/* Drop the deferred events whose execution is not there (deleted since they were emitted: an
+ * event for a parent that is gone), as store_event_emit() refuses each with -ENOENT when written
+ * at once: one of them must not fail the statement of all. The executions found are locked
+ * against deletion (what the foreign-key check of the insert would take) until the commit, so
+ * that the insert cannot fail on one deleted in between. */
+static int batch_events_existing(StoreTx *tx, BatchTable *t) {
+        const size_t n_cols = batch_tables[STORE_BATCH_EVENTS].n_cols;
+        _cleanup_hashmap_ Hashmap ids = HASHMAP_INIT, found = HASHMAP_INIT;
+        _cleanup_free_ SqlArg *list = NULL;
+        size_t n_ids = 0, kept = 0;
+        int r;
+
+        if (!(list = calloc(t->n_rows, sizeof(SqlArg))))
+                return -ENOMEM;
+        for (size_t i = 0; i < t->n_rows; i++) {
+                const char *id = t->args[i * n_cols].s;
+                if (hashmap_get(&ids, id))
+                        continue;
+                if ((r = hashmap_put(&ids, id, (void *) 1)) < 0)
+                        return r;
+                list[n_ids++] = SQL_S(id);
+        }
+        for (size_t i = 0, m; i < n_ids; i += m) {
+                _cleanup_strbuf_ StrBuf sql = STRBUF_INIT;
+                _cleanup_rows_ SqlRows rows = {};
+                SqlArg args[SQL_EXEC_ARGS_MAX];
+                size_t n_pad;
+
+                m = MIN(n_ids - i, (size_t) SQL_EXEC_ARGS_MAX);
+                n_pad = sql_pow2_ceil(m); /* a few statement texts, not one per count */
+                r = strbuf_append(&sql, "SELECT id FROM executions WHERE id IN (");
+                for (size_t k = 0; k < n_pad && r >= 0; k++) {
+                        args[k] = list[i + MIN(k, m - 1)];
+                        r = strbuf_appendf(&sql, "%s$%zu", k ? ", " : "", k + 1);
+                }
+                if (r >= 0)
+                        r = strbuf_append(&sql, tx_is_pg(tx)      ? ") FOR KEY SHARE"
+                                                : tx_is_mysql(tx) ? ") LOCK IN SHARE MODE"
+                                                                  : ")");
+                if (r < 0)
+                        return r;
+                if ((r = store_exec(tx, strbuf_str(&sql), args, n_pad, &rows)) < 0)
+                        return r;
+                for (size_t k = 0; k < rows.n_rows; k++)
+                        if ((r = hashmap_put(&found, sql_cell(&rows, k, 0), (void *) 1)) < 0)
+                                return r;
+        }
+        if (hashmap_size(&found) == n_ids)
+                return 0;
+        for (size_t i = 0; i < t->n_rows; i++) {
+                SqlArg *row = &t->args[i * n_cols];
+                if (hashmap_get(&found, row[0].s)) {
+                        memmove(&t->args[kept++ * n_cols], row, n_cols * sizeof(SqlArg));
+                        continue;
+                }
+                for (size_t c = 0; c < n_cols; c++)
+                        if (row[c].type == SQL_TEXT)
+                                free((char *) row[c].s);
+        }
+        t->n_rows = kept;
+        return 0;
+}
+
 int store_tx_flush(StoreTx *tx) {
         StoreBatch *b = tx->batch;
         int r;
@@ -210,6 +274,8 @@ int store_tx_flush(StoreTx *tx) {
         for (size_t k = 0; k < _STORE_BATCH_MAX; k++) {
                 BatchTable *t = &b->tables[k];
                 size_t per = sql_pow2_floor(SQL_EXEC_ARGS_MAX / batch_tables[k].n_cols);
+                if (k == STORE_BATCH_EVENTS && t->n_rows > 0 && (r = batch_events_existing(tx, t)) < 0)
+                        return r;
                 for (size_t i = 0, m; i < t->n_rows; i += m) {
                         /* Rows in chunks of powers of two; an IN list padded to one. */
                         bool in_list = batch_tables[k].n_cols == 1;

@@ -106,6 +106,8 @@ typedef enum StoreBatchTable {
         STORE_BATCH_TASK_RUNS,     /* execution_id, ord, id, state, doc: an upsert */
         STORE_BATCH_JOBS,          /* id, execution_id, task_run_id, queue, payload, available_at, created */
         STORE_BATCH_EVENT_DELETES, /* seq: each must still be there */
+        STORE_BATCH_EVENTS,        /* execution_id, type, payload, due_at, created: one whose execution
+                                    * is gone at the flush is dropped */
         _STORE_BATCH_MAX,
 } StoreBatchTable;
 typedef struct StoreBatch StoreBatch;

@@ -444,6 +444,20 @@ int store_event_emit(StoreTx *tx, const char *execution_id, const char *type, js
         r = store_json_dump(payload, &text);
         if (r < 0)
                 return r;
+        if (tx->batch) {
+                /* Deferred when its seq is not asked for; when it is, after those deferred before it,
+                 * so that the events keep the order they were emitted in. */
+                if (!ret_seq) {
+                        r = store_batch_add(tx, STORE_BATCH_EVENTS,
+                                            (const SqlArg[]) { SQL_S(execution_id), SQL_S(type), SQL_S(text),
+                                                               SQL_I(MAX(due_at, (usec_t) 0)), SQL_I(now) });
+                        if (r >= 0)
+                                tx->notify |= STORE_CHANNEL_EVENTS;
+                        return r;
+                }
+                if ((r = store_tx_flush(tx)) < 0)
+                        return r;
+        }
         r = store_exec(tx,
                        tx_is_mysql(tx) ? "INSERT INTO events (execution_id, type, payload, due_at, created)"
                                          " VALUES ($1, $2, $3, $4, $5); SELECT LAST_INSERT_ID()"
@@ -1316,38 +1330,24 @@ int store_job_cancel(StoreTx *tx, const char *task_run_id, json_t *result, usec_
         return (int) (gone.n_rows + held.changes);
 }
 
-typedef struct CancelledArgs {
-        const char *worker_id;
-        char **ids;
-} CancelledArgs;
-
-static int cancelled_tx(StoreTx *tx, void *userdata) {
-        CancelledArgs *a = userdata;
+/* One statement, autocommitted: a worker asks every second, and nearly always nothing is
+ * cancelled (a transaction around it was three round trips and a commit for that). */
+int store_job_cancelled(Store *s, const char *worker_id, char ***ret_ids) {
         _cleanup_rows_ SqlRows rows = {};
+        _cleanup_strv_free_ char **ids = NULL;
         int r;
 
-        a->ids = strv_free(a->ids);
-        r = store_exec(tx, "SELECT id FROM jobs WHERE worker_id = $1 AND cancelled = 1", SQL_ARGS(SQL_S(a->worker_id)),
-                       &rows);
-        if (r < 0)
-                return r;
-        if (!(a->ids = calloc(1, sizeof(char *))))
-                return -ENOMEM;
-        for (size_t i = 0; i < rows.n_rows; i++)
-                if ((r = strv_extend(&a->ids, sql_cell(&rows, i, 0))) < 0)
-                        return r;
-        return (int) rows.n_rows;
-}
-
-int store_job_cancelled(Store *s, const char *worker_id, char ***ret_ids) {
-        CancelledArgs a = { .worker_id = worker_id };
         if (isempty(worker_id))
                 return -EINVAL;
-        int r = store_transact(s, cancelled_tx, &a);
-        if (r < 0) {
-                strv_free(a.ids);
+        r = store_exec_raw(s, "SELECT id FROM jobs WHERE worker_id = $1 AND cancelled = 1", SQL_ARGS(SQL_S(worker_id)),
+                           &rows);
+        if (r < 0)
                 return r;
-        }
-        *ret_ids = a.ids;
-        return r;
+        if (!(ids = calloc(1, sizeof(char *))))
+                return -ENOMEM;
+        for (size_t i = 0; i < rows.n_rows; i++)
+                if ((r = strv_extend(&ids, sql_cell(&rows, i, 0))) < 0)
+                        return r;
+        *ret_ids = TAKE_PTR(ids);
+        return (int) rows.n_rows;
 }

@@ -228,7 +228,7 @@ static int store_reconnect_lost(Store *s, usec_t *deadline) {
 }
 
 /* Outside a transaction the statement ran alone (autocommit): it is rerun after a reconnect. The
- * callers only read (store_next_due(), store_log_search()). */
+ * callers only read (store_next_due(), store_log_search(), store_job_cancelled()). */
 int store_exec_raw(Store *s, const char *sql, const SqlArg *args, size_t n, SqlRows *ret) {
         usec_t deadline = 0;
         for (;;) {

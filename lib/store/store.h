@@ -117,11 +117,14 @@ static inline void store_rollbackp(StoreTx **tx) {
  * one rolls back and is returned (-EAGAIN from fn also asks for a rerun). */
 /* From here on, the transaction keeps the saves of executions (store_execution_save*(): of
  * executions it holds, claimed; their new version is not known, *ret_version is 0), task-run
- * writes (also store_execution_create()'s), job enqueues and event deletions, and writes them as
+ * writes (also store_execution_create()'s), job enqueues, emitted events (store_event_emit()
+ * without ret_seq) and event deletions, and writes them as
  * one multi-row statement per table at store_tx_flush() or at the commit. What is deferred is not
  * visible to the transaction's own reads until then (flush before reading executions, jobs or
  * task runs written in it); errors a write would have returned (an event already deleted:
- * -ENOENT) come from the flush; store_job_enqueue() returns 0, not STORE_UNCHANGED. */
+ * -ENOENT) come from the flush; store_job_enqueue() returns 0, not STORE_UNCHANGED; an event
+ * emitted for an execution that is not there (deleted meanwhile) is dropped at the flush, where
+ * store_event_emit() would have returned -ENOENT. */
 int store_tx_defer(StoreTx *tx);
 int store_tx_flush(StoreTx *tx);
 

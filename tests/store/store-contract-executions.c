@@ -629,3 +629,82 @@ void test_deferred(Store *s) {
         }
         CHECK_OK(store_commit(tx));
 }
+
+/* The events a step emits (subflows ending, parents resumed) are deferred too: hundreds of them,
+ * over many chunks, each written once, in the order emitted; one for an execution that is not
+ * there (deleted in the step, or never was) is dropped instead of failing the others. */
+#define DEV_EXECS 20
+#define DEV_EVENTS 15
+void test_deferred_events(Store *s) {
+        StoreTx *tx;
+        StoreClaim *c = NULL;
+        size_t n = 0;
+        char id[64];
+        int64_t seq = 0;
+
+        CHECK_OK(store_begin(s, &tx));
+        for (int i = 0; i < DEV_EXECS; i++) {
+                snprintf(id, sizeof id, "e-dev-%02d", i);
+                _cleanup_json_ json_t *doc = make_doc(id, "ns", "deferred", "RUNNING", "2023-11-14T22:13:20Z");
+                CHECK_OK(store_execution_create(tx, META(doc), doc, "created", NULL, T0));
+        }
+        CHECK_OK(store_commit(tx));
+        /* Their "created" events, out of the way. */
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_claim_executions(tx, T0, 1000, &c, &n));
+        for (size_t i = 0; i < n; i++)
+                for (size_t k = 0; k < c[i].n_events; k++)
+                        if (startswith(c[i].execution_id, "e-dev-"))
+                                CHECK_OK(store_event_delete(tx, c[i].events[k].seq));
+        store_claims_free(c, n);
+        CHECK_OK(store_commit(tx));
+
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_tx_defer(tx));
+        int emitted = 0;
+        for (int k = 0; k < DEV_EVENTS; k++) {
+                for (int i = 0; i < DEV_EXECS; i++) {
+                        _cleanup_json_ json_t *p = json_pack("{s:i, s:i}", "exec", i, "k", k);
+                        snprintf(id, sizeof id, "e-dev-%02d", i);
+                        emitted += store_event_emit(tx, id, "resumed", p, T0, T0, NULL) == 0;
+                }
+                emitted += store_event_emit(tx, "e-dev-gone", "resumed", NULL, T0, T0, NULL) == 0;
+                if (k == DEV_EVENTS / 2)
+                        CHECK_OK(store_execution_delete(tx, "e-dev-19"));
+        }
+        is_int(emitted, DEV_EVENTS * (DEV_EXECS + 1), "a deferred emit returns 0, also for an execution not there");
+        /* Its seq asked for: written after the deferred ones, in emission order. */
+        _cleanup_json_ json_t *last = json_pack("{s:i, s:i}", "exec", 0, "k", DEV_EVENTS);
+        is_int(store_event_emit(tx, "e-dev-00", "resumed", last, T0, T0, &seq), 0, "an emit asking for its seq");
+        is_int(store_commit(tx), 0, "a step whose events include some for executions not there commits");
+
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_claim_executions(tx, T0, 1000, &c, &n));
+        size_t execs = 0, events = 0, bad = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (!startswith(c[i].execution_id, "e-dev-"))
+                        continue;
+                int e = atoi(c[i].execution_id + strlen("e-dev-"));
+                size_t want = e == 0 ? DEV_EVENTS + 1 : DEV_EVENTS;
+                execs++;
+                events += c[i].n_events;
+                if (c[i].n_events != want || e == DEV_EXECS - 1)
+                        bad++;
+                for (size_t k = 0; k < c[i].n_events; k++)
+                        if (json_integer_value(json_object_get(c[i].events[k].payload, "k")) != (json_int_t) k ||
+                            json_integer_value(json_object_get(c[i].events[k].payload, "exec")) != e ||
+                            (k > 0 && c[i].events[k].seq <= c[i].events[k - 1].seq))
+                                bad++;
+                if (e == 0 && c[i].n_events == want)
+                        is_int(c[i].events[want - 1].seq, seq, "the seq returned is the last event's");
+        }
+        is_int(execs, DEV_EXECS - 1, "the executions left each have events; the deleted one none");
+        is_int(events, (DEV_EXECS - 1) * DEV_EVENTS + 1, "every event emitted for an execution there is written once");
+        is_int(bad, 0, "each execution has its own events, in the order emitted");
+        store_claims_free(c, n);
+        for (int i = 0; i < DEV_EXECS - 1; i++) {
+                snprintf(id, sizeof id, "e-dev-%02d", i);
+                CHECK_OK(store_execution_delete(tx, id));
+        }
+        CHECK_OK(store_commit(tx));
+}

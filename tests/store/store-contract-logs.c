@@ -1,4 +1,6 @@
 /* store-contract-logs.c: the store contract for logs, metrics and their retention. */
+#include <inttypes.h>
+
 #include "store-contract.h"
 
 /* ---- logs and metrics ---- */
@@ -220,4 +222,52 @@ void test_purge(Store *s) {
         CHECK_OK(store_log_search(s, &f, &left, &n));
         is_int(n, 2, "recent logs are kept");
         store_logs_free(left, n);
+}
+
+/* A task's metrics arrive as one batch (store_metric_append_json_tx(), one statement on
+ * PostgreSQL and MySQL): each of 150 is stored once, in its order, with its own value and tags. */
+void test_metrics_batch(Store *s) {
+        enum { N = 150 };
+        StoreTx *tx;
+        _cleanup_json_ json_t *d = make_doc("MB", "metrics.batch", "flow", "SUCCESS", "2023-11-14T22:13:20Z");
+        _cleanup_json_ json_t *arr = json_array();
+        for (int i = 0; i < N; i++)
+                json_array_append_new(arr, json_pack("{s:s, s:s, s:f, s:{s:i, s:s}, s:I}", "type", i % 2 ? "timer" : "counter",
+                                                     "name", i % 3 ? "rows" : "bytes", "value", i + 0.25, "tags", "i", i,
+                                                     "odd", i % 2 ? "yes" : "no", "timestamp", (json_int_t) (T0 + i)));
+        /* Not metrics (no name, a value that is not a number): left out, the rest taken. */
+        json_array_append_new(arr, json_pack("{s:s, s:i}", "type", "counter", "value", 1));
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "type", "counter", "name", "rows", "value", "x"));
+        StoreMetric run = { .execution_id = "MB", .namespace = "metrics.batch", .flow_id = "flow", .task_id = "t",
+                            .task_run_id = "tr-mb" };
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_execution_create(tx, META(d), d, "created", NULL, T0));
+        is_int(store_metric_append_json_tx(tx, &run, arr, T0), 0, "a batch of 150 metrics is appended");
+        CHECK_OK(store_commit(tx));
+
+        StoreMetric *out = NULL;
+        size_t n = 0;
+        int64_t total = -1;
+        StoreMetricFilter f = { .execution_id = "MB", .limit = 1000 };
+        CHECK_OK(store_metric_search(s, &f, &out, &n, &total));
+        is_int(total, N, "each metric of the batch is stored once");
+        size_t bad = 0;
+        for (size_t i = 0; i < n; i++) {
+                json_t *tags = out[i].tags;
+                if (i >= N || out[i].value != (double) i + 0.25 || out[i].timestamp != T0 + i ||
+                    json_integer_value(json_object_get(tags, "i")) != (json_int_t) i ||
+                    !streq(strempty(json_string_value(json_object_get(tags, "odd"))), i % 2 ? "yes" : "no") ||
+                    !streq(out[i].name, i % 3 ? "rows" : "bytes") || !streq(out[i].type, i % 2 ? "timer" : "counter") ||
+                    !streq(strempty(out[i].task_run_id), "tr-mb") || !streq(strempty(out[i].task_id), "t")) {
+                        if (bad++ == 0)
+                                diag("metric %zu: %s=%g at %" PRIu64, i, out[i].name, out[i].value, out[i].timestamp);
+                }
+        }
+        is_int(bad, 0, "each metric of the batch round-trips, in its order, with its own tags");
+        store_metrics_free(out, n);
+
+        CHECK_OK(store_begin(s, &tx));
+        is_int(store_metric_append_json_tx(tx, &run, NULL, T0), 0, "no metrics: nothing to do");
+        CHECK_OK(store_execution_delete(tx, "MB"));
+        CHECK_OK(store_commit(tx));
 }

@@ -48,6 +48,7 @@ void test_serialization(Store *s);
 void test_skip_locked(Store *s);
 /* store-contract-jobs.c */
 void test_deferred(Store *s);
+void test_deferred_events(Store *s);
 void test_jobs(Store *s);
 void test_cancel(Store *s);
 void test_pinned(Store *s);
@@ -59,4 +60,5 @@ void test_wakeups_other_process(Store *s);
 /* store-contract-logs.c */
 void test_logs(Store *s);
 void test_metrics(Store *s);
+void test_metrics_batch(Store *s);
 void test_purge(Store *s);

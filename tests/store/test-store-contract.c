@@ -165,6 +165,7 @@ int main(int argc, char *argv[]) {
          * statistics, and the job claims below must take what they ask for whatever plan that
          * gives (a claim once took 11 jobs of 4 after it). */
         test_deferred(s);
+        test_deferred_events(s);
         test_jobs(s);
         test_cancel(s);
         test_pinned(s);
@@ -176,6 +177,7 @@ int main(int argc, char *argv[]) {
                 test_wakeups_other_process(s);
         test_logs(s);
         test_metrics(s);
+        test_metrics_batch(s);
         test_triggers(s);
         test_kv(s);
         test_literals(s);
