@@ -420,6 +420,9 @@ typedef struct StoreLogPurgeFilter {
         const char *flow_id;
         unsigned levels;       /* mask of 1u << StoreLogLevel; 0: every level */
         usec_t from, to;       /* timestamp range [from, to]; 0: unbounded */
+        const char *task_run_id, *task_id; /* lines of that task run, of that task */
+        bool by_attempt;       /* only the lines of that attempt */
+        int attempt;
 } StoreLogPurgeFilter;
 /* Delete the matching lines in tx; ret_deleted (optional) gets how many. */
 int store_log_purge(StoreTx *tx, const StoreLogPurgeFilter *f, int64_t *ret_deleted);
