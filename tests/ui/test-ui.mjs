@@ -4,7 +4,7 @@
 // logs, see markup in a log line stay text, kill a running execution; the flows' last states,
 // enable/disable, revisions and their diff; triggers (disable, backfill, unlock); logs search;
 // bulk kill/restart/delete and filters of executions; completion in the editor; an execution's labels,
-// replay from a task run, resume with onResume inputs; the dashboard; namespaces (KV store, files);
+// replay from a task run, change a task run's state, download logs, resume with onResume inputs; the dashboard; namespaces (KV store, files);
 // a flow's topology; an execution with 10,001 task runs and 100,000 log lines; refuse a state change
 // without the CSRF token. TAP output; a screenshot per step in $TERN_UI_SHOTS.
 import { spawn, spawnSync } from "node:child_process";
@@ -575,6 +575,37 @@ try {
     const id = (e, t) => e.taskRunList.find((tr) => tr.taskId === t).id;
     return replayed.originalId === greetExec && id(replayed, "hello") === id(before, "hello") &&
            id(replayed, "after") !== id(before, "after");
+  });
+
+  // Change an ended task run's state: a failed task made SUCCESS lets the execution go on.
+  const FLAKY = `id: flaky
+namespace: t.ui
+tasks:
+  - id: boom
+    type: io.kestra.plugin.core.execution.Fail
+  - id: next
+    type: io.kestra.plugin.core.log.Log
+    message: went on after boom
+`;
+  await fetch(`${base}/api/v1/flows`, { method: "POST", headers: { ...BASIC, "Content-Type": "application/x-yaml" }, body: FLAKY });
+  const flaky = (await (await fetch(`${base}/api/v1/executions/t.ui/flaky?wait=true`, { method: "POST", headers: { ...BASIC, "Content-Type": "application/json" }, body: "{}" })).json()).id;
+  await page.goto(base + `/#/executions/${flaky}`);
+  await page.locator("#ex-state .state[data-state=FAILED]").waitFor({ timeout: 30000 });
+  await page.locator('svg.gantt g.row[data-task="boom"]').click();
+  await step("Change state on a failed task run: SUCCESS, and the execution goes on to SUCCESS, live", async () => {
+    await page.selectOption("#change-state-to", "SUCCESS");
+    await page.click("#change-state");
+    await page.locator("#ex-state .state[data-state=SUCCESS]").waitFor({ timeout: 60000 });
+    await shot("18b-change-state");
+    const e = await apiGet(`/api/v1/executions/${flaky}`);
+    return e.taskRunList.some((tr) => tr.taskId === "next" && tr.state.current === "SUCCESS");
+  });
+  await step("Download gives the logs shown as a text file", async () => {
+    await page.locator("#log-task").selectOption("");
+    const href = await page.locator("#log-download").getAttribute("href");
+    const text = await page.evaluate(async (u) => (await fetch(u)).text(), href);
+    await shot("18c-logs-download");
+    return href.includes(`/api/v1/logs/${flaky}/download?minLevel=INFO`) && text.includes("INFO [next] went on after boom");
   });
 
   // Resume a paused execution with the inputs its Pause declares.
