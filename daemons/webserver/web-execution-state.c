@@ -1,7 +1,7 @@
 /* web-execution-state.c: a user's say in an execution's course, Kestra's routes: the state of an
  * ended task run (POST /api/v1/executions/{id}/state), of an ended execution (change-status), a
- * created or queued one run now (force-run, unqueue). Each is an event for the executor, which
- * applies it (lib/engine); these routes check what they can first. */
+ * created or queued one run now (force-run, unqueue), a running one paused (pause). Each is an
+ * event for the executor, which applies it (lib/engine); these routes check what they can first. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,10 +46,10 @@ static int execution_load(WebCtx *c, const char *verb, json_t **ret_doc, State *
         return 0;
 }
 
-/* Emit the event (taking payload) and answer 202 with the execution as it was (the executor
- * applies it soon). */
+/* Emit the event (taking payload; NULL: {}) and answer 202 with the execution as it was (the
+ * executor applies it soon). */
 static int emit(WebCtx *c, json_t *doc, const char *type, json_t *payload_take) {
-        _cleanup_json_ json_t *payload = payload_take;
+        _cleanup_json_ json_t *payload = payload_take ? payload_take : json_object();
         if (!payload)
                 return web_reply_error(c, 500, "out of memory");
         int r = api_execution_event(c->store, c->params[0], type, payload);
@@ -154,14 +154,16 @@ int web_api_execution_unqueue(WebCtx *c) {
                     to == STATE_RUNNING ? json_pack("{s:b}", "force", true) : json_pack("{s:s}", "state", state_to_string(to)));
 }
 
-/* POST /api/v1/executions/{id}/pause: the engine cannot hold a running execution between its
- * tasks yet (a Pause task can); refused plainly rather than pretended. */
+/* POST /api/v1/executions/{id}/pause: Kestra's pause of a running execution: the task runs in
+ * flight end, no new one starts until POST .../resume. */
 int web_api_execution_pause(WebCtx *c) {
         _cleanup_json_ json_t *doc = NULL;
         State st;
 
         if (execution_load(c, "pause", &doc, &st) < 0)
                 return 0;
-        return web_reply_error(c, 501, "pausing a running execution is not supported yet (execution %s); a flow can pause "
-                                       "itself with an io.kestra.plugin.core.flow.Pause task", c->params[0]);
+        if (st != STATE_RUNNING)
+                return web_reply_error(c, 409, "execution %s is %s; only a RUNNING execution can be paused", c->params[0],
+                                       state_to_string(st));
+        return emit(c, doc, ENGINE_EVENT_PAUSE, NULL);
 }

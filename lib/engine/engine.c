@@ -496,8 +496,27 @@ static int on_resume(Engine *E, json_t *payload) {
                 if ((r = engine_run_set(E, tr, STATE_RUNNING)) < 0)
                         return r;
         }
+        json_object_del(E->e->engine, "held");
+        E->holding = false;
         if (E->e->state.current == STATE_PAUSED)
                 state_info_set(&E->e->state, STATE_RUNNING, E->now);
+        return 0;
+}
+
+/* Kestra's pause of a running execution: the task runs in flight go on and end, nothing new starts
+ * (the walks see E->holding) until a resume; the execution shows PAUSED meanwhile. */
+static int on_pause(Engine *E) {
+        Execution *e = E->e;
+        if (e->state.current != STATE_RUNNING || E->killing || E->holding)
+                return 0; /* the API checked; a stale event changes nothing */
+        if (!e->engine && !(e->engine = json_object()))
+                return -ENOMEM;
+        if (json_object_set_new(e->engine, "held", json_true()) < 0)
+                return -ENOMEM;
+        E->holding = true;
+        engine_log(E, NULL, "INFO", "Execution paused by a user: the running tasks end, no new one starts until resumed");
+        state_info_set(&e->state, STATE_PAUSED, E->now);
+        E->progressed = true;
         return 0;
 }
 
@@ -650,6 +669,7 @@ static int on_restart(Engine *E) {
         }
         index_all_runs(E);
         json_object_del(e->engine, "afterExecution");
+        json_object_del(e->engine, "held");
         /* Failed runnable tasks get a new attempt (RESTARTED until it starts); failed flowables
          * (the parents of those) run again from where they were. */
         for (size_t i = 0; i < e->n_task_runs; i++) {
@@ -711,6 +731,7 @@ static int on_change_state(Engine *E, json_t *payload) {
                 tr = engine_run_by_id(E, id);
         }
         json_object_del(e->engine, "afterExecution");
+        json_object_del(e->engine, "held");
         if ((r = state_info_force(&tr->state, to, E->now)) < 0)
                 return r;
         for (TaskRun *p = tr->parent_task_run_id ? engine_run_by_id(E, tr->parent_task_run_id) : NULL; p;
@@ -1002,6 +1023,11 @@ running:
                 return 0;
         if (E->restarting)
                 return 0; /* RESTARTED stays visible until the next event moves the execution on */
+        if (E->holding) {
+                if (e->state.current != STATE_PAUSED)
+                        state_info_force(&e->state, STATE_PAUSED, E->now);
+                return 0;
+        }
         if (main.state == STATE_PAUSED && !main.done)
                 state_info_set(&e->state, STATE_PAUSED, E->now);
         else if (e->state.current != STATE_RUNNING)
@@ -1083,6 +1109,7 @@ int engine_apply(const EngineConfig *cfg, const Flow *flow, Execution *e, const 
                 if ((r = index_run(&E, e->task_runs[i])) < 0)
                         goto finish;
         E.killing = e->state.current == STATE_KILLING;
+        E.holding = json_is_true(json_object_get(e->engine, "held")) && !state_is_terminal(e->state.current);
 
         if (e->state.current == STATE_QUEUED && !streq(type, ENGINE_EVENT_CREATED) && !streq(type, ENGINE_EVENT_KILL))
                 goto finish; /* a queued execution waits for its slot */
@@ -1136,6 +1163,8 @@ int engine_apply(const EngineConfig *cfg, const Flow *flow, Execution *e, const 
                 r = on_restart(&E);
         else if (streq(type, ENGINE_EVENT_CHANGE_STATE))
                 r = on_change_state(&E, payload);
+        else if (streq(type, ENGINE_EVENT_PAUSE))
+                r = on_pause(&E);
         if (r < 0)
                 goto finish;
 

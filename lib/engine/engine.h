@@ -18,6 +18,7 @@
 #define ENGINE_EVENT_TIMER "timer"                     /* {taskRunId, kind: retry|pause} delayed */
 #define ENGINE_EVENT_KILL "kill"                       /* {} */
 #define ENGINE_EVENT_RESUME "resume"                   /* {inputs:{...}} */
+#define ENGINE_EVENT_PAUSE "pause"                     /* {}: a running execution holds until resumed */
 #define ENGINE_EVENT_RESTART "restart"                 /* {} */
 #define ENGINE_EVENT_CHANGE_STATE "change_state"       /* {taskRunId?, state}: an ended task run's (or
                                                           without taskRunId the execution's) new state */

@@ -1252,13 +1252,40 @@ tasks:
     st, js, _ = req("POST", f"/api/v1/executions/{ppid}/state", {"taskRunId": ptr, "state": "SUCCESS"})
     ok(st == 409 and "once the execution ended" in js["message"], "state of a task run of an unfinished execution is 409")
     st, js, _ = req("POST", f"/api/v1/executions/{ppid}/pause")
-    ok(st == 501 and "not supported" in js["message"], f"pausing a running execution is refused plainly: 501 ({js})")
+    ok(st == 409 and "only a RUNNING execution" in js["message"], f"pause of a paused execution is 409 ({js})")
     ok(req("POST", "/api/v1/executions/nope/pause")[0] == 404, "pause of a missing execution is 404")
     for verb in ("force-run", "unqueue"):
         st, js, _ = req("POST", f"/api/v1/executions/{ppid}/{verb}")
         ok(st == 409, f"{verb} of a running execution is 409 ({js and js['message']})")
         ok(req("POST", f"/api/v1/executions/nope/{verb}")[0] == 404, f"{verb} of a missing execution is 404")
     req("POST", f"/api/v1/executions/{ppid}/kill")
+    HOLD = "id: hold\nnamespace: t.hold\ntasks:\n  - id: nap\n    type: io.kestra.plugin.scripts.shell.Commands\n" \
+           "    commands:\n      - sleep 2\n  - id: after\n    type: io.kestra.plugin.core.debug.Return\n    format: done\n"
+    ok(req("POST", "/api/v1/flows", HOLD)[0] == 200, "a flow of a slow task then another")
+    hid = req("POST", "/api/v1/executions/t.hold/hold", {})[1]["id"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        js = req("GET", f"/api/v1/executions/{hid}")[1]
+        if any(t["taskId"] == "nap" for t in js.get("taskRunList", [])):
+            break
+        time.sleep(0.05)
+    st, js, _ = req("POST", f"/api/v1/main/executions/{hid}/pause")
+    ok(st == 202 and wait_state(hid, ["PAUSED"]) is not None, f"POST .../pause of a running execution: PAUSED ({st})")
+    deadline, held = time.monotonic() + 30, None
+    while time.monotonic() < deadline:
+        held = req("GET", f"/api/v1/executions/{hid}")[1]
+        if {t["taskId"]: t["state"]["current"] for t in held["taskRunList"]}.get("nap") == "SUCCESS":
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)
+    held = req("GET", f"/api/v1/executions/{hid}")[1]
+    ok(held["state"]["current"] == "PAUSED" and [t["taskId"] for t in held["taskRunList"]] == ["nap"] and
+       held["taskRunList"][0]["state"]["current"] == "SUCCESS",
+       "the running task ended, nothing new started, the execution stays PAUSED")
+    ok(req("POST", f"/api/v1/executions/{hid}/resume")[0] == 202, "resume of an execution paused by a user is accepted")
+    done = wait_state(hid, ["SUCCESS", "FAILED"])
+    ok(done and done["state"]["current"] == "SUCCESS" and [t["taskId"] for t in done["taskRunList"]] == ["nap", "after"],
+       "and it goes on: the next task runs, SUCCESS")
     ONE = "id: one\nnamespace: t.queue\nconcurrency:\n  limit: 1\ntasks:\n  - id: hold\n" \
           "    type: io.kestra.plugin.core.flow.Pause\n"
     ok(req("POST", "/api/v1/flows", ONE)[0] == 200, "a flow of one execution at a time")
