@@ -1016,6 +1016,8 @@ static int query_date(WebCtx *c, const char *key, usec_t *ret) {
         return 0;
 }
 
+#define LABELS_FILTER_MAX 20
+
 int web_api_execution_search(WebCtx *c) {
         size_t offset, limit;
         if (web_paging(c, 25, &offset, &limit) < 0)
@@ -1030,18 +1032,29 @@ int web_api_execution_search(WebCtx *c) {
                 .limit = limit,
                 .offset = offset,
         };
-        /* Kestra's labels=key:value (the store filters on one) and the creation time range. */
-        const char *label = web_query(c, "labels");
-        _cleanup_free_ char *label_key = NULL;
-        if (!isempty(label)) {
-                const char *colon = strchr(label, ':');
+        /* Kestra's labels=key:value, repeated for several (an execution has them all), and the
+         * creation time range. */
+        const char *label_args[LABELS_FILTER_MAX];
+        size_t n_args = web_query_all(c, "labels", label_args, LABELS_FILTER_MAX), n_labels = 0;
+        StoreLabelFilter labels[LABELS_FILTER_MAX];
+        _cleanup_json_ json_t *keys = json_array(); /* holds the keys the filters point to */
+        if (!keys)
+                return web_reply_error(c, 500, "out of memory");
+        if (n_args > LABELS_FILTER_MAX)
+                return web_reply_error(c, 400, "at most %d labels to filter on (%zu given)", LABELS_FILTER_MAX, n_args);
+        for (size_t i = 0; i < n_args; i++) {
+                const char *label = label_args[i], *colon = strchr(label, ':');
+                if (isempty(label))
+                        continue;
                 if (!colon || colon == label)
                         return web_reply_error(c, 400, "labels '%s' is not key:value", label);
-                if (!(label_key = strndup(label, (size_t) (colon - label))))
+                if (json_array_append_new(keys, json_stringn(label, (size_t) (colon - label))) < 0)
                         return web_reply_error(c, 500, "out of memory");
-                f.label_key = label_key;
-                f.label_value = colon + 1;
+                labels[n_labels++] = (StoreLabelFilter) { json_string_value(json_array_get(keys, json_array_size(keys) - 1)),
+                                                          colon + 1 };
         }
+        f.labels = labels;
+        f.n_labels = n_labels;
         if (query_date(c, "startDate", &f.created_from) < 0 || query_date(c, "endDate", &f.created_to) < 0)
                 return 0;
         _cleanup_store_tx_ StoreTx *tx = NULL;

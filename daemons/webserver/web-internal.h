@@ -52,6 +52,9 @@ int web_reply_error(WebCtx *c, unsigned status, const char *fmt, ...) _printf_(3
 /* 500 for a store failure, logged at debug with the store's message (never shown to the client). */
 int web_reply_store_error(WebCtx *c, int r);
 const char *web_query(WebCtx *c, const char *key);
+/* Every value of a repeated query parameter (?labels=a&labels=b), in order: the first max in ret
+ * (valid as long as the request), and how many there are. */
+size_t web_query_all(WebCtx *c, const char *key, const char **ret, size_t max);
 const char *web_header(WebCtx *c, const char *key);
 /* Kestra's paging: page (1-based) and size (default_size when not given); returns 0, or replies
  * 400 and returns -EINVAL. */

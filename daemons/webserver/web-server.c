@@ -208,6 +208,28 @@ const char *web_query(WebCtx *c, const char *key) {
         return MHD_lookup_connection_value(c->con, MHD_GET_ARGUMENT_KIND, key);
 }
 
+typedef struct QueryAll {
+        const char *key;
+        const char **ret;
+        size_t max, n;
+} QueryAll;
+
+static enum MHD_Result query_all_one(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+        QueryAll *q = cls;
+        if (key && streq(key, q->key)) {
+                if (q->n < q->max)
+                        q->ret[q->n] = value ? value : "";
+                q->n++;
+        }
+        return MHD_YES;
+}
+
+size_t web_query_all(WebCtx *c, const char *key, const char **ret, size_t max) {
+        QueryAll q = { key, ret, max, 0 };
+        MHD_get_connection_values(c->con, MHD_GET_ARGUMENT_KIND, query_all_one, &q);
+        return q.n;
+}
+
 int web_paging(WebCtx *c, unsigned default_size, size_t *ret_offset, size_t *ret_limit) {
         unsigned page = 1, size = default_size;
         const char *p = web_query(c, "page"), *s = web_query(c, "size");

@@ -528,11 +528,17 @@ try {
     return (await fetch(`${base}/api/v1/executions/${s2}`, { headers: BASIC })).status === 404 &&
            (await page.locator(`tr[data-id="${s2}"]`).count()) === 0;
   });
-  const labelled = (await (await fetch(`${base}/api/v1/executions/t.ui/cron?labels=team:ui`, { method: "POST", headers: { ...BASIC, "Content-Type": "application/json" }, body: "{}" })).json()).id;
+  const labelled = (await (await fetch(`${base}/api/v1/executions/t.ui/cron?labels=team:ui&labels=env:demo`, { method: "POST", headers: { ...BASIC, "Content-Type": "application/json" }, body: "{}" })).json()).id;
   await page.goto(base + "/#/executions?labels=team:ui");
   await step("the label filter shows only the labelled execution", async () => {
     await page.locator(`tr[data-id="${labelled}"]`).waitFor({ timeout: 15000 });
     return (await page.locator("table.grid tbody tr").count()) === 1;
+  });
+  const unlabelled = (await (await fetch(`${base}/api/v1/executions/t.ui/cron?labels=team:ui`, { method: "POST", headers: { ...BASIC, "Content-Type": "application/json" }, body: "{}" })).json()).id;
+  await page.goto(base + "/#/executions?labels=team:ui%20env:demo");
+  await step("two labels (separated by a space) show only the execution with both", async () => {
+    await page.locator(`tr[data-id="${labelled}"]`).waitFor({ timeout: 15000 });
+    return (await page.locator("table.grid tbody tr").count()) === 1 && (await page.locator(`tr[data-id="${unlabelled}"]`).count()) === 0;
   });
   await page.fill("#ex-from", "2999-01-01T00:00");
   await step("a creation time range in the future shows none", async () => {
@@ -665,6 +671,22 @@ tasks:
   await step("30 days: a row per day", async () => {
     await page.waitForFunction(() => document.querySelectorAll("table.daily tbody tr").length === 30, null, { timeout: 15000 });
     return page.url().includes("days=30");
+  });
+  await page.click('a[data-days="1"]');
+  await step("24 hours: a row per hour, this hour's executions counted", async () => {
+    await page.waitForFunction(() => document.querySelectorAll("table.daily tbody tr").length === 24, null, { timeout: 15000 });
+    const last = await page.locator("table.daily tbody tr").last().locator("td").allTextContents();
+    const header = await page.locator("table.daily thead th").first().textContent();
+    if (haveChart) await page.locator("canvas#dash-chart").waitFor({ timeout: 15000 });
+    await shot("16b-dashboard-24h");
+    // This hour (or the one before, when the clock just turned), in the browser's time zone.
+    const hours = await page.evaluate(() => [0, 3600000].map((d) => {
+      const t = new Date(Date.now() - d);
+      t.setUTCMinutes(0, 0, 0); // the server counts by UTC hour
+      return t.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    }));
+    return page.url().includes("days=1") && header === "Hour" && hours.includes(last[0]) &&
+           Number(await page.locator("#card-total .card-value").textContent()) >= 1;
   });
 
   // Namespaces: the list, a namespace's key-value store and files.

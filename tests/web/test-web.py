@@ -482,6 +482,12 @@ tasks:
     ok(st == 200 and js["total"] == 1 and "team" in json.dumps(js["results"][0]["labels"]),
        "search executions by label (labels=key:value)")
     ok(req("GET", "/api/v1/executions/search?labels=nocolon")[0] == 400, "a label without a colon is 400")
+    st, js, _ = req("GET", "/api/v1/main/executions/search?labels=team:data&labels=env:test")
+    st2, js2, _ = req("GET", "/api/v1/executions/search?labels=team:data&labels=env:prod")
+    ok(st == 200 and js["total"] == 1 and st2 == 200 and js2["total"] == 0,
+       "several labels=key:value: executions with all of them")
+    st, js, _ = req("GET", "/api/v1/executions/search?" + "&".join(f"labels=k{i}:v" for i in range(21)))
+    ok(st == 400 and "at most 20 labels" in js["message"], "more than 20 labels to filter on is 400")
     st, js, _ = req("GET", "/api/v1/executions/search?namespace=t.web&startDate=2999-01-01T00:00:00Z")
     st2, js2, _ = req("GET", "/api/v1/executions/search?namespace=t.web&endDate=2000-01-01T00:00:00Z")
     st3, js3, _ = req("GET", "/api/v1/executions/search?namespace=t.web&startDate=2000-01-01T00:00:00Z")
@@ -512,7 +518,20 @@ tasks:
     ok(st == 200 and js["t.web"]["hello"][0]["executionCounts"]["SUCCESS"] == n_hello and
        js["t.web.sub"]["fail"][0]["executionCounts"]["FAILED"] >= 1 and "t.trig" not in js,
        "POST .../daily/group-by-flow: {namespace: {flow: [days]}}")
+    # The 24-hour view: by hour (groupBy hour), the last 24 hours by default.
+    hours = [time.strftime("%Y-%m-%dT%H:00:00", time.gmtime())]
+    st, js, _ = req("POST", "/api/v1/main/stats/executions/daily", {"groupBy": "hour", "namespace": "t.web", "flowId": "hello"})
+    hours.append(time.strftime("%Y-%m-%dT%H:00:00", time.gmtime()))
+    ok(st == 200 and len(js) == 24 and js[0]["groupBy"] == "hour" and js[-1]["startDate"][:19] in hours and
+       sum(d["executionCounts"]["SUCCESS"] for d in js) == n_hello,
+       f"groupBy hour: 24 hours, this hour last, this flow's executions counted ({js and js[-1]['startDate']})")
+    st, js, _ = req("POST", "/api/v1/stats/executions/daily", {"groupBy": "hour", "startDate": "2001-01-01T00:30:00Z",
+                                                               "endDate": "2001-01-01T02:10:00Z"})
+    ok(st == 200 and [d["startDate"][:19] for d in js] == ["2001-01-01T00:00:00", "2001-01-01T01:00:00", "2001-01-01T02:00:00"],
+       "a range by hour: each hour it touches")
     for body, words in [({"startDate": "yesterday"}, "not a date-time"), ([], "JSON object"),
+                        ({"groupBy": "week"}, "groupBy must be"),
+                        ({"groupBy": "hour", "startDate": "2001-01-01T00:00:00Z", "endDate": "2001-03-01T00:00:00Z"}, "hours at once"),
                         ({"startDate": "2020-01-01T00:00:00Z", "endDate": "2019-01-01T00:00:00Z"}, "before"),
                         ({"startDate": "2000-01-01T00:00:00Z", "endDate": "2020-01-01T00:00:00Z"}, "at most"),
                         ({"namespace": 3}, "strings")]:
