@@ -307,6 +307,12 @@ try {
     await page.locator('svg.gantt g.row[data-task="nap"]').waitFor({ timeout: 30000 });
     return true;
   });
+  await page.click("button[data-action=pause]");
+  await step("Pause holds it: PAUSED, live, with Resume and Kill", async () => {
+    await page.locator("#ex-state .state[data-state=PAUSED]").waitFor({ timeout: 30000 });
+    await shot("06b-paused");
+    return (await page.locator("button[data-action=resume]").count()) === 1 && (await page.locator("button[data-action=pause]").count()) === 0;
+  });
   await page.click("button[data-action=kill]");
   await step("Kill ends it: KILLED, live", async () => {
     await page.locator("#ex-state .state[data-state=KILLED]").waitFor({ timeout: 30000 });

@@ -1,6 +1,7 @@
 // execution.js: one execution, live: its task runs as a Gantt chart, its logs (by level, by task
-// run), outputs, inputs, labels (editable once it ended) and state history; kill, restart, resume,
-// replay (all of it, or from a task run), an ended task run's state changed; logs downloaded.
+// run), outputs, inputs, labels (editable once it ended) and state history; kill, pause, force run,
+// restart, resume, replay (all of it, or from a task run), an ended task run's state changed; logs
+// downloaded.
 // Updates come from the server's event streams (GET /api/v1/executions/{id}/follow and /api/v1/logs/{id}/follow).
 import { api, enc } from "./api.js";
 import { h, clear, replace, fmtTime, fmtDuration, stateBadge, jsonText, TERMINAL, setTitle } from "./dom.js";
@@ -89,6 +90,8 @@ export async function executionView(main, ctx, id) {
       } }, label);
     replace(actions, ...[
       !TERMINAL.has(cur) && cur !== "KILLING" ? act("Kill", "kill", null, "Kill this execution?") : null,
+      cur === "RUNNING" ? act("Pause", "pause", null, "Pause this execution? What runs ends; nothing new starts until resumed.") : null,
+      cur === "CREATED" || cur === "QUEUED" ? act("Force run", "force-run", null, "Run this execution now, whatever its flow's concurrency limit?") : null,
       cur === "PAUSED" ? h("button", { type: "button", dataset: { action: "resume" }, onclick: resume }, "Resume") : null,
       TERMINAL.has(cur) && cur !== "SUCCESS" ? act("Restart", "restart", null) : null,
       TERMINAL.has(cur) ? act("Replay", "replay", null, "Run this execution again, as a new one?") : null].filter(Boolean));
