@@ -557,9 +557,11 @@ static int apply_claim(StepCtx *c, StoreTx *tx, const StoreClaim *cl) {
                         if ((r = store_tx_flush(tx)) < 0 ||
                             (r = store_execution_concurrency(tx, e->namespace, e->flow_id, e->id, &active, NULL)) < 0)
                                 return r;
+                        /* A force-run or unqueue keeps its own fields next to the count. */
+                        json_t *p = json_is_object(payload) ? json_copy(payload) : json_object();
                         json_decref(payload);
-                        payload = json_pack("{s:I}", "running", (json_int_t) active);
-                        if (!payload)
+                        payload = p;
+                        if (!payload || json_object_set_new(payload, "running", json_integer(active)) < 0)
                                 return -ENOMEM;
                 }
                 if ((r = engine_effects_init(&fx)) < 0)

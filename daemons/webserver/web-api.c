@@ -14,6 +14,7 @@
 #include "execution-create.h"
 #include "execution-files.h"
 #include "flow-cache.h"
+#include "flow-deps.h"
 #include "flow-graph.h"
 #include "flow.h"
 #include "fd-util.h"
@@ -374,6 +375,47 @@ int web_api_flow_graph(WebCtx *c) {
         return web_reply_json(c, 200, api_flow_graph(af->flow));
 }
 
+/* Kestra's GET /api/v1/flows/{namespace}/{id}/dependencies?expandAll=: the subflows it calls, the
+ * flows it triggers and those that trigger it (lib/api/flow-deps.h), among every stored flow. */
+int web_api_flow_dependencies(WebCtx *c) {
+        const char *expand = web_query(c, "expandAll");
+        _cleanup_store_tx_ StoreTx *tx = NULL;
+        StoreFlow *rows = NULL;
+        size_t n = 0, n_flows = 0;
+        if (expand && !streq(expand, "true") && !streq(expand, "false"))
+                return web_reply_error(c, 400, "expandAll '%s' is not true or false", expand);
+        int r = store_begin(c->store, &tx);
+        if (r < 0)
+                return web_reply_store_error(c, r);
+        _cleanup_api_flow_ ApiFlow *self = NULL; /* that it exists (valid or not) */
+        r = api_flow_load(c->flows, tx, c->params[0], c->params[1], 0, &self);
+        if (r == -ENOENT)
+                return web_reply_error(c, 404, "no flow '%s' in namespace '%s'", c->params[1], c->params[0]);
+        if (r < 0 && r != -EBADMSG)
+                return web_reply_store_error(c, r);
+        if ((r = store_flow_list(tx, NULL, &rows, &n)) < 0)
+                return web_reply_store_error(c, r);
+        store_rollback(TAKE_PTR(tx));
+        ApiFlow **loaded = calloc(n ? n : 1, sizeof *loaded);
+        const Flow **flows = calloc(n ? n : 1, sizeof *flows);
+        json_t *graph = NULL;
+        if (loaded && flows) {
+                /* A stored flow that does not validate any more names nothing this can follow. */
+                for (size_t i = 0; i < n; i++)
+                        if (api_flow_from_store(c->flows, &rows[i], &loaded[n_flows]) == 0) {
+                                flows[n_flows] = loaded[n_flows]->flow;
+                                n_flows++;
+                        }
+                graph = api_flow_dependencies(flows, n_flows, c->params[0], c->params[1], expand && streq(expand, "true"));
+        }
+        for (size_t i = 0; loaded && i < n_flows; i++)
+                api_flow_unref(loaded[i]);
+        free(loaded);
+        free(flows);
+        store_flows_free(rows, n);
+        return web_reply_json(c, 200, graph);
+}
+
 int web_api_flow_revisions(WebCtx *c) {
         _cleanup_store_tx_ StoreTx *tx = NULL;
         StoreFlow *flows = NULL;
@@ -576,6 +618,65 @@ int web_api_flow_validate(WebCtx *c) {
         if (one && d.n)
                 json_object_set_new(one, "constraints", json_string(strbuf_str(&sb)));
         return web_reply_json(c, 200, json_pack("[o]", one));
+}
+
+/* Kestra's POST /api/v1/flows/validate/task and /validate/trigger: one task's (or trigger's) YAML,
+ * checked as it would be in a flow: put in a flow of its own (indented under its list), the
+ * errors given back on the body's lines. */
+#define VALIDATE_ONE_MAX (1u << 20)
+
+static int validate_one(WebCtx *c, bool trigger) {
+        static const char head_task[] = "id: validate\nnamespace: validate\ntasks:\n  -\n";
+        static const char head_trigger[] = "id: validate\nnamespace: validate\ntasks:\n  - id: tern_validate_placeholder\n"
+                                           "    type: io.kestra.plugin.core.log.Log\n    message: validate\ntriggers:\n  -\n";
+        const char *head = trigger ? head_trigger : head_task, *what = trigger ? "trigger" : "task";
+        unsigned offset = trigger ? 8 : 4;
+        _cleanup_flow_diagnostics_ FlowDiagnostics d = FLOW_DIAGNOSTICS_INIT;
+        _cleanup_flow_ Flow *f = NULL;
+        _cleanup_strbuf_ StrBuf src = STRBUF_INIT, sb = STRBUF_INIT;
+
+        if (c->body_len == 0 || strspn(c->body, " \t\r\n") == c->body_len)
+                return web_reply_error(c, 400, "the request body must be a %s's YAML (a mapping with id and type)", what);
+        if (memchr(c->body, 0, c->body_len))
+                return web_reply_error(c, 400, "the %s's YAML contains a NUL byte", what);
+        if (c->body_len > VALIDATE_ONE_MAX)
+                return web_reply_error(c, 413, "the %s's YAML is more than %u bytes", what, VALIDATE_ONE_MAX);
+        /* Each line four spaces in: the body's own indentation stays as it was, under the "-". */
+        strbuf_append(&src, head);
+        for (const char *p = c->body; *p;) {
+                size_t n = strcspn(p, "\n");
+                strbuf_appendf(&src, "    %.*s\n", (int) n, p);
+                p += n + (p[n] == '\n');
+        }
+        if (src.error)
+                return web_reply_error(c, 500, "out of memory");
+        int r = flow_load_string(src.buf, src.len, "flow.yaml", &f, &d);
+        if (r < 0 && r != FLOW_INVALID)
+                return web_reply_error(c, 500, "the %s could not be read", what);
+        flow_diagnostics_sort(&d);
+        _cleanup_json_ json_t *errors = json_array();
+        if (!errors)
+                return web_reply_error(c, 500, "out of memory");
+        for (size_t i = 0; i < d.n; i++) {
+                /* An error about the wrapping (the body is no mapping) is the body's first line. */
+                unsigned line = d.items[i].line > offset ? d.items[i].line - offset : 1;
+                unsigned col = d.items[i].line > offset && d.items[i].column > 4 ? d.items[i].column - 4 : 1;
+                json_array_append_new(errors, json_pack("{s:i, s:i, s:s}", "line", line, "column", col, "message",
+                                                        d.items[i].message));
+                strbuf_appendf(&sb, "%s%u:%u: %s", i ? "\n" : "", line, col, d.items[i].message);
+        }
+        json_t *one = json_pack("{s:b, s:O}", "valid", r == 0, "errors", errors);
+        if (one && d.n)
+                json_object_set_new(one, "constraints", json_string(strbuf_str(&sb)));
+        return web_reply_json(c, 200, one);
+}
+
+int web_api_flow_validate_task(WebCtx *c) {
+        return validate_one(c, false);
+}
+
+int web_api_flow_validate_trigger(WebCtx *c) {
+        return validate_one(c, true);
 }
 
 /* ---- executions ------------------------------------------------------------------------------ */
@@ -915,6 +1016,8 @@ static int query_date(WebCtx *c, const char *key, usec_t *ret) {
         return 0;
 }
 
+#define LABELS_FILTER_MAX 20
+
 int web_api_execution_search(WebCtx *c) {
         size_t offset, limit;
         if (web_paging(c, 25, &offset, &limit) < 0)
@@ -929,18 +1032,29 @@ int web_api_execution_search(WebCtx *c) {
                 .limit = limit,
                 .offset = offset,
         };
-        /* Kestra's labels=key:value (the store filters on one) and the creation time range. */
-        const char *label = web_query(c, "labels");
-        _cleanup_free_ char *label_key = NULL;
-        if (!isempty(label)) {
-                const char *colon = strchr(label, ':');
+        /* Kestra's labels=key:value, repeated for several (an execution has them all), and the
+         * creation time range. */
+        const char *label_args[LABELS_FILTER_MAX];
+        size_t n_args = web_query_all(c, "labels", label_args, LABELS_FILTER_MAX), n_labels = 0;
+        StoreLabelFilter labels[LABELS_FILTER_MAX];
+        _cleanup_json_ json_t *keys = json_array(); /* holds the keys the filters point to */
+        if (!keys)
+                return web_reply_error(c, 500, "out of memory");
+        if (n_args > LABELS_FILTER_MAX)
+                return web_reply_error(c, 400, "at most %d labels to filter on (%zu given)", LABELS_FILTER_MAX, n_args);
+        for (size_t i = 0; i < n_args; i++) {
+                const char *label = label_args[i], *colon = strchr(label, ':');
+                if (isempty(label))
+                        continue;
                 if (!colon || colon == label)
                         return web_reply_error(c, 400, "labels '%s' is not key:value", label);
-                if (!(label_key = strndup(label, (size_t) (colon - label))))
+                if (json_array_append_new(keys, json_stringn(label, (size_t) (colon - label))) < 0)
                         return web_reply_error(c, 500, "out of memory");
-                f.label_key = label_key;
-                f.label_value = colon + 1;
+                labels[n_labels++] = (StoreLabelFilter) { json_string_value(json_array_get(keys, json_array_size(keys) - 1)),
+                                                          colon + 1 };
         }
+        f.labels = labels;
+        f.n_labels = n_labels;
         if (query_date(c, "startDate", &f.created_from) < 0 || query_date(c, "endDate", &f.created_to) < 0)
                 return 0;
         _cleanup_store_tx_ StoreTx *tx = NULL;
@@ -1257,6 +1371,112 @@ int web_api_logs(WebCtx *c) {
 static const char *query_nonempty(WebCtx *c, const char *key) {
         const char *v = web_query(c, key);
         return isempty(v) ? NULL : v;
+}
+
+/* Kestra's filters of an execution's lines (download, delete): minLevel, taskRunId, taskId,
+ * attempt. 0, or replies 400 and returns -EINVAL. */
+typedef struct LogsQuery {
+        int min_level;
+        const char *task_run_id, *task_id;
+        bool by_attempt;
+        int attempt;
+} LogsQuery;
+
+static int logs_query(WebCtx *c, LogsQuery *q) {
+        const char *lvl = query_nonempty(c, "minLevel"), *att = query_nonempty(c, "attempt");
+        *q = (LogsQuery) { .min_level = STORE_LOG_TRACE, .task_run_id = query_nonempty(c, "taskRunId"),
+                           .task_id = query_nonempty(c, "taskId") };
+        if (lvl && (q->min_level = store_log_level_from_string(lvl)) < 0) {
+                web_reply_error(c, 400, "unknown log level '%s' (TRACE, DEBUG, INFO, WARN or ERROR)", lvl);
+                return -EINVAL;
+        }
+        if (att) {
+                char *end;
+                long v = strtol(att, &end, 10);
+                if (*end || v < 0 || v > 100000) {
+                        web_reply_error(c, 400, "attempt '%s' is not a number of 0 or more", att);
+                        return -EINVAL;
+                }
+                q->by_attempt = true;
+                q->attempt = (int) v;
+        }
+        return 0;
+}
+
+/* 0 when the execution exists, else replies 404 (or 500) and returns -ENOENT. */
+static int logs_execution_exists(WebCtx *c, const char *id) {
+        _cleanup_json_ json_t *doc = NULL;
+        int r = api_execution_get(c->store, id, &doc);
+        if (r == -ENOENT)
+                web_reply_error(c, 404, "no execution '%s'", id);
+        else if (r < 0)
+                web_reply_store_error(c, r);
+        return r < 0 ? -ENOENT : 0;
+}
+
+#define LOGS_DOWNLOAD_MAX (256u << 20)
+
+/* GET /api/v1/logs/{id}/download: Kestra's download of an execution's lines as text, one line
+ * each: "TIMESTAMP LEVEL [taskId] message" (the task id left out for the execution's own). */
+int web_api_logs_download(WebCtx *c) {
+        const char *id = c->params[0];
+        LogsQuery q;
+        if (logs_query(c, &q) < 0 || logs_execution_exists(c, id) < 0)
+                return 0;
+        _cleanup_strbuf_ StrBuf out = STRBUF_INIT;
+        int64_t cursor = 0;
+        for (;;) {
+                StoreLog *logs = NULL;
+                size_t n = 0;
+                StoreLogFilter f = { .execution_id = id, .task_run_id = q.task_run_id,
+                                     .min_level = (StoreLogLevel) q.min_level, .after_seq = cursor, .limit = 1000 };
+                int r = store_log_search(c->store, &f, &logs, &n);
+                if (r < 0)
+                        return web_reply_store_error(c, r);
+                for (size_t i = 0; i < n; i++) {
+                        char ts[TIMESTAMP_MAX];
+                        cursor = logs[i].seq;
+                        if ((q.task_id && !streq_ptr(logs[i].task_id, q.task_id)) ||
+                            (q.by_attempt && logs[i].attempt != q.attempt))
+                                continue;
+                        strbuf_appendf(&out, "%s %s%s%s%s %s\n", timestamp_format(ts, logs[i].timestamp),
+                                       store_log_level_to_string(logs[i].level), logs[i].task_id ? " [" : "",
+                                       strempty(logs[i].task_id), logs[i].task_id ? "]" : "", logs[i].message);
+                }
+                store_logs_free(logs, n);
+                if (n == 0)
+                        break;
+                if (out.len > LOGS_DOWNLOAD_MAX)
+                        return web_reply_error(c, 413, "the logs of execution %s are more than %u MiB; download them by task run "
+                                                       "(taskRunId) or level (minLevel)", id, LOGS_DOWNLOAD_MAX >> 20);
+        }
+        if (out.error)
+                return web_reply_error(c, 500, "out of memory");
+        return web_reply_text(c, 200, "text/plain; charset=utf-8", out.buf ? out.buf : "");
+}
+
+/* DELETE /api/v1/logs/{id}: Kestra's delete of an execution's lines, all or those the filters
+ * keep (minLevel: that level and above). */
+int web_api_logs_delete(WebCtx *c) {
+        const char *id = c->params[0];
+        _cleanup_store_tx_ StoreTx *tx = NULL;
+        LogsQuery q;
+        if (logs_query(c, &q) < 0 || logs_execution_exists(c, id) < 0)
+                return 0;
+        StoreLogPurgeFilter f = { .execution_id = id, .task_run_id = q.task_run_id, .task_id = q.task_id,
+                                  .by_attempt = q.by_attempt, .attempt = q.attempt };
+        if (q.min_level > STORE_LOG_TRACE)
+                for (int l = q.min_level; l < _STORE_LOG_LEVEL_MAX; l++)
+                        f.levels |= 1u << l;
+        int64_t deleted = 0;
+        int r = store_begin(c->store, &tx);
+        if (r >= 0)
+                r = store_log_purge(tx, &f, &deleted);
+        if (r >= 0)
+                r = store_commit(TAKE_PTR(tx));
+        if (r < 0)
+                return web_reply_store_error(c, r);
+        return web_reply_json(c, 200, json_pack("{s:I}", "deleted", (json_int_t) deleted));
 }
 
 /* Kestra's GET /api/v1/logs/search: lines of every execution, newest first, by namespace (and

@@ -52,6 +52,9 @@ int web_reply_error(WebCtx *c, unsigned status, const char *fmt, ...) _printf_(3
 /* 500 for a store failure, logged at debug with the store's message (never shown to the client). */
 int web_reply_store_error(WebCtx *c, int r);
 const char *web_query(WebCtx *c, const char *key);
+/* Every value of a repeated query parameter (?labels=a&labels=b), in order: the first max in ret
+ * (valid as long as the request), and how many there are. */
+size_t web_query_all(WebCtx *c, const char *key, const char **ret, size_t max);
 const char *web_header(WebCtx *c, const char *key);
 /* Kestra's paging: page (1-based) and size (default_size when not given); returns 0, or replies
  * 400 and returns -EINVAL. */
@@ -91,11 +94,14 @@ int web_api_flow_get(WebCtx *c);
 int web_api_flow_delete(WebCtx *c);
 int web_api_flow_revisions(WebCtx *c);
 int web_api_flow_graph(WebCtx *c);
+int web_api_flow_dependencies(WebCtx *c);
 int web_api_flows_disable(WebCtx *c);
 int web_api_flows_enable(WebCtx *c);
 int web_api_flow_search(WebCtx *c);
 int web_api_flow_list_namespace(WebCtx *c);
 int web_api_flow_validate(WebCtx *c);
+int web_api_flow_validate_task(WebCtx *c);
+int web_api_flow_validate_trigger(WebCtx *c);
 int web_api_flow_namespace_update(WebCtx *c);
 int web_api_execution_create(WebCtx *c);
 int web_api_execution_get(WebCtx *c);
@@ -109,9 +115,18 @@ int web_api_execution_kill(WebCtx *c);
 int web_api_execution_resume(WebCtx *c);
 int web_api_execution_restart(WebCtx *c);
 int web_api_execution_replay(WebCtx *c);
+
+/* web-execution-state.c */
+int web_api_execution_task_run_state(WebCtx *c);
+int web_api_execution_change_status(WebCtx *c);
+int web_api_execution_force_run(WebCtx *c);
+int web_api_execution_unqueue(WebCtx *c);
+int web_api_execution_pause(WebCtx *c);
 int web_api_execution_labels(WebCtx *c);
 int web_api_execution_file(WebCtx *c);
 int web_api_logs(WebCtx *c);
+int web_api_logs_download(WebCtx *c);
+int web_api_logs_delete(WebCtx *c);
 int web_api_logs_search(WebCtx *c);
 /* web-metrics.c: Kestra's metrics API. */
 int web_api_metrics_execution(WebCtx *c);

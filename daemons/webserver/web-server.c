@@ -49,6 +49,8 @@ static const Route routes[] = {
         { "DELETE", "/api/v1/session", false, web_session_logout },
         { "POST", "/api/v1/flows", false, web_api_flow_create },
         { "POST", "/api/v1/flows/validate", false, web_api_flow_validate },
+        { "POST", "/api/v1/flows/validate/task", false, web_api_flow_validate_task },
+        { "POST", "/api/v1/flows/validate/trigger", false, web_api_flow_validate_trigger },
         { "GET", "/api/v1/flows/search", false, web_api_flow_search },
         { "POST", "/api/v1/flows/disable/by-ids", false, web_api_flows_disable },
         { "POST", "/api/v1/flows/enable/by-ids", false, web_api_flows_enable },
@@ -59,6 +61,7 @@ static const Route routes[] = {
         { "DELETE", "/api/v1/flows/{}/{}", false, web_api_flow_delete },
         { "GET", "/api/v1/flows/{}/{}/revisions", false, web_api_flow_revisions },
         { "GET", "/api/v1/flows/{}/{}/graph", false, web_api_flow_graph },
+        { "GET", "/api/v1/flows/{}/{}/dependencies", false, web_api_flow_dependencies },
         { "GET", "/api/v1/executions/search", false, web_api_execution_search },
         { "POST", "/api/v1/executions/latest", false, web_api_execution_latest },
         { "DELETE", "/api/v1/executions/kill/by-ids", false, web_api_executions_kill },
@@ -74,6 +77,11 @@ static const Route routes[] = {
         { "POST", "/api/v1/executions/{}/resume", false, web_api_execution_resume },
         { "POST", "/api/v1/executions/{}/restart", false, web_api_execution_restart },
         { "POST", "/api/v1/executions/{}/replay", false, web_api_execution_replay },
+        { "POST", "/api/v1/executions/{}/state", false, web_api_execution_task_run_state },
+        { "POST", "/api/v1/executions/{}/change-status", false, web_api_execution_change_status },
+        { "POST", "/api/v1/executions/{}/force-run", false, web_api_execution_force_run },
+        { "POST", "/api/v1/executions/{}/unqueue", false, web_api_execution_unqueue },
+        { "POST", "/api/v1/executions/{}/pause", false, web_api_execution_pause },
         { "POST", "/api/v1/executions/{}/labels", false, web_api_execution_labels },
         { "GET", "/api/v1/executions/{}/file", false, web_api_execution_file },
         { "POST", "/api/v1/executions/{}/{}", false, web_api_execution_create },
@@ -82,6 +90,8 @@ static const Route routes[] = {
         { "GET", "/api/v1/logs/search", false, web_api_logs_search },
         { "GET", "/api/v1/logs/{}", false, web_api_logs },
         { "GET", "/api/v1/logs/{}/follow", false, web_api_logs_follow },
+        { "GET", "/api/v1/logs/{}/download", false, web_api_logs_download },
+        { "DELETE", "/api/v1/logs/{}", false, web_api_logs_delete },
         { "GET", "/api/v1/metrics/names/{}/{}", false, web_api_metric_names },
         { "GET", "/api/v1/metrics/names/{}/{}/{}", false, web_api_metric_names },
         { "GET", "/api/v1/metrics/tasks/{}/{}", false, web_api_metric_tasks },
@@ -196,6 +206,28 @@ int web_reply_store_error(WebCtx *c, int r) {
 
 const char *web_query(WebCtx *c, const char *key) {
         return MHD_lookup_connection_value(c->con, MHD_GET_ARGUMENT_KIND, key);
+}
+
+typedef struct QueryAll {
+        const char *key;
+        const char **ret;
+        size_t max, n;
+} QueryAll;
+
+static enum MHD_Result query_all_one(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+        QueryAll *q = cls;
+        if (key && streq(key, q->key)) {
+                if (q->n < q->max)
+                        q->ret[q->n] = value ? value : "";
+                q->n++;
+        }
+        return MHD_YES;
+}
+
+size_t web_query_all(WebCtx *c, const char *key, const char **ret, size_t max) {
+        QueryAll q = { key, ret, max, 0 };
+        MHD_get_connection_values(c->con, MHD_GET_ARGUMENT_KIND, query_all_one, &q);
+        return q.n;
 }
 
 int web_paging(WebCtx *c, unsigned default_size, size_t *ret_offset, size_t *ret_limit) {

@@ -1,5 +1,5 @@
 /* web-stats.c: Kestra's execution statistics (POST /api/v1/stats/executions/daily and its
- * group-by-flow), counts per UTC day and state for the dashboard. */
+ * group-by-flow), counts per UTC day (or hour) and state for the dashboard. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +13,13 @@
 #define DAY_USEC (86400 * USEC_PER_SEC)
 #define STATS_DAYS_MAX 366
 
+#define HOUR_USEC (3600 * USEC_PER_SEC)
+#define STATS_HOURS_MAX (24 * 31)
+
 typedef struct StatsQuery {
         StoreExecutionFilter f;
-        usec_t first_day, last_day; /* the days' first microseconds, both included */
+        usec_t bucket;              /* a day, or an hour (groupBy "hour": the 24-hour view) */
+        usec_t first_day, last_day; /* the buckets' first microseconds, both included */
 } StatsQuery;
 
 /* A date-time of the body: 0 and true when absent; false (and the reply set) when malformed. */
@@ -31,8 +35,9 @@ static bool body_date(WebCtx *c, json_t *body, const char *key, usec_t *ret) {
         return true;
 }
 
-/* The body {namespace, flowId, startDate, endDate}, all optional (an empty body too): the last 30
- * days up to now by default. False with the reply set (400) when it is malformed. */
+/* The body {namespace, flowId, startDate, endDate, groupBy}, all optional (an empty body too): the
+ * last 30 days up to now by default, counted by day ("day", the default) or by hour ("hour"; the
+ * last 24 hours by default). False with the reply set (400) when it is malformed. */
 static bool stats_query(WebCtx *c, json_t **ret_body, StatsQuery *q) {
         json_t *body = c->body_len ? json_loadb(c->body, c->body_len, 0, NULL) : json_object();
         *ret_body = body;
@@ -41,19 +46,27 @@ static bool stats_query(WebCtx *c, json_t **ret_body, StatsQuery *q) {
         json_t *ns = json_object_get(body, "namespace"), *flow = json_object_get(body, "flowId");
         if ((ns && !json_is_null(ns) && !json_is_string(ns)) || (flow && !json_is_null(flow) && !json_is_string(flow)))
                 return web_reply_error(c, 400, "namespace and flowId must be strings"), false;
+        json_t *group = json_object_get(body, "groupBy");
+        const char *g = json_string_value(group);
+        if (group && !json_is_null(group) && (!g || (!streq(g, "day") && !streq(g, "hour"))))
+                return web_reply_error(c, 400, "groupBy must be \"day\" or \"hour\""), false;
+        bool hourly = g && streq(g, "hour");
+        q->bucket = hourly ? HOUR_USEC : DAY_USEC;
         usec_t from, to;
         if (!body_date(c, body, "startDate", &from) || !body_date(c, body, "endDate", &to))
                 return false;
         if (!to)
                 to = now_realtime();
         if (!from)
-                from = to - 29 * DAY_USEC;
+                from = hourly ? to - 23 * HOUR_USEC : to - 29 * DAY_USEC;
         if (to < from)
                 return web_reply_error(c, 400, "endDate is before startDate"), false;
-        q->first_day = from - from % DAY_USEC;
-        q->last_day = to - to % DAY_USEC;
-        if ((q->last_day - q->first_day) / DAY_USEC >= STATS_DAYS_MAX)
+        q->first_day = from - from % q->bucket;
+        q->last_day = to - to % q->bucket;
+        if (!hourly && (q->last_day - q->first_day) / DAY_USEC >= STATS_DAYS_MAX)
                 return web_reply_error(c, 400, "at most %d days at once", STATS_DAYS_MAX), false;
+        if (hourly && (q->last_day - q->first_day) / HOUR_USEC >= STATS_HOURS_MAX)
+                return web_reply_error(c, 400, "at most %d hours at once (groupBy hour)", STATS_HOURS_MAX), false;
         const char *nss = json_string_value(ns), *fid = json_string_value(flow);
         q->f = (StoreExecutionFilter) {
                 /* As in Kestra: with a flow the namespace is its own; alone it covers those below. */
@@ -61,17 +74,19 @@ static bool stats_query(WebCtx *c, json_t **ret_body, StatsQuery *q) {
                 .namespace_prefix = !fid && !isempty(nss) ? nss : NULL,
                 .flow_id = isempty(fid) ? NULL : fid,
                 .created_from = q->first_day,
-                .created_to = q->last_day + DAY_USEC,
+                .created_to = q->last_day + q->bucket,
         };
         return true;
 }
 
 /* One day in Kestra's shape: {startDate: "YYYY-MM-DD", executionCounts: {STATE: n, ...} (every
- * state), duration: {count, sum, avg} in seconds (of those that ended), groupBy: "day"}. */
-static json_t *day_new(usec_t day) {
+ * state), duration: {count, sum, avg} in seconds (of those that ended), groupBy: "day"}; an hour:
+ * startDate the hour's UTC date-time, groupBy "hour". */
+static json_t *day_new(usec_t day, bool hourly) {
         char buf[TIMESTAMP_MAX];
         timestamp_format(buf, day);
-        buf[10] = 0; /* the date of "YYYY-MM-DDT..." */
+        if (!hourly)
+                buf[10] = 0; /* the date of "YYYY-MM-DDT..." */
         json_t *counts = json_object();
         for (State s = 0; counts && s < _STATE_MAX; s++)
                 if (json_object_set_new(counts, state_to_string(s), json_integer(0)) < 0)
@@ -79,7 +94,7 @@ static json_t *day_new(usec_t day) {
         if (!counts)
                 return NULL;
         return json_pack("{s:s, s:o, s:{s:I, s:f, s:f}, s:s}", "startDate", buf, "executionCounts", counts, "duration",
-                         "count", (json_int_t) 0, "sum", 0.0, "avg", 0.0, "groupBy", "day");
+                         "count", (json_int_t) 0, "sum", 0.0, "avg", 0.0, "groupBy", hourly ? "hour" : "day");
 }
 
 /* Add a row's counts to its day. */
@@ -99,8 +114,8 @@ static int day_add(json_t *day, const StoreExecutionDay *r) {
 /* Every day of the range, none left out (an array of day_new()). */
 static json_t *days_new(const StatsQuery *q) {
         json_t *arr = json_array();
-        for (usec_t d = q->first_day; arr && d <= q->last_day; d += DAY_USEC)
-                if (json_array_append_new(arr, day_new(d)) < 0)
+        for (usec_t d = q->first_day; arr && d <= q->last_day; d += q->bucket)
+                if (json_array_append_new(arr, day_new(d, q->bucket == HOUR_USEC)) < 0)
                         arr = (json_decref(arr), NULL);
         return arr;
 }
@@ -110,7 +125,7 @@ static int stats_rows(WebCtx *c, const StatsQuery *q, StoreExecutionDay **ret, s
         int r = store_begin(c->store, &tx);
         if (r < 0)
                 return r;
-        r = store_execution_days(tx, &q->f, ret, ret_n);
+        r = store_execution_days(tx, &q->f, q->bucket, ret, ret_n);
         store_rollback(TAKE_PTR(tx));
         return r;
 }
@@ -127,7 +142,7 @@ int web_api_stats_daily(WebCtx *c) {
                 return web_reply_store_error(c, r);
         json_t *days = days_new(&q);
         for (size_t i = 0; days && i < n; i++)
-                if (day_add(json_array_get(days, (size_t) ((rows[i].day - q.first_day) / DAY_USEC)), &rows[i]) < 0)
+                if (day_add(json_array_get(days, (size_t) ((rows[i].day - q.first_day) / q.bucket)), &rows[i]) < 0)
                         days = (json_decref(days), NULL);
         store_execution_days_free(rows, n);
         return web_reply_json(c, 200, days);
@@ -152,7 +167,7 @@ int web_api_stats_daily_by_flow(WebCtx *c) {
                 json_t *days = ns ? json_object_get(ns, rows[i].flow_id) : NULL;
                 if (ns && !days && json_object_set_new(ns, rows[i].flow_id, days = days_new(&q)) < 0)
                         days = NULL;
-                if (!days || day_add(json_array_get(days, (size_t) ((rows[i].day - q.first_day) / DAY_USEC)), &rows[i]) < 0)
+                if (!days || day_add(json_array_get(days, (size_t) ((rows[i].day - q.first_day) / q.bucket)), &rows[i]) < 0)
                         out = (json_decref(out), NULL);
         }
         store_execution_days_free(rows, n);

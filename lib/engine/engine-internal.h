@@ -19,6 +19,7 @@ typedef struct Engine {
         Hashmap runs_id;  /* task run id -> TaskRun* */
         json_t *outputs;  /* the "outputs" variable; NULL when it must be rebuilt */
         bool killing;     /* no new task starts */
+        bool holding;     /* paused by a user: no new task starts, those running finish, until resumed */
         bool progressed;  /* the last pass changed something: walk again */
         bool restarting;  /* this step applies a restart */
         State exit;       /* an Exit task ended the execution in this state in this step; _STATE_INVALID: none.

@@ -421,6 +421,15 @@ static ListResult walk(Engine *E, Task *const *tasks, size_t n, TaskRun *parent,
                                 res.done = false;
                                 continue;
                         }
+                        if (E->holding) {
+                                /* Paused by a user: it waits for the resume as a paused task would. */
+                                res.done = false;
+                                active++;
+                                paused++;
+                                if (mode == WALK_SEQUENTIAL)
+                                        break;
+                                continue;
+                        }
                         if (start_task(E, t, parent, value, &tr) < 0)
                                 return (ListResult) { .done = false, .state = STATE_RUNNING };
                         fresh = true;

@@ -496,6 +496,8 @@ static int on_resume(Engine *E, json_t *payload) {
                 if ((r = engine_run_set(E, tr, STATE_RUNNING)) < 0)
                         return r;
         }
+        json_object_del(E->e->engine, "held");
+        E->holding = false;
         if (E->e->state.current == STATE_PAUSED)
                 state_info_set(&E->e->state, STATE_RUNNING, E->now);
         return 0;
@@ -517,6 +519,23 @@ static int notify_parent(Engine *E, State st) {
                 if (json_is_integer(it))
                         json_object_set(json_object_get(ev, "payload"), "iteration", it);
         }
+        return 0;
+}
+
+/* Kestra's pause of a running execution: the task runs in flight go on and end, nothing new starts
+ * (the walks see E->holding) until a resume; the execution shows PAUSED meanwhile. */
+static int on_pause(Engine *E) {
+        Execution *e = E->e;
+        if (e->state.current != STATE_RUNNING || E->killing || E->holding)
+                return 0; /* the API checked; a stale event changes nothing */
+        if (!e->engine && !(e->engine = json_object()))
+                return -ENOMEM;
+        if (json_object_set_new(e->engine, "held", json_true()) < 0)
+                return -ENOMEM;
+        E->holding = true;
+        engine_log(E, NULL, "INFO", "Execution paused by a user: the running tasks end, no new one starts until resumed");
+        state_info_set(&e->state, STATE_PAUSED, E->now);
+        E->progressed = true;
         return 0;
 }
 
@@ -670,6 +689,7 @@ static int on_restart(Engine *E) {
         }
         index_all_runs(E);
         json_object_del(e->engine, "afterExecution");
+        json_object_del(e->engine, "held");
         /* Failed runnable tasks get a new attempt (RESTARTED until it starts); failed flowables
          * (the parents of those) run again from where they were. */
         for (size_t i = 0; i < e->n_task_runs; i++) {
@@ -691,6 +711,56 @@ static int on_restart(Engine *E) {
         }
         state_info_force(&e->state, STATE_RESTARTED, E->now);
         E->restarting = true;
+        E->progressed = true;
+        engine_outputs_changed(E);
+        return 0;
+}
+
+/* Kestra's "change state" of a task run (markAs): an ended task run of an ended execution gets the
+ * state the user chose, its flowable ancestors walk again from where they were, and the execution
+ * goes on as that outcome decides (a FAILED task changed to SUCCESS lets the next tasks run). The
+ * API checks what it can; a stale event (the execution moved on meanwhile) changes nothing. */
+static int on_change_state(Engine *E, json_t *payload) {
+        Execution *e = E->e;
+        const char *id = json_string_value(json_object_get(payload, "taskRunId"));
+        State to = state_from_string(json_string_value(json_object_get(payload, "state")));
+        TaskRun *tr = id ? engine_run_by_id(E, id) : NULL;
+        int r;
+
+        if (!state_is_terminal(e->state.current) || to < 0 || !state_is_terminal(to))
+                return 0;
+        if (!id) {
+                /* The execution's own state (Kestra's change-status): nothing runs again. */
+                if (to != e->state.current) {
+                        engine_log(E, NULL, "INFO", "Execution state changed from %s to %s by a user",
+                                   state_to_string(e->state.current), state_to_string(to));
+                        if ((r = state_info_force(&e->state, to, E->now)) < 0)
+                                return r;
+                }
+                return 0;
+        }
+        if (!tr || !state_is_terminal(tr->state.current))
+                return 0;
+        /* Error handlers that ran are dropped as on a restart: whether they run again depends on how
+         * the execution ends now (unless the changed run is one of them). */
+        if (!run_is_error_handler(E, tr)) {
+                for (size_t i = e->n_task_runs; i > 0; i--)
+                        if (run_is_error_handler(E, e->task_runs[i - 1]))
+                                execution_remove_task_run(e, e->task_runs[i - 1]);
+                index_all_runs(E);
+                tr = engine_run_by_id(E, id);
+        }
+        json_object_del(e->engine, "afterExecution");
+        json_object_del(e->engine, "held");
+        if ((r = state_info_force(&tr->state, to, E->now)) < 0)
+                return r;
+        for (TaskRun *p = tr->parent_task_run_id ? engine_run_by_id(E, tr->parent_task_run_id) : NULL; p;
+             p = p->parent_task_run_id ? engine_run_by_id(E, p->parent_task_run_id) : NULL)
+                if ((r = state_info_force(&p->state, STATE_RUNNING, E->now)) < 0)
+                        return r;
+        engine_log(E, tr, "INFO", "Task run state changed to %s by a user", state_to_string(to));
+        if ((r = state_info_force(&e->state, STATE_RESTARTED, E->now)) < 0)
+                return r;
         E->progressed = true;
         engine_outputs_changed(E);
         return 0;
@@ -959,6 +1029,11 @@ running:
                 return 0;
         if (E->restarting)
                 return 0; /* RESTARTED stays visible until the next event moves the execution on */
+        if (E->holding) {
+                if (e->state.current != STATE_PAUSED)
+                        state_info_force(&e->state, STATE_PAUSED, E->now);
+                return 0;
+        }
         if (main.state == STATE_PAUSED && !main.done)
                 state_info_set(&e->state, STATE_PAUSED, E->now);
         else if (e->state.current != STATE_RUNNING)
@@ -1040,6 +1115,7 @@ int engine_apply(const EngineConfig *cfg, const Flow *flow, Execution *e, const 
                 if ((r = index_run(&E, e->task_runs[i])) < 0)
                         goto finish;
         E.killing = e->state.current == STATE_KILLING;
+        E.holding = json_is_true(json_object_get(e->engine, "held")) && !state_is_terminal(e->state.current);
 
         if (e->state.current == STATE_QUEUED && !streq(type, ENGINE_EVENT_CREATED) && !streq(type, ENGINE_EVENT_KILL))
                 goto finish; /* a queued execution waits for its slot */
@@ -1049,7 +1125,17 @@ int engine_apply(const EngineConfig *cfg, const Flow *flow, Execution *e, const 
                 /* Flow concurrency: the loop counted the flow's active executions ("running"). */
                 json_t *running = json_object_get(payload, "running");
                 const Concurrency *cc = &flow->concurrency;
-                if (cc->limit > 0 && json_is_integer(running) && json_integer_value(running) >= cc->limit) {
+                /* Kestra's unqueue to an end state: the execution ends without running. */
+                State end = state_from_string(json_string_value(json_object_get(payload, "state")));
+                if (end >= 0 && state_is_terminal(end)) {
+                        state_info_force(&e->state, end, now);
+                        engine_log(&E, NULL, "WARN", "Execution unqueued as %s by a user", state_to_string(end));
+                        fx->ended = true;
+                        goto finish;
+                }
+                /* force-run (and unqueue to RUNNING): no concurrency limit for this one. */
+                bool force = json_is_true(json_object_get(payload, "force"));
+                if (cc->limit > 0 && !force && json_is_integer(running) && json_integer_value(running) >= cc->limit) {
                         State s = cc->behavior == CONCURRENCY_CANCEL ? STATE_CANCELLED
                                   : cc->behavior == CONCURRENCY_FAIL ? STATE_FAILED
                                                                      : STATE_QUEUED;
@@ -1081,6 +1167,10 @@ int engine_apply(const EngineConfig *cfg, const Flow *flow, Execution *e, const 
                 r = on_job_resubmitted(&E, payload);
         else if (streq(type, ENGINE_EVENT_RESTART))
                 r = on_restart(&E);
+        else if (streq(type, ENGINE_EVENT_CHANGE_STATE))
+                r = on_change_state(&E, payload);
+        else if (streq(type, ENGINE_EVENT_PAUSE))
+                r = on_pause(&E);
         if (r < 0)
                 goto finish;
 

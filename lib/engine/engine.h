@@ -10,14 +10,18 @@
 #include "flow.h"
 
 /* Event types (the store's event "type"). Payloads are JSON objects. */
-#define ENGINE_EVENT_CREATED "created"                 /* {} start the execution */
+#define ENGINE_EVENT_CREATED "created"                 /* {force?, state?} start the execution; force: whatever
+                                                          the flow's concurrency; state: end it so unstarted */
 #define ENGINE_EVENT_TASK_RESULT "task_result"         /* {taskRunId, epoch, workerId, result:{state, outputs,
                                                           metrics, error, startedAt, endedAt, attempt}} */
 #define ENGINE_EVENT_JOB_RESUBMITTED "job_resubmitted" /* {taskRunId, workerId, reason} */
 #define ENGINE_EVENT_TIMER "timer"                     /* {taskRunId, kind: retry|pause} delayed */
 #define ENGINE_EVENT_KILL "kill"                       /* {} */
 #define ENGINE_EVENT_RESUME "resume"                   /* {inputs:{...}} */
+#define ENGINE_EVENT_PAUSE "pause"                     /* {}: a running execution holds until resumed */
 #define ENGINE_EVENT_RESTART "restart"                 /* {} */
+#define ENGINE_EVENT_CHANGE_STATE "change_state"       /* {taskRunId?, state}: an ended task run's (or
+                                                          without taskRunId the execution's) new state */
 #define ENGINE_EVENT_SUBFLOW_ENDED "subflow_ended"     /* {taskRunId, executionId, state, outputs} */
 #define ENGINE_EVENT_SUBFLOW_FAILED "subflow_failed"   /* {taskRunId, error}: it could not be created */
 

@@ -1,5 +1,6 @@
 /* store-queue.c: executions, their event queue and worker jobs with leases and fencing epochs. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -258,11 +259,11 @@ static int execution_filter_where(QueryBuilder *q, const StoreExecutionFilter *f
                 strbuf_append(&q->sql, " AND parent_id = ");
                 r = store_qb_arg(q, SQL_S(f->parent_id)) < 0 ? -ENOMEM : r;
         }
-        if (f->label_key && f->label_value) {
+        for (size_t i = 0; i < f->n_labels; i++) {
                 strbuf_append(&q->sql, " AND id IN (SELECT execution_id FROM execution_labels WHERE \"key\" = ");
-                r = store_qb_arg(q, SQL_S(f->label_key)) < 0 ? -ENOMEM : r;
+                r = store_qb_arg(q, SQL_S(f->labels[i].key)) < 0 ? -ENOMEM : r;
                 strbuf_append(&q->sql, " AND value = ");
-                r = store_qb_arg(q, SQL_S(f->label_value)) < 0 ? -ENOMEM : r;
+                r = store_qb_arg(q, SQL_S(f->labels[i].value)) < 0 ? -ENOMEM : r;
                 strbuf_append(&q->sql, ")");
         }
         if (f->created_from) {
@@ -303,21 +304,22 @@ void store_execution_days_free(StoreExecutionDay *d, size_t n) {
         free(d);
 }
 
-int store_execution_days(StoreTx *tx, const StoreExecutionFilter *f, StoreExecutionDay **ret, size_t *ret_n) {
+int store_execution_days(StoreTx *tx, const StoreExecutionFilter *f, usec_t bucket, StoreExecutionDay **ret,
+                         size_t *ret_n) {
         _cleanup_(store_qb_done) QueryBuilder q = { .sql = STRBUF_INIT };
         _cleanup_rows_ SqlRows rows = {};
-        /* The UTC day as created - created % a day: the same arithmetic on every backend (MySQL's
-         * '/' would not divide integers as integers). */
-#define DAY "(created - created % 86400000000)"
-        strbuf_append(&q.sql, "SELECT namespace, flow_id, " DAY ", state, COUNT(*),"
+        char day[80];
+        /* The UTC day (or hour) as created - created % its length: the same arithmetic on every
+         * backend (MySQL's '/' would not divide integers as integers). */
+        snprintf(day, sizeof day, "(created - created %% %" PRIu64 ")", (uint64_t) (bucket ? bucket : 86400000000));
+        strbuf_appendf(&q.sql, "SELECT namespace, flow_id, %s, state, COUNT(*),"
                               " SUM(CASE WHEN end_date IS NOT NULL AND start_date IS NOT NULL THEN end_date - start_date ELSE 0 END),"
                               " SUM(CASE WHEN end_date IS NOT NULL AND start_date IS NOT NULL THEN 1 ELSE 0 END)"
-                              " FROM executions");
+                              " FROM executions", day);
         int r = execution_filter_where(&q, f);
         if (r < 0)
                 return r;
-        strbuf_append(&q.sql, " GROUP BY namespace, flow_id, " DAY ", state ORDER BY 3, 1, 2, 4");
-#undef DAY
+        strbuf_appendf(&q.sql, " GROUP BY namespace, flow_id, %s, state ORDER BY 3, 1, 2, 4", day);
         if (q.sql.error)
                 return q.sql.error;
         if ((r = store_exec(tx, strbuf_str(&q.sql), q.args, q.n, &rows)) < 0)

@@ -324,6 +324,18 @@ int store_log_purge(StoreTx *tx, const StoreLogPurgeFilter *f, int64_t *ret_dele
                 }
                 strbuf_append(&q.sql, ")");
         }
+        if (f->task_run_id) {
+                strbuf_append(&q.sql, " AND task_run_id = ");
+                store_qb_arg(&q, SQL_S(f->task_run_id));
+        }
+        if (f->task_id) {
+                strbuf_append(&q.sql, " AND task_id = ");
+                store_qb_arg(&q, SQL_S(f->task_id));
+        }
+        if (f->by_attempt) {
+                strbuf_append(&q.sql, " AND attempt = ");
+                store_qb_arg(&q, SQL_I(f->attempt));
+        }
         if (f->levels) {
                 strbuf_append(&q.sql, " AND level IN (-1");
                 for (int l = 0; l < _STORE_LOG_LEVEL_MAX; l++)

@@ -171,7 +171,7 @@ typedef struct StoreExecutionMeta {
         const char *parent_id;               /* the parent of a subflow; NULL at the top */
         usec_t created;                      /* when it was created (0: now); executions sort by it */
         usec_t ended;                        /* when it ended, 0 while it has not: retention purges by it */
-        json_t *labels;                      /* [{key, value}] for StoreExecutionFilter.label_*; may be NULL */
+        json_t *labels;                      /* [{key, value}] for StoreExecutionFilter.labels; may be NULL */
         /* One per element of the document's "taskRunList", in the same order (-EINVAL otherwise). */
         const StoreTaskRunMeta *task_runs;
         size_t n_task_runs;
@@ -228,13 +228,18 @@ int store_execution_row(StoreTx *tx, const char *id, StoreExecutionRow *ret);
  * deleted. The caller logs why. -ENOENT when there is no such execution. */
 int store_execution_set_aside(StoreTx *tx, const StoreExecutionMeta *m, json_t *doc, usec_t now);
 
+typedef struct StoreLabelFilter {
+        const char *key, *value;
+} StoreLabelFilter;
+
 typedef struct StoreExecutionFilter {
         const char *namespace_prefix; /* NULL: any */
         const char *namespace;        /* this namespace exactly; NULL: any */
         const char *flow_id;
         const char *state;
         const char *parent_id;
-        const char *label_key, *label_value; /* both or none */
+        const StoreLabelFilter *labels;       /* executions with every one of these labels */
+        size_t n_labels;
         usec_t created_from, created_to;      /* 0: unbounded */
         usec_t ended_to;                      /* ended at or before it (so: terminal); 0: unbounded */
         size_t limit, offset;                 /* limit 0: 100 */
@@ -246,18 +251,20 @@ int store_execution_search(StoreTx *tx, const StoreExecutionFilter *f, json_t **
 /* How many executions match f (limit and offset ignored). */
 int store_execution_count(StoreTx *tx, const StoreExecutionFilter *f, int64_t *ret);
 
-/* Executions counted per flow, UTC day of creation and current state (Kestra's daily statistics). */
+/* Executions counted per flow, UTC day (or hour: bucket) of creation and current state (Kestra's
+ * daily statistics). */
 typedef struct StoreExecutionDay {
         char *namespace, *flow_id;
-        usec_t day; /* the day's first microsecond */
+        usec_t day; /* the day's (the bucket's) first microsecond */
         char *state;
         int64_t n;
         int64_t duration_sum; /* microseconds from start to end, of the n_ended that have both */
         int64_t n_ended;
 } StoreExecutionDay;
 /* The executions matching f (limit and offset ignored) counted so, ordered by day, namespace,
- * flow and state. */
-int store_execution_days(StoreTx *tx, const StoreExecutionFilter *f, StoreExecutionDay **ret, size_t *ret_n);
+ * flow and state. bucket: the length of a "day" (0: a day; an hour for a 24-hour view). */
+int store_execution_days(StoreTx *tx, const StoreExecutionFilter *f, usec_t bucket, StoreExecutionDay **ret,
+                         size_t *ret_n);
 void store_execution_days_free(StoreExecutionDay *d, size_t n);
 
 /* Flow concurrency: how many executions of a flow are active (RUNNING, PAUSED, RETRYING, KILLING,
@@ -423,6 +430,9 @@ typedef struct StoreLogPurgeFilter {
         const char *flow_id;
         unsigned levels;       /* mask of 1u << StoreLogLevel; 0: every level */
         usec_t from, to;       /* timestamp range [from, to]; 0: unbounded */
+        const char *task_run_id, *task_id; /* lines of that task run, of that task */
+        bool by_attempt;       /* only the lines of that attempt */
+        int attempt;
 } StoreLogPurgeFilter;
 /* Delete the matching lines in tx; ret_deleted (optional) gets how many. */
 int store_log_purge(StoreTx *tx, const StoreLogPurgeFilter *f, int64_t *ret_deleted);

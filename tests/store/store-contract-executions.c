@@ -44,8 +44,9 @@ void test_executions(Store *s) {
                 { { .namespace_prefix = "company.%" }, "" },
                 { { .flow_id = "hello" }, "exec1" },
                 { { .state = "SUCCESS" }, "exec1" },
-                { { .label_key = "team", .label_value = "data" }, "exec2,exec1" },
-                { { .label_key = "team", .label_value = "ops" }, "" },
+                { { .labels = &(StoreLabelFilter) { "team", "data" }, .n_labels = 1 }, "exec2,exec1" },
+                { { .labels = &(StoreLabelFilter) { "team", "ops" }, .n_labels = 1 }, "" },
+                { { .labels = (StoreLabelFilter[]) { { "team", "data" }, { "team", "ops" } }, .n_labels = 2 }, "" },
                 { { .created_from = T0 + 30 * USEC_PER_SEC }, "exec2" }, /* created 22:15:00 = T0 + 100 s */
                 { { .limit = 1, .offset = 1 }, "exec1" },
         };

@@ -4,7 +4,7 @@
 // logs, see markup in a log line stay text, kill a running execution; the flows' last states,
 // enable/disable, revisions and their diff; triggers (disable, backfill, unlock); logs search;
 // bulk kill/restart/delete and filters of executions; completion in the editor; an execution's labels,
-// replay from a task run, resume with onResume inputs; the dashboard; namespaces (KV store, files);
+// replay from a task run, change a task run's state, download logs, resume with onResume inputs; the dashboard; namespaces (KV store, files);
 // a flow's topology; an execution with 10,001 task runs and 100,000 log lines; refuse a state change
 // without the CSRF token. TAP output; a screenshot per step in $TERN_UI_SHOTS.
 import { spawn, spawnSync } from "node:child_process";
@@ -307,6 +307,12 @@ try {
     await page.locator('svg.gantt g.row[data-task="nap"]').waitFor({ timeout: 30000 });
     return true;
   });
+  await page.click("button[data-action=pause]");
+  await step("Pause holds it: PAUSED, live, with Resume and Kill", async () => {
+    await page.locator("#ex-state .state[data-state=PAUSED]").waitFor({ timeout: 30000 });
+    await shot("06b-paused");
+    return (await page.locator("button[data-action=resume]").count()) === 1 && (await page.locator("button[data-action=pause]").count()) === 0;
+  });
   await page.click("button[data-action=kill]");
   await step("Kill ends it: KILLED, live", async () => {
     await page.locator("#ex-state .state[data-state=KILLED]").waitFor({ timeout: 30000 });
@@ -528,11 +534,17 @@ try {
     return (await fetch(`${base}/api/v1/executions/${s2}`, { headers: BASIC })).status === 404 &&
            (await page.locator(`tr[data-id="${s2}"]`).count()) === 0;
   });
-  const labelled = (await (await fetch(`${base}/api/v1/executions/t.ui/cron?labels=team:ui`, { method: "POST", headers: { ...BASIC, "Content-Type": "application/json" }, body: "{}" })).json()).id;
+  const labelled = (await (await fetch(`${base}/api/v1/executions/t.ui/cron?labels=team:ui&labels=env:demo`, { method: "POST", headers: { ...BASIC, "Content-Type": "application/json" }, body: "{}" })).json()).id;
   await page.goto(base + "/#/executions?labels=team:ui");
   await step("the label filter shows only the labelled execution", async () => {
     await page.locator(`tr[data-id="${labelled}"]`).waitFor({ timeout: 15000 });
     return (await page.locator("table.grid tbody tr").count()) === 1;
+  });
+  const unlabelled = (await (await fetch(`${base}/api/v1/executions/t.ui/cron?labels=team:ui`, { method: "POST", headers: { ...BASIC, "Content-Type": "application/json" }, body: "{}" })).json()).id;
+  await page.goto(base + "/#/executions?labels=team:ui%20env:demo");
+  await step("two labels (separated by a space) show only the execution with both", async () => {
+    await page.locator(`tr[data-id="${labelled}"]`).waitFor({ timeout: 15000 });
+    return (await page.locator("table.grid tbody tr").count()) === 1 && (await page.locator(`tr[data-id="${unlabelled}"]`).count()) === 0;
   });
   await page.fill("#ex-from", "2999-01-01T00:00");
   await step("a creation time range in the future shows none", async () => {
@@ -575,6 +587,37 @@ try {
     const id = (e, t) => e.taskRunList.find((tr) => tr.taskId === t).id;
     return replayed.originalId === greetExec && id(replayed, "hello") === id(before, "hello") &&
            id(replayed, "after") !== id(before, "after");
+  });
+
+  // Change an ended task run's state: a failed task made SUCCESS lets the execution go on.
+  const FLAKY = `id: flaky
+namespace: t.ui
+tasks:
+  - id: boom
+    type: io.kestra.plugin.core.execution.Fail
+  - id: next
+    type: io.kestra.plugin.core.log.Log
+    message: went on after boom
+`;
+  await fetch(`${base}/api/v1/flows`, { method: "POST", headers: { ...BASIC, "Content-Type": "application/x-yaml" }, body: FLAKY });
+  const flaky = (await (await fetch(`${base}/api/v1/executions/t.ui/flaky?wait=true`, { method: "POST", headers: { ...BASIC, "Content-Type": "application/json" }, body: "{}" })).json()).id;
+  await page.goto(base + `/#/executions/${flaky}`);
+  await page.locator("#ex-state .state[data-state=FAILED]").waitFor({ timeout: 30000 });
+  await page.locator('svg.gantt g.row[data-task="boom"]').click();
+  await step("Change state on a failed task run: SUCCESS, and the execution goes on to SUCCESS, live", async () => {
+    await page.selectOption("#change-state-to", "SUCCESS");
+    await page.click("#change-state");
+    await page.locator("#ex-state .state[data-state=SUCCESS]").waitFor({ timeout: 60000 });
+    await shot("18b-change-state");
+    const e = await apiGet(`/api/v1/executions/${flaky}`);
+    return e.taskRunList.some((tr) => tr.taskId === "next" && tr.state.current === "SUCCESS");
+  });
+  await step("Download gives the logs shown as a text file", async () => {
+    await page.locator("#log-task").selectOption("");
+    const href = await page.locator("#log-download").getAttribute("href");
+    const text = await page.evaluate(async (u) => (await fetch(u)).text(), href);
+    await shot("18c-logs-download");
+    return href.includes(`/api/v1/logs/${flaky}/download?minLevel=INFO`) && text.includes("INFO [next] went on after boom");
   });
 
   // Resume a paused execution with the inputs its Pause declares.
@@ -634,6 +677,22 @@ tasks:
   await step("30 days: a row per day", async () => {
     await page.waitForFunction(() => document.querySelectorAll("table.daily tbody tr").length === 30, null, { timeout: 15000 });
     return page.url().includes("days=30");
+  });
+  await page.click('a[data-days="1"]');
+  await step("24 hours: a row per hour, this hour's executions counted", async () => {
+    await page.waitForFunction(() => document.querySelectorAll("table.daily tbody tr").length === 24, null, { timeout: 15000 });
+    const last = await page.locator("table.daily tbody tr").last().locator("td").allTextContents();
+    const header = await page.locator("table.daily thead th").first().textContent();
+    if (haveChart) await page.locator("canvas#dash-chart").waitFor({ timeout: 15000 });
+    await shot("16b-dashboard-24h");
+    // This hour (or the one before, when the clock just turned), in the browser's time zone.
+    const hours = await page.evaluate(() => [0, 3600000].map((d) => {
+      const t = new Date(Date.now() - d);
+      t.setUTCMinutes(0, 0, 0); // the server counts by UTC hour
+      return t.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    }));
+    return page.url().includes("days=1") && header === "Hour" && hours.includes(last[0]) &&
+           Number(await page.locator("#card-total .card-value").textContent()) >= 1;
   });
 
   // Namespaces: the list, a namespace's key-value store and files.

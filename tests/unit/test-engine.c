@@ -272,6 +272,32 @@ int main(void) {
         ok(saw_restarted, "the execution's history shows RESTARTED");
         done(&r);
 
+        /* Change state (Kestra's markAs): the failed task made SUCCESS, the flow goes on from there
+         * without running it again; then the ended execution's own state. */
+        run_flow(&r,
+                 "id: markas\nnamespace: t\ntasks:\n  - id: seq\n    type: io.kestra.plugin.core.flow.Sequential\n    tasks:\n"
+                 "      - id: boom\n        type: io.kestra.plugin.core.execution.Fail\n"
+                 "    errors:\n      - id: handler\n        type: io.kestra.plugin.core.log.Log\n        message: handled\n"
+                 "  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: a\n",
+                 NULL);
+        is_str(state_to_string(r.e->state.current), "FAILED", "change state scenario: first run fails");
+        const TaskRun *boom = run_of(r.e, "boom", NULL);
+        json_t *mark = json_pack("{s:s, s:s}", "taskRunId", boom ? boom->id : "x", "state", "SUCCESS");
+        driver_send(r.d, r.e->id, ENGINE_EVENT_CHANGE_STATE, mark);
+        json_decref(mark);
+        driver_run(r.d, USEC_PER_SEC);
+        is_str(state_to_string(r.e->state.current), "SUCCESS", "change state: the execution goes on and succeeds");
+        is_str(state_of(r.e, "boom"), "SUCCESS", "the task run has the state given");
+        is_str(state_of(r.e, "seq"), "SUCCESS", "its parent walked again and ended");
+        is_str(state_of(r.e, "handler"), "(none)", "the error handler's run was dropped");
+        is_str(state_of(r.e, "after"), "SUCCESS", "the next task ran");
+        mark = json_pack("{s:s}", "state", "WARNING");
+        driver_send(r.d, r.e->id, ENGINE_EVENT_CHANGE_STATE, mark);
+        json_decref(mark);
+        driver_run(r.d, USEC_PER_SEC);
+        is_str(state_to_string(r.e->state.current), "WARNING", "change state without a task run: the execution's own");
+        done(&r);
+
         /* WorkingDirectory: its tasks share one directory, removed at its end. */
         run_flow(&r,
                  "id: wd\nnamespace: t\ntasks:\n  - id: wd\n    type: io.kestra.plugin.core.flow.WorkingDirectory\n    tasks:\n"

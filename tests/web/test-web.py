@@ -192,6 +192,24 @@ tasks:
     ok(st == 200 and js[0]["valid"] is False and (js[0]["errors"][0]["line"], js[0]["errors"][0]["column"]) == (5, 11)
        and "is known but this build cannot run it (templates are deprecated" in js[0]["errors"][0]["message"],
        "validate refuses a type this build cannot run, at its type: line")
+    # One task or trigger (Kestra's /validate/task, /validate/trigger): errors on the body's own lines.
+    st, js, _ = req("POST", "/api/v1/flows/validate/task", "id: a\ntype: io.kestra.plugin.core.log.Log\nmessage: hi\n")
+    ok(st == 200 and js == {"valid": True, "errors": []}, f"validate/task accepts a valid task ({js})")
+    st, js, _ = req("POST", "/api/v1/main/flows/validate/task",
+                    "id: a\ntype: io.kestra.plugin.core.log.Log\nmessage: hi\nlevel: LOUD\n")
+    ok(st == 200 and js["valid"] is False and js["errors"][0]["line"] == 4 and "constraints" in js,
+       f"validate/task (under the tenant prefix) reports an error on the task's own line 4 ({js})")
+    st, js, _ = req("POST", "/api/v1/flows/validate/task", "id: a\ntype: io.kestra.plugin.core.log.Lgo\n")
+    ok(st == 200 and js["valid"] is False and js["errors"][0]["line"] == 2, f"an unknown task type, on line 2 ({js})")
+    st, js, _ = req("POST", "/api/v1/flows/validate/trigger",
+                    "id: daily\ntype: io.kestra.plugin.core.trigger.Schedule\ncron: \"0 9 * * *\"\n")
+    ok(st == 200 and js["valid"] is True, f"validate/trigger accepts a valid trigger ({js})")
+    st, js, _ = req("POST", "/api/v1/flows/validate/trigger",
+                    "id: daily\ntype: io.kestra.plugin.core.trigger.Schedul\ncron: \"0 9 * * *\"\n")
+    ok(st == 200 and js["valid"] is False and js["errors"][0]["line"] == 2, f"and reports an unknown type on line 2 ({js})")
+    st, js, _ = req("POST", "/api/v1/flows/validate/task", "")
+    ok(st == 400 and "task's YAML" in js["message"], "validate/task of nothing is 400")
+    ok(req("POST", "/api/v1/flows/validate/trigger", "id: x\n", auth=None)[0] == 401, "validate/trigger needs authentication")
     st, js, _ = req("POST", "/api/v1/flows", NOT_RUNNABLE)
     ok(st == 422 and js["errors"][0]["line"] == 5 and "this build cannot run it" in js["errors"][0]["message"],
        "POST of a flow with a type this build cannot run is 422")
@@ -464,6 +482,12 @@ tasks:
     ok(st == 200 and js["total"] == 1 and "team" in json.dumps(js["results"][0]["labels"]),
        "search executions by label (labels=key:value)")
     ok(req("GET", "/api/v1/executions/search?labels=nocolon")[0] == 400, "a label without a colon is 400")
+    st, js, _ = req("GET", "/api/v1/main/executions/search?labels=team:data&labels=env:test")
+    st2, js2, _ = req("GET", "/api/v1/executions/search?labels=team:data&labels=env:prod")
+    ok(st == 200 and js["total"] == 1 and st2 == 200 and js2["total"] == 0,
+       "several labels=key:value: executions with all of them")
+    st, js, _ = req("GET", "/api/v1/executions/search?" + "&".join(f"labels=k{i}:v" for i in range(21)))
+    ok(st == 400 and "at most 20 labels" in js["message"], "more than 20 labels to filter on is 400")
     st, js, _ = req("GET", "/api/v1/executions/search?namespace=t.web&startDate=2999-01-01T00:00:00Z")
     st2, js2, _ = req("GET", "/api/v1/executions/search?namespace=t.web&endDate=2000-01-01T00:00:00Z")
     st3, js3, _ = req("GET", "/api/v1/executions/search?namespace=t.web&startDate=2000-01-01T00:00:00Z")
@@ -494,7 +518,20 @@ tasks:
     ok(st == 200 and js["t.web"]["hello"][0]["executionCounts"]["SUCCESS"] == n_hello and
        js["t.web.sub"]["fail"][0]["executionCounts"]["FAILED"] >= 1 and "t.trig" not in js,
        "POST .../daily/group-by-flow: {namespace: {flow: [days]}}")
+    # The 24-hour view: by hour (groupBy hour), the last 24 hours by default.
+    hours = [time.strftime("%Y-%m-%dT%H:00:00", time.gmtime())]
+    st, js, _ = req("POST", "/api/v1/main/stats/executions/daily", {"groupBy": "hour", "namespace": "t.web", "flowId": "hello"})
+    hours.append(time.strftime("%Y-%m-%dT%H:00:00", time.gmtime()))
+    ok(st == 200 and len(js) == 24 and js[0]["groupBy"] == "hour" and js[-1]["startDate"][:19] in hours and
+       sum(d["executionCounts"]["SUCCESS"] for d in js) == n_hello,
+       f"groupBy hour: 24 hours, this hour last, this flow's executions counted ({js and js[-1]['startDate']})")
+    st, js, _ = req("POST", "/api/v1/stats/executions/daily", {"groupBy": "hour", "startDate": "2001-01-01T00:30:00Z",
+                                                               "endDate": "2001-01-01T02:10:00Z"})
+    ok(st == 200 and [d["startDate"][:19] for d in js] == ["2001-01-01T00:00:00", "2001-01-01T01:00:00", "2001-01-01T02:00:00"],
+       "a range by hour: each hour it touches")
     for body, words in [({"startDate": "yesterday"}, "not a date-time"), ([], "JSON object"),
+                        ({"groupBy": "week"}, "groupBy must be"),
+                        ({"groupBy": "hour", "startDate": "2001-01-01T00:00:00Z", "endDate": "2001-03-01T00:00:00Z"}, "hours at once"),
                         ({"startDate": "2020-01-01T00:00:00Z", "endDate": "2019-01-01T00:00:00Z"}, "before"),
                         ({"startDate": "2000-01-01T00:00:00Z", "endDate": "2020-01-01T00:00:00Z"}, "at most"),
                         ({"namespace": 3}, "strings")]:
@@ -1199,6 +1236,119 @@ tasks:
                        capture_output=True, text=True)
     ok(r.returncode == 1 and "no such task run" in r.stderr, "tern execution replay with an unknown task run fails")
 
+    # ---- a user's say in an execution's course: state of a task run, change-status, queue ----
+    oid = orig["id"]
+    for body, words in [("[]", "taskRunId"), ({"taskRunId": otr["boom"]["id"]}, "taskRunId"),
+                        ({"taskRunId": otr["boom"]["id"], "state": "RUNNING"}, "not 'RUNNING'")]:
+        st, js, _ = req("POST", f"/api/v1/executions/{oid}/state", body)
+        ok(st == 400 and words in js["message"], f"state with {body!r} is 400 ({js and js['message']})")
+    st, js, _ = req("POST", "/api/v1/executions/nope/state", {"taskRunId": "x", "state": "SUCCESS"})
+    ok(st == 404 and "no execution 'nope'" in js["message"], "state of a missing execution is 404")
+    st, js, _ = req("POST", f"/api/v1/executions/{oid}/state", {"taskRunId": "nope", "state": "SUCCESS"})
+    ok(st == 404 and "no task run 'nope'" in js["message"], "state of a missing task run is 404")
+    ok(req("POST", f"/api/v1/executions/{oid}/state", {"taskRunId": "x", "state": "SUCCESS"}, auth=None)[0] == 401,
+       "changing a state needs authentication")
+    st, js, _ = req("POST", f"/api/v1/executions/{oid}/state", {"taskRunId": otr["boom"]["id"], "state": "SUCCESS"})
+    ok(st == 202 and js["id"] == oid, "POST /api/v1/executions/{id}/state of the failed task run is accepted")
+    ch = wait_state(oid, ["SUCCESS"])
+    ctr = {t["taskId"]: t for t in (ch or {}).get("taskRunList", [])}
+    ok(ch and ctr["boom"]["state"]["current"] == "SUCCESS" and ctr["group"]["state"]["current"] == "SUCCESS" and
+       "RESTARTED" in [h["state"] for h in ch["state"]["histories"]] and ctr["first"]["id"] == otr["first"]["id"],
+       "the task run is SUCCESS, its parent and the execution end SUCCESS, nothing else ran again")
+    st, js, _ = req("POST", f"/api/v1/main/executions/{oid}/change-status?status=WARNING")
+    ok(st == 202 and wait_state(oid, ["WARNING"]) is not None,
+       "POST /api/v1/main/executions/{id}/change-status?status=WARNING changes an ended execution's state")
+    for query, code, words in [("", 400, "'status' is required"), ("?status=RUNNING", 400, "not 'RUNNING'")]:
+        st, js, _ = req("POST", f"/api/v1/executions/{oid}/change-status{query}")
+        ok(st == code and words in js["message"], f"change-status{query} is {code} ({js and js['message']})")
+    ok(req("POST", "/api/v1/executions/nope/change-status?status=FAILED")[0] == 404, "change-status of a missing execution is 404")
+    st, js, _ = req("POST", "/api/v1/executions/t.web.sub/pause", {})
+    ppid = js["id"]
+    paused = wait_state(ppid, ["PAUSED"])
+    ok(req("POST", f"/api/v1/executions/{ppid}/change-status?status=SUCCESS")[0] == 409,
+       "change-status of an unfinished execution is 409")
+    ptr = (paused or {}).get("taskRunList", [{}])[0].get("id", "x")
+    st, js, _ = req("POST", f"/api/v1/executions/{ppid}/state", {"taskRunId": ptr, "state": "SUCCESS"})
+    ok(st == 409 and "once the execution ended" in js["message"], "state of a task run of an unfinished execution is 409")
+    st, js, _ = req("POST", f"/api/v1/executions/{ppid}/pause")
+    ok(st == 409 and "only a RUNNING execution" in js["message"], f"pause of a paused execution is 409 ({js})")
+    ok(req("POST", "/api/v1/executions/nope/pause")[0] == 404, "pause of a missing execution is 404")
+    for verb in ("force-run", "unqueue"):
+        st, js, _ = req("POST", f"/api/v1/executions/{ppid}/{verb}")
+        ok(st == 409, f"{verb} of a running execution is 409 ({js and js['message']})")
+        ok(req("POST", f"/api/v1/executions/nope/{verb}")[0] == 404, f"{verb} of a missing execution is 404")
+    req("POST", f"/api/v1/executions/{ppid}/kill")
+    HOLD = "id: hold\nnamespace: t.hold\ntasks:\n  - id: nap\n    type: io.kestra.plugin.scripts.shell.Commands\n" \
+           "    commands:\n      - sleep 2\n  - id: after\n    type: io.kestra.plugin.core.debug.Return\n    format: done\n"
+    ok(req("POST", "/api/v1/flows", HOLD)[0] == 200, "a flow of a slow task then another")
+    hid = req("POST", "/api/v1/executions/t.hold/hold", {})[1]["id"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        js = req("GET", f"/api/v1/executions/{hid}")[1]
+        if any(t["taskId"] == "nap" for t in js.get("taskRunList", [])):
+            break
+        time.sleep(0.05)
+    st, js, _ = req("POST", f"/api/v1/main/executions/{hid}/pause")
+    ok(st == 202 and wait_state(hid, ["PAUSED"]) is not None, f"POST .../pause of a running execution: PAUSED ({st})")
+    deadline, held = time.monotonic() + 30, None
+    while time.monotonic() < deadline:
+        held = req("GET", f"/api/v1/executions/{hid}")[1]
+        if {t["taskId"]: t["state"]["current"] for t in held["taskRunList"]}.get("nap") == "SUCCESS":
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)
+    held = req("GET", f"/api/v1/executions/{hid}")[1]
+    ok(held["state"]["current"] == "PAUSED" and [t["taskId"] for t in held["taskRunList"]] == ["nap"] and
+       held["taskRunList"][0]["state"]["current"] == "SUCCESS",
+       "the running task ended, nothing new started, the execution stays PAUSED")
+    ok(req("POST", f"/api/v1/executions/{hid}/resume")[0] == 202, "resume of an execution paused by a user is accepted")
+    done = wait_state(hid, ["SUCCESS", "FAILED"])
+    ok(done and done["state"]["current"] == "SUCCESS" and [t["taskId"] for t in done["taskRunList"]] == ["nap", "after"],
+       "and it goes on: the next task runs, SUCCESS")
+    ONE = "id: one\nnamespace: t.queue\nconcurrency:\n  limit: 1\ntasks:\n  - id: hold\n" \
+          "    type: io.kestra.plugin.core.flow.Pause\n"
+    ok(req("POST", "/api/v1/flows", ONE)[0] == 200, "a flow of one execution at a time")
+    qa, qb, qc = (req("POST", "/api/v1/executions/t.queue/one", {})[1]["id"] for _ in range(3))
+    ok(wait_state(qa, ["PAUSED"]) and wait_state(qb, ["QUEUED"]) and wait_state(qc, ["QUEUED"]),
+       "the first runs, the others are QUEUED")
+    st, js, _ = req("POST", f"/api/v1/executions/{qc}/unqueue?state=SUCCESS")
+    ok(st == 400 and "not 'SUCCESS'" in js["message"], "unqueue as SUCCESS is 400")
+    ok(req("POST", f"/api/v1/executions/{qb}/force-run")[0] == 202 and wait_state(qb, ["PAUSED"]) is not None,
+       "POST .../force-run runs a QUEUED execution beyond the limit")
+    ok(req("POST", f"/api/v1/main/executions/{qc}/unqueue?state=CANCELLED")[0] == 202 and
+       wait_state(qc, ["CANCELLED"]) is not None, "POST .../unqueue?state=CANCELLED ends a queued one unstarted")
+    qd = req("POST", "/api/v1/executions/t.queue/one", {})[1]["id"]
+    ok(wait_state(qd, ["QUEUED"]) and req("POST", f"/api/v1/executions/{qd}/unqueue")[0] == 202 and
+       wait_state(qd, ["PAUSED"]) is not None, "POST .../unqueue (RUNNING) runs it now")
+    for q_id in (qa, qb, qd):
+        req("POST", f"/api/v1/executions/{q_id}/kill")
+
+    # ---- an execution's logs: download and delete (Kestra's /api/v1/logs/{id}/download, DELETE) ----
+    st, text, resp = req("GET", f"/api/v1/logs/{oid}/download", raw=True)
+    text = text.decode() if isinstance(text, bytes) else (text or "")
+    ok(st == 200 and resp.getheader("Content-Type").startswith("text/plain") and "INFO Flow started" in text and
+       "[boom]" in text, f"GET /api/v1/logs/{{id}}/download: the lines as text ({text[:200]!r})")
+    st, text2, _ = req("GET", f"/api/v1/main/logs/{oid}/download?taskId=boom", raw=True)
+    text2 = text2.decode() if isinstance(text2, bytes) else (text2 or "")
+    ok(st == 200 and text2 and all("[boom]" in line for line in text2.splitlines()),
+       "and by task (under the tenant prefix too)")
+    for query, words in [("minLevel=LOUD", "unknown log level 'LOUD'"), ("attempt=x", "attempt 'x'")]:
+        st, js, _ = req("GET", f"/api/v1/logs/{oid}/download?{query}")
+        ok(st == 400 and words in js["message"], f"download with {query} is 400")
+        st, js, _ = req("DELETE", f"/api/v1/logs/{oid}?{query}")
+        ok(st == 400 and words in js["message"], f"delete with {query} is 400")
+    ok(req("GET", "/api/v1/logs/nope/download")[0] == 404 and req("DELETE", "/api/v1/logs/nope")[0] == 404,
+       "logs of a missing execution are 404")
+    ok(req("DELETE", f"/api/v1/logs/{oid}", auth=None)[0] == 401, "deleting logs needs authentication")
+    st, js, _ = req("DELETE", f"/api/v1/logs/{oid}?taskId=boom&attempt=0")
+    left = req("GET", f"/api/v1/logs/{oid}")[1]
+    ok(st == 200 and js["deleted"] >= 1 and
+       not any(l.get("taskId") == "boom" and l["attemptNumber"] == 0 for l in left) and
+       any(l.get("taskId") == "boom" and l["attemptNumber"] == 1 for l in left) and
+       any(l.get("taskId") is None for l in left), f"DELETE /api/v1/logs/{{id}}?taskId=&attempt= deletes those lines ({js})")
+    st, js, _ = req("DELETE", f"/api/v1/logs/{oid}")
+    ok(st == 200 and js["deleted"] >= 1 and req("GET", f"/api/v1/logs/{oid}")[1] == [], "and without filters all of them")
+
     # ---- a flow's topology (Kestra's GET /api/v1/flows/{namespace}/{id}/graph) ----
     SHAPE = """id: shape
 namespace: t.web
@@ -1275,6 +1425,39 @@ triggers:
        req("GET", "/api/v1/flows/t.web/shape/graph?revision=x")[0] == 400 and
        req("GET", "/api/v1/flows/t.web/nope/graph")[0] == 404, "a revision, a missing one (404), a bad one (400), a missing flow (404)")
     req("DELETE", "/api/v1/flows/t.web/shape")
+
+    # ---- flow dependencies (Kestra's GET /api/v1/flows/{namespace}/{id}/dependencies) ----
+    DEPS = {
+        "caller": "tasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: t.deps\n"
+                  "    flowId: middle\n  - id: dynamic\n    type: io.kestra.plugin.core.flow.Subflow\n"
+                  "    namespace: t.deps\n    flowId: \"{{ 'x' }}\"\n",
+        "middle": "tasks:\n  - id: seq\n    type: io.kestra.plugin.core.flow.Sequential\n    tasks:\n"
+                  "      - id: deep\n        type: io.kestra.plugin.core.flow.Subflow\n        namespace: t.deps\n"
+                  "        flowId: leaf\n",
+        "leaf": "tasks:\n  - id: r\n    type: io.kestra.plugin.core.debug.Return\n    format: x\n",
+        "after": "tasks:\n  - id: r\n    type: io.kestra.plugin.core.debug.Return\n    format: x\ntriggers:\n"
+                 "  - id: on-middle\n    type: io.kestra.plugin.core.trigger.Flow\n    conditions:\n"
+                 "      - type: io.kestra.plugin.core.condition.ExecutionFlow\n        namespace: t.deps\n"
+                 "        flowId: middle\n",
+    }
+    for fid, src in DEPS.items():
+        ok(req("POST", "/api/v1/flows", f"id: {fid}\nnamespace: t.deps\n" + src)[0] == 200, f"a flow '{fid}' for dependencies")
+    st, g, _ = req("GET", "/api/v1/flows/t.deps/middle/dependencies")
+    edges = sorted((e["source"], e["target"], e["relation"]) for e in (g or {}).get("edges", []))
+    ok(st == 200 and edges == [("t.deps_caller", "t.deps_middle", "FLOW_TASK"), ("t.deps_middle", "t.deps_after", "FLOW_TRIGGER"),
+                               ("t.deps_middle", "t.deps_leaf", "FLOW_TASK")] and
+       sorted(n["id"] for n in g["nodes"]) == ["after", "caller", "leaf", "middle"] and
+       {"uid": "t.deps_leaf", "namespace": "t.deps", "id": "leaf"} in g["nodes"],
+       f"dependencies: its caller, the subflow it calls (nested), the flow it triggers ({edges})")
+    st, g, _ = req("GET", "/api/v1/main/flows/t.deps/leaf/dependencies")
+    ok(st == 200 and [(e["source"], e["target"]) for e in g["edges"]] == [("t.deps_middle", "t.deps_leaf")],
+       "without expandAll only the flow's own links (under the tenant prefix)")
+    st, g, _ = req("GET", "/api/v1/flows/t.deps/leaf/dependencies?expandAll=true")
+    ok(st == 200 and len(g["edges"]) == 3 and len(g["nodes"]) == 4, f"expandAll=true follows the links further ({g})")
+    ok(req("GET", "/api/v1/flows/t.deps/nope/dependencies")[0] == 404 and
+       req("GET", "/api/v1/flows/t.deps/leaf/dependencies?expandAll=yes")[0] == 400 and
+       req("GET", "/api/v1/flows/t.deps/leaf/dependencies", auth=None)[0] == 401,
+       "dependencies of a missing flow are 404, a bad expandAll 400, and need authentication")
 
     # ---- execution labels (Kestra's POST /api/v1/executions/{id}/labels) ----
     st, lab, _ = req("POST", "/api/v1/executions/t.web/again?wait=true&labels=stage:before-edit", {"n": 1})

@@ -43,7 +43,11 @@ export async function api(method, path, opts = {}) {
 
 export function q(params) {
   const u = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== "") u.set(k, v);
+  // An array is the parameter repeated (?labels=a:1&labels=b:2).
+  for (const [k, v] of Object.entries(params)) {
+    if (Array.isArray(v)) v.filter((x) => x !== "").forEach((x) => u.append(k, x));
+    else if (v !== undefined && v !== null && v !== "") u.set(k, v);
+  }
   const s = u.toString();
   return s ? `?${s}` : "";
 }

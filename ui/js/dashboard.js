@@ -1,10 +1,11 @@
-// dashboard.js: the Dashboard: executions per day by state (Chart.js from Debian's libjs-chart.js,
-// a table without it), the success ratio, the failing flows, and what runs now (executions by
-// state, worker slots in use, queue depth, from /metrics). Days are UTC days, as the server counts.
+// dashboard.js: the Dashboard: executions per day (or per hour over the last 24 hours) by state
+// (Chart.js from Debian's libjs-chart.js, a table without it), the success ratio, the failing flows,
+// and what runs now (executions by state, worker slots in use, queue depth, from /metrics). Days are
+// UTC days, as the server counts; hours are shown in the browser's time zone.
 import { api, enc } from "./api.js";
 import { h, setTitle } from "./dom.js";
 
-const RANGES = [[7, "7 days"], [30, "30 days"]];
+const RANGES = [[1, "24 hours"], [7, "7 days"], [30, "30 days"]]; // 1: the last 24 hours, by hour
 const SHOWN = ["SUCCESS", "WARNING", "FAILED", "KILLED", "RUNNING", "QUEUED", "PAUSED", "CREATED"];
 const ENDED_OK = ["SUCCESS", "WARNING", "SKIPPED"];
 const ENDED_BAD = ["FAILED", "KILLED", "CANCELLED"];
@@ -59,14 +60,16 @@ export async function dashboardView(main, ctx) {
   const countsBox = h("div");
   const failing = h("div");
   const perNs = h("div");
+  const hourly = days === 1;
+  const unit = hourly ? "hour" : "day";
   main.append(h("div.bar", h("h1", "Dashboard"), h("span.spacer"), nsInput, range), cards,
-              h("h2", `Executions per day (UTC), last ${days} days`), chartBox, countsBox,
+              h("h2", hourly ? "Executions per hour, last 24 hours" : `Executions per day (UTC), last ${days} days`), chartBox, countsBox,
               h("div.columns", h("section", h("h2", "Failing flows"), failing), h("section", h("h2", "Per namespace"), perNs)));
   nsInput.addEventListener("change", () => ctx.navigate(`#/dashboard?days=${days}${nsInput.value ? `&namespace=${enc(nsInput.value)}` : ""}`));
 
   const end = new Date();
-  const start = new Date(end.getTime() - (days - 1) * 86400000);
-  const body = { startDate: start.toISOString(), endDate: end.toISOString(), namespace: ns || null };
+  const start = new Date(end.getTime() - (hourly ? 23 * 3600000 : (days - 1) * 86400000));
+  const body = { startDate: start.toISOString(), endDate: end.toISOString(), namespace: ns || null, groupBy: unit };
   const [daily, byFlow, metrics] = await Promise.all([
     api("POST", "/api/v1/stats/executions/daily", { json: body }),
     api("POST", "/api/v1/stats/executions/daily/group-by-flow", { json: body }),
@@ -81,7 +84,7 @@ export async function dashboardView(main, ctx) {
   const slots = metrics.tern_worker_slots;
   const busy = metrics['tern_queue_jobs_state{state="running"}'] || 0;
   cards.append(
-    card("card-total", "executions", String(all), `last ${days} days`),
+    card("card-total", "executions", String(all), hourly ? "last 24 hours" : `last ${days} days`),
     card("card-ratio", "success ratio", ok + bad ? `${Math.round((100 * ok) / (ok + bad))} %` : "—", `${ok} ended well, ${bad} not`),
     card("card-running", "running now", String(now("RUNNING") + now("KILLING") + now("RETRYING")), ns ? "all namespaces" : null),
     card("card-queued", "queued", String(now("QUEUED") + now("CREATED")), "waiting for a slot or an executor"),
@@ -91,9 +94,11 @@ export async function dashboardView(main, ctx) {
 
   // Executions per day by state.
   const Chart = await loadChartJs();
-  const labels = daily.map((d) => d.startDate);
+  // An hour is shown in the browser's time zone (a day stays the server's UTC day).
+  const when = (d) => (hourly ? new Date(d.startDate).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : d.startDate);
+  const labels = daily.map(when);
   if (Chart) {
-    const canvas = h("canvas", { id: "dash-chart", role: "img", "aria-label": "Executions per day by state" });
+    const canvas = h("canvas", { id: "dash-chart", role: "img", "aria-label": `Executions per ${unit} by state` });
     chartBox.append(canvas);
     const fg = getComputedStyle(document.body).color;
     const chart = new Chart(canvas, {
@@ -110,9 +115,9 @@ export async function dashboardView(main, ctx) {
     countsBox.append(h("p.note", "Charts need libjs-chart.js on the server (apt-get install libjs-chart.js); the counts:"));
   }
   // The numbers as a table too (what the chart draws, readable without it and by screen readers).
-  countsBox.append(h("details", { open: !Chart }, h("summary", "Counts per day"),
-    h("table.grid.daily", h("thead", h("tr", h("th", "Day"), SHOWN.map((s) => h("th.num", s)))),
-      h("tbody", daily.map((d) => h("tr", h("td", d.startDate), SHOWN.map((s) => h("td.num", String(d.executionCounts[s] || 0)))))))));
+  countsBox.append(h("details", { open: !Chart }, h("summary", `Counts per ${unit}`),
+    h("table.grid.daily", h("thead", h("tr", h("th", hourly ? "Hour" : "Day"), SHOWN.map((s) => h("th.num", s)))),
+      h("tbody", daily.map((d) => h("tr", h("td", when(d)), SHOWN.map((s) => h("td.num", String(d.executionCounts[s] || 0)))))))));
 
   // Failing flows: FAILED or KILLED in the range, most first.
   const flows = [];

@@ -1,7 +1,8 @@
 // execution.js: one execution, live: its task runs as a Gantt chart, its logs (by level, by task
-// run), outputs, inputs, labels (editable once it ended) and state history; kill, restart, resume,
-// replay (all of it, or from a task run). Updates come from the server's
-// event streams (GET /api/v1/executions/{id}/follow and /api/v1/logs/{id}/follow).
+// run), outputs, inputs, labels (editable once it ended) and state history; kill, pause, force run,
+// restart, resume, replay (all of it, or from a task run), an ended task run's state changed; logs
+// downloaded.
+// Updates come from the server's event streams (GET /api/v1/executions/{id}/follow and /api/v1/logs/{id}/follow).
 import { api, enc } from "./api.js";
 import { h, clear, replace, fmtTime, fmtDuration, stateBadge, jsonText, TERMINAL, setTitle } from "./dom.js";
 import { drawGantt } from "./gantt.js";
@@ -89,10 +90,12 @@ export async function executionView(main, ctx, id) {
       } }, label);
     replace(actions, ...[
       !TERMINAL.has(cur) && cur !== "KILLING" ? act("Kill", "kill", null, "Kill this execution?") : null,
+      cur === "RUNNING" ? act("Pause", "pause", null, "Pause this execution? What runs ends; nothing new starts until resumed.") : null,
+      cur === "CREATED" || cur === "QUEUED" ? act("Force run", "force-run", null, "Run this execution now, whatever its flow's concurrency limit?") : null,
       cur === "PAUSED" ? h("button", { type: "button", dataset: { action: "resume" }, onclick: resume }, "Resume") : null,
       TERMINAL.has(cur) && cur !== "SUCCESS" ? act("Restart", "restart", null) : null,
       TERMINAL.has(cur) ? act("Replay", "replay", null, "Run this execution again, as a new one?") : null].filter(Boolean));
-    replayFrom.hidden = !selected || !TERMINAL.has(cur);
+    trActions();
   }
 
   // ---- resume, with the paused task's onResume inputs when it declares some ----
@@ -182,7 +185,40 @@ export async function executionView(main, ctx, id) {
       message.hidden = false;
     }
   } }, "Replay from this task run");
-  panels.logs.append(h("div.filters", level, taskSel, replayFrom), logBox);
+  // Change the chosen ended task run's state (Kestra's): the execution goes on from there.
+  const newState = h("select", { id: "change-state-to", "aria-label": "New state of the task run", hidden: true },
+                     ["SUCCESS", "WARNING", "FAILED"].map((s) => h("option", { value: s }, s)));
+  const changeState = h("button", { type: "button", id: "change-state", hidden: true, onclick: async () => {
+    const tr = (ex.taskRunList || []).find((t) => t.id === selected);
+    if (!tr || !window.confirm(`Change the state of ${tr.taskId} to ${newState.value}? The execution goes on from there.`)) return;
+    message.hidden = true;
+    try {
+      const before = ex.state?.histories?.length || 0;
+      await api("POST", `/api/v1/executions/${enc(ex.id)}/state`, { json: { taskRunId: tr.id, state: newState.value } });
+      // The executor applies it soon; a stream opened before that ends at once (the execution
+      // still looks ended), so follow again until the state moved (at most 10 s).
+      const refollow = (n) => setTimeout(() => {
+        if (closed || (ex.state?.histories?.length || 0) > before) return;
+        exStream?.close(); follow(); openLogs();
+        if (n > 0) refollow(n - 1);
+      }, 500);
+      refollow(20);
+    } catch (e) {
+      message.textContent = e.message;
+      message.hidden = false;
+    }
+  } }, "Change state");
+  // The lines shown (level, task run) as a text file.
+  const download = h("a", { id: "log-download", download: "" }, "Download");
+  function trActions() {
+    const ended = TERMINAL.has(ex.state?.current);
+    replayFrom.hidden = !selected || !ended;
+    const tr = selected && (ex.taskRunList || []).find((t) => t.id === selected);
+    newState.hidden = changeState.hidden = !tr || !ended || !TERMINAL.has(tr.state?.current);
+    download.href = `/api/v1/logs/${enc(ex.id)}/download?minLevel=${enc(level.value)}${selected ? `&taskRunId=${enc(selected)}` : ""}`;
+    download.setAttribute("download", `${ex.id}${tr ? `-${tr.taskId}` : ""}.log`);
+  }
+  panels.logs.append(h("div.filters", level, taskSel, replayFrom, newState, changeState, download), logBox);
   // Paged: LOG_PAGE lines at a time, the last page by default, which follows new lines.
   const pageBtn = (id, label, to) => h("button.small", { type: "button", id, onclick: () => { logPage = to(); drawnPage = null; drawLogs(); } }, label);
   const lastPage = () => Math.max(0, Math.ceil(shown.length / LOG_PAGE) - 1);
@@ -251,11 +287,11 @@ export async function executionView(main, ctx, id) {
   function selectTaskRun(trId) {
     selected = trId || null;
     taskSel.value = selected || "";
-    replayFrom.hidden = !selected || !TERMINAL.has(ex.state?.current);
+    trActions();
     redrawLogs();
     renderGantt();
   }
-  level.addEventListener("change", openLogs);
+  level.addEventListener("change", () => { trActions(); openLogs(); });
   taskSel.addEventListener("change", () => selectTaskRun(taskSel.value));
 
   function renderTaskOptions() {

@@ -1,4 +1,4 @@
-// executions.js: the Executions page: filtered by namespace, flow, state, a label and a creation time
+// executions.js: the Executions page: filtered by namespace, flow, state, labels and a creation time
 // range, a page at a time; kill, restart or delete the chosen ones at once.
 import { api, q, enc } from "./api.js";
 import { h, clear, fmtTime, fmtDuration, stateBadge, debounce, setTitle, isoFromLocal, localFromIso } from "./dom.js";
@@ -18,7 +18,7 @@ export async function executionsView(main, ctx) {
                   STATES.map((s) => h("option", { value: s }, s)));
   state.value = p.get("state") || "";
   const size = h("select", { id: "ex-size", "aria-label": "Per page" }, SIZES.map((n) => h("option", { value: String(n) }, `${n} per page`)));
-  const label = h("input", { type: "search", id: "ex-label", placeholder: "Label key:value", value: p.get("labels") || "", "aria-label": "Label" });
+  const label = h("input", { type: "search", id: "ex-label", placeholder: "Labels key:value …", value: p.get("labels") || "", "aria-label": "Labels (key:value, separated by spaces)" });
   const from = h("input", { type: "datetime-local", id: "ex-from", value: localFromIso(p.get("startDate")), "aria-label": "Created from" });
   const to = h("input", { type: "datetime-local", id: "ex-to", value: localFromIso(p.get("endDate")), "aria-label": "Created until" });
   const list = h("div.list", { "aria-live": "polite" });
@@ -73,7 +73,9 @@ export async function executionsView(main, ctx) {
     chosenChanged();
     let res;
     try {
-      res = await api("GET", "/api/v1/executions/search" + q({ ...filters, page, size: size.value }));
+      // Several labels, separated by spaces: an execution must have them all.
+      const labels = label.value.split(/\s+/).filter(Boolean);
+      res = await api("GET", "/api/v1/executions/search" + q({ ...filters, labels, page, size: size.value }));
     } catch (e) {
       clear(list);
       clear(pager);
