@@ -36,7 +36,8 @@ static int check_node(CheckState *c, const ExprNode *n) {
                 if (!expr_function_exists(n->name) && !is_macro(c, n->name)) {
                         u.kind = "function";
                         u.suggestion = expr_function_suggest(n->name, c->macros, c->n_macros);
-                }
+                } else if (!is_macro(c, n->name) && (u.refused = expr_function_refused(n->name)))
+                        u.kind = "function";
                 break;
         case EXPR_NODE_TEST:
                 if (!expr_test_exists(n->name)) {

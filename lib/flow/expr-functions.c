@@ -316,6 +316,17 @@ static const struct {
         { "read", "the execution's files, which are not available where this expression is rendered" },
 };
 
+/* Known functions no host of this build provides: refused at validation (what each needs), rather
+ * than accepted and failing when rendered. */
+const char *expr_function_refused(const char *name) {
+        if (!streq(name, "encrypt") && !streq(name, "decrypt"))
+                return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(host_functions); i++)
+                if (streq(host_functions[i].name, name))
+                        return host_functions[i].needs;
+        return NULL;
+}
+
 bool expr_function_exists(const char *name) {
         for (size_t i = 0; i < ELEMENTSOF(functions); i++)
                 if (streq(functions[i].name, name))

@@ -194,6 +194,7 @@ bool expr_filter_is_lenient(const char *name);
 bool expr_filter_exists(const char *name);
 const char *expr_filter_suggest(const char *name);
 bool expr_function_exists(const char *name);
+const char *expr_function_refused(const char *name);
 const char *expr_function_suggest(const char *name, const char *const *extra, size_t n_extra);
 bool expr_test_exists(const char *name);
 const char *expr_test_suggest(const char *name);

@@ -70,6 +70,7 @@ typedef struct ExprUnknownName {
         const char *kind;       /* "filter", "function" or "test" */
         const char *name;
         const char *suggestion; /* the closest known name, or NULL */
+        const char *refused;    /* a known function this build cannot run: what it would need; else NULL */
         const char *statement;  /* the {{ }} or {% %} it is in: statement_len bytes, not NUL-terminated */
         size_t statement_len;
         unsigned line, column;  /* of the name, 1-based, in the template */

@@ -99,7 +99,10 @@ static int report_unknown(void *userdata, const ExprUnknownName *u) {
         NameCheck *c = userdata;
         FlowPos pos = template_pos(c->p, c->n, u->line, u->column);
         int len = (int) MIN(u->statement_len, (size_t) 200);
-        if (u->suggestion)
+        if (u->refused)
+                fp_error_at(c->p, pos, "%s '%s' in `%.*s` is known but this build cannot run it: it needs %s", u->kind,
+                            u->name, len, u->statement, u->refused);
+        else if (u->suggestion)
                 fp_error_at(c->p, pos, "unknown %s '%s' in `%.*s`; did you mean '%s'?", u->kind, u->name, len, u->statement,
                             u->suggestion);
         else
