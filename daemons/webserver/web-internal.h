@@ -59,6 +59,9 @@ const char *web_header(WebCtx *c, const char *key);
 /* Kestra's paging: page (1-based) and size (default_size when not given); returns 0, or replies
  * 400 and returns -EINVAL. */
 int web_paging(WebCtx *c, unsigned default_size, size_t *ret_offset, size_t *ret_limit);
+/* A date-time query parameter (ISO 8601, UTC without a zone) into *ret (0 when absent); replies 400
+ * and returns -EINVAL when malformed. */
+int web_query_date(WebCtx *c, const char *key, usec_t *ret);
 /* Give c->store back to the server's pool before the handler is done (a long wait must not hold
  * one of the few shared connections); c->store is NULL afterwards. */
 void web_store_release(WebCtx *c);
