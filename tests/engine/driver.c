@@ -53,19 +53,28 @@ static int driver_file_function(void *userdata, json_t *variables, const char *n
 
 int driver_new(const char *work_root, Driver **ret) {
         Driver *d = calloc(1, sizeof *d);
+        int r;
         if (!d || !(d->work_root = strdup(work_root)) || !(d->logs = json_array()) || !(d->jobs = json_array()) ||
-            !(d->cancelled = json_array()) || runtime_engine_config(&d->cfg, NULL) < 0) {
+            !(d->cancelled = json_array())) {
                 driver_free(d);
                 return -ENOMEM;
+        }
+        if ((r = runtime_engine_config(&d->cfg, NULL)) < 0) {
+                driver_free(d);
+                return r;
         }
         d->cfg.new_id = driver_new_id;
         d->cfg.id_userdata = d;
         d->cfg.function = driver_file_function;
         d->cfg.function_userdata = d;
-        _cleanup_free_ char *url = strjoin("file://", work_root, "/storage");
-        if (!url || storage_open(url, NULL, &d->storage, NULL) < 0) {
+        _cleanup_free_ char *url = strjoin("file://", work_root, "/storage"), *err = NULL;
+        if (!url)
+                r = -ENOMEM;
+        else if ((r = storage_open(url, NULL, &d->storage, &err)) < 0)
+                fprintf(stderr, "driver: storage '%s': %s\n", url, err ?: strerror(-r));
+        if (r < 0) {
                 driver_free(d);
-                return -ENOMEM;
+                return r;
         }
         *ret = d;
         return 0;

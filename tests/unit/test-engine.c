@@ -18,7 +18,9 @@ typedef struct Run {
 static Flow *load(const char *yaml) {
         Flow *f = NULL;
         FlowDiagnostics diags = FLOW_DIAGNOSTICS_INIT;
-        if (flow_load_string(yaml, strlen(yaml), "test.yaml", &f, &diags) != 0) {
+        int r = flow_load_string(yaml, strlen(yaml), "test.yaml", &f, &diags);
+        if (r != 0) {
+                diag("loading the flow: %s", r < 0 ? strerror(-r) : "refused");
                 flow_diagnostics_print(&diags, stdout);
                 f = NULL;
         }
@@ -32,16 +34,21 @@ static bool run_flow(Run *r, const char *yaml, const char *inputs_json) {
         _cleanup_json_ json_t *supplied = inputs_json ? json_loads(inputs_json, 0, NULL) : NULL, *inputs = NULL;
         _cleanup_free_ char *err = NULL;
         *r = (Run) {};
+        int k;
         if (!f)
                 return false;
-        if (driver_new(workdir, &r->d) < 0 || driver_add_flow(r->d, f) < 0)
+        if ((k = driver_new(workdir, &r->d)) < 0 || (k = driver_add_flow(r->d, f)) < 0) {
+                diag("driver: %s", strerror(-k));
                 return false;
+        }
         if (flow_inputs_resolve(f, supplied, &inputs, &err) < 0) {
                 diag("inputs: %s", err);
                 return false;
         }
-        if (driver_start(r->d, f, inputs, NULL, &r->e) < 0)
+        if ((k = driver_start(r->d, f, inputs, NULL, &r->e)) < 0) {
+                diag("start: %s", strerror(-k));
                 return false;
+        }
         return driver_run(r->d, 5 * USEC_PER_SEC) >= 0;
 }
 
@@ -385,6 +392,10 @@ int main(void) {
                 }
         }
 
-        (void) !system("rm -rf /tmp/tern-test-engine-*");
+        /* Its own directory only: the other engine tests' directories start with the same name and
+         * they run at the same time. */
+        char cmd[sizeof workdir + 16];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", workdir);
+        (void) !system(cmd);
         return tap_done();
 }

@@ -26,11 +26,12 @@
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 
-#define CGROUPS "/sys/fs/cgroup/tern-test-cgroup2"
+/* Named by this process's pid: the unified hierarchy is the host's, shared with any other run of this test. */
+static char cgname[64], cgroups[128];
 
 static char workdir[] = "/tmp/tern-cgroup2-test-XXXXXX";
 
-/* While the task runs: how many processes its cgroup(s) below CGROUPS hold. */
+/* While the task runs: how many processes its cgroup(s) below the test's cgroup hold. */
 typedef struct Watch {
         Capture c;
         int in_cgroup; /* -1: not looked */
@@ -49,7 +50,9 @@ static int shell_count(const char *cmd) {
 }
 
 static int count_task_processes(void) {
-        return shell_count("cat " CGROUPS "/*/cgroup.procs 2>/dev/null | wc -l");
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "cat %s/*/cgroup.procs 2>/dev/null | wc -l", cgroups);
+        return shell_count(cmd);
 }
 
 static void watch_line(void *userdata, ProcessStream stream, const char *line, size_t len) {
@@ -127,7 +130,9 @@ int main(void) {
 
         SandboxOptions o;
         sandbox_options_init(&o);
-        o.cgroup_name = "tern-test-cgroup2";
+        snprintf(cgname, sizeof cgname, "tern-test-cgroup2-%d", (int) getpid());
+        snprintf(cgroups, sizeof cgroups, "/sys/fs/cgroup/%s", cgname);
+        o.cgroup_name = cgname;
         o.pids_max = 0;
         o.memory_max = 0;
         tasks(&o, "without limits");
@@ -138,7 +143,9 @@ int main(void) {
         po.pool = pool;
         tasks(&po, "with a pool");
         tasks(&po, "again, in sandboxes made ahead");
-        int kept = shell_count("find " CGROUPS " -mindepth 1 -maxdepth 1 -name 'pool-*' -type d | wc -l");
+        char find[256];
+        snprintf(find, sizeof find, "find %s -mindepth 1 -maxdepth 1 -name 'pool-*' -type d | wc -l", cgroups);
+        int kept = shell_count(find);
         ok(kept >= 1 && kept <= 7, "the pool's cgroups are kept for reuse on v2 too (%d)", kept);
         SandboxPoolStats ps;
         sandbox_pool_stats(pool, &ps);
@@ -173,8 +180,9 @@ int main(void) {
 
         pool = sandbox_pool_free(pool);
         is_int(count_fds(), fds_before, "no fd leaked");
-        ok(system("test -z \"$(find " CGROUPS " -mindepth 1 -type d 2>/dev/null)\"") == 0, "every task cgroup was removed");
-        (void) rmdir(CGROUPS);
+        snprintf(find, sizeof find, "test -z \"$(find %s -mindepth 1 -type d 2>/dev/null)\"", cgroups);
+        ok(system(find) == 0, "every task cgroup was removed");
+        (void) rmdir(cgroups);
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", workdir);
         (void) !system(cmd);
