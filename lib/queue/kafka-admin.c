@@ -61,7 +61,12 @@ static int report_set(KafkaTopicReport *r, KafkaTopicState state, const char *fm
 /* Ask the brokers for an admin operation's result: the event, or NULL with *ret_error said. */
 static rd_kafka_event_t *admin_wait(rd_kafka_queue_t *q, usec_t timeout, const char *what, const char *brokers,
                                     char **ret_error, int *ret_r) {
-        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms(timeout) + 1000);
+        /* The request carries the timeout itself, and librdkafka answers with a timed-out result when
+         * it passes: this wait only guards against an answer that never comes. It is generous because
+         * a loaded machine delivers that result late (a margin of 1 s failed with two test suites
+         * running side by side). */
+        int ms = timeout_ms(timeout);
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, ms + MAX(ms, 5000));
         if (!ev) {
                 kafka_set_error(ret_error, "%s: no answer from the Kafka brokers '%s' in time", what, brokers);
                 *ret_r = -ETIMEDOUT;
