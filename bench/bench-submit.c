@@ -194,13 +194,23 @@ int main(int argc, char *argv[]) {
                         _cleanup_free_ char *err = NULL;
                         ApiExecutionNew new = {};
                         if ((r = api_execution_create(tx, f, &new, now_realtime(), &doc, &err)) < 0) {
-                                if (err)
+                                if (err && r != -EAGAIN)
                                         fprintf(stderr, "bench-submit: %s\n", err);
-                                goto fail_tx;
+                                break;
                         }
                         snprintf(last, sizeof last, "%s", json_string_value(json_object_get(doc, "id")));
                 }
-                if ((r = store_commit(tx)) < 0)
+                /* A deadlock with the executor's step (MariaDB) is transient: the batch runs again,
+                 * as store_transact() reruns the product's own transactions. */
+                if (r == -EAGAIN) {
+                        store_rollback(tx);
+                        continue;
+                }
+                if (r < 0)
+                        goto fail_tx;
+                if ((r = store_commit(tx)) == -EAGAIN)
+                        continue;
+                if (r < 0)
                         goto fail;
                 done += n;
                 if (a.wait_each && (r = wait_one(s, &a, last)) < 0) {
