@@ -39,7 +39,7 @@ as_root_sql() {
 server_start() {
         local dir=$1
         # --no-defaults: nothing from /etc/mysql (the system server's settings and data directory).
-        "$mariadbd" --no-defaults "${run_user[@]}" --datadir="$dir/data" --socket="$dir/mysqld.sock" \
+        "$mariadbd" --no-defaults "${run_user[@]}" --datadir="$dir/data" --tmpdir="$dir/tmp" --socket="$dir/mysqld.sock" \
                 --pid-file="$dir/mysqld.pid" --port="$(cat "$dir/port")" --bind-address=127.0.0.1 \
                 --log-error="$dir/server.log" --innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 \
                 --innodb-buffer-pool-size=64M --innodb-log-file-size=32M --max-connections=300 --max-allowed-packet=64M \
@@ -74,8 +74,11 @@ case "$cmd" in
 start)
         dir=$(mktemp -d /tmp/tern-mariadb.XXXXXX)
         chmod 755 "$dir"
-        [ "$(id -u)" = 0 ] && chown mysql: "$dir"
-        if ! mariadb-install-db --no-defaults "${run_user[@]}" --datadir="$dir/data" --auth-root-authentication-method=socket \
+        # Temporary tables and files in the cluster's own directory, not /tmp: two servers bootstrapping
+        # side by side (two test runs) collided on one's temporary table there.
+        mkdir "$dir/tmp"
+        [ "$(id -u)" = 0 ] && chown mysql: "$dir" "$dir/tmp"
+        if ! mariadb-install-db --no-defaults "${run_user[@]}" --datadir="$dir/data" --tmpdir="$dir/tmp" --auth-root-authentication-method=socket \
                 --skip-test-db >"$dir/install.log" 2>&1; then
                 cat "$dir/install.log" >&2
                 rm -rf "$dir"
