@@ -1,15 +1,14 @@
 /* http.c: HTTP Request and Download tasks over libcurl. */
-#include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "beneath.h"
 #include "cleanup-curl.h"
 #include "cleanup-jansson.h"
+#include "http-request.h"
 #include "strbuf.h"
 #include "strutil.h"
 #include "task-impl.h"
@@ -44,31 +43,6 @@ static size_t on_body(char *data, size_t size, size_t n, void *userdata) {
         return strbuf_append_n(&c->body, data, len) < 0 ? 0 : len;
 }
 
-static size_t on_header(char *data, size_t size, size_t n, void *userdata) {
-        HttpCall *c = userdata;
-        size_t len = size * n;
-        const char *colon = memchr(data, ':', len);
-        if (!colon || colon == data)
-                return len;
-        /* A new response (redirect) starts over. */
-        if (len > 5 && strncmp(data, "HTTP/", 5) == 0)
-                json_object_clear(c->headers);
-        _cleanup_free_ char *name = strndup(data, (size_t) (colon - data));
-        _cleanup_free_ char *value = strndup(colon + 1, len - (size_t) (colon - data) - 1);
-        if (!name || !value)
-                return 0;
-        strstrip(value);
-        for (char *p = name; *p; p++)
-                *p = (char) tolower((unsigned char) *p);
-        json_t *list = json_object_get(c->headers, name);
-        if (!list) {
-                list = json_array();
-                json_object_set_new(c->headers, name, list);
-        }
-        json_array_append_new(list, json_string(value));
-        return len;
-}
-
 /* Stop when the task is killed. */
 static int on_progress(void *userdata, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
         HttpCall *c = userdata;
@@ -76,118 +50,33 @@ static int on_progress(void *userdata, curl_off_t dt, curl_off_t dn, curl_off_t 
         return c->ctx->cancel_fd >= 0 && poll(&p, 1, 0) > 0;
 }
 
-static int duration_ms(json_t *options, const char *name, long *ret) {
-        json_t *v = json_object_get(options, name);
-        susec_t d;
-        if (!v)
-                return 0;
-        if (!json_is_string(v) || duration_parse(json_string_value(v), &d) < 0 || d < 0)
-                return -EINVAL;
-        *ret = (long) (d / 1000);
-        return 0;
-}
-
 /* Run the request; *ret_code is the HTTP status. A failed transfer is a task failure. */
 static int http_call(TaskRunContext *ctx, json_t *props, HttpCall *c, long *ret_code, char **ret_url,
                      TaskOutcome *out) {
+        _cleanup_(http_request_done) HttpRequest req = HTTP_REQUEST_INIT; /* outlives curl, which uses it */
         _cleanup_curl_ CURL *curl = curl_easy_init();
-        _cleanup_curl_slist_ struct curl_slist *headers = NULL;
-        _cleanup_free_ char *body_text = NULL, *form = NULL;
+        _cleanup_free_ char *error = NULL;
         char errbuf[CURL_ERROR_SIZE] = "";
         const char *uri = task_prop_string(props, "uri", NULL);
-        const char *method = task_prop_string(props, "method", "GET");
-        json_t *options = json_object_get(props, "options");
-        long connect_ms = 0, read_ms = 0;
 
         if (!curl)
                 return -ENOMEM;
-        if (!uri)
-                return task_fail(out, "property 'uri' is required"), -EINVAL;
-        if (strncasecmp(uri, "http://", 7) != 0 && strncasecmp(uri, "https://", 8) != 0)
-                return task_fail(out, "uri '%s' must be an http:// or https:// URL", uri), -EINVAL;
-        if (duration_ms(options, "connectTimeout", &connect_ms) < 0 || duration_ms(options, "readTimeout", &read_ms) < 0)
-                return task_fail(out, "options connectTimeout and readTimeout must be ISO-8601 durations"), -EINVAL;
-
-        curl_easy_setopt(curl, CURLOPT_URL, uri);
-        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-        if (strcasecmp(method, "HEAD") == 0)
-                curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-        curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-        bool follow = !json_is_false(json_object_get(options, "followRedirects"));
-        curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, follow ? 1L : 0L);
-        curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
-        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+        int r = http_request_setup(&req, curl, props, &error);
+        if (r == -EINVAL)
+                return task_fail(out, "%s", error), r;
+        if (r < 0)
+                return r;
         curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
         curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(curl, CURLOPT_WRITEDATA, c);
-        curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(curl, CURLOPT_HEADERDATA, c);
+        curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, http_collect_header);
+        curl_easy_setopt(curl, CURLOPT_HEADERDATA, c->headers);
         curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
         curl_easy_setopt(curl, CURLOPT_XFERINFODATA, c);
         curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-        curl_easy_setopt(curl, CURLOPT_USERAGENT, "tern/" TERN_VERSION);
-        curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, connect_ms > 0 ? connect_ms : 30000L);
-        if (read_ms > 0 || ctx->timeout)
-                curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, read_ms > 0 ? read_ms : (long) (ctx->timeout / 1000));
-
-        const char *k;
-        json_t *v;
-        json_object_foreach(json_object_get(props, "headers"), k, v) {
-                _cleanup_free_ char *dumped = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-                _cleanup_free_ char *h = strjoin(k, ": ", json_is_string(v) ? json_string_value(v) : strempty(dumped));
-                struct curl_slist *n = h ? curl_slist_append(headers, h) : NULL;
-                if (!n)
-                        return -ENOMEM;
-                headers = n;
-        }
-        const char *content_type = task_prop_string(props, "contentType", NULL);
-        json_t *body = json_object_get(props, "body"), *form_data = json_object_get(props, "formData");
-        if (json_is_object(form_data)) {
-                _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;
-                json_object_foreach(form_data, k, v) {
-                        _cleanup_free_ char *dumped = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-                        char *ek = curl_easy_escape(curl, k, 0);
-                        char *ev = curl_easy_escape(curl, json_is_string(v) ? json_string_value(v) : strempty(dumped), 0);
-                        strbuf_appendf(&sb, "%s%s=%s", sb.len ? "&" : "", strempty(ek), strempty(ev));
-                        curl_free(ek);
-                        curl_free(ev);
-                }
-                if (!(form = strbuf_steal(&sb)))
-                        return -ENOMEM;
-                curl_easy_setopt(curl, CURLOPT_POSTFIELDS, form);
-                if (!content_type)
-                        content_type = "application/x-www-form-urlencoded";
-        } else if (body && !json_is_null(body)) {
-                body_text = json_is_string(body) ? strdup(json_string_value(body))
-                                                 : json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
-                if (!body_text)
-                        return -ENOMEM;
-                curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body_text);
-                if (!content_type && !json_is_string(body))
-                        content_type = "application/json";
-        }
-        if (content_type) {
-                _cleanup_free_ char *h = strjoin("Content-Type: ", content_type);
-                struct curl_slist *n = h ? curl_slist_append(headers, h) : NULL;
-                if (!n)
-                        return -ENOMEM;
-                headers = n;
-        }
-        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-        const char *user = task_prop_string(props, "basicAuthUser", NULL);
-        if (user) {
-                curl_easy_setopt(curl, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-                curl_easy_setopt(curl, CURLOPT_USERNAME, user);
-                curl_easy_setopt(curl, CURLOPT_PASSWORD, task_prop_string(props, "basicAuthPassword", ""));
-        }
-        /* Kestra's sslOptions.insecureTrustAllCertificates (validation refuses its other keys): no check
-         * of the server's certificate or name. */
-        json_t *trust = json_object_get(json_object_get(props, "sslOptions"), "insecureTrustAllCertificates");
-        if (json_is_true(trust) || (json_is_string(trust) && streq(json_string_value(trust), "true"))) {
-                curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
-                curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
-        }
+        curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, req.connect_ms > 0 ? req.connect_ms : 30000L);
+        if (req.read_ms > 0 || ctx->timeout)
+                curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, req.read_ms > 0 ? req.read_ms : (long) (ctx->timeout / 1000));
 
         CURLcode cr = curl_easy_perform(curl);
         if (cr == CURLE_ABORTED_BY_CALLBACK) {
