@@ -32,11 +32,12 @@ typedef struct ExecArgs {
         const char *level;
         unsigned until_mask;
         const char *task_run;
+        bool no_cascade;
 } ExecArgs;
 
 enum {
         OPT_DB = 1000, OPT_WAIT, OPT_TIMEOUT, OPT_NAMESPACE, OPT_FLOW, OPT_STATE, OPT_LIMIT, OPT_LEVEL, OPT_UNTIL,
-        OPT_INPUTS_JSON, OPT_TASK_RUN,
+        OPT_INPUTS_JSON, OPT_TASK_RUN, OPT_NO_CASCADE,
 };
 
 static int kv_into(const char *cmd, const char *arg, json_t **into) {
@@ -68,6 +69,7 @@ static int parse(const char *cmd, void (*help)(void), int argc, char *argv[], Ex
                 { "level", required_argument, NULL, OPT_LEVEL },
                 { "until", required_argument, NULL, OPT_UNTIL },
                 { "task-run", required_argument, NULL, OPT_TASK_RUN },
+                { "no-cascade", no_argument, NULL, OPT_NO_CASCADE },
                 {},
         };
         int c, r;
@@ -106,6 +108,9 @@ static int parse(const char *cmd, void (*help)(void), int argc, char *argv[], Ex
                         break;
                 case OPT_TASK_RUN:
                         a->task_run = optarg;
+                        break;
+                case OPT_NO_CASCADE:
+                        a->no_cascade = true;
                         break;
                 case OPT_TIMEOUT: {
                         susec_t d;
@@ -420,6 +425,9 @@ static int signal_verb(const char *cmd, void (*help)(void), const char *type, in
                 return r;
         if ((r = need_args(cmd, argc, argv, 1, "an execution ID")) >= 0)
                 return r;
+        bool kill = streq(type, ENGINE_EVENT_KILL);
+        if (a.no_cascade && !kill)
+                return cli_usage_error(cmd, "--no-cascade is an option of 'tern execution kill' only");
         const char *id = argv[optind];
         _cleanup_store_ Store *s = NULL;
         if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
@@ -443,6 +451,8 @@ static int signal_verb(const char *cmd, void (*help)(void), const char *type, in
                 return 1;
         }
         _cleanup_json_ json_t *payload = json_pack("{s:o}", "inputs", inputs ? json_incref(inputs) : json_object());
+        if (kill && (!payload || json_object_set_new(payload, "cascade", json_boolean(!a.no_cascade)) < 0))
+                return log_oom(), 1;
         if ((r = api_execution_event(s, id, type, payload)) < 0) {
                 fprintf(stderr, "%s: %s\n", cmd,
                         r == -E2BIG ? "the inputs are nested too deep or too large" : store_error(s));
@@ -455,8 +465,9 @@ static int signal_verb(const char *cmd, void (*help)(void), const char *type, in
 }
 
 static void help_kill(void) {
-        printf("Usage: tern execution kill ID [--wait] [--db URL]\n\n"
-               "Kill a running or paused execution: running tasks are stopped, nothing new starts.\n");
+        printf("Usage: tern execution kill ID [--no-cascade] [--wait] [--db URL]\n\n"
+               "Kill a running or paused execution: running tasks are stopped, nothing new starts.\n"
+               "The subflow executions it started are killed too, unless --no-cascade is given.\n");
 }
 static int verb_kill(int argc, char *argv[]) {
         return signal_verb("tern execution kill", help_kill, ENGINE_EVENT_KILL, argc, argv, _STATE_INVALID,

@@ -1123,9 +1123,10 @@ int web_api_execution_latest(WebCtx *c) {
         return web_reply_json(c, 200, out);
 }
 
-/* Kill, resume, restart: an event for the executor when the execution is in a state that allows it. */
+/* Kill, resume, restart: an event for the executor when the execution is in a state that allows it.
+ * A kill carries isOnKillCascade (true unless ?isOnKillCascade=false, as in Kestra). */
 static int execution_signal(WebCtx *c, const char *type, bool (*allowed)(State), const char *not_that, unsigned status) {
-        const char *id = c->params[0];
+        const char *id = c->params[0], *cascade = web_query(c, "isOnKillCascade");
         _cleanup_json_ json_t *doc = NULL, *inputs = NULL, *payload = NULL;
         int r = api_execution_get(c->store, id, &doc);
         if (r == -ENOENT)
@@ -1135,9 +1136,13 @@ static int execution_signal(WebCtx *c, const char *type, bool (*allowed)(State),
         State st = api_execution_state(doc);
         if (!allowed(st))
                 return web_reply_error(c, 409, "execution %s is %s; %s", id, state_to_string(st), not_that);
+        if (cascade && !streq(cascade, "true") && !streq(cascade, "false"))
+                return web_reply_error(c, 400, "isOnKillCascade is true or false, not '%s'", cascade);
         if (!(inputs = body_inputs(c)))
                 return 0;
-        payload = json_pack("{s:O}", "inputs", inputs);
+        payload = streq(type, ENGINE_EVENT_KILL)
+                          ? json_pack("{s:O, s:b}", "inputs", inputs, "cascade", !cascade || streq(cascade, "true"))
+                          : json_pack("{s:O}", "inputs", inputs);
         if (!payload)
                 return web_reply_error(c, 500, "out of memory");
         if ((r = api_execution_event(c->store, id, type, payload)) < 0)

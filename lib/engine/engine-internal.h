@@ -79,6 +79,7 @@ bool engine_retry_next(Engine *E, const Task *t, TaskRun *tr, usec_t *ret_delay)
 /* Start killing the execution (a kill event, an SLA, an Exit with state KILLED): running jobs are
  * cancelled, nothing new starts, the execution ends KILLED once everything has stopped. */
 int engine_kill(Engine *E);
+int engine_kill_subflows(Engine *E);
 
 /* engine-walk.c */
 ListResult engine_walk_list(Engine *E, Task *const *tasks, size_t n, TaskRun *parent, const char *value, bool parallel,

@@ -155,19 +155,10 @@ static int run_exit(Engine *E, const Task *t, TaskRun *tr) {
         return 0;
 }
 
-/* Kill (Kestra's execution.Kill) kills its own execution: its task run and the execution end KILLED,
- * as Exit with state KILLED does. With propagateKill, each subflow execution a Subflow task of this
- * execution started (waited for or not) gets a kill event too (Kestra's kill cascade). */
-static int run_kill(Engine *E, const Task *t, TaskRun *tr) {
-        _cleanup_free_ char *err = NULL;
-        bool propagate;
-        int r = bool_property(E, t, tr, "propagateKill", false, &propagate, &err);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0)
-                return fail_run(E, tr, "Kill: %s", strempty(err));
-        engine_log(E, tr, "INFO", "Kill: killing the execution%s", propagate ? " and its subflow executions" : "");
-        for (size_t i = 0; propagate && i < E->e->n_task_runs; i++) {
+/* A kill event for each unfinished subflow execution a Subflow task of this execution started (waited
+ * for or not): Kestra's kill cascade. The child does the same for its own subflows. */
+int engine_kill_subflows(Engine *E) {
+        for (size_t i = 0; i < E->e->n_task_runs; i++) {
                 const TaskRun *c = E->e->task_runs[i];
                 const Task *ct = engine_task(E, c->task_id);
                 if (!ct || !ct->def || ct->def->hook != TASK_HOOK_SUBFLOW)
@@ -180,6 +171,22 @@ static int run_kill(Engine *E, const Task *t, TaskRun *tr) {
                 if (!ev || json_array_append_new(E->fx->events, ev) < 0)
                         return -ENOMEM;
         }
+        return 0;
+}
+
+/* Kill (Kestra's execution.Kill) kills its own execution: its task run and the execution end KILLED,
+ * as Exit with state KILLED does. With propagateKill, its subflow executions are killed too. */
+static int run_kill(Engine *E, const Task *t, TaskRun *tr) {
+        _cleanup_free_ char *err = NULL;
+        bool propagate;
+        int r = bool_property(E, t, tr, "propagateKill", false, &propagate, &err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return fail_run(E, tr, "Kill: %s", strempty(err));
+        engine_log(E, tr, "INFO", "Kill: killing the execution%s", propagate ? " and its subflow executions" : "");
+        if (propagate && (r = engine_kill_subflows(E)) < 0)
+                return r;
         if ((r = engine_run_set(E, tr, STATE_KILLED)) < 0)
                 return r;
         return engine_kill(E);

@@ -571,6 +571,16 @@ int engine_kill(Engine *E) {
         return 0;
 }
 
+/* A kill asked for from outside (API, CLI, a parent's cascade): the execution, and unless the event
+ * says "cascade": false, its subflow executions (Kestra's isOnKillCascade, true by default). */
+static int on_kill(Engine *E, json_t *payload) {
+        int r;
+        if (!state_is_terminal(E->e->state.current) && !json_is_false(json_object_get(payload, "cascade")) &&
+            (r = engine_kill_subflows(E)) < 0)
+                return r;
+        return engine_kill(E);
+}
+
 /* A subflow attempt ended: retry it (a new child execution) when the task's retry allows. */
 static int subflow_attempt_ended(Engine *E, const Task *t, TaskRun *tr, State s) {
         TaskRunAttempt *a = task_run_last_attempt(tr);
@@ -1158,7 +1168,7 @@ int engine_apply(const EngineConfig *cfg, const Flow *flow, Execution *e, const 
         else if (streq(type, ENGINE_EVENT_RESUME))
                 r = on_resume(&E, payload);
         else if (streq(type, ENGINE_EVENT_KILL))
-                r = engine_kill(&E);
+                r = on_kill(&E, payload);
         else if (streq(type, ENGINE_EVENT_SUBFLOW_ENDED))
                 r = on_subflow(&E, payload, false);
         else if (streq(type, ENGINE_EVENT_SUBFLOW_FAILED))

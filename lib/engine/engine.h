@@ -16,7 +16,7 @@
                                                           metrics, error, startedAt, endedAt, attempt}} */
 #define ENGINE_EVENT_JOB_RESUBMITTED "job_resubmitted" /* {taskRunId, workerId, reason} */
 #define ENGINE_EVENT_TIMER "timer"                     /* {taskRunId, kind: retry|pause} delayed */
-#define ENGINE_EVENT_KILL "kill"                       /* {} */
+#define ENGINE_EVENT_KILL "kill"                       /* {cascade?: false to spare subflows} */
 #define ENGINE_EVENT_RESUME "resume"                   /* {inputs:{...}} */
 #define ENGINE_EVENT_PAUSE "pause"                     /* {}: a running execution holds until resumed */
 #define ENGINE_EVENT_RESTART "restart"                 /* {} */

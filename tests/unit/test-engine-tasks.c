@@ -188,6 +188,28 @@ static void test_kill(void) {
         is_str(driver_state_of(e, "subflow"), "KILLED", "its Subflow task run ends KILLED");
         is_str(exec_state(e), "KILLED", "and the execution KILLED");
         driver_free(d);
+
+        /* A kill from outside (API, CLI): Kestra's isOnKillCascade is true unless said otherwise. */
+        static const char waiting_parent[] = "id: parent\nnamespace: io.kestra.tests\n"
+                                             "tasks:\n  - id: subflow\n    type: io.kestra.plugin.core.flow.Subflow\n"
+                                             "    namespace: io.kestra.tests\n    flowId: child-flow\n";
+        e = run_with_child(&d, waiting_parent);
+        is_str(child_state(d, e, "subflow"), "PAUSED", "a parent waits for its paused subflow execution");
+        ok(e && driver_send(d, e->id, ENGINE_EVENT_KILL, NULL) >= 0 && driver_run(d, 5 * USEC_PER_SEC) >= 0,
+           "a kill without a cascade setting is applied");
+        e = e ? driver_execution(d, e->id) : NULL;
+        is_str(child_state(d, e, "subflow"), "KILLED", "it kills the subflow execution too");
+        is_str(exec_state(e), "KILLED", "and the parent ends KILLED");
+        driver_free(d);
+
+        e = run_with_child(&d, waiting_parent);
+        _cleanup_json_ json_t *spare = json_pack("{s:b}", "cascade", 0);
+        ok(e && driver_send(d, e->id, ENGINE_EVENT_KILL, spare) >= 0 &&
+           driver_run(d, 5 * USEC_PER_SEC) >= 0, "a kill with cascade false is applied");
+        e = e ? driver_execution(d, e->id) : NULL;
+        is_str(child_state(d, e, "subflow"), "PAUSED", "its subflow execution goes on");
+        is_str(exec_state(e), "KILLING", "and the parent waits for it, KILLING");
+        driver_free(d);
 }
 
 /* SetVariablesTest and UnsetVariablesTest. */

@@ -417,7 +417,9 @@ tasks:
     st, js, _ = req("POST", "/api/v1/executions/t.web.sub/pause", {})
     kid = js["id"]
     wait_state(kid, ["PAUSED"])
-    ok(req("DELETE", f"/api/v1/executions/{kid}/kill")[0] == 202, "DELETE .../kill is accepted")
+    st, js, _ = req("DELETE", f"/api/v1/executions/{kid}/kill?isOnKillCascade=maybe")
+    ok(st == 400 and "isOnKillCascade" in js["message"], "a kill with isOnKillCascade neither true nor false is 400")
+    ok(req("DELETE", f"/api/v1/executions/{kid}/kill?isOnKillCascade=false")[0] == 202, "DELETE .../kill is accepted")
     ok(wait_state(kid, ["KILLED"]) is not None, "the execution is killed")
     ok(req("POST", f"/api/v1/executions/{kid}/kill")[0] == 409, "kill of a finished execution is 409")
     st, js, _ = req("POST", "/api/v1/executions/t.web.sub/pause", {})
