@@ -21,14 +21,17 @@
 #include "storage.h"
 #include "strutil.h"
 
-/* The documents of executions this executor stepped last, by version: the next step of the same
- * execution (the common case: one executor) starts from memory instead of reading and parsing the
- * whole document again. Bounded; executions that ended are dropped. */
+/* The documents of executions this executor stepped last, by version, with the engine's structure
+ * they were made from: the next step of the same execution (the common case: one executor) starts
+ * from memory instead of reading and parsing the whole document again, and writes out only the task
+ * runs it may have changed, so that a step costs what it changed, not the size of the execution (a
+ * ForEach of thousands of items). Bounded; executions that ended are dropped. */
 #define DOC_CACHE_MAX 512
 
 typedef struct CachedDoc {
         int64_t version;
         json_t *doc;
+        Execution *e; /* what doc was made from; NULL while a step holds it, or when not kept */
 } CachedDoc;
 
 struct Executor {
@@ -38,6 +41,7 @@ struct Executor {
         Storage *storage; /* internal storage for the file functions of expressions; NULL: none */
         StoreTx *tx;      /* the step's transaction while the engine applies an event (kv() reads through it) */
         Hashmap docs;  /* execution id -> CachedDoc* (owned; NULL once dropped) */
+        bool check_saves; /* TERN_EXECUTOR_CHECK_SAVES=1: every partial save is checked against a whole one */
         size_t n_docs; /* of them not NULL: executions in flight here */
         usec_t last_trim;
         bool untrimmed; /* steps did work since the heap was last trimmed */
@@ -99,6 +103,7 @@ int executor_new(Store *store, const ExecutorOptions *opt, Executor **ret) {
         x->opt.storage_url = NULL; /* the caller's string: not kept */
         x->opt.engine.function = executor_function;
         x->opt.engine.function_userdata = x;
+        x->check_saves = streq_ptr(getenv("TERN_EXECUTOR_CHECK_SAVES"), "1");
         if (r >= 0)
                 r = store_listen(store, STORE_CHANNEL_EVENTS);
         if (r < 0) {
@@ -116,6 +121,7 @@ static void docs_free(Executor *x) {
                 if (h->entries[i].key && h->entries[i].value) {
                         CachedDoc *d = h->entries[i].value;
                         json_decref(d->doc);
+                        execution_free(d->e);
                         free(d);
                 }
         hashmap_done(h);
@@ -342,18 +348,42 @@ static int apply_effects(Executor *x, StoreTx *tx, Execution *e, EngineEffects *
 }
 
 /* Write e as it is now, from prev_doc (may be NULL); *ret_doc (optional) gets what was written. */
-static int save_execution(StoreTx *tx, const Execution *e, json_t *prev_doc, usec_t now, int64_t *ret_version,
-                          json_t **ret_doc) {
+/* Save e, written over prev_doc (NULL: unknown, everything is written). changed marks the task runs the
+ * step may have changed (NULL: any); the others are taken from prev_doc as they are. */
+static int save_execution_from(Executor *x, StoreTx *tx, const Execution *e, json_t *prev_doc, const bool *changed,
+                               usec_t now, int64_t *ret_version, json_t **ret_doc) {
         _cleanup_(execution_store_meta_done) StoreExecutionMeta m = {};
-        _cleanup_json_ json_t *doc = execution_to_json(e);
+        json_t *prev_list = json_object_get(prev_doc, "taskRunList");
+        _cleanup_json_ json_t *doc = prev_doc ? execution_to_json_from(e, prev_list, changed) : execution_to_json(e);
         int r;
         if (!doc || execution_store_meta(e, now, &m) < 0)
                 return -ENOMEM;
+        if (x && x->check_saves && prev_doc && changed) {
+                /* The self-check of the test suite: a task run this step was not expected to change
+                 * must equal what the whole execution says of it. */
+                _cleanup_json_ json_t *whole = execution_to_json(e);
+                json_t *a = json_object_get(doc, "taskRunList"), *b = json_object_get(whole, "taskRunList");
+                for (size_t i = 0; whole && i < json_array_size(b); i++)
+                        if (!json_equal(json_array_get(a, i), json_array_get(b, i))) {
+                                _cleanup_free_ char *was = json_dumps(json_array_get(a, i), JSON_COMPACT),
+                                                    *is = json_dumps(json_array_get(b, i), JSON_COMPACT);
+                                log_error("Execution '%s': task run %zu ('%s', %s) changed in a step that was not "
+                                          "expected to change it; a partial save would have lost it: %s became %s",
+                                          e->id, i, e->task_runs[i]->task_id, state_to_string(e->task_runs[i]->state.current),
+                                          strempty(was), strempty(is));
+                                abort();
+                        }
+        }
         if ((r = store_execution_save_from(tx, &m, doc, prev_doc, now, ret_version)) < 0)
                 return r;
         if (ret_doc)
                 *ret_doc = TAKE_PTR(doc);
         return 0;
+}
+
+static int save_execution(StoreTx *tx, const Execution *e, json_t *prev_doc, usec_t now, int64_t *ret_version,
+                          json_t **ret_doc) {
+        return save_execution_from(NULL, tx, e, prev_doc, NULL, now, ret_version, ret_doc);
 }
 
 /* Without a usable document: a minimal FAILED one, from what the store's columns still say. */
@@ -458,6 +488,8 @@ typedef struct StepCtx {
         usec_t now;
         size_t applied, ended;
         json_t *saved; /* execution id -> [version, doc or null when it ended]: the cache after commit */
+        Execution **held; /* the structures the saved documents were made from, for the cache */
+        size_t n_held;
         size_t claimed;
         char failed_id[ID_MAX]; /* the execution being applied when the step failed */
         bool one_by_one; /* each row written at once, not deferred: a failed write names its execution */
@@ -469,8 +501,21 @@ static bool doc_known(void *userdata, const char *id, int64_t version) {
         return d && d->version == version;
 }
 
-/* After a commit: what this step saved is what the database holds. */
-static void docs_update(Executor *x, json_t *saved) {
+static void held_free(StepCtx *c) {
+        for (size_t i = 0; i < c->n_held; i++)
+                execution_free(c->held[i]);
+        c->n_held = 0;
+}
+
+static void step_ctx_done(StepCtx *c) {
+        held_free(c);
+        free(c->held);
+}
+
+/* After a commit: what this step saved is what the database holds, and the structures it was made
+ * from are kept with it. */
+static void docs_update(Executor *x, StepCtx *c) {
+        json_t *saved = c->saved;
         const char *id;
         json_t *v;
         if (hashmap_size(&x->docs) + json_object_size(saved) > DOC_CACHE_MAX)
@@ -481,6 +526,7 @@ static void docs_update(Executor *x, json_t *saved) {
                 if (!json_is_object(doc)) {
                         if (d) {
                                 json_decref(d->doc);
+                                execution_free(d->e);
                                 free(d);
                                 (void) hashmap_put(&x->docs, id, NULL);
                                 x->n_docs--;
@@ -495,11 +541,19 @@ static void docs_update(Executor *x, json_t *saved) {
                                 return;
                         }
                         x->n_docs++;
-                } else
+                } else {
                         json_decref(d->doc);
+                        d->e = execution_free(d->e);
+                }
                 d->version = json_integer_value(json_array_get(v, 0));
                 d->doc = json_incref(doc);
         }
+        for (size_t i = 0; i < c->n_held; i++) {
+                CachedDoc *d = hashmap_get(&x->docs, c->held[i]->id);
+                if (d && !d->e)
+                        d->e = TAKE_PTR(c->held[i]);
+        }
+        held_free(c);
 }
 
 static int apply_claim(StepCtx *c, StoreTx *tx, const StoreClaim *cl) {
@@ -525,10 +579,14 @@ static int apply_claim(StepCtx *c, StoreTx *tx, const StoreClaim *cl) {
                                ? -ENOMEM
                                : 0;
         }
-        r = execution_from_json(cl->doc, &e);
-        if (r == -ENOMEM)
+        /* The structure this document was made from, when this executor saved it last. It is the
+         * step's now: a step that fails or runs again reads the document. */
+        CachedDoc *cached = hashmap_get(&x->docs, cl->execution_id);
+        if (cached && cached->e && cached->doc == cl->doc)
+                e = TAKE_PTR(cached->e);
+        else if ((r = execution_from_json(cl->doc, &e)) == -ENOMEM)
                 return r;
-        if (r < 0) {
+        else if (r < 0) {
                 log_error("Execution '%s' has a malformed document; failing it.", cl->execution_id);
                 return fail_execution(tx, NULL, cl, "malformed execution document", c->now);
         }
@@ -544,6 +602,18 @@ static int apply_claim(StepCtx *c, StoreTx *tx, const StoreClaim *cl) {
 
         bool was_terminal = state_is_terminal(e->state.current);
         bool limited = f->concurrency.limit > 0;
+        /* The task runs as the step found them: those that had ended are not changed by the events
+         * of a step, except a failed one (a flowable's retry takes it up again), and a restart or a
+         * change of state, which may change any of them. TERN_EXECUTOR_CHECK_SAVES=1 checks it. */
+        size_t n_start = e->n_task_runs;
+        _cleanup_free_ TaskRun **start = n_start ? malloc(n_start * sizeof *start) : NULL;
+        _cleanup_free_ bool *settled = n_start ? malloc(n_start * sizeof *settled) : NULL;
+        bool any_changed = n_start == 0 || !start || !settled;
+        for (size_t i = 0; !any_changed && i < n_start; i++) {
+                State st = e->task_runs[i]->state.current;
+                start[i] = e->task_runs[i];
+                settled[i] = state_is_terminal(st) && !state_is_failed(st);
+        }
         /* The states entered in this step start after this history entry (CREATED too, on the first
          * step: nobody reported it when the execution was created). */
         size_t seen = e->state.n_histories == 1 && e->state.current == STATE_CREATED ? 0 : e->state.n_histories;
@@ -564,6 +634,8 @@ static int apply_claim(StepCtx *c, StoreTx *tx, const StoreClaim *cl) {
                         if (!payload || json_object_set_new(payload, "running", json_integer(active)) < 0)
                                 return -ENOMEM;
                 }
+                if (streq(cl->events[i].type, ENGINE_EVENT_RESTART) || streq(cl->events[i].type, ENGINE_EVENT_CHANGE_STATE))
+                        any_changed = true;
                 if ((r = engine_effects_init(&fx)) < 0)
                         return r;
                 x->tx = tx;
@@ -578,9 +650,16 @@ static int apply_claim(StepCtx *c, StoreTx *tx, const StoreClaim *cl) {
                         return r;
                 c->applied++;
         }
+        /* Which task runs to write out: every one from the start position of the first that is not
+         * where it was (a restart drops some), and those that had not ended or are new. */
+        _cleanup_free_ bool *changed = NULL;
+        if (!any_changed && e->n_task_runs >= n_start && (changed = calloc(e->n_task_runs, sizeof *changed))) {
+                for (size_t i = 0; i < e->n_task_runs; i++)
+                        changed[i] = i >= n_start || !settled[i] || e->task_runs[i] != start[i];
+        }
         _cleanup_json_ json_t *doc = NULL;
         int64_t version = 0;
-        if ((r = save_execution(tx, e, cl->doc, c->now, &version, &doc)) < 0)
+        if ((r = save_execution_from(x, tx, e, cl->doc, changed, c->now, &version, &doc)) < 0)
                 return r;
         /* A deferred save's version is not known before the flush: it is the claimed one's next
          * (the execution is locked, saved once a step). */
@@ -611,6 +690,13 @@ static int apply_claim(StepCtx *c, StoreTx *tx, const StoreClaim *cl) {
         }
         if ((r = report_states(tx, f, e, seen, was_terminal, c->now)) < 0)
                 return r;
+        if (!state_is_terminal(e->state.current)) {
+                Execution **h = realloc(c->held, (c->n_held + 1) * sizeof *h);
+                if (!h)
+                        return -ENOMEM;
+                c->held = h;
+                c->held[c->n_held++] = TAKE_PTR(e);
+        }
         return 0;
 }
 
@@ -622,6 +708,7 @@ static int step_tx(StoreTx *tx, void *userdata) {
 
         c->applied = c->ended = 0; /* a rerun starts over */
         json_object_clear(c->saved);
+        held_free(c);
         /* The task runs, jobs and consumed events of every execution of the step are written
          * together at its end: one statement per table, not per row. */
         if (!c->one_by_one && (r = store_tx_defer(tx)) < 0)
@@ -693,7 +780,7 @@ static bool strike(Executor *x, const char *id, int r) {
 
 int executor_step(Executor *x) {
         _cleanup_json_ json_t *saved = json_object();
-        StepCtx c = { .x = x, .now = now_realtime(), .saved = saved };
+        _cleanup_(step_ctx_done) StepCtx c = { .x = x, .now = now_realtime(), .saved = saved };
         int r;
 
         if (!saved)
@@ -731,7 +818,7 @@ int executor_step(Executor *x) {
                 log_error_errno(r, "Execution '%s' cannot be stepped (%s): setting it aside as FAILED.", c.failed_id,
                                 store_error(x->store));
         }
-        docs_update(x, saved);
+        docs_update(x, &c);
         /* The last execution in flight here ended: the executor goes idle with a heap full of
          * what the busy period freed. Trimmed at once, when the step has freed what it held
          * (executor_wait()), not a poll interval later: memory is read when the work is done. At

@@ -207,19 +207,12 @@ json_t *task_run_to_json(const Execution *e, const TaskRun *tr) {
         return j;
 }
 
-json_t *execution_to_json(const Execution *e) {
-        _cleanup_json_ json_t *list = json_array();
-        if (!list)
-                return NULL;
-        for (size_t i = 0; i < e->n_task_runs; i++) {
-                json_t *t = task_run_to_json(e, e->task_runs[i]);
-                if (!t || json_array_append_new(list, t) < 0)
-                        return NULL;
-        }
-        json_t *j = json_pack("{s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:O}", "id", e->id,
+/* The execution's fields around a ready task run list (stolen). */
+static json_t *execution_json_around(const Execution *e, json_t *list, json_t *labels) {
+        json_t *j = json_pack("{s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", e->id,
                               "namespace", e->namespace, "flowId", e->flow_id, "flowRevision", e->flow_revision,
                               "state", state_info_to_json(&e->state), "inputs", json_ref_or_null(e->inputs),
-                              "outputs", json_ref_or_null(e->outputs), "labels", json_ref_or_null(e->labels),
+                              "outputs", json_ref_or_null(e->outputs), "labels", labels ?: json_null(),
                               "trigger", json_ref_or_null(e->trigger), "parentId", json_string_or_null(e->parent_id),
                               "originalId", json_string_or_null(e->original_id), "taskRunList", list);
         if (!j)
@@ -229,6 +222,43 @@ json_t *execution_to_json(const Execution *e) {
         if (e->engine)
                 json_object_set(j, "ternEngine", e->engine);
         return j;
+}
+
+json_t *execution_to_json(const Execution *e) {
+        _cleanup_json_ json_t *list = json_array();
+        if (!list)
+                return NULL;
+        for (size_t i = 0; i < e->n_task_runs; i++) {
+                json_t *t = task_run_to_json(e, e->task_runs[i]);
+                if (!t || json_array_append_new(list, t) < 0)
+                        return NULL;
+        }
+        return execution_json_around(e, TAKE_PTR(list), json_ref_or_null(e->labels));
+}
+
+json_t *execution_to_json_from(const Execution *e, json_t *prev_list, const bool *changed) {
+        _cleanup_json_ json_t *list = json_array();
+        if (!list)
+                return NULL;
+        for (size_t i = 0; i < e->n_task_runs; i++) {
+                json_t *t;
+                if (changed && !changed[i] && (t = json_array_get(prev_list, i)))
+                        t = json_incref(t);
+                else if ((t = task_run_to_json(e, e->task_runs[i])) && e->task_runs[i]->engine) {
+                        /* Its own copy: the engine changes the bookkeeping in place at later steps. */
+                        json_t *copy = json_deep_copy(e->task_runs[i]->engine);
+                        if (!copy || json_object_set_new(t, "ternEngine", copy) < 0) {
+                                json_decref(t);
+                                t = NULL;
+                        }
+                }
+                if (!t || json_array_append_new(list, t) < 0)
+                        return NULL;
+        }
+        json_t *labels = e->labels ? json_deep_copy(e->labels) : json_null();
+        if (!labels)
+                return NULL;
+        return execution_json_around(e, TAKE_PTR(list), labels);
 }
 
 /* Copy a string member; absent or null gives NULL, another type is malformed. */

@@ -84,5 +84,10 @@ int execution_check_values(const Execution *e, char **ret_error);
 /* Kestra-shaped JSON ("id", "namespace", "flowId", "state", "taskRunList", ...). Engine bookkeeping is
  * kept under "ternEngine" keys, which Kestra clients ignore. */
 json_t *execution_to_json(const Execution *e);
+/* As execution_to_json, for an executor that keeps e between steps: the task runs not marked in
+ * changed (by position) are taken from prev_list, the list of the document e was read from or saved
+ * as last (changed NULL: every one is made anew). The result shares no object that the engine
+ * changes in place (task-run bookkeeping, labels), so that it stays comparable with later steps. */
+json_t *execution_to_json_from(const Execution *e, json_t *prev_list, const bool *changed);
 int execution_from_json(json_t *j, Execution **ret);
 json_t *task_run_to_json(const Execution *e, const TaskRun *tr);

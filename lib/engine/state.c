@@ -195,7 +195,10 @@ json_t *state_info_to_json(const StateInfo *si) {
         if (end != USEC_INFINITY) {
                 char d[DURATION_MAX];
                 json_object_set_new(j, "endDate", json_timestamp(end));
-                json_object_set_new(j, "duration", json_string(duration_format(d, (susec_t) (end - start))));
+                /* From the dates as written (milliseconds), so that a document read back and written
+                 * again says the same. */
+                susec_t ms = (susec_t) (end / USEC_PER_MSEC) - (susec_t) (start / USEC_PER_MSEC);
+                json_object_set_new(j, "duration", json_string(duration_format(d, ms * (susec_t) USEC_PER_MSEC)));
         }
         return j;
 }
