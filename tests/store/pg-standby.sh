@@ -3,11 +3,11 @@
 #   pg-standby.sh start          -> prints the multi-host URL (both servers, target_session_attrs=read-write),
 #                                   then the pair's directory, then each server's own URL (the primary's first)
 #   pg-standby.sh stop DIR       -> stops both servers and removes DIR
-#   pg-standby.sh crash DIR      -> the primary killed (pg_ctl stop -m immediate): it stays down
+#   pg-standby.sh kill DIR       -> the primary killed (pg_ctl stop -m immediate): it stays down
 #   pg-standby.sh promote DIR    -> the standby promoted (pg_ctl promote, waits until it accepts writes)
 #   pg-standby.sh rejoin DIR     -> the old primary, down, made a synchronous standby of the new one
 #                                   (a fresh base backup on its old port): the pair is whole again
-#   pg-standby.sh restart DIR    -> pg_ctl restart -m fast of the primary;  crash-restart DIR: -m immediate
+#   pg-standby.sh restart DIR    -> pg_ctl restart -m fast of the primary;  crash DIR: -m immediate (as pg-cluster.sh)
 #   pg-standby.sh urls DIR       -> what start printed, the current primary's URL third
 #   pg-standby.sh status DIR     -> one line per server: NAME: primary|standby|down
 # Commits wait for the standby (synchronous_standby_names, synchronous_commit = on): a transaction
@@ -144,7 +144,7 @@ CONF
 stop)
         remove "${2:?directory}"
         ;;
-crash)
+kill)
         dir=${2:?directory}
         pg_ctl_ "$dir" "$(primary_of "$dir")" -m immediate stop
         ;;
@@ -164,7 +164,7 @@ restart)
         dir=${2:?directory}
         pg_ctl_ "$dir" "$(primary_of "$dir")" -m fast restart
         ;;
-crash-restart)
+crash)
         dir=${2:?directory}
         pg_ctl_ "$dir" "$(primary_of "$dir")" -m immediate restart
         ;;
@@ -182,7 +182,7 @@ status)
         done
         ;;
 *)
-        echo "usage: pg-standby.sh start | stop DIR | crash DIR | promote DIR | rejoin DIR | restart DIR | crash-restart DIR | urls DIR | status DIR" >&2
+        echo "usage: pg-standby.sh start | stop DIR | kill DIR | promote DIR | rejoin DIR | restart DIR | crash DIR | urls DIR | status DIR" >&2
         exit 2
         ;;
 esac
