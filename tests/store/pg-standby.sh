@@ -134,6 +134,9 @@ full_page_writes = off
 max_connections = 200
 wal_level = replica
 synchronous_commit = on
+# A standby reconnects to a restarted primary after this (5 s by default), and until it does
+# every commit on the primary waits: long enough for the daemons' liveness to see silence.
+wal_retrieve_retry_interval = '200ms'
 CONF
         start_node "$dir" n1
         make_standby "$dir" n2
