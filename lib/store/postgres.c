@@ -293,11 +293,11 @@ static int pg_reconnect(Store *s) {
 }
 
 /* Every transaction of the store may write, so a session on a standby (the URL sets
- * target_session_attrs=any, or names one host, a standby) counts as a lost connection: the caller
- * reconnects until a primary answers (the standby promoted, or another host of the URL) instead of
- * failing at its first write. The server reports in_hot_standby (PostgreSQL 14 and later) on
- * connecting and when it changes, so this costs no round trip; older servers answer that first
- * write with SQLSTATE 25006, which maps the same. */
+ * target_session_attrs=any) counts as a lost connection when a transaction begins: store_begin()
+ * reconnects until a primary answers (the standby promoted, or another host of the URL) instead
+ * of the transaction failing at its first write, which only store_transact() would rerun. The
+ * server reports in_hot_standby (PostgreSQL 14 and later) on connecting and when it changes, so
+ * this costs no round trip; older servers fail that first write with SQLSTATE 25006. */
 static int pg_check_primary(Store *s) {
         const char *standby = conn(s) ? PQparameterStatus(conn(s), "in_hot_standby") : NULL;
         if (standby && streq(standby, "on")) {
