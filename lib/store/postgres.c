@@ -68,11 +68,16 @@ static int pg_session_setup(Store *s) {
  * for TCP's retransmissions (minutes): no unacknowledged data or keepalive answer for
  * tcp_user_timeout (ms) ends the connection, and an idle one is probed after 10 s. Under the
  * worker's 30 s lease (renewed every 10 s): a renewal fails, and the reconnect is tried, before
- * the lease ends. They come before the user's connection string, which overrides any of them. */
+ * the lease ends. target_session_attrs=read-write: every component writes, so with several hosts
+ * (postgresql://h1,h2/db) libpq passes over a standby to the primary, on connecting and on each
+ * reconnect after a failover; a connection that could only reach a standby fails, and is retried,
+ * instead of failing each write with "read-only transaction". They come before the user's
+ * connection string, which overrides any of them. */
 static const char *const pg_default_keywords[] = {
         "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+        "target_session_attrs",
 };
-static const char *const pg_default_values[] = { "10", "1", "10", "5", "3", "20000" };
+static const char *const pg_default_values[] = { "10", "1", "10", "5", "3", "20000", "read-write" };
 
 static PGconn *pg_connectdb(const char *conninfo) {
         const char *keywords[ELEMENTSOF(pg_default_keywords) + 2], *values[ELEMENTSOF(pg_default_keywords) + 2];
@@ -287,7 +292,25 @@ static int pg_reconnect(Store *s) {
         return 0;
 }
 
+/* Every transaction of the store may write, so a session on a standby (the URL sets
+ * target_session_attrs=any) counts as a lost connection when a transaction begins: store_begin()
+ * reconnects until a primary answers (the standby promoted, or another host of the URL) instead
+ * of the transaction failing at its first write, which only store_transact() would rerun. The
+ * server reports in_hot_standby (PostgreSQL 14 and later) on connecting and when it changes, so
+ * this costs no round trip; older servers fail that first write with SQLSTATE 25006. */
+static int pg_check_primary(Store *s) {
+        const char *standby = conn(s) ? PQparameterStatus(conn(s), "in_hot_standby") : NULL;
+        if (standby && streq(standby, "on")) {
+                store_set_error(s, "the server is a standby (in hot standby), not the primary");
+                return -ECONNRESET;
+        }
+        return 0;
+}
+
 static int pg_begin(Store *s, TxMode mode) {
+        int r = pg_check_primary(s);
+        if (r < 0)
+                return r;
         if (mode == TX_EXCLUSIVE)
                 return pg_exec(s, "BEGIN; SELECT pg_advisory_xact_lock(" MIGRATION_LOCK_KEY ")", NULL, 0, NULL);
         return pg_exec(s, "BEGIN", NULL, 0, NULL);

@@ -1,6 +1,7 @@
 # cluster.py: a tern cluster of six "hosts" on one machine: a network namespace each, joined by veth pairs to a bridge in a hub namespace.
 #
-#   host A  10.77.0.1  PostgreSQL (tests/store/pg-cluster.sh, PG_LISTEN) and radosgw (tests/storage/rgw.sh, RGW_ADDR)
+#   host A  10.77.0.1  PostgreSQL (tests/store/pg-cluster.sh, PG_LISTEN; with standby=True a primary and a
+#                      synchronous standby, tests/store/pg-standby.sh) and radosgw (tests/storage/rgw.sh, RGW_ADDR)
 #   host B  10.77.0.2  executor exec-b, scheduler sched-b
 #   host C  10.77.0.3  workers work-c1 (default group) and work-c2 (group hostc), one state directory
 #   host D  10.77.0.4  workers work-d1 (default group) and work-d2 (group hostd), one state directory
@@ -28,6 +29,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PG_CLUSTER = os.path.join(HERE, "..", "store", "pg-cluster.sh")
+PG_STANDBY = os.path.join(HERE, "..", "store", "pg-standby.sh")
 RGW = os.path.join(HERE, "..", "storage", "rgw.sh")
 NET = "10.77.0"
 HOSTS = {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6}
@@ -94,7 +96,8 @@ def down_prefix(prefix):
     """Remove what a cluster named prefix left: its daemons and servers, namespaces and directory."""
     for d in glob.glob(f"/tmp/tern-cluster-{prefix}.*"):
         if os.path.isdir(d + "/pg"):
-            run(PG_CLUSTER, "stop", os.path.realpath(d + "/pg"), check=False)
+            pg = os.path.realpath(d + "/pg")
+            run(PG_STANDBY if os.path.isfile(pg + "/primary") else PG_CLUSTER, "stop", pg, check=False)
         rgw = os.path.join(d, "rgw")
         if os.path.isfile(rgw + "/.tern-rgw"):
             run(RGW, "stop", rgw, check=False)
@@ -218,8 +221,9 @@ class Daemon:
 class Cluster:
     """up() builds it all; down() removes it all (also after a failed up())."""
 
-    def __init__(self, tern, liveness=None, slots=3, log=print):
+    def __init__(self, tern, liveness=None, slots=3, log=print, standby=False):
         self.tern = tern
+        self.standby = standby
         self.prefix = f"{FAMILY}{os.getpid()}"
         self.dir = tempfile.mkdtemp(prefix=f"tern-cluster-{self.prefix}.", dir="/tmp")
         self.liveness = liveness or {"heartbeat": "1s", "dead-after": "8s", "lease": "6s"}
@@ -279,6 +283,8 @@ class Cluster:
 
     # ---- servers on host A --------------------------------------------------------------------
     def _postgres(self):
+        if self.standby:
+            return self._postgres_pair()
         r = self.nsexec("a", PG_CLUSTER, "start", env=dict(self.env, PG_LISTEN=addr("a")))
         self.db_local, pg_dir = r.stdout.splitlines()[:2]
         os.symlink(pg_dir, os.path.join(self.dir, "pg"))
@@ -290,6 +296,26 @@ class Cluster:
         self.db_url = f"postgresql://tern@{addr('a')}:{self.pg_port}/chaos"
         run(self.tern, "db", "migrate", "--db", self.db_local, env=self.env)
 
+    def _postgres_pair(self):
+        """A primary and its synchronous standby, both on host A, on two ports: every component and
+        the harness use a multi-host URL, which finds the primary whichever of the two it is."""
+        r = self.nsexec("a", PG_STANDBY, "start", env=dict(self.env, PG_LISTEN=addr("a")))
+        pg_dir = r.stdout.splitlines()[1]
+        os.symlink(pg_dir, os.path.join(self.dir, "pg"))
+        self.pg_dir = pg_dir
+        ports = []
+        for node in ("n1", "n2"):
+            with open(f"{pg_dir}/{node}.port") as f:
+                ports.append(f.read().strip())
+        self.pg_port = ports[0]
+        # The harness reaches both over their unix sockets, from outside the namespaces.
+        self.db_local = (f"postgresql:///chaos?host={pg_dir},{pg_dir}&port={ports[0]},{ports[1]}&user=tern"
+                         "&target_session_attrs=read-write")
+        run("psql", self.db_local.replace("/chaos?", "/postgres?"), "-qc", "CREATE DATABASE chaos")
+        self.db_url = (f"postgresql://tern@{addr('a')}:{ports[0]},{addr('a')}:{ports[1]}/chaos"
+                       "?target_session_attrs=read-write")
+        run(self.tern, "db", "migrate", "--db", self.db_local, env=self.env)
+
     def _rgw(self):
         self.rgw_dir = os.path.join(self.dir, "rgw")
         os.mkdir(self.rgw_dir)
@@ -299,7 +325,10 @@ class Cluster:
         self.env.update(AWS_ACCESS_KEY_ID=access, AWS_SECRET_ACCESS_KEY=secret)
 
     def pg(self, verb):
-        """pg-cluster.sh restart|crash|halt|resume, run on host A (the server stays in its namespace)."""
+        """pg-cluster.sh restart|crash|halt|resume, run on host A (the server stays in its namespace).
+        With a standby, pg-standby.sh: restart|crash of the primary, kill|promote|rejoin."""
+        if self.standby:
+            return self.nsexec("a", PG_STANDBY, verb, self.pg_dir, check=False, env=self.env)
         return self.nsexec("a", PG_CLUSTER, verb, self.pg_dir, check=False, env=self.env)
 
     def gateway(self, verb):
