@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+# openai.py: the openai plugin of tern (plugin.yaml): Kestra's ChatCompletion against OpenAI's Chat Completions API.
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+# Answers worth asking again (as OpenAI's own clients do): rate limits and the server's troubles.
+RETRIED = (408, 409, 429, 500, 502, 503, 504)
+ATTEMPTS = 3
+RETRY_AFTER_MAX = 60.0
+
+
+def say(what):
+    print("::" + json.dumps(what) + "::", flush=True)
+
+
+def log(level, message):
+    say({"logs": [{"level": level, "message": message}]})
+
+
+def fail(message):
+    log("ERROR", message)
+    sys.exit(1)
+
+
+props = json.load(sys.stdin)
+api_key = props.get("apiKey") or ""
+
+
+def masked(text):
+    """Text of an answer without the key (OpenAI's 401 message quotes part of it)."""
+    text = str(text)
+    return text.replace(api_key, "******") if len(api_key) >= 4 else text
+
+
+def functions(given):
+    """Kestra's function list ({name, description, parameters: [{name, type, description, required,
+    enumValues}]}) as the API's JSON-schema one."""
+    out = []
+    for i, f in enumerate(given, 1):
+        if not isinstance(f, dict) or not f.get("name"):
+            fail("functions: entry %d must be a map with a name" % i)
+        schema = {"type": "object", "properties": {}, "required": []}
+        for p in f.get("parameters") or []:
+            if not isinstance(p, dict) or not p.get("name") or not p.get("type"):
+                fail("functions: parameters of '%s' must be maps with a name and a type" % f["name"])
+            prop = {"type": p["type"]}
+            if p.get("description"):
+                prop["description"] = p["description"]
+            if p.get("enumValues"):
+                prop["enum"] = list(p["enumValues"])
+            schema["properties"][p["name"]] = prop
+            if p.get("required") in (True, "true"):
+                schema["required"].append(p["name"])
+        entry = {"name": f["name"], "parameters": schema}
+        if f.get("description"):
+            entry["description"] = f["description"]
+        out.append(entry)
+    return out
+
+
+def request_body():
+    messages = props.get("messages")
+    if isinstance(messages, str):  # a rendered expression's JSON
+        try:
+            messages = json.loads(messages)
+        except ValueError:
+            fail("messages must be a list of {role, content}")
+    messages = list(messages or [])
+    for i, m in enumerate(messages, 1):
+        if not isinstance(m, dict) or not m.get("role"):
+            fail("messages: entry %d must be a map with a role and a content" % i)
+    if props.get("prompt") is not None:
+        messages.append({"role": "user", "content": props["prompt"]})
+    if not messages:
+        fail("Either `messages` or `prompt` must be set")
+    body = {"model": props["model"], "messages": messages}
+    if props.get("functions"):
+        body["functions"] = functions(props["functions"])
+    call = props.get("functionCall")
+    if call:
+        body["function_call"] = call if call in ("auto", "none") else {"name": call}
+    for ours, theirs in (("temperature", "temperature"), ("topP", "top_p"), ("n", "n"), ("stop", "stop"),
+                         ("maxTokens", "max_tokens"), ("presencePenalty", "presence_penalty"),
+                         ("frequencyPenalty", "frequency_penalty"), ("logitBias", "logit_bias"), ("user", "user")):
+        if props.get(ours) is not None:
+            body[theirs] = props[ours]
+    return body
+
+
+def error_of(status, text):
+    """OpenAI's own words for an error answer ({"error": {"message", "type", "code"}}), or its start."""
+    try:
+        e = json.loads(text).get("error") or {}
+        words = e.get("message") or ""
+        kind = e.get("code") or e.get("type")
+        if words:
+            return masked(words + (" (%s)" % kind if kind else ""))
+    except (ValueError, AttributeError):
+        pass
+    return masked(text.strip()[:300]) or "no explanation"
+
+
+def post(url, body, timeout):
+    data = json.dumps(body).encode()
+    host = urllib.parse.urlsplit(url).hostname
+    for attempt in range(1, ATTEMPTS + 1):
+        req = urllib.request.Request(url, data=data, method="POST", headers={
+            "Content-Type": "application/json", "Authorization": "Bearer " + api_key, "User-Agent": "tern-openai"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as answer:
+                return answer.read().decode("utf-8", errors="replace")
+        except urllib.error.HTTPError as e:
+            text = e.read(65536).decode("utf-8", errors="replace")
+            why = error_of(e.code, text)
+            if e.code == 401:
+                fail("OpenAI refused the API key (HTTP 401): %s" % why)
+            if e.code not in RETRIED or attempt == ATTEMPTS:
+                fail("OpenAI answered HTTP %d%s: %s" % (e.code, " after %d attempts" % attempt if attempt > 1 else "", why))
+            try:
+                wait = min(float(e.headers.get("Retry-After", "")), RETRY_AFTER_MAX)
+            except ValueError:
+                wait = 0.5 * 2 ** (attempt - 1)
+            log("WARN", "OpenAI answered HTTP %d (%s): retrying in %gs (attempt %d of %d)" %
+                (e.code, why, max(wait, 0), attempt + 1, ATTEMPTS))
+            time.sleep(max(wait, 0))
+        except (urllib.error.URLError, OSError) as e:
+            if attempt == ATTEMPTS:
+                fail("cannot reach %s: %s" % (host, masked(getattr(e, "reason", e))))
+            log("WARN", "cannot reach %s: %s: retrying (attempt %d of %d)" % (host, masked(getattr(e, "reason", e)),
+                                                                            attempt + 1, ATTEMPTS))
+            time.sleep(0.5 * 2 ** (attempt - 1))
+
+
+def main():
+    if not api_key:
+        fail("apiKey is empty")
+    base = (props.get("baseUrl") or "https://api.openai.com/v1").rstrip("/")
+    if urllib.parse.urlsplit(base).scheme not in ("http", "https"):
+        fail("baseUrl must be an http or https URL")
+    text = post(base + "/chat/completions", request_body(), float(props.get("clientTimeout") or 10))
+    try:
+        result = json.loads(text)
+    except ValueError:
+        fail("OpenAI's answer is not JSON: %s" % masked(text.strip()[:200]))
+    if not isinstance(result, dict) or not isinstance(result.get("choices"), list):
+        fail("OpenAI's answer is not a chat completion (no choices): %s" % masked(text.strip()[:200]))
+    for choice in result["choices"]:
+        call = (choice.get("message") or {}).get("function_call") if isinstance(choice, dict) else None
+        # Kestra gives a function call's arguments as an object: {{ ...function_call.arguments.x }}.
+        if isinstance(call, dict) and isinstance(call.get("arguments"), str):
+            try:
+                call["arguments"] = json.loads(call["arguments"])
+            except ValueError:
+                pass
+    usage = result.get("usage") if isinstance(result.get("usage"), dict) else {}
+    say({"outputs": {"id": result.get("id"), "object": result.get("object"), "model": result.get("model"),
+                     "choices": result["choices"], "usage": usage}})
+    metrics = [{"name": "usage." + k, "type": "counter", "value": usage[k], "tags": {}}
+               for k in ("prompt_tokens", "completion_tokens", "total_tokens") if isinstance(usage.get(k), (int, float))]
+    if metrics:
+        say({"metrics": metrics})
+    log("INFO", "%s answered with %d choice(s)%s" % (result.get("model") or props["model"], len(result["choices"]),
+                                                     ", %s tokens" % usage["total_tokens"] if "total_tokens" in usage else ""))
+
+
+main()
