@@ -81,6 +81,17 @@ def request_body():
     body = {"model": props["model"], "messages": messages}
     if props.get("functions"):
         body["functions"] = functions(props["functions"])
+    schema = props.get("jsonResponseSchema")
+    if schema:
+        # Structured outputs: the model answers JSON of this schema (content stays text, as in Kestra).
+        if isinstance(schema, str):
+            try:
+                schema = json.loads(schema)
+            except ValueError as e:
+                fail("jsonResponseSchema is not JSON: %s" % e)
+        if not isinstance(schema, dict):
+            fail("jsonResponseSchema must be a JSON schema object")
+        body["response_format"] = {"type": "json_schema", "json_schema": {"name": "response", "schema": schema}}
     call = props.get("functionCall")
     if call:
         body["function_call"] = call if call in ("auto", "none") else {"name": call}

@@ -85,6 +85,8 @@ tasks:
     prompt: What is data orchestration?
     temperature: 0.2
     maxTokens: 50
+    jsonResponseSchema: |
+      {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
   - id: answer
     type: io.kestra.plugin.core.debug.Return
     format: "{{ outputs.prompt.choices[0].message.content }}"
@@ -178,8 +180,11 @@ ok(state("prompt") == "SUCCESS", "prompt: the completion succeeds (%s: %s)" % (s
 p = req("gpt-test")[:1]
 ok(p and p[0]["path"] == "/v1/chat/completions" and p[0]["auth"] == "Bearer sk-good" and
    p[0]["body"] == {"model": "gpt-test", "messages": [{"role": "user", "content": "What is data orchestration?"}],
-                    "temperature": 0.2, "max_tokens": 50},
-   "prompt: POST /chat/completions with the key as a bearer token, the prompt as a user message, the options by the API's names %r" % p)
+                    "temperature": 0.2, "max_tokens": 50,
+                    "response_format": {"type": "json_schema", "json_schema": {"name": "response", "schema": {
+                        "type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}}}},
+   "prompt: POST /chat/completions with the key as a bearer token, the prompt as a user message, the options by the "
+   "API's names, jsonResponseSchema as response_format %r" % p)
 v = vars_("prompt")
 ok(v.get("id") == "chatcmpl-42" and v.get("object") == "chat.completion" and v.get("model") == "gpt-test-0613" and
    v.get("usage") == {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12} and
