@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# openai.py: the openai plugin of tern (plugin.yaml): Kestra's ChatCompletion against OpenAI's Chat Completions API.
+# openai.py: the openai plugin of tern (plugin.yaml): Kestra's ChatCompletion and Responses against OpenAI's API.
 import json
 import os
 import sys
@@ -147,17 +147,70 @@ def post(url, body, timeout):
             time.sleep(0.5 * 2 ** (attempt - 1))
 
 
+def answer_of(text):
+    try:
+        result = json.loads(text)
+    except ValueError:
+        fail("OpenAI's answer is not JSON: %s" % masked(text.strip()[:200]))
+    return result
+
+
+def responses(base, timeout):
+    """Kestra's Responses: POST /responses; outputText (the message's text, else a function call's
+    arguments), sources (the URLs cited), responseId, rawResponse."""
+    given = props.get("input")
+    if given is None or given == "" or given == []:
+        fail("input is required")
+    if isinstance(given, str) and given.lstrip().startswith("["):  # a rendered expression's JSON
+        try:
+            given = json.loads(given)
+        except ValueError:
+            pass
+    body = {"model": props["model"], "input": given, "store": props.get("store", True) not in (False, "false"),
+            "temperature": props.get("temperature", 1.0), "top_p": props.get("topP", 1.0),
+            "tool_choice": str(props.get("toolChoice") or "AUTO").lower()}
+    for ours, theirs in (("text", "text"), ("tools", "tools"), ("previousResponseId", "previous_response_id"),
+                         ("reasoning", "reasoning"), ("maxOutputTokens", "max_output_tokens"),
+                         ("parallelToolCalls", "parallel_tool_calls"), ("user", "user")):
+        if props.get(ours) not in (None, "", []):
+            body[theirs] = props[ours]
+    result = answer_of(post(base + "/responses", body, timeout))
+    if not isinstance(result, dict) or not isinstance(result.get("output"), list):
+        fail("OpenAI's answer is not a response (no output): %s" % masked(json.dumps(result)[:200]))
+    texts, calls, sources = [], [], []
+    for item in result["output"]:
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") == "function_call":
+            calls.append(item.get("arguments") or "")
+        for content in item.get("content") or [] if item.get("type") == "message" else []:
+            if isinstance(content, dict) and content.get("type") == "output_text":
+                texts.append(content.get("text") or "")
+                sources += [a["url"] for a in content.get("annotations") or []
+                            if isinstance(a, dict) and a.get("type") == "url_citation" and a.get("url")]
+    say({"outputs": {"responseId": result.get("id"), "outputText": "".join(texts) if texts else "".join(calls),
+                     "sources": sources, "rawResponse": result}})
+    usage = result.get("usage") if isinstance(result.get("usage"), dict) else {}
+    metrics = [{"name": name, "type": "counter", "value": usage[k], "tags": {}}
+               for name, k in (("usage.prompt.tokens", "input_tokens"), ("usage.completion.tokens", "output_tokens"),
+                               ("usage.total.tokens", "total_tokens")) if isinstance(usage.get(k), (int, float))]
+    if metrics:
+        say({"metrics": metrics})
+    log("INFO", "%s answered (%s)%s" % (result.get("model") or props["model"], result.get("status") or "no status",
+                                        ", %s tokens" % usage["total_tokens"] if "total_tokens" in usage else ""))
+
+
 def main():
     if not api_key:
         fail("apiKey is empty")
     base = (props.get("baseUrl") or "https://api.openai.com/v1").rstrip("/")
     if urllib.parse.urlsplit(base).scheme not in ("http", "https"):
         fail("baseUrl must be an http or https URL")
-    text = post(base + "/chat/completions", request_body(), float(props.get("clientTimeout") or 10))
-    try:
-        result = json.loads(text)
-    except ValueError:
-        fail("OpenAI's answer is not JSON: %s" % masked(text.strip()[:200]))
+    timeout = float(props.get("clientTimeout") or 10)
+    if os.environ.get("TERN_TASK_TYPE", "").endswith(".Responses"):
+        return responses(base, timeout)
+    text = post(base + "/chat/completions", request_body(), timeout)
+    result = answer_of(text)
     if not isinstance(result, dict) or not isinstance(result.get("choices"), list):
         fail("OpenAI's answer is not a chat completion (no choices): %s" % masked(text.strip()[:200]))
     for choice in result["choices"]:

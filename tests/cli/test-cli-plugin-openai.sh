@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # test-cli-plugin-openai: the shipped openai plugin (plugins/openai, an exec plugin) end to end: 'tern run'
 # asks a Chat Completions server for a completion from the sandbox with the host's network, with a
-# prompt, with messages and functions (a function call's arguments as an object downstream), is
+# prompt, with messages and functions (a function call's arguments as an object downstream), asks
+# its Responses API with a tool (the text and the URLs cited downstream), is
 # retried past a rate limit, and fails clearly on a refused key (without the key) and on a malformed
 # answer (TAP). OpenAI's API is not reachable here: the server is a small one of this test, on
-# loopback, that answers the request and response shapes of POST /v1/chat/completions.
+# loopback, that answers the request and response shapes of POST /v1/chat/completions and /v1/responses.
 set -u
 : "${TERN:?}" "${TERN_SOURCE_ROOT:?}"
 
@@ -40,6 +41,13 @@ class H(http.server.BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         with open(sys.argv[1], "a") as f:
             f.write(json.dumps({"path": self.path, "auth": auth, "body": body}) + "\n")
+        if self.path == "/v1/responses" and auth == "Bearer sk-good":
+            return self.answer(200, {"id": "resp_7", "object": "response", "status": "completed", "model": body.get("model"),
+                                     "output": [{"type": "web_search_call", "id": "ws_1", "status": "completed"},
+                                                {"type": "message", "role": "assistant", "content": [
+                                                    {"type": "output_text", "text": "Kestra is an orchestrator.",
+                                                     "annotations": [{"type": "url_citation", "url": "https://kestra.io/docs"}]}]}],
+                                     "usage": {"input_tokens": 5, "output_tokens": 6, "total_tokens": 11}})
         if self.path != "/v1/chat/completions":
             return self.answer(404, {"error": {"message": "Unknown request URL", "type": "invalid_request_error"}})
         if auth != "Bearer sk-good":
@@ -116,6 +124,19 @@ tasks:
   - id: urgency
     type: io.kestra.plugin.core.debug.Return
     format: "{{ outputs.fn.choices[0].message.function_call.arguments.urgency }}"
+  - id: responses
+    type: io.kestra.plugin.openai.Responses
+    apiKey: sk-good
+    baseUrl: $base
+    model: gpt-4.1-mini
+    input: Explain what Kestra is
+    toolChoice: REQUIRED
+    store: false
+    tools:
+      - type: web_search_preview
+  - id: responses_log
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ outputs.responses.outputText }} ({{ outputs.responses.sources[0] }})"
   - id: busy
     type: io.kestra.plugin.openai.ChatCompletion
     apiKey: sk-good
@@ -207,6 +228,18 @@ ok(fn.get("messages") == [{"role": "system", "content": "You triage reviews."}, 
    "functions: Kestra's parameter list sent as the API's JSON schema, functionCall by name %r" % fn)
 ok(state("fn") == "SUCCESS" and vars_("urgency").get("value") == "reply_immediately",
    "a function call's arguments are an object downstream: %r" % vars_("urgency"))
+
+r = [g for g in got if g["path"] == "/v1/responses"][:1]
+ok(r and r[0]["body"] == {"model": "gpt-4.1-mini", "input": "Explain what Kestra is", "store": False, "temperature": 1.0,
+                          "top_p": 1.0, "tool_choice": "required", "tools": [{"type": "web_search_preview"}]},
+   "Responses: POST /responses with the input, the tools, toolChoice and store, Kestra's defaults for temperature and topP %r" % r)
+v = vars_("responses")
+ok(state("responses") == "SUCCESS" and v.get("responseId") == "resp_7" and v.get("outputText") == "Kestra is an orchestrator." and
+   v.get("sources") == ["https://kestra.io/docs"] and v.get("rawResponse", {}).get("status") == "completed",
+   "Responses: outputs responseId, outputText (the message's text), sources (the URLs cited), rawResponse %r" % v)
+ok(vars_("responses_log").get("value") == "Kestra is an orchestrator. (https://kestra.io/docs)" and
+   ms.get(("responses", "usage.total.tokens")) == 11,
+   "Responses: outputText downstream, usage counters as Kestra names them (%r)" % vars_("responses_log"))
 
 ok(state("busy") == "SUCCESS" and len(req("busy-test")) == 2 and
    any(lv == "WARN" and m.startswith("OpenAI answered HTTP 429 (Rate limit reached (rate_limit_exceeded)): retrying") for lv, m in logs("busy")),
