@@ -83,12 +83,21 @@ tasks:
         dependencies: [tinygreet, tinycount]
         commands:
           - python3 -c 'import tinycount, tinygreet; print(tinycount.count(tinygreet.greet("y z")))'
-  - id: nocache
-    type: io.kestra.plugin.scripts.python.Commands
-    dependencies: [tinycount]
-    dependencyCacheEnabled: false
-    commands:
-      - python -c 'import sys, tinycount; print(sys.prefix, tinycount.count("a b c d"))'
+  - id: wdir
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    tasks:
+      - id: own1
+        type: io.kestra.plugin.scripts.python.Commands
+        dependencies: [tinygreet]
+        dependencyCacheEnabled: false
+        commands:
+          - python -c 'import tinygreet; print(tinygreet.greet("one"))'
+      - id: own2
+        type: io.kestra.plugin.scripts.python.Commands
+        dependencies: [tinycount]
+        dependencyCacheEnabled: false
+        commands:
+          - python -c 'import sys, tinycount; print(sys.prefix, tinycount.count("a b c d"))'
   - id: plain
     type: io.kestra.plugin.scripts.python.Commands
     commands:
@@ -152,8 +161,10 @@ installs = [t for t in ("first", "second") if any(m.startswith("Installing the P
 ok(state("first") == "SUCCESS" and state("second") == "SUCCESS" and ("INFO", "2") in logs("first") and ("INFO", "3") in logs("second"),
    "two parallel tasks with the same new dependencies (in another order) both run (%s, %s)" % (state("first"), state("second")))
 ok(len(installs) == 1, "the environment both ask for at once is made once: by %r" % installs)
-ok(state("nocache") == "SUCCESS" and any(lv == "INFO" and m.endswith("/.venv 4") for lv, m in logs("nocache")),
-   "dependencyCacheEnabled: false: an environment of the task's own, in its working directory %r" % logs("nocache")[-2:])
+ok(state("own2") == "SUCCESS" and any(lv == "INFO" and m.endswith("/.venv 4") and "/state/work/" in m for lv, m in logs("own2")),
+   "dependencyCacheEnabled: false: an environment of the task's own, in its working directory %r" % logs("own2")[-2:])
+ok(("INFO", "hello one") in logs("own1") and state("own2") == "SUCCESS",
+   "in a WorkingDirectory, a task's own environment replaces the one an earlier task left (%s, %s)" % (state("own1"), state("own2")))
 ok(("INFO", "absent") in logs("plain") and not any("dependencies" in m for _, m in logs("plain")),
    "a task without dependencies runs with the host's python alone")
 entries = sorted(e for e in open(d + "/cache.txt").read().split() if e not in (".", ".."))

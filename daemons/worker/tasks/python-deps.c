@@ -361,13 +361,15 @@ int python_deps_prepare(TaskRunContext *ctx, json_t *props, const char *python, 
                 return -ENOMEM;
 
         if (!cache || !ctx->cache_root) {
-                /* Made for this task alone, in its working directory (removed with it). */
+                /* Made for this task alone, in its working directory (removed with it); an earlier task
+                 * of the same WorkingDirectory may have left one. */
                 _cleanup_free_ char *dir = strjoin(ctx->working_dir, "/.venv");
+                _cleanup_close_ int wd = open(ctx->working_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (!dir)
                         return -ENOMEM;
-                if (mkdir(dir, 0755) < 0)
+                if (wd < 0 || (r = beneath_remove_tree(wd, ".venv")) < 0 || mkdirat(wd, ".venv", 0755) < 0)
                         return task_fail(out, "Cannot create '%s' for the Python dependencies: %s", dir,
-                                         strerror(errno)),
+                                         wd >= 0 && r < 0 ? beneath_refusal(r) : strerror(errno)),
                                PYTHON_DEPS_FAILED;
                 task_logf(ctx, TASK_LOG_INFO, "Installing the Python dependencies '%s' with pip (not cached)", list);
                 r = venv_build(ctx, sb, real, ctx->working_dir, dir, deps, out);
