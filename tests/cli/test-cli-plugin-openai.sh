@@ -162,12 +162,12 @@ YAML
 n=0 failed=0
 ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=1; fi; }
 "$TERN" flow validate --plugins-path "$dir/openai" "$dir/openai.yaml" >"$dir/validate.txt" 2>&1
-ok $? "the flow validates with the plugin on the path ($(head -c 300 "$dir/validate.txt"))"
+ok $? "the flow validates with the plugin on the path ($(head -c 300 "$dir/validate.txt" | tr "\n" " "))"
 printf 'id: bad\nnamespace: test.plugins\ntasks:\n  - id: c\n    type: io.kestra.plugin.openai.ChatCompletion\n    prompt: hi\n' \
         >"$dir/bad.yaml"
 "$TERN" flow validate --plugins-path "$dir/openai" "$dir/bad.yaml" >"$dir/bad.txt" 2>&1
 [ $? -ne 0 ] && grep -q "apiKey" "$dir/bad.txt" && grep -q "model" "$dir/bad.txt"
-ok $? "validation refuses a ChatCompletion without apiKey and model ($(head -c 300 "$dir/bad.txt"))"
+ok $? "validation refuses a ChatCompletion without apiKey and model ($(head -c 300 "$dir/bad.txt" | tr "\n" " "))"
 (cd "$dir" && SECRET_OPENAI_API_KEY=$(printf 'sk-good' | base64 -w0) \
         "$TERN" run "$dir/openai.yaml" --plugins-path "$dir/openai" --sandbox-network -q -o json --include-logs \
         >"$dir/run.json" 2>"$dir/run.err")
@@ -197,7 +197,7 @@ vars_ = lambda t: out(t).get("vars", out(t))
 logs = lambda t: [(l["level"], l["message"]) for l in run.get("logs", []) if l.get("taskId") == t]
 req = lambda model: [g for g in got if g["body"].get("model") == model]
 
-ok(state("prompt") == "SUCCESS", "prompt: the completion succeeds (%s: %s)" % (state("prompt"), open(d + "/run.err").read()[:300]))
+ok(state("prompt") == "SUCCESS", "prompt: the completion succeeds (%s: %r)" % (state("prompt"), open(d + "/run.err").read()[:300]))
 p = req("gpt-test")[:1]
 ok(p and p[0]["path"] == "/v1/chat/completions" and p[0]["auth"] == "Bearer sk-good" and
    p[0]["body"] == {"model": "gpt-test", "messages": [{"role": "user", "content": "What is data orchestration?"}],
