@@ -145,7 +145,7 @@ err = open(d + "/run.err").read()[:400]
 
 run = load("run.json")
 state, out, logs = view(run)
-ok(run.get("state", {}).get("current") == "SUCCESS", "the flow of Python tasks with dependencies succeeds (%s)" % err)
+ok(run.get("state", {}).get("current") == "SUCCESS", "the flow of Python tasks with dependencies succeeds (%r)" % err)
 cache = os.path.join(d, "state/cache/python")
 ok(state("script") == "SUCCESS" and out("script").get("greeting") == "hello tern",
    "Script: the package from the index is imported: %r" % out("script"))
