@@ -256,6 +256,7 @@ struct Inproc {
         bool executor_running;
         int stop_fd;
         char *work_root;
+        char *cache_root;
 };
 
 static void *executor_main(void *arg) {
@@ -276,7 +277,8 @@ int inproc_start(Store *store, const InprocOptions *opt, Inproc **ret) {
         if (p->stop_fd < 0)
                 return -errno;
         p->work_root = strjoin(cfg->state_dir, "/work");
-        if (!p->work_root)
+        p->cache_root = strjoin(cfg->state_dir, "/cache");
+        if (!p->work_root || !p->cache_root)
                 return -ENOMEM;
         if ((r = mkdir_p(p->work_root, 0700)) < 0)
                 return r;
@@ -294,7 +296,8 @@ int inproc_start(Store *store, const InprocOptions *opt, Inproc **ret) {
         /* The worker settings of tern.conf but its queue: this command's execution is the only work,
          * whatever its tasks' worker groups. */
         WorkerOptions wo = { .id = id, .slots = cfg->worker_slots, .lease = cfg->worker_lease,
-                             .work_root = p->work_root, .storage_url = cfg->storage_url, .sandbox = opt->sandbox,
+                             .work_root = p->work_root, .cache_root = p->cache_root,
+                             .pip_index_url = cfg->worker_pip_index_url, .storage_url = cfg->storage_url, .sandbox = opt->sandbox,
                              .max_log_lines = cfg->worker_log_lines, .max_log_bytes = cfg->worker_log_bytes,
                              .max_output_bytes = (uint64_t) cfg->worker_output_mib << 20 };
         if ((r = worker_new(store, &wo, &p->worker)) < 0 || (r = worker_start(p->worker)) < 0)
@@ -325,6 +328,7 @@ Inproc *inproc_free(Inproc *p) {
         executor_free(p->executor);
         safe_close(p->stop_fd);
         free(p->work_root);
+        free(p->cache_root);
         free(p);
         return NULL;
 }

@@ -480,6 +480,8 @@ int worker_job_run(const WorkerJobEnv *env, json_t *job, json_t **ret_result) {
                 .timeout = timeout,
                 .deadline = timeout ? now_monotonic() + timeout : 0,
                 .base_env = env->base_env,
+                .cache_root = env->cache_root,
+                .pip_index_url = env->pip_index_url,
                 .sandbox = env->sandbox,
                 .output_bytes_max = env->output_bytes_max,
                 .log = job_log,

@@ -9,6 +9,8 @@
 
 typedef struct WorkerJobEnv {
         const char *work_root;   /* per-attempt working directories are made below it */
+        const char *cache_root;  /* TaskRunContext.cache_root */
+        const char *pip_index_url; /* TaskRunContext.pip_index_url */
         char *const *base_env;   /* environment external processes start from */
         const char *worker_id;
         int cancel_fd;           /* readable: stop the task (kill, shutdown) */

@@ -64,6 +64,10 @@ struct TaskRunContext {
         usec_t deadline;         /* CLOCK_MONOTONIC: when the timeout ends (set as the task starts); 0 none */
         usec_t stop_looked;      /* task_check_stop()'s own: when it last looked at cancel_fd */
         char *const *base_env;   /* environment every external process starts from (PATH, LANG...) */
+        const char *cache_root;  /* the worker's directory of what tasks keep between runs (shared by
+                                  * its slots and the workers of the same state directory: use it
+                                  * under a lock); NULL: none */
+        const char *pip_index_url; /* where Python dependencies come from; NULL: pip's default */
         const SandboxOptions *sandbox; /* the worker's sandbox for external processes; NULL = plain */
         uint64_t output_bytes_max;     /* the files store_file() may keep, in all; 0: no limit (-EFBIG past it) */
 

@@ -21,7 +21,7 @@
 typedef struct WorkerComponent {
         Worker *worker;
         const char *id; /* the lease holder (the frame's, for as long as the component lives) */
-        char *work_root;
+        char *work_root, *cache_root;
         SandboxConfig own_sandbox; /* [sandbox], when the host passed none */
         SandboxConfig *sandbox;    /* every shell task runs in it unless its mode is off */
         usec_t stop_grace;
@@ -73,6 +73,7 @@ static void wd_free(void *state) {
                 return;
         worker_free(wd->worker);
         free(wd->work_root);
+        free(wd->cache_root);
         if (wd->sandbox == &wd->own_sandbox)
                 sandbox_config_done(&wd->own_sandbox);
         safe_close(wd->done_fd);
@@ -91,7 +92,8 @@ static int wd_start(Daemon *d, const char *id, const void *params, void **ret) {
         wd->done_fd = -EBADF;
         wd->id = id;
         wd->work_root = strjoin(cfg->state_dir, "/work");
-        if (!wd->work_root)
+        wd->cache_root = strjoin(cfg->state_dir, "/cache");
+        if (!wd->work_root || !wd->cache_root)
                 return -ENOMEM;
         if (p && p->sandbox)
                 wd->sandbox = p->sandbox;
@@ -103,6 +105,8 @@ static int wd_start(Daemon *d, const char *id, const void *params, void **ret) {
                 .queue = cfg->worker_queue,
                 .lease = cfg->worker_lease,
                 .work_root = wd->work_root,
+                .cache_root = wd->cache_root,
+                .pip_index_url = cfg->worker_pip_index_url,
                 .storage_url = cfg->storage_url,
                 .sandbox = &wd->sandbox->options,
                 .max_log_lines = cfg->worker_log_lines,

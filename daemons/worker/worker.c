@@ -65,7 +65,7 @@ struct Worker {
         atomic_uint busy;
         atomic_uint_fast64_t jobs_done, jobs_lost, last_progress;
         char *work_root;
-        char *id, *queue, *storage_url; /* copies of the options' strings */
+        char *id, *queue, *storage_url, *cache_root, *pip_index_url; /* copies of the options' strings */
         /* One claimer takes as many jobs as there are idle slots in one round trip (and is the only
          * connection woken by new jobs); slots wait on work_cv for what it hands them. */
         pthread_t claimer;
@@ -113,6 +113,8 @@ int worker_new(Store *store, const WorkerOptions *opt, Worker **ret) {
         w->opt.id = w->id = strdup(opt->id ? opt->id : "worker");
         w->opt.queue = w->queue = opt->queue ? strdup(opt->queue) : NULL;
         w->opt.storage_url = w->storage_url = opt->storage_url ? strdup(opt->storage_url) : NULL;
+        w->opt.cache_root = w->cache_root = opt->cache_root ? strdup(opt->cache_root) : NULL;
+        w->opt.pip_index_url = w->pip_index_url = opt->pip_index_url ? strdup(opt->pip_index_url) : NULL;
         w->slots = calloc(w->opt.slots, sizeof(Slot));
         pthread_mutex_init(&w->lock, NULL);
         pthread_cond_init(&w->work_cv, NULL);
@@ -121,7 +123,8 @@ int worker_new(Store *store, const WorkerOptions *opt, Worker **ret) {
         pthread_cond_init(&w->done_cv, NULL);
         w->pending_tail = &w->pending;
         w->idle_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (w->stop_fd < 0 || w->idle_fd < 0 || !w->work_root || !w->slots || !w->id) {
+        if (w->stop_fd < 0 || w->idle_fd < 0 || !w->work_root || !w->slots || !w->id ||
+            (opt->cache_root && !w->cache_root) || (opt->pip_index_url && !w->pip_index_url)) {
                 worker_free(w);
                 return -ENOMEM;
         }
@@ -644,6 +647,7 @@ static void slot_run_job(Slot *s, StoreJob *job) {
                 .cancel_fd = s->cancel_fd, .log = slot_log, .storage = s->storage,
                 .secret = runtime_secret, .services = &services, .userdata = s, .sandbox = w->opt.sandbox,
                 .output_bytes_max = w->opt.max_output_bytes, .epoch = job->epoch,
+                .cache_root = w->opt.cache_root, .pip_index_url = w->opt.pip_index_url,
         };
         log_debug("Running task %s (job %s, epoch %lld).", strna(tr_id), job->id, (long long) job->epoch);
         int r = worker_job_run(&env, job->payload, &result);
@@ -1040,6 +1044,8 @@ Worker *worker_free(Worker *w) {
         free(w->id);
         free(w->queue);
         free(w->storage_url);
+        free(w->cache_root);
+        free(w->pip_index_url);
         free(w);
         return NULL;
 }

@@ -11,6 +11,10 @@ typedef struct WorkerOptions {
         const char *queue;       /* worker group; NULL = default */
         usec_t lease;            /* 0 = 30 s; renewed every lease/3 */
         const char *work_root;   /* per-attempt working directories go below it (created) */
+        const char *cache_root;  /* what tasks keep between runs (Python dependencies' virtual
+                                  * environments), shared with the other workers of the state
+                                  * directory; NULL: nothing is kept */
+        const char *pip_index_url; /* Python tasks' dependencies come from it; NULL: pip's default */
         char *const *base_env;   /* environment external processes start from; NULL = PATH and LANG */
         const char *storage_url; /* internal storage (storage_open()'s URL, credentials as it looks them
                                   * up): output files, input files, read(); NULL = none */

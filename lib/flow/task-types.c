@@ -50,6 +50,11 @@
                 DEF("outputDirectory", PROP_BOOL, "false"), DEF("failFast", PROP_BOOL, "true"),          \
                 ENUM("targetOS", NAMES("LINUX", "WINDOWS", "AUTO"), "\"AUTO\"")
 
+/* What Kestra's Python tasks add: packages pip installs first (daemons/worker/tasks/python-deps.c). */
+#define PYTHON_PROPS                                                                                       \
+        P("dependencies", PROP_STRING_LIST), P("pythonVersion", PROP_STRING),                              \
+                DEF("dependencyCacheEnabled", PROP_BOOL, "true"), ENUM("packageManager", NAMES("UV", "PIP"), NULL)
+
 #define HTTP_PROPS                                                                                              \
         REQ("uri", PROP_STRING), ENUM("method", HTTP_METHODS, "\"GET\""), P("body", PROP_ANY),                 \
                 P("contentType", PROP_STRING), P("headers", PROP_MAP), P("formData", PROP_MAP),                 \
@@ -149,9 +154,9 @@ static const TaskType task_types[] = {
           PROPS(REQ("script", PROP_STRING), SCRIPT_PROPS), "run a shell script" },
         /* Kestra's script tasks of other languages: the host's interpreter, in the sandbox (tasks/languages.c). */
         { "python.Commands", NAMES("io.kestra.plugin.scripts.python.Commands"), WORKER(TASK_RUNNER_SCRIPT_COMMANDS),
-          PROPS(REQ("commands", PROP_STRING_LIST), SCRIPT_PROPS), "run Python commands" },
+          PROPS(REQ("commands", PROP_STRING_LIST), SCRIPT_PROPS, PYTHON_PROPS), "run Python commands" },
         { "python.Script", NAMES("io.kestra.plugin.scripts.python.Script"), WORKER(TASK_RUNNER_SCRIPT_SCRIPT),
-          PROPS(REQ("script", PROP_STRING), SCRIPT_PROPS), "run a Python script" },
+          PROPS(REQ("script", PROP_STRING), SCRIPT_PROPS, PYTHON_PROPS), "run a Python script" },
         { "node.Commands", NAMES("io.kestra.plugin.scripts.node.Commands"), WORKER(TASK_RUNNER_SCRIPT_COMMANDS),
           PROPS(REQ("commands", PROP_STRING_LIST), SCRIPT_PROPS), "run Node.js commands" },
         { "node.Script", NAMES("io.kestra.plugin.scripts.node.Script"), WORKER(TASK_RUNNER_SCRIPT_SCRIPT),

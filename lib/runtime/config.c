@@ -47,6 +47,7 @@ static const ConfigKey config_keys[] = {
         K("worker", "log-lines", CONFIG_UNSIGNED, worker_log_lines, 1, 100000000, true),
         K("worker", "log-bytes", CONFIG_UNSIGNED, worker_log_bytes, 1024, 4294967295u, true),
         K("worker", "output-mib", CONFIG_UNSIGNED, worker_output_mib, 1, 4294967295u, true),
+        K("worker", "pip-index-url", CONFIG_STRING, worker_pip_index_url, 0, 0, true),
         K("sandbox", "mode", CONFIG_STRING, sandbox_mode, 0, 0, true),
         K("sandbox", "network", CONFIG_STRING, sandbox_network, 0, 0, true),
         K("sandbox", "user-namespace", CONFIG_STRING, sandbox_user_namespace, 0, 0, true),

@@ -42,6 +42,8 @@ typedef struct TernConfig {
         unsigned worker_log_lines;  /* task log kept per task run: lines, then bytes (then one WARN) */
         unsigned worker_log_bytes;
         unsigned worker_output_mib; /* a task run's output files and downloads, in all */
+        char *worker_pip_index_url; /* where Python tasks' dependencies come from (pip's --index-url);
+                                     * NULL: pip's own default */
         /* [sandbox]: how the worker isolates shell tasks; kept as written, checked and applied by
          * sandbox-config.h (which names the keys and values) */
         char *sandbox_mode, *sandbox_network, *sandbox_user_namespace, *sandbox_uid, *sandbox_memory,

@@ -15,7 +15,7 @@ static const ScriptLanguage languages[] = {
         { .id = "python", .label = "Python", .programs = L("python3", "python"), .extension = ".py",
           .fail_fast = "set -e", .default_image = "ghcr.io/kestra-io/kestrapy:latest",
           .env = L("PYTHONUNBUFFERED=true", "PIP_ROOT_USER_ACTION=ignore", "PIP_DISABLE_PIP_VERSION_CHECK=1"),
-          .alias = "python" },
+          .alias = "python", .pip_dependencies = true },
         { .id = "node", .label = "Node.js", .programs = L("node", "nodejs"), .extension = ".js", .fail_fast = "set -e",
           .default_image = "node", .alias = "node" },
         { .id = "r", .label = "R", .programs = L("Rscript"), .extension = ".R", .fail_fast = "set -e",

@@ -27,6 +27,7 @@ typedef struct ScriptLanguage {
                                            * (Debian has python3, no python) */
         const char *what;                 /* what failed, in messages ("Plugin 'x'"); NULL: "Command" */
         bool line_counts;                 /* outputs stdOutLineCount and stdErrLineCount (Kestra's old Bash) */
+        bool pip_dependencies;            /* takes Kestra's `dependencies`, installed with pip (python-deps.c) */
 } ScriptLanguage;
 
 extern const ScriptLanguage script_language_shell;
@@ -41,6 +42,22 @@ int script_run(TaskRunContext *ctx, json_t *props, const ScriptLanguage *lang, c
 
 /* A Commands task of the language: its commands (a list, or a JSON list in a string) as the body. */
 int script_commands(TaskRunContext *ctx, json_t *props, const ScriptLanguage *lang, TaskOutcome *out);
+
+/* ---- a Python task's `dependencies` (python-deps.c) ---- */
+
+/* The task failed (or was killed) making its environment: out says how. */
+#define PYTHON_DEPS_FAILED 1
+
+/* The virtual environment holding the packages the task lists in `dependencies` (Kestra's
+ * pythonVersion, dependencyCacheEnabled and packageManager besides), made with the interpreter
+ * python (an absolute path) by pip, in sb (NULL: plain processes) with its network. Kept under
+ * ctx->cache_root for every task listing the same packages (made once, under a lock, whole before
+ * any task uses it) unless dependencyCacheEnabled is false, then made in the working directory.
+ * Returns 0 with *ret_venv its directory (NULL: the task lists none), which the task's sandbox must
+ * show and whose bin/ goes first on its PATH; PYTHON_DEPS_FAILED (pip's whole output in the task's
+ * log, one line naming the failing dependency in out); a negative errno when the worker failed. */
+int python_deps_prepare(TaskRunContext *ctx, json_t *props, const char *python, const SandboxOptions *sb,
+                        char **ret_venv, TaskOutcome *out);
 
 /* ---- Kestra's output protocol: "::{...}::" lines (announce.c) ---- */
 

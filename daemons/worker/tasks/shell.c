@@ -168,8 +168,8 @@ const ScriptLanguage script_language_bash = {
 };
 
 /* The first of the language's programs on the worker's PATH (the sandbox shows the host's system
- * directories as they are), or NULL. */
-static const char *find_program(const ScriptLanguage *lang, char *const *env) {
+ * directories as they are), or NULL; *ret_path (may be NULL) gets where it is. */
+static const char *find_program(const ScriptLanguage *lang, char *const *env, char **ret_path) {
         const char *path = "/usr/local/bin:/usr/bin:/bin";
         for (char *const *e = env; e && *e; e++)
                 if (startswith(*e, "PATH="))
@@ -180,8 +180,11 @@ static const char *find_program(const ScriptLanguage *lang, char *const *env) {
                         return NULL;
                 for (char **d = dirs; *d; d++) {
                         _cleanup_free_ char *f = isempty(*d) ? NULL : strjoin(*d, "/", *p);
-                        if (f && access(f, X_OK) == 0)
+                        if (f && access(f, X_OK) == 0) {
+                                if (ret_path)
+                                        *ret_path = TAKE_PTR(f);
                                 return *p;
+                        }
                 }
         }
         return NULL;
@@ -205,6 +208,39 @@ static const char *requested_image(json_t *props, const ScriptLanguage *lang, co
         return image ?: docker;
 }
 
+/* Run in a virtual environment (python-deps.c): its bin/ first on PATH, as activating it does, and
+ * the directory visible (read-only) in the sandbox unless it is in the working directory already. */
+static int use_venv(TaskRunContext *ctx, const char *venv, char ***env, SandboxOptions *sb, char ***ret_ro_binds) {
+        bool path_set = false;
+        for (char **e = *env; *e; e++) {
+                if (!startswith(*e, "PATH="))
+                        continue;
+                char *p = strjoin("PATH=", venv, "/bin:", *e + 5);
+                if (!p)
+                        return -ENOMEM;
+                free(*e);
+                *e = p;
+                path_set = true;
+                break;
+        }
+        if ((!path_set && strv_consume(env, strjoin("PATH=", venv, "/bin:/usr/local/bin:/usr/bin:/bin")) < 0) ||
+            strv_consume(env, strjoin("VIRTUAL_ENV=", venv)) < 0)
+                return -ENOMEM;
+        size_t n = strlen(ctx->working_dir);
+        if (!sb || (strncmp(venv, ctx->working_dir, n) == 0 && venv[n] == '/'))
+                return 0;
+        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        for (char *const *b = sb->ro_binds; b && *b; b++)
+                if (strv_extend(&l, *b) < 0)
+                        return -ENOMEM;
+        if (strv_extend(&l, venv) < 0)
+                return -ENOMEM;
+        sb->ro_binds = *ret_ro_binds = TAKE_PTR(l);
+        return 0;
+}
+
 int script_run(TaskRunContext *ctx, json_t *props, const ScriptLanguage *lang, const char *body, const char *script,
                TaskOutcome *out) {
         _cleanup_strv_free_ char **interpreter = NULL, **before = NULL, **env = NULL, **argv = NULL;
@@ -226,7 +262,8 @@ int script_run(TaskRunContext *ctx, json_t *props, const ScriptLanguage *lang, c
                                       "[sandbox] require-image = true refuses to run it on the host",
                                  image, runner ? " (task runner '" : "", strempty(runner), runner ? "')" : "");
         const char *program = NULL;
-        if (lang->programs && !(program = find_program(lang, ctx->base_env))) {
+        _cleanup_free_ char *program_path = NULL;
+        if (lang->programs && !(program = find_program(lang, ctx->base_env, &program_path))) {
                 _cleanup_free_ char *names = strv_join((char **) lang->programs, "', '");
                 const char *path = NULL;
                 for (char *const *e = ctx->base_env; e && *e; e++)
@@ -305,12 +342,22 @@ int script_run(TaskRunContext *ctx, json_t *props, const ScriptLanguage *lang, c
                 return -ENOMEM;
 
         SandboxOptions sb;
-        if (ctx->sandbox && ctx->sandbox->mode != SANDBOX_OFF && (r = task_sandbox(ctx, props, &sb, out)) < 0)
+        bool sandboxed = ctx->sandbox && ctx->sandbox->mode != SANDBOX_OFF;
+        if (sandboxed && (r = task_sandbox(ctx, props, &sb, out)) < 0)
                 return out->error ? 0 : r;
+        _cleanup_free_ char *venv = NULL;
+        _cleanup_strv_free_ char **ro_binds = NULL;
+        if (lang->pip_dependencies && program_path) {
+                r = python_deps_prepare(ctx, props, program_path, sandboxed ? &sb : NULL, &venv, out);
+                if (r != 0)
+                        return r == PYTHON_DEPS_FAILED ? 0 : r;
+                if (venv && (r = use_venv(ctx, venv, &env, sandboxed ? &sb : NULL, &ro_binds)) < 0)
+                        return r;
+        }
         ShellRun sr = { .ctx = ctx, .ann = &ann };
         ProcessSpec spec = {
                 .argv = argv, .env = env, .cwd = ctx->working_dir, .timeout = ctx->timeout, .cancel_fd = ctx->cancel_fd,
-                .sandbox = ctx->sandbox && ctx->sandbox->mode != SANDBOX_OFF ? &sb : NULL,
+                .sandbox = sandboxed ? &sb : NULL,
         };
         r = process_run(&spec, on_line, &sr, &res);
         if (r < 0 && res.message[0])
