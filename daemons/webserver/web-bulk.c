@@ -55,7 +55,10 @@ int web_executions_by_query(WebCtx *c, WebBulkOne one, void *userdata, unsigned 
                         c->params[0] = keys[i].id;
                         c->body = "";
                         c->body_len = 0;
-                        if ((r = one(c, userdata)) < 0 || c->status >= 500)
+                        r = one(c, userdata);
+                        if (!c->store) /* it gave the pooled connection back (to wait): none to go on with */
+                                web_reply_error(c, 500, "the walk over the executions could not go on");
+                        if (r < 0 || c->status >= 500)
                                 stopped = true;
                         else if (c->status == one_ok)
                                 count++;
