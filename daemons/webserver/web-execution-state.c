@@ -1,7 +1,8 @@
 /* web-execution-state.c: a user's say in an execution's course, Kestra's routes: the state of an
  * ended task run (POST /api/v1/executions/{id}/state), of an ended execution (change-status), a
- * created or queued one run now (force-run, unqueue), a running one paused (pause). Each is an
- * event for the executor, which applies it (lib/engine); these routes check what they can first. */
+ * created or queued one run now (force-run, unqueue), a running one paused (pause); change-status
+ * and unqueue by query too. Each is an event for the executor, which applies it (lib/engine);
+ * these routes check what they can first. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -590,6 +590,24 @@ tasks:
     st, js, _ = req("DELETE", "/api/v1/executions/by-query?namespace=t.bqkill&state=KILLED")
     ok(st == 200 and js == {"count": 3} and req("GET", "/api/v1/executions/search?namespace=t.bqkill")[1]["total"] == 0,
        "and DELETE by-query with a state filter deletes them")
+    # Replay: new executions, newer than the walk, so not visited (each replayed once).
+    st, js, _ = req("POST", "/api/v1/executions/replay/by-query?namespace=t.bq&flowId=ok")
+    deadline, replays = time.monotonic() + 30, []
+    while time.monotonic() < deadline and len(replays) < 3:
+        replays = [x for x in req("GET", "/api/v1/executions/search?namespace=t.bq&flowId=ok")[1]["results"] if x.get("originalId")]
+        time.sleep(0.1)
+    ok(st == 200 and js == {"count": 3} and len(replays) == 3 and
+       req("GET", "/api/v1/executions/search?namespace=t.bq&flowId=ok")[1]["total"] == 6,
+       f"POST /api/v1/executions/replay/by-query replays each selected one once ({js}, {len(replays)} replays)")
+    # Resume: the paused ones.
+    ok(req("POST", "/api/v1/flows", "id: hold\nnamespace: t.bqpause\ntasks:\n  - id: wait\n"
+           "    type: io.kestra.plugin.core.flow.Pause\n  - id: after\n    type: io.kestra.plugin.core.debug.Return\n"
+           "    format: done\n")[0] == 200, "a flow that pauses")
+    held = [req("POST", "/api/v1/executions/t.bqpause/hold", {})[1]["id"] for _ in range(2)]
+    ok(all(wait_state(x, ["PAUSED"]) is not None for x in held), "two paused executions")
+    st, js, _ = req("POST", "/api/v1/executions/resume/by-query?namespace=t.bqpause")
+    ok(st == 200 and js == {"count": 2} and all(wait_state(x, ["SUCCESS"]) is not None for x in held),
+       f"POST /api/v1/executions/resume/by-query resumes them and they end SUCCESS ({js})")
 
     # ---- statistics for the dashboard ----
     today = time.strftime("%Y-%m-%d", time.gmtime())
