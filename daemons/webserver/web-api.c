@@ -1016,47 +1016,58 @@ int web_query_date(WebCtx *c, const char *key, usec_t *ret) {
         return 0;
 }
 
-#define LABELS_FILTER_MAX 20
+void web_execution_filter_done(WebExecutionFilter *f) {
+        json_decref(f->keys);
+        f->keys = NULL;
+}
 
-int web_api_execution_search(WebCtx *c) {
-        size_t offset, limit;
-        if (web_paging(c, 25, &offset, &limit) < 0)
-                return 0;
+int web_execution_filter(WebCtx *c, WebExecutionFilter *ret) {
         const char *state = web_query(c, "state");
+        *ret = (WebExecutionFilter) {};
         if (state && state_from_string(state) < 0)
-                return web_reply_error(c, 400, "unknown state '%s'", state);
-        StoreExecutionFilter f = {
+                return web_reply_error(c, 400, "unknown state '%s'", state), -EINVAL;
+        StoreExecutionFilter *f = &ret->f;
+        *f = (StoreExecutionFilter) {
                 .namespace_prefix = web_query(c, "namespace"),
                 .flow_id = web_query(c, "flowId"),
                 .state = state,
-                .limit = limit,
-                .offset = offset,
         };
         /* Kestra's labels=key:value, repeated for several (an execution has them all), and the
          * creation time range. */
-        const char *label_args[LABELS_FILTER_MAX];
-        size_t n_args = web_query_all(c, "labels", label_args, LABELS_FILTER_MAX), n_labels = 0;
-        StoreLabelFilter labels[LABELS_FILTER_MAX];
-        _cleanup_json_ json_t *keys = json_array(); /* holds the keys the filters point to */
-        if (!keys)
-                return web_reply_error(c, 500, "out of memory");
-        if (n_args > LABELS_FILTER_MAX)
-                return web_reply_error(c, 400, "at most %d labels to filter on (%zu given)", LABELS_FILTER_MAX, n_args);
+        const char *label_args[WEB_LABELS_FILTER_MAX];
+        size_t n_args = web_query_all(c, "labels", label_args, WEB_LABELS_FILTER_MAX), n_labels = 0;
+        if (!(ret->keys = json_array())) /* holds the keys the filters point to */
+                return web_reply_error(c, 500, "out of memory"), -ENOMEM;
+        if (n_args > WEB_LABELS_FILTER_MAX)
+                return web_reply_error(c, 400, "at most %d labels to filter on (%zu given)", WEB_LABELS_FILTER_MAX, n_args),
+                       -EINVAL;
         for (size_t i = 0; i < n_args; i++) {
                 const char *label = label_args[i], *colon = strchr(label, ':');
                 if (isempty(label))
                         continue;
                 if (!colon || colon == label)
-                        return web_reply_error(c, 400, "labels '%s' is not key:value", label);
-                if (json_array_append_new(keys, json_stringn(label, (size_t) (colon - label))) < 0)
-                        return web_reply_error(c, 500, "out of memory");
-                labels[n_labels++] = (StoreLabelFilter) { json_string_value(json_array_get(keys, json_array_size(keys) - 1)),
-                                                          colon + 1 };
+                        return web_reply_error(c, 400, "labels '%s' is not key:value", label), -EINVAL;
+                if (json_array_append_new(ret->keys, json_stringn(label, (size_t) (colon - label))) < 0)
+                        return web_reply_error(c, 500, "out of memory"), -ENOMEM;
+                ret->labels[n_labels++] = (StoreLabelFilter) {
+                        json_string_value(json_array_get(ret->keys, json_array_size(ret->keys) - 1)), colon + 1
+                };
         }
-        f.labels = labels;
-        f.n_labels = n_labels;
-        if (web_query_date(c, "startDate", &f.created_from) < 0 || web_query_date(c, "endDate", &f.created_to) < 0)
+        f->labels = ret->labels;
+        f->n_labels = n_labels;
+        if (web_query_date(c, "startDate", &f->created_from) < 0 || web_query_date(c, "endDate", &f->created_to) < 0)
+                return -EINVAL;
+        return 0;
+}
+
+int web_api_execution_search(WebCtx *c) {
+        size_t offset, limit;
+        _cleanup_(web_execution_filter_done) WebExecutionFilter wf = {};
+        if (web_paging(c, 25, &offset, &limit) < 0 || web_execution_filter(c, &wf) < 0)
                 return 0;
+        StoreExecutionFilter f = wf.f;
+        f.limit = limit;
+        f.offset = offset;
         _cleanup_store_tx_ StoreTx *tx = NULL;
         json_t *arr = NULL;
         int r = store_begin(c->store, &tx);
@@ -1278,30 +1289,35 @@ int web_api_execution_replay(WebCtx *c) {
 #define LABELS_MAX 100
 #define LABEL_MAX 1024
 
-/* POST /api/v1/executions/{id}/labels, Kestra's: the body ([{key, value}]) replaces the labels of an
- * ended execution; its system labels ("system.") stay and cannot be set. */
-int web_api_execution_labels(WebCtx *c) {
-        const char *id = c->params[0];
-        _cleanup_json_ json_t *labels = json_loadb(c->body, c->body_len, 0, NULL), *doc = NULL;
+/* The body as a list of labels a user may set ([{key, value}]): it, or NULL after replying 400. */
+static json_t *body_labels(WebCtx *c) {
+        _cleanup_json_ json_t *labels = json_loadb(c->body, c->body_len, 0, NULL);
         size_t i;
         json_t *l;
         if (!json_is_array(labels))
-                return web_reply_error(c, 400, "the body must be a list of labels: [{\"key\": \"...\", \"value\": \"...\"}, ...]");
+                return web_reply_error(c, 400, "the body must be a list of labels: [{\"key\": \"...\", \"value\": \"...\"}, ...]"), NULL;
         if (json_array_size(labels) > LABELS_MAX)
-                return web_reply_error(c, 400, "at most %d labels (%zu given)", LABELS_MAX, json_array_size(labels));
+                return web_reply_error(c, 400, "at most %d labels (%zu given)", LABELS_MAX, json_array_size(labels)), NULL;
         json_array_foreach(labels, i, l) {
                 const char *k = json_string_value(json_object_get(l, "key")), *v = json_string_value(json_object_get(l, "value"));
                 if (!json_is_object(l) || json_object_size(l) != 2 || isempty(k) || !v)
-                        return web_reply_error(c, 400, "label %zu is not {\"key\": a non-empty string, \"value\": a string}", i + 1);
+                        return web_reply_error(c, 400, "label %zu is not {\"key\": a non-empty string, \"value\": a string}", i + 1), NULL;
                 if (strlen(k) > LABEL_MAX || strlen(v) > LABEL_MAX)
-                        return web_reply_error(c, 400, "label '%.40s...' is longer than %d bytes", k, LABEL_MAX);
+                        return web_reply_error(c, 400, "label '%.40s...' is longer than %d bytes", k, LABEL_MAX), NULL;
                 if (startswith(k, API_SYSTEM_LABEL_PREFIX))
                         return web_reply_error(c, 400, "label '%s': labels starting with '" API_SYSTEM_LABEL_PREFIX
-                                                       "' are the system's, they cannot be set", k);
+                                                       "' are the system's, they cannot be set", k), NULL;
                 for (size_t j = 0; j < i; j++)
                         if (streq(k, json_string_value(json_object_get(json_array_get(labels, j), "key"))))
-                                return web_reply_error(c, 400, "label '%s' is given twice", k);
+                                return web_reply_error(c, 400, "label '%s' is given twice", k), NULL;
         }
+        return TAKE_PTR(labels);
+}
+
+/* Set labels (checked) on execution id and reply as POST .../labels does; quiet: an empty body
+ * instead of the execution (a bulk action counts, it does not show them). */
+static int labels_set(WebCtx *c, const char *id, json_t *labels, bool quiet) {
+        _cleanup_json_ json_t *doc = NULL;
         int r = api_execution_set_labels(c->store, id, labels, &doc);
         if (r == -ENOENT)
                 return web_reply_error(c, 404, "no execution '%s'", id);
@@ -1309,8 +1325,60 @@ int web_api_execution_labels(WebCtx *c) {
                 return web_reply_error(c, 409, "execution %s has not ended; labels can be set on ended executions only", id);
         if (r < 0)
                 return web_reply_store_error(c, r);
+        if (quiet)
+                return web_reply_json(c, 200, json_object());
         api_execution_strip(doc);
         return web_reply_json(c, 200, json_incref(doc));
+}
+
+/* POST /api/v1/executions/{id}/labels, Kestra's: the body ([{key, value}]) replaces the labels of an
+ * ended execution; its system labels ("system.") stay and cannot be set. */
+int web_api_execution_labels(WebCtx *c) {
+        _cleanup_json_ json_t *labels = body_labels(c);
+        if (!labels)
+                return 0;
+        return labels_set(c, c->params[0], labels, false);
+}
+
+/* One execution of labels/by-query: its own labels, those of the body added or replacing them. */
+static int labels_add_one(WebCtx *c, void *userdata) {
+        json_t *add = userdata, *l;
+        const char *id = c->params[0];
+        _cleanup_json_ json_t *doc = NULL, *merged = json_array();
+        size_t i;
+        int r = api_execution_get(c->store, id, &doc);
+        if (r == -ENOENT)
+                return web_reply_error(c, 404, "no execution '%s'", id);
+        if (r < 0)
+                return web_reply_store_error(c, r);
+        if (!merged)
+                return web_reply_error(c, 500, "out of memory");
+        json_array_foreach(json_object_get(doc, "labels"), i, l) {
+                const char *k = json_string_value(json_object_get(l, "key"));
+                bool replaced = false;
+                size_t j;
+                json_t *a;
+                json_array_foreach(add, j, a)
+                        replaced = replaced || streq_ptr(k, json_string_value(json_object_get(a, "key")));
+                if (!k || replaced || startswith(k, API_SYSTEM_LABEL_PREFIX) || !json_is_string(json_object_get(l, "value")))
+                        continue;
+                if (json_array_append_new(merged, json_pack("{s:s, s:O}", "key", k, "value", json_object_get(l, "value"))) < 0)
+                        return web_reply_error(c, 500, "out of memory");
+        }
+        if (json_array_extend(merged, add) < 0)
+                return web_reply_error(c, 500, "out of memory");
+        if (json_array_size(merged) > LABELS_MAX)
+                return web_reply_error(c, 409, "execution %s would have more than %d labels", id, LABELS_MAX);
+        return labels_set(c, id, merged, true);
+}
+
+/* POST /api/v1/executions/labels/by-query: Kestra's, the body's labels added to (or replacing
+ * those of the same key of) each ended execution the search's filters select. */
+int web_api_executions_labels_by_query(WebCtx *c) {
+        _cleanup_json_ json_t *labels = body_labels(c);
+        if (!labels)
+                return 0;
+        return web_executions_by_query(c, labels_add_one, labels, 200);
 }
 
 /* GET /api/v1/executions/{id}/file?path=kestra:///...: a file of that execution (its inputs or

@@ -1,7 +1,8 @@
 /* web-execution-state.c: a user's say in an execution's course, Kestra's routes: the state of an
  * ended task run (POST /api/v1/executions/{id}/state), of an ended execution (change-status), a
- * created or queued one run now (force-run, unqueue), a running one paused (pause). Each is an
- * event for the executor, which applies it (lib/engine); these routes check what they can first. */
+ * created or queued one run now (force-run, unqueue), a running one paused (pause); change-status
+ * and unqueue by query too. Each is an event for the executor, which applies it (lib/engine);
+ * these routes check what they can first. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,24 +102,52 @@ int web_api_execution_task_run_state(WebCtx *c) {
         return emit(c, doc, ENGINE_EVENT_CHANGE_STATE, json_pack("{s:s, s:s}", "taskRunId", tr_id, "state", state_to_string(to)));
 }
 
-/* POST /api/v1/executions/{id}/change-status?status=: Kestra's change of an ended execution's
- * state; nothing runs again. */
-int web_api_execution_change_status(WebCtx *c) {
-        const char *id = c->params[0], *status = web_query(c, "status");
+/* The state a change-status names (its query parameter key): the state, or replies 400. */
+static State change_status_to(WebCtx *c, const char *key) {
+        const char *status = web_query(c, key);
+        State to;
+        if (isempty(status))
+                return web_reply_error(c, 400, "the query parameter '%s' is required (SUCCESS, WARNING, FAILED, KILLED or CANCELLED)", key),
+                       _STATE_INVALID;
+        if ((to = end_state(status, true)) < 0)
+                return web_reply_error(c, 400, "an execution's state can be changed to SUCCESS, WARNING, FAILED, KILLED or CANCELLED, not '%s'",
+                                       status),
+                       _STATE_INVALID;
+        return to;
+}
+
+static int change_status(WebCtx *c, const char *key) {
+        const char *id = c->params[0];
         _cleanup_json_ json_t *doc = NULL;
         State st, to;
 
         if (execution_load(c, "change-status", &doc, &st) < 0)
                 return 0;
-        if (isempty(status))
-                return web_reply_error(c, 400, "the query parameter 'status' is required (SUCCESS, WARNING, FAILED, KILLED or CANCELLED)");
-        if ((to = end_state(status, true)) < 0)
-                return web_reply_error(c, 400, "an execution's state can be changed to SUCCESS, WARNING, FAILED, KILLED or CANCELLED, not '%s'",
-                                       status);
+        if ((to = change_status_to(c, key)) < 0)
+                return 0;
         if (!state_is_terminal(st))
                 return web_reply_error(c, 409, "execution %s is %s; only an ended execution's state can be changed", id,
                                        state_to_string(st));
         return emit(c, doc, ENGINE_EVENT_CHANGE_STATE, json_pack("{s:s}", "state", state_to_string(to)));
+}
+
+/* POST /api/v1/executions/{id}/change-status?status=: Kestra's change of an ended execution's
+ * state; nothing runs again. */
+int web_api_execution_change_status(WebCtx *c) {
+        return change_status(c, "status");
+}
+
+static int change_status_one(WebCtx *c, void *userdata) {
+        (void) userdata;
+        return change_status(c, "newStatus");
+}
+
+/* POST /api/v1/executions/change-status/by-query?newStatus=: the ended executions that the
+ * search's filters select (Kestra's name for the parameter: "status" is no filter of theirs). */
+int web_api_executions_change_status_by_query(WebCtx *c) {
+        if (change_status_to(c, "newStatus") < 0)
+                return 0;
+        return web_executions_by_query(c, change_status_one, NULL, 202);
 }
 
 /* POST /api/v1/executions/{id}/force-run: a CREATED or QUEUED execution starts now, whatever its
@@ -135,23 +164,49 @@ int web_api_execution_force_run(WebCtx *c) {
         return emit(c, doc, ENGINE_EVENT_CREATED, json_pack("{s:b}", "force", true));
 }
 
-/* POST /api/v1/executions/{id}/unqueue?state=: a QUEUED execution (its flow's concurrency limit)
- * runs now (RUNNING, the default) or ends unstarted (CANCELLED, FAILED or KILLED). */
-int web_api_execution_unqueue(WebCtx *c) {
-        const char *state = web_query(c, "state");
+/* The state an unqueue names (its query parameter key; RUNNING when absent), or replies 400. */
+static State unqueue_to(WebCtx *c, const char *key) {
+        const char *state = web_query(c, key);
+        State to = isempty(state) ? STATE_RUNNING : state_from_string(state);
+        if (to != STATE_RUNNING && to != STATE_CANCELLED && to != STATE_FAILED && to != STATE_KILLED)
+                return web_reply_error(c, 400, "a queued execution can be unqueued as RUNNING, CANCELLED, FAILED or KILLED, not '%s'",
+                                       state),
+                       _STATE_INVALID;
+        return to;
+}
+
+static int unqueue(WebCtx *c, const char *key) {
         _cleanup_json_ json_t *doc = NULL;
-        State st, to = isempty(state) ? STATE_RUNNING : state_from_string(state);
+        State st, to;
 
         if (execution_load(c, "unqueue", &doc, &st) < 0)
                 return 0;
-        if (to != STATE_RUNNING && to != STATE_CANCELLED && to != STATE_FAILED && to != STATE_KILLED)
-                return web_reply_error(c, 400, "a queued execution can be unqueued as RUNNING, CANCELLED, FAILED or KILLED, not '%s'",
-                                       state);
+        if ((to = unqueue_to(c, key)) < 0)
+                return 0;
         if (st != STATE_QUEUED)
                 return web_reply_error(c, 409, "execution %s is %s; only a QUEUED execution can be unqueued", c->params[0],
                                        state_to_string(st));
         return emit(c, doc, ENGINE_EVENT_CREATED,
                     to == STATE_RUNNING ? json_pack("{s:b}", "force", true) : json_pack("{s:s}", "state", state_to_string(to)));
+}
+
+/* POST /api/v1/executions/{id}/unqueue?state=: a QUEUED execution (its flow's concurrency limit)
+ * runs now (RUNNING, the default) or ends unstarted (CANCELLED, FAILED or KILLED). */
+int web_api_execution_unqueue(WebCtx *c) {
+        return unqueue(c, "state");
+}
+
+static int unqueue_one(WebCtx *c, void *userdata) {
+        (void) userdata;
+        return unqueue(c, "newState");
+}
+
+/* POST /api/v1/executions/unqueue/by-query?newState=: the queued executions that the search's
+ * filters select ("state" is the filter there). */
+int web_api_executions_unqueue_by_query(WebCtx *c) {
+        if (unqueue_to(c, "newState") < 0)
+                return 0;
+        return web_executions_by_query(c, unqueue_one, NULL, 202);
 }
 
 /* POST /api/v1/executions/{id}/pause: Kestra's pause of a running execution: the task runs in

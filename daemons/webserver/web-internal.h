@@ -89,6 +89,17 @@ void web_storage_release(WebCtx *c);
 int web_reply_stored_file(WebCtx *c, const char *key, uint64_t size);
 
 /* web-api.c */
+/* The executions search's filters of the request's query (namespace, flowId, state, labels=k:v
+ * repeated, startDate, endDate), as GET /api/v1/executions/search takes them and the bulk actions
+ * by query too: 0, or replies 400 and returns a negative errno. */
+#define WEB_LABELS_FILTER_MAX 20
+typedef struct WebExecutionFilter {
+        StoreExecutionFilter f; /* points into the rest, valid until web_execution_filter_done() */
+        StoreLabelFilter labels[WEB_LABELS_FILTER_MAX];
+        json_t *keys;
+} WebExecutionFilter;
+int web_execution_filter(WebCtx *c, WebExecutionFilter *ret);
+void web_execution_filter_done(WebExecutionFilter *f);
 int web_api_health(WebCtx *c);
 int web_api_metrics(WebCtx *c);
 int web_api_flow_create(WebCtx *c);
@@ -118,12 +129,30 @@ int web_api_execution_kill(WebCtx *c);
 int web_api_execution_resume(WebCtx *c);
 int web_api_execution_restart(WebCtx *c);
 int web_api_execution_replay(WebCtx *c);
+int web_api_executions_labels_by_query(WebCtx *c);
+
+/* web-bulk.c: Kestra's actions by query. Walk every execution the search's filters select, in
+ * batches, each in turn given to one(c, userdata) with c->params[0] its id and no body: it
+ * replies as the single route would, and one_ok is its status when it acted (any other 4xx: the
+ * execution was skipped, not in a state for it or gone meanwhile). Answers {count}: how many it
+ * acted on; a 5xx stops the walk and is answered with the count so far. */
+typedef int (*WebBulkOne)(WebCtx *c, void *userdata);
+int web_executions_by_query(WebCtx *c, WebBulkOne one, void *userdata, unsigned one_ok);
+int web_api_executions_delete_by_query(WebCtx *c);
+int web_api_executions_kill_by_query(WebCtx *c);
+int web_api_executions_restart_by_query(WebCtx *c);
+int web_api_executions_resume_by_query(WebCtx *c);
+int web_api_executions_replay_by_query(WebCtx *c);
+int web_api_executions_pause_by_query(WebCtx *c);
+int web_api_executions_force_run_by_query(WebCtx *c);
 
 /* web-execution-state.c */
 int web_api_execution_task_run_state(WebCtx *c);
 int web_api_execution_change_status(WebCtx *c);
 int web_api_execution_force_run(WebCtx *c);
 int web_api_execution_unqueue(WebCtx *c);
+int web_api_executions_change_status_by_query(WebCtx *c);
+int web_api_executions_unqueue_by_query(WebCtx *c);
 int web_api_execution_pause(WebCtx *c);
 int web_api_execution_labels(WebCtx *c);
 int web_api_execution_file(WebCtx *c);

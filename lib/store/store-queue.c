@@ -278,7 +278,54 @@ static int execution_filter_where(QueryBuilder *q, const StoreExecutionFilter *f
                 strbuf_append(&q->sql, " AND end_date IS NOT NULL AND end_date <= ");
                 r = store_qb_arg(q, SQL_I(f->ended_to)) < 0 ? -ENOMEM : r;
         }
+        if (f->after_id) {
+                /* Written out rather than as a row comparison, which not every backend's planner
+                 * matches to the (created, id) order. */
+                strbuf_append(&q->sql, " AND (created < ");
+                r = store_qb_arg(q, SQL_I(f->after_created)) < 0 ? -ENOMEM : r;
+                strbuf_append(&q->sql, " OR (created = ");
+                r = store_qb_arg(q, SQL_I(f->after_created)) < 0 ? -ENOMEM : r;
+                strbuf_append(&q->sql, " AND id < ");
+                r = store_qb_arg(q, SQL_S(f->after_id)) < 0 ? -ENOMEM : r;
+                strbuf_append(&q->sql, "))");
+        }
         return q->sql.error ? q->sql.error : r;
+}
+
+void store_execution_keys_free(StoreExecutionKey *k, size_t n) {
+        for (size_t i = 0; k && i < n; i++)
+                free(k[i].id);
+        free(k);
+}
+
+int store_execution_keys(StoreTx *tx, const StoreExecutionFilter *f, StoreExecutionKey **ret, size_t *ret_n) {
+        _cleanup_(store_qb_done) QueryBuilder q = { .sql = STRBUF_INIT };
+        _cleanup_rows_ SqlRows rows = {};
+        strbuf_append(&q.sql, "SELECT id, created FROM executions");
+        int r = execution_filter_where(&q, f);
+        if (r < 0)
+                return r;
+        strbuf_append(&q.sql, " ORDER BY created DESC, id DESC LIMIT ");
+        store_qb_arg(&q, SQL_I(f->limit ? f->limit : 100));
+        strbuf_append(&q.sql, " OFFSET ");
+        r = store_qb_arg(&q, SQL_I(f->offset));
+        if (r < 0 || q.sql.error)
+                return r < 0 ? r : q.sql.error;
+        if ((r = store_exec(tx, strbuf_str(&q.sql), q.args, q.n, &rows)) < 0)
+                return r;
+        StoreExecutionKey *k = calloc(rows.n_rows + 1, sizeof *k);
+        if (!k)
+                return -ENOMEM;
+        for (size_t i = 0; i < rows.n_rows; i++) {
+                k[i] = (StoreExecutionKey) { .id = sql_cell_take(&rows, i, 0), .created = (usec_t) sql_cell_i64(&rows, i, 1) };
+                if (!k[i].id) {
+                        store_execution_keys_free(k, i);
+                        return -ENOMEM;
+                }
+        }
+        *ret = k;
+        *ret_n = rows.n_rows;
+        return 0;
 }
 
 int store_execution_count(StoreTx *tx, const StoreExecutionFilter *f, int64_t *ret) {

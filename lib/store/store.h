@@ -243,11 +243,24 @@ typedef struct StoreExecutionFilter {
         usec_t created_from, created_to;      /* 0: unbounded */
         usec_t ended_to;                      /* ended at or before it (so: terminal); 0: unbounded */
         size_t limit, offset;                 /* limit 0: 100 */
+        /* Keyset paging, to walk every match while they change (an offset would skip or repeat
+         * rows): only those after (after_created, after_id) in the search's order; NULL: from the
+         * first. */
+        usec_t after_created;
+        const char *after_id;
 } StoreExecutionFilter;
 /* Newest first. ret gets a json array of documents. A document that cannot be read back is left
  * out (one bad row does not fail the search): ret_skipped (may be NULL) counts them. */
 int store_execution_search_skipping(StoreTx *tx, const StoreExecutionFilter *f, json_t **ret, size_t *ret_skipped);
 int store_execution_search(StoreTx *tx, const StoreExecutionFilter *f, json_t **ret);
+/* The ids and creation times of the executions matching f, in the search's order, without their
+ * documents: a batch of a walk over many (f->after_id from the last one of the batch before). */
+typedef struct StoreExecutionKey {
+        char *id;
+        usec_t created;
+} StoreExecutionKey;
+int store_execution_keys(StoreTx *tx, const StoreExecutionFilter *f, StoreExecutionKey **ret, size_t *ret_n);
+void store_execution_keys_free(StoreExecutionKey *k, size_t n);
 /* How many executions match f (limit and offset ignored). */
 int store_execution_count(StoreTx *tx, const StoreExecutionFilter *f, int64_t *ret);
 

@@ -49,6 +49,10 @@ void test_executions(Store *s) {
                 { { .labels = (StoreLabelFilter[]) { { "team", "data" }, { "team", "ops" } }, .n_labels = 2 }, "" },
                 { { .created_from = T0 + 30 * USEC_PER_SEC }, "exec2" }, /* created 22:15:00 = T0 + 100 s */
                 { { .limit = 1, .offset = 1 }, "exec1" },
+                /* Keyset paging: after a row, by creation time and then id (a tie here). */
+                { { .after_created = T0 + 100 * USEC_PER_SEC, .after_id = "exec2" }, "exec1" },
+                { { .after_created = T0 + 100 * USEC_PER_SEC, .after_id = "exec3" }, "exec2,exec1" },
+                { { .after_created = T0 + 100 * USEC_PER_SEC, .after_id = "exec2", .flow_id = "other" }, "" },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 json_decref(found);
@@ -66,6 +70,20 @@ void test_executions(Store *s) {
                 snprintf(name, sizeof name, "search case %zu finds [%s]", i, cases[i].ids);
                 is_str(ids, cases[i].ids, name);
         }
+        StoreExecutionKey *keys = NULL;
+        size_t n_keys = 0;
+        StoreExecutionFilter first = { .namespace_prefix = "company", .limit = 1 };
+        is_int(store_execution_keys(tx, &first, &keys, &n_keys), 0, "list the keys of a search's first row");
+        ok(n_keys == 1 && streq(keys[0].id, "exec2") && keys[0].created == T0 + 100 * USEC_PER_SEC,
+           "the newest one's id and creation time");
+        StoreExecutionFilter next = { .namespace_prefix = "company", .limit = 1, .after_id = n_keys ? keys[0].id : "",
+                                      .after_created = n_keys ? keys[0].created : 0 };
+        StoreExecutionKey *keys2 = NULL;
+        size_t n_keys2 = 0;
+        is_int(store_execution_keys(tx, &next, &keys2, &n_keys2), 0, "list the keys after it");
+        ok(n_keys2 == 1 && streq(keys2[0].id, "exec1"), "the next batch is the older one");
+        store_execution_keys_free(keys, n_keys);
+        store_execution_keys_free(keys2, n_keys2);
         CHECK_OK(store_execution_delete(tx, "exec2"));
         CHECK_OK(store_execution_delete(tx, "exec1"));
         CHECK_OK(store_commit(tx));

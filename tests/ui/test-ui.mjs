@@ -3,7 +3,8 @@
 // line, fix and save, execute with inputs and a FILE, watch the Gantt reach SUCCESS, open a task's
 // logs, see markup in a log line stay text, kill a running execution; the flows' last states,
 // enable/disable, revisions and their diff; triggers (disable, backfill, unlock); logs search;
-// bulk kill/restart/delete and filters of executions; completion in the editor; an execution's labels,
+// bulk kill/restart/delete and filters of executions, of all those matching too (by query); an
+// execution's state changed; completion in the editor; an execution's labels,
 // replay from a task run, change a task run's state, download logs, resume with onResume inputs; the dashboard; namespaces (KV store, files);
 // a flow's topology; an execution with 10,001 task runs and 100,000 log lines; refuse a state change
 // without the CSRF token. TAP output; a screenshot per step in $TERN_UI_SHOTS.
@@ -132,7 +133,8 @@ try {
   // else, a CSP violation above all, is not.
   page.on("console", (m) => { if (m.type() === "error" && !/^Failed to load resource: .* status of 4\d\d/.test(m.text())) problems.push(m.text()); });
   page.on("pageerror", (e) => problems.push(String(e)));
-  page.on("dialog", (d) => d.accept());
+  let lastDialog = ""; // what the last confirmation asked
+  page.on("dialog", (d) => { lastDialog = d.message(); d.accept(); });
   const shot = async (name) => page.screenshot({ path: path.join(TERN_UI_SHOTS, `${name}.png`), fullPage: false });
   const step = async (what, fn) => {
     try { return ok(await fn(), what); } catch (e) { await shot(`failed-${n + 1}`).catch(() => {}); return ok(false, what, e.stack || e); }
@@ -552,6 +554,77 @@ try {
     return /startDate=299[89]-/.test(page.url()); // the browser's midnight, in UTC
   });
 
+  // Every execution the filters match, more than a page of them: kill, restart, delete by query.
+  const CROWD = "id: crowd\nnamespace: t.ui\ntasks:\n  - id: hold\n    type: io.kestra.plugin.core.flow.Pause\n";
+  await fetch(`${base}/api/v1/flows`, { method: "POST", headers: { ...BASIC, "Content-Type": "application/x-yaml" }, body: CROWD });
+  for (let i = 0; i < 30; i++) await post("/api/v1/executions/t.ui/crowd");
+  const crowdCount = async (q) => (await apiGet(`/api/v1/executions/search?flowId=crowd&size=1${q}`)).total;
+  const waitCrowd = async (q, n) => {
+    for (const deadline = Date.now() + 60000; Date.now() < deadline;) {
+      if (await crowdCount(q) === n) return true;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    return false;
+  };
+  ok(await waitCrowd("&state=PAUSED", 30), "30 paused executions of one flow");
+  const allMatching = async () => {
+    await page.waitForFunction(() => document.querySelectorAll("table.grid tbody tr").length === 25, null, { timeout: 15000 });
+    await page.check("#ex-all");
+    await page.locator("#bulk-all", { hasText: "Select all 30 matching" }).waitFor({ timeout: 5000 });
+    await page.click("#bulk-all");
+    return (await page.locator("#bulk-count").textContent()) === "All 30 matching executions chosen";
+  };
+  await page.goto(base + "/#/executions?flowId=crowd");
+  await step("choosing every row of a page of 25 offers every one of the 30 matching", async () => {
+    await page.waitForFunction(() => document.querySelectorAll("table.grid tbody tr").length === 25, null, { timeout: 15000 });
+    await page.check("#ex-all");
+    await page.locator("#bulk-all", { hasText: "Select all 30 matching" }).waitFor({ timeout: 5000 });
+    await shot("15b-executions-select-all");
+    await page.click("#bulk-all");
+    return (await page.locator("#bulk-count").textContent()) === "All 30 matching executions chosen" &&
+           await page.locator("#bulk-page").isVisible();
+  });
+  await step("unchoosing a row goes back to the page's rows", async () => {
+    await page.locator("table.grid tbody input[type=checkbox]").first().uncheck();
+    const t = await page.locator("#bulk-count").textContent();
+    await page.locator("table.grid tbody input[type=checkbox]").first().check();
+    return t === "24 chosen" && !(await page.locator("#bulk-all").isHidden());
+  });
+  await page.click("#bulk-all");
+  await page.click('button[data-action="bulk-kill"]');
+  await step("Kill of all matching asks, naming the count, and kills all 30", async () => {
+    await page.locator("#bulk-status", { hasText: "30 of 30 matching execution(s) killed." }).waitFor({ timeout: 30000 });
+    return lastDialog.startsWith("Kill all 30 executions that match the filters?") && await waitCrowd("&state=KILLED", 30);
+  });
+  await page.goto(base + "/#/executions?flowId=crowd&state=KILLED");
+  const TERMINAL = ["SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED"];
+  // Each crowd execution, once every one of them is as wanted (true: fine), or null after 60 s.
+  const crowdUntil = async (fine) => {
+    for (const deadline = Date.now() + 60000; Date.now() < deadline;) {
+      const xs = (await apiGet("/api/v1/executions/search?flowId=crowd&size=100")).results;
+      if (xs.length === 30 && xs.every(fine)) return xs;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    return null;
+  };
+  await step("Restart of all matching restarts all 30", async () => {
+    if (!await allMatching()) return false;
+    await page.click('button[data-action="bulk-restart"]');
+    await page.locator("#bulk-status", { hasText: "30 of 30 matching execution(s) restarted." }).waitFor({ timeout: 30000 });
+    return lastDialog.startsWith("Restart all 30 executions that match the filters?") &&
+           await crowdUntil((x) => x.state.histories.some((h) => h.state === "RESTARTED")) !== null;
+  });
+  await fetch(`${base}/api/v1/executions/kill/by-query?flowId=crowd`, { method: "DELETE", headers: BASIC });
+  ok(await crowdUntil((x) => TERMINAL.includes(x.state.current)) !== null, "all 30 ended again");
+  await page.goto(base + "/#/executions?flowId=crowd");
+  await step("Delete of all matching asks, naming the count, and deletes those 30 only", async () => {
+    if (!await allMatching()) return false;
+    await page.click('button[data-action="bulk-delete"]');
+    await page.locator("#bulk-status", { hasText: "30 of 30 matching execution(s) deleted." }).waitFor({ timeout: 30000 });
+    return lastDialog.startsWith("Delete all 30 executions that match the filters with their logs and files?") &&
+           await crowdCount("") === 0 && (await fetch(`${base}/api/v1/executions/${greetExec}`, { headers: BASIC })).status === 200;
+  });
+
   // Execution labels, edited once it ended; markup in one stays text.
   await page.goto(base + `/#/executions/${greetExec}?tab=inputs`);
   await page.click("#labels-edit");
@@ -618,6 +691,17 @@ tasks:
     const text = await page.evaluate(async (u) => (await fetch(u)).text(), href);
     await shot("18c-logs-download");
     return href.includes(`/api/v1/logs/${flaky}/download?minLevel=INFO`) && text.includes("INFO [next] went on after boom");
+  });
+  await step("Change status on an ended execution offers the other end states; WARNING is applied, live", async () => {
+    await page.click("#change-status");
+    const offered = await page.locator("#change-status-to option").allTextContents();
+    await page.selectOption("#change-status-to", "WARNING");
+    await shot("18d-change-status");
+    await page.click("#change-status-submit");
+    await page.locator("#ex-state .state[data-state=WARNING]").waitFor({ timeout: 60000 });
+    const e = await apiGet(`/api/v1/executions/${flaky}`);
+    return offered.join(",") === "WARNING,FAILED,KILLED,CANCELLED" && lastDialog.includes("from SUCCESS to WARNING") &&
+           e.state.current === "WARNING" && (await page.locator("#change-status-form").count()) === 0;
   });
 
   // Resume a paused execution with the inputs its Pause declares.

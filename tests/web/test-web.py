@@ -496,6 +496,121 @@ tasks:
     ok(st == 200 and js["total"] == 0 and js2["total"] == 0 and js3["total"] >= 3, "search by creation time range")
     ok(req("GET", "/api/v1/executions/search?startDate=soon")[0] == 400, "a bad startDate is 400")
 
+    # ---- bulk actions by query: the search's filters choose, in batches of 100 ----
+    def states(q):
+        st, js, _ = req("GET", "/api/v1/executions/search?size=500&" + q)
+        return sorted(x["state"]["current"] for x in js["results"]) if st == 200 else None
+
+    def wait_states(q, want, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and states(q) != want:
+            time.sleep(0.1)
+        return states(q)
+
+    for fid, src in [("ok", "  - id: r\n    type: io.kestra.plugin.core.debug.Return\n    format: x\n"),
+                     ("bad", "  - id: boom\n    type: io.kestra.plugin.core.execution.Fail\n")]:
+        for ns in ["t.bq", "t.bqother"]:
+            ok(req("POST", "/api/v1/flows", f"id: {fid}\nnamespace: {ns}\ntasks:\n" + src)[0] == 200, f"flow {ns}.{fid}")
+    for ns, fid, n in [("t.bq", "ok", 3), ("t.bq", "bad", 2), ("t.bqother", "ok", 1), ("t.bqother", "bad", 1)]:
+        for _ in range(n):
+            req("POST", f"/api/v1/executions/{ns}/{fid}?wait=true", {})
+    ok(states("namespace=t.bq") == ["FAILED"] * 2 + ["SUCCESS"] * 3, "executions to act on by query")
+    st, js, _ = req("POST", "/api/v1/executions/restart/by-query?namespace=t.bq")
+    ok(st == 200 and js == {"count": 2},
+       f"POST /api/v1/executions/restart/by-query restarts the failed ones, the others skipped and not counted ({st} {js})")
+    deadline, hist = time.monotonic() + 30, []
+    while time.monotonic() < deadline and hist.count("RESTARTED") < 2:
+        hist = [h["state"] for x in req("GET", "/api/v1/executions/search?namespace=t.bq&flowId=bad")[1]["results"]
+                for h in x["state"]["histories"]]
+        time.sleep(0.05)
+    ok(hist.count("RESTARTED") == 2, "both are restarted")
+    ok(all("RESTARTED" not in [h["state"] for h in x["state"]["histories"]]
+           for x in req("GET", "/api/v1/executions/search?namespace=t.bqother")[1]["results"]),
+       "an execution the filter does not select is not")
+    ok(wait_states("namespace=t.bq&flowId=bad", ["FAILED", "FAILED"]) == ["FAILED", "FAILED"], "and they fail again")
+    st, js, _ = req("POST", "/api/v1/executions/change-status/by-query?namespace=t.bq&flowId=ok&newStatus=WARNING")
+    ok(st == 200 and js == {"count": 3}, f"POST /api/v1/executions/change-status/by-query?newStatus= ({st} {js})")
+    ok(wait_states("namespace=t.bq&flowId=ok", ["WARNING"] * 3) == ["WARNING"] * 3 and
+       states("namespace=t.bqother&flowId=ok") == ["SUCCESS"], "changes the selected ones only")
+    st, js, _ = req("POST", "/api/v1/executions/change-status/by-query?namespace=t.bq&newStatus=RUNNING")
+    st2, js2, _ = req("POST", "/api/v1/executions/change-status/by-query?namespace=t.bq")
+    ok(st == 400 and st2 == 400 and "'newStatus'" in js2["message"] and states("namespace=t.bq") == ["FAILED"] * 2 + ["WARNING"] * 3,
+       "a newStatus that is no end state, or none, is 400 and nothing is changed")
+    st, js, _ = req("POST", "/api/v1/executions/labels/by-query?namespace=t.bq&state=FAILED", [{"key": "triage", "value": "yes"}])
+    ok(st == 200 and js == {"count": 2}, f"POST /api/v1/executions/labels/by-query with a state filter ({st} {js})")
+    st, js, _ = req("GET", "/api/v1/executions/search?labels=triage:yes")
+    ok(st == 200 and js["total"] == 2 and all(x["state"]["current"] == "FAILED" and x["namespace"] == "t.bq" for x in js["results"]),
+       "labels the selected ones")
+    st, js, _ = req("POST", "/api/v1/executions/labels/by-query?labels=triage:yes", [{"key": "triage", "value": "done"}])
+    ok(st == 200 and js == {"count": 2} and req("GET", "/api/v1/executions/search?labels=triage:done")[1]["total"] == 2 and
+       req("GET", "/api/v1/executions/search?labels=triage:yes")[1]["total"] == 0,
+       "a label of the same key is replaced, selected by the labels filter")
+    ok(req("POST", "/api/v1/executions/labels/by-query?namespace=t.bq", [{"key": "system.x", "value": "1"}])[0] == 400,
+       "system labels cannot be set by query either")
+    for q in ["state=NOPE", "labels=nocolon", "startDate=soon"]:
+        st, js, _ = req("DELETE", "/api/v1/executions/by-query?namespace=t.bq&" + q)
+        ok(st == 400 and len(states("namespace=t.bq")) == 5, f"DELETE by-query with a bad filter ({q}) is 400, nothing deleted")
+    # Many: more than one batch, every one of them acted on once.
+    ok(req("POST", "/api/v1/flows", "id: many\nnamespace: t.bqmany\ntasks:\n  - id: r\n"
+           "    type: io.kestra.plugin.core.debug.Return\n    format: x\n")[0] == 200, "a flow run many times")
+    for _ in range(130):
+        req("POST", "/api/v1/executions/t.bqmany/many", {})
+    deadline, n_ended = time.monotonic() + 120, 0
+    while time.monotonic() < deadline and n_ended < 130:
+        n_ended = req("GET", "/api/v1/executions/search?size=1&namespace=t.bqmany&state=SUCCESS")[1]["total"]
+        time.sleep(0.2)
+    ok(n_ended == 130, f"130 executions ended ({n_ended})")
+    st, js, _ = req("POST", "/api/v1/executions/labels/by-query?namespace=t.bqmany", [{"key": "wave", "value": "1"}])
+    ok(st == 200 and js == {"count": 130} and req("GET", "/api/v1/executions/search?labels=wave:1")[1]["total"] == 130,
+       f"labels/by-query over 130 executions (2 batches): each labelled, counted once ({js})")
+    st, js, _ = req("DELETE", "/api/v1/main/executions/by-query?namespace=t.bqmany")
+    ok(st == 200 and js == {"count": 130} and req("GET", "/api/v1/executions/search?namespace=t.bqmany")[1]["total"] == 0,
+       f"DELETE /api/v1/main/executions/by-query deletes them all, under the tenant prefix too ({js})")
+    # Kill: the unfinished ones; the ended one of the same flow is skipped.
+    ok(req("POST", "/api/v1/flows", SLOW.replace("namespace: t.bulkx", "namespace: t.bqkill"))[0] == 200, "a slow flow to kill")
+    q1 = req("POST", "/api/v1/executions/t.bqkill/slow", {})[1]["id"]
+    q2 = req("POST", "/api/v1/executions/t.bqkill/slow", {})[1]["id"]
+    q3 = req("POST", "/api/v1/executions/t.bqkill/slow", {})[1]["id"]
+    ok(wait_state(q3, ["RUNNING"]) is not None, "three running")
+    req("POST", f"/api/v1/executions/{q3}/kill")
+    ok(wait_state(q3, ["KILLED"]) is not None, "one of them killed on its own")
+    for method, path, body in [("DELETE", "/api/v1/executions/by-query", None), ("DELETE", "/api/v1/executions/kill/by-query", None),
+                               ("POST", "/api/v1/executions/restart/by-query", None),
+                               ("POST", "/api/v1/executions/change-status/by-query", None),
+                               ("POST", "/api/v1/executions/labels/by-query", [{"key": "a", "value": "b"}])]:
+        sep = "&" if "?" in path else "?"
+        ok(req(method, path + sep + "namespace=t.bqkill", body, auth=None)[0] == 401, f"{method} {path} needs authentication")
+    _, js, resp = req("POST", "/api/v1/session", {"username": "alice", "password": PASSWORD}, auth=None)
+    cookie = (resp.getheader("Set-Cookie") or "").split(";")[0]
+    st, _, _ = req("DELETE", "/api/v1/executions/kill/by-query?namespace=t.bqkill", auth=None, headers={"Cookie": cookie})
+    ok(cookie.startswith("tern_session=") and st == 403, f"with a session cookie and no CSRF token: 403 ({st})")
+    ok(req("GET", f"/api/v1/executions/{q1}")[1]["state"]["current"] == "RUNNING", "and nothing was killed")
+    st, js, _ = req("DELETE", "/api/v1/executions/kill/by-query?namespace=t.bqkill", auth=None,
+                    headers={"Cookie": cookie, "X-CSRF-Token": (js or {}).get("csrfToken", "")})
+    ok(st == 200 and js == {"count": 2}, f"DELETE /api/v1/executions/kill/by-query kills the 2 unfinished ones ({st} {js})")
+    ok(wait_state(q1, ["KILLED"]) is not None and wait_state(q2, ["KILLED"]) is not None, "both end KILLED")
+    st, js, _ = req("DELETE", "/api/v1/executions/by-query?namespace=t.bqkill&state=KILLED")
+    ok(st == 200 and js == {"count": 3} and req("GET", "/api/v1/executions/search?namespace=t.bqkill")[1]["total"] == 0,
+       "and DELETE by-query with a state filter deletes them")
+    # Replay: new executions, newer than the walk, so not visited (each replayed once).
+    st, js, _ = req("POST", "/api/v1/executions/replay/by-query?namespace=t.bq&flowId=ok")
+    deadline, replays = time.monotonic() + 30, []
+    while time.monotonic() < deadline and len(replays) < 3:
+        replays = [x for x in req("GET", "/api/v1/executions/search?namespace=t.bq&flowId=ok")[1]["results"] if x.get("originalId")]
+        time.sleep(0.1)
+    ok(st == 200 and js == {"count": 3} and len(replays) == 3 and
+       req("GET", "/api/v1/executions/search?namespace=t.bq&flowId=ok")[1]["total"] == 6,
+       f"POST /api/v1/executions/replay/by-query replays each selected one once ({js}, {len(replays)} replays)")
+    # Resume: the paused ones.
+    ok(req("POST", "/api/v1/flows", "id: hold\nnamespace: t.bqpause\ntasks:\n  - id: wait\n"
+           "    type: io.kestra.plugin.core.flow.Pause\n  - id: after\n    type: io.kestra.plugin.core.debug.Return\n"
+           "    format: done\n")[0] == 200, "a flow that pauses")
+    held = [req("POST", "/api/v1/executions/t.bqpause/hold", {})[1]["id"] for _ in range(2)]
+    ok(all(wait_state(x, ["PAUSED"]) is not None for x in held), "two paused executions")
+    st, js, _ = req("POST", "/api/v1/executions/resume/by-query?namespace=t.bqpause")
+    ok(st == 200 and js == {"count": 2} and all(wait_state(x, ["SUCCESS"]) is not None for x in held),
+       f"POST /api/v1/executions/resume/by-query resumes them and they end SUCCESS ({js})")
+
     # ---- statistics for the dashboard ----
     today = time.strftime("%Y-%m-%d", time.gmtime())
     st, js, _ = req("POST", "/api/v1/stats/executions/daily", {})
@@ -1809,6 +1924,8 @@ tasks:
     for path, ops in api["paths"].items():
         for method in ops:
             concrete = path.replace("{", "x").replace("}", "")
+            if concrete.endswith("/by-query"):  # a filter that selects nothing: act on no execution
+                concrete += "?namespace=t.openapi.none"
             st, js, _ = req(method.upper(), concrete)
             if st == 405 or (isinstance(js, dict) and js.get("message") == "no such endpoint"):
                 missing.append(f"{method.upper()} {path}")
@@ -1828,6 +1945,8 @@ tasks:
             continue
         for method in ops:
             concrete = "/api/v1/main/" + path[len("/api/v1/"):].replace("{", "x").replace("}", "")
+            if concrete.endswith("/by-query"):
+                concrete += "?namespace=t.openapi.none"
             st, js, _ = req(method.upper(), concrete)
             if st == 405 or (isinstance(js, dict) and js.get("message") == "no such endpoint"):
                 missing.append(f"{method.upper()} {path}")

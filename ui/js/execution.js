@@ -1,7 +1,7 @@
 // execution.js: one execution, live: its task runs as a Gantt chart, its logs (by level, by task
 // run), outputs, inputs, labels (editable once it ended) and state history; kill, pause, force run,
-// restart, resume, replay (all of it, or from a task run), an ended task run's state changed; logs
-// downloaded.
+// restart, resume, replay (all of it, or from a task run), the state of an ended task run or of
+// the ended execution changed; logs downloaded.
 // Updates come from the server's event streams (GET /api/v1/executions/{id}/follow and /api/v1/logs/{id}/follow).
 import { api, enc } from "./api.js";
 import { h, clear, replace, fmtTime, fmtDuration, stateBadge, jsonText, TERMINAL, setTitle } from "./dom.js";
@@ -94,8 +94,48 @@ export async function executionView(main, ctx, id) {
       cur === "CREATED" || cur === "QUEUED" ? act("Force run", "force-run", null, "Run this execution now, whatever its flow's concurrency limit?") : null,
       cur === "PAUSED" ? h("button", { type: "button", dataset: { action: "resume" }, onclick: resume }, "Resume") : null,
       TERMINAL.has(cur) && cur !== "SUCCESS" ? act("Restart", "restart", null) : null,
-      TERMINAL.has(cur) ? act("Replay", "replay", null, "Run this execution again, as a new one?") : null].filter(Boolean));
+      TERMINAL.has(cur) ? act("Replay", "replay", null, "Run this execution again, as a new one?") : null,
+      TERMINAL.has(cur) ? h("button", { type: "button", id: "change-status", onclick: changeStatus }, "Change status") : null].filter(Boolean));
     trActions();
+  }
+
+  // ---- an ended execution's state changed (Kestra's change-status): nothing runs again ----
+  const statusHost = h("div");
+  actions.after(statusHost);
+  function changeStatus() {
+    const cur = ex.state?.current;
+    const to = h("select", { id: "change-status-to", "aria-label": "New state of the execution" },
+                 ["SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED"].filter((s) => s !== cur).map((s) => h("option", { value: s }, s)));
+    const form = h("form.execute", { id: "change-status-form", "aria-label": "Change the state of the execution" },
+      h("label", { for: "change-status-to" }, `Change the state from ${cur} to`), " ", to,
+      h("div.bar", h("button", { type: "submit", id: "change-status-submit" }, "Change status"),
+        h("button.link", { type: "button", onclick: () => clear(statusHost) }, "Cancel")));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      if (!window.confirm(`Change the state of this execution from ${cur} to ${to.value}? Nothing runs again.`)) return;
+      message.hidden = true;
+      try {
+        const before = ex.state?.histories?.length || 0;
+        await api("POST", `/api/v1/executions/${enc(ex.id)}/change-status?status=${enc(to.value)}`);
+        clear(statusHost);
+        refollowUntilMoved(before);
+      } catch (e) {
+        message.textContent = e.message;
+        message.hidden = false;
+      }
+    });
+    replace(statusHost, form);
+    to.focus();
+  }
+
+  // The executor applies a change soon; a stream opened before that ends at once (the execution
+  // still looks ended), so follow again until the state moved (at most 10 s).
+  function refollowUntilMoved(before, n = 20) {
+    setTimeout(() => {
+      if (closed || (ex.state?.histories?.length || 0) > before) return;
+      exStream?.close(); follow(); openLogs();
+      if (n > 0) refollowUntilMoved(before, n - 1);
+    }, 500);
   }
 
   // ---- resume, with the paused task's onResume inputs when it declares some ----
@@ -195,14 +235,7 @@ export async function executionView(main, ctx, id) {
     try {
       const before = ex.state?.histories?.length || 0;
       await api("POST", `/api/v1/executions/${enc(ex.id)}/state`, { json: { taskRunId: tr.id, state: newState.value } });
-      // The executor applies it soon; a stream opened before that ends at once (the execution
-      // still looks ended), so follow again until the state moved (at most 10 s).
-      const refollow = (n) => setTimeout(() => {
-        if (closed || (ex.state?.histories?.length || 0) > before) return;
-        exStream?.close(); follow(); openLogs();
-        if (n > 0) refollow(n - 1);
-      }, 500);
-      refollow(20);
+      refollowUntilMoved(before);
     } catch (e) {
       message.textContent = e.message;
       message.hidden = false;

@@ -1,5 +1,6 @@
 // executions.js: the Executions page: filtered by namespace, flow, state, labels and a creation time
-// range, a page at a time; kill, restart or delete the chosen ones at once.
+// range, a page at a time; kill, restart or delete the chosen ones at once, or every one the
+// filters match (Kestra's by-query routes).
 import { api, q, enc } from "./api.js";
 import { h, clear, fmtTime, fmtDuration, stateBadge, debounce, setTitle, isoFromLocal, localFromIso } from "./dom.js";
 
@@ -25,9 +26,17 @@ export async function executionsView(main, ctx) {
   const pager = h("div.pager");
   const msg = h("p", { role: "status", id: "bulk-status" });
   const chosen = new Set(); // ids of the page's checked rows
+  // Every row of the page chosen and more match: "Select all N matching" makes the actions apply
+  // to every execution the filters of the list shown match (shown: those filters, and how many).
+  let shown = null;
+  let allMatching = false;
+  let pageIds = [];
   const bulkBtn = (label, action) => h("button", { type: "button", dataset: { action }, disabled: true, onclick: () => bulk(action) }, label);
+  const selectAll = h("button.link", { type: "button", id: "bulk-all", hidden: true, onclick: () => { allMatching = true; chosenChanged(); } });
+  const selectPage = h("button.link", { type: "button", id: "bulk-page", hidden: true, onclick: () => { allMatching = false; chosenChanged(); } },
+                       "Only this page");
   const bulkBar = h("div.bulk", { role: "group", "aria-label": "With the chosen executions" },
-    h("span.muted", { id: "bulk-count" }, "None chosen"),
+    h("span.muted", { id: "bulk-count" }, "None chosen"), selectAll, selectPage,
     bulkBtn("Kill", "bulk-kill"), bulkBtn("Restart", "bulk-restart"), bulkBtn("Delete", "bulk-delete"));
   main.append(h("div.bar", h("h1", "Executions"), h("span.spacer"),
                 h("button", { type: "button", onclick: () => load() }, "Refresh")),
@@ -36,23 +45,38 @@ export async function executionsView(main, ctx) {
               bulkBar, msg, list, pager);
 
   function chosenChanged() {
-    document.getElementById("bulk-count").textContent = chosen.size ? `${chosen.size} chosen` : "None chosen";
-    for (const b of bulkBar.querySelectorAll("button")) b.disabled = chosen.size === 0;
+    const wholePage = pageIds.length > 0 && pageIds.every((id) => chosen.has(id));
+    const more = shown && shown.total > pageIds.length;
+    if (!wholePage || !more) allMatching = false;
+    document.getElementById("bulk-count").textContent = allMatching ? `All ${shown.total} matching executions chosen`
+      : chosen.size ? `${chosen.size} chosen` : "None chosen";
+    selectAll.textContent = more ? `Select all ${shown.total} matching` : "";
+    selectAll.hidden = !wholePage || !more || allMatching;
+    selectPage.hidden = !allMatching;
+    for (const b of bulkBar.querySelectorAll("button[data-action]")) b.disabled = chosen.size === 0;
   }
 
   // Kestra's by-ids routes: all or none; what could not be done is said, naming the executions.
+  // By query: every execution the list's filters match, in batches on the server; those not in a
+  // state for the action are left as they are.
   async function bulk(action) {
     const ids = [...chosen];
-    const [method, path, done] = {
-      "bulk-kill": ["DELETE", "/api/v1/executions/kill/by-ids", "killed"],
-      "bulk-restart": ["POST", "/api/v1/executions/restart/by-ids", "restarted"],
-      "bulk-delete": ["DELETE", "/api/v1/executions/by-ids", "deleted"],
+    const [method, path, done, verb] = {
+      "bulk-kill": ["DELETE", "/api/v1/executions/kill/by-", "killed", "Kill"],
+      "bulk-restart": ["POST", "/api/v1/executions/restart/by-", "restarted", "Restart"],
+      "bulk-delete": ["DELETE", "/api/v1/executions/by-", "deleted", "Delete"],
     }[action];
-    if (action === "bulk-delete" && !confirm(`Delete ${ids.length} execution(s) with their logs and files?`)) return;
+    const byQuery = allMatching && shown;
+    if (byQuery) {
+      const what = action === "bulk-delete" ? " with their logs and files" : "";
+      if (!confirm(`${verb} all ${shown.total} executions that match the filters${what}? Those not in a state for it are left as they are.`))
+        return;
+    } else if (action === "bulk-delete" && !confirm(`Delete ${ids.length} execution(s) with their logs and files?`)) return;
     msg.className = "";
+    msg.textContent = byQuery ? `${verb}: ${shown.total} matching executions…` : "";
     try {
-      const r = await api(method, path, { json: ids });
-      msg.textContent = `${r.count} execution(s) ${done}.`;
+      const r = byQuery ? await api(method, path + "query" + q(shown.filters)) : await api(method, path + "ids", { json: ids });
+      msg.textContent = byQuery ? `${r.count} of ${shown.total} matching execution(s) ${done}.` : `${r.count} execution(s) ${done}.`;
     } catch (e) {
       msg.className = "error";
       const bad = (e.body && e.body.invalidExecutions) || [];
@@ -70,11 +94,13 @@ export async function executionsView(main, ctx) {
     const hash = "#/executions" + q({ ...filters, page: page > 1 ? page : "" });
     if (location.hash !== hash) history.replaceState(null, "", hash);
     chosen.clear();
+    pageIds = [];
+    shown = null;
     chosenChanged();
     let res;
+    // Several labels, separated by spaces: an execution must have them all.
+    const labels = label.value.split(/\s+/).filter(Boolean);
     try {
-      // Several labels, separated by spaces: an execution must have them all.
-      const labels = label.value.split(/\s+/).filter(Boolean);
       res = await api("GET", "/api/v1/executions/search" + q({ ...filters, labels, page, size: size.value }));
     } catch (e) {
       clear(list);
@@ -84,6 +110,8 @@ export async function executionsView(main, ctx) {
     }
     clear(list);
     clear(pager);
+    shown = { filters: { ...filters, labels }, total: res.total };
+    pageIds = res.results.map((x) => x.id);
     if (!res.results.length) {
       list.append(h("p.empty", "No executions match."));
       return;
