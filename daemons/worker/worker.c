@@ -623,13 +623,16 @@ static void slot_run_job(Slot *s, StoreJob *job) {
         uint64_t drain;
 
         (void) !read(s->cancel_fd, &drain, sizeof drain); /* a stale cancel must not hit this job */
+        /* Before the lock: reading the cluster's clock may ask the database (once a minute), and the
+         * lease guard must never wait for that. */
+        usec_t renewed = claimed_monotonic(s->store, job, w->opt.lease);
         s->log_lines = 0;
         s->log_bytes = s->dropped_lines = s->dropped_bytes = 0;
         pthread_mutex_lock(&w->lock);
         snprintf(s->job_id, sizeof s->job_id, "%s", job->id);
         snprintf(s->execution_id, sizeof s->execution_id, "%s", job->execution_id);
         s->epoch = job->epoch;
-        s->renewed = claimed_monotonic(s->store, job, w->opt.lease);
+        s->renewed = renewed;
         s->lease_expired = false;
         s->busy = true;
         pthread_mutex_unlock(&w->lock);
