@@ -50,7 +50,7 @@ struct Executor {
         char strike_id[ID_MAX]; /* the execution the last steps failed on, and how many times */
         unsigned strikes;
         bool more_due; /* the last step claimed a full batch */
-        usec_t last_requeue;
+        usec_t last_requeue; /* monotonic */
         pthread_mutex_t stats_lock; /* stats are read by the frame's thread */
         ExecutorStats stats;
 };
@@ -780,15 +780,17 @@ static bool strike(Executor *x, const char *id, int r) {
 
 int executor_step(Executor *x) {
         _cleanup_json_ json_t *saved = json_object();
-        _cleanup_(step_ctx_done) StepCtx c = { .x = x, .now = now_realtime(), .saved = saved };
+        /* The cluster's clock: due dates and leases are compared with the workers' and the other
+         * executors' (store_clock_now()); a step of this host's clock must not expire leases. */
+        _cleanup_(step_ctx_done) StepCtx c = { .x = x, .now = store_clock_now(x->store), .saved = saved };
         int r;
 
         if (!saved)
                 return -ENOMEM;
         /* The loop turning is progress, also when the database fails it: a restart cannot help. */
         executor_progressed(x);
-        if (c.now - x->last_requeue >= x->opt.requeue_every) {
-                x->last_requeue = c.now;
+        if (now_monotonic() - x->last_requeue >= x->opt.requeue_every) {
+                x->last_requeue = now_monotonic();
                 r = store_job_requeue_expired(x->store, c.now);
                 if (r > 0) {
                         pthread_mutex_lock(&x->stats_lock);
@@ -842,7 +844,7 @@ bool executor_more_due(const Executor *x) {
 }
 
 int executor_wait(Executor *x, int stop_fd) {
-        usec_t next = USEC_INFINITY, now = now_realtime();
+        usec_t next = USEC_INFINITY, now = store_clock_now(x->store);
         if (x->trim_due) {
                 x->trim_due = false;
                 docs_trim(x);

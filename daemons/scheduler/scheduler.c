@@ -33,7 +33,7 @@ struct Scheduler {
 /* ---- small helpers -------------------------------------------------------------------------- */
 
 static usec_t sched_now(const Scheduler *s) {
-        return s->opt.clock ? s->opt.clock(s->opt.clock_userdata) : now_realtime();
+        return s->opt.clock ? s->opt.clock(s->opt.clock_userdata) : store_clock_now(s->store);
 }
 
 /* FNV-1a over the parts (NUL-separated), seeded; then a murmur-style finalizer. Two seeds give
@@ -1103,7 +1103,7 @@ int scheduler_step(Scheduler *s) {
 }
 
 int scheduler_wait(Scheduler *s, int stop_fd) {
-        usec_t next = USEC_INFINITY, now = now_realtime();
+        usec_t next = USEC_INFINITY, now = sched_now(s);
         int r = store_next_due(s->store, STORE_CHANNEL_TRIGGERS, &next);
         if (r < 0)
                 return r;

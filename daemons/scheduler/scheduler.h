@@ -47,7 +47,7 @@ typedef struct SchedulerOptions {
         usec_t missed_after;        /* NONE: a slot older than this was missed; 0 = 60 s */
         unsigned backfill_rate;     /* executions per second per backfill; 0 = 10 */
         const char *recover_default; /* recoverMissedSchedules when a trigger does not say; NULL = "ALL" */
-        SchedulerClock clock;       /* NULL: the real clock (tests inject one) */
+        SchedulerClock clock;       /* NULL: the cluster's, store_clock_now() (tests inject one) */
         void *clock_userdata;
         EngineConfig engine;        /* rendering Flow trigger inputs (envs, globals, secrets) */
         ApiFlowCache *flows;        /* parsed flows, shared with the process's other components; NULL: its own */

@@ -601,9 +601,9 @@ static void slot_logs_clear(Slot *s) {
 }
 
 /* When the claim was sent, on the monotonic clock: its lease ends a lease later (lease_until was
- * computed from this worker's own real-time clock at the claim). */
-static usec_t claimed_monotonic(const StoreJob *job, usec_t lease) {
-        usec_t now = now_monotonic(), real = now_realtime();
+ * computed from the cluster's clock at the claim, which a step of this host's clock does not move). */
+static usec_t claimed_monotonic(Store *store, const StoreJob *job, usec_t lease) {
+        usec_t now = now_monotonic(), real = store_clock_now(store);
         if (job->lease_until == 0 || job->lease_until < lease)
                 return now;
         usec_t claimed = job->lease_until - lease;
@@ -626,13 +626,16 @@ static void slot_run_job(Slot *s, StoreJob *job) {
         uint64_t drain;
 
         (void) !read(s->cancel_fd, &drain, sizeof drain); /* a stale cancel must not hit this job */
+        /* Before the lock: reading the cluster's clock may ask the database (once a minute), and the
+         * lease guard must never wait for that. */
+        usec_t renewed = claimed_monotonic(s->store, job, w->opt.lease);
         s->log_lines = 0;
         s->log_bytes = s->dropped_lines = s->dropped_bytes = 0;
         pthread_mutex_lock(&w->lock);
         snprintf(s->job_id, sizeof s->job_id, "%s", job->id);
         snprintf(s->execution_id, sizeof s->execution_id, "%s", job->execution_id);
         s->epoch = job->epoch;
-        s->renewed = claimed_monotonic(job, w->opt.lease);
+        s->renewed = renewed;
         s->lease_expired = false;
         s->busy = true;
         pthread_mutex_unlock(&w->lock);
@@ -750,7 +753,7 @@ static void *claim_thread(void *arg) {
                 if (want > 0) {
                         StoreJob *jobs = NULL;
                         size_t n = 0;
-                        int r = store_job_claim(w->claim_store, w->opt.id, w->opt.queue, MIN(want, 64u), now_realtime(),
+                        int r = store_job_claim(w->claim_store, w->opt.id, w->opt.queue, MIN(want, 64u), store_clock_now(w->claim_store),
                                                 w->opt.lease, &jobs, &n);
                         if (r < 0) {
                                 log_warning_errno(r, "Cannot claim jobs: %s", store_error(w->claim_store));
@@ -771,7 +774,7 @@ static void *claim_thread(void *arg) {
                                 free(jobs);
                 }
                 usec_t timeout = store_backend(w->claim_store) == STORE_BACKEND_SQLITE ? 100 * USEC_PER_MSEC : USEC_PER_SEC;
-                usec_t next = USEC_INFINITY, now = now_realtime();
+                usec_t next = USEC_INFINITY, now = store_clock_now(w->claim_store);
                 if (want > 0 && store_next_due(w->claim_store, STORE_CHANNEL_JOBS, &next) >= 0 && next != USEC_INFINITY)
                         timeout = next <= now ? 0 : MIN(timeout, next - now);
                 struct pollfd p[3] = {
@@ -913,7 +916,7 @@ static void *maint_thread(void *arg) {
                         }
                 pthread_mutex_unlock(&w->lock);
                 usec_t sent = now_monotonic();
-                int r = store_job_renew(w->maint_store, w->opt.id, refs, n, now_realtime(), w->opt.lease);
+                int r = store_job_renew(w->maint_store, w->opt.id, refs, n, store_clock_now(w->maint_store), w->opt.lease);
                 if (r < 0)
                         log_warning_errno(r, "Cannot renew leases: %s", store_error(w->maint_store));
                 else

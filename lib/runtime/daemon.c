@@ -52,6 +52,8 @@ struct Daemon {
         sd_event_source *tick;
         DaemonUnit *units;
         size_t n_units;
+        /* Monotonic: a step of this host's clock neither hurries nor holds back beats and sweeps
+         * (the heartbeats themselves are stamped with the cluster's clock, liveness.c). */
         usec_t last_beat;
         usec_t reap_after; /* the coordinator sweeps from then on (USEC_INFINITY: after the next good beat) */
         bool db_ok, stopping, declared_dead, started;
@@ -149,9 +151,9 @@ static void daemon_begin_stop(Daemon *d) {
         (void) sd_event_exit(d->event, 0);
 }
 
-static void daemon_reap(Daemon *d, DaemonUnit *u, usec_t now) {
+static void daemon_reap(Daemon *d, DaemonUnit *u) {
         unsigned jobs = 0;
-        int r = liveness_reap(u->liveness, now, &jobs);
+        int r = liveness_reap(u->liveness, &jobs);
         if (r > 0) {
                 d->reaped_instances += (uint64_t) r;
                 d->reaped_jobs += jobs;
@@ -192,12 +194,12 @@ static void daemon_heartbeat(Daemon *d, usec_t now) {
                 d->reap_after = now + d->cfg.dead_after;
         for (size_t i = 0; i < d->n_units && now >= d->reap_after; i++)
                 if (d->units[i].c->coordinator)
-                        daemon_reap(d, &d->units[i], now);
+                        daemon_reap(d, &d->units[i]);
 }
 
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         Daemon *d = userdata;
-        usec_t now = now_realtime();
+        usec_t now = now_monotonic();
         if (now - d->last_beat >= d->cfg.heartbeat) {
                 d->last_beat = now;
                 daemon_heartbeat(d, now);
@@ -459,7 +461,7 @@ static void daemon_loop(Daemon *d) {
                         return;
                 }
         d->started = true;
-        d->last_beat = now_realtime();
+        d->last_beat = now_monotonic();
         d->reap_after = d->last_beat + d->cfg.dead_after;
 
         _cleanup_strbuf_ StrBuf sb = STRBUF_INIT;

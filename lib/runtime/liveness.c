@@ -69,7 +69,7 @@ int liveness_register(Liveness *l, json_t *info) {
         json_decref(l->info);
         l->info = json_incref(info);
         l->started = now_realtime();
-        PutCtx c = { l, "RUNNING", l->started };
+        PutCtx c = { l, "RUNNING", store_clock_now(l->store) };
         return store_transact(l->store, put_tx, &c);
 }
 
@@ -80,7 +80,9 @@ static int beat_tx(StoreTx *tx, void *userdata) {
 }
 
 int liveness_beat(Liveness *l, const char *state) {
-        PutCtx c = { l, state, now_realtime() };
+        /* The cluster's clock, which the coordinator compares it with: a step of this host's clock
+         * must not make it look silent (stepped back) or immortal (stepped forward). */
+        PutCtx c = { l, state, store_clock_now(l->store) };
         return store_transact(l->store, beat_tx, &c);
 }
 
@@ -108,7 +110,8 @@ static int list_tx(StoreTx *tx, void *userdata) {
         return store_service_list(tx, c->since, &c->list, &c->n);
 }
 
-int liveness_reap(Liveness *l, usec_t now, unsigned *ret_jobs) {
+int liveness_reap(Liveness *l, unsigned *ret_jobs) {
+        usec_t now = store_clock_now(l->store);
         ListCtx c = { .since = now > l->dead_after ? now - l->dead_after : 1 };
         unsigned dead = 0, jobs = 0;
         int r = store_transact(l->store, list_tx, &c);

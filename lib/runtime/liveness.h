@@ -32,10 +32,11 @@ int liveness_beat(Liveness *l, const char *state);
 /* Remove this instance's row on a clean stop. */
 int liveness_unregister(Liveness *l);
 
-/* Coordinator: declare every other instance silent for longer than dead_after dead: re-queue
+/* Coordinator: declare every other instance silent for longer than dead_after (on the cluster's
+ * clock, store_clock_now(), as the heartbeats are stamped) dead: re-queue
  * the jobs it holds (new epoch, resubmission on the task run) and delete its row. Returns how
  * many instances were declared dead; ret_jobs (optional) gets how many jobs were re-queued. */
-int liveness_reap(Liveness *l, usec_t now, unsigned *ret_jobs);
+int liveness_reap(Liveness *l, unsigned *ret_jobs);
 
 /* A process-unique instance id: "<component>[@<instance>]-<host>-<pid>-<random>". */
 int liveness_make_id(const char *component, const char *instance, char **ret);

@@ -134,6 +134,8 @@ struct Store {
         unsigned listening;
         StoreTx tx;
         void *backend_data;
+        usec_t clock_synced;  /* monotonic time of the last measurement of clock_offset (0: none) */
+        susec_t clock_offset; /* the server's real-time clock minus this host's monotonic one */
 };
 
 static inline bool store_is_pg(const Store *s) {

@@ -73,6 +73,12 @@ DEFINE_FREE_CLEANUP(Store, store_free);
 #define _cleanup_store_ _cleanup_(store_freep)
 
 StoreBackend store_backend(const Store *s);
+/* The cluster's clock, the "now" of leases, heartbeats, due dates and triggers: the database
+ * server's real-time clock (PostgreSQL, MySQL), measured once a minute and followed meanwhile on
+ * this host's monotonic clock, so that this host's own clock, stepped or wrong, moves no lease or
+ * heartbeat and fires no slot twice. SQLite lives on one host: its real-time clock. Never fails:
+ * before the server first answers, this host's real-time clock. Not within a transaction of s. */
+usec_t store_clock_now(Store *s);
 /* Human-readable text of the last failure on this handle (server message, schema mismatch...);
  * never NULL. */
 const char *store_error(const Store *s);

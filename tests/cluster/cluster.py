@@ -15,6 +15,9 @@
 # clusters whose owner is gone without touching another user's. Every host has its own state
 # directory and tern.conf below the cluster's directory; the components reach each other only
 # through the links (the status sockets, files on the common file system, are for the harness).
+# Optionally (the chaos run's clock and diskfull faults) each host's daemons run on a clock of their
+# own (clock-step-preload.c: an offset in hosts/<h>/clock, the monotonic clock untouched), and the worker
+# hosts' state directories are tmpfs mounts of a fixed size in a mount namespace of the host's own.
 import ctypes
 import glob
 import json
@@ -50,6 +53,14 @@ DAEMONS = {
     "exec-f": ("f", "executor", []),
     "sched-f": ("f", "scheduler", []),
 }
+
+
+def find_clock_preload(tern):
+    """tests/integration/clock-step-preload.c built: $CLOCK_STEP_PRELOAD (meson test sets it), else
+    beside tern's build tree; None without it."""
+    path = os.environ.get("CLOCK_STEP_PRELOAD") or \
+        os.path.join(os.path.dirname(os.path.abspath(tern)), "..", "tests", "libclock-step-preload.so")
+    return path if os.path.exists(path) else None
 
 
 def addr(host):
@@ -160,6 +171,8 @@ class Daemon:
 
     def start(self):
         env = dict(self.c.env, TERN_CONFIG=self.c.conf(self.host), TERN_SERVER_RUNTIME_DIR=self.runtime)
+        if self.c.clock_preload:
+            env.update(LD_PRELOAD=self.c.clock_preload, TERN_TEST_CLOCK_FILE=self.c.clock_file(self.host))
         with open(self.log, "a") as log:
             log.write(f"---- start {time.strftime('%H:%M:%S')}\n")
             log.flush()
@@ -221,9 +234,14 @@ class Daemon:
 class Cluster:
     """up() builds it all; down() removes it all (also after a failed up())."""
 
-    def __init__(self, tern, liveness=None, slots=3, log=print, standby=False):
+    def __init__(self, tern, liveness=None, slots=3, log=print, standby=False, clock_preload=None, tmpfs_hosts=(),
+                 tmpfs_mib=64):
         self.tern = tern
         self.standby = standby
+        self.clock_preload = clock_preload  # clock-step-preload's path: every daemon on its host's clock
+        self.tmpfs_hosts = tmpfs_hosts    # hosts whose state directory is a tmpfs of tmpfs_mib
+        self.tmpfs_mib = tmpfs_mib
+        self.mounts = {}                  # host -> the process holding its mount namespace
         self.prefix = f"{FAMILY}{os.getpid()}"
         self.dir = tempfile.mkdtemp(prefix=f"tern-cluster-{self.prefix}.", dir="/tmp")
         self.liveness = liveness or {"heartbeat": "1s", "dead-after": "8s", "lease": "6s"}
@@ -252,7 +270,9 @@ class Cluster:
         """The command prefix that runs a program on host. nsenter, not `ip netns exec`: that one also
         mounts a fresh /sys, without the cgroup hierarchy a worker's sandbox needs. nsenter execs the
         program: its PID is the program's, so signals reach it directly."""
-        return ["nsenter", "--net=/run/netns/" + self.ns(host)]
+        holder = self.mounts.get(host)
+        return ["nsenter", "--net=/run/netns/" + self.ns(host),
+                *([f"--mount=/proc/{holder.pid}/ns/mnt"] if holder else [])]
 
     def nsexec(self, host, *cmd, check=True, env=None, timeout=120):
         return run(*self.enter(host), *cmd, check=check, env=env, timeout=timeout)
@@ -280,6 +300,38 @@ class Cluster:
 
     def link(self, host, up):
         run("ip", "-n", self.ns("hub"), "link", "set", self.veth(host), "up" if up else "down")
+
+    # ---- clocks and disks -----------------------------------------------------------------------
+    def clock_file(self, host):
+        return os.path.join(self.dir, "hosts", host, "clock")
+
+    def step_clock(self, host, offset):
+        """Set the offset in seconds of host's real-time clock (read again every 20 ms)."""
+        with open(self.clock_file(host) + ".new", "w") as f:
+            f.write(f"{offset:+d}\n")
+        os.rename(self.clock_file(host) + ".new", self.clock_file(host))
+
+    def _mounts(self):
+        """A process per host of tmpfs_hosts that holds a mount namespace with the host's state
+        directory on a tmpfs: nothing of the machine's is mounted over, and the host's daemons
+        (enter()) share it, as two workers of one host share their state directory."""
+        for h in self.tmpfs_hosts:
+            state = os.path.join(self.dir, "hosts", h, "state")
+            p = subprocess.Popen([*self.enter(h), "unshare", "-m", "--propagation", "private", "sh", "-c",
+                                  'mount -t tmpfs -o size="$1"m tern-state "$2" && echo ready && exec sleep infinity',
+                                  "sh", str(self.tmpfs_mib), state], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 text=True, start_new_session=True)
+            if p.stdout.readline().strip() != "ready":
+                raise RuntimeError(f"cannot mount a tmpfs on host {h.upper()}'s state directory")
+            self.mounts[h] = p
+
+    def fill(self, host, full):
+        """Fill host's state directory (a file of the harness's), or free it again."""
+        state = os.path.join(self.dir, "hosts", host, "state")
+        if full:
+            return self.nsexec(host, "sh", "-c", 'head -c 1G /dev/zero > "$1/.chaos-filler"; df -k --output=avail "$1" | tail -1',
+                               "sh", state, check=False)
+        return self.nsexec(host, "rm", "-f", state + "/.chaos-filler", check=False)
 
     # ---- servers on host A --------------------------------------------------------------------
     def _postgres(self):
@@ -354,6 +406,7 @@ class Cluster:
         for h in HOSTS:
             d = os.path.join(self.dir, "hosts", h)
             os.makedirs(d + "/state")
+            self.step_clock(h, 0)
             lv = self.liveness
             with open(self.conf(h), "w") as f:
                 f.write(f"""# host {h.upper()} ({addr(h)})
@@ -384,6 +437,7 @@ url = {storage}
         self._rgw()
         self.say(f"# radosgw on A: {self.s3['endpoint']}")
         self._configs()
+        self._mounts()
         r = subprocess.run([self.tern, "user", "add", "chaos", "--db", self.db_local], input="chaos-password\n",
                            text=True, capture_output=True, env=self.env)
         if r.returncode != 0:
@@ -441,6 +495,9 @@ url = {storage}
             d.signal(signal.SIGTERM)
         for d in self.daemons.values():
             d.stop()
+        for p in self.mounts.values():
+            p.kill()
+            p.wait()
         down_prefix(self.prefix)
 
 
