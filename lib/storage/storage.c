@@ -426,3 +426,11 @@ int storage_move(Storage *s, const char *from, const char *to) {
         }
         return s->ops->move(s, from, to);
 }
+
+int storage_abort_incomplete(Storage *s, usec_t started_before, uint64_t *ret_n) {
+        uint64_t n = 0;
+        int r = s->ops->abort_incomplete ? s->ops->abort_incomplete(s, started_before, &n) : 0;
+        if (ret_n)
+                *ret_n = n;
+        return r;
+}

@@ -22,7 +22,9 @@
  * Requests that fail for a reason that may pass (HTTP 5xx, 429 and 503 throttling, a reset or
  * refused connection, a timeout) are retried with exponential backoff for up to retry_for; an
  * upload is never left half-visible: an object appears whole or not at all (the local backend
- * renames a complete temporary file, multipart uploads are aborted on failure).
+ * renames a complete temporary file, multipart uploads are aborted on failure; those of a killed
+ * process are left to storage_abort_incomplete()). A part that fails is retried alone: the parts
+ * already stored stay, the object is not sent again.
  *
  * A Storage is not thread-safe: open one per thread (a handle keeps its connections alive). */
 
@@ -155,3 +157,13 @@ int storage_delete(Storage *s, const char *key);
 int storage_delete_prefix(Storage *s, const char *prefix);
 /* Rename from to to, replacing to. Services copy then delete (not atomic there). */
 int storage_move(Storage *s, const char *from, const char *to);
+
+/* ---- maintenance --------------------------------------------------------------------------- */
+
+/* Abort the uploads that were begun before started_before and never completed nor aborted (their
+ * process was killed midway), below the storage's prefix; *ret_n (may be NULL) counts them. S3
+ * and GCS: their multipart uploads, whose stored parts the services keep (and bill) until then.
+ * Azure: nothing to do (the service drops blocks never committed after a week); local: nothing
+ * (a killed writer's temporary file stays, hidden from listings). An upload in progress must not
+ * be aborted: give a cutoff well before the longest upload may have begun (a day). */
+int storage_abort_incomplete(Storage *s, usec_t started_before, uint64_t *ret_n);
