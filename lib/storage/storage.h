@@ -163,7 +163,8 @@ int storage_move(Storage *s, const char *from, const char *to);
 /* Abort the uploads that were begun before started_before and never completed nor aborted (their
  * process was killed midway), below the storage's prefix; *ret_n (may be NULL) counts them. S3
  * and GCS: their multipart uploads, whose stored parts the services keep (and bill) until then.
- * Azure: nothing to do (the service drops blocks never committed after a week); local: nothing
- * (a killed writer's temporary file stays, hidden from listings). An upload in progress must not
- * be aborted: give a cutoff well before the longest upload may have begun (a day). */
+ * Local: the temporary files of puts last written before started_before (hidden from listings).
+ * Azure: nothing to do (the service drops blocks never committed after a week). An upload in
+ * progress must not be aborted: give a cutoff well before the longest upload may have begun (a
+ * day). */
 int storage_abort_incomplete(Storage *s, usec_t started_before, uint64_t *ret_n);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "key.h"
@@ -356,6 +357,31 @@ static void write_file(const char *path, const char *text) {
         }
 }
 
+/* Only for a directory: a killed writer's temporary file (".tern-tmp.ID" beside its object) is
+ * removed once it was last written before the cutoff; one written since is left to its put. */
+static void test_local_incomplete(Storage *s, const char *root) {
+        char dir[600], old[700], fresh[700];
+        snprintf(dir, sizeof dir, "%s/tmpdir", root);
+        snprintf(old, sizeof old, "%s/.tern-tmp.killed", dir);
+        snprintf(fresh, sizeof fresh, "%s/.tern-tmp.writing", dir);
+        is_int(put_str(s, "tmpdir/kept", "an object"), 0, "an object in a directory");
+        write_file(old, "half of an object");
+        write_file(fresh, "half of another");
+        struct timespec two_days[2] = { { .tv_sec = time(NULL) - 2 * 86400 }, { .tv_sec = time(NULL) - 2 * 86400 } };
+        ok(utimensat(AT_FDCWD, old, two_days, 0) == 0, "one temporary file last written two days ago, one now");
+        StorageList l;
+        is_int(storage_list(s, "tmpdir", NULL, 0, &l), 0, "list the directory");
+        ok(l.n == 1 && streq(l.objects[0].key, "tmpdir/kept"), "the temporary files are not listed (%zu)", l.n);
+        storage_list_done(&l);
+        uint64_t n = 99;
+        int r = storage_abort_incomplete(s, now_realtime() - 86400 * USEC_PER_SEC, &n);
+        ok(r == 0 && n == 1, "abort what was begun over a day ago: one removed (%d, %llu)", r, (unsigned long long) n);
+        ok(access(old, F_OK) < 0 && access(fresh, F_OK) == 0, "the old one, not the one written since");
+        is_int(storage_exists(s, "tmpdir/kept"), 1, "the object stays");
+        (void) unlink(fresh);
+        is_int(storage_delete_prefix(s, "tmpdir"), 0, "delete the directory");
+}
+
 /* Virtual-host-style requests (style=virtual: the bucket in the host name, BUCKET.localhost, which
  * libcurl resolves to loopback itself) to radosgw, which knows its name (rgw_dns_name, rgw.sh):
  * radosgw finds the bucket in the Host header, and the signature covers that host. */
@@ -690,6 +716,7 @@ int main(int argc, char **argv) {
                 char root[512];
                 snprintf(root, sizeof root, "%s/root", tmp_dir);
                 test_local_links(s, root);
+                test_local_incomplete(s, root);
                 test_open_errors();
         }
 
