@@ -26,6 +26,7 @@ struct Storage {
         char *error;
         /* The options with their defaults applied. */
         uint64_t part_size;
+        unsigned parts_in_flight;
         unsigned attempts;
         usec_t retry_delay, retry_for, connect_timeout, stall_timeout;
         void *data; /* the backend's */

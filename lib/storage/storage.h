@@ -38,6 +38,8 @@
 
 typedef struct Storage Storage;
 
+#define STORAGE_PARTS_IN_FLIGHT_MAX 8u
+
 typedef enum StorageKind {
         STORAGE_LOCAL,
         STORAGE_S3,
@@ -56,6 +58,9 @@ typedef struct StorageOptions {
         const char *account_key;          /* Azure: the storage account's key (base64) */
         const char *sas_token;            /* Azure: a SAS token, instead of the account key */
         uint64_t part_size;               /* bytes per part of a large upload (default 8 MiB, at least 5 MiB) */
+        unsigned parts_in_flight;         /* parts of a large upload sent at once, each on a connection of
+                                           * its own and each held in memory (default 2, at most
+                                           * STORAGE_PARTS_IN_FLIGHT_MAX) */
         unsigned attempts;                /* tries per request, the first included (default: no bound but retry_for) */
         usec_t retry_delay;               /* first backoff delay, doubled per retry up to 20 s (default 200 ms) */
         usec_t retry_for;                 /* no retry starts later than this after the first try (default 30 s):
@@ -106,8 +111,8 @@ typedef ssize_t (*StorageReadFn)(void *userdata, void *buf, size_t n);
 typedef int (*StorageWriteFn)(void *userdata, const void *buf, size_t n);
 
 /* Store what fn yields as key, replacing any object of that name once it is complete. Objects over
- * one part (StorageOptions.part_size) go up in parts, two in flight on connections of their own
- * while fn is read on the calling thread: at most two parts are held in memory. */
+ * one part (StorageOptions.part_size) go up in parts, parts_in_flight at once on connections of
+ * their own while fn is read on the calling thread: at most that many parts are held in memory. */
 int storage_put(Storage *s, const char *key, StorageReadFn fn, void *userdata);
 /* The same from fd, read from its current offset to its end. */
 int storage_put_fd(Storage *s, const char *key, int fd);

@@ -65,7 +65,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def handle_any(self):
         path = self.path.split("?")[0]
         n = counts[path] = counts.get(path, 0) + 1
-        log.append(f"{self.command} {path} {self.headers.get('Range', '-')} {self.path.partition('?')[2]}")
+        log.append(f"{self.command} {path} {self.headers.get('Range', '-')} {self.path.partition('?')[2]} host={self.headers.get('Host')}")
         length = int(self.headers.get("Content-Length", "0") or 0)
         data = self.rfile.read(length) if length else b""
         if self.command == "PUT" and data:
@@ -93,7 +93,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else:
                 store[path] = data
                 self.reply(200, b"", (("ETag", '"put"'),))
-        elif "/payload-" in path and self.command == "PUT":
+        elif "/payload-" in path and self.command == "PUT" or path == "/vhost-put":
             self.reply(200, b"", (("ETag", '"pl"'),))
         elif path.endswith("/slow-put") and self.command == "GET":
             self.reply(200, store.get(path, b""), (("ETag", '"put"'),))

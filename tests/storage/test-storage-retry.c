@@ -185,6 +185,27 @@ static void test_parts(const char *url, const char *endpoint) {
         _cleanup_free_ char *maxpar = fetch(endpoint, "/__maxpar");
         ok(maxpar && streq(maxpar, "2"), "two parts were in flight at once, never more (%s)", strna(maxpar));
 
+        /* parts_in_flight: three at once, in order all the same. */
+        _cleanup_storage_ Storage *s3 = NULL;
+        StorageOptions opt3 = opt;
+        opt3.parts_in_flight = 3;
+        const size_t total5 = 5 * part + 777;
+        left = total5;
+        r = storage_open(url, &opt3, &s3, NULL);
+        r = r < 0 ? r : storage_put(s3, "parts3", pattern_read, &left);
+        if (!is_int(r, 0, "a 6-part upload, three parts in flight"))
+                diag("%s", s3 ? storage_error(s3) : "cannot open");
+        k = (Sink) { 0 };
+        is_int(storage_get(s, "parts3", sink_write, &k), 0, "get it");
+        same = k.len == total5;
+        for (size_t i = 0; same && i < k.len; i++)
+                same = k.buf[i] == (unsigned char) ((total5 - i) * 13 % 253);
+        ok(same, "every byte in order (%zu of %zu)", k.len, total5);
+        free(k.buf);
+        free(maxpar);
+        maxpar = fetch(endpoint, "/__maxpar");
+        ok(maxpar && streq(maxpar, "3"), "three parts were in flight at once, never more (%s)", strna(maxpar));
+
         left = total;
         r = storage_put(s, "parts-fail", pattern_read, &left);
         is_int(r, -EACCES, "a part refused with 403: the upload fails");
@@ -266,6 +287,19 @@ static void test_payload(const char *endpoint, const char *port) {
                 if (r < 0 && s)
                         diag("%s", storage_error(s));
         }
+        /* style=virtual: the bucket in the host name (flaky.localhost, which libcurl resolves to
+         * loopback), not in the path. */
+        _cleanup_free_ char *vurl = strdup_printf("s3://flaky?endpoint=http://localhost:%s&style=virtual", port);
+        _cleanup_storage_ Storage *v = NULL;
+        Mem m = { "payload", 7, 0 };
+        StorageOptions vopt = { .access_key = "AK", .secret_key = "SK", .attempts = 2 };
+        int r = storage_open(vurl, &vopt, &v, NULL);
+        r = r < 0 ? r : storage_put(v, "vhost-put", mem_read, &m);
+        ok(r == 0, "put through '%s'", vurl);
+        _cleanup_free_ char *log = fetch(endpoint, "/__log");
+        _cleanup_free_ char *line = strdup_printf("PUT /vhost-put -  host=flaky.localhost:%s\n", port);
+        ok(log && strstr(log, line), "virtual-host style: the bucket is in the Host header, not the path");
+
         _cleanup_free_ char *shas = fetch(endpoint, "/__sha");
         ok(shas && strstr(shas, "/flaky/payload-0 UNSIGNED-PAYLOAD\n"), "to 127.0.0.1 the content is sent unsigned");
         ok(shas && strstr(shas, "/flaky/payload-1 239f59ed55e737c77147cf55ad0c1b030b6d7ee748a7426952f9b852d5a935e5"),
