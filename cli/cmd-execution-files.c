@@ -220,8 +220,9 @@ static void help_purge(void) {
         printf("Usage: tern execution purge --older-than DURATION [--batch N] [--config FILE] [--db URL] [--storage URL]\n\n"
                "Delete the executions that ended more than DURATION ago (30d, 12h, P30D) with their files in\n"
                "internal storage, and the log lines older than that, N executions (default 100) per short\n"
-               "transaction; running executions are never touched. [storage] retention in tern.conf has the\n"
-               "executors do the same periodically.\n");
+               "transaction; running executions are never touched. Uploads to the internal storage begun over a\n"
+               "day ago and never completed (S3 and GCS multipart uploads, local temporary files of a killed\n"
+               "process) are aborted. [storage] retention in tern.conf has the executors do the same periodically.\n");
 }
 
 int verb_execution_purge(int argc, char *argv[]) {
@@ -249,6 +250,8 @@ int verb_execution_purge(int argc, char *argv[]) {
         printf("%llu execution(s) deleted with their files, %llu log line(s), %llu expired KV entr%s\n",
                (unsigned long long) st.executions, (unsigned long long) st.logs, (unsigned long long) st.kv,
                st.kv == 1 ? "y" : "ies");
+        if (st.uploads)
+                printf("%llu incomplete upload(s) begun over a day ago aborted\n", (unsigned long long) st.uploads);
         if (r < 0) {
                 fprintf(stderr, "%s: %s\n", cmd, err ? err : strerror(-r));
                 return 1;

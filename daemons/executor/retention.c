@@ -38,6 +38,9 @@ static void retention_once(Retention *t) {
                          "KV entr%s.",
                          (unsigned long long) st.executions, (unsigned long long) st.logs, (unsigned long long) st.kv,
                          st.kv == 1 ? "y" : "ies");
+        if (st.uploads)
+                log_info("Retention: aborted %llu upload(s) to the internal storage begun over a day ago and never completed.",
+                         (unsigned long long) st.uploads);
 }
 
 static void *retention_thread(void *arg) {

@@ -72,6 +72,13 @@ int api_purge(Store *st, Storage *storage, usec_t older_than, size_t batch, usec
                 stats.kv = ps.kv;
                 stats.executions += ps.executions;
         }
+        if (r >= 0) {
+                /* A day is far longer than any upload takes: only abandoned ones are that old. */
+                r = storage_abort_incomplete(storage, now > API_PURGE_UPLOAD_AGE ? now - API_PURGE_UPLOAD_AGE : 0,
+                                             &stats.uploads);
+                if (r < 0)
+                        *ret_error = strdup_printf("cannot abort the incomplete uploads: %s", storage_error(storage));
+        }
         if (ret)
                 *ret = stats;
         if (r < 0 && !*ret_error)

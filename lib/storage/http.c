@@ -358,14 +358,15 @@ int http_perform(Http *h, const HttpCall *call, HttpResult *res, const char *wha
         }
 }
 
-/* ---- large uploads, two parts in flight ---------------------------------------------------- */
+/* ---- large uploads, several parts in flight -------------------------------------------------- */
 
 /* One part in flight. Threads rather than curl's multi interface: the source is read by a blocking
  * callback meanwhile, and each part keeps http_perform()'s retries unchanged. */
 typedef struct PartSlot {
         Storage shadow; /* the handle as the part's thread sees it: its own error */
         Http *http;     /* its own connection, kept from part to part */
-        char *buf;
+        char *buf;      /* made when the slot is first needed: a small object takes few */
+        bool own_buf;
         size_t n;
         unsigned part;
         HttpPartFn put;
@@ -399,25 +400,37 @@ static int part_join(Storage *s, PartSlot *x, HttpPartDoneFn done, void *userdat
         return done(s, x->part, TAKE_PTR(tag), userdata);
 }
 
+/* The slot's connection and buffer, made on its first use. */
+static int part_slot_ready(Storage *s, PartSlot *x, HttpPartFn put, void *userdata, const char *what) {
+        if (x->http)
+                return 0;
+        x->shadow = *s;
+        x->shadow.error = NULL;
+        x->put = put;
+        x->userdata = userdata;
+        if (!x->buf) {
+                if (!(x->buf = malloc(s->part_size)))
+                        return storage_fail(s, -ENOMEM, "%s: out of memory", what);
+                x->own_buf = true;
+        }
+        int r = http_new(&x->shadow, &x->http);
+        return r < 0 ? storage_fail(s, r, "%s: out of memory", what) : 0;
+}
+
 int http_upload_parts(Storage *s, char *buf, size_t n, StorageReadFn fn, void *fn_userdata, unsigned max_parts,
                       HttpPartFn put, HttpPartDoneFn done, void *userdata, const char *what) {
-        _cleanup_free_ char *buf2 = malloc(s->part_size);
-        PartSlot slots[2] = { { .buf = buf }, { .buf = buf2 } };
-        int r = buf2 ? 0 : storage_fail(s, -ENOMEM, "%s: out of memory", what);
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(slots); i++) {
-                slots[i].shadow = *s;
-                slots[i].shadow.error = NULL;
-                slots[i].put = put;
-                slots[i].userdata = userdata;
-                r = http_new(&slots[i].shadow, &slots[i].http);
-                if (r < 0)
-                        r = storage_fail(s, r, "%s: out of memory", what);
-        }
-        unsigned part = 0, cur = 1;
+        PartSlot slots[STORAGE_PARTS_IN_FLIGHT_MAX] = { { .buf = buf } };
+        unsigned k = MAX(MIN(s->parts_in_flight, STORAGE_PARTS_IN_FLIGHT_MAX), 1u);
+        unsigned part = 0, cur = k - 1;
+        int r = 0;
+        /* Slots in a ring: the part after cur's is the oldest in flight, whose buffer takes the
+         * next part once it is stored, so parts are told to done in order. */
         while (r >= 0) {
                 part++;
-                cur ^= 1;
-                PartSlot *x = &slots[cur], *older = &slots[cur ^ 1];
+                cur = (cur + 1) % k;
+                PartSlot *x = &slots[cur], *oldest = &slots[(cur + 1) % k];
+                if ((r = part_slot_ready(s, x, put, userdata, what)) < 0)
+                        break;
                 x->part = part;
                 x->n = n;
                 int e = pthread_create(&x->thread, NULL, part_thread, x);
@@ -426,29 +439,32 @@ int http_upload_parts(Storage *s, char *buf, size_t n, StorageReadFn fn, void *f
                         break;
                 }
                 x->running = true;
-                /* The part before must be stored before its buffer takes the next. */
-                r = part_join(s, older, done, userdata, r);
-                if (r < 0)
+                /* The oldest part must be stored before its buffer takes the next. */
+                if ((r = part_join(s, oldest, done, userdata, r)) < 0 ||
+                    (r = part_slot_ready(s, oldest, put, userdata, what)) < 0)
                         break;
-                ssize_t k = storage_fill(fn, fn_userdata, older->buf, s->part_size);
-                if (k < 0) {
-                        r = storage_fail(s, (int) k, "%s: reading its content failed: %s", what, strerror((int) -k));
+                ssize_t got = storage_fill(fn, fn_userdata, oldest->buf, s->part_size);
+                if (got < 0) {
+                        r = storage_fail(s, (int) got, "%s: reading its content failed: %s", what, strerror((int) -got));
                         break;
                 }
-                if (k == 0)
+                if (got == 0)
                         break;
                 if (part >= max_parts) {
                         r = storage_fail(s, -EFBIG, "%s: more than %u parts of %llu bytes", what, max_parts,
                                          (unsigned long long) s->part_size);
                         break;
                 }
-                n = (size_t) k;
+                n = (size_t) got;
         }
-        r = part_join(s, &slots[cur ^ 1], done, userdata, r);
-        r = part_join(s, &slots[cur], done, userdata, r);
-        for (size_t i = 0; i < ELEMENTSOF(slots); i++) {
+        /* The rest in order, oldest first. */
+        for (unsigned i = 1; i <= k; i++)
+                r = part_join(s, &slots[(cur + i) % k], done, userdata, r);
+        for (unsigned i = 0; i < k; i++) {
                 http_free(slots[i].http);
                 free(slots[i].shadow.error);
+                if (slots[i].own_buf)
+                        free(slots[i].buf);
         }
         return r;
 }

@@ -169,6 +169,10 @@ static int local_stat(Storage *s, const char *key, StorageObject *ret) {
 typedef struct Walk {
         StorageObject *objects;
         size_t n, cap;
+        /* Not 0: remove the temporary files of puts last written before this (a killed writer's),
+         * counted in removed, and list nothing. */
+        usec_t tmp_before;
+        uint64_t removed;
 } Walk;
 
 static void walk_done(Walk *w) {
@@ -189,12 +193,20 @@ static int walk(Walk *w, int dfd, const char *rel, unsigned depth) {
         int r = 0;
         struct dirent *de;
         while (r >= 0 && (errno = 0, de = readdir(d))) {
-                if (streq(de->d_name, ".") || streq(de->d_name, "..") || startswith(de->d_name, TMP_PREFIX))
+                bool tmp = startswith(de->d_name, TMP_PREFIX);
+                if (streq(de->d_name, ".") || streq(de->d_name, "..") || (tmp && !w->tmp_before))
                         continue;
                 struct stat st;
                 if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
                         if (errno != ENOENT) /* removed meanwhile */
                                 r = -errno;
+                        continue;
+                }
+                if (tmp) {
+                        /* A put in progress writes on: its file's mtime is recent. */
+                        usec_t mtime = (usec_t) st.st_mtim.tv_sec * USEC_PER_SEC + (usec_t) st.st_mtim.tv_nsec / 1000;
+                        if (S_ISREG(st.st_mode) && mtime < w->tmp_before && unlinkat(dfd, de->d_name, 0) >= 0)
+                                w->removed++;
                         continue;
                 }
                 _cleanup_free_ char *key = *rel ? strjoin(rel, "/", de->d_name) : strdup(de->d_name);
@@ -208,7 +220,7 @@ static int walk(Walk *w, int dfd, const char *rel, unsigned depth) {
                                 r = walk(w, sub, key, depth + 1);
                         else if (errno != ENOENT)
                                 r = -errno;
-                } else if (S_ISREG(st.st_mode) && st.st_nlink == 1 && storage_key_valid(key)) {
+                } else if (S_ISREG(st.st_mode) && st.st_nlink == 1 && storage_key_valid(key) && !w->tmp_before) {
                         if (w->n == w->cap) {
                                 size_t cap = w->cap ? w->cap * 2 : 64;
                                 StorageObject *o = reallocarray(w->objects, cap, sizeof *o);
@@ -264,6 +276,16 @@ static int local_list(Storage *s, const char *prefix, const char *token, size_t 
         if (i + n < w.n && !(ret->next = strdup(ret->objects[n - 1].key)))
                 return fail(s, -ENOMEM, "list", prefix);
         return 0;
+}
+
+static int local_abort_incomplete(Storage *s, usec_t started_before, uint64_t *ret_n) {
+        int dir = openat(L(s)->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0)
+                return storage_fail(s, -errno, "local: cannot remove the temporary files in '%s': %m", L(s)->root);
+        _cleanup_(walk_done) Walk w = { .tmp_before = MAX(started_before, 1u) };
+        int r = walk(&w, dir, "", 0);
+        *ret_n = w.removed;
+        return r < 0 ? storage_fail(s, r, "local: cannot remove the temporary files in '%s': %s", L(s)->root, strerror(-r)) : 0;
 }
 
 /* Remove the directories left empty above key, up to the root (a later put recreates them). */
@@ -346,6 +368,7 @@ static const StorageBackendOps local_ops = {
         .delete = local_delete,
         .delete_prefix = local_delete_prefix,
         .move = local_move,
+        .abort_incomplete = local_abort_incomplete,
 };
 
 int storage_local_open(Storage *s, const StorageUrl *u, const StorageOptions *opt, char **ret_error) {

@@ -528,6 +528,134 @@ static int s3_move(Storage *s, const char *from, const char *to) {
         return delete_one(s, from, what);
 }
 
+/* ---- incomplete uploads -------------------------------------------------------------------- */
+
+typedef struct Stale {
+        char *key;       /* relative to the prefix */
+        char *upload_id;
+} Stale;
+
+typedef struct UploadsParse {
+        S3 *b;
+        usec_t before;
+        char *key, *upload_id; /* of the Upload being read */
+        usec_t initiated;
+        Stale *stale;
+        size_t n;
+        bool truncated;
+        char *next_key, *next_id;
+} UploadsParse;
+
+static void uploads_parse_done(UploadsParse *p) {
+        for (size_t i = 0; i < p->n; i++) {
+                free(p->stale[i].key);
+                free(p->stale[i].upload_id);
+        }
+        free(p->stale);
+        free(p->key);
+        free(p->upload_id);
+        free(p->next_key);
+        free(p->next_id);
+}
+
+static int dup_to(char **field, const char *text) {
+        free(*field);
+        *field = strdup(text);
+        return *field ? 0 : -ENOMEM;
+}
+
+static int on_uploads(void *userdata, const char *path, const char *text) {
+        UploadsParse *p = userdata;
+        const char *field = startswith(path, "ListMultipartUploadsResult/Upload");
+        if (field && streq(field, "/Key"))
+                return dup_to(&p->key, text);
+        if (field && streq(field, "/UploadId"))
+                return dup_to(&p->upload_id, text);
+        if (field && streq(field, "/Initiated"))
+                p->initiated = parse_iso_time(text);
+        else if (field && !*field) {
+                /* The end of one upload. A key outside the prefix was not asked for: left alone. */
+                const char *rel = p->key ? startswith(p->key, p->b->prefix) : NULL;
+                if (rel && *rel && p->upload_id && p->initiated > 0 && p->initiated < p->before) {
+                        Stale *n = realloc(p->stale, (p->n + 1) * sizeof(Stale));
+                        if (!n)
+                                return -ENOMEM;
+                        p->stale = n;
+                        n[p->n] = (Stale) { strdup(rel), TAKE_PTR(p->upload_id) };
+                        if (!n[p->n++].key)
+                                return -ENOMEM;
+                }
+                free(p->key);
+                free(p->upload_id);
+                p->key = p->upload_id = NULL;
+                p->initiated = 0;
+        } else if (streq(path, "ListMultipartUploadsResult/IsTruncated"))
+                p->truncated = streq(text, "true");
+        else if (streq(path, "ListMultipartUploadsResult/NextKeyMarker"))
+                return dup_to(&p->next_key, text);
+        else if (streq(path, "ListMultipartUploadsResult/NextUploadIdMarker"))
+                return dup_to(&p->next_id, text);
+        return 0;
+}
+
+/* ListMultipartUploads below the prefix, a page at a time, each page's stale uploads aborted
+ * before the next is asked for (the markers are a key and an upload id: an aborted upload does
+ * not move them). */
+static int s3_abort_incomplete(Storage *s, usec_t started_before, uint64_t *ret_n) {
+        S3 *b = S(s);
+        _cleanup_free_ char *what = where(s, "list the incomplete uploads of", NULL);
+        _cleanup_free_ char *enc_prefix = http_encode(b->prefix, false);
+        _cleanup_free_ char *key_marker = NULL, *id_marker = NULL;
+        if (!what || !enc_prefix)
+                return -ENOMEM;
+        for (;;) {
+                _cleanup_free_ char *ek = key_marker ? http_encode(key_marker, false) : NULL;
+                _cleanup_free_ char *ei = id_marker ? http_encode(id_marker, false) : NULL;
+                if ((key_marker && !ek) || (id_marker && !ei))
+                        return -ENOMEM;
+                /* Sorted by name: curl signs the query as it is written. */
+                _cleanup_free_ char *q = strdup_printf("%s%s%sprefix=%s%s%s&uploads=", ek ? "key-marker=" : "", strempty(ek),
+                                                       ek ? "&" : "", enc_prefix, ei ? "&upload-id-marker=" : "", strempty(ei));
+                if (!q)
+                        return -ENOMEM;
+                HttpResult res;
+                int r = request(s, "GET", NULL, q, NULL, NULL, 0, NULL, NULL, &res, what);
+                if (r < 0)
+                        return r;
+                if (res.status != 200) {
+                        r = status_error(s, &res, what);
+                        http_result_done(&res);
+                        return r;
+                }
+                _cleanup_(uploads_parse_done) UploadsParse p = { .b = b, .before = started_before };
+                r = xml_walk(res.body, res.body_len, on_uploads, &p);
+                http_result_done(&res);
+                if (r < 0)
+                        return storage_fail(s, r, "%s: the service's listing cannot be read: %s", what, strerror(-r));
+                for (size_t i = 0; i < p.n; i++) {
+                        _cleanup_free_ char *w = where(s, "abort the incomplete upload of", p.stale[i].key);
+                        _cleanup_free_ char *id = http_encode(p.stale[i].upload_id, false);
+                        _cleanup_free_ char *uq = id ? strjoin("uploadId=", id) : NULL;
+                        if (!w || !uq)
+                                return -ENOMEM;
+                        r = http_simple(s, &s3_service, "DELETE", p.stale[i].key, uq, NULL, NULL, 0, 204, 200, w, NULL);
+                        if (r == -ENOENT) /* NoSuchUpload: completed or aborted meanwhile */
+                                continue;
+                        if (r < 0)
+                                return r;
+                        (*ret_n)++;
+                }
+                if (!p.truncated)
+                        return 0;
+                if (!p.next_key || !p.next_id)
+                        return storage_fail(s, -EIO, "%s: a truncated listing without its markers", what);
+                free(key_marker);
+                free(id_marker);
+                key_marker = TAKE_PTR(p.next_key);
+                id_marker = TAKE_PTR(p.next_id);
+        }
+}
+
 static const StorageBackendOps s3_ops = {
         .free = s3_free,
         .check = s3_check,
@@ -538,6 +666,7 @@ static const StorageBackendOps s3_ops = {
         .delete = s3_delete,
         .delete_prefix = s3_delete_prefix,
         .move = s3_move,
+        .abort_incomplete = s3_abort_incomplete,
 };
 
 /* ---- credentials --------------------------------------------------------------------------- */

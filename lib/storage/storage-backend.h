@@ -17,6 +17,7 @@ typedef struct StorageBackendOps {
         int (*delete)(Storage *s, const char *key);
         int (*delete_prefix)(Storage *s, const char *prefix);
         int (*move)(Storage *s, const char *from, const char *to);
+        int (*abort_incomplete)(Storage *s, usec_t started_before, uint64_t *ret_n); /* NULL: none to abort */
 } StorageBackendOps;
 
 struct Storage {
@@ -25,6 +26,7 @@ struct Storage {
         char *error;
         /* The options with their defaults applied. */
         uint64_t part_size;
+        unsigned parts_in_flight;
         unsigned attempts;
         usec_t retry_delay, retry_for, connect_timeout, stall_timeout;
         void *data; /* the backend's */

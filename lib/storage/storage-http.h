@@ -86,7 +86,7 @@ int http_object_get(Storage *s, const HttpService *svc, const char *key, Storage
                     const char *what);
 int http_object_stat(Storage *s, const HttpService *svc, const char *key, StorageObject *ret, const char *what);
 
-/* ---- large uploads, two parts in flight ---------------------------------------------------- */
+/* ---- large uploads, several parts in flight ------------------------------------------------ */
 
 /* Stores part (1, 2, ...) of n bytes at buf over h, on a thread of its own: s is a copy of the
  * handle for that thread (its error is the part's; backends find their data in s->data as usual
@@ -97,9 +97,10 @@ typedef int (*HttpPartFn)(Storage *s, Http *h, unsigned part, const char *buf, s
 typedef int (*HttpPartDoneFn)(Storage *s, unsigned part, char *tag, void *userdata);
 
 /* Upload a large object in parts of s->part_size, the first already in buf (n bytes, a full part),
- * the rest read from fn: two parts in flight, each on a connection of its own, the next read while
- * they go (so at most two parts in memory, buf and one more). At most max_parts. The first
- * failure stops it (after the other part in flight ended) with its error in s. */
+ * the rest read from fn: s->parts_in_flight parts in flight, each on a connection of its own, the
+ * next read while they go (so at most that many parts in memory, buf and the others). At most
+ * max_parts. A part that fails for a reason that may pass is retried alone (http_perform). The
+ * first failure stops it (after the other parts in flight ended) with its error in s. */
 int http_upload_parts(Storage *s, char *buf, size_t n, StorageReadFn fn, void *fn_userdata, unsigned max_parts,
                       HttpPartFn put, HttpPartDoneFn done, void *userdata, const char *what);
 

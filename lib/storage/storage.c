@@ -13,6 +13,7 @@
 
 #define DEFAULT_PART_SIZE (8u * 1024 * 1024)
 #define MIN_PART_SIZE (5u * 1024 * 1024) /* S3's smallest part but the last */
+#define DEFAULT_PARTS_IN_FLIGHT 2u
 
 static const char *const kind_names[] = {
         [STORAGE_LOCAL] = "local",
@@ -213,11 +214,16 @@ int storage_open(const char *url, const StorageOptions *opt, Storage **ret, char
                                       (unsigned long long) opt->part_size, MIN_PART_SIZE);
                 r = -EINVAL;
         }
+        if (r >= 0 && opt->parts_in_flight > STORAGE_PARTS_IN_FLIGHT_MAX) {
+                error = strdup_printf("storage parts in flight %u is over %u", opt->parts_in_flight, STORAGE_PARTS_IN_FLIGHT_MAX);
+                r = -EINVAL;
+        }
         _cleanup_storage_ Storage *s = r >= 0 ? calloc(1, sizeof(Storage)) : NULL;
         if (r >= 0 && !s)
                 r = -ENOMEM;
         if (r >= 0) {
                 s->part_size = opt->part_size ?: DEFAULT_PART_SIZE;
+                s->parts_in_flight = opt->parts_in_flight ?: DEFAULT_PARTS_IN_FLIGHT;
                 s->attempts = opt->attempts;
                 s->retry_delay = opt->retry_delay ?: 200 * USEC_PER_MSEC;
                 s->retry_for = opt->retry_for ?: 30 * USEC_PER_SEC;
@@ -425,4 +431,12 @@ int storage_move(Storage *s, const char *from, const char *to) {
                 return MIN(r, 0);
         }
         return s->ops->move(s, from, to);
+}
+
+int storage_abort_incomplete(Storage *s, usec_t started_before, uint64_t *ret_n) {
+        uint64_t n = 0;
+        int r = s->ops->abort_incomplete ? s->ops->abort_incomplete(s, started_before, &n) : 0;
+        if (ret_n)
+                *ret_n = n;
+        return r;
 }

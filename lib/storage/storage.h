@@ -22,7 +22,9 @@
  * Requests that fail for a reason that may pass (HTTP 5xx, 429 and 503 throttling, a reset or
  * refused connection, a timeout) are retried with exponential backoff for up to retry_for; an
  * upload is never left half-visible: an object appears whole or not at all (the local backend
- * renames a complete temporary file, multipart uploads are aborted on failure).
+ * renames a complete temporary file, multipart uploads are aborted on failure; those of a killed
+ * process are left to storage_abort_incomplete()). A part that fails is retried alone: the parts
+ * already stored stay, the object is not sent again.
  *
  * A Storage is not thread-safe: open one per thread (a handle keeps its connections alive). */
 
@@ -35,6 +37,8 @@
 #include "timeutil.h"
 
 typedef struct Storage Storage;
+
+#define STORAGE_PARTS_IN_FLIGHT_MAX 8u
 
 typedef enum StorageKind {
         STORAGE_LOCAL,
@@ -54,6 +58,9 @@ typedef struct StorageOptions {
         const char *account_key;          /* Azure: the storage account's key (base64) */
         const char *sas_token;            /* Azure: a SAS token, instead of the account key */
         uint64_t part_size;               /* bytes per part of a large upload (default 8 MiB, at least 5 MiB) */
+        unsigned parts_in_flight;         /* parts of a large upload sent at once, each on a connection of
+                                           * its own and each held in memory (default 2, at most
+                                           * STORAGE_PARTS_IN_FLIGHT_MAX) */
         unsigned attempts;                /* tries per request, the first included (default: no bound but retry_for) */
         usec_t retry_delay;               /* first backoff delay, doubled per retry up to 20 s (default 200 ms) */
         usec_t retry_for;                 /* no retry starts later than this after the first try (default 30 s):
@@ -104,8 +111,8 @@ typedef ssize_t (*StorageReadFn)(void *userdata, void *buf, size_t n);
 typedef int (*StorageWriteFn)(void *userdata, const void *buf, size_t n);
 
 /* Store what fn yields as key, replacing any object of that name once it is complete. Objects over
- * one part (StorageOptions.part_size) go up in parts, two in flight on connections of their own
- * while fn is read on the calling thread: at most two parts are held in memory. */
+ * one part (StorageOptions.part_size) go up in parts, parts_in_flight at once on connections of
+ * their own while fn is read on the calling thread: at most that many parts are held in memory. */
 int storage_put(Storage *s, const char *key, StorageReadFn fn, void *userdata);
 /* The same from fd, read from its current offset to its end. */
 int storage_put_fd(Storage *s, const char *key, int fd);
@@ -155,3 +162,14 @@ int storage_delete(Storage *s, const char *key);
 int storage_delete_prefix(Storage *s, const char *prefix);
 /* Rename from to to, replacing to. Services copy then delete (not atomic there). */
 int storage_move(Storage *s, const char *from, const char *to);
+
+/* ---- maintenance --------------------------------------------------------------------------- */
+
+/* Abort the uploads that were begun before started_before and never completed nor aborted (their
+ * process was killed midway), below the storage's prefix; *ret_n (may be NULL) counts them. S3
+ * and GCS: their multipart uploads, whose stored parts the services keep (and bill) until then.
+ * Local: the temporary files of puts last written before started_before (hidden from listings).
+ * Azure: nothing to do (the service drops blocks never committed after a week). An upload in
+ * progress must not be aborted: give a cutoff well before the longest upload may have begun (a
+ * day). */
+int storage_abort_incomplete(Storage *s, usec_t started_before, uint64_t *ret_n);

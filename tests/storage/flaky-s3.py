@@ -2,12 +2,17 @@
 # flaky-s3.py: an S3 look-alike on loopback that fails on purpose (503 SlowDown, 500, 429, a body cut
 # off midway, once or always, an object replaced during a resumed read) so that the storage library's retries can be
 # tested; multipart uploads that take their time per part, counting how many are sent at once, one
-# of them refused when asked; what each PUT's body was signed with (GET /__sha). Prints its port, then serves until GET /__quit or 120 s. Signatures are not checked.
+# of them refused when asked, or answered 503 once (S3's parts and Azure's staged blocks: each try
+# of a part in GET /__parts); what each PUT's body was signed with (GET /__sha). Prints its port,
+# then serves until GET /__quit or 120 s. Signatures are not checked.
+import base64
 import http.server
+import re
 import socketserver
 import sys
 import threading
 import time
+import urllib.parse
 
 BODY = bytes((i * 7 + 3) % 251 for i in range(200000))
 counts = {}
@@ -15,6 +20,7 @@ log = []
 shas = []  # "PATH x-amz-content-sha256" of each PUT with a body: what the client signed of it
 store = {}
 parts = {}
+part_log = []  # "PATH PART STATUS" of each try of a part (S3) or block (Azure, numbered from 1)
 inflight = {"now": 0, "max": 0}
 lock = threading.Lock()
 
@@ -59,7 +65,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def handle_any(self):
         path = self.path.split("?")[0]
         n = counts[path] = counts.get(path, 0) + 1
-        log.append(f"{self.command} {path} {self.headers.get('Range', '-')}")
+        log.append(f"{self.command} {path} {self.headers.get('Range', '-')} {self.path.partition('?')[2]} host={self.headers.get('Host')}")
         length = int(self.headers.get("Content-Length", "0") or 0)
         data = self.rfile.read(length) if length else b""
         if self.command == "PUT" and data:
@@ -73,6 +79,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.reply(200, "\n".join(shas).encode())
         elif path == "/__maxpar":
             self.reply(200, str(inflight["max"]).encode())
+        elif path == "/__parts":
+            self.reply(200, "\n".join(part_log).encode())
+        elif "/blocks" in path:
+            self.blocks(path, self.path.partition("?")[2], data)
         elif "/parts" in path:
             self.multipart(path, self.path.partition("?")[2], data)
         elif path.endswith("/slow-put") and self.command == "PUT":
@@ -83,7 +93,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             else:
                 store[path] = data
                 self.reply(200, b"", (("ETag", '"put"'),))
-        elif "/payload-" in path and self.command == "PUT":
+        elif "/payload-" in path and self.command == "PUT" or path == "/vhost-put":
             self.reply(200, b"", (("ETag", '"pl"'),))
         elif path.endswith("/slow-put") and self.command == "GET":
             self.reply(200, store.get(path, b""), (("ETag", '"put"'),))
@@ -126,6 +136,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 inflight["now"] -= 1
             if path.endswith("/parts-fail") and q["partNumber"] == "2":
                 return self.error(403, "AccessDenied")
+            if self.fails_once(path, int(q["partNumber"])):
+                return self.error(503, "SlowDown")
+            part_log.append(f"{path} {q['partNumber']} 200")
             parts[(path, int(q["partNumber"]))] = data
             self.reply(200, b"", (("ETag", f'"p{q["partNumber"]}"'),))
         elif self.command == "POST" and "uploadId" in q:
@@ -138,6 +151,35 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.reply(200, store[path], (("ETag", '"mp"'),))
         else:
             self.error(404, "NoSuchKey")
+
+    def fails_once(self, path, part):
+        # Part 2 of a "-retry" object: its first try is refused as a busy service would.
+        with lock:
+            first = path.endswith("-retry") and part == 2 and f"{path} 2 503" not in part_log
+            if first:
+                part_log.append(f"{path} 2 503")
+        return first
+
+    def blocks(self, path, query, data):
+        # Azure's staged blocks: Put Block, Put Block List (of <Latest> ids), Get Blob.
+        q = {k: urllib.parse.unquote(v) for k, v in (kv.partition("=")[::2] for kv in query.split("&") if kv)}
+        if self.command == "PUT" and q.get("comp") == "block":
+            part = int(base64.b64decode(q["blockid"]).decode().removeprefix("tern-")) + 1
+            time.sleep(0.3)
+            if self.fails_once(path, part):
+                body = b"<?xml version=\"1.0\"?><Error><Code>ServerBusy</Code><Message>flaky-s3 says busy</Message></Error>"
+                return self.reply(503, body, (("x-ms-error-code", "ServerBusy"),))
+            part_log.append(f"{path} {part} 201")
+            parts[(path, q["blockid"])] = data
+            self.reply(201)
+        elif self.command == "PUT" and q.get("comp") == "blocklist":
+            ids = re.findall(r"<Latest>([^<]*)</Latest>", data.decode())
+            store[path] = b"".join(parts[(path, i)] for i in ids)
+            self.reply(201, b"", (("ETag", '"bl"'),))
+        elif self.command == "GET" and path in store:
+            self.reply(200, store[path], (("ETag", '"bl"'),))
+        else:
+            self.error(404, "BlobNotFound", (("x-ms-error-code", "BlobNotFound"),))
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
 

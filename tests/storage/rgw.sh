@@ -120,6 +120,8 @@ osd_objectstore = memstore
 memstore_device_bytes = ${RGW_MEMSTORE_BYTES:-2147483648}
 [client.rgw]
 rgw_frontends = beast endpoint=${RGW_ADDR:-127.0.0.1}:$rgw_port
+# Virtual-host-style requests name the bucket in the host: BUCKET.localhost (loopback to libcurl).
+rgw_dns_name = localhost
 EOF
         export CEPH_CONF=$conf
         pids=()

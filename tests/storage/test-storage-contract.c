@@ -5,12 +5,15 @@
  *   azure      azurite started by azurite.sh ($TERN_AZURITE), container tern-test, SharedKey
  * or any URL in $TERN_TEST_STORAGE_URL (with $TERN_TEST_STORAGE_ACCESS_KEY/_SECRET_KEY).
  * On s3 and azure the server is also killed (SIGKILL) in the middle of an upload and of a download,
- * and restarted. */
+ * and restarted; on s3 and gcs-hmac a client process is killed in the middle of an upload, which
+ * storage_abort_incomplete() then aborts; on s3 the cases run virtual-host style as well. */
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "key.h"
@@ -354,6 +357,119 @@ static void write_file(const char *path, const char *text) {
         }
 }
 
+/* Only for a directory: a killed writer's temporary file (".tern-tmp.ID" beside its object) is
+ * removed once it was last written before the cutoff; one written since is left to its put. */
+static void test_local_incomplete(Storage *s, const char *root) {
+        char dir[600], old[700], fresh[700];
+        snprintf(dir, sizeof dir, "%s/tmpdir", root);
+        snprintf(old, sizeof old, "%s/.tern-tmp.killed", dir);
+        snprintf(fresh, sizeof fresh, "%s/.tern-tmp.writing", dir);
+        is_int(put_str(s, "tmpdir/kept", "an object"), 0, "an object in a directory");
+        write_file(old, "half of an object");
+        write_file(fresh, "half of another");
+        struct timespec two_days[2] = { { .tv_sec = time(NULL) - 2 * 86400 }, { .tv_sec = time(NULL) - 2 * 86400 } };
+        ok(utimensat(AT_FDCWD, old, two_days, 0) == 0, "one temporary file last written two days ago, one now");
+        StorageList l;
+        is_int(storage_list(s, "tmpdir", NULL, 0, &l), 0, "list the directory");
+        ok(l.n == 1 && streq(l.objects[0].key, "tmpdir/kept"), "the temporary files are not listed (%zu)", l.n);
+        storage_list_done(&l);
+        uint64_t n = 99;
+        int r = storage_abort_incomplete(s, now_realtime() - 86400 * USEC_PER_SEC, &n);
+        ok(r == 0 && n == 1, "abort what was begun over a day ago: one removed (%d, %llu)", r, (unsigned long long) n);
+        ok(access(old, F_OK) < 0 && access(fresh, F_OK) == 0, "the old one, not the one written since");
+        is_int(storage_exists(s, "tmpdir/kept"), 1, "the object stays");
+        (void) unlink(fresh);
+        is_int(storage_delete_prefix(s, "tmpdir"), 0, "delete the directory");
+}
+
+/* Virtual-host-style requests (style=virtual: the bucket in the host name, BUCKET.localhost, which
+ * libcurl resolves to loopback itself) to radosgw, which knows its name (rgw_dns_name, rgw.sh):
+ * radosgw finds the bucket in the Host header, and the signature covers that host. */
+static void test_virtual_host(Storage *s, const char *endpoint, const StorageOptions *opt) {
+        const char *port = strrchr(endpoint, ':');
+        _cleanup_free_ char *vurl = strdup_printf("s3://tern-test/some/prefix?endpoint=http://localhost%s&region=us-east-1&style=virtual",
+                                                  port);
+        _cleanup_storage_ Storage *v = NULL;
+        _cleanup_free_ char *err = NULL;
+        if (!is_int(storage_open(vurl, opt, &v, &err), 0, "open with style=virtual")) {
+                diag("%s: %s", vurl, strna(err));
+                return;
+        }
+        if (!is_int(storage_check(v), 0, "virtual-host style: the bucket answers"))
+                diag("%s", storage_error(v));
+        test_round_trip(v);
+        test_large(v);
+        test_move(v);
+        Sink k;
+        is_int(get_str(s, "rt/hello.txt", &k), 0, "what went up virtual-host style is read path style");
+        is_str(k.buf, "replaced", "the same object");
+        _cleanup_storage_ Storage *m = NULL;
+        _cleanup_free_ char *murl = strdup_printf("s3://no-such-bucket?endpoint=http://localhost%s&region=us-east-1&style=virtual",
+                                                  port);
+        int r = storage_open(murl, opt, &m, NULL);
+        is_int(r >= 0 ? storage_check(m) : r, -ENXIO, "virtual-host style, a missing bucket: -ENXIO");
+        ok(contains(storage_error(m), "NoSuchBucket") && contains(storage_error(m), "no-such-bucket"),
+           "the message names the bucket and says NoSuchBucket: %s", storage_error(m));
+}
+
+/* The source of a client about to be killed: two parts, then it says so on fd and waits. */
+typedef struct Stuck {
+        int fd;
+        uint64_t given;
+} Stuck;
+
+static ssize_t stuck_read(void *userdata, void *buf, size_t n) {
+        Stuck *k = userdata;
+        if (k->given >= 2ull * PART) {
+                (void) !write(k->fd, "x", 1);
+                for (;;)
+                        pause();
+        }
+        n = (size_t) MIN((uint64_t) n, 2ull * PART - k->given);
+        memset(buf, 'k', n);
+        k->given += n;
+        return (ssize_t) n;
+}
+
+/* A process killed (SIGKILL) in the middle of a multipart upload leaves it open on the service,
+ * its parts stored; storage_abort_incomplete() aborts it once it is older than the cutoff, and not
+ * before. */
+static void test_client_killed(Storage *s, const char *url, const StorageOptions *opt) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return (void) ok(false, "pipe: %m");
+        pid_t pid = fork();
+        if (pid == 0) {
+                Storage *c = NULL;
+                Stuck k = { .fd = p[1] };
+                if (storage_open(url, opt, &c, NULL) >= 0)
+                        (void) storage_put(c, "abandoned/big.bin", stuck_read, &k);
+                _exit(1); /* not reached when the upload is under way: it is killed there */
+        }
+        close(p[1]);
+        char x;
+        bool begun = read(p[0], &x, 1) == 1;
+        close(p[0]);
+        ok(begun, "a client process began a multipart upload (one part stored, the next in flight)");
+        (void) kill(pid, SIGKILL);
+        (void) waitpid(pid, NULL, 0);
+
+        uint64_t n = 99;
+        int r = storage_abort_incomplete(s, now_realtime() - 3600 * USEC_PER_SEC, &n);
+        if (!is_int(r, 0, "abort the uploads begun over an hour ago"))
+                diag("%s", storage_error(s));
+        is_int(n, 0, "none: the one just begun is left alone");
+        n = 0;
+        r = storage_abort_incomplete(s, now_realtime() + 60 * USEC_PER_SEC, &n);
+        if (!is_int(r, 0, "abort the uploads begun before now"))
+                diag("%s", storage_error(s));
+        is_int(n, 1, "the killed client's upload was aborted");
+        n = 99;
+        r = storage_abort_incomplete(s, now_realtime() + 60 * USEC_PER_SEC, &n);
+        ok(r == 0 && n == 0, "none is left (%d, %llu)", r, (unsigned long long) n);
+        is_int(storage_exists(s, "abandoned/big.bin"), 0, "no object came of it");
+}
+
 /* Credentials found without options: systemd's credentials directory, the environment, a profile
  * of the shared credentials file; each reaches radosgw (a wrong lookup would be refused). */
 /* The server killed (SIGKILL) in the middle of an upload (a multipart upload or staged blocks
@@ -600,6 +716,7 @@ int main(int argc, char **argv) {
                 char root[512];
                 snprintf(root, sizeof root, "%s/root", tmp_dir);
                 test_local_links(s, root);
+                test_local_incomplete(s, root);
                 test_open_errors();
         }
 
@@ -629,8 +746,11 @@ int main(int argc, char **argv) {
                 is_int(storage_stat(m, "x", &o), -ENXIO, "a stat there: -ENXIO, not -ENOENT");
                 storage_object_done(&o);
 
-                if (streq(backend, "s3"))
+                if (streq(backend, "s3")) {
                         test_s3_credentials(url, ak, sk);
+                        test_virtual_host(s, endpoint, &opt);
+                }
+                test_client_killed(s, url, &opt);
 
                 /* Content signed by its SHA-256 (payload=signed; on loopback it goes unsigned by
                  * default): radosgw checks the hash of each part against the signature. */

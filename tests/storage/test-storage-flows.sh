@@ -237,10 +237,23 @@ done
 for p in "${pids[@]:1}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 pids=("${pids[0]}")
 sleep 1.1
+if [ "$backend" = local ]; then
+        # What a put killed two days ago left beside its object, and what one writes now.
+        mkdir -p "$scratch/shared-storage/t/storage/killed"
+        echo half >"$scratch/shared-storage/t/storage/killed/.tern-tmp.old"
+        echo half >"$scratch/shared-storage/t/storage/killed/.tern-tmp.now"
+        touch -d '2 days ago' "$scratch/shared-storage/t/storage/killed/.tern-tmp.old"
+fi
 out=$(TERN_STATE_DIR=$scratch/cli "$TERN" execution purge --older-than 1s --batch 2 --db "$db" --storage "$url" 2>&1)
 rc=$?
 left=$(keys "t/storage/wire/" | tr '\n' ' ')
-ok "$([ $rc = 0 ] && [ -z "$left" ] && echo 0 || echo 1)" "purge deletes the ended executions and their files: $out (left: ${left:-none})"
+ok "$([ $rc = 0 ] && [ -z "$left" ] && echo 0 || echo 1)" "purge deletes the ended executions and their files: ${out//$'\n'/; } (left: ${left:-none})"
+if [ "$backend" = local ]; then
+        tmp=$scratch/shared-storage/t/storage/killed
+        ok "$(grep -q "^1 incomplete upload(s) begun over a day ago aborted" <<<"$out" && [ ! -e "$tmp/.tern-tmp.old" ] &&
+                [ -e "$tmp/.tern-tmp.now" ] && echo 0 || echo 1)" \
+                "purge removes a killed put's temporary file untouched for two days, not one written now: ${out//$'\n'/; }"
+fi
 err=$(TERN_STATE_DIR=$scratch/cli "$TERN" execution files "$big_id" --db "$db" --storage "$url" 2>&1)
 ok "$(grep -q "no execution" <<<"$err" && echo 0 || echo 1)" "the purged execution is gone: $err"
 

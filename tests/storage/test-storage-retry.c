@@ -18,16 +18,21 @@
 
 typedef struct Sink {
         unsigned char *buf;
-        size_t len;
+        size_t len, cap;
 } Sink;
 
+/* Grown by doubling: 16 MiB objects arrive 16 KiB at a time, and a copy per chunk takes long. */
 static int sink_write(void *userdata, const void *buf, size_t n) {
         Sink *k = userdata;
-        unsigned char *b = realloc(k->buf, k->len + n);
-        if (!b)
-                return -ENOMEM;
-        memcpy(b + k->len, buf, n);
-        k->buf = b;
+        if (k->len + n > k->cap) {
+                size_t cap = MAX(k->len + n, 2 * k->cap);
+                unsigned char *b = realloc(k->buf, cap);
+                if (!b)
+                        return -ENOMEM;
+                k->buf = b;
+                k->cap = cap;
+        }
+        memcpy(k->buf + k->len, buf, n);
         k->len += n;
         return 0;
 }
@@ -180,6 +185,27 @@ static void test_parts(const char *url, const char *endpoint) {
         _cleanup_free_ char *maxpar = fetch(endpoint, "/__maxpar");
         ok(maxpar && streq(maxpar, "2"), "two parts were in flight at once, never more (%s)", strna(maxpar));
 
+        /* parts_in_flight: three at once, in order all the same. */
+        _cleanup_storage_ Storage *s3 = NULL;
+        StorageOptions opt3 = opt;
+        opt3.parts_in_flight = 3;
+        const size_t total5 = 5 * part + 777;
+        left = total5;
+        r = storage_open(url, &opt3, &s3, NULL);
+        r = r < 0 ? r : storage_put(s3, "parts3", pattern_read, &left);
+        if (!is_int(r, 0, "a 6-part upload, three parts in flight"))
+                diag("%s", s3 ? storage_error(s3) : "cannot open");
+        k = (Sink) { 0 };
+        is_int(storage_get(s, "parts3", sink_write, &k), 0, "get it");
+        same = k.len == total5;
+        for (size_t i = 0; same && i < k.len; i++)
+                same = k.buf[i] == (unsigned char) ((total5 - i) * 13 % 253);
+        ok(same, "every byte in order (%zu of %zu)", k.len, total5);
+        free(k.buf);
+        free(maxpar);
+        maxpar = fetch(endpoint, "/__maxpar");
+        ok(maxpar && streq(maxpar, "3"), "three parts were in flight at once, never more (%s)", strna(maxpar));
+
         left = total;
         r = storage_put(s, "parts-fail", pattern_read, &left);
         is_int(r, -EACCES, "a part refused with 403: the upload fails");
@@ -190,6 +216,57 @@ static void test_parts(const char *url, const char *endpoint) {
         free(k.buf);
         _cleanup_free_ char *log = fetch(endpoint, "/__log");
         ok(log && strstr(log, "DELETE /flaky/parts-fail"), "the multipart upload was aborted");
+}
+
+/* Part 2 of a 4-part upload refused once with 503: that part alone is sent again, the others
+ * once each, within the one multipart upload (S3, GCS's XML API) or set of staged blocks (Azure). */
+static void test_part_retried(const char *url, const char *endpoint, const char *path, const char *kind) {
+        const size_t part = 5u << 20, total = 3 * part + 12345;
+        StorageOptions opt = { .access_key = "AK", .secret_key = "SK", .sas_token = "sv=x&sig=y", .attempts = 3,
+                               .retry_delay = 10 * USEC_PER_MSEC, .part_size = part };
+        _cleanup_storage_ Storage *s = NULL;
+        _cleanup_free_ char *err = NULL;
+        const char *key = strrchr(path, '/') + 1;
+        if (!ok(storage_open(url, &opt, &s, &err) == 0, "%s: open '%s'", kind, url)) {
+                diag("%s", strna(err));
+                return;
+        }
+        size_t left = total;
+        int r = storage_put(s, key, pattern_read, &left);
+        if (!ok(r == 0, "%s: a 4-part upload whose part 2 is answered 503 once: stored", kind))
+                diag("%s", storage_error(s));
+        Sink k = { 0 };
+        ok(storage_get(s, key, sink_write, &k) == 0, "%s: get it", kind);
+        bool same = k.len == total;
+        for (size_t i = 0; same && i < k.len; i++)
+                same = k.buf[i] == (unsigned char) ((total - i) * 13 % 253);
+        ok(same, "%s: every byte in order (%zu of %zu)", kind, k.len, total);
+        free(k.buf);
+
+        _cleanup_free_ char *plog = fetch(endpoint, "/__parts");
+        _cleanup_strv_free_ char **lines = NULL;
+        (void) strv_split(strempty(plog), "\n", &lines);
+        unsigned tries[5] = { 0 }, refused = 0;
+        for (char **l = lines; l && *l; l++) {
+                unsigned n;
+                char status[8];
+                const char *rest = startswith(*l, path);
+                if (!rest || sscanf(rest, " %u %7s", &n, status) != 2 || n == 0 || n > 4)
+                        continue;
+                tries[n]++;
+                refused += streq(status, "503");
+        }
+        ok(tries[1] == 1 && tries[2] == 2 && tries[3] == 1 && tries[4] == 1 && refused == 1,
+           "%s: part 2 was sent twice (refused, then stored), parts 1, 3 and 4 once (%u %u %u %u)", kind, tries[1],
+           tries[2], tries[3], tries[4]);
+        if (!streq(kind, "azure")) {
+                _cleanup_free_ char *log = fetch(endpoint, "/__log");
+                _cleanup_free_ char *start = strdup_printf("POST %s - uploads=", path);
+                unsigned begun = 0;
+                for (const char *q = log; q && (q = strstr(q, start)); q++)
+                        begun++;
+                ok(begun == 1, "%s: one multipart upload, not begun again (%u)", kind, begun);
+        }
 }
 
 /* An object's content goes as UNSIGNED-PAYLOAD to a loopback endpoint (nothing on its way to
@@ -210,6 +287,19 @@ static void test_payload(const char *endpoint, const char *port) {
                 if (r < 0 && s)
                         diag("%s", storage_error(s));
         }
+        /* style=virtual: the bucket in the host name (flaky.localhost, which libcurl resolves to
+         * loopback), not in the path. */
+        _cleanup_free_ char *vurl = strdup_printf("s3://flaky?endpoint=http://localhost:%s&style=virtual", port);
+        _cleanup_storage_ Storage *v = NULL;
+        Mem m = { "payload", 7, 0 };
+        StorageOptions vopt = { .access_key = "AK", .secret_key = "SK", .attempts = 2 };
+        int r = storage_open(vurl, &vopt, &v, NULL);
+        r = r < 0 ? r : storage_put(v, "vhost-put", mem_read, &m);
+        ok(r == 0, "put through '%s'", vurl);
+        _cleanup_free_ char *log = fetch(endpoint, "/__log");
+        _cleanup_free_ char *line = strdup_printf("PUT /vhost-put -  host=flaky.localhost:%s\n", port);
+        ok(log && strstr(log, line), "virtual-host style: the bucket is in the Host header, not the path");
+
         _cleanup_free_ char *shas = fetch(endpoint, "/__sha");
         ok(shas && strstr(shas, "/flaky/payload-0 UNSIGNED-PAYLOAD\n"), "to 127.0.0.1 the content is sent unsigned");
         ok(shas && strstr(shas, "/flaky/payload-1 239f59ed55e737c77147cf55ad0c1b030b6d7ee748a7426952f9b852d5a935e5"),
@@ -281,6 +371,11 @@ int main(void) {
         free(k.buf);
 
         test_parts(url, endpoint);
+        _cleanup_free_ char *gurl = strjoin("gs://flakyg?endpoint=", endpoint);
+        _cleanup_free_ char *aurl = strjoin("azure://flakyacct/flakya?endpoint=", endpoint);
+        test_part_retried(url, endpoint, "/flaky/parts-retry", "s3");
+        test_part_retried(gurl, endpoint, "/flakyg/parts-retry", "gcs");
+        test_part_retried(aurl, endpoint, "/flakya/blocks-retry", "azure");
         test_payload(endpoint, strstrip(line));
 
         _cleanup_free_ char *log = fetch(endpoint, "/__log");
