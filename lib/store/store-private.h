@@ -138,7 +138,7 @@ struct StoreTx {
         Store *store;
         unsigned notify; /* channels to wake at commit */
         bool active;
-        bool fresh; /* no statement has run in it yet (a lost connection is then begun again) */
+        bool fresh; /* store_begin()'s, no statement run yet: a lost connection is begun again */
         TxMode mode;
         StoreBatch *batch; /* deferred writes (store_tx_defer()); NULL: each is written at once */
 };

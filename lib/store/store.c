@@ -236,8 +236,8 @@ int store_exec_many(StoreTx *tx, const SqlStmt *stmts, size_t n, SqlRows *rets) 
                 return -ENOTCONN;
         r = store_exec_once(s, stmts, n, rets);
         /* The first statement carries the BEGIN on PostgreSQL (pg_begin()): a connection found
-         * lost there is one where nothing of the transaction happened yet, which is begun again
-         * after a reconnect, as store_begin() does for a BEGIN of its own. */
+         * lost there is one where nothing of the transaction happened yet, which store_begin()
+         * begins again after a reconnect, as it did when the BEGIN was sent alone. */
         while (r == -ECONNRESET && tx->fresh) {
                 if (store_reconnect_lost(s, &deadline) < 0)
                         break;
@@ -284,7 +284,7 @@ static int store_begin_mode(Store *s, TxMode mode, StoreTx **ret) {
         r = s->driver->begin(s, mode);
         if (r < 0)
                 return r;
-        s->tx = (StoreTx) { .store = s, .active = true, .fresh = true, .mode = mode };
+        s->tx = (StoreTx) { .store = s, .active = true, .mode = mode };
         *ret = &s->tx;
         return 0;
 }
@@ -296,6 +296,8 @@ int store_begin(Store *s, StoreTx **ret) {
         usec_t deadline = 0;
         for (;;) {
                 int r = store_begin_mode(s, TX_READ_WRITE, ret);
+                if (r >= 0)
+                        (*ret)->fresh = true; /* (store_transact() reruns the whole transaction itself) */
                 if (r != -ECONNRESET)
                         return r;
                 if (store_reconnect_lost(s, &deadline) < 0)
