@@ -360,10 +360,6 @@ out:
         return r;
 }
 
-static int pg_exec_many(Store *s, const SqlStmt *st, size_t n, SqlRows *rets) {
-        return pg_flight(s, st, n, rets);
-}
-
 static int pg_exec(Store *s, const char *sql, const SqlArg *args, size_t n_args, SqlRows *ret) {
         PgConn *p = s->backend_data;
         _cleanup_pgresult_ PGresult *res = NULL;
@@ -550,7 +546,7 @@ const StoreDriver store_driver_postgres = {
         .commit = pg_commit,
         .rollback = pg_rollback,
         .exec = pg_exec,
-        .exec_many = pg_exec_many,
+        .exec_many = pg_flight,
         .listen = pg_listen,
         .get_fd = pg_get_fd,
         .wait = pg_wait,
