@@ -1,4 +1,4 @@
-/* postgres.c: the PostgreSQL backend of the store (libpq, LISTEN/NOTIFY wake-ups, reconnect). */
+/* postgres.c: the PostgreSQL backend of the store (libpq, pipelined statements, LISTEN/NOTIFY wake-ups, reconnect). */
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -10,6 +10,7 @@
 #include "cleanup-libpq.h"
 #include "hashmap.h"
 #include "store-private.h"
+#include "strutil.h"
 
 /* Migrators serialize on this transaction-level advisory lock ("tern" in ASCII). */
 #define MIGRATION_LOCK_KEY "1952805486"
@@ -32,7 +33,8 @@ static const struct {
 typedef struct PgConn {
         PGconn *conn;
         Hashmap prepared; /* SQL text -> statement number (from 1, as a pointer) */
-        unsigned n_prepared;
+        unsigned n_prepared; /* numbers handed out (one that failed to prepare is not reused) */
+        bool begin_pending; /* a transaction begun whose BEGIN goes with its first statement */
 } PgConn;
 
 static PGconn *conn(Store *s) {
@@ -45,6 +47,7 @@ static void pg_forget_prepared(Store *s) {
         PgConn *p = s->backend_data;
         hashmap_done(&p->prepared);
         p->n_prepared = 0;
+        p->begin_pending = false;
 }
 
 static void pg_set_error_conn(Store *s) {
@@ -209,55 +212,177 @@ static int pg_copy_rows(PGresult *res, SqlRows *ret) {
         return 0;
 }
 
-/* Execute by the name of a statement prepared on this connection, preparing it on first use. A
- * statement that fails to prepare is not remembered, so its error shows on every call. */
-static PGresult *pg_exec_prepared(Store *s, const char *sql, int n_args, const char *const *values) {
-        PgConn *p = s->backend_data;
-        char name[32];
-        uintptr_t k = (uintptr_t) hashmap_get(&p->prepared, sql);
+/* Arguments as libpq takes them: text, or NULL for SQL NULL. */
+typedef struct PgArgs {
+        const char *values[SQL_EXEC_ARGS_MAX];
+        char nums[SQL_EXEC_ARGS_MAX][24];
+} PgArgs;
 
-        if (k == 0) {
-                _cleanup_pgresult_ PGresult *prep = NULL;
-                k = p->n_prepared + 1;
-                snprintf(name, sizeof name, "tern_%u", (unsigned) k);
-                prep = PQprepare(p->conn, name, sql, n_args, NULL);
-                if (!prep || PQresultStatus(prep) != PGRES_COMMAND_OK)
-                        return TAKE_PTR(prep);
-                /* Out of memory here only costs a re-prepare under a new name next time. */
-                p->n_prepared++;
-                (void) hashmap_put(&p->prepared, sql, (void *) k);
-        } else
-                snprintf(name, sizeof name, "tern_%u", (unsigned) k);
-        return PQexecPrepared(p->conn, name, n_args, values, NULL, NULL, 0);
+static void pg_args(const SqlArg *args, size_t n, PgArgs *a) {
+        for (size_t i = 0; i < n; i++)
+                switch (args[i].type) {
+                case SQL_NULL:
+                        a->values[i] = NULL;
+                        break;
+                case SQL_TEXT:
+                        a->values[i] = args[i].s;
+                        break;
+                case SQL_INT:
+                        snprintf(a->nums[i], sizeof a->nums[i], "%" PRIi64, args[i].i);
+                        a->values[i] = a->nums[i];
+                        break;
+                }
+}
+
+/* What each answer of a flight is for. */
+typedef struct PgSent {
+        size_t stmt; /* the statement's index; SIZE_MAX: the transaction's BEGIN */
+        bool prepare; /* its Parse, on this connection's first use of the text */
+        unsigned k; /* the prepared statement's number */
+} PgSent;
+
+static void pg_rows_clear(SqlRows *rets, size_t n) {
+        for (size_t i = 0; rets && i < n; i++)
+                sql_rows_done(&rets[i]);
+}
+
+/* Statements in one round trip (libpq's pipeline mode): the transaction's BEGIN when it has not
+ * been sent yet, each statement's Parse when this connection has not prepared its text yet (a
+ * text that fails to prepare is not remembered, so its error shows at every call), each
+ * statement's execution by name, then one Sync. The server runs them in order, each as if sent
+ * alone (under READ COMMITTED each with its own snapshot); after one fails it skips the rest up
+ * to the Sync, so the flight's error is the first one. rets (NULL: rows not wanted) gets each
+ * statement's rows, nothing on failure. The connection stays blocking: the server's answers to a
+ * write are a few bytes, so they cannot fill the socket while libpq still sends (a flight that
+ * reads rows, the step's events, is small enough to go in one write). */
+static int pg_flight(Store *s, const SqlStmt *st, size_t n, SqlRows *rets) {
+        PgConn *p = s->backend_data;
+        PGconn *c = conn(s);
+        _cleanup_free_ PgSent *sent = NULL;
+        _cleanup_free_ PgArgs *args = NULL;
+        _cleanup_pgresult_ PGresult *sync = NULL;
+        size_t n_sent = 0;
+        bool ok = true;
+        int r = 0;
+
+        if (!c)
+                return -ENOTCONN;
+        for (size_t i = 0; i < n; i++)
+                if (st[i].n_args > SQL_EXEC_ARGS_MAX)
+                        return -E2BIG;
+        if (!(sent = calloc(2 * n + 1, sizeof *sent)) || !(args = malloc(sizeof *args)))
+                return -ENOMEM;
+        /* Still in pipeline mode: an earlier flight's answers were not all read (see below). */
+        if (PQpipelineStatus(c) != PQ_PIPELINE_OFF) {
+                store_set_error(s, "connection left in an unfinished pipeline");
+                return -ECONNRESET;
+        }
+        if (PQenterPipelineMode(c) == 0) {
+                pg_set_error_conn(s);
+                return pg_connection_lost(s) ? -ECONNRESET : -EIO;
+        }
+        if (p->begin_pending) {
+                p->begin_pending = false;
+                ok = PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
+                sent[n_sent++] = (PgSent) { .stmt = SIZE_MAX };
+        }
+        for (size_t i = 0; i < n && ok; i++) {
+                unsigned k = (unsigned) (uintptr_t) hashmap_get(&p->prepared, st[i].sql);
+                char name[32];
+
+                for (size_t j = 0; j < n_sent && k == 0; j++)
+                        if (sent[j].prepare && streq(st[sent[j].stmt].sql, st[i].sql))
+                                k = sent[j].k;
+                if (k == 0) {
+                        k = ++p->n_prepared;
+                        snprintf(name, sizeof name, "tern_%u", k);
+                        ok = PQsendPrepare(c, name, st[i].sql, (int) st[i].n_args, NULL);
+                        sent[n_sent++] = (PgSent) { .stmt = i, .prepare = true, .k = k };
+                } else
+                        snprintf(name, sizeof name, "tern_%u", k);
+                pg_args(st[i].args, st[i].n_args, args);
+                /* libpq copies the values into its output buffer here. */
+                ok = ok && PQsendQueryPrepared(c, name, (int) st[i].n_args, args->values, NULL, NULL, 0);
+                sent[n_sent++] = (PgSent) { .stmt = i, .k = k };
+        }
+        if (!ok || PQpipelineSync(c) == 0) {
+                /* Nothing to read back for certain: the connection is reset before its next use. */
+                pg_set_error_conn(s);
+                (void) pg_connection_lost(s);
+                r = -ECONNRESET;
+                goto out;
+        }
+        for (size_t i = 0; i < n_sent; i++) {
+                _cleanup_pgresult_ PGresult *res = PQgetResult(c);
+                if (!res) {
+                        if (r == 0) {
+                                pg_set_error_conn(s);
+                                r = pg_connection_lost(s) ? -ECONNRESET : -EIO;
+                        }
+                        goto out;
+                }
+                ExecStatusType t = PQresultStatus(res);
+                if (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) {
+                        if (sent[i].prepare)
+                                /* Out of memory here only costs a Parse under a new name next time. */
+                                (void) hashmap_put(&p->prepared, st[sent[i].stmt].sql, (void *) (uintptr_t) sent[i].k);
+                        else if (sent[i].stmt != SIZE_MAX && rets && r == 0) {
+                                int q = pg_copy_rows(res, &rets[sent[i].stmt]);
+                                if (q < 0)
+                                        r = q;
+                        }
+                } else if (t != PGRES_PIPELINE_ABORTED && r == 0)
+                        r = pg_result_errno(s, res);
+                if (PQstatus(c) == CONNECTION_BAD) {
+                        r = -ECONNRESET;
+                        goto out;
+                }
+                /* Each command's answers end with a NULL. */
+                PGresult *end = PQgetResult(c);
+                if (end) {
+                        PQclear(end);
+                        store_set_error(s, "unexpected answer in a pipeline");
+                        r = -ECONNRESET;
+                        goto out;
+                }
+        }
+        sync = PQgetResult(c);
+        if (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
+                if (r == 0)
+                        pg_set_error_conn(s);
+                r = -ECONNRESET;
+        }
+out:
+        /* A connection whose answers could not all be read cannot leave pipeline mode: reported
+         * lost, it is reset before its next use (which leaves pipeline mode). */
+        if (PQexitPipelineMode(c) == 0 && r != -ECONNRESET) {
+                if (r == 0)
+                        pg_set_error_conn(s);
+                r = -ECONNRESET;
+        }
+        if (r < 0)
+                pg_rows_clear(rets, n);
+        return r;
 }
 
 static int pg_exec(Store *s, const char *sql, const SqlArg *args, size_t n_args, SqlRows *ret) {
+        PgConn *p = s->backend_data;
         _cleanup_pgresult_ PGresult *res = NULL;
-        const char *values[SQL_EXEC_ARGS_MAX];
-        char nums[SQL_EXEC_ARGS_MAX][24];
+        _cleanup_free_ char *with_begin = NULL;
 
         if (!conn(s))
                 return -ENOTCONN;
-        if (n_args > SQL_EXEC_ARGS_MAX)
-                return -E2BIG;
-        if (n_args == 0)
-                res = PQexec(conn(s), sql); /* may hold several statements (migrations) */
-        else {
-                for (size_t i = 0; i < n_args; i++)
-                        switch (args[i].type) {
-                        case SQL_NULL:
-                                values[i] = NULL;
-                                break;
-                        case SQL_TEXT:
-                                values[i] = args[i].s;
-                                break;
-                        case SQL_INT:
-                                snprintf(nums[i], sizeof nums[i], "%" PRIi64, args[i].i);
-                                values[i] = nums[i];
-                                break;
-                        }
-                res = pg_exec_prepared(s, sql, (int) n_args, values);
+        if (n_args > 0)
+                return pg_flight(s, &(SqlStmt) { .sql = sql, .args = args, .n_args = n_args }, 1, ret);
+        /* Without parameters a text may hold several statements (migrations): the simple query
+         * protocol, the BEGIN still to send in the same text. */
+        if (p->begin_pending) {
+                if (!(with_begin = strjoin("BEGIN;", sql)))
+                        return -ENOMEM;
+                p->begin_pending = false;
+                sql = with_begin;
         }
+        res = PQexec(conn(s), sql);
         ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
         if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
                 return pg_result_errno(s, res);
@@ -307,18 +432,31 @@ static int pg_check_primary(Store *s) {
         return 0;
 }
 
+/* A transaction's BEGIN is not a round trip of its own: it goes with the first statement (in its
+ * flight, or before it in a simple query's text). A connection known to be lost is reported here,
+ * so that store_begin() reconnects. */
 static int pg_begin(Store *s, TxMode mode) {
+        PgConn *p = s->backend_data;
         int r = pg_check_primary(s);
         if (r < 0)
                 return r;
         if (mode == TX_EXCLUSIVE)
                 return pg_exec(s, "BEGIN; SELECT pg_advisory_xact_lock(" MIGRATION_LOCK_KEY ")", NULL, 0, NULL);
-        return pg_exec(s, "BEGIN", NULL, 0, NULL);
+        if (!conn(s) || PQstatus(conn(s)) != CONNECTION_OK || PQpipelineStatus(conn(s)) != PQ_PIPELINE_OFF) {
+                pg_set_error_conn(s);
+                return -ECONNRESET;
+        }
+        p->begin_pending = true;
+        return 0;
 }
 
 static int pg_commit(Store *s, unsigned notify) {
+        PgConn *p = s->backend_data;
         _cleanup_pgresult_ PGresult *res = NULL;
         char sql[512] = "";
+        bool begun = !p->begin_pending;
+
+        p->begin_pending = false;
 
         /* NOTIFY inside the transaction: PostgreSQL delivers it at commit, and not at all on
          * rollback, so a woken consumer always finds the rows. One round trip with the COMMIT. */
@@ -327,12 +465,17 @@ static int pg_commit(Store *s, unsigned notify) {
                         size_t l = strlen(sql);
                         snprintf(sql + l, sizeof sql - l, "NOTIFY %s;", pg_channels[i].name);
                 }
-        strcat(sql, "COMMIT");
+        /* A transaction that ran no statement never began on the server: its notifications
+         * alone, or nothing. */
+        if (!begun && !*sql)
+                return 0;
+        if (begun)
+                strcat(sql, "COMMIT");
         res = PQexec(conn(s), sql);
         if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
                 return pg_result_errno(s, res);
         /* COMMIT of a transaction that failed earlier answers "ROLLBACK" without an error. */
-        if (!streq(PQcmdStatus(res), "COMMIT")) {
+        if (begun && !streq(PQcmdStatus(res), "COMMIT")) {
                 store_set_error(s, "transaction was rolled back");
                 return -EIO;
         }
@@ -340,6 +483,9 @@ static int pg_commit(Store *s, unsigned notify) {
 }
 
 static void pg_rollback(Store *s) {
+        PgConn *p = s->backend_data;
+        if (p)
+                p->begin_pending = false;
         if (!conn(s) || PQstatus(conn(s)) != CONNECTION_OK)
                 return;
         if (PQtransactionStatus(conn(s)) == PQTRANS_IDLE)
@@ -422,6 +568,7 @@ const StoreDriver store_driver_postgres = {
         .commit = pg_commit,
         .rollback = pg_rollback,
         .exec = pg_exec,
+        .exec_many = pg_flight,
         .listen = pg_listen,
         .get_fd = pg_get_fd,
         .wait = pg_wait,

@@ -3,8 +3,9 @@
  * An executor step applies the events of many executions in one transaction. Written as they
  * come, each save, task run, job and consumed event is a statement and a round trip of its own; deferred
  * (store_tx_defer()), they are kept in the transaction and written by store_tx_flush(), or at
- * commit, as one statement per table, in chunks of the parameters a statement takes. What is
- * committed together does not change: only the number of statements. */
+ * commit, as one statement per table, in chunks of the parameters a statement takes, all sent
+ * together (one round trip on PostgreSQL). What is committed together does not change: only the
+ * number of statements and round trips. */
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -145,54 +146,72 @@ int store_batch_add(StoreTx *tx, StoreBatchTable table, const SqlArg *row) {
         return 0;
 }
 
-/* One statement for rows [first, first + n) of a table; an IN list (one column) is padded to
+/* One statement of a flush: rows [first, first + n) of a table. */
+typedef struct BatchStmt {
+        StoreBatchTable table;
+        size_t n;
+        StrBuf sql;
+        SqlArg *padded; /* an IN list padded (the values are the table's), or NULL */
+} BatchStmt;
+
+static void batch_stmts_free(BatchStmt *st, size_t n) {
+        for (size_t i = 0; st && i < n; i++) {
+                strbuf_done(&st[i].sql);
+                free(st[i].padded);
+        }
+        free(st);
+}
+
+/* The statement for rows [first, first + n) of a table; an IN list (one column) is padded to
  * n_pad by repeating its last value. */
-static int batch_write(StoreTx *tx, StoreBatchTable table, size_t first, size_t n, size_t n_pad) {
+static int batch_build(StoreTx *tx, StoreBatchTable table, size_t first, size_t n, size_t n_pad, BatchStmt *ret,
+                       SqlStmt *ret_stmt) {
         const BatchTableInfo *info = &batch_tables[table];
         BatchTable *t = &tx->batch->tables[table];
-        _cleanup_strbuf_ StrBuf sql = STRBUF_INIT;
-        _cleanup_rows_ SqlRows rows = {};
-        _cleanup_free_ SqlArg *padded = NULL;
         const SqlArg *args = &t->args[first * info->n_cols];
         size_t arg = 1;
         int r;
 
         assert(n_pad >= n && (n_pad == n || info->n_cols == 1));
+        *ret = (BatchStmt) { .table = table, .n = n, .sql = STRBUF_INIT };
         if (n_pad > n) {
-                if (!(padded = calloc(n_pad, sizeof(SqlArg))))
+                if (!(ret->padded = calloc(n_pad, sizeof(SqlArg))))
                         return -ENOMEM;
                 for (size_t i = 0; i < n_pad; i++)
-                        padded[i] = args[MIN(i, n - 1)];
-                args = padded;
+                        ret->padded[i] = args[MIN(i, n - 1)];
+                args = ret->padded;
         }
-        r = strbuf_append(&sql, info->head);
+        r = strbuf_append(&ret->sql, info->head);
         for (size_t i = 0; i < n_pad && r >= 0; i++) {
-                r = strbuf_append(&sql, i ? ", " : "");
+                r = strbuf_append(&ret->sql, i ? ", " : "");
                 if (r >= 0 && info->n_cols > 1)
-                        r = strbuf_append_char(&sql, '(');
+                        r = strbuf_append_char(&ret->sql, '(');
                 for (size_t c = 0; c < info->n_cols && r >= 0; c++)
-                        r = strbuf_appendf(&sql, "%s$%zu", c ? ", " : "", arg++);
+                        r = strbuf_appendf(&ret->sql, "%s$%zu", c ? ", " : "", arg++);
                 if (r >= 0 && info->n_cols > 1)
-                        r = strbuf_append_char(&sql, ')');
+                        r = strbuf_append_char(&ret->sql, ')');
         }
         if (r >= 0)
-                r = strbuf_append(&sql, info->tail);
+                r = strbuf_append(&ret->sql, info->tail);
         if (r < 0)
                 return r;
-        r = store_exec(tx, strbuf_str(&sql), args, n_pad * info->n_cols, &rows);
-        if (r < 0)
-                return r;
-        switch (table) {
+        *ret_stmt = (SqlStmt) { .sql = strbuf_str(&ret->sql), .args = args, .n_args = n_pad * info->n_cols };
+        return 0;
+}
+
+/* What a statement's rows say, once it ran. */
+static int batch_check(StoreTx *tx, const BatchStmt *st, const SqlRows *rows) {
+        switch (st->table) {
         case STORE_BATCH_JOBS:
-                if (rows.changes > 0)
+                if (rows->changes > 0)
                         tx->notify |= STORE_CHANNEL_JOBS;
                 break;
         case STORE_BATCH_EVENT_DELETES:
                 /* Each was there when it was read, under the execution's lock: one missing means
                  * another executor applied it too. */
-                if (rows.changes != n) {
+                if (rows->changes != st->n) {
                         store_set_error(tx->store, "%zu of %zu consumed events were already deleted",
-                                        n - (size_t) rows.changes, n);
+                                        st->n - (size_t) rows->changes, st->n);
                         return -ENOENT;
                 }
                 break;
@@ -265,44 +284,94 @@ static int batch_events_existing(StoreTx *tx, BatchTable *t) {
         return 0;
 }
 
+/* The statements of every table (in the order of batch_tables) go together: one round trip on
+ * PostgreSQL, which runs them in order and stops at the first that fails, as when sent one by
+ * one. What their rows say is checked before the commit. */
 int store_tx_flush(StoreTx *tx) {
         StoreBatch *b = tx->batch;
-        int r;
+        BatchStmt *st = NULL;
+        _cleanup_free_ SqlStmt *stmts = NULL;
+        _cleanup_free_ SqlRows *rows = NULL;
+        size_t n = 0, cap = 0;
+        int r = 0;
 
         if (!b)
                 return 0;
-        for (size_t k = 0; k < _STORE_BATCH_MAX; k++) {
+        /* Before the statements: it drops rows of the last one. The executions it looks for were
+         * there before the step (the step creates none by a deferred write). */
+        BatchTable *ev = &b->tables[STORE_BATCH_EVENTS];
+        if (ev->n_rows > 0 && (r = batch_events_existing(tx, ev)) < 0)
+                return r;
+        for (size_t k = 0; k < _STORE_BATCH_MAX && r >= 0; k++) {
                 BatchTable *t = &b->tables[k];
                 size_t per = sql_pow2_floor(SQL_EXEC_ARGS_MAX / batch_tables[k].n_cols);
-                if (k == STORE_BATCH_EVENTS && t->n_rows > 0 && (r = batch_events_existing(tx, t)) < 0)
-                        return r;
-                for (size_t i = 0, m; i < t->n_rows; i += m) {
+                for (size_t i = 0, m; i < t->n_rows && r >= 0; i += m) {
                         /* Rows in chunks of powers of two; an IN list padded to one. */
                         bool in_list = batch_tables[k].n_cols == 1;
                         m = MIN(per, t->n_rows - i);
                         if (!in_list)
                                 m = sql_pow2_floor(m);
-                        if ((r = batch_write(tx, (StoreBatchTable) k, i, m, in_list ? sql_pow2_ceil(m) : m)) < 0)
-                                return r;
+                        if (n == cap) {
+                                size_t c = cap ? cap * 2 : 8;
+                                BatchStmt *a = reallocarray(st, c, sizeof *st);
+                                if (!a) {
+                                        r = -ENOMEM;
+                                        break;
+                                }
+                                st = a;
+                                SqlStmt *q = reallocarray(stmts, c, sizeof *stmts);
+                                if (!q) {
+                                        r = -ENOMEM;
+                                        break;
+                                }
+                                stmts = q;
+                                cap = c;
+                        }
+                        r = batch_build(tx, (StoreBatchTable) k, i, m, in_list ? sql_pow2_ceil(m) : m, &st[n], &stmts[n]);
+                        n++; /* built or half-built: freed alike */
                 }
-                batch_table_clear(t, batch_tables[k].n_cols);
         }
+        if (r >= 0 && n > 0) {
+                if (!(rows = calloc(n, sizeof *rows)))
+                        r = -ENOMEM;
+                else
+                        r = store_exec_many(tx, stmts, n, rows);
+                for (size_t i = 0; i < n && r >= 0; i++)
+                        r = batch_check(tx, &st[i], &rows[i]);
+                for (size_t i = 0; rows && i < n; i++)
+                        sql_rows_done(&rows[i]);
+        }
+        batch_stmts_free(st, n);
+        if (r < 0)
+                return r;
+        for (size_t k = 0; k < _STORE_BATCH_MAX; k++)
+                batch_table_clear(&b->tables[k], batch_tables[k].n_cols);
         return 0;
+}
+
+const char store_batch_listeners_sql[] =
+        "SELECT (SELECT COUNT(*) FROM triggers WHERE kind = 'flow_states' AND disabled = 0),"
+        " (SELECT COUNT(*) FROM triggers WHERE kind IN ('flow', 'flow_states') AND disabled = 0)";
+
+bool store_batch_listeners_known(const StoreTx *tx) {
+        return tx->batch && tx->batch->listeners_known;
+}
+
+void store_batch_listeners_set(StoreTx *tx, const SqlRows *rows) {
+        StoreBatch *b = tx->batch;
+        b->listen_states = rows->n_rows > 0 && sql_cell_i64(rows, 0, 0) > 0;
+        b->listen_ended = rows->n_rows > 0 && sql_cell_i64(rows, 0, 1) > 0;
+        b->listeners_known = true;
 }
 
 int store_batch_listeners(StoreTx *tx, bool states, bool *ret) {
         StoreBatch *b = tx->batch;
         if (!b->listeners_known) {
                 _cleanup_rows_ SqlRows rows = {};
-                int r = store_exec(tx,
-                                   "SELECT (SELECT COUNT(*) FROM triggers WHERE kind = 'flow_states' AND disabled = 0),"
-                                   " (SELECT COUNT(*) FROM triggers WHERE kind IN ('flow', 'flow_states') AND disabled = 0)",
-                                   NULL, 0, &rows);
+                int r = store_exec(tx, store_batch_listeners_sql, NULL, 0, &rows);
                 if (r < 0)
                         return r;
-                b->listen_states = rows.n_rows > 0 && sql_cell_i64(&rows, 0, 0) > 0;
-                b->listen_ended = rows.n_rows > 0 && sql_cell_i64(&rows, 0, 1) > 0;
-                b->listeners_known = true;
+                store_batch_listeners_set(tx, &rows);
         }
         *ret = states ? b->listen_states : b->listen_ended;
         return 0;

@@ -72,6 +72,13 @@ char *sql_cell_take(SqlRows *r, size_t row, size_t col);
 /* Parse a JSON cell; NULL cell gives NULL with success. */
 int sql_cell_json(const SqlRows *r, size_t row, size_t col, json_t **ret);
 
+/* One statement of several sent together (store_exec_many()). */
+typedef struct SqlStmt {
+        const char *sql;
+        const SqlArg *args;
+        size_t n_args;
+} SqlStmt;
+
 typedef enum TxMode {
         TX_READ_WRITE,
         TX_EXCLUSIVE, /* migrations: SQLite BEGIN EXCLUSIVE; PostgreSQL adds an advisory lock */
@@ -90,6 +97,10 @@ typedef struct StoreDriver {
         int (*commit)(Store *s, unsigned notify);
         void (*rollback)(Store *s);
         int (*exec)(Store *s, const char *sql, const SqlArg *args, size_t n_args, SqlRows *ret);
+        /* Optional: statements (one each, not texts of several) sent in one round trip, run in
+         * order, the first failure's error (those after it not run); rets (NULL: rows not
+         * wanted) gets each one's rows, nothing on failure. Without it they go one by one. */
+        int (*exec_many)(Store *s, const SqlStmt *stmts, size_t n, SqlRows *rets);
         int (*listen)(Store *s, unsigned channels);
         int (*get_fd)(Store *s);
         int (*wait)(Store *s, usec_t timeout);
@@ -117,11 +128,18 @@ StoreBatch *store_batch_free(StoreBatch *b);
 /* Do enabled Flow triggers listen to the states executions enter (states) or to their ends? Read
  * once per deferring transaction, instead of a check in every report's statement. */
 int store_batch_listeners(StoreTx *tx, bool states, bool *ret);
+/* Its statement, for a caller that sends it with another (the step's read of its events), and
+ * what the row it read says. */
+extern const char store_batch_listeners_sql[];
+bool store_batch_listeners_known(const StoreTx *tx);
+void store_batch_listeners_set(StoreTx *tx, const SqlRows *rows);
 
 struct StoreTx {
         Store *store;
         unsigned notify; /* channels to wake at commit */
         bool active;
+        bool fresh; /* store_begin()'s, no statement run yet: a lost connection is begun again */
+        TxMode mode;
         StoreBatch *batch; /* deferred writes (store_tx_defer()); NULL: each is written at once */
 };
 
@@ -161,7 +179,11 @@ static inline const char *tx_sql(const StoreTx *tx, const char *pg, const char *
 
 void store_set_error(Store *s, const char *fmt, ...) _printf_(2, 3);
 int store_exec(StoreTx *tx, const char *sql, const SqlArg *args, size_t n, SqlRows *ret);
-/* Same, for statements run outside a StoreTx (migrations, checks). */
+/* Statements whose texts and arguments do not depend on each other's rows, sent together: one
+ * round trip on PostgreSQL. The first failure's error; rets (NULL: rows not wanted) gets each
+ * statement's rows, nothing on failure. */
+int store_exec_many(StoreTx *tx, const SqlStmt *stmts, size_t n, SqlRows *rets);
+/* Same as store_exec(), for statements run outside a StoreTx (migrations, checks). */
 int store_exec_raw(Store *s, const char *sql, const SqlArg *args, size_t n, SqlRows *ret);
 /* Run fn in a transaction of the given mode, with retries. */
 int store_transact_mode(Store *s, TxMode mode, StoreTxFn fn, void *userdata);

@@ -605,8 +605,11 @@ void store_claims_free(StoreClaim *c, size_t n) {
 /* "head $k, $k+1, ... tail" over the execution ids of the claims that pick says (NULL: all),
  * after the arguments of pre (k = n_pre + 1), the list padded to a power of two (a few statement
  * texts only: store-private.h). Nothing picked: no statement, no rows. */
+/* The rows of the claims picked (all without pick), by an id list; also (when not NULL) is a
+ * statement sent in the same round trip, its rows in also_ret. */
 static int claim_select(StoreTx *tx, const char *head, const char *tail, const SqlArg *pre, size_t n_pre,
-                        const StoreClaim *c, size_t n, const bool *pick, SqlRows *ret) {
+                        const StoreClaim *c, size_t n, const bool *pick, const SqlStmt *also, SqlRows *also_ret,
+                        SqlRows *ret) {
         _cleanup_strbuf_ StrBuf sql = STRBUF_INIT;
         _cleanup_free_ SqlArg *args = calloc(n_pre + sql_pow2_ceil(n), sizeof(SqlArg));
         size_t m = 0;
@@ -633,22 +636,35 @@ static int claim_select(StoreTx *tx, const char *head, const char *tail, const S
         }
         if (strbuf_append(&sql, tail) < 0)
                 return -ENOMEM;
+        if (also) {
+                SqlRows rows[2] = {};
+                int r = store_exec_many(tx, (const SqlStmt[]) { { strbuf_str(&sql), args, m }, *also }, 2, rows);
+                *ret = rows[0];
+                *also_ret = rows[1];
+                return r;
+        }
         return store_exec(tx, strbuf_str(&sql), args, m, ret);
 }
 
 /* The due events of the claimed executions, one statement for all; those without any (applied by
  * another executor meanwhile) are dropped from c. */
 static int claim_events(StoreTx *tx, StoreClaim *c, size_t *n, usec_t now) {
-        _cleanup_rows_ SqlRows ev = {};
+        _cleanup_rows_ SqlRows ev = {}, listeners = {};
+        /* A deferring step reads whether Flow triggers listen once: with the events, not in a
+         * round trip of its own when it first reports a state. */
+        bool with_listeners = tx->batch && !store_batch_listeners_known(tx);
         _cleanup_hashmap_ Hashmap at = HASHMAP_INIT; /* execution id -> claim + 1 */
         int r;
 
         r = claim_select(tx,
                          "SELECT seq, execution_id, type, payload, due_at, created FROM events"
                          " WHERE due_at <= $1 AND execution_id IN (",
-                         ") ORDER BY seq", (const SqlArg[]) { SQL_I(now) }, 1, c, *n, NULL, &ev);
+                         ") ORDER BY seq", (const SqlArg[]) { SQL_I(now) }, 1, c, *n, NULL,
+                         with_listeners ? &(SqlStmt) { .sql = store_batch_listeners_sql } : NULL, &listeners, &ev);
         if (r < 0)
                 return r;
+        if (with_listeners && listeners.n_rows > 0)
+                store_batch_listeners_set(tx, &listeners);
         for (size_t i = 0; i < *n; i++)
                 if ((r = hashmap_put(&at, c[i].execution_id, (void *) (uintptr_t) (i + 1))) < 0)
                         return r;
@@ -706,7 +722,7 @@ static int claim_docs(StoreTx *tx, StoreClaim *c, size_t n, StoreClaimKnown know
                          tx_sql(tx, "SELECT x.id, x.doc, " SQL_TASK_RUNS_OF_PG("x") " FROM executions x WHERE x.id IN (",
                                 "SELECT x.id, x.doc, " SQL_TASK_RUNS_OF_SQLITE("x") " FROM executions x WHERE x.id IN (",
                                 "SELECT x.id, x.doc, " SQL_TASK_RUNS_OF_MYSQL("x") " FROM executions x WHERE x.id IN ("),
-                         ")", NULL, 0, c, n, want, &rows);
+                         ")", NULL, 0, c, n, want, NULL, NULL, &rows);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < rows.n_rows; i++)
@@ -946,10 +962,13 @@ static int claim_queue_mysql(StoreTx *tx, ClaimArgs *a, const char *queue) {
  * of jobs_available read in order. (FOR UPDATE is refused on a UNION's own branches: each is a
  * subquery in FROM.) The choice is a MATERIALIZED CTE, read once: as an IN (...) subquery the
  * planner may run it more than once, and with SKIP LOCKED each run picks other rows, so a claim
- * of 4 could take 11 jobs. */
-static int claim_pg(StoreTx *tx, ClaimArgs *a, const char *pinned) {
+ * of 4 could take 11 jobs. One statement, so no transaction around it (BEGIN and COMMIT were two
+ * of its three round trips): it commits alone, as durably (see claim_tx()). A claim whose
+ * connection is lost is sent again after a reconnect, as a transaction whose COMMIT's answer was
+ * lost is run again: jobs the lost one may have taken return when their lease ends. */
+static int claim_pg(Store *s, ClaimArgs *a, const char *pinned) {
         _cleanup_rows_ SqlRows rows = {};
-        int r = store_exec(tx,
+        int r = store_exec_raw(s,
                            "WITH c AS MATERIALIZED (SELECT id AS claimed FROM"
                            " (SELECT id FROM (SELECT id FROM jobs WHERE worker_id IS NULL AND queue = $3"
                            " AND available_at <= $5 ORDER BY available_at LIMIT $6 FOR UPDATE SKIP LOCKED) p"
@@ -983,8 +1002,6 @@ static int claim_tx(StoreTx *tx, void *userdata) {
         if (!pinned)
                 return -ENOMEM;
         queues[0] = pinned;
-        if (tx_is_pg(tx))
-                return claim_pg(tx, a, pinned);
         for (size_t q = 0; q < ELEMENTSOF(queues) && a->n < a->max; q++) {
                 _cleanup_rows_ SqlRows rows = {};
                 if (tx_is_mysql(tx)) {
@@ -1015,7 +1032,11 @@ int store_job_claim(Store *s, const char *worker_id, const char *queue, size_t m
 
         if (isempty(worker_id) || max == 0)
                 return -EINVAL;
-        r = store_transact(s, claim_tx, &a);
+        if (store_is_pg(s)) {
+                _cleanup_free_ char *pinned = strjoin("@", worker_id);
+                r = pinned ? claim_pg(s, &a, pinned) : -ENOMEM;
+        } else
+                r = store_transact(s, claim_tx, &a);
         if (r < 0) {
                 store_jobs_free(a.jobs, a.n);
                 return r;

@@ -210,11 +210,46 @@ int store_json_dump(json_t *j, char **ret) {
 
 /* ---- transactions --------------------------------------------------------------------------- */
 
-int store_exec(StoreTx *tx, const char *sql, const SqlArg *args, size_t n, SqlRows *ret) {
+static int store_reconnect_lost(Store *s, usec_t *deadline);
+
+static int store_exec_once(Store *s, const SqlStmt *stmts, size_t n, SqlRows *rets) {
+        int r;
+
+        /* (One statement goes to exec(), which also takes a text of several without parameters.) */
+        if (s->driver->exec_many && n > 1)
+                return s->driver->exec_many(s, stmts, n, rets);
+        for (size_t i = 0; i < n; i++)
+                if ((r = s->driver->exec(s, stmts[i].sql, stmts[i].args, stmts[i].n_args, rets ? &rets[i] : NULL)) < 0) {
+                        for (size_t j = 0; rets && j < i; j++)
+                                sql_rows_done(&rets[j]);
+                        return r;
+                }
+        return 0;
+}
+
+int store_exec_many(StoreTx *tx, const SqlStmt *stmts, size_t n, SqlRows *rets) {
         Store *s = tx->store;
+        usec_t deadline = 0;
+        int r;
+
         if (!tx->active)
                 return -ENOTCONN;
-        return s->driver->exec(s, sql, args, n, ret);
+        r = store_exec_once(s, stmts, n, rets);
+        /* The first statement carries the BEGIN on PostgreSQL (pg_begin()): a connection found
+         * lost there is one where nothing of the transaction happened yet, which store_begin()
+         * begins again after a reconnect, as it did when the BEGIN was sent alone. */
+        while (r == -ECONNRESET && tx->fresh) {
+                if (store_reconnect_lost(s, &deadline) < 0)
+                        break;
+                if ((r = s->driver->begin(s, tx->mode)) >= 0)
+                        r = store_exec_once(s, stmts, n, rets);
+        }
+        tx->fresh = false;
+        return r;
+}
+
+int store_exec(StoreTx *tx, const char *sql, const SqlArg *args, size_t n, SqlRows *ret) {
+        return store_exec_many(tx, &(SqlStmt) { .sql = sql, .args = args, .n_args = n }, 1, ret);
 }
 
 static int store_reconnect_until(Store *s, usec_t deadline);
@@ -228,7 +263,8 @@ static int store_reconnect_lost(Store *s, usec_t *deadline) {
 }
 
 /* Outside a transaction the statement ran alone (autocommit): it is rerun after a reconnect. The
- * callers only read (store_next_due(), store_log_search(), store_job_cancelled()). */
+ * callers read (store_next_due(), store_log_search(), store_job_cancelled()), or claim jobs on
+ * PostgreSQL (store_job_claim(): jobs a lost claim took come back when their lease ends). */
 int store_exec_raw(Store *s, const char *sql, const SqlArg *args, size_t n, SqlRows *ret) {
         usec_t deadline = 0;
         for (;;) {
@@ -248,7 +284,7 @@ static int store_begin_mode(Store *s, TxMode mode, StoreTx **ret) {
         r = s->driver->begin(s, mode);
         if (r < 0)
                 return r;
-        s->tx = (StoreTx) { .store = s, .active = true };
+        s->tx = (StoreTx) { .store = s, .active = true, .mode = mode };
         *ret = &s->tx;
         return 0;
 }
@@ -260,6 +296,8 @@ int store_begin(Store *s, StoreTx **ret) {
         usec_t deadline = 0;
         for (;;) {
                 int r = store_begin_mode(s, TX_READ_WRITE, ret);
+                if (r >= 0)
+                        (*ret)->fresh = true; /* (store_transact() reruns the whole transaction itself) */
                 if (r != -ECONNRESET)
                         return r;
                 if (store_reconnect_lost(s, &deadline) < 0)

@@ -101,8 +101,9 @@ int store_check_schema(Store *s, int *ret_version);
 
 /* Explicit transactions: no rerun; on error the caller rolls back (or lets _cleanup_store_tx_ do
  * it). store_begin() reconnects when the connection was lost before the transaction began (with
- * backoff, up to the reconnect timeout); a loss inside the transaction fails its statement with
- * -ECONNRESET, and the next store_begin() reconnects. Only one at a time per Store. */
+ * backoff, up to the reconnect timeout; on PostgreSQL, whose BEGIN goes with the first statement,
+ * that statement does it); a loss later in the transaction fails its statement with -ECONNRESET,
+ * and the next store_begin() reconnects. Only one at a time per Store. */
 int store_begin(Store *s, StoreTx **ret);
 int store_commit(StoreTx *tx);
 void store_rollback(StoreTx *tx);

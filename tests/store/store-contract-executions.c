@@ -649,6 +649,65 @@ void test_deferred(Store *s) {
         CHECK_OK(store_commit(tx));
 }
 
+/* A flush sends its statements together (one round trip on PostgreSQL): one the database refuses
+ * fails the step's commit with its own error, nothing of the step is kept, and the connection
+ * serves the next transaction, with the same statements, as before. */
+void test_flush_refused(Store *s) {
+        StoreTx *tx;
+        int64_t seq = 0, jobs0 = -1, jobs = -1;
+        char date[] = "2023-11-14T22:13:20Z";
+        _cleanup_json_ json_t *doc = make_doc("e-flight", "ns", "flight", "CREATED", date);
+
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_execution_create(tx, META(doc), doc, "created", NULL, T0));
+        CHECK_OK(store_event_emit(tx, "e-flight", "next", NULL, T0, T0, &seq));
+        CHECK_OK(store_commit(tx));
+        for (int pass = 0; pass < 2; pass++) {
+                _cleanup_json_ json_t *p = json_pack("{s:s}", "taskRunId", "tr");
+                _cleanup_json_ json_t *saved = json_deep_copy(doc);
+                json_object_set_new(json_object_get(saved, "state"), "current", json_string("RUNNING"));
+                CHECK_OK(store_begin(s, &tx));
+                CHECK_OK(store_job_count(tx, &jobs0));
+                CHECK_OK(store_tx_defer(tx));
+                CHECK_OK(store_execution_save(tx, META(saved), saved, T0));
+                CHECK_OK(store_job_enqueue(tx, "e-flight-j1", "e-flight", "tr", NULL, p, T0, T0, NULL));
+                if (pass == 0)
+                        CHECK_OK(store_job_enqueue(tx, "e-flight-j2", "e-flight-gone", "tr", NULL, p, T0, T0, NULL));
+                CHECK_OK(store_event_delete(tx, seq));
+                if (pass == 0) {
+                        is_int(store_commit(tx), -ENOENT,
+                               "a job for an execution that is not there fails the commit of the step's writes");
+                        ok(!isempty(store_error(s)), "with the database's reason: %s", store_error(s));
+                } else
+                        is_int(store_commit(tx), 0, "the same writes without it commit, on the same connection");
+
+                _cleanup_json_ json_t *got = NULL;
+                CHECK_OK(store_begin(s, &tx));
+                CHECK_OK(store_job_count(tx, &jobs));
+                is_int(jobs, jobs0 + pass, pass ? "its job is written" : "no job of the refused step is written");
+                CHECK_OK(store_execution_get(tx, "e-flight", &got));
+                is_str(json_string_value(json_object_get(json_object_get(got, "state"), "current")),
+                       pass ? "RUNNING" : "CREATED",
+                       pass ? "the execution is saved" : "the execution is not saved by the refused step");
+                StoreEvent *ev = NULL;
+                size_t n_ev = 0;
+                bool there = false;
+                CHECK_OK(store_event_list(tx, "e-flight", &ev, &n_ev));
+                for (size_t i = 0; i < n_ev; i++)
+                        there |= ev[i].seq == seq;
+                store_events_free(ev, n_ev);
+                ok(there == !pass, pass ? "its event is consumed" : "its event is still there");
+                store_rollback(tx);
+        }
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_execution_delete(tx, "e-flight"));
+        CHECK_OK(store_commit(tx));
+
+        /* A transaction that runs no statement commits, with or without a wake-up. */
+        CHECK_OK(store_begin(s, &tx));
+        is_int(store_commit(tx), 0, "an empty transaction commits");
+}
+
 /* The events a step emits (subflows ending, parents resumed) are deferred too: hundreds of them,
  * over many chunks, each written once, in the order emitted; one for an execution that is not
  * there (deleted in the step, or never was) is dropped instead of failing the others. */

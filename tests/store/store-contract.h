@@ -49,6 +49,7 @@ void test_skip_locked(Store *s);
 /* store-contract-jobs.c */
 void test_deferred(Store *s);
 void test_deferred_events(Store *s);
+void test_flush_refused(Store *s);
 void test_jobs(Store *s);
 void test_cancel(Store *s);
 void test_pinned(Store *s);

@@ -166,6 +166,7 @@ int main(int argc, char *argv[]) {
          * gives (a claim once took 11 jobs of 4 after it). */
         test_deferred(s);
         test_deferred_events(s);
+        test_flush_refused(s);
         test_jobs(s);
         test_cancel(s);
         test_pinned(s);
