@@ -218,8 +218,9 @@ class Daemon:
 class Cluster:
     """up() builds it all; down() removes it all (also after a failed up())."""
 
-    def __init__(self, tern, liveness=None, slots=3, log=print):
+    def __init__(self, tern, liveness=None, slots=3, log=print, retention=None):
         self.tern = tern
+        self.retention = retention  # [storage] retention ("300s"), None: executions are kept
         self.prefix = f"{FAMILY}{os.getpid()}"
         self.dir = tempfile.mkdtemp(prefix=f"tern-cluster-{self.prefix}.", dir="/tmp")
         self.liveness = liveness or {"heartbeat": "1s", "dead-after": "8s", "lease": "6s"}
@@ -343,6 +344,8 @@ dead-after = {lv['dead-after']}
 [storage]
 url = {storage}
 """)
+                if self.retention:
+                    f.write(f"retention = {self.retention}\n")
 
     def up(self):
         for tool in ("ip", "psql"):
