@@ -17,12 +17,20 @@ COUNTED = ["executions", "task_runs", "logs"]
 FLAT = ["rows_executions", "rows_task_runs", "rows_logs", "db_bytes", "store_bytes", "store_objects"]
 # Seen again on every sample for this long after it ended: retention keeps executions longer.
 LEDGER_LOOKBACK = 120.0
+DB_COLS = [f"rows_{t}" for t in COUNTED] + [f"bytes_{t}" for t in TABLES] + ["db_bytes", "ended_last_min"]
 
 
 class Recorder:
-    def __init__(self, run, every=10.0, ledger=False):
-        self.run, self.c, self.every = run, run.c, every
+    def __init__(self, run, every=10.0, ledger=False, out=None):
+        """out: a directory where series.csv grows a row per sample (to watch a long run; kept if
+        the harness dies)."""
+        self.run, self.c, self.every, self.out = run, run.c, every, out
         self.rows = []
+        self.fields = ["t_s", "phase"]
+        for n in self.c.daemons:
+            self.fields += [f"rss_mib_{n}", f"anon_mib_{n}", f"starts_{n}"]
+        self.fields += ["rss_mib_osd", *DB_COLS, "store_bytes", "store_objects"]
+        self._csv = None
         self.ledger = ledger
         self.execs, self.task_runs, self.done_logs = {}, {}, set()
         self.ledger_since = None  # wall-clock time of the last ledger sample
@@ -31,6 +39,10 @@ class Recorder:
         self._thread = None
 
     def start(self):
+        if self.out:
+            os.makedirs(self.out, exist_ok=True)
+            self._csv = open(os.path.join(self.out, "series.csv"), "w", newline="")
+            csv.DictWriter(self._csv, fieldnames=self.fields).writeheader()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
 
@@ -38,6 +50,10 @@ class Recorder:
         self._stop.set()
         if self._thread:
             self._thread.join(60)
+            self._thread = None
+        if self._csv:
+            self._csv.close()
+            self._csv = None
 
     def _loop(self):
         while True:
@@ -45,7 +61,7 @@ class Recorder:
             try:
                 self.sample()
             except Exception as e:  # noqa: BLE001 — a missed sample is noted, not fatal to the run
-                self.errors.append(f"{self.run.now():.0f}s: {type(e).__name__}: {e}")
+                self.note(f"{type(e).__name__}: {e}")
             if self._stop.wait(max(0.0, t_next - time.monotonic())):
                 return
 
@@ -55,28 +71,41 @@ class Recorder:
         for n, d in self.c.daemons.items():
             r = d.rss_kib()
             row[f"rss_mib_{n}"] = round(r / 1024, 1) if r else ""
+            # The heap's share: VmRSS also counts the pages of the binary and libraries as they are
+            # touched, which grows for a while without any leak.
+            r = proc_status_kib(d.pid, "RssAnon")
+            row[f"anon_mib_{n}"] = round(r / 1024, 1) if r else ""
             row[f"starts_{n}"] = d.starts
+        if self.c.rgw_dir:  # the memory-backed OSD holds the object store's data
+            r = proc_status_kib(osd_pid(self.c.rgw_dir), "VmRSS")
+            row["rss_mib_osd"] = round(r / 1024, 1) if r else ""
         try:
             row.update(self._db())
         except RuntimeError as e:  # PostgreSQL restarting: a gap in the series
-            self.errors.append(f"{row['t_s']:.0f}s: {str(e)[:200]}")
+            self.note(e)
         row.update(self._store())
         if self.ledger:
             try:
                 self._ledger()
             except RuntimeError as e:
-                self.errors.append(f"{row['t_s']:.0f}s: ledger: {str(e)[:200]}")
+                self.note(f"ledger: {e}")
+        if self._csv:
+            csv.DictWriter(self._csv, fieldnames=self.fields, restval="").writerow(row)
+            self._csv.flush()
         self.rows.append(row)
 
+    def note(self, what):
+        """A sample that missed something (the first line of why)."""
+        self.errors.append(f"{self.run.now():.0f}s: {(str(what).splitlines() or [''])[0][:200]}")
+
     def _db(self):
-        cols = ([f"rows_{t}" for t in COUNTED] + [f"bytes_{t}" for t in TABLES] + ["db_bytes", "ended_last_min"])
         q = ("SELECT " + ", ".join(
             [f"(SELECT count(*) FROM {t})" for t in COUNTED] + [f"pg_total_relation_size('{t}')" for t in TABLES] +
             ["pg_database_size(current_database())",
              "(SELECT count(*) FROM executions WHERE end_date >= "
              "(extract(epoch FROM clock_timestamp()) * 1e6)::bigint - 60000000)"]))
         vals = self.c.sql(q).strip().split("|")
-        return dict(zip(cols, (int(v) for v in vals)))
+        return dict(zip(DB_COLS, (int(v) for v in vals)))
 
     def _store(self):
         """The bucket's size as radosgw accounts it (its index), read through the monitor and the OSD:
@@ -86,8 +115,7 @@ class Recorder:
         r = self.c.nsexec("a", "radosgw-admin", "-c", os.path.join(self.c.rgw_dir, "ceph.conf"), "bucket", "stats",
                           "--bucket", "tern-test", check=False, timeout=30)
         if r.returncode != 0:
-            self.errors.append(f"{self.run.now():.0f}s: radosgw-admin bucket stats: exit {r.returncode}: "
-                               f"{r.stderr.strip()[-200:]}")
+            self.note(f"radosgw-admin bucket stats: exit {r.returncode}: {r.stderr.strip()[-200:]}")
             return {}
         usage = (json.loads(r.stdout).get("usage") or {}).get("rgw.main") or {}
         return {"store_bytes": usage.get("size_actual", 0), "store_objects": usage.get("num_objects", 0)}
@@ -150,11 +178,8 @@ class Recorder:
         """series.csv in out; then soak.png when gnuplot is there. Returns what was written, or why not."""
         os.makedirs(out, exist_ok=True)
         path = os.path.join(out, "series.csv")
-        keys = []
-        for r in self.rows:
-            keys += [k for k in r if k not in keys]
         with open(path, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=keys, restval="")
+            w = csv.DictWriter(f, fieldnames=self.fields, restval="")
             w.writeheader()
             w.writerows(self.rows)
         written = [path]
@@ -163,9 +188,29 @@ class Recorder:
         return written
 
 
+def proc_status_kib(pid, field):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, TypeError):
+        pass
+    return None
+
+
+def osd_pid(rgw_dir):
+    """The OSD's PID: rgw.sh lists the monitor, the OSD and radosgw in DIR/pids."""
+    try:
+        with open(os.path.join(rgw_dir, "pids")) as f:
+            return int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def human(key, v):
     if key.endswith("bytes"):
-        return f"{v / 1048576:.1f}MiB"
+        return f"{v / 1048576:.1f}MiB" if v >= 1048576 else f"{v / 1024:.0f}KiB"
     return str(v)
 
 
@@ -175,6 +220,13 @@ def plot(csv_path, png, daemons, duration):
     gp = shutil.which("gnuplot")
     if not gp:
         return None, "gnuplot is not installed: apt-get install gnuplot-nox"
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    present = {k for r in rows for k, v in r.items() if v not in ("", None)}
+    store = "".join(f", \\\n     '' using ($1/60):(column('{k}')){axes} with lines lw 2 title '{title}'"
+                    for k, axes, title in [("rss_mib_osd", "", "OSD RSS (the store's data)"),
+                                           ("store_objects", " axes x1y2", "objects in the store (right)")]
+                    if k in present)
     rss = ", ".join(f"'{csv_path}' using ($1/60):(column('rss_mib_{n}')) with lines lw 1.5 title '{n}'"
                     for n in daemons)
     script = f"""
@@ -187,7 +239,7 @@ set grid
 set lmargin 8
 set rmargin 26
 set multiplot layout 3,1
-set xrange [0:{duration / 60 + 2:.1f}]
+set xrange [0:*]
 set yrange [0:*]
 set arrow 1 from {duration / 60:.2f}, graph 0 to {duration / 60:.2f}, graph 1 nohead
 set title 'VmRSS per daemon (MiB); a drop to a lower line is a restart'
@@ -196,11 +248,12 @@ set title 'executions ended in the last minute'
 plot '{csv_path}' using ($1/60):(column('ended_last_min')) with lines lw 2 title 'ended/min'
 set title 'sizes (MiB); the vertical line is the end of the workload'
 set xlabel 'minutes'
+set y2range [0:*]
+set y2tics
 plot '{csv_path}' using ($1/60):(column('db_bytes')/1048576) with lines lw 2 title 'PostgreSQL database', \\
      '' using ($1/60):(column('bytes_logs')/1048576) with lines title 'logs table', \\
      '' using ($1/60):(column('bytes_task_runs')/1048576) with lines title 'task_runs table', \\
-     '' using ($1/60):(column('bytes_executions')/1048576) with lines title 'executions table', \\
-     '' using ($1/60):(column('store_bytes')/1048576) with lines lw 2 title 'object store'
+     '' using ($1/60):(column('bytes_executions')/1048576) with lines title 'executions table'{store}
 unset multiplot
 """
     r = subprocess.run([gp], input=script, capture_output=True, text=True, timeout=120)

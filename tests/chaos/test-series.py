@@ -5,7 +5,9 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 
+sys.dont_write_bytecode = True  # nothing left in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import series  # noqa: E402
 
@@ -21,6 +23,8 @@ def ok(cond, what):
 
 
 class FakeDaemon:
+    pid = None
+
     def __init__(self, rss, starts=1):
         self.rss, self.starts = rss, starts
 
@@ -112,6 +116,20 @@ def main():
     # CSV and plot.
     d = tempfile.mkdtemp(prefix="tern-test-series.")
     try:
+        # While the run goes on, series.csv grows a row per sample (a long run can be watched).
+        run = FakeRun()
+        run.c.db = [db_row(7, 70, 1 << 20)]
+        rec = series.Recorder(run, every=3600, out=d)
+        rec.start()
+        for _ in range(500):
+            if rec.rows:
+                break
+            time.sleep(0.01)
+        with open(os.path.join(d, "series.csv")) as f:
+            rows = list(csv.DictReader(f))
+        rec.stop()
+        ok(len(rows) == 1 and rows[0]["rows_executions"] == "7" and rows[0]["store_bytes"] == "",
+           "series.csv has each sample as it is taken")
         rec = recorder([(30, 300, 1 << 20)] * 3)
         path = os.environ.get("PATH", "")
         os.environ["PATH"] = d  # no gnuplot there
