@@ -224,7 +224,7 @@ def plot(csv_path, png, daemons, duration):
         rows = list(csv.DictReader(f))
     present = {k for r in rows for k, v in r.items() if v not in ("", None)}
     store = "".join(f", \\\n     '' using ($1/60):(column('{k}')){axes} with lines lw 2 title '{title}'"
-                    for k, axes, title in [("rss_mib_osd", "", "OSD RSS (the store's data)"),
+                    for k, axes, title in [("rss_mib_osd", "", "OSD RSS: the store data"),
                                            ("store_objects", " axes x1y2", "objects in the store (right)")]
                     if k in present)
     rss = ", ".join(f"'{csv_path}' using ($1/60):(column('rss_mib_{n}')) with lines lw 1.5 title '{n}'"
