@@ -215,45 +215,54 @@ def human(key, v):
 
 
 def plot(csv_path, png, daemons, duration):
-    """RSS per daemon, executions ended per minute and the sizes over time, with gnuplot (the docs'
-    plot; a run without gnuplot only says so). Returns (png, None) or (None, why)."""
+    """RSS per daemon, executions ended per minute, PostgreSQL's sizes and the object store's over
+    time, with gnuplot (the docs' plot; a run without gnuplot only says so). Returns (png, None) or
+    (None, why)."""
     gp = shutil.which("gnuplot")
     if not gp:
         return None, "gnuplot is not installed: apt-get install gnuplot-nox"
     with open(csv_path, newline="") as f:
         rows = list(csv.DictReader(f))
     present = {k for r in rows for k, v in r.items() if v not in ("", None)}
-    store = "".join(f", \\\n     '' using ($1/60):(column('{k}')){axes} with lines lw 2 title '{title}'"
-                    for k, axes, title in [("rss_mib_osd", "", "OSD RSS: the store data"),
-                                           ("store_objects", " axes x1y2", "objects in the store (right)")]
-                    if k in present)
-    rss = ", ".join(f"'{csv_path}' using ($1/60):(column('rss_mib_{n}')) with lines lw 1.5 title '{n}'"
-                    for n in daemons)
+    colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#17becf"]
+    rss = ", ".join(f"'{csv_path}' using ($1/60):(column('rss_mib_{n}')) with lines lw 1.5 lc rgb '{colors[i % 9]}' "
+                    f"title '{n}'" for i, n in enumerate(daemons))
+    store = []
+    if "store_objects" in present:
+        store.append(f"'{csv_path}' using ($1/60):(column('store_objects')) with lines lw 2 title 'objects in the bucket'")
+    if "rss_mib_osd" in present:
+        store.append(f"'{csv_path}' using ($1/60):(column('rss_mib_osd')) axes x1y2 with lines lw 2 "
+                     "title 'RSS of the OSD, MiB (right)'")
+    store_plot = ("set title 'object store: objects in the bucket; the memory-backed OSD'\n"
+                  "plot " + ", ".join(store)) if store else ""
     script = f"""
-set terminal png size 960,1080 font ",10"
+set terminal png size 960,1280 font ",10"
 set output '{png}'
 set datafile separator ','
 set termoption noenhanced
-set key outside right
 set grid
 set lmargin 8
 set rmargin 26
-set multiplot layout 3,1
+set multiplot layout {4 if store else 3},1
 set xrange [0:*]
 set yrange [0:*]
+set y2range [0:*]
 set arrow 1 from {duration / 60:.2f}, graph 0 to {duration / 60:.2f}, graph 1 nohead
-set title 'VmRSS per daemon (MiB); a drop to a lower line is a restart'
+set key outside right
+set title 'VmRSS per daemon (MiB); a drop to a lower line is a restart; the vertical line ends the workload'
 plot {rss}
+set key inside bottom right opaque
 set title 'executions ended in the last minute'
 plot '{csv_path}' using ($1/60):(column('ended_last_min')) with lines lw 2 title 'ended/min'
-set title 'sizes (MiB); the vertical line is the end of the workload'
-set xlabel 'minutes'
-set y2range [0:*]
-set y2tics
-plot '{csv_path}' using ($1/60):(column('db_bytes')/1048576) with lines lw 2 title 'PostgreSQL database', \\
+set title 'PostgreSQL (MiB)'
+plot '{csv_path}' using ($1/60):(column('db_bytes')/1048576) with lines lw 2 title 'database', \\
      '' using ($1/60):(column('bytes_logs')/1048576) with lines title 'logs table', \\
      '' using ($1/60):(column('bytes_task_runs')/1048576) with lines title 'task_runs table', \\
-     '' using ($1/60):(column('bytes_executions')/1048576) with lines title 'executions table'{store}
+     '' using ($1/60):(column('bytes_executions')/1048576) with lines title 'executions table', \\
+     '' using ($1/60):(column('bytes_jobs')/1048576) with lines title 'jobs table'
+set xlabel 'minutes'
+set y2tics
+{store_plot}
 unset multiplot
 """
     r = subprocess.run([gp], input=script, capture_output=True, text=True, timeout=120)
