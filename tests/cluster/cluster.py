@@ -235,13 +235,14 @@ class Cluster:
     """up() builds it all; down() removes it all (also after a failed up())."""
 
     def __init__(self, tern, liveness=None, slots=3, log=print, standby=False, clock_preload=None, tmpfs_hosts=(),
-                 tmpfs_mib=64):
+                 tmpfs_mib=64, retention=None):
         self.tern = tern
         self.standby = standby
         self.clock_preload = clock_preload  # clock-step-preload's path: every daemon on its host's clock
         self.tmpfs_hosts = tmpfs_hosts    # hosts whose state directory is a tmpfs of tmpfs_mib
         self.tmpfs_mib = tmpfs_mib
         self.mounts = {}                  # host -> the process holding its mount namespace
+        self.retention = retention        # [storage] retention ("300s"), None: executions are kept
         self.prefix = f"{FAMILY}{os.getpid()}"
         self.dir = tempfile.mkdtemp(prefix=f"tern-cluster-{self.prefix}.", dir="/tmp")
         self.liveness = liveness or {"heartbeat": "1s", "dead-after": "8s", "lease": "6s"}
@@ -344,6 +345,13 @@ class Cluster:
         with open(pg_dir + "/port") as f:
             self.pg_port = f.read().strip()
         run("psql", self.db_local, "-qc", "CREATE DATABASE chaos")
+        if self.retention:
+            # The faults restart PostgreSQL every half minute or so, and after each start the
+            # autovacuum launcher waits its naptime (60 s) before it looks at a database: the space
+            # of purged rows was never vacuumed for reuse and the tables grew however flat their
+            # rows. Executions purged all the time need vacuum to run between restarts.
+            run("psql", self.db_local, "-qc", "ALTER SYSTEM SET autovacuum_naptime = '5s'")
+            run("psql", self.db_local, "-qc", "SELECT pg_reload_conf()")
         self.db_local = self.db_local.replace("/postgres?", "/chaos?")
         self.db_url = f"postgresql://tern@{addr('a')}:{self.pg_port}/chaos"
         run(self.tern, "db", "migrate", "--db", self.db_local, env=self.env)
@@ -425,6 +433,8 @@ dead-after = {lv['dead-after']}
 [storage]
 url = {storage}
 """)
+                if self.retention:
+                    f.write(f"retention = {self.retention}\n")
 
     def up(self):
         for tool in ("ip", "psql"):
