@@ -140,9 +140,15 @@ static int emit_json(KafkaStep *s, const char *topic, int32_t partition, const c
 /* An event for execution id, into its partition of execution-events (the key's). */
 static int emit_event(ExecutorKafka *x, KafkaStep *s, const char *id, const char *type, json_t *payload,
                       json_t *execution) {
+        if (isempty(id) || isempty(type)) {
+                /* The engine names a target for every event: one without is dropped, as the database
+                 * executor drops an event for an execution that is gone. */
+                log_debug("Dropping an event '%s' without a target execution.", strna(type));
+                return 0;
+        }
         _cleanup_json_ json_t *v = json_pack("{s:s, s:O?, s:O?}", "type", type, "payload", payload, "execution",
                                              execution);
-        if (!v || isempty(id))
+        if (!v)
                 return -ENOMEM;
         return emit_json(s, x->topics[KAFKA_TOPIC_EXECUTION_EVENTS], RD_KAFKA_PARTITION_UA, id, v);
 }
