@@ -47,6 +47,7 @@ struct ExecutorKafka {
         ApiFlowCache *flows, *own_flows;
         Storage *storage;
         Hashmap execs; /* id -> KExec* (NULL once dropped) */
+        size_t n_execs; /* of them not NULL */
         KExec **touched;
         size_t n_touched, n_touched_alloc;
         usec_t now;
@@ -108,7 +109,32 @@ static void execs_drop(ExecutorKafka *x, const char *id) {
         if (k) {
                 kexec_free(k);
                 (void) hashmap_put(&x->execs, key, NULL);
+                x->n_execs--;
         }
+}
+
+static int execs_add(ExecutorKafka *x, const char *id, KExec *k) {
+        int r = hashmap_put(&x->execs, id, k);
+        if (r >= 0)
+                x->n_execs++;
+        return r;
+}
+
+/* The map has no removal: the keys of dropped executions stay. Past twice as many as are in
+ * flight (and a thousand), it is made anew with those in flight, so that memory follows what the
+ * member holds, not every execution it ever ran. */
+static void execs_compact(ExecutorKafka *x) {
+        Hashmap h = HASHMAP_INIT;
+        if (hashmap_size(&x->execs) < 2 * x->n_execs + 1024)
+                return;
+        for (size_t i = 0; i < x->execs.n_buckets; i++)
+                if (x->execs.entries[i].key && x->execs.entries[i].value &&
+                    hashmap_put(&h, x->execs.entries[i].key, x->execs.entries[i].value) < 0) {
+                        hashmap_done(&h); /* (kept as it is: tried again at the next end) */
+                        return;
+                }
+        hashmap_done(&x->execs);
+        x->execs = h;
 }
 
 static void execs_clear(ExecutorKafka *x) {
@@ -118,14 +144,8 @@ static void execs_clear(ExecutorKafka *x) {
                         kexec_free(h->entries[i].value);
         hashmap_done(h);
         *h = (Hashmap) HASHMAP_INIT;
+        x->n_execs = 0;
         x->n_touched = 0;
-}
-
-static size_t execs_count(ExecutorKafka *x) {
-        size_t n = 0;
-        for (size_t i = 0; i < x->execs.n_buckets; i++)
-                n += x->execs.entries[i].key && x->execs.entries[i].value;
-        return n;
 }
 
 /* ---- the records ------------------------------------------------------------------------------- */
@@ -441,7 +461,7 @@ static int step_fn(KafkaStep *s, const rd_kafka_message_t *m, void *userdata) {
                         log_error("Dropping the new execution '%s': its document cannot be read (%s).", id, strerror(-r));
                         return emit_offset(x, s, m);
                 }
-                if (!streq(k->e->id, id) || hashmap_put(&x->execs, id, k) < 0) {
+                if (!streq(k->e->id, id) || execs_add(x, id, k) < 0) {
                         log_error("Dropping the new execution '%s': its document is another's ('%s').", id, k->e->id);
                         kexec_free(k);
                         return emit_offset(x, s, m);
@@ -533,6 +553,8 @@ static void step_committed(KafkaStep *s, const rd_kafka_topic_partition_list_t *
                 }
         }
         x->n_touched = 0;
+        if (ended > 0)
+                execs_compact(x);
         pthread_mutex_lock(&x->stats_lock);
         x->stats.steps++;
         x->stats.executions_ended += ended;
@@ -595,7 +617,7 @@ static int rebuild_record(ExecutorKafka *x, const rd_kafka_message_t *m, json_t 
                 kexec_free(k);
                 return 0;
         }
-        if (hashmap_put(&x->execs, key, k) < 0) {
+        if (execs_add(x, key, k) < 0) {
                 kexec_free(k);
                 return -ENOMEM;
         }
@@ -695,7 +717,7 @@ static void step_assigned(KafkaStep *s, rd_kafka_topic_partition_list_t *parts, 
                 return;
         }
         log_info("Executor took %d partition(s): %zu execution(s) in flight, state read in %llu ms.", parts->cnt,
-                 execs_count(x), (unsigned long long) ((now_monotonic() - start) / USEC_PER_MSEC));
+                 x->n_execs, (unsigned long long) ((now_monotonic() - start) / USEC_PER_MSEC));
 }
 
 /* ---- timers ------------------------------------------------------------------------------------- */
