@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -59,6 +60,7 @@ struct WorkerKafka {
         bool fetcher_started;
         pthread_mutex_t lock;
         pthread_cond_t cv;     /* a job is queued, or the worker stops */
+        pthread_cond_t done_cv; /* a slot finished its job */
         KJob *queue;           /* fetched, not started (under lock) */
         size_t n_queue, n_queue_alloc;
         Pending *pending;      /* fetched, not done (under lock), in fetch order */
@@ -119,11 +121,14 @@ static void kslot_log(void *userdata, json_t *job, TaskLogLevel level, const cha
 static void pending_done(WorkerKafka *w, int32_t partition, int64_t offset) {
         int64_t first_open = -1, last = -1;
         size_t k = 0;
+        bool found = false;
         for (size_t i = 0; i < w->n_pending; i++) {
                 Pending *p = &w->pending[i];
                 if (p->partition == partition && p->offset == offset)
-                        p->done = true;
+                        p->done = found = true;
         }
+        if (!found)
+                return; /* its partition was revoked meanwhile: its offsets are another member's now */
         for (size_t i = 0; i < w->n_pending; i++) {
                 Pending *p = &w->pending[i];
                 if (p->partition != partition) {
@@ -145,7 +150,8 @@ static void pending_done(WorkerKafka *w, int32_t partition, int64_t offset) {
         if (!l)
                 return;
         rd_kafka_topic_partition_list_add(l, w->jobs_topic, partition)->offset = commit;
-        rd_kafka_resp_err_t e = rd_kafka_commit(w->consumer, l, 1);
+        /* Synchronous: a partition revoked waits for it (worker_rebalance()). */
+        rd_kafka_resp_err_t e = rd_kafka_commit(w->consumer, l, 0);
         if (e)
                 log_debug("Cannot commit offset %lld of partition %d of '%s': %s", (long long) commit, (int) partition,
                           w->jobs_topic, rd_kafka_err2str(e));
@@ -257,6 +263,7 @@ static void kslot_run(KSlot *s, KJob *kj) {
                 /* Its offset stays uncommitted: the partition's next owner runs it again. */
                 atomic_fetch_add(&w->jobs_lost, 1);
         w->busy--;
+        pthread_cond_broadcast(&w->done_cv);
         pthread_mutex_unlock(&w->lock);
         atomic_fetch_add(&w->jobs_done, 1);
         atomic_store(&w->last_progress, now_monotonic());
@@ -309,6 +316,40 @@ static int queue_job(WorkerKafka *w, json_t *job, int32_t partition, int64_t off
         w->queue[w->n_queue++] = (KJob) { .job = job, .partition = partition, .offset = offset };
         pthread_cond_signal(&w->cv);
         return 0;
+}
+
+/* How long a revocation waits for the running jobs of the partitions it takes away. */
+#define REVOKE_WAIT_USEC (60 * USEC_PER_SEC)
+
+/* Eager rebalancing: every partition is revoked, then the new share assigned. Jobs fetched and not
+ * started are given back (the partition's next owner fetches them from the committed offset); the
+ * running ones are waited for, so that their results are produced and their offsets committed
+ * before another member starts the partition there and runs them a second time. Past
+ * REVOKE_WAIT_USEC (a task longer than that) the partition goes without them: that job may run
+ * twice, once here and once on the new owner, and the executor takes the first result. */
+static void worker_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
+                             void *opaque) {
+        WorkerKafka *w = opaque;
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                (void) rd_kafka_assign(rk, parts);
+                return;
+        }
+        pthread_mutex_lock(&w->lock);
+        for (size_t i = 0; i < w->n_queue; i++)
+                json_decref(w->queue[i].job);
+        w->n_queue = 0;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += REVOKE_WAIT_USEC / USEC_PER_SEC;
+        while (w->busy > 0 && !w->stopping)
+                if (pthread_cond_timedwait(&w->done_cv, &w->lock, &until) != 0)
+                        break;
+        if (w->busy > 0)
+                log_warning("Partitions of '%s' taken away while %u task(s) still run here: another worker may run them too.",
+                            w->jobs_topic, w->busy);
+        w->n_pending = 0;
+        pthread_mutex_unlock(&w->lock);
+        (void) rd_kafka_assign(rk, NULL);
 }
 
 /* Pause or resume every assigned partition: a job waits in Kafka while the slots are full, not in
@@ -384,6 +425,7 @@ int worker_kafka_new(Store *store, const WorkerKafkaOptions *opt, WorkerKafka **
                 w->opt.max_output_bytes = WORKER_MAX_OUTPUT_BYTES_DEFAULT;
         pthread_mutex_init(&w->lock, NULL);
         pthread_cond_init(&w->cv, NULL);
+        pthread_cond_init(&w->done_cv, NULL);
         w->id = strdup(opt->id ?: "worker");
         w->work_root = strdup(opt->work_root ?: "/tmp");
         w->storage_url = opt->storage_url ? strdup(opt->storage_url) : NULL;
@@ -411,8 +453,18 @@ int worker_kafka_new(Store *store, const WorkerKafkaOptions *opt, WorkerKafka **
         const char *cextra[] = { "group.id", "tern-worker", "enable.auto.commit", "false", "enable.auto.offset.store",
                                  "false", "auto.offset.reset", "earliest", "isolation.level", "read_committed",
                                  "queued.max.messages.kbytes", "1024", NULL };
-        if ((r = kafka_client_new(opt->kafka, RD_KAFKA_CONSUMER, cextra, &w->consumer, ret_error)) < 0)
+        rd_kafka_conf_t *cconf;
+        if ((r = kafka_conf_new(opt->kafka, cextra, &cconf, ret_error)) < 0)
                 return r;
+        rd_kafka_conf_set_rebalance_cb(cconf, worker_rebalance);
+        rd_kafka_conf_set_opaque(cconf, w);
+        char cwhy[512];
+        if (!(w->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, cwhy, sizeof cwhy))) {
+                rd_kafka_conf_destroy(cconf);
+                if (ret_error)
+                        *ret_error = strdup_printf("cannot make a Kafka consumer for '%s': %s", opt->kafka->brokers, cwhy);
+                return -EINVAL;
+        }
         (void) rd_kafka_poll_set_consumer(w->consumer);
         rd_kafka_conf_t *conf;
         const char *pextra[] = { "enable.idempotence", "true", NULL };
@@ -520,6 +572,7 @@ WorkerKafka *worker_kafka_free(WorkerKafka *w) {
         free(w->results_topic);
         pthread_mutex_destroy(&w->lock);
         pthread_cond_destroy(&w->cv);
+        pthread_cond_destroy(&w->done_cv);
         free(w);
         return NULL;
 }
