@@ -1,13 +1,19 @@
-/* cmd-kafka.c: "tern kafka init": make tern's topics on a Kafka cluster, check those present. */
+/* cmd-kafka.c: "tern kafka init" (make tern's topics on a Kafka cluster, check those present) and
+ * "tern kafka submit" (start an execution on the Kafka queue). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleanup-jansson.h"
+#include "cli-store.h"
 #include "cli.h"
 #include "config.h"
 #include "strutil.h"
 #if HAVE_KAFKA
+#include "execution-create.h"
+#include "execution-store.h"
+#include "flow-cache.h"
 #include "kafka.h"
 #endif
 
@@ -111,7 +117,213 @@ static int verb_kafka_init(int argc, char *argv[]) {
 #endif
 }
 
+#if HAVE_KAFKA
+typedef struct SubmitLoad {
+        const char *ns, *id;
+        ApiFlow *flow;
+} SubmitLoad;
+
+static int submit_load_tx(StoreTx *tx, void *userdata) {
+        SubmitLoad *l = userdata;
+        return api_flow_load(NULL, tx, l->ns, l->id, 0, &l->flow);
+}
+
+/* The execution as the API shows it until the executor's first step writes it again (an execution
+ * the executor indexed first is left as it is). */
+typedef struct SubmitIndex {
+        const Execution *e;
+        json_t *doc;
+} SubmitIndex;
+
+static int submit_index_tx(StoreTx *tx, void *userdata) {
+        SubmitIndex *x = userdata;
+        _cleanup_(execution_store_meta_done) StoreExecutionMeta m = {};
+        usec_t now = now_realtime();
+        if (execution_store_meta(x->e, now, &m) < 0)
+                return -ENOMEM;
+        int r = store_execution_create(tx, &m, x->doc, NULL, NULL, now);
+        return r == -EEXIST ? 0 : r;
+}
+
+static void submit_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+        rd_kafka_resp_err_t *err = m->_private;
+        *err = m->err ? m->err : RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+/* Build the execution from the flow the database holds, announce it with its "created" event on
+ * execution-events (the executor owning its partition starts it) and show it in the database. */
+static int kafka_submit(const char *cmd, const TernConfig *cfg, const char *db, const char *ns, const char *flow_id,
+                        json_t *inputs, usec_t timeout) {
+        _cleanup_store_ Store *s = NULL;
+        _cleanup_free_ char *err = NULL, *topic = NULL, *buf = NULL;
+        _cleanup_json_ json_t *doc = NULL, *v = NULL;
+        _cleanup_execution_ Execution *e = NULL;
+        _cleanup_kafka_client_ rd_kafka_t *p = NULL;
+        SubmitLoad l = { .ns = ns, .id = flow_id };
+        int r;
+
+        if ((r = cli_store_open_config(cmd, db, cfg, CLI_STORE_CHECK, &s)) != 0)
+                return r;
+        r = store_transact(s, submit_load_tx, &l);
+        _cleanup_api_flow_ ApiFlow *f = l.flow;
+        if (r == -ENOENT) {
+                fprintf(stderr, "%s: no flow '%s' in namespace '%s' (see 'tern flow list')\n", cmd, flow_id, ns);
+                return 1;
+        }
+        if (r < 0) {
+                fprintf(stderr, "%s: flow '%s.%s' cannot be loaded: %s\n", cmd, ns, flow_id,
+                        r == -EBADMSG ? "it is not valid" : store_error(s));
+                return 1;
+        }
+        ApiExecutionNew n = { .inputs = inputs };
+        r = api_execution_build(f->flow, &n, now_realtime(), &e, &err);
+        if (r == -EPERM) {
+                fprintf(stderr, "%s: flow '%s' in namespace '%s' is disabled: a disabled flow cannot be executed\n", cmd,
+                        flow_id, ns);
+                return 1;
+        }
+        if (r < 0) {
+                fprintf(stderr, "%s: %s%s\n", cmd, r == -EINVAL ? "invalid inputs: " : "", err ? err : strerror(-r));
+                return 1;
+        }
+        KafkaOptions o = { .brokers = cfg->queue_brokers, .topic_prefix = cfg->queue_topic_prefix,
+                           .partitions = cfg->queue_partitions, .replication = cfg->queue_replication,
+                           .properties = cfg->queue_kafka };
+        rd_kafka_conf_t *conf;
+        const char *extra[] = { "enable.idempotence", "true", NULL };
+        if (!(doc = execution_to_json(e)) ||
+            !(v = json_pack("{s:s, s:O}", "type", "created", "execution", doc)) || !(buf = json_dumps(v, JSON_COMPACT)) ||
+            kafka_topic_name(&o, KAFKA_TOPIC_EXECUTION_EVENTS, &topic) < 0) {
+                fprintf(stderr, "%s: out of memory\n", cmd);
+                return 1;
+        }
+        if ((r = kafka_conf_new(&o, extra, &conf, &err)) < 0) {
+                fprintf(stderr, "%s: %s\n", cmd, err ? err : strerror(-r));
+                return 1;
+        }
+        rd_kafka_conf_set_dr_msg_cb(conf, submit_delivered);
+        char why[512];
+        if (!(p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why))) {
+                rd_kafka_conf_destroy(conf);
+                fprintf(stderr, "%s: cannot make a Kafka producer for '%s': %s\n", cmd, o.brokers, why);
+                return 1;
+        }
+        rd_kafka_resp_err_t delivered = RD_KAFKA_RESP_ERR__IN_PROGRESS;
+        rd_kafka_resp_err_t e2 = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(e->id, strlen(e->id)),
+                                                   RD_KAFKA_V_VALUE(buf, strlen(buf)),
+                                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                                   RD_KAFKA_V_OPAQUE(&delivered), RD_KAFKA_V_END);
+        if (!e2) {
+                usec_t until = now_monotonic() + timeout;
+                while (delivered == RD_KAFKA_RESP_ERR__IN_PROGRESS && now_monotonic() < until)
+                        rd_kafka_poll(p, 100);
+                /* Still queued: purge it, so that no report comes after this function returned. */
+                if (delivered == RD_KAFKA_RESP_ERR__IN_PROGRESS) {
+                        (void) rd_kafka_purge(p, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+                        (void) rd_kafka_flush(p, 1000);
+                        if (delivered == RD_KAFKA_RESP_ERR__IN_PROGRESS)
+                                delivered = RD_KAFKA_RESP_ERR__TIMED_OUT;
+                }
+                e2 = delivered;
+        }
+        if (e2) {
+                fprintf(stderr, "%s: cannot send the execution of '%s.%s' to Kafka topic '%s' on '%s': %s\n", cmd, ns,
+                        flow_id, topic, o.brokers, rd_kafka_err2str(e2));
+                return 1;
+        }
+        SubmitIndex x = { .e = e, .doc = doc };
+        if ((r = store_transact(s, submit_index_tx, &x)) < 0)
+                fprintf(stderr, "%s: warning: the execution is started but not shown in the database yet: %s\n", cmd,
+                        r == -EINVAL || r == -ENOMEM ? strerror(-r) : store_error(s));
+        printf("%s\n", e->id);
+        return 0;
+}
+#endif
+
+static int verb_kafka_submit(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "config", required_argument, NULL, 'c' },
+                { "db", required_argument, NULL, 'd' },
+                { "input", required_argument, NULL, 'i' },
+                { "timeout", required_argument, NULL, 't' },
+                {},
+        };
+        const char *cmd = "tern kafka submit", *path = NULL, *db = NULL;
+        _cleanup_json_ json_t *inputs = json_object();
+        usec_t timeout = 30 * USEC_PER_SEC;
+        int c;
+
+        if (!inputs)
+                return fprintf(stderr, "%s: out of memory\n", cmd), 1;
+        while ((c = cli_getopt(cmd, argc, argv, "hc:i:t:", options)) >= 0)
+                switch (c) {
+                case 'h':
+                        printf("Usage: %s NAMESPACE FLOW [-i NAME=VALUE ...] [--config FILE] [--db URL] [--timeout DURATION]\n\n"
+                               "Start an execution of the latest revision of a flow on the Kafka queue backend ([queue]\n"
+                               "type = kafka): its 'created' event goes to the execution-events topic, where the executor\n"
+                               "owning its partition starts it. Prints the execution's id.\n\n"
+                               "  -i, --input NAME=VALUE  an input of the flow (repeatable)\n"
+                               "  -c, --config FILE       tern.conf to read (default: $TERN_CONFIG, else %s)\n"
+                               "      --db URL            database holding the flow, over [database] url\n"
+                               "  -t, --timeout DURATION  how long to wait for the brokers (default 30s)\n",
+                               cmd, CONFIG_DEFAULT_PATH);
+                        return 0;
+                case 'c':
+                        path = optarg;
+                        break;
+                case 'd':
+                        db = optarg;
+                        break;
+                case 'i': {
+                        const char *eq = strchr(optarg, '=');
+                        _cleanup_free_ char *name = eq ? strndup(optarg, (size_t) (eq - optarg)) : NULL;
+                        if (!eq || eq == optarg)
+                                return cli_usage_error(cmd, "--input '%s' is not NAME=VALUE", optarg);
+                        if (!name || json_object_set_new(inputs, name, json_string(eq + 1)) < 0)
+                                return fprintf(stderr, "%s: out of memory\n", cmd), 1;
+                        break;
+                }
+                case 't':
+                        if (config_parse_duration(optarg, &timeout) < 0 || timeout < USEC_PER_SEC)
+                                return cli_usage_error(cmd, "--timeout '%s' is not a duration of 1s or more", optarg);
+                        break;
+                }
+        if (c == CLI_OPT_ERROR)
+                return EXIT_USAGE;
+        if (argc - optind != 2)
+                return cli_usage_error(cmd, "NAMESPACE and FLOW are required");
+#if HAVE_KAFKA
+        TernConfig cfg;
+        _cleanup_strv_free_ char **errors = NULL;
+        int r = config_load_from(&(ConfigSource) { .path = path, .command = true }, &cfg, &errors);
+        if (r < 0) {
+                for (size_t i = 0; errors && errors[i]; i++)
+                        fprintf(stderr, "%s: %s\n", cmd, errors[i]);
+                if (!errors)
+                        fprintf(stderr, "%s: cannot read the configuration: %s\n", cmd, strerror(-r));
+                return 1;
+        }
+        if (!config_queue_is_kafka(&cfg)) {
+                fprintf(stderr, "%s: [queue] type is not kafka: start executions with 'tern execution start'\n", cmd);
+                config_done(&cfg);
+                return 1;
+        }
+        r = kafka_submit(cmd, &cfg, db, argv[optind], argv[optind + 1], inputs, timeout);
+        config_done(&cfg);
+        return r;
+#else
+        (void) path;
+        (void) db;
+        (void) timeout;
+        fprintf(stderr, "%s: this tern was built without the Kafka queue backend (librdkafka; meson -Dkafka=enabled)\n",
+                cmd);
+        return 1;
+#endif
+}
+
 const Verb kafka_verbs[] = {
         { "init", "[--config FILE]", "create the Kafka queue backend's topics, check those present", verb_kafka_init, NULL },
+        { "submit", "NAMESPACE FLOW", "start an execution on the Kafka queue", verb_kafka_submit, NULL },
         {},
 };

@@ -291,7 +291,7 @@ int verb_run(int argc, char *argv[]) {
         /* tern.conf as the daemons read it, under the options above. */
         if ((r = cli_config_load(cmd, &conf)) != 0)
                 return r;
-        const char *unsupported = config_queue_unsupported(&conf.cfg);
+        const char *unsupported = config_queue_unsupported(&conf.cfg, "tern run");
         if (!a.remote && unsupported) {
                 fprintf(stderr, "%s: %s.\n", cmd, unsupported);
                 return 1;

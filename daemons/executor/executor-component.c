@@ -8,9 +8,16 @@
 #include "log.h"
 #include "retention.h"
 #include "variables.h"
+#if HAVE_KAFKA
+#include "executor-kafka.h"
+#endif
 
 typedef struct ExecutorComponent {
         Executor *executor;
+#if HAVE_KAFKA
+        ExecutorKafka *kafka; /* [queue] type = kafka: the executor is this instead */
+        KafkaOptions kafka_options;
+#endif
         EngineConfig engine;
         Retention *retention; /* [storage] retention; NULL: executions are kept */
 } ExecutorComponent;
@@ -21,8 +28,19 @@ static void xc_free(void *state) {
                 return;
         retention_free(xc->retention);
         executor_free(xc->executor);
+#if HAVE_KAFKA
+        executor_kafka_free(xc->kafka);
+#endif
         runtime_engine_config_done(&xc->engine);
         free(xc);
+}
+
+static bool xc_on_kafka(const ExecutorComponent *xc) {
+#if HAVE_KAFKA
+        return xc->kafka;
+#else
+        return false;
+#endif
 }
 
 static int xc_start(Daemon *d, const char *id, const void *params, void **ret) {
@@ -42,9 +60,32 @@ static int xc_start(Daemon *d, const char *id, const void *params, void **ret) {
         }
         if ((r = store_dup(daemon_store(d), &s)) < 0)
                 return r;
+#if HAVE_KAFKA
+        if (config_queue_is_kafka(cfg)) {
+                /* The configuration is the daemon's for as long as the component lives (a reload that
+                 * changes [queue] needs a restart, as config_restart_needed() says). */
+                xc->kafka_options = (KafkaOptions) { .brokers = cfg->queue_brokers, .topic_prefix = cfg->queue_topic_prefix,
+                                                     .partitions = cfg->queue_partitions,
+                                                     .replication = cfg->queue_replication,
+                                                     .properties = cfg->queue_kafka };
+                ExecutorKafkaOptions ko = { .id = id, .kafka = &xc->kafka_options, .batch = cfg->executor_batch,
+                                            .engine = xc->engine, .flows = api_flow_cache_process(),
+                                            .storage_url = cfg->storage_url };
+                if ((r = executor_kafka_new(s, &ko, &xc->kafka, &err)) < 0) {
+                        store_free(s);
+                        return log_error_errno(r, "Cannot start the executor on Kafka: %s", err ? err : strerror(-r));
+                }
+                log_info("Executor on Kafka ('%s'), member of group 'tern-executor'.", cfg->queue_brokers);
+        }
+#else
+        if (config_queue_is_kafka(cfg)) {
+                log_error("[queue] type = kafka: this tern was built without the Kafka queue backend (librdkafka).");
+                return -EINVAL;
+        }
+#endif
         ExecutorOptions opt = { .id = id, .batch = cfg->executor_batch, .poll = cfg->executor_poll, .engine = xc->engine,
                                 .flows = api_flow_cache_process(), .storage_url = cfg->storage_url };
-        if ((r = executor_new(s, &opt, &xc->executor)) < 0) {
+        if (!xc_on_kafka(xc) && (r = executor_new(s, &opt, &xc->executor)) < 0) {
                 store_free(s);
                 return r;
         }
@@ -68,20 +109,34 @@ static void xc_stop(Daemon *d, void *state, usec_t grace) {
 static int xc_run(void *state, int stop_fd) {
         ExecutorComponent *xc = state;
         /* Each step is one transaction: stopping between steps loses nothing. */
+#if HAVE_KAFKA
+        if (xc->kafka)
+                return executor_kafka_run(xc->kafka, stop_fd);
+#endif
         return executor_run(xc->executor, stop_fd);
+}
+
+static void xc_stats(ExecutorComponent *xc, ExecutorStats *st) {
+#if HAVE_KAFKA
+        if (xc->kafka) {
+                executor_kafka_stats(xc->kafka, st);
+                return;
+        }
+#endif
+        executor_stats(xc->executor, st);
 }
 
 static bool xc_progress(void *state, usec_t window) {
         ExecutorComponent *xc = state;
         ExecutorStats st;
-        executor_stats(xc->executor, &st);
+        xc_stats(xc, &st);
         return now_monotonic() - st.last_progress < window;
 }
 
 static void xc_status(void *state, StrBuf *out) {
         ExecutorComponent *xc = state;
         ExecutorStats st;
-        executor_stats(xc->executor, &st);
+        xc_stats(xc, &st);
         strbuf_appendf(out, "%llu events applied, %llu executions ended, %llu jobs re-queued",
                        (unsigned long long) st.events, (unsigned long long) st.executions_ended,
                        (unsigned long long) st.requeued);
@@ -90,7 +145,7 @@ static void xc_status(void *state, StrBuf *out) {
 static void xc_metrics(void *state, StrBuf *out) {
         ExecutorComponent *xc = state;
         ExecutorStats st;
-        executor_stats(xc->executor, &st);
+        xc_stats(xc, &st);
         strbuf_appendf(out,
                        "tern_executor_steps_total %llu\ntern_executor_events_total %llu\n"
                        "tern_executor_executions_ended_total %llu\ntern_executor_jobs_requeued_total %llu\n",

@@ -13,6 +13,7 @@
 #include "execution-files.h"
 #include "execution-store.h"
 #include "executor.h"
+#include "executor-subflow.h"
 #include "hashmap.h"
 #include "id.h"
 #include "json-limits.h"
@@ -205,7 +206,7 @@ static int create_subflow(Executor *x, StoreTx *tx, const Execution *parent, jso
         json_t *rev = json_object_get(req, "revision");
         _cleanup_api_flow_ ApiFlow *f = NULL;
         _cleanup_free_ char *err = NULL, *why = NULL;
-        _cleanup_json_ json_t *labels = NULL, *trigger = NULL, *engine = NULL;
+        _cleanup_(executor_subflow_done) ExecutorSubflow sub = {};
         int r;
 
         r = api_flow_load(x->flows, tx, ns, id, json_is_integer(rev) ? (int) json_integer_value(rev) : 0, &f);
@@ -215,45 +216,9 @@ static int create_subflow(Executor *x, StoreTx *tx, const Execution *parent, jso
         }
         if (r < 0)
                 return r;
-        /* Labels: the parent's when inherited, the task's own on top; the correlation id follows
-         * the chain of executions. */
-        labels = json_array();
-        json_t *pl = json_object_get(req, "parentLabels"), *own = json_object_get(req, "labels"), *l;
-        size_t i;
-        json_array_foreach(pl, i, l)
-                json_array_append(labels, l);
-        json_array_foreach(parent->labels, i, l)
-                if (streq_ptr(json_string_value(json_object_get(l, "key")), "system.correlationId") && !pl)
-                        json_array_append(labels, l);
-        if (json_is_object(own)) {
-                const char *k;
-                json_t *v;
-                json_object_foreach(own, k, v)
-                        json_array_append_new(labels, json_pack("{s:s, s:O}", "key", k, "value", v));
-        } else if (json_is_array(own))
-                json_array_extend(labels, own);
-        trigger = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:i}}", "id", "subflow", "type",
-                            "io.kestra.plugin.core.flow.Subflow", "variables", "executionId", parent->id, "namespace",
-                            parent->namespace, "flowId", parent->flow_id, "flowRevision", parent->flow_revision);
-        engine = json_pack("{s:O, s:O}", "parentTaskRunId", json_object_get(req, "parentTaskRunId"), "wait",
-                           json_object_get(req, "wait"));
-        if (!labels || !trigger || !engine)
-                return -ENOMEM;
-        /* A ForEachItem's batch: which one, as Kestra's trigger.taskRunIteration says. */
-        if (json_is_integer(json_object_get(req, "iteration"))) {
-                json_object_set(json_object_get(trigger, "variables"), "taskRunIteration", json_object_get(req, "iteration"));
-                json_object_set(engine, "iteration", json_object_get(req, "iteration")); /* told back when it ends */
-        }
-        ApiExecutionNew n = {
-                .id = json_string_value(json_object_get(req, "executionId")),
-                .inputs = json_object_get(req, "inputs"),
-                .labels = labels,
-                .trigger = trigger,
-                .parent_id = parent->id,
-                .engine = engine,
-                .even_disabled = true,
-        };
-        r = api_execution_create(tx, f->flow, &n, now, NULL, &err);
+        if ((r = executor_subflow_prepare(parent, req, &sub)) < 0)
+                return r;
+        r = api_execution_create(tx, f->flow, &sub.n, now, NULL, &err);
         if (r == -EINVAL || r == -E2BIG) {
                 why = strdup_printf("Subflow '%s.%s': %s%s", ns, id, r == -EINVAL ? "invalid inputs: " : "",
                                     strempty(err));

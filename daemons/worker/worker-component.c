@@ -12,6 +12,9 @@
 #include "strutil.h"
 #include "worker-component.h"
 #include "worker.h"
+#if HAVE_KAFKA
+#include "worker-kafka.h"
+#endif
 
 /* After the grace period the jobs still running are handed back (new epoch) this long before
  * their tasks are cancelled, so that the cancelled tasks' results are refused as stale and the
@@ -20,6 +23,10 @@
 
 typedef struct WorkerComponent {
         Worker *worker;
+#if HAVE_KAFKA
+        WorkerKafka *kafka; /* [queue] type = kafka: the worker is this instead */
+        KafkaOptions kafka_options;
+#endif
         const char *id; /* the lease holder (the frame's, for as long as the component lives) */
         char *work_root, *cache_root;
         SandboxConfig own_sandbox; /* [sandbox], when the host passed none */
@@ -72,6 +79,9 @@ static void wd_free(void *state) {
         if (!wd)
                 return;
         worker_free(wd->worker);
+#if HAVE_KAFKA
+        worker_kafka_free(wd->kafka);
+#endif
         free(wd->work_root);
         free(wd->cache_root);
         if (wd->sandbox == &wd->own_sandbox)
@@ -99,6 +109,32 @@ static int wd_start(Daemon *d, const char *id, const void *params, void **ret) {
                 wd->sandbox = p->sandbox;
         else if ((r = wd_sandbox(wd, cfg)) < 0)
                 return r;
+#if HAVE_KAFKA
+        if (config_queue_is_kafka(cfg)) {
+                _cleanup_free_ char *err = NULL;
+                if (cfg->worker_queue)
+                        log_warning("[worker] queue = '%s' is not used on Kafka yet: this worker takes every job.",
+                                    cfg->worker_queue);
+                wd->kafka_options = (KafkaOptions) { .brokers = cfg->queue_brokers, .topic_prefix = cfg->queue_topic_prefix,
+                                                     .partitions = cfg->queue_partitions,
+                                                     .replication = cfg->queue_replication,
+                                                     .properties = cfg->queue_kafka };
+                WorkerKafkaOptions ko = {
+                        .id = id, .kafka = &wd->kafka_options, .slots = cfg->worker_slots, .work_root = wd->work_root,
+                        .storage_url = cfg->storage_url, .sandbox = &wd->sandbox->options,
+                        .max_output_bytes = (uint64_t) cfg->worker_output_mib << 20,
+                };
+                if ((r = worker_kafka_new(daemon_store(d), &ko, &wd->kafka, &err)) < 0)
+                        return log_error_errno(r, "Cannot start the worker on Kafka: %s", err ? err : strerror(-r));
+                log_info("Worker on Kafka ('%s'), member of group 'tern-worker'.", cfg->queue_brokers);
+                return worker_kafka_start(wd->kafka);
+        }
+#else
+        if (config_queue_is_kafka(cfg)) {
+                log_error("[queue] type = kafka: this tern was built without the Kafka queue backend (librdkafka).");
+                return -EINVAL;
+        }
+#endif
         WorkerOptions opt = {
                 .id = id, /* the lease holder: the coordinator re-queues by this name */
                 .slots = cfg->worker_slots,
@@ -130,6 +166,13 @@ static void wd_stop(Daemon *d, void *state, usec_t grace) {
         WorkerComponent *wd = state;
         pthread_t t;
 
+#if HAVE_KAFKA
+        if (wd->kafka) {
+                /* What has not ended within grace stays uncommitted in Kafka: another worker runs it. */
+                worker_kafka_stop(wd->kafka, grace);
+                return;
+        }
+#endif
         if (!wd->worker)
                 return;
         if (grace == 0) {
@@ -173,10 +216,20 @@ static void wd_stop(Daemon *d, void *state, usec_t grace) {
         wd->done_fd = safe_close(wd->done_fd);
 }
 
+static void wd_stats(WorkerComponent *wd, WorkerStats *st) {
+#if HAVE_KAFKA
+        if (wd->kafka) {
+                worker_kafka_stats(wd->kafka, st);
+                return;
+        }
+#endif
+        worker_stats(wd->worker, st);
+}
+
 static bool wd_progress(void *state, usec_t window) {
         WorkerComponent *wd = state;
         WorkerStats st;
-        worker_stats(wd->worker, &st);
+        wd_stats(wd, &st);
         /* Idle slots claim or wait at least every second; every slot busy means tasks are running
          * (bounded by their timeouts, the lease renewals show the process alive to the cluster). */
         return st.busy >= st.slots || now_monotonic() - st.last_progress < window;
@@ -185,7 +238,7 @@ static bool wd_progress(void *state, usec_t window) {
 static void wd_status(void *state, StrBuf *out) {
         WorkerComponent *wd = state;
         WorkerStats st;
-        worker_stats(wd->worker, &st);
+        wd_stats(wd, &st);
         strbuf_appendf(out, "%u/%u slots busy, %llu jobs done, %llu lost", st.busy, st.slots,
                        (unsigned long long) st.jobs_done, (unsigned long long) st.jobs_lost);
 }
@@ -193,7 +246,7 @@ static void wd_status(void *state, StrBuf *out) {
 static void wd_metrics(void *state, StrBuf *out) {
         WorkerComponent *wd = state;
         WorkerStats st;
-        worker_stats(wd->worker, &st);
+        wd_stats(wd, &st);
         strbuf_appendf(out,
                        "tern_worker_slots %u\ntern_worker_slots_busy %u\ntern_worker_jobs_done_total %llu\n"
                        "tern_worker_jobs_lost_total %llu\n",

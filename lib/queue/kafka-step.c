@@ -82,8 +82,12 @@ int kafka_step_new(const KafkaOptions *o, const KafkaStepOptions *so, KafkaStep 
         s->assigned = so->assigned;
         s->userdata = so->userdata;
 
-        /* Only what a transaction has committed is read, and offsets move only with transactions. */
+        /* Only what a transaction has committed is read, and offsets move only with transactions.
+         * The range assignor gives a member the same partition numbers of every topic it consumes
+         * (the topics have as many partitions): an executor owns partition p of the events and of
+         * the results together, as docs/KAFKA.md says. */
         const char *cextra[] = { "group.id", so->group, "enable.auto.commit", "false", "enable.auto.offset.store", "false",
+                                 "partition.assignment.strategy", "range",
                                  "isolation.level", "read_committed", "auto.offset.reset", "earliest",
                                  "enable.partition.eof", "false", NULL };
         rd_kafka_conf_t *conf;
@@ -142,9 +146,14 @@ uint64_t kafka_step_txn(const KafkaStep *s) {
 
 int kafka_step_emit(KafkaStep *s, const char *topic, const void *key, size_t key_len, const void *value,
                     size_t value_len) {
+        return kafka_step_emit_to(s, topic, RD_KAFKA_PARTITION_UA, key, key_len, value, value_len);
+}
+
+int kafka_step_emit_to(KafkaStep *s, const char *topic, int32_t partition, const void *key, size_t key_len,
+                       const void *value, size_t value_len) {
         for (;;) {
                 rd_kafka_resp_err_t e = rd_kafka_producev(
-                        s->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
+                        s->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key, key_len),
                         RD_KAFKA_V_VALUE((void *) value, value_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                         RD_KAFKA_V_END);
                 if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -222,6 +231,9 @@ static int step_failed(KafkaStep *s, rd_kafka_error_t *e, const char *what, rd_k
         return rd_kafka_error_is_fatal(e) ? -ENOTRECOVERABLE : -EIO;
 }
 
+static int step_commit(KafkaStep *s, rd_kafka_topic_partition_list_t *first, rd_kafka_topic_partition_list_t *next,
+                       char **ret_error);
+
 static void messages_free(rd_kafka_message_t **msgs, size_t n) {
         for (size_t i = 0; i < n; i++)
                 rd_kafka_message_destroy(msgs[i]);
@@ -294,20 +306,52 @@ int kafka_step_run(KafkaStep *s, usec_t timeout, KafkaStepFn fn, void *userdata,
                 }
         }
         messages_free(msgs, n);
+        r = step_commit(s, first, next, ret_error);
+        return r < 0 ? r : (int) n;
+}
 
-        rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(s->consumer);
-        if (!cgmd) {
-                (void) step_abort(s, first, NULL);
-                return -ENOMEM;
-        }
-        while ((e = rd_kafka_send_offsets_to_transaction(s->producer, next, cgmd, s->txn_timeout_ms)) &&
-               rd_kafka_error_is_retriable(e))
-                rd_kafka_error_destroy(e);
-        rd_kafka_consumer_group_metadata_destroy(cgmd);
+int kafka_step_produce(KafkaStep *s, int (*fn)(KafkaStep *s, void *userdata), void *userdata, char **ret_error) {
+        rd_kafka_error_t *e = rd_kafka_begin_transaction(s->producer);
         if (e) {
-                r = step_failed(s, e, "cannot add the consumed offsets to the Kafka transaction", first, ret_error);
+                int r = step_failed(s, e, "cannot begin a Kafka transaction", NULL, ret_error);
                 rd_kafka_error_destroy(e);
                 return r;
+        }
+        s->emit_error = 0;
+        int r = fn(s, userdata);
+        if (r >= 0 && s->emit_error)
+                r = s->emit_error;
+        if (r < 0) {
+                if (s->emit_error && s->emit_why)
+                        kafka_set_error(ret_error, "%s", s->emit_why);
+                int q = step_abort(s, NULL, ret_error);
+                return q < 0 ? q : r;
+        }
+        return step_commit(s, NULL, NULL, ret_error);
+}
+
+/* Commit the open transaction, with the consumed offsets next (NULL: none were consumed), and tell
+ * the committed hook. */
+static int step_commit(KafkaStep *s, rd_kafka_topic_partition_list_t *first, rd_kafka_topic_partition_list_t *next,
+                       char **ret_error) {
+        rd_kafka_error_t *e;
+        int r;
+
+        if (next) {
+                rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(s->consumer);
+                if (!cgmd) {
+                        (void) step_abort(s, first, NULL);
+                        return -ENOMEM;
+                }
+                while ((e = rd_kafka_send_offsets_to_transaction(s->producer, next, cgmd, s->txn_timeout_ms)) &&
+                       rd_kafka_error_is_retriable(e))
+                        rd_kafka_error_destroy(e);
+                rd_kafka_consumer_group_metadata_destroy(cgmd);
+                if (e) {
+                        r = step_failed(s, e, "cannot add the consumed offsets to the Kafka transaction", first, ret_error);
+                        rd_kafka_error_destroy(e);
+                        return r;
+                }
         }
         for (unsigned tries = 1;; tries++) {
                 e = rd_kafka_commit_transaction(s->producer, s->txn_timeout_ms);
@@ -334,5 +378,5 @@ int kafka_step_run(KafkaStep *s, usec_t timeout, KafkaStepFn fn, void *userdata,
         if (s->committed)
                 s->committed(s, next, s->txn, s->userdata);
         s->txn++;
-        return (int) n;
+        return 0;
 }

@@ -119,6 +119,14 @@ int kafka_conf_new(const KafkaOptions *o, const char *const *extra, rd_kafka_con
                         return -EINVAL;
                 }
         }
+        /* Every tern client places a key where the Java client would (murmur2), whatever the
+         * properties say: an execution's events, state and results must share a partition number,
+         * and a producer that hashed otherwise would send its events to another executor. */
+        if (rd_kafka_conf_set(conf, "partitioner", "murmur2_random", why, sizeof why) != RD_KAFKA_CONF_OK) {
+                kafka_set_error(ret_error, "cannot set Kafka property partitioner = 'murmur2_random': %s", why);
+                rd_kafka_conf_destroy(conf);
+                return -EINVAL;
+        }
         for (const char *const *e = extra; e && e[0] && e[1]; e += 2)
                 if (rd_kafka_conf_set(conf, e[0], e[1], why, sizeof why) != RD_KAFKA_CONF_OK) {
                         kafka_set_error(ret_error, "cannot set Kafka property %s = '%s': %s", e[0], e[1], why);

@@ -96,8 +96,9 @@ typedef struct KafkaStepOptions {
         size_t batch;                 /* records per transaction at most; 0: 100 */
         usec_t txn_timeout;           /* how long a transaction operation may take; 0: 30 s */
         /* Called after each committed transaction, before the next poll, with the offsets it
-         * committed (per partition, the next to read) and its number (kafka_step_txn()); may be
-         * NULL. An executor records its local state cache against these. */
+         * committed (per partition, the next to read; NULL after kafka_step_produce(), which
+         * consumed nothing) and its number (kafka_step_txn()); may be NULL. An executor makes the
+         * state it applied in the transaction its committed state here. */
         void (*committed)(KafkaStep *s, const rd_kafka_topic_partition_list_t *offsets, uint64_t txn, void *userdata);
         /* Called when partitions are assigned to this member, before it consumes them (inside
          * kafka_step_run()); may be NULL. An executor rebuilds the state of those partitions from
@@ -122,6 +123,10 @@ DEFINE_FREE_CLEANUP(KafkaStep, kafka_step_free);
 /* Produce one record in the transaction being built (only from a KafkaStepFn). */
 int kafka_step_emit(KafkaStep *s, const char *topic, const void *key, size_t key_len, const void *value,
                     size_t value_len);
+/* The same into a given partition (RD_KAFKA_PARTITION_UA: the key's, as kafka_step_emit()); value
+ * NULL is a tombstone (a compacted topic forgets the key). */
+int kafka_step_emit_to(KafkaStep *s, const char *topic, int32_t partition, const void *key, size_t key_len,
+                       const void *value, size_t value_len);
 /* The number of the transaction being built (or, between steps, of the next one): 1, 2, ... per
  * KafkaStep. */
 uint64_t kafka_step_txn(const KafkaStep *s);
@@ -142,3 +147,7 @@ enum {
  * error) is returned: call again. Any other negative return is fatal for this member (its producer
  * was fenced by a newer one with the same transactional id, or librdkafka gave up): free it. */
 int kafka_step_run(KafkaStep *s, usec_t timeout, KafkaStepFn fn, void *userdata, char **ret_error);
+/* A transaction that consumes nothing: fn emits records (kafka_step_emit()) and they are committed
+ * together, or none of them (what a member produces on its own, such as its due timers). Returns 0
+ * when committed; otherwise as kafka_step_run() (-EAGAIN: aborted, call again; fn's error). */
+int kafka_step_produce(KafkaStep *s, int (*fn)(KafkaStep *s, void *userdata), void *userdata, char **ret_error);

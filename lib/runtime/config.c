@@ -607,12 +607,23 @@ static void dump_value(const TernConfig *c, const ConfigKey *k, FILE *f) {
         }
 }
 
-const char *config_queue_unsupported(const TernConfig *c) {
-        if (c->queue_type && streq(c->queue_type, "kafka"))
-                return "[queue] type = kafka: the executor, worker and scheduler cannot run on Kafka yet: their "
-                       "Kafka loops and the indexer are missing (there are so far only the topics, 'tern kafka init' "
-                       "and the transactional step; docs/KAFKA.md). Use [queue] type = database";
-        return NULL;
+bool config_queue_is_kafka(const TernConfig *c) {
+        return c->queue_type && streq(c->queue_type, "kafka");
+}
+
+const char *config_queue_unsupported(const TernConfig *c, const char *component) {
+        if (!config_queue_is_kafka(c) || streq(component, "executor") || streq(component, "worker"))
+                return NULL;
+        if (streq(component, "scheduler"))
+                return "[queue] type = kafka: the scheduler cannot run on Kafka yet (its triggers create executions "
+                       "on the database queue, which nothing consumes then; docs/KAFKA.md). Run the executor and "
+                       "workers on Kafka, and no scheduler";
+        if (streq(component, "webserver"))
+                return "[queue] type = kafka: the webserver cannot run on Kafka yet (the API creates, kills and "
+                       "resumes executions on the database queue, which nothing consumes then; docs/KAFKA.md). "
+                       "Run the executor and workers on Kafka, and submit executions with 'tern kafka submit'";
+        return "[queue] type = kafka: only the executor and the worker run on Kafka yet (docs/KAFKA.md); use "
+               "[queue] type = database here";
 }
 
 /* librdkafka's properties, those that may be secrets replaced by "(set)". */

@@ -107,9 +107,12 @@ int config_db_url(const TernConfig *c, char **ret);
  * optional unit (30, 30s, 500ms, 2min, 1h, 30d). -EINVAL, -ERANGE. */
 int config_parse_duration(const char *v, usec_t *ret);
 
-/* NULL when the components can run with c's [queue] type, else why not (a sentence for the log):
- * a queue tern cannot run on yet is refused at start, never accepted and ignored. */
-const char *config_queue_unsupported(const TernConfig *c);
+/* [queue] type = kafka. */
+bool config_queue_is_kafka(const TernConfig *c);
+/* NULL when component ("executor", "worker", "scheduler", "webserver", or a command such as
+ * "tern run") can run with c's [queue] type, else why not (a sentence for the log): a queue a
+ * component cannot run on yet is refused at start, never accepted and ignored. */
+const char *config_queue_unsupported(const TernConfig *c, const char *component);
 
 /* Print the effective configuration in the file format, secrets replaced by "(set)". */
 void config_dump(const TernConfig *c, FILE *f);

@@ -355,10 +355,12 @@ static int daemon_setup(Daemon *d) {
         }
         if (!getenv("TERN_LOG_LEVEL"))
                 log_set_max_level(d->cfg.log_level);
-        const char *unsupported = config_queue_unsupported(&d->cfg);
-        if (unsupported) {
-                log_error("%s.", unsupported);
-                return -EINVAL;
+        for (size_t i = 0; i < d->n_units; i++) {
+                const char *unsupported = config_queue_unsupported(&d->cfg, d->units[i].c->name);
+                if (unsupported) {
+                        log_error("%s.", unsupported);
+                        return -EINVAL;
+                }
         }
         flow_set_max_tasks(d->cfg.flow_max_tasks);
         /* Before any thread: every component looks task types up (flows are validated by the webserver

@@ -63,8 +63,6 @@ int store_execution_create(StoreTx *tx, const StoreExecutionMeta *m, json_t *doc
         _cleanup_free_ char *text = NULL;
         int r;
 
-        if (!event_type)
-                return -EINVAL;
         if ((r = meta_check(m, doc)) < 0)
                 return r;
         if ((r = exec_doc_text(doc, &text)) < 0)
@@ -89,7 +87,7 @@ int store_execution_create(StoreTx *tx, const StoreExecutionMeta *m, json_t *doc
         if (r < 0)
                 return r;
         tx->notify |= STORE_CHANNEL_EXECUTIONS;
-        return store_event_emit(tx, m->id, event_type, payload, now, now, NULL);
+        return event_type ? store_event_emit(tx, m->id, event_type, payload, now, now, NULL) : 0;
 }
 
 int store_execution_save_from(StoreTx *tx, const StoreExecutionMeta *m, json_t *doc, json_t *prev_doc, usec_t now,

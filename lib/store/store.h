@@ -207,8 +207,10 @@ typedef struct StoreClaim {
 
 void store_claims_free(StoreClaim *c, size_t n);
 
-/* Insert a new execution (doc, indexed as m says) and its first event (type, payload) in tx.
- * -EEXIST if the id exists; -EINVAL when m lacks a required field or does not match doc's task runs. */
+/* Insert a new execution (doc, indexed as m says) and its first event (type, payload) in tx;
+ * event_type NULL: no event (the repositories of the Kafka queue backend, whose events travel in
+ * Kafka). -EEXIST if the id exists; -EINVAL when m lacks a required field or does not match doc's
+ * task runs. */
 int store_execution_create(StoreTx *tx, const StoreExecutionMeta *m, json_t *doc, const char *event_type,
                            json_t *payload, usec_t now);
 /* Replace the document (and indexed columns) of an existing execution; -ENOENT if missing. */

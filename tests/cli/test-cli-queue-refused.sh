@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # test-cli-queue-refused: [queue] type = kafka is refused at start, with what is missing named, by
-# every front end that would run components on it (tern run, tern server, tern-executor), rather than
-# accepted and ignored; tern config check accepts the settings themselves (TAP).
+# every front end that would run a component that cannot run on it yet (tern run, the scheduler,
+# the webserver, tern server standalone, which has both), rather than accepted and ignored; tern
+# config check accepts the settings themselves (TAP). The executor and the worker do run on it
+# (tests/queue/test-kafka-flows.sh).
 set -u
-: "${TERN:?}" "${TERN_EXECUTOR:?}"
+: "${TERN:?}"
 n=0; failed=0
 check() { # name, expected-exit, command...
         local name=$1 want=$2; shift 2
@@ -24,17 +26,19 @@ conf=$dir/tern.conf
 printf '[server]\nstate-dir = %s/state\n[queue]\ntype = kafka\nbrokers = 127.0.0.1:1\nkafka.security.protocol = plaintext\n' "$dir" > "$conf"
 export TERN_CONFIG=$conf
 printf 'id: hello\nnamespace: q\ntasks:\n  - id: l\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n' > "$dir/hello.yaml"
-why="the executor, worker and scheduler cannot run on Kafka yet"
+why="cannot run on Kafka yet"
 
 check "tern config check accepts the [queue] settings" 0 "$TERN" config check
 contains "config check prints the passed-through property in [queue]" "kafka.security.protocol = plaintext"
 check "tern run refuses queue type kafka" 1 "$TERN" run "$dir/hello.yaml"
-contains "tern run says why" "$why"
-contains "tern run says what to use instead" "Use [queue] type = database"
+contains "tern run says why" "only the executor and the worker run on Kafka yet"
+contains "tern run says what to use instead" "use [queue] type = database"
 check "tern server standalone refuses it (invalid configuration: 78)" 78 "$TERN" server standalone
 contains "tern server standalone says why" "$why"
-check "tern-executor refuses it (78)" 78 "$TERN_EXECUTOR"
-contains "tern-executor says why" "$why"
+check "tern server scheduler refuses it (78)" 78 "$TERN" server scheduler
+contains "the scheduler names itself and why" "the scheduler cannot run on Kafka yet (its triggers create executions"
+check "tern server webserver refuses it (78)" 78 "$TERN" server webserver
+contains "the webserver names itself and says how to submit instead" "submit executions with 'tern kafka submit'"
 [ ! -e "$dir/state/tern.db" ]; rc=$?
 n=$((n+1)); if [ $rc = 0 ]; then echo "ok $n - nothing was stored in the database queue meanwhile"; else echo "not ok $n - nothing was stored in the database queue meanwhile"; failed=$((failed+1)); fi
 
