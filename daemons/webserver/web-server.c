@@ -177,6 +177,10 @@ typedef struct WebRequest {
         uint64_t uploaded;    /* bytes received */
         size_t fields_len;    /* bytes of plain fields */
         unsigned upload_error; /* HTTP status to answer instead of dispatching, 0 when fine */
+        /* Refused while its body was arriving (413, 400, 500): libmicrohttpd takes no answer then,
+         * so the rest is read and dropped, up to max_body more, and the answer given at its end. */
+        unsigned refused;
+        uint64_t drained;
 } WebRequest;
 
 /* ---- responses ------------------------------------------------------------------------------- */
@@ -739,6 +743,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
                 atomic_fetch_add(&w->requests, 1);
                 return request_start(w, con, req, method);
         }
+        if (req->refused) {
+                if (*upload_data_size > 0) {
+                        req->drained += *upload_data_size;
+                        *upload_data_size = 0;
+                        return req->drained > w->opt.max_body ? MHD_NO : MHD_YES; /* MHD_NO: closed, unanswered */
+                }
+                req->done = true;
+                if (req->refused == 413 && req->uploaded > w->opt.max_upload)
+                        return upload_too_large(w, con);
+                return send_error(w, con, req->refused,
+                                  req->refused == 413 ? (req->pp ? "the form's plain fields are too large (1 MiB at most)"
+                                                                 : "request body too large")
+                                  : req->refused == 500 ? "the upload could not be stored"
+                                                        : "malformed multipart/form-data body");
+        }
         if (req->pp && *upload_data_size > 0) {
                 req->uploaded += *upload_data_size;
                 if (req->uploaded > w->opt.max_upload)
@@ -747,21 +766,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
                         req->upload_error = 400;
                 *upload_data_size = 0;
                 if (req->upload_error) {
-                        req->done = true;
-                        if (req->upload_error == 413 && req->uploaded > w->opt.max_upload)
-                                return upload_too_large(w, con);
-                        return send_error(w, con, req->upload_error,
-                                          req->upload_error == 413 ? "the form's plain fields are too large (1 MiB at most)"
-                                          : req->upload_error == 500 ? "the upload could not be stored"
-                                                                     : "malformed multipart/form-data body");
+                        /* Nothing of it is kept while the rest is drained. */
+                        req->refused = req->upload_error;
+                        multipart_file_close(req);
+                        (void) rm_tree(req->upload_dir);
+                        free(req->upload_dir);
+                        req->upload_dir = NULL;
                 }
                 return MHD_YES;
         }
         if (*upload_data_size > 0) {
                 if (req->body.len + *upload_data_size > req->body_max) {
-                        req->done = true;
+                        req->refused = 413;
+                        strbuf_done(&req->body);
                         *upload_data_size = 0;
-                        return send_error(w, con, 413, "request body too large");
+                        return MHD_YES;
                 }
                 if (strbuf_append_n(&req->body, upload_data, *upload_data_size) < 0)
                         return MHD_NO;
