@@ -917,7 +917,7 @@ static int execution_start(WebCtx *c, const char *ns, const char *flow_id, const
                 trigger = json_pack("{s:s, s:s, s:O}", "id", hook->id, "type", hook->type, "variables", vars);
                 if (!trigger)
                         return web_reply_error(c, 500, "out of memory");
-                /* Refused before anything is rendered or stored (json-limits.h). */
+                /* Refused before anything is rendered or created (json-limits.h); what was stored goes. */
                 if (json_value_check(json_object_get(json_object_get(trigger, "variables"), "body"), "the webhook body",
                                      &err) < 0)
                         return web_reply_error(c, 422, "%s", err ? err : "the webhook body is too deep or too large");
