@@ -831,16 +831,22 @@ static int form_files_store(WebCtx *c, const Flow *f, const char *exec_id, json_
         return 0;
 }
 
-/* Undo form_files_store when the execution is not created after all. */
-static void form_files_remove(WebCtx *c, char **stored) {
+/* The files a request stored for an execution (FILE inputs, a webhook's parts or body): deleted
+ * when it goes out of scope unless taken, so that no refusal leaves any behind. */
+typedef struct StoredFiles {
+        WebCtx *c;
+        char **uris;
+} StoredFiles;
+
+static void stored_files_undo(StoredFiles *sf) {
         Storage *storage;
-        if (!stored || web_storage(c, &storage) < 0)
-                return;
-        for (char **u = stored; *u; u++) {
-                _cleanup_free_ char *key = NULL;
-                if (storage_key_from_uri(*u, &key, NULL) >= 0 && storage_delete(storage, key) < 0)
-                        log_warning("webserver: cannot delete '%s': %s", key, storage_error(storage));
-        }
+        if (sf->uris && web_storage(sf->c, &storage) >= 0)
+                for (char **u = sf->uris; *u; u++) {
+                        _cleanup_free_ char *key = NULL;
+                        if (storage_key_from_uri(*u, &key, NULL) >= 0 && storage_delete(storage, key) < 0)
+                                log_warning("webserver: cannot delete '%s': %s", key, storage_error(storage));
+                }
+        sf->uris = strv_free(sf->uris);
 }
 
 /* Create an execution of ns.flow_id (webhook key: only through that flow's Webhook trigger), and
@@ -851,8 +857,10 @@ static int execution_start(WebCtx *c, const char *ns, const char *flow_id, const
         _cleanup_api_flow_ ApiFlow *af = NULL;
         _cleanup_(web_wait_slot_release) WebWaitSlot slot = {};
         _cleanup_store_tx_ StoreTx *tx = NULL;
+        _cleanup_(stored_files_undo) StoredFiles stored = { .c = c };
         const Trigger *hook = NULL;
         const Flow *f = NULL;
+        char id[ID_MAX];
         bool wait;
         int r;
 
@@ -886,23 +894,10 @@ static int execution_start(WebCtx *c, const char *ns, const char *flow_id, const
                 return r == -ENOENT    ? web_reply_error(c, 404, "no flow '%s' in namespace '%s'", flow_id, ns)
                        : r == -EBADMSG ? web_reply_error(c, 422, "flow '%s.%s' is not valid", ns, flow_id)
                                        : web_reply_store_error(c, r);
-        if (hook) {
-                trigger = json_pack("{s:s, s:s, s:O}", "id", hook->id, "type", hook->type, "variables", vars);
-                if (!trigger)
-                        return web_reply_error(c, 500, "out of memory");
-                /* Refused before anything is rendered or stored (json-limits.h). */
-                if (json_value_check(json_object_get(json_object_get(trigger, "variables"), "body"), "the webhook body",
-                                     &err) < 0)
-                        return web_reply_error(c, 422, "%s", err ? err : "the webhook body is too deep or too large");
-                /* Its inputs may use {{ trigger.body... }}, {{ trigger.headers... }}, {{ trigger.parameters... }}. */
-                r = api_webhook_inputs(f, hook, vars, NULL, now_realtime(), &inputs, &err);
-                if (r < 0)
-                        return r == -ENOMEM ? web_reply_error(c, 500, "out of memory")
-                                            : web_reply_error(c, 422, "cannot render the webhook's inputs: %s",
-                                                              err ? err : strerror(-r));
-                /* The trigger's author decides, not the (anonymous) caller. */
+        /* The trigger's author decides, not the (anonymous) caller. */
+        if (hook)
                 wait = web_webhook_property(hook, "wait");
-        } else {
+        else {
                 if (!(inputs = body_inputs(c)))
                         return 0;
                 const char *w = web_query(c, "wait");
@@ -913,20 +908,34 @@ static int execution_start(WebCtx *c, const char *ns, const char *flow_id, const
                 return web_reply_error(c, 429, "too many requests from this client are waiting for an execution's end;"
                                        " try again later");
         /* The id first: uploaded files go under it. */
-        char id[ID_MAX];
-        _cleanup_strv_free_ char **stored = NULL;
         if ((r = id_new(id)) < 0)
                 return web_reply_error(c, 500, "cannot draw an execution id");
-        if (c->form_files && (r = form_files_store(c, f, id, inputs, &stored)) < 0) {
-                form_files_remove(c, stored);
+        if (hook) {
+                /* Before the inputs are rendered: they may name the files' URIs. */
+                if (web_webhook_store(c, f, hook, id, vars, &stored.uris) < 0)
+                        return 0; /* replied */
+                trigger = json_pack("{s:s, s:s, s:O}", "id", hook->id, "type", hook->type, "variables", vars);
+                if (!trigger)
+                        return web_reply_error(c, 500, "out of memory");
+                /* Refused before anything is rendered or created (json-limits.h); what was stored goes. */
+                if (json_value_check(json_object_get(json_object_get(trigger, "variables"), "body"), "the webhook body",
+                                     &err) < 0)
+                        return web_reply_error(c, 422, "%s", err ? err : "the webhook body is too deep or too large");
+                /* Its inputs may use {{ trigger.body... }}, {{ trigger.headers... }}, {{ trigger.parameters... }}. */
+                r = api_webhook_inputs(f, hook, vars, NULL, now_realtime(), &inputs, &err);
+                if (r < 0)
+                        return r == -ENOMEM ? web_reply_error(c, 500, "out of memory")
+                                            : web_reply_error(c, 422, "cannot render the webhook's inputs: %s",
+                                                              err ? err : strerror(-r));
+        } else if (c->form_files && form_files_store(c, f, id, inputs, &stored.uris) < 0)
                 return 0; /* replied */
-        }
         ApiExecutionNew n = { .id = id, .inputs = inputs, .labels = labels, .trigger = trigger };
         r = api_execution_create(tx, f, &n, now_realtime(), &doc, &err);
         if (r >= 0)
                 r = store_commit(TAKE_PTR(tx));
+        if (r >= 0)
+                stored.uris = strv_free(stored.uris); /* the execution names them now */
         if (r < 0) {
-                form_files_remove(c, stored);
                 /* Kestra's answer to starting a disabled flow: 409. */
                 return r == -EINVAL  ? web_reply_error(c, 422, "invalid inputs: %s", err ? err : "out of memory")
                        : r == -EPERM ? web_reply_error(c, 409, "cannot execute disabled flow '%s' in namespace '%s'",

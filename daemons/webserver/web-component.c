@@ -72,6 +72,7 @@ static int web_start(Daemon *d, const char *id, const void *params, void **ret) 
         if (!(wc->upload_dir = strjoin(daemon_config(d)->state_dir, "/uploads")))
                 return -ENOMEM;
         opt.upload_dir = wc->upload_dir;
+        opt.max_upload = (uint64_t) daemon_config(d)->webserver_max_upload_mib << 20;
         opt.flows = api_flow_cache_process(); /* shared with the process's executor and scheduler */
         opt.ui_dir = daemon_config(d)->webserver_ui_dir; /* NULL: the installed files */
         int r = web_server_start(daemon_store(d), &opt, &wc->web);

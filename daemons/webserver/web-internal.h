@@ -31,7 +31,8 @@ typedef struct WebCtx {
         Storage *storage;         /* this request's handle, taken from there by web_storage() */
         ApiFlowCache *flows;      /* the server's parsed flows (api_flow_load) */
         /* A multipart/form-data body: its plain fields (name -> string) and its files (name ->
-         * {"path": temporary file, "filename": as sent}); NULL for other bodies. */
+         * {"path": temporary file, "filename": as sent}); NULL for other bodies. A webhook's: its
+         * fields name -> [strings], its files [{name, path, filename, contentType}] (names repeat). */
         json_t *form_fields, *form_files;
         uint64_t n_requests, n_4xx, n_5xx; /* the server's counters, for /metrics */
         /* The response, set by a handler through web_reply*(). */
@@ -184,8 +185,15 @@ bool web_webhook_property(const Trigger *t, const char *name);
  * the bytes base64-encoded; null when empty. 0, -ENOMEM or -E2BIG. */
 int web_webhook_body(const char *body, size_t len, const char *content_type, json_t **ret);
 /* trigger.variables of a webhook call: body (web_webhook_body), headers and query parameters (each a
- * list of values; Authorization and Cookie left out). */
+ * list of values; Authorization and Cookie left out); for a multipart/form-data body, body null,
+ * formFields (name -> list of values) and parts (empty until web_webhook_store). */
 int web_webhook_variables(WebCtx *c, json_t **ret);
+/* What of the call goes to internal storage, under execution exec_id of f (.../trigger/TRIGGER/):
+ * each file part (N/FILENAME, listed in vars' parts with name, filename, contentType, size and uri)
+ * and, with fetchType STORE, a body that is not multipart ("body", vars' uri instead of its body;
+ * fetchType NONE drops the body). The URIs stored are added to *stored, also on failure, for the
+ * caller to delete if the execution is not created. On failure the reply is set. */
+int web_webhook_store(WebCtx *c, const Flow *f, const Trigger *hook, const char *exec_id, json_t *vars, char ***stored);
 /* Answer a webhook call that created execution doc; waited: the trigger's wait, ended: whether the
  * execution ended within it. */
 int web_webhook_reply(WebCtx *c, const Trigger *hook, json_t *doc, bool waited, bool ended);

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -169,12 +170,17 @@ typedef struct WebRequest {
         /* multipart/form-data: parsed as it arrives, files streamed to upload_dir */
         struct MHD_PostProcessor *pp;
         char *upload_dir;
+        bool webhook; /* Kestra's trigger.parts and trigger.formFields: lists, names may repeat */
         json_t *fields, *files;
         int file_fd;          /* the file part being written, or -1 */
         unsigned n_files;
         uint64_t uploaded;    /* bytes received */
         size_t fields_len;    /* bytes of plain fields */
         unsigned upload_error; /* HTTP status to answer instead of dispatching, 0 when fine */
+        /* Refused while its body was arriving (413, 400, 500): libmicrohttpd takes no answer then,
+         * so the rest is read and dropped, up to max_body more, and the answer given at its end. */
+        unsigned refused;
+        uint64_t drained;
 } WebRequest;
 
 /* ---- responses ------------------------------------------------------------------------------- */
@@ -457,7 +463,8 @@ static enum MHD_Result multipart_part(void *cls, enum MHD_ValueKind kind, const 
                                       const char *content_type, const char *transfer_encoding, const char *data,
                                       uint64_t off, size_t size) {
         WebRequest *req = cls;
-        (void) kind, (void) content_type, (void) transfer_encoding;
+        int r;
+        (void) kind, (void) transfer_encoding;
         if (!key)
                 return MHD_YES;
         if (!filename) {
@@ -467,8 +474,15 @@ static enum MHD_Result multipart_part(void *cls, enum MHD_ValueKind kind, const 
                         req->upload_error = 413;
                         return MHD_NO;
                 }
-                json_t *cur = json_object_get(req->fields, key);
+                json_t *cur = json_object_get(req->fields, key), *list = NULL;
                 _cleanup_free_ char *v = NULL;
+                if (req->webhook) {
+                        /* Each occurrence of a name is a value of its list; its pieces extend the last. */
+                        list = cur;
+                        if (!list && json_object_set_new(req->fields, key, list = json_array()) < 0)
+                                return req->upload_error = 500, MHD_NO;
+                        cur = off > 0 ? json_array_get(list, json_array_size(list) - 1) : NULL;
+                }
                 if (off > 0 && json_is_string(cur)) {
                         size_t n = json_string_length(cur);
                         if (!(v = malloc(n + size + 1)))
@@ -478,17 +492,28 @@ static enum MHD_Result multipart_part(void *cls, enum MHD_ValueKind kind, const 
                         v[n + size] = 0;
                 } else if (!(v = strndup(data, size)))
                         return req->upload_error = 500, MHD_NO;
-                if (memchr(data, 0, size) || json_object_set_new(req->fields, key, json_string(v)) < 0) {
+                if (memchr(data, 0, size)) {
                         req->upload_error = 400;
                         return MHD_NO;
                 }
+                json_t *j = json_string(v);
+                if (!j) /* not UTF-8 */
+                        return req->upload_error = 400, MHD_NO;
+                if (list && off > 0)
+                        r = json_array_set_new(list, json_array_size(list) - 1, j);
+                else if (list)
+                        r = json_array_append_new(list, j);
+                else
+                        r = json_object_set_new(req->fields, key, j);
+                if (r < 0)
+                        return req->upload_error = 500, MHD_NO;
                 return MHD_YES;
         }
         if (off == 0 || req->file_fd < 0) {
                 /* A new file part: a temporary file of its own, streamed into storage once the
                  * execution exists (its id is part of the file's key). */
                 multipart_file_close(req);
-                if (json_object_get(req->files, key) || req->n_files >= 64) {
+                if ((!req->webhook && json_object_get(req->files, key)) || req->n_files >= 64) {
                         req->upload_error = 400;
                         return MHD_NO;
                 }
@@ -498,8 +523,14 @@ static enum MHD_Result multipart_part(void *cls, enum MHD_ValueKind kind, const 
                 if (!path)
                         return req->upload_error = 500, MHD_NO;
                 req->file_fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
-                if (req->file_fd < 0 ||
-                    json_object_set_new(req->files, key, json_pack("{s:s, s:s}", "path", path, "filename", filename)) < 0) {
+                if (req->file_fd < 0)
+                        return req->upload_error = 500, MHD_NO;
+                if (req->webhook)
+                        r = json_array_append_new(req->files, json_pack("{s:s, s:s, s:s, s:s?}", "name", key, "path", path,
+                                                                        "filename", filename, "contentType", content_type));
+                else
+                        r = json_object_set_new(req->files, key, json_pack("{s:s, s:s}", "path", path, "filename", filename));
+                if (r < 0) {
                         req->upload_error = 500;
                         return MHD_NO;
                 }
@@ -518,6 +549,13 @@ static enum MHD_Result multipart_part(void *cls, enum MHD_ValueKind kind, const 
         return MHD_YES;
 }
 
+static enum MHD_Result upload_too_large(WebServer *w, struct MHD_Connection *con) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "the upload is larger than this server takes (%" PRIu64 " bytes at most)",
+                 (uint64_t) w->opt.max_upload);
+        return send_error(w, con, 413, msg);
+}
+
 static bool is_multipart(struct MHD_Connection *con) {
         const char *ct = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Type");
         return ct && strncasecmp(ct, "multipart/form-data", 19) == 0;
@@ -533,9 +571,12 @@ static bool has_body(struct MHD_Connection *con) {
 }
 
 /* The routes whose multipart/form-data bodies are files (up to max_upload, streamed to disk): FILE
- * inputs of a new execution, a namespace file. */
-static bool route_takes_files(const Route *route) {
-        return route->handler == web_api_execution_create || route->handler == web_api_nsfile_create;
+ * inputs of a new execution, a namespace file, a webhook's parts (POST or PUT, as Kestra has it). */
+static bool route_takes_files(const Route *route, const char *method) {
+        if (route->handler == web_api_webhook)
+                return streq(method, "POST") || streq(method, "PUT");
+        return streq(method, "POST") &&
+               (route->handler == web_api_execution_create || route->handler == web_api_nsfile_create);
 }
 
 /* A request with a multipart/form-data body of files (authenticated already, by
@@ -545,8 +586,9 @@ static enum MHD_Result multipart_start(WebServer *w, struct MHD_Connection *con,
         if (!w->opt.storage_url || !w->opt.upload_dir)
                 return send_error(w, con, 415, "this server has no internal storage for files");
         req->upload_dir = strjoin(w->opt.upload_dir, "/XXXXXX");
+        req->webhook = req->route->handler == web_api_webhook;
         req->fields = json_object();
-        req->files = json_object();
+        req->files = req->webhook ? json_array() : json_object();
         if (!req->upload_dir || !req->fields || !req->files)
                 return MHD_NO;
         if ((mkdir(w->opt.upload_dir, 0750) < 0 && errno != EEXIST) || !mkdtemp(req->upload_dir)) {
@@ -635,9 +677,11 @@ static enum MHD_Result request_start(WebServer *w, struct MHD_Connection *con, W
         uint64_t n;
         req->body_max = route->handler == web_session_login ? MIN(w->opt.max_body, (size_t) WEB_LOGIN_BODY_MAX)
                                                             : w->opt.max_body;
-        bool upload = streq(method, "POST") && route_takes_files(route) && is_multipart(con);
+        bool upload = route_takes_files(route, method) && is_multipart(con);
         if (cl && safe_atou64(cl, &n) == 0 && n > req->body_max && !upload)
                 return send_error(w, con, 413, "request body too large");
+        if (cl && safe_atou64(cl, &n) == 0 && n > w->opt.max_upload && upload)
+                return upload_too_large(w, con);
         if (route->handler == web_api_webhook && has_body(con)) {
                 /* Open, but its key is its credential: checked before the body is read, too. */
                 Store *s = pool_get(w);
@@ -645,6 +689,9 @@ static enum MHD_Result request_start(WebServer *w, struct MHD_Connection *con, W
                 pool_put(w, s);
                 if (r == -ENOENT)
                         return send_error(w, con, 404, "no webhook here");
+                /* Nothing goes to disk for a key that could not be checked. */
+                if (r < 0 && upload)
+                        return send_error(w, con, 503, "the webhook could not be checked; try again later");
                 /* Anything else is for the handler to answer, with the body. */
         }
         req->route = route;
@@ -696,6 +743,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
                 atomic_fetch_add(&w->requests, 1);
                 return request_start(w, con, req, method);
         }
+        if (req->refused) {
+                if (*upload_data_size > 0) {
+                        req->drained += *upload_data_size;
+                        *upload_data_size = 0;
+                        return req->drained > w->opt.max_body ? MHD_NO : MHD_YES; /* MHD_NO: closed, unanswered */
+                }
+                req->done = true;
+                if (req->refused == 413 && req->uploaded > w->opt.max_upload)
+                        return upload_too_large(w, con);
+                return send_error(w, con, req->refused,
+                                  req->refused == 413 ? (req->pp ? "the form's plain fields are too large (1 MiB at most)"
+                                                                 : "request body too large")
+                                  : req->refused == 500 ? "the upload could not be stored"
+                                                        : "malformed multipart/form-data body");
+        }
         if (req->pp && *upload_data_size > 0) {
                 req->uploaded += *upload_data_size;
                 if (req->uploaded > w->opt.max_upload)
@@ -704,17 +766,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
                         req->upload_error = 400;
                 *upload_data_size = 0;
                 if (req->upload_error) {
-                        req->done = true;
-                        return send_error(w, con, req->upload_error,
-                                          req->upload_error == 413 ? "upload too large" : "malformed multipart/form-data body");
+                        /* Nothing of it is kept while the rest is drained. */
+                        req->refused = req->upload_error;
+                        multipart_file_close(req);
+                        (void) rm_tree(req->upload_dir);
+                        free(req->upload_dir);
+                        req->upload_dir = NULL;
                 }
                 return MHD_YES;
         }
         if (*upload_data_size > 0) {
                 if (req->body.len + *upload_data_size > req->body_max) {
-                        req->done = true;
+                        req->refused = 413;
+                        strbuf_done(&req->body);
                         *upload_data_size = 0;
-                        return send_error(w, con, 413, "request body too large");
+                        return MHD_YES;
                 }
                 if (strbuf_append_n(&req->body, upload_data, *upload_data_size) < 0)
                         return MHD_NO;

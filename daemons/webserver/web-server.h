@@ -27,7 +27,8 @@ typedef struct WebServerOptions {
                                     * NULL: none; copied */
         const char *upload_dir;    /* where multipart uploads wait for their execution (a directory
                                     * of this host, made when missing); NULL: no uploads; copied */
-        uint64_t max_upload;       /* bytes of a multipart/form-data execution creation (default 256 MiB) */
+        uint64_t max_upload;       /* bytes of a multipart/form-data body: FILE inputs, a namespace file, a
+                                    * webhook's parts (default 256 MiB; [webserver] max-upload-mib) */
         ApiFlowCache *flows;       /* parsed flows, shared with the process's other components; NULL: its own */
         const char *ui_dir;        /* the web UI's files, served under /: NULL: WEB_UI_DIR (where meson
                                     * installs them); "": no UI (a missing directory only warns) */

@@ -1,13 +1,18 @@
 /* web-webhook.c: a Webhook trigger's HTTP side: the trigger a key opens, the call as trigger variables, the reply. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cleanup-jansson.h"
+#include "key.h"
+#include "log.h"
 #include "strutil.h"
 #include "web-internal.h"
 
@@ -98,18 +103,139 @@ static enum MHD_Result add_value(void *cls, enum MHD_ValueKind kind, const char 
 }
 
 int web_webhook_variables(WebCtx *c, json_t **ret) {
-        _cleanup_json_ json_t *body = NULL, *headers = json_object(), *params = json_object();
-        int r = web_webhook_body(c->body, c->body_len, web_header(c, "Content-Type"), &body);
-        if (r < 0)
+        _cleanup_json_ json_t *body = NULL, *headers = json_object(), *params = json_object(), *v = NULL;
+        int r;
+        /* A multipart/form-data body was parsed as it arrived (web-server.c): no body, as in Kestra,
+         * but its fields (name -> list of values) and its file parts (web_webhook_store). */
+        if (c->form_files)
+                body = json_null();
+        else if ((r = web_webhook_body(c->body, c->body_len, web_header(c, "Content-Type"), &body)) < 0)
                 return r;
         if (!headers || !params)
                 return -ENOMEM;
         MHD_get_connection_values(c->con, MHD_HEADER_KIND, add_value, headers);
         MHD_get_connection_values(c->con, MHD_GET_ARGUMENT_KIND, add_value, params);
-        json_t *v = json_pack("{s:O, s:O, s:O}", "body", body, "headers", headers, "parameters", params);
-        if (!v)
+        if (!(v = json_pack("{s:O, s:O, s:O}", "body", body, "headers", headers, "parameters", params)))
                 return -ENOMEM;
-        *ret = v;
+        if (c->form_files && (json_object_set_new(v, "formFields", json_deep_copy(c->form_fields)) < 0 ||
+                              json_object_set_new(v, "parts", json_array()) < 0))
+                return -ENOMEM;
+        *ret = TAKE_PTR(v);
+        return 0;
+}
+
+/* Kestra's fetchType, for a body that is not multipart/form-data (whose file parts are always stored). */
+typedef enum WebhookFetch {
+        WEBHOOK_FETCH, /* trigger.body */
+        WEBHOOK_STORE, /* trigger.uri */
+        WEBHOOK_NONE,  /* dropped */
+} WebhookFetch;
+
+static WebhookFetch fetch_type(const Trigger *t) {
+        const char *v = json_string_value(json_object_get(t->properties, "fetchType"));
+        return v && streq(v, "STORE") ? WEBHOOK_STORE : v && streq(v, "NONE") ? WEBHOOK_NONE : WEBHOOK_FETCH;
+}
+
+typedef struct BodyReader {
+        const char *data;
+        size_t left;
+} BodyReader;
+
+static ssize_t body_read(void *userdata, void *buf, size_t n) {
+        BodyReader *b = userdata;
+        n = MIN(n, b->left);
+        memcpy(buf, b->data, n);
+        b->data += n;
+        b->left -= n;
+        return (ssize_t) n;
+}
+
+/* Store one file of the call under the execution's trigger/ directory: from fd, or from the
+ * request's body when fd < 0. Its URI goes to *ret_uri and to *stored. */
+static int store_one(WebCtx *c, Storage *s, const Flow *f, const Trigger *hook, const char *exec_id, const char *file,
+                     int fd, char ***stored, char **ret_uri) {
+        _cleanup_free_ char *key = NULL, *uri = NULL;
+        int r = storage_key_trigger_file(f->namespace, f->id, exec_id, hook->id, file, &key);
+        if (r < 0)
+                return r;
+        BodyReader b = { c->body, c->body_len };
+        r = fd >= 0 ? storage_put_fd(s, key, fd) : storage_put(s, key, body_read, &b);
+        if (r < 0) {
+                log_warning("webserver: cannot store '%s' of webhook '%s' of flow '%s.%s': %s", file, hook->id,
+                            f->namespace, f->id, r == -ENOMEM ? strerror(-r) : storage_error(s));
+                return r;
+        }
+        if (!(uri = storage_key_to_uri(key)) || strv_extend(stored, uri) < 0)
+                return -ENOMEM;
+        *ret_uri = TAKE_PTR(uri);
+        return 0;
+}
+
+/* A part's file name as a key's last segment: its base name, else the part's name, else "file". */
+static int part_file(size_t i, const char *filename, const char *name, char **ret) {
+        const char *base = filename ? strrchr(filename, '/') : NULL;
+        base = base ? base + 1 : filename;
+        const char *try[] = { base, name, "file" };
+        for (size_t k = 0; k < ELEMENTSOF(try); k++) {
+                if (isempty(try[k]) || strchr(try[k], '/') || strchr(try[k], '\\'))
+                        continue;
+                _cleanup_free_ char *file = NULL;
+                if (asprintf(&file, "%zu/%s", i, try[k]) < 0)
+                        return -ENOMEM;
+                if (strlen(try[k]) <= STORAGE_SEGMENT_MAX && !storage_key_invalid(file)) {
+                        *ret = TAKE_PTR(file);
+                        return 0;
+                }
+        }
+        return -EINVAL;
+}
+
+int web_webhook_store(WebCtx *c, const Flow *f, const Trigger *hook, const char *exec_id, json_t *vars, char ***stored) {
+        WebhookFetch ft = fetch_type(hook);
+        Storage *s = NULL;
+        size_t i;
+        json_t *p;
+        int r;
+
+        if (!c->form_files) {
+                if (ft == WEBHOOK_FETCH)
+                        return 0;
+                /* STORE and NONE: the body does not travel through the execution. */
+                if (json_object_set_new(vars, "body", json_null()) < 0)
+                        return web_reply_error(c, 500, "out of memory"), -ENOMEM;
+                if (ft == WEBHOOK_NONE || c->body_len == 0)
+                        return 0;
+        }
+        if ((r = web_storage(c, &s)) < 0)
+                return r == -ENOTSUP ? web_reply_error(c, 415, "this server has no internal storage for the webhook's body")
+                                     : web_reply_error(c, 500, "the internal storage cannot be used"), r;
+        if (!c->form_files) {
+                _cleanup_free_ char *uri = NULL;
+                if ((r = store_one(c, s, f, hook, exec_id, "body", -1, stored, &uri)) < 0)
+                        return web_reply_error(c, 500, "the webhook's body could not be stored"), r;
+                if (json_object_set_new(vars, "uri", json_string(uri)) < 0)
+                        return web_reply_error(c, 500, "out of memory"), -ENOMEM;
+                return 0;
+        }
+        json_t *parts = json_object_get(vars, "parts");
+        json_array_foreach(c->form_files, i, p) {
+                const char *name = json_string_value(json_object_get(p, "name"));
+                const char *filename = json_string_value(json_object_get(p, "filename"));
+                _cleanup_free_ char *file = NULL, *uri = NULL;
+                struct stat st;
+                if ((r = part_file(i, filename, name, &file)) < 0)
+                        return web_reply_error(c, r == -ENOMEM ? 500 : 400, "part '%s' cannot name a file", name), r;
+                _cleanup_close_ int fd = open(json_string_value(json_object_get(p, "path")), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                if (fd < 0 || fstat(fd, &st) < 0)
+                        return web_reply_error(c, 500, "the uploaded part '%s' could not be stored", name), -errno;
+                if ((r = store_one(c, s, f, hook, exec_id, file, fd, stored, &uri)) < 0)
+                        return web_reply_error(c, 500, "the uploaded part '%s' could not be stored", name), r;
+                json_t *one = json_pack("{s:s, s:s, s:O, s:I, s:s}", "name", name, "filename", filename, "contentType",
+                                        json_object_get(p, "contentType") ?: json_null(), "size",
+                                        (json_int_t) st.st_size, "uri", uri);
+                if (json_array_append_new(parts, one) < 0)
+                        return web_reply_error(c, 500, "out of memory"), -ENOMEM;
+        }
         return 0;
 }
 

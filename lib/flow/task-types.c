@@ -415,7 +415,7 @@ static const TaskType task_types[] = {
         { "Webhook", NAMES("io.kestra.plugin.core.trigger.Webhook", "io.kestra.core.models.triggers.types.Webhook"),
           TRIGGER,
           PROPS(REQ("key", PROP_STRING), DEF("wait", PROP_BOOL, "false"), DEF("returnOutputs", PROP_BOOL, "false"),
-                P("inputs", PROP_MAP)),
+                P("inputs", PROP_MAP), ENUM("fetchType", NAMES("NONE", "FETCH", "STORE"), "\"FETCH\"")),
           "start an execution on an HTTP call" },
 
         { "ScheduleOnDates", NAMES("io.kestra.plugin.core.trigger.ScheduleOnDates"),

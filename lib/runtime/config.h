@@ -55,6 +55,7 @@ typedef struct TernConfig {
         /* [webserver] */
         char *webserver_listen; /* "HOST:PORT[, HOST:PORT...]"; NULL: 127.0.0.1:8080 */
         char *webserver_ui_dir; /* the web UI's files; NULL: where meson installed them; "": no UI */
+        unsigned webserver_max_upload_mib; /* a multipart/form-data body at most (FILE inputs, webhook parts) */
         /* [storage]: the internal storage every component shares (lib/storage/storage.h names the
          * URLs and where each backend finds its credentials: never in this file) */
         char *storage_url;     /* default file://<state-dir>/storage */

@@ -231,6 +231,17 @@ int storage_key_input_file(const char *ns, const char *flow, const char *exec_id
         return finish(strdup_printf("%s/inputs/%s/%s", e, input, file), ret);
 }
 
+int storage_key_trigger_file(const char *ns, const char *flow, const char *exec_id, const char *trigger_id,
+                             const char *file, char **ret) {
+        _cleanup_free_ char *e = NULL, *t = NULL;
+        int r = storage_key_execution(ns, flow, exec_id, &e);
+        if (r < 0 || (r = slug_segment(trigger_id, &t)) < 0)
+                return r;
+        if (isempty(file) || storage_key_invalid(file))
+                return -EINVAL;
+        return finish(strdup_printf("%s/trigger/%s/%s", e, t, file), ret);
+}
+
 int storage_key_namespace_file(const char *ns, const char *path, char **ret) {
         _cleanup_free_ char *n = NULL;
         int r = ns_path(ns, &n);

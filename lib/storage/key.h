@@ -34,6 +34,7 @@ char *storage_slugify(const char *s);
  *   NS/FLOW/executions/EXEC                                   storage_key_execution
  *   NS/FLOW/executions/EXEC/tasks/TASK/TASKRUN/FILE           storage_key_task_file
  *   NS/FLOW/executions/EXEC/inputs/INPUT/FILE                 storage_key_input_file
+ *   NS/FLOW/executions/EXEC/trigger/TRIGGER/FILE              storage_key_trigger_file
  *   NS/_files[/PATH]                                          storage_key_namespace_file
  *   NS/_kv[/KEY.ion]                                          storage_key_kv */
 int storage_key_execution(const char *ns, const char *flow, const char *exec_id, char **ret);
@@ -41,6 +42,10 @@ int storage_key_task_file(const char *ns, const char *flow, const char *exec_id,
                           const char *task_run_id, const char *file, char **ret);
 int storage_key_input_file(const char *ns, const char *flow, const char *exec_id, const char *input,
                            const char *file, char **ret);
+/* What the call that created the execution brought (a webhook's files and stored body); file may
+ * hold directories of its own. */
+int storage_key_trigger_file(const char *ns, const char *flow, const char *exec_id, const char *trigger_id,
+                             const char *file, char **ret);
 /* path NULL: the namespace's files directory itself. */
 int storage_key_namespace_file(const char *ns, const char *path, char **ret);
 /* kv_key NULL: the namespace's KV directory; else Kestra's rule for a KV key applies

@@ -118,6 +118,9 @@ int main(void) {
         built(storage_key_input_file("company.team", "flow", "5Xyz", "file", "in.txt", &k), k,
               "company/team/flow/executions/5Xyz/inputs/file/in.txt", "input file");
         k = NULL;
+        built(storage_key_trigger_file("company.team", "flow", "5Xyz", "web_hook", "0/in.txt", &k), k,
+              "company/team/flow/executions/5Xyz/trigger/web-hook/0/in.txt", "trigger file");
+        k = NULL;
         built(storage_key_execution("a.b.c", "flow", "5Xyz", &k), k, "a/b/c/flow/executions/5Xyz", "execution prefix");
         k = NULL;
         built(storage_key_namespace_file("company.team", "/scripts/run.py", &k), k, "company/team/_files/scripts/run.py",
@@ -152,6 +155,7 @@ int main(void) {
         is_int(storage_key_task_file("ns", "f", "e", "t", "r", "/abs", &k), -EINVAL, "absolute file refused");
         is_int(storage_key_task_file("ns", "...", "e", "t", "r", "x", &k), -EINVAL, "flow id slugified to nothing refused");
         is_int(storage_key_input_file("ns", "f", "e", "in", "a/b", &k), -EINVAL, "input file name with '/' refused");
+        is_int(storage_key_trigger_file("ns", "f", "e", "hook", "0/../x", &k), -EINVAL, "trigger file with '..' refused");
         ok(!k, "nothing returned on refusal");
 
         return tap_done();
