@@ -417,6 +417,32 @@ static void script_tasks(Harness *h) {
                                                                   "the task on this worker's host with its own 'python3'"),
                    "python.Script's containerImage: WARN naming the image and the host's interpreter: %s", log_of(h));
                 task_outcome_done(&o);
+
+                /* `dependencies` with an interpreter that has no pip (here python3 that does not read
+                 * its site-packages, where Debian's pip is): one line saying what to install. */
+                char nopip[128], wrapper[160], path_env[160], want[320];
+                snprintf(nopip, sizeof nopip, "%s/nopip", h->dir);
+                snprintf(wrapper, sizeof wrapper, "%s/python3", nopip);
+                snprintf(path_env, sizeof path_env, "PATH=%s:/usr/bin:/bin", nopip);
+                (void) mkdir(nopip, 0755);
+                FILE *f = fopen(wrapper, "we");
+                if (f) {
+                        fputs("#!/bin/sh\nPATH=/usr/bin:/bin\nexec python3 -S \"$@\"\n", f);
+                        fclose(f);
+                }
+                (void) chmod(wrapper, 0755);
+                char *const nopip_env[] = { path_env, NULL };
+                h->ctx.base_env = nopip_env;
+                run(h, "python.Script", "{\"script\": \"print(1)\", \"dependencies\": [\"tinygreet\"]}", &o);
+                snprintf(want, sizeof want,
+                         "Cannot install the Python dependencies: '%s' has no pip (on Debian, install the package "
+                         "python3-pip)",
+                         wrapper);
+                ok(o.state == STATE_FAILED && streq_ptr(o.error, want),
+                   "python.Script's dependencies without pip: the task fails saying which package to install: %s",
+                   strna(o.error));
+                task_outcome_done(&o);
+                h->ctx.base_env = base_env;
         }
         if (!program_exists("node"))
                 diag("no node: its script tasks are not tested");

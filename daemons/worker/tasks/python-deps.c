@@ -1,5 +1,8 @@
 /* python-deps.c: the `dependencies` of Kestra's Python tasks: pip installs them into a virtual
  * environment, kept in the worker's cache for every task that lists the same ones, that the task runs in. */
+/* The environment is made without pip (`venv --without-pip`) and the host's pip installs into it
+ * (`pip --python`, pip >= 22.3): venv's ensurepip would install pip into every new environment, about
+ * 6 s of CPU each, where the bare environment takes 0.1 s and pip 1.6 s for a small wheel. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -28,7 +31,9 @@
 typedef struct PipRun {
         StrBuf output; /* "E" or "O" (stderr, stdout), then the line, '\n' */
         bool truncated;
-        char *error; /* pip's last "ERROR: ..." line */
+        char *error;  /* pip's last "ERROR: ..." line */
+        bool no_pip;  /* the interpreter has no pip module */
+        bool old_pip; /* its pip is older than 22.3: no --python */
 } PipRun;
 
 static void pip_run_done(PipRun *p) {
@@ -45,6 +50,10 @@ static void on_pip_line(void *userdata, ProcessStream stream, const char *line, 
                         p->error = e;
                 }
         }
+        if (len >= 21 && strncmp(line + len - 21, ": No module named pip", 21) == 0)
+                p->no_pip = true;
+        if (memmem(line, len, "no such option: --python", 24))
+                p->old_pip = true;
         if (p->output.len + len + 2 > PIP_OUTPUT_MAX) {
                 p->truncated = true;
                 return;
@@ -252,6 +261,18 @@ static int venv_step(TaskRunContext *ctx, const SandboxOptions *sb, const char *
                 return 0;
         }
         pip_log_output(ctx, &p);
+        if (p.no_pip)
+                return task_fail(out,
+                                 "Cannot install the Python dependencies: '%s' has no pip (on Debian, install the "
+                                 "package python3-pip)",
+                                 argv[0]),
+                       PYTHON_DEPS_FAILED;
+        if (p.old_pip)
+                return task_fail(out,
+                                 "Cannot install the Python dependencies: the pip of '%s' is older than 22.3 (it "
+                                 "cannot install into a virtual environment with --python): upgrade it",
+                                 argv[0]),
+                       PYTHON_DEPS_FAILED;
         const char *dep = pip_failed_dependency(p.error, deps);
         if (dep)
                 return task_fail(out, "pip cannot install Python dependency '%s': %s", dep,
@@ -263,9 +284,9 @@ static int venv_step(TaskRunContext *ctx, const SandboxOptions *sb, const char *
                PYTHON_DEPS_FAILED;
 }
 
-/* Make the environment in dir (existing, empty but for what is made here): python -m venv, then
- * pip install, run in cwd (dir or a parent: what the sandbox lets them write). Returns 0 done,
- * PYTHON_DEPS_FAILED (out filled). */
+/* Make the environment in dir (existing, empty but for what is made here): python -m venv without
+ * pip, then the host's pip installs into it, both run in cwd (dir or a parent: what the sandbox lets
+ * them write). Returns 0 done, PYTHON_DEPS_FAILED (out filled). */
 static int venv_build(TaskRunContext *ctx, const SandboxOptions *sb, const char *python, const char *cwd,
                       const char *dir, char *const *deps, TaskOutcome *out) {
         _cleanup_strv_free_ char **env = NULL;
@@ -295,9 +316,11 @@ static int venv_build(TaskRunContext *ctx, const SandboxOptions *sb, const char 
         if (ctx->pip_index_url && strv_consume(&env, strjoin("PIP_INDEX_URL=", ctx->pip_index_url)) < 0)
                 return -ENOMEM;
 
-        char *const venv_argv[] = {(char *) python, (char *) "-m", (char *) "venv", (char *) dir, NULL};
-        char *const pip_argv[] = {venv_python, (char *) "-m", (char *) "pip", (char *) "install", (char *) "-r",
-                                  req,         NULL};
+        char *const venv_argv[] = {(char *) python,          (char *) "-m", (char *) "venv",
+                                   (char *) "--without-pip", (char *) dir,  NULL};
+        char *const pip_argv[] = {(char *) python,     (char *) "-m", (char *) "pip",
+                                  (char *) "--python", venv_python,   (char *) "install",
+                                  (char *) "-r",       req,           NULL};
         if ((r = venv_step(ctx, sb, cwd, venv_argv, env, deps, "python3 -m venv", out)) != 0 ||
             (r = venv_step(ctx, sb, cwd, pip_argv, env, deps, "pip install", out)) != 0)
                 return r;
