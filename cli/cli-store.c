@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli-store.h"
@@ -127,6 +128,9 @@ static char *db_url_redacted(const char *u) {
         return TAKE_PTR(s);
 }
 
+/* How long opening waits for a database that does not answer: the store's reconnect timeout. */
+#define CLI_STORE_OPEN_WAIT (30 * USEC_PER_SEC)
+
 /* u: the URL to open; flag: the --db it came from, or NULL. */
 static int store_open_url(const char *cmd, const char *u, const char *flag, CliStoreMode mode, Store **ret) {
         Store *s = NULL;
@@ -138,7 +142,25 @@ static int store_open_url(const char *cmd, const char *u, const char *flag, CliS
                             "keep the password in a PGPASSFILE (~/.pgpass) or $MYSQL_PWD; the daemons read it from [database] "
                             "password-file or the db-password credential.",
                             cmd);
-        r = store_open(u, &s);
+        /* A database that does not answer (down for a moment, a failover under way) is waited for as
+         * long as a transaction waits for a lost connection to come back (the store's reconnect
+         * timeout), so that a command issued meanwhile goes through once it answers. Not by
+         * 'tern db' (CLI_STORE_RAW): 'tern db status' is how one asks whether it answers. */
+        usec_t deadline = now_monotonic() + (mode == CLI_STORE_RAW ? 0 : CLI_STORE_OPEN_WAIT), delay = 100 * USEC_PER_MSEC;
+        bool waited = false;
+        while ((r = store_open(u, &s)) < 0 && s && store_error_unreachable(r) && now_monotonic() + delay < deadline) {
+                if (!waited) {
+                        _cleanup_free_ char *shown = db_url_redacted(u);
+                        fprintf(stderr, "%s: database '%s' does not answer (%s); waiting up to %llu s\n", cmd,
+                                strna(shown), store_error(s), (unsigned long long) (CLI_STORE_OPEN_WAIT / USEC_PER_SEC));
+                }
+                waited = true;
+                s = store_free(s);
+                struct timespec ts = { .tv_sec = delay / USEC_PER_SEC, .tv_nsec = (delay % USEC_PER_SEC) * 1000 };
+                while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                        ;
+                delay = MIN(delay * 2, 2 * USEC_PER_SEC);
+        }
         if (r == -EINVAL && !s) {
                 _cleanup_free_ char *shown = db_url_redacted(u);
                 cli_usage_error(cmd, "'%s' is not a database URL (sqlite:..., postgresql://..., mysql://... or key=value)", strna(shown));
@@ -146,7 +168,13 @@ static int store_open_url(const char *cmd, const char *u, const char *flag, CliS
         }
         if (r < 0) {
                 _cleanup_free_ char *shown = db_url_redacted(u);
-                fprintf(stderr, "%s: cannot open database '%s': %s\n", cmd, strna(shown), s ? store_error(s) : strerror(-r));
+                if (waited && store_error_unreachable(r))
+                        fprintf(stderr, "%s: cannot open database '%s': the database did not answer for %llu s: %s\n", cmd,
+                                strna(shown), (unsigned long long) (CLI_STORE_OPEN_WAIT / USEC_PER_SEC),
+                                s ? store_error(s) : strerror(-r));
+                else
+                        fprintf(stderr, "%s: cannot open database '%s': %s\n", cmd, strna(shown),
+                                s ? store_error(s) : strerror(-r));
                 store_free(s);
                 return 1;
         }

@@ -246,8 +246,10 @@ static int verb_start(int argc, char *argv[]) {
                         r == -EBADMSG ? "it is not valid" : strerror(-r));
                 return 1;
         }
+        /* The execution is stored by a transaction of its own, rerun when the connection is lost. */
+        store_rollback(TAKE_PTR(tx));
         ApiExecutionNew n = { .inputs = inputs, .labels = labels };
-        r = api_execution_create(tx, f->flow, &n, now_realtime(), &doc, &err);
+        r = api_execution_submit(s, f->flow, &n, now_realtime(), &doc, &err);
         if (r == -EPERM) {
                 fprintf(stderr, "%s: flow '%s' in namespace '%s' is disabled: a disabled flow cannot be executed\n", cmd,
                         flow_id, ns);
@@ -258,7 +260,7 @@ static int verb_start(int argc, char *argv[]) {
                         err ? err : "out of memory");
                 return 1;
         }
-        if (r < 0 || (r = store_commit(TAKE_PTR(tx))) < 0)
+        if (r < 0)
                 goto db_error;
         const char *id = json_string_value(json_object_get(doc, "id"));
         if (!a.wait) {

@@ -104,6 +104,26 @@ static int collect_files(const char *cmd, const char *arg, char ***files) {
         return r;
 }
 
+typedef struct FlowsPut {
+        Flow **flows;
+        size_t n;
+        usec_t now;
+        int *outcome, *revision; /* per flow: store_flow_put()'s result and the revision stored */
+} FlowsPut;
+
+/* Rerun safely (store_transact()): the same source again is no new revision. */
+static int flows_put_tx(StoreTx *tx, void *userdata) {
+        FlowsPut *p = userdata;
+        for (size_t i = 0; i < p->n; i++) {
+                Flow *f = p->flows[i];
+                int r = store_flow_put(tx, f->namespace, f->id, f->source, p->now, &p->revision[i]);
+                if (r < 0)
+                        return r;
+                p->outcome[i] = r;
+        }
+        return 0;
+}
+
 static const char usage_apply[] =
         "Usage: tern flow apply FILE|DIR... [--db URL]\n\n"
         "Create or update flows in the database. Every file is validated first: when any is invalid,\n"
@@ -148,26 +168,29 @@ int verb_flow_apply(int argc, char *argv[]) {
         }
         int status = 1;
         _cleanup_store_ Store *s = NULL;
-        _cleanup_store_tx_ StoreTx *tx = NULL;
         if (invalid)
                 goto done;
         if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0) {
                 status = r;
                 goto done;
         }
-        /* All or nothing: one transaction for every file. */
-        if (store_begin(s, &tx) < 0)
-                goto db_error;
-        usec_t now = now_realtime();
-        for (size_t i = 0; i < n; i++) {
-                int rev;
-                r = store_flow_put(tx, flows[i]->namespace, flows[i]->id, flows[i]->source, now, &rev);
-                if (r < 0)
-                        goto db_error;
-                printf("%s.%s: %s revision %d\n", flows[i]->namespace, flows[i]->id,
-                       r == STORE_UNCHANGED ? "unchanged," : rev == 1 ? "created," : "updated to", rev);
+        /* All or nothing: one transaction for every file, rerun when the connection is lost. */
+        FlowsPut put = { .flows = flows, .n = n, .now = now_realtime(), .outcome = calloc(n ? n : 1, sizeof(int)),
+                         .revision = calloc(n ? n : 1, sizeof(int)) };
+        if (!put.outcome || !put.revision) {
+                free(put.outcome);
+                free(put.revision);
+                fprintf(stderr, "%s: %s\n", cmd, strerror(ENOMEM));
+                goto done;
         }
-        if (store_commit(TAKE_PTR(tx)) < 0)
+        r = store_transact(s, flows_put_tx, &put);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                printf("%s.%s: %s revision %d\n", flows[i]->namespace, flows[i]->id,
+                       put.outcome[i] == STORE_UNCHANGED ? "unchanged," : put.revision[i] == 1 ? "created," : "updated to",
+                       put.revision[i]);
+        free(put.outcome);
+        free(put.revision);
+        if (r < 0)
                 goto db_error;
         status = 0;
         goto done;
@@ -253,14 +276,17 @@ int verb_flow_delete(int argc, char *argv[]) {
         const char *cmd = "tern flow delete";
         FlowArgs a = {};
         _cleanup_store_ Store *s = NULL;
-        _cleanup_store_tx_ StoreTx *tx = NULL;
-        int r = one_flow_begin(cmd, usage_delete, argc, argv, &a, &s, &tx);
+        int r = parse(cmd, usage_delete, argc, argv, &a);
         if (r >= 0)
                 return r;
-        r = store_flow_delete(tx, argv[optind], argv[optind + 1], now_realtime());
+        if (argc - optind != 2)
+                return cli_usage_error(cmd, "NAMESPACE and ID are required");
+        if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
+                return r;
+        r = api_flow_delete(s, argv[optind], argv[optind + 1]);
         if (r == -ENOENT)
                 return no_such_flow(cmd, argv[optind], argv[optind + 1]);
-        if (r < 0 || store_commit(TAKE_PTR(tx)) < 0) {
+        if (r < 0) {
                 fprintf(stderr, "%s: %s\n", cmd, store_error(s));
                 return 1;
         }

@@ -90,9 +90,40 @@ static int parse_kv(const char *cmd, const char *what, const char *arg, json_t *
 }
 
 /* Apply every valid flow file of a directory; invalid ones are reported and skipped. */
+typedef struct FlowPut {
+        const Flow *flow;
+        usec_t now;
+        int revision;
+} FlowPut;
+
+/* Rerun safely (store_transact()): the same source again is no new revision. */
+static int flow_put_tx(StoreTx *tx, void *userdata) {
+        FlowPut *p = userdata;
+        int r = store_flow_put(tx, p->flow->namespace, p->flow->id, p->flow->source, p->now, &p->revision);
+        return r < 0 ? r : 0;
+}
+
+/* The flows of these files (those that load), rerun safely as flow_put_tx(). */
+static int flows_dir_put_tx(StoreTx *tx, void *userdata) {
+        char **files = userdata;
+        for (char **f = files; f && *f; f++) {
+                _cleanup_(flow_freep) Flow *flow = NULL;
+                FlowDiagnostics diags = FLOW_DIAGNOSTICS_INIT;
+                if (flow_load_file(*f, &flow, &diags) != 0) {
+                        flow_diagnostics_done(&diags);
+                        continue; /* not runnable as a subflow; `tern flow validate` says why */
+                }
+                flow_diagnostics_done(&diags);
+                int rev;
+                int r = store_flow_put(tx, flow->namespace, flow->id, flow->source, now_realtime(), &rev);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int apply_flows_dir(const char *cmd, Store *s, const char *dir) {
         _cleanup_strv_free_ char **files = NULL;
-        _cleanup_store_tx_ StoreTx *tx = NULL;
         int r = 0;
 
         struct dirent **entries = NULL;
@@ -113,24 +144,8 @@ static int apply_flows_dir(const char *cmd, Store *s, const char *dir) {
         free(entries);
         if (r < 0)
                 return log_oom(), 1;
-        if ((r = store_begin(s, &tx)) < 0)
-                goto fail;
-        for (char **f = files; f && *f; f++) {
-                _cleanup_(flow_freep) Flow *flow = NULL;
-                FlowDiagnostics diags = FLOW_DIAGNOSTICS_INIT;
-                if (flow_load_file(*f, &flow, &diags) != 0) {
-                        flow_diagnostics_done(&diags);
-                        continue; /* not runnable as a subflow; `tern flow validate` says why */
-                }
-                flow_diagnostics_done(&diags);
-                int rev;
-                if ((r = store_flow_put(tx, flow->namespace, flow->id, flow->source, now_realtime(), &rev)) < 0)
-                        goto fail;
-        }
-        if ((r = store_commit(TAKE_PTR(tx))) < 0)
-                goto fail;
-        return 0;
-fail:
+        if (store_transact(s, flows_dir_put_tx, files) >= 0)
+                return 0;
         fprintf(stderr, "%s: cannot store the flows of '%s': %s\n", cmd, dir, store_error(s));
         return 1;
 }
@@ -335,19 +350,13 @@ int verb_run(int argc, char *argv[]) {
         }
 
         /* Store this flow (a new revision only when it changed) and create the execution. */
-        int rev = 0;
         usec_t now = now_realtime();
-        {
-                _cleanup_store_tx_ StoreTx *tx = NULL;
-                if ((r = store_begin(s, &tx)) < 0 ||
-                    (r = store_flow_put(tx, flow->namespace, flow->id, flow->source, now, &rev)) < 0 ||
-                    (r = store_commit(TAKE_PTR(tx))) < 0) {
-                        fprintf(stderr, "%s: cannot store flow '%s.%s': %s\n", cmd, flow->namespace, flow->id,
-                                store_error(s));
-                        return 1;
-                }
+        FlowPut put = { .flow = flow, .now = now };
+        if ((r = store_transact(s, flow_put_tx, &put)) < 0) {
+                fprintf(stderr, "%s: cannot store flow '%s.%s': %s\n", cmd, flow->namespace, flow->id, store_error(s));
+                return 1;
         }
-        flow->revision = rev;
+        flow->revision = put.revision;
 
         /* The id first: FILE inputs are stored under it. */
         char id[ID_MAX];
@@ -358,12 +367,10 @@ int verb_run(int argc, char *argv[]) {
         if ((r = upload_file_inputs(cmd, flow, id, &conf.cfg, inputs)) != 0)
                 return r;
         {
-                _cleanup_store_tx_ StoreTx *tx = NULL;
                 _cleanup_free_ char *err = NULL;
                 ApiExecutionNew n = { .id = id, .inputs = inputs, .labels = labels, .even_disabled = true,
                                       .inputs_mode = a.raw_inputs ? API_INPUTS_RAW : API_INPUTS_RESOLVE };
-                if ((r = store_begin(s, &tx)) >= 0)
-                        r = api_execution_create(tx, flow, &n, now, NULL, &err);
+                r = api_execution_submit(s, flow, &n, now, NULL, &err);
                 if (r == -EINVAL || r == -E2BIG) {
                         fprintf(stderr, "%s: %s%s\n", cmd, r == -EINVAL ? "invalid inputs: " : "",
                                 err ? err : "out of memory");
@@ -371,7 +378,7 @@ int verb_run(int argc, char *argv[]) {
                 }
                 if (r == -ENOMEM)
                         return log_oom(), 1;
-                if (r < 0 || (r = store_commit(TAKE_PTR(tx))) < 0) {
+                if (r < 0) {
                         fprintf(stderr, "%s: cannot create the execution: %s\n", cmd, store_error(s));
                         return 1;
                 }
@@ -379,7 +386,7 @@ int verb_run(int argc, char *argv[]) {
 
         bool show = a.output == OUTPUT_TABLE && !a.quiet;
         if (show)
-                printf("Execution %s of %s.%s (revision %d)\n", id, flow->namespace, flow->id, rev);
+                printf("Execution %s of %s.%s (revision %d)\n", id, flow->namespace, flow->id, put.revision);
 
         _cleanup_(inproc_freep) Inproc *ip = NULL;
         InprocOptions io = { .cfg = &conf.cfg, .engine = &cfg, .sandbox = &sandbox.options };

@@ -437,16 +437,10 @@ int web_api_flow_revisions(WebCtx *c) {
 }
 
 int web_api_flow_delete(WebCtx *c) {
-        _cleanup_store_tx_ StoreTx *tx = NULL;
-        int r = store_begin(c->store, &tx);
-        if (r < 0)
-                return web_reply_store_error(c, r);
-        r = store_flow_delete(tx, c->params[0], c->params[1], now_realtime());
+        int r = api_flow_delete(c->store, c->params[0], c->params[1]);
         if (r == -ENOENT)
                 return web_reply_error(c, 404, "no flow '%s' in namespace '%s'", c->params[1], c->params[0]);
         if (r < 0)
-                return web_reply_store_error(c, r);
-        if ((r = store_commit(TAKE_PTR(tx))) < 0)
                 return web_reply_store_error(c, r);
         c->status = 204;
         c->content_type = NULL;
@@ -516,6 +510,50 @@ static char **split_documents(const char *body) {
         return docs;
 }
 
+typedef struct NamespaceUpdate {
+        const char *ns;
+        Flow **flows;
+        size_t n;
+        bool delete_missing;
+        usec_t now;
+        json_t *result;
+} NamespaceUpdate;
+
+/* Rerun safely (store_transact()): the same source again is no new revision, and a flow deleted by
+ * an earlier attempt is not listed any more. */
+static int namespace_update_tx(StoreTx *tx, void *userdata) {
+        NamespaceUpdate *u = userdata;
+        StoreFlow *existing = NULL;
+        size_t n_existing = 0;
+        int r;
+
+        json_decref(u->result);
+        if (!(u->result = json_array()))
+                return -ENOMEM;
+        for (size_t i = 0; i < u->n; i++) {
+                int rev;
+                StoreFlow cur = {};
+                if ((r = store_flow_put(tx, u->ns, u->flows[i]->id, u->flows[i]->source, u->now, &rev)) < 0 ||
+                    (r = store_flow_get(tx, u->ns, u->flows[i]->id, rev, &cur)) < 0)
+                        return r;
+                json_array_append_new(u->result, api_flow_json(&cur, false));
+                store_flow_done(&cur);
+        }
+        if (!u->delete_missing)
+                return 0;
+        if ((r = store_flow_list(tx, u->ns, &existing, &n_existing)) < 0)
+                return r;
+        for (size_t i = 0; i < n_existing && r >= 0; i++) {
+                bool keep = !streq(existing[i].namespace, u->ns);
+                for (size_t j = 0; j < u->n && !keep; j++)
+                        keep = streq(existing[i].id, u->flows[j]->id);
+                if (!keep)
+                        r = store_flow_delete(tx, u->ns, existing[i].id, u->now);
+        }
+        store_flows_free(existing, n_existing);
+        return r < 0 ? r : 0;
+}
+
 /* POST /api/v1/flows/{namespace}: make the namespace hold exactly these flows (?delete=false keeps
  * the others): every document is validated first, then all are stored in one transaction. */
 int web_api_flow_namespace_update(WebCtx *c) {
@@ -547,10 +585,6 @@ int web_api_flow_namespace_update(WebCtx *c) {
                 } else if (r < 0)
                         break;
         }
-        json_t *result = NULL;
-        _cleanup_store_tx_ StoreTx *tx = NULL;
-        StoreFlow *existing = NULL;
-        size_t n_existing = 0;
         if (r < 0 && r != FLOW_INVALID) {
                 web_reply_error(c, 500, "the flows could not be read");
                 goto done;
@@ -560,39 +594,14 @@ int web_api_flow_namespace_update(WebCtx *c) {
                                                  "errors", problems));
                 goto done;
         }
-        usec_t now = now_realtime();
-        if ((r = store_begin(c->store, &tx)) < 0)
-                goto store_fail;
-        result = json_array();
-        for (size_t i = 0; i < n; i++) {
-                int rev;
-                StoreFlow cur = {};
-                if ((r = store_flow_put(tx, ns, flows[i]->id, flows[i]->source, now, &rev)) < 0 ||
-                    (r = store_flow_get(tx, ns, flows[i]->id, rev, &cur)) < 0)
-                        goto store_fail;
-                json_array_append_new(result, api_flow_json(&cur, false));
-                store_flow_done(&cur);
-        }
-        if (delete_missing) {
-                if ((r = store_flow_list(tx, ns, &existing, &n_existing)) < 0)
-                        goto store_fail;
-                for (size_t i = 0; i < n_existing; i++) {
-                        bool keep = !streq(existing[i].namespace, ns);
-                        for (size_t j = 0; j < n && !keep; j++)
-                                keep = streq(existing[i].id, flows[j]->id);
-                        if (!keep && (r = store_flow_delete(tx, ns, existing[i].id, now)) < 0)
-                                goto store_fail;
-                }
-        }
-        if ((r = store_commit(TAKE_PTR(tx))) < 0)
-                goto store_fail;
-        web_reply_json(c, 200, TAKE_PTR(result));
-        goto done;
-store_fail:
-        web_reply_store_error(c, r);
+        NamespaceUpdate u = { .ns = ns, .flows = flows, .n = n, .delete_missing = delete_missing, .now = now_realtime() };
+        r = store_transact(c->store, namespace_update_tx, &u);
+        if (r < 0)
+                web_reply_store_error(c, r);
+        else
+                web_reply_json(c, 200, TAKE_PTR(u.result));
+        json_decref(u.result);
 done:
-        json_decref(result);
-        store_flows_free(existing, n_existing);
         for (size_t i = 0; i < n; i++)
                 flow_free(flows[i]);
         return 0;
@@ -903,6 +912,9 @@ static int execution_start(WebCtx *c, const char *ns, const char *flow_id, const
                 const char *w = web_query(c, "wait");
                 wait = w && streq(w, "true");
         }
+        /* What was read stays valid; the execution is stored by a transaction of its own, which
+         * is rerun when the connection is lost (a failover). */
+        store_rollback(TAKE_PTR(tx));
         /* Taken before anything is created, so that a refusal leaves nothing behind. */
         if (wait && web_wait_take(c, &slot) < 0)
                 return web_reply_error(c, 429, "too many requests from this client are waiting for an execution's end;"
@@ -930,9 +942,7 @@ static int execution_start(WebCtx *c, const char *ns, const char *flow_id, const
         } else if (c->form_files && form_files_store(c, f, id, inputs, &stored.uris) < 0)
                 return 0; /* replied */
         ApiExecutionNew n = { .id = id, .inputs = inputs, .labels = labels, .trigger = trigger };
-        r = api_execution_create(tx, f, &n, now_realtime(), &doc, &err);
-        if (r >= 0)
-                r = store_commit(TAKE_PTR(tx));
+        r = api_execution_submit(c->store, f, &n, now_realtime(), &doc, &err);
         if (r >= 0)
                 stored.uris = strv_free(stored.uris); /* the execution names them now */
         if (r < 0) {
@@ -974,6 +984,19 @@ int web_api_execution_get(WebCtx *c) {
         return web_reply_json(c, 200, doc);
 }
 
+typedef struct ExecutionDelete {
+        const char *id;
+        unsigned attempts;
+} ExecutionDelete;
+
+static int execution_delete_tx(StoreTx *tx, void *userdata) {
+        ExecutionDelete *d = userdata;
+        bool rerun = d->attempts++ > 0;
+        int r = store_execution_delete(tx, d->id);
+        /* Gone on a rerun: deleted by an earlier attempt whose COMMIT went through unanswered. */
+        return r == -ENOENT && rerun ? 0 : r;
+}
+
 int web_api_execution_delete(WebCtx *c) {
         const char *id = c->params[0];
         _cleanup_json_ json_t *doc = NULL;
@@ -1001,13 +1024,9 @@ int web_api_execution_delete(WebCtx *c) {
                                                        "storage; the execution is kept", id);
                 }
         }
-        _cleanup_store_tx_ StoreTx *tx = NULL;
-        if ((r = store_begin(c->store, &tx)) < 0)
-                return web_reply_store_error(c, r);
-        if ((r = store_execution_delete(tx, id)) < 0)
+        ExecutionDelete d = { .id = id };
+        if ((r = store_transact(c->store, execution_delete_tx, &d)) < 0)
                 return r == -ENOENT ? web_reply_error(c, 404, "no execution '%s'", id) : web_reply_store_error(c, r);
-        if ((r = store_commit(TAKE_PTR(tx))) < 0)
-                return web_reply_store_error(c, r);
         c->status = 204;
         c->content_type = NULL;
         return 0;

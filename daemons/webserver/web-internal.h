@@ -42,6 +42,7 @@ typedef struct WebCtx {
         const char *content_type;
         struct MHD_Response *stream; /* instead of resp: a streamed response (server-sent events) */
         char *set_cookie; /* malloc'ed: a Set-Cookie header for the response, or NULL */
+        const char *retry_after; /* a Retry-After header for the response (seconds, static), or NULL */
 } WebCtx;
 
 typedef int (*WebHandler)(WebCtx *c);
@@ -50,7 +51,9 @@ typedef int (*WebHandler)(WebCtx *c);
 int web_reply_json(WebCtx *c, unsigned status, json_t *j); /* steals j; NULL = out of memory (500) */
 int web_reply_text(WebCtx *c, unsigned status, const char *content_type, const char *text);
 int web_reply_error(WebCtx *c, unsigned status, const char *fmt, ...) _printf_(3, 4);
-/* 500 for a store failure, logged at debug with the store's message (never shown to the client). */
+/* 503 with Retry-After when the database could not be reached (store_error_unreachable(): a lost
+ * connection not back within the store's reconnect timeout, a failover not over), else 500; the
+ * store's message is logged at debug, never shown to the client. */
 int web_reply_store_error(WebCtx *c, int r);
 const char *web_query(WebCtx *c, const char *key);
 /* Every value of a repeated query parameter (?labels=a&labels=b), in order: the first max in ret

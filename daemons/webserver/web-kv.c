@@ -119,6 +119,7 @@ typedef struct KvPut {
         const char *ns, *key;
         json_t *value;
         usec_t expires;
+        unsigned attempts;
 } KvPut;
 
 static int kv_put_tx(StoreTx *tx, void *userdata) {
@@ -128,7 +129,10 @@ static int kv_put_tx(StoreTx *tx, void *userdata) {
 
 static int kv_delete_tx(StoreTx *tx, void *userdata) {
         KvPut *p = userdata;
-        return store_kv_delete(tx, p->ns, p->key);
+        bool rerun = p->attempts++ > 0;
+        int r = store_kv_delete(tx, p->ns, p->key);
+        /* Gone on a rerun: deleted by an earlier attempt whose COMMIT went through unanswered. */
+        return r == -ENOENT && rerun ? 0 : r;
 }
 
 /* PUT .../kv/{key}: the body is the value, as Kestra reads it: JSON when it parses as JSON (so
@@ -146,7 +150,7 @@ int web_api_kv_put(WebCtx *c) {
                 v = json_stringn(c->body, c->body_len);
         if (!v)
                 return web_reply_error(c, 422, "the value is not UTF-8 text");
-        KvPut p = {c->params[0], c->params[1], v, d > 0 ? now_realtime() + (usec_t) d : 0};
+        KvPut p = { c->params[0], c->params[1], v, d > 0 ? now_realtime() + (usec_t) d : 0, 0 };
         int r = store_transact(c->store, kv_put_tx, &p);
         if (r < 0)
                 return web_reply_store_error(c, r);
@@ -158,7 +162,7 @@ int web_api_kv_put(WebCtx *c) {
 int web_api_kv_delete(WebCtx *c) {
         if (kv_begin(c) < 0)
                 return 0;
-        KvPut p = {c->params[0], c->params[1], NULL, 0};
+        KvPut p = { c->params[0], c->params[1], NULL, 0, 0 };
         int r = store_transact(c->store, kv_delete_tx, &p);
         if (r == -ENOENT)
                 return web_reply_error(c, 404, "no key '%s' in namespace '%s'", c->params[1], c->params[0]);

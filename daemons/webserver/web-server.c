@@ -31,6 +31,9 @@
 /* A login's body: a user name, a password (hashed at most 1 KiB of it, as from a Basic header) or a
  * token. Anyone may send one, so it is buffered only up to this, not up to the API's max_body. */
 #define WEB_LOGIN_BODY_MAX (16 * 1024)
+/* What a 503 for an unreachable database asks clients to wait: a failover (promotion and
+ * reconnect) takes seconds, and the request already waited the store's reconnect timeout. */
+#define WEB_DB_RETRY_AFTER_SEC "5"
 
 typedef struct Route {
         const char *method;
@@ -217,6 +220,12 @@ int web_reply_error(WebCtx *c, unsigned status, const char *fmt, ...) {
 
 int web_reply_store_error(WebCtx *c, int r) {
         log_debug("webserver: store failure: %s (%s)", strerror(-r), store_error(c->store));
+        if (store_error_unreachable(r)) {
+                /* Nothing wrong with the request: a client may send it again once the database
+                 * (or its standby, promoted) answers. */
+                c->retry_after = WEB_DB_RETRY_AFTER_SEC;
+                return web_reply_error(c, 503, "the database is unreachable; retry in " WEB_DB_RETRY_AFTER_SEC " s");
+        }
         return web_reply_error(c, 500, "the database could not serve the request");
 }
 
@@ -284,6 +293,8 @@ static enum MHD_Result send_reply(WebServer *w, struct MHD_Connection *con, WebC
         MHD_add_response_header(resp, "Cache-Control", "no-store");
         if (extra_header)
                 MHD_add_response_header(resp, extra_header, extra_value);
+        if (c->retry_after)
+                MHD_add_response_header(resp, "Retry-After", c->retry_after);
         if (c->set_cookie)
                 MHD_add_response_header(resp, "Set-Cookie", c->set_cookie);
         free(c->set_cookie);
@@ -401,7 +412,12 @@ static bool authenticate(WebServer *w, struct MHD_Connection *con, char **ret_us
         free(*ret_user);
         *ret_user = NULL;
         WebCtx e = { .con = con };
-        if (r < 0) {
+        if (r < 0 && store_error_unreachable(r)) {
+                log_debug("webserver: authentication failed: %s", strerror(-r));
+                web_reply_error(&e, 503, "the database is unreachable: authentication could not be checked; retry in "
+                                         WEB_DB_RETRY_AFTER_SEC " s");
+                *ret_answer = send_reply(w, con, &e, "Retry-After", WEB_DB_RETRY_AFTER_SEC);
+        } else if (r < 0) {
                 log_debug("webserver: authentication failed: %s", strerror(-r));
                 *ret_answer = send_error(w, con, 500, "authentication could not be checked");
         } else if (r == WEB_AUTH_THROTTLED || r == WEB_AUTH_BUSY) {

@@ -95,6 +95,25 @@ json_t *api_flow_json(const StoreFlow *f, bool with_source) {
         return j;
 }
 
+typedef struct FlowDelete {
+        const char *ns, *id;
+        usec_t now;
+        unsigned attempts;
+} FlowDelete;
+
+static int flow_delete_tx(StoreTx *tx, void *userdata) {
+        FlowDelete *d = userdata;
+        bool rerun = d->attempts++ > 0;
+        int r = store_flow_delete(tx, d->ns, d->id, d->now);
+        return r == -ENOENT && rerun ? 0 : r;
+}
+
+int api_flow_delete(Store *s, const char *ns, const char *id) {
+        FlowDelete d = { .ns = ns, .id = id, .now = now_realtime() };
+        int r = store_transact(s, flow_delete_tx, &d);
+        return r < 0 ? r : 0;
+}
+
 int api_execution_get(Store *s, const char *id, json_t **ret) {
         _cleanup_store_tx_ StoreTx *tx = NULL;
         int r = store_begin(s, &tx);
@@ -115,18 +134,28 @@ State api_execution_state(json_t *doc) {
         return state_from_string(json_string_value(json_object_get(json_object_get(doc, "state"), "current")));
 }
 
+typedef struct ExecutionEvent {
+        const char *id, *type;
+        json_t *payload;
+        usec_t now;
+} ExecutionEvent;
+
+static int execution_event_tx(StoreTx *tx, void *userdata) {
+        ExecutionEvent *ev = userdata;
+        return store_event_emit(tx, ev->id, ev->type, ev->payload, ev->now, ev->now, NULL);
+}
+
 int api_execution_event(Store *s, const char *id, const char *type, json_t *payload) {
-        _cleanup_store_tx_ StoreTx *tx = NULL;
         _cleanup_json_ json_t *empty = json_object();
-        usec_t now = now_realtime();
         if (!empty)
                 return -ENOMEM;
         /* Resume inputs become task outputs: bounded like every value that enters an execution. */
         int r = json_value_check(payload, "the inputs", NULL);
-        if (r < 0 || (r = store_begin(s, &tx)) < 0 ||
-            (r = store_event_emit(tx, id, type, payload ? payload : empty, now, now, NULL)) < 0)
+        if (r < 0)
                 return r;
-        return store_commit(TAKE_PTR(tx));
+        ExecutionEvent ev = { .id = id, .type = type, .payload = payload ? payload : empty, .now = now_realtime() };
+        r = store_transact(s, execution_event_tx, &ev);
+        return r < 0 ? r : 0;
 }
 
 json_t *api_execution_logs_json(Store *s, const char *id, StoreLogLevel min_level) {

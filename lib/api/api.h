@@ -19,13 +19,22 @@ bool api_flow_source_disabled(const char *src);
  * caller checks that the result parses to what was asked. NULL when out of memory. */
 char *api_flow_source_set_disabled(const char *src, bool value);
 
+/* Delete a flow (a deleted revision), in a transaction rerun on a lost connection: -ENOENT when
+ * there is no such flow (on the first attempt: one that a rerun finds deleted was deleted by an
+ * earlier attempt whose COMMIT went through while its answer was lost), or the store's error. */
+int api_flow_delete(Store *s, const char *ns, const char *id);
+
 /* An execution's document (-ENOENT when there is none). */
 int api_execution_get(Store *s, const char *id, json_t **ret);
 /* Drop the executor's bookkeeping ("ternEngine") from a document before showing it. */
 void api_execution_strip(json_t *doc);
 State api_execution_state(json_t *doc);
 /* Emit an event (kill, resume, restart) for an execution; payload may be NULL. -E2BIG when the
- * payload is beyond the bounds of json-limits.h. */
+ * payload is beyond the bounds of json-limits.h. Rerun on a lost connection (store_transact()): a
+ * signal whose COMMIT went through unanswered may then be sent twice, which the executor mostly
+ * takes as one: a second kill, resume or pause finds it done, a second restart finds the execution
+ * running (unless it failed again in between, which the first restart's answer would not have
+ * said either). */
 int api_execution_event(Store *s, const char *id, const char *type, json_t *payload);
 /* An execution's log lines of at least min_level, oldest first, as JSON (Kestra's field names).
  * NULL on failure. */

@@ -167,48 +167,100 @@ int api_execution_create(StoreTx *tx, const Flow *f, const ApiExecutionNew *n, u
         return api_execution_store(tx, e, now, ret_doc);
 }
 
-int api_execution_replay(Store *s, const char *id, const char *task_run_id, json_t **ret_doc) {
-        _cleanup_json_ json_t *old_doc = NULL, *doc = NULL;
-        _cleanup_execution_ Execution *old = NULL, *e = NULL;
-        _cleanup_store_tx_ StoreTx *tx = NULL;
-        usec_t now = now_realtime();
-        int r;
+typedef struct Submit {
+        const Execution *e;
+        usec_t now;
+        unsigned attempts;
+        json_t *doc;
+} Submit;
 
-        if ((r = store_begin(s, &tx)) < 0)
-                return r;
-        if ((r = store_execution_get(tx, id, &old_doc)) < 0 || (r = execution_from_json(old_doc, &old)) < 0)
-                return r;
-        if (!state_is_terminal(old->state.current))
-                return -EBUSY;
-        if ((r = engine_replay(NULL, old, task_run_id, now, &e)) < 0)
-                return r == -ENOENT ? -ESRCH : r;
-        if ((r = api_execution_store(tx, e, now, &doc)) < 0)
-                return r;
-        r = store_commit(TAKE_PTR(tx));
+static int submit_tx(StoreTx *tx, void *userdata) {
+        Submit *sub = userdata;
+        bool rerun = sub->attempts++ > 0;
+        json_decref(sub->doc);
+        sub->doc = NULL;
+        int r = api_execution_store(tx, sub->e, sub->now, &sub->doc);
+        /* Its id was drawn for this submission: on a rerun, stored already means stored by an
+         * earlier attempt whose COMMIT went through while its answer was lost. */
+        if (r == -EEXIST && rerun)
+                return store_execution_get(tx, sub->e->id, &sub->doc);
+        return r;
+}
+
+int api_execution_submit(Store *s, const Flow *f, const ApiExecutionNew *n, usec_t now, json_t **ret_doc,
+                         char **ret_error) {
+        _cleanup_execution_ Execution *e = NULL;
+        int r = api_execution_build(f, n, now, &e, ret_error);
         if (r < 0)
                 return r;
-        *ret_doc = TAKE_PTR(doc);
+        Submit sub = { .e = e, .now = now };
+        r = store_transact(s, submit_tx, &sub);
+        if (r >= 0 && ret_doc)
+                *ret_doc = TAKE_PTR(sub.doc);
+        json_decref(sub.doc);
+        return r < 0 ? r : 0;
+}
+
+typedef struct Replay {
+        const char *id, *task_run_id;
+        usec_t now;
+        Execution *e; /* built by the first attempt that got so far, stored by every one after it */
+        Submit sub;
+} Replay;
+
+static int replay_tx(StoreTx *tx, void *userdata) {
+        Replay *rp = userdata;
+        int r;
+        if (!rp->e) {
+                _cleanup_json_ json_t *old_doc = NULL;
+                _cleanup_execution_ Execution *old = NULL;
+                if ((r = store_execution_get(tx, rp->id, &old_doc)) < 0 || (r = execution_from_json(old_doc, &old)) < 0)
+                        return r;
+                if (!state_is_terminal(old->state.current))
+                        return -EBUSY;
+                if ((r = engine_replay(NULL, old, rp->task_run_id, rp->now, &rp->e)) < 0)
+                        return r == -ENOENT ? -ESRCH : r;
+                rp->sub = (Submit) { .e = rp->e, .now = rp->now };
+        }
+        /* Its new id is drawn once: a rerun stores the same execution, or finds it stored. */
+        return submit_tx(tx, &rp->sub);
+}
+
+int api_execution_replay(Store *s, const char *id, const char *task_run_id, json_t **ret_doc) {
+        Replay rp = { .id = id, .task_run_id = task_run_id, .now = now_realtime() };
+        int r = store_transact(s, replay_tx, &rp);
+        execution_free(rp.e);
+        if (r < 0) {
+                json_decref(rp.sub.doc);
+                return r;
+        }
+        *ret_doc = rp.sub.doc;
         return 0;
 }
 
-int api_execution_set_labels(Store *s, const char *id, json_t *labels, json_t **ret_doc) {
+typedef struct SetLabels {
+        const char *id;
+        json_t *labels;
+        usec_t now;
+        json_t *doc;
+} SetLabels;
+
+/* Rerun safely (store_transact()): the labels are set from the list, not added to the stored ones. */
+static int set_labels_tx(StoreTx *tx, void *userdata) {
+        SetLabels *sl = userdata;
         _cleanup_json_ json_t *old_doc = NULL, *keep = json_array();
         _cleanup_execution_ Execution *e = NULL;
-        _cleanup_store_tx_ StoreTx *tx = NULL;
         _cleanup_(execution_store_meta_done) StoreExecutionMeta m = {};
-        usec_t now = now_realtime();
         size_t i;
         json_t *l;
         int r;
 
         if (!keep)
                 return -ENOMEM;
-        json_array_foreach(labels, i, l)
+        json_array_foreach(sl->labels, i, l)
                 if (json_array_append(keep, l) < 0)
                         return -ENOMEM;
-        if ((r = store_begin(s, &tx)) < 0)
-                return r;
-        if ((r = store_execution_get(tx, id, &old_doc)) < 0 || (r = execution_from_json(old_doc, &e)) < 0)
+        if ((r = store_execution_get(tx, sl->id, &old_doc)) < 0 || (r = execution_from_json(old_doc, &e)) < 0)
                 return r;
         if (!state_is_terminal(e->state.current))
                 return -EBUSY;
@@ -220,12 +272,22 @@ int api_execution_set_labels(Store *s, const char *id, json_t *labels, json_t **
         json_decref(e->labels);
         e->labels = TAKE_PTR(keep);
         _cleanup_json_ json_t *doc = execution_to_json(e);
-        if (!doc || execution_store_meta(e, now, &m) < 0)
+        if (!doc || execution_store_meta(e, sl->now, &m) < 0)
                 return -ENOMEM;
-        if ((r = store_execution_save(tx, &m, doc, now)) < 0)
+        if ((r = store_execution_save(tx, &m, doc, sl->now)) < 0)
                 return r;
-        if ((r = store_commit(TAKE_PTR(tx))) < 0)
+        json_decref(sl->doc);
+        sl->doc = TAKE_PTR(doc);
+        return 0;
+}
+
+int api_execution_set_labels(Store *s, const char *id, json_t *labels, json_t **ret_doc) {
+        SetLabels sl = { .id = id, .labels = labels, .now = now_realtime() };
+        int r = store_transact(s, set_labels_tx, &sl);
+        if (r < 0) {
+                json_decref(sl.doc);
                 return r;
-        *ret_doc = TAKE_PTR(doc);
+        }
+        *ret_doc = sl.doc;
         return 0;
 }

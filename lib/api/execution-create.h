@@ -49,15 +49,26 @@ int api_execution_store(StoreTx *tx, const Execution *e, usec_t now, json_t **re
 int api_execution_create(StoreTx *tx, const Flow *f, const ApiExecutionNew *n, usec_t now, json_t **ret_doc,
                          char **ret_error);
 
+/* Both, in a transaction of its own rerun on a lost connection or a conflict (store_transact(), up
+ * to the store's reconnect timeout): the execution, its id included, is built once before the
+ * first attempt, so that a rerun after a COMMIT whose answer was lost finds it stored and takes it
+ * for this one, never a second execution (n->id, when given, must be one drawn for this
+ * submission: the caller's id of an earlier one would be taken for it). Results as above; on a
+ * lost connection, -ECONNRESET
+ * once the database did not answer for the whole timeout (store_error() says so). */
+int api_execution_submit(Store *s, const Flow *f, const ApiExecutionNew *n, usec_t now, json_t **ret_doc,
+                         char **ret_error);
+
 /* Replay an ended execution (see engine_replay) from task run task_run_id (NULL: from the start):
- * the new execution is stored with its "created" event. -ENOENT no such execution, -ESRCH no such
- * task run in it, -EBUSY it has not ended, or the store's error. */
+ * the new execution is stored with its "created" event, rerun on a lost connection as
+ * api_execution_submit() is. -ENOENT no such execution, -ESRCH no such task run in it, -EBUSY it
+ * has not ended, or the store's error. */
 int api_execution_replay(Store *s, const char *id, const char *task_run_id, json_t **ret_doc);
 
 /* Labels whose keys start with this are tern's (and Kestra's) own: set by the system, not by a user. */
 #define API_SYSTEM_LABEL_PREFIX "system."
 
 /* Replace the labels of an ended execution by labels ([{key, value}], checked by the caller),
- * keeping its system labels (API_SYSTEM_LABEL_PREFIX). -ENOENT no such execution, -EBUSY it has
- * not ended, or the store's error. */
+ * keeping its system labels (API_SYSTEM_LABEL_PREFIX), in a transaction rerun on a lost
+ * connection. -ENOENT no such execution, -EBUSY it has not ended, or the store's error. */
 int api_execution_set_labels(Store *s, const char *id, json_t *labels, json_t **ret_doc);

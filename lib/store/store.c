@@ -259,7 +259,13 @@ static int store_reconnect_until(Store *s, usec_t deadline);
 static int store_reconnect_lost(Store *s, usec_t *deadline) {
         if (*deadline == 0)
                 *deadline = now_monotonic() + s->reconnect_timeout;
-        return store_reconnect_until(s, *deadline) < 0 ? -ECONNRESET : 0;
+        if (store_reconnect_until(s, *deadline) >= 0)
+                return 0;
+        /* Say that it waited, not only the last refusal: the caller gives up for good here. */
+        _cleanup_free_ char *why = strdup(store_error(s));
+        store_set_error(s, "the database did not answer for %.3g s: %s", (double) s->reconnect_timeout / USEC_PER_SEC,
+                        why ? why : "out of memory");
+        return -ECONNRESET;
 }
 
 /* Outside a transaction the statement ran alone (autocommit): it is rerun after a reconnect. The

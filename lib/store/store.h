@@ -16,6 +16,7 @@
  *
  * A Store is one connection and is not thread-safe; give each thread its own with store_dup(). */
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -85,6 +86,13 @@ const char *store_error(const Store *s);
 /* How long store_transact() keeps reconnecting after a lost connection before it reports the
  * failure (default 30 s). */
 void store_set_reconnect_timeout(Store *s, usec_t timeout);
+/* Whether a store error r means that the database could not be reached (a lost connection that
+ * the reconnect timeout did not bring back, a refused or timed-out connect), as opposed to the
+ * database refusing what was asked: worth retrying later, not a fault of the request. */
+static inline bool store_error_unreachable(int r) {
+        return r == -ECONNRESET || r == -ECONNREFUSED || r == -ETIMEDOUT || r == -ECONNABORTED || r == -EHOSTUNREACH ||
+               r == -ENETUNREACH || r == -EPIPE;
+}
 
 /* ---- schema -------------------------------------------------------------------------------- */
 

@@ -9,7 +9,9 @@
 # every component is healthy without a restart, the scheduler still fires, the webserver answers,
 # and each daemon stops cleanly. Also: a URL that names the standby first reaches the primary, and
 # a CLI command connected to the standby itself (target_session_attrs=any) waits out its
-# "read-only transaction" errors until the promotion instead of failing.
+# "read-only transaction" errors until the promotion instead of failing. Writes issued while there
+# is no primary (executions through the CLI and the API, a flow apply, a kv write) wait for the
+# promotion and succeed, and none creates its execution twice.
 import http.client, json, os, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
 here = os.path.dirname(os.path.abspath(__file__))
@@ -223,6 +225,19 @@ try:
     t_crash = time.monotonic()
     ok(r.returncode == 0, f"the primary is killed (-m immediate) with {running} job(s) claimed, "
                           f"{before_crash} submission(s) acknowledged")
+    # Other writes issued while there is no primary: a CLI flow apply (it opens its connection in the
+    # window) and an API kv write (on a pooled connection that was lost). They wait for the promotion.
+    window = {}
+
+    def window_apply():
+        window["apply"] = tern("flow", "apply", f"{scratch}/work.yaml", timeout=120)
+
+    def window_kv():
+        window["kv"] = api("PUT", f"/api/v1/namespaces/{NS}/kv/during-failover", "written")
+
+    window_threads = [threading.Thread(target=window_apply), threading.Thread(target=window_kv)]
+    for t in window_threads:
+        t.start()
     # A CLI command on the standby itself: every write fails with SQLSTATE 25006 until the promotion.
     probe = subprocess.Popen([TERN, "execution", "start", NS, "work", "--db",
                               STANDBY_URL + "&target_session_attrs=any"],
@@ -248,6 +263,18 @@ try:
     for how, why in refused[:5]:
         diag(f"refused ({how}): {why}")
     ok(after_promotion >= 3, f"submissions are acknowledged again after the promotion ({after_promotion})")
+    # Issued while there was no primary, they waited for it instead of failing (the store's 30 s).
+    ok(not refused, f"no submission was refused during the failover ({len(refused)} refused)")
+    for t in window_threads:
+        t.join()
+    r = window.get("apply")
+    if not ok(r is not None and r.returncode == 0, "a 'tern flow apply' issued without a primary succeeds after the promotion"):
+        diag(r.stderr if r else "no result")
+    st, js = window.get("kv", (0, "no result"))
+    if not ok(st == 200, f"an API kv write issued without a primary succeeds after the promotion ({st})"):
+        diag(js)
+    st, js = api("GET", f"/api/v1/namespaces/{NS}/kv/during-failover")
+    ok(st == 200 and isinstance(js, dict) and js.get("value") == "written", "the kv write is stored on the new primary")
 
     # Every acknowledged submission exists on the new primary and succeeded.
     states, missing = {}, []
@@ -260,6 +287,11 @@ try:
     ok(not missing, f"every acknowledged execution exists ({len(acked) - len(missing)} of {len(acked)})")
     for m in missing[:5]:
         diag(f"missing: {m}")
+    # Exactly once: a submission rerun after a COMMIT whose answer was lost finds its execution stored.
+    n_work = psql(f"SELECT count(*) FROM executions WHERE namespace = '{NS}' AND flow_id = 'work'")
+    ids = {x for _, x in acked}
+    ok(n_work == str(len(ids)) and len(ids) == len(acked),
+       f"one execution per acknowledged submission, none twice ({n_work} stored, {len(acked)} acknowledged)")
     not_success = {x: s for x, s in states.items() if s != "SUCCESS"}
     ok(not not_success, f"every acknowledged execution succeeded ({len(states) - len(not_success)} of {len(states)})")
     for x, s in list(not_success.items())[:5]:
