@@ -5,7 +5,7 @@
 import { enc } from "./api.js";
 import { h, svg } from "./dom.js";
 
-const W = 210, H = 42, COL = 90, ROW = 16, PAD = 12, CHARS = 28;
+const W = 210, H = 42, COL = 90, ROW = 16, PAD = 12, CHARS = 25;
 
 // Names are whatever the flows' authors chose: cut for the box, whole in the title and label.
 function cut(s) {

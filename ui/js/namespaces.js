@@ -14,7 +14,7 @@ async function flowsByNamespace() {
     if (!m.has(f.namespace)) m.set(f.namespace, []);
     m.get(f.namespace).push(f);
   }
-  return new Map([...m.entries()].sort((a, b) => a[0].localeCompare(b[0])));
+  return m;
 }
 
 export async function namespacesView(main, ctx) {
@@ -33,7 +33,7 @@ export async function namespacesView(main, ctx) {
   for (const ns of await api("GET", "/api/v1/namespaces/ids")) if (!byNs.has(ns)) byNs.set(ns, []);
   const sorted = [...byNs.entries()].sort((a, b) => a[0].localeCompare(b[0]));
   if (!byNs.size) {
-    main.append(h("p.empty", "No flows yet, so no namespaces: create a flow, or open a namespace by name."));
+    main.append(h("p.empty", "No flows or KV entries yet, so no namespaces: create a flow, or open a namespace by name."));
     return;
   }
   main.append(h("table.grid", { id: "namespaces" },
