@@ -375,24 +375,23 @@ int web_api_flow_graph(WebCtx *c) {
         return web_reply_json(c, 200, api_flow_graph(af->flow));
 }
 
-/* Kestra's GET /api/v1/flows/{namespace}/{id}/dependencies?expandAll=: the subflows it calls, the
- * flows it triggers and those that trigger it (lib/api/flow-deps.h), among every stored flow. */
-int web_api_flow_dependencies(WebCtx *c) {
-        const char *expand = web_query(c, "expandAll");
+/* The dependency graph of the flow ns.id (its own links, or expanded), or of the namespace ns when id
+ * is NULL (lib/api/flow-deps.h), among every stored flow. */
+static int dependencies_reply(WebCtx *c, const char *ns, const char *id, bool expand_all) {
         _cleanup_store_tx_ StoreTx *tx = NULL;
         StoreFlow *rows = NULL;
         size_t n = 0, n_flows = 0;
-        if (expand && !streq(expand, "true") && !streq(expand, "false"))
-                return web_reply_error(c, 400, "expandAll '%s' is not true or false", expand);
         int r = store_begin(c->store, &tx);
         if (r < 0)
                 return web_reply_store_error(c, r);
-        _cleanup_api_flow_ ApiFlow *self = NULL; /* that it exists (valid or not) */
-        r = api_flow_load(c->flows, tx, c->params[0], c->params[1], 0, &self);
-        if (r == -ENOENT)
-                return web_reply_error(c, 404, "no flow '%s' in namespace '%s'", c->params[1], c->params[0]);
-        if (r < 0 && r != -EBADMSG)
-                return web_reply_store_error(c, r);
+        if (id) {
+                _cleanup_api_flow_ ApiFlow *self = NULL; /* that it exists (valid or not) */
+                r = api_flow_load(c->flows, tx, ns, id, 0, &self);
+                if (r == -ENOENT)
+                        return web_reply_error(c, 404, "no flow '%s' in namespace '%s'", id, ns);
+                if (r < 0 && r != -EBADMSG)
+                        return web_reply_store_error(c, r);
+        }
         if ((r = store_flow_list(tx, NULL, &rows, &n)) < 0)
                 return web_reply_store_error(c, r);
         store_rollback(TAKE_PTR(tx));
@@ -406,7 +405,8 @@ int web_api_flow_dependencies(WebCtx *c) {
                                 flows[n_flows] = loaded[n_flows]->flow;
                                 n_flows++;
                         }
-                graph = api_flow_dependencies(flows, n_flows, c->params[0], c->params[1], expand && streq(expand, "true"));
+                graph = id ? api_flow_dependencies(flows, n_flows, ns, id, expand_all)
+                           : api_namespace_dependencies(flows, n_flows, ns);
         }
         for (size_t i = 0; loaded && i < n_flows; i++)
                 api_flow_unref(loaded[i]);
@@ -414,6 +414,24 @@ int web_api_flow_dependencies(WebCtx *c) {
         free(flows);
         store_flows_free(rows, n);
         return web_reply_json(c, 200, graph);
+}
+
+/* Kestra's GET /api/v1/flows/{namespace}/{id}/dependencies?expandAll=: the subflows it calls, the
+ * flows it triggers and those that trigger it. */
+int web_api_flow_dependencies(WebCtx *c) {
+        const char *expand = web_query(c, "expandAll");
+        if (expand && !streq(expand, "true") && !streq(expand, "false"))
+                return web_reply_error(c, 400, "expandAll '%s' is not true or false", expand);
+        return dependencies_reply(c, c->params[0], c->params[1], expand && streq(expand, "true"));
+}
+
+/* Kestra's GET /api/v1/namespaces/{namespace}/dependencies: the flows of the namespace (and below)
+ * and their links. Kestra takes destinationOnly and does nothing with it; so does this. */
+int web_api_namespace_dependencies(WebCtx *c) {
+        const char *dest = web_query(c, "destinationOnly");
+        if (dest && !streq(dest, "true") && !streq(dest, "false"))
+                return web_reply_error(c, 400, "destinationOnly '%s' is not true or false", dest);
+        return dependencies_reply(c, c->params[0], NULL, false);
 }
 
 int web_api_flow_revisions(WebCtx *c) {

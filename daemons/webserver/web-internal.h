@@ -113,6 +113,7 @@ int web_api_flow_delete(WebCtx *c);
 int web_api_flow_revisions(WebCtx *c);
 int web_api_flow_graph(WebCtx *c);
 int web_api_flow_dependencies(WebCtx *c);
+int web_api_namespace_dependencies(WebCtx *c);
 int web_api_flows_disable(WebCtx *c);
 int web_api_flows_enable(WebCtx *c);
 int web_api_flow_search(WebCtx *c);
@@ -209,6 +210,12 @@ int web_api_nsfile_create(WebCtx *c);
 int web_api_nsfile_delete(WebCtx *c);
 int web_api_nsfile_move(WebCtx *c);
 int web_api_nsfile_search(WebCtx *c);
+/* web-namespaces.c: Kestra's namespace listing. */
+int web_api_namespace_search(WebCtx *c);
+int web_api_namespace_ids(WebCtx *c);
+int web_api_namespace_autocomplete(WebCtx *c);
+int web_api_namespace_get(WebCtx *c);
+
 /* web-kv.c: Kestra's key-value store API. */
 int web_api_kv_list(WebCtx *c);
 int web_api_kv_get(WebCtx *c);

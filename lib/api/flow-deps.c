@@ -94,13 +94,32 @@ static int node_add(json_t *nodes, const char *ns, const char *id) {
         return json_object_set_new(nodes, u, json_pack("{s:s, s:s, s:s}", "uid", u, "namespace", ns, "id", id));
 }
 
+/* The graph's JSON: the nodes (an object by uid) as a list, and the edges; consumes neither. */
+static json_t *graph_json(json_t *nodes, json_t *edges) {
+        json_t *list = json_array();
+        const char *k;
+        json_t *v;
+        json_object_foreach(nodes, k, v)
+                if (!list || json_array_append(list, v) < 0) {
+                        json_decref(list);
+                        return NULL;
+                }
+        return json_pack("{s:o, s:O}", "nodes", list, "edges", edges);
+}
+
+/* Every edge among the flows, with its ends' namespaces and ids ("_sns", "_sid", "_dns", "_did"). */
+static json_t *all_edges(const Flow *const *flows, size_t n) {
+        json_t *all = json_array();
+        for (size_t i = 0; all && i < n; i++)
+                if (flow_edges(all, flows[i]) < 0)
+                        return json_decref(all), NULL;
+        return all;
+}
+
 json_t *api_flow_dependencies(const Flow *const *flows, size_t n, const char *ns, const char *id, bool expand_all) {
-        _cleanup_json_ json_t *all = json_array(), *nodes = json_object(), *edges = json_array();
+        _cleanup_json_ json_t *all = all_edges(flows, n), *nodes = json_object(), *edges = json_array();
         if (!all || !nodes || !edges)
                 return NULL;
-        for (size_t i = 0; i < n; i++)
-                if (flow_edges(all, flows[i]) < 0)
-                        return NULL;
         _cleanup_free_ char *me = uid(ns, id);
         if (!me || node_add(nodes, ns, id) < 0)
                 return NULL;
@@ -139,13 +158,35 @@ json_t *api_flow_dependencies(const Flow *const *flows, size_t n, const char *ns
                 }
         }
         json_decref(taken);
-        json_t *list = json_array();
-        const char *k;
-        json_t *v;
-        json_object_foreach(nodes, k, v)
-                if (!list || json_array_append(list, v) < 0) {
-                        json_decref(list);
+        return graph_json(nodes, edges);
+}
+
+/* ns itself or below it: "a" holds "a" and "a.b", not "ab". */
+static bool in_namespace(const char *flow_ns, const char *ns) {
+        size_t len = strlen(ns);
+        return flow_ns && strncmp(flow_ns, ns, len) == 0 && (flow_ns[len] == '\0' || flow_ns[len] == '.');
+}
+
+json_t *api_namespace_dependencies(const Flow *const *flows, size_t n, const char *ns) {
+        _cleanup_json_ json_t *all = all_edges(flows, n), *nodes = json_object(), *edges = json_array();
+        if (!all || !nodes || !edges)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                if (in_namespace(flows[i]->namespace, ns) && node_add(nodes, flows[i]->namespace, flows[i]->id) < 0)
                         return NULL;
-                }
-        return json_pack("{s:o, s:O}", "nodes", list, "edges", edges);
+        size_t i;
+        json_t *e;
+        json_array_foreach(all, i, e) {
+                const char *sns = json_string_value(json_object_get(e, "_sns"));
+                const char *dns = json_string_value(json_object_get(e, "_dns"));
+                if (!in_namespace(sns, ns) && !in_namespace(dns, ns))
+                        continue;
+                if (node_add(nodes, sns, json_string_value(json_object_get(e, "_sid"))) < 0 ||
+                    node_add(nodes, dns, json_string_value(json_object_get(e, "_did"))) < 0 ||
+                    json_array_append_new(edges, json_pack("{s:O, s:O, s:O}", "source", json_object_get(e, "source"),
+                                                           "target", json_object_get(e, "target"), "relation",
+                                                           json_object_get(e, "relation"))) < 0)
+                        return NULL;
+        }
+        return graph_json(nodes, edges);
 }

@@ -1,5 +1,6 @@
-/* flow-deps.h: Kestra's flow dependencies (GET /api/v1/flows/{namespace}/{id}/dependencies): which
- * flows a flow calls as subflows, and which flows' executions trigger it or it triggers. */
+/* flow-deps.h: Kestra's flow dependencies (GET /api/v1/flows/{namespace}/{id}/dependencies, and
+ * of a namespace): which flows a flow calls as subflows, and which flows' executions trigger it or
+ * it triggers. */
 #pragma once
 
 #include <jansson.h>
@@ -15,3 +16,8 @@
  * expand_all: the flows linked to those too, and so on; otherwise the edges touching ns.id. NULL
  * when out of memory. */
 json_t *api_flow_dependencies(const Flow *const *flows, size_t n, const char *ns, const char *id, bool expand_all);
+
+/* The same graph around a namespace: every flow of ns or below it ("a" holds "a.b") as a node, even
+ * without links, and every edge with an end there (its other end may be elsewhere), as Kestra's
+ * namespace graph. NULL when out of memory. */
+json_t *api_namespace_dependencies(const Flow *const *flows, size_t n, const char *ns);

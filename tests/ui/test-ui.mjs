@@ -6,7 +6,7 @@
 // bulk kill/restart/delete and filters of executions, of all those matching too (by query); an
 // execution's state changed; completion in the editor; an execution's labels,
 // replay from a task run, change a task run's state, download logs, resume with onResume inputs; the dashboard; namespaces (KV store, files);
-// a flow's topology; an execution with 10,001 task runs and 100,000 log lines; refuse a state change
+// a flow's topology; flow and namespace dependencies; an execution with 10,001 task runs and 100,000 log lines; refuse a state change
 // without the CSRF token. TAP output; a screenshot per step in $TERN_UI_SHOTS.
 import { spawn, spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
@@ -944,6 +944,58 @@ triggers:
       return ta.value.slice(0, ta.selectionStart).split("\n").length - 1;
     });
     return haveCM ? /id: left$/.test(line) : line === 14;
+  });
+
+  // Flow dependencies: who calls or triggers a flow, whom it calls; a name with markup stays text.
+  const DEPS = {
+    caller: "tasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: t.ui.deps\n    flowId: mid\n",
+    mid: "tasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: t.elsewhere\n" +
+         "    flowId: \"<img src=x onerror=window.pwned=1>\"\n",
+    watcher: "tasks:\n  - id: r\n    type: io.kestra.plugin.core.log.Log\n    message: m\ntriggers:\n  - id: after-mid\n" +
+             "    type: io.kestra.plugin.core.trigger.Flow\n    conditions:\n" +
+             "      - type: io.kestra.plugin.core.condition.ExecutionFlow\n        namespace: t.ui.deps\n        flowId: mid\n",
+  };
+  for (const [id, src] of Object.entries(DEPS)) {
+    const r = await fetch(`${base}/api/v1/flows`, { method: "POST", headers: { ...BASIC, "Content-Type": "application/x-yaml" },
+                                                    body: `id: ${id}\nnamespace: t.ui.deps\n${src}` });
+    ok(r.status === 200, `a flow '${id}' for the dependencies`, r.status);
+  }
+  await page.goto(base + "/#/flows/edit/t.ui.deps/mid");
+  await page.click("#dependencies");
+  await step("Dependencies draws the flow, who calls and triggers it and what it calls; markup in a name stays text", async () => {
+    await page.locator("svg.dependencies a.dep-node").first().waitFor({ timeout: 15000 });
+    const uids = (await page.locator("svg.dependencies a.dep-node").evaluateAll((ns) => ns.map((n) => n.dataset.uid))).sort();
+    const self = await page.locator("svg.dependencies a.dep-node.self").getAttribute("data-uid");
+    const triggers = await page.locator("svg.dependencies path.dep-edge.triggers").count();
+    const calls = await page.locator("svg.dependencies path.dep-edge.calls").count();
+    const img = await page.locator('svg.dependencies a.dep-node[data-uid^="t.elsewhere_"] title').textContent();
+    const injected = await page.evaluate(() => document.querySelector("svg.dependencies img") !== null || window.pwned !== undefined);
+    await shot("27-dependencies");
+    return JSON.stringify(uids) === JSON.stringify(["t.elsewhere_<img src=x onerror=window.pwned=1>", "t.ui.deps_caller",
+                                                    "t.ui.deps_mid", "t.ui.deps_watcher"]) &&
+           self === "t.ui.deps_mid" && triggers === 1 && calls === 2 &&
+           img === "t.elsewhere.<img src=x onerror=window.pwned=1>" && !injected;
+  });
+  await page.locator("#deps-further").focus();
+  await page.keyboard.press("Tab");
+  await step("the drawing's flows are reached with Tab", async () =>
+    page.evaluate(() => document.activeElement?.classList.contains("dep-node")));
+  await page.locator('svg.dependencies a.dep-node[data-uid="t.ui.deps_caller"]').focus();
+  await page.keyboard.press("Enter");
+  await step("Enter on a flow opens it", async () => {
+    await page.waitForURL(/#\/flows\/edit\/t\.ui\.deps\/caller$/, { timeout: 15000 });
+    return true;
+  });
+  await page.goto(base + "/#/namespaces/t.ui.deps?tab=dependencies");
+  await step("a namespace's Dependencies tab draws its flows, those of elsewhere apart", async () => {
+    await page.locator("#panel-dependencies svg.dependencies a.dep-node").first().waitFor({ timeout: 15000 });
+    const all = await page.locator("#panel-dependencies a.dep-node").count();
+    const outside = await page.locator("#panel-dependencies a.dep-node.outside").getAttribute("data-uid");
+    const edges = await page.locator("#panel-dependencies path.dep-edge").count();
+    await page.emulateMedia({ colorScheme: "dark" });
+    await shot("28-namespace-dependencies-dark");
+    await page.emulateMedia({ colorScheme: "light" });
+    return all === 4 && outside.startsWith("t.elsewhere_") && edges === 3;
   });
 
   // A large execution: 10,000 task runs (a loop's) and 100,000 log lines stay responsive.

@@ -1577,6 +1577,53 @@ triggers:
        req("GET", "/api/v1/flows/t.deps/leaf/dependencies", auth=None)[0] == 401,
        "dependencies of a missing flow are 404, a bad expandAll 400, and need authentication")
 
+    # ---- namespaces (Kestra's /api/v1/namespaces/search, /ids, /autocomplete, /{id}, /{namespace}/dependencies) ----
+    ok(req("POST", "/api/v1/flows", "id: outer\nnamespace: t.deps.sub\ntasks:\n  - id: call\n"
+           "    type: io.kestra.plugin.core.flow.Subflow\n    namespace: t.deps\n    flowId: leaf\n")[0] == 200,
+       "a flow in a namespace below, calling a flow above")
+    st, g, _ = req("GET", "/api/v1/namespaces/t.deps/dependencies")
+    edges = sorted((e["source"], e["target"], e["relation"]) for e in (g or {}).get("edges", []))
+    ok(st == 200 and sorted(n["uid"] for n in g["nodes"]) == ["t.deps.sub_outer", "t.deps_after", "t.deps_caller",
+                                                               "t.deps_leaf", "t.deps_middle"] and
+       edges == [("t.deps.sub_outer", "t.deps_leaf", "FLOW_TASK"), ("t.deps_caller", "t.deps_middle", "FLOW_TASK"),
+                 ("t.deps_middle", "t.deps_after", "FLOW_TRIGGER"), ("t.deps_middle", "t.deps_leaf", "FLOW_TASK")],
+       f"a namespace's dependencies: its flows and those below, and their links ({edges})")
+    st, g, _ = req("GET", "/api/v1/main/namespaces/t.deps.sub/dependencies?destinationOnly=true")
+    ok(st == 200 and sorted(n["uid"] for n in g["nodes"]) == ["t.deps.sub_outer", "t.deps_leaf"] and
+       [(e["source"], e["target"]) for e in g["edges"]] == [("t.deps.sub_outer", "t.deps_leaf")],
+       f"a namespace below: its flow and the flow it calls elsewhere (under the tenant prefix) ({g})")
+    ok(req("GET", "/api/v1/namespaces/t.nothing.here/dependencies")[1] == {"nodes": [], "edges": []},
+       "a namespace without flows has an empty graph")
+    st, js, _ = req("GET", "/api/v1/namespaces/t.deps/dependencies?destinationOnly=maybe")
+    ok(st == 400 and "'maybe'" in js["message"], "a bad destinationOnly is 400, naming it")
+    ok(req("PUT", "/api/v1/namespaces/t.kvonly.inner/kv/k", '"v"', headers={"Content-Type": "text/plain"})[0] == 200, "a key-value entry in a namespace without flows")
+    st, js, _ = req("GET", "/api/v1/namespaces/search?q=DEPS")
+    ok(st == 200 and js == {"results": [{"id": "t.deps", "deleted": False}, {"id": "t.deps.sub", "deleted": False}],
+                            "total": 2}, f"GET /api/v1/namespaces/search?q=: the names holding q, regardless of case ({js})")
+    st, js, _ = req("GET", "/api/v1/namespaces/search?q=t.&size=2&page=2&sort=id:desc")
+    st_all, everything, _ = req("GET", "/api/v1/namespaces/search?q=t.&size=1000&sort=id:desc")
+    ok(st == 200 and st_all == 200 and js["total"] == everything["total"] > 4 and
+       js["results"] == everything["results"][2:4] and everything["results"][0]["id"] > everything["results"][-1]["id"],
+       "paged and sorted the other way")
+    st, ids, _ = req("GET", "/api/v1/namespaces/ids")
+    ok(st == 200 and ids == sorted(ids) and {"t", "t.deps", "t.deps.sub", "t.kvonly", "t.kvonly.inner", "t.web"} <= set(ids) and
+       not any(i.startswith("_") for i in ids),
+       f"GET /api/v1/namespaces/ids: flows' and key-value entries' namespaces with their parents, none of tern's own ({ids})")
+    st, js, _ = req("POST", "/api/v1/namespaces/autocomplete", {"q": "deps.s", "ids": ["t.kvonly", "no.such"]})
+    ok(st == 200 and js == ["t.deps.sub", "t.kvonly"], f"POST /api/v1/namespaces/autocomplete: q's matches and the ids that exist ({js})")
+    st, js, _ = req("POST", "/api/v1/namespaces/autocomplete", {"q": 3})
+    ok(st == 400 and "'q'" in js["message"], "autocomplete with a q that is no string is 400")
+    ok(req("GET", "/api/v1/namespaces/t.deps")[1] == {"id": "t.deps", "deleted": False} and
+       req("GET", "/api/v1/main/namespaces/any.name")[1] == {"id": "any.name", "deleted": False},
+       "GET /api/v1/namespaces/{id}: any valid name is a namespace, as in Kestra")
+    st, js, _ = req("GET", "/api/v1/namespaces/_tern.auth")
+    ok(st == 422 and "'_tern.auth' is not a valid namespace" in js["message"], "tern's own namespace is not one (422)")
+    ok(all(req(m, p, auth=None)[0] == 401 for m, p in [("GET", "/api/v1/namespaces/search"), ("GET", "/api/v1/namespaces/ids"),
+                                                         ("POST", "/api/v1/namespaces/autocomplete"),
+                                                         ("GET", "/api/v1/namespaces/t.deps"),
+                                                         ("GET", "/api/v1/namespaces/t.deps/dependencies")]),
+       "the namespace routes need authentication")
+
     # ---- execution labels (Kestra's POST /api/v1/executions/{id}/labels) ----
     st, lab, _ = req("POST", "/api/v1/executions/t.web/again?wait=true&labels=stage:before-edit", {"n": 1})
     lid = lab["id"] if st == 200 else "x"

@@ -3,11 +3,12 @@
 // completion of types and their properties (complete.js), save
 // (a new revision), the revision history with a diff, enable/disable, and "Execute" with a form made
 // from the flow's inputs.
-import { api, enc } from "./api.js";
+import { api, enc, q } from "./api.js";
 import { h, clear, debounce, setTitle, fmtTime } from "./dom.js";
 import { lineDiff } from "./diff.js";
 import { enableCompletion } from "./complete.js";
 import { drawTopology } from "./topology.js";
+import { drawDependencies, dependenciesLegend } from "./deps.js";
 
 const TEMPLATE = `id: hello
 namespace: company.team
@@ -150,15 +151,17 @@ export async function editorView(main, ctx, ns, id) {
   const toggleBtn = h("button", { type: "button", id: "toggle-disabled", hidden: !flow });
   const revBtn = h("button", { type: "button", id: "revisions", hidden: !flow, "aria-expanded": "false" }, "Revisions");
   const topoBtn = h("button", { type: "button", id: "topology", hidden: !flow, "aria-expanded": "false" }, "Topology");
+  const depsBtn = h("button", { type: "button", id: "dependencies", hidden: !flow, "aria-expanded": "false" }, "Dependencies");
   const title = h("h1", flow ? `${flow.namespace}.${flow.id}` : "New flow");
   const rev = h("span.muted", flow ? `revision ${flow.revision}` : "");
   const disabledTag = h("span.tag.disabled-tag", { hidden: !flow || !flow.disabled }, "disabled");
   const host = h("div.editor-host");
   const revHost = h("div");
   const topoHost = h("div");
+  const depsHost = h("div");
   const formHost = h("div");
-  main.append(h("div.bar", title, rev, disabledTag, h("span.spacer"), status, revBtn, topoBtn, toggleBtn, saveBtn, execBtn),
-              revHost, topoHost, host, errorList, formHost);
+  main.append(h("div.bar", title, rev, disabledTag, h("span.spacer"), status, revBtn, topoBtn, depsBtn, toggleBtn, saveBtn, execBtn),
+              revHost, topoHost, depsHost, host, errorList, formHost);
 
   function showFlow() {
     rev.textContent = `revision ${flow.revision}`;
@@ -320,6 +323,37 @@ export async function editorView(main, ctx, ns, id) {
     }
     topoBtn.setAttribute("aria-expanded", "true");
     await showTopology();
+  });
+
+  // The flows upstream (calling or triggering this one) and downstream, as stored; "further" also
+  // those linked to them (expandAll).
+  async function showDependencies(further) {
+    clear(depsHost);
+    let graph;
+    try {
+      graph = await api("GET", `/api/v1/flows/${enc(flow.namespace)}/${enc(flow.id)}/dependencies` + q({ expandAll: further }));
+    } catch (e) {
+      depsHost.append(h("p.error", { role: "alert" }, e.message));
+      return;
+    }
+    const self = `${flow.namespace}_${flow.id}`;
+    const more = h("input", { type: "checkbox", id: "deps-further", checked: further });
+    more.addEventListener("change", () => showDependencies(more.checked));
+    const up = graph.edges.filter((e) => e.target === self).length, down = graph.edges.filter((e) => e.source === self).length;
+    depsHost.append(h("section.topology-box", { "aria-label": "Dependencies", id: "dependencies-box" },
+      h("p.note", `${up} upstream link(s), ${down} downstream, among the saved flows (a flow named by an expression is not followed). `,
+        h("label.inline", more, " the flows linked to those too")),
+      graph.edges.length ? h("div.topology-scroll", drawDependencies(graph, self)) : h("p.empty", "No flow calls or triggers this one, and it calls or triggers none."),
+      graph.edges.length ? dependenciesLegend() : null));
+  }
+  depsBtn.addEventListener("click", async () => {
+    if (depsHost.firstChild) {
+      clear(depsHost);
+      depsBtn.setAttribute("aria-expanded", "false");
+      return;
+    }
+    depsBtn.setAttribute("aria-expanded", "true");
+    await showDependencies(false);
   });
 
   execBtn.addEventListener("click", () => {

@@ -1,9 +1,10 @@
-// namespaces.js: the Namespaces page (every namespace that has flows) and one namespace's page: its
-// flows, its key-value store (typed values, a ttl) and its namespace files (a tree; open, edit with
-// the flow editor's editor, create, upload, delete).
+// namespaces.js: the Namespaces page (every namespace that has flows or key-value entries) and one
+// namespace's page: its flows, its key-value store (typed values, a ttl), its namespace files (a
+// tree; open, edit with the flow editor's editor, create, upload, delete) and its flows' dependencies.
 import { api, q, enc } from "./api.js";
 import { h, clear, replace, setTitle, jsonText } from "./dom.js";
 import { makeEditor, modeFor } from "./editor.js";
+import { drawDependencies, dependenciesLegend } from "./deps.js";
 
 // The namespaces of all flows, with their flows (one request: the list is bounded by what a page holds).
 async function flowsByNamespace() {
@@ -13,7 +14,7 @@ async function flowsByNamespace() {
     if (!m.has(f.namespace)) m.set(f.namespace, []);
     m.get(f.namespace).push(f);
   }
-  return new Map([...m.entries()].sort((a, b) => a[0].localeCompare(b[0])));
+  return m;
 }
 
 export async function namespacesView(main, ctx) {
@@ -28,13 +29,16 @@ export async function namespacesView(main, ctx) {
   });
   main.append(h("div.bar", h("h1", "Namespaces")), go);
   const byNs = await flowsByNamespace();
+  // The server's list has those too that hold only key-value entries, and the ones above them.
+  for (const ns of await api("GET", "/api/v1/namespaces/ids")) if (!byNs.has(ns)) byNs.set(ns, []);
+  const sorted = [...byNs.entries()].sort((a, b) => a[0].localeCompare(b[0]));
   if (!byNs.size) {
-    main.append(h("p.empty", "No flows yet, so no namespaces: create a flow, or open a namespace by name."));
+    main.append(h("p.empty", "No flows or KV entries yet, so no namespaces: create a flow, or open a namespace by name."));
     return;
   }
   main.append(h("table.grid", { id: "namespaces" },
     h("thead", h("tr", h("th", "Namespace"), h("th.num", "Flows"), h("th", ""))),
-    h("tbody", [...byNs.entries()].map(([ns, flows]) => h("tr",
+    h("tbody", sorted.map(([ns, flows]) => h("tr",
       h("td", h("a", { href: `#/namespaces/${enc(ns)}` }, ns)),
       h("td.num", String(flows.length)),
       h("td", h("a", { href: `#/namespaces/${enc(ns)}?tab=kv` }, "KV store"), " · ",
@@ -43,8 +47,8 @@ export async function namespacesView(main, ctx) {
 
 export async function namespaceView(main, ctx, ns) {
   setTitle(ns, "Namespace");
-  const tabs = ["Flows", "KV", "Files"];
-  const names = { Flows: "Flows", KV: "KV store", Files: "Files" };
+  const tabs = ["Flows", "KV", "Files", "Dependencies"];
+  const names = { Flows: "Flows", KV: "KV store", Files: "Files", Dependencies: "Dependencies" };
   const tabList = h("div.tabs", { role: "tablist", "aria-label": "Namespace" });
   const panels = {};
   for (const t of tabs) {
@@ -68,7 +72,7 @@ export async function namespaceView(main, ctx, ns) {
     }
     if (!loaded[key]) {
       loaded[key] = true;
-      ({ flows: flowsPanel, kv: kvPanel, files: filesPanel })[key](panels[key], ns)
+      ({ flows: flowsPanel, kv: kvPanel, files: filesPanel, dependencies: depsPanel })[key](panels[key], ns)
         .catch((e) => panels[key].append(h("p.error", { role: "alert" }, e.message)));
     }
   }
@@ -97,6 +101,20 @@ async function flowsPanel(panel, ns) {
       h("td", h("a", { href: `#/flows/edit/${enc(f.namespace)}/${enc(f.id)}` }, f.id)),
       h("td.muted", f.description || ""),
       h("td", h("a", { href: `#/executions?namespace=${enc(f.namespace)}&flowId=${enc(f.id)}` }, "Executions")))))));
+}
+
+// The namespace's flows (and those below it) with the flows they call or trigger, or that call or
+// trigger them, wherever those are (drawn muted).
+async function depsPanel(panel, ns) {
+  const graph = await api("GET", `/api/v1/namespaces/${enc(ns)}/dependencies`);
+  if (!graph.nodes.length) {
+    panel.append(h("p.empty", "No flow in this namespace."));
+    return;
+  }
+  const inside = (n) => n.namespace === ns || n.namespace.startsWith(ns + ".");
+  panel.append(h("p.note", `${graph.nodes.filter(inside).length} flow(s) here and below, ${graph.edges.length} link(s).`),
+    h("div.topology-scroll", drawDependencies(graph, null, inside)),
+    graph.edges.length ? dependenciesLegend() : h("p.empty", "None of them calls or triggers another flow, or is called or triggered by one."));
 }
 
 // ---- the key-value store ----
