@@ -23,6 +23,18 @@
 /* Prepared statements kept per connection, by text: the repositories' SQL is a fixed set of
  * texts, each parsed again at every call otherwise. Past this many the cache is emptied. */
 #define STMT_CACHE_MAX 512
+/* WAL frames (pages) after which a commit asks for a checkpoint: SQLite's own default. SQLite would
+ * run it inside that commit, fsyncs included (tens of ms on a busy disk), with the writer's turn
+ * held and every other transaction of the process waiting; the writer's checkpointer thread runs
+ * it on its own connection instead, beside the next transactions (a PASSIVE checkpoint takes no
+ * write lock). But SQLite starts the WAL over from its beginning only when a write transaction
+ * begins on a WAL copied back whole, which commits meanwhile prevent: past CKPT_WRAP_FRAMES the
+ * checkpointer takes the turn once for the frames its pass left (a few: little to sync), so that
+ * the next transaction starts the WAL over. Only a WAL CKPT_INLINE_FACTOR times the first size, a
+ * checkpointer that cannot keep up, makes a commit checkpoint itself again (the file stays bounded). */
+#define CKPT_FRAMES 1000
+#define CKPT_WRAP_FRAMES 4000
+#define CKPT_INLINE_FACTOR 16
 
 /* A connection and the statements prepared on it, by their (translated) text. */
 typedef struct SqliteConn {
@@ -37,6 +49,12 @@ struct SqliteWriter {
         unsigned n_ref;
         pthread_mutex_t turn; /* held from BEGIN to COMMIT or ROLLBACK (error-checking: no self-deadlock) */
         SqliteConn conn;
+        /* The checkpointer: started at the first full WAL (short-lived CLI commands never get one). */
+        pthread_mutex_t ckpt_lock;
+        pthread_cond_t ckpt_cv;
+        pthread_t ckpt_thread;
+        bool ckpt_started, ckpt_wanted, ckpt_stop;
+        int ckpt_next; /* the WAL's size in frames at which to ask again (a pass a commit is too many) */
 };
 
 /* The writers of this process, one per database path. */
@@ -150,6 +168,79 @@ static bool path_is_private(const char *path) {
         return isempty(path) || streq(path, ":memory:") || strstr(path, "mode=memory");
 }
 
+static void *checkpointer(void *arg) {
+        SqliteWriter *w = arg;
+        sqlite3 *db = NULL;
+
+        /* Its own connection: a checkpoint on the writer's would need the writer's turn. A
+         * connection checkpoints only once it has read the file in WAL mode (before, -1 frames). */
+        if (sqlite3_open_v2(w->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK) {
+                sqlite3_close_v2(db);
+                db = NULL;
+        }
+        pthread_mutex_lock(&w->ckpt_lock);
+        for (;;) {
+                while (!w->ckpt_wanted && !w->ckpt_stop)
+                        pthread_cond_wait(&w->ckpt_cv, &w->ckpt_lock);
+                if (w->ckpt_stop)
+                        break;
+                w->ckpt_wanted = false;
+                pthread_mutex_unlock(&w->ckpt_lock);
+                /* What fails (no connection, another process's checkpoint) is tried at the next
+                 * request; past CKPT_INLINE_FACTOR the commits checkpoint themselves. */
+                int frames = 0, next = CKPT_FRAMES;
+                if (db && sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, NULL) == SQLITE_OK) {
+                        next = frames + CKPT_FRAMES / 4;
+                        if (frames >= CKPT_WRAP_FRAMES && pthread_mutex_lock(&w->turn) == 0) {
+                                /* What was committed during the pass; nothing commits now. */
+                                (void) sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+                                pthread_mutex_unlock(&w->turn);
+                                next = CKPT_FRAMES;
+                        }
+                }
+                pthread_mutex_lock(&w->ckpt_lock);
+                w->ckpt_next = next;
+        }
+        pthread_mutex_unlock(&w->ckpt_lock);
+        sqlite3_close_v2(db);
+        return NULL;
+}
+
+/* Called by SQLite after each commit on the writer's connection (in place of its auto-checkpoint),
+ * with the turn still held: only a wake-up here, unless the WAL is far past its size. */
+static int wal_hook(void *userdata, sqlite3 *db, const char *name, int frames) {
+        SqliteWriter *w = userdata;
+
+        if (frames < CKPT_FRAMES)
+                return SQLITE_OK;
+        if (frames >= CKPT_FRAMES * CKPT_INLINE_FACTOR) {
+                (void) sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+                return SQLITE_OK;
+        }
+        pthread_mutex_lock(&w->ckpt_lock);
+        if (frames < w->ckpt_next) {
+                pthread_mutex_unlock(&w->ckpt_lock);
+                return SQLITE_OK;
+        }
+        if (!w->ckpt_started && !w->ckpt_stop)
+                /* Without a thread (none left to make) the WAL grows to the inline checkpoint. */
+                w->ckpt_started = pthread_create(&w->ckpt_thread, NULL, checkpointer, w) == 0;
+        w->ckpt_wanted = true;
+        pthread_cond_signal(&w->ckpt_cv);
+        pthread_mutex_unlock(&w->ckpt_lock);
+        return SQLITE_OK;
+}
+
+static void checkpointer_stop(SqliteWriter *w) {
+        pthread_mutex_lock(&w->ckpt_lock);
+        w->ckpt_stop = true;
+        pthread_cond_signal(&w->ckpt_cv);
+        pthread_mutex_unlock(&w->ckpt_lock);
+        if (w->ckpt_started)
+                pthread_join(w->ckpt_thread, NULL);
+}
+
 static int writer_get(Store *s, const char *path, SqliteWriter **ret) {
         SqliteWriter *w;
         int r = 0;
@@ -174,6 +265,10 @@ static int writer_get(Store *s, const char *path, SqliteWriter **ret) {
                 pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
                 pthread_mutex_init(&w->turn, &a);
                 pthread_mutexattr_destroy(&a);
+                pthread_mutex_init(&w->ckpt_lock, NULL);
+                pthread_cond_init(&w->ckpt_cv, NULL);
+                w->ckpt_next = CKPT_FRAMES;
+                sqlite3_wal_hook(w->conn.db, wal_hook, w);
                 w->n_ref = 1;
                 w->next = writers;
                 writers = w;
@@ -203,8 +298,11 @@ static void writer_put(SqliteWriter *w) {
                         break;
                 }
         pthread_mutex_unlock(&writers_lock);
+        checkpointer_stop(w);
         conn_close(&w->conn);
         pthread_mutex_destroy(&w->turn);
+        pthread_mutex_destroy(&w->ckpt_lock);
+        pthread_cond_destroy(&w->ckpt_cv);
         free(w->path);
         free(w);
 }
