@@ -662,6 +662,28 @@ try {
            id(replayed, "after") !== id(before, "after");
   });
 
+  // Metrics: what a task reported, on the execution's Metrics tab; a name with markup stays text.
+  const MEASURED = `id: measured
+namespace: t.ui
+tasks:
+  - id: count
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - echo '::{"metrics":[{"name":"rows","type":"counter","value":7,"tags":{"db":"main"}},{"name":"<img src=x onerror=window.pwned=1>","type":"gauge","value":0.5}]}::'
+`;
+  await fetch(`${base}/api/v1/flows`, { method: "POST", headers: { ...BASIC, "Content-Type": "application/x-yaml" }, body: MEASURED });
+  const measured = (await (await fetch(`${base}/api/v1/executions/t.ui/measured?wait=true`, { method: "POST", headers: { ...BASIC, "Content-Type": "application/json" }, body: "{}" })).json()).id;
+  await page.goto(base + `/#/executions/${measured}?tab=metrics`);
+  await step("the Metrics tab lists what the task measured, with its tags; markup in a name stays text", async () => {
+    await page.locator("#metrics tbody tr").nth(1).waitFor({ timeout: 15000 });
+    const rows = await page.locator("#metrics tbody tr").evaluateAll((trs) => trs.map((tr) => [...tr.cells].slice(0, 5).map((c) => c.textContent)));
+    await shot("17b-metrics");
+    const pwned = await page.evaluate(() => window.pwned);
+    return rows.length === 2 && rows.some((r) => r[0] === "count" && r[1] === "counter" && r[2] === "rows" && r[3] === "7" && r[4] === "db: main") &&
+           rows.some((r) => r[2] === "<img src=x onerror=window.pwned=1>" && r[3] === "0.5") &&
+           (await page.locator("#metrics img").count()) === 0 && pwned === undefined;
+  });
+
   // Change an ended task run's state: a failed task made SUCCESS lets the execution go on.
   const FLAKY = `id: flaky
 namespace: t.ui

@@ -33,7 +33,7 @@ export async function executionView(main, ctx, id) {
   const head = h("div.bar");
   const actions = h("div.actions");
   const message = h("p.error", { role: "alert", hidden: true });
-  const tabs = ["Gantt", "Logs", "Outputs", "Inputs", "History"];
+  const tabs = ["Gantt", "Logs", "Outputs", "Metrics", "Inputs", "History"];
   const tabList = h("div.tabs", { role: "tablist", "aria-label": "Execution" });
   const panels = {};
   for (const t of tabs) {
@@ -53,6 +53,7 @@ export async function executionView(main, ctx, id) {
       b.tabIndex = k === key ? 0 : -1;
     }
     if (key === "gantt") renderGantt();
+    if (key === "metrics") loadMetrics();
   }
   function tabKeys(ev) {
     const i = tabs.findIndex((t) => `tab-${t.toLowerCase()}` === ev.target.id);
@@ -349,6 +350,40 @@ export async function executionView(main, ctx, id) {
       h("tbody", hist.map((s) => h("tr", h("td", stateBadge(s.state)), h("td", h("time", { datetime: s.date }, fmtTime(s.date))))))));
   }
 
+  // ---- metrics: what the tasks measured (Kestra's GET /api/v1/metrics/{executionId}), a page at a time ----
+  const METRICS_PAGE = 50;
+  let metricsPage = 1, metricsAt = 0;
+  async function loadMetrics(page = metricsPage) {
+    metricsPage = page;
+    metricsAt = Date.now();
+    let res;
+    try {
+      res = await api("GET", `/api/v1/metrics/${enc(ex.id)}?page=${page}&size=${METRICS_PAGE}`);
+    } catch (e) {
+      replace(panels.metrics, h("p.error", { role: "alert" }, e.message));
+      return;
+    }
+    const pages = Math.max(1, Math.ceil((res.total || 0) / METRICS_PAGE));
+    const runs = new Map((ex.taskRunList || []).map((tr) => [tr.id, tr]));
+    const taskName = (m) => {
+      const tr = runs.get(m.taskRunId);
+      return `${m.taskId || ""}${tr?.value ? ` [${tr.value}]` : ""}`;
+    };
+    const tags = (t) => Object.entries(t || {}).map(([k, v]) => h("span.tag", `${k}: ${v}`));
+    replace(panels.metrics,
+      (res.results || []).length === 0 ? h("p.muted", { id: "metrics-empty" }, "No metrics.") :
+        h("table.grid", { id: "metrics" },
+          h("thead", h("tr", h("th", "Task"), h("th", "Type"), h("th", "Name"), h("th", "Value"), h("th", "Tags"), h("th", "Time"))),
+          h("tbody", res.results.map((m) => h("tr",
+            h("td", taskName(m)), h("td", m.type), h("td", m.name), h("td.num", String(m.value)), h("td", tags(m.tags)),
+            h("td", h("time", { datetime: m.timestamp }, fmtTime(m.timestamp))))))),
+      h("div.pager",
+        h("button", { type: "button", disabled: page <= 1, onclick: () => loadMetrics(page - 1) }, "Previous"),
+        h("span", ` ${res.total || 0} metrics, page ${page} of ${pages} `),
+        h("button", { type: "button", disabled: page >= pages, onclick: () => loadMetrics(page + 1) }, "Next"),
+        h("button", { type: "button", id: "metrics-refresh", onclick: () => loadMetrics() }, "Refresh")));
+  }
+
   // ---- labels: shown, and editable once the execution ended (the system's stay as they are) ----
   const labelsBox = h("section.labels", { "aria-labelledby": "labels-title" });
   let editingLabels = false;
@@ -409,6 +444,8 @@ export async function executionView(main, ctx, id) {
     renderTaskOptions();
     renderGantt();
     renderData();
+    // Shown metrics follow a running execution, at most once a second.
+    if (!panels.metrics.hidden && Date.now() - metricsAt > 1000) loadMetrics();
   }
 
   // ---- the execution's stream ----
