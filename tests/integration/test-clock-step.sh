@@ -33,7 +33,9 @@ export TERN_CONFIG=$scratch/tern.conf
 clock=$scratch/clock
 echo "+0" >"$clock"
 step() { echo "$1" >"$clock"; echo "# $(date +%T) the stepped host's clock at $1 s"; }
-stepped() { LD_PRELOAD=$preload TERN_TEST_CLOCK_FILE=$clock "$@"; }
+# Always in a subshell (a command substitution or a background job): exec, so that the job's pid
+# is the daemon's own and the clean-up's kill reaches it (a function's job would leave it orphaned).
+stepped() { LD_PRELOAD=$preload TERN_TEST_CLOCK_FILE=$clock exec "$@"; }
 got=$(stepped date +%s); echo "-30" >"$clock"; sleep 0.1; got2=$(stepped date +%s); echo "+0" >"$clock"
 [ $((got - got2)) -ge 29 ] || { echo "Bail out! the preloaded library does not step the clock ($got, $got2)"; exit 1; }
 
