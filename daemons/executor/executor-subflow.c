@@ -1,4 +1,4 @@
-/* executor-subflow.c: what a subflow execution starts with (labels, trigger, the parent's bookkeeping). */
+/* executor-subflow.c: what a subflow or retry execution starts with (labels, trigger, the parent's bookkeeping). */
 #include <errno.h>
 
 #include "executor-subflow.h"
@@ -54,4 +54,17 @@ int executor_subflow_prepare(const Execution *parent, json_t *req, ExecutorSubfl
                 .even_disabled = true,
         };
         return 0;
+}
+
+ApiExecutionNew executor_retry_new(json_t *req, const EngineConfig *cfg) {
+        return (ApiExecutionNew) {
+                .inputs = json_object_get(req, "inputs"),
+                .inputs_mode = API_INPUTS_RAW,
+                .labels = json_object_get(req, "labels"),
+                .trigger = json_object_get(req, "trigger"),
+                .parent_id = json_string_value(json_object_get(req, "parentId")),
+                .engine = json_object_get(req, "engine"),
+                .even_disabled = true,
+                .engine_cfg = cfg,
+        };
 }

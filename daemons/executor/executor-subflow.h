@@ -1,4 +1,4 @@
-/* executor-subflow.h: what a subflow execution the engine asked for starts with, the same on every
+/* executor-subflow.h: what a subflow or retry execution the engine asked for starts with, the same on every
  * queue backend (the database's executor.c and Kafka's executor-kafka.c). */
 #pragma once
 
@@ -18,3 +18,8 @@ typedef struct ExecutorSubflow {
  * 0 or -ENOMEM; free with executor_subflow_done() either way. */
 int executor_subflow_prepare(const Execution *parent, json_t *req, ExecutorSubflow *ret);
 void executor_subflow_done(ExecutorSubflow *s);
+
+/* What the next execution of a retry chain (retry behavior CREATE_NEW_EXECUTION) starts with, from
+ * the engine's request: the same inputs (as they were resolved), labels, trigger and parent. The
+ * fields borrow from req. */
+ApiExecutionNew executor_retry_new(json_t *req, const EngineConfig *cfg);

@@ -242,16 +242,7 @@ static int create_retry(Executor *x, StoreTx *tx, json_t *req, usec_t now) {
         }
         if (r < 0)
                 return r;
-        ApiExecutionNew n = {
-                .inputs = json_object_get(req, "inputs"),
-                .inputs_mode = API_INPUTS_RAW,
-                .labels = json_object_get(req, "labels"),
-                .trigger = json_object_get(req, "trigger"),
-                .parent_id = json_string_value(json_object_get(req, "parentId")),
-                .engine = json_object_get(req, "engine"),
-                .even_disabled = true,
-                .engine_cfg = &x->opt.engine,
-        };
+        ApiExecutionNew n = executor_retry_new(req, &x->opt.engine);
         r = api_execution_create(tx, f->flow, &n, now, NULL, &err);
         if (r == -EINVAL || r == -E2BIG || r == -EPERM) {
                 log_error("Cannot retry an execution of %s.%s: %s", ns, id, err ? err : strerror(-r));
