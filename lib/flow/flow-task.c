@@ -452,7 +452,9 @@ static Task *fp_parse_task(FlowParser *p, const YamlNode *n, Task *parent) {
                 const char *key = k->value;
                 if (streq(key, "id") || streq(key, "type"))
                         continue;
-                if (strv_contains((char **) task_common_keys, key)) {
+                /* A type may have a property of a common key's name (Kestra's Jira Create has its
+                 * issue's description): the type's property wins, as its field hides Task's there. */
+                if (strv_contains((char **) task_common_keys, key) && !(t->def && task_type_property(t->def, key))) {
                         task_parse_common(p, t, key, v);
                         continue;
                 }
