@@ -56,6 +56,62 @@ static int plugin_outputs(TaskOutcome *out, json_t *announced, json_t *files) {
         return 0;
 }
 
+/* An exec plugin has no storage_put(): it keeps a file in internal storage by writing it below
+ * this directory of its working directory and announcing its name there as an output's value
+ * ("uri": ".tern-store/rows.ion", or in a list or map). The worker keeps the directory's files as
+ * it keeps outputFiles and puts each file's kestra:/// URI in place of its name. */
+#define PLUGIN_STORE_DIR ".tern-store/"
+
+/* The outputFiles patterns of the run: the flow's (a string or a list) and the store directory's. */
+static json_t *exec_output_patterns(json_t *given) {
+        json_t *all = json_is_array(given) ? json_copy(given) : json_array();
+        if (!all)
+                return NULL;
+        if ((json_is_string(given) && json_array_append(all, given) < 0) ||
+            json_array_append_new(all, json_string(PLUGIN_STORE_DIR "*")) < 0) {
+                json_decref(all);
+                return NULL;
+        }
+        return all;
+}
+
+/* Each string of v naming a file of the store directory becomes that file's URI (from stored, the
+ * run's outputFiles); *missing is the first such name the plugin did not leave there. */
+static int resolve_stored(json_t *v, json_t *stored, const char **missing) {
+        size_t i;
+        const char *k;
+        json_t *e;
+
+        if (json_is_object(v)) {
+                json_object_foreach(v, k, e) {
+                        if (json_is_string(e) && startswith(json_string_value(e), PLUGIN_STORE_DIR)) {
+                                json_t *uri = json_object_get(stored, json_string_value(e));
+                                if (!uri) {
+                                        *missing = *missing ?: json_string_value(e);
+                                        continue;
+                                }
+                                if (json_object_set(v, k, uri) < 0)
+                                        return -ENOMEM;
+                        } else if (resolve_stored(e, stored, missing) < 0)
+                                return -ENOMEM;
+                }
+        } else if (json_is_array(v)) {
+                json_array_foreach(v, i, e) {
+                        if (json_is_string(e) && startswith(json_string_value(e), PLUGIN_STORE_DIR)) {
+                                json_t *uri = json_object_get(stored, json_string_value(e));
+                                if (!uri) {
+                                        *missing = *missing ?: json_string_value(e);
+                                        continue;
+                                }
+                                if (json_array_set(v, i, uri) < 0)
+                                        return -ENOMEM;
+                        } else if (resolve_stored(e, stored, missing) < 0)
+                                return -ENOMEM;
+                }
+        }
+        return 0;
+}
+
 static int run_exec(TaskRunContext *ctx, const PluginType *pt, json_t *props, json_t *input, TaskOutcome *out) {
         const Plugin *pl = pt->plugin;
         _cleanup_free_ char *what = strdup_printf("Plugin '%s'", pl->name);
@@ -78,17 +134,32 @@ static int run_exec(TaskRunContext *ctx, const PluginType *pt, json_t *props, js
         _cleanup_free_ char *body = strdup_printf("{ rm -f '%s'; exec '%s'; } < '%s'\n", in_name, pl->program, in_name);
         /* What script_run() takes from a script task's properties, set here: the plugin's own
          * properties never reach it (a plugin may well have one named 'env' or 'interpreter'). */
-        _cleanup_json_ json_t *run = json_pack("{s:O?, s:O?, s:b, s:b, s:{s:s, s:s}}", "inputFiles",
+        _cleanup_json_ json_t *patterns = exec_output_patterns(json_object_get(props, "outputFiles"));
+        _cleanup_json_ json_t *run = json_pack("{s:O?, s:O, s:b, s:b, s:{s:s, s:s}}", "inputFiles",
                                                json_object_get(props, "inputFiles"), "outputFiles",
-                                               json_object_get(props, "outputFiles"), "warningOnStdErr", false,
+                                               patterns, "warningOnStdErr", false,
                                                "failFast", false, "env", "TERN_PLUGIN_DIR", pl->dir,
                                                "TERN_TASK_TYPE", task_type_kestra_name(&pt->type));
-        if (!body || !run)
+        if (!patterns || !body || !run)
                 return -ENOMEM;
         r = script_run(ctx, run, &lang, body, NULL, out);
         if (r < 0 || !out->outputs)
                 return r;
-        return plugin_outputs(out, json_object_get(out->outputs, "vars"), json_object_get(out->outputs, "outputFiles"));
+        json_t *vars = json_object_get(out->outputs, "vars"), *files = json_object_get(out->outputs, "outputFiles");
+        const char *missing = NULL;
+        if (resolve_stored(vars, files, &missing) < 0)
+                return -ENOMEM;
+        if (missing && out->state != STATE_FAILED)
+                task_fail(out, "Plugin '%s' announced the file '%s' for internal storage, and left no such file",
+                          pl->name, missing);
+        /* The stored files are outputs of their own: outputFiles stays what the flow asked for. */
+        const char *k;
+        json_t *e;
+        void *tmp;
+        json_object_foreach_safe(files, tmp, k, e)
+                if (startswith(k, PLUGIN_STORE_DIR))
+                        (void) json_object_del(files, k);
+        return plugin_outputs(out, vars, files);
 }
 
 /* ---- native plugins: the services of <tern/plugin.h> ---- */
