@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-# openai.py: the openai plugin of tern (plugin.yaml): Kestra's ChatCompletion and Responses against OpenAI's API.
+# openai.py: the openai plugin of tern (plugin.yaml): Kestra's ChatCompletion, Responses and CreateImage against OpenAI's API.
+import base64
 import json
 import os
 import sys
@@ -200,6 +201,48 @@ def responses(base, timeout):
                                         ", %s tokens" % usage["total_tokens"] if "total_tokens" in usage else ""))
 
 
+IMAGE_SIZES = {"SMALL": "256x256", "MEDIUM": "512x512", "LARGE": "1024x1024"}
+# Where a file kept in internal storage is written (the worker's exec-plugin convention, docs/PLUGINS.md).
+STORE_DIR = ".tern-store"
+
+
+def create_image(base, timeout):
+    """Kestra's CreateImage: POST /images/generations; images: the images' URLs, or with download
+    the images (PNG) kept in internal storage, their kestra:/// URIs."""
+    if not props.get("prompt"):
+        fail("prompt is required")
+    download = props.get("download") in (True, "true")
+    body = {"prompt": props["prompt"], "size": IMAGE_SIZES[props.get("size") or "LARGE"],
+            "response_format": "b64_json" if download else "url"}
+    for ours, theirs in (("n", "n"), ("user", "user")):
+        if props.get(ours) is not None:
+            body[theirs] = props[ours]
+    result = answer_of(post(base + "/images/generations", body, timeout))
+    data = result.get("data") if isinstance(result, dict) else None
+    if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
+        fail("OpenAI's answer is not images (no data): %s" % masked(json.dumps(result)[:200]))
+    images = []
+    for i, image in enumerate(data, 1):
+        if not download:
+            if not image.get("url"):
+                fail("OpenAI's image %d has no url" % i)
+            images.append(image["url"])
+            continue
+        try:
+            png = base64.b64decode(image.get("b64_json") or "", validate=True)
+        except ValueError:
+            png = b""
+        if not png:
+            fail("OpenAI's image %d has no b64_json image" % i)
+        os.makedirs(STORE_DIR, exist_ok=True)
+        path = os.path.join(STORE_DIR, "image-%d.png" % i)
+        with open(path, "wb") as f:
+            f.write(png)
+        images.append(path)
+    say({"outputs": {"images": images}})
+    log("INFO", "%d image(s) created%s" % (len(images), ", kept in internal storage" if download else ""))
+
+
 def main():
     if not api_key:
         fail("apiKey is empty")
@@ -209,6 +252,8 @@ def main():
     timeout = float(props.get("clientTimeout") or 10)
     if os.environ.get("TERN_TASK_TYPE", "").endswith(".Responses"):
         return responses(base, timeout)
+    if os.environ.get("TERN_TASK_TYPE", "").endswith(".CreateImage"):
+        return create_image(base, timeout)
     text = post(base + "/chat/completions", request_body(), timeout)
     result = answer_of(text)
     if not isinstance(result, dict) or not isinstance(result.get("choices"), list):

@@ -2,10 +2,12 @@
 # test-cli-plugin-openai: the shipped openai plugin (plugins/openai, an exec plugin) end to end: 'tern run'
 # asks a Chat Completions server for a completion from the sandbox with the host's network, with a
 # prompt, with messages and functions (a function call's arguments as an object downstream), asks
-# its Responses API with a tool (the text and the URLs cited downstream), is
+# its Responses API with a tool (the text and the URLs cited downstream), creates images (their URLs,
+# or the images kept in internal storage and read by a later task), is
 # retried past a rate limit, and fails clearly on a refused key (without the key) and on a malformed
 # answer (TAP). OpenAI's API is not reachable here: the server is a small one of this test, on
-# loopback, that answers the request and response shapes of POST /v1/chat/completions and /v1/responses.
+# loopback, that answers the request and response shapes of POST /v1/chat/completions, /v1/responses and
+# /v1/images/generations.
 set -u
 : "${TERN:?}" "${TERN_SOURCE_ROOT:?}"
 
@@ -48,6 +50,11 @@ class H(http.server.BaseHTTPRequestHandler):
                                                     {"type": "output_text", "text": "Kestra is an orchestrator.",
                                                      "annotations": [{"type": "url_citation", "url": "https://kestra.io/docs"}]}]}],
                                      "usage": {"input_tokens": 5, "output_tokens": 6, "total_tokens": 11}})
+        if self.path == "/v1/images/generations" and auth == "Bearer sk-good":
+            png = __import__("base64").b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
+            data = [{"b64_json": png} if body.get("response_format") == "b64_json" else {"url": "https://images.example/%d.png" % i}
+                    for i in range(body.get("n") or 1)]
+            return self.answer(200, {"created": 1700000000, "data": data})
         if self.path != "/v1/chat/completions":
             return self.answer(404, {"error": {"message": "Unknown request URL", "type": "invalid_request_error"}})
         if auth != "Bearer sk-good":
@@ -137,6 +144,25 @@ tasks:
   - id: responses_log
     type: io.kestra.plugin.core.debug.Return
     format: "{{ outputs.responses.outputText }} ({{ outputs.responses.sources[0] }})"
+  - id: image_urls
+    type: io.kestra.plugin.openai.CreateImage
+    apiKey: sk-good
+    baseUrl: $base
+    prompt: a puppy
+    n: 2
+    size: SMALL
+  - id: image_download
+    type: io.kestra.plugin.openai.CreateImage
+    apiKey: sk-good
+    baseUrl: $base
+    prompt: a kitten
+    download: true
+  - id: image_read
+    type: io.kestra.plugin.scripts.shell.Commands
+    inputFiles:
+      image.png: "{{ outputs.image_download.images[0] }}"
+    commands:
+      - 'echo "image: \$(wc -c < image.png) bytes ending \$(tail -c 4 image.png)"'
   - id: busy
     type: io.kestra.plugin.openai.ChatCompletion
     apiKey: sk-good
@@ -240,6 +266,17 @@ ok(state("responses") == "SUCCESS" and v.get("responseId") == "resp_7" and v.get
 ok(vars_("responses_log").get("value") == "Kestra is an orchestrator. (https://kestra.io/docs)" and
    ms.get(("responses", "usage.total.tokens")) == 11,
    "Responses: outputText downstream, usage counters as Kestra names them (%r)" % vars_("responses_log"))
+
+im = [g["body"] for g in got if g["path"] == "/v1/images/generations"]
+ok(state("image_urls") == "SUCCESS" and vars_("image_urls").get("images") == ["https://images.example/0.png", "https://images.example/1.png"] and
+   im[:1] == [{"prompt": "a puppy", "size": "256x256", "response_format": "url", "n": 2}],
+   "CreateImage: POST /images/generations with the prompt, n and size, the images' URLs as images %r %r" % (im[:1], vars_("image_urls")))
+imgs = vars_("image_download").get("images") or []
+ok(state("image_download") == "SUCCESS" and len(imgs) == 1 and imgs[0].startswith("kestra:///") and imgs[0].endswith(".png") and
+   im[1:2] == [{"prompt": "a kitten", "size": "1024x1024", "response_format": "b64_json"}],
+   "CreateImage with download: the image asked as b64_json, kept in internal storage, its URI as images %r %r" % (im[1:2], imgs))
+ok(("INFO", "image: 12 bytes ending fake") in logs("image_read"),
+   "the downloaded image is read by a later task through its URI: %r" % logs("image_read"))
 
 ok(state("busy") == "SUCCESS" and len(req("busy-test")) == 2 and
    any(lv == "WARN" and m.startswith("OpenAI answered HTTP 429 (Rate limit reached (rate_limit_exceeded)): retrying") for lv, m in logs("busy")),
