@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test-cli-plugins: plugins as docs/PLUGINS.md describes them: the Python exec plugin and the C native plugin of
 # examples/plugins are listed, documented, validated against (file:line:col errors) and run by 'tern run' in the
-# sandbox (outputs, logs, metrics, files, timeouts); broken descriptors, duplicate types and a shared object of
+# sandbox (outputs, logs, metrics, files, files kept through .tern-store/, timeouts); broken descriptors, duplicate types and a shared object of
 # another ABI version are refused, saying where and why, while the others load (TAP).
 set -u
 : "${TERN:?}" "${TERN_SOURCE_ROOT:?}" "${TERN_PLUGIN_SUM:?}" "${TERN_PLUGIN_BAD_ABI:?}"
@@ -276,6 +276,75 @@ ok $? "a configured plugin directory that does not exist is said"
 # ---- storing a flow of plugin tasks validates it with the plugins too ----
 TERN_PLUGINS_PATH=$good "$TERN" flow apply "$dir/run.yaml" >"$dir/apply.txt" 2>&1
 ok $? "flow apply: a flow of plugin tasks, with the plugins of \$TERN_PLUGINS_PATH ($(head -c 200 "$dir/apply.txt"))"
+
+# ---- an exec plugin keeps files in internal storage through .tern-store/ ----
+mkdir -p "$dir/storer/store"
+cat >"$dir/storer/store/plugin.yaml" <<'YAML'
+name: store
+exec: store.py
+types:
+  - type: io.tern.tests.Store
+    properties:
+      forget: {type: boolean, default: false}
+YAML
+cat >"$dir/storer/store/store.py" <<'EOF'
+#!/usr/bin/env python3
+import json, os, sys
+props = json.load(sys.stdin)
+os.makedirs(".tern-store", exist_ok=True)
+for name in ("a.txt", "b.txt"):
+    open(".tern-store/" + name, "w").write("content of " + name + "\n")
+open("kept.txt", "w").write("kept\n")
+outputs = {"uri": ".tern-store/a.txt", "files": {"b": ".tern-store/b.txt"}, "list": [".tern-store/a.txt", "plain"],
+           "text": "not .tern-store/a.txt"}
+if props.get("forget"):
+    outputs["lost"] = ".tern-store/gone.txt"
+print("::" + json.dumps({"outputs": outputs}) + "::")
+EOF
+chmod -R a+rX "$dir/storer"
+chmod 755 "$dir/storer/store/store.py"
+cat >"$dir/store.yaml" <<'YAML'
+id: store
+namespace: test.plugins
+tasks:
+  - id: s
+    type: io.tern.tests.Store
+    outputFiles: [kept.txt]
+  - id: read
+    type: io.kestra.plugin.scripts.shell.Commands
+    inputFiles:
+      a.txt: "{{ outputs.s.uri }}"
+      b.txt: "{{ outputs.s.files.b }}"
+    commands:
+      - 'echo "read: $(cat a.txt) / $(cat b.txt)"'
+  - id: forgot
+    type: io.tern.tests.Store
+    allowFailure: true
+    forget: true
+YAML
+(cd "$dir" && "$TERN" run "$dir/store.yaml" --plugins-path "$dir/storer" -q -o json --include-logs \
+        >"$dir/store.json" 2>"$dir/store.err")
+python3 - "$dir/store.json" 2>>"$dir/store.err" <<'PY'
+import json, sys
+try:
+    run = json.load(open(sys.argv[1]))
+except (OSError, ValueError):
+    sys.exit(1)
+runs = {t["taskId"]: t for t in run.get("taskRunList", [])}
+state = lambda t: runs.get(t, {}).get("state", {}).get("current")
+o = runs.get("s", {}).get("outputs", {})
+uri = lambda v: isinstance(v, str) and v.startswith("kestra:///")
+logs = lambda t: [(l["level"], l["message"]) for l in run.get("logs", []) if l.get("taskId") == t]
+print(json.dumps(o), logs("forgot"), file=sys.stderr)
+sys.exit(0 if state("s") == "SUCCESS" and uri(o.get("uri")) and uri(o.get("files", {}).get("b")) and
+         uri((o.get("list") or [None])[0]) and o["list"][1] == "plain" and o.get("text") == "not .tern-store/a.txt" and
+         list(o.get("outputFiles", {})) == ["kept.txt"] and
+         ("INFO", "read: content of a.txt / content of b.txt") in logs("read") and state("forgot") == "FAILED" and
+         any(lv == "ERROR" and "announced the file '.tern-store/gone.txt' for internal storage, and left no such file" in m
+             for lv, m in logs("forgot"))
+         else 1)
+PY
+ok $? "an exec plugin's files of .tern-store/ named in its outputs (alone, in a map, in a list) become kestra:/// URIs a later task reads, outputFiles stays the flow's, a name of no file fails the task ($(head -c 400 "$dir/store.err" | tr '\n' ' '))"
 
 # ---- docs/PLUGINS.md shows these very examples ----
 python3 - "$TERN_SOURCE_ROOT" <<'PY'

@@ -75,39 +75,35 @@ static json_t *exec_output_patterns(json_t *given) {
         return all;
 }
 
-/* Each string of v naming a file of the store directory becomes that file's URI (from stored, the
- * run's outputFiles); *missing is the first such name the plugin did not leave there. */
+/* The URI standing for e when it is a string naming a file of the store directory (stored: the
+ * run's outputFiles); NULL otherwise, and then *missing is set if it names a file not left there. */
+static json_t *stored_uri(json_t *e, json_t *stored, const char **missing) {
+        const char *name = json_string_value(e);
+        if (!name || !startswith(name, PLUGIN_STORE_DIR))
+                return NULL;
+        json_t *uri = json_object_get(stored, name);
+        if (!uri && !*missing)
+                *missing = name;
+        return uri;
+}
+
+/* Each string of v naming a file of the store directory becomes that file's URI; *missing is the
+ * first such name the plugin did not leave there. */
 static int resolve_stored(json_t *v, json_t *stored, const char **missing) {
         size_t i;
         const char *k;
-        json_t *e;
+        json_t *e, *uri;
 
         if (json_is_object(v)) {
-                json_object_foreach(v, k, e) {
-                        if (json_is_string(e) && startswith(json_string_value(e), PLUGIN_STORE_DIR)) {
-                                json_t *uri = json_object_get(stored, json_string_value(e));
-                                if (!uri) {
-                                        *missing = *missing ?: json_string_value(e);
-                                        continue;
-                                }
-                                if (json_object_set(v, k, uri) < 0)
-                                        return -ENOMEM;
-                        } else if (resolve_stored(e, stored, missing) < 0)
+                json_object_foreach(v, k, e)
+                        if ((uri = stored_uri(e, stored, missing)) ? json_object_set(v, k, uri) < 0
+                                                                  : resolve_stored(e, stored, missing) < 0)
                                 return -ENOMEM;
-                }
         } else if (json_is_array(v)) {
-                json_array_foreach(v, i, e) {
-                        if (json_is_string(e) && startswith(json_string_value(e), PLUGIN_STORE_DIR)) {
-                                json_t *uri = json_object_get(stored, json_string_value(e));
-                                if (!uri) {
-                                        *missing = *missing ?: json_string_value(e);
-                                        continue;
-                                }
-                                if (json_array_set(v, i, uri) < 0)
-                                        return -ENOMEM;
-                        } else if (resolve_stored(e, stored, missing) < 0)
+                json_array_foreach(v, i, e)
+                        if ((uri = stored_uri(e, stored, missing)) ? json_array_set(v, i, uri) < 0
+                                                                  : resolve_stored(e, stored, missing) < 0)
                                 return -ENOMEM;
-                }
         }
         return 0;
 }
