@@ -876,9 +876,31 @@ static int resubmit(ExecutorKafka *x, KafkaStep *s, KExec *k, const char *tr, co
         return apply(x, s, k, ENGINE_EVENT_JOB_RESUBMITTED, p);
 }
 
-/* The jobs in flight here whose worker is dead: its latest heartbeat is older than dead-after (on
- * its own clock, as the database backend's heartbeats are on the database's) or says STOPPED,
- * and still names the job at the epoch in flight. Returns how many; with s, resubmits them. */
+/* Of the jobs listed (a heartbeat's), those in flight here at the epoch listed: how many; with s,
+ * resubmits them. */
+static int resubmit_listed(ExecutorKafka *x, KafkaStep *s, const char *worker, json_t *jobs, bool stopped,
+                           usec_t silent) {
+        json_t *j;
+        size_t i;
+        int n = 0, r;
+        json_array_foreach(jobs, i, j) {
+                const char *exec = json_string_value(json_object_get(j, "executionId"));
+                const char *tr = json_string_value(json_object_get(j, "taskRunId"));
+                KExec *k = exec ? hashmap_get(&x->execs, exec) : NULL;
+                json_t *want = k && tr ? json_object_get(k->jobs, tr) : NULL;
+                if (!want || !json_equal(want, json_object_get(j, "epoch")))
+                        continue; /* done, resubmitted already, or another member's */
+                n++;
+                if (s && (r = resubmit(x, s, k, tr, worker, stopped, silent)) < 0)
+                        return r;
+        }
+        return n;
+}
+
+/* The jobs in flight here that their worker no longer runs: it is dead (its latest heartbeat is
+ * older than dead-after, on its own clock, as the database backend's heartbeats are on the
+ * database's), it stopped (STOPPED) without finishing them, or it gave them up after a silence of
+ * its own (released). Returns how many; with s, resubmits them. */
 static int liveness_scan(ExecutorKafka *x, KafkaStep *s) {
         const char *worker;
         json_t *hb;
@@ -886,22 +908,16 @@ static int liveness_scan(ExecutorKafka *x, KafkaStep *s) {
         usec_t now = now_realtime();
         json_object_foreach(x->workers, worker, hb) {
                 usec_t at = (usec_t) json_integer_value(json_object_get(hb, "at"));
+                usec_t silent = now > at ? now - at : 0;
                 bool stopped = streq_ptr(json_string_value(json_object_get(hb, "state")), "STOPPED");
-                json_t *j;
-                size_t i;
-                if (!stopped && at + x->opt.dead_after > now)
+                if ((r = resubmit_listed(x, s, worker, json_object_get(hb, "released"), false, MAX(silent, x->opt.dead_after))) < 0)
+                        return r;
+                n += r;
+                if (!stopped && silent < x->opt.dead_after)
                         continue;
-                json_array_foreach(json_object_get(hb, "jobs"), i, j) {
-                        const char *exec = json_string_value(json_object_get(j, "executionId"));
-                        const char *tr = json_string_value(json_object_get(j, "taskRunId"));
-                        KExec *k = exec ? hashmap_get(&x->execs, exec) : NULL;
-                        json_t *want = k && tr ? json_object_get(k->jobs, tr) : NULL;
-                        if (!want || !json_equal(want, json_object_get(j, "epoch")))
-                                continue; /* done, resubmitted already, or another member's */
-                        n++;
-                        if (s && (r = resubmit(x, s, k, tr, worker, stopped, now > at ? now - at : 0)) < 0)
-                                return r;
-                }
+                if ((r = resubmit_listed(x, s, worker, json_object_get(hb, "jobs"), stopped, silent)) < 0)
+                        return r;
+                n += r;
         }
         return n;
 }

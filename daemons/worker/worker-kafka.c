@@ -27,6 +27,9 @@
 #define RESULT_TIMEOUT_MS 30000
 /* How long a claim (a heartbeat naming the job) may take to be acknowledged before it is sent again. */
 #define CLAIM_TIMEOUT_USEC (10 * USEC_PER_SEC)
+/* How long a job given up after a silence stays listed as released in the heartbeats: executors
+ * read them as they come, this is for one that is restarting meanwhile. */
+#define RELEASED_KEEP_USEC (10 * USEC_PER_MINUTE)
 
 /* A job fetched and not yet done: its offset may not be committed before it is. */
 typedef struct Pending {
@@ -53,7 +56,8 @@ typedef struct KSlot {
         bool started;
         atomic_bool cancelled; /* by worker_kafka_stop(): the running task's result is not reported */
         atomic_bool abandoned; /* this worker was silent past dead-after: the job is another's now */
-        json_t *held;          /* the job claimed and not reported (under lock): listed in heartbeats */
+        json_t *held;          /* the job being claimed, or claimed and not reported (under lock) */
+        bool claimed;          /* held is claimed: its offset committed (under lock) */
 } KSlot;
 
 struct WorkerKafka {
@@ -76,6 +80,7 @@ struct WorkerKafka {
         size_t n_pending, n_pending_alloc;
         unsigned busy;         /* under lock */
         unsigned claiming;     /* slots whose job is not yet claimed and committed (under lock) */
+        json_t *released;      /* jobs given up after a silence, [{..., until}] (under lock) */
         bool stopping;         /* under lock */
         bool beat_stop;        /* under lock: the heartbeat thread ends (after the slots) */
         atomic_uint_fast64_t jobs_done, jobs_lost, last_progress;
@@ -237,24 +242,37 @@ static int produce_result(WorkerKafka *w, json_t *job, json_t *result) {
 
 /* ---- heartbeats -------------------------------------------------------------------------------- */
 
-/* What this worker holds: {workerId, at, state, slots, jobs: [{executionId, taskRunId, epoch, jobId}]}. */
+static json_t *job_summary(json_t *j) {
+        return json_pack("{s:O?, s:O?, s:O?, s:O?}", "executionId", json_object_get(j, "executionId"), "taskRunId",
+                         json_object_get(j, "taskRunId"), "epoch", json_object_get(j, "epoch"), "jobId",
+                         json_object_get(j, "jobId"));
+}
+
+/* What this worker holds: {workerId, at, state, slots, jobs, released}, jobs and released lists
+ * of {executionId, taskRunId, epoch, jobId}: those it runs (or is claiming), and those it gave up
+ * after a silence (for the executor to resubmit, whether or not it took this worker for dead). */
 static json_t *heartbeat_record(WorkerKafka *w, const char *state) {
-        _cleanup_json_ json_t *jobs = json_array();
-        int r = jobs ? 0 : -ENOMEM;
+        _cleanup_json_ json_t *jobs = json_array(), *released = json_array();
+        usec_t now = now_monotonic();
+        int r = jobs && released ? 0 : -ENOMEM;
         pthread_mutex_lock(&w->lock);
-        for (unsigned i = 0; i < w->opt.slots && r >= 0; i++) {
-                json_t *j = w->slots[i].held;
-                if (j)
-                        r = json_array_append_new(
-                                jobs, json_pack("{s:O?, s:O?, s:O?, s:O?}", "executionId", json_object_get(j, "executionId"),
-                                                "taskRunId", json_object_get(j, "taskRunId"), "epoch",
-                                                json_object_get(j, "epoch"), "jobId", json_object_get(j, "jobId")));
+        for (unsigned i = 0; i < w->opt.slots && r >= 0; i++)
+                if (w->slots[i].held && !atomic_load(&w->slots[i].abandoned))
+                        r = json_array_append_new(jobs, job_summary(w->slots[i].held));
+        for (size_t i = 0; i < json_array_size(w->released) && r >= 0;) {
+                json_t *j = json_array_get(w->released, i);
+                if ((usec_t) json_integer_value(json_object_get(j, "until")) < now)
+                        r = json_array_remove(w->released, i);
+                else {
+                        r = json_array_append_new(released, job_summary(j));
+                        i++;
+                }
         }
         pthread_mutex_unlock(&w->lock);
         if (r < 0)
                 return NULL;
-        return json_pack("{s:s, s:I, s:s, s:I, s:O}", "workerId", w->id, "at", (json_int_t) now_realtime(), "state",
-                         state, "slots", (json_int_t) w->opt.slots, "jobs", jobs);
+        return json_pack("{s:s, s:I, s:s, s:I, s:O, s:O}", "workerId", w->id, "at", (json_int_t) now_realtime(), "state",
+                         state, "slots", (json_int_t) w->opt.slots, "jobs", jobs, "released", released);
 }
 
 /* Enqueue a heartbeat (state "RUNNING" or "STOPPED"); *ret_seq (optional): its number, for
@@ -299,19 +317,29 @@ static bool worker_silent(WorkerKafka *w) {
         return now > acked && now - acked > w->opt.dead_after;
 }
 
-/* The jobs this worker holds are taken to be resubmitted elsewhere under a new epoch: their tasks
- * are stopped and their results dropped, so that a worker that comes back from a freeze does not
- * go on with work that is another's now (were one reported, the executor would refuse it). */
+/* The silence may have made an executor resubmit the jobs this worker runs: they are given up, and
+ * listed as released (resubmitted by the executor if it has not done so already). Their tasks are
+ * stopped and their results dropped, so that a worker back from a freeze does not go on with work
+ * that is another's now (were a result sent, the executor would refuse its old epoch). */
 static void abandon_held(WorkerKafka *w) {
         uint64_t one = 1;
         unsigned n = 0;
+        usec_t until = now_monotonic() + RELEASED_KEEP_USEC;
         pthread_mutex_lock(&w->lock);
-        for (unsigned i = 0; i < w->opt.slots; i++)
-                if (w->slots[i].held) {
-                        atomic_store(&w->slots[i].abandoned, true);
-                        (void) !write(w->slots[i].cancel_fd, &one, sizeof one);
-                        n++;
-                }
+        for (unsigned i = 0; i < w->opt.slots; i++) {
+                KSlot *s = &w->slots[i];
+                json_t *j;
+                if (!s->held || !s->claimed || atomic_load(&s->abandoned))
+                        continue;
+                atomic_store(&s->abandoned, true);
+                (void) !write(s->cancel_fd, &one, sizeof one);
+                if ((j = job_summary(s->held)))
+                        (void) json_object_set_new(j, "until", json_integer((json_int_t) until));
+                if (!j || json_array_append_new(w->released, j) < 0)
+                        log_error("Out of memory: job '%s' is given up without being listed as released.",
+                                  strna(json_string_value(json_object_get(s->held, "jobId"))));
+                n++;
+        }
         pthread_mutex_unlock(&w->lock);
         if (n > 0)
                 log_warning("No heartbeat of this worker reached '%s' for more than %llus ([liveness] dead-after): "
@@ -321,11 +349,9 @@ static void abandon_held(WorkerKafka *w) {
 
 static void *beat_thread(void *arg) {
         WorkerKafka *w = arg;
-        bool silent = false;
         for (;;) {
                 rd_kafka_poll(w->producer, 0);
-                bool was = silent;
-                if ((silent = worker_silent(w)) && !was)
+                if (worker_silent(w))
                         abandon_held(w);
                 int r = heartbeat_send(w, "RUNNING", NULL);
                 if (r < 0)
@@ -374,8 +400,7 @@ static bool kslot_claim(KSlot *s, KJob *kj) {
         }
         pthread_mutex_lock(&w->lock);
         if (claimed) {
-                /* (A silence before the claim was acknowledged concerned the jobs before it.) */
-                atomic_store(&s->abandoned, false);
+                s->claimed = true;
                 pending_done(w, kj->partition, kj->offset);
         } else {
                 json_decref(s->held);
@@ -419,13 +444,16 @@ static void kslot_run(KSlot *s, KJob *kj) {
         }
         /* The lines before the result, so that no result is read without them. */
         kslot_logs_flush(s);
+        /* (Back from a freeze before the heartbeat thread saw it.) */
+        if (worker_silent(w))
+                abandon_held(w);
         if (atomic_load(&s->cancelled)) {
-                /* Stopped by this worker's own stop, not by the task: its job stays uncommitted and
-                 * runs again on the partition's next owner rather than end KILLED. */
+                /* Stopped by this worker's own stop, not by the task: its job is handed back (the
+                 * last heartbeat lists it) and runs again elsewhere rather than end KILLED. */
                 log_warning("Task %s stopped with the worker: handed back to the executor.",
                             strna(json_string_value(json_object_get(job, "taskRunId"))));
                 r = -ECANCELED;
-        } else if (atomic_load(&s->abandoned) || worker_silent(w)) {
+        } else if (atomic_load(&s->abandoned)) {
                 log_warning("Result of task %s (epoch %lld) dropped: this worker was silent for more than %llus, "
                             "its job was resubmitted elsewhere.",
                             strna(json_string_value(json_object_get(job, "taskRunId"))), (long long) env.epoch,
@@ -439,6 +467,8 @@ static void kslot_run(KSlot *s, KJob *kj) {
                         struct pollfd p = { s->cancel_fd, POLLIN, 0 };
                         (void) poll(&p, 1, 1000);
                 }
+        if (r < 0 && r != -ESTALE && atomic_load(&s->cancelled))
+                r = -ECANCELED; /* (its result undelivered as the worker stops: handed back too) */
         pthread_mutex_lock(&w->lock);
         if (r == -ECANCELED)
                 /* Kept: the last heartbeat hands it back (worker_kafka_stop()). */
@@ -448,6 +478,8 @@ static void kslot_run(KSlot *s, KJob *kj) {
                         atomic_fetch_add(&w->jobs_lost, 1);
                 json_decref(s->held);
                 s->held = NULL;
+                s->claimed = false;
+                atomic_store(&s->abandoned, false);
         }
         w->busy--;
         pthread_cond_broadcast(&w->done_cv);
@@ -624,6 +656,8 @@ int worker_kafka_new(Store *store, const WorkerKafkaOptions *opt, WorkerKafka **
         if (!w->opt.dead_after)
                 w->opt.dead_after = 30 * USEC_PER_SEC;
         atomic_store(&w->beat_acked_at, now_monotonic());
+        if (!(w->released = json_array()))
+                return -ENOMEM;
         w->id = strdup(opt->id ?: "worker");
         w->work_root = strdup(opt->work_root ?: "/tmp");
         w->storage_url = opt->storage_url ? strdup(opt->storage_url) : NULL;
@@ -793,6 +827,7 @@ WorkerKafka *worker_kafka_free(WorkerKafka *w) {
         free(w->jobs_topic);
         free(w->results_topic);
         free(w->heartbeats_topic);
+        json_decref(w->released);
         pthread_mutex_destroy(&w->lock);
         pthread_cond_destroy(&w->cv);
         pthread_cond_destroy(&w->done_cv);
