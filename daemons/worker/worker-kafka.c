@@ -133,8 +133,10 @@ static void kslot_log(void *userdata, json_t *job, TaskLogLevel level, const cha
 }
 
 /* The offsets of partition p up to the first job not done are behind us: commit them (a worker that
- * dies leaves every job it had not finished to the partition's next owner). Under lock. */
-static void pending_done(WorkerKafka *w, int32_t partition, int64_t offset) {
+ * dies leaves every job it had not claimed to the partition's next owner). Under lock. -ESTALE when
+ * the partition is not this worker's any more (revoked, or the group moved on without it: a worker
+ * back from a freeze), so that the job is left to its owner; 0 otherwise. */
+static int pending_done(WorkerKafka *w, int32_t partition, int64_t offset) {
         int64_t first_open = -1, last = -1;
         size_t k = 0;
         bool found = false;
@@ -144,7 +146,7 @@ static void pending_done(WorkerKafka *w, int32_t partition, int64_t offset) {
                         p->done = found = true;
         }
         if (!found)
-                return; /* its partition was revoked meanwhile: its offsets are another member's now */
+                return -ESTALE; /* its partition was revoked meanwhile: its offsets are another member's now */
         for (size_t i = 0; i < w->n_pending; i++) {
                 Pending *p = &w->pending[i];
                 if (p->partition != partition) {
@@ -164,7 +166,7 @@ static void pending_done(WorkerKafka *w, int32_t partition, int64_t offset) {
         w->n_pending = k;
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
         if (!l)
-                return;
+                return 0;
         rd_kafka_topic_partition_list_add(l, w->jobs_topic, partition)->offset = commit;
         /* Synchronous: a partition revoked waits for it (worker_rebalance()). */
         rd_kafka_resp_err_t e = rd_kafka_commit(w->consumer, l, 0);
@@ -172,6 +174,16 @@ static void pending_done(WorkerKafka *w, int32_t partition, int64_t offset) {
                 log_debug("Cannot commit offset %lld of partition %d of '%s': %s", (long long) commit, (int) partition,
                           w->jobs_topic, rd_kafka_err2str(e));
         rd_kafka_topic_partition_list_destroy(l);
+        switch (e) {
+        case RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION:
+        case RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID:
+        case RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS:
+        case RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID:
+        case RD_KAFKA_RESP_ERR__ASSIGNMENT_LOST:
+                return -ESTALE;
+        default:
+                return 0;
+        }
 }
 
 static void result_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -399,10 +411,14 @@ static bool kslot_claim(KSlot *s, KJob *kj) {
                 (void) poll(&p, 1, 1000);
         }
         pthread_mutex_lock(&w->lock);
-        if (claimed) {
+        if (claimed && pending_done(w, kj->partition, kj->offset) == -ESTALE) {
+                log_warning("Job '%s' not run here: its partition of '%s' went to another worker meanwhile.",
+                            strna(json_string_value(json_object_get(kj->job, "jobId"))), w->jobs_topic);
+                claimed = false;
+        }
+        if (claimed)
                 s->claimed = true;
-                pending_done(w, kj->partition, kj->offset);
-        } else {
+        else {
                 json_decref(s->held);
                 s->held = NULL;
                 w->busy--;
@@ -532,7 +548,7 @@ static int queue_job(WorkerKafka *w, json_t *job, int32_t partition, int64_t off
         w->pending[w->n_pending++] = (Pending) { .partition = partition, .offset = offset };
         if (!job) {
                 /* Not a job: nothing to run, its offset goes with the others. */
-                pending_done(w, partition, offset);
+                (void) pending_done(w, partition, offset);
                 return 0;
         }
         w->queue[w->n_queue++] = (KJob) { .job = job, .partition = partition, .offset = offset };
