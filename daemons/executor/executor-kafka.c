@@ -888,7 +888,10 @@ static int resubmit_listed(ExecutorKafka *x, KafkaStep *s, const char *worker, j
                 const char *tr = json_string_value(json_object_get(j, "taskRunId"));
                 KExec *k = exec ? hashmap_get(&x->execs, exec) : NULL;
                 json_t *want = k && tr ? json_object_get(k->jobs, tr) : NULL;
-                if (!want || !json_equal(want, json_object_get(j, "epoch")))
+                json_t *doc = want ? json_object_get(k->job_docs, tr) : NULL;
+                /* (The job id too: the next attempt's job may carry the same epoch.) */
+                if (!want || !json_equal(want, json_object_get(j, "epoch")) ||
+                    (doc && !json_equal(json_object_get(doc, "jobId"), json_object_get(j, "jobId"))))
                         continue; /* done, resubmitted already, or another member's */
                 n++;
                 if (s && (r = resubmit(x, s, k, tr, worker, stopped, silent)) < 0)
