@@ -6,7 +6,8 @@
 # failing and subflow executions end as they should with no task run twice; a worker killed
 # (SIGKILL) or hung (SIGSTOP) in the middle of a task goes silent on worker-heartbeats and the
 # executor resubmits its job to another worker under a new epoch, a RESUBMITTED attempt in the task
-# run's history, and the hung one's result, once it comes back, counts for nothing; a second
+# run's history, and the hung one, once it comes back, changes nothing; a worker whose
+# heartbeats cannot reach the brokers for dead-after gives its task up, resubmitted; a second
 # executor joining the group (a rebalance: both rebuild their state from execution-state) doubles
 # nothing; a broker going down and up and partition leaders moving under the daemons lose and
 # double no execution (TAP).
@@ -68,6 +69,9 @@ replication-factor = 3
 kafka.session.timeout.ms = 6000
 kafka.heartbeat.interval.ms = 500
 kafka.log_level = 3
+# Back within a second of a broker's return (librdkafka waits up to 10 s by default), so that the
+# broker failure below stays shorter than dead-after for the workers' heartbeats.
+kafka.reconnect.backoff.max.ms = 1000
 # Workers say which jobs they hold every second on worker-heartbeats; one silent for 6 s is dead
 # and its jobs are resubmitted.
 [liveness]
@@ -285,8 +289,9 @@ survivor=$wk1_pid; [ "$victim" = "$wk1_pid" ] && survivor=$wk2_pid
 
 # A worker hung (SIGSTOP, with its task) in the middle of a task: its heartbeats stop as a dead
 # one's do, and the job is resubmitted to another worker. Once it comes back (SIGCONT) it knows
-# that it was silent past dead-after: it stops the task and drops its result (were the result
-# sent anyway, the executor would refuse its old epoch). The task after it runs once.
+# that it was silent past dead-after: the database's liveness declared it dead and it exits (or,
+# first, it sees its own silence, stops the task and drops its result); were the result sent
+# anyway, the executor would refuse its old epoch. The task after it runs once.
 cat > "$flows/hang.yaml" <<EOF
 id: hang
 namespace: kf.test
@@ -360,11 +365,11 @@ for i in 1 2 3; do ids+=("$(submit seq)"); done
 for i in 1 2; do ids+=("$(submit par)"); done
 ids+=("$(submit retry -i mark=b1)")
 mock down 1
-sleep 3
+sleep 2
 # Submitted while the broker is down: those whose partition it leads wait for it.
 subs=()
 for i in 1 2; do submit seq > "$dir/down-$i" & subs+=($!); done
-sleep 2
+sleep 1
 mock up 1
 for p in "${subs[@]}"; do wait "$p"; done
 for i in 1 2; do ids+=("$(cat "$dir/down-$i")"); done
@@ -408,6 +413,40 @@ else
 fi
 ok "$([ "$(wc -l < "$dir/retries")" = 2 ] || [ "$aborted" -gt 0 ] && echo 0 || echo 1)" \
         "the retried task ran once per attempt across the failure: $(wc -l < "$dir/retries") run(s)"
+
+# A worker that cannot get a heartbeat to the brokers for longer than dead-after (every partition
+# of worker-heartbeats led by a broker that goes down) gives up the task it runs: the task is
+# stopped, its result would be dropped, the job is listed as released and the executor resubmits
+# it. Its process and its database heartbeats are untouched: this is the worker's own fencing.
+cat > "$flows/long.yaml" <<EOF
+id: long
+namespace: kf.test
+tasks:
+  - id: nap
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands: ['echo {{ taskrun.id }} >> $dir/started', 'sleep 15', 'echo {{ taskrun.id }} >> $dir/napped']
+  - id: after
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands: ['echo {{ taskrun.id }} >> $runs']
+EOF
+"$TERN" flow apply "$flows/long.yaml" --db "$db" > /dev/null || echo "# cannot apply long.yaml"
+for p in 0 1 2 3; do mock leader kf.worker-heartbeats $p 1; done
+sleep 2
+: > "$dir/started"; : > "$runs"; : > "$dir/napped"
+long_id=$(submit long)
+slow_victim
+ok "$([ -n "$victim" ] && echo 0 || echo 1)" "the long task started on a worker"
+mock down 1
+sleep 9
+mock up 1
+wait_end "$long_id"
+expect "$long_id" SUCCESS "the flow whose worker could not send heartbeats for 9 s"
+got=$(attempt_states "$long_id" nap)
+ok "$([ "$got" = RESUBMITTED,SUCCESS ] && echo 0 || echo 1)" "its task's history: attempts RESUBMITTED,SUCCESS (got ${got:-nothing})"
+cut_log=$dir/wk1.log; [ "$victim" = "$wk2_pid" ] && cut_log=$dir/wk2.log; [ "$victim" = "$wk3_pid" ] && cut_log=$dir/wk3.log
+ok "$(grep -q "No heartbeat of this worker reached" "$cut_log" && echo 0 || echo 1)" "the worker cut off from the brokers gave its task up"
+ok "$([ "$(wc -l < "$dir/napped")" = 1 ] && echo 0 || echo 1)" "the given-up attempt was stopped: the task finished once (got $(wc -l < "$dir/napped"))"
+ok "$([ "$(wc -l < "$runs")" = 1 ] && echo 0 || echo 1)" "the task after it ran once (got $(wc -l < "$runs"))"
 [ "$failed" = 0 ] || dump_logs
 
 echo "1..$n"
