@@ -70,7 +70,7 @@ static int xc_start(Daemon *d, const char *id, const void *params, void **ret) {
                                                      .properties = cfg->queue_kafka };
                 ExecutorKafkaOptions ko = { .id = id, .kafka = &xc->kafka_options, .batch = cfg->executor_batch,
                                             .engine = xc->engine, .flows = api_flow_cache_process(),
-                                            .storage_url = cfg->storage_url };
+                                            .storage_url = cfg->storage_url, .dead_after = cfg->dead_after };
                 if ((r = executor_kafka_new(s, &ko, &xc->kafka, &err)) < 0) {
                         store_free(s);
                         return log_error_errno(r, "Cannot start the executor on Kafka: %s", err ? err : strerror(-r));

@@ -26,12 +26,15 @@
 #define OFFSETS_KEY_PREFIX "offsets:"
 /* How long a rebuild of the state of the assigned partitions may take before the member gives up. */
 #define REBUILD_TIMEOUT_USEC (120 * USEC_PER_SEC)
+/* How often the heartbeats read are checked for dead workers. */
+#define LIVENESS_CHECK_USEC (500 * USEC_PER_MSEC)
 
 /* An execution this member owns: what the open transaction made of it, and what is committed. */
 typedef struct KExec {
         Execution *e;      /* as applied so far */
         json_t *timers;    /* [{executionId, type, payload, dueAt}]: delayed events it emits when due */
         json_t *jobs;      /* taskRunId -> epoch of its job in flight (a result of another epoch is stale) */
+        json_t *job_docs;  /* taskRunId -> that job as emitted: resubmitted from it when its worker dies */
         json_t *logs;      /* engine log lines of the open transaction, for the indexer */
         json_t *committed; /* its state record as committed; NULL: new in the open transaction */
         json_t *pending;   /* its state record as the open transaction wrote it */
@@ -52,6 +55,9 @@ struct ExecutorKafka {
         size_t n_touched, n_touched_alloc;
         usec_t now;
         int fatal; /* a rebuild failed: this member cannot go on */
+        rd_kafka_t *beats;  /* reads every partition of worker-heartbeats, in no group */
+        json_t *workers;    /* workerId -> its latest heartbeat */
+        usec_t liveness_next; /* monotonic: when dead workers are looked for next */
         pthread_mutex_t stats_lock;
         ExecutorStats stats;
 };
@@ -62,6 +68,7 @@ static KExec *kexec_free(KExec *k) {
         execution_free(k->e);
         json_decref(k->timers);
         json_decref(k->jobs);
+        json_decref(k->job_docs);
         json_decref(k->logs);
         json_decref(k->committed);
         json_decref(k->pending);
@@ -77,14 +84,17 @@ static int kexec_load(KExec *k, json_t *record) {
         if (r < 0)
                 return r;
         json_t *timers = json_object_get(record, "timers"), *jobs = json_object_get(record, "jobs");
+        json_t *docs = json_object_get(record, "jobDocs");
         execution_free(k->e);
         json_decref(k->timers);
         json_decref(k->jobs);
+        json_decref(k->job_docs);
         k->e = e;
         k->timers = json_is_array(timers) ? json_deep_copy(timers) : json_array();
         k->jobs = json_is_object(jobs) ? json_deep_copy(jobs) : json_object();
+        k->job_docs = json_is_object(docs) ? json_deep_copy(docs) : json_object();
         json_array_clear(k->logs);
-        return k->timers && k->jobs ? 0 : -ENOMEM;
+        return k->timers && k->jobs && k->job_docs ? 0 : -ENOMEM;
 }
 
 static int kexec_new(json_t *record, bool committed, int32_t partition, KExec **ret) {
@@ -192,8 +202,9 @@ static int touch(ExecutorKafka *x, KExec *k) {
 /* Write k's state record in the open transaction, into the partition of execution-state that
  * matches its events' (its owner rebuilds it from there). */
 static int save(ExecutorKafka *x, KafkaStep *s, KExec *k) {
-        _cleanup_json_ json_t *rec = json_pack("{s:o, s:o, s:o}", "execution", execution_to_json(k->e), "timers",
-                                               json_deep_copy(k->timers), "jobs", json_deep_copy(k->jobs));
+        _cleanup_json_ json_t *rec = json_pack("{s:o, s:o, s:o, s:o}", "execution", execution_to_json(k->e), "timers",
+                                               json_deep_copy(k->timers), "jobs", json_deep_copy(k->jobs), "jobDocs",
+                                               json_deep_copy(k->job_docs));
         int r;
         if (!rec || !json_object_get(rec, "execution"))
                 return -ENOMEM;
@@ -317,7 +328,7 @@ static int apply_effects(ExecutorKafka *x, KafkaStep *s, KExec *k, EngineEffects
                 if (!job || json_object_set_new(job, "jobId", json_string(id)) < 0 ||
                     json_object_set_new(job, "epoch", json_integer(epoch)) < 0 ||
                     json_object_set_new(job, "partition", json_integer(k->partition)) < 0 ||
-                    json_object_set_new(k->jobs, tr, json_integer(epoch)) < 0)
+                    json_object_set_new(k->jobs, tr, json_integer(epoch)) < 0 || json_object_set(k->job_docs, tr, job) < 0)
                         return -ENOMEM;
                 if ((r = emit_json(s, x->topics[KAFKA_TOPIC_WORKER_JOBS], RD_KAFKA_PARTITION_UA, k->e->id, job)) < 0)
                         return r;
@@ -476,6 +487,7 @@ static int step_fn(KafkaStep *s, const rd_kafka_message_t *m, void *userdata) {
                 if ((r = touch(x, k)) < 0)
                         return r;
                 json_object_del(k->jobs, tr);
+                json_object_del(k->job_docs, tr);
         }
         if ((r = apply(x, s, k, type, payload)) < 0)
                 return r;
@@ -758,6 +770,178 @@ static int fire_fn(KafkaStep *s, void *userdata) {
         return 0;
 }
 
+/* ---- worker liveness ---------------------------------------------------------------------------- */
+
+/* Read every partition of worker-heartbeats from the start (compacted: the latest record of each
+ * worker), in no group: every executor sees every worker, whichever partitions it owns. */
+static int liveness_open(ExecutorKafka *x, char **ret_error) {
+        const char *topic = x->topics[KAFKA_TOPIC_WORKER_HEARTBEATS];
+        const char *extra[] = { "enable.auto.commit", "false", "group.id", "tern-executor-liveness", NULL };
+        unsigned n = x->opt.kafka->partitions ?: KAFKA_PARTITIONS_DEFAULT;
+        int r;
+        if (!(x->workers = json_object()))
+                return -ENOMEM;
+        if ((r = kafka_client_new(x->opt.kafka, RD_KAFKA_CONSUMER, extra, &x->beats, ret_error)) < 0)
+                return r;
+        _cleanup_(partition_list_freep) rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int) n);
+        if (!l)
+                return -ENOMEM;
+        for (unsigned i = 0; i < n; i++)
+                rd_kafka_topic_partition_list_add(l, topic, (int32_t) i)->offset = RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_resp_err_t err = rd_kafka_assign(x->beats, l);
+        if (err) {
+                set_error(ret_error, "cannot read '%s': %s", topic, rd_kafka_err2str(err));
+                return kafka_errno(err);
+        }
+        return 0;
+}
+
+/* Take in the heartbeats that arrived (without waiting). */
+static void liveness_read(ExecutorKafka *x) {
+        for (int i = 0; i < 1000; i++) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(x->beats, 0);
+                char id[256];
+                if (!m)
+                        return;
+                if (!m->err && m->key_len > 0 && m->key_len < sizeof id) {
+                        snprintf(id, sizeof id, "%.*s", (int) m->key_len, (const char *) m->key);
+                        json_t *v = m->payload ? json_loadb(m->payload, m->len, 0, NULL) : NULL;
+                        if (json_is_object(v))
+                                (void) json_object_set_new(x->workers, id, v);
+                        else {
+                                json_decref(v);
+                                (void) json_object_del(x->workers, id); /* a tombstone */
+                        }
+                } else if (m->err)
+                        log_debug("Reading '%s': %s", x->topics[KAFKA_TOPIC_WORKER_HEARTBEATS], rd_kafka_message_errstr(m));
+                rd_kafka_message_destroy(m);
+        }
+}
+
+/* Whether every partition of worker-heartbeats was read up to its end as the brokers last told
+ * it: before that (starting, or back from a broker failure) a worker's latest heartbeat may be
+ * one not read yet, and none is judged. */
+static bool liveness_caught_up(ExecutorKafka *x) {
+        rd_kafka_topic_partition_list_t *l = NULL;
+        bool ok = true;
+        if (rd_kafka_assignment(x->beats, &l) || !l)
+                return false;
+        (void) rd_kafka_position(x->beats, l);
+        for (int i = 0; i < l->cnt && ok; i++) {
+                int64_t lo, hi;
+                if (rd_kafka_get_watermark_offsets(x->beats, l->elems[i].topic, l->elems[i].partition, &lo, &hi) ||
+                    hi < 0)
+                        ok = false;
+                else
+                        ok = l->elems[i].offset >= 0 ? l->elems[i].offset >= hi : hi == lo;
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+        return ok;
+}
+
+/* The job of task run tr of k, held by worker, runs again under the next epoch: the same job from
+ * k's state (its next attempt), and the job_resubmitted event that closes the attempt as
+ * RESUBMITTED, in the open transaction. */
+static int resubmit(ExecutorKafka *x, KafkaStep *s, KExec *k, const char *tr, const char *worker, bool stopped,
+                    usec_t silent) {
+        json_t *doc = json_object_get(k->job_docs, tr);
+        json_int_t epoch = json_integer_value(json_object_get(k->jobs, tr)) + 1;
+        char id[128];
+        int r;
+        if (!doc) {
+                log_warning("Task run '%s' of execution '%s' cannot be resubmitted: its job is not in the state "
+                            "(written before resubmission was built).", tr, k->e->id);
+                return 0;
+        }
+        json_int_t attempt = json_integer_value(json_object_get(doc, "attempt")) + 1;
+        snprintf(id, sizeof id, "%s-%lld", tr, (long long) attempt);
+        _cleanup_json_ json_t *job = json_copy(doc);
+        _cleanup_json_ json_t *p = json_pack("{s:s, s:s, s:I, s:s}", "taskRunId", tr, "workerId", worker, "epoch", epoch,
+                                             "reason", stopped ? STORE_RESUBMIT_RELEASED : STORE_RESUBMIT_WORKER_DEAD);
+        if (!job || !p || json_object_set_new(job, "jobId", json_string(id)) < 0 ||
+            json_object_set_new(job, "epoch", json_integer(epoch)) < 0 ||
+            json_object_set_new(job, "attempt", json_integer(attempt)) < 0)
+                return -ENOMEM;
+        if ((r = touch(x, k)) < 0 ||
+            (r = emit_json(s, x->topics[KAFKA_TOPIC_WORKER_JOBS], RD_KAFKA_PARTITION_UA, k->e->id, job)) < 0)
+                return r;
+        if (json_object_set_new(k->jobs, tr, json_integer(epoch)) < 0 || json_object_set(k->job_docs, tr, job) < 0)
+                return -ENOMEM;
+        if (stopped)
+                log_warning("Worker '%s' stopped without finishing task run '%s' of execution '%s': resubmitted (epoch %lld).",
+                            worker, tr, k->e->id, (long long) epoch);
+        else
+                log_warning("Worker '%s' silent for %llus: task run '%s' of execution '%s' resubmitted (epoch %lld).",
+                            worker, (unsigned long long) (silent / USEC_PER_SEC), tr, k->e->id, (long long) epoch);
+        return apply(x, s, k, ENGINE_EVENT_JOB_RESUBMITTED, p);
+}
+
+/* Of the jobs listed (a heartbeat's), those in flight here at the epoch listed: how many; with s,
+ * resubmits them. */
+static int resubmit_listed(ExecutorKafka *x, KafkaStep *s, const char *worker, json_t *jobs, bool stopped,
+                           usec_t silent) {
+        json_t *j;
+        size_t i;
+        int n = 0, r;
+        json_array_foreach(jobs, i, j) {
+                const char *exec = json_string_value(json_object_get(j, "executionId"));
+                const char *tr = json_string_value(json_object_get(j, "taskRunId"));
+                KExec *k = exec ? hashmap_get(&x->execs, exec) : NULL;
+                json_t *want = k && tr ? json_object_get(k->jobs, tr) : NULL;
+                json_t *doc = want ? json_object_get(k->job_docs, tr) : NULL;
+                /* (The job id too: the next attempt's job may carry the same epoch.) */
+                if (!want || !json_equal(want, json_object_get(j, "epoch")) ||
+                    (doc && !json_equal(json_object_get(doc, "jobId"), json_object_get(j, "jobId"))))
+                        continue; /* done, resubmitted already, or another member's */
+                n++;
+                if (s && (r = resubmit(x, s, k, tr, worker, stopped, silent)) < 0)
+                        return r;
+        }
+        return n;
+}
+
+/* The jobs in flight here that their worker no longer runs: it is dead (its latest heartbeat is
+ * older than dead-after, on its own clock, as the database backend's heartbeats are on the
+ * database's), it stopped (STOPPED) without finishing them, or it gave them up after a silence of
+ * its own (released). Returns how many; with s, resubmits them. */
+static int liveness_scan(ExecutorKafka *x, KafkaStep *s) {
+        const char *worker;
+        json_t *hb;
+        int n = 0, r;
+        usec_t now = now_realtime();
+        json_object_foreach(x->workers, worker, hb) {
+                usec_t at = (usec_t) json_integer_value(json_object_get(hb, "at"));
+                usec_t silent = now > at ? now - at : 0;
+                bool stopped = streq_ptr(json_string_value(json_object_get(hb, "state")), "STOPPED");
+                if ((r = resubmit_listed(x, s, worker, json_object_get(hb, "released"), false, MAX(silent, x->opt.dead_after))) < 0)
+                        return r;
+                n += r;
+                if (!stopped && silent < x->opt.dead_after)
+                        continue;
+                if ((r = resubmit_listed(x, s, worker, json_object_get(hb, "jobs"), stopped, silent)) < 0)
+                        return r;
+                n += r;
+        }
+        return n;
+}
+
+static int resubmit_fn(KafkaStep *s, void *userdata) {
+        ExecutorKafka *x = userdata;
+        x->now = now_realtime();
+        int r = liveness_scan(x, s);
+        return r < 0 ? r : 0;
+}
+
+/* Whether dead workers hold jobs of this member (looked at every LIVENESS_CHECK_USEC). */
+static bool liveness_due(ExecutorKafka *x) {
+        usec_t now = now_monotonic();
+        liveness_read(x);
+        if (now < x->liveness_next)
+                return false;
+        x->liveness_next = now + LIVENESS_CHECK_USEC;
+        return liveness_caught_up(x) && liveness_scan(x, NULL) > 0;
+}
+
 /* ---- the member ---------------------------------------------------------------------------------- */
 
 /* kv() is the database's key-value store, not reachable from a Kafka step's transaction yet: it
@@ -784,6 +968,8 @@ int executor_kafka_new(Store *store, const ExecutorKafkaOptions *opt, ExecutorKa
         x->stats.last_progress = now_monotonic();
         if (!x->opt.batch)
                 x->opt.batch = 32;
+        if (!x->opt.dead_after)
+                x->opt.dead_after = 30 * USEC_PER_SEC;
         for (KafkaTopic t = 0; t < _KAFKA_TOPIC_MAX; t++)
                 if ((r = kafka_topic_name(opt->kafka, t, &x->topics[t])) < 0)
                         return r;
@@ -808,7 +994,7 @@ int executor_kafka_new(Store *store, const ExecutorKafkaOptions *opt, ExecutorKa
                 .assigned = step_assigned,
                 .userdata = x,
         };
-        if ((r = kafka_step_new(opt->kafka, &so, &x->step, ret_error)) < 0)
+        if ((r = kafka_step_new(opt->kafka, &so, &x->step, ret_error)) < 0 || (r = liveness_open(x, ret_error)) < 0)
                 return r;
         /* (Taken last: on failure the store is the caller's.) */
         x->store = store;
@@ -821,6 +1007,8 @@ ExecutorKafka *executor_kafka_free(ExecutorKafka *x) {
                 return NULL;
         /* Leaves the group first: the rebalance that follows calls nothing of x's any more. */
         kafka_step_free(x->step);
+        kafka_client_free(x->beats);
+        json_decref(x->workers);
         execs_clear(x);
         free(x->touched);
         for (KafkaTopic t = 0; t < _KAFKA_TOPIC_MAX; t++)
@@ -858,6 +1046,8 @@ int executor_kafka_run(ExecutorKafka *x, int stop_fd) {
                 usec_t next = next_due(x), now = now_realtime();
                 if (next <= now)
                         r = kafka_step_produce(x->step, fire_fn, x, &why);
+                else if (liveness_due(x))
+                        r = kafka_step_produce(x->step, resubmit_fn, x, &why);
                 else
                         r = kafka_step_run(x->step, MIN(next - now, 250 * USEC_PER_MSEC), step_fn, x, &why);
                 pthread_mutex_lock(&x->stats_lock);

@@ -16,6 +16,7 @@ typedef struct ExecutorKafkaOptions {
         EngineConfig engine;     /* its function hook is the executor's own (files in storage_url) */
         ApiFlowCache *flows;     /* parsed flows, shared with the process's other components; NULL: its own */
         const char *storage_url; /* internal storage for read(), fileSize(), fileExists(); NULL: none */
+        usec_t dead_after;       /* [liveness] dead-after: a worker silent this long has its jobs resubmitted; 0 = 30 s */
 } ExecutorKafkaOptions;
 
 typedef struct ExecutorKafka ExecutorKafka;

@@ -123,6 +123,7 @@ static int wd_start(Daemon *d, const char *id, const void *params, void **ret) {
                         .id = id, .kafka = &wd->kafka_options, .slots = cfg->worker_slots, .work_root = wd->work_root,
                         .storage_url = cfg->storage_url, .sandbox = &wd->sandbox->options,
                         .max_output_bytes = (uint64_t) cfg->worker_output_mib << 20,
+                        .heartbeat = cfg->heartbeat, .dead_after = cfg->dead_after,
                 };
                 if ((r = worker_kafka_new(daemon_store(d), &ko, &wd->kafka, &err)) < 0)
                         return log_error_errno(r, "Cannot start the worker on Kafka: %s", err ? err : strerror(-r));

@@ -1,5 +1,6 @@
 /* worker-kafka.c: the worker on Kafka: a fetcher thread that takes jobs while a slot is free, slot
- * threads that run them and produce their results, offsets committed behind the results. */
+ * threads that claim them (a heartbeat naming the job, then the offset committed), run them and
+ * produce their results, and a heartbeat thread that keeps saying which jobs this worker holds. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -24,6 +25,11 @@
 #define LOG_FLUSH_LINES 100
 /* How long a result may take to be acknowledged by the brokers before the slot tries again. */
 #define RESULT_TIMEOUT_MS 30000
+/* How long a claim (a heartbeat naming the job) may take to be acknowledged before it is sent again. */
+#define CLAIM_TIMEOUT_USEC (10 * USEC_PER_SEC)
+/* How long a job given up after a silence stays listed as released in the heartbeats: executors
+ * read them as they come, this is for one that is restarting meanwhile. */
+#define RELEASED_KEEP_USEC (10 * USEC_PER_MINUTE)
 
 /* A job fetched and not yet done: its offset may not be committed before it is. */
 typedef struct Pending {
@@ -49,24 +55,34 @@ typedef struct KSlot {
         size_t n_logs, n_alloc;
         bool started;
         atomic_bool cancelled; /* by worker_kafka_stop(): the running task's result is not reported */
+        atomic_bool abandoned; /* this worker was silent past dead-after: the job is another's now */
+        json_t *held;          /* the job being claimed, or claimed and not reported (under lock) */
+        bool claimed;          /* held is claimed: its offset committed (under lock) */
 } KSlot;
 
 struct WorkerKafka {
         WorkerKafkaOptions opt;
-        char *id, *work_root, *storage_url, *jobs_topic, *results_topic;
+        char *id, *work_root, *storage_url, *jobs_topic, *results_topic, *heartbeats_topic;
         rd_kafka_t *consumer, *producer;
         KSlot *slots;
-        pthread_t fetcher;
-        bool fetcher_started;
+        pthread_t fetcher, beater;
+        bool fetcher_started, beater_started;
         pthread_mutex_t lock;
         pthread_cond_t cv;     /* a job is queued, or the worker stops */
-        pthread_cond_t done_cv; /* a slot finished its job */
+        pthread_cond_t done_cv; /* a slot finished its job, or claimed it */
+        pthread_cond_t beat_cv; /* the worker stops (wakes the heartbeat thread) */
+        pthread_mutex_t beat_lock; /* heartbeats are enqueued in the order they were taken */
+        uint64_t beat_seq;     /* heartbeats enqueued (under beat_lock) */
+        atomic_uint_fast64_t beat_acked, beat_acked_at; /* the latest acknowledged one, and when */
         KJob *queue;           /* fetched, not started (under lock) */
         size_t n_queue, n_queue_alloc;
         Pending *pending;      /* fetched, not done (under lock), in fetch order */
         size_t n_pending, n_pending_alloc;
         unsigned busy;         /* under lock */
+        unsigned claiming;     /* slots whose job is not yet claimed and committed (under lock) */
+        json_t *released;      /* jobs given up after a silence, [{..., until}] (under lock) */
         bool stopping;         /* under lock */
+        bool beat_stop;        /* under lock: the heartbeat thread ends (after the slots) */
         atomic_uint_fast64_t jobs_done, jobs_lost, last_progress;
 };
 
@@ -117,8 +133,10 @@ static void kslot_log(void *userdata, json_t *job, TaskLogLevel level, const cha
 }
 
 /* The offsets of partition p up to the first job not done are behind us: commit them (a worker that
- * dies leaves every job it had not finished to the partition's next owner). Under lock. */
-static void pending_done(WorkerKafka *w, int32_t partition, int64_t offset) {
+ * dies leaves every job it had not claimed to the partition's next owner). Under lock. -ESTALE when
+ * the partition is not this worker's any more (revoked, or the group moved on without it: a worker
+ * back from a freeze), so that the job is left to its owner; 0 otherwise. */
+static int pending_done(WorkerKafka *w, int32_t partition, int64_t offset) {
         int64_t first_open = -1, last = -1;
         size_t k = 0;
         bool found = false;
@@ -128,7 +146,7 @@ static void pending_done(WorkerKafka *w, int32_t partition, int64_t offset) {
                         p->done = found = true;
         }
         if (!found)
-                return; /* its partition was revoked meanwhile: its offsets are another member's now */
+                return -ESTALE; /* its partition was revoked meanwhile: its offsets are another member's now */
         for (size_t i = 0; i < w->n_pending; i++) {
                 Pending *p = &w->pending[i];
                 if (p->partition != partition) {
@@ -148,7 +166,7 @@ static void pending_done(WorkerKafka *w, int32_t partition, int64_t offset) {
         w->n_pending = k;
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
         if (!l)
-                return;
+                return 0;
         rd_kafka_topic_partition_list_add(l, w->jobs_topic, partition)->offset = commit;
         /* Synchronous: a partition revoked waits for it (worker_rebalance()). */
         rd_kafka_resp_err_t e = rd_kafka_commit(w->consumer, l, 0);
@@ -156,9 +174,31 @@ static void pending_done(WorkerKafka *w, int32_t partition, int64_t offset) {
                 log_debug("Cannot commit offset %lld of partition %d of '%s': %s", (long long) commit, (int) partition,
                           w->jobs_topic, rd_kafka_err2str(e));
         rd_kafka_topic_partition_list_destroy(l);
+        switch (e) {
+        case RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION:
+        case RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID:
+        case RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS:
+        case RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID:
+        case RD_KAFKA_RESP_ERR__ASSIGNMENT_LOST:
+                return -ESTALE;
+        default:
+                return 0;
+        }
 }
 
 static void result_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+        WorkerKafka *w = opaque;
+        if (streq(rd_kafka_topic_name(m->rkt), w->heartbeats_topic)) {
+                /* A heartbeat: its opaque is its number. They go to one partition, in order, so
+                 * the highest acknowledged says that every earlier one is in too. */
+                uint_fast64_t seq = (uintptr_t) m->_private, cur = atomic_load(&w->beat_acked);
+                if (m->err)
+                        return;
+                while (seq > cur && !atomic_compare_exchange_weak(&w->beat_acked, &cur, seq))
+                        ;
+                atomic_store(&w->beat_acked_at, now_monotonic());
+                return;
+        }
         atomic_int *status = m->_private;
         if (status)
                 atomic_store(status, m->err ? kafka_errno(m->err) : 1);
@@ -212,6 +252,184 @@ static int produce_result(WorkerKafka *w, json_t *job, json_t *result) {
         }
 }
 
+/* ---- heartbeats -------------------------------------------------------------------------------- */
+
+static json_t *job_summary(json_t *j) {
+        return json_pack("{s:O?, s:O?, s:O?, s:O?}", "executionId", json_object_get(j, "executionId"), "taskRunId",
+                         json_object_get(j, "taskRunId"), "epoch", json_object_get(j, "epoch"), "jobId",
+                         json_object_get(j, "jobId"));
+}
+
+/* What this worker holds: {workerId, at, state, slots, jobs, released}, jobs and released lists
+ * of {executionId, taskRunId, epoch, jobId}: those it runs (or is claiming), and those it gave up
+ * after a silence (for the executor to resubmit, whether or not it took this worker for dead). */
+static json_t *heartbeat_record(WorkerKafka *w, const char *state) {
+        _cleanup_json_ json_t *jobs = json_array(), *released = json_array();
+        usec_t now = now_monotonic();
+        int r = jobs && released ? 0 : -ENOMEM;
+        pthread_mutex_lock(&w->lock);
+        for (unsigned i = 0; i < w->opt.slots && r >= 0; i++)
+                if (w->slots[i].held && !atomic_load(&w->slots[i].abandoned))
+                        r = json_array_append_new(jobs, job_summary(w->slots[i].held));
+        for (size_t i = 0; i < json_array_size(w->released) && r >= 0;) {
+                json_t *j = json_array_get(w->released, i);
+                if ((usec_t) json_integer_value(json_object_get(j, "until")) < now)
+                        r = json_array_remove(w->released, i);
+                else {
+                        r = json_array_append_new(released, job_summary(j));
+                        i++;
+                }
+        }
+        pthread_mutex_unlock(&w->lock);
+        if (r < 0)
+                return NULL;
+        return json_pack("{s:s, s:I, s:s, s:I, s:O, s:O}", "workerId", w->id, "at", (json_int_t) now_realtime(), "state",
+                         state, "slots", (json_int_t) w->opt.slots, "jobs", jobs, "released", released);
+}
+
+/* Enqueue a heartbeat (state "RUNNING" or "STOPPED"); *ret_seq (optional): its number, for
+ * heartbeat_wait(). */
+static int heartbeat_send(WorkerKafka *w, const char *state, uint64_t *ret_seq) {
+        rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+        /* Taken and enqueued under one lock: the latest record of this worker is its latest view. */
+        pthread_mutex_lock(&w->beat_lock);
+        _cleanup_json_ json_t *v = heartbeat_record(w, state);
+        _cleanup_free_ char *buf = v ? json_dumps(v, JSON_COMPACT) : NULL;
+        uint64_t seq = ++w->beat_seq;
+        if (buf)
+                e = rd_kafka_producev(w->producer, RD_KAFKA_V_TOPIC(w->heartbeats_topic),
+                                      RD_KAFKA_V_KEY(w->id, strlen(w->id)), RD_KAFKA_V_VALUE(buf, strlen(buf)),
+                                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE((void *) (uintptr_t) seq),
+                                      RD_KAFKA_V_END);
+        pthread_mutex_unlock(&w->beat_lock);
+        if (!buf)
+                return -ENOMEM;
+        if (e)
+                return kafka_errno(e);
+        if (ret_seq)
+                *ret_seq = seq;
+        return 0;
+}
+
+/* Wait up to timeout for heartbeat seq to be acknowledged by the brokers: 0, or -ETIMEDOUT. */
+static int heartbeat_wait(WorkerKafka *w, uint64_t seq, usec_t timeout) {
+        usec_t until = now_monotonic() + timeout;
+        while (atomic_load(&w->beat_acked) < seq) {
+                if (now_monotonic() >= until)
+                        return -ETIMEDOUT;
+                rd_kafka_poll(w->producer, 100);
+        }
+        return 0;
+}
+
+/* Whether no heartbeat of this worker was acknowledged for [liveness] dead-after (the process was
+ * frozen, or the brokers out of reach): an executor may have resubmitted its jobs to others. */
+static bool worker_silent(WorkerKafka *w) {
+        usec_t acked = atomic_load(&w->beat_acked_at), now = now_monotonic();
+        return now > acked && now - acked > w->opt.dead_after;
+}
+
+/* The silence may have made an executor resubmit the jobs this worker runs: they are given up, and
+ * listed as released (resubmitted by the executor if it has not done so already). Their tasks are
+ * stopped and their results dropped, so that a worker back from a freeze does not go on with work
+ * that is another's now (were a result sent, the executor would refuse its old epoch). */
+static void abandon_held(WorkerKafka *w) {
+        uint64_t one = 1;
+        unsigned n = 0;
+        usec_t until = now_monotonic() + RELEASED_KEEP_USEC;
+        pthread_mutex_lock(&w->lock);
+        for (unsigned i = 0; i < w->opt.slots; i++) {
+                KSlot *s = &w->slots[i];
+                json_t *j;
+                if (!s->held || !s->claimed || atomic_load(&s->abandoned))
+                        continue;
+                atomic_store(&s->abandoned, true);
+                (void) !write(s->cancel_fd, &one, sizeof one);
+                if ((j = job_summary(s->held)))
+                        (void) json_object_set_new(j, "until", json_integer((json_int_t) until));
+                if (!j || json_array_append_new(w->released, j) < 0)
+                        log_error("Out of memory: job '%s' is given up without being listed as released.",
+                                  strna(json_string_value(json_object_get(s->held, "jobId"))));
+                n++;
+        }
+        pthread_mutex_unlock(&w->lock);
+        if (n > 0)
+                log_warning("No heartbeat of this worker reached '%s' for more than %llus ([liveness] dead-after): "
+                            "its %u task(s) are resubmitted elsewhere; they are stopped here and their results dropped.",
+                            w->heartbeats_topic, (unsigned long long) (w->opt.dead_after / USEC_PER_SEC), n);
+}
+
+static void *beat_thread(void *arg) {
+        WorkerKafka *w = arg;
+        for (;;) {
+                rd_kafka_poll(w->producer, 0);
+                if (worker_silent(w))
+                        abandon_held(w);
+                int r = heartbeat_send(w, "RUNNING", NULL);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot send a heartbeat to '%s': %m", w->heartbeats_topic);
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_sec += (time_t) (w->opt.heartbeat / USEC_PER_SEC);
+                until.tv_nsec += (long) (w->opt.heartbeat % USEC_PER_SEC) * 1000;
+                if (until.tv_nsec >= 1000000000) {
+                        until.tv_sec++;
+                        until.tv_nsec -= 1000000000;
+                }
+                pthread_mutex_lock(&w->lock);
+                if (!w->beat_stop)
+                        (void) pthread_cond_timedwait(&w->beat_cv, &w->lock, &until);
+                bool stop = w->beat_stop;
+                pthread_mutex_unlock(&w->lock);
+                if (stop)
+                        return NULL;
+        }
+}
+
+/* Claim kj: a heartbeat naming it, acknowledged by the brokers, then its offset committed. From
+ * then on the job is the executor's to resubmit should this worker die or hang (its heartbeats
+ * stop), not Kafka's to redeliver. False when the worker stops first: the job is not run, and its
+ * offset, uncommitted, leaves it to the partition's next owner. */
+static bool kslot_claim(KSlot *s, KJob *kj) {
+        WorkerKafka *w = s->w;
+        bool claimed = false;
+        for (;;) {
+                uint64_t seq = 0;
+                int r = heartbeat_send(w, "RUNNING", &seq);
+                if (r >= 0 && (r = heartbeat_wait(w, seq, CLAIM_TIMEOUT_USEC)) >= 0) {
+                        claimed = true;
+                        break;
+                }
+                log_warning_errno(r, "Cannot claim job '%s' on '%s' (%m); trying again.",
+                                  strna(json_string_value(json_object_get(kj->job, "jobId"))), w->heartbeats_topic);
+                pthread_mutex_lock(&w->lock);
+                bool stop = w->stopping;
+                pthread_mutex_unlock(&w->lock);
+                if (stop)
+                        break;
+                struct pollfd p = { s->cancel_fd, POLLIN, 0 };
+                (void) poll(&p, 1, 1000);
+        }
+        pthread_mutex_lock(&w->lock);
+        if (claimed && pending_done(w, kj->partition, kj->offset) == -ESTALE) {
+                log_warning("Job '%s' not run here: its partition of '%s' went to another worker meanwhile.",
+                            strna(json_string_value(json_object_get(kj->job, "jobId"))), w->jobs_topic);
+                claimed = false;
+        }
+        if (claimed)
+                s->claimed = true;
+        else {
+                json_decref(s->held);
+                s->held = NULL;
+                w->busy--;
+                atomic_fetch_add(&w->jobs_lost, 1);
+        }
+        w->claiming--;
+        pthread_cond_broadcast(&w->done_cv);
+        pthread_mutex_unlock(&w->lock);
+        return claimed;
+}
+
 static void kslot_run(KSlot *s, KJob *kj) {
         WorkerKafka *w = s->w;
         _cleanup_json_ json_t *result = NULL;
@@ -242,12 +460,21 @@ static void kslot_run(KSlot *s, KJob *kj) {
         }
         /* The lines before the result, so that no result is read without them. */
         kslot_logs_flush(s);
+        /* (Back from a freeze before the heartbeat thread saw it.) */
+        if (worker_silent(w))
+                abandon_held(w);
         if (atomic_load(&s->cancelled)) {
-                /* Stopped by this worker's own stop, not by the task: its job stays uncommitted and
-                 * runs again on the partition's next owner rather than end KILLED. */
-                log_warning("Task %s stopped with the worker: left to another worker.",
+                /* Stopped by this worker's own stop, not by the task: its job is handed back (the
+                 * last heartbeat lists it) and runs again elsewhere rather than end KILLED. */
+                log_warning("Task %s stopped with the worker: handed back to the executor.",
                             strna(json_string_value(json_object_get(job, "taskRunId"))));
                 r = -ECANCELED;
+        } else if (atomic_load(&s->abandoned)) {
+                log_warning("Result of task %s (epoch %lld) dropped: this worker was silent for more than %llus, "
+                            "its job was resubmitted elsewhere.",
+                            strna(json_string_value(json_object_get(job, "taskRunId"))), (long long) env.epoch,
+                            (unsigned long long) (w->opt.dead_after / USEC_PER_SEC));
+                r = -ESTALE;
         } else
                 for (;;) {
                         r = result ? produce_result(w, job, result) : -ENOMEM;
@@ -256,12 +483,20 @@ static void kslot_run(KSlot *s, KJob *kj) {
                         struct pollfd p = { s->cancel_fd, POLLIN, 0 };
                         (void) poll(&p, 1, 1000);
                 }
+        if (r < 0 && r != -ESTALE && atomic_load(&s->cancelled))
+                r = -ECANCELED; /* (its result undelivered as the worker stops: handed back too) */
         pthread_mutex_lock(&w->lock);
-        if (r >= 0)
-                pending_done(w, kj->partition, kj->offset);
-        else
-                /* Its offset stays uncommitted: the partition's next owner runs it again. */
+        if (r == -ECANCELED)
+                /* Kept: the last heartbeat hands it back (worker_kafka_stop()). */
                 atomic_fetch_add(&w->jobs_lost, 1);
+        else {
+                if (r < 0)
+                        atomic_fetch_add(&w->jobs_lost, 1);
+                json_decref(s->held);
+                s->held = NULL;
+                s->claimed = false;
+                atomic_store(&s->abandoned, false);
+        }
         w->busy--;
         pthread_cond_broadcast(&w->done_cv);
         pthread_mutex_unlock(&w->lock);
@@ -283,8 +518,11 @@ static void *kslot_thread(void *arg) {
                 KJob kj = w->queue[0];
                 memmove(w->queue, w->queue + 1, --w->n_queue * sizeof *w->queue);
                 w->busy++;
+                w->claiming++;
+                s->held = json_incref(kj.job);
                 pthread_mutex_unlock(&w->lock);
-                kslot_run(s, &kj);
+                if (kslot_claim(s, &kj))
+                        kslot_run(s, &kj);
                 json_decref(kj.job);
         }
         return NULL;
@@ -310,7 +548,7 @@ static int queue_job(WorkerKafka *w, json_t *job, int32_t partition, int64_t off
         w->pending[w->n_pending++] = (Pending) { .partition = partition, .offset = offset };
         if (!job) {
                 /* Not a job: nothing to run, its offset goes with the others. */
-                pending_done(w, partition, offset);
+                (void) pending_done(w, partition, offset);
                 return 0;
         }
         w->queue[w->n_queue++] = (KJob) { .job = job, .partition = partition, .offset = offset };
@@ -318,15 +556,16 @@ static int queue_job(WorkerKafka *w, json_t *job, int32_t partition, int64_t off
         return 0;
 }
 
-/* How long a revocation waits for the running jobs of the partitions it takes away. */
-#define REVOKE_WAIT_USEC (60 * USEC_PER_SEC)
+/* How long a revocation waits for the claims under way in the partitions it takes away. */
+#define REVOKE_WAIT_USEC (30 * USEC_PER_SEC)
 
 /* Eager rebalancing: every partition is revoked, then the new share assigned. Jobs fetched and not
  * started are given back (the partition's next owner fetches them from the committed offset); the
- * running ones are waited for, so that their results are produced and their offsets committed
- * before another member starts the partition there and runs them a second time. Past
- * REVOKE_WAIT_USEC (a task longer than that) the partition goes without them: that job may run
- * twice, once here and once on the new owner, and the executor takes the first result. */
+ * claims under way are waited for, so that their offsets are committed before another member
+ * starts the partition there and runs them a second time. Running jobs are claimed: they stay
+ * here, in the executor's care (heartbeats), whoever reads their partition next. Past
+ * REVOKE_WAIT_USEC (brokers out of reach) the partition goes without them: that job may run twice,
+ * and the executor takes the result of the epoch in flight. */
 static void worker_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
                              void *opaque) {
         WorkerKafka *w = opaque;
@@ -341,12 +580,12 @@ static void worker_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_t
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += REVOKE_WAIT_USEC / USEC_PER_SEC;
-        while (w->busy > 0 && !w->stopping)
+        while (w->claiming > 0 && !w->stopping)
                 if (pthread_cond_timedwait(&w->done_cv, &w->lock, &until) != 0)
                         break;
-        if (w->busy > 0)
-                log_warning("Partitions of '%s' taken away while %u task(s) still run here: another worker may run them too.",
-                            w->jobs_topic, w->busy);
+        if (w->claiming > 0)
+                log_warning("Partitions of '%s' taken away while %u job(s) are being claimed here: another worker may run them too.",
+                            w->jobs_topic, w->claiming);
         w->n_pending = 0;
         pthread_mutex_unlock(&w->lock);
         (void) rd_kafka_assign(rk, NULL);
@@ -426,6 +665,15 @@ int worker_kafka_new(Store *store, const WorkerKafkaOptions *opt, WorkerKafka **
         pthread_mutex_init(&w->lock, NULL);
         pthread_cond_init(&w->cv, NULL);
         pthread_cond_init(&w->done_cv, NULL);
+        pthread_cond_init(&w->beat_cv, NULL);
+        pthread_mutex_init(&w->beat_lock, NULL);
+        if (!w->opt.heartbeat)
+                w->opt.heartbeat = 5 * USEC_PER_SEC;
+        if (!w->opt.dead_after)
+                w->opt.dead_after = 30 * USEC_PER_SEC;
+        atomic_store(&w->beat_acked_at, now_monotonic());
+        if (!(w->released = json_array()))
+                return -ENOMEM;
         w->id = strdup(opt->id ?: "worker");
         w->work_root = strdup(opt->work_root ?: "/tmp");
         w->storage_url = opt->storage_url ? strdup(opt->storage_url) : NULL;
@@ -437,7 +685,8 @@ int worker_kafka_new(Store *store, const WorkerKafkaOptions *opt, WorkerKafka **
         w->opt.storage_url = w->storage_url;
         (void) mkdir(w->work_root, 0700);
         if ((r = kafka_topic_name(opt->kafka, KAFKA_TOPIC_WORKER_JOBS, &w->jobs_topic)) < 0 ||
-            (r = kafka_topic_name(opt->kafka, KAFKA_TOPIC_WORKER_RESULTS, &w->results_topic)) < 0)
+            (r = kafka_topic_name(opt->kafka, KAFKA_TOPIC_WORKER_RESULTS, &w->results_topic)) < 0 ||
+            (r = kafka_topic_name(opt->kafka, KAFKA_TOPIC_WORKER_HEARTBEATS, &w->heartbeats_topic)) < 0)
                 return r;
         for (unsigned i = 0; i < w->opt.slots; i++) {
                 KSlot *s = &w->slots[i];
@@ -471,6 +720,7 @@ int worker_kafka_new(Store *store, const WorkerKafkaOptions *opt, WorkerKafka **
         if ((r = kafka_conf_new(opt->kafka, pextra, &conf, ret_error)) < 0)
                 return r;
         rd_kafka_conf_set_dr_msg_cb(conf, result_delivered);
+        rd_kafka_conf_set_opaque(conf, w);
         char why[512];
         if (!(w->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why))) {
                 rd_kafka_conf_destroy(conf);
@@ -501,6 +751,9 @@ int worker_kafka_start(WorkerKafka *w) {
                         return -EAGAIN;
                 w->slots[i].started = true;
         }
+        if (pthread_create(&w->beater, NULL, beat_thread, w) != 0)
+                return -EAGAIN;
+        w->beater_started = true;
         if (pthread_create(&w->fetcher, NULL, fetch_thread, w) != 0)
                 return -EAGAIN;
         w->fetcher_started = true;
@@ -537,6 +790,24 @@ void worker_kafka_stop(WorkerKafka *w, usec_t grace) {
                         pthread_join(w->slots[i].thread, NULL);
                         w->slots[i].started = false;
                 }
+        /* Heartbeats went on through the grace period (else the executor would have resubmitted the
+         * tasks finishing here); the last one says STOPPED and lists the jobs cancelled, which the
+         * executor resubmits at once. */
+        pthread_mutex_lock(&w->lock);
+        w->beat_stop = true;
+        pthread_cond_broadcast(&w->beat_cv);
+        pthread_mutex_unlock(&w->lock);
+        if (w->beater_started) {
+                pthread_join(w->beater, NULL);
+                w->beater_started = false;
+                uint64_t seq = 0;
+                int r = heartbeat_send(w, "STOPPED", &seq);
+                if (r >= 0)
+                        r = heartbeat_wait(w, seq, 5 * USEC_PER_SEC);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot hand this worker's jobs back on '%s' (%m): the executor resubmits "
+                                          "them after [liveness] dead-after.", w->heartbeats_topic);
+        }
 }
 
 WorkerKafka *worker_kafka_free(WorkerKafka *w) {
@@ -554,6 +825,7 @@ WorkerKafka *worker_kafka_free(WorkerKafka *w) {
         for (unsigned i = 0; w->slots && i < w->opt.slots; i++) {
                 KSlot *s = &w->slots[i];
                 kslot_logs_flush(s);
+                json_decref(s->held);
                 free(s->logs);
                 free(s->messages);
                 store_free(s->store);
@@ -570,9 +842,13 @@ WorkerKafka *worker_kafka_free(WorkerKafka *w) {
         free(w->storage_url);
         free(w->jobs_topic);
         free(w->results_topic);
+        free(w->heartbeats_topic);
+        json_decref(w->released);
         pthread_mutex_destroy(&w->lock);
         pthread_cond_destroy(&w->cv);
         pthread_cond_destroy(&w->done_cv);
+        pthread_cond_destroy(&w->beat_cv);
+        pthread_mutex_destroy(&w->beat_lock);
         free(w);
         return NULL;
 }

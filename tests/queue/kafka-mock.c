@@ -1,12 +1,40 @@
 /* kafka-mock: librdkafka's mock Kafka cluster in a process of its own, for tests of commands that
- * talk to Kafka ('tern kafka init'). Usage: kafka-mock BROKERS [TOPIC:PARTITIONS:REPLICATION...]:
- * makes the topics, prints the bootstrap servers on one line, runs until SIGTERM or SIGINT. */
+ * talk to Kafka ('tern kafka init') and of the daemons. Usage: kafka-mock BROKERS
+ * [TOPIC:PARTITIONS:REPLICATION...]: makes the topics, prints the bootstrap servers on one line,
+ * runs until SIGTERM or SIGINT. Meanwhile it takes commands on standard input, one a line, for
+ * broker failures under the daemons: "down BROKER", "up BROKER" (ids 1..BROKERS), "leader TOPIC
+ * PARTITION BROKER"; each is answered "ok" or "error: ..." on standard error. */
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static void *control(void *arg) {
+        rd_kafka_mock_cluster_t *mc = arg;
+        char line[512], topic[256];
+        int id, part;
+        while (fgets(line, sizeof line, stdin)) {
+                rd_kafka_resp_err_t e;
+                if (sscanf(line, "down %d", &id) == 1)
+                        e = rd_kafka_mock_broker_set_down(mc, id);
+                else if (sscanf(line, "up %d", &id) == 1)
+                        e = rd_kafka_mock_broker_set_up(mc, id);
+                else if (sscanf(line, "leader %255s %d %d", topic, &part, &id) == 3)
+                        e = rd_kafka_mock_partition_set_leader(mc, topic, part, id);
+                else {
+                        fprintf(stderr, "error: unknown command: %s", line);
+                        continue;
+                }
+                if (e)
+                        fprintf(stderr, "error: %s", rd_kafka_err2str(e));
+                else
+                        fprintf(stderr, "ok: %s", line);
+        }
+        return NULL;
+}
 
 int main(int argc, char *argv[]) {
         if (argc < 2) {
@@ -47,6 +75,9 @@ int main(int argc, char *argv[]) {
         }
         printf("%s\n", rd_kafka_mock_cluster_bootstraps(mc));
         fflush(stdout);
+        pthread_t t;
+        if (pthread_create(&t, NULL, control, mc) == 0)
+                pthread_detach(t);
         int sig;
         sigwait(&ss, &sig);
         rd_kafka_mock_cluster_destroy(mc);
