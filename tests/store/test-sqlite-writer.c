@@ -310,8 +310,14 @@ int main(void) {
          * commit returns once its row is committed (another connection sees it). h holds the
          * turn while m1 (which fails) and m2 queue behind it. */
         {
+                /* Each reads through a Store of its own: a Store is one thread's at a time. */
+                Store *r1 = NULL;
+                if (store_dup(a, &r1) < 0) {
+                        printf("Bail out! store_dup\n");
+                        return 1;
+                }
                 Holder g = { .s = a };
-                Member m[2] = { { .s = b, .reader = c, .x = 101, .fail = true }, { .s = c, .reader = b, .x = 102 } };
+                Member m[2] = { { .s = b, .x = 101, .fail = true }, { .s = c, .reader = r1, .x = 102 } };
                 pthread_t tg, tm[2];
                 int commits = wal_commits();
                 pthread_create(&tg, NULL, hold, &g);
@@ -330,21 +336,22 @@ int main(void) {
                 is_int((int) count_x(c, 1), 1, "group: the first one's row is committed");
                 is_int((int) count_x(c, 101), 0, "group: the one that rolled back left nothing");
                 is_int(store_exec_raw(b, "DELETE FROM scratch", NULL, 0, NULL), 0, "group: the writer is free again");
+                store_free(r1);
         }
         /* Many threads, many small transactions (groups form as they queue): every commit returns
          * with its row committed, and all land. */
         {
                 enum { THREADS = 6, EACH = 50 };
-                Store *st[THREADS] = {};
+                Store *st[THREADS] = {}, *rd[THREADS] = {};
                 Member mm[THREADS];
                 int bad = 0, unseen = 0, commits = wal_commits();
                 for (int i = 0; i < THREADS; i++)
-                        if (store_dup(a, &st[i]) < 0)
+                        if (store_dup(a, &st[i]) < 0 || store_dup(a, &rd[i]) < 0)
                                 bad++;
                 for (int k = 0; k < EACH && !bad; k++) {
                         pthread_t tt[THREADS];
                         for (int i = 0; i < THREADS; i++) {
-                                mm[i] = (Member) { .s = st[i], .reader = st[(i + 1) % THREADS], .x = 1000 + k * THREADS + i };
+                                mm[i] = (Member) { .s = st[i], .reader = rd[i], .x = 1000 + k * THREADS + i };
                                 pthread_create(&tt[i], NULL, member, &mm[i]);
                         }
                         for (int i = 0; i < THREADS; i++) {
@@ -357,8 +364,10 @@ int main(void) {
                 is_int(bad, 0, "group: 300 transactions of 6 threads at once committed");
                 is_int(unseen, 0, "group: each row was committed when its own commit returned");
                 is_int((int) count_rows(c), THREADS * EACH, "group: all 300 rows are there");
-                for (int i = 0; i < THREADS; i++)
+                for (int i = 0; i < THREADS; i++) {
                         store_free(st[i]);
+                        store_free(rd[i]);
+                }
                 is_int(store_exec_raw(b, "DELETE FROM scratch", NULL, 0, NULL), 0, "group: cleared");
         }
 
