@@ -45,7 +45,9 @@
  * COMMIT: nothing is acknowledged before it is as durable as a commit of its own would have been
  * (WAL, synchronous = NORMAL: a crash of the process loses nothing committed). A member that
  * fails rolls back to its savepoint only; a COMMIT that fails (or an error that makes SQLite roll
- * the whole transaction back) fails every member, none of which was acknowledged. */
+ * the whole transaction back) fails every member, none of which was acknowledged. Hence an open
+ * transaction must not wait for another thread of the process (store.h): that thread may be a
+ * member waiting for it. */
 #define GROUP_MAX 32
 /* A member waiting for its group's COMMIT looks this often whether the turn was left free with
  * the group open (a waiter that timed out in the meantime), and commits it itself then. */
