@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -35,6 +36,22 @@
 #define CKPT_FRAMES 1000
 #define CKPT_WRAP_FRAMES 4000
 #define CKPT_INLINE_FACTOR 16
+/* Group commit. Each small transaction of the process wrote every B-tree page it touched whole to
+ * the WAL at its COMMIT (about 50 pages per one-task execution, the same pages of the jobs, events
+ * and executions tables again and again). So a transaction that ends while others wait for the
+ * turn does not commit: it ends its savepoint (RELEASE), hands the turn on and waits; the next one
+ * runs inside the same SQLite transaction, and the first that ends with nobody waiting (or the
+ * GROUP_MAX-th) commits for all and wakes them. Every member learns its outcome only after that
+ * COMMIT: nothing is acknowledged before it is as durable as a commit of its own would have been
+ * (WAL, synchronous = NORMAL: a crash of the process loses nothing committed). A member that
+ * fails rolls back to its savepoint only; a COMMIT that fails (or an error that makes SQLite roll
+ * the whole transaction back) fails every member, none of which was acknowledged. Hence an open
+ * transaction must not wait for another thread of the process (store.h): that thread may be a
+ * member waiting for it. */
+#define GROUP_MAX 32
+/* A member waiting for its group's COMMIT looks this often whether the turn was left free with
+ * the group open (a waiter that timed out in the meantime), and commits it itself then. */
+#define GROUP_CHECK_MS 100
 
 /* A connection and the statements prepared on it, by their (translated) text. */
 typedef struct SqliteConn {
@@ -42,13 +59,29 @@ typedef struct SqliteConn {
         Hashmap stmts;
 } SqliteConn;
 
+/* A transaction that ended in an open group and waits for its COMMIT (on its thread's stack). */
+typedef struct GroupMember GroupMember;
+struct GroupMember {
+        GroupMember *next;
+        bool done; /* (group_lock) */
+        int result;
+        char error[256];
+};
+
 typedef struct SqliteWriter SqliteWriter;
 struct SqliteWriter {
         SqliteWriter *next;
         char *path;
         unsigned n_ref;
         pthread_mutex_t turn; /* held from BEGIN to COMMIT or ROLLBACK (error-checking: no self-deadlock) */
+        atomic_uint waiting;  /* threads waiting for the turn: a member ending now joins a group */
         SqliteConn conn;
+        /* The group (GROUP_MAX above). The first three change only with the turn held. */
+        bool group_open;        /* a transaction is open on conn (BEGIN done, no COMMIT yet) */
+        unsigned group_members; /* members that ended in it and wait for its COMMIT */
+        GroupMember *group;     /* those members */
+        pthread_mutex_t group_lock;
+        pthread_cond_t group_cv; /* a group ended: its members' done set */
         /* The checkpointer: started at the first full WAL (short-lived CLI commands never get one). */
         pthread_mutex_t ckpt_lock;
         pthread_cond_t ckpt_cv;
@@ -65,6 +98,7 @@ typedef struct SqliteData {
         SqliteConn conn;      /* this Store's own: statements outside transactions */
         SqliteWriter *writer; /* NULL for a private database (":memory:"): everything on db */
         bool has_turn;        /* in a transaction (or one autocommit write) on the writer */
+        bool savepoint;       /* this transaction is a savepoint in a group's transaction */
         Notifier *notifier;
         NotifierSub *sub;
 } SqliteData;
@@ -93,8 +127,7 @@ static void conn_close(SqliteConn *c) {
         c->db = NULL;
 }
 
-static int sqlite_errno(Store *s, sqlite3 *db, int rc) {
-        store_set_error(s, "%s", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+static int rc_errno(int rc) {
         switch (rc & 0xff) {
         case SQLITE_BUSY:
         case SQLITE_LOCKED:
@@ -121,6 +154,11 @@ static int sqlite_errno(Store *s, sqlite3 *db, int rc) {
         default:
                 return -EIO;
         }
+}
+
+static int sqlite_errno(Store *s, sqlite3 *db, int rc) {
+        store_set_error(s, "%s", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        return rc_errno(rc);
 }
 
 /* Another process holds the write lock: SQLite gives no wake-up across processes, so try again
@@ -168,6 +206,84 @@ static bool path_is_private(const char *path) {
         return isempty(path) || streq(path, ":memory:") || strstr(path, "mode=memory");
 }
 
+/* The open group ends, with the turn held: its members learn the outcome r (why: what failed). */
+static void group_finish(SqliteWriter *w, int r, const char *why) {
+        GroupMember *m = w->group;
+
+        w->group_open = false;
+        w->group_members = 0;
+        w->group = NULL;
+        if (!m)
+                return;
+        pthread_mutex_lock(&w->group_lock);
+        for (; m; m = m->next) {
+                m->result = r;
+                if (r < 0)
+                        snprintf(m->error, sizeof m->error, "%s", why);
+                m->done = true;
+        }
+        pthread_cond_broadcast(&w->group_cv);
+        pthread_mutex_unlock(&w->group_lock);
+}
+
+/* Commit the open group, if any, with the turn held. s (or NULL) gets the error message. */
+static int group_end(SqliteWriter *w, Store *s) {
+        sqlite3 *db = w->conn.db;
+        char why[256];
+        int rc, r;
+
+        if (!w->group_open)
+                return 0;
+        if (sqlite3_get_autocommit(db)) {
+                /* An error of the last member (SQLITE_FULL, _IOERR, _NOMEM...) made SQLite roll
+                 * the whole transaction back: the earlier members' work is gone with it. */
+                snprintf(why, sizeof why, "database \"%s\": rolled back with another transaction of this process",
+                         w->path);
+                r = -EIO;
+        } else if ((rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) == SQLITE_OK) {
+                group_finish(w, 0, NULL);
+                return 0;
+        } else {
+                snprintf(why, sizeof why, "%s", sqlite3_errmsg(db));
+                r = rc_errno(rc);
+                if (!sqlite3_get_autocommit(db))
+                        (void) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        }
+        if (s)
+                store_set_error(s, "%s", why);
+        group_finish(w, r, why);
+        return r;
+}
+
+/* A member that ended in the open group (the turn given on) waits for the group's COMMIT. */
+static int group_wait(Store *s, SqliteWriter *w, GroupMember *me) {
+        pthread_mutex_lock(&w->group_lock);
+        while (!me->done) {
+                struct timespec t;
+                clock_gettime(CLOCK_MONOTONIC, &t);
+                t.tv_nsec += GROUP_CHECK_MS * 1000000L;
+                if (t.tv_nsec >= 1000000000L) {
+                        t.tv_sec++;
+                        t.tv_nsec -= 1000000000L;
+                }
+                if (pthread_cond_clockwait(&w->group_cv, &w->group_lock, CLOCK_MONOTONIC, &t) != ETIMEDOUT)
+                        continue;
+                /* Whoever takes the turn ends an open group it does not go on with; a turn left free
+                 * with the group open (its waiter timed out) has nobody to do that. */
+                pthread_mutex_unlock(&w->group_lock);
+                if (pthread_mutex_trylock(&w->turn) == 0) {
+                        (void) group_end(w, NULL);
+                        pthread_mutex_unlock(&w->turn);
+                }
+                pthread_mutex_lock(&w->group_lock);
+        }
+        pthread_mutex_unlock(&w->group_lock);
+        if (me->result < 0)
+                store_set_error(s, "database \"%s\": this transaction was committed with others, and that failed: %s",
+                                w->path, me->error);
+        return me->result;
+}
+
 static void *checkpointer(void *arg) {
         SqliteWriter *w = arg;
         sqlite3 *db = NULL;
@@ -193,7 +309,9 @@ static void *checkpointer(void *arg) {
                 if (db && sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, NULL) == SQLITE_OK) {
                         next = frames + CKPT_FRAMES / 4;
                         if (frames >= CKPT_WRAP_FRAMES && pthread_mutex_lock(&w->turn) == 0) {
-                                /* What was committed during the pass; nothing commits now. */
+                                /* What was committed during the pass; nothing commits now. A group
+                                 * handed on to this turn is committed first (group_end()). */
+                                (void) group_end(w, NULL);
                                 (void) sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
                                 pthread_mutex_unlock(&w->turn);
                                 next = CKPT_FRAMES;
@@ -267,6 +385,8 @@ static int writer_get(Store *s, const char *path, SqliteWriter **ret) {
                 pthread_mutexattr_destroy(&a);
                 pthread_mutex_init(&w->ckpt_lock, NULL);
                 pthread_cond_init(&w->ckpt_cv, NULL);
+                pthread_mutex_init(&w->group_lock, NULL);
+                pthread_cond_init(&w->group_cv, NULL);
                 w->ckpt_next = CKPT_FRAMES;
                 sqlite3_wal_hook(w->conn.db, wal_hook, w);
                 w->n_ref = 1;
@@ -303,6 +423,8 @@ static void writer_put(SqliteWriter *w) {
         pthread_mutex_destroy(&w->turn);
         pthread_mutex_destroy(&w->ckpt_lock);
         pthread_cond_destroy(&w->ckpt_cv);
+        pthread_mutex_destroy(&w->group_lock);
+        pthread_cond_destroy(&w->group_cv);
         free(w->path);
         free(w);
 }
@@ -320,7 +442,9 @@ static int turn_take(Store *s) {
         if (e == EBUSY) {
                 clock_gettime(CLOCK_MONOTONIC, &deadline);
                 deadline.tv_sec += BUSY_TIMEOUT_MS / 1000;
+                atomic_fetch_add(&d->writer->waiting, 1);
                 e = pthread_mutex_clocklock(&d->writer->turn, CLOCK_MONOTONIC, &deadline);
+                atomic_fetch_sub(&d->writer->waiting, 1);
         }
         if (e == ETIMEDOUT) {
                 store_set_error(s, "database \"%s\" is busy: another transaction of this process held it for %d s",
@@ -373,14 +497,14 @@ static int sqlite_dup(Store *s, Store *n) {
         return sqlite_setup(n, data(s)->notifier);
 }
 
+static void sqlite_rollback(Store *s);
+
 static void sqlite_close(Store *s) {
         SqliteData *d = data(s);
         if (!d)
                 return;
-        if (d->has_turn) { /* a transaction left open */
-                (void) sqlite3_exec(d->writer->conn.db, "ROLLBACK", NULL, NULL, NULL);
-                turn_give(d);
-        }
+        if (d->has_turn) /* a transaction left open */
+                sqlite_rollback(s);
         writer_put(d->writer);
         conn_close(&d->conn);
         if (d->notifier) {
@@ -560,8 +684,13 @@ static int sqlite_exec(Store *s, const char *sql, const SqlArg *args, size_t n_a
                         break;
                 rows.changes = (uint64_t) sqlite3_changes64(c->db);
         }
-        if (own_turn)
+        if (own_turn) {
+                /* It ran inside the group handed on to it, if any: commit that now. */
+                int q = group_end(d->writer, r < 0 ? NULL : s);
+                if (r >= 0)
+                        r = q;
                 turn_give(d);
+        }
         if (r < 0 || !ret) {
                 sql_rows_done(&rows);
                 return r;
@@ -572,32 +701,93 @@ static int sqlite_exec(Store *s, const char *sql, const SqlArg *args, size_t n_a
 
 static int sqlite_begin(Store *s, TxMode mode) {
         SqliteData *d = data(s);
+        SqliteWriter *w = d->writer;
         int r;
 
         if ((r = turn_take(s)) < 0)
                 return r;
+        if (w && w->group_open && (mode == TX_EXCLUSIVE || sqlite3_get_autocommit(w->conn.db)))
+                (void) group_end(w, NULL); /* a migration runs alone; a group rolled back fails */
+        if (w && w->group_open) {
+                /* A group was handed on to this turn: go on with it. */
+                r = sqlite_exec(s, "SAVEPOINT member", NULL, 0, NULL);
+                if (r < 0) {
+                        (void) group_end(w, NULL);
+                        turn_give(d);
+                        return r;
+                }
+                d->savepoint = true;
+                return 0;
+        }
         r = sqlite_exec(s, mode == TX_EXCLUSIVE ? "BEGIN EXCLUSIVE" : "BEGIN IMMEDIATE", NULL, 0, NULL);
-        if (r < 0)
+        if (r < 0) {
                 turn_give(d);
-        return r;
+                return r;
+        }
+        if (w)
+                w->group_open = true;
+        return 0;
 }
 
-/* A failed COMMIT is followed by sqlite_rollback() (store_commit()), which gives the turn back. */
+/* A failed COMMIT (or RELEASE) with the turn held is followed by sqlite_rollback() (store_commit()),
+ * which gives the turn back; a failed group's members have given it already. */
 static int sqlite_commit(Store *s, unsigned notify) {
         SqliteData *d = data(s);
-        int r = sqlite_exec(s, "COMMIT", NULL, 0, NULL);
+        SqliteWriter *w = d->writer;
+        int r;
+
+        if (!w)
+                r = sqlite_exec(s, "COMMIT", NULL, 0, NULL);
+        else {
+                if (d->savepoint && (r = sqlite_exec(s, "RELEASE member", NULL, 0, NULL)) < 0)
+                        return r;
+                d->savepoint = false;
+                if (atomic_load(&w->waiting) > 0 && w->group_members + 1 < GROUP_MAX &&
+                    !sqlite3_get_autocommit(w->conn.db)) {
+                        GroupMember me = { .next = w->group };
+                        w->group = &me;
+                        w->group_members++;
+                        turn_give(d);
+                        r = group_wait(s, w, &me);
+                } else {
+                        r = group_end(w, s);
+                        turn_give(d);
+                }
+        }
         if (r < 0)
                 return r;
-        turn_give(d);
         notifier_post(d->notifier, notify);
         return 0;
 }
 
 static void sqlite_rollback(Store *s) {
         SqliteData *d = data(s);
-        sqlite3 *db = conn(d)->db;
-        if (db && !sqlite3_get_autocommit(db))
+        SqliteWriter *w = d->writer;
+
+        if (!w) {
+                if (d->conn.db && !sqlite3_get_autocommit(d->conn.db))
+                        (void) sqlite3_exec(d->conn.db, "ROLLBACK", NULL, NULL, NULL);
+                return;
+        }
+        if (!d->has_turn)
+                return; /* never began, or ended in a group (its outcome already told) */
+        sqlite3 *db = w->conn.db;
+        if (d->savepoint) {
+                d->savepoint = false;
+                if (!sqlite3_get_autocommit(db) &&
+                    sqlite3_exec(db, "ROLLBACK TO member; RELEASE member", NULL, NULL, NULL) == SQLITE_OK) {
+                        /* The group goes on without this member's writes. */
+                        if (atomic_load(&w->waiting) == 0)
+                                (void) group_end(w, NULL);
+                        turn_give(d);
+                        return;
+                }
+        }
+        /* The group's first transaction (nobody ended in it yet), or a member that could not roll
+         * back to its savepoint or that SQLite rolled back whole: the members fail with it. */
+        if (!sqlite3_get_autocommit(db))
                 (void) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        (void) group_end(w, NULL);
         turn_give(d);
 }
 

@@ -111,7 +111,9 @@ int store_check_schema(Store *s, int *ret_version);
  * it). store_begin() reconnects when the connection was lost before the transaction began (with
  * backoff, up to the reconnect timeout; on PostgreSQL, whose BEGIN goes with the first statement,
  * that statement does it); a loss later in the transaction fails its statement with -ECONNRESET,
- * and the next store_begin() reconnects. Only one at a time per Store. */
+ * and the next store_begin() reconnects. Only one at a time per Store. An open transaction never
+ * waits for another thread of the process: on SQLite that thread's commit may be waiting for this
+ * transaction's end (group commit, sqlite.c). */
 int store_begin(Store *s, StoreTx **ret);
 int store_commit(StoreTx *tx);
 void store_rollback(StoreTx *tx);
