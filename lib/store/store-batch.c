@@ -1,4 +1,4 @@
-/* store-batch.c: a transaction's deferred writes (executions, task runs, jobs, events, event deletions), one multi-row statement per table.
+/* store-batch.c: a transaction's deferred writes (executions, task runs, jobs, events, event deletions, log lines), one multi-row statement per table.
  *
  * An executor step applies the events of many executions in one transaction. Written as they
  * come, each save, task run, job and consumed event is a statement and a round trip of its own; deferred
@@ -54,6 +54,10 @@ static const BatchTableInfo batch_tables[_STORE_BATCH_MAX] = {
                                " ON CONFLICT (id) DO NOTHING" },
         [STORE_BATCH_EVENT_DELETES] = { 1, 0, "DELETE FROM events WHERE seq IN (", ")" },
         [STORE_BATCH_EVENTS] = { 5, 0, "INSERT INTO events (execution_id, type, payload, due_at, created) VALUES ", "" },
+        /* In the order they were appended: seq is the order they are read back in. */
+        [STORE_BATCH_LOGS] = { 7, 0,
+                               "INSERT INTO logs (execution_id, task_run_id, task_id, attempt, level, ts, message) VALUES ",
+                               "" },
 };
 
 static void batch_table_clear(BatchTable *t, size_t n_cols) {

@@ -119,6 +119,7 @@ typedef enum StoreBatchTable {
         STORE_BATCH_EVENT_DELETES, /* seq: each must still be there */
         STORE_BATCH_EVENTS,        /* execution_id, type, payload, due_at, created: one whose execution
                                     * is gone at the flush is dropped */
+        STORE_BATCH_LOGS,          /* execution_id, task_run_id, task_id, attempt, level, ts, message */
         _STORE_BATCH_MAX,
 } StoreBatchTable;
 typedef struct StoreBatch StoreBatch;

@@ -243,6 +243,23 @@ int store_log_append_tx(StoreTx *tx, const StoreLog *logs, size_t n) {
         for (size_t i = 0; i < n; i++)
                 if (isempty(logs[i].execution_id) || !logs[i].message)
                         return -EINVAL;
+        /* A deferring transaction (an executor's step) writes the lines of all its executions
+         * with its other rows: one statement for the step, where each execution's "Flow started"
+         * was an INSERT of its own. */
+        if (tx->batch) {
+                for (size_t i = 0; i < n; i++) {
+                        const StoreLog *l = &logs[i];
+                        r = store_batch_add(tx, STORE_BATCH_LOGS,
+                                            (const SqlArg[]) { SQL_S(l->execution_id), SQL_S(l->task_run_id),
+                                                               SQL_S(l->task_id), SQL_I(l->attempt), SQL_I(l->level),
+                                                               SQL_I(l->timestamp), SQL_S(l->message) });
+                        if (r < 0)
+                                return r;
+                }
+                if (n > 0)
+                        tx->notify |= STORE_CHANNEL_LOGS;
+                return 0;
+        }
         /* (SQLite runs in the process: a statement per line costs no round trip.) */
         if ((tx_is_pg(tx) || tx_is_mysql(tx)) && n > 1) {
                 r = log_append_json(tx, logs, n);

@@ -135,7 +135,7 @@ static inline void store_rollbackp(StoreTx **tx) {
 /* From here on, the transaction keeps the saves of executions (store_execution_save*(): of
  * executions it holds, claimed; their new version is not known, *ret_version is 0), task-run
  * writes (also store_execution_create()'s), job enqueues, emitted events (store_event_emit()
- * without ret_seq) and event deletions, and writes them as
+ * without ret_seq), event deletions and log lines (store_log_append_tx()), and writes them as
  * one multi-row statement per table at store_tx_flush() or at the commit. What is deferred is not
  * visible to the transaction's own reads until then (flush before reading executions, jobs or
  * task runs written in it); errors a write would have returned (an event already deleted:

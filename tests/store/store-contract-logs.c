@@ -80,6 +80,45 @@ void test_logs(Store *s) {
                        page[i].attempt == 2 && page[i].timestamp == T0 + i;
         ok(same, "150 lines read back once each, in order, byte for byte (got %zu)", n);
         store_logs_free(page, n);
+        /* In a deferring transaction (an executor's step): lines appended one call at a time for
+         * two executions, then more than one statement's worth at once, are written at the
+         * commit, not before, each once, in the order appended, and wake the logs channel. */
+        _cleanup_store_ Store *other = NULL;
+        CHECK_OK(store_dup(s, &other));
+        while (store_wait(l, 200 * USEC_PER_MSEC) > 0) /* the wake-ups of the appends above */
+                ;
+        {
+                StoreTx *tx = NULL;
+                StoreLog one[2] = {
+                        { .execution_id = "L4", .level = STORE_LOG_INFO, .timestamp = T0, .message = "Flow started" },
+                        { .execution_id = "L5", .task_id = "t", .level = STORE_LOG_WARN, .timestamp = T0, .message = "other" },
+                };
+                CHECK_OK(store_begin(s, &tx));
+                CHECK_OK(store_tx_defer(tx));
+                for (size_t i = 0; i < 4; i++)
+                        CHECK_OK(store_log_append_tx(tx, &one[i % 2], 1));
+                for (size_t i = 0; i < ELEMENTSOF(many); i++)
+                        many[i].execution_id = "L4";
+                CHECK_OK(store_log_append_tx(tx, many, ELEMENTSOF(many)));
+                f = (StoreLogFilter) { .execution_id = "L4", .limit = 1000 };
+                CHECK_OK(store_log_search(other, &f, &page, &n));
+                is_int(n, 0, "deferred log lines are not written before the commit");
+                store_logs_free(page, n);
+                is_int(store_commit(tx), 0, "a step's deferred log lines commit");
+        }
+        is_int(store_wait(l, 5 * USEC_PER_SEC), STORE_CHANNEL_LOGS, "deferred log lines wake the logs channel");
+        CHECK_OK(store_log_search(other, &f, &page, &n));
+        same = n == 2 + ELEMENTSOF(many) && streq_ptr(page[0].message, "Flow started") &&
+               streq_ptr(page[1].message, "Flow started");
+        for (size_t i = 0; same && i < ELEMENTSOF(many); i++)
+                same = streq_ptr(page[2 + i].message, texts[i]) && streq_ptr(page[2 + i].task_run_id, many[i].task_run_id);
+        ok(same, "%zu deferred lines of one execution read back once each, in order (got %zu)", 2 + ELEMENTSOF(many), n);
+        store_logs_free(page, n);
+        f = (StoreLogFilter) { .execution_id = "L5", .limit = 10 };
+        CHECK_OK(store_log_search(other, &f, &page, &n));
+        ok(n == 2 && streq_ptr(page[0].task_id, "t") && page[0].level == STORE_LOG_WARN && !page[0].task_run_id,
+           "the other execution's deferred lines, with their columns (got %zu)", n);
+        store_logs_free(page, n);
         is_int(store_log_level_from_string("warning"), STORE_LOG_WARN, "level names");
         is_str(store_log_level_to_string(STORE_LOG_ERROR), "ERROR", "level to string");
 }
