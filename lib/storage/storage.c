@@ -17,7 +17,7 @@
 #define DEFAULT_PARTS_IN_FLIGHT 2u
 /* A file's parts are read from it as they are sent, none held: their size costs no memory, and
  * fewer, larger parts spare the service its work per part (docs/BENCHMARKS.md, "Goal (issue 17)"). */
-#define DEFAULT_FILE_PART_SIZE (UINT64_C(64) * 1024 * 1024)
+#define DEFAULT_FILE_PART_SIZE (UINT64_C(256) * 1024 * 1024)
 
 static const char *const kind_names[] = {
         [STORAGE_LOCAL] = "local",

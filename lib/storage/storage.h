@@ -66,7 +66,7 @@ typedef struct StorageOptions {
         uint64_t file_part_size;          /* the same for an upload from a regular file (storage_put_file,
                                            * storage_put_fd), whose parts are read from the file as they
                                            * are sent, none held: a file up to this size goes in one
-                                           * request (default 64 MiB or part_size if larger; 5 MiB to
+                                           * request (default 256 MiB or part_size if larger; 5 MiB to
                                            * STORAGE_FILE_PART_MAX) */
         unsigned attempts;                /* tries per request, the first included (default: no bound but retry_for) */
         usec_t retry_delay;               /* first backoff delay, doubled per retry up to 20 s (default 200 ms) */
