@@ -387,9 +387,10 @@ int http_perform(Http *h, const HttpCall *call, HttpResult *res, const char *wha
                 if (a.sink_error)
                         return storage_fail(s, a.sink_error, "%s: the transfer was stopped: %s", what, strerror(-a.sink_error));
                 if (a.upload_error == -ENODATA)
-                        return storage_fail(s, -ENODATA, "%s: the file ended at byte %llu, before the %zu bytes being sent "
-                                            "(it shrank meanwhile)", what,
-                                            (unsigned long long) (call->file->off + a.upload_off), call->body_len);
+                        return storage_fail(s, -ENODATA, "%s: the file ended at byte %llu, short of the %zu bytes from byte "
+                                            "%llu being sent (it shrank meanwhile)", what,
+                                            (unsigned long long) (call->file->off + a.upload_off), call->body_len,
+                                            (unsigned long long) call->file->off);
                 if (a.upload_error)
                         return storage_fail(s, a.upload_error, "%s: reading the file at byte %llu failed: %s", what,
                                             (unsigned long long) (call->file->off + a.upload_off), strerror(-a.upload_error));
