@@ -50,10 +50,12 @@ int main(int argc, char **argv) {
         bool put = strcmp(argv[1], "put") == 0;
         Storage *s = NULL;
         char *err = NULL;
-        /* $TERN_BENCH_PART_MIB: another part size, to see what parts cost; $TERN_BENCH_PARTS:
-         * another number of parts in flight. */
+        /* $TERN_BENCH_PART_MIB: another part size, to see what parts cost (of FILE, a regular file:
+         * $TERN_BENCH_FILE_PART_MIB); $TERN_BENCH_PARTS: another number of parts in flight. */
         const char *pm = getenv("TERN_BENCH_PART_MIB"), *pf = getenv("TERN_BENCH_PARTS");
+        const char *fpm = getenv("TERN_BENCH_FILE_PART_MIB");
         StorageOptions opt = { .part_size = pm ? strtoull(pm, NULL, 10) << 20 : 0,
+                               .file_part_size = fpm ? strtoull(fpm, NULL, 10) << 20 : 0,
                                .parts_in_flight = pf ? (unsigned) strtoul(pf, NULL, 10) : 0 };
         int r = storage_open(argv[2], &opt, &s, &err);
         if (r < 0) {

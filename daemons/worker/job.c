@@ -140,7 +140,14 @@ static int job_store_file(TaskRunContext *ctx, const char *name, int fd, char **
         if ((uint64_t) st.st_size > left)
                 return -EFBIG;
         Counted c = { .fd = fd, .left = left };
-        r = storage_put(s, key, counted_read, &c);
+        off_t at = S_ISREG(st.st_mode) ? lseek(fd, 0, SEEK_CUR) : -1;
+        if (at >= 0 && at <= st.st_size) {
+                /* A file on disk goes up straight from it, its size as it is now (checked above):
+                 * large parts, none of them held in the worker's memory. */
+                c.done = (uint64_t) (st.st_size - at);
+                r = storage_put_file(s, key, fd, (uint64_t) at, c.done);
+        } else
+                r = storage_put(s, key, counted_read, &c);
         if (r == -EFBIG || r == -ENOMEM)
                 return r;
         if (r < 0)

@@ -208,9 +208,10 @@ static int sign_shared_key(void *userdata, CURL *c, const HttpCall *call, struct
 
 /* ---- requests ------------------------------------------------------------------------------ */
 
+/* The body at body or (when not NULL) from file. */
 static int request_on(Storage *s, Http *h, const char *method, const char *key, const char *query,
-                      const char *const *headers, const void *body, size_t body_len, StorageWriteFn sink,
-                      void *sink_userdata, HttpResult *res, const char *what) {
+                      const char *const *headers, const void *body, const HttpFileBody *file, size_t body_len,
+                      StorageWriteFn sink, void *sink_userdata, HttpResult *res, const char *what) {
         Azure *a = A(s);
         _cleanup_free_ char *url = blob_url(a, key, query);
         if (!url)
@@ -225,6 +226,7 @@ static int request_on(Storage *s, Http *h, const char *method, const char *key, 
                 .url = url,
                 .headers = hs,
                 .body = body,
+                .file = file,
                 .body_len = body_len,
                 .sink = sink,
                 .sink_userdata = sink_userdata,
@@ -238,7 +240,8 @@ static int request_on(Storage *s, Http *h, const char *method, const char *key, 
 static int request(Storage *s, const char *method, const char *key, const char *query, const char *const *headers,
                    const void *body, size_t body_len, StorageWriteFn sink, void *sink_userdata, HttpResult *res,
                    const char *what) {
-        return request_on(s, A(s)->http, method, key, query, headers, body, body_len, sink, sink_userdata, res, what);
+        return request_on(s, A(s)->http, method, key, query, headers, body, NULL, body_len, sink, sink_userdata, res,
+                          what);
 }
 
 static const HttpService azure_service = {
@@ -275,7 +278,8 @@ typedef struct Blocks {
         StrBuf list; /* the Put Block List body, block by block */
 } Blocks;
 
-static int put_block(Storage *s, Http *h, unsigned part, const char *buf, size_t n, void *userdata, char **ret_tag) {
+static int put_block(Storage *s, Http *h, unsigned part, const char *buf, const HttpFileBody *file, size_t n,
+                     void *userdata, char **ret_tag) {
         const Blocks *bl = userdata;
         const char *key = bl->key, *what = bl->what;
         char id[64];
@@ -285,7 +289,7 @@ static int put_block(Storage *s, Http *h, unsigned part, const char *buf, size_t
         if (!q)
                 return storage_fail(s, -ENOMEM, "%s: out of memory", what);
         HttpResult res;
-        int r = request_on(s, h, "PUT", key, q, NULL, buf, n, NULL, NULL, &res, what);
+        int r = request_on(s, h, "PUT", key, q, NULL, buf, file, n, NULL, NULL, &res, what);
         if (r >= 0 && res.status != 201)
                 r = http_status_error(s, &azure_service, &res, what);
         http_result_done(&res);
@@ -305,6 +309,28 @@ static void blocks_done(Blocks *bl) {
         strbuf_done(&bl->list);
 }
 
+static const char *const block_blob[] = { "x-ms-blob-type: BlockBlob", NULL };
+
+/* Staged blocks are invisible until the block list commits them (and collected if never),
+ * parts_in_flight staged at a time: from buf (n bytes, a full block) and fn, or (fn NULL) size
+ * bytes of file in blocks of part_size. */
+static int put_blocks(Storage *s, const char *key, char *buf, size_t n, StorageReadFn fn, void *userdata,
+                      const HttpFileBody *file, uint64_t size, uint64_t part_size, const char *what) {
+        _cleanup_(blocks_done) Blocks bl = { .key = key, .what = what, .list = STRBUF_INIT };
+        StrBuf *list = &bl.list;
+        strbuf_append(list, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
+        int r = fn ? http_upload_parts(s, buf, n, fn, userdata, BLOCKS_MAX, put_block, block_done, &bl, what)
+                   : http_upload_file_parts(s, file->fd, file->off, size, part_size, BLOCKS_MAX, put_block, block_done,
+                                            &bl, what);
+        if (r < 0)
+                return r;
+        strbuf_append(list, "</BlockList>");
+        if (list->error)
+                return -ENOMEM;
+        static const char *const xml[] = { "Content-Type: application/xml", NULL };
+        return simple(s, "PUT", key, "comp=blocklist", xml, list->buf, list->len, 201, 201, what, NULL);
+}
+
 static int azure_put(Storage *s, const char *key, StorageReadFn fn, void *userdata) {
         _cleanup_free_ char *what = where(s, "write", key);
         _cleanup_free_ char *buf = malloc(s->part_size);
@@ -313,23 +339,26 @@ static int azure_put(Storage *s, const char *key, StorageReadFn fn, void *userda
         ssize_t n = storage_fill(fn, userdata, buf, s->part_size);
         if (n < 0)
                 return storage_fail(s, (int) n, "%s: reading its content failed: %s", what, strerror((int) -n));
-        static const char *const block_blob[] = { "x-ms-blob-type: BlockBlob", NULL };
         if ((size_t) n < s->part_size)
                 return simple(s, "PUT", key, NULL, block_blob, buf, (size_t) n, 201, 201, what, NULL);
+        return put_blocks(s, key, buf, (size_t) n, fn, userdata, NULL, 0, 0, what);
+}
 
-        /* Staged blocks are invisible until the block list commits them (and collected if never),
-         * two staged at a time. */
-        _cleanup_(blocks_done) Blocks bl = { .key = key, .what = what, .list = STRBUF_INIT };
-        StrBuf *list = &bl.list;
-        strbuf_append(list, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
-        int r = http_upload_parts(s, buf, (size_t) n, fn, userdata, BLOCKS_MAX, put_block, block_done, &bl, what);
-        if (r < 0)
-                return r;
-        strbuf_append(list, "</BlockList>");
-        if (list->error)
-                return -ENOMEM;
-        static const char *const xml[] = { "Content-Type: application/xml", NULL };
-        return simple(s, "PUT", key, "comp=blocklist", xml, list->buf, list->len, 201, 201, what, NULL);
+static int azure_put_file(Storage *s, const char *key, int fd, uint64_t off, uint64_t size) {
+        _cleanup_free_ char *what = where(s, "write", key);
+        if (!what)
+                return storage_fail(s, -ENOMEM, "azure: out of memory");
+        uint64_t part_size = storage_file_part_size(s, size, BLOCKS_MAX);
+        HttpFileBody file = { .fd = fd, .off = off };
+        if (size > part_size)
+                return put_blocks(s, key, NULL, 0, NULL, NULL, &file, size, part_size, what);
+        /* Up to one block: one Put Blob, streamed from the file all the same. */
+        HttpResult res;
+        int r = request_on(s, A(s)->http, "PUT", key, NULL, block_blob, NULL, &file, (size_t) size, NULL, NULL, &res, what);
+        if (r >= 0 && res.status != 201)
+                r = http_status_error(s, &azure_service, &res, what);
+        http_result_done(&res);
+        return r;
 }
 
 /* ---- get, stat, list ----------------------------------------------------------------------- */
@@ -469,6 +498,7 @@ static const StorageBackendOps azure_ops = {
         .free = azure_free,
         .check = azure_check,
         .put = azure_put,
+        .put_file = azure_put_file,
         .get = azure_get,
         .stat = azure_stat,
         .list = azure_list,

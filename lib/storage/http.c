@@ -1,12 +1,14 @@
 /* http.c: the service backends' HTTP requests: one libcurl handle per storage, retries with backoff,
  * downloads resumed where they broke off. */
 #include <errno.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cleanup-curl.h"
 #include "storage-http.h"
@@ -31,6 +33,7 @@ typedef struct Attempt {
         uint64_t skip;          /* bytes of a resumed body the sink already had (when Range is ignored) */
         size_t upload_off;
         int sink_error;
+        int upload_error;       /* reading a file body failed (-ENODATA: it ended early) */
         bool too_big;
         usec_t retry_after;
 } Attempt;
@@ -185,12 +188,65 @@ static size_t on_body(char *data, size_t size, size_t n, void *userdata) {
         return n;
 }
 
+/* Read k bytes of a file body at off into buf: the count (k but at an error), 0 and -errno. */
+static ssize_t file_read(const HttpFileBody *f, void *buf, size_t k, uint64_t off) {
+        for (;;) {
+                ssize_t got = pread(f->fd, buf, k, (off_t) (f->off + off));
+                if (got >= 0 || errno != EINTR)
+                        return got < 0 ? -errno : got;
+        }
+}
+
 static size_t on_upload(char *buf, size_t size, size_t n, void *userdata) {
         Attempt *a = userdata;
-        size_t left = a->call->body_len - a->upload_off, k = MIN(left, size * n);
-        memcpy(buf, (const char *) a->call->body + a->upload_off, k);
+        const HttpCall *call = a->call;
+        size_t left = call->body_len - a->upload_off, k = MIN(left, size * n);
+        if (k == 0)
+                return 0;
+        if (call->file) {
+                ssize_t got = file_read(call->file, buf, k, a->upload_off);
+                if (got <= 0) {
+                        a->upload_error = got < 0 ? (int) got : -ENODATA;
+                        return CURL_READFUNC_ABORT;
+                }
+                k = (size_t) got;
+        } else
+                memcpy(buf, (const char *) call->body + a->upload_off, k);
         a->upload_off += k;
         return k;
+}
+
+int http_body_sha256(const HttpCall *call, char hex[static 65]) {
+        unsigned char d[EVP_MAX_MD_SIZE];
+        unsigned dn = 0;
+        bool ok;
+        if (!call->file)
+                ok = EVP_Digest(call->body ?: "", call->body_len, d, &dn, EVP_sha256(), NULL);
+        else {
+                /* A slice at a time: a part sent from a file is never all in memory. */
+                const size_t slice = 256u * 1024;
+                _cleanup_free_ char *buf = malloc(MIN(slice, MAX(call->body_len, (size_t) 1)));
+                EVP_MD_CTX *md = buf ? EVP_MD_CTX_new() : NULL;
+                if (!md)
+                        return -ENOMEM;
+                ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+                for (size_t off = 0; ok && off < call->body_len;) {
+                        ssize_t got = file_read(call->file, buf, MIN(slice, call->body_len - off), off);
+                        if (got <= 0) {
+                                EVP_MD_CTX_free(md);
+                                return got < 0 ? (int) got : -ENODATA;
+                        }
+                        ok = EVP_DigestUpdate(md, buf, (size_t) got);
+                        off += (size_t) got;
+                }
+                ok = ok && EVP_DigestFinal_ex(md, d, &dn);
+                EVP_MD_CTX_free(md);
+        }
+        if (!ok)
+                return -EIO;
+        for (unsigned i = 0; i < dn; i++)
+                sprintf(hex + 2 * i, "%02x", d[i]);
+        return 0;
 }
 
 static int curl_errno(CURLcode rc) {
@@ -330,6 +386,14 @@ int http_perform(Http *h, const HttpCall *call, HttpResult *res, const char *wha
                              now_monotonic() - since + delay <= s->retry_for;
                 if (a.sink_error)
                         return storage_fail(s, a.sink_error, "%s: the transfer was stopped: %s", what, strerror(-a.sink_error));
+                if (a.upload_error == -ENODATA)
+                        return storage_fail(s, -ENODATA, "%s: the file ended at byte %llu, short of the %zu bytes from byte "
+                                            "%llu being sent (it shrank meanwhile)", what,
+                                            (unsigned long long) (call->file->off + a.upload_off), call->body_len,
+                                            (unsigned long long) call->file->off);
+                if (a.upload_error)
+                        return storage_fail(s, a.upload_error, "%s: reading the file at byte %llu failed: %s", what,
+                                            (unsigned long long) (call->file->off + a.upload_off), strerror(-a.upload_error));
                 if (a.too_big)
                         return storage_fail(s, -EFBIG, "%s: the service's answer is over %u bytes", what, BODY_MAX);
                 if (rc == CURLE_OK) {
@@ -367,6 +431,8 @@ typedef struct PartSlot {
         Http *http;     /* its own connection, kept from part to part */
         char *buf;      /* made when the slot is first needed: a small object takes few */
         bool own_buf;
+        HttpFileBody file; /* a file's part instead, when from_file: no buffer */
+        bool from_file;
         size_t n;
         unsigned part;
         HttpPartFn put;
@@ -379,7 +445,8 @@ typedef struct PartSlot {
 
 static void *part_thread(void *p) {
         PartSlot *x = p;
-        x->r = x->put(&x->shadow, x->http, x->part, x->buf, x->n, x->userdata, &x->tag);
+        x->r = x->put(&x->shadow, x->http, x->part, x->from_file ? NULL : x->buf, x->from_file ? &x->file : NULL, x->n,
+                      x->userdata, &x->tag);
         return NULL;
 }
 
@@ -400,7 +467,7 @@ static int part_join(Storage *s, PartSlot *x, HttpPartDoneFn done, void *userdat
         return done(s, x->part, TAKE_PTR(tag), userdata);
 }
 
-/* The slot's connection and buffer, made on its first use. */
+/* The slot's connection and (unless its parts come from a file) buffer, made on its first use. */
 static int part_slot_ready(Storage *s, PartSlot *x, HttpPartFn put, void *userdata, const char *what) {
         if (x->http)
                 return 0;
@@ -408,7 +475,7 @@ static int part_slot_ready(Storage *s, PartSlot *x, HttpPartFn put, void *userda
         x->shadow.error = NULL;
         x->put = put;
         x->userdata = userdata;
-        if (!x->buf) {
+        if (!x->buf && !x->from_file) {
                 if (!(x->buf = malloc(s->part_size)))
                         return storage_fail(s, -ENOMEM, "%s: out of memory", what);
                 x->own_buf = true;
@@ -465,6 +532,44 @@ int http_upload_parts(Storage *s, char *buf, size_t n, StorageReadFn fn, void *f
                 free(slots[i].shadow.error);
                 if (slots[i].own_buf)
                         free(slots[i].buf);
+        }
+        return r;
+}
+
+int http_upload_file_parts(Storage *s, int fd, uint64_t off, uint64_t size, uint64_t part_size, unsigned max_parts,
+                           HttpPartFn put, HttpPartDoneFn done, void *userdata, const char *what) {
+        PartSlot slots[STORAGE_PARTS_IN_FLIGHT_MAX] = { 0 };
+        unsigned k = MAX(MIN(s->parts_in_flight, STORAGE_PARTS_IN_FLIGHT_MAX), 1u);
+        if (size > part_size * max_parts)
+                return storage_fail(s, -EFBIG, "%s: more than %u parts of %llu bytes", what, max_parts,
+                                    (unsigned long long) part_size);
+        for (unsigned i = 0; i < k; i++)
+                slots[i].from_file = true;
+        /* Part p in slot (p - 1) % k: the slot's previous part, the oldest in flight, is stored
+         * (and told to done, in order) before the slot takes the next. */
+        unsigned part = 0;
+        int r = 0;
+        for (uint64_t at = 0; at < size && r >= 0; at += part_size) {
+                PartSlot *x = &slots[part % k];
+                part++;
+                if ((r = part_join(s, x, done, userdata, r)) < 0 || (r = part_slot_ready(s, x, put, userdata, what)) < 0)
+                        break;
+                x->part = part;
+                x->file = (HttpFileBody) { .fd = fd, .off = off + at };
+                x->n = (size_t) MIN(part_size, size - at);
+                int e = pthread_create(&x->thread, NULL, part_thread, x);
+                if (e != 0) {
+                        r = storage_fail(s, -e, "%s: cannot start a thread for part %u: %s", what, part, strerror(e));
+                        break;
+                }
+                x->running = true;
+        }
+        /* The rest in order, oldest first: the slot the next part would have taken. */
+        for (unsigned i = 0; i < k; i++)
+                r = part_join(s, &slots[(part + i) % k], done, userdata, r);
+        for (unsigned i = 0; i < k; i++) {
+                http_free(slots[i].http);
+                free(slots[i].shadow.error);
         }
         return r;
 }

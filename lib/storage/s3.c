@@ -60,16 +60,6 @@ static void s3_free(Storage *s) {
         free(b);
 }
 
-static int hex_digest(const EVP_MD *md, const void *data, size_t len, char *out) {
-        unsigned char d[EVP_MAX_MD_SIZE];
-        unsigned n = 0;
-        if (!EVP_Digest(data, len, d, &n, md, NULL))
-                return -EIO;
-        for (unsigned i = 0; i < n; i++)
-                sprintf(out + 2 * i, "%02x", d[i]);
-        return 0;
-}
-
 /* ---- requests ------------------------------------------------------------------------------ */
 
 /* The URL of key (NULL: the bucket) with query (already encoded and sorted, may be NULL). */
@@ -99,7 +89,7 @@ static int sign_sigv4(void *userdata, CURL *c, const HttpCall *call, struct curl
 static int sign_goog4(void *userdata, CURL *c, const HttpCall *call, struct curl_slist **headers) {
         S3 *b = userdata;
         char hash[65], stamp[17];
-        int r = hex_digest(EVP_sha256(), call->body ?: "", call->body_len, hash);
+        int r = http_body_sha256(call, hash);
         if (r < 0)
                 return r;
         time_t now = time(NULL);
@@ -158,11 +148,11 @@ static char *where(Storage *s, const char *op, const char *key) {
                              *b->prefix ? ", prefix " : "", b->prefix, b->endpoint);
 }
 
-/* One request over h. key NULL addresses the bucket; query encoded and sorted. Returns 0 with res
- * set once the service answered. */
+/* One request over h. key NULL addresses the bucket; query encoded and sorted; the body at body or
+ * (when not NULL) from file. Returns 0 with res set once the service answered. */
 static int request_on(Storage *s, Http *h, const char *method, const char *key, const char *query,
-                      const char *const *headers, const void *body, size_t body_len, StorageWriteFn sink,
-                      void *sink_userdata, HttpResult *res, const char *what) {
+                      const char *const *headers, const void *body, const HttpFileBody *file, size_t body_len,
+                      StorageWriteFn sink, void *sink_userdata, HttpResult *res, const char *what) {
         S3 *b = S(s);
         _cleanup_free_ char *url = object_url(b, key, query);
         if (!url)
@@ -178,7 +168,7 @@ static int request_on(Storage *s, Http *h, const char *method, const char *key, 
                  * nothing can change it on its way (storage_s3_open): its hash costs the service a
                  * pass over the part before it may answer, and the uploads a third of their speed. */
                 if (!(b->unsigned_payload && body_len > 0 && streq(method, "PUT")))
-                        r = hex_digest(EVP_sha256(), body ?: "", body_len, hash);
+                        r = http_body_sha256(&(HttpCall) { .body = body, .file = file, .body_len = body_len }, hash);
                 if (r < 0 || !(sha = strjoin("x-amz-content-sha256: ", hash)))
                         return storage_fail(s, r < 0 ? r : -ENOMEM, "%s: cannot hash the request", what);
                 hs[n++] = sha;
@@ -193,6 +183,7 @@ static int request_on(Storage *s, Http *h, const char *method, const char *key, 
                 .url = url,
                 .headers = hs,
                 .body = body,
+                .file = file,
                 .body_len = body_len,
                 .sink = sink,
                 .sink_userdata = sink_userdata,
@@ -206,7 +197,8 @@ static int request_on(Storage *s, Http *h, const char *method, const char *key, 
 static int request(Storage *s, const char *method, const char *key, const char *query, const char *const *headers,
                    const void *body, size_t body_len, StorageWriteFn sink, void *sink_userdata, HttpResult *res,
                    const char *what) {
-        return request_on(s, S(s)->http, method, key, query, headers, body, body_len, sink, sink_userdata, res, what);
+        return request_on(s, S(s)->http, method, key, query, headers, body, NULL, body_len, sink, sink_userdata, res,
+                          what);
 }
 
 static int check_bucket(Storage *s, const char *what);
@@ -258,13 +250,14 @@ typedef struct Multipart {
         StrBuf done;          /* the CompleteMultipartUpload body, part by part */
 } Multipart;
 
-static int put_part(Storage *s, Http *h, unsigned part, const char *buf, size_t n, void *userdata, char **ret_tag) {
+static int put_part(Storage *s, Http *h, unsigned part, const char *buf, const HttpFileBody *file, size_t n,
+                    void *userdata, char **ret_tag) {
         const Multipart *m = userdata;
         _cleanup_free_ char *q = strdup_printf("partNumber=%u&%s", part, m->upload_q);
         if (!q)
                 return storage_fail(s, -ENOMEM, "%s: out of memory", m->what);
         HttpResult res;
-        int r = request_on(s, h, "PUT", m->key, q, NULL, buf, n, NULL, NULL, &res, m->what);
+        int r = request_on(s, h, "PUT", m->key, q, NULL, buf, file, n, NULL, NULL, &res, m->what);
         if (r >= 0 && res.status != 200)
                 r = status_error(s, &res, m->what);
         if (r >= 0 && !res.etag)
@@ -283,8 +276,10 @@ static int part_done(Storage *s, unsigned part, char *tag, void *userdata) {
         return etag && !m->done.error ? 0 : storage_fail(s, -ENOMEM, "%s: out of memory", m->what);
 }
 
+/* The parts from buf (first bytes, a full part) and fn; or (fn NULL) size bytes of file in parts of
+ * part_size. */
 static int put_multipart(Storage *s, const char *key, char *buf, size_t first, StorageReadFn fn, void *userdata,
-                         const char *what) {
+                         const HttpFileBody *file, uint64_t size, uint64_t part_size, const char *what) {
         HttpResult res;
         int r = request(s, "POST", key, "uploads=", NULL, NULL, 0, NULL, NULL, &res, what);
         if (r >= 0 && res.status != 200)
@@ -301,7 +296,8 @@ static int put_multipart(Storage *s, const char *key, char *buf, size_t first, S
                 return -ENOMEM;
         Multipart m = { .key = key, .upload_q = upload_q, .what = what, .done = STRBUF_INIT };
         strbuf_append(&m.done, "<CompleteMultipartUpload>");
-        r = http_upload_parts(s, buf, first, fn, userdata, PARTS_MAX, put_part, part_done, &m, what);
+        r = fn ? http_upload_parts(s, buf, first, fn, userdata, PARTS_MAX, put_part, part_done, &m, what)
+               : http_upload_file_parts(s, file->fd, file->off, size, part_size, PARTS_MAX, put_part, part_done, &m, what);
         if (r >= 0) {
                 strbuf_append(&m.done, "</CompleteMultipartUpload>");
                 if (m.done.error)
@@ -332,7 +328,24 @@ static int s3_put(Storage *s, const char *key, StorageReadFn fn, void *userdata)
         /* One part or less: one request. More: a multipart upload, two parts in memory at a time. */
         if ((size_t) n < s->part_size)
                 return put_single(s, key, buf, (size_t) n, what);
-        return put_multipart(s, key, buf, (size_t) n, fn, userdata, what);
+        return put_multipart(s, key, buf, (size_t) n, fn, userdata, NULL, 0, 0, what);
+}
+
+static int s3_put_file(Storage *s, const char *key, int fd, uint64_t off, uint64_t size) {
+        _cleanup_free_ char *what = where(s, "write", key);
+        if (!what)
+                return storage_fail(s, -ENOMEM, "%s: out of memory", storage_kind_name(s));
+        uint64_t part_size = storage_file_part_size(s, size, PARTS_MAX);
+        HttpFileBody file = { .fd = fd, .off = off };
+        if (size > part_size)
+                return put_multipart(s, key, NULL, 0, NULL, NULL, &file, size, part_size, what);
+        /* Up to one part: one request, streamed from the file all the same. */
+        HttpResult res;
+        int r = request_on(s, S(s)->http, "PUT", key, NULL, NULL, NULL, &file, (size_t) size, NULL, NULL, &res, what);
+        if (r >= 0 && res.status != 200)
+                r = status_error(s, &res, what);
+        http_result_done(&res);
+        return r;
 }
 
 /* ---- get, stat ----------------------------------------------------------------------------- */
@@ -660,6 +673,7 @@ static const StorageBackendOps s3_ops = {
         .free = s3_free,
         .check = s3_check,
         .put = s3_put,
+        .put_file = s3_put_file,
         .get = s3_get,
         .stat = s3_stat,
         .list = s3_list,

@@ -11,6 +11,7 @@ typedef struct StorageBackendOps {
         void (*free)(Storage *s);
         int (*check)(Storage *s);
         int (*put)(Storage *s, const char *key, StorageReadFn fn, void *userdata);
+        int (*put_file)(Storage *s, const char *key, int fd, uint64_t off, uint64_t size); /* NULL: through put */
         int (*get)(Storage *s, const char *key, StorageWriteFn fn, void *userdata);
         int (*stat)(Storage *s, const char *key, StorageObject *ret);
         int (*list)(Storage *s, const char *prefix, const char *token, size_t max, StorageList *ret);
@@ -26,6 +27,7 @@ struct Storage {
         char *error;
         /* The options with their defaults applied. */
         uint64_t part_size;
+        uint64_t file_part_size;
         unsigned parts_in_flight;
         unsigned attempts;
         usec_t retry_delay, retry_for, connect_timeout, stall_timeout;
@@ -50,6 +52,10 @@ const char *storage_url_unknown_param(const StorageUrl *u, const char *const *al
 void storage_set_error(Storage *s, const char *fmt, ...) _printf_(2, 3);
 /* Set it and return r. */
 int storage_fail(Storage *s, int r, const char *fmt, ...) _printf_(3, 4);
+
+/* The part size of an upload of size bytes from a file: s->file_part_size, or larger when that
+ * would take more than max_parts. */
+uint64_t storage_file_part_size(const Storage *s, uint64_t size, unsigned max_parts);
 
 /* Fill buf from fn: the count (less than n only at the end), or fn's negative errno. */
 ssize_t storage_fill(StorageReadFn fn, void *userdata, char *buf, size_t n);

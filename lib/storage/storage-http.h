@@ -8,6 +8,13 @@
 
 typedef struct Http Http;
 
+/* A request body read from a file rather than from memory: body_len bytes of fd from off, read
+ * (pread: fd's offset is left alone) as they are sent and again on a retry, none held. */
+typedef struct HttpFileBody {
+        int fd;
+        uint64_t off;
+} HttpFileBody;
+
 typedef struct HttpCall HttpCall;
 /* Called before every attempt, after the handle was reset and the request set up: signs it
  * (curl options, or headers appended to *headers). A negative errno fails the request. */
@@ -18,6 +25,7 @@ struct HttpCall {
         const char *url;
         const char *const *headers;      /* "Name: value" strings, NULL-terminated; may be NULL */
         const void *body;                /* request body (kept for retries) */
+        const HttpFileBody *file;        /* or, when not NULL, the body from this file */
         size_t body_len;
         StorageWriteFn sink;             /* a 2xx (GET) body goes here; else it is kept in the result */
         void *sink_userdata;
@@ -49,6 +57,10 @@ Http *http_free(Http *h);
  * is then set, prefixed with what). Retried: transport failures, 408, 429, 500, 502, 503, 504. A
  * download broken off midway is resumed with Range and If-Match (-ESTALE when the object changed). */
 int http_perform(Http *h, const HttpCall *call, HttpResult *res, const char *what);
+
+/* The SHA-256 of the call's body, in hex (for signatures that bind the content); a file body is
+ * read for it a slice at a time. */
+int http_body_sha256(const HttpCall *call, char hex[static 65]);
 
 /* ---- object operations the service backends share ---------------------------------------- */
 
@@ -88,11 +100,12 @@ int http_object_stat(Storage *s, const HttpService *svc, const char *key, Storag
 
 /* ---- large uploads, several parts in flight ------------------------------------------------ */
 
-/* Stores part (1, 2, ...) of n bytes at buf over h, on a thread of its own: s is a copy of the
- * handle for that thread (its error is the part's; backends find their data in s->data as usual
- * but must use h, not their own Http). *ret_tag is what the service calls the part (its ETag), or
- * NULL. */
-typedef int (*HttpPartFn)(Storage *s, Http *h, unsigned part, const char *buf, size_t n, void *userdata, char **ret_tag);
+/* Stores part (1, 2, ...) of n bytes, at buf or (buf NULL) from file, over h, on a thread of its
+ * own: s is a copy of the handle for that thread (its error is the part's; backends find their
+ * data in s->data as usual but must use h, not their own Http). *ret_tag is what the service calls
+ * the part (its ETag), or NULL. */
+typedef int (*HttpPartFn)(Storage *s, Http *h, unsigned part, const char *buf, const HttpFileBody *file, size_t n,
+                          void *userdata, char **ret_tag);
 /* Told each stored part in order, on the caller's thread; takes tag. */
 typedef int (*HttpPartDoneFn)(Storage *s, unsigned part, char *tag, void *userdata);
 
@@ -103,6 +116,10 @@ typedef int (*HttpPartDoneFn)(Storage *s, unsigned part, char *tag, void *userda
  * first failure stops it (after the other parts in flight ended) with its error in s. */
 int http_upload_parts(Storage *s, char *buf, size_t n, StorageReadFn fn, void *fn_userdata, unsigned max_parts,
                       HttpPartFn put, HttpPartDoneFn done, void *userdata, const char *what);
+/* The same from size bytes of the regular file fd at off, in parts of part_size each sent straight
+ * from the file (HttpFileBody): no part is held in memory, whatever its size. */
+int http_upload_file_parts(Storage *s, int fd, uint64_t off, uint64_t size, uint64_t part_size, unsigned max_parts,
+                           HttpPartFn put, HttpPartDoneFn done, void *userdata, const char *what);
 
 /* Percent-encode s for a URL path (keep_slash) or a query value: all but A-Za-z0-9-._~. */
 char *http_encode(const char *s, bool keep_slash);

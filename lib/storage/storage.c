@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fd-util.h"
@@ -14,6 +15,9 @@
 #define DEFAULT_PART_SIZE (8u * 1024 * 1024)
 #define MIN_PART_SIZE (5u * 1024 * 1024) /* S3's smallest part but the last */
 #define DEFAULT_PARTS_IN_FLIGHT 2u
+/* A file's parts are read from it as they are sent, none held: their size costs no memory, and
+ * fewer, larger parts spare the service its work per part (docs/BENCHMARKS.md, "Goal (issue 17)"). */
+#define DEFAULT_FILE_PART_SIZE (UINT64_C(256) * 1024 * 1024)
 
 static const char *const kind_names[] = {
         [STORAGE_LOCAL] = "local",
@@ -214,6 +218,12 @@ int storage_open(const char *url, const StorageOptions *opt, Storage **ret, char
                                       (unsigned long long) opt->part_size, MIN_PART_SIZE);
                 r = -EINVAL;
         }
+        if (r >= 0 && opt->file_part_size && (opt->file_part_size < MIN_PART_SIZE || opt->file_part_size > STORAGE_FILE_PART_MAX)) {
+                error = strdup_printf("storage file part size %llu is not between %u and %llu bytes (what a service takes)",
+                                      (unsigned long long) opt->file_part_size, MIN_PART_SIZE,
+                                      (unsigned long long) STORAGE_FILE_PART_MAX);
+                r = -EINVAL;
+        }
         if (r >= 0 && opt->parts_in_flight > STORAGE_PARTS_IN_FLIGHT_MAX) {
                 error = strdup_printf("storage parts in flight %u is over %u", opt->parts_in_flight, STORAGE_PARTS_IN_FLIGHT_MAX);
                 r = -EINVAL;
@@ -224,6 +234,7 @@ int storage_open(const char *url, const StorageOptions *opt, Storage **ret, char
         if (r >= 0) {
                 s->part_size = opt->part_size ?: DEFAULT_PART_SIZE;
                 s->parts_in_flight = opt->parts_in_flight ?: DEFAULT_PARTS_IN_FLIGHT;
+                s->file_part_size = opt->file_part_size ?: MIN(MAX(DEFAULT_FILE_PART_SIZE, s->part_size), STORAGE_FILE_PART_MAX);
                 s->attempts = opt->attempts;
                 s->retry_delay = opt->retry_delay ?: 200 * USEC_PER_MSEC;
                 s->retry_for = opt->retry_for ?: 30 * USEC_PER_SEC;
@@ -349,7 +360,52 @@ static ssize_t fd_reader(void *userdata, void *buf, size_t n) {
         }
 }
 
+/* size bytes of a file from off, for a backend without put_file. */
+typedef struct FileRange {
+        int fd;
+        uint64_t off, left;
+} FileRange;
+
+static ssize_t range_reader(void *userdata, void *buf, size_t n) {
+        FileRange *f = userdata;
+        if (f->left == 0)
+                return 0;
+        for (;;) {
+                ssize_t k = pread(f->fd, buf, (size_t) MIN((uint64_t) n, f->left), (off_t) f->off);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return k < 0 ? -errno : -ENODATA; /* it ended before its size: it shrank */
+                f->off += (uint64_t) k;
+                f->left -= (uint64_t) k;
+                return k;
+        }
+}
+
+int storage_put_file(Storage *s, const char *key, int fd, uint64_t off, uint64_t size) {
+        CHECK_KEY(s, key);
+        if (s->ops->put_file)
+                return s->ops->put_file(s, key, fd, off, size);
+        FileRange f = { .fd = fd, .off = off, .left = size };
+        return storage_put(s, key, range_reader, &f);
+}
+
+uint64_t storage_file_part_size(const Storage *s, uint64_t size, unsigned max_parts) {
+        /* Larger parts only when the file would take more than max_parts. */
+        return MAX(s->file_part_size, (size + max_parts - 1) / max_parts);
+}
+
 int storage_put_fd(Storage *s, const char *key, int fd) {
+        struct stat st;
+        off_t at;
+        /* A regular file: its parts straight from it (fd's offset then left at its end, as a
+         * read to the end leaves it). A pipe, a socket: read on, a part at a time in memory. */
+        if (fstat(fd, &st) >= 0 && S_ISREG(st.st_mode) && (at = lseek(fd, 0, SEEK_CUR)) >= 0 && at <= st.st_size) {
+                int r = storage_put_file(s, key, fd, (uint64_t) at, (uint64_t) (st.st_size - at));
+                if (r >= 0)
+                        (void) lseek(fd, st.st_size, SEEK_SET);
+                return r;
+        }
         return storage_put(s, key, fd_reader, &fd);
 }
 

@@ -39,6 +39,8 @@
 typedef struct Storage Storage;
 
 #define STORAGE_PARTS_IN_FLIGHT_MAX 8u
+/* The largest part (block) every service takes: Azure's Put Block (S3's parts go to 5 GiB). */
+#define STORAGE_FILE_PART_MAX (UINT64_C(4000) * 1024 * 1024)
 
 typedef enum StorageKind {
         STORAGE_LOCAL,
@@ -61,6 +63,11 @@ typedef struct StorageOptions {
         unsigned parts_in_flight;         /* parts of a large upload sent at once, each on a connection of
                                            * its own and each held in memory (default 2, at most
                                            * STORAGE_PARTS_IN_FLIGHT_MAX) */
+        uint64_t file_part_size;          /* the same for an upload from a regular file (storage_put_file,
+                                           * storage_put_fd), whose parts are read from the file as they
+                                           * are sent, none held: a file up to this size goes in one
+                                           * request (default 256 MiB or part_size if larger; 5 MiB to
+                                           * STORAGE_FILE_PART_MAX) */
         unsigned attempts;                /* tries per request, the first included (default: no bound but retry_for) */
         usec_t retry_delay;               /* first backoff delay, doubled per retry up to 20 s (default 200 ms) */
         usec_t retry_for;                 /* no retry starts later than this after the first try (default 30 s):
@@ -114,8 +121,14 @@ typedef int (*StorageWriteFn)(void *userdata, const void *buf, size_t n);
  * one part (StorageOptions.part_size) go up in parts, parts_in_flight at once on connections of
  * their own while fn is read on the calling thread: at most that many parts are held in memory. */
 int storage_put(Storage *s, const char *key, StorageReadFn fn, void *userdata);
-/* The same from fd, read from its current offset to its end. */
+/* The same from fd, read from its current offset to its end: a regular file as storage_put_file()
+ * (its size when the upload begins), anything else (a pipe) as storage_put(). */
 int storage_put_fd(Storage *s, const char *key, int fd);
+/* size bytes of the regular file fd from off (fd's own offset is neither used nor moved). Service
+ * backends send each part straight from the file, in parts of StorageOptions.file_part_size,
+ * parts_in_flight at once, none held in memory; a part retried is read from the file again. A file
+ * shorter than off + size when it is read fails with -ENODATA (it must not change meanwhile). */
+int storage_put_file(Storage *s, const char *key, int fd, uint64_t off, uint64_t size);
 
 /* Stream the object to fn. A transfer cut off midway is resumed where it stopped (-ESTALE if the
  * object changed meanwhile); fn never sees a byte twice. */

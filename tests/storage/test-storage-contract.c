@@ -195,6 +195,49 @@ static void test_large(Storage *s) {
         EVP_MD_CTX_free(md);
 }
 
+/* A file's range, as the worker stores a task's files: the parts (PART, the file part size here)
+ * read from the file at their offsets; one request when it is small. */
+static void test_large_file(Storage *s) {
+        const uint64_t size = 3ull * PART + 12345, lead = 777;
+        const char *dir = getenv("TMPDIR") ?: "/tmp";
+        _cleanup_free_ char *path = strjoin(dir, "/test-storage-contract.XXXXXX");
+        int fd = path ? mkstemp(path) : -1;
+        if (!ok(fd >= 0, "a temporary file"))
+                return;
+        (void) unlink(path);
+        Gen g = { .state = 0x2545f4914f6cdd1dull, .left = size, .md = EVP_MD_CTX_new() };
+        EVP_DigestInit_ex(g.md, EVP_sha256(), NULL);
+        static char buf[1u << 16];
+        memset(buf, 'x', lead);
+        bool written = write(fd, buf, lead) == (ssize_t) lead;
+        for (ssize_t n; written && (n = gen_read(&g, buf, sizeof buf)) > 0;)
+                written = write(fd, buf, (size_t) n) == n;
+        ok(written, "written: %llu bytes after %llu others", (unsigned long long) size, (unsigned long long) lead);
+        unsigned char want[32], got[32];
+        EVP_DigestFinal_ex(g.md, want, NULL);
+        int r = storage_put_file(s, "large/file.bin", fd, lead, size);
+        if (!is_int(r, 0, "put a multi-part object from a file (3 parts and a bit)"))
+                diag("%s", storage_error(s));
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+        r = storage_get(s, "large/file.bin", hash_write, md);
+        if (!is_int(r, 0, "get it back"))
+                diag("%s", storage_error(s));
+        EVP_DigestFinal_ex(md, got, NULL);
+        ok(memcmp(want, got, 32) == 0, "the same SHA-256 as the file's range");
+
+        r = storage_put_file(s, "large/small-file.bin", fd, lead, 1000);
+        if (!is_int(r, 0, "put 1000 bytes of the file"))
+                diag("%s", storage_error(s));
+        Sink k;
+        is_int(get_str(s, "large/small-file.bin", &k), 0, "get them back");
+        ok(k.len == 1000 && pread(fd, buf, 1000, (off_t) lead) == 1000 && memcmp(k.buf, buf, 1000) == 0,
+           "the file's bytes from its offset (%zu)", k.len);
+        EVP_MD_CTX_free(g.md);
+        EVP_MD_CTX_free(md);
+        close(fd);
+}
+
 static void test_stat(Storage *s) {
         StorageObject o = { 0 }, o2 = { 0 };
         put_str(s, "st/a.txt", "12345");
@@ -661,7 +704,7 @@ static int run_server(char *endpoint, char *ak, char *sk) {
 int main(int argc, char **argv) {
         const char *backend = argc > 1 ? argv[1] : "local";
         _cleanup_free_ char *url = NULL;
-        StorageOptions opt = { .part_size = PART, .retry_delay = 20 * USEC_PER_MSEC };
+        StorageOptions opt = { .part_size = PART, .file_part_size = PART, .retry_delay = 20 * USEC_PER_MSEC };
         char endpoint[256], ak[128], sk[128];
         atexit(cleanup);
 
@@ -706,6 +749,7 @@ int main(int argc, char **argv) {
         test_round_trip(s);
         test_stat(s);
         test_large(s);
+        test_large_file(s);
         test_list(s);
         test_delete(s);
         test_move(s);

@@ -2,12 +2,16 @@
  * are retried with backoff, a body cut off midway is resumed where it stopped (never twice), an
  * object replaced meanwhile is -ESTALE, and a service that keeps failing gives a clear error. And
  * against a port where nothing listens for a while: a service down for seconds is waited out
- * (retry_for), and one that stays down fails once retry_for has passed. */
+ * (retry_for), and one that stays down fails once retry_for has passed. Uploads from a file: a part
+ * retried is read again from its own range of the file, none is held in memory, a file that shrank
+ * fails clearly; from a pipe, parts in memory as before. */
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -218,12 +222,39 @@ static void test_parts(const char *url, const char *endpoint) {
         ok(log && strstr(log, "DELETE /flaky/parts-fail"), "the multipart upload was aborted");
 }
 
+/* Bytes other than the object's, before it in the files below: a part read from the wrong offset
+ * shows. */
+#define FILE_LEAD 1000u
+
+/* An unnamed temporary file: FILE_LEAD bytes of 0xee, then total bytes of pattern_read's. */
+static int pattern_file(size_t total) {
+        const char *dir = getenv("TMPDIR") ?: "/tmp";
+        _cleanup_free_ char *path = strjoin(dir, "/test-storage-retry.XXXXXX");
+        int fd = path ? mkstemp(path) : -1;
+        if (fd < 0)
+                return -1;
+        (void) unlink(path);
+        static char buf[1u << 16];
+        memset(buf, 0xee, FILE_LEAD);
+        bool ok = write(fd, buf, FILE_LEAD) == FILE_LEAD;
+        for (size_t left = total; ok && left > 0;) {
+                size_t k = (size_t) pattern_read(&left, buf, sizeof buf);
+                ok = write(fd, buf, k) == (ssize_t) k;
+        }
+        if (!ok) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
 /* Part 2 of a 4-part upload refused once with 503: that part alone is sent again, the others
- * once each, within the one multipart upload (S3, GCS's XML API) or set of staged blocks (Azure). */
-static void test_part_retried(const char *url, const char *endpoint, const char *path, const char *kind) {
+ * once each, within the one multipart upload (S3, GCS's XML API) or set of staged blocks (Azure).
+ * From pattern_read, or (fd >= 0) from pattern_file()'s file, its parts read from it as they go. */
+static void test_part_retried(const char *url, const char *endpoint, const char *path, const char *kind, int fd) {
         const size_t part = 5u << 20, total = 3 * part + 12345;
         StorageOptions opt = { .access_key = "AK", .secret_key = "SK", .sas_token = "sv=x&sig=y", .attempts = 3,
-                               .retry_delay = 10 * USEC_PER_MSEC, .part_size = part };
+                               .retry_delay = 10 * USEC_PER_MSEC, .part_size = part, .file_part_size = part };
         _cleanup_storage_ Storage *s = NULL;
         _cleanup_free_ char *err = NULL;
         const char *key = strrchr(path, '/') + 1;
@@ -232,8 +263,9 @@ static void test_part_retried(const char *url, const char *endpoint, const char 
                 return;
         }
         size_t left = total;
-        int r = storage_put(s, key, pattern_read, &left);
-        if (!ok(r == 0, "%s: a 4-part upload whose part 2 is answered 503 once: stored", kind))
+        int r = fd >= 0 ? storage_put_file(s, key, fd, FILE_LEAD, total) : storage_put(s, key, pattern_read, &left);
+        if (!ok(r == 0, "%s: a 4-part upload%s whose part 2 is answered 503 once: stored", kind,
+                fd >= 0 ? " from a file" : ""))
                 diag("%s", storage_error(s));
         Sink k = { 0 };
         ok(storage_get(s, key, sink_write, &k) == 0, "%s: get it", kind);
@@ -267,6 +299,110 @@ static void test_part_retried(const char *url, const char *endpoint, const char 
                         begun++;
                 ok(begun == 1, "%s: one multipart upload, not begun again (%u)", kind, begun);
         }
+}
+
+/* What the process has had in memory at most, in KiB. */
+static long peak_rss_kib(void) {
+        _cleanup_(fclosep) FILE *f = fopen("/proc/self/status", "re");
+        char line[256];
+        long kb = -1;
+        while (f && fgets(line, sizeof line, f))
+                if (sscanf(line, "VmHWM: %ld", &kb) == 1)
+                        break;
+        return kb;
+}
+
+/* A 64 MiB file in two 32 MiB parts, both in flight at once: none of it in memory (held in two
+ * buffers, fresh pages, the parts would raise the process's peak by 64 MiB). After test_parts:
+ * run before it, it left test_parts seeing two parts in flight where three were sent. */
+static void test_file_memory(const char *url) {
+        const size_t total = 64u << 20;
+        int fd = pattern_file(total);
+        if (!ok(fd >= 0, "a 64 MiB file"))
+                return;
+        StorageOptions opt = { .access_key = "AK", .secret_key = "SK", .attempts = 2, .file_part_size = 32u << 20 };
+        _cleanup_storage_ Storage *s = NULL;
+        long before = peak_rss_kib();
+        int r = storage_open(url, &opt, &s, NULL);
+        r = r < 0 ? r : storage_put_file(s, "parts-big", fd, FILE_LEAD, total);
+        if (!is_int(r, 0, "a 64 MiB file in 32 MiB parts, two in flight"))
+                diag("%s", s ? storage_error(s) : "cannot open");
+        long after = peak_rss_kib();
+        ok(before > 0 && after - before < 16 * 1024, "the process's peak memory grew by %ld KiB (under 16 MiB)",
+           after - before);
+        close(fd);
+}
+
+typedef struct Feed {
+        int fd;
+        size_t left;
+} Feed;
+
+static void *feed_pipe(void *userdata) {
+        Feed *f = userdata;
+        static char buf[1u << 16];
+        while (f->left > 0) {
+                size_t k = (size_t) pattern_read(&f->left, buf, sizeof buf);
+                if (write(f->fd, buf, k) != (ssize_t) k)
+                        break;
+        }
+        close(f->fd);
+        return NULL;
+}
+
+/* storage_put_fd: from a file at its offset, in one request (retried: read again from the file);
+ * from a pipe, which cannot be read twice, in parts held in memory; a file shorter than said. */
+static void test_put_fd(const char *url, const char *endpoint) {
+        StorageOptions opt = { .access_key = "AK", .secret_key = "SK", .attempts = 4, .retry_delay = 10 * USEC_PER_MSEC,
+                               .part_size = 5u << 20 };
+        _cleanup_storage_ Storage *s = NULL;
+        _cleanup_free_ char *err = NULL;
+        if (!ok(storage_open(url, &opt, &s, &err) == 0, "open %s", url)) {
+                diag("%s", strna(err));
+                return;
+        }
+        const size_t small = 300000;
+        int fd = pattern_file(small);
+        if (!ok(fd >= 0 && lseek(fd, FILE_LEAD, SEEK_SET) == FILE_LEAD, "a file, at offset %u", FILE_LEAD))
+                return;
+        int r = storage_put_fd(s, "slow-put", fd);
+        if (!is_int(r, 0, "a file put, answered 503, then 500, then 200: stored"))
+                diag("%s", storage_error(s));
+        ok(lseek(fd, 0, SEEK_CUR) == (off_t) (FILE_LEAD + small), "the file's offset is left at its end");
+        Sink k = { 0 };
+        is_int(storage_get(s, "slow-put", sink_write, &k), 0, "get it");
+        bool same = k.len == small;
+        for (size_t i = 0; same && i < k.len; i++)
+                same = k.buf[i] == (unsigned char) ((small - i) * 13 % 253);
+        ok(same, "the third try sent the file's bytes from its offset on (%zu of %zu)", k.len, small);
+        free(k.buf);
+
+        r = storage_put_file(s, "payload-short", fd, FILE_LEAD, small + 5000);
+        is_int(r, -ENODATA, "a file shorter than the size given: -ENODATA");
+        ok(strstr(storage_error(s), "payload-short") && strstr(storage_error(s), "shrank"), "saying so: %s",
+           storage_error(s));
+        close(fd);
+
+        const size_t total = 2 * (5u << 20) + 4321;
+        int p[2];
+        if (!ok(pipe2(p, O_CLOEXEC) == 0, "a pipe"))
+                return;
+        Feed f = { p[1], total };
+        pthread_t t;
+        pthread_create(&t, NULL, feed_pipe, &f);
+        r = storage_put_fd(s, "parts-pipe", p[0]);
+        if (!is_int(r, 0, "a 3-part upload from a pipe"))
+                diag("%s", storage_error(s));
+        pthread_join(t, NULL);
+        close(p[0]);
+        k = (Sink) { 0 };
+        is_int(storage_get(s, "parts-pipe", sink_write, &k), 0, "get it");
+        same = k.len == total;
+        for (size_t i = 0; same && i < k.len; i++)
+                same = k.buf[i] == (unsigned char) ((total - i) * 13 % 253);
+        ok(same, "every byte in order (%zu of %zu)", k.len, total);
+        free(k.buf);
+        (void) endpoint;
 }
 
 /* An object's content goes as UNSIGNED-PAYLOAD to a loopback endpoint (nothing on its way to
@@ -321,10 +457,9 @@ int main(void) {
         char line[64] = "";
         if (!p || !fgets(line, sizeof line, p))
                 tap_skip_all("flaky-s3.py did not start (python3 missing?)");
-        test_down_for_a_while();
-
         _cleanup_free_ char *endpoint = strjoin("http://127.0.0.1:", strstrip(line));
         _cleanup_free_ char *url = strjoin("s3://flaky?endpoint=", endpoint);
+        test_down_for_a_while();
 
         StorageOptions opt = { .access_key = "AK", .secret_key = "SK", .attempts = 4, .retry_delay = 10 * USEC_PER_MSEC };
         _cleanup_storage_ Storage *s = NULL;
@@ -371,11 +506,20 @@ int main(void) {
         free(k.buf);
 
         test_parts(url, endpoint);
+        test_file_memory(url);
         _cleanup_free_ char *gurl = strjoin("gs://flakyg?endpoint=", endpoint);
         _cleanup_free_ char *aurl = strjoin("azure://flakyacct/flakya?endpoint=", endpoint);
-        test_part_retried(url, endpoint, "/flaky/parts-retry", "s3");
-        test_part_retried(gurl, endpoint, "/flakyg/parts-retry", "gcs");
-        test_part_retried(aurl, endpoint, "/flakya/blocks-retry", "azure");
+        test_part_retried(url, endpoint, "/flaky/parts-retry", "s3", -1);
+        test_part_retried(gurl, endpoint, "/flakyg/parts-retry", "gcs", -1);
+        test_part_retried(aurl, endpoint, "/flakya/blocks-retry", "azure", -1);
+        int fd = pattern_file(3 * (5u << 20) + 12345);
+        ok(fd >= 0, "a file of 3 parts and a bit");
+        test_part_retried(url, endpoint, "/flaky/parts-file-retry", "s3", fd);
+        test_part_retried(gurl, endpoint, "/flakyg/parts-file-retry", "gcs", fd);
+        test_part_retried(aurl, endpoint, "/flakya/blocks-file-retry", "azure", fd);
+        close(fd);
+        _cleanup_free_ char *furl = strjoin("s3://flakyf?endpoint=", endpoint);
+        test_put_fd(furl, endpoint);
         test_payload(endpoint, strstrip(line));
 
         _cleanup_free_ char *log = fetch(endpoint, "/__log");
