@@ -15,6 +15,8 @@
 /* Transient failures (deadlock, serialization, busy) rerun at once with a short random backoff;
  * past this many something is wrong enough to report. */
 #define TRANSIENT_RETRIES_MAX 1000
+/* ... or this many once the process is stopping (store_set_cancel_fd()): about a second. */
+#define TRANSIENT_RETRIES_STOPPING 40
 
 /* An error text becomes one line, for the one log line that quotes it: libpq's own messages span
  * lines ("server closed the connection unexpectedly\n\tThis probably means..."), the server's
@@ -413,10 +415,13 @@ int store_transact_mode(Store *s, TxMode mode, StoreTxFn fn, void *userdata) {
                                 store_rollback(tx);
                 }
                 if (r == -EAGAIN) {
-                        if (++transient > TRANSIENT_RETRIES_MAX)
+                        /* Stopping: a deadlock still reruns, but SQLite's busy waits end at once
+                         * then, and a thousand quick reruns of one busy database are no wait cut short. */
+                        unsigned max = store_cancel_requested(s->cancel_fd) ? TRANSIENT_RETRIES_STOPPING : TRANSIENT_RETRIES_MAX;
+                        if (++transient > max)
                                 return r;
-                        if (transient > 1 && store_sleep(s, jitter(MIN(transient, 50u) * USEC_PER_MSEC)) < 0)
-                                return r;
+                        if (transient > 1)
+                                (void) store_sleep(s, jitter(MIN(transient, 50u) * USEC_PER_MSEC));
                         continue;
                 }
                 if (r == -ECONNRESET) {
