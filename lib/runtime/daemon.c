@@ -334,7 +334,8 @@ static int daemon_register(Daemon *d, DaemonUnit *u) {
         if ((r = store_dup(d->store, &ls)) < 0 ||
             (r = liveness_new(ls, &(LivenessOptions) { .id = u->id, .component = u->c->name, .dead_after = d->cfg.dead_after },
                               &u->liveness)) < 0)
-                return log_error_errno(r, "Cannot open the liveness connection: %s", ls ? store_error(ls) : "");
+                return log_error_errno(r, "Cannot open the liveness connection: %s",
+                                       store_error(ls ? ls : d->store)); /* (a failed dup says why on d->store) */
         _cleanup_json_ json_t *info = json_pack("{s:s, s:s?, s:s}", "version", version_string(), "instance", d->opt->instance,
                                                 "unit", getenv("INVOCATION_ID") ? "systemd" : "foreground");
         if (info && u->c->info)
