@@ -61,7 +61,9 @@ struct Worker {
         pthread_t guard; /* lease_guard_thread(): runs on without the store */
         int stop_fd;           /* eventfd: stop claiming */
         pthread_mutex_t lock;
-        bool started;
+        /* The threads that run (worker_start() may fail halfway: worker_stop() ends those). */
+        bool reporter_running, claimer_running, maint_running, guard_running;
+        unsigned slots_running;
         atomic_uint busy;
         atomic_uint_fast64_t jobs_done, jobs_lost, last_progress;
         char *work_root;
@@ -69,7 +71,6 @@ struct Worker {
         /* One claimer takes as many jobs as there are idle slots in one round trip (and is the only
          * connection woken by new jobs); slots wait on work_cv for what it hands them. */
         pthread_t claimer;
-        bool claimer_joined;  /* worker_stop_claiming() ran */
         Store *claim_store;
         pthread_cond_t work_cv;
         StoreJob *queue_jobs; /* claimed, not yet started (under lock) */
@@ -950,35 +951,43 @@ int worker_start(Worker *w) {
                 return r;
         if ((r = -pthread_create(&w->reporter, NULL, report_thread, w)) < 0)
                 return r;
+        w->reporter_running = true;
         for (unsigned i = 0; i < w->opt.slots; i++)
                 if ((r = store_dup(w->main_store, &w->slots[i].store)) < 0)
-                        return r;
-        for (unsigned i = 0; i < w->opt.slots; i++)
-                if ((r = -pthread_create(&w->slots[i].thread, NULL, slot_thread, &w->slots[i])) < 0)
-                        return r;
+                        goto fail;
+        for (; w->slots_running < w->opt.slots; w->slots_running++)
+                if ((r = -pthread_create(&w->slots[w->slots_running].thread, NULL, slot_thread, &w->slots[w->slots_running])) < 0)
+                        goto fail;
         if ((r = -pthread_create(&w->claimer, NULL, claim_thread, w)) < 0)
-                return r;
+                goto fail;
+        w->claimer_running = true;
         if ((r = -pthread_create(&w->maint, NULL, maint_thread, w)) < 0)
-                return r;
+                goto fail;
+        w->maint_running = true;
         if ((r = -pthread_create(&w->guard, NULL, lease_guard_thread, w)) < 0)
-                return r;
-        w->claimer_joined = false;
-        w->started = true;
+                goto fail;
+        w->guard_running = true;
         return 0;
+fail:
+        /* A connection refused halfway (the database went away during the start): the threads
+         * already running wait on what worker_free() destroys (freeing a condition variable that
+         * the reporter waited on hung the process for good, deaf to SIGTERM). */
+        worker_stop(w, 0);
+        return r;
 }
 
 void worker_stop_claiming(Worker *w) {
         uint64_t one = 1;
-        if (!w->started || w->claimer_joined)
+        if (!w->claimer_running)
                 return;
         (void) !write(w->stop_fd, &one, sizeof one);
         pthread_join(w->claimer, NULL);
-        w->claimer_joined = true;
+        w->claimer_running = false;
 }
 
 void worker_stop(Worker *w, usec_t grace) {
         uint64_t one = 1;
-        if (!w->started)
+        if (!w->reporter_running) /* the first thread started: none is */
                 return;
         (void) !write(w->stop_fd, &one, sizeof one);
         usec_t until = now_monotonic() + grace;
@@ -986,9 +995,7 @@ void worker_stop(Worker *w, usec_t grace) {
                 usleep(20000);
         if (atomic_load(&w->busy) > 0)
                 cancel_slots(w, NULL);
-        if (!w->claimer_joined)
-                pthread_join(w->claimer, NULL);
-        w->claimer_joined = true;
+        worker_stop_claiming(w);
         pthread_mutex_lock(&w->lock);
         w->stopping = true;
         /* Without grace nothing new starts: jobs claimed but not started were handed back with
@@ -1000,18 +1007,22 @@ void worker_stop(Worker *w, usec_t grace) {
         }
         pthread_cond_broadcast(&w->work_cv);
         pthread_mutex_unlock(&w->lock);
-        for (unsigned i = 0; i < w->opt.slots; i++)
+        for (unsigned i = 0; i < w->slots_running; i++)
                 pthread_join(w->slots[i].thread, NULL);
+        w->slots_running = 0;
         /* No slot waits for a delivery any more: nothing is queued. */
         pthread_mutex_lock(&w->report_lock);
         w->report_stop = true;
         pthread_cond_signal(&w->report_cv);
         pthread_mutex_unlock(&w->report_lock);
         pthread_join(w->reporter, NULL);
+        w->reporter_running = false;
         w->report_stop = false;
-        pthread_join(w->maint, NULL);
-        pthread_join(w->guard, NULL);
-        w->started = false;
+        if (w->maint_running)
+                pthread_join(w->maint, NULL);
+        if (w->guard_running)
+                pthread_join(w->guard, NULL);
+        w->maint_running = w->guard_running = false;
 }
 
 Worker *worker_free(Worker *w) {

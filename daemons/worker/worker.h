@@ -37,6 +37,7 @@ typedef struct Worker Worker;
 
 /* store is used to open one connection per thread (store_dup); the caller keeps it. */
 int worker_new(Store *store, const WorkerOptions *opt, Worker **ret);
+/* On failure (a connection refused) nothing of it runs any more; worker_free() as usual. */
 int worker_start(Worker *w);
 /* Stop claiming and wait for a claim in flight: no job is claimed once it returns (running and
  * queued ones go on). worker_stop() does it too. */

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,14 @@ struct Daemon {
         bool db_ok, stopping, declared_dead, started;
         int exit_code;
         uint64_t beat_failures, reaped_instances, reaped_jobs;
+        /* eventfd, readable from the stop request on: every Store of the process has it as its
+         * cancel fd (store_set_cancel_fd()), so that no database wait outlives a stop. */
+        int stop_fd;
+        /* Takes SIGTERM and SIGINT: the main thread, which runs sd-event, may itself be in a
+         * database call (a heartbeat, a component's start) when the stop request comes. */
+        pthread_t signal_thread;
+        bool signal_thread_running;
+        atomic_bool exiting; /* the signal thread is being ended without a signal */
 };
 
 const TernConfig *daemon_config(const Daemon *d) {
@@ -144,11 +153,41 @@ static bool daemon_progress(void *userdata, usec_t window) {
         return true;
 }
 
+static void daemon_request_stop(Daemon *d) {
+        uint64_t one = 1;
+        (void) !write(d->stop_fd, &one, sizeof one);
+}
+
 static void daemon_begin_stop(Daemon *d) {
+        daemon_request_stop(d);
         if (d->stopping)
                 return;
         d->stopping = true;
         (void) sd_event_exit(d->event, 0);
+}
+
+static void *signal_thread(void *arg) {
+        Daemon *d = arg;
+        sigset_t ss;
+        int sig;
+
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        while ((sig = sigwaitinfo(&ss, NULL)) < 0 && errno == EINTR)
+                ;
+        if (atomic_load(&d->exiting))
+                return NULL;
+        log_info("Received %s; stopping.", sig > 0 ? strsignal(sig) : "a stop request");
+        daemon_request_stop(d);
+        return NULL;
+}
+
+/* The main thread learns of the stop request from stop_fd (the signal thread wrote it). */
+static int on_stop_request(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF); /* it stays readable */
+        daemon_begin_stop(userdata);
+        return 0;
 }
 
 static void daemon_reap(Daemon *d, DaemonUnit *u) {
@@ -238,14 +277,8 @@ static void daemon_reload(Daemon *d) {
         notify_ready(NULL);
 }
 
-static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        Daemon *d = userdata;
-        if (si->ssi_signo == SIGHUP) {
-                daemon_reload(d);
-                return 0;
-        }
-        log_info("Received %s; stopping.", strsignal((int) si->ssi_signo));
-        daemon_begin_stop(d);
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        daemon_reload(userdata);
         return 0;
 }
 
@@ -259,6 +292,7 @@ static int daemon_open_store(Daemon *d) {
                 Store *s = NULL;
                 r = store_open(url, &s);
                 if (r >= 0) {
+                        store_set_cancel_fd(s, d->stop_fd);
                         r = store_check_schema(s, NULL);
                         if (r == -EPROTO && store_backend(s) == STORE_BACKEND_SQLITE) {
                                 r = store_migrate(s);
@@ -287,8 +321,10 @@ static int daemon_open_store(Daemon *d) {
                 notify_status(msg);
                 /* Sleep a second in the event loop so that SIGTERM ends the wait. */
                 r = sd_event_run(d->event, USEC_PER_SEC);
-                if (r < 0 || d->stopping || sd_event_get_state(d->event) == SD_EVENT_FINISHED)
+                if (r < 0 || d->stopping || sd_event_get_state(d->event) == SD_EVENT_FINISHED) {
+                        log_notice("Stopped before the database answered (%s).", msg + strlen("waiting for the database: "));
                         return -ECANCELED;
+                }
         }
 }
 
@@ -298,7 +334,8 @@ static int daemon_register(Daemon *d, DaemonUnit *u) {
         if ((r = store_dup(d->store, &ls)) < 0 ||
             (r = liveness_new(ls, &(LivenessOptions) { .id = u->id, .component = u->c->name, .dead_after = d->cfg.dead_after },
                               &u->liveness)) < 0)
-                return log_error_errno(r, "Cannot open the liveness connection: %s", ls ? store_error(ls) : "");
+                return log_error_errno(r, "Cannot open the liveness connection: %s",
+                                       store_error(ls ? ls : d->store)); /* (a failed dup says why on d->store) */
         _cleanup_json_ json_t *info = json_pack("{s:s, s:s?, s:s}", "version", version_string(), "instance", d->opt->instance,
                                                 "unit", getenv("INVOCATION_ID") ? "systemd" : "foreground");
         if (info && u->c->info)
@@ -380,14 +417,19 @@ static int daemon_setup(Daemon *d) {
         sigaddset(&ss, SIGTERM);
         sigaddset(&ss, SIGINT);
         sigaddset(&ss, SIGHUP);
-        /* Blocked in every thread (started later, they inherit the mask): the event loop takes them. */
+        /* Blocked in every thread (started later, they inherit the mask): the signal thread takes
+         * SIGTERM and SIGINT, the event loop SIGHUP. */
         if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
                 return log_error_errno(errno, "Cannot block signals: %m");
         signal(SIGPIPE, SIG_IGN);
-        if ((r = sd_event_default(&d->event)) < 0 || (r = sd_event_add_signal(d->event, NULL, SIGTERM, on_signal, d)) < 0 ||
-            (r = sd_event_add_signal(d->event, NULL, SIGINT, on_signal, d)) < 0 ||
-            (r = sd_event_add_signal(d->event, NULL, SIGHUP, on_signal, d)) < 0)
+        if ((d->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+                return log_error_errno(errno, "Cannot set up the event loop: %m");
+        if ((r = sd_event_default(&d->event)) < 0 || (r = sd_event_add_signal(d->event, NULL, SIGHUP, on_sighup, d)) < 0 ||
+            (r = sd_event_add_io(d->event, NULL, d->stop_fd, EPOLLIN, on_stop_request, d)) < 0)
                 return log_error_errno(r, "Cannot set up the event loop: %m");
+        if ((r = -pthread_create(&d->signal_thread, NULL, signal_thread, d)) < 0)
+                return log_error_errno(r, "Cannot start the signal thread: %m");
+        d->signal_thread_running = true;
 
         _cleanup_free_ char *sock = strdup_printf("%s/%s.sock", d->cfg.runtime_dir, d->label);
         if (!sock)
@@ -419,6 +461,9 @@ static void *unit_thread(void *arg) {
 
 static int daemon_start_unit(Daemon *d, DaemonUnit *u) {
         int r = u->c->start(d, u->id, u->params, &u->state);
+        if (r < 0 && store_error_unreachable(r))
+                /* The connections a component opens from the process's say why on it. */
+                return log_error_errno(r, "Cannot start the %s: %s", u->c->name, store_error(d->store));
         if (r < 0)
                 return log_error_errno(r, "Cannot start the %s: %m", u->c->name);
         u->started = true;
@@ -485,9 +530,17 @@ static void daemon_loop(Daemon *d) {
                 (void) liveness_beat(d->units[i].liveness, "STOPPING");
         log_info("Stopping%s.", d->declared_dead ? " at once" : "");
         daemon_stop_units(d, d->declared_dead ? 0 : d->cfg.grace);
+        /* With the database gone, each of these tried once (the stop request cut their waits). */
+        const Liveness *unreachable = NULL;
         for (size_t i = 0; i < d->n_units && !d->declared_dead; i++)
-                if (d->units[i].liveness)
-                        (void) liveness_unregister(d->units[i].liveness);
+                if (d->units[i].liveness && (r = liveness_unregister(d->units[i].liveness)) < 0 && store_error_unreachable(r))
+                        unreachable = d->units[i].liveness;
+        if (unreachable)
+                log_warning("Stopped without the database (%s): this %s's heartbeat row stays until the coordinator "
+                            "declares it dead, and what it held comes back when its leases end.",
+                            liveness_error(unreachable), d->label);
+        else
+                log_info("Stopped.");
 }
 
 int daemon_run(const DaemonOptions *opt) {
@@ -498,6 +551,7 @@ int daemon_run(const DaemonOptions *opt) {
          * also when they run outside their units (whose UMask=0027 says the same). */
         umask(0027);
         snprintf(d.label, sizeof d.label, "%s%s%s", opt->name, opt->instance ? "@" : "", strempty(opt->instance));
+        d.stop_fd = -EBADF;
         d.units = calloc(opt->n_parts, sizeof *d.units);
         if (!d.units)
                 return log_oom(), 1;
@@ -509,6 +563,11 @@ int daemon_run(const DaemonOptions *opt) {
                 daemon_loop(&d);
         r = r == DAEMON_SETUP_STOPPED ? 0 : r == -EINVAL ? DAEMON_EXIT_CONFIG : r < 0 ? 1 : d.exit_code;
 
+        if (d.signal_thread_running) {
+                atomic_store(&d.exiting, true);
+                (void) pthread_kill(d.signal_thread, SIGTERM); /* (returned already if one came) */
+                pthread_join(d.signal_thread, NULL);
+        }
         notify_watchdog_free(d.watchdog);
         sd_event_source_disable_unref(d.tick);
         status_socket_free(d.status);
@@ -523,6 +582,7 @@ int daemon_run(const DaemonOptions *opt) {
         free(d.units);
         store_free(d.store);
         sd_event_unref(d.event);
+        safe_close(d.stop_fd);
         config_done(&d.cfg);
         return r;
 }

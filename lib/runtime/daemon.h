@@ -1,15 +1,18 @@
 /* daemon.h: the one life cycle of every tern server process (tern-executor, tern-worker@N,
  * tern-scheduler, tern-webserver and 'tern server executor|worker|scheduler|webserver|standalone'):
- * configuration, the database with its schema checked before READY=1, signals on sd-event (SIGHUP
- * reloads), the status socket, the watchdog, heartbeats and (for the coordinator) the dead-instance
- * sweep. A component plugs in through a DaemonComponent; a process runs one or several of them.
+ * configuration, the database with its schema checked before READY=1, signals (SIGHUP reloads),
+ * the status socket, the watchdog, heartbeats and (for the coordinator) the dead-instance sweep. A
+ * component plugs in through a DaemonComponent; a process runs one or several of them.
  *
  * Threads: the main thread runs sd-event (signals, status socket, watchdog, heartbeats, STATUS=).
  * A component with a loop of its own (executor, scheduler) gets a thread that calls run(stop_fd):
  * it blocks on its own store connection and polls that connection's fd and stop_fd, because a
  * libpq or SQLite call blocks and must not stall the signals, the status socket or the other
  * components of the process. Components whose libraries own their threads (the worker's slots,
- * libmicrohttpd) have no run. docs/ARCHITECTURE.md says more. */
+ * libmicrohttpd) have no run. SIGTERM and SIGINT go to a thread of their own: it sets the stop
+ * request, which every Store of the process (daemon_store() and its store_dup()s) has as its cancel
+ * fd, so that a stop cuts every database wait short, the main thread's own included (a heartbeat,
+ * a component's start). docs/ARCHITECTURE.md says more. */
 #pragma once
 
 #include <stdbool.h>

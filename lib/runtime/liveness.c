@@ -17,6 +17,10 @@ struct Liveness {
         json_t *info;
 };
 
+const char *liveness_error(const Liveness *l) {
+        return store_error(l->store);
+}
+
 int liveness_new(Store *store, const LivenessOptions *opt, Liveness **ret) {
         Liveness *l = calloc(1, sizeof *l);
         if (!l) {

@@ -31,6 +31,8 @@ int liveness_register(Liveness *l, json_t *info);
 int liveness_beat(Liveness *l, const char *state);
 /* Remove this instance's row on a clean stop. */
 int liveness_unregister(Liveness *l);
+/* Why the last call failed (its connection's store_error()). */
+const char *liveness_error(const Liveness *l);
 
 /* Coordinator: declare every other instance silent for longer than dead_after (on the cluster's
  * clock, store_clock_now(), as the heartbeats are stamped) dead: re-queue

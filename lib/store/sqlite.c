@@ -82,6 +82,7 @@ struct SqliteWriter {
         GroupMember *group;     /* those members */
         pthread_mutex_t group_lock;
         pthread_cond_t group_cv; /* a group ended: its members' done set */
+        int cancel_fd; /* the turn holder's (turn_take()): its busy waits end when it stops */
         /* The checkpointer: started at the first full WAL (short-lived CLI commands never get one). */
         pthread_mutex_t ckpt_lock;
         pthread_cond_t ckpt_cv;
@@ -162,8 +163,11 @@ static int sqlite_errno(Store *s, sqlite3 *db, int rc) {
 }
 
 /* Another process holds the write lock: SQLite gives no wake-up across processes, so try again
- * after 0.1 ms, doubling to 2 ms (SQLite's own handler goes to 100 ms), for BUSY_TIMEOUT_MS. */
+ * after 0.1 ms, doubling to 2 ms (SQLite's own handler goes to 100 ms), for BUSY_TIMEOUT_MS; not
+ * at all once this process is stopping (store_set_cancel_fd()). */
 static int busy_wait(void *userdata, int n) {
+        if (store_cancel_requested(*(const int *) userdata))
+                return 0;
         long step = MIN(100L << MIN(n, 5), (long) BUSY_STEP_MAX_US);
         /* Steps 0-4 sleep 3.1 ms in all; every later one BUSY_STEP_MAX_US. */
         if (n > 5 && (long) (n - 5) * BUSY_STEP_MAX_US > BUSY_TIMEOUT_MS * 1000L)
@@ -174,7 +178,8 @@ static int busy_wait(void *userdata, int n) {
         return 1;
 }
 
-static int db_open(Store *s, const char *path, SqliteConn *ret) {
+/* cancel_fd: where the stop request of the Store that uses the connection is (busy_wait()). */
+static int db_open(Store *s, const char *path, const int *cancel_fd, SqliteConn *ret) {
         sqlite3 *db = NULL;
         int rc;
 
@@ -187,7 +192,7 @@ static int db_open(Store *s, const char *path, SqliteConn *ret) {
                 return r;
         }
         sqlite3_extended_result_codes(db, 1);
-        sqlite3_busy_handler(db, busy_wait, NULL);
+        sqlite3_busy_handler(db, busy_wait, (void *) cancel_fd);
         /* WAL lets readers run beside the writer; NORMAL is durable across process crashes (a
          * power loss may drop the last commits, not corrupt). */
         rc = sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
@@ -376,7 +381,8 @@ static int writer_get(Store *s, const char *path, SqliteWriter **ret) {
                         r = -ENOMEM;
                         goto fail;
                 }
-                r = db_open(s, path, &w->conn);
+                w->cancel_fd = -EBADF;
+                r = db_open(s, path, &w->cancel_fd, &w->conn);
                 if (r < 0)
                         goto fail;
                 pthread_mutexattr_init(&a);
@@ -457,6 +463,7 @@ static int turn_take(Store *s) {
                 return -e;
         }
         d->has_turn = true;
+        d->writer->cancel_fd = s->cancel_fd;
         return 0;
 }
 
@@ -468,7 +475,7 @@ static void turn_give(SqliteData *d) {
 }
 
 static int sqlite_connect(Store *s, const char *path) {
-        return db_open(s, path, &data(s)->conn);
+        return db_open(s, path, &s->cancel_fd, &data(s)->conn);
 }
 
 static int sqlite_setup(Store *s, Notifier *shared) {

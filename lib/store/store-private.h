@@ -150,12 +150,16 @@ struct Store {
         char *conninfo;
         char *error;
         usec_t reconnect_timeout;
+        int cancel_fd; /* store_set_cancel_fd(): readable once the process stops; -1: none */
         unsigned listening;
         StoreTx tx;
         void *backend_data;
         usec_t clock_synced;  /* monotonic time of the last measurement of clock_offset (0: none) */
         susec_t clock_offset; /* the server's real-time clock minus this host's monotonic one */
 };
+
+/* store.c: has a stop been requested (store_set_cancel_fd())? fd: a Store's cancel_fd (-1: never). */
+bool store_cancel_requested(int fd);
 
 static inline bool store_is_pg(const Store *s) {
         return s->backend == STORE_BACKEND_POSTGRES;

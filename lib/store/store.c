@@ -1,5 +1,6 @@
 /* store.c: opening a store by URL, backend dispatch, transactions with retry, migrations and wake-ups. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -14,6 +15,8 @@
 /* Transient failures (deadlock, serialization, busy) rerun at once with a short random backoff;
  * past this many something is wrong enough to report. */
 #define TRANSIENT_RETRIES_MAX 1000
+/* ... or this many once the process is stopping (store_set_cancel_fd()): about a second. */
+#define TRANSIENT_RETRIES_STOPPING 40
 
 /* An error text becomes one line, for the one log line that quotes it: libpq's own messages span
  * lines ("server closed the connection unexpectedly\n\tThis probably means..."), the server's
@@ -72,6 +75,29 @@ void store_set_reconnect_timeout(Store *s, usec_t timeout) {
         s->reconnect_timeout = timeout;
 }
 
+void store_set_cancel_fd(Store *s, int fd) {
+        s->cancel_fd = fd;
+}
+
+/* Sleep u, or less when a stop is requested: -ECANCELED then. */
+static int store_sleep(const Store *s, usec_t u) {
+        struct pollfd p = { .fd = s->cancel_fd, .events = POLLIN };
+        usec_t end = now_monotonic() + u;
+        for (;;) {
+                usec_t n = now_monotonic();
+                int k = poll(&p, 1, n >= end ? 0 : (int) ((end - n + USEC_PER_MSEC - 1) / USEC_PER_MSEC));
+                if (k > 0)
+                        return -ECANCELED;
+                if (k == 0 || (errno != EINTR && errno != EAGAIN))
+                        return 0;
+        }
+}
+
+bool store_cancel_requested(int fd) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        return fd >= 0 && poll(&p, 1, 0) > 0;
+}
+
 static Store *store_alloc(const StoreDriver *d, StoreBackend b, const char *conninfo) {
         Store *s = calloc(1, sizeof(Store));
         if (!s)
@@ -79,6 +105,7 @@ static Store *store_alloc(const StoreDriver *d, StoreBackend b, const char *conn
         s->driver = d;
         s->backend = b;
         s->reconnect_timeout = RECONNECT_TIMEOUT_DEFAULT;
+        s->cancel_fd = -EBADF;
         s->tx.store = s;
         s->conninfo = strdup(conninfo);
         if (!s->conninfo) {
@@ -132,6 +159,7 @@ int store_dup(Store *s, Store **ret) {
         if (!n)
                 return -ENOMEM;
         n->reconnect_timeout = s->reconnect_timeout;
+        n->cancel_fd = s->cancel_fd;
         r = s->driver->dup(s, n);
         if (r < 0) {
                 store_set_error(s, "%s", store_error(n));
@@ -259,12 +287,16 @@ static int store_reconnect_until(Store *s, usec_t deadline);
 static int store_reconnect_lost(Store *s, usec_t *deadline) {
         if (*deadline == 0)
                 *deadline = now_monotonic() + s->reconnect_timeout;
-        if (store_reconnect_until(s, *deadline) >= 0)
+        int r = store_reconnect_until(s, *deadline);
+        if (r >= 0)
                 return 0;
         /* Say that it waited, not only the last refusal: the caller gives up for good here. */
         _cleanup_free_ char *why = strdup(store_error(s));
-        store_set_error(s, "the database did not answer for %.3g s: %s", (double) s->reconnect_timeout / USEC_PER_SEC,
-                        why ? why : "out of memory");
+        if (r == -ECANCELED)
+                store_set_error(s, "stopping, not waiting for the database: %s", why ? why : "out of memory");
+        else
+                store_set_error(s, "the database did not answer for %.3g s: %s", (double) s->reconnect_timeout / USEC_PER_SEC,
+                                why ? why : "out of memory");
         return -ECONNRESET;
 }
 
@@ -337,13 +369,6 @@ void store_rollback(StoreTx *tx) {
         tx->batch = store_batch_free(tx->batch);
 }
 
-static void sleep_usec(usec_t u) {
-        struct timespec ts;
-        timespec_store(&ts, u);
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
 static usec_t jitter(usec_t max) {
         uint32_t v = 0;
         if (max == 0)
@@ -353,7 +378,8 @@ static usec_t jitter(usec_t max) {
         return v % max;
 }
 
-/* Reconnect with exponential backoff until the deadline. */
+/* Reconnect with exponential backoff until the deadline; once a stop is requested, one attempt
+ * and -ECANCELED if it fails. */
 static int store_reconnect_until(Store *s, usec_t deadline) {
         usec_t delay = 50 * USEC_PER_MSEC;
         int r;
@@ -364,7 +390,8 @@ static int store_reconnect_until(Store *s, usec_t deadline) {
                         return 0;
                 if (now_monotonic() + delay > deadline)
                         return r;
-                sleep_usec(delay + jitter(delay / 2));
+                if (store_sleep(s, delay + jitter(delay / 2)) < 0)
+                        return -ECANCELED;
                 delay = MIN(delay * 2, 2 * USEC_PER_SEC);
         }
 }
@@ -388,10 +415,13 @@ int store_transact_mode(Store *s, TxMode mode, StoreTxFn fn, void *userdata) {
                                 store_rollback(tx);
                 }
                 if (r == -EAGAIN) {
-                        if (++transient > TRANSIENT_RETRIES_MAX)
+                        /* Stopping: a deadlock still reruns, but SQLite's busy waits end at once
+                         * then, and a thousand quick reruns of one busy database are no wait cut short. */
+                        unsigned max = store_cancel_requested(s->cancel_fd) ? TRANSIENT_RETRIES_STOPPING : TRANSIENT_RETRIES_MAX;
+                        if (++transient > max)
                                 return r;
                         if (transient > 1)
-                                sleep_usec(jitter(MIN(transient, 50u) * USEC_PER_MSEC));
+                                (void) store_sleep(s, jitter(MIN(transient, 50u) * USEC_PER_MSEC));
                         continue;
                 }
                 if (r == -ECONNRESET) {

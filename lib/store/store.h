@@ -86,6 +86,12 @@ const char *store_error(const Store *s);
 /* How long store_transact() keeps reconnecting after a lost connection before it reports the
  * failure (default 30 s). */
 void store_set_reconnect_timeout(Store *s, usec_t timeout);
+/* A stop request: once fd (not owned; an eventfd that stays readable) is readable, every wait of
+ * this store ends at once: a lost connection is tried once more, not for the reconnect timeout,
+ * and busy or transient backoffs give up, so that a process asked to stop while its database is
+ * gone stops in a moment instead of after each caller's 30 s. What reaches the database still
+ * runs (a stopping worker still reports and hands back). store_dup() passes it on; -1: none. */
+void store_set_cancel_fd(Store *s, int fd);
 /* Whether a store error r means that the database could not be reached (a lost connection that
  * the reconnect timeout did not bring back, a refused or timed-out connect), as opposed to the
  * database refusing what was asked: worth retrying later, not a fault of the request. */

@@ -134,10 +134,12 @@ triggers:
 """
 EXPECTED["flowtrig"] = "SUCCESS"
 
-# A file made on host C and read on host D, through the object store.
+# A file made on host C and read on host D, through the object store. coreutils' echo, not the
+# shell's: on a full disk dash's builtin says only "echo: I/O error", this one "No space left on
+# device", which the harness counts as the disk fault's doing.
 FLOWS["files"] = f"""id: files
 namespace: {NS}
-tasks:{shell("produce", 'echo "$TERN_EXECUTION_ID" > out.txt', "sleep 0.2", extra='''
+tasks:{shell("produce", '/bin/echo "$TERN_EXECUTION_ID" > out.txt', "sleep 0.2", extra='''
     workerGroup:
       key: hostc
     outputFiles: ["out.txt"]''')}{shell("consume", '[ "$(cat in.txt)" = "$TERN_EXECUTION_ID" ] || exit 1', extra='''

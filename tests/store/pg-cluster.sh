@@ -5,6 +5,7 @@
 #   pg-cluster.sh halt DIR     -> stops the server (fast), keeps DIR;  resume DIR -> starts it again
 #   pg-cluster.sh restart DIR  -> pg_ctl restart -m fast
 #   pg-cluster.sh crash DIR    -> pg_ctl restart -m immediate (a crash: no checkpoint, recovery from WAL)
+#   pg-cluster.sh down DIR     -> pg_ctl stop -m immediate (a crash that stays down), keeps DIR; resume DIR
 # Exits 77 when no PostgreSQL server binaries are installed (tests skip then).
 # PG_LISTEN=ADDR (start): also listen on ADDR and let in clients of its subnet (tests/cluster runs the
 # server in a network namespace of its own, reached over a veth link); the URL printed stays the socket's.
@@ -86,8 +87,11 @@ restart)
 crash)
         pg_ctl_ "${2:?directory}" -m immediate restart
         ;;
+down)
+        pg_ctl_ "${2:?directory}" -m immediate stop
+        ;;
 *)
-        echo "usage: pg-cluster.sh start | stop DIR | halt DIR | resume DIR | restart DIR | crash DIR" >&2
+        echo "usage: pg-cluster.sh start | stop DIR | halt DIR | resume DIR | restart DIR | crash DIR | down DIR" >&2
         exit 2
         ;;
 esac
