@@ -718,7 +718,7 @@ static bool error_is_the_executions(int r) {
 #define STRIKES_MAX 3
 
 /* The first fallback poll after work: what a lost notification costs while executions flow. */
-#define FALLBACK_MIN (20 * USEC_PER_MSEC)
+#define FALLBACK_MIN (100 * USEC_PER_MSEC)
 
 /* A step failed while applying execution id: set it aside at the next step when the error is its
  * own, or when other errors (e.g. a statement the database refuses) came STRIKES_MAX times in a row

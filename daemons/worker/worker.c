@@ -741,7 +741,7 @@ static int queue_push(Worker *w, StoreJob *jobs, size_t n) {
 
 /* The first fallback poll after a claim that got jobs: what a lost notification costs while jobs
  * flow. Each claim that finds none doubles it, up to the slow poll. */
-#define CLAIM_FALLBACK_MIN (20 * USEC_PER_MSEC)
+#define CLAIM_FALLBACK_MIN (100 * USEC_PER_MSEC)
 
 /* Claim for the idle slots; sleep until a job may be available (notification, a delayed job's
  * time, the fallback poll), a slot frees up, or the worker stops. */
