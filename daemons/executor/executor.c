@@ -51,6 +51,7 @@ struct Executor {
         char strike_id[ID_MAX]; /* the execution the last steps failed on, and how many times */
         unsigned strikes;
         bool more_due; /* the last step claimed a full batch */
+        usec_t fallback; /* the next wait's poll for a lost notification: short after work, then up to opt.poll */
         usec_t last_requeue; /* monotonic */
         pthread_mutex_t stats_lock; /* stats are read by the frame's thread */
         ExecutorStats stats;
@@ -716,6 +717,9 @@ static bool error_is_the_executions(int r) {
 
 #define STRIKES_MAX 3
 
+/* The first fallback poll after work: what a lost notification costs while executions flow. */
+#define FALLBACK_MIN (100 * USEC_PER_MSEC)
+
 /* A step failed while applying execution id: set it aside at the next step when the error is its
  * own, or when other errors (e.g. a statement the database refuses) came STRIKES_MAX times in a row
  * on it. Returns true when it is set aside. */
@@ -745,16 +749,6 @@ int executor_step(Executor *x) {
                 return -ENOMEM;
         /* The loop turning is progress, also when the database fails it: a restart cannot help. */
         executor_progressed(x);
-        if (now_monotonic() - x->last_requeue >= x->opt.requeue_every) {
-                x->last_requeue = now_monotonic();
-                r = store_job_requeue_expired(x->store, c.now);
-                if (r > 0) {
-                        pthread_mutex_lock(&x->stats_lock);
-                        x->stats.requeued += (uint64_t) r;
-                        pthread_mutex_unlock(&x->stats_lock);
-                        log_warning("Re-queued %d job(s) whose worker stopped renewing its lease.", r);
-                }
-        }
         /* One execution that cannot be stepped must not stop the others: it is set aside and the
          * step runs again without it (each rerun sets one more aside, so this ends). */
         for (;;) {
@@ -787,6 +781,9 @@ int executor_step(Executor *x) {
         /* A full batch may have left due events behind; otherwise the next one announces itself
          * (every event is notified at its commit) or is found by executor_wait's due time. */
         x->more_due = c.claimed >= x->opt.batch;
+        /* While work flows a lost notification costs a short poll, not a whole idle interval. */
+        if (c.applied > 0)
+                x->fallback = FALLBACK_MIN;
         pthread_mutex_lock(&x->stats_lock);
         x->stats.steps++;
         x->stats.events += c.applied;
@@ -799,7 +796,23 @@ bool executor_more_due(const Executor *x) {
         return x->more_due;
 }
 
+/* Jobs whose worker stopped renewing their lease go back to the queue. Before a wait, not at the
+ * start of a step: a step woken by a notification must not wait for this statement first. */
+static void requeue_expired(Executor *x) {
+        if (now_monotonic() - x->last_requeue < x->opt.requeue_every)
+                return;
+        x->last_requeue = now_monotonic();
+        int r = store_job_requeue_expired(x->store, store_clock_now(x->store));
+        if (r > 0) {
+                pthread_mutex_lock(&x->stats_lock);
+                x->stats.requeued += (uint64_t) r;
+                pthread_mutex_unlock(&x->stats_lock);
+                log_warning("Re-queued %d job(s) whose worker stopped renewing its lease.", r);
+        }
+}
+
 int executor_wait(Executor *x, int stop_fd) {
+        requeue_expired(x);
         usec_t next = USEC_INFINITY, now = store_clock_now(x->store);
         if (x->trim_due) {
                 x->trim_due = false;
@@ -808,28 +821,23 @@ int executor_wait(Executor *x, int stop_fd) {
         int r = store_next_due(x->store, STORE_CHANNEL_EVENTS, &next);
         if (r < 0)
                 return r;
-        usec_t timeout = x->opt.poll;
+        usec_t fallback = MIN(x->fallback ?: x->opt.poll, x->opt.poll);
+        usec_t timeout = fallback;
         if (next != USEC_INFINITY)
                 timeout = next <= now ? 0 : MIN(timeout, next - now);
         timeout = MIN(timeout, x->opt.requeue_every);
-        struct pollfd p[2] = { { store_get_fd(x->store), POLLIN, 0 }, { stop_fd, POLLIN, 0 } };
-        int n = stop_fd >= 0 ? 2 : 1;
-        if (p[0].fd < 0) {
-                r = store_wait(x->store, timeout);
-                executor_progressed(x);
+        struct pollfd p = { stop_fd, POLLIN, 0 };
+        r = store_wait_fds(x->store, &p, stop_fd >= 0 ? 1 : 0, timeout);
+        executor_progressed(x);
+        if (r != 0 || p.revents || timeout < fallback)
                 return r;
-        }
-        r = poll(p, (nfds_t) n, (int) ((timeout + 999) / 1000));
-        if (r < 0 && errno != EINTR)
-                return -errno;
-        if (r == 0 && timeout >= x->opt.poll && (hashmap_size(&x->docs) > 0 || x->untrimmed)) {
+        /* Nothing came for the whole fallback: the next one is longer. */
+        x->fallback = MIN(fallback * 2, x->opt.poll);
+        if (fallback >= x->opt.poll && (hashmap_size(&x->docs) > 0 || x->untrimmed))
                 /* A whole poll interval without work: the cached documents are of executions
                  * that are waiting (pauses, long tasks) or done; give their memory back. */
                 docs_trim(x);
-        }
-        executor_progressed(x);
-        /* Consume what arrived, without blocking. */
-        return store_wait(x->store, 0);
+        return 0;
 }
 
 int executor_run(Executor *x, int stop_fd) {
@@ -845,8 +853,10 @@ int executor_run(Executor *x, int stop_fd) {
                         (void) poll(&w, stop_fd >= 0 ? 1 : 0, 1000);
                         continue;
                 }
-                if (r > 0 && x->more_due)
+                if (r > 0 && x->more_due) {
+                        requeue_expired(x); /* a backlog must not keep it from running */
                         continue;
+                }
                 r = executor_wait(x, stop_fd);
                 if (r < 0)
                         log_debug_errno(r, "Executor wait failed: %m");

@@ -1110,17 +1110,10 @@ int scheduler_wait(Scheduler *s, int stop_fd) {
         usec_t timeout = s->opt.poll;
         if (next != USEC_INFINITY)
                 timeout = next <= now ? 0 : MIN(timeout, next - now);
-        struct pollfd p[2] = { { store_get_fd(s->store), POLLIN, 0 }, { stop_fd, POLLIN, 0 } };
-        if (p[0].fd < 0) {
-                r = store_wait(s->store, timeout);
-                scheduler_progressed(s);
-                return r;
-        }
-        r = poll(p, stop_fd >= 0 ? 2 : 1, (int) ((timeout + 999) / 1000));
-        if (r < 0 && errno != EINTR)
-                return -errno;
+        struct pollfd p = { stop_fd, POLLIN, 0 };
+        r = store_wait_fds(s->store, &p, stop_fd >= 0 ? 1 : 0, timeout);
         scheduler_progressed(s);
-        return store_wait(s->store, 0);
+        return r;
 }
 
 int scheduler_run(Scheduler *s, int stop_fd) {

@@ -740,11 +740,17 @@ static int queue_push(Worker *w, StoreJob *jobs, size_t n) {
         return 0;
 }
 
+/* The first fallback poll after a claim that got jobs: what a lost notification costs while jobs
+ * flow. Each claim that finds none doubles it, up to the slow poll. */
+#define CLAIM_FALLBACK_MIN (100 * USEC_PER_MSEC)
+
 /* Claim for the idle slots; sleep until a job may be available (notification, a delayed job's
- * time, the slow poll), a slot frees up, or the worker stops. */
+ * time, the fallback poll), a slot frees up, or the worker stops. */
 static void *claim_thread(void *arg) {
         Worker *w = arg;
         uint64_t drain;
+        const usec_t slow = store_backend(w->claim_store) == STORE_BACKEND_SQLITE ? 100 * USEC_PER_MSEC : USEC_PER_SEC;
+        usec_t fallback = slow;
 
         while (!stopping(w)) {
                 pthread_mutex_lock(&w->lock);
@@ -762,6 +768,7 @@ static void *claim_thread(void *arg) {
                                 (void) poll(&p, 1, 1000);
                                 continue;
                         }
+                        fallback = n > 0 ? CLAIM_FALLBACK_MIN : MIN(fallback * 2, slow);
                         if (n > 0) {
                                 if (queue_push(w, jobs, n) < 0)
                                         store_jobs_free(jobs, n); /* their leases expire: run elsewhere */
@@ -774,18 +781,13 @@ static void *claim_thread(void *arg) {
                         } else
                                 free(jobs);
                 }
-                usec_t timeout = store_backend(w->claim_store) == STORE_BACKEND_SQLITE ? 100 * USEC_PER_MSEC : USEC_PER_SEC;
+                usec_t timeout = want > 0 ? fallback : slow;
                 usec_t next = USEC_INFINITY, now = store_clock_now(w->claim_store);
                 if (want > 0 && store_next_due(w->claim_store, STORE_CHANNEL_JOBS, &next) >= 0 && next != USEC_INFINITY)
                         timeout = next <= now ? 0 : MIN(timeout, next - now);
-                struct pollfd p[3] = {
-                        { w->stop_fd, POLLIN, 0 },
-                        { w->idle_fd, POLLIN, 0 },
-                        { store_get_fd(w->claim_store), POLLIN, 0 },
-                };
-                (void) poll(p, p[2].fd >= 0 ? 3 : 2, (int) ((timeout + 999) / 1000));
+                struct pollfd p[2] = { { w->stop_fd, POLLIN, 0 }, { w->idle_fd, POLLIN, 0 } };
+                (void) store_wait_fds(w->claim_store, p, 2, timeout);
                 (void) !read(w->idle_fd, &drain, sizeof drain);
-                (void) store_wait(w->claim_store, 0);
         }
         return NULL;
 }
@@ -883,22 +885,23 @@ static void *maint_thread(void *arg) {
         for (;;) {
                 /* Once stopping, stop_fd stays readable: without it, and woken often enough to leave
                  * soon after the last task ends, but asking for kills no more often than before. */
-                struct pollfd p[2] = { { stop ? -1 : w->stop_fd, POLLIN, 0 }, { store_get_fd(w->maint_store), POLLIN, 0 } };
-                if (poll(p, 2, stop ? 100 : 1000) > 0 && p[0].revents)
+                struct pollfd p = { stop ? -1 : w->stop_fd, POLLIN, 0 };
+                int m = store_wait_fds(w->maint_store, &p, 1, (stop ? 100 : 1000) * USEC_PER_MSEC);
+                bool announced = m > 0 && (m & STORE_CHANNEL_CANCEL);
+                if (p.revents)
                         stop = true;
                 /* Leave when stopped and no task runs any more. */
                 if (stop && atomic_load(&w->busy) == 0)
                         break;
                 usec_t now = now_monotonic();
-                if (!p[1].revents && now - last_cancelled < USEC_PER_SEC)
+                if (!announced && now - last_cancelled < USEC_PER_SEC)
                         continue;
                 last_cancelled = now;
-                (void) store_wait(w->maint_store, 0);
                 char **cancelled = NULL;
                 /* Nothing to cancel on a worker without tasks: asked when a cancellation is
                  * announced (a job just claimed may not have its slot yet), and every second while
                  * tasks run, for an announcement lost. */
-                if ((p[1].revents || atomic_load(&w->busy) > 0) &&
+                if ((announced || atomic_load(&w->busy) > 0) &&
                     store_job_cancelled(w->maint_store, w->opt.id, &cancelled) > 0)
                         cancel_slots(w, cancelled);
                 strv_free(cancelled);

@@ -1,6 +1,4 @@
 /* execution-wait.c: waiting for an execution on the store's notifications (see execution-wait.h). */
-#include <errno.h>
-#include <poll.h>
 #include <time.h>
 
 #include "api.h"
@@ -19,21 +17,10 @@ static void sleep_for(usec_t u) {
         (void) nanosleep(&ts, NULL);
 }
 
-/* Sleep until a notification on the listened channels, a signal, or timeout. > 0 notified, 0 not. */
+/* Sleep until a notification on the listened channels, a signal (Ctrl-C in the CLI cuts the
+ * sleep short: store_wait_fds() polls), or timeout. > 0 notified, 0 not. */
 static int wait_notified(Store *s, usec_t timeout) {
-        /* Notifications that came in while the last read ran are already queued (PostgreSQL). */
-        int m = store_wait(s, 0);
-        if (m != 0)
-                return m;
-        int fd = store_get_fd(s);
-        if (fd < 0)
-                return store_wait(s, timeout);
-        /* poll() itself, not store_wait(): a signal (Ctrl-C in the CLI) must cut the sleep short. */
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        int ms = timeout == USEC_INFINITY ? -1 : (int) MIN((timeout + USEC_PER_MSEC - 1) / USEC_PER_MSEC, (usec_t) INT32_MAX);
-        if (poll(&p, 1, ms) < 0 && errno != EINTR)
-                return -errno;
-        return store_wait(s, 0);
+        return store_wait_fds(s, NULL, 0, timeout);
 }
 
 int api_execution_wait(Store *s, const char *id, const ApiWaitOptions *o, ApiWaitFn fn, void *userdata,

@@ -1,4 +1,5 @@
 /* store.c: opening a store by URL, backend dispatch, transactions with retry, migrations and wake-ups. */
+#include <assert.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -564,6 +565,30 @@ int store_get_fd(Store *s) {
 
 int store_wait(Store *s, usec_t timeout) {
         return s->driver->wait(s, timeout);
+}
+
+int store_wait_fds(Store *s, struct pollfd *fds, size_t n_fds, usec_t timeout) {
+        struct pollfd p[8];
+
+        assert(n_fds < ELEMENTSOF(p));
+        for (size_t i = 0; i < n_fds; i++)
+                fds[i].revents = 0;
+        /* What libpq read while the caller's last statements ran: the socket has nothing more. */
+        int m = store_wait(s, 0);
+        if (m != 0 || timeout == 0)
+                return m;
+        p[0] = (struct pollfd) { store_get_fd(s), POLLIN, 0 };
+        if (p[0].fd < 0 && n_fds == 0)
+                return store_wait(s, timeout); /* reconnects */
+        for (size_t i = 0; i < n_fds; i++)
+                p[i + 1] = fds[i];
+        int ms = timeout == USEC_INFINITY ? -1 : (int) MIN((timeout + USEC_PER_MSEC - 1) / USEC_PER_MSEC, (usec_t) INT32_MAX);
+        /* A negative fd is ignored by poll(): without a connection, the caller's fds alone. */
+        if (poll(p, n_fds + 1, ms) < 0 && errno != EINTR)
+                return -errno;
+        for (size_t i = 0; i < n_fds; i++)
+                fds[i].revents = p[i + 1].revents;
+        return store_wait(s, 0);
 }
 
 int store_next_due(Store *s, unsigned channels, usec_t *ret) {

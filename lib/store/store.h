@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -169,6 +170,13 @@ int store_get_fd(Store *s);
  * channels. Returns the mask of channels notified (0 on timeout). Notifications may be lost
  * (e.g. across a reconnect): consumers also poll slowly, and use store_next_due() for timers. */
 int store_wait(Store *s, usec_t timeout);
+/* Sleep until a notification on the listened channels, one of the caller's fds (may be none) is
+ * readable, or timeout; the fds' revents say which woke. Use this, not a poll() of
+ * store_get_fd(): on PostgreSQL a notification that arrived with the answer to another statement
+ * (one sent after a commit elsewhere) is already read off the socket, which would not wake the
+ * poll. Returns the mask of channels notified (0: an fd, the timeout, or nothing listened) or a
+ * negative errno. */
+int store_wait_fds(Store *s, struct pollfd *fds, size_t n_fds, usec_t timeout);
 
 /* Earliest due_at of a pending event (channel EVENTS), available_at of an unclaimed job (JOBS)
  * or next_date of an enabled trigger (TRIGGERS) among the channels; USEC_INFINITY if none. Lets

@@ -295,6 +295,63 @@ print(d['state']['current'], len(logs), sum(t['state']['current'] == 'SUCCESS' a
                 "40 parallel tasks: each result taken once, 120 log lines each once (state, runs, single-attempt successes: $runs; lines, distinct: $lines)"
 done
 
+# 5c. A wake-up that never comes (a row made due behind the daemons' back: no NOTIFY, no wake-up
+#     row) costs the fallback poll (at most a second when idle), not the rest of the hour. The
+#     executor: a Pause's timer made due at once. A worker: a job made available while it waits.
+cat >"$scratch/lost.yaml" <<'YAML'
+id: lost
+namespace: test.lost
+tasks:
+  - id: wait
+    type: io.kestra.plugin.core.flow.Pause
+    pauseDuration: PT1H
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: resumed
+YAML
+cat >"$scratch/lost-job.yaml" <<'YAML'
+id: lostjob
+namespace: test.lost
+tasks:
+  - id: only
+    type: io.kestra.plugin.core.log.Log
+    message: ran
+YAML
+"$TERN" flow apply "$scratch/lost.yaml" "$scratch/lost-job.yaml" --db "$url" >/dev/null
+id=$("$TERN" execution start test.lost lost --db "$url")
+timer=0
+for i in $(seq 1 200); do
+        [ "$(psql_q "SELECT state FROM executions WHERE id = '$id'")" = PAUSED ] &&
+                timer=$(psql_q "SELECT count(*) FROM events WHERE execution_id = '$id'") && [ "$timer" = 1 ] && break
+        sleep 0.05
+done
+sleep 1.5 # the executor is idle: its fallback poll is back at its longest
+t0=$(date +%s%N)
+psql_q "UPDATE events SET due_at = 0 WHERE execution_id = '$id'" >/dev/null
+"$TERN" execution wait "$id" --timeout PT30S --db "$url" >/dev/null
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+ok "$([ $rc = 0 ] && [ "$timer" = 1 ] && [ $ms -lt 8000 ] && echo 0 || echo 1)" \
+        "a timer made due without a wake-up is found by the executor's fallback poll ($ms ms, exit $rc)"
+# Both workers stopped while the job is enqueued, then made to wait for it: it is not available yet
+# when they look, and becomes so without a wake-up.
+kill -STOP "$worker1_pid" "$worker2_pid"
+id=$("$TERN" execution start test.lost lostjob --db "$url")
+for i in $(seq 1 200); do
+        [ "$(psql_q "SELECT count(*) FROM jobs WHERE execution_id = '$id'")" = 1 ] && break
+        sleep 0.05
+done
+psql_q "UPDATE jobs SET available_at = 9000000000000000 WHERE execution_id = '$id'" >/dev/null
+kill -CONT "$worker1_pid" "$worker2_pid"
+sleep 1.5
+t0=$(date +%s%N)
+psql_q "UPDATE jobs SET available_at = 0 WHERE execution_id = '$id'" >/dev/null
+"$TERN" execution wait "$id" --timeout PT30S --db "$url" >/dev/null
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+ok "$([ $rc = 0 ] && [ $ms -lt 8000 ] && echo 0 || echo 1)" \
+        "a job made available without a wake-up is found by the workers' fallback poll ($ms ms, exit $rc)"
+
 # 6. A worker that stops without grace (grace 0, or declared dead: "Stopping at once") hands its
 #    running jobs back before it cancels their tasks: the job runs again on the other worker, the
 #    execution succeeds with the resubmission on record, instead of ending KILLED. It has an idle

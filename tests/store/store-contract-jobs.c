@@ -560,6 +560,31 @@ void test_wakeups_other_process(Store *s) {
         store_rollback(tx);
         is_int(store_wait(other, 600 * USEC_PER_MSEC), 0, "a rolled-back enqueue wakes nobody");
 
+        /* A notification that comes in while the consumer runs another statement arrives with its
+         * answer: PostgreSQL's client library reads it off the socket then, and a poll() of the
+         * socket would sleep through it (a second's stall of the whole chain). store_wait_fds()
+         * wakes for it at once. */
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_job_enqueue(tx, "xwake-queued", "e-xwake", NULL, NULL, p, T0, T0, NULL));
+        CHECK_OK(store_commit(tx));
+        usleep(300 * 1000); /* at the other connection (MySQL: its poller has seen the row) */
+        usec_t due = 0;
+        CHECK_OK(store_next_due(other, STORE_CHANNEL_JOBS, &due));
+        int extra[2];
+        CHECK_OK(pipe(extra));
+        struct pollfd pe = { extra[0], POLLIN, 0 };
+        usec_t t0 = now_monotonic();
+        is_int(store_wait_fds(other, &pe, 1, 3 * USEC_PER_SEC), STORE_CHANNEL_JOBS,
+               "a notification read with another statement's answer wakes store_wait_fds()");
+        ok(now_monotonic() - t0 < USEC_PER_SEC && pe.revents == 0, "at once (%.1f ms), not for the caller's fd",
+           (double) (now_monotonic() - t0) / 1000.0);
+        is_int(store_wait_fds(other, &pe, 1, 50 * USEC_PER_MSEC), 0, "once");
+        CHECK_OK(write(extra[1], "x", 1) == 1 ? 0 : -errno);
+        is_int(store_wait_fds(other, &pe, 1, 3 * USEC_PER_SEC), 0, "the caller's fd wakes it too");
+        ok(pe.revents & POLLIN, "and says so in its revents");
+        safe_close(extra[0]);
+        safe_close(extra[1]);
+
         /* The latency a consumer in another process sees: after a quiet spell (the MySQL poller
          * has backed off) and while commits follow each other. */
         usec_t worst_idle = 0, worst_busy = 0, sum_busy = 0;
