@@ -416,6 +416,13 @@ static int emit_offset(ExecutorKafka *x, KafkaStep *s, const rd_kafka_message_t 
         return emit_json(s, x->topics[KAFKA_TOPIC_EXECUTION_STATE], m->partition, key, v);
 }
 
+/* The events whose document the member takes an execution from when it does not hold it: a new
+ * execution ("created"), and an ended one that is restarted (the CLI or API sends the document
+ * the database shows, the last its executor indexed: an ended execution is forgotten here). */
+static bool event_takes_document(const char *type) {
+        return streq(type, ENGINE_EVENT_CREATED) || streq(type, ENGINE_EVENT_RESTART);
+}
+
 /* One consumed event or result. Records that do not apply (not an event, an execution this member
  * does not hold, a stale result) are consumed without effect, with the reason at debug level. */
 static int step_fn(KafkaStep *s, const rd_kafka_message_t *m, void *userdata) {
@@ -441,7 +448,7 @@ static int step_fn(KafkaStep *s, const rd_kafka_message_t *m, void *userdata) {
                 return emit_offset(x, s, m);
         }
         KExec *k = hashmap_get(&x->execs, id);
-        if (!k && streq(type, ENGINE_EVENT_CREATED) && doc) {
+        if (!k && doc && event_takes_document(type)) {
                 _cleanup_json_ json_t *rec = json_pack("{s:O}", "execution", doc);
                 if (!rec)
                         return -ENOMEM;
@@ -449,11 +456,13 @@ static int step_fn(KafkaStep *s, const rd_kafka_message_t *m, void *userdata) {
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0) {
-                        log_error("Dropping the new execution '%s': its document cannot be read (%s).", id, strerror(-r));
+                        log_error("Dropping the '%s' event of execution '%s': its document cannot be read (%s).", type, id,
+                                  strerror(-r));
                         return emit_offset(x, s, m);
                 }
                 if (!streq(k->e->id, id) || execs_add(x, id, k) < 0) {
-                        log_error("Dropping the new execution '%s': its document is another's ('%s').", id, k->e->id);
+                        log_error("Dropping the '%s' event of execution '%s': its document is another's ('%s').", type, id,
+                                  k->e->id);
                         kexec_free(k);
                         return emit_offset(x, s, m);
                 }

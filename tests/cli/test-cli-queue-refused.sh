@@ -38,7 +38,7 @@ contains "tern server standalone says why" "$why"
 check "tern server scheduler refuses it (78)" 78 "$TERN" server scheduler
 contains "the scheduler names itself and why" "the scheduler cannot run on Kafka yet (its triggers create executions"
 check "tern server webserver refuses it (78)" 78 "$TERN" server webserver
-contains "the webserver names itself and says how to submit instead" "submit executions with 'tern kafka submit'"
+contains "the webserver names itself and says how to start executions instead" "restart executions with 'tern execution'"
 [ ! -e "$dir/state/tern.db" ]; rc=$?
 n=$((n+1)); if [ $rc = 0 ]; then echo "ok $n - nothing was stored in the database queue meanwhile"; else echo "not ok $n - nothing was stored in the database queue meanwhile"; failed=$((failed+1)); fi
 
