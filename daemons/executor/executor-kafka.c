@@ -769,15 +769,42 @@ static int fire_fn(KafkaStep *s, void *userdata) {
 
 /* ---- the member ---------------------------------------------------------------------------------- */
 
-/* kv() is the database's key-value store, not reachable from a Kafka step's transaction yet: it
- * fails saying so. The execution's files are read as the database executor reads them. */
+typedef struct KvGet {
+        const char *ns, *key;
+        json_t *value;
+} KvGet;
+
+static int kv_get_tx(StoreTx *tx, void *userdata) {
+        KvGet *g = userdata;
+        json_decref(g->value); /* (a rerun of the transaction) */
+        g->value = NULL;
+        return store_kv_get(tx, g->ns, g->key, now_realtime(), &g->value);
+}
+
+/* The key-value store stays in the database with the Kafka queue: read in a transaction of its
+ * own, outside the step's Kafka transaction (a step consumed again reads the value as it is then,
+ * as a rerun database step would). */
+static int executor_kv_get(void *userdata, const char *ns, const char *key, json_t **ret) {
+        ExecutorKafka *x = userdata;
+        KvGet g = { .ns = ns, .key = key };
+        int r = store_transact(x->store, kv_get_tx, &g);
+        if (r < 0) {
+                json_decref(g.value);
+                return r;
+        }
+        *ret = g.value;
+        return 0;
+}
+
+/* kv() from the database's key-value store, and the execution's files, as the database executor
+ * reads them. */
 static int executor_function(void *userdata, json_t *variables, const char *name, json_t *args, json_t **ret,
                              char **ret_message) {
         ExecutorKafka *x = userdata;
         if (streq(name, "kv")) {
                 json_t *flow = json_object_get(variables, "flow");
-                return api_kv_function(NULL, x, json_string_value(json_object_get(flow, "namespace")), args, ret,
-                                       ret_message);
+                return api_kv_function(executor_kv_get, x, json_string_value(json_object_get(flow, "namespace")), args,
+                                       ret, ret_message);
         }
         return api_file_function(x->storage, variables, name, args, ret, ret_message);
 }
