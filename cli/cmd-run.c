@@ -330,7 +330,9 @@ int verb_run(int argc, char *argv[]) {
                 return r;
         const char *unsupported = config_queue_unsupported(&conf.cfg, "tern run");
         if (!a.remote && unsupported) {
-                fprintf(stderr, "%s: %s.\n", cmd, unsupported);
+                /* --remote runs nothing here: it works on Kafka, with the executor and workers there. */
+                fprintf(stderr, "%s: %s, or --remote with the executor and workers running on Kafka.\n", cmd,
+                        unsupported);
                 return 1;
         }
         flow_set_max_tasks(conf.cfg.flow_max_tasks);

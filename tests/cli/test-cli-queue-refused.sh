@@ -33,6 +33,7 @@ contains "config check prints the passed-through property in [queue]" "kafka.sec
 check "tern run refuses queue type kafka" 1 "$TERN" run "$dir/hello.yaml"
 contains "tern run says why" "only the executor and the worker run on Kafka yet"
 contains "tern run says what to use instead" "use [queue] type = database"
+contains "tern run names --remote, which works on Kafka" "or --remote with the executor and workers running on Kafka"
 check "tern server standalone refuses it (invalid configuration: 78)" 78 "$TERN" server standalone
 contains "tern server standalone says why" "$why"
 check "tern server scheduler refuses it (78)" 78 "$TERN" server scheduler
