@@ -211,6 +211,13 @@ static int exec_store_open(const char *cmd, const char *db, const TernConfig *ka
         return cli_store_open(cmd, db, CLI_STORE_MIGRATE_EMBEDDED, ret);
 }
 
+/* For the commands that only read: the same database as the others. */
+static int exec_store_open_read(const char *cmd, const char *db, Store **ret) {
+        _cleanup_(config_done) TernConfig kafka = {};
+        bool on_kafka = cli_queue_is_kafka(&kafka);
+        return exec_store_open(cmd, db, on_kafka ? &kafka : NULL, ret);
+}
+
 /* On Kafka ([queue] type = kafka) a new execution is announced on execution-events, where the
  * executor owning its partition starts it. Returns as api_execution_submit(), or 1 when it could
  * not be sent (said). */
@@ -321,7 +328,7 @@ static int verb_list(int argc, char *argv[]) {
         if ((r = need_args(cmd, argc, argv, 0, "no argument")) >= 0)
                 return r;
         _cleanup_store_ Store *s = NULL;
-        if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
+        if ((r = exec_store_open_read(cmd, a.db, &s)) != 0)
                 return r;
         _cleanup_store_tx_ StoreTx *tx = NULL;
         _cleanup_json_ json_t *list = NULL;
@@ -380,7 +387,7 @@ static int verb_show(int argc, char *argv[]) {
         if ((r = need_args(cmd, argc, argv, 1, "an execution ID")) >= 0)
                 return r;
         _cleanup_store_ Store *s = NULL;
-        if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
+        if ((r = exec_store_open_read(cmd, a.db, &s)) != 0)
                 return r;
         _cleanup_json_ json_t *doc = NULL;
         r = api_execution_get(s, argv[optind], &doc);
@@ -425,7 +432,7 @@ static int verb_logs(int argc, char *argv[]) {
         if ((r = need_args(cmd, argc, argv, 1, "an execution ID")) >= 0)
                 return r;
         _cleanup_store_ Store *s = NULL;
-        if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
+        if ((r = exec_store_open_read(cmd, a.db, &s)) != 0)
                 return r;
         _cleanup_json_ json_t *logs = api_execution_logs_json(s, argv[optind], STORE_LOG_TRACE);
         int min = a.level ? store_log_level_from_string(a.level) : 0;
@@ -552,6 +559,12 @@ static int verb_replay(int argc, char *argv[]) {
                 return r;
         const char *id = argv[optind];
         _cleanup_store_ Store *s = NULL;
+        _cleanup_(config_done) TernConfig kafka = {};
+        if (cli_queue_is_kafka(&kafka)) {
+                /* The replay would be created in the database's queue, which no executor reads there. */
+                fprintf(stderr, "%s: [queue] type = kafka: replays are not sent to Kafka yet (docs/KAFKA.md)\n", cmd);
+                return 1;
+        }
         if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
                 return r;
         _cleanup_json_ json_t *doc = NULL;
@@ -591,7 +604,7 @@ static int verb_wait(int argc, char *argv[]) {
         if ((r = need_args(cmd, argc, argv, 1, "an execution ID")) >= 0)
                 return r;
         _cleanup_store_ Store *s = NULL;
-        if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
+        if ((r = exec_store_open_read(cmd, a.db, &s)) != 0)
                 return r;
         return wait_and_print(cmd, s, argv[optind], 0, &a);
 }

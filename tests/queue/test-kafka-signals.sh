@@ -180,6 +180,10 @@ ok "$([ "$(wc -l < "$dir/checks")" = 2 ] && [ "$(field "$flaky" 'len([t for t in
 # what is refused is said, before anything is sent
 "$TERN" execution resume "$flaky" > /dev/null 2> "$dir/refused.err"; rc=$?
 ok "$([ $rc != 0 ] && grep -q "only PAUSED" "$dir/refused.err" && echo 0 || echo 1)" "resuming an execution that is not paused is refused: $(head -c 160 "$dir/refused.err")"
+"$TERN" execution replay "$flaky" > /dev/null 2> "$dir/refused.err"; rc=$?
+ok "$([ $rc != 0 ] && grep -q "replays are not sent to Kafka yet" "$dir/refused.err" && echo 0 || echo 1)" "a replay is refused, saying why: $(head -c 160 "$dir/refused.err")"
+got=$("$TERN" execution show "$flaky" -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"]["current"])' 2>/dev/null)
+ok "$([ "$got" = SUCCESS ] && echo 0 || echo 1)" "tern execution show without --db reads tern.conf's database (got ${got:-nothing})"
 "$TERN" execution kill no-such-execution > /dev/null 2> "$dir/refused.err"; rc=$?
 ok "$([ $rc != 0 ] && grep -q "no execution 'no-such-execution'" "$dir/refused.err" && echo 0 || echo 1)" "killing an unknown execution is refused naming it"
 [ "$failed" = 0 ] || dump_logs
