@@ -8,6 +8,7 @@
 
 #include "cleanup-jansson.h"
 #include "cli-execution.h"
+#include "cli-kafka.h"
 #include "cli-store.h"
 #include "cli.h"
 #include "engine.h"
@@ -201,6 +202,36 @@ static int wait_and_print(const char *cmd, Store *s, const char *id, size_t n_hi
         return st == STATE_SUCCESS || (a->until_mask & (1u << st)) ? 0 : 1;
 }
 
+/* The database the execution commands read: with the Kafka queue, the one its executors index
+ * executions into ([database] url of tern.conf, under --db); else --db, $TERN_DB or the embedded
+ * file, as always. */
+static int exec_store_open(const char *cmd, const char *db, const TernConfig *kafka, Store **ret) {
+        if (kafka)
+                return cli_store_open_config(cmd, db, kafka, CLI_STORE_CHECK, ret);
+        return cli_store_open(cmd, db, CLI_STORE_MIGRATE_EMBEDDED, ret);
+}
+
+/* For the commands that only read: the same database as the others. */
+static int exec_store_open_read(const char *cmd, const char *db, Store **ret) {
+        _cleanup_(config_done) TernConfig kafka = {};
+        bool on_kafka = cli_queue_is_kafka(&kafka);
+        return exec_store_open(cmd, db, on_kafka ? &kafka : NULL, ret);
+}
+
+/* On Kafka ([queue] type = kafka) a new execution is announced on execution-events, where the
+ * executor owning its partition starts it. Returns as api_execution_submit(), or 1 when it could
+ * not be sent (said). */
+static int start_on_kafka(const char *cmd, const TernConfig *cfg, Store *s, const Flow *f, const ApiExecutionNew *n,
+                          json_t **ret_doc, char **ret_error) {
+        _cleanup_execution_ Execution *e = NULL;
+        int r = api_execution_build(f, n, now_realtime(), &e, ret_error);
+        if (r < 0)
+                return r;
+        if ((r = cli_kafka_submit(cmd, cfg, s, e, CLI_KAFKA_TIMEOUT_USEC)) != 0)
+                return r;
+        return (*ret_doc = execution_to_json(e)) ? 0 : -ENOMEM;
+}
+
 static void help_start(void) {
         printf("Usage: tern execution start NAMESPACE FLOW [OPTIONS]\n\n"
                "Create an execution of the latest revision of a stored flow. Prints its id, or with --wait\n"
@@ -212,7 +243,9 @@ static void help_start(void) {
                "      --until STATES       with --wait: also stop at these states (e.g. PAUSED)\n"
                "      --timeout DURATION   with --wait: give up after this long\n"
                "  -o, --output FORMAT      table or json\n"
-               "      --db URL             database (default: $TERN_DB, else the embedded file)\n");
+               "      --db URL             database (default: $TERN_DB, else the embedded file)\n\n"
+               "With [queue] type = kafka in tern.conf, start, kill, resume and restart send their event to\n"
+               "the executors on Kafka, and the database is tern.conf's [database] url.\n");
 }
 
 static int verb_start(int argc, char *argv[]) {
@@ -231,7 +264,9 @@ static int verb_start(int argc, char *argv[]) {
         _cleanup_json_ json_t *doc = NULL;
         _cleanup_api_flow_ ApiFlow *f = NULL;
         _cleanup_store_tx_ StoreTx *tx = NULL;
-        if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
+        _cleanup_(config_done) TernConfig kafka = {};
+        bool on_kafka = cli_queue_is_kafka(&kafka);
+        if ((r = exec_store_open(cmd, a.db, on_kafka ? &kafka : NULL, &s)) != 0)
                 return r;
 
         if ((r = store_begin(s, &tx)) < 0)
@@ -249,7 +284,11 @@ static int verb_start(int argc, char *argv[]) {
         /* The execution is stored by a transaction of its own, rerun when the connection is lost. */
         store_rollback(TAKE_PTR(tx));
         ApiExecutionNew n = { .inputs = inputs, .labels = labels };
-        r = api_execution_submit(s, f->flow, &n, now_realtime(), &doc, &err);
+        if (on_kafka) {
+                if ((r = start_on_kafka(cmd, &kafka, s, f->flow, &n, &doc, &err)) == 1)
+                        return 1;
+        } else
+                r = api_execution_submit(s, f->flow, &n, now_realtime(), &doc, &err);
         if (r == -EPERM) {
                 fprintf(stderr, "%s: flow '%s' in namespace '%s' is disabled: a disabled flow cannot be executed\n", cmd,
                         flow_id, ns);
@@ -289,7 +328,7 @@ static int verb_list(int argc, char *argv[]) {
         if ((r = need_args(cmd, argc, argv, 0, "no argument")) >= 0)
                 return r;
         _cleanup_store_ Store *s = NULL;
-        if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
+        if ((r = exec_store_open_read(cmd, a.db, &s)) != 0)
                 return r;
         _cleanup_store_tx_ StoreTx *tx = NULL;
         _cleanup_json_ json_t *list = NULL;
@@ -348,7 +387,7 @@ static int verb_show(int argc, char *argv[]) {
         if ((r = need_args(cmd, argc, argv, 1, "an execution ID")) >= 0)
                 return r;
         _cleanup_store_ Store *s = NULL;
-        if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
+        if ((r = exec_store_open_read(cmd, a.db, &s)) != 0)
                 return r;
         _cleanup_json_ json_t *doc = NULL;
         r = api_execution_get(s, argv[optind], &doc);
@@ -393,7 +432,7 @@ static int verb_logs(int argc, char *argv[]) {
         if ((r = need_args(cmd, argc, argv, 1, "an execution ID")) >= 0)
                 return r;
         _cleanup_store_ Store *s = NULL;
-        if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
+        if ((r = exec_store_open_read(cmd, a.db, &s)) != 0)
                 return r;
         _cleanup_json_ json_t *logs = api_execution_logs_json(s, argv[optind], STORE_LOG_TRACE);
         int min = a.level ? store_log_level_from_string(a.level) : 0;
@@ -432,7 +471,9 @@ static int signal_verb(const char *cmd, void (*help)(void), const char *type, in
                 return cli_usage_error(cmd, "--no-cascade is an option of 'tern execution kill' only");
         const char *id = argv[optind];
         _cleanup_store_ Store *s = NULL;
-        if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
+        _cleanup_(config_done) TernConfig kafka = {};
+        bool on_kafka = cli_queue_is_kafka(&kafka);
+        if ((r = exec_store_open(cmd, a.db, on_kafka ? &kafka : NULL, &s)) != 0)
                 return r;
         _cleanup_json_ json_t *doc = NULL;
         r = api_execution_get(s, id, &doc);
@@ -455,7 +496,14 @@ static int signal_verb(const char *cmd, void (*help)(void), const char *type, in
         _cleanup_json_ json_t *payload = json_pack("{s:o}", "inputs", inputs ? json_incref(inputs) : json_object());
         if (kill && (!payload || json_object_set_new(payload, "cascade", json_boolean(!a.no_cascade)) < 0))
                 return log_oom(), 1;
-        if ((r = api_execution_event(s, id, type, payload)) < 0) {
+        if (on_kafka) {
+                /* The executor holding it applies it after its earlier events (same key, same
+                 * partition). A restarted execution has ended: no executor holds it any more, and
+                 * the one owning its partition takes it from the document the database shows. */
+                bool restart = streq(type, ENGINE_EVENT_RESTART);
+                if ((r = cli_kafka_event(cmd, &kafka, id, type, payload, restart ? doc : NULL, CLI_KAFKA_TIMEOUT_USEC)) != 0)
+                        return r;
+        } else if ((r = api_execution_event(s, id, type, payload)) < 0) {
                 fprintf(stderr, "%s: %s\n", cmd,
                         r == -E2BIG ? "the inputs are nested too deep or too large" : store_error(s));
                 return 1;
@@ -511,6 +559,12 @@ static int verb_replay(int argc, char *argv[]) {
                 return r;
         const char *id = argv[optind];
         _cleanup_store_ Store *s = NULL;
+        _cleanup_(config_done) TernConfig kafka = {};
+        if (cli_queue_is_kafka(&kafka)) {
+                /* The replay would be created in the database's queue, which no executor reads there. */
+                fprintf(stderr, "%s: [queue] type = kafka: replays are not sent to Kafka yet (docs/KAFKA.md)\n", cmd);
+                return 1;
+        }
         if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
                 return r;
         _cleanup_json_ json_t *doc = NULL;
@@ -550,7 +604,7 @@ static int verb_wait(int argc, char *argv[]) {
         if ((r = need_args(cmd, argc, argv, 1, "an execution ID")) >= 0)
                 return r;
         _cleanup_store_ Store *s = NULL;
-        if ((r = cli_store_open(cmd, a.db, CLI_STORE_MIGRATE_EMBEDDED, &s)) != 0)
+        if ((r = exec_store_open_read(cmd, a.db, &s)) != 0)
                 return r;
         return wait_and_print(cmd, s, argv[optind], 0, &a);
 }

@@ -6,13 +6,13 @@
 #include <string.h>
 
 #include "cleanup-jansson.h"
+#include "cli-kafka.h"
 #include "cli-store.h"
 #include "cli.h"
 #include "config.h"
 #include "strutil.h"
 #if HAVE_KAFKA
 #include "execution-create.h"
-#include "execution-store.h"
 #include "flow-cache.h"
 #include "kafka.h"
 #endif
@@ -65,15 +65,9 @@ static int verb_kafka_init(int argc, char *argv[]) {
 
 #if HAVE_KAFKA
         TernConfig cfg;
-        _cleanup_strv_free_ char **errors = NULL;
-        int r = config_load_from(&(ConfigSource) { .path = path, .overrides = overrides, .command = true }, &cfg, &errors);
-        if (r < 0) {
-                for (size_t i = 0; errors && errors[i]; i++)
-                        fprintf(stderr, "%s: %s\n", cmd, errors[i]);
-                if (!errors)
-                        fprintf(stderr, "%s: cannot read the configuration: %s\n", cmd, strerror(-r));
-                return 1;
-        }
+        int r = cli_kafka_config_load(cmd, path, overrides, &cfg);
+        if (r != 0)
+                return r;
         if (!cfg.queue_brokers) {
                 fprintf(stderr, "%s: no Kafka brokers: set [queue] brokers in tern.conf or pass --brokers\n", cmd);
                 config_done(&cfg);
@@ -128,37 +122,12 @@ static int submit_load_tx(StoreTx *tx, void *userdata) {
         return api_flow_load(NULL, tx, l->ns, l->id, 0, &l->flow);
 }
 
-/* The execution as the API shows it until the executor's first step writes it again (an execution
- * the executor indexed first is left as it is). */
-typedef struct SubmitIndex {
-        const Execution *e;
-        json_t *doc;
-} SubmitIndex;
-
-static int submit_index_tx(StoreTx *tx, void *userdata) {
-        SubmitIndex *x = userdata;
-        _cleanup_(execution_store_meta_done) StoreExecutionMeta m = {};
-        usec_t now = now_realtime();
-        if (execution_store_meta(x->e, now, &m) < 0)
-                return -ENOMEM;
-        int r = store_execution_create(tx, &m, x->doc, NULL, NULL, now);
-        return r == -EEXIST ? 0 : r;
-}
-
-static void submit_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
-        rd_kafka_resp_err_t *err = m->_private;
-        *err = m->err ? m->err : RD_KAFKA_RESP_ERR_NO_ERROR;
-}
-
-/* Build the execution from the flow the database holds, announce it with its "created" event on
- * execution-events (the executor owning its partition starts it) and show it in the database. */
+/* Build the execution from the flow the database holds and start it on Kafka. */
 static int kafka_submit(const char *cmd, const TernConfig *cfg, const char *db, const char *ns, const char *flow_id,
                         json_t *inputs, usec_t timeout) {
         _cleanup_store_ Store *s = NULL;
-        _cleanup_free_ char *err = NULL, *topic = NULL, *buf = NULL;
-        _cleanup_json_ json_t *doc = NULL, *v = NULL;
+        _cleanup_free_ char *err = NULL;
         _cleanup_execution_ Execution *e = NULL;
-        _cleanup_kafka_client_ rd_kafka_t *p = NULL;
         SubmitLoad l = { .ns = ns, .id = flow_id };
         int r;
 
@@ -186,55 +155,8 @@ static int kafka_submit(const char *cmd, const TernConfig *cfg, const char *db, 
                 fprintf(stderr, "%s: %s%s\n", cmd, r == -EINVAL ? "invalid inputs: " : "", err ? err : strerror(-r));
                 return 1;
         }
-        KafkaOptions o = { .brokers = cfg->queue_brokers, .topic_prefix = cfg->queue_topic_prefix,
-                           .partitions = cfg->queue_partitions, .replication = cfg->queue_replication,
-                           .properties = cfg->queue_kafka };
-        rd_kafka_conf_t *conf;
-        const char *extra[] = { "enable.idempotence", "true", NULL };
-        if (!(doc = execution_to_json(e)) ||
-            !(v = json_pack("{s:s, s:O}", "type", "created", "execution", doc)) || !(buf = json_dumps(v, JSON_COMPACT)) ||
-            kafka_topic_name(&o, KAFKA_TOPIC_EXECUTION_EVENTS, &topic) < 0) {
-                fprintf(stderr, "%s: out of memory\n", cmd);
-                return 1;
-        }
-        if ((r = kafka_conf_new(&o, extra, &conf, &err)) < 0) {
-                fprintf(stderr, "%s: %s\n", cmd, err ? err : strerror(-r));
-                return 1;
-        }
-        rd_kafka_conf_set_dr_msg_cb(conf, submit_delivered);
-        char why[512];
-        if (!(p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why))) {
-                rd_kafka_conf_destroy(conf);
-                fprintf(stderr, "%s: cannot make a Kafka producer for '%s': %s\n", cmd, o.brokers, why);
-                return 1;
-        }
-        rd_kafka_resp_err_t delivered = RD_KAFKA_RESP_ERR__IN_PROGRESS;
-        rd_kafka_resp_err_t e2 = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(e->id, strlen(e->id)),
-                                                   RD_KAFKA_V_VALUE(buf, strlen(buf)),
-                                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                                   RD_KAFKA_V_OPAQUE(&delivered), RD_KAFKA_V_END);
-        if (!e2) {
-                usec_t until = now_monotonic() + timeout;
-                while (delivered == RD_KAFKA_RESP_ERR__IN_PROGRESS && now_monotonic() < until)
-                        rd_kafka_poll(p, 100);
-                /* Still queued: purge it, so that no report comes after this function returned. */
-                if (delivered == RD_KAFKA_RESP_ERR__IN_PROGRESS) {
-                        (void) rd_kafka_purge(p, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-                        (void) rd_kafka_flush(p, 1000);
-                        if (delivered == RD_KAFKA_RESP_ERR__IN_PROGRESS)
-                                delivered = RD_KAFKA_RESP_ERR__TIMED_OUT;
-                }
-                e2 = delivered;
-        }
-        if (e2) {
-                fprintf(stderr, "%s: cannot send the execution of '%s.%s' to Kafka topic '%s' on '%s': %s\n", cmd, ns,
-                        flow_id, topic, o.brokers, rd_kafka_err2str(e2));
-                return 1;
-        }
-        SubmitIndex x = { .e = e, .doc = doc };
-        if ((r = store_transact(s, submit_index_tx, &x)) < 0)
-                fprintf(stderr, "%s: warning: the execution is started but not shown in the database yet: %s\n", cmd,
-                        r == -EINVAL || r == -ENOMEM ? strerror(-r) : store_error(s));
+        if ((r = cli_kafka_submit(cmd, cfg, s, e, timeout)) != 0)
+                return r;
         printf("%s\n", e->id);
         return 0;
 }
@@ -295,15 +217,9 @@ static int verb_kafka_submit(int argc, char *argv[]) {
                 return cli_usage_error(cmd, "NAMESPACE and FLOW are required");
 #if HAVE_KAFKA
         TernConfig cfg;
-        _cleanup_strv_free_ char **errors = NULL;
-        int r = config_load_from(&(ConfigSource) { .path = path, .command = true }, &cfg, &errors);
-        if (r < 0) {
-                for (size_t i = 0; errors && errors[i]; i++)
-                        fprintf(stderr, "%s: %s\n", cmd, errors[i]);
-                if (!errors)
-                        fprintf(stderr, "%s: cannot read the configuration: %s\n", cmd, strerror(-r));
-                return 1;
-        }
+        int r = cli_kafka_config_load(cmd, path, NULL, &cfg);
+        if (r != 0)
+                return r;
         if (!config_queue_is_kafka(&cfg)) {
                 fprintf(stderr, "%s: [queue] type is not kafka: start executions with 'tern execution start'\n", cmd);
                 config_done(&cfg);

@@ -14,6 +14,7 @@
 #include "api.h"
 #include "cleanup-jansson.h"
 #include "cli-execution.h"
+#include "cli-kafka.h"
 #include "cli-store.h"
 #include "cli.h"
 #include "config.h"
@@ -55,7 +56,8 @@ static void run_help(void) {
                "                           ([plugins] path, $TERN_PLUGINS_PATH; docs/PLUGINS.md)\n"
                "  -w, --workers N          tasks run at once ([worker] slots, default 4)\n"
                "      --remote             run no executor or workers here: the servers or daemons sharing\n"
-               "                           the database run the execution, this command follows it\n"
+               "                           the database run the execution, this command follows it (with\n"
+               "                           [queue] type = kafka: sent to the executors on Kafka)\n"
                "  -o, --output FORMAT      'table' (live progress, default) or 'json' (the final execution)\n"
                "      --include-logs       with --output json: add the execution's logs as \"logs\"\n"
                "  -q, --quiet              no progress, only the summary\n"
@@ -184,6 +186,26 @@ static int upload_file_inputs(const char *cmd, const Flow *f, const char *exec_i
         return 0;
 }
 
+/* With --remote on Kafka ([queue] type = kafka) the execution is announced on execution-events,
+ * not in the database's queue, which no executor reads there. Returns as api_execution_submit(),
+ * or 1 when it could not be sent (said). */
+static int run_submit(const char *cmd, const TernConfig *cfg, Store *s, const Flow *f, const ApiExecutionNew *n,
+                      usec_t now, char **ret_error) {
+        if (!config_queue_is_kafka(cfg))
+                return api_execution_submit(s, f, n, now, NULL, ret_error);
+        _cleanup_execution_ Execution *e = NULL;
+        int r = api_execution_build(f, n, now, &e, ret_error);
+        return r < 0 ? r : cli_kafka_submit(cmd, cfg, s, e, CLI_KAFKA_TIMEOUT_USEC);
+}
+
+/* Kill it where it runs (the timeout, Ctrl-C). */
+static void run_kill(const char *cmd, const TernConfig *cfg, Store *s, const char *id) {
+        if (config_queue_is_kafka(cfg))
+                (void) cli_kafka_event(cmd, cfg, id, ENGINE_EVENT_KILL, NULL, NULL, CLI_KAFKA_TIMEOUT_USEC);
+        else if (api_execution_event(s, id, ENGINE_EVENT_KILL, NULL) < 0)
+                fprintf(stderr, "%s: cannot kill: %s\n", cmd, store_error(s));
+}
+
 int verb_run(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -308,7 +330,9 @@ int verb_run(int argc, char *argv[]) {
                 return r;
         const char *unsupported = config_queue_unsupported(&conf.cfg, "tern run");
         if (!a.remote && unsupported) {
-                fprintf(stderr, "%s: %s.\n", cmd, unsupported);
+                /* --remote runs nothing here: it works on Kafka, with the executor and workers there. */
+                fprintf(stderr, "%s: %s, or --remote with the executor and workers running on Kafka.\n", cmd,
+                        unsupported);
                 return 1;
         }
         flow_set_max_tasks(conf.cfg.flow_max_tasks);
@@ -370,7 +394,9 @@ int verb_run(int argc, char *argv[]) {
                 _cleanup_free_ char *err = NULL;
                 ApiExecutionNew n = { .id = id, .inputs = inputs, .labels = labels, .even_disabled = true,
                                       .inputs_mode = a.raw_inputs ? API_INPUTS_RAW : API_INPUTS_RESOLVE };
-                r = api_execution_submit(s, flow, &n, now, NULL, &err);
+                r = run_submit(cmd, &conf.cfg, s, flow, &n, now, &err);
+                if (r == 1)
+                        return 1;
                 if (r == -EINVAL || r == -E2BIG) {
                         fprintf(stderr, "%s: %s%s\n", cmd, r == -EINVAL ? "invalid inputs: " : "",
                                 err ? err : "out of memory");
@@ -408,8 +434,7 @@ int verb_run(int argc, char *argv[]) {
                         if (a.output == OUTPUT_TABLE)
                                 fprintf(stderr, "%s: %s, killing execution %s\n", cmd,
                                         r == -EINTR ? "interrupted" : "timeout reached", id);
-                        if (api_execution_event(s, id, ENGINE_EVENT_KILL, NULL) < 0)
-                                fprintf(stderr, "%s: cannot kill: %s\n", cmd, store_error(s));
+                        run_kill(cmd, &conf.cfg, s, id);
                         interrupted = 0;
                         deadline = 0;
                         continue;

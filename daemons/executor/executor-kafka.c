@@ -427,6 +427,13 @@ static int emit_offset(ExecutorKafka *x, KafkaStep *s, const rd_kafka_message_t 
         return emit_json(s, x->topics[KAFKA_TOPIC_EXECUTION_STATE], m->partition, key, v);
 }
 
+/* The events whose document the member takes an execution from when it does not hold it: a new
+ * execution ("created"), and an ended one that is restarted (the CLI or API sends the document
+ * the database shows, the last its executor indexed: an ended execution is forgotten here). */
+static bool event_takes_document(const char *type) {
+        return streq(type, ENGINE_EVENT_CREATED) || streq(type, ENGINE_EVENT_RESTART);
+}
+
 /* One consumed event or result. Records that do not apply (not an event, an execution this member
  * does not hold, a stale result) are consumed without effect, with the reason at debug level. */
 static int step_fn(KafkaStep *s, const rd_kafka_message_t *m, void *userdata) {
@@ -452,7 +459,7 @@ static int step_fn(KafkaStep *s, const rd_kafka_message_t *m, void *userdata) {
                 return emit_offset(x, s, m);
         }
         KExec *k = hashmap_get(&x->execs, id);
-        if (!k && streq(type, ENGINE_EVENT_CREATED) && doc) {
+        if (!k && doc && event_takes_document(type)) {
                 _cleanup_json_ json_t *rec = json_pack("{s:O}", "execution", doc);
                 if (!rec)
                         return -ENOMEM;
@@ -460,11 +467,13 @@ static int step_fn(KafkaStep *s, const rd_kafka_message_t *m, void *userdata) {
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0) {
-                        log_error("Dropping the new execution '%s': its document cannot be read (%s).", id, strerror(-r));
+                        log_error("Dropping the '%s' event of execution '%s': its document cannot be read (%s).", type, id,
+                                  strerror(-r));
                         return emit_offset(x, s, m);
                 }
                 if (!streq(k->e->id, id) || execs_add(x, id, k) < 0) {
-                        log_error("Dropping the new execution '%s': its document is another's ('%s').", id, k->e->id);
+                        log_error("Dropping the '%s' event of execution '%s': its document is another's ('%s').", type, id,
+                                  k->e->id);
                         kexec_free(k);
                         return emit_offset(x, s, m);
                 }
@@ -944,15 +953,42 @@ static bool liveness_due(ExecutorKafka *x) {
 
 /* ---- the member ---------------------------------------------------------------------------------- */
 
-/* kv() is the database's key-value store, not reachable from a Kafka step's transaction yet: it
- * fails saying so. The execution's files are read as the database executor reads them. */
+typedef struct KvGet {
+        const char *ns, *key;
+        json_t *value;
+} KvGet;
+
+static int kv_get_tx(StoreTx *tx, void *userdata) {
+        KvGet *g = userdata;
+        json_decref(g->value); /* (a rerun of the transaction) */
+        g->value = NULL;
+        return store_kv_get(tx, g->ns, g->key, now_realtime(), &g->value);
+}
+
+/* The key-value store stays in the database with the Kafka queue: read in a transaction of its
+ * own, outside the step's Kafka transaction (a step consumed again reads the value as it is then,
+ * as a rerun database step would). */
+static int executor_kv_get(void *userdata, const char *ns, const char *key, json_t **ret) {
+        ExecutorKafka *x = userdata;
+        KvGet g = { .ns = ns, .key = key };
+        int r = store_transact(x->store, kv_get_tx, &g);
+        if (r < 0) {
+                json_decref(g.value);
+                return r;
+        }
+        *ret = g.value;
+        return 0;
+}
+
+/* kv() from the database's key-value store, and the execution's files, as the database executor
+ * reads them. */
 static int executor_function(void *userdata, json_t *variables, const char *name, json_t *args, json_t **ret,
                              char **ret_message) {
         ExecutorKafka *x = userdata;
         if (streq(name, "kv")) {
                 json_t *flow = json_object_get(variables, "flow");
-                return api_kv_function(NULL, x, json_string_value(json_object_get(flow, "namespace")), args, ret,
-                                       ret_message);
+                return api_kv_function(executor_kv_get, x, json_string_value(json_object_get(flow, "namespace")), args,
+                                       ret, ret_message);
         }
         return api_file_function(x->storage, variables, name, args, ret, ret_message);
 }

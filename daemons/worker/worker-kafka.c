@@ -19,6 +19,7 @@
 #include "log.h"
 #include "storage.h"
 #include "strutil.h"
+#include "task-services.h"
 #include "variables.h"
 #include "worker-kafka.h"
 
@@ -97,6 +98,10 @@ static void kslot_logs_flush(KSlot *s) {
         for (size_t i = 0; i < s->n_logs; i++)
                 free(s->messages[i]);
         s->n_logs = 0;
+}
+
+static void kslot_flush_logs_hook(void *userdata) {
+        kslot_logs_flush(userdata);
 }
 
 static void kslot_log(void *userdata, json_t *job, TaskLogLevel level, const char *message) {
@@ -445,10 +450,16 @@ static void kslot_run(KSlot *s, KJob *kj) {
         uint64_t drain;
 
         (void) !read(s->cancel_fd, &drain, sizeof drain);
+        /* The key-value store and the logs stay in the database with the Kafka queue. Not the
+         * store itself (.store): the tasks that act on its records (Resume, Toggle, purges) would
+         * signal executions through the database's queue, which nothing reads here. */
+        TaskStoreServices ts = { .store = s->store, .flush_logs = kslot_flush_logs_hook, .userdata = s };
+        TaskServices services;
+        task_store_services(&ts, &services);
         WorkerJobEnv env = {
                 .work_root = w->work_root, .base_env = w->opt.base_env, .worker_id = w->id,
                 .cancel_fd = s->cancel_fd, .log = kslot_log, .storage = s->storage, .secret = runtime_secret,
-                .userdata = s, .sandbox = w->opt.sandbox, .output_bytes_max = w->opt.max_output_bytes,
+                .services = &services, .userdata = s, .sandbox = w->opt.sandbox, .output_bytes_max = w->opt.max_output_bytes,
                 .epoch = json_integer_value(json_object_get(job, "epoch")),
         };
         log_debug("Running task %s (job %s, epoch %lld).", strna(json_string_value(json_object_get(job, "taskRunId"))),

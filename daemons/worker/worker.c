@@ -20,6 +20,7 @@
 #include "log.h"
 #include "storage.h"
 #include "strutil.h"
+#include "task-services.h"
 #include "variables.h"
 #include "worker.h"
 
@@ -238,104 +239,9 @@ static void slot_log(void *userdata, json_t *job, TaskLogLevel level, const char
                 slot_flush_logs(s);
 }
 
-/* Task services over the slot's own store connection; no flow reaches tern's own namespaces
- * (api_kv_namespace_reserved()). */
-static int slot_kv_get(void *userdata, const char *ns, const char *key, json_t **ret) {
-        Slot *s = userdata;
-        StoreTx *tx;
-        if (api_kv_namespace_reserved(ns))
-                return -EPERM;
-        int r = store_begin(s->store, &tx);
-        if (r < 0)
-                return r;
-        r = store_kv_get(tx, ns, key, now_realtime(), ret);
-        store_rollback(tx);
-        return r;
-}
-
-typedef struct KvPut {
-        const char *ns, *key;
-        json_t *value;
-        usec_t expires;
-} KvPut;
-
-static int kv_put_tx(StoreTx *tx, void *userdata) {
-        KvPut *p = userdata;
-        return store_kv_put(tx, p->ns, p->key, p->value, p->expires, now_realtime());
-}
-
-static int slot_kv_put(void *userdata, const char *ns, const char *key, json_t *value, usec_t ttl) {
-        Slot *s = userdata;
-        if (api_kv_namespace_reserved(ns))
-                return -EPERM;
-        KvPut p = { ns, key, value, ttl ? now_realtime() + ttl : 0 };
-        return store_transact(s->store, kv_put_tx, &p);
-}
-
-static int kv_delete_tx(StoreTx *tx, void *userdata) {
-        KvPut *p = userdata;
-        return store_kv_delete(tx, p->ns, p->key);
-}
-
-static int slot_kv_delete(void *userdata, const char *ns, const char *key) {
-        Slot *s = userdata;
-        if (api_kv_namespace_reserved(ns))
-                return -EPERM;
-        KvPut p = { ns, key, NULL, 0 };
-        return store_transact(s->store, kv_delete_tx, &p);
-}
-
-static int slot_kv_keys(void *userdata, const char *ns, const char *prefix, json_t **ret) {
-        Slot *s = userdata;
-        _cleanup_json_ json_t *all = NULL, *keep = json_array();
-        StoreTx *tx;
-        if (api_kv_namespace_reserved(ns))
-                return -EPERM;
-        int r = store_begin(s->store, &tx);
-        if (r < 0)
-                return r;
-        r = store_kv_list(tx, ns, now_realtime(), &all);
-        store_rollback(tx);
-        if (r < 0)
-                return r;
-        size_t i;
-        json_t *k;
-        json_array_foreach(all, i, k)
-                if (!prefix || startswith(json_string_value(k), prefix))
-                        json_array_append(keep, k);
-        *ret = TAKE_PTR(keep);
-        return 0;
-}
-
-static int slot_logs(void *userdata, const char *execution_id, const char *min_level, json_t **ret) {
-        Slot *s = userdata;
-        /* Lines still buffered by this slot belong to the running task: write them first. */
-        slot_flush_logs(s);
-        _cleanup_json_ json_t *arr = json_array();
-        int level = store_log_level_from_string(min_level);
-        int64_t cursor = 0;
-        for (;;) {
-                StoreLog *logs = NULL;
-                size_t n = 0;
-                StoreLogFilter f = { .execution_id = execution_id, .min_level = level < 0 ? STORE_LOG_INFO : level,
-                                     .after_seq = cursor, .limit = 1000 };
-                int r = store_log_search(s->store, &f, &logs, &n);
-                if (r < 0)
-                        return r;
-                if (n == 0)
-                        break;
-                for (size_t i = 0; i < n; i++) {
-                        char ts[TIMESTAMP_MAX];
-                        json_array_append_new(arr, json_pack("{s:s?, s:s, s:s, s:s}", "taskId", logs[i].task_id,
-                                                             "level", store_log_level_to_string(logs[i].level),
-                                                             "timestamp", timestamp_format(ts, logs[i].timestamp),
-                                                             "message", logs[i].message));
-                        cursor = logs[i].seq;
-                }
-                store_logs_free(logs, n);
-        }
-        *ret = TAKE_PTR(arr);
-        return 0;
+/* Buffered lines belong to the running task: written before a task reads its execution's logs. */
+static void slot_flush_logs_hook(void *userdata) {
+        slot_flush_logs(userdata);
 }
 
 static bool stopping(Worker *w);
@@ -642,10 +548,11 @@ static void slot_run_job(Slot *s, StoreJob *job) {
         pthread_mutex_unlock(&w->lock);
         atomic_fetch_add(&w->busy, 1);
 
-        const TaskServices services = {
-                .kv_get = slot_kv_get, .kv_put = slot_kv_put, .kv_delete = slot_kv_delete, .kv_keys = slot_kv_keys,
-                .logs = slot_logs, .store = s->store, .storage = s->storage, .userdata = s,
-        };
+        TaskStoreServices ts = { .store = s->store, .flush_logs = slot_flush_logs_hook, .userdata = s };
+        TaskServices services;
+        task_store_services(&ts, &services);
+        services.store = s->store;
+        services.storage = s->storage;
         WorkerJobEnv env = {
                 .work_root = w->work_root, .base_env = w->opt.base_env, .worker_id = w->opt.id,
                 .cancel_fd = s->cancel_fd, .log = slot_log, .storage = s->storage,

@@ -61,6 +61,15 @@ rd_kafka_t *kafka_client_free(rd_kafka_t *rk);
 DEFINE_FREE_CLEANUP(rd_kafka_t, kafka_client_free);
 #define _cleanup_kafka_client_ _cleanup_(kafka_client_freep)
 
+/* ---- one record on its own (kafka-send.c) ---------------------------------------------------- */
+
+/* Produce value under key to topic t (the key's partition) with an idempotent producer and wait up
+ * to timeout for the brokers' acknowledgement: what a command or the API sends outside a step
+ * (a new execution, a kill). 0 once acknowledged; -ETIMEDOUT when none came (the record is
+ * withdrawn if it was still queued); librdkafka's error otherwise. */
+int kafka_send(const KafkaOptions *o, KafkaTopic t, const char *key, const char *value, usec_t timeout,
+               char **ret_error);
+
 /* ---- topics (kafka-admin.c) ---------------------------------------------------------------- */
 
 typedef enum KafkaTopicState {

@@ -623,7 +623,8 @@ const char *config_queue_unsupported(const TernConfig *c, const char *component)
         if (streq(component, "webserver"))
                 return "[queue] type = kafka: the webserver cannot run on Kafka yet (the API creates, kills and "
                        "resumes executions on the database queue, which nothing consumes then; docs/KAFKA.md). "
-                       "Run the executor and workers on Kafka, and submit executions with 'tern kafka submit'";
+                       "Run the executor and workers on Kafka, and start, kill, resume and restart executions "
+                       "with 'tern execution' (it follows [queue])";
         return "[queue] type = kafka: only the executor and the worker run on Kafka yet (docs/KAFKA.md); use "
                "[queue] type = database here";
 }

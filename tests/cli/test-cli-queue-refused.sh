@@ -33,12 +33,13 @@ contains "config check prints the passed-through property in [queue]" "kafka.sec
 check "tern run refuses queue type kafka" 1 "$TERN" run "$dir/hello.yaml"
 contains "tern run says why" "only the executor and the worker run on Kafka yet"
 contains "tern run says what to use instead" "use [queue] type = database"
+contains "tern run names --remote, which works on Kafka" "or --remote with the executor and workers running on Kafka"
 check "tern server standalone refuses it (invalid configuration: 78)" 78 "$TERN" server standalone
 contains "tern server standalone says why" "$why"
 check "tern server scheduler refuses it (78)" 78 "$TERN" server scheduler
 contains "the scheduler names itself and why" "the scheduler cannot run on Kafka yet (its triggers create executions"
 check "tern server webserver refuses it (78)" 78 "$TERN" server webserver
-contains "the webserver names itself and says how to submit instead" "submit executions with 'tern kafka submit'"
+contains "the webserver names itself and says how to start executions instead" "restart executions with 'tern execution'"
 [ ! -e "$dir/state/tern.db" ]; rc=$?
 n=$((n+1)); if [ $rc = 0 ]; then echo "ok $n - nothing was stored in the database queue meanwhile"; else echo "not ok $n - nothing was stored in the database queue meanwhile"; failed=$((failed+1)); fi
 

@@ -241,7 +241,15 @@ def main():
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--tap", action="store_true", help="TAP output, one test line per flow")
     ap.add_argument("--expect", help="file listing the flows (labels) expected to pass, one a line")
+    ap.add_argument("--print-flow-env", action="store_true",
+                    help="print the environment the corpus flows need, NAME=VALUE NUL-terminated, and exit "
+                         "(for daemons that run them, started once for every flow)")
     args = ap.parse_args()
+    if args.print_flow_env:
+        for env in FLOW_ENV.values():
+            for k, v in env.items():
+                sys.stdout.write(f"{k}={v}\0")
+        return 0
 
     exp_path = os.path.join(args.corpus, "expectations.jsonl")
     if not os.path.exists(exp_path):

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """kestra-steps: the corpus scenarios that need more than one step (resume, kill, restart, a Flow
 trigger on states on the way), driven
-through the CLI against a running `tern server standalone` on one database. Prints one line per
+through the CLI against a running `tern server standalone` on one database (or, with
+--servers-running, the executor and workers the caller runs: the Kafka queue). Prints one line per
 scenario and a total; a TAP skip (status 0) when the corpus is absent."""
 
 import argparse
@@ -230,7 +231,18 @@ def main():
     ap.add_argument("--corpus", default=os.environ.get("KESTRA_COMPAT", "../shared/kestra-compat"))
     ap.add_argument("--tern", default=os.environ.get("TERN", "tern"))
     ap.add_argument("--db", required=True)
+    ap.add_argument("--servers-running", action="store_true",
+                    help="start no standalone server: the caller runs the executor and workers (the Kafka queue)")
+    ap.add_argument("--todo", help="file of 'FLOW-FILE: reason' lines, scenarios not expected to pass yet "
+                                   "(a TAP TODO each)")
     args = ap.parse_args()
+    todo = {}
+    if args.todo:
+        with open(args.todo) as f:
+            for line in f:
+                if line.strip() and not line.startswith("#"):
+                    name, _, why = line.partition(":")
+                    todo[name.strip()] = why.strip()
     flows = os.path.join(args.corpus, "flows")
     if not os.path.isdir(flows):
         print(f"1..0 # SKIP corpus not found at {args.corpus}")
@@ -267,27 +279,36 @@ def main():
         if p.returncode != 0:
             print(f"Bail out! tern flow apply {d} failed: {p.stderr.strip()}")
             return 1
-    server = subprocess.Popen([args.tern, "server", "standalone", "--db", args.db, "--workers", "4"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    passed = 0
+    server = None
+    if not args.servers_running:
+        server = subprocess.Popen([args.tern, "server", "standalone", "--db", args.db, "--workers", "4"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    passed, failed = 0, 0
     try:
         print(f"1..{len(scenarios)}")
         for i, (name, fn) in enumerate(scenarios, 1):
+            why = todo.get(name.split(":")[0])
             try:
                 fn()
                 passed += 1
-                print(f"ok {i} - {name}", flush=True)
+                print(f"ok {i} - {name}" + (f"  (passes: remove it from {args.todo})" if why else ""), flush=True)
             except (AssertionError, RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError, KeyError,
                     IndexError) as e:
-                print(f"not ok {i} - {name}: {e}", flush=True)
+                if why:
+                    # TAP: '#' starts the directive, so the difference goes on a comment line.
+                    print(f"not ok {i} - {name} # TODO {why}\n# {str(e)[:300]}", flush=True)
+                else:
+                    failed += 1
+                    print(f"not ok {i} - {name}: {e}", flush=True)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            server.kill()
-    print(f"# kestra-steps: {passed} passed, {len(scenarios) - passed} failed")
-    return 0 if passed == len(scenarios) else 1
+        if server:
+            server.terminate()
+            try:
+                server.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    print(f"# kestra-steps: {passed} passed, {len(scenarios) - passed} failed ({len(scenarios) - passed - failed} to do)")
+    return 0 if failed == 0 else 1
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# run-compat.sh sqlite|postgres|mysql|memory [steps]: run the Kestra compatibility corpus through
-# `tern run` on a fresh store of that backend (memory: the in-memory engine driver, no database),
-# one TAP line per flow, and fail when a flow of the expected list (expected-pass.txt, or
-# expected-pass-memory.txt for the engine alone) fails; with "steps", run the multi-step scenarios
-# (resume, kill, restart) against a standalone server instead.
+# run-compat.sh sqlite|postgres|mysql|memory|kafka [steps]: run the Kestra compatibility corpus
+# through `tern run` on a fresh store of that backend (memory: the in-memory engine driver, no
+# database; kafka: an executor and workers on [queue] type = kafka over librdkafka's mock cluster,
+# `tern run --remote` submitting to them and reading the ends from the SQLite file they index
+# into), one TAP line per flow, and fail when a flow of the expected list (expected-pass.txt,
+# expected-pass-memory.txt for the engine alone, expected-pass-kafka.txt for Kafka) fails; with
+# "steps", run the multi-step scenarios (resume, kill, restart) against a standalone server instead.
 set -euo pipefail
 backend=${1:?backend}
 mode=${2:-flows}
@@ -12,13 +14,19 @@ corpus=${KESTRA_COMPAT:-$here/../../../shared/kestra-compat}
 [ -f "$corpus/expectations.jsonl" ] || { echo "1..0 # SKIP no Kestra corpus at $corpus"; exit 0; }
 # The runs that pass today on each backend (the engine alone lacks the store's services): a change
 # that breaks one of them fails this test.
-if [ "$backend" = memory ]; then expect=$here/expected-pass-memory.txt; else expect=$here/expected-pass.txt; fi
+case "$backend" in
+memory|kafka) expect=$here/expected-pass-$backend.txt ;;
+*) expect=$here/expected-pass.txt ;;
+esac
 compat() { python3 "$here/kestra-compat.py" --corpus "$corpus" --tap --expect "$expect" "$@"; }
 
 scratch=$(mktemp -d /tmp/tern-compat.XXXXXX)
 cluster=
 mariadb=
+pids=()
 cleanup() {
+        for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+        for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
         [ -n "$cluster" ] && "$here/../store/pg-cluster.sh" stop "$cluster" >/dev/null 2>&1 || true
         [ -n "$mariadb" ] && "$here/../store/mariadb-cluster.sh" stop "$mariadb" >/dev/null 2>&1 || true
         rm -rf "$scratch"
@@ -76,6 +84,61 @@ mysql)
         else
                 compat --runner "$TERN run" --db "$url"
         fi
+        ;;
+kafka)
+        [ -n "${KAFKA_MOCK:-}" ] || { echo "1..0 # SKIP tern is built without the Kafka queue backend (librdkafka)"; exit 0; }
+        all=()
+        for t in execution-events execution-state worker-jobs worker-results worker-heartbeats logs trigger-events; do
+                all+=("kc.$t:4:3")
+        done
+        "$KAFKA_MOCK" 3 "${all[@]}" > "$scratch/boot" 2> "$scratch/mock.log" &
+        pids+=($!)
+        for _ in $(seq 1 200); do [ -s "$scratch/boot" ] && break; sleep 0.05; done
+        brokers=$(head -1 "$scratch/boot")
+        [ -n "$brokers" ] || { echo "Bail out! the mock cluster did not start: $(cat "$scratch/mock.log")"; exit 1; }
+        db="sqlite://$scratch/tern.db"
+        # One storage for the daemons and the runner (which uploads FILE inputs).
+        cat > "$scratch/tern.conf" <<CONF
+[database]
+url = $db
+[storage]
+url = file://$scratch/storage
+[queue]
+type = kafka
+brokers = $brokers
+topic-prefix = kc.
+partitions = 4
+replication-factor = 3
+kafka.log_level = 3
+CONF
+        export TERN_CONFIG=$scratch/tern.conf
+        unset NOTIFY_SOCKET TERN_DB
+        "$TERN" db migrate --db "$db" >/dev/null
+        # The daemons run every flow: they get, once, the environment some flows need (the runner
+        # passes it to each `tern run --remote`, which runs nothing itself).
+        daemon() { # name tern-arguments...
+                local name=$1
+                shift
+                (
+                        while IFS= read -r -d '' kv; do export "$kv"; done < <(python3 "$here/kestra-compat.py" --print-flow-env)
+                        TERN_STATE_DIR=$scratch/$name exec "$TERN" "$@" > "$scratch/$name.log" 2>&1
+                ) &
+                pids+=($!)
+        }
+        daemon ex server executor
+        daemon wk1 server worker --workers 4
+        daemon wk2 server worker --workers 4
+        rc=0
+        if [ "$mode" = steps ]; then
+                python3 "$here/kestra-steps.py" --corpus "$corpus" --tern "$TERN" --db "$db" --servers-running \
+                        --todo "$here/steps-todo-kafka.txt" || rc=$?
+        else
+                compat --runner "$TERN run --remote" --db "$db" --timeout 30 || rc=$?
+        fi
+        if [ $rc != 0 ]; then
+                for f in "$scratch"/ex.log "$scratch"/wk*.log; do echo "# --- $f"; tail -40 "$f" | sed 's/^/# /'; done
+        fi
+        exit $rc
         ;;
 *)
         echo "run-compat.sh: unknown backend '$backend'" >&2
