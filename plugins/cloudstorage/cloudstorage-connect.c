@@ -25,7 +25,7 @@ static int check_bucket(Task *t, const char *prop, const char *name) {
                 return task_fail(t, "'%s' is required", prop);
         for (const char *p = name; *p; p++)
                 if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr(".-_", *p)))
-                        return task_fail(t, "'%s': '%s' is not a bucket name (letters, digits, '.', '-' and '_' only)", prop, name);
+                        return task_fail(t, "'%s': '%s' is not a valid name (letters, digits, '.', '-' and '_' only)", prop, name);
         return 0;
 }
 
@@ -52,13 +52,13 @@ static StorageOptions options(Task *t) {
 }
 
 static int open_url(Task *t, const char *url, const StorageOptions *opt, const char *service, const char *bucket,
-                    char *base, Remote *ret) {
-        _cleanup_free_ char *why = NULL, *b = base;
+                    const char *base, Remote *ret) {
+        _cleanup_free_ char *why = NULL;
         Storage *s = NULL;
         int r = storage_open(url, opt, &s, &why);
         if (r < 0)
                 return task_fail(t, "%s bucket '%s': %s", service, bucket, why ?: strerror(-r));
-        *ret = (Remote) { .storage = s, .service = strdup(service), .bucket = strdup(bucket), .base = TAKE_PTR(b),
+        *ret = (Remote) { .storage = s, .service = strdup(service), .bucket = strdup(bucket), .base = strdup(base),
                           .noun = streq(service, "Azure Blob") ? "container" : "bucket" };
         if (!ret->service || !ret->bucket || !ret->base) {
                 remote_done(ret);
@@ -86,9 +86,9 @@ int remote_open_s3(Task *t, const char *bucket, Remote *ret) {
         _cleanup_free_ char *url = strdup_printf("s3://%s?region=%s%s%s%s", bucket, eregion, endpoint ? "&endpoint=" : "",
                                                  strempty(eendpoint),
                                                  json_is_boolean(path_style) ? (json_is_true(path_style) ? "&style=path" : "&style=virtual") : "");
-        char *base = strdup_printf("s3://%s/", bucket);
+        _cleanup_free_ char *base = strdup_printf("s3://%s/", bucket);
         if (!url || !base)
-                return free(base), -ENOMEM;
+                return -ENOMEM;
         StorageOptions opt = options(t);
         opt.access_key = ak;
         opt.secret_key = sk;
@@ -173,9 +173,9 @@ int remote_open_azure(Task *t, const char *container, Remote *ret) {
                 endpoint[l - 1] = 0;
         _cleanup_free_ char *eendpoint = url_param(endpoint);
         _cleanup_free_ char *url = eendpoint ? strdup_printf("azure://%s/%s?endpoint=%s", account, container, eendpoint) : NULL;
-        char *base = strdup_printf("%s/%s/", endpoint, container);
+        _cleanup_free_ char *base = strdup_printf("%s/%s/", endpoint, container);
         if (!url || !base)
-                return free(base), -ENOMEM;
+                return -ENOMEM;
         StorageOptions opt = options(t);
         opt.account_key = key;
         opt.sas_token = sas ? (sas[0] == '?' ? sas + 1 : sas) : NULL;
@@ -216,9 +216,9 @@ int remote_open_gcs(Task *t, const char *bucket, Remote *ret) {
         if (endpoint && !eendpoint)
                 return -ENOMEM;
         _cleanup_free_ char *url = strdup_printf("gs://%s%s%s", bucket, endpoint ? "?endpoint=" : "", strempty(eendpoint));
-        char *base = strdup_printf("gs://%s/", bucket);
+        _cleanup_free_ char *base = strdup_printf("gs://%s/", bucket);
         if (!url || !base)
-                return free(base), -ENOMEM;
+                return -ENOMEM;
         StorageOptions opt = options(t);
         if (ak && sk && !sa) {
                 opt.access_key = ak;
@@ -229,16 +229,16 @@ int remote_open_gcs(Task *t, const char *bucket, Remote *ret) {
          * and removed at once. */
         _cleanup_free_ char *file = strdup_printf("%s/.gcs-service-account.%s.json", t->s->working_dir, t->s->task_run_id);
         if (!file)
-                return free(base), -ENOMEM;
+                return -ENOMEM;
         int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
-                return free(base), task_fail(t, "cannot write the service account key: %s", strerror(errno));
+                return task_fail(t, "cannot write the service account key: %s", strerror(errno));
         size_t n = strlen(sa);
         bool written = write(fd, sa, n) == (ssize_t) n;
         close(fd);
         if (!written) {
                 unlink(file);
-                return free(base), task_fail(t, "cannot write the service account key: %s", strerror(errno ?: EIO));
+                return task_fail(t, "cannot write the service account key: %s", strerror(errno ?: EIO));
         }
         opt.service_account_file = file;
         r = open_url(t, url, &opt, "GCS", bucket, base, ret);

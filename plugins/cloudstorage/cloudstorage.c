@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "beneath.h"
 #include "cleanup-jansson.h"
 #include "cloudstorage.h"
 #include "key.h"
@@ -103,14 +104,20 @@ static const char *key_basename(const char *key) {
 
 /* ---- the operations, on any service ---------------------------------------------------------- */
 
+/* The working directory, for beneath_*(): a name in it is resolved without following links. */
+static int working_dir_open(Task *t) {
+        int fd = open(t->s->working_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return fd < 0 ? task_fail(t, "cannot open the working directory: %s", strerror(errno)) : fd;
+}
+
 /* The file of the working directory (a file property, fetched by the worker) as key; *ret_obj its stat. */
 static int put_file(Task *t, Remote *rm, const char *file, const char *key, StorageObject *ret_obj) {
-        _cleanup_free_ char *path = strjoin(t->s->working_dir, "/", file);
-        if (!path)
-                return -ENOMEM;
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        _cleanup_close_ int dfd = working_dir_open(t);
+        if (dfd < 0)
+                return dfd;
+        _cleanup_close_ int fd = beneath_open_regular(dfd, file, 0, NULL);
         if (fd < 0)
-                return task_fail(t, "cannot read '%s': %s", file, strerror(errno));
+                return task_fail(t, "cannot read '%s': %s", file, beneath_refusal(fd));
         int r = storage_put_fd(rm->storage, key, fd);
         if (r < 0)
                 return remote_fail(t, rm, r, "upload", key);
@@ -120,15 +127,15 @@ static int put_file(Task *t, Remote *rm, const char *file, const char *key, Stor
 
 /* key into a new file of the working directory named name. */
 static int get_file(Task *t, Remote *rm, const char *key, const char *name) {
-        _cleanup_free_ char *path = strjoin(t->s->working_dir, "/", name);
-        if (!path)
-                return -ENOMEM;
-        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        _cleanup_close_ int dfd = working_dir_open(t);
+        if (dfd < 0)
+                return dfd;
+        _cleanup_close_ int fd = beneath_create(dfd, name, 0644, 0);
         if (fd < 0)
-                return task_fail(t, "cannot create '%s' in the working directory: %s", name, strerror(errno));
+                return task_fail(t, "cannot create '%s' in the working directory: %s", name, beneath_refusal(fd));
         int r = storage_get_fd(rm->storage, key, fd);
         if (r < 0) {
-                (void) unlink(path);
+                (void) beneath_remove_tree(dfd, name);
                 return remote_fail(t, rm, r, "download", key);
         }
         return 0;
@@ -477,9 +484,9 @@ static int run_copy(Task *t) {
         if ((r = get_file(t, &src, fk, tmp)) < 0)
                 return r;
         r = put_file(t, &dst, tmp, tk, &o);
-        _cleanup_free_ char *path = strjoin(t->s->working_dir, "/", tmp);
-        if (path)
-                (void) unlink(path);
+        _cleanup_close_ int dfd = working_dir_open(t);
+        if (dfd >= 0)
+                (void) beneath_remove_tree(dfd, tmp);
         if (r < 0)
                 return r;
         if (task_bool(t, "delete", false) && (!streq(fb, tb) || !streq(fk, tk)) && (r = storage_delete(src.storage, fk)) < 0)
