@@ -54,12 +54,20 @@ static StorageOptions options(Task *t) {
 static int open_url(Task *t, const char *url, const StorageOptions *opt, const char *service, const char *bucket,
                     const char *base, Remote *ret) {
         _cleanup_free_ char *why = NULL;
+        const char *noun = streq(service, "Azure Blob") ? "container" : "bucket";
         Storage *s = NULL;
         int r = storage_open(url, opt, &s, &why);
-        if (r < 0)
-                return task_fail(t, "%s bucket '%s': %s", service, bucket, why ?: strerror(-r));
+        if (r < 0) {
+                /* The key file is ours, written from serviceAccount: the flow's author knows it by that name. */
+                const char *f = opt->service_account_file;
+                char *at = why && f ? strstr(why, f) : NULL;
+                if (at && at > why && at[-1] == '\'' && at[strlen(f)] == '\'')
+                        return task_fail(t, "%s %s '%s': %.*s'serviceAccount'%s", service, noun, bucket, (int) (at - why - 1), why,
+                                         at + strlen(f) + 1);
+                return task_fail(t, "%s %s '%s': %s", service, noun, bucket, why ?: strerror(-r));
+        }
         *ret = (Remote) { .storage = s, .service = strdup(service), .bucket = strdup(bucket), .base = strdup(base),
-                          .noun = streq(service, "Azure Blob") ? "container" : "bucket" };
+                          .noun = noun };
         if (!ret->service || !ret->bucket || !ret->base) {
                 remote_done(ret);
                 return -ENOMEM;

@@ -330,7 +330,8 @@ if gcs:
     ok(state("del_again") == "FAILED" and "no such object" in m and "'run/data.csv'" in m,
        "Delete errorOnMissing: a missing object fails (%s)" % m)
     m = logs("badaccount")
-    ok(state("badaccount") == "FAILED" and "service account key" in m and "'tern-test'" in m,
+    ok(state("badaccount") == "FAILED" and "the service account key: 'serviceAccount': not a service account key" in m
+   and "'tern-test'" in m,
        "a service account key that is not one is refused before any request (%s)" % m)
 if az:
     ok(state("conn_string") == "SUCCESS" and names("conn_string") == ["run/sub/more.csv"],
