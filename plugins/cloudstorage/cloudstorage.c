@@ -157,6 +157,7 @@ static int download(Task *t, Remote *rm, const char *key, char **ret_uri, Storag
 typedef struct ListQuery {
         const char *prefix;  /* a string prefix of the keys ("" for all) */
         const char *regexp;  /* NULL, or a POSIX ERE the whole key must match */
+        const char *regexp_prop; /* its property's name, for messages */
         enum { FILTER_BOTH, FILTER_FILES, FILTER_DIRECTORY } filter;
         bool recursive;      /* false: the prefix's direct children, subdirectories as DIR/ */
         size_t page;
@@ -174,7 +175,7 @@ static int list_each(Task *t, Remote *rm, const ListQuery *q, int (*fn)(Task *t,
                 if (!anchored)
                         return -ENOMEM;
                 if (regcomp(&re, anchored, REG_EXTENDED | REG_NOSUB) != 0)
-                        return task_fail(t, "'regexp': '%s' is not a regular expression (POSIX extended)", q->regexp);
+                        return task_fail(t, "'%s': '%s' is not a regular expression (POSIX extended)", q->regexp_prop, q->regexp);
                 have_re = true;
         }
         /* The library lists a directory: the prefix's, then the prefix itself is matched here. */
@@ -209,8 +210,8 @@ static int list_each(Task *t, Remote *rm, const ListQuery *q, int (*fn)(Task *t,
                         if (!rest)
                                 continue;
                         const char *sub = q->recursive ? NULL : strchr(rest, '/');
-                        if (sub && sub[1]) {
-                                /* A deeper object stands for its directory, once. */
+                        if (sub) {
+                                /* A deeper object (or the directory's own marker, DIR/) stands for its directory, once. */
                                 _cleanup_free_ char *d = strndup(o->key, (size_t) (sub - o->key) + 1);
                                 if (!d) {
                                         r = -ENOMEM;
@@ -220,6 +221,8 @@ static int list_each(Task *t, Remote *rm, const ListQuery *q, int (*fn)(Task *t,
                                         continue;
                                 free(last_dir);
                                 last_dir = TAKE_PTR(d);
+                        }
+                        if (sub && sub[1]) {
                                 free(o->key);
                                 o->key = strdup(last_dir);
                                 o->size = 0;
@@ -387,7 +390,8 @@ static int run_download(Task *t, Provider p, Remote *rm, const char *key) {
 
 static int list_query(Task *t, Provider p, const char *prefix, ListQuery *q) {
         const char *filter = task_string(t, "filter");
-        *q = (ListQuery) { .prefix = prefix, .regexp = task_string(t, p == PROVIDER_GCS ? "regExp" : "regexp"), .recursive = true };
+        const char *re_prop = p == PROVIDER_GCS ? "regExp" : "regexp";
+        *q = (ListQuery) { .prefix = prefix, .regexp = task_string(t, re_prop), .regexp_prop = re_prop, .recursive = true };
         if (p == PROVIDER_GCS)
                 q->recursive = streq_ptr(task_string(t, "listingType"), "RECURSIVE");
         q->filter = streq_ptr(filter, "FILES") ? FILTER_FILES : streq_ptr(filter, "DIRECTORY") ? FILTER_DIRECTORY : FILTER_BOTH;

@@ -224,6 +224,11 @@ gcs-hmac)
     $(list tern-test run/)
     serviceAccount: "{\"type\": \"service_account\"}"
     allowFailure: true
+  - id: badregexp
+    $(list tern-test run/)
+    regExp: "(unclosed"
+    $conn
+    allowFailure: true
 YAML
         ;;
 azure)
@@ -333,6 +338,9 @@ if gcs:
     ok(state("badaccount") == "FAILED" and "the service account key: 'serviceAccount': not a service account key" in m
    and "'tern-test'" in m,
        "a service account key that is not one is refused before any request (%s)" % m)
+    m = logs("badregexp")
+    ok(state("badregexp") == "FAILED" and "'regExp': '(unclosed' is not a regular expression" in m,
+       "a regExp that is not one fails, naming the property (%s)" % m)
 if az:
     ok(state("conn_string") == "SUCCESS" and names("conn_string") == ["run/sub/more.csv"],
        "connectionString: AccountName, AccountKey and BlobEndpoint (%r %s)" % (names("conn_string"), logs("conn_string")))
@@ -342,9 +350,10 @@ if az:
     ok(state("nokey") == "FAILED" and "no credentials" in m and "does not lend" in m,
        "no credentials: refused, the worker's own never used (%s)" % m)
 print("# " + errs.replace("\n", " ")[-300:])
+open(d + "/count", "w").write(str(n))
 sys.exit(1 if failed else 0)
 PY
 [ $? -eq 0 ] || failed=1
-n=$((n + 12))
+n=$(cat "$dir/count" 2>/dev/null || echo $((n + 1)))
 echo "1..$n"
 exit $failed
