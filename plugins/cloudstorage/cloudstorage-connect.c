@@ -16,7 +16,7 @@ void remote_done(Remote *r) {
         free(r->service);
         free(r->bucket);
         free(r->base);
-        *r = (Remote) {};
+        *r = (Remote){};
 }
 
 /* A bucket or container name goes into a URL's host part: only what the services allow. */
@@ -24,8 +24,10 @@ static int check_bucket(Task *t, const char *prop, const char *name) {
         if (!name)
                 return task_fail(t, "'%s' is required", prop);
         for (const char *p = name; *p; p++)
-                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr(".-_", *p)))
-                        return task_fail(t, "'%s': '%s' is not a valid name (letters, digits, '.', '-' and '_' only)", prop, name);
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                      strchr(".-_", *p)))
+                        return task_fail(t, "'%s': '%s' is not a valid name (letters, digits, '.', '-' and '_' only)",
+                                         prop, name);
         return 0;
 }
 
@@ -48,7 +50,7 @@ static char *url_param(const char *v) {
 static StorageOptions options(Task *t) {
         /* A storage call cannot be interrupted: its retries end before the task's timeout would. */
         uint64_t left = t->s->remaining_usec(t->s->ctx);
-        return (StorageOptions) { .retry_for = MIN(left / 2, 30 * USEC_PER_SEC) ?: 1 };
+        return (StorageOptions){.retry_for = MIN(left / 2, 30 * USEC_PER_SEC) ?: 1};
 }
 
 static int open_url(Task *t, const char *url, const StorageOptions *opt, const char *service, const char *bucket,
@@ -62,12 +64,12 @@ static int open_url(Task *t, const char *url, const StorageOptions *opt, const c
                 const char *f = opt->service_account_file;
                 char *at = why && f ? strstr(why, f) : NULL;
                 if (at && at > why && at[-1] == '\'' && at[strlen(f)] == '\'')
-                        return task_fail(t, "%s %s '%s': %.*s'serviceAccount'%s", service, noun, bucket, (int) (at - why - 1), why,
-                                         at + strlen(f) + 1);
+                        return task_fail(t, "%s %s '%s': %.*s'serviceAccount'%s", service, noun, bucket,
+                                         (int) (at - why - 1), why, at + strlen(f) + 1);
                 return task_fail(t, "%s %s '%s': %s", service, noun, bucket, why ?: strerror(-r));
         }
-        *ret = (Remote) { .storage = s, .service = strdup(service), .bucket = strdup(bucket), .base = strdup(base),
-                          .noun = noun };
+        *ret = (Remote){
+                .storage = s, .service = strdup(service), .bucket = strdup(bucket), .base = strdup(base), .noun = noun};
         if (!ret->service || !ret->bucket || !ret->base) {
                 remote_done(ret);
                 return -ENOMEM;
@@ -84,16 +86,19 @@ int remote_open_s3(Task *t, const char *bucket, Remote *ret) {
         if ((r = check_bucket(t, "bucket", bucket)) < 0)
                 return r;
         if (!ak || !sk)
-                return task_fail(t, "S3 bucket '%s': 'accessKeyId' and 'secretKeyId' are required (this worker does not lend "
-                                 "its own credentials to tasks)", bucket);
+                return task_fail(
+                        t,
+                        "S3 bucket '%s': 'accessKeyId' and 'secretKeyId' are required (this worker does not lend "
+                        "its own credentials to tasks)",
+                        bucket);
         if (endpoint && !startswith(endpoint, "http://") && !startswith(endpoint, "https://"))
                 return task_fail(t, "'endpointOverride': '%s' is not an http:// or https:// URL", endpoint);
         _cleanup_free_ char *eregion = url_param(region), *eendpoint = endpoint ? url_param(endpoint) : NULL;
         if (!eregion || (endpoint && !eendpoint))
                 return -ENOMEM;
-        _cleanup_free_ char *url = strdup_printf("s3://%s?region=%s%s%s%s", bucket, eregion, endpoint ? "&endpoint=" : "",
-                                                 strempty(eendpoint),
-                                                 json_is_boolean(path_style) ? (json_is_true(path_style) ? "&style=path" : "&style=virtual") : "");
+        _cleanup_free_ char *url = strdup_printf(
+                "s3://%s?region=%s%s%s%s", bucket, eregion, endpoint ? "&endpoint=" : "", strempty(eendpoint),
+                json_is_boolean(path_style) ? (json_is_true(path_style) ? "&style=path" : "&style=virtual") : "");
         _cleanup_free_ char *base = strdup_printf("s3://%s/", bucket);
         if (!url || !base)
                 return -ENOMEM;
@@ -142,19 +147,22 @@ int remote_open_azure(Task *t, const char *container, Remote *ret) {
         if ((r = check_bucket(t, "container", container)) < 0)
                 return r;
         if (conn) {
-                _cleanup_free_ char *proto = conn_get(conn, "DefaultEndpointsProtocol"), *suffix = conn_get(conn, "EndpointSuffix");
+                _cleanup_free_ char *proto = conn_get(conn, "DefaultEndpointsProtocol"),
+                                    *suffix = conn_get(conn, "EndpointSuffix");
                 endpoint = conn_get(conn, "BlobEndpoint");
                 account = conn_get(conn, "AccountName");
                 key = conn_get(conn, "AccountKey");
                 sas = conn_get(conn, "SharedAccessSignature");
                 if (!endpoint && account)
-                        endpoint = strdup_printf("%s://%s.blob.%s", proto ?: "https", account, suffix ?: "core.windows.net");
+                        endpoint = strdup_printf("%s://%s.blob.%s", proto ?: "https", account,
+                                                 suffix ?: "core.windows.net");
                 if (!endpoint)
                         return task_fail(t, "'connectionString' names neither 'BlobEndpoint' nor 'AccountName'");
         } else {
                 const char *e = task_string(t, "endpoint");
                 if (!e)
-                        return task_fail(t, "Azure container '%s': 'endpoint' (or 'connectionString') is required", container);
+                        return task_fail(t, "Azure container '%s': 'endpoint' (or 'connectionString') is required",
+                                         container);
                 if (!(endpoint = strdup(e)))
                         return -ENOMEM;
         }
@@ -167,20 +175,26 @@ int remote_open_azure(Task *t, const char *container, Remote *ret) {
         if ((v = task_string(t, "sasToken")) && (free(sas), !(sas = strdup(v))))
                 return -ENOMEM;
         if (!startswith(endpoint, "http://") && !startswith(endpoint, "https://"))
-                return task_fail(t, "Azure container '%s': the endpoint '%s' is not an http:// or https:// URL", container, endpoint);
+                return task_fail(t, "Azure container '%s': the endpoint '%s' is not an http:// or https:// URL",
+                                 container, endpoint);
         if (!account && !(account = endpoint_account(endpoint)))
-                return task_fail(t, "Azure container '%s': no account: give 'sharedKeyAccountName' or an endpoint "
-                                 "https://ACCOUNT.blob.core.windows.net", container);
+                return task_fail(t,
+                                 "Azure container '%s': no account: give 'sharedKeyAccountName' or an endpoint "
+                                 "https://ACCOUNT.blob.core.windows.net",
+                                 container);
         if (!key && !sas)
-                return task_fail(t, "Azure container '%s': no credentials: give 'sharedKeyAccountName' and "
+                return task_fail(t,
+                                 "Azure container '%s': no credentials: give 'sharedKeyAccountName' and "
                                  "'sharedKeyAccountAccessKey', 'sasToken', or a 'connectionString' with AccountKey or "
-                                 "SharedAccessSignature (this worker does not lend its own to tasks)", container);
+                                 "SharedAccessSignature (this worker does not lend its own to tasks)",
+                                 container);
         if ((r = check_bucket(t, "sharedKeyAccountName", account)) < 0)
                 return r;
         for (size_t l = strlen(endpoint); l > 0 && endpoint[l - 1] == '/'; l--)
                 endpoint[l - 1] = 0;
         _cleanup_free_ char *eendpoint = url_param(endpoint);
-        _cleanup_free_ char *url = eendpoint ? strdup_printf("azure://%s/%s?endpoint=%s", account, container, eendpoint) : NULL;
+        _cleanup_free_ char *url =
+                eendpoint ? strdup_printf("azure://%s/%s?endpoint=%s", account, container, eendpoint) : NULL;
         _cleanup_free_ char *base = strdup_printf("%s/%s/", endpoint, container);
         if (!url || !base)
                 return -ENOMEM;
@@ -209,21 +223,26 @@ int gcs_uri_split(Task *t, const char *prop, const char *uri, bool allow_empty_k
 }
 
 int remote_open_gcs(Task *t, const char *bucket, Remote *ret) {
-        const char *sa = task_string(t, "serviceAccount"), *ak = task_string(t, "hmacAccessKey"), *sk = task_string(t, "hmacSecret");
+        const char *sa = task_string(t, "serviceAccount"), *ak = task_string(t, "hmacAccessKey"),
+                   *sk = task_string(t, "hmacSecret");
         const char *endpoint = task_string(t, "endpoint");
         int r;
 
         if ((r = check_bucket(t, "bucket", bucket)) < 0)
                 return r;
         if (!sa && !(ak && sk))
-                return task_fail(t, "GCS bucket '%s': no credentials: give 'serviceAccount' (a service account's JSON key) or "
-                                 "'hmacAccessKey' and 'hmacSecret' (this worker does not lend its own to tasks)", bucket);
+                return task_fail(
+                        t,
+                        "GCS bucket '%s': no credentials: give 'serviceAccount' (a service account's JSON key) or "
+                        "'hmacAccessKey' and 'hmacSecret' (this worker does not lend its own to tasks)",
+                        bucket);
         if (endpoint && !startswith(endpoint, "http://") && !startswith(endpoint, "https://"))
                 return task_fail(t, "'endpoint': '%s' is not an http:// or https:// URL", endpoint);
         _cleanup_free_ char *eendpoint = endpoint ? url_param(endpoint) : NULL;
         if (endpoint && !eendpoint)
                 return -ENOMEM;
-        _cleanup_free_ char *url = strdup_printf("gs://%s%s%s", bucket, endpoint ? "?endpoint=" : "", strempty(eendpoint));
+        _cleanup_free_ char *url =
+                strdup_printf("gs://%s%s%s", bucket, endpoint ? "?endpoint=" : "", strempty(eendpoint));
         _cleanup_free_ char *base = strdup_printf("gs://%s/", bucket);
         if (!url || !base)
                 return -ENOMEM;
@@ -235,7 +254,8 @@ int remote_open_gcs(Task *t, const char *bucket, Remote *ret) {
         }
         /* The library reads a key file, at open: the key is written for it, readable by the worker alone,
          * and removed at once. */
-        _cleanup_free_ char *file = strdup_printf("%s/.gcs-service-account.%s.json", t->s->working_dir, t->s->task_run_id);
+        _cleanup_free_ char *file =
+                strdup_printf("%s/.gcs-service-account.%s.json", t->s->working_dir, t->s->task_run_id);
         if (!file)
                 return -ENOMEM;
         int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);

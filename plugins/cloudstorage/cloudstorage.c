@@ -51,7 +51,9 @@ static int output(Task *t, const char *name, json_t *value) {
                 return -ENOMEM;
         int r = t->s->output(t->s->ctx, name, text);
         if (r == -E2BIG)
-                return task_fail(t, "output '%s' is larger than this worker keeps: narrow the listing ('prefix', 'regexp')", name);
+                return task_fail(
+                        t, "output '%s' is larger than this worker keeps: narrow the listing ('prefix', 'regexp')",
+                        name);
         return r;
 }
 
@@ -90,8 +92,8 @@ static json_t *object_json(Provider p, const Remote *rm, const StorageObject *o)
                 return json_pack("{s:s, s:s, s:s, s:I, s:s?, s:s}", "name", o->key, "container", rm->bucket, "uri", uri,
                                  "size", (json_int_t) o->size, "eTag", o->etag, "lastModified", ts);
         case PROVIDER_GCS:
-                return json_pack("{s:s, s:s, s:s, s:I, s:s?, s:s, s:b}", "name", o->key, "bucket", rm->bucket, "uri", uri,
-                                 "size", (json_int_t) o->size, "etag", o->etag, "updateTime", ts, "isDirectory",
+                return json_pack("{s:s, s:s, s:s, s:I, s:s?, s:s, s:b}", "name", o->key, "bucket", rm->bucket, "uri",
+                                 uri, "size", (json_int_t) o->size, "etag", o->etag, "updateTime", ts, "isDirectory",
                                  endswith(o->key, "/"));
         }
         return NULL;
@@ -155,17 +157,17 @@ static int download(Task *t, Remote *rm, const char *key, char **ret_uri, Storag
 }
 
 typedef struct ListQuery {
-        const char *prefix;  /* a string prefix of the keys ("" for all) */
-        const char *regexp;  /* NULL, or a POSIX ERE the whole key must match */
+        const char *prefix;      /* a string prefix of the keys ("" for all) */
+        const char *regexp;      /* NULL, or a POSIX ERE the whole key must match */
         const char *regexp_prop; /* its property's name, for messages */
         enum { FILTER_BOTH, FILTER_FILES, FILTER_DIRECTORY } filter;
-        bool recursive;      /* false: the prefix's direct children, subdirectories as DIR/ */
+        bool recursive; /* false: the prefix's direct children, subdirectories as DIR/ */
         size_t page;
 } ListQuery;
 
 /* The objects that q selects, in key order, each given to fn. */
-static int list_each(Task *t, Remote *rm, const ListQuery *q, int (*fn)(Task *t, Remote *rm, const StorageObject *o, void *userdata),
-                     void *userdata) {
+static int list_each(Task *t, Remote *rm, const ListQuery *q,
+                     int (*fn)(Task *t, Remote *rm, const StorageObject *o, void *userdata), void *userdata) {
         regex_t re;
         bool have_re = false;
         int r;
@@ -175,18 +177,21 @@ static int list_each(Task *t, Remote *rm, const ListQuery *q, int (*fn)(Task *t,
                 if (!anchored)
                         return -ENOMEM;
                 if (regcomp(&re, anchored, REG_EXTENDED | REG_NOSUB) != 0)
-                        return task_fail(t, "'%s': '%s' is not a regular expression (POSIX extended)", q->regexp_prop, q->regexp);
+                        return task_fail(t, "'%s': '%s' is not a regular expression (POSIX extended)", q->regexp_prop,
+                                         q->regexp);
                 have_re = true;
         }
         /* The library lists a directory: the prefix's, then the prefix itself is matched here. */
         const char *slash = strrchr(q->prefix, '/');
-        _cleanup_free_ char *dir = strndup(q->prefix, slash ? (size_t) (slash - q->prefix) : 0), *token = NULL, *last_dir = NULL;
+        _cleanup_free_ char *dir = strndup(q->prefix, slash ? (size_t) (slash - q->prefix) : 0), *token = NULL,
+                            *last_dir = NULL;
         if (!dir) {
                 r = -ENOMEM;
                 goto out;
         }
         if (*dir && storage_prefix_invalid(dir)) {
-                r = task_fail(t, "'prefix': '%s' is not a prefix tern can list: %s", q->prefix, storage_prefix_invalid(dir));
+                r = task_fail(t, "'prefix': '%s' is not a prefix tern can list: %s", q->prefix,
+                              storage_prefix_invalid(dir));
                 goto out;
         }
         do {
@@ -198,8 +203,8 @@ static int list_each(Task *t, Remote *rm, const ListQuery *q, int (*fn)(Task *t,
                 r = storage_list(rm->storage, dir, token, q->page, &l);
                 if (r < 0) {
                         if (r != -ENOMEM)
-                                r = task_fail(t, "%s: cannot list '%s' of %s '%s': %s", rm->service, q->prefix, rm->noun, rm->bucket,
-                                              storage_error(rm->storage));
+                                r = task_fail(t, "%s: cannot list '%s' of %s '%s': %s", rm->service, q->prefix,
+                                              rm->noun, rm->bucket, storage_error(rm->storage));
                         goto out;
                 }
                 free(token);
@@ -211,7 +216,8 @@ static int list_each(Task *t, Remote *rm, const ListQuery *q, int (*fn)(Task *t,
                                 continue;
                         const char *sub = q->recursive ? NULL : strchr(rest, '/');
                         if (sub) {
-                                /* A deeper object (or the directory's own marker, DIR/) stands for its directory, once. */
+                                /* A deeper object (or the directory's own marker, DIR/) stands for its directory, once.
+                                 */
                                 _cleanup_free_ char *d = strndup(o->key, (size_t) (sub - o->key) + 1);
                                 if (!d) {
                                         r = -ENOMEM;
@@ -282,20 +288,20 @@ static const struct {
         Provider provider;
         Op op;
 } types[] = {
-        { "io.kestra.plugin.aws.s3.Upload", PROVIDER_S3, OP_UPLOAD },
-        { "io.kestra.plugin.aws.s3.Download", PROVIDER_S3, OP_DOWNLOAD },
-        { "io.kestra.plugin.aws.s3.List", PROVIDER_S3, OP_LIST },
-        { "io.kestra.plugin.aws.s3.Delete", PROVIDER_S3, OP_DELETE },
-        { "io.kestra.plugin.aws.s3.Copy", PROVIDER_S3, OP_COPY },
-        { "io.kestra.plugin.aws.s3.DeleteList", PROVIDER_S3, OP_DELETE_LIST },
-        { "io.kestra.plugin.azure.storage.blob.Upload", PROVIDER_AZURE, OP_UPLOAD },
-        { "io.kestra.plugin.azure.storage.blob.Download", PROVIDER_AZURE, OP_DOWNLOAD },
-        { "io.kestra.plugin.azure.storage.blob.List", PROVIDER_AZURE, OP_LIST },
-        { "io.kestra.plugin.azure.storage.blob.Delete", PROVIDER_AZURE, OP_DELETE },
-        { "io.kestra.plugin.gcp.gcs.Upload", PROVIDER_GCS, OP_UPLOAD },
-        { "io.kestra.plugin.gcp.gcs.Download", PROVIDER_GCS, OP_DOWNLOAD },
-        { "io.kestra.plugin.gcp.gcs.List", PROVIDER_GCS, OP_LIST },
-        { "io.kestra.plugin.gcp.gcs.Delete", PROVIDER_GCS, OP_DELETE },
+        {"io.kestra.plugin.aws.s3.Upload", PROVIDER_S3, OP_UPLOAD},
+        {"io.kestra.plugin.aws.s3.Download", PROVIDER_S3, OP_DOWNLOAD},
+        {"io.kestra.plugin.aws.s3.List", PROVIDER_S3, OP_LIST},
+        {"io.kestra.plugin.aws.s3.Delete", PROVIDER_S3, OP_DELETE},
+        {"io.kestra.plugin.aws.s3.Copy", PROVIDER_S3, OP_COPY},
+        {"io.kestra.plugin.aws.s3.DeleteList", PROVIDER_S3, OP_DELETE_LIST},
+        {"io.kestra.plugin.azure.storage.blob.Upload", PROVIDER_AZURE, OP_UPLOAD},
+        {"io.kestra.plugin.azure.storage.blob.Download", PROVIDER_AZURE, OP_DOWNLOAD},
+        {"io.kestra.plugin.azure.storage.blob.List", PROVIDER_AZURE, OP_LIST},
+        {"io.kestra.plugin.azure.storage.blob.Delete", PROVIDER_AZURE, OP_DELETE},
+        {"io.kestra.plugin.gcp.gcs.Upload", PROVIDER_GCS, OP_UPLOAD},
+        {"io.kestra.plugin.gcp.gcs.Download", PROVIDER_GCS, OP_DOWNLOAD},
+        {"io.kestra.plugin.gcp.gcs.List", PROVIDER_GCS, OP_LIST},
+        {"io.kestra.plugin.gcp.gcs.Delete", PROVIDER_GCS, OP_DELETE},
 };
 
 /* The task's bucket and key (S3: bucket, key; Azure: container, name; GCS: a gs:// URI, whose
@@ -308,7 +314,9 @@ static int open_target(Task *t, Provider p, Op op, Remote *rm, char **ret_key) {
         case PROVIDER_S3:
         case PROVIDER_AZURE: {
                 const char *b = task_string(t, p == PROVIDER_S3 ? "bucket" : "container");
-                const char *k = task_string(t, op == OP_LIST || op == OP_DELETE_LIST ? "prefix" : p == PROVIDER_S3 ? "key" : "name");
+                const char *k = task_string(t, op == OP_LIST || op == OP_DELETE_LIST ? "prefix"
+                                               : p == PROVIDER_S3                    ? "key"
+                                                                                     : "name");
                 if (!(bucket = strdup(b ?: "")) || !(key = strdup(k ?: "")))
                         return -ENOMEM;
                 if (!b)
@@ -346,7 +354,8 @@ static int run_upload(Task *t, Provider p, Remote *rm, const char *key) {
         t->s->metric(t->s->ctx, "counter", "file.size", (double) o.size, NULL);
         switch (p) {
         case PROVIDER_S3:
-                if ((r = output(t, "bucket", json_string(rm->bucket))) < 0 || (r = output(t, "key", json_string(key))) < 0)
+                if ((r = output(t, "bucket", json_string(rm->bucket))) < 0 ||
+                    (r = output(t, "key", json_string(key))) < 0)
                         return r;
                 return o.etag ? output(t, "eTag", json_string(o.etag)) : 0;
         case PROVIDER_AZURE:
@@ -381,7 +390,8 @@ static int run_download(Task *t, Provider p, Remote *rm, const char *key) {
                 return output(t, "blob", blob);
         }
         case PROVIDER_GCS:
-                if ((r = output(t, "bucket", json_string(rm->bucket))) < 0 || (r = output(t, "path", json_string(key))) < 0)
+                if ((r = output(t, "bucket", json_string(rm->bucket))) < 0 ||
+                    (r = output(t, "path", json_string(key))) < 0)
                         return r;
                 return output(t, "uri", json_string(uri));
         }
@@ -391,10 +401,13 @@ static int run_download(Task *t, Provider p, Remote *rm, const char *key) {
 static int list_query(Task *t, Provider p, const char *prefix, ListQuery *q) {
         const char *filter = task_string(t, "filter");
         const char *re_prop = p == PROVIDER_GCS ? "regExp" : "regexp";
-        *q = (ListQuery) { .prefix = prefix, .regexp = task_string(t, re_prop), .regexp_prop = re_prop, .recursive = true };
+        *q = (ListQuery){
+                .prefix = prefix, .regexp = task_string(t, re_prop), .regexp_prop = re_prop, .recursive = true};
         if (p == PROVIDER_GCS)
                 q->recursive = streq_ptr(task_string(t, "listingType"), "RECURSIVE");
-        q->filter = streq_ptr(filter, "FILES") ? FILTER_FILES : streq_ptr(filter, "DIRECTORY") ? FILTER_DIRECTORY : FILTER_BOTH;
+        q->filter = streq_ptr(filter, "FILES")       ? FILTER_FILES
+                    : streq_ptr(filter, "DIRECTORY") ? FILTER_DIRECTORY
+                                                     : FILTER_BOTH;
         json_int_t max = json_integer_value(json_object_get(t->props, "maxKeys"));
         if (max < 0)
                 return task_fail(t, "'maxKeys' must not be negative");
@@ -404,7 +417,7 @@ static int list_query(Task *t, Provider p, const char *prefix, ListQuery *q) {
 
 static int run_list(Task *t, Provider p, Remote *rm, const char *prefix) {
         ListQuery q;
-        Collect c = { .provider = p, .list = json_array() };
+        Collect c = {.provider = p, .list = json_array()};
         int r;
 
         if (!c.list)
@@ -429,7 +442,8 @@ static int run_delete(Task *t, Provider p, Remote *rm, const char *key) {
                 return remote_fail(t, rm, r, "delete", key);
         bool existed = r >= 0;
         if (!existed && task_bool(t, "errorOnMissing", false))
-                return task_fail(t, "%s: cannot delete '%s' of %s '%s': no such object", rm->service, key, rm->noun, rm->bucket);
+                return task_fail(t, "%s: cannot delete '%s' of %s '%s': no such object", rm->service, key, rm->noun,
+                                 rm->bucket);
         if (existed && (r = storage_delete(rm->storage, key)) < 0)
                 return remote_fail(t, rm, r, "delete", key);
         switch (p) {
@@ -457,8 +471,9 @@ static int run_delete_list(Task *t, Provider p, Remote *rm, const char *prefix) 
         if ((r = list_query(t, p, prefix, &q)) < 0 || (r = list_each(t, rm, &q, delete_one, &d)) < 0)
                 return r;
         if (d.count == 0 && task_bool(t, "errorOnEmpty", false))
-                return task_fail(t, "%s: no object of %s '%s' matched prefix '%s'%s%s%s", rm->service, rm->noun, rm->bucket, prefix,
-                                 q.regexp ? " and regexp '" : "", strempty(q.regexp), q.regexp ? "'" : "");
+                return task_fail(t, "%s: no object of %s '%s' matched prefix '%s'%s%s%s", rm->service, rm->noun,
+                                 rm->bucket, prefix, q.regexp ? " and regexp '" : "", strempty(q.regexp),
+                                 q.regexp ? "'" : "");
         t->s->metric(t->s->ctx, "counter", "count", (double) d.count, NULL);
         t->s->metric(t->s->ctx, "counter", "size", (double) d.size, NULL);
         if ((r = output(t, "count", json_integer((json_int_t) d.count))) < 0)
@@ -470,8 +485,10 @@ static int run_delete_list(Task *t, Provider p, Remote *rm, const char *prefix) 
  * server-side copy), the source deleted afterwards with delete: true. */
 static int run_copy(Task *t) {
         json_t *from = json_object_get(t->props, "from"), *to = json_object_get(t->props, "to");
-        const char *fb = json_string_value(json_object_get(from, "bucket")), *fk = json_string_value(json_object_get(from, "key"));
-        const char *tb = json_string_value(json_object_get(to, "bucket")) ?: fb, *tk = json_string_value(json_object_get(to, "key"));
+        const char *fb = json_string_value(json_object_get(from, "bucket")),
+                   *fk = json_string_value(json_object_get(from, "key"));
+        const char *tb = json_string_value(json_object_get(to, "bucket")) ?: fb,
+                   *tk = json_string_value(json_object_get(to, "key"));
         _cleanup_remote_ Remote src = {}, dst = {};
         _cleanup_(storage_object_done) StorageObject o = {};
         int r;
@@ -493,7 +510,8 @@ static int run_copy(Task *t) {
                 (void) beneath_remove_tree(dfd, tmp);
         if (r < 0)
                 return r;
-        if (task_bool(t, "delete", false) && (!streq(fb, tb) || !streq(fk, tk)) && (r = storage_delete(src.storage, fk)) < 0)
+        if (task_bool(t, "delete", false) && (!streq(fb, tb) || !streq(fk, tk)) &&
+            (r = storage_delete(src.storage, fk)) < 0)
                 return remote_fail(t, &src, r, "delete", fk);
         if ((r = output(t, "bucket", json_string(tb))) < 0 || (r = output(t, "key", json_string(tk))) < 0)
                 return r;
@@ -501,7 +519,7 @@ static int run_copy(Task *t) {
 }
 
 static int cloudstorage_run(const char *type, const char *properties_json, const TernPluginServices *s) {
-        Task t = { .s = s, .props = json_loads(properties_json, 0, NULL) };
+        Task t = {.s = s, .props = json_loads(properties_json, 0, NULL)};
         _cleanup_remote_ Remote rm = {};
         _cleanup_free_ char *key = NULL;
         size_t k;

@@ -24,10 +24,10 @@ const char *task_string(Task *t, const char *name);
 /* One bucket (container) of one service, opened with the task's connection properties. */
 typedef struct Remote {
         Storage *storage;
-        char *service; /* "S3", "Azure Blob", "GCS": for messages */
-        char *bucket;  /* the bucket or container */
+        char *service;    /* "S3", "Azure Blob", "GCS": for messages */
+        char *bucket;     /* the bucket or container */
         const char *noun; /* "bucket" or "container" */
-        char *base;    /* what an object's URI is made of: base + key (s3://BUCKET/, gs://BUCKET/, the container's URL/) */
+        char *base; /* what an object's URI is made of: base + key (s3://BUCKET/, gs://BUCKET/, the container's URL/) */
 } Remote;
 
 void remote_done(Remote *r);
