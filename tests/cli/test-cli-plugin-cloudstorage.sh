@@ -200,6 +200,10 @@ s3)
   - id: list_end
     $(list tern-test "")
     $conn
+  - id: nocreds
+    $(list tern-test "")
+    endpointOverride: "{{ inputs.endpoint }}"
+    allowFailure: true
   - id: purge_empty
     type: io.kestra.plugin.aws.s3.DeleteList
     bucket: tern-test
@@ -252,6 +256,8 @@ esac
 printf 'id,name\n1,"a, b"\n' >"$dir/data.csv"
 args=(-i "data=@$dir/data.csv" -i "endpoint=$endpoint" -i "access=$access" -i "secret=$secret")
 [ "$backend" = azure ] && args+=(-i "sas=$sas")
+# The worker's own credentials in its environment: a task that gives none must not get them.
+[ "$backend" = s3 ] && export AWS_ACCESS_KEY_ID=$access AWS_SECRET_ACCESS_KEY=$secret
 (cd "$dir" && "$TERN" run "$dir/flow.yaml" --plugins-path "$dir/plugins" -q -o json --include-logs "${args[@]}" \
         >"$dir/run.json" 2>"$dir/run.err")
 
@@ -325,6 +331,9 @@ if s3:
        "Copy with delete: the object moved to another key (%r %r %s)" % (outs("copy"), outs("down_copy"), logs("copy")))
     ok(outs("purge").get("count") == 2 and outs("purge").get("size") == 2 * len(content) and names("list_end") == [],
        "DeleteList: every object of the prefix deleted, counted and sized (%r %r %s)" % (outs("purge"), names("list_end"), logs("purge")))
+    m = logs("nocreds")
+    ok(state("nocreds") == "FAILED" and "'accessKeyId' and 'secretKeyId' are required" in m,
+       "no credentials given: refused, though the worker's environment has AWS keys (%s)" % m)
     m = logs("purge_empty")
     ok(state("purge_empty") == "FAILED" and "no object of bucket 'tern-test' matched prefix 'run/'" in m,
        "DeleteList errorOnEmpty: nothing to delete fails (%s)" % m)
