@@ -33,7 +33,11 @@ int gcs_key_parse(const char *json, size_t len, GcsKey **ret, char **ret_error) 
         json_error_t jerr;
         _cleanup_json_ json_t *doc = json_loadb(json, len, 0, &jerr);
         if (!doc) {
-                *ret_error = strdup_printf("not JSON: %s (line %d)", jerr.text, jerr.line);
+                /* jansson quotes the text "near" the error, which may well be part of the private key. */
+                const char *near = strstr(jerr.text, " near ");
+                *ret_error = strdup_printf("not JSON: %.*s (line %d, column %d)",
+                                           (int) (near ? (size_t) (near - jerr.text) : strlen(jerr.text)), jerr.text,
+                                           jerr.line, jerr.column);
                 return -EINVAL;
         }
         const char *email = json_string_value(json_object_get(doc, "client_email"));

@@ -739,6 +739,10 @@ static int dup_or_null(const char *v, char **ret) {
 static int access_keys(StorageKind kind, const StorageOptions *opt, const char *profile, char **ak, char **sk, char **token) {
         int r;
         *ak = *sk = *token = NULL;
+        /* A GCS key given in opt is the caller's choice of credentials: the process's own HMAC keys
+         * must not win over it (a task naming its own service account would sign with the worker's). */
+        if (kind == STORAGE_GCS && opt->service_account_file && !opt->access_key && !opt->secret_key)
+                return -ENOENT;
         if (opt->access_key || opt->secret_key) {
                 if ((r = dup_or_null(opt->access_key, ak)) < 0 || (r = dup_or_null(opt->secret_key, sk)) < 0 ||
                     (r = dup_or_null(opt->session_token, token)) < 0)

@@ -89,9 +89,10 @@ typedef struct StorageOptions {
  * S3 credentials, the first found: opt, then $CREDENTIALS_DIRECTORY (systemd LoadCredential=)
  * files storage-access-key, storage-secret-key, storage-session-token, then $AWS_ACCESS_KEY_ID,
  * $AWS_SECRET_ACCESS_KEY, $AWS_SESSION_TOKEN, then the profile of ~/.aws/credentials (or
- * $AWS_SHARED_CREDENTIALS_FILE). GCS: HMAC keys as S3's (opt, the same credential files, then
- * $GCS_HMAC_ACCESS_KEY/$GCS_HMAC_SECRET), else a service account key (opt, the credential file
- * storage-service-account.json, then $GOOGLE_APPLICATION_CREDENTIALS). Azure: opt, then the
+ * $AWS_SHARED_CREDENTIALS_FILE). GCS: opt's HMAC keys, else opt's service account key file (then
+ * alone: no key of the process is looked for), else HMAC keys from the same credential files as
+ * S3's, then $GCS_HMAC_ACCESS_KEY/$GCS_HMAC_SECRET, else a service account key from the credential
+ * file storage-service-account.json, then $GOOGLE_APPLICATION_CREDENTIALS. Azure: opt, then the
  * credential files storage-account-key or storage-sas-token, then $AZURE_STORAGE_KEY or
  * $AZURE_STORAGE_SAS_TOKEN.
  * No request is made: storage_check() tries the bucket and the credentials. On failure

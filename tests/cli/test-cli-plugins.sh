@@ -346,6 +346,61 @@ sys.exit(0 if state("s") == "SUCCESS" and uri(o.get("uri")) and uri(o.get("files
 PY
 ok $? "an exec plugin's files of .tern-store/ named in its outputs (alone, in a map, in a list) become kestra:/// URIs a later task reads, outputFiles stays the flow's, a name of no file fails the task ($(head -c 400 "$dir/store.err" | tr '\n' ' '))"
 
+# ---- .tern-store/ attacked: nothing but the task's own regular files is kept, nothing hangs ----
+mkdir -p "$dir/storer/attack"
+cat >"$dir/storer/attack/plugin.yaml" <<'YAML'
+name: attack
+exec: attack.py
+types:
+  - type: io.tern.tests.StoreAttack
+YAML
+cat >"$dir/storer/attack/attack.py" <<'EOF'
+#!/usr/bin/env python3
+import json, os, sys
+json.load(sys.stdin)
+os.makedirs(".tern-store/sub", exist_ok=True)
+open("own.txt", "w").write("own\n")
+open(".tern-store/sub/deep.txt", "w").write("deep\n")
+os.symlink("/etc/passwd", ".tern-store/link")
+os.symlink("..", ".tern-store/up")
+os.link("own.txt", ".tern-store/hard")
+os.mkfifo(".tern-store/fifo")
+names = [".tern-store/link", ".tern-store/up/own.txt", ".tern-store/hard", ".tern-store/fifo", ".tern-store/sub",
+         ".tern-store/sub/deep.txt", ".tern-store/../own.txt", ".tern-store/%2e%2e/own.txt", "/etc/passwd",
+         ".tern-store/own.txt\n", ".tern-store/"]
+print("::" + json.dumps({"outputs": {"names": names}}) + "::")
+EOF
+chmod -R a+rX "$dir/storer"
+chmod 755 "$dir/storer/attack/attack.py"
+cat >"$dir/attack.yaml" <<'YAML'
+id: attack
+namespace: test.plugins
+tasks:
+  - id: a
+    type: io.tern.tests.StoreAttack
+YAML
+(cd "$dir" && timeout 120 "$TERN" run "$dir/attack.yaml" --plugins-path "$dir/storer" -q -o json --include-logs \
+        >"$dir/attack.json" 2>"$dir/attack.err")
+python3 - "$dir/attack.json" 2>>"$dir/attack.err" <<'PY'
+import json, sys
+try:
+    text = open(sys.argv[1]).read()
+    run = json.loads(text)
+except (OSError, ValueError):
+    sys.exit(1)
+t = {t["taskId"]: t for t in run.get("taskRunList", [])}.get("a", {})
+logs = [(l["level"], l["message"]) for l in run.get("logs", []) if l.get("taskId") == "a"]
+print(t.get("state", {}).get("current"), json.dumps(t.get("outputs")), logs, file=sys.stderr)
+warned = lambda name: any(lv == "WARN" and "Output file '%s' is not kept" % name in m for lv, m in logs)
+sys.exit(0 if t.get("state", {}).get("current") == "FAILED" and "kestra:///" not in json.dumps(t.get("outputs")) and
+         "root:" not in text and warned(".tern-store/link") and warned(".tern-store/up") and
+         warned(".tern-store/hard") and warned(".tern-store/fifo") and
+         any(lv == "ERROR" and "announced the file '.tern-store/link' for internal storage, and left no such file" in m
+             for lv, m in logs)
+         else 1)
+PY
+ok $? "an exec plugin's .tern-store/ with a link out, a link up, a hard link, a FIFO, a directory and names with '..', '%2e%2e', a newline or an absolute path: nothing kept, each refusal said, the task fails, no hang ($(head -c 600 "$dir/attack.err" | tr '\n' ' '))"
+
 # ---- docs/PLUGINS.md shows these very examples ----
 python3 - "$TERN_SOURCE_ROOT" <<'PY'
 import re, sys
