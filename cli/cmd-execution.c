@@ -14,6 +14,7 @@
 #include "engine.h"
 #include "execution-create.h"
 #include "flow-cache.h"
+#include "json-limits.h"
 #include "log.h"
 #include "strutil.h"
 
@@ -496,6 +497,12 @@ static int signal_verb(const char *cmd, void (*help)(void), const char *type, in
         _cleanup_json_ json_t *payload = json_pack("{s:o}", "inputs", inputs ? json_incref(inputs) : json_object());
         if (kill && (!payload || json_object_set_new(payload, "cascade", json_boolean(!a.no_cascade)) < 0))
                 return log_oom(), 1;
+        /* Bounded on both queues alike (api_execution_event() checks the database's path again). */
+        _cleanup_free_ char *too_big = NULL;
+        if (json_value_check(inputs, "the inputs object", &too_big) < 0) {
+                fprintf(stderr, "%s: %s\n", cmd, too_big ?: "the inputs are nested too deep or too large");
+                return 1;
+        }
         if (on_kafka) {
                 /* The executor holding it applies it after its earlier events (same key, same
                  * partition). A restarted execution has ended: no executor holds it any more, and

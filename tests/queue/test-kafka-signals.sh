@@ -125,7 +125,12 @@ ok "$([ -n "$gate" ] && [ "$(state "$gate")" = PAUSED ] && echo 0 || echo 1)" \
         "tern execution start runs it on Kafka: PAUSED at its Pause task (got ${gate:+$(state "$gate")}$(head -c 200 "$dir/start.err"))"
 ok "$(grep -q "start executions with\|database queue" "$dir/start.err"; [ $? = 1 ] && echo 0 || echo 1)" "and says nothing of the database queue"
 
-# resume
+# resume: inputs nested past the limit are refused before any event is sent, as on the database
+deep=$(python3 -c 'print("{\"a\":" * 70 + "1" + "}" * 70)')
+"$TERN" execution resume "$gate" --inputs-json "{\"x\": $deep}" > /dev/null 2> "$dir/deep.err"; rc=$?
+sleep 1
+ok "$([ $rc = 1 ] && grep -q "nested more than 64 levels" "$dir/deep.err" && [ "$(state "$gate")" = PAUSED ] && echo 0 || echo 1)" \
+        "resume with inputs nested 70 deep: refused, naming the limit, and the execution stays PAUSED (rc $rc; $(head -c 200 "$dir/deep.err"))"
 "$TERN" execution resume "$gate" --wait --timeout PT60S > /dev/null 2> "$dir/resume.err"; rc=$?
 ok "$([ $rc = 0 ] && [ "$(state "$gate")" = SUCCESS ] && echo 0 || echo 1)" "resume: the paused execution goes on to SUCCESS (got $(state "$gate"); $(head -c 200 "$dir/resume.err"))"
 ok "$([ "$(field "$gate" '[t["outputs"]["value"] for t in d["taskRunList"] if t["taskId"] == "after"][0]')" = after ] && echo 0 || echo 1)" \
