@@ -79,3 +79,44 @@ int store_doc_from_cells(const SqlRows *rows, size_t row, size_t col_doc, size_t
         *ret = TAKE_PTR(doc);
         return 0;
 }
+
+int store_execution_get_after(StoreTx *tx, const char *id, json_t *prev, bool (*ended)(const char *state),
+                              json_t **ret_doc) {
+        _cleanup_rows_ SqlRows x = {}, t = {};
+        _cleanup_json_ json_t *doc = NULL, *list = NULL;
+        json_t *prev_list = json_object_get(prev, "taskRunList");
+        int r;
+
+        if (!json_is_array(prev_list))
+                return store_execution_get(tx, id, ret_doc);
+        /* Both reads in one transaction (the caller's), so the rows match the document. */
+        if ((r = store_exec(tx, "SELECT doc FROM executions WHERE id = $1", SQL_ARGS(SQL_S(id)), &x)) < 0)
+                return r;
+        if (x.n_rows == 0)
+                return -ENOENT;
+        if ((r = sql_cell_json(&x, 0, 0, &doc)) < 0)
+                return r;
+        if (!json_is_object(doc))
+                return -EBADMSG;
+        if ((r = store_exec(tx, "SELECT id, state, doc FROM task_runs WHERE execution_id = $1 ORDER BY ord",
+                            SQL_ARGS(SQL_S(id)), &t)) < 0)
+                return r;
+        if (!(list = json_array()))
+                return -ENOMEM;
+        for (size_t i = 0; i < t.n_rows; i++) {
+                json_t *old = json_array_get(prev_list, i), *tr = NULL;
+                const char *trid = sql_cell(&t, i, 0), *st = sql_cell(&t, i, 1);
+                const char *was_id = json_string_value(json_object_get(old, "id"));
+                const char *was = json_string_value(json_object_get(json_object_get(old, "state"), "current"));
+                if (trid && st && was_id && was && streq(was_id, trid) && streq(was, st) && ended(st))
+                        tr = json_incref(old);
+                else if ((r = sql_cell_json(&t, i, 2, &tr)) < 0)
+                        return r;
+                if (json_array_append_new(list, tr) < 0)
+                        return -ENOMEM;
+        }
+        if (json_object_set(doc, "taskRunList", list) < 0)
+                return -ENOMEM;
+        *ret_doc = TAKE_PTR(doc);
+        return 0;
+}

@@ -230,6 +230,14 @@ int store_execution_save(StoreTx *tx, const StoreExecutionMeta *m, json_t *doc, 
 int store_execution_save_from(StoreTx *tx, const StoreExecutionMeta *m, json_t *doc, json_t *prev_doc, usec_t now,
                               int64_t *ret_version);
 int store_execution_get(StoreTx *tx, const char *id, json_t **ret_doc);
+/* The same, for a reader that follows one execution (tern run's wait): prev is a document of it
+ * read before, whose task runs in a state that ended(state) calls settled are taken over by
+ * reference when their row still has the same id and state (an ended task run changes only with
+ * its state: a retry or a restart changes that first), so a read parses what changed since, not the
+ * whole execution. The result shares those task-run objects with prev: neither may be changed in
+ * place. prev NULL (or without task runs): store_execution_get(). */
+int store_execution_get_after(StoreTx *tx, const char *id, json_t *prev, bool (*ended)(const char *state),
+                              json_t **ret_doc);
 int store_execution_delete(StoreTx *tx, const char *id);
 
 /* What the indexed columns say of an execution whose document cannot be used (the caller frees
