@@ -71,14 +71,6 @@ int api_execution_wait(Store *s, const char *id, const ApiWaitOptions *o, ApiWai
                 usec_t read_at = now_monotonic();
                 if ((r = fn(s, doc, userdata)) != 0 || read_at >= deadline) {
                         if (r >= 0 && ret_doc) {
-                                /* What the caller keeps is a whole read, owing nothing to the earlier ones. */
-                                if (prev) {
-                                        json_decref(doc);
-                                        doc = NULL;
-                                        int q = api_execution_get(s, id, &doc);
-                                        if (q < 0)
-                                                return q;
-                                }
                                 json_decref(*ret_doc);
                                 *ret_doc = TAKE_PTR(doc);
                         }

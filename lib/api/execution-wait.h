@@ -30,7 +30,7 @@ typedef struct ApiWaitOptions {
         /* Each read after the first parses only the task runs that had not ended or changed since
          * (store_execution_get_after()): a wait costs what changed, not the execution's size at
          * every change. fn must then leave doc's task runs as they are (the next read shares
-         * them); the document returned at the end is read whole. */
+         * them). */
         bool incremental;
 } ApiWaitOptions;
 
