@@ -113,7 +113,8 @@ static int cli_execution_wait_full(Store *s, const char *id, size_t n_histories,
         WaitFor w = { .id = id, .n_histories = n_histories, .until_mask = until_mask, .progress = progress,
                       .interrupted = interrupted };
         /* Log lines wake it too when they are shown as they come. */
-        ApiWaitOptions o = { .timeout = timeout ? timeout : USEC_INFINITY, .logs = progress != NULL };
+        ApiWaitOptions o = { .timeout = timeout ? timeout : USEC_INFINITY, .logs = progress != NULL,
+                             .incremental = true };
         _cleanup_json_ json_t *doc = NULL;
         int r = api_execution_wait(s, id, &o, wait_for, &w, &doc);
         if (r < 0)

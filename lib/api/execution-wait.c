@@ -23,8 +23,17 @@ static int wait_notified(Store *s, usec_t timeout) {
         return store_wait_fds(s, NULL, 0, timeout);
 }
 
+static int execution_read(Store *s, const char *id, StoreFollow *follow, json_t **ret) {
+        _cleanup_store_tx_ StoreTx *tx = NULL;
+        int r = store_begin(s, &tx);
+        if (r < 0)
+                return r;
+        return follow ? store_execution_get_after(tx, id, follow, ret) : store_execution_get(tx, id, ret);
+}
+
 int api_execution_wait(Store *s, const char *id, const ApiWaitOptions *o, ApiWaitFn fn, void *userdata,
                        json_t **ret_doc) {
+        _cleanup_(store_follow_done) StoreFollow follow = {};
         usec_t fallback = o->fallback ? o->fallback
                         : store_backend(s) == STORE_BACKEND_SQLITE ? API_WAIT_FALLBACK_SQLITE
                                                                    : API_WAIT_FALLBACK_POSTGRES;
@@ -39,7 +48,7 @@ int api_execution_wait(Store *s, const char *id, const ApiWaitOptions *o, ApiWai
                 return r;
         for (;;) {
                 _cleanup_json_ json_t *doc = NULL;
-                if ((r = api_execution_get(s, id, &doc)) < 0)
+                if ((r = execution_read(s, id, o->incremental ? &follow : NULL, &doc)) < 0)
                         return r;
                 usec_t read_at = now_monotonic();
                 if ((r = fn(s, doc, userdata)) != 0 || read_at >= deadline) {

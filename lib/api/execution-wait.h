@@ -27,6 +27,10 @@ typedef struct ApiWaitOptions {
         usec_t timeout;  /* USEC_INFINITY: none; 0: read once */
         bool logs;       /* new log lines wake it too */
         usec_t fallback; /* longest sleep without a notification; 0: API_WAIT_FALLBACK_* of the backend */
+        /* Each read after the first parses only the task runs whose stored text changed since
+         * (store_execution_get_after()): a wait costs what changed, not the execution's size at
+         * every change. fn must then leave doc's task runs as they are (later reads share them). */
+        bool incremental;
 } ApiWaitOptions;
 
 /* Wait on s (a connection the caller does not use meanwhile: it listens on it) for execution id.

@@ -79,3 +79,59 @@ int store_doc_from_cells(const SqlRows *rows, size_t row, size_t col_doc, size_t
         *ret = TAKE_PTR(doc);
         return 0;
 }
+
+void store_follow_done(StoreFollow *f) {
+        json_decref(f->task_runs);
+        for (size_t i = 0; i < f->n; i++)
+                free(f->texts[i]);
+        free(f->texts);
+        *f = (StoreFollow) {};
+}
+
+int store_execution_get_after(StoreTx *tx, const char *id, StoreFollow *f, json_t **ret_doc) {
+        _cleanup_rows_ SqlRows x = {}, t = {};
+        _cleanup_json_ json_t *doc = NULL, *list = NULL;
+        _cleanup_free_ char **texts = NULL;
+        int r;
+
+        /* Both reads in one transaction (the caller's), so the rows match the document. */
+        if ((r = store_exec(tx, "SELECT doc FROM executions WHERE id = $1", SQL_ARGS(SQL_S(id)), &x)) < 0)
+                return r;
+        if (x.n_rows == 0)
+                return -ENOENT;
+        if ((r = sql_cell_json(&x, 0, 0, &doc)) < 0)
+                return r;
+        if (!json_is_object(doc))
+                return -EBADMSG;
+        if ((r = store_exec(tx, "SELECT doc FROM task_runs WHERE execution_id = $1 ORDER BY ord",
+                            SQL_ARGS(SQL_S(id)), &t)) < 0)
+                return r;
+        if (!(list = json_array()) || (t.n_rows > 0 && !(texts = calloc(t.n_rows, sizeof(char *)))))
+                return -ENOMEM;
+        for (size_t i = 0; i < t.n_rows; i++) {
+                const char *text = sql_cell(&t, i, 0);
+                json_t *tr = NULL;
+                /* The same text is the same task run: no assumption on what may change. */
+                if (text && i < f->n && f->texts[i] && streq(f->texts[i], text))
+                        tr = json_incref(json_array_get(f->task_runs, i));
+                else if ((r = sql_cell_json(&t, i, 0, &tr)) < 0)
+                        goto fail;
+                if (!tr || json_array_append_new(list, tr) < 0) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                texts[i] = TAKE_PTR(t.cells[i]); /* the row's own copy, kept for the next read */
+        }
+        if (json_object_set(doc, "taskRunList", list) < 0) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        store_follow_done(f);
+        *f = (StoreFollow) { .task_runs = TAKE_PTR(list), .texts = TAKE_PTR(texts), .n = t.n_rows };
+        *ret_doc = TAKE_PTR(doc);
+        return 0;
+fail:
+        for (size_t i = 0; i < t.n_rows && texts; i++)
+                free(texts[i]);
+        return r;
+}

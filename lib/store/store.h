@@ -244,6 +244,19 @@ int store_execution_save(StoreTx *tx, const StoreExecutionMeta *m, json_t *doc, 
 int store_execution_save_from(StoreTx *tx, const StoreExecutionMeta *m, json_t *doc, json_t *prev_doc, usec_t now,
                               int64_t *ret_version);
 int store_execution_get(StoreTx *tx, const char *id, json_t **ret_doc);
+/* What a reader following one execution (tern run's wait) keeps between its reads: the task runs
+ * of the last read and the text each was stored as. */
+typedef struct StoreFollow {
+        json_t *task_runs;
+        char **texts;
+        size_t n;
+} StoreFollow;
+void store_follow_done(StoreFollow *f);
+/* The same as store_execution_get(), for such a reader: a task run whose stored text is what f
+ * holds for its place is taken over by reference instead of parsed again, so a read costs what
+ * changed since the last one, not the execution's size. f is then updated to this read. The
+ * result shares those task-run objects with earlier results: none may be changed in place. */
+int store_execution_get_after(StoreTx *tx, const char *id, StoreFollow *f, json_t **ret_doc);
 int store_execution_delete(StoreTx *tx, const char *id);
 
 /* What the indexed columns say of an execution whose document cannot be used (the caller frees

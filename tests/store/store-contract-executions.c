@@ -229,6 +229,60 @@ void test_task_runs(Store *s) {
         store_rollback(tx);
 }
 
+/* A reader following one execution parses only what changed, and gets what a whole read gives. */
+void test_get_after(Store *s) {
+        StoreTx *tx;
+        _cleanup_json_ json_t *doc = make_doc("e-after", "company.team", "hello", "RUNNING", "2023-11-14T22:13:20Z");
+        json_t *list = json_object_get(doc, "taskRunList");
+        json_array_append_new(list, make_task_run("tr1", "a", "SUCCESS"));
+        json_array_append_new(list, make_task_run("tr2", "b", "RUNNING"));
+        _cleanup_json_ json_t *first = NULL, *got = NULL, *whole = NULL, *again = NULL;
+        _cleanup_(store_follow_done) StoreFollow f = {};
+
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_execution_create(tx, META(doc), doc, "created", NULL, T0));
+        is_int(store_execution_get_after(tx, "e-after", &f, &first), 0, "a first read");
+        ok(json_equal(first, doc), "it reads the whole execution");
+
+        /* A step: the running task run ends with an output, a third starts, the execution's own
+         * document changes. */
+        _cleanup_json_ json_t *next = json_deep_copy(doc);
+        json_t *l2 = json_object_get(next, "taskRunList");
+        json_object_set_new(json_object_get(json_array_get(l2, 1), "state"), "current", json_string("SUCCESS"));
+        json_object_set_new(json_array_get(l2, 1), "outputs", json_pack("{s:i}", "n", 7));
+        json_array_append_new(l2, make_task_run("tr3", "c", "CREATED"));
+        json_object_set_new(next, "variables", json_pack("{s:s}", "k", "v"));
+        CHECK_OK(store_execution_save_from(tx, META(next), next, first, T0, NULL));
+        is_int(store_execution_get_after(tx, "e-after", &f, &got), 0, "read after a step");
+        CHECK_OK(store_execution_get(tx, "e-after", &whole));
+        ok(json_equal(got, whole), "the same as a whole read");
+        json_t *gl = json_object_get(got, "taskRunList"), *fl = json_object_get(first, "taskRunList");
+        ok(json_array_get(gl, 0) == json_array_get(fl, 0), "the unchanged task run is taken over");
+        ok(json_array_get(gl, 1) != json_array_get(fl, 1) &&
+           json_integer_value(json_object_get(json_object_get(json_array_get(gl, 1), "outputs"), "n")) == 7,
+           "the changed one is read with its outputs");
+
+        /* Between two reads, a restart runs an ended task run again and it ends in the same state
+         * (another attempt), another one takes the place of the first, the last is dropped. */
+        _cleanup_json_ json_t *restarted = json_deep_copy(next);
+        json_t *l3 = json_object_get(restarted, "taskRunList");
+        json_array_set_new(l3, 0, make_task_run("tr1b", "a", "SUCCESS"));
+        json_object_set_new(json_array_get(l3, 1), "attempts", json_pack("[{s:s},{s:s}]", "state", "FAILED", "state", "SUCCESS"));
+        json_array_remove(l3, 2);
+        CHECK_OK(store_execution_save_from(tx, META(restarted), restarted, whole, T0, NULL));
+        is_int(store_execution_get_after(tx, "e-after", &f, &again), 0, "read after a restart");
+        json_decref(whole);
+        whole = NULL;
+        CHECK_OK(store_execution_get(tx, "e-after", &whole));
+        ok(json_equal(again, whole) && json_array_size(json_object_get(again, "taskRunList")) == 2,
+           "a task run run again in the same state is read again, the dropped one is gone");
+        CHECK_OK(store_execution_delete(tx, "e-after"));
+        json_decref(again);
+        again = NULL;
+        is_int(store_execution_get_after(tx, "e-after", &f, &again), -ENOENT, "a deleted execution");
+        CHECK_OK(store_commit(tx));
+}
+
 void test_claim_and_outbox(Store *s) {
         StoreTx *tx;
         StoreClaim *c = NULL;

@@ -43,6 +43,7 @@ void test_services(Store *s);
 void test_executions(Store *s);
 void test_meta(Store *s);
 void test_task_runs(Store *s);
+void test_get_after(Store *s);
 void test_claim_and_outbox(Store *s);
 void test_serialization(Store *s);
 void test_skip_locked(Store *s);

@@ -156,6 +156,7 @@ int main(int argc, char *argv[]) {
         test_flows(s);
         test_executions(s);
         test_task_runs(s);
+        test_get_after(s);
         test_meta(s);
         test_claim_and_outbox(s);
         test_serialization(s);
