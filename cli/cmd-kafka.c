@@ -128,8 +128,8 @@ static int submit_load_tx(StoreTx *tx, void *userdata) {
         return api_flow_load(NULL, tx, l->ns, l->id, 0, &l->flow);
 }
 
-/* The execution as the API shows it until the executor's first step writes it again (an execution
- * the executor indexed first is left as it is). */
+/* The execution as the API shows it until the indexer writes its first step (an execution the
+ * indexer wrote first is left as it is). */
 typedef struct SubmitIndex {
         const Execution *e;
         json_t *doc;
