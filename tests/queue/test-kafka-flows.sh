@@ -369,11 +369,11 @@ ok "$([ "$(sort -u "$dir/retries" | wc -l)" = 6 ] && [ "$(wc -l < "$dir/retries"
 # which travels on the logs topic.
 : > "$runs"; : > "$dir/retries"
 ids=()
-for i in 1 2; do ids+=("$(submit retry -i mark=ix$i)"); done
+for i in 1 2; do ids+=("$(submit retry -i mark=kill$i)"); done
 ids+=("$(submit seq)")
 sleep 1 # (the indexer is writing these)
 kill -9 "$ix1_pid"; wait "$ix1_pid" 2>/dev/null
-for i in 3 4; do ids+=("$(submit retry -i mark=ix$i)"); done
+for i in 3 4; do ids+=("$(submit retry -i mark=kill$i)"); done
 for i in 1 2; do ids+=("$(submit seq)"); done
 ids+=("$(submit par)")
 # seq 3 x 2 + par 4: the workers ran them while no indexer was there.
