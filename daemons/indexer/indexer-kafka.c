@@ -111,12 +111,11 @@ static void indexer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_
         }
         int r = offsets_read(x, parts);
         if (r < 0) {
-                /* Not assigned: the group gives the partitions to this member again at the next
-                 * rebalance, or to another; until then nothing of them is written. */
+                /* Taken all the same (the group will not offer them again until the next rebalance),
+                 * with no position known: the first batch of them is refused by the fence and they
+                 * are read again from where the database says (resync()), once it answers. */
                 log_error_errno(r, "Cannot read where the indexer stopped in the database: %s", store_error(x->store));
                 json_object_clear(x->positions);
-                (void) rd_kafka_assign(rk, NULL);
-                return;
         }
         (void) rd_kafka_assign(rk, parts);
         log_info("Indexer took %d partition(s).", parts->cnt);
