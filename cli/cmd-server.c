@@ -1,4 +1,4 @@
-/* cmd-server.c: "tern server standalone|executor|worker|scheduler|webserver": run components in the
+/* cmd-server.c: "tern server standalone|executor|worker|scheduler|webserver|indexer": run components in the
  * foreground until SIGTERM or SIGINT, in the daemon frame the systemd daemons use (tern.conf,
  * sd_notify, watchdog, status socket, heartbeats, SIGHUP reload). */
 #include <stdio.h>
@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "daemon.h"
 #include "executor-component.h"
+#include "indexer-component.h"
 #include "log.h"
 #include "scheduler-component.h"
 #include "strutil.h"
@@ -22,7 +23,7 @@ typedef struct ServerArgs {
 
 static void server_help(const char *which) {
         printf("Usage: tern server %s [--config FILE] [--db URL] [--storage URL]%s\n\n", which,
-               streq(which, "executor") || streq(which, "scheduler") ? ""
+               streq(which, "executor") || streq(which, "scheduler") || streq(which, "indexer") ? ""
                : streq(which, "webserver")                           ? " [--listen ADDR]"
                                                                      : " [--workers N] [--queue NAME]");
         if (streq(which, "standalone"))
@@ -36,6 +37,10 @@ static void server_help(const char *which) {
         else if (streq(which, "scheduler"))
                 printf("Run a scheduler: it starts the executions of Schedule and Flow triggers and backfills.\n"
                        "Any number may run against the same PostgreSQL database; each slot runs once.\n");
+        else if (streq(which, "indexer"))
+                printf("Run the indexer of the Kafka queue backend ([queue] type = kafka): it writes the executions,\n"
+                       "task runs and log lines of the execution-state and logs topics into the database the API\n"
+                       "reads, each once. Any number may run (consumer group 'tern-indexer').\n");
         else if (streq(which, "executor"))
                 printf("Run an executor: it applies execution events and re-queues the jobs of vanished workers.\n"
                        "Any number may run against the same PostgreSQL database.\n");
@@ -161,7 +166,7 @@ static int run_server(const char *which, int argc, char *argv[]) {
         bool standalone = streq(which, "standalone");
         const WorkerComponentParams worker_params = { .sandbox = &sandbox };
         const WebComponentParams web_params = { .http_fd = -1 };
-        DaemonPart parts[4];
+        DaemonPart parts[5];
         size_t n = 0;
         if (standalone || streq(which, "executor"))
                 parts[n++] = (DaemonPart) { &executor_component, NULL };
@@ -176,6 +181,9 @@ static int run_server(const char *which, int argc, char *argv[]) {
                         return r;
                 parts[n++] = (DaemonPart) { &worker_component, &worker_params };
         }
+        /* On Kafka the repositories the API reads are the indexer's to write (docs/KAFKA.md). */
+        if (streq(which, "indexer") || (standalone && config_queue_is_kafka(&a.config.cfg)))
+                parts[n++] = (DaemonPart) { &indexer_component, NULL };
         /* Last: stopped first, so that it answers no request about components already gone. */
         if (streq(which, "webserver") || (standalone && a.config.cfg.webserver_listen))
                 parts[n++] = (DaemonPart) { &web_component, &web_params };
@@ -208,6 +216,9 @@ static int verb_executor(int argc, char *argv[]) {
 static int verb_scheduler(int argc, char *argv[]) {
         return run_server("scheduler", argc, argv);
 }
+static int verb_indexer(int argc, char *argv[]) {
+        return run_server("indexer", argc, argv);
+}
 static int verb_worker(int argc, char *argv[]) {
         return run_server("worker", argc, argv);
 }
@@ -222,5 +233,7 @@ const Verb server_verbs[] = {
         { "worker", "[--config FILE] [--db URL] [--workers N]", "a worker that runs tasks", verb_worker, NULL },
         { "scheduler", "[--config FILE] [--db URL]", "a scheduler (Schedule and Flow triggers; many may share PostgreSQL)",
           verb_scheduler, NULL },
+        { "indexer", "[--config FILE] [--db URL]", "the Kafka queue backend's indexer (executions and logs into the database)",
+          verb_indexer, NULL },
         {},
 };

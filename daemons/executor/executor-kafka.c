@@ -11,7 +11,6 @@
 #include "cleanup-jansson.h"
 #include "execution-create.h"
 #include "execution-files.h"
-#include "execution-store.h"
 #include "executor-kafka.h"
 #include "executor-subflow.h"
 #include "hashmap.h"
@@ -35,7 +34,7 @@ typedef struct KExec {
         json_t *timers;    /* [{executionId, type, payload, dueAt}]: delayed events it emits when due */
         json_t *jobs;      /* taskRunId -> epoch of its job in flight (a result of another epoch is stale) */
         json_t *job_docs;  /* taskRunId -> that job as emitted: resubmitted from it when its worker dies */
-        json_t *logs;      /* engine log lines of the open transaction, for the indexer */
+        json_t *logs;      /* engine log lines not yet emitted to the logs topic (save() does) */
         json_t *committed; /* its state record as committed; NULL: new in the open transaction */
         json_t *pending;   /* its state record as the open transaction wrote it */
         int32_t partition;
@@ -199,6 +198,27 @@ static int touch(ExecutorKafka *x, KExec *k) {
         return 0;
 }
 
+/* The engine's log lines of k since its last save, to the logs topic in the open transaction (the
+ * indexer writes them to the database once it is committed). */
+static int emit_logs(ExecutorKafka *x, KafkaStep *s, KExec *k) {
+        size_t i;
+        json_t *l;
+        int r;
+        json_array_foreach(k->logs, i, l) {
+                _cleanup_json_ json_t *v = json_pack("{s:s, s:O?, s:O?, s:O?, s:O?, s:I, s:O?}", "executionId", k->e->id,
+                                                     "taskRunId", json_object_get(l, "taskRunId"), "taskId",
+                                                     json_object_get(l, "taskId"), "attempt", json_object_get(l, "attempt"),
+                                                     "level", json_object_get(l, "level"), "timestamp", (json_int_t) x->now,
+                                                     "message", json_object_get(l, "message"));
+                if (!v)
+                        return -ENOMEM;
+                if ((r = emit_json(s, x->topics[KAFKA_TOPIC_LOGS], k->partition, k->e->id, v)) < 0)
+                        return r;
+        }
+        json_array_clear(k->logs);
+        return 0;
+}
+
 /* Write k's state record in the open transaction, into the partition of execution-state that
  * matches its events' (its owner rebuilds it from there). */
 static int save(ExecutorKafka *x, KafkaStep *s, KExec *k) {
@@ -208,7 +228,8 @@ static int save(ExecutorKafka *x, KafkaStep *s, KExec *k) {
         int r;
         if (!rec || !json_object_get(rec, "execution"))
                 return -ENOMEM;
-        if ((r = emit_json(s, x->topics[KAFKA_TOPIC_EXECUTION_STATE], k->partition, k->e->id, rec)) < 0)
+        if ((r = emit_json(s, x->topics[KAFKA_TOPIC_EXECUTION_STATE], k->partition, k->e->id, rec)) < 0 ||
+            (r = emit_logs(x, s, k)) < 0)
                 return r;
         json_decref(k->pending);
         k->pending = TAKE_PTR(rec);
@@ -505,54 +526,11 @@ static int step_fn(KafkaStep *s, const rd_kafka_message_t *m, void *userdata) {
 
 /* ---- after a transaction ------------------------------------------------------------------------ */
 
-static int index_tx(StoreTx *tx, void *userdata) {
-        ExecutorKafka *x = userdata;
-        int r;
-        for (size_t i = 0; i < x->n_touched; i++) {
-                KExec *k = x->touched[i];
-                _cleanup_(execution_store_meta_done) StoreExecutionMeta meta = {};
-                _cleanup_json_ json_t *doc = execution_to_json(k->e);
-                if (!doc || execution_store_meta(k->e, x->now, &meta) < 0)
-                        return -ENOMEM;
-                r = store_execution_save(tx, &meta, doc, x->now);
-                if (r == -ENOENT)
-                        r = store_execution_create(tx, &meta, doc, NULL, NULL, x->now);
-                if (r < 0)
-                        return r;
-                size_t n = json_array_size(k->logs), j;
-                json_t *l;
-                if (n == 0)
-                        continue;
-                _cleanup_free_ StoreLog *logs = calloc(n, sizeof *logs);
-                if (!logs)
-                        return -ENOMEM;
-                json_array_foreach(k->logs, j, l) {
-                        int level = store_log_level_from_string(json_string_value(json_object_get(l, "level")));
-                        logs[j] = (StoreLog) {
-                                .execution_id = k->e->id,
-                                .task_run_id = json_string_value(json_object_get(l, "taskRunId")),
-                                .task_id = json_string_value(json_object_get(l, "taskId")),
-                                .level = level < 0 ? STORE_LOG_INFO : (StoreLogLevel) level,
-                                .timestamp = x->now,
-                                .message = json_string_value(json_object_get(l, "message")) ?: "",
-                        };
-                }
-                if ((r = store_log_append_tx(tx, logs, n)) < 0)
-                        return r;
-        }
-        return 0;
-}
-
-/* The open transaction committed: what it wrote is the state now. The executions it stepped are
- * written to the database (the repositories; a failure there loses nothing of the queue: the next
- * step of the execution writes it again), and those that ended are forgotten. */
+/* The open transaction committed: what it wrote is the state now (the indexer writes it to the
+ * database: docs/KAFKA.md), and the executions that ended are forgotten. */
 static void step_committed(KafkaStep *s, const rd_kafka_topic_partition_list_t *offsets, uint64_t txn, void *userdata) {
         ExecutorKafka *x = userdata;
         size_t ended = 0;
-        int r = x->n_touched > 0 ? store_transact(x->store, index_tx, x) : 0;
-        if (r < 0)
-                log_warning_errno(r, "Cannot write %zu stepped execution(s) to the database: %s", x->n_touched,
-                                  store_error(x->store));
         for (size_t i = 0; i < x->n_touched; i++) {
                 KExec *k = x->touched[i];
                 json_decref(k->committed);

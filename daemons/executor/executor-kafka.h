@@ -21,10 +21,10 @@ typedef struct ExecutorKafkaOptions {
 
 typedef struct ExecutorKafka ExecutorKafka;
 
-/* Takes ownership of store (give it its own connection: store_dup): flows are read from it, and the
- * executions this member steps are written to it once committed (the repositories the API reads;
- * docs/KAFKA.md says why this indexer is in the executor for now). *ret_error (optional) says why
- * the brokers refused. */
+/* Takes ownership of store (give it its own connection: store_dup): flows are read from it. The
+ * executions this member steps reach the repositories the API reads through the indexer
+ * (daemons/indexer), which reads them from execution-state and logs. *ret_error (optional) says
+ * why the brokers refused. */
 int executor_kafka_new(Store *store, const ExecutorKafkaOptions *opt, ExecutorKafka **ret, char **ret_error);
 ExecutorKafka *executor_kafka_free(ExecutorKafka *x);
 DEFINE_FREE_CLEANUP(ExecutorKafka, executor_kafka_free)

@@ -154,18 +154,19 @@ static int pending_done(WorkerKafka *w, int32_t partition, int64_t offset) {
                 return -ESTALE; /* its partition was revoked meanwhile: its offsets are another member's now */
         for (size_t i = 0; i < w->n_pending; i++) {
                 Pending *p = &w->pending[i];
-                if (p->partition != partition) {
-                        w->pending[k++] = *p;
+                if (p->partition != partition)
                         continue;
-                }
                 if (!p->done && (first_open < 0 || p->offset < first_open))
                         first_open = p->offset;
                 last = MAX(last, p->offset);
         }
         int64_t commit = first_open >= 0 ? first_open : last + 1;
+        /* One pass that keeps the other partitions' jobs and this one's not committed yet, in
+         * place (two passes writing the same array lost jobs of this partition that sat where the
+         * first had put another's: they were then taken for revoked, "not run here"). */
         for (size_t i = 0; i < w->n_pending; i++) {
                 Pending *p = &w->pending[i];
-                if (p->partition == partition && p->offset >= commit)
+                if (p->partition != partition || p->offset >= commit)
                         w->pending[k++] = *p;
         }
         w->n_pending = k;

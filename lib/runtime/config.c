@@ -614,7 +614,13 @@ bool config_queue_is_kafka(const TernConfig *c) {
 }
 
 const char *config_queue_unsupported(const TernConfig *c, const char *component) {
-        if (!config_queue_is_kafka(c) || streq(component, "executor") || streq(component, "worker"))
+        if (!config_queue_is_kafka(c))
+                /* On the database queue the executor writes executions in its own step: nothing to index. */
+                return streq(component, "indexer")
+                               ? "[queue] type = database: the indexer serves the Kafka queue backend only (the "
+                                 "executor writes executions to the database itself); run it with [queue] type = kafka"
+                               : NULL;
+        if (streq(component, "executor") || streq(component, "worker") || streq(component, "indexer"))
                 return NULL;
         if (streq(component, "scheduler"))
                 return "[queue] type = kafka: the scheduler cannot run on Kafka yet (its triggers create executions "
@@ -625,7 +631,7 @@ const char *config_queue_unsupported(const TernConfig *c, const char *component)
                        "resumes executions on the database queue, which nothing consumes then; docs/KAFKA.md). "
                        "Run the executor and workers on Kafka, and start, kill, resume and restart executions "
                        "with 'tern execution' (it follows [queue])";
-        return "[queue] type = kafka: only the executor and the worker run on Kafka yet (docs/KAFKA.md); use "
+        return "[queue] type = kafka: only the executor, the worker and the indexer run on Kafka yet (docs/KAFKA.md); use "
                "[queue] type = database here";
 }
 

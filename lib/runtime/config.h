@@ -110,8 +110,8 @@ int config_parse_duration(const char *v, usec_t *ret);
 
 /* [queue] type = kafka. */
 bool config_queue_is_kafka(const TernConfig *c);
-/* NULL when component ("executor", "worker", "scheduler", "webserver", or a command such as
- * "tern run") can run with c's [queue] type, else why not (a sentence for the log): a queue a
+/* NULL when component ("executor", "worker", "scheduler", "webserver", "indexer", or a command
+ * such as "tern run") can run with c's [queue] type, else why not (a sentence for the log): a queue a
  * component cannot run on yet is refused at start, never accepted and ignored. */
 const char *config_queue_unsupported(const TernConfig *c, const char *component);
 

@@ -115,6 +115,12 @@
         "CREATE INDEX metrics_execution ON metrics (execution_id, seq);\n"                               \
         "CREATE INDEX metrics_flow ON metrics (namespace, flow_id, name, ts);\n"
 
+/* Where the Kafka indexer has written up to (store-queue-offsets.c), as on the other backends. */
+#define MYSQL_QUEUE_OFFSETS                                                                              \
+        "CREATE TABLE queue_offsets (\n"                                                                 \
+        "  consumer " KEY " NOT NULL, topic " KEY " NOT NULL, part INTEGER NOT NULL,\n"                 \
+        "  next_offset BIGINT NOT NULL, PRIMARY KEY (consumer, topic, part))" TABLE_OPTIONS
+
 const StoreMigration store_migrations_mysql[] = {
         { "initial schema", MYSQL_TABLES MYSQL_INDEXES },
         { "job cancellation", "ALTER TABLE jobs ADD COLUMN cancelled INTEGER NOT NULL DEFAULT 0;\n" },
@@ -125,5 +131,6 @@ const StoreMigration store_migrations_mysql[] = {
         { "execution versions", "ALTER TABLE executions ADD COLUMN version BIGINT NOT NULL DEFAULT 0;\n" },
         { "jobs due index", "CREATE INDEX jobs_due ON jobs (worker_id, available_at);\n" },
         { "task metrics", MYSQL_METRICS },
+        { "queue offsets", MYSQL_QUEUE_OFFSETS },
 };
 const size_t store_n_migrations_mysql = ELEMENTSOF(store_migrations_mysql);

@@ -146,6 +146,14 @@
         "CREATE INDEX metrics_execution ON metrics (execution_id, seq);\n"                               \
         "CREATE INDEX metrics_flow ON metrics (namespace, flow_id, name, ts);\n"
 
+/* Where each consumer of a queue outside the database (the Kafka indexer) has written up to, per
+ * partition, in the transaction that wrote the rows: a replay starts there, so it writes nothing
+ * twice (store-queue-offsets.c). */
+#define QUEUE_OFFSETS                                                                                    \
+        "CREATE TABLE queue_offsets (\n"                                                                 \
+        "  consumer TEXT NOT NULL, topic TEXT NOT NULL, part INTEGER NOT NULL,\n"                       \
+        "  next_offset BIGINT NOT NULL, PRIMARY KEY (consumer, topic, part));\n"
+
 const StoreMigration store_migrations_postgres[] = {
         { "initial schema", TABLES("BIGSERIAL PRIMARY KEY", "JSONB") COMMON_INDEXES },
         { "job cancellation", JOBS_CANCELLED },
@@ -155,6 +163,7 @@ const StoreMigration store_migrations_postgres[] = {
         { "execution versions", EXECUTION_VERSION },
         { "jobs due index", JOBS_DUE },
         { "task metrics", METRICS("BIGSERIAL PRIMARY KEY", "JSONB") },
+        { "queue offsets", QUEUE_OFFSETS },
 };
 const size_t store_n_migrations_postgres = ELEMENTSOF(store_migrations_postgres);
 
@@ -169,5 +178,6 @@ const StoreMigration store_migrations_sqlite[] = {
         { "execution versions", EXECUTION_VERSION },
         { "jobs due index", JOBS_DUE },
         { "task metrics", METRICS("INTEGER PRIMARY KEY AUTOINCREMENT", "TEXT") },
+        { "queue offsets", QUEUE_OFFSETS },
 };
 const size_t store_n_migrations_sqlite = ELEMENTSOF(store_migrations_sqlite);

@@ -432,6 +432,20 @@ int store_job_get(StoreTx *tx, const char *id, StoreJob *ret);
 /* Count of jobs (claimed or not); for tests and status. */
 int store_job_count(StoreTx *tx, int64_t *ret);
 
+/* ---- where a consumer of a queue outside the database is (store-queue-offsets.c) ------------ */
+
+/* The Kafka indexer writes records of a topic's partitions into the repositories together with
+ * the next offset to read, in one transaction: a replay after a crash or a rebalance starts there
+ * and writes nothing twice. consumer names the reader ("tern-indexer"). */
+
+/* The next offset of partition part of topic that consumer wrote, in tx; -ENOENT when none. */
+int store_queue_offset_get(StoreTx *tx, const char *consumer, const char *topic, int part, int64_t *ret);
+/* Move it from expected (-1: none written yet) to next, in tx. STORE_STALE (nothing changes) when it
+ * is not at expected: another reader of the partition wrote meanwhile, and this one is to read it
+ * again from store_queue_offset_get(). */
+int store_queue_offset_set(StoreTx *tx, const char *consumer, const char *topic, int part, int64_t expected,
+                           int64_t next);
+
 /* ---- logs ----------------------------------------------------------------------------------- */
 
 typedef enum StoreLogLevel {

@@ -31,7 +31,7 @@ why="cannot run on Kafka yet"
 check "tern config check accepts the [queue] settings" 0 "$TERN" config check
 contains "config check prints the passed-through property in [queue]" "kafka.security.protocol = plaintext"
 check "tern run refuses queue type kafka" 1 "$TERN" run "$dir/hello.yaml"
-contains "tern run says why" "only the executor and the worker run on Kafka yet"
+contains "tern run says why" "only the executor, the worker and the indexer run on Kafka yet"
 contains "tern run says what to use instead" "use [queue] type = database"
 contains "tern run names --remote, which works on Kafka" "or --remote with the executor and workers running on Kafka"
 check "tern server standalone refuses it (invalid configuration: 78)" 78 "$TERN" server standalone
@@ -45,6 +45,8 @@ n=$((n+1)); if [ $rc = 0 ]; then echo "ok $n - nothing was stored in the databas
 
 printf '[server]\nstate-dir = %s/state\n[queue]\ntype = database\n' "$dir" > "$conf"
 check "queue type database (the default) is accepted" 0 "$TERN" run "$dir/hello.yaml"
+check "tern server indexer refuses queue type database (78)" 78 "$TERN" server indexer
+contains "the indexer says it serves the Kafka queue backend only" "the indexer serves the Kafka queue backend only"
 
 echo "1..$n"
 [ $failed = 0 ]

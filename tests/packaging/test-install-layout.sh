@@ -38,11 +38,12 @@ has() { # kind (-x, -f), path, what
         [ "$1" "$d$2" ]; ok $? "$3: $2"
 }
 has -x "$bindir/tern" "the tern command"
-for c in executor worker scheduler webserver; do
+for c in executor worker scheduler webserver indexer; do
         has -x "$libexecdir/tern/tern-$c" "the $c daemon"
 done
 for u in tern-executor.service tern-executor.socket tern-scheduler.service tern-scheduler.socket \
-         tern-worker@.service tern-worker@.socket tern-webserver.service tern-webserver.socket tern.target; do
+         tern-worker@.service tern-worker@.socket tern-webserver.service tern-webserver.socket tern.target \
+         tern-indexer.service tern-indexer.socket; do
         has -f "$unitdir/$u" "unit in systemd's unit directory"
 done
 # The units run the installed daemons, not a path of the build.
@@ -56,7 +57,7 @@ if command -v scdoc >/dev/null; then
         for m in man1/tern.1 man1/tern-run.1 man1/tern-server.1 man1/tern-execution.1 man1/tern-flow.1 \
                  man1/tern-trigger.1 man1/tern-db.1 man1/tern-config.1 man1/tern-kafka.1 man1/tern-user.1 man1/tern-token.1 man1/tern-namespace.1 man1/tern-plugins.1 \
                  man5/tern.conf.5 man5/tern-flow.5 man8/tern-executor.8 man8/tern-worker.8 \
-                 man8/tern-scheduler.8 man8/tern-webserver.8; do
+                 man8/tern-scheduler.8 man8/tern-webserver.8 man8/tern-indexer.8; do
                 has -f "$mandir/$m" "manual page"
         done
         grep -q "^\.TH \"tern.conf\" \"5\".*\"tern $(meson introspect --projectinfo "$TERN_BUILD_ROOT" |

@@ -31,7 +31,7 @@ nice -n 10 "$src/packaging/build-rpm" --tree "$d/tree" "$d/rpms" >"$d/rpm.log" 2
 ok $? "packaging/build-rpm builds the rpms from the same meson install tree"
 [ $failed = 0 ] || { sed 's/^/# /' "$d/rpm.log" | tail -40; finish; }
 
-packages=(tern tern-common tern-executor tern-worker tern-scheduler tern-webserver)
+packages=(tern tern-common tern-executor tern-worker tern-scheduler tern-webserver tern-indexer)
 deb() { ls "$d/debs/$1"_*.deb 2>/dev/null | head -1; }
 rpm_of() { ls "$d/rpms/$1-$version"-*.rpm 2>/dev/null | head -1; }
 for p in "${packages[@]}"; do
@@ -66,10 +66,10 @@ fi
 
 # Maintainer scripts: nothing enabled or started on installation (the database comes first),
 # running units restarted on upgrade, the instances of tern-worker@ too.
-for p in tern-executor tern-worker tern-scheduler tern-webserver tern-common; do
+for p in tern-executor tern-worker tern-scheduler tern-webserver tern-indexer tern-common; do
         dpkg-deb -e "$(deb "$p")" "$d/ctl-$p"
 done
-for p in tern-executor tern-scheduler tern-webserver; do
+for p in tern-executor tern-scheduler tern-webserver tern-indexer; do
         c=${p#tern-}
         ! grep -Eq "invoke (start|restart)|_dh_action=start|systemctl (enable|start)" "$d/ctl-$p/postinst"
         ok $? "$p postinst neither enables nor starts units"
@@ -89,7 +89,7 @@ grep -q "tern db migrate" "$d/ctl-tern-common/postinst"
 ok $? "tern-common postinst says what to do before starting the services"
 ! grep -q "try-restart 'tern.target'" "$d/ctl-tern-common/postinst"
 ok $? "tern-common postinst does not restart tern.target (every component) on upgrade"
-for p in tern-executor tern-worker tern-scheduler tern-webserver; do
+for p in tern-executor tern-worker tern-scheduler tern-webserver tern-indexer; do
         rpm -qp --scripts "$(rpm_of "$p")" 2>/dev/null | grep -q "try-restart tern-${p#tern-}"
         ok $? "$p rpm restarts its running units on upgrade (%systemd_postun_with_restart)"
 done

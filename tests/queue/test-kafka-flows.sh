@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # test-kafka-flows: flows run end to end on the Kafka queue backend, on librdkafka's mock cluster
-# (tests/queue/kafka-mock.c, three brokers over loopback TCP): an executor and workers as separate
-# processes on [queue] type = kafka, executions started with 'tern kafka submit', their ends read
-# from the database the executor indexes them into (SQLite here). Sequential, parallel, retried,
+# (tests/queue/kafka-mock.c, three brokers over loopback TCP): an executor, workers and the indexer
+# as separate processes on [queue] type = kafka, executions started with 'tern kafka submit', their
+# ends read from the database the indexer writes them into (SQLite here). Sequential, parallel, retried,
 # failing and subflow executions end as they should with no task run twice; a worker killed
 # (SIGKILL) or hung (SIGSTOP) in the middle of a task goes silent on worker-heartbeats and the
 # executor resubmits its job to another worker under a new epoch, a RESUBMITTED attempt in the task
 # run's history, and the hung one, once it comes back, changes nothing; a worker whose
 # heartbeats cannot reach the brokers for dead-after gives its task up, resubmitted; a second
 # executor joining the group (a rebalance: both rebuild their state from execution-state) doubles
-# nothing; a broker going down and up and partition leaders moving under the daemons lose and
+# nothing; the indexer killed (SIGKILL) while executions run, then two started (a rebalance while
+# they catch up), leaves every execution in its final state in the database with no task run and
+# no log line written twice; a broker going down and up and partition leaders moving under the daemons lose and
 # double no execution (TAP).
 #
 # The mock cluster's gaps (docs/KAFKA.md) and how they touch this test: it does not store the
@@ -178,6 +180,12 @@ start_executor() { # name
         TERN_STATE_DIR=$dir/$1 "$TERN" server executor --config "$conf" > "$dir/$1.log" 2>&1 &
         pids+=($!)
 }
+start_indexer() { # name; sets indexer_pid
+        mkdir -p "$dir/$1"
+        TERN_STATE_DIR=$dir/$1 "$TERN" server indexer --config "$conf" > "$dir/$1.log" 2>&1 &
+        indexer_pid=$!
+        pids+=($indexer_pid)
+}
 start_worker() { # name; sets worker_pid
         mkdir -p "$dir/$1"
         TERN_STATE_DIR=$dir/$1 "$TERN" server worker --config "$conf" --workers 2 --sandbox off \
@@ -186,6 +194,7 @@ start_worker() { # name; sets worker_pid
         pids+=($worker_pid)
 }
 start_executor ex1
+start_indexer ix1; ix1_pid=$indexer_pid
 start_worker wk1; wk1_pid=$worker_pid
 start_worker wk2; wk2_pid=$worker_pid
 
@@ -351,6 +360,65 @@ dups=$(sort "$runs" | uniq -d | wc -l)
 ok "$([ "$lines" = 14 ] && [ "$dups" = 0 ] && echo 0 || echo 1)" "none ran twice: 14 runs (got $lines, $dups twice)"
 ok "$([ "$(sort -u "$dir/retries" | wc -l)" = 6 ] && [ "$(wc -l < "$dir/retries")" = 6 ] && echo 0 || echo 1)" \
         "each retried task ran once per attempt: $(wc -l < "$dir/retries") run(s) for 6 attempts"
+
+# The indexer killed (SIGKILL) in the middle of a run: the executions go on in Kafka meanwhile,
+# but the database shows none of them ending (the executor no longer writes it). Two indexers
+# started then (the second joining while the first catches up: a rebalance) write every execution
+# in its final state, each from where the database says the killed one stopped: no task run and no
+# log line twice. The retried flow gives each execution one line of the engine's ("retrying in"),
+# which travels on the logs topic.
+: > "$runs"; : > "$dir/retries"
+ids=()
+for i in 1 2; do ids+=("$(submit retry -i mark=kill$i)"); done
+ids+=("$(submit seq)")
+sleep 1 # (the indexer is writing these)
+kill -9 "$ix1_pid"; wait "$ix1_pid" 2>/dev/null
+for i in 3 4; do ids+=("$(submit retry -i mark=kill$i)"); done
+for i in 1 2; do ids+=("$(submit seq)"); done
+ids+=("$(submit par)")
+# seq 3 x 2 + par 4: the workers ran them while no indexer was there.
+for _ in $(seq 1 300); do [ "$(wc -l < "$runs")" -ge 10 ] && [ "$(wc -l < "$dir/retries")" -ge 8 ] && break; sleep 0.1; done
+sleep 1
+st=$(states); unended=0
+for id in "${ids[@]:3}"; do
+        case "$(grep "^$id " <<<"$st" | cut -d' ' -f2)" in SUCCESS|FAILED|WARNING|KILLED|CANCELLED) ;; *) unended=$((unended+1));; esac
+done
+ok "$([ "$(wc -l < "$runs")" = 10 ] && [ "$unended" = 5 ] && echo 0 || echo 1)" \
+        "with no indexer the executions run ($(wc -l < "$runs") task runs of 10) but the database shows none of the 5 submitted then ending ($unended not ended)"
+start_indexer ix2; ix2_pid=$indexer_pid
+sleep 0.5
+start_indexer ix3
+wait_end "${ids[@]}"; rc=$?
+ok $rc "once indexers are back, the database shows every execution ended"
+[ $rc = 0 ] || dump_logs
+bad=0; for id in "${ids[@]}"; do [ "$(state "$id")" = SUCCESS ] || bad=$((bad+1)); done
+ok "$([ $bad = 0 ] && echo 0 || echo 1)" "all ${#ids[@]} of them SUCCESS in the database ($bad not)"
+missing=0; for id in "${ids[@]}"; do grep -q "^$id " <<<"$(states)" || missing=$((missing+1)); done
+ok "$([ $missing = 0 ] && echo 0 || echo 1)" "none missing from the database ($missing)"
+# tasks ID...: how many task runs the database holds for these executions, and how many distinct.
+task_rows() {
+        for id in "$@"; do "$TERN" execution show "$id" -o json --db "$db" 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+for t in d.get("taskRunList") or []: print(t["id"], t["taskId"], t.get("value"))'; done
+}
+rows=$(task_rows "${ids[@]}")
+# retry 4 x 1 + seq 3 x 3 + par 5
+ok "$([ "$(wc -l <<<"$rows")" = 18 ] && [ -z "$(sort <<<"$rows" | uniq -d)" ] && echo 0 || echo 1)" \
+        "18 task runs in the database, none twice (got $(wc -l <<<"$rows"), $(sort <<<"$rows" | uniq -d | wc -l) twice)"
+per_exec=""; per_attempts=""
+for id in "${ids[@]:0:2}" "${ids[@]:3:2}"; do
+        per_exec="$per_exec $("$TERN" execution logs "$id" --db "$db" 2>/dev/null | grep -c "retrying in")"
+        per_attempts="$per_attempts $(attempts "$id" flaky)"
+done
+ok "$([ "$per_attempts" = " 2 2 2 2" ] && echo 0 || echo 1)" \
+        "each retried task run shows its two attempts in the database (got:$per_attempts)"
+ok "$([ "$per_exec" = " 1 1 1 1" ] && echo 0 || echo 1)" \
+        "the engine's log line of each retried execution is in the database once (got:$per_exec)"
+ok "$(grep -q "Indexer took" "$dir/ix2.log" && grep -q "Indexer took" "$dir/ix3.log" && echo 0 || echo 1)" \
+        "both indexers took partitions"
+ok "$([ "$(wc -l < "$runs")" = 10 ] && [ "$(wc -l < "$dir/retries")" = 8 ] && echo 0 || echo 1)" \
+        "no task ran again for the indexers' sake ($(wc -l < "$runs") runs, $(wc -l < "$dir/retries") attempts)"
 
 # A broker fails under the daemons and comes back, then partition leaders move: the executions
 # submitted before, during and after all end as they should, none lost, none doubled (the chaos

@@ -64,3 +64,4 @@ void test_logs(Store *s);
 void test_metrics(Store *s);
 void test_metrics_batch(Store *s);
 void test_purge(Store *s);
+void test_queue_offsets(Store *s);

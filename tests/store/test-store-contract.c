@@ -185,6 +185,7 @@ int main(int argc, char *argv[]) {
         test_literals(s);
         test_services(s);
         test_purge(s);
+        test_queue_offsets(s);
 
         s = store_free(s);
         store_test_teardown(&env);

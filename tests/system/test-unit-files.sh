@@ -21,12 +21,12 @@ cp "$d/tern-worker@.service" "$d/tern-worker@1.service"
 cp "$d/tern-worker@.socket" "$d/tern-worker@1.socket"
 cd "$d"
 for u in tern-executor.service tern-scheduler.service tern-worker@1.service tern-executor.socket \
-         tern-scheduler.socket tern-worker@1.socket tern.target; do
+         tern-scheduler.socket tern-worker@1.socket tern.target tern-indexer.service tern-indexer.socket; do
         out=$(SYSTEMD_LOG_LEVEL=notice systemd-analyze verify --man=no "./$u" 2>&1 | grep -v "tern\.target.*not found\|Unit tern.*not found")
         ok "$([ -z "$out" ] && echo 0 || echo 1)" "systemd-analyze verify $u"
         [ -z "$out" ] || sed 's/^/# /' <<<"$out"
 done
-for u in tern-executor.service:2.0 tern-scheduler.service:2.0 tern-worker@1.service:3.0; do
+for u in tern-executor.service:2.0 tern-scheduler.service:2.0 tern-worker@1.service:3.0 tern-indexer.service:2.0; do
         unit=${u%:*} max=${u#*:}
         score=$(systemd-analyze security --offline=yes "./$unit" 2>/dev/null | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
         ok "$(python3 -c "import sys; sys.exit(0 if '$score' and float('$score') <= $max else 1)"; echo $?)" \
