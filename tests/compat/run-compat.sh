@@ -128,6 +128,7 @@ CONF
         daemon ex server executor
         daemon wk1 server worker --workers 4
         daemon wk2 server worker --workers 4
+        daemon ix server indexer
         rc=0
         if [ "$mode" = steps ]; then
                 python3 "$here/kestra-steps.py" --corpus "$corpus" --tern "$TERN" --db "$db" --servers-running \
@@ -136,7 +137,7 @@ CONF
                 compat --runner "$TERN run --remote" --db "$db" --timeout 30 || rc=$?
         fi
         if [ $rc != 0 ]; then
-                for f in "$scratch"/ex.log "$scratch"/wk*.log; do echo "# --- $f"; tail -40 "$f" | sed 's/^/# /'; done
+                for f in "$scratch"/ex.log "$scratch"/wk*.log "$scratch"/ix.log; do echo "# --- $f"; tail -40 "$f" | sed 's/^/# /'; done
         fi
         exit $rc
         ;;

@@ -100,6 +100,10 @@ TERN_STATE_DIR=$dir/ex "$TERN" server executor > "$dir/ex.log" 2>&1 &
 pids+=($!)
 TERN_STATE_DIR=$dir/wk "$TERN" server worker --workers 4 --sandbox off > "$dir/wk.log" 2>&1 &
 pids+=($!)
+# The indexer writes what the executor steps into the database the commands read.
+mkdir -p "$dir/ix"
+TERN_STATE_DIR=$dir/ix "$TERN" server indexer > "$dir/ix.log" 2>&1 &
+pids+=($!)
 
 # field ID PYTHON-EXPRESSION-OF-d: from the execution as the database shows it.
 field() {
