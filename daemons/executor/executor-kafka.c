@@ -571,11 +571,6 @@ static void rollback(ExecutorKafka *x) {
 
 /* ---- rebuilding the state of assigned partitions ------------------------------------------------ */
 
-static void partition_list_freep(rd_kafka_topic_partition_list_t **l) {
-        if (*l)
-                rd_kafka_topic_partition_list_destroy(*l);
-}
-
 static int rebuild_record(ExecutorKafka *x, const rd_kafka_message_t *m, json_t *offsets) {
         char key[256];
         if (m->key_len == 0 || m->key_len >= sizeof key)
@@ -614,24 +609,12 @@ static int rebuild_record(ExecutorKafka *x, const rd_kafka_message_t *m, json_t 
         return 0;
 }
 
-static void set_error(char **ret_error, const char *fmt, ...) _printf_(2, 3);
-static void set_error(char **ret_error, const char *fmt, ...) {
-        va_list ap;
-        if (!ret_error)
-                return;
-        free(*ret_error);
-        va_start(ap, fmt);
-        if (vasprintf(ret_error, fmt, ap) < 0)
-                *ret_error = NULL;
-        va_end(ap);
-}
-
 /* Read partitions parts (of execution-events and worker-results) of execution-state from the start to
  * the end, keeping the latest state of each execution that has not ended; set where each of parts
  * starts: where that state ends. */
 static int rebuild(ExecutorKafka *x, rd_kafka_topic_partition_list_t *parts, char **ret_error) {
         _cleanup_kafka_client_ rd_kafka_t *c = NULL;
-        _cleanup_(partition_list_freep) rd_kafka_topic_partition_list_t *state = rd_kafka_topic_partition_list_new(parts->cnt);
+        _cleanup_(kafka_partition_list_freep) rd_kafka_topic_partition_list_t *state = rd_kafka_topic_partition_list_new(parts->cnt);
         _cleanup_json_ json_t *offsets = json_object();
         const char *state_topic = x->topics[KAFKA_TOPIC_EXECUTION_STATE];
         int r;
@@ -650,7 +633,7 @@ static int rebuild(ExecutorKafka *x, rd_kafka_topic_partition_list_t *parts, cha
                 return r;
         rd_kafka_resp_err_t err = rd_kafka_assign(c, state);
         if (err) {
-                set_error(ret_error, "cannot read '%s': %s", state_topic, rd_kafka_err2str(err));
+                error_setf(ret_error, "cannot read '%s': %s", state_topic, rd_kafka_err2str(err));
                 return kafka_errno(err);
         }
         _cleanup_free_ bool *at_end = calloc((size_t) state->cnt, sizeof(bool));
@@ -661,7 +644,7 @@ static int rebuild(ExecutorKafka *x, rd_kafka_topic_partition_list_t *parts, cha
                 return -ENOMEM;
         while (n_end < state->cnt) {
                 if (now_monotonic() > deadline) {
-                        set_error(ret_error, "reading the state of %d partition(s) of '%s' took too long",
+                        error_setf(ret_error, "reading the state of %d partition(s) of '%s' took too long",
                                                state->cnt - n_end, state_topic);
                         return -ETIMEDOUT;
                 }
@@ -770,14 +753,14 @@ static int liveness_open(ExecutorKafka *x, char **ret_error) {
                 return -ENOMEM;
         if ((r = kafka_client_new(x->opt.kafka, RD_KAFKA_CONSUMER, extra, &x->beats, ret_error)) < 0)
                 return r;
-        _cleanup_(partition_list_freep) rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int) n);
+        _cleanup_(kafka_partition_list_freep) rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int) n);
         if (!l)
                 return -ENOMEM;
         for (unsigned i = 0; i < n; i++)
                 rd_kafka_topic_partition_list_add(l, topic, (int32_t) i)->offset = RD_KAFKA_OFFSET_BEGINNING;
         rd_kafka_resp_err_t err = rd_kafka_assign(x->beats, l);
         if (err) {
-                set_error(ret_error, "cannot read '%s': %s", topic, rd_kafka_err2str(err));
+                error_setf(ret_error, "cannot read '%s': %s", topic, rd_kafka_err2str(err));
                 return kafka_errno(err);
         }
         return 0;

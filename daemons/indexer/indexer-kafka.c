@@ -38,23 +38,6 @@ struct IndexerKafka {
         IndexerStats stats;
 };
 
-static void set_error(char **ret_error, const char *fmt, ...) _printf_(2, 3);
-static void set_error(char **ret_error, const char *fmt, ...) {
-        va_list ap;
-        if (!ret_error)
-                return;
-        free(*ret_error);
-        va_start(ap, fmt);
-        if (vasprintf(ret_error, fmt, ap) < 0)
-                *ret_error = NULL;
-        va_end(ap);
-}
-
-static void partition_list_freep(rd_kafka_topic_partition_list_t **l) {
-        if (*l)
-                rd_kafka_topic_partition_list_destroy(*l);
-}
-
 static void where_of(char *buf, size_t size, const char *topic, int32_t partition) {
         snprintf(buf, size, "%s/%d", topic, (int) partition);
 }
@@ -124,7 +107,7 @@ static void indexer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_
 /* After a write was refused (another member wrote a partition meanwhile): every assigned partition
  * starts again where the store says. */
 static int resync(IndexerKafka *x) {
-        _cleanup_(partition_list_freep) rd_kafka_topic_partition_list_t *l = NULL;
+        _cleanup_(kafka_partition_list_freep) rd_kafka_topic_partition_list_t *l = NULL;
         if (rd_kafka_assignment(x->consumer, &l) || !l)
                 return -EIO;
         int r = offsets_read(x, l);
@@ -355,18 +338,18 @@ int indexer_kafka_new(Store *store, const IndexerKafkaOptions *opt, IndexerKafka
         x->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why);
         if (!x->consumer) {
                 rd_kafka_conf_destroy(conf);
-                set_error(ret_error, "cannot make a Kafka consumer for '%s': %s", opt->kafka->brokers, why);
+                error_setf(ret_error, "cannot make a Kafka consumer for '%s': %s", opt->kafka->brokers, why);
                 return -EINVAL;
         }
         (void) rd_kafka_poll_set_consumer(x->consumer);
-        _cleanup_(partition_list_freep) rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(2);
+        _cleanup_(kafka_partition_list_freep) rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(2);
         if (!sub)
                 return -ENOMEM;
         rd_kafka_topic_partition_list_add(sub, x->topics[KAFKA_TOPIC_EXECUTION_STATE], RD_KAFKA_PARTITION_UA);
         rd_kafka_topic_partition_list_add(sub, x->topics[KAFKA_TOPIC_LOGS], RD_KAFKA_PARTITION_UA);
         rd_kafka_resp_err_t err = rd_kafka_subscribe(x->consumer, sub);
         if (err) {
-                set_error(ret_error, "cannot join the Kafka consumer group '%s' on '%s': %s", INDEXER_KAFKA_GROUP,
+                error_setf(ret_error, "cannot join the Kafka consumer group '%s' on '%s': %s", INDEXER_KAFKA_GROUP,
                           opt->kafka->brokers, rd_kafka_err2str(err));
                 return kafka_errno(err);
         }

@@ -20,6 +20,17 @@ char *strdup_printf(const char *fmt, ...) {
         return r < 0 ? NULL : s;
 }
 
+void error_setf(char **ret_error, const char *fmt, ...) {
+        va_list ap;
+        if (!ret_error)
+                return;
+        free(*ret_error);
+        va_start(ap, fmt);
+        if (vasprintf(ret_error, fmt, ap) < 0)
+                *ret_error = NULL;
+        va_end(ap);
+}
+
 char *strjoin_real(const char *first, ...) {
         StrBuf sb = STRBUF_INIT;
         va_list ap;

@@ -7,6 +7,9 @@
 #include "macro.h"
 
 char *strdup_printf(const char *fmt, ...) _printf_(1, 2);
+/* *ret_error (freed first) becomes the formatted message, NULL when out of memory; nothing when
+ * ret_error is NULL. For functions that hand their caller an error text to free. */
+void error_setf(char **ret_error, const char *fmt, ...) _printf_(2, 3);
 /* Concatenate a NULL-terminated list of strings. */
 char *strjoin_real(const char *first, ...) _sentinel_;
 #define strjoin(a, ...) strjoin_real((a), __VA_ARGS__, NULL)

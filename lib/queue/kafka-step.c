@@ -55,11 +55,6 @@ KafkaStep *kafka_step_free(KafkaStep *s) {
         return NULL;
 }
 
-static void topic_partition_list_freep(rd_kafka_topic_partition_list_t **l) {
-        if (*l)
-                rd_kafka_topic_partition_list_destroy(*l);
-}
-
 static void kafka_error_freep(rd_kafka_error_t **e) {
         if (*e)
                 rd_kafka_error_destroy(*e);
@@ -120,7 +115,7 @@ int kafka_step_new(const KafkaOptions *o, const KafkaStepOptions *so, KafkaStep 
                 return kafka_errno(rd_kafka_error_code(e));
         }
 
-        _cleanup_(topic_partition_list_freep) rd_kafka_topic_partition_list_t *sub =
+        _cleanup_(kafka_partition_list_freep) rd_kafka_topic_partition_list_t *sub =
                 rd_kafka_topic_partition_list_new((int) strv_length((char **) so->topics));
         if (!sub)
                 return -ENOMEM;
@@ -175,7 +170,7 @@ int kafka_step_emit_to(KafkaStep *s, const char *topic, int32_t partition, const
  * commit). Records of a partition come in offset order. */
 static int batch_offsets(rd_kafka_message_t **msgs, size_t n, rd_kafka_topic_partition_list_t **ret_first,
                          rd_kafka_topic_partition_list_t **ret_next) {
-        _cleanup_(topic_partition_list_freep) rd_kafka_topic_partition_list_t *first = rd_kafka_topic_partition_list_new(8),
+        _cleanup_(kafka_partition_list_freep) rd_kafka_topic_partition_list_t *first = rd_kafka_topic_partition_list_new(8),
                                                                               *next = rd_kafka_topic_partition_list_new(8);
         if (!first || !next)
                 return -ENOMEM;
@@ -268,7 +263,7 @@ int kafka_step_run(KafkaStep *s, usec_t timeout, KafkaStepFn fn, void *userdata,
                 return KAFKA_STEP_IDLE;
         }
 
-        _cleanup_(topic_partition_list_freep) rd_kafka_topic_partition_list_t *first = NULL, *next = NULL;
+        _cleanup_(kafka_partition_list_freep) rd_kafka_topic_partition_list_t *first = NULL, *next = NULL;
         r = batch_offsets(msgs, n, &first, &next);
         if (r < 0) {
                 messages_free(msgs, n);

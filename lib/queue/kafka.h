@@ -14,6 +14,12 @@
  * A failure with a reason to tell also sets *ret_error (optional; the caller frees it) to a
  * sentence naming the brokers or the topic and librdkafka's own message. Nothing here logs. */
 
+/* For _cleanup_(): a partition list of librdkafka's, destroyed when set. */
+static inline void kafka_partition_list_freep(rd_kafka_topic_partition_list_t **l) {
+        if (*l)
+                rd_kafka_topic_partition_list_destroy(*l);
+}
+
 typedef struct KafkaOptions {
         const char *brokers;      /* bootstrap servers "HOST:PORT[,HOST:PORT...]" (required) */
         const char *topic_prefix; /* NULL: "tern." */
