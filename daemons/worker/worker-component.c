@@ -185,7 +185,11 @@ static void wd_stop(Daemon *d, void *state, usec_t grace) {
                  * one back before the other after a partition): without this, those ended KILLED.
                  * Claims stop first, or the claimer takes the released jobs again at once. */
                 worker_stop_claiming(wd->worker);
-                int r = store_job_requeue_worker(daemon_store(d), wd->id, STORE_RESUBMIT_RELEASED, now_realtime());
+                /* The cluster's clock, not this host's: the job_resubmitted event is due at that
+                 * time, and one stamped by a clock ahead would wait, letting the next run's result
+                 * go first and the resubmission be lost from the task run's history. */
+                int r = store_job_requeue_worker(daemon_store(d), wd->id, STORE_RESUBMIT_RELEASED,
+                                                 store_clock_now(daemon_store(d)));
                 if (r > 0)
                         log_warning("Released %d running job(s) to other workers before stopping at once.", r);
                 else if (r < 0)
@@ -207,7 +211,8 @@ static void wd_stop(Daemon *d, void *state, usec_t grace) {
                 ;
         if (r == 0) {
                 /* Tasks still running after the grace period: hand their jobs back now. */
-                r = store_job_requeue_worker(daemon_store(d), wd->id, STORE_RESUBMIT_RELEASED, now_realtime());
+                r = store_job_requeue_worker(daemon_store(d), wd->id, STORE_RESUBMIT_RELEASED,
+                                             store_clock_now(daemon_store(d)));
                 if (r >= 0)
                         log_warning("Grace period over: released %d job(s) to other workers.", r);
                 else

@@ -417,7 +417,7 @@ static void report_batch(Worker *w, Completion **c, size_t n, size_t cap) {
         int r;
 
         for (;;) {
-                b.now = now_realtime();
+                b.now = store_clock_now(w->report_store); /* the results' events are due then */
                 r = store_transact(w->report_store, batch_tx, &b);
                 if (r >= 0)
                         break;

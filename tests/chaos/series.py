@@ -2,10 +2,12 @@
 #
 # A Recorder samples every `every` seconds from its own thread. With retention on, executions are
 # purged during the run, so it also keeps a ledger of what ended (executions, their task runs, their
-# "chaos-done" log lines) for the invariants, which would otherwise miss whatever was purged.
+# "chaos-done" log lines, whether they logged a full disk) for the invariants, which would otherwise
+# miss whatever was purged.
 import csv
 import json
 import os
+from statistics import median
 import shutil
 import subprocess
 import threading
@@ -13,7 +15,7 @@ import time
 
 TABLES = ["executions", "task_runs", "logs", "execution_labels", "jobs", "events", "trigger_events"]
 COUNTED = ["executions", "task_runs", "logs"]
-# Compared between a third of the run and its end when retention is on: these must stay flat.
+# Compared between the middle and the last third of the run when retention is on: these must stay flat.
 FLAT = ["rows_executions", "rows_task_runs", "rows_logs", "db_bytes", "store_bytes", "store_objects"]
 # Seen again on every sample for this long after it ended: retention keeps executions longer.
 LEDGER_LOOKBACK = 120.0
@@ -32,7 +34,7 @@ class Recorder:
         self.fields += ["rss_mib_osd", *DB_COLS, "store_bytes", "store_objects"]
         self._csv = None
         self.ledger = ledger
-        self.execs, self.task_runs, self.done_logs = {}, {}, set()
+        self.execs, self.task_runs, self.done_logs, self.nospace = {}, {}, set(), set()
         self.ledger_since = None  # wall-clock time of the last ledger sample
         self.errors = []
         self._stop = threading.Event()
@@ -121,8 +123,9 @@ class Recorder:
         return {"store_bytes": usage.get("size_actual", 0), "store_objects": usage.get("num_objects", 0)}
 
     def _ledger(self):
-        """Executions that ended since the last sample (with a margin), their task runs and their
-        "chaos-done" lines: retention may purge them before the invariants are checked."""
+        """Executions that ended since the last sample (with a margin), their task runs, their
+        "chaos-done" lines and which of them logged a full disk: retention may purge them before
+        the invariants are checked."""
         now = time.time()
         since = int(((self.ledger_since or now) - LEDGER_LOOKBACK) * 1e6)
         where = f"end_date IS NOT NULL AND end_date >= {since}"
@@ -137,7 +140,10 @@ class Recorder:
                           f"WHERE x.{where} AND l.message LIKE '%chaos-done%'").split()
         self.execs.update((x["id"], x) for x in execs)
         self.task_runs.update((tr["id"], tr) for tr in trs)
+        nospace = self.c.sql("SELECT DISTINCT l.execution_id FROM logs l JOIN executions x ON x.id = l.execution_id "
+                             f"WHERE x.{where} AND l.message LIKE '%No space left on device%'").split()
         self.done_logs.update(done)
+        self.nospace.update(nospace)
         self.ledger_since = now
 
     # ---- what the invariants see --------------------------------------------------------------
@@ -153,26 +159,31 @@ class Recorder:
     def merge_done(self, done):
         return done | self.done_logs
 
-    # ---- results ------------------------------------------------------------------------------
-    def at(self, t):
-        """The workload's sample nearest to t seconds."""
-        rows = [r for r in self.rows if r["phase"] == "workload"]
-        return min(rows, key=lambda r: abs(r["t_s"] - t)) if rows else None
+    def merge_nospace(self, nospace):
+        return nospace | self.nospace
 
+    # ---- results ------------------------------------------------------------------------------
     def flat(self, duration):
-        """(grown, detail): the sizes between a third of the workload and its last sample."""
-        a, b = self.at(duration / 3), self.at(duration)
-        if not a or not b or a is b:
+        """(grown, detail): the median size over the middle third of the workload against that over
+        its last third. Medians, not two samples: the object store holds a few dozen objects, and
+        one sample taken at a dip of the workload made a 20% rise out of noise (seed 20261210)."""
+        rows = [r for r in self.rows if r["phase"] == "workload"]
+        mid = [r for r in rows if duration / 3 <= r["t_s"] < duration * 2 / 3]
+        last = [r for r in rows if r["t_s"] >= duration * 2 / 3]
+        if not mid or not last:
             return [], "too few samples"
         grown, detail = [], []
         for k in FLAT:
-            if k not in a or k not in b:
+            va, vb = [r[k] for r in mid if k in r], [r[k] for r in last if k in r]
+            if not va or not vb:
                 detail.append(f"{k} not sampled")
                 continue
-            detail.append(f"{k} {human(k, a[k])}->{human(k, b[k])}")
-            if b[k] > a[k] * 1.2:
+            a, b = median(va), median(vb)
+            detail.append(f"{k} {human(k, a)}->{human(k, b)}")
+            if b > a * 1.2:
                 grown.append(k)
-        return grown, f"at {a['t_s']:.0f}s and {b['t_s']:.0f}s: " + ", ".join(detail)
+        return grown, (f"medians over {mid[0]['t_s']:.0f}-{mid[-1]['t_s']:.0f}s and "
+                       f"{last[0]['t_s']:.0f}-{last[-1]['t_s']:.0f}s: ") + ", ".join(detail)
 
     def write(self, out):
         """series.csv in out; then soak.png when gnuplot is there. Returns what was written, or why not."""
@@ -211,7 +222,7 @@ def osd_pid(rgw_dir):
 def human(key, v):
     if key.endswith("bytes"):
         return f"{v / 1048576:.1f}MiB" if v >= 1048576 else f"{v / 1024:.0f}KiB"
-    return str(v)
+    return f"{v:g}" if isinstance(v, float) else str(v)  # a median of two counts may end in .5
 
 
 def plot(csv_path, png, daemons, duration):

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# test-series.py: the soak recorder's own logic without a cluster: the flat-or-not verdict, the ledger that keeps purged executions for the invariants, the CSV and the plot (or why there is none).
+# test-series.py: the soak recorder's own logic without a cluster: the flat-or-not verdict, the ledger that keeps purged executions (and their full-disk failures) for the invariants, the CSV and the plot (or why there is none).
 import csv
 import os
 import shutil
@@ -71,15 +71,21 @@ def recorder(sizes):
 
 
 def main():
-    # Flat: a third of 600 s is the sample at 200 s (t = 180 s); the last is at 600 s.
-    rec = recorder([(10 * i, 100 * i, 1 << 20) for i in range(4)] + [(35, 350, 1 << 20)] * 7)
+    # Flat: the middle third of 600 s has the samples at 240, 300 and 360 s; the last, 420 to 600 s.
+    rec = recorder([(10 * i, 100 * i, 1 << 20) for i in range(4)] + [(30, 300, 1 << 20)] * 3 + [(35, 350, 1 << 20)] * 4)
     grown, detail = rec.flat(600)
     ok(grown == [], f"sizes within 20% are flat ({detail})")
-    ok("rows_executions 30->35" in detail and "db_bytes 1.0MiB->1.0MiB" in detail, "the detail shows both ends")
+    ok("rows_executions 30->35" in detail and "db_bytes 1.0MiB->1.0MiB" in detail and "240-360s and 420-600s" in detail,
+       "the detail shows both thirds")
     ok("store_bytes not sampled" in detail, "what was not sampled is said, not taken as flat")
-    rec = recorder([(30, 300, 1 << 20)] * 4 + [(30, 800, 3 << 20)] * 7)
+    rec = recorder([(30, 300 + 100 * i, (1 << 20) + (i << 18)) for i in range(11)])
     grown, _ = rec.flat(600)
-    ok(grown == ["rows_logs", "db_bytes"], f"growth over 20% is named: {grown}")
+    ok(grown == ["rows_logs", "db_bytes"], f"steady growth over 20% is named: {grown}")
+    # Noise is not growth: one low sample near a third of the run (as the bucket's 27 objects at
+    # 600 s of seed 20261210, against 34 at the end and 27 to 41 throughout) does not make a rise.
+    rec = recorder([(30, 300, 1 << 20)] * 3 + [(24, 240, 1 << 20)] + [(30, 300, 1 << 20)] * 6 + [(34, 340, 1 << 20)])
+    grown, detail = rec.flat(600)
+    ok(grown == [], f"a dip in one sample is not taken for growth ({detail})")
     rec = recorder([(30, 300, 1 << 20)])
     ok(rec.flat(600) == ([], "too few samples"), "one sample is too few to judge")
 
@@ -105,13 +111,15 @@ def main():
     run.c.db = [db_row(2, 10, 1),
                 '{"id": "x1", "flow": "seq", "state": "SUCCESS"}\n{"id": "x2", "flow": "par", "state": "SUCCESS"}\n',
                 '{"x": "x1", "flow": "seq", "id": "t1", "state": "SUCCESS", "doc": {}}\n',
-                "t1\n"]
+                "t1\n", "x2\n"]
     rec.sample()
     execs = rec.merge_execs([{"id": "x2", "flow": "par", "state": "FAILED"}, {"id": "x3", "flow": "seq"}])
     ok(sorted(x["id"] for x in execs) == ["x1", "x2", "x3"] and
        [x["state"] for x in execs if x["id"] == "x2"] == ["FAILED"], "purged executions are merged back")
     ok([tr["id"] for tr in rec.merge_task_runs([])] == ["t1"] and rec.merge_done({"t9"}) == {"t1", "t9"},
        "their task runs and chaos-done lines too")
+    ok(rec.merge_nospace({"x9"}) == {"x2", "x9"},
+       "and which of them logged a full disk (a files execution FAILED so is expected after its purge too)")
 
     # CSV and plot.
     d = tempfile.mkdtemp(prefix="tern-test-series.")

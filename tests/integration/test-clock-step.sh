@@ -5,7 +5,8 @@
 #  A. PostgreSQL, executor on the true clock, scheduler and worker on the stepped one: leases,
 #     heartbeats and schedules follow the database's clock, so the steps change nothing: a task
 #     running across them is not resubmitted, the worker is not declared dead, each slot of a
-#     schedule every second runs once and none is missed.
+#     schedule every second runs once and none is missed. A worker whose clock is ahead hands a job
+#     back as it stops: the resubmission shows on the task run (its event is due on the cluster's clock).
 #  B. SQLite, one host (tern server standalone) whose clock steps: that clock is the schedule's.
 #     A step back fires no slot twice; a step forward follows recoverMissedSchedules: ALL runs
 #     every slot jumped over once, NONE skips them.
@@ -62,7 +63,8 @@ tasks:
     type: io.kestra.plugin.core.flow.Sleep
     duration: PT24S
 YAML
-        for f in every none nap; do
+        sed -e 's/^id: nap/id: short/' -e 's/PT24S/PT3S/' "$scratch/nap.yaml" >"$scratch/short.yaml"
+        for f in every none nap short; do
                 "$TERN" flow apply "$scratch/$f.yaml" --db "$1" >/dev/null || { echo "Bail out! cannot apply flow '$f'"; exit 1; }
         done
 }
@@ -144,6 +146,31 @@ for line in sys.stdin:
         read -r dups missing total < <(slots_of pq none | slot_summary)
         ok "$([ "$dups" = 0 ] && [ "$missing" = 0 ] && echo 0 || echo 1)" \
                 "A: ... also with recoverMissedSchedules NONE: $total slots, $dups twice, $missing missing"
+        # A worker whose clock is ahead stops at once and hands its job back: the resubmission is
+        # due at the cluster's time, so it is recorded before the next worker's result (an event
+        # stamped by the worker's own clock waited 60 s, and the task run showed one attempt).
+        kill "$wk_pid"; wait "$wk_pid" 2>/dev/null
+        step +60
+        TERN_STATE_DIR=$scratch/a-wk stepped "$TERN" server worker --workers 2 --grace PT0S --sandbox off --db "$url" \
+                >"$scratch/a-wk2.log" 2>&1 &
+        wk2_pid=$!; pids+=($!)
+        short=$("$TERN" execution start t.clock short --db "$url")
+        wait_for 30 held || echo "# the short nap was not claimed within 30 s"
+        kill -TERM "$wk2_pid"; wait "$wk2_pid" 2>/dev/null
+        mkdir -p "$scratch/a-wk3"
+        TERN_STATE_DIR=$scratch/a-wk3 "$TERN" server worker --workers 2 --sandbox off --db "$url" >"$scratch/a-wk3.log" 2>&1 &
+        pids+=($!)
+        "$TERN" execution wait "$short" --timeout PT40S --db "$url" >/dev/null 2>&1
+        step +0
+        state=$(pq "SELECT state FROM executions WHERE id = '$short'")
+        attempts=$(pq "SELECT doc FROM task_runs WHERE execution_id = '$short'" | python3 -c '
+import json, sys
+for line in sys.stdin:
+    if line.strip():
+        print(" ".join((a.get("state") or {}).get("current", "?") for a in json.loads(line).get("attempts") or []))')
+        ok "$(grep -q "Released 1 running job" "$scratch/a-wk2.log" && [ "$state" = SUCCESS ] &&
+              [ "$attempts" = "RESUBMITTED SUCCESS" ] && echo 0 || echo 1)" \
+                "A: a job handed back by a worker whose clock is 60 s ahead shows its resubmission: $state, attempts: ${attempts:-none}"
         ok "$(! grep -q "ERROR: AddressSanitizer\|runtime error:" "$scratch"/a-*.log && echo 0 || echo 1)" "A: no sanitizer report"
         [ $failed = 0 ] || for f in "$scratch"/a-*.log; do sed "s|^|# $(basename "$f"): |" "$f" | tail -8; done
         for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
