@@ -237,7 +237,7 @@ ok $? "a flow runs to SUCCESS after the upgrade ($id)"
 
 # ---- purge ----
 C rm -r /etc/systemd/system/tern-webserver.socket.d # the test's own, not the package's
-msg=$(C dpkg --purge tern tern-webserver tern-scheduler tern-worker tern-executor tern-common 2>&1)
+msg=$(C dpkg --purge tern tern-webserver tern-scheduler tern-worker tern-executor tern-indexer tern-common 2>&1)
 rc=$?
 ok $rc "dpkg --purge removes every package"
 [ $rc = 0 ] || sed 's/^/# /' <<<"$msg" | tail -20
