@@ -573,16 +573,29 @@ int store_wait_fds(Store *s, struct pollfd *fds, size_t n_fds, usec_t timeout) {
         assert(n_fds < ELEMENTSOF(p));
         for (size_t i = 0; i < n_fds; i++)
                 fds[i].revents = 0;
+        int ms = timeout == USEC_INFINITY ? -1 : (int) MIN((timeout + USEC_PER_MSEC - 1) / USEC_PER_MSEC, (usec_t) INT32_MAX);
         /* What libpq read while the caller's last statements ran: the socket has nothing more. */
         int m = store_wait(s, 0);
-        if (m != 0 || timeout == 0)
+        if (m > 0 || timeout == 0)
                 return m;
+        if (m < 0) {
+                /* The connection is lost and the reconnect failed: wait on the caller's fds alone
+                 * before saying so. Returning at once would make a caller's wait loop a busy
+                 * reconnect loop that never sees its stop fd (a worker whose database crashed
+                 * then ignored SIGTERM); the timeout (a second at most) is also the reconnects'
+                 * pace. */
+                for (size_t i = 0; i < n_fds; i++)
+                        p[i] = fds[i];
+                if (poll(p, n_fds, ms < 0 || ms > 1000 ? 1000 : ms) > 0)
+                        for (size_t i = 0; i < n_fds; i++)
+                                fds[i].revents = p[i].revents;
+                return m;
+        }
         p[0] = (struct pollfd) { store_get_fd(s), POLLIN, 0 };
         if (p[0].fd < 0 && n_fds == 0)
                 return store_wait(s, timeout); /* reconnects */
         for (size_t i = 0; i < n_fds; i++)
                 p[i + 1] = fds[i];
-        int ms = timeout == USEC_INFINITY ? -1 : (int) MIN((timeout + USEC_PER_MSEC - 1) / USEC_PER_MSEC, (usec_t) INT32_MAX);
         /* A negative fd is ignored by poll(): without a connection, the caller's fds alone. */
         if (poll(p, n_fds + 1, ms) < 0 && errno != EINTR)
                 return -errno;
