@@ -9,12 +9,16 @@
 #define STORE_CLOCK_RESYNC_USEC (60 * USEC_PER_SEC)
 
 /* The server's time now, in usec since the epoch; read within one round trip. (MySQL: from UTC, as
- * UNIX_TIMESTAMP() of a local time is ambiguous in the hour a DST change repeats.) */
+ * UNIX_TIMESTAMP() of a local time is ambiguous in the hour a DST change repeats.) Straight to the
+ * driver, without store_exec_raw()'s reconnects: on a lost connection this fails at once and the
+ * last offset serves, instead of the caller waiting up to the reconnect timeout here (a worker's
+ * result then waited out a whole outage before its first delivery attempt, which is the one that
+ * logs and counts the delay). */
 static int store_clock_query(Store *s, usec_t *ret) {
         _cleanup_rows_ SqlRows rows = {};
         const char *sql = store_is_pg(s) ? "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
                                          : "SELECT TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP(6))";
-        int r = store_exec_raw(s, sql, NULL, 0, &rows);
+        int r = s->driver->exec(s, sql, NULL, 0, &rows);
         if (r < 0)
                 return r;
         if (rows.n_rows != 1)
