@@ -2,11 +2,12 @@
 # test-kafka-web: the webserver on the Kafka queue backend ([queue] type = kafka): through its REST
 # API (curl), a flow saved to the database is executed by the executor on Kafka, with inputs and a
 # FILE input (stored first, as on the database queue), ?wait=true answered once the indexer wrote
-# the end; a running execution killed (alone and by ids), a paused one resumed, a failed one
-# restarted, each an event on execution-events; what cannot act on Kafka yet (replay, labels, ...)
-# refused with a 501 naming the route and why. A webserver whose brokers do not answer does not
-# start (naming them), and one whose brokers go down answers its writes 503 naming them. The mock
-# cluster (kafka-mock), an executor, a worker, the indexer and the webserver run as processes (TAP).
+# the end; a running execution killed (alone, by ids, with and without the cascade to its
+# subflow), a paused one resumed, a failed one restarted, each an event on execution-events; what
+# cannot act on Kafka yet (replay, labels, ...) refused with a 501 naming the route and why. A
+# webserver whose brokers do not answer does not start (naming them), and one whose brokers go
+# down answers its writes 503 naming them. The mock cluster (kafka-mock), an executor, a worker,
+# the indexer and the webserver run as processes (TAP).
 set -u
 if [ -z "${KAFKA_MOCK:-}" ]; then
         echo "1..0 # SKIP tern is built without the Kafka queue backend (librdkafka)"
@@ -137,6 +138,16 @@ tasks:
     type: io.kestra.plugin.scripts.shell.Commands
     commands: ['touch $dir/napping-{{ execution.id }}', 'sleep 30']
 EOF
+cat > "$dir/parent.yaml" <<EOF
+id: parent
+namespace: kw.test
+tasks:
+  - id: child
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: kw.test
+    flowId: nap
+    wait: true
+EOF
 cat > "$dir/gate.yaml" <<EOF
 id: gate
 namespace: kw.test
@@ -156,7 +167,7 @@ tasks:
     commands: ['echo {{ taskrun.id }} >> $dir/checks', 'test -e $dir/fixed']
 EOF
 saved=0
-for f in hello filed nap gate flaky; do [ "$(save_flow "$dir/$f.yaml")" = 200 ] || saved=1; done
+for f in hello filed nap parent gate flaky; do [ "$(save_flow "$dir/$f.yaml")" = 200 ] || saved=1; done
 ok $saved "flows are saved through the API (to the database, which the executor on Kafka reads)"
 
 # create: an event on Kafka, the execution shown at once, its end written by the indexer
@@ -208,6 +219,33 @@ code=$(call DELETE /executions/kill/by-ids -H 'Content-Type: application/json' -
 ok "$([ "$code" = 200 ] && [ "$(body 'd["count"]')" = 2 ] && echo 0 || echo 1)" "kill by ids answers {count: 2} (got $code: $(head -c 100 "$dir/body"))"
 wait_state "$a" KILLED && wait_state "$b" KILLED
 ok $? "both end KILLED (got $(state "$a"), $(state "$b"))"
+
+# kill cascades to the subflow it waits for, unless ?isOnKillCascade=false
+# child_of PARENT: the id of its subflow execution once its task runs (60 s at most).
+child_of() {
+        local until=$((SECONDS + 60)) c=
+        while [ $SECONDS -lt $until ]; do
+                c=$(curl -s -H "Authorization: Bearer $token" "$api/executions/search?namespace=kw.test&flowId=nap&size=100" |
+                        python3 -c 'import json,sys; print(" ".join(e["id"] for e in json.load(sys.stdin)["results"] if e.get("parentId") == sys.argv[1]))' "$1" 2>/dev/null)
+                [ -n "$c" ] && [ -e "$dir/napping-$c" ] && { echo "$c"; return 0; }
+                sleep 0.3
+        done
+        return 1
+}
+call POST /executions/kw.test/parent > /dev/null; p1=$(body 'd["id"]')
+c1=$(child_of "$p1")
+code=$(call DELETE "/executions/$p1/kill")
+wait_state "$p1" KILLED && wait_state "$c1" KILLED
+ok $? "a kill cascades to the running subflow execution (got $code; parent $(state "$p1"), child ${c1:-none} $(state "$c1"))"
+call POST /executions/kw.test/parent > /dev/null; p2=$(body 'd["id"]')
+c2=$(child_of "$p2")
+code=$(call DELETE "/executions/$p2/kill?isOnKillCascade=false")
+sleep 3 # longer than the cascade took above
+ok "$([ "$code" = 202 ] && [ -n "$c2" ] && [ "$(state "$c2")" = RUNNING ] && echo 0 || echo 1)" \
+        "with ?isOnKillCascade=false the subflow execution goes on (got $code; child ${c2:-none} $(state "$c2"))"
+call DELETE "/executions/$c2/kill" > /dev/null
+wait_state "$c2" KILLED && wait_state "$p2" KILLED
+ok $? "killed on its own, it ends KILLED and so does its parent (got $(state "$c2"), $(state "$p2"))"
 
 # resume
 call POST /executions/kw.test/gate > /dev/null
