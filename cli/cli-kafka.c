@@ -7,10 +7,9 @@
 #include "cleanup-jansson.h"
 #include "cli-kafka.h"
 #include "engine.h"
-#include "execution-store.h"
 #include "strutil.h"
 #if HAVE_KAFKA
-#include "kafka.h"
+#include "execution-kafka.h"
 #endif
 
 int cli_kafka_config_load(const char *cmd, const char *path, char **overrides, TernConfig *ret) {
@@ -38,16 +37,12 @@ bool cli_queue_is_kafka(TernConfig *ret) {
 int cli_kafka_event(const char *cmd, const TernConfig *cfg, const char *id, const char *type, json_t *payload,
                     json_t *execution, usec_t timeout) {
 #if HAVE_KAFKA
-        KafkaOptions o = { .brokers = cfg->queue_brokers, .topic_prefix = cfg->queue_topic_prefix,
-                           .partitions = cfg->queue_partitions, .replication = cfg->queue_replication,
-                           .properties = cfg->queue_kafka };
-        _cleanup_json_ json_t *v = json_pack("{s:s, s:O?, s:O?}", "type", type, "payload", payload, "execution", execution);
-        _cleanup_free_ char *buf = v ? json_dumps(v, JSON_COMPACT) : NULL, *why = NULL;
-        if (!buf) {
-                fprintf(stderr, "%s: out of memory\n", cmd);
-                return 1;
-        }
-        int r = kafka_send(&o, KAFKA_TOPIC_EXECUTION_EVENTS, id, buf, timeout, &why);
+        KafkaOptions o = API_KAFKA_OPTIONS(cfg);
+        _cleanup_(kafka_sender_freep) KafkaSender *k = NULL;
+        _cleanup_free_ char *why = NULL;
+        int r = kafka_sender_new(&o, timeout, &k, &why);
+        if (r >= 0)
+                r = api_kafka_event(k, id, type, payload, execution, timeout, &why);
         if (r < 0) {
                 fprintf(stderr, "%s: cannot send the %s event of execution '%s': %s\n", cmd, type, id,
                         why ? why : strerror(-r));
@@ -61,22 +56,6 @@ int cli_kafka_event(const char *cmd, const TernConfig *cfg, const char *id, cons
 #endif
 }
 
-typedef struct SubmitIndex {
-        const Execution *e;
-        json_t *doc;
-} SubmitIndex;
-
-/* (An execution the executor indexed first is left as it is.) */
-static int submit_index_tx(StoreTx *tx, void *userdata) {
-        SubmitIndex *x = userdata;
-        _cleanup_(execution_store_meta_done) StoreExecutionMeta m = {};
-        usec_t now = now_realtime();
-        if (execution_store_meta(x->e, now, &m) < 0)
-                return -ENOMEM;
-        int r = store_execution_create(tx, &m, x->doc, NULL, NULL, now);
-        return r == -EEXIST ? 0 : r;
-}
-
 int cli_kafka_submit(const char *cmd, const TernConfig *cfg, Store *s, const Execution *e, usec_t timeout) {
         _cleanup_json_ json_t *doc = execution_to_json(e);
         int r;
@@ -86,9 +65,10 @@ int cli_kafka_submit(const char *cmd, const TernConfig *cfg, Store *s, const Exe
         }
         if ((r = cli_kafka_event(cmd, cfg, e->id, ENGINE_EVENT_CREATED, NULL, doc, timeout)) != 0)
                 return r;
-        SubmitIndex x = { .e = e, .doc = doc };
-        if ((r = store_transact(s, submit_index_tx, &x)) < 0)
+#if HAVE_KAFKA
+        if ((r = api_kafka_index_created(s, e, doc)) < 0)
                 fprintf(stderr, "%s: warning: the execution is started but not shown in the database yet: %s\n", cmd,
                         r == -EINVAL || r == -ENOMEM ? strerror(-r) : store_error(s));
+#endif
         return 0;
 }

@@ -960,7 +960,7 @@ static int execution_start(WebCtx *c, const char *ns, const char *flow_id, const
         } else if (c->form_files && form_files_store(c, f, id, inputs, &stored.uris) < 0)
                 return 0; /* replied */
         ApiExecutionNew n = { .id = id, .inputs = inputs, .labels = labels, .trigger = trigger };
-        r = api_execution_submit(c->store, f, &n, now_realtime(), &doc, &err);
+        r = web_execution_submit(c, f, &n, &doc, &err);
         if (r >= 0)
                 stored.uris = strv_free(stored.uris); /* the execution names them now */
         if (r < 0) {
@@ -969,6 +969,7 @@ static int execution_start(WebCtx *c, const char *ns, const char *flow_id, const
                        : r == -EPERM ? web_reply_error(c, 409, "cannot execute disabled flow '%s' in namespace '%s'",
                                                        flow_id, ns)
                        : r == -E2BIG ? web_reply_error(c, 422, "%s", err ? err : "a value is too deep or too large")
+                       : r == -ECOMM ? web_reply_queue_error(c, err ? err : "Kafka did not take the event")
                                      : web_reply_store_error(c, r);
         }
         int ended = 0;
@@ -1200,10 +1201,8 @@ static int execution_signal(WebCtx *c, const char *type, bool (*allowed)(State),
         payload = streq(type, ENGINE_EVENT_KILL)
                           ? json_pack("{s:O, s:b}", "inputs", inputs, "cascade", !cascade || streq(cascade, "true"))
                           : json_pack("{s:O}", "inputs", inputs);
-        if (!payload)
-                return web_reply_error(c, 500, "out of memory");
-        if ((r = api_execution_event(c->store, id, type, payload)) < 0)
-                return web_reply_store_error(c, r);
+        if (web_execution_event(c, id, type, payload, doc) < 0)
+                return 0; /* replied */
         api_execution_strip(doc);
         return web_reply_json(c, status, json_incref(doc));
 }

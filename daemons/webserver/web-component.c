@@ -15,6 +15,7 @@
 typedef struct WebComponent {
         WebServer *web;
         char *upload_dir;
+        WebKafka *kafka; /* [queue] type = kafka: the producer of executions' events */
 } WebComponent;
 
 int web_take_http_socket(void) {
@@ -50,6 +51,7 @@ static void web_free(void *state) {
         if (!wc)
                 return;
         web_server_free(wc->web);
+        web_kafka_free(wc->kafka);
         free(wc->upload_dir);
         free(wc);
 }
@@ -75,6 +77,14 @@ static int web_start(Daemon *d, const char *id, const void *params, void **ret) 
         opt.max_upload = (uint64_t) daemon_config(d)->webserver_max_upload_mib << 20;
         opt.flows = api_flow_cache_process(); /* shared with the process's executor and scheduler */
         opt.ui_dir = daemon_config(d)->webserver_ui_dir; /* NULL: the installed files */
+        /* On Kafka the API reads the database the indexer writes, and sends what changes an
+         * execution's course to the executors as the CLI does (docs/KAFKA.md). */
+        if (config_queue_is_kafka(daemon_config(d))) {
+                int r = web_kafka_new(daemon_config(d), &wc->kafka);
+                if (r < 0)
+                        return r; /* logged */
+                opt.kafka = wc->kafka;
+        }
         int r = web_server_start(daemon_store(d), &opt, &wc->web);
         if (r < 0)
                 return log_error_errno(r, "Cannot listen on %s: %m", http_fd >= 0 ? "the passed socket" : opt.listen);
@@ -86,6 +96,8 @@ static int web_start(Daemon *d, const char *id, const void *params, void **ret) 
 static void web_stop(Daemon *d, void *state, usec_t grace) {
         WebComponent *wc = state;
         wc->web = web_server_free(wc->web);
+        /* After the server: no request sends anything any more; what was sent is flushed. */
+        wc->kafka = web_kafka_free(wc->kafka);
 }
 
 static void web_status(void *state, StrBuf *out) {

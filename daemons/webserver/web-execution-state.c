@@ -51,11 +51,8 @@ static int execution_load(WebCtx *c, const char *verb, json_t **ret_doc, State *
  * executor applies it soon). */
 static int emit(WebCtx *c, json_t *doc, const char *type, json_t *payload_take) {
         _cleanup_json_ json_t *payload = payload_take ? payload_take : json_object();
-        if (!payload)
-                return web_reply_error(c, 500, "out of memory");
-        int r = api_execution_event(c->store, c->params[0], type, payload);
-        if (r < 0)
-                return web_reply_store_error(c, r);
+        if (web_execution_event(c, c->params[0], type, payload, doc) < 0)
+                return 0; /* replied */
         api_execution_strip(doc);
         return web_reply_json(c, 202, json_incref(doc));
 }

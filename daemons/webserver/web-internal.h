@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "execution-create.h"
 #include "flow-cache.h"
 #include "flow.h"
 #include "storage.h"
@@ -30,6 +31,7 @@ typedef struct WebCtx {
         WebStoragePool *storages; /* the server's handles on the internal storage; NULL: it has none */
         Storage *storage;         /* this request's handle, taken from there by web_storage() */
         ApiFlowCache *flows;      /* the server's parsed flows (api_flow_load) */
+        WebKafka *kafka;          /* [queue] type = kafka: where executions' events go; NULL: the database */
         /* A multipart/form-data body: its plain fields (name -> string) and its files (name ->
          * {"path": temporary file, "filename": as sent}); NULL for other bodies. A webhook's: its
          * fields name -> [strings], its files [{name, path, filename, contentType}] (names repeat). */
@@ -135,6 +137,21 @@ int web_api_execution_resume(WebCtx *c);
 int web_api_execution_restart(WebCtx *c);
 int web_api_execution_replay(WebCtx *c);
 int web_api_executions_labels_by_query(WebCtx *c);
+
+/* web-queue.c: what the API sends to the executors, on the database queue or on Kafka. */
+/* Create the execution as api_execution_submit() does on the database; on Kafka, send its
+ * "created" event and show it in the database at once. Results as api_execution_submit(), and
+ * -ECOMM with *ret_error naming the brokers when it could not be sent (web_reply_queue_error()). */
+int web_execution_submit(WebCtx *c, const Flow *f, const ApiExecutionNew *n, json_t **ret_doc, char **ret_error);
+/* Send execution id's event type with payload (NULL: out of memory, answered 500); doc is the
+ * execution as the database shows it (a restart carries it on Kafka). 0, or a negative errno once
+ * the reply is set (the store's error; 503 naming the brokers on Kafka). */
+int web_execution_event(WebCtx *c, const char *id, const char *type, json_t *payload, json_t *doc);
+/* 503 with Retry-After: the brokers did not take an event (why names them). */
+int web_reply_queue_error(WebCtx *c, const char *why);
+/* On Kafka, refuse a route that cannot act there yet with 501 naming it and why: 1 when refused
+ * (replied), else 0. */
+int web_queue_refused(WebCtx *c, WebHandler h);
 
 /* web-bulk.c: Kestra's actions by query. Walk every execution the search's filters select, in
  * batches, each in turn given to one(c, userdata) with c->params[0] its id and no body: it

@@ -725,7 +725,7 @@ static enum MHD_Result request_start(WebServer *w, struct MHD_Connection *con, W
 /* The whole request is in: run its handler. */
 static enum MHD_Result dispatch(WebServer *w, struct MHD_Connection *con, WebRequest *req, const char *method) {
         WebCtx c = { .con = con, .method = method, .wait_max_sec = w->opt.wait_max_sec, .server = w, .waits = w->waits, .streams = w->streams,
-                     .storages = w->storages, .flows = w->opt.flows, .form_fields = req->fields, .form_files = req->files };
+                     .storages = w->storages, .flows = w->opt.flows, .kafka = w->opt.kafka, .form_fields = req->fields, .form_files = req->files };
         memcpy(c.params, req->params, sizeof c.params);
         c.store = pool_get(w);
         c.user = req->user;
@@ -735,7 +735,7 @@ static enum MHD_Result dispatch(WebServer *w, struct MHD_Connection *con, WebReq
         c.n_5xx = atomic_load(&w->status_5xx);
         c.body = req->body.buf ? req->body.buf : "";
         c.body_len = req->body.len;
-        int r = req->route->handler(&c);
+        int r = web_queue_refused(&c, req->route->handler) ? 0 : req->route->handler(&c);
         web_store_release(&c); /* unless the handler did already (before a long wait) */
         web_storage_release(&c); /* unless a stream took it */
         if (r < 0 || c.status == 0) {

@@ -3,8 +3,18 @@
 
 #include <stdint.h>
 
+#include "config.h"
 #include "flow-cache.h"
 #include "store.h"
+
+/* web-queue.c: the webserver's producer on the Kafka queue backend ([queue] type = kafka), made at
+ * its start: 0, or a negative errno once the reason is logged (no broker of [queue] brokers
+ * answered, a property refused; built without librdkafka). Freeing it waits for what is still
+ * being sent. */
+typedef struct WebKafka WebKafka;
+int web_kafka_new(const TernConfig *cfg, WebKafka **ret);
+WebKafka *web_kafka_free(WebKafka *k);
+DEFINE_FREE_CLEANUP(WebKafka, web_kafka_free)
 
 typedef struct WebServerOptions {
         const char *listen;        /* "HOST:PORT", or several separated by commas ("127.0.0.1:8080, [::1]:8080";
@@ -33,6 +43,8 @@ typedef struct WebServerOptions {
         const char *ui_dir;        /* the web UI's files, served under /: NULL: WEB_UI_DIR (where meson
                                     * installs them); "": no UI (a missing directory only warns) */
         const char *js_dir;        /* Debian's JavaScript packages (NULL: /usr/share/javascript) */
+        WebKafka *kafka;           /* [queue] type = kafka: executions' events go there (borrowed); NULL: the
+                                    * database queue */
 } WebServerOptions;
 
 #define WEB_SERVER_OPTIONS_INIT { .listen_fd = -1 }

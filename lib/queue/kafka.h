@@ -69,12 +69,25 @@ DEFINE_FREE_CLEANUP(rd_kafka_t, kafka_client_free);
 
 /* ---- one record on its own (kafka-send.c) ---------------------------------------------------- */
 
-/* Produce value under key to topic t (the key's partition) with an idempotent producer and wait up
- * to timeout for the brokers' acknowledgement: what a command or the API sends outside a step
- * (a new execution, a kill). 0 once acknowledged; -ETIMEDOUT when none came (the record is
- * withdrawn if it was still queued); librdkafka's error otherwise. */
-int kafka_send(const KafkaOptions *o, KafkaTopic t, const char *key, const char *value, usec_t timeout,
-               char **ret_error);
+/* A producer of keyed records sent one by one outside a step, each acknowledged on its own: what a
+ * command or the API sends to the executors (a new execution, a kill). A daemon makes one at its
+ * start and its threads share it; a command makes one for its record. Idempotent: a retry after a
+ * lost acknowledgement does not write a record twice. Its records time out after timeout (the
+ * producer's message.timeout.ms), each withdrawn alone. */
+typedef struct KafkaSender KafkaSender;
+int kafka_sender_new(const KafkaOptions *o, usec_t timeout, KafkaSender **ret, char **ret_error);
+/* Wait (10 s at most) for what is still on its way to be acknowledged or failed, then free. */
+KafkaSender *kafka_sender_free(KafkaSender *s);
+DEFINE_FREE_CLEANUP(KafkaSender, kafka_sender_free);
+/* Whether a broker answers (a metadata request) within timeout: 0, or librdkafka's error with
+ * *ret_error naming the brokers. */
+int kafka_sender_ping(KafkaSender *s, usec_t timeout, char **ret_error);
+/* Produce value under key to topic t (the key's partition) and wait for the brokers'
+ * acknowledgement (up to the sender's timeout, and at most timeout plus 5 s for its report).
+ * Thread-safe. 0 once acknowledged; -ETIMEDOUT when none came (the record is failed);
+ * librdkafka's error otherwise, with *ret_error naming the topic and the brokers. */
+int kafka_sender_send(KafkaSender *s, KafkaTopic t, const char *key, const char *value, usec_t timeout,
+                      char **ret_error);
 
 /* ---- topics (kafka-admin.c) ---------------------------------------------------------------- */
 

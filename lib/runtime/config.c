@@ -627,11 +627,8 @@ const char *config_queue_unsupported(const TernConfig *c, const char *component)
                        "on the database queue, which nothing consumes then; docs/KAFKA.md). Run the executor and "
                        "workers on Kafka, and no scheduler";
         if (streq(component, "webserver"))
-                return "[queue] type = kafka: the webserver cannot run on Kafka yet (the API creates, kills and "
-                       "resumes executions on the database queue, which nothing consumes then; docs/KAFKA.md). "
-                       "Run the executor and workers on Kafka, and start, kill, resume and restart executions "
-                       "with 'tern execution' (it follows [queue])";
-        return "[queue] type = kafka: only the executor, the worker and the indexer run on Kafka yet (docs/KAFKA.md); use "
+                return NULL; /* its writes go to Kafka; what it cannot do there it refuses per route */
+        return "[queue] type = kafka: only the executor, the worker, the indexer and the webserver run on Kafka yet (docs/KAFKA.md); use "
                "[queue] type = database here";
 }
 

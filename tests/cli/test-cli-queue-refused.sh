@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # test-cli-queue-refused: [queue] type = kafka is refused at start, with what is missing named, by
 # every front end that would run a component that cannot run on it yet (tern run, the scheduler,
-# the webserver, tern server standalone, which has both), rather than accepted and ignored; tern
-# config check accepts the settings themselves (TAP). The executor and the worker do run on it
-# (tests/queue/test-kafka-flows.sh).
+# tern server standalone, which has it), rather than accepted and ignored; tern config check accepts
+# the settings themselves (TAP). The executor and the worker do run on it
+# (tests/queue/test-kafka-flows.sh), and the webserver (tests/queue/test-kafka-web.sh): with no
+# broker answering, as here, it refuses to start naming them.
 set -u
 : "${TERN:?}"
 n=0; failed=0
@@ -31,17 +32,18 @@ why="cannot run on Kafka yet"
 check "tern config check accepts the [queue] settings" 0 "$TERN" config check
 contains "config check prints the passed-through property in [queue]" "kafka.security.protocol = plaintext"
 check "tern run refuses queue type kafka" 1 "$TERN" run "$dir/hello.yaml"
-contains "tern run says why" "only the executor, the worker and the indexer run on Kafka yet"
+contains "tern run says why" "only the executor, the worker, the indexer and the webserver run on Kafka yet"
 contains "tern run says what to use instead" "use [queue] type = database"
 contains "tern run names --remote, which works on Kafka" "or --remote with the executor and workers running on Kafka"
 check "tern server standalone refuses it (invalid configuration: 78)" 78 "$TERN" server standalone
 contains "tern server standalone says why" "$why"
 check "tern server scheduler refuses it (78)" 78 "$TERN" server scheduler
 contains "the scheduler names itself and why" "the scheduler cannot run on Kafka yet (its triggers create executions"
-check "tern server webserver refuses it (78)" 78 "$TERN" server webserver
-contains "the webserver names itself and says how to start executions instead" "restart executions with 'tern execution'"
 [ ! -e "$dir/state/tern.db" ]; rc=$?
 n=$((n+1)); if [ $rc = 0 ]; then echo "ok $n - nothing was stored in the database queue meanwhile"; else echo "not ok $n - nothing was stored in the database queue meanwhile"; failed=$((failed+1)); fi
+# (After that check: the webserver opens the database before it asks the brokers.)
+check "tern server webserver fails to start when no broker answers" 1 "$TERN" server webserver --listen 127.0.0.1:0
+contains "the webserver names the brokers that did not answer" "no Kafka broker of '127.0.0.1:1' answered"
 
 printf '[server]\nstate-dir = %s/state\n[queue]\ntype = database\n' "$dir" > "$conf"
 check "queue type database (the default) is accepted" 0 "$TERN" run "$dir/hello.yaml"
