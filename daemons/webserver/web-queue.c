@@ -56,9 +56,13 @@ WebKafka *web_kafka_free(WebKafka *k) {
 }
 
 int web_reply_queue_error(WebCtx *c, const char *why) {
-        /* Nothing wrong with the request: the brokers may answer when it is sent again. */
+        /* Nothing wrong with the request: the brokers may answer when it is sent again. The reason
+         * names brokers and topics, which are the operator's to read (the log), not the API
+         * client's, as for the database's errors. */
+        log_warning("A request's event was not acknowledged by Kafka: %s", why);
         c->retry_after = WEB_KAFKA_RETRY_AFTER_SEC;
-        return web_reply_error(c, 503, "%s; retry in " WEB_KAFKA_RETRY_AFTER_SEC " s", why);
+        return web_reply_error(c, 503,
+                               "the queue (Kafka) did not acknowledge the request in time, nothing was done; retry in " WEB_KAFKA_RETRY_AFTER_SEC " s");
 }
 
 int web_execution_submit(WebCtx *c, const Flow *f, const ApiExecutionNew *n, json_t **ret_doc, char **ret_error) {
