@@ -274,7 +274,12 @@ typedef struct Batch {
         Completion **c;
         size_t n;
         usec_t now;
+        size_t claim_max;  /* jobs to claim in the same transaction (0: none) */
+        StoreJob *claimed; /* what the last run of batch_tx claimed */
+        size_t n_claimed;
 } Batch;
+
+static int queue_push(Worker *w, StoreJob *jobs, size_t n);
 
 /* Whether the job's row is still there (under any epoch or worker). */
 static int job_queued(StoreTx *tx, const char *id) {
@@ -346,7 +351,32 @@ static int batch_tx(StoreTx *tx, void *userdata) {
         for (size_t i = 0; i < b->n; i++)
                 if (b->c[i]->outcome == 0 && (r = metrics_append(tx, b->c[i], b->now)) < 0)
                         return r;
+        if (b->claim_max > 0)
+                return store_job_claim_tx(tx, b->w->opt.id, b->w->opt.queue, b->claim_max, b->now, b->w->opt.lease,
+                                          &b->claimed, &b->n_claimed);
         return 0;
+}
+
+/* The slots of a batch are free once it is delivered. On SQLite their next jobs are claimed in its
+ * transaction: one commit instead of two, and the pages of the jobs table and its indexes, which
+ * the results' deletes and the claim's update both touch, written to the WAL once. (A claim is a
+ * transaction of its own there, queued for the process's one writer; on PostgreSQL and MySQL the
+ * claim thread claims alone, as before.) */
+static size_t report_claim_max(Worker *w, size_t n) {
+        if (store_backend(w->report_store) != STORE_BACKEND_SQLITE || stopping(w))
+                return 0;
+        return MIN(n, 64u);
+}
+
+/* After the batch's transaction: the jobs it claimed go to the slots' queue (before the slots
+ * learn their results are delivered, so that they find them), or are dropped with a failed one. */
+static void report_claimed(Worker *w, Batch *b, bool committed) {
+        if (committed && b->n_claimed > 0 && queue_push(w, b->claimed, b->n_claimed) >= 0)
+                free(b->claimed); /* the queue holds the jobs now */
+        else
+                store_jobs_free(b->claimed, b->n_claimed); /* a claim not committed; or leases that expire */
+        b->claimed = NULL;
+        b->n_claimed = 0;
 }
 
 /* Failures worth another try: the connection (lost, or not back yet: for as long as it takes, as
@@ -418,7 +448,9 @@ static void report_batch(Worker *w, Completion **c, size_t n, size_t cap) {
 
         for (;;) {
                 b.now = store_clock_now(w->report_store); /* the results' events are due then */
+                b.claim_max = report_claim_max(w, b.n);
                 r = store_transact(w->report_store, batch_tx, &b);
+                report_claimed(w, &b, r >= 0);
                 if (r >= 0)
                         break;
                 if (b.n > 1 && !connection_error(r)) {

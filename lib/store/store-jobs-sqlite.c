@@ -1,4 +1,4 @@
-/* store-jobs-sqlite.c: a worker's claim and completion as SQLite runs them best. */
+/* store-jobs-sqlite.c: a worker's claim and completion as SQLite runs them best, and a claim inside the caller's transaction. */
 #include "store-private.h"
 
 /* SQLite builds a temporary table for each RETURNING clause and each IN (subquery) of a statement
@@ -55,4 +55,22 @@ int store_job_take_sqlite(StoreTx *tx, const char *job_id, int64_t epoch, const 
         *ret = rows;
         rows = (SqlRows) {};
         return 0;
+}
+
+int store_job_claim_tx(StoreTx *tx, const char *worker_id, const char *queue, size_t max, usec_t now, usec_t lease,
+                       StoreJob **ret, size_t *ret_n) {
+        /* What an earlier run of the caller's transaction took is in *ret: freed by the claim. */
+        ClaimArgs a = { .worker_id = worker_id, .queue = queue, .max = max, .now = now, .lease = lease,
+                        .jobs = *ret, .n = *ret_n };
+        int r;
+
+        if (isempty(worker_id) || max == 0)
+                return -EINVAL;
+        if (tx_is_pg(tx))
+                return -EOPNOTSUPP;
+        r = store_claim_tx(tx, &a);
+        /* On failure the jobs read so far stay the caller's to free, with the transaction rolled back. */
+        *ret = a.jobs;
+        *ret_n = a.n;
+        return r;
 }
