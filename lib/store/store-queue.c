@@ -815,7 +815,6 @@ int store_claim_executions(StoreTx *tx, usec_t now, size_t max, StoreClaim **ret
 
 /* ---- jobs ----------------------------------------------------------------------------------- */
 
-
 void store_job_done(StoreJob *j) {
         free(j->id);
         free(j->execution_id);
