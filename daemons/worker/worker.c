@@ -88,6 +88,10 @@ struct Worker {
         pthread_cond_t done_cv;   /* a result's delivery is over */
         struct Completion *pending, **pending_tail;
         bool report_stop;
+        /* The reporter claims too, in its results' transactions (report_claim_max()): held from
+         * that choice until the jobs are queued, so that worker_stop_claiming() waits for it. */
+        pthread_mutex_t claim_lock;
+        bool claims_stopped; /* under claim_lock */
 };
 
 static char *const default_env[] = { (char *) "PATH=/usr/local/bin:/usr/bin:/bin", (char *) "LANG=C.UTF-8", NULL };
@@ -121,6 +125,7 @@ int worker_new(Store *store, const WorkerOptions *opt, Worker **ret) {
         pthread_mutex_init(&w->lock, NULL);
         pthread_cond_init(&w->work_cv, NULL);
         pthread_mutex_init(&w->report_lock, NULL);
+        pthread_mutex_init(&w->claim_lock, NULL);
         pthread_cond_init(&w->report_cv, NULL);
         pthread_cond_init(&w->done_cv, NULL);
         w->pending_tail = &w->pending;
@@ -274,7 +279,12 @@ typedef struct Batch {
         Completion **c;
         size_t n;
         usec_t now;
+        size_t claim_max;  /* jobs to claim in the same transaction (0: none) */
+        StoreJob *claimed; /* what the last run of batch_tx claimed */
+        size_t n_claimed;
 } Batch;
+
+static int queue_push(Worker *w, StoreJob *jobs, size_t n);
 
 /* Whether the job's row is still there (under any epoch or worker). */
 static int job_queued(StoreTx *tx, const char *id) {
@@ -346,7 +356,32 @@ static int batch_tx(StoreTx *tx, void *userdata) {
         for (size_t i = 0; i < b->n; i++)
                 if (b->c[i]->outcome == 0 && (r = metrics_append(tx, b->c[i], b->now)) < 0)
                         return r;
+        if (b->claim_max > 0)
+                return store_job_claim_tx(tx, b->w->opt.id, b->w->opt.queue, b->claim_max, b->now, b->w->opt.lease,
+                                          &b->claimed, &b->n_claimed);
         return 0;
+}
+
+/* The slots of a batch are free once it is delivered. On SQLite their next jobs are claimed in its
+ * transaction (the caller holds claim_lock; none once claims stopped): one commit for the process's
+ * one writer instead of two, and the pages of the jobs table and its indexes, which the results'
+ * deletes and the claim's update both change, written to the WAL once. On PostgreSQL and MySQL
+ * the claimer alone claims. */
+static size_t report_claim_max(Worker *w, size_t n) {
+        if (store_backend(w->report_store) != STORE_BACKEND_SQLITE || w->claims_stopped || stopping(w))
+                return 0;
+        return MIN(n, 64u);
+}
+
+/* After the batch's transaction: the jobs it claimed go to the slots' queue (before the slots
+ * learn their results are delivered, so that they find them), or are dropped with a failed one. */
+static void report_claimed(Worker *w, Batch *b, bool committed) {
+        if (committed && b->n_claimed > 0 && queue_push(w, b->claimed, b->n_claimed) >= 0)
+                free(b->claimed); /* the queue holds the jobs now */
+        else
+                store_jobs_free(b->claimed, b->n_claimed); /* a claim not committed; or leases that expire */
+        b->claimed = NULL;
+        b->n_claimed = 0;
 }
 
 /* Failures worth another try: the connection (lost, or not back yet: for as long as it takes, as
@@ -418,7 +453,11 @@ static void report_batch(Worker *w, Completion **c, size_t n, size_t cap) {
 
         for (;;) {
                 b.now = store_clock_now(w->report_store); /* the results' events are due then */
+                pthread_mutex_lock(&w->claim_lock);
+                b.claim_max = report_claim_max(w, b.n);
                 r = store_transact(w->report_store, batch_tx, &b);
+                report_claimed(w, &b, r >= 0);
+                pthread_mutex_unlock(&w->claim_lock);
                 if (r >= 0)
                         break;
                 if (b.n > 1 && !connection_error(r)) {
@@ -888,6 +927,9 @@ fail:
 
 void worker_stop_claiming(Worker *w) {
         uint64_t one = 1;
+        pthread_mutex_lock(&w->claim_lock);
+        w->claims_stopped = true;
+        pthread_mutex_unlock(&w->claim_lock);
         if (!w->claimer_running)
                 return;
         (void) !write(w->stop_fd, &one, sizeof one);
@@ -959,6 +1001,7 @@ Worker *worker_free(Worker *w) {
         pthread_cond_destroy(&w->report_cv);
         pthread_cond_destroy(&w->done_cv);
         pthread_mutex_destroy(&w->report_lock);
+        pthread_mutex_destroy(&w->claim_lock);
         safe_close(w->idle_fd);
         pthread_cond_destroy(&w->work_cv);
         store_free(w->maint_store);

@@ -239,6 +239,26 @@ char *store_like_escape(const char *s, const char *suffix);
 /* NULL j -> NULL string; -E2BIG when j nests deeper than JSON_DOC_DEPTH_MAX (json-limits.h). */
 int store_json_dump(json_t *j, char **ret);
 
+/* A worker's claim (store-queue.c): its arguments, and the jobs it took (jobs, n). */
+typedef struct ClaimArgs {
+        const char *worker_id, *queue;
+        size_t max;
+        usec_t now, lease;
+        StoreJob *jobs;
+        size_t n;
+} ClaimArgs;
+#define JOB_COLUMNS "id, execution_id, task_run_id, queue, payload, epoch, worker_id, available_at, lease_until"
+/* The claim's statements in tx (a StoreTxFn on ClaimArgs; PostgreSQL's own claim is claim_pg()).
+ * What an earlier run of it took is freed first: a transaction run again claims again. */
+int store_claim_tx(StoreTx *tx, void *userdata);
+/* Rows of JOB_COLUMNS appended to a's jobs. */
+int store_claim_push(ClaimArgs *a, SqlRows *rows);
+/* store-jobs-sqlite.c: SQLite's claim of one queue's jobs for a; and a job's completion: its row
+ * (execution_id, task_run_id) deleted and returned in ret when the epoch and worker match, else no
+ * row. Without RETURNING or IN (subquery), each a temporary table to SQLite. */
+int store_claim_queue_sqlite(StoreTx *tx, ClaimArgs *a, const char *queue);
+int store_job_take_sqlite(StoreTx *tx, const char *job_id, int64_t epoch, const char *worker_id, SqlRows *ret);
+
 /* store-taskruns.c: task runs are rows of task_runs, not part of the stored document. The list of
  * an execution aliased X, as one JSON text column (NULL when it has none), per dialect: */
 #define SQL_TASK_RUNS_OF_PG(X)                                                                           \

@@ -508,8 +508,11 @@ int store_event_emit(StoreTx *tx, const char *execution_id, const char *type, js
         r = store_exec(tx,
                        tx_is_mysql(tx) ? "INSERT INTO events (execution_id, type, payload, due_at, created)"
                                          " VALUES ($1, $2, $3, $4, $5); SELECT LAST_INSERT_ID()"
-                                       : "INSERT INTO events (execution_id, type, payload, due_at, created)"
-                                         " VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+                       : ret_seq         ? "INSERT INTO events (execution_id, type, payload, due_at, created)"
+                                           " VALUES ($1, $2, $3, $4, $5) RETURNING seq"
+                                         /* (RETURNING costs SQLite a temporary table per row) */
+                                         : "INSERT INTO events (execution_id, type, payload, due_at, created)"
+                                           " VALUES ($1, $2, $3, $4, $5)",
                        SQL_ARGS(SQL_S(execution_id), SQL_S(type), SQL_S(text), SQL_I(MAX(due_at, (usec_t) 0)),
                                 SQL_I(now)),
                        &rows);
@@ -812,8 +815,6 @@ int store_claim_executions(StoreTx *tx, usec_t now, size_t max, StoreClaim **ret
 
 /* ---- jobs ----------------------------------------------------------------------------------- */
 
-#define JOB_COLUMNS "id, execution_id, task_run_id, queue, payload, epoch, worker_id, available_at, lease_until"
-
 void store_job_done(StoreJob *j) {
         free(j->id);
         free(j->execution_id);
@@ -886,15 +887,7 @@ int store_job_enqueue(StoreTx *tx, const char *id, const char *execution_id, con
         return 0;
 }
 
-typedef struct ClaimArgs {
-        const char *worker_id, *queue;
-        size_t max;
-        usec_t now, lease;
-        StoreJob *jobs;
-        size_t n;
-} ClaimArgs;
-
-static int claim_push(ClaimArgs *a, SqlRows *rows) {
+int store_claim_push(ClaimArgs *a, SqlRows *rows) {
         if (rows->n_rows == 0)
                 return 0; /* (reallocarray() to 0 bytes would free) */
         StoreJob *j = reallocarray(a->jobs, a->n + rows->n_rows, sizeof(StoreJob));
@@ -948,7 +941,7 @@ static int claim_queue_mysql(StoreTx *tx, ClaimArgs *a, const char *queue) {
                 r = store_exec(tx, strbuf_str(&q.sql), q.args, q.n, &rows);
                 if (r < 0)
                         return r;
-                if ((r = claim_push(a, &rows)) < 0)
+                if ((r = store_claim_push(a, &rows)) < 0)
                         return r;
                 if (ids.n_rows < want)
                         return 0;
@@ -961,7 +954,7 @@ static int claim_queue_mysql(StoreTx *tx, ClaimArgs *a, const char *queue) {
  * subquery in FROM.) The choice is a MATERIALIZED CTE, read once: as an IN (...) subquery the
  * planner may run it more than once, and with SKIP LOCKED each run picks other rows, so a claim
  * of 4 could take 11 jobs. One statement, so no transaction around it (BEGIN and COMMIT were two
- * of its three round trips): it commits alone, as durably (see claim_tx()). A claim whose
+ * of its three round trips): it commits alone, as durably (see store_claim_tx()). A claim whose
  * connection is lost is sent again after a reconnect, as a transaction whose COMMIT's answer was
  * lost is run again: jobs the lost one may have taken return when their lease ends. */
 static int claim_pg(Store *s, ClaimArgs *a, const char *pinned) {
@@ -979,10 +972,10 @@ static int claim_pg(Store *s, ClaimArgs *a, const char *pinned) {
                            &rows);
         if (r < 0)
                 return r;
-        return claim_push(a, &rows);
+        return store_claim_push(a, &rows);
 }
 
-static int claim_tx(StoreTx *tx, void *userdata) {
+int store_claim_tx(StoreTx *tx, void *userdata) {
         ClaimArgs *a = userdata;
         int r;
 
@@ -1001,23 +994,8 @@ static int claim_tx(StoreTx *tx, void *userdata) {
                 return -ENOMEM;
         queues[0] = pinned;
         for (size_t q = 0; q < ELEMENTSOF(queues) && a->n < a->max; q++) {
-                _cleanup_rows_ SqlRows rows = {};
-                if (tx_is_mysql(tx)) {
-                        if ((r = claim_queue_mysql(tx, a, queues[q])) < 0)
-                                return r;
-                        continue;
-                }
-                r = store_exec(tx,
-                               "UPDATE jobs SET worker_id = $1, epoch = epoch + 1, lease_until = $2"
-                               " WHERE id IN (SELECT id FROM jobs WHERE worker_id IS NULL AND queue = $3"
-                               " AND available_at <= $4 ORDER BY available_at LIMIT $5)"
-                               " RETURNING " JOB_COLUMNS,
-                               SQL_ARGS(SQL_S(a->worker_id), SQL_I(a->now + a->lease), SQL_S(queues[q]), SQL_I(a->now),
-                                        SQL_I(a->max - a->n)),
-                               &rows);
+                r = tx_is_mysql(tx) ? claim_queue_mysql(tx, a, queues[q]) : store_claim_queue_sqlite(tx, a, queues[q]);
                 if (r < 0)
-                        return r;
-                if ((r = claim_push(a, &rows)) < 0)
                         return r;
         }
         return 0;
@@ -1034,7 +1012,7 @@ int store_job_claim(Store *s, const char *worker_id, const char *queue, size_t m
                 _cleanup_free_ char *pinned = strjoin("@", worker_id);
                 r = pinned ? claim_pg(s, &a, pinned) : -ENOMEM;
         } else
-                r = store_transact(s, claim_tx, &a);
+                r = store_transact(s, store_claim_tx, &a);
         if (r < 0) {
                 store_jobs_free(a.jobs, a.n);
                 return r;
@@ -1156,13 +1134,12 @@ int store_job_complete_tx(StoreTx *tx, const char *job_id, int64_t epoch, const 
         /* The epoch and worker in the WHERE clause are the fence: after a re-queue (epoch + 1)
          * this deletes nothing. On MySQL a concurrent re-queue holds the row lock; the locking
          * read waits for it and then reads the new row version, so exactly one wins. */
-        r = store_exec(tx,
-                       tx_is_mysql(tx) ? "SELECT execution_id, task_run_id FROM jobs"
-                                         " WHERE id = $1 AND epoch = $2 AND worker_id = $3 FOR UPDATE;"
-                                         " DELETE FROM jobs WHERE id = $1 AND epoch = $2 AND worker_id = $3"
-                                       : "DELETE FROM jobs WHERE id = $1 AND epoch = $2 AND worker_id = $3"
-                                         " RETURNING execution_id, task_run_id",
-                       SQL_ARGS(SQL_S(job_id), SQL_I(epoch), SQL_S(worker_id)), &rows);
+        r = !tx_is_mysql(tx) ? store_job_take_sqlite(tx, job_id, epoch, worker_id, &rows)
+                             : store_exec(tx,
+                                          "SELECT execution_id, task_run_id FROM jobs"
+                                          " WHERE id = $1 AND epoch = $2 AND worker_id = $3 FOR UPDATE;"
+                                          " DELETE FROM jobs WHERE id = $1 AND epoch = $2 AND worker_id = $3",
+                                          SQL_ARGS(SQL_S(job_id), SQL_I(epoch), SQL_S(worker_id)), &rows);
         if (r < 0)
                 return r;
         if (rows.n_rows == 0)

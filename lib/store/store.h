@@ -381,6 +381,13 @@ int store_job_enqueue(StoreTx *tx, const char *id, const char *execution_id, con
  * job's epoch and sets lease_until = now + lease. */
 int store_job_claim(Store *s, const char *worker_id, const char *queue, size_t max, usec_t now, usec_t lease,
                     StoreJob **ret, size_t *ret_n);
+/* The same claim inside tx, committed with whatever else tx writes (a worker's results: one
+ * transaction for the results and the next jobs of the slots they free). SQLite and MySQL only
+ * (-EOPNOTSUPP on PostgreSQL, whose claim is one statement of its own). *ret and *ret_n start as
+ * NULL and 0: a run of tx again frees what the last run took and claims again; after a failure
+ * they hold what was read before it, for the caller to free. */
+int store_job_claim_tx(StoreTx *tx, const char *worker_id, const char *queue, size_t max, usec_t now, usec_t lease,
+                       StoreJob **ret, size_t *ret_n);
 
 typedef struct StoreJobRef {
         const char *id;

@@ -616,3 +616,78 @@ void test_wakeups_other_process(Store *s) {
         CHECK_OK(store_execution_delete(tx, "e-xwake"));
         CHECK_OK(store_commit(tx));
 }
+
+/* A worker's result and the claim of its slot's next job in one transaction (store_job_claim_tx):
+ * both or neither; what a run rolled back claimed is freed when the claim runs again. */
+void test_claim_in_tx(Store *s) {
+        _cleanup_json_ json_t *doc = make_doc("e-ctx", "ns", "f", "RUNNING", "2023-11-14T22:13:20Z");
+        _cleanup_json_ json_t *p = json_pack("{s:s}", "k", "v");
+        _cleanup_json_ json_t *result = json_pack("{s:s}", "state", "SUCCESS");
+        const usec_t lease = 30 * USEC_PER_SEC;
+        StoreJob *first = NULL, *j = NULL, *rest = NULL;
+        size_t n_first = 0, n = 0, n_rest = 0;
+        StoreTx *tx;
+
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_execution_create(tx, META(doc), doc, "created", NULL, T0));
+        for (int i = 0; i < 4; i++) {
+                char id[32];
+                snprintf(id, sizeof id, "ctx%d", i);
+                CHECK_OK(store_job_enqueue(tx, id, "e-ctx", NULL, "ctx", p, T0 + (usec_t) i, T0, NULL));
+        }
+        CHECK_OK(store_commit(tx));
+        drain_events(s, "e-ctx");
+        CHECK_OK(store_job_claim(s, "wc", "ctx", 1, T0 + 10, lease, &first, &n_first));
+        if (n_first != 1) {
+                ok(false, "the first job was not claimed");
+                store_jobs_free(first, n_first);
+                return;
+        }
+        CHECK_OK(store_begin(s, &tx));
+        if (store_backend(s) == STORE_BACKEND_POSTGRES) {
+                is_int(store_job_claim_tx(tx, "wc", "ctx", 2, T0 + 20, lease, &j, &n), -EOPNOTSUPP,
+                       "PostgreSQL claims in a statement of its own, not in the caller's transaction");
+                store_rollback(tx);
+                CHECK_OK(store_job_complete(s, first[0].id, first[0].epoch, "wc", result, T0 + 20));
+                store_jobs_free(first, n_first);
+                CHECK_OK(store_job_claim(s, "wc", "ctx", 10, T0 + 20, lease, &rest, &n_rest));
+                for (size_t i = 0; i < n_rest; i++)
+                        CHECK_OK(store_job_complete(s, rest[i].id, rest[i].epoch, "wc", NULL, T0 + 20));
+                store_jobs_free(rest, n_rest);
+                drain_events(s, "e-ctx");
+                return;
+        }
+        /* A transaction rolled back: neither the result nor the claim stays. */
+        is_int(store_job_complete_tx(tx, first[0].id, first[0].epoch, "wc", result, T0 + 20), 0, "the result, in a transaction");
+        is_int(store_job_claim_tx(tx, "wc", "ctx", 2, T0 + 20, lease, &j, &n), 0, "the next jobs, in the same transaction");
+        is_int(n, 2, "two claimed");
+        store_rollback(tx);
+        is_int(count_events(s, "e-ctx", "task_result"), 0, "rolled back: no result");
+        /* Run again (as store_transact() runs a transaction again): the claim frees what the
+         * rolled-back run took (ASan's leak check) and claims the same jobs. */
+        CHECK_OK(store_begin(s, &tx));
+        CHECK_OK(store_job_complete_tx(tx, first[0].id, first[0].epoch, "wc", result, T0 + 30));
+        is_int(store_job_claim_tx(tx, "wc", "ctx", 2, T0 + 30, lease, &j, &n), 0, "claimed again after the rollback");
+        is_int(store_commit(tx), 0, "result and claim committed together");
+        is_int(n, 2, "two jobs, not four");
+        if (n == 2) {
+                is_str(j[0].id, "ctx1", "oldest available first");
+                is_str(j[1].id, "ctx2", "then the next");
+                is_int(j[0].epoch, 1, "a first claim has epoch 1");
+                is_str(j[0].worker_id, "wc", "claimed by the worker");
+                is_int(j[0].lease_until, T0 + 30 + lease, "lease_until = now + lease");
+                is_str(json_string_value(json_object_get(j[0].payload, "k")), "v", "the payload is read");
+        }
+        is_int(count_events(s, "e-ctx", "task_result"), 1, "the result's event is there once");
+        CHECK_OK(store_job_claim(s, "wd", "ctx", 10, T0 + 40, lease, &rest, &n_rest));
+        is_int(n_rest, 1, "another worker finds only the job left");
+        is_int(store_job_complete(s, j[0].id, 0, "wc", NULL, T0 + 40), STORE_STALE, "the claim's epoch fences");
+        for (size_t i = 0; i < n; i++)
+                is_int(store_job_complete(s, j[i].id, j[i].epoch, "wc", NULL, T0 + 40), 0, "a job claimed in the transaction completes");
+        for (size_t i = 0; i < n_rest; i++)
+                CHECK_OK(store_job_complete(s, rest[i].id, rest[i].epoch, "wd", NULL, T0 + 40));
+        store_jobs_free(first, n_first);
+        store_jobs_free(j, n);
+        store_jobs_free(rest, n_rest);
+        drain_events(s, "e-ctx");
+}

@@ -57,6 +57,7 @@ void test_pinned(Store *s);
 void test_claim_race(Store *s);
 void test_requeue_race(Store *s);
 void test_complete_many(Store *s);
+void test_claim_in_tx(Store *s);
 void test_wakeups(Store *s);
 void test_wakeups_other_process(Store *s);
 /* store-contract-logs.c */

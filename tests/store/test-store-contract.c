@@ -174,6 +174,7 @@ int main(int argc, char *argv[]) {
         test_claim_race(s);
         test_requeue_race(s);
         test_complete_many(s);
+        test_claim_in_tx(s);
         test_wakeups(s);
         if (store_backend(s) != STORE_BACKEND_SQLITE)
                 test_wakeups_other_process(s);
