@@ -331,6 +331,18 @@ static int create_retry(ExecutorKafka *x, KafkaStep *s, json_t *req) {
         return r < 0 ? r : emit_created(x, s, e);
 }
 
+/* Tell the workers to stop the job of task run tr at epoch: every worker reads worker-kills whole,
+ * and the one running it stops its task (docs/KAFKA.md). In the step's transaction, with the state
+ * that ends the task run. */
+static int emit_kill(ExecutorKafka *x, KafkaStep *s, KExec *k, const char *tr, json_t *epoch) {
+        _cleanup_json_ json_t *v = json_pack("{s:s, s:s, s:s, s:O, s:O?}", "type", "kill", "executionId", k->e->id,
+                                             "taskRunId", tr, "epoch", epoch, "jobId",
+                                             json_object_get(json_object_get(k->job_docs, tr), "jobId"));
+        if (!v)
+                return -ENOMEM;
+        return emit_json(s, x->topics[KAFKA_TOPIC_WORKER_KILLS], RD_KAFKA_PARTITION_UA, k->e->id, v);
+}
+
 static int apply_effects(ExecutorKafka *x, KafkaStep *s, KExec *k, EngineEffects *fx) {
         size_t i;
         json_t *j;
@@ -374,8 +386,8 @@ static int apply_effects(ExecutorKafka *x, KafkaStep *s, KExec *k, EngineEffects
                 if ((r = create_retry(x, s, j)) < 0)
                         return r;
         json_array_foreach(fx->cancels, i, j) {
-                /* Workers on Kafka cannot be told to stop a task yet: the task run is ended KILLED
-                 * now, and the job's own result, if it runs, is refused as stale. */
+                /* The task run is ended KILLED now, and the worker running the job is told to stop
+                 * its task (worker-kills); the job's own result, if it comes, is refused as stale. */
                 const char *tr = json_string_value(j);
                 json_t *epoch = tr ? json_object_get(k->jobs, tr) : NULL;
                 if (!epoch)
@@ -384,7 +396,8 @@ static int apply_effects(ExecutorKafka *x, KafkaStep *s, KExec *k, EngineEffects
                                                      "state", state_to_string(STATE_KILLED), "error", "killed");
                 if (!p)
                         return -ENOMEM;
-                if ((r = emit_event(x, s, k->e->id, ENGINE_EVENT_TASK_RESULT, p, NULL)) < 0)
+                if ((r = emit_event(x, s, k->e->id, ENGINE_EVENT_TASK_RESULT, p, NULL)) < 0 ||
+                    (r = emit_kill(x, s, k, tr, epoch)) < 0)
                         return r;
         }
         return json_array_extend(k->logs, fx->logs) < 0 ? -ENOMEM : 0;
@@ -399,6 +412,13 @@ static int fail(ExecutorKafka *x, KExec *k, const char *why) {
         state_info_force(&k->e->state, STATE_FAILED, x->now);
         return json_array_append_new(k->logs, json_pack("{s:s, s:s}", "level", "ERROR", "message", why)) < 0 ? -ENOMEM
                                                                                                              : 0;
+}
+
+/* A flow's concurrency limit needs the count of its active executions, which are spread over the
+ * partitions and their members here (the database executor counts them in its transaction): not
+ * kept yet, so an execution of such a flow that would start is refused rather than run past it. */
+static bool concurrency_refused(const Flow *f, const char *type) {
+        return f->concurrency.limit > 0 && (streq(type, ENGINE_EVENT_CREATED) || streq(type, ENGINE_EVENT_RESTART));
 }
 
 static int apply(ExecutorKafka *x, KafkaStep *s, KExec *k, const char *type, json_t *payload) {
@@ -417,7 +437,14 @@ static int apply(ExecutorKafka *x, KafkaStep *s, KExec *k, const char *type, jso
                         return r;
         } else if (r < 0)
                 return r;
-        else {
+        else if (concurrency_refused(af->flow, type)) {
+                _cleanup_free_ char *why = strdup_printf(
+                        "flow '%s.%s' has a concurrency limit (%lld), which the Kafka queue backend does not keep yet "
+                        "(docs/KAFKA.md): the execution is not run", e->namespace, e->flow_id,
+                        (long long) af->flow->concurrency.limit);
+                if ((r = fail(x, k, why ? why : "a concurrency limit is not kept on Kafka yet")) < 0)
+                        return r;
+        } else {
                 EngineEffects fx;
                 if ((r = engine_effects_init(&fx)) < 0)
                         return r;

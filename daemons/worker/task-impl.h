@@ -46,6 +46,12 @@ typedef struct TaskServices {
         Store *store;
         /* Internal storage (PurgeExecutions' purgeStorage); NULL: none. */
         Storage *storage;
+        /* Send an engine event (Resume's "resume") to execution id where the queue is not the
+         * store's (Kafka: execution-events); NULL: api_execution_event() on store. 0, or a negative
+         * errno with *ret_error (may be NULL) saying why. */
+        int (*execution_event)(void *event_userdata, const char *id, const char *type, json_t *payload,
+                               char **ret_error);
+        void *event_userdata;
         void *userdata;
 } TaskServices;
 

@@ -14,13 +14,16 @@
 #include <unistd.h>
 
 #include "cleanup-jansson.h"
+#include "execution-kafka.h"
 #include "fd-util.h"
 #include "job.h"
+#include "json-limits.h"
 #include "log.h"
 #include "storage.h"
 #include "strutil.h"
 #include "task-services.h"
 #include "variables.h"
+#include "worker-kafka-kills.h"
 #include "worker-kafka.h"
 
 #define LOG_FLUSH_LINES 100
@@ -57,6 +60,7 @@ typedef struct KSlot {
         bool started;
         atomic_bool cancelled; /* by worker_kafka_stop(): the running task's result is not reported */
         atomic_bool abandoned; /* this worker was silent past dead-after: the job is another's now */
+        atomic_bool killed;    /* its execution was killed (worker-kills): the task is stopped */
         json_t *held;          /* the job being claimed, or claimed and not reported (under lock) */
         bool claimed;          /* held is claimed: its offset committed (under lock) */
 } KSlot;
@@ -65,6 +69,7 @@ struct WorkerKafka {
         WorkerKafkaOptions opt;
         char *id, *work_root, *storage_url, *jobs_topic, *results_topic, *heartbeats_topic;
         rd_kafka_t *consumer, *producer;
+        WorkerKills *kills;    /* reads worker-kills */
         KSlot *slots;
         pthread_t fetcher, beater;
         bool fetcher_started, beater_started;
@@ -436,6 +441,62 @@ static bool kslot_claim(KSlot *s, KJob *kj) {
         return claimed;
 }
 
+/* A task's event for an execution (Resume): to execution-events keyed by its id, as 'tern execution
+ * resume' sends it, applied by the executor holding it after its earlier events. */
+static int kslot_execution_event(void *userdata, const char *id, const char *type, json_t *payload, char **ret_error) {
+        WorkerKafka *w = userdata;
+        _cleanup_(kafka_sender_freep) KafkaSender *k = NULL;
+        int r = json_value_check(payload, "the event's payload", ret_error);
+        if (r < 0)
+                return r;
+        /* A producer for the event (Resume is rare: not worth one held for the worker's life). */
+        if ((r = kafka_sender_new(w->opt.kafka, RESULT_TIMEOUT_MS * USEC_PER_MSEC, &k, ret_error)) < 0)
+                return r;
+        return api_kafka_event(k, id, type, payload, NULL, RESULT_TIMEOUT_MS * USEC_PER_MSEC, ret_error);
+}
+
+/* The slot's job is over (r: how its result went; -ECANCELED: handed back by the worker's stop). */
+static void kslot_done(KSlot *s, int r) {
+        WorkerKafka *w = s->w;
+        pthread_mutex_lock(&w->lock);
+        if (r == -ECANCELED)
+                /* Kept: the last heartbeat hands it back (worker_kafka_stop()). */
+                atomic_fetch_add(&w->jobs_lost, 1);
+        else {
+                if (r < 0)
+                        atomic_fetch_add(&w->jobs_lost, 1);
+                json_decref(s->held);
+                s->held = NULL;
+                s->claimed = false;
+                atomic_store(&s->abandoned, false);
+        }
+        w->busy--;
+        pthread_cond_broadcast(&w->done_cv);
+        pthread_mutex_unlock(&w->lock);
+        atomic_fetch_add(&w->jobs_done, 1);
+        atomic_store(&w->last_progress, now_monotonic());
+}
+
+/* A kill read on worker-kills: the slot running that job stops its task as the database worker's
+ * does (the task's cancellation: its process signalled, then killed after the grace), and its result,
+ * KILLED, is sent and refused by the executor, which ended the task run when it sent the kill. */
+static void worker_kafka_kill(const char *task_run_id, int64_t epoch, void *userdata) {
+        WorkerKafka *w = userdata;
+        uint64_t one = 1;
+        pthread_mutex_lock(&w->lock);
+        for (unsigned i = 0; i < w->opt.slots; i++) {
+                KSlot *s = &w->slots[i];
+                if (!s->held || atomic_load(&s->abandoned) || atomic_load(&s->killed) ||
+                    json_integer_value(json_object_get(s->held, "epoch")) != epoch ||
+                    !streq_ptr(json_string_value(json_object_get(s->held, "taskRunId")), task_run_id))
+                        continue;
+                atomic_store(&s->killed, true);
+                (void) !write(s->cancel_fd, &one, sizeof one);
+                log_info("Stopping task %s (epoch %lld): its execution was killed.", task_run_id, (long long) epoch);
+        }
+        pthread_mutex_unlock(&w->lock);
+}
+
 static void kslot_run(KSlot *s, KJob *kj) {
         WorkerKafka *w = s->w;
         _cleanup_json_ json_t *result = NULL;
@@ -451,12 +512,24 @@ static void kslot_run(KSlot *s, KJob *kj) {
         uint64_t drain;
 
         (void) !read(s->cancel_fd, &drain, sizeof drain);
-        /* The key-value store and the logs stay in the database with the Kafka queue. Not the
-         * store itself (.store): the tasks that act on its records (Resume, Toggle, purges) would
-         * signal executions through the database's queue, which nothing reads here. */
+        /* After the drain: a kill read from now on writes cancel_fd again, one read before is here. */
+        if (atomic_load(&s->killed) || worker_kills_has(w->kills, json_string_value(json_object_get(job, "taskRunId")),
+                                                        json_integer_value(json_object_get(job, "epoch")))) {
+                log_info("Task %s not run: its execution was killed before it started.",
+                         strna(json_string_value(json_object_get(job, "taskRunId"))));
+                kslot_done(s, 0);
+                return;
+        }
+        /* The key-value store, the logs and the repositories stay in the database with the Kafka
+         * queue (the indexer's: Count, the purges and Toggle act on it as on the database queue);
+         * events for executions go to execution-events (Resume). */
         TaskStoreServices ts = { .store = s->store, .flush_logs = kslot_flush_logs_hook, .userdata = s };
         TaskServices services;
         task_store_services(&ts, &services);
+        services.store = s->store;
+        services.storage = s->storage;
+        services.execution_event = kslot_execution_event;
+        services.event_userdata = w;
         WorkerJobEnv env = {
                 .work_root = w->work_root, .base_env = w->opt.base_env, .worker_id = w->id,
                 .cancel_fd = s->cancel_fd, .log = kslot_log, .storage = s->storage, .secret = runtime_secret,
@@ -497,23 +570,7 @@ static void kslot_run(KSlot *s, KJob *kj) {
                 }
         if (r < 0 && r != -ESTALE && atomic_load(&s->cancelled))
                 r = -ECANCELED; /* (its result undelivered as the worker stops: handed back too) */
-        pthread_mutex_lock(&w->lock);
-        if (r == -ECANCELED)
-                /* Kept: the last heartbeat hands it back (worker_kafka_stop()). */
-                atomic_fetch_add(&w->jobs_lost, 1);
-        else {
-                if (r < 0)
-                        atomic_fetch_add(&w->jobs_lost, 1);
-                json_decref(s->held);
-                s->held = NULL;
-                s->claimed = false;
-                atomic_store(&s->abandoned, false);
-        }
-        w->busy--;
-        pthread_cond_broadcast(&w->done_cv);
-        pthread_mutex_unlock(&w->lock);
-        atomic_fetch_add(&w->jobs_done, 1);
-        atomic_store(&w->last_progress, now_monotonic());
+        kslot_done(s, r);
 }
 
 static void *kslot_thread(void *arg) {
@@ -532,6 +589,7 @@ static void *kslot_thread(void *arg) {
                 w->busy++;
                 w->claiming++;
                 s->held = json_incref(kj.job);
+                atomic_store(&s->killed, false);
                 pthread_mutex_unlock(&w->lock);
                 if (kslot_claim(s, &kj))
                         kslot_run(s, &kj);
@@ -740,6 +798,8 @@ int worker_kafka_new(Store *store, const WorkerKafkaOptions *opt, WorkerKafka **
                         *ret_error = strdup_printf("cannot make a Kafka producer for '%s': %s", opt->kafka->brokers, why);
                 return -EINVAL;
         }
+        if ((r = worker_kills_new(opt->kafka, worker_kafka_kill, w, &w->kills, ret_error)) < 0)
+                return r;
         rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
         if (!sub)
                 return -ENOMEM;
@@ -758,6 +818,9 @@ int worker_kafka_new(Store *store, const WorkerKafkaOptions *opt, WorkerKafka **
 }
 
 int worker_kafka_start(WorkerKafka *w) {
+        int r = worker_kills_start(w->kills);
+        if (r < 0)
+                return r;
         for (unsigned i = 0; i < w->opt.slots; i++) {
                 if (pthread_create(&w->slots[i].thread, NULL, kslot_thread, &w->slots[i]) != 0)
                         return -EAGAIN;
@@ -826,6 +889,7 @@ WorkerKafka *worker_kafka_free(WorkerKafka *w) {
         if (!w)
                 return NULL;
         worker_kafka_stop(w, 0);
+        w->kills = worker_kills_free(w->kills); /* (before the slots it stops tasks in) */
         if (w->consumer) {
                 (void) rd_kafka_consumer_close(w->consumer);
                 rd_kafka_destroy(w->consumer);

@@ -21,6 +21,7 @@ static const struct {
         [KAFKA_TOPIC_WORKER_HEARTBEATS] = { "worker-heartbeats", true },
         [KAFKA_TOPIC_LOGS] = { "logs", false },
         [KAFKA_TOPIC_TRIGGER_EVENTS] = { "trigger-events", false },
+        [KAFKA_TOPIC_WORKER_KILLS] = { "worker-kills", false },
 };
 
 const char *kafka_topic_suffix(KafkaTopic t) {

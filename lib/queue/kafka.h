@@ -40,6 +40,7 @@ typedef enum KafkaTopic {
         KAFKA_TOPIC_WORKER_HEARTBEATS, /* compacted: the latest heartbeat of each worker */
         KAFKA_TOPIC_LOGS,              /* keyed by execution id */
         KAFKA_TOPIC_TRIGGER_EVENTS,    /* keyed by flow */
+        KAFKA_TOPIC_WORKER_KILLS,      /* keyed by execution id; read whole by every worker */
         _KAFKA_TOPIC_MAX,
 } KafkaTopic;
 

@@ -88,7 +88,7 @@ mysql)
 kafka)
         [ -n "${KAFKA_MOCK:-}" ] || { echo "1..0 # SKIP tern is built without the Kafka queue backend (librdkafka)"; exit 0; }
         all=()
-        for t in execution-events execution-state worker-jobs worker-results worker-heartbeats logs trigger-events; do
+        for t in execution-events execution-state worker-jobs worker-results worker-heartbeats logs trigger-events worker-kills; do
                 all+=("kc.$t:4:3")
         done
         "$KAFKA_MOCK" 3 "${all[@]}" > "$scratch/boot" 2> "$scratch/mock.log" &

@@ -44,7 +44,7 @@ trap cleanup EXIT
 [ -n "${TERN_TEST_KEEP:-}" ] && trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; echo "# kept $dir"' EXIT
 dump_logs() { for f in "$dir"/*.log; do echo "# --- $f"; tail -30 "$f" | sed 's/^/# /'; done; }
 
-topics="execution-events execution-state worker-jobs worker-results worker-heartbeats logs trigger-events"
+topics="execution-events execution-state worker-jobs worker-results worker-heartbeats logs trigger-events worker-kills"
 all=(); for t in $topics; do all+=("kf.$t:4:3"); done
 # The mock takes its commands (a broker down or up, a leader moved) on a pipe: fd 9 here.
 mkfifo "$dir/mock.ctl"

@@ -48,7 +48,7 @@ start_mock() {
 conf="$dir/tern.conf"
 printf '[server]\nstate-dir = %s/state\n[queue]\ntopic-prefix = t1.\npartitions = 4\nreplication-factor = 3\n' "$dir" > "$conf"
 export TERN_CONFIG="$conf"
-topics="execution-events execution-state worker-jobs worker-results worker-heartbeats logs trigger-events"
+topics="execution-events execution-state worker-jobs worker-results worker-heartbeats logs trigger-events worker-kills"
 all=(); for t in $topics; do all+=("t1.$t:4:3"); done
 
 start_mock "${all[@]}"

@@ -25,7 +25,7 @@ cleanup() {
 trap cleanup EXIT
 dump_logs() { for f in "$dir"/*.log; do echo "# --- $f"; tail -30 "$f" | sed 's/^/# /'; done; }
 
-all=(); for t in execution-events execution-state worker-jobs worker-results worker-heartbeats logs trigger-events; do all+=("ks.$t:4:3"); done
+all=(); for t in execution-events execution-state worker-jobs worker-results worker-heartbeats logs trigger-events worker-kills; do all+=("ks.$t:4:3"); done
 "$KAFKA_MOCK" 3 "${all[@]}" > "$dir/boot" 2> "$dir/mock.log" &
 pids+=($!)
 for _ in $(seq 1 200); do [ -s "$dir/boot" ] && break; sleep 0.05; done

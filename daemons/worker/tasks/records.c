@@ -418,11 +418,18 @@ int task_impl_resume(TaskRunContext *ctx, json_t *props, TaskOutcome *out) {
         payload = json_pack("{s:O?}", "inputs", json_is_object(inputs) ? inputs : NULL);
         if (!payload)
                 return -ENOMEM;
-        r = api_execution_event(s, id, ENGINE_EVENT_RESUME, payload);
-        if (r == -E2BIG)
-                return task_fail(out, "property 'inputs' is too deep or too large");
-        if (r < 0)
+        if (ctx->services->execution_event) {
+                _cleanup_free_ char *why = NULL;
+                r = ctx->services->execution_event(ctx->services->event_userdata, id, ENGINE_EVENT_RESUME, payload, &why);
+                if (r == -E2BIG)
+                        return task_fail(out, "property 'inputs' is too deep or too large");
+                if (r < 0)
+                        return task_fail(out, "cannot resume execution %s: %s", id, why ? why : strerror(-r));
+        } else if ((r = api_execution_event(s, id, ENGINE_EVENT_RESUME, payload)) < 0) {
+                if (r == -E2BIG)
+                        return task_fail(out, "property 'inputs' is too deep or too large");
                 return task_fail(out, "cannot resume execution %s: %s", id, store_error(s));
+        }
         task_logf(ctx, TASK_LOG_INFO, "Execution %s resumed", id);
         return 0;
 }
