@@ -14,7 +14,8 @@
  *                   -> jobs_available, partial on unclaimed rows so claimed jobs cost nothing.
  *  lease expiry     SELECT id FROM jobs WHERE worker_id IS NOT NULL AND lease_until < now
  *                   -> jobs_lease (partial on claimed rows).
- *  dead worker      ... WHERE worker_id = $w -> jobs_worker.
+ *  dead worker      ... WHERE worker_id = $w -> jobs_worker (PostgreSQL: jobs_lease, every claimed
+ *                   job read; its cancelled ones -> jobs_cancelled: see JOBS_WORKER_PG).
  *  complete/renew   by jobs primary key.
  *  execution list   WHERE namespace/flow_id ... ORDER BY created DESC -> executions_ns_flow_created,
  *                   executions_created, executions_state; subflows -> executions_parent;
@@ -154,6 +155,18 @@
         "  consumer TEXT NOT NULL, topic TEXT NOT NULL, part INTEGER NOT NULL,\n"                       \
         "  next_offset BIGINT NOT NULL, PRIMARY KEY (consumer, topic, part));\n"
 
+/* PostgreSQL: jobs_worker cost more than it served. A claim sets worker_id, so it is never an
+ * in-place (HOT) update and writes a new entry into every index the claimed row belongs to;
+ * jobs_worker was one of them, and the completion's DELETE ... USING found the worker's jobs
+ * through it, reading the entries of every job the worker completed since the last vacuum (15
+ * blocks a task, against 4 or 5 by primary key). What it served reads the claimed jobs, as many as
+ * tasks run: a dead worker's (rare) through jobs_lease, the same rows; the cancellation check
+ * (every second per busy worker) through jobs_cancelled, which holds only the jobs a kill
+ * flagged, so no claim writes to it. */
+#define JOBS_WORKER_PG                                                                                   \
+        "DROP INDEX jobs_worker;\n"                                                                      \
+        "CREATE INDEX jobs_cancelled ON jobs (worker_id) WHERE cancelled = 1;\n"
+
 const StoreMigration store_migrations_postgres[] = {
         { "initial schema", TABLES("BIGSERIAL PRIMARY KEY", "JSONB") COMMON_INDEXES },
         { "job cancellation", JOBS_CANCELLED },
@@ -164,6 +177,7 @@ const StoreMigration store_migrations_postgres[] = {
         { "jobs due index", JOBS_DUE },
         { "task metrics", METRICS("BIGSERIAL PRIMARY KEY", "JSONB") },
         { "queue offsets", QUEUE_OFFSETS },
+        { "jobs by worker index dropped", JOBS_WORKER_PG },
 };
 const size_t store_n_migrations_postgres = ELEMENTSOF(store_migrations_postgres);
 

@@ -182,6 +182,9 @@ static inline const char *tx_sql(const StoreTx *tx, const char *pg, const char *
         return tx_is_pg(tx) ? pg : tx_is_mysql(tx) ? mysql : sqlite;
 }
 
+/* store-jobs-pg.c: store_job_complete_many_tx() on PostgreSQL. */
+int store_job_complete_many_pg(StoreTx *tx, const char *worker_id, StoreJobResult *jobs, size_t n, usec_t now);
+
 void store_set_error(Store *s, const char *fmt, ...) _printf_(2, 3);
 int store_exec(StoreTx *tx, const char *sql, const SqlArg *args, size_t n, SqlRows *ret);
 /* Statements whose texts and arguments do not depend on each other's rows, sent together: one

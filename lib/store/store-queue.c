@@ -1079,47 +1079,6 @@ int store_job_renew(Store *s, const char *worker_id, const StoreJobRef *jobs, si
         return store_transact(s, renew_tx, &a);
 }
 
-/* PostgreSQL: the jobs deleted and their events inserted by one statement; a job missing from
- * what it returns was not this worker's at that epoch any more. The epoch and worker are the fence,
- * as below: a DELETE that waited for a re-queue's row lock re-checks the join against the new row
- * version, so exactly one of the two wins. */
-static int complete_many_pg(StoreTx *tx, const char *worker_id, StoreJobResult *jobs, size_t n, usec_t now) {
-        _cleanup_json_ json_t *arr = json_array();
-        _cleanup_free_ char *text = NULL;
-        _cleanup_rows_ SqlRows rows = {};
-        int r;
-
-        if (!arr)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-                jobs[i].outcome = STORE_STALE;
-                if (json_array_append_new(arr, json_pack("{s:s, s:I, s:O}", "id", jobs[i].job_id, "epoch",
-                                                         (json_int_t) jobs[i].epoch, "result",
-                                                         jobs[i].result ? jobs[i].result : json_null())) < 0)
-                        return -ENOMEM;
-        }
-        if ((r = store_json_dump(arr, &text)) < 0)
-                return r;
-        r = store_exec(tx,
-                       "WITH v AS (SELECT * FROM json_to_recordset($1::json) AS v(id text, epoch bigint, result json)),"
-                       " d AS (DELETE FROM jobs j USING v WHERE j.id = v.id AND j.epoch = v.epoch AND j.worker_id = $2"
-                       " RETURNING j.id, j.execution_id, j.task_run_id, j.epoch),"
-                       " e AS (INSERT INTO events (execution_id, type, payload, due_at, created)"
-                       " SELECT d.execution_id, 'task_result', jsonb_build_object('jobId', d.id, 'taskRunId', d.task_run_id,"
-                       " 'epoch', d.epoch, 'workerId', $2::text, 'result', v.result), $3, $3 FROM d JOIN v ON v.id = d.id)"
-                       " SELECT id FROM d",
-                       SQL_ARGS(SQL_S(text), SQL_S(worker_id), SQL_I(now)), &rows);
-        if (r < 0)
-                return r;
-        for (size_t k = 0; k < rows.n_rows; k++)
-                for (size_t i = 0; i < n; i++)
-                        if (streq_ptr(sql_cell(&rows, k, 0), jobs[i].job_id))
-                                jobs[i].outcome = 0;
-        if (rows.n_rows > 0)
-                tx->notify |= STORE_CHANNEL_EVENTS;
-        return (int) rows.n_rows;
-}
-
 int store_job_complete_tx(StoreTx *tx, const char *job_id, int64_t epoch, const char *worker_id, json_t *result,
                           usec_t now) {
         _cleanup_rows_ SqlRows rows = {};
@@ -1128,7 +1087,7 @@ int store_job_complete_tx(StoreTx *tx, const char *job_id, int64_t epoch, const 
 
         if (tx_is_pg(tx)) {
                 StoreJobResult one = { job_id, epoch, result, 0 };
-                r = complete_many_pg(tx, worker_id, &one, 1, now);
+                r = store_job_complete_many_pg(tx, worker_id, &one, 1, now);
                 return r < 0 ? r : one.outcome;
         }
         /* The epoch and worker in the WHERE clause are the fence: after a re-queue (epoch + 1)
@@ -1164,7 +1123,7 @@ int store_job_complete_many_tx(StoreTx *tx, const char *worker_id, StoreJobResul
         if (n == 0)
                 return 0;
         if (tx_is_pg(tx))
-                return complete_many_pg(tx, worker_id, jobs, n, now);
+                return store_job_complete_many_pg(tx, worker_id, jobs, n, now);
         for (size_t i = 0; i < n; i++) {
                 r = store_job_complete_tx(tx, jobs[i].job_id, jobs[i].epoch, worker_id, jobs[i].result, now);
                 if (r < 0)

@@ -389,7 +389,8 @@ static int complete_many(StoreTx *tx, void *userdata) {
 }
 
 /* Several results in one transaction (a worker's batch): each fenced by its own epoch, a stale one
- * refused alone while the others are taken, none doubled when the batch is delivered again. */
+ * refused alone while the others are taken, none doubled when the batch is delivered again. The
+ * ids hold what an array literal quotes (PostgreSQL passes them as one: store-jobs-pg.c). */
 void test_complete_many(Store *s) {
         _cleanup_json_ json_t *doc = make_doc("e-many", "ns", "f", "RUNNING", "2023-11-14T22:13:20Z");
         _cleanup_json_ json_t *p = json_pack("{}");
@@ -403,7 +404,7 @@ void test_complete_many(Store *s) {
         CHECK_OK(store_execution_create(tx, META(doc), doc, "created", NULL, T0));
         for (int i = 0; i < 5; i++) {
                 char id[32], tr[32];
-                snprintf(id, sizeof id, "many%d", i);
+                snprintf(id, sizeof id, "many%d \"{a,b}\\\"", i);
                 snprintf(tr, sizeof tr, "trm%d", i);
                 CHECK_OK(store_job_enqueue(tx, id, "e-many", tr, "many", p, T0 + (usec_t) i, T0, NULL));
         }
