@@ -41,13 +41,8 @@ int cli_kafka_event(const char *cmd, const TernConfig *cfg, const char *id, cons
         KafkaOptions o = { .brokers = cfg->queue_brokers, .topic_prefix = cfg->queue_topic_prefix,
                            .partitions = cfg->queue_partitions, .replication = cfg->queue_replication,
                            .properties = cfg->queue_kafka };
-        _cleanup_json_ json_t *v = json_pack("{s:s, s:O?, s:O?}", "type", type, "payload", payload, "execution", execution);
-        _cleanup_free_ char *buf = v ? json_dumps(v, JSON_COMPACT) : NULL, *why = NULL;
-        if (!buf) {
-                fprintf(stderr, "%s: out of memory\n", cmd);
-                return 1;
-        }
-        int r = kafka_send(&o, KAFKA_TOPIC_EXECUTION_EVENTS, id, buf, timeout, &why);
+        _cleanup_free_ char *why = NULL;
+        int r = kafka_send_event(&o, id, type, payload, execution, timeout, &why);
         if (r < 0) {
                 fprintf(stderr, "%s: cannot send the %s event of execution '%s': %s\n", cmd, type, id,
                         why ? why : strerror(-r));

@@ -2,6 +2,7 @@
  * creation and the transactional step (docs/KAFKA.md). */
 #pragma once
 
+#include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -67,14 +68,31 @@ rd_kafka_t *kafka_client_free(rd_kafka_t *rk);
 DEFINE_FREE_CLEANUP(rd_kafka_t, kafka_client_free);
 #define _cleanup_kafka_client_ _cleanup_(kafka_client_freep)
 
-/* ---- one record on its own (kafka-send.c) ---------------------------------------------------- */
+/* ---- records one at a time (kafka-send.c) --------------------------------------------------- */
 
-/* Produce value under key to topic t (the key's partition) with an idempotent producer and wait up
- * to timeout for the brokers' acknowledgement: what a command or the API sends outside a step
- * (a new execution, a kill). 0 once acknowledged; -ETIMEDOUT when none came (the record is
- * withdrawn if it was still queued); librdkafka's error otherwise. */
-int kafka_send(const KafkaOptions *o, KafkaTopic t, const char *key, const char *value, usec_t timeout,
-               char **ret_error);
+/* An idempotent producer for records sent on their own, outside a step, each acknowledged before
+ * the call returns: what a command, the API or the scheduler sends (a new execution, a kill). o
+ * (and its strings) must outlive it. */
+typedef struct KafkaSender KafkaSender;
+int kafka_sender_new(const KafkaOptions *o, KafkaSender **ret, char **ret_error);
+KafkaSender *kafka_sender_free(KafkaSender *s);
+DEFINE_FREE_CLEANUP(KafkaSender, kafka_sender_free);
+
+/* Produce value under key to topic t (the key's partition) and wait up to timeout for the brokers'
+ * acknowledgement. 0 once acknowledged; -ETIMEDOUT when none came (the record is withdrawn if it
+ * was still queued); librdkafka's error otherwise. After a failure, make a new sender: librdkafka
+ * may have given this one up. */
+int kafka_sender_send(KafkaSender *s, KafkaTopic t, const char *key, const char *value, usec_t timeout,
+                      char **ret_error);
+/* The engine event {type, payload, execution} for execution id, to execution-events keyed by the
+ * id (the partition of the executor that holds the execution, after its earlier events); execution
+ * (may be NULL) is the document an executor takes the execution from when it does not hold it (a
+ * new one, a restarted one). Results as kafka_sender_send(). */
+int kafka_sender_event(KafkaSender *s, const char *id, const char *type, json_t *payload, json_t *execution,
+                       usec_t timeout, char **ret_error);
+/* The same with a sender of its own, for one event (a command's). */
+int kafka_send_event(const KafkaOptions *o, const char *id, const char *type, json_t *payload, json_t *execution,
+                     usec_t timeout, char **ret_error);
 
 /* ---- topics (kafka-admin.c) ---------------------------------------------------------------- */
 
