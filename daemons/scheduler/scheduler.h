@@ -51,6 +51,13 @@ typedef struct SchedulerOptions {
         void *clock_userdata;
         EngineConfig engine;        /* rendering Flow trigger inputs (envs, globals, secrets) */
         ApiFlowCache *flows;        /* parsed flows, shared with the process's other components; NULL: its own */
+        /* How a firing's built execution is started in the transaction that records the firing:
+         * NULL stores it with its "created" event on the database queue (api_execution_store);
+         * on Kafka, scheduler_kafka_start(). 0, -EEXIST (started already: nothing to do), or an
+         * error that rolls the transaction back. */
+        int (*start)(StoreTx *tx, const Execution *e, usec_t now, void *userdata);
+        void *start_userdata;
+        bool kafka; /* on the Kafka queue backend: what a trigger asks that it lacks there is logged */
 } SchedulerOptions;
 
 typedef struct Scheduler Scheduler;

@@ -620,18 +620,16 @@ const char *config_queue_unsupported(const TernConfig *c, const char *component)
                                ? "[queue] type = database: the indexer serves the Kafka queue backend only (the "
                                  "executor writes executions to the database itself); run it with [queue] type = kafka"
                                : NULL;
-        if (streq(component, "executor") || streq(component, "worker") || streq(component, "indexer"))
+        if (streq(component, "executor") || streq(component, "worker") || streq(component, "indexer") ||
+            streq(component, "scheduler"))
                 return NULL;
-        if (streq(component, "scheduler"))
-                return "[queue] type = kafka: the scheduler cannot run on Kafka yet (its triggers create executions "
-                       "on the database queue, which nothing consumes then; docs/KAFKA.md). Run the executor and "
-                       "workers on Kafka, and no scheduler";
         if (streq(component, "webserver"))
                 return "[queue] type = kafka: the webserver cannot run on Kafka yet (the API creates, kills and "
                        "resumes executions on the database queue, which nothing consumes then; docs/KAFKA.md). "
                        "Run the executor and workers on Kafka, and start, kill, resume and restart executions "
                        "with 'tern execution' (it follows [queue])";
-        return "[queue] type = kafka: only the executor, the worker and the indexer run on Kafka yet (docs/KAFKA.md); use "
+        return "[queue] type = kafka: only the executor, the worker, the scheduler and the indexer run on Kafka yet "
+               "(docs/KAFKA.md); use "
                "[queue] type = database here";
 }
 

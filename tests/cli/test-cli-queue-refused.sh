@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # test-cli-queue-refused: [queue] type = kafka is refused at start, with what is missing named, by
-# every front end that would run a component that cannot run on it yet (tern run, the scheduler,
-# the webserver, tern server standalone, which has both), rather than accepted and ignored; tern
-# config check accepts the settings themselves (TAP). The executor and the worker do run on it
-# (tests/queue/test-kafka-flows.sh).
+# every front end that would run a component that cannot run on it yet (tern run, the webserver,
+# tern server standalone, which has it), rather than accepted and ignored; tern config check accepts
+# the settings themselves (TAP). The executor and the worker do run on it
+# (tests/queue/test-kafka-flows.sh), and so does the scheduler (tests/queue/test-kafka-scheduler.sh).
 set -u
 : "${TERN:?}"
 n=0; failed=0
@@ -31,13 +31,11 @@ why="cannot run on Kafka yet"
 check "tern config check accepts the [queue] settings" 0 "$TERN" config check
 contains "config check prints the passed-through property in [queue]" "kafka.security.protocol = plaintext"
 check "tern run refuses queue type kafka" 1 "$TERN" run "$dir/hello.yaml"
-contains "tern run says why" "only the executor, the worker and the indexer run on Kafka yet"
+contains "tern run says why" "only the executor, the worker, the scheduler and the indexer run on Kafka yet"
 contains "tern run says what to use instead" "use [queue] type = database"
 contains "tern run names --remote, which works on Kafka" "or --remote with the executor and workers running on Kafka"
 check "tern server standalone refuses it (invalid configuration: 78)" 78 "$TERN" server standalone
 contains "tern server standalone says why" "$why"
-check "tern server scheduler refuses it (78)" 78 "$TERN" server scheduler
-contains "the scheduler names itself and why" "the scheduler cannot run on Kafka yet (its triggers create executions"
 check "tern server webserver refuses it (78)" 78 "$TERN" server webserver
 contains "the webserver names itself and says how to start executions instead" "restart executions with 'tern execution'"
 [ ! -e "$dir/state/tern.db" ]; rc=$?
