@@ -158,6 +158,10 @@ static int index_execution(StoreTx *tx, const char *id, json_t *record, usec_t n
         r = store_execution_save(tx, &meta, doc, now);
         if (r == -ENOENT)
                 r = store_execution_create(tx, &meta, doc, NULL, NULL, now);
+        /* Written meanwhile by its creator (a scheduler writes the row in the transaction that sends
+         * the execution's event, and commits after the brokers' acknowledgement): this is newer. */
+        if (r == -EEXIST)
+                r = store_execution_save(tx, &meta, doc, now);
         /* The scheduler's Flow triggers hear of the end here, in the transaction that indexes it
          * with its offset: once per end, as the database executor reports it in its step. */
         if (r >= 0 && ended)

@@ -28,6 +28,7 @@ struct Scheduler {
         pthread_mutex_t stats_lock; /* stats are read by the frame's thread */
         SchedulerStats stats;
         bool synced;
+        bool start_failed; /* opt.start failed (and said why) in the step that failed */
 };
 
 /* ---- small helpers -------------------------------------------------------------------------- */
@@ -203,8 +204,10 @@ static int create_execution(Scheduler *s, StoreTx *tx, const Flow *f, const Trig
                 return 0;
         }
         /* (Another queue's errors are its own, never a reason to drop the firing.) */
-        if (r >= 0 && s->opt.start)
+        if (r >= 0 && s->opt.start) {
                 r = s->opt.start(tx, e, now, s->opt.start_userdata);
+                s->start_failed = s->start_failed || (r < 0 && r != -EEXIST);
+        }
         if (r == -EEXIST)
                 return 0;
         return r < 0 ? r : 1;
@@ -1086,6 +1089,7 @@ int scheduler_step(Scheduler *s) {
 
         /* The loop turning is progress, also when the database fails it: a restart cannot help. */
         scheduler_progressed(s);
+        s->start_failed = false;
 
         /* The inbox until it is empty (flow changes before slots: a new trigger is due at once). */
         for (;;) {
@@ -1156,7 +1160,11 @@ int scheduler_run(Scheduler *s, int stop_fd) {
                 if (r >= 0)
                         r = scheduler_step(s);
                 if (r < 0) {
-                        log_error_errno(r, "Scheduler step failed: %s", store_error(s->store));
+                        if (s->start_failed)
+                                log_warning("Scheduler step rolled back: an execution could not be started (said "
+                                            "above); its trigger is tried again.");
+                        else
+                                log_error_errno(r, "Scheduler step failed: %s", store_error(s->store));
                         struct pollfd w = { stop_fd, POLLIN, 0 };
                         (void) poll(&w, stop_fd >= 0 ? 1 : 0, 1000);
                         continue;

@@ -67,12 +67,16 @@ int kafka_sender_send(KafkaSender *s, KafkaTopic t, const char *key, const char 
                 usec_t until = now_monotonic() + timeout;
                 while (delivered == RD_KAFKA_RESP_ERR__IN_PROGRESS && now_monotonic() < until)
                         rd_kafka_poll(s->producer, 100);
-                /* Still queued: purged, so that no report comes after this function returned. */
+                /* Still queued: purged, so that no report comes after this function returned (the
+                 * report of the purge itself says nothing of why). */
                 if (delivered == RD_KAFKA_RESP_ERR__IN_PROGRESS) {
                         (void) rd_kafka_purge(s->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
                         (void) rd_kafka_flush(s->producer, 1000);
-                        if (delivered == RD_KAFKA_RESP_ERR__IN_PROGRESS)
-                                delivered = RD_KAFKA_RESP_ERR__TIMED_OUT;
+                        kafka_set_error(ret_error,
+                                        "cannot send to Kafka topic '%s' on '%s': no acknowledgement from the brokers "
+                                        "within %llu ms",
+                                        topic, s->o.brokers, (unsigned long long) (timeout / USEC_PER_MSEC));
+                        return -ETIMEDOUT;
                 }
                 err = delivered;
         }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test-cli-queue-refused: [queue] type = kafka is refused at start, with what is missing named, by
 # every front end that would run a component that cannot run on it yet (tern run, the webserver,
-# tern server standalone, which has it), rather than accepted and ignored; tern config check accepts
+# tern server standalone with --listen, which has it), rather than accepted and ignored; tern config check accepts
 # the settings themselves (TAP). The executor and the worker do run on it
 # (tests/queue/test-kafka-flows.sh), and so does the scheduler (tests/queue/test-kafka-scheduler.sh).
 set -u
@@ -34,7 +34,8 @@ check "tern run refuses queue type kafka" 1 "$TERN" run "$dir/hello.yaml"
 contains "tern run says why" "only the executor, the worker, the scheduler and the indexer run on Kafka yet"
 contains "tern run says what to use instead" "use [queue] type = database"
 contains "tern run names --remote, which works on Kafka" "or --remote with the executor and workers running on Kafka"
-check "tern server standalone refuses it (invalid configuration: 78)" 78 "$TERN" server standalone
+# (Without --listen it has no webserver: its executor, scheduler, workers and indexer run on Kafka.)
+check "tern server standalone --listen refuses it (invalid configuration: 78)" 78 "$TERN" server standalone --listen 127.0.0.1:0
 contains "tern server standalone says why" "$why"
 check "tern server webserver refuses it (78)" 78 "$TERN" server webserver
 contains "the webserver names itself and says how to start executions instead" "restart executions with 'tern execution'"

@@ -2,8 +2,9 @@
 # test-kafka-scheduler: the scheduler on the Kafka queue backend ([queue] type = kafka). A Schedule
 # trigger every second starts one execution per slot through execution-events, none doubled and
 # none missed, across a SIGKILL and restart of the scheduler, a rewind of its recorded slots (what a
-# crash between the brokers' acknowledgement and the commit leaves) and a duplicate "created" event
-# of an execution that has ended; a Flow trigger (conditions on the upstream flow and its state)
+# crash between the brokers' acknowledgement and the commit leaves), a duplicate "created" event
+# of an execution that has ended and the brokers out of reach for longer than a firing waits for
+# them (the firing rolled back, saying why, and started once they are back); a Flow trigger (conditions on the upstream flow and its state)
 # fires once per upstream execution, its ends reported by the indexer. An executor, a worker, the
 # indexer and the scheduler run as processes on librdkafka's mock cluster
 # (tests/queue/kafka-mock.c), with the database in SQLite (TAP).
@@ -152,6 +153,13 @@ EOF
 # wait_until SECONDS COMMAND...: until the command succeeds.
 wait_until() { local until=$((SECONDS + $1)); shift; while [ $SECONDS -lt $until ]; do "$@" && return 0; sleep 0.3; done; return 1; }
 ticks_at_least() { [ "$(ticks_db | wc -l)" -ge "$1" ]; }
+# The slots (sorted, one a line) that do not follow the one before by one second.
+slot_gaps() {
+        python3 -c '
+import sys, datetime
+ts = [datetime.datetime.fromisoformat(l.strip().replace("Z", "+00:00")) for l in sys.stdin if l.strip()]
+print(" ".join(str(b) for a, b in zip(ts, ts[1:]) if (b - a).total_seconds() != 1))'
+}
 
 wait_until 60 ticks_at_least 1
 ok $? "the scheduler runs on Kafka: a Schedule slot starts an execution ($(grep -m1 -i "kafka" "$dir/sc.log" | head -c 200))"
@@ -195,10 +203,7 @@ slots=$(ticks_db | awk '{print $1}' | sort)
 n_slots=$(echo "$slots" | wc -l)
 ok "$([ "$n_slots" -ge 8 ] && echo 0 || echo 1)" "about ten seconds give one execution per second ($n_slots, $before before the kill)"
 ok "$([ "$(echo "$slots" | uniq -d | wc -l)" = 0 ] && echo 0 || echo 1)" "no slot has two executions: $(echo "$slots" | uniq -d | head -3 | tr '\n' ' ')"
-gaps=$(echo "$slots" | python3 -c '
-import sys, datetime
-ts = [datetime.datetime.fromisoformat(l.strip().replace("Z", "+00:00")) for l in sys.stdin if l.strip()]
-print(" ".join(str(b) for a, b in zip(ts, ts[1:]) if (b - a).total_seconds() != 1))')
+gaps=$(echo "$slots" | slot_gaps)
 ok "$([ -z "$gaps" ] && echo 0 || echo 1)" "no slot is missed, the scheduler's downtime included (recoverMissedSchedules ALL): ${gaps:-none}"
 runs=$(awk '{print $2}' "$dir/ticks" | sort)
 ok "$([ "$(echo "$runs" | uniq -d | wc -l)" = 0 ] && [ "$(echo "$runs" | wc -l)" = "$n_slots" ] && echo 0 || echo 1)" \
@@ -242,6 +247,25 @@ EOF
 )
 ok "$([ "$down_db" = "SUCCESS SUCCESS SUCCESS" ] && echo 0 || echo 1)" "the database shows three downstream executions, SUCCESS (got: $down_db)"
 ok "$(grep -q "ERROR\|Cannot start execution" "$dir/sc.log"; [ $? = 1 ] && echo 0 || echo 1)" "the scheduler logged no error"
+
+# The brokers out of reach for longer than a firing waits for its acknowledgement: the firing is
+# rolled back, saying why, and the slots are started once the brokers are back, none twice.
+for b in 1 2 3; do echo "down $b" >&7; done
+outage_said() { grep -q "Cannot start execution .* of kc.sched.tick on Kafka (tried again at the next step): cannot send to Kafka topic 'kc.execution-events'" "$dir/sc.log"; }
+wait_until 40 outage_said
+ok $? "a firing the brokers do not acknowledge is rolled back, naming the execution, the topic and why: $(grep -m1 "Cannot start execution" "$dir/sc.log" | head -c 300)"
+for b in 1 2 3; do echo "up $b" >&7; done
+last=$(ticks_db | sort | tail -1 | awk '{print $1}')
+after_outage() { ticks_db | awk -v l="$last" '$1 > l && $3 == "SUCCESS"' | grep -q .; }
+wait_until 60 after_outage
+ok $? "the brokers back, the slots go on (after $last)"
+kill -TERM "$sched"; wait "$sched" 2>/dev/null
+wait_until 60 all_ended
+slots=$(ticks_db | awk '{print $1}' | sort)
+gaps=$(echo "$slots" | slot_gaps)
+runs=$(awk '{print $2}' "$dir/ticks" | sort)
+ok "$([ -z "$gaps" ] && [ "$(echo "$slots" | uniq -d | wc -l)" = 0 ] && [ "$(echo "$runs" | uniq -d | wc -l)" = 0 ] && [ "$(echo "$runs" | wc -l)" = "$(echo "$slots" | wc -l)" ] && echo 0 || echo 1)" \
+        "across the outage every slot has one execution, run once ($(echo "$slots" | wc -l) slots; gaps: ${gaps:-none}; doubled: $(echo "$runs" | uniq -d | head -3 | tr '\n' ' '))"
 [ "$failed" = 0 ] || dump_logs
 
 echo "1..$n"
