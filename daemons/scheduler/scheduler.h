@@ -29,6 +29,10 @@
  *  - stopAfter: the executor marks the "execution_ended" row of an execution whose own trigger
  *    lists its final state in stopAfter; the scheduler then disables that trigger (userDisabled,
  *    with stoppedAfter saying why) until it is enabled by hand.
+ *  - On the Kafka queue backend the state is the same; a firing's execution is started by
+ *    SchedulerOptions.start (scheduler-kafka.h: its "created" event sent and acknowledged inside
+ *    the transaction that records the firing), and the "execution_ended" rows come from the
+ *    indexer (docs/KAFKA.md).
  *
  * Missed slots (scheduler down, or a flow whose next_date is in the past) follow
  * recoverMissedSchedules: ALL starts every missed slot (batch per step), LAST only the latest,
