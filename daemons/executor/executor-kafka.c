@@ -27,6 +27,8 @@
 #define REBUILD_TIMEOUT_USEC (120 * USEC_PER_SEC)
 /* How often the heartbeats read are checked for dead workers. */
 #define LIVENESS_CHECK_USEC (500 * USEC_PER_MSEC)
+/* How many ended executions (at least) are remembered after they are forgotten (ended_add()). */
+#define ENDED_REMEMBERED 65536
 
 /* An execution this member owns: what the open transaction made of it, and what is committed. */
 typedef struct KExec {
@@ -49,6 +51,7 @@ struct ExecutorKafka {
         ApiFlowCache *flows, *own_flows;
         Storage *storage;
         Hashmap execs; /* id -> KExec* (NULL once dropped) */
+        Hashmap ended[2]; /* ids of ended executions, the newer generation first (ended_add()) */
         size_t n_execs; /* of them not NULL */
         KExec **touched;
         size_t n_touched, n_touched_alloc;
@@ -144,6 +147,25 @@ static void execs_compact(ExecutorKafka *x) {
                 }
         hashmap_done(&x->execs);
         x->execs = h;
+}
+
+/* An execution that ended here, or that a rebuild found ended: a second "created" event of it (its
+ * creator sent it again, not knowing that the first was acknowledged: a scheduler killed between
+ * the brokers' acknowledgement and its commit) is refused rather than taken for a new execution once
+ * the first is forgotten. Two generations of ENDED_REMEMBERED ids: memory stays bounded and the
+ * latest ENDED_REMEMBERED are always known (a duplicate follows its first within a restart). */
+static void ended_add(ExecutorKafka *x, const char *id) {
+        if (hashmap_size(&x->ended[0]) >= ENDED_REMEMBERED) {
+                hashmap_done(&x->ended[1]);
+                x->ended[1] = x->ended[0];
+                x->ended[0] = (Hashmap) HASHMAP_INIT;
+        }
+        /* (Out of memory, it is not remembered: only a duplicate of it would run again.) */
+        (void) hashmap_put(&x->ended[0], id, (void *) 1);
+}
+
+static bool ended_known(const ExecutorKafka *x, const char *id) {
+        return hashmap_get(&x->ended[0], id) || hashmap_get(&x->ended[1], id);
 }
 
 static void execs_clear(ExecutorKafka *x) {
@@ -507,7 +529,7 @@ static int step_fn(KafkaStep *s, const rd_kafka_message_t *m, void *userdata) {
                 return emit_offset(x, s, m);
         }
         KExec *k = hashmap_get(&x->execs, id);
-        if (!k && doc && event_takes_document(type)) {
+        if (!k && doc && event_takes_document(type) && !(streq(type, ENGINE_EVENT_CREATED) && ended_known(x, id))) {
                 _cleanup_json_ json_t *rec = json_pack("{s:O}", "execution", doc);
                 if (!rec)
                         return -ENOMEM;
@@ -527,7 +549,7 @@ static int step_fn(KafkaStep *s, const rd_kafka_message_t *m, void *userdata) {
                 }
         } else if (!k || (streq(type, ENGINE_EVENT_CREATED) && doc)) {
                 /* Ended (and dropped from memory), never created, or created twice (a creator's
-                 * retry): nothing to apply. */
+                 * retry, also after its first ended: ended_add()): nothing to apply. */
                 log_debug("Event '%s' for execution '%s' not applied: %s.", type, id, k ? "it exists already" : "unknown or ended here");
                 return emit_offset(x, s, m);
         }
@@ -566,6 +588,7 @@ static void step_committed(KafkaStep *s, const rd_kafka_topic_partition_list_t *
                 k->touched = false;
                 if (state_is_terminal(k->e->state.current) && json_array_size(k->timers) == 0) {
                         ended++;
+                        ended_add(x, k->e->id);
                         execs_drop(x, k->e->id);
                 }
         }
@@ -626,6 +649,7 @@ static int rebuild_record(ExecutorKafka *x, const rd_kafka_message_t *m, json_t 
                 return 0;
         }
         if (state_is_terminal(k->e->state.current) && json_array_size(k->timers) == 0) {
+                ended_add(x, key);
                 kexec_free(k);
                 return 0;
         }
@@ -1034,6 +1058,8 @@ ExecutorKafka *executor_kafka_free(ExecutorKafka *x) {
         kafka_client_free(x->beats);
         json_decref(x->workers);
         execs_clear(x);
+        hashmap_done(&x->ended[0]);
+        hashmap_done(&x->ended[1]);
         free(x->touched);
         for (KafkaTopic t = 0; t < _KAFKA_TOPIC_MAX; t++)
                 free(x->topics[t]);

@@ -119,6 +119,23 @@ static int resync(IndexerKafka *x) {
 
 /* ---- one batch, one transaction -------------------------------------------------------------------- */
 
+/* Did e end with this record? Not when the row says it had ended already with the same history (a
+ * later record of an ended execution: its last timers), but again when it ends after a restart. */
+static int ends_here(StoreTx *tx, const Execution *e) {
+        _cleanup_json_ json_t *prev = NULL;
+        if (!state_is_terminal(e->state.current))
+                return 0;
+        int r = store_execution_get(tx, e->id, &prev);
+        if (r == -ENOENT || r == -EBADMSG)
+                return 1;
+        if (r < 0)
+                return r;
+        json_t *st = json_object_get(prev, "state");
+        State was = state_from_string(json_string_value(json_object_get(st, "current")));
+        return !(was >= 0 && state_is_terminal(was) &&
+                 json_array_size(json_object_get(st, "histories")) == e->state.n_histories);
+}
+
 static int index_execution(StoreTx *tx, const char *id, json_t *record, usec_t now) {
         _cleanup_execution_ Execution *e = NULL;
         _cleanup_(execution_store_meta_done) StoreExecutionMeta meta = {};
@@ -135,9 +152,21 @@ static int index_execution(StoreTx *tx, const char *id, json_t *record, usec_t n
         /* The document as the engine writes it, so that it matches the task runs meta lists. */
         if (!(doc = execution_to_json(e)) || execution_store_meta(e, now, &meta) < 0)
                 return -ENOMEM;
+        int ended = ends_here(tx, e);
+        if (ended < 0)
+                return ended;
         r = store_execution_save(tx, &meta, doc, now);
         if (r == -ENOENT)
                 r = store_execution_create(tx, &meta, doc, NULL, NULL, now);
+        /* Written meanwhile by its creator (a scheduler writes the row in the transaction that sends
+         * the execution's event, and commits after the brokers' acknowledgement): this is newer. */
+        if (r == -EEXIST)
+                r = store_execution_save(tx, &meta, doc, now);
+        /* The scheduler's Flow triggers hear of the end here, in the transaction that indexes it
+         * with its offset: once per end, as the database executor reports it in its step. */
+        if (r >= 0 && ended)
+                r = store_execution_ended_emit(tx, e->id, e->namespace, e->flow_id, state_to_string(e->state.current),
+                                               now);
         return r < 0 ? r : 1;
 }
 

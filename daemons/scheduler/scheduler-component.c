@@ -7,10 +7,17 @@
 #include "scheduler-component.h"
 #include "scheduler.h"
 #include "variables.h"
+#if HAVE_KAFKA
+#include "scheduler-kafka.h"
+#endif
 
 typedef struct SchedulerComponent {
         Scheduler *scheduler;
         EngineConfig engine;
+#if HAVE_KAFKA
+        KafkaOptions kafka_options;
+        SchedulerKafka *kafka; /* [queue] type = kafka: where firings start their executions */
+#endif
 } SchedulerComponent;
 
 static void sc_free(void *state) {
@@ -18,6 +25,9 @@ static void sc_free(void *state) {
         if (!sc)
                 return;
         scheduler_free(sc->scheduler);
+#if HAVE_KAFKA
+        scheduler_kafka_free(sc->kafka);
+#endif
         runtime_engine_config_done(&sc->engine);
         free(sc);
 }
@@ -36,9 +46,31 @@ static int sc_start(Daemon *d, const char *id, const void *params, void **ret) {
                         log_error("%s", err);
                 return r;
         }
+        SchedulerOptions opt = { .id = id, .engine = sc->engine, .flows = api_flow_cache_process() };
+        if (config_queue_is_kafka(daemon_config(d))) {
+#if HAVE_KAFKA
+                const TernConfig *cfg = daemon_config(d);
+                /* The configuration is the daemon's for as long as the component lives (a change
+                 * of [queue] needs a restart: config_restart_needed()). */
+                sc->kafka_options = (KafkaOptions) { .brokers = cfg->queue_brokers,
+                                                     .topic_prefix = cfg->queue_topic_prefix,
+                                                     .partitions = cfg->queue_partitions,
+                                                     .replication = cfg->queue_replication,
+                                                     .properties = cfg->queue_kafka };
+                if ((r = scheduler_kafka_new(&sc->kafka_options, &sc->kafka, &err)) < 0)
+                        return log_error_errno(r, "Cannot start the scheduler on Kafka: %s", err ? err : strerror(-r));
+                opt.start = scheduler_kafka_start;
+                opt.start_userdata = sc->kafka;
+                opt.kafka = true;
+                log_info("Scheduler on Kafka ('%s'): triggers start executions on execution-events.",
+                         cfg->queue_brokers);
+#else
+                log_error("[queue] type = kafka: this tern was built without the Kafka queue backend (librdkafka).");
+                return -EINVAL;
+#endif
+        }
         if ((r = store_dup(daemon_store(d), &s)) < 0)
                 return r;
-        SchedulerOptions opt = { .id = id, .engine = sc->engine, .flows = api_flow_cache_process() };
         if ((r = scheduler_new(s, &opt, &sc->scheduler)) < 0)
                 store_free(s);
         return r;

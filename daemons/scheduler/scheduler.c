@@ -28,6 +28,7 @@ struct Scheduler {
         pthread_mutex_t stats_lock; /* stats are read by the frame's thread */
         SchedulerStats stats;
         bool synced;
+        bool start_failed; /* opt.start failed (and said why) in the step that failed */
 };
 
 /* ---- small helpers -------------------------------------------------------------------------- */
@@ -90,6 +91,26 @@ static int flow_for(Scheduler *s, StoreTx *tx, const char *ns, const char *id, A
 
 /* ---- registering triggers ------------------------------------------------------------------ */
 
+/* On Kafka, what f's triggers ask that the scheduler cannot do there yet, said for each trigger when
+ * its flow is registered (docs/KAFKA.md): executions' ends reach it through the indexer, which
+ * reports neither the non-terminal states an execution passed through nor stopAfter. */
+static void kafka_gaps_log(const Scheduler *s, const Flow *f) {
+        if (!s->opt.kafka)
+                return;
+        for (size_t i = 0; i < f->n_triggers; i++) {
+                const Trigger *t = &f->triggers[i];
+                if (json_array_size(prop(t, "stopAfter")) > 0)
+                        log_warning("Trigger '%s' of %s.%s: stopAfter is not applied on the Kafka queue yet: the "
+                                    "trigger goes on firing after its executions end in those states.",
+                                    t->id, f->namespace, f->id);
+                if (streq(api_trigger_kind(t), "flow_states"))
+                        log_warning("Trigger '%s' of %s.%s: on the Kafka queue a Flow trigger fires on the end "
+                                    "states it lists only, not on the states executions pass through (RUNNING, "
+                                    "PAUSED, ...): those are not reported there yet.",
+                                    t->id, f->namespace, f->id);
+        }
+}
+
 typedef struct SyncAllCtx {
         Scheduler *s;
         usec_t now;
@@ -128,6 +149,7 @@ static int sync_all_tx(StoreTx *tx, void *userdata) {
                 if (f->flow->n_triggers == 0)
                         continue;
                 r = api_trigger_sync(tx, flows[i].namespace, flows[i].id, f->flow, &c->s->zones, c->now);
+                kafka_gaps_log(c->s, f->flow);
                 c->synced++;
         }
         hashmap_done(&live);
@@ -152,9 +174,11 @@ int scheduler_sync_all(Scheduler *s) {
 
 /* Create the execution of one firing with a derived id. Returns 1 when created, 0 when it
  * existed already (a rerun, or another scheduler) or the inputs were refused. */
-static int create_execution(StoreTx *tx, const Flow *f, const Trigger *t, json_t *supplied, json_t *labels,
-                            json_t *variables, const char *key, bool lenient, usec_t now, char ret_id[static ID_MAX]) {
+static int create_execution(Scheduler *s, StoreTx *tx, const Flow *f, const Trigger *t, json_t *supplied,
+                            json_t *labels, json_t *variables, const char *key, bool lenient, usec_t now,
+                            char ret_id[static ID_MAX]) {
         _cleanup_json_ json_t *trigger = NULL;
+        _cleanup_execution_ Execution *e = NULL;
         _cleanup_free_ char *err = NULL;
         int r;
 
@@ -171,11 +195,18 @@ static int create_execution(StoreTx *tx, const Flow *f, const Trigger *t, json_t
                 .labels = labels,
                 .trigger = trigger,
         };
-        r = api_execution_create(tx, f, &n, now, NULL, &err);
+        r = api_execution_build(f, &n, now, &e, &err);
+        if (r >= 0 && !s->opt.start)
+                r = api_execution_store(tx, e, now, NULL);
         if (r == -EINVAL || r == -E2BIG || r == -EPERM) {
                 log_warning("Trigger '%s' of %s.%s: %sno execution: %s", t->id, f->namespace, f->id,
                             r == -EINVAL ? "invalid inputs, " : "", r == -EPERM ? "the flow is disabled" : strempty(err));
                 return 0;
+        }
+        /* (Another queue's errors are its own, never a reason to drop the firing.) */
+        if (r >= 0 && s->opt.start) {
+                r = s->opt.start(tx, e, now, s->opt.start_userdata);
+                s->start_failed = s->start_failed || (r < 0 && r != -EEXIST);
         }
         if (r == -EEXIST)
                 return 0;
@@ -249,7 +280,7 @@ static int fire_slot(StepCtx *c, StoreTx *tx, const Flow *f, const Trigger *t, c
                 }
         }
         snprintf(key, sizeof key, "slot:%llu", (unsigned long long) slot);
-        r = create_execution(tx, f, t, inputs, labels, vars, key, false, c->now, id);
+        r = create_execution(c->s, tx, f, t, inputs, labels, vars, key, false, c->now, id);
         if (r < 0)
                 return r;
         if (r > 0) {
@@ -450,7 +481,7 @@ static int poll_fire_tx(StoreTx *tx, void *userdata) {
         if (!inputs)
                 return -ENOMEM;
         snprintf(key, sizeof key, "poll:%lld", (long long) json_integer_value(json_object_get(pf->poll, "due")));
-        r = create_execution(tx, af->flow, t, inputs, prop(t, "labels"), pf->response, key, false, c->now, id);
+        r = create_execution(c->s, tx, af->flow, t, inputs, prop(t, "labels"), pf->response, key, false, c->now, id);
         if (r <= 0)
                 return r;
         c->created++;
@@ -830,7 +861,7 @@ static int flow_listener(StepCtx *c, StoreTx *tx, StoreTrigger *row, json_t *doc
         if (!tvars)
                 return -ENOMEM;
         char id[ID_MAX];
-        r = create_execution(tx, f, t, inputs, prop(t, "labels"), tvars, key, true, c->now, id);
+        r = create_execution(c->s, tx, f, t, inputs, prop(t, "labels"), tvars, key, true, c->now, id);
         if (r > 0) {
                 c->created++;
                 log_info("Trigger '%s' of %s.%s started execution %s after %s.%s %s %s", t->id, f->namespace,
@@ -976,12 +1007,15 @@ static int inbox_tx(StoreTx *tx, void *userdata) {
                 return r;
         for (size_t i = 0; i < n && r >= 0; i++) {
                 const StoreEvent *ev = &evs[i];
-                if (streq(ev->type, STORE_TRIGGER_EVENT_FLOW_CHANGED))
-                        r = api_trigger_sync_latest(tx, json_string_value(json_object_get(ev->payload, "namespace")),
-                                                    json_string_value(json_object_get(ev->payload, "id")),
-                                                    &c->s->zones, c->now);
-                else if (streq(ev->type, STORE_TRIGGER_EVENT_EXECUTION_ENDED) ||
-                         streq(ev->type, STORE_TRIGGER_EVENT_EXECUTION_STATES))
+                if (streq(ev->type, STORE_TRIGGER_EVENT_FLOW_CHANGED)) {
+                        const char *ns = json_string_value(json_object_get(ev->payload, "namespace"));
+                        const char *id = json_string_value(json_object_get(ev->payload, "id"));
+                        r = api_trigger_sync_latest(tx, ns, id, &c->s->zones, c->now);
+                        _cleanup_api_flow_ ApiFlow *af = NULL;
+                        if (r >= 0 && c->s->opt.kafka && ns && id && flow_for(c->s, tx, ns, id, &af) >= 0)
+                                kafka_gaps_log(c->s, af->flow);
+                } else if (streq(ev->type, STORE_TRIGGER_EVENT_EXECUTION_ENDED) ||
+                           streq(ev->type, STORE_TRIGGER_EVENT_EXECUTION_STATES))
                         r = handle_execution(c, tx, ev);
                 if (r >= 0)
                         r = store_trigger_event_delete(tx, ev->seq);
@@ -1055,6 +1089,7 @@ int scheduler_step(Scheduler *s) {
 
         /* The loop turning is progress, also when the database fails it: a restart cannot help. */
         scheduler_progressed(s);
+        s->start_failed = false;
 
         /* The inbox until it is empty (flow changes before slots: a new trigger is due at once). */
         for (;;) {
@@ -1125,7 +1160,11 @@ int scheduler_run(Scheduler *s, int stop_fd) {
                 if (r >= 0)
                         r = scheduler_step(s);
                 if (r < 0) {
-                        log_error_errno(r, "Scheduler step failed: %s", store_error(s->store));
+                        if (s->start_failed)
+                                log_warning("Scheduler step rolled back: an execution could not be started (said "
+                                            "above); its trigger is tried again.");
+                        else
+                                log_error_errno(r, "Scheduler step failed: %s", store_error(s->store));
                         struct pollfd w = { stop_fd, POLLIN, 0 };
                         (void) poll(&w, stop_fd >= 0 ? 1 : 0, 1000);
                         continue;

@@ -29,6 +29,10 @@
  *  - stopAfter: the executor marks the "execution_ended" row of an execution whose own trigger
  *    lists its final state in stopAfter; the scheduler then disables that trigger (userDisabled,
  *    with stoppedAfter saying why) until it is enabled by hand.
+ *  - On the Kafka queue backend the state is the same; a firing's execution is started by
+ *    SchedulerOptions.start (scheduler-kafka.h: its "created" event sent and acknowledged inside
+ *    the transaction that records the firing), and the "execution_ended" rows come from the
+ *    indexer (docs/KAFKA.md).
  *
  * Missed slots (scheduler down, or a flow whose next_date is in the past) follow
  * recoverMissedSchedules: ALL starts every missed slot (batch per step), LAST only the latest,
@@ -51,6 +55,13 @@ typedef struct SchedulerOptions {
         void *clock_userdata;
         EngineConfig engine;        /* rendering Flow trigger inputs (envs, globals, secrets) */
         ApiFlowCache *flows;        /* parsed flows, shared with the process's other components; NULL: its own */
+        /* How a firing's built execution is started in the transaction that records the firing:
+         * NULL stores it with its "created" event on the database queue (api_execution_store);
+         * on Kafka, scheduler_kafka_start(). 0, -EEXIST (started already: nothing to do), or an
+         * error that rolls the transaction back. */
+        int (*start)(StoreTx *tx, const Execution *e, usec_t now, void *userdata);
+        void *start_userdata;
+        bool kafka; /* on the Kafka queue backend: what a trigger asks that it lacks there is logged */
 } SchedulerOptions;
 
 typedef struct Scheduler Scheduler;

@@ -620,16 +620,12 @@ const char *config_queue_unsupported(const TernConfig *c, const char *component)
                                ? "[queue] type = database: the indexer serves the Kafka queue backend only (the "
                                  "executor writes executions to the database itself); run it with [queue] type = kafka"
                                : NULL;
-        if (streq(component, "executor") || streq(component, "worker") || streq(component, "indexer"))
+        /* (The webserver's writes go to Kafka; what it cannot do there it refuses per route.) */
+        if (streq(component, "executor") || streq(component, "worker") || streq(component, "indexer") ||
+            streq(component, "scheduler") || streq(component, "webserver"))
                 return NULL;
-        if (streq(component, "scheduler"))
-                return "[queue] type = kafka: the scheduler cannot run on Kafka yet (its triggers create executions "
-                       "on the database queue, which nothing consumes then; docs/KAFKA.md). Run the executor and "
-                       "workers on Kafka, and no scheduler";
-        if (streq(component, "webserver"))
-                return NULL; /* its writes go to Kafka; what it cannot do there it refuses per route */
-        return "[queue] type = kafka: only the executor, the worker, the indexer and the webserver run on Kafka yet (docs/KAFKA.md); use "
-               "[queue] type = database here";
+        return "[queue] type = kafka: only the executor, the worker, the scheduler, the indexer and the webserver run on "
+               "Kafka yet (docs/KAFKA.md); use [queue] type = database here";
 }
 
 /* librdkafka's properties, those that may be secrets replaced by "(set)". */

@@ -3,7 +3,9 @@
  * [TOPIC:PARTITIONS:REPLICATION...]: makes the topics, prints the bootstrap servers on one line,
  * runs until SIGTERM or SIGINT. Meanwhile it takes commands on standard input, one a line, for
  * broker failures under the daemons: "down BROKER", "up BROKER" (ids 1..BROKERS), "leader TOPIC
- * PARTITION BROKER"; each is answered "ok" or "error: ..." on standard error. */
+ * PARTITION BROKER"; and "produce TOPIC KEY VALUE" (VALUE to the end of the line, into the key's
+ * partition as tern's clients choose it) for a record a test sends as a daemon would; each is
+ * answered "ok" or "error: ..." on standard error. */
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <pthread.h>
@@ -12,13 +14,50 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+        *(rd_kafka_resp_err_t *) m->_private = m->err;
+}
+
+/* One record acknowledged by the cluster, with the partitioner every tern client sets. */
+static rd_kafka_resp_err_t produce(rd_kafka_mock_cluster_t *mc, const char *topic, const char *key, const char *value) {
+        char why[256];
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        if (rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mc), why, sizeof why) ||
+            rd_kafka_conf_set(conf, "partitioner", "murmur2_random", why, sizeof why)) {
+                rd_kafka_conf_destroy(conf);
+                return RD_KAFKA_RESP_ERR__INVALID_ARG;
+        }
+        rd_kafka_conf_set_dr_msg_cb(conf, delivered);
+        rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why);
+        if (!p) {
+                rd_kafka_conf_destroy(conf);
+                return RD_KAFKA_RESP_ERR__FAIL;
+        }
+        rd_kafka_resp_err_t got = RD_KAFKA_RESP_ERR__IN_PROGRESS;
+        rd_kafka_resp_err_t e = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
+                                                  RD_KAFKA_V_VALUE((void *) value, strlen(value)),
+                                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&got),
+                                                  RD_KAFKA_V_END);
+        if (!e) {
+                rd_kafka_flush(p, 10000);
+                e = got == RD_KAFKA_RESP_ERR__IN_PROGRESS ? RD_KAFKA_RESP_ERR__TIMED_OUT : got;
+        }
+        rd_kafka_destroy(p);
+        return e;
+}
+
 static void *control(void *arg) {
         rd_kafka_mock_cluster_t *mc = arg;
-        char line[512], topic[256];
-        int id, part;
+        static char line[1 << 20];
+        char topic[256], key[256];
+        int id, part, at;
         while (fgets(line, sizeof line, stdin)) {
                 rd_kafka_resp_err_t e;
-                if (sscanf(line, "down %d", &id) == 1)
+                if (sscanf(line, "produce %255s %255s %n", topic, key, &at) == 2) {
+                        line[strcspn(line, "\n")] = 0;
+                        e = produce(mc, topic, key, line + at);
+                        strcpy(line, "produce\n");
+                } else if (sscanf(line, "down %d", &id) == 1)
                         e = rd_kafka_mock_broker_set_down(mc, id);
                 else if (sscanf(line, "up %d", &id) == 1)
                         e = rd_kafka_mock_broker_set_up(mc, id);
