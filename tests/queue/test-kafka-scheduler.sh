@@ -28,7 +28,7 @@ cleanup() {
 trap cleanup EXIT
 dump_logs() { for f in "$dir"/*.log; do echo "# --- $f"; tail -30 "$f" | sed 's/^/# /'; done; }
 
-all=(); for t in execution-events execution-state worker-jobs worker-results worker-heartbeats logs trigger-events; do all+=("kc.$t:4:3"); done
+all=(); for t in execution-events execution-state worker-jobs worker-results worker-heartbeats logs trigger-events worker-kills; do all+=("kc.$t:4:3"); done
 # The mock takes commands on its standard input (a record to produce): a fifo kept open.
 mkfifo "$dir/mock.in"
 "$KAFKA_MOCK" 3 "${all[@]}" < "$dir/mock.in" > "$dir/boot" 2> "$dir/mock.log" &

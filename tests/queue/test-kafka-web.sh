@@ -30,7 +30,7 @@ trap cleanup EXIT
 dump_logs() { for f in "$dir"/*.log; do echo "# --- $f"; tail -30 "$f" | sed 's/^/# /'; done; }
 
 # The mock takes its commands (a broker down or up) on a pipe: fd 9 here.
-all=(); for t in execution-events execution-state worker-jobs worker-results worker-heartbeats logs trigger-events; do all+=("kw.$t:4:3"); done
+all=(); for t in execution-events execution-state worker-jobs worker-results worker-heartbeats logs trigger-events worker-kills; do all+=("kw.$t:4:3"); done
 mkfifo "$dir/mock.ctl"
 "$KAFKA_MOCK" 3 "${all[@]}" < "$dir/mock.ctl" > "$dir/boot" 2> "$dir/mock.log" &
 pids+=($!)
