@@ -1,5 +1,5 @@
 /* cmd-kafka.c: "tern kafka init" (make tern's topics on a Kafka cluster, check those present) and
- * "tern kafka submit" (start an execution on the Kafka queue). */
+ * "tern kafka submit" (start an execution on the Kafka queue), "tern kafka topics" (list them). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,8 +238,40 @@ static int verb_kafka_submit(int argc, char *argv[]) {
 #endif
 }
 
+/* One suffix a line, in the product's own order: what tests and scripts give a cluster to make. */
+static int verb_kafka_topics(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        const char *cmd = "tern kafka topics";
+        int c;
+
+        while ((c = cli_getopt(cmd, argc, argv, "h", options)) >= 0)
+                if (c == 'h') {
+                        printf("Usage: %s\n\n"
+                               "List the topics of the Kafka queue backend, one a line, without [queue] topic-prefix.\n",
+                               cmd);
+                        return 0;
+                }
+        if (c == CLI_OPT_ERROR)
+                return EXIT_USAGE;
+        if (optind < argc)
+                return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+#if HAVE_KAFKA
+        for (KafkaTopic t = 0; t < _KAFKA_TOPIC_MAX; t++)
+                printf("%s\n", kafka_topic_suffix(t));
+        return 0;
+#else
+        fprintf(stderr, "%s: this tern was built without the Kafka queue backend (librdkafka; meson -Dkafka=enabled)\n",
+                cmd);
+        return 1;
+#endif
+}
+
 const Verb kafka_verbs[] = {
         { "init", "[--config FILE]", "create the Kafka queue backend's topics, check those present", verb_kafka_init, NULL },
         { "submit", "NAMESPACE FLOW", "start an execution on the Kafka queue", verb_kafka_submit, NULL },
+        { "topics", "", "list the Kafka queue backend's topics", verb_kafka_topics, NULL },
         {},
 };
