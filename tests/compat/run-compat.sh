@@ -86,34 +86,17 @@ mysql)
         fi
         ;;
 kafka)
-        [ -n "${KAFKA_MOCK:-}" ] || { echo "1..0 # SKIP tern is built without the Kafka queue backend (librdkafka)"; exit 0; }
-        all=()
-        for t in execution-events execution-state worker-jobs worker-results worker-heartbeats logs trigger-events worker-kills; do
-                all+=("kc.$t:4:3")
-        done
-        "$KAFKA_MOCK" 3 "${all[@]}" > "$scratch/boot" 2> "$scratch/mock.log" &
-        pids+=($!)
-        for _ in $(seq 1 200); do [ -s "$scratch/boot" ] && break; sleep 0.05; done
-        brokers=$(head -1 "$scratch/boot")
-        [ -n "$brokers" ] || { echo "Bail out! the mock cluster did not start: $(cat "$scratch/mock.log")"; exit 1; }
-        db="sqlite://$scratch/tern.db"
+        dir=$scratch
+        # It says SKIP and exits when tern is built without librdkafka.
+        . "$here/../queue/kafka-test-lib.sh"
+        kafka_specs kc.
+        kafka_mock_start "${all[@]}"
+        kafka_conf kc.
         # One storage for the daemons and the runner (which uploads FILE inputs).
-        cat > "$scratch/tern.conf" <<CONF
-[database]
-url = $db
+        cat >> "$scratch/tern.conf" <<CONF
 [storage]
 url = file://$scratch/storage
-[queue]
-type = kafka
-brokers = $brokers
-topic-prefix = kc.
-partitions = 4
-replication-factor = 3
-kafka.log_level = 3
 CONF
-        export TERN_CONFIG=$scratch/tern.conf
-        unset NOTIFY_SOCKET TERN_DB
-        "$TERN" db migrate --db "$db" >/dev/null
         # The daemons run every flow: they get, once, the environment some flows need (the runner
         # passes it to each `tern run --remote`, which runs nothing itself).
         daemon() { # name tern-arguments...

@@ -24,53 +24,25 @@
 # second result of such a job, so the executions still end once, but the task may have run twice:
 # that part of the check is a note, not a failure, when the executor's log shows an aborted step.
 set -u
-if [ -z "${KAFKA_MOCK:-}" ]; then
-        echo "1..0 # SKIP tern is built without the Kafka queue backend (librdkafka)"
-        exit 0
-fi
-: "${TERN:?}"
-n=0; failed=0
-ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed+1)); fi; }
+. "$(dirname "$0")/kafka-test-lib.sh"
 
 dir=$(mktemp -d /tmp/tern-kafka-flows.XXXXXX)
 pids=()
-cleanup() {
-        for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-        for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-        rm -rf "$dir"
-}
-trap cleanup EXIT
+trap 'kafka_cleanup; rm -rf "$dir"' EXIT
 # TERN_TEST_KEEP=1: the directory (logs, database) is kept for a look after a failure.
 [ -n "${TERN_TEST_KEEP:-}" ] && trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; echo "# kept $dir"' EXIT
-dump_logs() { for f in "$dir"/*.log; do echo "# --- $f"; tail -30 "$f" | sed 's/^/# /'; done; }
 
-topics="execution-events execution-state worker-jobs worker-results worker-heartbeats logs trigger-events worker-kills"
-all=(); for t in $topics; do all+=("kf.$t:4:3"); done
-# The mock takes its commands (a broker down or up, a leader moved) on a pipe: fd 9 here.
-mkfifo "$dir/mock.ctl"
-"$KAFKA_MOCK" 3 "${all[@]}" < "$dir/mock.ctl" > "$dir/boot" 2> "$dir/mock.log" &
-pids+=($!)
-exec 9> "$dir/mock.ctl"
+kafka_specs kf.
+# The mock takes its commands (a broker down or up, a leader moved) on fd 9 here.
+kafka_mock_start -c 9 "${all[@]}"
 mock() { echo "$*" >&9; }
-for _ in $(seq 1 200); do [ -s "$dir/boot" ] && break; sleep 0.05; done
-brokers=$(head -1 "$dir/boot")
-[ -n "$brokers" ] || { echo "Bail out! the mock cluster did not start: $(cat "$dir/mock.log")"; exit 1; }
 
-db="sqlite://$dir/tern.db"
+kafka_conf kf.
 conf=$dir/tern.conf
 # A member that vanishes is noticed after session.timeout.ms: short here, for the worker killed below.
-cat > "$conf" <<EOF
-[database]
-url = $db
-[queue]
-type = kafka
-brokers = $brokers
-topic-prefix = kf.
-partitions = 4
-replication-factor = 3
+cat >> "$conf" <<EOF
 kafka.session.timeout.ms = 6000
 kafka.heartbeat.interval.ms = 500
-kafka.log_level = 3
 # Back within a second of a broker's return (librdkafka waits up to 10 s by default), so that the
 # broker failure below stays shorter than dead-after for the workers' heartbeats.
 kafka.reconnect.backoff.max.ms = 1000
@@ -80,9 +52,6 @@ kafka.reconnect.backoff.max.ms = 1000
 heartbeat = 1s
 dead-after = 6s
 EOF
-export TERN_CONFIG=$conf
-unset NOTIFY_SOCKET TERN_DB
-"$TERN" db migrate --db "$db" > /dev/null || { echo "Bail out! cannot migrate"; exit 1; }
 
 # Every shell task appends its task run id to runs: a task run that ran twice shows twice.
 runs=$dir/runs
@@ -175,32 +144,16 @@ tasks:
 EOF
 "$TERN" flow apply "$flows" --db "$db" > /dev/null || { echo "Bail out! cannot apply the flows"; exit 1; }
 
-start_executor() { # name
-        mkdir -p "$dir/$1"
-        TERN_STATE_DIR=$dir/$1 "$TERN" server executor --config "$conf" > "$dir/$1.log" 2>&1 &
-        pids+=($!)
-}
-start_indexer() { # name; sets indexer_pid
-        mkdir -p "$dir/$1"
-        TERN_STATE_DIR=$dir/$1 "$TERN" server indexer --config "$conf" > "$dir/$1.log" 2>&1 &
-        indexer_pid=$!
-        pids+=($indexer_pid)
-}
-start_worker() { # name; sets worker_pid
-        mkdir -p "$dir/$1"
-        TERN_STATE_DIR=$dir/$1 "$TERN" server worker --config "$conf" --workers 2 --sandbox off \
-                > "$dir/$1.log" 2>&1 &
-        worker_pid=$!
-        pids+=($worker_pid)
-}
+start_executor() { kafka_daemon "$1" executor --config "$conf"; } # name
+start_indexer() { kafka_daemon "$1" indexer --config "$conf"; indexer_pid=$daemon_pid; } # name; sets indexer_pid
+start_worker() { kafka_daemon "$1" worker --config "$conf" --workers 2 --sandbox off; worker_pid=$daemon_pid; } # name; sets worker_pid
 start_executor ex1
 start_indexer ix1; ix1_pid=$indexer_pid
 start_worker wk1; wk1_pid=$worker_pid
 start_worker wk2; wk2_pid=$worker_pid
 
 submit() { "$TERN" kafka submit kf.test "$@" --timeout 20s 2>> "$dir/submit.log"; }
-# state ID: the execution's state as the database shows it.
-state() { "$TERN" execution show "$1" -o json --db "$db" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"]["current"])' 2>/dev/null; }
+# state ID: the execution's state as the database shows it (kafka-test-lib.sh).
 # states: "ID STATE" of every execution of the test's namespace, as the database shows them.
 states() {
         "$TERN" execution list --namespace kf.test --limit 500 -o json --db "$db" 2>/dev/null |

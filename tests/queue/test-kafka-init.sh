@@ -4,11 +4,7 @@
 # is reported, a missing topic the broker cannot create is reported with the broker's reason,
 # unreachable brokers and a property librdkafka refuses are clear errors (TAP).
 set -u
-if [ -z "${KAFKA_MOCK:-}" ]; then
-        echo "1..0 # SKIP tern is built without the Kafka queue backend (librdkafka)"
-        exit 0
-fi
-n=0; failed=0
+. "$(dirname "$0")/kafka-test-lib.sh"
 check() { # name, expected-exit, command...
         local name=$1 want=$2; shift 2
         out=$("$@" 2>&1); rc=$?
@@ -25,35 +21,19 @@ lacks() { # name, needle (not in $out)
 }
 
 dir=$(mktemp -d /tmp/tern-kafka-init.XXXXXX)
-mock_pid=
-stop_mock() {
-        if [ -n "$mock_pid" ]; then kill "$mock_pid" 2>/dev/null; wait "$mock_pid" 2>/dev/null; fi
-        mock_pid=
-}
-trap 'stop_mock; rm -rf "$dir"' EXIT
-# start_mock TOPIC:PARTITIONS:REPLICATION...: a 3-broker mock cluster; sets $brokers.
-start_mock() {
-        stop_mock
-        : > "$dir/boot"
-        "$KAFKA_MOCK" 3 "$@" > "$dir/boot" 2> "$dir/mock.err" &
-        mock_pid=$!
-        for _ in $(seq 1 200); do
-                [ -s "$dir/boot" ] && break
-                kill -0 "$mock_pid" 2>/dev/null || break
-                sleep 0.05
-        done
-        brokers=$(head -1 "$dir/boot")
-        [ -n "$brokers" ] || { echo "Bail out! the mock cluster did not start: $(cat "$dir/mock.err")"; exit 1; }
-}
+pids=()
+trap 'kafka_cleanup; rm -rf "$dir"' EXIT
 conf="$dir/tern.conf"
 printf '[server]\nstate-dir = %s/state\n[queue]\ntopic-prefix = t1.\npartitions = 4\nreplication-factor = 3\n' "$dir" > "$conf"
 export TERN_CONFIG="$conf"
-topics="execution-events execution-state worker-jobs worker-results worker-heartbeats logs trigger-events worker-kills"
-all=(); for t in $topics; do all+=("t1.$t:4:3"); done
+kafka_specs t1.
 
-start_mock "${all[@]}"
+kafka_mock_start "${all[@]}"
 check "init accepts a cluster whose topics are all as they should be" 0 "$TERN" kafka init --brokers "$brokers" --timeout 5s
-for t in $topics; do contains "it names t1.$t as present" "t1.$t present"; done
+for t in "${kafka_topics[@]}"; do contains "it names t1.$t as present" "t1.$t present"; done
+# The topics 'tern kafka topics' lists (which every Kafka test makes) are all init makes.
+ok "$([ "$(grep -c " present" <<< "$out")" = "${#kafka_topics[@]}" ] && echo 0 || echo 1)" \
+        "init checks as many topics as 'tern kafka topics' lists (${#kafka_topics[@]})"
 # The mock has no DescribeConfigs: the check of cleanup.policy says it could not be made.
 contains "it says when cleanup.policy could not be checked" "cleanup.policy not checked"
 check "init again changes nothing and succeeds (idempotent)" 0 "$TERN" kafka init --brokers "$brokers" --timeout 5s
@@ -63,7 +43,8 @@ contains "the second run finds the same topics present" "t1.execution-state pres
 # (The mock gives every partition a replica on each broker, whatever the replication factor asked:
 # a wrong replication factor cannot be shown here.)
 wrong=("${all[@]}"); wrong[0]="t1.execution-events:2:3"
-start_mock "${wrong[@]}"
+kafka_mock_stop
+kafka_mock_start "${wrong[@]}"
 check "a topic with other settings fails init" 1 "$TERN" kafka init --brokers "$brokers" --timeout 5s
 contains "a wrong partition count is named with both numbers" \
         "t1.execution-events WRONG: has 2 partitions, [queue] partitions = 4"
@@ -71,11 +52,12 @@ contains "the other topics are still listed as present" "t1.logs present"
 
 # A missing topic: the mock cannot create topics (no CreateTopics), which stands for a broker that
 # refuses (ACLs, auto-creation policies): the reason is librdkafka's, with the brokers named.
-start_mock "${all[@]:1}"
+kafka_mock_stop
+kafka_mock_start "${all[@]:1}"
 check "a topic that cannot be created fails init" 1 "$TERN" kafka init --brokers "$brokers" --timeout 5s
 contains "the missing topic is FAILED with the brokers named" "t1.execution-events FAILED: cannot create it on '$brokers': "
 contains "the present ones are present" "t1.trigger-events present"
-stop_mock
+kafka_mock_stop
 
 check "unreachable brokers fail init" 1 "$TERN" kafka init --brokers 127.0.0.1:1 --timeout 2s
 contains "the error names the brokers" "cannot read the topics of the Kafka brokers '127.0.0.1:1'"

@@ -10,49 +10,16 @@
 # scheduler run as processes on librdkafka's mock cluster (tests/queue/kafka-mock.c), with the
 # database in SQLite (TAP).
 set -u
-if [ -z "${KAFKA_MOCK:-}" ]; then
-        echo "1..0 # SKIP tern is built without the Kafka queue backend (librdkafka)"
-        exit 0
-fi
-: "${TERN:?}"
-n=0; failed=0
-ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed+1)); fi; }
+. "$(dirname "$0")/kafka-test-lib.sh"
 
 dir=$(mktemp -d /tmp/tern-kafka-scheduler.XXXXXX)
 pids=()
-cleanup() {
-        for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-        for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-        rm -rf "$dir"
-}
-trap cleanup EXIT
-dump_logs() { for f in "$dir"/*.log; do echo "# --- $f"; tail -30 "$f" | sed 's/^/# /'; done; }
+trap 'kafka_cleanup; rm -rf "$dir"' EXIT
 
-all=(); for t in execution-events execution-state worker-jobs worker-results worker-heartbeats logs trigger-events worker-kills; do all+=("kc.$t:4:3"); done
-# The mock takes commands on its standard input (a record to produce): a fifo kept open.
-mkfifo "$dir/mock.in"
-"$KAFKA_MOCK" 3 "${all[@]}" < "$dir/mock.in" > "$dir/boot" 2> "$dir/mock.log" &
-pids+=($!)
-exec 7> "$dir/mock.in"
-for _ in $(seq 1 200); do [ -s "$dir/boot" ] && break; sleep 0.05; done
-brokers=$(head -1 "$dir/boot")
-[ -n "$brokers" ] || { echo "Bail out! the mock cluster did not start: $(cat "$dir/mock.log")"; exit 1; }
-
-db="sqlite://$dir/tern.db"
-cat > "$dir/tern.conf" <<EOF
-[database]
-url = $db
-[queue]
-type = kafka
-brokers = $brokers
-topic-prefix = kc.
-partitions = 4
-replication-factor = 3
-kafka.log_level = 3
-EOF
-export TERN_CONFIG=$dir/tern.conf
-unset NOTIFY_SOCKET TERN_DB
-"$TERN" db migrate --db "$db" > /dev/null || { echo "Bail out! cannot migrate"; exit 1; }
+kafka_specs kc.
+# The mock takes commands on its standard input (a record to produce): fd 7 here.
+kafka_mock_start -c 7 "${all[@]}"
+kafka_conf kc.
 
 flows=$dir/flows
 mkdir -p "$flows"
@@ -126,17 +93,10 @@ tasks:
 EOF
 "$TERN" flow apply "$flows" --db "$db" > /dev/null || { echo "Bail out! cannot apply the flows"; exit 1; }
 
-mkdir -p "$dir/ex" "$dir/wk" "$dir/ix" "$dir/sc"
-TERN_STATE_DIR=$dir/ex "$TERN" server executor > "$dir/ex.log" 2>&1 &
-pids+=($!)
-TERN_STATE_DIR=$dir/wk "$TERN" server worker --workers 8 --sandbox off > "$dir/wk.log" 2>&1 &
-pids+=($!)
-TERN_STATE_DIR=$dir/ix "$TERN" server indexer > "$dir/ix.log" 2>&1 &
-pids+=($!)
+kafka_daemons 8
 start_scheduler() {
-        TERN_STATE_DIR=$dir/sc "$TERN" server scheduler >> "$dir/sc.log" 2>&1 &
-        sched=$!
-        pids+=($sched)
+        kafka_daemon sc scheduler
+        sched=$daemon_pid
 }
 start_scheduler
 
@@ -187,10 +147,8 @@ c.commit()
 EOF
 # Restarted with a second scheduler beside it (HA): they share the trigger rows as on the database.
 start_scheduler
-mkdir -p "$dir/sc2"
-TERN_STATE_DIR=$dir/sc2 "$TERN" server scheduler > "$dir/sc2.log" 2>&1 &
-sched2=$!
-pids+=($sched2)
+kafka_daemon sc2 scheduler
+sched2=$daemon_pid
 sleep 5
 
 # The Flow trigger: three upstream executions that succeed, one that fails, one of another flow.

@@ -7,47 +7,15 @@
 # paused execution, restart of a failed one (ended: no executor holds it any more), and a start
 # (TAP).
 set -u
-if [ -z "${KAFKA_MOCK:-}" ]; then
-        echo "1..0 # SKIP tern is built without the Kafka queue backend (librdkafka)"
-        exit 0
-fi
-: "${TERN:?}"
-n=0; failed=0
-ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed+1)); fi; }
+. "$(dirname "$0")/kafka-test-lib.sh"
 
 dir=$(mktemp -d /tmp/tern-kafka-signals.XXXXXX)
 pids=()
-cleanup() {
-        for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-        for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-        rm -rf "$dir"
-}
-trap cleanup EXIT
-dump_logs() { for f in "$dir"/*.log; do echo "# --- $f"; tail -30 "$f" | sed 's/^/# /'; done; }
+trap 'kafka_cleanup; rm -rf "$dir"' EXIT
 
-all=(); for t in execution-events execution-state worker-jobs worker-results worker-heartbeats logs trigger-events worker-kills; do all+=("ks.$t:4:3"); done
-"$KAFKA_MOCK" 3 "${all[@]}" > "$dir/boot" 2> "$dir/mock.log" &
-pids+=($!)
-for _ in $(seq 1 200); do [ -s "$dir/boot" ] && break; sleep 0.05; done
-brokers=$(head -1 "$dir/boot")
-[ -n "$brokers" ] || { echo "Bail out! the mock cluster did not start: $(cat "$dir/mock.log")"; exit 1; }
-
-db="sqlite://$dir/tern.db"
-cat > "$dir/tern.conf" <<EOF
-[database]
-url = $db
-[queue]
-type = kafka
-brokers = $brokers
-topic-prefix = ks.
-partitions = 4
-replication-factor = 3
-kafka.log_level = 3
-EOF
-# 'tern execution' finds [queue] here, as an operator's command finds /etc/tern/tern.conf.
-export TERN_CONFIG=$dir/tern.conf
-unset NOTIFY_SOCKET TERN_DB
-"$TERN" db migrate --db "$db" > /dev/null || { echo "Bail out! cannot migrate"; exit 1; }
+kafka_specs ks.
+kafka_mock_start "${all[@]}"
+kafka_conf ks.
 
 flows=$dir/flows
 mkdir -p "$flows"
@@ -95,32 +63,9 @@ tasks:
 EOF
 "$TERN" flow apply "$flows" --db "$db" > /dev/null || { echo "Bail out! cannot apply the flows"; exit 1; }
 
-mkdir -p "$dir/ex" "$dir/wk"
-TERN_STATE_DIR=$dir/ex "$TERN" server executor > "$dir/ex.log" 2>&1 &
-pids+=($!)
-TERN_STATE_DIR=$dir/wk "$TERN" server worker --workers 4 --sandbox off > "$dir/wk.log" 2>&1 &
-pids+=($!)
-# The indexer writes what the executor steps into the database the commands read.
-mkdir -p "$dir/ix"
-TERN_STATE_DIR=$dir/ix "$TERN" server indexer > "$dir/ix.log" 2>&1 &
-pids+=($!)
+kafka_daemons 4
 
-# field ID PYTHON-EXPRESSION-OF-d: from the execution as the database shows it.
-field() {
-        "$TERN" execution show "$1" -o json --db "$db" 2>/dev/null |
-                python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$2" 2>/dev/null
-}
-state() { field "$1" 'd["state"]["current"]'; }
-# wait_state ID STATE: until the database shows it (60 s at most).
-wait_state() {
-        local until=$((SECONDS + 60))
-        while [ $SECONDS -lt $until ]; do
-                [ "$(state "$1")" = "$2" ] && return 0
-                sleep 0.3
-        done
-        return 1
-}
-wait_file() { local until=$((SECONDS + 60)); while [ $SECONDS -lt $until ]; do [ -e "$1" ] && return 0; sleep 0.2; done; return 1; }
+# field, state, wait_state, wait_file: kafka-test-lib.sh.
 
 # start: on Kafka, not in the database's queue (which nothing reads here).
 out=$("$TERN" execution start ks.test gate --wait --until PAUSED --timeout PT60S -o json 2> "$dir/start.err")

@@ -9,68 +9,30 @@
 # down answers its writes 503 (naming them in its log). The mock cluster (kafka-mock), an executor, a worker,
 # the indexer and the webserver run as processes (TAP).
 set -u
-if [ -z "${KAFKA_MOCK:-}" ]; then
-        echo "1..0 # SKIP tern is built without the Kafka queue backend (librdkafka)"
-        exit 0
-fi
-: "${TERN:?}"
+. "$(dirname "$0")/kafka-test-lib.sh"
 command -v curl > /dev/null || { echo "1..0 # SKIP no curl"; exit 0; }
-n=0; failed=0
-ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed+1)); fi; }
 
 dir=$(mktemp -d /tmp/tern-kafka-web.XXXXXX)
 pids=()
-cleanup() {
-        exec 9>&- 2>/dev/null
-        for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-        for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-        rm -rf "$dir"
-}
-trap cleanup EXIT
-dump_logs() { for f in "$dir"/*.log; do echo "# --- $f"; tail -30 "$f" | sed 's/^/# /'; done; }
+trap 'kafka_cleanup; rm -rf "$dir"' EXIT
 
-# The mock takes its commands (a broker down or up) on a pipe: fd 9 here.
-all=(); for t in execution-events execution-state worker-jobs worker-results worker-heartbeats logs trigger-events worker-kills; do all+=("kw.$t:4:3"); done
-mkfifo "$dir/mock.ctl"
-"$KAFKA_MOCK" 3 "${all[@]}" < "$dir/mock.ctl" > "$dir/boot" 2> "$dir/mock.log" &
-pids+=($!)
-exec 9> "$dir/mock.ctl"
-for _ in $(seq 1 200); do [ -s "$dir/boot" ] && break; sleep 0.05; done
-brokers=$(head -1 "$dir/boot")
-[ -n "$brokers" ] || { echo "Bail out! the mock cluster did not start: $(cat "$dir/mock.log")"; exit 1; }
-
-db="sqlite://$dir/tern.db"
+kafka_specs kw.
+# The mock takes its commands (a broker down or up) on fd 9 here.
+kafka_mock_start -c 9 "${all[@]}"
+kafka_conf kw.
 # One internal storage for the webserver (FILE inputs) and the worker.
-cat > "$dir/tern.conf" <<EOF
-[database]
-url = $db
+cat >> "$dir/tern.conf" <<EOF
 [storage]
 url = file://$dir/storage
-[queue]
-type = kafka
-brokers = $brokers
-topic-prefix = kw.
-partitions = 4
-replication-factor = 3
-kafka.log_level = 3
 EOF
-export TERN_CONFIG=$dir/tern.conf
-unset NOTIFY_SOCKET TERN_DB TERN_WEBSERVER_LISTEN
-"$TERN" db migrate --db "$db" > /dev/null || { echo "Bail out! cannot migrate"; exit 1; }
+unset TERN_WEBSERVER_LISTEN
 "$TERN" user add alice --db "$db" <<< "sentinel-password-k" > /dev/null 2>&1 || { echo "Bail out! cannot add a user"; exit 1; }
 token=$("$TERN" token create alice --db "$db" 2>/dev/null)
 [ -n "$token" ] || { echo "Bail out! cannot create a token"; exit 1; }
 
-mkdir -p "$dir/ex" "$dir/wk" "$dir/ix" "$dir/web"
-TERN_STATE_DIR=$dir/ex "$TERN" server executor > "$dir/ex.log" 2>&1 &
-pids+=($!)
-TERN_STATE_DIR=$dir/wk "$TERN" server worker --workers 4 --sandbox off > "$dir/wk.log" 2>&1 &
-pids+=($!)
-TERN_STATE_DIR=$dir/ix "$TERN" server indexer > "$dir/ix.log" 2>&1 &
-pids+=($!)
-TERN_STATE_DIR=$dir/web "$TERN" server webserver --listen 127.0.0.1:0 > "$dir/web.log" 2>&1 &
-web_pid=$!
-pids+=($web_pid)
+kafka_daemons 4
+kafka_daemon web webserver --listen 127.0.0.1:0
+web_pid=$daemon_pid
 port=
 for _ in $(seq 1 300); do
         port=$(sed -n 's/.*Webserver listening on .*(port \([0-9]*\)).*/\1/p' "$dir/web.log" | head -1)
@@ -93,16 +55,7 @@ state() {
         curl -s -H "Authorization: Bearer $token" "$api/executions/$1" |
                 python3 -c 'import json,sys; print(json.load(sys.stdin)["state"]["current"])' 2>/dev/null
 }
-# wait_state ID STATE: until the API shows it (60 s at most).
-wait_state() {
-        local until=$((SECONDS + 60))
-        while [ $SECONDS -lt $until ]; do
-                [ "$(state "$1")" = "$2" ] && return 0
-                sleep 0.3
-        done
-        return 1
-}
-wait_file() { local until=$((SECONDS + 60)); while [ $SECONDS -lt $until ]; do [ -e "$1" ] && return 0; sleep 0.2; done; return 1; }
+# wait_state and wait_file (kafka-test-lib.sh) read this state.
 save_flow() { call POST /flows -H 'Content-Type: application/x-yaml' --data-binary "@$1"; }
 
 cat > "$dir/hello.yaml" <<EOF

@@ -9,51 +9,26 @@
 # worker with one slot and the indexer run as processes on librdkafka's mock cluster
 # (tests/queue/kafka-mock.c).
 set -u
-if [ -z "${KAFKA_MOCK:-}" ]; then
-        echo "1..0 # SKIP tern is built without the Kafka queue backend (librdkafka)"
-        exit 0
-fi
-: "${TERN:?}"
-n=0; failed=0
-ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed+1)); fi; }
+. "$(dirname "$0")/kafka-test-lib.sh"
 
 dir=$(mktemp -d /tmp/tern-kafka-worker-kill.XXXXXX)
 pids=()
 cleanup() {
-        for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-        for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+        kafka_cleanup
         # A task process the test failed to see stopped: by its own pid, never by name.
         for f in "$dir"/pid-*; do [ -s "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
         rm -rf "$dir"
 }
 trap cleanup EXIT
-dump_logs() { for f in "$dir"/*.log; do echo "# --- $f"; tail -30 "$f" | sed 's/^/# /'; done; }
 
-all=(); for t in execution-events execution-state worker-jobs worker-results worker-heartbeats logs trigger-events worker-kills; do all+=("kw.$t:4:3"); done
-"$KAFKA_MOCK" 3 "${all[@]}" > "$dir/boot" 2> "$dir/mock.log" &
-pids+=($!)
-for _ in $(seq 1 200); do [ -s "$dir/boot" ] && break; sleep 0.05; done
-brokers=$(head -1 "$dir/boot")
-[ -n "$brokers" ] || { echo "Bail out! the mock cluster did not start: $(cat "$dir/mock.log")"; exit 1; }
-
-db="sqlite://$dir/tern.db"
-cat > "$dir/tern.conf" <<EOF
-[database]
-url = $db
-[queue]
-type = kafka
-brokers = $brokers
-topic-prefix = kw.
-partitions = 4
-replication-factor = 3
-kafka.log_level = 3
+kafka_specs kw.
+kafka_mock_start "${all[@]}"
+kafka_conf kw.
+cat >> "$dir/tern.conf" <<EOF
 [liveness]
 heartbeat = 1s
 dead-after = 30s
 EOF
-export TERN_CONFIG=$dir/tern.conf
-unset NOTIFY_SOCKET TERN_DB
-"$TERN" db migrate --db "$db" > /dev/null || { echo "Bail out! cannot migrate"; exit 1; }
 
 flows=$dir/flows
 mkdir -p "$flows"
@@ -130,30 +105,13 @@ tasks:
 EOF
 "$TERN" flow apply "$flows" --db "$db" > /dev/null || { echo "Bail out! cannot apply the flows"; exit 1; }
 
-mkdir -p "$dir/ex" "$dir/wk" "$dir/ix"
-TERN_STATE_DIR=$dir/ex "$TERN" server executor > "$dir/ex.log" 2>&1 &
-pids+=($!)
+kafka_daemon ex executor
 # One slot: a task that holds it on past its kill would keep the next job from running.
-TERN_STATE_DIR=$dir/wk "$TERN" server worker --workers 1 --sandbox off > "$dir/wk.log" 2>&1 &
-pids+=($!)
-TERN_STATE_DIR=$dir/ix "$TERN" server indexer > "$dir/ix.log" 2>&1 &
-pids+=($!)
+kafka_daemon wk worker --workers 1 --sandbox off
+kafka_daemon ix indexer
 
 submit() { "$TERN" kafka submit kw.test "$@" --timeout 20s 2>> "$dir/submit.log"; }
-field() {
-        "$TERN" execution show "$1" -o json --db "$db" 2>/dev/null |
-                python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$2" 2>/dev/null
-}
-state() { field "$1" 'd["state"]["current"]'; }
-# wait_state ID STATE [SECONDS]: until the database shows it (60 s by default).
-wait_state() {
-        local until=$((SECONDS + ${3:-60}))
-        while [ $SECONDS -lt $until ]; do
-                [ "$(state "$1")" = "$2" ] && return 0
-                sleep 0.3
-        done
-        return 1
-}
+# field, state, wait_state: kafka-test-lib.sh. wait_file here waits for a pid written, not a file made.
 wait_file() { local until=$((SECONDS + 60)); while [ $SECONDS -lt $until ]; do [ -s "$1" ] && return 0; sleep 0.2; done; return 1; }
 alive() { kill -0 "$1" 2>/dev/null; }
 
