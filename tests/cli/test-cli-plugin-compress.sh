@@ -4,17 +4,8 @@
 # a later task), compresses a file and decompresses it back, and refuses an archive whose entry leaves its directory
 # and a file that is no archive, saying so (TAP).
 set -u
-: "${TERN:?}" "${TERN_SOURCE_ROOT:?}"
-
-command -v python3 >/dev/null || { echo "1..0 # SKIP python3 is needed (the plugin is in Python)"; exit 0; }
-
-dir=$(mktemp -d /tmp/tern-cli-compress.XXXXXX)
-chmod 755 "$dir"
-trap 'rm -rf "$dir"' EXIT
-export TERN_STATE_DIR=$dir/state
-unset TERN_PLUGINS_PATH TERN_CONFIG
-cp -r "$TERN_SOURCE_ROOT/plugins/compress" "$dir/"
-chmod -R a+rX "$dir/compress"
+. "$(dirname "$0")/plugin-test-lib.sh"
+plugin_test compress compress
 
 python3 - "$dir" <<'PY'
 import io, sys, tarfile, zipfile
@@ -85,41 +76,19 @@ tasks:
     compression: GZIP
 YAML
 
-n=0 failed=0
-ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=1; fi; }
-"$TERN" flow validate --plugins-path "$dir/compress" "$dir/compress.yaml" >"$dir/validate.txt" 2>&1
-ok $? "the flow validates with the plugin on the path ($(head -c 300 "$dir/validate.txt" | tr "\n" " "))"
+plugin_validates "$dir/compress.yaml"
 printf 'id: bad\nnamespace: test.plugins\ntasks:\n  - id: s\n    type: io.kestra.plugin.compress.ArchiveDecompress\n    from: x\n    algorithm: CPIO\n' \
         >"$dir/bad.yaml"
-"$TERN" flow validate --plugins-path "$dir/compress" "$dir/bad.yaml" >"$dir/bad.txt" 2>&1
+"$TERN" flow validate --plugins-path "$plugin" "$dir/bad.yaml" >"$dir/bad.txt" 2>&1
 [ $? -ne 0 ] && grep -q "invalid value 'CPIO', expected one of: ZIP, JAR, TAR" "$dir/bad.txt"
 ok $? "validation refuses an archive format it cannot read ($(head -c 300 "$dir/bad.txt" | tr "\n" " "))"
-(cd "$dir" && "$TERN" run "$dir/compress.yaml" --plugins-path "$dir/compress" -q -o json --include-logs \
-        -i zip=@"$dir/trips.zip" -i tgz=@"$dir/logs.tar.gz" -i evil=@"$dir/evil.zip" -i plain=@"$dir/plain.txt" \
-        >"$dir/run.json" 2>"$dir/run.err")
-"$TERN" execution show "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("id", ""))' "$dir/run.json" 2>/dev/null)" \
-        -o json >"$dir/show.json" 2>>"$dir/run.err"
+plugin_run "$dir/compress.yaml" -i zip=@"$dir/trips.zip" -i tgz=@"$dir/logs.tar.gz" -i evil=@"$dir/evil.zip" -i plain=@"$dir/plain.txt"
+plugin_show
 
-python3 - "$dir" "$n" <<'PY'
+plugin_check <<'PY'
 import json, os, sys
-d, n = sys.argv[1], int(sys.argv[2])
-failed = 0
-def ok(cond, name):
-    global n, failed
-    n += 1
-    failed += not cond
-    print(("ok %d - %s" if cond else "not ok %d - %s") % (n, name))
-def load(name):
-    try:
-        return json.load(open(os.path.join(d, name)))
-    except (OSError, ValueError):
-        return {}
-run, show = load("run.json"), load("show.json")
-runs = {t["taskId"]: t for t in run.get("taskRunList", [])}
-state = lambda t: runs.get(t, {}).get("state", {}).get("current")
-out = lambda t: runs.get(t, {}).get("outputs", {})
-logs = lambda t: [(l["level"], l["message"]) for l in run.get("logs", []) if l.get("taskId") == t]
-err = open(d + "/run.err").read()[:300]
+from plugin_tap import *  # noqa: F401,F403 (ok, run, got, state, out, logs, err, done)
+show = load("show.json")
 
 files = out("unzip").get("files") or {}
 ok(state("unzip") == "SUCCESS" and sorted(files) == ["202401-trips.csv", "docs/readme.txt"] and
@@ -139,7 +108,5 @@ ok(state("evil") == "FAILED" and ("ERROR", "archive entry '../../etc/evil' leave
 ok(state("plain") == "FAILED" and any(lv == "ERROR" and m.startswith("cannot decompress 'from-plain.txt' as GZIP: Not a gzipped file") for lv, m in logs("plain")),
    "a file that is no gzip fails saying so: %r" % logs("plain"))
 ok(run.get("state", {}).get("current") == "WARNING", "the flow ends WARNING: the failures were allowed (%s)" % run.get("state"))
-print("1..%d" % n)
-sys.exit(1 if failed else 0)
+done()
 PY
-exit $(( $? != 0 || failed ))

@@ -5,33 +5,17 @@
 # file and clears the scroll, with basic authentication, and fails clearly on a missing document (TAP). No Elasticsearch
 # here: the server is a small one of this test, on loopback, that answers the REST API's shapes for these calls.
 set -u
-: "${TERN:?}" "${TERN_SOURCE_ROOT:?}"
-
-command -v python3 >/dev/null || { echo "1..0 # SKIP python3 is needed (the plugin is in Python)"; exit 0; }
-
-dir=$(mktemp -d /tmp/tern-cli-elasticsearch.XXXXXX)
-chmod 755 "$dir"
-server=
-trap '[ -n "$server" ] && kill "$server" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
-export TERN_STATE_DIR=$dir/state
-unset TERN_PLUGINS_PATH TERN_CONFIG
-cp -r "$TERN_SOURCE_ROOT/plugins/elasticsearch" "$dir/"
-chmod -R a+rX "$dir/elasticsearch"
+. "$(dirname "$0")/plugin-test-lib.sh"
+plugin_test elasticsearch elasticsearch
 
 # The server: every request (method, path, query, Authorization, Accept, body) one JSON line. Index "people"
 # starts with three documents; a search is a term query on a field or match_all; a scroll pages by "size".
 cat >"$dir/server.py" <<'PY'
-import http.server, json, sys, urllib.parse
+import json, sys, urllib.parse
+from plugin_http import Handler, serve
 docs = {"people": {"s1": {"name": "ann", "n": 1}, "s2": {"name": "bob", "n": 2}, "s3": {"name": "cid", "n": 3}}}
 versions, scrolls, generated = {}, {}, [0]
-class H(http.server.BaseHTTPRequestHandler):
-    def answer(self, code, body):
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+class H(Handler):
     def handle_any(self, method):
         u = urllib.parse.urlsplit(self.path)
         q = dict(urllib.parse.parse_qsl(u.query))
@@ -86,18 +70,10 @@ class H(http.server.BaseHTTPRequestHandler):
     def do_POST(self): self.handle_any("POST")
     def do_PUT(self): self.handle_any("PUT")
     def do_DELETE(self): self.handle_any("DELETE")
-    def log_message(self, *a):
-        pass
-s = http.server.HTTPServer(("127.0.0.1", 0), H)
-open(sys.argv[2] + ".tmp", "w").write(str(s.server_address[1]))
-__import__("os").rename(sys.argv[2] + ".tmp", sys.argv[2])
-s.serve_forever()
+serve(H)
 PY
-python3 "$dir/server.py" "$dir/received" "$dir/port" &
-server=$!
-for _ in $(seq 200); do [ -s "$dir/port" ] && break; kill -0 "$server" 2>/dev/null || break; sleep 0.05; done
-[ -s "$dir/port" ] || { echo "1..0 # SKIP the test's HTTP server did not start"; exit 0; }
-host=http://127.0.0.1:$(cat "$dir/port")
+plugin_server
+host=$url
 
 cat >"$dir/es.yaml" <<YAML
 id: es
@@ -174,42 +150,19 @@ pluginDefaults:
           password: "{{ secret('ES_PASSWORD') }}"
 YAML
 
-n=0 failed=0
-ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=1; fi; }
-"$TERN" flow validate --plugins-path "$dir/elasticsearch" "$dir/es.yaml" >"$dir/validate.txt" 2>&1
-ok $? "the flow validates with the plugin on the path ($(head -c 300 "$dir/validate.txt" | tr "\n" " "))"
+plugin_validates "$dir/es.yaml"
 printf 'id: bad\nnamespace: test.plugins\ntasks:\n  - id: s\n    type: io.kestra.plugin.elasticsearch.Search\n    fetchType: ALL\n' \
         >"$dir/bad.yaml"
-"$TERN" flow validate --plugins-path "$dir/elasticsearch" "$dir/bad.yaml" >"$dir/bad.txt" 2>&1
+"$TERN" flow validate --plugins-path "$plugin" "$dir/bad.yaml" >"$dir/bad.txt" 2>&1
 [ $? -ne 0 ] && grep -q "connection" "$dir/bad.txt" && grep -q "request" "$dir/bad.txt" && grep -q "fetchType" "$dir/bad.txt"
 ok $? "validation refuses a Search without connection and request, with an unknown fetchType ($(head -c 300 "$dir/bad.txt" | tr "\n" " "))"
-(cd "$dir" && SECRET_ES_PASSWORD=$(printf 's3cret' | base64 -w0) \
-        "$TERN" run "$dir/es.yaml" --plugins-path "$dir/elasticsearch" --sandbox-network -q -o json --include-logs \
-        >"$dir/run.json" 2>"$dir/run.err")
-"$TERN" execution show "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("id", ""))' "$dir/run.json" 2>/dev/null)" \
-        -o json >"$dir/show.json" 2>>"$dir/run.err"
+SECRET_ES_PASSWORD=$(printf 's3cret' | base64 -w0) plugin_run "$dir/es.yaml" --sandbox-network
+plugin_show
 
-python3 - "$dir" "$n" <<'PY'
+plugin_check <<'PY'
 import base64, json, os, sys
-d, n = sys.argv[1], int(sys.argv[2])
-failed = 0
-def ok(cond, name):
-    global n, failed
-    n += 1
-    failed += not cond
-    print(("ok %d - %s" if cond else "not ok %d - %s") % (n, name))
-def load(name):
-    try:
-        return json.load(open(os.path.join(d, name)))
-    except (OSError, ValueError):
-        return {}
-run, show = load("run.json"), load("show.json")
-got = [json.loads(l) for l in open(d + "/received")] if os.path.exists(d + "/received") else []
-runs = {t["taskId"]: t for t in run.get("taskRunList", [])}
-state = lambda t: runs.get(t, {}).get("state", {}).get("current")
-out = lambda t: runs.get(t, {}).get("outputs", {})
-logs = lambda t: [(l["level"], l["message"]) for l in run.get("logs", []) if l.get("taskId") == t]
-err = open(d + "/run.err").read()[:300]
+from plugin_tap import *  # noqa: F401,F403 (ok, run, got, state, out, logs, err, done)
+show = load("show.json")
 
 ok(state("put") == "SUCCESS" and out("put") == {"id": "p1", "result": "CREATED", "version": 1},
    "Put: a document under its key, outputs id, result, version (%s %r %r)" % (state("put"), out("put"), err))
@@ -256,7 +209,5 @@ ok(state("missing") == "FAILED" and ("ERROR", "no document 'nope' in index 'peop
    "Get of a missing document fails saying which: %r" % logs("missing"))
 ok("s3cret" not in json.dumps(run), "the password is in no log line nor output")
 ok(run.get("state", {}).get("current") == "WARNING", "the flow ends WARNING: the failures were allowed (%s)" % run.get("state"))
-print("1..%d" % n)
-sys.exit(1 if failed else 0)
+done()
 PY
-exit $(( $? != 0 || failed ))

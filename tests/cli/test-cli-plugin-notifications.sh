@@ -3,23 +3,14 @@
 # end: 'tern run' POSTs Slack's and Discord's incoming-webhook messages to a local HTTP server, from the sandbox
 # with the host's network, and fails a task whose webhook answers an error, saying so without the URL's secret (TAP).
 set -u
-: "${TERN:?}" "${TERN_SOURCE_ROOT:?}"
-
-command -v python3 >/dev/null || { echo "1..0 # SKIP python3 is needed (the plugin is in Python)"; exit 0; }
-
-dir=$(mktemp -d /tmp/tern-cli-notify.XXXXXX)
-chmod 755 "$dir"
-server=
-trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$dir"' EXIT
-export TERN_STATE_DIR=$dir/state
-unset TERN_PLUGINS_PATH TERN_CONFIG
-cp -r "$TERN_SOURCE_ROOT/plugins/notifications" "$dir/"
-chmod -R a+rX "$dir/notifications"
+. "$(dirname "$0")/plugin-test-lib.sh"
+plugin_test notify notifications
 
 # A webhook receiver on loopback: each POST's path and body one JSON line; /hooks/broken answers 500.
 cat >"$dir/server.py" <<'PY'
-import http.server, json, sys
-class H(http.server.BaseHTTPRequestHandler):
+import json, sys
+from plugin_http import Handler, serve
+class H(Handler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
         with open(sys.argv[1], "a") as f:
@@ -28,15 +19,9 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_response(500 if broken else 200)
         self.end_headers()
         self.wfile.write(b"invalid_payload" if broken else b"ok")
-    def log_message(self, *a):
-        pass
-s = http.server.HTTPServer(("127.0.0.1", 0), H)
-open(sys.argv[2], "w").write(str(s.server_address[1]))
-s.serve_forever()
+serve(H)
 PY
-python3 "$dir/server.py" "$dir/received" "$dir/port" &
-server=$!
-for _ in $(seq 100); do [ -s "$dir/port" ] && break; sleep 0.05; done
+plugin_server
 port=$(cat "$dir/port")
 
 cat >"$dir/notify.yaml" <<YAML
@@ -61,14 +46,10 @@ tasks:
     url: http://127.0.0.1:$port/hooks/T0KEN/broken
     payload: "{}"
 YAML
-n=0 failed=0
-ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=1; fi; }
 
-"$TERN" flow validate --plugins-path "$dir/notifications" "$dir/notify.yaml" >"$dir/validate.txt" 2>&1
-ok $? "the flow validates with the plugin on the path ($(head -c 300 "$dir/validate.txt"))"
-(cd "$dir" && SECRET_SLACK=$(printf 'http://127.0.0.1:%s/services/T0/B0/XSECRETX' "$port" | base64 -w0) \
-        "$TERN" run "$dir/notify.yaml" --plugins-path "$dir/notifications" --sandbox-network -q -o json --include-logs \
-        >"$dir/run.json" 2>"$dir/run.err")
+plugin_validates "$dir/notify.yaml"
+SECRET_SLACK=$(printf 'http://127.0.0.1:%s/services/T0/B0/XSECRETX' "$port" | base64 -w0) plugin_run "$dir/notify.yaml" --sandbox-network
+
 
 python3 - "$dir" <<'PY'
 import json, sys

@@ -9,35 +9,17 @@
 # loopback, that answers the request and response shapes of POST /v1/chat/completions, /v1/responses and
 # /v1/images/generations.
 set -u
-: "${TERN:?}" "${TERN_SOURCE_ROOT:?}"
-
-command -v python3 >/dev/null || { echo "1..0 # SKIP python3 is needed (the plugin is in Python)"; exit 0; }
-
-dir=$(mktemp -d /tmp/tern-cli-openai.XXXXXX)
-chmod 755 "$dir"
-server=
-trap '[ -n "$server" ] && kill "$server" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
-export TERN_STATE_DIR=$dir/state
-unset TERN_PLUGINS_PATH TERN_CONFIG
-cp -r "$TERN_SOURCE_ROOT/plugins/openai" "$dir/"
-chmod -R a+rX "$dir/openai"
+. "$(dirname "$0")/plugin-test-lib.sh"
+plugin_test openai openai
 
 # The server: every request (path, Authorization, body) one JSON line. By model: "gpt-test" echoes the
 # last message; "fn-test" calls the first function; "busy-test" is rate limited once; "broken-test"
 # answers what is no JSON. A key other than sk-good is refused as OpenAI does (quoting it).
 cat >"$dir/server.py" <<'PY'
-import http.server, json, sys
+import json, sys
+from plugin_http import Handler, serve
 seen = {}
-class H(http.server.BaseHTTPRequestHandler):
-    def answer(self, code, body, headers=()):
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in headers:
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
+class H(Handler):
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
         auth = self.headers.get("Authorization", "")
@@ -75,18 +57,10 @@ class H(http.server.BaseHTTPRequestHandler):
         self.answer(200, {"id": "chatcmpl-42", "object": "chat.completion", "created": 1700000000, "model": model + "-0613",
                           "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
                           "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}})
-    def log_message(self, *a):
-        pass
-s = http.server.HTTPServer(("127.0.0.1", 0), H)
-open(sys.argv[2] + ".tmp", "w").write(str(s.server_address[1]))
-__import__("os").rename(sys.argv[2] + ".tmp", sys.argv[2])
-s.serve_forever()
+serve(H)
 PY
-python3 "$dir/server.py" "$dir/received" "$dir/port" &
-server=$!
-for _ in $(seq 200); do [ -s "$dir/port" ] && break; kill -0 "$server" 2>/dev/null || break; sleep 0.05; done
-[ -s "$dir/port" ] || { echo "1..0 # SKIP the test's HTTP server did not start"; exit 0; }
-base=http://127.0.0.1:$(cat "$dir/port")/v1
+plugin_server
+base=$url/v1
 
 cat >"$dir/openai.yaml" <<YAML
 id: openai
@@ -185,42 +159,20 @@ tasks:
     prompt: hello
 YAML
 
-n=0 failed=0
-ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=1; fi; }
-"$TERN" flow validate --plugins-path "$dir/openai" "$dir/openai.yaml" >"$dir/validate.txt" 2>&1
-ok $? "the flow validates with the plugin on the path ($(head -c 300 "$dir/validate.txt" | tr "\n" " "))"
+plugin_validates "$dir/openai.yaml"
 printf 'id: bad\nnamespace: test.plugins\ntasks:\n  - id: c\n    type: io.kestra.plugin.openai.ChatCompletion\n    prompt: hi\n' \
         >"$dir/bad.yaml"
-"$TERN" flow validate --plugins-path "$dir/openai" "$dir/bad.yaml" >"$dir/bad.txt" 2>&1
+"$TERN" flow validate --plugins-path "$plugin" "$dir/bad.yaml" >"$dir/bad.txt" 2>&1
 [ $? -ne 0 ] && grep -q "apiKey" "$dir/bad.txt" && grep -q "model" "$dir/bad.txt"
 ok $? "validation refuses a ChatCompletion without apiKey and model ($(head -c 300 "$dir/bad.txt" | tr "\n" " "))"
-(cd "$dir" && SECRET_OPENAI_API_KEY=$(printf 'sk-good' | base64 -w0) \
-        "$TERN" run "$dir/openai.yaml" --plugins-path "$dir/openai" --sandbox-network -q -o json --include-logs \
-        >"$dir/run.json" 2>"$dir/run.err")
-"$TERN" execution show "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("id", ""))' "$dir/run.json" 2>/dev/null)" \
-        -o json >"$dir/show.json" 2>>"$dir/run.err"
+SECRET_OPENAI_API_KEY=$(printf 'sk-good' | base64 -w0) plugin_run "$dir/openai.yaml" --sandbox-network
+plugin_show
 
-python3 - "$dir" "$n" <<'PY'
+plugin_check <<'PY'
 import json, os, sys
-d, n = sys.argv[1], int(sys.argv[2])
-failed = 0
-def ok(cond, name):
-    global n, failed
-    n += 1
-    failed += not cond
-    print(("ok %d - %s" if cond else "not ok %d - %s") % (n, name))
-def load(name):
-    try:
-        return json.load(open(os.path.join(d, name)))
-    except (OSError, ValueError):
-        return {}
-run, show = load("run.json"), load("show.json")
-got = [json.loads(l) for l in open(d + "/received")] if os.path.exists(d + "/received") else []
-runs = {t["taskId"]: t for t in run.get("taskRunList", [])}
-state = lambda t: runs.get(t, {}).get("state", {}).get("current")
-out = lambda t: runs.get(t, {}).get("outputs", {})
+from plugin_tap import *  # noqa: F401,F403 (ok, run, got, state, out, logs, err, done)
+show = load("show.json")
 vars_ = lambda t: out(t).get("vars", out(t))
-logs = lambda t: [(l["level"], l["message"]) for l in run.get("logs", []) if l.get("taskId") == t]
 req = lambda model: [g for g in got if g["body"].get("model") == model]
 
 ok(state("prompt") == "SUCCESS", "prompt: the completion succeeds (%s: %r)" % (state("prompt"), open(d + "/run.err").read()[:300]))
@@ -290,7 +242,5 @@ ok("sk-wrong-0123456789" not in json.dumps(run) and "sk-good" not in json.dumps(
 ok(state("broken") == "FAILED" and ("ERROR", "OpenAI's answer is not JSON: <html>upstream hiccup</html>") in logs("broken"),
    "a malformed answer fails the task saying so: %r" % logs("broken"))
 ok(run.get("state", {}).get("current") == "WARNING", "the flow ends WARNING: the failures were allowed (%s)" % run.get("state"))
-print("1..%d" % n)
-sys.exit(1 if failed else 0)
+done()
 PY
-exit $(( $? != 0 || failed ))

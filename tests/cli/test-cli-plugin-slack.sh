@@ -5,34 +5,16 @@
 # call (TAP). Slack is not reachable here: the server is a small one of this test, on loopback, that answers the Web
 # API's shapes for these methods.
 set -u
-: "${TERN:?}" "${TERN_SOURCE_ROOT:?}"
-
-command -v python3 >/dev/null || { echo "1..0 # SKIP python3 is needed (the plugin is in Python)"; exit 0; }
-
-dir=$(mktemp -d /tmp/tern-cli-slack.XXXXXX)
-chmod 755 "$dir"
-server=
-trap '[ -n "$server" ] && kill "$server" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
-export TERN_STATE_DIR=$dir/state
-unset TERN_PLUGINS_PATH TERN_CONFIG
-cp -r "$TERN_SOURCE_ROOT/plugins/slack" "$dir/"
-chmod -R a+rX "$dir/slack"
+. "$(dirname "$0")/plugin-test-lib.sh"
+plugin_test slack slack
 
 # The server: every call (method, Authorization, body) one JSON line. A token other than xoxb-good is refused
 # (invalid_auth); channel "C-none" does not exist; the first reactions.add is rate limited.
 cat >"$dir/server.py" <<'PY'
-import http.server, json, sys
+import json, sys
+from plugin_http import Handler, serve
 seen = {}
-class H(http.server.BaseHTTPRequestHandler):
-    def answer(self, code, body, headers=()):
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in headers:
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
+class H(Handler):
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
         method, auth = self.path.rsplit("/", 1)[-1], self.headers.get("Authorization", "")
@@ -61,18 +43,10 @@ class H(http.server.BaseHTTPRequestHandler):
                 return self.answer(429, {"ok": False, "error": "ratelimited"}, [("Retry-After", "0")])
             return self.answer(200, {"ok": True})
         self.answer(200, {"ok": False, "error": "unknown_method"})
-    def log_message(self, *a):
-        pass
-s = http.server.HTTPServer(("127.0.0.1", 0), H)
-open(sys.argv[2] + ".tmp", "w").write(str(s.server_address[1]))
-__import__("os").rename(sys.argv[2] + ".tmp", sys.argv[2])
-s.serve_forever()
+serve(H)
 PY
-python3 "$dir/server.py" "$dir/received" "$dir/port" &
-server=$!
-for _ in $(seq 200); do [ -s "$dir/port" ] && break; kill -0 "$server" 2>/dev/null || break; sleep 0.05; done
-[ -s "$dir/port" ] || { echo "1..0 # SKIP the test's HTTP server did not start"; exit 0; }
-base=http://127.0.0.1:$(cat "$dir/port")/api
+plugin_server
+base=$url/api
 
 cat >"$dir/slack.yaml" <<YAML
 id: slack
@@ -129,39 +103,19 @@ pluginDefaults:
       baseUrl: $base
 YAML
 
-n=0 failed=0
-ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=1; fi; }
-"$TERN" flow validate --plugins-path "$dir/slack" "$dir/slack.yaml" >"$dir/validate.txt" 2>&1
-ok $? "the flow validates with the plugin on the path ($(head -c 300 "$dir/validate.txt" | tr "\n" " "))"
+plugin_validates "$dir/slack.yaml"
 printf 'id: bad\nnamespace: test.plugins\ntasks:\n  - id: p\n    type: io.kestra.plugin.slack.app.reactions.Add\n    channel: C1\n' \
         >"$dir/bad.yaml"
-"$TERN" flow validate --plugins-path "$dir/slack" "$dir/bad.yaml" >"$dir/bad.txt" 2>&1
+"$TERN" flow validate --plugins-path "$plugin" "$dir/bad.yaml" >"$dir/bad.txt" 2>&1
 [ $? -ne 0 ] && grep -q "token" "$dir/bad.txt" && grep -q "timestamp" "$dir/bad.txt"
 ok $? "validation refuses a reactions.Add without token, name and timestamp ($(head -c 300 "$dir/bad.txt" | tr "\n" " "))"
-(cd "$dir" && SECRET_SLACK_TOKEN=$(printf 'xoxb-good' | base64 -w0) \
-        "$TERN" run "$dir/slack.yaml" --plugins-path "$dir/slack" --sandbox-network -q -o json --include-logs \
-        >"$dir/run.json" 2>"$dir/run.err")
+SECRET_SLACK_TOKEN=$(printf 'xoxb-good' | base64 -w0) plugin_run "$dir/slack.yaml" --sandbox-network
 
-python3 - "$dir" "$n" <<'PY'
+
+plugin_check <<'PY'
 import json, os, sys
-d, n = sys.argv[1], int(sys.argv[2])
-failed = 0
-def ok(cond, name):
-    global n, failed
-    n += 1
-    failed += not cond
-    print(("ok %d - %s" if cond else "not ok %d - %s") % (n, name))
-try:
-    run = json.load(open(d + "/run.json"))
-except (OSError, ValueError):
-    run = {}
-got = [json.loads(l) for l in open(d + "/received")] if os.path.exists(d + "/received") else []
-runs = {t["taskId"]: t for t in run.get("taskRunList", [])}
-state = lambda t: runs.get(t, {}).get("state", {}).get("current")
-out = lambda t: runs.get(t, {}).get("outputs", {})
-logs = lambda t: [(l["level"], l["message"]) for l in run.get("logs", []) if l.get("taskId") == t]
+from plugin_tap import *  # noqa: F401,F403 (ok, run, got, state, out, logs, err, done)
 calls = lambda m: [g for g in got if g["method"] == m]
-err = open(d + "/run.err").read()[:300]
 
 c = calls("conversations.create")[:1]
 ok(state("create_channel") == "SUCCESS" and c and c[0]["path"] == "/api/conversations.create" and
@@ -195,7 +149,5 @@ ok(state("refused") == "FAILED" and ("ERROR", "Slack refused chat.postMessage: i
    "xoxb-good" not in json.dumps(run),
    "a refused token fails the task saying so; the token is in no log line nor output: %r" % logs("refused"))
 ok(run.get("state", {}).get("current") == "WARNING", "the flow ends WARNING: the failures were allowed (%s)" % run.get("state"))
-print("1..%d" % n)
-sys.exit(1 if failed else 0)
+done()
 PY
-exit $(( $? != 0 || failed ))
