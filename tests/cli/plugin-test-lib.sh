@@ -23,7 +23,7 @@ plugin_test() {
 # plugin_server: the test's $dir/server.py, which logs what it receives to $dir/received and writes
 # the port it listens on to $dir/port; sets $server (its pid) and $url (http://127.0.0.1:PORT).
 plugin_server() {
-        PYTHONPATH=$plugin_lib_dir python3 "$dir/server.py" "$dir/received" "$dir/port" &
+        PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$plugin_lib_dir python3 "$dir/server.py" "$dir/received" "$dir/port" &
         server=$!
         for _ in $(seq 200); do [ -s "$dir/port" ] && break; kill -0 "$server" 2>/dev/null || break; sleep 0.05; done
         [ -s "$dir/port" ] || { echo "1..0 # SKIP the test's HTTP server did not start"; exit 0; }
@@ -52,10 +52,11 @@ plugin_show() {
 }
 
 # plugin_check <<'PY' ...: the test's checks in Python on standard input, after 'from plugin_tap import *'
+# (the helpers are imported from the source tree: no __pycache__ is written there)
 # (ok, run, got, state, out, logs, err, done: tests/cli/plugin_tap.py), numbered on from the shell's
 # TAP lines; the test ends with their outcome and the shell's.
 plugin_lib_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 plugin_check() {
-        PYTHONPATH=$plugin_lib_dir python3 - "$dir" "$n"
+        PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$plugin_lib_dir python3 - "$dir" "$n"
         exit $(( $? != 0 || failed ))
 }
