@@ -82,7 +82,9 @@ def check_options(argv, name):
     body = page(name)
     opts = options(text)
     missing = [o for o in opts if f"*{o}*" not in body]
-    ok(opts and not missing,
+    # A command without options (tern kafka topics) still prints its usage: none parsed from a help
+    # that has no usage line is a help this test cannot read, not a command without options.
+    ok((opts or text.startswith("Usage:")) and not missing,
        f"{name} names every option of {os.path.basename(argv[0])} {' '.join(argv[1:])} ({len(opts)})",
        "missing: " + " ".join(missing))
     return text
