@@ -57,16 +57,6 @@ static void pg_set_error_conn(Store *s) {
 static void pg_notice_ignore(void *arg, const char *message) {
 }
 
-static int pg_exec(Store *s, const char *sql, const SqlArg *args, size_t n_args, SqlRows *ret);
-
-/* Every prepared statement is planned for its parameters' values (as an unprepared one is): a
- * generic plan cannot use a partial index whose predicate follows from a parameter (jobs of one
- * worker) and misjudges queue queries on a backlog (the executors' claim took 5 ms instead of
- * 0.1 ms with 10,000 executions queued). Preparing still saves the parsing. */
-static int pg_session_setup(Store *s) {
-        return pg_exec(s, "SET plan_cache_mode = force_custom_plan", NULL, 0, NULL);
-}
-
 /* Connection defaults that make a cut link fail a statement in about 20 s instead of blocking it
  * for TCP's retransmissions (minutes): no unacknowledged data or keepalive answer for
  * tcp_user_timeout (ms) ends the connection, and an idle one is probed after 10 s. Under the
@@ -117,7 +107,7 @@ static int pg_connect(Store *s) {
         }
         /* Notices (e.g. "relation already exists, skipping") are not for the user's stderr. */
         PQsetNoticeProcessor(c, pg_notice_ignore, NULL);
-        return pg_session_setup(s);
+        return 0;
 }
 
 static int pg_open(Store *s, const char *conninfo) {
@@ -290,6 +280,25 @@ static int pg_flight(Store *s, const SqlStmt *st, size_t n, SqlRows *rets) {
                 unsigned k = (unsigned) (uintptr_t) hashmap_get(&p->prepared, st[i].sql);
                 char name[32];
 
+                /* Plans: a prepared statement is planned for its values five times, then keeps a
+                 * plan made once for any values when that one is not dearer (plan_cache_mode
+                 * auto, the server's default): the step's inserts and upserts, deletes and
+                 * updates by key, the completion by an id array, whose plan is the same for any
+                 * values, are then no longer planned at every run (planning was a quarter of the
+                 * server's CPU under force_custom_plan). The reads marked SQL_PLAN_EACH are not:
+                 * a generic plan misjudges a due range on a backlog (the executors' claim took
+                 * 5 ms instead of 0.1 ms with 10,000 executions queued) and cannot use a partial
+                 * index whose predicate follows from a parameter. They go as the unnamed
+                 * statement, parsed and planned for their values at every run, without a session
+                 * setting to switch back and forth (a SET inside a transaction is undone by its
+                 * rollback). */
+                if (startswith(st[i].sql, SQL_PLAN_EACH)) {
+                        pg_args(st[i].args, st[i].n_args, args);
+                        ok = PQsendQueryParams(c, st[i].sql, (int) st[i].n_args, NULL, args->values, NULL, NULL, 0);
+                        sent[n_sent++] = (PgSent) { .stmt = i };
+                        continue;
+                }
+
                 for (size_t j = 0; j < n_sent && k == 0; j++)
                         if (sent[j].prepare && streq(st[sent[j].stmt].sql, st[i].sql))
                                 k = sent[j].k;
@@ -410,8 +419,6 @@ static int pg_reconnect(Store *s) {
                 pg_set_error_conn(s);
                 return -ECONNRESET;
         }
-        if (pg_session_setup(s) < 0)
-                return -ECONNRESET;
         if (s->listening)
                 return pg_listen_channels(s, s->listening);
         return 0;
