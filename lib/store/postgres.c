@@ -27,9 +27,10 @@ static const struct {
         { STORE_CHANNEL_LOGS, "tern_logs" },
 };
 
-/* A connection and the statements prepared on it. Every parameterized statement is prepared on
- * first use and executed by name afterwards: parsing and planning were most of the server's CPU
- * per step (the store's statements are a small, fixed set of texts). */
+/* A connection and the statements prepared on it. Every parameterized statement but the queue
+ * reads (SQL_PLAN_EACH, see pg_flight()) is prepared on first use and executed by name afterwards:
+ * parsing and planning were most of the server's CPU per step (the store's statements are a
+ * small, fixed set of texts). */
 typedef struct PgConn {
         PGconn *conn;
         Hashmap prepared; /* SQL text -> statement number (from 1, as a pointer) */
