@@ -27,9 +27,10 @@ static const struct {
         { STORE_CHANNEL_LOGS, "tern_logs" },
 };
 
-/* A connection and the statements prepared on it. Every parameterized statement is prepared on
- * first use and executed by name afterwards: parsing and planning were most of the server's CPU
- * per step (the store's statements are a small, fixed set of texts). */
+/* A connection and the statements prepared on it. Every parameterized statement but the queue
+ * reads (SQL_PLAN_EACH, see pg_flight()) is prepared on first use and executed by name afterwards:
+ * parsing and planning were most of the server's CPU per step (the store's statements are a
+ * small, fixed set of texts). */
 typedef struct PgConn {
         PGconn *conn;
         Hashmap prepared; /* SQL text -> statement number (from 1, as a pointer) */
@@ -55,16 +56,6 @@ static void pg_set_error_conn(Store *s) {
 }
 
 static void pg_notice_ignore(void *arg, const char *message) {
-}
-
-static int pg_exec(Store *s, const char *sql, const SqlArg *args, size_t n_args, SqlRows *ret);
-
-/* Every prepared statement is planned for its parameters' values (as an unprepared one is): a
- * generic plan cannot use a partial index whose predicate follows from a parameter (jobs of one
- * worker) and misjudges queue queries on a backlog (the executors' claim took 5 ms instead of
- * 0.1 ms with 10,000 executions queued). Preparing still saves the parsing. */
-static int pg_session_setup(Store *s) {
-        return pg_exec(s, "SET plan_cache_mode = force_custom_plan", NULL, 0, NULL);
 }
 
 /* Connection defaults that make a cut link fail a statement in about 20 s instead of blocking it
@@ -117,7 +108,7 @@ static int pg_connect(Store *s) {
         }
         /* Notices (e.g. "relation already exists, skipping") are not for the user's stderr. */
         PQsetNoticeProcessor(c, pg_notice_ignore, NULL);
-        return pg_session_setup(s);
+        return 0;
 }
 
 static int pg_open(Store *s, const char *conninfo) {
@@ -290,6 +281,25 @@ static int pg_flight(Store *s, const SqlStmt *st, size_t n, SqlRows *rets) {
                 unsigned k = (unsigned) (uintptr_t) hashmap_get(&p->prepared, st[i].sql);
                 char name[32];
 
+                /* Plans: a prepared statement is planned for its values five times, then keeps a
+                 * plan made once for any values when that one is not dearer (plan_cache_mode
+                 * auto, the server's default): the step's inserts and upserts, deletes and
+                 * updates by key, the completion by an id array, whose plan is the same for any
+                 * values, are then no longer planned at every run (planning was a quarter of the
+                 * server's CPU under force_custom_plan). The reads marked SQL_PLAN_EACH are not:
+                 * a generic plan misjudges a due range on a backlog (the executors' claim took
+                 * 5 ms instead of 0.1 ms with 10,000 executions queued) and cannot use a partial
+                 * index whose predicate follows from a parameter. They go as the unnamed
+                 * statement, parsed and planned for their values at every run, without a session
+                 * setting to switch back and forth (a SET inside a transaction is undone by its
+                 * rollback). */
+                if (startswith(st[i].sql, SQL_PLAN_EACH)) {
+                        pg_args(st[i].args, st[i].n_args, args);
+                        ok = PQsendQueryParams(c, st[i].sql, (int) st[i].n_args, NULL, args->values, NULL, NULL, 0);
+                        sent[n_sent++] = (PgSent) { .stmt = i };
+                        continue;
+                }
+
                 for (size_t j = 0; j < n_sent && k == 0; j++)
                         if (sent[j].prepare && streq(st[sent[j].stmt].sql, st[i].sql))
                                 k = sent[j].k;
@@ -410,8 +420,6 @@ static int pg_reconnect(Store *s) {
                 pg_set_error_conn(s);
                 return -ECONNRESET;
         }
-        if (pg_session_setup(s) < 0)
-                return -ECONNRESET;
         if (s->listening)
                 return pg_listen_channels(s, s->listening);
         return 0;

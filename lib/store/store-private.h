@@ -72,6 +72,12 @@ char *sql_cell_take(SqlRows *r, size_t row, size_t col);
 /* Parse a JSON cell; NULL cell gives NULL with success. */
 int sql_cell_json(const SqlRows *r, size_t row, size_t col, json_t **ret);
 
+/* Put before the text of a read whose best plan depends on its values (a due range over a queue
+ * that may hold a backlog, a LIMIT over a range): PostgreSQL plans it for its values at every run
+ * (postgres.c sends it unprepared); every other statement may take a plan made once for any
+ * values. The other backends see a comment. */
+#define SQL_PLAN_EACH "/* planned each run */ "
+
 /* One statement of several sent together (store_exec_many()). */
 typedef struct SqlStmt {
         const char *sql;

@@ -658,7 +658,7 @@ static int claim_events(StoreTx *tx, StoreClaim *c, size_t *n, usec_t now) {
         int r;
 
         r = claim_select(tx,
-                         "SELECT seq, execution_id, type, payload, due_at, created FROM events"
+                         SQL_PLAN_EACH "SELECT seq, execution_id, type, payload, due_at, created FROM events"
                          " WHERE due_at <= $1 AND execution_id IN (",
                          ") ORDER BY seq", (const SqlArg[]) { SQL_I(now) }, 1, c, *n, NULL,
                          with_listeners ? &(SqlStmt) { .sql = store_batch_listeners_sql } : NULL, &listeners, &ev);
@@ -767,7 +767,7 @@ int store_claim_executions_known(StoreTx *tx, usec_t now, size_t max, StoreClaim
          * execution waits for the step to commit (its foreign-key check). */
         r = store_exec(tx,
                        tx_sql(tx,
-                              "SELECT x.id, x.version FROM executions x WHERE x.id IN"
+                              SQL_PLAN_EACH "SELECT x.id, x.version FROM executions x WHERE x.id IN"
                               " (SELECT ev.execution_id FROM events ev WHERE ev.due_at <= $1"
                               " ORDER BY ev.due_at LIMIT $3)"
                               " LIMIT $2 FOR NO KEY UPDATE OF x SKIP LOCKED",
@@ -960,7 +960,7 @@ static int claim_queue_mysql(StoreTx *tx, ClaimArgs *a, const char *queue) {
 static int claim_pg(Store *s, ClaimArgs *a, const char *pinned) {
         _cleanup_rows_ SqlRows rows = {};
         int r = store_exec_raw(s,
-                           "WITH c AS MATERIALIZED (SELECT id AS claimed FROM"
+                           SQL_PLAN_EACH "WITH c AS MATERIALIZED (SELECT id AS claimed FROM"
                            " (SELECT id FROM (SELECT id FROM jobs WHERE worker_id IS NULL AND queue = $3"
                            " AND available_at <= $5 ORDER BY available_at LIMIT $6 FOR UPDATE SKIP LOCKED) p"
                            " UNION ALL SELECT id FROM (SELECT id FROM jobs WHERE worker_id IS NULL AND queue = $4"
@@ -1178,7 +1178,7 @@ static int requeue_tx(StoreTx *tx, void *userdata) {
                                    : "SELECT id, execution_id, task_run_id, worker_id FROM jobs WHERE worker_id = $1"
                                      " LIMIT $2";
         else
-                sql = tx_has_row_locks(tx) ? "SELECT id, execution_id, task_run_id, worker_id FROM jobs"
+                sql = tx_has_row_locks(tx) ? SQL_PLAN_EACH "SELECT id, execution_id, task_run_id, worker_id FROM jobs"
                                      " WHERE worker_id IS NOT NULL AND lease_until < $1 LIMIT $2 FOR UPDATE SKIP LOCKED"
                                    : "SELECT id, execution_id, task_run_id, worker_id FROM jobs"
                                      " WHERE worker_id IS NOT NULL AND lease_until < $1 LIMIT $2";

@@ -587,7 +587,8 @@ int store_trigger_due(StoreTx *tx, usec_t now, size_t max, StoreTrigger **ret, s
         int r;
 
         r = store_exec(tx,
-                       tx_has_row_locks(tx) ? "SELECT " TRIGGER_COLUMNS " FROM triggers WHERE disabled = 0 AND next_date <= $1"
+                       tx_has_row_locks(tx) ? SQL_PLAN_EACH "SELECT " TRIGGER_COLUMNS
+                                                            " FROM triggers WHERE disabled = 0 AND next_date <= $1"
                                       " ORDER BY next_date LIMIT $2 FOR UPDATE SKIP LOCKED"
                                     : "SELECT " TRIGGER_COLUMNS " FROM triggers WHERE disabled = 0 AND next_date <= $1"
                                       " ORDER BY next_date LIMIT $2",
@@ -854,16 +855,18 @@ int store_purge(Store *s, usec_t older_than, size_t batch, usec_t now, StorePurg
          * LIMIT on a single-table DELETE instead. */
         bool my = store_is_mysql(s);
         PurgeArgs logs = { my ? "DELETE FROM logs WHERE ts < $1 LIMIT $2"
-                              : "DELETE FROM logs WHERE seq IN (SELECT seq FROM logs WHERE ts < $1 LIMIT $2)",
+                              : SQL_PLAN_EACH "DELETE FROM logs WHERE seq IN"
+                                              " (SELECT seq FROM logs WHERE ts < $1 LIMIT $2)",
                            older_than, batch };
         /* Only terminal executions have an end date; their labels and any leftover events go
          * with them (ON DELETE CASCADE). */
         PurgeArgs execs = { my ? "DELETE FROM executions WHERE end_date IS NOT NULL AND end_date < $1 LIMIT $2"
-                               : "DELETE FROM executions WHERE id IN"
+                               : SQL_PLAN_EACH "DELETE FROM executions WHERE id IN"
                                  " (SELECT id FROM executions WHERE end_date IS NOT NULL AND end_date < $1 LIMIT $2)",
                             older_than, batch };
         PurgeArgs kv = { my ? "DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= $1 LIMIT $2"
-                            : "DELETE FROM kv WHERE (namespace, \"key\") IN (SELECT namespace, \"key\" FROM kv"
+                            : SQL_PLAN_EACH "DELETE FROM kv WHERE (namespace, \"key\") IN"
+                                            " (SELECT namespace, \"key\" FROM kv"
                               " WHERE expires_at IS NOT NULL AND expires_at <= $1 LIMIT $2)",
                          now, batch };
         r = purge_loop(s, &logs, &st.logs);
@@ -888,7 +891,8 @@ void store_execution_refs_free(StoreExecutionRef *refs, size_t n) {
 int store_execution_ended(StoreTx *tx, usec_t before, size_t limit, StoreExecutionRef **ret, size_t *ret_n) {
         _cleanup_rows_ SqlRows rows = {};
         int r = store_exec(tx,
-                           "SELECT id, namespace, flow_id FROM executions WHERE end_date IS NOT NULL AND end_date < $1"
+                           SQL_PLAN_EACH "SELECT id, namespace, flow_id FROM executions"
+                                         " WHERE end_date IS NOT NULL AND end_date < $1"
                            " ORDER BY end_date LIMIT $2",
                            SQL_ARGS(SQL_I(before), SQL_I(limit ?: 100)), &rows);
         if (r < 0)

@@ -60,6 +60,8 @@ void test_complete_many(Store *s);
 void test_claim_in_tx(Store *s);
 void test_wakeups(Store *s);
 void test_wakeups_other_process(Store *s);
+/* store-contract-plans.c */
+void test_plans(Store *s);
 /* store-contract-logs.c */
 void test_logs(Store *s);
 void test_metrics(Store *s);

@@ -175,6 +175,7 @@ int main(int argc, char *argv[]) {
         test_requeue_race(s);
         test_complete_many(s);
         test_claim_in_tx(s);
+        test_plans(s);
         test_wakeups(s);
         if (store_backend(s) != STORE_BACKEND_SQLITE)
                 test_wakeups_other_process(s);
